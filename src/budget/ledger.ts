@@ -1,0 +1,510 @@
+/**
+ * The ledger's state transitions as plain functions over plain data: reserve, commit, release, reset,
+ * budget definitions, records, and the sweep of expired holds and keys. No I/O, no clock: the time comes in
+ * every request. The memory store calls these directly; the file store journals each request and replays it
+ * through the same functions on recovery, so both agree by construction.
+ *
+ * Each function validates its request first and changes nothing when the request is invalid.
+ *
+ * @internal Used by the stores; not part of the public API.
+ */
+import { InvalidInputError } from '../errors.js'
+import type {
+  Balance,
+  BalancesRequest,
+  CommitBalance,
+  CommitRequest,
+  CommitResult,
+  HistoryEntry,
+  JsonValue,
+  PutBudgetRequest,
+  PutBudgetResult,
+  RecordQuery,
+  ReleaseRequest,
+  ReleaseResult,
+  ReserveRequest,
+  ReserveResult,
+  ResetRequest,
+  SpendRecord,
+  StoredBudget,
+} from '../stores/types.js'
+
+/** Longest accepted ledger key. */
+export const MAX_KEY_LENGTH = 512
+/** Longest accepted call id. */
+export const MAX_CALL_ID_LENGTH = 200
+/** Longest accepted scope string (`type:id`). */
+export const MAX_SCOPE_LENGTH = 512
+/** Most entries in one reserve or commit. */
+export const MAX_ENTRIES = 256
+/** How often (ms of ledger time) the whole state is swept of expired keys and call ids. */
+export const SWEEP_INTERVAL_MS = 60_000
+
+/** One hold of one call on one key. */
+interface Hold {
+  amount: number
+  expiresAt: number
+}
+
+/** Balance and holds of one ledger key. */
+export interface KeyState {
+  spent: number
+  reserved: number
+  holds: Map<string, Hold>
+  /** Earliest hold expiry, to skip sweeping when nothing can have expired. */
+  nextHoldExpiry: number
+  expiresAt: number | null
+}
+
+/** A call that holds amounts and has not finished. */
+export interface HeldCall {
+  keys: string[]
+  holdExpiresAt: number
+}
+
+/** The whole state of a ledger. */
+export interface LedgerState {
+  keys: Map<string, KeyState>
+  /** Calls with live holds. */
+  held: Map<string, HeldCall>
+  /** Finished call ids (committed or released) and until when they are remembered. */
+  finished: Map<string, { until: number; committed: boolean }>
+  budgets: Map<string, StoredBudget>
+  history: Map<string, HistoryEntry[]>
+  records: SpendRecord[]
+  /** Oldest records are dropped beyond this many (Infinity: keep all). */
+  maxRecords: number
+  lastSweepAt: number
+}
+
+/** A fresh, empty ledger. */
+export function createLedger(options: { maxRecords?: number } = {}): LedgerState {
+  return {
+    keys: new Map(),
+    held: new Map(),
+    finished: new Map(),
+    budgets: new Map(),
+    history: new Map(),
+    records: [],
+    maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
+    lastSweepAt: Number.NEGATIVE_INFINITY,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Validation (exported: remote stores validate before sending)
+
+function fail(field: string, message: string): never {
+  throw new InvalidInputError(field, message)
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
+  if (typeof value === 'number') return String(value)
+  return value === null ? 'null' : typeof value
+}
+
+function checkString(field: string, value: unknown, max: number): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    fail(field, `\`${field}\` must be a string of 1 to ${max} characters, got ${describe(value)}`)
+  }
+  return value
+}
+
+function checkTime(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    fail(field, `\`${field}\` must be a finite number of epoch milliseconds, got ${describe(value)}`)
+  }
+  return value
+}
+
+function checkAmount(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    fail(field, `\`${field}\` must be a non-negative safe integer, got ${describe(value)}`)
+  }
+  return value
+}
+
+function checkExpiry(field: string, value: unknown): number | null {
+  return value === null ? null : checkTime(field, value)
+}
+
+function checkEntries(field: string, value: unknown, min: number): Record<string, unknown>[] {
+  if (!Array.isArray(value) || value.length < min || value.length > MAX_ENTRIES) {
+    fail(field, `\`${field}\` must be an array of ${min} to ${MAX_ENTRIES} entries`)
+  }
+  const seen = new Set<string>()
+  for (let i = 0; i < value.length; i++) {
+    const entry: unknown = value[i]
+    if (typeof entry !== 'object' || entry === null) fail(`${field}[${i}]`, `\`${field}[${i}]\` must be an object`)
+    const key = checkString(`${field}[${i}].key`, (entry as Record<string, unknown>).key, MAX_KEY_LENGTH)
+    if (seen.has(key)) fail(`${field}[${i}].key`, `\`${field}\` lists the key ${JSON.stringify(key)} twice`)
+    seen.add(key)
+  }
+  return value as Record<string, unknown>[]
+}
+
+/** Throws `InvalidInputError` unless the request is well formed. */
+export function validateReserve(request: ReserveRequest): void {
+  checkString('callId', request?.callId, MAX_CALL_ID_LENGTH)
+  checkTime('now', request.now)
+  checkTime('holdExpiresAt', request.holdExpiresAt)
+  const entries = checkEntries('entries', request.entries, 1)
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    checkAmount(`entries[${i}].amount`, entry.amount)
+    if (entry.limit !== null) checkAmount(`entries[${i}].limit`, entry.limit)
+    checkExpiry(`entries[${i}].expiresAt`, entry.expiresAt)
+  }
+}
+
+/** Throws `InvalidInputError` unless the request is well formed. */
+export function validateCommit(request: CommitRequest): void {
+  checkString('callId', request?.callId, MAX_CALL_ID_LENGTH)
+  checkTime('now', request.now)
+  checkTime('dedupeUntil', request.dedupeUntil)
+  const entries = checkEntries('entries', request.entries, 0)
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    checkAmount(`entries[${i}].amount`, entry.amount)
+    checkExpiry(`entries[${i}].expiresAt`, entry.expiresAt)
+  }
+  if (request.record !== undefined) {
+    const record = request.record
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) fail('record', '`record` must be an object')
+    if (record.callId !== request.callId) fail('record.callId', '`record.callId` must equal the request\'s `callId`')
+    checkTime('record.startedAt', record.startedAt)
+    checkTime('record.endedAt', record.endedAt)
+  }
+}
+
+/** Throws `InvalidInputError` unless the request is well formed. */
+export function validateRelease(request: ReleaseRequest): void {
+  checkString('callId', request?.callId, MAX_CALL_ID_LENGTH)
+  checkTime('now', request.now)
+}
+
+/** Throws `InvalidInputError` unless the request is well formed. */
+export function validateKeys(request: BalancesRequest | ResetRequest): void {
+  checkTime('now', request?.now)
+  if (!Array.isArray(request.keys) || request.keys.length > 10_000) fail('keys', '`keys` must be an array of at most 10000 keys')
+  for (let i = 0; i < request.keys.length; i++) checkString(`keys[${i}]`, request.keys[i], MAX_KEY_LENGTH)
+}
+
+/** Throws `InvalidInputError` unless the scope string is well formed. */
+export function validateScope(scope: unknown): string {
+  return checkString('scope', scope, MAX_SCOPE_LENGTH)
+}
+
+/** Throws `InvalidInputError` unless the request is well formed. */
+export function validatePutBudget(request: PutBudgetRequest): void {
+  validateScope(request?.scope)
+  checkTime('now', request.now)
+  if (request.ifRevision !== undefined) checkAmount('ifRevision', request.ifRevision)
+  const history = request.history
+  if (typeof history !== 'object' || history === null) fail('history', '`history` must be an object')
+  if (history.scope !== request.scope) fail('history.scope', '`history.scope` must equal `scope`')
+  checkTime('history.at', history.at)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Transitions
+
+function liveKey(state: LedgerState, key: string, now: number): KeyState | undefined {
+  const ks = state.keys.get(key)
+  if (ks === undefined) return undefined
+  if (ks.nextHoldExpiry <= now) sweepHolds(ks, now)
+  if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holds.size === 0) {
+    state.keys.delete(key)
+    return undefined
+  }
+  return ks
+}
+
+function sweepHolds(ks: KeyState, now: number): void {
+  let next = Number.POSITIVE_INFINITY
+  for (const [callId, hold] of ks.holds) {
+    if (hold.expiresAt <= now) {
+      ks.holds.delete(callId)
+      ks.reserved -= hold.amount
+    } else if (hold.expiresAt < next) {
+      next = hold.expiresAt
+    }
+  }
+  ks.nextHoldExpiry = next
+}
+
+function ensureKey(state: LedgerState, key: string, now: number): KeyState {
+  let ks = liveKey(state, key, now)
+  if (ks === undefined) {
+    ks = { spent: 0, reserved: 0, holds: new Map(), nextHoldExpiry: Number.POSITIVE_INFINITY, expiresAt: null }
+    state.keys.set(key, ks)
+  }
+  return ks
+}
+
+function laterExpiry(current: number | null, incoming: number | null, isNew: boolean): number | null {
+  if (isNew) return incoming
+  if (current === null || incoming === null) return null
+  return Math.max(current, incoming)
+}
+
+function balanceOf(ks: KeyState | undefined): Balance {
+  return ks === undefined ? { spent: 0, reserved: 0 } : { spent: ks.spent, reserved: ks.reserved }
+}
+
+function isFinished(state: LedgerState, callId: string, now: number): boolean {
+  const done = state.finished.get(callId)
+  if (done === undefined) return false
+  if (done.until <= now) {
+    state.finished.delete(callId)
+    return false
+  }
+  return true
+}
+
+function heldCall(state: LedgerState, callId: string, now: number): HeldCall | undefined {
+  const call = state.held.get(callId)
+  if (call !== undefined && call.holdExpiresAt <= now) {
+    dropHolds(state, callId, call, now)
+    return undefined
+  }
+  return call
+}
+
+function dropHolds(state: LedgerState, callId: string, call: HeldCall, now: number): void {
+  for (const key of call.keys) {
+    const ks = state.keys.get(key)
+    const hold = ks?.holds.get(callId)
+    if (ks !== undefined && hold !== undefined) {
+      ks.holds.delete(callId)
+      ks.reserved -= hold.amount
+      if (ks.holds.size === 0) ks.nextHoldExpiry = Number.POSITIVE_INFINITY
+    }
+    if (ks !== undefined) liveKey(state, key, now)
+  }
+  state.held.delete(callId)
+}
+
+/** Reserve all entries or none. See {@link ReserveRequest}. */
+export function reserve(state: LedgerState, request: ReserveRequest): ReserveResult {
+  validateReserve(request)
+  const { callId, now, entries } = request
+  maybeSweep(state, now)
+  if (heldCall(state, callId, now) !== undefined || isFinished(state, callId, now)) {
+    return { ok: true, duplicate: true, balances: entries.map((e) => balanceOf(liveKey(state, e.key, now))) }
+  }
+  const current: (KeyState | undefined)[] = new Array(entries.length)
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    const ks = liveKey(state, entry.key, now)
+    current[i] = ks
+    const spent = ks?.spent ?? 0
+    const reserved = ks?.reserved ?? 0
+    const total = spent + reserved + entry.amount
+    if (!Number.isSafeInteger(total)) {
+      fail(`entries[${i}].amount`, `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
+    }
+    if (entry.limit !== null && total > entry.limit) {
+      return { ok: false, refusedIndex: i, balances: current.map((k, j) => (j <= i ? balanceOf(k) : balanceOf(liveKey(state, entries[j]!.key, now)))) }
+    }
+  }
+  const balances: Balance[] = new Array(entries.length)
+  const keys: string[] = new Array(entries.length)
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    const existing = current[i]
+    const ks = existing ?? ensureKey(state, entry.key, now)
+    ks.expiresAt = laterExpiry(ks.expiresAt, entry.expiresAt, existing === undefined)
+    ks.holds.set(callId, { amount: entry.amount, expiresAt: request.holdExpiresAt })
+    ks.reserved += entry.amount
+    if (request.holdExpiresAt < ks.nextHoldExpiry) ks.nextHoldExpiry = request.holdExpiresAt
+    balances[i] = { spent: ks.spent, reserved: ks.reserved }
+    keys[i] = entry.key
+  }
+  state.held.set(callId, { keys, holdExpiresAt: request.holdExpiresAt })
+  return { ok: true, duplicate: false, balances }
+}
+
+/** Remove the call's holds and add the actual amounts. See {@link CommitRequest}. */
+export function commit(state: LedgerState, request: CommitRequest): CommitResult {
+  validateCommit(request)
+  const { callId, now, entries } = request
+  maybeSweep(state, now)
+  const done = isFinished(state, callId, now) ? state.finished.get(callId) : undefined
+  if (done?.committed === true) {
+    return {
+      duplicate: true,
+      balances: entries.map((e) => {
+        const b = balanceOf(liveKey(state, e.key, now))
+        return { before: b.spent, after: b.spent, reserved: b.reserved }
+      }),
+    }
+  }
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    const spent = liveKey(state, entry.key, now)?.spent ?? 0
+    if (!Number.isSafeInteger(spent + entry.amount)) {
+      fail(`entries[${i}].amount`, `adding ${entry.amount} to ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
+    }
+  }
+  const call = state.held.get(callId)
+  if (call !== undefined) dropHolds(state, callId, call, now)
+  const balances: CommitBalance[] = new Array(entries.length)
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    const existing = liveKey(state, entry.key, now)
+    const ks = existing ?? ensureKey(state, entry.key, now)
+    ks.expiresAt = laterExpiry(ks.expiresAt, entry.expiresAt, existing === undefined)
+    const before = ks.spent
+    ks.spent = before + entry.amount
+    balances[i] = { before, after: ks.spent, reserved: ks.reserved }
+  }
+  state.finished.set(callId, { until: Math.max(request.dedupeUntil, now), committed: true })
+  if (request.record !== undefined) appendRecord(state, request.record)
+  return { duplicate: false, balances }
+}
+
+function appendRecord(state: LedgerState, record: SpendRecord): void {
+  state.records.push(record)
+  const excess = state.records.length - state.maxRecords
+  // Drop in batches so that a full buffer does not shift the array on every commit.
+  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) state.records.splice(0, excess)
+}
+
+/** Drop the call's holds. See {@link ReleaseRequest}. */
+export function release(state: LedgerState, request: ReleaseRequest): ReleaseResult {
+  validateRelease(request)
+  const { callId, now } = request
+  maybeSweep(state, now)
+  const call = heldCall(state, callId, now)
+  if (call === undefined) return { released: false }
+  dropHolds(state, callId, call, now)
+  if (!isFinished(state, callId, now)) state.finished.set(callId, { until: Math.max(call.holdExpiresAt, now), committed: false })
+  return { released: true }
+}
+
+/** Current balances of keys. */
+export function balances(state: LedgerState, request: BalancesRequest): Balance[] {
+  validateKeys(request)
+  return request.keys.map((key) => balanceOf(liveKey(state, key, request.now)))
+}
+
+/** Set keys' spend to zero, keeping holds. */
+export function reset(state: LedgerState, request: ResetRequest): void {
+  validateKeys(request)
+  for (const key of request.keys) {
+    const ks = liveKey(state, key, request.now)
+    if (ks !== undefined) ks.spent = 0
+  }
+}
+
+/** Write or delete a budget definition and append its history entry. */
+export function putBudget(state: LedgerState, request: PutBudgetRequest): PutBudgetResult {
+  validatePutBudget(request)
+  const current = state.budgets.get(request.scope) ?? null
+  if (request.ifRevision !== undefined && (current?.revision ?? 0) !== request.ifRevision) {
+    return { ok: false, conflict: true, current }
+  }
+  let next: StoredBudget | null = null
+  if (request.definition === null) {
+    state.budgets.delete(request.scope)
+  } else {
+    next = {
+      scope: request.scope,
+      definition: request.definition,
+      revision: (current?.revision ?? 0) + 1,
+      createdAt: current?.createdAt ?? request.now,
+      updatedAt: request.now,
+    }
+    state.budgets.set(request.scope, next)
+  }
+  const list = state.history.get(request.scope)
+  if (list === undefined) state.history.set(request.scope, [request.history])
+  else list.push(request.history)
+  return { ok: true, budget: next }
+}
+
+/** Read one budget definition. */
+export function getBudget(state: LedgerState, scope: string): StoredBudget | null {
+  return state.budgets.get(validateScope(scope)) ?? null
+}
+
+/** Every stored budget definition. */
+export function listBudgets(state: LedgerState): StoredBudget[] {
+  return [...state.budgets.values()]
+}
+
+/** Audit history of one scope, oldest first. */
+export function getHistory(state: LedgerState, scope: string): HistoryEntry[] {
+  return [...(state.history.get(validateScope(scope)) ?? [])]
+}
+
+/** Spend records by `endedAt`, oldest first. */
+export function queryRecords(state: LedgerState, query: RecordQuery): SpendRecord[] {
+  const from = query.from ?? Number.NEGATIVE_INFINITY
+  const to = query.to ?? Number.POSITIVE_INFINITY
+  if (Number.isNaN(from) || Number.isNaN(to)) fail('from', '`from` and `to` must be numbers of epoch milliseconds')
+  if (query.limit !== undefined) checkAmount('limit', query.limit)
+  const out = state.records.filter((r) => r.endedAt >= from && r.endedAt < to)
+  out.sort((a, b) => a.endedAt - b.endedAt)
+  return query.limit === undefined ? out : out.slice(0, query.limit)
+}
+
+/** Forget expired keys, holds and call ids; runs at most once per {@link SWEEP_INTERVAL_MS} of ledger time. */
+export function maybeSweep(state: LedgerState, now: number): void {
+  if (now < state.lastSweepAt + SWEEP_INTERVAL_MS) return
+  state.lastSweepAt = now
+  for (const [callId, call] of state.held) if (call.holdExpiresAt <= now) dropHolds(state, callId, call, now)
+  for (const [callId, done] of state.finished) if (done.until <= now) state.finished.delete(callId)
+  for (const key of [...state.keys.keys()]) liveKey(state, key, now)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Snapshots (for durable stores)
+
+/** The ledger as JSON, for snapshots. Deterministic for a given state. */
+export function snapshotLedger(state: LedgerState): JsonValue {
+  return {
+    version: 1,
+    lastSweepAt: Number.isFinite(state.lastSweepAt) ? state.lastSweepAt : null,
+    keys: [...state.keys].map(([key, ks]) => [
+      key,
+      ks.spent,
+      ks.expiresAt,
+      [...ks.holds].map(([callId, h]) => [callId, h.amount, h.expiresAt]),
+    ]),
+    held: [...state.held].map(([callId, call]) => [callId, call.keys, call.holdExpiresAt]),
+    finished: [...state.finished].map(([callId, done]) => [callId, done.until, done.committed]),
+    budgets: [...state.budgets.values()] as unknown as JsonValue,
+    history: [...state.history.values()].flat() as unknown as JsonValue,
+    records: state.records as unknown as JsonValue,
+  }
+}
+
+/** Rebuild a ledger from {@link snapshotLedger} output. Throws `InvalidInputError` on a malformed snapshot. */
+export function restoreLedger(snapshot: JsonValue, options: { maxRecords?: number } = {}): LedgerState {
+  const s = snapshot as Record<string, unknown>
+  if (typeof s !== 'object' || s === null || s.version !== 1) fail('snapshot', 'not a ledger snapshot of version 1')
+  const state = createLedger(options)
+  state.lastSweepAt = typeof s.lastSweepAt === 'number' ? s.lastSweepAt : Number.NEGATIVE_INFINITY
+  for (const [key, spent, expiresAt, holds] of s.keys as [string, number, number | null, [string, number, number][]][]) {
+    const ks: KeyState = { spent, reserved: 0, holds: new Map(), nextHoldExpiry: Number.POSITIVE_INFINITY, expiresAt }
+    for (const [callId, amount, holdExpiresAt] of holds) {
+      ks.holds.set(callId, { amount, expiresAt: holdExpiresAt })
+      ks.reserved += amount
+      if (holdExpiresAt < ks.nextHoldExpiry) ks.nextHoldExpiry = holdExpiresAt
+    }
+    state.keys.set(key, ks)
+  }
+  for (const [callId, keys, holdExpiresAt] of s.held as [string, string[], number][]) state.held.set(callId, { keys, holdExpiresAt })
+  for (const [callId, until, committed] of s.finished as [string, number, boolean][]) state.finished.set(callId, { until, committed })
+  for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
+  for (const entry of s.history as HistoryEntry[]) {
+    const list = state.history.get(entry.scope)
+    if (list === undefined) state.history.set(entry.scope, [entry])
+    else list.push(entry)
+  }
+  state.records = [...(s.records as SpendRecord[])]
+  return state
+}

@@ -1,0 +1,230 @@
+/**
+ * Converts LiteLLM's `model_prices_and_context_window.json` into the compact table llm-budget bundles.
+ * Used by `scripts/build-prices.mjs` at build time and, loaded lazily, by `catalog.refresh()`.
+ * Everything is validated with zod: prices must be finite decimal numbers >= 0 and below a sentinel bound.
+ *
+ * @packageDocumentation
+ */
+import { z } from 'zod'
+import Decimal from 'decimal.js'
+import { RETIRED_FLAG, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
+
+/** Prices at or above this (USD per unit) are treated as sentinel values and rejected. */
+export const SENTINEL_PRICE_USD = 10_000
+
+/** Per-token price names that may carry a threshold (`_above_200k_tokens`) and/or tier (`_flex`, `_priority`) suffix. */
+const TOKEN_BASES = [
+  'input_cost_per_token',
+  'output_cost_per_token',
+  'cache_read_input_token_cost',
+  'cache_creation_input_token_cost',
+  'cache_creation_input_token_cost_above_1hr',
+  'output_cost_per_reasoning_token',
+  'input_cost_per_audio_token',
+  'output_cost_per_audio_token',
+  'input_cost_per_image_token',
+  'output_cost_per_image_token',
+] as const
+
+/** Other price fields the calculator uses as they are. */
+const PLAIN_FIELDS = new Set([
+  'input_cost_per_token_batches',
+  'output_cost_per_token_batches',
+  'input_cost_per_token_cache_hit',
+  'input_cost_per_character',
+  'output_cost_per_character',
+  'input_cost_per_second',
+  'output_cost_per_second',
+  'input_cost_per_image',
+  'output_cost_per_image',
+  'input_cost_per_pixel',
+  'output_cost_per_pixel',
+  'input_cost_per_query',
+  'input_cost_per_request',
+])
+
+const TOKEN_FIELD = new RegExp(`^(${TOKEN_BASES.join('|')})(_above_\\d+k_tokens)?(_flex|_priority)?$`)
+
+/** True when the calculator uses a LiteLLM field of this name. */
+export function isUsedField(name: string): boolean {
+  return PLAIN_FIELDS.has(name) || TOKEN_FIELD.test(name)
+}
+
+const priceSchema = z
+  .union([z.number(), z.string().trim().regex(/^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/, 'a decimal number')])
+  .transform((value, ctx) => {
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      ctx.addIssue({ code: 'custom', message: `price must be finite, got ${value}` })
+      return z.NEVER
+    }
+    const decimal = new Decimal(typeof value === 'number' ? String(value) : value)
+    if (!decimal.isFinite() || decimal.isNegative()) {
+      ctx.addIssue({ code: 'custom', message: `price must be a finite number >= 0, got ${String(value)}` })
+      return z.NEVER
+    }
+    if (decimal.gte(SENTINEL_PRICE_USD)) {
+      ctx.addIssue({ code: 'custom', message: `price ${String(value)} looks like a sentinel value (>= ${SENTINEL_PRICE_USD} USD per unit)` })
+      return z.NEVER
+    }
+    return decimal.toFixed()
+  })
+
+const searchContextSchema = z
+  .object({
+    search_context_size_low: priceSchema.optional(),
+    search_context_size_medium: priceSchema.optional(),
+    search_context_size_high: priceSchema.optional(),
+  })
+  .loose()
+
+const entrySchema = z
+  .object({
+    litellm_provider: z.string().min(1),
+    mode: z.string().optional(),
+    max_output_tokens: z.union([z.number().int().nonnegative(), z.string(), z.null()]).optional(),
+    search_context_cost_per_query: searchContextSchema.optional(),
+  })
+  .loose()
+
+/** A model entry after validation: provider, mode, and used prices as decimal strings. */
+export interface ImportedEntry {
+  provider: string
+  mode: string
+  maxOutputTokens: number
+  retired: boolean
+  prices: Record<string, string>
+}
+
+/** A rejected entry (refresh reports them; the build script fails on them). */
+export interface RejectedEntry {
+  key: string
+  reason: string
+}
+
+/** Keys in LiteLLM's file that are not models. */
+const NOT_MODELS = new Set(['sample_spec', 'fallback_generalizations'])
+
+/**
+ * Validates one LiteLLM table (parsed JSON). Returns accepted entries and the rejected ones with reasons.
+ * Only the fields the calculator uses are kept; prices become plain decimal strings.
+ */
+export function importLiteLLMTable(json: unknown): { entries: Map<string, ImportedEntry>; rejected: RejectedEntry[] } {
+  const top = z.record(z.string(), z.unknown()).safeParse(json)
+  if (!top.success) throw new TypeError('A LiteLLM price table must be a JSON object of model entries')
+  const entries = new Map<string, ImportedEntry>()
+  const rejected: RejectedEntry[] = []
+  for (const [key, raw] of Object.entries(top.data)) {
+    if (NOT_MODELS.has(key)) continue
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
+      rejected.push({ key, reason: 'reserved key' })
+      continue
+    }
+    const parsed = entrySchema.safeParse(raw)
+    if (!parsed.success) {
+      rejected.push({ key, reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') })
+      continue
+    }
+    const prices: Record<string, string> = {}
+    const problems: string[] = []
+    for (const [field, value] of Object.entries(parsed.data)) {
+      if (field === 'search_context_cost_per_query') continue
+      if (!isUsedField(field) || value === null || value === undefined) continue
+      const price = priceSchema.safeParse(value)
+      if (price.success) prices[field] = price.data
+      else problems.push(`${field}: ${price.error.issues.map((i) => i.message).join('; ')}`)
+    }
+    const search = parsed.data.search_context_cost_per_query
+    if (search) {
+      for (const size of ['low', 'medium', 'high'] as const) {
+        const value = search[`search_context_size_${size}`]
+        if (value !== undefined) prices[`search_context_cost_per_query_${size}`] = value
+      }
+    }
+    // Nested search-context prices were validated by the object schema above (priceSchema inside).
+    if (problems.length > 0) {
+      rejected.push({ key, reason: problems.join('; ') })
+      continue
+    }
+    const maxOut = parsed.data.max_output_tokens
+    entries.set(key, {
+      provider: parsed.data.litellm_provider,
+      mode: parsed.data.mode ?? 'chat',
+      maxOutputTokens: typeof maxOut === 'number' ? maxOut : 0,
+      retired: false,
+      prices,
+    })
+  }
+  return { entries, rejected }
+}
+
+/** Builds the compact table from imported entries. */
+export function compactTable(
+  entries: Map<string, ImportedEntry>,
+  dataVersion: Omit<DataVersion, 'models' | 'retired'>,
+  license: string,
+): CompactPriceTable {
+  const providers: string[] = []
+  const modes: string[] = []
+  const fields: string[] = []
+  const index = (list: string[], map: Map<string, number>, value: string): number => {
+    let i = map.get(value)
+    if (i === undefined) {
+      i = list.length
+      list.push(value)
+      map.set(value, i)
+    }
+    return i
+  }
+  const providerIndex = new Map<string, number>()
+  const modeIndex = new Map<string, number>()
+  const fieldIndex = new Map<string, number>()
+  const models: Record<string, Array<string | number>> = {}
+  let retired = 0
+  const keys = [...entries.keys()].sort()
+  for (const key of keys) {
+    const entry = entries.get(key)!
+    if (entry.retired) retired++
+    const row: Array<string | number> = [
+      index(providers, providerIndex, entry.provider),
+      index(modes, modeIndex, entry.mode),
+      entry.retired ? RETIRED_FLAG : 0,
+      entry.maxOutputTokens,
+    ]
+    for (const field of Object.keys(entry.prices).sort()) {
+      row.push(index(fields, fieldIndex, field), entry.prices[field]!)
+    }
+    models[key] = row
+  }
+  return { format: 1, dataVersion: { ...dataVersion, models: keys.length, retired }, license, providers, modes, fields, models }
+}
+
+/**
+ * Merges a current table with an older one: every current entry, plus the older table's entries whose key
+ * the current table no longer has, marked retired (never dropped).
+ */
+export function mergeRetired(current: Map<string, ImportedEntry>, older: Map<string, ImportedEntry>): Map<string, ImportedEntry> {
+  const merged = new Map(current)
+  for (const [key, entry] of older) {
+    if (!merged.has(key)) merged.set(key, { ...entry, retired: true })
+  }
+  return merged
+}
+
+/** Convenience for the build script and refresh: one or two raw tables to a compact table. */
+export function buildCompactTable(options: {
+  current: unknown
+  retired?: unknown
+  sources: PriceSource[]
+  license: string
+}): { table: CompactPriceTable; rejected: RejectedEntry[] } {
+  const current = importLiteLLMTable(options.current)
+  let entries = current.entries
+  const rejected = [...current.rejected]
+  if (options.retired !== undefined) {
+    const older = importLiteLLMTable(options.retired)
+    rejected.push(...older.rejected.map((r) => ({ key: r.key, reason: `(retired table) ${r.reason}` })))
+    entries = mergeRetired(entries, older.entries)
+  }
+  const id = `litellm@${options.sources.map((s) => s.commit.slice(0, 8)).join('+')}`
+  return { table: compactTable(entries, { format: 'litellm', id, sources: options.sources }, options.license), rejected }
+}

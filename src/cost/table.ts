@@ -1,0 +1,51 @@
+/**
+ * The compact price table format bundled with llm-budget (and produced by `catalog.refresh()`).
+ * Kept free of imports so that loading it costs nothing but the data itself.
+ *
+ * @packageDocumentation
+ */
+
+/** One upstream source the table was built from. */
+export interface PriceSource {
+  /** File name of the LiteLLM table. */
+  file: string
+  /** Upstream git commit of BerriAI/litellm. */
+  commit: string
+  /** Date of the upstream version (ISO), or `unknown`. */
+  date: string
+  /** What this source contributed: `current` prices, or `retired` models only it still has. */
+  role: 'current' | 'retired'
+}
+
+/** Where the prices come from, recorded with every cost as the catalog version. */
+export interface DataVersion {
+  /** Always `litellm`: the table follows LiteLLM's model_prices_and_context_window.json. */
+  format: 'litellm'
+  /** Short id, e.g. `litellm@00035b69+caddc6dd`. */
+  id: string
+  /** The source files, in priority order. */
+  sources: PriceSource[]
+  /** Number of model keys in the table. */
+  models: number
+  /** Number of keys that come only from an older table (marked retired). */
+  retired: number
+}
+
+/**
+ * The compact table: short lists of providers, modes and field names, and one array per model key:
+ * `[providerIndex, modeIndex, flags, maxOutputTokens, fieldIndex, "decimal string", fieldIndex, ...]`.
+ * `flags & 1` marks a retired model. Prices are decimal strings in USD per unit.
+ */
+export interface CompactPriceTable {
+  format: 1
+  dataVersion: DataVersion
+  /** Licence notice of the source data (MIT, Berri AI). */
+  license: string
+  providers: string[]
+  modes: string[]
+  fields: string[]
+  models: Record<string, Array<string | number>>
+}
+
+/** Flag bit: the model only exists in an older upstream table. */
+export const RETIRED_FLAG = 1

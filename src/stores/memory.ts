@@ -1,0 +1,63 @@
+/**
+ * `memoryStore()`: the default store. One process, no persistence. Every operation is a synchronous
+ * read-modify-write of the in-memory ledger (no `await` inside an operation), so concurrent calls in one
+ * process are atomic.
+ *
+ * @packageDocumentation
+ */
+import * as ledger from '../budget/ledger.js'
+import { BudgetConfigError, StorageError } from '../errors.js'
+import type { BudgetStore } from './types.js'
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Most spend records kept for `querySpend`; the oldest are dropped beyond it, so a long-running process
+   * does not grow without bound. Balances are never dropped. Default `100_000`; `Infinity` keeps all.
+   */
+  maxRecords?: number
+}
+
+/**
+ * An in-memory budget store for one process: the default of `BudgetManager`, and the store for tests.
+ *
+ * @example
+ * ```ts
+ * const budgets = new BudgetManager({ store: memoryStore({ maxRecords: 10_000 }) })
+ * ```
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
+  const maxRecords = options.maxRecords ?? 100_000
+  if (!(maxRecords === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxRecords) && maxRecords >= 0))) {
+    throw new BudgetConfigError('maxRecords', `\`maxRecords\` must be a non-negative integer or Infinity, got ${String(maxRecords)}`)
+  }
+  const state = ledger.createLedger({ maxRecords })
+  let closed = false
+  // Runs one synchronous ledger transition and hands back its result as a promise.
+  const run = <T>(operation: () => T): Promise<T> => {
+    if (closed) return Promise.reject(new StorageError('memory', 'the store is closed', { retryable: false }))
+    try {
+      return Promise.resolve(operation())
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+  return {
+    name: 'memory',
+    reserve: (request) => run(() => ledger.reserve(state, request)),
+    commit: (request) => run(() => ledger.commit(state, request)),
+    release: (request) => run(() => ledger.release(state, request)),
+    balances: (request) => run(() => ledger.balances(state, request)),
+    reset: (request) => run(() => ledger.reset(state, request)),
+    // Definitions, history and records cross the boundary as copies, so callers cannot change stored state.
+    getBudget: (scope) => run(() => structuredClone(ledger.getBudget(state, scope))),
+    putBudget: (request) => run(() => structuredClone(ledger.putBudget(state, structuredClone(request)))),
+    listBudgets: () => run(() => structuredClone(ledger.listBudgets(state))),
+    getHistory: (scope) => run(() => structuredClone(ledger.getHistory(state, scope))),
+    queryRecords: (query) => run(() => structuredClone(ledger.queryRecords(state, query))),
+    close: () => {
+      closed = true
+      return Promise.resolve()
+    },
+  }
+}

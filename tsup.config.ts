@@ -1,0 +1,32 @@
+import { defineConfig } from 'tsup'
+
+/**
+ * One entry per public subpath (see the `exports` map in package.json).
+ * Add a line here when a subpath is added there.
+ */
+export const entries: Record<string, string> = {
+  index: 'src/index.ts',
+  cost: 'src/cost/index.ts',
+}
+
+export default defineConfig([
+  {
+    entry: entries,
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    splitting: true,
+    treeshake: true,
+    target: 'es2022',
+    outDir: 'dist',
+  },
+  {
+    entry: { 'cli/main': 'src/cli/main.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node18',
+    outDir: 'dist',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+])
