@@ -7,48 +7,12 @@
  */
 import { z } from 'zod'
 import Decimal from 'decimal.js'
-import { RETIRED_FLAG, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
+import { RETIRED_FLAG, isUsedField, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
+
+export { isUsedField }
 
 /** Prices at or above this (USD per unit) are treated as sentinel values and rejected. */
 export const SENTINEL_PRICE_USD = 10_000
-
-/** Per-token price names that may carry a threshold (`_above_200k_tokens`) and/or tier (`_flex`, `_priority`) suffix. */
-const TOKEN_BASES = [
-  'input_cost_per_token',
-  'output_cost_per_token',
-  'cache_read_input_token_cost',
-  'cache_creation_input_token_cost',
-  'cache_creation_input_token_cost_above_1hr',
-  'output_cost_per_reasoning_token',
-  'input_cost_per_audio_token',
-  'output_cost_per_audio_token',
-  'input_cost_per_image_token',
-  'output_cost_per_image_token',
-] as const
-
-/** Other price fields the calculator uses as they are. */
-const PLAIN_FIELDS = new Set([
-  'input_cost_per_token_batches',
-  'output_cost_per_token_batches',
-  'input_cost_per_token_cache_hit',
-  'input_cost_per_character',
-  'output_cost_per_character',
-  'input_cost_per_second',
-  'output_cost_per_second',
-  'input_cost_per_image',
-  'output_cost_per_image',
-  'input_cost_per_pixel',
-  'output_cost_per_pixel',
-  'input_cost_per_query',
-  'input_cost_per_request',
-])
-
-const TOKEN_FIELD = new RegExp(`^(${TOKEN_BASES.join('|')})(_above_\\d+k_tokens)?(_flex|_priority)?$`)
-
-/** True when the calculator uses a LiteLLM field of this name. */
-export function isUsedField(name: string): boolean {
-  return PLAIN_FIELDS.has(name) || TOKEN_FIELD.test(name)
-}
 
 const priceSchema = z
   .union([z.number(), z.string().trim().regex(/^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/, 'a decimal number')])

@@ -1,0 +1,614 @@
+/**
+ * The price catalog: model name -> price entry, with an explanation of how the name resolved.
+ *
+ * @packageDocumentation
+ */
+import { LRUCache } from 'lru-cache'
+import { InvalidInputError, UnknownModelError } from '../errors.js'
+import { loadBundledTable } from './data/prices.js'
+import { parseDecimal, formatScaled, decimalFromNumber } from './decimal.js'
+import { prepareEntry, type PreparedEntry } from './prepared.js'
+import { RETIRED_FLAG, isUsedField, type CompactPriceTable, type DataVersion } from './table.js'
+import type { CustomPrices, PriceEntry, ResolutionRule, ResolvedModel } from './types.js'
+
+/** Options of {@link PriceCatalog}. */
+export interface PriceCatalogOptions {
+  /**
+   * The table to start from. Default: the bundled LiteLLM-derived table (parsed at first use).
+   * Pass `'empty'` for a catalog with only the prices you register.
+   */
+  table?: CompactPriceTable | 'empty' | undefined
+  /** Size of the resolution cache (lru-cache). Default 2,000 names. */
+  cacheSize?: number | undefined
+}
+
+/** Options of {@link PriceCatalog.register}. */
+export interface RegisterOptions {
+  /** Prices apply to calls at or after this time (Date, epoch ms or ISO string). Default: always. */
+  effectiveFrom?: Date | number | string | undefined
+  /** LiteLLM provider name recorded with the entry (default `custom`). */
+  provider?: string | undefined
+  /** LiteLLM mode (default `chat`). */
+  mode?: string | undefined
+}
+
+/** Options of {@link PriceCatalog.refresh}. */
+export interface RefreshOptions {
+  /** URL of a LiteLLM-format JSON table (e.g. the raw model_prices_and_context_window.json on GitHub). */
+  url?: string | undefined
+  /** An already-parsed LiteLLM-format table (instead of `url`). */
+  json?: unknown
+  /** Timeout of the download, ms. Default 10,000. */
+  timeoutMs?: number | undefined
+  /** fetch implementation (default `globalThis.fetch`). */
+  fetch?: typeof fetch | undefined
+}
+
+/** What a refresh changed. On failure the catalog keeps its previous table (`ok: false`, `error`). */
+export interface RefreshReport {
+  ok: boolean
+  /** Why the refresh failed; the previous (bundled) table stays in use. */
+  error?: string
+  /** Keys that are new. */
+  added: string[]
+  /** Keys whose prices changed. */
+  changed: string[]
+  /** Keys the new table no longer has (kept, marked retired). */
+  removed: string[]
+  /** Entries that failed validation and were skipped. */
+  rejected: Array<{ key: string; reason: string }>
+  /** Data version now in use. */
+  dataVersion: DataVersion
+}
+
+/** Internal: a resolution with its prepared prices (cached). */
+export interface Resolution {
+  resolved: ResolvedModel
+  /** Prepared prices of `resolved.entry`. */
+  prepared: PreparedEntry
+  /** Custom prices with `effectiveFrom`, ascending; empty when the price does not depend on time. */
+  timed: ReadonlyArray<{ from: number; resolved: ResolvedModel; prepared: PreparedEntry }>
+}
+
+const SHORTCUTS: Record<string, string> = {
+  inputPerMillion: 'input_cost_per_token',
+  outputPerMillion: 'output_cost_per_token',
+  cacheReadPerMillion: 'cache_read_input_token_cost',
+  cacheWritePerMillion: 'cache_creation_input_token_cost',
+  cacheWrite1hPerMillion: 'cache_creation_input_token_cost_above_1hr',
+  reasoningPerMillion: 'output_cost_per_reasoning_token',
+}
+
+const PROVIDER_ALIASES: Record<string, string> = {
+  google: 'gemini',
+  'google.generative-ai': 'gemini',
+  'google.vertex': 'vertex_ai',
+  vertex: 'vertex_ai',
+  'amazon-bedrock': 'bedrock',
+  bedrock_converse: 'bedrock',
+  'azure-openai': 'azure',
+  'mistralai': 'mistral',
+  'x-ai': 'xai',
+}
+
+/**
+ * Normalizes a provider name to LiteLLM's: `openai.chat` -> `openai`, `anthropic.messages` -> `anthropic`,
+ * `google` -> `gemini`, `amazon-bedrock` -> `bedrock`.
+ */
+export function normalizeProvider(provider: string | undefined): string | undefined {
+  if (provider === undefined || provider === '') return undefined
+  const lower = provider.toLowerCase()
+  const direct = PROVIDER_ALIASES[lower]
+  if (direct) return direct
+  const head = lower.split('.')[0]!
+  return PROVIDER_ALIASES[head] ?? head
+}
+
+const DATE_SUFFIX = /(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8})$/
+const BEDROCK_REGION = /^(?:[a-z]{2}(?:-gov)?-[a-z]+-\d|\*)$/
+const COMMITMENT = /^\d+-month-commitment$/
+const CROSS_REGION = /^(?:us|eu|apac|global|jp|au|us-gov|ca|sa|ap|apne)\.(?=[a-z0-9-]+\.)/
+/** Path segments that are routes rather than providers (`bedrock/converse/...`, `bedrock/invoke/...`). */
+const ROUTES = new Set(['converse', 'invoke', 'bedrock_converse'])
+
+/** A catalog of model prices. Use {@link defaultCatalog} unless you need an isolated one. */
+export class PriceCatalog {
+  #table: CompactPriceTable | undefined
+  #source: CompactPriceTable | 'empty' | undefined
+  #entries = new Map<string, PriceEntry>()
+  #custom = new Map<string, PriceEntry[]>()
+  #aliases = new Map<string, string>()
+  #deployments = new Map<string, Map<string, string>>()
+  #providers: Set<string> | undefined
+  #prepared = new WeakMap<PriceEntry, PreparedEntry>()
+  #cache: LRUCache<string, Resolution>
+  #lastModel: string | undefined
+  #lastProvider: string | undefined
+  #lastResolution: Resolution | undefined
+  #version = 0
+
+  constructor(options: PriceCatalogOptions = {}) {
+    const size = options.cacheSize ?? 2000
+    if (!Number.isSafeInteger(size) || size < 1) throw new InvalidInputError('cacheSize', `\`cacheSize\` must be a positive integer, got ${String(size)}`)
+    this.#cache = new LRUCache({ max: size })
+    this.#source = options.table
+  }
+
+  #loadTable(): CompactPriceTable {
+    if (this.#table) return this.#table
+    const source = this.#source
+    if (source === 'empty') {
+      this.#table = {
+        format: 1,
+        dataVersion: { format: 'litellm', id: 'empty', sources: [], models: 0, retired: 0 },
+        license: '',
+        providers: [],
+        modes: [],
+        fields: [],
+        models: Object.create(null) as Record<string, Array<string | number>>,
+      }
+    } else {
+      this.#table = source ?? loadBundledTable()
+    }
+    return this.#table
+  }
+
+  /** Source commits and dates of the price data in use. */
+  get dataVersion(): DataVersion {
+    return this.#loadTable().dataVersion
+  }
+
+  /** Licence notice of the price data in use. */
+  get license(): string {
+    return this.#loadTable().license
+  }
+
+  /** All catalog keys (bundled or refreshed, plus registered models). */
+  keys(): string[] {
+    const table = this.#loadTable()
+    const keys = new Set(Object.keys(table.models))
+    for (const key of this.#custom.keys()) keys.add(key)
+    return [...keys]
+  }
+
+  /** The catalog's own entry for an exact key (no resolution), or undefined. Custom prices are not included. */
+  get(key: string): PriceEntry | undefined {
+    const cached = this.#entries.get(key)
+    if (cached) return cached
+    const table = this.#loadTable()
+    if (!Object.prototype.hasOwnProperty.call(table.models, key)) return undefined
+    const row = table.models[key]!
+    const prices: Record<string, string> = {}
+    for (let i = 4; i + 1 < row.length; i += 2) prices[table.fields[row[i] as number]!] = row[i + 1] as string
+    const entry: PriceEntry = Object.freeze({
+      key,
+      provider: table.providers[row[0] as number] ?? 'unknown',
+      mode: table.modes[row[1] as number] ?? 'chat',
+      retired: ((row[2] as number) & RETIRED_FLAG) !== 0,
+      maxOutputTokens: (row[3] as number) || 0,
+      prices: Object.freeze(prices),
+      source: 'catalog' as const,
+      effectiveFrom: Number.NEGATIVE_INFINITY,
+    })
+    this.#entries.set(key, entry)
+    return entry
+  }
+
+  /**
+   * Registers custom prices for a model name. Custom prices win over catalog prices on every path
+   * (every resolution step, every cost function). With `effectiveFrom`, they apply from that time on.
+   *
+   * @example catalog.register('my-finetune', { inputPerMillion: '3', outputPerMillion: '12' })
+   */
+  register(model: string, prices: CustomPrices, options: RegisterOptions = {}): this {
+    if (typeof model !== 'string' || model.trim() === '') throw new InvalidInputError('model', '`model` must be a non-empty string')
+    const entry = customEntry(model, prices, options)
+    const list = [...(this.#custom.get(model) ?? []).filter((e) => e.effectiveFrom !== entry.effectiveFrom), entry]
+    list.sort((a, b) => a.effectiveFrom - b.effectiveFrom)
+    this.#custom.set(model, list)
+    this.#invalidate()
+    return this
+  }
+
+  /** Removes custom prices registered for a model. Returns true if there were any. */
+  unregister(model: string): boolean {
+    const had = this.#custom.delete(model)
+    if (had) this.#invalidate()
+    return had
+  }
+
+  /**
+   * Adds an alias: `name` resolves like `target` (e.g. a gateway's model name, `my-gpt` -> `gpt-4o`).
+   */
+  alias(name: string, target: string): this {
+    if (typeof name !== 'string' || name === '') throw new InvalidInputError('name', '`name` must be a non-empty string')
+    if (typeof target !== 'string' || target === '') throw new InvalidInputError('target', '`target` must be a non-empty string')
+    if (name === target) throw new InvalidInputError('target', `alias \`${name}\` cannot point to itself`)
+    this.#aliases.set(name, target)
+    this.#invalidate()
+    return this
+  }
+
+  /**
+   * Adds deployment names for a provider (Azure deployment name -> base model), e.g.
+   * `catalog.deployments('azure', { 'prod-4o': 'gpt-4o' })`. Pass provider `*` for any provider.
+   */
+  deployments(provider: string, map: Record<string, string>): this {
+    const key = provider === '*' ? '*' : normalizeProvider(provider)
+    if (!key) throw new InvalidInputError('provider', '`provider` must be a provider name or `*`')
+    const target = this.#deployments.get(key) ?? new Map<string, string>()
+    for (const [name, model] of Object.entries(map)) {
+      if (typeof model !== 'string' || model === '') throw new InvalidInputError(`map.${name}`, `deployment \`${name}\` must map to a model name`)
+      target.set(name, model)
+    }
+    this.#deployments.set(key, target)
+    this.#invalidate()
+    return this
+  }
+
+  #invalidate(): void {
+    this.#cache.clear()
+    this.#lastModel = undefined
+    this.#lastResolution = undefined
+    this.#version++
+  }
+
+  /** Internal: bumps on every change (used by callers that memoize). */
+  get version(): number {
+    return this.#version
+  }
+
+  /**
+   * Resolves a model name to one entry and says how. Order: custom prices at every step, then exact key
+   * (when its provider matches the hint), `provider/model`, aliases and deployment maps, provider and
+   * Bedrock region / cross-region prefixes stripped, a date suffix stripped. Never matches by prefix.
+   *
+   * @throws UnknownModelError with the keys tried and the closest known names.
+   */
+  resolve(model: string, options: { provider?: string | undefined; at?: Date | number | undefined } = {}): ResolvedModel {
+    const resolution = this.resolveInternal(model, options.provider)
+    if (resolution.timed.length === 0) return resolution.resolved
+    const at = options.at === undefined ? Date.now() : options.at instanceof Date ? options.at.getTime() : options.at
+    return this.atTime(resolution, at, model, options.provider).resolved
+  }
+
+  /** Like {@link resolve} but returns undefined for an unknown model. */
+  tryResolve(model: string, options: { provider?: string | undefined } = {}): ResolvedModel | undefined {
+    return this.lookup(model, options.provider)?.resolved
+  }
+
+  /** True when the model resolves. */
+  has(model: string, options: { provider?: string | undefined } = {}): boolean {
+    return this.lookup(model, options.provider) !== undefined
+  }
+
+  /** @internal Resolution with prepared prices; throws UnknownModelError. */
+  resolveInternal(model: string, provider: string | undefined): Resolution {
+    const found = this.lookup(model, provider)
+    if (found) return found
+    if (typeof model !== 'string' || model === '') throw new InvalidInputError('model', '`model` must be a non-empty string')
+    const tried = this.#candidates(model, normalizeProvider(provider), new Set()).map((c) => c.key)
+    throw new UnknownModelError({ model, provider, tried: [...new Set(tried)], suggestions: this.suggest(model) })
+  }
+
+  /** @internal Cached resolution or undefined. */
+  lookup(model: string, provider: string | undefined): Resolution | undefined {
+    if (model === this.#lastModel && provider === this.#lastProvider) return this.#lastResolution
+    if (typeof model !== 'string' || model === '') return undefined
+    const cacheKey = provider === undefined ? model : `${provider}\u0000${model}`
+    let resolution = this.#cache.get(cacheKey)
+    if (resolution === undefined) {
+      resolution = this.#resolveUncached(model, provider)
+      if (resolution === undefined) return undefined
+      this.#cache.set(cacheKey, resolution)
+    }
+    this.#lastModel = model
+    this.#lastProvider = provider
+    this.#lastResolution = resolution
+    return resolution
+  }
+
+  /** @internal Prepared prices of an entry (memoized). */
+  prepare(entry: PriceEntry): PreparedEntry {
+    let prepared = this.#prepared.get(entry)
+    if (!prepared) {
+      prepared = prepareEntry(entry)
+      this.#prepared.set(entry, prepared)
+    }
+    return prepared
+  }
+
+  #candidates(model: string, provider: string | undefined, seen: Set<string>): Array<{ key: string; rule: ResolutionRule; via: string; checkProvider: boolean }> {
+    const out: Array<{ key: string; rule: ResolutionRule; via: string; checkProvider: boolean }> = []
+    const push = (key: string, rule: ResolutionRule, via: string, checkProvider = false): void => {
+      out.push({ key, rule, via, checkProvider })
+    }
+    push(model, 'exact', model, provider !== undefined)
+    if (provider && !model.startsWith(`${provider}/`)) push(`${provider}/${model}`, 'provider-prefixed', model)
+    // Provider and route prefixes, Bedrock regions and commitments, cross-region inference prefixes.
+    const stripped: string[] = []
+    let current = model
+    for (let guard = 0; guard < 6; guard++) {
+      const slash = current.indexOf('/')
+      let next: string | undefined
+      if (slash > 0) {
+        const head = current.slice(0, slash)
+        if (this.#isProvider(head) || ROUTES.has(head) || BEDROCK_REGION.test(head) || COMMITMENT.test(head)) next = current.slice(slash + 1)
+      }
+      if (next === undefined) {
+        const cross = CROSS_REGION.exec(current)
+        if (cross) next = current.slice(cross[0].length)
+      }
+      if (next === undefined || next === '') break
+      stripped.push(next)
+      current = next
+    }
+    for (const s of stripped) {
+      push(s, 'provider-stripped', model)
+      if (provider && !s.startsWith(`${provider}/`)) push(`${provider}/${s}`, 'provider-stripped', model)
+    }
+    const dated = [model, ...(provider ? [`${provider}/${model}`] : []), ...stripped]
+    for (const form of dated) {
+      const m = DATE_SUFFIX.exec(form)
+      if (m) push(form.slice(0, m.index), 'date-stripped', form)
+    }
+    void seen
+    return out
+  }
+
+  #isProvider(name: string): boolean {
+    if (!this.#providers) {
+      const set = new Set<string>(['openai', 'azure', 'azure_ai', 'anthropic', 'bedrock', 'vertex_ai', 'gemini', 'xai', 'mistral', 'deepseek', 'groq', 'openrouter', 'cohere', 'together_ai', 'fireworks_ai', 'perplexity', 'text-completion-openai', 'vertex_ai_beta'])
+      for (const p of this.#loadTable().providers) {
+        set.add(p)
+        const head = p.split('-')[0]
+        if (head) set.add(head)
+      }
+      this.#providers = set
+    }
+    return this.#providers.has(name)
+  }
+
+  #findCustom(key: string): PriceEntry[] | undefined {
+    return this.#custom.get(key)
+  }
+
+  #resolveUncached(model: string, providerHint: string | undefined, depth = 0): Resolution | undefined {
+    if (depth > 8) return undefined
+    const provider = normalizeProvider(providerHint)
+    const candidates = this.#candidates(model, provider, new Set())
+    // 1. Custom prices win on every path.
+    for (const c of candidates) {
+      const custom = this.#findCustom(c.key)
+      if (custom) return this.#customResolution(c.key, custom, model, c.rule)
+    }
+    // 2. Catalog: exact (provider must match when a provider is given), provider/model.
+    const [exact, ...rest] = candidates
+    const exactEntry = this.get(exact!.key)
+    if (exactEntry && (!provider || providerMatches(exactEntry.provider, provider))) return this.#resolution(exactEntry, 'exact', model)
+    const prefixed = rest[0]?.rule === 'provider-prefixed' ? rest[0] : undefined
+    if (prefixed) {
+      const entry = this.get(prefixed.key)
+      if (entry) return this.#resolution(entry, 'provider-prefixed', `${model} -> ${prefixed.key}`)
+    }
+    // 3. Aliases and deployment maps (the target resolves with the same rules).
+    const deployment = (provider ? this.#deployments.get(provider)?.get(model) : undefined) ?? this.#deployments.get('*')?.get(model)
+    const alias = this.#aliases.get(model)
+    const target = deployment ?? alias
+    if (target !== undefined) {
+      const inner = this.#resolveUncached(target, providerHint, depth + 1)
+      if (inner) {
+        const rule: ResolutionRule = deployment !== undefined ? 'deployment' : 'alias'
+        return { ...inner, resolved: { ...inner.resolved, rule, explain: `${model} -> ${target} (${rule}); ${inner.resolved.explain}` } }
+      }
+    }
+    // 4. Stripped forms, 5. date suffix stripped (only reached when the dated key is absent).
+    for (const c of rest) {
+      if (c === prefixed) continue
+      const entry = this.get(c.key)
+      if (entry) return this.#resolution(entry, c.rule, `${c.via} -> ${c.key}`)
+      // A stripped form may itself be an alias or deployment.
+      const aliasTarget = this.#aliases.get(c.key) ?? (provider ? this.#deployments.get(provider)?.get(c.key) : undefined) ?? this.#deployments.get('*')?.get(c.key)
+      if (aliasTarget !== undefined) {
+        const inner = this.#resolveUncached(aliasTarget, providerHint, depth + 1)
+        if (inner) return { ...inner, resolved: { ...inner.resolved, rule: 'alias', explain: `${model} -> ${c.key} -> ${aliasTarget} (alias); ${inner.resolved.explain}` } }
+      }
+    }
+    // 6. Exact key of another provider (e.g. azure hint, only the openai entry exists).
+    if (exactEntry) return this.#resolution(exactEntry, 'provider-mismatch', `${model} (entry is ${exactEntry.provider}, hint ${provider})`)
+    return undefined
+  }
+
+  #resolution(entry: PriceEntry, rule: ResolutionRule, explain: string): Resolution {
+    return { resolved: { key: entry.key, entry, rule, explain: `${explain} (${rule})` }, prepared: this.prepare(entry), timed: [] }
+  }
+
+  #customResolution(key: string, list: PriceEntry[], model: string, via: ResolutionRule): Resolution {
+    const explain = `${model}${key === model ? '' : ` -> ${key}`} (custom price${via === 'exact' ? '' : `, ${via}`})`
+    const timed = list.map((entry) => ({ from: entry.effectiveFrom, resolved: { key, entry, rule: 'custom' as const, explain }, prepared: this.prepare(entry) }))
+    const always = timed.filter((t) => t.from === Number.NEGATIVE_INFINITY)
+    if (timed.length === 1 && always.length === 1) return { resolved: timed[0]!.resolved, prepared: timed[0]!.prepared, timed: [] }
+    // Time-dependent: the base is the catalog's own resolution (if any) before the first effective date.
+    const first = timed[0]!
+    return { resolved: first.resolved, prepared: first.prepared, timed }
+  }
+
+  /** @internal Picks the custom price in effect at `at` for a time-dependent resolution. */
+  atTime(resolution: Resolution, at: number, model: string, provider: string | undefined): { resolved: ResolvedModel; prepared: PreparedEntry } {
+    let chosen: { resolved: ResolvedModel; prepared: PreparedEntry } | undefined
+    for (const t of resolution.timed) if (t.from <= at) chosen = t
+    if (chosen) return chosen
+    // Before the first effective date: whatever the catalog says without custom prices.
+    const saved = this.#custom
+    this.#custom = new Map()
+    try {
+      const base = this.#resolveUncached(model, provider)
+      if (base) return base
+    } finally {
+      this.#custom = saved
+    }
+    const key = resolution.resolved.key
+    throw new UnknownModelError({ model, provider, tried: [key], suggestions: [] })
+  }
+
+  /** Closest known model names (edit distance, whole-segment prefixes first), at most `limit`. */
+  suggest(model: string, limit = 5): string[] {
+    const query = model.toLowerCase()
+    const keys = this.keys()
+    const withSlash = query.includes('/')
+    const prefixes: string[] = []
+    const scored: Array<{ key: string; score: number }> = []
+    for (const key of keys) {
+      if (!withSlash && key.includes('/')) continue
+      const lower = key.toLowerCase()
+      if (query.startsWith(lower) && /[-.:@/_]/.test(query.charAt(lower.length))) prefixes.push(key)
+      if (Math.abs(lower.length - query.length) > 12) continue
+      scored.push({ key, score: distance(query, lower) })
+    }
+    prefixes.sort((a, b) => b.length - a.length)
+    scored.sort((a, b) => a.score - b.score || a.key.length - b.key.length || (a.key < b.key ? -1 : 1))
+    const out: string[] = []
+    for (const key of [...prefixes, ...scored.map((s) => s.key)]) {
+      if (!out.includes(key)) out.push(key)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  /**
+   * Loads a newer LiteLLM-format table at run time (opt-in; the only network access of the cost module).
+   * Validates it, reports added / changed / removed models, and keeps the previous table on any failure.
+   * Models the new table lacks stay available, marked retired.
+   */
+  async refresh(options: RefreshOptions): Promise<RefreshReport> {
+    const previous = this.#loadTable()
+    const failed = (error: string): RefreshReport => ({ ok: false, error, added: [], changed: [], removed: [], rejected: [], dataVersion: previous.dataVersion })
+    let json = options.json
+    try {
+      if (json === undefined) {
+        if (!options.url) return failed('refresh() needs `url` or `json`')
+        const timeoutMs = options.timeoutMs ?? 10_000
+        if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return failed(`\`timeoutMs\` must be a positive number, got ${String(timeoutMs)}`)
+        const fetchImpl = options.fetch ?? globalThis.fetch
+        const controller = new AbortController()
+        const timer = setTimeout(() => controller.abort(), timeoutMs)
+        try {
+          const response = await fetchImpl(options.url, { signal: controller.signal })
+          if (!response.ok) return failed(`GET ${options.url}: HTTP ${response.status}`)
+          json = await response.json()
+        } finally {
+          clearTimeout(timer)
+        }
+      }
+      const { importLiteLLMTable, compactTable } = await import('./litellm-import.js')
+      const imported = importLiteLLMTable(json)
+      if (imported.entries.size === 0) return { ...failed('the new table has no valid model entries'), rejected: imported.rejected }
+      const added: string[] = []
+      const changed: string[] = []
+      const removed: string[] = []
+      const merged = new Map(imported.entries)
+      for (const [key, entry] of imported.entries) {
+        const old = this.get(key)
+        if (!old) added.push(key)
+        else if (!samePrices(old.prices, entry.prices)) changed.push(key)
+      }
+      for (const key of Object.keys(previous.models)) {
+        if (merged.has(key)) continue
+        const old = this.get(key)!
+        if (!old.retired) removed.push(key)
+        merged.set(key, { provider: old.provider, mode: old.mode, maxOutputTokens: old.maxOutputTokens, retired: true, prices: { ...old.prices } })
+      }
+      const source = { file: options.url ?? '(json)', commit: 'unknown', date: new Date().toISOString().slice(0, 10), role: 'current' as const }
+      const table = compactTable(merged, { format: 'litellm', id: `refresh@${source.date}`, sources: [source, ...previous.dataVersion.sources] }, previous.license)
+      this.#table = table
+      this.#providers = undefined
+      this.#entries.clear()
+      this.#invalidate()
+      return { ok: true, added, changed, removed, rejected: imported.rejected, dataVersion: table.dataVersion }
+    } catch (error) {
+      return failed(error instanceof Error ? error.message : String(error))
+    }
+  }
+}
+
+function samePrices(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a)
+  if (ka.length !== Object.keys(b).length) return false
+  for (const k of ka) {
+    const x = parseDecimal(a[k]!)
+    const y = b[k] === undefined ? undefined : parseDecimal(b[k])
+    if (!x || !y || x.int !== y.int || x.scale !== y.scale) return false
+  }
+  return true
+}
+
+function providerMatches(entryProvider: string, provider: string): boolean {
+  if (entryProvider === provider) return true
+  if (entryProvider.startsWith(`${provider}-`)) return true
+  return provider === 'bedrock' && entryProvider === 'bedrock_converse'
+}
+
+/** Levenshtein distance (two rows). */
+function distance(a: string, b: string): number {
+  if (a === b) return 0
+  let prev = new Array<number>(b.length + 1)
+  let curr = new Array<number>(b.length + 1)
+  for (let j = 0; j <= b.length; j++) prev[j] = j
+  for (let i = 1; i <= a.length; i++) {
+    curr[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1
+      curr[j] = Math.min(prev[j]! + 1, curr[j - 1]! + 1, prev[j - 1]! + cost)
+    }
+    ;[prev, curr] = [curr, prev]
+  }
+  return prev[b.length]!
+}
+
+/** Converts a price value (decimal string or number) to a plain decimal string, or throws InvalidInputError. */
+export function priceString(field: string, value: string | number, perMillion: boolean): string {
+  const parsed = typeof value === 'number' ? decimalFromNumber(value) : typeof value === 'string' ? parseDecimal(value) : undefined
+  if (!parsed) {
+    throw new InvalidInputError(field, `\`${field}\` must be a finite decimal >= 0 (string like "2.50" or a number), got ${JSON.stringify(value)}`)
+  }
+  const scale = parsed.scale + (perMillion ? 6 : 0)
+  if (parsed.int > 10n ** BigInt(scale + 4)) {
+    throw new InvalidInputError(field, `\`${field}\` is ${String(value)}${perMillion ? ' per million' : ''}, above the sentinel bound of 10000 USD per unit; check the unit`)
+  }
+  return formatScaled(parsed.int, scale)
+}
+
+/** Builds a validated custom entry (hand-written validation: zod would cost ~40 ms of import time here). */
+export function customEntry(model: string, prices: CustomPrices, options: RegisterOptions = {}): PriceEntry {
+  if (prices === null || typeof prices !== 'object' || Array.isArray(prices)) {
+    throw new InvalidInputError('prices', '`prices` must be an object such as { inputPerMillion: "2.50", outputPerMillion: "10" }')
+  }
+  const out: Record<string, string> = Object.create(null) as Record<string, string>
+  for (const [name, value] of Object.entries(prices)) {
+    if (value === undefined) continue
+    const shortcut = SHORTCUTS[name]
+    if (shortcut) out[shortcut] = priceString(`prices.${name}`, value, true)
+    else if (isUsedField(name)) out[name] = priceString(`prices.${name}`, value, false)
+    else throw new InvalidInputError(`prices.${name}`, `unknown price field \`${name}\`; use inputPerMillion/outputPerMillion/... or a LiteLLM field such as \`input_cost_per_token\``)
+  }
+  if (Object.keys(out).length === 0) throw new InvalidInputError('prices', '`prices` has no price; for a free model pass { inputPerMillion: 0, outputPerMillion: 0 }')
+  let effectiveFrom = Number.NEGATIVE_INFINITY
+  if (options.effectiveFrom !== undefined) {
+    const t = options.effectiveFrom instanceof Date ? options.effectiveFrom.getTime() : typeof options.effectiveFrom === 'string' ? Date.parse(options.effectiveFrom) : options.effectiveFrom
+    if (!Number.isFinite(t)) throw new InvalidInputError('effectiveFrom', `\`effectiveFrom\` must be a valid date, got ${String(options.effectiveFrom)}`)
+    effectiveFrom = t
+  }
+  return Object.freeze({
+    key: model,
+    provider: options.provider ?? 'custom',
+    mode: options.mode ?? 'chat',
+    retired: false,
+    maxOutputTokens: 0,
+    prices: Object.freeze({ ...out }),
+    source: 'custom' as const,
+    effectiveFrom,
+  })
+}
+
+/** The shared catalog with the bundled prices, used by the cost functions unless given another. */
+export const defaultCatalog: PriceCatalog = new PriceCatalog()

@@ -1,0 +1,181 @@
+/**
+ * Prices converted once into scaled integers for fast exact arithmetic.
+ *
+ * Every price of an entry is turned into an integer count of 10^-scale USD, where `scale` is one more
+ * than the largest number of decimal places among the entry's prices (the extra digit makes half
+ * prices, used for batch, exact). Costs are then sums of integer products: computed in doubles while
+ * the total stays at most 2^53 - 1 (then every product and partial sum is exact), otherwise in BigInt.
+ *
+ * @internal
+ * @packageDocumentation
+ */
+import { parseDecimal, rescale } from './decimal.js'
+import type { PriceEntry } from './types.js'
+
+/** Per-unit rates of one (tier, threshold, batch) combination, in units of 10^-scale USD. */
+export interface RateSet {
+  input: number
+  output: number
+  cacheRead: number
+  cacheWrite: number
+  cacheWrite1h: number
+  /** Reasoning rate, or -1 when reasoning is billed at the output rate. */
+  reasoning: number
+  audioIn: number
+  audioOut: number
+  imageIn: number
+  imageOut: number
+  big: BigRateSet
+}
+
+/** The same rates as BigInt, for the exact fallback path. */
+export interface BigRateSet {
+  input: bigint
+  output: bigint
+  cacheRead: bigint
+  cacheWrite: bigint
+  cacheWrite1h: bigint
+  reasoning: bigint
+  audioIn: bigint
+  audioOut: bigint
+  imageIn: bigint
+  imageOut: bigint
+}
+
+/** An entry prepared for pricing. */
+export interface PreparedEntry {
+  entry: PriceEntry
+  scale: number
+  /** 10^scale as a double (exact when scale <= 22). */
+  unit: number
+  /** True when every rate is a safe integer and `unit` is exact: the double fast path may be used. */
+  fast: boolean
+  /** Thresholds in tokens (from `_above_<N>k_tokens` keys), descending. */
+  thresholds: number[]
+  /** Standard tier, no threshold, no batch. */
+  base: RateSet
+  /** Scaled value of any other price field (per second, per image, ...), BigInt; undefined if absent. */
+  other(field: string): bigint | undefined
+  /** Rate set for a tier / threshold / batch combination (memoized). */
+  rates(tier: 'standard' | 'flex' | 'priority', threshold: number, batch: boolean): RateSet
+}
+
+const THRESHOLD_RE = /_above_(\d+)k_tokens/
+
+function toNumberRates(big: BigRateSet): RateSet {
+  return {
+    input: Number(big.input),
+    output: Number(big.output),
+    cacheRead: Number(big.cacheRead),
+    cacheWrite: Number(big.cacheWrite),
+    cacheWrite1h: Number(big.cacheWrite1h),
+    reasoning: big.reasoning < 0n ? -1 : Number(big.reasoning),
+    audioIn: Number(big.audioIn),
+    audioOut: Number(big.audioOut),
+    imageIn: Number(big.imageIn),
+    imageOut: Number(big.imageOut),
+    big,
+  }
+}
+
+/** Prepares an entry (throws RangeError for a malformed price string, which validation prevents). */
+export function prepareEntry(entry: PriceEntry): PreparedEntry {
+  const parsed = new Map<string, { int: bigint; scale: number }>()
+  let maxScale = 0
+  for (const [field, text] of Object.entries(entry.prices)) {
+    const value = parseDecimal(text)
+    if (!value) throw new RangeError(`price ${field} of ${entry.key} is not a decimal: ${text}`)
+    parsed.set(field, value)
+    if (value.scale > maxScale) maxScale = value.scale
+  }
+  const scale = maxScale + 1
+  const scaled = new Map<string, bigint>()
+  for (const [field, value] of parsed) scaled.set(field, rescale(value, scale))
+
+  const thresholds = new Set<number>()
+  for (const field of scaled.keys()) {
+    const m = THRESHOLD_RE.exec(field)
+    if (m) thresholds.add(Number(m[1]) * 1000)
+  }
+  const thresholdList = [...thresholds].sort((a, b) => b - a)
+
+  let fast = scale <= 22
+  const check = (value: bigint): void => {
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) fast = false
+  }
+  for (const value of scaled.values()) check(value)
+
+  /** Looks up one token price name under a tier and threshold, with the documented fallbacks. */
+  const lookup = (base: string, tier: string, threshold: number): bigint | undefined => {
+    const above = threshold > 0 ? `_above_${threshold / 1000}k_tokens` : ''
+    const tierSuffix = tier === 'standard' ? '' : `_${tier}`
+    if (above && tierSuffix) {
+      const both = scaled.get(base + above + tierSuffix)
+      if (both !== undefined) return both
+      const a = scaled.get(base + above)
+      const t = scaled.get(base + tierSuffix)
+      // Neither combined key: the higher of the two (never under-reserve).
+      if (a !== undefined && t !== undefined) return a > t ? a : t
+      return a ?? t ?? scaled.get(base)
+    }
+    if (above) return scaled.get(base + above) ?? scaled.get(base)
+    if (tierSuffix) return scaled.get(base + tierSuffix) ?? scaled.get(base)
+    return scaled.get(base)
+  }
+
+  const memo = new Map<string, RateSet>()
+  const rates = (tier: 'standard' | 'flex' | 'priority', threshold: number, batch: boolean): RateSet => {
+    const memoKey = `${tier}|${threshold}|${batch ? 1 : 0}`
+    const cached = memo.get(memoKey)
+    if (cached) return cached
+    const input = lookup('input_cost_per_token', tier, threshold) ?? 0n
+    const output = lookup('output_cost_per_token', tier, threshold) ?? 0n
+    // A missing cache-read rate bills cached tokens at the input rate, never at 0.
+    const cacheRead = lookup('cache_read_input_token_cost', tier, threshold) ?? scaled.get('input_cost_per_token_cache_hit') ?? input
+    // A missing cache-write rate bills writes at the input rate; a missing 1h rate falls back to the 5m rate.
+    const cacheWrite = lookup('cache_creation_input_token_cost', tier, threshold) ?? input
+    const oneHour = scaled.get('cache_creation_input_token_cost_above_1hr')
+    const oneHourAbove = threshold > 0 ? scaled.get(`cache_creation_input_token_cost_above_1hr_above_${threshold / 1000}k_tokens`) : undefined
+    let cacheWrite1h = oneHourAbove ?? oneHour ?? cacheWrite
+    // Above a threshold without a combined 1h key: never below the (re-priced) 5m write rate.
+    if (threshold > 0 && oneHourAbove === undefined && cacheWrite1h < cacheWrite) cacheWrite1h = cacheWrite
+    const reasoning = lookup('output_cost_per_reasoning_token', tier, threshold) ?? -1n
+    const audioIn = lookup('input_cost_per_audio_token', tier, threshold) ?? input
+    const audioOut = lookup('output_cost_per_audio_token', tier, threshold) ?? output
+    const imageIn = lookup('input_cost_per_image_token', tier, threshold) ?? input
+    const imageOut = lookup('output_cost_per_image_token', tier, threshold) ?? output
+    let big: BigRateSet = { input, output, cacheRead, cacheWrite, cacheWrite1h, reasoning, audioIn, audioOut, imageIn, imageOut }
+    if (batch) {
+      const half = (v: bigint): bigint => v / 2n // exact: scale has one spare digit, so every rate is a multiple of 10
+      const batchIn = scaled.get('input_cost_per_token_batches')
+      const batchOut = scaled.get('output_cost_per_token_batches')
+      big = {
+        input: batchIn ?? half(input),
+        output: batchOut ?? half(output),
+        cacheRead: half(cacheRead),
+        cacheWrite: half(cacheWrite),
+        cacheWrite1h: half(cacheWrite1h),
+        reasoning: reasoning < 0n ? -1n : half(reasoning),
+        audioIn: half(audioIn),
+        audioOut: half(audioOut),
+        imageIn: half(imageIn),
+        imageOut: half(imageOut),
+      }
+    }
+    const set = toNumberRates(big)
+    memo.set(memoKey, set)
+    return set
+  }
+
+  const base = rates('standard', 0, false)
+  return {
+    entry,
+    scale,
+    unit: 10 ** scale,
+    fast,
+    thresholds: thresholdList,
+    base,
+    other: (field) => scaled.get(field),
+    rates,
+  }
+}
