@@ -1,0 +1,65 @@
+/**
+ * zod schemas of the server's request bodies. They check shapes and types; the ledger's `validate*`
+ * functions then check the semantics (lengths, duplicate keys, ...) exactly as every store does.
+ *
+ * @internal Used by the handler.
+ */
+import { z } from 'zod'
+import { MAX_ENTRIES } from '../budget/ledger.js'
+
+const time = z.number()
+const amount = z.number().int().min(0)
+const id = z.string().min(1).max(1024)
+const json = z.json()
+
+export const reserveSchema = z.object({
+  callId: id,
+  now: time,
+  holdExpiresAt: time,
+  entries: z
+    .array(z.object({ key: id, amount, limit: amount.nullable(), expiresAt: time.nullable() }))
+    .min(1)
+    .max(MAX_ENTRIES),
+})
+
+export const recordSchema = z.object({ callId: id, startedAt: time, endedAt: time }).catchall(json)
+
+export const commitSchema = z.object({
+  callId: id,
+  now: time,
+  entries: z.array(z.object({ key: id, amount, expiresAt: time.nullable() })).max(MAX_ENTRIES),
+  dedupeUntil: time,
+  record: recordSchema.optional(),
+})
+
+export const releaseSchema = z.object({ callId: id, now: time })
+
+export const keysSchema = z.object({ keys: z.array(id).max(10_000), now: time })
+
+export const scopeSchema = z.object({ scope: id })
+
+export const putBudgetSchema = z.object({
+  scope: id,
+  definition: json.nullable(),
+  history: z.object({
+    scope: id,
+    action: z.enum(['create', 'update', 'increase', 'reset', 'delete']),
+    at: time,
+    old: json,
+    new: json,
+    reason: z.string().max(4096).nullable(),
+  }),
+  now: time,
+  ifRevision: amount.optional(),
+})
+
+export const recordQuerySchema = z.object({ from: time.optional(), to: time.optional(), limit: amount.optional() })
+
+export const emptySchema = z.object({})
+
+/** Formats a zod issue path as `entries[0].amount`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = ''
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out === '' ? '' : '.'}${String(part)}`
+  return out === '' ? 'body' : out
+}

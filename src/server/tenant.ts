@@ -1,0 +1,68 @@
+/**
+ * A tenant's view of a shared store: every key, call id and scope is prefixed with `<tenant>/` on the way in
+ * and stripped on the way out, and lists are filtered to the tenant's own entries. A tenant can neither name
+ * nor see another tenant's data, whatever it sends.
+ *
+ * @internal Used by the handler.
+ */
+import { MAX_CALL_ID_LENGTH, MAX_KEY_LENGTH, MAX_SCOPE_LENGTH } from '../budget/ledger.js'
+import { InvalidInputError } from '../errors.js'
+import type { BudgetStore, HistoryEntry, SpendRecord, StoredBudget } from '../stores/types.js'
+
+/** Timing hook: the handler passes one to measure time spent in the store. */
+export type StoreTimer = <T>(operation: string, run: () => Promise<T>) => Promise<T>
+
+/** Wraps `store` so that `tenant` sees only its own namespace. */
+export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer): BudgetStore {
+  const prefix = `${tenant}/`
+  const add = (field: string, value: string, max: number): string => {
+    if (value.length + prefix.length > max) {
+      throw new InvalidInputError(field, `\`${field}\` must be at most ${max - prefix.length} characters on this server (the tenant prefix takes ${prefix.length}), got ${value.length}`)
+    }
+    return prefix + value
+  }
+  const strip = (value: string): string => value.slice(prefix.length)
+  const mine = (value: string): boolean => value.startsWith(prefix)
+  const outBudget = (b: StoredBudget): StoredBudget => ({ ...b, scope: strip(b.scope) })
+  const outHistory = (h: HistoryEntry): HistoryEntry => ({ ...h, scope: strip(h.scope) })
+  const outRecord = (r: SpendRecord): SpendRecord => ({ ...r, callId: strip(r.callId) })
+  return {
+    name: store.name,
+    ...(store.clock === undefined ? {} : { clock: store.clock }),
+    reserve: (r) =>
+      time('reserve', () =>
+        store.reserve({ ...r, callId: add('callId', r.callId, MAX_CALL_ID_LENGTH), entries: r.entries.map((e, i) => ({ ...e, key: add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) })) }),
+      ),
+    commit: (r) => {
+      const callId = add('callId', r.callId, MAX_CALL_ID_LENGTH)
+      const request = { ...r, callId, entries: r.entries.map((e, i) => ({ ...e, key: add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) })) }
+      if (r.record !== undefined) request.record = { ...r.record, callId: add('record.callId', r.record.callId, MAX_CALL_ID_LENGTH) }
+      return time('commit', () => store.commit(request))
+    },
+    release: (r) => time('release', () => store.release({ ...r, callId: add('callId', r.callId, MAX_CALL_ID_LENGTH) })),
+    balances: (r) => time('balances', () => store.balances({ ...r, keys: r.keys.map((k, i) => add(`keys[${i}]`, k, MAX_KEY_LENGTH)) })),
+    reset: (r) => time('reset', () => store.reset({ ...r, keys: r.keys.map((k, i) => add(`keys[${i}]`, k, MAX_KEY_LENGTH)) })),
+    getBudget: async (scope) => {
+      const b = await time('getBudget', () => store.getBudget(add('scope', scope, MAX_SCOPE_LENGTH)))
+      return b === null ? null : outBudget(b)
+    },
+    putBudget: async (r) => {
+      const scope = add('scope', r.scope, MAX_SCOPE_LENGTH)
+      const result = await time('putBudget', () => store.putBudget({ ...r, scope, history: { ...r.history, scope } }))
+      return result.ok
+        ? { ok: true, budget: result.budget === null ? null : outBudget(result.budget) }
+        : { ok: false, conflict: true, current: result.current === null ? null : outBudget(result.current) }
+    },
+    listBudgets: async () => (await time('listBudgets', () => store.listBudgets())).filter((b) => mine(b.scope)).map(outBudget),
+    getHistory: async (scope) => (await time('getHistory', () => store.getHistory(add('scope', scope, MAX_SCOPE_LENGTH)))).map(outHistory),
+    queryRecords: async (query) => {
+      // The store's limit counts every tenant's records: query without it, filter, then apply it.
+      const { limit, ...rest } = query
+      const all = await time('queryRecords', () => store.queryRecords(rest))
+      const own = all.filter((r) => mine(r.callId)).map(outRecord)
+      return limit === undefined ? own : own.slice(0, limit)
+    },
+    // The shared store outlives every tenant view.
+    close: () => Promise.resolve(),
+  }
+}
