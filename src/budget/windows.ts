@@ -171,11 +171,21 @@ export function parseDuration(input: string): WindowDuration {
     }
     parsed = { kind: 'rolling', count, unit: match[2] as (typeof ROLLING_UNITS)[number] }
   }
-  if (parsedDurations.size >= 1024) parsedDurations.clear()
-  parsedDurations.set(input, Object.freeze(parsed))
+  remember(parsedDurations, input, Object.freeze(parsed))
   return { ...parsed }
 }
 const parsedDurations = new Map<string, Readonly<WindowDuration>>()
+
+/** Entries kept per content-keyed cache; the oldest entry goes first. */
+const CACHE_LIMIT = 10_000
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= CACHE_LIMIT) {
+    const oldest = cache.keys().next()
+    if (oldest.done !== true) cache.delete(oldest.value)
+  }
+  cache.set(key, value)
+}
 
 const durationObjectSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('calendar'), unit: z.enum(CALENDAR_UNITS) }),
@@ -344,6 +354,8 @@ interface ResolvedSpec {
   anchor: number
   /** Last window computed for this spec (shared by every spec object with the same content). */
   last: BudgetWindow | undefined
+  /** The spec object of the previous call that went through the content-keyed cache. */
+  lastObject: object | undefined
 }
 
 function pad(value: number, width: number): string {
@@ -469,9 +481,9 @@ function resolveSpec(spec: WindowSpec): ResolvedSpec {
     weekStartsOn: weekStartsOn ?? 1,
     anchor: anchor === undefined ? 0 : checkInstant('anchor', anchor),
     last: undefined,
+    lastObject: undefined,
   }
-  if (resolvedSpecs.size >= 1024) resolvedSpecs.clear()
-  resolvedSpecs.set(key, resolved)
+  remember(resolvedSpecs, key, resolved)
   return resolved
 }
 
@@ -519,8 +531,9 @@ function stillMatches(entry: SpecCacheEntry, spec: WindowSpec): boolean {
  * // { id: 'm2026-11', start: Date.parse('2026-10-31T23:00:00Z'), end: Date.parse('2026-11-30T23:00:00Z') }
  */
 export function windowAt(spec: WindowSpec, now: number): BudgetWindow {
+  let entry: SpecCacheEntry | undefined
   if (typeof now === 'number' && typeof spec === 'object' && spec !== null) {
-    const entry = bySpecObject.get(spec)
+    entry = bySpecObject.get(spec)
     if (entry !== undefined && now >= entry.start && now < entry.end && stillMatches(entry, spec)) return entry.window
   }
   const resolved = resolveSpec(spec)
@@ -529,6 +542,12 @@ export function windowAt(spec: WindowSpec, now: number): BudgetWindow {
   if (window === undefined || now < window.start || now >= window.end) {
     window = compute(resolved, now)
     resolved.last = window
+  }
+  // Spec objects enter the per-object cache when they come back: callers that build a fresh spec object for
+  // every call use the content-keyed cache only and never pay for a WeakMap insert.
+  if (entry === undefined && resolved.lastObject !== spec) {
+    resolved.lastObject = spec
+    return window
   }
   const duration = spec.duration
   bySpecObject.set(spec, {
@@ -552,7 +571,7 @@ export function windowAt(spec: WindowSpec, now: number): BudgetWindow {
  */
 export function windowAtUncached(spec: WindowSpec, now: number): BudgetWindow {
   const resolved = resolveSpec(spec)
-  return compute({ ...resolved, last: undefined }, checkInstant('now', now))
+  return compute({ ...resolved, last: undefined, lastObject: undefined }, checkInstant('now', now))
 }
 
 /**
