@@ -1,0 +1,131 @@
+// The store contract suite against a real redis-server, with an ioredis client and with a node-redis client,
+// plus the Redis store's own behaviour (options, scripts reloaded on NOSCRIPT, key layout, records).
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { redisStore, type RedisStoreOptions } from '../../src/stores/redis.js'
+import { runStoreContract } from '../../src/testing/index.js'
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+
+let server: RedisServer
+let io: Redis
+let node: ReturnType<typeof createClient>
+
+beforeAll(async () => {
+  server = await startRedisServer()
+  io = new Redis(server.port, '127.0.0.1')
+  node = createClient({ url: server.url })
+  await node.connect()
+})
+
+afterAll(async () => {
+  io?.disconnect()
+  await node?.close()
+  await server?.stop()
+})
+
+let n = 0
+const uniquePrefix = (): string => `t${process.pid}-${n++}`
+
+describe('redisStore with ioredis', () => {
+  runStoreContract(it, () => redisStore({ client: io, prefix: uniquePrefix(), time: 'client' }))
+})
+
+describe('redisStore with node-redis', () => {
+  runStoreContract(it, () => redisStore({ client: node, prefix: uniquePrefix(), time: 'client' }))
+})
+
+describe('redisStore', () => {
+  it('recognises each client', () => {
+    expect(redisStore({ client: io }).clientKind).toBe('ioredis')
+    expect(redisStore({ client: node }).clientKind).toBe('node-redis')
+  })
+
+  it('validates its options when created', () => {
+    const bad: [Partial<RedisStoreOptions>, RegExp][] = [
+      [{ client: {} as never }, /client/],
+      [{ client: io, prefix: 'a{b}' }, /prefix/],
+      [{ client: io, prefix: '' }, /prefix/],
+      [{ client: io, time: 'local' as never }, /time/],
+      [{ client: io, timeoutMs: 0 }, /timeoutMs/],
+      [{ client: io, expiryMarginMs: -1 }, /expiryMarginMs/],
+      [{ client: io, maxRecords: 1.5 }, /maxRecords/],
+    ]
+    for (const [options, message] of bad) expect(() => redisStore(options as RedisStoreOptions)).toThrow(message)
+  })
+
+  it('refuses an ioredis client with a keyPrefix', async () => {
+    const prefixed = new Redis(server.port, '127.0.0.1', { keyPrefix: 'x:', lazyConnect: true })
+    expect(() => redisStore({ client: prefixed })).toThrow(/keyPrefix/)
+    prefixed.disconnect()
+  })
+
+  it('puts every key under one hash tag and stores amounts as integer strings', async () => {
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client' })
+    const now = Date.now()
+    await store.reserve({ callId: 'c1', now, holdExpiresAt: now + 60_000, entries: [{ key: 'user:alice|d:x|usd', amount: 9_007_199_254_740_990, limit: null, expiresAt: now + 3_600_000 }] })
+    await store.commit({
+      callId: 'c1',
+      now,
+      entries: [{ key: 'user:alice|d:x|usd', amount: 9_007_199_254_740_991, expiresAt: now + 3_600_000 }],
+      dedupeUntil: now + 60_000,
+      record: { callId: 'c1', startedAt: now, endedAt: now },
+    })
+    const keys = (await io.keys(`*${prefix}*`)).sort()
+    expect(keys.every((k) => k.startsWith(`{${prefix}}:`))).toBe(true)
+    expect(keys).toEqual([`{${prefix}}:c:c1`, `{${prefix}}:k:user:alice|d:x|usd`, `{${prefix}}:r`, `{${prefix}}:rm`])
+    expect(await io.hget(`{${prefix}}:k:user:alice|d:x|usd`, 's')).toBe('9007199254740991')
+    const ttl = await io.pttl(`{${prefix}}:k:user:alice|d:x|usd`)
+    expect(ttl).toBeGreaterThan(3_600_000)
+    expect(ttl).toBeLessThanOrEqual(3_600_000 + 300_000)
+  })
+
+  it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT) without a new store', async () => {
+    const store = redisStore({ client: io, prefix: uniquePrefix(), time: 'client' })
+    const now = 1_800_000_000_000
+    const entry = { key: 'k', amount: 5, limit: 100, expiresAt: null }
+    await store.reserve({ callId: 'a', now, holdExpiresAt: now + 1000, entries: [entry] })
+    await io.script('FLUSH')
+    await store.reserve({ callId: 'b', now, holdExpiresAt: now + 1000, entries: [entry] })
+    expect(await store.balances({ keys: ['k'], now })).toEqual([{ spent: 0, reserved: 10 }])
+  })
+
+  it('answers refusals and validation errors without a round trip for invalid input', async () => {
+    const store = redisStore({ client: io, prefix: uniquePrefix(), time: 'client' })
+    const before = Number((await io.info('stats')).match(/total_commands_processed:(\d+)/)?.[1])
+    await expect(store.reserve({ callId: 'x', now: 0, holdExpiresAt: 1, entries: [{ key: 'k', amount: -1, limit: null, expiresAt: null }] })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    const after = Number((await io.info('stats')).match(/total_commands_processed:(\d+)/)?.[1])
+    expect(after - before).toBe(1) // only the first INFO
+  })
+
+  it('reads records in endedAt order even when they arrive out of order', async () => {
+    const store = redisStore({ client: io, prefix: uniquePrefix(), time: 'client' })
+    const ended = [5000, 1000, 9000, 3000, 7000, 2000]
+    for (const [i, endedAt] of ended.entries()) {
+      await store.commit({ callId: `r${i}`, now: 10_000, entries: [], dedupeUntil: 20_000, record: { callId: `r${i}`, startedAt: endedAt - 1, endedAt } })
+    }
+    expect((await store.queryRecords({})).map((r) => r.endedAt)).toEqual([1000, 2000, 3000, 5000, 7000, 9000])
+    expect((await store.queryRecords({ from: 2000, to: 7000 })).map((r) => r.endedAt)).toEqual([2000, 3000, 5000])
+    expect((await store.queryRecords({ from: 2000, to: 7000, limit: 2 })).map((r) => r.endedAt)).toEqual([2000, 3000])
+  })
+
+  it('caps the record stream', async () => {
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client', maxRecords: 100 })
+    for (let i = 0; i < 1000; i++) {
+      await store.commit({ callId: `r${i}`, now: i, entries: [], dedupeUntil: 10_000, record: { callId: `r${i}`, startedAt: i, endedAt: i } })
+    }
+    const length = await io.xlen(`{${prefix}}:r`)
+    expect(length).toBeGreaterThanOrEqual(100)
+    expect(length).toBeLessThan(300)
+    expect((await store.queryRecords({})).at(-1)?.callId).toBe('r999')
+  })
+
+  it('is unusable after close and leaves the client open', async () => {
+    const store = redisStore({ client: io, prefix: uniquePrefix() })
+    await store.close()
+    await expect(store.balances({ keys: ['k'], now: 0 })).rejects.toMatchObject({ code: 'STORAGE' })
+    expect(await io.ping()).toBe('PONG')
+  })
+})
