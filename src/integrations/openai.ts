@@ -1,0 +1,280 @@
+/**
+ * `llm-budget/openai`: a budgeted OpenAI client.
+ *
+ * `withOpenAIBudget(client, options)` returns a client of the same type (a `withOptions()` clone) whose HTTP
+ * layer admits every attempt against the budget before it is sent and records what the provider reports:
+ * chat completions, responses, embeddings, images, audio transcriptions and speech, streamed or not.
+ * Chat streams get `stream_options.include_usage` forced on; the usage-only final chunk is hidden from
+ * callers who did not ask for it. Responses streams are charged from `response.completed`.
+ *
+ * The `openai` package is only used as a type here: nothing is imported from it at run time.
+ *
+ * @packageDocumentation
+ */
+import type OpenAI from 'openai'
+import {
+  createBudgetFetch,
+  installRefusalMapping,
+  outputTokensFromText,
+  RefusalRegistry,
+  textLength,
+  validateOptions,
+  type BudgetIntegrationOptions,
+  type EstimateRequest,
+  type SseEvent,
+  type UsageTracker,
+  type WireAdapter,
+  type WireCall,
+  type WireRequest,
+} from './shared.js'
+
+export type { BudgetCallContext, BudgetManagerLike, WireRequest } from './shared.js'
+export { CONTEXT_HEADER } from './shared.js'
+
+/** Options of {@link withOpenAIBudget}. `context` and `estimate` functions receive the {@link WireRequest}. */
+export interface OpenAIBudgetOptions extends BudgetIntegrationOptions<WireRequest> {
+  /** Provider name used for pricing (default `openai`; `azure` for Azure OpenAI, `openrouter`, ...). */
+  provider?: string
+}
+
+type Json = Record<string, unknown>
+
+function asObject(value: unknown): Json | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+function firstNumber(...values: unknown[]): number | undefined {
+  for (const v of values) if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v
+  return undefined
+}
+
+/** Chat completions stream: model from any chunk, usage from the chunk that carries it. */
+function chatTracker(hideUsageChunk: boolean): UsageTracker {
+  let model: string | undefined
+  let final: { usage: unknown; model?: string } | undefined
+  let characters = 0
+  let chunks = 0
+  return {
+    onEvent(event: SseEvent) {
+      if (event.data === '[DONE]') return true
+      const chunk = asObject(safeParse(event.data))
+      if (chunk === undefined) return true
+      if (typeof chunk['model'] === 'string') model = chunk['model']
+      const choices = Array.isArray(chunk['choices']) ? (chunk['choices'] as unknown[]) : []
+      for (const choice of choices) {
+        const delta = asObject(asObject(choice)?.['delta'])
+        if (delta === undefined) continue
+        const n = textLength([delta['content'], delta['reasoning_content'], delta['refusal'], delta['tool_calls'], delta['audio']])
+        if (n > 0) {
+          characters += n
+          chunks++
+        }
+      }
+      const usage = asObject(chunk['usage'])
+      if (usage !== undefined) {
+        final = { usage: { model, usage, service_tier: chunk['service_tier'] }, ...(model !== undefined ? { model } : {}) }
+        if (hideUsageChunk && choices.length === 0) return false
+      }
+      return true
+    },
+    onText() {},
+    final: () => final,
+    partial: () => ({ ...(model !== undefined ? { model } : {}), outputTokensSeen: outputTokensFromText(characters, chunks) }),
+  }
+}
+
+const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed'])
+
+/** Responses stream: model from `response.created`, usage from the terminal event. */
+function responsesTracker(): UsageTracker {
+  let model: string | undefined
+  let final: { usage: unknown; model?: string } | undefined
+  let characters = 0
+  let chunks = 0
+  return {
+    onEvent(event: SseEvent) {
+      const data = asObject(safeParse(event.data))
+      if (data === undefined) return true
+      const type = data['type']
+      const response = asObject(data['response'])
+      if (response !== undefined && typeof response['model'] === 'string') model = response['model']
+      if (typeof type === 'string' && type.endsWith('.delta') && typeof data['delta'] === 'string') {
+        characters += data['delta'].length
+        chunks++
+      }
+      if (typeof type === 'string' && TERMINAL.has(type) && response !== undefined && asObject(response['usage']) !== undefined) {
+        final = { usage: { model: response['model'], usage: response['usage'], service_tier: response['service_tier'] }, ...(model !== undefined ? { model } : {}) }
+      }
+      return true
+    },
+    onText() {},
+    final: () => final,
+    partial: () => ({ ...(model !== undefined ? { model } : {}), outputTokensSeen: outputTokensFromText(characters, chunks) }),
+  }
+}
+
+/** JSON bodies (chat, responses, embeddings, images, transcriptions): usage and model from the body. */
+function jsonTracker(requestModel: string): UsageTracker {
+  let final: { usage: unknown; model?: string } | undefined
+  let model: string | undefined
+  return {
+    onEvent(event: SseEvent) {
+      // Streamed transcriptions and other event streams: the last event with `usage` wins.
+      const data = asObject(safeParse(event.data))
+      if (data !== undefined && asObject(data['usage']) !== undefined) final = { usage: { model: data['model'] ?? requestModel, usage: data['usage'] } }
+      return true
+    },
+    onText(text: string) {
+      const body = asObject(safeParse(text))
+      if (body === undefined) return
+      if (typeof body['model'] === 'string') model = body['model']
+      if (asObject(body['usage']) !== undefined) {
+        final = { usage: { ...body, data: undefined, choices: undefined, output: undefined, model: model ?? requestModel }, model: model ?? requestModel }
+      }
+    },
+    final: () => final,
+    partial: () => ({ ...(model !== undefined ? { model } : {}), outputTokensSeen: 0 }),
+  }
+}
+
+function formFields(body: FormData): Json {
+  const out: Json = {}
+  body.forEach((value, key) => {
+    if (typeof value === 'string') out[key] = value
+    else out[key] = { name: value.name, size: value.size, type: value.type }
+  })
+  return out
+}
+
+/** @internal The OpenAI wire adapter. */
+export function openAIAdapter(provider = 'openai'): WireAdapter {
+  return {
+    provider,
+    refusalBody: (message, code) => ({ error: { message, type: 'llm_budget_refused', param: null, code } }),
+    describe(path, method, body): WireCall | null {
+      if (method !== 'POST') return null
+      const endpoint = path.endsWith('/chat/completions')
+        ? 'chat.completions'
+        : path.endsWith('/responses')
+          ? 'responses'
+          : path.endsWith('/embeddings')
+            ? 'embeddings'
+            : path.endsWith('/images/generations') || path.endsWith('/images/edits') || path.endsWith('/images/variations')
+              ? 'images'
+              : path.endsWith('/audio/transcriptions') || path.endsWith('/audio/translations')
+                ? 'audio.transcriptions'
+                : path.endsWith('/audio/speech')
+                  ? 'audio.speech'
+                  : path.endsWith('/completions')
+                    ? 'completions'
+                    : null
+      if (endpoint === null) return null
+      let params: Json
+      const multipart = typeof FormData !== 'undefined' && body instanceof FormData
+      if (multipart) params = formFields(body)
+      else if (typeof body === 'string') params = asObject(safeParse(body)) ?? {}
+      else return null
+      const model = typeof params['model'] === 'string' ? params['model'] : 'unknown'
+      const stream = params['stream'] === true
+      const streamOptions = asObject(params['stream_options'])
+      const forceUsage = endpoint === 'chat.completions' && stream && streamOptions?.['include_usage'] !== true
+      const completionsForce = endpoint === 'completions' && stream && streamOptions?.['include_usage'] !== true
+      const estimate = (m: string): EstimateRequest => {
+        switch (endpoint) {
+          case 'chat.completions':
+          case 'completions': {
+            const out = firstNumber(params['max_completion_tokens'], params['max_tokens'])
+            const n = firstNumber(params['n']) ?? 1
+            return {
+              model: m,
+              messages: params['messages'] ?? params['prompt'],
+              ...(out !== undefined ? { maxOutputTokens: out * n } : {}),
+            }
+          }
+          case 'responses': {
+            const out = firstNumber(params['max_output_tokens'])
+            const input = params['input']
+            const messages = [{ content: typeof params['instructions'] === 'string' ? params['instructions'] : '' }, ...(Array.isArray(input) ? (input as { content?: unknown }[]) : [{ content: typeof input === 'string' ? input : '' }])]
+            return { model: m, messages, ...(out !== undefined ? { maxOutputTokens: out } : {}) }
+          }
+          case 'embeddings':
+            return { model: m, inputTokens: Math.ceil(textLength(params['input']) / 2), maxOutputTokens: 0 }
+          case 'images':
+            return { model: m, messages: params['prompt'] ?? '', maxOutputTokens: 6240 * (firstNumber(params['n']) ?? 1) }
+          case 'audio.speech':
+            return { model: m, messages: params['input'] ?? '', maxOutputTokens: 0 }
+          default:
+            return { model: m, inputTokens: 0, maxOutputTokens: 0 }
+        }
+      }
+      const call: WireCall = {
+        endpoint,
+        model,
+        params,
+        estimate,
+        body(m) {
+          if (multipart) {
+            if (m !== model) (body as FormData).set('model', m)
+            return body
+          }
+          if (m === model && !forceUsage && !completionsForce) return body
+          const next: Json = { ...params, model: m }
+          if (forceUsage || completionsForce) next['stream_options'] = { ...streamOptions, include_usage: true }
+          return JSON.stringify(next)
+        },
+        tracker() {
+          if (endpoint === 'chat.completions' && stream) return chatTracker(forceUsage)
+          if (endpoint === 'completions' && stream) return chatTracker(completionsForce)
+          if (endpoint === 'responses' && stream) return responsesTracker()
+          return jsonTracker(model)
+        },
+      }
+      if (endpoint === 'audio.speech') {
+        call.usageFromRequest = (m) => ({
+          inputTokens: 0,
+          outputTokens: 0,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 0,
+          reasoningTokens: null,
+          inputCharacters: typeof params['input'] === 'string' ? params['input'].length : 0,
+          model: m,
+          modelSource: 'request',
+        })
+      }
+      return call
+    },
+  }
+}
+
+/**
+ * Wrap an OpenAI client so that every call is admitted against the budget before it is sent and charged
+ * from the usage the provider reports, at the model it says it served.
+ *
+ * Returns a client of the same type (a `client.withOptions({ fetch })` clone); the original is untouched.
+ * Each HTTP attempt is admitted separately, so the SDK's own retries are each checked and only attempts the
+ * provider answered successfully are charged. A refused call throws `BudgetExceededError` (or
+ * `RateLimitError`) and sends nothing.
+ *
+ * @example
+ * ```ts
+ * const openai = withOpenAIBudget(new OpenAI(), { manager, context: { user: 'alice' } })
+ * const completion = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 200 })
+ * ```
+ */
+export function withOpenAIBudget<T extends OpenAI>(client: T, options: OpenAIBudgetOptions): T {
+  validateOptions(options, 'withOpenAIBudget')
+  const refusals = new RefusalRegistry()
+  const inner = client as unknown as { fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response> }
+  const baseFetch = inner.fetch ?? globalThis.fetch
+  const budgetFetch = createBudgetFetch(openAIAdapter(options.provider), options, (input, init) => baseFetch.call(undefined, input, init), refusals)
+  const budgeted = client.withOptions({ fetch: budgetFetch }) as T
+  return installRefusalMapping(budgeted, refusals)
+}
