@@ -171,6 +171,14 @@ function nanoCeil(value: Scaled, scale: number): number {
   return checkedNano(big % divisor === 0n ? q : q + 1n)
 }
 
+/** Refuses a cost the ledger cannot hold exactly (more than 2^53 - 1 nano-USD, about $9 million per call). */
+function checkLedgerRange(total: bigint, scale: number): void {
+  const limit = BigInt(MAX_SAFE) * 10n ** BigInt(scale) / 1_000_000_000n
+  if (total > limit) {
+    throw new InvalidInputError('usage', `this call would cost $${formatScaled(total, scale)}, more than the $9,007,199 (2^53 nano-USD) one call can be recorded exactly; check the token counts`)
+  }
+}
+
 function checkedNano(value: bigint): number {
   if (value > BigInt(MAX_SAFE)) throw new RangeError(`cost of ${value} nano-USD is beyond 2^53 and cannot be held exactly as a number`)
   return Number(value)
@@ -316,6 +324,7 @@ export function calculateCost(input: CalculateCostInput): CostResult {
     const parsed = typeof providerCost === 'number' ? decimalFromNumber(providerCost) : undefined
     if (!parsed) throw new InvalidInputError('usage.providerCost', `\`usage.providerCost\` must be a finite number >= 0, got ${String(providerCost)}`)
     if (parsed.int > 0n) {
+      checkLedgerRange(parsed.int, parsed.scale)
       return new CostResultImpl(parsed.scale, 1, parsed.int, 0n, 0n, 0n, 0n, 0n, parsed.int, resolved.key, provider, resolved.rule, true, 'provider', tier, batch)
     }
   }
@@ -347,7 +356,7 @@ export function calculateCost(input: CalculateCostInput): CostResult {
     const o = textOut * rates.output + audioOut * rates.audioOut + imageOut * rates.imageOut
     const r = reasoning * reasoningRate
     const total = i + cr + cw + o + r
-    if (total <= MAX_SAFE) {
+    if (total <= MAX_SAFE && (prepared.scale >= 9 || total * 10 ** (9 - prepared.scale) <= MAX_SAFE)) {
       return new CostResultImpl(prepared.scale, prepared.unit, total, i, o, cr, cw, r, 0, resolved.key, provider, resolved.rule, true, source, tier, batch)
     }
   }
@@ -379,6 +388,7 @@ export function calculateCost(input: CalculateCostInput): CostResult {
     }
   }
   const total = i + cr + cw + o + r + x
+  checkLedgerRange(total, scale)
   return new CostResultImpl(scale, 1, total, i, o, cr, cw, r, x, resolved.key, provider, resolved.rule, true, source, tier, batch)
 }
 

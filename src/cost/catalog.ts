@@ -403,15 +403,20 @@ export class PriceCatalog {
       }
     }
     // 4. Stripped forms, 5. date suffix stripped (only reached when the dated key is absent).
+    const slash = model.indexOf('/')
+    const impliedProvider = slash > 0 && this.#isProvider(model.slice(0, slash)) ? normalizeProvider(model.slice(0, slash)) : undefined
     for (const c of rest) {
       if (c === prefixed) continue
       const entry = this.get(c.key)
       if (entry) return this.#resolution(entry, c.rule, `${c.via} -> ${c.key}`)
-      // A stripped form may itself be an alias or deployment.
-      const aliasTarget = this.#aliases.get(c.key) ?? (provider ? this.#deployments.get(provider)?.get(c.key) : undefined) ?? this.#deployments.get('*')?.get(c.key)
+      // A stripped form may itself be a deployment (of the prefix's provider) or an alias.
+      const implied = provider ?? impliedProvider
+      const deploymentTarget = (implied ? this.#deployments.get(implied)?.get(c.key) : undefined) ?? this.#deployments.get('*')?.get(c.key)
+      const aliasTarget = deploymentTarget ?? this.#aliases.get(c.key)
       if (aliasTarget !== undefined) {
-        const inner = this.#resolveUncached(aliasTarget, providerHint, depth + 1)
-        if (inner) return { ...inner, resolved: { ...inner.resolved, rule: 'alias', explain: `${model} -> ${c.key} -> ${aliasTarget} (alias); ${inner.resolved.explain}` } }
+        const rule: ResolutionRule = deploymentTarget !== undefined ? 'deployment' : 'alias'
+        const inner = this.#resolveUncached(aliasTarget, providerHint ?? implied, depth + 1)
+        if (inner) return { ...inner, resolved: { ...inner.resolved, rule, explain: `${model} -> ${c.key} -> ${aliasTarget} (${rule}); ${inner.resolved.explain}` } }
       }
     }
     // 6. Exact key of another provider (e.g. azure hint, only the openai entry exists).
