@@ -1,0 +1,153 @@
+/**
+ * Events of the budget manager (noun-verb names) and a tiny listener hub. Listeners never block or fail
+ * the LLM call: their exceptions and rejected promises are caught and reported as `listener.error`.
+ *
+ * @packageDocumentation
+ */
+import type { SpendRecord } from '../stores/types.js'
+
+/** A scope in `type:id` form plus the window it was measured in. */
+export interface EventWindow {
+  /** Window id, e.g. `mo:2026-11`, or `all` for a budget without a window. */
+  id: string
+  /** Window start, or `null` without a window. */
+  start: Date | null
+  /** Window end (`resetsAt`), or `null` without a window. */
+  resetsAt: Date | null
+}
+
+/** A call was refused (`action: 'block'`), or admitted over a `warn` budget (`action: 'warn'`). */
+export interface BudgetExceededEvent {
+  scope: string
+  /** Model of the per-model limit that refused, when one did. */
+  model?: string
+  action: 'block' | 'warn' | 'fallback'
+  limit: number
+  spent: number
+  reserved: number
+  requested: number
+  window: EventWindow
+  callId: string
+}
+
+/** A commit went above a limit (the money was spent; it is recorded in full). */
+export interface BudgetOvershotEvent {
+  scope: string
+  model?: string
+  limit: number
+  /** Spend after the commit, USD. */
+  spent: number
+  /** How far above the limit, USD. */
+  overshoot: number
+  callId: string
+  window: EventWindow
+}
+
+/** A threshold (soft budget or alert fraction) was crossed by this commit; fires once per scope and window. */
+export interface ThresholdCrossedEvent {
+  scope: string
+  /** `soft` for `softBudget`, `alert` for an `alertThresholds` fraction. */
+  kind: 'soft' | 'alert'
+  /** The fraction of `maxBudget` (alerts) or `null` (soft budget). */
+  fraction: number | null
+  /** The threshold in USD. */
+  threshold: number
+  /** Spend after the commit that crossed it, USD. */
+  spend: number
+  /** `maxBudget` (with live increases), or `null`. */
+  limit: number | null
+  /** Spend as a percentage of the limit, or `null` without a limit. */
+  percent: number | null
+  window: EventWindow
+  callId: string
+}
+
+/** A commit wrote a spend record. */
+export interface SpendRecordedEvent {
+  record: SpendRecord
+  /** Cost in USD. */
+  cost: number
+  /** True when the cost is an estimate (no usage was available). */
+  estimated: boolean
+}
+
+/** The store failed; `action` says what the manager did (`deny`: refused the call; `allow`: admitted it unguarded; `lost`: a commit could not be written). */
+export interface StoreErrorEvent {
+  operation: string
+  action: 'deny' | 'allow' | 'lost'
+  error: Error
+  callId?: string
+}
+
+/** A budget was created, updated, increased, reset or deleted. */
+export interface BudgetChangedEvent {
+  scope: string
+  action: 'create' | 'update' | 'increase' | 'reset' | 'delete'
+  reason: string | null
+}
+
+/** A listener threw or rejected. */
+export interface ListenerErrorEvent {
+  event: string
+  error: unknown
+}
+
+/** Every event and its payload. */
+export interface BudgetEvents {
+  'budget.exceeded': BudgetExceededEvent
+  'budget.overshot': BudgetOvershotEvent
+  'threshold.crossed': ThresholdCrossedEvent
+  'spend.recorded': SpendRecordedEvent
+  'store.error': StoreErrorEvent
+  'budget.changed': BudgetChangedEvent
+  'listener.error': ListenerErrorEvent
+}
+
+/** An event name. */
+export type BudgetEventName = keyof BudgetEvents
+
+/** A listener; may be async, its result is not awaited. */
+export type BudgetListener<E extends BudgetEventName> = (payload: BudgetEvents[E]) => void | Promise<void>
+
+/** @internal Listener registry used by the manager. */
+export class EventHub {
+  private readonly listeners = new Map<string, Set<(payload: unknown) => unknown>>()
+
+  on<E extends BudgetEventName>(event: E, fn: BudgetListener<E>): () => void {
+    let set = this.listeners.get(event)
+    if (set === undefined) {
+      set = new Set()
+      this.listeners.set(event, set)
+    }
+    const listener = fn as (payload: unknown) => unknown
+    set.add(listener)
+    return () => {
+      set.delete(listener)
+    }
+  }
+
+  has(event: BudgetEventName): boolean {
+    const set = this.listeners.get(event)
+    return set !== undefined && set.size > 0
+  }
+
+  emit<E extends BudgetEventName>(event: E, payload: BudgetEvents[E]): void {
+    const set = this.listeners.get(event)
+    if (set === undefined || set.size === 0) return
+    for (const listener of [...set]) {
+      try {
+        const result = listener(payload)
+        if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+          ;(result as Promise<unknown>).then(undefined, (error: unknown) => this.fail(event, error))
+        }
+      } catch (error) {
+        this.fail(event, error)
+      }
+    }
+  }
+
+  private fail(event: string, error: unknown): void {
+    if (event === 'listener.error') return
+    this.emit('listener.error', { event, error })
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Budgets: `BudgetManager`, `withBudget`, scopes, definitions, spend records and events.
+ *
+ * @packageDocumentation
+ */
+export { BudgetManager } from './manager.js'
+export type {
+  BudgetInfo,
+  BudgetManagerOptions,
+  BudgetStatus,
+  CallStatus,
+  Clock,
+  CommitInput,
+  CommitOutcome,
+  Estimate,
+  IncreaseInput,
+  Overshoot,
+  Reservation,
+  ReserveOptions,
+} from './manager.js'
+export { withBudget } from './with-budget.js'
+export type { BudgetedFunction, WithBudgetOptions } from './with-budget.js'
+export { SCOPE_TYPES, parseScope, scopeKey } from './scopes.js'
+export type { CallContext, Scope, ScopeInput, ScopeType } from './scopes.js'
+export { validateDefinition } from './definition.js'
+export type { BudgetDefinition, BudgetIncrease, ModelBudget, OnExceeded } from './definition.js'
+export { aggregateSpend, recordsToCsv, recordsToJsonLines, reportToCsv } from './records.js'
+export type { SpendGroup, SpendGroupBy, SpendQuery, SpendReport, SpendTotals } from './records.js'
+export type {
+  BudgetChangedEvent,
+  BudgetEventName,
+  BudgetEvents,
+  BudgetExceededEvent,
+  BudgetListener,
+  BudgetOvershotEvent,
+  EventWindow,
+  ListenerErrorEvent,
+  SpendRecordedEvent,
+  StoreErrorEvent,
+  ThresholdCrossedEvent,
+} from './events.js'
+export type { EstimateRequest } from './pricing.js'
+export { MAX_USD, formatNano, nanoToUsd, usdToNano } from './money.js'

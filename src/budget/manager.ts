@@ -1,0 +1,1354 @@
+/**
+ * `BudgetManager` (SPEC 4.5): budgets per scope on an exact, atomic, windowed ledger.
+ *
+ * A call is admitted by reserving its worst case on every ledger key it counts against (one key per
+ * applicable budget, window and unit) in one atomic store operation, then committing the actual cost or
+ * releasing the hold. The store does the arithmetic; the manager owns policy, prices and time.
+ *
+ * @packageDocumentation
+ */
+import { LRUCache } from 'lru-cache'
+import type { PriceCatalog } from '../cost/catalog.js'
+import type { NormalizedUsage } from '../cost/types.js'
+import {
+  BudgetConfigError,
+  BudgetExceededError,
+  InvalidInputError,
+  RateLimitError,
+  StorageError,
+  isBudgetError,
+  isBudgetExceededError,
+} from '../errors.js'
+import { memoryStore } from '../stores/memory.js'
+import type { BudgetStore, CommitEntry, HistoryEntry, JsonValue, ReserveEntry, SpendRecord, StoredBudget } from '../stores/types.js'
+import {
+  type BudgetDefinition,
+  type BudgetIncrease,
+  type OnExceeded,
+  type StoredDefinition,
+  fromStoredJson,
+  limitWithIncreases,
+  toStoredJson,
+  validateDefinition,
+} from './definition.js'
+import { type BudgetEventName, type BudgetEvents, type BudgetListener, type EventWindow, EventHub } from './events.js'
+import { type LedgerUnit, ledgerKey, modelPrefix, scopePrefix } from './keys.js'
+import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdToNano } from './money.js'
+import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usageTokens } from './pricing.js'
+import { type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from './records.js'
+import { type CallContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
+import { type BudgetWindow, type WindowSpec, windowAt } from './windows.js'
+
+/** A clock: epoch milliseconds. */
+export interface Clock {
+  now(): number
+}
+
+/** Options of {@link BudgetManager}. */
+export interface BudgetManagerOptions {
+  /** A name for this project, written into every spend record (LiteLLM's `project_name`). */
+  projectName?: string | undefined
+  /** Where balances, budgets and records live. Default: a new `memoryStore()`. */
+  store?: BudgetStore | undefined
+  /** Price catalog for estimates and costs. Default: the bundled `defaultCatalog`. */
+  catalog?: PriceCatalog | undefined
+  /** Time source. Default: the store's clock if it has one (Redis), else the system clock. */
+  clock?: Clock | undefined
+  /**
+   * When the store cannot answer: `deny` (default) refuses the call with a `StorageError`; `allow` admits it
+   * unguarded and reports `store.error`.
+   */
+  onStoreError?: 'deny' | 'allow' | undefined
+  /**
+   * Budgets for never-seen entities, by scope type, e.g. `{ endUser: { maxBudget: 1, duration: 'daily' } }`.
+   * A scope with its own stored budget uses that instead. Applied atomically (the limit travels with the
+   * reservation), also for concurrent first calls.
+   */
+  defaults?: Partial<Record<Exclude<ScopeType, 'global'>, BudgetDefinition>> | undefined
+  /** How long a hold counts if its call is never committed or released (the process died). Default 10 minutes. */
+  holdTtlMs?: number | undefined
+  /** How long budget definitions are cached; other instances see a change after at most this long. Default 1000. Local writes invalidate at once. */
+  budgetCacheTtlMs?: number | undefined
+  /** Most budget definitions cached. Default 100,000. */
+  budgetCacheMax?: number | undefined
+  /** How long a committed call id is remembered, so a retried commit counts once. Default: `holdTtlMs`. */
+  dedupeTtlMs?: number | undefined
+}
+
+/** What a reservation holds: a USD amount, or a request to estimate from the price catalog. */
+export type Estimate = number | EstimateRequest
+
+/** Options of {@link BudgetManager.reserve}. */
+export interface ReserveOptions {
+  /** Your own call id (1 to 120 characters); reusing it makes a retried reservation a no-op. */
+  callId?: string | undefined
+}
+
+/** What a call cost: a USD number, or the details to price it. */
+export type CommitInput =
+  | number
+  | {
+      /** Actual cost in USD, when you know it. */
+      cost?: number | undefined
+      /** Usage in any shape `normalizeUsage` accepts; priced with the catalog. */
+      usage?: unknown
+      /** Model that served the call (default: the reservation's model). */
+      model?: string | undefined
+      /** Provider that served the call. */
+      provider?: string | undefined
+      /** Outcome of the call. Default `success` (`estimated` when no cost or usage is given). */
+      status?: CallStatus | undefined
+      /** Marks the cost as an estimate (e.g. an aborted stream without usage). */
+      estimated?: boolean | undefined
+      /** Numbers and ids for the record (never content). */
+      metadata?: Record<string, string | number | boolean | null> | undefined
+    }
+
+/** Status of a recorded call. */
+export type CallStatus = 'success' | 'failure' | 'aborted' | 'estimated' | 'cache_hit'
+
+/** A limit that a commit went above. */
+export interface Overshoot {
+  scope: string
+  model?: string
+  /** Limit, USD. */
+  limit: number
+  /** Spend after the commit, USD. */
+  spent: number
+  /** Spend above the limit, USD. */
+  overshoot: number
+}
+
+/** The answer of {@link Reservation.commit} and {@link BudgetManager.record}. */
+export interface CommitOutcome {
+  callId: string
+  /** True when this call id was already committed: nothing changed. */
+  duplicate: boolean
+  /** Cost recorded, USD. */
+  cost: number
+  /** Exact cost. */
+  exact: { cost: string }
+  /** Cost recorded, integer nano-USD. */
+  costNanoUsd: number
+  /** True when the cost is an estimate. */
+  estimated: boolean
+  status: CallStatus
+  /** Limits this commit went above. */
+  overshoot: Overshoot[]
+  /** The record written (null for a duplicate). */
+  record: SpendRecord | null
+}
+
+/** A held reservation: commit the actual cost or release it, exactly once (both are idempotent). */
+export interface Reservation {
+  /** The call id. */
+  readonly callId: string
+  /** The validated context. */
+  readonly context: CallContext
+  /** What was reserved on each money budget, USD. */
+  readonly estimateUsd: number
+  /** The model to call: the requested one, or a budget's `fallbackModel` when it replaced it. */
+  readonly model: string | undefined
+  /** When the holds stop counting if neither committed nor released, epoch ms. */
+  readonly holdExpiresAt: number
+  /** False when the store failed and `onStoreError: 'allow'` admitted the call unguarded. */
+  readonly guarded: boolean
+  /** Records the actual cost and removes the holds. A second call returns the first outcome with `duplicate: true`. */
+  commit(input?: CommitInput): Promise<CommitOutcome>
+  /** Drops the holds (the call did not happen). No-op after commit or a previous release. */
+  release(): Promise<void>
+}
+
+/** A budget as stored, with its bookkeeping. */
+export interface BudgetInfo {
+  scope: Scope
+  definition: BudgetDefinition
+  /** Temporary increases that have not expired. */
+  increases: BudgetIncrease[]
+  revision: number
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** Spend of a scope in its current window. Amounts in USD; `exact` holds the same as decimal strings. */
+export interface BudgetStatus {
+  scope: Scope
+  /** Committed spend in the window. */
+  spend: number
+  /** Held by calls in flight. */
+  reserved: number
+  /** Hard limit with live increases, or `null` without `maxBudget`. */
+  limit: number | null
+  /** `limit - spend - reserved`, never below 0, or `null` without a limit. */
+  remaining: number | null
+  /** `spend / limit * 100`, or `null` without a limit. */
+  percentUsed: number | null
+  /** Start of the window, or `null` for a budget without a window. */
+  windowStart: Date | null
+  /** When the window resets, or `null`. */
+  resetsAt: Date | null
+  /** Window id, e.g. `m2026-11`, or `all`. */
+  windowId: string
+  /** True when the budget comes from `defaults` (no stored budget for this scope). */
+  isDefault: boolean
+  exact: { spend: string; reserved: string; limit: string | null; remaining: string | null }
+}
+
+/** Input of {@link BudgetManager.increaseBudget}. */
+export interface IncreaseInput {
+  /** Extra USD on top of `maxBudget`. */
+  amount: number
+  /** When the increase ends (it expires by itself). */
+  until: Date | number
+  /** Why; kept in the history. */
+  reason?: string | undefined
+}
+
+interface CompiledWindow {
+  spec: WindowSpec | null
+  /** Label for messages: `monthly`, `1h`, or `none`. */
+  label: string
+  current: BudgetWindow | null
+}
+
+interface CompiledModelLimit {
+  model: string
+  prefix: string
+  limitNano: number
+  window: CompiledWindow
+}
+
+interface CompiledBudget {
+  scope: Scope
+  scopeString: string
+  prefix: string
+  definition: BudgetDefinition
+  stored: StoredDefinition
+  revision: number
+  isDefault: boolean
+  baseLimitNano: number | null
+  increases: { amountNano: number; until: number }[]
+  window: CompiledWindow
+  softNano: number | null
+  thresholds: readonly number[]
+  models: Map<string, CompiledModelLimit>
+  rpm: number | null
+  tpm: number | null
+  parallel: number | null
+  onExceeded: OnExceeded
+  rate: CompiledWindow
+}
+
+type EntryKind = 'usd' | 'model' | 'rpm' | 'tpm' | 'par'
+
+interface EntryMeta {
+  budget: CompiledBudget
+  kind: EntryKind
+  model?: CompiledModelLimit
+  window: BudgetWindow | null
+  windowLabel: string
+  /** Limit used for admission (null: tracked only). */
+  limit: number | null
+  /** The budget's limit even when not enforced (warn). */
+  softLimit: number | null
+  key: string
+  expiresAt: number | null
+}
+
+interface Plan {
+  entries: ReserveEntry[]
+  meta: EntryMeta[]
+}
+
+const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
+const NO_WINDOW: CompiledWindow = { spec: null, label: 'none', current: null }
+const MINUTE_SPEC: WindowSpec = { duration: '1m' }
+const DEFAULT_HOLD_TTL_MS = 600_000
+const KEY_GRACE_MS = 60_000
+const MAX_OPTIMISTIC_RETRIES = 8
+
+function checkMs(field: string, value: number | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new BudgetConfigError(field, `\`${field}\` must be a whole number of milliseconds >= ${min}, got ${String(value)}`)
+  }
+  return value
+}
+
+function randomPrefix(): string {
+  const bytes = new Uint8Array(8)
+  const c = (globalThis as { crypto?: { getRandomValues?(a: Uint8Array): Uint8Array } }).crypto
+  if (c?.getRandomValues) c.getRandomValues(bytes)
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256)
+  let out = ''
+  for (const b of bytes) out += b.toString(36).padStart(2, '0')
+  return out
+}
+
+function toDate(ms: number | null | undefined): Date | null {
+  return ms === null || ms === undefined ? null : new Date(ms)
+}
+
+function eventWindow(window: BudgetWindow | null): EventWindow {
+  return window === null ? { id: 'all', start: null, resetsAt: null } : { id: window.id, start: new Date(window.start), resetsAt: new Date(window.end) }
+}
+
+function asStorageError(error: unknown, store: string): StorageError {
+  if (error instanceof StorageError) return error
+  if (isBudgetError(error) && error.code === 'STORAGE') return error as StorageError
+  return new StorageError(store, error instanceof Error ? error.message : 'unknown failure', { cause: error })
+}
+
+/** True for errors that mean "bad input", which must not be turned into store errors. */
+function isInputError(error: unknown): boolean {
+  return isBudgetError(error) && (error.code === 'INVALID_INPUT' || error.code === 'BUDGET_CONFIG')
+}
+
+/**
+ * Tracks and limits LLM spend per scope (global, org, team, user, key, end user, tag, provider, deployment,
+ * model) with exact integer money, atomic admission and windows that reset by themselves.
+ *
+ * @example
+ * ```ts
+ * const budgets = new BudgetManager({ store: memoryStore() })
+ * await budgets.setBudget('team:search', { maxBudget: 500, duration: 'monthly' })
+ * const reservation = await budgets.reserve({ team: 'search', user: 'alice' }, 0.05)
+ * await reservation.commit({ usage: response.usage, model: 'gpt-4o' })
+ * ```
+ */
+export class BudgetManager {
+  /** The store this manager uses. */
+  readonly store: BudgetStore
+  /** The clock this manager uses. */
+  readonly clock: Clock
+  /** Project name written into records, or `null`. */
+  readonly projectName: string | null
+  private readonly catalog: PriceCatalog | undefined
+  private readonly onStoreError: 'deny' | 'allow'
+  private readonly holdTtlMs: number
+  private readonly dedupeTtlMs: number
+  private readonly cacheTtlMs: number
+  private readonly defaults = new Map<ScopeType, BudgetDefinition>()
+  private readonly cache: LRUCache<string, { budget: CompiledBudget | null; fetchedAt: number }>
+  private readonly pending = new Map<string, Promise<CompiledBudget | null>>()
+  private readonly prefixes = new Map<string, string>()
+  private readonly events = new EventHub()
+  private readonly idPrefix = randomPrefix()
+  private counter = 0
+
+  constructor(options: BudgetManagerOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new BudgetConfigError('options', 'BudgetManager options must be an object')
+    this.store = options.store ?? memoryStore()
+    this.clock = options.clock ?? this.store.clock ?? SYSTEM_CLOCK
+    if (typeof this.clock.now !== 'function') throw new BudgetConfigError('clock', '`clock` must be `{ now(): number }` (epoch milliseconds)')
+    this.catalog = options.catalog
+    this.projectName = options.projectName === undefined ? null : validateId('projectName', options.projectName)
+    const onStoreError = options.onStoreError ?? 'deny'
+    if (onStoreError !== 'deny' && onStoreError !== 'allow') throw new BudgetConfigError('onStoreError', "`onStoreError` must be 'deny' or 'allow'")
+    this.onStoreError = onStoreError
+    this.holdTtlMs = checkMs('holdTtlMs', options.holdTtlMs, DEFAULT_HOLD_TTL_MS, 1)
+    this.dedupeTtlMs = checkMs('dedupeTtlMs', options.dedupeTtlMs, this.holdTtlMs, 1)
+    this.cacheTtlMs = checkMs('budgetCacheTtlMs', options.budgetCacheTtlMs, 1000)
+    const cacheMax = checkMs('budgetCacheMax', options.budgetCacheMax, 100_000, 1)
+    this.cache = new LRUCache({ max: cacheMax })
+    if (options.defaults !== undefined) {
+      if (typeof options.defaults !== 'object' || options.defaults === null) throw new BudgetConfigError('defaults', '`defaults` must be an object such as `{ endUser: { maxBudget: 1, duration: "daily" } }`')
+      for (const [type, definition] of Object.entries(options.defaults)) {
+        if (!(SCOPE_TYPES as readonly string[]).includes(type) || type === 'global') {
+          throw new BudgetConfigError(`defaults.${type.slice(0, 40)}`, `\`defaults\` keys must be scope types other than global (${SCOPE_TYPES.slice(1).join(', ')}); for a global budget use setBudget('global', ...)`)
+        }
+        try {
+          this.defaults.set(type as ScopeType, validateDefinition(definition))
+        } catch (error) {
+          if (error instanceof BudgetConfigError) throw new BudgetConfigError(`defaults.${type}.${error.field}`, error.message, { cause: error })
+          throw error
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ events
+
+  /**
+   * Subscribes to an event; returns a function that unsubscribes. Listeners never block or fail a call.
+   *
+   * @example
+   * ```ts
+   * const off = budgets.on('threshold.crossed', (e) => notify(`${e.scope} at ${e.percent}%`))
+   * ```
+   */
+  on<E extends BudgetEventName>(event: E, listener: BudgetListener<E>): () => void {
+    return this.events.on(event, listener)
+  }
+
+  private emit<E extends BudgetEventName>(event: E, payload: BudgetEvents[E]): void {
+    this.events.emit(event, payload)
+  }
+
+  // ------------------------------------------------------------------------------------------------ budgets
+
+  private prefixOf(scope: Scope, scopeString: string): string {
+    let prefix = this.prefixes.get(scopeString)
+    if (prefix === undefined) {
+      prefix = scopePrefix(scope)
+      if (this.prefixes.size > 200_000) this.prefixes.clear()
+      this.prefixes.set(scopeString, prefix)
+    }
+    return prefix
+  }
+
+  private compile(scope: Scope, scopeString: string, stored: StoredDefinition, revision: number, isDefault: boolean): CompiledBudget {
+    const d = stored.definition
+    const windowOf = (duration: string | undefined): CompiledWindow => {
+      if (duration === undefined) return NO_WINDOW
+      const spec: WindowSpec = { duration, anchor: stored.anchor }
+      if (d.timezone !== undefined) spec.timezone = d.timezone
+      if (d.weekStartsOn !== undefined) spec.weekStartsOn = d.weekStartsOn
+      return { spec, label: duration, current: null }
+    }
+    const prefix = this.prefixOf(scope, scopeString)
+    const models = new Map<string, CompiledModelLimit>()
+    if (d.modelMaxBudget !== undefined) {
+      for (const [model, limit] of Object.entries(d.modelMaxBudget)) {
+        models.set(model, { model, prefix: modelPrefix(prefix, model), limitNano: usdToNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`), window: windowOf(limit.duration ?? d.duration) })
+      }
+    }
+    return {
+      scope,
+      scopeString,
+      prefix,
+      definition: d,
+      stored,
+      revision,
+      isDefault,
+      baseLimitNano: d.maxBudget === undefined ? null : usdToNano(d.maxBudget, 'maxBudget'),
+      increases: stored.increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount'), until: inc.until })),
+      window: windowOf(d.duration),
+      softNano: d.softBudget === undefined ? null : usdToNano(d.softBudget, 'softBudget'),
+      thresholds: d.alertThresholds ?? [],
+      models,
+      rpm: d.rpmLimit ?? null,
+      tpm: d.tpmLimit ?? null,
+      parallel: d.maxParallelRequests ?? null,
+      onExceeded: d.onExceeded ?? 'block',
+      rate: { spec: MINUTE_SPEC, label: '1m', current: null },
+    }
+  }
+
+  private fromStored(scope: Scope, scopeString: string, stored: StoredBudget | null): CompiledBudget | null {
+    if (stored !== null) return this.compile(scope, scopeString, fromStoredJson(stored.definition, stored.createdAt), stored.revision, false)
+    const fallback = scope.type === 'global' ? undefined : this.defaults.get(scope.type)
+    if (fallback === undefined) return null
+    return this.compile(scope, scopeString, { definition: fallback, anchor: 0, increases: [] }, 0, true)
+  }
+
+  private async loadBudget(scope: Scope, scopeString: string): Promise<CompiledBudget | null> {
+    const inflight = this.pending.get(scopeString)
+    if (inflight !== undefined) return inflight
+    const promise = (async () => {
+      try {
+        const stored = await this.store.getBudget(scopeString)
+        const budget = this.fromStored(scope, scopeString, stored)
+        this.cache.set(scopeString, { budget, fetchedAt: this.clock.now() })
+        return budget
+      } finally {
+        this.pending.delete(scopeString)
+      }
+    })()
+    this.pending.set(scopeString, promise)
+    return promise
+  }
+
+  /** Budgets of the scopes from the cache when all are fresh (the fast path), else `undefined`. */
+  private cachedBudgets(scopes: readonly Scope[], now: number): (CompiledBudget | null)[] | undefined {
+    const out: (CompiledBudget | null)[] = new Array(scopes.length)
+    for (let i = 0; i < scopes.length; i++) {
+      const scope = scopes[i]!
+      const hit = this.cache.get(`${scope.type}:${scope.id}`)
+      if (hit === undefined || now - hit.fetchedAt >= this.cacheTtlMs || now < hit.fetchedAt) return undefined
+      out[i] = hit.budget
+    }
+    return out
+  }
+
+  private async budgetsFor(scopes: readonly Scope[], now: number): Promise<(CompiledBudget | null)[]> {
+    const cached = this.cachedBudgets(scopes, now)
+    if (cached !== undefined) return cached
+    return Promise.all(
+      scopes.map((scope) => {
+        const scopeString = scopeKey(scope)
+        const hit = this.cache.get(scopeString)
+        if (hit !== undefined && now - hit.fetchedAt < this.cacheTtlMs && now >= hit.fetchedAt) return hit.budget
+        return this.loadBudget(scope, scopeString)
+      }),
+    )
+  }
+
+  private invalidate(scopeString: string): void {
+    this.cache.delete(scopeString)
+  }
+
+  private currentWindow(window: CompiledWindow, now: number): BudgetWindow | null {
+    if (window.spec === null) return null
+    const current = window.current
+    if (current !== null && now >= current.start && now < current.end) return current
+    const next = windowAt(window.spec, now)
+    window.current = next
+    return next
+  }
+
+  private limitNano(budget: CompiledBudget, now: number): number | null {
+    if (budget.baseLimitNano === null) return null
+    if (budget.increases.length === 0) return budget.baseLimitNano
+    return limitWithIncreases(
+      budget.baseLimitNano,
+      budget.increases.filter((inc) => inc.until > now),
+    )
+  }
+
+  // ------------------------------------------------------------------------------------------------ admission
+
+  private nextCallId(): string {
+    this.counter++
+    return `${this.idPrefix}-${this.counter.toString(36)}`
+  }
+
+  /** Builds the ledger entries of a call: one per applicable budget, window and unit. */
+  private plan(budgets: readonly (CompiledBudget | null)[], context: CallContext, amountNano: number, tokens: number, now: number): Plan {
+    const entries: ReserveEntry[] = []
+    const meta: EntryMeta[] = []
+    const holdEnd = now + this.holdTtlMs
+    const grace = this.holdTtlMs + KEY_GRACE_MS
+    for (const budget of budgets) {
+      if (budget === null) continue
+      const window = this.currentWindow(budget.window, now)
+      const windowId = window === null ? 'all' : window.id
+      const expiresAt = window === null ? null : window.end + grace
+      const limit = this.limitNano(budget, now)
+      const block = budget.onExceeded !== 'warn'
+      const usdKey = ledgerKey(budget.prefix, windowId, 'usd')
+      entries.push({ key: usdKey, amount: amountNano, limit: block ? limit : null, expiresAt })
+      meta.push({ budget, kind: 'usd', window, windowLabel: budget.window.label, limit: block ? limit : null, softLimit: limit, key: usdKey, expiresAt })
+      if (context.model !== undefined && budget.models.size > 0) {
+        const modelLimit = budget.models.get(context.model)
+        if (modelLimit !== undefined) {
+          const mw = this.currentWindow(modelLimit.window, now)
+          const key = ledgerKey(modelLimit.prefix, mw === null ? 'all' : mw.id, 'usd')
+          const mExpires = mw === null ? null : mw.end + grace
+          entries.push({ key, amount: amountNano, limit: block ? modelLimit.limitNano : null, expiresAt: mExpires })
+          meta.push({ budget, kind: 'model', model: modelLimit, window: mw, windowLabel: modelLimit.window.label, limit: block ? modelLimit.limitNano : null, softLimit: modelLimit.limitNano, key, expiresAt: mExpires })
+        }
+      }
+      if (budget.rpm !== null || budget.tpm !== null) {
+        const minute = this.currentWindow(budget.rate, now)!
+        const rateExpires = minute.end + grace
+        if (budget.rpm !== null) {
+          const key = ledgerKey(budget.prefix, minute.id, 'req')
+          entries.push({ key, amount: 1, limit: budget.rpm, expiresAt: rateExpires })
+          meta.push({ budget, kind: 'rpm', window: minute, windowLabel: '1m', limit: budget.rpm, softLimit: budget.rpm, key, expiresAt: rateExpires })
+        }
+        if (budget.tpm !== null) {
+          const key = ledgerKey(budget.prefix, minute.id, 'tok')
+          entries.push({ key, amount: tokens, limit: budget.tpm, expiresAt: rateExpires })
+          meta.push({ budget, kind: 'tpm', window: minute, windowLabel: '1m', limit: budget.tpm, softLimit: budget.tpm, key, expiresAt: rateExpires })
+        }
+      }
+      if (budget.parallel !== null) {
+        const key = ledgerKey(budget.prefix, 'all', 'par')
+        const parExpires = holdEnd + grace
+        entries.push({ key, amount: 1, limit: budget.parallel, expiresAt: parExpires })
+        meta.push({ budget, kind: 'par', window: null, windowLabel: 'none', limit: budget.parallel, softLimit: budget.parallel, key, expiresAt: parExpires })
+      }
+    }
+    return { entries, meta }
+  }
+
+  private refusal(meta: EntryMeta, balance: { spent: number; reserved: number }, requested: number, now: number): BudgetExceededError | RateLimitError {
+    const scope = { type: meta.budget.scope.type, id: meta.budget.scope.id }
+    const limit = meta.limit ?? 0
+    if (meta.kind === 'rpm' || meta.kind === 'tpm' || meta.kind === 'par') {
+      const retryAfterMs = meta.kind === 'par' ? Math.min(1000, this.holdTtlMs) : Math.max(0, (meta.window?.end ?? now) - now)
+      return new RateLimitError({ scope, limitType: meta.kind === 'par' ? 'parallel' : meta.kind, limit, current: balance.spent + balance.reserved, requested, retryAfterMs })
+    }
+    const details = {
+      scope,
+      key: meta.key,
+      window: meta.windowLabel,
+      limit: nanoToUsd(limit),
+      spent: nanoToUsd(balance.spent),
+      reserved: nanoToUsd(balance.reserved),
+      requested: nanoToUsd(requested),
+      resetsAt: toDate(meta.window?.end),
+      retryAfterMs: meta.window === null ? null : Math.max(0, meta.window.end - now),
+    }
+    return new BudgetExceededError(meta.model === undefined ? details : { ...details, model: meta.model.model })
+  }
+
+  private priceEstimate(estimate: unknown): { nano: number; tokens: number; model: string | undefined } {
+    if (typeof estimate === 'number') return { nano: usdToNano(estimate, 'estimate'), tokens: 0, model: undefined }
+    if (typeof estimate === 'object' && estimate !== null && !Array.isArray(estimate)) {
+      const priced = estimateRequest(this.catalog, estimate as EstimateRequest)
+      return priced
+    }
+    throw new InvalidInputError('estimate', `\`estimate\` must be a USD number or { model, inputTokens | messages, maxOutputTokens }, got ${estimate === null ? 'null' : typeof estimate}`)
+  }
+
+  /**
+   * Reserves the worst case of a call on every budget that applies to its context, atomically: either every
+   * budget admits it (`spent + reserved + estimate <= limit`) and the amounts are held, or nothing changes and
+   * the call is refused.
+   *
+   * @param context Who the call counts against (`{ user, team, org, key, endUser, tags, model, provider, deployment }`).
+   * @param estimate Worst case in USD, or `{ model, inputTokens | messages, maxOutputTokens }` to estimate from prices.
+   * @throws BudgetExceededError naming the budget that refused; RateLimitError for rpm/tpm/parallel limits;
+   *   InvalidInputError for bad input (nothing changed); StorageError when the store fails and `onStoreError` is `deny`.
+   */
+  async reserve(context: CallContext, estimate: Estimate, options: ReserveOptions = {}): Promise<Reservation> {
+    const resolved = resolveContext(context)
+    if (options.callId !== undefined) validateId('callId', options.callId)
+    if (options.callId !== undefined && options.callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
+    const priced = this.priceEstimate(estimate)
+    if (typeof estimate === 'object' && resolved.context.model === undefined && priced.model !== undefined) {
+      validateId('estimate.model', priced.model)
+      resolved.context.model = priced.model
+      resolved.scopes.push({ type: 'model', id: priced.model })
+    }
+    const callId = options.callId ?? this.nextCallId()
+    return this.admit(resolved.context, resolved.scopes, priced, callId, estimate, true)
+  }
+
+  private async admit(
+    context: CallContext,
+    scopes: Scope[],
+    priced: { nano: number; tokens: number; model: string | undefined },
+    callId: string,
+    estimate: Estimate,
+    allowFallback: boolean,
+  ): Promise<Reservation> {
+    const now = this.clock.now()
+    let budgets: (CompiledBudget | null)[]
+    try {
+      budgets = await this.budgetsFor(scopes, now)
+    } catch (error) {
+      if (isInputError(error)) throw error
+      return this.storeFailure('getBudget', error, context, priced, callId, now)
+    }
+    const plan = this.plan(budgets, context, priced.nano, priced.tokens, now)
+    const holdExpiresAt = now + this.holdTtlMs
+    if (plan.entries.length === 0) {
+      return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false)
+    }
+    let result
+    try {
+      result = await this.store.reserve({ callId, now, holdExpiresAt, entries: plan.entries })
+    } catch (error) {
+      if (isInputError(error)) throw error
+      return this.storeFailure('reserve', error, context, priced, callId, now)
+    }
+    if (!result.ok) {
+      const meta = plan.meta[result.refusedIndex]!
+      const balance = result.balances[result.refusedIndex] ?? { spent: 0, reserved: 0 }
+      const requested = plan.entries[result.refusedIndex]!.amount
+      const refusal = this.refusal(meta, balance, requested, now)
+      const onExceeded = meta.budget.onExceeded
+      if (isBudgetExceededError(refusal)) {
+        const fallback = typeof onExceeded === 'object' ? onExceeded.fallbackModel : undefined
+        this.emit('budget.exceeded', {
+          scope: meta.budget.scopeString,
+          ...(meta.model === undefined ? {} : { model: meta.model.model }),
+          action: fallback !== undefined && allowFallback ? 'fallback' : 'block',
+          limit: refusal.limit,
+          spent: refusal.spent,
+          reserved: refusal.reserved,
+          requested: refusal.requested,
+          window: eventWindow(meta.window),
+          callId,
+        })
+        if (fallback !== undefined && allowFallback && typeof estimate === 'object' && estimate.model !== fallback) {
+          const fallbackEstimate: EstimateRequest = { ...estimate, model: fallback }
+          const fallbackPriced = this.priceEstimate(fallbackEstimate)
+          const fallbackContext: CallContext = { ...context, model: fallback }
+          const fallbackScopes = scopes.map((s) => (s.type === 'model' ? { type: 'model' as const, id: fallback } : s))
+          return this.admit(fallbackContext, fallbackScopes, fallbackPriced, callId, fallbackEstimate, false)
+        }
+      }
+      throw refusal
+    }
+    if (!result.duplicate) this.warnOver(plan, result.balances, callId)
+    return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false)
+  }
+
+  /** Emits `budget.exceeded` with `action: 'warn'` for `warn` budgets that the reservation took over their limit. */
+  private warnOver(plan: Plan, balances: readonly { spent: number; reserved: number }[], callId: string): void {
+    if (!this.events.has('budget.exceeded')) return
+    for (let i = 0; i < plan.meta.length; i++) {
+      const meta = plan.meta[i]!
+      if (meta.limit !== null || meta.softLimit === null || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
+      const balance = balances[i]
+      if (balance === undefined || balance.spent + balance.reserved <= meta.softLimit) continue
+      this.emit('budget.exceeded', {
+        scope: meta.budget.scopeString,
+        ...(meta.model === undefined ? {} : { model: meta.model.model }),
+        action: 'warn',
+        limit: nanoToUsd(meta.softLimit),
+        spent: nanoToUsd(balance.spent),
+        reserved: nanoToUsd(balance.reserved - plan.entries[i]!.amount),
+        requested: nanoToUsd(plan.entries[i]!.amount),
+        window: eventWindow(meta.window),
+        callId,
+      })
+    }
+  }
+
+  private storeFailure(operation: string, error: unknown, context: CallContext, priced: { nano: number; tokens: number; model: string | undefined }, callId: string, now: number): Reservation {
+    const storageError = asStorageError(error, this.store.name)
+    this.emit('store.error', { operation, action: this.onStoreError, error: storageError, callId })
+    if (this.onStoreError === 'deny') throw storageError
+    return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, now + this.holdTtlMs, { entries: [], meta: [] }, false, true)
+  }
+
+  // ------------------------------------------------------------------------------------------------ commit
+
+  /** @internal Prices a commit input. Throws InvalidInputError for bad input (nothing changes). */
+  priceCommit(
+    input: CommitInput | undefined,
+    fallback: { nano: number; tokens: number; model: string | undefined; provider: string | undefined },
+  ): { nano: number; tokens: number; status: CallStatus; estimated: boolean; fields: Record<string, JsonValue> } {
+    const fields: Record<string, JsonValue> = {}
+    if (input === undefined) {
+      return { nano: fallback.nano, tokens: fallback.tokens, status: 'estimated', estimated: true, fields: { priceSource: 'estimate' } }
+    }
+    if (typeof input === 'number') {
+      return { nano: usdToNano(input, 'cost'), tokens: fallback.tokens, status: 'success', estimated: false, fields: { priceSource: 'caller' } }
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw new InvalidInputError('commit', '`commit` takes a USD number or `{ cost?, usage?, model?, provider?, status?, estimated?, metadata? }`')
+    }
+    const statuses: readonly CallStatus[] = ['success', 'failure', 'aborted', 'estimated', 'cache_hit']
+    if (input.status !== undefined && !statuses.includes(input.status)) throw new InvalidInputError('status', `\`status\` must be one of ${statuses.join(', ')}`)
+    if (input.estimated !== undefined && typeof input.estimated !== 'boolean') throw new InvalidInputError('estimated', '`estimated` must be a boolean')
+    if (input.model !== undefined) validateId('model', input.model)
+    if (input.provider !== undefined) validateId('provider', input.provider)
+    if (input.metadata !== undefined) fields.metadata = validateMetadata('metadata', input.metadata)
+    const model = input.model ?? fallback.model
+    const provider = input.provider ?? fallback.provider
+    if (model !== undefined) fields.modelServed = model
+    if (provider !== undefined) fields.provider = provider
+    if (input.status === 'cache_hit') {
+      return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields: { ...fields, priceSource: 'cache' } }
+    }
+    if (input.cost !== undefined) {
+      const nano = usdToNano(input.cost, 'cost')
+      let tokens = fallback.tokens
+      if (input.usage !== undefined) {
+        const counted = usageTokens(input.usage, model, provider)
+        tokens = counted.tokens
+        fields.usage = counted.usage as unknown as JsonValue
+      }
+      const estimated = input.estimated ?? input.status === 'estimated'
+      return { nano, tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields: { ...fields, priceSource: 'caller' } }
+    }
+    if (input.usage !== undefined) {
+      const priced = priceUsage(this.catalog, model, provider, input.usage)
+      fields.usage = priced.usage as unknown as JsonValue
+      fields.costBreakdown = priced.breakdown
+      fields.priceSource = priced.source
+      fields.catalogVersion = priced.catalogVersion
+      fields.pricedModel = priced.pricedModel
+      if (priced.servedModel !== undefined) fields.modelServed = priced.servedModel
+      fields.provider = priced.provider
+      const estimated = input.estimated ?? false
+      return { nano: priced.nano, tokens: priced.tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields }
+    }
+    // Neither cost nor usage: never a silent $0; the estimate, flagged.
+    return { nano: fallback.nano, tokens: fallback.tokens, status: input.status ?? 'estimated', estimated: true, fields: { ...fields, priceSource: 'estimate' } }
+  }
+
+  /** @internal Writes a commit for a reservation or a direct record. */
+  async writeCommit(args: {
+    callId: string
+    context: CallContext
+    plan: Plan
+    startedAt: number
+    priced: { nano: number; tokens: number; status: CallStatus; estimated: boolean; fields: Record<string, JsonValue> }
+    modelRequested: string | undefined
+    estimateNano: number | null
+    guarded: boolean
+  }): Promise<CommitOutcome> {
+    const { callId, plan, priced } = args
+    const now = this.clock.now()
+    const entries: CommitEntry[] = []
+    const metas: EntryMeta[] = []
+    for (let i = 0; i < plan.meta.length; i++) {
+      const meta = plan.meta[i]!
+      if (meta.kind === 'par') continue
+      const amount = meta.kind === 'rpm' ? 1 : meta.kind === 'tpm' ? priced.tokens : priced.nano
+      entries.push({ key: meta.key, amount, expiresAt: meta.expiresAt })
+      metas.push(meta)
+    }
+    const record = this.buildRecord(args, now)
+    let result
+    try {
+      result = await this.store.commit({ callId, now, entries, dedupeUntil: now + this.dedupeTtlMs, record })
+    } catch (error) {
+      if (isInputError(error)) throw error
+      const storageError = asStorageError(error, this.store.name)
+      this.emit('store.error', { operation: 'commit', action: 'lost', error: storageError, callId })
+      throw storageError
+    }
+    const overshoot: Overshoot[] = []
+    if (!result.duplicate) {
+      for (let i = 0; i < metas.length; i++) {
+        const meta = metas[i]!
+        if (meta.kind !== 'usd' && meta.kind !== 'model') continue
+        const balance = result.balances[i]
+        if (balance === undefined) continue
+        this.checkCrossings(meta, balance.before, balance.after, callId, now, overshoot)
+      }
+      if (this.events.has('spend.recorded')) this.emit('spend.recorded', { record, cost: nanoToUsd(priced.nano), estimated: priced.estimated })
+    }
+    return {
+      callId,
+      duplicate: result.duplicate,
+      cost: nanoToUsd(priced.nano),
+      exact: { cost: formatNano(priced.nano) },
+      costNanoUsd: priced.nano,
+      estimated: priced.estimated,
+      status: priced.status,
+      overshoot,
+      record: result.duplicate ? null : record,
+    }
+  }
+
+  private checkCrossings(meta: EntryMeta, before: number, after: number, callId: string, now: number, overshoot: Overshoot[]): void {
+    if (after <= before) return
+    const limit = meta.kind === 'model' ? meta.softLimit : this.limitNano(meta.budget, now)
+    const scope = meta.budget.scopeString
+    const model = meta.model?.model
+    if (limit !== null && after > limit) {
+      const item: Overshoot = { scope, limit: nanoToUsd(limit), spent: nanoToUsd(after), overshoot: nanoToUsd(after - limit) }
+      if (model !== undefined) item.model = model
+      overshoot.push(item)
+      if (before <= limit || after > before) {
+        this.emit('budget.overshot', { scope, ...(model === undefined ? {} : { model }), limit: item.limit, spent: item.spent, overshoot: item.overshoot, callId, window: eventWindow(meta.window) })
+      }
+    }
+    if (meta.kind !== 'usd' || !this.events.has('threshold.crossed')) return
+    const budget = meta.budget
+    const fire = (kind: 'soft' | 'alert', fraction: number | null, threshold: number): void => {
+      if (!(before < threshold && threshold <= after)) return
+      this.emit('threshold.crossed', {
+        scope,
+        kind,
+        fraction,
+        threshold: nanoToUsd(threshold),
+        spend: nanoToUsd(after),
+        limit: limit === null ? null : nanoToUsd(limit),
+        percent: limit === null || limit === 0 ? null : (after / limit) * 100,
+        window: eventWindow(meta.window),
+        callId,
+      })
+    }
+    if (budget.softNano !== null) fire('soft', null, budget.softNano)
+    if (limit !== null) for (const fraction of budget.thresholds) fire('alert', fraction, Math.max(1, fractionOfNano(limit, fraction)))
+  }
+
+  private buildRecord(
+    args: { callId: string; context: CallContext; startedAt: number; priced: { nano: number; status: CallStatus; estimated: boolean; fields: Record<string, JsonValue> }; modelRequested: string | undefined; estimateNano: number | null; guarded: boolean },
+    now: number,
+  ): SpendRecord {
+    const { context, priced } = args
+    const ctx: Record<string, JsonValue> = {}
+    if (context.user !== undefined) ctx.user = context.user
+    if (context.team !== undefined) ctx.team = context.team
+    if (context.org !== undefined) ctx.org = context.org
+    if (context.key !== undefined) ctx.key = context.key
+    if (context.endUser !== undefined) ctx.endUser = context.endUser
+    if (context.tags !== undefined) ctx.tags = [...context.tags]
+    if (context.deployment !== undefined) ctx.deployment = context.deployment
+    const record: SpendRecord = {
+      callId: args.callId,
+      startedAt: args.startedAt,
+      endedAt: Math.max(now, args.startedAt),
+      model: args.modelRequested ?? null,
+      modelServed: args.modelRequested ?? null,
+      provider: context.provider ?? null,
+      costNanoUsd: priced.nano,
+      cost: formatNano(priced.nano),
+      status: priced.status,
+      estimated: priced.estimated,
+      context: ctx,
+    }
+    for (const [name, value] of Object.entries(priced.fields)) record[name] = value
+    if (context.metadata !== undefined) record.metadata = { ...context.metadata, ...((priced.fields.metadata as Record<string, JsonValue> | undefined) ?? {}) }
+    if (args.estimateNano !== null) record.estimateNanoUsd = args.estimateNano
+    if (this.projectName !== null) record.project = this.projectName
+    if (!args.guarded) record.guarded = false
+    return record
+  }
+
+  /**
+   * Records a call that was not reserved (spend that happened anyway, imports, batch jobs). It is never
+   * refused; it can take a budget over its limit (reported as overshoot).
+   *
+   * @param usageOrCost A USD number, or `{ cost? | usage?, model?, provider?, status?, metadata? }`.
+   * @throws InvalidInputError for bad input (nothing changed).
+   */
+  async record(context: CallContext, usageOrCost: CommitInput, options: ReserveOptions = {}): Promise<CommitOutcome> {
+    const resolved = resolveContext(context)
+    if (options.callId !== undefined) validateId('callId', options.callId)
+    if (usageOrCost === undefined) throw new InvalidInputError('usageOrCost', '`record` needs a USD number or `{ cost | usage, model }`')
+    const model = typeof usageOrCost === 'object' && usageOrCost !== null && typeof usageOrCost.model === 'string' ? usageOrCost.model : undefined
+    if (resolved.context.model === undefined && model !== undefined) {
+      validateId('model', model)
+      resolved.context.model = model
+      resolved.scopes.push({ type: 'model', id: model })
+    }
+    if (typeof usageOrCost === 'object' && usageOrCost !== null && usageOrCost.cost === undefined && usageOrCost.usage === undefined && usageOrCost.status !== 'cache_hit') {
+      throw new InvalidInputError('usageOrCost', '`record` needs `cost` or `usage` (there is no estimate to fall back on)')
+    }
+    const priced = this.priceCommit(usageOrCost, { nano: 0, tokens: 0, model: resolved.context.model, provider: resolved.context.provider })
+    const now = this.clock.now()
+    let budgets: (CompiledBudget | null)[]
+    try {
+      budgets = await this.budgetsFor(resolved.scopes, now)
+    } catch (error) {
+      if (isInputError(error)) throw error
+      const storageError = asStorageError(error, this.store.name)
+      this.emit('store.error', { operation: 'getBudget', action: 'lost', error: storageError })
+      throw storageError
+    }
+    const plan = this.plan(budgets, resolved.context, priced.nano, priced.tokens, now)
+    return this.writeCommit({
+      callId: options.callId ?? this.nextCallId(),
+      context: resolved.context,
+      plan,
+      startedAt: now,
+      priced,
+      modelRequested: resolved.context.model,
+      estimateNano: null,
+      guarded: true,
+    })
+  }
+
+  /** @internal Releases a reservation's holds. */
+  async writeRelease(callId: string): Promise<void> {
+    try {
+      await this.store.release({ callId, now: this.clock.now() })
+    } catch (error) {
+      if (isInputError(error)) throw error
+      const storageError = asStorageError(error, this.store.name)
+      this.emit('store.error', { operation: 'release', action: 'lost', error: storageError, callId })
+      throw storageError
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ scope methods
+
+  private async writeBudget(
+    scopeInput: ScopeInput,
+    change: (current: StoredDefinition | null, now: number) => { next: StoredDefinition | null; action: HistoryEntry['action'] },
+    reason: string | null,
+  ): Promise<StoredBudget | null> {
+    const scope = parseScope(scopeInput)
+    const scopeString = scopeKey(scope)
+    if (reason !== null && (typeof reason !== 'string' || reason.length > 1000)) throw new InvalidInputError('reason', '`reason` must be a string of at most 1000 characters')
+    for (let attempt = 0; attempt < MAX_OPTIMISTIC_RETRIES; attempt++) {
+      const now = this.clock.now()
+      let current: StoredBudget | null
+      try {
+        current = await this.store.getBudget(scopeString)
+      } catch (error) {
+        throw isInputError(error) ? error : asStorageError(error, this.store.name)
+      }
+      const currentDefinition = current === null ? null : fromStoredJson(current.definition, current.createdAt)
+      const { next, action } = change(currentDefinition, now)
+      if (next === null && current === null) return null
+      const history: HistoryEntry = {
+        scope: scopeString,
+        action,
+        at: now,
+        old: currentDefinition === null ? null : (currentDefinition.definition as unknown as JsonValue),
+        new: next === null ? null : (next.definition as unknown as JsonValue),
+        reason,
+      }
+      if (action === 'increase' && next !== null) {
+        const added = next.increases.at(-1)
+        if (added !== undefined) history.new = { ...(next.definition as unknown as Record<string, JsonValue>), increase: added as unknown as JsonValue }
+      }
+      let result
+      try {
+        result = await this.store.putBudget({ scope: scopeString, definition: next === null ? null : toStoredJson(next), history, now, ifRevision: current?.revision ?? 0 })
+      } catch (error) {
+        throw isInputError(error) ? error : asStorageError(error, this.store.name)
+      }
+      if (result.ok) {
+        this.invalidate(scopeString)
+        this.emit('budget.changed', { scope: scopeString, action, reason })
+        return result.budget
+      }
+    }
+    throw new StorageError(this.store.name, `budget ${scopeString} kept changing concurrently; try again`, { retryable: true })
+  }
+
+  /**
+   * Creates or replaces the budget of a scope. Spend to date is kept (a raised or lowered limit applies to
+   * the current window's spend). Validated: a bad definition is a `BudgetConfigError` naming the field.
+   *
+   * @example
+   * ```ts
+   * await budgets.setBudget('user:alice', { maxBudget: 20, duration: 'monthly', modelMaxBudget: { 'gpt-4o': { maxBudget: 5 } } })
+   * ```
+   */
+  async setBudget(scope: ScopeInput, definition: BudgetDefinition, options: { reason?: string } = {}): Promise<BudgetInfo> {
+    const parsedScope = parseScope(scope)
+    const validated = validateDefinition(definition)
+    // Compile once to refuse limits that cannot be held (e.g. a per-model limit above the maximum).
+    this.compile(parsedScope, scopeKey(parsedScope), { definition: validated, anchor: 0, increases: [] }, 0, false)
+    const stored = await this.writeBudget(
+      parsedScope,
+      (current, now) => ({
+        next: { definition: validated, anchor: current?.anchor ?? now, increases: (current?.increases ?? []).filter((inc) => inc.until > now) },
+        action: current === null ? 'create' : 'update',
+      }),
+      options.reason ?? null,
+    )
+    return this.info(parsedScope, stored!)
+  }
+
+  private info(scope: Scope, stored: StoredBudget): BudgetInfo {
+    const parsed = fromStoredJson(stored.definition, stored.createdAt)
+    const now = this.clock.now()
+    return {
+      scope,
+      definition: parsed.definition,
+      increases: parsed.increases.filter((inc) => inc.until > now),
+      revision: stored.revision,
+      createdAt: new Date(stored.createdAt),
+      updatedAt: new Date(stored.updatedAt),
+    }
+  }
+
+  /** The stored budget of a scope (read from the store, not the cache), or `null`. Defaults are not stored budgets. */
+  async getBudget(scope: ScopeInput): Promise<BudgetInfo | null> {
+    const parsed = parseScope(scope)
+    const stored = await this.storeCall(() => this.store.getBudget(scopeKey(parsed)))
+    return stored === null ? null : this.info(parsed, stored)
+  }
+
+  /** Deletes the budget of a scope (kept in the history). Returns false when there was none. */
+  async deleteBudget(scope: ScopeInput, options: { reason?: string } = {}): Promise<boolean> {
+    let existed = false
+    await this.writeBudget(
+      scope,
+      (current) => {
+        existed = current !== null
+        return { next: null, action: 'delete' }
+      },
+      options.reason ?? null,
+    )
+    return existed
+  }
+
+  /**
+   * Raises a budget's limit temporarily: `amount` USD on top of `maxBudget` until `until`, then it expires by
+   * itself. Kept in the history with its reason.
+   */
+  async increaseBudget(scope: ScopeInput, increase: IncreaseInput): Promise<BudgetInfo> {
+    const parsed = parseScope(scope)
+    if (typeof increase !== 'object' || increase === null) throw new InvalidInputError('increase', '`increaseBudget` takes `{ amount, until, reason? }`')
+    const amountNano = usdToNano(increase.amount, 'amount')
+    if (amountNano === 0) throw new InvalidInputError('amount', '`amount` must be greater than 0')
+    const until = increase.until instanceof Date ? increase.until.getTime() : increase.until
+    if (typeof until !== 'number' || !Number.isFinite(until)) throw new InvalidInputError('until', '`until` must be a Date or epoch milliseconds')
+    if (until <= this.clock.now()) throw new InvalidInputError('until', '`until` must be in the future')
+    const stored = await this.writeBudget(
+      parsed,
+      (current, now) => {
+        if (current === null || current.definition.maxBudget === undefined) {
+          throw new InvalidInputError('scope', `${scopeKey(parsed)} has no budget with a \`maxBudget\` to increase; create one with setBudget()`)
+        }
+        const increases = [...current.increases.filter((inc) => inc.until > now), { amount: increase.amount, until, reason: increase.reason ?? null, at: now }]
+        limitWithIncreases(
+          usdToNano(current.definition.maxBudget, 'maxBudget'),
+          increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount') })),
+        )
+        return { next: { ...current, increases }, action: 'increase' }
+      },
+      increase.reason ?? null,
+    )
+    return this.info(parsed, stored!)
+  }
+
+  /** Audit history of a scope's budget (create, update, increase, reset, delete), oldest first. */
+  async getHistory(scope: ScopeInput): Promise<HistoryEntry[]> {
+    const parsed = parseScope(scope)
+    return this.storeCall(() => this.store.getHistory(scopeKey(parsed)))
+  }
+
+  private async storeCall<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      throw isInputError(error) ? error : asStorageError(error, this.store.name)
+    }
+  }
+
+  /**
+   * Spend, holds and limit of a scope in its current window.
+   *
+   * @throws InvalidInputError when the scope has no budget (stored or default).
+   */
+  async getStatus(scope: ScopeInput): Promise<BudgetStatus> {
+    const parsed = parseScope(scope)
+    const scopeString = scopeKey(parsed)
+    const now = this.clock.now()
+    const stored = await this.storeCall(() => this.store.getBudget(scopeString))
+    const budget = this.fromStored(parsed, scopeString, stored)
+    if (budget === null) throw new InvalidInputError('scope', `${scopeString} has no budget; create one with setBudget('${scopeString.slice(0, 60)}', { maxBudget, duration })`)
+    return this.statusOf(budget, now)
+  }
+
+  private async statusOf(budget: CompiledBudget, now: number): Promise<BudgetStatus> {
+    const window = this.currentWindow(budget.window, now)
+    const key = ledgerKey(budget.prefix, window === null ? 'all' : window.id, 'usd')
+    const [balance] = await this.storeCall(() => this.store.balances({ keys: [key], now }))
+    const spent = balance?.spent ?? 0
+    const reserved = balance?.reserved ?? 0
+    const limit = this.limitNano(budget, now)
+    const remaining = limit === null ? null : Math.max(0, limit - spent - reserved)
+    return {
+      scope: budget.scope,
+      spend: nanoToUsd(spent),
+      reserved: nanoToUsd(reserved),
+      limit: limit === null ? null : nanoToUsd(limit),
+      remaining: remaining === null ? null : nanoToUsd(remaining),
+      percentUsed: limit === null ? null : limit === 0 ? (spent > 0 ? 100 : 0) : (spent / limit) * 100,
+      windowStart: toDate(window?.start),
+      resetsAt: toDate(window?.end),
+      windowId: window === null ? 'all' : window.id,
+      isDefault: budget.isDefault,
+      exact: {
+        spend: formatNano(spent),
+        reserved: formatNano(reserved),
+        limit: limit === null ? null : formatNano(limit),
+        remaining: remaining === null ? null : formatNano(remaining),
+      },
+    }
+  }
+
+  /** Sets the current window's spend of a scope to zero (holds of calls in flight are kept), with a history entry. */
+  async resetScope(scope: ScopeInput, options: { reason?: string } = {}): Promise<void> {
+    const parsed = parseScope(scope)
+    const scopeString = scopeKey(parsed)
+    const now = this.clock.now()
+    const stored = await this.storeCall(() => this.store.getBudget(scopeString))
+    const budget = this.fromStored(parsed, scopeString, stored)
+    if (budget === null) return
+    const keys: string[] = []
+    const window = this.currentWindow(budget.window, now)
+    keys.push(ledgerKey(budget.prefix, window === null ? 'all' : window.id, 'usd'))
+    for (const model of budget.models.values()) {
+      const mw = this.currentWindow(model.window, now)
+      keys.push(ledgerKey(model.prefix, mw === null ? 'all' : mw.id, 'usd'))
+    }
+    await this.storeCall(() => this.store.reset({ keys, now }))
+    if (stored !== null) {
+      await this.writeBudget(parsed, (current) => ({ next: current, action: 'reset' }), options.reason ?? null)
+    }
+  }
+
+  /**
+   * Spend records aggregated exactly (sums of integer nano-USD), filtered by time, scope, model and tags and
+   * grouped by `day`, `model`, `user`, `team`, ... See {@link SpendQuery}.
+   */
+  async querySpend(query: SpendQuery = {}): Promise<SpendReport> {
+    const records = await this.spendRecords(query)
+    return aggregateSpend(records, query)
+  }
+
+  /** The spend records matching a query (same filters as {@link querySpend}), oldest first. */
+  async spendRecords(query: SpendQuery = {}): Promise<SpendRecord[]> {
+    const range: { from?: number; to?: number } = {}
+    const from = query.from instanceof Date ? query.from.getTime() : query.from
+    const to = query.to instanceof Date ? query.to.getTime() : query.to
+    if (from !== undefined) range.from = from
+    if (to !== undefined) range.to = to
+    const records = await this.storeCall(() => this.store.queryRecords(range))
+    return filterRecords(records, query)
+  }
+
+  // ------------------------------------------------------------------------------------------------ LiteLLM-compatible
+
+  /** LiteLLM `create_budget`: a budget for a user (`duration`: `daily`, `weekly`, `monthly`, `yearly` or `<n><unit>`). */
+  async createBudget(input: { user: string; totalBudget: number; duration?: string | undefined }): Promise<BudgetInfo> {
+    if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`createBudget` takes `{ user, totalBudget, duration? }`')
+    const definition: BudgetDefinition = { maxBudget: input.totalBudget }
+    if (input.duration !== undefined) definition.duration = input.duration
+    return this.setBudget({ type: 'user', id: input.user }, definition)
+  }
+
+  /**
+   * LiteLLM `update_cost`: records a call's cost for a user, from a response (`completionResponse`), a
+   * usage and model, or a known cost.
+   */
+  async updateCost(
+    input: { user: string; completionResponse: unknown; model?: string } | { user: string; model: string; usage: unknown } | { user: string; cost: number; model?: string },
+  ): Promise<CommitOutcome> {
+    if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`updateCost` takes `{ user, completionResponse }`, `{ user, model, usage }` or `{ user, cost, model? }`')
+    const user = validateId('user', input.user)
+    const model = (input as { model?: unknown }).model
+    const modelName = typeof model === 'string' ? model : undefined
+    if ('cost' in input && input.cost !== undefined) return this.record({ user }, modelName === undefined ? { cost: input.cost } : { cost: input.cost, model: modelName })
+    const usage = 'usage' in input ? input.usage : 'completionResponse' in input ? input.completionResponse : undefined
+    if (usage === undefined || usage === null) throw new InvalidInputError('completionResponse', '`updateCost` needs `completionResponse`, `usage` or `cost`')
+    let served = modelName
+    if (served === undefined && typeof usage === 'object' && typeof (usage as { model?: unknown }).model === 'string') served = (usage as { model: string }).model
+    return this.record({ user }, served === undefined ? { usage } : { usage, model: served })
+  }
+
+  /** LiteLLM `get_current_cost`: the user's spend in the current window, USD (0 for a user without a budget). */
+  async getCurrentCost(user: string): Promise<number> {
+    const scope = { type: 'user' as const, id: validateId('user', user) }
+    const scopeString = scopeKey(scope)
+    const stored = await this.storeCall(() => this.store.getBudget(scopeString))
+    const budget = this.fromStored(scope, scopeString, stored)
+    if (budget === null) return 0
+    return (await this.statusOf(budget, this.clock.now())).spend
+  }
+
+  /** LiteLLM `get_total_budget`: the user's `maxBudget` in USD (0 when none). */
+  async getTotalBudget(user: string): Promise<number> {
+    const info = await this.getBudget({ type: 'user', id: validateId('user', user) })
+    return info?.definition.maxBudget ?? 0
+  }
+
+  /** LiteLLM `get_model_cost`: the user's spend per model in the current window (from spend records). */
+  async getModelCost(user: string): Promise<Record<string, number>> {
+    const scope = { type: 'user' as const, id: validateId('user', user) }
+    const scopeString = scopeKey(scope)
+    const stored = await this.storeCall(() => this.store.getBudget(scopeString))
+    const budget = this.fromStored(scope, scopeString, stored)
+    const window = budget === null ? null : this.currentWindow(budget.window, this.clock.now())
+    const query: SpendQuery = { scope, groupBy: ['model'] }
+    if (window !== null) query.from = window.start
+    const report = await this.querySpend(query)
+    const out: Record<string, number> = {}
+    for (const group of report.groups) {
+      const model = group.key.model ?? 'unknown'
+      Object.defineProperty(out, model, { value: group.cost, enumerable: true, writable: true, configurable: true })
+    }
+    return out
+  }
+
+  /** LiteLLM `is_valid_user`: true when the user has a stored budget. */
+  async isValidUser(user: string): Promise<boolean> {
+    return (await this.getBudget({ type: 'user', id: validateId('user', user) })) !== null
+  }
+
+  /** LiteLLM `get_users`: ids of users with a stored budget. */
+  async getUsers(): Promise<string[]> {
+    const budgets = await this.storeCall(() => this.store.listBudgets())
+    return budgets.filter((b) => b.scope.startsWith('user:')).map((b) => b.scope.slice(5))
+  }
+
+  /** LiteLLM `projected_cost`: the user's current spend plus the input cost of `messages` (or `inputTokens`). */
+  async projectedCost(input: { user: string; model: string; messages?: EstimateRequest['messages']; inputTokens?: number }): Promise<number> {
+    if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`projectedCost` takes `{ user, model, messages | inputTokens }`')
+    validateId('model', input.model)
+    const nano = inputCostNano(this.catalog, input.model, { messages: input.messages, inputTokens: input.inputTokens })
+    const current = await this.getCurrentCost(input.user)
+    return nanoToUsd(usdToNano(current) + nano)
+  }
+
+  /** LiteLLM `reset_cost`: the user's spend starts over now (current window set to zero). */
+  async resetCost(user: string): Promise<void> {
+    await this.resetScope({ type: 'user', id: validateId('user', user) }, { reason: 'resetCost' })
+  }
+
+  /**
+   * LiteLLM `reset_on_duration`: applies elapsed windows. Windows here start from zero by themselves, so
+   * this only reports whether the user's budget is in a window that began after its last change.
+   */
+  async resetOnDuration(user: string): Promise<{ reset: boolean; resetsAt: Date | null }> {
+    const status = await this.getStatus({ type: 'user', id: validateId('user', user) }).catch((error: unknown) => {
+      if (isInputError(error)) return null
+      throw error
+    })
+    if (status === null) return { reset: false, resetsAt: null }
+    return { reset: status.spend === 0 && status.windowStart !== null, resetsAt: status.resetsAt }
+  }
+
+  /** LiteLLM `update_budget_all_users`: applies elapsed windows for every user (automatic here; returns the users checked). */
+  async updateBudgetAllUsers(): Promise<string[]> {
+    return this.getUsers()
+  }
+
+  /** LiteLLM `save_data`: every operation is already written to the store, so this only confirms it. */
+  async saveData(): Promise<{ status: 'success' }> {
+    return { status: 'success' }
+  }
+}
+
+class HeldReservation implements Reservation {
+  private outcome: Promise<CommitOutcome> | undefined
+  private released = false
+
+  constructor(
+    private readonly manager: BudgetManager,
+    readonly callId: string,
+    readonly context: CallContext,
+    private readonly estimateNano: number,
+    private readonly estimateTokens: number,
+    readonly model: string | undefined,
+    private readonly startedAt: number,
+    readonly holdExpiresAt: number,
+    private readonly plan: Plan,
+    readonly guarded: boolean,
+    private readonly unguarded: boolean,
+  ) {}
+
+  get estimateUsd(): number {
+    return nanoToUsd(this.estimateNano)
+  }
+
+  commit(input?: CommitInput): Promise<CommitOutcome> {
+    if (this.outcome !== undefined) {
+      return this.outcome.then((first) => ({ ...first, duplicate: true, overshoot: [], record: null }))
+    }
+    let priced
+    try {
+      priced = this.manager.priceCommit(input, { nano: this.estimateNano, tokens: this.estimateTokens, model: this.model, provider: this.context.provider })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (this.released) {
+      return Promise.reject(new InvalidInputError('reservation', `reservation ${this.callId} was released; it cannot be committed (use manager.record() for spend without a reservation)`))
+    }
+    const outcome = this.manager.writeCommit({
+      callId: this.callId,
+      context: this.context,
+      plan: this.plan,
+      startedAt: this.startedAt,
+      priced,
+      modelRequested: this.model,
+      estimateNano: this.estimateNano,
+      guarded: !this.unguarded,
+    })
+    this.outcome = outcome
+    // A failed write can be retried: the store is idempotent by call id.
+    outcome.catch(() => {
+      if (this.outcome === outcome) this.outcome = undefined
+    })
+    return outcome
+  }
+
+  async release(): Promise<void> {
+    if (this.outcome !== undefined || this.released) return
+    this.released = true
+    if (this.plan.entries.length === 0) return
+    await this.manager.writeRelease(this.callId)
+  }
+}
+
+export { MAX_NANO }

@@ -1,0 +1,112 @@
+/**
+ * The manager's bridge to the cost module: worst-case estimates for reservations and exact costs for
+ * commits, both in integer nano-USD.
+ *
+ * @internal
+ * @packageDocumentation
+ */
+import { InvalidInputError } from '../errors.js'
+import { type EstimateCostInput, calculateCost, estimateCost } from '../cost/calculate.js'
+import type { PriceCatalog } from '../cost/catalog.js'
+import { defaultCatalog } from '../cost/catalog.js'
+import type { NormalizedUsage } from '../cost/types.js'
+import { normalizeUsage } from '../cost/usage.js'
+import type { JsonValue } from '../stores/types.js'
+
+/** A worst-case estimate described by the request instead of a USD amount. */
+export interface EstimateRequest {
+  /** Model requested. */
+  model: string
+  /** Provider hint (LiteLLM names). */
+  provider?: string | undefined
+  /** Input tokens, when known. */
+  inputTokens?: number | undefined
+  /** The request's messages (counted by characters with a margin; never stored). */
+  messages?: unknown
+  /** Output cap (`max_tokens`); default: the model's maximum output. */
+  maxOutputTokens?: number | undefined
+  /** Tokens to reserve against `tpmLimit` (default: input + output tokens of the estimate). */
+  tokens?: number | undefined
+}
+
+/** A priced estimate. */
+export interface PricedEstimate {
+  nano: number
+  tokens: number
+  model: string
+}
+
+/** @internal Worst case of a request in nano-USD and tokens. */
+export function estimateRequest(catalog: PriceCatalog | undefined, request: EstimateRequest): PricedEstimate {
+  if (typeof request.model !== 'string' || request.model.length === 0) throw new InvalidInputError('estimate.model', '`estimate.model` must be a model name')
+  const estimate = estimateCost({
+    model: request.model,
+    provider: request.provider,
+    inputTokens: request.inputTokens,
+    messages: request.messages as EstimateCostInput['messages'],
+    maxOutputTokens: request.maxOutputTokens,
+    catalog: catalog ?? defaultCatalog,
+  })
+  if (!estimate.priced) throw new InvalidInputError('estimate.model', `No price is known for model \`${request.model}\`, so no worst case can be reserved; register a price or pass a USD estimate`)
+  let tokens = estimate.inputTokens + estimate.outputTokens
+  if (request.tokens !== undefined) {
+    if (!Number.isSafeInteger(request.tokens) || request.tokens < 0) throw new InvalidInputError('estimate.tokens', `\`estimate.tokens\` must be a whole number >= 0, got ${String(request.tokens)}`)
+    tokens = request.tokens
+  }
+  return { nano: estimate.nanoUsd, tokens, model: request.model }
+}
+
+/** A priced usage. */
+export interface PricedUsage {
+  nano: number
+  usage: NormalizedUsage
+  /** Total tokens (input + output), for `tpmLimit`. */
+  tokens: number
+  /** Cost parts as exact decimal strings. */
+  breakdown: Record<string, JsonValue>
+  source: 'catalog' | 'custom' | 'provider'
+  catalogVersion: string
+  /** The catalog key that priced the call. */
+  pricedModel: string
+  /** The model that served the call, from the response when it says so. */
+  servedModel: string | undefined
+  provider: string
+}
+
+/** @internal Exact cost of a usage (any shape `normalizeUsage` accepts). */
+export function priceUsage(catalog: PriceCatalog | undefined, model: string | undefined, provider: string | undefined, usage: unknown): PricedUsage {
+  const cat = catalog ?? defaultCatalog
+  const normalized = normalizeUsage(usage, { provider, model })
+  const result = calculateCost({ model, provider, usage: normalized, catalog: cat })
+  const exact = result.exact
+  return {
+    nano: exact.totalNanoUsd,
+    usage: normalized,
+    tokens: (normalized.inputTokens ?? 0) + (normalized.outputTokens ?? 0),
+    breakdown: {
+      total: exact.totalCost,
+      input: exact.inputCost,
+      output: exact.outputCost,
+      cacheRead: exact.cacheReadCost,
+      cacheWrite: exact.cacheWriteCost,
+      reasoning: exact.reasoningCost,
+      other: exact.otherCost,
+    },
+    source: result.source,
+    catalogVersion: cat.dataVersion.id,
+    pricedModel: result.model,
+    servedModel: normalized.model ?? model,
+    provider: result.provider,
+  }
+}
+
+/** @internal Tokens of a usage without pricing it (for a caller-supplied cost). */
+export function usageTokens(usage: unknown, model: string | undefined, provider: string | undefined): { usage: NormalizedUsage; tokens: number } {
+  const normalized = normalizeUsage(usage, { provider, model })
+  return { usage: normalized, tokens: (normalized.inputTokens ?? 0) + (normalized.outputTokens ?? 0) }
+}
+
+/** @internal Input cost only (LiteLLM's `projected_cost`). */
+export function inputCostNano(catalog: PriceCatalog | undefined, model: string, input: { messages?: EstimateRequest['messages']; inputTokens?: number | undefined }): number {
+  return estimateCost({ model, inputTokens: input.inputTokens, messages: input.messages as EstimateCostInput['messages'], maxOutputTokens: 0, catalog: catalog ?? defaultCatalog }).nanoUsd
+}

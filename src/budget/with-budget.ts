@@ -1,0 +1,244 @@
+/**
+ * `withBudget(fn, options)` (SPEC 7): wraps any function that calls an LLM so that every call reserves its
+ * worst case first, then commits the actual cost or releases the hold, on every exit path (SPEC 5.3).
+ *
+ * @packageDocumentation
+ */
+import { InvalidInputError, isBudgetError } from '../errors.js'
+import type { BudgetManager, CommitInput, Estimate, Reservation } from './manager.js'
+import type { EstimateRequest } from './pricing.js'
+import type { CallContext } from './scopes.js'
+
+/** Options of {@link withBudget}. `Args` are the wrapped function's parameters, `Result` its resolved result. */
+export interface WithBudgetOptions<Args extends unknown[], Result> {
+  /** The manager that admits and records calls. */
+  manager: BudgetManager
+  /** Who the call counts against, or a function of the call's arguments that returns it. */
+  context: CallContext | ((...args: Args) => CallContext | Promise<CallContext>)
+  /**
+   * Worst-case cost: USD, an estimate request (`{ model, inputTokens | messages, maxOutputTokens }`), or a
+   * function of the arguments returning either. Default: estimated from the first argument's `model`,
+   * `messages` and `max_tokens` (OpenAI/Anthropic request shape).
+   */
+  estimate?: Estimate | ((...args: Args) => Estimate | Promise<Estimate>) | undefined
+  /** Actual cost in USD, when you know it (wins over `usage`). For streams, `result` is the array of chunks seen. */
+  cost?: ((result: Result, args: Args) => number) | undefined
+  /** Usage of the result in any shape `normalizeUsage` accepts. Default: the result itself (or the stream's chunks). */
+  usage?: ((result: Result, args: Args) => unknown) | undefined
+  /** Model that served the call. Default: the result's `model`, else the request's. */
+  model?: ((args: Args, result: Result) => string | undefined) | undefined
+  /** Provider of the call (LiteLLM names), for pricing. */
+  provider?: string | undefined
+  /** True when the result came from a local cache: recorded at $0 with status `cache_hit`. */
+  cacheHit?: ((result: Result, args: Args) => boolean) | undefined
+  /** Called when the commit after a successful call could not be written (the result is still returned). */
+  onCommitError?: ((error: unknown) => void) | undefined
+}
+
+/** The wrapped function: same parameters, and a promise of the same result. */
+export type BudgetedFunction<F extends (...args: never[]) => unknown> = (this: ThisParameterType<F>, ...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null
+}
+
+function isReadableStream(value: unknown): value is ReadableStream<unknown> {
+  return isObject(value) && typeof (value as { getReader?: unknown }).getReader === 'function' && typeof (value as { tee?: unknown }).tee === 'function'
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return isObject(value) && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
+}
+
+/** The default estimate from an OpenAI- or Anthropic-shaped request. */
+function defaultEstimate(args: readonly unknown[]): EstimateRequest {
+  const request = args[0]
+  if (!isObject(request) || typeof request.model !== 'string') {
+    throw new InvalidInputError('estimate', 'withBudget needs `estimate` (USD or `{ model, inputTokens | messages, maxOutputTokens }`) when the first argument has no `model`')
+  }
+  const out: EstimateRequest = { model: request.model }
+  const messages = request.messages ?? request.input ?? request.prompt
+  if (messages !== undefined) out.messages = messages
+  const cap = request.max_tokens ?? request.max_completion_tokens ?? request.max_output_tokens ?? request.maxOutputTokens
+  if (typeof cap === 'number') out.maxOutputTokens = cap
+  return out
+}
+
+/**
+ * Wraps `fn` so that each call is admitted by the budgets of its context before it runs, and its cost is
+ * recorded after: success commits; a throw releases the hold; a stream (async iterable or ReadableStream)
+ * commits when it ends, throws or is abandoned (`break`, `return()`, `cancel()`), with the usage seen so far
+ * or the estimate flagged `estimated: true`. Exactly once per call.
+ *
+ * @throws BudgetExceededError / RateLimitError before `fn` runs when a budget refuses the call.
+ *
+ * @example
+ * ```ts
+ * const chat = withBudget((req: ChatRequest) => client.chat.completions.create(req), {
+ *   manager: budgets,
+ *   context: (req) => ({ user: req.user, team: 'search' }),
+ * })
+ * const reply = await chat({ model: 'gpt-4o', messages, max_tokens: 500 })
+ * ```
+ */
+export function withBudget<F extends (...args: never[]) => unknown>(fn: F, options: WithBudgetOptions<Parameters<F>, Awaited<ReturnType<F>>>): BudgetedFunction<F> {
+  if (typeof fn !== 'function') throw new InvalidInputError('fn', 'withBudget(fn, options): `fn` must be a function')
+  if (!isObject(options) || !isObject(options.manager) || typeof (options.manager as { reserve?: unknown }).reserve !== 'function') {
+    throw new InvalidInputError('manager', 'withBudget(fn, options): `options.manager` must be a BudgetManager')
+  }
+  if (options.context === undefined || (typeof options.context !== 'function' && !isObject(options.context))) {
+    throw new InvalidInputError('context', 'withBudget(fn, options): `options.context` must be a call context or a function of the arguments')
+  }
+  type Args = Parameters<F>
+  type Result = Awaited<ReturnType<F>>
+  const { manager } = options
+
+  const commitFor = (reservation: Reservation, result: Result, args: Args, partial: boolean): CommitInput => {
+    if (options.cacheHit?.(result, args) === true) return { status: 'cache_hit', cost: 0 }
+    const served = options.model?.(args, result) ?? (isObject(result) && typeof result.model === 'string' ? result.model : undefined) ?? reservation.model
+    const base: { model?: string; provider?: string } = {}
+    if (served !== undefined) base.model = served
+    if (options.provider !== undefined) base.provider = options.provider
+    if (options.cost !== undefined) {
+      return { ...base, cost: options.cost(result, args), status: partial ? 'aborted' : 'success' }
+    }
+    const usage = options.usage === undefined ? result : options.usage(result, args)
+    return { ...base, usage, status: partial ? 'aborted' : 'success' }
+  }
+
+  const settle = async (reservation: Reservation, make: () => CommitInput, fallbackStatus: 'aborted' | 'estimated'): Promise<void> => {
+    let input: CommitInput
+    try {
+      input = make()
+    } catch {
+      input = { status: fallbackStatus, estimated: true }
+    }
+    try {
+      await reservation.commit(input)
+    } catch (error) {
+      if (isBudgetError(error) && error.code === 'STORAGE') {
+        options.onCommitError?.(error)
+        return
+      }
+      // No usage, or a model without a price: never a silent $0; commit the estimate, flagged.
+      try {
+        await reservation.commit({ status: fallbackStatus, estimated: true })
+      } catch (second) {
+        options.onCommitError?.(second)
+      }
+    }
+  }
+
+  const wrapAsyncIterable = (reservation: Reservation, source: AsyncIterable<unknown>, args: Args): AsyncIterable<unknown> => {
+    const chunks: unknown[] = []
+    let done = false
+    const finish = (ended: boolean): Promise<void> => {
+      if (done) return Promise.resolve()
+      done = true
+      if (chunks.length === 0) return settle(reservation, () => ({ status: ended ? 'estimated' : 'aborted', estimated: true }), ended ? 'estimated' : 'aborted')
+      return settle(reservation, () => commitFor(reservation, chunks as unknown as Result, args, !ended), ended ? 'estimated' : 'aborted')
+    }
+    const wrapIterator = (): AsyncIterator<unknown> => {
+      const iterator = source[Symbol.asyncIterator]()
+      return {
+        async next(...nextArgs: [] | [unknown]) {
+          let step: IteratorResult<unknown>
+          try {
+            step = await iterator.next(...nextArgs)
+          } catch (error) {
+            await finish(false)
+            throw error
+          }
+          if (step.done === true) await finish(true)
+          else chunks.push(step.value)
+          return step
+        },
+        async return(value?: unknown) {
+          try {
+            return typeof iterator.return === 'function' ? await iterator.return(value) : { done: true, value }
+          } finally {
+            await finish(false)
+          }
+        },
+        async throw(error?: unknown) {
+          try {
+            if (typeof iterator.throw === 'function') return await iterator.throw(error)
+            throw error
+          } finally {
+            await finish(false)
+          }
+        },
+      }
+    }
+    // Keep the original object (its methods and fields) and replace only its iterator.
+    return new Proxy(source as object, {
+      get(target, property) {
+        if (property === Symbol.asyncIterator) return wrapIterator
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    }) as AsyncIterable<unknown>
+  }
+
+  const wrapReadableStream = (reservation: Reservation, source: ReadableStream<unknown>, args: Args): ReadableStream<unknown> => {
+    const chunks: unknown[] = []
+    let done = false
+    let reader: ReadableStreamDefaultReader<unknown> | undefined
+    const finish = (ended: boolean): Promise<void> => {
+      if (done) return Promise.resolve()
+      done = true
+      if (chunks.length === 0) return settle(reservation, () => ({ status: ended ? 'estimated' : 'aborted', estimated: true }), ended ? 'estimated' : 'aborted')
+      return settle(reservation, () => commitFor(reservation, chunks as unknown as Result, args, !ended), ended ? 'estimated' : 'aborted')
+    }
+    return new ReadableStream<unknown>({
+      async pull(controller) {
+        reader ??= source.getReader()
+        let step: ReadableStreamReadResult<unknown>
+        try {
+          step = await reader.read()
+        } catch (error) {
+          await finish(false)
+          controller.error(error)
+          return
+        }
+        if (step.done) {
+          await finish(true)
+          controller.close()
+          return
+        }
+        chunks.push(step.value)
+        controller.enqueue(step.value)
+      },
+      async cancel(reason) {
+        try {
+          await (reader ?? source).cancel(reason)
+        } finally {
+          await finish(false)
+        }
+      },
+    })
+  }
+
+  const wrapped = async function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
+    const context = typeof options.context === 'function' ? await options.context(...args) : options.context
+    const estimate = options.estimate === undefined ? defaultEstimate(args) : typeof options.estimate === 'function' ? await options.estimate(...args) : options.estimate
+    const reservation = await manager.reserve(context, estimate)
+    let result: Result
+    try {
+      result = (await fn.apply(this, args)) as Result
+    } catch (error) {
+      // The provider did not answer (or answered with an error we cannot price): release the hold.
+      try {
+        await reservation.release()
+      } catch (releaseError) {
+        options.onCommitError?.(releaseError)
+      }
+      throw error
+    }
+    if (isReadableStream(result)) return wrapReadableStream(reservation, result, args) as Result
+    if (isAsyncIterable(result)) return wrapAsyncIterable(reservation, result, args) as Result
+    await settle(reservation, () => commitFor(reservation, result, args, false), 'estimated')
+    return result
+  }
+  return wrapped as BudgetedFunction<F>
+}
