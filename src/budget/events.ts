@@ -107,7 +107,7 @@ export interface BudgetEvents {
 export type BudgetEventName = keyof BudgetEvents
 
 /** A listener; may be async, its result is not awaited. */
-export type BudgetListener<E extends BudgetEventName> = (payload: BudgetEvents[E]) => void | Promise<void>
+export type BudgetListener<E extends BudgetEventName> = (payload: BudgetEvents[E]) => unknown
 
 /** @internal Listener registry used by the manager. */
 export class EventHub {

@@ -80,7 +80,7 @@ describe('BudgetManager admission', () => {
     expect(perUser.get('u3')).toBe(u3)
     expect((perUser.get('u1') ?? 0) + (perUser.get('u2') ?? 0)).toBe(a)
     expect((perUser.get('u3') ?? 0) + (perUser.get('u4') ?? 0)).toBe(b)
-    expect(a + b).toBe(org)
+    expect((a ?? 0) + (b ?? 0)).toBe(org)
     expect(org).toBe(300) // the org is the binding limit: a and b together can use 3.5
   })
 
