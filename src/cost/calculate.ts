@@ -120,7 +120,7 @@ class CostResultImpl implements CostResult {
     return this.#exact
   }
 
-  toJSON(): Omit<CostResult, 'exact'> & { exact: ExactCost } {
+  toJSON(): Omit<CostResult, 'exact' | 'toJSON'> & { exact: ExactCost } {
     return {
       totalCost: this.totalCost,
       inputCost: this.inputCost,

@@ -177,6 +177,8 @@ export interface CostResult {
   batch: boolean
   /** Exact decimal strings and integer nano-USD (computed on first access). */
   readonly exact: ExactCost
+  /** Plain-object form (with `exact`) for logging and JSON. */
+  toJSON(): Omit<CostResult, 'exact' | 'toJSON'> & { exact: ExactCost }
 }
 
 /** Options shared by the cost functions. */

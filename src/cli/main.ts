@@ -1,0 +1,19 @@
+/**
+ * Entry of the `llm-budget` CLI (built to dist/cli/main.js with a shebang).
+ * To add a command: write `src/cli/commands/<name>.ts` exporting a {@link Command} as default and add one
+ * line to `COMMANDS` below. Commands are imported lazily.
+ *
+ * @packageDocumentation
+ */
+import { dispatch, type CommandEntry } from './dispatch.js'
+
+/** Registered commands (lazy). Others add `serve`, `report` and `prices` here. */
+export const COMMANDS: CommandEntry[] = [
+  { name: 'cost', summary: 'price one call: cost <model> --input N --output N', load: async () => (await import('./commands/cost.js')).default },
+]
+
+const code = await dispatch(COMMANDS, process.argv.slice(2), {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+})
+process.exitCode = code
