@@ -1,0 +1,194 @@
+// httpStore from real client processes against a real server on 127.0.0.1: concurrency across processes,
+// a lossy TCP proxy, and a server outage with the outbox (also across a client kill -9).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import type { Server } from 'node:http'
+import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createBudgetServer } from '../../src/server/index.js'
+import { memoryStore } from '../../src/stores/memory.js'
+import type { BudgetStore } from '../../src/stores/types.js'
+
+const TOKEN = 'process-test-token-0123456789'
+const WORKER = join(import.meta.dirname, 'http-workers', 'client.ts')
+const T0 = 1_800_000_000_000
+const AMOUNT = 10_000_000 // $0.01
+
+let store: BudgetStore
+let server: Server
+let port = 0
+let url = ''
+let dir = ''
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'llm-budget-http-'))
+  store = memoryStore({ maxRecords: Number.POSITIVE_INFINITY })
+  server = createBudgetServer({ store, auth: { tokens: { [TOKEN]: 't' } } })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  port = (server.address() as AddressInfo).port
+  url = `http://127.0.0.1:${port}`
+})
+
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+interface Worker {
+  child: ChildProcess
+  lines: string[]
+  exited: Promise<number | null>
+  waitFor(predicate: (lines: string[]) => boolean): Promise<void>
+}
+
+function startWorker(options: Record<string, unknown>): Worker {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify({ token: TOKEN, ...options })], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines: string[] = []
+  const waiters: { predicate: (lines: string[]) => boolean; resolve: () => void }[] = []
+  let buffer = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8')
+    const parts = buffer.split('\n')
+    buffer = parts.pop()!
+    lines.push(...parts)
+    for (const w of [...waiters]) if (w.predicate(lines)) w.resolve()
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return {
+    child,
+    lines,
+    exited,
+    waitFor: (predicate) =>
+      predicate(lines)
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            waiters.push({ predicate, resolve })
+            void exited.then(() => (predicate(lines) ? resolve() : reject(new Error(`worker exited; last lines: ${lines.slice(-5).join(' | ')}`))))
+          }),
+  }
+}
+
+const ids = (lines: string[], event: string): string[] => lines.filter((l) => l.startsWith(`${event} `)).map((l) => l.split(' ')[1]!)
+
+async function recordsWithPrefix(prefix: string): Promise<string[]> {
+  return (await store.queryRecords({})).map((r) => r.callId).filter((id) => id.startsWith(`t/${prefix}`)).map((id) => id.slice(2))
+}
+
+describe('httpStore from several processes', () => {
+  it('4 processes x 250 concurrent calls of $0.01 against $5: exactly 500 admitted, spent exactly 5000000000 nano', async () => {
+    const key = 'burst|usd'
+    const workers = Array.from({ length: 4 }, (_, w) => startWorker({ mode: 'calls', url, key, prefix: `burst${w}-`, calls: 250, limit: 5_000_000_000 }))
+    const codes = await Promise.all(workers.map((w) => w.exited))
+    expect(codes).toEqual([0, 0, 0, 0])
+    const admitted = workers.flatMap((w) => ids(w.lines, 'admitted'))
+    const refused = workers.flatMap((w) => ids(w.lines, 'refused'))
+    expect(admitted.length).toBe(500)
+    expect(refused.length).toBe(500)
+    expect(workers.flatMap((w) => ids(w.lines, 'denied'))).toEqual([])
+    expect(await store.balances({ keys: [`t/${key}`], now: T0 + 2 })).toEqual([{ spent: 5_000_000_000, reserved: 0 }])
+  })
+
+  it('a proxy that drops 20% of responses after the server answered: no double count, nothing lost', async () => {
+    let dropped = 0
+    let forwarded = 0
+    const sockets = new Set<Socket>()
+    const proxy: TcpServer = createTcpServer((client) => {
+      const upstream = connect(port, '127.0.0.1')
+      sockets.add(client).add(upstream)
+      let awaitingResponse = false
+      client.on('data', (chunk) => {
+        awaitingResponse = true
+        upstream.write(chunk)
+      })
+      upstream.on('data', (chunk) => {
+        if (awaitingResponse) {
+          awaitingResponse = false
+          if (Math.random() < 0.2) {
+            // The server has answered; the client never sees it.
+            dropped++
+            client.destroy()
+            upstream.destroy()
+            return
+          }
+          forwarded++
+        }
+        client.write(chunk)
+      })
+      const end = (): void => {
+        client.destroy()
+        upstream.destroy()
+        sockets.delete(client)
+        sockets.delete(upstream)
+      }
+      client.on('error', end).on('close', end)
+      upstream.on('error', end).on('close', end)
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    try {
+      const key = 'lossy|usd'
+      const worker = startWorker({ mode: 'calls', url: proxyUrl, key, prefix: 'lossy-', calls: 500, concurrency: 50, retries: 12, failureThreshold: 1000 })
+      expect(await worker.exited).toBe(0)
+      expect(dropped).toBeGreaterThan(50)
+      expect(forwarded).toBeGreaterThan(500)
+      const admitted = ids(worker.lines, 'admitted')
+      const committed = ids(worker.lines, 'committed')
+      expect(admitted.length).toBe(500)
+      expect(new Set(committed)).toEqual(new Set(admitted))
+      const records = await recordsWithPrefix('lossy-')
+      expect(records.length).toBe(500) // 0 double counts
+      expect(new Set(records)).toEqual(new Set(admitted)) // 0 lost
+      expect(await store.balances({ keys: [`t/${key}`], now: T0 + 2 })).toEqual([{ spent: 500 * AMOUNT, reserved: 0 }])
+    } finally {
+      for (const s of sockets) s.destroy()
+      await new Promise((resolve) => proxy.close(resolve))
+    }
+  })
+
+  it('the server stopped for 5 s during 500 calls: reserves are denied, commits wait in the outbox (also across kill -9) and are delivered once', async () => {
+    const key = 'outage|usd'
+    const common = { url, key, calls: 500, concurrency: 40, latencyMs: 150, retries: 2, timeoutMs: 1000 }
+    const a = startWorker({ ...common, mode: 'calls', prefix: 'outA-', outbox: join(dir, 'a.jsonl') })
+    const b = startWorker({ ...common, mode: 'calls', prefix: 'outB-', outbox: join(dir, 'b.jsonl'), hang: true })
+    // Stop the server once both have admitted some calls.
+    await Promise.all([a, b].map((w) => w.waitFor((lines) => ids(lines, 'admitted').length >= 80)))
+    server.close()
+    server.closeAllConnections()
+    // B: wait until its in-flight commits went to the outbox, then kill -9 it while the server is down.
+    await b.waitFor((lines) => lines.includes('calls-done'))
+    const bQueued = ids(b.lines, 'committed').filter((_, i, all) => b.lines.includes(`committed ${all[i]} queued`))
+    b.child.kill('SIGKILL')
+    await b.exited
+    await a.waitFor((lines) => lines.includes('calls-done'))
+    await new Promise((resolve) => setTimeout(resolve, 5000))
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    // A delivers its own outbox; a new process delivers what B left in its file.
+    expect(await a.exited).toBe(0)
+    const c = startWorker({ mode: 'drain', url, key, prefix: 'outB-', outbox: join(dir, 'b.jsonl') })
+    expect(await c.exited).toBe(0)
+
+    for (const [worker, prefix, queued] of [
+      [a, 'outA-', ids(a.lines, 'committed').filter((id) => a.lines.includes(`committed ${id} queued`))],
+      [b, 'outB-', bQueued],
+    ] as const) {
+      const admitted = new Set(ids(worker.lines, 'admitted'))
+      const denied = ids(worker.lines, 'denied')
+      const committed = ids(worker.lines, 'committed')
+      const records = await recordsWithPrefix(prefix)
+      // Admission during the outage followed the policy: calls were denied, none admitted without the server.
+      expect(denied.length, prefix).toBeGreaterThan(0)
+      expect(admitted.size + denied.length + ids(worker.lines, 'refused').length, prefix).toBe(worker === a ? 500 : ids(worker.lines, 'admitted').length + denied.length)
+      // Commits waited in the outbox.
+      expect(queued.length, prefix).toBeGreaterThan(0)
+      // Every commit the client saw resolve is on the server exactly once; nothing else is.
+      expect(new Set(records).size, prefix).toBe(records.length)
+      for (const id of committed) expect(records, `${prefix} ${id}`).toContain(id)
+      for (const id of records) expect(admitted.has(id), `${prefix} ${id}`).toBe(true)
+    }
+    const total = (await recordsWithPrefix('outA-')).length + (await recordsWithPrefix('outB-')).length
+    expect(await store.balances({ keys: [`t/${key}`], now: T0 + 120_000 })).toEqual([{ spent: total * AMOUNT, reserved: 0 }])
+  })
+})
