@@ -12,7 +12,7 @@ import type { BudgetStore, CommitRequest, PutBudgetRequest, RecordQuery, Reserve
 import { createAuthenticator, type BudgetServerAuth } from './auth.js'
 import { errorBody, HttpError, toHttpError } from './errors.js'
 import { IdempotencyCache } from './idempotency.js'
-import { createManagementRoutes, type ManagementOptions } from './management.js'
+import { createManagementRoutes, RawAnswer, type ManagementOptions } from './management.js'
 import { ServerMetrics } from './metrics.js'
 import * as schemas from './schemas.js'
 import { tenantStore, type StoreTimer } from './tenant.js'
@@ -310,6 +310,9 @@ export function createBudgetCore(options: BudgetHandlerOptions): BudgetCore {
     body: JSON.stringify(value),
   })
 
+  const ok = (value: unknown): CoreResponse =>
+    value instanceof RawAnswer ? { status: 200, headers: { ...JSON_HEADERS, 'content-type': value.contentType }, body: value.body } : json(200, value)
+
   const failure = (error: HttpError): CoreResponse => ({ status: error.status, headers: { ...JSON_HEADERS, ...error.headers }, body: errorBody(error) })
 
   async function readJson(request: CoreRequest): Promise<{ text: string; value: unknown }> {
@@ -370,7 +373,7 @@ export function createBudgetCore(options: BudgetHandlerOptions): BudgetCore {
         const idempotencyKey = request.header('idempotency-key')
         const context: RouteContext = { tenant, body: body.value, query, store: viewOf(tenant) }
         if (idempotencyKey === null) {
-          response = json(200, await route.run(context))
+          response = ok(await route.run(context))
         } else {
           if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new InvalidInputError('Idempotency-Key', '`Idempotency-Key` must be 1 to 200 visible ASCII characters')
           const cacheKey = `${tenant}\u0000${idempotencyKey}`
@@ -385,7 +388,7 @@ export function createBudgetCore(options: BudgetHandlerOptions): BudgetCore {
             throw new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', 'this `Idempotency-Key` was used with another request; use a fresh key for a new request')
           } else {
             try {
-              response = json(200, await route.run(context))
+              response = ok(await route.run(context))
             } catch (error) {
               response = failure(toHttpError(error))
               if (response.status >= 500) options.onError?.(error, { route: routeName, tenant })

@@ -1,10 +1,14 @@
 // A client process for the httpStore tests: `node --import tsx client.ts '<json options>'`.
 // Prints one line per event on stdout (pipes are synchronous on Linux, so lines survive a kill -9).
+import { BudgetManager } from '../../../src/budget/manager.js'
+import { withBudget } from '../../../src/budget/with-budget.js'
 import { fileOutbox } from '../../../src/stores/http-outbox-file.js'
 import { httpStore } from '../../../src/stores/http.js'
 
 interface Options {
-  mode: 'burst' | 'calls' | 'drain'
+  mode: 'calls' | 'drain' | 'withBudget'
+  /** withBudget mode: the user the calls count against. */
+  user?: string
   url: string
   token: string
   key: string
@@ -71,7 +75,21 @@ async function oneCall(i: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (options.mode === 'drain') {
+  if (options.mode === 'withBudget') {
+    const manager = new BudgetManager({ store })
+    const call = withBudget(async (i: number) => i, { manager, context: { user: options.user! }, estimate: 0.01, cost: () => 0.01 })
+    await Promise.all(
+      Array.from({ length: options.calls ?? 250 }, async (_, i) => {
+        try {
+          await call(i)
+          out(`admitted ${options.prefix}c${i}`)
+        } catch (error) {
+          out(`${(error as { code?: string }).code === 'BUDGET_EXCEEDED' ? 'refused' : 'denied'} ${options.prefix}c${i} ${(error as { code?: string }).code ?? String(error)}`)
+        }
+      }),
+    )
+    out('flushed')
+  } else if (options.mode === 'drain') {
     for (;;) {
       const left = await store.flush()
       if (left === 0) break
