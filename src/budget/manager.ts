@@ -360,7 +360,7 @@ export class BudgetManager {
         try {
           this.defaults.set(type as ScopeType, validateDefinition(definition))
         } catch (error) {
-          if (error instanceof BudgetConfigError) throw new BudgetConfigError(`defaults.${type}.${error.field}`, error.message, { cause: error })
+          if (error instanceof BudgetConfigError) throw new BudgetConfigError(`defaults.${type}.${error.field}`, `\`defaults.${type}\`: ${error.message}`, { cause: error })
           throw error
         }
       }
