@@ -3,9 +3,9 @@
  *
  * @packageDocumentation
  */
-import { LRUCache } from 'lru-cache'
 import { InvalidInputError, UnknownModelError } from '../errors.js'
-import { loadBundledTable } from './data/prices.js'
+import { BUNDLED_TABLE } from './data/prices.js'
+import { TinyLru } from './lru.js'
 import { parseDecimal, formatScaled, decimalFromNumber } from './decimal.js'
 import { prepareEntry, type PreparedEntry } from './prepared.js'
 import { RETIRED_FLAG, isUsedField, type CompactPriceTable, type DataVersion } from './table.js'
@@ -121,7 +121,7 @@ export class PriceCatalog {
   #deployments = new Map<string, Map<string, string>>()
   #providers: Set<string> | undefined
   #prepared = new WeakMap<PriceEntry, PreparedEntry>()
-  #cache: LRUCache<string, Resolution>
+  #cache: TinyLru<string, Resolution>
   #lastModel: string | undefined
   #lastProvider: string | undefined
   #lastResolution: Resolution | undefined
@@ -130,7 +130,7 @@ export class PriceCatalog {
   constructor(options: PriceCatalogOptions = {}) {
     const size = options.cacheSize ?? 2000
     if (!Number.isSafeInteger(size) || size < 1) throw new InvalidInputError('cacheSize', `\`cacheSize\` must be a positive integer, got ${String(size)}`)
-    this.#cache = new LRUCache({ max: size })
+    this.#cache = new TinyLru(size)
     this.#source = options.table
   }
 
@@ -139,16 +139,16 @@ export class PriceCatalog {
     const source = this.#source
     if (source === 'empty') {
       this.#table = {
-        format: 1,
+        format: 2,
         dataVersion: { format: 'litellm', id: 'empty', sources: [], models: 0, retired: 0 },
         license: '',
         providers: [],
         modes: [],
         fields: [],
-        models: Object.create(null) as Record<string, Array<string | number>>,
+        rows: '\n',
       }
     } else {
-      this.#table = source ?? loadBundledTable()
+      this.#table = source ?? BUNDLED_TABLE
     }
     return this.#table
   }
@@ -165,8 +165,7 @@ export class PriceCatalog {
 
   /** All catalog keys (bundled or refreshed, plus registered models). */
   keys(): string[] {
-    const table = this.#loadTable()
-    const keys = new Set(Object.keys(table.models))
+    const keys = new Set(tableKeys(this.#loadTable()))
     for (const key of this.#custom.keys()) keys.add(key)
     return [...keys]
   }
@@ -175,17 +174,24 @@ export class PriceCatalog {
   get(key: string): PriceEntry | undefined {
     const cached = this.#entries.get(key)
     if (cached) return cached
+    if (typeof key !== 'string' || key === '' || /[\t\n\r]/.test(key)) return undefined
     const table = this.#loadTable()
-    if (!Object.prototype.hasOwnProperty.call(table.models, key)) return undefined
-    const row = table.models[key]!
+    const start = table.rows.indexOf(`\n${key}\t`)
+    if (start < 0) return undefined
+    const end = table.rows.indexOf('\n', start + 1)
+    const row = table.rows.slice(start + 1, end < 0 ? undefined : end).split('\t')
     const prices: Record<string, string> = {}
-    for (let i = 4; i + 1 < row.length; i += 2) prices[table.fields[row[i] as number]!] = row[i + 1] as string
+    for (let i = 5; i < row.length; i++) {
+      const cell = row[i]!
+      const eq = cell.indexOf('=')
+      prices[table.fields[Number(cell.slice(0, eq))]!] = cell.slice(eq + 1)
+    }
     const entry: PriceEntry = Object.freeze({
       key,
-      provider: table.providers[row[0] as number] ?? 'unknown',
-      mode: table.modes[row[1] as number] ?? 'chat',
-      retired: ((row[2] as number) & RETIRED_FLAG) !== 0,
-      maxOutputTokens: (row[3] as number) || 0,
+      provider: table.providers[Number(row[1])] ?? 'unknown',
+      mode: table.modes[Number(row[2])] ?? 'chat',
+      retired: (Number(row[3]) & RETIRED_FLAG) !== 0,
+      maxOutputTokens: Number(row[4]) || 0,
       prices: Object.freeze(prices),
       source: 'catalog' as const,
       effectiveFrom: Number.NEGATIVE_INFINITY,
@@ -517,7 +523,7 @@ export class PriceCatalog {
         if (!old) added.push(key)
         else if (!samePrices(old.prices, entry.prices)) changed.push(key)
       }
-      for (const key of Object.keys(previous.models)) {
+      for (const key of tableKeys(previous)) {
         if (merged.has(key)) continue
         const old = this.get(key)!
         if (!old.retired) removed.push(key)
@@ -534,6 +540,21 @@ export class PriceCatalog {
       return failed(error instanceof Error ? error.message : String(error))
     }
   }
+}
+
+/** All keys of a compact table, in order. */
+function tableKeys(table: CompactPriceTable): string[] {
+  const keys: string[] = []
+  const rows = table.rows
+  let start = rows.indexOf('\n')
+  while (start >= 0 && start < rows.length - 1) {
+    const tab = rows.indexOf('\t', start + 1)
+    const end = rows.indexOf('\n', start + 1)
+    if (tab < 0 || end < 0) break
+    keys.push(rows.slice(start + 1, tab))
+    start = end
+  }
+  return keys
 }
 
 function samePrices(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

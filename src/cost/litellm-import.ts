@@ -142,24 +142,25 @@ export function compactTable(
   const providerIndex = new Map<string, number>()
   const modeIndex = new Map<string, number>()
   const fieldIndex = new Map<string, number>()
-  const models: Record<string, Array<string | number>> = {}
+  const lines: string[] = ['']
   let retired = 0
   const keys = [...entries.keys()].sort()
   for (const key of keys) {
+    if (/[\t\n\r]/.test(key)) throw new TypeError(`model key ${JSON.stringify(key)} contains a tab or newline`)
     const entry = entries.get(key)!
     if (entry.retired) retired++
     const row: Array<string | number> = [
+      key,
       index(providers, providerIndex, entry.provider),
       index(modes, modeIndex, entry.mode),
       entry.retired ? RETIRED_FLAG : 0,
       entry.maxOutputTokens,
     ]
-    for (const field of Object.keys(entry.prices).sort()) {
-      row.push(index(fields, fieldIndex, field), entry.prices[field]!)
-    }
-    models[key] = row
+    for (const field of Object.keys(entry.prices).sort()) row.push(`${index(fields, fieldIndex, field)}=${entry.prices[field]!}`)
+    lines.push(row.join('\t'))
   }
-  return { format: 1, dataVersion: { ...dataVersion, models: keys.length, retired }, license, providers, modes, fields, models }
+  lines.push('')
+  return { format: 2, dataVersion: { ...dataVersion, models: keys.length, retired }, license, providers, modes, fields, rows: lines.join('\n') }
 }
 
 /**

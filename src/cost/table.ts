@@ -32,19 +32,21 @@ export interface DataVersion {
 }
 
 /**
- * The compact table: short lists of providers, modes and field names, and one array per model key:
- * `[providerIndex, modeIndex, flags, maxOutputTokens, fieldIndex, "decimal string", fieldIndex, ...]`.
+ * The compact table. `rows` holds one line per model key, sorted, each starting with a newline:
+ * `\n<key>\t<providerIndex>\t<modeIndex>\t<flags>\t<maxOutputTokens>\t<fieldIndex>=<decimal>\t...`.
+ * A lookup is a substring search for `\n<key>\t`, so loading the table costs no parsing at all.
  * `flags & 1` marks a retired model. Prices are decimal strings in USD per unit.
  */
 export interface CompactPriceTable {
-  format: 1
+  format: 2
   dataVersion: DataVersion
   /** Licence notice of the source data (MIT, Berri AI). */
   license: string
   providers: string[]
   modes: string[]
   fields: string[]
-  models: Record<string, Array<string | number>>
+  /** The model lines (see above), ending with a newline. */
+  rows: string
 }
 
 /** Flag bit: the model only exists in an older upstream table. */
