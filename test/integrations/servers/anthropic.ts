@@ -41,7 +41,7 @@ async function messages(req: RecordedRequest, b: Behavior, res: ServerResponse):
   const body = req.body as Record<string, unknown>
   const model = servedModel(body['model'], b)
   const usage = b.usage ?? DEFAULT_USAGE
-  const texts = pieces(b.chunks ?? 3)
+  const texts = pieces(b.chunks ?? 3, b.text)
   const id = `msg_${Math.random().toString(36).slice(2)}`
   if (body['stream'] !== true) {
     sendJson(res, 200, {
@@ -49,7 +49,7 @@ async function messages(req: RecordedRequest, b: Behavior, res: ServerResponse):
       id,
       type: 'message',
       role: 'assistant',
-      content: [{ type: 'text', text: texts.join(''), citations: null }],
+      content: [{ type: 'text', text: texts.join('') }],
       stop_reason: 'end_turn',
       stop_sequence: null,
       usage: anthropicUsage(usage),

@@ -36,6 +36,8 @@ export interface Behavior {
   model?: string
   /** Usage to report. */
   usage?: WireUsage
+  /** Text to answer with (split into `chunks` pieces when streamed). */
+  text?: string
   /** Number of text chunks to stream (default 3). */
   chunks?: number
   /** Delay before each streamed chunk, milliseconds. */
@@ -182,7 +184,13 @@ export function servedModel(requested: unknown, behavior: Behavior): string {
   return SNAPSHOTS[model] ?? model
 }
 
-/** Split `text` into `n` pieces for streaming. */
-export function pieces(n: number): string[] {
+/** The answer in `n` pieces for streaming: `behavior.text` split evenly, or `Hello part 1 part 2 ...`. */
+export function pieces(n: number, text?: string): string[] {
+  if (text !== undefined) {
+    const size = Math.max(1, Math.ceil(text.length / n))
+    const out: string[] = []
+    for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size))
+    return out
+  }
   return Array.from({ length: n }, (_, i) => (i === 0 ? 'Hello' : ` part ${i}`))
 }

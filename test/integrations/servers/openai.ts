@@ -55,7 +55,7 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
   const usage = b.usage ?? DEFAULT_USAGE
   const id = `chatcmpl-${Math.random().toString(36).slice(2)}`
   const created = 1756731420
-  const texts = pieces(b.chunks ?? 3)
+  const texts = pieces(b.chunks ?? 3, b.text)
   if (body['stream'] !== true) {
     sendJson(res, 200, {
       id,
@@ -127,7 +127,7 @@ async function responses(req: RecordedRequest, b: Behavior, res: ServerResponse)
   const body = req.body as Record<string, unknown>
   const model = servedModel(body['model'], b)
   const usage = b.usage ?? DEFAULT_USAGE
-  const texts = pieces(b.chunks ?? 3)
+  const texts = pieces(b.chunks ?? 3, b.text)
   const text = texts.join('')
   if (body['stream'] !== true) {
     sendJson(res, 200, responseObject(model, 'completed', text, responsesUsage(usage), usage.serviceTier ?? 'default'))

@@ -1,0 +1,240 @@
+/**
+ * `llm-budget/ai-sdk`: a language model middleware for the Vercel AI SDK (`wrapLanguageModel`).
+ *
+ * Every `doGenerate` / `doStream` call (what `generateText`, `streamText`, `generateObject` and `streamObject`
+ * run, once per step and once per retry) is admitted against the budget first and charged from the usage the
+ * provider reports, at the model id it reports (`response.modelId`, the dated snapshot). Streams are charged
+ * when they finish, or at the usage seen so far (flagged `estimated: true`) when they are cancelled, aborted or
+ * fail. The optional `capOutputTokens` lowers `maxOutputTokens` to what the remaining budget can pay for.
+ *
+ * The `ai` package is only used as a type here: nothing is imported from it at run time.
+ *
+ * @packageDocumentation
+ */
+import type { LanguageModelMiddleware } from 'ai'
+import { estimateCost } from '../cost/index.js'
+import {
+  incompleteCommit,
+  outputTokensFromText,
+  resolveContext,
+  resolveEstimate,
+  Settlement,
+  validateOptions,
+  type BudgetCallContext,
+  type BudgetIntegrationOptions,
+  type CommitInput,
+  type EstimateRequest,
+} from './shared.js'
+
+export type { BudgetCallContext, BudgetManagerLike } from './shared.js'
+
+type CallOptions = Parameters<NonNullable<LanguageModelMiddleware['transformParams']>>[0]['params']
+type Model = Parameters<NonNullable<LanguageModelMiddleware['transformParams']>>[0]['model']
+
+/** What the `context` and `estimate` functions of {@link budgetMiddleware} receive. */
+export interface AiSdkRequest {
+  /** `generate` (generateText, generateObject) or `stream` (streamText, streamObject). */
+  type: 'generate' | 'stream'
+  /** Provider id of the model, e.g. `openai.responses`, `anthropic.messages`. */
+  provider: string
+  /** Requested model id. */
+  modelId: string
+  /** The call options (prompt, maxOutputTokens, ...). */
+  params: CallOptions
+}
+
+/** Options of {@link budgetMiddleware}. */
+export interface BudgetMiddlewareOptions extends BudgetIntegrationOptions<AiSdkRequest> {
+  /**
+   * Lower `maxOutputTokens` to what the remaining budget can pay for after the input (default `false`).
+   * Needs `manager.getStatus()`; looks at the budgets of the context's user, team, org, key, end user and tags.
+   */
+  capOutputTokens?: boolean
+  /** Provider name for pricing. Default: the model's provider id before the dot (`openai.chat` -> `openai`). */
+  provider?: string
+}
+
+/** The manager methods `capOutputTokens` needs. */
+interface StatusReader {
+  getStatus(scope: string): Promise<{ remaining: number | null }>
+}
+
+function providerOf(model: Model, override: string | undefined): string {
+  if (override !== undefined) return override
+  const id = model.provider.split('.')[0] ?? model.provider
+  return id === 'google' ? 'gemini' : id === 'google-vertex' ? 'vertex_ai' : id
+}
+
+function defaultEstimate(model: Model, params: CallOptions, provider: string): EstimateRequest {
+  return {
+    model: model.modelId,
+    provider,
+    messages: params.prompt as unknown as EstimateRequest['messages'],
+    ...(params.maxOutputTokens !== undefined ? { maxOutputTokens: params.maxOutputTokens } : {}),
+  }
+}
+
+/** Usage to commit from a V3 usage object: Anthropic's raw usage keeps the 1h cache split and web searches. */
+function usageToCommit(usage: unknown, modelId: string | undefined, provider: string): unknown {
+  const raw = (usage as { raw?: unknown } | undefined)?.raw
+  if (provider === 'anthropic' && raw !== null && typeof raw === 'object') return { type: 'message', model: modelId, usage: raw }
+  return { usage, response: { modelId } }
+}
+
+const SCOPE_FIELDS = ['user', 'team', 'org', 'key', 'endUser'] as const
+
+async function remainingBudget(manager: unknown, context: BudgetCallContext): Promise<number | null> {
+  const reader = manager as Partial<StatusReader>
+  if (typeof reader.getStatus !== 'function') return null
+  const scopes: string[] = []
+  for (const field of SCOPE_FIELDS) if (typeof context[field] === 'string') scopes.push(`${field}:${context[field]}`)
+  for (const tag of context.tags ?? []) scopes.push(`tag:${tag}`)
+  let min: number | null = null
+  for (const scope of scopes) {
+    const status = await reader.getStatus(scope).catch(() => null)
+    if (status?.remaining !== null && status?.remaining !== undefined) min = min === null ? status.remaining : Math.min(min, status.remaining)
+  }
+  return min
+}
+
+/**
+ * A language model middleware that admits and charges every model call against the budget.
+ *
+ * @example
+ * ```ts
+ * const model = wrapLanguageModel({
+ *   model: openai('gpt-4o-mini'),
+ *   middleware: budgetMiddleware({ manager, context: { user: 'alice' }, capOutputTokens: true }),
+ * })
+ * const { text } = await generateText({ model, prompt: 'Hello' })
+ * ```
+ */
+export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageModelMiddleware {
+  validateOptions(options, 'budgetMiddleware')
+  const request = (type: 'generate' | 'stream', model: Model, params: CallOptions): AiSdkRequest => ({ type, provider: model.provider, modelId: model.modelId, params })
+
+  async function admit(type: 'generate' | 'stream', model: Model, params: CallOptions) {
+    const provider = providerOf(model, options.provider)
+    const req = request(type, model, params)
+    const context = { ...(await resolveContext(options.context, req)) }
+    if (context['provider'] === undefined) context['provider'] = provider
+    const defaults = defaultEstimate(model, params, provider)
+    const reservation = await options.manager.reserve(context, await resolveEstimate(options.estimate, req, defaults))
+    return { settlement: new Settlement(reservation, options.onRecordError), provider, defaults }
+  }
+
+  const middleware: LanguageModelMiddleware = {
+    specificationVersion: 'v3',
+
+    async wrapGenerate({ doGenerate, params, model }) {
+      const { settlement, provider } = await admit('generate', model, params)
+      let result: Awaited<ReturnType<typeof doGenerate>>
+      try {
+        result = await doGenerate()
+      } catch (error) {
+        await settlement.release()
+        throw error
+      }
+      const served = result.response?.modelId ?? model.modelId
+      await settlement.commit({ usage: usageToCommit(result.usage, served, provider), model: served, provider, status: 'success', metadata: { endpoint: 'generate' } })
+      return result
+    },
+
+    async wrapStream({ doStream, params, model }) {
+      const { settlement, provider, defaults } = await admit('stream', model, params)
+      let result: Awaited<ReturnType<typeof doStream>>
+      try {
+        result = await doStream()
+      } catch (error) {
+        await settlement.release()
+        throw error
+      }
+      type Part = Awaited<ReturnType<typeof doStream>>['stream'] extends ReadableStream<infer P> ? P : never
+      let served: string | undefined
+      let finishUsage: unknown
+      let characters = 0
+      let chunks = 0
+      const finish = (kind: 'end' | 'cancel' | 'abort' | 'error'): Promise<void> => {
+        if (finishUsage !== undefined) {
+          const complete = kind === 'end'
+          return settlement.commit({
+            usage: usageToCommit(finishUsage, served ?? model.modelId, provider),
+            model: served ?? model.modelId,
+            provider,
+            status: complete ? 'success' : 'aborted',
+            metadata: complete ? { endpoint: 'stream' } : { endpoint: 'stream', ended: kind },
+          })
+        }
+        const commit: CommitInput = incompleteCommit(settlement.reservation, {
+          model: served ?? model.modelId,
+          provider,
+          estimate: defaults,
+          partialUsage: undefined,
+          outputTokensSeen: outputTokensFromText(characters, chunks),
+          status: kind === 'end' ? 'estimated' : kind === 'error' ? 'failure' : 'aborted',
+          metadata: { endpoint: 'stream', ended: kind },
+        })
+        return settlement.commit(commit)
+      }
+      const signal = params.abortSignal
+      const onAbort = () => void finish('abort')
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const reader = result.stream.getReader()
+      const stream = new ReadableStream<Part>({
+        async pull(controller) {
+          let next: ReadableStreamReadResult<Part>
+          try {
+            next = await reader.read()
+          } catch (error) {
+            signal?.removeEventListener('abort', onAbort)
+            await finish(signal?.aborted ? 'abort' : 'error')
+            controller.error(error)
+            return
+          }
+          if (next.done) {
+            signal?.removeEventListener('abort', onAbort)
+            await finish('end')
+            controller.close()
+            return
+          }
+          const part = next.value as { type: string; modelId?: string; usage?: unknown; delta?: string }
+          if (part.type === 'response-metadata' && typeof part.modelId === 'string') served = part.modelId
+          else if (part.type === 'finish') finishUsage = part.usage
+          else if (typeof part.delta === 'string') {
+            characters += part.delta.length
+            chunks++
+          }
+          controller.enqueue(next.value)
+        },
+        async cancel(reason) {
+          signal?.removeEventListener('abort', onAbort)
+          await finish('cancel')
+          await reader.cancel(reason).catch(() => undefined)
+        },
+      })
+      return { ...result, stream }
+    },
+  }
+
+  if (options.capOutputTokens === true) {
+    middleware.transformParams = async ({ type, params, model }) => {
+      const provider = providerOf(model, options.provider)
+      const context = await resolveContext(options.context, request(type, model, params))
+      const remaining = await remainingBudget(options.manager, context)
+      if (remaining === null) return params
+      try {
+        const input = estimateCost({ model: model.modelId, provider, messages: params.prompt as never, maxOutputTokens: 0 }).totalCost
+        const perMillion = estimateCost({ model: model.modelId, provider, inputTokens: 0, maxOutputTokens: 1_000_000 }).totalCost
+        if (perMillion <= 0) return params
+        const affordable = Math.floor(((remaining - input) * 1_000_000) / perMillion)
+        // Below one token the call cannot be paid for: leave it to reserve() to refuse it with the reason.
+        if (affordable < 1) return params
+        const cap = params.maxOutputTokens === undefined ? affordable : Math.min(params.maxOutputTokens, affordable)
+        return { ...params, maxOutputTokens: cap }
+      } catch {
+        return params
+      }
+    }
+  }
+  return middleware
+}
