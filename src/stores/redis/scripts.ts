@@ -7,8 +7,8 @@
  *
  * - `live(key)`: sweep the key's expired holds, forget the key when its window is over and no hold is
  *   left (`liveKey` in the ledger);
- * - `setExpiry`, `touch`: the logical expiry (`laterExpiry`) and the physical one (`PEXPIREAT`, with a margin);
- * - `finished`, `held`, `dropHolds`: the call record used for idempotency.
+ * - `laterExpiry`, `touch`: the logical expiry (as the ledger's `laterExpiry`) and the physical one (`PEXPIREAT`, with a margin);
+ * - `callState`, `dropHolds`, `settle`: the call record used for idempotency, and the holds it owns.
  *
  * Common `ARGV`: `[1]` clock mode (`s` server, `c` client), `[2]` expiry margin ms, `[3]` the request's
  * `now`, `[4]` the key base (`{prefix}:`), `[5]` the call id (when the operation has one).
@@ -68,88 +68,92 @@ local function unhold(h, z, cid)
   redis.call('ZREM', z, cid)
 end
 
+-- The key's state after sweeping its expired holds, or nothing when it does not exist or its window is
+-- over with no hold left (then it is deleted). Returns exists, spent, reserved, expiry, latest hold expiry.
 local function live(lk)
-  local h, z = hk(lk), zk(lk)
-  if redis.call('EXISTS', h) == 0 then return false end
-  local expired = redis.call('ZRANGEBYSCORE', z, '-inf', num(now))
-  for i = 1, #expired do unhold(h, z, expired[i]) end
-  local e = redis.call('HGET', h, 'e')
-  if e and tonumber(e) <= now and redis.call('EXISTS', z) == 0 then
-    redis.call('DEL', h)
-    return false
-  end
-  return true
-end
-
-local function balance(lk)
-  local v = redis.call('HMGET', hk(lk), 's', 'r')
-  return v[1] or '0', v[2] or '0'
-end
-
-local function setExpiry(lk, incoming, isNew)
   local h = hk(lk)
-  if isNew then
-    if incoming ~= '' then redis.call('HSET', h, 'e', num(tonumber(incoming) + shiftIn)) end
-    return
+  local v = redis.call('HMGET', h, 's', 'r', 'e', 'm')
+  if not v[1] then return false, '0', '0', nil, nil end
+  local z = zk(lk)
+  local expired = redis.call('ZRANGEBYSCORE', z, '-inf', num(now))
+  if #expired > 0 then
+    for i = 1, #expired do unhold(h, z, expired[i]) end
+    v[2] = redis.call('HGET', h, 'r')
   end
-  if incoming == '' then
-    redis.call('HDEL', h, 'e')
-    return
+  if v[3] and tonumber(v[3]) <= now and redis.call('EXISTS', z) == 0 then
+    redis.call('DEL', h)
+    return false, '0', '0', nil, nil
   end
-  local current = redis.call('HGET', h, 'e')
-  if not current then return end
-  local v = tonumber(incoming) + shiftIn
-  if v > tonumber(current) then redis.call('HSET', h, 'e', num(v)) end
+  return true, v[1], v[2] or '0', v[3], v[4]
 end
 
-local function touch(lk)
+-- laterExpiry of the ledger: the expiry a key has after a write with expiry incoming ('' for none).
+local function laterExpiry(current, incoming, isNew)
+  if isNew then
+    if incoming == '' then return nil end
+    return num(tonumber(incoming) + shiftIn)
+  end
+  if incoming == '' or not current then return nil end
+  local v = tonumber(incoming) + shiftIn
+  if v > tonumber(current) then return num(v) end
+  return current
+end
+
+-- Physical expiry of a key and its hold set: the later of its window end and its latest hold, plus the margin.
+local function touch(lk, e, m)
   local h, z = hk(lk), zk(lk)
-  local e = redis.call('HGET', h, 'e')
   if not e then
     redis.call('PERSIST', h)
     redis.call('PERSIST', z)
     return
   end
   local p = tonumber(e)
-  local top = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
-  if top[2] and tonumber(top[2]) > p then p = tonumber(top[2]) end
+  if m and tonumber(m) > p then p = tonumber(m) end
   expireAt(h, p)
-  if top[2] then expireAt(z, p) end
+  if m then expireAt(z, p) end
 end
 
+-- Removes a call's holds and its record; returns the ledger keys it held.
 local function dropHolds(ck, cid)
   local encoded = redis.call('HGET', ck, 'k')
-  if encoded then
-    local keys = cjson.decode(encoded)
-    for i = 1, #keys do
-      local lk = keys[i]
-      unhold(hk(lk), zk(lk), cid)
-      if live(lk) then touch(lk) end
-    end
-  end
   redis.call('DEL', ck)
+  if not encoded then return {} end
+  local keys = cjson.decode(encoded)
+  for i = 1, #keys do unhold(hk(keys[i]), zk(keys[i]), cid) end
+  return keys
 end
 
-local function finished(ck)
-  local v = redis.call('HMGET', ck, 'st', 'u')
-  if v[1] == 'c' or v[1] == 'r' then
+-- After holds were dropped: forget keys whose window is over, refresh the physical expiry of the others.
+local function settle(keys, skip)
+  for i = 1, #keys do
+    local lk = keys[i]
+    if not (skip and skip[lk]) then
+      local exists, _, _, e, m = live(lk)
+      if exists then touch(lk, e, m) end
+    end
+  end
+end
+
+-- The call record's state: 'h' (live holds), 'c' (committed), 'r' (released) or nil. Expired holds are
+-- dropped and expired records forgotten, as the ledger's heldCall and isFinished do.
+local function callState(ck, cid)
+  local v = redis.call('HMGET', ck, 'st', 'x', 'u')
+  local st = v[1]
+  if st == 'h' then
     if tonumber(v[2]) <= now then
+      settle(dropHolds(ck, cid), nil)
+      return nil
+    end
+    return 'h'
+  end
+  if st == 'c' or st == 'r' then
+    if tonumber(v[3]) <= now then
       redis.call('DEL', ck)
       return nil
     end
-    return v[1]
+    return st
   end
   return nil
-end
-
-local function held(ck, cid)
-  local v = redis.call('HMGET', ck, 'st', 'x')
-  if v[1] ~= 'h' then return false end
-  if tonumber(v[2]) <= now then
-    dropHolds(ck, cid)
-    return false
-  end
-  return true
 end
 `
 
@@ -166,22 +170,19 @@ local holdX = tonumber(ARGV[6]) + shiftIn
 local n = tonumber(ARGV[7])
 local function arg(i, f) return ARGV[7 + (i - 1) * 4 + f] end
 local out = {serverStr, 'ok'}
-if held(ck, cid) or finished(ck) then
+if callState(ck, cid) then
   out[2] = 'dup'
   for i = 1, n do
-    local lk = arg(i, 1)
-    live(lk)
-    local s, r = balance(lk)
+    local _, s, r = live(arg(i, 1))
     out[#out + 1] = s
     out[#out + 1] = r
   end
   return out
 end
-local exists = {}
+local state = {}
 for i = 1, n do
-  local lk = arg(i, 1)
-  exists[i] = live(lk)
-  local s, r = balance(lk)
+  local exists, s, r, e, m = live(arg(i, 1))
+  state[i] = {exists, s, r, e, m}
   local total = tonumber(s) + tonumber(r) + tonumber(arg(i, 2))
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
   local limit = arg(i, 3)
@@ -189,31 +190,45 @@ for i = 1, n do
     out[2] = 'refused'
     out[3] = tostring(i - 1)
     for j = 1, n do
-      local lj = arg(j, 1)
-      if j > i then live(lj) end
-      local sj, rj = balance(lj)
-      out[#out + 1] = sj
-      out[#out + 1] = rj
+      if j > i then
+        local _, sj, rj = live(arg(j, 1))
+        state[j] = {true, sj, rj}
+      end
+      out[#out + 1] = state[j][2]
+      out[#out + 1] = state[j][3]
     end
     return out
   end
 end
 local keys = {}
+local holdStr = num(holdX)
 for i = 1, n do
   local lk, amount = arg(i, 1), arg(i, 2)
   local h = hk(lk)
-  setExpiry(lk, arg(i, 4), not exists[i])
-  redis.call('HSETNX', h, 's', '0')
-  redis.call('HSET', h, 'h:' .. cid, amount)
-  if amount ~= '0' then redis.call('HINCRBY', h, 'r', amount) else redis.call('HSETNX', h, 'r', '0') end
-  redis.call('ZADD', zk(lk), num(holdX), cid)
-  touch(lk)
-  local s, r = balance(lk)
+  local exists, s, _, e, m = state[i][1], state[i][2], state[i][3], state[i][4], state[i][5]
+  local newE = laterExpiry(e, arg(i, 4), not exists)
+  if e and not newE then redis.call('HDEL', h, 'e') end
+  if not m or holdX > tonumber(m) then m = holdStr end
+  local fields = {'h:' .. cid, amount, 'm', m}
+  if not exists then
+    fields[#fields + 1] = 's'
+    fields[#fields + 1] = '0'
+    fields[#fields + 1] = 'r'
+    fields[#fields + 1] = '0'
+  end
+  if newE and newE ~= e then
+    fields[#fields + 1] = 'e'
+    fields[#fields + 1] = newE
+  end
+  redis.call('HSET', h, unpack(fields))
+  local r = redis.call('HINCRBY', h, 'r', amount)
+  redis.call('ZADD', zk(lk), holdStr, cid)
+  touch(lk, newE, m)
   out[#out + 1] = s
-  out[#out + 1] = r
+  out[#out + 1] = string.format('%.0f', r)
   keys[i] = lk
 end
-redis.call('HSET', ck, 'st', 'h', 'x', num(holdX), 'k', cjson.encode(keys))
+redis.call('HSET', ck, 'st', 'h', 'x', holdStr, 'k', cjson.encode(keys))
 expireAt(ck, holdX)
 return out
 `
@@ -230,12 +245,11 @@ local ck = base .. 'c:' .. cid
 local n = tonumber(ARGV[10])
 local function arg(i, f) return ARGV[10 + (i - 1) * 3 + f] end
 local out = {serverStr, 'ok'}
-if finished(ck) == 'c' then
+local v = redis.call('HMGET', ck, 'st', 'u')
+if v[1] == 'c' and tonumber(v[2]) > now then
   out[2] = 'dup'
   for i = 1, n do
-    local lk = arg(i, 1)
-    live(lk)
-    local s, r = balance(lk)
+    local _, s, r = live(arg(i, 1))
     out[#out + 1] = s
     out[#out + 1] = s
     out[#out + 1] = r
@@ -243,9 +257,7 @@ if finished(ck) == 'c' then
   return out
 end
 for i = 1, n do
-  local lk = arg(i, 1)
-  live(lk)
-  local s = balance(lk)
+  local _, s = live(arg(i, 1))
   if tonumber(s) + tonumber(arg(i, 2)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
 if ARGV[7] ~= '' then
@@ -268,19 +280,27 @@ if ARGV[7] ~= '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], string.format('%.0f-%.0f', idMs, seq), 'e', ARGV[8], 'd', ARGV[7])
   redis.call('HSET', meta, 'ms', string.format('%.0f', idMs), 'seq', string.format('%.0f', seq), 'late', string.format('%.0f', late))
 end
-if redis.call('HGET', ck, 'st') == 'h' then dropHolds(ck, cid) end
+if v[1] == 'h' then
+  local listed = {}
+  for i = 1, n do listed[arg(i, 1)] = true end
+  settle(dropHolds(ck, cid), listed)
+end
 for i = 1, n do
   local lk, amount = arg(i, 1), arg(i, 2)
   local h = hk(lk)
-  local existed = live(lk)
-  setExpiry(lk, arg(i, 3), not existed)
-  redis.call('HSETNX', h, 's', '0')
-  local before = redis.call('HGET', h, 's')
-  if amount ~= '0' then redis.call('HINCRBY', h, 's', amount) end
-  touch(lk)
-  local s, r = balance(lk)
-  out[#out + 1] = before
+  local exists, s, r, e, m = live(lk)
+  local newE = laterExpiry(e, arg(i, 3), not exists)
+  if e and not newE then redis.call('HDEL', h, 'e') end
+  if not exists then
+    if newE then redis.call('HSET', h, 's', '0', 'r', '0', 'e', newE) else redis.call('HSET', h, 's', '0', 'r', '0') end
+  elseif newE and newE ~= e then
+    redis.call('HSET', h, 'e', newE)
+  end
+  local after = s
+  if amount ~= '0' then after = string.format('%.0f', redis.call('HINCRBY', h, 's', amount)) end
+  touch(lk, newE, m)
   out[#out + 1] = s
+  out[#out + 1] = after
   out[#out + 1] = r
 end
 redis.call('DEL', ck)
@@ -295,12 +315,9 @@ return out
 export const RELEASE_SCRIPT = String.raw`${PRELUDE}
 local cid = ARGV[5]
 local ck = base .. 'c:' .. cid
-if not held(ck, cid) then
-  finished(ck)
-  return {serverStr, 'none'}
-end
+if callState(ck, cid) ~= 'h' then return {serverStr, 'none'} end
 local x = tonumber(redis.call('HGET', ck, 'x'))
-dropHolds(ck, cid)
+settle(dropHolds(ck, cid), nil)
 if x < now then x = now end
 redis.call('HSET', ck, 'st', 'r', 'u', num(x))
 expireAt(ck, x)
@@ -311,9 +328,7 @@ return {serverStr, 'released'}
 export const BALANCES_SCRIPT = String.raw`${PRELUDE}
 local out = {serverStr, 'ok'}
 for i = 5, #ARGV do
-  local lk = ARGV[i]
-  live(lk)
-  local s, r = balance(lk)
+  local _, s, r = live(ARGV[i])
   out[#out + 1] = s
   out[#out + 1] = r
 end

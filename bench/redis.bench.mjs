@@ -1,0 +1,177 @@
+// redisStore on loopback: Redis round trips per admitted call (from Redis's own INFO commandstats), calls per
+// second from one process with 100 calls in flight, p50/p99 latency of reserve + commit, and Redis memory
+// per active scope. Starts its own redis-server on a free loopback port in a temporary directory.
+//
+// Usage: npm run build && node bench/redis.bench.mjs   (LLM_BUDGET_REDIS=path/to/redis.js to use another build)
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
+
+const modulePath = process.env.LLM_BUDGET_REDIS ? pathToFileURL(process.env.LLM_BUDGET_REDIS).href : '../dist/redis.js'
+const { redisStore } = await import(modulePath)
+
+const CALLS = Number(process.env.CALLS ?? 40_000)
+const IN_FLIGHT = 100
+const SCOPES = 10_000
+
+// ------------------------------------------------------------------------------------------------ server
+if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) {
+  console.error('redis-server is not installed (apt-get install -y redis-server)')
+  process.exit(1)
+}
+const port = await new Promise((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const p = s.address().port
+    s.close(() => resolve(p))
+  })
+})
+const dir = mkdtempSync(join(tmpdir(), 'llm-budget-bench-redis-'))
+const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+const admin = new Redis(port, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) })
+await admin.ping()
+const version = (await admin.info('server')).match(/redis_version:(\S+)/)[1]
+
+async function commandStats() {
+  const text = await admin.info('commandstats')
+  const calls = {}
+  for (const m of text.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
+    calls[m[1]] = Number(m[2])
+    calls[`${m[1]}.usec`] = Number(m[3])
+  }
+  return calls
+}
+async function usedMemory() {
+  return Number((await admin.info('memory')).match(/used_memory:(\d+)/)[1])
+}
+
+// ------------------------------------------------------------------------------------------------ runs
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+
+async function throughput(label, client, keysPerCall) {
+  const prefix = `bench-${label}-${keysPerCall}`
+  const store = redisStore({ client, prefix, time: 'server' })
+  await store.syncClock()
+  const keys = ['org:acme|d|usd', 'team:search|d|usd', 'user:alice|d|usd', 'key:sk-1|d|usd'].slice(0, keysPerCall)
+  const day = Date.now() + 86_400_000
+  const oneCall = async (i) => {
+    const callId = `${prefix}-${i}`
+    const now = store.clock.now()
+    const r = await store.reserve({ callId, now, holdExpiresAt: now + 600_000, entries: keys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt: day })) })
+    if (!r.ok) throw new Error('refused')
+    await store.commit({
+      callId,
+      now: store.clock.now(),
+      entries: keys.map((key) => ({ key, amount: 900, expiresAt: day })),
+      dedupeUntil: now + 3_600_000,
+      record: { callId, startedAt: now, endedAt: now + 1, model: 'gpt-4o', costNanoUsd: 900, user: 'alice' },
+    })
+  }
+  // warm-up: loads the scripts
+  for (let i = 0; i < 200; i++) await oneCall(`w${i}`)
+  const before = await commandStats()
+  const latencies = new Float64Array(CALLS)
+  let next = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < CALLS) {
+        const i = next++
+        const t = performance.now()
+        await oneCall(i)
+        latencies[i] = performance.now() - t
+      }
+    }),
+  )
+  const seconds = (performance.now() - started) / 1000
+  const after = await commandStats()
+  const delta = (name) => (after[name] ?? 0) - (before[name] ?? 0)
+  // Commands the client sent: scripts (EVALSHA/EVAL), script loads and plain commands. Commands run inside
+  // a script (HGET, HINCRBY, TIME, ...) are counted by Redis too but are not round trips; each script calls
+  // TIME once, so TIME calls beyond the script count were sent by the client.
+  const scripts = delta('evalsha') + delta('eval')
+  const roundTrips = scripts + delta('script|load') + Math.max(0, delta('time') - scripts)
+  const sorted = Array.from(latencies).sort((a, b) => a - b)
+  return {
+    label,
+    keysPerCall,
+    callsPerSecond: Math.round(CALLS / seconds),
+    roundTripsPerCall: roundTrips / CALLS,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    redisUsecPerCall: (delta('evalsha.usec') + delta('eval.usec')) / CALLS,
+  }
+}
+
+async function memoryPerScope(client) {
+  const store = redisStore({ client, prefix: 'bench-memory', time: 'server' })
+  await store.syncClock()
+  const day = Date.now() + 86_400_000
+  const run = async (from, commitOnly, withRecord) => {
+    for (let b = 0; b < SCOPES; b += 500) {
+      await Promise.all(
+        Array.from({ length: 500 }, async (_, j) => {
+          const i = from + b + j
+          const key = `user:user-${i}|d:2026-11-29|usd`
+          const callId = `m-${i}`
+          const now = store.clock.now()
+          if (!commitOnly) await store.reserve({ callId, now, holdExpiresAt: now + 600_000, entries: [{ key, amount: 1000, limit: 5_000_000_000, expiresAt: day }] })
+          await store.commit({
+            callId,
+            now,
+            entries: [{ key, amount: 900, expiresAt: day }],
+            dedupeUntil: now + 3_600_000,
+            ...(withRecord ? { record: { callId, startedAt: now, endedAt: now + 1, model: 'gpt-4o', costNanoUsd: 900, user: `user-${i}` } } : {}),
+          })
+        }),
+      )
+    }
+  }
+  await admin.flushall()
+  const m0 = await usedMemory()
+  await run(0, false, true)
+  const m1 = await usedMemory()
+  // The call-id records expire with `dedupeUntil`; what stays for the window is the scope's hash.
+  const callKeys = []
+  let cursor = '0'
+  do {
+    const [c, keys] = await admin.scan(cursor, 'MATCH', '{bench-memory}:c:*', 'COUNT', 1000)
+    cursor = c
+    callKeys.push(...keys)
+  } while (cursor !== '0')
+  for (let i = 0; i < callKeys.length; i += 1000) await admin.del(...callKeys.slice(i, i + 1000))
+  await admin.del('{bench-memory}:r', '{bench-memory}:rm')
+  const m2 = await usedMemory()
+  return { perCall: (m1 - m0) / SCOPES, perScope: (m2 - m0) / SCOPES }
+}
+
+const io = new Redis(port, '127.0.0.1')
+const node = createClient({ url: `redis://127.0.0.1:${port}` })
+await node.connect()
+const rows = []
+for (const [label, client] of [['ioredis', io], ['node-redis', node]]) {
+  for (const keysPerCall of [1, 4]) rows.push(await throughput(label, client, keysPerCall))
+}
+const memory = await memoryPerScope(io)
+
+console.log(`redisStore on loopback, Redis ${version}, Node ${process.version}, ${CALLS} calls (reserve + commit with a spend record) per row, ${IN_FLIGHT} in flight, one process\n`)
+console.log('| client | keys per call | calls/s | round trips per call | p50 ms | p99 ms | Redis CPU per call (us) |')
+console.log('|---|---|---|---|---|---|---|')
+for (const r of rows) {
+  console.log(`| ${r.label} | ${r.keysPerCall} | ${r.callsPerSecond.toLocaleString('en-US')} | ${r.roundTripsPerCall.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.redisUsecPerCall.toFixed(0)} |`)
+}
+console.log('\n| Redis memory | bytes |')
+console.log('|---|---|')
+console.log(`| per active scope (its window's ledger hash) | ${Math.round(memory.perScope)} |`)
+console.log(`| per call while remembered (scope + call-id record + stream record) | ${Math.round(memory.perCall)} |`)
+
+io.disconnect()
+await node.close()
+admin.disconnect()
+server.kill('SIGTERM')
+await new Promise((resolve) => server.once('exit', resolve))
+rmSync(dir, { recursive: true, force: true })
