@@ -65,7 +65,10 @@ async function messages(req: RecordedRequest, b: Behavior, res: ServerResponse):
   })
   send({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
   for (const [i, text] of texts.entries()) {
-    if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) return cut(res)
+    if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
+      await sleep(30) // let the chunks already written reach the client, then drop the connection
+      return cut(res)
+    }
     if (b.chunkDelayMs) await sleep(b.chunkDelayMs)
     if (res.destroyed) return
     send({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })

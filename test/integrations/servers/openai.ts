@@ -79,7 +79,10 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
   startSse(res)
   writeSse(res, chunk({ role: 'assistant', content: '', refusal: null }, null))
   for (const [i, text] of texts.entries()) {
-    if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) return cut(res)
+    if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
+      await sleep(30) // let the chunks already written reach the client, then drop the connection
+      return cut(res)
+    }
     if (b.chunkDelayMs) await sleep(b.chunkDelayMs)
     if (res.destroyed) return
     writeSse(res, chunk({ content: text }, null))
@@ -141,7 +144,10 @@ async function responses(req: RecordedRequest, b: Behavior, res: ServerResponse)
   send({ type: 'response.output_item.added', output_index: 0, item: { id: 'msg_local', type: 'message', status: 'in_progress', content: [], role: 'assistant' } })
   send({ type: 'response.content_part.added', item_id: 'msg_local', output_index: 0, content_index: 0, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } })
   for (const [i, delta] of texts.entries()) {
-    if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) return cut(res)
+    if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
+      await sleep(30) // let the chunks already written reach the client, then drop the connection
+      return cut(res)
+    }
     if (b.chunkDelayMs) await sleep(b.chunkDelayMs)
     if (res.destroyed) return
     send({ type: 'response.output_text.delta', item_id: 'msg_local', output_index: 0, content_index: 0, delta, logprobs: [] })
