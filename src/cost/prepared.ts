@@ -54,6 +54,8 @@ export interface PreparedEntry {
   thresholds: number[]
   /** Standard tier, no threshold, no batch. */
   base: RateSet
+  /** True when the entry has a per-request charge (`input_cost_per_request`). */
+  perRequest: boolean
   /** Scaled value of any other price field (per second, per image, ...), BigInt; undefined if absent. */
   other(field: string): bigint | undefined
   /** Rate set for a tier / threshold / batch combination (memoized). */
@@ -175,6 +177,7 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     fast,
     thresholds: thresholdList,
     base,
+    perRequest: scaled.has('input_cost_per_request'),
     other: (field) => scaled.get(field),
     rates,
   }
