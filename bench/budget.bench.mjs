@@ -1,0 +1,146 @@
+// withBudget overhead (reserve + commit on 4 scopes, memoryStore), flat as records accumulate, side by side
+// with llm-spend-guard (checkBudget + recordUsage) and llm-cost-guard (track); memory of 100,000 active scopes.
+// Run: npm run build && node --expose-gc bench/budget.bench.mjs   (or npm run bench -- budget)
+// LLM_BUDGET_DIST=/path/to/dist overrides where llm-budget is imported from.
+import { createRequire } from 'node:module'
+import { performance } from 'node:perf_hooks'
+
+const dist = process.env.LLM_BUDGET_DIST ?? new URL('../dist', import.meta.url).pathname
+const { BudgetManager, withBudget, memoryStore } = await import(`${dist}/index.js`)
+// Both peers are loaded as CommonJS (llm-cost-guard's ESM build has extension-less imports Node cannot resolve).
+const require = createRequire(import.meta.url)
+const spendGuard = require('llm-spend-guard')
+const costGuard = require('llm-cost-guard')
+
+const gc = globalThis.gc ?? (() => {})
+const BATCH = 1000
+const BATCHES = 21
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+/** Median microseconds per call over BATCHES batches of BATCH sequential awaited calls. */
+async function measure(call, batch = BATCH, batches = BATCHES) {
+  const perCall = []
+  for (let b = 0; b < batches; b++) {
+    const start = performance.now()
+    for (let i = 0; i < batch; i++) await call(i)
+    perCall.push(((performance.now() - start) * 1000) / batch)
+  }
+  return median(perCall)
+}
+
+/** Advances a subject to `target` calls made, then measures. */
+async function at(subject, target, batch, batches) {
+  while (subject.count < target) {
+    const n = Math.min(10_000, target - subject.count)
+    for (let i = 0; i < n; i++) await subject.call()
+  }
+  return measure(() => subject.call(), batch, batches)
+}
+
+// ----------------------------------------------------------------------------------------------- llm-budget
+async function ours() {
+  const manager = new BudgetManager({ store: memoryStore() })
+  await manager.setBudget('org:acme', { maxBudget: 1_000_000, duration: 'monthly' })
+  await manager.setBudget('team:search', { maxBudget: 100_000, duration: 'monthly' })
+  await manager.setBudget('user:alice', { maxBudget: 50_000, duration: 'daily' })
+  await manager.setBudget('key:sk-1', { maxBudget: 10_000 })
+  const fn = withBudget(async () => 1, {
+    manager,
+    context: { org: 'acme', team: 'search', user: 'alice', key: 'sk-1' },
+    estimate: 0.002,
+    cost: () => 0.0015,
+  })
+  const subject = { count: 0, call: () => (subject.count++, fn()) }
+  return subject
+}
+
+// ----------------------------------------------------------------------------------------------- peers
+function spendGuardSubject() {
+  const manager = new spendGuard.BudgetManager({ globalBudgetTokens: 1e15, userBudgetTokens: 1e15, sessionBudgetTokens: 1e15, dailyBudgetTokens: 1e15 })
+  const ctx = { userId: 'alice', sessionId: 's1', route: '/chat' }
+  const subject = {
+    count: 0,
+    call: async () => {
+      subject.count++
+      await manager.checkBudget(100, ctx)
+      await manager.recordUsage(100, ctx)
+    },
+  }
+  return subject
+}
+
+function costGuardSubject() {
+  const day = 86_400_000
+  const guard = costGuard.createGuard({
+    budgets: [
+      { id: 'global', limitUsd: 1e9, windowMs: 30 * day, scopeBy: 'global' },
+      { id: 'user', limitUsd: 1e9, windowMs: day, scopeBy: 'user' },
+      { id: 'feature', limitUsd: 1e9, windowMs: day, scopeBy: 'feature' },
+      { id: 'user-feature', limitUsd: 1e9, windowMs: day, scopeBy: 'user_feature' },
+    ],
+    pricing: { 'gpt-4o': { inputPerMillionUsd: 2.5, outputPerMillionUsd: 10 } },
+  })
+  const subject = {
+    count: 0,
+    call: async () => {
+      subject.count++
+      await guard.track({ model: 'gpt-4o', inputTokens: 100, outputTokens: 50, userId: 'alice', feature: 'chat' })
+    },
+  }
+  return subject
+}
+
+const rows = []
+const fmt = (us) => (us === null ? 'n/a' : us < 10 ? us.toFixed(2) : us.toFixed(0))
+
+{
+  const subject = await ours()
+  const first = await at(subject, 0)
+  const mid = await at(subject, 100_000)
+  const last = await at(subject, 1_000_000)
+  rows.push(['llm-budget withBudget, 4 scopes (reserve + commit, atomic)', first, mid, last])
+}
+{
+  const subject = spendGuardSubject()
+  const first = await at(subject, 0)
+  const mid = await at(subject, 100_000)
+  const last = await at(subject, 1_000_000)
+  rows.push(['llm-spend-guard checkBudget + recordUsage (not atomic)', first, mid, last])
+}
+{
+  // llm-cost-guard scans every stored event on each track: measured at 1, 10k and 20k events (100k would take hours).
+  const subject = costGuardSubject()
+  const first = await at(subject, 0, 100, 11)
+  const tenK = await at(subject, 10_000, 100, 5)
+  const twentyK = await at(subject, 20_000, 100, 5)
+  rows.push(['llm-cost-guard track (events 1 / 10k / 20k)', first, tenK, twentyK])
+}
+
+console.log('| subject | us/call at 1st record | at 100k-th | at 1M-th |')
+console.log('|---|---:|---:|---:|')
+for (const [name, a, b, c] of rows) console.log(`| ${name} | ${fmt(a)} | ${fmt(b)} | ${fmt(c)} |`)
+const ourRow = rows[0]
+console.log(`\nllm-budget vs llm-spend-guard at the 1M-th call: ${(ourRow[3] / rows[1][3]).toFixed(2)}x; target <= 5 us per call: ${ourRow.slice(1).every((v) => v <= 5) ? 'met' : 'NOT met'}`)
+
+// ----------------------------------------------------------------------------------------------- memory
+{
+  gc()
+  gc()
+  const before = process.memoryUsage().heapUsed
+  const manager = new BudgetManager({ store: memoryStore({ maxRecords: 0 }) })
+  const scopes = 100_000
+  for (let i = 0; i < scopes; i++) await manager.setBudget({ type: 'user', id: `user-${i}` }, { maxBudget: 10, duration: 'monthly' })
+  for (let i = 0; i < scopes; i++) await (await manager.reserve({ user: `user-${i}` }, 0.01)).commit(0.005)
+  gc()
+  gc()
+  const after = process.memoryUsage().heapUsed
+  const mb = (after - before) / 1024 / 1024
+  console.log('\n| memory | heapUsed delta | target |')
+  console.log('|---|---:|---:|')
+  console.log(`| 100,000 active user scopes (stored budget, cached definition, one monthly ledger key, one committed call each) | ${mb.toFixed(1)} MB | < 100 MB ${mb < 100 ? '(met)' : '(NOT met)'} |`)
+  if (manager.store === undefined) console.log('')
+}
