@@ -36,7 +36,7 @@ import { type LedgerUnit, ledgerKey, modelPrefix, scopePrefix } from './keys.js'
 import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdToNano } from './money.js'
 import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usageTokens } from './pricing.js'
 import { type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from './records.js'
-import { type CallContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
+import { type CallContext, type ResolvedContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
 import { type BudgetWindow, type WindowSpec, windowAt } from './windows.js'
 
 /** A clock: epoch milliseconds. */
@@ -71,7 +71,11 @@ export interface BudgetManagerOptions {
   budgetCacheTtlMs?: number | undefined
   /** Most budget definitions cached. Default 100,000. */
   budgetCacheMax?: number | undefined
-  /** How long a committed call id is remembered, so a retried commit counts once. Default: `holdTtlMs`. */
+  /**
+   * How long the store remembers a committed call id after the commit, so a retried commit (a network retry
+   * to a Redis or HTTP store) counts once. Default 2 minutes. A `Reservation` object dedupes its own
+   * commits for its whole life regardless.
+   */
   dedupeTtlMs?: number | undefined
 }
 
@@ -264,6 +268,7 @@ const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
 const NO_WINDOW: CompiledWindow = { spec: null, label: 'none', current: null }
 const MINUTE_SPEC: WindowSpec = { duration: '1m' }
 const DEFAULT_HOLD_TTL_MS = 600_000
+const DEFAULT_DEDUPE_TTL_MS = 120_000
 const KEY_GRACE_MS = 60_000
 const MAX_OPTIMISTIC_RETRIES = 8
 
@@ -347,7 +352,7 @@ export class BudgetManager {
     if (onStoreError !== 'deny' && onStoreError !== 'allow') throw new BudgetConfigError('onStoreError', "`onStoreError` must be 'deny' or 'allow'")
     this.onStoreError = onStoreError
     this.holdTtlMs = checkMs('holdTtlMs', options.holdTtlMs, DEFAULT_HOLD_TTL_MS, 1)
-    this.dedupeTtlMs = checkMs('dedupeTtlMs', options.dedupeTtlMs, this.holdTtlMs, 1)
+    this.dedupeTtlMs = checkMs('dedupeTtlMs', options.dedupeTtlMs, DEFAULT_DEDUPE_TTL_MS, 1)
     this.cacheTtlMs = checkMs('budgetCacheTtlMs', options.budgetCacheTtlMs, 1000)
     const cacheMax = checkMs('budgetCacheMax', options.budgetCacheMax, 100_000, 1)
     this.cache = new LRUCache({ max: cacheMax })
@@ -460,23 +465,20 @@ export class BudgetManager {
   }
 
   /** Budgets of the scopes from the cache when all are fresh (the fast path), else `undefined`. */
-  private cachedBudgets(scopes: readonly Scope[], now: number): (CompiledBudget | null)[] | undefined {
-    const out: (CompiledBudget | null)[] = new Array(scopes.length)
-    for (let i = 0; i < scopes.length; i++) {
-      const scope = scopes[i]!
-      const hit = this.cache.get(`${scope.type}:${scope.id}`)
+  private cachedBudgets(keys: readonly string[], now: number): (CompiledBudget | null)[] | undefined {
+    const out: (CompiledBudget | null)[] = new Array(keys.length)
+    for (let i = 0; i < keys.length; i++) {
+      const hit = this.cache.get(keys[i]!)
       if (hit === undefined || now - hit.fetchedAt >= this.cacheTtlMs || now < hit.fetchedAt) return undefined
       out[i] = hit.budget
     }
     return out
   }
 
-  private async budgetsFor(scopes: readonly Scope[], now: number): Promise<(CompiledBudget | null)[]> {
-    const cached = this.cachedBudgets(scopes, now)
-    if (cached !== undefined) return cached
+  private async budgetsFor(scopes: readonly Scope[], keys: readonly string[], now: number): Promise<(CompiledBudget | null)[]> {
     return Promise.all(
-      scopes.map((scope) => {
-        const scopeString = scopeKey(scope)
+      scopes.map((scope, i) => {
+        const scopeString = keys[i]!
         const hit = this.cache.get(scopeString)
         if (hit !== undefined && now - hit.fetchedAt < this.cacheTtlMs && now >= hit.fetchedAt) return hit.budget
         return this.loadBudget(scope, scopeString)
@@ -604,34 +606,45 @@ export class BudgetManager {
    *   InvalidInputError for bad input (nothing changed); StorageError when the store fails and `onStoreError` is `deny`.
    */
   async reserve(context: CallContext, estimate: Estimate, options: ReserveOptions = {}): Promise<Reservation> {
-    const resolved = resolveContext(context)
-    if (options.callId !== undefined) validateId('callId', options.callId)
-    if (options.callId !== undefined && options.callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
+    return this.reserveResolved(resolveContext(context), estimate, options)
+  }
+
+  /** @internal `reserve` with a context validated once (withBudget's static contexts). Does not change `resolved`. */
+  reserveResolved(resolved: ResolvedContext, estimate: Estimate, options: ReserveOptions = {}): Promise<Reservation> {
+    if (options.callId !== undefined) {
+      validateId('callId', options.callId)
+      if (options.callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
+    }
     const priced = this.priceEstimate(estimate)
-    if (typeof estimate === 'object' && resolved.context.model === undefined && priced.model !== undefined) {
+    let { context, scopes, keys } = resolved
+    if (typeof estimate === 'object' && context.model === undefined && priced.model !== undefined) {
       validateId('estimate.model', priced.model)
-      resolved.context.model = priced.model
-      resolved.scopes.push({ type: 'model', id: priced.model })
+      context = { ...context, model: priced.model }
+      scopes = [...scopes, { type: 'model', id: priced.model }]
+      keys = [...keys, `model:${priced.model}`]
     }
     const callId = options.callId ?? this.nextCallId()
-    return this.admit(resolved.context, resolved.scopes, priced, callId, estimate, true)
+    return this.admit(context, scopes, keys, priced, callId, estimate, true)
   }
 
   private async admit(
     context: CallContext,
     scopes: Scope[],
+    keys: string[],
     priced: { nano: number; tokens: number; model: string | undefined },
     callId: string,
     estimate: Estimate,
     allowFallback: boolean,
   ): Promise<Reservation> {
     const now = this.clock.now()
-    let budgets: (CompiledBudget | null)[]
-    try {
-      budgets = await this.budgetsFor(scopes, now)
-    } catch (error) {
-      if (isInputError(error)) throw error
-      return this.storeFailure('getBudget', error, context, priced, callId, now)
+    let budgets = this.cachedBudgets(keys, now)
+    if (budgets === undefined) {
+      try {
+        budgets = await this.budgetsFor(scopes, keys, now)
+      } catch (error) {
+        if (isInputError(error)) throw error
+        return this.storeFailure('getBudget', error, context, priced, callId, now)
+      }
     }
     const plan = this.plan(budgets, context, priced.nano, priced.tokens, now)
     const holdExpiresAt = now + this.holdTtlMs
@@ -669,7 +682,7 @@ export class BudgetManager {
           const fallbackPriced = this.priceEstimate(fallbackEstimate)
           const fallbackContext: CallContext = { ...context, model: fallback }
           const fallbackScopes = scopes.map((s) => (s.type === 'model' ? { type: 'model' as const, id: fallback } : s))
-          return this.admit(fallbackContext, fallbackScopes, fallbackPriced, callId, fallbackEstimate, false)
+          return this.admit(fallbackContext, fallbackScopes, fallbackScopes.map(scopeKey), fallbackPriced, callId, fallbackEstimate, false)
         }
       }
       throw refusal
@@ -903,20 +916,23 @@ export class BudgetManager {
       validateId('model', model)
       resolved.context.model = model
       resolved.scopes.push({ type: 'model', id: model })
+      resolved.keys.push(`model:${model}`)
     }
     if (typeof usageOrCost === 'object' && usageOrCost !== null && usageOrCost.cost === undefined && usageOrCost.usage === undefined && usageOrCost.status !== 'cache_hit') {
       throw new InvalidInputError('usageOrCost', '`record` needs `cost` or `usage` (there is no estimate to fall back on)')
     }
     const priced = this.priceCommit(usageOrCost, { nano: 0, tokens: 0, model: resolved.context.model, provider: resolved.context.provider })
     const now = this.clock.now()
-    let budgets: (CompiledBudget | null)[]
-    try {
-      budgets = await this.budgetsFor(resolved.scopes, now)
-    } catch (error) {
-      if (isInputError(error)) throw error
-      const storageError = asStorageError(error, this.store.name)
-      this.emit('store.error', { operation: 'getBudget', action: 'lost', error: storageError })
-      throw storageError
+    let budgets = this.cachedBudgets(resolved.keys, now)
+    if (budgets === undefined) {
+      try {
+        budgets = await this.budgetsFor(resolved.scopes, resolved.keys, now)
+      } catch (error) {
+        if (isInputError(error)) throw error
+        const storageError = asStorageError(error, this.store.name)
+        this.emit('store.error', { operation: 'getBudget', action: 'lost', error: storageError })
+        throw storageError
+      }
     }
     const plan = this.plan(budgets, resolved.context, priced.nano, priced.tokens, now)
     return this.writeCommit({

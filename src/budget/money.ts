@@ -13,6 +13,9 @@ export const MAX_NANO = Number.MAX_SAFE_INTEGER
 /** {@link MAX_NANO} in USD, for messages. */
 export const MAX_USD = MAX_NANO / NANO_PER_USD
 
+/** Below this many USD the fast conversion path is exact (see {@link usdToNano}). */
+const FAST_LIMIT_USD = 4_194_304
+
 const DECIMAL = /^(\d+)(?:\.(\d*))?(?:e([-+]?\d+))?$/i
 
 /**
@@ -48,6 +51,12 @@ export function usdToNano(amount: number | string, field = 'amount'): number {
     if (!Number.isFinite(amount) || amount < 0) {
       throw new InvalidInputError(field, `\`${field}\` must be a finite number of USD >= 0, got ${String(amount)}`)
     }
+    // Fast path, exact: below 2^22 USD the doubles are closer together than 1e-9, so when n / 1e9 gives back
+    // the same double, the shortest decimal of `amount` is exactly n nano-USD (no other integer maps there).
+    if (amount < FAST_LIMIT_USD) {
+      const n = Math.round(amount * NANO_PER_USD)
+      if (n / NANO_PER_USD === amount) return n
+    }
     text = String(amount)
   } else if (typeof amount === 'string') {
     text = amount.trim()
@@ -75,6 +84,11 @@ export function nanoToUsd(nano: number | bigint): number {
 
 /** Integer nano-USD to an exact decimal string with nine decimals: `5000000000` -> `"5.000000000"`. */
 export function formatNano(nano: number | bigint): string {
+  if (typeof nano === 'number' && Number.isSafeInteger(nano) && nano >= 0) {
+    const whole = Math.floor(nano / NANO_PER_USD)
+    const fraction = nano - whole * NANO_PER_USD
+    return `${whole}.${fraction < 100_000_000 ? String(fraction).padStart(9, '0') : fraction}`
+  }
   let value = typeof nano === 'bigint' ? nano : BigInt(nano)
   const negative = value < 0n
   if (negative) value = -value

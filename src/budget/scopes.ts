@@ -120,6 +120,8 @@ export interface ResolvedContext {
   context: CallContext
   /** Scopes the call counts against, `global` first, deduplicated. */
   scopes: Scope[]
+  /** The scopes in `type:id` form, same order. */
+  keys: string[]
 }
 
 const CONTEXT_FIELDS: ReadonlyArray<readonly [keyof CallContext, ScopeType]> = [
@@ -142,7 +144,7 @@ const GLOBAL: Scope = Object.freeze({ type: 'global', id: 'global' }) as Scope
  * @throws InvalidInputError naming the field.
  */
 export function resolveContext(input: unknown, field = 'context'): ResolvedContext {
-  if (input === undefined || input === null) return { context: {}, scopes: [GLOBAL] }
+  if (input === undefined || input === null) return { context: {}, scopes: [GLOBAL], keys: ['global:global'] }
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new InvalidInputError(field, `\`${field}\` must be an object such as \`{ user: 'alice', team: 'search' }\`, got ${describe(input)}`)
   }
@@ -154,12 +156,14 @@ export function resolveContext(input: unknown, field = 'context'): ResolvedConte
   }
   const context: CallContext = {}
   const scopes: Scope[] = [GLOBAL]
+  const keys: string[] = ['global:global']
   for (const [name, type] of CONTEXT_FIELDS) {
     const value = record[name]
     if (value === undefined) continue
     const id = validateId(`${field}.${name}`, value)
     ;(context as Record<string, unknown>)[name] = id
     scopes.push({ type, id })
+    keys.push(`${type}:${id}`)
   }
   const tags = record.tags
   if (tags !== undefined) {
@@ -174,12 +178,13 @@ export function resolveContext(input: unknown, field = 'context'): ResolvedConte
       seen.add(tag)
       list.push(tag)
       scopes.push({ type: 'tag', id: tag })
+      keys.push(`tag:${tag}`)
     }
     context.tags = list
   }
   const metadata = record.metadata
   if (metadata !== undefined) context.metadata = validateMetadata(`${field}.metadata`, metadata)
-  return { context, scopes }
+  return { context, scopes, keys }
 }
 
 /** Most keys in a metadata object. */

@@ -7,7 +7,7 @@
 import { InvalidInputError, isBudgetError } from '../errors.js'
 import type { BudgetManager, CommitInput, Estimate, Reservation } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
-import type { CallContext } from './scopes.js'
+import { type CallContext, resolveContext } from './scopes.js'
 
 /** Options of {@link withBudget}. `Args` are the wrapped function's parameters, `Result` its resolved result. */
 export interface WithBudgetOptions<Args extends unknown[], Result> {
@@ -92,6 +92,8 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
   type Args = Parameters<F>
   type Result = Awaited<ReturnType<F>>
   const { manager } = options
+  // A static context is validated once, here, so a bad one fails at wrap time and calls skip the work.
+  const staticContext = typeof options.context === 'function' ? undefined : resolveContext(options.context)
 
   const commitFor = (reservation: Reservation, result: Result, args: Args, partial: boolean): CommitInput => {
     if (options.cacheHit?.(result, args) === true) return { status: 'cache_hit', cost: 0 }
@@ -220,9 +222,11 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
   }
 
   const wrapped = async function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
-    const context = typeof options.context === 'function' ? await options.context(...args) : options.context
     const estimate = options.estimate === undefined ? defaultEstimate(args) : typeof options.estimate === 'function' ? await options.estimate(...args) : options.estimate
-    const reservation = await manager.reserve(context, estimate)
+    const reservation =
+      staticContext !== undefined
+        ? await manager.reserveResolved(staticContext, estimate)
+        : await manager.reserve(await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args), estimate)
     let result: Result
     try {
       result = (await fn.apply(this, args)) as Result

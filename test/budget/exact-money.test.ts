@@ -56,3 +56,22 @@ describe('exact money', () => {
     expect(await manager.getCurrentCost('micro')).toBe(1)
   }, 60_000)
 })
+
+describe('usdToNano fast path', () => {
+  it('property: agrees with exact decimal arithmetic on the shortest decimal of any double', () => {
+    const slow = (x: number): number => usdToNano(String(x))
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 9_000_000, noNaN: true, noDefaultInfinity: true }), (x) => {
+        expect(usdToNano(x)).toBe(slow(x))
+      }),
+      { numRuns: 20_000 },
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4_000_000_000_000 }), (n) => {
+        expect(usdToNano(n / 1e9)).toBe(n)
+        expect(formatNano(n)).toBe(`${Math.floor(n / 1e9)}.${String(n % 1e9).padStart(9, '0')}`)
+      }),
+      { numRuns: 20_000 },
+    )
+  })
+})
