@@ -18,7 +18,7 @@ export interface PriceCatalogOptions {
    * Pass `'empty'` for a catalog with only the prices you register.
    */
   table?: CompactPriceTable | 'empty' | undefined
-  /** Size of the resolution cache (lru-cache). Default 2,000 names. */
+  /** Size of the resolution cache (a small LRU, see docs/decisions/0003). Default 2,000 names. */
   cacheSize?: number | undefined
 }
 
