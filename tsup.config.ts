@@ -5,8 +5,16 @@ import { defineConfig } from 'tsup'
  * Add a line here when a subpath is added there.
  */
 export const entries: Record<string, string> = {
-  index: 'src/index.ts',
-  cost: 'src/cost/index.ts',
+  'index': 'src/index.ts',
+  'cost': 'src/cost/index.ts',
+  'testing': 'src/testing/index.ts',
+  'file': 'src/stores/file.ts',
+  'redis': 'src/stores/redis.ts',
+  'server': 'src/server/index.ts',
+  'openai': 'src/integrations/openai.ts',
+  'anthropic': 'src/integrations/anthropic.ts',
+  'ai-sdk': 'src/integrations/ai-sdk.ts',
+  'langchain': 'src/integrations/langchain.ts',
 }
 
 export default defineConfig([

@@ -1,0 +1,82 @@
+// Tests the package as users get it: the built files behind every `exports` entry exist, the packed tarball
+// installs in an empty project, and every subpath imports in ESM and in CommonJS without any optional peer
+// dependency installed. Also checks that the cost module's import graph loads no store, server or integration.
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const root = resolve(import.meta.dirname, '../..')
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  name: string
+  exports: Record<string, string | { import: { types: string; default: string }; require: { types: string; default: string } }>
+  bin: Record<string, string>
+}
+const subpaths = Object.entries(pkg.exports).filter(([path]) => path !== './package.json')
+
+describe('package exports', () => {
+  it('lists types first and points at built files that exist', () => {
+    for (const [path, target] of subpaths) {
+      if (typeof target === 'string') throw new Error(`${path}: expected conditions`)
+      for (const condition of ['import', 'require'] as const) {
+        expect(Object.keys(target[condition])[0], `${path} ${condition}: types first`).toBe('types')
+        for (const file of [target[condition].types, target[condition].default]) {
+          expect(existsSync(join(root, file)), `${path} -> ${file}`).toBe(true)
+        }
+      }
+    }
+    for (const bin of Object.values(pkg.bin)) expect(existsSync(join(root, bin)), bin).toBe(true)
+  })
+
+  it('the cost module loads no store, budget, server or integration code', () => {
+    const seen = new Set<string>()
+    const visit = (file: string): void => {
+      if (seen.has(file)) return
+      seen.add(file)
+      const source = readFileSync(file, 'utf8')
+      for (const match of source.matchAll(/(?:from|import)\s*["'](\.[^"']+)["']/g)) visit(resolve(dirname(file), match[1]!))
+    }
+    visit(join(root, 'dist/cost.js'))
+    const code = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n')
+    for (const forbidden of ['memoryStore', 'BudgetManager', 'createBudgetHandler', 'redisStore', 'withOpenAIBudget', 'node:']) {
+      expect(code.includes(forbidden), `dist/cost.js graph contains ${forbidden}`).toBe(false)
+    }
+  })
+})
+
+describe('the packed tarball', () => {
+  let dir = ''
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'llm-budget-pack-'))
+    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1)!
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--omit=peer', join(dir, tarball)], { cwd: dir, stdio: 'pipe' })
+  }, 180_000)
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('contains the licence, the notice and no tests or sources', () => {
+    const files = execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: root, encoding: 'utf8' })
+    const names = (JSON.parse(files) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path)
+    expect(names).toContain('LICENSE')
+    expect(names).toContain('NOTICE')
+    expect(names.some((n) => n.startsWith('test/') || n.startsWith('src/'))).toBe(false)
+  })
+
+  it('imports every subpath in ESM and CommonJS with no optional peer installed', () => {
+    for (const [path] of subpaths) {
+      const specifier = path === '.' ? pkg.name : `${pkg.name}/${path.slice(2)}`
+      const esm = execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).length)`], { cwd: dir, encoding: 'utf8' })
+      expect(Number(esm.trim()), `${specifier} (ESM) exports something`).toBeGreaterThan(0)
+      const cjs = execFileSync(process.execPath, ['-e', `const m = require(${JSON.stringify(specifier)}); console.log(Object.keys(m).length)`], { cwd: dir, encoding: 'utf8' })
+      expect(Number(cjs.trim()), `${specifier} (CJS) exports something`).toBeGreaterThan(0)
+    }
+  })
+
+  it('installs the llm-budget command', () => {
+    const out = execFileSync(join(dir, 'node_modules/.bin/llm-budget'), ['--help'], { encoding: 'utf8' })
+    expect(out).toMatch(/llm-budget/)
+  })
+})
