@@ -29,7 +29,6 @@ export interface FakeRequest {
   max_completion_tokens?: number
   stream?: boolean
   stream_options?: { include_usage?: boolean }
-  [field: string]: unknown
 }
 
 function textLength(request: FakeRequest): number {
