@@ -1,12 +1,13 @@
 /**
  * Bearer-token authentication for the budget server. Tokens from a `{ tokens }` map are kept only as SHA-256
- * digests (Web Crypto) and every presented token is compared against every stored digest in constant time,
+ * digests (computed synchronously by `./sha256.ts`; see docs/decisions/0061) and every presented token is compared against every stored digest in constant time,
  * so neither the map nor response timing reveals a token.
  *
  * @internal Used by the handler; the option types are public through `llm-budget/server`.
  */
 import { BudgetConfigError } from '../errors.js'
 import { HttpError } from './errors.js'
+import { sha256 } from './sha256.js'
 
 /**
  * How the server maps a bearer token to a tenant: a map `{ [token]: tenantId }`, or a function that returns
@@ -21,12 +22,6 @@ export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 /** Longest accepted bearer token. */
 export const MAX_TOKEN_LENGTH = 512
-
-const encoder = new TextEncoder()
-
-async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)))
-}
 
 /** Compares two byte arrays in time that depends only on their lengths. */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -78,15 +73,15 @@ export function createAuthenticator(auth: BudgetServerAuth | undefined): Authent
       }
     }
     // Only digests are kept; the plain tokens are dropped with `auth` once hashed.
-    const digests = Promise.all(entries.map(async ([token, tenant]) => ({ digest: await sha256(token), tenant })))
-    lookup = async (token) => {
-      const presented = await sha256(token)
+    const digests = entries.map(([token, tenant]) => ({ digest: sha256(token), tenant }))
+    lookup = (token) => {
+      const presented = sha256(token)
       let found: string | null = null
-      for (const { digest, tenant } of await digests) {
+      for (const { digest, tenant } of digests) {
         // No early exit: every stored digest is compared.
         if (constantTimeEqual(presented, digest) && found === null) found = tenant
       }
-      return found
+      return Promise.resolve(found)
     }
   }
   return async (authorization) => {

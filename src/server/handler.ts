@@ -1,6 +1,6 @@
 /**
  * `createBudgetHandler()`: the budget server as a fetch-style handler `(Request) => Promise<Response>`.
- * It uses only web APIs (Request, Response, Web Crypto, TextDecoder), so it runs on Node, Bun, Deno and
+ * It uses only web APIs (Request, Response, TextDecoder), so it runs on Node, Bun, Deno and
  * edge workers; `createBudgetServer()` in `./node.ts` puts it on `node:http`.
  *
  * @packageDocumentation
@@ -15,6 +15,7 @@ import { IdempotencyCache } from './idempotency.js'
 import { createManagementRoutes, RawAnswer, type ManagementOptions } from './management.js'
 import { ServerMetrics } from './metrics.js'
 import * as schemas from './schemas.js'
+import { sha256Hex } from './sha256.js'
 import { tenantStore, type StoreTimer } from './tenant.js'
 
 export type { BudgetServerAuth } from './auth.js'
@@ -131,13 +132,6 @@ function jsonDepthExceeds(value: unknown, max: number): boolean {
     for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
   }
   return false
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))
-  let out = ''
-  for (const byte of digest) out += byte.toString(16).padStart(2, '0')
-  return out
 }
 
 function storeRoutes(maxRecordsPerPage: number): Route[] {
@@ -377,7 +371,7 @@ export function createBudgetCore(options: BudgetHandlerOptions): BudgetCore {
         } else {
           if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new InvalidInputError('Idempotency-Key', '`Idempotency-Key` must be 1 to 200 visible ASCII characters')
           const cacheKey = `${tenant}\u0000${idempotencyKey}`
-          const fingerprint = await sha256Hex(`${request.method} ${request.path}\n${body.text}`)
+          const fingerprint = sha256Hex(`${request.method} ${request.path}\n${body.text}`)
           const found = idempotency.begin(cacheKey, fingerprint)
           if (found.kind === 'replay') {
             metrics.idempotencyReplays++
