@@ -1,0 +1,151 @@
+/**
+ * `llm-budget serve --store memory|file:<dir>|redis://host:port --token-file <path> [--port 8787]
+ * [--host 127.0.0.1]`: runs the budget server until SIGTERM or SIGINT, then stops accepting connections,
+ * lets in-flight requests finish and closes the store.
+ *
+ * @packageDocumentation
+ */
+import { readFile } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { BudgetStore } from '../../stores/types.js'
+import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
+
+const USAGE = `Usage: llm-budget serve --token-file <path> [--store memory|file:<dir>|redis://host:port] [--port 8787] [--host 127.0.0.1]
+
+Runs the budget server (the REST API behind httpStore, management endpoints, /metrics, /health).
+
+Options:
+  --store S            memory (default; lost on exit), file:./budget-data (durable, one machine),
+                       or redis://127.0.0.1:6379 (shared; needs the ioredis package)
+  --token-file PATH    bearer tokens, one "token tenant" pair per line; # starts a comment (required)
+  --port N             TCP port (default 8787; 0 picks a free one)
+  --host H             address to bind (default 127.0.0.1; use 0.0.0.0 only behind TLS)
+  --shutdown-timeout MS  longest wait for in-flight requests on SIGTERM (default 30000)
+
+Exit codes: 0 stopped cleanly, 1 failure, 2 bad arguments.`
+
+/** Parses a token file: `token tenant` per line, `#` comments, blank lines ignored. */
+export function parseTokenFile(text: string): Record<string, string> {
+  const tokens: Record<string, string> = Object.create(null) as Record<string, string>
+  const lines = text.split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.replace(/#.*$/, '').trim()
+    if (line === '') continue
+    const parts = line.split(/\s+/)
+    if (parts.length !== 2) throw new UsageError(`token file line ${i + 1}: expected "token tenant", got ${parts.length} fields`)
+    const [token, tenant] = parts as [string, string]
+    if (Object.hasOwn(tokens, token)) throw new UsageError(`token file line ${i + 1}: the same token is listed twice`)
+    tokens[token] = tenant
+  }
+  if (Object.keys(tokens).length === 0) throw new UsageError('the token file lists no tokens')
+  return { ...tokens }
+}
+
+async function openStore(spec: string): Promise<{ store: BudgetStore; close: () => Promise<void>; label: string }> {
+  if (spec === 'memory') {
+    const { memoryStore } = await import('../../stores/memory.js')
+    const store = memoryStore()
+    return { store, close: () => store.close(), label: 'memory (not durable)' }
+  }
+  if (spec.startsWith('file:')) {
+    const path = spec.slice('file:'.length)
+    if (path === '') throw new UsageError('--store file:<dir> needs a directory, e.g. file:./budget-data')
+    const { fileStore } = await import('../../stores/file.js')
+    const store = fileStore({ path })
+    return { store, close: () => store.close(), label: `file ${path}` }
+  }
+  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
+    let Redis: new (url: string, options?: Record<string, unknown>) => { quit(): Promise<unknown> }
+    try {
+      const ioredis = (await import('ioredis')) as unknown as { default: typeof Redis }
+      Redis = ioredis.default
+    } catch {
+      throw new Error('--store redis://... needs the `ioredis` package: npm install ioredis')
+    }
+    const { redisStore } = await import('../../stores/redis.js')
+    const client = new Redis(spec, { maxRetriesPerRequest: 2 })
+    const store = redisStore({ client: client as never })
+    return {
+      store,
+      close: async () => {
+        await store.close()
+        await client.quit()
+      },
+      label: `redis ${new URL(spec).host}`,
+    }
+  }
+  throw new UsageError(`--store must be memory, file:<dir> or redis://host:port, got ${JSON.stringify(spec)}`)
+}
+
+/** Stops accepting connections, closes idle keep-alive connections while in-flight requests finish. */
+function shutdown(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), 50)
+    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs)
+    server.close(() => {
+      clearInterval(sweep)
+      clearTimeout(deadline)
+      resolve()
+    })
+    server.closeIdleConnections()
+  })
+}
+
+const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the budget server: serve --store file:./budget-data --token-file tokens.txt',
+  usage: USAGE,
+  async run({ argv, out, err }) {
+    const { positionals, values } = parseArgs(argv, { values: ['store', 'port', 'host', 'token-file', 'shutdown-timeout'] })
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
+    const tokenFile = values.get('token-file')
+    if (tokenFile === undefined) throw new UsageError('--token-file is required: the server refuses every request without a token')
+    const port = Number(values.get('port') ?? '8787')
+    if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0 to 65535, got ${values.get('port')}`)
+    const host = values.get('host') ?? '127.0.0.1'
+    const shutdownTimeout = Number(values.get('shutdown-timeout') ?? '30000')
+    if (!Number.isSafeInteger(shutdownTimeout) || shutdownTimeout < 0) throw new UsageError('--shutdown-timeout must be a whole number of milliseconds')
+    let tokenText: string
+    try {
+      tokenText = await readFile(tokenFile, 'utf8')
+    } catch (error) {
+      throw new UsageError(`cannot read --token-file ${tokenFile}: ${(error as Error).message}`)
+    }
+    const tokens = parseTokenFile(tokenText)
+    const { createBudgetServer } = await import('../../server/node.js')
+    const { store, close, label } = await openStore(values.get('store') ?? 'memory')
+    let server: Server
+    try {
+      server = createBudgetServer({ store, auth: { tokens }, onError: (error, { route }) => err(`llm-budget serve: ${route}: ${error instanceof Error ? error.message : String(error)}`) })
+    } catch (error) {
+      await close()
+      throw error
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    }).catch(async (error: unknown) => {
+      await close()
+      throw error
+    })
+    const address = server.address() as AddressInfo
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    const tenants = new Set(Object.values(tokens)).size
+    out(`llm-budget serve: listening on http://${shownHost}:${address.port} (store: ${label}; ${Object.keys(tokens).length} tokens, ${tenants} tenants)`)
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'))
+      process.once('SIGINT', () => resolve('SIGINT'))
+    })
+    out(`llm-budget serve: ${signal}: finishing in-flight requests`)
+    await shutdown(server, shutdownTimeout)
+    await close()
+    out('llm-budget serve: stopped')
+    return EXIT.ok
+  },
+}
+
+export default serveCommand

@@ -1,0 +1,109 @@
+// `llm-budget serve` as a real process: prints where it listens, serves, finishes in-flight requests on
+// SIGTERM and exits 0; data of a file store survives a restart.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { parseTokenFile } from '../../src/cli/commands/serve.js'
+import { httpStore } from '../../src/stores/http.js'
+
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
+const TOKEN = 'cli-test-token-0123456789abcdef'
+const dir = mkdtempSync(join(tmpdir(), 'llm-budget-serve-'))
+const tokenFile = join(dir, 'tokens.txt')
+writeFileSync(tokenFile, `# token tenant\n${TOKEN} cli\n\nother-token-0123456789abcdef other # second tenant\n`)
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+interface Running {
+  child: ChildProcess
+  url: string
+  output: () => string
+  exit: Promise<number | null>
+}
+
+async function serve(args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString('utf8')
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (match) resolve(match[1]!)
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', onData)
+    void exit.then(() => reject(new Error(`serve exited: ${output}`)))
+  })
+  return { child, url, output: () => output, exit }
+}
+
+async function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()))
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()))
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  return { code, output }
+}
+
+describe('llm-budget serve', () => {
+  it('parses token files and refuses bad ones', () => {
+    expect(parseTokenFile(`a-token-0123456789 t1\n# c\n\nb-token-0123456789\tt2 # x\n`)).toEqual({ 'a-token-0123456789': 't1', 'b-token-0123456789': 't2' })
+    expect(() => parseTokenFile('one two three')).toThrow(/line 1/)
+    expect(() => parseTokenFile('# nothing\n')).toThrow(/no tokens/)
+    expect(() => parseTokenFile('t t1\nt t2')).toThrow(/twice/)
+  })
+
+  it('exits 2 without --token-file or with a bad --store', async () => {
+    const missing = await run(['--store', 'memory'])
+    expect(missing.code).toBe(2)
+    expect(missing.output).toMatch(/--token-file is required/)
+    const bad = await run(['--store', 'postgres://x', '--token-file', tokenFile, '--port', '0'])
+    expect(bad.code).toBe(2)
+    expect(bad.output).toMatch(/--store must be/)
+  })
+
+  it('serves, and on SIGTERM finishes the request in flight before it exits 0', async () => {
+    const server = await serve(['--store', 'memory', '--port', '0', '--token-file', tokenFile])
+    const body = JSON.stringify({ callId: 'slow', now: 1, entries: [{ key: 'k', amount: 5, expiresAt: null }], dedupeUntil: 1e15 })
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(`${server.url}/v1/commit`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = ''
+        res.on('data', (c: Buffer) => (text += c.toString()))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+      })
+      req.on('error', reject)
+      req.write(body.slice(0, 20))
+      setTimeout(() => {
+        server.child.kill('SIGTERM')
+        setTimeout(() => req.end(body.slice(20)), 300)
+      }, 200)
+    })
+    const { status, text } = await answer
+    expect(status).toBe(200)
+    expect(JSON.parse(text)).toMatchObject({ duplicate: false, balances: [{ before: 0, after: 5, reserved: 0 }] })
+    expect(await server.exit).toBe(0)
+    expect(server.output()).toMatch(/SIGTERM: finishing in-flight requests[\s\S]*stopped/)
+  })
+
+  it('with --store file:<dir>, data survives a restart', async () => {
+    const data = join(dir, 'budget-data')
+    const first = await serve(['--store', `file:${data}`, '--port', '0', '--token-file', tokenFile])
+    expect(first.output()).toMatch(/store: file/)
+    const a = httpStore({ url: first.url, token: TOKEN })
+    await a.commit({ callId: 'persist', now: 1, entries: [{ key: 'k', amount: 42, expiresAt: null }], dedupeUntil: 1e15 })
+    await a.close()
+    first.child.kill('SIGTERM')
+    expect(await first.exit).toBe(0)
+    const second = await serve(['--store', `file:${data}`, '--port', '0', '--token-file', tokenFile])
+    const b = httpStore({ url: second.url, token: TOKEN })
+    expect(await b.balances({ keys: ['k'], now: 2 })).toEqual([{ spent: 42, reserved: 0 }])
+    await b.close()
+    second.child.kill('SIGTERM')
+    expect(await second.exit).toBe(0)
+  })
+})
