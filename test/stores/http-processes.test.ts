@@ -1,18 +1,20 @@
 // httpStore from real client processes against a real server on 127.0.0.1: concurrency across processes,
-// a lossy TCP proxy, and a server outage with the outbox (also across a client kill -9).
+// a lossy TCP proxy, and a server process outage with the outbox (also across a client kill -9).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBudgetServer } from '../../src/server/index.js'
+import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import type { BudgetStore } from '../../src/stores/types.js'
 
 const TOKEN = 'process-test-token-0123456789'
 const WORKER = join(import.meta.dirname, 'http-workers', 'client.ts')
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
 const T0 = 1_800_000_000_000
 const AMOUNT = 10_000_000 // $0.01
 
@@ -148,47 +150,83 @@ describe('httpStore from several processes', () => {
     }
   })
 
-  it('the server stopped for 5 s during 500 calls: reserves are denied, commits wait in the outbox (also across kill -9) and are delivered once', async () => {
+  it('the server process stopped for 5 s during 500 calls: reserves are denied, commits wait in the outbox (also across kill -9) and are delivered once', async () => {
+    // A real server process (`llm-budget serve`) on a durable file store, stopped with SIGTERM and restarted.
+    const tokenFile = join(dir, 'tokens.txt')
+    writeFileSync(tokenFile, `${TOKEN} t\n`)
+    const freePort = await new Promise<number>((resolve) => {
+      const probe = createTcpServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port
+        probe.close(() => resolve(p))
+      })
+    })
+    const serveArgs = ['--import', 'tsx', CLI, 'serve', '--store', `file:${join(dir, 'server-data')}`, '--port', String(freePort), '--token-file', tokenFile]
+    const startServer = async (): Promise<ChildProcess> => {
+      const child = spawn(process.execPath, serveArgs, { stdio: ['ignore', 'pipe', 'inherit'] })
+      await new Promise<void>((resolve, reject) => {
+        let text = ''
+        child.stdout!.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8')
+          if (text.includes('listening on')) resolve()
+        })
+        child.on('exit', () => reject(new Error(`serve exited: ${text}`)))
+      })
+      return child
+    }
+    const serverUrl = `http://127.0.0.1:${freePort}`
+    let serverProcess = await startServer()
     const key = 'outage|usd'
-    const common = { url, key, calls: 500, concurrency: 40, latencyMs: 150, retries: 2, timeoutMs: 1000 }
+    const common = { url: serverUrl, key, calls: 500, concurrency: 40, latencyMs: 150, retries: 2, timeoutMs: 1000 }
     const a = startWorker({ ...common, mode: 'calls', prefix: 'outA-', outbox: join(dir, 'a.jsonl') })
     const b = startWorker({ ...common, mode: 'calls', prefix: 'outB-', outbox: join(dir, 'b.jsonl'), hang: true })
-    // Stop the server once both have admitted some calls.
-    await Promise.all([a, b].map((w) => w.waitFor((lines) => ids(lines, 'admitted').length >= 80)))
-    server.close()
-    server.closeAllConnections()
-    // B: wait until its in-flight commits went to the outbox, then kill -9 it while the server is down.
-    await b.waitFor((lines) => lines.includes('calls-done'))
-    const bQueued = ids(b.lines, 'committed').filter((_, i, all) => b.lines.includes(`committed ${all[i]} queued`))
-    b.child.kill('SIGKILL')
-    await b.exited
-    await a.waitFor((lines) => lines.includes('calls-done'))
-    await new Promise((resolve) => setTimeout(resolve, 5000))
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-    // A delivers its own outbox; a new process delivers what B left in its file.
-    expect(await a.exited).toBe(0)
-    const c = startWorker({ mode: 'drain', url, key, prefix: 'outB-', outbox: join(dir, 'b.jsonl') })
-    expect(await c.exited).toBe(0)
+    try {
+      // Stop the server once both clients have admitted some calls.
+      await Promise.all([a, b].map((w) => w.waitFor((lines) => ids(lines, 'admitted').length >= 80)))
+      serverProcess.kill('SIGTERM')
+      await new Promise((resolve) => serverProcess.once('exit', resolve))
+      const stoppedAt = Date.now()
+      // B: once its in-flight commits went to its outbox file, kill -9 it while the server is down.
+      await b.waitFor((lines) => lines.includes('calls-done'))
+      b.child.kill('SIGKILL')
+      await b.exited
+      await a.waitFor((lines) => lines.includes('calls-done'))
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 5000 - (Date.now() - stoppedAt))))
+      serverProcess = await startServer()
+      // A delivers its own outbox; a new process delivers what B left in its file.
+      expect(await a.exited).toBe(0)
+      const c = startWorker({ mode: 'drain', url: serverUrl, key, prefix: 'outB-', outbox: join(dir, 'b.jsonl') })
+      expect(await c.exited).toBe(0)
 
-    for (const [worker, prefix, queued] of [
-      [a, 'outA-', ids(a.lines, 'committed').filter((id) => a.lines.includes(`committed ${id} queued`))],
-      [b, 'outB-', bQueued],
-    ] as const) {
-      const admitted = new Set(ids(worker.lines, 'admitted'))
-      const denied = ids(worker.lines, 'denied')
-      const committed = ids(worker.lines, 'committed')
-      const records = await recordsWithPrefix(prefix)
-      // Admission during the outage followed the policy: calls were denied, none admitted without the server.
-      expect(denied.length, prefix).toBeGreaterThan(0)
-      expect(admitted.size + denied.length + ids(worker.lines, 'refused').length, prefix).toBe(worker === a ? 500 : ids(worker.lines, 'admitted').length + denied.length)
-      // Commits waited in the outbox.
-      expect(queued.length, prefix).toBeGreaterThan(0)
-      // Every commit the client saw resolve is on the server exactly once; nothing else is.
-      expect(new Set(records).size, prefix).toBe(records.length)
-      for (const id of committed) expect(records, `${prefix} ${id}`).toContain(id)
-      for (const id of records) expect(admitted.has(id), `${prefix} ${id}`).toBe(true)
+      const reader = httpStore({ url: serverUrl, token: TOKEN })
+      const records = (await reader.queryRecords({})).map((r) => r.callId)
+      const queuedOf = (w: Worker): string[] => ids(w.lines, 'committed').filter((id) => w.lines.includes(`committed ${id} queued`))
+      for (const [worker, prefix] of [
+        [a, 'outA-'],
+        [b, 'outB-'],
+      ] as const) {
+        const admitted = new Set(ids(worker.lines, 'admitted'))
+        const denied = ids(worker.lines, 'denied')
+        const mine = records.filter((id) => id.startsWith(prefix))
+        // Admission during the outage followed the policy (deny): calls were refused with StorageError, and no
+        // call was admitted without the server's answer.
+        expect(denied.length, prefix).toBeGreaterThan(0)
+        expect(worker.lines.filter((l) => l.startsWith('denied ')).every((l) => l.endsWith(' STORAGE')), prefix).toBe(true)
+        if (worker === a) expect(admitted.size + denied.length + ids(a.lines, 'refused').length).toBe(500)
+        // Commits waited in the outbox.
+        expect(queuedOf(worker).length, prefix).toBeGreaterThan(0)
+        // Every commit the client saw resolve is on the server exactly once; nothing else is.
+        expect(new Set(mine).size, prefix).toBe(mine.length)
+        for (const id of ids(worker.lines, 'committed')) expect(mine, `${prefix} ${id}`).toContain(id)
+        for (const id of mine) expect(admitted.has(id), `${prefix} ${id}`).toBe(true)
+      }
+      const total = records.filter((id) => id.startsWith('outA-') || id.startsWith('outB-')).length
+      expect(await reader.balances({ keys: [key], now: T0 + 120_000 })).toEqual([{ spent: total * AMOUNT, reserved: 0 }])
+      await reader.close()
+    } finally {
+      a.child.kill('SIGKILL')
+      b.child.kill('SIGKILL')
+      serverProcess.kill('SIGTERM')
+      await new Promise((resolve) => (serverProcess.exitCode === null ? serverProcess.once('exit', resolve) : resolve(null)))
     }
-    const total = (await recordsWithPrefix('outA-')).length + (await recordsWithPrefix('outB-')).length
-    expect(await store.balances({ keys: [`t/${key}`], now: T0 + 120_000 })).toEqual([{ spent: total * AMOUNT, reserved: 0 }])
   })
 })
