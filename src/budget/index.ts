@@ -41,3 +41,5 @@ export type {
 } from './events.js'
 export type { EstimateRequest } from './pricing.js'
 export { MAX_USD, formatNano, nanoToUsd, usdToNano } from './money.js'
+export { alertPayload, alertText, emailSink, slackSink, webhookSink } from './alerts.js'
+export type { AlertEvent, AlertSink, DeliveryOptions, EmailSinkOptions, SlackSinkOptions, WebhookSinkOptions } from './alerts.js'
