@@ -29,7 +29,7 @@ import type { KeyState, LedgerState } from '../budget/ledger.js'
 import { BudgetConfigError, InvalidInputError, StorageError } from '../errors.js'
 import { encodeFrame, findNextValidFrame, FRAME_HEADER_BYTES, MAX_JOURNAL_FRAME_BYTES, MAX_SNAPSHOT_FRAME_BYTES, readFrame } from './file/format.js'
 import type { FrameProblem } from './file/format.js'
-import { FileLock } from './file/lock.js'
+import { FileLock, removeDeadLockFiles } from './file/lock.js'
 import type {
   Balance,
   BalancesRequest,
@@ -472,6 +472,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
       const stray = name === JOURNAL_TMP || (snapshot !== null && (snapshot[2] !== undefined || Number(snapshot[1]) !== keepGeneration))
       if (stray) unlinkSync(join(directory, name))
     }
+    removeDeadLockFiles(directory)
   }
 
   /** Creates a fresh journal (generation 0) when the directory has none. */

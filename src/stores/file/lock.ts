@@ -14,7 +14,7 @@
  *
  * @internal Node-only helper of the file store.
  */
-import { closeSync, fstatSync, futimesSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, futimesSync, linkSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -42,6 +42,25 @@ const HOST = hostname()
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Removes private lock files (`lock.tmp-<pid>-<token>`) left by processes that died while taking the lock.
+ * Call while holding the lock.
+ */
+export function removeDeadLockFiles(directory: string): void {
+  for (const name of readdirSync(directory)) {
+    const match = /^lock\.tmp-(\d+)-[0-9a-f]+$/.exec(name)
+    if (match !== null && Number(match[1]) !== process.pid && !isAlive(Number(match[1]))) unlinkQuietly(join(directory, name))
+  }
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -117,26 +136,35 @@ export class FileLock {
   }
 
   private tryCreate(): boolean {
+    // The owner is written to a private file first and then hard-linked to the lock name: `link` fails with
+    // EEXIST when the lock exists, so taking the lock is atomic and the lock never exists without its owner
+    // (a process killed half-way leaves at most its private file, which the store removes later).
+    const owner: LockOwner = { pid: process.pid, host: HOST, token: randomBytes(8).toString('hex'), acquiredAt: Date.now() }
+    const privatePath = `${this.path}.tmp-${process.pid}-${owner.token}`
     let fd: number
     try {
-      fd = openSync(this.path, 'wx', 0o644)
+      fd = openSync(privatePath, 'wx', 0o644)
     } catch (error) {
-      if (errorCode(error) === 'EEXIST') return false
-      throw new StorageError('file', `cannot create the lock file ${this.path}: ${String(error)}`, { cause: error })
+      throw new StorageError('file', `cannot create the lock file ${privatePath}: ${String(error)}`, { cause: error })
     }
+    let linked = false
     try {
-      const owner: LockOwner = { pid: process.pid, host: HOST, token: randomBytes(8).toString('hex'), acquiredAt: Date.now() }
       writeSync(fd, JSON.stringify(owner))
-      this.ino = fstatSync(fd).ino
+      linkSync(privatePath, this.path)
+      linked = true
     } catch (error) {
-      closeSync(fd)
-      try {
-        unlinkSync(this.path)
-      } catch {
-        // the lock file stays; it is empty, hence stale after `staleMs`
+      if (errorCode(error) !== 'EEXIST') {
+        closeSync(fd)
+        unlinkQuietly(privatePath)
+        throw new StorageError('file', `cannot create the lock file ${this.path}: ${String(error)}`, { cause: error })
       }
-      throw new StorageError('file', `cannot write the lock file ${this.path}: ${String(error)}`, { cause: error })
     }
+    unlinkQuietly(privatePath)
+    if (!linked) {
+      closeSync(fd)
+      return false
+    }
+    this.ino = fstatSync(fd).ino
     this.fd = fd
     const interval = Math.max(10, Math.floor(this.options.staleMs / 4))
     this.heartbeat = setInterval(() => this.beat(), interval)

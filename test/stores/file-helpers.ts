@@ -1,0 +1,74 @@
+// Helpers for the file store's process tests: a fast-starting bundle of the store for child processes, and a child
+// process wrapper that collects stdout lines.
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+export const WORKER = join(here, 'file-worker.mjs')
+const SRC = join(here, '..', '..', 'src')
+
+/** Bundles `src/stores/file.ts` (and, when given, the manager entry) into `directory`; returns the module paths. */
+export async function bundleStore(directory: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const entryPoints: Record<string, string> = { 'file-store': join(SRC, 'stores', 'file.ts') }
+  for (const [name, path] of Object.entries(extra)) entryPoints[name] = join(SRC, path)
+  await build({ entryPoints, bundle: true, platform: 'node', format: 'esm', outdir: directory, outExtension: { '.js': '.mjs' }, logLevel: 'silent', splitting: true })
+  return Object.fromEntries(Object.keys(entryPoints).map((name) => [name, join(directory, `${name}.mjs`)]))
+}
+
+/** A child process running the worker, with its stdout split into lines. */
+export interface Child {
+  process: ChildProcess
+  lines: string[]
+  /** Resolves with the first line matching the predicate. */
+  waitFor(predicate: (line: string) => boolean): Promise<string>
+  /** Resolves with the exit code or signal when the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>
+}
+
+export function startWorker(env: Record<string, string>): Child {
+  const child = spawn(process.execPath, [WORKER], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  const lines: string[] = []
+  const waiters: { predicate: (line: string) => boolean; resolve: (line: string) => void }[] = []
+  let buffered = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8')
+  child.stdout!.on('data', (chunk: string) => {
+    buffered += chunk
+    let newline = buffered.indexOf('\n')
+    while (newline !== -1) {
+      const line = buffered.slice(0, newline)
+      buffered = buffered.slice(newline + 1)
+      lines.push(line)
+      for (const waiter of [...waiters]) {
+        if (waiter.predicate(line)) {
+          waiters.splice(waiters.indexOf(waiter), 1)
+          waiter.resolve(line)
+        }
+      }
+      newline = buffered.indexOf('\n')
+    }
+  })
+  child.stderr!.setEncoding('utf8')
+  child.stderr!.on('data', (chunk: string) => {
+    stderr += chunk
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stderr }))
+  })
+  return {
+    process: child,
+    lines,
+    exited,
+    waitFor(predicate) {
+      const found = lines.find(predicate)
+      if (found !== undefined) return Promise.resolve(found)
+      return new Promise((resolve, reject) => {
+        waiters.push({ predicate, resolve })
+        void exited.then((end) => reject(new Error(`worker exited (${end.code ?? end.signal}) before the expected line; stderr: ${end.stderr}`)))
+      })
+    },
+  }
+}

@@ -1,0 +1,177 @@
+// fileStore across real processes: a concurrent burst from 4 processes against one limit, a kill -9 loop of a
+// writer, crashes at every compaction step, and a lock holder that dies or freezes while holding the lock.
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fileStore } from '../../src/stores/file.js'
+import type { CompactionStep, FileStore } from '../../src/stores/file.js'
+import { bundleStore, startWorker } from './file-helpers.js'
+
+const root = mkdtempSync(join(tmpdir(), 'llm-budget-file-proc-'))
+let modulePath = ''
+beforeAll(async () => {
+  modulePath = (await bundleStore(join(root, 'bundle')))['file-store']!
+})
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+const T0 = 1_800_000_000_000
+const DAY = 86_400_000
+const KEY = 'user:shared|total|usd'
+let counter = 0
+const freshDir = (): string => join(root, `d${++counter}`)
+
+async function stateOf(store: FileStore): Promise<unknown> {
+  return {
+    balances: await store.balances({ keys: [KEY, 'other'], now: T0 + 10 }),
+    records: await store.queryRecords({}),
+    budgets: await store.listBudgets(),
+    history: await store.getHistory('user:alice'),
+  }
+}
+
+const strays = (dir: string): string[] => readdirSync(dir).filter((name) => name.endsWith('.tmp') || name === 'lock.break')
+
+describe('fileStore across processes', () => {
+  it('4 processes x 250 concurrent $0.01 reservations against $5: exactly 500 admitted, $5 spent, no holds', async () => {
+    const dir = freshDir()
+    const workers = Array.from({ length: 4 }, (_, i) =>
+      startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'burst', WORKER_ID: `p${i}`, COUNT: '250', AMOUNT: '10000000', LIMIT: '5000000000' }),
+    )
+    await Promise.all(workers.map((w) => w.waitFor((line) => line === 'ready')))
+    for (const w of workers) w.process.stdin!.write('go\n')
+    const outputs = await Promise.all(workers.map((w) => w.waitFor((line) => line.startsWith('{'))))
+    const ends = await Promise.all(workers.map((w) => w.exited))
+    expect(ends.map((e) => e.code)).toEqual([0, 0, 0, 0])
+    const admitted = outputs.map((line) => (JSON.parse(line) as { admitted: number }).admitted)
+    expect(admitted.reduce((a, b) => a + b, 0)).toBe(500)
+    const store = fileStore({ path: dir })
+    expect(await store.balances({ keys: [KEY], now: T0 + 2 })).toEqual([{ spent: 5_000_000_000, reserved: 0 }])
+    expect((await store.queryRecords({})).length).toBe(500)
+    await store.close()
+  })
+
+  it('kill -9 loop: 200 writers killed at random moments; every acknowledged commit survives and the store always reopens', async () => {
+    const dir = freshDir()
+    let acknowledged = 0
+    let tornTails = 0
+    let compactionsSeen = 0
+    const iterations = 200
+    for (let i = 0; i < iterations; i++) {
+      const writer = startWorker({
+        FILE_STORE_MODULE: modulePath,
+        STORE_DIR: dir,
+        MODE: 'writer',
+        WORKER_ID: `w${i}`,
+        CONCURRENCY: String(1 + (i % 16)),
+        COMPACT_BYTES: '32768',
+        DURABILITY: i % 4 === 3 ? 'batch' : 'fsync', // batch mode too: a process crash loses nothing acknowledged
+      })
+      await writer.waitFor((line) => line === 'ready')
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 60))
+      writer.process.kill('SIGKILL')
+      const end = await writer.exited
+      expect(end.signal).toBe('SIGKILL')
+      const acked = writer.lines.filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
+      acknowledged += acked.length
+
+      const store = fileStore({ path: dir, lockTimeoutMs: 20_000 })
+      const report = await store.open() // the file always reopens
+      expect(report.droppedRanges).toEqual([])
+      expect(store.stats().tornTailsTruncated).toBeLessThanOrEqual(1)
+      if (report.truncatedTailBytes > 0) tornTails++
+      compactionsSeen = report.generation
+      const records = await store.queryRecords({})
+      const ids = new Set(records.map((r) => r.callId))
+      const missing = acked.filter((callId) => !ids.has(callId))
+      expect(missing).toEqual([])
+      expect(ids.size).toBe(records.length) // no commit counted twice
+      const [balance] = await store.balances({ keys: [KEY], now: T0 })
+      expect(balance!.spent).toBe(5 * records.length)
+      expect(strays(dir)).toEqual([])
+      await store.close()
+    }
+    console.log(`kill loop: ${iterations} kills, ${acknowledged} acknowledged commits all present, ${tornTails} torn tails truncated, generation ${compactionsSeen} reached`)
+    expect(acknowledged).toBeGreaterThan(0)
+    expect(compactionsSeen).toBeGreaterThan(0)
+  }, 120_000)
+
+  const steps: CompactionStep[] = ['snapshot-written', 'snapshot-synced', 'snapshot-renamed', 'directory-synced', 'journal-written', 'journal-renamed', 'journal-directory-synced', 'done']
+  it.each(steps)('a crash at compaction step %s leaves the state as before and no stray files after reopening', async (step) => {
+    const template = freshDir()
+    const seed = fileStore({ path: template })
+    await seed.putBudget({ scope: 'user:alice', definition: { maxBudget: 5 }, now: T0, history: { scope: 'user:alice', action: 'create', at: T0, old: null, new: { maxBudget: 5 }, reason: null } })
+    for (let i = 0; i < 40; i++) {
+      const callId = `c${i}`
+      await seed.reserve({ callId, now: T0 + i, holdExpiresAt: T0 + DAY, entries: [{ key: KEY, amount: 9, limit: 1_000, expiresAt: null }, { key: 'other', amount: 1, limit: null, expiresAt: T0 + DAY }] })
+      if (i % 3 !== 0) await seed.commit({ callId, now: T0 + i, entries: [{ key: KEY, amount: 8, expiresAt: null }], dedupeUntil: T0 + DAY, record: { callId, startedAt: T0, endedAt: T0 + i } })
+    }
+    const before = await stateOf(seed)
+    await seed.close()
+    // Compact once first, so the crash also exercises removing the previous generation's snapshot.
+    const dir = freshDir()
+    cpSync(template, dir, { recursive: true })
+    const once = fileStore({ path: dir })
+    await once.compact()
+    await once.close()
+
+    const child = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'compact', CRASH_AT: step })
+    const end = await child.exited
+    expect(end.signal).toBe('SIGKILL')
+    const store = fileStore({ path: dir })
+    const report = await store.open()
+    expect(report.generation).toBe(['journal-renamed', 'journal-directory-synced', 'done'].includes(step) ? 2 : 1)
+    expect(await stateOf(store)).toEqual(before)
+    expect(strays(dir)).toEqual([])
+    expect(readdirSync(dir).filter((name) => name.startsWith('snapshot-'))).toEqual([`snapshot-${report.generation}.json`])
+    // and it keeps working
+    await store.commit({ callId: 'after', now: T0 + 100, entries: [{ key: KEY, amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY })
+    await store.close()
+    const again = fileStore({ path: dir })
+    expect((await again.balances({ keys: [KEY], now: T0 + 100 }))[0]!.spent).toBe((before as { balances: { spent: number }[] }).balances[0]!.spent + 1)
+    await again.close()
+  })
+
+  it('a lock holder killed with kill -9 while holding the lock: another process takes the lock over and totals stay consistent', async () => {
+    const dir = freshDir()
+    const victim = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'victim', COUNT: '100000', KILL_ON_LOCK: '40' })
+    const survivor = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'survivor', COUNT: '150', STALE_MS: '5000' })
+    const victimEnd = await victim.exited
+    expect(victimEnd.signal).toBe('SIGKILL')
+    const done = JSON.parse(await survivor.waitFor((line) => line.startsWith('{'))) as { done: number; stats: { staleLocksBroken: number } }
+    expect((await survivor.exited).code).toBe(0)
+    expect(done.done).toBe(150)
+    expect(done.stats.staleLocksBroken).toBe(1)
+    const acked = [...victim.lines, ...survivor.lines].filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
+    const store = fileStore({ path: dir })
+    const records = await store.queryRecords({})
+    const ids = new Set(records.map((r) => r.callId))
+    expect(acked.filter((callId) => !ids.has(callId))).toEqual([])
+    expect(records.length).toBe(ids.size)
+    expect((await store.balances({ keys: [KEY], now: T0 }))[0]!.spent).toBe(10 * records.length)
+    expect(readdirSync(dir)).not.toContain('lock')
+    await store.close()
+  })
+
+  it('a frozen lock holder (alive, no heartbeat) loses the lock after staleLockMs', async () => {
+    const dir = freshDir()
+    const frozen = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'frozen', COUNT: '100000', FREEZE_ON_LOCK: '11' })
+    try {
+      await frozen.waitFor((line) => line === 'frozen')
+      const other = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'other', COUNT: '20', STALE_MS: '500' })
+      const done = JSON.parse(await other.waitFor((line) => line.startsWith('{'))) as { done: number; stats: { staleLocksBroken: number } }
+      expect(done.stats.staleLocksBroken).toBe(1)
+      expect((await other.exited).code).toBe(0)
+    } finally {
+      frozen.process.kill('SIGKILL')
+      await frozen.exited
+    }
+    const acked = frozen.lines.filter((line) => line.startsWith('ack ')).length
+    expect(acked).toBe(5) // 10 lock acquisitions = 5 reserve+commit pairs before the freeze
+    const store = fileStore({ path: dir })
+    const records = await store.queryRecords({})
+    expect(records.length).toBe(25)
+    expect((await store.balances({ keys: [KEY], now: T0 }))[0]!.spent).toBe(250)
+    await store.close()
+  })
+})

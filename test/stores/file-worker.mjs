@@ -1,0 +1,143 @@
+// Child process for the file store's multi-process and crash tests (test/stores/file-*.test.ts).
+// Imports the store from the bundle named by FILE_STORE_MODULE (built from src by the test), so that a child starts in
+// a few tens of milliseconds. Each mode prints one line per event on stdout (pipes are synchronous on Linux, so a
+// line printed before a kill -9 reaches the parent).
+//
+//   MODE=writer   commit forever, CONCURRENCY calls in flight; prints "ack <callId>" after each acknowledged commit
+//   MODE=burst    wait for "go" on stdin, reserve COUNT x AMOUNT against LIMIT at once, commit the admitted ones
+//   MODE=compact  run one compaction and SIGKILL itself at the step CRASH_AT
+//   MODE=committer  COUNT sequential reserve+commit pairs; with KILL_ON_LOCK=n, SIGKILL itself while holding the lock
+//                   for the n-th time; with FREEZE_ON_LOCK=n, block (alive, no heartbeat) instead
+//   MODE=manager  like burst, through BudgetManager + withBudget (FILE_MANAGER_MODULE)
+const mod = await import(process.env.FILE_STORE_MODULE)
+const { fileStore } = mod
+const env = process.env
+const dir = env.STORE_DIR
+const mode = env.MODE
+const id = env.WORKER_ID ?? String(process.pid)
+const print = (line) => process.stdout.write(`${line}\n`)
+const T0 = 1_800_000_000_000
+const DAY = 86_400_000
+const KEY = 'user:shared|total|usd'
+
+const killSelf = () => process.kill(process.pid, 'SIGKILL')
+
+let lockCount = 0
+const faults = {
+  lockAcquired() {
+    lockCount++
+    if (env.KILL_ON_LOCK && lockCount === Number(env.KILL_ON_LOCK)) killSelf()
+    if (env.FREEZE_ON_LOCK && lockCount === Number(env.FREEZE_ON_LOCK)) {
+      print('frozen')
+      const until = Date.now() + 60_000
+      while (Date.now() < until) {
+        // hold the lock without heart-beating, like a stopped process
+      }
+    }
+  },
+  compactionStep(step) {
+    if (env.CRASH_AT === step) killSelf()
+  },
+}
+
+const store = fileStore({
+  path: dir,
+  durability: env.DURABILITY ?? 'fsync',
+  compactBytes: env.COMPACT_BYTES ? Number(env.COMPACT_BYTES) : 64 * 1024 * 1024,
+  staleLockMs: env.STALE_MS ? Number(env.STALE_MS) : 10_000,
+  lockTimeoutMs: 20_000,
+  faults,
+})
+
+function waitForGo() {
+  return new Promise((resolve) => {
+    process.stdin.setEncoding('utf8')
+    process.stdin.on('data', (chunk) => {
+      if (chunk.includes('go')) resolve()
+    })
+  })
+}
+
+if (mode === 'writer') {
+  const concurrency = Number(env.CONCURRENCY ?? 8)
+  let next = 0
+  const one = async () => {
+    for (;;) {
+      const callId = `${id}-${next++}`
+      const now = T0 + next
+      await store.reserve({ callId, now, holdExpiresAt: now + DAY, entries: [{ key: KEY, amount: 7, limit: null, expiresAt: null }] })
+      await store.commit({
+        callId,
+        now,
+        entries: [{ key: KEY, amount: 5, expiresAt: null }],
+        dedupeUntil: now + DAY,
+        record: { callId, startedAt: now, endedAt: now, costNanoUsd: 5 },
+      })
+      print(`ack ${callId}`)
+    }
+  }
+  print('ready')
+  await Promise.all(Array.from({ length: concurrency }, one))
+} else if (mode === 'burst') {
+  const count = Number(env.COUNT)
+  const amount = Number(env.AMOUNT)
+  const limit = Number(env.LIMIT)
+  await store.open()
+  print('ready')
+  await waitForGo()
+  const results = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      store.reserve({ callId: `${id}-${i}`, now: T0, holdExpiresAt: T0 + DAY, entries: [{ key: KEY, amount, limit, expiresAt: null }] }),
+    ),
+  )
+  const admitted = results.flatMap((r, i) => (r.ok ? [i] : []))
+  await Promise.all(
+    admitted.map((i) =>
+      store.commit({
+        callId: `${id}-${i}`,
+        now: T0 + 1,
+        entries: [{ key: KEY, amount, expiresAt: null }],
+        dedupeUntil: T0 + DAY,
+        record: { callId: `${id}-${i}`, startedAt: T0, endedAt: T0 + 1, costNanoUsd: amount },
+      }),
+    ),
+  )
+  print(JSON.stringify({ admitted: admitted.length, stats: store.stats() }))
+  await store.close()
+  process.exit(0)
+} else if (mode === 'compact') {
+  await store.open()
+  await store.compact()
+  print('compacted')
+  await store.close()
+} else if (mode === 'committer') {
+  const count = Number(env.COUNT)
+  for (let i = 0; i < count; i++) {
+    const callId = `${id}-${i}`
+    const now = T0 + i
+    await store.reserve({ callId, now, holdExpiresAt: now + DAY, entries: [{ key: KEY, amount: 10, limit: null, expiresAt: null }] })
+    await store.commit({ callId, now, entries: [{ key: KEY, amount: 10, expiresAt: null }], dedupeUntil: now + DAY, record: { callId, startedAt: now, endedAt: now } })
+    print(`ack ${callId}`)
+  }
+  print(JSON.stringify({ done: count, stats: store.stats() }))
+  await store.close()
+} else if (mode === 'manager') {
+  const { BudgetManager, withBudget } = await import(env.FILE_MANAGER_MODULE)
+  const manager = new BudgetManager({ store })
+  const count = Number(env.COUNT)
+  if (env.SET_BUDGET === '1') await manager.setBudget('user:alice', { maxBudget: 5, duration: 'daily' })
+  print('ready')
+  await waitForGo()
+  const results = await Promise.allSettled(
+    Array.from({ length: count }, () =>
+      withBudget(async () => 'ok', { manager, context: { user: 'alice' }, estimate: 0.01, cost: () => 0.01 }),
+    ),
+  )
+  const admitted = results.filter((r) => r.status === 'fulfilled').length
+  const refusals = results.filter((r) => r.status === 'rejected').map((r) => r.reason?.code)
+  print(JSON.stringify({ admitted, refused: refusals.length, codes: [...new Set(refusals)] }))
+  await store.close()
+  process.exit(0)
+} else {
+  throw new Error(`unknown MODE ${mode}`)
+}
