@@ -21,6 +21,8 @@ export type ServerErrorCode =
   | 'IDEMPOTENCY_IN_FLIGHT'
   | 'STORAGE'
   | 'AUTH_UNAVAILABLE'
+  | 'INCOMPLETE_BODY'
+  | 'CONFLICT'
   | 'INTERNAL'
 
 /** An error answer with its HTTP status. */

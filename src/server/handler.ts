@@ -412,7 +412,13 @@ async function readWebBody(body: ReadableStream<Uint8Array> | null, limit: numbe
   const chunks: Uint8Array[] = []
   let total = 0
   for (;;) {
-    const { done, value } = await reader.read()
+    let chunk: ReadableStreamReadResult<Uint8Array>
+    try {
+      chunk = await reader.read()
+    } catch {
+      throw new HttpError(400, 'INCOMPLETE_BODY', 'the body could not be read to its end')
+    }
+    const { done, value } = chunk
     if (done) break
     total += value.byteLength
     if (total > limit) {

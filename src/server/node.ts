@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { BudgetConfigError } from '../errors.js'
+import { HttpError } from './errors.js'
 import { createBudgetCore, type BudgetHandlerOptions, type CoreRequest } from './handler.js'
 
 /** Options of {@link createBudgetServer}: the handler's options plus Node server limits. */
@@ -38,18 +39,24 @@ function readNodeBody(request: IncomingMessage, limit: number): Promise<Uint8Arr
       cleanup()
       resolve(Buffer.concat(chunks, total))
     }
-    const onError = (error: Error): void => {
+    // A client that goes away mid-body: answered 400 (nobody reads it) so the request does not hang.
+    const onError = (): void => {
       cleanup()
-      reject(error)
+      reject(new HttpError(400, 'INCOMPLETE_BODY', 'the connection closed before the whole body arrived'))
+    }
+    const onClose = (): void => {
+      if (!request.complete) onError()
     }
     const cleanup = (): void => {
       request.off('data', onData)
       request.off('end', onEnd)
       request.off('error', onError)
+      request.off('close', onClose)
     }
     request.on('data', onData)
     request.on('end', onEnd)
     request.on('error', onError)
+    request.on('close', onClose)
   })
 }
 
@@ -81,6 +88,7 @@ export function createBudgetServer(options: BudgetServerOptions): Server {
     }
     core.serve(coreRequest).then(
       (answer) => {
+        if (response.destroyed) return
         response.writeHead(answer.status, answer.headers)
         response.end(request.method === 'HEAD' ? undefined : answer.body)
       },

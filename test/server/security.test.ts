@@ -294,6 +294,27 @@ describe('bad input', () => {
   })
 })
 
+describe('clients that go away', () => {
+  it('a client that disconnects mid-body leaves no request in flight', async () => {
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => {
+        const req = httpRequest(`${url}/v1/commit`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN_A}`, 'content-type': 'application/json', 'content-length': '5000' } })
+        req.on('error', () => resolve())
+        req.write('{"callId":"gone","now":1,')
+        setTimeout(() => {
+          req.destroy()
+          resolve()
+        }, 20)
+      })
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN_A}` } })).text()
+    // Only the /metrics request itself is in flight.
+    expect(text).toMatch(/llm_budget_http_requests_in_flight 1\n/)
+    expect(text).toMatch(/route="commit",method="POST",status="400"/)
+  })
+})
+
 describe('health and metrics', () => {
   it('serves /health without a token and /metrics with one', async () => {
     expect((await fetch(`${url}/health`)).status).toBe(200)
