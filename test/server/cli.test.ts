@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseTokenFile } from '../../src/cli/commands/serve.js'
 import { httpStore } from '../../src/stores/http.js'
+import { startRedisServer } from '../helpers/redis-server.js'
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
 const TOKEN = 'cli-test-token-0123456789abcdef'
@@ -105,5 +106,29 @@ describe('llm-budget serve', () => {
     await b.close()
     second.child.kill('SIGTERM')
     expect(await second.exit).toBe(0)
+  })
+
+  it('with --store redis://, two server processes share one ledger', async () => {
+    const redis = await startRedisServer()
+    try {
+      const one = await serve(['--store', redis.url, '--port', '0', '--token-file', tokenFile])
+      const two = await serve(['--store', redis.url, '--port', '0', '--token-file', tokenFile])
+      expect(one.output()).toMatch(/store: redis 127\.0\.0\.1:/)
+      const a = httpStore({ url: one.url, token: TOKEN })
+      const b = httpStore({ url: two.url, token: TOKEN })
+      const now = Date.now()
+      const reserve = (store: typeof a, i: number) => store.reserve({ callId: `r${i}`, now, holdExpiresAt: now + 60_000, entries: [{ key: 'shared', amount: 1, limit: 10, expiresAt: null }] })
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => reserve(i % 2 === 0 ? a : b, i)))
+      expect(results.filter((r) => r.ok).length).toBe(10)
+      expect(await b.balances({ keys: ['shared'], now })).toEqual([{ spent: 0, reserved: 10 }])
+      await a.close()
+      await b.close()
+      one.child.kill('SIGTERM')
+      two.child.kill('SIGTERM')
+      expect(await one.exit).toBe(0)
+      expect(await two.exit).toBe(0)
+    } finally {
+      await redis.stop()
+    }
   })
 })
