@@ -10,8 +10,11 @@ import { bundleStore, startWorker } from './file-helpers.js'
 
 const root = mkdtempSync(join(tmpdir(), 'llm-budget-file-proc-'))
 let modulePath = ''
+let managerPath = ''
 beforeAll(async () => {
-  modulePath = (await bundleStore(join(root, 'bundle')))['file-store']!
+  const modules = await bundleStore(join(root, 'bundle'), { manager: 'budget/index.ts' })
+  modulePath = modules['file-store']!
+  managerPath = modules.manager!
 })
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
@@ -48,6 +51,30 @@ describe('fileStore across processes', () => {
     const store = fileStore({ path: dir })
     expect(await store.balances({ keys: [KEY], now: T0 + 2 })).toEqual([{ spent: 5_000_000_000, reserved: 0 }])
     expect((await store.queryRecords({})).length).toBe(500)
+    await store.close()
+  })
+
+  it('the same through BudgetManager + withBudget: 4 processes x 250 calls of $0.01 against one $5 daily budget', async () => {
+    const dir = freshDir()
+    const start = (i: number) =>
+      startWorker({ FILE_STORE_MODULE: modulePath, FILE_MANAGER_MODULE: managerPath, STORE_DIR: dir, MODE: 'manager', COUNT: '250', SET_BUDGET: i === 0 ? '1' : '0' })
+    const first = start(0)
+    await first.waitFor((line) => line === 'ready') // the budget exists before the others start
+    const workers = [first, start(1), start(2), start(3)]
+    await Promise.all(workers.map((w) => w.waitFor((line) => line === 'ready')))
+    for (const w of workers) w.process.stdin!.write('go\n')
+    const outputs = (await Promise.all(workers.map((w) => w.waitFor((line) => line.startsWith('{'))))).map(
+      (line) => JSON.parse(line) as { admitted: number; refused: number; codes: string[] },
+    )
+    expect((await Promise.all(workers.map((w) => w.exited))).map((e) => e.code)).toEqual([0, 0, 0, 0])
+    expect(outputs.reduce((sum, o) => sum + o.admitted, 0)).toBe(500)
+    expect(outputs.reduce((sum, o) => sum + o.refused, 0)).toBe(500)
+    expect([...new Set(outputs.flatMap((o) => o.codes))]).toEqual(['BUDGET_EXCEEDED'])
+    const { BudgetManager } = (await import(managerPath)) as typeof import('../../src/budget/index.js')
+    const store = fileStore({ path: dir })
+    const status = await new BudgetManager({ store }).getStatus('user:alice')
+    expect(status.exact.spend).toBe('5.000000000')
+    expect(status.exact.reserved).toBe('0.000000000')
     await store.close()
   })
 

@@ -128,11 +128,8 @@ if (mode === 'writer') {
   if (env.SET_BUDGET === '1') await manager.setBudget('user:alice', { maxBudget: 5, duration: 'daily' })
   print('ready')
   await waitForGo()
-  const results = await Promise.allSettled(
-    Array.from({ length: count }, () =>
-      withBudget(async () => 'ok', { manager, context: { user: 'alice' }, estimate: 0.01, cost: () => 0.01 }),
-    ),
-  )
+  const call = withBudget(async () => 'ok', { manager, context: { user: 'alice' }, estimate: 0.01, cost: () => 0.01 })
+  const results = await Promise.allSettled(Array.from({ length: count }, () => call()))
   const admitted = results.filter((r) => r.status === 'fulfilled').length
   const refusals = results.filter((r) => r.status === 'rejected').map((r) => r.reason?.code)
   print(JSON.stringify({ admitted, refused: refusals.length, codes: [...new Set(refusals)] }))

@@ -23,3 +23,196 @@ describe('fileStore (fsync)', () => {
 describe('fileStore (batch)', () => {
   runStoreContract(it, () => fileStore({ path: freshDir(), durability: 'batch', syncIntervalMs: 20 }), { concurrency: 1000 })
 })
+
+const JOURNAL = (dir: string): string => join(dir, 'journal.log')
+const size = (dir: string): number => statSync(JOURNAL(dir)).size
+
+async function seed(options: Omit<FileStoreOptions, 'path'> & { path?: string } = {}, commits = 10) {
+  const path = options.path ?? freshDir()
+  const store = fileStore({ ...options, path })
+  for (let i = 0; i < commits; i++) {
+    const callId = `c${i}`
+    // one frame per commit: each is awaited before the next
+    await store.commit({ callId, now: T0 + i, entries: [{ key: 'k', amount: 100, expiresAt: null }], dedupeUntil: T0 + DAY, record: { callId, startedAt: T0, endedAt: T0 + i } })
+  }
+  return { path, store }
+}
+
+const spent = async (store: ReturnType<typeof fileStore>): Promise<number> => (await store.balances({ keys: ['k'], now: T0 }))[0]!.spent
+
+describe('fileStore persistence and recovery', () => {
+  it('keeps balances, budgets, history and records across reopen', async () => {
+    const { path, store } = await seed()
+    await store.reserve({ callId: 'held', now: T0, holdExpiresAt: T0 + DAY, entries: [{ key: 'k', amount: 7, limit: 10_000, expiresAt: null }] })
+    await store.putBudget({ scope: 'user:a', definition: { maxBudget: 1 }, now: T0, history: { scope: 'user:a', action: 'create', at: T0, old: null, new: { maxBudget: 1 }, reason: 'x' } })
+    await store.close()
+    const again = fileStore({ path })
+    expect(await again.balances({ keys: ['k'], now: T0 })).toEqual([{ spent: 1000, reserved: 7 }])
+    expect((await again.getBudget('user:a'))?.definition).toEqual({ maxBudget: 1 })
+    expect((await again.getHistory('user:a')).length).toBe(1)
+    expect((await again.queryRecords({})).map((r) => r.callId)).toEqual(Array.from({ length: 10 }, (_, i) => `c${i}`))
+    await again.close()
+  })
+
+  it('compacts into a snapshot when the journal passes compactBytes, and reopens to the same state', async () => {
+    const { path, store } = await seed({ compactBytes: 4096 }, 60)
+    expect(store.stats().compactions).toBeGreaterThan(0)
+    expect(size(path)).toBeLessThan(4096 + 2048)
+    const snapshots = readdirSync(path).filter((name) => name.startsWith('snapshot-'))
+    expect(snapshots).toEqual([`snapshot-${store.stats().generation}.json`])
+    await store.close()
+    const again = fileStore({ path })
+    expect(await spent(again)).toBe(6000)
+    expect((await again.queryRecords({})).length).toBe(60)
+    await again.close()
+  })
+
+  it('an invalid request is an InvalidInputError and writes nothing', async () => {
+    const { path, store } = await seed({}, 1)
+    const before = size(path)
+    await expect(store.reserve({ callId: 'x', now: T0, holdExpiresAt: T0 + 1, entries: [{ key: 'k', amount: -1, limit: null, expiresAt: null }] })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(store.commit({ callId: 'y', now: Number.NaN, entries: [], dedupeUntil: T0 })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    await expect(store.putBudget({ scope: 'user:z', definition: circular as never, now: T0, history: { scope: 'user:z', action: 'create', at: T0, old: null, new: null, reason: null } })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    expect(size(path)).toBe(before)
+    await store.close()
+  })
+
+  it('drops a torn tail (a crash during the last write) and keeps everything before it', async () => {
+    const { path, store } = await seed()
+    await store.close()
+    const whole = size(path)
+    const journal = readFileSync(JOURNAL(path))
+    // a frame cut short, as a crash during its write leaves it
+    writeFileSync(JOURNAL(path), Buffer.concat([journal, journal.subarray(journal.length - 100, journal.length - 40)]))
+    const again = fileStore({ path })
+    const report = await again.open()
+    expect(report.truncatedTailBytes).toBe(60)
+    expect(report.droppedRanges).toEqual([])
+    expect(size(path)).toBe(whole)
+    expect(await spent(again)).toBe(1000)
+    await again.commit({ callId: 'after', now: T0, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY })
+    await again.close()
+    expect(await spent(fileStore({ path }))).toBe(1001)
+  })
+
+  it('refuses to open on mid-file corruption; repair: true opens, drops the damaged frame, keeps a copy and reports it', async () => {
+    const { path, store } = await seed()
+    await store.close()
+    const journal = readFileSync(JOURNAL(path))
+    const damagedAt = Math.floor(journal.length / 2)
+    journal[damagedAt] = journal[damagedAt]! ^ 0xff
+    writeFileSync(JOURNAL(path), journal)
+    const refused = fileStore({ path })
+    await expect(refused.open()).rejects.toMatchObject({ code: 'STORAGE', message: expect.stringMatching(/mid-file corruption[\s\S]*repair: true/) })
+    await expect(refused.balances({ keys: ['k'], now: T0 })).rejects.toMatchObject({ code: 'STORAGE' })
+    expect(readFileSync(JOURNAL(path)).equals(journal)).toBe(true) // refusing changes nothing
+    await refused.close()
+
+    const repaired = fileStore({ path, repair: true })
+    const report = await repaired.open()
+    expect(report.droppedRanges).toHaveLength(1)
+    expect(report.droppedRanges[0]!.offset).toBeLessThanOrEqual(damagedAt)
+    expect(report.droppedRanges[0]!.offset + report.droppedRanges[0]!.length).toBeGreaterThan(damagedAt)
+    expect(report.preservedAs).not.toBeNull()
+    expect(readFileSync(report.preservedAs!).equals(journal)).toBe(true)
+    expect(await spent(repaired)).toBe(900) // exactly one commit (one frame) lost
+    expect((await repaired.queryRecords({})).length).toBe(9)
+    await repaired.close()
+    const plain = fileStore({ path }) // repaired for good: opens without the option
+    expect(await spent(plain)).toBe(900)
+    await plain.close()
+  })
+
+  it('refuses a damaged snapshot', async () => {
+    const { path, store } = await seed()
+    await store.compact()
+    await store.close()
+    const snapshot = join(path, 'snapshot-1.json')
+    const bytes = readFileSync(snapshot)
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff
+    writeFileSync(snapshot, bytes)
+    await expect(fileStore({ path }).open()).rejects.toMatchObject({ code: 'STORAGE', message: expect.stringMatching(/snapshot/) })
+  })
+
+  it('refuses to reopen with a different maxRecords', async () => {
+    const { path, store } = await seed({ maxRecords: 50 }, 1)
+    await store.close()
+    await expect(fileStore({ path, maxRecords: 10 }).open()).rejects.toMatchObject({ code: 'BUDGET_CONFIG' })
+    const same = fileStore({ path })
+    await same.open()
+    await same.close()
+  })
+
+  it('validates its options when created', () => {
+    expect(() => fileStore({ path: '' })).toThrow(/path/)
+    expect(() => fileStore({ path: 'x', durability: 'sometimes' as never })).toThrow(/durability/)
+    expect(() => fileStore({ path: 'x', staleLockMs: -1 })).toThrow(/staleLockMs/)
+  })
+
+  it('is unusable after close', async () => {
+    const { store } = await seed({}, 1)
+    await store.close()
+    await expect(store.balances({ keys: ['k'], now: T0 })).rejects.toMatchObject({ code: 'STORAGE' })
+  })
+})
+
+describe('fileStore I/O faults (injected)', () => {
+  const enospc = (): never => {
+    throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
+  }
+  const eio = (): never => {
+    throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
+  }
+  const cases: [string, (faults: NonNullable<FileStoreOptions['faults']>) => void][] = [
+    ['ENOSPC on write', (f) => (f.beforeWrite = enospc)],
+    ['a partial write then ENOSPC', (f) => (f.beforeWrite = (bytes) => Math.floor(bytes / 2))],
+    ['EIO on write', (f) => (f.beforeWrite = eio)],
+    ['EIO on fsync', (f) => (f.beforeSync = eio)],
+    ['ENOSPC on fsync', (f) => (f.beforeSync = enospc)],
+  ]
+  for (const [what, inject] of cases) {
+    it(`${what}: a StorageError, nothing half-written, and the store works again when the fault clears`, async () => {
+      const faults: NonNullable<FileStoreOptions['faults']> = {}
+      const { path, store } = await seed({ faults })
+      const before = size(path)
+      inject(faults)
+      const attempts = await Promise.allSettled([
+        store.reserve({ callId: 'r1', now: T0, holdExpiresAt: T0 + DAY, entries: [{ key: 'k', amount: 5, limit: 100_000, expiresAt: null }] }),
+        store.commit({ callId: 'c-new', now: T0, entries: [{ key: 'k', amount: 50, expiresAt: null }], dedupeUntil: T0 + DAY }),
+      ])
+      for (const attempt of attempts) {
+        expect(attempt.status).toBe('rejected')
+        expect((attempt as PromiseRejectedResult).reason).toMatchObject({ code: 'STORAGE', retryable: true })
+      }
+      expect(size(path)).toBe(before) // rolled back
+      expect(await store.balances({ keys: ['k'], now: T0 })).toEqual([{ spent: 1000, reserved: 0 }]) // nothing applied
+      delete faults.beforeWrite
+      delete faults.beforeSync
+      // the same call ids, retried, now succeed, once
+      expect((await store.reserve({ callId: 'r1', now: T0, holdExpiresAt: T0 + DAY, entries: [{ key: 'k', amount: 5, limit: 100_000, expiresAt: null }] })).ok).toBe(true)
+      expect((await store.commit({ callId: 'c-new', now: T0, entries: [{ key: 'k', amount: 50, expiresAt: null }], dedupeUntil: T0 + DAY })).duplicate).toBe(false)
+      await store.close()
+      const again = fileStore({ path })
+      expect(await again.balances({ keys: ['k'], now: T0 })).toEqual([{ spent: 1050, reserved: 5 }])
+      await again.close()
+    })
+  }
+
+  it('a failed compaction leaves the store working on its old journal', async () => {
+    const faults: NonNullable<FileStoreOptions['faults']> = {}
+    const { path, store } = await seed({ faults })
+    faults.compactionStep = (step) => {
+      if (step === 'snapshot-synced') enospc()
+    }
+    await expect(store.compact()).rejects.toMatchObject({ code: 'STORAGE' })
+    delete faults.compactionStep
+    await store.commit({ callId: 'later', now: T0, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY })
+    await store.close()
+    const again = fileStore({ path })
+    expect(await spent(again)).toBe(1001)
+    expect(readdirSync(path).filter((name) => name.endsWith('.tmp'))).toEqual([])
+    await again.close()
+  })
+})
