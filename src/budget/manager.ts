@@ -842,9 +842,7 @@ export class BudgetManager {
       const item: Overshoot = { scope, limit: nanoToUsd(limit), spent: nanoToUsd(after), overshoot: nanoToUsd(after - limit) }
       if (model !== undefined) item.model = model
       overshoot.push(item)
-      if (before <= limit || after > before) {
-        this.emit('budget.overshot', { scope, ...(model === undefined ? {} : { model }), limit: item.limit, spent: item.spent, overshoot: item.overshoot, callId, window: eventWindow(meta.window) })
-      }
+      this.emit('budget.overshot', { scope, ...(model === undefined ? {} : { model }), limit: item.limit, spent: item.spent, overshoot: item.overshoot, callId, window: eventWindow(meta.window) })
     }
     if (meta.kind !== 'usd' || !this.events.has('threshold.crossed')) return
     const budget = meta.budget
