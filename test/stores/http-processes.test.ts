@@ -177,9 +177,13 @@ describe('httpStore from several processes', () => {
     let serverProcess = await startServer()
     const key = 'outage|usd'
     const common = { url: serverUrl, key, calls: 500, concurrency: 40, latencyMs: 150, retries: 2, timeoutMs: 1000 }
-    const a = startWorker({ ...common, mode: 'calls', prefix: 'outA-', outbox: join(dir, 'a.jsonl') })
-    const b = startWorker({ ...common, mode: 'calls', prefix: 'outB-', outbox: join(dir, 'b.jsonl'), hang: true })
+    const startFile = join(dir, 'go')
+    const a = startWorker({ ...common, mode: 'calls', prefix: 'outA-', outbox: join(dir, 'a.jsonl'), startFile })
+    const b = startWorker({ ...common, mode: 'calls', prefix: 'outB-', outbox: join(dir, 'b.jsonl'), hang: true, startFile })
     try {
+      // Both clients start together, so the outage falls inside both runs.
+      await Promise.all([a, b].map((w) => w.waitFor((lines) => lines.includes('ready'))))
+      writeFileSync(startFile, '')
       // Stop the server once both clients have admitted some calls.
       await Promise.all([a, b].map((w) => w.waitFor((lines) => ids(lines, 'admitted').length >= 80)))
       serverProcess.kill('SIGTERM')

@@ -1,5 +1,6 @@
 // A client process for the httpStore tests: `node --import tsx client.ts '<json options>'`.
 // Prints one line per event on stdout (pipes are synchronous on Linux, so lines survive a kill -9).
+import { existsSync } from 'node:fs'
 import { BudgetManager } from '../../../src/budget/manager.js'
 import { withBudget } from '../../../src/budget/with-budget.js'
 import { fileOutbox } from '../../../src/stores/http-outbox-file.js'
@@ -25,6 +26,8 @@ interface Options {
   /** Do not flush at the end (the test kills the process). */
   hang?: boolean
   timeoutMs?: number
+  /** Print `ready`, then start only once this file exists (a start barrier across processes). */
+  startFile?: string
 }
 
 const options = JSON.parse(process.argv[2]!) as Options
@@ -75,6 +78,10 @@ async function oneCall(i: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (options.startFile !== undefined) {
+    out('ready')
+    while (!existsSync(options.startFile)) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
   if (options.mode === 'withBudget') {
     const manager = new BudgetManager({ store })
     const call = withBudget(async (i: number) => i, { manager, context: { user: options.user! }, estimate: 0.01, cost: () => 0.01 })
