@@ -220,6 +220,38 @@ function applyOperation(state: LedgerState, operation: Operation): unknown {
 }
 
 /**
+ * The operation as a replay of its journal line will see it. Validated requests of fixed shape are copied field by
+ * field (faster than parsing the line, and the same values: safe integers, finite numbers and strings survive
+ * JSON unchanged); spend records and budget definitions, which are free-form, go through JSON.
+ */
+function copyOperation(kind: Operation['o'], request: unknown, line: string): Operation {
+  switch (kind) {
+    case 'r': {
+      const q = request as ReserveRequest
+      const entries = q.entries.map((e) => ({ key: e.key, amount: e.amount, limit: e.limit, expiresAt: e.expiresAt }))
+      return { o: 'r', q: { callId: q.callId, now: q.now, holdExpiresAt: q.holdExpiresAt, entries } }
+    }
+    case 'c': {
+      const q = request as CommitRequest
+      const entries = q.entries.map((e) => ({ key: e.key, amount: e.amount, expiresAt: e.expiresAt }))
+      const copy: CommitRequest = { callId: q.callId, now: q.now, entries, dedupeUntil: q.dedupeUntil }
+      if (q.record !== undefined) copy.record = JSON.parse(JSON.stringify(q.record)) as CommitRequest['record'] & object
+      return { o: 'c', q: copy }
+    }
+    case 'l': {
+      const q = request as ReleaseRequest
+      return { o: 'l', q: { callId: q.callId, now: q.now } }
+    }
+    case 'z': {
+      const q = request as ResetRequest
+      return { o: 'z', q: { keys: [...q.keys], now: q.now } }
+    }
+    default:
+      return JSON.parse(line) as Operation
+  }
+}
+
+/**
  * Balance of a key at `now` without changing the state: the same answer as the ledger's `balances`, which
  * sweeps expired holds as it reads. Reads are not journaled, so they must not change what a replay rebuilds.
  */
@@ -800,9 +832,9 @@ export function fileStore(options: FileStoreOptions): FileStore {
       return Promise.reject(new InvalidInputError('request', `the request cannot be stored as JSON: ${String(error)}`, { cause: error }))
     }
     const line = `{"o":"${kind}","q":${json}}`
-    // Apply exactly what a replay will see, not the caller's object (which may have undefined fields or change later).
-    const operation = JSON.parse(line) as Operation
-    return enqueue<T>({ line, operation })
+    // Apply exactly what a replay will see, not the caller's object (which may have undefined fields or change
+    // before the batch runs): a copy of the validated fields, or the parsed JSON where free-form data is involved.
+    return enqueue<T>({ line, operation: copyOperation(kind, request, line) })
   }
 
   const read = <T>(reader: (state: LedgerState) => T, validate?: () => void): Promise<T> => {

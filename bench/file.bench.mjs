@@ -1,0 +1,139 @@
+// fileStore benchmark: committed calls per second (reserve + commit pairs) with group commit and with one call at a
+// time, p50/p99 latency per call, and the open (recovery) time of a 1,000,000-operation journal.
+//
+//   npm run build && node bench/file.bench.mjs
+//   FILE_STORE_MODULE=/path/to/bundle.mjs node bench/file.bench.mjs   (another build of the store)
+//   FILE_BENCH_QUICK=1 ...                                              (smaller runs)
+//
+// Prints a markdown table. Every "committed call" is acknowledged only after its journal frame is fdatasync'ed
+// (durability 'fsync'), except in the rows marked batch.
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const modulePath = process.env.FILE_STORE_MODULE ? pathToFileURL(process.env.FILE_STORE_MODULE).href : new URL('../dist/file.js', import.meta.url).href
+const { fileStore } = await import(modulePath)
+const quick = process.env.FILE_BENCH_QUICK === '1'
+const root = mkdtempSync(join(tmpdir(), 'llm-budget-file-bench-'))
+const T0 = 1_800_000_000_000
+const DAY = 86_400_000
+const KEYS = ['org:acme|m|usd', 'team:search|m|usd', 'user:alice|d|usd', 'key:k1|m|usd']
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
+
+async function oneCall(store, callId, now) {
+  const r = await store.reserve({
+    callId,
+    now,
+    holdExpiresAt: now + 600_000,
+    entries: KEYS.map((key) => ({ key, amount: 10_000_000, limit: null, expiresAt: now + DAY })),
+  })
+  if (!r.ok) throw new Error('refused')
+  await store.commit({
+    callId,
+    now,
+    entries: KEYS.map((key) => ({ key, amount: 9_000_000, expiresAt: now + DAY })),
+    dedupeUntil: now + DAY,
+    record: { callId, startedAt: now, endedAt: now, model: 'gpt-4o', provider: 'openai', costNanoUsd: 9_000_000, status: 'success', user: 'alice' },
+  })
+}
+
+/** `inFlight` loops each doing reserve+commit pairs until `total` calls are committed. */
+async function run(name, options, inFlight, total) {
+  const path = join(root, name.replace(/\W+/g, '-'))
+  const store = fileStore({ path, ...options })
+  await store.open()
+  const latencies = new Float64Array(total)
+  let next = 0
+  const started = process.hrtime.bigint()
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      for (;;) {
+        const i = next++
+        if (i >= total) return
+        const t = process.hrtime.bigint()
+        await oneCall(store, `${name}-${i}`, T0 + i)
+        latencies[i] = Number(process.hrtime.bigint() - t) / 1e6
+      }
+    }),
+  )
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  const stats = store.stats()
+  await store.close()
+  const sorted = Array.from(latencies).sort((a, b) => a - b)
+  return {
+    name,
+    callsPerSecond: Math.round(total / seconds),
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    framesPerSecond: Math.round(stats.framesWritten / seconds),
+    opsPerFrame: (stats.operationsWritten / stats.framesWritten).toFixed(1),
+  }
+}
+
+async function recovery(operations) {
+  const path = join(root, 'recovery')
+  const writer = fileStore({ path, durability: 'batch', compactBytes: Number.POSITIVE_INFINITY })
+  const batch = 2000
+  for (let i = 0; i < operations; i += batch) {
+    await Promise.all(
+      Array.from({ length: Math.min(batch, operations - i) }, (_, j) => {
+        const callId = `rec-${i + j}`
+        const now = T0 + i + j
+        return writer.commit({
+          callId,
+          now,
+          entries: [{ key: KEYS[(i + j) % 4], amount: 1_000, expiresAt: null }],
+          dedupeUntil: now + 60_000,
+          record: { callId, startedAt: now, endedAt: now, model: 'gpt-4o', costNanoUsd: 1_000 },
+        })
+      }),
+    )
+  }
+  await writer.close()
+  const journalBytes = statSync(join(path, 'journal.log')).size
+  let t = process.hrtime.bigint()
+  const reader = fileStore({ path, compactBytes: Number.POSITIVE_INFINITY })
+  const report = await reader.open()
+  const openJournalMs = Number(process.hrtime.bigint() - t) / 1e6
+  t = process.hrtime.bigint()
+  await reader.compact()
+  const compactMs = Number(process.hrtime.bigint() - t) / 1e6
+  await reader.close()
+  const snapshotBytes = statSync(join(path, 'snapshot-1.json')).size
+  t = process.hrtime.bigint()
+  const again = fileStore({ path })
+  await again.open()
+  const openSnapshotMs = Number(process.hrtime.bigint() - t) / 1e6
+  await again.close()
+  return { operations: report.operationsReplayed, journalBytes, openJournalMs, compactMs, snapshotBytes, openSnapshotMs }
+}
+
+const scale = quick ? 0.1 : 1
+const rows = []
+try {
+  rows.push(await run('group commit, fsync, 1000 in flight', { durability: 'fsync' }, 1000, Math.round(200_000 * scale)))
+  rows.push(await run('group commit, fsync, 100 in flight', { durability: 'fsync' }, 100, Math.round(100_000 * scale)))
+  rows.push(await run('one call at a time, fsync per operation', { durability: 'fsync' }, 1, Math.round(3_000 * scale)))
+  rows.push(await run('group commit, batch (100 ms window), 1000 in flight', { durability: 'batch' }, 1000, Math.round(200_000 * scale)))
+  rows.push(await run('one call at a time, batch', { durability: 'batch' }, 1, Math.round(20_000 * scale)))
+  const fmt = (n) => (n < 1 ? n.toFixed(3) : n.toFixed(2))
+  console.log(`\n### fileStore (Node ${process.version}, reserve + commit on 4 ledger keys with a spend record per call)\n`)
+  console.log('| run | committed calls/s | p50 ms/call | p99 ms/call | frames (fsyncs)/s | operations per frame |')
+  console.log('|---|---:|---:|---:|---:|---:|')
+  for (const r of rows) console.log(`| ${r.name} | ${r.callsPerSecond.toLocaleString('en-US')} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.framesPerSecond.toLocaleString('en-US')} | ${r.opsPerFrame} |`)
+  const rec = await recovery(Math.round(1_000_000 * scale))
+  console.log('\n| recovery | value |')
+  console.log('|---|---:|')
+  console.log(`| journal operations replayed | ${rec.operations.toLocaleString('en-US')} |`)
+  console.log(`| journal size | ${(rec.journalBytes / 1048576).toFixed(1)} MiB |`)
+  console.log(`| open (replay the whole journal) | ${rec.openJournalMs.toFixed(0)} ms |`)
+  console.log(`| compaction of that state | ${rec.compactMs.toFixed(0)} ms |`)
+  console.log(`| snapshot size | ${(rec.snapshotBytes / 1048576).toFixed(1)} MiB |`)
+  console.log(`| open from the snapshot | ${rec.openSnapshotMs.toFixed(0)} ms |`)
+} finally {
+  rmSync(root, { recursive: true, force: true })
+}
