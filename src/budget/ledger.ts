@@ -125,50 +125,57 @@ function checkAmount(field: string, value: unknown): number {
   return value
 }
 
-function checkExpiry(field: string, value: unknown): number | null {
-  return value === null ? null : checkTime(field, value)
+function isAmount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
-function checkEntries(field: string, value: unknown, min: number): Record<string, unknown>[] {
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value)
+}
+
+function isKey(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_KEY_LENGTH
+}
+
+// The happy path below allocates nothing: field names are built only when a check fails.
+function checkEntries(field: string, value: unknown, min: number, withLimit: boolean): void {
   if (!Array.isArray(value) || value.length < min || value.length > MAX_ENTRIES) {
     fail(field, `\`${field}\` must be an array of ${min} to ${MAX_ENTRIES} entries`)
   }
-  const seen = new Set<string>()
   for (let i = 0; i < value.length; i++) {
     const entry: unknown = value[i]
     if (typeof entry !== 'object' || entry === null) fail(`${field}[${i}]`, `\`${field}[${i}]\` must be an object`)
-    const key = checkString(`${field}[${i}].key`, (entry as Record<string, unknown>).key, MAX_KEY_LENGTH)
-    if (seen.has(key)) fail(`${field}[${i}].key`, `\`${field}\` lists the key ${JSON.stringify(key)} twice`)
-    seen.add(key)
+    const { key, amount, expiresAt } = entry as Record<string, unknown>
+    if (!isKey(key)) checkString(`${field}[${i}].key`, key, MAX_KEY_LENGTH)
+    if (!isAmount(amount)) checkAmount(`${field}[${i}].amount`, amount)
+    if (withLimit) {
+      const limit = (entry as Record<string, unknown>).limit
+      if (limit !== null && !isAmount(limit)) checkAmount(`${field}[${i}].limit`, limit)
+    }
+    if (expiresAt !== null && !isTime(expiresAt)) checkTime(`${field}[${i}].expiresAt`, expiresAt)
+    // Duplicate keys: a quadratic scan is cheaper than a Set for the handful of keys a call has.
+    for (let j = 0; j < i; j++) {
+      if ((value[j] as { key: unknown }).key === key) fail(`${field}[${i}].key`, `\`${field}\` lists the key ${JSON.stringify(key)} twice`)
+    }
   }
-  return value as Record<string, unknown>[]
 }
 
 /** Throws `InvalidInputError` unless the request is well formed. */
 export function validateReserve(request: ReserveRequest): void {
-  checkString('callId', request?.callId, MAX_CALL_ID_LENGTH)
-  checkTime('now', request.now)
-  checkTime('holdExpiresAt', request.holdExpiresAt)
-  const entries = checkEntries('entries', request.entries, 1)
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!
-    checkAmount(`entries[${i}].amount`, entry.amount)
-    if (entry.limit !== null) checkAmount(`entries[${i}].limit`, entry.limit)
-    checkExpiry(`entries[${i}].expiresAt`, entry.expiresAt)
-  }
+  if (typeof request !== 'object' || request === null) fail('request', 'the request must be an object')
+  checkString('callId', request.callId, MAX_CALL_ID_LENGTH)
+  if (!isTime(request.now)) checkTime('now', request.now)
+  if (!isTime(request.holdExpiresAt)) checkTime('holdExpiresAt', request.holdExpiresAt)
+  checkEntries('entries', request.entries, 1, true)
 }
 
 /** Throws `InvalidInputError` unless the request is well formed. */
 export function validateCommit(request: CommitRequest): void {
-  checkString('callId', request?.callId, MAX_CALL_ID_LENGTH)
-  checkTime('now', request.now)
-  checkTime('dedupeUntil', request.dedupeUntil)
-  const entries = checkEntries('entries', request.entries, 0)
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!
-    checkAmount(`entries[${i}].amount`, entry.amount)
-    checkExpiry(`entries[${i}].expiresAt`, entry.expiresAt)
-  }
+  if (typeof request !== 'object' || request === null) fail('request', 'the request must be an object')
+  checkString('callId', request.callId, MAX_CALL_ID_LENGTH)
+  if (!isTime(request.now)) checkTime('now', request.now)
+  if (!isTime(request.dedupeUntil)) checkTime('dedupeUntil', request.dedupeUntil)
+  checkEntries('entries', request.entries, 0, false)
   if (request.record !== undefined) {
     const record = request.record
     if (typeof record !== 'object' || record === null || Array.isArray(record)) fail('record', '`record` must be an object')
@@ -180,7 +187,8 @@ export function validateCommit(request: CommitRequest): void {
 
 /** Throws `InvalidInputError` unless the request is well formed. */
 export function validateRelease(request: ReleaseRequest): void {
-  checkString('callId', request?.callId, MAX_CALL_ID_LENGTH)
+  if (typeof request !== 'object' || request === null) fail('request', 'the request must be an object')
+  checkString('callId', request.callId, MAX_CALL_ID_LENGTH)
   checkTime('now', request.now)
 }
 
