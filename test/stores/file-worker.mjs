@@ -46,6 +46,7 @@ const store = fileStore({
   compactBytes: env.COMPACT_BYTES ? Number(env.COMPACT_BYTES) : 64 * 1024 * 1024,
   staleLockMs: env.STALE_MS ? Number(env.STALE_MS) : 10_000,
   lockTimeoutMs: 20_000,
+  ...(env.MAX_RECORDS ? { maxRecords: Number(env.MAX_RECORDS) } : {}),
   faults,
 })
 
