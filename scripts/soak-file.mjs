@@ -69,12 +69,13 @@ async function check() {
   if (report.truncatedTailBytes > 0) tornTails++
   generation = store.stats().generation
   const snapshotOfAcks = [...acknowledged]
-  const records = await store.queryRecords({})
+  // Both reads are queued in the same tick, so they run in one batch under one lock: a consistent view while the
+  // writers keep writing.
+  const [records, [balance]] = await Promise.all([store.queryRecords({}), store.balances({ keys: [KEY], now: T0 })])
   const ids = new Set(records.map((r) => r.callId))
   if (ids.size !== records.length) throw new Error('a commit was recorded twice')
   const missing = snapshotOfAcks.filter((id) => !ids.has(id))
   if (missing.length > 0) throw new Error(`${missing.length} acknowledged commits are missing, e.g. ${missing.slice(0, 5).join(', ')}`)
-  const [balance] = await store.balances({ keys: [KEY], now: T0 })
   if (balance.spent !== 5 * records.length) throw new Error(`spent ${balance.spent} != 5 x ${records.length} records`)
   await store.close()
   checks++
