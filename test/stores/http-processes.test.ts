@@ -82,7 +82,7 @@ async function recordsWithPrefix(prefix: string): Promise<string[]> {
 describe('httpStore from several processes', () => {
   it('4 processes x 250 concurrent calls of $0.01 against $5: exactly 500 admitted, spent exactly 5000000000 nano', async () => {
     const key = 'burst|usd'
-    const workers = Array.from({ length: 4 }, (_, w) => startWorker({ mode: 'calls', url, key, prefix: `burst${w}-`, calls: 250, limit: 5_000_000_000 }))
+    const workers = Array.from({ length: 4 }, (_, w) => startWorker({ mode: 'calls', url, key, prefix: `burst${w}-`, calls: 250, limit: 5_000_000_000, timeoutMs: 30_000, retries: 5, failureThreshold: 1000 }))
     const codes = await Promise.all(workers.map((w) => w.exited))
     expect(codes).toEqual([0, 0, 0, 0])
     const admitted = workers.flatMap((w) => ids(w.lines, 'admitted'))
