@@ -8,8 +8,8 @@
 import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { BudgetStore } from '../../stores/types.js'
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
+import { openStore } from '../store-url.js'
 
 const USAGE = `Usage: llm-budget serve --token-file <path> [--store memory|file:<dir>|redis://host:port] [--port 8787] [--host 127.0.0.1]
 
@@ -40,42 +40,6 @@ export function parseTokenFile(text: string): Record<string, string> {
   }
   if (Object.keys(tokens).length === 0) throw new UsageError('the token file lists no tokens')
   return { ...tokens }
-}
-
-async function openStore(spec: string): Promise<{ store: BudgetStore; close: () => Promise<void>; label: string }> {
-  if (spec === 'memory') {
-    const { memoryStore } = await import('../../stores/memory.js')
-    const store = memoryStore()
-    return { store, close: () => store.close(), label: 'memory (not durable)' }
-  }
-  if (spec.startsWith('file:')) {
-    const path = spec.slice('file:'.length)
-    if (path === '') throw new UsageError('--store file:<dir> needs a directory, e.g. file:./budget-data')
-    const { fileStore } = await import('../../stores/file.js')
-    const store = fileStore({ path })
-    return { store, close: () => store.close(), label: `file ${path}` }
-  }
-  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
-    let Redis: new (url: string, options?: Record<string, unknown>) => { quit(): Promise<unknown> }
-    try {
-      const ioredis = (await import('ioredis')) as unknown as { default: typeof Redis }
-      Redis = ioredis.default
-    } catch {
-      throw new Error('--store redis://... needs the `ioredis` package: npm install ioredis')
-    }
-    const { redisStore } = await import('../../stores/redis.js')
-    const client = new Redis(spec, { maxRetriesPerRequest: 2 })
-    const store = redisStore({ client: client as never })
-    return {
-      store,
-      close: async () => {
-        await store.close()
-        await client.quit()
-      },
-      label: `redis ${new URL(spec).host}`,
-    }
-  }
-  throw new UsageError(`--store must be memory, file:<dir> or redis://host:port, got ${JSON.stringify(spec)}`)
 }
 
 /** Stops accepting connections, closes idle keep-alive connections while in-flight requests finish. */
