@@ -487,6 +487,31 @@ export class PriceCatalog {
   }
 
   /**
+   * Replaces the table with a compact price table, e.g. a price file written by `llm-budget prices update`
+   * (`JSON.parse` of its text). The table is validated first (shape, indices, prices finite decimals >= 0
+   * below the sentinel bound); on any problem it throws and the catalog keeps its current table. Registered
+   * prices, aliases and deployment maps are kept.
+   *
+   * @example await defaultCatalog.load(JSON.parse(readFileSync('llm-budget-prices.json', 'utf8')))
+   * @returns The data version now in use.
+   * @throws InvalidInputError (field `table`) when the table is not valid.
+   */
+  async load(json: unknown): Promise<DataVersion> {
+    const { parseCompactTable } = await import('./price-file.js')
+    let table: CompactPriceTable
+    try {
+      table = parseCompactTable(json)
+    } catch (error) {
+      throw new InvalidInputError('table', error instanceof Error ? error.message : String(error))
+    }
+    this.#table = table
+    this.#providers = undefined
+    this.#entries.clear()
+    this.#invalidate()
+    return table.dataVersion
+  }
+
+  /**
    * Loads a newer LiteLLM-format table at run time (opt-in; the only network access of the cost module).
    * Validates it, reports added / changed / removed models, and keeps the previous table on any failure.
    * Models the new table lacks stay available, marked retired.
