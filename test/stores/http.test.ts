@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BudgetManager } from '../../src/budget/manager.js'
 import { createBudgetServer } from '../../src/server/index.js'
 import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
@@ -31,5 +32,32 @@ describe('httpStore against a server backed by memoryStore', () => {
     expect(() => httpStore({ url: 'ftp://127.0.0.1', token: TOKEN })).toThrow(/http/)
     expect(() => httpStore({ url, token: 'has space' })).toThrow(/token/)
     expect(() => httpStore({ url, token: TOKEN, timeoutMs: -1 })).toThrow(/timeoutMs/)
+  })
+
+  it('BudgetManager over httpStore: during an outage admission is denied and a commit is queued, then delivered once', async () => {
+    const backing = memoryStore()
+    const own = createBudgetServer({ store: backing, auth: { tokens: { [TOKEN]: 'mgr' } } })
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve))
+    const port = (own.address() as AddressInfo).port
+    const store = httpStore({ url: `http://127.0.0.1:${port}`, token: TOKEN, retries: 0, outboxRetryMs: 50, circuitBreaker: { cooldownMs: 50 } })
+    const manager = new BudgetManager({ store })
+    try {
+      await manager.setBudget('user:outage', { maxBudget: 1 })
+      const reservation = await manager.reserve({ user: 'outage' }, 0.1)
+      own.closeAllConnections()
+      await new Promise((resolve) => own.close(resolve))
+      const outcome = await reservation.commit(0.05)
+      expect(outcome.duplicate).toBe(false)
+      expect(await store.pendingCommits()).toBe(1)
+      await expect(manager.reserve({ user: 'outage' }, 0.1)).rejects.toMatchObject({ code: 'STORAGE' })
+      await new Promise<void>((resolve) => own.listen(port, '127.0.0.1', resolve))
+      while ((await store.flush()) > 0) await new Promise((resolve) => setTimeout(resolve, 50))
+      expect((await manager.getStatus('user:outage')).exact).toMatchObject({ spend: '0.050000000', reserved: '0.000000000' })
+      expect((await backing.queryRecords({})).length).toBe(1)
+    } finally {
+      await store.close()
+      own.closeAllConnections()
+      await new Promise((resolve) => own.close(resolve))
+    }
   })
 })
