@@ -209,7 +209,6 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
   const keys = {
     call: (callId: string) => `${base}c:${callId}`,
     hash: (key: string) => `${base}k:${key}`,
-    holds: (key: string) => `${base}z:${key}`,
     stream: `${base}r`,
     streamMeta: `${base}rm`,
     budgets: `${base}b`,
@@ -358,7 +357,7 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     const scriptKeys = [keys.call(callId)]
     const args = [String(request.now), callId, String(request.holdExpiresAt), String(entries.length)]
     for (const entry of entries) {
-      scriptKeys.push(keys.hash(entry.key), keys.holds(entry.key))
+      scriptKeys.push(keys.hash(entry.key))
       args.push(entry.key, String(entry.amount), entry.limit === null ? '' : String(entry.limit), entry.expiresAt === null ? '' : String(entry.expiresAt))
     }
     return wrap('reserve', async () => {
@@ -393,7 +392,7 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     const scriptKeys = [keys.call(callId), keys.stream, keys.streamMeta]
     const args = [String(request.now), callId, String(request.dedupeUntil), recordText, endedAt, String(maxRecords), String(entries.length)]
     for (const entry of entries) {
-      scriptKeys.push(keys.hash(entry.key), keys.holds(entry.key))
+      scriptKeys.push(keys.hash(entry.key))
       args.push(entry.key, String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
     }
     return wrap('commit', async () => {
@@ -416,7 +415,7 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
   const keyScript = async (what: 'balances' | 'reset', request: BalancesRequest | ResetRequest): Promise<string[]> => {
     ledger.validateKeys(request)
     const scriptKeys = [keys.budgets]
-    for (const key of request.keys) scriptKeys.push(keys.hash(key), keys.holds(key))
+    for (const key of request.keys) scriptKeys.push(keys.hash(key))
     return evalScript(what, scripts[what], scriptKeys, [String(request.now), ...request.keys])
   }
 

@@ -2,13 +2,23 @@
  * The Lua scripts of the Redis store, one per operation. Each runs atomically inside Redis (a script is
  * never interleaved with another command), so a reservation's check and its writes are one step.
  *
- * Every script starts with the same prelude: it reads the Redis server time (`TIME`), decides which clock
- * the ledger logic uses (`now`), and defines the helpers that mirror `src/budget/ledger.ts`:
+ * Every script starts with the same prelude: it reads the Redis server time (`TIME`, once), decides which
+ * clock the ledger logic uses (`now`), and defines the helpers that mirror `src/budget/ledger.ts`:
  *
- * - `live(key)`: sweep the key's expired holds, forget the key when its window is over and no hold is
- *   left (`liveKey` in the ledger);
- * - `laterExpiry`, `touch`: the logical expiry (as the ledger's `laterExpiry`) and the physical one (`PEXPIREAT`, with a margin);
- * - `callState`, `dropHolds`, `settle`: the call record used for idempotency, and the holds it owns.
+ * - `live(lk, hf)`: one `HMGET` of the key's hash (balances, expiries and, with `hf`, one call's hold);
+ *   sweeps the key's expired holds only when its earliest hold expiry `n` has passed (`sweepHolds` and
+ *   `nextHoldExpiry` in the ledger), and forgets the key when its window is over and no hold is left
+ *   (`liveKey`);
+ * - `laterExpiry`: the logical expiry after a write, as the ledger's `laterExpiry`; the physical one
+ *   (`PEXPIREAT`, with a margin) is written only when its basis `p` moves later;
+ * - `callState`, `dropHolds`: the call record used for idempotency, and the holds it owns.
+ *
+ * Key layout (see docs/stores/redis.md): a ledger key is one hash `{prefix}:k:<key>` with `s` spent,
+ * `r` reserved, `e` logical expiry, `n` earliest hold expiry (a lower bound; the sweep runs only when it
+ * has passed), `p` the instant its `PEXPIREAT` was computed from, and `h:<call id>` = `<amount>:<expiry>`
+ * per hold. A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<held keys>`,
+ * `c|<remembered until>|` or `r|<remembered until>|`, with the keys length-prefixed (`<bytes>:<key>`...), set
+ * with `SET ... PXAT` (one command, expiry included).
  *
  * Common `ARGV`: `[1]` clock mode (`s` server, `c` client), `[2]` expiry margin ms, `[3]` the request's
  * `now`, `[4]` the key base (`{prefix}:`), `[5]` the call id (when the operation has one).
@@ -16,12 +26,13 @@
  * Time frames. In server mode `now` is Redis `TIME`; instants of the request (`holdExpiresAt`, `expiresAt`,
  * `dedupeUntil`) are read relative to the request's `now` and moved onto the server's time line
  * (`shiftIn`), so a hold lasts its TTL as measured by Redis even when the caller's clock is off. In client
- * mode `now` is the request's `now` and instants are stored as given; only the physical `PEXPIREAT` is
+ * mode `now` is the request's `now` and instants are stored as given; only the physical expiry is
  * moved onto the server's time line (`shiftOut`).
  *
- * Amounts travel as decimal integer strings and are changed with `HINCRBY` (exact 64-bit integers). Lua
- * numbers (doubles) are used only to compare, where every value up to 2^53 is exact; a total beyond
- * 2^53 - 1 is refused (`overflow`) before anything is written.
+ * Amounts travel as decimal integer strings. Lua numbers are doubles, exact for every integer up to 2^53;
+ * each script first checks that no total it will write exceeds 2^53 - 1 (`overflow`, nothing written), so
+ * every sum and difference it computes is an exact integer, written back with `%.0f` (exact below 2^53).
+ * Nothing uses `INCRBYFLOAT` or Lua's `tostring` (`%.14g`) on amounts.
  *
  * Replies are arrays of strings: `[1]` the server time in ms, `[2]` a status, then the operation's values.
  *
@@ -34,7 +45,9 @@ local mode = ARGV[1]
 local margin = tonumber(ARGV[2])
 local reqNow = tonumber(ARGV[3])
 local base = ARGV[4]
-local tm = redis.call('TIME')
+local call = redis.call
+local fmt, sub, find, byte = string.format, string.sub, string.find, string.byte
+local tm = call('TIME')
 local server = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
 local now, shiftIn, shiftOut
 if mode == 's' then
@@ -46,195 +59,263 @@ else
   shiftIn = 0
   shiftOut = server - reqNow + margin
 end
-local serverStr = string.format('%.0f', server)
+local serverStr = fmt('%.0f', server)
 
-local function num(v) return string.format('%.17g', v) end
+local function num(v) return fmt('%.17g', v) end
+local function int(v) return fmt('%.0f', v) end
 local function hk(lk) return base .. 'k:' .. lk end
-local function zk(lk) return base .. 'z:' .. lk end
 
-local function expireAt(key, logical)
+-- The physical expiry (ms on the server's clock) for a logical instant.
+local function physical(logical)
   local at = math.ceil(logical + shiftOut)
   if at < 1 then at = 1 end
   if at > MAX then at = MAX end
-  redis.call('PEXPIREAT', key, string.format('%.0f', at))
+  return fmt('%.0f', at)
 end
 
-local function unhold(h, z, cid)
-  local amount = redis.call('HGET', h, 'h:' .. cid)
-  if amount then
-    if amount ~= '0' then redis.call('HINCRBY', h, 'r', '-' .. amount) end
-    redis.call('HDEL', h, 'h:' .. cid)
+-- A hold value is '<amount>:<expiry>'.
+local function holdAmount(v) return tonumber(sub(v, 1, find(v, ':', 1, true) - 1)) end
+
+local function fresh(h) return {h = h, exists = false, s = 0, r = 0, meta = 0} end
+
+-- Drops every expired hold of a loaded key (one HGETALL) and recomputes its earliest hold expiry 'n'.
+-- Runs only when 'n' has passed. Leaves the exact hold count in k.holds.
+local function sweep(k, hf)
+  local all = call('HGETALL', k.h)
+  local dead, freed, nextX, holds = {}, 0, nil, 0
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if byte(f, 1) == 104 and byte(f, 2) == 58 then
+      local v = all[i + 1]
+      local c = find(v, ':', 1, true)
+      local x = tonumber(sub(v, c + 1))
+      if x <= now then
+        dead[#dead + 1] = f
+        freed = freed + tonumber(sub(v, 1, c - 1))
+        if f == hf then k.hold = nil end
+      else
+        holds = holds + 1
+        if not nextX or x < nextX then nextX = x end
+      end
+    end
   end
-  redis.call('ZREM', z, cid)
+  for i = 1, #dead, 1000 do call('HDEL', k.h, unpack(dead, i, math.min(i + 999, #dead))) end
+  k.r = k.r - freed
+  k.holds = holds
+  if nextX then
+    call('HSET', k.h, 'r', int(k.r), 'n', num(nextX))
+  else
+    call('HSET', k.h, 'r', int(k.r))
+    call('HDEL', k.h, 'n')
+    k.meta = k.meta - 1
+  end
+  k.n = nextX
 end
 
--- The key's state after sweeping its expired holds, or nothing when it does not exist or its window is
--- over with no hold left (then it is deleted). Returns exists, spent, reserved, expiry, latest hold expiry.
-local function live(lk)
+-- Number of holds on a loaded key: known after a sweep, else HLEN minus its other fields.
+local function holdCount(k)
+  if not k.holds then k.holds = call('HLEN', k.h) - k.meta end
+  return k.holds
+end
+
+-- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey).
+local function forgetIfOver(k)
+  if k.exists and k.e and k.e <= now and holdCount(k) == 0 then
+    call('DEL', k.h)
+    return fresh(k.h)
+  end
+  return k
+end
+
+-- The key's state after sweeping its expired holds: {h, exists, s, r, e, n, p, hold, meta, holds}; with
+-- hf ('h:<call id>') also that call's hold value. One HMGET unless a hold can have expired.
+local function live(lk, hf)
   local h = hk(lk)
-  local v = redis.call('HMGET', h, 's', 'r', 'e', 'm')
-  if not v[1] then return false, '0', '0', nil, nil end
-  local z = zk(lk)
-  local expired = redis.call('ZRANGEBYSCORE', z, '-inf', num(now))
-  if #expired > 0 then
-    for i = 1, #expired do unhold(h, z, expired[i]) end
-    v[2] = redis.call('HGET', h, 'r')
-  end
-  if v[3] and tonumber(v[3]) <= now and redis.call('EXISTS', z) == 0 then
-    redis.call('DEL', h)
-    return false, '0', '0', nil, nil
-  end
-  return true, v[1], v[2] or '0', v[3], v[4]
+  local v
+  if hf then v = call('HMGET', h, 's', 'r', 'e', 'n', 'p', hf) else v = call('HMGET', h, 's', 'r', 'e', 'n', 'p') end
+  if not v[1] then return fresh(h) end
+  local meta = 1
+  for i = 2, 5 do if v[i] then meta = meta + 1 end end
+  local k = {h = h, exists = true, s = tonumber(v[1]), r = tonumber(v[2] or '0'), meta = meta}
+  if v[3] then k.e = tonumber(v[3]) end
+  if v[4] then k.n = tonumber(v[4]) end
+  if v[5] then k.p = tonumber(v[5]) end
+  if hf and v[6] then k.hold = v[6] end
+  if k.n and k.n <= now then sweep(k, hf) end
+  return forgetIfOver(k)
 end
 
--- laterExpiry of the ledger: the expiry a key has after a write with expiry incoming ('' for none).
+-- Removes a loaded key's hold of one call (amount back out of 'r'); the caller writes 'r'.
+local function unhold(k, hf)
+  if not k.hold then return k end
+  k.r = k.r - holdAmount(k.hold)
+  k.hold = nil
+  call('HDEL', k.h, hf)
+  if k.holds then k.holds = k.holds - 1 end
+  k.dirty = true
+  return k
+end
+
+-- laterExpiry of the ledger (numbers; incoming '' for none).
 local function laterExpiry(current, incoming, isNew)
   if isNew then
     if incoming == '' then return nil end
-    return num(tonumber(incoming) + shiftIn)
+    return tonumber(incoming) + shiftIn
   end
   if incoming == '' or not current then return nil end
   local v = tonumber(incoming) + shiftIn
-  if v > tonumber(current) then return num(v) end
+  if v > current then return v end
   return current
 end
 
--- Physical expiry of a key and its hold set: the later of its window end and its latest hold, plus the margin.
-local function touch(lk, e, m)
-  local h, z = hk(lk), zk(lk)
-  if not e then
-    redis.call('PERSIST', h)
-    redis.call('PERSIST', z)
-    return
+-- Adds the expiry fields of a write to 'fields' and returns the PEXPIREAT to set after it (or nil).
+-- 'holdX' is the hold expiry of a reservation (nil for a commit). The key expires at the later of its
+-- window end and its last hold, plus the margin; it is written only when that moves later.
+local function expiryFields(k, fields, newE, holdX)
+  if not newE then
+    if k.e then
+      call('HDEL', k.h, 'e', 'p')
+      call('PERSIST', k.h)
+    end
+    return nil
   end
-  local p = tonumber(e)
-  if m and tonumber(m) > p then p = tonumber(m) end
-  expireAt(h, p)
-  if m then expireAt(z, p) end
+  if newE ~= k.e then
+    fields[#fields + 1] = 'e'
+    fields[#fields + 1] = num(newE)
+  end
+  local b = newE
+  if holdX and holdX > b then b = holdX end
+  if k.exists and k.p and b <= k.p then return nil end
+  fields[#fields + 1] = 'p'
+  fields[#fields + 1] = num(b)
+  return physical(b)
 end
 
--- Removes a call's holds and its record; returns the ledger keys it held.
-local function dropHolds(ck, cid)
-  local encoded = redis.call('HGET', ck, 'k')
-  redis.call('DEL', ck)
-  if not encoded then return {} end
-  local keys = cjson.decode(encoded)
-  for i = 1, #keys do unhold(hk(keys[i]), zk(keys[i]), cid) end
+-- Held keys of a call record, encoded as '<bytes>:<key>' repeated.
+local function encodeKeys(keys)
+  local parts = {}
+  for i = 1, #keys do parts[i] = #keys[i] .. ':' .. keys[i] end
+  return table.concat(parts)
+end
+local function decodeKeys(s, pos)
+  local keys = {}
+  while pos <= #s do
+    local c = find(s, ':', pos, true)
+    local len = tonumber(sub(s, pos, c - 1))
+    keys[#keys + 1] = sub(s, c + 1, c + len)
+    pos = c + len + 1
+  end
   return keys
 end
 
--- After holds were dropped: forget keys whose window is over, refresh the physical expiry of the others.
-local function settle(keys, skip)
+-- Reads a call record: state ('h', 'c', 'r' or nil), its instant, the position of its key list.
+local function readCall(ck)
+  local v = call('GET', ck)
+  if not v then return nil end
+  local bar = find(v, '|', 3, true)
+  return sub(v, 1, 1), tonumber(sub(v, 3, bar - 1)), v, bar + 1
+end
+
+-- Removes a call's holds from every key it held (the ledger's dropHolds) and its record.
+local function dropHolds(ck, hf, v, pos)
+  local keys = decodeKeys(v, pos)
   for i = 1, #keys do
-    local lk = keys[i]
-    if not (skip and skip[lk]) then
-      local exists, _, _, e, m = live(lk)
-      if exists then touch(lk, e, m) end
+    local k = live(keys[i], hf)
+    if k.hold then
+      unhold(k, hf)
+      k = forgetIfOver(k)
+      if k.exists then call('HSET', k.h, 'r', int(k.r)) end
     end
   end
+  call('DEL', ck)
 end
 
 -- The call record's state: 'h' (live holds), 'c' (committed), 'r' (released) or nil. Expired holds are
--- dropped and expired records forgotten, as the ledger's heldCall and isFinished do.
-local function callState(ck, cid)
-  local v = redis.call('HMGET', ck, 'st', 'x', 'u')
-  local st = v[1]
-  if st == 'h' then
-    if tonumber(v[2]) <= now then
-      settle(dropHolds(ck, cid), nil)
-      return nil
-    end
-    return 'h'
+-- dropped and expired records forgotten, as the ledger's heldCall and isFinished do. Also returns the
+-- hold expiry of a held call.
+local function callState(ck, hf)
+  local st, t, v, pos = readCall(ck)
+  if not st then return nil end
+  if t <= now then
+    if st == 'h' then dropHolds(ck, hf, v, pos) else call('DEL', ck) end
+    return nil
   end
-  if st == 'c' or st == 'r' then
-    if tonumber(v[3]) <= now then
-      redis.call('DEL', ck)
-      return nil
-    end
-    return st
-  end
-  return nil
+  return st, t, v, pos
 end
 `
 
 /**
- * Reserve. `KEYS`: call record, then the hash and hold set of every entry. `ARGV[6]` holdExpiresAt,
- * `ARGV[7]` entry count, then per entry: key, amount, limit (`''` for none), expiresAt (`''` for none).
+ * Reserve. `KEYS`: call record, then the hash of every entry. `ARGV[6]` holdExpiresAt, `ARGV[7]` entry
+ * count, then per entry: key, amount, limit (`''` for none), expiresAt (`''` for none).
  * Status `dup` | `refused` (then the refused index) | `overflow` (then the index) | `ok`; then
  * `spent, reserved` per entry.
  */
 export const RESERVE_SCRIPT = String.raw`${PRELUDE}
 local cid = ARGV[5]
 local ck = base .. 'c:' .. cid
+local hf = 'h:' .. cid
 local holdX = tonumber(ARGV[6]) + shiftIn
 local n = tonumber(ARGV[7])
-local function arg(i, f) return ARGV[7 + (i - 1) * 4 + f] end
 local out = {serverStr, 'ok'}
-if callState(ck, cid) then
+if callState(ck, hf) then
   out[2] = 'dup'
   for i = 1, n do
-    local _, s, r = live(arg(i, 1))
-    out[#out + 1] = s
-    out[#out + 1] = r
+    local k = live(ARGV[4 + i * 4])
+    out[#out + 1] = int(k.s)
+    out[#out + 1] = int(k.r)
   end
   return out
 end
 local state = {}
 for i = 1, n do
-  local exists, s, r, e, m = live(arg(i, 1))
-  state[i] = {exists, s, r, e, m}
-  local total = tonumber(s) + tonumber(r) + tonumber(arg(i, 2))
+  local a = 4 + i * 4
+  local k = live(ARGV[a], hf)
+  state[i] = k
+  local total = k.s + k.r + tonumber(ARGV[a + 1])
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
-  local limit = arg(i, 3)
+  local limit = ARGV[a + 2]
   if limit ~= '' and total > tonumber(limit) then
     out[2] = 'refused'
     out[3] = tostring(i - 1)
     for j = 1, n do
-      if j > i then
-        local _, sj, rj = live(arg(j, 1))
-        state[j] = {true, sj, rj}
-      end
-      out[#out + 1] = state[j][2]
-      out[#out + 1] = state[j][3]
+      local kj = state[j] or live(ARGV[4 + j * 4])
+      out[#out + 1] = int(kj.s)
+      out[#out + 1] = int(kj.r)
     end
     return out
   end
 end
-local keys = {}
 local holdStr = num(holdX)
+local keys = {}
 for i = 1, n do
-  local lk, amount = arg(i, 1), arg(i, 2)
-  local h = hk(lk)
-  local exists, s, _, e, m = state[i][1], state[i][2], state[i][3], state[i][4], state[i][5]
-  local newE = laterExpiry(e, arg(i, 4), not exists)
-  if e and not newE then redis.call('HDEL', h, 'e') end
-  if not m or holdX > tonumber(m) then m = holdStr end
-  local fields = {'h:' .. cid, amount, 'm', m}
-  if not exists then
-    fields[#fields + 1] = 's'
-    fields[#fields + 1] = '0'
-    fields[#fields + 1] = 'r'
-    fields[#fields + 1] = '0'
+  local a = 4 + i * 4
+  local k = state[i]
+  local amount = ARGV[a + 1]
+  -- a hold left by an earlier use of this call id whose record is gone: replace it, never add twice
+  if k.hold then unhold(k, hf) end
+  local r = k.r + tonumber(amount)
+  local fields = {hf, amount .. ':' .. holdStr, 'r', int(r)}
+  if not k.exists then
+    fields[5] = 's'
+    fields[6] = '0'
   end
-  if newE and newE ~= e then
-    fields[#fields + 1] = 'e'
-    fields[#fields + 1] = newE
+  if not k.n or holdX < k.n then
+    fields[#fields + 1] = 'n'
+    fields[#fields + 1] = holdStr
   end
-  redis.call('HSET', h, unpack(fields))
-  local r = redis.call('HINCRBY', h, 'r', amount)
-  redis.call('ZADD', zk(lk), holdStr, cid)
-  touch(lk, newE, m)
-  out[#out + 1] = s
-  out[#out + 1] = string.format('%.0f', r)
-  keys[i] = lk
+  local at = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 3], not k.exists), holdX)
+  call('HSET', k.h, unpack(fields))
+  if at then call('PEXPIREAT', k.h, at) end
+  out[#out + 1] = int(k.s)
+  out[#out + 1] = int(r)
+  keys[i] = ARGV[a]
 end
-redis.call('HSET', ck, 'st', 'h', 'x', holdStr, 'k', cjson.encode(keys))
-expireAt(ck, holdX)
+call('SET', ck, 'h|' .. holdStr .. '|' .. encodeKeys(keys), 'PXAT', physical(holdX))
 return out
 `
 
 /**
- * Commit. `KEYS`: call record, record stream, record metadata, then the hash and hold set of every entry.
+ * Commit. `KEYS`: call record, record stream, record metadata, then the hash of every entry.
  * `ARGV[6]` dedupeUntil, `ARGV[7]` the record as JSON (`''` for none), `ARGV[8]` its endedAt,
  * `ARGV[9]` the stream cap, `ARGV[10]` entry count, then per entry: key, amount, expiresAt (`''` for none).
  * Status `dup` | `overflow` (then the index) | `ok`; then `before, after, reserved` per entry.
@@ -242,27 +323,32 @@ return out
 export const COMMIT_SCRIPT = String.raw`${PRELUDE}
 local cid = ARGV[5]
 local ck = base .. 'c:' .. cid
+local hf = 'h:' .. cid
 local n = tonumber(ARGV[10])
-local function arg(i, f) return ARGV[10 + (i - 1) * 3 + f] end
 local out = {serverStr, 'ok'}
-local v = redis.call('HMGET', ck, 'st', 'u')
-if v[1] == 'c' and tonumber(v[2]) > now then
+local st, t, v, pos = readCall(ck)
+if st == 'c' and t > now then
   out[2] = 'dup'
   for i = 1, n do
-    local _, s, r = live(arg(i, 1))
-    out[#out + 1] = s
-    out[#out + 1] = s
-    out[#out + 1] = r
+    local k = live(ARGV[8 + i * 3])
+    out[#out + 1] = int(k.s)
+    out[#out + 1] = int(k.s)
+    out[#out + 1] = int(k.r)
   end
   return out
 end
+local held = st == 'h'
+local state = {}
 for i = 1, n do
-  local _, s = live(arg(i, 1))
-  if tonumber(s) + tonumber(arg(i, 2)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
+  local a = 8 + i * 3
+  local k
+  if held then k = live(ARGV[a], hf) else k = live(ARGV[a]) end
+  state[i] = k
+  if k.s + tonumber(ARGV[a + 1]) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
 if ARGV[7] ~= '' then
   local meta = KEYS[3]
-  local m = redis.call('HMGET', meta, 'ms', 'seq', 'late')
+  local m = call('HMGET', meta, 'ms', 'seq', 'late')
   local endedMs = math.floor(tonumber(ARGV[8]))
   local lastMs = tonumber(m[1] or '-1')
   local seq = tonumber(m[2] or '0')
@@ -277,37 +363,46 @@ if ARGV[7] ~= '' then
   if idMs == 0 and seq == 0 then seq = 1 end
   local late = tonumber(m[3] or '0')
   if idMs - endedMs > late then late = idMs - endedMs end
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], string.format('%.0f-%.0f', idMs, seq), 'e', ARGV[8], 'd', ARGV[7])
-  redis.call('HSET', meta, 'ms', string.format('%.0f', idMs), 'seq', string.format('%.0f', seq), 'late', string.format('%.0f', late))
+  call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], fmt('%.0f-%.0f', idMs, seq), 'd', ARGV[7])
+  call('HSET', meta, 'ms', int(idMs), 'seq', int(seq), 'late', int(late))
 end
-if v[1] == 'h' then
+if held then
+  -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on)
   local listed = {}
-  for i = 1, n do listed[arg(i, 1)] = true end
-  settle(dropHolds(ck, cid), listed)
+  for i = 1, n do listed[ARGV[8 + i * 3]] = true end
+  local keys = decodeKeys(v, pos)
+  for i = 1, #keys do
+    if not listed[keys[i]] then
+      local k = live(keys[i], hf)
+      if k.hold then
+        unhold(k, hf)
+        k = forgetIfOver(k)
+        if k.exists then call('HSET', k.h, 'r', int(k.r)) end
+      end
+    end
+  end
 end
 for i = 1, n do
-  local lk, amount = arg(i, 1), arg(i, 2)
-  local h = hk(lk)
-  local exists, s, r, e, m = live(lk)
-  local newE = laterExpiry(e, arg(i, 3), not exists)
-  if e and not newE then redis.call('HDEL', h, 'e') end
-  if not exists then
-    if newE then redis.call('HSET', h, 's', '0', 'r', '0', 'e', newE) else redis.call('HSET', h, 's', '0', 'r', '0') end
-  elseif newE and newE ~= e then
-    redis.call('HSET', h, 'e', newE)
+  local a = 8 + i * 3
+  local k = state[i]
+  if held and k.hold then k = forgetIfOver(unhold(k, hf)) end
+  local amount = ARGV[a + 1]
+  local after = k.s + tonumber(amount)
+  local fields = {'s', int(after)}
+  if k.dirty or not k.exists then
+    fields[3] = 'r'
+    fields[4] = int(k.r)
   end
-  local after = s
-  if amount ~= '0' then after = string.format('%.0f', redis.call('HINCRBY', h, 's', amount)) end
-  touch(lk, newE, m)
-  out[#out + 1] = s
-  out[#out + 1] = after
-  out[#out + 1] = r
+  local at = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 2], not k.exists), nil)
+  call('HSET', k.h, unpack(fields))
+  if at then call('PEXPIREAT', k.h, at) end
+  out[#out + 1] = int(k.s)
+  out[#out + 1] = int(after)
+  out[#out + 1] = int(k.r)
 end
-redis.call('DEL', ck)
 local u = tonumber(ARGV[6]) + shiftIn
 if u < now then u = now end
-redis.call('HSET', ck, 'st', 'c', 'u', num(u))
-expireAt(ck, u)
+call('SET', ck, 'c|' .. num(u) .. '|', 'PXAT', physical(u))
 return out
 `
 
@@ -315,22 +410,22 @@ return out
 export const RELEASE_SCRIPT = String.raw`${PRELUDE}
 local cid = ARGV[5]
 local ck = base .. 'c:' .. cid
-if callState(ck, cid) ~= 'h' then return {serverStr, 'none'} end
-local x = tonumber(redis.call('HGET', ck, 'x'))
-settle(dropHolds(ck, cid), nil)
+local hf = 'h:' .. cid
+local st, x, v, pos = callState(ck, hf)
+if st ~= 'h' then return {serverStr, 'none'} end
+dropHolds(ck, hf, v, pos)
 if x < now then x = now end
-redis.call('HSET', ck, 'st', 'r', 'u', num(x))
-expireAt(ck, x)
+call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
 return {serverStr, 'released'}
 `
 
-/** Balances. `KEYS`: hash and hold set of every key; `ARGV[5..]` the ledger keys. `spent, reserved` per key. */
+/** Balances. `KEYS`: budgets hash, then the hash of every key; `ARGV[5..]` the ledger keys. `spent, reserved` per key. */
 export const BALANCES_SCRIPT = String.raw`${PRELUDE}
 local out = {serverStr, 'ok'}
 for i = 5, #ARGV do
-  local _, s, r = live(ARGV[i])
-  out[#out + 1] = s
-  out[#out + 1] = r
+  local k = live(ARGV[i])
+  out[#out + 1] = int(k.s)
+  out[#out + 1] = int(k.r)
 end
 return out
 `
@@ -338,8 +433,8 @@ return out
 /** Reset spend to zero, keeping holds. `KEYS` and `ARGV` as in {@link BALANCES_SCRIPT}. */
 export const RESET_SCRIPT = String.raw`${PRELUDE}
 for i = 5, #ARGV do
-  local lk = ARGV[i]
-  if live(lk) then redis.call('HSET', hk(lk), 's', '0') end
+  local k = live(ARGV[i])
+  if k.exists then call('HSET', k.h, 's', '0') end
 end
 return {serverStr, 'ok'}
 `
