@@ -8,12 +8,13 @@
 // Prints a markdown table. Every "committed call" is acknowledged only after its journal frame is fdatasync'ed
 // (durability 'fsync'), except in the rows marked batch.
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 const modulePath = process.env.FILE_STORE_MODULE ? pathToFileURL(process.env.FILE_STORE_MODULE).href : new URL('../dist/file.js', import.meta.url).href
 const { fileStore } = await import(modulePath)
+const { memoryStore } = await import(process.env.MEMORY_STORE_MODULE ? pathToFileURL(process.env.MEMORY_STORE_MODULE).href : new URL('../dist/index.js', import.meta.url).href)
 const quick = process.env.FILE_BENCH_QUICK === '1'
 const root = mkdtempSync(join(tmpdir(), 'llm-budget-file-bench-'))
 const T0 = 1_800_000_000_000
@@ -44,8 +45,8 @@ async function oneCall(store, callId, now) {
 /** `inFlight` loops each doing reserve+commit pairs until `total` calls are committed. */
 async function run(name, options, inFlight, total) {
   const path = join(root, name.replace(/\W+/g, '-'))
-  const store = fileStore({ path, ...options })
-  await store.open()
+  const store = options === 'memory' ? memoryStore() : fileStore({ path, ...options })
+  await store.open?.()
   const latencies = new Float64Array(total)
   let next = 0
   const started = process.hrtime.bigint()
@@ -61,7 +62,7 @@ async function run(name, options, inFlight, total) {
     }),
   )
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  const stats = store.stats()
+  const stats = store.stats?.() ?? { framesWritten: 0, operationsWritten: 0 }
   await store.close()
   const sorted = Array.from(latencies).sort((a, b) => a - b)
   return {
@@ -70,7 +71,7 @@ async function run(name, options, inFlight, total) {
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     framesPerSecond: Math.round(stats.framesWritten / seconds),
-    opsPerFrame: (stats.operationsWritten / stats.framesWritten).toFixed(1),
+    opsPerFrame: stats.framesWritten === 0 ? '-' : (stats.operationsWritten / stats.framesWritten).toFixed(1),
   }
 }
 
@@ -115,13 +116,14 @@ async function recovery(operations) {
 const scale = quick ? 0.1 : 1
 const rows = []
 try {
+  rows.push(await run('reference: memoryStore, 1000 in flight', 'memory', 1000, Math.round(200_000 * scale)))
   rows.push(await run('group commit, fsync, 1000 in flight', { durability: 'fsync' }, 1000, Math.round(200_000 * scale)))
   rows.push(await run('group commit, fsync, 100 in flight', { durability: 'fsync' }, 100, Math.round(100_000 * scale)))
   rows.push(await run('one call at a time, fsync per operation', { durability: 'fsync' }, 1, Math.round(3_000 * scale)))
   rows.push(await run('group commit, batch (100 ms window), 1000 in flight', { durability: 'batch' }, 1000, Math.round(200_000 * scale)))
   rows.push(await run('one call at a time, batch', { durability: 'batch' }, 1, Math.round(20_000 * scale)))
   const fmt = (n) => (n < 1 ? n.toFixed(3) : n.toFixed(2))
-  console.log(`\n### fileStore (Node ${process.version}, reserve + commit on 4 ledger keys with a spend record per call)\n`)
+  console.log(`\n### fileStore (Node ${process.version}, reserve + commit on 4 ledger keys with a spend record per call; load average ${loadavg().map((n) => n.toFixed(1)).join(' ')})\n`)
   console.log('| run | committed calls/s | p50 ms/call | p99 ms/call | frames (fsyncs)/s | operations per frame |')
   console.log('|---|---:|---:|---:|---:|---:|')
   for (const r of rows) console.log(`| ${r.name} | ${r.callsPerSecond.toLocaleString('en-US')} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.framesPerSecond.toLocaleString('en-US')} | ${r.opsPerFrame} |`)

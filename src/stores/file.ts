@@ -28,7 +28,6 @@ import * as ledger from '../budget/ledger.js'
 import type { KeyState, LedgerState } from '../budget/ledger.js'
 import { BudgetConfigError, InvalidInputError, StorageError } from '../errors.js'
 import { encodeFrame, findNextValidFrame, FRAME_HEADER_BYTES, MAX_JOURNAL_FRAME_BYTES, MAX_SNAPSHOT_FRAME_BYTES, readFrame } from './file/format.js'
-import type { FrameProblem } from './file/format.js'
 import { FileLock, removeDeadLockFiles } from './file/lock.js'
 import type {
   Balance,
@@ -923,4 +922,3 @@ function datasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())))
 }
 
-export type { FrameProblem }

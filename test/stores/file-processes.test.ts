@@ -162,14 +162,18 @@ describe('fileStore across processes', () => {
   it('a lock holder killed with kill -9 while holding the lock: another process takes the lock over and totals stay consistent', async () => {
     const dir = freshDir()
     const victim = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'victim', COUNT: '100000', KILL_ON_LOCK: '40' })
-    const survivor = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'survivor', COUNT: '150', STALE_MS: '5000' })
+    const peer = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'peer', COUNT: '100', STALE_MS: '5000' })
     const victimEnd = await victim.exited
     expect(victimEnd.signal).toBe('SIGKILL')
-    const done = JSON.parse(await survivor.waitFor((line) => line.startsWith('{'))) as { done: number; stats: { staleLocksBroken: number } }
-    expect((await survivor.exited).code).toBe(0)
-    expect(done.done).toBe(150)
-    expect(done.stats.staleLocksBroken).toBe(1)
-    const acked = [...victim.lines, ...survivor.lines].filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
+    // The victim died holding the lock (the lock file names its dead pid). A process started now must take it over.
+    const survivor = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'survivor', COUNT: '50', STALE_MS: '5000' })
+    type Done = { done: number; stats: { staleLocksBroken: number } }
+    const [peerDone, survivorDone] = (await Promise.all([peer, survivor].map((w) => w.waitFor((line) => line.startsWith('{'))))).map((line) => JSON.parse(line) as Done)
+    expect((await Promise.all([peer.exited, survivor.exited])).map((e) => e.code)).toEqual([0, 0])
+    expect([peerDone!.done, survivorDone!.done]).toEqual([100, 50])
+    // exactly one of them found the dead holder's lock and broke it (the peer if it was still running)
+    expect(peerDone!.stats.staleLocksBroken + survivorDone!.stats.staleLocksBroken).toBe(1)
+    const acked = [...victim.lines, ...peer.lines, ...survivor.lines].filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
     const store = fileStore({ path: dir })
     const records = await store.queryRecords({})
     const ids = new Set(records.map((r) => r.callId))
