@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
-import { createBudgetServer } from '../../src/server/index.js'
+import { createBudgetHandler, createBudgetServer } from '../../src/server/index.js'
 import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { runStoreContract } from '../../src/testing/index.js'
@@ -60,4 +60,10 @@ describe('httpStore against a server backed by memoryStore', () => {
       await new Promise((resolve) => own.close(resolve))
     }
   })
+})
+
+describe('httpStore through the fetch handler in-process (no node:http)', () => {
+  const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'fetch' } } })
+  const inProcessFetch = ((input: string | URL | Request, init?: RequestInit) => handler(new Request(input, init))) as typeof fetch
+  runStoreContract(it, () => httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: inProcessFetch }))
 })
