@@ -24,6 +24,11 @@ export interface OpenStoreOptions {
    * there. `report` sets it: a typo in the path should not print an empty report.
    */
   mustExist?: boolean
+  /**
+   * Called with Redis connection errors instead of ioredis's default `Unhandled error event` log. `report`
+   * sets it: the failed command reports the problem once.
+   */
+  onRedisError?: (error: Error) => void
 }
 
 /** The `--store` forms, for usage texts and errors. */
@@ -63,7 +68,7 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
     } catch {
       throw new UsageError(`--store ${JSON.stringify(spec)} is not a valid Redis URL`)
     }
-    let Redis: new (url: string, options?: Record<string, unknown>) => { quit(): Promise<unknown> }
+    let Redis: new (url: string, options?: Record<string, unknown>) => { quit(): Promise<unknown>; on(event: 'error', listener: (error: Error) => void): unknown }
     try {
       const ioredis = (await import('ioredis')) as unknown as { default: typeof Redis }
       Redis = ioredis.default
@@ -72,6 +77,7 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
     }
     const { redisStore } = await import('../stores/redis.js')
     const client = new Redis(spec, { maxRetriesPerRequest: 2 })
+    if (options.onRedisError !== undefined) client.on('error', options.onRedisError)
     const store = redisStore({ client: client as never })
     return {
       store,
