@@ -285,6 +285,14 @@ interface Pending {
   outcome?: { ok: true; value: unknown } | { ok: false; error: unknown }
 }
 
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {
+    // already gone
+  }
+}
+
 function errorCode(error: unknown): string {
   return String((error as { code?: unknown } | null)?.code ?? (error as Error)?.message ?? error)
 }
@@ -346,6 +354,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
   let syncError: unknown = null
   let closed = false
   let directoryReady = false
+  let compactionRetryAt = 0
   const stats: FileStoreStats = {
     generation: 0,
     journalBytes: 0,
@@ -359,9 +368,17 @@ export function fileStore(options: FileStoreOptions): FileStore {
 
   // ---- small synchronous helpers
   const fsyncDirectory = (): void => {
-    const dirFd = openSync(directory, 'r')
+    let dirFd: number
+    try {
+      dirFd = openSync(directory, 'r')
+    } catch (error) {
+      if (process.platform === 'win32') return // directories cannot be opened for sync there; NTFS journals renames
+      throw error
+    }
     try {
       fdatasyncSync(dirFd)
+    } catch (error) {
+      if (process.platform !== 'win32') throw error
     } finally {
       closeSync(dirFd)
     }
@@ -619,35 +636,42 @@ export function fileStore(options: FileStoreOptions): FileStore {
     if (state === null || fd === null) return
     const next = generation + 1
     const snapshotPath = join(directory, `snapshot-${next}.json`)
-    const snapshot = encodeFrame(JSON.stringify({ generation: next, ledger: ledger.snapshotLedger(state) }))
-    writeDurably(`${snapshotPath}.tmp`, snapshot, { written: 'snapshot-written', synced: 'snapshot-synced' })
-    renameSync(`${snapshotPath}.tmp`, snapshotPath)
-    faults.compactionStep?.('snapshot-renamed')
-    fsyncDirectory()
-    faults.compactionStep?.('directory-synced')
-    const header = headerFrame(next, maxRecords)
-    writeDurably(join(directory, JOURNAL_TMP), header)
-    faults.compactionStep?.('journal-written')
-    renameSync(join(directory, JOURNAL_TMP), journalPath)
-    faults.compactionStep?.('journal-renamed')
-    fsyncDirectory()
-    faults.compactionStep?.('journal-directory-synced')
-    // From here the new generation is the store. Switch to it before cleaning up.
-    const previous = generation
-    closeJournal()
-    fd = openSync(journalPath, 'r+')
-    journalIno = fstatSync(fd).ino
-    generation = next
-    headerBytes = header.length
-    offset = header.length
-    if (previous > 0) {
-      try {
-        unlinkSync(join(directory, `snapshot-${previous}.json`))
-      } catch {
-        // removed at the next open
+    let switched = false
+    try {
+      const snapshot = encodeFrame(JSON.stringify({ generation: next, ledger: ledger.snapshotLedger(state) }))
+      writeDurably(`${snapshotPath}.tmp`, snapshot, { written: 'snapshot-written', synced: 'snapshot-synced' })
+      renameSync(`${snapshotPath}.tmp`, snapshotPath)
+      faults.compactionStep?.('snapshot-renamed')
+      fsyncDirectory()
+      faults.compactionStep?.('directory-synced')
+      const header = headerFrame(next, maxRecords)
+      writeDurably(join(directory, JOURNAL_TMP), header)
+      faults.compactionStep?.('journal-written')
+      renameSync(join(directory, JOURNAL_TMP), journalPath)
+      switched = true // the commit point: from here the new generation is the store
+      faults.compactionStep?.('journal-renamed')
+      fsyncDirectory()
+      faults.compactionStep?.('journal-directory-synced')
+      const previous = generation
+      closeJournal()
+      fd = openSync(journalPath, 'r+')
+      journalIno = fstatSync(fd).ino
+      generation = next
+      headerBytes = header.length
+      offset = header.length
+      if (previous > 0) unlinkQuietly(join(directory, `snapshot-${previous}.json`)) // else removed at the next open
+      faults.compactionStep?.('done')
+    } catch (error) {
+      if (switched) {
+        needsReload = true // our descriptor may still point at the old journal: reload from the new generation
+      } else {
+        // The old generation is intact; remove what this attempt left behind (also removed at the next open).
+        unlinkQuietly(`${snapshotPath}.tmp`)
+        unlinkQuietly(snapshotPath)
+        unlinkQuietly(join(directory, JOURNAL_TMP))
       }
+      throw error
     }
-    faults.compactionStep?.('done')
     stats.compactions++
     stats.generation = generation
   }
@@ -761,12 +785,15 @@ export function fileStore(options: FileStoreOptions): FileStore {
         }
       }
       if (lines.length > 0) await appendFrame(`[${lines.join(',')}]`, lines.length)
-      if (compactRequested || (offset - headerBytes > compactBytes && !needsReload)) {
+      if (compactRequested || (offset - headerBytes > Math.max(compactBytes, compactionRetryAt) && !needsReload)) {
         if (needsReload) await catchUp()
         try {
           compactLocked()
+          compactionRetryAt = 0
         } catch (error) {
-          needsReload = true
+          // Do not retry on every batch (a full disk would make each batch write a snapshot): wait for the journal
+          // to grow by another quarter of `compactBytes`.
+          compactionRetryAt = offset - headerBytes + Math.max(compactBytes / 4, 1024 * 1024)
           if (compactRequested) throw new StorageError('file', `compaction failed (${errorCode(error)}); the journal is unchanged`, { cause: error })
         }
       }

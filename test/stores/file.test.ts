@@ -200,19 +200,40 @@ describe('fileStore I/O faults (injected)', () => {
     })
   }
 
-  it('a failed compaction leaves the store working on its old journal', async () => {
-    const faults: NonNullable<FileStoreOptions['faults']> = {}
-    const { path, store } = await seed({ faults })
-    faults.compactionStep = (step) => {
-      if (step === 'snapshot-synced') enospc()
+  for (const failAt of ['snapshot-synced', 'journal-written', 'journal-renamed', 'journal-directory-synced'] as const) {
+    it(`a compaction failing at ${failAt} is a StorageError, leaves no temporary file, and the store keeps working`, async () => {
+      const faults: NonNullable<FileStoreOptions['faults']> = {}
+      const { path, store } = await seed({ faults })
+      faults.compactionStep = (step) => {
+        if (step === failAt) enospc()
+      }
+      await expect(store.compact()).rejects.toMatchObject({ code: 'STORAGE' })
+      expect(readdirSync(path).filter((name) => name.endsWith('.tmp'))).toEqual([])
+      delete faults.compactionStep
+      await store.commit({ callId: 'later', now: T0, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY })
+      expect(await spent(store)).toBe(1001)
+      await store.close()
+      const again = fileStore({ path })
+      expect(await spent(again)).toBe(1001)
+      expect((await again.queryRecords({})).length).toBe(10)
+      await again.close()
+    })
+  }
+
+  it('a compaction that keeps failing (full disk) is not retried on every batch', async () => {
+    let attempts = 0
+    const faults: NonNullable<FileStoreOptions['faults']> = {
+      compactionStep: (step) => {
+        if (step === 'snapshot-written') {
+          attempts++
+          enospc()
+        }
+      },
     }
-    await expect(store.compact()).rejects.toMatchObject({ code: 'STORAGE' })
-    delete faults.compactionStep
-    await store.commit({ callId: 'later', now: T0, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY })
+    const { store } = await seed({ faults, compactBytes: 4096 }, 100) // ~40 KB of journal: 10x compactBytes
+    expect(attempts).toBeGreaterThan(0)
+    expect(attempts).toBeLessThan(10) // one attempt per extra 1 MiB or compactBytes / 4, not one per batch
+    expect(await spent(store)).toBe(10_000) // every commit was acknowledged
     await store.close()
-    const again = fileStore({ path })
-    expect(await spent(again)).toBe(1001)
-    expect(readdirSync(path).filter((name) => name.endsWith('.tmp'))).toEqual([])
-    await again.close()
   })
 })
