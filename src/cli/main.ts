@@ -7,7 +7,7 @@
  */
 import { dispatch, type CommandEntry } from './dispatch.js'
 
-/** Registered commands (lazy). Others add `serve`, `report` and `prices` here. */
+/** Registered commands, loaded lazily: one file per command in `commands/`. */
 export const COMMANDS: CommandEntry[] = [
   { name: 'cost', summary: 'price one call: cost <model> --input N --output N', load: async () => (await import('./commands/cost.js')).default },
   { name: 'serve', summary: 'run the budget server: serve --store file:./budget-data --token-file tokens.txt', load: async () => (await import('./commands/serve.js')).default },
