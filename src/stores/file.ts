@@ -219,34 +219,44 @@ function applyOperation(state: LedgerState, operation: Operation): unknown {
 }
 
 /**
- * The operation as a replay of its journal line will see it. Validated requests of fixed shape are copied field by
- * field (faster than parsing the line, and the same values: safe integers, finite numbers and strings survive
- * JSON unchanged); spend records and budget definitions, which are free-form, go through JSON.
+ * The journal line of a validated request, and the operation exactly as a replay of that line will see it (not the
+ * caller's object, which may have extra or undefined fields, or change before the batch runs). Requests of fixed
+ * shape are copied field by field and the copy is serialised (safe integers, finite numbers and strings survive
+ * JSON unchanged); free-form spend records and budget definitions are serialised once and parsed back.
+ * Throws when the request cannot be represented as JSON.
  */
-function copyOperation(kind: Operation['o'], request: unknown, line: string): Operation {
+function encodeOperation(kind: Operation['o'], request: unknown): { line: string; operation: Operation } {
   switch (kind) {
     case 'r': {
       const q = request as ReserveRequest
       const entries = q.entries.map((e) => ({ key: e.key, amount: e.amount, limit: e.limit, expiresAt: e.expiresAt }))
-      return { o: 'r', q: { callId: q.callId, now: q.now, holdExpiresAt: q.holdExpiresAt, entries } }
+      const copy: ReserveRequest = { callId: q.callId, now: q.now, holdExpiresAt: q.holdExpiresAt, entries }
+      return { line: `{"o":"r","q":${JSON.stringify(copy)}}`, operation: { o: 'r', q: copy } }
     }
     case 'c': {
       const q = request as CommitRequest
       const entries = q.entries.map((e) => ({ key: e.key, amount: e.amount, expiresAt: e.expiresAt }))
       const copy: CommitRequest = { callId: q.callId, now: q.now, entries, dedupeUntil: q.dedupeUntil }
-      if (q.record !== undefined) copy.record = JSON.parse(JSON.stringify(q.record)) as CommitRequest['record'] & object
-      return { o: 'c', q: copy }
+      const head = JSON.stringify(copy)
+      if (q.record === undefined) return { line: `{"o":"c","q":${head}}`, operation: { o: 'c', q: copy } }
+      const record = JSON.stringify(q.record)
+      copy.record = JSON.parse(record) as NonNullable<CommitRequest['record']>
+      return { line: `{"o":"c","q":${head.slice(0, -1)},"record":${record}}}`, operation: { o: 'c', q: copy } }
     }
     case 'l': {
       const q = request as ReleaseRequest
-      return { o: 'l', q: { callId: q.callId, now: q.now } }
+      const copy: ReleaseRequest = { callId: q.callId, now: q.now }
+      return { line: `{"o":"l","q":${JSON.stringify(copy)}}`, operation: { o: 'l', q: copy } }
     }
     case 'z': {
       const q = request as ResetRequest
-      return { o: 'z', q: { keys: [...q.keys], now: q.now } }
+      const copy: ResetRequest = { keys: [...q.keys], now: q.now }
+      return { line: `{"o":"z","q":${JSON.stringify(copy)}}`, operation: { o: 'z', q: copy } }
     }
-    default:
-      return JSON.parse(line) as Operation
+    default: {
+      const line = `{"o":"${kind}","q":${JSON.stringify(request)}}`
+      return { line, operation: JSON.parse(line) as Operation }
+    }
   }
 }
 
@@ -839,7 +849,10 @@ export function fileStore(options: FileStoreOptions): FileStore {
   const enqueue = <T>(pending: Omit<Pending, 'resolve' | 'reject'>): Promise<T> => {
     if (closed) return Promise.reject(new StorageError('file', 'the store is closed', { retryable: false }))
     return new Promise<T>((resolve, reject) => {
-      queue.push({ ...pending, resolve: resolve as (value: unknown) => void, reject })
+      const entry = pending as Pending
+      entry.resolve = resolve as (value: unknown) => void
+      entry.reject = reject
+      queue.push(entry)
       draining ??= drain()
     })
   }
@@ -851,16 +864,13 @@ export function fileStore(options: FileStoreOptions): FileStore {
     } catch (error) {
       return Promise.reject(error)
     }
-    let json: string
+    let encoded: { line: string; operation: Operation }
     try {
-      json = JSON.stringify(request)
+      encoded = encodeOperation(kind, request)
     } catch (error) {
       return Promise.reject(new InvalidInputError('request', `the request cannot be stored as JSON: ${String(error)}`, { cause: error }))
     }
-    const line = `{"o":"${kind}","q":${json}}`
-    // Apply exactly what a replay will see, not the caller's object (which may have undefined fields or change
-    // before the batch runs): a copy of the validated fields, or the parsed JSON where free-form data is involved.
-    return enqueue<T>({ line, operation: copyOperation(kind, request, line) })
+    return enqueue<T>(encoded)
   }
 
   const read = <T>(reader: (state: LedgerState) => T, validate?: () => void): Promise<T> => {
