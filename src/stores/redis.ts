@@ -206,6 +206,8 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
   const { transport, prefix, time, timeoutMs, expiryMarginMs, maxRecords, localClock } = validateOptions(options)
   const base = `{${prefix}}:`
   const mode = time === 'server' ? 's' : 'c'
+  const margin = String(expiryMarginMs)
+  const cap = String(maxRecords)
   const keys = {
     call: (callId: string) => `${base}c:${callId}`,
     hash: (key: string) => `${base}k:${key}`,
@@ -301,19 +303,38 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     return s.loading
   }
 
-  /** Runs a script by SHA (loading it once), falling back to `EVAL` on `NOSCRIPT`; returns its reply. */
-  const evalScript = async (what: string, s: Script, scriptKeys: string[], args: string[]): Promise<string[]> => {
-    const firstKey = scriptKeys[0]!
-    const fullArgs = [mode, String(expiryMarginMs), args[0]!, base, ...args.slice(1)]
-    const tail = [String(scriptKeys.length), ...scriptKeys, ...fullArgs]
-    const sha = s.sha ?? (await loadScript(what, s, firstKey))
+  /**
+   * Starts a script command: `['EVALSHA', <sha>, numkeys, ...keys, mode, margin, now, base]`; the operation
+   * appends its own arguments, so the command array is built once.
+   */
+  const scriptCommand = (scriptKeys: string[], now: number): string[] => {
+    const command = new Array<string>(scriptKeys.length + 7)
+    command[0] = 'EVALSHA'
+    command[1] = ''
+    command[2] = String(scriptKeys.length)
+    for (let i = 0; i < scriptKeys.length; i++) command[3 + i] = scriptKeys[i]!
+    const at = 3 + scriptKeys.length
+    command[at] = mode
+    command[at + 1] = margin
+    command[at + 2] = String(now)
+    command[at + 3] = base
+    return command
+  }
+
+  /** Runs a script command by SHA (loading it once), falling back to `EVAL` on `NOSCRIPT`; returns its reply. */
+  const evalScript = async (what: string, s: Script, command: string[]): Promise<string[]> => {
+    const firstKey = command[3]!
+    command[1] = s.sha ?? (await loadScript(what, s, firstKey))
     const sentAt = localClock.now()
     let reply: unknown
     try {
-      reply = await send(what, ['EVALSHA', sha, ...tail], firstKey)
+      reply = await send(what, command, firstKey)
     } catch (error) {
       if (!isNoScript(error)) throw error
-      reply = await send(what, ['EVAL', s.source, ...tail], firstKey)
+      const again = command.slice()
+      again[0] = 'EVAL'
+      again[1] = s.source
+      reply = await send(what, again, firstKey)
     }
     const values = toStrings(reply)
     if (time === 'server') sample(Number(values[0]), sentAt, localClock.now())
@@ -355,13 +376,14 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     ledger.validateReserve(request)
     const { callId, entries } = request
     const scriptKeys = [keys.call(callId)]
-    const args = [String(request.now), callId, String(request.holdExpiresAt), String(entries.length)]
+    for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
+    const command = scriptCommand(scriptKeys, request.now)
+    command.push(callId, String(request.holdExpiresAt), String(entries.length))
     for (const entry of entries) {
-      scriptKeys.push(keys.hash(entry.key))
-      args.push(entry.key, String(entry.amount), entry.limit === null ? '' : String(entry.limit), entry.expiresAt === null ? '' : String(entry.expiresAt))
+      command.push(entry.key, String(entry.amount), entry.limit === null ? '' : String(entry.limit), entry.expiresAt === null ? '' : String(entry.expiresAt))
     }
     return wrap('reserve', async () => {
-      const values = await evalScript('reserve', scripts.reserve, scriptKeys, args)
+      const values = await evalScript('reserve', scripts.reserve, command)
       switch (values[1]) {
         case 'ok':
           return { ok: true, duplicate: false, balances: pairs(values, 2, entries.length) }
@@ -390,13 +412,12 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
       endedAt = String(record.endedAt)
     }
     const scriptKeys = [keys.call(callId), keys.stream, keys.streamMeta]
-    const args = [String(request.now), callId, String(request.dedupeUntil), recordText, endedAt, String(maxRecords), String(entries.length)]
-    for (const entry of entries) {
-      scriptKeys.push(keys.hash(entry.key))
-      args.push(entry.key, String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
-    }
+    for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
+    const command = scriptCommand(scriptKeys, request.now)
+    command.push(callId, String(request.dedupeUntil), recordText, endedAt, cap, String(entries.length))
+    for (const entry of entries) command.push(entry.key, String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
     return wrap('commit', async () => {
-      const values = await evalScript('commit', scripts.commit, scriptKeys, args)
+      const values = await evalScript('commit', scripts.commit, command)
       if (values[1] === 'overflow') return overflow(values, entries, 'adding')
       if (values[1] !== 'ok' && values[1] !== 'dup') throw new Error(`unexpected reply status ${describe(values[1])}`)
       const balances = entries.map((_, i) => ({ before: num(values[2 + 3 * i]), after: num(values[3 + 3 * i]), reserved: num(values[4 + 3 * i]) }))
@@ -407,7 +428,9 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
   const release = async (request: ReleaseRequest): Promise<ReleaseResult> => {
     ledger.validateRelease(request)
     return wrap('release', async () => {
-      const values = await evalScript('release', scripts.release, [keys.call(request.callId)], [String(request.now), request.callId])
+      const command = scriptCommand([keys.call(request.callId)], request.now)
+      command.push(request.callId)
+      const values = await evalScript('release', scripts.release, command)
       return { released: values[1] === 'released' }
     })
   }
@@ -416,7 +439,9 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     ledger.validateKeys(request)
     const scriptKeys = [keys.budgets]
     for (const key of request.keys) scriptKeys.push(keys.hash(key))
-    return evalScript(what, scripts[what], scriptKeys, [String(request.now), ...request.keys])
+    const command = scriptCommand(scriptKeys, request.now)
+    for (const key of request.keys) command.push(key)
+    return evalScript(what, scripts[what], command)
   }
 
   const balances = async (request: BalancesRequest): Promise<Balance[]> => {
@@ -435,8 +460,8 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     ledger.validatePutBudget(request)
     const definition = request.definition === null ? 'null' : json('definition', request.definition)
     const history = json('history', request.history)
-    const args = [
-      String(request.now),
+    const command = scriptCommand([keys.budgets, keys.history(request.scope)], request.now)
+    command.push(
       request.scope,
       JSON.stringify(request.scope),
       request.definition === null ? '1' : '0',
@@ -444,9 +469,9 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
       history,
       JSON.stringify(request.now),
       request.ifRevision === undefined ? '' : String(request.ifRevision),
-    ]
+    )
     return wrap('putBudget', async () => {
-      const values = await evalScript('putBudget', scripts.putBudget, [keys.budgets, keys.history(request.scope)], args)
+      const values = await evalScript('putBudget', scripts.putBudget, command)
       const stored = values[2] === undefined || values[2] === '' ? null : parseStoredBudget(values[2])
       if (values[1] === 'conflict') return { ok: false, conflict: true, current: stored }
       return { ok: true, budget: stored }

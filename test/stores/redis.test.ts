@@ -122,6 +122,46 @@ describe('redisStore', () => {
     expect((await store.queryRecords({})).at(-1)?.callId).toBe('r999')
   })
 
+  it('sends the operations of one tick to ioredis as one pipeline, each with its own reply or error', async () => {
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client' })
+    const now = 1_800_000_000_000
+    await store.balances({ keys: ['warm'], now }) // loads the script
+    await io.set(`{${prefix}}:k:bad`, 'not a hash')
+    const sizes: number[] = []
+    const pipeline = io.pipeline.bind(io)
+    const spy = new Proxy(io, {
+      get: (target, name, receiver) =>
+        name === 'pipeline'
+          ? () => {
+              const p = pipeline()
+              const exec = p.exec.bind(p)
+              p.exec = (() => {
+                sizes.push(p.length)
+                return exec()
+              }) as typeof p.exec
+              return p
+            }
+          : Reflect.get(target, name, receiver),
+    })
+    const batched = redisStore({ client: spy, prefix, time: 'client' })
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) =>
+        batched.reserve({ callId: `p${i}`, now, holdExpiresAt: now + 1000, entries: [{ key: i === 7 ? 'bad' : `k${i % 5}`, amount: 1, limit: null, expiresAt: null }] }),
+      ),
+    )
+    expect(sizes).toEqual([50])
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['STORAGE'])
+    expect((results[7] as PromiseRejectedResult).reason.message).toMatch(/WRONGTYPE/)
+    expect(await store.balances({ keys: ['k0', 'k1', 'k2', 'k3', 'k4'], now })).toEqual([
+      { spent: 0, reserved: 10 },
+      { spent: 0, reserved: 10 },
+      { spent: 0, reserved: 9 },
+      { spent: 0, reserved: 10 },
+      { spent: 0, reserved: 10 },
+    ])
+  })
+
   it('is unusable after close and leaves the client open', async () => {
     const store = redisStore({ client: io, prefix: uniquePrefix() })
     await store.close()

@@ -9,8 +9,16 @@
 export interface IoRedisLike {
   /** Sends any command (ioredis 5+). */
   call(command: string, ...args: string[]): Promise<unknown>
+  /** Starts a pipeline (ioredis); used to send the commands of one tick in one write. */
+  pipeline?(): IoRedisPipelineLike
   /** Connection status: `wait`, `connecting`, `connect`, `ready`, `reconnecting`, `close` or `end`. */
   readonly status: string
+}
+
+/** The part of an ioredis pipeline the store uses. */
+export interface IoRedisPipelineLike {
+  call(command: string, ...args: string[]): unknown
+  exec(): Promise<[Error | null, unknown][] | null>
 }
 
 /** The part of a node-redis (`redis` 4+) client the store uses. */
@@ -50,6 +58,58 @@ export interface RedisTransport {
   unavailable(): string | null
 }
 
+/** A command waiting for the end of the tick. */
+interface Pending {
+  args: string[]
+  resolve(reply: unknown): void
+  reject(error: unknown): void
+}
+
+type Tick = (fn: () => void) => void
+const nextTick: Tick = (globalThis as { process?: { nextTick?: Tick } }).process?.nextTick ?? queueMicrotask
+
+/**
+ * Sends every command given to it in one tick (in practice: all commands issued by the continuations of one
+ * batch of replies) as one ioredis pipeline, so one socket write carries them all instead of one write per
+ * command. Each command is still its own command (its own script run); only the writes are shared.
+ * `process.nextTick` runs after the current microtasks, so the continuations of a whole batch of replies
+ * join the same write.
+ */
+function ioBatcher(io: IoRedisLike & { pipeline(): IoRedisPipelineLike }): (args: string[]) => Promise<unknown> {
+  let queue: Pending[] = []
+  const flush = (): void => {
+    const batch = queue
+    queue = []
+    if (batch.length === 1) {
+      const only = batch[0]!
+      io.call(only.args[0]!, ...only.args.slice(1)).then(only.resolve, only.reject)
+      return
+    }
+    const failAll = (error: unknown): void => {
+      for (const pending of batch) pending.reject(error)
+    }
+    try {
+      const pipeline = io.pipeline()
+      for (const pending of batch) pipeline.call(pending.args[0]!, ...pending.args.slice(1))
+      pipeline.exec().then((results) => {
+        if (!Array.isArray(results) || results.length !== batch.length) return failAll(new Error('the pipeline returned no results'))
+        for (let i = 0; i < batch.length; i++) {
+          const [error, reply] = results[i]!
+          if (error) batch[i]!.reject(error)
+          else batch[i]!.resolve(reply)
+        }
+      }, failAll)
+    } catch (error) {
+      failAll(error)
+    }
+  }
+  return (args) =>
+    new Promise((resolve, reject) => {
+      queue.push({ args, resolve, reject })
+      if (queue.length === 1) nextTick(flush)
+    })
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null
 }
@@ -59,9 +119,11 @@ export function adaptClient(client: unknown): RedisTransport | null {
   if (!isObject(client)) return null
   if (typeof client.call === 'function' && typeof client.status === 'string') {
     const io = client as unknown as IoRedisLike
+    // A Cluster routes each command by its slot; it keeps one call per command.
+    const batched = typeof io.pipeline === 'function' && (client as { isCluster?: unknown }).isCluster !== true
     return {
       kind: 'ioredis',
-      send: (args) => io.call(args[0]!, ...args.slice(1)),
+      send: batched ? ioBatcher(io as IoRedisLike & { pipeline(): IoRedisPipelineLike }) : (args) => io.call(args[0]!, ...args.slice(1)),
       unavailable: () => {
         const status = io.status
         return status === 'reconnecting' || status === 'close' || status === 'end' ? `the ioredis client is ${status}` : null

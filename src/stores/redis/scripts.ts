@@ -35,6 +35,8 @@
  * Nothing uses `INCRBYFLOAT` or Lua's `tostring` (`%.14g`) on amounts.
  *
  * Replies are arrays of strings: `[1]` the server time in ms, `[2]` a status, then the operation's values.
+ * Amounts go back as strings (clients may parse integer replies near 2^53 inexactly): the string Redis
+ * holds when the value did not change, else the one just formatted for the write.
  *
  * @internal
  */
@@ -76,7 +78,9 @@ end
 -- A hold value is '<amount>:<expiry>'.
 local function holdAmount(v) return tonumber(sub(v, 1, find(v, ':', 1, true) - 1)) end
 
-local function fresh(h) return {h = h, exists = false, s = 0, r = 0, meta = 0} end
+-- s and r are numbers; ss and rs the same values as the decimal strings Redis holds (rs nil once r changed).
+local function fresh(h) return {h = h, exists = false, s = 0, r = 0, ss = '0', rs = '0', meta = 0} end
+local function R(k) return k.rs or int(k.r) end
 
 -- Drops every expired hold of a loaded key (one HGETALL) and recomputes its earliest hold expiry 'n'.
 -- Runs only when 'n' has passed. Leaves the exact hold count in k.holds.
@@ -101,11 +105,12 @@ local function sweep(k, hf)
   end
   for i = 1, #dead, 1000 do call('HDEL', k.h, unpack(dead, i, math.min(i + 999, #dead))) end
   k.r = k.r - freed
+  k.rs = int(k.r)
   k.holds = holds
   if nextX then
-    call('HSET', k.h, 'r', int(k.r), 'n', num(nextX))
+    call('HSET', k.h, 'r', k.rs, 'n', num(nextX))
   else
-    call('HSET', k.h, 'r', int(k.r))
+    call('HSET', k.h, 'r', k.rs)
     call('HDEL', k.h, 'n')
     k.meta = k.meta - 1
   end
@@ -136,7 +141,7 @@ local function live(lk, hf)
   if not v[1] then return fresh(h) end
   local meta = 1
   for i = 2, 5 do if v[i] then meta = meta + 1 end end
-  local k = {h = h, exists = true, s = tonumber(v[1]), r = tonumber(v[2] or '0'), meta = meta}
+  local k = {h = h, exists = true, s = tonumber(v[1]), r = tonumber(v[2] or '0'), ss = v[1], rs = v[2] or '0', meta = meta}
   if v[3] then k.e = tonumber(v[3]) end
   if v[4] then k.n = tonumber(v[4]) end
   if v[5] then k.p = tonumber(v[5]) end
@@ -149,6 +154,7 @@ end
 local function unhold(k, hf)
   if not k.hold then return k end
   k.r = k.r - holdAmount(k.hold)
+  k.rs = nil
   k.hold = nil
   call('HDEL', k.h, hf)
   if k.holds then k.holds = k.holds - 1 end
@@ -224,7 +230,7 @@ local function dropHolds(ck, hf, v, pos)
     if k.hold then
       unhold(k, hf)
       k = forgetIfOver(k)
-      if k.exists then call('HSET', k.h, 'r', int(k.r)) end
+      if k.exists then call('HSET', k.h, 'r', R(k)) end
     end
   end
   call('DEL', ck)
@@ -261,8 +267,8 @@ if callState(ck, hf) then
   out[2] = 'dup'
   for i = 1, n do
     local k = live(ARGV[4 + i * 4])
-    out[#out + 1] = int(k.s)
-    out[#out + 1] = int(k.r)
+    out[#out + 1] = k.ss
+    out[#out + 1] = R(k)
   end
   return out
 end
@@ -279,8 +285,8 @@ for i = 1, n do
     out[3] = tostring(i - 1)
     for j = 1, n do
       local kj = state[j] or live(ARGV[4 + j * 4])
-      out[#out + 1] = int(kj.s)
-      out[#out + 1] = int(kj.r)
+      out[#out + 1] = kj.ss
+      out[#out + 1] = R(kj)
     end
     return out
   end
@@ -293,8 +299,8 @@ for i = 1, n do
   local amount = ARGV[a + 1]
   -- a hold left by an earlier use of this call id whose record is gone: replace it, never add twice
   if k.hold then unhold(k, hf) end
-  local r = k.r + tonumber(amount)
-  local fields = {hf, amount .. ':' .. holdStr, 'r', int(r)}
+  local r = int(k.r + tonumber(amount))
+  local fields = {hf, amount .. ':' .. holdStr, 'r', r}
   if not k.exists then
     fields[5] = 's'
     fields[6] = '0'
@@ -306,8 +312,8 @@ for i = 1, n do
   local at = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 3], not k.exists), holdX)
   call('HSET', k.h, unpack(fields))
   if at then call('PEXPIREAT', k.h, at) end
-  out[#out + 1] = int(k.s)
-  out[#out + 1] = int(r)
+  out[#out + 1] = k.ss
+  out[#out + 1] = r
   keys[i] = ARGV[a]
 end
 call('SET', ck, 'h|' .. holdStr .. '|' .. encodeKeys(keys), 'PXAT', physical(holdX))
@@ -331,9 +337,9 @@ if st == 'c' and t > now then
   out[2] = 'dup'
   for i = 1, n do
     local k = live(ARGV[8 + i * 3])
-    out[#out + 1] = int(k.s)
-    out[#out + 1] = int(k.s)
-    out[#out + 1] = int(k.r)
+    out[#out + 1] = k.ss
+    out[#out + 1] = k.ss
+    out[#out + 1] = R(k)
   end
   return out
 end
@@ -377,7 +383,7 @@ if held then
       if k.hold then
         unhold(k, hf)
         k = forgetIfOver(k)
-        if k.exists then call('HSET', k.h, 'r', int(k.r)) end
+        if k.exists then call('HSET', k.h, 'r', R(k)) end
       end
     end
   end
@@ -387,18 +393,19 @@ for i = 1, n do
   local k = state[i]
   if held and k.hold then k = forgetIfOver(unhold(k, hf)) end
   local amount = ARGV[a + 1]
-  local after = k.s + tonumber(amount)
-  local fields = {'s', int(after)}
+  local after = k.ss
+  if amount ~= '0' then after = int(k.s + tonumber(amount)) end
+  local fields = {'s', after}
   if k.dirty or not k.exists then
     fields[3] = 'r'
-    fields[4] = int(k.r)
+    fields[4] = R(k)
   end
   local at = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 2], not k.exists), nil)
   call('HSET', k.h, unpack(fields))
   if at then call('PEXPIREAT', k.h, at) end
-  out[#out + 1] = int(k.s)
-  out[#out + 1] = int(after)
-  out[#out + 1] = int(k.r)
+  out[#out + 1] = k.ss
+  out[#out + 1] = after
+  out[#out + 1] = R(k)
 end
 local u = tonumber(ARGV[6]) + shiftIn
 if u < now then u = now end
@@ -424,8 +431,8 @@ export const BALANCES_SCRIPT = String.raw`${PRELUDE}
 local out = {serverStr, 'ok'}
 for i = 5, #ARGV do
   local k = live(ARGV[i])
-  out[#out + 1] = int(k.s)
-  out[#out + 1] = int(k.r)
+  out[#out + 1] = k.ss
+  out[#out + 1] = R(k)
 end
 return out
 `
