@@ -380,7 +380,7 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     const command = scriptCommand(scriptKeys, request.now)
     command.push(callId, String(request.holdExpiresAt), String(entries.length))
     for (const entry of entries) {
-      command.push(entry.key, String(entry.amount), entry.limit === null ? '' : String(entry.limit), entry.expiresAt === null ? '' : String(entry.expiresAt))
+      command.push(String(entry.amount), entry.limit === null ? '' : String(entry.limit), entry.expiresAt === null ? '' : String(entry.expiresAt))
     }
     return wrap('reserve', async () => {
       const values = await evalScript('reserve', scripts.reserve, command)
@@ -415,7 +415,7 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
     const command = scriptCommand(scriptKeys, request.now)
     command.push(callId, String(request.dedupeUntil), recordText, endedAt, cap, String(entries.length))
-    for (const entry of entries) command.push(entry.key, String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
+    for (const entry of entries) command.push(String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
     return wrap('commit', async () => {
       const values = await evalScript('commit', scripts.commit, command)
       if (values[1] === 'overflow') return overflow(values, entries, 'adding')
@@ -439,9 +439,7 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     ledger.validateKeys(request)
     const scriptKeys = [keys.budgets]
     for (const key of request.keys) scriptKeys.push(keys.hash(key))
-    const command = scriptCommand(scriptKeys, request.now)
-    for (const key of request.keys) command.push(key)
-    return evalScript(what, scripts[what], command)
+    return evalScript(what, scripts[what], scriptCommand(scriptKeys, request.now))
   }
 
   const balances = async (request: BalancesRequest): Promise<Balance[]> => {

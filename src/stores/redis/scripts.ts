@@ -5,7 +5,7 @@
  * Every script starts with the same prelude: it reads the Redis server time (`TIME`, once), decides which
  * clock the ledger logic uses (`now`), and defines the helpers that mirror `src/budget/ledger.ts`:
  *
- * - `live(lk, hf)`: one `HMGET` of the key's hash (balances, expiries and, with `hf`, one call's hold);
+ * - `live(h, hf)`: one `HMGET` of a ledger key's hash (balances, expiries and, with `hf`, one call's hold);
  *   sweeps the key's expired holds only when its earliest hold expiry `n` has passed (`sweepHolds` and
  *   `nextHoldExpiry` in the ledger), and forgets the key when its window is over and no hold is left
  *   (`liveKey`);
@@ -79,7 +79,7 @@ end
 local function holdAmount(v) return tonumber(sub(v, 1, find(v, ':', 1, true) - 1)) end
 
 -- s and r are numbers; ss and rs the same values as the decimal strings Redis holds (rs nil once r changed).
-local function fresh(h) return {h = h, exists = false, s = 0, r = 0, ss = '0', rs = '0', meta = 0} end
+local function fresh(h) return {h = h, exists = false, s = 0, r = 0, ss = '0', rs = '0'} end
 local function R(k) return k.rs or int(k.r) end
 
 -- Drops every expired hold of a loaded key (one HGETALL) and recomputes its earliest hold expiry 'n'.
@@ -112,14 +112,17 @@ local function sweep(k, hf)
   else
     call('HSET', k.h, 'r', k.rs)
     call('HDEL', k.h, 'n')
-    k.meta = k.meta - 1
   end
   k.n = nextX
 end
 
 -- Number of holds on a loaded key: known after a sweep, else HLEN minus its other fields.
 local function holdCount(k)
-  if not k.holds then k.holds = call('HLEN', k.h) - k.meta end
+  if not k.holds then
+    local meta = 0
+    for i = 1, 5 do if k.v[i] then meta = meta + 1 end end
+    k.holds = call('HLEN', k.h) - meta
+  end
   return k.holds
 end
 
@@ -132,20 +135,14 @@ local function forgetIfOver(k)
   return k
 end
 
--- The key's state after sweeping its expired holds: {h, exists, s, r, e, n, p, hold, meta, holds}; with
--- hf ('h:<call id>') also that call's hold value. One HMGET unless a hold can have expired.
-local function live(lk, hf)
-  local h = hk(lk)
+-- The state of the key whose hash is h, after sweeping its expired holds: {h, exists, s, r, e, n, p, hold,
+-- holds}; with hf ('h:<call id>') also that call's hold value. One HMGET unless a hold can have expired.
+local function live(h, hf)
   local v
   if hf then v = call('HMGET', h, 's', 'r', 'e', 'n', 'p', hf) else v = call('HMGET', h, 's', 'r', 'e', 'n', 'p') end
   if not v[1] then return fresh(h) end
-  local meta = 1
-  for i = 2, 5 do if v[i] then meta = meta + 1 end end
-  local k = {h = h, exists = true, s = tonumber(v[1]), r = tonumber(v[2] or '0'), ss = v[1], rs = v[2] or '0', meta = meta}
-  if v[3] then k.e = tonumber(v[3]) end
-  if v[4] then k.n = tonumber(v[4]) end
-  if v[5] then k.p = tonumber(v[5]) end
-  if hf and v[6] then k.hold = v[6] end
+  local k = {h = h, exists = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1], rs = v[2], e = tonumber(v[3]),
+    n = tonumber(v[4]), p = tonumber(v[5]), hold = v[6] or nil, v = v, holds = nil, dirty = nil}
   if k.n and k.n <= now then sweep(k, hf) end
   return forgetIfOver(k)
 end
@@ -226,7 +223,7 @@ end
 local function dropHolds(ck, hf, v, pos)
   local keys = decodeKeys(v, pos)
   for i = 1, #keys do
-    local k = live(keys[i], hf)
+    local k = live(hk(keys[i]), hf)
     if k.hold then
       unhold(k, hf)
       k = forgetIfOver(k)
@@ -251,8 +248,9 @@ end
 `
 
 /**
- * Reserve. `KEYS`: call record, then the hash of every entry. `ARGV[6]` holdExpiresAt, `ARGV[7]` entry
- * count, then per entry: key, amount, limit (`''` for none), expiresAt (`''` for none).
+ * Reserve. `KEYS`: call record, then the hash of every entry (the ledger key is the hash name after
+ * `{prefix}:k:`). `ARGV[6]` holdExpiresAt, `ARGV[7]` entry count, then per entry: amount, limit (`''` for
+ * none), expiresAt (`''` for none).
  * Status `dup` | `refused` (then the refused index) | `overflow` (then the index) | `ok`; then
  * `spent, reserved` per entry.
  */
@@ -266,7 +264,7 @@ local out = {serverStr, 'ok'}
 if callState(ck, hf) then
   out[2] = 'dup'
   for i = 1, n do
-    local k = live(ARGV[4 + i * 4])
+    local k = live(KEYS[1 + i])
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
   end
@@ -274,8 +272,8 @@ if callState(ck, hf) then
 end
 local state = {}
 for i = 1, n do
-  local a = 4 + i * 4
-  local k = live(ARGV[a], hf)
+  local a = 4 + i * 3
+  local k = live(KEYS[1 + i], hf)
   state[i] = k
   local total = k.s + k.r + tonumber(ARGV[a + 1])
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
@@ -284,7 +282,7 @@ for i = 1, n do
     out[2] = 'refused'
     out[3] = tostring(i - 1)
     for j = 1, n do
-      local kj = state[j] or live(ARGV[4 + j * 4])
+      local kj = state[j] or live(KEYS[1 + j])
       out[#out + 1] = kj.ss
       out[#out + 1] = R(kj)
     end
@@ -294,7 +292,7 @@ end
 local holdStr = num(holdX)
 local keys = {}
 for i = 1, n do
-  local a = 4 + i * 4
+  local a = 4 + i * 3
   local k = state[i]
   local amount = ARGV[a + 1]
   -- a hold left by an earlier use of this call id whose record is gone: replace it, never add twice
@@ -314,7 +312,7 @@ for i = 1, n do
   if at then call('PEXPIREAT', k.h, at) end
   out[#out + 1] = k.ss
   out[#out + 1] = r
-  keys[i] = ARGV[a]
+  keys[i] = sub(KEYS[1 + i], #base + 3)
 end
 call('SET', ck, 'h|' .. holdStr .. '|' .. encodeKeys(keys), 'PXAT', physical(holdX))
 return out
@@ -323,7 +321,7 @@ return out
 /**
  * Commit. `KEYS`: call record, record stream, record metadata, then the hash of every entry.
  * `ARGV[6]` dedupeUntil, `ARGV[7]` the record as JSON (`''` for none), `ARGV[8]` its endedAt,
- * `ARGV[9]` the stream cap, `ARGV[10]` entry count, then per entry: key, amount, expiresAt (`''` for none).
+ * `ARGV[9]` the stream cap, `ARGV[10]` entry count, then per entry: amount, expiresAt (`''` for none).
  * Status `dup` | `overflow` (then the index) | `ok`; then `before, after, reserved` per entry.
  */
 export const COMMIT_SCRIPT = String.raw`${PRELUDE}
@@ -336,7 +334,7 @@ local st, t, v, pos = readCall(ck)
 if st == 'c' and t > now then
   out[2] = 'dup'
   for i = 1, n do
-    local k = live(ARGV[8 + i * 3])
+    local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
@@ -346,9 +344,9 @@ end
 local held = st == 'h'
 local state = {}
 for i = 1, n do
-  local a = 8 + i * 3
+  local a = 8 + i * 2
   local k
-  if held then k = live(ARGV[a], hf) else k = live(ARGV[a]) end
+  if held then k = live(KEYS[3 + i], hf) else k = live(KEYS[3 + i]) end
   state[i] = k
   if k.s + tonumber(ARGV[a + 1]) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
@@ -375,11 +373,12 @@ end
 if held then
   -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on)
   local listed = {}
-  for i = 1, n do listed[ARGV[8 + i * 3]] = true end
+  for i = 1, n do listed[KEYS[3 + i]] = true end
   local keys = decodeKeys(v, pos)
   for i = 1, #keys do
-    if not listed[keys[i]] then
-      local k = live(keys[i], hf)
+    local h = hk(keys[i])
+    if not listed[h] then
+      local k = live(h, hf)
       if k.hold then
         unhold(k, hf)
         k = forgetIfOver(k)
@@ -389,7 +388,7 @@ if held then
   end
 end
 for i = 1, n do
-  local a = 8 + i * 3
+  local a = 8 + i * 2
   local k = state[i]
   if held and k.hold then k = forgetIfOver(unhold(k, hf)) end
   local amount = ARGV[a + 1]
@@ -426,11 +425,11 @@ call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
 return {serverStr, 'released'}
 `
 
-/** Balances. `KEYS`: budgets hash, then the hash of every key; `ARGV[5..]` the ledger keys. `spent, reserved` per key. */
+/** Balances. `KEYS`: budgets hash, then the hash of every key. `spent, reserved` per key. */
 export const BALANCES_SCRIPT = String.raw`${PRELUDE}
 local out = {serverStr, 'ok'}
-for i = 5, #ARGV do
-  local k = live(ARGV[i])
+for i = 2, #KEYS do
+  local k = live(KEYS[i])
   out[#out + 1] = k.ss
   out[#out + 1] = R(k)
 end
@@ -439,8 +438,8 @@ return out
 
 /** Reset spend to zero, keeping holds. `KEYS` and `ARGV` as in {@link BALANCES_SCRIPT}. */
 export const RESET_SCRIPT = String.raw`${PRELUDE}
-for i = 5, #ARGV do
-  local k = live(ARGV[i])
+for i = 2, #KEYS do
+  local k = live(KEYS[i])
   if k.exists then call('HSET', k.h, 's', '0') end
 end
 return {serverStr, 'ok'}
