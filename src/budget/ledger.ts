@@ -40,26 +40,30 @@ export const MAX_ENTRIES = 256
 /** How often (ms of ledger time) the whole state is swept of expired keys and call ids. */
 export const SWEEP_INTERVAL_MS = 60_000
 
-/** One hold of one call on one key. */
-interface Hold {
-  amount: number
-  expiresAt: number
-}
-
-/** Balance and holds of one ledger key. */
+/** Balance of one ledger key. Holds are kept per call (see {@link HeldCall}); the key keeps their sum. */
 export interface KeyState {
   spent: number
+  /** Sum of the live holds on this key. */
   reserved: number
-  holds: Map<string, Hold>
-  /** Earliest hold expiry, to skip sweeping when nothing can have expired. */
-  nextHoldExpiry: number
+  /** How many live holds are on this key (a key with holds is never forgotten). */
+  holdCount: number
   expiresAt: number | null
 }
 
-/** A call that holds amounts and has not finished. */
+/** A call that holds amounts and has not finished: `amounts[i]` is held on `keys[i]`. */
 export interface HeldCall {
   keys: string[]
+  amounts: number[]
   holdExpiresAt: number
+}
+
+/**
+ * A binary min-heap of (instant, call id) in two parallel arrays: no allocation per entry. Entries are never
+ * removed early; a popped entry is checked against the current state and ignored when stale.
+ */
+export interface ExpiryHeap {
+  at: number[]
+  ids: string[]
 }
 
 /** The whole state of a ledger. */
@@ -67,8 +71,12 @@ export interface LedgerState {
   keys: Map<string, KeyState>
   /** Calls with live holds. */
   held: Map<string, HeldCall>
+  /** When held calls expire. */
+  holdExpiries: ExpiryHeap
   /** Finished call ids (committed or released) and until when they are remembered. */
   finished: Map<string, { until: number; committed: boolean }>
+  /** When finished call ids may be forgotten. */
+  finishedExpiries: ExpiryHeap
   budgets: Map<string, StoredBudget>
   history: Map<string, HistoryEntry[]>
   records: SpendRecord[]
@@ -82,7 +90,9 @@ export function createLedger(options: { maxRecords?: number } = {}): LedgerState
   return {
     keys: new Map(),
     held: new Map(),
+    holdExpiries: { at: [], ids: [] },
     finished: new Map(),
+    finishedExpiries: { at: [], ids: [] },
     budgets: new Map(),
     history: new Map(),
     records: [],
@@ -218,34 +228,87 @@ export function validatePutBudget(request: PutBudgetRequest): void {
 // ---------------------------------------------------------------------------------------------------------
 // Transitions
 
+function heapPush(heap: ExpiryHeap, at: number, id: string): void {
+  let i = heap.at.length
+  heap.at.push(at)
+  heap.ids.push(id)
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    if (heap.at[parent]! <= at) break
+    heap.at[i] = heap.at[parent]!
+    heap.ids[i] = heap.ids[parent]!
+    i = parent
+  }
+  heap.at[i] = at
+  heap.ids[i] = id
+}
+
+function heapPop(heap: ExpiryHeap): string {
+  const top = heap.ids[0]!
+  const lastAt = heap.at.pop()!
+  const lastId = heap.ids.pop()!
+  const n = heap.at.length
+  if (n > 0) {
+    let i = 0
+    for (;;) {
+      const left = 2 * i + 1
+      if (left >= n) break
+      const right = left + 1
+      const child = right < n && heap.at[right]! < heap.at[left]! ? right : left
+      if (heap.at[child]! >= lastAt) break
+      heap.at[i] = heap.at[child]!
+      heap.ids[i] = heap.ids[child]!
+      i = child
+    }
+    heap.at[i] = lastAt
+    heap.ids[i] = lastId
+  }
+  return top
+}
+
+/** Ids of heap entries due at `now`, without changing the heap (depth-first over the due part only). */
+function heapDue(heap: ExpiryHeap, now: number): string[] {
+  const due: string[] = []
+  const stack = heap.at.length > 0 && heap.at[0]! <= now ? [0] : []
+  while (stack.length > 0) {
+    const i = stack.pop()!
+    due.push(heap.ids[i]!)
+    for (const child of [2 * i + 1, 2 * i + 2]) if (child < heap.at.length && heap.at[child]! <= now) stack.push(child)
+  }
+  return due
+}
+
+/** Drops the holds and forgets the finished call ids that are due at `now`. Runs at the start of every change. */
+function expire(state: LedgerState, now: number): void {
+  const holds = state.holdExpiries
+  while (holds.at.length > 0 && holds.at[0]! <= now) {
+    const callId = heapPop(holds)
+    const call = state.held.get(callId)
+    if (call !== undefined && call.holdExpiresAt <= now) dropHolds(state, callId, call, now)
+  }
+  const finished = state.finishedExpiries
+  while (finished.at.length > 0 && finished.at[0]! <= now) {
+    const callId = heapPop(finished)
+    const done = state.finished.get(callId)
+    if (done !== undefined && done.until <= now) state.finished.delete(callId)
+  }
+  if (now >= state.lastSweepAt + SWEEP_INTERVAL_MS) sweepKeys(state, now)
+}
+
+/** The key if it still counts at `now`; a key past its expiry with no hold is forgotten. */
 function liveKey(state: LedgerState, key: string, now: number): KeyState | undefined {
   const ks = state.keys.get(key)
-  if (ks === undefined) return undefined
-  if (ks.nextHoldExpiry <= now) sweepHolds(ks, now)
-  if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holds.size === 0) {
+  if (ks !== undefined && ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) {
     state.keys.delete(key)
     return undefined
   }
   return ks
 }
 
-function sweepHolds(ks: KeyState, now: number): void {
-  let next = Number.POSITIVE_INFINITY
-  for (const [callId, hold] of ks.holds) {
-    if (hold.expiresAt <= now) {
-      ks.holds.delete(callId)
-      ks.reserved -= hold.amount
-    } else if (hold.expiresAt < next) {
-      next = hold.expiresAt
-    }
-  }
-  ks.nextHoldExpiry = next
-}
-
 function ensureKey(state: LedgerState, key: string, now: number): KeyState {
   let ks = liveKey(state, key, now)
   if (ks === undefined) {
-    ks = { spent: 0, reserved: 0, holds: new Map(), nextHoldExpiry: Number.POSITIVE_INFINITY, expiresAt: null }
+    ks = { spent: 0, reserved: 0, holdCount: 0, expiresAt: null }
     state.keys.set(key, ks)
   }
   return ks
@@ -261,35 +324,19 @@ function balanceOf(ks: KeyState | undefined): Balance {
   return ks === undefined ? { spent: 0, reserved: 0 } : { spent: ks.spent, reserved: ks.reserved }
 }
 
-function isFinished(state: LedgerState, callId: string, now: number): boolean {
-  const done = state.finished.get(callId)
-  if (done === undefined) return false
-  if (done.until <= now) {
-    state.finished.delete(callId)
-    return false
-  }
-  return true
-}
-
-function heldCall(state: LedgerState, callId: string, now: number): HeldCall | undefined {
-  const call = state.held.get(callId)
-  if (call !== undefined && call.holdExpiresAt <= now) {
-    dropHolds(state, callId, call, now)
-    return undefined
-  }
-  return call
+function finish(state: LedgerState, callId: string, until: number, committed: boolean): void {
+  state.finished.set(callId, { until, committed })
+  heapPush(state.finishedExpiries, until, callId)
 }
 
 function dropHolds(state: LedgerState, callId: string, call: HeldCall, now: number): void {
-  for (const key of call.keys) {
+  for (let i = 0; i < call.keys.length; i++) {
+    const key = call.keys[i]!
     const ks = state.keys.get(key)
-    const hold = ks?.holds.get(callId)
-    if (ks !== undefined && hold !== undefined) {
-      ks.holds.delete(callId)
-      ks.reserved -= hold.amount
-      if (ks.holds.size === 0) ks.nextHoldExpiry = Number.POSITIVE_INFINITY
-    }
-    if (ks !== undefined) liveKey(state, key, now)
+    if (ks === undefined) continue
+    ks.reserved -= call.amounts[i]!
+    ks.holdCount--
+    liveKey(state, key, now)
   }
   state.held.delete(callId)
 }
@@ -298,8 +345,8 @@ function dropHolds(state: LedgerState, callId: string, call: HeldCall, now: numb
 export function reserve(state: LedgerState, request: ReserveRequest): ReserveResult {
   validateReserve(request)
   const { callId, now, entries } = request
-  maybeSweep(state, now)
-  if (heldCall(state, callId, now) !== undefined || isFinished(state, callId, now)) {
+  expire(state, now)
+  if (state.held.has(callId) || state.finished.has(callId)) {
     return { ok: true, duplicate: true, balances: entries.map((e) => balanceOf(liveKey(state, e.key, now))) }
   }
   const current: (KeyState | undefined)[] = new Array(entries.length)
@@ -307,9 +354,7 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
     const entry = entries[i]!
     const ks = liveKey(state, entry.key, now)
     current[i] = ks
-    const spent = ks?.spent ?? 0
-    const reserved = ks?.reserved ?? 0
-    const total = spent + reserved + entry.amount
+    const total = (ks === undefined ? 0 : ks.spent + ks.reserved) + entry.amount
     if (!Number.isSafeInteger(total)) {
       fail(`entries[${i}].amount`, `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
     }
@@ -319,18 +364,21 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
   }
   const balances: Balance[] = new Array(entries.length)
   const keys: string[] = new Array(entries.length)
+  const amounts: number[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
     const existing = current[i]
     const ks = existing ?? ensureKey(state, entry.key, now)
     ks.expiresAt = laterExpiry(ks.expiresAt, entry.expiresAt, existing === undefined)
-    ks.holds.set(callId, { amount: entry.amount, expiresAt: request.holdExpiresAt })
     ks.reserved += entry.amount
-    if (request.holdExpiresAt < ks.nextHoldExpiry) ks.nextHoldExpiry = request.holdExpiresAt
+    ks.holdCount++
     balances[i] = { spent: ks.spent, reserved: ks.reserved }
     keys[i] = entry.key
+    amounts[i] = entry.amount
   }
-  state.held.set(callId, { keys, holdExpiresAt: request.holdExpiresAt })
+  state.held.set(callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
+  heapPush(state.holdExpiries, request.holdExpiresAt, callId)
+  if (request.holdExpiresAt <= now) expire(state, now)
   return { ok: true, duplicate: false, balances }
 }
 
@@ -338,9 +386,10 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
 export function commit(state: LedgerState, request: CommitRequest): CommitResult {
   validateCommit(request)
   const { callId, now, entries } = request
-  maybeSweep(state, now)
-  const done = isFinished(state, callId, now) ? state.finished.get(callId) : undefined
-  if (done?.committed === true) {
+  expire(state, now)
+  const call = state.held.get(callId)
+  // A held call has not finished, so the finished map is consulted only for commits without a live hold.
+  if (call === undefined && state.finished.get(callId)?.committed === true) {
     return {
       duplicate: true,
       balances: entries.map((e) => {
@@ -356,7 +405,6 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
       fail(`entries[${i}].amount`, `adding ${entry.amount} to ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
     }
   }
-  const call = state.held.get(callId)
   if (call !== undefined) dropHolds(state, callId, call, now)
   const balances: CommitBalance[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
@@ -368,7 +416,7 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
     ks.spent = before + entry.amount
     balances[i] = { before, after: ks.spent, reserved: ks.reserved }
   }
-  state.finished.set(callId, { until: Math.max(request.dedupeUntil, now), committed: true })
+  finish(state, callId, Math.max(request.dedupeUntil, now), true)
   if (request.record !== undefined) appendRecord(state, request.record)
   return { duplicate: false, balances }
 }
@@ -384,23 +432,54 @@ function appendRecord(state: LedgerState, record: SpendRecord): void {
 export function release(state: LedgerState, request: ReleaseRequest): ReleaseResult {
   validateRelease(request)
   const { callId, now } = request
-  maybeSweep(state, now)
-  const call = heldCall(state, callId, now)
+  expire(state, now)
+  const call = state.held.get(callId)
   if (call === undefined) return { released: false }
   dropHolds(state, callId, call, now)
-  if (!isFinished(state, callId, now)) state.finished.set(callId, { until: Math.max(call.holdExpiresAt, now), committed: false })
+  finish(state, callId, Math.max(call.holdExpiresAt, now), false)
   return { released: true }
 }
 
 /** Current balances of keys. */
 export function balances(state: LedgerState, request: BalancesRequest): Balance[] {
   validateKeys(request)
+  expire(state, request.now)
   return request.keys.map((key) => balanceOf(liveKey(state, key, request.now)))
+}
+
+/**
+ * Balances of keys at `now` without changing the state: the same answer as {@link balances}. For stores whose
+ * reads must not change what a replay of their journal rebuilds (the file store).
+ */
+export function peekBalances(state: LedgerState, request: BalancesRequest): Balance[] {
+  validateKeys(request)
+  const { now } = request
+  // Holds that are due at `now` but not yet dropped (no change has run at this instant yet).
+  const due = new Map<string, { amount: number; holds: number }>()
+  for (const callId of heapDue(state.holdExpiries, now)) {
+    const call = state.held.get(callId)
+    if (call === undefined || call.holdExpiresAt > now) continue
+    for (let i = 0; i < call.keys.length; i++) {
+      const d = due.get(call.keys[i]!) ?? { amount: 0, holds: 0 }
+      d.amount += call.amounts[i]!
+      d.holds++
+      due.set(call.keys[i]!, d)
+    }
+  }
+  return request.keys.map((key) => {
+    const ks = state.keys.get(key)
+    if (ks === undefined) return { spent: 0, reserved: 0 }
+    const d = due.get(key)
+    const holdCount = ks.holdCount - (d?.holds ?? 0)
+    if (ks.expiresAt !== null && ks.expiresAt <= now && holdCount === 0) return { spent: 0, reserved: 0 }
+    return { spent: ks.spent, reserved: ks.reserved - (d?.amount ?? 0) }
+  })
 }
 
 /** Set keys' spend to zero, keeping holds. */
 export function reset(state: LedgerState, request: ResetRequest): void {
   validateKeys(request)
+  expire(state, request.now)
   for (const key of request.keys) {
     const ks = liveKey(state, key, request.now)
     if (ks !== undefined) ks.spent = 0
@@ -459,13 +538,12 @@ export function queryRecords(state: LedgerState, query: RecordQuery): SpendRecor
   return query.limit === undefined ? out : out.slice(0, query.limit)
 }
 
-/** Forget expired keys, holds and call ids; runs at most once per {@link SWEEP_INTERVAL_MS} of ledger time. */
-export function maybeSweep(state: LedgerState, now: number): void {
-  if (now < state.lastSweepAt + SWEEP_INTERVAL_MS) return
+/** Forgets keys past their expiry that hold nothing; runs at most once per {@link SWEEP_INTERVAL_MS} of ledger time. */
+function sweepKeys(state: LedgerState, now: number): void {
   state.lastSweepAt = now
-  for (const [callId, call] of state.held) if (call.holdExpiresAt <= now) dropHolds(state, callId, call, now)
-  for (const [callId, done] of state.finished) if (done.until <= now) state.finished.delete(callId)
-  for (const key of [...state.keys.keys()]) liveKey(state, key, now)
+  for (const [key, ks] of state.keys) {
+    if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) state.keys.delete(key)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -474,15 +552,10 @@ export function maybeSweep(state: LedgerState, now: number): void {
 /** The ledger as JSON, for snapshots. Deterministic for a given state. */
 export function snapshotLedger(state: LedgerState): JsonValue {
   return {
-    version: 1,
+    version: 2,
     lastSweepAt: Number.isFinite(state.lastSweepAt) ? state.lastSweepAt : null,
-    keys: [...state.keys].map(([key, ks]) => [
-      key,
-      ks.spent,
-      ks.expiresAt,
-      [...ks.holds].map(([callId, h]) => [callId, h.amount, h.expiresAt]),
-    ]),
-    held: [...state.held].map(([callId, call]) => [callId, call.keys, call.holdExpiresAt]),
+    keys: [...state.keys].map(([key, ks]) => [key, ks.spent, ks.expiresAt]),
+    held: [...state.held].map(([callId, call]) => [callId, call.keys, call.amounts, call.holdExpiresAt]),
     finished: [...state.finished].map(([callId, done]) => [callId, done.until, done.committed]),
     budgets: [...state.budgets.values()] as unknown as JsonValue,
     history: [...state.history.values()].flat() as unknown as JsonValue,
@@ -493,20 +566,23 @@ export function snapshotLedger(state: LedgerState): JsonValue {
 /** Rebuild a ledger from {@link snapshotLedger} output. Throws `InvalidInputError` on a malformed snapshot. */
 export function restoreLedger(snapshot: JsonValue, options: { maxRecords?: number } = {}): LedgerState {
   const s = snapshot as Record<string, unknown>
-  if (typeof s !== 'object' || s === null || s.version !== 1) fail('snapshot', 'not a ledger snapshot of version 1')
+  if (typeof s !== 'object' || s === null || s.version !== 2) fail('snapshot', 'not a ledger snapshot of version 2')
   const state = createLedger(options)
   state.lastSweepAt = typeof s.lastSweepAt === 'number' ? s.lastSweepAt : Number.NEGATIVE_INFINITY
-  for (const [key, spent, expiresAt, holds] of s.keys as [string, number, number | null, [string, number, number][]][]) {
-    const ks: KeyState = { spent, reserved: 0, holds: new Map(), nextHoldExpiry: Number.POSITIVE_INFINITY, expiresAt }
-    for (const [callId, amount, holdExpiresAt] of holds) {
-      ks.holds.set(callId, { amount, expiresAt: holdExpiresAt })
-      ks.reserved += amount
-      if (holdExpiresAt < ks.nextHoldExpiry) ks.nextHoldExpiry = holdExpiresAt
-    }
-    state.keys.set(key, ks)
+  for (const [key, spent, expiresAt] of s.keys as [string, number, number | null][]) {
+    state.keys.set(key, { spent, reserved: 0, holdCount: 0, expiresAt })
   }
-  for (const [callId, keys, holdExpiresAt] of s.held as [string, string[], number][]) state.held.set(callId, { keys, holdExpiresAt })
-  for (const [callId, until, committed] of s.finished as [string, number, boolean][]) state.finished.set(callId, { until, committed })
+  for (const [callId, keys, amounts, holdExpiresAt] of s.held as [string, string[], number[], number][]) {
+    state.held.set(callId, { keys, amounts, holdExpiresAt })
+    heapPush(state.holdExpiries, holdExpiresAt, callId)
+    for (let i = 0; i < keys.length; i++) {
+      const ks = state.keys.get(keys[i]!)
+      if (ks === undefined) fail('snapshot', `held call ${callId} names a key that is not in the snapshot`)
+      ks.reserved += amounts[i]!
+      ks.holdCount++
+    }
+  }
+  for (const [callId, until, committed] of s.finished as [string, number, boolean][]) finish(state, callId, until, committed)
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
   for (const entry of s.history as HistoryEntry[]) {
     const list = state.history.get(entry.scope)

@@ -25,7 +25,7 @@ import type { Stats } from 'node:fs'
 import { join, resolve as resolvePath } from 'node:path'
 import { z } from 'zod'
 import * as ledger from '../budget/ledger.js'
-import type { KeyState, LedgerState } from '../budget/ledger.js'
+import type { LedgerState } from '../budget/ledger.js'
 import { BudgetConfigError, InvalidInputError, StorageError } from '../errors.js'
 import { encodeFrame, findNextValidFrame, FRAME_HEADER_BYTES, MAX_JOURNAL_FRAME_BYTES, MAX_SNAPSHOT_FRAME_BYTES, readFrame } from './file/format.js'
 import { FileLock, removeDeadLockFiles } from './file/lock.js'
@@ -258,29 +258,6 @@ function encodeOperation(kind: Operation['o'], request: unknown): { line: string
       return { line, operation: JSON.parse(line) as Operation }
     }
   }
-}
-
-/**
- * Balance of a key at `now` without changing the state: the same answer as the ledger's `balances`, which
- * sweeps expired holds as it reads. Reads are not journaled, so they must not change what a replay rebuilds.
- */
-function peekBalance(state: LedgerState, key: string, now: number): Balance {
-  const ks: KeyState | undefined = state.keys.get(key)
-  if (ks === undefined) return { spent: 0, reserved: 0 }
-  let reserved = ks.reserved
-  let liveHolds = ks.holds.size
-  if (ks.nextHoldExpiry <= now) {
-    reserved = 0
-    liveHolds = 0
-    for (const hold of ks.holds.values()) {
-      if (hold.expiresAt > now) {
-        reserved += hold.amount
-        liveHolds++
-      }
-    }
-  }
-  if (ks.expiresAt !== null && ks.expiresAt <= now && liveHolds === 0) return { spent: 0, reserved: 0 }
-  return { spent: ks.spent, reserved }
 }
 
 interface Pending {
@@ -907,7 +884,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
     reset: (request) => mutate<void>('z', request, () => ledger.validateKeys(request)),
     putBudget: (request) => mutate<PutBudgetResult>('b', request, () => ledger.validatePutBudget(request)),
     balances: (request: BalancesRequest) =>
-      read((s) => request.keys.map((key) => peekBalance(s, key, request.now)), () => ledger.validateKeys(request)),
+      read((s) => ledger.peekBalances(s, request), () => ledger.validateKeys(request)),
     getBudget: (scope) => read((s) => structuredClone(ledger.getBudget(s, scope)), () => ledger.validateScope(scope)),
     listBudgets: () => read((s) => structuredClone(ledger.listBudgets(s))),
     getHistory: (scope) => read((s) => structuredClone(ledger.getHistory(s, scope)), () => ledger.validateScope(scope)),
