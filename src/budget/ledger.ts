@@ -339,6 +339,16 @@ function dropHolds(state: LedgerState, callId: string, call: HeldCall, now: numb
     liveKey(state, key, now)
   }
   state.held.delete(callId)
+  // Finished calls leave stale entries in the expiry heap; rebuild it when they outnumber the live ones, so the
+  // heap stays proportional to the calls in flight (amortized O(1) per call).
+  const heap = state.holdExpiries
+  if (heap.at.length > 1024 && heap.at.length > 4 * state.held.size) rebuildHoldHeap(state)
+}
+
+function rebuildHoldHeap(state: LedgerState): void {
+  const heap: ExpiryHeap = { at: [], ids: [] }
+  for (const [callId, call] of state.held) heapPush(heap, call.holdExpiresAt, callId)
+  state.holdExpiries = heap
 }
 
 /** Reserve all entries or none. See {@link ReserveRequest}. */

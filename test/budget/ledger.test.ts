@@ -57,6 +57,23 @@ describe('ledger', () => {
     )
   })
 
+  it('holds still expire on time after the expiry heap is rebuilt to drop finished calls', () => {
+    const state = ledger.createLedger()
+    // 10 holds that stay open, expiring at T0 + 1000 * (i + 1).
+    for (let i = 0; i < 10; i++) {
+      ledger.reserve(state, { callId: `open${i}`, now: T0, holdExpiresAt: T0 + 1000 * (i + 1), entries: [{ key: 'k', amount: 1, limit: null, expiresAt: null }] })
+    }
+    // 5,000 calls that finish at once: their heap entries are stale and trigger rebuilds.
+    for (let i = 0; i < 5_000; i++) {
+      ledger.reserve(state, { callId: `done${i}`, now: T0, holdExpiresAt: T0 + 60_000, entries: [{ key: 'k', amount: 1, limit: null, expiresAt: null }] })
+      ledger.commit(state, { callId: `done${i}`, now: T0, entries: [], dedupeUntil: T0 })
+    }
+    expect(state.holdExpiries.at.length).toBeLessThan(1100)
+    for (let i = 0; i <= 10; i++) {
+      expect(ledger.balances(state, { keys: ['k'], now: T0 + 1000 * i })).toEqual([{ spent: 0, reserved: 10 - i }])
+    }
+  })
+
   it('refuses a snapshot of another version', () => {
     expect(() => ledger.restoreLedger({ version: 1 })).toThrow(/version 2/)
   })
