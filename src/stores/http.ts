@@ -64,6 +64,15 @@ export interface HttpStoreOptions {
    * would overflow). The entry is then removed from the outbox. Default: logs with `console.error`.
    */
   onUndeliverable?: (entry: HttpOutboxEntry, error: unknown) => void
+  /**
+   * How long, after a commit's `now`, the server must remember its call id, ms. A commit that is retried or
+   * delivered from the outbox within this time counts once, even when its first attempt reached the server
+   * and only the answer was lost. The manager asks for a short window (`dedupeTtlMs`, 2 minutes) that suits
+   * in-process stores; over HTTP the outbox may hold a commit for as long as the server is down, so the store
+   * asks for at least this much. Costs the server about 100 bytes per call for the window. Default
+   * `86_400_000` (24 hours).
+   */
+  dedupeTtlMs?: number
   /** Randomness for the backoff jitter, in [0, 1). Default `Math.random`. */
   random?: () => number
 }
@@ -159,6 +168,7 @@ export function httpStore(options: HttpStoreOptions): HttpStore {
   const retryMaxDelayMs = positiveInt('retryMaxDelayMs', options.retryMaxDelayMs, 2_000)
   const maxRetryAfterMs = positiveInt('maxRetryAfterMs', options.maxRetryAfterMs, 10_000, 0)
   const outboxRetryMs = positiveInt('outboxRetryMs', options.outboxRetryMs, 1_000)
+  const dedupeTtlMs = positiveInt('dedupeTtlMs', options.dedupeTtlMs, 86_400_000)
   const breakerOn = options.circuitBreaker !== false
   const breakerOptions = options.circuitBreaker === false ? {} : (options.circuitBreaker ?? {})
   const failureThreshold = positiveInt('circuitBreaker.failureThreshold', breakerOptions.failureThreshold, 5)
@@ -344,8 +354,9 @@ export function httpStore(options: HttpStoreOptions): HttpStore {
     return { duplicate: false, queued: true, balances: request.entries.map(() => ({ before: 0, after: 0, reserved: 0 })) }
   }
 
-  async function commit(request: CommitRequest): Promise<CommitResult> {
-    ledger.validateCommit(request)
+  async function commit(input: CommitRequest): Promise<CommitResult> {
+    ledger.validateCommit(input)
+    const request = { ...input, dedupeUntil: Math.max(input.dedupeUntil, input.now + dedupeTtlMs) }
     // Keep the order: while older commits wait, a new one waits behind them.
     if (outboxHasEntries && (await readOutbox()).entries.length > 0) return enqueue(request)
     try {

@@ -34,6 +34,22 @@ describe('httpStore against a server backed by memoryStore', () => {
     expect(() => httpStore({ url, token: TOKEN, timeoutMs: -1 })).toThrow(/timeoutMs/)
   })
 
+  it('a commit replayed long after its first attempt counts once (the server remembers call ids for dedupeTtlMs)', async () => {
+    const store = httpStore({ url, token: TOKEN })
+    const t0 = 1_800_000_000_000
+    const request = { callId: 'late-replay', now: t0, entries: [{ key: 'replay|usd', amount: 5, expiresAt: null }], dedupeUntil: t0 + 1_000 }
+    try {
+      await store.commit(request)
+      // Other traffic moves the server's ledger time 10 minutes on, past the manager's short dedupe window.
+      await store.balances({ keys: ['replay|usd'], now: t0 + 600_000 })
+      // The outbox delivers the same request again (its first answer was lost).
+      expect((await store.commit(request)).duplicate).toBe(true)
+      expect(await store.balances({ keys: ['replay|usd'], now: t0 + 600_000 })).toEqual([{ spent: 5, reserved: 0 }])
+    } finally {
+      await store.close()
+    }
+  })
+
   it('BudgetManager over httpStore: during an outage admission is denied and a commit is queued, then delivered once', async () => {
     const backing = memoryStore()
     const own = createBudgetServer({ store: backing, auth: { tokens: { [TOKEN]: 'mgr' } } })
