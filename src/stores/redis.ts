@@ -238,7 +238,9 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     if (!stale && roundTrip > bestRoundTrip * 2 + 2) return
     bestRoundTrip = stale ? roundTrip : Math.min(bestRoundTrip, roundTrip)
     lastSampleAt = receivedAt
-    offset = serverMs - (sentAt + receivedAt) / 2
+    // whole milliseconds: instants computed from the clock stay integers, which the scripts format and parse
+    // on their cheap integer path (the offset is only accurate to half a round trip anyway)
+    offset = Math.round(serverMs - (sentAt + receivedAt) / 2)
   }
   const clock = { now: () => localClock.now() + (time === 'server' ? offset : 0) }
 

@@ -31,7 +31,8 @@
  *
  * Amounts travel as decimal integer strings. Lua numbers are doubles, exact for every integer up to 2^53;
  * each script first checks that no total it will write exceeds 2^53 - 1 (`overflow`, nothing written), so
- * every sum and difference it computes is an exact integer, written back with `%.0f` (exact below 2^53).
+ * every sum and difference it computes is an exact integer, written back with `%d` (Lua 5.1 formats it
+ * through a C `long`: exact, and much cheaper than the multi-precision path of `%.0f` / `%.17g`).
  * Nothing uses `INCRBYFLOAT` or Lua's `tostring` (`%.14g`) on amounts.
  *
  * Replies are arrays of strings: `[1]` the server time in ms, `[2]` a status, then the operation's values.
@@ -61,10 +62,15 @@ else
   shiftIn = 0
   shiftOut = server - reqNow + margin
 end
-local serverStr = fmt('%.0f', server)
+local serverStr = fmt('%d', server)
 
-local function num(v) return fmt('%.17g', v) end
-local function int(v) return fmt('%.0f', v) end
+-- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits.
+local function num(v)
+  if v == math.floor(v) and v < MAX and v > -MAX then return fmt('%d', v) end
+  return fmt('%.17g', v)
+end
+-- Amounts: integers below 2^53.
+local function int(v) return fmt('%d', v) end
 local function hk(lk) return base .. 'k:' .. lk end
 
 -- The physical expiry (ms on the server's clock) for a logical instant.
@@ -72,7 +78,7 @@ local function physical(logical)
   local at = math.ceil(logical + shiftOut)
   if at < 1 then at = 1 end
   if at > MAX then at = MAX end
-  return fmt('%.0f', at)
+  return fmt('%d', at)
 end
 
 -- A hold value is '<amount>:<expiry>'.
@@ -367,7 +373,7 @@ if ARGV[7] ~= '' then
   if idMs == 0 and seq == 0 then seq = 1 end
   local late = tonumber(m[3] or '0')
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], fmt('%.0f-%.0f', idMs, seq), 'd', ARGV[7])
+  call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], fmt('%d-%d', idMs, seq), 'd', ARGV[7])
   call('HSET', meta, 'ms', int(idMs), 'seq', int(seq), 'late', int(late))
 end
 if held then
