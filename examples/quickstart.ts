@@ -2,15 +2,22 @@
  * Quick start: budgets for a team and its users, calls through `withBudget` with a fake LLM client (no
  * network, no API key), one call refused before it runs, and a spend report.
  *
- * Run: `npx tsx examples/quickstart.ts`
+ * Spend is kept in a file store in `.llm-budget/` (or `$LLM_BUDGET_DIR`): run it again and it remembers what
+ * earlier runs spent. Delete the folder to start over.
+ *
+ * Run: `npm run example` (or `npx tsx examples/quickstart.ts`)
  */
-import { BudgetManager, isBudgetExceededError, memoryStore, withBudget } from '../src/index.js'
+import { BudgetManager, isBudgetExceededError, withBudget } from '../src/index.js'
+import { fileStore } from '../src/stores/file.js'
 import { fakeOpenAI } from '../src/testing/index.js'
 
-// 1. A manager on a store. memoryStore() keeps everything in this process; use fileStore/redisStore/httpStore
-//    to keep spend across restarts or share it between instances.
+// 1. A manager on a store. fileStore() keeps spend on disk, durable and shared by every process on this machine
+//    (memoryStore() keeps it in this process only; redisStore/httpStore share it between machines).
+const dir = process.env.LLM_BUDGET_DIR ?? '.llm-budget'
+console.log(`spend is kept in ${dir}/`)
+const store = fileStore({ path: dir })
 const budgets = new BudgetManager({
-  store: memoryStore(),
+  store,
   projectName: 'quickstart',
   defaults: { endUser: { maxBudget: 0.002, duration: 'daily' } },
 })
@@ -64,3 +71,4 @@ const report = await budgets.querySpend({ groupBy: ['user', 'model'] })
 console.log('\n| user | model | calls | cost (USD) |\n|---|---|---:|---:|')
 for (const group of report.groups) console.log(`| ${group.key.user} | ${group.key.model} | ${group.calls} | ${group.exact.cost} |`)
 console.log(`| total | | ${report.calls} | ${report.exact.cost} |`)
+await store.close()
