@@ -81,6 +81,31 @@ describe('redisStore', () => {
     expect(ttl).toBeLessThanOrEqual(3_600_000 + 300_000)
   })
 
+  it('keeps a key until its last hold when the hold outlives the window, and moves its expiry only later', async () => {
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client', expiryMarginMs: 1000 })
+    const hash = `{${prefix}}:k:k`
+    // whole seconds left, allowing the test up to 5 s of delay between the write and the read
+    const expectTtl = async (seconds: number): Promise<void> => {
+      const left = await io.pttl(hash)
+      expect(left).toBeLessThanOrEqual(seconds * 1000)
+      expect(left).toBeGreaterThan((seconds - 5) * 1000)
+    }
+    const now = Date.now()
+    await store.reserve({ callId: 'a', now, holdExpiresAt: now + 5_000, entries: [{ key: 'k', amount: 1, limit: null, expiresAt: now + 20_000 }] })
+    await expectTtl(21) // window end + margin
+    expect(await io.hget(hash, 'p')).toBeNull()
+    await store.reserve({ callId: 'b', now, holdExpiresAt: now + 60_000, entries: [{ key: 'k', amount: 1, limit: null, expiresAt: now + 20_000 }] })
+    await expectTtl(61) // the hold outlives the window: last hold + margin
+    expect(await io.hget(hash, 'p')).toBe(String(now + 60_000))
+    await store.commit({ callId: 'b', now, entries: [{ key: 'k', amount: 1, expiresAt: now + 20_000 }], dedupeUntil: now + 1000 })
+    await expectTtl(61) // never earlier
+    await store.commit({ callId: 'c', now, entries: [{ key: 'k', amount: 1, expiresAt: now + 120_000 }], dedupeUntil: now + 1000 })
+    await expectTtl(121) // a later window end moves it
+    expect(await store.balances({ keys: ['k'], now: now + 119_999 })).toEqual([{ spent: 2, reserved: 0 }])
+    expect(await store.balances({ keys: ['k'], now: now + 120_000 })).toEqual([{ spent: 0, reserved: 0 }])
+  })
+
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT) without a new store', async () => {
     const store = redisStore({ client: io, prefix: uniquePrefix(), time: 'client' })
     const now = 1_800_000_000_000

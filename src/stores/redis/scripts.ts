@@ -15,7 +15,8 @@
  *
  * Key layout (see docs/stores/redis.md): a ledger key is one hash `{prefix}:k:<key>` with `s` spent,
  * `r` reserved, `e` logical expiry, `n` earliest hold expiry (a lower bound; the sweep runs only when it
- * has passed), `p` the instant its `PEXPIREAT` was computed from, and `h:<call id>` = `<amount>:<expiry>`
+ * has passed), `p` the last hold's expiry when it outlives `e` (the `PEXPIREAT` is computed from the
+ * later of `e` and `p`), and `h:<call id>` = `<amount>:<expiry>`
  * per hold. A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<held keys>`,
  * `c|<remembered until>|` or `r|<remembered until>|`, with the keys length-prefixed (`<bytes>:<key>`...), set
  * with `SET ... PXAT` (one command, expiry included).
@@ -179,7 +180,8 @@ end
 
 -- Adds the expiry fields of a write to 'fields' and returns the PEXPIREAT to set after it (or nil).
 -- 'holdX' is the hold expiry of a reservation (nil for a commit). The key expires at the later of its
--- window end and its last hold, plus the margin; it is written only when that moves later.
+-- window end and its last hold, plus the margin; it is written only when that moves later. 'p' is stored
+-- only when a hold outlives the window end (rare: near the end of a window), so it is usually absent.
 local function expiryFields(k, fields, newE, holdX)
   if not newE then
     if k.e then
@@ -194,9 +196,16 @@ local function expiryFields(k, fields, newE, holdX)
   end
   local b = newE
   if holdX and holdX > b then b = holdX end
-  if k.exists and k.p and b <= k.p then return nil end
-  fields[#fields + 1] = 'p'
-  fields[#fields + 1] = num(b)
+  if k.exists then
+    -- the instant the current PEXPIREAT was computed from: the window end, or a later hold ('p')
+    local basis = k.e
+    if k.p and k.p > basis then basis = k.p end
+    if b <= basis then return nil end
+  end
+  if b > newE then
+    fields[#fields + 1] = 'p'
+    fields[#fields + 1] = num(b)
+  end
   return physical(b)
 end
 
