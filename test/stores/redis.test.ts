@@ -106,6 +106,27 @@ describe('redisStore', () => {
     expect(await store.balances({ keys: ['k'], now: now + 120_000 })).toEqual([{ spent: 0, reserved: 0 }])
   })
 
+  it('never counts a hold twice when its call record is gone and the call id reserves again', async () => {
+    // A record can vanish before its hold expires only when clocks disagree by more than the margin;
+    // deleting it by hand makes the same state.
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client' })
+    const now = 1_800_000_000_000
+    const entries = (amount: number) => [
+      { key: 'a', amount, limit: 100, expiresAt: null },
+      { key: 'b', amount, limit: 100, expiresAt: now + 60_000 },
+    ]
+    await store.reserve({ callId: 'other', now, holdExpiresAt: now + 1000, entries: entries(20) })
+    await store.reserve({ callId: 'x', now, holdExpiresAt: now + 1000, entries: entries(10) })
+    await io.del(`{${prefix}}:c:x`)
+    const again = await store.reserve({ callId: 'x', now, holdExpiresAt: now + 2000, entries: entries(7) })
+    expect(again).toEqual({ ok: true, duplicate: false, balances: [{ spent: 0, reserved: 27 }, { spent: 0, reserved: 27 }] })
+    expect(await io.hget(`{${prefix}}:k:a`, 'r')).toBe('27')
+    await store.commit({ callId: 'x', now, entries: [{ key: 'a', amount: 5, expiresAt: null }], dedupeUntil: now + 1000 })
+    expect(await store.balances({ keys: ['a', 'b'], now })).toEqual([{ spent: 5, reserved: 20 }, { spent: 0, reserved: 20 }])
+    expect(await store.balances({ keys: ['a', 'b'], now: now + 1000 })).toEqual([{ spent: 5, reserved: 0 }, { spent: 0, reserved: 0 }])
+  })
+
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT) without a new store', async () => {
     const store = redisStore({ client: io, prefix: uniquePrefix(), time: 'client' })
     const now = 1_800_000_000_000

@@ -5,7 +5,7 @@
  * Every script starts with the same prelude: it reads the Redis server time (`TIME`, once), decides which
  * clock the ledger logic uses (`now`), and defines the helpers that mirror `src/budget/ledger.ts`:
  *
- * - `live(h, hf)`: one `HMGET` of a ledger key's hash (balances, expiries and, with `hf`, one call's hold);
+ * - `live(h)`: one `HMGET` of a ledger key's hash (balances and expiries, never a hold field);
  *   sweeps the key's expired holds only when its earliest hold expiry `n` has passed (`sweepHolds` and
  *   `nextHoldExpiry` in the ledger), and forgets the key when its window is over and no hold is left
  *   (`liveKey`);
@@ -17,9 +17,11 @@
  * `r` reserved, `e` logical expiry, `n` earliest hold expiry (a lower bound; the sweep runs only when it
  * has passed), `p` the last hold's expiry when it outlives `e` (the `PEXPIREAT` is computed from the
  * later of `e` and `p`), and `h:<call id>` = `<amount>:<expiry>`
- * per hold. A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<held keys>`,
- * `c|<remembered until>|` or `r|<remembered until>|`, with the keys length-prefixed (`<bytes>:<key>`...), set
- * with `SET ... PXAT` (one command, expiry included).
+ * per hold. A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<holds>` with
+ * `<bytes>:<ledger key><amount>,` per held key, `c|<remembered until>|` or `r|<remembered until>|`, set with
+ * `SET ... PXAT` (one command, expiry included). A commit or release takes a hold's amount from the call
+ * record and lets `HDEL` say whether the hold was still there, so no script reads a hold field on the
+ * normal path (on a hot key that would scan the listpack of every call in flight).
  *
  * Common `ARGV`: `[1]` clock mode (`s` server, `c` client), `[2]` expiry margin ms, `[3]` the request's
  * `now`, `[4]` the key base (`{prefix}:`), `[5]` the call id (when the operation has one).
@@ -91,7 +93,7 @@ local function R(k) return k.rs or int(k.r) end
 
 -- Drops every expired hold of a loaded key (one HGETALL) and recomputes its earliest hold expiry 'n'.
 -- Runs only when 'n' has passed. Leaves the exact hold count in k.holds.
-local function sweep(k, hf)
+local function sweep(k)
   local all = call('HGETALL', k.h)
   local dead, freed, nextX, holds = {}, 0, nil, 0
   for i = 1, #all, 2 do
@@ -103,7 +105,6 @@ local function sweep(k, hf)
       if x <= now then
         dead[#dead + 1] = f
         freed = freed + tonumber(sub(v, 1, c - 1))
-        if f == hf then k.hold = nil end
       else
         holds = holds + 1
         if not nextX or x < nextX then nextX = x end
@@ -142,28 +143,42 @@ local function forgetIfOver(k)
   return k
 end
 
--- The state of the key whose hash is h, after sweeping its expired holds: {h, exists, s, r, e, n, p, hold,
--- holds}; with hf ('h:<call id>') also that call's hold value. One HMGET unless a hold can have expired.
-local function live(h, hf)
-  local v
-  if hf then v = call('HMGET', h, 's', 'r', 'e', 'n', 'p', hf) else v = call('HMGET', h, 's', 'r', 'e', 'n', 'p') end
+-- The state of the key whose hash is h, after sweeping its expired holds: {h, exists, s, r, e, n, p, holds}.
+-- One HMGET of fields at the head of the hash (never a hold field, which would scan a hot key's holds)
+-- unless a hold can have expired.
+local function live(h)
+  local v = call('HMGET', h, 's', 'r', 'e', 'n', 'p')
   if not v[1] then return fresh(h) end
   local k = {h = h, exists = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1], rs = v[2], e = tonumber(v[3]),
-    n = tonumber(v[4]), p = tonumber(v[5]), hold = v[6] or nil, v = v, holds = nil, dirty = nil}
-  if k.n and k.n <= now then sweep(k, hf) end
+    n = tonumber(v[4]), p = tonumber(v[5]), v = v, holds = nil, dirty = nil}
+  if k.n and k.n <= now then sweep(k) end
   return forgetIfOver(k)
 end
 
--- Removes a loaded key's hold of one call (amount back out of 'r'); the caller writes 'r'.
-local function unhold(k, hf)
-  if not k.hold then return k end
-  k.r = k.r - holdAmount(k.hold)
-  k.rs = nil
-  k.hold = nil
-  call('HDEL', k.h, hf)
-  if k.holds then k.holds = k.holds - 1 end
-  k.dirty = true
+-- Removes one call's hold (of 'amount', from its call record) from a loaded key: HDEL says whether it was
+-- still there (a swept hold is already out of 'r'). The caller writes 'r'.
+local function unhold(k, hf, amount)
+  if call('HDEL', k.h, hf) == 1 then
+    k.r = k.r - amount
+    k.rs = nil
+    if k.holds then k.holds = k.holds - 1 end
+    k.dirty = true
+  end
   return k
+end
+
+-- 'r' recomputed from the hold fields (all live: 'n' has not passed): the repair when a reservation found
+-- a hold of its own call id left by an earlier use whose record is gone.
+local function recountReserved(h)
+  local all = call('HGETALL', h)
+  local r = 0
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if byte(f, 1) == 104 and byte(f, 2) == 58 then r = r + holdAmount(all[i + 1]) end
+  end
+  local rs = int(r)
+  call('HSET', h, 'r', rs)
+  return rs
 end
 
 -- laterExpiry of the ledger (numbers; incoming '' for none).
@@ -188,11 +203,13 @@ local function expiryFields(k, fields, newE, holdX)
       call('HDEL', k.h, 'e', 'p')
       call('PERSIST', k.h)
     end
-    return nil
+    return nil, 0
   end
+  local added = 0
   if newE ~= k.e then
     fields[#fields + 1] = 'e'
     fields[#fields + 1] = num(newE)
+    if not k.e then added = 1 end
   end
   local b = newE
   if holdX and holdX > b then b = holdX end
@@ -200,30 +217,30 @@ local function expiryFields(k, fields, newE, holdX)
     -- the instant the current PEXPIREAT was computed from: the window end, or a later hold ('p')
     local basis = k.e
     if k.p and k.p > basis then basis = k.p end
-    if b <= basis then return nil end
+    if b <= basis then return nil, added end
   end
   if b > newE then
     fields[#fields + 1] = 'p'
     fields[#fields + 1] = num(b)
+    if not k.p then added = added + 1 end
   end
-  return physical(b)
+  return physical(b), added
 end
 
--- Held keys of a call record, encoded as '<bytes>:<key>' repeated.
-local function encodeKeys(keys)
-  local parts = {}
-  for i = 1, #keys do parts[i] = #keys[i] .. ':' .. keys[i] end
-  return table.concat(parts)
-end
-local function decodeKeys(s, pos)
-  local keys = {}
+-- Holds of a call record: '<bytes>:<ledger key><amount>,' per key. Decoded into a list of ledger keys and
+-- a map from hash name to amount.
+local function decodeHolds(s, pos)
+  local keys, amounts = {}, {}
   while pos <= #s do
     local c = find(s, ':', pos, true)
-    local len = tonumber(sub(s, pos, c - 1))
-    keys[#keys + 1] = sub(s, c + 1, c + len)
-    pos = c + len + 1
+    local e = c + tonumber(sub(s, pos, c - 1))
+    local lk = sub(s, c + 1, e)
+    local comma = find(s, ',', e + 1, true)
+    keys[#keys + 1] = lk
+    amounts[hk(lk)] = tonumber(sub(s, e + 1, comma - 1))
+    pos = comma + 1
   end
-  return keys
+  return keys, amounts
 end
 
 -- Reads a call record: state ('h', 'c', 'r' or nil), its instant, the position of its key list.
@@ -236,11 +253,11 @@ end
 
 -- Removes a call's holds from every key it held (the ledger's dropHolds) and its record.
 local function dropHolds(ck, hf, v, pos)
-  local keys = decodeKeys(v, pos)
+  local keys, amounts = decodeHolds(v, pos)
   for i = 1, #keys do
-    local k = live(hk(keys[i]), hf)
-    if k.hold then
-      unhold(k, hf)
+    local h = hk(keys[i])
+    local k = live(h)
+    if k.exists and unhold(k, hf, amounts[h]).dirty then
       k = forgetIfOver(k)
       if k.exists then call('HSET', k.h, 'r', R(k)) end
     end
@@ -288,7 +305,7 @@ end
 local state = {}
 for i = 1, n do
   local a = 4 + i * 3
-  local k = live(KEYS[1 + i], hf)
+  local k = live(KEYS[1 + i])
   state[i] = k
   local total = k.s + k.r + tonumber(ARGV[a + 1])
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
@@ -305,13 +322,11 @@ for i = 1, n do
   end
 end
 local holdStr = num(holdX)
-local keys = {}
+local held = {}
 for i = 1, n do
   local a = 4 + i * 3
   local k = state[i]
   local amount = ARGV[a + 1]
-  -- a hold left by an earlier use of this call id whose record is gone: replace it, never add twice
-  if k.hold then unhold(k, hf) end
   local r = int(k.r + tonumber(amount))
   local fields = {hf, amount .. ':' .. holdStr, 'r', r}
   if not k.exists then
@@ -322,14 +337,26 @@ for i = 1, n do
     fields[#fields + 1] = 'n'
     fields[#fields + 1] = holdStr
   end
-  local at = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 3], not k.exists), holdX)
-  call('HSET', k.h, unpack(fields))
+  local at, added = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 3], not k.exists), holdX)
+  -- fields this HSET adds (HSET answers how many it added): every one on a new key; else the hold, 'n'
+  -- when the key had none, and what expiryFields added
+  local new = #fields / 2
+  if k.exists then
+    new = 1 + added
+    if not k.n then new = new + 1 end
+  end
+  if call('HSET', k.h, unpack(fields)) ~= new then
+    -- the hold field was there already: left by an earlier use of this call id whose record is gone
+    -- (only possible when clocks disagree by more than the margin); never count it twice
+    r = recountReserved(k.h)
+  end
   if at then call('PEXPIREAT', k.h, at) end
   out[#out + 1] = k.ss
   out[#out + 1] = r
-  keys[i] = sub(KEYS[1 + i], #base + 3)
+  local lk = sub(KEYS[1 + i], #base + 3)
+  held[i] = #lk .. ':' .. lk .. amount .. ','
 end
-call('SET', ck, 'h|' .. holdStr .. '|' .. encodeKeys(keys), 'PXAT', physical(holdX))
+call('SET', ck, 'h|' .. holdStr .. '|' .. table.concat(held), 'PXAT', physical(holdX))
 return out
 `
 
@@ -360,8 +387,7 @@ local held = st == 'h'
 local state = {}
 for i = 1, n do
   local a = 8 + i * 2
-  local k
-  if held then k = live(KEYS[3 + i], hf) else k = live(KEYS[3 + i]) end
+  local k = live(KEYS[3 + i])
   state[i] = k
   if k.s + tonumber(ARGV[a + 1]) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
@@ -385,17 +411,18 @@ if ARGV[7] ~= '' then
   call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], fmt('%d-%d', idMs, seq), 'd', ARGV[7])
   call('HSET', meta, 'ms', int(idMs), 'seq', int(seq), 'late', int(late))
 end
+local amounts = {}
 if held then
+  local keys
+  keys, amounts = decodeHolds(v, pos)
   -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on)
   local listed = {}
   for i = 1, n do listed[KEYS[3 + i]] = true end
-  local keys = decodeKeys(v, pos)
   for i = 1, #keys do
     local h = hk(keys[i])
     if not listed[h] then
-      local k = live(h, hf)
-      if k.hold then
-        unhold(k, hf)
+      local k = live(h)
+      if k.exists and unhold(k, hf, amounts[h]).dirty then
         k = forgetIfOver(k)
         if k.exists then call('HSET', k.h, 'r', R(k)) end
       end
@@ -405,7 +432,8 @@ end
 for i = 1, n do
   local a = 8 + i * 2
   local k = state[i]
-  if held and k.hold then k = forgetIfOver(unhold(k, hf)) end
+  local holding = amounts[k.h]
+  if holding and k.exists and unhold(k, hf, holding).dirty then k = forgetIfOver(k) end
   local amount = ARGV[a + 1]
   local after = k.ss
   if amount ~= '0' then after = int(k.s + tonumber(amount)) end
