@@ -73,8 +73,10 @@ export interface LedgerState {
   held: Map<string, HeldCall>
   /** When held calls expire. */
   holdExpiries: ExpiryHeap
-  /** Finished call ids (committed or released) and until when they are remembered. */
-  finished: Map<string, { until: number; committed: boolean }>
+  /** Committed call ids and until when they are remembered (a repeated commit is a no-op). */
+  finished: Map<string, number>
+  /** Released call ids and until when they are remembered (a later commit of one is still applied). */
+  released: Map<string, number>
   /** When finished call ids may be forgotten. */
   finishedExpiries: ExpiryHeap
   budgets: Map<string, StoredBudget>
@@ -92,6 +94,7 @@ export function createLedger(options: { maxRecords?: number } = {}): LedgerState
     held: new Map(),
     holdExpiries: { at: [], ids: [] },
     finished: new Map(),
+    released: new Map(),
     finishedExpiries: { at: [], ids: [] },
     budgets: new Map(),
     history: new Map(),
@@ -289,8 +292,10 @@ function expire(state: LedgerState, now: number): void {
   const finished = state.finishedExpiries
   while (finished.at.length > 0 && finished.at[0]! <= now) {
     const callId = heapPop(finished)
-    const done = state.finished.get(callId)
-    if (done !== undefined && done.until <= now) state.finished.delete(callId)
+    const until = state.finished.get(callId)
+    if (until !== undefined && until <= now) state.finished.delete(callId)
+    const releasedUntil = state.released.get(callId)
+    if (releasedUntil !== undefined && releasedUntil <= now) state.released.delete(callId)
   }
   if (now >= state.lastSweepAt + SWEEP_INTERVAL_MS) sweepKeys(state, now)
 }
@@ -325,7 +330,13 @@ function balanceOf(ks: KeyState | undefined): Balance {
 }
 
 function finish(state: LedgerState, callId: string, until: number, committed: boolean): void {
-  state.finished.set(callId, { until, committed })
+  // Numbers, not objects: a busy ledger remembers every call id of its dedupe window.
+  if (committed) {
+    state.finished.set(callId, until)
+    state.released.delete(callId)
+  } else {
+    state.released.set(callId, until)
+  }
   heapPush(state.finishedExpiries, until, callId)
 }
 
@@ -356,7 +367,7 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
   validateReserve(request)
   const { callId, now, entries } = request
   expire(state, now)
-  if (state.held.has(callId) || state.finished.has(callId)) {
+  if (state.held.has(callId) || state.finished.has(callId) || state.released.has(callId)) {
     return { ok: true, duplicate: true, balances: entries.map((e) => balanceOf(liveKey(state, e.key, now))) }
   }
   const current: (KeyState | undefined)[] = new Array(entries.length)
@@ -399,7 +410,7 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
   expire(state, now)
   const call = state.held.get(callId)
   // A held call has not finished, so the finished map is consulted only for commits without a live hold.
-  if (call === undefined && state.finished.get(callId)?.committed === true) {
+  if (call === undefined && state.finished.has(callId)) {
     return {
       duplicate: true,
       balances: entries.map((e) => {
@@ -566,7 +577,10 @@ export function snapshotLedger(state: LedgerState): JsonValue {
     lastSweepAt: Number.isFinite(state.lastSweepAt) ? state.lastSweepAt : null,
     keys: [...state.keys].map(([key, ks]) => [key, ks.spent, ks.expiresAt]),
     held: [...state.held].map(([callId, call]) => [callId, call.keys, call.amounts, call.holdExpiresAt]),
-    finished: [...state.finished].map(([callId, done]) => [callId, done.until, done.committed]),
+    finished: [
+      ...[...state.finished].map(([callId, until]) => [callId, until, true]),
+      ...[...state.released].map(([callId, until]) => [callId, until, false]),
+    ],
     budgets: [...state.budgets.values()] as unknown as JsonValue,
     history: [...state.history.values()].flat() as unknown as JsonValue,
     records: state.records as unknown as JsonValue,

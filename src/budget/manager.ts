@@ -37,7 +37,7 @@ import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdToNano } from './mo
 import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usageTokens } from './pricing.js'
 import { type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from './records.js'
 import { type CallContext, type ResolvedContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
-import { type BudgetWindow, type WindowSpec, windowAt } from './windows.js'
+import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
 
 /** A clock: epoch milliseconds. */
 export interface Clock {
@@ -213,6 +213,10 @@ interface CompiledWindow {
   /** Label for messages: `monthly`, `1h`, or `none`. */
   label: string
   current: BudgetWindow | null
+  /** Key prefix of the scope (or per-model limit) this window belongs to. */
+  prefix: string
+  /** Ledger keys of `current`, built once per window rather than once per call. */
+  keys: Partial<Record<LedgerUnit, string>>
 }
 
 interface CompiledModelLimit {
@@ -235,12 +239,13 @@ interface CompiledBudget {
   window: CompiledWindow
   softNano: number | null
   thresholds: readonly number[]
-  models: Map<string, CompiledModelLimit>
+  models: ReadonlyMap<string, CompiledModelLimit>
   rpm: number | null
   tpm: number | null
   parallel: number | null
   onExceeded: OnExceeded
-  rate: CompiledWindow
+  /** The minute window of `rpmLimit` / `tpmLimit`; `null` when neither is set. */
+  rate: CompiledWindow | null
 }
 
 type EntryKind = 'usd' | 'model' | 'rpm' | 'tpm' | 'par'
@@ -265,7 +270,8 @@ interface Plan {
 }
 
 const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
-const NO_WINDOW: CompiledWindow = { spec: null, label: 'none', current: null }
+/** Shared by every budget without per-model limits (read only). */
+const NO_MODELS: ReadonlyMap<string, CompiledModelLimit> = new Map()
 const MINUTE_SPEC: WindowSpec = { duration: '1m' }
 const DEFAULT_HOLD_TTL_MS = 600_000
 const DEFAULT_DEDUPE_TTL_MS = 120_000
@@ -337,6 +343,7 @@ export class BudgetManager {
   private readonly cache: LRUCache<string, { budget: CompiledBudget | null; fetchedAt: number }>
   private readonly pending = new Map<string, Promise<CompiledBudget | null>>()
   private readonly prefixes = new Map<string, string>()
+  private readonly calendarSpecs = new Map<string, WindowSpec>()
   private readonly events = new EventHub()
   private readonly idPrefix = randomPrefix()
   private counter = 0
@@ -402,22 +409,40 @@ export class BudgetManager {
     return prefix
   }
 
+  /**
+   * The window spec of a duration. Calendar windows do not depend on the anchor, so every budget with the same
+   * duration, zone and week start shares one spec object, and with it one cached window: 100,000 monthly
+   * budgets cost one window computation and one window object, not 100,000.
+   */
+  private windowSpec(duration: string, timezone: string | undefined, weekStartsOn: WindowSpec['weekStartsOn'], anchor: number): WindowSpec {
+    const calendar = parseDuration(duration).kind === 'calendar'
+    const cacheKey = calendar ? `${duration}|${timezone ?? ''}|${weekStartsOn ?? ''}` : undefined
+    const shared = cacheKey === undefined ? undefined : this.calendarSpecs.get(cacheKey)
+    if (shared !== undefined) return shared
+    const spec: WindowSpec = calendar ? { duration } : { duration, anchor }
+    if (timezone !== undefined) spec.timezone = timezone
+    if (weekStartsOn !== undefined) spec.weekStartsOn = weekStartsOn
+    if (cacheKey !== undefined) this.calendarSpecs.set(cacheKey, spec)
+    return spec
+  }
+
   private compile(scope: Scope, scopeString: string, stored: StoredDefinition, revision: number, isDefault: boolean): CompiledBudget {
     const d = stored.definition
-    const windowOf = (duration: string | undefined): CompiledWindow => {
-      if (duration === undefined) return NO_WINDOW
-      const spec: WindowSpec = { duration, anchor: stored.anchor }
-      if (d.timezone !== undefined) spec.timezone = d.timezone
-      if (d.weekStartsOn !== undefined) spec.weekStartsOn = d.weekStartsOn
-      return { spec, label: duration, current: null }
+    const windowOf = (duration: string | undefined, keyPrefix: string): CompiledWindow => {
+      if (duration === undefined) return { spec: null, label: 'none', current: null, prefix: keyPrefix, keys: {} }
+      return { spec: this.windowSpec(duration, d.timezone, d.weekStartsOn, stored.anchor), label: duration, current: null, prefix: keyPrefix, keys: {} }
     }
     const prefix = this.prefixOf(scope, scopeString)
-    const models = new Map<string, CompiledModelLimit>()
+    let models: ReadonlyMap<string, CompiledModelLimit> = NO_MODELS
     if (d.modelMaxBudget !== undefined) {
+      const perModel = new Map<string, CompiledModelLimit>()
       for (const [model, limit] of Object.entries(d.modelMaxBudget)) {
-        models.set(model, { model, prefix: modelPrefix(prefix, model), limitNano: usdToNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`), window: windowOf(limit.duration ?? d.duration) })
+        const limitPrefix = modelPrefix(prefix, model)
+        perModel.set(model, { model, prefix: limitPrefix, limitNano: usdToNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`), window: windowOf(limit.duration ?? d.duration, limitPrefix) })
       }
+      models = perModel
     }
+    const hasRate = d.rpmLimit !== undefined || d.tpmLimit !== undefined
     return {
       scope,
       scopeString,
@@ -428,7 +453,7 @@ export class BudgetManager {
       isDefault,
       baseLimitNano: d.maxBudget === undefined ? null : usdToNano(d.maxBudget, 'maxBudget'),
       increases: stored.increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount'), until: inc.until })),
-      window: windowOf(d.duration),
+      window: windowOf(d.duration, prefix),
       softNano: d.softBudget === undefined ? null : usdToNano(d.softBudget, 'softBudget'),
       thresholds: d.alertThresholds ?? [],
       models,
@@ -436,7 +461,7 @@ export class BudgetManager {
       tpm: d.tpmLimit ?? null,
       parallel: d.maxParallelRequests ?? null,
       onExceeded: d.onExceeded ?? 'block',
-      rate: { spec: MINUTE_SPEC, label: '1m', current: null },
+      rate: hasRate ? { spec: MINUTE_SPEC, label: '1m', current: null, prefix, keys: {} } : null,
     }
   }
 
@@ -495,8 +520,19 @@ export class BudgetManager {
     const current = window.current
     if (current !== null && now >= current.start && now < current.end) return current
     const next = windowAt(window.spec, now)
+    if (next !== current) window.keys = {}
     window.current = next
     return next
+  }
+
+  /** The ledger key of a window's current instance (call `currentWindow` first) and a unit, built once. */
+  private keyOf(window: CompiledWindow, unit: LedgerUnit): string {
+    let key = window.keys[unit]
+    if (key === undefined) {
+      key = ledgerKey(window.prefix, window.current === null ? 'all' : window.current.id, unit)
+      window.keys[unit] = key
+    }
+    return key
   }
 
   private limitNano(budget: CompiledBudget, now: number): number | null {
@@ -524,33 +560,33 @@ export class BudgetManager {
     for (const budget of budgets) {
       if (budget === null) continue
       const window = this.currentWindow(budget.window, now)
-      const windowId = window === null ? 'all' : window.id
       const expiresAt = window === null ? null : window.end + grace
       const limit = this.limitNano(budget, now)
       const block = budget.onExceeded !== 'warn'
-      const usdKey = ledgerKey(budget.prefix, windowId, 'usd')
+      const usdKey = this.keyOf(budget.window, 'usd')
       entries.push({ key: usdKey, amount: amountNano, limit: block ? limit : null, expiresAt })
       meta.push({ budget, kind: 'usd', window, windowLabel: budget.window.label, limit: block ? limit : null, softLimit: limit, key: usdKey, expiresAt })
       if (context.model !== undefined && budget.models.size > 0) {
         const modelLimit = budget.models.get(context.model)
         if (modelLimit !== undefined) {
           const mw = this.currentWindow(modelLimit.window, now)
-          const key = ledgerKey(modelLimit.prefix, mw === null ? 'all' : mw.id, 'usd')
+          const key = this.keyOf(modelLimit.window, 'usd')
           const mExpires = mw === null ? null : mw.end + grace
           entries.push({ key, amount: amountNano, limit: block ? modelLimit.limitNano : null, expiresAt: mExpires })
           meta.push({ budget, kind: 'model', model: modelLimit, window: mw, windowLabel: modelLimit.window.label, limit: block ? modelLimit.limitNano : null, softLimit: modelLimit.limitNano, key, expiresAt: mExpires })
         }
       }
       if (budget.rpm !== null || budget.tpm !== null) {
-        const minute = this.currentWindow(budget.rate, now)!
+        const rate = budget.rate!
+        const minute = this.currentWindow(rate, now)!
         const rateExpires = minute.end + grace
         if (budget.rpm !== null) {
-          const key = ledgerKey(budget.prefix, minute.id, 'req')
+          const key = this.keyOf(rate, 'req')
           entries.push({ key, amount: 1, limit: budget.rpm, expiresAt: rateExpires })
           meta.push({ budget, kind: 'rpm', window: minute, windowLabel: '1m', limit: budget.rpm, softLimit: budget.rpm, key, expiresAt: rateExpires })
         }
         if (budget.tpm !== null) {
-          const key = ledgerKey(budget.prefix, minute.id, 'tok')
+          const key = this.keyOf(rate, 'tok')
           entries.push({ key, amount: tokens, limit: budget.tpm, expiresAt: rateExpires })
           meta.push({ budget, kind: 'tpm', window: minute, windowLabel: '1m', limit: budget.tpm, softLimit: budget.tpm, key, expiresAt: rateExpires })
         }

@@ -7,6 +7,7 @@
  */
 import * as ledger from '../budget/ledger.js'
 import { BudgetConfigError, StorageError } from '../errors.js'
+import { cloneJson } from '../internal/clone.js'
 import type { BudgetStore } from './types.js'
 
 /** Options of {@link memoryStore}. */
@@ -49,12 +50,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
     release: (request) => run(() => ledger.release(state, request)),
     balances: (request) => run(() => ledger.balances(state, request)),
     reset: (request) => run(() => ledger.reset(state, request)),
-    // Definitions, history and records cross the boundary as copies, so callers cannot change stored state.
-    getBudget: (scope) => run(() => structuredClone(ledger.getBudget(state, scope))),
-    putBudget: (request) => run(() => structuredClone(ledger.putBudget(state, structuredClone(request)))),
-    listBudgets: () => run(() => structuredClone(ledger.listBudgets(state))),
-    getHistory: (scope) => run(() => structuredClone(ledger.getHistory(state, scope))),
-    queryRecords: (query) => run(() => structuredClone(ledger.queryRecords(state, query))),
+    // Definitions, history and records cross the boundary as copies (sharing strings, which are immutable), so
+    // callers cannot change stored state.
+    getBudget: (scope) => run(() => cloneJson(ledger.getBudget(state, scope))),
+    putBudget: (request) => run(() => cloneJson(ledger.putBudget(state, cloneJson(request)))),
+    listBudgets: () => run(() => cloneJson(ledger.listBudgets(state))),
+    getHistory: (scope) => run(() => cloneJson(ledger.getHistory(state, scope))),
+    queryRecords: (query) => run(() => cloneJson(ledger.queryRecords(state, query))),
     close: () => {
       closed = true
       return Promise.resolve()
