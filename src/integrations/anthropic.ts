@@ -13,6 +13,9 @@
  */
 import type Anthropic from '@anthropic-ai/sdk'
 import {
+  asObject,
+  safeParse,
+  type Json,
   createBudgetFetch,
   installRefusalMapping,
   outputTokensFromText,
@@ -33,20 +36,6 @@ export { CONTEXT_HEADER } from './shared.js'
 export interface AnthropicBudgetOptions extends BudgetIntegrationOptions<WireRequest> {
   /** Provider name used for pricing (default `anthropic`; e.g. `bedrock` or `vertex_ai` for those clients). */
   provider?: string
-}
-
-type Json = Record<string, unknown>
-
-function asObject(value: unknown): Json | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
 }
 
 /** Merge cumulative usage: every non-null field of `next` overwrites (never adds to) `into`. */

@@ -12,6 +12,8 @@
  * @packageDocumentation
  */
 import {
+  asObject,
+  type Json,
   incompleteCommit,
   outputTokensFromText,
   resolveContext,
@@ -53,12 +55,6 @@ interface Run {
   estimate: EstimateRequest
   characters: number
   tokens: number
-}
-
-type Json = Record<string, unknown>
-
-function asObject(value: unknown): Json | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined
 }
 
 function str(value: unknown): string | undefined {

@@ -13,6 +13,9 @@
  */
 import type OpenAI from 'openai'
 import {
+  asObject,
+  safeParse,
+  type Json,
   createBudgetFetch,
   installRefusalMapping,
   outputTokensFromText,
@@ -35,20 +38,6 @@ export { CONTEXT_HEADER } from './shared.js'
 export interface OpenAIBudgetOptions extends BudgetIntegrationOptions<WireRequest> {
   /** Provider name used for pricing (default `openai`; `azure` for Azure OpenAI, `openrouter`, ...). */
   provider?: string
-}
-
-type Json = Record<string, unknown>
-
-function asObject(value: unknown): Json | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
 }
 
 function firstNumber(...values: unknown[]): number | undefined {
