@@ -1,6 +1,8 @@
 // redisStore on loopback: Redis round trips per admitted call (from Redis's own INFO commandstats), calls per
-// second from one process with 100 calls in flight, p50/p99 latency of reserve + commit, and Redis memory
-// per active scope. Starts its own redis-server on a free loopback port in a temporary directory.
+// second from one process with 100 calls in flight, p50/p99 latency of reserve + commit, Redis CPU per call
+// (INFO cpu: the server process's own CPU time, unaffected by client noise), the scripts' own time per call
+// (INFO commandstats), the client process's CPU per call, and Redis memory per active scope. Starts its own
+// redis-server on a free loopback port in a temporary directory.
 //
 // Usage: npm run build && node bench/redis.bench.mjs   (LLM_BUDGET_REDIS=path/to/redis.js to use another build)
 import { spawn, spawnSync } from 'node:child_process'
@@ -45,6 +47,10 @@ async function commandStats() {
   }
   return calls
 }
+async function serverCpuSeconds() {
+  const text = await admin.info('cpu')
+  return Number(text.match(/used_cpu_user:([\d.]+)/)[1]) + Number(text.match(/used_cpu_sys:([\d.]+)/)[1])
+}
 async function usedMemory() {
   return Number((await admin.info('memory')).match(/used_memory:(\d+)/)[1])
 }
@@ -74,6 +80,8 @@ async function throughput(label, client, keysPerCall) {
   // warm-up: loads the scripts
   for (let i = 0; i < 200; i++) await oneCall(`w${i}`)
   const before = await commandStats()
+  const cpuBefore = await serverCpuSeconds()
+  const clientBefore = process.cpuUsage()
   const latencies = new Float64Array(CALLS)
   let next = 0
   const started = performance.now()
@@ -88,6 +96,8 @@ async function throughput(label, client, keysPerCall) {
     }),
   )
   const seconds = (performance.now() - started) / 1000
+  const clientCpu = process.cpuUsage(clientBefore)
+  const cpuAfter = await serverCpuSeconds()
   const after = await commandStats()
   const delta = (name) => (after[name] ?? 0) - (before[name] ?? 0)
   // Commands the client sent: scripts (EVALSHA/EVAL), script loads and plain commands. Commands run inside
@@ -103,7 +113,9 @@ async function throughput(label, client, keysPerCall) {
     roundTripsPerCall: roundTrips / CALLS,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
-    redisUsecPerCall: (delta('evalsha.usec') + delta('eval.usec')) / CALLS,
+    scriptUsecPerCall: (delta('evalsha.usec') + delta('eval.usec')) / CALLS,
+    redisCpuPerCall: ((cpuAfter - cpuBefore) * 1e6) / CALLS,
+    clientCpuPerCall: (clientCpu.user + clientCpu.system) / CALLS,
   }
 }
 
@@ -159,11 +171,15 @@ for (const [label, client] of [['ioredis', io], ['node-redis', node]]) {
 const memory = await memoryPerScope(io)
 
 console.log(`redisStore on loopback, Redis ${version}, Node ${process.version}, ${CALLS} calls (reserve + commit with a spend record) per row, ${IN_FLIGHT} in flight, one process\n`)
-console.log('| client | keys per call | calls/s | round trips per call | p50 ms | p99 ms | Redis CPU per call (us) |')
-console.log('|---|---|---|---|---|---|---|')
+console.log('| client | keys per call | calls/s | round trips per call | p50 ms | p99 ms | Redis CPU per call (us) | script time per call (us) | client CPU per call (us) |')
+console.log('|---|---|---|---|---|---|---|---|---|')
 for (const r of rows) {
-  console.log(`| ${r.label} | ${r.keysPerCall} | ${r.callsPerSecond.toLocaleString('en-US')} | ${r.roundTripsPerCall.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.redisUsecPerCall.toFixed(0)} |`)
+  console.log(
+    `| ${r.label} | ${r.keysPerCall} | ${r.callsPerSecond.toLocaleString('en-US')} | ${r.roundTripsPerCall.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.redisCpuPerCall.toFixed(0)} | ${r.scriptUsecPerCall.toFixed(0)} | ${r.clientCpuPerCall.toFixed(0)} |`,
+  )
 }
+console.log('\nRedis CPU: INFO cpu of the server process (what bounds one prefix: 1e6 / it = calls/s per Redis core).')
+console.log('Script time: INFO commandstats of EVALSHA/EVAL (wall time inside the scripts, inflated when the machine is loaded).')
 console.log('\n| Redis memory | bytes |')
 console.log('|---|---|')
 console.log(`| per active scope (its window's ledger hash) | ${Math.round(memory.perScope)} |`)
