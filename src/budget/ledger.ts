@@ -380,7 +380,10 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
       fail(`entries[${i}].amount`, `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
     }
     if (entry.limit !== null && total > entry.limit) {
-      return { ok: false, refusedIndex: i, balances: current.map((k, j) => (j <= i ? balanceOf(k) : balanceOf(liveKey(state, entries[j]!.key, now)))) }
+      // `current` is filled up to `i` only: build every balance explicitly (map would skip the empty slots).
+      const balances: Balance[] = new Array(entries.length)
+      for (let j = 0; j < entries.length; j++) balances[j] = balanceOf(j <= i ? current[j] : liveKey(state, entries[j]!.key, now))
+      return { ok: false, refusedIndex: i, balances }
     }
   }
   const balances: Balance[] = new Array(entries.length)

@@ -119,6 +119,7 @@ export function storeContractCases(): ContractCase[] {
     const r = await store.reserve(reserveRequest(`${p}c1`, t0, [entry(a, 10, 100), entry(b, 60, 100), entry(c, 10, null)]))
     if (r.ok) fail('reserve should have been refused by the second key')
     equal(r.refusedIndex, 1, 'refusedIndex')
+    equal(r.balances, [{ spent: 0, reserved: 0 }, { spent: 50, reserved: 0 }, { spent: 0, reserved: 0 }], 'balances of every entry, before the request')
     equal(await store.balances({ keys: [a, b, c], now: t0 }), [{ spent: 0, reserved: 0 }, { spent: 50, reserved: 0 }, { spent: 0, reserved: 0 }], 'no key changed')
   })
   add('ledger', 'a key without a limit is tracked, never refused', async (store, { prefix: p, t0 }) => {
