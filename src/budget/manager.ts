@@ -230,12 +230,10 @@ interface CompiledBudget {
   scope: Scope
   scopeString: string
   prefix: string
-  definition: BudgetDefinition
-  stored: StoredDefinition
   revision: number
   isDefault: boolean
   baseLimitNano: number | null
-  increases: { amountNano: number; until: number }[]
+  increases: readonly { amountNano: number; until: number }[]
   window: CompiledWindow
   softNano: number | null
   thresholds: readonly number[]
@@ -270,6 +268,9 @@ interface Plan {
 }
 
 const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
+/** Shared by every budget without increases / thresholds (read only). */
+const NO_INCREASES: readonly { amountNano: number; until: number }[] = []
+const NO_THRESHOLDS: readonly number[] = []
 /** Shared by every budget without per-model limits (read only). */
 const NO_MODELS: ReadonlyMap<string, CompiledModelLimit> = new Map()
 const MINUTE_SPEC: WindowSpec = { duration: '1m' }
@@ -447,15 +448,13 @@ export class BudgetManager {
       scope,
       scopeString,
       prefix,
-      definition: d,
-      stored,
       revision,
       isDefault,
       baseLimitNano: d.maxBudget === undefined ? null : usdToNano(d.maxBudget, 'maxBudget'),
-      increases: stored.increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount'), until: inc.until })),
+      increases: stored.increases.length === 0 ? NO_INCREASES : stored.increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount'), until: inc.until })),
       window: windowOf(d.duration, prefix),
       softNano: d.softBudget === undefined ? null : usdToNano(d.softBudget, 'softBudget'),
-      thresholds: d.alertThresholds ?? [],
+      thresholds: d.alertThresholds ?? NO_THRESHOLDS,
       models,
       rpm: d.rpmLimit ?? null,
       tpm: d.tpmLimit ?? null,
