@@ -5,7 +5,8 @@
  * run, once per step and once per retry) is admitted against the budget first and charged from the usage the
  * provider reports, at the model id it reports (`response.modelId`, the dated snapshot). Streams are charged
  * when they finish, or at the usage seen so far (flagged `estimated: true`) when they are cancelled, aborted or
- * fail. The optional `capOutputTokens` lowers `maxOutputTokens` to what the remaining budget can pay for.
+ * fail. The optional `capOutputTokens` lowers `maxOutputTokens` to what the remaining budget can pay for. A budget's
+ * `onExceeded: { fallbackModel }` runs on the model `resolveModel` builds (ADR 0072).
  *
  * The `ai` package is only used as a type here: nothing is imported from it at run time.
  *
@@ -13,6 +14,7 @@
  */
 import type { LanguageModelMiddleware } from 'ai'
 import { estimateCost } from '../cost/index.js'
+import { BudgetConfigError } from '../errors.js'
 import {
   incompleteCommit,
   outputTokensFromText,
@@ -52,6 +54,14 @@ export interface BudgetMiddlewareOptions extends BudgetIntegrationOptions<AiSdkR
   capOutputTokens?: boolean
   /** Provider name for pricing. Default: the model's provider id before the dot (`openai.chat` -> `openai`). */
   provider?: string
+  /**
+   * Builds the model a budget's `onExceeded: { fallbackModel }` names, e.g. `(id) => openai.chat(id)`. When a
+   * budget cannot admit the requested model but admits its fallback, the middleware runs the call on the model
+   * this returns (the hold and the charge are at the fallback's prices). Without it, the middleware cannot
+   * switch models (`doGenerate` / `doStream` are bound to the wrapped model): it releases the fallback's hold
+   * and throws a `BudgetConfigError` naming this option, and nothing is sent.
+   */
+  resolveModel?: (modelId: string, requested: Model) => Model
 }
 
 /** The manager methods `capOutputTokens` needs. */
@@ -119,32 +129,58 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
     const context = { ...(await resolveContext(options.context, req)) }
     if (context['provider'] === undefined) context['provider'] = provider
     const defaults = defaultEstimate(model, params, provider)
-    const reservation = await options.manager.reserve(context, await resolveEstimate(options.estimate, req, defaults))
-    return { settlement: new Settlement(reservation, options.onRecordError), provider, defaults }
+    const estimate = await resolveEstimate(options.estimate, req, defaults)
+    const reservation = await options.manager.reserve(context, estimate)
+    const settlement = new Settlement(reservation, options.onRecordError)
+    // A budget's `onExceeded: { fallbackModel }` admitted another model than the one requested.
+    const fallback = typeof estimate === 'object' && typeof reservation.model === 'string' && reservation.model !== estimate.model ? reservation.model : undefined
+    if (fallback === undefined) return { settlement, provider, defaults, target: undefined, metadata: {} as Record<string, string> }
+    let target: Model | undefined
+    try {
+      target = options.resolveModel?.(fallback, model)
+    } catch (error) {
+      await settlement.release()
+      throw error
+    }
+    if (target === undefined || target === null || typeof target.doGenerate !== 'function' || typeof target.doStream !== 'function') {
+      await settlement.release()
+      throw new BudgetConfigError(
+        'resolveModel',
+        `budgetMiddleware: a budget refused ${model.modelId} and admitted its fallbackModel ${fallback}, but the middleware cannot build that model; pass \`resolveModel: (id) => provider(id)\` to budgetMiddleware, or use onExceeded: 'block'`,
+      )
+    }
+    return {
+      settlement,
+      provider: providerOf(target, options.provider),
+      defaults: { ...defaults, model: fallback },
+      target,
+      metadata: { requestedModel: model.modelId },
+    }
   }
 
   const middleware: LanguageModelMiddleware = {
     specificationVersion: 'v3',
 
     async wrapGenerate({ doGenerate, params, model }) {
-      const { settlement, provider } = await admit('generate', model, params)
+      const { settlement, provider, target, metadata } = await admit('generate', model, params)
       let result: Awaited<ReturnType<typeof doGenerate>>
       try {
-        result = await doGenerate()
+        result = target === undefined ? await doGenerate() : await target.doGenerate(params)
       } catch (error) {
         await settlement.release()
         throw error
       }
-      const served = result.response?.modelId ?? model.modelId
-      await settlement.commit({ usage: usageToCommit(result.usage, served, provider), model: served, provider, status: 'success', metadata: { endpoint: 'generate' } })
+      const served = result.response?.modelId ?? (target ?? model).modelId
+      await settlement.commit({ usage: usageToCommit(result.usage, served, provider), model: served, provider, status: 'success', metadata: { endpoint: 'generate', ...metadata } })
       return result
     },
 
     async wrapStream({ doStream, params, model }) {
-      const { settlement, provider, defaults } = await admit('stream', model, params)
+      const { settlement, provider, defaults, target, metadata } = await admit('stream', model, params)
+      const runModel = target ?? model
       let result: Awaited<ReturnType<typeof doStream>>
       try {
-        result = await doStream()
+        result = target === undefined ? await doStream() : await target.doStream(params)
       } catch (error) {
         await settlement.release()
         throw error
@@ -158,21 +194,21 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
         if (finishUsage !== undefined) {
           const complete = kind === 'end'
           return settlement.commit({
-            usage: usageToCommit(finishUsage, served ?? model.modelId, provider),
-            model: served ?? model.modelId,
+            usage: usageToCommit(finishUsage, served ?? runModel.modelId, provider),
+            model: served ?? runModel.modelId,
             provider,
             status: complete ? 'success' : 'aborted',
-            metadata: complete ? { endpoint: 'stream' } : { endpoint: 'stream', ended: kind },
+            metadata: complete ? { endpoint: 'stream', ...metadata } : { endpoint: 'stream', ...metadata, ended: kind },
           })
         }
         const commit: CommitInput = incompleteCommit(settlement.reservation, {
-          model: served ?? model.modelId,
+          model: served ?? runModel.modelId,
           provider,
           estimate: defaults,
           partialUsage: undefined,
           outputTokensSeen: outputTokensFromText(characters, chunks),
           status: kind === 'end' ? 'estimated' : kind === 'error' ? 'failure' : 'aborted',
-          metadata: { endpoint: 'stream', ended: kind },
+          metadata: { endpoint: 'stream', ...metadata, ended: kind },
         })
         return settlement.commit(commit)
       }
