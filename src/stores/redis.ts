@@ -121,6 +121,23 @@ function script(source: string): Script {
   return { source, sha: null, loading: null }
 }
 
+/** `TIME` as a script, so that a cluster client routes it by the key it declares. */
+const TIME_SCRIPT = "return redis.call('TIME')"
+
+/**
+ * The SHA-1 of a script as lowercase hex (Redis's script id), with Web Crypto (Node 20, browsers, edge);
+ * `null` where Web Crypto is missing (the store then asks Redis with `SCRIPT LOAD`).
+ */
+function sha1(source: string): Promise<string> | null {
+  const subtle = (globalThis as { crypto?: { subtle?: { digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer> } } }).crypto?.subtle
+  if (subtle === undefined) return null
+  return subtle.digest('SHA-1', new TextEncoder().encode(source)).then((hash) => {
+    let hex = ''
+    for (const byte of new Uint8Array(hash)) hex += byte.toString(16).padStart(2, '0')
+    return hex
+  })
+}
+
 function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value)
 }
@@ -291,7 +308,11 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
 
   const loadScript = (what: string, s: Script, firstKey: string): Promise<string> => {
     if (s.loading === null) {
-      s.loading = send(what, ['SCRIPT', 'LOAD', s.source], firstKey).then(
+      // On a cluster `SCRIPT LOAD` has no key, so the client would send it to any node (ioredis) or to every
+      // node (node-redis: it then fails while any node is down). The SHA is computed here instead; the first
+      // `EVALSHA` on the slot's node answers `NOSCRIPT` and the `EVAL` that follows caches the script there.
+      const digest = transport.cluster ? sha1(s.source) : null
+      s.loading = (digest ?? send(what, ['SCRIPT', 'LOAD', s.source], firstKey)).then(
         (sha) => {
           s.sha = String(sha)
           return s.sha
@@ -346,7 +367,10 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
   const syncClock = (): Promise<number> =>
     wrap('syncClock', async () => {
       const sentAt = localClock.now()
-      const reply = toStrings(await send('syncClock', ['TIME'], keys.budgets))
+      // On a cluster, `TIME` (no key) would go to any node; inside a script with the store's key it runs on
+      // the node that owns the store's slot, the clock the scripts use.
+      const command = transport.cluster ? ['EVAL', TIME_SCRIPT, '1', keys.budgets] : ['TIME']
+      const reply = toStrings(await send('syncClock', command, keys.budgets))
       const receivedAt = localClock.now()
       lastSampleAt = Number.NEGATIVE_INFINITY
       sample(Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000), sentAt, receivedAt)

@@ -47,6 +47,13 @@ export interface RedisTransport {
   /** `ioredis` or `node-redis`. */
   readonly kind: 'ioredis' | 'node-redis' | 'node-redis-cluster'
   /**
+   * True for a Redis Cluster client (ioredis `Cluster`, node-redis `createCluster`). A cluster client routes a
+   * command by its keys and sends a command without keys to any node (or, with node-redis, to every node), so
+   * the store sends only commands with a key in its own slot: no `SCRIPT LOAD` (the SHA is computed locally,
+   * `EVAL` on `NOSCRIPT` caches the script on the slot's node) and `TIME` inside a script with the store's key.
+   */
+  readonly cluster: boolean
+  /**
    * Sends one command. `firstKey` routes it in a cluster. Resolves with the raw reply (arrays of strings for
    * the store's scripts).
    */
@@ -119,10 +126,12 @@ export function adaptClient(client: unknown): RedisTransport | null {
   if (!isObject(client)) return null
   if (typeof client.call === 'function' && typeof client.status === 'string') {
     const io = client as unknown as IoRedisLike
-    // A Cluster routes each command by its slot; it keeps one call per command.
-    const batched = typeof io.pipeline === 'function' && (client as { isCluster?: unknown }).isCluster !== true
+    // A Cluster pipeline must stay within one node; each store has its own batcher and sends only keys of its
+    // own slot, so its pipelines do.
+    const batched = typeof io.pipeline === 'function'
     return {
       kind: 'ioredis',
+      cluster: (client as { isCluster?: unknown }).isCluster === true,
       send: batched ? ioBatcher(io as IoRedisLike & { pipeline(): IoRedisPipelineLike }) : (args) => io.call(args[0]!, ...args.slice(1)),
       unavailable: () => {
         const status = io.status
@@ -134,6 +143,7 @@ export function adaptClient(client: unknown): RedisTransport | null {
     const cluster = client as unknown as NodeRedisClusterLike
     return {
       kind: 'node-redis-cluster',
+      cluster: true,
       send: (args, firstKey) => cluster.sendCommand(firstKey, false, args),
       unavailable: () => null,
     }
@@ -142,6 +152,7 @@ export function adaptClient(client: unknown): RedisTransport | null {
     const node = client as unknown as NodeRedisLike
     return {
       kind: 'node-redis',
+      cluster: false,
       send: (args) => node.sendCommand(args),
       unavailable: () => {
         if (!node.isOpen) return 'the node-redis client is not open (call `await client.connect()` first)'
