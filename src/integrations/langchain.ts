@@ -5,6 +5,9 @@
  * the handler sets `raiseError` and `awaitHandlers`), `handleLLMEnd` commits the usage LangChain reports
  * (`usage_metadata`, else `llmOutput.tokenUsage`) at the model the response names, and `handleLLMError`
  * releases the hold, or commits the output seen so far (flagged `estimated: true`) when tokens had streamed.
+ * The call's `signal` (from the run's call options) settles the run when it aborts: LangChain fires no callback
+ * for an aborted `stream()`. A `break` out of `model.stream()` fires none either; {@link BudgetCallbackHandler.stream}
+ * streams through a signal of its own that it aborts on `break`, so that run is settled too (ADR 0073).
  *
  * The handler is duck-typed (LangChain accepts any object with the handler fields), so `@langchain/core` is
  * not imported at run time.
@@ -55,6 +58,26 @@ interface Run {
   estimate: EstimateRequest
   characters: number
   tokens: number
+  /** Removes the abort listener from the call's signal. */
+  detach: () => void
+}
+
+/** The part of a LangChain runnable {@link BudgetCallbackHandler.stream} uses. */
+export interface StreamableRunnable<TInput, TChunk> {
+  stream(input: TInput, options?: any): Promise<AsyncIterable<TChunk>>
+}
+
+/** A stream returned by {@link BudgetCallbackHandler.stream}: iterate it; `break` settles the call. */
+export interface BudgetedStream<TChunk> extends AsyncIterableIterator<TChunk> {
+  /** Stop the stream: aborts the request and settles its runs (what `break` does). */
+  cancel(reason?: unknown): Promise<void>
+}
+
+function abortError(reason: unknown): Error {
+  if (reason instanceof Error) return reason
+  const error = new Error(typeof reason === 'string' ? reason : 'The stream was closed by its consumer')
+  error.name = 'AbortError'
+  return error
 }
 
 function str(value: unknown): string | undefined {
@@ -154,9 +177,8 @@ export class BudgetCallbackHandler {
 
   /** Commit the usage LangChain reports, at the model the response names. */
   async handleLLMEnd(output: { generations?: unknown[][]; llmOutput?: Record<string, unknown> | null }, runId: string): Promise<void> {
-    const run = this.runs.get(runId)
+    const run = this.take(runId)
     if (run === undefined) return
-    this.runs.delete(runId)
     let message: Json | undefined
     for (const generation of (output.generations ?? []).flat()) {
       const candidate = asObject(asObject(generation)?.['message'])
@@ -205,15 +227,105 @@ export class BudgetCallbackHandler {
 
   /** Release the hold, or commit the output seen so far when tokens had streamed before the error. */
   async handleLLMError(error: unknown, runId: string): Promise<void> {
-    const run = this.runs.get(runId)
+    const run = this.take(runId)
     if (run === undefined) return
+    const aborted = asObject(error)?.['name'] === 'AbortError' || /abort/i.test(String(asObject(error)?.['message'] ?? ''))
+    await this.interrupted(run, aborted ? 'aborted' : 'failure', 'error')
+  }
+
+  /**
+   * Stream a runnable (a chat model, or a chain that calls one) so that leaving the loop early settles the call.
+   *
+   * LangChain fires neither `handleLLMEnd` nor `handleLLMError` when a consumer `break`s out of
+   * `for await (const chunk of await model.stream(input))`, so the hold would stay until the manager's hold TTL.
+   * This helper calls `runnable.stream(input, options)` with a signal of its own (linked to `options.signal`) and
+   * aborts it when the loop ends early (`break`, `return`, a thrown error) or {@link BudgetedStream.cancel} is called:
+   * the request is aborted and every run of this handler under that call is committed at the output seen so far
+   * (flagged `estimated: true`, status `aborted`), or released when no token had arrived. A stream read to its end
+   * is committed from the usage LangChain reports, as with `model.stream()`.
+   *
+   * @example
+   * ```ts
+   * for await (const chunk of await handler.stream(model, 'Count to 100.', { metadata: { user: 'alice' } })) {
+   *   if (String(chunk.content).includes('10')) break // charged once, hold released
+   * }
+   * ```
+   */
+  async stream<TInput, TChunk>(runnable: StreamableRunnable<TInput, TChunk>, input: TInput, options: Record<string, unknown> = {}): Promise<BudgetedStream<TChunk>> {
+    const controller = new AbortController()
+    const outer = options['signal']
+    const onOuterAbort = () => controller.abort((outer as AbortSignal).reason)
+    if (outer instanceof AbortSignal) {
+      if (outer.aborted) controller.abort(outer.reason)
+      else outer.addEventListener('abort', onOuterAbort, { once: true })
+    }
+    const unlink = () => {
+      if (outer instanceof AbortSignal) outer.removeEventListener('abort', onOuterAbort)
+    }
+    let iterator: AsyncIterator<TChunk>
+    try {
+      iterator = (await runnable.stream(input, { ...options, signal: controller.signal }))[Symbol.asyncIterator]()
+    } catch (error) {
+      unlink()
+      throw error
+    }
+    let closed = false
+    const close = async (reason: unknown): Promise<void> => {
+      if (closed) return
+      closed = true
+      unlink()
+      // Abort first: the request stops and the runs under this signal settle (their abort listeners) without waiting
+      // for the next chunk; then let LangChain unwind its generators.
+      if (!controller.signal.aborted) controller.abort(abortError(reason))
+      await iterator.return?.().catch(() => undefined)
+    }
+    const stream: BudgetedStream<TChunk> = {
+      async next() {
+        if (closed) return { done: true, value: undefined }
+        try {
+          const next = await iterator.next()
+          if (next.done === true) {
+            closed = true
+            unlink()
+          }
+          return next
+        } catch (error) {
+          await close(error)
+          throw error
+        }
+      },
+      async return(value?: unknown) {
+        await close(undefined)
+        return { done: true, value: value as TChunk }
+      },
+      async throw(error?: unknown) {
+        await close(error)
+        throw error
+      },
+      cancel: (reason?: unknown) => close(reason),
+      [Symbol.asyncIterator]() {
+        return stream
+      },
+    }
+    return stream
+  }
+
+  /** Remove a run from the open runs (and its abort listener). */
+  private take(runId: string): Run | undefined {
+    const run = this.runs.get(runId)
+    if (run === undefined) return undefined
     this.runs.delete(runId)
+    run.detach()
+    return run
+  }
+
+  /** A run that ended without usage: release when no token had arrived, else commit the output seen so far. */
+  private async interrupted(run: Run, status: 'aborted' | 'failure', ended: string): Promise<void> {
     if (run.tokens === 0) {
       await run.settlement.release()
       return
     }
-    const aborted = asObject(error)?.['name'] === 'AbortError' || /abort/i.test(String(asObject(error)?.['message'] ?? ''))
-    await run.settlement.commit(this.incomplete(run, run.model, aborted ? 'aborted' : 'failure', 'error'))
+    await run.settlement.commit(this.incomplete(run, run.model, status, ended))
   }
 
   private incomplete(run: Run, model: string, status: 'aborted' | 'failure' | 'estimated', ended: string) {
@@ -250,6 +362,21 @@ export class BudgetCallbackHandler {
       ...(maxOutput !== undefined ? { maxOutputTokens: maxOutput } : {}),
     }
     const reservation = await this.options.manager.reserve(context, await resolveEstimate(this.options.estimate, request, estimate))
-    this.runs.set(runId, { settlement: new Settlement(reservation, this.options.onRecordError), model, provider, estimate, characters: 0, tokens: 0 })
+    const run: Run = { settlement: new Settlement(reservation, this.options.onRecordError), model, provider, estimate, characters: 0, tokens: 0, detach: () => undefined }
+    this.runs.set(runId, run)
+    // LangChain fires no callback when a stream's signal aborts (it rejects the consumer's next() and leaves its
+    // generator suspended), so the handler listens to the call's signal itself.
+    const signal = asObject(extraParams?.['options'])?.['signal']
+    if (signal instanceof AbortSignal) {
+      const onAbort = () => {
+        const open = this.take(runId)
+        if (open !== undefined) void this.interrupted(open, 'aborted', 'abort').catch(() => undefined)
+      }
+      if (signal.aborted) onAbort()
+      else {
+        signal.addEventListener('abort', onAbort, { once: true })
+        run.detach = () => signal.removeEventListener('abort', onAbort)
+      }
+    }
   }
 }
