@@ -13,7 +13,7 @@ import { InvalidInputError, UnknownModelError } from '../errors.js'
 import { customEntry, defaultCatalog, normalizeProvider, type PriceCatalog } from './catalog.js'
 import { decimalFromNumber, formatScaled } from './decimal.js'
 import type { PreparedEntry, RateSet } from './prepared.js'
-import type { CalculateCostInput, CostResult, CustomPrices, ExactCost, NormalizedUsage, PricingOptions, ResolutionRule, ResolvedModel } from './types.js'
+import type { CalculateCostInput, CostResult, CustomPrices, ExactCost, NormalizedUsage, PricingOptions, ResolutionRule, ResolvedModel, UnpricedUsage } from './types.js'
 import { normalizeUsage } from './usage.js'
 
 /** Largest token count accepted in one field (a trillion): anything above is treated as bad input. */
@@ -22,6 +22,9 @@ export const MAX_TOKENS = 1_000_000_000_000
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
 type Scaled = number | bigint
+
+/** `unpriced` of a call whose usage was fully priced (shared, frozen). */
+const NONE_UNPRICED: readonly UnpricedUsage[] = Object.freeze([])
 
 /** A cost result. Numbers are filled eagerly; exact strings are formatted on first access of `exact`. */
 class CostResultImpl implements CostResult {
@@ -40,6 +43,7 @@ class CostResultImpl implements CostResult {
   source: 'catalog' | 'custom' | 'provider'
   serviceTier: 'standard' | 'flex' | 'priority'
   batch: boolean
+  unpriced: readonly UnpricedUsage[]
   /** @internal scaled parts: total, input, output, cacheRead, cacheWrite, reasoning, other */
   readonly _t: Scaled
   readonly _i: Scaled
@@ -69,6 +73,7 @@ class CostResultImpl implements CostResult {
     source: 'catalog' | 'custom' | 'provider',
     serviceTier: 'standard' | 'flex' | 'priority',
     batch: boolean,
+    unpriced: readonly UnpricedUsage[] = NONE_UNPRICED,
   ) {
     this.currency = 'USD'
     this._exact = undefined
@@ -104,6 +109,7 @@ class CostResultImpl implements CostResult {
     this.source = source
     this.serviceTier = serviceTier
     this.batch = batch
+    this.unpriced = unpriced
   }
 
   get exact(): ExactCost {
@@ -140,6 +146,7 @@ class CostResultImpl implements CostResult {
       source: this.source,
       serviceTier: this.serviceTier,
       batch: this.batch,
+      unpriced: this.unpriced,
       exact: this.exact,
     }
   }
@@ -339,7 +346,14 @@ export function calculateCost(input: CalculateCostInput): CostResult {
       break
     }
   }
-  const rates: RateSet = tier === 'standard' && threshold === 0 && !batch ? prepared.base : prepared.rates(tier, threshold, batch)
+  // Tiered entries (LiteLLM `tiered_pricing`): the input tokens pick one tier for the whole request;
+  // service-tier twins and thresholds do not apply to them (LiteLLM returns the tier rates first).
+  const rates: RateSet =
+    prepared.tiers.length > 0
+      ? prepared.tierRates(prepared.tierFor(inputTokens), batch)
+      : tier === 'standard' && threshold === 0 && !batch
+        ? prepared.base
+        : prepared.rates(tier, threshold, batch)
   const hasOther =
     usage.webSearchRequests !== undefined ||
     usage.audioSeconds !== undefined ||
@@ -374,8 +388,10 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   let o = B(textOut) * b.output + B(audioOut) * b.audioOut + B(imageOut) * b.imageOut
   let r = B(reasoning) * reasoningRate
   let x = 0n
+  let unpriced = NONE_UNPRICED
   if (hasOther) {
     const other = otherCharges(usage, input, prepared, catalog, resolved, inputTokens, outputTokens, imageOut)
+    unpriced = other.unpriced
     if (other.scale > scale) {
       const f = 10n ** B(other.scale - scale)
       i *= f
@@ -391,7 +407,7 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   }
   const total = i + cr + cw + o + r + x
   checkLedgerRange(total, scale)
-  return new CostResultImpl(scale, 1, total, i, o, cr, cw, r, x, resolved.key, provider, resolved.rule, true, source, tier, batch)
+  return new CostResultImpl(scale, 1, total, i, o, cr, cw, r, x, resolved.key, provider, resolved.rule, true, source, tier, batch, unpriced)
 }
 
 /** Per-request charges as one scaled decimal: web search, seconds, characters, queries, images, per request. */
@@ -404,9 +420,13 @@ function otherCharges(
   inputTokens: number,
   outputTokens: number,
   imageOutTokens: number,
-): { int: bigint; scale: number } {
+): { int: bigint; scale: number; unpriced: readonly UnpricedUsage[] } {
   let int = 0n
   let scale = prepared.scale
+  let unpriced: UnpricedUsage[] | undefined
+  const missing = (part: UnpricedUsage): void => {
+    ;(unpriced ??= []).push(part)
+  }
   const add = (amount: bigint, amountScale: number): void => {
     if (amountScale > scale) {
       int *= 10n ** BigInt(amountScale - scale)
@@ -431,23 +451,28 @@ function otherCharges(
     const rate =
       prepared.other(`search_context_cost_per_query_${size}`) ??
       prepared.other('search_context_cost_per_query_medium') ??
-      prepared.other('search_context_cost_per_query_low') ??
-      0n
-    add(n * rate, prepared.scale)
+      prepared.other('search_context_cost_per_query_low')
+    if (rate !== undefined) add(n * rate, prepared.scale)
+    else if (n > 0n) missing('webSearchRequests')
   }
   if (usage.audioSeconds !== undefined && !hasTokens) {
     // Charged once: LiteLLM's whisper entries carry the same rate as input and output per second.
     const seconds = quantity('usage.audioSeconds', usage.audioSeconds)
-    const rate = prepared.other('input_cost_per_second') ?? prepared.other('output_cost_per_second') ?? 0n
-    add(seconds.int * rate, prepared.scale + seconds.scale)
+    const rate = prepared.other('input_cost_per_second') ?? prepared.other('output_cost_per_second')
+    if (rate !== undefined) add(seconds.int * rate, prepared.scale + seconds.scale)
+    else if (seconds.int > 0n) missing('audioSeconds')
   }
   if (usage.inputCharacters !== undefined) {
     const n = wholeQuantity('usage.inputCharacters', usage.inputCharacters)
-    add(n * (prepared.other('input_cost_per_character') ?? 0n), prepared.scale)
+    const rate = prepared.other('input_cost_per_character')
+    if (rate !== undefined) add(n * rate, prepared.scale)
+    else if (n > 0n) missing('inputCharacters')
   }
   if (usage.searchUnits !== undefined) {
     const n = wholeQuantity('usage.searchUnits', usage.searchUnits)
-    add(n * (prepared.other('input_cost_per_query') ?? 0n), prepared.scale)
+    const rate = prepared.other('input_cost_per_query')
+    if (rate !== undefined) add(n * rate, prepared.scale)
+    else if (n > 0n) missing('searchUnits')
   }
   const perRequest = prepared.other('input_cost_per_request')
   if (perRequest !== undefined) add(perRequest, prepared.scale)
@@ -459,7 +484,7 @@ function otherCharges(
     const image = imagePrice(options, prepared, catalog, resolved)
     add(n * image.int, image.scale)
   }
-  return { int, scale }
+  return { int, scale, unpriced: unpriced ?? NONE_UNPRICED }
 }
 
 const SIZE_RE = /^(\d+)\s*[x×-]+\s*(\d+)$/i
@@ -666,7 +691,7 @@ export function estimateCost(input: EstimateCostInput): CostEstimate {
       break
     }
   }
-  const rates = prepared.rates(tier, threshold, input.batch === true)
+  const rates = prepared.tiers.length > 0 ? prepared.tierRates(prepared.tierFor(inputTokens), input.batch === true) : prepared.rates(tier, threshold, input.batch === true)
   const outRate = rates.big.reasoning > rates.big.output ? rates.big.reasoning : rates.big.output
   const total = BigInt(inputTokens) * rates.big.input + BigInt(outputTokens) * outRate
   const exact = formatScaled(total, prepared.scale)

@@ -19,6 +19,7 @@ export type {
   ServiceTier,
   ExactCost,
   CostResult,
+  UnpricedUsage,
   PricingOptions,
   CalculateCostInput,
   DataVersion,

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod'
 import Decimal from 'decimal.js'
-import { RETIRED_FLAG, isUsedField, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
+import { RETIRED_FLAG, TIER_BASES, isUsedField, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
 
 export { isUsedField }
 
@@ -40,6 +40,66 @@ const searchContextSchema = z
     search_context_size_high: priceSchema.optional(),
   })
   .loose()
+
+/** A bound of a tier's `range`: a whole number of input tokens (LiteLLM writes them as floats, `256000.0`). */
+const tierBound = z.number().int().nonnegative().max(1e12)
+
+/**
+ * One LiteLLM `tiered_pricing` tier. Token tiers have `range: [start, end]` (input tokens of the request) and
+ * per-token rates; search tiers (`max_results_range`, exa_ai / firecrawl search) price a query by the number
+ * of results requested, which a usage object does not carry: they are recognised and left out (a query
+ * count on such a model is reported in `result.unpriced`).
+ */
+const tokenTierSchema = z
+  .object({ range: z.tuple([tierBound, tierBound]).refine(([a, b]) => a < b, 'range start must be below its end') })
+  .loose()
+const searchTierSchema = z.object({ max_results_range: z.tuple([z.number(), z.number()]) }).loose()
+
+const TIER_RATE_KEYS = new Set<string>(TIER_BASES)
+
+/**
+ * Flattens token tiers into `<rate>_tier_<start>_<end>` fields (see table.ts). Returns problems for rates
+ * the calculator would not apply (so the build fails rather than misprice), invalid ranges and overlaps.
+ */
+function flattenTiers(raw: unknown, prices: Record<string, string>, problems: string[]): void {
+  const list = z.array(z.record(z.string(), z.unknown())).min(1).safeParse(raw)
+  if (!list.success) {
+    problems.push(`tiered_pricing: ${list.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+    return
+  }
+  const ranges: Array<[number, number]> = []
+  list.data.forEach((raw, i) => {
+    if (!('range' in raw) && searchTierSchema.safeParse(raw).success) return // search tier by max results: not priced per token (see above)
+    const parsed = tokenTierSchema.safeParse(raw)
+    if (!parsed.success) {
+      problems.push(`tiered_pricing.${i}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`)
+      return
+    }
+    const tier = parsed.data
+    const [start, end] = tier.range
+    let hasInput = false
+    for (const [key, value] of Object.entries(tier)) {
+      if (key === 'range') continue
+      if (!TIER_RATE_KEYS.has(key)) {
+        problems.push(`tiered_pricing.${i}.${key}: not a tier rate the calculator applies`)
+        continue
+      }
+      const price = priceSchema.safeParse(value)
+      if (!price.success) {
+        problems.push(`tiered_pricing.${i}.${key}: ${price.error.issues.map((x) => x.message).join('; ')}`)
+        continue
+      }
+      if (key === 'input_cost_per_token') hasInput = true
+      prices[`${key}_tier_${start}_${end}`] = price.data
+    }
+    if (!hasInput) problems.push(`tiered_pricing.${i}: a token tier needs input_cost_per_token`)
+    ranges.push([start, end])
+  })
+  ranges.sort((a, b) => a[0] - b[0])
+  for (let i = 1; i < ranges.length; i++) {
+    if (ranges[i]![0] < ranges[i - 1]![1]) problems.push(`tiered_pricing: ranges [${ranges[i - 1]!.join(', ')}] and [${ranges[i]!.join(', ')}] overlap`)
+  }
+}
 
 const entrySchema = z
   .object({
@@ -92,6 +152,10 @@ export function importLiteLLMTable(json: unknown): { entries: Map<string, Import
     const problems: string[] = []
     for (const [field, value] of Object.entries(parsed.data)) {
       if (field === 'search_context_cost_per_query') continue
+      if (field === 'tiered_pricing') {
+        if (value !== null && value !== undefined) flattenTiers(value, prices, problems)
+        continue
+      }
       if (!isUsedField(field) || value === null || value === undefined) continue
       const price = priceSchema.safeParse(value)
       if (price.success) prices[field] = price.data

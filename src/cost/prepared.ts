@@ -10,6 +10,7 @@
  * @packageDocumentation
  */
 import { parseDecimal, rescale } from './decimal.js'
+import { TIER_FIELD } from './table.js'
 import type { PriceEntry } from './types.js'
 
 /** Per-unit rates of one (tier, threshold, batch) combination, in units of 10^-scale USD. */
@@ -56,6 +57,15 @@ export interface PreparedEntry {
   base: RateSet
   /** True when the entry has a per-request charge (`input_cost_per_request`). */
   perRequest: boolean
+  /**
+   * Input-token tiers (LiteLLM `tiered_pricing`), ascending by start; empty for most entries. The request's
+   * input tokens pick one tier and every token of the request is billed at that tier's rates.
+   */
+  tiers: ReadonlyArray<{ readonly start: number; readonly end: number }>
+  /** Index into `tiers` for a request with this many input tokens (see {@link selectTier}). */
+  tierFor(inputTokens: number): number
+  /** Rate set of tier `index` (memoized); batch halves it like any other rate. */
+  tierRates(index: number, batch: boolean): RateSet
   /** Scaled value of any other price field (per second, per image, ...), BigInt; undefined if absent. */
   other(field: string): bigint | undefined
   /** Rate set for a tier / threshold / batch combination (memoized). */
@@ -125,6 +135,37 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     return scaled.get(base)
   }
 
+  // Token tiers (LiteLLM `tiered_pricing`, flattened as `<rate>_tier_<start>_<end>`).
+  const tierMap = new Map<string, { start: number; end: number; rates: Map<string, bigint> }>()
+  for (const [field, value] of scaled) {
+    const m = TIER_FIELD.exec(field)
+    if (!m) continue
+    const id = `${m[2]}_${m[3]}`
+    let tier = tierMap.get(id)
+    if (!tier) {
+      tier = { start: Number(m[2]), end: Number(m[3]), rates: new Map() }
+      tierMap.set(id, tier)
+    }
+    tier.rates.set(m[1]!, value)
+  }
+  const tierList = [...tierMap.values()].sort((a, b) => a.start - b.start || a.end - b.end)
+
+  const halve = (big: BigRateSet, batchIn: bigint | undefined, batchOut: bigint | undefined): BigRateSet => {
+    const half = (v: bigint): bigint => v / 2n // exact: scale has one spare digit, so every rate is a multiple of 10
+    return {
+      input: batchIn ?? half(big.input),
+      output: batchOut ?? half(big.output),
+      cacheRead: half(big.cacheRead),
+      cacheWrite: half(big.cacheWrite),
+      cacheWrite1h: half(big.cacheWrite1h),
+      reasoning: big.reasoning < 0n ? -1n : half(big.reasoning),
+      audioIn: half(big.audioIn),
+      audioOut: half(big.audioOut),
+      imageIn: half(big.imageIn),
+      imageOut: half(big.imageOut),
+    }
+  }
+
   const memo = new Map<string, RateSet>()
   const rates = (tier: 'standard' | 'flex' | 'priority', threshold: number, batch: boolean): RateSet => {
     const memoKey = `${tier}|${threshold}|${batch ? 1 : 0}`
@@ -147,29 +188,47 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     const imageIn = lookup('input_cost_per_image_token', tier, threshold) ?? input
     const imageOut = lookup('output_cost_per_image_token', tier, threshold) ?? output
     let big: BigRateSet = { input, output, cacheRead, cacheWrite, cacheWrite1h, reasoning, audioIn, audioOut, imageIn, imageOut }
-    if (batch) {
-      const half = (v: bigint): bigint => v / 2n // exact: scale has one spare digit, so every rate is a multiple of 10
-      const batchIn = scaled.get('input_cost_per_token_batches')
-      const batchOut = scaled.get('output_cost_per_token_batches')
-      big = {
-        input: batchIn ?? half(input),
-        output: batchOut ?? half(output),
-        cacheRead: half(cacheRead),
-        cacheWrite: half(cacheWrite),
-        cacheWrite1h: half(cacheWrite1h),
-        reasoning: reasoning < 0n ? -1n : half(reasoning),
-        audioIn: half(audioIn),
-        audioOut: half(audioOut),
-        imageIn: half(imageIn),
-        imageOut: half(imageOut),
-      }
-    }
+    if (batch) big = halve(big, scaled.get('input_cost_per_token_batches'), scaled.get('output_cost_per_token_batches'))
     const set = toNumberRates(big)
     memo.set(memoKey, set)
     return set
   }
 
-  const base = rates('standard', 0, false)
+  /**
+   * Tier rates, as LiteLLM applies `tiered_pricing` (litellm_core_utils/llm_cost_calc/tiered_pricing.py and
+   * utils._get_tiered_base_costs): all-or-nothing, a rate the tier lacks falls back within the tier (cache
+   * read and write -> the tier's input rate, 1h write -> the tier's 5m write rate, reasoning -> the tier's
+   * output rate); output missing from a tier falls back to the entry's own output rate. Audio and image
+   * tokens use the entry's audio/image rates, else the tier's input/output rate.
+   */
+  const tierRates = (index: number, batch: boolean): RateSet => {
+    const memoKey = `tier${index}|${batch ? 1 : 0}`
+    const cached = memo.get(memoKey)
+    if (cached) return cached
+    const t = tierList[index]!.rates
+    const input = t.get('input_cost_per_token') ?? scaled.get('input_cost_per_token') ?? 0n
+    const output = t.get('output_cost_per_token') ?? scaled.get('output_cost_per_token') ?? 0n
+    const cacheWrite = t.get('cache_creation_input_token_cost') ?? input
+    let big: BigRateSet = {
+      input,
+      output,
+      cacheRead: t.get('cache_read_input_token_cost') ?? input,
+      cacheWrite,
+      cacheWrite1h: t.get('cache_creation_input_token_cost_above_1hr') ?? cacheWrite,
+      reasoning: t.get('output_cost_per_reasoning_token') ?? -1n,
+      audioIn: scaled.get('input_cost_per_audio_token') ?? input,
+      audioOut: scaled.get('output_cost_per_audio_token') ?? output,
+      imageIn: scaled.get('input_cost_per_image_token') ?? input,
+      imageOut: scaled.get('output_cost_per_image_token') ?? output,
+    }
+    if (batch) big = halve(big, undefined, undefined)
+    const set = toNumberRates(big)
+    memo.set(memoKey, set)
+    return set
+  }
+
+  const tiers = tierList.map((t) => ({ start: t.start, end: t.end }))
+  const base = tierList.length > 0 ? tierRates(selectTier(tiers, 0), false) : rates('standard', 0, false)
   return {
     entry,
     scale,
@@ -178,7 +237,26 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     thresholds: thresholdList,
     base,
     perRequest: scaled.has('input_cost_per_request'),
+    tiers,
+    tierFor: (inputTokens) => selectTier(tiers, inputTokens),
+    tierRates,
     other: (field) => scaled.get(field),
     rates,
   }
+}
+
+/**
+ * The tier of a request, as LiteLLM's `select_tier_for_input`: the first tier with
+ * `start < inputTokens <= end` (a request of exactly `end` tokens stays in the lower tier), else the last
+ * tier (above the highest range, or in a gap). One difference: a request with 0 input tokens is priced at
+ * the first tier (LiteLLM falls back to the entry's flat rates, which tiered entries do not have, and would
+ * bill the output for free).
+ */
+export function selectTier(tiers: ReadonlyArray<{ readonly start: number; readonly end: number }>, inputTokens: number): number {
+  if (inputTokens <= 0) return 0
+  for (let i = 0; i < tiers.length; i++) {
+    const t = tiers[i]!
+    if (t.start < inputTokens && inputTokens <= t.end) return i
+  }
+  return tiers.length - 1
 }

@@ -87,8 +87,26 @@ const TOKEN_FIELD = new RegExp(`^(${TOKEN_BASES.join('|')})(_above_\\d+k_tokens)
 
 const SEARCH_FIELD = /^search_context_cost_per_query_(low|medium|high)$/
 
+/**
+ * Rates a LiteLLM `tiered_pricing` tier may carry (token tiers, `range: [start, end]` in input tokens).
+ * A tier is flattened into fields `<rate>_tier_<start>_<end>`, e.g. `input_cost_per_token_tier_256000_1000000`.
+ */
+export const TIER_BASES = [
+  'input_cost_per_token',
+  'output_cost_per_token',
+  'cache_read_input_token_cost',
+  'cache_creation_input_token_cost',
+  'cache_creation_input_token_cost_above_1hr',
+  'output_cost_per_reasoning_token',
+] as const
+
+/** A flattened tier rate: `<rate>_tier_<start>_<end>` (whole numbers of input tokens, start < end). */
+export const TIER_FIELD = new RegExp(`^(${TIER_BASES.join('|')})_tier_(0|[1-9][0-9]{0,11})_([1-9][0-9]{0,11})$`)
+
 /** True when the calculator uses a LiteLLM field of this name. */
 export function isUsedField(name: string): boolean {
-  return PLAIN_FIELDS.has(name) || TOKEN_FIELD.test(name) || SEARCH_FIELD.test(name)
+  if (PLAIN_FIELDS.has(name) || TOKEN_FIELD.test(name) || SEARCH_FIELD.test(name)) return true
+  const tier = TIER_FIELD.exec(name)
+  return tier !== null && Number(tier[2]) < Number(tier[3])
 }
 

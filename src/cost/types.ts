@@ -175,11 +175,20 @@ export interface CostResult {
   serviceTier: 'standard' | 'flex' | 'priority'
   /** True when priced at batch rates. */
   batch: boolean
+  /**
+   * Usage the price entry has no rate for, counted as $0 and named here so that it is never silent: e.g.
+   * `webSearchRequests` on a model without a web-search price (LiteLLM also bills those searches at $0, without
+   * saying so). Empty (a shared frozen array) when every part of the usage was priced.
+   */
+  unpriced: readonly UnpricedUsage[]
   /** Exact decimal strings and integer nano-USD (computed on first access). */
   readonly exact: ExactCost
   /** Plain-object form (with `exact`) for logging and JSON. */
   toJSON(): Omit<CostResult, 'exact' | 'toJSON'> & { exact: ExactCost }
 }
+
+/** Usage fields that can be reported while the price entry has no rate for them (see `CostResult.unpriced`). */
+export type UnpricedUsage = 'webSearchRequests' | 'audioSeconds' | 'inputCharacters' | 'searchUnits'
 
 /** Options shared by the cost functions. */
 export interface PricingOptions {

@@ -434,6 +434,118 @@ const cases: Case[] = [
     input: { model: 'gpt-4o', usage: u(100_000_000_000, 100_000_000_000) },
     total: '1250000',
   },
+  // --- Tiered pricing (LiteLLM `tiered_pricing`: the request's input tokens pick ONE tier, every token of the
+  // request is billed at that tier; a tier matches when start < input <= end; above the last range: last tier) ---
+  {
+    // dashscope/qwen-flash tiers: [0, 256000] input 0.00000005 output 0.0000004; [256000, 1000000] input 0.00000025 output 0.000002
+    // 300,000 input -> tier 2: 300,000 * 0.00000025 = 0.075; 1,000 * 0.000002 = 0.002 => 0.077 (the base tier would say 0.0154)
+    name: 'tiered: qwen-flash at 300,000 input tokens bills the whole request at the second tier',
+    input: { model: 'dashscope/qwen-flash', usage: u(300_000, 1_000) },
+    total: '0.077',
+    check: (r) => expect([r.exact.inputCost, r.exact.outputCost]).toEqual(['0.075', '0.002']),
+  },
+  {
+    // exactly 256,000 input stays in the first tier (start < input <= end): 256,000 * 0.00000005 = 0.0128; 1,000 * 0.0000004 = 0.0004 => 0.0132
+    name: 'tiered: qwen-flash at exactly the tier end (256,000) stays in the lower tier',
+    input: { model: 'dashscope/qwen-flash', usage: u(256_000, 1_000) },
+    total: '0.0132',
+  },
+  {
+    // 256,001 input -> tier 2: 256,001 * 0.00000025 = 0.06400025; 1,000 * 0.000002 = 0.002 => 0.06600025
+    name: 'tiered: qwen-flash one token above the tier end moves the whole request up',
+    input: { model: 'dashscope/qwen-flash', usage: u(256_001, 1_000) },
+    total: '0.06600025',
+  },
+  {
+    // dashscope/qwen3-coder-plus tier [32000, 128000]: input 0.0000018, cache_read 0.00000018, output 0.000009
+    // 100,000 input (40,000 cached; the tier is picked by ALL input, cache included):
+    // 60,000 * 0.0000018 = 0.108; 40,000 * 0.00000018 = 0.0072; 2,000 * 0.000009 = 0.018 => 0.1332
+    name: 'tiered: qwen3-coder-plus with cache reads at the tier cache rate',
+    input: { model: 'dashscope/qwen3-coder-plus', usage: u(100_000, 2_000, { cacheReadTokens: 40_000 }) },
+    total: '0.1332',
+    check: (r) => expect([r.exact.inputCost, r.exact.cacheReadCost, r.exact.outputCost]).toEqual(['0.108', '0.0072', '0.018']),
+  },
+  {
+    // dashscope/qwen3-coder-flash tier [128000, 256000]: input 0.0000008, cache_read 0.0000002, output 0.000004
+    // 200,000 input, 150,000 cached: 50,000 * 0.0000008 = 0.04; 150,000 * 0.0000002 = 0.03; 1,000 * 0.000004 = 0.004 => 0.074
+    name: 'tiered: qwen3-coder-flash third tier with cache reads',
+    input: { model: 'dashscope/qwen3-coder-flash', usage: u(200_000, 1_000, { cacheReadTokens: 150_000 }) },
+    total: '0.074',
+  },
+  {
+    // dashscope/qwen3-coder-flash-2025-07-28: same tiers but no cache_read rate in them -> cached billed at the tier's INPUT rate
+    // 50,000 * 0.0000008 = 0.04; 150,000 * 0.0000008 = 0.12; 1,000 * 0.000004 = 0.004 => 0.164
+    name: 'tiered: a tier without a cache-read rate bills cached tokens at the tier input rate (never 0)',
+    input: { model: 'dashscope/qwen3-coder-flash-2025-07-28', usage: u(200_000, 1_000, { cacheReadTokens: 150_000 }) },
+    total: '0.164',
+  },
+  {
+    // dashscope/qwen3-max tiers end at 252,000; 300,000 input is above every range -> last tier [128000, 252000]:
+    // input 0.000003, output 0.000015: 300,000 * 0.000003 = 0.9; 1,000 * 0.000015 = 0.015 => 0.915
+    name: 'tiered: qwen3-max above the highest range uses the last tier',
+    input: { model: 'dashscope/qwen3-max', usage: u(300_000, 1_000) },
+    total: '0.915',
+  },
+  {
+    // dashscope/qwen-plus-latest tier [256000, 1000000]: input 0.0000012, output 0.0000036, reasoning 0.000012
+    // 300,000 * 0.0000012 = 0.36; (5,000 - 4,000) * 0.0000036 = 0.0036; 4,000 * 0.000012 = 0.048 => 0.4116
+    name: 'tiered: qwen-plus reasoning tokens at the tier reasoning rate',
+    input: { model: 'dashscope/qwen-plus-latest', usage: u(300_000, 5_000, { reasoningTokens: 4_000 }) },
+    total: '0.4116',
+    check: (r) => expect(r.exact.reasoningCost).toBe('0.048'),
+  },
+  {
+    // volcengine/doubao-seed-2-0-pro-260215 tier [32000, 128000]: input 0.0000007, output 0.0000035
+    // 50,000 * 0.0000007 = 0.035; 1,000 * 0.0000035 = 0.0035 => 0.0385
+    name: 'tiered: volcengine doubao second tier',
+    input: { model: 'volcengine/doubao-seed-2-0-pro-260215', usage: u(50_000, 1_000) },
+    total: '0.0385',
+  },
+  {
+    // 0 input tokens -> first tier (LiteLLM would use the flat rates, which this entry lacks, and bill $0):
+    // 1,000 * 0.0000004 = 0.0004
+    name: 'tiered: a request without input tokens is billed at the first tier, not free',
+    input: { model: 'dashscope/qwen-flash', usage: u(0, 1_000) },
+    total: '0.0004',
+  },
+  {
+    // batch halves the tier rates: (0.075 + 0.002) / 2 = 0.0385
+    name: 'tiered: batch halves the selected tier',
+    input: { model: 'dashscope/qwen-flash', usage: u(300_000, 1_000), batch: true },
+    total: '0.0385',
+  },
+  {
+    // registered tiers: [0, 1000] input 0.000001 output 0.000002; [1000, 1000000] input 0.000003 output 0.000004
+    // 5,000 input -> tier 2: 5,000 * 0.000003 = 0.015; 100 * 0.000004 = 0.0004 => 0.0154
+    name: 'tiered: custom prices with tier fields',
+    catalog: (c) =>
+      void c.register('acme-tiered', {
+        input_cost_per_token_tier_0_1000: '0.000001',
+        output_cost_per_token_tier_0_1000: '0.000002',
+        input_cost_per_token_tier_1000_1000000: '0.000003',
+        output_cost_per_token_tier_1000_1000000: '0.000004',
+      }),
+    input: { model: 'acme-tiered', usage: u(5_000, 100) },
+    total: '0.0154',
+  },
+  // --- Usage without a price: counted as $0, never silently -----------------------------------------------
+  {
+    // gpt-4o has no search_context_cost_per_query: 1,000 * 0.0000025 + 200 * 0.00001 = 0.0045; 2 searches -> $0, named in `unpriced`
+    name: 'web searches on a model without a web-search price are $0 and reported in unpriced',
+    input: { model: 'gpt-4o', usage: u(1_000, 200, { webSearchRequests: 2 }) },
+    total: '0.0045',
+    check: (r) => expect(r.unpriced).toEqual(['webSearchRequests']),
+  },
+  {
+    // gpt-4o-search-preview: search_context_cost_per_query medium 0.035; 0.0045 + 2 * 0.035 = 0.0745
+    name: 'web searches on a model with a web-search price (medium context)',
+    input: { model: 'gpt-4o-search-preview', usage: u(1_000, 200, { webSearchRequests: 2 }) },
+    total: '0.0745',
+    check: (r) => {
+      expect(r.exact.otherCost).toBe('0.07')
+      expect(r.unpriced).toEqual([])
+    },
+  },
 ]
 
 describe('golden costs', () => {
@@ -466,6 +578,10 @@ describe('LiteLLM-compatible entry points', () => {
       completionCost: 0.0005,
     })
   })
+  it('costPerToken on a tiered model picks the tier from promptTokens (dashscope/qwen-flash, 300,000 prompt tokens)', () => {
+    // tier [256000, 1000000]: prompt 300,000 * 0.00000025 = 0.075; completion 1,000 * 0.000002 = 0.002
+    expect(costPerToken({ model: 'dashscope/qwen-flash', promptTokens: 300_000, completionTokens: 1_000 })).toEqual({ promptCost: 0.075, completionCost: 0.002 })
+  })
   it('completionCost of a raw response', () => {
     expect(completionCost({ completionResponse: fixture('openai-chat.json') })).toBe(0.0084075)
   })
@@ -485,6 +601,10 @@ describe('estimateCost (worst case for reservations)', () => {
   it('applies the threshold tier the request will hit', () => {
     // claude-sonnet-4-5 at 250,000 input: 250,000 * 0.000006 + 1,000 * 0.0000225 = 1.5225
     expect(estimateCost({ model: 'claude-sonnet-4-5', inputTokens: 250_000, maxOutputTokens: 1_000 }).exact).toBe('1.5225')
+  })
+  it('applies the input-token tier of a tiered model', () => {
+    // dashscope/qwen3-max at 100,000 input -> tier [32000, 128000]: 100,000 * 0.0000024 + 1,000 * 0.000012 = 0.24 + 0.012 = 0.252
+    expect(estimateCost({ model: 'dashscope/qwen3-max', inputTokens: 100_000, maxOutputTokens: 1_000 }).exact).toBe('0.252')
   })
   it('uses the model maximum output when no cap is given', () => {
     const e = estimateCost({ model: 'gpt-4o', inputTokens: 0 })
