@@ -14,6 +14,7 @@
  *
  * @packageDocumentation
  */
+import { BudgetConfigError } from '../errors.js'
 import {
   asObject,
   type Json,
@@ -361,7 +362,18 @@ export class BudgetCallbackHandler {
       messages: messages as EstimateRequest['messages'],
       ...(maxOutput !== undefined ? { maxOutputTokens: maxOutput } : {}),
     }
-    const reservation = await this.options.manager.reserve(context, await resolveEstimate(this.options.estimate, request, estimate))
+    const resolved = await resolveEstimate(this.options.estimate, request, estimate)
+    const reservation = await this.options.manager.reserve(context, resolved)
+    if (typeof resolved === 'object' && typeof reservation.model === 'string' && reservation.model !== resolved.model) {
+      // A budget's `onExceeded: { fallbackModel }` admitted another model. A callback cannot change the model
+      // LangChain is about to call, and running the requested one on the fallback's (smaller) hold would overshoot
+      // the budget that refused it: release and refuse instead (ADR 0073).
+      await reservation.release()
+      throw new BudgetConfigError(
+        'onExceeded',
+        `BudgetCallbackHandler: a budget refused ${resolved.model} and admitted its fallbackModel ${reservation.model}, but a LangChain callback cannot switch the model; use onExceeded: 'block' and choose the model in your chain (e.g. model.withFallbacks()), or budget the provider client with withOpenAIBudget / withAnthropicBudget`,
+      )
+    }
     const run: Run = { settlement: new Settlement(reservation, this.options.onRecordError), model, provider, estimate, characters: 0, tokens: 0, detach: () => undefined }
     this.runs.set(runId, run)
     // LangChain fires no callback when a stream's signal aborts (it rejects the consumer's next() and leaves its

@@ -4,7 +4,7 @@
 import { ChatPromptTemplate } from '@langchain/core/prompts'
 import { ChatOpenAI } from '@langchain/openai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { BudgetExceededError } from '../../src/errors.js'
+import { BudgetConfigError, BudgetExceededError } from '../../src/errors.js'
 import { BudgetCallbackHandler } from '../../src/integrations/langchain.js'
 import { expectedNano, reserved, setup, spend } from './helpers.js'
 import { chatUsage, startOpenAIServer, type WireServer, type WireUsage } from './servers/openai.js'
@@ -196,6 +196,35 @@ describe('LangChain callback handler: every exit path', () => {
     silence.mockRestore()
     expect(server.count()).toBe(1)
     expect(refusing.inFlight).toBe(0)
+  })
+
+  it('a budget fallback model cannot be run by a callback: refused with BudgetConfigError, nothing sent, hold released', async () => {
+    // gpt-4o with 500 output tokens ($0.005) cannot fit $0.002; gpt-4o-mini could, but LangChain would still call gpt-4o.
+    const { manager, events } = await setup(0.002, { onExceeded: { fallbackModel: 'gpt-4o-mini' } })
+    const handler = new BudgetCallbackHandler({ manager, context: { user: 'alice' } })
+    const silence = vi.spyOn(console, 'error').mockImplementation(() => {})
+    await expect(chat(handler).invoke('Hi')).rejects.toBeInstanceOf(BudgetConfigError)
+    await expect(chat(handler).stream('Hi')).rejects.toThrow(/cannot switch the model/)
+    silence.mockRestore()
+    expect(server.count()).toBe(0)
+    expect(events).toHaveLength(0)
+    expect(handler.inFlight).toBe(0)
+    expect(await reserved(manager)).toBe(0)
+  })
+
+  it("with onExceeded: 'block', model.withFallbacks() admits and prices the fallback on its own", async () => {
+    const { manager, events } = await setup(0.002)
+    const handler = new BudgetCallbackHandler({ manager, context: { user: 'alice' } })
+    server.defaultBehavior = { usage: USAGE }
+    const mini = new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-test', configuration: { baseURL: `${server.url}/v1` }, maxRetries: 0, maxTokens: 500, callbacks: [handler] })
+    const silence = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const reply = await chat(handler).withFallbacks([mini]).invoke('Hi')
+    silence.mockRestore()
+    expect(reply.response_metadata['model_name']).toBe('gpt-4o-mini-2024-07-18')
+    expect(server.requests.map((r) => (r.body as { model: string }).model)).toEqual(['gpt-4o-mini'])
+    expect(events).toHaveLength(1)
+    expect(events[0]!.record['costNanoUsd']).toBe(expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }))
+    expect(await reserved(manager)).toBe(0)
   })
 
   it('200 concurrent streamed calls against a budget that fits 100: exactly 100 reach the server', async () => {
