@@ -9,6 +9,7 @@
  * @internal Used by the stores; not part of the public API.
  */
 import { InvalidInputError } from '../errors.js'
+import { flatString } from './keys.js'
 import type {
   Balance,
   BalancesRequest,
@@ -37,6 +38,10 @@ export const MAX_CALL_ID_LENGTH = 200
 export const MAX_SCOPE_LENGTH = 512
 /** Most entries in one reserve or commit. */
 export const MAX_ENTRIES = 256
+/** Most distinct JSON objects a ledger shares between stored definitions and history entries (then it starts over). */
+export const INTERN_MAX = 1024
+/** Longest JSON text of an object that is shared rather than kept per budget. */
+const INTERN_MAX_TEXT = 2048
 /** How often (ms of ledger time) the whole state is swept of expired keys and call ids. */
 export const SWEEP_INTERVAL_MS = 60_000
 
@@ -80,7 +85,14 @@ export interface LedgerState {
   /** When finished call ids may be forgotten. */
   finishedExpiries: ExpiryHeap
   budgets: Map<string, StoredBudget>
-  history: Map<string, HistoryEntry[]>
+  /** Audit history per scope: the entry itself while a scope has one (most have), a list from the second on. */
+  history: Map<string, HistoryEntry | HistoryEntry[]>
+  /**
+   * JSON objects of stored definitions and history entries by their text, so equal ones are kept once: a history
+   * entry's `new` and the definition it wrote, and the many budgets that share one plan. Stored objects are never
+   * changed in place (every store hands out copies), so sharing them is invisible. Bounded by {@link INTERN_MAX}.
+   */
+  interned: Map<string, JsonValue>
   records: SpendRecord[]
   /** Oldest records are dropped beyond this many (Infinity: keep all). */
   maxRecords: number
@@ -98,6 +110,7 @@ export function createLedger(options: { maxRecords?: number } = {}): LedgerState
     finishedExpiries: { at: [], ids: [] },
     budgets: new Map(),
     history: new Map(),
+    interned: new Map(),
     records: [],
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
     lastSweepAt: Number.NEGATIVE_INFINITY,
@@ -517,23 +530,91 @@ export function putBudget(state: LedgerState, request: PutBudgetRequest): PutBud
   if (request.ifRevision !== undefined && (current?.revision ?? 0) !== request.ifRevision) {
     return { ok: false, conflict: true, current }
   }
+  // One flat copy of the scope string, shared by the maps and the objects below.
+  const scope = current?.scope ?? flatString(request.scope)
   let next: StoredBudget | null = null
   if (request.definition === null) {
-    state.budgets.delete(request.scope)
+    state.budgets.delete(scope)
   } else {
     next = {
-      scope: request.scope,
-      definition: request.definition,
+      scope,
+      definition: internFields(state, request.definition),
       revision: (current?.revision ?? 0) + 1,
       createdAt: current?.createdAt ?? request.now,
       updatedAt: request.now,
     }
-    state.budgets.set(request.scope, next)
+    state.budgets.set(scope, next)
   }
-  const list = state.history.get(request.scope)
-  if (list === undefined) state.history.set(request.scope, [request.history])
-  else list.push(request.history)
+  addHistory(state, compactHistory(state, scope, request.history))
   return { ok: true, budget: next }
+}
+
+function addHistory(state: LedgerState, entry: HistoryEntry): void {
+  const list = state.history.get(entry.scope)
+  if (list === undefined) state.history.set(entry.scope, entry)
+  else if (Array.isArray(list)) list.push(entry)
+  else state.history.set(entry.scope, [list, entry])
+}
+
+function historyOf(state: LedgerState, scope: string): HistoryEntry[] {
+  const list = state.history.get(scope)
+  return list === undefined ? [] : Array.isArray(list) ? [...list] : [list]
+}
+
+/**
+ * The JSON text of a value when it reads back as the same value, else `undefined` (`-0`, non-finite numbers,
+ * `undefined` fields, anything JSON would change).
+ */
+function exactJson(value: object): string | undefined {
+  let exact = true
+  const text = JSON.stringify(value, function (this: unknown, key: string, item: unknown) {
+    const raw = (this as Record<string, unknown>)[key]
+    if (typeof raw === 'number') {
+      if (!Number.isFinite(raw) || Object.is(raw, -0)) exact = false
+    } else if (typeof raw === 'object' && raw !== null) {
+      if (!Array.isArray(raw)) {
+        const proto: unknown = Object.getPrototypeOf(raw)
+        if ((proto !== Object.prototype && proto !== null) || typeof (raw as { toJSON?: unknown }).toJSON === 'function') exact = false
+      }
+    } else if (raw !== null && typeof raw !== 'string' && typeof raw !== 'boolean') {
+      exact = false
+    }
+    return item
+  })
+  return exact && text !== undefined && text.length <= INTERN_MAX_TEXT ? text : undefined
+}
+
+/** The shared copy of a JSON object equal to `value` (or `value` itself, now shared). Not for primitives. */
+function intern(state: LedgerState, value: JsonValue): JsonValue {
+  if (typeof value !== 'object' || value === null) return value
+  const text = exactJson(value)
+  if (text === undefined) return value
+  const shared = state.interned.get(text)
+  if (shared !== undefined) return shared
+  if (state.interned.size >= INTERN_MAX) state.interned.clear()
+  state.interned.set(text, value)
+  return value
+}
+
+/** `value` with each object-valued field replaced by its shared copy (the object itself is kept). */
+function internFields(state: LedgerState, value: JsonValue): JsonValue {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return intern(state, value)
+  for (const key of Object.keys(value)) {
+    const item = value[key]
+    if (typeof item === 'object' && item !== null) {
+      Object.defineProperty(value, key, { value: intern(state, item), enumerable: true, writable: true, configurable: true })
+    }
+  }
+  return value
+}
+
+/** The history entry as one compact object (fixed shape, shared scope string and shared `old`/`new` objects). */
+function compactHistory(state: LedgerState, scope: string, entry: HistoryEntry): HistoryEntry {
+  const keys = Object.keys(entry)
+  if (keys.length !== 6 || keys[0] !== 'scope' || keys[1] !== 'action' || keys[2] !== 'at' || keys[3] !== 'old' || keys[4] !== 'new' || keys[5] !== 'reason') {
+    return entry
+  }
+  return { scope, action: entry.action, at: entry.at, old: intern(state, entry.old), new: intern(state, entry.new), reason: entry.reason }
 }
 
 /** Read one budget definition. */
@@ -548,7 +629,7 @@ export function listBudgets(state: LedgerState): StoredBudget[] {
 
 /** Audit history of one scope, oldest first. */
 export function getHistory(state: LedgerState, scope: string): HistoryEntry[] {
-  return [...(state.history.get(validateScope(scope)) ?? [])]
+  return historyOf(state, validateScope(scope))
 }
 
 /** Spend records by `endedAt`, oldest first. */
@@ -611,11 +692,7 @@ export function restoreLedger(snapshot: JsonValue, options: { maxRecords?: numbe
   }
   for (const [callId, until, committed] of s.finished as [string, number, boolean][]) finish(state, callId, until, committed)
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
-  for (const entry of s.history as HistoryEntry[]) {
-    const list = state.history.get(entry.scope)
-    if (list === undefined) state.history.set(entry.scope, [entry])
-    else list.push(entry)
-  }
+  for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
   state.records = [...(s.records as SpendRecord[])]
   return state
 }

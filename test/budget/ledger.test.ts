@@ -77,4 +77,68 @@ describe('ledger', () => {
   it('refuses a snapshot of another version', () => {
     expect(() => ledger.restoreLedger({ version: 1 })).toThrow(/version 2/)
   })
+
+  describe('stored definitions and history are kept once when equal, and stay separate values', () => {
+    const plan = { maxBudget: 10, duration: 'monthly', modelMaxBudget: { 'gpt-4o': { maxBudget: 2 } } }
+    const put = (state: ledger.LedgerState, scope: string, definition: unknown, at: number, ifRevision?: number) =>
+      ledger.putBudget(state, {
+        scope,
+        definition: structuredClone({ v: 1, definition, anchor: at, increases: [] }) as never,
+        history: { scope, action: 'create', at, old: null, new: structuredClone(definition) as never, reason: null },
+        now: at,
+        ...(ifRevision === undefined ? {} : { ifRevision }),
+      })
+
+    it('two scopes on one plan read back their own definition, anchor and history', () => {
+      const state = ledger.createLedger()
+      put(state, 'user:a', plan, T0)
+      put(state, 'user:b', plan, T0 + 1)
+      const a = ledger.getBudget(state, 'user:a')!
+      const b = ledger.getBudget(state, 'user:b')!
+      expect(a.definition).toEqual({ v: 1, definition: plan, anchor: T0, increases: [] })
+      expect(b.definition).toEqual({ v: 1, definition: plan, anchor: T0 + 1, increases: [] })
+      expect(ledger.getHistory(state, 'user:a')).toEqual([{ scope: 'user:a', action: 'create', at: T0, old: null, new: plan, reason: null }])
+      expect(ledger.getHistory(state, 'user:b')).toEqual([{ scope: 'user:b', action: 'create', at: T0 + 1, old: null, new: plan, reason: null }])
+    })
+
+    it('a second and third change append to the history in order, also through a snapshot', () => {
+      const state = ledger.createLedger()
+      put(state, 'user:a', plan, T0)
+      put(state, 'user:a', { maxBudget: 20 }, T0 + 1, 1)
+      put(state, 'user:a', plan, T0 + 2, 2)
+      const expected = [T0, T0 + 1, T0 + 2]
+      expect(ledger.getHistory(state, 'user:a').map((h) => h.at)).toEqual(expected)
+      expect(ledger.getHistory(state, 'user:a').map((h) => h.new)).toEqual([plan, { maxBudget: 20 }, plan])
+      const restored = ledger.restoreLedger(JSON.parse(JSON.stringify(ledger.snapshotLedger(state))))
+      expect(ledger.getHistory(restored, 'user:a')).toEqual(ledger.getHistory(state, 'user:a'))
+      expect(ledger.getBudget(restored, 'user:a')).toEqual(ledger.getBudget(state, 'user:a'))
+      expect(ledger.snapshotLedger(restored)).toEqual(ledger.snapshotLedger(state))
+    })
+
+    it('values JSON text cannot tell apart are not merged: -0 stays -0 and 0 stays 0', () => {
+      const state = ledger.createLedger()
+      put(state, 'user:zero', { maxBudget: 0 }, T0)
+      put(state, 'user:minus', { maxBudget: -0 }, T0)
+      const zero = (ledger.getBudget(state, 'user:zero')!.definition as { definition: { maxBudget: number } }).definition.maxBudget
+      const minus = (ledger.getBudget(state, 'user:minus')!.definition as { definition: { maxBudget: number } }).definition.maxBudget
+      expect(Object.is(zero, 0)).toBe(true)
+      expect(Object.is(minus, -0)).toBe(true)
+      expect(Object.is((ledger.getHistory(state, 'user:minus')[0]!.new as { maxBudget: number }).maxBudget, -0)).toBe(true)
+    })
+
+    it('a memory store hands out copies: changing one scope\'s definition changes no other scope', async () => {
+      const { memoryStore } = await import('../../src/stores/memory.js')
+      const store = memoryStore()
+      for (const scope of ['user:a', 'user:b']) {
+        await store.putBudget({ scope, definition: { v: 1, definition: plan, anchor: T0, increases: [] }, history: { scope, action: 'create', at: T0, old: null, new: plan, reason: null }, now: T0 })
+      }
+      const a = await store.getBudget('user:a')
+      ;((a!.definition as { definition: { maxBudget: number } }).definition).maxBudget = 999
+      ;((await store.getHistory('user:a'))[0]!.new as { maxBudget: number }).maxBudget = 999
+      expect((await store.getBudget('user:b'))!.definition).toEqual({ v: 1, definition: plan, anchor: T0, increases: [] })
+      expect((await store.getBudget('user:a'))!.definition).toEqual({ v: 1, definition: plan, anchor: T0, increases: [] })
+      expect((await store.getHistory('user:b'))[0]!.new).toEqual(plan)
+      expect((await store.getHistory('user:a'))[0]!.new).toEqual(plan)
+    })
+  })
 })
