@@ -32,7 +32,7 @@ import {
   validateDefinition,
 } from './definition.js'
 import { type BudgetEventName, type BudgetEvents, type BudgetListener, type EventWindow, EventHub } from './events.js'
-import { type LedgerUnit, ledgerKey, modelPrefix, scopePrefix } from './keys.js'
+import { type LedgerUnit, flatString, ledgerKey, modelPrefix, scopePrefix } from './keys.js'
 import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdToNano } from './money.js'
 import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usageTokens } from './pricing.js'
 import { type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from './records.js'
@@ -208,10 +208,9 @@ export interface IncreaseInput {
   reason?: string | undefined
 }
 
+/** The window of a per-model limit or of the rate limits, per scope: its current instance and its ledger keys. */
 interface CompiledWindow {
   spec: WindowSpec | null
-  /** Label for messages: `monthly`, `1h`, or `none`. */
-  label: string
   current: BudgetWindow | null
   /** Key prefix of the scope (or per-model limit) this window belongs to. */
   prefix: string
@@ -219,39 +218,69 @@ interface CompiledWindow {
   keys: Partial<Record<LedgerUnit, string>>
 }
 
-interface CompiledModelLimit {
+interface ModelPolicy {
   model: string
-  prefix: string
   limitNano: number
-  window: CompiledWindow
+  spec: WindowSpec | null
+  /** Label for messages: `monthly`, `1h`, or `none`. */
+  label: string
 }
 
-interface CompiledBudget {
-  scope: Scope
-  scopeString: string
-  prefix: string
-  revision: number
-  isDefault: boolean
+/**
+ * What a definition alone determines (limits, window spec, rate limits, policy). Immutable, so every budget with
+ * the same definition shares one: 100,000 users on one plan keep one policy, not 100,000.
+ */
+interface BudgetPolicy {
   baseLimitNano: number | null
   increases: readonly { amountNano: number; until: number }[]
-  window: CompiledWindow
+  spec: WindowSpec | null
+  /** Label for messages: `monthly`, `1h`, or `none`. */
+  label: string
   softNano: number | null
   thresholds: readonly number[]
-  models: ReadonlyMap<string, CompiledModelLimit>
+  models: ReadonlyMap<string, ModelPolicy>
   rpm: number | null
   tpm: number | null
   parallel: number | null
   onExceeded: OnExceeded
-  /** The minute window of `rpmLimit` / `tpmLimit`; `null` when neither is set. */
-  rate: CompiledWindow | null
 }
+
+/**
+ * A budget compiled for one scope, as cached: the shared policy plus what is per scope (key prefix, revision,
+ * the current window and its ledger key). Kept small: the cache holds one per active scope.
+ */
+interface CompiledBudget {
+  /** When the cache entry was loaded (manager clock). */
+  fetchedAt: number
+  scopeString: string
+  prefix: string
+  revision: number
+  isDefault: boolean
+  policy: BudgetPolicy
+  /** Current window of the budget (null: none yet, or a budget without a window). */
+  current: BudgetWindow | null
+  /** The `usd` ledger key of `current`, built once per window; null until needed. */
+  usdKey: string | null
+  /** The `usd` entry of `current` (same for every call in the window and at the same limit); null until needed. */
+  usdMeta: EntryMeta | null
+  /** Windows of per-model limits (by model) and rate limits (by `''`), for budgets that have them. */
+  windows: Map<string, CompiledWindow> | null
+}
+
+/** A cached "no budget for this scope" (it has no policy). */
+interface AbsentBudget {
+  fetchedAt: number
+  policy?: undefined
+}
+
+type CachedBudget = CompiledBudget | AbsentBudget
 
 type EntryKind = 'usd' | 'model' | 'rpm' | 'tpm' | 'par'
 
 interface EntryMeta {
   budget: CompiledBudget
   kind: EntryKind
-  model?: CompiledModelLimit
+  model?: ModelPolicy
   window: BudgetWindow | null
   windowLabel: string
   /** Limit used for admission (null: tracked only). */
@@ -272,8 +301,12 @@ const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
 const NO_INCREASES: readonly { amountNano: number; until: number }[] = []
 const NO_THRESHOLDS: readonly number[] = []
 /** Shared by every budget without per-model limits (read only). */
-const NO_MODELS: ReadonlyMap<string, CompiledModelLimit> = new Map()
+const NO_MODELS: ReadonlyMap<string, ModelPolicy> = new Map()
 const MINUTE_SPEC: WindowSpec = { duration: '1m' }
+/** Most distinct budget policies kept for sharing (then the table starts over). */
+const MAX_POLICIES = 1024
+/** The cache key of the rate-limit window in {@link CompiledBudget.windows} (model names are never empty). */
+const RATE_WINDOW = ''
 const DEFAULT_HOLD_TTL_MS = 600_000
 const DEFAULT_DEDUPE_TTL_MS = 120_000
 const KEY_GRACE_MS = 60_000
@@ -295,6 +328,12 @@ function randomPrefix(): string {
   let out = ''
   for (const b of bytes) out += b.toString(36).padStart(2, '0')
   return out
+}
+
+/** The scope of a `type:id` string built by `scopeKey` (types have no `:`; the id is the rest). */
+function scopeOf(scopeString: string): Scope {
+  const colon = scopeString.indexOf(':')
+  return { type: scopeString.slice(0, colon) as ScopeType, id: scopeString.slice(colon + 1) }
 }
 
 function toDate(ms: number | null | undefined): Date | null {
@@ -341,12 +380,13 @@ export class BudgetManager {
   private readonly dedupeTtlMs: number
   private readonly cacheTtlMs: number
   private readonly defaults = new Map<ScopeType, BudgetDefinition>()
-  private readonly cache: LRUCache<string, { budget: CompiledBudget | null; fetchedAt: number }>
+  private readonly cache: LRUCache<string, CachedBudget>
   private readonly pending = new Map<string, Promise<CompiledBudget | null>>()
-  private readonly prefixes = new Map<string, string>()
+  private readonly policies = new Map<string, BudgetPolicy>()
   private readonly calendarSpecs = new Map<string, WindowSpec>()
   private readonly events = new EventHub()
-  private readonly idPrefix = randomPrefix()
+  /** The random part of this manager's call ids, with its `-`. */
+  private readonly idPrefix = `${randomPrefix()}-`
   private counter = 0
 
   constructor(options: BudgetManagerOptions = {}) {
@@ -400,16 +440,6 @@ export class BudgetManager {
 
   // ------------------------------------------------------------------------------------------------ budgets
 
-  private prefixOf(scope: Scope, scopeString: string): string {
-    let prefix = this.prefixes.get(scopeString)
-    if (prefix === undefined) {
-      prefix = scopePrefix(scope)
-      if (this.prefixes.size > 200_000) this.prefixes.clear()
-      this.prefixes.set(scopeString, prefix)
-    }
-    return prefix
-  }
-
   /**
    * The window spec of a duration. Calendar windows do not depend on the anchor, so every budget with the same
    * duration, zone and week start shares one spec object, and with it one cached window: 100,000 monthly
@@ -427,32 +457,42 @@ export class BudgetManager {
     return spec
   }
 
-  private compile(scope: Scope, scopeString: string, stored: StoredDefinition, revision: number, isDefault: boolean): CompiledBudget {
+  /** The shared policy of a definition (with the anchor of its rolling windows and its live increases). */
+  private policyOf(stored: StoredDefinition): BudgetPolicy {
     const d = stored.definition
-    const windowOf = (duration: string | undefined, keyPrefix: string): CompiledWindow => {
-      if (duration === undefined) return { spec: null, label: 'none', current: null, prefix: keyPrefix, keys: {} }
-      return { spec: this.windowSpec(duration, d.timezone, d.weekStartsOn, stored.anchor), label: duration, current: null, prefix: keyPrefix, keys: {} }
-    }
-    const prefix = this.prefixOf(scope, scopeString)
-    let models: ReadonlyMap<string, CompiledModelLimit> = NO_MODELS
+    // Everything the policy is computed from (never `metadata`), as text: equal text, equal policy.
+    const text = JSON.stringify([
+      d.maxBudget,
+      d.duration,
+      d.timezone,
+      d.weekStartsOn,
+      d.softBudget,
+      d.alertThresholds,
+      d.modelMaxBudget,
+      d.rpmLimit,
+      d.tpmLimit,
+      d.maxParallelRequests,
+      d.onExceeded,
+      stored.anchor,
+      stored.increases.map((inc) => [inc.amount, inc.until]),
+    ])
+    const shared = this.policies.get(text)
+    if (shared !== undefined) return shared
+    const specOf = (duration: string | undefined): WindowSpec | null => (duration === undefined ? null : this.windowSpec(duration, d.timezone, d.weekStartsOn, stored.anchor))
+    let models: ReadonlyMap<string, ModelPolicy> = NO_MODELS
     if (d.modelMaxBudget !== undefined) {
-      const perModel = new Map<string, CompiledModelLimit>()
+      const perModel = new Map<string, ModelPolicy>()
       for (const [model, limit] of Object.entries(d.modelMaxBudget)) {
-        const limitPrefix = modelPrefix(prefix, model)
-        perModel.set(model, { model, prefix: limitPrefix, limitNano: usdToNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`), window: windowOf(limit.duration ?? d.duration, limitPrefix) })
+        const duration = limit.duration ?? d.duration
+        perModel.set(model, { model, limitNano: usdToNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`), spec: specOf(duration), label: duration ?? 'none' })
       }
       models = perModel
     }
-    const hasRate = d.rpmLimit !== undefined || d.tpmLimit !== undefined
-    return {
-      scope,
-      scopeString,
-      prefix,
-      revision,
-      isDefault,
+    const policy: BudgetPolicy = {
       baseLimitNano: d.maxBudget === undefined ? null : usdToNano(d.maxBudget, 'maxBudget'),
       increases: stored.increases.length === 0 ? NO_INCREASES : stored.increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount'), until: inc.until })),
-      window: windowOf(d.duration, prefix),
+      spec: specOf(d.duration),
+      label: d.duration ?? 'none',
       softNano: d.softBudget === undefined ? null : usdToNano(d.softBudget, 'softBudget'),
       thresholds: d.alertThresholds ?? NO_THRESHOLDS,
       models,
@@ -460,15 +500,32 @@ export class BudgetManager {
       tpm: d.tpmLimit ?? null,
       parallel: d.maxParallelRequests ?? null,
       onExceeded: d.onExceeded ?? 'block',
-      rate: hasRate ? { spec: MINUTE_SPEC, label: '1m', current: null, prefix, keys: {} } : null,
+    }
+    if (this.policies.size >= MAX_POLICIES) this.policies.clear()
+    this.policies.set(text, policy)
+    return policy
+  }
+
+  private compile(scope: Scope, scopeString: string, stored: StoredDefinition, revision: number, isDefault: boolean, fetchedAt = 0): CompiledBudget {
+    return {
+      fetchedAt,
+      scopeString: flatString(scopeString),
+      prefix: scopePrefix(scope),
+      revision,
+      isDefault,
+      policy: this.policyOf(stored),
+      current: null,
+      usdKey: null,
+      usdMeta: null,
+      windows: null,
     }
   }
 
-  private fromStored(scope: Scope, scopeString: string, stored: StoredBudget | null): CompiledBudget | null {
-    if (stored !== null) return this.compile(scope, scopeString, fromStoredJson(stored.definition, stored.createdAt), stored.revision, false)
+  private fromStored(scope: Scope, scopeString: string, stored: StoredBudget | null, fetchedAt = 0): CompiledBudget | null {
+    if (stored !== null) return this.compile(scope, scopeString, fromStoredJson(stored.definition, stored.createdAt), stored.revision, false, fetchedAt)
     const fallback = scope.type === 'global' ? undefined : this.defaults.get(scope.type)
     if (fallback === undefined) return null
-    return this.compile(scope, scopeString, { definition: fallback, anchor: 0, increases: [] }, 0, true)
+    return this.compile(scope, scopeString, { definition: fallback, anchor: 0, increases: [] }, 0, true, fetchedAt)
   }
 
   private async loadBudget(scope: Scope, scopeString: string): Promise<CompiledBudget | null> {
@@ -477,8 +534,10 @@ export class BudgetManager {
     const promise = (async () => {
       try {
         const stored = await this.store.getBudget(scopeString)
-        const budget = this.fromStored(scope, scopeString, stored)
-        this.cache.set(scopeString, { budget, fetchedAt: this.clock.now() })
+        const fetchedAt = this.clock.now()
+        const budget = this.fromStored(scope, scopeString, stored, fetchedAt)
+        const entry: CachedBudget = budget ?? { fetchedAt }
+        this.cache.set(budget?.scopeString ?? flatString(scopeString), entry)
         return budget
       } finally {
         this.pending.delete(scopeString)
@@ -494,7 +553,7 @@ export class BudgetManager {
     for (let i = 0; i < keys.length; i++) {
       const hit = this.cache.get(keys[i]!)
       if (hit === undefined || now - hit.fetchedAt >= this.cacheTtlMs || now < hit.fetchedAt) return undefined
-      out[i] = hit.budget
+      out[i] = hit.policy === undefined ? null : hit
     }
     return out
   }
@@ -504,7 +563,7 @@ export class BudgetManager {
       scopes.map((scope, i) => {
         const scopeString = keys[i]!
         const hit = this.cache.get(scopeString)
-        if (hit !== undefined && now - hit.fetchedAt < this.cacheTtlMs && now >= hit.fetchedAt) return hit.budget
+        if (hit !== undefined && now - hit.fetchedAt < this.cacheTtlMs && now >= hit.fetchedAt) return hit.policy === undefined ? null : hit
         return this.loadBudget(scope, scopeString)
       }),
     )
@@ -512,6 +571,46 @@ export class BudgetManager {
 
   private invalidate(scopeString: string): void {
     this.cache.delete(scopeString)
+  }
+
+  /** The budget's current window (null for a budget without a window); a new window drops the keys built for the last one. */
+  private mainWindow(budget: CompiledBudget, now: number): BudgetWindow | null {
+    const spec = budget.policy.spec
+    if (spec === null) return null
+    const current = budget.current
+    if (current !== null && now >= current.start && now < current.end) return current
+    const next = windowAt(spec, now)
+    if (next !== current) {
+      budget.usdKey = null
+      budget.usdMeta = null
+    }
+    budget.current = next
+    return next
+  }
+
+  /** The `usd` ledger key of the budget's current window (call `mainWindow` first), built once per window. */
+  private mainKey(budget: CompiledBudget): string {
+    let key = budget.usdKey
+    if (key === null) {
+      key = ledgerKey(budget.prefix, budget.current === null ? 'all' : budget.current.id, 'usd')
+      budget.usdKey = key
+    }
+    return key
+  }
+
+  /** The per-scope window of a per-model limit (by model) or of the rate limits (`RATE_WINDOW`). */
+  private windowOf(budget: CompiledBudget, name: string, spec: WindowSpec | null): CompiledWindow {
+    let windows = budget.windows
+    if (windows === null) {
+      windows = new Map()
+      budget.windows = windows
+    }
+    let window = windows.get(name)
+    if (window === undefined) {
+      window = { spec, current: null, prefix: name === RATE_WINDOW ? budget.prefix : modelPrefix(budget.prefix, name), keys: {} }
+      windows.set(name, window)
+    }
+    return window
   }
 
   private currentWindow(window: CompiledWindow, now: number): BudgetWindow | null {
@@ -535,11 +634,12 @@ export class BudgetManager {
   }
 
   private limitNano(budget: CompiledBudget, now: number): number | null {
-    if (budget.baseLimitNano === null) return null
-    if (budget.increases.length === 0) return budget.baseLimitNano
+    const policy = budget.policy
+    if (policy.baseLimitNano === null) return null
+    if (policy.increases.length === 0) return policy.baseLimitNano
     return limitWithIncreases(
-      budget.baseLimitNano,
-      budget.increases.filter((inc) => inc.until > now),
+      policy.baseLimitNano,
+      policy.increases.filter((inc) => inc.until > now),
     )
   }
 
@@ -547,61 +647,77 @@ export class BudgetManager {
 
   private nextCallId(): string {
     this.counter++
-    return `${this.idPrefix}-${this.counter.toString(36)}`
+    // Joined rather than concatenated: a flat string, which is what a store keeps for its dedupe window.
+    return [this.idPrefix, this.counter.toString(36)].join('')
+  }
+
+  /**
+   * The `usd` entry meta of a budget in its current window at `limit`. The same for every call in the window,
+   * so it is kept from the second call on (a scope called once keeps nothing more).
+   */
+  private usdMeta(budget: CompiledBudget, window: BudgetWindow | null, limit: number | null, grace: number): EntryMeta {
+    const hadKey = budget.usdKey !== null
+    const key = this.mainKey(budget)
+    const admission = budget.policy.onExceeded !== 'warn' ? limit : null
+    const cached = budget.usdMeta
+    if (cached !== null && cached.window === window && cached.softLimit === limit && cached.limit === admission) return cached
+    const meta: EntryMeta = { budget, kind: 'usd', window, windowLabel: budget.policy.label, limit: admission, softLimit: limit, key, expiresAt: window === null ? null : window.end + grace }
+    if (hadKey) budget.usdMeta = meta
+    return meta
   }
 
   /** Builds the ledger entries of a call: one per applicable budget, window and unit. */
   private plan(budgets: readonly (CompiledBudget | null)[], context: CallContext, amountNano: number, tokens: number, now: number): Plan {
     const entries: ReserveEntry[] = []
     const meta: EntryMeta[] = []
-    const holdEnd = now + this.holdTtlMs
     const grace = this.holdTtlMs + KEY_GRACE_MS
-    for (const budget of budgets) {
-      if (budget === null) continue
-      const window = this.currentWindow(budget.window, now)
-      const expiresAt = window === null ? null : window.end + grace
-      const limit = this.limitNano(budget, now)
-      const block = budget.onExceeded !== 'warn'
-      const usdKey = this.keyOf(budget.window, 'usd')
-      entries.push({ key: usdKey, amount: amountNano, limit: block ? limit : null, expiresAt })
-      meta.push({ budget, kind: 'usd', window, windowLabel: budget.window.label, limit: block ? limit : null, softLimit: limit, key: usdKey, expiresAt })
-      if (context.model !== undefined && budget.models.size > 0) {
-        const modelLimit = budget.models.get(context.model)
+    for (let b = 0; b < budgets.length; b++) {
+      const budget = budgets[b]
+      if (budget === null || budget === undefined) continue
+      const policy = budget.policy
+      const window = this.mainWindow(budget, now)
+      const usd = this.usdMeta(budget, window, this.limitNano(budget, now), grace)
+      entries.push({ key: usd.key, amount: amountNano, limit: usd.limit, expiresAt: usd.expiresAt })
+      meta.push(usd)
+      const block = policy.onExceeded !== 'warn'
+      if (context.model !== undefined && policy.models.size > 0) {
+        const modelLimit = policy.models.get(context.model)
         if (modelLimit !== undefined) {
-          const mw = this.currentWindow(modelLimit.window, now)
-          const key = this.keyOf(modelLimit.window, 'usd')
+          const state = this.windowOf(budget, modelLimit.model, modelLimit.spec)
+          const mw = this.currentWindow(state, now)
+          const key = this.keyOf(state, 'usd')
           const mExpires = mw === null ? null : mw.end + grace
           entries.push({ key, amount: amountNano, limit: block ? modelLimit.limitNano : null, expiresAt: mExpires })
-          meta.push({ budget, kind: 'model', model: modelLimit, window: mw, windowLabel: modelLimit.window.label, limit: block ? modelLimit.limitNano : null, softLimit: modelLimit.limitNano, key, expiresAt: mExpires })
+          meta.push({ budget, kind: 'model', model: modelLimit, window: mw, windowLabel: modelLimit.label, limit: block ? modelLimit.limitNano : null, softLimit: modelLimit.limitNano, key, expiresAt: mExpires })
         }
       }
-      if (budget.rpm !== null || budget.tpm !== null) {
-        const rate = budget.rate!
+      if (policy.rpm !== null || policy.tpm !== null) {
+        const rate = this.windowOf(budget, RATE_WINDOW, MINUTE_SPEC)
         const minute = this.currentWindow(rate, now)!
         const rateExpires = minute.end + grace
-        if (budget.rpm !== null) {
+        if (policy.rpm !== null) {
           const key = this.keyOf(rate, 'req')
-          entries.push({ key, amount: 1, limit: budget.rpm, expiresAt: rateExpires })
-          meta.push({ budget, kind: 'rpm', window: minute, windowLabel: '1m', limit: budget.rpm, softLimit: budget.rpm, key, expiresAt: rateExpires })
+          entries.push({ key, amount: 1, limit: policy.rpm, expiresAt: rateExpires })
+          meta.push({ budget, kind: 'rpm', window: minute, windowLabel: '1m', limit: policy.rpm, softLimit: policy.rpm, key, expiresAt: rateExpires })
         }
-        if (budget.tpm !== null) {
+        if (policy.tpm !== null) {
           const key = this.keyOf(rate, 'tok')
-          entries.push({ key, amount: tokens, limit: budget.tpm, expiresAt: rateExpires })
-          meta.push({ budget, kind: 'tpm', window: minute, windowLabel: '1m', limit: budget.tpm, softLimit: budget.tpm, key, expiresAt: rateExpires })
+          entries.push({ key, amount: tokens, limit: policy.tpm, expiresAt: rateExpires })
+          meta.push({ budget, kind: 'tpm', window: minute, windowLabel: '1m', limit: policy.tpm, softLimit: policy.tpm, key, expiresAt: rateExpires })
         }
       }
-      if (budget.parallel !== null) {
+      if (policy.parallel !== null) {
         const key = ledgerKey(budget.prefix, 'all', 'par')
-        const parExpires = holdEnd + grace
-        entries.push({ key, amount: 1, limit: budget.parallel, expiresAt: parExpires })
-        meta.push({ budget, kind: 'par', window: null, windowLabel: 'none', limit: budget.parallel, softLimit: budget.parallel, key, expiresAt: parExpires })
+        const parExpires = now + this.holdTtlMs + grace
+        entries.push({ key, amount: 1, limit: policy.parallel, expiresAt: parExpires })
+        meta.push({ budget, kind: 'par', window: null, windowLabel: 'none', limit: policy.parallel, softLimit: policy.parallel, key, expiresAt: parExpires })
       }
     }
     return { entries, meta }
   }
 
   private refusal(meta: EntryMeta, balance: { spent: number; reserved: number }, requested: number, now: number): BudgetExceededError | RateLimitError {
-    const scope = { type: meta.budget.scope.type, id: meta.budget.scope.id }
+    const scope = scopeOf(meta.budget.scopeString)
     const limit = meta.limit ?? 0
     if (meta.kind === 'rpm' || meta.kind === 'tpm' || meta.kind === 'par') {
       const retryAfterMs = meta.kind === 'par' ? Math.min(1000, this.holdTtlMs) : Math.max(0, (meta.window?.end ?? now) - now)
@@ -698,7 +814,7 @@ export class BudgetManager {
       const balance = result.balances[result.refusedIndex] ?? { spent: 0, reserved: 0 }
       const requested = plan.entries[result.refusedIndex]!.amount
       const refusal = this.refusal(meta, balance, requested, now)
-      const onExceeded = meta.budget.onExceeded
+      const onExceeded = meta.budget.policy.onExceeded
       if (isBudgetExceededError(refusal)) {
         const fallback = typeof onExceeded === 'object' ? onExceeded.fallbackModel : undefined
         this.emit('budget.exceeded', {
@@ -895,8 +1011,8 @@ export class BudgetManager {
         callId,
       })
     }
-    if (budget.softNano !== null) fire('soft', null, budget.softNano)
-    if (limit !== null) for (const fraction of budget.thresholds) fire('alert', fraction, Math.max(1, fractionOfNano(limit, fraction)))
+    if (budget.policy.softNano !== null) fire('soft', null, budget.policy.softNano)
+    if (limit !== null) for (const fraction of budget.policy.thresholds) fire('alert', fraction, Math.max(1, fractionOfNano(limit, fraction)))
   }
 
   private buildRecord(
@@ -1159,15 +1275,15 @@ export class BudgetManager {
   }
 
   private async statusOf(budget: CompiledBudget, now: number): Promise<BudgetStatus> {
-    const window = this.currentWindow(budget.window, now)
-    const key = ledgerKey(budget.prefix, window === null ? 'all' : window.id, 'usd')
+    const window = this.mainWindow(budget, now)
+    const key = this.mainKey(budget)
     const [balance] = await this.storeCall(() => this.store.balances({ keys: [key], now }))
     const spent = balance?.spent ?? 0
     const reserved = balance?.reserved ?? 0
     const limit = this.limitNano(budget, now)
     const remaining = limit === null ? null : Math.max(0, limit - spent - reserved)
     return {
-      scope: budget.scope,
+      scope: scopeOf(budget.scopeString),
       spend: nanoToUsd(spent),
       reserved: nanoToUsd(reserved),
       limit: limit === null ? null : nanoToUsd(limit),
@@ -1195,11 +1311,12 @@ export class BudgetManager {
     const budget = this.fromStored(parsed, scopeString, stored)
     if (budget === null) return
     const keys: string[] = []
-    const window = this.currentWindow(budget.window, now)
-    keys.push(ledgerKey(budget.prefix, window === null ? 'all' : window.id, 'usd'))
-    for (const model of budget.models.values()) {
-      const mw = this.currentWindow(model.window, now)
-      keys.push(ledgerKey(model.prefix, mw === null ? 'all' : mw.id, 'usd'))
+    this.mainWindow(budget, now)
+    keys.push(this.mainKey(budget))
+    for (const model of budget.policy.models.values()) {
+      const state = this.windowOf(budget, model.model, model.spec)
+      this.currentWindow(state, now)
+      keys.push(this.keyOf(state, 'usd'))
     }
     await this.storeCall(() => this.store.reset({ keys, now }))
     if (stored !== null) {
@@ -1278,7 +1395,7 @@ export class BudgetManager {
     const scopeString = scopeKey(scope)
     const stored = await this.storeCall(() => this.store.getBudget(scopeString))
     const budget = this.fromStored(scope, scopeString, stored)
-    const window = budget === null ? null : this.currentWindow(budget.window, this.clock.now())
+    const window = budget === null ? null : this.mainWindow(budget, this.clock.now())
     const query: SpendQuery = { scope, groupBy: ['model'] }
     if (window !== null) query.from = window.start
     const report = await this.querySpend(query)

@@ -260,3 +260,36 @@ describe('BudgetManager admission', () => {
     expect(fired).toHaveLength(5)
   })
 })
+
+describe('budgets that share a plan', () => {
+  it('keep their own spend, windows, increases and anchors (the compiled plan is shared, the per-scope state is not)', async () => {
+    const { manager, clock } = setup({ budgetCacheTtlMs: 60_000 })
+    for (const user of ['a', 'b']) await manager.setBudget({ type: 'user', id: user }, { maxBudget: 1, duration: 'monthly' })
+    await manager.setBudget('user:r1', { maxBudget: 1, duration: '1h' })
+    clock.advance(1_000)
+    await manager.setBudget('user:r2', { maxBudget: 1, duration: '1h' })
+    // The same call several times per scope: the cached entry of the window is used from the second call on.
+    for (let i = 0; i < 3; i++) await (await manager.reserve({ user: 'a' }, 0.2)).commit(0.2)
+    await (await manager.reserve({ user: 'b' }, 0.1)).commit(0.1)
+    expect((await manager.getStatus('user:a')).exact.spend).toBe('0.600000000')
+    expect((await manager.getStatus('user:b')).exact.spend).toBe('0.100000000')
+    await manager.increaseBudget('user:a', { amount: 1, until: clock.now() + 60_000 })
+    await (await manager.reserve({ user: 'a' }, 1)).commit(1)
+    await expect(manager.reserve({ user: 'b' }, 1)).rejects.toBeInstanceOf(BudgetExceededError)
+    // The increase expires: user a's cached limit goes back to $1 although its window did not change.
+    clock.advance(61_000)
+    const refused = await manager.reserve({ user: 'a' }, 0.01).catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(BudgetExceededError)
+    expect((refused as BudgetExceededError).limit).toBe(1)
+    // Rolling windows anchored one second apart end one second apart.
+    const r1 = await manager.getStatus('user:r1')
+    const r2 = await manager.getStatus('user:r2')
+    expect(r2.resetsAt!.getTime() - r1.resetsAt!.getTime()).toBe(1_000)
+    // A new month starts every plan's users from zero, each on its own key.
+    clock.set(Date.UTC(2026, 11, 1, 0, 0, 1))
+    await (await manager.reserve({ user: 'a' }, 0.3)).commit(0.3)
+    await (await manager.reserve({ user: 'a' }, 0.3)).commit(0.3)
+    expect((await manager.getStatus('user:a')).exact.spend).toBe('0.600000000')
+    expect((await manager.getStatus('user:b')).exact.spend).toBe('0.000000000')
+  })
+})
