@@ -26,35 +26,36 @@ type Scaled = number | bigint
 /** `unpriced` of a call whose usage was fully priced (shared, frozen). */
 const NONE_UNPRICED: readonly UnpricedUsage[] = Object.freeze([])
 
-/** A cost result. Numbers are filled eagerly; exact strings are formatted on first access of `exact`. */
+/**
+ * A cost result: one allocation with a fixed hidden class (every field assigned in the constructor, in one
+ * order, no class-field initializers). `totalCost` is computed eagerly; the part costs (`inputCost`, ...) are
+ * prototype getters over the scaled integers (a division on access), and exact strings are formatted on the
+ * first access of `exact`. `toJSON()` gives a plain object with every field.
+ */
 class CostResultImpl implements CostResult {
-  readonly currency: 'USD'
-  totalCost: number
-  inputCost: number
-  outputCost: number
-  cacheReadCost: number
-  cacheWriteCost: number
-  reasoningCost: number
-  otherCost: number
-  model: string
-  provider: string
-  rule: ResolutionRule
-  priced: boolean
-  source: 'catalog' | 'custom' | 'provider'
-  serviceTier: 'standard' | 'flex' | 'priority'
-  batch: boolean
-  unpriced: readonly UnpricedUsage[]
+  declare readonly currency: 'USD'
+  declare totalCost: number
+  declare model: string
+  declare provider: string
+  declare rule: ResolutionRule
+  declare priced: boolean
+  declare source: 'catalog' | 'custom' | 'provider'
+  declare serviceTier: 'standard' | 'flex' | 'priority'
+  declare batch: boolean
+  declare unpriced: readonly UnpricedUsage[]
   /** @internal scaled parts: total, input, output, cacheRead, cacheWrite, reasoning, other */
-  readonly _t: Scaled
-  readonly _i: Scaled
-  readonly _o: Scaled
-  readonly _cr: Scaled
-  readonly _cw: Scaled
-  readonly _r: Scaled
-  readonly _x: Scaled
-  readonly _scale: number
+  declare readonly _t: Scaled
+  declare readonly _i: Scaled
+  declare readonly _o: Scaled
+  declare readonly _cr: Scaled
+  declare readonly _cw: Scaled
+  declare readonly _r: Scaled
+  declare readonly _x: Scaled
+  declare readonly _scale: number
+  /** @internal 10^scale as a double when the parts are numbers (exact, scale <= 22), else 0. */
+  declare readonly _unit: number
   /** @internal */
-  _exact: ExactCost | undefined
+  declare _exact: ExactCost | undefined
 
   constructor(
     scale: number,
@@ -73,35 +74,10 @@ class CostResultImpl implements CostResult {
     source: 'catalog' | 'custom' | 'provider',
     serviceTier: 'standard' | 'flex' | 'priority',
     batch: boolean,
-    unpriced: readonly UnpricedUsage[] = NONE_UNPRICED,
+    unpriced: readonly UnpricedUsage[],
   ) {
     this.currency = 'USD'
-    this._exact = undefined
-    this._scale = scale
-    this._t = total
-    this._i = input
-    this._o = output
-    this._cr = cacheRead
-    this._cw = cacheWrite
-    this._r = reasoning
-    this._x = other
-    if (typeof total === 'number') {
-      this.totalCost = total / unit
-      this.inputCost = (input as number) / unit
-      this.outputCost = (output as number) / unit
-      this.cacheReadCost = (cacheRead as number) / unit
-      this.cacheWriteCost = (cacheWrite as number) / unit
-      this.reasoningCost = (reasoning as number) / unit
-      this.otherCost = (other as number) / unit
-    } else {
-      this.totalCost = Number(formatScaled(total, scale))
-      this.inputCost = Number(formatScaled(input, scale))
-      this.outputCost = Number(formatScaled(output, scale))
-      this.cacheReadCost = Number(formatScaled(cacheRead, scale))
-      this.cacheWriteCost = Number(formatScaled(cacheWrite, scale))
-      this.reasoningCost = Number(formatScaled(reasoning, scale))
-      this.otherCost = Number(formatScaled(other, scale))
-    }
+    this.totalCost = typeof total === 'number' ? total / unit : Number(formatScaled(total, scale))
     this.model = model
     this.provider = provider
     this.rule = rule
@@ -110,23 +86,60 @@ class CostResultImpl implements CostResult {
     this.serviceTier = serviceTier
     this.batch = batch
     this.unpriced = unpriced
+    this._t = total
+    this._i = input
+    this._o = output
+    this._cr = cacheRead
+    this._cw = cacheWrite
+    this._r = reasoning
+    this._x = other
+    this._scale = scale
+    this._unit = typeof total === 'number' ? unit : 0
+    this._exact = undefined
   }
 
+  /** @internal One part as the closest double. */
+  _part(value: Scaled): number {
+    return typeof value === 'number' ? value / this._unit : Number(formatScaled(value, this._scale))
+  }
+
+  get inputCost(): number {
+    return this._part(this._i)
+  }
+
+  get outputCost(): number {
+    return this._part(this._o)
+  }
+
+  get cacheReadCost(): number {
+    return this._part(this._cr)
+  }
+
+  get cacheWriteCost(): number {
+    return this._part(this._cw)
+  }
+
+  get reasoningCost(): number {
+    return this._part(this._r)
+  }
+
+  get otherCost(): number {
+    return this._part(this._x)
+  }
+
+  /** Exact decimal strings and nano-USD: one small object on first access; each string is formatted when read. */
   get exact(): ExactCost {
-    if (this._exact === undefined) {
-      const s = this._scale
-      this._exact = {
-        totalCost: formatScaled(this._t, s),
-        totalNanoUsd: nanoCeil(this._t, s),
-        inputCost: formatScaled(this._i, s),
-        outputCost: formatScaled(this._o, s),
-        cacheReadCost: formatScaled(this._cr, s),
-        cacheWriteCost: formatScaled(this._cw, s),
-        reasoningCost: formatScaled(this._r, s),
-        otherCost: formatScaled(this._x, s),
-      }
+    let exact = this._exact
+    if (exact === undefined) {
+      exact = new ExactCostImpl(this)
+      this._exact = exact
     }
-    return this._exact
+    return exact
+  }
+
+  /** `console.log(result)` and `util.inspect` show the plain form (the part costs are getters). */
+  [Symbol.for('nodejs.util.inspect.custom')](): unknown {
+    return this.toJSON()
   }
 
   toJSON(): Omit<CostResult, 'exact' | 'toJSON'> & { exact: ExactCost } {
@@ -147,7 +160,64 @@ class CostResultImpl implements CostResult {
       serviceTier: this.serviceTier,
       batch: this.batch,
       unpriced: this.unpriced,
-      exact: this.exact,
+      exact: (this.exact as ExactCostImpl).toJSON(),
+    }
+  }
+}
+
+/**
+ * `result.exact`: getters over the result's scaled integers, so reading `exact.totalCost` formats one string,
+ * not eight. `toJSON()` (used by `JSON.stringify`) gives a plain object with every field.
+ */
+class ExactCostImpl implements ExactCost {
+  declare readonly _r: CostResultImpl
+
+  constructor(result: CostResultImpl) {
+    this._r = result
+  }
+
+  get totalCost(): string {
+    return formatScaled(this._r._t, this._r._scale)
+  }
+
+  get totalNanoUsd(): number {
+    return nanoCeil(this._r._t, this._r._scale)
+  }
+
+  get inputCost(): string {
+    return formatScaled(this._r._i, this._r._scale)
+  }
+
+  get outputCost(): string {
+    return formatScaled(this._r._o, this._r._scale)
+  }
+
+  get cacheReadCost(): string {
+    return formatScaled(this._r._cr, this._r._scale)
+  }
+
+  get cacheWriteCost(): string {
+    return formatScaled(this._r._cw, this._r._scale)
+  }
+
+  get reasoningCost(): string {
+    return formatScaled(this._r._r, this._r._scale)
+  }
+
+  get otherCost(): string {
+    return formatScaled(this._r._x, this._r._scale)
+  }
+
+  toJSON(): ExactCost {
+    return {
+      totalCost: this.totalCost,
+      totalNanoUsd: this.totalNanoUsd,
+      inputCost: this.inputCost,
+      outputCost: this.outputCost,
+      cacheReadCost: this.cacheReadCost,
+      cacheWriteCost: this.cacheWriteCost,
+      reasoningCost: this.reasoningCost,
+      otherCost: this.otherCost,
     }
   }
 }
@@ -288,7 +358,9 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   if (typeof model !== 'string' || model === '') throw new InvalidInputError('model', '`model` is required (the usage does not name one)')
   const priced = resolveFor(model, input, catalog)
   const provider = input.provider ?? (priced ? priced.resolved.entry.provider : 'unknown')
-  const tier = usage.serviceTier !== undefined ? tierOf(usage.serviceTier, 'usage.serviceTier') : tierOf(input.serviceTier, 'serviceTier')
+  const usageTier = usage.serviceTier
+  const inputTier = input.serviceTier
+  const tier = usageTier !== undefined ? tierOf(usageTier, 'usage.serviceTier') : inputTier === undefined ? 'standard' : tierOf(inputTier, 'serviceTier')
   const batch = input.batch === true
   if (input.batch !== undefined && typeof input.batch !== 'boolean') throw new InvalidInputError('batch', `\`batch\` must be a boolean, got ${JSON.stringify(input.batch)}`)
 
@@ -298,11 +370,17 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   const outputTokens = requiredCount(usage.outputTokens, 'outputTokens')
   const cacheRead = count(usage.cacheReadTokens, 'cacheReadTokens')
   const cacheWrite = count(usage.cacheWriteTokens, 'cacheWriteTokens')
-  const write1h = count(usage.cacheWrite1hTokens, 'cacheWrite1hTokens')
-  const audioIn = count(usage.inputAudioTokens, 'inputAudioTokens')
-  const imageIn = count(usage.inputImageTokens, 'inputImageTokens')
-  const audioOut = count(usage.outputAudioTokens, 'outputAudioTokens')
-  const imageOut = count(usage.outputImageTokens, 'outputImageTokens')
+  // Optional counts: absent on most usages, so test for undefined here and call the checker only when present.
+  const w1 = usage.cacheWrite1hTokens
+  const write1h = w1 === undefined ? 0 : count(w1, 'cacheWrite1hTokens')
+  const ai = usage.inputAudioTokens
+  const audioIn = ai === undefined ? 0 : count(ai, 'inputAudioTokens')
+  const ii = usage.inputImageTokens
+  const imageIn = ii === undefined ? 0 : count(ii, 'inputImageTokens')
+  const ao = usage.outputAudioTokens
+  const audioOut = ao === undefined ? 0 : count(ao, 'outputAudioTokens')
+  const io = usage.outputImageTokens
+  const imageOut = io === undefined ? 0 : count(io, 'outputImageTokens')
   const reasoningRaw = usage.reasoningTokens
   let reasoning = 0
   if (reasoningRaw !== null) {
@@ -322,7 +400,7 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   }
 
   if (priced === undefined) {
-    return new CostResultImpl(0, 1, 0, 0, 0, 0, 0, 0, 0, model, provider, 'exact', false, 'catalog', tier, batch)
+    return new CostResultImpl(0, 1, 0, 0, 0, 0, 0, 0, 0, model, provider, 'exact', false, 'catalog', tier, batch, NONE_UNPRICED)
   }
   const { resolved, prepared } = priced
   const source = resolved.entry.source
@@ -334,7 +412,7 @@ export function calculateCost(input: CalculateCostInput): CostResult {
     if (!parsed) throw new InvalidInputError('usage.providerCost', `\`usage.providerCost\` must be a finite number >= 0, got ${String(providerCost)}`)
     if (parsed.int > 0n) {
       checkLedgerRange(parsed.int, parsed.scale)
-      return new CostResultImpl(parsed.scale, 1, parsed.int, 0n, 0n, 0n, 0n, 0n, parsed.int, resolved.key, provider, resolved.rule, true, 'provider', tier, batch)
+      return new CostResultImpl(parsed.scale, 1, parsed.int, 0n, 0n, 0n, 0n, 0n, parsed.int, resolved.key, provider, resolved.rule, true, 'provider', tier, batch, NONE_UNPRICED)
     }
   }
 
@@ -372,8 +450,8 @@ export function calculateCost(input: CalculateCostInput): CostResult {
     const o = textOut * rates.output + audioOut * rates.audioOut + imageOut * rates.imageOut
     const r = reasoning * reasoningRate
     const total = i + cr + cw + o + r
-    if (total <= MAX_SAFE && (prepared.scale >= 9 || total * 10 ** (9 - prepared.scale) <= MAX_SAFE)) {
-      return new CostResultImpl(prepared.scale, prepared.unit, total, i, o, cr, cw, r, 0, resolved.key, provider, resolved.rule, true, source, tier, batch)
+    if (total <= prepared.maxFastTotal) {
+      return new CostResultImpl(prepared.scale, prepared.unit, total, i, o, cr, cw, r, 0, resolved.key, provider, resolved.rule, true, source, tier, batch, NONE_UNPRICED)
     }
   }
 

@@ -299,7 +299,12 @@ export class PriceCatalog {
 
   /** @internal Cached resolution or undefined. */
   lookup(model: string, provider: string | undefined): Resolution | undefined {
+    // Kept tiny so that it inlines into calculateCost: a repeated model is two comparisons.
     if (model === this.#lastModel && provider === this.#lastProvider) return this.#lastResolution
+    return this.#lookupCached(model, provider)
+  }
+
+  #lookupCached(model: string, provider: string | undefined): Resolution | undefined {
     if (typeof model !== 'string' || model === '') return undefined
     const cacheKey = provider === undefined ? model : `${provider}\u0000${model}`
     let resolution = this.#cache.get(cacheKey)

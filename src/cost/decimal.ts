@@ -56,6 +56,7 @@ export function rescale(value: ScaledDecimal, scale: number): bigint {
 
 /** Formats `int / 10^scale` as a plain decimal string without trailing zeros (`"0.0001275"`, `"0"`). */
 export function formatScaled(int: bigint | number, scale: number): string {
+  if (int === 0 || int === 0n) return '0'
   let digits = typeof int === 'bigint' ? int.toString() : integerString(int)
   let negative = false
   if (digits.startsWith('-')) {

@@ -51,6 +51,11 @@ export interface PreparedEntry {
   unit: number
   /** True when every rate is a safe integer and `unit` is exact: the double fast path may be used. */
   fast: boolean
+  /**
+   * Largest scaled total the double path may return: at most 2^53 - 1, and small enough that the total in
+   * nano-USD (total * 10^(9 - scale) when scale < 9) is a safe integer too.
+   */
+  maxFastTotal: number
   /** Thresholds in tokens (from `_above_<N>k_tokens` keys), descending. */
   thresholds: number[]
   /** Standard tier, no threshold, no batch. */
@@ -166,10 +171,11 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     }
   }
 
-  const memo = new Map<string, RateSet>()
+  // Memo without per-call key strings: slot = tier * 2 + batch, then the threshold (a number key).
+  const memo: Array<Map<number, RateSet>> = [new Map(), new Map(), new Map(), new Map(), new Map(), new Map()]
   const rates = (tier: 'standard' | 'flex' | 'priority', threshold: number, batch: boolean): RateSet => {
-    const memoKey = `${tier}|${threshold}|${batch ? 1 : 0}`
-    const cached = memo.get(memoKey)
+    const slot = memo[(tier === 'standard' ? 0 : tier === 'flex' ? 2 : 4) + (batch ? 1 : 0)]!
+    const cached = slot.get(threshold)
     if (cached) return cached
     const input = lookup('input_cost_per_token', tier, threshold) ?? 0n
     const output = lookup('output_cost_per_token', tier, threshold) ?? 0n
@@ -190,7 +196,7 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     let big: BigRateSet = { input, output, cacheRead, cacheWrite, cacheWrite1h, reasoning, audioIn, audioOut, imageIn, imageOut }
     if (batch) big = halve(big, scaled.get('input_cost_per_token_batches'), scaled.get('output_cost_per_token_batches'))
     const set = toNumberRates(big)
-    memo.set(memoKey, set)
+    slot.set(threshold, set)
     return set
   }
 
@@ -201,9 +207,10 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
    * output rate); output missing from a tier falls back to the entry's own output rate. Audio and image
    * tokens use the entry's audio/image rates, else the tier's input/output rate.
    */
+  const tierMemo: Array<RateSet | undefined> = []
   const tierRates = (index: number, batch: boolean): RateSet => {
-    const memoKey = `tier${index}|${batch ? 1 : 0}`
-    const cached = memo.get(memoKey)
+    const memoKey = index * 2 + (batch ? 1 : 0)
+    const cached = tierMemo[memoKey]
     if (cached) return cached
     const t = tierList[index]!.rates
     const input = t.get('input_cost_per_token') ?? scaled.get('input_cost_per_token') ?? 0n
@@ -223,7 +230,7 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     }
     if (batch) big = halve(big, undefined, undefined)
     const set = toNumberRates(big)
-    memo.set(memoKey, set)
+    tierMemo[memoKey] = set
     return set
   }
 
@@ -234,6 +241,7 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     scale,
     unit: 10 ** scale,
     fast,
+    maxFastTotal: scale >= 9 ? Number.MAX_SAFE_INTEGER : Math.floor(Number.MAX_SAFE_INTEGER / 10 ** (9 - scale)),
     thresholds: thresholdList,
     base,
     perRequest: scaled.has('input_cost_per_request'),

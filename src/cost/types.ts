@@ -144,7 +144,11 @@ export interface ExactCost {
   otherCost: string
 }
 
-/** Result of {@link calculateCost}. Costs are USD numbers (closest double to the exact value). */
+/**
+ * Result of {@link calculateCost}. Costs are USD numbers (closest double to the exact value). `totalCost` and
+ * the metadata are own properties; the part costs (`inputCost` ... `otherCost`) and `exact` are getters computed
+ * on access, so spreading a result (`{ ...result }`) copies only the former: use `toJSON()` for a plain object.
+ */
 export interface CostResult {
   /** Sum of the parts below. */
   totalCost: number
@@ -181,7 +185,7 @@ export interface CostResult {
    * saying so). Empty (a shared frozen array) when every part of the usage was priced.
    */
   unpriced: readonly UnpricedUsage[]
-  /** Exact decimal strings and integer nano-USD (computed on first access). */
+  /** Exact decimal strings and integer nano-USD (each formatted when read; `exact.toJSON()` is not needed for `JSON.stringify(result)`). */
   readonly exact: ExactCost
   /** Plain-object form (with `exact`) for logging and JSON. */
   toJSON(): Omit<CostResult, 'exact' | 'toJSON'> & { exact: ExactCost }

@@ -631,3 +631,22 @@ describe('nano-USD for the ledger', () => {
     expect(calculateCost({ model: 'gpt-4o', usage: normalizeUsage(raw) }).exact.totalCost).toBe(calculateCost({ model: 'gpt-4o', usage: raw }).exact.totalCost)
   })
 })
+
+describe('result object', () => {
+  it('JSON.stringify and toJSON give every part, number and exact string, matching the getters', () => {
+    // gpt-4o cached call: 0.01 + 0.0075 + 0.005 = 0.0225
+    const r = calculateCost({ model: 'gpt-4o', usage: u(10_000, 500, { cacheReadTokens: 6_000 }) })
+    const json = JSON.parse(JSON.stringify(r)) as Record<string, unknown>
+    expect(json).toMatchObject({ totalCost: 0.0225, inputCost: 0.01, cacheReadCost: 0.0075, outputCost: 0.005, cacheWriteCost: 0, reasoningCost: 0, otherCost: 0, currency: 'USD', model: 'gpt-4o', unpriced: [] })
+    expect(json.exact).toEqual({ totalCost: '0.0225', totalNanoUsd: 22_500_000, inputCost: '0.01', outputCost: '0.005', cacheReadCost: '0.0075', cacheWriteCost: '0', reasoningCost: '0', otherCost: '0' })
+    expect(r.toJSON().exact).toEqual(json.exact)
+    expect([r.inputCost, r.cacheReadCost, r.outputCost]).toEqual([0.01, 0.0075, 0.005])
+    expect(r.exact).toBe(r.exact) // one exact object per result
+  })
+  it('the BigInt path gives the same parts through the getters', () => {
+    // 1e11 * 0.0000025 = 250,000; 1e11 * 0.00001 = 1,000,000
+    const r = calculateCost({ model: 'gpt-4o', usage: u(100_000_000_000, 100_000_000_000) })
+    expect([r.inputCost, r.outputCost, r.totalCost]).toEqual([250_000, 1_000_000, 1_250_000])
+    expect(r.exact.outputCost).toBe('1000000')
+  })
+})
