@@ -63,6 +63,23 @@ export interface HeldCall {
 }
 
 /**
+ * A released call, remembered until `holdExpiresAt` (a repeated reserve is a no-op; a later commit is still
+ * applied). Shaped like {@link HeldCall} so that reading the call map stays monomorphic.
+ */
+export interface ReleasedCall {
+  keys: null
+  amounts: null
+  holdExpiresAt: number
+}
+
+/** What the ledger remembers of a call id: its holds, its release, or (a number) until when its commit is remembered. */
+export type CallState = HeldCall | ReleasedCall | number
+
+function isHeld(call: CallState | undefined): call is HeldCall {
+  return typeof call === 'object' && call.keys !== null
+}
+
+/**
  * A binary min-heap of (instant, call id) in two parallel arrays: no allocation per entry. Entries are never
  * removed early; a popped entry is checked against the current state and ignored when stale.
  */
@@ -74,15 +91,16 @@ export interface ExpiryHeap {
 /** The whole state of a ledger. */
 export interface LedgerState {
   keys: Map<string, KeyState>
-  /** Calls with live holds. */
-  held: Map<string, HeldCall>
+  /**
+   * Every call id the ledger knows, in one map so that a call costs one lookup: calls with live holds, released
+   * calls, and committed calls with until when they are remembered (a repeated commit is a no-op).
+   */
+  calls: Map<string, CallState>
+  /** How many entries of `calls` hold amounts. */
+  heldCount: number
   /** When held calls expire. */
   holdExpiries: ExpiryHeap
-  /** Committed call ids and until when they are remembered (a repeated commit is a no-op). */
-  finished: Map<string, number>
-  /** Released call ids and until when they are remembered (a later commit of one is still applied). */
-  released: Map<string, number>
-  /** When finished call ids may be forgotten. */
+  /** When finished (committed or released) call ids may be forgotten. */
   finishedExpiries: ExpiryHeap
   budgets: Map<string, StoredBudget>
   /** Audit history per scope: the entry itself while a scope has one (most have), a list from the second on. */
@@ -103,10 +121,9 @@ export interface LedgerState {
 export function createLedger(options: { maxRecords?: number } = {}): LedgerState {
   return {
     keys: new Map(),
-    held: new Map(),
+    calls: new Map(),
+    heldCount: 0,
     holdExpiries: { at: [], ids: [] },
-    finished: new Map(),
-    released: new Map(),
     finishedExpiries: { at: [], ids: [] },
     budgets: new Map(),
     history: new Map(),
@@ -299,17 +316,23 @@ function expire(state: LedgerState, now: number): void {
   const holds = state.holdExpiries
   while (holds.at.length > 0 && holds.at[0]! <= now) {
     const callId = heapPop(holds)
-    const call = state.held.get(callId)
-    if (call !== undefined && call.holdExpiresAt <= now) dropHolds(state, callId, call, now)
+    const call = state.calls.get(callId)
+    if (isHeld(call) && call.holdExpiresAt <= now) {
+      dropHolds(state, call, now)
+      state.calls.delete(callId)
+    }
   }
   const finished = state.finishedExpiries
   while (finished.at.length > 0 && finished.at[0]! <= now) {
     const callId = heapPop(finished)
-    const until = state.finished.get(callId)
-    if (until !== undefined && until <= now) state.finished.delete(callId)
-    const releasedUntil = state.released.get(callId)
-    if (releasedUntil !== undefined && releasedUntil <= now) state.released.delete(callId)
+    const call = state.calls.get(callId)
+    if (call === undefined || isHeld(call)) continue
+    if ((typeof call === 'number' ? call : call.holdExpiresAt) <= now) state.calls.delete(callId)
   }
+  // Finished calls leave stale entries in the hold expiry heap; rebuild it when they outnumber the live ones, so
+  // the heap stays proportional to the calls in flight (amortized O(1) per call).
+  const heap = state.holdExpiries
+  if (heap.at.length > 1024 && heap.at.length > 4 * state.heldCount) rebuildHoldHeap(state)
   if (now >= state.lastSweepAt + SWEEP_INTERVAL_MS) sweepKeys(state, now)
 }
 
@@ -342,18 +365,15 @@ function balanceOf(ks: KeyState | undefined): Balance {
   return ks === undefined ? { spent: 0, reserved: 0 } : { spent: ks.spent, reserved: ks.reserved }
 }
 
+/** Remembers a committed (or released) call id until `until`, replacing its holds or its release. */
 function finish(state: LedgerState, callId: string, until: number, committed: boolean): void {
-  // Numbers, not objects: a busy ledger remembers every call id of its dedupe window.
-  if (committed) {
-    state.finished.set(callId, until)
-    state.released.delete(callId)
-  } else {
-    state.released.set(callId, until)
-  }
+  // A number for a commit, not an object: a busy ledger remembers every call id of its dedupe window.
+  state.calls.set(callId, committed ? until : { keys: null, amounts: null, holdExpiresAt: until })
   heapPush(state.finishedExpiries, until, callId)
 }
 
-function dropHolds(state: LedgerState, callId: string, call: HeldCall, now: number): void {
+/** Takes a held call's amounts off its keys (the caller replaces or deletes its entry in `calls`). */
+function dropHolds(state: LedgerState, call: HeldCall, now: number): void {
   for (let i = 0; i < call.keys.length; i++) {
     const key = call.keys[i]!
     const ks = state.keys.get(key)
@@ -362,16 +382,18 @@ function dropHolds(state: LedgerState, callId: string, call: HeldCall, now: numb
     ks.holdCount--
     liveKey(state, key, now)
   }
-  state.held.delete(callId)
-  // Finished calls leave stale entries in the expiry heap; rebuild it when they outnumber the live ones, so the
-  // heap stays proportional to the calls in flight (amortized O(1) per call).
-  const heap = state.holdExpiries
-  if (heap.at.length > 1024 && heap.at.length > 4 * state.held.size) rebuildHoldHeap(state)
+  state.heldCount--
 }
 
+/** The hold expiry heap without the entries of calls that no longer hold (O(heap), not O(calls remembered)). */
 function rebuildHoldHeap(state: LedgerState): void {
+  const old = state.holdExpiries
   const heap: ExpiryHeap = { at: [], ids: [] }
-  for (const [callId, call] of state.held) heapPush(heap, call.holdExpiresAt, callId)
+  for (let i = 0; i < old.at.length; i++) {
+    const callId = old.ids[i]!
+    const call = state.calls.get(callId)
+    if (isHeld(call) && call.holdExpiresAt === old.at[i]) heapPush(heap, old.at[i]!, callId)
+  }
   state.holdExpiries = heap
 }
 
@@ -380,7 +402,7 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
   validateReserve(request)
   const { callId, now, entries } = request
   expire(state, now)
-  if (state.held.has(callId) || state.finished.has(callId) || state.released.has(callId)) {
+  if (state.calls.has(callId)) {
     return { ok: true, duplicate: true, balances: entries.map((e) => balanceOf(liveKey(state, e.key, now))) }
   }
   const current: (KeyState | undefined)[] = new Array(entries.length)
@@ -413,7 +435,8 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
     keys[i] = entry.key
     amounts[i] = entry.amount
   }
-  state.held.set(callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
+  state.calls.set(callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
+  state.heldCount++
   heapPush(state.holdExpiries, request.holdExpiresAt, callId)
   if (request.holdExpiresAt <= now) expire(state, now)
   return { ok: true, duplicate: false, balances }
@@ -424,9 +447,8 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
   validateCommit(request)
   const { callId, now, entries } = request
   expire(state, now)
-  const call = state.held.get(callId)
-  // A held call has not finished, so the finished map is consulted only for commits without a live hold.
-  if (call === undefined && state.finished.has(callId)) {
+  const known = state.calls.get(callId)
+  if (typeof known === 'number') {
     return {
       duplicate: true,
       balances: entries.map((e) => {
@@ -442,7 +464,7 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
       fail(`entries[${i}].amount`, `adding ${entry.amount} to ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
     }
   }
-  if (call !== undefined) dropHolds(state, callId, call, now)
+  if (isHeld(known)) dropHolds(state, known, now)
   const balances: CommitBalance[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
@@ -470,9 +492,9 @@ export function release(state: LedgerState, request: ReleaseRequest): ReleaseRes
   validateRelease(request)
   const { callId, now } = request
   expire(state, now)
-  const call = state.held.get(callId)
-  if (call === undefined) return { released: false }
-  dropHolds(state, callId, call, now)
+  const call = state.calls.get(callId)
+  if (!isHeld(call)) return { released: false }
+  dropHolds(state, call, now)
   finish(state, callId, Math.max(call.holdExpiresAt, now), false)
   return { released: true }
 }
@@ -494,8 +516,8 @@ export function peekBalances(state: LedgerState, request: BalancesRequest): Bala
   // Holds that are due at `now` but not yet dropped (no change has run at this instant yet).
   const due = new Map<string, { amount: number; holds: number }>()
   for (const callId of heapDue(state.holdExpiries, now)) {
-    const call = state.held.get(callId)
-    if (call === undefined || call.holdExpiresAt > now) continue
+    const call = state.calls.get(callId)
+    if (!isHeld(call) || call.holdExpiresAt > now) continue
     for (let i = 0; i < call.keys.length; i++) {
       const d = due.get(call.keys[i]!) ?? { amount: 0, holds: 0 }
       d.amount += call.amounts[i]!
@@ -654,17 +676,26 @@ function sweepKeys(state: LedgerState, now: number): void {
 // ---------------------------------------------------------------------------------------------------------
 // Snapshots (for durable stores)
 
+/** Held calls, then committed and released call ids (each in the order of the call map). */
+function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue[] } {
+  const held: JsonValue[] = []
+  const committed: JsonValue[] = []
+  const released: JsonValue[] = []
+  for (const [callId, call] of state.calls) {
+    if (typeof call === 'number') committed.push([callId, call, true])
+    else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
+    else held.push([callId, call.keys, call.amounts, call.holdExpiresAt])
+  }
+  return { held, finished: [...committed, ...released] }
+}
+
 /** The ledger as JSON, for snapshots. Deterministic for a given state. */
 export function snapshotLedger(state: LedgerState): JsonValue {
   return {
     version: 2,
     lastSweepAt: Number.isFinite(state.lastSweepAt) ? state.lastSweepAt : null,
     keys: [...state.keys].map(([key, ks]) => [key, ks.spent, ks.expiresAt]),
-    held: [...state.held].map(([callId, call]) => [callId, call.keys, call.amounts, call.holdExpiresAt]),
-    finished: [
-      ...[...state.finished].map(([callId, until]) => [callId, until, true]),
-      ...[...state.released].map(([callId, until]) => [callId, until, false]),
-    ],
+    ...callLists(state),
     budgets: [...state.budgets.values()] as unknown as JsonValue,
     history: [...state.history.values()].flat() as unknown as JsonValue,
     records: state.records as unknown as JsonValue,
@@ -681,7 +712,8 @@ export function restoreLedger(snapshot: JsonValue, options: { maxRecords?: numbe
     state.keys.set(key, { spent, reserved: 0, holdCount: 0, expiresAt })
   }
   for (const [callId, keys, amounts, holdExpiresAt] of s.held as [string, string[], number[], number][]) {
-    state.held.set(callId, { keys, amounts, holdExpiresAt })
+    state.calls.set(callId, { keys, amounts, holdExpiresAt })
+    state.heldCount++
     heapPush(state.holdExpiries, holdExpiresAt, callId)
     for (let i = 0; i < keys.length; i++) {
       const ks = state.keys.get(keys[i]!)

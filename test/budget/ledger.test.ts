@@ -141,4 +141,31 @@ describe('ledger', () => {
       expect((await store.getHistory('user:a'))[0]!.new).toEqual(plan)
     })
   })
+
+  it('remembers each call id as held, released or committed, and forgets it when due', () => {
+    const state = ledger.createLedger()
+    const entries = [{ key: 'a', amount: 5, limit: 100, expiresAt: null }]
+    const reserve = (callId: string, now: number) => ledger.reserve(state, { callId, now, holdExpiresAt: now + 1_000, entries })
+    const commit = (callId: string, now: number, amount = 3) => ledger.commit(state, { callId, now, entries: [{ key: 'a', amount, expiresAt: null }], dedupeUntil: now + 100 })
+    expect(reserve('x', T0)).toMatchObject({ ok: true, duplicate: false })
+    expect(reserve('x', T0)).toMatchObject({ ok: true, duplicate: true })
+    expect(ledger.release(state, { callId: 'x', now: T0 })).toEqual({ released: true })
+    expect(ledger.release(state, { callId: 'x', now: T0 })).toEqual({ released: false })
+    // Released and remembered until its hold would have expired: a reserve is a duplicate, a commit still counts.
+    expect(reserve('x', T0 + 500)).toMatchObject({ duplicate: true })
+    expect(commit('x', T0 + 500).duplicate).toBe(false)
+    expect(commit('x', T0 + 550).duplicate).toBe(true)
+    expect(ledger.balances(state, { keys: ['a'], now: T0 + 550 })).toEqual([{ spent: 3, reserved: 0 }])
+    // A commit is remembered until its own dedupe instant (the release's later expiry, T0 + 1000, does not extend it).
+    expect(commit('x', T0 + 600).duplicate).toBe(false)
+    expect(commit('x', T0 + 650).duplicate).toBe(true)
+    expect(commit('x', T0 + 1_000).duplicate).toBe(false)
+    expect(commit('x', T0 + 1_050).duplicate).toBe(true)
+    expect(commit('x', T0 + 5_000).duplicate).toBe(false)
+    expect(ledger.balances(state, { keys: ['a'], now: T0 + 5_000 })).toEqual([{ spent: 12, reserved: 0 }])
+    // A hold that expires is forgotten with its call: the id can be reserved again.
+    expect(reserve('y', T0 + 6_000)).toMatchObject({ duplicate: false })
+    expect(reserve('y', T0 + 7_000)).toMatchObject({ duplicate: false })
+    expect(ledger.balances(state, { keys: ['a'], now: T0 + 7_000 })).toEqual([{ spent: 12, reserved: 5 }])
+  })
 })
