@@ -297,6 +297,7 @@ interface Plan {
 }
 
 const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
+const STATUSES: readonly CallStatus[] = ['success', 'failure', 'aborted', 'estimated', 'cache_hit']
 /** Shared by every budget without increases / thresholds (read only). */
 const NO_INCREASES: readonly { amountNano: number; until: number }[] = []
 const NO_THRESHOLDS: readonly number[] = []
@@ -888,8 +889,7 @@ export class BudgetManager {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       throw new InvalidInputError('commit', '`commit` takes a USD number or `{ cost?, usage?, model?, provider?, status?, estimated?, metadata? }`')
     }
-    const statuses: readonly CallStatus[] = ['success', 'failure', 'aborted', 'estimated', 'cache_hit']
-    if (input.status !== undefined && !statuses.includes(input.status)) throw new InvalidInputError('status', `\`status\` must be one of ${statuses.join(', ')}`)
+    if (input.status !== undefined && !STATUSES.includes(input.status)) throw new InvalidInputError('status', `\`status\` must be one of ${STATUSES.join(', ')}`)
     if (input.estimated !== undefined && typeof input.estimated !== 'boolean') throw new InvalidInputError('estimated', '`estimated` must be a boolean')
     if (input.model !== undefined) validateId('model', input.model)
     if (input.provider !== undefined) validateId('provider', input.provider)
@@ -899,7 +899,8 @@ export class BudgetManager {
     if (model !== undefined) fields.modelServed = model
     if (provider !== undefined) fields.provider = provider
     if (input.status === 'cache_hit') {
-      return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields: { ...fields, priceSource: 'cache' } }
+      fields.priceSource = 'cache'
+      return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields }
     }
     if (input.cost !== undefined) {
       const nano = usdToNano(input.cost, 'cost')
@@ -910,7 +911,8 @@ export class BudgetManager {
         fields.usage = counted.usage as unknown as JsonValue
       }
       const estimated = input.estimated ?? input.status === 'estimated'
-      return { nano, tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields: { ...fields, priceSource: 'caller' } }
+      fields.priceSource = 'caller'
+      return { nano, tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields }
     }
     if (input.usage !== undefined) {
       const priced = priceUsage(this.catalog, model, provider, input.usage)
@@ -925,7 +927,8 @@ export class BudgetManager {
       return { nano: priced.nano, tokens: priced.tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields }
     }
     // Neither cost nor usage: never a silent $0; the estimate, flagged.
-    return { nano: fallback.nano, tokens: fallback.tokens, status: input.status ?? 'estimated', estimated: true, fields: { ...fields, priceSource: 'estimate' } }
+    fields.priceSource = 'estimate'
+    return { nano: fallback.nano, tokens: fallback.tokens, status: input.status ?? 'estimated', estimated: true, fields }
   }
 
   /** @internal Writes a commit for a reservation or a direct record. */
@@ -942,15 +945,14 @@ export class BudgetManager {
     const { callId, plan, priced } = args
     const now = this.clock.now()
     const entries: CommitEntry[] = []
-    const metas: EntryMeta[] = []
     for (let i = 0; i < plan.meta.length; i++) {
       const meta = plan.meta[i]!
       if (meta.kind === 'par') continue
       const amount = meta.kind === 'rpm' ? 1 : meta.kind === 'tpm' ? priced.tokens : priced.nano
       entries.push({ key: meta.key, amount, expiresAt: meta.expiresAt })
-      metas.push(meta)
     }
-    const record = this.buildRecord(args, now)
+    const costText = formatNano(priced.nano)
+    const record = this.buildRecord(args, now, costText)
     let result
     try {
       result = await this.store.commit({ callId, now, entries, dedupeUntil: now + this.dedupeTtlMs, record })
@@ -961,21 +963,23 @@ export class BudgetManager {
       throw storageError
     }
     const overshoot: Overshoot[] = []
+    const cost = nanoToUsd(priced.nano)
     if (!result.duplicate) {
-      for (let i = 0; i < metas.length; i++) {
-        const meta = metas[i]!
-        if (meta.kind !== 'usd' && meta.kind !== 'model') continue
-        const balance = result.balances[i]
-        if (balance === undefined) continue
+      // `balances` follow `entries`, which skip the `par` metas.
+      for (let i = 0, j = 0; i < plan.meta.length; i++) {
+        const meta = plan.meta[i]!
+        if (meta.kind === 'par') continue
+        const balance = result.balances[j++]
+        if (balance === undefined || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
         this.checkCrossings(meta, balance.before, balance.after, callId, now, overshoot)
       }
-      if (this.events.has('spend.recorded')) this.emit('spend.recorded', { record, cost: nanoToUsd(priced.nano), estimated: priced.estimated })
+      if (this.events.has('spend.recorded')) this.emit('spend.recorded', { record, cost, estimated: priced.estimated })
     }
     return {
       callId,
       duplicate: result.duplicate,
-      cost: nanoToUsd(priced.nano),
-      exact: { cost: formatNano(priced.nano) },
+      cost,
+      exact: { cost: costText },
       costNanoUsd: priced.nano,
       estimated: priced.estimated,
       status: priced.status,
@@ -1018,6 +1022,7 @@ export class BudgetManager {
   private buildRecord(
     args: { callId: string; context: CallContext; startedAt: number; priced: { nano: number; status: CallStatus; estimated: boolean; fields: Record<string, JsonValue> }; modelRequested: string | undefined; estimateNano: number | null; guarded: boolean },
     now: number,
+    costText: string,
   ): SpendRecord {
     const { context, priced } = args
     const ctx: Record<string, JsonValue> = {}
@@ -1036,12 +1041,14 @@ export class BudgetManager {
       modelServed: args.modelRequested ?? null,
       provider: context.provider ?? null,
       costNanoUsd: priced.nano,
-      cost: formatNano(priced.nano),
+      cost: costText,
       status: priced.status,
       estimated: priced.estimated,
       context: ctx,
     }
-    for (const [name, value] of Object.entries(priced.fields)) record[name] = value
+    const fields = priced.fields
+    const names = Object.keys(fields)
+    for (let i = 0; i < names.length; i++) record[names[i]!] = fields[names[i]!]!
     if (context.metadata !== undefined) record.metadata = { ...context.metadata, ...((priced.fields.metadata as Record<string, JsonValue> | undefined) ?? {}) }
     if (args.estimateNano !== null) record.estimateNanoUsd = args.estimateNano
     if (this.projectName !== null) record.project = this.projectName

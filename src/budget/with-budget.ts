@@ -98,14 +98,12 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
   const commitFor = (reservation: Reservation, result: Result, args: Args, partial: boolean): CommitInput => {
     if (options.cacheHit?.(result, args) === true) return { status: 'cache_hit', cost: 0 }
     const served = options.model?.(args, result) ?? (isObject(result) && typeof result.model === 'string' ? result.model : undefined) ?? reservation.model
-    const base: { model?: string; provider?: string } = {}
-    if (served !== undefined) base.model = served
-    if (options.provider !== undefined) base.provider = options.provider
-    if (options.cost !== undefined) {
-      return { ...base, cost: options.cost(result, args), status: partial ? 'aborted' : 'success' }
-    }
-    const usage = options.usage === undefined ? result : options.usage(result, args)
-    return { ...base, usage, status: partial ? 'aborted' : 'success' }
+    const status = partial ? 'aborted' : 'success'
+    // One object, built in place (no spreads): this runs on every call.
+    const input: Exclude<CommitInput, number> = options.cost !== undefined ? { cost: options.cost(result, args), status } : { usage: options.usage === undefined ? result : options.usage(result, args), status }
+    if (served !== undefined) input.model = served
+    if (options.provider !== undefined) input.provider = options.provider
+    return input
   }
 
   const settle = async (reservation: Reservation, make: () => CommitInput, fallbackStatus: 'aborted' | 'estimated'): Promise<void> => {

@@ -43,11 +43,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
       return Promise.reject(error)
     }
   }
+  // The same for the per-call operations, without a closure per call.
+  const apply = <Q, T>(transition: (s: ledger.LedgerState, request: Q) => T, request: Q): Promise<T> => {
+    if (closed) return Promise.reject(new StorageError('memory', 'the store is closed', { retryable: false }))
+    try {
+      return Promise.resolve(transition(state, request))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
   return {
     name: 'memory',
-    reserve: (request) => run(() => ledger.reserve(state, request)),
-    commit: (request) => run(() => ledger.commit(state, request)),
-    release: (request) => run(() => ledger.release(state, request)),
+    reserve: (request) => apply(ledger.reserve, request),
+    commit: (request) => apply(ledger.commit, request),
+    release: (request) => apply(ledger.release, request),
     balances: (request) => run(() => ledger.balances(state, request)),
     reset: (request) => run(() => ledger.reset(state, request)),
     // Definitions, history and records cross the boundary as copies (sharing strings, which are immutable), so
