@@ -12,7 +12,7 @@
 import { InvalidInputError, UnknownModelError } from '../errors.js'
 import { customEntry, defaultCatalog, normalizeProvider, type PriceCatalog } from './catalog.js'
 import { decimalFromNumber, formatScaled } from './decimal.js'
-import type { PreparedEntry, RateSet } from './prepared.js'
+import { MISSING, MISSING_INPUT, MISSING_OUTPUT, type PreparedEntry, type RateSet } from './prepared.js'
 import type { CalculateCostInput, CostResult, CustomPrices, ExactCost, NormalizedUsage, PricingOptions, ResolutionRule, ResolvedModel, UnpricedUsage } from './types.js'
 import { normalizeUsage } from './usage.js'
 
@@ -440,9 +440,10 @@ export function calculateCost(input: CalculateCostInput): CostResult {
     usage.imageCount !== undefined ||
     input.image !== undefined ||
     prepared.perRequest ||
-    (inputTokens === 0 && outputTokens === 0 && (resolved.entry.mode === 'image_generation'))
+    (inputTokens === 0 && outputTokens === 0 && isImageMode(resolved.entry.mode))
 
-  if (prepared.fast && !hasOther) {
+  // `rates.missing !== 0`: the entry lacks a token rate (ADR 0009); the exact path decides what is unpriced.
+  if (prepared.fast && !hasOther && rates.missing === 0) {
     const reasoningRate = rates.reasoning >= 0 ? rates.reasoning : rates.output
     const i = uncached * rates.input + audioIn * rates.audioIn + imageIn * rates.imageIn
     const cr = cacheRead * rates.cacheRead
@@ -467,9 +468,13 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   let r = B(reasoning) * reasoningRate
   let x = 0n
   let unpriced = NONE_UNPRICED
+  let otherPriced = false
+  let otherReported = false
   if (hasOther) {
     const other = otherCharges(usage, input, prepared, catalog, resolved, inputTokens, outputTokens, imageOut)
     unpriced = other.unpriced
+    otherPriced = other.priced
+    otherReported = other.reported
     if (other.scale > scale) {
       const f = 10n ** B(other.scale - scale)
       i *= f
@@ -483,9 +488,107 @@ export function calculateCost(input: CalculateCostInput): CostResult {
       x = other.int * 10n ** B(scale - other.scale)
     }
   }
+  if (rates.missing !== 0 || unpriced.length > 0) {
+    // ADR 0009: which reported parts have no rate, and whether anything of the call was priced at all.
+    const reported =
+      (uncached > 0 ? MISSING.input : 0) |
+      (cacheRead > 0 ? MISSING.cacheRead : 0) |
+      (write5m > 0 ? MISSING.cacheWrite : 0) |
+      (write1h > 0 ? MISSING.cacheWrite1h : 0) |
+      (audioIn > 0 ? MISSING.audioIn : 0) |
+      (imageIn > 0 ? MISSING.imageIn : 0) |
+      (textOut > 0 ? MISSING.output : 0) |
+      (reasoning > 0 ? MISSING.reasoning : 0) |
+      (audioOut > 0 ? MISSING.audioOut : 0) |
+      (imageOut > 0 ? MISSING.imageOut : 0)
+    const gaps = reported & rates.missing
+    const anyPriced = (reported & ~rates.missing) !== 0 || otherPriced
+    const anyReported = reported !== 0 || otherReported
+    if (prepared.priceKind === 'none' || (!anyPriced && anyReported)) {
+      // Nothing of this call has a price: unpriced exactly like an unknown model.
+      const parts = withTokenParts(gaps, unpriced)
+      if (input.onUnpriced === 'zero') {
+        return new CostResultImpl(0, 1, 0, 0, 0, 0, 0, 0, 0, resolved.key, provider, resolved.rule, false, source, tier, batch, parts.length === 0 ? NONE_UNPRICED : Object.freeze(parts))
+      }
+      throw unpricedUsageError(model, input.provider, resolved, prepared, parts)
+    }
+    // Entries priced per second/character/image/query bill those units, not tokens: their tokens are not a gap.
+    if (gaps !== 0 && prepared.priceKind === 'tokens') unpriced = Object.freeze(withTokenParts(gaps, unpriced))
+  }
   const total = i + cr + cw + o + r + x
   checkLedgerRange(total, scale)
   return new CostResultImpl(scale, 1, total, i, o, cr, cw, r, x, resolved.key, provider, resolved.rule, true, source, tier, batch, unpriced)
+}
+
+/** Modes whose call produces images priced per image (one image when the usage does not say how many). */
+function isImageMode(mode: string): boolean {
+  return mode === 'image_generation' || mode === 'image_edit'
+}
+
+/** `inputTokens` / `outputTokens` for the token parts in `gaps`, followed by the other unpriced parts. */
+function withTokenParts(gaps: number, others: readonly UnpricedUsage[]): UnpricedUsage[] {
+  const parts: UnpricedUsage[] = []
+  if ((gaps & MISSING_INPUT) !== 0) parts.push('inputTokens')
+  if ((gaps & MISSING_OUTPUT) !== 0) parts.push('outputTokens')
+  for (const part of others) parts.push(part)
+  return parts
+}
+
+const PART_NAMES: Record<UnpricedUsage, string> = {
+  inputTokens: 'input tokens',
+  outputTokens: 'output tokens',
+  webSearchRequests: 'web searches',
+  audioSeconds: 'seconds',
+  inputCharacters: 'characters',
+  searchUnits: 'queries / search units',
+  imageCount: 'images',
+}
+
+/**
+ * The error for a model the catalog knows but cannot price for this usage (ADR 0009): an
+ * {@link UnknownModelError} (same code, same fields, `tried` = the key that matched, no suggestions) whose
+ * message says that the model is known, what had no price, and how to add one.
+ */
+function unpricedUsageError(model: string, provider: string | undefined, resolved: ResolvedModel, prepared: PreparedEntry, parts: readonly UnpricedUsage[]): UnknownModelError {
+  const error = new UnknownModelError({ model, provider, tried: [resolved.key], suggestions: [] })
+  const entry = resolved.entry
+  const what = parts.length > 0 ? parts.map((p) => PART_NAMES[p]).join(', ') : 'this call'
+  const fields = Object.keys(entry.prices)
+  const has =
+    prepared.priceKind === 'none'
+      ? 'the price table has no price for it at all'
+      : `it is priced only by ${fields.slice(0, 4).join(', ')}${fields.length > 4 ? ', ...' : ''}`
+  const hint = registerHint(entry.mode)
+  const message =
+    `Model \`${model}\`${provider ? ` (provider ${provider})` : ''} is known (catalog key \`${resolved.key}\`, mode ${entry.mode}) but has no price for this kind of usage (${what}): ${has}. ` +
+    `It is not priced as $0. Register a price with catalog.register('${resolved.key}', { ${hint} }) or pass \`prices\` to this call; ` +
+    "with onUnpriced: 'zero' the call is returned as priced: false."
+  const old = error.message
+  Object.defineProperty(error, 'message', { value: message, writable: true, configurable: true, enumerable: false })
+  const stack = error.stack
+  if (typeof stack === 'string' && stack.includes(old)) error.stack = stack.replace(old, message)
+  return error
+}
+
+/** The price fields a user would register for a mode (for error messages). */
+function registerHint(mode: string): string {
+  switch (mode) {
+    case 'image_generation':
+    case 'image_edit':
+      return 'output_cost_per_image: <USD>'
+    case 'video_generation':
+      return 'output_cost_per_second: <USD>'
+    case 'audio_transcription':
+      return 'input_cost_per_second: <USD>'
+    case 'audio_speech':
+      return 'input_cost_per_character: <USD>'
+    case 'search':
+    case 'rerank':
+    case 'vector_store':
+      return 'input_cost_per_query: <USD>'
+    default:
+      return 'inputPerMillion: <USD>, outputPerMillion: <USD>'
+  }
 }
 
 /** Per-request charges as one scaled decimal: web search, seconds, characters, queries, images, per request. */
@@ -498,10 +601,13 @@ function otherCharges(
   inputTokens: number,
   outputTokens: number,
   imageOutTokens: number,
-): { int: bigint; scale: number; unpriced: readonly UnpricedUsage[] } {
+): { int: bigint; scale: number; unpriced: readonly UnpricedUsage[]; priced: boolean; reported: boolean } {
   let int = 0n
   let scale = prepared.scale
   let unpriced: UnpricedUsage[] | undefined
+  // Whether any part was reported (a count above 0) and whether any part had a rate (a fee counts as priced).
+  let priced = false
+  let reported = false
   const missing = (part: UnpricedUsage): void => {
     ;(unpriced ??= []).push(part)
   }
@@ -530,45 +636,75 @@ function otherCharges(
       prepared.other(`search_context_cost_per_query_${size}`) ??
       prepared.other('search_context_cost_per_query_medium') ??
       prepared.other('search_context_cost_per_query_low')
-    if (rate !== undefined) add(n * rate, prepared.scale)
-    else if (n > 0n) missing('webSearchRequests')
+    if (n > 0n) reported = true
+    if (rate !== undefined) {
+      add(n * rate, prepared.scale)
+      if (n > 0n) priced = true
+    } else if (n > 0n) missing('webSearchRequests')
   }
-  if (usage.audioSeconds !== undefined && !hasTokens) {
-    // Charged once: LiteLLM's whisper entries carry the same rate as input and output per second.
+  // Per token when the usage has tokens and the entry token rates, else per second: charged once, never both.
+  if (usage.audioSeconds !== undefined && (!hasTokens || prepared.priceKind !== 'tokens')) {
+    // LiteLLM's whisper entries carry the same rate as input and output per second.
     const seconds = quantity('usage.audioSeconds', usage.audioSeconds)
-    const rate = prepared.other('input_cost_per_second') ?? prepared.other('output_cost_per_second')
-    if (rate !== undefined) add(seconds.int * rate, prepared.scale + seconds.scale)
-    else if (seconds.int > 0n) missing('audioSeconds')
+    const rate = positiveFirst(prepared.other('input_cost_per_second'), prepared.other('output_cost_per_second'))
+    if (seconds.int > 0n) reported = true
+    if (rate !== undefined) {
+      add(seconds.int * rate, prepared.scale + seconds.scale)
+      if (seconds.int > 0n) priced = true
+    } else if (seconds.int > 0n) missing('audioSeconds')
   }
   if (usage.inputCharacters !== undefined) {
     const n = wholeQuantity('usage.inputCharacters', usage.inputCharacters)
     const rate = prepared.other('input_cost_per_character')
-    if (rate !== undefined) add(n * rate, prepared.scale)
-    else if (n > 0n) missing('inputCharacters')
+    if (n > 0n) reported = true
+    if (rate !== undefined) {
+      add(n * rate, prepared.scale)
+      if (n > 0n) priced = true
+    } else if (n > 0n) missing('inputCharacters')
   }
   if (usage.searchUnits !== undefined) {
     const n = wholeQuantity('usage.searchUnits', usage.searchUnits)
     const rate = prepared.other('input_cost_per_query')
-    if (rate !== undefined) add(n * rate, prepared.scale)
-    else if (n > 0n) missing('searchUnits')
+    if (n > 0n) reported = true
+    if (rate !== undefined) {
+      add(n * rate, prepared.scale)
+      if (n > 0n) priced = true
+    } else if (n > 0n) missing('searchUnits')
   }
   const perRequest = prepared.other('input_cost_per_request')
-  if (perRequest !== undefined) add(perRequest, prepared.scale)
+  if (perRequest !== undefined) {
+    add(perRequest, prepared.scale)
+    priced = true
+  }
 
   // Images priced per image / per pixel, when the usage has no token counts for them.
   const imageCountRaw = usage.imageCount ?? options.image?.count
-  if (imageOutTokens === 0 && (options.image !== undefined || usage.imageCount !== undefined || (!hasTokens && resolved.entry.mode === 'image_generation'))) {
+  if (imageOutTokens === 0 && (options.image !== undefined || usage.imageCount !== undefined || (!hasTokens && isImageMode(resolved.entry.mode)))) {
     const n = imageCountRaw === undefined ? 1n : wholeQuantity(usage.imageCount !== undefined ? 'usage.imageCount' : 'image.count', imageCountRaw)
     const image = imagePrice(options, prepared, catalog, resolved)
-    add(n * image.int, image.scale)
+    if (n > 0n) reported = true
+    if (image !== undefined) {
+      add(n * image.int, image.scale)
+      if (n > 0n) priced = true
+    } else if (n > 0n) missing('imageCount')
   }
-  return { int, scale, unpriced: unpriced ?? NONE_UNPRICED }
+  return { int, scale, unpriced: unpriced ?? NONE_UNPRICED, priced, reported }
+}
+
+/** `a` when it is a rate above 0, else `b` when it is, else whichever is present (a rate of 0: free). */
+function positiveFirst(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  if (a !== undefined && a > 0n) return a
+  if (b !== undefined && b > 0n) return b
+  return a ?? b
 }
 
 const SIZE_RE = /^(\d+)\s*[x×-]+\s*(\d+)$/i
 
-/** Price of one image: `quality/WxH/model` entry (per image, else per pixel), else the model's per-image price. */
-function imagePrice(options: PricingOptions, prepared: PreparedEntry, catalog: PriceCatalog, resolved: ResolvedModel): { int: bigint; scale: number } {
+/**
+ * Price of one image: `quality/WxH/model` entry (per image, else per pixel), else the model's per-image price;
+ * undefined when neither has a per-image or per-pixel rate (the images are unpriced).
+ */
+function imagePrice(options: PricingOptions, prepared: PreparedEntry, catalog: PriceCatalog, resolved: ResolvedModel): { int: bigint; scale: number } | undefined {
   const size = options.image?.size
   let width = 0
   let height = 0
@@ -593,7 +729,8 @@ function imagePrice(options: PricingOptions, prepared: PreparedEntry, catalog: P
       }
     }
   }
-  const perImage = entryPrepared.other('input_cost_per_image') ?? entryPrepared.other('output_cost_per_image')
+  // Generated images: the per-image rate that is not 0 (Titan: input 0, output 0.008), else a 0 rate (free).
+  const perImage = positiveFirst(entryPrepared.other('input_cost_per_image'), entryPrepared.other('output_cost_per_image'))
   if (perImage !== undefined && perImage > 0n) return { int: perImage, scale: entryPrepared.scale }
   const perPixelIn = entryPrepared.other('input_cost_per_pixel') ?? 0n
   const perPixelOut = entryPrepared.other('output_cost_per_pixel') ?? 0n
@@ -601,7 +738,10 @@ function imagePrice(options: PricingOptions, prepared: PreparedEntry, catalog: P
     return { int: BigInt(width * height) * (perPixelIn + perPixelOut), scale: entryPrepared.scale }
   }
   if (perPixelIn > 0n || perPixelOut > 0n) throw new InvalidInputError('image.size', `${resolved.key} is priced per pixel; pass \`image: { size: "1024x1024" }\``)
-  return { int: perImage ?? 0n, scale: entryPrepared.scale }
+  if (perImage !== undefined) return { int: perImage, scale: entryPrepared.scale }
+  // A per-pixel rate of 0 (free) still prices the image.
+  if (entryPrepared.other('input_cost_per_pixel') !== undefined || entryPrepared.other('output_cost_per_pixel') !== undefined) return { int: 0n, scale: entryPrepared.scale }
+  return undefined
 }
 
 /** Input of {@link completionCost} (LiteLLM's `completion_cost`). */
@@ -700,6 +840,12 @@ export interface CostEstimate {
   priced: boolean
   source: 'catalog' | 'custom'
   serviceTier: 'standard' | 'flex' | 'priority'
+  /**
+   * Token counts of the estimate the entry has no rate for, counted as $0 (ADR 0009): `outputTokens` on an entry
+   * with an input rate only, or both on an entry priced per image / second / character / query (an estimate in
+   * tokens cannot cover those units: reserve a USD amount for such calls). Empty when everything was priced.
+   */
+  unpriced: readonly UnpricedUsage[]
 }
 
 /** Per-message overhead in tokens for character-based estimates (role, separators). */
@@ -744,7 +890,13 @@ export function estimateCost(input: EstimateCostInput): CostEstimate {
   } else {
     throw new InvalidInputError('inputTokens', '`estimateCost` needs `inputTokens` or `messages`')
   }
-  const priced = resolveFor(input.model, input, catalog)
+  let priced = resolveFor(input.model, input, catalog)
+  if (priced !== undefined && priced.prepared.priceKind === 'none') {
+    // Known, but no price at all: unpriced exactly like an unknown model (ADR 0009), never a $0 reservation.
+    const parts: UnpricedUsage[] = ['inputTokens', 'outputTokens']
+    if (input.onUnpriced !== 'zero') throw unpricedUsageError(input.model, input.provider, priced.resolved, priced.prepared, parts)
+    priced = undefined
+  }
   let outputTokens: number
   let outputBound: 'maxOutputTokens' | 'model-max' = 'maxOutputTokens'
   if (input.maxOutputTokens !== undefined) {
@@ -759,7 +911,7 @@ export function estimateCost(input: EstimateCostInput): CostEstimate {
   const tier = tierOf(input.serviceTier, 'serviceTier')
   const provider = input.provider ?? (priced ? priced.resolved.entry.provider : 'unknown')
   if (!priced) {
-    return { totalCost: 0, nanoUsd: 0, exact: '0', inputTokens, outputTokens, method, outputBound, model: input.model, provider, rule: 'exact', priced: false, source: 'catalog', serviceTier: tier }
+    return { totalCost: 0, nanoUsd: 0, exact: '0', inputTokens, outputTokens, method, outputBound, model: input.model, provider, rule: 'exact', priced: false, source: 'catalog', serviceTier: tier, unpriced: NONE_UNPRICED }
   }
   const { prepared, resolved } = priced
   let threshold = 0
@@ -771,6 +923,12 @@ export function estimateCost(input: EstimateCostInput): CostEstimate {
   }
   const rates = prepared.tiers.length > 0 ? prepared.tierRates(prepared.tierFor(inputTokens), input.batch === true) : prepared.rates(tier, threshold, input.batch === true)
   const outRate = rates.big.reasoning > rates.big.output ? rates.big.reasoning : rates.big.output
+  let unpriced = NONE_UNPRICED
+  if (rates.missing !== 0) {
+    const inputGap = inputTokens > 0 && (rates.missing & MISSING.input) !== 0
+    const outputGap = outputTokens > 0 && (rates.missing & MISSING.output) !== 0 && (rates.missing & MISSING.reasoning) !== 0
+    if (inputGap || outputGap) unpriced = Object.freeze(withTokenParts((inputGap ? MISSING.input : 0) | (outputGap ? MISSING.output : 0), NONE_UNPRICED))
+  }
   const total = BigInt(inputTokens) * rates.big.input + BigInt(outputTokens) * outRate
   const exact = formatScaled(total, prepared.scale)
   return {
@@ -787,6 +945,7 @@ export function estimateCost(input: EstimateCostInput): CostEstimate {
     priced: true,
     source: resolved.entry.source,
     serviceTier: tier,
+    unpriced,
   }
 }
 

@@ -26,8 +26,32 @@ export interface RateSet {
   audioOut: number
   imageIn: number
   imageOut: number
+  /**
+   * Token parts this rate set has no price for (bits of {@link MISSING}): 0 for almost every entry. A part
+   * without a rate is priced at 0 here; the calculator names it in `unpriced` or refuses the call (ADR 0009).
+   */
+  missing: number
   big: BigRateSet
 }
+
+/** Bits of {@link RateSet.missing}: the token parts of a usage. */
+export const MISSING = {
+  input: 1,
+  cacheRead: 2,
+  cacheWrite: 4,
+  cacheWrite1h: 8,
+  audioIn: 16,
+  imageIn: 32,
+  output: 64,
+  reasoning: 128,
+  audioOut: 256,
+  imageOut: 512,
+} as const
+
+/** All input-side bits of {@link MISSING}. */
+export const MISSING_INPUT = 63
+/** All output-side bits of {@link MISSING}. */
+export const MISSING_OUTPUT = 960
 
 /** The same rates as BigInt, for the exact fallback path. */
 export interface BigRateSet {
@@ -63,6 +87,12 @@ export interface PreparedEntry {
   /** True when the entry has a per-request charge (`input_cost_per_request`). */
   perRequest: boolean
   /**
+   * What the entry is priced in: `tokens` (at least one token rate, flat, threshold, service-tier or tier),
+   * `units` (no token rate, but a rate per second, character, image, pixel, query, search or request), or
+   * `none` (no price field at all: every call to it is unpriced, ADR 0009).
+   */
+  priceKind: 'tokens' | 'units' | 'none'
+  /**
    * Input-token tiers (LiteLLM `tiered_pricing`), ascending by start; empty for most entries. The request's
    * input tokens pick one tier and every token of the request is billed at that tier's rates.
    */
@@ -79,7 +109,10 @@ export interface PreparedEntry {
 
 const THRESHOLD_RE = /_above_(\d+)k_tokens/
 
-function toNumberRates(big: BigRateSet): RateSet {
+/** Price fields that make an entry priced in tokens (any variant: threshold, service tier, batch, tier). */
+const TOKEN_RATE_RE = /^(input|output)_cost_per_(token|audio_token|image_token|reasoning_token)|^cache_(read_input|creation_input)_token_cost/
+
+function toNumberRates(big: BigRateSet, missing: number): RateSet {
   return {
     input: Number(big.input),
     output: Number(big.output),
@@ -91,8 +124,16 @@ function toNumberRates(big: BigRateSet): RateSet {
     audioOut: Number(big.audioOut),
     imageIn: Number(big.imageIn),
     imageOut: Number(big.imageOut),
+    missing,
     big,
   }
+}
+
+/** Missing-rate bits of a set of optional rates (undefined = no rate). */
+function missingBits(r: { [K in keyof typeof MISSING]: bigint | undefined }): number {
+  let bits = 0
+  for (const name of Object.keys(MISSING) as Array<keyof typeof MISSING>) if (r[name] === undefined) bits |= MISSING[name]
+  return bits
 }
 
 /** Prepares an entry (throws RangeError for a malformed price string, which validation prevents). */
@@ -177,25 +218,47 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     const slot = memo[(tier === 'standard' ? 0 : tier === 'flex' ? 2 : 4) + (batch ? 1 : 0)]!
     const cached = slot.get(threshold)
     if (cached) return cached
-    const input = lookup('input_cost_per_token', tier, threshold) ?? 0n
-    const output = lookup('output_cost_per_token', tier, threshold) ?? 0n
+    const inputR = lookup('input_cost_per_token', tier, threshold)
+    const outputR = lookup('output_cost_per_token', tier, threshold)
+    const input = inputR ?? 0n
+    const output = outputR ?? 0n
     // A missing cache-read rate bills cached tokens at the input rate, never at 0.
-    const cacheRead = lookup('cache_read_input_token_cost', tier, threshold) ?? scaled.get('input_cost_per_token_cache_hit') ?? input
+    const cacheReadR = lookup('cache_read_input_token_cost', tier, threshold) ?? scaled.get('input_cost_per_token_cache_hit') ?? inputR
     // A missing cache-write rate bills writes at the input rate; a missing 1h rate falls back to the 5m rate.
-    const cacheWrite = lookup('cache_creation_input_token_cost', tier, threshold) ?? input
+    const cacheWriteR = lookup('cache_creation_input_token_cost', tier, threshold) ?? inputR
+    const cacheRead = cacheReadR ?? 0n
+    const cacheWrite = cacheWriteR ?? 0n
     const oneHour = scaled.get('cache_creation_input_token_cost_above_1hr')
     const oneHourAbove = threshold > 0 ? scaled.get(`cache_creation_input_token_cost_above_1hr_above_${threshold / 1000}k_tokens`) : undefined
-    let cacheWrite1h = oneHourAbove ?? oneHour ?? cacheWrite
+    const cacheWrite1hR = oneHourAbove ?? oneHour ?? cacheWriteR
+    let cacheWrite1h = cacheWrite1hR ?? 0n
     // Above a threshold without a combined 1h key: never below the (re-priced) 5m write rate.
     if (threshold > 0 && oneHourAbove === undefined && cacheWrite1h < cacheWrite) cacheWrite1h = cacheWrite
-    const reasoning = lookup('output_cost_per_reasoning_token', tier, threshold) ?? -1n
-    const audioIn = lookup('input_cost_per_audio_token', tier, threshold) ?? input
-    const audioOut = lookup('output_cost_per_audio_token', tier, threshold) ?? output
-    const imageIn = lookup('input_cost_per_image_token', tier, threshold) ?? input
-    const imageOut = lookup('output_cost_per_image_token', tier, threshold) ?? output
+    const reasoningR = lookup('output_cost_per_reasoning_token', tier, threshold)
+    const reasoning = reasoningR ?? -1n
+    const audioInR = lookup('input_cost_per_audio_token', tier, threshold) ?? inputR
+    const audioOutR = lookup('output_cost_per_audio_token', tier, threshold) ?? outputR
+    const imageInR = lookup('input_cost_per_image_token', tier, threshold) ?? inputR
+    const imageOutR = lookup('output_cost_per_image_token', tier, threshold) ?? outputR
+    const audioIn = audioInR ?? 0n
+    const audioOut = audioOutR ?? 0n
+    const imageIn = imageInR ?? 0n
+    const imageOut = imageOutR ?? 0n
+    const missing = missingBits({
+      input: inputR,
+      cacheRead: cacheReadR,
+      cacheWrite: cacheWriteR,
+      cacheWrite1h: cacheWrite1hR,
+      audioIn: audioInR,
+      imageIn: imageInR,
+      output: outputR,
+      reasoning: reasoningR ?? outputR,
+      audioOut: audioOutR,
+      imageOut: imageOutR,
+    })
     let big: BigRateSet = { input, output, cacheRead, cacheWrite, cacheWrite1h, reasoning, audioIn, audioOut, imageIn, imageOut }
     if (batch) big = halve(big, scaled.get('input_cost_per_token_batches'), scaled.get('output_cost_per_token_batches'))
-    const set = toNumberRates(big)
+    const set = toNumberRates(big, missing)
     slot.set(threshold, set)
     return set
   }
@@ -213,28 +276,55 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     const cached = tierMemo[memoKey]
     if (cached) return cached
     const t = tierList[index]!.rates
-    const input = t.get('input_cost_per_token') ?? scaled.get('input_cost_per_token') ?? 0n
-    const output = t.get('output_cost_per_token') ?? scaled.get('output_cost_per_token') ?? 0n
+    const inputR = t.get('input_cost_per_token') ?? scaled.get('input_cost_per_token')
+    const outputR = t.get('output_cost_per_token') ?? scaled.get('output_cost_per_token')
+    const input = inputR ?? 0n
+    const output = outputR ?? 0n
     const cacheWrite = t.get('cache_creation_input_token_cost') ?? input
+    const reasoningR = t.get('output_cost_per_reasoning_token')
+    const audioOutR = scaled.get('output_cost_per_audio_token') ?? outputR
+    const imageOutR = scaled.get('output_cost_per_image_token') ?? outputR
+    const audioInR = scaled.get('input_cost_per_audio_token') ?? inputR
+    const imageInR = scaled.get('input_cost_per_image_token') ?? inputR
     let big: BigRateSet = {
       input,
       output,
       cacheRead: t.get('cache_read_input_token_cost') ?? input,
       cacheWrite,
       cacheWrite1h: t.get('cache_creation_input_token_cost_above_1hr') ?? cacheWrite,
-      reasoning: t.get('output_cost_per_reasoning_token') ?? -1n,
-      audioIn: scaled.get('input_cost_per_audio_token') ?? input,
-      audioOut: scaled.get('output_cost_per_audio_token') ?? output,
-      imageIn: scaled.get('input_cost_per_image_token') ?? input,
-      imageOut: scaled.get('output_cost_per_image_token') ?? output,
+      reasoning: reasoningR ?? -1n,
+      audioIn: audioInR ?? 0n,
+      audioOut: audioOutR ?? 0n,
+      imageIn: imageInR ?? 0n,
+      imageOut: imageOutR ?? 0n,
     }
+    // Every tier has an input rate (the build rejects a tier without one); the output rate may be absent.
+    const missing = missingBits({
+      input: inputR,
+      cacheRead: inputR,
+      cacheWrite: inputR,
+      cacheWrite1h: inputR,
+      audioIn: audioInR,
+      imageIn: imageInR,
+      output: outputR,
+      reasoning: reasoningR ?? outputR,
+      audioOut: audioOutR,
+      imageOut: imageOutR,
+    })
     if (batch) big = halve(big, undefined, undefined)
-    const set = toNumberRates(big)
+    const set = toNumberRates(big, missing)
     tierMemo[memoKey] = set
     return set
   }
 
   const tiers = tierList.map((t) => ({ start: t.start, end: t.end }))
+  let priceKind: 'tokens' | 'units' | 'none' = scaled.size === 0 ? 'none' : 'units'
+  for (const field of scaled.keys()) {
+    if (TOKEN_RATE_RE.test(field)) {
+      priceKind = 'tokens'
+      break
+    }
+  }
   const base = tierList.length > 0 ? tierRates(selectTier(tiers, 0), false) : rates('standard', 0, false)
   return {
     entry,
@@ -245,6 +335,7 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     thresholds: thresholdList,
     base,
     perRequest: scaled.has('input_cost_per_request'),
+    priceKind,
     tiers,
     tierFor: (inputTokens) => selectTier(tiers, inputTokens),
     tierRates,

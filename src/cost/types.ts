@@ -171,7 +171,10 @@ export interface CostResult {
   provider: string
   /** How the model was resolved. */
   rule: ResolutionRule
-  /** False only with `onUnpriced: 'zero'` for a model without a price. */
+  /**
+   * False only with `onUnpriced: 'zero'`, for a model without a price: unknown to the catalog, or known but
+   * without a rate for any part of this usage (ADR 0009). A free model (all its prices 0) is `priced: true`.
+   */
   priced: boolean
   /** Where the price came from. */
   source: 'catalog' | 'custom' | 'provider'
@@ -182,7 +185,9 @@ export interface CostResult {
   /**
    * Usage the price entry has no rate for, counted as $0 and named here so that it is never silent: e.g.
    * `webSearchRequests` on a model without a web-search price (LiteLLM also bills those searches at $0, without
-   * saying so). Empty (a shared frozen array) when every part of the usage was priced.
+   * saying so), or `outputTokens` on an entry with an input rate only. Only when another part of the call was
+   * priced; when nothing was, the call is unpriced (`UnknownModelError`, or `priced: false` with
+   * `onUnpriced: 'zero'`, listing the parts here). Empty (a shared frozen array) when everything was priced.
    */
   unpriced: readonly UnpricedUsage[]
   /** Exact decimal strings and integer nano-USD (each formatted when read; `exact.toJSON()` is not needed for `JSON.stringify(result)`). */
@@ -191,8 +196,12 @@ export interface CostResult {
   toJSON(): Omit<CostResult, 'exact' | 'toJSON'> & { exact: ExactCost }
 }
 
-/** Usage fields that can be reported while the price entry has no rate for them (see `CostResult.unpriced`). */
-export type UnpricedUsage = 'webSearchRequests' | 'audioSeconds' | 'inputCharacters' | 'searchUnits'
+/**
+ * Parts of a usage that can be reported while the price entry has no rate for them (see `CostResult.unpriced`):
+ * usage field names; `inputTokens` / `outputTokens` stand for any input-side / output-side token count (cache,
+ * audio and image tokens included) and `imageCount` for images priced per image or pixel.
+ */
+export type UnpricedUsage = 'inputTokens' | 'outputTokens' | 'webSearchRequests' | 'audioSeconds' | 'inputCharacters' | 'searchUnits' | 'imageCount'
 
 /** Options shared by the cost functions. */
 export interface PricingOptions {
@@ -206,7 +215,10 @@ export interface PricingOptions {
   prices?: CustomPrices | undefined
   /** Catalog to use; defaults to {@link defaultCatalog}. */
   catalog?: import('./catalog.js').PriceCatalog | undefined
-  /** What to do for a model without a price: `throw` (default) or `zero` (returns `priced: false`). */
+  /**
+   * What to do for a model without a price (unknown, or known without a rate for this usage): `throw` an
+   * `UnknownModelError` (default) or `zero` (returns `priced: false`, never a silent $0).
+   */
   onUnpriced?: 'throw' | 'zero' | undefined
   /** Web search context size for per-search prices (default `medium`). */
   searchContextSize?: 'low' | 'medium' | 'high' | undefined

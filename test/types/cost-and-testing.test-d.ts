@@ -26,7 +26,7 @@ describe('calculateCost', () => {
     expectTypeOf(cost.batch).toEqualTypeOf<boolean>()
     expectTypeOf(cost.source).toEqualTypeOf<'catalog' | 'custom' | 'provider'>()
     expectTypeOf(cost.serviceTier).toEqualTypeOf<'standard' | 'flex' | 'priority'>()
-    expectTypeOf(cost.unpriced).toEqualTypeOf<readonly ('webSearchRequests' | 'audioSeconds' | 'inputCharacters' | 'searchUnits')[]>()
+    expectTypeOf(cost.unpriced).toEqualTypeOf<readonly ('inputTokens' | 'outputTokens' | 'webSearchRequests' | 'audioSeconds' | 'inputCharacters' | 'searchUnits' | 'imageCount')[]>()
     // Exact money: decimal strings and integer nano-USD.
     expectTypeOf(cost.exact).toEqualTypeOf<ExactCost>()
     expectTypeOf(cost.exact.totalCost).toEqualTypeOf<string>()
