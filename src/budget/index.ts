@@ -19,7 +19,7 @@ export type {
   ReserveOptions,
 } from './manager.js'
 export { withBudget } from './with-budget.js'
-export type { BudgetedFunction, WithBudgetOptions } from './with-budget.js'
+export type { BudgetedFunction, SettledResult, WithBudgetOptions } from './with-budget.js'
 export { SCOPE_TYPES, parseScope, scopeKey } from './scopes.js'
 export type { CallContext, Scope, ScopeInput, ScopeType } from './scopes.js'
 export { validateDefinition } from './definition.js'

@@ -9,6 +9,12 @@ import type { BudgetManager, CommitInput, Estimate, Reservation } from './manage
 import type { EstimateRequest } from './pricing.js'
 import { type CallContext, resolveContext } from './scopes.js'
 
+/**
+ * What the `cost`, `usage`, `model` and `cacheHit` callbacks receive: the resolved result, or for a stream
+ * (a `ReadableStream` or an async iterable) the array of chunks it produced.
+ */
+export type SettledResult<R> = R extends ReadableStream<infer C> ? C[] : R extends AsyncIterable<infer C> ? C[] : R
+
 /** Options of {@link withBudget}. `Args` are the wrapped function's parameters, `Result` its resolved result. */
 export interface WithBudgetOptions<Args extends unknown[], Result> {
   /** The manager that admits and records calls. */
@@ -22,15 +28,15 @@ export interface WithBudgetOptions<Args extends unknown[], Result> {
    */
   estimate?: Estimate | ((...args: Args) => Estimate | Promise<Estimate>) | undefined
   /** Actual cost in USD, when you know it (wins over `usage`). For streams, `result` is the array of chunks seen. */
-  cost?: ((result: Result, args: Args) => number) | undefined
+  cost?: ((result: SettledResult<Result>, args: Args) => number) | undefined
   /** Usage of the result in any shape `normalizeUsage` accepts. Default: the result itself (or the stream's chunks). */
-  usage?: ((result: Result, args: Args) => unknown) | undefined
+  usage?: ((result: SettledResult<Result>, args: Args) => unknown) | undefined
   /** Model that served the call. Default: the result's `model`, else the request's. */
-  model?: ((args: Args, result: Result) => string | undefined) | undefined
+  model?: ((args: Args, result: SettledResult<Result>) => string | undefined) | undefined
   /** Provider of the call (LiteLLM names), for pricing. */
   provider?: string | undefined
   /** True when the result came from a local cache: recorded at $0 with status `cache_hit`. */
-  cacheHit?: ((result: Result, args: Args) => boolean) | undefined
+  cacheHit?: ((result: SettledResult<Result>, args: Args) => boolean) | undefined
   /** Called when the commit after a successful call could not be written (the result is still returned). */
   onCommitError?: ((error: unknown) => void) | undefined
 }
@@ -95,7 +101,7 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
   // A static context is validated once, here, so a bad one fails at wrap time and calls skip the work.
   const staticContext = typeof options.context === 'function' ? undefined : resolveContext(options.context)
 
-  const commitFor = (reservation: Reservation, result: Result, args: Args, partial: boolean): CommitInput => {
+  const commitFor = (reservation: Reservation, result: SettledResult<Result>, args: Args, partial: boolean): CommitInput => {
     if (options.cacheHit?.(result, args) === true) return { status: 'cache_hit', cost: 0 }
     const served = options.model?.(args, result) ?? (isObject(result) && typeof result.model === 'string' ? result.model : undefined) ?? reservation.model
     const status = partial ? 'aborted' : 'success'
@@ -136,10 +142,9 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
       if (done) return Promise.resolve()
       done = true
       if (chunks.length === 0) return settle(reservation, () => ({ status: ended ? 'estimated' : 'aborted', estimated: true }), ended ? 'estimated' : 'aborted')
-      return settle(reservation, () => commitFor(reservation, chunks as unknown as Result, args, !ended), ended ? 'estimated' : 'aborted')
+      return settle(reservation, () => commitFor(reservation, chunks as unknown as SettledResult<Result>, args, !ended), ended ? 'estimated' : 'aborted')
     }
-    const wrapIterator = (): AsyncIterator<unknown> => {
-      const iterator = source[Symbol.asyncIterator]()
+    const meter = (iterator: AsyncIterator<unknown>): AsyncIterator<unknown> => {
       return {
         async next(...nextArgs: [] | [unknown]) {
           let step: IteratorResult<unknown>
@@ -170,14 +175,26 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
         },
       }
     }
-    // Keep the original object (its methods and fields) and replace only its iterator.
-    return new Proxy(source as object, {
-      get(target, property) {
-        if (property === Symbol.asyncIterator) return wrapIterator
-        const value: unknown = Reflect.get(target, property, target)
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
-      },
-    }) as AsyncIterable<unknown>
+    // Meter the stream in place, so that its own helpers that iterate `this` (the OpenAI and Anthropic SDKs'
+    // `toReadableStream()`, `tee()`) read the metered iterator too. SDK `Stream` objects produce their iterator
+    // in `iterator()` and delegate `[Symbol.asyncIterator]` to it: patch that one method, or the two would meter
+    // each other. Anything else gets its `[Symbol.asyncIterator]` patched.
+    const target = source as unknown as Record<PropertyKey, unknown>
+    const name: PropertyKey = typeof target.iterator === 'function' ? 'iterator' : Symbol.asyncIterator
+    const original = target[name] as (this: unknown) => AsyncIterator<unknown>
+    try {
+      Object.defineProperty(source, name, { value: () => meter(original.call(source)), configurable: true, writable: true })
+      return source
+    } catch {
+      // A frozen object: hand back a view of it whose iterator is metered.
+      return new Proxy(source as object, {
+        get(object, property) {
+          if (property === Symbol.asyncIterator) return () => meter((source as AsyncIterable<unknown>)[Symbol.asyncIterator]())
+          const value: unknown = Reflect.get(object, property, object)
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(object) : value
+        },
+      }) as AsyncIterable<unknown>
+    }
   }
 
   const wrapReadableStream = (reservation: Reservation, source: ReadableStream<unknown>, args: Args): ReadableStream<unknown> => {
@@ -188,7 +205,7 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
       if (done) return Promise.resolve()
       done = true
       if (chunks.length === 0) return settle(reservation, () => ({ status: ended ? 'estimated' : 'aborted', estimated: true }), ended ? 'estimated' : 'aborted')
-      return settle(reservation, () => commitFor(reservation, chunks as unknown as Result, args, !ended), ended ? 'estimated' : 'aborted')
+      return settle(reservation, () => commitFor(reservation, chunks as unknown as SettledResult<Result>, args, !ended), ended ? 'estimated' : 'aborted')
     }
     return new ReadableStream<unknown>({
       async pull(controller) {
@@ -239,7 +256,7 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
     }
     if (isReadableStream(result)) return wrapReadableStream(reservation, result, args) as Result
     if (isAsyncIterable(result)) return wrapAsyncIterable(reservation, result, args) as Result
-    await settle(reservation, () => commitFor(reservation, result, args, false), 'estimated')
+    await settle(reservation, () => commitFor(reservation, result as SettledResult<Result>, args, false), 'estimated')
     return result
   }
   return wrapped as BudgetedFunction<F>

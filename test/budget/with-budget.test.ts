@@ -185,6 +185,47 @@ describe('withBudget', () => {
       expect(all[1]?.estimated).toBe(true)
       expect((await manager.getStatus('user:alice')).reserved).toBe(0)
     })
+
+    it('a stream read through its own helper methods (SDK toReadableStream(), tee()) is charged once', async () => {
+      const { manager } = await setup()
+      // The shape of the OpenAI and Anthropic SDKs' Stream: `[Symbol.asyncIterator]` delegates to `iterator()`,
+      // and helpers iterate `this`.
+      class SdkStream {
+        async *iterator() {
+          yield { model: 'gpt-4o-mini' }
+          yield { usage: { prompt_tokens: 100, completion_tokens: 20 } }
+        }
+        [Symbol.asyncIterator]() {
+          return this.iterator()
+        }
+        async collect() {
+          const out: unknown[] = []
+          for await (const chunk of this) out.push(chunk)
+          return out
+        }
+        tee() {
+          const chunks = this.iterator()
+          return chunks
+        }
+      }
+      const call = withBudget(async () => new SdkStream(), { manager, context: { user: 'alice' }, estimate: 0.1, model: () => 'gpt-4o-mini' })
+      const stream = await call()
+      expect(stream).toBeInstanceOf(SdkStream)
+      expect(await stream.collect()).toHaveLength(2)
+      const teed = (await call()).tee()
+      while (!(await teed.next()).done) {
+        // drain
+      }
+      const all = await records(manager)
+      expect(all.map((r) => [r.status, r.estimated])).toEqual([
+        ['success', false],
+        ['success', false],
+      ])
+      const status = await manager.getStatus('user:alice')
+      expect(status.reserved).toBe(0)
+      // gpt-4o-mini: 100 x $0.15/M + 20 x $0.60/M = $0.000027 per call
+      expect(status.exact.spend).toBe('0.000054000')
+    })
   })
 
   it('fallbackModel: a refused reservation is retried with the fallback model', async () => {

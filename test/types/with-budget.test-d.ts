@@ -50,6 +50,41 @@ describe('withBudget keeps the signature', () => {
     expectTypeOf(wrapped).returns.toEqualTypeOf<Promise<AsyncIterable<Chunk>>>()
   })
 
+  it('for streams, the cost / usage / model / cacheHit callbacks receive the chunks', () => {
+    withBudget(async (_request: Request) => new ReadableStream<Chunk>(), {
+      manager,
+      context: { user: 'a' },
+      estimate: 0.01,
+      usage: (result) => {
+        expectTypeOf(result).toEqualTypeOf<Chunk[]>()
+        return result.at(-1)?.usage
+      },
+      cost: (result) => result.length * 0.001,
+    })
+    withBudget(async function* (_request: Request) {
+      yield { delta: 'x' } as Chunk
+    }, {
+      manager,
+      context: { user: 'a' },
+      estimate: 0.01,
+      model: (_args, result) => {
+        expectTypeOf(result).toEqualTypeOf<Chunk[]>()
+        return 'gpt-4o'
+      },
+      // @ts-expect-error a stream's chunks are an array, not the stream
+      cacheHit: (result) => result.getReader() !== undefined,
+    })
+    withBudget(async (request: Request) => ({ text: request.prompt, model: request.model }), {
+      manager,
+      context: { user: 'a' },
+      estimate: 0.01,
+      cost: (result) => {
+        expectTypeOf(result).toEqualTypeOf<{ text: string; model: string }>()
+        return 0.001
+      },
+    })
+  })
+
   it('a ReadableStream result keeps its chunk type', () => {
     const bytes = withBudget((request: Request) => new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode(request.prompt)) }), {
       manager,
