@@ -91,6 +91,8 @@ export function priceUsage(catalog: PriceCatalog | undefined, model: string | un
       cacheWrite: exact.cacheWriteCost,
       reasoning: exact.reasoningCost,
       other: exact.otherCost,
+      // Parts of the usage the price table has no rate for, counted as $0 (never silently: kept in the record).
+      ...(result.unpriced.length > 0 ? { unpriced: [...result.unpriced] } : {}),
     },
     source: result.source,
     catalogVersion: cat.dataVersion.id,
