@@ -461,6 +461,9 @@ export class BudgetManager {
   /** The shared policy of a definition (with the anchor of its rolling windows and its live increases). */
   private policyOf(stored: StoredDefinition): BudgetPolicy {
     const d = stored.definition
+    // The anchor only moves rolling windows: budgets on calendar windows share a policy whatever their creation time.
+    const rolling = (duration: string | undefined): boolean => duration !== undefined && parseDuration(duration).kind === 'rolling'
+    const anchored = rolling(d.duration) || Object.values(d.modelMaxBudget ?? {}).some((limit) => rolling(limit.duration))
     // Everything the policy is computed from (never `metadata`), as text: equal text, equal policy.
     const text = JSON.stringify([
       d.maxBudget,
@@ -474,7 +477,7 @@ export class BudgetManager {
       d.tpmLimit,
       d.maxParallelRequests,
       d.onExceeded,
-      stored.anchor,
+      anchored ? stored.anchor : null,
       stored.increases.map((inc) => [inc.amount, inc.until]),
     ])
     const shared = this.policies.get(text)

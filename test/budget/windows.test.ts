@@ -280,8 +280,15 @@ describe('calendar windows align to local boundaries (property)', () => {
       fc.property(calendarSpec, instant, (windowSpec, now) => {
         const window = windowAt(windowSpec, now)
         const zoneName = windowSpec.timezone
-        expect(local(window.start, zoneName, 'HH:mm:ss.SSS')).toBe('00:00:00.000')
-        expect(local(window.end, zoneName, 'HH:mm:ss.SSS')).toBe('00:00:00.000')
+        // A window starts and ends at the first instant of a local day: local midnight, or the end of the gap
+        // when a zone's offset change skipped midnight (Lord Howe 1 March 1981, Kolkata 1941, Apia 1950).
+        for (const edge of [window.start, window.end]) {
+          expect(local(edge - 1, zoneName, 'yyyy-MM-dd')).not.toBe(local(edge, zoneName, 'yyyy-MM-dd'))
+          if (local(edge, zoneName, 'HH:mm:ss.SSS') !== '00:00:00.000') {
+            // Midnight itself was skipped: the day before ran to its last millisecond.
+            expect(local(edge - 1, zoneName, 'HH:mm:ss.SSS')).toBe('23:59:59.999')
+          }
+        }
         const startDate = local(window.start, zoneName, 'yyyy-MM-dd')
         switch (windowSpec.duration) {
           case 'daily':
@@ -334,6 +341,15 @@ describe('calendar windows align to local boundaries (property)', () => {
 })
 
 describe('DST days and the Apia skip (examples)', () => {
+  it('a midnight skipped by an offset change starts the window at the end of the gap (Lord Howe, 1 March 1981)', () => {
+    // Lord Howe moved from +10:00 to +10:30 at local midnight of 1 March 1981: 00:00 to 00:29 never happened.
+    const feb = windowAt({ duration: 'monthly', timezone: 'Australia/Lord_Howe' }, Date.parse('1981-02-15T00:00:00Z'))
+    expect(feb).toEqual({ id: 'm1981-02', start: Date.parse('1981-01-31T14:00:00Z'), end: Date.parse('1981-02-28T14:00:00Z') })
+    expect(formatInTimeZone(feb.end, 'Australia/Lord_Howe', 'yyyy-MM-dd HH:mm')).toBe('1981-03-01 00:30')
+    expect(formatInTimeZone(feb.end - 1, 'Australia/Lord_Howe', 'yyyy-MM-dd HH:mm:ss.SSS')).toBe('1981-02-28 23:59:59.999')
+    expect(windowAt({ duration: 'monthly', timezone: 'Australia/Lord_Howe' }, feb.end).start).toBe(feb.end)
+  })
+
   const daily = (zoneName: string, localNoonIso: string): BudgetWindow =>
     windowAt({ duration: 'daily', timezone: zoneName }, t(localNoonIso))
 
