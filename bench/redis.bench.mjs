@@ -35,6 +35,7 @@ const port = await new Promise((resolve) => {
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-bench-redis-'))
 const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
 const admin = new Redis(port, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) })
+admin.on('error', () => {}) // refused while the server is still starting; retryStrategy reconnects
 await admin.ping()
 const version = (await admin.info('server')).match(/redis_version:(\S+)/)[1]
 
