@@ -587,7 +587,12 @@ function tableKeys(table: CompactPriceTable): string[] {
   return keys
 }
 
-function samePrices(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+/**
+ * Whether two price maps hold the same fields at the same decimal values (`"1.50"` equals `"1.5"`).
+ *
+ * @internal
+ */
+export function samePrices(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const ka = Object.keys(a)
   if (ka.length !== Object.keys(b).length) return false
   for (const k of ka) {

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
-import { PriceCatalog } from '../../cost/catalog.js'
+import { PriceCatalog, samePrices } from '../../cost/catalog.js'
 import type { ImportedEntry } from '../../cost/litellm-import.js'
 import type { CompactPriceTable } from '../../cost/table.js'
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
@@ -62,12 +62,6 @@ async function readSource(from: string, timeoutMs: number): Promise<string> {
   } catch (error) {
     throw new UsageError(`cannot read --from ${from}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
   }
-}
-
-function samePrices(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
-  const keys = Object.keys(a)
-  if (keys.length !== Object.keys(b).length) return false
-  return keys.every((k) => b[k] === a[k])
 }
 
 /** What `prices update` computed (also the `--json` output). */
