@@ -16,10 +16,8 @@ import {
   asObject,
   safeParse,
   type Json,
-  createBudgetFetch,
-  installRefusalMapping,
+  budgetClient,
   outputTokensFromText,
-  RefusalRegistry,
   validateOptions,
   type BudgetIntegrationOptions,
   type SseEvent,
@@ -160,10 +158,5 @@ export function anthropicAdapter(provider = 'anthropic'): WireAdapter {
  */
 export function withAnthropicBudget<T extends Anthropic>(client: T, options: AnthropicBudgetOptions): T {
   validateOptions(options, 'withAnthropicBudget')
-  const refusals = new RefusalRegistry()
-  const inner = client as unknown as { fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response> }
-  const baseFetch = inner.fetch ?? globalThis.fetch
-  const budgetFetch = createBudgetFetch(anthropicAdapter(options.provider), options, (input, init) => baseFetch.call(undefined, input, init), refusals)
-  const budgeted = client.withOptions({ fetch: budgetFetch }) as T
-  return installRefusalMapping(budgeted, refusals)
+  return budgetClient(client, anthropicAdapter(options.provider), options)
 }

@@ -16,10 +16,8 @@ import {
   asObject,
   safeParse,
   type Json,
-  createBudgetFetch,
-  installRefusalMapping,
+  budgetClient,
   outputTokensFromText,
-  RefusalRegistry,
   textLength,
   validateOptions,
   type BudgetIntegrationOptions,
@@ -260,10 +258,5 @@ export function openAIAdapter(provider = 'openai'): WireAdapter {
  */
 export function withOpenAIBudget<T extends OpenAI>(client: T, options: OpenAIBudgetOptions): T {
   validateOptions(options, 'withOpenAIBudget')
-  const refusals = new RefusalRegistry()
-  const inner = client as unknown as { fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response> }
-  const baseFetch = inner.fetch ?? globalThis.fetch
-  const budgetFetch = createBudgetFetch(openAIAdapter(options.provider), options, (input, init) => baseFetch.call(undefined, input, init), refusals)
-  const budgeted = client.withOptions({ fetch: budgetFetch }) as T
-  return installRefusalMapping(budgeted, refusals)
+  return budgetClient(client, openAIAdapter(options.provider), options)
 }

@@ -583,6 +583,21 @@ export function installRefusalMapping<T extends object>(client: T, refusals: Ref
   return client
 }
 
+/**
+ * A budgeted clone of a Stainless-generated SDK client (openai, @anthropic-ai/sdk): `client.withOptions({ fetch })`
+ * with the budgeted fetch for `adapter`, and the refusal mapping installed. The original client is untouched.
+ */
+export function budgetClient<T extends { withOptions(options: { fetch: FetchLike }): unknown }>(
+  client: T,
+  adapter: WireAdapter,
+  options: BudgetIntegrationOptions<WireRequest>,
+): T {
+  const refusals = new RefusalRegistry()
+  const baseFetch = (client as unknown as { fetch?: FetchLike }).fetch ?? globalThis.fetch
+  const budgetFetch = createBudgetFetch(adapter, options, (input, init) => baseFetch.call(undefined, input, init), refusals)
+  return installRefusalMapping(client.withOptions({ fetch: budgetFetch }) as T, refusals)
+}
+
 /** Total characters of the text in a message list or prompt (for estimates when no tokenizer applies). */
 export function textLength(value: unknown, depth = 0): number {
   if (depth > 8) return 0
