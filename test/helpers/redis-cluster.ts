@@ -15,10 +15,9 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { redisServerBinary } from './redis-server.js'
+import { exited, freePort, redisServerBinary } from './redis-server.js'
 
 /** Options of {@link startRedisCluster}. */
 export interface RedisClusterOptions {
@@ -75,23 +74,6 @@ function redisCliBinary(): string {
   const path = found.stdout.trim()
   if (found.status !== 0 || path === '') throw new Error('redis-cli is not installed; it comes with `apt-get install -y redis-server`')
   return path
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => child.once('exit', () => resolve()))
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

@@ -57,7 +57,8 @@ export function redisServerBinary(): string {
   return path
 }
 
-function freePort(): Promise<number> {
+/** A free loopback TCP port (the OS picks one, the probe closes it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
@@ -87,7 +88,8 @@ function ping(port: number): Promise<boolean> {
   })
 }
 
-function exited(child: ChildProcess): Promise<void> {
+/** Resolves once the child process has exited (at once if it already has). */
+export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise((resolve) => child.once('exit', () => resolve()))
 }
