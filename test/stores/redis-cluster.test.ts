@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isStorageError } from '../../src/errors.js'
 import { redisStore, type RedisBudgetStore } from '../../src/stores/redis.js'
 import { runStoreContract } from '../../src/testing/index.js'
+import { spyPipelines } from '../helpers/pipeline-spy.js'
 import { startRedisCluster, type RedisCluster, type RedisClusterNode } from '../helpers/redis-cluster.js'
 
 let cluster: RedisCluster
@@ -175,22 +176,7 @@ describe('redisStore on Redis Cluster with ioredis: pipelining', () => {
     // every command of that first pipeline goes again as EVAL)
     await store.reserve({ callId: 'warm', now, holdExpiresAt: now + 1000, entries: [{ key: 'warm', amount: 1, limit: null, expiresAt: null }] })
     await io.set(`{${prefix}}:k:bad`, 'not a hash')
-    const sizes: number[] = []
-    const pipeline = io.pipeline.bind(io)
-    const spy = new Proxy(io, {
-      get: (target, name, receiver) =>
-        name === 'pipeline'
-          ? () => {
-              const p = pipeline()
-              const exec = p.exec.bind(p)
-              p.exec = (() => {
-                sizes.push(p.length)
-                return exec()
-              }) as typeof p.exec
-              return p
-            }
-          : Reflect.get(target, name, receiver),
-    })
+    const { client: spy, sizes } = spyPipelines(io)
     const batched = redisStore({ client: spy, prefix, time: 'client' })
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) =>

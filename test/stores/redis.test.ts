@@ -5,6 +5,7 @@ import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisStore, type RedisStoreOptions } from '../../src/stores/redis.js'
 import { runStoreContract } from '../../src/testing/index.js'
+import { spyPipelines } from '../helpers/pipeline-spy.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
 let server: RedisServer
@@ -174,22 +175,7 @@ describe('redisStore', () => {
     const now = 1_800_000_000_000
     await store.balances({ keys: ['warm'], now }) // loads the script
     await io.set(`{${prefix}}:k:bad`, 'not a hash')
-    const sizes: number[] = []
-    const pipeline = io.pipeline.bind(io)
-    const spy = new Proxy(io, {
-      get: (target, name, receiver) =>
-        name === 'pipeline'
-          ? () => {
-              const p = pipeline()
-              const exec = p.exec.bind(p)
-              p.exec = (() => {
-                sizes.push(p.length)
-                return exec()
-              }) as typeof p.exec
-              return p
-            }
-          : Reflect.get(target, name, receiver),
-    })
+    const { client: spy, sizes } = spyPipelines(io)
     const batched = redisStore({ client: spy, prefix, time: 'client' })
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) =>
