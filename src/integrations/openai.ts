@@ -172,8 +172,8 @@ export function openAIAdapter(provider = 'openai'): WireAdapter {
       const model = typeof params['model'] === 'string' ? params['model'] : 'unknown'
       const stream = params['stream'] === true
       const streamOptions = asObject(params['stream_options'])
-      const forceUsage = endpoint === 'chat.completions' && stream && streamOptions?.['include_usage'] !== true
-      const completionsForce = endpoint === 'completions' && stream && streamOptions?.['include_usage'] !== true
+      const chatStream = (endpoint === 'chat.completions' || endpoint === 'completions') && stream
+      const forceUsage = chatStream && streamOptions?.['include_usage'] !== true
       const estimate = (m: string): EstimateRequest => {
         switch (endpoint) {
           case 'chat.completions':
@@ -212,14 +212,13 @@ export function openAIAdapter(provider = 'openai'): WireAdapter {
             if (m !== model) (body as FormData).set('model', m)
             return body
           }
-          if (m === model && !forceUsage && !completionsForce) return body
+          if (m === model && !forceUsage) return body
           const next: Json = { ...params, model: m }
-          if (forceUsage || completionsForce) next['stream_options'] = { ...streamOptions, include_usage: true }
+          if (forceUsage) next['stream_options'] = { ...streamOptions, include_usage: true }
           return JSON.stringify(next)
         },
         tracker() {
-          if (endpoint === 'chat.completions' && stream) return chatTracker(forceUsage)
-          if (endpoint === 'completions' && stream) return chatTracker(completionsForce)
+          if (chatStream) return chatTracker(forceUsage)
           if (endpoint === 'responses' && stream) return responsesTracker()
           return jsonTracker(model)
         },
