@@ -9,7 +9,6 @@
  */
 import { LRUCache } from 'lru-cache'
 import type { PriceCatalog } from '../cost/catalog.js'
-import type { NormalizedUsage } from '../cost/types.js'
 import {
   BudgetConfigError,
   BudgetExceededError,
