@@ -774,8 +774,9 @@ export class BudgetManager {
     if (typeof estimate === 'object' && context.model === undefined && priced.model !== undefined) {
       validateId('estimate.model', priced.model)
       context = { ...context, model: priced.model }
-      scopes = [...scopes, { type: 'model', id: priced.model }]
-      keys = [...keys, `model:${priced.model}`]
+      const scope: Scope = { type: 'model', id: priced.model }
+      scopes = [...scopes, scope]
+      keys = [...keys, scopeKey(scope)]
     }
     const callId = options.callId ?? this.nextCallId()
     return this.admit(context, scopes, keys, priced, callId, estimate, true)
@@ -1073,8 +1074,9 @@ export class BudgetManager {
     if (resolved.context.model === undefined && model !== undefined) {
       validateId('model', model)
       resolved.context.model = model
-      resolved.scopes.push({ type: 'model', id: model })
-      resolved.keys.push(`model:${model}`)
+      const scope: Scope = { type: 'model', id: model }
+      resolved.scopes.push(scope)
+      resolved.keys.push(scopeKey(scope))
     }
     if (typeof usageOrCost === 'object' && usageOrCost !== null && usageOrCost.cost === undefined && usageOrCost.usage === undefined && usageOrCost.status !== 'cache_hit') {
       throw new InvalidInputError('usageOrCost', '`record` needs `cost` or `usage` (there is no estimate to fall back on)')
