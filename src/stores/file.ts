@@ -28,7 +28,7 @@ import * as ledger from '../budget/ledger.js'
 import type { LedgerState } from '../budget/ledger.js'
 import { BudgetConfigError, InvalidInputError, StorageError } from '../errors.js'
 import { encodeFrame, findNextValidFrame, FRAME_HEADER_BYTES, MAX_JOURNAL_FRAME_BYTES, MAX_SNAPSHOT_FRAME_BYTES, readFrame } from './file/format.js'
-import { FileLock, removeDeadLockFiles } from './file/lock.js'
+import { FileLock, removeDeadLockFiles, unlinkQuietly } from './file/lock.js'
 import type {
   Balance,
   BalancesRequest,
@@ -270,14 +270,6 @@ interface Pending {
   resolve(value: unknown): void
   reject(error: unknown): void
   outcome?: { ok: true; value: unknown } | { ok: false; error: unknown }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path)
-  } catch {
-    // already gone
-  }
 }
 
 function errorCode(error: unknown): string {

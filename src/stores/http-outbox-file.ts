@@ -9,6 +9,7 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:f
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { BudgetConfigError, StorageError } from '../errors.js'
+import { isAlive } from './file/lock.js'
 import type { HttpOutbox, HttpOutboxEntry } from './http-outbox.js'
 
 /** Options of {@link fileOutbox}. */
@@ -18,15 +19,6 @@ export interface FileOutboxOptions {
    * may use it (a `<path>.lock` file holds the owner's pid; a lock left by a dead process is taken over).
    */
   path: string
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 function takeLock(lockPath: string): void {

@@ -44,7 +44,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-function unlinkQuietly(path: string): void {
+/** Removes a file; a file already gone is fine. */
+export function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path)
   } catch {
@@ -68,7 +69,7 @@ function errorCode(error: unknown): string | undefined {
 }
 
 /** Whether a process with this pid exists on this host. */
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
