@@ -241,7 +241,9 @@ describe('a killed node (SIGKILL)', () => {
           const results = await Promise.all(Array.from({ length: 5 }, () => outcome(reserve(dead))))
           for (const { error, ms } of results) {
             expect(isStorageError(error), `${name} ${phase}: ${String(error)}`).toBe(true)
-            expect(ms, `${name} ${phase}: settled after ${ms} ms`).toBeLessThan(timeoutMs + 1500)
+            // A hang check, not a speed check: the store's timeout must end the wait (the clients alone would keep
+            // retrying). The bound is loose so a loaded machine cannot fail it; the durations are printed below.
+            expect(ms, `${name} ${phase}: settled after ${ms} ms`).toBeLessThan(timeoutMs * 10)
             ;(durations[`${name} ${phase}`] ??= []).push(ms)
           }
         }
