@@ -541,24 +541,10 @@ export class PriceCatalog {
           clearTimeout(timer)
         }
       }
-      const { importLiteLLMTable, compactTable } = await import('./litellm-import.js')
+      const { importLiteLLMTable, compactTable, mergeWithPrevious } = await import('./litellm-import.js')
       const imported = importLiteLLMTable(json)
       if (imported.entries.size === 0) return { ...failed('the new table has no valid model entries'), rejected: imported.rejected }
-      const added: string[] = []
-      const changed: string[] = []
-      const removed: string[] = []
-      const merged = new Map(imported.entries)
-      for (const [key, entry] of imported.entries) {
-        const old = this.get(key)
-        if (!old) added.push(key)
-        else if (!samePrices(old.prices, entry.prices)) changed.push(key)
-      }
-      for (const key of tableKeys(previous)) {
-        if (merged.has(key)) continue
-        const old = this.get(key)!
-        if (!old.retired) removed.push(key)
-        merged.set(key, { provider: old.provider, mode: old.mode, maxOutputTokens: old.maxOutputTokens, retired: true, prices: { ...old.prices } })
-      }
+      const { merged, added, changed, removed } = mergeWithPrevious(imported.entries, tableKeys(previous), (key) => this.get(key))
       const source = { file: options.url ?? '(json)', commit: 'unknown', date: new Date().toISOString().slice(0, 10), role: 'current' as const }
       const table = compactTable(merged, { format: 'litellm', id: `refresh@${source.date}`, sources: [source, ...previous.dataVersion.sources] }, previous.license)
       this.#table = table
@@ -585,22 +571,6 @@ function tableKeys(table: CompactPriceTable): string[] {
     start = end
   }
   return keys
-}
-
-/**
- * Whether two price maps hold the same fields at the same decimal values (`"1.50"` equals `"1.5"`).
- *
- * @internal
- */
-export function samePrices(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
-  const ka = Object.keys(a)
-  if (ka.length !== Object.keys(b).length) return false
-  for (const k of ka) {
-    const x = parseDecimal(a[k]!)
-    const y = b[k] === undefined ? undefined : parseDecimal(b[k])
-    if (!x || !y || x.int !== y.int || x.scale !== y.scale) return false
-  }
-  return true
 }
 
 function providerMatches(entryProvider: string, provider: string): boolean {

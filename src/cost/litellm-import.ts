@@ -7,7 +7,9 @@
  */
 import { z } from 'zod'
 import Decimal from 'decimal.js'
+import { parseDecimal } from './decimal.js'
 import { RETIRED_FLAG, TIER_BASES, isUsedField, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
+import type { PriceEntry } from './types.js'
 
 export { isUsedField }
 
@@ -225,6 +227,46 @@ export function compactTable(
   }
   lines.push('')
   return { format: 2, dataVersion: { ...dataVersion, models: keys.length, retired }, license, providers, modes, fields, rows: lines.join('\n') }
+}
+
+function samePrices(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a)
+  if (ka.length !== Object.keys(b).length) return false
+  for (const k of ka) {
+    const x = parseDecimal(a[k]!)
+    const y = b[k] === undefined ? undefined : parseDecimal(b[k])
+    if (!x || !y || x.int !== y.int || x.scale !== y.scale) return false
+  }
+  return true
+}
+
+/**
+ * Compares an imported table with the previous one (`previousKeys`, read with `get`): the keys added, whose
+ * prices changed (decimal equality), and removed (not counting ones already retired); `merged` holds every
+ * imported entry plus the previous entries the import lacks, marked retired (never dropped).
+ * Shared by `catalog.refresh()` and `llm-budget prices update`.
+ */
+export function mergeWithPrevious(
+  imported: ReadonlyMap<string, ImportedEntry>,
+  previousKeys: Iterable<string>,
+  get: (key: string) => PriceEntry | undefined,
+): { merged: Map<string, ImportedEntry>; added: string[]; changed: string[]; removed: string[] } {
+  const added: string[] = []
+  const changed: string[] = []
+  const removed: string[] = []
+  const merged = new Map(imported)
+  for (const [key, entry] of imported) {
+    const old = get(key)
+    if (!old) added.push(key)
+    else if (!samePrices(old.prices, entry.prices)) changed.push(key)
+  }
+  for (const key of previousKeys) {
+    if (merged.has(key)) continue
+    const old = get(key)!
+    if (!old.retired) removed.push(key)
+    merged.set(key, { provider: old.provider, mode: old.mode, maxOutputTokens: old.maxOutputTokens, retired: true, prices: { ...old.prices } })
+  }
+  return { merged, added, changed, removed }
 }
 
 /**

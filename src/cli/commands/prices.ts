@@ -8,8 +8,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
-import { PriceCatalog, samePrices } from '../../cost/catalog.js'
-import type { ImportedEntry } from '../../cost/litellm-import.js'
+import { PriceCatalog } from '../../cost/catalog.js'
 import type { CompactPriceTable } from '../../cost/table.js'
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
 
@@ -89,7 +88,7 @@ async function buildTable(text: string, from: string, commit: string): Promise<{
   } catch (error) {
     throw new InputError(`${from} is not valid JSON: ${(error as Error).message}`)
   }
-  const { importLiteLLMTable, compactTable } = await import('../../cost/litellm-import.js')
+  const { importLiteLLMTable, compactTable, mergeWithPrevious } = await import('../../cost/litellm-import.js')
   let imported: ReturnType<typeof importLiteLLMTable>
   try {
     imported = importLiteLLMTable(json)
@@ -103,21 +102,7 @@ async function buildTable(text: string, from: string, commit: string): Promise<{
   }
   if (imported.entries.size === 0) throw new InputError(`${from}: the table has no model entries`)
   const bundled = new PriceCatalog()
-  const added: string[] = []
-  const changed: string[] = []
-  const removed: string[] = []
-  const merged = new Map<string, ImportedEntry>(imported.entries)
-  for (const [key, entry] of imported.entries) {
-    const old = bundled.get(key)
-    if (old === undefined) added.push(key)
-    else if (!samePrices(old.prices, entry.prices)) changed.push(key)
-  }
-  for (const key of bundled.keys()) {
-    if (merged.has(key)) continue
-    const old = bundled.get(key)!
-    if (!old.retired) removed.push(key)
-    merged.set(key, { provider: old.provider, mode: old.mode, maxOutputTokens: old.maxOutputTokens, retired: true, prices: { ...old.prices } })
-  }
+  const { merged, added, changed, removed } = mergeWithPrevious(imported.entries, bundled.keys(), (key) => bundled.get(key))
   const date = new Date().toISOString().slice(0, 10)
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 8)
   const source = { file: /^https?:/i.test(from) ? from : basename(from), commit, date, role: 'current' as const }
