@@ -135,15 +135,20 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
     }
   }
 
-  const wrapAsyncIterable = (reservation: Reservation, source: AsyncIterable<unknown>, args: Args): AsyncIterable<unknown> => {
-    const chunks: unknown[] = []
+  /** Settles a stream once, when it ends (`ended`) or stops early: the chunks read so far, or the estimate if none. */
+  const streamFinisher = (reservation: Reservation, chunks: unknown[], args: Args): ((ended: boolean) => Promise<void>) => {
     let done = false
-    const finish = (ended: boolean): Promise<void> => {
+    return (ended) => {
       if (done) return Promise.resolve()
       done = true
       if (chunks.length === 0) return settle(reservation, () => ({ status: ended ? 'estimated' : 'aborted', estimated: true }), ended ? 'estimated' : 'aborted')
       return settle(reservation, () => commitFor(reservation, chunks as unknown as SettledResult<Result>, args, !ended), ended ? 'estimated' : 'aborted')
     }
+  }
+
+  const wrapAsyncIterable = (reservation: Reservation, source: AsyncIterable<unknown>, args: Args): AsyncIterable<unknown> => {
+    const chunks: unknown[] = []
+    const finish = streamFinisher(reservation, chunks, args)
     const meter = (iterator: AsyncIterator<unknown>): AsyncIterator<unknown> => {
       return {
         async next(...nextArgs: [] | [unknown]) {
@@ -199,14 +204,8 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
 
   const wrapReadableStream = (reservation: Reservation, source: ReadableStream<unknown>, args: Args): ReadableStream<unknown> => {
     const chunks: unknown[] = []
-    let done = false
     let reader: ReadableStreamDefaultReader<unknown> | undefined
-    const finish = (ended: boolean): Promise<void> => {
-      if (done) return Promise.resolve()
-      done = true
-      if (chunks.length === 0) return settle(reservation, () => ({ status: ended ? 'estimated' : 'aborted', estimated: true }), ended ? 'estimated' : 'aborted')
-      return settle(reservation, () => commitFor(reservation, chunks as unknown as SettledResult<Result>, args, !ended), ended ? 'estimated' : 'aborted')
-    }
+    const finish = streamFinisher(reservation, chunks, args)
     return new ReadableStream<unknown>({
       async pull(controller) {
         reader ??= source.getReader()
