@@ -8,13 +8,8 @@
 import { z } from 'zod'
 import Decimal from 'decimal.js'
 import { parseDecimal } from './decimal.js'
-import { RETIRED_FLAG, TIER_BASES, isUsedField, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
+import { RETIRED_FLAG, SENTINEL_PRICE_USD, TIER_BASES, isUsedField, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
 import type { PriceEntry } from './types.js'
-
-export { isUsedField }
-
-/** Prices at or above this (USD per unit) are treated as sentinel values and rejected. */
-export const SENTINEL_PRICE_USD = 10_000
 
 const priceSchema = z
   .union([z.number(), z.string().trim().regex(/^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/, 'a decimal number')])

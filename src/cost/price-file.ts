@@ -6,10 +6,8 @@
  * @packageDocumentation
  */
 import { z } from 'zod'
-import { RETIRED_FLAG, isUsedField, type CompactPriceTable } from './table.js'
+import { RETIRED_FLAG, SENTINEL_PRICE_USD, isUsedField, type CompactPriceTable } from './table.js'
 
-/** Prices at or above this (USD per unit) are sentinel values; same bound as the LiteLLM import. */
-const SENTINEL_PRICE_USD = 10_000
 const NAME = z.string().min(1).max(200).regex(/^[^\t\n\r]+$/, 'no tabs or newlines')
 const DECIMAL = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/
 

@@ -49,6 +49,9 @@ export interface CompactPriceTable {
   rows: string
 }
 
+/** Prices at or above this (USD per unit) are sentinel values: refused by the LiteLLM import and by price files. */
+export const SENTINEL_PRICE_USD = 10_000
+
 /** Flag bit: the model only exists in an older upstream table. */
 export const RETIRED_FLAG = 1
 
