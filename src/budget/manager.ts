@@ -367,6 +367,12 @@ function isInputError(error: unknown): boolean {
  * await reservation.commit({ usage: response.usage, model: 'gpt-4o' })
  * ```
  */
+/** A caller's call id: an id of at most 120 characters (stores add their own prefixes within their 200). */
+function validateCallId(callId: string): void {
+  validateId('callId', callId)
+  if (callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
+}
+
 export class BudgetManager {
   /** The store this manager uses. */
   readonly store: BudgetStore
@@ -766,8 +772,7 @@ export class BudgetManager {
   /** @internal `reserve` with a context validated once (withBudget's static contexts). Does not change `resolved`. */
   reserveResolved(resolved: ResolvedContext, estimate: Estimate, options: ReserveOptions = {}): Promise<Reservation> {
     if (options.callId !== undefined) {
-      validateId('callId', options.callId)
-      if (options.callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
+      validateCallId(options.callId)
     }
     const priced = this.priceEstimate(estimate)
     let { context, scopes, keys } = resolved
@@ -1068,7 +1073,7 @@ export class BudgetManager {
    */
   async record(context: CallContext, usageOrCost: CommitInput, options: ReserveOptions = {}): Promise<CommitOutcome> {
     const resolved = resolveContext(context)
-    if (options.callId !== undefined) validateId('callId', options.callId)
+    if (options.callId !== undefined) validateCallId(options.callId)
     if (usageOrCost === undefined) throw new InvalidInputError('usageOrCost', '`record` needs a USD number or `{ cost | usage, model }`')
     const model = typeof usageOrCost === 'object' && usageOrCost !== null && typeof usageOrCost.model === 'string' ? usageOrCost.model : undefined
     if (resolved.context.model === undefined && model !== undefined) {

@@ -149,3 +149,13 @@ describe('no prompt or response content is ever stored', () => {
     expect(everything).not.toContain('secret prompt')
   })
 })
+
+describe('call ids given by the caller', () => {
+  it('reserve and record refuse the same over-long call id, and change nothing', async () => {
+    const manager = new BudgetManager()
+    const callId = 'c'.repeat(121)
+    await expect(manager.reserve({ user: 'alice' }, 0.01, { callId })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'callId' })
+    await expect(manager.record({ user: 'alice' }, 0.01, { callId })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'callId' })
+    expect(await manager.spendRecords({})).toEqual([])
+  })
+})
