@@ -79,8 +79,3 @@ function integerString(n: number): string {
   // Safe integers print without exponent below 1e21.
   return Number.isSafeInteger(n) ? String(n) : BigInt(n).toString()
 }
-
-/** Number of decimal places of a decimal string (after trimming). */
-export function scaleOf(text: string): number {
-  return parseDecimal(text)?.scale ?? 0
-}
