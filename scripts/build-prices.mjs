@@ -51,7 +51,7 @@ async function load(pathOrUrl) {
   return JSON.parse(readFileSync(pathOrUrl, 'utf8'))
 }
 
-/** Builds the table and returns the TypeScript module text plus stats. Exported for the CLI's `prices update`. */
+/** Builds the table and returns the TypeScript module text plus stats. Exported for scripts and tests (the CLI's `prices update` uses src/cost/litellm-import.ts, which works in an installed package). */
 export async function buildPrices({ from, retired, commit, date, licensePath } = {}) {
   let sources
   let current
