@@ -31,7 +31,7 @@ import {
   validateDefinition,
 } from './definition.js'
 import { type BudgetEventName, type BudgetEvents, type BudgetListener, type EventWindow, EventHub } from './events.js'
-import { type LedgerUnit, flatString, ledgerKey, modelPrefix, scopePrefix } from './keys.js'
+import { type LedgerUnit, flatString, ledgerKey, modelPrefix, scopePrefix } from '../stores/ledger/keys.js'
 import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdToNano } from './money.js'
 import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usageTokens } from './pricing.js'
 import { type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from './records.js'

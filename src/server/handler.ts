@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { z } from 'zod'
-import * as ledger from '../budget/ledger.js'
+import * as ledger from '../stores/ledger/ledger.js'
 import { BudgetConfigError, InvalidInputError } from '../errors.js'
 import type { BudgetStore, CommitRequest, PutBudgetRequest, RecordQuery, ReserveRequest } from '../stores/types.js'
 import { createAuthenticator, type BudgetServerAuth } from './auth.js'
@@ -16,7 +16,7 @@ import { createManagementRoutes, RawAnswer, type ManagementOptions } from './man
 import { ServerMetrics } from './metrics.js'
 import * as schemas from './schemas.js'
 import { sha256Hex } from './sha256.js'
-import { tenantStore, type StoreTimer } from './tenant.js'
+import { tenantStore, type StoreTimer } from '../stores/tenant.js'
 
 export type { BudgetServerAuth } from './auth.js'
 

@@ -5,7 +5,7 @@
  * @internal Used by the handler.
  */
 import { z } from 'zod'
-import { MAX_ENTRIES } from '../budget/ledger.js'
+import { MAX_ENTRIES } from '../stores/ledger/ledger.js'
 
 const time = z.number()
 const amount = z.number().int().min(0)

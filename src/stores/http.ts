@@ -10,7 +10,7 @@
  *
  * @packageDocumentation
  */
-import * as ledger from '../budget/ledger.js'
+import * as ledger from './ledger/ledger.js'
 import { BudgetConfigError, InvalidInputError, isBudgetError, StorageError } from '../errors.js'
 import { memoryOutbox, type HttpOutbox, type HttpOutboxEntry } from './http-outbox.js'
 import type {

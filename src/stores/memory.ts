@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import * as ledger from '../budget/ledger.js'
+import * as ledger from './ledger/ledger.js'
 import { BudgetConfigError, StorageError } from '../errors.js'
 import { cloneJson } from '../internal/clone.js'
 import type { BudgetStore } from './types.js'

@@ -15,7 +15,7 @@
  *
  * @packageDocumentation
  */
-import * as ledger from '../budget/ledger.js'
+import * as ledger from './ledger/ledger.js'
 import { BudgetConfigError, InvalidInputError, StorageError } from '../errors.js'
 import { adaptClient, type RedisClientLike, type RedisTransport } from './redis/client.js'
 import { BALANCES_SCRIPT, COMMIT_SCRIPT, PUT_BUDGET_SCRIPT, RELEASE_SCRIPT, RESERVE_SCRIPT, RESET_SCRIPT } from './redis/scripts.js'

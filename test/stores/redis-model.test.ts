@@ -1,4 +1,4 @@
-// The Redis scripts against the in-memory ledger (src/budget/ledger.ts through memoryStore): random sequences
+// The Redis scripts against the in-memory ledger (src/stores/ledger/ledger.ts through memoryStore): random sequences
 // of reserve, commit, release, balances and reset with explicit times (holds that expire, windows that end,
 // call ids reused after their memory ends, commits that list other keys than the reservation) must give
 // the same results, operation by operation, and leave no hold field that the ledger does not have.

@@ -151,7 +151,7 @@ async function budgetLines(store: BudgetStore, options: ReportOptions, now: () =
   for (const [tenant, scopes] of byTenant) {
     let view = store
     if (tenant !== undefined) {
-      const { tenantStore } = await import('../../server/tenant.js')
+      const { tenantStore } = await import('../../stores/tenant.js')
       view = tenantStore(store, tenant, (_operation, run) => run())
     }
     const manager = new BudgetManager({ store: view, clock: { now } })
@@ -321,7 +321,7 @@ export const reportCommand: Command = {
     try {
       let store = opened.store
       if (options.tenant !== undefined) {
-        const { tenantStore } = await import('../../server/tenant.js')
+        const { tenantStore } = await import('../../stores/tenant.js')
         store = tenantStore(store, options.tenant, (_operation, run) => run())
       }
       const clock = store.clock ?? { now: () => Date.now() }

@@ -3,7 +3,7 @@
  * never interleaved with another command), so a reservation's check and its writes are one step.
  *
  * Every script starts with the same prelude: it reads the Redis server time (`TIME`, once), decides which
- * clock the ledger logic uses (`now`), and defines the helpers that mirror `src/budget/ledger.ts`:
+ * clock the ledger logic uses (`now`), and defines the helpers that mirror `src/stores/ledger/ledger.ts`:
  *
  * - `live(h)`: one `HMGET` of a ledger key's hash (balances and expiries, never a hold field);
  *   sweeps the key's expired holds only when its earliest hold expiry `n` has passed (`sweepHolds` and

@@ -2,7 +2,7 @@
 // mutating read, for random sequences of operations with holds that expire at different instants.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import * as ledger from '../../src/budget/ledger.js'
+import * as ledger from '../../src/stores/ledger/ledger.js'
 
 const KEYS = ['a', 'b', 'c']
 const T0 = 1_800_000_000_000

@@ -8,7 +8,7 @@
  *
  * @internal Used by the stores; not part of the public API.
  */
-import { InvalidInputError } from '../errors.js'
+import { InvalidInputError } from '../../errors.js'
 import { flatString } from './keys.js'
 import type {
   Balance,
@@ -28,7 +28,7 @@ import type {
   ResetRequest,
   SpendRecord,
   StoredBudget,
-} from '../stores/types.js'
+} from '../types.js'
 
 /** Longest accepted ledger key. */
 export const MAX_KEY_LENGTH = 512

@@ -5,9 +5,9 @@
  *
  * @internal Used by the handler.
  */
-import { MAX_CALL_ID_LENGTH, MAX_KEY_LENGTH, MAX_SCOPE_LENGTH } from '../budget/ledger.js'
+import { MAX_CALL_ID_LENGTH, MAX_KEY_LENGTH, MAX_SCOPE_LENGTH } from './ledger/ledger.js'
 import { InvalidInputError } from '../errors.js'
-import type { BudgetStore, HistoryEntry, SpendRecord, StoredBudget } from '../stores/types.js'
+import type { BudgetStore, HistoryEntry, SpendRecord, StoredBudget } from './types.js'
 
 /** Timing hook: the handler passes one to measure time spent in the store. */
 export type StoreTimer = <T>(operation: string, run: () => Promise<T>) => Promise<T>

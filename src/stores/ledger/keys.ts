@@ -7,7 +7,7 @@
  * @internal
  * @packageDocumentation
  */
-import type { Scope, ScopeType } from './scopes.js'
+import type { Scope, ScopeType } from '../../budget/scopes.js'
 
 /** The units a key counts. */
 export type LedgerUnit = 'usd' | 'tok' | 'req' | 'par'
