@@ -32,7 +32,7 @@ export const commitSchema = z.object({
   record: recordSchema.optional(),
 })
 
-export const releaseSchema = z.object({ callId: id, now: time })
+export const releaseSchema = z.object({ callId: id, now: time, holdExpiresAt: time.optional() })
 
 export const keysSchema = z.object({ keys: z.array(id).max(10_000), now: time })
 

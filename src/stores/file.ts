@@ -245,7 +245,7 @@ function encodeOperation(kind: Operation['o'], request: unknown): { line: string
     }
     case 'l': {
       const q = request as ReleaseRequest
-      const copy: ReleaseRequest = { callId: q.callId, now: q.now }
+      const copy: ReleaseRequest = q.holdExpiresAt === undefined ? { callId: q.callId, now: q.now } : { callId: q.callId, now: q.now, holdExpiresAt: q.holdExpiresAt }
       return { line: `{"o":"l","q":${JSON.stringify(copy)}}`, operation: { o: 'l', q: copy } }
     }
     case 'z': {

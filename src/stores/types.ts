@@ -131,11 +131,24 @@ export interface CommitResult {
   balances: CommitBalance[]
 }
 
-/** Drop a call's holds (the call did not happen). */
+/**
+ * Drop a call's holds (the call did not happen). Releasing a call id the store has never seen leaves a tombstone:
+ * the id is remembered as released until `holdExpiresAt` (or `now` plus {@link RELEASE_TOMBSTONE_MS}), so a
+ * reservation that arrives late (its request stalled after the caller gave up on it) changes nothing and answers
+ * as a duplicate. This is how a caller cleans up a reservation whose outcome it does not know.
+ */
 export interface ReleaseRequest {
   callId: string
   now: number
+  /**
+   * The expiry of the hold the caller asked for, when it is releasing a reservation whose outcome is unknown: the
+   * tombstone lasts at least until then, so the late reservation could not have held anything longer.
+   */
+  holdExpiresAt?: number | undefined
 }
+
+/** How long a release of an unknown call id is remembered when the request names no `holdExpiresAt` (10 minutes). */
+export const RELEASE_TOMBSTONE_MS = 600_000
 
 /** The answer to a {@link ReleaseRequest}. */
 export interface ReleaseResult {

@@ -216,6 +216,18 @@ export function storeContractCases(): ContractCase[] {
     equal(again, { duplicate: true, balances: [{ before: 25, after: 25, reserved: 0 }] }, 'duplicate commit')
     equal(await store.balances({ keys: [k], now: t0 }), [{ spent: 25, reserved: 0 }], 'counted once')
   })
+  add('idempotency', 'a release of an unknown call id leaves a tombstone: the late reservation changes nothing', async (store, { prefix: p, t0 }) => {
+    const k = `${p}k`
+    equal(await store.release({ callId: `${p}late`, now: t0, holdExpiresAt: t0 + 60_000 }), { released: false }, 'release first')
+    const late = await store.reserve(reserveRequest(`${p}late`, t0 + 1_000, [entry(k, 40, 100)]))
+    equal(late.ok && late.duplicate, true, 'late reservation is a duplicate')
+    equal(await store.balances({ keys: [k], now: t0 + 1_000 }), [{ spent: 0, reserved: 0 }], 'no hold added')
+    // Without holdExpiresAt the tombstone still outlives a default hold.
+    equal(await store.release({ callId: `${p}late2`, now: t0 }), { released: false }, 'release without expiry')
+    const late2 = await store.reserve(reserveRequest(`${p}late2`, t0 + 60_000, [entry(k, 40, 100)]))
+    equal(late2.ok && late2.duplicate, true, 'late reservation after a release without expiry is a duplicate')
+    equal(await store.balances({ keys: [k], now: t0 + 60_000 }), [{ spent: 0, reserved: 0 }], 'still no hold')
+  })
   add('idempotency', 'a reservation with the id of a finished call changes nothing', async (store, { prefix: p, t0 }) => {
     const k = `${p}k`
     await store.commit({ callId: `${p}c1`, now: t0, entries: [{ key: k, amount: 10, expiresAt: null }], dedupeUntil: t0 + DAY })

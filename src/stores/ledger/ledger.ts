@@ -29,6 +29,7 @@ import type {
   SpendRecord,
   StoredBudget,
 } from '../types.js'
+import { RELEASE_TOMBSTONE_MS } from '../types.js'
 
 /** Longest accepted ledger key. */
 export const MAX_KEY_LENGTH = 512
@@ -233,6 +234,7 @@ export function validateRelease(request: ReleaseRequest): void {
   if (typeof request !== 'object' || request === null) fail('request', 'the request must be an object')
   checkString('callId', request.callId, MAX_CALL_ID_LENGTH)
   checkTime('now', request.now)
+  if (request.holdExpiresAt !== undefined) checkTime('holdExpiresAt', request.holdExpiresAt)
 }
 
 /** Throws `InvalidInputError` unless the request is well formed. */
@@ -493,6 +495,11 @@ export function release(state: LedgerState, request: ReleaseRequest): ReleaseRes
   const { callId, now } = request
   expire(state, now)
   const call = state.calls.get(callId)
+  if (call === undefined) {
+    // Never seen: a tombstone, so that the reservation, if it arrives late, changes nothing.
+    finish(state, callId, Math.max(request.holdExpiresAt ?? now + RELEASE_TOMBSTONE_MS, now), false)
+    return { released: false }
+  }
   if (!isHeld(call)) return { released: false }
   dropHolds(state, call, now)
   finish(state, callId, Math.max(call.holdExpiresAt, now), false)
