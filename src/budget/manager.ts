@@ -94,6 +94,12 @@ export type Estimate = number | EstimateRequest
 export interface ReserveOptions {
   /** Your own call id (1 to 120 characters); reusing it makes a retried reservation a no-op. */
   callId?: string | undefined
+  /**
+   * Whether a budget's `onExceeded: { fallbackModel }` may admit its fallback model instead of refusing (default
+   * `true`; the reservation's `model` then names the fallback, and the caller must call that model). Pass `false`
+   * when the caller cannot switch models: the call is refused instead.
+   */
+  allowFallback?: boolean | undefined
 }
 
 /** What a call cost: a USD number, or the details to price it. */
@@ -787,7 +793,7 @@ export class BudgetManager {
   }
 
   private priceEstimate(estimate: unknown): { nano: number; tokens: number; model: string | undefined } {
-    if (typeof estimate === 'number') return { nano: usdToNano(estimate, 'estimate'), tokens: 0, model: undefined }
+    if (typeof estimate === 'number') return { nano: usdInputToNano(estimate, 'estimate'), tokens: 0, model: undefined }
     if (typeof estimate === 'object' && estimate !== null && !Array.isArray(estimate)) {
       const priced = estimateRequest(this.catalog, estimate as EstimateRequest)
       return priced
@@ -824,7 +830,8 @@ export class BudgetManager {
       keys = [...keys, scopeKey(scope)]
     }
     const callId = options.callId ?? this.nextCallId()
-    return this.admit(context, scopes, keys, priced, callId, estimate, true)
+    if (options.allowFallback !== undefined && typeof options.allowFallback !== 'boolean') throw new InvalidInputError('allowFallback', '`allowFallback` must be a boolean')
+    return this.admit(context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true)
   }
 
   private async admit(
@@ -856,6 +863,9 @@ export class BudgetManager {
       result = await this.store.reserve({ callId, now, holdExpiresAt, entries: plan.entries })
     } catch (error) {
       if (isInputError(error)) throw error
+      // The store may have applied the reservation before it failed (a timeout after the request was sent): release
+      // the call id, best effort, so its holds (or a late arrival, which the store then ignores) count for nothing.
+      await this.store.release({ callId, now: this.clock.now(), holdExpiresAt }).catch(() => undefined)
       return this.storeFailure('reserve', error, context, scopes, priced, callId, now)
     }
     if (!result.ok) {
@@ -940,7 +950,7 @@ export class BudgetManager {
       return { nano: fallback.nano, tokens: fallback.tokens, status: 'estimated', estimated: true, fields: { priceSource: 'estimate' } }
     }
     if (typeof input === 'number') {
-      return { nano: usdToNano(input, 'cost'), tokens: fallback.tokens, status: 'success', estimated: false, fields: { priceSource: 'caller' } }
+      return { nano: usdInputToNano(input, 'cost'), tokens: fallback.tokens, status: 'success', estimated: false, fields: { priceSource: 'caller' } }
     }
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       throw new InvalidInputError('commit', '`commit` takes a USD number or `{ cost?, usage?, model?, provider?, status?, estimated?, metadata? }`')
@@ -959,7 +969,7 @@ export class BudgetManager {
       return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields }
     }
     if (input.cost !== undefined) {
-      const nano = usdToNano(input.cost, 'cost')
+      const nano = usdInputToNano(input.cost, 'cost')
       let tokens = fallback.tokens
       if (input.usage !== undefined) {
         const counted = usageTokens(input.usage, model, provider)
@@ -1333,7 +1343,7 @@ export class BudgetManager {
   async increaseBudget(scope: ScopeInput, increase: IncreaseInput): Promise<BudgetInfo> {
     const parsed = parseScope(scope)
     if (typeof increase !== 'object' || increase === null) throw new InvalidInputError('increase', '`increaseBudget` takes `{ amount, until, reason? }`')
-    const amountNano = usdToNano(increase.amount, 'amount')
+    const amountNano = usdInputToNano(increase.amount, 'amount')
     if (amountNano === 0) throw new InvalidInputError('amount', '`amount` must be greater than 0')
     const until = increase.until instanceof Date ? increase.until.getTime() : increase.until
     if (typeof until !== 'number' || !Number.isFinite(until)) throw new InvalidInputError('until', '`until` must be a Date or epoch milliseconds')

@@ -4,7 +4,9 @@
  *
  * @packageDocumentation
  */
+import { z } from 'zod'
 import { InvalidInputError, isBudgetError } from '../errors.js'
+import { parseOptions } from '../internal/options.js'
 import type { BudgetManager, CommitInput, Estimate, Reservation } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
 import { type CallContext, resolveContext } from './scopes.js'
@@ -39,7 +41,43 @@ export interface WithBudgetOptions<Args extends unknown[], Result> {
   cacheHit?: ((result: SettledResult<Result>, args: Args) => boolean) | undefined
   /** Called when the commit after a successful call could not be written (the result is still returned). */
   onCommitError?: ((error: unknown) => void) | undefined
+  /**
+   * Lets a budget's `onExceeded: { fallbackModel }` switch the call to its fallback: receives the call's argument
+   * list and the admitted model, and returns the argument list to call `fn` with. Without it, `withBudget` never
+   * takes a fallback (the call is refused), so the model called is always the model charged.
+   *
+   * @example
+   * ```ts
+   * applyModel: (args, model) => [{ ...args[0], model }, ...args.slice(1)]
+   * ```
+   */
+  applyModel?: ((args: Args, model: string) => Args) | undefined
 }
+
+const isFunction = (value: unknown): boolean => typeof value === 'function'
+const optionalFunction = z.custom<(...args: never[]) => unknown>(isFunction, { message: 'must be a function' }).optional()
+
+/** The options of {@link withBudget}, checked when it wraps (unknown keys refused). */
+const WITH_BUDGET_OPTIONS = z.object({
+  manager: z.custom((value) => typeof value === 'object' && value !== null && typeof (value as { reserve?: unknown }).reserve === 'function', {
+    message: 'must be a BudgetManager',
+  }),
+  context: z.custom((value) => isFunction(value) || (typeof value === 'object' && value !== null && !Array.isArray(value)), {
+    message: 'must be a call context (e.g. `{ user: "alice" }`) or a function of the arguments',
+  }),
+  estimate: z
+    .custom((value) => isFunction(value) || (typeof value === 'object' && value !== null) || (typeof value === 'number' && Number.isFinite(value) && value >= 0), {
+      message: 'must be a USD number >= 0, an estimate request or a function of the arguments',
+    })
+    .optional(),
+  cost: optionalFunction,
+  usage: optionalFunction,
+  model: optionalFunction,
+  provider: z.string().min(1).optional(),
+  cacheHit: optionalFunction,
+  onCommitError: optionalFunction,
+  applyModel: optionalFunction,
+})
 
 /** The wrapped function: same parameters, and a promise of the same result. */
 export type BudgetedFunction<F extends (...args: never[]) => unknown> = (this: ThisParameterType<F>, ...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>
@@ -89,15 +127,10 @@ function defaultEstimate(args: readonly unknown[]): EstimateRequest {
  */
 export function withBudget<F extends (...args: never[]) => unknown>(fn: F, options: WithBudgetOptions<Parameters<F>, Awaited<ReturnType<F>>>): BudgetedFunction<F> {
   if (typeof fn !== 'function') throw new InvalidInputError('fn', 'withBudget(fn, options): `fn` must be a function')
-  if (!isObject(options) || !isObject(options.manager) || typeof (options.manager as { reserve?: unknown }).reserve !== 'function') {
-    throw new InvalidInputError('manager', 'withBudget(fn, options): `options.manager` must be a BudgetManager')
-  }
-  if (options.context === undefined || (typeof options.context !== 'function' && !isObject(options.context))) {
-    throw new InvalidInputError('context', 'withBudget(fn, options): `options.context` must be a call context or a function of the arguments')
-  }
+  parseOptions('withBudget(fn, options)', WITH_BUDGET_OPTIONS, options)
   type Args = Parameters<F>
   type Result = Awaited<ReturnType<F>>
-  const { manager } = options
+  const { manager, applyModel } = options
   // A static context is validated once, here, so a bad one fails at wrap time and calls skip the work.
   const staticContext = typeof options.context === 'function' ? undefined : resolveContext(options.context)
 
@@ -237,10 +270,23 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
 
   const wrapped = async function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
     const estimate = options.estimate === undefined ? defaultEstimate(args) : typeof options.estimate === 'function' ? await options.estimate(...args) : options.estimate
+    // A fallback is taken only when the function can be told about it; otherwise the call is refused.
+    const reserveOptions = { allowFallback: applyModel !== undefined }
     const reservation =
       staticContext !== undefined
-        ? await manager.reserveResolved(staticContext, estimate)
-        : await manager.reserve(await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args), estimate)
+        ? await manager.reserveResolved(staticContext, estimate, reserveOptions)
+        : await manager.reserve(await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args), estimate, reserveOptions)
+    const requested = typeof estimate === 'object' ? estimate.model : undefined
+    if (applyModel !== undefined && reservation.model !== undefined && reservation.model !== requested) {
+      try {
+        const next = applyModel(args, reservation.model)
+        if (!Array.isArray(next)) throw new InvalidInputError('applyModel', `withBudget: \`applyModel\` must return the argument list (an array), got ${next === null ? 'null' : typeof next}`)
+        args = next as Args
+      } catch (error) {
+        await reservation.release().catch((releaseError: unknown) => options.onCommitError?.(releaseError))
+        throw error
+      }
+    }
     let result: Result
     try {
       result = (await fn.apply(this, args)) as Result

@@ -6,8 +6,10 @@
  * @packageDocumentation
  */
 import * as ledger from './ledger/ledger.js'
-import { BudgetConfigError, StorageError } from '../errors.js'
+import { z } from 'zod'
+import { StorageError } from '../errors.js'
 import { cloneJson } from '../internal/clone.js'
+import { parseOptions } from '../internal/options.js'
 import type { BudgetStore } from './types.js'
 
 /** Options of {@link memoryStore}. */
@@ -19,6 +21,13 @@ export interface MemoryStoreOptions {
   maxRecords?: number
 }
 
+const MEMORY_STORE_OPTIONS = z.object({
+  maxRecords: z
+    .number()
+    .refine((n) => n === Number.POSITIVE_INFINITY || (Number.isSafeInteger(n) && n >= 0), { message: 'must be a non-negative integer or Infinity (e.g. 10000)' })
+    .optional(),
+})
+
 /**
  * An in-memory budget store for one process: the default of `BudgetManager`, and the store for tests.
  *
@@ -28,10 +37,7 @@ export interface MemoryStoreOptions {
  * ```
  */
 export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
-  const maxRecords = options.maxRecords ?? 100_000
-  if (!(maxRecords === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxRecords) && maxRecords >= 0))) {
-    throw new BudgetConfigError('maxRecords', `\`maxRecords\` must be a non-negative integer or Infinity, got ${String(maxRecords)}`)
-  }
+  const maxRecords = parseOptions('memoryStore()', MEMORY_STORE_OPTIONS, options).maxRecords ?? 100_000
   const state = ledger.createLedger({ maxRecords })
   let closed = false
   // Runs one synchronous ledger transition and hands back its result as a promise.
