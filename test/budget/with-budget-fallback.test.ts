@@ -52,7 +52,7 @@ describe('withBudget and fallbackModel', () => {
       manager,
       context: { user: 'frugal' },
       estimate: (request) => ({ model: request.model, inputTokens: 1000, maxOutputTokens: 1000 }),
-      applyModel: (args, model) => [{ ...args[0], model }, ...args.slice(1)] as typeof args,
+      applyModel: (args, model) => [{ ...args[0], model }, ...args.slice(1)],
     })
     const result = await call(REQUEST, 'extra')
     expect(result.model).toBe('gpt-4o-mini')
