@@ -103,6 +103,9 @@ function storeKeys(prefix: string) {
   }
 }
 
+/** The error of a script that found a registered ledger key gone before the end of its window. */
+const isLostKey = (error: unknown): error is Error => error instanceof Error && /LOST ledger key /.test(error.message)
+
 /** Milliseconds of `TIME`'s reply (seconds, microseconds). */
 const timeMs = (reply: string[]): number => Number(reply[0]) * 1000 + Math.floor(Number(reply[1]) / 1000)
 
@@ -182,21 +185,33 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
    */
   const run = async (what: string, s: Script, scriptKeys: string[], now: number, args: string[]): Promise<string[]> => {
     await ensureReady()
-    for (let attempt = 0; ; attempt++) {
-      const command = ['EVALSHA', '', String(scriptKeys.length), ...scriptKeys, head[0]!, head[1]!, String(now), keys.base, epoch!, ...args]
+    const startedAt = localClock.now()
+    let adopted = false
+    for (;;) {
+      const command = ['EVALSHA', '', String(scriptKeys.length + 2), keys.epoch, keys.live, ...scriptKeys, head[0]!, head[1]!, String(now), keys.base, epoch!, ...args]
       const sentAt = localClock.now()
-      const values = toStrings(await runner.evalScript(what, s, command))
+      let values: string[]
+      try {
+        values = toStrings(await runner.evalScript(what, s, command))
+      } catch (error) {
+        // On a cluster that is moving the store's slot, a script can find a key it reaches through another key
+        // (a hold's ledger key) still on the other node: try again until the move is over or the time is up.
+        if (!transport.cluster || !isLostKey(error) || sentAt - startedAt > o.timeoutMs) throw error
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        continue
+      }
       clock.sample(Number(values[0]), sentAt, localClock.now())
       if (values[1] !== 'lost') return values
+      if (adopted) throw lostError('its epoch changed twice during one operation')
       onLost(values[2] ?? '')
-      if (attempt > 0) throw lostError('its epoch changed twice during one operation')
+      adopted = true
     }
   }
   const wrap = async <T>(what: string, operation: () => Promise<T>): Promise<T> => {
     try {
       return await operation()
     } catch (error) {
-      if (error instanceof Error && /LOST ledger key /.test(error.message)) {
+      if (isLostKey(error)) {
         const key = /LOST ledger key (.*?)(?: script: [0-9a-f]+,.*)?$/s.exec(error.message)?.[1] ?? ''
         throw lostError(`ledger key ${JSON.stringify(key.slice(0, 200))} is gone before the end of its window: evicted?`)
       }

@@ -145,6 +145,7 @@ export function createRunner(options: RunnerOptions): Runner {
   }
 
   const isNoScript = (error: unknown): boolean => error instanceof Error && /NOSCRIPT/.test(error.message)
+  const isTryAgain = (error: unknown): boolean => error instanceof Error && /^TRYAGAIN/.test(error.message)
 
   const loadScript = (what: string, s: Script, firstKey: string): Promise<string> => {
     if (s.loading === null) {
@@ -166,7 +167,7 @@ export function createRunner(options: RunnerOptions): Runner {
     return s.loading
   }
 
-  const evalScript = async (what: string, s: Script, command: string[]): Promise<unknown> => {
+  const evalOnce = async (what: string, s: Script, command: string[]): Promise<unknown> => {
     const firstKey = command[3]!
     command[1] = s.sha ?? (await loadScript(what, s, firstKey))
     try {
@@ -177,6 +178,20 @@ export function createRunner(options: RunnerOptions): Runner {
       again[0] = 'EVAL'
       again[1] = s.source
       return send(what, again, firstKey)
+    }
+  }
+
+  const evalScript = async (what: string, s: Script, command: string[]): Promise<unknown> => {
+    const startedAt = localNow()
+    for (;;) {
+      try {
+        return await evalOnce(what, s, command)
+      } catch (error) {
+        // A cluster moving the store's slot answers TRYAGAIN (before running anything) while a script's keys are
+        // split between the two nodes; node-redis does not retry it by itself.
+        if (!isTryAgain(error) || localNow() - startedAt > timeoutMs) throw error
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
     }
   }
 

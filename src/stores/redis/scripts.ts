@@ -23,6 +23,9 @@
  * record and lets `HDEL` say whether the hold was still there, so no script reads a hold field on the
  * normal path (on a hot key that would scan the listpack of every call in flight).
  *
+ * Common `KEYS`: `[1]` the store's epoch, `[2]` the registry of live keys; the operation's keys follow
+ * (their numbers below count from there: "`KEYS`: call record" is `KEYS[3]`).
+ *
  * Common `ARGV`: `[1]` clock mode (`s` server, `c` client), `[2]` expiry margin ms, `[3]` the request's
  * `now`, `[4]` the key base (`{prefix}:`), `[5]` the store epoch the client knows (every script checks it
  * first and answers `lost` with the stored epoch when it differs), `[6]` the call id (when the operation
@@ -68,10 +71,12 @@ else
   shiftOut = server - reqNow + margin
 end
 local serverStr = fmt('%d', server)
-local reg = base .. 'live'
+local reg = KEYS[2]
 -- The store's epoch: a key without expiry, written once when the store is initialized. Gone or different
 -- means Redis lost the store's data (FLUSHALL, a restart without persistence, eviction): fail closed.
-local epoch = call('GET', base .. 'epoch')
+-- Both are declared keys of every script, so that a cluster in the middle of moving the store's slot routes
+-- the script to the node that has them (or answers TRYAGAIN) instead of running it on a partial view.
+local epoch = call('GET', KEYS[1])
 if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 
 -- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits.
@@ -320,7 +325,7 @@ local out = {serverStr, 'ok'}
 if callState(ck, hf) then
   out[2] = 'dup'
   for i = 1, n do
-    local k = live(KEYS[1 + i])
+    local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
   end
@@ -329,7 +334,7 @@ end
 local state = {}
 for i = 1, n do
   local a = 5 + i * 3
-  local k = live(KEYS[1 + i])
+  local k = live(KEYS[3 + i])
   state[i] = k
   local total = k.s + k.r + tonumber(ARGV[a + 1])
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
@@ -338,7 +343,7 @@ for i = 1, n do
     out[2] = 'refused'
     out[3] = tostring(i - 1)
     for j = 1, n do
-      local kj = state[j] or live(KEYS[1 + j])
+      local kj = state[j] or live(KEYS[3 + j])
       out[#out + 1] = kj.ss
       out[#out + 1] = R(kj)
     end
@@ -377,7 +382,7 @@ for i = 1, n do
   if at then call('PEXPIREAT', k.h, at) end
   out[#out + 1] = k.ss
   out[#out + 1] = r
-  local lk = sub(KEYS[1 + i], #base + 3)
+  local lk = sub(KEYS[3 + i], #base + 3)
   held[i] = #lk .. ':' .. lk .. amount .. ','
 end
 call('SET', ck, 'h|' .. holdStr .. '|' .. table.concat(held), 'PXAT', physical(holdX))
@@ -401,7 +406,7 @@ local st, t, v, pos = readCall(ck)
 if st == 'c' and t > now then
   out[2] = 'dup'
   for i = 1, n do
-    local k = live(KEYS[3 + i])
+    local k = live(KEYS[5 + i])
     out[#out + 1] = k.ss
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
@@ -412,13 +417,32 @@ local held = st == 'h'
 local state = {}
 for i = 1, n do
   local a = 8 + i * 2
-  local k = live(KEYS[3 + i])
+  local k = live(KEYS[5 + i])
   state[i] = k
   if k.s + tonumber(ARGV[a + 1]) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
+local amounts = {}
+if held then
+  local keys
+  keys, amounts = decodeHolds(v, pos)
+  -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on); before
+  -- the record is written, so that a lost key found here (an error) has written no record
+  local listed = {}
+  for i = 1, n do listed[KEYS[5 + i]] = true end
+  for i = 1, #keys do
+    local h = hk(keys[i])
+    if not listed[h] then
+      local k = live(h)
+      if k.exists and unhold(k, hf, amounts[h]).dirty then
+        k = forgetIfOver(k)
+        if k.exists then call('HSET', k.h, 'r', R(k)) end
+      end
+    end
+  end
+end
 if ARGV[8] ~= '' then
   local endedMs = math.floor(tonumber(ARGV[8]))
-  local meta = KEYS[3]
+  local meta = KEYS[5]
   local m = call('HMGET', meta, 'ms', 'seq', 'late')
   local lastMs = tonumber(m[1] or '-1')
   local seq = tonumber(m[2] or '0')
@@ -433,26 +457,8 @@ if ARGV[8] ~= '' then
   if idMs == 0 and seq == 0 then seq = 1 end
   local late = tonumber(m[3] or '0')
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], fmt('%d-%d', idMs, seq), unpack(ARGV, 11 + 2 * n))
+  call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], fmt('%d-%d', idMs, seq), unpack(ARGV, 11 + 2 * n))
   call('HSET', meta, 'ms', int(idMs), 'seq', int(seq), 'late', int(late))
-end
-local amounts = {}
-if held then
-  local keys
-  keys, amounts = decodeHolds(v, pos)
-  -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on)
-  local listed = {}
-  for i = 1, n do listed[KEYS[3 + i]] = true end
-  for i = 1, #keys do
-    local h = hk(keys[i])
-    if not listed[h] then
-      local k = live(h)
-      if k.exists and unhold(k, hf, amounts[h]).dirty then
-        k = forgetIfOver(k)
-        if k.exists then call('HSET', k.h, 'r', R(k)) end
-      end
-    end
-  end
 end
 for i = 1, n do
   local a = 8 + i * 2
@@ -506,7 +512,7 @@ return {serverStr, 'released'}
 /** Balances. `KEYS`: budgets hash, then the hash of every key. `spent, reserved` per key. */
 export const BALANCES_SCRIPT = String.raw`${PRELUDE}
 local out = {serverStr, 'ok'}
-for i = 2, #KEYS do
+for i = 4, #KEYS do
   local k = live(KEYS[i])
   out[#out + 1] = k.ss
   out[#out + 1] = R(k)
@@ -516,7 +522,7 @@ return out
 
 /** Reset spend to zero, keeping holds. `KEYS` and `ARGV` as in {@link BALANCES_SCRIPT}. */
 export const RESET_SCRIPT = String.raw`${PRELUDE}
-for i = 2, #KEYS do
+for i = 4, #KEYS do
   local k = live(KEYS[i])
   if k.exists then call('HSET', k.h, 's', '0') end
 end
@@ -532,7 +538,7 @@ return {serverStr, 'ok'}
  */
 export const PUT_BUDGET_SCRIPT = String.raw`${PRELUDE}
 local scope = ARGV[6]
-local current = redis.call('HGET', KEYS[1], scope)
+local current = redis.call('HGET', KEYS[3], scope)
 local revision = 0
 local created = nil
 if current then
@@ -544,12 +550,12 @@ if ARGV[12] ~= '' and revision ~= tonumber(ARGV[12]) then
   if current then return {serverStr, 'conflict', current} end
   return {serverStr, 'conflict'}
 end
-redis.call('RPUSH', KEYS[2], ARGV[10])
+redis.call('RPUSH', KEYS[4], ARGV[10])
 if ARGV[8] == '1' then
-  redis.call('HDEL', KEYS[1], scope)
+  redis.call('HDEL', KEYS[3], scope)
   return {serverStr, 'ok'}
 end
 local value = string.format('%.0f', revision + 1) .. '\n' .. (created or ARGV[11]) .. '\n' .. ARGV[11] .. '\n' .. ARGV[7] .. '\n' .. ARGV[9]
-redis.call('HSET', KEYS[1], scope, value)
+redis.call('HSET', KEYS[3], scope, value)
 return {serverStr, 'ok', value}
 `
