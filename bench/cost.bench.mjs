@@ -147,7 +147,7 @@ rmSync(dir, { recursive: true, force: true })
 
 // ---- Size of the bundled price data ----
 const dataSource = readFileSync(join(root, 'src/cost/data/prices.ts'), 'utf8')
-const distFiles = ['dist/cost.js', ...[...readFileSync(join(root, 'dist/cost.js'), 'utf8').matchAll(/from '\.\/(chunk-[^']+)'/g)].map((m) => `dist/${m[1]}`)]
+const distFiles = ['dist/cost.js', ...[...readFileSync(join(root, 'dist/cost.js'), 'utf8').matchAll(/from ["']\.\/(chunk-[^"']+)["']/g)].map((m) => `dist/${m[1]}`)]
 const distBytes = distFiles.map((f) => readFileSync(join(root, f)))
 console.log('\n### Size\n')
 console.log('| what | raw KB | gzip KB |')
