@@ -413,7 +413,8 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
     const ks = liveKey(state, entry.key, now)
     current[i] = ks
     const total = (ks === undefined ? 0 : ks.spent + ks.reserved) + entry.amount
-    if (!Number.isSafeInteger(total)) {
+    // A limit is a safe integer, so a total past the largest exact amount is over it: a refusal, not an error.
+    if (!Number.isSafeInteger(total) && entry.limit === null) {
       fail(`entries[${i}].amount`, `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
     }
     if (entry.limit !== null && total > entry.limit) {
