@@ -91,6 +91,7 @@ export class FileLock {
   private readonly options: FileLockOptions
   private fd: number | null = null
   private ino = -1
+  private token = ''
   private heartbeat: ReturnType<typeof setInterval> | null = null
   /** Stale locks this instance broke (for tests and stats). */
   brokenStaleLocks = 0
@@ -166,6 +167,7 @@ export class FileLock {
       return false
     }
     this.ino = fstatSync(fd).ino
+    this.token = owner.token
     this.fd = fd
     const interval = Math.max(10, Math.floor(this.options.staleMs / 4))
     this.heartbeat = setInterval(() => this.beat(), interval)
@@ -250,20 +252,30 @@ export class FileLock {
     }
   }
 
+  /**
+   * Whether the lock file is still the one this instance created (same inode, same random token): false once
+   * another process broke it as stale (this process was frozen or stalled for longer than `staleMs`). The file
+   * store calls it before it acknowledges a write, so a resumed stale holder acknowledges nothing.
+   */
+  verify(): boolean {
+    if (this.fd === null) return false
+    const observed = this.observe()
+    return observed !== null && observed.ino === this.ino && observed.owner?.token === this.token
+  }
+
   /** Releases the lock if this instance still owns it. */
   release(): void {
     if (this.fd === null) return
     if (this.heartbeat !== null) clearInterval(this.heartbeat)
     this.heartbeat = null
-    const fd = this.fd
-    this.fd = null
     try {
       // Only remove the file if it is still ours (it could have been broken as stale while we were frozen).
-      if (statSync(this.path).ino === this.ino) unlinkSync(this.path)
+      if (this.verify()) unlinkSync(this.path)
     } catch {
       // already gone
     } finally {
-      closeSync(fd)
+      closeSync(this.fd)
+      this.fd = null
     }
   }
 }
