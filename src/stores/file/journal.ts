@@ -9,8 +9,9 @@
  * - before acknowledging, a writer checks that its frame is where it expected and that the lock file is still its
  *   own (same inode, same random token);
  * - a compaction seals the old journal (a frame naming its new journal's temporary file) before renaming the new
- *   journal into place. Whoever finds a sealed journal removes that temporary file first, so a compactor frozen
- *   just before its rename cannot replace a journal others have since written to; then it finishes the compaction.
+ *   journal into place. Whoever finds a sealed journal removes the temporary files its seals name first, so a
+ *   compactor frozen just before its rename cannot replace a journal others have since written to; then it
+ *   finishes the compaction, after a seal of its own.
  *
  * @internal Node-only helper of the file store.
  * @packageDocumentation
@@ -63,6 +64,20 @@ function headerFrame(generation: number, maxRecords: number, snapshot: string | 
 }
 
 const token = (): string => randomBytes(6).toString('hex')
+
+/**
+ * A write that did not land where its writer expected, or whose writer no longer holds the lock. `lockHeld`: the
+ * lock is still this process's, so the frame was pushed aside by a process that had lost the lock, and was not
+ * recorded: the batch may be run again at once.
+ */
+export class FencedWrite extends StorageError {
+  constructor(
+    message: string,
+    readonly lockHeld: boolean,
+  ) {
+    super('file', message, { retryable: true })
+  }
+}
 
 /** The journal and the ledger state it rebuilds. */
 export class Journal {
@@ -120,8 +135,11 @@ export class Journal {
     this.#config.faults.compactionStep?.(step)
   }
 
-  /** (Re)builds the state from disk: snapshot plus journal. */
-  async load(): Promise<FileStoreRecovery> {
+  /**
+   * (Re)builds the state from disk: snapshot plus journal. When the journal is replaced while it is being read (a
+   * process that took the lock over from this one compacted meanwhile), reads the new one.
+   */
+  async load(attempt = 0): Promise<FileStoreRecovery> {
     if (this.#fatal !== null) throw this.#fatal
     const { directory } = this.#config
     this.state = null
@@ -141,7 +159,13 @@ export class Journal {
     const buffer = readRange(fd, 0, stat.size)
     const header = this.#readHeader(buffer)
     this.#header = header
-    const state = header.snapshot === null ? ledger.createLedger({ maxRecords: header.maxRecords }) : this.#loadSnapshot(header.snapshot, header)
+    let state: LedgerState
+    try {
+      state = header.snapshot === null ? ledger.createLedger({ maxRecords: header.maxRecords }) : this.#loadSnapshot(header.snapshot, header)
+    } catch (error) {
+      if (attempt < 3 && this.#replaced()) return this.load(attempt + 1)
+      throw error
+    }
     const outcome = await this.#scan(state, buffer, 0, header.bytes, header.bytes, this.#config.repair)
     this.state = state
     this.needsReload = false
@@ -157,8 +181,8 @@ export class Journal {
       if (!existsSync(tornTailPreservedAs)) writeFileSync(tornTailPreservedAs, buffer.subarray(outcome.tornTail.offset))
     }
     let preservedAs: string | null = null
-    if (outcome.seal !== null) {
-      const reloaded = await this.#finishSealed(outcome.seal)
+    if (outcome.seals.length > 0) {
+      const reloaded = await this.#finishSealed(outcome.seals)
       if (reloaded !== null) return reloaded
     } else if (outcome.dropped.length > 0) {
       preservedAs = join(directory, `journal.corrupt-${Date.now()}.log`)
@@ -206,8 +230,17 @@ export class Journal {
     this.#resume = outcome.resume
     this.#size = from + buffer.length
     this.stats.journalBytes = this.#size
-    if (outcome.seal !== null) await this.#finishSealed(outcome.seal)
+    if (outcome.seals.length > 0) await this.#finishSealed(outcome.seals)
     return null
+  }
+
+  /** Whether `journal.log` is no longer the file this process has open. */
+  #replaced(): boolean {
+    try {
+      return statSync(this.#path).ino !== this.#ino
+    } catch {
+      return true
+    }
   }
 
   async #scan(state: LedgerState, buffer: Buffer, base: number, start: number, end: number, repair: boolean): Promise<ScanOutcome> {
@@ -218,7 +251,7 @@ export class Journal {
         base,
         start,
         end,
-        seal: null,
+        sealed: false,
         repair,
         apply: (operations) => {
           for (const operation of operations) {
@@ -316,14 +349,20 @@ export class Journal {
     fsyncDirectory(directory)
   }
 
-  /** Removes temporary files and snapshots the journal does not name (left by interrupted compactions). */
+  /**
+   * Removes temporary files and snapshots the journal does not name (left by interrupted compactions). Snapshots of
+   * a later generation than this journal's are only removed while the lock is verified to be this process's: a
+   * process that lost the lock may be reading a journal another process has since replaced.
+   */
   #removeStrays(): void {
     const { directory } = this.#config
+    let holdsLock: boolean | undefined
     for (const name of readdirSync(directory)) {
-      const stray =
-        name === 'journal.tmp' ||
-        name.startsWith('journal.tmp-') ||
-        (/^snapshot-\d+(-[0-9a-f]+)?\.json(\.tmp)?$/.test(name) && name !== this.#header.snapshot)
+      const snapshot = /^snapshot-(\d+)(-[0-9a-f]+)?\.json(\.tmp)?$/.exec(name)
+      let stray = name === 'journal.tmp' || name.startsWith('journal.tmp-')
+      if (snapshot !== null && name !== this.#header.snapshot) {
+        stray = Number(snapshot[1]) <= this.#header.generation || (holdsLock ??= this.#config.lock.verify())
+      }
       if (stray) unlinkQuietly(join(directory, name))
     }
     removeDeadLockFiles(directory)
@@ -334,10 +373,10 @@ export class Journal {
    * the new journal into place): fence that compaction by removing its new journal, then finish it here. Returns
    * the report of a reload when the compactor renamed its journal in time after all.
    */
-  async #finishSealed(seal: Seal): Promise<FileStoreRecovery | null> {
-    unlinkQuietly(join(this.#config.directory, seal.journal))
-    if (statSync(this.#path).ino !== this.#ino) return this.load()
-    this.compact(true)
+  async #finishSealed(seals: Seal[]): Promise<FileStoreRecovery | null> {
+    for (const seal of seals) unlinkQuietly(join(this.#config.directory, seal.journal))
+    if (this.#replaced()) return this.load()
+    this.compact()
     this.#removeStrays() // the unfinished compaction's snapshot
     return null
   }
@@ -385,15 +424,18 @@ export class Journal {
   /** Throws unless the frame landed where it was expected and the lock is still this process's. */
   #fence(fd: number, at: number, frame: Buffer, operations: number): void {
     const landed = readRange(fd, at, at + frame.length).equals(frame)
-    if (landed && this.#config.lock.verify()) return
+    const lockHeld = this.#config.lock.verify()
+    if (landed && lockHeld) return
     this.needsReload = true
     this.stats.fencedWrites++
-    throw new StorageError(
-      'file',
+    if (lockHeld) {
+      throw new FencedWrite(`a process that had lost the lock of ${this.#config.directory} wrote next to this one; the ${operations} operation(s) were not recorded`, true)
+    }
+    throw new FencedWrite(
       `this process lost the lock of ${this.#config.directory} while writing (it was stopped or stalled for longer than \`staleLockMs\`, and another process took the lock over), so the ${operations} operation(s) were not acknowledged: ${
         landed ? 'they may or may not be recorded' : 'they were not recorded'
       }. Retrying with the same call ids is safe; raise \`staleLockMs\` if this process is often paused that long.`,
-      { retryable: true },
+      false,
     )
   }
 
@@ -423,11 +465,8 @@ export class Journal {
     this.#resume = this.#end
   }
 
-  /**
-   * Writes a snapshot and swaps in a fresh journal naming it. Synchronous, with the state caught up. `sealed`:
-   * the journal is already sealed (finishing another compaction).
-   */
-  compact(sealed = false): void {
+  /** Writes a snapshot and swaps in a fresh journal naming it. Synchronous, with the state caught up. */
+  compact(): void {
     const state = this.state
     if (state === null || this.#fd === null) return
     const { directory, lock } = this.#config
@@ -448,11 +487,9 @@ export class Journal {
       const header = headerFrame(next, this.#header.maxRecords, snapshot)
       writeDurably(join(directory, journalTemporary), header)
       this.#step('journal-written')
-      if (!sealed) {
-        this.#seal(journalTemporary)
-        sealedHere = true
-        this.#step('journal-sealed')
-      }
+      this.#seal(journalTemporary)
+      sealedHere = true
+      this.#step('journal-sealed')
       if (!lock.verify()) throw new StorageError('file', `this process lost the lock of ${directory} during a compaction; the compaction was abandoned`)
       renameSync(join(directory, journalTemporary), this.#path)
       switched = true // the commit point: from here the new generation is the store

@@ -26,6 +26,8 @@ export interface LockOwner {
   host: string
   token: string
   acquiredAt: number
+  /** The holder's own `staleMs`: it heart-beats every quarter of it, so no breaker judges it stale sooner. */
+  staleMs?: number
 }
 
 /** Options of {@link FileLock}. */
@@ -141,7 +143,7 @@ export class FileLock {
     // The owner is written to a private file first and then hard-linked to the lock name: `link` fails with
     // EEXIST when the lock exists, so taking the lock is atomic and the lock never exists without its owner
     // (a process killed half-way leaves at most its private file, which the store removes later).
-    const owner: LockOwner = { pid: process.pid, host: HOST, token: randomBytes(8).toString('hex'), acquiredAt: Date.now() }
+    const owner: LockOwner = { pid: process.pid, host: HOST, token: randomBytes(8).toString('hex'), acquiredAt: Date.now(), staleMs: this.options.staleMs }
     const privatePath = `${this.path}.tmp-${process.pid}-${owner.token}`
     let fd: number
     try {
@@ -212,7 +214,9 @@ export class FileLock {
   private isStale(observed: Observed): boolean {
     const owner = observed.owner
     if (owner !== null && owner.host === HOST && owner.pid !== process.pid && !isAlive(owner.pid)) return true
-    return Date.now() - observed.mtimeMs > this.options.staleMs
+    // A holder configured with a longer staleLockMs heart-beats less often: judge it by its own setting.
+    const ownerStaleMs = typeof owner?.staleMs === 'number' && Number.isFinite(owner.staleMs) ? owner.staleMs : 0
+    return Date.now() - observed.mtimeMs > Math.max(this.options.staleMs, ownerStaleMs)
   }
 
   /** Removes a stale lock if it is still the one observed. */

@@ -9,8 +9,10 @@
  * only bytes allowed are fenced frames and a torn frame (a crash during a write) that the next writer saw as the
  * end of the journal.
  *
- * A seal frame closes a journal for a compaction: frames after it are fenced, and whoever sees it finishes (or
- * fences) the compaction named in it.
+ * A seal frame closes a journal for a compaction: operation frames after it are fenced, and whoever sees it fences
+ * the compaction named in it (removes its new journal) and finishes the compaction itself, after a seal of its own
+ * (seals may follow seals).
+
  *
  * Damage is anything else: a complete frame whose checksum fails (even the last one), bytes that are not a frame,
  * a frame that does not continue the chain. It refuses to open unless `repair`, which drops it and reports it. Only
@@ -53,8 +55,8 @@ export interface ScanOutcome {
   tornTail: { offset: number; length: number } | null
   /** Damaged ranges dropped (only with `repair`). */
   dropped: DroppedRange[]
-  /** The seal of this journal, if a frame that counts sealed it. */
-  seal: Seal | null
+  /** The seals that count, in order (a journal is closed from its first seal on). */
+  seals: Seal[]
 }
 
 /** Damage found while scanning without `repair`. */
@@ -76,8 +78,8 @@ export interface ScanInput {
   start: number
   /** End of the last frame that counted before `start`. */
   end: number
-  /** The journal was already sealed (every later frame is fenced). */
-  seal: Seal | null
+  /** The journal was already sealed before `start` (every later operation frame is fenced). */
+  sealed: boolean
   repair: boolean
   /** Applies the operations of a frame that counts. */
   apply(operations: Operation[]): void
@@ -105,7 +107,8 @@ function parsePayload(payload: Buffer, offset: number): Operation[] | FramePaylo
 export async function scanJournal(input: ScanInput): Promise<ScanOutcome> {
   const { buffer, base, repair } = input
   const limit = base + buffer.length
-  const outcome: ScanOutcome = { end: input.end, resume: limit, frames: 0, operations: 0, fenced: 0, tornTail: null, dropped: [], seal: input.seal }
+  const outcome: ScanOutcome = { end: input.end, resume: limit, frames: 0, operations: 0, fenced: 0, tornTail: null, dropped: [], seals: [] }
+  let sealed = input.sealed
   const damage = (offset: number, length: number, problem: string, message: string): void => {
     if (!repair) throw new JournalDamage(offset, message)
     const last = outcome.dropped.at(-1)
@@ -133,7 +136,7 @@ export async function scanJournal(input: ScanInput): Promise<ScanOutcome> {
         input.apply(payload)
         outcome.frames++
         outcome.operations += payload.length
-      } else if (outcome.seal !== null || payload.at !== at) {
+      } else if (payload.at !== at || (sealed && !('seal' in payload))) {
         outcome.fenced++ // written by a process that had lost the lock, or after a seal: never counted
         at = frameEnd
         continue
@@ -146,8 +149,10 @@ export async function scanJournal(input: ScanInput): Promise<ScanOutcome> {
             `the frame at byte ${at} continues the journal from byte ${payload.after}, but its frames that count end at byte ${outcome.end}: the bytes between are damaged (mid-file corruption)`,
           )
         }
-        if ('seal' in payload) outcome.seal = payload.seal
-        else {
+        if ('seal' in payload) {
+          outcome.seals.push(payload.seal)
+          sealed = true
+        } else {
           input.apply(payload.ops)
           outcome.frames++
           outcome.operations += payload.ops.length

@@ -14,7 +14,7 @@ import type { BalancesRequest, CommitResult, PutBudgetResult, ReleaseResult, Res
 import type { FileStore } from '../file.js'
 import type { FileStoreFaults } from './faults.js'
 import { errorCode } from './io.js'
-import { Journal } from './journal.js'
+import { FencedWrite, Journal } from './journal.js'
 import { FileLock } from './lock.js'
 import { applyOperation, encodeOperation } from './operations.js'
 import type { EncodedOperation, OperationName } from './operations.js'
@@ -25,6 +25,8 @@ import type { FileStoreRecovery } from './types.js'
 
 /** A frame is closed once its payload passes this many characters; the rest of the queue goes in the next one. */
 const FRAME_SOFT_LIMIT = 8 * 1024 * 1024
+/** Times a batch is run when a process that lost the lock keeps pushing its frame aside. */
+const MAX_ATTEMPTS = 4
 
 /** `fileStore(options)` with fault injection, for the store's own tests. */
 export function createFileStore(options: unknown, faults: FileStoreFaults = {}): FileStore {
@@ -48,12 +50,16 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
   let directoryReady = false
   let compactionRetryAt = 0
 
-  /** Answers the batch's reads and applies its operations to the state; returns the journal lines to write. */
-  const applyBatch = (batch: Pending[], settled: Pending[], requeue: (rest: Pending[]) => void): { lines: string[]; compact: boolean } => {
+  /**
+   * Answers the batch's reads and applies its operations to the state; returns the journal lines to write and the
+   * requests left for the next batch.
+   */
+  const applyBatch = (batch: Pending[], settled: Pending[]): { lines: string[]; compact: boolean; rest: Pending[] } => {
     const state = journal.state as LedgerState
     const lines: string[] = []
     let characters = 0
     let compact = false
+    let rest: Pending[] = []
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!
       settled.push(p)
@@ -73,17 +79,17 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
         // rebuild the state from disk, and run the rest in the next batch.
         p.outcome = { ok: false, error }
         journal.needsReload = true
-        requeue(batch.slice(i + 1))
+        rest = batch.slice(i + 1)
         break
       }
       lines.push(p.line as string)
       characters += (p.line as string).length
       if (characters > FRAME_SOFT_LIMIT) {
-        requeue(batch.slice(i + 1))
+        rest = batch.slice(i + 1)
         break
       }
     }
-    return { lines, compact }
+    return { lines, compact, rest }
   }
 
   const maybeCompact = async (requested: boolean): Promise<void> => {
@@ -113,23 +119,34 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
       return
     }
     const settled: Pending[] = []
-    const requeued = new Set<Pending>()
+    let requeued = new Set<Pending>()
     let failure: unknown = null
     try {
-      const report = await journal.catchUp()
-      recovery ??= report
-      await journal.checkSync()
-      const { lines, compact } = applyBatch(batch, settled, (rest) => {
-        for (const p of rest) requeued.add(p)
-        requeue(rest)
-      })
-      if (lines.length > 0) await journal.append(lines)
-      await maybeCompact(compact)
-    } catch (error) {
-      failure = error
+      for (let attempt = 1; ; attempt++) {
+        settled.length = 0
+        requeued = new Set()
+        for (const p of batch) delete p.outcome
+        try {
+          const report = await journal.catchUp()
+          recovery ??= report
+          await journal.checkSync()
+          const { lines, compact, rest } = applyBatch(batch, settled)
+          requeued = new Set(rest)
+          if (lines.length > 0) await journal.append(lines)
+          await maybeCompact(compact)
+          break
+        } catch (error) {
+          // Pushed aside by a process that had lost the lock while this one still holds it: nothing was recorded,
+          // so run the batch again on the reloaded state.
+          if (error instanceof FencedWrite && error.lockHeld && attempt < MAX_ATTEMPTS) continue
+          failure = error
+          break
+        }
+      }
     } finally {
       lock.release()
       journal.stats.staleLocksBroken = lock.brokenStaleLocks
+      if (requeued.size > 0) requeue([...requeued])
     }
     if (failure !== null) {
       const error =
