@@ -27,7 +27,7 @@ import type { FileStoreRecovery, FileStoreStats } from './file/types.js'
 
 export type { FileStoreRecovery, FileStoreStats } from './file/types.js'
 export { fileOutbox } from './http-outbox-file.js'
-export type { FileOutboxOptions, FileOutboxRecovery } from './http-outbox-file.js'
+export type { FileOutbox, FileOutboxOptions, FileOutboxRecovery } from './http-outbox-file.js'
 
 /** Options of {@link fileStore}. */
 export interface FileStoreOptions {

@@ -63,6 +63,8 @@ describe('fileStore with a frozen lock holder (real SIGSTOP / SIGCONT)', () => {
       expect(acknowledged.filter((callId) => !ids.has(callId))).toEqual([])
       expect(ids.size).toBe(records.length)
       expect((await store.balances({ keys: [KEY], now: T0 }))[0]!.spent).toBe(5 * records.length)
+      const failed = [...frozen.lines, ...peer!.lines].filter((line) => line.startsWith('fail ')).length
+      console.log(`frozen at ${stopAt}: ${acknowledged.length} acknowledged, 0 lost, ${failed} failed (not acknowledged), ${records.length} records`)
       await store.close()
     }, 60_000)
   }
