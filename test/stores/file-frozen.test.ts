@@ -26,8 +26,9 @@ const freshDir = (): string => join(root, `d${++counter}`)
 const acks = (child: Child): string[] => child.lines.filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
 /** Resolves once the child has acknowledged `n` more commits than it had when called. */
 const moreAcks = (child: Child, n: number): Promise<string> => {
+  const target = acks(child).length + n
   let seen = 0
-  return child.waitFor((line) => line.startsWith('ack ') && ++seen >= n)
+  return child.waitFor((line) => line.startsWith('ack ') && ++seen >= target)
 }
 /** The process state letter from /proc (T: stopped). */
 const processState = (pid: number): string => /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?'

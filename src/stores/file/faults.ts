@@ -24,7 +24,7 @@ export interface FileStoreFaults {
    * Called before each journal write of `bytes` bytes. Throw (for example an error with `code: 'ENOSPC'`) to
    * fail the write; return a number `n < bytes` to write only the first `n` bytes and then fail with `ENOSPC`.
    */
-  beforeWrite?(bytes: number): number | void
+  beforeWrite?(bytes: number): number | undefined
   /** Called after a journal write, before its sync. */
   afterWrite?(): void
   /** Called before each journal `fdatasync`; throw to fail it. */

@@ -114,7 +114,7 @@ export class FileLock {
     if (this.fd !== null) throw new Error('file lock: already held by this store')
     const deadline = Date.now() + this.options.timeoutMs
     let delay = 0.5
-    let lastOwner: LockOwner | null = null
+    let lastOwner: LockOwner | null
     for (;;) {
       if (this.tryCreate()) return
       const observed = this.observe()

@@ -119,19 +119,19 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
       return
     }
     const settled: Pending[] = []
-    let requeued = new Set<Pending>()
+    const requeued = new Set<Pending>()
     let failure: unknown = null
     try {
       for (let attempt = 1; ; attempt++) {
         settled.length = 0
-        requeued = new Set()
+        requeued.clear()
         for (const p of batch) delete p.outcome
         try {
           const report = await journal.catchUp()
           recovery ??= report
           await journal.checkSync()
           const { lines, compact, rest } = applyBatch(batch, settled)
-          requeued = new Set(rest)
+          for (const p of rest) requeued.add(p)
           if (lines.length > 0) await journal.append(lines)
           await maybeCompact(compact)
           break
@@ -207,7 +207,7 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
     reserve: (request) => mutate<ReserveResult>('reserve', request, () => ledger.validateReserve(request)),
     commit: (request) => mutate<CommitResult>('commit', request, () => ledger.validateCommit(request)),
     release: (request) => mutate<ReleaseResult>('release', request, () => ledger.validateRelease(request)),
-    reset: (request) => mutate<void>('reset', request, () => ledger.validateKeys(request)),
+    reset: (request) => mutate<undefined>('reset', request, () => ledger.validateKeys(request)),
     putBudget: (request) => mutate<PutBudgetResult>('putBudget', request, () => ledger.validatePutBudget(request)),
     balances: (request: BalancesRequest) =>
       read((s) => ledger.peekBalances(s, request), () => ledger.validateKeys(request)),
@@ -220,7 +220,7 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
       return structuredClone(recovery as FileStoreRecovery)
     },
     async compact() {
-      await queue.enqueue<void>({ read: () => undefined, compact: true })
+      await queue.enqueue<undefined>({ read: () => undefined, compact: true })
     },
     stats: () => ({ ...journal.stats, staleLocksBroken: lock.brokenStaleLocks }),
     async close() {
