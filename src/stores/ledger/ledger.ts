@@ -30,6 +30,7 @@ import type {
   StoredBudget,
 } from '../types.js'
 import { RELEASE_TOMBSTONE_MS } from '../types.js'
+import { trimRecords } from './record-shares.js'
 
 /** Longest accepted ledger key. */
 export const MAX_KEY_LENGTH = 512
@@ -485,8 +486,9 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
 function appendRecord(state: LedgerState, record: SpendRecord): void {
   state.records.push(record)
   const excess = state.records.length - state.maxRecords
-  // Drop in batches so that a full buffer does not shift the array on every commit.
-  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) state.records.splice(0, excess)
+  // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
+  // (a server tenant) keeps its fair share of the cap.
+  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) state.records = trimRecords(state.records, state.maxRecords)
 }
 
 /** Drop the call's holds. See {@link ReleaseRequest}. */
