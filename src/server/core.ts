@@ -18,6 +18,8 @@ import { DEFAULT_MAX_BODY_BYTES, type BudgetCore, type BudgetHandlerOptions, typ
 import { IdempotencyCache } from './idempotency.js'
 import { createManagementRoutes, RawAnswer } from './management.js'
 import { ServerMetrics } from './metrics.js'
+import { authFailuresSchema, idempotencySchema } from './options.js'
+import { parseOptions } from '../internal/options.js'
 import { sha256Hex } from './sha256.js'
 import { STORE_PATHS, storeRoutes } from './store-routes.js'
 
@@ -67,7 +69,7 @@ function fingerprint(method: string, path: string, text: string): string {
 }
 
 /** Builds the engine from checked options. */
-export function createBudgetCore(options: BudgetHandlerOptions): BudgetCore {
+export function createBudgetCore(options: BudgetHandlerOptions, where: string): BudgetCore {
   const given = options.store ?? options.manager?.store
   if (given === undefined) throw new BudgetConfigError('store', 'pass `store` (e.g. `memoryStore()`, `fileStore({ path })`) or `manager`')
   const store: BudgetStore = given
@@ -76,13 +78,13 @@ export function createBudgetCore(options: BudgetHandlerOptions): BudgetCore {
   const maxBatchBytes = Math.min(16 * 1024 * 1024, maxBodyBytes * 16)
   const maxBatchOperations = options.maxBatchOperations ?? 1000
   const maxRecordsPerPage = options.maxRecordsPerPage ?? 10_000
-  const idem = options.idempotency ?? {}
+  const idem = parseOptions(`${where} \`idempotency\``, idempotencySchema, options.idempotency)
   const idempotency = new IdempotencyCache(
     { maxEntries: idem.maxEntries ?? 10_000, maxBytes: idem.maxBytes ?? 32 * 1024 * 1024, ttlMs: idem.ttlMs ?? 600_000 },
     () => Date.now(),
   )
-  const authLimit =
-    options.authFailures === false ? null : new AuthFailureLimit(options.authFailures?.max ?? 20, options.authFailures?.windowMs ?? 60_000, () => Date.now())
+  const limits = options.authFailures === false ? null : parseOptions(`${where} \`authFailures\``, authFailuresSchema, options.authFailures)
+  const authLimit = limits === null ? null : new AuthFailureLimit(limits.max ?? 20, limits.windowMs ?? 60_000, () => Date.now())
   const metricsMode = options.metrics ?? 'authenticated'
   const metrics = new ServerMetrics()
   const time: StoreTimer = async (operation, run) => {
@@ -187,7 +189,7 @@ export function createBudgetCore(options: BudgetHandlerOptions): BudgetCore {
       const tenant = await authenticated(request)
       named('batch', tenant)
       const body = await readJson(request, maxBatchBytes)
-      return runBatch(body.value, { tenant, routes, maxOperations: maxBatchOperations, runOperation, metrics })
+      return runBatch(body.value, { tenant, routes, maxOperations: maxBatchOperations, runOperation })
     }
     const found = routes.get(path)
     if (found === undefined) throw new HttpError(404, 'NOT_FOUND', `no endpoint ${JSON.stringify(truncate(path, 200))}`)

@@ -159,7 +159,7 @@ async function readWebBody(body: ReadableStream<Uint8Array> | null, limit: numbe
  * ```
  */
 export function createBudgetHandler(options: BudgetHandlerOptions): BudgetHandler {
-  const core = createBudgetCore(parseOptions('createBudgetHandler()', handlerOptionsSchema, options) as BudgetHandlerOptions)
+  const core = createBudgetCore(parseOptions('createBudgetHandler()', handlerOptionsSchema, options) as BudgetHandlerOptions, 'createBudgetHandler()')
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url)
     const answer = await core.serve({

@@ -90,7 +90,7 @@ function readNodeBody(request: IncomingMessage, limit: number): Promise<Uint8Arr
  */
 export function createBudgetServer(options: BudgetServerOptions): Server {
   const parsed = parseOptions('createBudgetServer()', serverOptionsSchema, options) as BudgetServerOptions
-  const core = createBudgetCore(parsed)
+  const core = createBudgetCore(parsed, 'createBudgetServer()')
   const requestTimeoutMs = parsed.requestTimeoutMs ?? 30_000
   const headersTimeoutMs = Math.min(parsed.headersTimeoutMs ?? 10_000, requestTimeoutMs)
   // Node enforces both timeouts only when it checks its connections (every 30 s by default), which let a

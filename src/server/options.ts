@@ -16,15 +16,21 @@ export const handlerOptionsSchema = z.object({
   manager: object.optional(),
   managerOptions: object.optional(),
   // Checked by the authenticator, with its own messages.
-  auth: z.unknown(),
+  auth: z.unknown().optional(),
   maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).optional(),
-  idempotency: z.strictObject({ maxEntries: positive.optional(), maxBytes: positive.optional(), ttlMs: positive.optional() }).optional(),
+  idempotency: z.unknown().optional(),
   metrics: z.union([z.literal('authenticated'), z.literal('public'), z.literal(false)]).optional(),
   maxRecordsPerPage: positive.optional(),
   maxBatchOperations: z.number().int().min(1).max(10_000).optional(),
-  authFailures: z.union([z.literal(false), z.strictObject({ max: positive.optional(), windowMs: positive.optional() })]).optional(),
+  authFailures: z.unknown().optional(),
   onError: fn.optional(),
 })
+
+/** `idempotency: { ... }`. */
+export const idempotencySchema = z.object({ maxEntries: positive.optional(), maxBytes: positive.optional(), ttlMs: positive.optional() })
+
+/** `authFailures: { ... }` (or `false`). */
+export const authFailuresSchema = z.object({ max: positive.optional(), windowMs: positive.optional() })
 
 /** Options of `createBudgetServer`: the handler's and the Node server's limits. */
 export const serverOptionsSchema = handlerOptionsSchema.extend({

@@ -180,7 +180,7 @@ describe('failed authentication', () => {
   })
 
   it('refuses bad limit options', async () => {
-    await expect(serve({ store: memoryStore(), auth, authFailures: { max: 0 } })).rejects.toThrow(/authFailures\.max/)
+    await expect(serve({ store: memoryStore(), auth, authFailures: { max: 0 } })).rejects.toThrow(/authFailures`: `max`/)
     await expect(serve({ store: memoryStore(), auth, authFailure: false } as never)).rejects.toThrow(/authFailures/)
   })
 })
