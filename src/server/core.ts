@@ -20,7 +20,7 @@ import { createManagementRoutes, RawAnswer } from './management.js'
 import { ServerMetrics } from './metrics.js'
 import { authFailuresSchema, idempotencySchema } from './options.js'
 import { parseOptions } from '../internal/options.js'
-import { sha256Hex } from './sha256.js'
+import { sha256Hex } from '../internal/sha256.js'
 import { STORE_PATHS, storeRoutes } from './store-routes.js'
 
 const JSON_HEADERS = {
