@@ -77,6 +77,13 @@ const budget = startChild(`
     console.log('cpu ' + (user + system))
   })
 `)
+// Stop both servers whatever happens to this process.
+const stopChildren = () => {
+  trivial.child.kill('SIGTERM')
+  budget.child.kill('SIGTERM')
+}
+process.on('exit', stopChildren)
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1))
 const trivialUrl = `http://127.0.0.1:${await trivial.port}`
 const url = `http://127.0.0.1:${await budget.port}`
 
