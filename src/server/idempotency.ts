@@ -132,32 +132,42 @@ export class IdempotencyCache {
 
   #evict(now: number): void {
     if (!this.#full()) return
-    // Expired answers first, then the oldest answer of the largest share. In-flight entries are kept: they are
-    // bounded by the number of concurrent requests.
+    // Expired answers first. In-flight entries are kept: they are bounded by the number of concurrent requests.
     for (const [tenant, share] of this.#shares) {
       for (const [key, entry] of share.entries) {
         if (entry.expiresAt > now) break
         if (entry.answer !== null) this.#remove(tenant, share, key, entry)
       }
     }
-    while (this.#full()) {
-      const byBytes = this.#bytes > this.#options.maxBytes
+    // Then the oldest answers of the largest share, down to 1/16 below the bounds at once: one pass over a share
+    // per eviction round instead of one scan per request (a Map iterated from its start walks its deleted slots).
+    const { maxEntries, maxBytes } = this.#options
+    const lowEntries = maxEntries - Math.floor(maxEntries / 16)
+    const lowBytes = maxBytes - Math.floor(maxBytes / 16)
+    const over = (): boolean => this.#size > lowEntries || this.#bytes > lowBytes
+    const exhausted = new Set<Share>()
+    while (over()) {
+      const byBytes = this.#bytes > lowBytes
+      const weight = (share: Share): number => (byBytes ? share.bytes : share.entries.size)
       let largest: [string, Share] | undefined
-      for (const [tenant, share] of this.#shares) {
-        const weight = byBytes ? share.bytes : share.entries.size
-        if (largest === undefined || weight > (byBytes ? largest[1].bytes : largest[1].entries.size)) {
-          if (this.#oldestAnswered(share) !== undefined) largest = [tenant, share]
-        }
+      let second = 0
+      for (const item of this.#shares) {
+        if (exhausted.has(item[1])) continue
+        if (largest === undefined || weight(item[1]) > weight(largest[1])) {
+          if (largest !== undefined) second = Math.max(second, weight(largest[1]))
+          largest = item
+        } else second = Math.max(second, weight(item[1]))
       }
       if (largest === undefined) return
       const [tenant, share] = largest
-      const [key, entry] = this.#oldestAnswered(share)!
-      this.#remove(tenant, share, key, entry)
+      let removed = false
+      for (const [key, entry] of share.entries) {
+        if (removed && (!over() || weight(share) < second)) break
+        if (entry.answer === null) continue
+        this.#remove(tenant, share, key, entry)
+        removed = true
+      }
+      if (!removed) exhausted.add(share)
     }
-  }
-
-  #oldestAnswered(share: Share): [string, Entry] | undefined {
-    for (const item of share.entries) if (item[1].answer !== null) return item
-    return undefined
   }
 }
