@@ -24,6 +24,7 @@ import type {
   SpendRecord,
 } from '../types.js'
 import { RELEASE_TOMBSTONE_MS } from '../types.js'
+import { trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
 import { finish, isHeld } from './state.js'
@@ -205,8 +206,9 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
 function appendRecord(state: LedgerState, record: SpendRecord): void {
   state.records.push(record)
   const excess = state.records.length - state.maxRecords
-  // Drop in batches so that a full buffer does not shift the array on every commit.
-  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) state.records.splice(0, excess)
+  // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
+  // (a server tenant) keeps its fair share of the cap.
+  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) state.records = trimRecords(state.records, state.maxRecords)
 }
 
 /** Drop the call's holds. See {@link ReleaseRequest}. */
