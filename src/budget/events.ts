@@ -22,6 +22,10 @@ export interface BudgetExceededEvent {
   /** Model of the per-model limit that refused, when one did. */
   model?: string
   action: 'block' | 'warn' | 'fallback'
+  /** Model of the call that was refused or warned about, when known. */
+  callModel?: string
+  /** Provider of that call, when known. */
+  provider?: string
   limit: number
   spent: number
   reserved: number

@@ -37,6 +37,7 @@ import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usage
 import { type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from './records.js'
 import { type CallContext, type ResolvedContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
 import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
+import { forecastWindow } from './forecast.js'
 
 /** A clock: epoch milliseconds. */
 export interface Clock {
@@ -194,7 +195,11 @@ export interface BudgetStatus {
   windowId: string
   /** True when the budget comes from `defaults` (no stored budget for this scope). */
   isDefault: boolean
-  exact: { spend: string; reserved: string; limit: string | null; remaining: string | null }
+  /** USD spent by the end of the window at the window's average burn rate so far (see docs/alerts.md#forecast). */
+  projectedSpend: number
+  /** When spend plus holds reaches the limit at that rate, or `null` (no limit, no spend, or the window ends first). */
+  exhaustsAt: Date | null
+  exact: { spend: string; reserved: string; limit: string | null; remaining: string | null; projectedSpend: string }
 }
 
 /** Input of {@link BudgetManager.increaseBudget}. */
@@ -334,6 +339,11 @@ function randomPrefix(): string {
 function scopeOf(scopeString: string): Scope {
   const colon = scopeString.indexOf(':')
   return { type: scopeString.slice(0, colon) as ScopeType, id: scopeString.slice(colon + 1) }
+}
+
+/** The model and provider of a call, for `budget.exceeded` (metrics label blocked calls with them). */
+function callLabels(context: CallContext): { callModel?: string; provider?: string } {
+  return { ...(context.model === undefined ? {} : { callModel: context.model }), ...(context.provider === undefined ? {} : { provider: context.provider }) }
 }
 
 function toDate(ms: number | null | undefined): Date | null {
@@ -830,6 +840,7 @@ export class BudgetManager {
           scope: meta.budget.scopeString,
           ...(meta.model === undefined ? {} : { model: meta.model.model }),
           action: fallback !== undefined && allowFallback ? 'fallback' : 'block',
+          ...callLabels(context),
           limit: refusal.limit,
           spent: refusal.spent,
           reserved: refusal.reserved,
@@ -847,12 +858,12 @@ export class BudgetManager {
       }
       throw refusal
     }
-    if (!result.duplicate) this.warnOver(plan, result.balances, callId)
+    if (!result.duplicate) this.warnOver(plan, result.balances, callId, context)
     return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false)
   }
 
   /** Emits `budget.exceeded` with `action: 'warn'` for `warn` budgets that the reservation took over their limit. */
-  private warnOver(plan: Plan, balances: readonly { spent: number; reserved: number }[], callId: string): void {
+  private warnOver(plan: Plan, balances: readonly { spent: number; reserved: number }[], callId: string, context: CallContext): void {
     if (!this.events.has('budget.exceeded')) return
     for (let i = 0; i < plan.meta.length; i++) {
       const meta = plan.meta[i]!
@@ -863,6 +874,7 @@ export class BudgetManager {
         scope: meta.budget.scopeString,
         ...(meta.model === undefined ? {} : { model: meta.model.model }),
         action: 'warn',
+        ...callLabels(context),
         limit: nanoToUsd(meta.softLimit),
         spent: nanoToUsd(balance.spent),
         reserved: nanoToUsd(balance.reserved - plan.entries[i]!.amount),
@@ -1298,6 +1310,7 @@ export class BudgetManager {
     const reserved = balance?.reserved ?? 0
     const limit = this.limitNano(budget, now)
     const remaining = limit === null ? null : Math.max(0, limit - spent - reserved)
+    const forecast = forecastWindow({ start: window?.start ?? null, end: window?.end ?? null, now, spentNano: spent, reservedNano: reserved, limitNano: limit })
     return {
       scope: scopeOf(budget.scopeString),
       spend: nanoToUsd(spent),
@@ -1309,11 +1322,14 @@ export class BudgetManager {
       resetsAt: toDate(window?.end),
       windowId: window === null ? 'all' : window.id,
       isDefault: budget.isDefault,
+      projectedSpend: nanoToUsd(forecast.projectedNano),
+      exhaustsAt: toDate(forecast.exhaustsAt),
       exact: {
         spend: formatNano(spent),
         reserved: formatNano(reserved),
         limit: limit === null ? null : formatNano(limit),
         remaining: remaining === null ? null : formatNano(remaining),
+        projectedSpend: formatNano(forecast.projectedNano),
       },
     }
   }
