@@ -17,6 +17,8 @@ export const entries: Record<string, string> = {
   'anthropic': 'src/integrations/anthropic.ts',
   'ai-sdk': 'src/integrations/ai-sdk.ts',
   'langchain': 'src/integrations/langchain.ts',
+  'prometheus': 'src/integrations/prometheus.ts',
+  'opentelemetry': 'src/integrations/opentelemetry.ts',
 }
 
 export default defineConfig([

@@ -16,7 +16,7 @@ import { z } from 'zod'
 import { parseOptions } from '../internal/options.js'
 import { TOKEN_DIRECTIONS, blockedLabels, observeRecord } from './call-observation.js'
 import type { BudgetManager } from './manager.js'
-import { formatNano } from './money.js'
+import { CounterFamily as Family } from './counter-family.js'
 import { type ScopeGaugeSnapshot, collectScopeGauges, renderScopeGauges } from './scope-gauges.js'
 import { scopePattern } from './scope-pattern.js'
 
@@ -54,51 +54,8 @@ export interface BudgetMetrics {
   dispose(): void
 }
 
-type Labels = Record<string, string>
-
-/** A counter family: one exact integer (nano-USD, tokens, calls) per label set. */
-class Family {
-  private readonly series = new Map<string, { labels: Labels; value: number }>()
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly maxSeries: number,
-    private readonly format: (value: number) => string = String,
-  ) {}
-
-  add(labels: Labels, amount: number, overflowLabel: string): void {
-    if (!Number.isFinite(amount) || amount <= 0) return
-    let key = labelText(labels)
-    let entry = this.series.get(key)
-    if (entry === undefined && this.series.size >= this.maxSeries) {
-      labels = { ...labels, [overflowLabel]: 'other' }
-      key = labelText(labels)
-      entry = this.series.get(key)
-    }
-    if (entry === undefined) {
-      entry = { labels, value: 0 }
-      this.series.set(key, entry)
-    }
-    entry.value += amount
-  }
-
-  render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`)
-    for (const [labels, entry] of this.series) out.push(`${this.name}${labels} ${this.format(entry.value)}`)
-  }
-}
-
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-}
-
-function labelText(labels: Labels): string {
-  const parts = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabel(value)}"`)
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`
-}
-
-const optionsSchema = z.object({
+/** The options shared by `budgetMetrics` and the prom-client registration. */
+export const metricsOptionsShape = {
   prefix: z
     .string()
     .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a Prometheus metric name such as `llm_budget`')
@@ -106,36 +63,17 @@ const optionsSchema = z.object({
   maxSeries: z.number().int().min(1).max(1_000_000).optional(),
   scopes: z.array(z.string()).min(1).max(100).optional(),
   maxScopes: z.number().int().min(1).max(1_000_000).optional(),
-})
-
-/** The validated gauge options, shared with the prom-client registration. */
-export function gaugeOptions(where: string, options: { scopes?: readonly string[] | undefined; maxScopes?: number | undefined }) {
-  const patterns = (options.scopes ?? ['*']).map((pattern, i) => scopePattern(pattern, `scopes.${i}`))
-  return { patterns, maxScopes: options.maxScopes ?? 1000, where }
 }
 
-/**
- * Prometheus metrics for a manager: counters from its events from now on, gauges from the store.
- *
- * @example
- * ```ts
- * const metrics = budgetMetrics(budgets)
- * app.get('/metrics', async (req, res) => res.type('text/plain; version=0.0.4').send(await metrics.collect()))
- * ```
- */
-export function budgetMetrics(manager: BudgetManager, options: BudgetMetricsOptions = {}): BudgetMetrics {
-  const parsed = parseOptions('budgetMetrics()', optionsSchema, options)
-  const prefix = parsed.prefix ?? 'llm_budget'
-  const maxSeries = parsed.maxSeries ?? 500
-  const gauges = gaugeOptions('budgetMetrics()', parsed)
+const optionsSchema = z.object(metricsOptionsShape)
 
-  const spend = new Family(`${prefix}_spend_usd_total`, 'Spend committed, USD (exact, from integer nano-USD).', maxSeries, formatNano)
-  const calls = new Family(`${prefix}_calls_total`, 'Calls committed, by status (success, failure, aborted, estimated, cache_hit).', maxSeries)
-  const tokens = new Family(`${prefix}_tokens_total`, 'Tokens committed, by direction (input, output, cache_read, cache_write).', maxSeries)
-  const blocked = new Family(`${prefix}_blocked_total`, 'Calls a budget refused (action block or fallback) or let through over a warn budget (action warn).', maxSeries)
-  const storeErrors = new Family(`${prefix}_store_errors_total`, 'Store operations that failed, by operation and the action taken (deny or allow).', maxSeries)
-  let snapshot: ScopeGaugeSnapshot | null = null
-
+/** The counters of a manager's calls, fed by its events: what `budgetMetrics` and the prom-client registration report. */
+export function callCounters(manager: BudgetManager, prefix: string, maxSeries: number): { families: Family[]; dispose(): void } {
+  const spend = new Family(`${prefix}_spend_usd_total`, 'Spend committed, USD (exact, from integer nano-USD).', ['model', 'provider'], maxSeries, true)
+  const calls = new Family(`${prefix}_calls_total`, 'Calls committed, by status (success, failure, aborted, estimated, cache_hit).', ['model', 'provider', 'status'], maxSeries)
+  const tokens = new Family(`${prefix}_tokens_total`, 'Tokens committed, by direction (input, output, cache_read, cache_write).', ['model', 'provider', 'direction'], maxSeries)
+  const blocked = new Family(`${prefix}_blocked_total`, 'Calls a budget refused (action block or fallback) or let through over a warn budget (action warn).', ['scope_type', 'action', 'model', 'provider'], maxSeries)
+  const storeErrors = new Family(`${prefix}_store_errors_total`, 'Store operations that failed, by operation and the action taken (deny or allow).', ['operation', 'action'], maxSeries)
   const unsubscribe = [
     manager.on('spend.recorded', ({ record }) => {
       const call = observeRecord(record)
@@ -152,9 +90,41 @@ export function budgetMetrics(manager: BudgetManager, options: BudgetMetricsOpti
     }),
   ]
 
+  return {
+    families: [spend, calls, tokens, blocked, storeErrors],
+    dispose() {
+      for (const off of unsubscribe) off()
+    },
+  }
+}
+
+/** The validated gauge options, shared with the prom-client registration. */
+export function gaugeOptions(options: { scopes?: readonly string[] | undefined; maxScopes?: number | undefined }) {
+  const patterns = (options.scopes ?? ['*']).map((pattern, i) => scopePattern(pattern, `scopes.${i}`))
+  return { patterns, maxScopes: options.maxScopes ?? 1000 }
+}
+
+/**
+ * Prometheus metrics for a manager: counters from its events from now on, gauges from the store.
+ *
+ * @example
+ * ```ts
+ * const metrics = budgetMetrics(budgets)
+ * app.get('/metrics', async (req, res) => res.type('text/plain; version=0.0.4').send(await metrics.collect()))
+ * ```
+ */
+export function budgetMetrics(manager: BudgetManager, options: BudgetMetricsOptions = {}): BudgetMetrics {
+  const parsed = parseOptions('budgetMetrics()', optionsSchema, options)
+  const prefix = parsed.prefix ?? 'llm_budget'
+  const maxSeries = parsed.maxSeries ?? 500
+  const gauges = gaugeOptions(parsed)
+
+  const counters = callCounters(manager, prefix, maxSeries)
+  let snapshot: ScopeGaugeSnapshot | null = null
+
   const text = (): string => {
     const out: string[] = []
-    for (const family of [spend, calls, tokens, blocked, storeErrors]) family.render(out)
+    for (const family of counters.families) family.render(out)
     if (snapshot !== null) renderScopeGauges(prefix, snapshot, out)
     return `${out.join('\n')}\n`
   }
@@ -165,15 +135,13 @@ export function budgetMetrics(manager: BudgetManager, options: BudgetMetricsOpti
       snapshot = await collectScopeGauges(manager, gauges.patterns, gauges.maxScopes)
       return text()
     },
-    dispose() {
-      for (const off of unsubscribe) off()
-    },
+    dispose: counters.dispose,
   }
 }
 
 /** Per-budget gauges alone (no counters), for a manager whose calls are counted elsewhere, e.g. a server tenant. */
 export async function scopeGaugesText(manager: BudgetManager, options: { prefix?: string; scopes?: readonly string[]; maxScopes?: number } = {}): Promise<string> {
-  const gauges = gaugeOptions('scopeGaugesText()', options)
+  const gauges = gaugeOptions(options)
   const out: string[] = []
   renderScopeGauges(options.prefix ?? 'llm_budget', await collectScopeGauges(manager, gauges.patterns, gauges.maxScopes), out)
   return `${out.join('\n')}\n`

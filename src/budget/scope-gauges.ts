@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import { isBudgetError } from '../errors.js'
+import { escapeLabel } from './counter-family.js'
 import type { BudgetManager } from './manager.js'
 import { type ScopePattern, matchesAny } from './scope-pattern.js'
 
@@ -62,24 +63,29 @@ export async function collectScopeGauges(manager: BudgetManager, patterns: reado
   return { gauges: kept, total: gauges.length, omitted: gauges.length - kept.length }
 }
 
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-}
+/** The per-scope gauge families: name suffix, help text, and the value of one budget (`null`: no series). */
+export const SCOPE_GAUGE_FAMILIES: readonly { suffix: string; help: string; read(gauge: ScopeGauge): string | number | null }[] = [
+  { suffix: 'scope_spend_usd', help: 'Spend committed in the current window of each budget, USD.', read: (g) => g.spend },
+  { suffix: 'scope_limit_usd', help: 'Limit of each budget (maxBudget with live increases), USD.', read: (g) => g.limit },
+  { suffix: 'scope_remaining_usd', help: 'Limit minus spend minus holds of calls in flight, USD, never below 0.', read: (g) => g.remaining },
+  { suffix: 'scope_utilization_ratio', help: 'Spend divided by the limit (1 = the limit is reached).', read: (g) => g.utilization },
+  { suffix: 'scope_projected_spend_usd', help: 'Spend at the end of the window at the average burn rate so far, USD.', read: (g) => g.projectedSpend },
+]
+
+/** The whole-snapshot gauges: name suffix, help text and value. */
+export const SNAPSHOT_GAUGE_FAMILIES: readonly { suffix: string; help: string; read(snapshot: ScopeGaugeSnapshot): number }[] = [
+  { suffix: 'scopes', help: 'Budgets matching the reported scope patterns.', read: (s) => s.total },
+  { suffix: 'scopes_omitted', help: 'Budgets left out of the per-scope gauges by maxScopes.', read: (s) => s.omitted },
+]
 
 /** The snapshot in the text exposition format, appended to `out`. */
 export function renderScopeGauges(prefix: string, snapshot: ScopeGaugeSnapshot, out: string[]): void {
-  const family = (name: string, help: string, value: (g: ScopeGauge) => string | number | null): void => {
-    out.push(`# HELP ${prefix}_${name} ${help}`, `# TYPE ${prefix}_${name} gauge`)
+  for (const { suffix, help, read } of SCOPE_GAUGE_FAMILIES) {
+    out.push(`# HELP ${prefix}_${suffix} ${help}`, `# TYPE ${prefix}_${suffix} gauge`)
     for (const gauge of snapshot.gauges) {
-      const v = value(gauge)
-      if (v !== null) out.push(`${prefix}_${name}{scope="${escapeLabel(gauge.scope)}"} ${v}`)
+      const value = read(gauge)
+      if (value !== null) out.push(`${prefix}_${suffix}{scope="${escapeLabel(gauge.scope)}"} ${value}`)
     }
   }
-  family('scope_spend_usd', 'Spend committed in the current window of each budget, USD.', (g) => g.spend)
-  family('scope_limit_usd', 'Limit of each budget (maxBudget with live increases), USD.', (g) => g.limit)
-  family('scope_remaining_usd', 'Limit minus spend minus holds of calls in flight, USD, never below 0.', (g) => g.remaining)
-  family('scope_utilization_ratio', 'Spend divided by the limit (1 = the limit is reached).', (g) => g.utilization)
-  family('scope_projected_spend_usd', 'Spend at the end of the window at the average burn rate so far, USD.', (g) => g.projectedSpend)
-  out.push(`# HELP ${prefix}_scopes Budgets matching the reported scope patterns.`, `# TYPE ${prefix}_scopes gauge`, `${prefix}_scopes ${snapshot.total}`)
-  out.push(`# HELP ${prefix}_scopes_omitted Budgets left out of the per-scope gauges by maxScopes.`, `# TYPE ${prefix}_scopes_omitted gauge`, `${prefix}_scopes_omitted ${snapshot.omitted}`)
+  for (const { suffix, help, read } of SNAPSHOT_GAUGE_FAMILIES) out.push(`# HELP ${prefix}_${suffix} ${help}`, `# TYPE ${prefix}_${suffix} gauge`, `${prefix}_${suffix} ${read(snapshot)}`)
 }
