@@ -13,6 +13,7 @@ import { createAuthenticator, type BudgetServerAuth } from './auth.js'
 import { errorBody, HttpError, toHttpError } from './errors.js'
 import { IdempotencyCache } from './idempotency.js'
 import { createManagementRoutes, RawAnswer, type ManagementOptions } from './management.js'
+import { dashboardAsset, dashboardRoutes, tenantGauges, tenantManagers } from './dashboard/index.js'
 import { ServerMetrics } from './metrics.js'
 import * as schemas from './schemas.js'
 import { sha256Hex } from './sha256.js'
@@ -52,6 +53,11 @@ export interface BudgetHandlerOptions extends ManagementOptions {
   metrics?: 'authenticated' | 'public' | false
   /** Most spend records in one `/v1/records` answer; the client pages through the rest. Default `10_000`. */
   maxRecordsPerPage?: number
+  /**
+   * Serve the dashboard at `/dashboard` (budgets, spend charts, top spenders, recent calls, forecast). The page
+   * holds no data; it reads `GET /dashboard/data` with the tenant's bearer token. Default `false`.
+   */
+  dashboard?: boolean
   /** Called with unexpected errors (answered 500) and store failures (answered 503). Default: none. */
   onError?: (error: unknown, context: { route: string; tenant: string | null }) => void
 }
@@ -284,6 +290,8 @@ export function createBudgetCore(options: BudgetHandlerOptions): BudgetCore {
   const routes = new Map<string, Route>()
   for (const route of storeRoutes(maxRecordsPerPage)) routes.set(STORE_PATHS[route.name]!, route)
   for (const [path, route] of Object.entries(createManagementRoutes(options, store))) routes.set(path, route)
+  const tenantManager = tenantManagers({ ...(options.manager === undefined ? {} : { clock: options.manager.clock }), ...options.managerOptions })
+  if (options.dashboard === true) for (const [path, route] of Object.entries(dashboardRoutes(tenantManager))) routes.set(path, route)
 
   const views = new Map<string, BudgetStore>()
   const viewOf = (tenant: string): BudgetStore => {
@@ -356,7 +364,13 @@ export function createBudgetCore(options: BudgetHandlerOptions): BudgetCore {
         if (metricsMode === false) throw new HttpError(404, 'NOT_FOUND', 'metrics are disabled on this server')
         if (request.method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET' })
         if (metricsMode === 'authenticated') tenant = await authenticate(request.header('authorization'))
-        response = { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }, body: metricsText() }
+        // With a token, the tenant's own per-budget gauges follow the server's metrics (never another tenant's).
+        const gauges = tenant === null ? '' : await tenantGauges(tenantManager(tenant, viewOf(tenant)))
+        response = { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }, body: metricsText() + gauges }
+      } else if (options.dashboard === true && dashboardAsset(path) !== undefined) {
+        routeName = 'dashboard'
+        if (request.method !== 'GET' && request.method !== 'HEAD') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET, HEAD' })
+        response = dashboardAsset(path)!
       } else {
         const route = routes.get(path)
         if (route === undefined) throw new HttpError(404, 'NOT_FOUND', `no endpoint ${JSON.stringify(path.slice(0, 200))}`)
