@@ -16,7 +16,7 @@ import { createManagementRoutes, RawAnswer, type ManagementOptions } from './man
 import { dashboardAsset, dashboardRoutes, tenantGauges, tenantManagers } from './dashboard/index.js'
 import { ServerMetrics } from './metrics.js'
 import * as schemas from './schemas.js'
-import { sha256Hex } from './sha256.js'
+import { sha256Hex } from '../internal/sha256.js'
 import { tenantStore, type StoreTimer } from '../stores/tenant.js'
 
 export type { BudgetServerAuth } from './auth.js'
