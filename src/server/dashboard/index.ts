@@ -11,7 +11,7 @@ import { InvalidInputError } from '../../errors.js'
 import type { BudgetStore } from '../../stores/types.js'
 import type { CoreResponse, Route } from '../handler.js'
 import { dashboardData } from './data.js'
-import { DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML } from './page.js'
+import { DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_ICON } from './page.js'
 import { DASHBOARD_JS } from './script.js'
 
 const SECURITY_HEADERS = {
@@ -28,6 +28,7 @@ const ASSETS: Record<string, { type: string; body: string }> = {
   '/dashboard/': { type: 'text/html; charset=utf-8', body: DASHBOARD_HTML },
   '/dashboard/app.js': { type: 'text/javascript; charset=utf-8', body: DASHBOARD_JS },
   '/dashboard/app.css': { type: 'text/css; charset=utf-8', body: DASHBOARD_CSS },
+  '/dashboard/favicon.svg': { type: 'image/svg+xml', body: DASHBOARD_ICON },
 }
 
 /** The static answer for a dashboard path, or `undefined` when `path` is not one. */

@@ -18,6 +18,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>llm-budget</title>
+<link rel="icon" href="/dashboard/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/dashboard/app.css">
 <script src="/dashboard/app.js" defer></script>
 </head>
@@ -97,7 +98,8 @@ td.num { text-align: right; }
 .chart rect { fill: var(--accent); }
 .chart text { font-size: 10px; fill: var(--muted); }
 .chart line { stroke: var(--line); }
-.hbars .row { display: grid; grid-template-columns: 40% 1fr auto; gap: 8px; align-items: center; margin: 4px 0; }
+.hbars .row { display: grid; grid-template-columns: minmax(0, 38%) minmax(0, 1fr) auto; gap: 8px; align-items: center; margin: 4px 0; }
+.hbars .bar { min-width: 0; }
 .hbars .label { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .hbars .value { font-variant-numeric: tabular-nums; }
 .muted { color: var(--muted); }
@@ -108,3 +110,6 @@ button { padding: 6px 12px; border: 1px solid var(--accent); background: var(--a
 #signout { background: none; color: var(--accent); }
 @media (max-width: 800px) { section.cards, section.columns { grid-template-columns: 1fr; } }
 `
+
+/** `/dashboard/favicon.svg` (so the browser does not ask for a missing `/favicon.ico`). */
+export const DASHBOARD_ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#2f6fdb"/><rect x="3" y="9" width="2" height="4" fill="#fff"/><rect x="7" y="6" width="2" height="7" fill="#fff"/><rect x="11" y="3" width="2" height="10" fill="#fff"/></svg>\n'
