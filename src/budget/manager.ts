@@ -19,7 +19,7 @@ import {
   isBudgetExceededError,
 } from '../errors.js'
 import { memoryStore } from '../stores/memory.js'
-import type { BudgetStore, CommitEntry, HistoryEntry, JsonValue, ReserveEntry, SpendRecord, StoredBudget } from '../stores/types.js'
+import type { BudgetStore, CommitBalance, CommitEntry, HistoryEntry, JsonValue, ReserveEntry, SpendRecord, StoredBudget } from '../stores/types.js'
 import {
   type BudgetDefinition,
   type BudgetIncrease,
@@ -38,6 +38,7 @@ import { type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from
 import { type CallContext, type ResolvedContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
 import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
 import { forecastWindow } from './forecast.js'
+import { claimOnce, projectedCrossing } from './forecast-alert.js'
 
 /** A clock: epoch milliseconds. */
 export interface Clock {
@@ -992,6 +993,7 @@ export class BudgetManager {
         const balance = result.balances[j++]
         if (balance === undefined || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
         this.checkCrossings(meta, balance.before, balance.after, callId, now, overshoot)
+        this.checkForecast(meta, balance, callId, now)
       }
       if (this.events.has('spend.recorded')) this.emit('spend.recorded', { record, cost, estimated: priced.estimated })
     }
@@ -1006,6 +1008,32 @@ export class BudgetManager {
       overshoot,
       record: result.duplicate ? null : record,
     }
+  }
+
+  /** Raises `forecast.exceeded` once per scope and window (claimed through the store) when this commit takes the projection over the limit. */
+  private checkForecast(meta: EntryMeta, balance: CommitBalance, callId: string, now: number): void {
+    if (meta.kind !== 'usd' || meta.window === null || !this.events.has('forecast.exceeded')) return
+    const limit = this.limitNano(meta.budget, now)
+    if (limit === null) return
+    const window = meta.window
+    const crossing = projectedCrossing({ start: window.start, end: window.end, now, before: balance.before, after: balance.after, reserved: balance.reserved, limitNano: limit })
+    if (crossing === null) return
+    const scope = meta.budget.scopeString
+    claimOnce(this.store, ledgerKey(`${meta.budget.prefix}|fc`, window.id, 'usd'), callId, now, window.end).then(
+      (claimed) => {
+        if (!claimed) return
+        this.emit('forecast.exceeded', {
+          scope,
+          projectedSpend: nanoToUsd(crossing.projectedNano),
+          limit: nanoToUsd(limit),
+          spend: nanoToUsd(balance.after),
+          exhaustsAt: toDate(crossing.exhaustsAt),
+          window: eventWindow(window),
+          callId,
+        })
+      },
+      (error: unknown) => this.emit('store.error', { operation: 'forecastClaim', action: 'lost', error: asStorageError(error, this.store.name), callId }),
+    )
   }
 
   private checkCrossings(meta: EntryMeta, before: number, after: number, callId: string, now: number, overshoot: Overshoot[]): void {
