@@ -115,7 +115,8 @@ export function alertText(event: AlertEvent): string {
   return `Budget ${event.scope}${event.model ? ` (model ${event.model})` : ''} overshot its limit of $${event.limit} by $${event.overshoot} (spent $${event.spent})${resets}`
 }
 
-async function post(fetchImpl: typeof fetch, url: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<void> {
+/** POSTs JSON with a timeout; throws on a non-2xx answer. Used by the sinks and the digests. */
+export async function post(fetchImpl: typeof fetch, url: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<void> {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), timeoutMs)
   try {
