@@ -40,7 +40,7 @@ export type {
   StoreErrorEvent,
   ThresholdCrossedEvent,
 } from './events.js'
-export type { EstimateRequest } from './pricing.js'
+export type { EstimateRequest, EstimateUnits } from './pricing.js'
 export { MAX_USD, formatNano, nanoToUsd, usdToNano } from './money.js'
 export { alertName, alertPayload, alertText, emailSink, slackSink, webhookSink } from './alerts.js'
 export { routeAlerts, subscribeAlerts } from './alert-routing.js'
