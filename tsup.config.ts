@@ -16,6 +16,8 @@ export const entries: Record<string, string> = {
   'anthropic': 'src/integrations/anthropic.ts',
   'ai-sdk': 'src/integrations/ai-sdk.ts',
   'langchain': 'src/integrations/langchain.ts',
+  'prometheus': 'src/integrations/prometheus.ts',
+  'opentelemetry': 'src/integrations/opentelemetry.ts',
 }
 
 // Three passes: ESM (the library and the CLI, sharing chunks, so the price data is in the ESM output once), CJS

@@ -1,5 +1,5 @@
 /**
- * Alert sinks: listeners for `threshold.crossed`, `budget.exceeded` and `budget.overshot` that deliver to a
+ * Alert sinks: listeners for `threshold.crossed`, `forecast.exceeded`, `budget.exceeded` and `budget.overshot` that deliver to a
  * JSON webhook, a Slack incoming webhook, or email through your own send function. A sink never blocks or
  * fails the LLM call: delivery runs in the background, is retried with backoff, and failures are reported
  * to `onError` (never thrown).
@@ -11,10 +11,10 @@
  * @packageDocumentation
  */
 import { BudgetConfigError } from '../errors.js'
-import type { BudgetExceededEvent, BudgetOvershotEvent, ThresholdCrossedEvent } from './events.js'
+import type { BudgetExceededEvent, BudgetOvershotEvent, ForecastExceededEvent, ThresholdCrossedEvent } from './events.js'
 
 /** Events the sinks deliver. */
-export type AlertEvent = ThresholdCrossedEvent | BudgetExceededEvent | BudgetOvershotEvent
+export type AlertEvent = ThresholdCrossedEvent | ForecastExceededEvent | BudgetExceededEvent | BudgetOvershotEvent
 
 /** A listener that delivers alerts; pass it to `manager.on(...)`. */
 export type AlertSink = (event: AlertEvent) => void
@@ -87,9 +87,14 @@ function deliverInBackground(options: DeliveryOptions, send: (event: AlertEvent)
   }
 }
 
+/** The event name of an alert: `threshold.crossed`, `forecast.exceeded`, `budget.exceeded` or `budget.overshot`. */
+export function alertName(event: AlertEvent): 'threshold.crossed' | 'forecast.exceeded' | 'budget.exceeded' | 'budget.overshot' {
+  return 'kind' in event ? 'threshold.crossed' : 'projectedSpend' in event ? 'forecast.exceeded' : 'action' in event ? 'budget.exceeded' : 'budget.overshot'
+}
+
 /** The event as plain JSON (dates as ISO strings), with its name. */
 export function alertPayload(event: AlertEvent): Record<string, unknown> {
-  const name = 'kind' in event ? 'threshold.crossed' : 'action' in event ? 'budget.exceeded' : 'budget.overshot'
+  const name = alertName(event)
   return JSON.parse(JSON.stringify({ event: name, ...event })) as Record<string, unknown>
 }
 
@@ -100,13 +105,18 @@ export function alertText(event: AlertEvent): string {
     const pct = event.percent === null ? '' : ` (${event.percent.toFixed(1)}% of $${event.limit})`
     return `Budget ${event.scope}: spend $${event.spend} crossed the ${event.kind === 'soft' ? 'soft budget' : `${(event.fraction ?? 0) * 100}% alert`} of $${event.threshold}${pct}${resets}`
   }
+  if ('projectedSpend' in event) {
+    const runsOut = event.exhaustsAt === null ? '' : `; at this rate it runs out ${event.exhaustsAt.toISOString()}`
+    return `Budget ${event.scope}: projected to spend $${event.projectedSpend} by the end of the window, over its limit of $${event.limit} (spent $${event.spend} so far${runsOut})${resets}`
+  }
   if ('action' in event) {
     return `Budget ${event.scope}${event.model ? ` (model ${event.model})` : ''} ${event.action === 'warn' ? 'is over its limit (warn only)' : 'refused a call'}: limit $${event.limit}, spent $${event.spent}, reserved $${event.reserved}, requested $${event.requested}${resets}`
   }
   return `Budget ${event.scope}${event.model ? ` (model ${event.model})` : ''} overshot its limit of $${event.limit} by $${event.overshoot} (spent $${event.spent})${resets}`
 }
 
-async function post(fetchImpl: typeof fetch, url: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<void> {
+/** POSTs JSON with a timeout; throws on a non-2xx answer. Used by the sinks and the digests. */
+export async function post(fetchImpl: typeof fetch, url: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<void> {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), timeoutMs)
   try {

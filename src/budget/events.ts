@@ -22,6 +22,10 @@ export interface BudgetExceededEvent {
   /** Model of the per-model limit that refused, when one did. */
   model?: string
   action: 'block' | 'warn' | 'fallback'
+  /** Model of the call that was refused or warned about, when known. */
+  callModel?: string
+  /** Provider of that call, when known. */
+  provider?: string
   limit: number
   spent: number
   reserved: number
@@ -62,6 +66,24 @@ export interface ThresholdCrossedEvent {
   callId: string
 }
 
+/**
+ * A commit took a budget's projected spend at the end of its window (at the window's average burn rate so far)
+ * above its limit. Fires once per scope and window across instances (claimed through the store).
+ */
+export interface ForecastExceededEvent {
+  scope: string
+  /** Projected spend at the end of the window, USD. */
+  projectedSpend: number
+  /** The limit, USD. */
+  limit: number
+  /** Spend after the commit, USD. */
+  spend: number
+  /** When spend reaches the limit at the current rate, or `null` when the window ends first. */
+  exhaustsAt: Date | null
+  window: EventWindow
+  callId: string
+}
+
 /** A commit wrote a spend record. */
 export interface SpendRecordedEvent {
   record: SpendRecord
@@ -97,6 +119,7 @@ export interface BudgetEvents {
   'budget.exceeded': BudgetExceededEvent
   'budget.overshot': BudgetOvershotEvent
   'threshold.crossed': ThresholdCrossedEvent
+  'forecast.exceeded': ForecastExceededEvent
   'spend.recorded': SpendRecordedEvent
   'store.error': StoreErrorEvent
   'budget.changed': BudgetChangedEvent

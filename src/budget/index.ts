@@ -34,6 +34,7 @@ export type {
   BudgetListener,
   BudgetOvershotEvent,
   EventWindow,
+  ForecastExceededEvent,
   ListenerErrorEvent,
   SpendRecordedEvent,
   StoreErrorEvent,
@@ -41,5 +42,9 @@ export type {
 } from './events.js'
 export type { EstimateRequest, EstimateUnits } from './pricing.js'
 export { MAX_USD, formatNano, nanoToUsd, usdToNano } from './money.js'
-export { alertPayload, alertText, emailSink, slackSink, webhookSink } from './alerts.js'
+export { alertName, alertPayload, alertText, emailSink, slackSink, webhookSink } from './alerts.js'
+export { routeAlerts, subscribeAlerts } from './alert-routing.js'
+export type { AlertEventName, AlertRoute } from './alert-routing.js'
+export { buildDigest, digestHtml, digestPayload, digestSlackMessage, digestText, sendDigest } from './digest.js'
+export type { Digest, DigestEntry, DigestPeriod, SendDigestOptions } from './digest.js'
 export type { AlertEvent, AlertSink, DeliveryOptions, EmailSinkOptions, SlackSinkOptions, WebhookSinkOptions } from './alerts.js'

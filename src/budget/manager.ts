@@ -21,7 +21,7 @@ import {
   isBudgetExceededError,
 } from '../errors.js'
 import { memoryStore } from '../stores/memory.js'
-import type { BudgetStore, CommitEntry, HistoryEntry, JsonValue, ReserveEntry, SpendRecord, StoredBudget } from '../stores/types.js'
+import type { BudgetStore, CommitBalance, CommitEntry, HistoryEntry, JsonValue, ReserveEntry, SpendRecord, StoredBudget } from '../stores/types.js'
 import {
   type BudgetDefinition,
   type BudgetIncrease,
@@ -39,6 +39,8 @@ import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usage
 import { type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from './records.js'
 import { type CallContext, type ResolvedContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, parseUser, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
 import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
+import { forecastWindow } from './forecast.js'
+import { claimOnce, projectedCrossing } from './forecast-alert.js'
 
 /** A clock: epoch milliseconds. */
 export interface Clock {
@@ -209,7 +211,11 @@ export interface BudgetStatus {
   windowId: string
   /** True when the budget comes from `defaults` (no stored budget for this scope). */
   isDefault: boolean
-  exact: { spend: string; reserved: string; limit: string | null; remaining: string | null }
+  /** USD spent by the end of the window at the window's average burn rate so far (see docs/alerts.md#forecast). */
+  projectedSpend: number
+  /** When spend plus holds reaches the limit at that rate, or `null` (no limit, no spend, or the window ends first). */
+  exhaustsAt: Date | null
+  exact: { spend: string; reserved: string; limit: string | null; remaining: string | null; projectedSpend: string }
 }
 
 /** Input of {@link BudgetManager.increaseBudget}. */
@@ -350,6 +356,11 @@ function randomPrefix(): string {
 function scopeOf(scopeString: string): Scope {
   const colon = scopeString.indexOf(':')
   return { type: scopeString.slice(0, colon) as ScopeType, id: scopeString.slice(colon + 1) }
+}
+
+/** The model and provider of a call, for `budget.exceeded` (metrics label blocked calls with them). */
+function callLabels(context: CallContext): { callModel?: string; provider?: string } {
+  return { ...(context.model === undefined ? {} : { callModel: context.model }), ...(context.provider === undefined ? {} : { provider: context.provider }) }
 }
 
 /** The all-time spend key of a scope (the same key a budget without a window counts on). */
@@ -880,6 +891,7 @@ export class BudgetManager {
           scope: meta.budget.scopeString,
           ...(meta.model === undefined ? {} : { model: meta.model.model }),
           action: fallback !== undefined && allowFallback ? 'fallback' : 'block',
+          ...callLabels(context),
           limit: refusal.limit,
           spent: refusal.spent,
           reserved: refusal.reserved,
@@ -897,12 +909,12 @@ export class BudgetManager {
       }
       throw refusal
     }
-    if (!result.duplicate) this.warnOver(plan, result.balances, callId)
+    if (!result.duplicate) this.warnOver(plan, result.balances, callId, context)
     return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false, this.trackedKeys(scopes))
   }
 
   /** Emits `budget.exceeded` with `action: 'warn'` for `warn` budgets that the reservation took over their limit. */
-  private warnOver(plan: Plan, balances: readonly { spent: number; reserved: number }[], callId: string): void {
+  private warnOver(plan: Plan, balances: readonly { spent: number; reserved: number }[], callId: string, context: CallContext): void {
     if (!this.events.has('budget.exceeded')) return
     for (let i = 0; i < plan.meta.length; i++) {
       const meta = plan.meta[i]!
@@ -913,6 +925,7 @@ export class BudgetManager {
         scope: meta.budget.scopeString,
         ...(meta.model === undefined ? {} : { model: meta.model.model }),
         action: 'warn',
+        ...callLabels(context),
         limit: nanoToUsd(meta.softLimit),
         spent: nanoToUsd(balance.spent),
         reserved: nanoToUsd(balance.reserved - plan.entries[i]!.amount),
@@ -1047,6 +1060,7 @@ export class BudgetManager {
         const balance = result.balances[j++]
         if (balance === undefined || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
         this.checkCrossings(meta, balance.before, balance.after, callId, now, overshoot)
+        this.checkForecast(meta, balance, callId, now)
       }
       if (this.events.has('spend.recorded')) this.emit('spend.recorded', { record, cost, estimated: priced.estimated })
     }
@@ -1061,6 +1075,32 @@ export class BudgetManager {
       overshoot,
       record: result.duplicate ? null : record,
     }
+  }
+
+  /** Raises `forecast.exceeded` once per scope and window (claimed through the store) when this commit takes the projection over the limit. */
+  private checkForecast(meta: EntryMeta, balance: CommitBalance, callId: string, now: number): void {
+    if (meta.kind !== 'usd' || meta.window === null || !this.events.has('forecast.exceeded')) return
+    const limit = this.limitNano(meta.budget, now)
+    if (limit === null) return
+    const window = meta.window
+    const crossing = projectedCrossing({ start: window.start, end: window.end, now, before: balance.before, after: balance.after, reserved: balance.reserved, limitNano: limit })
+    if (crossing === null) return
+    const scope = meta.budget.scopeString
+    claimOnce(this.store, ledgerKey(`${meta.budget.prefix}|fc`, window.id, 'usd'), callId, now, window.end).then(
+      (claimed) => {
+        if (!claimed) return
+        this.emit('forecast.exceeded', {
+          scope,
+          projectedSpend: nanoToUsd(crossing.projectedNano),
+          limit: nanoToUsd(limit),
+          spend: nanoToUsd(balance.after),
+          exhaustsAt: toDate(crossing.exhaustsAt),
+          window: eventWindow(window),
+          callId,
+        })
+      },
+      (error: unknown) => this.emit('store.error', { operation: 'forecastClaim', action: 'lost', error: asStorageError(error, this.store.name), callId }),
+    )
   }
 
   private checkCrossings(meta: EntryMeta, before: number, after: number, callId: string, now: number, overshoot: Overshoot[]): void {
@@ -1403,6 +1443,7 @@ export class BudgetManager {
     const reserved = balance?.reserved ?? 0
     const limit = this.limitNano(budget, now)
     const remaining = limit === null ? null : Math.max(0, limit - spent - reserved)
+    const forecast = forecastWindow({ start: window?.start ?? null, end: window?.end ?? null, now, spentNano: spent, reservedNano: reserved, limitNano: limit })
     return {
       scope: scopeOf(budget.scopeString),
       spend: nanoToUsd(spent),
@@ -1414,11 +1455,14 @@ export class BudgetManager {
       resetsAt: toDate(window?.end),
       windowId: window === null ? 'all' : window.id,
       isDefault: budget.isDefault,
+      projectedSpend: nanoToUsd(forecast.projectedNano),
+      exhaustsAt: toDate(forecast.exhaustsAt),
       exact: {
         spend: formatNano(spent),
         reserved: formatNano(reserved),
         limit: limit === null ? null : formatNano(limit),
         remaining: remaining === null ? null : formatNano(remaining),
+        projectedSpend: formatNano(forecast.projectedNano),
       },
     }
   }

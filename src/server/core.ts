@@ -17,6 +17,7 @@ import { errorBody, HttpError, toHttpError } from './errors.js'
 import { DEFAULT_MAX_BODY_BYTES, type BudgetCore, type BudgetHandlerOptions, type CoreRequest, type CoreResponse, type Route, type RouteContext } from './handler.js'
 import { IdempotencyCache } from './idempotency.js'
 import { createManagementRoutes, RawAnswer } from './management.js'
+import { dashboardAsset, dashboardRoutes, tenantGauges, tenantManagers } from './dashboard/index.js'
 import { ServerMetrics } from './metrics.js'
 import { authFailuresSchema, idempotencySchema } from './options.js'
 import { parseOptions } from '../internal/options.js'
@@ -99,6 +100,8 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   const routes = new Map<string, Route>()
   for (const route of storeRoutes(maxRecordsPerPage)) routes.set(STORE_PATHS[route.name]!, route)
   for (const [path, route] of Object.entries(createManagementRoutes(options, store))) routes.set(path, route)
+  const tenantManager = tenantManagers({ ...(options.manager === undefined ? {} : { clock: options.manager.clock }), ...options.managerOptions })
+  if (options.dashboard === true) for (const [path, route] of Object.entries(dashboardRoutes(tenantManager))) routes.set(path, route)
 
   const views = new Map<string, BudgetStore>()
   const viewOf = (tenant: string): BudgetStore => {
@@ -180,8 +183,16 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
       named('metrics', null)
       if (metricsMode === false) throw new HttpError(404, 'NOT_FOUND', 'metrics are disabled on this server')
       if (request.method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET' })
-      if (metricsMode === 'authenticated') named('metrics', await authenticated(request))
-      return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }, body: metricsText() }
+      const tenant = metricsMode === 'authenticated' ? await authenticated(request) : null
+      named('metrics', tenant)
+      // With a token, the tenant's own per-budget gauges follow the server's metrics (never another tenant's).
+      const gauges = tenant === null ? '' : await tenantGauges(tenantManager(tenant, viewOf(tenant)))
+      return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }, body: metricsText() + gauges }
+    }
+    if (options.dashboard === true && dashboardAsset(path) !== undefined) {
+      named('dashboard', null)
+      if (request.method !== 'GET' && request.method !== 'HEAD') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET, HEAD' })
+      return dashboardAsset(path)!
     }
     if (path === BATCH_PATH) {
       named('batch', null)

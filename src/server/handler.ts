@@ -57,6 +57,11 @@ export interface BudgetHandlerOptions extends ManagementOptions {
    * `20` and `60_000`; `false` disables. The fetch handler does not know client addresses and does not limit.
    */
   authFailures?: { max?: number; windowMs?: number } | false
+  /**
+   * Serve the dashboard at `/dashboard` (budgets, spend charts, top spenders, recent calls, forecast). The page
+   * holds no data; it reads `GET /dashboard/data` with the tenant's bearer token. Default `false`.
+   */
+  dashboard?: boolean
   /** Called with unexpected errors (answered 500) and store failures (answered 503). Default: none. */
   onError?: (error: unknown, context: { route: string; tenant: string | null }) => void
 }

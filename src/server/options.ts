@@ -23,6 +23,7 @@ export const handlerOptionsSchema = z.object({
   maxRecordsPerPage: positive.optional(),
   maxBatchOperations: z.number().int().min(1).max(10_000).optional(),
   authFailures: z.unknown().optional(),
+  dashboard: z.boolean().optional(),
   onError: fn.optional(),
 })
 

@@ -28,7 +28,7 @@ describe('budgetMetrics', () => {
     expect(text).toMatch(/llm_budget_calls_total\{[^}]*status="cache_hit"\} 1/)
     expect(line(text, 'llm_budget_tokens_total', 'model="gpt-4o-2024-08-06",provider="openai",direction="input"')).toMatch(/ 3000$/)
     expect(line(text, 'llm_budget_tokens_total', 'model="gpt-4o-2024-08-06",provider="openai",direction="cache_read"')).toMatch(/ 1200$/)
-    expect(line(text, 'llm_budget_blocked_total', 'scope_type="user",action="block"')).toMatch(/ 1$/)
+    expect(line(text, 'llm_budget_blocked_total', 'scope_type="user",action="block",model="unknown",provider="unknown"')).toMatch(/ 1$/)
     expect(text).toContain('# TYPE llm_budget_spend_usd_total counter')
     metrics.dispose()
     await (await manager.reserve({ user: 'alice' }, 0.001)).commit(0.001)
