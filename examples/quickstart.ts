@@ -7,9 +7,9 @@
  *
  * Run: `npm run example` (or `npx tsx examples/quickstart.ts`)
  */
-import { BudgetManager, isBudgetExceededError, withBudget } from '../src/index.js'
-import { fileStore } from '../src/stores/file.js'
-import { fakeOpenAI } from '../src/testing/index.js'
+import { BudgetManager, isBudgetExceededError, withBudget } from 'llm-budget'
+import { fileStore } from 'llm-budget/file'
+import { fakeOpenAI } from 'llm-budget/testing'
 
 // 1. A manager on a store. fileStore() keeps spend on disk, durable and shared by every process on this machine
 //    (memoryStore() keeps it in this process only; redisStore/httpStore share it between machines).
