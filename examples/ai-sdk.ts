@@ -13,14 +13,20 @@ import { budgetMiddleware } from 'llm-budget/ai-sdk'
 import { fakeLLMFetch } from 'llm-budget/testing'
 
 const baseURL = process.env['OPENAI_BASE_URL']
-console.log(baseURL !== undefined ? `calling ${baseURL}` : 'offline: a fake OpenAI endpoint answers (set OPENAI_BASE_URL to call a real one)')
+console.log(
+  baseURL !== undefined
+    ? `calling ${baseURL}`
+    : 'offline: a fake OpenAI endpoint answers (set OPENAI_BASE_URL to call a real one)',
+)
 
 const manager = new BudgetManager()
 await manager.setBudget('user:alice', { maxBudget: 0.5, duration: 'daily' })
 manager.on('spend.recorded', ({ record, cost }) => console.log(`recorded ${String(record['modelServed'])}: $${cost}`))
 
 const openai =
-  baseURL !== undefined ? createOpenAI({ baseURL, apiKey: process.env['OPENAI_API_KEY'] ?? '' }) : createOpenAI({ apiKey: 'sk-offline', fetch: fakeLLMFetch({ reply: 'Hello! 1, 2, 3.' }) })
+  baseURL !== undefined
+    ? createOpenAI({ baseURL, apiKey: process.env['OPENAI_API_KEY'] ?? '' })
+    : createOpenAI({ apiKey: 'sk-offline', fetch: fakeLLMFetch({ reply: 'Hello! 1, 2, 3.' }) })
 const model = wrapLanguageModel({
   model: openai.chat('gpt-4o-mini'),
   middleware: budgetMiddleware({ manager, context: { user: 'alice' }, capOutputTokens: true }),

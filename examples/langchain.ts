@@ -12,13 +12,20 @@ import { BudgetCallbackHandler } from 'llm-budget/langchain'
 import { fakeLLMFetch } from 'llm-budget/testing'
 
 const baseURL = process.env['OPENAI_BASE_URL']
-console.log(baseURL !== undefined ? `calling ${baseURL}` : 'offline: a fake OpenAI endpoint answers (set OPENAI_BASE_URL to call a real one)')
+console.log(
+  baseURL !== undefined
+    ? `calling ${baseURL}`
+    : 'offline: a fake OpenAI endpoint answers (set OPENAI_BASE_URL to call a real one)',
+)
 
 const manager = new BudgetManager()
 await manager.setBudget('user:alice', { maxBudget: 1, duration: 'daily' })
 manager.on('spend.recorded', ({ record, cost }) => console.log(`recorded ${String(record['modelServed'])}: $${cost}`))
 
-const handler = new BudgetCallbackHandler({ manager, context: (run) => ({ user: String(run.metadata['user'] ?? 'anonymous') }) })
+const handler = new BudgetCallbackHandler({
+  manager,
+  context: (run) => ({ user: String(run.metadata['user'] ?? 'anonymous') }),
+})
 const model = new ChatOpenAI({
   model: 'gpt-4o-mini',
   maxTokens: 100,
@@ -31,7 +38,8 @@ const model = new ChatOpenAI({
 const reply = await model.invoke('Say hello.', { metadata: { user: 'alice' } })
 console.log(reply.content)
 
-for await (const chunk of await model.stream('Count to 3.', { metadata: { user: 'alice' } })) process.stdout.write(String(chunk.content))
+for await (const chunk of await model.stream('Count to 3.', { metadata: { user: 'alice' } }))
+  process.stdout.write(String(chunk.content))
 console.log()
 
 const status = await manager.getStatus('user:alice')

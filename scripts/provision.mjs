@@ -64,7 +64,9 @@ const REQUIREMENTS = [
 const checkOnly = process.argv.includes('--check')
 const unknown = process.argv.slice(2).filter((a) => a !== '--check')
 if (unknown.length > 0) {
-  console.error(`provision: unknown argument ${JSON.stringify(unknown[0])} (usage: node scripts/provision.mjs [--check])`)
+  console.error(
+    `provision: unknown argument ${JSON.stringify(unknown[0])} (usage: node scripts/provision.mjs [--check])`,
+  )
   process.exit(2)
 }
 
@@ -84,8 +86,12 @@ for (const r of absent) console.error(`provision: missing ${r.name}: ${r.usedBy}
 if (!canInstall) {
   const why = checkOnly ? '--check given' : !isRoot ? 'not running as root' : 'no apt-get on this machine'
   console.error(`provision: not installing (${why}). Install them, then run the tests again:`)
-  if (onPath('apt-get') !== null) console.error(`  ${isRoot ? '' : 'sudo '}apt-get update && ${isRoot ? '' : 'sudo '}${command}`)
-  else console.error(`  the packages that provide: ${absent.map((r) => r.name).join('; ')} (on Debian or Ubuntu: ${packages.join(' ')}; on macOS: brew install redis postgresql chromium)`)
+  if (onPath('apt-get') !== null)
+    console.error(`  ${isRoot ? '' : 'sudo '}apt-get update && ${isRoot ? '' : 'sudo '}${command}`)
+  else
+    console.error(
+      `  the packages that provide: ${absent.map((r) => r.name).join('; ')} (on Debian or Ubuntu: ${packages.join(' ')}; on macOS: brew install redis postgresql chromium)`,
+    )
   process.exit(1)
 }
 
@@ -100,7 +106,9 @@ for (const args of [['update'], ['install', '-y', '--no-install-recommends', ...
 }
 absent = missing()
 if (absent.length > 0) {
-  console.error(`provision: still missing after installing ${packages.join(' ')}: ${absent.map((r) => r.name).join('; ')}`)
+  console.error(
+    `provision: still missing after installing ${packages.join(' ')}: ${absent.map((r) => r.name).join('; ')}`,
+  )
   process.exit(1)
 }
 console.log(`provision: installed ${packages.join(' ')}`)

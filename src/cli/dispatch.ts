@@ -44,7 +44,10 @@ export class UsageError extends Error {
 }
 
 /** Parses `--flag value` / `--flag=value` / `--switch` arguments and positionals. */
-export function parseArgs(argv: string[], spec: { values?: string[]; switches?: string[] }): { positionals: string[]; values: Map<string, string>; switches: Set<string> } {
+export function parseArgs(
+  argv: string[],
+  spec: { values?: string[]; switches?: string[] },
+): { positionals: string[]; values: Map<string, string>; switches: Set<string> } {
   const values = new Map<string, string>()
   const switches = new Set<string>()
   const positionals: string[] = []
@@ -73,7 +76,10 @@ export function parseArgs(argv: string[], spec: { values?: string[]; switches?: 
     } else {
       const known = [...valueNames, ...switchNames, 'help']
       const suggestion = closest(name, known)
-      const hint = suggestion === undefined ? ` (options: ${known.map((k) => `--${k}`).join(', ')})` : `; did you mean --${suggestion}?`
+      const hint =
+        suggestion === undefined
+          ? ` (options: ${known.map((k) => `--${k}`).join(', ')})`
+          : `; did you mean --${suggestion}?`
       throw new UsageError(`unknown option --${truncate(name, 64)}${hint}`)
     }
   }
@@ -87,7 +93,12 @@ export interface DispatchInfo {
 }
 
 /** Runs the CLI: dispatches `argv[0]` to a command. Returns the exit code. */
-export async function dispatch(commands: CommandEntry[], argv: string[], io: Pick<CommandContext, 'out' | 'err'>, info: DispatchInfo = { version: 'unknown' }): Promise<number> {
+export async function dispatch(
+  commands: CommandEntry[],
+  argv: string[],
+  io: Pick<CommandContext, 'out' | 'err'>,
+  info: DispatchInfo = { version: 'unknown' },
+): Promise<number> {
   const [name, ...rest] = argv
   const help = (): void => {
     io.out('Usage: llm-budget <command> [options]\n\nCommands:')
@@ -104,8 +115,13 @@ export async function dispatch(commands: CommandEntry[], argv: string[], io: Pic
   }
   const entry = commands.find((c) => c.name === name)
   if (!entry) {
-    const suggestion = closest(name, commands.map((c) => c.name))
-    io.err(`llm-budget: unknown command \`${truncate(name, 64)}\`.${suggestion === undefined ? '' : ` Did you mean \`${suggestion}\`?`}`)
+    const suggestion = closest(
+      name,
+      commands.map((c) => c.name),
+    )
+    io.err(
+      `llm-budget: unknown command \`${truncate(name, 64)}\`.${suggestion === undefined ? '' : ` Did you mean \`${suggestion}\`?`}`,
+    )
     help()
     return EXIT.usage
   }

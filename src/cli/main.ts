@@ -10,16 +10,34 @@ import { dispatch, type CommandEntry } from './dispatch.js'
 
 /** Registered commands, loaded lazily: one file per command in `commands/`. */
 export const COMMANDS: CommandEntry[] = [
-  { name: 'cost', summary: 'price one call: cost <model> --input N --output N', load: async () => (await import('./commands/cost.js')).default },
-  { name: 'serve', summary: 'run the budget server: serve --store file:./budget-data --token-file tokens.txt', load: async () => (await import('./commands/serve.js')).default },
-  { name: 'report', summary: 'spend per scope, model and day, and budget status: report --store file:./budget-data', load: async () => (await import('./commands/report.js')).default },
-  { name: 'prices', summary: 'write a price file from a LiteLLM table: prices update --from <path|url>', load: async () => (await import('./commands/prices.js')).default },
+  {
+    name: 'cost',
+    summary: 'price one call: cost <model> --input N --output N',
+    load: async () => (await import('./commands/cost.js')).default,
+  },
+  {
+    name: 'serve',
+    summary: 'run the budget server: serve --store file:./budget-data --token-file tokens.txt',
+    load: async () => (await import('./commands/serve.js')).default,
+  },
+  {
+    name: 'report',
+    summary: 'spend per scope, model and day, and budget status: report --store file:./budget-data',
+    load: async () => (await import('./commands/report.js')).default,
+  },
+  {
+    name: 'prices',
+    summary: 'write a price file from a LiteLLM table: prices update --from <path|url>',
+    load: async () => (await import('./commands/prices.js')).default,
+  },
 ]
 
 /** The package version, from the package.json two folders up (both `src/cli/` and `dist/cli/`). */
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown
+    }
     return typeof pkg.version === 'string' ? pkg.version : 'unknown'
   } catch {
     return 'unknown'
@@ -41,5 +59,10 @@ function lineWriter(stream: NodeJS.WriteStream): (line: string) => void {
   }
 }
 
-const code = await dispatch(COMMANDS, process.argv.slice(2), { out: lineWriter(process.stdout), err: lineWriter(process.stderr) }, { version: packageVersion() })
+const code = await dispatch(
+  COMMANDS,
+  process.argv.slice(2),
+  { out: lineWriter(process.stdout), err: lineWriter(process.stderr) },
+  { version: packageVersion() },
+)
 process.exitCode = code

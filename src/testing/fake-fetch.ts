@@ -29,13 +29,18 @@ function sse(events: AsyncIterable<unknown>, name: (event: unknown) => string | 
     async start(controller) {
       for await (const event of events) {
         const type = name(event)
-        controller.enqueue(encoder.encode(`${type === undefined ? '' : `event: ${type}\n`}data: ${JSON.stringify(event)}\n\n`))
+        controller.enqueue(
+          encoder.encode(`${type === undefined ? '' : `event: ${type}\n`}data: ${JSON.stringify(event)}\n\n`),
+        )
       }
       if (done !== undefined) controller.enqueue(encoder.encode(`data: ${done}\n\n`))
       controller.close()
     },
   })
-  return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } })
+  return new Response(body, {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+  })
 }
 
 async function readBody(input: string | URL | Request, init: RequestInit | undefined): Promise<unknown> {
@@ -73,22 +78,49 @@ export function fakeLLMFetch(options: FakeClientOptions = {}): FakeFetch {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url)
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
     const body = await readBody(input, init)
-    const valid = method === 'POST' && typeof body === 'object' && body !== null && typeof (body as { model?: unknown }).model === 'string'
+    const valid =
+      method === 'POST' &&
+      typeof body === 'object' &&
+      body !== null &&
+      typeof (body as { model?: unknown }).model === 'string'
     if (url.pathname.endsWith('/chat/completions')) {
-      if (!valid) return json(400, { error: { message: 'expected a JSON body with a model', type: 'invalid_request_error', param: null, code: null } })
+      if (!valid)
+        return json(400, {
+          error: {
+            message: 'expected a JSON body with a model',
+            type: 'invalid_request_error',
+            param: null,
+            code: null,
+          },
+        })
       const request = body as FakeRequest
       requests.push(request)
       const answer = await openai.chat.completions.create(request)
-      return request.stream === true ? sse(answer as AsyncIterable<unknown>, () => undefined, '[DONE]') : json(200, answer)
+      return request.stream === true
+        ? sse(answer as AsyncIterable<unknown>, () => undefined, '[DONE]')
+        : json(200, answer)
     }
     if (url.pathname.endsWith('/messages')) {
-      if (!valid) return json(400, { type: 'error', error: { type: 'invalid_request_error', message: 'expected a JSON body with a model' } })
+      if (!valid)
+        return json(400, {
+          type: 'error',
+          error: { type: 'invalid_request_error', message: 'expected a JSON body with a model' },
+        })
       const request = body as FakeRequest
       requests.push(request)
       const answer = await anthropic.messages.create(request)
-      return request.stream === true ? sse(answer as AsyncIterable<unknown>, (event) => (event as { type?: string }).type) : json(200, answer)
+      return request.stream === true
+        ? sse(answer as AsyncIterable<unknown>, (event) => (event as { type?: string }).type)
+        : json(200, answer)
     }
-    return json(404, { error: { message: `the fake LLM endpoint has no route ${url.pathname}`, type: 'not_found_error', param: null, code: null } })
+    return json(404, {
+      error: {
+        message: `the fake LLM endpoint has no route ${url.pathname}`,
+        type: 'not_found_error',
+        param: null,
+        code: null,
+      },
+    })
   }
   return Object.defineProperties(fetch, {
     calls: { get: () => openai.calls + anthropic.calls, enumerable: true },

@@ -30,7 +30,11 @@ beforeAll(async () => {
   // Enough records that the CSV is far larger than a pipe's buffer: the CLI is still writing when head exits.
   const store = fileStore({ path: data })
   const manager = new BudgetManager({ store })
-  for (let i = 0; i < 3000; i++) await manager.record({ user: `user-${i % 50}`, model: 'gpt-4o-mini', tags: ['a-tag-that-makes-the-line-longer'] }, 0.000001 * (i + 1))
+  for (let i = 0; i < 3000; i++)
+    await manager.record(
+      { user: `user-${i % 50}`, model: 'gpt-4o-mini', tags: ['a-tag-that-makes-the-line-longer'] },
+      0.000001 * (i + 1),
+    )
   await store.close()
 }, 120_000)
 

@@ -19,7 +19,12 @@ const { countingStore } = (await import(pathToFileURL(join(dir, 'counting-store.
 
 it('the page defines countingStore, which counts what it serves', async () => {
   const store = countingStore(memoryStore())
-  await store.reserve({ callId: 'c1', now: 1, holdExpiresAt: 1000, entries: [{ key: 'k', amount: 5, limit: 10, expiresAt: null }] })
+  await store.reserve({
+    callId: 'c1',
+    now: 1,
+    holdExpiresAt: 1000,
+    entries: [{ key: 'k', amount: 5, limit: 10, expiresAt: null }],
+  })
   await store.commit({ callId: 'c1', now: 2, entries: [{ key: 'k', amount: 4, expiresAt: null }], dedupeUntil: 1000 })
   expect(Object.fromEntries(store.counts)).toEqual({ reserve: 1, commit: 1 })
   expect(await store.balances({ keys: ['k'], now: 3 })).toEqual([{ spent: 4, reserved: 0 }])

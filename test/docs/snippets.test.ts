@@ -15,7 +15,19 @@ const examples = readdirSync(join(ROOT, 'examples'))
 
 describe('extracting snippets', () => {
   it('finds ```ts blocks, their lines, and ignores ``` blocks of other languages', () => {
-    const text = ['# t', '```ts', "const a: number = 1", '```', '```sh', '```ts', 'not ts', '```', '  ```typescript', '  const b = 2', '  ```'].join('\n')
+    const text = [
+      '# t',
+      '```ts',
+      'const a: number = 1',
+      '```',
+      '```sh',
+      '```ts',
+      'not ts',
+      '```',
+      '  ```typescript',
+      '  const b = 2',
+      '  ```',
+    ].join('\n')
     expect(extractSnippets('x.md', text)).toEqual([
       { file: 'x.md', line: 2, code: 'const a: number = 1' },
       { file: 'x.md', line: 9, code: 'const b = 2' },
@@ -23,7 +35,13 @@ describe('extracting snippets', () => {
   })
 
   it('reports a type error at its line in the Markdown file (negative control)', () => {
-    const errors = typeCheck([{ file: 'docs/x.md', line: 10, code: "import { BudgetManager } from 'llm-budget'\nconst n: number = new BudgetManager()" }])
+    const errors = typeCheck([
+      {
+        file: 'docs/x.md',
+        line: 10,
+        code: "import { BudgetManager } from 'llm-budget'\nconst n: number = new BudgetManager()",
+      },
+    ])
     expect(errors).toHaveLength(1)
     expect(errors[0]!.where).toBe('docs/x.md:12')
   })
@@ -38,7 +56,8 @@ describe('extracting snippets', () => {
 describe('documentation snippets compile against the built package', () => {
   let errors: SnippetError[] | undefined
   const check = (): SnippetError[] => {
-    if (!existsSync(join(ROOT, 'dist', 'index.d.ts'))) throw new Error('dist/ is not built: run `npm run build` first (`npm test` does)')
+    if (!existsSync(join(ROOT, 'dist', 'index.d.ts')))
+      throw new Error('dist/ is not built: run `npm run build` first (`npm test` does)')
     errors ??= typeCheck(snippets, examples)
     return errors
   }

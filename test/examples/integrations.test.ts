@@ -16,7 +16,11 @@ const OFFLINE = Object.fromEntries(Object.entries(process.env).filter(([name]) =
 
 async function example(name: string, env: NodeJS.ProcessEnv): Promise<string> {
   // A hang fails here (30 s) instead of stalling the suite.
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', `examples/${name}.ts`], { cwd: ROOT, env, timeout: 30_000 })
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', `examples/${name}.ts`], {
+    cwd: ROOT,
+    env,
+    timeout: 30_000,
+  })
   return stdout
 }
 
@@ -55,7 +59,13 @@ describe('examples, against local wire servers (OPENAI_BASE_URL / ANTHROPIC_BASE
   for (const name of EXAMPLES) {
     it(`examples/${name}.ts runs and records spend`, async () => {
       const before = openai.count() + anthropic.count()
-      const stdout = await example(name, { ...OFFLINE, OPENAI_BASE_URL: `${openai.url}/v1`, ANTHROPIC_BASE_URL: anthropic.url, OPENAI_API_KEY: 'sk-local', ANTHROPIC_API_KEY: 'sk-ant-local' })
+      const stdout = await example(name, {
+        ...OFFLINE,
+        OPENAI_BASE_URL: `${openai.url}/v1`,
+        ANTHROPIC_BASE_URL: anthropic.url,
+        OPENAI_API_KEY: 'sk-local',
+        ANTHROPIC_API_KEY: 'sk-ant-local',
+      })
       expect(stdout).toMatch(/^calling http:\/\/127\.0\.0\.1:/)
       expect(stdout).toMatch(/recorded \S+: \$\d/)
       expect(stdout).toMatch(/spent \$0\.\d+ of \$\d/)

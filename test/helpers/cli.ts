@@ -37,7 +37,11 @@ function environment(options: CliOptions): NodeJS.ProcessEnv {
 
 /** Runs `llm-budget ...args` to its end and returns its exit code and output; kills it after 60 s. */
 export async function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  const child = spawn(CLI_COMMAND[0]!, [...CLI_COMMAND.slice(1), ...args], { cwd: options.cwd ?? ROOT, env: environment(options), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(CLI_COMMAND[0]!, [...CLI_COMMAND.slice(1), ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: environment(options),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
   let stdout = ''
   let stderr = ''
@@ -63,7 +67,11 @@ export interface ServingCli {
 
 /** Starts `llm-budget serve ...args` and resolves once it listens (rejects if it exits first). */
 export async function serveCli(args: readonly string[], options: CliOptions = {}): Promise<ServingCli> {
-  const child = spawn(CLI_COMMAND[0]!, [...CLI_COMMAND.slice(1), 'serve', ...args], { cwd: options.cwd ?? ROOT, env: environment(options), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(CLI_COMMAND[0]!, [...CLI_COMMAND.slice(1), 'serve', ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: environment(options),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const url = await new Promise<string>((resolve, reject) => {

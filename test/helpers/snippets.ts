@@ -50,7 +50,8 @@ export function extractSnippets(file: string, text = readFileSync(join(ROOT, fil
     const [, indent = '', fence = '```', language = ''] = open
     const body: string[] = []
     let j = i + 1
-    for (; j < lines.length && !closes(lines[j]!, fence); j++) body.push(lines[j]!.startsWith(indent) ? lines[j]!.slice(indent.length) : lines[j]!)
+    for (; j < lines.length && !closes(lines[j]!, fence); j++)
+      body.push(lines[j]!.startsWith(indent) ? lines[j]!.slice(indent.length) : lines[j]!)
     if (j >= lines.length) throw new Error(`${file}:${i + 1}: a code block is not closed`)
     if (/^(ts|typescript)$/i.test(language)) snippets.push({ file, line: i + 1, code: body.join('\n') })
     i = j
@@ -92,7 +93,10 @@ export function typeCheck(snippets: readonly Snippet[], files: readonly string[]
   mkdirSync(dir, { recursive: true })
   const origin = new Map<string, Snippet>()
   snippets.forEach((snippet, n) => {
-    const name = join(dir, `${String(n).padStart(3, '0')}-${snippet.file.replace(/[^a-z0-9]+/gi, '-')}-${snippet.line}.ts`)
+    const name = join(
+      dir,
+      `${String(n).padStart(3, '0')}-${snippet.file.replace(/[^a-z0-9]+/gi, '-')}-${snippet.line}.ts`,
+    )
     writeFileSync(name, `${snippet.code}\n`)
     origin.set(name, snippet)
   })
@@ -106,7 +110,10 @@ export function typeCheck(snippets: readonly Snippet[], files: readonly string[]
     }
     const { line } = d.file.getLineAndCharacterOfPosition(d.start)
     const snippet = origin.get(d.file.fileName) ?? origin.get(join(d.file.fileName))
-    const where = snippet !== undefined ? `${snippet.file}:${snippet.line + 1 + line}` : `${relative(ROOT, d.file.fileName)}:${line + 1}`
+    const where =
+      snippet !== undefined
+        ? `${snippet.file}:${snippet.line + 1 + line}`
+        : `${relative(ROOT, d.file.fileName)}:${line + 1}`
     errors.push({ where, message })
   }
   return errors

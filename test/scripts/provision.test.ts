@@ -21,8 +21,14 @@ const isRoot = process.getuid?.() === 0
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function provision(args: string[], path: string, asNobody = false) {
-  const command = asNobody ? ['/usr/sbin/runuser', '-u', 'nobody', '--', process.execPath, SCRIPT, ...args] : [process.execPath, SCRIPT, ...args]
-  const r = spawnSync(command[0]!, command.slice(1), { env: { PATH: path, HOME: dir }, encoding: 'utf8', timeout: 30_000 })
+  const command = asNobody
+    ? ['/usr/sbin/runuser', '-u', 'nobody', '--', process.execPath, SCRIPT, ...args]
+    : [process.execPath, SCRIPT, ...args]
+  const r = spawnSync(command[0]!, command.slice(1), {
+    env: { PATH: path, HOME: dir },
+    encoding: 'utf8',
+    timeout: 30_000,
+  })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -40,7 +46,9 @@ describe('scripts/provision.mjs', () => {
     expect(r.stderr).toMatch(/missing redis-server and redis-cli: the Redis store tests/)
     expect(r.stderr).toMatch(/missing chromium: the browser tests/)
     expect(r.stderr).toContain(`not installing (--check given)`)
-    expect(r.stderr).toContain(`apt-get install -y --no-install-recommends redis-server ${hasPostgres ? '' : 'postgresql '}chromium`)
+    expect(r.stderr).toContain(
+      `apt-get install -y --no-install-recommends redis-server ${hasPostgres ? '' : 'postgresql '}chromium`,
+    )
     expect(existsSync(calls)).toBe(false)
   })
 
@@ -51,7 +59,10 @@ describe('scripts/provision.mjs', () => {
       expect([r.code, existsSync(calls)]).toEqual([1, false])
       return
     }
-    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual(['update', `install -y --no-install-recommends redis-server ${hasPostgres ? '' : 'postgresql '}chromium`])
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([
+      'update',
+      `install -y --no-install-recommends redis-server ${hasPostgres ? '' : 'postgresql '}chromium`,
+    ])
     // The recording apt-get installed nothing: the script says so instead of going on.
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/still missing after installing/)

@@ -9,10 +9,18 @@ describe('fakeLLMFetch', () => {
   it('answers the OpenAI SDK, plain and streamed, with the usage it was given', async () => {
     const fetch = fakeLLMFetch({ inputTokens: 1000, outputTokens: 200, reply: 'hi there' })
     const openai = new OpenAI({ apiKey: 'sk-test', fetch, maxRetries: 0 })
-    const completion = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
+    const completion = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hi' }],
+    })
     expect(completion.choices[0]?.message.content).toBe('hi there')
     expect(completion.usage).toMatchObject({ prompt_tokens: 1000, completion_tokens: 200 })
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true } })
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    })
     let text = ''
     let usage: unknown = null
     for await (const chunk of stream) {
@@ -28,10 +36,16 @@ describe('fakeLLMFetch', () => {
   it('answers the Anthropic SDK, plain and streamed (message_start + message_delta usage)', async () => {
     const fetch = fakeLLMFetch({ inputTokens: 50, outputTokens: 7, reply: 'hello' })
     const anthropic = new Anthropic({ apiKey: 'sk-ant-test', fetch, maxRetries: 0 })
-    const message = await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] })
+    const message = await anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'Hi' }],
+    })
     expect(message.content[0]).toMatchObject({ type: 'text', text: 'hello' })
     expect(message.usage).toMatchObject({ input_tokens: 50, output_tokens: 7 })
-    const final = await anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] }).finalMessage()
+    const final = await anthropic.messages
+      .stream({ model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] })
+      .finalMessage()
     expect(final.content[0]).toMatchObject({ type: 'text', text: 'hello' })
     expect(final.usage).toMatchObject({ input_tokens: 50, output_tokens: 7 })
     expect(fetch.calls).toBe(2)
@@ -42,7 +56,9 @@ describe('fakeLLMFetch', () => {
     const missing = await fetch('http://fake.invalid/v1/embeddings', { method: 'POST', body: '{"model":"x"}' })
     expect(missing.status).toBe(404)
     expect(await missing.text()).toMatch(/no route \/v1\/embeddings/)
-    const bad = await fetch(new Request('http://fake.invalid/v1/chat/completions', { method: 'POST', body: '{"messages":[]}' }))
+    const bad = await fetch(
+      new Request('http://fake.invalid/v1/chat/completions', { method: 'POST', body: '{"messages":[]}' }),
+    )
     expect(bad.status).toBe(400)
     expect(fetch.calls).toBe(0)
   })
