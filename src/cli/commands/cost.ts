@@ -58,6 +58,9 @@ export const costCommand: Command = {
       reasoningTokens: count('reasoning', args.values.get('reasoning')) ?? null,
     }
     if (write1h !== undefined) usage.cacheWrite1hTokens = write1h
+    // Counts typed on a command line that contradict each other are a typo: refused (a provider's are clamped).
+    const cached = count('cached', args.values.get('cached')) ?? 0
+    if (cached + cacheWrite > input) throw new UsageError(`--cached (${cached}) plus --cache-write (${cacheWrite}) exceed --input (${input}): --input counts every input token, cached ones included`)
     const provider = args.values.get('provider')
     const tier = args.values.get('tier')
     if (tier !== undefined && tier !== 'flex' && tier !== 'priority' && tier !== 'standard') throw new UsageError(`--tier must be flex, priority or standard, got ${tier}`)
