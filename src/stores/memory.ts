@@ -5,9 +5,12 @@
  *
  * @packageDocumentation
  */
+import { z } from 'zod'
 import * as ledger from './ledger/ledger.js'
-import { BudgetConfigError, StorageError } from '../errors.js'
+import { DEFAULT_MAX_RECORDS, maxRecordsSchema } from './ledger/max-records.js'
+import { StorageError } from '../errors.js'
 import { cloneJson } from '../internal/clone.js'
+import { parseOptions } from '../internal/options.js'
 import type { BudgetStore } from './types.js'
 
 /** Options of {@link memoryStore}. */
@@ -19,6 +22,8 @@ export interface MemoryStoreOptions {
   maxRecords?: number
 }
 
+const optionsSchema = z.object({ maxRecords: maxRecordsSchema.optional() })
+
 /**
  * An in-memory budget store for one process: the default of `BudgetManager`, and the store for tests.
  *
@@ -28,10 +33,7 @@ export interface MemoryStoreOptions {
  * ```
  */
 export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
-  const maxRecords = options.maxRecords ?? 100_000
-  if (!(maxRecords === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxRecords) && maxRecords >= 0))) {
-    throw new BudgetConfigError('maxRecords', `\`maxRecords\` must be a non-negative integer or Infinity, got ${String(maxRecords)}`)
-  }
+  const maxRecords = parseOptions('memoryStore()', optionsSchema, options).maxRecords ?? DEFAULT_MAX_RECORDS
   const state = ledger.createLedger({ maxRecords })
   let closed = false
   // Runs one synchronous ledger transition and hands back its result as a promise.
