@@ -7,9 +7,9 @@
  *
  * Run: `npm run example` (or `npx tsx examples/quickstart.ts`)
  */
-import { BudgetManager, isBudgetExceededError, withBudget } from '../src/index.js'
-import { fileStore } from '../src/stores/file.js'
-import { fakeOpenAI } from '../src/testing/index.js'
+import { BudgetManager, isBudgetExceededError, withBudget } from 'llm-budget'
+import { fileStore } from 'llm-budget/file'
+import { fakeOpenAI } from 'llm-budget/testing'
 
 // 1. A manager on a store. fileStore() keeps spend on disk, durable and shared by every process on this machine
 //    (memoryStore() keeps it in this process only; redisStore/httpStore share it between machines).
@@ -26,10 +26,16 @@ const budgets = new BudgetManager({
 //    above give every end user we never saw $0.002 a day.
 await budgets.setBudget('team:search', { maxBudget: 50, duration: 'monthly', alertThresholds: [0.5, 0.8] })
 await budgets.setBudget('user:alice', { maxBudget: 0.01, duration: 'daily' })
-await budgets.setBudget('user:bob', { maxBudget: 5, duration: 'daily', modelMaxBudget: { 'gpt-4o': { maxBudget: 0.001 } } })
+await budgets.setBudget('user:bob', {
+  maxBudget: 5,
+  duration: 'daily',
+  modelMaxBudget: { 'gpt-4o': { maxBudget: 0.001 } },
+})
 
 budgets.on('threshold.crossed', (event) => console.log(`alert: ${event.scope} crossed ${event.threshold} USD`))
-budgets.on('budget.exceeded', (event) => console.log(`refused by ${event.scope}${event.model ? ` (${event.model})` : ''}`))
+budgets.on('budget.exceeded', (event) =>
+  console.log(`refused by ${event.scope}${event.model ? ` (${event.model})` : ''}`),
+)
 
 // 3. Wrap the function that calls the LLM. The context says whom the call counts against; the estimate
 //    (worst case) defaults to the catalog price of the request's model, messages and max_tokens.
@@ -48,7 +54,13 @@ const chat = withBudget((request: ChatRequest) => client.chat.completions.create
 
 const ask = async (user: string, model: string, question: string, endUser?: string) => {
   try {
-    await chat({ user, model, messages: [{ role: 'user', content: question }], max_tokens: 400, ...(endUser ? { endUser } : {}) })
+    await chat({
+      user,
+      model,
+      messages: [{ role: 'user', content: question }],
+      max_tokens: 400,
+      ...(endUser ? { endUser } : {}),
+    })
     console.log(`${user} asked ${model}: ok`)
   } catch (error) {
     if (!isBudgetExceededError(error)) throw error
@@ -65,10 +77,13 @@ console.log(`the LLM was called ${client.calls} times`)
 // 4. Where the money went: status per scope and a report grouped by user and model, exact to the nano-dollar.
 for (const scope of ['team:search', 'user:alice', 'user:bob', 'endUser:customer-42']) {
   const status = await budgets.getStatus(scope)
-  console.log(`${scope}: spent $${status.exact.spend} of $${status.exact.limit}, resets ${status.resetsAt?.toISOString() ?? 'never'}`)
+  console.log(
+    `${scope}: spent $${status.exact.spend} of $${status.exact.limit}, resets ${status.resetsAt?.toISOString() ?? 'never'}`,
+  )
 }
 const report = await budgets.querySpend({ groupBy: ['user', 'model'] })
 console.log('\n| user | model | calls | cost (USD) |\n|---|---|---:|---:|')
-for (const group of report.groups) console.log(`| ${group.key.user} | ${group.key.model} | ${group.calls} | ${group.exact.cost} |`)
+for (const group of report.groups)
+  console.log(`| ${group.key.user} | ${group.key.model} | ${group.calls} | ${group.exact.cost} |`)
 console.log(`| total | | ${report.calls} | ${report.exact.cost} |`)
 await store.close()

@@ -4,6 +4,8 @@
  *
  * @packageDocumentation
  */
+import { truncate } from '../internal/describe.js'
+import { closest } from '../internal/suggest.js'
 
 /** What a command receives. */
 export interface CommandContext {
@@ -42,7 +44,10 @@ export class UsageError extends Error {
 }
 
 /** Parses `--flag value` / `--flag=value` / `--switch` arguments and positionals. */
-export function parseArgs(argv: string[], spec: { values?: string[]; switches?: string[] }): { positionals: string[]; values: Map<string, string>; switches: Set<string> } {
+export function parseArgs(
+  argv: string[],
+  spec: { values?: string[]; switches?: string[] },
+): { positionals: string[]; values: Map<string, string>; switches: Set<string> } {
   const values = new Map<string, string>()
   const switches = new Set<string>()
   const positionals: string[] = []
@@ -69,19 +74,40 @@ export function parseArgs(argv: string[], spec: { values?: string[]; switches?: 
       if (values.has(name)) throw new UsageError(`--${name} given twice`)
       values.set(name, value)
     } else {
-      throw new UsageError(`unknown option --${name}`)
+      const known = [...valueNames, ...switchNames, 'help']
+      const suggestion = closest(name, known)
+      const hint =
+        suggestion === undefined
+          ? ` (options: ${known.map((k) => `--${k}`).join(', ')})`
+          : `; did you mean --${suggestion}?`
+      throw new UsageError(`unknown option --${truncate(name, 64)}${hint}`)
     }
   }
   return { positionals, values, switches }
 }
 
+/** What {@link dispatch} prints for `--version`. */
+export interface DispatchInfo {
+  /** The package version, e.g. `0.1.0`. */
+  version: string
+}
+
 /** Runs the CLI: dispatches `argv[0]` to a command. Returns the exit code. */
-export async function dispatch(commands: CommandEntry[], argv: string[], io: Pick<CommandContext, 'out' | 'err'>): Promise<number> {
+export async function dispatch(
+  commands: CommandEntry[],
+  argv: string[],
+  io: Pick<CommandContext, 'out' | 'err'>,
+  info: DispatchInfo = { version: 'unknown' },
+): Promise<number> {
   const [name, ...rest] = argv
   const help = (): void => {
     io.out('Usage: llm-budget <command> [options]\n\nCommands:')
     for (const c of commands) io.out(`  ${c.name.padEnd(14)}${c.summary}`)
-    io.out('\nRun `llm-budget <command> --help` for the options of a command.')
+    io.out('\nRun `llm-budget <command> --help` for the options of a command; `llm-budget --version` for the version.')
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.out(`llm-budget ${info.version}`)
+    return EXIT.ok
   }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     help()
@@ -89,7 +115,13 @@ export async function dispatch(commands: CommandEntry[], argv: string[], io: Pic
   }
   const entry = commands.find((c) => c.name === name)
   if (!entry) {
-    io.err(`llm-budget: unknown command \`${name}\`.`)
+    const suggestion = closest(
+      name,
+      commands.map((c) => c.name),
+    )
+    io.err(
+      `llm-budget: unknown command \`${truncate(name, 64)}\`.${suggestion === undefined ? '' : ` Did you mean \`${suggestion}\`?`}`,
+    )
     help()
     return EXIT.usage
   }

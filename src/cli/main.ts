@@ -5,6 +5,7 @@
  *
  * @packageDocumentation
  */
+import { readFileSync } from 'node:fs'
 import { dispatch, type CommandEntry } from './dispatch.js'
 
 /** Registered commands, loaded lazily: one file per command in `commands/`. */
@@ -17,8 +18,37 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'prices', summary: 'write a price file from a LiteLLM table: prices update --from <path|url>', load: async () => (await import('./commands/prices.js')).default },
 ]
 
-const code = await dispatch(COMMANDS, process.argv.slice(2), {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-})
+/** The package version, from the package.json two folders up (both `src/cli/` and `dist/cli/`). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown
+    }
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+/**
+ * A line writer for stdout or stderr. When the reader goes away (`llm-budget report | head`), the stream fails
+ * with EPIPE: the rest of the output is dropped quietly instead of ending in an unhandled error.
+ */
+function lineWriter(stream: NodeJS.WriteStream): (line: string) => void {
+  let closed = false
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') closed = true
+    else throw error
+  })
+  return (line) => {
+    if (!closed) stream.write(`${line}\n`)
+  }
+}
+
+const code = await dispatch(
+  COMMANDS,
+  process.argv.slice(2),
+  { out: lineWriter(process.stdout), err: lineWriter(process.stderr) },
+  { version: packageVersion() },
+)
 process.exitCode = code

@@ -49,7 +49,7 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
     const path = spec.slice('file:'.length)
     if (path === '') throw new UsageError('--store file:<dir> needs a directory, e.g. file:./budget-data')
     if (options.mustExist === true) {
-      let isDirectory = false
+      let isDirectory: boolean
       try {
         isDirectory = statSync(path).isDirectory()
       } catch {

@@ -1,31 +1,19 @@
 // `llm-budget prices update` as a real process (src/cli/main.ts through tsx): LiteLLM-format tables from a
 // temporary directory and from a local HTTP server on 127.0.0.1; the written file loads with catalog.load().
-import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { calculateCost } from '../../src/cost/calculate.js'
 import { PriceCatalog, defaultCatalog } from '../../src/cost/catalog.js'
 import { InvalidInputError } from '../../src/errors.js'
+import { runCli } from '../helpers/cli.js'
 
-const ROOT = join(import.meta.dirname, '..', '..')
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts')
-const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-prices-'))
 
-async function cli(cwd: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
-  return { code, stdout, stderr }
-}
+const cli = (cwd: string, ...args: string[]) => runCli(args, { cwd })
 
 /** The bundled prices of gpt-4o-mini, unchanged; gpt-4o repriced; one new model; a LiteLLM non-model key. */
 const mini = defaultCatalog.get('gpt-4o-mini')!

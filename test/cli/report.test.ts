@@ -1,11 +1,9 @@
 // `llm-budget report` as a real process (src/cli/main.ts through tsx) on real stores: a file store in a
 // temporary directory, a real redis-server, and a server tenant's namespace. The data is written through
 // BudgetManager in this process, then the store is closed and the CLI reads it.
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
@@ -13,29 +11,13 @@ import { tenantStore } from '../../src/stores/tenant.js'
 import { fileStore } from '../../src/stores/file.js'
 import { redisStore } from '../../src/stores/redis.js'
 import type { BudgetStore } from '../../src/stores/types.js'
+import { runCli } from '../helpers/cli.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 
-const ROOT = join(import.meta.dirname, '..', '..')
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts')
-const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-report-'))
 const data = join(dir, 'budget-data')
 
-interface Result {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-async function cli(...args: string[]): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined } })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
-  return { code, stdout, stderr }
-}
+const cli = (...args: string[]) => runCli(args, { cwd: dir })
 
 const day = (d: string, h = 12): number => Date.parse(`${d}T${String(h).padStart(2, '0')}:00:00Z`)
 
@@ -179,23 +161,47 @@ describe('llm-budget report on a file store', () => {
     expect(records.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { costNanoUsd: number }).costNanoUsd)).toEqual([1000000001, 300000000])
   })
 
-  it('--limit folds the earliest days or the smallest groups into one line that keeps the sum exact; --ascii draws #', async () => {
+  it('--limit N shows N rows and folds the earliest days or the smallest groups into one more line that keeps the sum exact; --ascii draws #', async () => {
     const r = await cli('report', '--store', `file:${data}`, '--group-by', 'day', '--limit', '2', '--ascii')
     expect(r.code).toBe(0)
     const section = rows(r.stdout, 'Spend by day')
-    // Days keep the latest rows; the earlier ones are summed into one line.
+    // Days keep the latest rows; the earlier ones are summed into one line: 0.30 + 1.300000001.
     expect(section).toEqual([
-      ['(3 earlier)', '$4.100000001', 5],
+      ['(2 earlier)', '$1.600000001', 4],
+      ['2026-11-03', '$2.50', 1],
       ['2026-11-30', '$0.000000007', 1],
     ])
-    expect(r.stdout).toMatch(/\(3 earlier\) .* #{30}\n/)
+    expect(r.stdout).toMatch(/2026-11-03 .* #{30}\n/)
     const users = await cli('report', '--store', `file:${data}`, '--group-by', 'user', '--limit', '2', '--ascii')
+    expect(rows(users.stdout, 'Spend by user')).toEqual([
+      ['alice', '$2.80', 3],
+      ['bob', '$1.300000001', 2],
+      ['(1 more)', '$0.000000007', 1],
+    ])
+    expect(users.stdout).toMatch(/alice .* #{30}\n/)
+    expect(r.stdout).not.toMatch(/[█▏▎▍▌▋▊▉]/)
+  })
+
+  it('--limit 1 prints one row and the sum of the others (it printed none)', async () => {
+    const users = await cli('report', '--store', `file:${data}`, '--group-by', 'user', '--limit', '1')
     expect(rows(users.stdout, 'Spend by user')).toEqual([
       ['alice', '$2.80', 3],
       ['(2 more)', '$1.300000008', 3],
     ])
-    expect(users.stdout).toMatch(/alice .* #{30}\n/)
-    expect(r.stdout).not.toMatch(/[█▏▎▍▌▋▊▉]/)
+    const days = await cli('report', '--store', `file:${data}`, '--group-by', 'day', '--limit', '1')
+    expect(rows(days.stdout, 'Spend by day')).toEqual([
+      ['(3 earlier)', '$4.100000001', 5],
+      ['2026-11-30', '$0.000000007', 1],
+    ])
+  })
+
+  it('--store memory says why it is empty: a memory store lives in the process that wrote it', async () => {
+    const r = await cli('report', '--store', 'memory')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^No spend records and no budgets in memory/)
+    expect(r.stdout).toMatch(/`report` runs in a new process, so it starts empty: point --store at the store your application writes to/)
+    const json = await cli('report', '--store', 'memory', '--format', 'json')
+    expect(json.stderr).toMatch(/runs in a new process/)
   })
 
   it('an empty store and an empty range print a clear message and exit 0', async () => {
@@ -229,7 +235,9 @@ describe('llm-budget report on a file store', () => {
     [['--store', 'file:x', '--scope', 'planet:mars'], /--scope/],
     [['--store', 'file:x', '--format', 'xml'], /--format must be table, csv, jsonl, json/],
     [['--store', 'file:x', '--limit', '0'], /--limit must be/],
-    [['--store', 'file:x', '--bogus'], /unknown option --bogus/],
+    [['--store', 'file:x', '--bogus'], /unknown option --bogus \(options: --store, --from/],
+    [['--store', 'file:x', '--scop', 'user:a'], /unknown option --scop; did you mean --scope\?/],
+    [['--store', 'file:x', '--group_by', 'day'], /unknown option --group_by; did you mean --group-by\?/],
     [['--store', 'file:x', 'extra'], /unexpected argument/],
   ])('bad arguments exit 2 with a clear message: %j', async (args, message) => {
     const r = await cli('report', ...args)

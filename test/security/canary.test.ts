@@ -15,12 +15,10 @@
  * the channels that store user text on purpose (a user id, budget metadata, a change reason, context
  * metadata), must be found by every scanner: a scanner that cannot see stored text would fail the control.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { format, inspect } from 'node:util'
 import { Redis } from 'ioredis'
 import OpenAI from 'openai'
@@ -33,12 +31,9 @@ import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { redisStore } from '../../src/stores/redis.js'
 import type { BudgetStore } from '../../src/stores/types.js'
+import { runCli, serveCli } from '../helpers/cli.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 import { startOpenAIServer, type WireServer } from '../integrations/servers/openai.js'
-
-const ROOT = join(import.meta.dirname, '..', '..')
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts')
-const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
 
 /** Unique per run; only letters, digits and dashes, so no store can hold it in an escaped form. */
 const CORE = randomBytes(9).toString('hex')
@@ -150,39 +145,9 @@ async function capturingOutput<T>(run: () => Promise<T>): Promise<{ value: T; ou
   }
 }
 
-interface Child {
-  child: ChildProcess
-  url: string
-  output: () => string
-  exit: Promise<number | null>
-}
+const serve = (dataDir: string, tokenFile: string) => serveCli(['--store', `file:${dataDir}`, '--port', '0', '--token-file', tokenFile])
 
-async function serve(dataDir: string, tokenFile: string): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve', '--store', `file:${dataDir}`, '--port', '0', '--token-file', tokenFile], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8')
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match) resolve(match[1]!)
-    }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
-    void exit.then(() => reject(new Error(`serve exited: ${output}`)))
-  })
-  return { child, url, output: () => output, exit }
-}
-
-async function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
-  return { code, stdout, stderr }
-}
+const cli = (...args: string[]) => runCli(args, { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
 
 /** `llm-budget report` in every format; each output is scanned. */
 async function scanReports(label: string, store: string, extra: string[] = []): Promise<boolean> {

@@ -1,14 +1,12 @@
 // Management endpoints on a real server, and withBudget from 4 processes through httpStore.
 import { spawn } from 'node:child_process'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
 import { withBudget } from '../../src/budget/with-budget.js'
-import { createBudgetServer } from '../../src/server/index.js'
 import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
+import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
 
 const TOKEN = 'management-token-0123456789'
 const OTHER = 'management-other-0123456789'
@@ -16,18 +14,16 @@ const OTHER = 'management-other-0123456789'
 const PATIENT = { timeoutMs: 30_000, retries: 5, failureThreshold: 1000 }
 const WORKER = join(import.meta.dirname, '..', 'stores', 'http-workers', 'client.ts')
 
-let server: Server
+let server: RunningBudgetServer
 let url = ''
 
 beforeAll(async () => {
-  server = createBudgetServer({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'm', [OTHER]: 'o' } } })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  server = await startBudgetServer({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'm', [OTHER]: 'o' } } })
+  url = server.url
 })
 
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  await server.close()
 })
 
 async function api(method: 'GET' | 'POST', path: string, body?: unknown, token = TOKEN): Promise<{ status: number; body: any; type: string | null }> {

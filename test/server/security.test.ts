@@ -1,14 +1,14 @@
 // The budget server on 127.0.0.1: authentication, tenant isolation, idempotency keys, body limits and
 // fuzzed bodies. Every bad request must get a 4xx and change nothing.
-import { request as httpRequest, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { request as httpRequest } from 'node:http'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createBudgetHandler, createBudgetServer } from '../../src/server/index.js'
+import { createBudgetHandler } from '../../src/server/index.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import type { BudgetStore } from '../../src/stores/types.js'
+import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -18,23 +18,21 @@ const TOKEN_B = 'token-tenant-b-0123456789abcdef'
 const T0 = 1_800_000_000_000
 const DAY = 86_400_000
 
-let server: Server
+let server: RunningBudgetServer
 let store: BudgetStore
 let url = ''
 
 beforeAll(async () => {
   store = memoryStore()
-  server = createBudgetServer({ store, auth: { tokens: { [TOKEN_A]: 'a', [TOKEN_B]: 'b' } } })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  server = await startBudgetServer({ store, auth: { tokens: { [TOKEN_A]: 'a', [TOKEN_B]: 'b' } } })
+  url = server.url
   // Seed tenant a.
   await post('/v1/commit', { callId: 'seed', now: T0, entries: [{ key: 'user:alice|usd', amount: 100, expiresAt: null }], dedupeUntil: T0 + DAY, record: { callId: 'seed', startedAt: T0, endedAt: T0 } })
   await post('/v1/budgets/put', { scope: 'user:alice', definition: { maxBudget: 5 }, now: T0, history: { scope: 'user:alice', action: 'create', at: T0, old: null, new: { maxBudget: 5 }, reason: null } })
 })
 
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  await server.close()
 })
 
 async function post(path: string, body: unknown, headers: Record<string, string> = {}, token: string | null = TOKEN_A): Promise<{ status: number; body: any }> {

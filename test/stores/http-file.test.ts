@@ -1,33 +1,29 @@
 // httpStore against a real budget server on 127.0.0.1 backed by fileStore (durable, fsync per group commit).
 import { mkdtempSync, rmSync } from 'node:fs'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, it } from 'vitest'
-import { createBudgetServer } from '../../src/server/index.js'
 import { fileStore } from '../../src/stores/file.js'
 import { httpStore } from '../../src/stores/http.js'
 import type { BudgetStore } from '../../src/stores/types.js'
 import { runStoreContract } from '../../src/testing/index.js'
+import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
 
 const TOKEN = 'file-contract-token-0123456789'
 let dir = ''
 let store: BudgetStore
-let server: Server
+let server: RunningBudgetServer
 let url = ''
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'llm-budget-http-file-'))
   store = fileStore({ path: join(dir, 'data') })
-  server = createBudgetServer({ store, auth: { tokens: { [TOKEN]: 'contract' } } })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  server = await startBudgetServer({ store, auth: { tokens: { [TOKEN]: 'contract' } } })
+  url = server.url
 })
 
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  await server.close()
   await store.close()
   rmSync(dir, { recursive: true, force: true })
 })

@@ -2,24 +2,24 @@
 // a lossy TCP proxy, and a server process outage with the outbox (also across a client kill -9).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import type { Server } from 'node:http'
 import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createBudgetServer } from '../../src/server/index.js'
 import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import type { BudgetStore } from '../../src/stores/types.js'
+import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
+import { serveCli } from '../helpers/cli.js'
+import { freePort } from '../helpers/redis-server.js'
 
 const TOKEN = 'process-test-token-0123456789'
 const WORKER = join(import.meta.dirname, 'http-workers', 'client.ts')
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
 const T0 = 1_800_000_000_000
 const AMOUNT = 10_000_000 // $0.01
 
 let store: BudgetStore
-let server: Server
+let server: RunningBudgetServer
 let port = 0
 let url = ''
 let dir = ''
@@ -27,15 +27,13 @@ let dir = ''
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'llm-budget-http-'))
   store = memoryStore({ maxRecords: Number.POSITIVE_INFINITY })
-  server = createBudgetServer({ store, auth: { tokens: { [TOKEN]: 't' } } })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  port = (server.address() as AddressInfo).port
-  url = `http://127.0.0.1:${port}`
+  server = await startBudgetServer({ store, auth: { tokens: { [TOKEN]: 't' } } })
+  port = server.port
+  url = server.url
 })
 
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  await server.close()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -156,26 +154,10 @@ describe('httpStore from several processes', () => {
     // A real server process (`llm-budget serve`) on a durable file store, stopped with SIGTERM and restarted.
     const tokenFile = join(dir, 'tokens.txt')
     writeFileSync(tokenFile, `${TOKEN} t\n`)
-    const freePort = await new Promise<number>((resolve) => {
-      const probe = createTcpServer().listen(0, '127.0.0.1', () => {
-        const p = (probe.address() as AddressInfo).port
-        probe.close(() => resolve(p))
-      })
-    })
-    const serveArgs = ['--import', 'tsx', CLI, 'serve', '--store', `file:${join(dir, 'server-data')}`, '--port', String(freePort), '--token-file', tokenFile]
-    const startServer = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, serveArgs, { stdio: ['ignore', 'pipe', 'inherit'] })
-      await new Promise<void>((resolve, reject) => {
-        let text = ''
-        child.stdout!.on('data', (chunk: Buffer) => {
-          text += chunk.toString('utf8')
-          if (text.includes('listening on')) resolve()
-        })
-        child.on('exit', () => reject(new Error(`serve exited: ${text}`)))
-      })
-      return child
-    }
-    const serverUrl = `http://127.0.0.1:${freePort}`
+    const servePort = await freePort()
+    const serveArgs = ['--store', `file:${join(dir, 'server-data')}`, '--port', String(servePort), '--token-file', tokenFile]
+    const startServer = async (): Promise<ChildProcess> => (await serveCli(serveArgs)).child
+    const serverUrl = `http://127.0.0.1:${servePort}`
     let serverProcess = await startServer()
     const key = 'outage|usd'
     const common = { url: serverUrl, key, calls: 500, concurrency: 40, latencyMs: 150, retries: 2, timeoutMs: 1000 }

@@ -1,27 +1,25 @@
 // httpStore against a real budget server on 127.0.0.1 (node:http), backed by memoryStore.
 import type { AddressInfo } from 'node:net'
-import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
 import { createBudgetHandler, createBudgetServer } from '../../src/server/index.js'
 import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { runStoreContract } from '../../src/testing/index.js'
+import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
 
 const TOKEN = 'test-token-0123456789abcdef'
 
-let server: Server
+let server: RunningBudgetServer
 let url = ''
 
 beforeAll(async () => {
-  server = createBudgetServer({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'contract' } } })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  server = await startBudgetServer({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'contract' } } })
+  url = server.url
 })
 
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  await server.close()
 })
 
 describe('httpStore against a server backed by memoryStore', () => {

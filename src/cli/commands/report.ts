@@ -40,10 +40,14 @@ Options:
   --tenant T           a budget server's tenant (the name in its token file): only that tenant's data
   --format F           table (default), csv, jsonl or json; csv and jsonl print one row per record, or per
                        group with --group-by; json prints totals, sections and budgets
-  --limit N            rows per table section, the rest summed into one line (default 25)
+  --limit N            rows per table section; the rest are summed into one more line (default 25)
   --ascii              bars made of # instead of Unicode blocks
 
 Exit codes: 0 printed (also for an empty store), 1 store failure, 2 bad arguments.`
+
+/** Why `--store memory` is always empty: the report runs in a process of its own. */
+const MEMORY_IS_EMPTY =
+  'A memory store lives inside the process that uses it, and `report` runs in a new process, so it starts empty: point --store at the store your application writes to (file:<dir> or redis://host:port), or call budgets.querySpend() inside the application.'
 
 interface ReportOptions {
   from: number | undefined
@@ -208,8 +212,9 @@ function section(report: SpendReport, groupBy: readonly SpendGroupBy[], options:
   const byTime = groupBy[0] === 'day' || groupBy[0] === 'month'
   const groups = sortGroups(report.groups, groupBy)
   const fold = groups.length > options.limit
-  // Over --limit: a time section keeps the latest rows, others the largest; the rest becomes one summed row.
-  const shown = !fold ? groups : byTime ? groups.slice(groups.length - options.limit + 1) : groups.slice(0, options.limit - 1)
+  // Over --limit: a time section keeps the latest `limit` rows, others the largest; the rest is summed into one
+  // extra row, so `--limit 1` shows one row and the sum of the others.
+  const shown = !fold ? groups : byTime ? groups.slice(groups.length - options.limit) : groups.slice(0, options.limit)
   const rest = !fold ? [] : byTime ? groups.slice(0, groups.length - shown.length) : groups.slice(shown.length)
   const restNano = rest.reduce((s, g) => s + BigInt(g.costNanoUsd), 0n)
   const restCalls = rest.reduce((s, g) => s + g.calls, 0)
@@ -332,7 +337,7 @@ export const reportCommand: Command = {
       const sections = options.groupBy === undefined ? defaultSections(records) : [options.groupBy]
       const where = `${opened.label}${options.tenant === undefined ? '' : `, tenant ${options.tenant}`}`
       const empty = records.length === 0 && budgets.length === 0
-      const emptyMessage = `No spend records and no budgets in ${where} (${describeRange(options)}).`
+      const emptyMessage = `No spend records and no budgets in ${where} (${describeRange(options)}).${options.store === 'memory' ? ` ${MEMORY_IS_EMPTY}` : ''}`
 
       if (options.format === 'csv' || options.format === 'jsonl') {
         if (empty) err(emptyMessage)

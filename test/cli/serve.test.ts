@@ -1,6 +1,5 @@
 // `llm-budget serve` as a real process: prints where it listens, serves, finishes in-flight requests on
 // SIGTERM and exits 0; data of a file store survives a restart.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -8,9 +7,9 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseTokenFile } from '../../src/cli/commands/serve.js'
 import { httpStore } from '../../src/stores/http.js'
+import { runCli, serveCli } from '../helpers/cli.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
 const TOKEN = 'cli-test-token-0123456789abcdef'
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-serve-'))
 const tokenFile = join(dir, 'tokens.txt')
@@ -18,37 +17,11 @@ writeFileSync(tokenFile, `# token tenant\n${TOKEN} cli\n\nother-token-0123456789
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-interface Running {
-  child: ChildProcess
-  url: string
-  output: () => string
-  exit: Promise<number | null>
-}
-
-async function serve(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8')
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match) resolve(match[1]!)
-    }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
-    void exit.then(() => reject(new Error(`serve exited: ${output}`)))
-  })
-  return { child, url, output: () => output, exit }
-}
+const serve = (args: string[]) => serveCli(args)
 
 async function run(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()))
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()))
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
-  return { code, output }
+  const { code, stdout, stderr } = await runCli(['serve', ...args])
+  return { code, output: stdout + stderr }
 }
 
 describe('llm-budget serve', () => {

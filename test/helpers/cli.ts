@@ -1,0 +1,97 @@
+/**
+ * The `llm-budget` CLI as a real process: `src/cli/main.ts` run by Node through tsx, as `npx llm-budget` runs
+ * the built `dist/cli/main.js`. {@link runCli} runs a command to its end; {@link serveCli} starts
+ * `llm-budget serve` and waits until it listens.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+/** The repository root. */
+export const ROOT = join(import.meta.dirname, '..', '..')
+/** The CLI entry (source). */
+export const CLI_MAIN = join(ROOT, 'src', 'cli', 'main.ts')
+/** tsx's loader, by absolute URL so that a command can run in any working directory. */
+export const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
+/** `node --import tsx src/cli/main.ts`: prefix `args` with this to run the CLI from a shell or a spawn. */
+export const CLI_COMMAND: readonly string[] = [process.execPath, '--import', TSX, CLI_MAIN]
+
+/** How a CLI process ended. */
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Options of {@link runCli} and {@link serveCli}. */
+export interface CliOptions {
+  /** Working directory (default: the repository root). */
+  cwd?: string
+  /** Environment (default: this process's, without colour settings). */
+  env?: NodeJS.ProcessEnv
+}
+
+function environment(options: CliOptions): NodeJS.ProcessEnv {
+  return options.env ?? { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined }
+}
+
+/** Runs `llm-budget ...args` to its end and returns its exit code and output; kills it after 60 s. */
+export async function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  const child = spawn(CLI_COMMAND[0]!, [...CLI_COMMAND.slice(1), ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: environment(options),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+/** A running `llm-budget serve`. */
+export interface ServingCli {
+  child: ChildProcess
+  /** `http://127.0.0.1:<port>`, read from the "listening on" line. */
+  url: string
+  /** Everything printed so far (stdout and stderr). */
+  output: () => string
+  /** Resolves with the exit code. */
+  exit: Promise<number | null>
+  /** Sends SIGTERM and waits for the exit code. */
+  stop: () => Promise<number | null>
+}
+
+/** Starts `llm-budget serve ...args` and resolves once it listens (rejects if it exits first). */
+export async function serveCli(args: readonly string[], options: CliOptions = {}): Promise<ServingCli> {
+  const child = spawn(CLI_COMMAND[0]!, [...CLI_COMMAND.slice(1), 'serve', ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: environment(options),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString('utf8')
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (match) resolve(match[1]!)
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    void exit.then(() => reject(new Error(`llm-budget serve exited before listening: ${output}`)))
+  })
+  return {
+    child,
+    url,
+    output: () => output,
+    exit,
+    stop: () => {
+      child.kill('SIGTERM')
+      return exit
+    },
+  }
+}
