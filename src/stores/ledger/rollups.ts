@@ -166,11 +166,18 @@ function clampDay(ms: number): number {
   return Math.min(253_402_214_400_000, Math.max(-62_135_596_800_000, ms))
 }
 
+/** The days a query selects: `from` inclusive and `to` exclusive, as `YYYY-MM-DD` (`null`: unbounded). */
+export function rollupDayBounds(query: RollupQuery): { from: string | null; to: string | null } {
+  return {
+    from: query.from === undefined ? null : dayOf(clampDay(Math.ceil(query.from / DAY_MS) * DAY_MS)),
+    to: query.to === undefined ? null : dayOf(clampDay(Math.ceil(query.to / DAY_MS) * DAY_MS)),
+  }
+}
+
 /** Copies of the rows a query selects, sorted. Reads only. */
 export function selectRollups(rows: ReadonlyMap<string, RollupRow>, query: RollupQuery): RollupRow[] {
   validateRollupQuery(query)
-  const from = query.from === undefined ? null : dayOf(clampDay(Math.ceil(query.from / DAY_MS) * DAY_MS))
-  const to = query.to === undefined ? null : dayOf(clampDay(Math.ceil(query.to / DAY_MS) * DAY_MS))
+  const { from, to } = rollupDayBounds(query)
   const out: RollupRow[] = []
   for (const row of rows.values()) {
     if (from !== null && row.day < from) continue
