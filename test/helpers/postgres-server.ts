@@ -20,7 +20,10 @@ import { exited, freePort } from './redis-server.js'
 
 /** Options of {@link startPostgresServer}. */
 export interface PostgresServerOptions {
-  /** `fsync` (and `synchronous_commit`): off makes tests faster; a process crash loses nothing either way. Default `false`. */
+  /**
+   * `fsync`: off makes tests faster and loses nothing when only the processes die (the WAL is in the OS's cache).
+   * `synchronous_commit` stays on, so a commit is acknowledged only once its WAL is written. Default `false`.
+   */
   fsync?: boolean
   /** `max_connections`. Default `100`. */
   maxConnections?: number
@@ -90,7 +93,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     port: String(port),
     unix_socket_directories: dir,
     fsync,
-    synchronous_commit: fsync,
+    synchronous_commit: 'on',
     full_page_writes: fsync,
     max_connections: String(options.maxConnections ?? 100),
     shared_buffers: '128MB',
