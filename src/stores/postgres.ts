@@ -15,7 +15,7 @@ import { parseOptions } from '../internal/options.js'
 import * as ledger from './ledger/ledger.js'
 import { DEFAULT_ROLLUP_RETENTION_MS } from './ledger/retention.js'
 import { compareRows, dayOf, rollupDayBounds, rollupDeltas, validateRollupQuery } from './ledger/rollups.js'
-import { LATEST_SCHEMA_VERSION, type PoolLike, migrate, newerMessage, schemaVersion } from './postgres/migrations.js'
+import { LATEST_SCHEMA_VERSION, type MigrateResult, type PoolLike, migrate, newerMessage, schemaVersion } from './postgres/migrations.js'
 import { spendLogRow } from './postgres/spend-log.js'
 import {
   type Balance,
@@ -26,6 +26,7 @@ import {
   type PutBudgetResult,
   RELEASE_TOMBSTONE_MS,
   type ReserveResult,
+  type RollupQuery,
   type RollupResult,
   type RollupRow,
   type SpendRecord,
@@ -67,8 +68,10 @@ export interface PostgresStoreOptions {
 
 /** A PostgreSQL budget store (see {@link postgresStore}). */
 export interface PostgresStore extends BudgetStore {
+  /** Daily rollups and coverage (see {@link BudgetStore.queryRollups}). */
+  queryRollups(query: RollupQuery): Promise<RollupResult>
   /** Applies the missing schema migrations now (the store also does it on first use unless `migrate: false`). */
-  migrate(): Promise<import('./postgres/migrations.js').MigrateResult>
+  migrate(): Promise<MigrateResult>
 }
 
 const retention = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.literal(Number.POSITIVE_INFINITY)])
