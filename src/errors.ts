@@ -62,6 +62,18 @@ export interface BudgetExceededDetails {
   retryAfterMs: number | null
   /** The model limit that refused, when a per-model budget did. */
   model?: string
+  /** When routing found no deployment: what refused each candidate, in the order they were tried. */
+  refusals?: readonly DeploymentRefusal[]
+}
+
+/** Why routing did not choose one deployment. */
+export interface DeploymentRefusal {
+  /** The deployment's id. */
+  deployment: string
+  /** The scope whose budget or rate limit refused it. */
+  scope: ScopeRef
+  /** The refusal's message. */
+  message: string
 }
 
 function usd(n: number): string {
@@ -83,15 +95,19 @@ export class BudgetExceededError extends BudgetError implements BudgetExceededDe
   readonly resetsAt: Date | null
   readonly retryAfterMs: number | null
   readonly model?: string
+  readonly refusals?: readonly DeploymentRefusal[]
 
   constructor(details: BudgetExceededDetails, options?: { cause?: unknown }) {
     const remaining = Math.max(0, details.limit - details.spent - details.reserved)
     const where = `${details.scope.type}:${details.scope.id}${details.model ? ` model ${details.model}` : ''}`
     const window = details.window && details.window !== 'none' ? ` (${details.window})` : ''
     const reset = details.resetsAt ? `; resets ${details.resetsAt.toISOString().replace('.000Z', 'Z')}` : '; the budget has no reset window'
+    const routing = details.refusals
+      ? `No deployment can take this call (${details.refusals.map((r) => `${r.deployment}: ${r.scope.type}:${r.scope.id}`).join('; ')}). `
+      : ''
     super(
       'BUDGET_EXCEEDED',
-      `Budget exceeded for ${where}${window}: requested ${usd(details.requested)}, remaining ${usd(remaining)} of ${usd(details.limit)}${reset}. Raise the limit with increaseBudget()/setBudget() or wait for the reset.`,
+      `${routing}Budget exceeded for ${where}${window}: requested ${usd(details.requested)}, remaining ${usd(remaining)} of ${usd(details.limit)}${reset}. Raise the limit with increaseBudget()/setBudget() or wait for the reset.`,
       options,
     )
     this.scope = details.scope
@@ -104,6 +120,7 @@ export class BudgetExceededError extends BudgetError implements BudgetExceededDe
     this.resetsAt = details.resetsAt
     this.retryAfterMs = details.retryAfterMs
     if (details.model !== undefined) this.model = details.model
+    if (details.refusals !== undefined) this.refusals = details.refusals
   }
 }
 

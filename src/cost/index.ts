@@ -27,3 +27,5 @@ export type {
   CompactPriceTable,
 } from './types.js'
 export { UnknownModelError, InvalidInputError, MissingUsageError, isUnknownModelError } from '../errors.js'
+export { cheapestModel, modelCapabilities } from './select.js'
+export type { CheapestModelInput, CheapestModelResult, ModelCapabilities, ModelCapability, ModelChoice, ModelRequirements } from './select.js'

@@ -7,7 +7,7 @@
  */
 import { BudgetConfigError } from '../errors.js'
 import { HttpError } from './errors.js'
-import { sha256 } from './sha256.js'
+import { sha256 } from '../internal/sha256.js'
 
 /**
  * How the server maps a bearer token to a tenant: a map `{ [token]: tenantId }`, or a function that returns

@@ -15,7 +15,7 @@ import { IdempotencyCache } from './idempotency.js'
 import { createManagementRoutes, RawAnswer, type ManagementOptions } from './management.js'
 import { ServerMetrics } from './metrics.js'
 import * as schemas from './schemas.js'
-import { sha256Hex } from './sha256.js'
+import { sha256Hex } from '../internal/sha256.js'
 import { tenantStore, type StoreTimer } from '../stores/tenant.js'
 
 export type { BudgetServerAuth } from './auth.js'

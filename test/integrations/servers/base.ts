@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { createServer as createHttp2Server } from 'node:http2'
 
 /** Provider-neutral token counts; each server turns them into its provider's wire fields. */
 export interface WireUsage {
@@ -138,12 +139,16 @@ export class WireServer {
   }
 }
 
-/** Start a server on 127.0.0.1 with a random port. */
-export async function startWireServer(handler: Handler): Promise<WireServer> {
+/**
+ * Start a server on 127.0.0.1 with a random port. `http2: true` serves cleartext HTTP/2 (prior knowledge), as the
+ * AWS SDK's default request handler speaks it; the compatibility API keeps the handlers the same.
+ */
+export async function startWireServer(handler: Handler, options: { http2?: boolean } = {}): Promise<WireServer> {
   let wire: WireServer | undefined
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     void wire!.handle(req, res)
-  })
+  }
+  const server = options.http2 ? (createHttp2Server(onRequest as never) as unknown as Server) : createServer(onRequest)
   wire = new WireServer(server, handler)
   server.on('connection', (socket) => wire!.track(socket))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { sha256Hex } from '../../src/server/sha256.js'
+import { sha256Hex } from '../../src/internal/sha256.js'
 
 describe('sha256', () => {
   it('matches node:crypto at block boundaries and for random inputs', () => {
