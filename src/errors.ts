@@ -8,6 +8,8 @@
  * @packageDocumentation
  */
 
+import { truncate } from './internal/describe.js'
+
 const MARKER = Symbol.for('llm-budget.error')
 
 /** Stable machine-readable codes, one per error class. */
@@ -173,17 +175,26 @@ export class UnknownModelError extends BudgetError {
   /** Closest known model names. */
   readonly suggestions: readonly string[]
 
-  constructor(details: { model: string; provider?: string | undefined; tried: readonly string[]; suggestions: readonly string[] }) {
-    const hint = details.suggestions.length > 0 ? ` Did you mean ${details.suggestions.map((s) => `\`${s}\``).join(', ')}?` : ''
-    super(
-      'UNKNOWN_MODEL',
-      `No price is known for model \`${details.model}\`${details.provider ? ` (provider ${details.provider})` : ''}; tried ${details.tried.map((t) => `\`${t}\``).join(', ')}.${hint} Register a price with catalog.register(), add an alias, or pass \`prices\`.`,
-    )
+  /**
+   * @param details The model, provider hint, keys tried and suggestions; `message` replaces the default text
+   *   (used when the model is known but has no price for the usage). Every quoted name is cut to a bounded length.
+   */
+  constructor(details: { model: string; provider?: string | undefined; tried: readonly string[]; suggestions: readonly string[]; message?: string | undefined }) {
+    super('UNKNOWN_MODEL', details.message ?? unknownModelMessage(details))
     this.model = details.model
     this.provider = details.provider
     this.tried = details.tried
     this.suggestions = details.suggestions
   }
+}
+
+/** Default message of {@link UnknownModelError}: quotes a bounded number of characters of each name and 10 names. */
+function unknownModelMessage(details: { model: string; provider?: string | undefined; tried: readonly string[]; suggestions: readonly string[] }): string {
+  const quote = (name: string): string => `\`${truncate(String(name))}\``
+  const list = (names: readonly string[]): string => names.slice(0, 10).map(quote).join(', ') + (names.length > 10 ? `, and ${names.length - 10} more` : '')
+  const hint = details.suggestions.length > 0 ? ` Did you mean ${list(details.suggestions)}?` : ''
+  const provider = details.provider ? ` (provider ${truncate(String(details.provider))})` : ''
+  return `No price is known for model ${quote(details.model)}${provider}; tried ${list(details.tried)}.${hint} Register a price with catalog.register(), add an alias, or pass \`prices\`.`
 }
 
 /** Bad input to a function or endpoint: names the field and says how to fix it. Nothing was changed. */

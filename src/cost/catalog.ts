@@ -10,6 +10,12 @@ import { parseDecimal, formatScaled, decimalFromNumber } from './decimal.js'
 import { prepareEntry, type PreparedEntry } from './prepared.js'
 import { RETIRED_FLAG, isUsedField, type CompactPriceTable, type DataVersion } from './table.js'
 import type { CustomPrices, PriceEntry, ResolutionRule, ResolvedModel } from './types.js'
+import { normalizeProvider } from './provider.js'
+import { editDistance } from '../internal/suggest.js'
+import { customEntry, type RegisterOptions } from './custom-prices.js'
+
+export { normalizeProvider } from './provider.js'
+export type { RegisterOptions } from './custom-prices.js'
 
 /** Options of {@link PriceCatalog}. */
 export interface PriceCatalogOptions {
@@ -20,16 +26,6 @@ export interface PriceCatalogOptions {
   table?: CompactPriceTable | 'empty' | undefined
   /** Size of the resolution cache (a small LRU, see docs/decisions/0003). Default 2,000 names. */
   cacheSize?: number | undefined
-}
-
-/** Options of {@link PriceCatalog.register}. */
-export interface RegisterOptions {
-  /** Prices apply to calls at or after this time (Date, epoch ms or ISO string). Default: always. */
-  effectiveFrom?: Date | number | string | undefined
-  /** LiteLLM provider name recorded with the entry (default `custom`). */
-  provider?: string | undefined
-  /** LiteLLM mode (default `chat`). */
-  mode?: string | undefined
 }
 
 /** Options of {@link PriceCatalog.refresh}. */
@@ -61,7 +57,7 @@ export interface RefreshReport {
   dataVersion: DataVersion
 }
 
-/** Internal: a resolution with its prepared prices (cached). */
+/** A resolution with its prepared prices (cached). Not part of the public API. */
 export interface Resolution {
   resolved: ResolvedModel
   /** Prepared prices of `resolved.entry`. */
@@ -70,39 +66,20 @@ export interface Resolution {
   timed: ReadonlyArray<{ from: number; resolved: ResolvedModel; prepared: PreparedEntry }>
 }
 
-const SHORTCUTS: Record<string, string> = {
-  inputPerMillion: 'input_cost_per_token',
-  outputPerMillion: 'output_cost_per_token',
-  cacheReadPerMillion: 'cache_read_input_token_cost',
-  cacheWritePerMillion: 'cache_creation_input_token_cost',
-  cacheWrite1hPerMillion: 'cache_creation_input_token_cost_above_1hr',
-  reasoningPerMillion: 'output_cost_per_reasoning_token',
-}
-
-const PROVIDER_ALIASES: Record<string, string> = {
-  google: 'gemini',
-  'google.generative-ai': 'gemini',
-  'google.vertex': 'vertex_ai',
-  vertex: 'vertex_ai',
-  'amazon-bedrock': 'bedrock',
-  bedrock_converse: 'bedrock',
-  'azure-openai': 'azure',
-  'mistralai': 'mistral',
-  'x-ai': 'xai',
-}
-
 /**
- * Normalizes a provider name to LiteLLM's: `openai.chat` -> `openai`, `anthropic.messages` -> `anthropic`,
- * `google` -> `gemini`, `amazon-bedrock` -> `bedrock`.
+ * Module-level access to the catalog's private methods for the calculator (set by the class's static block).
+ * Exported from this module only: the package entries do not re-export them, so they are not public API.
  */
-export function normalizeProvider(provider: string | undefined): string | undefined {
-  if (provider === undefined || provider === '') return undefined
-  const lower = provider.toLowerCase()
-  const direct = PROVIDER_ALIASES[lower]
-  if (direct) return direct
-  const head = lower.split('.')[0]!
-  return PROVIDER_ALIASES[head] ?? head
-}
+export let catalogLookup: (catalog: PriceCatalog, model: string, provider: string | undefined) => Resolution | undefined
+/** Like {@link catalogLookup}, but throws UnknownModelError (with the keys tried and suggestions). */
+export let catalogResolve: (catalog: PriceCatalog, model: string, provider: string | undefined) => Resolution
+/** Prepared (scaled-integer) prices of an entry, memoized per catalog. */
+export let catalogPrepare: (catalog: PriceCatalog, entry: PriceEntry) => PreparedEntry
+/** The custom price in force at `at` for a time-dependent resolution. */
+export let catalogAtTime: (catalog: PriceCatalog, resolution: Resolution, at: number, model: string, provider: string | undefined) => { resolved: ResolvedModel; prepared: PreparedEntry }
+
+/** Longest model name {@link PriceCatalog.suggest} looks for close matches of. */
+const MAX_SUGGEST_LENGTH = 256
 
 const DATE_SUFFIX = /(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8})$/
 const BEDROCK_REGION = /^(?:[a-z]{2}(?:-gov)?-[a-z]+-\d|\*)$/
@@ -126,6 +103,13 @@ export class PriceCatalog {
   #lastProvider: string | undefined
   #lastResolution: Resolution | undefined
   #version = 0
+
+  static {
+    catalogLookup = (catalog, model, provider) => catalog.#lookup(model, provider)
+    catalogResolve = (catalog, model, provider) => catalog.#resolveInternal(model, provider)
+    catalogPrepare = (catalog, entry) => catalog.#prepare(entry)
+    catalogAtTime = (catalog, resolution, at, model, provider) => catalog.#atTime(resolution, at, model, provider)
+  }
 
   constructor(options: PriceCatalogOptions = {}) {
     const size = options.cacheSize ?? 2000
@@ -272,33 +256,33 @@ export class PriceCatalog {
    * @throws UnknownModelError with the keys tried and the closest known names.
    */
   resolve(model: string, options: { provider?: string | undefined; at?: Date | number | undefined } = {}): ResolvedModel {
-    const resolution = this.resolveInternal(model, options.provider)
+    const resolution = this.#resolveInternal(model, options.provider)
     if (resolution.timed.length === 0) return resolution.resolved
     const at = options.at === undefined ? Date.now() : options.at instanceof Date ? options.at.getTime() : options.at
-    return this.atTime(resolution, at, model, options.provider).resolved
+    return this.#atTime(resolution, at, model, options.provider).resolved
   }
 
   /** Like {@link resolve} but returns undefined for an unknown model. */
   tryResolve(model: string, options: { provider?: string | undefined } = {}): ResolvedModel | undefined {
-    return this.lookup(model, options.provider)?.resolved
+    return this.#lookup(model, options.provider)?.resolved
   }
 
   /** True when the model resolves. */
   has(model: string, options: { provider?: string | undefined } = {}): boolean {
-    return this.lookup(model, options.provider) !== undefined
+    return this.#lookup(model, options.provider) !== undefined
   }
 
-  /** @internal Resolution with prepared prices; throws UnknownModelError. */
-  resolveInternal(model: string, provider: string | undefined): Resolution {
-    const found = this.lookup(model, provider)
+  /** Resolution with prepared prices; throws UnknownModelError. */
+  #resolveInternal(model: string, provider: string | undefined): Resolution {
+    const found = this.#lookup(model, provider)
     if (found) return found
     if (typeof model !== 'string' || model === '') throw new InvalidInputError('model', '`model` must be a non-empty string')
     const tried = this.#candidates(model, normalizeProvider(provider), new Set()).map((c) => c.key)
     throw new UnknownModelError({ model, provider, tried: [...new Set(tried)], suggestions: this.suggest(model) })
   }
 
-  /** @internal Cached resolution or undefined. */
-  lookup(model: string, provider: string | undefined): Resolution | undefined {
+  /** Cached resolution or undefined. */
+  #lookup(model: string, provider: string | undefined): Resolution | undefined {
     // Kept tiny so that it inlines into calculateCost: a repeated model is two comparisons.
     if (model === this.#lastModel && provider === this.#lastProvider) return this.#lastResolution
     return this.#lookupCached(model, provider)
@@ -319,8 +303,8 @@ export class PriceCatalog {
     return resolution
   }
 
-  /** @internal Prepared prices of an entry (memoized). */
-  prepare(entry: PriceEntry): PreparedEntry {
+  /** Prepared prices of an entry (memoized). */
+  #prepare(entry: PriceEntry): PreparedEntry {
     let prepared = this.#prepared.get(entry)
     if (!prepared) {
       prepared = prepareEntry(entry)
@@ -357,6 +341,21 @@ export class PriceCatalog {
     for (const s of stripped) {
       push(s, 'provider-stripped', model)
       if (provider && !s.startsWith(`${provider}/`)) push(`${provider}/${s}`, 'provider-stripped', model)
+    }
+    // Fine-tuned models as providers name them: OpenAI `ft:<base>:<org>:<suffix>:<id>` -> the base fine-tune entry.
+    for (const form of [model, ...stripped]) {
+      const base = fineTuneBase(form)
+      if (base === undefined) continue
+      push(base, 'fine-tune', form)
+      const legacy = /^(ft:.+)-\d{4}$/.exec(base) // ft:gpt-3.5-turbo-0301 -> ft:gpt-3.5-turbo
+      if (legacy) push(legacy[1]!, 'fine-tune', form)
+      const date = DATE_SUFFIX.exec(base)
+      if (date) push(base.slice(0, date.index), 'fine-tune', form)
+    }
+    // A model family only one provider serves, named without its provider (`mistral-small-latest`).
+    if (!provider && !model.includes('/')) {
+      const family = familyProvider(model)
+      if (family) push(`${family}/${model}`, 'provider-prefixed', model)
     }
     const dated = [model, ...(provider ? [`${provider}/${model}`] : []), ...stripped]
     for (const form of dated) {
@@ -436,12 +435,12 @@ export class PriceCatalog {
   }
 
   #resolution(entry: PriceEntry, rule: ResolutionRule, explain: string): Resolution {
-    return { resolved: { key: entry.key, entry, rule, explain: `${explain} (${rule})` }, prepared: this.prepare(entry), timed: [] }
+    return { resolved: { key: entry.key, entry, rule, explain: `${explain} (${rule})` }, prepared: this.#prepare(entry), timed: [] }
   }
 
   #customResolution(key: string, list: PriceEntry[], model: string, via: ResolutionRule): Resolution {
     const explain = `${model}${key === model ? '' : ` -> ${key}`} (custom price${via === 'exact' ? '' : `, ${via}`})`
-    const timed = list.map((entry) => ({ from: entry.effectiveFrom, resolved: { key, entry, rule: 'custom' as const, explain }, prepared: this.prepare(entry) }))
+    const timed = list.map((entry) => ({ from: entry.effectiveFrom, resolved: { key, entry, rule: 'custom' as const, explain }, prepared: this.#prepare(entry) }))
     const always = timed.filter((t) => t.from === Number.NEGATIVE_INFINITY)
     if (timed.length === 1 && always.length === 1) return { resolved: timed[0]!.resolved, prepared: timed[0]!.prepared, timed: [] }
     // Time-dependent: the base is the catalog's own resolution (if any) before the first effective date.
@@ -449,8 +448,8 @@ export class PriceCatalog {
     return { resolved: first.resolved, prepared: first.prepared, timed }
   }
 
-  /** @internal Picks the custom price in effect at `at` for a time-dependent resolution. */
-  atTime(resolution: Resolution, at: number, model: string, provider: string | undefined): { resolved: ResolvedModel; prepared: PreparedEntry } {
+  /** Picks the custom price in effect at `at` for a time-dependent resolution. */
+  #atTime(resolution: Resolution, at: number, model: string, provider: string | undefined): { resolved: ResolvedModel; prepared: PreparedEntry } {
     let chosen: { resolved: ResolvedModel; prepared: PreparedEntry } | undefined
     for (const t of resolution.timed) if (t.from <= at) chosen = t
     if (chosen) return chosen
@@ -469,6 +468,8 @@ export class PriceCatalog {
 
   /** Closest known model names (edit distance, whole-segment prefixes first), at most `limit`. */
   suggest(model: string, limit = 5): string[] {
+    // No model name is this long: a huge input gets no suggestions rather than a scan proportional to its size.
+    if (typeof model !== 'string' || model.length > MAX_SUGGEST_LENGTH) return []
     const query = model.toLowerCase()
     const keys = this.keys()
     const withSlash = query.includes('/')
@@ -479,7 +480,7 @@ export class PriceCatalog {
       const lower = key.toLowerCase()
       if (query.startsWith(lower) && /[-.:@/_]/.test(query.charAt(lower.length))) prefixes.push(key)
       if (Math.abs(lower.length - query.length) > 12) continue
-      scored.push({ key, score: distance(query, lower) })
+      scored.push({ key, score: editDistance(query, lower) })
     }
     prefixes.sort((a, b) => b.length - a.length)
     scored.sort((a, b) => a.score - b.score || a.key.length - b.key.length || (a.key < b.key ? -1 : 1))
@@ -579,67 +580,26 @@ function providerMatches(entryProvider: string, provider: string): boolean {
   return provider === 'bedrock' && entryProvider === 'bedrock_converse'
 }
 
-/** Levenshtein distance (two rows). */
-function distance(a: string, b: string): number {
-  if (a === b) return 0
-  let prev = new Array<number>(b.length + 1)
-  let curr = new Array<number>(b.length + 1)
-  for (let j = 0; j <= b.length; j++) prev[j] = j
-  for (let i = 1; i <= a.length; i++) {
-    curr[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1
-      curr[j] = Math.min(prev[j]! + 1, curr[j - 1]! + 1, prev[j - 1]! + cost)
-    }
-    ;[prev, curr] = [curr, prev]
-  }
-  return prev[b.length]!
+/**
+ * The base fine-tune key of an OpenAI fine-tuned model name (`ft:gpt-4o-mini-2024-07-18:my-org:my-suffix:abc123`
+ * or with an empty suffix, `ft:...:my-org::abc123`), as LiteLLM prices them; undefined for other names.
+ */
+function fineTuneBase(name: string): string | undefined {
+  if (!name.startsWith('ft:')) return undefined
+  const second = name.indexOf(':', 3)
+  if (second < 0) return undefined
+  const base = name.slice(3, second)
+  return base === '' ? undefined : `ft:${base}`
 }
 
-/** Converts a price value (decimal string or number) to a plain decimal string, or throws InvalidInputError. */
-export function priceString(field: string, value: string | number, perMillion: boolean): string {
-  const parsed = typeof value === 'number' ? decimalFromNumber(value) : typeof value === 'string' ? parseDecimal(value) : undefined
-  if (!parsed) {
-    throw new InvalidInputError(field, `\`${field}\` must be a finite decimal >= 0 (string like "2.50" or a number), got ${JSON.stringify(value)}`)
-  }
-  const scale = parsed.scale + (perMillion ? 6 : 0)
-  if (parsed.int > 10n ** BigInt(scale + 4)) {
-    throw new InvalidInputError(field, `\`${field}\` is ${String(value)}${perMillion ? ' per million' : ''}, above the sentinel bound of 10000 USD per unit; check the unit`)
-  }
-  return formatScaled(parsed.int, scale)
+/** Model families served by one provider, whose table keys carry that provider's prefix only. */
+const FAMILIES: ReadonlyArray<[RegExp, string]> = [[/^(?:mistral|codestral|devstral|magistral|ministral|pixtral|open-mistral|open-mixtral|open-codestral)-/, 'mistral']]
+
+function familyProvider(model: string): string | undefined {
+  for (const [re, provider] of FAMILIES) if (re.test(model)) return provider
+  return undefined
 }
 
-/** Builds a validated custom entry (hand-written validation: zod would cost ~40 ms of import time here). */
-export function customEntry(model: string, prices: CustomPrices, options: RegisterOptions = {}): PriceEntry {
-  if (prices === null || typeof prices !== 'object' || Array.isArray(prices)) {
-    throw new InvalidInputError('prices', '`prices` must be an object such as { inputPerMillion: "2.50", outputPerMillion: "10" }')
-  }
-  const out: Record<string, string> = Object.create(null) as Record<string, string>
-  for (const [name, value] of Object.entries(prices)) {
-    if (value === undefined) continue
-    const shortcut = SHORTCUTS[name]
-    if (shortcut) out[shortcut] = priceString(`prices.${name}`, value, true)
-    else if (isUsedField(name)) out[name] = priceString(`prices.${name}`, value, false)
-    else throw new InvalidInputError(`prices.${name}`, `unknown price field \`${name}\`; use inputPerMillion/outputPerMillion/... or a LiteLLM field such as \`input_cost_per_token\``)
-  }
-  if (Object.keys(out).length === 0) throw new InvalidInputError('prices', '`prices` has no price; for a free model pass { inputPerMillion: 0, outputPerMillion: 0 }')
-  let effectiveFrom = Number.NEGATIVE_INFINITY
-  if (options.effectiveFrom !== undefined) {
-    const t = options.effectiveFrom instanceof Date ? options.effectiveFrom.getTime() : typeof options.effectiveFrom === 'string' ? Date.parse(options.effectiveFrom) : options.effectiveFrom
-    if (!Number.isFinite(t)) throw new InvalidInputError('effectiveFrom', `\`effectiveFrom\` must be a valid date, got ${String(options.effectiveFrom)}`)
-    effectiveFrom = t
-  }
-  return Object.freeze({
-    key: model,
-    provider: options.provider ?? 'custom',
-    mode: options.mode ?? 'chat',
-    retired: false,
-    maxOutputTokens: 0,
-    prices: Object.freeze({ ...out }),
-    source: 'custom' as const,
-    effectiveFrom,
-  })
-}
 
 /** The shared catalog with the bundled prices, used by the cost functions unless given another. */
 export const defaultCatalog: PriceCatalog = new PriceCatalog()

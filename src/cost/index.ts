@@ -4,10 +4,15 @@
  *
  * @packageDocumentation
  */
-export { calculateCost, completionCost, costPerToken, estimateCost, toNanoUsd, MAX_TOKENS } from './calculate.js'
-export type { CompletionCostInput, CostPerTokenInput, EstimateCostInput, EstimateMessage, CostEstimate } from './calculate.js'
-export { normalizeUsage } from './usage.js'
-export type { NormalizeUsageOptions } from './usage.js'
+export { calculateCost } from './calculate.js'
+export { toNanoUsd } from './result.js'
+export { MAX_TOKENS } from './counts.js'
+export { completionCost, costPerToken } from './litellm-compat.js'
+export type { CompletionCostInput, CostPerTokenInput } from './litellm-compat.js'
+export { estimateCost } from './estimate.js'
+export type { EstimateCostInput, EstimateMessage, CostEstimate } from './estimate.js'
+export { normalizeUsage, createUsageAccumulator } from './usage.js'
+export type { NormalizeUsageOptions, UsageAccumulator } from './usage.js'
 export { PriceCatalog, defaultCatalog, normalizeProvider } from './catalog.js'
 export type { PriceCatalogOptions, RegisterOptions, RefreshOptions, RefreshReport } from './catalog.js'
 export type {
@@ -20,6 +25,7 @@ export type {
   ExactCost,
   CostResult,
   UnpricedUsage,
+  UsageAdjustment,
   PricingOptions,
   CalculateCostInput,
   DataVersion,

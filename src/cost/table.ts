@@ -47,6 +47,12 @@ export interface CompactPriceTable {
   fields: string[]
   /** The model lines (see above), ending with a newline. */
   rows: string
+  /**
+   * Price fields the source table had that the calculator deliberately does not bill (each is listed, with the
+   * reason, in {@link UNPRICED_FIELDS}); their values are left out of `rows`. Absent in tables built before this
+   * field existed.
+   */
+  unpricedFields?: string[]
 }
 
 /** Prices at or above this (USD per unit) are sentinel values: refused by the LiteLLM import and by price files. */
@@ -84,6 +90,7 @@ const PLAIN_FIELDS = new Set([
   'output_cost_per_pixel',
   'input_cost_per_query',
   'input_cost_per_request',
+  'citation_cost_per_token',
 ])
 
 const TOKEN_FIELD = new RegExp(`^(${TOKEN_BASES.join('|')})(_above_\\d+k_tokens)?(_flex|_priority)?$`)
@@ -113,3 +120,79 @@ export function isUsedField(name: string): boolean {
   return tier !== null && Number(tier[2]) < Number(tier[3])
 }
 
+
+/**
+ * Price fields of LiteLLM's table that the calculator deliberately does not bill, with the reason: usage objects
+ * carry no count for them, or they price a product other than a model call. Every other price field is billed
+ * (see {@link isUsedField}); a field in neither list fails the price build (`npm run prices:build`), so a new fee
+ * in a future table cannot be dropped silently.
+ */
+export const UNPRICED_FIELDS: Readonly<Record<string, string>> = Object.freeze({
+  annotation_cost_per_page: 'document annotation pages: no usage object reports pages',
+  cache_creation_input_audio_token_cost: 'audio cache writes: no usage object separates cached audio from cached text',
+  cache_read_input_audio_token_cost: 'audio cache reads: no usage object separates cached audio from cached text',
+  code_interpreter_cost_per_session: 'code interpreter sessions: a tool container fee, not reported in the call usage',
+  computer_use_input_cost_per_1k_tokens: 'computer-use tool tokens: not separated from other tokens in usage objects',
+  computer_use_output_cost_per_1k_tokens: 'computer-use tool tokens: not separated from other tokens in usage objects',
+  file_search_cost_per_1k_calls: 'file search tool calls: not reported in the call usage',
+  file_search_cost_per_gb_per_day: 'vector storage per GB-day: storage, not a model call',
+  vector_store_cost_per_gb_per_day: 'vector storage per GB-day: storage, not a model call',
+  input_cost_per_audio_per_second: 'seconds of audio input: usage objects report audio tokens, not seconds, for chat calls',
+  input_cost_per_audio_per_second_above_128k_tokens: 'seconds of audio input (above 128k): as input_cost_per_audio_per_second',
+  input_cost_per_video_per_second: 'seconds of video input: usage objects report tokens, not seconds',
+  input_cost_per_video_per_second_above_128k_tokens: 'seconds of video input (above 128k): as input_cost_per_video_per_second',
+  input_cost_per_video_per_second_above_8s_interval: 'video generation by interval: no usage object reports the interval',
+  input_cost_per_video_per_second_above_15s_interval: 'video generation by interval: no usage object reports the interval',
+  output_cost_per_video_per_second: 'seconds of generated video: no usage object reports them',
+  output_cost_per_video_token: 'video output tokens: not separated from other output tokens in usage objects',
+  output_cost_per_second_1080p: 'generated video at 1080p: no usage object reports the resolution',
+  input_cost_per_character_above_128k_tokens: 'per-character prices above 128k tokens (legacy PaLM / Gemini 1.0): characters are not counted for chat',
+  output_cost_per_character_above_128k_tokens: 'per-character prices above 128k tokens (legacy PaLM / Gemini 1.0): characters are not counted for chat',
+  input_cost_per_image_above_128k_tokens: 'per-image prices above 128k tokens (legacy Gemini 1.0): images are counted as tokens',
+  input_dbu_cost_per_token: 'Databricks DBU rates: the USD rates of the same entries are billed',
+  output_dbu_cost_per_token: 'Databricks DBU rates: the USD rates of the same entries are billed',
+  ocr_cost_per_credit: 'OCR credits: no usage object reports credits',
+  ocr_cost_per_page: 'OCR pages: no usage object reports pages',
+  regional_processing_uplift_multiplier_eu: 'regional processing uplift: the usage does not say where the call was processed',
+  regional_processing_uplift_multiplier_us: 'regional processing uplift: the usage does not say where the call was processed',
+  'tiered_pricing.max_results_range': 'search priced by the number of results requested (exa_ai, firecrawl): usage objects do not carry it',
+})
+
+/** Keys of a LiteLLM model entry that describe the model rather than price it (accepted and ignored by `register`). */
+const METADATA_FIELDS = new Set([
+  'litellm_provider',
+  'mode',
+  'source',
+  'comment',
+  'metadata',
+  'rules',
+  'deprecation_date',
+  'tool_use_system_prompt_tokens',
+  'output_vector_size',
+  'prompt_cache_min_tokens',
+  'provider_specific_entry',
+  'audio_transcription_config',
+  'web_search_billing_unit',
+  'use_openai_responses_path',
+  'uses_embed_content',
+  'gemini_audio_only_live',
+  'gemini_native_audio',
+  'bedrock_converse_supports_strict_tools',
+  'bedrock_output_config_effort_ceiling',
+  'rpm',
+  'tpm',
+  'rpd',
+])
+
+/** What a LiteLLM entry key is: billed, deliberately unpriced, a description of the model, or unknown. */
+export function classifyField(name: string): 'used' | 'unpriced' | 'metadata' | 'unknown' {
+  if (isUsedField(name)) return 'used'
+  if (Object.prototype.hasOwnProperty.call(UNPRICED_FIELDS, name)) return 'unpriced'
+  if (METADATA_FIELDS.has(name) || /^(supports_|supported_|max_)/.test(name)) return 'metadata'
+  return 'unknown'
+}
+
+/** True for a key that looks like a price (so an unknown one is a new fee, not a new description). */
+export function looksLikePrice(name: string): boolean {
+  return /cost|price|uplift|multiplier|per_(token|second|image|query|request|character|page|pixel|session)/.test(name)
+}

@@ -36,7 +36,12 @@ export interface NormalizedUsage {
   inputImageTokens?: number
   /** Image tokens inside `outputTokens` (image generation), priced at the image-output rate. */
   outputImageTokens?: number
-  /** Server-side web searches billed per search. */
+  /**
+   * Citation tokens (Perplexity): tokens of the sources read, outside `inputTokens`, priced at the entry's
+   * `citation_cost_per_token`.
+   */
+  citationTokens?: number
+  /** Server-side web searches billed per search (also Perplexity's `num_search_queries`). */
   webSearchRequests?: number
   /** Server-side web fetches (reported by Anthropic; currently free). */
   webFetchRequests?: number
@@ -52,6 +57,8 @@ export interface NormalizedUsage {
   processedOutputTokens?: number
   /** Number of images generated, for per-image pricing. */
   imageCount?: number
+  /** Search context size the provider says it used (Perplexity), for per-search prices; the call's option wins. */
+  searchContextSize?: 'low' | 'medium' | 'high'
   /** Service tier the provider says it used, when it is one that changes the price (`flex`, `priority`). */
   serviceTier?: 'flex' | 'priority'
   /** Cost in USD reported by the provider or gateway (OpenRouter `usage.cost`), when present. */
@@ -91,6 +98,7 @@ export type ResolutionRule =
   | 'deployment'
   | 'provider-stripped'
   | 'date-stripped'
+  | 'fine-tune'
   | 'provider-mismatch'
   | 'prices-option'
 
@@ -123,8 +131,8 @@ export interface CustomPrices {
   cacheWrite1hPerMillion?: string | number
   /** USD per 1M reasoning tokens, when billed differently from output. */
   reasoningPerMillion?: string | number
-  /** Any LiteLLM price field, USD per unit. */
-  [litellmField: string]: string | number | undefined
+  /** Any LiteLLM price field (USD per unit, a number or a decimal string), `tiered_pricing`, `search_context_cost_per_query`, or a descriptive key of a LiteLLM entry (ignored). */
+  [litellmField: string]: unknown
 }
 
 /** Service tiers that change the price. `standard`/`default`/`auto` are the normal price. */
@@ -190,6 +198,11 @@ export interface CostResult {
    * `onUnpriced: 'zero'`, listing the parts here). Empty (a shared frozen array) when everything was priced.
    */
   unpriced: readonly UnpricedUsage[]
+  /**
+   * Counts that did not add up and were clamped (see {@link UsageAdjustment}); empty (a shared frozen array)
+   * when the usage was consistent.
+   */
+  adjusted: readonly UsageAdjustment[]
   /** Exact decimal strings and integer nano-USD (each formatted when read; `exact.toJSON()` is not needed for `JSON.stringify(result)`). */
   readonly exact: ExactCost
   /** Plain-object form (with `exact`) for logging and JSON. */
@@ -201,7 +214,31 @@ export interface CostResult {
  * usage field names; `inputTokens` / `outputTokens` stand for any input-side / output-side token count (cache,
  * audio and image tokens included) and `imageCount` for images priced per image or pixel.
  */
-export type UnpricedUsage = 'inputTokens' | 'outputTokens' | 'webSearchRequests' | 'audioSeconds' | 'inputCharacters' | 'searchUnits' | 'imageCount'
+export type UnpricedUsage =
+  | 'inputTokens'
+  | 'outputTokens'
+  | 'webSearchRequests'
+  | 'audioSeconds'
+  | 'inputCharacters'
+  | 'searchUnits'
+  | 'imageCount'
+  | 'citationTokens'
+
+/**
+ * A usage count that did not add up and was clamped rather than refused (the call was made and paid for, so its
+ * record is never lost to provider arithmetic). E.g. Vertex Claude reporting 28,436 prompt tokens with 28,432
+ * cached and 118 written: the uncached input is counted as 0, not -114, and every cached and written token is billed.
+ */
+export interface UsageAdjustment {
+  /** The count that was inconsistent with its parts: `inputTokens`, `outputTokens` or `cacheWrite1hTokens`. */
+  readonly field: 'inputTokens' | 'outputTokens' | 'cacheWrite1hTokens'
+  /** What the usage reported. */
+  readonly reported: number
+  /** What was billed instead: the sum of the parts (input, output), or the cache writes (1-hour writes). */
+  readonly billedAs: number
+  /** What happened, in words. */
+  readonly message: string
+}
 
 /** Options shared by the cost functions. */
 export interface PricingOptions {

@@ -23,6 +23,8 @@ import { exited, freePort, redisServerBinary } from './redis-server.js'
 export interface RedisClusterOptions {
   /** Number of masters. Default `3`. */
   masters?: number
+  /** Replicas per master (extra nodes; `redis-cli --cluster create --cluster-replicas`). Default `0`. */
+  replicas?: number
   /**
    * `cluster-node-timeout` in ms: how long a silent node takes to be marked failed by the others.
    * Default `1000` (Redis's default is 15 s).
@@ -63,6 +65,10 @@ export interface RedisCluster {
   ownerOf(key: string): Promise<RedisClusterNode>
   /** Runs `redis-cli -p <port> <args>` and resolves with its output (trimmed). */
   cli(port: number, ...args: string[]): Promise<string>
+  /** A node's cluster id (`CLUSTER MYID`). */
+  idOf(node: RedisClusterNode): Promise<string>
+  /** The replicas of a master, from `CLUSTER NODES` of a live node. */
+  replicasOf(master: RedisClusterNode): Promise<RedisClusterNode[]>
   /** Resolves once every live node reports `cluster_state:ok` (or `fail` with `state: 'fail'`). */
   waitForState(state?: 'ok' | 'fail', nodes?: readonly RedisClusterNode[], deadlineMs?: number): Promise<void>
   /** Shuts every node down and removes the directories. */
@@ -102,7 +108,8 @@ export function keySlot(key: string): number {
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
   const server = redisServerBinary()
   const cliBinary = redisCliBinary()
-  const count = options.masters ?? 3
+  const replicas = options.replicas ?? 0
+  const count = (options.masters ?? 3) * (1 + replicas)
   const cli = (port: number, ...args: string[]): Promise<string> =>
     new Promise((resolve, reject) => {
       execFile(cliBinary, ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 }, (error, stdout, stderr) => {
@@ -193,7 +200,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await new Promise<void>((resolve, reject) => {
       execFile(
         cliBinary,
-        ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+        ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
         { timeout: 30_000 },
         (error, stdout, stderr) => (error ? reject(new Error(`redis-cli --cluster create failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve()),
       )
@@ -226,5 +233,18 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     throw new Error(`no live node knows the owner of slot ${slot}`)
   }
 
-  return { nodes, slotOf: keySlot, ownerOf, cli, waitForState, stop }
+  const idOf = async (node: RedisClusterNode): Promise<string> => cli(node.port, 'CLUSTER', 'MYID')
+
+  const replicasOf = async (master: RedisClusterNode): Promise<RedisClusterNode[]> => {
+    const id = await idOf(master)
+    const text = await cli(master.port, 'CLUSTER', 'NODES')
+    const ports = text
+      .split('\n')
+      .map((line) => line.trim().split(' '))
+      .filter((fields) => fields[3] === id)
+      .map((fields) => Number(fields[1]?.split('@')[0]?.split(':')[1]))
+    return nodes.filter((n) => ports.includes(n.port))
+  }
+
+  return { nodes, slotOf: keySlot, ownerOf, cli, idOf, replicasOf, waitForState, stop }
 }

@@ -2,6 +2,8 @@
 // windows that have passed are gone from Redis.
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BudgetManager, withBudget } from '../../src/budget/index.js'
+import { isStorageError } from '../../src/errors.js'
 import { redisStore } from '../../src/stores/redis.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
@@ -30,7 +32,8 @@ async function countKeys(prefix: string): Promise<number> {
   do {
     const [next, keys] = await io.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000)
     cursor = next
-    count += keys.length
+    // the store's epoch and its registry of live keys stay (they have no expiry)
+    count += keys.filter((key) => !key.endsWith(':epoch') && !key.endsWith(':live')).length
   } while (cursor !== '0')
   return count
 }
@@ -55,6 +58,25 @@ describe('redisStore server time', () => {
     // In client mode the clock is the local clock.
     const local = redisStore({ client: io, prefix: 'clock', time: 'client', localClock: { now: () => 42 } })
     expect(local.clock.now()).toBe(42)
+  })
+
+  it('a new process whose local clock is 24 h ahead admits nothing against tomorrow\'s window before its clock is synced', async () => {
+    const prefix = `ahead-${Date.now()}`
+    const admin = new BudgetManager({ store: redisStore({ client: io, prefix, time: 'client' }) })
+    await admin.setBudget('user:alice', { maxBudget: 2, duration: 'daily' })
+    // the new process: its manager takes the store's clock, which has no server sample yet
+    const store = redisStore({ client: io, prefix, localClock: { now: () => Date.now() + DAY } })
+    const manager = new BudgetManager({ store })
+    let ran = 0
+    const call = withBudget(async () => ++ran, { manager, context: { user: 'alice' }, estimate: 1, cost: () => 1 })
+    const first = await Promise.allSettled(Array.from({ length: 6 }, () => call()))
+    for (const r of first) if (r.status === 'rejected') expect(isStorageError(r.reason) || /BUDGET_EXCEEDED/.test(String((r.reason as { code?: string }).code))).toBe(true)
+    const second = await Promise.allSettled(Array.from({ length: 6 }, () => call()))
+    const admitted = [...first, ...second].filter((r) => r.status === 'fulfilled').length
+    expect({ admitted, ran }).toEqual({ admitted: 2, ran: 2 })
+    // all of it in today's window on the server's clock, nothing in tomorrow's
+    const today = await admin.getStatus('user:alice')
+    expect(today.exact.spend).toBe('2.000000000')
   })
 
   it('two stores whose local clocks differ by 5 minutes around a daily boundary charge every call to the same window', async () => {
@@ -90,7 +112,8 @@ describe('redisStore server time', () => {
     const late = -600_000
     for (const time of ['server', 'client'] as const) {
       const prefix = `hold-${time}-${Date.now()}`
-      const lateStore = redisStore({ client: io, prefix, time })
+      // this instance is allowed to run 10 minutes off the server (by default a reservation more than a minute off is refused)
+      const lateStore = redisStore({ client: io, prefix, time, maxClockSkewMs: 900_000 })
       const onTime = redisStore({ client: io, prefix, time })
       const lateNow = Date.now() + late
       await lateStore.reserve({ callId: 'c1', now: lateNow, holdExpiresAt: lateNow + 60_000, entries: [{ key: 'k', amount: 100, limit: 100, expiresAt: null }] })

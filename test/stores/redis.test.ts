@@ -76,7 +76,10 @@ describe('redisStore', () => {
     })
     const keys = (await io.keys(`*${prefix}*`)).sort()
     expect(keys.every((k) => k.startsWith(`{${prefix}}:`))).toBe(true)
-    expect(keys).toEqual([`{${prefix}}:c:c1`, `{${prefix}}:k:user:alice|d:x|usd`, `{${prefix}}:r`, `{${prefix}}:rm`])
+    expect(keys).toEqual([`{${prefix}}:c:c1`, `{${prefix}}:epoch`, `{${prefix}}:k:user:alice|d:x|usd`, `{${prefix}}:live`, `{${prefix}}:r`, `{${prefix}}:rm`])
+    // the record is one stream entry whose fields are the record's fields (JSON values), not one JSON blob
+    const entries = await io.xrange(`{${prefix}}:r`, '-', '+')
+    expect(entries.map(([, fields]) => fields)).toEqual([['callId', '"c1"', 'startedAt', String(now), 'endedAt', String(now)]])
     expect(await io.hget(`{${prefix}}:k:user:alice|d:x|usd`, 's')).toBe('9007199254740991')
     const ttl = await io.pttl(`{${prefix}}:k:user:alice|d:x|usd`)
     expect(ttl).toBeGreaterThan(3_600_000)
@@ -141,6 +144,7 @@ describe('redisStore', () => {
 
   it('answers refusals and validation errors without a round trip for invalid input', async () => {
     const store = redisStore({ client: io, prefix: uniquePrefix(), time: 'client' })
+    await store.initialize() // the first contact (epoch, eviction policy, server time) is behind us
     const before = Number((await io.info('stats')).match(/total_commands_processed:(\d+)/)?.[1])
     await expect(store.reserve({ callId: 'x', now: 0, holdExpiresAt: 1, entries: [{ key: 'k', amount: -1, limit: null, expiresAt: null }] })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     const after = Number((await io.info('stats')).match(/total_commands_processed:(\d+)/)?.[1])

@@ -3,7 +3,7 @@
  * take vitest's own `it`.
  */
 import { describe, expectTypeOf, it, test } from 'vitest'
-import { calculateCost, estimateCost, type CostResult, type ExactCost } from '../../src/cost/index.js'
+import { calculateCost, estimateCost, type CostResult, type ExactCost, type UsageAdjustment } from '../../src/cost/index.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import type { BudgetStore } from '../../src/stores/types.js'
 import { runStoreContract, type ContractIt, type MakeStore } from '../../src/testing/index.js'
@@ -26,7 +26,8 @@ describe('calculateCost', () => {
     expectTypeOf(cost.batch).toEqualTypeOf<boolean>()
     expectTypeOf(cost.source).toEqualTypeOf<'catalog' | 'custom' | 'provider'>()
     expectTypeOf(cost.serviceTier).toEqualTypeOf<'standard' | 'flex' | 'priority'>()
-    expectTypeOf(cost.unpriced).toEqualTypeOf<readonly ('inputTokens' | 'outputTokens' | 'webSearchRequests' | 'audioSeconds' | 'inputCharacters' | 'searchUnits' | 'imageCount')[]>()
+    expectTypeOf(cost.unpriced).toEqualTypeOf<readonly ('inputTokens' | 'outputTokens' | 'webSearchRequests' | 'audioSeconds' | 'inputCharacters' | 'searchUnits' | 'imageCount' | 'citationTokens')[]>()
+    expectTypeOf(cost.adjusted).toEqualTypeOf<readonly UsageAdjustment[]>()
     // Exact money: decimal strings and integer nano-USD.
     expectTypeOf(cost.exact).toEqualTypeOf<ExactCost>()
     expectTypeOf(cost.exact.totalCost).toEqualTypeOf<string>()

@@ -23,8 +23,13 @@
  * record and lets `HDEL` say whether the hold was still there, so no script reads a hold field on the
  * normal path (on a hot key that would scan the listpack of every call in flight).
  *
+ * Common `KEYS`: `[1]` the store's epoch, `[2]` the registry of live keys; the operation's keys follow
+ * (their numbers below count from there: "`KEYS`: call record" is `KEYS[3]`).
+ *
  * Common `ARGV`: `[1]` clock mode (`s` server, `c` client), `[2]` expiry margin ms, `[3]` the request's
- * `now`, `[4]` the key base (`{prefix}:`), `[5]` the call id (when the operation has one).
+ * `now`, `[4]` the key base (`{prefix}:`), `[5]` the store epoch the client knows (every script checks it
+ * first and answers `lost` with the stored epoch when it differs), `[6]` the call id (when the operation
+ * has one).
  *
  * Time frames. In server mode `now` is Redis `TIME`; instants of the request (`holdExpiresAt`, `expiresAt`,
  * `dedupeUntil`) are read relative to the request's `now` and moved onto the server's time line
@@ -66,6 +71,13 @@ else
   shiftOut = server - reqNow + margin
 end
 local serverStr = fmt('%d', server)
+local reg = KEYS[2]
+-- The store's epoch: a key without expiry, written once when the store is initialized. Gone or different
+-- means Redis lost the store's data (FLUSHALL, a restart without persistence, eviction): fail closed.
+-- Both are declared keys of every script, so that a cluster in the middle of moving the store's slot routes
+-- the script to the node that has them (or answers TRYAGAIN) instead of running it on a partial view.
+local epoch = call('GET', KEYS[1])
+if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 
 -- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits.
 local function num(v)
@@ -134,10 +146,20 @@ local function holdCount(k)
   return k.holds
 end
 
+-- The ledger key of a hash name.
+local function lkOf(h) return sub(h, #base + 3) end
+
+-- The registry of live keys ('live', a sorted set without expiry: ledger key -> logical expiry) says which
+-- keys must exist: a key missing from Redis while the registry says its window is not over was evicted.
+local function register(h, e)
+  call('ZADD', reg, num(e or MAX), lkOf(h))
+end
+
 -- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey).
 local function forgetIfOver(k)
   if k.exists and k.e and k.e <= now and holdCount(k) == 0 then
     call('DEL', k.h)
+    call('ZREM', reg, lkOf(k.h))
     return fresh(k.h)
   end
   return k
@@ -148,7 +170,11 @@ end
 -- unless a hold can have expired.
 local function live(h)
   local v = call('HMGET', h, 's', 'r', 'e', 'n', 'p')
-  if not v[1] then return fresh(h) end
+  if not v[1] then
+    local e = call('ZSCORE', reg, lkOf(h))
+    if e and tonumber(e) > now then error({err = 'LOST ledger key ' .. lkOf(h)}) end
+    return fresh(h)
+  end
   local k = {h = h, exists = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1], rs = v[2], e = tonumber(v[3]),
     n = tonumber(v[4]), p = tonumber(v[5]), v = v, holds = nil, dirty = nil}
   if k.n and k.n <= now then sweep(k) end
@@ -203,6 +229,7 @@ local function expiryFields(k, fields, newE, holdX)
       call('HDEL', k.h, 'e', 'p')
       call('PERSIST', k.h)
     end
+    if k.e or not k.exists then register(k.h, nil) end
     return nil, 0
   end
   local added = 0
@@ -210,6 +237,8 @@ local function expiryFields(k, fields, newE, holdX)
     fields[#fields + 1] = 'e'
     fields[#fields + 1] = num(newE)
     if not k.e then added = 1 end
+    if not k.exists then call('ZREMRANGEBYSCORE', reg, '-inf', '(' .. num(now)) end
+    register(k.h, newE)
   end
   local b = newE
   if holdX and holdX > b then b = holdX end
@@ -281,22 +310,22 @@ end
 
 /**
  * Reserve. `KEYS`: call record, then the hash of every entry (the ledger key is the hash name after
- * `{prefix}:k:`). `ARGV[6]` holdExpiresAt, `ARGV[7]` entry count, then per entry: amount, limit (`''` for
+ * `{prefix}:k:`). `ARGV[7]` holdExpiresAt, `ARGV[8]` entry count, then per entry: amount, limit (`''` for
  * none), expiresAt (`''` for none).
  * Status `dup` | `refused` (then the refused index) | `overflow` (then the index) | `ok`; then
  * `spent, reserved` per entry.
  */
 export const RESERVE_SCRIPT = String.raw`${PRELUDE}
-local cid = ARGV[5]
+local cid = ARGV[6]
 local ck = base .. 'c:' .. cid
 local hf = 'h:' .. cid
-local holdX = tonumber(ARGV[6]) + shiftIn
-local n = tonumber(ARGV[7])
+local holdX = tonumber(ARGV[7]) + shiftIn
+local n = tonumber(ARGV[8])
 local out = {serverStr, 'ok'}
 if callState(ck, hf) then
   out[2] = 'dup'
   for i = 1, n do
-    local k = live(KEYS[1 + i])
+    local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
   end
@@ -304,8 +333,8 @@ if callState(ck, hf) then
 end
 local state = {}
 for i = 1, n do
-  local a = 4 + i * 3
-  local k = live(KEYS[1 + i])
+  local a = 5 + i * 3
+  local k = live(KEYS[3 + i])
   state[i] = k
   local total = k.s + k.r + tonumber(ARGV[a + 1])
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
@@ -314,7 +343,7 @@ for i = 1, n do
     out[2] = 'refused'
     out[3] = tostring(i - 1)
     for j = 1, n do
-      local kj = state[j] or live(KEYS[1 + j])
+      local kj = state[j] or live(KEYS[3 + j])
       out[#out + 1] = kj.ss
       out[#out + 1] = R(kj)
     end
@@ -324,7 +353,7 @@ end
 local holdStr = num(holdX)
 local held = {}
 for i = 1, n do
-  local a = 4 + i * 3
+  local a = 5 + i * 3
   local k = state[i]
   local amount = ARGV[a + 1]
   local r = int(k.r + tonumber(amount))
@@ -353,7 +382,7 @@ for i = 1, n do
   if at then call('PEXPIREAT', k.h, at) end
   out[#out + 1] = k.ss
   out[#out + 1] = r
-  local lk = sub(KEYS[1 + i], #base + 3)
+  local lk = sub(KEYS[3 + i], #base + 3)
   held[i] = #lk .. ':' .. lk .. amount .. ','
 end
 call('SET', ck, 'h|' .. holdStr .. '|' .. table.concat(held), 'PXAT', physical(holdX))
@@ -362,12 +391,13 @@ return out
 
 /**
  * Commit. `KEYS`: call record, record stream, record metadata, then the hash of every entry.
- * `ARGV[6]` dedupeUntil, `ARGV[7]` the record as JSON (`''` for none), `ARGV[8]` its endedAt,
- * `ARGV[9]` the stream cap, `ARGV[10]` entry count, then per entry: amount, expiresAt (`''` for none).
+ * `ARGV[7]` dedupeUntil, `ARGV[8]` the record's endedAt (`''` for no record), `ARGV[9]` the stream cap,
+ * `ARGV[10]` entry count, then per entry: amount, expiresAt (`''` for none); then the record's stream
+ * fields (name, JSON value) to the end.
  * Status `dup` | `overflow` (then the index) | `ok`; then `before, after, reserved` per entry.
  */
 export const COMMIT_SCRIPT = String.raw`${PRELUDE}
-local cid = ARGV[5]
+local cid = ARGV[6]
 local ck = base .. 'c:' .. cid
 local hf = 'h:' .. cid
 local n = tonumber(ARGV[10])
@@ -376,7 +406,7 @@ local st, t, v, pos = readCall(ck)
 if st == 'c' and t > now then
   out[2] = 'dup'
   for i = 1, n do
-    local k = live(KEYS[3 + i])
+    local k = live(KEYS[5 + i])
     out[#out + 1] = k.ss
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
@@ -387,14 +417,33 @@ local held = st == 'h'
 local state = {}
 for i = 1, n do
   local a = 8 + i * 2
-  local k = live(KEYS[3 + i])
+  local k = live(KEYS[5 + i])
   state[i] = k
   if k.s + tonumber(ARGV[a + 1]) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
-if ARGV[7] ~= '' then
-  local meta = KEYS[3]
-  local m = call('HMGET', meta, 'ms', 'seq', 'late')
+local amounts = {}
+if held then
+  local keys
+  keys, amounts = decodeHolds(v, pos)
+  -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on); before
+  -- the record is written, so that a lost key found here (an error) has written no record
+  local listed = {}
+  for i = 1, n do listed[KEYS[5 + i]] = true end
+  for i = 1, #keys do
+    local h = hk(keys[i])
+    if not listed[h] then
+      local k = live(h)
+      if k.exists and unhold(k, hf, amounts[h]).dirty then
+        k = forgetIfOver(k)
+        if k.exists then call('HSET', k.h, 'r', R(k)) end
+      end
+    end
+  end
+end
+if ARGV[8] ~= '' then
   local endedMs = math.floor(tonumber(ARGV[8]))
+  local meta = KEYS[5]
+  local m = call('HMGET', meta, 'ms', 'seq', 'late')
   local lastMs = tonumber(m[1] or '-1')
   local seq = tonumber(m[2] or '0')
   local idMs
@@ -408,26 +457,8 @@ if ARGV[7] ~= '' then
   if idMs == 0 and seq == 0 then seq = 1 end
   local late = tonumber(m[3] or '0')
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[9], fmt('%d-%d', idMs, seq), 'd', ARGV[7])
+  call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], fmt('%d-%d', idMs, seq), unpack(ARGV, 11 + 2 * n))
   call('HSET', meta, 'ms', int(idMs), 'seq', int(seq), 'late', int(late))
-end
-local amounts = {}
-if held then
-  local keys
-  keys, amounts = decodeHolds(v, pos)
-  -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on)
-  local listed = {}
-  for i = 1, n do listed[KEYS[3 + i]] = true end
-  for i = 1, #keys do
-    local h = hk(keys[i])
-    if not listed[h] then
-      local k = live(h)
-      if k.exists and unhold(k, hf, amounts[h]).dirty then
-        k = forgetIfOver(k)
-        if k.exists then call('HSET', k.h, 'r', R(k)) end
-      end
-    end
-  end
 end
 for i = 1, n do
   local a = 8 + i * 2
@@ -449,18 +480,28 @@ for i = 1, n do
   out[#out + 1] = after
   out[#out + 1] = R(k)
 end
-local u = tonumber(ARGV[6]) + shiftIn
+local u = tonumber(ARGV[7]) + shiftIn
 if u < now then u = now end
 call('SET', ck, 'c|' .. num(u) .. '|', 'PXAT', physical(u))
 return out
 `
 
-/** Release. `KEYS`: the call record. Status `released` | `none`. */
+/**
+ * Release. `KEYS`: the call record. `ARGV[7]` how long a tombstone lasts when the call id is unknown (an
+ * instant relative to the request's `now`). Status `released` | `none`.
+ */
 export const RELEASE_SCRIPT = String.raw`${PRELUDE}
-local cid = ARGV[5]
+local cid = ARGV[6]
 local ck = base .. 'c:' .. cid
 local hf = 'h:' .. cid
 local st, x, v, pos = callState(ck, hf)
+if not st then
+  -- never seen (or forgotten): a tombstone, so that the reservation, if it arrives late, changes nothing
+  x = tonumber(ARGV[7]) + shiftIn
+  if x < now then x = now end
+  call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
+  return {serverStr, 'none'}
+end
 if st ~= 'h' then return {serverStr, 'none'} end
 dropHolds(ck, hf, v, pos)
 if x < now then x = now end
@@ -471,7 +512,7 @@ return {serverStr, 'released'}
 /** Balances. `KEYS`: budgets hash, then the hash of every key. `spent, reserved` per key. */
 export const BALANCES_SCRIPT = String.raw`${PRELUDE}
 local out = {serverStr, 'ok'}
-for i = 2, #KEYS do
+for i = 4, #KEYS do
   local k = live(KEYS[i])
   out[#out + 1] = k.ss
   out[#out + 1] = R(k)
@@ -481,7 +522,7 @@ return out
 
 /** Reset spend to zero, keeping holds. `KEYS` and `ARGV` as in {@link BALANCES_SCRIPT}. */
 export const RESET_SCRIPT = String.raw`${PRELUDE}
-for i = 2, #KEYS do
+for i = 4, #KEYS do
   local k = live(KEYS[i])
   if k.exists then call('HSET', k.h, 's', '0') end
 end
@@ -490,14 +531,14 @@ return {serverStr, 'ok'}
 
 /**
  * Write or delete a budget definition and append its history entry. `KEYS`: budgets hash, history list.
- * `ARGV[5]` scope, `[6]` scope as JSON, `[7]` `1` to delete, `[8]` definition JSON, `[9]` history entry JSON,
- * `[10]` now as JSON, `[11]` expected revision (`''` for none). Stored value:
+ * `ARGV[6]` scope, `[7]` scope as JSON, `[8]` `1` to delete, `[9]` definition JSON, `[10]` history entry JSON,
+ * `[11]` now as JSON, `[12]` expected revision (`''` for none). Stored value:
  * `revision\ncreatedAt\nupdatedAt\nscopeJSON\ndefinitionJSON`. Status `ok` | `conflict`; then the stored
  * value after (`ok`) or as it is (`conflict`), or nothing when there is none.
  */
 export const PUT_BUDGET_SCRIPT = String.raw`${PRELUDE}
-local scope = ARGV[5]
-local current = redis.call('HGET', KEYS[1], scope)
+local scope = ARGV[6]
+local current = redis.call('HGET', KEYS[3], scope)
 local revision = 0
 local created = nil
 if current then
@@ -505,16 +546,16 @@ if current then
   revision = tonumber(r)
   created = c
 end
-if ARGV[11] ~= '' and revision ~= tonumber(ARGV[11]) then
+if ARGV[12] ~= '' and revision ~= tonumber(ARGV[12]) then
   if current then return {serverStr, 'conflict', current} end
   return {serverStr, 'conflict'}
 end
-redis.call('RPUSH', KEYS[2], ARGV[9])
-if ARGV[7] == '1' then
-  redis.call('HDEL', KEYS[1], scope)
+redis.call('RPUSH', KEYS[4], ARGV[10])
+if ARGV[8] == '1' then
+  redis.call('HDEL', KEYS[3], scope)
   return {serverStr, 'ok'}
 end
-local value = string.format('%.0f', revision + 1) .. '\n' .. (created or ARGV[10]) .. '\n' .. ARGV[10] .. '\n' .. ARGV[6] .. '\n' .. ARGV[8]
-redis.call('HSET', KEYS[1], scope, value)
+local value = string.format('%.0f', revision + 1) .. '\n' .. (created or ARGV[11]) .. '\n' .. ARGV[11] .. '\n' .. ARGV[7] .. '\n' .. ARGV[9]
+redis.call('HSET', KEYS[3], scope, value)
 return {serverStr, 'ok', value}
 `
