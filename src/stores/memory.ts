@@ -5,19 +5,35 @@
  *
  * @packageDocumentation
  */
+import { z } from 'zod'
 import * as ledger from './ledger/ledger.js'
-import { BudgetConfigError, StorageError } from '../errors.js'
+import { StorageError } from '../errors.js'
 import { cloneJson } from '../internal/clone.js'
+import { parseOptions } from '../internal/options.js'
 import type { BudgetStore } from './types.js'
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
    * Most spend records kept for `querySpend`; the oldest are dropped beyond it, so a long-running process
-   * does not grow without bound. Balances are never dropped. Default `100_000`; `Infinity` keeps all.
+   * does not grow without bound. Balances are never dropped; totals stay exact through the daily rollups. Default
+   * `100_000`; `Infinity` keeps all. A record takes about 1 KB.
    */
   maxRecords?: number
+  /**
+   * Spend records whose `endedAt` is older than this many milliseconds are dropped (checked once a minute of store
+   * time). Default `Infinity` (only `maxRecords` applies).
+   */
+  recordRetentionMs?: number
+  /**
+   * Daily rollups (per UTC day, scope and model) older than this many milliseconds are dropped. Default 400 days.
+   * A rollup row takes about 300 bytes; a call adds to one row per scope it names (global, user, team, ...).
+   */
+  rollupRetentionMs?: number
 }
+
+const retention = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.literal(Number.POSITIVE_INFINITY)])
+const optionsSchema = z.object({ maxRecords: retention.optional(), recordRetentionMs: retention.optional(), rollupRetentionMs: retention.optional() })
 
 /**
  * An in-memory budget store for one process: the default of `BudgetManager`, and the store for tests.
@@ -28,11 +44,12 @@ export interface MemoryStoreOptions {
  * ```
  */
 export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
-  const maxRecords = options.maxRecords ?? 100_000
-  if (!(maxRecords === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxRecords) && maxRecords >= 0))) {
-    throw new BudgetConfigError('maxRecords', `\`maxRecords\` must be a non-negative integer or Infinity, got ${String(maxRecords)}`)
-  }
-  const state = ledger.createLedger({ maxRecords })
+  const parsed = parseOptions('memoryStore()', optionsSchema, options)
+  const state = ledger.createLedger({
+    maxRecords: parsed.maxRecords ?? 100_000,
+    recordRetentionMs: parsed.recordRetentionMs ?? Number.POSITIVE_INFINITY,
+    rollupRetentionMs: parsed.rollupRetentionMs ?? ledger.DEFAULT_ROLLUP_RETENTION_MS,
+  })
   let closed = false
   // Runs one synchronous ledger transition and hands back its result as a promise.
   const run = <T>(operation: () => T): Promise<T> => {
@@ -66,6 +83,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
     listBudgets: () => run(() => cloneJson(ledger.listBudgets(state))),
     getHistory: (scope) => run(() => cloneJson(ledger.getHistory(state, scope))),
     queryRecords: (query) => run(() => cloneJson(ledger.queryRecords(state, query))),
+    queryRollups: (query) => run(() => ledger.queryRollups(state, query)),
     close: () => {
       closed = true
       return Promise.resolve()

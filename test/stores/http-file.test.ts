@@ -10,6 +10,7 @@ import { fileStore } from '../../src/stores/file.js'
 import { httpStore } from '../../src/stores/http.js'
 import type { BudgetStore } from '../../src/stores/types.js'
 import { runStoreContract } from '../../src/testing/index.js'
+import { WITHOUT_ROLLUPS } from './contract-groups.js'
 
 const TOKEN = 'file-contract-token-0123456789'
 let dir = ''
@@ -35,5 +36,5 @@ afterAll(async () => {
 describe('httpStore against a server backed by fileStore', () => {
   // The contract checks the store's semantics; the breaker and timeouts have their own tests (http-client).
   // Under a loaded CI machine a 1,000-request burst must not trip them.
-  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }))
+  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }), { groups: WITHOUT_ROLLUPS })
 })

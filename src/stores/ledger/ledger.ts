@@ -10,6 +10,9 @@
  */
 import { InvalidInputError } from '../../errors.js'
 import { flatString } from './keys.js'
+import { addRollups, checkRollupFits, rollupDeltas, selectRollups } from './rollups.js'
+import { DEFAULT_ROLLUP_RETENTION_MS, type LedgerOptions, applyRetention, noteDropped, restoreRollups } from './retention.js'
+export { DEFAULT_ROLLUP_RETENTION_MS } from './retention.js'
 import type {
   Balance,
   BalancesRequest,
@@ -22,6 +25,9 @@ import type {
   PutBudgetResult,
   RecordQuery,
   ReleaseRequest,
+  RollupQuery,
+  RollupResult,
+  RollupRow,
   ReleaseResult,
   ReserveRequest,
   ReserveResult,
@@ -115,11 +121,22 @@ export interface LedgerState {
   records: SpendRecord[]
   /** Oldest records are dropped beyond this many (Infinity: keep all). */
   maxRecords: number
+  /** Records whose `endedAt` is older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
+  recordRetentionMs: number
+  /** Daily rollups, by day, scope and model (see `rollups.ts`). */
+  rollups: Map<string, RollupRow>
+  /** Rollup days older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
+  rollupRetentionMs: number
+  /** Records with `endedAt` at or after this are all kept; `null` until a record is dropped. */
+  recordsFrom: number | null
+  /** Rollup days starting at or after this are all kept; `null` until a rollup day is dropped. */
+  rollupsFrom: number | null
   lastSweepAt: number
 }
 
+
 /** A fresh, empty ledger. */
-export function createLedger(options: { maxRecords?: number } = {}): LedgerState {
+export function createLedger(options: LedgerOptions = {}): LedgerState {
   return {
     keys: new Map(),
     calls: new Map(),
@@ -131,6 +148,11 @@ export function createLedger(options: { maxRecords?: number } = {}): LedgerState
     interned: new Map(),
     records: [],
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
+    recordRetentionMs: options.recordRetentionMs ?? Number.POSITIVE_INFINITY,
+    rollups: new Map(),
+    rollupRetentionMs: options.rollupRetentionMs ?? DEFAULT_ROLLUP_RETENTION_MS,
+    recordsFrom: null,
+    rollupsFrom: null,
     lastSweepAt: Number.NEGATIVE_INFINITY,
   }
 }
@@ -466,6 +488,8 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
       fail(`entries[${i}].amount`, `adding ${entry.amount} to ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
     }
   }
+  const deltas = request.record === undefined ? null : rollupDeltas(request.record)
+  if (deltas !== null) checkRollupFits(state.rollups, deltas)
   if (isHeld(known)) dropHolds(state, known, now)
   const balances: CommitBalance[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
@@ -479,6 +503,7 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
   }
   finish(state, callId, Math.max(request.dedupeUntil, now), true)
   if (request.record !== undefined) appendRecord(state, request.record)
+  if (deltas !== null) addRollups(state.rollups, deltas)
   return { duplicate: false, balances }
 }
 
@@ -486,7 +511,12 @@ function appendRecord(state: LedgerState, record: SpendRecord): void {
   state.records.push(record)
   const excess = state.records.length - state.maxRecords
   // Drop in batches so that a full buffer does not shift the array on every commit.
-  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) state.records.splice(0, excess)
+  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) noteDropped(state, state.records.splice(0, excess))
+}
+
+/** Daily rollups and how far back the records and rollups are complete. Reads only. */
+export function queryRollups(state: LedgerState, query: RollupQuery): RollupResult {
+  return { rows: selectRollups(state.rollups, query), recordsFrom: state.recordsFrom, rollupsFrom: state.rollupsFrom }
 }
 
 /** Drop the call's holds. See {@link ReleaseRequest}. */
@@ -675,6 +705,7 @@ export function queryRecords(state: LedgerState, query: RecordQuery): SpendRecor
 /** Forgets keys past their expiry that hold nothing; runs at most once per {@link SWEEP_INTERVAL_MS} of ledger time. */
 function sweepKeys(state: LedgerState, now: number): void {
   state.lastSweepAt = now
+  applyRetention(state, now)
   for (const [key, ks] of state.keys) {
     if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) state.keys.delete(key)
   }
@@ -706,11 +737,14 @@ export function snapshotLedger(state: LedgerState): JsonValue {
     budgets: [...state.budgets.values()] as unknown as JsonValue,
     history: [...state.history.values()].flat() as unknown as JsonValue,
     records: state.records as unknown as JsonValue,
+    rollups: [...state.rollups.values()] as unknown as JsonValue,
+    recordsFrom: state.recordsFrom,
+    rollupsFrom: state.rollupsFrom,
   }
 }
 
 /** Rebuild a ledger from {@link snapshotLedger} output. Throws `InvalidInputError` on a malformed snapshot. */
-export function restoreLedger(snapshot: JsonValue, options: { maxRecords?: number } = {}): LedgerState {
+export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}): LedgerState {
   const s = snapshot as Record<string, unknown>
   if (typeof s !== 'object' || s === null || s.version !== 2) fail('snapshot', 'not a ledger snapshot of version 2')
   const state = createLedger(options)
@@ -733,5 +767,6 @@ export function restoreLedger(snapshot: JsonValue, options: { maxRecords?: numbe
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
   state.records = [...(s.records as SpendRecord[])]
+  restoreRollups(state, s)
   return state
 }
