@@ -5,7 +5,6 @@ import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisStore, type RedisStoreOptions } from '../../src/stores/redis.js'
 import { runStoreContract } from '../../src/testing/index.js'
-import { WITHOUT_ROLLUPS } from './contract-groups.js'
 import { spyPipelines } from '../helpers/pipeline-spy.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
@@ -30,11 +29,11 @@ let n = 0
 const uniquePrefix = (): string => `t${process.pid}-${n++}`
 
 describe('redisStore with ioredis', () => {
-  runStoreContract(it, () => redisStore({ client: io, prefix: uniquePrefix(), time: 'client' }), { groups: WITHOUT_ROLLUPS })
+  runStoreContract(it, () => redisStore({ client: io, prefix: uniquePrefix(), time: 'client' }))
 })
 
 describe('redisStore with node-redis', () => {
-  runStoreContract(it, () => redisStore({ client: node, prefix: uniquePrefix(), time: 'client' }), { groups: WITHOUT_ROLLUPS })
+  runStoreContract(it, () => redisStore({ client: node, prefix: uniquePrefix(), time: 'client' }))
 })
 
 describe('redisStore', () => {
@@ -84,7 +83,17 @@ describe('redisStore', () => {
     })
     const keys = (await io.keys(`*${prefix}*`)).sort()
     expect(keys.every((k) => k.startsWith(`{${prefix}}:`))).toBe(true)
-    expect(keys).toEqual([`{${prefix}}:c:c1`, `{${prefix}}:epoch`, `{${prefix}}:k:user:alice|d:x|usd`, `{${prefix}}:live`, `{${prefix}}:r`, `{${prefix}}:rm`])
+    const day = new Date(now).toISOString().slice(0, 10)
+    expect(keys).toEqual([
+      `{${prefix}}:c:c1`,
+      `{${prefix}}:epoch`,
+      `{${prefix}}:k:user:alice|d:x|usd`,
+      `{${prefix}}:live`,
+      `{${prefix}}:r`,
+      `{${prefix}}:rm`,
+      `{${prefix}}:u:${day}`,
+      `{${prefix}}:ud`,
+    ])
     // the record is one stream entry whose fields are the record's fields (JSON values), not one JSON blob
     const entries = await io.xrange(`{${prefix}}:r`, '-', '+')
     expect(entries.map(([, fields]) => fields)).toEqual([['callId', '"c1"', 'startedAt', String(now), 'endedAt', String(now)]])
