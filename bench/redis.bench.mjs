@@ -4,6 +4,11 @@
 // (INFO commandstats), the client process's CPU per call, and Redis memory per active scope. Starts its own
 // redis-server on a free loopback port in a temporary directory.
 //
+// Baselines measured in the same run, on the same server: a trivial EVAL (`return redis.call('INCRBY', KEYS[1],
+// ARGV[1])`) sent the same way by each client (100 in flight), and `redis-benchmark` sending that EVAL. The ratio
+// "Redis CPU per admitted 4-key call / Redis CPU per trivial EVAL" is the store's cost in units of the cheapest
+// script Redis can run (goal: at most 12x; an admitted call is at least 2 scripts, so 2x is the floor).
+//
 // Usage: npm run build && node bench/redis.bench.mjs   (LLM_BUDGET_REDIS=path/to/redis.js to use another build)
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -54,6 +59,40 @@ async function serverCpuSeconds() {
 }
 async function usedMemory() {
   return Number((await admin.info('memory')).match(/used_memory:(\d+)/)[1])
+}
+
+// ------------------------------------------------------------------------------------------------ baselines
+const TRIVIAL = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+/** A trivial EVALSHA sent by `send` (one client's way of sending a command), 100 in flight. */
+async function trivialEval(label, send) {
+  const sha = await admin.script('LOAD', TRIVIAL)
+  const count = CALLS * 2
+  for (let i = 0; i < 1000; i++) await send(['EVALSHA', sha, '1', `bench-trivial-${label}`, '1'])
+  const cpuBefore = await serverCpuSeconds()
+  let next = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < count) {
+        next++
+        await send(['EVALSHA', sha, '1', `bench-trivial-${label}`, '1'])
+      }
+    }),
+  )
+  const seconds = (performance.now() - started) / 1000
+  const cpuAfter = await serverCpuSeconds()
+  return { label, callsPerSecond: Math.round(count / seconds), redisCpuPerCall: ((cpuAfter - cpuBefore) * 1e6) / count }
+}
+
+/** `redis-benchmark` sending the trivial EVAL: 100 connections, then 1 connection with 100 pipelined. */
+async function redisBenchmark(args) {
+  const cpuBefore = await serverCpuSeconds()
+  const n = CALLS * 4
+  const result = spawnSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-n', String(n), ...args, '-q', 'EVAL', TRIVIAL, '1', 'bench-rb', '1'], { encoding: 'utf8' })
+  const cpuAfter = await serverCpuSeconds()
+  const rps = Number(/([\d.]+) requests per second/.exec(result.stdout)?.[1] ?? NaN)
+  return { callsPerSecond: Math.round(rps), redisCpuPerCall: ((cpuAfter - cpuBefore) * 1e6) / n }
 }
 
 // ------------------------------------------------------------------------------------------------ runs
@@ -165,10 +204,22 @@ async function memoryPerScope(client) {
 const io = new Redis(port, '127.0.0.1')
 const node = createClient({ url: `redis://127.0.0.1:${port}` })
 await node.connect()
+// the trivial EVAL through each client the way the store sends its scripts: ioredis in one pipeline per tick
+// (the store's batcher: auto-pipelining), node-redis as it is (it writes the commands of one tick together)
+const ioAuto = new Redis(port, '127.0.0.1', { enableAutoPipelining: true })
+const sendWith = {
+  ioredis: (args) => ioAuto.call(args[0], ...args.slice(1)),
+  'node-redis': (args) => node.sendCommand(args),
+}
 const rows = []
+const baselines = {}
 for (const [label, client] of [['ioredis', io], ['node-redis', node]]) {
+  baselines[label] = await trivialEval(label, sendWith[label])
   for (const keysPerCall of [1, 4]) rows.push(await throughput(label, client, keysPerCall))
 }
+const rbConnections = await redisBenchmark(['-c', '100'])
+const rbPipelined = await redisBenchmark(['-c', '1', '-P', '100'])
+ioAuto.disconnect()
 const memory = await memoryPerScope(io)
 
 console.log(`redisStore on loopback, Redis ${version}, Node ${process.version}, ${CALLS} calls (reserve + commit with a spend record) per row, ${IN_FLIGHT} in flight, one process\n`)
@@ -177,6 +228,22 @@ console.log('|---|---|---|---|---|---|---|---|---|')
 for (const r of rows) {
   console.log(
     `| ${r.label} | ${r.keysPerCall} | ${r.callsPerSecond.toLocaleString('en-US')} | ${r.roundTripsPerCall.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.redisCpuPerCall.toFixed(0)} | ${r.scriptUsecPerCall.toFixed(0)} | ${r.clientCpuPerCall.toFixed(0)} |`,
+  )
+}
+console.log('\n| baseline: trivial EVAL (INCRBY) | calls/s | Redis CPU per EVAL (us) |')
+console.log('|---|---|---|')
+for (const label of ['ioredis', 'node-redis']) {
+  const b = baselines[label]
+  console.log(`| ${label}, ${IN_FLIGHT} in flight | ${b.callsPerSecond.toLocaleString('en-US')} | ${b.redisCpuPerCall.toFixed(2)} |`)
+}
+console.log(`| redis-benchmark, 100 connections | ${rbConnections.callsPerSecond.toLocaleString('en-US')} | ${rbConnections.redisCpuPerCall.toFixed(2)} |`)
+console.log(`| redis-benchmark, 1 connection, 100 pipelined | ${rbPipelined.callsPerSecond.toLocaleString('en-US')} | ${rbPipelined.redisCpuPerCall.toFixed(2)} |`)
+console.log('\n| client | admitted calls/s (4 keys, with a record) | trivial EVALs/s, same client | Redis CPU per admitted call (us) | per trivial EVAL (us) | ratio (goal <= 12x) |')
+console.log('|---|---|---|---|---|---|')
+for (const r of rows.filter((row) => row.keysPerCall === 4)) {
+  const b = baselines[r.label]
+  console.log(
+    `| ${r.label} | ${r.callsPerSecond.toLocaleString('en-US')} | ${b.callsPerSecond.toLocaleString('en-US')} | ${r.redisCpuPerCall.toFixed(1)} | ${b.redisCpuPerCall.toFixed(2)} | ${(r.redisCpuPerCall / b.redisCpuPerCall).toFixed(1)}x |`,
   )
 }
 console.log('\nRedis CPU: INFO cpu of the server process (what bounds one prefix: 1e6 / it = calls/s per Redis core).')

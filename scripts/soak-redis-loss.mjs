@@ -39,7 +39,6 @@ const port = await new Promise((resolve) => {
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-soak-redis-'))
 const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no']
 let server = null
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 async function startServer() {
   server = spawn('redis-server', args, { stdio: 'ignore' })
   const probe = new Redis(port, '127.0.0.1', { retryStrategy: () => 20, maxRetriesPerRequest: null })

@@ -56,6 +56,14 @@ describe('redisStore', () => {
     for (const [options, message] of bad) expect(() => redisStore(options as RedisStoreOptions)).toThrow(message)
   })
 
+  it('refuses unknown options, naming the closest known one, and bad values with the value it got', () => {
+    expect(() => redisStore({ client: io, timeoutMS: 500 } as never)).toThrow(/no option `"timeoutMS"`.*Did you mean `timeoutMs`/)
+    expect(() => redisStore({ client: io, failFast: { failures: 0, probeAfterMs: 10 } })).toThrow(/failFast\.failures/)
+    expect(() => redisStore({ client: io, initialize: 'later' as never })).toThrow(/initialize.*"later"/)
+    expect(() => redisStore({ client: io, maxClockSkewMs: -1 })).toThrow(/maxClockSkewMs/)
+    expect(() => redisStore(undefined as never)).toThrow(/needs an options object with a `client`/)
+  })
+
   it('refuses an ioredis client with a keyPrefix', async () => {
     const prefixed = new Redis(server.port, '127.0.0.1', { keyPrefix: 'x:', lazyConnect: true })
     expect(() => redisStore({ client: prefixed })).toThrow(/keyPrefix/)
