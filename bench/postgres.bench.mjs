@@ -5,7 +5,7 @@
 //      from them), timed as the median of 5 runs.
 // Starts its own PostgreSQL (fsync on, the durable default) through test/helpers/postgres-server.ts.
 //
-// Usage: npm run build && node bench/postgres.bench.mjs   (CALLS=5000 ROWS=1000000 PGBENCH_SECONDS=15)
+// Usage: npm run build && node bench/postgres.bench.mjs   (CALLS=5000 ROWS=1000000 PGBENCH_SECONDS=15 FSYNC=off)
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -22,7 +22,8 @@ const PGBENCH_SECONDS = Number(process.env.PGBENCH_SECONDS ?? 15)
 const IN_FLIGHT = 100
 const POOL = 20
 
-const server = await startPostgresServer({ fsync: true, settings: { shared_buffers: '256MB', max_wal_size: '2GB' } })
+const FSYNC = process.env.FSYNC !== 'off'
+const server = await startPostgresServer({ fsync: FSYNC, settings: { shared_buffers: '256MB', max_wal_size: '2GB' } })
 const pool = new pg.Pool({ connectionString: server.url, max: POOL })
 pool.on('error', () => {})
 const version = (await pool.query('SHOW server_version')).rows[0].server_version
@@ -79,7 +80,7 @@ try {
   if (bench.status !== 0) throw new Error(`pgbench -N failed: ${bench.stderr}`)
   const tps = Number(/tps = ([\d.]+)/.exec(bench.stdout)[1])
 
-  console.log(`PostgreSQL ${version} on loopback, fsync on, synchronous_commit on; ${POOL} connections; ${IN_FLIGHT} calls in flight`)
+  console.log(`PostgreSQL ${version} on loopback, fsync ${FSYNC ? 'on' : 'off'}, synchronous_commit on; ${POOL} connections; ${IN_FLIGHT} calls in flight`)
   console.log('')
   console.log('| what | per second | p50 ms | p99 ms |')
   console.log('|---|---:|---:|---:|')

@@ -200,10 +200,12 @@ BEGIN
         v_refused := i - 1;
         RAISE EXCEPTION 'refused' USING ERRCODE = 'LB001';
       END IF;
+      -- The key's expired holds were just dropped: reserved is the sum of its live holds.
+      v_balances := v_balances || jsonb_build_array(jsonb_build_array(v_spent, v_reserved));
     END LOOP;
     INSERT INTO llm_budget_holds (call_id, key, amount, expires_at)
       SELECT p_call, u.key, u.amount, p_hold_until FROM unnest(p_keys, p_amounts) AS u(key, amount);
-    RETURN jsonb_build_object('ok', true, 'duplicate', false, 'balances', llm_budget_balances(p_keys, p_now));
+    RETURN jsonb_build_object('ok', true, 'duplicate', false, 'balances', v_balances);
   EXCEPTION WHEN SQLSTATE 'LB001' THEN
     -- Everything above is rolled back; the balances are as they were.
     RETURN jsonb_build_object('ok', false, 'refused', v_refused, 'balances', llm_budget_balances(p_keys, p_now));
@@ -217,8 +219,8 @@ DECLARE
   v_state "char";
   v_until double precision;
   v_after bigint;
-  v_afters bigint[] := '{}';
-  v_balances jsonb;
+  v_reserved bigint;
+  v_balances jsonb := '[]'::jsonb;
   v_log llm_budget_spend_logs%ROWTYPE;
 BEGIN
   INSERT INTO llm_budget_calls (call_id, state, until) VALUES (p_call, 'c', greatest(p_dedupe, p_now)) ON CONFLICT (call_id) DO NOTHING;
@@ -239,7 +241,7 @@ BEGIN
       SELECT h.key, NULL FROM llm_budget_holds h WHERE h.call_id = p_call AND NOT (h.key = ANY(p_keys))
     ) a ORDER BY a.key COLLATE "C"
     ON CONFLICT (key) DO UPDATE SET expires_at = k.expires_at;
-  WITH gone AS (DELETE FROM llm_budget_holds WHERE call_id = p_call RETURNING key, amount)
+  WITH gone AS (DELETE FROM llm_budget_holds WHERE call_id = p_call OR (key = ANY(p_keys) AND expires_at <= p_now) RETURNING key, amount)
   UPDATE llm_budget_keys k SET reserved = k.reserved - g.total
     FROM (SELECT key, sum(amount) AS total FROM gone GROUP BY key) g WHERE k.key = g.key;
   FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
@@ -252,12 +254,13 @@ BEGIN
                           WHEN k.expires_at IS NULL OR p_expires[i] IS NULL THEN NULL
                           ELSE greatest(k.expires_at, p_expires[i]) END
       WHERE k.key = p_keys[i]
-      RETURNING spent INTO v_after;
+      RETURNING spent, reserved INTO v_after, v_reserved;
     IF v_after > 9007199254740991 THEN
       RAISE EXCEPTION 'adding % to % would exceed the largest exact amount (9007199254740991)', p_amounts[i], p_keys[i]
         USING ERRCODE = 'LB002', DETAIL = 'entries[' || (i - 1) || '].amount';
     END IF;
-    v_afters := v_afters || v_after;
+    -- Expired holds on the key were dropped above: reserved is the sum of its live holds.
+    v_balances := v_balances || jsonb_build_array(jsonb_build_array(v_after - p_amounts[i], v_after, v_reserved));
   END LOOP;
   IF p_log IS NOT NULL THEN
     v_log := jsonb_populate_record(NULL::llm_budget_spend_logs, p_log);
@@ -278,8 +281,6 @@ BEGIN
         saved_nano_usd = d.saved_nano_usd + excluded.saved_nano_usd,
         estimated_calls = d.estimated_calls + excluded.estimated_calls;
   END IF;
-  SELECT coalesce(jsonb_agg(jsonb_build_array(v_afters[n] - p_amounts[n], v_afters[n], b->1) ORDER BY n), '[]'::jsonb) INTO v_balances
-    FROM jsonb_array_elements(llm_budget_balances(p_keys, p_now)) WITH ORDINALITY AS e(b, n);
   RETURN jsonb_build_object('duplicate', false, 'balances', v_balances);
 END
 $$;
