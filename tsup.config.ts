@@ -13,7 +13,6 @@ export const entries: Record<string, string> = {
   'postgres': 'src/stores/postgres.ts',
   'server': 'src/server/index.ts',
   'server/fetch': 'src/server/fetch.ts',
-  'http-outbox-file': 'src/stores/http-outbox-file.ts',
   'openai': 'src/integrations/openai.ts',
   'anthropic': 'src/integrations/anthropic.ts',
   'ai-sdk': 'src/integrations/ai-sdk.ts',

@@ -39,7 +39,7 @@ export type {
   StoreErrorEvent,
   ThresholdCrossedEvent,
 } from './events.js'
-export type { EstimateRequest } from './pricing.js'
+export type { EstimateRequest, EstimateUnits } from './pricing.js'
 export { MAX_USD, formatNano, nanoToUsd, usdToNano } from './money.js'
 export { alertPayload, alertText, emailSink, slackSink, webhookSink } from './alerts.js'
 export type { AlertEvent, AlertSink, DeliveryOptions, EmailSinkOptions, SlackSinkOptions, WebhookSinkOptions } from './alerts.js'

@@ -8,6 +8,8 @@
  * @packageDocumentation
  */
 import { LRUCache } from 'lru-cache'
+import { z } from 'zod'
+import { parseOptions } from '../internal/options.js'
 import type { PriceCatalog } from '../cost/catalog.js'
 import {
   BudgetConfigError,
@@ -32,11 +34,11 @@ import {
 } from './definition.js'
 import { type BudgetEventName, type BudgetEvents, type BudgetListener, type EventWindow, EventHub } from './events.js'
 import { type LedgerUnit, flatString, ledgerKey, modelPrefix, scopePrefix } from '../stores/ledger/keys.js'
-import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdToNano } from './money.js'
+import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdInputToNano, usdToNano } from './money.js'
 import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usageTokens } from './pricing.js'
 import { type SpendQuery, type SpendReport, filterRecords } from './records.js'
 import { spendReport } from './spend-report.js'
-import { type CallContext, type ResolvedContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
+import { type CallContext, type ResolvedContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, parseUser, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
 import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
 
 /** A clock: epoch milliseconds. */
@@ -77,6 +79,13 @@ export interface BudgetManagerOptions {
    * commits for its whole life regardless.
    */
   dedupeTtlMs?: number | undefined
+  /**
+   * How long the all-time spend of a scope is kept after its last call (a sliding expiry). Every scope a call names
+   * (user, team, org, key, end user, tags, model, provider, deployment) has one all-time ledger key, budget or
+   * not; a key untouched for this long is forgotten, so memory stays bounded by the scopes active within it.
+   * Default 90 days. Use `Infinity` to keep every scope's spend forever.
+   */
+  spendTrackingTtlMs?: number | undefined
 }
 
 /** What a reservation holds: a USD amount, or a request to estimate from the price catalog. */
@@ -86,6 +95,12 @@ export type Estimate = number | EstimateRequest
 export interface ReserveOptions {
   /** Your own call id (1 to 120 characters); reusing it makes a retried reservation a no-op. */
   callId?: string | undefined
+  /**
+   * Whether a budget's `onExceeded: { fallbackModel }` may admit its fallback model instead of refusing (default
+   * `true`; the reservation's `model` then names the fallback, and the caller must call that model). Pass `false`
+   * when the caller cannot switch models: the call is refused instead.
+   */
+  allowFallback?: boolean | undefined
 }
 
 /** What a call cost: a USD number, or the details to price it. */
@@ -311,6 +326,7 @@ const RATE_WINDOW = ''
 const DEFAULT_HOLD_TTL_MS = 600_000
 const DEFAULT_DEDUPE_TTL_MS = 120_000
 const KEY_GRACE_MS = 60_000
+const DEFAULT_SPEND_TRACKING_TTL_MS = 90 * 86_400_000
 const MAX_OPTIMISTIC_RETRIES = 8
 
 function checkMs(field: string, value: number | undefined, fallback: number, min = 0): number {
@@ -335,6 +351,11 @@ function randomPrefix(): string {
 function scopeOf(scopeString: string): Scope {
   const colon = scopeString.indexOf(':')
   return { type: scopeString.slice(0, colon) as ScopeType, id: scopeString.slice(colon + 1) }
+}
+
+/** The all-time spend key of a scope (the same key a budget without a window counts on). */
+function trackedKey(scope: Scope): string {
+  return ledgerKey(scopePrefix(scope), 'all', 'usd')
 }
 
 function toDate(ms: number | null | undefined): Date | null {
@@ -368,6 +389,21 @@ function isInputError(error: unknown): boolean {
  * await reservation.commit({ usage: response.usage, model: 'gpt-4o' })
  * ```
  */
+/** The known options of {@link BudgetManager}; values are checked one by one in the constructor. */
+const MANAGER_OPTIONS = z.object({
+  projectName: z.unknown().optional(),
+  store: z.unknown().optional(),
+  catalog: z.unknown().optional(),
+  clock: z.unknown().optional(),
+  onStoreError: z.unknown().optional(),
+  defaults: z.unknown().optional(),
+  holdTtlMs: z.unknown().optional(),
+  budgetCacheTtlMs: z.unknown().optional(),
+  budgetCacheMax: z.unknown().optional(),
+  dedupeTtlMs: z.unknown().optional(),
+  spendTrackingTtlMs: z.unknown().optional(),
+})
+
 /** A caller's call id: an id of at most 120 characters (stores add their own prefixes within their 200). */
 function validateCallId(callId: string): void {
   validateId('callId', callId)
@@ -386,6 +422,8 @@ export class BudgetManager {
   private readonly holdTtlMs: number
   private readonly dedupeTtlMs: number
   private readonly cacheTtlMs: number
+  /** Sliding expiry of the all-time key of each named scope; `null` keeps it forever. */
+  private readonly spendTrackingTtlMs: number | null
   private readonly defaults = new Map<ScopeType, BudgetDefinition>()
   private readonly cache: LRUCache<string, CachedBudget>
   private readonly pending = new Map<string, Promise<CompiledBudget | null>>()
@@ -397,7 +435,7 @@ export class BudgetManager {
   private counter = 0
 
   constructor(options: BudgetManagerOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new BudgetConfigError('options', 'BudgetManager options must be an object')
+    parseOptions('new BudgetManager()', MANAGER_OPTIONS, options)
     this.store = options.store ?? memoryStore()
     this.clock = options.clock ?? this.store.clock ?? SYSTEM_CLOCK
     if (typeof this.clock.now !== 'function') throw new BudgetConfigError('clock', '`clock` must be `{ now(): number }` (epoch milliseconds)')
@@ -410,6 +448,7 @@ export class BudgetManager {
     this.dedupeTtlMs = checkMs('dedupeTtlMs', options.dedupeTtlMs, DEFAULT_DEDUPE_TTL_MS, 1)
     this.cacheTtlMs = checkMs('budgetCacheTtlMs', options.budgetCacheTtlMs, 1000)
     const cacheMax = checkMs('budgetCacheMax', options.budgetCacheMax, 100_000, 1)
+    this.spendTrackingTtlMs = options.spendTrackingTtlMs === Number.POSITIVE_INFINITY ? null : checkMs('spendTrackingTtlMs', options.spendTrackingTtlMs, DEFAULT_SPEND_TRACKING_TTL_MS, 1)
     this.cache = new LRUCache({ max: cacheMax })
     if (options.defaults !== undefined) {
       if (typeof options.defaults !== 'object' || options.defaults === null) throw new BudgetConfigError('defaults', '`defaults` must be an object such as `{ endUser: { maxBudget: 1, duration: "daily" } }`')
@@ -655,6 +694,13 @@ export class BudgetManager {
 
   // ------------------------------------------------------------------------------------------------ admission
 
+  /** The all-time `usd` key of every scope a call names (not `global`): spend is tracked for each, budget or not. */
+  private trackedKeys(scopes: readonly Scope[]): string[] {
+    const keys: string[] = []
+    for (const scope of scopes) if (scope.type !== 'global') keys.push(trackedKey(scope))
+    return keys
+  }
+
   private nextCallId(): string {
     this.counter++
     // Joined rather than concatenated: a flat string, which is what a store keeps for its dedupe window.
@@ -748,7 +794,7 @@ export class BudgetManager {
   }
 
   private priceEstimate(estimate: unknown): { nano: number; tokens: number; model: string | undefined } {
-    if (typeof estimate === 'number') return { nano: usdToNano(estimate, 'estimate'), tokens: 0, model: undefined }
+    if (typeof estimate === 'number') return { nano: usdInputToNano(estimate, 'estimate'), tokens: 0, model: undefined }
     if (typeof estimate === 'object' && estimate !== null && !Array.isArray(estimate)) {
       const priced = estimateRequest(this.catalog, estimate as EstimateRequest)
       return priced
@@ -785,7 +831,8 @@ export class BudgetManager {
       keys = [...keys, scopeKey(scope)]
     }
     const callId = options.callId ?? this.nextCallId()
-    return this.admit(context, scopes, keys, priced, callId, estimate, true)
+    if (options.allowFallback !== undefined && typeof options.allowFallback !== 'boolean') throw new InvalidInputError('allowFallback', '`allowFallback` must be a boolean')
+    return this.admit(context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true)
   }
 
   private async admit(
@@ -804,20 +851,23 @@ export class BudgetManager {
         budgets = await this.budgetsFor(scopes, keys, now)
       } catch (error) {
         if (isInputError(error)) throw error
-        return this.storeFailure('getBudget', error, context, priced, callId, now)
+        return this.storeFailure('getBudget', error, context, scopes, priced, callId, now)
       }
     }
     const plan = this.plan(budgets, context, priced.nano, priced.tokens, now)
     const holdExpiresAt = now + this.holdTtlMs
     if (plan.entries.length === 0) {
-      return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false)
+      return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false, this.trackedKeys(scopes))
     }
     let result
     try {
       result = await this.store.reserve({ callId, now, holdExpiresAt, entries: plan.entries })
     } catch (error) {
       if (isInputError(error)) throw error
-      return this.storeFailure('reserve', error, context, priced, callId, now)
+      // The store may have applied the reservation before it failed (a timeout after the request was sent): release
+      // the call id, best effort, so its holds (or a late arrival, which the store then ignores) count for nothing.
+      await this.store.release({ callId, now: this.clock.now(), holdExpiresAt }).catch(() => undefined)
+      return this.storeFailure('reserve', error, context, scopes, priced, callId, now)
     }
     if (!result.ok) {
       const meta = plan.meta[result.refusedIndex]!
@@ -849,7 +899,7 @@ export class BudgetManager {
       throw refusal
     }
     if (!result.duplicate) this.warnOver(plan, result.balances, callId)
-    return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false)
+    return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false, this.trackedKeys(scopes))
   }
 
   /** Emits `budget.exceeded` with `action: 'warn'` for `warn` budgets that the reservation took over their limit. */
@@ -874,11 +924,19 @@ export class BudgetManager {
     }
   }
 
-  private storeFailure(operation: string, error: unknown, context: CallContext, priced: { nano: number; tokens: number; model: string | undefined }, callId: string, now: number): Reservation {
+  private storeFailure(
+    operation: string,
+    error: unknown,
+    context: CallContext,
+    scopes: readonly Scope[],
+    priced: { nano: number; tokens: number; model: string | undefined },
+    callId: string,
+    now: number,
+  ): Reservation {
     const storageError = asStorageError(error, this.store.name)
     this.emit('store.error', { operation, action: this.onStoreError, error: storageError, callId })
     if (this.onStoreError === 'deny') throw storageError
-    return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, now + this.holdTtlMs, { entries: [], meta: [] }, false, true)
+    return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, now + this.holdTtlMs, { entries: [], meta: [] }, false, true, this.trackedKeys(scopes))
   }
 
   // ------------------------------------------------------------------------------------------------ commit
@@ -893,7 +951,7 @@ export class BudgetManager {
       return { nano: fallback.nano, tokens: fallback.tokens, status: 'estimated', estimated: true, fields: { priceSource: 'estimate' } }
     }
     if (typeof input === 'number') {
-      return { nano: usdToNano(input, 'cost'), tokens: fallback.tokens, status: 'success', estimated: false, fields: { priceSource: 'caller' } }
+      return { nano: usdInputToNano(input, 'cost'), tokens: fallback.tokens, status: 'success', estimated: false, fields: { priceSource: 'caller' } }
     }
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       throw new InvalidInputError('commit', '`commit` takes a USD number or `{ cost?, usage?, model?, provider?, status?, estimated?, metadata? }`')
@@ -912,7 +970,7 @@ export class BudgetManager {
       return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields }
     }
     if (input.cost !== undefined) {
-      const nano = usdToNano(input.cost, 'cost')
+      const nano = usdInputToNano(input.cost, 'cost')
       let tokens = fallback.tokens
       if (input.usage !== undefined) {
         const counted = usageTokens(input.usage, model, provider)
@@ -950,6 +1008,8 @@ export class BudgetManager {
     modelRequested: string | undefined
     estimateNano: number | null
     guarded: boolean
+    /** The all-time keys of the scopes the call names (spend tracked budget or not). */
+    tracked: readonly string[]
   }): Promise<CommitOutcome> {
     const { callId, plan, priced } = args
     const now = this.clock.now()
@@ -959,6 +1019,13 @@ export class BudgetManager {
       if (meta.kind === 'par') continue
       const amount = meta.kind === 'rpm' ? 1 : meta.kind === 'tpm' ? priced.tokens : priced.nano
       entries.push({ key: meta.key, amount, expiresAt: meta.expiresAt })
+    }
+    if (priced.nano > 0) {
+      const trackedUntil = this.spendTrackingTtlMs === null ? null : now + this.spendTrackingTtlMs
+      for (const key of args.tracked) {
+        // A budget without a window counts on the same all-time key already.
+        if (!entries.some((entry) => entry.key === key)) entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
+      }
     }
     const costText = formatNano(priced.nano)
     const record = this.buildRecord(args, now, costText)
@@ -1110,6 +1177,7 @@ export class BudgetManager {
       modelRequested: resolved.context.model,
       estimateNano: null,
       guarded: true,
+      tracked: this.trackedKeys(resolved.scopes),
     })
   }
 
@@ -1145,7 +1213,7 @@ export class BudgetManager {
       }
       const currentDefinition = current === null ? null : fromStoredJson(current.definition, current.createdAt)
       const { next, action } = change(currentDefinition, now)
-      if (next === null && current === null) return null
+      if (next === null && current === null && action !== 'reset') return null
       const history: HistoryEntry = {
         scope: scopeString,
         action,
@@ -1187,15 +1255,52 @@ export class BudgetManager {
     const validated = validateDefinition(definition)
     // Compile once to refuse limits that cannot be held (e.g. a per-model limit above the maximum).
     this.compile(parsedScope, scopeKey(parsedScope), { definition: validated, anchor: 0, increases: [] }, 0, false)
+    let previous: StoredDefinition | null = null
     const stored = await this.writeBudget(
       parsedScope,
-      (current, now) => ({
-        next: { definition: validated, anchor: current?.anchor ?? now, increases: (current?.increases ?? []).filter((inc) => inc.until > now) },
-        action: current === null ? 'create' : 'update',
-      }),
+      (current, now) => {
+        previous = current
+        return {
+          next: { definition: validated, anchor: current?.anchor ?? now, increases: (current?.increases ?? []).filter((inc) => inc.until > now) },
+          action: current === null ? 'create' : 'update',
+        }
+      },
       options.reason ?? null,
     )
+    await this.carryOver(parsedScope, previous, stored!)
     return this.info(parsedScope, stored!)
+  }
+
+  /**
+   * A budget whose window began before it was written (a calendar budget created mid-month, a changed duration)
+   * counts the spend recorded earlier in that window: the scope's records from the window's start (or its last
+   * reset) to the write are added to the new window's key once. Calls admitted before the budget existed and
+   * committed after the write are not in either and are not counted in this window (at most the calls in flight).
+   */
+  private async carryOver(scope: Scope, previous: StoredDefinition | null, stored: StoredBudget): Promise<void> {
+    const scopeString = scopeKey(scope)
+    const budget = this.compile(scope, scopeString, fromStoredJson(stored.definition, stored.createdAt), stored.revision, false)
+    const now = this.clock.now()
+    const window = this.mainWindow(budget, now)
+    // Without a window the budget counts on the scope's all-time key, which already holds its spend.
+    if (window === null || window.start >= stored.updatedAt) return
+    const key = this.mainKey(budget)
+    if (previous !== null) {
+      const before = this.compile(scope, scopeString, previous, 0, false)
+      this.mainWindow(before, now)
+      if (this.mainKey(before) === key) return
+    }
+    const reset = await this.lastReset(scopeString)
+    const from = Math.max(window.start, reset ?? window.start)
+    // Up to and including the write's millisecond: a call admitted after the write and recorded within that same
+    // millisecond would count twice, which needs a call shorter than a millisecond racing the write.
+    const records = await this.spendRecords({ from, to: stored.updatedAt + 1, scope })
+    let amount = 0
+    for (const record of records) if (typeof record['costNanoUsd'] === 'number') amount += record['costNanoUsd']
+    if (amount === 0) return
+    const callId = `carry-${stored.revision}-${this.nextCallId()}`
+    const expiresAt = window.end + this.holdTtlMs + KEY_GRACE_MS
+    await this.storeCall(() => this.store.commit({ callId, now, entries: [{ key, amount, expiresAt }], dedupeUntil: now + this.dedupeTtlMs }))
   }
 
   private info(scope: Scope, stored: StoredBudget): BudgetInfo {
@@ -1239,7 +1344,7 @@ export class BudgetManager {
   async increaseBudget(scope: ScopeInput, increase: IncreaseInput): Promise<BudgetInfo> {
     const parsed = parseScope(scope)
     if (typeof increase !== 'object' || increase === null) throw new InvalidInputError('increase', '`increaseBudget` takes `{ amount, until, reason? }`')
-    const amountNano = usdToNano(increase.amount, 'amount')
+    const amountNano = usdInputToNano(increase.amount, 'amount')
     if (amountNano === 0) throw new InvalidInputError('amount', '`amount` must be greater than 0')
     const until = increase.until instanceof Date ? increase.until.getTime() : increase.until
     if (typeof until !== 'number' || !Number.isFinite(until)) throw new InvalidInputError('until', '`until` must be a Date or epoch milliseconds')
@@ -1319,26 +1424,36 @@ export class BudgetManager {
     }
   }
 
-  /** Sets the current window's spend of a scope to zero (holds of calls in flight are kept), with a history entry. */
+  /**
+   * Sets the spend of a scope to zero, in its current window and all-time (holds of calls in flight are kept), with a
+   * history entry; the spend getters count from then on. Works for scopes without a budget too.
+   */
   async resetScope(scope: ScopeInput, options: { reason?: string } = {}): Promise<void> {
     const parsed = parseScope(scope)
     const scopeString = scopeKey(parsed)
     const now = this.clock.now()
     const stored = await this.storeCall(() => this.store.getBudget(scopeString))
     const budget = this.fromStored(parsed, scopeString, stored)
-    if (budget === null) return
-    const keys: string[] = []
-    this.mainWindow(budget, now)
-    keys.push(this.mainKey(budget))
-    for (const model of budget.policy.models.values()) {
-      const state = this.windowOf(budget, model.model, model.spec)
-      this.currentWindow(state, now)
-      keys.push(this.keyOf(state, 'usd'))
+    const keys: string[] = parsed.type === 'global' ? [] : [trackedKey(parsed)]
+    if (budget !== null) {
+      this.mainWindow(budget, now)
+      keys.push(this.mainKey(budget))
+      for (const model of budget.policy.models.values()) {
+        const state = this.windowOf(budget, model.model, model.spec)
+        this.currentWindow(state, now)
+        keys.push(this.keyOf(state, 'usd'))
+      }
     }
-    await this.storeCall(() => this.store.reset({ keys, now }))
-    if (stored !== null) {
-      await this.writeBudget(parsed, (current) => ({ next: current, action: 'reset' }), options.reason ?? null)
-    }
+    const unique = [...new Set(keys)]
+    if (unique.length > 0) await this.storeCall(() => this.store.reset({ keys: unique, now }))
+    await this.writeBudget(parsed, (current) => ({ next: current, action: 'reset' }), options.reason ?? null)
+  }
+
+  /** When the scope's spend was last reset (`resetScope`, `resetCost`), epoch ms, or `null`. */
+  private async lastReset(scopeString: string): Promise<number | null> {
+    const history = await this.storeCall(() => this.store.getHistory(scopeString))
+    for (let i = history.length - 1; i >= 0; i--) if (history[i]!.action === 'reset') return history[i]!.at
+    return null
   }
 
   /**
@@ -1371,7 +1486,7 @@ export class BudgetManager {
     if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`createBudget` takes `{ user, totalBudget, duration? }`')
     const definition: BudgetDefinition = { maxBudget: input.totalBudget }
     if (input.duration !== undefined) definition.duration = input.duration
-    return this.setBudget({ type: 'user', id: input.user }, definition)
+    return this.setBudget({ type: 'user', id: parseUser('user', input.user) }, definition)
   }
 
   /**
@@ -1382,7 +1497,7 @@ export class BudgetManager {
     input: { user: string; completionResponse: unknown; model?: string } | { user: string; model: string; usage: unknown } | { user: string; cost: number; model?: string },
   ): Promise<CommitOutcome> {
     if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`updateCost` takes `{ user, completionResponse }`, `{ user, model, usage }` or `{ user, cost, model? }`')
-    const user = validateId('user', input.user)
+    const user = parseUser('user', input.user)
     const model = (input as { model?: unknown }).model
     const modelName = typeof model === 'string' ? model : undefined
     if ('cost' in input && input.cost !== undefined) return this.record({ user }, modelName === undefined ? { cost: input.cost } : { cost: input.cost, model: modelName })
@@ -1393,35 +1508,46 @@ export class BudgetManager {
     return this.record({ user }, served === undefined ? { usage } : { usage, model: served })
   }
 
-  /** LiteLLM `get_current_cost`: the user's spend in the current window, USD (0 for a user without a budget). */
+  /**
+   * LiteLLM `get_current_cost`: the user's spend, USD. With a budget (stored or from `defaults`), the spend in its
+   * current window (a calendar budget created mid-window includes what was recorded earlier in that window);
+   * without one, all-time spend (see `spendTrackingTtlMs`). Since the last `resetCost` either way. `'erin'` and
+   * `'user:erin'` are the same user.
+   */
   async getCurrentCost(user: string): Promise<number> {
-    const scope = { type: 'user' as const, id: validateId('user', user) }
+    const scope = { type: 'user' as const, id: parseUser('user', user) }
     const scopeString = scopeKey(scope)
     const stored = await this.storeCall(() => this.store.getBudget(scopeString))
     const budget = this.fromStored(scope, scopeString, stored)
-    if (budget === null) return 0
-    return (await this.statusOf(budget, this.clock.now())).spend
+    if (budget !== null) return (await this.statusOf(budget, this.clock.now())).spend
+    const [balance] = await this.storeCall(() => this.store.balances({ keys: [trackedKey(scope)], now: this.clock.now() }))
+    return nanoToUsd(balance?.spent ?? 0)
   }
 
   /** LiteLLM `get_total_budget`: the user's `maxBudget` in USD (0 when none). */
   async getTotalBudget(user: string): Promise<number> {
-    const info = await this.getBudget({ type: 'user', id: validateId('user', user) })
+    const info = await this.getBudget({ type: 'user', id: parseUser('user', user) })
     return info?.definition.maxBudget ?? 0
   }
 
-  /** LiteLLM `get_model_cost`: the user's spend per model in the current window (from spend records). */
+  /**
+   * LiteLLM `get_model_cost`: the user's spend per served model (the model id the provider reported, e.g.
+   * `gpt-4o-2024-08-06`), over the same span as {@link getCurrentCost}, from the spend records.
+   */
   async getModelCost(user: string): Promise<Record<string, number>> {
-    const scope = { type: 'user' as const, id: validateId('user', user) }
+    const scope = { type: 'user' as const, id: parseUser('user', user) }
     const scopeString = scopeKey(scope)
     const stored = await this.storeCall(() => this.store.getBudget(scopeString))
     const budget = this.fromStored(scope, scopeString, stored)
     const window = budget === null ? null : this.mainWindow(budget, this.clock.now())
-    const query: SpendQuery = { scope, groupBy: ['model'] }
-    if (window !== null) query.from = window.start
+    const reset = await this.lastReset(scopeString)
+    const from = Math.max(window?.start ?? Number.NEGATIVE_INFINITY, reset ?? Number.NEGATIVE_INFINITY)
+    const query: SpendQuery = { scope, groupBy: ['modelServed'] }
+    if (from > Number.NEGATIVE_INFINITY) query.from = from
     const report = await this.querySpend(query)
     const out: Record<string, number> = {}
     for (const group of report.groups) {
-      const model = group.key.model ?? 'unknown'
+      const model = group.key.modelServed ?? 'unknown'
       Object.defineProperty(out, model, { value: group.cost, enumerable: true, writable: true, configurable: true })
     }
     return out
@@ -1429,7 +1555,7 @@ export class BudgetManager {
 
   /** LiteLLM `is_valid_user`: true when the user has a stored budget. */
   async isValidUser(user: string): Promise<boolean> {
-    return (await this.getBudget({ type: 'user', id: validateId('user', user) })) !== null
+    return (await this.getBudget({ type: 'user', id: parseUser('user', user) })) !== null
   }
 
   /** LiteLLM `get_users`: ids of users with a stored budget. */
@@ -1447,9 +1573,9 @@ export class BudgetManager {
     return nanoToUsd(usdToNano(current) + nano)
   }
 
-  /** LiteLLM `reset_cost`: the user's spend starts over now (current window set to zero). */
+  /** LiteLLM `reset_cost`: the user's spend starts over now: window, all-time and per-model spend read 0. */
   async resetCost(user: string): Promise<void> {
-    await this.resetScope({ type: 'user', id: validateId('user', user) }, { reason: 'resetCost' })
+    await this.resetScope({ type: 'user', id: parseUser('user', user) }, { reason: 'resetCost' })
   }
 
   /**
@@ -1457,7 +1583,7 @@ export class BudgetManager {
    * this only reports whether the user's budget is in a window that began after its last change.
    */
   async resetOnDuration(user: string): Promise<{ reset: boolean; resetsAt: Date | null }> {
-    const status = await this.getStatus({ type: 'user', id: validateId('user', user) }).catch((error: unknown) => {
+    const status = await this.getStatus({ type: 'user', id: parseUser('user', user) }).catch((error: unknown) => {
       if (isInputError(error)) return null
       throw error
     })
@@ -1492,6 +1618,7 @@ class HeldReservation implements Reservation {
     private readonly plan: Plan,
     readonly guarded: boolean,
     private readonly unguarded: boolean,
+    private readonly tracked: readonly string[],
   ) {}
 
   get estimateUsd(): number {
@@ -1520,6 +1647,7 @@ class HeldReservation implements Reservation {
       modelRequested: this.model,
       estimateNano: this.estimateNano,
       guarded: !this.unguarded,
+      tracked: this.tracked,
     })
     this.outcome = outcome
     // A failed write can be retried: the store is idempotent by call id.

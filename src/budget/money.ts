@@ -114,3 +114,14 @@ export function fractionOfNano(nano: number, fraction: number): number {
   const quotient = product / divisor
   return Number(product % divisor === 0n ? quotient : quotient + 1n)
 }
+
+/**
+ * A USD amount given by a caller (a cost, an estimate, an increase): a number, converted with {@link usdToNano}.
+ * Anything else, a numeric string included, is an `InvalidInputError`, the same on every path.
+ */
+export function usdInputToNano(amount: unknown, field: string): number {
+  if (typeof amount !== 'number') {
+    throw new InvalidInputError(field, `\`${field}\` must be a number of USD, got ${amount === null ? 'null' : typeof amount === 'string' ? `the string ${JSON.stringify(amount.slice(0, 40))}` : typeof amount}`)
+  }
+  return usdToNano(amount, field)
+}

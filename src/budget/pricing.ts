@@ -27,6 +27,23 @@ export interface EstimateRequest {
   maxOutputTokens?: number | undefined
   /** Tokens to reserve against `tpmLimit` (default: input + output tokens of the estimate). */
   tokens?: number | undefined
+  /**
+   * Quantities of a call priced per unit rather than per token (image generation, text-to-speech, transcription):
+   * the worst case adds them at the model's unit prices.
+   */
+  units?: EstimateUnits | undefined
+}
+
+/** Per-unit quantities of an {@link EstimateRequest}. */
+export interface EstimateUnits {
+  /** Images generated. */
+  images?: number | undefined
+  /** Image output tokens, for models that price images by token (`gpt-image-1`). */
+  imageTokens?: number | undefined
+  /** Characters of input, for speech priced per character. */
+  characters?: number | undefined
+  /** Seconds of audio, for transcription priced per second. */
+  audioSeconds?: number | undefined
 }
 
 /** A priced estimate. */
@@ -49,11 +66,39 @@ export function estimateRequest(catalog: PriceCatalog | undefined, request: Esti
   })
   if (!estimate.priced) throw new InvalidInputError('estimate.model', `No price is known for model \`${request.model}\`, so no worst case can be reserved; register a price or pass a USD estimate`)
   let tokens = estimate.inputTokens + estimate.outputTokens
+  const unitNano = request.units === undefined ? 0 : unitsNano(catalog, request.model, request.provider, request.units)
   if (request.tokens !== undefined) {
     if (!Number.isSafeInteger(request.tokens) || request.tokens < 0) throw new InvalidInputError('estimate.tokens', `\`estimate.tokens\` must be a whole number >= 0, got ${String(request.tokens)}`)
     tokens = request.tokens
   }
-  return { nano: estimate.nanoUsd, tokens, model: request.model }
+  return { nano: estimate.nanoUsd + unitNano, tokens, model: request.model }
+}
+
+function unitCount(field: string, value: number | undefined): number {
+  if (value === undefined) return 0
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidInputError(`estimate.units.${field}`, `\`estimate.units.${field}\` must be a whole number >= 0, got ${String(value)}`)
+  return value
+}
+
+/**
+ * The per-unit part of a worst case, nano-USD: the units priced as a usage at the model's unit prices. A model the
+ * catalog prices by tokens only (no price for these units) adds nothing here; its token estimate stands.
+ */
+function unitsNano(catalog: PriceCatalog | undefined, model: string, provider: string | undefined, units: EstimateUnits): number {
+  const images = unitCount('images', units.images)
+  const imageTokens = unitCount('imageTokens', units.imageTokens)
+  const characters = unitCount('characters', units.characters)
+  const audioSeconds = unitCount('audioSeconds', units.audioSeconds)
+  const usage: NormalizedUsage = { inputTokens: 0, outputTokens: imageTokens, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null }
+  if (images > 0) usage.imageCount = images
+  if (imageTokens > 0) usage.outputImageTokens = imageTokens
+  if (characters > 0) usage.inputCharacters = characters
+  if (audioSeconds > 0) usage.audioSeconds = audioSeconds
+  try {
+    return calculateCost({ model, usage, ...(provider !== undefined ? { provider } : {}), catalog: catalog ?? defaultCatalog }).exact.totalNanoUsd
+  } catch {
+    return 0
+  }
 }
 
 /** A priced usage. */

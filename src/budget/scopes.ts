@@ -215,3 +215,20 @@ export function validateMetadata(field: string, value: unknown): Record<string, 
   }
   return out
 }
+
+/**
+ * The user id of a LiteLLM-style `user` argument: `'erin'` and `'user:erin'` are the same user. A string that starts
+ * with another scope type (`'team:search'`) is refused rather than read as a user of that name; a user whose id
+ * starts that way is written `'user:team:search'`.
+ *
+ * @throws InvalidInputError naming `field`.
+ */
+export function parseUser(field: string, input: unknown): string {
+  const id = validateId(field, input)
+  if (id.startsWith('user:')) return validateId(field, id.slice(5))
+  const colon = id.indexOf(':')
+  if (colon > 0 && SCOPE_TYPE_SET.has(id.slice(0, colon))) {
+    throw new InvalidInputError(field, `\`${field}\` names a user (\`erin\` or \`user:erin\`), got the ${id.slice(0, colon)} scope ${describe(id)}; use getStatus() for other scopes, or prefix \`user:\` when the user id itself contains a colon`)
+  }
+  return id
+}

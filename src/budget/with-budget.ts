@@ -4,9 +4,12 @@
  *
  * @packageDocumentation
  */
-import { InvalidInputError, isBudgetError } from '../errors.js'
-import type { BudgetManager, CommitInput, Estimate, Reservation } from './manager.js'
+import { z } from 'zod'
+import { InvalidInputError } from '../errors.js'
+import { parseOptions } from '../internal/options.js'
+import type { BudgetManager, Estimate, Reservation } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
+import { type CallEnding, type CallExit, Settlement } from './settlement.js'
 import { type CallContext, resolveContext } from './scopes.js'
 
 /**
@@ -39,13 +42,59 @@ export interface WithBudgetOptions<Args extends unknown[], Result> {
   cacheHit?: ((result: SettledResult<Result>, args: Args) => boolean) | undefined
   /** Called when the commit after a successful call could not be written (the result is still returned). */
   onCommitError?: ((error: unknown) => void) | undefined
+  /**
+   * Lets a budget's `onExceeded: { fallbackModel }` switch the call to its fallback: receives the call's argument
+   * list and the admitted model, and returns the argument list to call `fn` with. Without it, `withBudget` never
+   * takes a fallback (the call is refused), so the model called is always the model charged.
+   *
+   * @example
+   * ```ts
+   * applyModel: (args, model) => [{ ...args[0], model }, ...args.slice(1)]
+   * ```
+   */
+  applyModel?: ((args: Args, model: string) => Args | unknown[]) | undefined
 }
+
+const isFunction = (value: unknown): boolean => typeof value === 'function'
+const optionalFunction = z.custom<(...args: never[]) => unknown>(isFunction, { message: 'must be a function' }).optional()
+
+/** The options of {@link withBudget}, checked when it wraps (unknown keys refused). */
+const WITH_BUDGET_OPTIONS = z.object({
+  manager: z.custom((value) => typeof value === 'object' && value !== null && typeof (value as { reserve?: unknown }).reserve === 'function', {
+    message: 'must be a BudgetManager',
+  }),
+  context: z.custom((value) => isFunction(value) || (typeof value === 'object' && value !== null && !Array.isArray(value)), {
+    message: 'must be a call context (e.g. `{ user: "alice" }`) or a function of the arguments',
+  }),
+  estimate: z
+    .custom((value) => isFunction(value) || (typeof value === 'object' && value !== null) || (typeof value === 'number' && Number.isFinite(value) && value >= 0), {
+      message: 'must be a USD number >= 0, an estimate request or a function of the arguments',
+    })
+    .optional(),
+  cost: optionalFunction,
+  usage: optionalFunction,
+  model: optionalFunction,
+  provider: z.string().min(1).optional(),
+  cacheHit: optionalFunction,
+  onCommitError: optionalFunction,
+  applyModel: optionalFunction,
+})
 
 /** The wrapped function: same parameters, and a promise of the same result. */
 export type BudgetedFunction<F extends (...args: never[]) => unknown> = (this: ThisParameterType<F>, ...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null
+}
+
+/** The call's `AbortSignal`, when an argument carries one (`{ signal }` or `{ abortSignal }`), to tell an abort from an end. */
+function signalOf(args: readonly unknown[]): AbortSignal | undefined {
+  for (const arg of args) {
+    if (!isObject(arg)) continue
+    const signal = arg.signal ?? arg.abortSignal
+    if (typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal) return signal
+  }
+  return undefined
 }
 
 function isReadableStream(value: unknown): value is ReadableStream<unknown> {
@@ -89,66 +138,45 @@ function defaultEstimate(args: readonly unknown[]): EstimateRequest {
  */
 export function withBudget<F extends (...args: never[]) => unknown>(fn: F, options: WithBudgetOptions<Parameters<F>, Awaited<ReturnType<F>>>): BudgetedFunction<F> {
   if (typeof fn !== 'function') throw new InvalidInputError('fn', 'withBudget(fn, options): `fn` must be a function')
-  if (!isObject(options) || !isObject(options.manager) || typeof (options.manager as { reserve?: unknown }).reserve !== 'function') {
-    throw new InvalidInputError('manager', 'withBudget(fn, options): `options.manager` must be a BudgetManager')
-  }
-  if (options.context === undefined || (typeof options.context !== 'function' && !isObject(options.context))) {
-    throw new InvalidInputError('context', 'withBudget(fn, options): `options.context` must be a call context or a function of the arguments')
-  }
+  parseOptions('withBudget(fn, options)', WITH_BUDGET_OPTIONS, options)
   type Args = Parameters<F>
   type Result = Awaited<ReturnType<F>>
-  const { manager } = options
+  const { manager, applyModel } = options
+  const onCommitError = options.onCommitError
+  const reportError = onCommitError === undefined ? undefined : (error: unknown) => onCommitError(error)
   // A static context is validated once, here, so a bad one fails at wrap time and calls skip the work.
   const staticContext = typeof options.context === 'function' ? undefined : resolveContext(options.context)
 
-  const commitFor = (reservation: Reservation, result: SettledResult<Result>, args: Args, partial: boolean): CommitInput => {
-    if (options.cacheHit?.(result, args) === true) return { status: 'cache_hit', cost: 0 }
-    const served = options.model?.(args, result) ?? (isObject(result) && typeof result.model === 'string' ? result.model : undefined) ?? reservation.model
-    const status = partial ? 'aborted' : 'success'
-    // One object, built in place (no spreads): this runs on every call.
-    const input: Exclude<CommitInput, number> = options.cost !== undefined ? { cost: options.cost(result, args), status } : { usage: options.usage === undefined ? result : options.usage(result, args), status }
-    if (served !== undefined) input.model = served
-    if (options.provider !== undefined) input.provider = options.provider
-    return input
-  }
-
-  const settle = async (reservation: Reservation, make: () => CommitInput, fallbackStatus: 'aborted' | 'estimated'): Promise<void> => {
-    let input: CommitInput
+  /** How the call ended, as the settlement core reads it: the caller's cost or the result's usage, at the served model. */
+  const endingOf = (reservation: Reservation, result: SettledResult<Result>, args: Args, exit: CallExit): CallEnding => {
     try {
-      input = make()
+      if (options.cacheHit?.(result, args) === true) return { exit, cacheHit: true }
+      const served = options.model?.(args, result) ?? (isObject(result) && typeof result.model === 'string' ? result.model : undefined) ?? reservation.model
+      const ending: CallEnding = { exit, model: served }
+      if (options.provider !== undefined) ending.provider = options.provider
+      if (options.cost !== undefined) ending.cost = options.cost(result, args)
+      else ending.usage = options.usage === undefined ? result : options.usage(result, args)
+      return ending
     } catch {
-      input = { status: fallbackStatus, estimated: true }
-    }
-    try {
-      await reservation.commit(input)
-    } catch (error) {
-      if (isBudgetError(error) && error.code === 'STORAGE') {
-        options.onCommitError?.(error)
-        return
-      }
-      // No usage, or a model without a price: never a silent $0; commit the estimate, flagged.
-      try {
-        await reservation.commit({ status: fallbackStatus, estimated: true })
-      } catch (second) {
-        options.onCommitError?.(second)
-      }
+      // A callback that cannot read the result: settled as a call without usage.
+      return { exit, model: reservation.model, provider: options.provider }
     }
   }
 
-  /** Settles a stream once, when it ends (`ended`) or stops early: the chunks read so far, or the estimate if none. */
-  const streamFinisher = (reservation: Reservation, chunks: unknown[], args: Args): ((ended: boolean) => Promise<void>) => {
-    let done = false
-    return (ended) => {
-      if (done) return Promise.resolve()
-      done = true
-      if (chunks.length === 0) return settle(reservation, () => ({ status: ended ? 'estimated' : 'aborted', estimated: true }), ended ? 'estimated' : 'aborted')
-      return settle(reservation, () => commitFor(reservation, chunks as unknown as SettledResult<Result>, args, !ended), ended ? 'estimated' : 'aborted')
+  /** Settles a stream once, when it ends or stops early: the chunks read so far, or no usage if none. */
+  const streamFinisher = (settlement: Settlement, chunks: unknown[], args: Args): ((how: 'end' | 'stop' | 'error') => Promise<void>) => {
+    const signal = signalOf(args)
+    return (how) => {
+      if (settlement.settled) return Promise.resolve()
+      const exit: CallExit = signal?.aborted === true ? 'aborted' : how === 'end' ? 'completed' : how === 'stop' ? 'cancelled' : 'failed'
+      if (chunks.length === 0) return settlement.end({ exit, model: settlement.reservation.model, provider: options.provider })
+      return settlement.end(endingOf(settlement.reservation, chunks as unknown as SettledResult<Result>, args, exit))
     }
   }
 
-  const wrapAsyncIterable = (reservation: Reservation, source: AsyncIterable<unknown>, args: Args): AsyncIterable<unknown> => {
+  const wrapAsyncIterable = (settlement: Settlement, source: AsyncIterable<unknown>, args: Args): AsyncIterable<unknown> => {
     const chunks: unknown[] = []
-    const finish = streamFinisher(reservation, chunks, args)
+    const finish = streamFinisher(settlement, chunks, args)
     const meter = (iterator: AsyncIterator<unknown>): AsyncIterator<unknown> => {
       return {
         async next(...nextArgs: [] | [unknown]) {
@@ -156,10 +184,10 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
           try {
             step = await iterator.next(...nextArgs)
           } catch (error) {
-            await finish(false)
+            await finish('error')
             throw error
           }
-          if (step.done === true) await finish(true)
+          if (step.done === true) await finish('end')
           else chunks.push(step.value)
           return step
         },
@@ -167,7 +195,7 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
           try {
             return typeof iterator.return === 'function' ? await iterator.return(value) : { done: true, value }
           } finally {
-            await finish(false)
+            await finish('stop')
           }
         },
         async throw(error?: unknown) {
@@ -175,7 +203,7 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
             if (typeof iterator.throw === 'function') return await iterator.throw(error)
             throw error
           } finally {
-            await finish(false)
+            await finish('error')
           }
         },
       }
@@ -202,10 +230,10 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
     }
   }
 
-  const wrapReadableStream = (reservation: Reservation, source: ReadableStream<unknown>, args: Args): ReadableStream<unknown> => {
+  const wrapReadableStream = (settlement: Settlement, source: ReadableStream<unknown>, args: Args): ReadableStream<unknown> => {
     const chunks: unknown[] = []
     let reader: ReadableStreamDefaultReader<unknown> | undefined
-    const finish = streamFinisher(reservation, chunks, args)
+    const finish = streamFinisher(settlement, chunks, args)
     return new ReadableStream<unknown>({
       async pull(controller) {
         reader ??= source.getReader()
@@ -213,12 +241,12 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
         try {
           step = await reader.read()
         } catch (error) {
-          await finish(false)
+          await finish('error')
           controller.error(error)
           return
         }
         if (step.done) {
-          await finish(true)
+          await finish('end')
           controller.close()
           return
         }
@@ -229,7 +257,7 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
         try {
           await (reader ?? source).cancel(reason)
         } finally {
-          await finish(false)
+          await finish('stop')
         }
       },
     })
@@ -237,10 +265,23 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
 
   const wrapped = async function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
     const estimate = options.estimate === undefined ? defaultEstimate(args) : typeof options.estimate === 'function' ? await options.estimate(...args) : options.estimate
+    // A fallback is taken only when the function can be told about it; otherwise the call is refused.
+    const reserveOptions = { allowFallback: applyModel !== undefined }
     const reservation =
       staticContext !== undefined
-        ? await manager.reserveResolved(staticContext, estimate)
-        : await manager.reserve(await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args), estimate)
+        ? await manager.reserveResolved(staticContext, estimate, reserveOptions)
+        : await manager.reserve(await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args), estimate, reserveOptions)
+    const requested = typeof estimate === 'object' ? estimate.model : undefined
+    if (applyModel !== undefined && reservation.model !== undefined && reservation.model !== requested) {
+      try {
+        const next = applyModel(args, reservation.model)
+        if (!Array.isArray(next)) throw new InvalidInputError('applyModel', `withBudget: \`applyModel\` must return the argument list (an array), got ${next === null ? 'null' : typeof next}`)
+        args = next as Args
+      } catch (error) {
+        await reservation.release().catch((releaseError: unknown) => options.onCommitError?.(releaseError))
+        throw error
+      }
+    }
     let result: Result
     try {
       result = (await fn.apply(this, args)) as Result
@@ -253,9 +294,10 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
       }
       throw error
     }
-    if (isReadableStream(result)) return wrapReadableStream(reservation, result, args) as Result
-    if (isAsyncIterable(result)) return wrapAsyncIterable(reservation, result, args) as Result
-    await settle(reservation, () => commitFor(reservation, result as SettledResult<Result>, args, false), 'estimated')
+    const settlement = new Settlement(reservation, reportError)
+    if (isReadableStream(result)) return wrapReadableStream(settlement, result, args) as Result
+    if (isAsyncIterable(result)) return wrapAsyncIterable(settlement, result, args) as Result
+    await settlement.end(endingOf(reservation, result as SettledResult<Result>, args, 'completed'))
     return result
   }
   return wrapped as BudgetedFunction<F>

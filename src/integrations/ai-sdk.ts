@@ -13,22 +13,15 @@
  * @packageDocumentation
  */
 import type { LanguageModelMiddleware } from 'ai'
+import { z } from 'zod'
+import type { EstimateRequest } from '../budget/pricing.js'
+import type { CallContext } from '../budget/scopes.js'
+import { type CallExit, Settlement, textLength } from '../budget/settlement.js'
 import { estimateCost } from '../cost/index.js'
 import { BudgetConfigError } from '../errors.js'
-import {
-  incompleteCommit,
-  outputTokensFromText,
-  resolveContext,
-  resolveEstimate,
-  Settlement,
-  validateOptions,
-  type BudgetCallContext,
-  type BudgetIntegrationOptions,
-  type CommitInput,
-  type EstimateRequest,
-} from './shared.js'
+import { INTEGRATION_OPTIONS, resolveContext, resolveEstimate, validateOptions, type BudgetIntegrationOptions } from './options.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './shared.js'
+export type { BudgetCallContext, BudgetManagerLike } from './options.js'
 
 type CallOptions = Parameters<NonNullable<LanguageModelMiddleware['transformParams']>>[0]['params']
 type Model = Parameters<NonNullable<LanguageModelMiddleware['transformParams']>>[0]['model']
@@ -84,8 +77,17 @@ function defaultEstimate(model: Model, params: CallOptions, provider: string): E
   }
 }
 
-/** Usage to commit from a V3 usage object: Anthropic's raw usage keeps the 1h cache split and web searches. */
+/** True when a V3 usage object reports token counts (a provider that sends no usage leaves every total undefined). */
+function hasUsage(usage: unknown): boolean {
+  if (usage === null || typeof usage !== 'object') return false
+  const { inputTokens, outputTokens } = usage as { inputTokens?: unknown; outputTokens?: unknown }
+  const total = (count: unknown): unknown => (count !== null && typeof count === 'object' ? (count as { total?: unknown }).total : count)
+  return typeof total(inputTokens) === 'number' || typeof total(outputTokens) === 'number'
+}
+
+/** Usage to commit from a V3 usage object (`undefined` when it reports none): Anthropic's raw usage keeps the 1h cache split and web searches. */
 function usageToCommit(usage: unknown, modelId: string | undefined, provider: string): unknown {
+  if (!hasUsage(usage)) return undefined
   const raw = (usage as { raw?: unknown } | undefined)?.raw
   if (provider === 'anthropic' && raw !== null && typeof raw === 'object') return { type: 'message', model: modelId, usage: raw }
   return { usage, response: { modelId } }
@@ -93,7 +95,14 @@ function usageToCommit(usage: unknown, modelId: string | undefined, provider: st
 
 const SCOPE_FIELDS = ['user', 'team', 'org', 'key', 'endUser'] as const
 
-async function remainingBudget(manager: unknown, context: BudgetCallContext): Promise<number | null> {
+const MIDDLEWARE_OPTIONS = z.object({
+  ...INTEGRATION_OPTIONS,
+  capOutputTokens: z.boolean().optional(),
+  provider: z.string().min(1).optional(),
+  resolveModel: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', { message: 'must be a function' }).optional(),
+})
+
+async function remainingBudget(manager: unknown, context: CallContext): Promise<number | null> {
   const reader = manager as Partial<StatusReader>
   if (typeof reader.getStatus !== 'function') return null
   const scopes: string[] = []
@@ -120,14 +129,14 @@ async function remainingBudget(manager: unknown, context: BudgetCallContext): Pr
  * ```
  */
 export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageModelMiddleware {
-  validateOptions(options, 'budgetMiddleware')
+  validateOptions('budgetMiddleware(options)', MIDDLEWARE_OPTIONS, options)
   const request = (type: 'generate' | 'stream', model: Model, params: CallOptions): AiSdkRequest => ({ type, provider: model.provider, modelId: model.modelId, params })
 
   async function admit(type: 'generate' | 'stream', model: Model, params: CallOptions) {
     const provider = providerOf(model, options.provider)
     const req = request(type, model, params)
-    const context = { ...(await resolveContext(options.context, req)) }
-    if (context['provider'] === undefined) context['provider'] = provider
+    const context: CallContext = { ...(await resolveContext(options.context, req)) }
+    if (context.provider === undefined) context.provider = provider
     const defaults = defaultEstimate(model, params, provider)
     const estimate = await resolveEstimate(options.estimate, req, defaults)
     const reservation = await options.manager.reserve(context, estimate)
@@ -162,7 +171,7 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
     specificationVersion: 'v3',
 
     async wrapGenerate({ doGenerate, params, model }) {
-      const { settlement, provider, target, metadata } = await admit('generate', model, params)
+      const { settlement, provider, defaults, target, metadata } = await admit('generate', model, params)
       let result: Awaited<ReturnType<typeof doGenerate>>
       try {
         result = target === undefined ? await doGenerate() : await target.doGenerate(params)
@@ -171,7 +180,16 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
         throw error
       }
       const served = result.response?.modelId ?? (target ?? model).modelId
-      await settlement.commit({ usage: usageToCommit(result.usage, served, provider), model: served, provider, status: 'success', metadata: { endpoint: 'generate', ...metadata } })
+      const characters = textLength(result.content.map((part) => ('text' in part ? part.text : '')))
+      await settlement.end({
+        exit: 'completed',
+        usage: usageToCommit(result.usage, served, provider),
+        model: served,
+        provider,
+        request: { ...defaults, model: served },
+        output: { characters, pieces: characters > 0 ? 1 : 0 },
+        metadata: { endpoint: 'generate', ...metadata },
+      })
       return result
     },
 
@@ -190,30 +208,20 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
       let finishUsage: unknown
       let characters = 0
       let chunks = 0
-      const finish = (kind: 'end' | 'cancel' | 'abort' | 'error'): Promise<void> => {
-        if (finishUsage !== undefined) {
-          const complete = kind === 'end'
-          return settlement.commit({
-            usage: usageToCommit(finishUsage, served ?? runModel.modelId, provider),
-            model: served ?? runModel.modelId,
-            provider,
-            status: complete ? 'success' : 'aborted',
-            metadata: complete ? { endpoint: 'stream', ...metadata } : { endpoint: 'stream', ...metadata, ended: kind },
-          })
-        }
-        const commit: CommitInput = incompleteCommit(settlement.reservation, {
-          model: served ?? runModel.modelId,
+      const finish = (exit: CallExit): Promise<void> => {
+        const servedModel = served ?? runModel.modelId
+        return settlement.end({
+          exit,
+          usage: usageToCommit(finishUsage, servedModel, provider),
+          model: servedModel,
           provider,
-          estimate: defaults,
-          partialUsage: undefined,
-          outputTokensSeen: outputTokensFromText(characters, chunks),
-          status: kind === 'end' ? 'estimated' : kind === 'error' ? 'failure' : 'aborted',
-          metadata: { endpoint: 'stream', ...metadata, ended: kind },
+          request: { ...defaults, model: servedModel },
+          output: { characters, pieces: chunks },
+          metadata: { endpoint: 'stream', ...metadata },
         })
-        return settlement.commit(commit)
       }
       const signal = params.abortSignal
-      const onAbort = () => void finish('abort')
+      const onAbort = () => void finish('aborted')
       signal?.addEventListener('abort', onAbort, { once: true })
       const reader = result.stream.getReader()
       const stream = new ReadableStream<Part>({
@@ -223,13 +231,13 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
             next = await reader.read()
           } catch (error) {
             signal?.removeEventListener('abort', onAbort)
-            await finish(signal?.aborted ? 'abort' : 'error')
+            await finish(signal?.aborted ? 'aborted' : 'failed')
             controller.error(error)
             return
           }
           if (next.done) {
             signal?.removeEventListener('abort', onAbort)
-            await finish('end')
+            await finish('completed')
             controller.close()
             return
           }
@@ -244,7 +252,7 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
         },
         async cancel(reason) {
           signal?.removeEventListener('abort', onAbort)
-          await finish('cancel')
+          await finish('cancelled')
           await reader.cancel(reason).catch(() => undefined)
         },
       })

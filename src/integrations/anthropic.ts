@@ -12,23 +12,19 @@
  * @packageDocumentation
  */
 import type Anthropic from '@anthropic-ai/sdk'
-import {
-  asObject,
-  safeParse,
-  type Json,
-  budgetClient,
-  outputTokensFromText,
-  validateOptions,
-  type BudgetIntegrationOptions,
-  type SseEvent,
-  type UsageTracker,
-  type WireAdapter,
-  type WireCall,
-  type WireRequest,
-} from './shared.js'
+import { z } from 'zod'
+import type { UsageTracker, WireAdapter, WireCall, WireRequest } from './budget-fetch.js'
+import { asObject, safeParse, type Json } from './json.js'
+import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
+import { budgetClient } from './sdk-client.js'
+import type { SseEvent } from './sse.js'
+import { textLength, tokensFromText } from '../budget/settlement.js'
 
-export type { BudgetCallContext, BudgetManagerLike, WireRequest } from './shared.js'
-export { CONTEXT_HEADER } from './shared.js'
+export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { WireRequest } from './budget-fetch.js'
+export { CONTEXT_HEADER } from './budget-fetch.js'
+
+const ANTHROPIC_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
 
 /** Options of {@link withAnthropicBudget}. `context` and `estimate` functions receive the {@link WireRequest}. */
 export interface AnthropicBudgetOptions extends BudgetIntegrationOptions<WireRequest> {
@@ -84,14 +80,15 @@ function streamTracker(): UsageTracker {
     onText() {},
     final: () => (sawDelta && usage !== undefined ? { usage: message(), ...(model !== undefined ? { model } : {}) } : undefined),
     partial() {
-      const outputTokensSeen = outputTokensFromText(characters, chunks)
-      if (usage === undefined) return { ...(model !== undefined ? { model } : {}), outputTokensSeen }
+      const output = { characters, pieces: chunks }
+      const outputTokensSeen = tokensFromText(output)
+      if (usage === undefined) return { ...(model !== undefined ? { model } : {}), output }
       // The input side is exact (message_start); output so far is counted from the streamed text.
       const reported = typeof usage['output_tokens'] === 'number' ? usage['output_tokens'] : 0
       return {
         usage: { type: 'message', model, usage: { ...usage, output_tokens: Math.max(reported, outputTokensSeen) } },
         ...(model !== undefined ? { model } : {}),
-        outputTokensSeen,
+        output,
       }
     },
   }
@@ -99,21 +96,26 @@ function streamTracker(): UsageTracker {
 
 function jsonTracker(): UsageTracker {
   let final: { usage: unknown; model?: string } | undefined
+  let model: string | undefined
+  let characters = 0
   return {
     onEvent: () => true,
     onText(text: string) {
       const body = asObject(safeParse(text))
-      if (body === undefined || asObject(body['usage']) === undefined) return
-      const model = typeof body['model'] === 'string' ? body['model'] : undefined
+      if (body === undefined) return
+      if (typeof body['model'] === 'string') model = body['model']
+      // The text returned, for an estimate when the body carries no usage.
+      characters = textLength(body['content'])
+      if (asObject(body['usage']) === undefined) return
       final = { usage: { type: 'message', model, usage: body['usage'] }, ...(model !== undefined ? { model } : {}) }
     },
     final: () => final,
-    partial: () => ({ outputTokensSeen: 0 }),
+    partial: () => ({ ...(model !== undefined ? { model } : {}), output: { characters, pieces: characters > 0 ? 1 : 0 } }),
   }
 }
 
-/** @internal The Anthropic wire adapter. */
-export function anthropicAdapter(provider = 'anthropic'): WireAdapter {
+/** The Anthropic wire adapter. */
+function anthropicAdapter(provider = 'anthropic'): WireAdapter {
   return {
     provider,
     refusalBody: (message, code) => ({ type: 'error', error: { type: 'llm_budget_refused', message, code } }),
@@ -157,6 +159,6 @@ export function anthropicAdapter(provider = 'anthropic'): WireAdapter {
  * ```
  */
 export function withAnthropicBudget<T extends Anthropic>(client: T, options: AnthropicBudgetOptions): T {
-  validateOptions(options, 'withAnthropicBudget')
+  validateOptions('withAnthropicBudget(client, options)', ANTHROPIC_OPTIONS, options)
   return budgetClient(client, anthropicAdapter(options.provider), options)
 }

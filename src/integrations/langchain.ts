@@ -14,21 +14,15 @@
  *
  * @packageDocumentation
  */
-import { BudgetConfigError } from '../errors.js'
-import {
-  asObject,
-  type Json,
-  incompleteCommit,
-  outputTokensFromText,
-  resolveContext,
-  resolveEstimate,
-  Settlement,
-  validateOptions,
-  type BudgetIntegrationOptions,
-  type EstimateRequest,
-} from './shared.js'
+import { z } from 'zod'
+import type { EstimateRequest } from '../budget/pricing.js'
+import type { CallContext } from '../budget/scopes.js'
+import { type CallExit, Settlement, tokensFromText } from '../budget/settlement.js'
+import { BudgetConfigError, InvalidInputError } from '../errors.js'
+import { asObject, type Json } from './json.js'
+import { INTEGRATION_OPTIONS, resolveContext, resolveEstimate, validateOptions, type BudgetIntegrationOptions, type ContextOption } from './options.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './shared.js'
+export type { BudgetCallContext, BudgetManagerLike } from './options.js'
 
 /** What the `context` and `estimate` functions of {@link BudgetCallbackHandler} receive. */
 export interface LangChainRequest {
@@ -47,9 +41,46 @@ export interface LangChainRequest {
 }
 
 /** Options of {@link BudgetCallbackHandler}. */
-export interface BudgetCallbackHandlerOptions extends BudgetIntegrationOptions<LangChainRequest> {
+export interface BudgetCallbackHandlerOptions extends Omit<BudgetIntegrationOptions<LangChainRequest>, 'context'> {
+  /**
+   * Who a run counts against: a context object or a function of the {@link LangChainRequest}. Default: the run's
+   * metadata fields `user`, `team`, `org`, `key`, `endUser` and `tags` (strings), e.g.
+   * `model.invoke(input, { metadata: { user: 'alice' } })`; a run without them counts only against `global` and
+   * its model and provider.
+   */
+  context?: ContextOption<LangChainRequest> | undefined
   /** Provider name for pricing when the run does not say (`ls_provider`). */
   provider?: string
+}
+
+const HANDLER_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, context: INTEGRATION_OPTIONS.context.optional(), provider: z.string().min(1).optional() })
+
+const CONTEXT_FIELDS = ['user', 'team', 'org', 'key', 'endUser'] as const
+
+/** The default context: the scope fields of the run's metadata that are strings. */
+function contextFromMetadata(request: LangChainRequest): CallContext {
+  const context: CallContext = {}
+  for (const field of CONTEXT_FIELDS) {
+    const value = request.metadata[field]
+    if (typeof value === 'string' && value.length > 0) context[field] = value
+  }
+  const tags = request.metadata['tags']
+  if (Array.isArray(tags) && tags.every((tag) => typeof tag === 'string')) context.tags = tags
+  return context
+}
+
+/** Refuses a scope id that is a stringified missing value (`String(run.metadata.user)` of a run without one). */
+function checkContext(context: CallContext): CallContext {
+  for (const field of CONTEXT_FIELDS) {
+    const value = context[field]
+    if (value === 'undefined' || value === 'null') {
+      throw new InvalidInputError(
+        `context.${field}`,
+        `BudgetCallbackHandler: the context names ${field} "${value}", which is a missing value turned into a string; pass it in the run's metadata (model.invoke(input, { metadata: { ${field}: 'alice' } })) or omit \`context\` to read the run's metadata`,
+      )
+    }
+  }
+  return context
 }
 
 interface Run {
@@ -81,6 +112,22 @@ function abortError(reason: unknown): Error {
   return error
 }
 
+/** The usage object when it reports any token count above zero (some clients fill zeros when the provider sent none). */
+function reported(usage: Json | undefined, ...fields: string[]): Json | undefined {
+  if (usage === undefined) return undefined
+  return fields.some((field) => typeof usage[field] === 'number' && usage[field] > 0) ? usage : undefined
+}
+
+/** Characters of text in LangChain generations (`text`, else the message content). */
+function textOf(generations: unknown[][] | undefined): number {
+  let characters = 0
+  for (const generation of (generations ?? []).flat()) {
+    const text = asObject(generation)?.['text']
+    if (typeof text === 'string') characters += text.length
+  }
+  return characters
+}
+
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined
 }
@@ -104,7 +151,7 @@ function catalogProvider(provider: string | undefined): string | undefined {
  *
  * @example
  * ```ts
- * const handler = new BudgetCallbackHandler({ manager, context: (run) => ({ user: String(run.metadata.user) }) })
+ * const handler = new BudgetCallbackHandler({ manager }) // context from the run's metadata: user, team, org, key, endUser, tags
  * const model = new ChatOpenAI({ model: 'gpt-4o-mini', callbacks: [handler] })
  * await model.invoke('Hello', { metadata: { user: 'alice' } })
  * ```
@@ -127,7 +174,7 @@ export class BudgetCallbackHandler {
   private readonly runs = new Map<string, Run>()
 
   constructor(options: BudgetCallbackHandlerOptions) {
-    validateOptions(options, 'BudgetCallbackHandler')
+    validateOptions('new BudgetCallbackHandler(options)', HANDLER_OPTIONS, options)
     this.options = options
   }
 
@@ -196,34 +243,38 @@ export class BudgetCallbackHandler {
       str(asObject(message?.['additional_kwargs'])?.['model']) ??
       str(output.llmOutput?.['model_name']) ??
       run.model
-    const usageMetadata = asObject(message?.['usage_metadata'])
-    const tokenUsage = asObject(output.llmOutput?.['tokenUsage']) ?? asObject(output.llmOutput?.['usage'])
+    const usageMetadata = reported(asObject(message?.['usage_metadata']), 'input_tokens', 'output_tokens')
+    const tokenUsage = reported(asObject(output.llmOutput?.['tokenUsage']) ?? asObject(output.llmOutput?.['usage']), 'promptTokens', 'completionTokens', 'prompt_tokens', 'completion_tokens')
     const provider = run.provider ?? this.options.provider
-    if (usageMetadata !== undefined) {
-      await run.settlement.commit({
-        usage: { usage_metadata: usageMetadata, response_metadata: { model_name: served } },
+    let usage: unknown
+    let partialUsage: unknown
+    // Without usage: the output returned (streamed tokens, else the generations' text) is what the estimate counts.
+    const returned = run.characters > 0 ? run.characters : textOf(output.generations)
+    const seen = tokensFromText({ characters: returned, pieces: run.tokens })
+    const reportedOutput = num(usageMetadata?.['output_tokens']) ?? 0
+    if (usageMetadata !== undefined && reportedOutput <= 1 && seen > 1) {
+      // Only the input side arrived (a stream whose final usage never came): an estimate with the output seen.
+      partialUsage = { usage_metadata: { ...usageMetadata, output_tokens: seen, total_tokens: (num(usageMetadata['input_tokens']) ?? 0) + seen }, response_metadata: { model_name: served } }
+    } else if (usageMetadata !== undefined) usage = { usage_metadata: usageMetadata, response_metadata: { model_name: served } }
+    else if (tokenUsage !== undefined) {
+      usage = {
         model: served,
-        ...(provider !== undefined ? { provider } : {}),
-        status: 'success',
-        metadata: { endpoint: 'langchain' },
-      })
-    } else if (tokenUsage !== undefined && num(tokenUsage['promptTokens'] ?? tokenUsage['prompt_tokens']) !== undefined) {
-      await run.settlement.commit({
         usage: {
-          model: served,
-          usage: {
-            prompt_tokens: num(tokenUsage['promptTokens'] ?? tokenUsage['prompt_tokens']),
-            completion_tokens: num(tokenUsage['completionTokens'] ?? tokenUsage['completion_tokens']) ?? 0,
-          },
+          prompt_tokens: num(tokenUsage['promptTokens'] ?? tokenUsage['prompt_tokens']) ?? 0,
+          completion_tokens: num(tokenUsage['completionTokens'] ?? tokenUsage['completion_tokens']) ?? 0,
         },
-        model: served,
-        ...(provider !== undefined ? { provider } : {}),
-        status: 'success',
-        metadata: { endpoint: 'langchain' },
-      })
-    } else {
-      await run.settlement.commit(this.incomplete(run, served, 'estimated', 'end'))
+      }
     }
+    await run.settlement.end({
+      exit: 'completed',
+      usage,
+      partialUsage,
+      model: served,
+      provider,
+      request: run.estimate,
+      output: { characters: returned, pieces: Math.max(run.tokens, returned > 0 ? 1 : 0) },
+      metadata: { endpoint: 'langchain' },
+    })
   }
 
   /** Release the hold, or commit the output seen so far when tokens had streamed before the error. */
@@ -231,7 +282,7 @@ export class BudgetCallbackHandler {
     const run = this.take(runId)
     if (run === undefined) return
     const aborted = asObject(error)?.['name'] === 'AbortError' || /abort/i.test(String(asObject(error)?.['message'] ?? ''))
-    await this.interrupted(run, aborted ? 'aborted' : 'failure', 'error')
+    await this.interrupted(run, aborted ? 'aborted' : 'failed')
   }
 
   /**
@@ -321,23 +372,18 @@ export class BudgetCallbackHandler {
   }
 
   /** A run that ended without usage: release when no token had arrived, else commit the output seen so far. */
-  private async interrupted(run: Run, status: 'aborted' | 'failure', ended: string): Promise<void> {
+  private async interrupted(run: Run, exit: CallExit): Promise<void> {
     if (run.tokens === 0) {
       await run.settlement.release()
       return
     }
-    await run.settlement.commit(this.incomplete(run, run.model, status, ended))
-  }
-
-  private incomplete(run: Run, model: string, status: 'aborted' | 'failure' | 'estimated', ended: string) {
-    return incompleteCommit(run.settlement.reservation, {
-      model,
-      provider: run.provider ?? this.options.provider ?? 'unknown',
-      estimate: run.estimate,
-      partialUsage: undefined,
-      outputTokensSeen: outputTokensFromText(run.characters, run.tokens),
-      status,
-      metadata: { endpoint: 'langchain', ended },
+    await run.settlement.end({
+      exit,
+      model: run.model,
+      provider: run.provider ?? this.options.provider,
+      request: run.estimate,
+      output: { characters: run.characters, pieces: run.tokens },
+      metadata: { endpoint: 'langchain' },
     })
   }
 
@@ -354,8 +400,8 @@ export class BudgetCallbackHandler {
     const provider = catalogProvider(str(meta['ls_provider'])) ?? this.options.provider
     const maxOutput = num(invocationParams['max_completion_tokens']) ?? num(invocationParams['max_tokens']) ?? num(invocationParams['maxOutputTokens']) ?? num(meta['ls_max_tokens'])
     const request: LangChainRequest = { runId, model, provider, invocationParams, tags: tags ?? [], metadata: meta }
-    const context = { ...(await resolveContext(this.options.context, request)) }
-    if (context['provider'] === undefined && provider !== undefined) context['provider'] = provider
+    const context: CallContext = { ...checkContext(this.options.context === undefined ? contextFromMetadata(request) : await resolveContext(this.options.context, request)) }
+    if (context.provider === undefined && provider !== undefined) context.provider = provider
     const estimate: EstimateRequest = {
       model,
       ...(provider !== undefined ? { provider } : {}),
@@ -382,7 +428,7 @@ export class BudgetCallbackHandler {
     if (signal instanceof AbortSignal) {
       const onAbort = () => {
         const open = this.take(runId)
-        if (open !== undefined) void this.interrupted(open, 'aborted', 'abort').catch(() => undefined)
+        if (open !== undefined) void this.interrupted(open, 'aborted').catch(() => undefined)
       }
       if (signal.aborted) onAbort()
       else {

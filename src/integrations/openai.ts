@@ -12,30 +12,51 @@
  * @packageDocumentation
  */
 import type OpenAI from 'openai'
-import {
-  asObject,
-  safeParse,
-  type Json,
-  budgetClient,
-  outputTokensFromText,
-  textLength,
-  validateOptions,
-  type BudgetIntegrationOptions,
-  type EstimateRequest,
-  type SseEvent,
-  type UsageTracker,
-  type WireAdapter,
-  type WireCall,
-  type WireRequest,
-} from './shared.js'
+import { z } from 'zod'
+import type { EstimateRequest } from '../budget/pricing.js'
+import { textLength } from '../budget/settlement.js'
+import { type UsageTracker, type WireAdapter, type WireCall, type WireRequest } from './budget-fetch.js'
+import { asObject, safeParse, type Json } from './json.js'
+import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
+import { budgetClient } from './sdk-client.js'
+import type { SseEvent } from './sse.js'
 
-export type { BudgetCallContext, BudgetManagerLike, WireRequest } from './shared.js'
-export { CONTEXT_HEADER } from './shared.js'
+export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { WireRequest } from './budget-fetch.js'
+export { CONTEXT_HEADER } from './budget-fetch.js'
 
 /** Options of {@link withOpenAIBudget}. `context` and `estimate` functions receive the {@link WireRequest}. */
 export interface OpenAIBudgetOptions extends BudgetIntegrationOptions<WireRequest> {
   /** Provider name used for pricing (default `openai`; `azure` for Azure OpenAI, `openrouter`, ...). */
   provider?: string
+}
+
+const OPENAI_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
+
+/** Output tokens per image of token-priced image models, by quality and size (`auto` and unknown: the most). */
+const IMAGE_TOKENS: Record<string, Record<string, number>> = {
+  low: { '1024x1024': 272, '1024x1536': 408, '1536x1024': 400 },
+  medium: { '1024x1024': 1056, '1024x1536': 1584, '1536x1024': 1568 },
+  high: { '1024x1024': 4160, '1024x1536': 6240, '1536x1024': 6208 },
+}
+
+function imageTokens(size: unknown, quality: unknown): number {
+  const row = IMAGE_TOKENS[typeof quality === 'string' ? quality : 'high'] ?? IMAGE_TOKENS['high']!
+  return (typeof size === 'string' ? row[size] : undefined) ?? Math.max(...Object.values(row))
+}
+
+/** Most seconds a transcription is reserved at: the 25 MB upload limit at 128 kbit/s is about 26 minutes. */
+export const TRANSCRIPTION_CEILING_SECONDS = 1500
+
+/**
+ * Seconds of audio to reserve for a transcription: the file's size at 16 kbit/s (the lowest common speech bitrate, so
+ * an over- rather than an under-estimate), at most {@link TRANSCRIPTION_CEILING_SECONDS}; the ceiling when the size
+ * is unknown. The commit charges the seconds the provider reports.
+ */
+function audioSecondsCeiling(file: unknown): number {
+  const size = asObject(file)?.['size']
+  if (typeof size !== 'number' || !Number.isFinite(size) || size <= 0) return TRANSCRIPTION_CEILING_SECONDS
+  return Math.min(TRANSCRIPTION_CEILING_SECONDS, Math.max(1, Math.ceil(size / 2000)))
 }
 
 function firstNumber(...values: unknown[]): number | undefined {
@@ -74,7 +95,7 @@ function chatTracker(hideUsageChunk: boolean): UsageTracker {
     },
     onText() {},
     final: () => final,
-    partial: () => ({ ...(model !== undefined ? { model } : {}), outputTokensSeen: outputTokensFromText(characters, chunks) }),
+    partial: () => ({ ...(model !== undefined ? { model } : {}), output: { characters, pieces: chunks } }),
   }
 }
 
@@ -104,7 +125,7 @@ function responsesTracker(): UsageTracker {
     },
     onText() {},
     final: () => final,
-    partial: () => ({ ...(model !== undefined ? { model } : {}), outputTokensSeen: outputTokensFromText(characters, chunks) }),
+    partial: () => ({ ...(model !== undefined ? { model } : {}), output: { characters, pieces: chunks } }),
   }
 }
 
@@ -112,6 +133,8 @@ function responsesTracker(): UsageTracker {
 function jsonTracker(requestModel: string): UsageTracker {
   let final: { usage: unknown; model?: string } | undefined
   let model: string | undefined
+  let characters = 0
+  let pieces = 0
   return {
     onEvent(event: SseEvent) {
       // Streamed transcriptions and other event streams: the last event with `usage` wins.
@@ -123,12 +146,23 @@ function jsonTracker(requestModel: string): UsageTracker {
       const body = asObject(safeParse(text))
       if (body === undefined) return
       if (typeof body['model'] === 'string') model = body['model']
+      // The text returned, for an estimate when the body carries no usage.
+      const choices = Array.isArray(body['choices']) ? (body['choices'] as unknown[]).map(asObject) : []
+      const messages = choices.map((choice) => asObject(choice?.['message']))
+      const returned = [
+        messages.map((message) => [message?.['content'], message?.['refusal'], message?.['tool_calls']]),
+        choices.map((choice) => choice?.['text']),
+        (Array.isArray(body['output']) ? (body['output'] as unknown[]) : []).map((item) => asObject(item)?.['content']),
+        body['text'],
+      ]
+      characters = textLength(returned)
+      pieces = characters > 0 ? 1 : 0
       if (asObject(body['usage']) !== undefined) {
         final = { usage: { ...body, data: undefined, choices: undefined, output: undefined, model: model ?? requestModel }, model: model ?? requestModel }
       }
     },
     final: () => final,
-    partial: () => ({ ...(model !== undefined ? { model } : {}), outputTokensSeen: 0 }),
+    partial: () => ({ ...(model !== undefined ? { model } : {}), output: { characters, pieces } }),
   }
 }
 
@@ -141,8 +175,8 @@ function formFields(body: FormData): Json {
   return out
 }
 
-/** @internal The OpenAI wire adapter. */
-export function openAIAdapter(provider = 'openai'): WireAdapter {
+/** The OpenAI wire adapter. */
+function openAIAdapter(provider = 'openai'): WireAdapter {
   return {
     provider,
     refusalBody: (message, code) => ({ error: { message, type: 'llm_budget_refused', param: null, code } }),
@@ -194,10 +228,14 @@ export function openAIAdapter(provider = 'openai'): WireAdapter {
           }
           case 'embeddings':
             return { model: m, inputTokens: Math.ceil(textLength(params['input']) / 2), maxOutputTokens: 0 }
-          case 'images':
-            return { model: m, messages: params['prompt'] ?? '', maxOutputTokens: 6240 * (firstNumber(params['n']) ?? 1) }
+          case 'images': {
+            const n = firstNumber(params['n']) ?? 1
+            return { model: m, messages: params['prompt'] ?? '', maxOutputTokens: 0, units: { images: n, imageTokens: n * imageTokens(params['size'], params['quality']) } }
+          }
           case 'audio.speech':
-            return { model: m, messages: params['input'] ?? '', maxOutputTokens: 0 }
+            return { model: m, inputTokens: 0, maxOutputTokens: 0, units: { characters: typeof params['input'] === 'string' ? params['input'].length : 0 } }
+          case 'audio.transcriptions':
+            return { model: m, inputTokens: 0, maxOutputTokens: 0, units: { audioSeconds: audioSecondsCeiling(params['file']) } }
           default:
             return { model: m, inputTokens: 0, maxOutputTokens: 0 }
         }
@@ -256,6 +294,6 @@ export function openAIAdapter(provider = 'openai'): WireAdapter {
  * ```
  */
 export function withOpenAIBudget<T extends OpenAI>(client: T, options: OpenAIBudgetOptions): T {
-  validateOptions(options, 'withOpenAIBudget')
+  validateOptions('withOpenAIBudget(client, options)', OPENAI_OPTIONS, options)
   return budgetClient(client, openAIAdapter(options.provider), options)
 }

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod'
 import * as ledger from './ledger/ledger.js'
+import { DEFAULT_MAX_RECORDS, maxRecordsSchema } from './ledger/max-records.js'
 import { StorageError } from '../errors.js'
 import { cloneJson } from '../internal/clone.js'
 import { parseOptions } from '../internal/options.js'
@@ -32,8 +33,8 @@ export interface MemoryStoreOptions {
   rollupRetentionMs?: number
 }
 
-const retention = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.literal(Number.POSITIVE_INFINITY)])
-const optionsSchema = z.object({ maxRecords: retention.optional(), recordRetentionMs: retention.optional(), rollupRetentionMs: retention.optional() })
+const retention = maxRecordsSchema
+const optionsSchema = z.object({ maxRecords: maxRecordsSchema.optional(), recordRetentionMs: retention.optional(), rollupRetentionMs: retention.optional() })
 
 /**
  * An in-memory budget store for one process: the default of `BudgetManager`, and the store for tests.
@@ -46,7 +47,7 @@ const optionsSchema = z.object({ maxRecords: retention.optional(), recordRetenti
 export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
   const parsed = parseOptions('memoryStore()', optionsSchema, options)
   const state = ledger.createLedger({
-    maxRecords: parsed.maxRecords ?? 100_000,
+    maxRecords: parsed.maxRecords ?? DEFAULT_MAX_RECORDS,
     recordRetentionMs: parsed.recordRetentionMs ?? Number.POSITIVE_INFINITY,
     rollupRetentionMs: parsed.rollupRetentionMs ?? ledger.DEFAULT_ROLLUP_RETENTION_MS,
   })

@@ -2,7 +2,9 @@
 import { BudgetManager } from '../../src/budget/manager.js'
 import { calculateCost } from '../../src/cost/index.js'
 import { memoryStore } from '../../src/stores/memory.js'
-import type { BudgetManagerLike, EstimateRequest, ReservationLike } from '../../src/integrations/shared.js'
+import type { Estimate, Reservation, ReserveOptions } from '../../src/budget/manager.js'
+import type { CallContext } from '../../src/budget/scopes.js'
+import type { BudgetManagerLike } from '../../src/integrations/options.js'
 
 export interface SpendEvent {
   record: Record<string, unknown>
@@ -26,9 +28,9 @@ export function countingReserves(manager: BudgetManagerLike): { manager: BudgetM
   let reserves = 0
   return {
     manager: {
-      reserve(context: unknown, estimate: number | EstimateRequest): Promise<ReservationLike> {
+      reserve(context: CallContext, estimate: Estimate, options?: ReserveOptions): Promise<Reservation> {
         reserves++
-        return manager.reserve(context, estimate)
+        return manager.reserve(context, estimate, options)
       },
     },
     reserves: () => reserves,

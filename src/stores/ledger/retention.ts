@@ -4,7 +4,7 @@
  *
  * @internal Used by the ledger; not part of the public API.
  */
-import type { LedgerState } from './ledger.js'
+import type { LedgerState } from './state.js'
 import { DAY_MS, addRollups, evictRollups, rollupDeltas } from './rollups.js'
 import type { RollupRow, SpendRecord } from '../types.js'
 

@@ -52,7 +52,7 @@ async function messages(req: RecordedRequest, b: Behavior, res: ServerResponse):
       content: [{ type: 'text', text: texts.join('') }],
       stop_reason: 'end_turn',
       stop_sequence: null,
-      usage: anthropicUsage(usage),
+      ...(b.noUsage === true ? {} : { usage: anthropicUsage(usage) }),
     })
     return
   }
@@ -74,7 +74,8 @@ async function messages(req: RecordedRequest, b: Behavior, res: ServerResponse):
     send({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })
   }
   send({ type: 'content_block_stop', index: 0 })
-  const deltas = b.messageDeltas ?? 1
+  // Without usage: the stream ends with no cumulative `message_delta` usage (only `message_start`'s input side).
+  const deltas = b.noUsage === true ? 0 : (b.messageDeltas ?? 1)
   for (let i = 1; i <= deltas; i++) {
     const output = i === deltas ? usage.output : Math.floor((usage.output * i) / deltas)
     const { input_tokens, cache_creation_input_tokens, cache_read_input_tokens, server_tool_use } = full

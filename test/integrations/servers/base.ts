@@ -49,6 +49,8 @@ export interface Behavior {
   messageDeltas?: number
   /** Seconds of audio to report for transcriptions billed by duration. */
   audioSeconds?: number
+  /** Answer without any usage (as some gateways and compatible servers do), streamed or not. */
+  noUsage?: boolean
 }
 
 /** One request as the server received it. */

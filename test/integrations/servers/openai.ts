@@ -63,7 +63,7 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
       created,
       model,
       choices: [{ index: 0, message: { role: 'assistant', content: texts.join(''), refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
-      usage: chatUsage(usage),
+      ...(b.noUsage === true ? {} : { usage: chatUsage(usage) }),
       service_tier: usage.serviceTier ?? 'default',
       system_fingerprint: 'fp_local',
     })
@@ -88,7 +88,7 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
     writeSse(res, chunk({ content: text }, null))
   }
   writeSse(res, chunk({}, 'stop'))
-  if (includeUsage) writeSse(res, { ...base, choices: [], usage: chatUsage(usage) })
+  if (includeUsage && b.noUsage !== true) writeSse(res, { ...base, choices: [], usage: chatUsage(usage) })
   writeSse(res, '[DONE]')
   res.end()
 }
@@ -133,7 +133,7 @@ async function responses(req: RecordedRequest, b: Behavior, res: ServerResponse)
   const texts = pieces(b.chunks ?? 3, b.text)
   const text = texts.join('')
   if (body['stream'] !== true) {
-    sendJson(res, 200, responseObject(model, 'completed', text, responsesUsage(usage), usage.serviceTier ?? 'default'))
+    sendJson(res, 200, responseObject(model, 'completed', text, b.noUsage === true ? null : responsesUsage(usage), usage.serviceTier ?? 'default'))
     return
   }
   let seq = 0
@@ -153,7 +153,7 @@ async function responses(req: RecordedRequest, b: Behavior, res: ServerResponse)
     send({ type: 'response.output_text.delta', item_id: 'msg_local', output_index: 0, content_index: 0, delta, logprobs: [] })
   }
   send({ type: 'response.output_text.done', item_id: 'msg_local', output_index: 0, content_index: 0, text, logprobs: [] })
-  send({ type: 'response.completed', response: responseObject(model, 'completed', text, responsesUsage(usage), usage.serviceTier ?? 'default') })
+  send({ type: 'response.completed', response: responseObject(model, 'completed', text, b.noUsage === true ? null : responsesUsage(usage), usage.serviceTier ?? 'default') })
   res.end()
 }
 

@@ -1,0 +1,187 @@
+/**
+ * Settlement: how a call that was admitted ends up in the ledger. One policy for every path (`withBudget`, the
+ * OpenAI, Anthropic, AI SDK and LangChain integrations, and any SDK wrapper added later): a wrapper says how the
+ * call ended ({@link CallEnding}) and {@link Settlement} commits or releases the reservation exactly once.
+ *
+ * - Usage reported: charged from it (`success`, or `aborted` when the caller stopped reading after it arrived).
+ * - No usage: never a silent $0. An estimate flagged `estimated: true`: the provider's partial usage when there is
+ *   some, else the request's input plus the output actually returned, else the reservation. Status `estimated`
+ *   when the call completed, `aborted` when it was cancelled or aborted, `failure` when it broke.
+ * - The commit itself fails (a served model without a price): the reservation is committed, flagged, and the error
+ *   is reported; a store failure is reported and not retried.
+ * - The provider never answered: {@link Settlement.release}.
+ *
+ * @packageDocumentation
+ */
+import { estimateCost, type EstimateMessage } from '../cost/index.js'
+import { isBudgetError } from '../errors.js'
+import type { CommitInput, Reservation } from './manager.js'
+import type { EstimateRequest } from './pricing.js'
+
+/** How a call ended: read to its end, stopped by its consumer (`break`, `cancel()`), aborted by a signal, or broken. */
+export type CallExit = 'completed' | 'cancelled' | 'aborted' | 'failed'
+
+/** Record metadata: numbers and ids, never content. */
+export type SettlementMetadata = Record<string, string | number | boolean | null>
+
+/** Output a call returned, counted as it went by: characters of text and the pieces they came in. */
+export interface OutputSeen {
+  characters: number
+  pieces: number
+}
+
+/** Everything a wrapper knows when a call ends. */
+export interface CallEnding {
+  exit: CallExit
+  /** Usage the provider reported for the whole call, in any shape `normalizeUsage` accepts. */
+  usage?: unknown
+  /** Usage known before the end (e.g. the input side of Anthropic's `message_start`), used when `usage` is absent. */
+  partialUsage?: unknown
+  /** The actual cost in USD, when the caller knows it (wins over usage). */
+  cost?: number
+  /** True for a local cache hit: recorded at $0. */
+  cacheHit?: boolean
+  /** Model that served the call. */
+  model?: string | undefined
+  /** Provider that served the call. */
+  provider?: string | undefined
+  /** The request, to price its input when no usage came back. */
+  request?: EstimateRequest | undefined
+  /** Output returned before the end; `undefined` when the wrapper cannot tell. */
+  output?: OutputSeen | undefined
+  metadata?: SettlementMetadata | undefined
+}
+
+/** What a {@link Settlement} reports when recording a call failed. */
+export type SettlementErrorHandler = (error: unknown, info: { callId: string; model: string | undefined }) => void
+
+/** Rough tokens in streamed or returned text: one per piece or four characters, whichever is more. */
+export function tokensFromText(output: OutputSeen): number {
+  return Math.max(output.pieces, Math.ceil(output.characters / 4))
+}
+
+/** Characters of the text in a message list, prompt or response part (images, files and raw data skipped). */
+export function textLength(value: unknown, depth = 0): number {
+  if (depth > 8) return 0
+  if (typeof value === 'string') return value.length
+  if (Array.isArray(value)) return value.reduce<number>((sum, item) => sum + textLength(item, depth + 1), 0)
+  if (value !== null && typeof value === 'object') {
+    let sum = 0
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === 'image_url' || key === 'source' || key === 'data' || key === 'file_data' || key === 'b64_json') continue
+      sum += textLength(inner, depth + 1)
+    }
+    return sum
+  }
+  return 0
+}
+
+/** The request's input plus `outputTokens` of output, USD, or `undefined` when the model has no price. */
+function requestCost(request: EstimateRequest, model: string, provider: string | undefined, outputTokens: number): number | undefined {
+  try {
+    const priced = estimateCost({
+      model,
+      ...(provider !== undefined ? { provider } : {}),
+      ...(request.inputTokens !== undefined ? { inputTokens: request.inputTokens } : {}),
+      ...(request.messages !== undefined && request.inputTokens === undefined ? { messages: request.messages as readonly EstimateMessage[] | string } : {}),
+      ...(request.messages === undefined && request.inputTokens === undefined ? { inputTokens: 0 } : {}),
+      maxOutputTokens: outputTokens,
+    })
+    return priced.priced && priced.totalCost > 0 ? priced.totalCost : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The commit for a call that ended as `ending` (the policy described at the top of this module). */
+export function commitFor(reservation: Pick<Reservation, 'estimateUsd' | 'model'>, ending: CallEnding): CommitInput {
+  const model = ending.model ?? reservation.model
+  const base: Exclude<CommitInput, number> = {}
+  if (model !== undefined) base.model = model
+  if (ending.provider !== undefined) base.provider = ending.provider
+  const metadata: SettlementMetadata = { ...ending.metadata }
+  if (ending.exit !== 'completed') metadata['ended'] = ending.exit
+  if (ending.cacheHit === true) return { ...base, status: 'cache_hit', cost: 0 }
+  const reported = ending.exit === 'completed' ? 'success' : 'aborted'
+  if (ending.cost !== undefined) return { ...base, cost: ending.cost, status: reported, metadata }
+  if (ending.usage !== undefined && ending.usage !== null) return { ...base, usage: ending.usage, status: reported, metadata }
+  const status = ending.exit === 'completed' ? 'estimated' : ending.exit === 'failed' ? 'failure' : 'aborted'
+  if (ending.output !== undefined) metadata['outputTokensSeen'] = tokensFromText(ending.output)
+  if (ending.partialUsage !== undefined && ending.partialUsage !== null) return { ...base, usage: ending.partialUsage, status, estimated: true, metadata }
+  if (ending.request !== undefined && ending.output !== undefined && model !== undefined) {
+    const cost = requestCost(ending.request, model, ending.provider ?? ending.request.provider, tokensFromText(ending.output))
+    if (cost !== undefined) return { ...base, cost, status, estimated: true, metadata }
+  }
+  return { ...base, cost: reservation.estimateUsd, status, estimated: true, metadata: { ...metadata, chargedAt: 'reservation' } }
+}
+
+/**
+ * Commits or releases one reservation, exactly once: whatever happens first wins and later calls get the same
+ * promise. Never rejects: failures go to the error handler.
+ */
+export class Settlement {
+  #done: Promise<void> | undefined
+  readonly #onError: SettlementErrorHandler | undefined
+
+  constructor(
+    /** The reservation being settled. */
+    readonly reservation: Reservation,
+    onError?: SettlementErrorHandler,
+  ) {
+    this.#onError = onError
+  }
+
+  /** True once commit or release has started. */
+  get settled(): boolean {
+    return this.#done !== undefined
+  }
+
+  /** Commits the call as it ended (once). */
+  end(ending: CallEnding): Promise<void> {
+    this.#done ??= this.#commit(ending)
+    return this.#done
+  }
+
+  /** Releases the hold (once): the provider never answered, so nothing was billed. */
+  release(): Promise<void> {
+    this.#done ??= this.reservation.release().catch((error: unknown) => this.#report(error, undefined))
+    return this.#done
+  }
+
+  async #commit(ending: CallEnding): Promise<void> {
+    let input: CommitInput
+    try {
+      input = commitFor(this.reservation, ending)
+    } catch (error) {
+      this.#report(error, ending.model)
+      input = { cost: this.reservation.estimateUsd, status: 'estimated', estimated: true }
+    }
+    try {
+      await this.reservation.commit(input)
+      return
+    } catch (error) {
+      // What looked like a response held no usage after all: settle it as a call without usage.
+      if (isBudgetError(error) && error.code === 'MISSING_USAGE' && ending.usage !== undefined) return this.#commit({ ...ending, usage: undefined })
+      this.#report(error, ending.model)
+      if (isBudgetError(error) && error.code === 'STORAGE') return
+      // The usage could not be priced (a served model without a price): the hold is charged, flagged; never leaked.
+      const fallback: Exclude<CommitInput, number> = {
+        cost: this.reservation.estimateUsd,
+        status: ending.exit === 'completed' ? 'estimated' : ending.exit === 'failed' ? 'failure' : 'aborted',
+        estimated: true,
+        metadata: { ...ending.metadata, recordError: (error instanceof Error ? error.message : String(error)).slice(0, 200) },
+      }
+      if (typeof input === 'object' && input.model !== undefined) fallback.model = input.model
+      if (typeof input === 'object' && input.provider !== undefined) fallback.provider = input.provider
+      await this.reservation.commit(fallback).catch((second: unknown) => this.#report(second, ending.model))
+    }
+  }
+
+  #report(error: unknown, model: string | undefined): void {
+    try {
+      this.#onError?.(error, { callId: this.reservation.callId, model })
+    } catch {
+      // A throwing error handler must not turn a settled call into a failed one.
+    }
+  }
+}

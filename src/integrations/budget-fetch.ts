@@ -1,0 +1,244 @@
+/**
+ * The budgeted `fetch` under a Stainless-generated SDK client (openai, @anthropic-ai/sdk): each HTTP attempt is
+ * admitted on its own, metered, and settled through the settlement core. A provider plugs in with a
+ * {@link WireAdapter}: which requests are billable, their default estimate, and a usage tracker for the response.
+ *
+ * Imports nothing from `node:`: runs on edge runtimes.
+ *
+ * @packageDocumentation
+ */
+import { z } from 'zod'
+import type { EstimateRequest } from '../budget/pricing.js'
+import type { CallContext } from '../budget/scopes.js'
+import { type CallExit, type OutputSeen, Settlement } from '../budget/settlement.js'
+import { InvalidInputError, isBudgetError } from '../errors.js'
+import { meterResponse, type Outcome } from './metered-response.js'
+import { resolveContext, resolveEstimate, type BudgetIntegrationOptions } from './options.js'
+import type { SseEvent } from './sse.js'
+
+/** Header through which one call can add to (or override) the client's context: JSON of a context object. */
+export const CONTEXT_HEADER = 'x-llm-budget-context'
+/** Header on a refusal response that links it to the error the budget raised. */
+export const REFUSAL_HEADER = 'x-llm-budget-refusal'
+
+const contextHeaderSchema = z
+  .object({
+    user: z.string().min(1).max(256).optional(),
+    team: z.string().min(1).max(256).optional(),
+    org: z.string().min(1).max(256).optional(),
+    key: z.string().min(1).max(256).optional(),
+    endUser: z.string().min(1).max(256).optional(),
+    tags: z.array(z.string().min(1).max(256)).max(64).optional(),
+  })
+  .strict()
+
+/** Parse the per-call context header (zod-validated). */
+export function parseContextHeader(value: string | null): CallContext | undefined {
+  if (value === null) return undefined
+  let json: unknown
+  try {
+    json = JSON.parse(value)
+  } catch (error) {
+    throw new InvalidInputError(CONTEXT_HEADER, `\`${CONTEXT_HEADER}\` must be JSON of a context object, e.g. {"user":"alice"}`, { cause: error })
+  }
+  const parsed = contextHeaderSchema.safeParse(json)
+  if (!parsed.success) throw new InvalidInputError(CONTEXT_HEADER, `\`${CONTEXT_HEADER}\` is not a valid context: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(parsed.data)) if (v !== undefined) out[k] = v
+  return out as CallContext
+}
+
+/** Tracks what a streamed or JSON body says about usage. */
+export interface UsageTracker {
+  /** SSE: observe one parsed event. Return `false` to hide it from the SDK. */
+  onEvent(event: SseEvent): boolean
+  /** JSON / text: observe the whole body. */
+  onText(text: string): void
+  /** The final usage and model, when the provider sent it. */
+  final(): { usage: unknown; model?: string } | undefined
+  /** What is known when the body ended without final usage: partial provider usage, served model, output seen. */
+  partial(): { usage?: unknown; model?: string; output: OutputSeen }
+}
+
+/** One request the adapter recognised as billable. */
+export interface WireCall {
+  /** Endpoint name, e.g. `chat.completions`, `messages`. */
+  endpoint: string
+  /** The request's model. */
+  model: string
+  /** The request params (JSON body, or the fields of a multipart body). */
+  params: Record<string, unknown>
+  /** Default estimate for this request. */
+  estimate(model: string): EstimateRequest
+  /** Body to send, for the given model (fallbacks rewrite the model). */
+  body(model: string): BodyInit | null | undefined
+  /** Usage tracker for the response. */
+  tracker(): UsageTracker
+  /** For calls whose response carries no usage (speech): usage from the request. */
+  usageFromRequest?(model: string): unknown
+}
+
+/** The request as the `context` and `estimate` functions of an HTTP-level integration see it. */
+export interface WireRequest {
+  /** Endpoint name, e.g. `chat.completions`, `responses`, `embeddings`, `messages`. */
+  endpoint: string
+  /** The request's model. */
+  model: string
+  /** The request body's fields (what was passed to the SDK method). */
+  params: Record<string, unknown>
+  /** Request headers. */
+  headers: Headers
+}
+
+/** Provider-specific parts of the budgeted fetch. */
+export interface WireAdapter {
+  provider: string
+  /** Recognise a billable request, or return `null` to pass it through. */
+  describe(path: string, method: string, body: BodyInit | null | undefined): WireCall | null
+  /** Error body in the provider's format for a refused call. */
+  refusalBody(message: string, code: string): unknown
+}
+
+/** A `fetch` function. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/**
+ * Map from refusal id to the budget error, shared between the fetch (which cannot throw without triggering
+ * the SDK's connection retries) and the patched client (which turns the refusal response back into the error).
+ */
+export class RefusalRegistry {
+  private readonly errors = new Map<string, unknown>()
+  private next = 0
+
+  add(error: unknown): string {
+    const id = `r${++this.next}`
+    this.errors.set(id, error)
+    if (this.errors.size > 1000) {
+      const oldest = this.errors.keys().next().value
+      if (oldest !== undefined) this.errors.delete(oldest)
+    }
+    return id
+  }
+
+  /** The original error for an SDK error raised from a refusal response, or the error itself. */
+  map(error: unknown): unknown {
+    const headers = (error as { headers?: unknown } | null)?.headers
+    let id: string | null | undefined
+    if (headers instanceof Headers) id = headers.get(REFUSAL_HEADER)
+    else if (headers !== null && typeof headers === 'object') id = (headers as Record<string, string | undefined>)[REFUSAL_HEADER]
+    if (id === null || id === undefined) return error
+    const original = this.errors.get(id)
+    if (original === undefined) return error
+    this.errors.delete(id)
+    return original
+  }
+}
+
+function isAbortLike(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError'
+}
+
+/** How a metered body's end reads for the settlement core. */
+function exitOf(outcome: Outcome): CallExit {
+  if (outcome.kind === 'end') return 'completed'
+  if (outcome.kind === 'cancel') return 'cancelled'
+  if (outcome.kind === 'abort' || isAbortLike(outcome.error)) return 'aborted'
+  return 'failed'
+}
+
+/**
+ * Build the budgeted `fetch` for an SDK client. Each HTTP attempt the SDK makes is admitted on its own
+ * (reserve), then: a network error or a 4xx/5xx response releases the hold; a successful response is
+ * metered and committed when its body ends, or at the usage seen so far when it is cut, cancelled or aborted.
+ * A refused attempt answers with a local, non-retryable error response that the patched client turns back
+ * into the {@link BudgetExceededError}; nothing is sent to the provider.
+ */
+export function createBudgetFetch(
+  adapter: WireAdapter,
+  options: BudgetIntegrationOptions<WireRequest>,
+  baseFetch: FetchLike,
+  refusals: RefusalRegistry,
+): FetchLike {
+  return async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
+    const path = new URL(url).pathname
+    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined))
+    const headerContext = headers.get(CONTEXT_HEADER)
+    headers.delete(CONTEXT_HEADER)
+    const call = adapter.describe(path, method, init?.body)
+    if (call === null) return baseFetch(input, { ...init, headers })
+
+    let settlement: Settlement
+    let model = call.model
+    try {
+      const request: WireRequest = { endpoint: call.endpoint, model: call.model, params: call.params, headers }
+      const context: CallContext = { ...(await resolveContext(options.context, request)), ...parseContextHeader(headerContext) }
+      if (context.provider === undefined) context.provider = adapter.provider
+      const defaults = { ...call.estimate(call.model), provider: adapter.provider }
+      const reservation = await options.manager.reserve(context, await resolveEstimate(options.estimate, request, defaults))
+      // A budget's `onExceeded: { fallbackModel }` may have admitted a cheaper model instead: send that one.
+      if (typeof reservation.model === 'string' && reservation.model.length > 0) model = reservation.model
+      settlement = new Settlement(reservation, options.onRecordError)
+    } catch (error) {
+      const id = refusals.add(error)
+      const message = error instanceof Error ? error.message : String(error)
+      const code = isBudgetError(error) ? error.code : 'LLM_BUDGET_ERROR'
+      return new Response(JSON.stringify(adapter.refusalBody(`llm-budget refused the call: ${message}`, code)), {
+        status: 402,
+        headers: { 'content-type': 'application/json', 'x-should-retry': 'false', [REFUSAL_HEADER]: id },
+      })
+    }
+
+    const metadata: Record<string, string | number | boolean | null> = { endpoint: call.endpoint }
+    if (model !== call.model) metadata['requestedModel'] = call.model
+    const signal = init?.signal ?? null
+    let response: Response
+    try {
+      const body = call.body(model)
+      response = await baseFetch(input, { ...init, headers, ...(body !== undefined ? { body } : {}) })
+    } catch (error) {
+      // No response: nothing was billed that we can know of (connection refused, DNS, aborted before headers).
+      await settlement.release()
+      throw error
+    }
+    if (!response.ok) {
+      // 4xx/5xx before any token: not billed. The SDK may retry; the retry is admitted again.
+      await settlement.release()
+      return response
+    }
+    const fromRequest = call.usageFromRequest?.(model)
+    if (fromRequest !== undefined) {
+      await settlement.end({ exit: 'completed', usage: fromRequest, model, provider: adapter.provider, metadata })
+      return response
+    }
+    const tracker = call.tracker()
+    const contentType = response.headers.get('content-type') ?? ''
+    const sse = contentType.includes('text/event-stream')
+    return meterResponse(
+      response,
+      {
+        onEvent: (event) => tracker.onEvent(event),
+        onText: (text) => tracker.onText(text),
+        finish: async (outcome) => {
+          const final = tracker.final()
+          const partial = tracker.partial()
+          const served = final?.model ?? partial.model ?? model
+          await settlement.end({
+            exit: exitOf(outcome),
+            usage: final?.usage,
+            partialUsage: partial.usage,
+            model: served,
+            provider: adapter.provider,
+            request: call.estimate(served),
+            output: partial.output,
+            metadata,
+          })
+        },
+      },
+      sse ? 'sse' : 'text',
+      signal,
+    )
+  }
+}
+

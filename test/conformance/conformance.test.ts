@@ -1,0 +1,151 @@
+/**
+ * The conformance suite: every path through every exit, against the local wire servers, with the same record
+ * semantics everywhere. Each cell makes one call and then checks:
+ * - the outcome: a spend record with the expected `status` and `estimated` and a cost above $0, or a typed error;
+ * - exactly one `spend.recorded` event for a call that reached the provider, none for one that did not;
+ * - every hold back to 0.
+ * Exits that only a stream has (`break`, abort mid-way) are not cells of the non-streamed paths.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { BudgetManager } from '../../src/budget/manager.js'
+import { isBudgetError, isBudgetExceededError } from '../../src/errors.js'
+import { memoryStore } from '../../src/stores/memory.js'
+import { startAnthropicServer } from '../integrations/servers/anthropic.js'
+import type { Behavior } from '../integrations/servers/base.js'
+import { startOpenAIServer } from '../integrations/servers/openai.js'
+import { PATHS, type Ending, type Path, type Servers } from './paths.js'
+
+/** The ways a call can end. */
+const EXITS = ['usage present', 'usage absent', 'break', 'abort', 'server error', 'refusal', 'fallback'] as const
+type Exit = (typeof EXITS)[number]
+
+const STREAM_ONLY: ReadonlySet<Exit> = new Set(['break', 'abort'])
+
+let servers: Servers
+beforeAll(async () => {
+  servers = { openai: await startOpenAIServer(), anthropic: await startAnthropicServer() }
+})
+afterAll(async () => {
+  await servers.openai.close()
+  await servers.anthropic.close()
+})
+beforeEach(() => {
+  servers.openai.reset()
+  servers.anthropic.reset()
+})
+
+interface SpendEvent {
+  record: Record<string, unknown>
+  cost: number
+  estimated: boolean
+}
+
+async function manager(path: Path, exit: Exit): Promise<{ manager: BudgetManager; events: SpendEvent[] }> {
+  const budgets = new BudgetManager({ store: memoryStore() })
+  if (exit === 'refusal') await budgets.setBudget('user:alice', { maxBudget: 0.000001 })
+  else if (exit === 'fallback') await budgets.setBudget('user:alice', { maxBudget: path.fallbackLimit, onExceeded: { fallbackModel: path.fallback } })
+  else await budgets.setBudget('user:alice', { maxBudget: 100, duration: 'daily' })
+  const events: SpendEvent[] = []
+  budgets.on('spend.recorded', (event) => {
+    events.push(event as unknown as SpendEvent)
+  })
+  return { manager: budgets, events }
+}
+
+function behavior(exit: Exit): Behavior {
+  switch (exit) {
+    case 'usage absent':
+      return { noUsage: true }
+    case 'break':
+    case 'abort':
+      return { chunks: 6, chunkDelayMs: 15 }
+    case 'server error':
+      return { status: 500 }
+    default:
+      return {}
+  }
+}
+
+function ending(exit: Exit): Ending {
+  return exit === 'break' ? 'break' : exit === 'abort' ? 'abort' : 'read'
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Checks one cell; returns nothing, throws on the first broken promise. */
+async function check(path: Path, exit: Exit): Promise<void> {
+  const { manager: budgets, events } = await manager(path, exit)
+  const server = servers[path.provider]
+  server.defaultBehavior = behavior(exit)
+  let error: unknown
+  try {
+    await path.run(budgets, servers, ending(exit))
+  } catch (caught) {
+    error = caught
+  }
+  const sent = server.requests.length
+  const reachedProvider = exit !== 'refusal' && exit !== 'server error' && !(exit === 'fallback' && isBudgetError(error))
+  if (reachedProvider) await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 3000 })
+  else await sleep(50)
+  // Exactly one event for a call that reached the provider, none otherwise, and none arriving later.
+  await sleep(50)
+  expect(events).toHaveLength(reachedProvider ? 1 : 0)
+  expect((await budgets.getStatus('user:alice')).reserved).toBe(0)
+  const record = events[0]?.record
+  switch (exit) {
+    case 'usage present':
+      expect(error).toBeUndefined()
+      expect([record?.['status'], events[0]?.estimated]).toEqual(['success', false])
+      expect(events[0]!.cost).toBeGreaterThan(0)
+      break
+    case 'usage absent':
+      expect(error).toBeUndefined()
+      expect([record?.['status'], events[0]?.estimated]).toEqual(['estimated', true])
+      expect(events[0]!.cost).toBeGreaterThan(0)
+      break
+    case 'break':
+    case 'abort':
+      // The usage seen so far, flagged; or, where the SDK reads the provider's stream to its end whatever the consumer
+      // does (the AI SDK's streamText), the full usage it reported.
+      if (record?.['status'] === 'success') expect(events[0]!.estimated).toBe(false)
+      else expect([record?.['status'], events[0]!.estimated]).toEqual(['aborted', true])
+      expect(events[0]!.cost).toBeGreaterThan(0)
+      break
+    case 'server error':
+      expect(error).toBeDefined()
+      expect(isBudgetError(error)).toBe(false)
+      break
+    case 'refusal':
+      expect(isBudgetExceededError(error)).toBe(true)
+      expect(sent).toBe(0)
+      break
+    case 'fallback': {
+      if (isBudgetError(error)) {
+        // A path that cannot switch models refuses with a typed error, and sends nothing.
+        expect(sent).toBe(0)
+        break
+      }
+      expect(error).toBeUndefined()
+      // The model called is the model charged, and the budget that refused the requested model holds.
+      const called = (server.requests.at(-1)?.body as { model?: unknown } | undefined)?.model
+      expect(called).toBe(path.fallback)
+      expect(String(record?.['modelServed'])).toContain(path.fallback)
+      expect((await budgets.getStatus('user:alice')).spend).toBeLessThanOrEqual(path.fallbackLimit)
+      expect(events[0]!.cost).toBeGreaterThan(0)
+      break
+    }
+  }
+}
+
+describe.each(PATHS.map((path) => [path.name, path] as const))('%s', (_name, path) => {
+  for (const exit of EXITS) {
+    if (STREAM_ONLY.has(exit) && !path.streamed) continue
+    it(exit, () => check(path, exit))
+  }
+})
+
+it('the matrix covers every path through every exit that applies to it', () => {
+  const cells = PATHS.reduce((n, path) => n + EXITS.filter((exit) => path.streamed || !STREAM_ONLY.has(exit)).length, 0)
+  const streamed = PATHS.filter((path) => path.streamed).length
+  expect(cells).toBe(streamed * EXITS.length + (PATHS.length - streamed) * (EXITS.length - STREAM_ONLY.size))
+})

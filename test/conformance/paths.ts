@@ -1,0 +1,262 @@
+/**
+ * The paths of the conformance suite: every way a call reaches a provider through llm-budget, each driven with the
+ * real SDK package against the local wire servers. A driver makes one call and ends it the way it is told: read to
+ * the end, `break` out of the stream after the first piece, or abort it after the first piece.
+ */
+import { createAnthropic } from '@ai-sdk/anthropic'
+import { createOpenAI } from '@ai-sdk/openai'
+import Anthropic from '@anthropic-ai/sdk'
+import { ChatAnthropic } from '@langchain/anthropic'
+import { ChatOpenAI } from '@langchain/openai'
+import { generateText, streamText, wrapLanguageModel } from 'ai'
+import OpenAI from 'openai'
+import type { BudgetManager } from '../../src/budget/manager.js'
+import { withBudget } from '../../src/budget/with-budget.js'
+import { budgetMiddleware } from '../../src/integrations/ai-sdk.js'
+import { withAnthropicBudget } from '../../src/integrations/anthropic.js'
+import { BudgetCallbackHandler } from '../../src/integrations/langchain.js'
+import { withOpenAIBudget } from '../../src/integrations/openai.js'
+import type { WireServer } from '../integrations/servers/base.js'
+
+/** How the caller ends the call. */
+export type Ending = 'read' | 'break' | 'abort'
+
+/** The local servers a driver talks to. */
+export interface Servers {
+  openai: WireServer
+  anthropic: WireServer
+}
+
+/** One path: how to make a call through it. */
+export interface Path {
+  name: string
+  /** True for streamed paths (the only ones a caller can `break` out of or abort mid-way). */
+  streamed: boolean
+  provider: 'openai' | 'anthropic'
+  /** The model requested, and the cheaper fallback a budget may admit instead. */
+  model: string
+  fallback: string
+  /** A limit between the fallback's worst case and the requested model's (max 1000 output tokens). */
+  fallbackLimit: number
+  /** Makes one call for `user: alice` and ends it as told. Throws what the call throws. */
+  run(manager: BudgetManager, servers: Servers, ending: Ending): Promise<void>
+}
+
+const PROMPT = 'What is the capital of France?'
+const OPENAI = { model: 'gpt-4o', fallback: 'gpt-4o-mini', fallbackLimit: 0.005 }
+const ANTHROPIC = { model: 'claude-sonnet-4-5', fallback: 'claude-haiku-4-5', fallbackLimit: 0.01 }
+
+function openaiSdk(servers: Servers): OpenAI {
+  return new OpenAI({ apiKey: 'sk-test', baseURL: `${servers.openai.url}/v1`, maxRetries: 0 })
+}
+
+function anthropicSdk(servers: Servers): Anthropic {
+  return new Anthropic({ apiKey: 'sk-ant-test', baseURL: servers.anthropic.url, maxRetries: 0 })
+}
+
+/** Reads a stream to its end, or stops after its first piece by `break` or by aborting `controller`. */
+async function consume(stream: AsyncIterable<unknown>, ending: Ending, controller: AbortController): Promise<void> {
+  for await (const _ of stream) {
+    if (ending === 'break') break
+    if (ending === 'abort') controller.abort()
+  }
+}
+
+const withBudgetPlain: Path = {
+  name: 'withBudget',
+  streamed: false,
+  provider: 'openai',
+  ...OPENAI,
+  async run(manager, servers) {
+    const client = openaiSdk(servers)
+    const call = withBudget((request: OpenAI.ChatCompletionCreateParamsNonStreaming) => client.chat.completions.create(request), {
+      manager,
+      context: { user: 'alice' },
+      applyModel: (args, model) => [{ ...args[0], model }],
+    })
+    await call({ model: OPENAI.model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 1000 })
+  },
+}
+
+const withBudgetStreamed: Path = {
+  name: 'withBudget streamed',
+  streamed: true,
+  provider: 'openai',
+  ...OPENAI,
+  async run(manager, servers, ending) {
+    const client = openaiSdk(servers)
+    const controller = new AbortController()
+    const call = withBudget((request: OpenAI.ChatCompletionCreateParamsStreaming, options: { signal: AbortSignal }) => client.chat.completions.create(request, options), {
+      manager,
+      context: { user: 'alice' },
+      applyModel: (args, model) => [{ ...args[0], model }, ...args.slice(1)],
+    })
+    const request = { model: OPENAI.model, messages: [{ role: 'user' as const, content: PROMPT }], max_tokens: 1000, stream: true as const, stream_options: { include_usage: true } }
+    const stream = await call(request, { signal: controller.signal })
+    await consume(stream, ending, controller)
+  },
+}
+
+const openaiChat: Path = {
+  name: 'OpenAI chat',
+  streamed: false,
+  provider: 'openai',
+  ...OPENAI,
+  async run(manager, servers) {
+    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+    await openai.chat.completions.create({ model: OPENAI.model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 1000 })
+  },
+}
+
+const openaiChatStream: Path = {
+  name: 'OpenAI chat stream',
+  streamed: true,
+  provider: 'openai',
+  ...OPENAI,
+  async run(manager, servers, ending) {
+    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+    const controller = new AbortController()
+    const stream = await openai.chat.completions.create({ model: OPENAI.model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 1000, stream: true }, { signal: controller.signal })
+    await consume(stream, ending, controller)
+  },
+}
+
+const openaiResponses: Path = {
+  name: 'OpenAI responses',
+  streamed: false,
+  provider: 'openai',
+  ...OPENAI,
+  async run(manager, servers) {
+    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+    await openai.responses.create({ model: OPENAI.model, input: PROMPT, max_output_tokens: 1000 })
+  },
+}
+
+const openaiResponsesStream: Path = {
+  name: 'OpenAI responses stream',
+  streamed: true,
+  provider: 'openai',
+  ...OPENAI,
+  async run(manager, servers, ending) {
+    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+    const controller = new AbortController()
+    const stream = await openai.responses.create({ model: OPENAI.model, input: PROMPT, max_output_tokens: 1000, stream: true }, { signal: controller.signal })
+    await consume(stream, ending, controller)
+  },
+}
+
+const anthropicMessages: Path = {
+  name: 'Anthropic messages',
+  streamed: false,
+  provider: 'anthropic',
+  ...ANTHROPIC,
+  async run(manager, servers) {
+    const anthropic = withAnthropicBudget(anthropicSdk(servers), { manager, context: { user: 'alice' } })
+    await anthropic.messages.create({ model: ANTHROPIC.model, max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }] })
+  },
+}
+
+const anthropicStream: Path = {
+  name: 'Anthropic stream',
+  streamed: true,
+  provider: 'anthropic',
+  ...ANTHROPIC,
+  async run(manager, servers, ending) {
+    const anthropic = withAnthropicBudget(anthropicSdk(servers), { manager, context: { user: 'alice' } })
+    const controller = new AbortController()
+    const stream = await anthropic.messages.create({ model: ANTHROPIC.model, max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }], stream: true }, { signal: controller.signal })
+    await consume(stream, ending, controller)
+  },
+}
+
+function aiSdkModel(manager: BudgetManager, servers: Servers) {
+  const provider = createOpenAI({ apiKey: 'sk-test', baseURL: `${servers.openai.url}/v1` })
+  return wrapLanguageModel({ model: provider.chat(OPENAI.model), middleware: budgetMiddleware({ manager, context: { user: 'alice' }, resolveModel: (id) => provider.chat(id) }) })
+}
+
+const aiSdkGenerate: Path = {
+  name: 'AI SDK generate',
+  streamed: false,
+  provider: 'openai',
+  ...OPENAI,
+  async run(manager, servers) {
+    await generateText({ model: aiSdkModel(manager, servers), prompt: PROMPT, maxOutputTokens: 1000, maxRetries: 0 })
+  },
+}
+
+const aiSdkStream: Path = {
+  name: 'AI SDK stream',
+  streamed: true,
+  provider: 'openai',
+  ...OPENAI,
+  async run(manager, servers, ending) {
+    const controller = new AbortController()
+    let failure: unknown
+    const result = streamText({
+      model: aiSdkModel(manager, servers),
+      prompt: PROMPT,
+      maxOutputTokens: 1000,
+      maxRetries: 0,
+      abortSignal: controller.signal,
+      onError: ({ error }) => {
+        failure = error
+      },
+    })
+    await consume(result.textStream, ending, controller)
+    if (failure !== undefined) throw failure
+  },
+}
+
+function langchainModel(manager: BudgetManager, servers: Servers, provider: 'openai' | 'anthropic'): { model: ChatOpenAI | ChatAnthropic; handler: BudgetCallbackHandler } {
+  const handler = new BudgetCallbackHandler({ manager, context: { user: 'alice' } })
+  const model =
+    provider === 'openai'
+      ? new ChatOpenAI({ model: OPENAI.model, apiKey: 'sk-test', configuration: { baseURL: `${servers.openai.url}/v1` }, maxRetries: 0, maxTokens: 1000, callbacks: [handler] })
+      : new ChatAnthropic({ model: ANTHROPIC.model, apiKey: 'sk-ant-test', anthropicApiUrl: servers.anthropic.url, maxRetries: 0, maxTokens: 1000, callbacks: [handler] })
+  return { model, handler }
+}
+
+function langchainInvoke(provider: 'openai' | 'anthropic'): Path {
+  return {
+    name: `LangChain invoke (${provider})`,
+    streamed: false,
+    provider,
+    ...(provider === 'openai' ? OPENAI : ANTHROPIC),
+    async run(manager, servers) {
+      const { model } = langchainModel(manager, servers, provider)
+      await model.invoke(PROMPT)
+    },
+  }
+}
+
+function langchainStream(provider: 'openai' | 'anthropic'): Path {
+  return {
+    name: `LangChain stream (${provider})`,
+    streamed: true,
+    provider,
+    ...(provider === 'openai' ? OPENAI : ANTHROPIC),
+    async run(manager, servers, ending) {
+      const { model, handler } = langchainModel(manager, servers, provider)
+      const controller = new AbortController()
+      await consume(await handler.stream(model, PROMPT, { signal: controller.signal }), ending, controller)
+    },
+  }
+}
+
+/** Every path. */
+export const PATHS: readonly Path[] = [
+  withBudgetPlain,
+  withBudgetStreamed,
+  openaiChat,
+  openaiChatStream,
+  openaiResponses,
+  openaiResponsesStream,
+  anthropicMessages,
+  anthropicStream,
+  aiSdkGenerate,
+  aiSdkStream,
+  langchainInvoke('openai'),
+  langchainStream('openai'),
+  langchainInvoke('anthropic'),
+  langchainStream('anthropic'),
+]
