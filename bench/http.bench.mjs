@@ -1,9 +1,12 @@
-// httpStore against the budget server on loopback: admitted calls per second (reserve + commit, two requests
-// per call) from one client process with 100 calls in flight, p50/p99 latency of one call, and the server's
-// overhead per request (the handler's time minus the time spent inside the store, from the server's own
-// /metrics; and in-process, the fetch handler versus calling the store directly).
+// httpStore against the budget server on loopback, next to the machine's limit measured in the same run: bare
+// keep-alive `fetch` round trips to a trivial `node:http` server. Reports admitted calls per second (reserve +
+// commit on 3 scopes: user, team, org) with 100 calls in flight, with same-tick batching (the default) and with
+// one request per operation; their ratio to bare round trips per second (goal: at least 1.0x, i.e. an admitted
+// call costs no more than one bare round trip); p50/p99 call latency; and the server's overhead per operation:
+// the server process's CPU time per store operation (HTTP, auth, JSON, validation, tenant view, batching) minus
+// the time the same operations take on a memoryStore called directly in this process.
 //
-// The server runs in its own process (memoryStore), like a real deployment; the client is this process.
+// Both servers run in their own process, like a real deployment; the clients are this process.
 // Usage: npm run build && node bench/http.bench.mjs   (LLM_BUDGET_DIST=path/to/dist to use another build)
 import { spawn } from 'node:child_process'
 import { pathToFileURL } from 'node:url'
@@ -21,46 +24,79 @@ const TOKEN = 'bench-token-0123456789abcdef'
 const T0 = 1_800_000_000_000
 const DAY = 86_400_000
 
-// ------------------------------------------------------------------------------------------------ server
-const serverSource = `
+function startChild(source) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const port = new Promise((resolvePort, reject) => {
+    let text = ''
+    child.stdout.on('data', (chunk) => {
+      text += chunk
+      const match = /port (\d+)/.exec(text)
+      if (match) resolvePort(Number(match[1]))
+    })
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)))
+  })
+  return { child, port }
+}
+
+/** The budget server process's CPU time so far, microseconds. */
+function serverCpu() {
+  return new Promise((resolveCpu) => {
+    const onData = (chunk) => {
+      const match = /cpu (\d+)/.exec(String(chunk))
+      if (match) {
+        budget.child.stdout.off('data', onData)
+        resolveCpu(Number(match[1]))
+      }
+    }
+    budget.child.stdout.on('data', onData)
+    budget.child.stdin.write('\n')
+  })
+}
+
+// ------------------------------------------------------------------------------------------------ servers
+const trivial = startChild(`
+  const { createServer } = await import('node:http')
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end('{"ok":true}')
+    })
+  })
+  server.keepAliveTimeout = 5000
+  server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))
+`)
+const budget = startChild(`
   const { createBudgetServer } = await import(${JSON.stringify(serverModule)})
   const { memoryStore } = await import(${JSON.stringify(root)})
   const server = createBudgetServer({ store: memoryStore({ maxRecords: 10000 }), auth: { tokens: { ${JSON.stringify(TOKEN)}: 'bench' } } })
   server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))
-`
-const child = spawn(process.execPath, ['--input-type=module', '-e', serverSource], { stdio: ['ignore', 'pipe', 'inherit'] })
-const port = await new Promise((resolvePort, reject) => {
-  let text = ''
-  child.stdout.on('data', (chunk) => {
-    text += chunk
-    const match = /port (\d+)/.exec(text)
-    if (match) resolvePort(Number(match[1]))
+  // A line on stdin asks for the process's CPU time so far.
+  process.stdin.on('data', () => {
+    const { user, system } = process.cpuUsage()
+    console.log('cpu ' + (user + system))
   })
-  child.on('exit', (code) => reject(new Error(`server exited with ${code}`)))
-})
-const url = `http://127.0.0.1:${port}`
+`)
+// Stop both servers whatever happens to this process.
+const stopChildren = () => {
+  trivial.child.kill('SIGTERM')
+  budget.child.kill('SIGTERM')
+}
+process.on('exit', stopChildren)
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1))
+const trivialUrl = `http://127.0.0.1:${await trivial.port}`
+const url = `http://127.0.0.1:${await budget.port}`
 
 async function metrics() {
   const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text()
   const sum = (re) => [...text.matchAll(re)].reduce((acc, m) => acc + Number(m[1]), 0)
   return {
-    requestSeconds: sum(/llm_budget_http_request_duration_seconds_sum\{route="(?:reserve|commit)"\} ([\d.e-]+)/g),
-    requests: sum(/llm_budget_http_request_duration_seconds_count\{route="(?:reserve|commit)"\} (\d+)/g),
-    storeSeconds: sum(/llm_budget_store_operation_duration_seconds_sum\{operation="(?:reserve|commit)"\} ([\d.e-]+)/g),
+    requests: sum(/llm_budget_http_request_duration_seconds_count\{route="(?:reserve|commit|batch)"\} (\d+)/g),
+    operations: sum(/llm_budget_store_operation_duration_seconds_count\{operation="(?:reserve|commit)"\} (\d+)/g),
   }
 }
 
-// ------------------------------------------------------------------------------------------------ client
-const store = httpStore({ url, token: TOKEN })
-async function oneCall(i, prefix) {
-  const callId = `${prefix}${i}`
-  const key = `user:u${i % 1000}|usd`
-  const r = await store.reserve({ callId, now: T0, holdExpiresAt: T0 + 60_000, entries: [{ key, amount: 10_000_000, limit: null, expiresAt: null }] })
-  if (!r.ok) throw new Error('refused')
-  await store.commit({ callId, now: T0 + 1, entries: [{ key, amount: 9_000_000, expiresAt: null }], dedupeUntil: T0 + DAY })
-}
-
-async function run(calls, prefix) {
+async function pool(calls, one) {
   const latencies = new Float64Array(calls)
   let next = 0
   const start = performance.now()
@@ -69,7 +105,7 @@ async function run(calls, prefix) {
       while (next < calls) {
         const i = next++
         const t = performance.now()
-        await oneCall(i, prefix)
+        await one(i)
         latencies[i] = performance.now() - t
       }
     }),
@@ -79,15 +115,63 @@ async function run(calls, prefix) {
   return { perSecond: calls / seconds, p50: latencies[Math.floor(calls * 0.5)], p99: latencies[Math.floor(calls * 0.99)] }
 }
 
-await run(2_000, 'warm-')
-const before = await metrics()
-const result = await run(CALLS, 'run-')
-const after = await metrics()
-const requests = after.requests - before.requests
-const handlerUs = ((after.requestSeconds - before.requestSeconds) / requests) * 1e6
-const storeUs = ((after.storeSeconds - before.storeSeconds) / requests) * 1e6
-await store.close()
-child.kill('SIGTERM')
+// ------------------------------------------------------------------------------------------------ bare round trips
+const bareBody = JSON.stringify({ callId: 'x', now: T0, holdExpiresAt: T0 + 60_000, entries: [{ key: 'user:u1|usd', amount: 1, limit: null, expiresAt: null }] })
+const bare = () =>
+  pool(CALLS, async () => {
+    const response = await fetch(trivialUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bareBody })
+    await response.text()
+  })
+
+// ------------------------------------------------------------------------------------------------ httpStore
+function callsWith(store, prefix) {
+  return async (i) => {
+    const callId = `${prefix}${i}`
+    const keys = [`user:u${i % 1000}|d|usd`, `team:t${i % 50}|d|usd`, `org:o${i % 5}|d|usd`]
+    const r = await store.reserve({ callId, now: T0, holdExpiresAt: T0 + 60_000, entries: keys.map((key) => ({ key, amount: 10_000_000, limit: 1e15, expiresAt: null })) })
+    if (!r.ok) throw new Error('refused')
+    await store.commit({
+      callId,
+      now: T0 + 1,
+      entries: keys.map((key) => ({ key, amount: 9_000_000, expiresAt: null })),
+      dedupeUntil: T0 + DAY,
+      record: { callId, startedAt: T0, endedAt: T0 + 1, model: 'gpt-4o-mini', costNanoUsd: 9_000_000 },
+    })
+  }
+}
+
+async function measureStore(batch, prefix) {
+  const store = httpStore({ url, token: TOKEN, batch })
+  await pool(2_000, callsWith(store, `warm-${prefix}`))
+  const before = await metrics()
+  const cpuBefore = await serverCpu()
+  const result = await pool(CALLS, callsWith(store, prefix))
+  const cpuAfter = await serverCpu()
+  const after = await metrics()
+  await store.close()
+  const operations = after.operations - before.operations
+  return { ...result, requestsPerOperation: (after.requests - before.requests) / operations, serverCpuUs: (cpuAfter - cpuBefore) / operations }
+}
+
+/** The same reserve + commit on a memoryStore called directly: microseconds per operation. */
+async function directStoreUs() {
+  const store = memoryStore({ maxRecords: 10000 })
+  const one = callsWith(store, 'd-')
+  for (let i = 0; i < 2_000; i++) await one(i)
+  const t = performance.now()
+  for (let i = 2_000; i < 2_000 + CALLS; i++) await one(i)
+  return ((performance.now() - t) * 1000) / (CALLS * 2)
+}
+
+await bare() // warm-up
+const bareBefore = await bare()
+const batched = await measureStore(true, 'b-')
+const single = await measureStore(false, 's-')
+const bareAfter = await bare()
+trivial.child.kill('SIGTERM')
+budget.child.kill('SIGTERM')
+const bareRate = (bareBefore.perSecond + bareAfter.perSecond) / 2
+const storeUs = await directStoreUs()
 
 // ------------------------------------------------------------------------------------------------ in-process overhead
 // The fetch handler (Request in, Response out, auth, zod, tenant prefix, JSON) versus the store called directly.
@@ -121,16 +205,20 @@ const directUs = await timeDirect()
 const handlerInProcessUs = await timeHandler('h')
 
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
-console.log(`httpStore -> budget server (memoryStore) on 127.0.0.1, Node ${process.version}, ${CALLS} calls, ${IN_FLIGHT} in flight\n`)
-console.log('| measure | value |')
+console.log(`httpStore -> budget server (memoryStore) on 127.0.0.1, Node ${process.version}, ${CALLS} calls, ${IN_FLIGHT} in flight, 3 scopes per call\n`)
+console.log('| measure | batched (default) | one request per operation |')
+console.log('|---|---|---|')
+console.log(`| admitted calls per second (reserve + commit) | ${fmt(batched.perSecond)} | ${fmt(single.perSecond)} |`)
+console.log(`| ratio to bare keep-alive fetch round trips per second (${fmt(bareRate)}; goal >= 1.0x) | ${fmt(batched.perSecond / bareRate, 2)}x | ${fmt(single.perSecond / bareRate, 2)}x |`)
+console.log(`| HTTP requests per store operation | ${fmt(batched.requestsPerOperation, 3)} | ${fmt(single.requestsPerOperation, 3)} |`)
+console.log(`| call latency p50 (reserve + commit) | ${fmt(batched.p50, 2)} ms | ${fmt(single.p50, 2)} ms |`)
+console.log(`| call latency p99 | ${fmt(batched.p99, 2)} ms | ${fmt(single.p99, 2)} ms |`)
+console.log(`| server CPU per operation | ${fmt(batched.serverCpuUs, 1)} us | ${fmt(single.serverCpuUs, 1)} us |`)
+console.log(`| server overhead per operation (CPU minus the store's own ${fmt(storeUs, 1)} us; goal <= 10 us) | ${fmt(batched.serverCpuUs - storeUs, 1)} us | ${fmt(single.serverCpuUs - storeUs, 1)} us |`)
+console.log('')
+console.log('| baseline | value |')
 console.log('|---|---|')
-console.log(`| admitted calls per second (reserve + commit) | ${fmt(result.perSecond)} |`)
-console.log(`| requests per second | ${fmt(result.perSecond * 2)} |`)
-console.log(`| call latency p50 (reserve + commit) | ${fmt(result.p50, 2)} ms |`)
-console.log(`| call latency p99 | ${fmt(result.p99, 2)} ms |`)
-console.log(`| server time per request (node:http handler, from /metrics) | ${fmt(handlerUs, 1)} us |`)
-console.log(`| of which inside the store | ${fmt(storeUs, 1)} us |`)
-console.log(`| server overhead per request (handler minus store) | ${fmt(handlerUs - storeUs, 1)} us |`)
+console.log(`| bare keep-alive fetch round trips per second, before / after the runs above | ${fmt(bareBefore.perSecond)} / ${fmt(bareAfter.perSecond)} |`)
 console.log(`| in-process: fetch handler per reserve (Request to Response) | ${fmt(handlerInProcessUs, 1)} us |`)
 console.log(`| in-process: memoryStore.reserve directly | ${fmt(directUs, 2)} us |`)
 console.log(`| in-process: handler overhead per request | ${fmt(handlerInProcessUs - directUs, 1)} us |`)

@@ -5,6 +5,10 @@
  * first finishes, its answer is stored and replays with the same payload get it back, while the same key
  * with another payload gets 422. Answers that say "try again" (5xx) are not stored, so a retry runs again.
  *
+ * Tenants share the bounds fairly: when the cache is full, the tenant holding the most entries (or bytes)
+ * loses its own oldest answer, so one tenant's traffic never evicts another tenant's remembered answers while
+ * that tenant holds no more than its share.
+ *
  * @internal Used by the handler.
  */
 
@@ -21,11 +25,17 @@ interface Entry {
   expiresAt: number
 }
 
+/** One tenant's keys, oldest first (Map iteration order is insertion order, refreshed on use). */
+interface Share {
+  entries: Map<string, Entry>
+  bytes: number
+}
+
 /** Limits of the cache. */
 export interface IdempotencyCacheOptions {
-  /** Most remembered keys. */
+  /** Most remembered keys, all tenants together. */
   maxEntries: number
-  /** Most bytes of stored answers. */
+  /** Most bytes of stored answers, all tenants together. */
   maxBytes: number
   /** How long an answer is remembered, ms. */
   ttlMs: number
@@ -38,76 +48,126 @@ export type BeginResult =
   | { kind: 'in-flight' }
   | { kind: 'mismatch' }
 
-/** An LRU map of idempotency keys with a TTL and a byte budget. */
+/** Per-tenant LRU maps of idempotency keys with a TTL and a shared, fairly divided entry and byte budget. */
 export class IdempotencyCache {
-  private readonly entries = new Map<string, Entry>()
-  private bytes = 0
+  readonly #shares = new Map<string, Share>()
+  readonly #options: IdempotencyCacheOptions
+  readonly #now: () => number
+  #size = 0
+  #bytes = 0
 
-  constructor(
-    private readonly options: IdempotencyCacheOptions,
-    private readonly now: () => number,
-  ) {}
+  constructor(options: IdempotencyCacheOptions, now: () => number) {
+    this.#options = options
+    this.#now = now
+  }
 
   /** Number of remembered keys. */
   get size(): number {
-    return this.entries.size
+    return this.#size
   }
 
   /** Bytes of remembered answers. */
   get byteSize(): number {
-    return this.bytes
+    return this.#bytes
   }
 
-  /** Looks the key up; when it is new, marks it in flight. */
-  begin(key: string, fingerprint: string): BeginResult {
-    const now = this.now()
-    const entry = this.entries.get(key)
-    if (entry !== undefined && entry.expiresAt > now) {
-      if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' }
-      if (entry.answer === null) return { kind: 'in-flight' }
-      this.entries.delete(key) // refresh recency
-      this.entries.set(key, entry)
-      return { kind: 'replay', answer: entry.answer }
+  /** Looks the tenant's key up; when it is new, marks it in flight. */
+  begin(tenant: string, key: string, fingerprint: string): BeginResult {
+    const now = this.#now()
+    let share = this.#shares.get(tenant)
+    const entry = share?.entries.get(key)
+    if (share !== undefined && entry !== undefined) {
+      if (entry.expiresAt > now) {
+        if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' }
+        if (entry.answer === null) return { kind: 'in-flight' }
+        share.entries.delete(key) // refresh recency
+        share.entries.set(key, entry)
+        return { kind: 'replay', answer: entry.answer }
+      }
+      this.#remove(tenant, share, key, entry)
     }
-    if (entry !== undefined) this.remove(key, entry)
+    if (share === undefined || !this.#shares.has(tenant)) {
+      share = { entries: new Map(), bytes: 0 }
+      this.#shares.set(tenant, share)
+    }
     const bytes = key.length * 2 + fingerprint.length * 2 + 64
-    this.entries.set(key, { fingerprint, answer: null, bytes, expiresAt: now + this.options.ttlMs })
-    this.bytes += bytes
-    this.evict()
+    share.entries.set(key, { fingerprint, answer: null, bytes, expiresAt: now + this.#options.ttlMs })
+    share.bytes += bytes
+    this.#size++
+    this.#bytes += bytes
+    this.#evict(now)
     return { kind: 'new' }
   }
 
   /** Stores the answer of a request begun with {@link begin}, or forgets the key when it should run again. */
-  finish(key: string, answer: CachedAnswer, store: boolean): void {
-    const entry = this.entries.get(key)
-    if (entry === undefined || entry.answer !== null) return
+  finish(tenant: string, key: string, answer: CachedAnswer, store: boolean): void {
+    const share = this.#shares.get(tenant)
+    const entry = share?.entries.get(key)
+    if (share === undefined || entry === undefined || entry.answer !== null) return
     if (!store) {
-      this.remove(key, entry)
+      this.#remove(tenant, share, key, entry)
       return
     }
+    const now = this.#now()
     const extra = answer.body.length * 2
     entry.answer = answer
     entry.bytes += extra
-    entry.expiresAt = this.now() + this.options.ttlMs
-    this.bytes += extra
-    this.evict()
+    entry.expiresAt = now + this.#options.ttlMs
+    share.bytes += extra
+    this.#bytes += extra
+    this.#evict(now)
   }
 
-  private remove(key: string, entry: Entry): void {
-    this.entries.delete(key)
-    this.bytes -= entry.bytes
+  #remove(tenant: string, share: Share, key: string, entry: Entry): void {
+    share.entries.delete(key)
+    share.bytes -= entry.bytes
+    this.#size--
+    this.#bytes -= entry.bytes
+    if (share.entries.size === 0) this.#shares.delete(tenant)
   }
 
-  private evict(): void {
-    if (this.entries.size <= this.options.maxEntries && this.bytes <= this.options.maxBytes) return
-    const now = this.now()
-    // Oldest first (Map iteration order is insertion order, refreshed on use). In-flight entries are kept:
-    // they are bounded by the number of concurrent requests.
-    for (const [key, entry] of this.entries) {
-      if (this.entries.size <= this.options.maxEntries && this.bytes <= this.options.maxBytes) {
+  #full(): boolean {
+    return this.#size > this.#options.maxEntries || this.#bytes > this.#options.maxBytes
+  }
+
+  #evict(now: number): void {
+    if (!this.#full()) return
+    // Expired answers first. In-flight entries are kept: they are bounded by the number of concurrent requests.
+    for (const [tenant, share] of this.#shares) {
+      for (const [key, entry] of share.entries) {
         if (entry.expiresAt > now) break
+        if (entry.answer !== null) this.#remove(tenant, share, key, entry)
       }
-      if (entry.answer !== null || entry.expiresAt <= now) this.remove(key, entry)
+    }
+    // Then the oldest answers of the largest share, down to 1/16 below the bounds at once: one pass over a share
+    // per eviction round instead of one scan per request (a Map iterated from its start walks its deleted slots).
+    const { maxEntries, maxBytes } = this.#options
+    const lowEntries = maxEntries - Math.floor(maxEntries / 16)
+    const lowBytes = maxBytes - Math.floor(maxBytes / 16)
+    const over = (): boolean => this.#size > lowEntries || this.#bytes > lowBytes
+    const exhausted = new Set<Share>()
+    while (over()) {
+      const byBytes = this.#bytes > lowBytes
+      const weight = (share: Share): number => (byBytes ? share.bytes : share.entries.size)
+      let largest: [string, Share] | undefined
+      let second = 0
+      for (const item of this.#shares) {
+        if (exhausted.has(item[1])) continue
+        if (largest === undefined || weight(item[1]) > weight(largest[1])) {
+          if (largest !== undefined) second = Math.max(second, weight(largest[1]))
+          largest = item
+        } else second = Math.max(second, weight(item[1]))
+      }
+      if (largest === undefined) return
+      const [tenant, share] = largest
+      let removed = false
+      for (const [key, entry] of share.entries) {
+        if (removed && (!over() || weight(share) < second)) break
+        if (entry.answer === null) continue
+        this.#remove(tenant, share, key, entry)
+        removed = true
+      }
+      if (!removed) exhausted.add(share)
     }
   }
 }

@@ -11,6 +11,7 @@ import { recordsToCsv, recordsToJsonLines, type SpendGroupBy, type SpendQuery } 
 import type { BudgetDefinition } from '../budget/definition.js'
 import { InvalidInputError } from '../errors.js'
 import type { BudgetStore } from '../stores/types.js'
+import { describeValue } from '../internal/describe.js'
 import { HttpError } from './errors.js'
 import type { Route, RouteContext } from './handler.js'
 
@@ -54,7 +55,7 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
 function time(field: string, value: string | null): number | undefined {
   if (value === null || value === '') return undefined
   const n = /^-?\d+$/.test(value) ? Number(value) : Date.parse(value)
-  if (!Number.isFinite(n)) throw new InvalidInputError(field, `\`${field}\` must be epoch milliseconds or an ISO date, got ${JSON.stringify(value.slice(0, 40))}`)
+  if (!Number.isFinite(n)) throw new InvalidInputError(field, `\`${field}\` must be epoch milliseconds or an ISO date, got ${describeValue(value, 40)}`)
   return n
 }
 
@@ -74,7 +75,7 @@ function spendQuery(query: URLSearchParams): SpendQuery {
   const groupBy = query.get('groupBy')
   if (groupBy !== null && groupBy !== '') {
     const parts = groupBy.split(',')
-    for (const part of parts) if (!GROUP_BY.has(part)) throw new InvalidInputError('groupBy', `\`groupBy\` takes ${[...GROUP_BY].join(', ')}; got ${JSON.stringify(part.slice(0, 40))}`)
+    for (const part of parts) if (!GROUP_BY.has(part)) throw new InvalidInputError('groupBy', `\`groupBy\` takes ${[...GROUP_BY].join(', ')}; got ${describeValue(part, 40)}`)
     out.groupBy = parts as SpendGroupBy[]
   }
   return out
@@ -105,10 +106,32 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
       body: true,
       run: async (context) => {
         const body = parseBody(newSchema, context.body)
-        const manager = managerOf(context)
-        if ((await manager.getBudget(body.scope)) !== null) throw new HttpError(409, 'CONFLICT', `${body.scope.slice(0, 100)} already has a budget; change it with /budget/update`, 'scope')
-        const info = await manager.setBudget(body.scope, body.definition as BudgetDefinition, body.reason === undefined ? {} : { reason: body.reason })
-        return { budget: info }
+        // Atomic: the store writes only if the scope has no budget (`ifRevision: 0`), so of two concurrent
+        // creates exactly one succeeds; the manager behind this request may not turn a conflict into an update.
+        let exists = false
+        const createOnly: BudgetStore = {
+          ...context.store,
+          putBudget: async (request) => {
+            const result = await context.store.putBudget({ ...request, ifRevision: 0 })
+            if (!result.ok) {
+              exists = true
+              throw new Error('the scope already has a budget')
+            }
+            return result
+          },
+        }
+        const conflict = (): HttpError => new HttpError(409, 'CONFLICT', `${describeValue(body.scope, 100)} already has a budget; change it with /budget/update`, 'scope')
+        try {
+          const info = await new BudgetManager({ ...managerOptions, store: createOnly }).setBudget(
+            body.scope,
+            body.definition as BudgetDefinition,
+            body.reason === undefined ? {} : { reason: body.reason },
+          )
+          return { budget: info }
+        } catch (error) {
+          if (exists) throw conflict()
+          throw error
+        }
       },
     },
     '/budget/info': {
@@ -126,7 +149,7 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
         } catch (error) {
           if (budget !== null) throw error
         }
-        if (budget === null && status === null) throw new HttpError(404, 'NOT_FOUND', `${s.slice(0, 100)} has no budget`, 'scope')
+        if (budget === null && status === null) throw new HttpError(404, 'NOT_FOUND', `${describeValue(s, 100)} has no budget`, 'scope')
         return { budget, status }
       },
     },
@@ -138,7 +161,7 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
         const body = parseBody(updateSchema, context.body)
         if (body.definition === undefined && body.increase === undefined) throw new InvalidInputError('definition', 'pass `definition` (the new budget) or `increase` ({ amount, until, reason })')
         const manager = managerOf(context)
-        if ((await manager.getBudget(body.scope)) === null) throw new HttpError(404, 'NOT_FOUND', `${body.scope.slice(0, 100)} has no budget; create it with /budget/new`, 'scope')
+        if ((await manager.getBudget(body.scope)) === null) throw new HttpError(404, 'NOT_FOUND', `${describeValue(body.scope, 100)} has no budget; create it with /budget/new`, 'scope')
         let info = body.definition === undefined ? null : await manager.setBudget(body.scope, body.definition as BudgetDefinition, body.reason === undefined ? {} : { reason: body.reason })
         if (body.increase !== undefined) {
           const until = typeof body.increase.until === 'number' ? body.increase.until : Date.parse(body.increase.until)
@@ -154,7 +177,7 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
       run: async (context) => {
         const body = parseBody(deleteSchema, context.body)
         const deleted = await managerOf(context).deleteBudget(body.scope, body.reason === undefined ? {} : { reason: body.reason })
-        if (!deleted) throw new HttpError(404, 'NOT_FOUND', `${body.scope.slice(0, 100)} has no budget`, 'scope')
+        if (!deleted) throw new HttpError(404, 'NOT_FOUND', `${describeValue(body.scope, 100)} has no budget`, 'scope')
         return { deleted }
       },
     },

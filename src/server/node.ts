@@ -5,13 +5,18 @@
  * @packageDocumentation
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { BudgetConfigError } from '../errors.js'
+import { parseOptions } from '../internal/options.js'
+import { createBudgetCore } from './core.js'
 import { HttpError } from './errors.js'
-import { createBudgetCore, type BudgetHandlerOptions, type CoreRequest } from './handler.js'
+import type { BudgetHandlerOptions, CoreRequest } from './handler.js'
+import { serverOptionsSchema } from './options.js'
 
 /** Options of {@link createBudgetServer}: the handler's options plus Node server limits. */
 export interface BudgetServerOptions extends BudgetHandlerOptions {
-  /** Longest time to receive a whole request, ms (slow clients are cut off). Default `30_000`. */
+  /**
+   * Longest time to receive a whole request, ms: a slower client gets 408 and is cut off within a second of it
+   * (Node checks its connections every `min(1000, requestTimeoutMs / 4)` ms). Default `30_000`.
+   */
   requestTimeoutMs?: number
   /** Longest time to receive the request headers, ms. Default `10_000`. */
   headersTimeoutMs?: number
@@ -19,25 +24,38 @@ export interface BudgetServerOptions extends BudgetHandlerOptions {
   keepAliveTimeoutMs?: number
 }
 
+/**
+ * What the server still reads (and discards) of a body that passed the limit, so that a client that sends its
+ * whole body before reading the answer gets its 413 instead of a broken pipe. Beyond this the connection is cut.
+ */
+const MAX_DISCARDED_BYTES = 64 * 1024 * 1024
+
 function readNodeBody(request: IncomingMessage, limit: number): Promise<Uint8Array | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let total = 0
+    let tooLong = false
     const onData = (chunk: Buffer): void => {
       total += chunk.length
+      if (tooLong) {
+        if (total > limit + MAX_DISCARDED_BYTES) {
+          cleanup()
+          request.resume()
+          resolve(null)
+        }
+        return
+      }
       if (total > limit) {
-        cleanup()
-        // Keep reading and discarding what the client still sends, so it can read the 413 answer; the
-        // connection is closed after the answer and the request timeout bounds a client that never stops.
-        request.resume()
-        resolve(null)
+        // Read the rest to its end (discarding it), then answer 413 and close the connection.
+        tooLong = true
+        chunks.length = 0
         return
       }
       chunks.push(chunk)
     }
     const onEnd = (): void => {
       cleanup()
-      resolve(Buffer.concat(chunks, total))
+      resolve(tooLong ? null : Buffer.concat(chunks, total))
     }
     // A client that goes away mid-body: answered 400 (nobody reads it) so the request does not hang.
     const onError = (): void => {
@@ -71,12 +89,14 @@ function readNodeBody(request: IncomingMessage, limit: number): Promise<Uint8Arr
  * ```
  */
 export function createBudgetServer(options: BudgetServerOptions): Server {
-  const core = createBudgetCore(options)
-  for (const field of ['requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs'] as const) {
-    const value = options[field]
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new BudgetConfigError(field, `\`${field}\` must be a positive integer of milliseconds, got ${String(value)}`)
-  }
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const parsed = parseOptions('createBudgetServer()', serverOptionsSchema, options) as BudgetServerOptions
+  const core = createBudgetCore(parsed, 'createBudgetServer()')
+  const requestTimeoutMs = parsed.requestTimeoutMs ?? 30_000
+  const headersTimeoutMs = Math.min(parsed.headersTimeoutMs ?? 10_000, requestTimeoutMs)
+  // Node enforces both timeouts only when it checks its connections (every 30 s by default), which let a
+  // 30 s timeout run to 60 s: check often enough that the timeout is what it says, within a second.
+  const connectionsCheckingInterval = Math.max(10, Math.min(1_000, Math.floor(Math.min(requestTimeoutMs, headersTimeoutMs) / 4)))
+  const server = createServer({ connectionsCheckingInterval, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: parsed.keepAliveTimeoutMs ?? 5_000 }, (request: IncomingMessage, response: ServerResponse) => {
     const coreRequest: CoreRequest = {
       method: request.method ?? 'GET',
       path: request.url ?? '/',
@@ -85,6 +105,7 @@ export function createBudgetServer(options: BudgetServerOptions): Server {
         return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
       },
       readBody: (limit) => readNodeBody(request, limit),
+      client: request.socket.remoteAddress ?? null,
     }
     core.serve(coreRequest).then(
       (answer) => {
@@ -98,8 +119,5 @@ export function createBudgetServer(options: BudgetServerOptions): Server {
       },
     )
   })
-  server.requestTimeout = options.requestTimeoutMs ?? 30_000
-  server.headersTimeout = options.headersTimeoutMs ?? 10_000
-  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000
   return server
 }

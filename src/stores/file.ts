@@ -54,7 +54,10 @@ export interface FileStoreOptions {
    * way). Default `100_000`; `Infinity` keeps all.
    */
   maxRecords?: number
-  /** Compact (snapshot the state, start a fresh journal) when the journal grows beyond this many bytes. Default 64 MiB. */
+  /**
+   * Compact (snapshot the state, start a fresh journal) when the journal grows beyond this many bytes. Default 32 MiB
+   * (about 125,000 operations), which keeps opening a store well under a second.
+   */
   compactBytes?: number
   /**
    * A lock whose holder stopped heart-beating this long ago (ms) is taken over. A holder on this host that is

@@ -48,7 +48,7 @@ export interface FileStoreSettings {
 }
 
 /** Journal bytes past the snapshot that trigger a compaction by default. */
-export const DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024
+export const DEFAULT_COMPACT_BYTES = 32 * 1024 * 1024
 
 /** Validates `fileStore()`'s options. @throws BudgetConfigError */
 export function parseFileStoreOptions(options: unknown): FileStoreSettings {

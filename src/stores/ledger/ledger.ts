@@ -26,6 +26,7 @@ import type {
   SpendRecord,
 } from '../types.js'
 import { RELEASE_TOMBSTONE_MS } from '../types.js'
+import { trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
 import { finish, isHeld } from './state.js'
@@ -213,8 +214,14 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
 function appendRecord(state: LedgerState, record: SpendRecord): void {
   state.records.push(record)
   const excess = state.records.length - state.maxRecords
-  // Drop in batches so that a full buffer does not shift the array on every commit.
-  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) noteDropped(state, state.records.splice(0, excess))
+  // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
+  // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.
+  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
+    const kept = trimRecords(state.records, state.maxRecords)
+    const keep = new Set(kept)
+    noteDropped(state, state.records.filter((r) => !keep.has(r)))
+    state.records = kept
+  }
 }
 
 /** Daily rollups and how far back the records and rollups are complete. Reads only. */

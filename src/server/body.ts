@@ -1,0 +1,52 @@
+/**
+ * Reading a request's JSON body: media type, size limit (413 while reading), UTF-8, JSON, an object, and a
+ * nesting limit.
+ *
+ * @internal Used by the handler.
+ */
+import { truncate } from '../internal/describe.js'
+import { HttpError } from './errors.js'
+import type { CoreRequest } from './handler.js'
+
+/** Deepest JSON nesting accepted in a body. */
+export const MAX_JSON_DEPTH = 32
+
+function jsonDepthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (typeof v !== 'object' || v === null) continue
+    if (depth > max) return true
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+  }
+  return false
+}
+
+/** The body of `request` as text and parsed JSON object; throws a 4xx {@link HttpError} for anything else. */
+export async function readJson(request: CoreRequest, maxBodyBytes: number): Promise<{ text: string; value: unknown }> {
+  const type = request.header('content-type')
+  if (type !== null && !/^application\/json\s*(;|$)/i.test(type)) {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `send JSON with \`Content-Type: application/json\`, got ${JSON.stringify(truncate(type, 100))}`)
+  }
+  const length = request.header('content-length')
+  if (length !== null && Number(length) > maxBodyBytes) {
+    throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is ${truncate(length, 20)} bytes; at most ${maxBodyBytes} are accepted`, undefined, { connection: 'close' })
+  }
+  const bytes = await request.readBody(maxBodyBytes)
+  if (bytes === null) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${maxBodyBytes} bytes`, undefined, { connection: 'close' })
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new HttpError(400, 'INVALID_JSON', 'the body is not valid UTF-8')
+  }
+  let value: unknown
+  try {
+    value = text.length === 0 ? {} : JSON.parse(text)
+  } catch {
+    throw new HttpError(400, 'INVALID_JSON', 'the body is not valid JSON')
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'INVALID_JSON', 'the body must be a JSON object')
+  if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) throw new HttpError(400, 'INVALID_JSON', `the body nests deeper than ${MAX_JSON_DEPTH} levels`)
+  return { text, value }
+}

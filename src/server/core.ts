@@ -1,0 +1,231 @@
+/**
+ * The budget server's engine behind `createBudgetHandler` and `createBudgetServer`: routing, authentication
+ * (with the per-client failure limit), idempotency keys, tenant views, the batch endpoint and metrics. Options
+ * arrive already checked by `parseOptions`.
+ *
+ * @internal Used by the handler and the Node server.
+ */
+import { BudgetConfigError, InvalidInputError } from '../errors.js'
+import { truncate } from '../internal/describe.js'
+import type { BudgetStore } from '../stores/types.js'
+import { tenantStore, type StoreTimer } from '../stores/tenant.js'
+import { createAuthenticator } from './auth.js'
+import { AuthFailureLimit } from './auth-limit.js'
+import { runBatch, BATCH_PATH } from './batch.js'
+import { readJson } from './body.js'
+import { errorBody, HttpError, toHttpError } from './errors.js'
+import { DEFAULT_MAX_BODY_BYTES, type BudgetCore, type BudgetHandlerOptions, type CoreRequest, type CoreResponse, type Route, type RouteContext } from './handler.js'
+import { IdempotencyCache } from './idempotency.js'
+import { createManagementRoutes, RawAnswer } from './management.js'
+import { ServerMetrics } from './metrics.js'
+import { authFailuresSchema, idempotencySchema } from './options.js'
+import { parseOptions } from '../internal/options.js'
+import { sha256Hex } from '../internal/sha256.js'
+import { STORE_PATHS, storeRoutes } from './store-routes.js'
+
+const JSON_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/
+
+/** Bodies up to this length are their own idempotency fingerprint; longer ones are hashed. */
+const PLAIN_FINGERPRINT_MAX = 600
+
+/** An operation's answer before it becomes an HTTP response. */
+export interface Answer {
+  status: number
+  body: string
+  headers: Record<string, string>
+}
+
+/** One operation to run for an authenticated tenant: a store or management route with its body. */
+export interface Operation {
+  route: Route
+  path: string
+  method: string
+  /** The body as sent (for the idempotency fingerprint). */
+  text: string
+  value: unknown
+  query: URLSearchParams
+  idempotencyKey: string | null
+}
+
+/** Runs operations for a tenant; the batch endpoint uses it for each of its operations. */
+export type RunOperation = (tenant: string, operation: Operation) => Promise<Answer>
+
+/** The message of an error without the tenant's internal prefix, which a client must never see. */
+function withoutTenant(error: HttpError, tenant: string | null): HttpError {
+  const prefix = tenant === null ? '' : `${tenant}/`
+  if (prefix === '' || !error.message.includes(prefix)) return error
+  return new HttpError(error.status, error.code, error.message.split(prefix).join(''), error.field, error.headers)
+}
+
+function fingerprint(method: string, path: string, text: string): string {
+  const plain = `${method} ${path}\n${text}`
+  return plain.length <= PLAIN_FINGERPRINT_MAX ? plain : sha256Hex(plain)
+}
+
+/** Builds the engine from checked options. */
+export function createBudgetCore(options: BudgetHandlerOptions, where: string): BudgetCore {
+  const given = options.store ?? options.manager?.store
+  if (given === undefined) throw new BudgetConfigError('store', 'pass `store` (e.g. `memoryStore()`, `fileStore({ path })`) or `manager`')
+  const store: BudgetStore = given
+  const authenticate = createAuthenticator(options.auth)
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  const maxBatchBytes = Math.min(16 * 1024 * 1024, maxBodyBytes * 16)
+  const maxBatchOperations = options.maxBatchOperations ?? 1000
+  const maxRecordsPerPage = options.maxRecordsPerPage ?? 10_000
+  const idem = parseOptions(`${where} \`idempotency\``, idempotencySchema, options.idempotency)
+  const idempotency = new IdempotencyCache(
+    { maxEntries: idem.maxEntries ?? 10_000, maxBytes: idem.maxBytes ?? 32 * 1024 * 1024, ttlMs: idem.ttlMs ?? 600_000 },
+    () => Date.now(),
+  )
+  const limits = options.authFailures === false ? null : parseOptions(`${where} \`authFailures\``, authFailuresSchema, options.authFailures)
+  const authLimit = limits === null ? null : new AuthFailureLimit(limits.max ?? 20, limits.windowMs ?? 60_000, () => Date.now())
+  const metricsMode = options.metrics ?? 'authenticated'
+  const metrics = new ServerMetrics()
+  const time: StoreTimer = async (operation, run) => {
+    const start = performance.now()
+    try {
+      return await run()
+    } finally {
+      metrics.storeOperation(operation, (performance.now() - start) / 1000)
+    }
+  }
+
+  const routes = new Map<string, Route>()
+  for (const route of storeRoutes(maxRecordsPerPage)) routes.set(STORE_PATHS[route.name]!, route)
+  for (const [path, route] of Object.entries(createManagementRoutes(options, store))) routes.set(path, route)
+
+  const views = new Map<string, BudgetStore>()
+  const viewOf = (tenant: string): BudgetStore => {
+    let view = views.get(tenant)
+    if (view === undefined) {
+      view = tenantStore(store, tenant, time)
+      if (views.size >= 10_000) views.delete(views.keys().next().value!)
+      views.set(tenant, view)
+    }
+    return view
+  }
+
+  const metricsText = (): string => metrics.render({ idempotencyEntries: idempotency.size, idempotencyBytes: idempotency.byteSize })
+
+  const json = (status: number, value: unknown, headers: Record<string, string> = {}): Answer => ({
+    status,
+    headers: { ...JSON_HEADERS, ...headers },
+    body: JSON.stringify(value),
+  })
+
+  const ok = (value: unknown): Answer =>
+    value instanceof RawAnswer ? { status: 200, headers: { ...JSON_HEADERS, 'content-type': value.contentType }, body: value.body } : json(200, value)
+
+  const failure = (error: HttpError, tenant: string | null): Answer => {
+    const shown = withoutTenant(error, tenant)
+    return { status: shown.status, headers: { ...JSON_HEADERS, ...shown.headers }, body: errorBody(shown) }
+  }
+
+  async function authenticated(request: CoreRequest): Promise<string> {
+    authLimit?.check(request.client)
+    try {
+      return await authenticate(request.header('authorization'))
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 401) authLimit?.failed(request.client)
+      throw error
+    }
+  }
+
+  /** Runs one operation with its idempotency key (if any); errors become answers. */
+  const runOperation: RunOperation = async (tenant, operation) => {
+    const context: RouteContext = { tenant, body: operation.value, query: operation.query, store: viewOf(tenant) }
+    const run = async (): Promise<Answer> => {
+      try {
+        return ok(await operation.route.run(context))
+      } catch (error) {
+        const httpError = toHttpError(error)
+        if (httpError.status >= 500) options.onError?.(error, { route: operation.route.name, tenant })
+        return failure(httpError, tenant)
+      }
+    }
+    const key = operation.idempotencyKey
+    if (key === null) return run()
+    if (!IDEMPOTENCY_KEY.test(key)) {
+      return failure(toHttpError(new InvalidInputError('Idempotency-Key', '`Idempotency-Key` must be 1 to 200 visible ASCII characters')), tenant)
+    }
+    const found = idempotency.begin(tenant, key, fingerprint(operation.method, operation.path, operation.text))
+    if (found.kind === 'replay') {
+      metrics.idempotencyReplays++
+      return { status: found.answer.status, headers: { ...JSON_HEADERS, 'idempotent-replayed': 'true' }, body: found.answer.body }
+    }
+    if (found.kind === 'in-flight') {
+      return failure(new HttpError(409, 'IDEMPOTENCY_IN_FLIGHT', 'a request with this `Idempotency-Key` is still being processed; retry shortly', undefined, { 'retry-after': '1' }), tenant)
+    }
+    if (found.kind === 'mismatch') {
+      return failure(new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', 'this `Idempotency-Key` was used with another request; use a fresh key for a new request'), tenant)
+    }
+    const answer = await run()
+    idempotency.finish(tenant, key, { status: answer.status, body: answer.body }, answer.status < 500)
+    return answer
+  }
+
+  async function route(request: CoreRequest, path: string, query: URLSearchParams, named: (name: string, tenant: string | null) => void): Promise<Answer> {
+    if (path === '/health') {
+      named('health', null)
+      if (request.method !== 'GET' && request.method !== 'HEAD') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET, HEAD' })
+      return json(200, { status: 'ok', store: store.name })
+    }
+    if (path === '/metrics') {
+      named('metrics', null)
+      if (metricsMode === false) throw new HttpError(404, 'NOT_FOUND', 'metrics are disabled on this server')
+      if (request.method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET' })
+      if (metricsMode === 'authenticated') named('metrics', await authenticated(request))
+      return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }, body: metricsText() }
+    }
+    if (path === BATCH_PATH) {
+      named('batch', null)
+      if (request.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use POST for ${BATCH_PATH}`, undefined, { allow: 'POST' })
+      const tenant = await authenticated(request)
+      named('batch', tenant)
+      const body = await readJson(request, maxBatchBytes)
+      return runBatch(body.value, { tenant, routes, maxOperations: maxBatchOperations, runOperation })
+    }
+    const found = routes.get(path)
+    if (found === undefined) throw new HttpError(404, 'NOT_FOUND', `no endpoint ${JSON.stringify(truncate(path, 200))}`)
+    named(found.name, null)
+    if (request.method !== found.method) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${found.method} for ${path}`, undefined, { allow: found.method })
+    const tenant = await authenticated(request)
+    named(found.name, tenant)
+    const body = found.body ? await readJson(request, maxBodyBytes) : { text: '', value: undefined }
+    return runOperation(tenant, { route: found, path, method: request.method, text: body.text, value: body.value, query, idempotencyKey: request.header('idempotency-key') })
+  }
+
+  async function serve(request: CoreRequest): Promise<CoreResponse> {
+    const start = performance.now()
+    metrics.inFlight++
+    let routeName = 'unknown'
+    let tenant: string | null = null
+    let response: Answer
+    try {
+      const queryAt = request.path.indexOf('?')
+      const path = queryAt === -1 ? request.path : request.path.slice(0, queryAt)
+      const query = new URLSearchParams(queryAt === -1 ? '' : request.path.slice(queryAt + 1))
+      response = await route(request, path, query, (name, who) => {
+        routeName = name
+        tenant = who
+      })
+    } catch (error) {
+      const httpError = toHttpError(error)
+      if (httpError.status === 401 || httpError.status === 403) metrics.authFailures++
+      if (httpError.status >= 500) options.onError?.(error, { route: routeName, tenant })
+      response = failure(httpError, tenant)
+    } finally {
+      metrics.inFlight--
+    }
+    metrics.request(routeName, request.method === 'GET' || request.method === 'POST' || request.method === 'HEAD' ? request.method : 'other', response.status, (performance.now() - start) / 1000)
+    return response
+  }
+
+  return { serve, metricsText, store }
+}

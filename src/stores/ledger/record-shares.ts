@@ -1,0 +1,48 @@
+/**
+ * Fair shares of the spend-record cap. A call id's namespace is its text before the first `/` (the budget
+ * server prefixes every tenant's call ids with `<tenant>/`; other call ids usually have none and all share one
+ * namespace). When the records pass the cap, each namespace keeps its newest records up to a common level, so
+ * one namespace's commits drop its own oldest records first and never another's while that one holds no more
+ * than its share. With a single namespace this is plain oldest-first dropping.
+ *
+ * @internal Used by the ledger.
+ */
+import type { SpendRecord } from '../types.js'
+
+function namespaceOf(callId: string): string {
+  const slash = callId.indexOf('/')
+  return slash === -1 ? '' : callId.slice(0, slash)
+}
+
+/** The records, oldest first, cut to at most `max` with every namespace keeping its newest within its share. */
+export function trimRecords(records: SpendRecord[], max: number): SpendRecord[] {
+  if (records.length <= max) return records
+  const counts = new Map<string, number>()
+  for (const record of records) {
+    const ns = namespaceOf(record.callId)
+    counts.set(ns, (counts.get(ns) ?? 0) + 1)
+  }
+  // The highest level L with sum(min(count, L)) <= max (water filling, smallest namespaces first).
+  const sorted = [...counts.values()].sort((a, b) => a - b)
+  let room = max
+  let level = 0
+  for (let i = 0; i < sorted.length; i++) {
+    const even = Math.floor(room / (sorted.length - i))
+    if (sorted[i]! <= even) {
+      room -= sorted[i]!
+      level = sorted[i]!
+    } else {
+      level = even
+      break
+    }
+  }
+  const drop = new Map<string, number>()
+  for (const [ns, count] of counts) if (count > level) drop.set(ns, count - level)
+  return records.filter((record) => {
+    const ns = namespaceOf(record.callId)
+    const left = drop.get(ns)
+    if (left === undefined || left === 0) return true
+    drop.set(ns, left - 1)
+    return false
+  })
+}
