@@ -10,6 +10,7 @@ export const entries: Record<string, string> = {
   'testing': 'src/testing/index.ts',
   'file': 'src/stores/file.ts',
   'redis': 'src/stores/redis.ts',
+  'postgres': 'src/stores/postgres.ts',
   'server': 'src/server/index.ts',
   'server/fetch': 'src/server/fetch.ts',
   'openai': 'src/integrations/openai.ts',

@@ -36,7 +36,8 @@ import { type BudgetEventName, type BudgetEvents, type BudgetListener, type Even
 import { type LedgerUnit, flatString, ledgerKey, modelPrefix, scopePrefix } from '../stores/ledger/keys.js'
 import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdInputToNano, usdToNano } from './money.js'
 import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usageTokens } from './pricing.js'
-import { type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from './records.js'
+import { type SpendQuery, type SpendReport, filterRecords } from './records.js'
+import { spendReport } from './spend-report.js'
 import { type CallContext, type ResolvedContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, parseUser, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
 import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
 import { forecastWindow } from './forecast.js'
@@ -1504,8 +1505,11 @@ export class BudgetManager {
    * grouped by `day`, `model`, `user`, `team`, ... See {@link SpendQuery}.
    */
   async querySpend(query: SpendQuery = {}): Promise<SpendReport> {
-    const records = await this.spendRecords(query)
-    return aggregateSpend(records, query)
+    const store = this.store
+    return spendReport(query, {
+      readRecords: (range) => this.storeCall(() => store.queryRecords(range)),
+      readRollups: store.queryRollups === undefined ? undefined : (q) => this.storeCall(() => store.queryRollups!(q)),
+    })
   }
 
   /** The spend records matching a query (same filters as {@link querySpend}), oldest first. */

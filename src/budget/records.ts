@@ -52,6 +52,11 @@ export interface SpendGroup extends SpendTotals {
 /** The answer of `querySpend`: totals plus groups (sorted by key). Totals always equal the sum of the records. */
 export interface SpendReport extends SpendTotals {
   groups: SpendGroup[]
+  /**
+   * True when the store evicted spend the query asks for (records past their retention, for a part of a day or
+   * a grouping its daily rollups do not keep, or rollups past theirs): the totals are then a lower bound.
+   */
+  partial: boolean
 }
 
 function contextOf(record: SpendRecord): Record<string, JsonValue> {
@@ -205,7 +210,7 @@ export function aggregateSpend(records: readonly SpendRecord[], query: SpendQuer
     }
   }
   const sorted = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return { ...totals(total), groups: sorted.map(([, g]) => ({ key: g.key, ...totals(g.acc) })) }
+  return { ...totals(total), groups: sorted.map(([, g]) => ({ key: g.key, ...totals(g.acc) })), partial: false }
 }
 
 function csvCell(value: unknown): string {

@@ -1,12 +1,14 @@
 /**
  * Opens a store from a `--store` string, shared by `llm-budget serve` and `llm-budget report`:
- * `memory`, `file:<dir>` or `redis://host:port` (`rediss://` for TLS; needs the `ioredis` package).
+ * `memory`, `file:<dir>`, `redis://host:port` (`rediss://` for TLS; needs the `ioredis` package) or
+ * `postgres://user@host:port/db` (needs the `pg` package).
  *
  * @packageDocumentation
  */
 import { statSync } from 'node:fs'
 import type { BudgetStore } from '../stores/types.js'
 import { UsageError } from './dispatch.js'
+import { isPostgresUrl, openPostgres } from './open-postgres.js'
 
 /** A store opened from a `--store` string. */
 export interface OpenedStore {
@@ -32,7 +34,7 @@ export interface OpenStoreOptions {
 }
 
 /** The `--store` forms, for usage texts and errors. */
-export const STORE_FORMS = 'memory, file:<dir> or redis://host:port'
+export const STORE_FORMS = 'memory, file:<dir>, redis://host:port or postgres://user@host:port/db'
 
 /**
  * Opens `memory`, `file:<dir>` or `redis://...`.
@@ -88,5 +90,7 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
       label: `redis ${host}`,
     }
   }
+  // `report` (mustExist) reads only: it does not create the tables.
+  if (isPostgresUrl(spec)) return openPostgres(spec, { migrate: options.mustExist !== true })
   throw new UsageError(`--store must be ${STORE_FORMS}, got ${JSON.stringify(spec)}`)
 }

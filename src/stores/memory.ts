@@ -17,12 +17,24 @@ import type { BudgetStore } from './types.js'
 export interface MemoryStoreOptions {
   /**
    * Most spend records kept for `querySpend`; the oldest are dropped beyond it, so a long-running process
-   * does not grow without bound. Balances are never dropped. Default `100_000`; `Infinity` keeps all.
+   * does not grow without bound. Balances are never dropped; totals stay exact through the daily rollups. Default
+   * `100_000`; `Infinity` keeps all. A record takes about 1 KB.
    */
   maxRecords?: number
+  /**
+   * Spend records whose `endedAt` is older than this many milliseconds are dropped (checked once a minute of store
+   * time). Default `Infinity` (only `maxRecords` applies).
+   */
+  recordRetentionMs?: number
+  /**
+   * Daily rollups (per UTC day, scope and model) older than this many milliseconds are dropped. Default 400 days.
+   * A rollup row takes about 300 bytes; a call adds to one row per scope it names (global, user, team, ...).
+   */
+  rollupRetentionMs?: number
 }
 
-const optionsSchema = z.object({ maxRecords: maxRecordsSchema.optional() })
+const retention = maxRecordsSchema
+const optionsSchema = z.object({ maxRecords: maxRecordsSchema.optional(), recordRetentionMs: retention.optional(), rollupRetentionMs: retention.optional() })
 
 /**
  * An in-memory budget store for one process: the default of `BudgetManager`, and the store for tests.
@@ -33,8 +45,12 @@ const optionsSchema = z.object({ maxRecords: maxRecordsSchema.optional() })
  * ```
  */
 export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
-  const maxRecords = parseOptions('memoryStore()', optionsSchema, options).maxRecords ?? DEFAULT_MAX_RECORDS
-  const state = ledger.createLedger({ maxRecords })
+  const parsed = parseOptions('memoryStore()', optionsSchema, options)
+  const state = ledger.createLedger({
+    maxRecords: parsed.maxRecords ?? DEFAULT_MAX_RECORDS,
+    recordRetentionMs: parsed.recordRetentionMs ?? Number.POSITIVE_INFINITY,
+    rollupRetentionMs: parsed.rollupRetentionMs ?? ledger.DEFAULT_ROLLUP_RETENTION_MS,
+  })
   let closed = false
   // Runs one synchronous ledger transition and hands back its result as a promise.
   const run = <T>(operation: () => T): Promise<T> => {
@@ -68,6 +84,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
     listBudgets: () => run(() => cloneJson(ledger.listBudgets(state))),
     getHistory: (scope) => run(() => cloneJson(ledger.getHistory(state, scope))),
     queryRecords: (query) => run(() => cloneJson(ledger.queryRecords(state, query))),
+    queryRollups: (query) => run(() => ledger.queryRollups(state, query)),
     close: () => {
       closed = true
       return Promise.resolve()

@@ -28,7 +28,9 @@ import { parseRedisOptions, type RedisStoreOptions } from './redis/options.js'
 import { json, pushRecordFields, readRecords, recordRange } from './redis/records.js'
 import { amount, balancePairs, overflowError, parseStoredBudget, toStrings } from './redis/replies.js'
 import { createRunner, failureOf, script, storageError, type Script } from './redis/runner.js'
+import { pushRollupArgs, readRollups, rollupOverflowError, ROLLUPS_SCRIPT } from './redis/rollups.js'
 import { BALANCES_SCRIPT, COMMIT_SCRIPT, PUT_BUDGET_SCRIPT, RELEASE_SCRIPT, RESERVE_SCRIPT, RESET_SCRIPT } from './redis/scripts.js'
+import { rollupDayBounds, validateRollupQuery } from './ledger/rollups.js'
 import {
   RELEASE_TOMBSTONE_MS,
   type Balance,
@@ -45,6 +47,8 @@ import {
   type ReserveRequest,
   type ReserveResult,
   type ResetRequest,
+  type RollupQuery,
+  type RollupResult,
   type SpendRecord,
   type StoredBudget,
 } from './types.js'
@@ -100,6 +104,8 @@ function storeKeys(prefix: string) {
     history: (scope: string) => `${base}h:${scope}`,
     epoch: `${base}epoch`,
     live: `${base}live`,
+    rollupDay: (day: string) => `${base}u:${day}`,
+    rollupIndex: `${base}ud`,
   }
 }
 
@@ -128,7 +134,10 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
   const { transport, time, localClock, maxRecords } = o
   const keys = storeKeys(o.prefix)
   const head = [time === 'server' ? 's' : 'c', String(o.expiryMarginMs)]
-  const cap = String(maxRecords)
+  // below 1,000 records, `MAXLEN ~` (which trims whole stream nodes of ~100 entries) would keep far too many
+  const cap = `${maxRecords < 1000 ? '=' : '~'}${maxRecords}`
+  const recordRetention = Number.isFinite(o.recordRetentionMs) ? String(o.recordRetentionMs) : ''
+  const rollupRetention = Number.isFinite(o.rollupRetentionMs) ? String(o.rollupRetentionMs) : ''
   const clock = serverClock(localClock, time === 'server')
   const runner = createRunner({ transport, timeoutMs: o.timeoutMs, failFast: o.failFast, localNow: () => localClock.now() })
   const scripts = {
@@ -139,6 +148,7 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     reset: script(RESET_SCRIPT),
     putBudget: script(PUT_BUDGET_SCRIPT),
     read: script(READ_SCRIPT),
+    rollups: script(ROLLUPS_SCRIPT),
   }
 
   // ------------------------------------------------------------------------------------------- epoch
@@ -312,13 +322,20 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     const { callId, entries, record } = request
     const scriptKeys = [keys.call(callId), keys.stream, keys.streamMeta]
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
-    const withRecord = record !== undefined && maxRecords > 0
-    const args = [callId, String(request.dedupeUntil), withRecord ? String(record.endedAt) : '', cap, String(entries.length)]
+    const args = [callId, String(request.dedupeUntil), record !== undefined ? String(record.endedAt) : '', cap, String(entries.length)]
     for (const entry of entries) args.push(String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
-    if (withRecord) pushRecordFields(record, args)
+    args.push(recordRetention)
+    if (record !== undefined) {
+      const fields = pushRollupArgs(record, rollupRetention, args)
+      scriptKeys.push(keys.rollupDay(fields.day), keys.rollupIndex)
+      if (maxRecords > 0) pushRecordFields(record, args)
+    } else {
+      args.push('0')
+    }
     return wrap('commit', async () => {
       const values = await run('commit', scripts.commit, scriptKeys, request.now, args)
       if (values[1] === 'overflow') throw overflowError(values, entries, 'adding')
+      if (values[1] === 'rollupOverflow') throw rollupOverflowError(values)
       if (values[1] !== 'ok' && values[1] !== 'dup') throw new Error(`unexpected reply status ${JSON.stringify(values[1])}`)
       const balances = entries.map((_, i) => ({ before: amount(values[2 + 3 * i]), after: amount(values[3 + 3 * i]), reserved: amount(values[4 + 3 * i]) }))
       return { duplicate: values[1] === 'dup', balances }
@@ -388,6 +405,16 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     return toStrings(await read('getHistory', keys.history(scope), ['lrange'])).map((entry) => JSON.parse(entry) as HistoryEntry)
   }
 
+  const queryRollups = async (query: RollupQuery): Promise<RollupResult> => {
+    validateRollupQuery(query)
+    const { from, to } = rollupDayBounds(query)
+    const args = [from === null ? '-inf' : String(Date.parse(`${from}T00:00:00Z`)), to === null ? '+inf' : `(${Date.parse(`${to}T00:00:00Z`)}`, rollupRetention, String(maxRecords)]
+    return wrap('queryRollups', async () => {
+      const values = await run('queryRollups', scripts.rollups, [keys.rollupIndex, keys.stream, keys.streamMeta], clock.now(), args)
+      return readRollups(values, query.scopes)
+    })
+  }
+
   const queryRecords = async (query: RecordQuery): Promise<SpendRecord[]> => {
     const range = recordRange(query)
     if (range === null) return []
@@ -425,6 +452,7 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     listBudgets,
     getHistory,
     queryRecords,
+    queryRollups,
     close: () => {
       runner.close()
       for (const timer of pendingReleases) clearTimeout(timer)

@@ -226,6 +226,61 @@ export interface RecordQuery {
 }
 
 /**
+ * One day of spend for one scope and model, kept by the store past the retention of raw records. Every commit with
+ * a spend record adds to one row per scope the record names (`global`, `user:alice`, `team:search`, `org:...`,
+ * `key:...`, `endUser:...`, `deployment:...`, `provider:...`, `tag:...` for each tag) for the record's UTC day
+ * (of `endedAt`) and model. The sums are exact integers.
+ */
+export interface RollupRow {
+  /** The UTC day of the calls' `endedAt`, `YYYY-MM-DD`. */
+  day: string
+  /** The scope in `type:id` form, or `global`. */
+  scope: string
+  /** The requested model (the record's `model`, else `modelServed`), or `(none)`. */
+  model: string
+  /** The model that served the calls (the record's `modelServed`, else `model`), or `(none)`. */
+  modelServed: string
+  /** Calls recorded. */
+  calls: number
+  /** Sum of the records' `usage.inputTokens`. */
+  inputTokens: number
+  /** Sum of the records' `usage.outputTokens`. */
+  outputTokens: number
+  /** Sum of the records' `costNanoUsd` (integer nano-USD). */
+  costNanoUsd: number
+  /** Sum of the records' `savedNanoUsd` (what cache hits would have cost, integer nano-USD). */
+  savedNanoUsd: number
+  /** Calls whose cost is an estimate (`estimated: true`). */
+  estimatedCalls: number
+}
+
+/** Which rollup rows to read. */
+export interface RollupQuery {
+  /** Inclusive lower bound on the row's day, epoch ms (rows whose UTC day starts at or after it). */
+  from?: number
+  /** Exclusive upper bound on the row's day, epoch ms (rows whose UTC day starts before it). */
+  to?: number
+  /** Only these scopes (`global`, `user:alice`, ...), or only scopes of these types with `type:*` (`user:*`). */
+  scopes?: string[]
+}
+
+/**
+ * How far back a store's spend history is complete. A report over a range that starts before these instants is
+ * partial: the store evicted some of what it would need.
+ */
+export interface SpendCoverage {
+  /** Spend records with `endedAt` at or after this instant (epoch ms) are all kept; `null`: none was ever evicted. */
+  recordsFrom: number | null
+  /** Rollup days starting at or after this instant (a UTC midnight, epoch ms) are all kept; `null`: none was evicted. */
+  rollupsFrom: number | null
+}
+
+/** The answer to a {@link RollupQuery}: the rows (sorted by day, scope, model, modelServed) and the coverage. */
+export interface RollupResult extends SpendCoverage {
+  rows: RollupRow[]
+}
+
+/**
  * A budget store. Every method is atomic and may be called concurrently. Implementations:
  * `memoryStore()`, `fileStore()`, `httpStore()`, `redisStore()`; check your own with
  * `runStoreContract` from `llm-budget/testing`.
@@ -261,6 +316,12 @@ export interface BudgetStore {
   getHistory(scope: string): Promise<HistoryEntry[]>
   /** Spend records by `endedAt`, oldest first. */
   queryRecords(query: RecordQuery): Promise<SpendRecord[]>
+  /**
+   * Daily totals per scope and model, kept longer than the raw records, with how far back records and rollups
+   * are complete. Every store that ships with llm-budget has it; a store without it answers spend reports from
+   * its records alone (and cannot say when they are partial).
+   */
+  queryRollups?(query: RollupQuery): Promise<RollupResult>
   /** Flush and release resources. The store is unusable afterwards. */
   close(): Promise<void>
 }

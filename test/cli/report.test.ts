@@ -222,7 +222,7 @@ describe('llm-budget report on a file store', () => {
 
   it.each([
     [[], /--store is required/],
-    [['--store', 'postgres://x'], /--store must be memory, file:<dir> or redis/],
+    [['--store', 'mysql://x'], /--store must be memory, file:<dir>, redis:\/\/host:port or postgres/],
     [['--store', 'file:'], /needs a directory/],
     [['--store', 'file:./no-such-dir'], /no store at \.\/no-such-dir/],
     [['--store', 'file:x', '--from', '2026-13-01'], /--from 2026-13-01 is not a calendar date/],

@@ -83,7 +83,17 @@ describe('redisStore', () => {
     })
     const keys = (await io.keys(`*${prefix}*`)).sort()
     expect(keys.every((k) => k.startsWith(`{${prefix}}:`))).toBe(true)
-    expect(keys).toEqual([`{${prefix}}:c:c1`, `{${prefix}}:epoch`, `{${prefix}}:k:user:alice|d:x|usd`, `{${prefix}}:live`, `{${prefix}}:r`, `{${prefix}}:rm`])
+    const day = new Date(now).toISOString().slice(0, 10)
+    expect(keys).toEqual([
+      `{${prefix}}:c:c1`,
+      `{${prefix}}:epoch`,
+      `{${prefix}}:k:user:alice|d:x|usd`,
+      `{${prefix}}:live`,
+      `{${prefix}}:r`,
+      `{${prefix}}:rm`,
+      `{${prefix}}:u:${day}`,
+      `{${prefix}}:ud`,
+    ])
     // the record is one stream entry whose fields are the record's fields (JSON values), not one JSON blob
     const entries = await io.xrange(`{${prefix}}:r`, '-', '+')
     expect(entries.map(([, fields]) => fields)).toEqual([['callId', '"c1"', 'startedAt', String(now), 'endedAt', String(now)]])

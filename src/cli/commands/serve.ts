@@ -11,13 +11,14 @@ import type { AddressInfo } from 'node:net'
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
 import { openStore } from '../store-url.js'
 
-const USAGE = `Usage: llm-budget serve --token-file <path> [--store memory|file:<dir>|redis://host:port] [--port 8787] [--host 127.0.0.1]
+const USAGE = `Usage: llm-budget serve --token-file <path> [--store memory|file:<dir>|redis://host:port|postgres://...] [--port 8787] [--host 127.0.0.1]
 
 Runs the budget server (the REST API behind httpStore, management endpoints, /metrics, /health).
 
 Options:
   --store S            memory (default; lost on exit), file:./budget-data (durable, one machine),
-                       or redis://127.0.0.1:6379 (shared; needs the ioredis package)
+                       redis://127.0.0.1:6379 (shared; needs the ioredis package), or
+                       postgres://user@host:5432/db (shared; needs the pg package; migrates on start)
   --token-file PATH    bearer tokens, one "token tenant" pair per line; # starts a comment (required)
   --port N             TCP port (default 8787; 0 picks a free one)
   --host H             address to bind (default 127.0.0.1; use 0.0.0.0 only behind TLS)

@@ -215,6 +215,7 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
     listBudgets: () => read((s) => structuredClone(ledger.listBudgets(s))),
     getHistory: (scope) => read((s) => structuredClone(ledger.getHistory(s, scope)), () => ledger.validateScope(scope)),
     queryRecords: (query) => read((s) => structuredClone(ledger.queryRecords(s, query))),
+    queryRollups: (query) => read((s) => ledger.queryRollups(s, query)),
     async open() {
       await read(() => undefined)
       return structuredClone(recovery as FileStoreRecovery)

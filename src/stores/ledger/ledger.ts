@@ -21,6 +21,8 @@ import type {
   ReserveRequest,
   ReserveResult,
   ResetRequest,
+  RollupQuery,
+  RollupResult,
   SpendRecord,
 } from '../types.js'
 import { RELEASE_TOMBSTONE_MS } from '../types.js'
@@ -30,12 +32,15 @@ import { heapDue, heapPop, heapPush } from './heap.js'
 import { finish, isHeld } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
+import { addRollups, checkRollupFits, rollupDeltas, selectRollups } from './rollups.js'
+import { applyRetention, noteDropped } from './retention.js'
 
 export type { ExpiryHeap } from './heap.js'
 export * from './state.js'
 export * from './validation.js'
 export { getBudget, getHistory, INTERN_MAX, listBudgets, putBudget } from './definitions.js'
 export { restoreLedger, snapshotLedger } from './snapshot.js'
+export { DEFAULT_ROLLUP_RETENTION_MS } from './retention.js'
 
 /** How often (ms of ledger time) the whole state is swept of expired keys and call ids. */
 export const SWEEP_INTERVAL_MS = 60_000
@@ -187,6 +192,8 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
       fail(`entries[${i}].amount`, `adding ${entry.amount} to ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
     }
   }
+  const deltas = request.record === undefined ? null : rollupDeltas(request.record)
+  if (deltas !== null) checkRollupFits(state.rollups, deltas)
   if (isHeld(known)) dropHolds(state, known, now)
   const balances: CommitBalance[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
@@ -200,6 +207,7 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
   }
   finish(state, callId, Math.max(request.dedupeUntil, now), true)
   if (request.record !== undefined) appendRecord(state, request.record)
+  if (deltas !== null) addRollups(state.rollups, deltas)
   return { duplicate: false, balances }
 }
 
@@ -207,8 +215,18 @@ function appendRecord(state: LedgerState, record: SpendRecord): void {
   state.records.push(record)
   const excess = state.records.length - state.maxRecords
   // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
-  // (a server tenant) keeps its fair share of the cap.
-  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) state.records = trimRecords(state.records, state.maxRecords)
+  // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.
+  if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
+    const kept = trimRecords(state.records, state.maxRecords)
+    const keep = new Set(kept)
+    noteDropped(state, state.records.filter((r) => !keep.has(r)))
+    state.records = kept
+  }
+}
+
+/** Daily rollups and how far back the records and rollups are complete. Reads only. */
+export function queryRollups(state: LedgerState, query: RollupQuery): RollupResult {
+  return { rows: selectRollups(state.rollups, query), recordsFrom: state.recordsFrom, rollupsFrom: state.rollupsFrom }
 }
 
 /** Drop the call's holds. See {@link ReleaseRequest}. */
@@ -288,6 +306,7 @@ export function queryRecords(state: LedgerState, query: RecordQuery): SpendRecor
 /** Forgets keys past their expiry that hold nothing; runs at most once per {@link SWEEP_INTERVAL_MS} of ledger time. */
 function sweepKeys(state: LedgerState, now: number): void {
   state.lastSweepAt = now
+  applyRetention(state, now)
   for (const [key, ks] of state.keys) {
     if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) state.keys.delete(key)
   }

@@ -10,6 +10,7 @@ import { heapPush } from './heap.js'
 import { createLedger, finish } from './state.js'
 import type { LedgerState } from './state.js'
 import { fail } from './validation.js'
+import { type LedgerOptions, restoreRollups } from './retention.js'
 
 /** Held calls, then committed and released call ids (each in the order of the call map). */
 function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue[] } {
@@ -34,11 +35,14 @@ export function snapshotLedger(state: LedgerState): JsonValue {
     budgets: [...state.budgets.values()] as unknown as JsonValue,
     history: [...state.history.values()].flat() as unknown as JsonValue,
     records: state.records as unknown as JsonValue,
+    rollups: [...state.rollups.values()] as unknown as JsonValue,
+    recordsFrom: state.recordsFrom,
+    rollupsFrom: state.rollupsFrom,
   }
 }
 
 /** Rebuild a ledger from {@link snapshotLedger} output. Throws `InvalidInputError` on a malformed snapshot. */
-export function restoreLedger(snapshot: JsonValue, options: { maxRecords?: number } = {}): LedgerState {
+export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}): LedgerState {
   const s = snapshot as Record<string, unknown>
   if (typeof s !== 'object' || s === null || s.version !== 2) fail('snapshot', 'not a ledger snapshot of version 2')
   const state = createLedger(options)
@@ -61,6 +65,7 @@ export function restoreLedger(snapshot: JsonValue, options: { maxRecords?: numbe
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
   state.records = [...(s.records as SpendRecord[])]
+  restoreRollups(state, s)
   return state
 }
 

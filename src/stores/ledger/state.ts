@@ -5,7 +5,8 @@
  * @internal Used by the ledger.
  * @packageDocumentation
  */
-import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
+import type { HistoryEntry, JsonValue, RollupRow, SpendRecord, StoredBudget } from '../types.js'
+import { DEFAULT_ROLLUP_RETENTION_MS, type LedgerOptions } from './retention.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapPush } from './heap.js'
 
@@ -70,11 +71,21 @@ export interface LedgerState {
   records: SpendRecord[]
   /** Oldest records are dropped beyond this many (Infinity: keep all). */
   maxRecords: number
+  /** Records whose `endedAt` is older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
+  recordRetentionMs: number
+  /** Daily rollups, by day, scope and model (see `rollups.ts`). */
+  rollups: Map<string, RollupRow>
+  /** Rollup days older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
+  rollupRetentionMs: number
+  /** Records with `endedAt` at or after this are all kept; `null` until a record is dropped. */
+  recordsFrom: number | null
+  /** Rollup days starting at or after this are all kept; `null` until a rollup day is dropped. */
+  rollupsFrom: number | null
   lastSweepAt: number
 }
 
 /** A fresh, empty ledger. */
-export function createLedger(options: { maxRecords?: number } = {}): LedgerState {
+export function createLedger(options: LedgerOptions = {}): LedgerState {
   return {
     keys: new Map(),
     calls: new Map(),
@@ -86,6 +97,11 @@ export function createLedger(options: { maxRecords?: number } = {}): LedgerState
     interned: new Map(),
     records: [],
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
+    recordRetentionMs: options.recordRetentionMs ?? Number.POSITIVE_INFINITY,
+    rollups: new Map(),
+    rollupRetentionMs: options.rollupRetentionMs ?? DEFAULT_ROLLUP_RETENTION_MS,
+    recordsFrom: null,
+    rollupsFrom: null,
     lastSweepAt: Number.NEGATIVE_INFINITY,
   }
 }

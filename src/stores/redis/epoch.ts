@@ -43,7 +43,8 @@ return {t[1], t[2], v or ''}
 
 /**
  * Starts over on purpose: writes a new epoch (`ARGV[1]`) and drops from the registry of live keys (`KEYS[2]`)
- * the keys that are gone, so they are not reported as lost again. `KEYS[1]` the epoch key, `ARGV[2]` the key
+ * the keys that are gone, so they are not reported as lost again; likewise the rollup days whose hash is gone
+ * (the rollup coverage then starts after the latest of them). `KEYS[1]` the epoch key, `ARGV[2]` the key
  * base. Answers the server time and how many registry entries were dropped.
  */
 export const START_OVER_SCRIPT = `local t = redis.call('TIME')
@@ -53,6 +54,17 @@ for i = 1, #all do
   if redis.call('EXISTS', ARGV[2] .. 'k:' .. all[i]) == 0 then gone[#gone + 1] = all[i] end
 end
 for i = 1, #gone, 1000 do redis.call('ZREM', KEYS[2], unpack(gone, i, math.min(i + 999, #gone))) end
+local days = redis.call('ZRANGE', ARGV[2] .. 'ud', 0, -1, 'WITHSCORES')
+local uf = tonumber(redis.call('HGET', ARGV[2] .. 'rm', 'uf'))
+for i = 1, #days, 2 do
+  if redis.call('EXISTS', ARGV[2] .. 'u:' .. days[i]) == 0 then
+    redis.call('ZREM', ARGV[2] .. 'ud', days[i])
+    local from = tonumber(days[i + 1]) + 86400000
+    if not uf or from > uf then uf = from end
+    gone[#gone + 1] = days[i]
+  end
+end
+if uf then redis.call('HSET', ARGV[2] .. 'rm', 'uf', string.format('%d', uf)) end
 redis.call('SET', KEYS[1], ARGV[1])
 return {t[1], t[2], tostring(#gone)}
 `

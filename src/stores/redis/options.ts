@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { BudgetConfigError } from '../../errors.js'
 import { parseOptions } from '../../internal/options.js'
+import { DEFAULT_ROLLUP_RETENTION_MS } from '../ledger/retention.js'
 import { adaptClient, type RedisClientLike, type RedisTransport } from './client.js'
 
 /** Options of `redisStore`. */
@@ -48,10 +49,23 @@ export interface RedisStoreOptions {
    */
   expiryMarginMs?: number
   /**
-   * Most spend records kept in the record stream (`XADD MAXLEN ~`, so Redis may keep slightly more); the
-   * oldest are dropped beyond it. `0` stores no records. Default `100_000`.
+   * Most spend records kept in the record stream; the oldest are dropped beyond it. From 1,000 on the stream is
+   * trimmed approximately (`XADD MAXLEN ~`: Redis may keep up to one stream node, about 100 records, more);
+   * below, exactly. `0` stores no records (rollups are still kept). Default `100_000`.
    */
   maxRecords?: number
+  /**
+   * Spend records whose `endedAt` is older than this many ms (before the committing call's `now`) are dropped
+   * from the stream at each commit (`XTRIM MINID`, exact: one more command per commit). Default: kept until
+   * `maxRecords` pushes them out.
+   */
+  recordRetentionMs?: number
+  /**
+   * How long daily rollups are kept, in ms after the end of their UTC day: older days are dropped at the next
+   * commit with a record, and their hash expires by itself (`PEXPIREAT`, plus `expiryMarginMs`).
+   * `Infinity` keeps them forever. Default 400 days, so a yearly window's days are all there.
+   */
+  rollupRetentionMs?: number
   /**
    * The local clock that `RedisBudgetStore.clock` corrects with the measured offset to the server's
    * time. Default `Date`. Meant for tests that simulate machines with wrong clocks.
@@ -104,6 +118,8 @@ const schema = z.object({
   timeoutMs: positiveMs.default(2000),
   expiryMarginMs: count.default(300_000),
   maxRecords: count.default(100_000),
+  recordRetentionMs: z.union([count, z.literal(Number.POSITIVE_INFINITY)]).default(Number.POSITIVE_INFINITY),
+  rollupRetentionMs: z.union([count, z.literal(Number.POSITIVE_INFINITY)]).default(DEFAULT_ROLLUP_RETENTION_MS),
   localClock: z
     .custom<{ now(): number }>((v) => typeof (v as { now?: unknown } | null)?.now === 'function', 'must be an object with a `now()` method')
     .default(() => Date),

@@ -50,7 +50,8 @@
  * @internal
  */
 
-const PRELUDE = String.raw`
+/** The prelude every script starts with (see above). */
+export const PRELUDE = String.raw`
 local MAX = 9007199254740991
 local mode = ARGV[1]
 local margin = tonumber(ARGV[2])
@@ -390,11 +391,23 @@ return out
 `
 
 /**
- * Commit. `KEYS`: call record, record stream, record metadata, then the hash of every entry.
- * `ARGV[7]` dedupeUntil, `ARGV[8]` the record's endedAt (`''` for no record), `ARGV[9]` the stream cap,
- * `ARGV[10]` entry count, then per entry: amount, expiresAt (`''` for none); then the record's stream
- * fields (name, JSON value) to the end.
- * Status `dup` | `overflow` (then the index) | `ok`; then `before, after, reserved` per entry.
+ * Commit. `KEYS`: call record, record stream, record metadata, then the hash of every entry; with a rollup,
+ * then the day's rollup hash and the rollup day index.
+ * `ARGV[7]` dedupeUntil, `ARGV[8]` the record's endedAt (`''` for no record), `ARGV[9]` the stream cap
+ * (`~<n>` approximate, `=<n>` exact, `=0` no stream), `ARGV[10]` entry count, then per entry: amount,
+ * expiresAt (`''` for none); then (from `ra`) the record retention in ms (`''` for none), the number `S` of
+ * rollup rows (`0` for none) and, when `S > 0`: the day (`YYYY-MM-DD`), its start (ms), the rollup retention in
+ * ms (`''` for none), the six sums, the `S` row fields; then the record's stream fields (name, JSON value) to
+ * the end.
+ *
+ * Rollups: one hash per UTC day (`{prefix}:u:<day>`), one field per scope and model (the JSON text of
+ * `[scope, model, modelServed]`) whose value is `calls,inputTokens,outputTokens,cost,saved,estimatedCalls`:
+ * one `HMGET` (with the overflow check, before any write) and one `HSET` per commit; the first row of a day
+ * adds it to the index (`{prefix}:ud`, a sorted set by day start, no expiry) and sets the hash's `PEXPIREAT`.
+ * The metadata hash keeps `u0` (the oldest indexed day, so that the eviction costs nothing until it is due),
+ * `uf` (rollup coverage) and `rf` (record coverage when no stream is kept).
+ * Status `dup` | `overflow` (then the index) | `rollupOverflow` (then the row field) | `ok`; then
+ * `before, after, reserved` per entry.
  */
 export const COMMIT_SCRIPT = String.raw`${PRELUDE}
 local cid = ARGV[6]
@@ -421,6 +434,67 @@ for i = 1, n do
   state[i] = k
   if k.s + tonumber(ARGV[a + 1]) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
+-- The metadata (record ids, rollup eviction and coverage), read once when there is a record.
+local meta = KEYS[5]
+local m, mf = nil, {}
+if ARGV[8] ~= '' then m = call('HMGET', meta, 'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt') end
+-- Rollups: evict the days past their retention (only when the oldest is due), then read the rows this record
+-- adds to and check their sums, before any write of the commit.
+local ra = 11 + 2 * n
+local S = tonumber(ARGV[ra + 1])
+local uh, ui, uday, ustart, uret, uvals, u0, unew
+if S > 0 then
+  uh, ui, uday, ustart = KEYS[6 + n], KEYS[7 + n], ARGV[ra + 2], tonumber(ARGV[ra + 3])
+  uret = tonumber(ARGV[ra + 4])
+  u0 = tonumber(m[4])
+  if uret and u0 and u0 + 86400000 + uret <= now then
+    local cut = num(now - uret - 86400000)
+    local old = call('ZRANGEBYSCORE', ui, '-inf', cut, 'WITHSCORES')
+    for i = 1, #old, 1000 do
+      local names = {}
+      for j = i, math.min(i + 998, #old), 2 do names[#names + 1] = base .. 'u:' .. old[j] end
+      call('DEL', unpack(names))
+    end
+    if #old > 0 then
+      call('ZREMRANGEBYSCORE', ui, '-inf', cut)
+      local from = tonumber(old[#old]) + 86400000
+      if not tonumber(m[5]) or from > tonumber(m[5]) then
+        mf[#mf + 1] = 'uf'
+        mf[#mf + 1] = num(from)
+      end
+    end
+    local first = call('ZRANGE', ui, 0, 0, 'WITHSCORES')
+    u0 = tonumber(first[2])
+    mf[#mf + 1] = 'u0'
+    mf[#mf + 1] = first[2] or ''
+  end
+  local fields = {}
+  for j = 1, S do fields[j] = ARGV[ra + 10 + j] end
+  local cur = call('HMGET', uh, unpack(fields))
+  local d = {}
+  for j = 1, 6 do d[j] = tonumber(ARGV[ra + 4 + j]) end
+  uvals = {}
+  for j = 1, S do
+    local t = {0, 0, 0, 0, 0, 0}
+    if cur[j] then
+      local a1, a2, a3, a4, a5, a6 = string.match(cur[j], '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
+      t = {tonumber(a1), tonumber(a2), tonumber(a3), tonumber(a4), tonumber(a5), tonumber(a6)}
+    else
+      unew = true
+    end
+    for q = 1, 6 do
+      t[q] = t[q] + d[q]
+      if t[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
+      t[q] = int(t[q])
+    end
+    uvals[2 * j - 1] = fields[j]
+    uvals[2 * j] = table.concat(t, ',')
+  end
+  -- a new row of a day the index knows, whose hash is gone before its retention is over: evicted or lost
+  if unew and call('EXISTS', uh) == 0 and call('ZSCORE', ui, uday) and (not uret or ustart + 86400000 + uret > now) then
+    error({err = 'LOST ledger key rollups ' .. uday})
+  end
+end
 local amounts = {}
 if held then
   local keys
@@ -440,10 +514,16 @@ if held then
     end
   end
 end
-if ARGV[8] ~= '' then
+local capMode, cap = sub(ARGV[9], 1, 1), sub(ARGV[9], 2)
+if ARGV[8] ~= '' and cap == '0' then
+  -- no stream: every record is dropped at once, so records are complete only after the latest one
+  local rf = math.floor(tonumber(ARGV[8])) + 1
+  if not tonumber(m[6]) or rf > tonumber(m[6]) then
+    mf[#mf + 1] = 'rf'
+    mf[#mf + 1] = num(rf)
+  end
+elseif ARGV[8] ~= '' then
   local endedMs = math.floor(tonumber(ARGV[8]))
-  local meta = KEYS[5]
-  local m = call('HMGET', meta, 'ms', 'seq', 'late')
   local lastMs = tonumber(m[1] or '-1')
   local seq = tonumber(m[2] or '0')
   local idMs
@@ -457,9 +537,48 @@ if ARGV[8] ~= '' then
   if idMs == 0 and seq == 0 then seq = 1 end
   local late = tonumber(m[3] or '0')
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], fmt('%d-%d', idMs, seq), unpack(ARGV, 11 + 2 * n))
-  call('HSET', meta, 'ms', int(idMs), 'seq', int(seq), 'late', int(late))
+  call('XADD', KEYS[4], 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 11 + S))
+  if ARGV[ra] ~= '' then
+    -- records older than the retention: note the latest endedAt dropped (the record coverage), then trim
+    local minId = math.ceil(now - tonumber(ARGV[ra]))
+    local old = minId > 0 and call('XRANGE', KEYS[4], '-', fmt('(%d-0', minId), 'COUNT', 1000) or {}
+    if #old > 0 then
+      local top = minId - 1
+      if #old < 1000 then
+        top = -1
+        for i = 1, #old do
+          local e = tonumber(sub(old[i][1], 1, find(old[i][1], '-', 1, true) - 1))
+          local f = old[i][2]
+          for j = 1, #f, 2 do if f[j] == 'endedAt' then e = tonumber(f[j + 1]) or e end end
+          if e > top then top = e end
+        end
+      end
+      local dropped = call('XTRIM', KEYS[4], 'MINID', fmt('%d', minId))
+      local rf = math.floor(top) + 1
+      if not tonumber(m[6]) or rf > tonumber(m[6]) then
+        mf[#mf + 1] = 'rf'
+        mf[#mf + 1] = num(rf)
+      end
+      mf[#mf + 1] = 'tt'
+      mf[#mf + 1] = int((tonumber(m[7]) or 0) + dropped)
+    end
+  end
+  mf[#mf + 1] = 'ms'
+  mf[#mf + 1] = int(idMs)
+  mf[#mf + 1] = 'seq'
+  mf[#mf + 1] = int(seq)
+  mf[#mf + 1] = 'late'
+  mf[#mf + 1] = int(late)
 end
+if S > 0 and call('HSET', uh, unpack(uvals)) > 0 then
+  -- the first row of a scope and model on this day: index the day, set its expiry
+  if call('ZADD', ui, ARGV[ra + 3], uday) == 1 and (not u0 or ustart < u0) then
+    mf[#mf + 1] = 'u0'
+    mf[#mf + 1] = ARGV[ra + 3]
+  end
+  if uret then call('PEXPIREAT', uh, physical(ustart + 86400000 + uret)) end
+end
+if #mf > 0 then call('HSET', meta, unpack(mf)) end
 for i = 1, n do
   local a = 8 + i * 2
   local k = state[i]
@@ -559,3 +678,4 @@ local value = string.format('%.0f', revision + 1) .. '\n' .. (created or ARGV[11
 redis.call('HSET', KEYS[3], scope, value)
 return {serverStr, 'ok', value}
 `
+

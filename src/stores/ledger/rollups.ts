@@ -1,0 +1,189 @@
+/**
+ * Daily rollups: per UTC day, scope and model, the exact sums of the spend records committed (calls, tokens, cost,
+ * saved, estimated calls). Kept far longer than the raw records, so spend totals stay exact after records are
+ * evicted. Pure functions over a `Map`; the ledger calls them on every commit with a record and on its sweep, and
+ * the PostgreSQL store computes the same rows with {@link rollupDeltas}.
+ *
+ * @internal Used by the stores; not part of the public API.
+ */
+import { InvalidInputError } from '../../errors.js'
+import type { JsonValue, RollupQuery, RollupRow, SpendRecord } from '../types.js'
+
+/** One day in milliseconds. */
+export const DAY_MS = 86_400_000
+
+/** The context fields of a record that name a scope (besides `tags`, `provider` and `global`). */
+export const ROLLUP_CONTEXT_SCOPES = ['user', 'team', 'org', 'key', 'endUser', 'deployment'] as const
+
+/** What a missing model is rolled up as. */
+export const NO_MODEL = '(none)'
+
+/** The UTC day of an instant, `YYYY-MM-DD`. */
+export function dayOf(ms: number): string {
+  return new Date(dayStart(ms)).toISOString().slice(0, 10)
+}
+
+/** The UTC midnight at or before an instant, epoch ms. */
+export function dayStart(ms: number): number {
+  return Math.floor(ms / DAY_MS) * DAY_MS
+}
+
+/** The rollup scope string of a scope: `global`, or `type:id`. */
+export function rollupScope(type: string, id: string): string {
+  return type === 'global' ? 'global' : `${type}:${id}`
+}
+
+function str(value: JsonValue | undefined): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined
+}
+
+function count(value: JsonValue | undefined): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0
+}
+
+function objectOf(value: JsonValue | undefined): Record<string, JsonValue> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}
+}
+
+/** Every scope a record counts in: `global`, its context's scopes, its provider and each of its tags (once). */
+export function rollupScopes(record: SpendRecord): string[] {
+  const context = objectOf(record.context)
+  const scopes = ['global']
+  for (const field of ROLLUP_CONTEXT_SCOPES) {
+    const id = str(context[field])
+    if (id !== undefined) scopes.push(rollupScope(field, id))
+  }
+  const provider = str(record.provider)
+  if (provider !== undefined) scopes.push(rollupScope('provider', provider))
+  const tags = context.tags
+  if (Array.isArray(tags)) {
+    for (const tag of new Set(tags)) if (typeof tag === 'string' && tag.length > 0) scopes.push(rollupScope('tag', tag))
+  }
+  return scopes
+}
+
+/** The rows one record adds to: one per scope, all with the same day, model and sums. */
+export function rollupDeltas(record: SpendRecord): RollupRow[] {
+  const usage = objectOf(record.usage)
+  const model = str(record.model) ?? str(record.modelServed) ?? NO_MODEL
+  const modelServed = str(record.modelServed) ?? str(record.model) ?? NO_MODEL
+  const day = dayOf(record.endedAt)
+  const sums = {
+    calls: 1,
+    inputTokens: count(usage.inputTokens),
+    outputTokens: count(usage.outputTokens),
+    costNanoUsd: count(record.costNanoUsd),
+    savedNanoUsd: count(record.savedNanoUsd),
+    estimatedCalls: record.estimated === true ? 1 : 0,
+  }
+  return rollupScopes(record).map((scope) => ({ day, scope, model, modelServed, ...sums }))
+}
+
+function rowKey(row: RollupRow): string {
+  return [row.day, row.scope, row.model, row.modelServed].join('\u0001')
+}
+
+const SUMS = ['calls', 'inputTokens', 'outputTokens', 'costNanoUsd', 'savedNanoUsd', 'estimatedCalls'] as const
+
+/**
+ * Throws `InvalidInputError` (changing nothing) when adding the record would take a sum past 2^53 - 1, the largest
+ * exact amount. Call it before any change of a commit, so that the commit is refused whole.
+ */
+export function checkRollupFits(rows: ReadonlyMap<string, RollupRow>, deltas: readonly RollupRow[]): void {
+  for (const delta of deltas) {
+    const row = rows.get(rowKey(delta))
+    if (row === undefined) continue
+    for (const sum of SUMS) {
+      if (!Number.isSafeInteger(row[sum] + delta[sum])) {
+        throw new InvalidInputError('record', `the daily rollup ${delta.day} ${delta.scope} ${delta.model} would exceed the largest exact ${sum} (${Number.MAX_SAFE_INTEGER})`)
+      }
+    }
+  }
+}
+
+/** Adds a record's deltas (from {@link rollupDeltas}, checked with {@link checkRollupFits}). */
+export function addRollups(rows: Map<string, RollupRow>, deltas: readonly RollupRow[]): void {
+  for (const delta of deltas) {
+    const key = rowKey(delta)
+    const row = rows.get(key)
+    if (row === undefined) {
+      rows.set(key, { ...delta })
+      continue
+    }
+    for (const sum of SUMS) row[sum] += delta[sum]
+  }
+}
+
+/**
+ * Drops the rows of days that start before `cutoff` (epoch ms). Returns the start of the day after the latest
+ * dropped one (the new lower bound of complete rollups), or `null` when nothing was dropped.
+ */
+export function evictRollups(rows: Map<string, RollupRow>, cutoff: number): number | null {
+  const cutoffDay = dayOf(dayStart(cutoff))
+  let latest: string | null = null
+  for (const [key, row] of rows) {
+    if (row.day >= cutoffDay) continue
+    rows.delete(key)
+    if (latest === null || row.day > latest) latest = row.day
+  }
+  return latest === null ? null : Date.parse(`${latest}T00:00:00Z`) + DAY_MS
+}
+
+/** Throws `InvalidInputError` unless the query is well formed. */
+export function validateRollupQuery(query: RollupQuery): void {
+  if (typeof query !== 'object' || query === null) throw new InvalidInputError('query', 'the rollup query must be an object')
+  for (const field of ['from', 'to'] as const) {
+    const value = query[field]
+    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
+      throw new InvalidInputError(field, `\`${field}\` must be a number of epoch milliseconds`)
+    }
+  }
+  if (query.scopes !== undefined) {
+    if (!Array.isArray(query.scopes) || query.scopes.length > 1000) throw new InvalidInputError('scopes', '`scopes` must be an array of at most 1000 scope strings')
+    for (const scope of query.scopes) {
+      if (typeof scope !== 'string' || scope.length === 0 || scope.length > 1024) throw new InvalidInputError('scopes', '`scopes` entries must be strings of 1 to 1024 characters')
+    }
+  }
+}
+
+/** True when a row's scope is one of `scopes` (exact, or `type:*` for every scope of a type). */
+export function scopeSelected(scope: string, scopes: readonly string[] | undefined): boolean {
+  if (scopes === undefined) return true
+  for (const wanted of scopes) {
+    if (wanted === scope) return true
+    if (wanted.endsWith(':*') && scope.startsWith(wanted.slice(0, -1))) return true
+  }
+  return false
+}
+
+/** Orders rows by day, scope, model and served model. */
+export function compareRows(a: RollupRow, b: RollupRow): number {
+  return a.day < b.day ? -1 : a.day > b.day ? 1 : a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.model < b.model ? -1 : a.model > b.model ? 1 : a.modelServed < b.modelServed ? -1 : a.modelServed > b.modelServed ? 1 : 0
+}
+
+/** Keeps an instant within years 1 to 9999, where `YYYY-MM-DD` strings sort like the days they name. */
+function clampDay(ms: number): number {
+  return Math.min(253_402_214_400_000, Math.max(-62_135_596_800_000, ms))
+}
+
+/** The days a query selects: `from` inclusive and `to` exclusive, as `YYYY-MM-DD` (`null`: unbounded). */
+export function rollupDayBounds(query: RollupQuery): { from: string | null; to: string | null } {
+  return {
+    from: query.from === undefined ? null : dayOf(clampDay(Math.ceil(query.from / DAY_MS) * DAY_MS)),
+    to: query.to === undefined ? null : dayOf(clampDay(Math.ceil(query.to / DAY_MS) * DAY_MS)),
+  }
+}
+
+/** Copies of the rows a query selects, sorted. Reads only. */
+export function selectRollups(rows: ReadonlyMap<string, RollupRow>, query: RollupQuery): RollupRow[] {
+  validateRollupQuery(query)
+  const { from, to } = rollupDayBounds(query)
+  const out: RollupRow[] = []
+  for (const row of rows.values()) {
+    if (from !== null && row.day < from) continue
+    if (to !== null && row.day >= to) continue
+    if (!scopeSelected(row.scope, query.scopes)) continue
+    out.push({ ...row })
+  }
+  return out.sort(compareRows)
+}
