@@ -12,7 +12,6 @@ export const entries: Record<string, string> = {
   'redis': 'src/stores/redis.ts',
   'server': 'src/server/index.ts',
   'server/fetch': 'src/server/fetch.ts',
-  'http-outbox-file': 'src/stores/http-outbox-file.ts',
   'openai': 'src/integrations/openai.ts',
   'anthropic': 'src/integrations/anthropic.ts',
   'ai-sdk': 'src/integrations/ai-sdk.ts',

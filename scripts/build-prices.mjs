@@ -7,7 +7,8 @@
 //   node scripts/build-prices.mjs --from <path|url>    # another LiteLLM-format table
 //        [--retired <path>] [--commit <sha>] [--date <YYYY-MM-DD>] [--out <file.ts>] [--check]
 //
-// Fails (exit 1) when any entry is invalid (negative, non-finite or sentinel price) or the bundled data
+// Fails (exit 1) when any entry is invalid (negative, non-finite or sentinel price), a price field is neither
+// billed nor declared unpriced (UNPRICED_FIELDS in src/cost/table.ts), or the bundled data
 // would exceed 150 KB gzip. --check writes nothing and fails when the committed file differs.
 import { readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { dirname, join, resolve, basename } from 'node:path'
@@ -72,7 +73,7 @@ export async function buildPrices({ from, retired, commit, date, licensePath } =
   const license = existsSync(licenseFile)
     ? readFileSync(licenseFile, 'utf8').trim()
     : readFileSync(join(root, 'NOTICE'), 'utf8').trim()
-  const { table, rejected } = buildCompactTable({ current, retired: older, sources, license })
+  const { table, rejected, unknownPriceFields } = buildCompactTable({ current, retired: older, sources, license })
   const { rows, ...meta } = table
   const json = JSON.stringify(table)
   const gzipBytes = gzipSync(json).length
@@ -85,7 +86,7 @@ export async function buildPrices({ from, retired, commit, date, licensePath } =
     `const ROWS = ${JSON.stringify(rows)}\n\n` +
     '/** The bundled price table. */\n' +
     `export const BUNDLED_TABLE: CompactPriceTable = { ...${JSON.stringify(meta)}, rows: ROWS } as CompactPriceTable\n`
-  return { table, rejected, text, jsonBytes: json.length, gzipBytes }
+  return { table, rejected, unknownPriceFields, text, jsonBytes: json.length, gzipBytes }
 }
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
@@ -97,6 +98,12 @@ if (isMain) {
     if (result.rejected.length > 0) {
       for (const r of result.rejected.slice(0, 50)) console.error(`rejected ${r.key}: ${r.reason}`)
       throw new Error(`${result.rejected.length} invalid entries; fix the source table or report them upstream`)
+    }
+    if (result.unknownPriceFields.length > 0) {
+      for (const u of result.unknownPriceFields) console.error(`unknown price field ${u.field} (e.g. ${u.models.join(', ')})`)
+      throw new Error(
+        `${result.unknownPriceFields.length} price fields are neither billed nor declared unpriced; bill them in src/cost or list them with the reason in UNPRICED_FIELDS (src/cost/table.ts)`,
+      )
     }
     if (result.gzipBytes > MAX_GZIP_BYTES) {
       throw new Error(`bundled price data is ${(result.gzipBytes / 1024).toFixed(1)} KB gzip, above the 150 KB budget`)

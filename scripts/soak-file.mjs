@@ -94,7 +94,7 @@ try {
   }
   while (running.size > 0) await new Promise((resolve) => setTimeout(resolve, 100))
   const records = await check()
-  const strays = readdirSync(dir).filter((name) => name.endsWith('.tmp') || name.startsWith('lock'))
+  const strays = readdirSync(dir).filter((name) => name.includes('.tmp') || name.startsWith('lock'))
   if (strays.length > 0) throw new Error(`stray files after the last open: ${strays.join(', ')}`)
   console.log(`soak passed: ${kills} kills, ${acknowledged.size} acknowledged commits all present once, ${records} records, ${tornTails} torn tails truncated, generation ${generation}`)
 } catch (error) {

@@ -130,7 +130,7 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   const providerCost = usage.providerCost
   if (providerCost !== undefined) {
     const parsed = typeof providerCost === 'number' ? decimalFromNumber(providerCost) : undefined
-    if (!parsed) throw new InvalidInputError('usage.providerCost', `\`usage.providerCost\` must be a finite number >= 0, got ${String(providerCost)}`)
+    if (!parsed) throw new InvalidInputError('usage.providerCost', `\`usage.providerCost\` must be a finite number >= 0, got ${describeValue(providerCost)}`)
     if (parsed.int > 0n) {
       checkLedgerRange(parsed.int, parsed.scale)
       return new CostResultImpl(parsed.scale, 1, parsed.int, 0n, 0n, 0n, 0n, 0n, parsed.int, resolved.key, provider, resolved.rule, true, 'provider', tier, batch, NONE_UNPRICED, adjusted)

@@ -12,6 +12,7 @@ import { RETIRED_FLAG, isUsedField, type CompactPriceTable, type DataVersion } f
 import type { CustomPrices, PriceEntry, ResolutionRule, ResolvedModel } from './types.js'
 import { normalizeProvider } from './provider.js'
 import { editDistance } from '../internal/suggest.js'
+import { describeValue, truncate } from '../internal/describe.js'
 import { customEntry, type RegisterOptions } from './custom-prices.js'
 
 export { normalizeProvider } from './provider.js'
@@ -113,7 +114,7 @@ export class PriceCatalog {
 
   constructor(options: PriceCatalogOptions = {}) {
     const size = options.cacheSize ?? 2000
-    if (!Number.isSafeInteger(size) || size < 1) throw new InvalidInputError('cacheSize', `\`cacheSize\` must be a positive integer, got ${String(size)}`)
+    if (!Number.isSafeInteger(size) || size < 1) throw new InvalidInputError('cacheSize', `\`cacheSize\` must be a positive integer, got ${describeValue(size)}`)
     this.#cache = new TinyLru(size)
     this.#source = options.table
   }
@@ -213,7 +214,7 @@ export class PriceCatalog {
   alias(name: string, target: string): this {
     if (typeof name !== 'string' || name === '') throw new InvalidInputError('name', '`name` must be a non-empty string')
     if (typeof target !== 'string' || target === '') throw new InvalidInputError('target', '`target` must be a non-empty string')
-    if (name === target) throw new InvalidInputError('target', `alias \`${name}\` cannot point to itself`)
+    if (name === target) throw new InvalidInputError('target', `alias \`${truncate(name)}\` cannot point to itself`)
     this.#aliases.set(name, target)
     this.#invalidate()
     return this
@@ -228,7 +229,7 @@ export class PriceCatalog {
     if (!key) throw new InvalidInputError('provider', '`provider` must be a provider name or `*`')
     const target = this.#deployments.get(key) ?? new Map<string, string>()
     for (const [name, model] of Object.entries(map)) {
-      if (typeof model !== 'string' || model === '') throw new InvalidInputError(`map.${name}`, `deployment \`${name}\` must map to a model name`)
+      if (typeof model !== 'string' || model === '') throw new InvalidInputError(`map.${truncate(name, 80)}`, `deployment \`${truncate(name)}\` must map to a model name`)
       target.set(name, model)
     }
     this.#deployments.set(key, target)

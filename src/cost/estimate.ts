@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { InvalidInputError } from '../errors.js'
-import { describeValue } from '../internal/describe.js'
+import { describeValue, truncate } from '../internal/describe.js'
 import { defaultCatalog } from './catalog.js'
 import { MAX_TOKENS, tierOf } from './counts.js'
 import { formatScaled } from './decimal.js'
@@ -121,7 +121,7 @@ export function estimateCost(input: EstimateCostInput): CostEstimate {
     outputTokens = priced.resolved.entry.maxOutputTokens
     outputBound = 'model-max'
   } else {
-    throw new InvalidInputError('maxOutputTokens', `\`maxOutputTokens\` is required: the catalog does not know the maximum output of ${input.model}`)
+    throw new InvalidInputError('maxOutputTokens', `\`maxOutputTokens\` is required: the catalog does not know the maximum output of ${truncate(String(input.model))}`)
   }
   const tier = tierOf(input.serviceTier, 'serviceTier')
   const provider = input.provider ?? (priced ? priced.resolved.entry.provider : 'unknown')

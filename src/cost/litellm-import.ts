@@ -8,7 +8,7 @@
 import { z } from 'zod'
 import Decimal from 'decimal.js'
 import { parseDecimal } from './decimal.js'
-import { RETIRED_FLAG, SENTINEL_PRICE_USD, TIER_BASES, isUsedField, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
+import { RETIRED_FLAG, SENTINEL_PRICE_USD, TIER_BASES, classifyField, looksLikePrice, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
 import type { PriceEntry } from './types.js'
 
 const priceSchema = z
@@ -58,7 +58,7 @@ const TIER_RATE_KEYS = new Set<string>(TIER_BASES)
  * Flattens token tiers into `<rate>_tier_<start>_<end>` fields (see table.ts). Returns problems for rates
  * the calculator would not apply (so the build fails rather than misprice), invalid ranges and overlaps.
  */
-function flattenTiers(raw: unknown, prices: Record<string, string>, problems: string[]): void {
+function flattenTiers(raw: unknown, prices: Record<string, string>, problems: string[], unpriced: Set<string>): void {
   const list = z.array(z.record(z.string(), z.unknown())).min(1).safeParse(raw)
   if (!list.success) {
     problems.push(`tiered_pricing: ${list.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
@@ -66,7 +66,10 @@ function flattenTiers(raw: unknown, prices: Record<string, string>, problems: st
   }
   const ranges: Array<[number, number]> = []
   list.data.forEach((raw, i) => {
-    if (!('range' in raw) && searchTierSchema.safeParse(raw).success) return // search tier by max results: not priced per token (see above)
+    if (!('range' in raw) && searchTierSchema.safeParse(raw).success) {
+      unpriced.add('tiered_pricing.max_results_range') // search tier by max results: not priced per token (see above)
+      return
+    }
     const parsed = tokenTierSchema.safeParse(raw)
     if (!parsed.success) {
       problems.push(`tiered_pricing.${i}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`)
@@ -122,6 +125,21 @@ export interface RejectedEntry {
   reason: string
 }
 
+/** What {@link importLiteLLMTable} found. */
+export interface LiteLLMImport {
+  /** Valid entries, with the prices the calculator bills. */
+  entries: Map<string, ImportedEntry>
+  /** Invalid entries, with the reason. */
+  rejected: RejectedEntry[]
+  /** Price fields present in the table that the calculator deliberately does not bill (see `UNPRICED_FIELDS`). */
+  unpricedFields: string[]
+  /**
+   * Keys that look like prices but are neither billed nor declared unpriced, with up to 3 models that have each:
+   * a new fee the calculator would drop silently. The price build fails on any.
+   */
+  unknownPriceFields: Array<{ field: string; models: string[] }>
+}
+
 /** Keys in LiteLLM's file that are not models. */
 const NOT_MODELS = new Set(['sample_spec', 'fallback_generalizations'])
 
@@ -129,11 +147,13 @@ const NOT_MODELS = new Set(['sample_spec', 'fallback_generalizations'])
  * Validates one LiteLLM table (parsed JSON). Returns accepted entries and the rejected ones with reasons.
  * Only the fields the calculator uses are kept; prices become plain decimal strings.
  */
-export function importLiteLLMTable(json: unknown): { entries: Map<string, ImportedEntry>; rejected: RejectedEntry[] } {
+export function importLiteLLMTable(json: unknown): LiteLLMImport {
   const top = z.record(z.string(), z.unknown()).safeParse(json)
   if (!top.success) throw new TypeError('A LiteLLM price table must be a JSON object of model entries')
   const entries = new Map<string, ImportedEntry>()
   const rejected: RejectedEntry[] = []
+  const unpriced = new Set<string>()
+  const unknown = new Map<string, string[]>()
   for (const [key, raw] of Object.entries(top.data)) {
     if (NOT_MODELS.has(key)) continue
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
@@ -150,10 +170,17 @@ export function importLiteLLMTable(json: unknown): { entries: Map<string, Import
     for (const [field, value] of Object.entries(parsed.data)) {
       if (field === 'search_context_cost_per_query') continue
       if (field === 'tiered_pricing') {
-        if (value !== null && value !== undefined) flattenTiers(value, prices, problems)
+        if (value !== null && value !== undefined) flattenTiers(value, prices, problems, unpriced)
         continue
       }
-      if (!isUsedField(field) || value === null || value === undefined) continue
+      const kind = classifyField(field)
+      if (kind === 'unpriced') unpriced.add(field)
+      else if (kind === 'unknown' && looksLikePrice(field)) {
+        const models = unknown.get(field) ?? []
+        if (models.length < 3) models.push(key)
+        unknown.set(field, models)
+      }
+      if (kind !== 'used' || value === null || value === undefined) continue
       const price = priceSchema.safeParse(value)
       if (price.success) prices[field] = price.data
       else problems.push(`${field}: ${price.error.issues.map((i) => i.message).join('; ')}`)
@@ -179,7 +206,12 @@ export function importLiteLLMTable(json: unknown): { entries: Map<string, Import
       prices,
     })
   }
-  return { entries, rejected }
+  return {
+    entries,
+    rejected,
+    unpricedFields: [...unpriced].sort(),
+    unknownPriceFields: [...unknown].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([field, models]) => ({ field, models })),
+  }
 }
 
 /** Builds the compact table from imported entries. */
@@ -187,6 +219,7 @@ export function compactTable(
   entries: Map<string, ImportedEntry>,
   dataVersion: Omit<DataVersion, 'models' | 'retired'>,
   license: string,
+  unpricedFields?: readonly string[],
 ): CompactPriceTable {
   const providers: string[] = []
   const modes: string[] = []
@@ -221,7 +254,9 @@ export function compactTable(
     lines.push(row.join('\t'))
   }
   lines.push('')
-  return { format: 2, dataVersion: { ...dataVersion, models: keys.length, retired }, license, providers, modes, fields, rows: lines.join('\n') }
+  const table: CompactPriceTable = { format: 2, dataVersion: { ...dataVersion, models: keys.length, retired }, license, providers, modes, fields, rows: lines.join('\n') }
+  if (unpricedFields !== undefined) table.unpricedFields = [...unpricedFields].sort()
+  return table
 }
 
 function samePrices(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
@@ -282,15 +317,19 @@ export function buildCompactTable(options: {
   retired?: unknown
   sources: PriceSource[]
   license: string
-}): { table: CompactPriceTable; rejected: RejectedEntry[] } {
+}): { table: CompactPriceTable; rejected: RejectedEntry[]; unknownPriceFields: LiteLLMImport['unknownPriceFields'] } {
   const current = importLiteLLMTable(options.current)
   let entries = current.entries
   const rejected = [...current.rejected]
+  const unpriced = new Set(current.unpricedFields)
+  const unknown = [...current.unknownPriceFields]
   if (options.retired !== undefined) {
     const older = importLiteLLMTable(options.retired)
     rejected.push(...older.rejected.map((r) => ({ key: r.key, reason: `(retired table) ${r.reason}` })))
     entries = mergeRetired(entries, older.entries)
+    for (const field of older.unpricedFields) unpriced.add(field)
+    for (const u of older.unknownPriceFields) if (!unknown.some((x) => x.field === u.field)) unknown.push(u)
   }
   const id = `litellm@${options.sources.map((s) => s.commit.slice(0, 8)).join('+')}`
-  return { table: compactTable(entries, { format: 'litellm', id, sources: options.sources }, options.license), rejected }
+  return { table: compactTable(entries, { format: 'litellm', id, sources: options.sources }, options.license, [...unpriced]), rejected, unknownPriceFields: unknown }
 }

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { InvalidInputError } from '../errors.js'
-import { describeValue } from '../internal/describe.js'
+import { describeValue, truncate } from '../internal/describe.js'
 import { catalogPrepare, type PriceCatalog } from './catalog.js'
 import { MAX_TOKENS } from './counts.js'
 import { decimalFromNumber } from './decimal.js'
@@ -164,7 +164,7 @@ function imagePrice(options: PricingOptions, prepared: PreparedEntry, catalog: P
   if ((perPixelIn > 0n || perPixelOut > 0n) && width > 0) {
     return { int: BigInt(width * height) * (perPixelIn + perPixelOut), scale: entryPrepared.scale }
   }
-  if (perPixelIn > 0n || perPixelOut > 0n) throw new InvalidInputError('image.size', `${resolved.key} is priced per pixel; pass \`image: { size: "1024x1024" }\``)
+  if (perPixelIn > 0n || perPixelOut > 0n) throw new InvalidInputError('image.size', `${truncate(resolved.key)} is priced per pixel; pass \`image: { size: "1024x1024" }\``)
   if (perImage !== undefined) return { int: perImage, scale: entryPrepared.scale }
   // A per-pixel rate of 0 (free) still prices the image.
   if (entryPrepared.other('input_cost_per_pixel') !== undefined || entryPrepared.other('output_cost_per_pixel') !== undefined) return { int: 0n, scale: entryPrepared.scale }

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { z } from 'zod'
-import { RETIRED_FLAG, SENTINEL_PRICE_USD, isUsedField, type CompactPriceTable } from './table.js'
+import { RETIRED_FLAG, SENTINEL_PRICE_USD, isUsedField, UNPRICED_FIELDS, type CompactPriceTable } from './table.js'
 
 const NAME = z.string().min(1).max(200).regex(/^[^\t\n\r]+$/, 'no tabs or newlines')
 const DECIMAL = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/
@@ -23,8 +23,10 @@ const tableSchema = z.object({
   license: z.string().max(100_000),
   providers: z.array(NAME),
   modes: z.array(NAME),
-  fields: z.array(NAME.refine(isUsedField, 'not a price field the calculator uses')),
+  // Fields declared unpriced are accepted (older price files may have them) and not billed.
+  fields: z.array(NAME.refine((f) => isUsedField(f) || Object.prototype.hasOwnProperty.call(UNPRICED_FIELDS, f), 'not a price field the calculator knows')),
   rows: z.string().startsWith('\n').endsWith('\n'),
+  unpricedFields: z.array(NAME).max(1000).optional(),
 })
 
 function index(cell: string | undefined, length: number): number | undefined {
@@ -86,5 +88,6 @@ export function parseCompactTable(json: unknown): CompactPriceTable {
     modes: [...table.modes],
     fields: [...table.fields],
     rows: table.rows,
+    ...(table.unpricedFields !== undefined ? { unpricedFields: [...table.unpricedFields] } : {}),
   }
 }

@@ -1,14 +1,18 @@
 /**
- * `fileOutbox({ path })`: a durable outbox for `httpStore` on Node. Undelivered commits are appended to a
- * journal file and fsynced before `commit` resolves, so they survive a crash or `kill -9` of the process and
- * are delivered by the next process that opens the same file.
+ * `fileOutbox({ path })`: a durable outbox for `httpStore` on Node, exported by `llm-budget/file`. Undelivered
+ * commits are appended to a journal file and fsynced before `commit` resolves, so they survive a crash or `kill -9`
+ * of the process and are delivered by the next process that opens the same file. A damaged line is quarantined
+ * (kept aside, reported), never a reason to lose the other entries.
  *
+ * @internal Module of the `llm-budget/file` entry.
  * @packageDocumentation
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { BudgetConfigError, StorageError } from '../errors.js'
+import { z } from 'zod'
+import { StorageError } from '../errors.js'
+import { parseOptions } from '../internal/options.js'
 import { isAlive } from './file/lock.js'
 import type { HttpOutbox, HttpOutboxEntry } from './http-outbox.js'
 
@@ -20,6 +24,39 @@ export interface FileOutboxOptions {
    */
   path: string
 }
+
+/** What opening a {@link fileOutbox} found. */
+export interface FileOutboxRecovery {
+  /** Entries waiting for delivery when the outbox was opened. */
+  entries: number
+  /**
+   * Lines that could not be read (damaged, not an outbox operation, or torn by a crash during a write): each was
+   * copied to {@link quarantinedTo} and left out; every other entry is kept and delivered.
+   */
+  quarantined: { line: number; problem: string }[]
+  /** The file the quarantined lines were appended to (`<path>.quarantine`), or `null` when there were none. */
+  quarantinedTo: string | null
+}
+
+/** A {@link HttpOutbox} in a file, with the report of what opening it found. */
+export interface FileOutbox extends HttpOutbox {
+  /** What opening the outbox found (waits for the opening); rejects if it could not be opened. */
+  recovery(): Promise<FileOutboxRecovery>
+}
+
+const optionsSchema = z.object({
+  path: z
+    .string({ error: 'must be the outbox file, e.g. "./budget-outbox.jsonl"' })
+    .min(1, { error: 'must be the outbox file, e.g. "./budget-outbox.jsonl"' })
+    .refine((path) => !path.includes('\0'), { error: 'must not contain a NUL character' }),
+})
+
+const entrySchema = z.object({
+  id: z.string(),
+  queuedAt: z.number(),
+  request: z.looseObject({ callId: z.string(), now: z.number(), entries: z.array(z.unknown()), dedupeUntil: z.number() }),
+})
+const lineSchema = z.union([z.object({ a: entrySchema }), z.object({ d: z.string() })])
 
 function takeLock(lockPath: string): void {
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -44,22 +81,37 @@ function takeLock(lockPath: string): void {
   throw new StorageError('file', `could not lock the outbox ${lockPath.slice(0, -5)}`, { retryable: false })
 }
 
-/** Parses the journal; a torn last line (no newline, from a crash mid-write) is dropped. */
-function replay(text: string, path: string): Map<string, HttpOutboxEntry> {
+interface Replayed {
+  live: Map<string, HttpOutboxEntry>
+  bad: { line: number; problem: string; text: string }[]
+}
+
+/** Parses the journal. A line that cannot be read is set aside; the others are applied in order. */
+function replay(text: string): Replayed {
   const live = new Map<string, HttpOutboxEntry>()
+  const bad: Replayed['bad'] = []
   const lines = text.split('\n')
-  lines.pop() // after the last newline: empty, or a torn line
+  const torn = lines.pop() // after the last newline: empty, or a line cut short by a crash
   for (let i = 0; i < lines.length; i++) {
-    let op: { a?: HttpOutboxEntry; d?: string }
+    const text = lines[i]!
+    if (text === '') continue
+    let value: unknown
     try {
-      op = JSON.parse(lines[i]!) as { a?: HttpOutboxEntry; d?: string }
-    } catch (error) {
-      throw new StorageError('file', `the outbox ${path} is corrupt at line ${i + 1}; move it aside and deliver its entries by hand`, { cause: error, retryable: false })
+      value = JSON.parse(text)
+    } catch {
+      bad.push({ line: i + 1, problem: 'not JSON', text })
+      continue
     }
-    if (op.a !== undefined && typeof op.a.id === 'string') live.set(op.a.id, op.a)
-    else if (typeof op.d === 'string') live.delete(op.d)
+    const op = lineSchema.safeParse(value)
+    if (!op.success) {
+      bad.push({ line: i + 1, problem: 'not an outbox operation', text })
+      continue
+    }
+    if ('a' in op.data) live.set(op.data.a.id, (value as { a: HttpOutboxEntry }).a)
+    else live.delete(op.data.d)
   }
-  return live
+  if (torn !== undefined && torn !== '') bad.push({ line: lines.length + 1, problem: 'torn last line', text: torn })
+  return { live, bad }
 }
 
 /**
@@ -71,13 +123,14 @@ function replay(text: string, path: string): Map<string, HttpOutboxEntry> {
  * const store = httpStore({ url, token, outbox: fileOutbox({ path: `./outbox/${process.pid}.jsonl` }) })
  * ```
  */
-export function fileOutbox(options: FileOutboxOptions): HttpOutbox {
-  if (typeof options?.path !== 'string' || options.path.length === 0) throw new BudgetConfigError('path', '`path` must be the outbox file, e.g. `./budget-outbox.jsonl`')
-  const path = options.path
+export function fileOutbox(options: FileOutboxOptions): FileOutbox {
+  const path = parseOptions('fileOutbox()', optionsSchema, options).path
   const lockPath = `${path}.lock`
+  const quarantinePath = `${path}.quarantine`
   let live = new Map<string, HttpOutboxEntry>()
   let handle: FileHandle | null = null
   let closed = false
+  let report: FileOutboxRecovery = { entries: 0, quarantined: [], quarantinedTo: null }
 
   const opened = (async () => {
     await mkdir(dirname(path), { recursive: true })
@@ -88,7 +141,22 @@ export function fileOutbox(options: FileOutboxOptions): HttpOutbox {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     }
-    live = replay(text, path)
+    const replayed = replay(text)
+    live = replayed.live
+    if (replayed.bad.length > 0) {
+      // Kept aside before the journal is rewritten without them (appended: earlier quarantines stay).
+      const at = new Date().toISOString()
+      const kept = replayed.bad.map((b) => `${JSON.stringify({ at, line: b.line, problem: b.problem })}\n${b.text}\n`).join('')
+      const out = await open(quarantinePath, 'a')
+      await out.writeFile(kept)
+      await out.sync()
+      await out.close()
+    }
+    report = {
+      entries: live.size,
+      quarantined: replayed.bad.map((b) => ({ line: b.line, problem: b.problem })),
+      quarantinedTo: replayed.bad.length > 0 ? quarantinePath : null,
+    }
     // Compact: write the live entries to a temp file, fsync, rename over the journal, fsync the directory.
     const temp = `${path}.tmp`
     const out = await open(temp, 'w')
@@ -137,6 +205,10 @@ export function fileOutbox(options: FileOutboxOptions): HttpOutbox {
 
   return {
     name: 'file',
+    recovery: async () => {
+      await opened
+      return structuredClone(report)
+    },
     add: async (entry) => {
       await opened
       live.set(entry.id, structuredClone(entry))

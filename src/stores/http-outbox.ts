@@ -1,7 +1,8 @@
 /**
  * The outbox of `httpStore`: commits that could not be delivered wait here, oldest first, until the server
  * answers again. This module holds the interface and the in-memory outbox; the durable file outbox for Node
- * is in `./http-outbox-file.ts` (a Node-only module) so that this one imports nothing from `node:`.
+ * is in `./http-outbox-file.ts` (a Node-only module, exported by `llm-budget/file`) so that this one imports nothing
+ * from `node:`.
  *
  * @packageDocumentation
  */

@@ -54,7 +54,7 @@ export interface HttpStoreOptions {
   circuitBreaker?: { failureThreshold?: number; cooldownMs?: number } | false
   /**
    * Where undelivered commits wait. Default: {@link memoryOutbox} (lost if the process dies). On Node use
-   * `fileOutbox({ path })` from `llm-budget/http-outbox-file` to survive crashes; one file per process.
+   * `fileOutbox({ path })` from `llm-budget/file` to survive crashes; one file per process.
    */
   outbox?: HttpOutbox
   /** While the outbox is not empty, how often to try delivering it, ms. Default `1_000`. */

@@ -5,8 +5,9 @@
  *
  * @packageDocumentation
  */
-import * as ledger from './ledger/ledger.js'
 import { z } from 'zod'
+import * as ledger from './ledger/ledger.js'
+import { DEFAULT_MAX_RECORDS, maxRecordsSchema } from './ledger/max-records.js'
 import { StorageError } from '../errors.js'
 import { cloneJson } from '../internal/clone.js'
 import { parseOptions } from '../internal/options.js'
@@ -21,12 +22,7 @@ export interface MemoryStoreOptions {
   maxRecords?: number
 }
 
-const MEMORY_STORE_OPTIONS = z.object({
-  maxRecords: z
-    .number()
-    .refine((n) => n === Number.POSITIVE_INFINITY || (Number.isSafeInteger(n) && n >= 0), { message: 'must be a non-negative integer or Infinity (e.g. 10000)' })
-    .optional(),
-})
+const optionsSchema = z.object({ maxRecords: maxRecordsSchema.optional() })
 
 /**
  * An in-memory budget store for one process: the default of `BudgetManager`, and the store for tests.
@@ -37,7 +33,7 @@ const MEMORY_STORE_OPTIONS = z.object({
  * ```
  */
 export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
-  const maxRecords = parseOptions('memoryStore()', MEMORY_STORE_OPTIONS, options).maxRecords ?? 100_000
+  const maxRecords = parseOptions('memoryStore()', optionsSchema, options).maxRecords ?? DEFAULT_MAX_RECORDS
   const state = ledger.createLedger({ maxRecords })
   let closed = false
   // Runs one synchronous ledger transition and hands back its result as a promise.

@@ -75,6 +75,12 @@ describe('the packed tarball', () => {
     }
   })
 
+  it('llm-budget/file exports the file store and the file outbox (there is no /http-outbox-file subpath)', () => {
+    expect(Object.keys(pkg.exports)).not.toContain('./http-outbox-file')
+    const names = execFileSync(process.execPath, ['--input-type=module', '-e', `console.log(Object.keys(await import('llm-budget/file')).sort().join())`], { cwd: dir, encoding: 'utf8' })
+    expect(names.trim()).toBe('fileOutbox,fileStore')
+  })
+
   it('installs the llm-budget command', () => {
     const out = execFileSync(join(dir, 'node_modules/.bin/llm-budget'), ['--help'], { encoding: 'utf8' })
     expect(out).toMatch(/llm-budget/)

@@ -10,9 +10,12 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 export const WORKER = join(here, 'file-worker.mjs')
 const SRC = join(here, '..', '..', 'src')
 
-/** Bundles `src/stores/file.ts` (and, when given, the manager entry) into `directory`; returns the module paths. */
+/**
+ * Bundles `src/stores/file/store.ts` (`createFileStore`: the store with fault hooks) and, when given, the manager
+ * entry into `directory`; returns the module paths.
+ */
 export async function bundleStore(directory: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
-  const entryPoints: Record<string, string> = { 'file-store': join(SRC, 'stores', 'file.ts') }
+  const entryPoints: Record<string, string> = { 'file-store': join(SRC, 'stores', 'file', 'store.ts') }
   for (const [name, path] of Object.entries(extra)) entryPoints[name] = join(SRC, path)
   await build({ entryPoints, bundle: true, platform: 'node', format: 'esm', outdir: directory, outExtension: { '.js': '.mjs' }, logLevel: 'silent', splitting: true })
   return Object.fromEntries(Object.keys(entryPoints).map((name) => [name, join(directory, `${name}.mjs`)]))

@@ -9,8 +9,12 @@
 //   MODE=committer  COUNT sequential reserve+commit pairs; with KILL_ON_LOCK=n, SIGKILL itself while holding the lock
 //                   for the n-th time; with FREEZE_ON_LOCK=n, block (alive, no heartbeat) instead
 //   MODE=manager  like burst, through BudgetManager + withBudget (FILE_MANAGER_MODULE)
+// With STOP_AT=<fault point> (lockAcquired, beforeWrite, afterWrite, beforeSync) and STOP_ON=n, a process stops
+// itself with a real SIGSTOP the n-th time it reaches that point (after printing "stopped"); the parent resumes
+// it with SIGCONT. A writer prints "fail <callId> <code>" for an operation that failed and goes on.
 const mod = await import(process.env.FILE_STORE_MODULE)
-const { fileStore } = mod
+// The test bundle exports createFileStore (options plus fault hooks); the published entry only fileStore.
+const openStore = (options, faults) => (mod.createFileStore ? mod.createFileStore(options, faults) : mod.fileStore(options))
 const env = process.env
 const dir = env.STORE_DIR
 const mode = env.MODE
@@ -22,9 +26,29 @@ const KEY = 'user:shared|total|usd'
 
 const killSelf = () => process.kill(process.pid, 'SIGKILL')
 
+const stopAt = env.STOP_AT
+const stopOn = Number(env.STOP_ON ?? 1)
+let stopCount = 0
+const maybeStop = (point) => {
+  if (point !== stopAt || ++stopCount !== stopOn) return
+  print('stopped')
+  process.kill(process.pid, 'SIGSTOP')
+  print('resumed')
+}
+
 let lockCount = 0
 const faults = {
+  beforeWrite() {
+    maybeStop('beforeWrite')
+  },
+  afterWrite() {
+    maybeStop('afterWrite')
+  },
+  beforeSync() {
+    maybeStop('beforeSync')
+  },
   lockAcquired() {
+    maybeStop('lockAcquired')
     lockCount++
     if (env.KILL_ON_LOCK && lockCount === Number(env.KILL_ON_LOCK)) killSelf()
     if (env.FREEZE_ON_LOCK && lockCount === Number(env.FREEZE_ON_LOCK)) {
@@ -40,15 +64,17 @@ const faults = {
   },
 }
 
-const store = fileStore({
-  path: dir,
-  durability: env.DURABILITY ?? 'fsync',
-  compactBytes: env.COMPACT_BYTES ? Number(env.COMPACT_BYTES) : 64 * 1024 * 1024,
-  staleLockMs: env.STALE_MS ? Number(env.STALE_MS) : 10_000,
-  lockTimeoutMs: 20_000,
-  ...(env.MAX_RECORDS ? { maxRecords: Number(env.MAX_RECORDS) } : {}),
+const store = openStore(
+  {
+    path: dir,
+    durability: env.DURABILITY ?? 'fsync',
+    compactBytes: env.COMPACT_BYTES ? Number(env.COMPACT_BYTES) : 64 * 1024 * 1024,
+    staleLockMs: env.STALE_MS ? Number(env.STALE_MS) : 10_000,
+    lockTimeoutMs: 20_000,
+    ...(env.MAX_RECORDS ? { maxRecords: Number(env.MAX_RECORDS) } : {}),
+  },
   faults,
-})
+)
 
 function waitForGo() {
   return new Promise((resolve) => {
@@ -66,14 +92,20 @@ if (mode === 'writer') {
     for (;;) {
       const callId = `${id}-${next++}`
       const now = T0 + next
-      await store.reserve({ callId, now, holdExpiresAt: now + DAY, entries: [{ key: KEY, amount: 7, limit: null, expiresAt: null }] })
-      await store.commit({
-        callId,
-        now,
-        entries: [{ key: KEY, amount: 5, expiresAt: null }],
-        dedupeUntil: now + DAY,
-        record: { callId, startedAt: now, endedAt: now, costNanoUsd: 5 },
-      })
+      try {
+        await store.reserve({ callId, now, holdExpiresAt: now + DAY, entries: [{ key: KEY, amount: 7, limit: null, expiresAt: null }] })
+        await store.commit({
+          callId,
+          now,
+          entries: [{ key: KEY, amount: 5, expiresAt: null }],
+          dedupeUntil: now + DAY,
+          record: { callId, startedAt: now, endedAt: now, costNanoUsd: 5 },
+        })
+      } catch (error) {
+        print(`fail ${callId} ${error?.code ?? error}`)
+        if (env.STOP_AT === undefined) throw error
+        continue
+      }
       print(`ack ${callId}`)
     }
   }

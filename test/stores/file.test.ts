@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { fileStore } from '../../src/stores/file.js'
 import type { FileStoreOptions } from '../../src/stores/file.js'
+import type { FileStoreFaults } from '../../src/stores/file/faults.js'
+import { createFileStore } from '../../src/stores/file/store.js'
 import { runStoreContract } from '../../src/testing/index.js'
 
 const root = mkdtempSync(join(tmpdir(), 'llm-budget-file-'))
@@ -27,9 +29,10 @@ describe('fileStore (batch)', () => {
 const JOURNAL = (dir: string): string => join(dir, 'journal.log')
 const size = (dir: string): number => statSync(JOURNAL(dir)).size
 
-async function seed(options: Omit<FileStoreOptions, 'path'> & { path?: string } = {}, commits = 10) {
-  const path = options.path ?? freshDir()
-  const store = fileStore({ ...options, path })
+async function seed(options: Omit<FileStoreOptions, 'path'> & { path?: string; faults?: FileStoreFaults } = {}, commits = 10) {
+  const { faults, ...rest } = options
+  const path = rest.path ?? freshDir()
+  const store = createFileStore({ ...rest, path }, faults)
   for (let i = 0; i < commits; i++) {
     const callId = `c${i}`
     // one frame per commit: each is awaited before the next
@@ -59,7 +62,8 @@ describe('fileStore persistence and recovery', () => {
     expect(store.stats().compactions).toBeGreaterThan(0)
     expect(size(path)).toBeLessThan(4096 + 2048)
     const snapshots = readdirSync(path).filter((name) => name.startsWith('snapshot-'))
-    expect(snapshots).toEqual([`snapshot-${store.stats().generation}.json`])
+    expect(snapshots).toHaveLength(1)
+    expect(snapshots[0]).toMatch(new RegExp(`^snapshot-${store.stats().generation}-[0-9a-f]+\\.json$`))
     await store.close()
     const again = fileStore({ path })
     expect(await spent(again)).toBe(6000)
@@ -84,18 +88,56 @@ describe('fileStore persistence and recovery', () => {
     await store.close()
     const whole = size(path)
     const journal = readFileSync(JOURNAL(path))
-    // a frame cut short, as a crash during its write leaves it
-    writeFileSync(JOURNAL(path), Buffer.concat([journal, journal.subarray(journal.length - 100, journal.length - 40)]))
+    // a frame cut short, as a crash during its write leaves it: the first 60 bytes of a frame (its length runs past
+    // the end of the file)
+    const lastFrame = journal.lastIndexOf(Buffer.from('LBf1'))
+    const torn = journal.subarray(lastFrame, lastFrame + 60)
+    writeFileSync(JOURNAL(path), Buffer.concat([journal, torn]))
     const again = fileStore({ path })
     const report = await again.open()
     expect(report.truncatedTailBytes).toBe(60)
     expect(report.droppedRanges).toEqual([])
-    expect(size(path)).toBe(whole)
+    // kept aside, and left in place: the next frame says it continues after them (nothing is truncated under a
+    // process that might still be writing)
+    expect(readFileSync(report.tornTailPreservedAs!).equals(torn)).toBe(true)
+    expect(size(path)).toBe(whole + 60)
     expect(await spent(again)).toBe(1000)
     await again.commit({ callId: 'after', now: T0, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY })
     await again.close()
-    expect(await spent(fileStore({ path }))).toBe(1001)
+    const third = fileStore({ path })
+    expect((await third.open()).truncatedTailBytes).toBe(0)
+    expect(await spent(third)).toBe(1001)
+    await third.close()
   })
+
+  // Issue 11, finding 2: only a torn last frame may be dropped; damage inside the last complete frame used to be
+  // truncated silently (one flipped byte: 50 acknowledged commits became 49; a zeroed last page: 12 lost).
+  const damagedTails: [string, (journal: Buffer) => void][] = [
+    ['one flipped byte in the last complete frame', (journal) => (journal[journal.length - 10] = journal[journal.length - 10]! ^ 0x01)],
+    ['a zeroed last 4 KiB page', (journal) => journal.fill(0, Math.max(0, journal.length - 4096))],
+  ]
+  for (const [what, damage] of damagedTails) {
+    it(`refuses to open with ${what}; repair drops it, keeps a copy and reports it`, async () => {
+      const { path, store } = await seed({}, 50)
+      await store.close()
+      const journal = readFileSync(JOURNAL(path))
+      damage(journal)
+      writeFileSync(JOURNAL(path), journal)
+      const refused = fileStore({ path })
+      await expect(refused.open()).rejects.toMatchObject({ code: 'STORAGE', message: expect.stringMatching(/damage|corruption/) })
+      expect(readFileSync(JOURNAL(path)).equals(journal)).toBe(true) // refusing changes nothing
+      await refused.close()
+      const repaired = fileStore({ path, repair: true })
+      const report = await repaired.open()
+      expect(report.droppedRanges.length).toBeGreaterThan(0)
+      expect(report.truncatedTailBytes).toBe(0)
+      expect(readFileSync(report.preservedAs!).equals(journal)).toBe(true)
+      const records = (await repaired.queryRecords({})).length
+      expect(records).toBeLessThan(50)
+      expect(await spent(repaired)).toBe(100 * records)
+      await repaired.close()
+    })
+  }
 
   it('refuses to open on mid-file corruption; repair: true opens, drops the damaged frame, keeps a copy and reports it', async () => {
     const { path, store } = await seed()
@@ -129,7 +171,7 @@ describe('fileStore persistence and recovery', () => {
     const { path, store } = await seed()
     await store.compact()
     await store.close()
-    const snapshot = join(path, 'snapshot-1.json')
+    const snapshot = join(path, readdirSync(path).find((name) => name.startsWith('snapshot-1-'))!)
     const bytes = readFileSync(snapshot)
     bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff
     writeFileSync(snapshot, bytes)
@@ -151,6 +193,35 @@ describe('fileStore persistence and recovery', () => {
     expect(() => fileStore({ path: 'x', staleLockMs: -1 })).toThrow(/staleLockMs/)
   })
 
+  it('refuses bad options with a BudgetConfigError naming the option (issue 11 finding 11, issue 12 point 7)', () => {
+    const refusal = (options: unknown) => {
+      try {
+        fileStore(options as FileStoreOptions)
+      } catch (error) {
+        return { name: (error as Error).name, message: (error as Error).message }
+      }
+      return null
+    }
+    // a NUL in the path is a configuration error, not a StorageError at the first operation
+    expect(refusal({ path: 'budget\0dir' })).toEqual({ name: 'BudgetConfigError', message: expect.stringMatching(/`path` must not contain a NUL character/) })
+    expect(refusal({ path: 'x', stalLockMs: 100 })).toEqual({ name: 'BudgetConfigError', message: expect.stringMatching(/no option `"stalLockMs"`[\s\S]*`staleLockMs`/) })
+    expect(refusal({ path: 'x', faults: {} })?.name).toBe('BudgetConfigError') // fault hooks are not an option
+    // a count is called a count
+    expect(refusal({ path: 'x', maxBatchOperations: 0 })?.message).toMatch(/`maxBatchOperations` must be a whole number of operations from 1 to 1000000, got 0/)
+    expect(refusal({ path: 'x', syncIntervalMs: 0.5 })?.message).toMatch(/`syncIntervalMs` must be a whole number of milliseconds/)
+  })
+
+  it('says "file store:" once in its messages', async () => {
+    const { path, store } = await seed({}, 3)
+    await store.close()
+    const journal = readFileSync(JOURNAL(path))
+    journal[20] = journal[20]! ^ 0xff // inside the header frame
+    writeFileSync(JOURNAL(path), journal)
+    const error = await fileStore({ path }).open().catch((e: unknown) => e as Error)
+    expect((error as Error).message).toMatch(/^file store: the header of the journal/)
+    expect((error as Error).message).not.toMatch(/file store: file store/)
+  })
+
   it('is unusable after close', async () => {
     const { store } = await seed({}, 1)
     await store.close()
@@ -165,7 +236,7 @@ describe('fileStore I/O faults (injected)', () => {
   const eio = (): never => {
     throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
   }
-  const cases: [string, (faults: NonNullable<FileStoreOptions['faults']>) => void][] = [
+  const cases: [string, (faults: FileStoreFaults) => void][] = [
     ['ENOSPC on write', (f) => (f.beforeWrite = enospc)],
     ['a partial write then ENOSPC', (f) => (f.beforeWrite = (bytes) => Math.floor(bytes / 2))],
     ['EIO on write', (f) => (f.beforeWrite = eio)],
@@ -174,7 +245,7 @@ describe('fileStore I/O faults (injected)', () => {
   ]
   for (const [what, inject] of cases) {
     it(`${what}: a StorageError, nothing half-written, and the store works again when the fault clears`, async () => {
-      const faults: NonNullable<FileStoreOptions['faults']> = {}
+      const faults: FileStoreFaults = {}
       const { path, store } = await seed({ faults })
       const before = size(path)
       inject(faults)
@@ -202,7 +273,7 @@ describe('fileStore I/O faults (injected)', () => {
 
   for (const failAt of ['snapshot-synced', 'journal-written', 'journal-renamed', 'journal-directory-synced'] as const) {
     it(`a compaction failing at ${failAt} is a StorageError, leaves no temporary file, and the store keeps working`, async () => {
-      const faults: NonNullable<FileStoreOptions['faults']> = {}
+      const faults: FileStoreFaults = {}
       const { path, store } = await seed({ faults })
       faults.compactionStep = (step) => {
         if (step === failAt) enospc()
@@ -222,7 +293,7 @@ describe('fileStore I/O faults (injected)', () => {
 
   it('a compaction that keeps failing (full disk) is not retried on every batch', async () => {
     let attempts = 0
-    const faults: NonNullable<FileStoreOptions['faults']> = {
+    const faults: FileStoreFaults = {
       compactionStep: (step) => {
         if (step === 'snapshot-written') {
           attempts++

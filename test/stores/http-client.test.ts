@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { fileOutbox } from '../../src/stores/http-outbox-file.js'
+import { fileOutbox } from '../../src/stores/file.js'
 import { httpStore, memoryOutbox, type HttpOutboxEntry } from '../../src/stores/http.js'
 
 interface Seen {
@@ -168,12 +168,16 @@ describe('fileOutbox', () => {
     expect(readFileSync(path, 'utf8')).toBe('')
   })
 
-  it('refuses a file locked by a live process and a corrupt journal', async () => {
+  it('refuses a file locked by a live process; quarantines a damaged line and keeps the rest', async () => {
     const path = join(dir, 'outbox-2.jsonl')
     writeFileSync(`${path}.lock`, String(process.ppid))
     await expect(fileOutbox({ path }).entries()).rejects.toThrow(/in use by process/)
     rmSync(`${path}.lock`)
-    writeFileSync(path, 'not json\n{"a":{"id":"x"}}\n')
-    await expect(fileOutbox({ path }).entries()).rejects.toThrow(/corrupt at line 1/)
+    const kept = { id: 'x', queuedAt: 1, request: { callId: 'x', now: 1, entries: [], dedupeUntil: 2 } }
+    writeFileSync(path, `not json\n${JSON.stringify({ a: kept })}\n`)
+    const outbox = fileOutbox({ path })
+    expect(await outbox.entries()).toEqual([kept])
+    expect((await outbox.recovery()).quarantined).toEqual([{ line: 1, problem: 'not JSON' }])
+    await outbox.close()
   })
 })

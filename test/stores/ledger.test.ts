@@ -169,3 +169,17 @@ describe('ledger', () => {
     expect(ledger.balances(state, { keys: ['a'], now: T0 + 7_000 })).toEqual([{ spent: 12, reserved: 5 }])
   })
 })
+
+describe('ledger at the largest exact amount', () => {
+  it('a budget at the 2^53 cap refuses a reservation that would pass it (issue 11, finding 11)', () => {
+    const state = ledger.createLedger()
+    const cap = Number.MAX_SAFE_INTEGER
+    ledger.commit(state, { callId: 'fill', now: T0, entries: [{ key: 'k', amount: cap - 5, expiresAt: null }], dedupeUntil: T0 })
+    const refused = ledger.reserve(state, { callId: 'over', now: T0, holdExpiresAt: T0 + 1000, entries: [{ key: 'k', amount: 10, limit: cap, expiresAt: null }] })
+    expect(refused).toEqual({ ok: false, refusedIndex: 0, balances: [{ spent: cap - 5, reserved: 0 }] })
+    const admitted = ledger.reserve(state, { callId: 'fits', now: T0, holdExpiresAt: T0 + 1000, entries: [{ key: 'k', amount: 5, limit: cap, expiresAt: null }] })
+    expect(admitted.ok).toBe(true)
+    // without a limit nothing can refuse it: the amount cannot be counted exactly, which is an input error
+    expect(() => ledger.reserve(state, { callId: 'unlimited', now: T0, holdExpiresAt: T0 + 1000, entries: [{ key: 'k', amount: 10, limit: null, expiresAt: null }] })).toThrow(/largest exact amount/)
+  })
+})

@@ -7,6 +7,11 @@ describe('memoryStore', () => {
 
   it('refuses an invalid maxRecords', () => {
     expect(() => memoryStore({ maxRecords: -1 })).toThrow(/maxRecords/)
+    expect(() => memoryStore({ maxRecords: 1.5 })).toThrow(/memoryStore\(\): `maxRecords` must be a non-negative integer or Infinity, got 1.5/)
+  })
+
+  it('refuses an unknown option, naming the closest known one', () => {
+    expect(() => memoryStore({ maxRecord: 5 } as never)).toThrow(expect.objectContaining({ code: 'BUDGET_CONFIG', message: expect.stringMatching(/no option `"maxRecord"`[\s\S]*`maxRecords`/) }))
   })
 
   it('keeps at most maxRecords spend records, dropping the oldest', async () => {

@@ -58,6 +58,10 @@ export const costCommand: Command = {
       reasoningTokens: count('reasoning', args.values.get('reasoning')) ?? null,
     }
     if (write1h !== undefined) usage.cacheWrite1hTokens = write1h
+    // Typed arguments that do not add up are a typo, not provider data: refuse them (the library clamps and reports).
+    if (usage.cacheReadTokens + cacheWrite > input) throw new UsageError(`--cached + --cache-write (${usage.cacheReadTokens + cacheWrite}) cannot exceed --input (${input}): --input counts all input tokens`)
+    if (write1h !== undefined && write1h > cacheWrite) throw new UsageError(`--cache-write-1h (${write1h}) cannot exceed --cache-write (${cacheWrite})`)
+    if ((usage.reasoningTokens ?? 0) > output) throw new UsageError(`--reasoning (${usage.reasoningTokens ?? 0}) cannot exceed --output (${output}): --output counts all output tokens`)
     const provider = args.values.get('provider')
     const tier = args.values.get('tier')
     if (tier !== undefined && tier !== 'flex' && tier !== 'priority' && tier !== 'standard') throw new UsageError(`--tier must be flex, priority or standard, got ${tier}`)

@@ -26,6 +26,8 @@ export interface LockOwner {
   host: string
   token: string
   acquiredAt: number
+  /** The holder's own `staleMs`: it heart-beats every quarter of it, so no breaker judges it stale sooner. */
+  staleMs?: number
 }
 
 /** Options of {@link FileLock}. */
@@ -91,6 +93,7 @@ export class FileLock {
   private readonly options: FileLockOptions
   private fd: number | null = null
   private ino = -1
+  private token = ''
   private heartbeat: ReturnType<typeof setInterval> | null = null
   /** Stale locks this instance broke (for tests and stats). */
   brokenStaleLocks = 0
@@ -111,7 +114,7 @@ export class FileLock {
     if (this.fd !== null) throw new Error('file lock: already held by this store')
     const deadline = Date.now() + this.options.timeoutMs
     let delay = 0.5
-    let lastOwner: LockOwner | null = null
+    let lastOwner: LockOwner | null
     for (;;) {
       if (this.tryCreate()) return
       const observed = this.observe()
@@ -140,7 +143,7 @@ export class FileLock {
     // The owner is written to a private file first and then hard-linked to the lock name: `link` fails with
     // EEXIST when the lock exists, so taking the lock is atomic and the lock never exists without its owner
     // (a process killed half-way leaves at most its private file, which the store removes later).
-    const owner: LockOwner = { pid: process.pid, host: HOST, token: randomBytes(8).toString('hex'), acquiredAt: Date.now() }
+    const owner: LockOwner = { pid: process.pid, host: HOST, token: randomBytes(8).toString('hex'), acquiredAt: Date.now(), staleMs: this.options.staleMs }
     const privatePath = `${this.path}.tmp-${process.pid}-${owner.token}`
     let fd: number
     try {
@@ -166,6 +169,7 @@ export class FileLock {
       return false
     }
     this.ino = fstatSync(fd).ino
+    this.token = owner.token
     this.fd = fd
     const interval = Math.max(10, Math.floor(this.options.staleMs / 4))
     this.heartbeat = setInterval(() => this.beat(), interval)
@@ -210,7 +214,9 @@ export class FileLock {
   private isStale(observed: Observed): boolean {
     const owner = observed.owner
     if (owner !== null && owner.host === HOST && owner.pid !== process.pid && !isAlive(owner.pid)) return true
-    return Date.now() - observed.mtimeMs > this.options.staleMs
+    // A holder configured with a longer staleLockMs heart-beats less often: judge it by its own setting.
+    const ownerStaleMs = typeof owner?.staleMs === 'number' && Number.isFinite(owner.staleMs) ? owner.staleMs : 0
+    return Date.now() - observed.mtimeMs > Math.max(this.options.staleMs, ownerStaleMs)
   }
 
   /** Removes a stale lock if it is still the one observed. */
@@ -250,20 +256,30 @@ export class FileLock {
     }
   }
 
+  /**
+   * Whether the lock file is still the one this instance created (same inode, same random token): false once
+   * another process broke it as stale (this process was frozen or stalled for longer than `staleMs`). The file
+   * store calls it before it acknowledges a write, so a resumed stale holder acknowledges nothing.
+   */
+  verify(): boolean {
+    if (this.fd === null) return false
+    const observed = this.observe()
+    return observed !== null && observed.ino === this.ino && observed.owner?.token === this.token
+  }
+
   /** Releases the lock if this instance still owns it. */
   release(): void {
     if (this.fd === null) return
     if (this.heartbeat !== null) clearInterval(this.heartbeat)
     this.heartbeat = null
-    const fd = this.fd
-    this.fd = null
     try {
       // Only remove the file if it is still ours (it could have been broken as stale while we were frozen).
-      if (statSync(this.path).ino === this.ino) unlinkSync(this.path)
+      if (this.verify()) unlinkSync(this.path)
     } catch {
       // already gone
     } finally {
-      closeSync(fd)
+      closeSync(this.fd)
+      this.fd = null
     }
   }
 }

@@ -1,13 +1,20 @@
 /**
  * Ledger keys: one per scope, window and unit, `|` separated and short, e.g. `t:search|mo:2026-11|usd` or
  * `u:alice|m:gpt-4o|d:2026-11-29|usd`. The window id is part of the key, so a new window starts from zero
- * with no reset job. Ids are percent-encoded where they contain `%`, `|`, `{`, `}` or spaces, so two
- * different scopes never share a key; an id whose encoded form is long is replaced by a 106-bit hash.
+ * with no reset job.
+ *
+ * The id encoding is injective by construction, so two different scopes never share a key: ids are
+ * percent-encoded where they contain `%`, `|`, `{`, `}`, `#` or spaces (`%7C`), and lone UTF-16 surrogates
+ * (`%uD800`), so an encoded id never contains `#` and is well-formed text; an id whose encoded form is longer than
+ * 200 characters becomes `#` followed by the SHA-256 of its encoded form. A
+ * hashed form starts with the one character no encoded form contains, and two hashed forms are equal only for
+ * equal ids (or a SHA-256 collision).
  *
  * @internal
  * @packageDocumentation
  */
 import type { Scope, ScopeType } from '../../budget/scopes.js'
+import { sha256Hex } from '../../internal/sha256.js'
 
 /** The units a key counts. */
 export type LedgerUnit = 'usd' | 'tok' | 'req' | 'par'
@@ -25,28 +32,22 @@ const TYPE_CODES: Record<ScopeType, string> = {
   model: 'm',
 }
 
-const UNSAFE = /[%|{} ]/g
+/** The characters that are escaped: the separators, `%` and `#` themselves, and lone UTF-16 surrogates. */
+const UNSAFE = /[%|{} #]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 const LONG_ID = 200
 
-function cyrb53(text: string, seed: number): number {
-  let h1 = 0xdeadbeef ^ seed
-  let h2 = 0x41c6ce57 ^ seed
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i)
-    h1 = Math.imul(h1 ^ ch, 2654435761)
-    h2 = Math.imul(h2 ^ ch, 1597334677)
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0)
+function escape(c: string): string {
+  const code = c.charCodeAt(0)
+  const hex = code.toString(16).toUpperCase()
+  return code < 0x100 ? `%${hex.padStart(2, '0')}` : `%u${hex}`
 }
 
-/** Key-safe form of an id. */
+/** Key-safe form of an id (injective: see the module comment). */
 export function encodeId(id: string): string {
-  const encoded = UNSAFE.test(id) ? id.replace(UNSAFE, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`) : id
-  UNSAFE.lastIndex = 0
+  const encoded = id.replace(UNSAFE, escape)
   if (encoded.length <= LONG_ID) return encoded
-  return `#${cyrb53(id, 1).toString(36)}${cyrb53(id, 0x9e3779b9).toString(36)}`
+  // The encoded form is well-formed UTF-16 (lone surrogates are escaped), so its UTF-8 bytes are injective too.
+  return `#${sha256Hex(encoded)}`
 }
 
 /**

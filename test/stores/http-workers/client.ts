@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs'
 import { BudgetManager } from '../../../src/budget/manager.js'
 import { withBudget } from '../../../src/budget/with-budget.js'
-import { fileOutbox } from '../../../src/stores/http-outbox-file.js'
+import { fileOutbox } from '../../../src/stores/file.js'
 import { httpStore } from '../../../src/stores/http.js'
 
 interface Options {

@@ -1,0 +1,66 @@
+/**
+ * Snapshots of the ledger for durable stores: the state as JSON, deterministic for a given state, and back.
+ *
+ * @internal Used by the file store.
+ * @packageDocumentation
+ */
+import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
+import { addHistory } from './definitions.js'
+import { heapPush } from './heap.js'
+import { createLedger, finish } from './state.js'
+import type { LedgerState } from './state.js'
+import { fail } from './validation.js'
+
+/** Held calls, then committed and released call ids (each in the order of the call map). */
+function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue[] } {
+  const held: JsonValue[] = []
+  const committed: JsonValue[] = []
+  const released: JsonValue[] = []
+  for (const [callId, call] of state.calls) {
+    if (typeof call === 'number') committed.push([callId, call, true])
+    else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
+    else held.push([callId, call.keys, call.amounts, call.holdExpiresAt])
+  }
+  return { held, finished: [...committed, ...released] }
+}
+
+/** The ledger as JSON, for snapshots. Deterministic for a given state. */
+export function snapshotLedger(state: LedgerState): JsonValue {
+  return {
+    version: 2,
+    lastSweepAt: Number.isFinite(state.lastSweepAt) ? state.lastSweepAt : null,
+    keys: [...state.keys].map(([key, ks]) => [key, ks.spent, ks.expiresAt]),
+    ...callLists(state),
+    budgets: [...state.budgets.values()] as unknown as JsonValue,
+    history: [...state.history.values()].flat() as unknown as JsonValue,
+    records: state.records as unknown as JsonValue,
+  }
+}
+
+/** Rebuild a ledger from {@link snapshotLedger} output. Throws `InvalidInputError` on a malformed snapshot. */
+export function restoreLedger(snapshot: JsonValue, options: { maxRecords?: number } = {}): LedgerState {
+  const s = snapshot as Record<string, unknown>
+  if (typeof s !== 'object' || s === null || s.version !== 2) fail('snapshot', 'not a ledger snapshot of version 2')
+  const state = createLedger(options)
+  state.lastSweepAt = typeof s.lastSweepAt === 'number' ? s.lastSweepAt : Number.NEGATIVE_INFINITY
+  for (const [key, spent, expiresAt] of s.keys as [string, number, number | null][]) {
+    state.keys.set(key, { spent, reserved: 0, holdCount: 0, expiresAt })
+  }
+  for (const [callId, keys, amounts, holdExpiresAt] of s.held as [string, string[], number[], number][]) {
+    state.calls.set(callId, { keys, amounts, holdExpiresAt })
+    state.heldCount++
+    heapPush(state.holdExpiries, holdExpiresAt, callId)
+    for (let i = 0; i < keys.length; i++) {
+      const ks = state.keys.get(keys[i]!)
+      if (ks === undefined) fail('snapshot', `held call ${callId} names a key that is not in the snapshot`)
+      ks.reserved += amounts[i]!
+      ks.holdCount++
+    }
+  }
+  for (const [callId, until, committed] of s.finished as [string, number, boolean][]) finish(state, callId, until, committed)
+  for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
+  for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
+  state.records = [...(s.records as SpendRecord[])]
+  return state
+}
+

@@ -1,0 +1,100 @@
+/**
+ * The ledger's state: balances per key, what it remembers of each call id, budget definitions, history and spend
+ * records.
+ *
+ * @internal Used by the ledger.
+ * @packageDocumentation
+ */
+import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
+import type { ExpiryHeap } from './heap.js'
+import { heapPush } from './heap.js'
+
+/** Balance of one ledger key. Holds are kept per call (see {@link HeldCall}); the key keeps their sum. */
+export interface KeyState {
+  spent: number
+  /** Sum of the live holds on this key. */
+  reserved: number
+  /** How many live holds are on this key (a key with holds is never forgotten). */
+  holdCount: number
+  expiresAt: number | null
+}
+
+/** A call that holds amounts and has not finished: `amounts[i]` is held on `keys[i]`. */
+export interface HeldCall {
+  keys: string[]
+  amounts: number[]
+  holdExpiresAt: number
+}
+
+/**
+ * A released call, remembered until `holdExpiresAt` (a repeated reserve is a no-op; a later commit is still
+ * applied). Shaped like {@link HeldCall} so that reading the call map stays monomorphic.
+ */
+export interface ReleasedCall {
+  keys: null
+  amounts: null
+  holdExpiresAt: number
+}
+
+/** What the ledger remembers of a call id: its holds, its release, or (a number) until when its commit is remembered. */
+export type CallState = HeldCall | ReleasedCall | number
+
+/** Whether a call still holds amounts. */
+export function isHeld(call: CallState | undefined): call is HeldCall {
+  return typeof call === 'object' && call.keys !== null
+}
+
+/** The whole state of a ledger. */
+export interface LedgerState {
+  keys: Map<string, KeyState>
+  /**
+   * Every call id the ledger knows, in one map so that a call costs one lookup: calls with live holds, released
+   * calls, and committed calls with until when they are remembered (a repeated commit is a no-op).
+   */
+  calls: Map<string, CallState>
+  /** How many entries of `calls` hold amounts. */
+  heldCount: number
+  /** When held calls expire. */
+  holdExpiries: ExpiryHeap
+  /** When finished (committed or released) call ids may be forgotten. */
+  finishedExpiries: ExpiryHeap
+  budgets: Map<string, StoredBudget>
+  /** Audit history per scope: the entry itself while a scope has one (most have), a list from the second on. */
+  history: Map<string, HistoryEntry | HistoryEntry[]>
+  /**
+   * JSON objects of stored definitions and history entries by their text, so equal ones are kept once: a history
+   * entry's `new` and the definition it wrote, and the many budgets that share one plan. Stored objects are never
+   * changed in place (every store hands out copies), so sharing them is invisible. Bounded by {@link INTERN_MAX}.
+   */
+  interned: Map<string, JsonValue>
+  records: SpendRecord[]
+  /** Oldest records are dropped beyond this many (Infinity: keep all). */
+  maxRecords: number
+  lastSweepAt: number
+}
+
+/** A fresh, empty ledger. */
+export function createLedger(options: { maxRecords?: number } = {}): LedgerState {
+  return {
+    keys: new Map(),
+    calls: new Map(),
+    heldCount: 0,
+    holdExpiries: { at: [], ids: [] },
+    finishedExpiries: { at: [], ids: [] },
+    budgets: new Map(),
+    history: new Map(),
+    interned: new Map(),
+    records: [],
+    maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
+    lastSweepAt: Number.NEGATIVE_INFINITY,
+  }
+}
+
+
+/** Remembers a committed (or released) call id until `until`, replacing its holds or its release. */
+export function finish(state: LedgerState, callId: string, until: number, committed: boolean): void {
+  // A number for a commit, not an object: a busy ledger remembers every call id of its dedupe window.
+  state.calls.set(callId, committed ? until : { keys: null, amounts: null, holdExpiresAt: until })
+  heapPush(state.finishedExpiries, until, callId)
+}
+
