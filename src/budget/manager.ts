@@ -21,6 +21,12 @@ import {
   isBudgetExceededError,
 } from '../errors.js'
 import { memoryStore } from '../stores/memory.js'
+import * as litellm from './litellm.js'
+import { type PricedCommit, priceCommit } from './commit-pricing.js'
+import { HeldReservation, type ReservationWriter } from './held-reservation.js'
+import { asStorageError, isInputError } from './store-errors.js'
+import { DEFAULT_SPEND_TRACKING_TTL_MS, trackedKey, trackedKeys } from './tracked-spend.js'
+import type { ProjectedCostInput, UpdateCostInput } from './litellm.js'
 import type { BudgetStore, CommitBalance, CommitEntry, HistoryEntry, JsonValue, ReserveEntry, SpendRecord, StoredBudget } from '../stores/types.js'
 import {
   type BudgetDefinition,
@@ -43,191 +49,8 @@ import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './w
 import { forecastWindow } from './forecast.js'
 import { claimOnce, projectedCrossing } from './forecast-alert.js'
 
-/** A clock: epoch milliseconds. */
-export interface Clock {
-  now(): number
-}
-
-/** Options of {@link BudgetManager}. */
-export interface BudgetManagerOptions {
-  /** A name for this project, written into every spend record (LiteLLM's `project_name`). */
-  projectName?: string | undefined
-  /** Where balances, budgets and records live. Default: a new `memoryStore()`. */
-  store?: BudgetStore | undefined
-  /** Price catalog for estimates and costs. Default: the bundled `defaultCatalog`. */
-  catalog?: PriceCatalog | undefined
-  /** Time source. Default: the store's clock if it has one (Redis), else the system clock. */
-  clock?: Clock | undefined
-  /**
-   * When the store cannot answer: `deny` (default) refuses the call with a `StorageError`; `allow` admits it
-   * unguarded and reports `store.error`.
-   */
-  onStoreError?: 'deny' | 'allow' | undefined
-  /**
-   * Budgets for never-seen entities, by scope type, e.g. `{ endUser: { maxBudget: 1, duration: 'daily' } }`.
-   * A scope with its own stored budget uses that instead. Applied atomically (the limit travels with the
-   * reservation), also for concurrent first calls.
-   */
-  defaults?: Partial<Record<Exclude<ScopeType, 'global'>, BudgetDefinition>> | undefined
-  /** How long a hold counts if its call is never committed or released (the process died). Default 10 minutes. */
-  holdTtlMs?: number | undefined
-  /** How long budget definitions are cached; other instances see a change after at most this long. Default 1000. Local writes invalidate at once. */
-  budgetCacheTtlMs?: number | undefined
-  /** Most budget definitions cached. Default 100,000. */
-  budgetCacheMax?: number | undefined
-  /**
-   * How long the store remembers a committed call id after the commit, so a retried commit (a network retry
-   * to a Redis or HTTP store) counts once. Default 2 minutes. A `Reservation` object dedupes its own
-   * commits for its whole life regardless.
-   */
-  dedupeTtlMs?: number | undefined
-  /**
-   * How long the all-time spend of a scope is kept after its last call (a sliding expiry). Every scope a call names
-   * (user, team, org, key, end user, tags, model, provider, deployment) has one all-time ledger key, budget or
-   * not; a key untouched for this long is forgotten, so memory stays bounded by the scopes active within it.
-   * Default 90 days. Use `Infinity` to keep every scope's spend forever.
-   */
-  spendTrackingTtlMs?: number | undefined
-}
-
-/** What a reservation holds: a USD amount, or a request to estimate from the price catalog. */
-export type Estimate = number | EstimateRequest
-
-/** Options of {@link BudgetManager.reserve}. */
-export interface ReserveOptions {
-  /** Your own call id (1 to 120 characters); reusing it makes a retried reservation a no-op. */
-  callId?: string | undefined
-  /**
-   * Whether a budget's `onExceeded: { fallbackModel }` may admit its fallback model instead of refusing (default
-   * `true`; the reservation's `model` then names the fallback, and the caller must call that model). Pass `false`
-   * when the caller cannot switch models: the call is refused instead.
-   */
-  allowFallback?: boolean | undefined
-}
-
-/** What a call cost: a USD number, or the details to price it. */
-export type CommitInput =
-  | number
-  | {
-      /** Actual cost in USD, when you know it. */
-      cost?: number | undefined
-      /** Usage in any shape `normalizeUsage` accepts; priced with the catalog. */
-      usage?: unknown
-      /** Model that served the call (default: the reservation's model). */
-      model?: string | undefined
-      /** Provider that served the call. */
-      provider?: string | undefined
-      /** Outcome of the call. Default `success` (`estimated` when no cost or usage is given). */
-      status?: CallStatus | undefined
-      /** Marks the cost as an estimate (e.g. an aborted stream without usage). */
-      estimated?: boolean | undefined
-      /** Numbers and ids for the record (never content). */
-      metadata?: Record<string, string | number | boolean | null> | undefined
-    }
-
-/** Status of a recorded call. */
-export type CallStatus = 'success' | 'failure' | 'aborted' | 'estimated' | 'cache_hit'
-
-/** A limit that a commit went above. */
-export interface Overshoot {
-  scope: string
-  model?: string
-  /** Limit, USD. */
-  limit: number
-  /** Spend after the commit, USD. */
-  spent: number
-  /** Spend above the limit, USD. */
-  overshoot: number
-}
-
-/** The answer of {@link Reservation.commit} and {@link BudgetManager.record}. */
-export interface CommitOutcome {
-  callId: string
-  /** True when this call id was already committed: nothing changed. */
-  duplicate: boolean
-  /** Cost recorded, USD. */
-  cost: number
-  /** Exact cost. */
-  exact: { cost: string }
-  /** Cost recorded, integer nano-USD. */
-  costNanoUsd: number
-  /** True when the cost is an estimate. */
-  estimated: boolean
-  status: CallStatus
-  /** Limits this commit went above. */
-  overshoot: Overshoot[]
-  /** The record written (null for a duplicate). */
-  record: SpendRecord | null
-}
-
-/** A held reservation: commit the actual cost or release it, exactly once (both are idempotent). */
-export interface Reservation {
-  /** The call id. */
-  readonly callId: string
-  /** The validated context. */
-  readonly context: CallContext
-  /** What was reserved on each money budget, USD. */
-  readonly estimateUsd: number
-  /** The model to call: the requested one, or a budget's `fallbackModel` when it replaced it. */
-  readonly model: string | undefined
-  /** When the holds stop counting if neither committed nor released, epoch ms. */
-  readonly holdExpiresAt: number
-  /** False when the store failed and `onStoreError: 'allow'` admitted the call unguarded. */
-  readonly guarded: boolean
-  /** Records the actual cost and removes the holds. A second call returns the first outcome with `duplicate: true`. */
-  commit(input?: CommitInput): Promise<CommitOutcome>
-  /** Drops the holds (the call did not happen). No-op after commit or a previous release. */
-  release(): Promise<void>
-}
-
-/** A budget as stored, with its bookkeeping. */
-export interface BudgetInfo {
-  scope: Scope
-  definition: BudgetDefinition
-  /** Temporary increases that have not expired. */
-  increases: BudgetIncrease[]
-  revision: number
-  createdAt: Date
-  updatedAt: Date
-}
-
-/** Spend of a scope in its current window. Amounts in USD; `exact` holds the same as decimal strings. */
-export interface BudgetStatus {
-  scope: Scope
-  /** Committed spend in the window. */
-  spend: number
-  /** Held by calls in flight. */
-  reserved: number
-  /** Hard limit with live increases, or `null` without `maxBudget`. */
-  limit: number | null
-  /** `limit - spend - reserved`, never below 0, or `null` without a limit. */
-  remaining: number | null
-  /** `spend / limit * 100`, or `null` without a limit. */
-  percentUsed: number | null
-  /** Start of the window, or `null` for a budget without a window. */
-  windowStart: Date | null
-  /** When the window resets, or `null`. */
-  resetsAt: Date | null
-  /** Window id, e.g. `m2026-11`, or `all`. */
-  windowId: string
-  /** True when the budget comes from `defaults` (no stored budget for this scope). */
-  isDefault: boolean
-  /** USD spent by the end of the window at the window's average burn rate so far (see docs/alerts.md#forecast). */
-  projectedSpend: number
-  /** When spend plus holds reaches the limit at that rate, or `null` (no limit, no spend, or the window ends first). */
-  exhaustsAt: Date | null
-  exact: { spend: string; reserved: string; limit: string | null; remaining: string | null; projectedSpend: string }
-}
-
-/** Input of {@link BudgetManager.increaseBudget}. */
-export interface IncreaseInput {
-  /** Extra USD on top of `maxBudget`. */
-  amount: number
-  /** When the increase ends (it expires by itself). */
-  until: Date | number
-  /** Why; kept in the history. */
-  reason?: string | undefined
-}
+export type { Clock, BudgetManagerOptions, Estimate, ReserveOptions, CommitInput, CallStatus, Overshoot, CommitOutcome, Reservation, BudgetInfo, BudgetStatus, IncreaseInput } from './manager-types.js'
+import type { Clock, BudgetManagerOptions, Estimate, ReserveOptions, CommitInput, CallStatus, Overshoot, CommitOutcome, Reservation, BudgetInfo, BudgetStatus, IncreaseInput } from './manager-types.js'
 
 /** The window of a per-model limit or of the rate limits, per scope: its current instance and its ledger keys. */
 interface CompiledWindow {
@@ -318,7 +141,6 @@ interface Plan {
 }
 
 const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
-const STATUSES: readonly CallStatus[] = ['success', 'failure', 'aborted', 'estimated', 'cache_hit']
 /** Shared by every budget without increases / thresholds (read only). */
 const NO_INCREASES: readonly { amountNano: number; until: number }[] = []
 const NO_THRESHOLDS: readonly number[] = []
@@ -332,7 +154,6 @@ const RATE_WINDOW = ''
 const DEFAULT_HOLD_TTL_MS = 600_000
 const DEFAULT_DEDUPE_TTL_MS = 120_000
 const KEY_GRACE_MS = 60_000
-const DEFAULT_SPEND_TRACKING_TTL_MS = 90 * 86_400_000
 const MAX_OPTIMISTIC_RETRIES = 8
 
 function checkMs(field: string, value: number | undefined, fallback: number, min = 0): number {
@@ -364,11 +185,6 @@ function callLabels(context: CallContext): { callModel?: string; provider?: stri
   return { ...(context.model === undefined ? {} : { callModel: context.model }), ...(context.provider === undefined ? {} : { provider: context.provider }) }
 }
 
-/** The all-time spend key of a scope (the same key a budget without a window counts on). */
-function trackedKey(scope: Scope): string {
-  return ledgerKey(scopePrefix(scope), 'all', 'usd')
-}
-
 function toDate(ms: number | null | undefined): Date | null {
   return ms === null || ms === undefined ? null : new Date(ms)
 }
@@ -377,29 +193,6 @@ function eventWindow(window: BudgetWindow | null): EventWindow {
   return window === null ? { id: 'all', start: null, resetsAt: null } : { id: window.id, start: new Date(window.start), resetsAt: new Date(window.end) }
 }
 
-function asStorageError(error: unknown, store: string): StorageError {
-  if (error instanceof StorageError) return error
-  if (isBudgetError(error) && error.code === 'STORAGE') return error as StorageError
-  return new StorageError(store, error instanceof Error ? error.message : 'unknown failure', { cause: error })
-}
-
-/** True for errors that mean "bad input", which must not be turned into store errors. */
-function isInputError(error: unknown): boolean {
-  return isBudgetError(error) && (error.code === 'INVALID_INPUT' || error.code === 'BUDGET_CONFIG')
-}
-
-/**
- * Tracks and limits LLM spend per scope (global, org, team, user, key, end user, tag, provider, deployment,
- * model) with exact integer money, atomic admission and windows that reset by themselves.
- *
- * @example
- * ```ts
- * const budgets = new BudgetManager({ store: memoryStore() })
- * await budgets.setBudget('team:search', { maxBudget: 500, duration: 'monthly' })
- * const reservation = await budgets.reserve({ team: 'search', user: 'alice' }, 0.05)
- * await reservation.commit({ usage: response.usage, model: 'gpt-4o' })
- * ```
- */
 /** The known options of {@link BudgetManager}; values are checked one by one in the constructor. */
 const MANAGER_OPTIONS = z.object({
   projectName: z.unknown().optional(),
@@ -421,6 +214,28 @@ function validateCallId(callId: string): void {
   if (callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
 }
 
+let reserveResolvedOf: (manager: BudgetManager, resolved: ResolvedContext, estimate: Estimate, options?: ReserveOptions) => Promise<Reservation>
+
+/**
+ * `manager.reserve()` with a context validated once (withBudget's static contexts). Internal: not exported from any
+ * entry point.
+ */
+export function reserveResolved(manager: BudgetManager, resolved: ResolvedContext, estimate: Estimate, options?: ReserveOptions): Promise<Reservation> {
+  return reserveResolvedOf(manager, resolved, estimate, options)
+}
+
+/**
+ * Tracks and limits LLM spend per scope (global, org, team, user, key, end user, tag, provider, deployment,
+ * model) with exact integer money, atomic admission and windows that reset by themselves.
+ *
+ * @example
+ * ```ts
+ * const budgets = new BudgetManager({ store: memoryStore() })
+ * await budgets.setBudget('team:search', { maxBudget: 500, duration: 'monthly' })
+ * const reservation = await budgets.reserve({ team: 'search', user: 'alice' }, 0.05)
+ * await reservation.commit({ usage: response.usage, model: 'gpt-4o' })
+ * ```
+ */
 export class BudgetManager {
   /** The store this manager uses. */
   readonly store: BudgetStore
@@ -444,6 +259,16 @@ export class BudgetManager {
   /** The random part of this manager's call ids, with its `-`. */
   private readonly idPrefix = `${randomPrefix()}-`
   private counter = 0
+
+  static {
+    reserveResolvedOf = (manager, resolved, estimate, options) => manager.#reserveResolved(resolved, estimate, options)
+  }
+  /** How held reservations price, commit and release through this manager. */
+  readonly #writer: ReservationWriter<Plan> = {
+    price: (input, fallback) => priceCommit(this.catalog, input, fallback),
+    commit: (write) => this.#writeCommit(write),
+    release: (callId) => this.#writeRelease(callId),
+  }
 
   constructor(options: BudgetManagerOptions = {}) {
     parseOptions('new BudgetManager()', MANAGER_OPTIONS, options)
@@ -705,13 +530,6 @@ export class BudgetManager {
 
   // ------------------------------------------------------------------------------------------------ admission
 
-  /** The all-time `usd` key of every scope a call names (not `global`): spend is tracked for each, budget or not. */
-  private trackedKeys(scopes: readonly Scope[]): string[] {
-    const keys: string[] = []
-    for (const scope of scopes) if (scope.type !== 'global') keys.push(trackedKey(scope))
-    return keys
-  }
-
   private nextCallId(): string {
     this.counter++
     // Joined rather than concatenated: a flat string, which is what a store keeps for its dedupe window.
@@ -824,11 +642,11 @@ export class BudgetManager {
    *   InvalidInputError for bad input (nothing changed); StorageError when the store fails and `onStoreError` is `deny`.
    */
   async reserve(context: CallContext, estimate: Estimate, options: ReserveOptions = {}): Promise<Reservation> {
-    return this.reserveResolved(resolveContext(context), estimate, options)
+    return this.#reserveResolved(resolveContext(context), estimate, options)
   }
 
-  /** @internal `reserve` with a context validated once (withBudget's static contexts). Does not change `resolved`. */
-  reserveResolved(resolved: ResolvedContext, estimate: Estimate, options: ReserveOptions = {}): Promise<Reservation> {
+  /** `reserve` with a context validated once (withBudget's static contexts). Does not change `resolved`. */
+  #reserveResolved(resolved: ResolvedContext, estimate: Estimate, options: ReserveOptions = {}): Promise<Reservation> {
     if (options.callId !== undefined) {
       validateCallId(options.callId)
     }
@@ -868,7 +686,7 @@ export class BudgetManager {
     const plan = this.plan(budgets, context, priced.nano, priced.tokens, now)
     const holdExpiresAt = now + this.holdTtlMs
     if (plan.entries.length === 0) {
-      return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false, this.trackedKeys(scopes))
+      return new HeldReservation(this.#writer, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false, trackedKeys(scopes))
     }
     let result
     try {
@@ -911,7 +729,7 @@ export class BudgetManager {
       throw refusal
     }
     if (!result.duplicate) this.warnOver(plan, result.balances, callId, context)
-    return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false, this.trackedKeys(scopes))
+    return new HeldReservation(this.#writer, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false, trackedKeys(scopes))
   }
 
   /** Emits `budget.exceeded` with `action: 'warn'` for `warn` budgets that the reservation took over their limit. */
@@ -949,75 +767,18 @@ export class BudgetManager {
     const storageError = asStorageError(error, this.store.name)
     this.emit('store.error', { operation, action: this.onStoreError, error: storageError, callId })
     if (this.onStoreError === 'deny') throw storageError
-    return new HeldReservation(this, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, now + this.holdTtlMs, { entries: [], meta: [] }, false, true, this.trackedKeys(scopes))
+    return new HeldReservation(this.#writer, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, now + this.holdTtlMs, { entries: [], meta: [] }, false, true, trackedKeys(scopes))
   }
 
   // ------------------------------------------------------------------------------------------------ commit
 
-  /** @internal Prices a commit input. Throws InvalidInputError for bad input (nothing changes). */
-  priceCommit(
-    input: CommitInput | undefined,
-    fallback: { nano: number; tokens: number; model: string | undefined; provider: string | undefined },
-  ): { nano: number; tokens: number; status: CallStatus; estimated: boolean; fields: Record<string, JsonValue> } {
-    const fields: Record<string, JsonValue> = {}
-    if (input === undefined) {
-      return { nano: fallback.nano, tokens: fallback.tokens, status: 'estimated', estimated: true, fields: { priceSource: 'estimate' } }
-    }
-    if (typeof input === 'number') {
-      return { nano: usdInputToNano(input, 'cost'), tokens: fallback.tokens, status: 'success', estimated: false, fields: { priceSource: 'caller' } }
-    }
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw new InvalidInputError('commit', '`commit` takes a USD number or `{ cost?, usage?, model?, provider?, status?, estimated?, metadata? }`')
-    }
-    if (input.status !== undefined && !STATUSES.includes(input.status)) throw new InvalidInputError('status', `\`status\` must be one of ${STATUSES.join(', ')}`)
-    if (input.estimated !== undefined && typeof input.estimated !== 'boolean') throw new InvalidInputError('estimated', '`estimated` must be a boolean')
-    if (input.model !== undefined) validateId('model', input.model)
-    if (input.provider !== undefined) validateId('provider', input.provider)
-    if (input.metadata !== undefined) fields.metadata = validateMetadata('metadata', input.metadata)
-    const model = input.model ?? fallback.model
-    const provider = input.provider ?? fallback.provider
-    if (model !== undefined) fields.modelServed = model
-    if (provider !== undefined) fields.provider = provider
-    if (input.status === 'cache_hit') {
-      fields.priceSource = 'cache'
-      return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields }
-    }
-    if (input.cost !== undefined) {
-      const nano = usdInputToNano(input.cost, 'cost')
-      let tokens = fallback.tokens
-      if (input.usage !== undefined) {
-        const counted = usageTokens(input.usage, model, provider)
-        tokens = counted.tokens
-        fields.usage = counted.usage as unknown as JsonValue
-      }
-      const estimated = input.estimated ?? input.status === 'estimated'
-      fields.priceSource = 'caller'
-      return { nano, tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields }
-    }
-    if (input.usage !== undefined) {
-      const priced = priceUsage(this.catalog, model, provider, input.usage)
-      fields.usage = priced.usage as unknown as JsonValue
-      fields.costBreakdown = priced.breakdown
-      fields.priceSource = priced.source
-      fields.catalogVersion = priced.catalogVersion
-      fields.pricedModel = priced.pricedModel
-      if (priced.servedModel !== undefined) fields.modelServed = priced.servedModel
-      fields.provider = priced.provider
-      const estimated = input.estimated ?? false
-      return { nano: priced.nano, tokens: priced.tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields }
-    }
-    // Neither cost nor usage: never a silent $0; the estimate, flagged.
-    fields.priceSource = 'estimate'
-    return { nano: fallback.nano, tokens: fallback.tokens, status: input.status ?? 'estimated', estimated: true, fields }
-  }
-
-  /** @internal Writes a commit for a reservation or a direct record. */
-  async writeCommit(args: {
+  /** Writes a commit for a reservation or a direct record. */
+  async #writeCommit(args: {
     callId: string
     context: CallContext
     plan: Plan
     startedAt: number
-    priced: { nano: number; tokens: number; status: CallStatus; estimated: boolean; fields: Record<string, JsonValue> }
+    priced: PricedCommit
     modelRequested: string | undefined
     estimateNano: number | null
     guarded: boolean
@@ -1194,7 +955,7 @@ export class BudgetManager {
     if (typeof usageOrCost === 'object' && usageOrCost !== null && usageOrCost.cost === undefined && usageOrCost.usage === undefined && usageOrCost.status !== 'cache_hit') {
       throw new InvalidInputError('usageOrCost', '`record` needs `cost` or `usage` (there is no estimate to fall back on)')
     }
-    const priced = this.priceCommit(usageOrCost, { nano: 0, tokens: 0, model: resolved.context.model, provider: resolved.context.provider })
+    const priced = priceCommit(this.catalog, usageOrCost, { nano: 0, tokens: 0, model: resolved.context.model, provider: resolved.context.provider })
     const now = this.clock.now()
     let budgets = this.cachedBudgets(resolved.keys, now)
     if (budgets === undefined) {
@@ -1208,7 +969,7 @@ export class BudgetManager {
       }
     }
     const plan = this.plan(budgets, resolved.context, priced.nano, priced.tokens, now)
-    return this.writeCommit({
+    return this.#writeCommit({
       callId: options.callId ?? this.nextCallId(),
       context: resolved.context,
       plan,
@@ -1217,12 +978,12 @@ export class BudgetManager {
       modelRequested: resolved.context.model,
       estimateNano: null,
       guarded: true,
-      tracked: this.trackedKeys(resolved.scopes),
+      tracked: trackedKeys(resolved.scopes),
     })
   }
 
-  /** @internal Releases a reservation's holds. */
-  async writeRelease(callId: string): Promise<void> {
+  /** Releases a reservation's holds. */
+  async #writeRelease(callId: string): Promise<void> {
     try {
       await this.store.release({ callId, now: this.clock.now() })
     } catch (error) {
@@ -1524,188 +1285,73 @@ export class BudgetManager {
   }
 
   // ------------------------------------------------------------------------------------------------ LiteLLM-compatible
+  // A `user` argument is `'erin'` or `'user:erin'`; another scope type (`'team:x'`) is refused.
 
   /** LiteLLM `create_budget`: a budget for a user (`duration`: `daily`, `weekly`, `monthly`, `yearly` or `<n><unit>`). */
-  async createBudget(input: { user: string; totalBudget: number; duration?: string | undefined }): Promise<BudgetInfo> {
-    if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`createBudget` takes `{ user, totalBudget, duration? }`')
-    const definition: BudgetDefinition = { maxBudget: input.totalBudget }
-    if (input.duration !== undefined) definition.duration = input.duration
-    return this.setBudget({ type: 'user', id: parseUser('user', input.user) }, definition)
+  createBudget(input: { user: string; totalBudget: number; duration?: string | undefined }): Promise<BudgetInfo> {
+    return litellm.createBudget(this, input)
   }
 
-  /**
-   * LiteLLM `update_cost`: records a call's cost for a user, from a response (`completionResponse`), a
-   * usage and model, or a known cost.
-   */
-  async updateCost(
-    input: { user: string; completionResponse: unknown; model?: string } | { user: string; model: string; usage: unknown } | { user: string; cost: number; model?: string },
-  ): Promise<CommitOutcome> {
-    if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`updateCost` takes `{ user, completionResponse }`, `{ user, model, usage }` or `{ user, cost, model? }`')
-    const user = parseUser('user', input.user)
-    const model = (input as { model?: unknown }).model
-    const modelName = typeof model === 'string' ? model : undefined
-    if ('cost' in input && input.cost !== undefined) return this.record({ user }, modelName === undefined ? { cost: input.cost } : { cost: input.cost, model: modelName })
-    const usage = 'usage' in input ? input.usage : 'completionResponse' in input ? input.completionResponse : undefined
-    if (usage === undefined || usage === null) throw new InvalidInputError('completionResponse', '`updateCost` needs `completionResponse`, `usage` or `cost`')
-    let served = modelName
-    if (served === undefined && typeof usage === 'object' && typeof (usage as { model?: unknown }).model === 'string') served = (usage as { model: string }).model
-    return this.record({ user }, served === undefined ? { usage } : { usage, model: served })
+  /** LiteLLM `update_cost`: records a call's cost for a user, from a response (`completionResponse`), a usage and model, or a known cost. */
+  updateCost(input: UpdateCostInput): Promise<CommitOutcome> {
+    return litellm.updateCost(this, input)
   }
 
   /**
    * LiteLLM `get_current_cost`: the user's spend, USD. With a budget (stored or from `defaults`), the spend in its
    * current window (a calendar budget created mid-window includes what was recorded earlier in that window);
-   * without one, all-time spend (see `spendTrackingTtlMs`). Since the last `resetCost` either way. `'erin'` and
-   * `'user:erin'` are the same user.
+   * without one, all-time spend (see `spendTrackingTtlMs`). Since the last `resetCost` either way.
    */
-  async getCurrentCost(user: string): Promise<number> {
-    const scope = { type: 'user' as const, id: parseUser('user', user) }
-    const scopeString = scopeKey(scope)
-    const stored = await this.storeCall(() => this.store.getBudget(scopeString))
-    const budget = this.fromStored(scope, scopeString, stored)
-    if (budget !== null) return (await this.statusOf(budget, this.clock.now())).spend
-    const [balance] = await this.storeCall(() => this.store.balances({ keys: [trackedKey(scope)], now: this.clock.now() }))
-    return nanoToUsd(balance?.spent ?? 0)
+  getCurrentCost(user: string): Promise<number> {
+    return litellm.getCurrentCost(this, user)
   }
 
   /** LiteLLM `get_total_budget`: the user's `maxBudget` in USD (0 when none). */
-  async getTotalBudget(user: string): Promise<number> {
-    const info = await this.getBudget({ type: 'user', id: parseUser('user', user) })
-    return info?.definition.maxBudget ?? 0
+  getTotalBudget(user: string): Promise<number> {
+    return litellm.getTotalBudget(this, user)
   }
 
-  /**
-   * LiteLLM `get_model_cost`: the user's spend per served model (the model id the provider reported, e.g.
-   * `gpt-4o-2024-08-06`), over the same span as {@link getCurrentCost}, from the spend records.
-   */
-  async getModelCost(user: string): Promise<Record<string, number>> {
-    const scope = { type: 'user' as const, id: parseUser('user', user) }
-    const scopeString = scopeKey(scope)
-    const stored = await this.storeCall(() => this.store.getBudget(scopeString))
-    const budget = this.fromStored(scope, scopeString, stored)
-    const window = budget === null ? null : this.mainWindow(budget, this.clock.now())
-    const reset = await this.lastReset(scopeString)
-    const from = Math.max(window?.start ?? Number.NEGATIVE_INFINITY, reset ?? Number.NEGATIVE_INFINITY)
-    const query: SpendQuery = { scope, groupBy: ['modelServed'] }
-    if (from > Number.NEGATIVE_INFINITY) query.from = from
-    const report = await this.querySpend(query)
-    const out: Record<string, number> = {}
-    for (const group of report.groups) {
-      const model = group.key.modelServed ?? 'unknown'
-      Object.defineProperty(out, model, { value: group.cost, enumerable: true, writable: true, configurable: true })
-    }
-    return out
+  /** LiteLLM `get_model_cost`: the user's spend per served model (e.g. `gpt-4o-2024-08-06`), over the span of {@link getCurrentCost}. */
+  getModelCost(user: string): Promise<Record<string, number>> {
+    return litellm.getModelCost(this, user)
   }
 
   /** LiteLLM `is_valid_user`: true when the user has a stored budget. */
-  async isValidUser(user: string): Promise<boolean> {
-    return (await this.getBudget({ type: 'user', id: parseUser('user', user) })) !== null
+  isValidUser(user: string): Promise<boolean> {
+    return litellm.isValidUser(this, user)
   }
 
   /** LiteLLM `get_users`: ids of users with a stored budget. */
-  async getUsers(): Promise<string[]> {
-    const budgets = await this.storeCall(() => this.store.listBudgets())
-    return budgets.filter((b) => b.scope.startsWith('user:')).map((b) => b.scope.slice(5))
+  getUsers(): Promise<string[]> {
+    return litellm.getUsers(this)
   }
 
   /** LiteLLM `projected_cost`: the user's current spend plus the input cost of `messages` (or `inputTokens`). */
-  async projectedCost(input: { user: string; model: string; messages?: EstimateRequest['messages']; inputTokens?: number }): Promise<number> {
-    if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`projectedCost` takes `{ user, model, messages | inputTokens }`')
-    validateId('model', input.model)
-    const nano = inputCostNano(this.catalog, input.model, { messages: input.messages, inputTokens: input.inputTokens })
-    const current = await this.getCurrentCost(input.user)
-    return nanoToUsd(usdToNano(current) + nano)
+  projectedCost(input: ProjectedCostInput): Promise<number> {
+    return litellm.projectedCost(this, this.catalog, input)
   }
 
   /** LiteLLM `reset_cost`: the user's spend starts over now: window, all-time and per-model spend read 0. */
-  async resetCost(user: string): Promise<void> {
-    await this.resetScope({ type: 'user', id: parseUser('user', user) }, { reason: 'resetCost' })
+  resetCost(user: string): Promise<void> {
+    return litellm.resetCost(this, user)
   }
 
   /**
-   * LiteLLM `reset_on_duration`: applies elapsed windows. Windows here start from zero by themselves, so
-   * this only reports whether the user's budget is in a window that began after its last change.
+   * LiteLLM `reset_on_duration`: applies elapsed windows. Windows here start from zero by themselves, so this only
+   * reports whether the user's budget is in a window that began after its last change.
    */
-  async resetOnDuration(user: string): Promise<{ reset: boolean; resetsAt: Date | null }> {
-    const status = await this.getStatus({ type: 'user', id: parseUser('user', user) }).catch((error: unknown) => {
-      if (isInputError(error)) return null
-      throw error
-    })
-    if (status === null) return { reset: false, resetsAt: null }
-    return { reset: status.spend === 0 && status.windowStart !== null, resetsAt: status.resetsAt }
+  resetOnDuration(user: string): Promise<{ reset: boolean; resetsAt: Date | null }> {
+    return litellm.resetOnDuration(this, user)
   }
 
   /** LiteLLM `update_budget_all_users`: applies elapsed windows for every user (automatic here; returns the users checked). */
-  async updateBudgetAllUsers(): Promise<string[]> {
-    return this.getUsers()
+  updateBudgetAllUsers(): Promise<string[]> {
+    return litellm.getUsers(this)
   }
 
   /** LiteLLM `save_data`: every operation is already written to the store, so this only confirms it. */
-  async saveData(): Promise<{ status: 'success' }> {
-    return { status: 'success' }
-  }
-}
-
-class HeldReservation implements Reservation {
-  private outcome: Promise<CommitOutcome> | undefined
-  private released = false
-
-  constructor(
-    private readonly manager: BudgetManager,
-    readonly callId: string,
-    readonly context: CallContext,
-    private readonly estimateNano: number,
-    private readonly estimateTokens: number,
-    readonly model: string | undefined,
-    private readonly startedAt: number,
-    readonly holdExpiresAt: number,
-    private readonly plan: Plan,
-    readonly guarded: boolean,
-    private readonly unguarded: boolean,
-    private readonly tracked: readonly string[],
-  ) {}
-
-  get estimateUsd(): number {
-    return nanoToUsd(this.estimateNano)
-  }
-
-  commit(input?: CommitInput): Promise<CommitOutcome> {
-    if (this.outcome !== undefined) {
-      return this.outcome.then((first) => ({ ...first, duplicate: true, overshoot: [], record: null }))
-    }
-    let priced
-    try {
-      priced = this.manager.priceCommit(input, { nano: this.estimateNano, tokens: this.estimateTokens, model: this.model, provider: this.context.provider })
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    if (this.released) {
-      return Promise.reject(new InvalidInputError('reservation', `reservation ${this.callId} was released; it cannot be committed (use manager.record() for spend without a reservation)`))
-    }
-    const outcome = this.manager.writeCommit({
-      callId: this.callId,
-      context: this.context,
-      plan: this.plan,
-      startedAt: this.startedAt,
-      priced,
-      modelRequested: this.model,
-      estimateNano: this.estimateNano,
-      guarded: !this.unguarded,
-      tracked: this.tracked,
-    })
-    this.outcome = outcome
-    // A failed write can be retried: the store is idempotent by call id.
-    outcome.catch(() => {
-      if (this.outcome === outcome) this.outcome = undefined
-    })
-    return outcome
-  }
-
-  async release(): Promise<void> {
-    if (this.outcome !== undefined || this.released) return
-    this.released = true
-    if (this.plan.entries.length === 0) return
-    await this.manager.writeRelease(this.callId)
+  saveData(): Promise<{ status: 'success' }> {
+    return Promise.resolve({ status: 'success' })
   }
 }
 

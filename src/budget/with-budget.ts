@@ -7,7 +7,7 @@
 import { z } from 'zod'
 import { InvalidInputError } from '../errors.js'
 import { parseOptions } from '../internal/options.js'
-import type { BudgetManager, Estimate, Reservation } from './manager.js'
+import { type BudgetManager, type Estimate, type Reservation, reserveResolved } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
 import { type CallEnding, type CallExit, Settlement } from './settlement.js'
 import { type CallContext, resolveContext } from './scopes.js'
@@ -269,7 +269,7 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
     const reserveOptions = { allowFallback: applyModel !== undefined }
     const reservation =
       staticContext !== undefined
-        ? await manager.reserveResolved(staticContext, estimate, reserveOptions)
+        ? await reserveResolved(manager, staticContext, estimate, reserveOptions)
         : await manager.reserve(await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args), estimate, reserveOptions)
     const requested = typeof estimate === 'object' ? estimate.model : undefined
     if (applyModel !== undefined && reservation.model !== undefined && reservation.model !== requested) {

@@ -1,0 +1,82 @@
+/**
+ * Commit pricing: what a commit input (a USD number, or `{ cost | usage, model, status, ... }`) costs, with the record
+ * fields it implies. Never a silent $0: a commit with neither cost nor usage is the reservation's estimate, flagged.
+ *
+ * @packageDocumentation
+ */
+import type { PriceCatalog } from '../cost/catalog.js'
+import { InvalidInputError } from '../errors.js'
+import type { JsonValue } from '../stores/types.js'
+import type { CallStatus, CommitInput } from './manager-types.js'
+import { usdInputToNano } from './money.js'
+import { priceUsage, usageTokens } from './pricing.js'
+import { validateId, validateMetadata } from './scopes.js'
+
+/** A priced commit: the amounts, the outcome and the record fields. */
+export interface PricedCommit {
+  nano: number
+  tokens: number
+  status: CallStatus
+  estimated: boolean
+  fields: Record<string, JsonValue>
+}
+
+const STATUSES: readonly CallStatus[] = ['success', 'failure', 'aborted', 'estimated', 'cache_hit']
+
+/** Prices a commit input. Throws InvalidInputError for bad input (nothing changes). */
+export function priceCommit(
+  catalog: PriceCatalog | undefined,
+  input: CommitInput | undefined,
+  fallback: { nano: number; tokens: number; model: string | undefined; provider: string | undefined },
+): PricedCommit {
+  const fields: Record<string, JsonValue> = {}
+  if (input === undefined) {
+    return { nano: fallback.nano, tokens: fallback.tokens, status: 'estimated', estimated: true, fields: { priceSource: 'estimate' } }
+  }
+  if (typeof input === 'number') {
+    return { nano: usdInputToNano(input, 'cost'), tokens: fallback.tokens, status: 'success', estimated: false, fields: { priceSource: 'caller' } }
+  }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InvalidInputError('commit', '`commit` takes a USD number or `{ cost?, usage?, model?, provider?, status?, estimated?, metadata? }`')
+  }
+  if (input.status !== undefined && !STATUSES.includes(input.status)) throw new InvalidInputError('status', `\`status\` must be one of ${STATUSES.join(', ')}`)
+  if (input.estimated !== undefined && typeof input.estimated !== 'boolean') throw new InvalidInputError('estimated', '`estimated` must be a boolean')
+  if (input.model !== undefined) validateId('model', input.model)
+  if (input.provider !== undefined) validateId('provider', input.provider)
+  if (input.metadata !== undefined) fields.metadata = validateMetadata('metadata', input.metadata)
+  const model = input.model ?? fallback.model
+  const provider = input.provider ?? fallback.provider
+  if (model !== undefined) fields.modelServed = model
+  if (provider !== undefined) fields.provider = provider
+  if (input.status === 'cache_hit') {
+    fields.priceSource = 'cache'
+    return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields }
+  }
+  if (input.cost !== undefined) {
+    const nano = usdInputToNano(input.cost, 'cost')
+    let tokens = fallback.tokens
+    if (input.usage !== undefined) {
+      const counted = usageTokens(input.usage, model, provider)
+      tokens = counted.tokens
+      fields.usage = counted.usage as unknown as JsonValue
+    }
+    const estimated = input.estimated ?? input.status === 'estimated'
+    fields.priceSource = 'caller'
+    return { nano, tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields }
+  }
+  if (input.usage !== undefined) {
+    const priced = priceUsage(catalog, model, provider, input.usage)
+    fields.usage = priced.usage as unknown as JsonValue
+    fields.costBreakdown = priced.breakdown
+    fields.priceSource = priced.source
+    fields.catalogVersion = priced.catalogVersion
+    fields.pricedModel = priced.pricedModel
+    if (priced.servedModel !== undefined) fields.modelServed = priced.servedModel
+    fields.provider = priced.provider
+    const estimated = input.estimated ?? false
+    return { nano: priced.nano, tokens: priced.tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields }
+  }
+  // Neither cost nor usage: never a silent $0; the estimate, flagged.
+  fields.priceSource = 'estimate'
+  return { nano: fallback.nano, tokens: fallback.tokens, status: input.status ?? 'estimated', estimated: true, fields }
+}
