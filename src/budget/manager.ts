@@ -21,6 +21,9 @@ import {
   isBudgetExceededError,
 } from '../errors.js'
 import { memoryStore } from '../stores/memory.js'
+import { defaultCatalog } from '../cost/catalog.js'
+import { providerBudgetDefinitions, type ProviderBudgetConfig } from './provider-budgets.js'
+import { routingHost, selectDeployment, type Deployment, type SelectDeploymentOptions } from './routing.js'
 import * as litellm from './litellm.js'
 import { type PricedCommit, priceCommit } from './commit-pricing.js'
 import { HeldReservation, type ReservationWriter } from './held-reservation.js'
@@ -1040,6 +1043,37 @@ export class BudgetManager {
       }
     }
     throw new StorageError(this.store.name, `budget ${scopeString} kept changing concurrently; try again`, { retryable: true })
+  }
+
+  /**
+   * Picks a deployment whose budgets (provider, `deployment:<id>`, model, tags and the context's own scopes) admit
+   * the call, and reserves it there: one atomic reservation per candidate, tried in the strategy's order, so
+   * concurrent callers never overfill a deployment. Commit or release the returned reservation as usual.
+   *
+   * @example
+   * ```ts
+   * const { deployment, reservation } = await budgets.selectDeployment(
+   *   [{ id: 'oai', model: 'gpt-4o', provider: 'openai' }, { id: 'claude', model: 'claude-3-5-sonnet-20241022', provider: 'anthropic' }],
+   *   { context: { user: 'alice' }, estimate: { inputTokens: 1_000, maxOutputTokens: 500 } },
+   * )
+   * ```
+   * @throws BudgetExceededError naming what refused each candidate when none fits; InvalidInputError for bad input.
+   */
+  selectDeployment(deployments: readonly Deployment[], options: SelectDeploymentOptions): Promise<{ deployment: Deployment; reservation: Reservation }> {
+    return selectDeployment(routingHost<Reservation>(this, this.catalog ?? defaultCatalog), deployments, options)
+  }
+
+  /**
+   * Sets provider budgets in LiteLLM's `provider_budget_config` shape, e.g.
+   * `{ openai: { budget_limit: 1000, time_period: '30d' } }`. Each becomes a `provider:<name>` budget (windows, alerts,
+   * history). The whole config is validated before anything is written.
+   */
+  async setProviderBudgets(config: ProviderBudgetConfig, options: { reason?: string } = {}): Promise<BudgetInfo[]> {
+    const definitions = providerBudgetDefinitions(config)
+    for (const { definition } of definitions) validateDefinition(definition)
+    const written: BudgetInfo[] = []
+    for (const { scope, definition } of definitions) written.push(await this.setBudget(scope, definition, { reason: options.reason ?? 'provider budget' }))
+    return written
   }
 
   /**

@@ -29,4 +29,19 @@ describe('providerBudgetDefinitions', () => {
     expect(() => providerBudgetDefinitions({ 'bad name!': { budget_limit: 1, time_period: '1d' } })).toThrow(BudgetConfigError)
     expect(() => providerBudgetDefinitions([])).toThrow(BudgetConfigError)
   })
+
+  it('manager.setProviderBudgets and manager.selectDeployment route by provider budget', async () => {
+    const manager = new BudgetManager({ store: memoryStore() })
+    await manager.setProviderBudgets({ openai: { budget_limit: 0.015, time_period: '1d' }, anthropic: { budget_limit: 100, time_period: '30d' } })
+    expect((await manager.getHistory('provider:openai'))[0]!.reason).toBe('provider budget')
+    const deployments = [
+      { id: 'oai', model: 'gpt-4o', provider: 'openai' },
+      { id: 'claude', model: 'claude-3-5-sonnet-20241022', provider: 'anthropic' },
+    ]
+    const estimate = { inputTokens: 1_000, maxOutputTokens: 500 } // gpt-4o: $0.0075 per call, so openai holds 2
+    const picks = await Promise.all(Array.from({ length: 5 }, () => manager.selectDeployment(deployments, { context: { user: 'u' }, estimate, strategy: 'priority' })))
+    expect(picks.map((p) => p.deployment.id).sort()).toEqual(['claude', 'claude', 'claude', 'oai', 'oai'])
+    await expect(manager.setProviderBudgets({ openai: { budget_limit: 1, time_period: 'fortnight' } })).rejects.toBeInstanceOf(BudgetConfigError)
+    expect((await manager.getStatus('provider:openai')).limit).toBe(0.015)
+  })
 })
