@@ -5,20 +5,20 @@ import { defineConfig } from 'tsup'
  * Add a line here when a subpath is added there.
  */
 export const entries: Record<string, string> = {
-  'index': 'src/index.ts',
-  'cost': 'src/cost/index.ts',
-  'testing': 'src/testing/index.ts',
-  'file': 'src/stores/file.ts',
-  'redis': 'src/stores/redis.ts',
-  'postgres': 'src/stores/postgres.ts',
-  'server': 'src/server/index.ts',
+  index: 'src/index.ts',
+  cost: 'src/cost/index.ts',
+  testing: 'src/testing/index.ts',
+  file: 'src/stores/file.ts',
+  redis: 'src/stores/redis.ts',
+  postgres: 'src/stores/postgres.ts',
+  server: 'src/server/index.ts',
   'server/fetch': 'src/server/fetch.ts',
-  'openai': 'src/integrations/openai.ts',
-  'anthropic': 'src/integrations/anthropic.ts',
+  openai: 'src/integrations/openai.ts',
+  anthropic: 'src/integrations/anthropic.ts',
   'ai-sdk': 'src/integrations/ai-sdk.ts',
-  'langchain': 'src/integrations/langchain.ts',
-  'prometheus': 'src/integrations/prometheus.ts',
-  'opentelemetry': 'src/integrations/opentelemetry.ts',
+  langchain: 'src/integrations/langchain.ts',
+  prometheus: 'src/integrations/prometheus.ts',
+  opentelemetry: 'src/integrations/opentelemetry.ts',
 }
 
 // Three passes: ESM (the library and the CLI, sharing chunks, so the price data is in the ESM output once), CJS

@@ -61,7 +61,12 @@ async function ours() {
 
 // ----------------------------------------------------------------------------------------------- peers
 function spendGuardSubject() {
-  const manager = new spendGuard.BudgetManager({ globalBudgetTokens: 1e15, userBudgetTokens: 1e15, sessionBudgetTokens: 1e15, dailyBudgetTokens: 1e15 })
+  const manager = new spendGuard.BudgetManager({
+    globalBudgetTokens: 1e15,
+    userBudgetTokens: 1e15,
+    sessionBudgetTokens: 1e15,
+    dailyBudgetTokens: 1e15,
+  })
   const ctx = { userId: 'alice', sessionId: 's1', route: '/chat' }
   const subject = {
     count: 0,
@@ -128,9 +133,14 @@ if (process.argv.includes('--memory')) {
   console.log('|---|---:|---:|---:|')
   for (const [name, a, b, c] of rows) console.log(`| ${name} | ${fmt(a)} | ${fmt(b)} | ${fmt(c)} |`)
   const ourRow = rows[0]
-  console.log(`\nllm-budget vs llm-spend-guard at the 1M-th call: ${(ourRow[3] / rows[1][3]).toFixed(2)}x; target <= 5 us per call: ${ourRow.slice(1).every((v) => v <= 5) ? 'met' : 'NOT met'}`)
+  console.log(
+    `\nllm-budget vs llm-spend-guard at the 1M-th call: ${(ourRow[3] / rows[1][3]).toFixed(2)}x; target <= 5 us per call: ${ourRow.slice(1).every((v) => v <= 5) ? 'met' : 'NOT met'}`,
+  )
   const { spawnSync } = await import('node:child_process')
-  const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory'], { stdio: 'inherit', env: process.env })
+  const child = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory'], {
+    stdio: 'inherit',
+    env: process.env,
+  })
   if (child.status !== 0) process.exitCode = 1
 }
 
@@ -142,7 +152,8 @@ async function measureMemory() {
   const before = process.memoryUsage().heapUsed
   const manager = new BudgetManager({ store: memoryStore({ maxRecords: 0 }) })
   const scopes = 100_000
-  for (let i = 0; i < scopes; i++) await manager.setBudget({ type: 'user', id: `user-${i}` }, { maxBudget: 10, duration: 'monthly' })
+  for (let i = 0; i < scopes; i++)
+    await manager.setBudget({ type: 'user', id: `user-${i}` }, { maxBudget: 10, duration: 'monthly' })
   for (let i = 0; i < scopes; i++) await (await manager.reserve({ user: `user-${i}` }, 0.01)).commit(0.005)
   gc()
   gc()
@@ -150,6 +161,8 @@ async function measureMemory() {
   const mb = (after - before) / 1024 / 1024
   console.log('\n| memory | heapUsed delta | target |')
   console.log('|---|---:|---:|')
-  console.log(`| 100,000 active user scopes (stored budget, cached definition, one monthly ledger key, one committed call each) | ${mb.toFixed(1)} MB | < 100 MB ${mb < 100 ? '(met)' : '(NOT met)'} |`)
+  console.log(
+    `| 100,000 active user scopes (stored budget, cached definition, one monthly ledger key, one committed call each) | ${mb.toFixed(1)} MB | < 100 MB ${mb < 100 ? '(met)' : '(NOT met)'} |`,
+  )
   if (manager.store === undefined) console.log('')
 }

@@ -23,16 +23,44 @@ const aiSdk = await import('ai-sdk-cost-calculator')
 const genai = await import('@pydantic/genai-prices')
 const tokenlens = await import('tokenlens')
 
-const normalized = { inputTokens: 10_000, outputTokens: 500, cacheReadTokens: 6_000, cacheWriteTokens: 0, reasoningTokens: null }
-const aiUsage = { inputTokens: 10_000, outputTokens: 500, totalTokens: 10_500, inputTokenDetails: { noCacheTokens: 4_000, cacheReadTokens: 6_000 }, outputTokenDetails: {}, cachedInputTokens: 6_000 }
-const tieredUsage = { inputTokens: 300_000, outputTokens: 1_000, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null }
+const normalized = {
+  inputTokens: 10_000,
+  outputTokens: 500,
+  cacheReadTokens: 6_000,
+  cacheWriteTokens: 0,
+  reasoningTokens: null,
+}
+const aiUsage = {
+  inputTokens: 10_000,
+  outputTokens: 500,
+  totalTokens: 10_500,
+  inputTokenDetails: { noCacheTokens: 4_000, cacheReadTokens: 6_000 },
+  outputTokenDetails: {},
+  cachedInputTokens: 6_000,
+}
+const tieredUsage = {
+  inputTokens: 300_000,
+  outputTokens: 1_000,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  reasoningTokens: null,
+}
 // 6,000 cached out of a reported 5,000 input: uncached clamped to 0; 6,000 * 0.00000125 + 500 * 0.00001 = 0.0075 + 0.005 = 0.0125
-const clampedUsage = { inputTokens: 5_000, outputTokens: 500, cacheReadTokens: 6_000, cacheWriteTokens: 0, reasoningTokens: null }
+const clampedUsage = {
+  inputTokens: 5_000,
+  outputTokens: 500,
+  cacheReadTokens: 6_000,
+  cacheWriteTokens: 0,
+  reasoningTokens: null,
+}
 const flatTable = { 'gpt-4o': { input: 0.0000025, output: 0.00001 } }
 
 /** Each contender: a function computing the total USD of the call, and a note on its input shape. */
 const contenders = [
-  { name: 'llm-budget `calculateCost` (exact)', fn: () => ours.calculateCost({ model: 'gpt-4o', usage: normalized }).totalCost },
+  {
+    name: 'llm-budget `calculateCost` (exact)',
+    fn: () => ours.calculateCost({ model: 'gpt-4o', usage: normalized }).totalCost,
+  },
   {
     // Tiered entry (LiteLLM tiered_pricing): 300,000 input picks the second tier; reported apart, not a peer comparison.
     name: 'llm-budget `calculateCost` dashscope/qwen-flash at 300,000 input (tiered; $0.077, not in the ratios)',
@@ -40,7 +68,12 @@ const contenders = [
     expected: 0.077,
   },
   ...(before
-    ? [{ name: 'llm-budget `calculateCost`, older build (COST_BENCH_BEFORE, not in the ratios)', fn: () => before.calculateCost({ model: 'gpt-4o', usage: normalized }).totalCost }]
+    ? [
+        {
+          name: 'llm-budget `calculateCost`, older build (COST_BENCH_BEFORE, not in the ratios)',
+          fn: () => before.calculateCost({ model: 'gpt-4o', usage: normalized }).totalCost,
+        },
+      ]
     : []),
   {
     // Clamped usage (cache counts above the prompt total): the slow path of `adjusted`; reported apart.
@@ -52,13 +85,22 @@ const contenders = [
     name: 'llm-budget `calculateCost` + `exact.totalCost` string',
     fn: () => Number(ours.calculateCost({ model: 'gpt-4o', usage: normalized }).exact.totalCost),
   },
-  { name: 'ai-sdk-cost-calculator `calculateCost`', fn: () => aiSdk.calculateCost({ model: 'gpt-4o', usage: aiUsage }).totalCost },
+  {
+    name: 'ai-sdk-cost-calculator `calculateCost`',
+    fn: () => aiSdk.calculateCost({ model: 'gpt-4o', usage: aiUsage }).totalCost,
+  },
   {
     name: '@pydantic/genai-prices `calcPrice`',
-    fn: () => genai.calcPrice({ input_tokens: 10_000, cache_read_tokens: 6_000, output_tokens: 500 }, 'gpt-4o', { providerId: 'openai' }).total_price,
+    fn: () =>
+      genai.calcPrice({ input_tokens: 10_000, cache_read_tokens: 6_000, output_tokens: 500 }, 'gpt-4o', {
+        providerId: 'openai',
+      }).total_price,
   },
   // tokenlens is only right when the caller passes uncached input separately (it bills `inputTokens` in full otherwise).
-  { name: 'tokenlens `costFromUsage` (uncached input passed separately)', fn: () => tokenlens.costFromUsage({ id: 'openai:gpt-4o', usage: { input: 4_000, output: 500, cacheReads: 6_000 } }) },
+  {
+    name: 'tokenlens `costFromUsage` (uncached input passed separately)',
+    fn: () => tokenlens.costFromUsage({ id: 'openai:gpt-4o', usage: { input: 4_000, output: 500, cacheReads: 6_000 } }),
+  },
   {
     name: 'flat lookup, no cache logic (baseline; wrong on cached calls)',
     fn: () => {
@@ -97,18 +139,28 @@ const aiSdkNs = warm.find((w) => w.name.startsWith('ai-sdk')).ns
 
 console.log('### Warm: one gpt-4o call, 10,000 input (6,000 cached) + 500 output; correct total $0.0225\n')
 console.log(`Node ${process.version}, ${BATCH.toLocaleString('en')} calls x ${ROUNDS} rounds, median of rounds.\n`)
-console.log('| implementation | result (USD) | correct | ns/call (median) | ns/call (fastest round) | ratio to llm-budget |')
+console.log(
+  '| implementation | result (USD) | correct | ns/call (median) | ns/call (fastest round) | ratio to llm-budget |',
+)
 console.log('|---|---:|:---:|---:|---:|---:|')
 for (const w of warm) {
   const expected = w.expected ?? EXPECTED
   const correct = Math.abs(w.value - expected) < 1e-12 ? (w.value === expected ? 'yes' : 'yes (float drift)') : 'no'
-  console.log(`| ${w.name} | ${w.value} | ${correct} | ${w.ns.toFixed(1)} | ${minOf.get(w.fn).toFixed(1)} | ${(w.ns / oursNs).toFixed(2)}x |`)
+  console.log(
+    `| ${w.name} | ${w.value} | ${correct} | ${w.ns.toFixed(1)} | ${minOf.get(w.fn).toFixed(1)} | ${(w.ns / oursNs).toFixed(2)}x |`,
+  )
 }
 const oursMin = minOf.get(warm[0].fn)
 const flatMin = minOf.get(warm.find((w) => w.name.startsWith('flat')).fn)
-console.log(`\nFastest rounds: llm-budget ${oursMin.toFixed(1)} ns = ${(oursMin / flatMin).toFixed(2)}x the flat lookup (${flatMin.toFixed(1)} ns).`)
-console.log(`\nllm-budget \`calculateCost\`: ${oursNs.toFixed(1)} ns = ${(oursNs / flatNs).toFixed(2)}x a flat lookup (target: within 5x, at most 100 ns), ${(aiSdkNs / oursNs).toFixed(1)}x faster than ai-sdk-cost-calculator.`)
-console.log(`\nllm-budget is ${(fastestCorrectPeer / oursNs).toFixed(1)}x faster than the fastest correct peer; exact string: \`${ours.calculateCost({ model: 'gpt-4o', usage: normalized }).exact.totalCost}\`, nano-USD ${ours.toNanoUsd(ours.calculateCost({ model: 'gpt-4o', usage: normalized }))}.`)
+console.log(
+  `\nFastest rounds: llm-budget ${oursMin.toFixed(1)} ns = ${(oursMin / flatMin).toFixed(2)}x the flat lookup (${flatMin.toFixed(1)} ns).`,
+)
+console.log(
+  `\nllm-budget \`calculateCost\`: ${oursNs.toFixed(1)} ns = ${(oursNs / flatNs).toFixed(2)}x a flat lookup (target: within 5x, at most 100 ns), ${(aiSdkNs / oursNs).toFixed(1)}x faster than ai-sdk-cost-calculator.`,
+)
+console.log(
+  `\nllm-budget is ${(fastestCorrectPeer / oursNs).toFixed(1)}x faster than the fastest correct peer; exact string: \`${ours.calculateCost({ model: 'gpt-4o', usage: normalized }).exact.totalCost}\`, nano-USD ${ours.toNanoUsd(ours.calculateCost({ model: 'gpt-4o', usage: normalized }))}.`,
+)
 
 // ---- Cold: import + first cost in a fresh process (ESM loader warmed with a trivial module first) ----
 mkdirSync(join(root, '.tmp'), { recursive: true })
@@ -122,7 +174,9 @@ const coldScripts = {
 }
 const RUNS = 9
 console.log('\n### Cold: import + first cost in a fresh Node process\n')
-console.log(`Median of ${RUNS} processes; the ESM loader is warmed with an empty module first, then \`import()\` + one cost is timed.\n`)
+console.log(
+  `Median of ${RUNS} processes; the ESM loader is warmed with an empty module first, then \`import()\` + one cost is timed.\n`,
+)
 console.log('| package | ms (median) | min | max | result |')
 console.log('|---|---:|---:|---:|---:|')
 for (const [name, body] of Object.entries(coldScripts)) {
@@ -141,18 +195,29 @@ for (const [name, body] of Object.entries(coldScripts)) {
     value = out.v
   }
   times.sort((a, b) => a - b)
-  console.log(`| ${name} | ${times[Math.floor(times.length / 2)].toFixed(1)} | ${times[0].toFixed(1)} | ${times.at(-1).toFixed(1)} | ${value} |`)
+  console.log(
+    `| ${name} | ${times[Math.floor(times.length / 2)].toFixed(1)} | ${times[0].toFixed(1)} | ${times.at(-1).toFixed(1)} | ${value} |`,
+  )
 }
 rmSync(dir, { recursive: true, force: true })
 
 // ---- Size of the bundled price data ----
 const dataSource = readFileSync(join(root, 'src/cost/data/prices.ts'), 'utf8')
-const distFiles = ['dist/cost.js', ...[...readFileSync(join(root, 'dist/cost.js'), 'utf8').matchAll(/from ["']\.\/(chunk-[^"']+)["']/g)].map((m) => `dist/${m[1]}`)]
+const distFiles = [
+  'dist/cost.js',
+  ...[...readFileSync(join(root, 'dist/cost.js'), 'utf8').matchAll(/from ["']\.\/(chunk-[^"']+)["']/g)].map(
+    (m) => `dist/${m[1]}`,
+  ),
+]
 const distBytes = distFiles.map((f) => readFileSync(join(root, f)))
 console.log('\n### Size\n')
 console.log('| what | raw KB | gzip KB |')
 console.log('|---|---:|---:|')
-console.log(`| bundled price data (src/cost/data/prices.ts) | ${(dataSource.length / 1024).toFixed(1)} | ${(gzipSync(dataSource).length / 1024).toFixed(1)} |`)
+console.log(
+  `| bundled price data (src/cost/data/prices.ts) | ${(dataSource.length / 1024).toFixed(1)} | ${(gzipSync(dataSource).length / 1024).toFixed(1)} |`,
+)
 const total = Buffer.concat(distBytes)
-console.log(`| dist/cost.js + its chunks (code + data) | ${(total.length / 1024).toFixed(1)} | ${(gzipSync(total).length / 1024).toFixed(1)} |`)
+console.log(
+  `| dist/cost.js + its chunks (code + data) | ${(total.length / 1024).toFixed(1)} | ${(gzipSync(total).length / 1024).toFixed(1)} |`,
+)
 if (sink === 42) console.log('')

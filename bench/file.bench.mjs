@@ -15,9 +15,15 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-const modulePath = process.env.FILE_STORE_MODULE ? pathToFileURL(process.env.FILE_STORE_MODULE).href : new URL('../dist/file.js', import.meta.url).href
+const modulePath = process.env.FILE_STORE_MODULE
+  ? pathToFileURL(process.env.FILE_STORE_MODULE).href
+  : new URL('../dist/file.js', import.meta.url).href
 const { fileStore } = await import(modulePath)
-const { memoryStore } = await import(process.env.MEMORY_STORE_MODULE ? pathToFileURL(process.env.MEMORY_STORE_MODULE).href : new URL('../dist/index.js', import.meta.url).href)
+const { memoryStore } = await import(
+  process.env.MEMORY_STORE_MODULE
+    ? pathToFileURL(process.env.MEMORY_STORE_MODULE).href
+    : new URL('../dist/index.js', import.meta.url).href
+)
 const quick = process.env.FILE_BENCH_QUICK === '1'
 const root = mkdtempSync(join(tmpdir(), 'llm-budget-file-bench-'))
 const T0 = 1_800_000_000_000
@@ -41,7 +47,16 @@ async function oneCall(store, callId, now) {
     now,
     entries: KEYS.map((key) => ({ key, amount: 9_000_000, expiresAt: now + DAY })),
     dedupeUntil: now + DAY,
-    record: { callId, startedAt: now, endedAt: now, model: 'gpt-4o', provider: 'openai', costNanoUsd: 9_000_000, status: 'success', user: 'alice' },
+    record: {
+      callId,
+      startedAt: now,
+      endedAt: now,
+      model: 'gpt-4o',
+      provider: 'openai',
+      costNanoUsd: 9_000_000,
+      status: 'success',
+      user: 'alice',
+    },
   })
 }
 
@@ -102,7 +117,10 @@ async function fill(path, operations, options) {
   return stats
 }
 
-const snapshotSize = (path) => readdirSync(path).filter((name) => /^snapshot-.*\.json$/.test(name)).reduce((sum, name) => sum + statSync(join(path, name)).size, 0)
+const snapshotSize = (path) =>
+  readdirSync(path)
+    .filter((name) => /^snapshot-.*\.json$/.test(name))
+    .reduce((sum, name) => sum + statSync(join(path, name)).size, 0)
 
 async function timedOpen(path) {
   const t = process.hrtime.bigint()
@@ -143,7 +161,13 @@ async function recovery(operations) {
       Array.from({ length: 2000 }, (_, j) => {
         const callId = `rec-${next + j}`
         const now = T0 + next + j
-        return worst.commit({ callId, now, entries: [{ key: KEYS[j % 4], amount: 1_000, expiresAt: null }], dedupeUntil: now + 60_000, record: { callId, startedAt: now, endedAt: now, model: 'gpt-4o', costNanoUsd: 1_000 } })
+        return worst.commit({
+          callId,
+          now,
+          entries: [{ key: KEYS[j % 4], amount: 1_000, expiresAt: null }],
+          dedupeUntil: now + 60_000,
+          record: { callId, startedAt: now, endedAt: now, model: 'gpt-4o', costNanoUsd: 1_000 },
+        })
       }),
     )
     next += 2000
@@ -158,8 +182,19 @@ async function recovery(operations) {
     compactMs,
     snapshotBytes,
     openSnapshotMs,
-    auto: { compactions: written.compactions, journalBytes: autoJournalBytes, snapshotBytes: snapshotSize(auto), replayed: opened.report.operationsReplayed, openMs: opened.ms },
-    worst: { journalBytes: worstJournalBytes, snapshotBytes: snapshotSize(auto), replayed: worstOpen.report.operationsReplayed, openMs: worstOpen.ms },
+    auto: {
+      compactions: written.compactions,
+      journalBytes: autoJournalBytes,
+      snapshotBytes: snapshotSize(auto),
+      replayed: opened.report.operationsReplayed,
+      openMs: opened.ms,
+    },
+    worst: {
+      journalBytes: worstJournalBytes,
+      snapshotBytes: snapshotSize(auto),
+      replayed: worstOpen.report.operationsReplayed,
+      openMs: worstOpen.ms,
+    },
   }
 }
 
@@ -168,28 +203,60 @@ const rows = []
 const only = process.env.FILE_BENCH_ONLY
 try {
   if (only === undefined) {
-  rows.push(await run('reference: memoryStore, 1000 in flight', 'memory', 1000, Math.round(200_000 * scale)))
-  rows.push(await run('group commit, fsync, 1000 in flight', { durability: 'fsync' }, 1000, Math.round(200_000 * scale)))
-  rows.push(await run('group commit, fsync, 100 in flight', { durability: 'fsync' }, 100, Math.round(100_000 * scale)))
-  rows.push(await run('one call at a time, fsync per operation', { durability: 'fsync' }, 1, Math.round(3_000 * scale)))
-  rows.push(await run('group commit, batch (100 ms window), 1000 in flight', { durability: 'batch' }, 1000, Math.round(200_000 * scale)))
-  rows.push(await run('one call at a time, batch', { durability: 'batch' }, 1, Math.round(20_000 * scale)))
-  const fmt = (n) => (n < 1 ? n.toFixed(3) : n.toFixed(2))
-  console.log(`\n### fileStore (Node ${process.version}, reserve + commit on 4 ledger keys with a spend record per call; load average ${loadavg().map((n) => n.toFixed(1)).join(' ')})\n`)
-  console.log('| run | committed calls/s | p50 ms/call | p99 ms/call | frames (fsyncs)/s | operations per frame |')
-  console.log('|---|---:|---:|---:|---:|---:|')
-  for (const r of rows) console.log(`| ${r.name} | ${r.callsPerSecond.toLocaleString('en-US')} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.framesPerSecond.toLocaleString('en-US')} | ${r.opsPerFrame} |`)
+    rows.push(await run('reference: memoryStore, 1000 in flight', 'memory', 1000, Math.round(200_000 * scale)))
+    rows.push(
+      await run('group commit, fsync, 1000 in flight', { durability: 'fsync' }, 1000, Math.round(200_000 * scale)),
+    )
+    rows.push(
+      await run('group commit, fsync, 100 in flight', { durability: 'fsync' }, 100, Math.round(100_000 * scale)),
+    )
+    rows.push(
+      await run('one call at a time, fsync per operation', { durability: 'fsync' }, 1, Math.round(3_000 * scale)),
+    )
+    rows.push(
+      await run(
+        'group commit, batch (100 ms window), 1000 in flight',
+        { durability: 'batch' },
+        1000,
+        Math.round(200_000 * scale),
+      ),
+    )
+    rows.push(await run('one call at a time, batch', { durability: 'batch' }, 1, Math.round(20_000 * scale)))
+    const fmt = (n) => (n < 1 ? n.toFixed(3) : n.toFixed(2))
+    console.log(
+      `\n### fileStore (Node ${process.version}, reserve + commit on 4 ledger keys with a spend record per call; load average ${loadavg()
+        .map((n) => n.toFixed(1))
+        .join(' ')})\n`,
+    )
+    console.log('| run | committed calls/s | p50 ms/call | p99 ms/call | frames (fsyncs)/s | operations per frame |')
+    console.log('|---|---:|---:|---:|---:|---:|')
+    for (const r of rows)
+      console.log(
+        `| ${r.name} | ${r.callsPerSecond.toLocaleString('en-US')} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.framesPerSecond.toLocaleString('en-US')} | ${r.opsPerFrame} |`,
+      )
   }
   const operations = Math.round(1_000_000 * scale)
   const rec = await recovery(operations)
   const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`
-  console.log(`\n### Opening a store that received ${operations.toLocaleString('en-US')} operations (load average ${loadavg().map((n) => n.toFixed(1)).join(' ')})\n`)
+  console.log(
+    `\n### Opening a store that received ${operations.toLocaleString('en-US')} operations (load average ${loadavg()
+      .map((n) => n.toFixed(1))
+      .join(' ')})\n`,
+  )
   console.log('| store | journal | snapshot | operations replayed | open | ratio to baseline |')
   console.log('|---|---:|---:|---:|---:|---:|')
-  console.log(`| baseline: compaction off, the whole journal replayed | ${mib(rec.journalBytes)} | - | ${rec.operations.toLocaleString('en-US')} | ${rec.openJournalMs.toFixed(0)} ms | 1.00x |`)
-  console.log(`| default automatic compaction (${rec.auto.compactions} compactions while writing) | ${mib(rec.auto.journalBytes)} | ${mib(rec.auto.snapshotBytes)} | ${rec.auto.replayed.toLocaleString('en-US')} | ${rec.auto.openMs.toFixed(0)} ms | ${(rec.auto.openMs / rec.openJournalMs).toFixed(2)}x |`)
-  console.log(`| worst case: the journal just below the default threshold (32 MiB) | ${mib(rec.worst.journalBytes)} | ${mib(rec.worst.snapshotBytes)} | ${rec.worst.replayed.toLocaleString('en-US')} | ${rec.worst.openMs.toFixed(0)} ms | ${(rec.worst.openMs / rec.openJournalMs).toFixed(2)}x |`)
-  console.log(`| the baseline after one compaction (${rec.compactMs.toFixed(0)} ms) | - | ${mib(rec.snapshotBytes)} | 0 | ${rec.openSnapshotMs.toFixed(0)} ms | ${(rec.openSnapshotMs / rec.openJournalMs).toFixed(2)}x |`)
+  console.log(
+    `| baseline: compaction off, the whole journal replayed | ${mib(rec.journalBytes)} | - | ${rec.operations.toLocaleString('en-US')} | ${rec.openJournalMs.toFixed(0)} ms | 1.00x |`,
+  )
+  console.log(
+    `| default automatic compaction (${rec.auto.compactions} compactions while writing) | ${mib(rec.auto.journalBytes)} | ${mib(rec.auto.snapshotBytes)} | ${rec.auto.replayed.toLocaleString('en-US')} | ${rec.auto.openMs.toFixed(0)} ms | ${(rec.auto.openMs / rec.openJournalMs).toFixed(2)}x |`,
+  )
+  console.log(
+    `| worst case: the journal just below the default threshold (32 MiB) | ${mib(rec.worst.journalBytes)} | ${mib(rec.worst.snapshotBytes)} | ${rec.worst.replayed.toLocaleString('en-US')} | ${rec.worst.openMs.toFixed(0)} ms | ${(rec.worst.openMs / rec.openJournalMs).toFixed(2)}x |`,
+  )
+  console.log(
+    `| the baseline after one compaction (${rec.compactMs.toFixed(0)} ms) | - | ${mib(rec.snapshotBytes)} | 0 | ${rec.openSnapshotMs.toFixed(0)} ms | ${(rec.openSnapshotMs / rec.openJournalMs).toFixed(2)}x |`,
+  )
 } finally {
   rmSync(root, { recursive: true, force: true })
 }

@@ -12,7 +12,9 @@ import { spawn } from 'node:child_process'
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
 
-const dist = process.env.LLM_BUDGET_DIST ? resolve(process.env.LLM_BUDGET_DIST) : resolve(import.meta.dirname, '..', 'dist')
+const dist = process.env.LLM_BUDGET_DIST
+  ? resolve(process.env.LLM_BUDGET_DIST)
+  : resolve(import.meta.dirname, '..', 'dist')
 const root = pathToFileURL(`${dist}/index.js`).href
 const serverModule = pathToFileURL(`${dist}/server.js`).href
 const { httpStore, memoryStore } = await import(root)
@@ -112,14 +114,27 @@ async function pool(calls, one) {
   )
   const seconds = (performance.now() - start) / 1000
   latencies.sort()
-  return { perSecond: calls / seconds, p50: latencies[Math.floor(calls * 0.5)], p99: latencies[Math.floor(calls * 0.99)] }
+  return {
+    perSecond: calls / seconds,
+    p50: latencies[Math.floor(calls * 0.5)],
+    p99: latencies[Math.floor(calls * 0.99)],
+  }
 }
 
 // ------------------------------------------------------------------------------------------------ bare round trips
-const bareBody = JSON.stringify({ callId: 'x', now: T0, holdExpiresAt: T0 + 60_000, entries: [{ key: 'user:u1|usd', amount: 1, limit: null, expiresAt: null }] })
+const bareBody = JSON.stringify({
+  callId: 'x',
+  now: T0,
+  holdExpiresAt: T0 + 60_000,
+  entries: [{ key: 'user:u1|usd', amount: 1, limit: null, expiresAt: null }],
+})
 const bare = () =>
   pool(CALLS, async () => {
-    const response = await fetch(trivialUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bareBody })
+    const response = await fetch(trivialUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: bareBody,
+    })
     await response.text()
   })
 
@@ -128,7 +143,12 @@ function callsWith(store, prefix) {
   return async (i) => {
     const callId = `${prefix}${i}`
     const keys = [`user:u${i % 1000}|d|usd`, `team:t${i % 50}|d|usd`, `org:o${i % 5}|d|usd`]
-    const r = await store.reserve({ callId, now: T0, holdExpiresAt: T0 + 60_000, entries: keys.map((key) => ({ key, amount: 10_000_000, limit: 1e15, expiresAt: null })) })
+    const r = await store.reserve({
+      callId,
+      now: T0,
+      holdExpiresAt: T0 + 60_000,
+      entries: keys.map((key) => ({ key, amount: 10_000_000, limit: 1e15, expiresAt: null })),
+    })
     if (!r.ok) throw new Error('refused')
     await store.commit({
       callId,
@@ -150,7 +170,11 @@ async function measureStore(batch, prefix) {
   const after = await metrics()
   await store.close()
   const operations = after.operations - before.operations
-  return { ...result, requestsPerOperation: (after.requests - before.requests) / operations, serverCpuUs: (cpuAfter - cpuBefore) / operations }
+  return {
+    ...result,
+    requestsPerOperation: (after.requests - before.requests) / operations,
+    serverCpuUs: (cpuAfter - cpuBefore) / operations,
+  }
 }
 
 /** The same reserve + commit on a memoryStore called directly: microseconds per operation. */
@@ -179,7 +203,12 @@ const direct = memoryStore()
 const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'bench' } } })
 const N = 20_000
 function reserveBody(i) {
-  return { callId: `p${i}`, now: T0, holdExpiresAt: T0 + 60_000, entries: [{ key: `user:u${i % 1000}|usd`, amount: 10_000_000, limit: null, expiresAt: null }] }
+  return {
+    callId: `p${i}`,
+    now: T0,
+    holdExpiresAt: T0 + 60_000,
+    entries: [{ key: `user:u${i % 1000}|usd`, amount: 10_000_000, limit: null, expiresAt: null }],
+  }
 }
 async function timeDirect() {
   const t = performance.now()
@@ -192,7 +221,11 @@ async function timeHandler(prefix) {
     const response = await handler(
       new Request('http://bench/v1/reserve', {
         method: 'POST',
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'idempotency-key': `${prefix}${i}` },
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'idempotency-key': `${prefix}${i}`,
+        },
         body: JSON.stringify({ ...reserveBody(i), callId: `${prefix}${i}` }),
       }),
     )
@@ -205,20 +238,30 @@ const directUs = await timeDirect()
 const handlerInProcessUs = await timeHandler('h')
 
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
-console.log(`httpStore -> budget server (memoryStore) on 127.0.0.1, Node ${process.version}, ${CALLS} calls, ${IN_FLIGHT} in flight, 3 scopes per call\n`)
+console.log(
+  `httpStore -> budget server (memoryStore) on 127.0.0.1, Node ${process.version}, ${CALLS} calls, ${IN_FLIGHT} in flight, 3 scopes per call\n`,
+)
 console.log('| measure | batched (default) | one request per operation |')
 console.log('|---|---|---|')
 console.log(`| admitted calls per second (reserve + commit) | ${fmt(batched.perSecond)} | ${fmt(single.perSecond)} |`)
-console.log(`| ratio to bare keep-alive fetch round trips per second (${fmt(bareRate)}; goal >= 1.0x) | ${fmt(batched.perSecond / bareRate, 2)}x | ${fmt(single.perSecond / bareRate, 2)}x |`)
-console.log(`| HTTP requests per store operation | ${fmt(batched.requestsPerOperation, 3)} | ${fmt(single.requestsPerOperation, 3)} |`)
+console.log(
+  `| ratio to bare keep-alive fetch round trips per second (${fmt(bareRate)}; goal >= 1.0x) | ${fmt(batched.perSecond / bareRate, 2)}x | ${fmt(single.perSecond / bareRate, 2)}x |`,
+)
+console.log(
+  `| HTTP requests per store operation | ${fmt(batched.requestsPerOperation, 3)} | ${fmt(single.requestsPerOperation, 3)} |`,
+)
 console.log(`| call latency p50 (reserve + commit) | ${fmt(batched.p50, 2)} ms | ${fmt(single.p50, 2)} ms |`)
 console.log(`| call latency p99 | ${fmt(batched.p99, 2)} ms | ${fmt(single.p99, 2)} ms |`)
 console.log(`| server CPU per operation | ${fmt(batched.serverCpuUs, 1)} us | ${fmt(single.serverCpuUs, 1)} us |`)
-console.log(`| server overhead per operation (CPU minus the store's own ${fmt(storeUs, 1)} us; goal <= 10 us) | ${fmt(batched.serverCpuUs - storeUs, 1)} us | ${fmt(single.serverCpuUs - storeUs, 1)} us |`)
+console.log(
+  `| server overhead per operation (CPU minus the store's own ${fmt(storeUs, 1)} us; goal <= 10 us) | ${fmt(batched.serverCpuUs - storeUs, 1)} us | ${fmt(single.serverCpuUs - storeUs, 1)} us |`,
+)
 console.log('')
 console.log('| baseline | value |')
 console.log('|---|---|')
-console.log(`| bare keep-alive fetch round trips per second, before / after the runs above | ${fmt(bareBefore.perSecond)} / ${fmt(bareAfter.perSecond)} |`)
+console.log(
+  `| bare keep-alive fetch round trips per second, before / after the runs above | ${fmt(bareBefore.perSecond)} / ${fmt(bareAfter.perSecond)} |`,
+)
 console.log(`| in-process: fetch handler per reserve (Request to Response) | ${fmt(handlerInProcessUs, 1)} us |`)
 console.log(`| in-process: memoryStore.reserve directly | ${fmt(directUs, 2)} us |`)
 console.log(`| in-process: handler overhead per request | ${fmt(handlerInProcessUs - directUs, 1)} us |`)

@@ -32,12 +32,22 @@ try {
   // ---------------------------------------------------------------------------------------------- admission
   const store = postgresStore({ pool })
   await store.migrate()
-  const keys = ['o:acme|d2026-12-06|usd', 't:search|d2026-12-06|usd', 'u:alice|d2026-12-06|usd', 'k:sk-1|d2026-12-06|usd']
+  const keys = [
+    'o:acme|d2026-12-06|usd',
+    't:search|d2026-12-06|usd',
+    'u:alice|d2026-12-06|usd',
+    'k:sk-1|d2026-12-06|usd',
+  ]
   const expiresAt = Date.now() + 2 * 86_400_000
   const oneCall = async (run, i) => {
     const callId = `bench-${run}-${i}`
     const now = Date.now()
-    const r = await store.reserve({ callId, now, holdExpiresAt: now + 600_000, entries: keys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt })) })
+    const r = await store.reserve({
+      callId,
+      now,
+      holdExpiresAt: now + 600_000,
+      entries: keys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt })),
+    })
     if (!r.ok) throw new Error('refused')
     const end = Date.now()
     await store.commit({
@@ -45,7 +55,17 @@ try {
       now: end,
       entries: keys.map((key) => ({ key, amount: 900, expiresAt })),
       dedupeUntil: end + 120_000,
-      record: { callId, startedAt: now, endedAt: end, model: 'gpt-4o', modelServed: 'gpt-4o', provider: 'openai', costNanoUsd: 900, usage: { inputTokens: 100, outputTokens: 20 }, context: { user: 'alice', team: 'search', org: 'acme', key: 'sk-1' } },
+      record: {
+        callId,
+        startedAt: now,
+        endedAt: end,
+        model: 'gpt-4o',
+        modelServed: 'gpt-4o',
+        provider: 'openai',
+        costNanoUsd: 900,
+        usage: { inputTokens: 100, outputTokens: 20 },
+        context: { user: 'alice', team: 'search', org: 'acme', key: 'sk-1' },
+      },
     })
   }
   let runs = 0
@@ -65,7 +85,11 @@ try {
     await Promise.all(Array.from({ length: IN_FLIGHT }, worker))
     const seconds = (performance.now() - start) / 1000
     latencies.sort((a, b) => a - b)
-    return { perSecond: count / seconds, p50: latencies[Math.floor(latencies.length / 2)], p99: latencies[Math.floor(latencies.length * 0.99)] }
+    return {
+      perSecond: count / seconds,
+      p50: latencies[Math.floor(latencies.length / 2)],
+      p99: latencies[Math.floor(latencies.length * 0.99)],
+    }
   }
   await run(500) // warm-up (also creates the key rows)
   const ours = await run(CALLS)
@@ -73,21 +97,36 @@ try {
   if (spent !== 900 * (CALLS + 500)) throw new Error(`spent ${spent}, expected ${900 * (CALLS + 500)}`)
 
   const pgbench = join(server.bin, 'pgbench')
-  const env = { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(server.port), PGUSER: 'postgres', PGDATABASE: 'postgres' }
+  const env = {
+    ...process.env,
+    PGHOST: '127.0.0.1',
+    PGPORT: String(server.port),
+    PGUSER: 'postgres',
+    PGDATABASE: 'postgres',
+  }
   const init = spawnSync(pgbench, ['-i', '-q', '-s', '10'], { env, encoding: 'utf8' })
   if (init.status !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`)
-  const bench = spawnSync(pgbench, ['-N', '-c', String(POOL), '-j', '2', '-T', String(PGBENCH_SECONDS), '-n'], { env, encoding: 'utf8' })
+  const bench = spawnSync(pgbench, ['-N', '-c', String(POOL), '-j', '2', '-T', String(PGBENCH_SECONDS), '-n'], {
+    env,
+    encoding: 'utf8',
+  })
   if (bench.status !== 0) throw new Error(`pgbench -N failed: ${bench.stderr}`)
   const tps = Number(/tps = ([\d.]+)/.exec(bench.stdout)[1])
 
-  console.log(`PostgreSQL ${version} on loopback, fsync ${FSYNC ? 'on' : 'off'}, synchronous_commit on; ${POOL} connections; ${IN_FLIGHT} calls in flight`)
+  console.log(
+    `PostgreSQL ${version} on loopback, fsync ${FSYNC ? 'on' : 'off'}, synchronous_commit on; ${POOL} connections; ${IN_FLIGHT} calls in flight`,
+  )
   console.log('')
   console.log('| what | per second | p50 ms | p99 ms |')
   console.log('|---|---:|---:|---:|')
-  console.log(`| postgresStore admitted calls (reserve + commit with record, 4 scopes) | ${ours.perSecond.toFixed(0)} | ${ours.p50.toFixed(2)} | ${ours.p99.toFixed(2)} |`)
+  console.log(
+    `| postgresStore admitted calls (reserve + commit with record, 4 scopes) | ${ours.perSecond.toFixed(0)} | ${ours.p50.toFixed(2)} | ${ours.p99.toFixed(2)} |`,
+  )
   console.log(`| pgbench -N (simple-update) transactions, ${POOL} clients | ${tps.toFixed(0)} | | |`)
   console.log('')
-  console.log(`ratio: ${(ours.perSecond / tps).toFixed(3)} admitted calls per pgbench transaction (each call is 2 transactions: ${((2 * ours.perSecond) / tps).toFixed(3)} of pgbench's transaction rate)`)
+  console.log(
+    `ratio: ${(ours.perSecond / tps).toFixed(3)} admitted calls per pgbench transaction (each call is 2 transactions: ${((2 * ours.perSecond) / tps).toFixed(3)} of pgbench's transaction rate)`,
+  )
 
   // ---------------------------------------------------------------------------------------------- reports
   const db = 'reports'
@@ -117,7 +156,11 @@ try {
   )
   await reportPool.query('VACUUM ANALYZE')
   const loadSeconds = (performance.now() - loadStart) / 1000
-  const size = (await reportPool.query(`SELECT pg_size_pretty(pg_total_relation_size('llm_budget_spend_logs')) AS logs, pg_size_pretty(pg_total_relation_size('llm_budget_daily_spend')) AS daily, (SELECT count(*) FROM llm_budget_daily_spend) AS rows`)).rows[0]
+  const size = (
+    await reportPool.query(
+      `SELECT pg_size_pretty(pg_total_relation_size('llm_budget_spend_logs')) AS logs, pg_size_pretty(pg_total_relation_size('llm_budget_daily_spend')) AS daily, (SELECT count(*) FROM llm_budget_daily_spend) AS rows`,
+    )
+  ).rows[0]
 
   const median = async (fn) => {
     const times = []
@@ -134,16 +177,48 @@ try {
   const to = day0 + 20 * 86_400_000
   const manager = new BudgetManager({ store: reportStore })
   const queries = [
-    ['SQL: spend per user, 10 days, from the spend log', () => reportPool.query(`SELECT "user", sum(spend) FROM llm_budget_spend_logs WHERE end_time >= to_timestamp(${from / 1000}) AND end_time < to_timestamp(${to / 1000}) GROUP BY 1`), (r) => `${r.rowCount} users`],
-    ['SQL: spend per team and day, 30 days, from the daily rollups', () => reportPool.query(`SELECT team_id, day, sum(spend) FROM llm_budget_daily_team_spend GROUP BY 1, 2`), (r) => `${r.rowCount} rows`],
-    ['SQL: one user\'s calls of one day, from the spend log', () => reportPool.query(`SELECT request_id, spend FROM llm_budget_spend_logs WHERE "user" = 'u42' AND end_time >= to_timestamp(${from / 1000}) AND end_time < to_timestamp(${(from + 86_400_000) / 1000})`), (r) => `${r.rowCount} calls`],
-    ['queryRollups: every user, 30 days', () => reportStore.queryRollups({ scopes: ['user:*'] }), (r) => `${r.rows.length} rows`],
+    [
+      'SQL: spend per user, 10 days, from the spend log',
+      () =>
+        reportPool.query(
+          `SELECT "user", sum(spend) FROM llm_budget_spend_logs WHERE end_time >= to_timestamp(${from / 1000}) AND end_time < to_timestamp(${to / 1000}) GROUP BY 1`,
+        ),
+      (r) => `${r.rowCount} users`,
+    ],
+    [
+      'SQL: spend per team and day, 30 days, from the daily rollups',
+      () => reportPool.query(`SELECT team_id, day, sum(spend) FROM llm_budget_daily_team_spend GROUP BY 1, 2`),
+      (r) => `${r.rowCount} rows`,
+    ],
+    [
+      "SQL: one user's calls of one day, from the spend log",
+      () =>
+        reportPool.query(
+          `SELECT request_id, spend FROM llm_budget_spend_logs WHERE "user" = 'u42' AND end_time >= to_timestamp(${from / 1000}) AND end_time < to_timestamp(${(from + 86_400_000) / 1000})`,
+        ),
+      (r) => `${r.rowCount} calls`,
+    ],
+    [
+      'queryRollups: every user, 30 days',
+      () => reportStore.queryRollups({ scopes: ['user:*'] }),
+      (r) => `${r.rows.length} rows`,
+    ],
     // The manager reads every record of the range and filters in JavaScript: one day here (about 33,000 records).
-    ['querySpend: user u42 by model, 1 day (reads the day\'s records)', () => manager.querySpend({ scope: 'user:u42', from, to: from + 86_400_000, groupBy: ['model'] }), (r) => `${r.calls} calls`],
-    ['queryRecords: one hour', () => reportStore.queryRecords({ from, to: from + 3_600_000 }), (r) => `${r.length} records`],
+    [
+      "querySpend: user u42 by model, 1 day (reads the day's records)",
+      () => manager.querySpend({ scope: 'user:u42', from, to: from + 86_400_000, groupBy: ['model'] }),
+      (r) => `${r.calls} calls`,
+    ],
+    [
+      'queryRecords: one hour',
+      () => reportStore.queryRecords({ from, to: from + 3_600_000 }),
+      (r) => `${r.length} records`,
+    ],
   ]
   console.log('')
-  console.log(`${ROWS.toLocaleString('en')} spend-log rows loaded in ${loadSeconds.toFixed(1)} s: spend log ${size.logs}, daily rollups ${size.daily} (${size.rows} rows)`)
+  console.log(
+    `${ROWS.toLocaleString('en')} spend-log rows loaded in ${loadSeconds.toFixed(1)} s: spend log ${size.logs}, daily rollups ${size.daily} (${size.rows} rows)`,
+  )
   console.log('')
   console.log('| report query | median of 5, ms | result |')
   console.log('|---|---:|---|')

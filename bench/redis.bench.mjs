@@ -38,7 +38,11 @@ const port = await new Promise((resolve) => {
   })
 })
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-bench-redis-'))
-const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+const server = spawn(
+  'redis-server',
+  ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+  { stdio: 'ignore' },
+)
 const admin = new Redis(port, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) })
 admin.on('error', () => {}) // refused while the server is still starting; retryStrategy reconnects
 await admin.ping()
@@ -89,7 +93,11 @@ async function trivialEval(label, send) {
 async function redisBenchmark(args) {
   const cpuBefore = await serverCpuSeconds()
   const n = CALLS * 4
-  const result = spawnSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-n', String(n), ...args, '-q', 'EVAL', TRIVIAL, '1', 'bench-rb', '1'], { encoding: 'utf8' })
+  const result = spawnSync(
+    'redis-benchmark',
+    ['-h', '127.0.0.1', '-p', String(port), '-n', String(n), ...args, '-q', 'EVAL', TRIVIAL, '1', 'bench-rb', '1'],
+    { encoding: 'utf8' },
+  )
   const cpuAfter = await serverCpuSeconds()
   const rps = Number(/([\d.]+) requests per second/.exec(result.stdout)?.[1] ?? NaN)
   return { callsPerSecond: Math.round(rps), redisCpuPerCall: ((cpuAfter - cpuBefore) * 1e6) / n }
@@ -107,7 +115,12 @@ async function throughput(label, client, keysPerCall) {
   const oneCall = async (i) => {
     const callId = `${prefix}-${i}`
     const now = store.clock.now()
-    const r = await store.reserve({ callId, now, holdExpiresAt: now + 600_000, entries: keys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt: day })) })
+    const r = await store.reserve({
+      callId,
+      now,
+      holdExpiresAt: now + 600_000,
+      entries: keys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt: day })),
+    })
     if (!r.ok) throw new Error('refused')
     await store.commit({
       callId,
@@ -171,13 +184,30 @@ async function memoryPerScope(client) {
           const key = `user:user-${i}|d:2026-11-29|usd`
           const callId = `m-${i}`
           const now = store.clock.now()
-          if (!commitOnly) await store.reserve({ callId, now, holdExpiresAt: now + 600_000, entries: [{ key, amount: 1000, limit: 5_000_000_000, expiresAt: day }] })
+          if (!commitOnly)
+            await store.reserve({
+              callId,
+              now,
+              holdExpiresAt: now + 600_000,
+              entries: [{ key, amount: 1000, limit: 5_000_000_000, expiresAt: day }],
+            })
           await store.commit({
             callId,
             now,
             entries: [{ key, amount: 900, expiresAt: day }],
             dedupeUntil: now + 3_600_000,
-            ...(withRecord ? { record: { callId, startedAt: now, endedAt: now + 1, model: 'gpt-4o', costNanoUsd: 900, user: `user-${i}` } } : {}),
+            ...(withRecord
+              ? {
+                  record: {
+                    callId,
+                    startedAt: now,
+                    endedAt: now + 1,
+                    model: 'gpt-4o',
+                    costNanoUsd: 900,
+                    user: `user-${i}`,
+                  },
+                }
+              : {}),
           })
         }),
       )
@@ -213,7 +243,10 @@ const sendWith = {
 }
 const rows = []
 const baselines = {}
-for (const [label, client] of [['ioredis', io], ['node-redis', node]]) {
+for (const [label, client] of [
+  ['ioredis', io],
+  ['node-redis', node],
+]) {
   baselines[label] = await trivialEval(label, sendWith[label])
   for (const keysPerCall of [1, 4]) rows.push(await throughput(label, client, keysPerCall))
 }
@@ -222,8 +255,12 @@ const rbPipelined = await redisBenchmark(['-c', '1', '-P', '100'])
 ioAuto.disconnect()
 const memory = await memoryPerScope(io)
 
-console.log(`redisStore on loopback, Redis ${version}, Node ${process.version}, ${CALLS} calls (reserve + commit with a spend record) per row, ${IN_FLIGHT} in flight, one process\n`)
-console.log('| client | keys per call | calls/s | round trips per call | p50 ms | p99 ms | Redis CPU per call (us) | script time per call (us) | client CPU per call (us) |')
+console.log(
+  `redisStore on loopback, Redis ${version}, Node ${process.version}, ${CALLS} calls (reserve + commit with a spend record) per row, ${IN_FLIGHT} in flight, one process\n`,
+)
+console.log(
+  '| client | keys per call | calls/s | round trips per call | p50 ms | p99 ms | Redis CPU per call (us) | script time per call (us) | client CPU per call (us) |',
+)
 console.log('|---|---|---|---|---|---|---|---|---|')
 for (const r of rows) {
   console.log(
@@ -234,11 +271,19 @@ console.log('\n| baseline: trivial EVAL (INCRBY) | calls/s | Redis CPU per EVAL 
 console.log('|---|---|---|')
 for (const label of ['ioredis', 'node-redis']) {
   const b = baselines[label]
-  console.log(`| ${label}, ${IN_FLIGHT} in flight | ${b.callsPerSecond.toLocaleString('en-US')} | ${b.redisCpuPerCall.toFixed(2)} |`)
+  console.log(
+    `| ${label}, ${IN_FLIGHT} in flight | ${b.callsPerSecond.toLocaleString('en-US')} | ${b.redisCpuPerCall.toFixed(2)} |`,
+  )
 }
-console.log(`| redis-benchmark, 100 connections | ${rbConnections.callsPerSecond.toLocaleString('en-US')} | ${rbConnections.redisCpuPerCall.toFixed(2)} |`)
-console.log(`| redis-benchmark, 1 connection, 100 pipelined | ${rbPipelined.callsPerSecond.toLocaleString('en-US')} | ${rbPipelined.redisCpuPerCall.toFixed(2)} |`)
-console.log('\n| client | admitted calls/s (4 keys, with a record) | trivial EVALs/s, same client | Redis CPU per admitted call (us) | per trivial EVAL (us) | ratio (goal <= 12x) |')
+console.log(
+  `| redis-benchmark, 100 connections | ${rbConnections.callsPerSecond.toLocaleString('en-US')} | ${rbConnections.redisCpuPerCall.toFixed(2)} |`,
+)
+console.log(
+  `| redis-benchmark, 1 connection, 100 pipelined | ${rbPipelined.callsPerSecond.toLocaleString('en-US')} | ${rbPipelined.redisCpuPerCall.toFixed(2)} |`,
+)
+console.log(
+  '\n| client | admitted calls/s (4 keys, with a record) | trivial EVALs/s, same client | Redis CPU per admitted call (us) | per trivial EVAL (us) | ratio (goal <= 12x) |',
+)
 console.log('|---|---|---|---|---|---|')
 for (const r of rows.filter((row) => row.keysPerCall === 4)) {
   const b = baselines[r.label]
@@ -247,7 +292,9 @@ for (const r of rows.filter((row) => row.keysPerCall === 4)) {
   )
 }
 console.log('\nRedis CPU: INFO cpu of the server process (what bounds one prefix: 1e6 / it = calls/s per Redis core).')
-console.log('Script time: INFO commandstats of EVALSHA/EVAL (wall time inside the scripts, inflated when the machine is loaded).')
+console.log(
+  'Script time: INFO commandstats of EVALSHA/EVAL (wall time inside the scripts, inflated when the machine is loaded).',
+)
 console.log('\n| Redis memory | bytes |')
 console.log('|---|---|')
 console.log(`| per active scope (its window's ledger hash) | ${Math.round(memory.perScope)} |`)

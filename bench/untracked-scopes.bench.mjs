@@ -40,8 +40,15 @@ async function measure(users) {
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1)
 const baseline = await measure(100_000)
 const full = await measure(1_000_000)
-console.log('| end users without a budget | heapUsed, just after (with 2-min call-id dedupe) | after the dedupe window | bytes per user | after spendTrackingTtlMs idle | us per record() |')
+console.log(
+  '| end users without a budget | heapUsed, just after (with 2-min call-id dedupe) | after the dedupe window | bytes per user | after spendTrackingTtlMs idle | us per record() |',
+)
 console.log('|---|---:|---:|---:|---:|---:|')
-for (const [label, m, n] of [['100,000 (baseline)', baseline, 100_000], ['1,000,000', full, 1_000_000]]) {
-  console.log(`| ${label} | ${mb(m.right)} MB | ${mb(m.tracked)} MB | ${Math.round(m.tracked / n)} | ${mb(m.afterTtl)} MB | ${m.perCallUs.toFixed(2)} |`)
+for (const [label, m, n] of [
+  ['100,000 (baseline)', baseline, 100_000],
+  ['1,000,000', full, 1_000_000],
+]) {
+  console.log(
+    `| ${label} | ${mb(m.right)} MB | ${mb(m.tracked)} MB | ${Math.round(m.tracked / n)} | ${mb(m.afterTtl)} MB | ${m.perCallUs.toFixed(2)} |`,
+  )
 }

@@ -22,7 +22,10 @@ const manager = new BudgetManager()
 await manager.setBudget('user:alice', { maxBudget: 1, duration: 'daily' })
 manager.on('spend.recorded', ({ record, cost }) => console.log(`recorded ${String(record['modelServed'])}: $${cost}`))
 
-const handler = new BudgetCallbackHandler({ manager, context: (run) => ({ user: typeof run.metadata['user'] === 'string' ? run.metadata['user'] : 'anonymous' }) })
+const handler = new BudgetCallbackHandler({
+  manager,
+  context: (run) => ({ user: typeof run.metadata['user'] === 'string' ? run.metadata['user'] : 'anonymous' }),
+})
 const model = new ChatOpenAI({
   model: 'gpt-4o-mini',
   maxTokens: 100,

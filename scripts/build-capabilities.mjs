@@ -36,7 +36,8 @@ for (const table of tables) {
     FLAGS.forEach(([, field], i) => {
       if (entry[field] === true) bits |= 1 << i
     })
-    const context = Number.isSafeInteger(entry.max_input_tokens) && entry.max_input_tokens > 0 ? entry.max_input_tokens : 0
+    const context =
+      Number.isSafeInteger(entry.max_input_tokens) && entry.max_input_tokens > 0 ? entry.max_input_tokens : 0
     if (bits === 0 && context === 0) continue
     rows.set(key, `${key}\t${context.toString(36)}\t${bits.toString(36)}`)
   }

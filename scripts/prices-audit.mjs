@@ -72,7 +72,8 @@ function currentPrices(model, today) {
   let chosen
   for (const c of model.prices) {
     const constraint = c.constraint
-    if (constraint === undefined || (constraint.type === 'start_date' && constraint.start_date <= today)) chosen = c.prices
+    if (constraint === undefined || (constraint.type === 'start_date' && constraint.start_date <= today))
+      chosen = c.prices
   }
   return chosen ?? model.prices[0]?.prices ?? {}
 }
@@ -107,7 +108,13 @@ for (const [genaiId, litellm] of Object.entries(PROVIDERS)) {
     let resolved
     for (const name of names(model)) {
       const r = catalog.tryResolve(name, { provider: litellm })
-      if (r && ALLOWED_RULES.has(r.rule) && (r.entry.provider === litellm || r.entry.provider.startsWith(`${litellm}_`) || r.entry.provider.startsWith(`${litellm}-`))) {
+      if (
+        r &&
+        ALLOWED_RULES.has(r.rule) &&
+        (r.entry.provider === litellm ||
+          r.entry.provider.startsWith(`${litellm}_`) ||
+          r.entry.provider.startsWith(`${litellm}-`))
+      ) {
         resolved = { name, ...r }
         break
       }
@@ -127,18 +134,35 @@ for (const [genaiId, litellm] of Object.entries(PROVIDERS)) {
         agree++
         continue
       }
-      rows.push({ provider: genaiId, model: model.id, key: resolved.key, field: theirs, ours: +us.toPrecision(6), theirs: them, diff: +diff.toFixed(4) })
+      rows.push({
+        provider: genaiId,
+        model: model.id,
+        key: resolved.key,
+        field: theirs,
+        ours: +us.toPrecision(6),
+        theirs: them,
+        diff: +diff.toFixed(4),
+      })
     }
   }
 }
 rows.sort((a, b) => b.diff - a.diff || (a.key < b.key ? -1 : 1))
 console.log(`prices:audit  bundled table vs @pydantic/genai-prices (data as installed), ${today}`)
-console.log(`models compared: ${models} (${Object.entries(perProvider).map(([p, n]) => `${p} ${n}`).join(', ')})`)
-console.log(`prices compared: ${fields}; agree within ${(args.min * 100).toFixed(0)}%: ${agree}; disagree: ${rows.length}\n`)
+console.log(
+  `models compared: ${models} (${Object.entries(perProvider)
+    .map(([p, n]) => `${p} ${n}`)
+    .join(', ')})`,
+)
+console.log(
+  `prices compared: ${fields}; agree within ${(args.min * 100).toFixed(0)}%: ${agree}; disagree: ${rows.length}\n`,
+)
 console.log('| # | provider | catalog key | price ($/1M) | ours | genai-prices | difference |')
 console.log('| - | --- | --- | --- | --- | --- | --- |')
 rows.slice(0, args.limit).forEach((r, i) => {
-  console.log(`| ${i + 1} | ${r.provider} | ${r.key} | ${r.field.replace('_mtok', '')} | ${r.ours} | ${r.theirs} | ${(r.diff * 100).toFixed(1)}% |`)
+  console.log(
+    `| ${i + 1} | ${r.provider} | ${r.key} | ${r.field.replace('_mtok', '')} | ${r.ours} | ${r.theirs} | ${(r.diff * 100).toFixed(1)}% |`,
+  )
 })
 if (rows.length > args.limit) console.log(`\n(${rows.length - args.limit} more; --limit ${rows.length} prints all)`)
-if (args.json) writeFileSync(args.json, JSON.stringify({ date: today, models, fields, agree, disagreements: rows }, null, 2))
+if (args.json)
+  writeFileSync(args.json, JSON.stringify({ date: today, models, fields, agree, disagreements: rows }, null, 2))

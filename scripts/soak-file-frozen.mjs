@@ -66,7 +66,12 @@ function startWriter(slot) {
 }
 
 async function check() {
-  const store = fileStore({ path: dir, maxRecords: Number.POSITIVE_INFINITY, lockTimeoutMs: 60_000, staleLockMs: 60_000 })
+  const store = fileStore({
+    path: dir,
+    maxRecords: Number.POSITIVE_INFINITY,
+    lockTimeoutMs: 60_000,
+    staleLockMs: 60_000,
+  })
   const report = await store.open()
   if (report.droppedRanges.length > 0) throw new Error(`damage found: ${JSON.stringify(report)}`)
   generation = report.generation
@@ -76,7 +81,8 @@ async function check() {
   const ids = new Set(records.map((r) => r.callId))
   if (ids.size !== records.length) throw new Error('a commit was recorded twice')
   const lost = acks.filter((id) => !ids.has(id))
-  if (lost.length > 0) throw new Error(`${lost.length} acknowledged commits are missing, e.g. ${lost.slice(0, 5).join(', ')}`)
+  if (lost.length > 0)
+    throw new Error(`${lost.length} acknowledged commits are missing, e.g. ${lost.slice(0, 5).join(', ')}`)
   if (balance.spent !== 5 * records.length) throw new Error(`spent ${balance.spent} != 5 x ${records.length} records`)
   return records.length
 }
@@ -98,7 +104,9 @@ try {
     rounds++
     if (rounds % 10 === 0) {
       const records = await check()
-      console.log(`${new Date().toISOString()} rounds=${rounds} stops=${stops} acknowledged=${acknowledged.size} failedWrites=${failedWrites} records=${records} generation=${generation} lost=0`)
+      console.log(
+        `${new Date().toISOString()} rounds=${rounds} stops=${stops} acknowledged=${acknowledged.size} failedWrites=${failedWrites} records=${records} generation=${generation} lost=0`,
+      )
     }
   }
   for (const child of children) child.kill('SIGKILL')

@@ -75,7 +75,8 @@ async function check() {
   const ids = new Set(records.map((r) => r.callId))
   if (ids.size !== records.length) throw new Error('a commit was recorded twice')
   const missing = snapshotOfAcks.filter((id) => !ids.has(id))
-  if (missing.length > 0) throw new Error(`${missing.length} acknowledged commits are missing, e.g. ${missing.slice(0, 5).join(', ')}`)
+  if (missing.length > 0)
+    throw new Error(`${missing.length} acknowledged commits are missing, e.g. ${missing.slice(0, 5).join(', ')}`)
   if (balance.spent !== 5 * records.length) throw new Error(`spent ${balance.spent} != 5 x ${records.length} records`)
   await store.close()
   checks++
@@ -90,13 +91,17 @@ try {
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 3000))
     const records = await check()
-    console.log(`${new Date().toISOString()} kills=${kills} acknowledged=${acknowledged.size} records=${records} generation=${generation} checks=${checks}`)
+    console.log(
+      `${new Date().toISOString()} kills=${kills} acknowledged=${acknowledged.size} records=${records} generation=${generation} checks=${checks}`,
+    )
   }
   while (running.size > 0) await new Promise((resolve) => setTimeout(resolve, 100))
   const records = await check()
   const strays = readdirSync(dir).filter((name) => name.includes('.tmp') || name.startsWith('lock'))
   if (strays.length > 0) throw new Error(`stray files after the last open: ${strays.join(', ')}`)
-  console.log(`soak passed: ${kills} kills, ${acknowledged.size} acknowledged commits all present once, ${records} records, ${tornTails} torn tails truncated, generation ${generation}`)
+  console.log(
+    `soak passed: ${kills} kills, ${acknowledged.size} acknowledged commits all present once, ${records} records, ${tornTails} torn tails truncated, generation ${generation}`,
+  )
 } catch (error) {
   failed = true
   console.error(`soak FAILED (directory kept for inspection: ${dir}):`, error)

@@ -80,7 +80,12 @@ async function round(scenario, lose, r) {
   let storeErrors = 0
   manager.on('store.error', () => storeErrors++)
   await manager.setBudget('user:alice', { maxBudget: BUDGET_NANO / 1e9, duration: 'daily' })
-  const call = withBudget(async () => 'ok', { manager, context: { user: 'alice' }, estimate: CALL_NANO / 1e9, cost: () => CALL_NANO / 1e9 })
+  const call = withBudget(async () => 'ok', {
+    manager,
+    context: { user: 'alice' },
+    estimate: CALL_NANO / 1e9,
+    cost: () => CALL_NANO / 1e9,
+  })
   let next = 0
   let admittedBefore = 0
   let admittedAfter = 0
@@ -123,12 +128,25 @@ async function round(scenario, lose, r) {
   }
 }
 
-console.log(`redisStore losing its data during a burst: Redis ${(await admin.info('server')).match(/redis_version:(\S+)/)[1]}, ${rounds} rounds per scenario, $2 budget, ${CALLS} calls of $0.10, ${IN_FLIGHT} in flight, loss after $1\n`)
-console.log('| scenario | rounds | calls tried | admitted before the loss | admitted after the loss | overspend | losses detected | calls refused as lost | store.error events | other errors |')
+console.log(
+  `redisStore losing its data during a burst: Redis ${(await admin.info('server')).match(/redis_version:(\S+)/)[1]}, ${rounds} rounds per scenario, $2 budget, ${CALLS} calls of $0.10, ${IN_FLIGHT} in flight, loss after $1\n`,
+)
+console.log(
+  '| scenario | rounds | calls tried | admitted before the loss | admitted after the loss | overspend | losses detected | calls refused as lost | store.error events | other errors |',
+)
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
 let failed = false
 for (const [scenario, lose] of Object.entries(losses)) {
-  const total = { tried: 0, admittedBefore: 0, admittedAfter: 0, overspend: 0, detected: 0, lostErrors: 0, otherErrors: 0, storeErrors: 0 }
+  const total = {
+    tried: 0,
+    admittedBefore: 0,
+    admittedAfter: 0,
+    overspend: 0,
+    detected: 0,
+    lostErrors: 0,
+    otherErrors: 0,
+    storeErrors: 0,
+  }
   for (let r = 0; r < rounds; r++) {
     const result = await round(scenario, lose, r)
     for (const key of Object.keys(total)) total[key] += key === 'detected' ? (result.detected ? 1 : 0) : result[key]

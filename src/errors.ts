@@ -14,13 +14,7 @@ const MARKER = Symbol.for('llm-budget.error')
 
 /** Stable machine-readable codes, one per error class. */
 export type BudgetErrorCode =
-  | 'BUDGET_EXCEEDED'
-  | 'RATE_LIMITED'
-  | 'UNKNOWN_MODEL'
-  | 'BUDGET_CONFIG'
-  | 'INVALID_INPUT'
-  | 'STORAGE'
-  | 'MISSING_USAGE'
+  'BUDGET_EXCEEDED' | 'RATE_LIMITED' | 'UNKNOWN_MODEL' | 'BUDGET_CONFIG' | 'INVALID_INPUT' | 'STORAGE' | 'MISSING_USAGE'
 
 /** Base class of every error llm-budget throws on purpose. */
 export class BudgetError extends Error {
@@ -103,7 +97,9 @@ export class BudgetExceededError extends BudgetError implements BudgetExceededDe
     const remaining = Math.max(0, details.limit - details.spent - details.reserved)
     const where = `${details.scope.type}:${details.scope.id}${details.model ? ` model ${details.model}` : ''}`
     const window = details.window && details.window !== 'none' ? ` (${details.window})` : ''
-    const reset = details.resetsAt ? `; resets ${details.resetsAt.toISOString().replace('.000Z', 'Z')}` : '; the budget has no reset window'
+    const reset = details.resetsAt
+      ? `; resets ${details.resetsAt.toISOString().replace('.000Z', 'Z')}`
+      : '; the budget has no reset window'
     const routing = details.refusals
       ? `No deployment can take this call (${details.refusals.map((r) => `${r.deployment}: ${r.scope.type}:${r.scope.id}`).join('; ')}). `
       : ''
@@ -149,7 +145,9 @@ export class RateLimitError extends BudgetError implements RateLimitDetails {
   readonly retryAfterMs: number
 
   constructor(details: RateLimitDetails) {
-    const what = { rpm: 'requests per minute', tpm: 'tokens per minute', parallel: 'parallel requests' }[details.limitType]
+    const what = { rpm: 'requests per minute', tpm: 'tokens per minute', parallel: 'parallel requests' }[
+      details.limitType
+    ]
     super(
       'RATE_LIMITED',
       `Rate limit reached for ${details.scope.type}:${details.scope.id}: ${details.current} of ${details.limit} ${what} in use, this call needs ${details.requested}; retry in ${details.retryAfterMs} ms.`,
@@ -179,7 +177,13 @@ export class UnknownModelError extends BudgetError {
    * @param details The model, provider hint, keys tried and suggestions; `message` replaces the default text
    *   (used when the model is known but has no price for the usage). Every quoted name is cut to a bounded length.
    */
-  constructor(details: { model: string; provider?: string | undefined; tried: readonly string[]; suggestions: readonly string[]; message?: string | undefined }) {
+  constructor(details: {
+    model: string
+    provider?: string | undefined
+    tried: readonly string[]
+    suggestions: readonly string[]
+    message?: string | undefined
+  }) {
     super('UNKNOWN_MODEL', details.message ?? unknownModelMessage(details))
     this.model = details.model
     this.provider = details.provider
@@ -189,9 +193,15 @@ export class UnknownModelError extends BudgetError {
 }
 
 /** Default message of {@link UnknownModelError}: quotes a bounded number of characters of each name and 10 names. */
-function unknownModelMessage(details: { model: string; provider?: string | undefined; tried: readonly string[]; suggestions: readonly string[] }): string {
+function unknownModelMessage(details: {
+  model: string
+  provider?: string | undefined
+  tried: readonly string[]
+  suggestions: readonly string[]
+}): string {
   const quote = (name: string): string => `\`${truncate(String(name))}\``
-  const list = (names: readonly string[]): string => names.slice(0, 10).map(quote).join(', ') + (names.length > 10 ? `, and ${names.length - 10} more` : '')
+  const list = (names: readonly string[]): string =>
+    names.slice(0, 10).map(quote).join(', ') + (names.length > 10 ? `, and ${names.length - 10} more` : '')
   const hint = details.suggestions.length > 0 ? ` Did you mean ${list(details.suggestions)}?` : ''
   const provider = details.provider ? ` (provider ${truncate(String(details.provider))})` : ''
   return `No price is known for model ${quote(details.model)}${provider}; tried ${list(details.tried)}.${hint} Register a price with catalog.register(), add an alias, or pass \`prices\`.`

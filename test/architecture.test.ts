@@ -41,7 +41,10 @@ function importsOf(file: string): { target: string; typeOnly: boolean }[] {
   }
   for (const m of text.matchAll(/import\(\s*'(\.[^']+)'\s*\)/g)) found.push({ target: m[1]!, typeOnly: false })
   for (const m of text.matchAll(/^\s*import\s+'(\.[^']+)'/gm)) found.push({ target: m[1]!, typeOnly: false })
-  return found.map(({ target, typeOnly }) => ({ target: resolve(dirname(file), target.replace(/\.js$/, '.ts')), typeOnly }))
+  return found.map(({ target, typeOnly }) => ({
+    target: resolve(dirname(file), target.replace(/\.js$/, '.ts')),
+    typeOnly,
+  }))
 }
 
 describe('module map (ARCHITECTURE.md)', () => {
@@ -69,7 +72,9 @@ describe('module map (ARCHITECTURE.md)', () => {
 
   it('the checker sees imports (negative control)', () => {
     // server/ imports stores/ and budget/; if the parser missed them, the rule above would pass vacuously.
-    const serverTargets = files.filter((f) => area(f) === 'server').flatMap((f) => importsOf(f).map((i) => area(i.target)))
+    const serverTargets = files
+      .filter((f) => area(f) === 'server')
+      .flatMap((f) => importsOf(f).map((i) => area(i.target)))
     expect(serverTargets).toContain('budget')
     expect(serverTargets).toContain('stores')
   })

@@ -8,7 +8,16 @@ const require = createRequire(import.meta.url)
 const cjs = require('../dist/index.cjs') as typeof esm
 
 describe('error guards', () => {
-  const details = { scope: { type: 'team', id: 'search' }, window: 'monthly', limit: 5, spent: 4.9, reserved: 0, requested: 0.42, resetsAt: new Date('2026-12-01T00:00:00Z'), retryAfterMs: 1000 }
+  const details = {
+    scope: { type: 'team', id: 'search' },
+    window: 'monthly',
+    limit: 5,
+    spent: 4.9,
+    reserved: 0,
+    requested: 0.42,
+    resetsAt: new Date('2026-12-01T00:00:00Z'),
+    retryAfterMs: 1000,
+  }
 
   it('recognise errors made by another copy of the package, where instanceof does not', () => {
     const foreign = new cjs.BudgetExceededError(details)
@@ -16,7 +25,14 @@ describe('error guards', () => {
     expect(esm.isBudgetError(foreign)).toBe(true)
     expect(esm.isBudgetExceededError(foreign)).toBe(true)
     expect(esm.isRateLimitError(foreign)).toBe(false)
-    const rate = new cjs.RateLimitError({ scope: { type: 'key', id: 'k' }, limitType: 'rpm', limit: 10, current: 10, requested: 1, retryAfterMs: 500 })
+    const rate = new cjs.RateLimitError({
+      scope: { type: 'key', id: 'k' },
+      limitType: 'rpm',
+      limit: 10,
+      current: 10,
+      requested: 1,
+      retryAfterMs: 500,
+    })
     expect(esm.isRateLimitError(rate)).toBe(true)
     expect(esm.isStorageError(new cjs.StorageError('redis', 'down'))).toBe(true)
     expect(esm.isUnknownModelError(new cjs.UnknownModelError({ model: 'x', tried: ['x'], suggestions: [] }))).toBe(true)

@@ -11,7 +11,12 @@
  * @packageDocumentation
  */
 import { BudgetConfigError } from '../errors.js'
-import type { BudgetExceededEvent, BudgetOvershotEvent, ForecastExceededEvent, ThresholdCrossedEvent } from './events.js'
+import type {
+  BudgetExceededEvent,
+  BudgetOvershotEvent,
+  ForecastExceededEvent,
+  ThresholdCrossedEvent,
+} from './events.js'
 
 /** Events the sinks deliver. */
 export type AlertEvent = ThresholdCrossedEvent | ForecastExceededEvent | BudgetExceededEvent | BudgetOvershotEvent
@@ -51,15 +56,18 @@ function checkUrl(field: string, url: unknown): string {
   } catch {
     throw new BudgetConfigError(field, `\`${field}\` must be an http(s) URL, got an unparseable string`)
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new BudgetConfigError(field, `\`${field}\` must use http or https`)
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    throw new BudgetConfigError(field, `\`${field}\` must use http or https`)
   return url
 }
 
 function checkDelivery(options: DeliveryOptions): { attempts: number; retryDelayMs: number } {
   const attempts = options.attempts ?? 3
   const retryDelayMs = options.retryDelayMs ?? 500
-  if (!Number.isSafeInteger(attempts) || attempts < 1 || attempts > 20) throw new BudgetConfigError('attempts', '`attempts` must be a whole number from 1 to 20')
-  if (!Number.isFinite(retryDelayMs) || retryDelayMs < 0) throw new BudgetConfigError('retryDelayMs', '`retryDelayMs` must be a number of milliseconds >= 0')
+  if (!Number.isSafeInteger(attempts) || attempts < 1 || attempts > 20)
+    throw new BudgetConfigError('attempts', '`attempts` must be a whole number from 1 to 20')
+  if (!Number.isFinite(retryDelayMs) || retryDelayMs < 0)
+    throw new BudgetConfigError('retryDelayMs', '`retryDelayMs` must be a number of milliseconds >= 0')
   return { attempts, retryDelayMs }
 }
 
@@ -69,7 +77,8 @@ function deliverInBackground(options: DeliveryOptions, send: (event: AlertEvent)
     void (async () => {
       let lastError: unknown
       for (let attempt = 0; attempt < attempts; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, retryDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random())))
+        if (attempt > 0)
+          await new Promise((resolve) => setTimeout(resolve, retryDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random())))
         try {
           await send(event)
           options.onDelivered?.(event)
@@ -88,8 +97,16 @@ function deliverInBackground(options: DeliveryOptions, send: (event: AlertEvent)
 }
 
 /** The event name of an alert: `threshold.crossed`, `forecast.exceeded`, `budget.exceeded` or `budget.overshot`. */
-export function alertName(event: AlertEvent): 'threshold.crossed' | 'forecast.exceeded' | 'budget.exceeded' | 'budget.overshot' {
-  return 'kind' in event ? 'threshold.crossed' : 'projectedSpend' in event ? 'forecast.exceeded' : 'action' in event ? 'budget.exceeded' : 'budget.overshot'
+export function alertName(
+  event: AlertEvent,
+): 'threshold.crossed' | 'forecast.exceeded' | 'budget.exceeded' | 'budget.overshot' {
+  return 'kind' in event
+    ? 'threshold.crossed'
+    : 'projectedSpend' in event
+      ? 'forecast.exceeded'
+      : 'action' in event
+        ? 'budget.exceeded'
+        : 'budget.overshot'
 }
 
 /** The event as plain JSON (dates as ISO strings), with its name. */
@@ -116,11 +133,22 @@ export function alertText(event: AlertEvent): string {
 }
 
 /** POSTs JSON with a timeout; throws on a non-2xx answer. Used by the sinks and the digests. */
-export async function post(fetchImpl: typeof fetch, url: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<void> {
+export async function post(
+  fetchImpl: typeof fetch,
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<void> {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), timeoutMs)
   try {
-    const response = await fetchImpl(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), signal: controller.signal })
+    const response = await fetchImpl(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+      signal: controller.signal,
+    })
     if (!response.ok) throw new Error(`alert delivery to ${new URL(url).host} failed with HTTP ${response.status}`)
     await response.body?.cancel()
   } finally {
@@ -134,7 +162,9 @@ export function webhookSink(options: WebhookSinkOptions): AlertSink {
   const fetchImpl = options.fetch ?? globalThis.fetch
   if (typeof fetchImpl !== 'function') throw new BudgetConfigError('fetch', 'no global `fetch`; pass `fetch`')
   const timeoutMs = options.timeoutMs ?? 5000
-  return deliverInBackground(options, (event) => post(fetchImpl, url, alertPayload(event), options.headers ?? {}, timeoutMs))
+  return deliverInBackground(options, (event) =>
+    post(fetchImpl, url, alertPayload(event), options.headers ?? {}, timeoutMs),
+  )
 }
 
 /** Options of {@link slackSink}. */
@@ -151,7 +181,9 @@ export function slackSink(options: SlackSinkOptions): AlertSink {
   const url = checkUrl('webhookUrl', options.webhookUrl)
   const fetchImpl = options.fetch ?? globalThis.fetch
   if (typeof fetchImpl !== 'function') throw new BudgetConfigError('fetch', 'no global `fetch`; pass `fetch`')
-  return deliverInBackground(options, (event) => post(fetchImpl, url, { text: `:warning: ${alertText(event)}` }, {}, options.timeoutMs ?? 5000))
+  return deliverInBackground(options, (event) =>
+    post(fetchImpl, url, { text: `:warning: ${alertText(event)}` }, {}, options.timeoutMs ?? 5000),
+  )
 }
 
 /** Options of {@link emailSink}. */
@@ -164,8 +196,10 @@ export interface EmailSinkOptions extends DeliveryOptions {
 
 /** A sink that emails each alert through your `send` function. */
 export function emailSink(options: EmailSinkOptions): AlertSink {
-  if (typeof options.send !== 'function') throw new BudgetConfigError('send', '`send` must be a function `({ to, subject, text }) => Promise`')
-  if (!Array.isArray(options.to) || options.to.length === 0) throw new BudgetConfigError('to', '`to` must list at least one recipient')
+  if (typeof options.send !== 'function')
+    throw new BudgetConfigError('send', '`send` must be a function `({ to, subject, text }) => Promise`')
+  if (!Array.isArray(options.to) || options.to.length === 0)
+    throw new BudgetConfigError('to', '`to` must list at least one recipient')
   return deliverInBackground(options, async (event) => {
     await options.send({ to: [...options.to], subject: `[llm-budget] ${event.scope}`, text: alertText(event) })
   })

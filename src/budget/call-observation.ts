@@ -29,7 +29,10 @@ function positive(value: unknown): number {
 /** Labels and amounts of a spend record (never its metadata or any content). */
 export function observeRecord(record: SpendRecord): CallObservation {
   const requested = typeof record.model === 'string' ? record.model : 'unknown'
-  const usage = typeof record.usage === 'object' && record.usage !== null && !Array.isArray(record.usage) ? (record.usage as Record<string, unknown>) : {}
+  const usage =
+    typeof record.usage === 'object' && record.usage !== null && !Array.isArray(record.usage)
+      ? (record.usage as Record<string, unknown>)
+      : {}
   return {
     model: typeof record.modelServed === 'string' ? record.modelServed : requested,
     requestedModel: requested,
@@ -46,7 +49,12 @@ export function observeRecord(record: SpendRecord): CallObservation {
 }
 
 /** Labels of a refused (or warned) call: the scope type that refused it, the action, the call's model and provider. */
-export function blockedLabels(event: BudgetExceededEvent): { scope_type: string; action: string; model: string; provider: string } {
+export function blockedLabels(event: BudgetExceededEvent): {
+  scope_type: string
+  action: string
+  model: string
+  provider: string
+} {
   const separator = event.scope.indexOf(':')
   return {
     scope_type: separator > 0 ? event.scope.slice(0, separator) : event.scope,

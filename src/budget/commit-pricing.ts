@@ -31,16 +31,33 @@ export function priceCommit(
 ): PricedCommit {
   const fields: Record<string, JsonValue> = {}
   if (input === undefined) {
-    return { nano: fallback.nano, tokens: fallback.tokens, status: 'estimated', estimated: true, fields: { priceSource: 'estimate' } }
+    return {
+      nano: fallback.nano,
+      tokens: fallback.tokens,
+      status: 'estimated',
+      estimated: true,
+      fields: { priceSource: 'estimate' },
+    }
   }
   if (typeof input === 'number') {
-    return { nano: usdInputToNano(input, 'cost'), tokens: fallback.tokens, status: 'success', estimated: false, fields: { priceSource: 'caller' } }
+    return {
+      nano: usdInputToNano(input, 'cost'),
+      tokens: fallback.tokens,
+      status: 'success',
+      estimated: false,
+      fields: { priceSource: 'caller' },
+    }
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new InvalidInputError('commit', '`commit` takes a USD number or `{ cost?, usage?, model?, provider?, status?, estimated?, metadata? }`')
+    throw new InvalidInputError(
+      'commit',
+      '`commit` takes a USD number or `{ cost?, usage?, model?, provider?, status?, estimated?, metadata? }`',
+    )
   }
-  if (input.status !== undefined && !STATUSES.includes(input.status)) throw new InvalidInputError('status', `\`status\` must be one of ${STATUSES.join(', ')}`)
-  if (input.estimated !== undefined && typeof input.estimated !== 'boolean') throw new InvalidInputError('estimated', '`estimated` must be a boolean')
+  if (input.status !== undefined && !STATUSES.includes(input.status))
+    throw new InvalidInputError('status', `\`status\` must be one of ${STATUSES.join(', ')}`)
+  if (input.estimated !== undefined && typeof input.estimated !== 'boolean')
+    throw new InvalidInputError('estimated', '`estimated` must be a boolean')
   if (input.model !== undefined) validateId('model', input.model)
   if (input.provider !== undefined) validateId('provider', input.provider)
   if (input.metadata !== undefined) fields.metadata = validateMetadata('metadata', input.metadata)
@@ -74,7 +91,13 @@ export function priceCommit(
     if (priced.servedModel !== undefined) fields.modelServed = priced.servedModel
     fields.provider = priced.provider
     const estimated = input.estimated ?? false
-    return { nano: priced.nano, tokens: priced.tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields }
+    return {
+      nano: priced.nano,
+      tokens: priced.tokens,
+      status: input.status ?? (estimated ? 'estimated' : 'success'),
+      estimated,
+      fields,
+    }
   }
   // Neither cost nor usage: never a silent $0; the estimate, flagged.
   fields.priceSource = 'estimate'

@@ -50,7 +50,8 @@ export class CounterFamily {
   /** Appends the family in the text exposition to `out`. */
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`)
-    for (const [labels, entry] of this.series) out.push(`${this.name}${labels} ${this.usd ? formatNano(entry.value) : String(entry.value)}`)
+    for (const [labels, entry] of this.series)
+      out.push(`${this.name}${labels} ${this.usd ? formatNano(entry.value) : String(entry.value)}`)
   }
 }
 
@@ -63,4 +64,3 @@ function labelText(labels: Labels): string {
   const parts = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabel(value)}"`)
   return parts.length === 0 ? '' : `{${parts.join(',')}}`
 }
-

@@ -9,7 +9,8 @@ import { describeValue } from '../internal/describe.js'
 import { MAX_NANO } from './money.js'
 
 /** USD per one unit of a currency, as a table, or a function asked when a window opens (sync or async). */
-export type ExchangeRates = Readonly<Record<string, number>> | ((currency: string, at: Date) => number | Promise<number>)
+export type ExchangeRates =
+  Readonly<Record<string, number>> | ((currency: string, at: Date) => number | Promise<number>)
 
 /** A rate in force: USD per unit, and when it was taken (epoch ms). */
 export interface PinnedRate {
@@ -29,12 +30,18 @@ function knownCurrencies(): Set<string> {
  */
 export function parseCurrency(value: unknown, field = 'currency'): string {
   if (typeof value !== 'string' || !/^[A-Za-z]{3}$/.test(value)) {
-    throw new BudgetConfigError(field, `\`${field}\` must be an ISO 4217 code such as 'USD' or 'EUR', got ${describeValue(value)}`)
+    throw new BudgetConfigError(
+      field,
+      `\`${field}\` must be an ISO 4217 code such as 'USD' or 'EUR', got ${describeValue(value)}`,
+    )
   }
   const code = value.toUpperCase()
   const codes = knownCurrencies()
   if (codes.size > 0 && !codes.has(code)) {
-    throw new BudgetConfigError(field, `\`${field}\` ${describeValue(value)} is not an ISO 4217 currency code known to this runtime`)
+    throw new BudgetConfigError(
+      field,
+      `\`${field}\` ${describeValue(value)} is not an ISO 4217 currency code known to this runtime`,
+    )
   }
   return code
 }
@@ -49,7 +56,10 @@ export function parseExchangeRates(value: unknown): ExchangeRates | undefined {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
     const at = issue.path.map(String).join('.')
-    throw new BudgetConfigError(`exchangeRates${at ? `.${at}` : ''}`, `\`exchangeRates${at ? `.${at}` : ''}\` must be USD per one unit, a positive finite number (e.g. { EUR: 1.08 }): ${issue.message}`)
+    throw new BudgetConfigError(
+      `exchangeRates${at ? `.${at}` : ''}`,
+      `\`exchangeRates${at ? `.${at}` : ''}\` must be USD per one unit, a positive finite number (e.g. { EUR: 1.08 }): ${issue.message}`,
+    )
   }
   const table: Record<string, number> = {}
   for (const [code, rate] of Object.entries(parsed.data)) table[parseCurrency(code, `exchangeRates.${code}`)] = rate
@@ -60,11 +70,17 @@ export function parseExchangeRates(value: unknown): ExchangeRates | undefined {
 export async function rateAt(rates: ExchangeRates | undefined, currency: string, at: number): Promise<PinnedRate> {
   if (currency === 'USD') return { rate: 1, at }
   if (rates === undefined) {
-    throw new BudgetConfigError('exchangeRates', `a budget in ${currency} needs the manager's \`exchangeRates\` option (USD per one ${currency}, e.g. { ${currency}: 1.08 })`)
+    throw new BudgetConfigError(
+      'exchangeRates',
+      `a budget in ${currency} needs the manager's \`exchangeRates\` option (USD per one ${currency}, e.g. { ${currency}: 1.08 })`,
+    )
   }
   const rate = typeof rates === 'function' ? await rates(currency, new Date(at)) : rates[currency]
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0 || rate > 1e6) {
-    throw new BudgetConfigError('exchangeRates', `the exchange rate for ${currency} must be a positive finite number of USD per unit, got ${describeValue(rate)}`)
+    throw new BudgetConfigError(
+      'exchangeRates',
+      `the exchange rate for ${currency} must be a positive finite number of USD per unit, got ${describeValue(rate)}`,
+    )
   }
   return { rate, at }
 }
@@ -74,7 +90,8 @@ const DECIMAL = /^(\d+)(?:\.(\d*))?(?:e([-+]?\d+))?$/i
 /** A non-negative number as an exact fraction `digits / 10^scale` of its shortest decimal text. */
 function exact(value: number, field: string): { digits: bigint; scale: number } {
   const match = DECIMAL.exec(String(value))
-  if (!Number.isFinite(value) || value < 0 || match === null) throw new InvalidInputError(field, `\`${field}\` must be a finite number >= 0, got ${describeValue(value)}`)
+  if (!Number.isFinite(value) || value < 0 || match === null)
+    throw new InvalidInputError(field, `\`${field}\` must be a finite number >= 0, got ${describeValue(value)}`)
   const fraction = match[2] ?? ''
   const exponent = match[3] === undefined ? 0 : Number(match[3])
   let digits = BigInt(match[1]! + fraction)
@@ -98,7 +115,10 @@ export function limitToNano(amount: number, rate: number): number {
   const product = a.digits * r.digits * 1_000_000_000n
   const nano = product / 10n ** BigInt(a.scale + r.scale)
   if (nano > BigInt(MAX_NANO)) {
-    throw new InvalidInputError('maxBudget', `${amount} at ${rate} USD per unit is above the largest amount a store can hold exactly; use a smaller limit or a shorter window`)
+    throw new InvalidInputError(
+      'maxBudget',
+      `${amount} at ${rate} USD per unit is above the largest amount a store can hold exactly; use a smaller limit or a shorter window`,
+    )
   }
   return Number(nano)
 }
@@ -110,5 +130,9 @@ export function nanoToCurrency(nano: number, rate: number): number {
 
 /** Money formatted for people in its currency, e.g. `€92.59` or `$5.00`. */
 export function formatMoney(amount: number, currency: string, locale = 'en-US'): string {
-  return new Intl.NumberFormat(locale, { style: 'currency', currency, maximumFractionDigits: Math.abs(amount) < 0.01 && amount !== 0 ? 6 : 2 }).format(amount)
+  return new Intl.NumberFormat(locale, {
+    style: 'currency',
+    currency,
+    maximumFractionDigits: Math.abs(amount) < 0.01 && amount !== 0 ? 6 : 2,
+  }).format(amount)
 }

@@ -64,21 +64,37 @@ const usd = (field: string) =>
   z
     .number({ error: `\`${field}\` must be a number of USD` })
     .refine((n) => Number.isFinite(n) && n >= 0, { message: `\`${field}\` must be a finite number of USD >= 0` })
-    .refine((n) => n <= MAX_USD, { message: `\`${field}\` must be at most ${MAX_USD} USD, the largest amount a store holds exactly per counter and window; use a shorter window or split the budget` })
+    .refine((n) => n <= MAX_USD, {
+      message: `\`${field}\` must be at most ${MAX_USD} USD, the largest amount a store holds exactly per counter and window; use a shorter window or split the budget`,
+    })
 
 const positiveInt = (field: string) =>
-  z.number({ error: `\`${field}\` must be a whole number >= 1` }).int({ message: `\`${field}\` must be a whole number >= 1` }).min(1, { message: `\`${field}\` must be a whole number >= 1` }).max(Number.MAX_SAFE_INTEGER)
+  z
+    .number({ error: `\`${field}\` must be a whole number >= 1` })
+    .int({ message: `\`${field}\` must be a whole number >= 1` })
+    .min(1, { message: `\`${field}\` must be a whole number >= 1` })
+    .max(Number.MAX_SAFE_INTEGER)
 
-const durationText = (field: string) => z.string({ error: `\`${field}\` must be a string such as \`monthly\` or \`30d\`` }).max(32, { message: `\`${field}\` is too long` })
+const durationText = (field: string) =>
+  z
+    .string({ error: `\`${field}\` must be a string such as \`monthly\` or \`30d\`` })
+    .max(32, { message: `\`${field}\` is too long` })
 
 const definitionSchema = z
   .object({
     maxBudget: usd('maxBudget').optional(),
     softBudget: usd('softBudget').optional(),
     alertThresholds: z
-      .array(z.number().refine((n) => Number.isFinite(n) && n > 0 && n <= 10, { message: '`alertThresholds` entries must be fractions of maxBudget in (0, 10], e.g. 0.8' }), {
-        error: '`alertThresholds` must be an array of fractions such as `[0.5, 0.8, 1]`',
-      })
+      .array(
+        z
+          .number()
+          .refine((n) => Number.isFinite(n) && n > 0 && n <= 10, {
+            message: '`alertThresholds` entries must be fractions of maxBudget in (0, 10], e.g. 0.8',
+          }),
+        {
+          error: '`alertThresholds` must be an array of fractions such as `[0.5, 0.8, 1]`',
+        },
+      )
       .max(16, { message: '`alertThresholds` may list at most 16 thresholds' })
       .optional(),
     duration: durationText('duration').optional(),
@@ -94,11 +110,16 @@ const definitionSchema = z
     tpmLimit: positiveInt('tpmLimit').optional(),
     maxParallelRequests: positiveInt('maxParallelRequests').optional(),
     onExceeded: z
-      .union([z.literal('block'), z.literal('warn'), z.object({ fallbackModel: z.string().min(1).max(256) }).strict()], {
-        error: "`onExceeded` must be 'block', 'warn' or { fallbackModel: 'model-name' }",
-      })
+      .union(
+        [z.literal('block'), z.literal('warn'), z.object({ fallbackModel: z.string().min(1).max(256) }).strict()],
+        {
+          error: "`onExceeded` must be 'block', 'warn' or { fallbackModel: 'model-name' }",
+        },
+      )
       .optional(),
-    currency: z.literal('USD', { error: '`currency` must be `USD` (other currencies are not supported yet)' }).optional(),
+    currency: z
+      .literal('USD', { error: '`currency` must be `USD` (other currencies are not supported yet)' })
+      .optional(),
     metadata: z.unknown().optional(),
   })
   .strict()
@@ -108,7 +129,10 @@ function configError(error: z.ZodError): BudgetConfigError {
   const field = issue === undefined || issue.path.length === 0 ? 'definition' : issue.path.map(String).join('.')
   if (issue?.code === 'unrecognized_keys') {
     const keys = (issue as { keys?: string[] }).keys ?? []
-    return new BudgetConfigError(keys[0] ?? field, `Unknown budget option ${keys.map((k) => `\`${k.slice(0, 40)}\``).join(', ')}; known options: ${Object.keys(definitionSchema.shape).join(', ')}`)
+    return new BudgetConfigError(
+      keys[0] ?? field,
+      `Unknown budget option ${keys.map((k) => `\`${k.slice(0, 40)}\``).join(', ')}; known options: ${Object.keys(definitionSchema.shape).join(', ')}`,
+    )
   }
   const message = issue?.message ?? 'invalid budget definition'
   return new BudgetConfigError(field, message.includes('`') ? message : `\`${field}\`: ${message}`)
@@ -125,7 +149,12 @@ function jsonValue(field: string, value: unknown, depth: number): JsonValue {
   if (typeof value === 'object') {
     const out: Record<string, JsonValue> = {}
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      Object.defineProperty(out, k, { value: jsonValue(`${field}.${k.slice(0, 40)}`, v, depth + 1), enumerable: true, writable: true, configurable: true })
+      Object.defineProperty(out, k, {
+        value: jsonValue(`${field}.${k.slice(0, 40)}`, v, depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
     }
     return out
   }
@@ -136,7 +165,12 @@ function checkDuration(field: string, duration: string): void {
   try {
     parseDuration(duration)
   } catch (error) {
-    if (isBudgetError(error)) throw new BudgetConfigError(field, error.message.includes(field) ? error.message : `\`${field}\`: ${error.message}`, { cause: error })
+    if (isBudgetError(error))
+      throw new BudgetConfigError(
+        field,
+        error.message.includes(field) ? error.message : `\`${field}\`: ${error.message}`,
+        { cause: error },
+      )
     throw error
   }
 }
@@ -148,7 +182,10 @@ function checkDuration(field: string, duration: string): void {
  */
 export function validateDefinition(input: unknown): BudgetDefinition {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new BudgetConfigError('definition', 'A budget definition must be an object such as `{ maxBudget: 10, duration: "monthly" }`')
+    throw new BudgetConfigError(
+      'definition',
+      'A budget definition must be an object such as `{ maxBudget: 10, duration: "monthly" }`',
+    )
   }
   const parsed = definitionSchema.safeParse(input)
   if (!parsed.success) throw configError(parsed.error)
@@ -160,7 +197,11 @@ export function validateDefinition(input: unknown): BudgetDefinition {
   }
   if (data.softBudget !== undefined) out.softBudget = data.softBudget
   if (data.alertThresholds !== undefined) {
-    if (data.maxBudget === undefined) throw new BudgetConfigError('alertThresholds', '`alertThresholds` are fractions of `maxBudget`; set `maxBudget` too, or use `softBudget` for an amount')
+    if (data.maxBudget === undefined)
+      throw new BudgetConfigError(
+        'alertThresholds',
+        '`alertThresholds` are fractions of `maxBudget`; set `maxBudget` too, or use `softBudget` for an amount',
+      )
     out.alertThresholds = [...new Set(data.alertThresholds)].sort((a, b) => a - b)
   }
   if (data.duration !== undefined) {
@@ -171,7 +212,11 @@ export function validateDefinition(input: unknown): BudgetDefinition {
     try {
       validateTimezone(data.timezone)
     } catch (error) {
-      throw new BudgetConfigError('timezone', `\`timezone\` must be an IANA zone name such as \`Europe/Berlin\`, got ${JSON.stringify(data.timezone)}`, { cause: error })
+      throw new BudgetConfigError(
+        'timezone',
+        `\`timezone\` must be an IANA zone name such as \`Europe/Berlin\`, got ${JSON.stringify(data.timezone)}`,
+        { cause: error },
+      )
     }
     out.timezone = data.timezone
   }
@@ -180,12 +225,16 @@ export function validateDefinition(input: unknown): BudgetDefinition {
   if (data.rpmLimit !== undefined) out.rpmLimit = data.rpmLimit
   if (data.tpmLimit !== undefined) out.tpmLimit = data.tpmLimit
   if (data.maxParallelRequests !== undefined) out.maxParallelRequests = data.maxParallelRequests
-  if (data.onExceeded !== undefined) out.onExceeded = typeof data.onExceeded === 'string' ? data.onExceeded : { fallbackModel: data.onExceeded.fallbackModel }
+  if (data.onExceeded !== undefined)
+    out.onExceeded =
+      typeof data.onExceeded === 'string' ? data.onExceeded : { fallbackModel: data.onExceeded.fallbackModel }
   if (data.currency !== undefined) out.currency = data.currency
   if (data.metadata !== undefined) {
-    if (typeof data.metadata !== 'object' || data.metadata === null || Array.isArray(data.metadata)) throw new BudgetConfigError('metadata', '`metadata` must be an object')
+    if (typeof data.metadata !== 'object' || data.metadata === null || Array.isArray(data.metadata))
+      throw new BudgetConfigError('metadata', '`metadata` must be an object')
     const metadata = jsonValue('metadata', data.metadata, 0) as Record<string, JsonValue>
-    if (JSON.stringify(metadata).length > 16_384) throw new BudgetConfigError('metadata', '`metadata` must be at most 16 KiB of JSON')
+    if (JSON.stringify(metadata).length > 16_384)
+      throw new BudgetConfigError('metadata', '`metadata` must be at most 16 KiB of JSON')
     out.metadata = metadata
   }
   return out
@@ -193,7 +242,10 @@ export function validateDefinition(input: unknown): BudgetDefinition {
 
 function validateModelBudgets(value: unknown): Record<string, ModelBudget> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new BudgetConfigError('modelMaxBudget', "`modelMaxBudget` must be an object such as `{ 'gpt-4o': { maxBudget: 10, duration: 'daily' } }`")
+    throw new BudgetConfigError(
+      'modelMaxBudget',
+      "`modelMaxBudget` must be an object such as `{ 'gpt-4o': { maxBudget: 10, duration: 'daily' } }`",
+    )
   }
   const entries = Object.entries(value as Record<string, unknown>)
   if (entries.length > 64) throw new BudgetConfigError('modelMaxBudget', '`modelMaxBudget` may list at most 64 models')
@@ -205,16 +257,26 @@ function validateModelBudgets(value: unknown): Record<string, ModelBudget> {
     } catch (error) {
       throw new BudgetConfigError(field, (error as Error).message)
     }
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new BudgetConfigError(field, `\`${field}\` must be \`{ maxBudget, duration? }\``)
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw new BudgetConfigError(field, `\`${field}\` must be \`{ maxBudget, duration? }\``)
     const record = item as Record<string, unknown>
     for (const key of Object.keys(record)) {
-      if (key !== 'maxBudget' && key !== 'duration') throw new BudgetConfigError(`${field}.${key.slice(0, 40)}`, `\`${field}\` has an unknown option \`${key.slice(0, 40)}\`; known: maxBudget, duration`)
+      if (key !== 'maxBudget' && key !== 'duration')
+        throw new BudgetConfigError(
+          `${field}.${key.slice(0, 40)}`,
+          `\`${field}\` has an unknown option \`${key.slice(0, 40)}\`; known: maxBudget, duration`,
+        )
     }
     const max = usd(`${field}.maxBudget`).safeParse(record.maxBudget)
-    if (!max.success) throw new BudgetConfigError(`${field}.maxBudget`, max.error.issues[0]?.message ?? `\`${field}.maxBudget\` must be a number of USD >= 0`)
+    if (!max.success)
+      throw new BudgetConfigError(
+        `${field}.maxBudget`,
+        max.error.issues[0]?.message ?? `\`${field}.maxBudget\` must be a number of USD >= 0`,
+      )
     const budget: ModelBudget = { maxBudget: max.data }
     if (record.duration !== undefined) {
-      if (typeof record.duration !== 'string') throw new BudgetConfigError(`${field}.duration`, `\`${field}.duration\` must be a string such as \`daily\``)
+      if (typeof record.duration !== 'string')
+        throw new BudgetConfigError(`${field}.duration`, `\`${field}.duration\` must be a string such as \`daily\``)
       checkDuration(`${field}.duration`, record.duration)
       budget.duration = record.duration
     }
@@ -246,7 +308,12 @@ export interface StoredDefinition {
 
 /** Serializes a stored definition as the store's JSON. */
 export function toStoredJson(stored: StoredDefinition): JsonValue {
-  return { v: 1, definition: stored.definition as unknown as JsonValue, anchor: stored.anchor, increases: stored.increases as unknown as JsonValue }
+  return {
+    v: 1,
+    definition: stored.definition as unknown as JsonValue,
+    anchor: stored.anchor,
+    increases: stored.increases as unknown as JsonValue,
+  }
 }
 
 /**
@@ -255,7 +322,10 @@ export function toStoredJson(stored: StoredDefinition): JsonValue {
  * @throws BudgetConfigError when the stored JSON is not a valid definition.
  */
 export function fromStoredJson(json: JsonValue, fallbackAnchor: number): StoredDefinition {
-  const record = (typeof json === 'object' && json !== null && !Array.isArray(json) ? json : {}) as Record<string, JsonValue>
+  const record = (typeof json === 'object' && json !== null && !Array.isArray(json) ? json : {}) as Record<
+    string,
+    JsonValue
+  >
   const definition = validateDefinition(record.v === 1 ? record.definition : json)
   const anchor = typeof record.anchor === 'number' && Number.isFinite(record.anchor) ? record.anchor : fallbackAnchor
   const increases: BudgetIncrease[] = []
@@ -263,7 +333,12 @@ export function fromStoredJson(json: JsonValue, fallbackAnchor: number): StoredD
     for (const item of record.increases) {
       const inc = item as Record<string, JsonValue>
       if (typeof inc.amount === 'number' && typeof inc.until === 'number' && Number.isFinite(inc.until)) {
-        increases.push({ amount: inc.amount, until: inc.until, reason: typeof inc.reason === 'string' ? inc.reason : null, at: typeof inc.at === 'number' ? inc.at : 0 })
+        increases.push({
+          amount: inc.amount,
+          until: inc.until,
+          reason: typeof inc.reason === 'string' ? inc.reason : null,
+          at: typeof inc.at === 'number' ? inc.at : 0,
+        })
       }
     }
   }
@@ -275,7 +350,10 @@ export function limitWithIncreases(maxBudgetNano: number, increases: readonly { 
   let total = maxBudgetNano
   for (const inc of increases) total += inc.amountNano
   if (!Number.isSafeInteger(total) || total > MAX_NANO) {
-    throw new BudgetConfigError('amount', `The limit with its increases would exceed ${MAX_USD} USD, the largest amount a store holds exactly`)
+    throw new BudgetConfigError(
+      'amount',
+      `The limit with its increases would exceed ${MAX_USD} USD, the largest amount a store holds exactly`,
+    )
   }
   return total
 }

@@ -46,10 +46,15 @@ const DAY = 86_400_000
 
 function periodOf(period: DigestPeriod, now: number): { id: string; from: number; to: number } {
   const today = Math.floor(now / DAY) * DAY
-  if (period === 'daily') return { id: `d${new Date(today - DAY).toISOString().slice(0, 10)}`, from: today - DAY, to: today }
+  if (period === 'daily')
+    return { id: `d${new Date(today - DAY).toISOString().slice(0, 10)}`, from: today - DAY, to: today }
   const weekday = (new Date(today).getUTCDay() + 6) % 7 // Monday 0
   const thisMonday = today - weekday * DAY
-  return { id: `w${new Date(thisMonday - 7 * DAY).toISOString().slice(0, 10)}`, from: thisMonday - 7 * DAY, to: thisMonday }
+  return {
+    id: `w${new Date(thisMonday - 7 * DAY).toISOString().slice(0, 10)}`,
+    from: thisMonday - 7 * DAY,
+    to: thisMonday,
+  }
 }
 
 /** Builds the digest of the period that ended last (by the manager's clock). Reads; sends nothing. */
@@ -60,7 +65,9 @@ export async function buildDigest(manager: BudgetManager, period: DigestPeriod, 
   const topOf = (by: SpendGroupBy): DigestEntry[] =>
     aggregateSpend(records, { groupBy: [by] })
       .groups.filter((g) => g.key[by] !== '(none)')
-      .sort((a, b) => (BigInt(b.costNanoUsd) > BigInt(a.costNanoUsd) ? 1 : BigInt(b.costNanoUsd) < BigInt(a.costNanoUsd) ? -1 : 0))
+      .sort((a, b) =>
+        BigInt(b.costNanoUsd) > BigInt(a.costNanoUsd) ? 1 : BigInt(b.costNanoUsd) < BigInt(a.costNanoUsd) ? -1 : 0,
+      )
       .slice(0, top)
       .map((g) => ({ key: g.key[by]!, cost: g.exact.cost, calls: g.calls }))
   const nearLimit: Digest['nearLimit'] = []
@@ -74,8 +81,15 @@ export async function buildDigest(manager: BudgetManager, period: DigestPeriod, 
       throw error
     }
     if (status.exact.limit === null || status.limit === null) continue
-    if (status.percentUsed !== null && status.percentUsed >= 80) nearLimit.push({ scope, spend: status.exact.spend, limit: status.exact.limit, percentUsed: status.percentUsed })
-    if (status.projectedSpend > status.limit) projectedOver.push({ scope, projectedSpend: status.exact.projectedSpend, limit: status.exact.limit, exhaustsAt: status.exhaustsAt })
+    if (status.percentUsed !== null && status.percentUsed >= 80)
+      nearLimit.push({ scope, spend: status.exact.spend, limit: status.exact.limit, percentUsed: status.percentUsed })
+    if (status.projectedSpend > status.limit)
+      projectedOver.push({
+        scope,
+        projectedSpend: status.exact.projectedSpend,
+        limit: status.exact.limit,
+        exhaustsAt: status.exhaustsAt,
+      })
   }
   nearLimit.sort((a, b) => b.percentUsed - a.percentUsed)
   return {
@@ -104,22 +118,37 @@ function title(d: Digest): string {
 }
 
 function sections(d: Digest): { heading: string; lines: string[] }[] {
-  const list = (entries: DigestEntry[]) => (entries.length === 0 ? ['none'] : entries.map((e) => `${e.key}: ${usd(e.cost)} (${e.calls} calls)`))
+  const list = (entries: DigestEntry[]) =>
+    entries.length === 0 ? ['none'] : entries.map((e) => `${e.key}: ${usd(e.cost)} (${e.calls} calls)`)
   return [
     { heading: 'Top users', lines: list(d.topUsers) },
     { heading: 'Top models', lines: list(d.topModels) },
     { heading: 'Top teams', lines: list(d.topTeams) },
-    { heading: 'Budgets at 80% or more', lines: d.nearLimit.length === 0 ? ['none'] : d.nearLimit.map((b) => `${b.scope}: ${usd(b.spend)} of ${usd(b.limit)} (${b.percentUsed.toFixed(1)}%)`) },
+    {
+      heading: 'Budgets at 80% or more',
+      lines:
+        d.nearLimit.length === 0
+          ? ['none']
+          : d.nearLimit.map((b) => `${b.scope}: ${usd(b.spend)} of ${usd(b.limit)} (${b.percentUsed.toFixed(1)}%)`),
+    },
     {
       heading: 'Projected to overrun',
-      lines: d.projectedOver.length === 0 ? ['none'] : d.projectedOver.map((b) => `${b.scope}: ${usd(b.projectedSpend)} projected, limit ${usd(b.limit)}${b.exhaustsAt === null ? '' : `, runs out ${b.exhaustsAt.toISOString()}`}`),
+      lines:
+        d.projectedOver.length === 0
+          ? ['none']
+          : d.projectedOver.map(
+              (b) =>
+                `${b.scope}: ${usd(b.projectedSpend)} projected, limit ${usd(b.limit)}${b.exhaustsAt === null ? '' : `, runs out ${b.exhaustsAt.toISOString()}`}`,
+            ),
     },
   ]
 }
 
 /** The digest as plain text (the email's text part). */
 export function digestText(d: Digest): string {
-  return [title(d), '', ...sections(d).flatMap((s) => [`${s.heading}:`, ...s.lines.map((l) => `  - ${l}`), ''])].join('\n')
+  return [title(d), '', ...sections(d).flatMap((s) => [`${s.heading}:`, ...s.lines.map((l) => `  - ${l}`), ''])].join(
+    '\n',
+  )
 }
 
 function escapeHtml(text: string): string {
@@ -144,7 +173,13 @@ export function digestSlackMessage(d: Digest): { text: string; blocks: unknown[]
     text: title(d),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: title(d).slice(0, 150) } },
-      ...sections(d).map((s) => ({ type: 'section', text: { type: 'mrkdwn', text: `*${s.heading}*\n${s.lines.map((l) => `• ${escapeSlack(l)}`).join('\n')}`.slice(0, 3000) } })),
+      ...sections(d).map((s) => ({
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `*${s.heading}*\n${s.lines.map((l) => `• ${escapeSlack(l)}`).join('\n')}`.slice(0, 3000),
+        },
+      })),
     ],
   }
 }
@@ -163,7 +198,10 @@ export interface SendDigestOptions {
   /** JSON webhook. */
   webhook?: { url: string; headers?: Record<string, string> }
   /** Email through your send function. */
-  email?: { send: (message: { to: string[]; subject: string; text: string; html: string }) => Promise<unknown>; to: string[] }
+  email?: {
+    send: (message: { to: string[]; subject: string; text: string; html: string }) => Promise<unknown>
+    to: string[]
+  }
   /** Entries per top list. Default 5. */
   top?: number
   /** `fetch` to use. Default: the global `fetch`. */
@@ -172,12 +210,20 @@ export interface SendDigestOptions {
   timeoutMs?: number
 }
 
-const url = z.string().url().refine((u) => /^https?:/.test(u), 'must be an http(s) URL')
+const url = z
+  .string()
+  .url()
+  .refine((u) => /^https?:/.test(u), 'must be an http(s) URL')
 const optionsSchema = z.object({
   period: z.enum(['daily', 'weekly']),
   slack: z.object({ webhookUrl: url }).optional(),
   webhook: z.object({ url, headers: z.record(z.string(), z.string()).optional() }).optional(),
-  email: z.object({ send: z.custom<(m: unknown) => Promise<unknown>>((v) => typeof v === 'function', 'must be a function'), to: z.array(z.string().min(3)).min(1) }).optional(),
+  email: z
+    .object({
+      send: z.custom<(m: unknown) => Promise<unknown>>((v) => typeof v === 'function', 'must be a function'),
+      to: z.array(z.string().min(3)).min(1),
+    })
+    .optional(),
   top: z.number().int().min(1).max(100).optional(),
   fetch: z.custom<typeof fetch>((v) => typeof v === 'function', 'must be a function').optional(),
   timeoutMs: z.number().int().min(1).optional(),
@@ -188,14 +234,23 @@ const optionsSchema = z.object({
  * caller claims the period and delivers; the others get `{ sent: false }`. Each destination is tried up to 3
  * times; failures are returned in `errors` (the claim stands, so a failed digest is not re-sent by others).
  */
-export async function sendDigest(manager: BudgetManager, options: SendDigestOptions): Promise<{ sent: boolean; digest: Digest; errors: unknown[] }> {
+export async function sendDigest(
+  manager: BudgetManager,
+  options: SendDigestOptions,
+): Promise<{ sent: boolean; digest: Digest; errors: unknown[] }> {
   const parsed = parseOptions('sendDigest()', optionsSchema, options)
   if (parsed.slack === undefined && parsed.webhook === undefined && parsed.email === undefined) {
     throw new BudgetConfigError('slack', 'pass at least one of `slack`, `webhook` or `email`')
   }
   const digest = await buildDigest(manager, parsed.period, parsed.top ?? 5)
   const now = manager.clock.now()
-  const claimed = await claimOnce(manager.store, ledgerKey('digest', digest.periodId, 'req'), `digest-${digest.periodId}-${now}`, now, digest.to.getTime() + 400 * DAY)
+  const claimed = await claimOnce(
+    manager.store,
+    ledgerKey('digest', digest.periodId, 'req'),
+    `digest-${digest.periodId}-${now}`,
+    now,
+    digest.to.getTime() + 400 * DAY,
+  )
   if (!claimed) return { sent: false, digest, errors: [] }
   const fetchImpl = parsed.fetch ?? globalThis.fetch
   const timeoutMs = parsed.timeoutMs ?? 5000
@@ -214,11 +269,26 @@ export async function sendDigest(manager: BudgetManager, options: SendDigestOpti
     errors.push(last)
   }
   const jobs: Promise<void>[] = []
-  if (parsed.slack !== undefined) jobs.push(attempt(() => post(fetchImpl, parsed.slack!.webhookUrl, digestSlackMessage(digest), {}, timeoutMs)))
-  if (parsed.webhook !== undefined) jobs.push(attempt(() => post(fetchImpl, parsed.webhook!.url, digestPayload(digest), parsed.webhook!.headers ?? {}, timeoutMs)))
+  if (parsed.slack !== undefined)
+    jobs.push(attempt(() => post(fetchImpl, parsed.slack!.webhookUrl, digestSlackMessage(digest), {}, timeoutMs)))
+  if (parsed.webhook !== undefined)
+    jobs.push(
+      attempt(() =>
+        post(fetchImpl, parsed.webhook!.url, digestPayload(digest), parsed.webhook!.headers ?? {}, timeoutMs),
+      ),
+    )
   if (parsed.email !== undefined) {
     const email = parsed.email
-    jobs.push(attempt(() => email.send({ to: [...email.to], subject: `[llm-budget] ${title(digest)}`, text: digestText(digest), html: digestHtml(digest) })))
+    jobs.push(
+      attempt(() =>
+        email.send({
+          to: [...email.to],
+          subject: `[llm-budget] ${title(digest)}`,
+          text: digestText(digest),
+          html: digestHtml(digest),
+        }),
+      ),
+    )
   }
   await Promise.all(jobs)
   return { sent: true, digest, errors }

@@ -12,7 +12,15 @@ import type { BudgetStore } from '../stores/types.js'
 import { forecastWindow } from './forecast.js'
 
 /** The decision for one commit: `null` when the projection did not cross the limit. */
-export function projectedCrossing(args: { start: number; end: number; now: number; before: number; after: number; reserved: number; limitNano: number }): { projectedNano: number; exhaustsAt: number | null } | null {
+export function projectedCrossing(args: {
+  start: number
+  end: number
+  now: number
+  before: number
+  after: number
+  reserved: number
+  limitNano: number
+}): { projectedNano: number; exhaustsAt: number | null } | null {
   const { start, end, now, before, after, reserved, limitNano } = args
   if (now >= end) return null
   const was = forecastWindow({ start, end, now, spentNano: before, reservedNano: 0, limitNano }).projectedNano
@@ -24,10 +32,21 @@ export function projectedCrossing(args: { start: number; end: number; now: numbe
  * Claims the alert of one scope and window: true for the first caller across all instances, false for every
  * later one (until the key expires with the window).
  */
-export async function claimOnce(store: BudgetStore, key: string, callId: string, now: number, expiresAt: number): Promise<boolean> {
+export async function claimOnce(
+  store: BudgetStore,
+  key: string,
+  callId: string,
+  now: number,
+  expiresAt: number,
+): Promise<boolean> {
   // One claim id per call and key: a call that takes several budgets over their projection claims each one.
   const claimId = `fc:${fingerprint(key)}:${callId.slice(0, 150)}`
-  const held = await store.reserve({ callId: claimId, now, holdExpiresAt: now + 60_000, entries: [{ key, amount: 1, limit: 1, expiresAt }] })
+  const held = await store.reserve({
+    callId: claimId,
+    now,
+    holdExpiresAt: now + 60_000,
+    entries: [{ key, amount: 1, limit: 1, expiresAt }],
+  })
   if (!held.ok || held.duplicate) return false
   await store.commit({ callId: claimId, now, entries: [{ key, amount: 1, expiresAt }], dedupeUntil: now + 60_000 })
   return true

@@ -22,10 +22,18 @@ export interface Forecast {
  * Projects a window's spend to its end. `start`/`end` are the window bounds (epoch ms; `null` for a budget
  * without a window), `spentNano`/`reservedNano` its balance, `limitNano` the limit or `null`.
  */
-export function forecastWindow(args: { start: number | null; end: number | null; now: number; spentNano: number; reservedNano: number; limitNano: number | null }): Forecast {
+export function forecastWindow(args: {
+  start: number | null
+  end: number | null
+  now: number
+  spentNano: number
+  reservedNano: number
+  limitNano: number | null
+}): Forecast {
   const { start, end, now, spentNano, reservedNano, limitNano } = args
   const used = spentNano + reservedNano
-  if (limitNano !== null && used >= limitNano && used > 0) return { projectedNano: Math.max(spentNano, projected(args)), exhaustsAt: now }
+  if (limitNano !== null && used >= limitNano && used > 0)
+    return { projectedNano: Math.max(spentNano, projected(args)), exhaustsAt: now }
   if (start === null || end === null || end <= start) return { projectedNano: spentNano, exhaustsAt: null }
   const projectedNano = projected(args)
   if (limitNano === null || spentNano <= 0) return { projectedNano, exhaustsAt: null }

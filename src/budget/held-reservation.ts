@@ -26,7 +26,10 @@ export interface CommitWrite<P> {
 
 /** What a held reservation needs from its manager. */
 export interface ReservationWriter<P> {
-  price(input: CommitInput | undefined, fallback: { nano: number; tokens: number; model: string | undefined; provider: string | undefined }): PricedCommit
+  price(
+    input: CommitInput | undefined,
+    fallback: { nano: number; tokens: number; model: string | undefined; provider: string | undefined },
+  ): PricedCommit
   commit(write: CommitWrite<P>): Promise<CommitOutcome>
   release(callId: string): Promise<void>
 }
@@ -60,12 +63,22 @@ export class HeldReservation<P extends { entries: readonly unknown[] }> implemen
     }
     let priced
     try {
-      priced = this.writer.price(input, { nano: this.estimateNano, tokens: this.estimateTokens, model: this.model, provider: this.context.provider })
+      priced = this.writer.price(input, {
+        nano: this.estimateNano,
+        tokens: this.estimateTokens,
+        model: this.model,
+        provider: this.context.provider,
+      })
     } catch (error) {
       return Promise.reject(error)
     }
     if (this.released) {
-      return Promise.reject(new InvalidInputError('reservation', `reservation ${this.callId} was released; it cannot be committed (use manager.record() for spend without a reservation)`))
+      return Promise.reject(
+        new InvalidInputError(
+          'reservation',
+          `reservation ${this.callId} was released; it cannot be committed (use manager.record() for spend without a reservation)`,
+        ),
+      )
     }
     const outcome = this.writer.commit({
       callId: this.callId,

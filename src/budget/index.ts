@@ -47,6 +47,13 @@ export { routeAlerts, subscribeAlerts } from './alert-routing.js'
 export type { AlertEventName, AlertRoute } from './alert-routing.js'
 export { buildDigest, digestHtml, digestPayload, digestSlackMessage, digestText, sendDigest } from './digest.js'
 export type { Digest, DigestEntry, DigestPeriod, SendDigestOptions } from './digest.js'
-export type { AlertEvent, AlertSink, DeliveryOptions, EmailSinkOptions, SlackSinkOptions, WebhookSinkOptions } from './alerts.js'
+export type {
+  AlertEvent,
+  AlertSink,
+  DeliveryOptions,
+  EmailSinkOptions,
+  SlackSinkOptions,
+  WebhookSinkOptions,
+} from './alerts.js'
 export type { Deployment, RoutingEstimate, RoutingStrategy, SelectDeploymentOptions } from './routing.js'
 export type { LiteLLMProviderBudget, ProviderBudgetConfig } from './provider-budgets.js'

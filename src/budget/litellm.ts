@@ -17,7 +17,10 @@ import { storeCall } from './store-errors.js'
 import { trackedKey } from './tracked-spend.js'
 
 /** The input of `updateCost`. */
-export type UpdateCostInput = { user: string; completionResponse: unknown; model?: string } | { user: string; model: string; usage: unknown } | { user: string; cost: number; model?: string }
+export type UpdateCostInput =
+  | { user: string; completionResponse: unknown; model?: string }
+  | { user: string; model: string; usage: unknown }
+  | { user: string; cost: number; model?: string }
 
 /** The input of `projectedCost`. */
 export interface ProjectedCostInput {
@@ -49,23 +52,37 @@ async function lastReset(manager: BudgetManager, scope: { type: 'user'; id: stri
   return null
 }
 
-export function createBudget(manager: BudgetManager, input: { user: string; totalBudget: number; duration?: string | undefined }): Promise<BudgetInfo> {
-  if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`createBudget` takes `{ user, totalBudget, duration? }`')
+export function createBudget(
+  manager: BudgetManager,
+  input: { user: string; totalBudget: number; duration?: string | undefined },
+): Promise<BudgetInfo> {
+  if (typeof input !== 'object' || input === null)
+    throw new InvalidInputError('input', '`createBudget` takes `{ user, totalBudget, duration? }`')
   const definition: BudgetDefinition = { maxBudget: input.totalBudget }
   if (input.duration !== undefined) definition.duration = input.duration
   return manager.setBudget(userScope(input.user), definition)
 }
 
 export function updateCost(manager: BudgetManager, input: UpdateCostInput): Promise<CommitOutcome> {
-  if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`updateCost` takes `{ user, completionResponse }`, `{ user, model, usage }` or `{ user, cost, model? }`')
+  if (typeof input !== 'object' || input === null)
+    throw new InvalidInputError(
+      'input',
+      '`updateCost` takes `{ user, completionResponse }`, `{ user, model, usage }` or `{ user, cost, model? }`',
+    )
   const user = parseUser('user', input.user)
   const model = (input as { model?: unknown }).model
   const modelName = typeof model === 'string' ? model : undefined
-  if ('cost' in input && input.cost !== undefined) return manager.record({ user }, modelName === undefined ? { cost: input.cost } : { cost: input.cost, model: modelName })
+  if ('cost' in input && input.cost !== undefined)
+    return manager.record(
+      { user },
+      modelName === undefined ? { cost: input.cost } : { cost: input.cost, model: modelName },
+    )
   const usage = 'usage' in input ? input.usage : 'completionResponse' in input ? input.completionResponse : undefined
-  if (usage === undefined || usage === null) throw new InvalidInputError('completionResponse', '`updateCost` needs `completionResponse`, `usage` or `cost`')
+  if (usage === undefined || usage === null)
+    throw new InvalidInputError('completionResponse', '`updateCost` needs `completionResponse`, `usage` or `cost`')
   let served = modelName
-  if (served === undefined && typeof usage === 'object' && typeof (usage as { model?: unknown }).model === 'string') served = (usage as { model: string }).model
+  if (served === undefined && typeof usage === 'object' && typeof (usage as { model?: unknown }).model === 'string')
+    served = (usage as { model: string }).model
   return manager.record({ user }, served === undefined ? { usage } : { usage, model: served })
 }
 
@@ -73,7 +90,9 @@ export async function getCurrentCost(manager: BudgetManager, user: string): Prom
   const scope = userScope(user)
   const status = await statusOrNull(manager, scope)
   if (status !== null) return status.spend
-  const [balance] = await storeCall(manager.store.name, () => manager.store.balances({ keys: [trackedKey(scope)], now: manager.clock.now() }))
+  const [balance] = await storeCall(manager.store.name, () =>
+    manager.store.balances({ keys: [trackedKey(scope)], now: manager.clock.now() }),
+  )
   return nanoToUsd(balance?.spent ?? 0)
 }
 
@@ -107,8 +126,13 @@ export async function getUsers(manager: BudgetManager): Promise<string[]> {
   return budgets.filter((b) => b.scope.startsWith('user:')).map((b) => b.scope.slice(5))
 }
 
-export async function projectedCost(manager: BudgetManager, catalog: PriceCatalog | undefined, input: ProjectedCostInput): Promise<number> {
-  if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`projectedCost` takes `{ user, model, messages | inputTokens }`')
+export async function projectedCost(
+  manager: BudgetManager,
+  catalog: PriceCatalog | undefined,
+  input: ProjectedCostInput,
+): Promise<number> {
+  if (typeof input !== 'object' || input === null)
+    throw new InvalidInputError('input', '`projectedCost` takes `{ user, model, messages | inputTokens }`')
   validateId('model', input.model)
   const nano = inputCostNano(catalog, input.model, { messages: input.messages, inputTokens: input.inputTokens })
   const current = await getCurrentCost(manager, input.user)
@@ -119,7 +143,10 @@ export async function resetCost(manager: BudgetManager, user: string): Promise<v
   await manager.resetScope(userScope(user), { reason: 'resetCost' })
 }
 
-export async function resetOnDuration(manager: BudgetManager, user: string): Promise<{ reset: boolean; resetsAt: Date | null }> {
+export async function resetOnDuration(
+  manager: BudgetManager,
+  user: string,
+): Promise<{ reset: boolean; resetsAt: Date | null }> {
   const status = await statusOrNull(manager, userScope(user))
   if (status === null) return { reset: false, resetsAt: null }
   return { reset: status.spend === 0 && status.windowStart !== null, resetsAt: status.resetsAt }

@@ -194,4 +194,3 @@ export interface IncreaseInput {
   /** Why; kept in the history. */
   reason?: string | undefined
 }
-

@@ -30,7 +30,16 @@ import { HeldReservation, type ReservationWriter } from './held-reservation.js'
 import { asStorageError, isInputError } from './store-errors.js'
 import { DEFAULT_SPEND_TRACKING_TTL_MS, trackedKey, trackedKeys } from './tracked-spend.js'
 import type { ProjectedCostInput, UpdateCostInput } from './litellm.js'
-import type { BudgetStore, CommitBalance, CommitEntry, HistoryEntry, JsonValue, ReserveEntry, SpendRecord, StoredBudget } from '../stores/types.js'
+import type {
+  BudgetStore,
+  CommitBalance,
+  CommitEntry,
+  HistoryEntry,
+  JsonValue,
+  ReserveEntry,
+  SpendRecord,
+  StoredBudget,
+} from '../stores/types.js'
 import {
   type BudgetDefinition,
   type BudgetIncrease,
@@ -47,13 +56,52 @@ import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdInputToNano, usdToN
 import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usageTokens } from './pricing.js'
 import { type SpendQuery, type SpendReport, filterRecords } from './records.js'
 import { spendReport } from './spend-report.js'
-import { type CallContext, type ResolvedContext, type Scope, type ScopeInput, type ScopeType, SCOPE_TYPES, parseScope, parseUser, resolveContext, scopeKey, validateId, validateMetadata } from './scopes.js'
+import {
+  type CallContext,
+  type ResolvedContext,
+  type Scope,
+  type ScopeInput,
+  type ScopeType,
+  SCOPE_TYPES,
+  parseScope,
+  parseUser,
+  resolveContext,
+  scopeKey,
+  validateId,
+  validateMetadata,
+} from './scopes.js'
 import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
 import { forecastWindow } from './forecast.js'
 import { claimOnce, projectedCrossing } from './forecast-alert.js'
 
-export type { Clock, BudgetManagerOptions, Estimate, ReserveOptions, CommitInput, CallStatus, Overshoot, CommitOutcome, Reservation, BudgetInfo, BudgetStatus, IncreaseInput } from './manager-types.js'
-import type { Clock, BudgetManagerOptions, Estimate, ReserveOptions, CommitInput, CallStatus, Overshoot, CommitOutcome, Reservation, BudgetInfo, BudgetStatus, IncreaseInput } from './manager-types.js'
+export type {
+  Clock,
+  BudgetManagerOptions,
+  Estimate,
+  ReserveOptions,
+  CommitInput,
+  CallStatus,
+  Overshoot,
+  CommitOutcome,
+  Reservation,
+  BudgetInfo,
+  BudgetStatus,
+  IncreaseInput,
+} from './manager-types.js'
+import type {
+  Clock,
+  BudgetManagerOptions,
+  Estimate,
+  ReserveOptions,
+  CommitInput,
+  CallStatus,
+  Overshoot,
+  CommitOutcome,
+  Reservation,
+  BudgetInfo,
+  BudgetStatus,
+  IncreaseInput,
+} from './manager-types.js'
 
 /** The window of a per-model limit or of the rate limits, per scope: its current instance and its ledger keys. */
 interface CompiledWindow {
@@ -162,7 +210,10 @@ const MAX_OPTIMISTIC_RETRIES = 8
 function checkMs(field: string, value: number | undefined, fallback: number, min = 0): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new BudgetConfigError(field, `\`${field}\` must be a whole number of milliseconds >= ${min}, got ${String(value)}`)
+    throw new BudgetConfigError(
+      field,
+      `\`${field}\` must be a whole number of milliseconds >= ${min}, got ${String(value)}`,
+    )
   }
   return value
 }
@@ -185,7 +236,10 @@ function scopeOf(scopeString: string): Scope {
 
 /** The model and provider of a call, for `budget.exceeded` (metrics label blocked calls with them). */
 function callLabels(context: CallContext): { callModel?: string; provider?: string } {
-  return { ...(context.model === undefined ? {} : { callModel: context.model }), ...(context.provider === undefined ? {} : { provider: context.provider }) }
+  return {
+    ...(context.model === undefined ? {} : { callModel: context.model }),
+    ...(context.provider === undefined ? {} : { provider: context.provider }),
+  }
 }
 
 function toDate(ms: number | null | undefined): Date | null {
@@ -193,7 +247,9 @@ function toDate(ms: number | null | undefined): Date | null {
 }
 
 function eventWindow(window: BudgetWindow | null): EventWindow {
-  return window === null ? { id: 'all', start: null, resetsAt: null } : { id: window.id, start: new Date(window.start), resetsAt: new Date(window.end) }
+  return window === null
+    ? { id: 'all', start: null, resetsAt: null }
+    : { id: window.id, start: new Date(window.start), resetsAt: new Date(window.end) }
 }
 
 /** The known options of {@link BudgetManager}; values are checked one by one in the constructor. */
@@ -217,13 +273,23 @@ function validateCallId(callId: string): void {
   if (callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
 }
 
-let reserveResolvedOf: (manager: BudgetManager, resolved: ResolvedContext, estimate: Estimate, options?: ReserveOptions) => Promise<Reservation>
+let reserveResolvedOf: (
+  manager: BudgetManager,
+  resolved: ResolvedContext,
+  estimate: Estimate,
+  options?: ReserveOptions,
+) => Promise<Reservation>
 
 /**
  * `manager.reserve()` with a context validated once (withBudget's static contexts). Internal: not exported from any
  * entry point.
  */
-export function reserveResolved(manager: BudgetManager, resolved: ResolvedContext, estimate: Estimate, options?: ReserveOptions): Promise<Reservation> {
+export function reserveResolved(
+  manager: BudgetManager,
+  resolved: ResolvedContext,
+  estimate: Estimate,
+  options?: ReserveOptions,
+): Promise<Reservation> {
   return reserveResolvedOf(manager, resolved, estimate, options)
 }
 
@@ -277,28 +343,43 @@ export class BudgetManager {
     parseOptions('new BudgetManager()', MANAGER_OPTIONS, options)
     this.store = options.store ?? memoryStore()
     this.clock = options.clock ?? this.store.clock ?? SYSTEM_CLOCK
-    if (typeof this.clock.now !== 'function') throw new BudgetConfigError('clock', '`clock` must be `{ now(): number }` (epoch milliseconds)')
+    if (typeof this.clock.now !== 'function')
+      throw new BudgetConfigError('clock', '`clock` must be `{ now(): number }` (epoch milliseconds)')
     this.catalog = options.catalog
     this.projectName = options.projectName === undefined ? null : validateId('projectName', options.projectName)
     const onStoreError = options.onStoreError ?? 'deny'
-    if (onStoreError !== 'deny' && onStoreError !== 'allow') throw new BudgetConfigError('onStoreError', "`onStoreError` must be 'deny' or 'allow'")
+    if (onStoreError !== 'deny' && onStoreError !== 'allow')
+      throw new BudgetConfigError('onStoreError', "`onStoreError` must be 'deny' or 'allow'")
     this.onStoreError = onStoreError
     this.holdTtlMs = checkMs('holdTtlMs', options.holdTtlMs, DEFAULT_HOLD_TTL_MS, 1)
     this.dedupeTtlMs = checkMs('dedupeTtlMs', options.dedupeTtlMs, DEFAULT_DEDUPE_TTL_MS, 1)
     this.cacheTtlMs = checkMs('budgetCacheTtlMs', options.budgetCacheTtlMs, 1000)
     const cacheMax = checkMs('budgetCacheMax', options.budgetCacheMax, 100_000, 1)
-    this.spendTrackingTtlMs = options.spendTrackingTtlMs === Number.POSITIVE_INFINITY ? null : checkMs('spendTrackingTtlMs', options.spendTrackingTtlMs, DEFAULT_SPEND_TRACKING_TTL_MS, 1)
+    this.spendTrackingTtlMs =
+      options.spendTrackingTtlMs === Number.POSITIVE_INFINITY
+        ? null
+        : checkMs('spendTrackingTtlMs', options.spendTrackingTtlMs, DEFAULT_SPEND_TRACKING_TTL_MS, 1)
     this.cache = new LRUCache({ max: cacheMax })
     if (options.defaults !== undefined) {
-      if (typeof options.defaults !== 'object' || options.defaults === null) throw new BudgetConfigError('defaults', '`defaults` must be an object such as `{ endUser: { maxBudget: 1, duration: "daily" } }`')
+      if (typeof options.defaults !== 'object' || options.defaults === null)
+        throw new BudgetConfigError(
+          'defaults',
+          '`defaults` must be an object such as `{ endUser: { maxBudget: 1, duration: "daily" } }`',
+        )
       for (const [type, definition] of Object.entries(options.defaults)) {
         if (!(SCOPE_TYPES as readonly string[]).includes(type) || type === 'global') {
-          throw new BudgetConfigError(`defaults.${type.slice(0, 40)}`, `\`defaults\` keys must be scope types other than global (${SCOPE_TYPES.slice(1).join(', ')}); for a global budget use setBudget('global', ...)`)
+          throw new BudgetConfigError(
+            `defaults.${type.slice(0, 40)}`,
+            `\`defaults\` keys must be scope types other than global (${SCOPE_TYPES.slice(1).join(', ')}); for a global budget use setBudget('global', ...)`,
+          )
         }
         try {
           this.defaults.set(type as ScopeType, validateDefinition(definition))
         } catch (error) {
-          if (error instanceof BudgetConfigError) throw new BudgetConfigError(`defaults.${type}.${error.field}`, `\`defaults.${type}\`: ${error.message}`, { cause: error })
+          if (error instanceof BudgetConfigError)
+            throw new BudgetConfigError(`defaults.${type}.${error.field}`, `\`defaults.${type}\`: ${error.message}`, {
+              cause: error,
+            })
           throw error
         }
       }
@@ -330,7 +411,12 @@ export class BudgetManager {
    * duration, zone and week start shares one spec object, and with it one cached window: 100,000 monthly
    * budgets cost one window computation and one window object, not 100,000.
    */
-  private windowSpec(duration: string, timezone: string | undefined, weekStartsOn: WindowSpec['weekStartsOn'], anchor: number): WindowSpec {
+  private windowSpec(
+    duration: string,
+    timezone: string | undefined,
+    weekStartsOn: WindowSpec['weekStartsOn'],
+    anchor: number,
+  ): WindowSpec {
     const calendar = parseDuration(duration).kind === 'calendar'
     const cacheKey = calendar ? `${duration}|${timezone ?? ''}|${weekStartsOn ?? ''}` : undefined
     const shared = cacheKey === undefined ? undefined : this.calendarSpecs.get(cacheKey)
@@ -346,8 +432,10 @@ export class BudgetManager {
   private policyOf(stored: StoredDefinition): BudgetPolicy {
     const d = stored.definition
     // The anchor only moves rolling windows: budgets on calendar windows share a policy whatever their creation time.
-    const rolling = (duration: string | undefined): boolean => duration !== undefined && parseDuration(duration).kind === 'rolling'
-    const anchored = rolling(d.duration) || Object.values(d.modelMaxBudget ?? {}).some((limit) => rolling(limit.duration))
+    const rolling = (duration: string | undefined): boolean =>
+      duration !== undefined && parseDuration(duration).kind === 'rolling'
+    const anchored =
+      rolling(d.duration) || Object.values(d.modelMaxBudget ?? {}).some((limit) => rolling(limit.duration))
     // Everything the policy is computed from (never `metadata`), as text: equal text, equal policy.
     const text = JSON.stringify([
       d.maxBudget,
@@ -366,19 +454,28 @@ export class BudgetManager {
     ])
     const shared = this.policies.get(text)
     if (shared !== undefined) return shared
-    const specOf = (duration: string | undefined): WindowSpec | null => (duration === undefined ? null : this.windowSpec(duration, d.timezone, d.weekStartsOn, stored.anchor))
+    const specOf = (duration: string | undefined): WindowSpec | null =>
+      duration === undefined ? null : this.windowSpec(duration, d.timezone, d.weekStartsOn, stored.anchor)
     let models: ReadonlyMap<string, ModelPolicy> = NO_MODELS
     if (d.modelMaxBudget !== undefined) {
       const perModel = new Map<string, ModelPolicy>()
       for (const [model, limit] of Object.entries(d.modelMaxBudget)) {
         const duration = limit.duration ?? d.duration
-        perModel.set(model, { model, limitNano: usdToNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`), spec: specOf(duration), label: duration ?? 'none' })
+        perModel.set(model, {
+          model,
+          limitNano: usdToNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`),
+          spec: specOf(duration),
+          label: duration ?? 'none',
+        })
       }
       models = perModel
     }
     const policy: BudgetPolicy = {
       baseLimitNano: d.maxBudget === undefined ? null : usdToNano(d.maxBudget, 'maxBudget'),
-      increases: stored.increases.length === 0 ? NO_INCREASES : stored.increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount'), until: inc.until })),
+      increases:
+        stored.increases.length === 0
+          ? NO_INCREASES
+          : stored.increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount'), until: inc.until })),
       spec: specOf(d.duration),
       label: d.duration ?? 'none',
       softNano: d.softBudget === undefined ? null : usdToNano(d.softBudget, 'softBudget'),
@@ -394,7 +491,14 @@ export class BudgetManager {
     return policy
   }
 
-  private compile(scope: Scope, scopeString: string, stored: StoredDefinition, revision: number, isDefault: boolean, fetchedAt = 0): CompiledBudget {
+  private compile(
+    scope: Scope,
+    scopeString: string,
+    stored: StoredDefinition,
+    revision: number,
+    isDefault: boolean,
+    fetchedAt = 0,
+  ): CompiledBudget {
     return {
       fetchedAt,
       scopeString: flatString(scopeString),
@@ -409,8 +513,21 @@ export class BudgetManager {
     }
   }
 
-  private fromStored(scope: Scope, scopeString: string, stored: StoredBudget | null, fetchedAt = 0): CompiledBudget | null {
-    if (stored !== null) return this.compile(scope, scopeString, fromStoredJson(stored.definition, stored.createdAt), stored.revision, false, fetchedAt)
+  private fromStored(
+    scope: Scope,
+    scopeString: string,
+    stored: StoredBudget | null,
+    fetchedAt = 0,
+  ): CompiledBudget | null {
+    if (stored !== null)
+      return this.compile(
+        scope,
+        scopeString,
+        fromStoredJson(stored.definition, stored.createdAt),
+        stored.revision,
+        false,
+        fetchedAt,
+      )
     const fallback = scope.type === 'global' ? undefined : this.defaults.get(scope.type)
     if (fallback === undefined) return null
     return this.compile(scope, scopeString, { definition: fallback, anchor: 0, increases: [] }, 0, true, fetchedAt)
@@ -446,12 +563,17 @@ export class BudgetManager {
     return out
   }
 
-  private async budgetsFor(scopes: readonly Scope[], keys: readonly string[], now: number): Promise<(CompiledBudget | null)[]> {
+  private async budgetsFor(
+    scopes: readonly Scope[],
+    keys: readonly string[],
+    now: number,
+  ): Promise<(CompiledBudget | null)[]> {
     return Promise.all(
       scopes.map((scope, i) => {
         const scopeString = keys[i]!
         const hit = this.cache.get(scopeString)
-        if (hit !== undefined && now - hit.fetchedAt < this.cacheTtlMs && now >= hit.fetchedAt) return hit.policy === undefined ? null : hit
+        if (hit !== undefined && now - hit.fetchedAt < this.cacheTtlMs && now >= hit.fetchedAt)
+          return hit.policy === undefined ? null : hit
         return this.loadBudget(scope, scopeString)
       }),
     )
@@ -495,7 +617,12 @@ export class BudgetManager {
     }
     let window = windows.get(name)
     if (window === undefined) {
-      window = { spec, current: null, prefix: name === RATE_WINDOW ? budget.prefix : modelPrefix(budget.prefix, name), keys: {} }
+      window = {
+        spec,
+        current: null,
+        prefix: name === RATE_WINDOW ? budget.prefix : modelPrefix(budget.prefix, name),
+        keys: {},
+      }
       windows.set(name, window)
     }
     return window
@@ -548,14 +675,30 @@ export class BudgetManager {
     const key = this.mainKey(budget)
     const admission = budget.policy.onExceeded !== 'warn' ? limit : null
     const cached = budget.usdMeta
-    if (cached !== null && cached.window === window && cached.softLimit === limit && cached.limit === admission) return cached
-    const meta: EntryMeta = { budget, kind: 'usd', window, windowLabel: budget.policy.label, limit: admission, softLimit: limit, key, expiresAt: window === null ? null : window.end + grace }
+    if (cached !== null && cached.window === window && cached.softLimit === limit && cached.limit === admission)
+      return cached
+    const meta: EntryMeta = {
+      budget,
+      kind: 'usd',
+      window,
+      windowLabel: budget.policy.label,
+      limit: admission,
+      softLimit: limit,
+      key,
+      expiresAt: window === null ? null : window.end + grace,
+    }
     if (hadKey) budget.usdMeta = meta
     return meta
   }
 
   /** Builds the ledger entries of a call: one per applicable budget, window and unit. */
-  private plan(budgets: readonly (CompiledBudget | null)[], context: CallContext, amountNano: number, tokens: number, now: number): Plan {
+  private plan(
+    budgets: readonly (CompiledBudget | null)[],
+    context: CallContext,
+    amountNano: number,
+    tokens: number,
+    now: number,
+  ): Plan {
     const entries: ReserveEntry[] = []
     const meta: EntryMeta[] = []
     const grace = this.holdTtlMs + KEY_GRACE_MS
@@ -576,7 +719,17 @@ export class BudgetManager {
           const key = this.keyOf(state, 'usd')
           const mExpires = mw === null ? null : mw.end + grace
           entries.push({ key, amount: amountNano, limit: block ? modelLimit.limitNano : null, expiresAt: mExpires })
-          meta.push({ budget, kind: 'model', model: modelLimit, window: mw, windowLabel: modelLimit.label, limit: block ? modelLimit.limitNano : null, softLimit: modelLimit.limitNano, key, expiresAt: mExpires })
+          meta.push({
+            budget,
+            kind: 'model',
+            model: modelLimit,
+            window: mw,
+            windowLabel: modelLimit.label,
+            limit: block ? modelLimit.limitNano : null,
+            softLimit: modelLimit.limitNano,
+            key,
+            expiresAt: mExpires,
+          })
         }
       }
       if (policy.rpm !== null || policy.tpm !== null) {
@@ -586,30 +739,70 @@ export class BudgetManager {
         if (policy.rpm !== null) {
           const key = this.keyOf(rate, 'req')
           entries.push({ key, amount: 1, limit: policy.rpm, expiresAt: rateExpires })
-          meta.push({ budget, kind: 'rpm', window: minute, windowLabel: '1m', limit: policy.rpm, softLimit: policy.rpm, key, expiresAt: rateExpires })
+          meta.push({
+            budget,
+            kind: 'rpm',
+            window: minute,
+            windowLabel: '1m',
+            limit: policy.rpm,
+            softLimit: policy.rpm,
+            key,
+            expiresAt: rateExpires,
+          })
         }
         if (policy.tpm !== null) {
           const key = this.keyOf(rate, 'tok')
           entries.push({ key, amount: tokens, limit: policy.tpm, expiresAt: rateExpires })
-          meta.push({ budget, kind: 'tpm', window: minute, windowLabel: '1m', limit: policy.tpm, softLimit: policy.tpm, key, expiresAt: rateExpires })
+          meta.push({
+            budget,
+            kind: 'tpm',
+            window: minute,
+            windowLabel: '1m',
+            limit: policy.tpm,
+            softLimit: policy.tpm,
+            key,
+            expiresAt: rateExpires,
+          })
         }
       }
       if (policy.parallel !== null) {
         const key = ledgerKey(budget.prefix, 'all', 'par')
         const parExpires = now + this.holdTtlMs + grace
         entries.push({ key, amount: 1, limit: policy.parallel, expiresAt: parExpires })
-        meta.push({ budget, kind: 'par', window: null, windowLabel: 'none', limit: policy.parallel, softLimit: policy.parallel, key, expiresAt: parExpires })
+        meta.push({
+          budget,
+          kind: 'par',
+          window: null,
+          windowLabel: 'none',
+          limit: policy.parallel,
+          softLimit: policy.parallel,
+          key,
+          expiresAt: parExpires,
+        })
       }
     }
     return { entries, meta }
   }
 
-  private refusal(meta: EntryMeta, balance: { spent: number; reserved: number }, requested: number, now: number): BudgetExceededError | RateLimitError {
+  private refusal(
+    meta: EntryMeta,
+    balance: { spent: number; reserved: number },
+    requested: number,
+    now: number,
+  ): BudgetExceededError | RateLimitError {
     const scope = scopeOf(meta.budget.scopeString)
     const limit = meta.limit ?? 0
     if (meta.kind === 'rpm' || meta.kind === 'tpm' || meta.kind === 'par') {
-      const retryAfterMs = meta.kind === 'par' ? Math.min(1000, this.holdTtlMs) : Math.max(0, (meta.window?.end ?? now) - now)
-      return new RateLimitError({ scope, limitType: meta.kind === 'par' ? 'parallel' : meta.kind, limit, current: balance.spent + balance.reserved, requested, retryAfterMs })
+      const retryAfterMs =
+        meta.kind === 'par' ? Math.min(1000, this.holdTtlMs) : Math.max(0, (meta.window?.end ?? now) - now)
+      return new RateLimitError({
+        scope,
+        limitType: meta.kind === 'par' ? 'parallel' : meta.kind,
+        limit,
+        current: balance.spent + balance.reserved,
+        requested,
+        retryAfterMs,
+      })
     }
     const details = {
       scope,
@@ -631,7 +824,10 @@ export class BudgetManager {
       const priced = estimateRequest(this.catalog, estimate as EstimateRequest)
       return priced
     }
-    throw new InvalidInputError('estimate', `\`estimate\` must be a USD number or { model, inputTokens | messages, maxOutputTokens }, got ${estimate === null ? 'null' : typeof estimate}`)
+    throw new InvalidInputError(
+      'estimate',
+      `\`estimate\` must be a USD number or { model, inputTokens | messages, maxOutputTokens }, got ${estimate === null ? 'null' : typeof estimate}`,
+    )
   }
 
   /**
@@ -663,7 +859,8 @@ export class BudgetManager {
       keys = [...keys, scopeKey(scope)]
     }
     const callId = options.callId ?? this.nextCallId()
-    if (options.allowFallback !== undefined && typeof options.allowFallback !== 'boolean') throw new InvalidInputError('allowFallback', '`allowFallback` must be a boolean')
+    if (options.allowFallback !== undefined && typeof options.allowFallback !== 'boolean')
+      throw new InvalidInputError('allowFallback', '`allowFallback` must be a boolean')
     return this.admit(context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true)
   }
 
@@ -689,7 +886,20 @@ export class BudgetManager {
     const plan = this.plan(budgets, context, priced.nano, priced.tokens, now)
     const holdExpiresAt = now + this.holdTtlMs
     if (plan.entries.length === 0) {
-      return new HeldReservation(this.#writer, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false, trackedKeys(scopes))
+      return new HeldReservation(
+        this.#writer,
+        callId,
+        context,
+        priced.nano,
+        priced.tokens,
+        priced.model ?? context.model,
+        now,
+        holdExpiresAt,
+        plan,
+        true,
+        false,
+        trackedKeys(scopes),
+      )
     }
     let result
     try {
@@ -726,17 +936,43 @@ export class BudgetManager {
           const fallbackPriced = this.priceEstimate(fallbackEstimate)
           const fallbackContext: CallContext = { ...context, model: fallback }
           const fallbackScopes = scopes.map((s) => (s.type === 'model' ? { type: 'model' as const, id: fallback } : s))
-          return this.admit(fallbackContext, fallbackScopes, fallbackScopes.map(scopeKey), fallbackPriced, callId, fallbackEstimate, false)
+          return this.admit(
+            fallbackContext,
+            fallbackScopes,
+            fallbackScopes.map(scopeKey),
+            fallbackPriced,
+            callId,
+            fallbackEstimate,
+            false,
+          )
         }
       }
       throw refusal
     }
     if (!result.duplicate) this.warnOver(plan, result.balances, callId, context)
-    return new HeldReservation(this.#writer, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, holdExpiresAt, plan, true, false, trackedKeys(scopes))
+    return new HeldReservation(
+      this.#writer,
+      callId,
+      context,
+      priced.nano,
+      priced.tokens,
+      priced.model ?? context.model,
+      now,
+      holdExpiresAt,
+      plan,
+      true,
+      false,
+      trackedKeys(scopes),
+    )
   }
 
   /** Emits `budget.exceeded` with `action: 'warn'` for `warn` budgets that the reservation took over their limit. */
-  private warnOver(plan: Plan, balances: readonly { spent: number; reserved: number }[], callId: string, context: CallContext): void {
+  private warnOver(
+    plan: Plan,
+    balances: readonly { spent: number; reserved: number }[],
+    callId: string,
+    context: CallContext,
+  ): void {
     if (!this.events.has('budget.exceeded')) return
     for (let i = 0; i < plan.meta.length; i++) {
       const meta = plan.meta[i]!
@@ -770,7 +1006,20 @@ export class BudgetManager {
     const storageError = asStorageError(error, this.store.name)
     this.emit('store.error', { operation, action: this.onStoreError, error: storageError, callId })
     if (this.onStoreError === 'deny') throw storageError
-    return new HeldReservation(this.#writer, callId, context, priced.nano, priced.tokens, priced.model ?? context.model, now, now + this.holdTtlMs, { entries: [], meta: [] }, false, true, trackedKeys(scopes))
+    return new HeldReservation(
+      this.#writer,
+      callId,
+      context,
+      priced.nano,
+      priced.tokens,
+      priced.model ?? context.model,
+      now,
+      now + this.holdTtlMs,
+      { entries: [], meta: [] },
+      false,
+      true,
+      trackedKeys(scopes),
+    )
   }
 
   // ------------------------------------------------------------------------------------------------ commit
@@ -801,7 +1050,8 @@ export class BudgetManager {
       const trackedUntil = this.spendTrackingTtlMs === null ? null : now + this.spendTrackingTtlMs
       for (const key of args.tracked) {
         // A budget without a window counts on the same all-time key already.
-        if (!entries.some((entry) => entry.key === key)) entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
+        if (!entries.some((entry) => entry.key === key))
+          entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
       }
     }
     const costText = formatNano(priced.nano)
@@ -848,7 +1098,15 @@ export class BudgetManager {
     const limit = this.limitNano(meta.budget, now)
     if (limit === null) return
     const window = meta.window
-    const crossing = projectedCrossing({ start: window.start, end: window.end, now, before: balance.before, after: balance.after, reserved: balance.reserved, limitNano: limit })
+    const crossing = projectedCrossing({
+      start: window.start,
+      end: window.end,
+      now,
+      before: balance.before,
+      after: balance.after,
+      reserved: balance.reserved,
+      limitNano: limit,
+    })
     if (crossing === null) return
     const scope = meta.budget.scopeString
     claimOnce(this.store, ledgerKey(`${meta.budget.prefix}|fc`, window.id, 'usd'), callId, now, window.end).then(
@@ -864,20 +1122,46 @@ export class BudgetManager {
           callId,
         })
       },
-      (error: unknown) => this.emit('store.error', { operation: 'forecastClaim', action: 'lost', error: asStorageError(error, this.store.name), callId }),
+      (error: unknown) =>
+        this.emit('store.error', {
+          operation: 'forecastClaim',
+          action: 'lost',
+          error: asStorageError(error, this.store.name),
+          callId,
+        }),
     )
   }
 
-  private checkCrossings(meta: EntryMeta, before: number, after: number, callId: string, now: number, overshoot: Overshoot[]): void {
+  private checkCrossings(
+    meta: EntryMeta,
+    before: number,
+    after: number,
+    callId: string,
+    now: number,
+    overshoot: Overshoot[],
+  ): void {
     if (after <= before) return
     const limit = meta.kind === 'model' ? meta.softLimit : this.limitNano(meta.budget, now)
     const scope = meta.budget.scopeString
     const model = meta.model?.model
     if (limit !== null && after > limit) {
-      const item: Overshoot = { scope, limit: nanoToUsd(limit), spent: nanoToUsd(after), overshoot: nanoToUsd(after - limit) }
+      const item: Overshoot = {
+        scope,
+        limit: nanoToUsd(limit),
+        spent: nanoToUsd(after),
+        overshoot: nanoToUsd(after - limit),
+      }
       if (model !== undefined) item.model = model
       overshoot.push(item)
-      this.emit('budget.overshot', { scope, ...(model === undefined ? {} : { model }), limit: item.limit, spent: item.spent, overshoot: item.overshoot, callId, window: eventWindow(meta.window) })
+      this.emit('budget.overshot', {
+        scope,
+        ...(model === undefined ? {} : { model }),
+        limit: item.limit,
+        spent: item.spent,
+        overshoot: item.overshoot,
+        callId,
+        window: eventWindow(meta.window),
+      })
     }
     if (meta.kind !== 'usd' || !this.events.has('threshold.crossed')) return
     const budget = meta.budget
@@ -896,11 +1180,21 @@ export class BudgetManager {
       })
     }
     if (budget.policy.softNano !== null) fire('soft', null, budget.policy.softNano)
-    if (limit !== null) for (const fraction of budget.policy.thresholds) fire('alert', fraction, Math.max(1, fractionOfNano(limit, fraction)))
+    if (limit !== null)
+      for (const fraction of budget.policy.thresholds)
+        fire('alert', fraction, Math.max(1, fractionOfNano(limit, fraction)))
   }
 
   private buildRecord(
-    args: { callId: string; context: CallContext; startedAt: number; priced: { nano: number; status: CallStatus; estimated: boolean; fields: Record<string, JsonValue> }; modelRequested: string | undefined; estimateNano: number | null; guarded: boolean },
+    args: {
+      callId: string
+      context: CallContext
+      startedAt: number
+      priced: { nano: number; status: CallStatus; estimated: boolean; fields: Record<string, JsonValue> }
+      modelRequested: string | undefined
+      estimateNano: number | null
+      guarded: boolean
+    },
     now: number,
     costText: string,
   ): SpendRecord {
@@ -929,7 +1223,11 @@ export class BudgetManager {
     const fields = priced.fields
     const names = Object.keys(fields)
     for (let i = 0; i < names.length; i++) record[names[i]!] = fields[names[i]!]!
-    if (context.metadata !== undefined) record.metadata = { ...context.metadata, ...((priced.fields.metadata as Record<string, JsonValue> | undefined) ?? {}) }
+    if (context.metadata !== undefined)
+      record.metadata = {
+        ...context.metadata,
+        ...((priced.fields.metadata as Record<string, JsonValue> | undefined) ?? {}),
+      }
     if (args.estimateNano !== null) record.estimateNanoUsd = args.estimateNano
     if (this.projectName !== null) record.project = this.projectName
     if (!args.guarded) record.guarded = false
@@ -946,8 +1244,12 @@ export class BudgetManager {
   async record(context: CallContext, usageOrCost: CommitInput, options: ReserveOptions = {}): Promise<CommitOutcome> {
     const resolved = resolveContext(context)
     if (options.callId !== undefined) validateCallId(options.callId)
-    if (usageOrCost === undefined) throw new InvalidInputError('usageOrCost', '`record` needs a USD number or `{ cost | usage, model }`')
-    const model = typeof usageOrCost === 'object' && usageOrCost !== null && typeof usageOrCost.model === 'string' ? usageOrCost.model : undefined
+    if (usageOrCost === undefined)
+      throw new InvalidInputError('usageOrCost', '`record` needs a USD number or `{ cost | usage, model }`')
+    const model =
+      typeof usageOrCost === 'object' && usageOrCost !== null && typeof usageOrCost.model === 'string'
+        ? usageOrCost.model
+        : undefined
     if (resolved.context.model === undefined && model !== undefined) {
       validateId('model', model)
       resolved.context.model = model
@@ -955,10 +1257,24 @@ export class BudgetManager {
       resolved.scopes.push(scope)
       resolved.keys.push(scopeKey(scope))
     }
-    if (typeof usageOrCost === 'object' && usageOrCost !== null && usageOrCost.cost === undefined && usageOrCost.usage === undefined && usageOrCost.status !== 'cache_hit') {
-      throw new InvalidInputError('usageOrCost', '`record` needs `cost` or `usage` (there is no estimate to fall back on)')
+    if (
+      typeof usageOrCost === 'object' &&
+      usageOrCost !== null &&
+      usageOrCost.cost === undefined &&
+      usageOrCost.usage === undefined &&
+      usageOrCost.status !== 'cache_hit'
+    ) {
+      throw new InvalidInputError(
+        'usageOrCost',
+        '`record` needs `cost` or `usage` (there is no estimate to fall back on)',
+      )
     }
-    const priced = priceCommit(this.catalog, usageOrCost, { nano: 0, tokens: 0, model: resolved.context.model, provider: resolved.context.provider })
+    const priced = priceCommit(this.catalog, usageOrCost, {
+      nano: 0,
+      tokens: 0,
+      model: resolved.context.model,
+      provider: resolved.context.provider,
+    })
     const now = this.clock.now()
     let budgets = this.cachedBudgets(resolved.keys, now)
     if (budgets === undefined) {
@@ -1001,12 +1317,16 @@ export class BudgetManager {
 
   private async writeBudget(
     scopeInput: ScopeInput,
-    change: (current: StoredDefinition | null, now: number) => { next: StoredDefinition | null; action: HistoryEntry['action'] },
+    change: (
+      current: StoredDefinition | null,
+      now: number,
+    ) => { next: StoredDefinition | null; action: HistoryEntry['action'] },
     reason: string | null,
   ): Promise<StoredBudget | null> {
     const scope = parseScope(scopeInput)
     const scopeString = scopeKey(scope)
-    if (reason !== null && (typeof reason !== 'string' || reason.length > 1000)) throw new InvalidInputError('reason', '`reason` must be a string of at most 1000 characters')
+    if (reason !== null && (typeof reason !== 'string' || reason.length > 1000))
+      throw new InvalidInputError('reason', '`reason` must be a string of at most 1000 characters')
     for (let attempt = 0; attempt < MAX_OPTIMISTIC_RETRIES; attempt++) {
       const now = this.clock.now()
       let current: StoredBudget | null
@@ -1028,11 +1348,21 @@ export class BudgetManager {
       }
       if (action === 'increase' && next !== null) {
         const added = next.increases.at(-1)
-        if (added !== undefined) history.new = { ...(next.definition as unknown as Record<string, JsonValue>), increase: added as unknown as JsonValue }
+        if (added !== undefined)
+          history.new = {
+            ...(next.definition as unknown as Record<string, JsonValue>),
+            increase: added as unknown as JsonValue,
+          }
       }
       let result
       try {
-        result = await this.store.putBudget({ scope: scopeString, definition: next === null ? null : toStoredJson(next), history, now, ifRevision: current?.revision ?? 0 })
+        result = await this.store.putBudget({
+          scope: scopeString,
+          definition: next === null ? null : toStoredJson(next),
+          history,
+          now,
+          ifRevision: current?.revision ?? 0,
+        })
       } catch (error) {
         throw isInputError(error) ? error : asStorageError(error, this.store.name)
       }
@@ -1042,7 +1372,9 @@ export class BudgetManager {
         return result.budget
       }
     }
-    throw new StorageError(this.store.name, `budget ${scopeString} kept changing concurrently; try again`, { retryable: true })
+    throw new StorageError(this.store.name, `budget ${scopeString} kept changing concurrently; try again`, {
+      retryable: true,
+    })
   }
 
   /**
@@ -1059,7 +1391,10 @@ export class BudgetManager {
    * ```
    * @throws BudgetExceededError naming what refused each candidate when none fits; InvalidInputError for bad input.
    */
-  selectDeployment(deployments: readonly Deployment[], options: SelectDeploymentOptions): Promise<{ deployment: Deployment; reservation: Reservation }> {
+  selectDeployment(
+    deployments: readonly Deployment[],
+    options: SelectDeploymentOptions,
+  ): Promise<{ deployment: Deployment; reservation: Reservation }> {
     return selectDeployment(routingHost<Reservation>(this, this.catalog ?? defaultCatalog), deployments, options)
   }
 
@@ -1072,7 +1407,8 @@ export class BudgetManager {
     const definitions = providerBudgetDefinitions(config)
     for (const { definition } of definitions) validateDefinition(definition)
     const written: BudgetInfo[] = []
-    for (const { scope, definition } of definitions) written.push(await this.setBudget(scope, definition, { reason: options.reason ?? 'provider budget' }))
+    for (const { scope, definition } of definitions)
+      written.push(await this.setBudget(scope, definition, { reason: options.reason ?? 'provider budget' }))
     return written
   }
 
@@ -1085,7 +1421,11 @@ export class BudgetManager {
    * await budgets.setBudget('user:alice', { maxBudget: 20, duration: 'monthly', modelMaxBudget: { 'gpt-4o': { maxBudget: 5 } } })
    * ```
    */
-  async setBudget(scope: ScopeInput, definition: BudgetDefinition, options: { reason?: string } = {}): Promise<BudgetInfo> {
+  async setBudget(
+    scope: ScopeInput,
+    definition: BudgetDefinition,
+    options: { reason?: string } = {},
+  ): Promise<BudgetInfo> {
     const parsedScope = parseScope(scope)
     const validated = validateDefinition(definition)
     // Compile once to refuse limits that cannot be held (e.g. a per-model limit above the maximum).
@@ -1096,7 +1436,11 @@ export class BudgetManager {
       (current, now) => {
         previous = current
         return {
-          next: { definition: validated, anchor: current?.anchor ?? now, increases: (current?.increases ?? []).filter((inc) => inc.until > now) },
+          next: {
+            definition: validated,
+            anchor: current?.anchor ?? now,
+            increases: (current?.increases ?? []).filter((inc) => inc.until > now),
+          },
           action: current === null ? 'create' : 'update',
         }
       },
@@ -1114,7 +1458,13 @@ export class BudgetManager {
    */
   private async carryOver(scope: Scope, previous: StoredDefinition | null, stored: StoredBudget): Promise<void> {
     const scopeString = scopeKey(scope)
-    const budget = this.compile(scope, scopeString, fromStoredJson(stored.definition, stored.createdAt), stored.revision, false)
+    const budget = this.compile(
+      scope,
+      scopeString,
+      fromStoredJson(stored.definition, stored.createdAt),
+      stored.revision,
+      false,
+    )
     const now = this.clock.now()
     const window = this.mainWindow(budget, now)
     // Without a window the budget counts on the scope's all-time key, which already holds its spend.
@@ -1135,7 +1485,9 @@ export class BudgetManager {
     if (amount === 0) return
     const callId = `carry-${stored.revision}-${this.nextCallId()}`
     const expiresAt = window.end + this.holdTtlMs + KEY_GRACE_MS
-    await this.storeCall(() => this.store.commit({ callId, now, entries: [{ key, amount, expiresAt }], dedupeUntil: now + this.dedupeTtlMs }))
+    await this.storeCall(() =>
+      this.store.commit({ callId, now, entries: [{ key, amount, expiresAt }], dedupeUntil: now + this.dedupeTtlMs }),
+    )
   }
 
   private info(scope: Scope, stored: StoredBudget): BudgetInfo {
@@ -1178,19 +1530,27 @@ export class BudgetManager {
    */
   async increaseBudget(scope: ScopeInput, increase: IncreaseInput): Promise<BudgetInfo> {
     const parsed = parseScope(scope)
-    if (typeof increase !== 'object' || increase === null) throw new InvalidInputError('increase', '`increaseBudget` takes `{ amount, until, reason? }`')
+    if (typeof increase !== 'object' || increase === null)
+      throw new InvalidInputError('increase', '`increaseBudget` takes `{ amount, until, reason? }`')
     const amountNano = usdInputToNano(increase.amount, 'amount')
     if (amountNano === 0) throw new InvalidInputError('amount', '`amount` must be greater than 0')
     const until = increase.until instanceof Date ? increase.until.getTime() : increase.until
-    if (typeof until !== 'number' || !Number.isFinite(until)) throw new InvalidInputError('until', '`until` must be a Date or epoch milliseconds')
+    if (typeof until !== 'number' || !Number.isFinite(until))
+      throw new InvalidInputError('until', '`until` must be a Date or epoch milliseconds')
     if (until <= this.clock.now()) throw new InvalidInputError('until', '`until` must be in the future')
     const stored = await this.writeBudget(
       parsed,
       (current, now) => {
         if (current === null || current.definition.maxBudget === undefined) {
-          throw new InvalidInputError('scope', `${scopeKey(parsed)} has no budget with a \`maxBudget\` to increase; create one with setBudget()`)
+          throw new InvalidInputError(
+            'scope',
+            `${scopeKey(parsed)} has no budget with a \`maxBudget\` to increase; create one with setBudget()`,
+          )
         }
-        const increases = [...current.increases.filter((inc) => inc.until > now), { amount: increase.amount, until, reason: increase.reason ?? null, at: now }]
+        const increases = [
+          ...current.increases.filter((inc) => inc.until > now),
+          { amount: increase.amount, until, reason: increase.reason ?? null, at: now },
+        ]
         limitWithIncreases(
           usdToNano(current.definition.maxBudget, 'maxBudget'),
           increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount') })),
@@ -1227,7 +1587,11 @@ export class BudgetManager {
     const now = this.clock.now()
     const stored = await this.storeCall(() => this.store.getBudget(scopeString))
     const budget = this.fromStored(parsed, scopeString, stored)
-    if (budget === null) throw new InvalidInputError('scope', `${scopeString} has no budget; create one with setBudget('${scopeString.slice(0, 60)}', { maxBudget, duration })`)
+    if (budget === null)
+      throw new InvalidInputError(
+        'scope',
+        `${scopeString} has no budget; create one with setBudget('${scopeString.slice(0, 60)}', { maxBudget, duration })`,
+      )
     return this.statusOf(budget, now)
   }
 
@@ -1239,7 +1603,14 @@ export class BudgetManager {
     const reserved = balance?.reserved ?? 0
     const limit = this.limitNano(budget, now)
     const remaining = limit === null ? null : Math.max(0, limit - spent - reserved)
-    const forecast = forecastWindow({ start: window?.start ?? null, end: window?.end ?? null, now, spentNano: spent, reservedNano: reserved, limitNano: limit })
+    const forecast = forecastWindow({
+      start: window?.start ?? null,
+      end: window?.end ?? null,
+      now,
+      spentNano: spent,
+      reservedNano: reserved,
+      limitNano: limit,
+    })
     return {
       scope: scopeOf(budget.scopeString),
       spend: nanoToUsd(spent),

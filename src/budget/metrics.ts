@@ -68,12 +68,42 @@ export const metricsOptionsShape = {
 const optionsSchema = z.object(metricsOptionsShape)
 
 /** The counters of a manager's calls, fed by its events: what `budgetMetrics` and the prom-client registration report. */
-export function callCounters(manager: BudgetManager, prefix: string, maxSeries: number): { families: Family[]; dispose(): void } {
-  const spend = new Family(`${prefix}_spend_usd_total`, 'Spend committed, USD (exact, from integer nano-USD).', ['model', 'provider'], maxSeries, true)
-  const calls = new Family(`${prefix}_calls_total`, 'Calls committed, by status (success, failure, aborted, estimated, cache_hit).', ['model', 'provider', 'status'], maxSeries)
-  const tokens = new Family(`${prefix}_tokens_total`, 'Tokens committed, by direction (input, output, cache_read, cache_write).', ['model', 'provider', 'direction'], maxSeries)
-  const blocked = new Family(`${prefix}_blocked_total`, 'Calls a budget refused (action block or fallback) or let through over a warn budget (action warn).', ['scope_type', 'action', 'model', 'provider'], maxSeries)
-  const storeErrors = new Family(`${prefix}_store_errors_total`, 'Store operations that failed, by operation and the action taken (deny or allow).', ['operation', 'action'], maxSeries)
+export function callCounters(
+  manager: BudgetManager,
+  prefix: string,
+  maxSeries: number,
+): { families: Family[]; dispose(): void } {
+  const spend = new Family(
+    `${prefix}_spend_usd_total`,
+    'Spend committed, USD (exact, from integer nano-USD).',
+    ['model', 'provider'],
+    maxSeries,
+    true,
+  )
+  const calls = new Family(
+    `${prefix}_calls_total`,
+    'Calls committed, by status (success, failure, aborted, estimated, cache_hit).',
+    ['model', 'provider', 'status'],
+    maxSeries,
+  )
+  const tokens = new Family(
+    `${prefix}_tokens_total`,
+    'Tokens committed, by direction (input, output, cache_read, cache_write).',
+    ['model', 'provider', 'direction'],
+    maxSeries,
+  )
+  const blocked = new Family(
+    `${prefix}_blocked_total`,
+    'Calls a budget refused (action block or fallback) or let through over a warn budget (action warn).',
+    ['scope_type', 'action', 'model', 'provider'],
+    maxSeries,
+  )
+  const storeErrors = new Family(
+    `${prefix}_store_errors_total`,
+    'Store operations that failed, by operation and the action taken (deny or allow).',
+    ['operation', 'action'],
+    maxSeries,
+  )
   const unsubscribe = [
     manager.on('spend.recorded', ({ record }) => {
       const call = observeRecord(record)
@@ -140,9 +170,16 @@ export function budgetMetrics(manager: BudgetManager, options: BudgetMetricsOpti
 }
 
 /** Per-budget gauges alone (no counters), for a manager whose calls are counted elsewhere, e.g. a server tenant. */
-export async function scopeGaugesText(manager: BudgetManager, options: { prefix?: string; scopes?: readonly string[]; maxScopes?: number } = {}): Promise<string> {
+export async function scopeGaugesText(
+  manager: BudgetManager,
+  options: { prefix?: string; scopes?: readonly string[]; maxScopes?: number } = {},
+): Promise<string> {
   const gauges = gaugeOptions(options)
   const out: string[] = []
-  renderScopeGauges(options.prefix ?? 'llm_budget', await collectScopeGauges(manager, gauges.patterns, gauges.maxScopes), out)
+  renderScopeGauges(
+    options.prefix ?? 'llm_budget',
+    await collectScopeGauges(manager, gauges.patterns, gauges.maxScopes),
+    out,
+  )
   return `${out.join('\n')}\n`
 }

@@ -61,11 +61,17 @@ export function usdToNano(amount: number | string, field = 'amount'): number {
   } else if (typeof amount === 'string') {
     text = amount.trim()
   } else {
-    throw new InvalidInputError(field, `\`${field}\` must be a number of USD, got ${amount === null ? 'null' : typeof amount}`)
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` must be a number of USD, got ${amount === null ? 'null' : typeof amount}`,
+    )
   }
   const nano = decimalTextToNano(text)
   if (nano === undefined) {
-    throw new InvalidInputError(field, `\`${field}\` must be a non-negative decimal number of USD, got ${JSON.stringify(text.slice(0, 40))}`)
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` must be a non-negative decimal number of USD, got ${JSON.stringify(text.slice(0, 40))}`,
+    )
   }
   if (nano > BigInt(MAX_NANO)) {
     throw new InvalidInputError(
@@ -121,7 +127,10 @@ export function fractionOfNano(nano: number, fraction: number): number {
  */
 export function usdInputToNano(amount: unknown, field: string): number {
   if (typeof amount !== 'number') {
-    throw new InvalidInputError(field, `\`${field}\` must be a number of USD, got ${amount === null ? 'null' : typeof amount === 'string' ? `the string ${JSON.stringify(amount.slice(0, 40))}` : typeof amount}`)
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` must be a number of USD, got ${amount === null ? 'null' : typeof amount === 'string' ? `the string ${JSON.stringify(amount.slice(0, 40))}` : typeof amount}`,
+    )
   }
   return usdToNano(amount, field)
 }

@@ -55,7 +55,8 @@ export interface PricedEstimate {
 
 /** @internal Worst case of a request in nano-USD and tokens. */
 export function estimateRequest(catalog: PriceCatalog | undefined, request: EstimateRequest): PricedEstimate {
-  if (typeof request.model !== 'string' || request.model.length === 0) throw new InvalidInputError('estimate.model', '`estimate.model` must be a model name')
+  if (typeof request.model !== 'string' || request.model.length === 0)
+    throw new InvalidInputError('estimate.model', '`estimate.model` must be a model name')
   const estimate = estimateCost({
     model: request.model,
     provider: request.provider,
@@ -64,11 +65,19 @@ export function estimateRequest(catalog: PriceCatalog | undefined, request: Esti
     maxOutputTokens: request.maxOutputTokens,
     catalog: catalog ?? defaultCatalog,
   })
-  if (!estimate.priced) throw new InvalidInputError('estimate.model', `No price is known for model \`${request.model}\`, so no worst case can be reserved; register a price or pass a USD estimate`)
+  if (!estimate.priced)
+    throw new InvalidInputError(
+      'estimate.model',
+      `No price is known for model \`${request.model}\`, so no worst case can be reserved; register a price or pass a USD estimate`,
+    )
   let tokens = estimate.inputTokens + estimate.outputTokens
   const unitNano = request.units === undefined ? 0 : unitsNano(catalog, request.model, request.provider, request.units)
   if (request.tokens !== undefined) {
-    if (!Number.isSafeInteger(request.tokens) || request.tokens < 0) throw new InvalidInputError('estimate.tokens', `\`estimate.tokens\` must be a whole number >= 0, got ${String(request.tokens)}`)
+    if (!Number.isSafeInteger(request.tokens) || request.tokens < 0)
+      throw new InvalidInputError(
+        'estimate.tokens',
+        `\`estimate.tokens\` must be a whole number >= 0, got ${String(request.tokens)}`,
+      )
     tokens = request.tokens
   }
   return { nano: estimate.nanoUsd + unitNano, tokens, model: request.model }
@@ -76,7 +85,11 @@ export function estimateRequest(catalog: PriceCatalog | undefined, request: Esti
 
 function unitCount(field: string, value: number | undefined): number {
   if (value === undefined) return 0
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidInputError(`estimate.units.${field}`, `\`estimate.units.${field}\` must be a whole number >= 0, got ${String(value)}`)
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new InvalidInputError(
+      `estimate.units.${field}`,
+      `\`estimate.units.${field}\` must be a whole number >= 0, got ${String(value)}`,
+    )
   return value
 }
 
@@ -84,18 +97,34 @@ function unitCount(field: string, value: number | undefined): number {
  * The per-unit part of a worst case, nano-USD: the units priced as a usage at the model's unit prices. A model the
  * catalog prices by tokens only (no price for these units) adds nothing here; its token estimate stands.
  */
-function unitsNano(catalog: PriceCatalog | undefined, model: string, provider: string | undefined, units: EstimateUnits): number {
+function unitsNano(
+  catalog: PriceCatalog | undefined,
+  model: string,
+  provider: string | undefined,
+  units: EstimateUnits,
+): number {
   const images = unitCount('images', units.images)
   const imageTokens = unitCount('imageTokens', units.imageTokens)
   const characters = unitCount('characters', units.characters)
   const audioSeconds = unitCount('audioSeconds', units.audioSeconds)
-  const usage: NormalizedUsage = { inputTokens: 0, outputTokens: imageTokens, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null }
+  const usage: NormalizedUsage = {
+    inputTokens: 0,
+    outputTokens: imageTokens,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: null,
+  }
   if (images > 0) usage.imageCount = images
   if (imageTokens > 0) usage.outputImageTokens = imageTokens
   if (characters > 0) usage.inputCharacters = characters
   if (audioSeconds > 0) usage.audioSeconds = audioSeconds
   try {
-    return calculateCost({ model, usage, ...(provider !== undefined ? { provider } : {}), catalog: catalog ?? defaultCatalog }).exact.totalNanoUsd
+    return calculateCost({
+      model,
+      usage,
+      ...(provider !== undefined ? { provider } : {}),
+      catalog: catalog ?? defaultCatalog,
+    }).exact.totalNanoUsd
   } catch {
     return 0
   }
@@ -119,7 +148,12 @@ export interface PricedUsage {
 }
 
 /** @internal Exact cost of a usage (any shape `normalizeUsage` accepts). */
-export function priceUsage(catalog: PriceCatalog | undefined, model: string | undefined, provider: string | undefined, usage: unknown): PricedUsage {
+export function priceUsage(
+  catalog: PriceCatalog | undefined,
+  model: string | undefined,
+  provider: string | undefined,
+  usage: unknown,
+): PricedUsage {
   const cat = catalog ?? defaultCatalog
   const normalized = normalizeUsage(usage, { provider, model })
   const result = calculateCost({ model, provider, usage: normalized, catalog: cat })
@@ -148,12 +182,26 @@ export function priceUsage(catalog: PriceCatalog | undefined, model: string | un
 }
 
 /** @internal Tokens of a usage without pricing it (for a caller-supplied cost). */
-export function usageTokens(usage: unknown, model: string | undefined, provider: string | undefined): { usage: NormalizedUsage; tokens: number } {
+export function usageTokens(
+  usage: unknown,
+  model: string | undefined,
+  provider: string | undefined,
+): { usage: NormalizedUsage; tokens: number } {
   const normalized = normalizeUsage(usage, { provider, model })
   return { usage: normalized, tokens: (normalized.inputTokens ?? 0) + (normalized.outputTokens ?? 0) }
 }
 
 /** @internal Input cost only (LiteLLM's `projected_cost`). */
-export function inputCostNano(catalog: PriceCatalog | undefined, model: string, input: { messages?: EstimateRequest['messages']; inputTokens?: number | undefined }): number {
-  return estimateCost({ model, inputTokens: input.inputTokens, messages: input.messages as EstimateCostInput['messages'], maxOutputTokens: 0, catalog: catalog ?? defaultCatalog }).nanoUsd
+export function inputCostNano(
+  catalog: PriceCatalog | undefined,
+  model: string,
+  input: { messages?: EstimateRequest['messages']; inputTokens?: number | undefined },
+): number {
+  return estimateCost({
+    model,
+    inputTokens: input.inputTokens,
+    messages: input.messages as EstimateCostInput['messages'],
+    maxOutputTokens: 0,
+    catalog: catalog ?? defaultCatalog,
+  }).nanoUsd
 }

@@ -33,30 +33,48 @@ const entrySchema = z.object({
  *
  * @throws BudgetConfigError naming the provider and field, e.g. `providerBudgets.openai.budget_limit`.
  */
-export function providerBudgetDefinitions(config: unknown): { scope: `provider:${string}`; definition: BudgetDefinition }[] {
+export function providerBudgetDefinitions(
+  config: unknown,
+): { scope: `provider:${string}`; definition: BudgetDefinition }[] {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new BudgetConfigError('providerBudgets', `provider budgets must be an object like { openai: { budget_limit: 100, time_period: '30d' } }, got ${describeValue(config)}`)
+    throw new BudgetConfigError(
+      'providerBudgets',
+      `provider budgets must be an object like { openai: { budget_limit: 100, time_period: '30d' } }, got ${describeValue(config)}`,
+    )
   }
   const entries = Object.entries(config)
-  if (entries.length > 1_000) throw new BudgetConfigError('providerBudgets', `at most 1000 provider budgets, got ${entries.length}`)
+  if (entries.length > 1_000)
+    throw new BudgetConfigError('providerBudgets', `at most 1000 provider budgets, got ${entries.length}`)
   return entries.map(([provider, entry]) => {
     const field = `providerBudgets.${describeValue(provider, 64).slice(1, -1)}`
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(provider)) {
-      throw new BudgetConfigError(field, `provider name ${describeValue(provider, 64)} must be 1 to 64 letters, digits, '_', '.' or '-'`)
+      throw new BudgetConfigError(
+        field,
+        `provider name ${describeValue(provider, 64)} must be 1 to 64 letters, digits, '_', '.' or '-'`,
+      )
     }
     if (typeof entry === 'object' && entry !== null) {
       for (const key of Object.keys(entry)) {
         if ((FIELDS as readonly string[]).includes(key)) continue
         const hint = closest(key, FIELDS)
-        throw new BudgetConfigError(`${field}.${key}`, `\`${field}\` has no field ${describeValue(key, 64)}${hint ? `; did you mean \`${hint}\`?` : `; it takes ${FIELDS.join(' and ')}`}`)
+        throw new BudgetConfigError(
+          `${field}.${key}`,
+          `\`${field}\` has no field ${describeValue(key, 64)}${hint ? `; did you mean \`${hint}\`?` : `; it takes ${FIELDS.join(' and ')}`}`,
+        )
       }
     }
     const parsed = entrySchema.safeParse(entry)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!
       const path = issue.path.join('.')
-      throw new BudgetConfigError(path ? `${field}.${path}` : field, `\`${field}${path ? `.${path}` : ''}\`: ${issue.message} (expected { budget_limit: number >= 0, time_period: '30d' })`)
+      throw new BudgetConfigError(
+        path ? `${field}.${path}` : field,
+        `\`${field}${path ? `.${path}` : ''}\`: ${issue.message} (expected { budget_limit: number >= 0, time_period: '30d' })`,
+      )
     }
-    return { scope: `provider:${provider}` as const, definition: { maxBudget: parsed.data.budget_limit, duration: parsed.data.time_period } }
+    return {
+      scope: `provider:${provider}` as const,
+      definition: { maxBudget: parsed.data.budget_limit, duration: parsed.data.time_period },
+    }
   })
 }

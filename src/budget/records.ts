@@ -10,9 +10,36 @@ import { formatNano, nanoToUsd } from './money.js'
 import { type Scope, type ScopeInput, parseScope } from './scopes.js'
 
 /** Dimensions to group spend by. */
-export type SpendGroupBy = 'day' | 'month' | 'model' | 'modelServed' | 'provider' | 'user' | 'team' | 'org' | 'key' | 'endUser' | 'tag' | 'deployment' | 'status'
+export type SpendGroupBy =
+  | 'day'
+  | 'month'
+  | 'model'
+  | 'modelServed'
+  | 'provider'
+  | 'user'
+  | 'team'
+  | 'org'
+  | 'key'
+  | 'endUser'
+  | 'tag'
+  | 'deployment'
+  | 'status'
 
-const GROUP_BY: readonly SpendGroupBy[] = ['day', 'month', 'model', 'modelServed', 'provider', 'user', 'team', 'org', 'key', 'endUser', 'tag', 'deployment', 'status']
+const GROUP_BY: readonly SpendGroupBy[] = [
+  'day',
+  'month',
+  'model',
+  'modelServed',
+  'provider',
+  'user',
+  'team',
+  'org',
+  'key',
+  'endUser',
+  'tag',
+  'deployment',
+  'status',
+]
 
 /** Which records to aggregate and how. */
 export interface SpendQuery {
@@ -61,7 +88,9 @@ export interface SpendReport extends SpendTotals {
 
 function contextOf(record: SpendRecord): Record<string, JsonValue> {
   const context = record.context
-  return typeof context === 'object' && context !== null && !Array.isArray(context) ? (context as Record<string, JsonValue>) : {}
+  return typeof context === 'object' && context !== null && !Array.isArray(context)
+    ? (context as Record<string, JsonValue>)
+    : {}
 }
 
 function tagsOf(record: SpendRecord): string[] {
@@ -94,11 +123,17 @@ function checkQuery(query: SpendQuery): { scope: Scope | undefined; groupBy: rea
   if (typeof query !== 'object' || query === null) throw new InvalidInputError('query', '`querySpend` takes an object')
   const scope = query.scope === undefined ? undefined : parseScope(query.scope, 'query.scope')
   const groupBy = query.groupBy ?? []
-  if (!Array.isArray(groupBy)) throw new InvalidInputError('groupBy', `\`groupBy\` must be an array of ${GROUP_BY.join(', ')}`)
+  if (!Array.isArray(groupBy))
+    throw new InvalidInputError('groupBy', `\`groupBy\` must be an array of ${GROUP_BY.join(', ')}`)
   for (const g of groupBy) {
-    if (!GROUP_BY.includes(g)) throw new InvalidInputError('groupBy', `\`groupBy\` entries must be ${GROUP_BY.join(', ')}; got ${JSON.stringify(String(g).slice(0, 40))}`)
+    if (!GROUP_BY.includes(g))
+      throw new InvalidInputError(
+        'groupBy',
+        `\`groupBy\` entries must be ${GROUP_BY.join(', ')}; got ${JSON.stringify(String(g).slice(0, 40))}`,
+      )
   }
-  if (query.tags !== undefined && !Array.isArray(query.tags)) throw new InvalidInputError('tags', '`tags` must be an array of strings')
+  if (query.tags !== undefined && !Array.isArray(query.tags))
+    throw new InvalidInputError('tags', '`tags` must be an array of strings')
   return { scope, groupBy }
 }
 
@@ -221,14 +256,39 @@ function csvCell(value: unknown): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
 }
 
-const RECORD_COLUMNS = ['callId', 'startedAt', 'endedAt', 'model', 'modelServed', 'provider', 'user', 'team', 'org', 'key', 'endUser', 'tags', 'status', 'estimated', 'cost', 'costNanoUsd', 'inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheWriteTokens', 'priceSource', 'catalogVersion'] as const
+const RECORD_COLUMNS = [
+  'callId',
+  'startedAt',
+  'endedAt',
+  'model',
+  'modelServed',
+  'provider',
+  'user',
+  'team',
+  'org',
+  'key',
+  'endUser',
+  'tags',
+  'status',
+  'estimated',
+  'cost',
+  'costNanoUsd',
+  'inputTokens',
+  'outputTokens',
+  'cacheReadTokens',
+  'cacheWriteTokens',
+  'priceSource',
+  'catalogVersion',
+] as const
 
 /** Spend records as CSV (one row per call, ISO times, exact costs), with a header row. */
 export function recordsToCsv(records: readonly SpendRecord[]): string {
   const lines = [RECORD_COLUMNS.join(',')]
   for (const record of records) {
     const context = contextOf(record)
-    const usage = (typeof record.usage === 'object' && record.usage !== null && !Array.isArray(record.usage) ? record.usage : {}) as Record<string, JsonValue>
+    const usage = (
+      typeof record.usage === 'object' && record.usage !== null && !Array.isArray(record.usage) ? record.usage : {}
+    ) as Record<string, JsonValue>
     const row: unknown[] = [
       record.callId,
       new Date(record.startedAt).toISOString(),
@@ -263,7 +323,18 @@ export function reportToCsv(report: SpendReport, groupBy: readonly SpendGroupBy[
   const header = [...groupBy, 'cost', 'calls', 'inputTokens', 'outputTokens', 'estimatedCalls']
   const lines = [header.join(',')]
   for (const group of report.groups) {
-    lines.push([...groupBy.map((by) => group.key[by]), group.exact.cost, group.calls, group.inputTokens, group.outputTokens, group.estimatedCalls].map(csvCell).join(','))
+    lines.push(
+      [
+        ...groupBy.map((by) => group.key[by]),
+        group.exact.cost,
+        group.calls,
+        group.inputTokens,
+        group.outputTokens,
+        group.estimatedCalls,
+      ]
+        .map(csvCell)
+        .join(','),
+    )
   }
   return `${lines.join('\n')}\n`
 }

@@ -64,8 +64,22 @@ export interface ResponseCache {
 
 const optionsSchema = z.object({
   max: z.number().int().min(1).max(10_000_000).optional(),
-  ttlMs: z.number().int().min(1).max(365 * 24 * 3_600_000).optional(),
-  backend: z.custom<ResponseCacheBackend>((v) => typeof v === 'object' && v !== null && typeof (v as ResponseCacheBackend).get === 'function' && typeof (v as ResponseCacheBackend).set === 'function', 'must be an object with get(key) and set(key, value, ttlMs)').optional(),
+  ttlMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 24 * 3_600_000)
+    .optional(),
+  backend: z
+    .custom<ResponseCacheBackend>(
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as ResponseCacheBackend).get === 'function' &&
+        typeof (v as ResponseCacheBackend).set === 'function',
+      'must be an object with get(key) and set(key, value, ttlMs)',
+    )
+    .optional(),
   prefix: z.string().max(256).optional(),
 })
 
@@ -152,11 +166,16 @@ function stableJson(value: unknown, seen: Set<object>): string {
     if (typeof value === 'function' || typeof value === 'symbol' || value === undefined) return 'null'
     return JSON.stringify(value)
   }
-  if (seen.has(value)) throw new InvalidInputError('cacheKey', 'the arguments contain a cycle and cannot be hashed; pass a `cacheKey` function')
+  if (seen.has(value))
+    throw new InvalidInputError(
+      'cacheKey',
+      'the arguments contain a cycle and cannot be hashed; pass a `cacheKey` function',
+    )
   seen.add(value)
   try {
     if (Array.isArray(value)) return `[${value.map((v) => stableJson(v, seen)).join(',')}]`
-    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return stableJson((value as { toJSON(): unknown }).toJSON(), seen)
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
+      return stableJson((value as { toJSON(): unknown }).toJSON(), seen)
     const keys = Object.keys(value).sort()
     const parts: string[] = []
     for (const k of keys) {

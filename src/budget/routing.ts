@@ -9,7 +9,13 @@
 import { z } from 'zod'
 import { estimateCost } from '../cost/calculate.js'
 import type { PriceCatalog } from '../cost/catalog.js'
-import { BudgetExceededError, InvalidInputError, isBudgetError, type DeploymentRefusal, type RateLimitError } from '../errors.js'
+import {
+  BudgetExceededError,
+  InvalidInputError,
+  isBudgetError,
+  type DeploymentRefusal,
+  type RateLimitError,
+} from '../errors.js'
 import { describeValue } from '../internal/describe.js'
 import { closest } from '../internal/suggest.js'
 import type { CallContext } from './scopes.js'
@@ -58,7 +64,11 @@ export interface SelectDeploymentOptions {
 /** What the router needs of the manager: its reservation, its catalog, budget status and randomness. */
 export interface RoutingHost<R> {
   catalog: PriceCatalog
-  reserve(context: CallContext, estimate: { model: string; provider?: string | undefined } & RoutingEstimate, options: { callId?: string | undefined }): Promise<R>
+  reserve(
+    context: CallContext,
+    estimate: { model: string; provider?: string | undefined } & RoutingEstimate,
+    options: { callId?: string | undefined },
+  ): Promise<R>
   /** Fraction of budget left (0..1) over the scopes of a deployment; 1 when none has a budget. */
   remainingFraction(scopes: string[]): Promise<number>
   random(): number
@@ -81,7 +91,10 @@ function fail(field: string, message: string): never {
 
 function validate(deployments: readonly Deployment[], strategy: unknown): RoutingStrategy {
   if (!Array.isArray(deployments) || deployments.length === 0) {
-    fail('deployments', `\`deployments\` must be a non-empty array of { id, model, provider?, tags?, weight? }, got ${describeValue(deployments)}`)
+    fail(
+      'deployments',
+      `\`deployments\` must be a non-empty array of { id, model, provider?, tags?, weight? }, got ${describeValue(deployments)}`,
+    )
   }
   if (deployments.length > 256) fail('deployments', `at most 256 deployments, got ${deployments.length}`)
   const seen = new Set<string>()
@@ -89,15 +102,22 @@ function validate(deployments: readonly Deployment[], strategy: unknown): Routin
     const parsed = deploymentSchema.safeParse(d)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!
-      fail(`deployments[${i}].${issue.path.join('.')}`, `\`deployments[${i}].${issue.path.join('.')}\`: ${issue.message}`)
+      fail(
+        `deployments[${i}].${issue.path.join('.')}`,
+        `\`deployments[${i}].${issue.path.join('.')}\`: ${issue.message}`,
+      )
     }
-    if (seen.has(d.id)) fail(`deployments[${i}].id`, `deployment id ${describeValue(d.id)} appears twice; ids must be unique`)
+    if (seen.has(d.id))
+      fail(`deployments[${i}].id`, `deployment id ${describeValue(d.id)} appears twice; ids must be unique`)
     seen.add(d.id)
   })
   const chosen = strategy ?? 'lowest-cost'
   if (typeof chosen !== 'string' || !(STRATEGIES as readonly string[]).includes(chosen)) {
     const hint = typeof chosen === 'string' ? closest(chosen, STRATEGIES) : undefined
-    fail('strategy', `\`strategy\` must be one of ${STRATEGIES.map((s) => `'${s}'`).join(', ')}, got ${describeValue(chosen)}${hint ? `; did you mean '${hint}'?` : ''}`)
+    fail(
+      'strategy',
+      `\`strategy\` must be one of ${STRATEGIES.map((s) => `'${s}'`).join(', ')}, got ${describeValue(chosen)}${hint ? `; did you mean '${hint}'?` : ''}`,
+    )
   }
   return chosen as RoutingStrategy
 }
@@ -122,20 +142,37 @@ function weightedOrder(deployments: Deployment[], random: () => number): Deploym
     .map(({ d }) => d)
 }
 
-async function orderCandidates<R>(host: RoutingHost<R>, deployments: Deployment[], strategy: RoutingStrategy, estimate: RoutingEstimate): Promise<Deployment[]> {
+async function orderCandidates<R>(
+  host: RoutingHost<R>,
+  deployments: Deployment[],
+  strategy: RoutingStrategy,
+  estimate: RoutingEstimate,
+): Promise<Deployment[]> {
   // Price every candidate first: an unknown model is an error before anything is held, whatever the strategy.
-  const costs = new Map(deployments.map((d) => [d.id, estimateCost({ ...estimate, model: d.model, provider: d.provider, catalog: host.catalog }).nanoUsd]))
+  const costs = new Map(
+    deployments.map((d) => [
+      d.id,
+      estimateCost({ ...estimate, model: d.model, provider: d.provider, catalog: host.catalog }).nanoUsd,
+    ]),
+  )
   const indexed = deployments.map((d, index) => ({ d, index }))
   switch (strategy) {
     case 'lowest-cost':
       return indexed.sort((a, b) => costs.get(a.d.id)! - costs.get(b.d.id)! || a.index - b.index).map(({ d }) => d)
     case 'priority':
-      return indexed.sort((a, b) => (a.d.order ?? a.index) - (b.d.order ?? b.index) || a.index - b.index).map(({ d }) => d)
+      return indexed
+        .sort((a, b) => (a.d.order ?? a.index) - (b.d.order ?? b.index) || a.index - b.index)
+        .map(({ d }) => d)
     case 'weighted':
       return weightedOrder(deployments, host.random)
     case 'least-spend': {
       const remaining = await Promise.all(
-        deployments.map((d) => host.remainingFraction([`deployment:${d.id}`, ...(d.provider !== undefined ? [`provider:${d.provider}`] : [])])),
+        deployments.map((d) =>
+          host.remainingFraction([
+            `deployment:${d.id}`,
+            ...(d.provider !== undefined ? [`provider:${d.provider}`] : []),
+          ]),
+        ),
       )
       return indexed.sort((a, b) => remaining[b.index]! - remaining[a.index]! || a.index - b.index).map(({ d }) => d)
     }
@@ -152,10 +189,14 @@ export async function selectDeployment<R>(
   deployments: readonly Deployment[],
   options: SelectDeploymentOptions,
 ): Promise<{ deployment: Deployment; reservation: R }> {
-  if (typeof options !== 'object' || options === null) fail('options', '`selectDeployment` takes { context?, estimate, strategy? }')
+  if (typeof options !== 'object' || options === null)
+    fail('options', '`selectDeployment` takes { context?, estimate, strategy? }')
   const strategy = validate(deployments, options.strategy)
   if (typeof options.estimate !== 'object' || options.estimate === null) {
-    fail('estimate', `\`estimate\` must be { inputTokens | messages, maxOutputTokens }, got ${describeValue(options.estimate)}`)
+    fail(
+      'estimate',
+      `\`estimate\` must be { inputTokens | messages, maxOutputTokens }, got ${describeValue(options.estimate)}`,
+    )
   }
   const candidates = await orderCandidates(host, [...deployments], strategy, options.estimate)
   const refused: { deployment: string; error: BudgetExceededError | RateLimitError }[] = []
@@ -163,7 +204,11 @@ export async function selectDeployment<R>(
     const context = deploymentContext(options.context ?? {}, d)
     try {
       // A refused reservation changes nothing, so the same call id can be tried on the next candidate.
-      const reservation = await host.reserve(context, { ...options.estimate, model: d.model, provider: d.provider }, { callId: options.callId })
+      const reservation = await host.reserve(
+        context,
+        { ...options.estimate, model: d.model, provider: d.provider },
+        { callId: options.callId },
+      )
       return { deployment: d, reservation }
     } catch (error) {
       if (isBudgetError(error) && (error.code === 'BUDGET_EXCEEDED' || error.code === 'RATE_LIMITED')) {
@@ -176,22 +221,44 @@ export async function selectDeployment<R>(
   throw noDeploymentFits(refused)
 }
 
-function noDeploymentFits(refused: { deployment: string; error: BudgetExceededError | RateLimitError }[]): BudgetExceededError {
-  const refusals: DeploymentRefusal[] = refused.map(({ deployment, error }) => ({ deployment, scope: error.scope, message: error.message }))
+function noDeploymentFits(
+  refused: { deployment: string; error: BudgetExceededError | RateLimitError }[],
+): BudgetExceededError {
+  const refusals: DeploymentRefusal[] = refused.map(({ deployment, error }) => ({
+    deployment,
+    scope: error.scope,
+    message: error.message,
+  }))
   const budget = refused.find((r) => r.error instanceof BudgetExceededError)?.error as BudgetExceededError | undefined
   const first = refused[0]!.error
-  const details = budget ?? { scope: first.scope, limit: 0, spent: 0, reserved: 0, requested: 0, resetsAt: null, retryAfterMs: first.retryAfterMs }
+  const details = budget ?? {
+    scope: first.scope,
+    limit: 0,
+    spent: 0,
+    reserved: 0,
+    requested: 0,
+    resetsAt: null,
+    retryAfterMs: first.retryAfterMs,
+  }
   return new BudgetExceededError({ ...details, refusals }, { cause: refused.map((r) => r.error) })
 }
 
 /** The parts of `BudgetManager` the router uses (its public reservation and status). */
 export interface RoutedManager<R> {
-  reserve(context: CallContext, estimate: { model: string; provider?: string | undefined } & RoutingEstimate, options: { callId?: string | undefined }): Promise<R>
+  reserve(
+    context: CallContext,
+    estimate: { model: string; provider?: string | undefined } & RoutingEstimate,
+    options: { callId?: string | undefined },
+  ): Promise<R>
   getStatus(scope: string): Promise<{ limit: number | null; remaining: number | null }>
 }
 
 /** A {@link RoutingHost} over a manager: remaining fractions come from `getStatus` (budgets without a limit count as 1). */
-export function routingHost<R>(manager: RoutedManager<R>, catalog: PriceCatalog, random: () => number = Math.random): RoutingHost<R> {
+export function routingHost<R>(
+  manager: RoutedManager<R>,
+  catalog: PriceCatalog,
+  random: () => number = Math.random,
+): RoutingHost<R> {
   return {
     catalog,
     reserve: (context, estimate, options) => manager.reserve(context, estimate, options),
@@ -204,7 +271,8 @@ export function routingHost<R>(manager: RoutedManager<R>, catalog: PriceCatalog,
           throw error
         })
         if (status === null) continue
-        if (status.limit !== null && status.limit > 0 && status.remaining !== null) fraction = Math.min(fraction, status.remaining / status.limit)
+        if (status.limit !== null && status.limit > 0 && status.remaining !== null)
+          fraction = Math.min(fraction, status.remaining / status.limit)
       }
       return fraction
     },

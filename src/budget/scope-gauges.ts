@@ -32,7 +32,11 @@ export interface ScopeGaugeSnapshot {
 }
 
 /** Reads every stored budget's status (8 at a time) and keeps the `maxScopes` fullest. */
-export async function collectScopeGauges(manager: BudgetManager, patterns: readonly ScopePattern[], maxScopes: number): Promise<ScopeGaugeSnapshot> {
+export async function collectScopeGauges(
+  manager: BudgetManager,
+  patterns: readonly ScopePattern[],
+  maxScopes: number,
+): Promise<ScopeGaugeSnapshot> {
   const budgets = await manager.store.listBudgets()
   const scopes = budgets.map((b) => b.scope).filter((scope) => matchesAny(patterns, scope))
   const gauges: ScopeGauge[] = []
@@ -57,23 +61,56 @@ export async function collectScopeGauges(manager: BudgetManager, patterns: reado
     }
   }
   await Promise.all(Array.from({ length: Math.min(8, scopes.length) }, worker))
-  gauges.sort((a, b) => (b.utilization ?? -1) - (a.utilization ?? -1) || Number(b.spend) - Number(a.spend) || (a.scope < b.scope ? -1 : 1))
+  gauges.sort(
+    (a, b) =>
+      (b.utilization ?? -1) - (a.utilization ?? -1) ||
+      Number(b.spend) - Number(a.spend) ||
+      (a.scope < b.scope ? -1 : 1),
+  )
   const kept = gauges.slice(0, maxScopes)
   kept.sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0))
   return { gauges: kept, total: gauges.length, omitted: gauges.length - kept.length }
 }
 
 /** The per-scope gauge families: name suffix, help text, and the value of one budget (`null`: no series). */
-export const SCOPE_GAUGE_FAMILIES: readonly { suffix: string; help: string; read(gauge: ScopeGauge): string | number | null }[] = [
-  { suffix: 'scope_spend_usd', help: 'Spend committed in the current window of each budget, USD.', read: (g) => g.spend },
-  { suffix: 'scope_limit_usd', help: 'Limit of each budget (maxBudget with live increases), USD.', read: (g) => g.limit },
-  { suffix: 'scope_remaining_usd', help: 'Limit minus spend minus holds of calls in flight, USD, never below 0.', read: (g) => g.remaining },
-  { suffix: 'scope_utilization_ratio', help: 'Spend divided by the limit (1 = the limit is reached).', read: (g) => g.utilization },
-  { suffix: 'scope_projected_spend_usd', help: 'Spend at the end of the window at the average burn rate so far, USD.', read: (g) => g.projectedSpend },
+export const SCOPE_GAUGE_FAMILIES: readonly {
+  suffix: string
+  help: string
+  read(gauge: ScopeGauge): string | number | null
+}[] = [
+  {
+    suffix: 'scope_spend_usd',
+    help: 'Spend committed in the current window of each budget, USD.',
+    read: (g) => g.spend,
+  },
+  {
+    suffix: 'scope_limit_usd',
+    help: 'Limit of each budget (maxBudget with live increases), USD.',
+    read: (g) => g.limit,
+  },
+  {
+    suffix: 'scope_remaining_usd',
+    help: 'Limit minus spend minus holds of calls in flight, USD, never below 0.',
+    read: (g) => g.remaining,
+  },
+  {
+    suffix: 'scope_utilization_ratio',
+    help: 'Spend divided by the limit (1 = the limit is reached).',
+    read: (g) => g.utilization,
+  },
+  {
+    suffix: 'scope_projected_spend_usd',
+    help: 'Spend at the end of the window at the average burn rate so far, USD.',
+    read: (g) => g.projectedSpend,
+  },
 ]
 
 /** The whole-snapshot gauges: name suffix, help text and value. */
-export const SNAPSHOT_GAUGE_FAMILIES: readonly { suffix: string; help: string; read(snapshot: ScopeGaugeSnapshot): number }[] = [
+export const SNAPSHOT_GAUGE_FAMILIES: readonly {
+  suffix: string
+  help: string
+  read(snapshot: ScopeGaugeSnapshot): number
+}[] = [
   { suffix: 'scopes', help: 'Budgets matching the reported scope patterns.', read: (s) => s.total },
   { suffix: 'scopes_omitted', help: 'Budgets left out of the per-scope gauges by maxScopes.', read: (s) => s.omitted },
 ]
@@ -87,5 +124,10 @@ export function renderScopeGauges(prefix: string, snapshot: ScopeGaugeSnapshot, 
       if (value !== null) out.push(`${prefix}_${suffix}{scope="${escapeLabel(gauge.scope)}"} ${value}`)
     }
   }
-  for (const { suffix, help, read } of SNAPSHOT_GAUGE_FAMILIES) out.push(`# HELP ${prefix}_${suffix} ${help}`, `# TYPE ${prefix}_${suffix} gauge`, `${prefix}_${suffix} ${read(snapshot)}`)
+  for (const { suffix, help, read } of SNAPSHOT_GAUGE_FAMILIES)
+    out.push(
+      `# HELP ${prefix}_${suffix} ${help}`,
+      `# TYPE ${prefix}_${suffix} gauge`,
+      `${prefix}_${suffix} ${read(snapshot)}`,
+    )
 }

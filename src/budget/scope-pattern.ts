@@ -16,10 +16,19 @@ export interface ScopePattern {
 /** Compiles a pattern; `field` names the option in the error. */
 export function scopePattern(pattern: unknown, field = 'scope'): ScopePattern {
   if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > 600) {
-    throw new BudgetConfigError(field, `\`${field}\` must be a scope pattern such as \`team:*\` or \`user:alice\`, got ${describeValue(pattern)}`)
+    throw new BudgetConfigError(
+      field,
+      `\`${field}\` must be a scope pattern such as \`team:*\` or \`user:alice\`, got ${describeValue(pattern)}`,
+    )
   }
   const source = pattern
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's')
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    's',
+  )
   return { source, test: (scope) => regex.test(scope) }
 }
 

@@ -9,7 +9,18 @@
 import { InvalidInputError } from '../errors.js'
 
 /** Every scope type, in the order budgets are checked and reported. */
-export const SCOPE_TYPES = ['global', 'org', 'team', 'user', 'key', 'endUser', 'tag', 'provider', 'deployment', 'model'] as const
+export const SCOPE_TYPES = [
+  'global',
+  'org',
+  'team',
+  'user',
+  'key',
+  'endUser',
+  'tag',
+  'provider',
+  'deployment',
+  'model',
+] as const
 
 /** A scope type: `global`, `org`, `team`, `user`, `key` (API key), `endUser`, `tag`, `provider`, `deployment`, `model`. */
 export type ScopeType = (typeof SCOPE_TYPES)[number]
@@ -33,7 +44,8 @@ const SCOPE_TYPE_SET: ReadonlySet<string> = new Set(SCOPE_TYPES)
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
+  if (typeof value === 'string')
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
   if (value === null) return 'null'
   return typeof value
 }
@@ -45,7 +57,10 @@ function describe(value: unknown): string {
  */
 export function validateId(field: string, id: unknown): string {
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
-    throw new InvalidInputError(field, `\`${field}\` must be a string of 1 to ${MAX_ID_LENGTH} characters, got ${describe(id)}`)
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` must be a string of 1 to ${MAX_ID_LENGTH} characters, got ${describe(id)}`,
+    )
   }
   if (CONTROL.test(id)) {
     throw new InvalidInputError(field, `\`${field}\` must not contain control characters or unpaired surrogates`)
@@ -71,13 +86,19 @@ export function parseScope(input: ScopeInput, field = 'scope'): Scope {
     if (input === 'global') return { type: 'global', id: 'global' }
     const colon = input.indexOf(':')
     if (colon <= 0) {
-      throw new InvalidInputError(field, `\`${field}\` must be written \`type:id\` (e.g. \`team:search\`) or \`{ type, id }\`, got ${describe(input)}`)
+      throw new InvalidInputError(
+        field,
+        `\`${field}\` must be written \`type:id\` (e.g. \`team:search\`) or \`{ type, id }\`, got ${describe(input)}`,
+      )
     }
     const type = checkType(`${field}.type`, input.slice(0, colon))
     return { type, id: validateId(`${field}.id`, input.slice(colon + 1)) }
   }
   if (typeof input !== 'object' || input === null) {
-    throw new InvalidInputError(field, `\`${field}\` must be \`{ type, id }\` or a \`type:id\` string, got ${describe(input)}`)
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` must be \`{ type, id }\` or a \`type:id\` string, got ${describe(input)}`,
+    )
   }
   const type = checkType(`${field}.type`, input.type)
   return { type, id: validateId(`${field}.id`, input.id) }
@@ -134,7 +155,18 @@ const CONTEXT_FIELDS: ReadonlyArray<readonly [keyof CallContext, ScopeType]> = [
   ['deployment', 'deployment'],
   ['model', 'model'],
 ]
-const KNOWN_FIELDS: ReadonlySet<string> = new Set(['user', 'team', 'org', 'key', 'endUser', 'tags', 'model', 'provider', 'deployment', 'metadata'])
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+  'user',
+  'team',
+  'org',
+  'key',
+  'endUser',
+  'tags',
+  'model',
+  'provider',
+  'deployment',
+  'metadata',
+])
 const GLOBAL: Scope = Object.freeze({ type: 'global', id: 'global' }) as Scope
 
 /**
@@ -146,12 +178,18 @@ const GLOBAL: Scope = Object.freeze({ type: 'global', id: 'global' }) as Scope
 export function resolveContext(input: unknown, field = 'context'): ResolvedContext {
   if (input === undefined || input === null) return { context: {}, scopes: [GLOBAL], keys: ['global:global'] }
   if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new InvalidInputError(field, `\`${field}\` must be an object such as \`{ user: 'alice', team: 'search' }\`, got ${describe(input)}`)
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` must be an object such as \`{ user: 'alice', team: 'search' }\`, got ${describe(input)}`,
+    )
   }
   const record = input as Record<string, unknown>
   for (const name of Object.keys(record)) {
     if (!KNOWN_FIELDS.has(name)) {
-      throw new InvalidInputError(`${field}.${name.slice(0, 40)}`, `\`${field}\` has an unknown field ${describe(name)}; known fields: ${[...KNOWN_FIELDS].join(', ')}`)
+      throw new InvalidInputError(
+        `${field}.${name.slice(0, 40)}`,
+        `\`${field}\` has an unknown field ${describe(name)}; known fields: ${[...KNOWN_FIELDS].join(', ')}`,
+      )
     }
   }
   const context: CallContext = {}
@@ -201,7 +239,11 @@ export function validateMetadata(field: string, value: unknown): Record<string, 
     throw new InvalidInputError(field, `\`${field}\` must be a flat object of strings, numbers, booleans or null`)
   }
   const entries = Object.entries(value as Record<string, unknown>)
-  if (entries.length > MAX_METADATA_KEYS) throw new InvalidInputError(field, `\`${field}\` has ${entries.length} keys; at most ${MAX_METADATA_KEYS} are allowed`)
+  if (entries.length > MAX_METADATA_KEYS)
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` has ${entries.length} keys; at most ${MAX_METADATA_KEYS} are allowed`,
+    )
   const out: Record<string, string | number | boolean | null> = {}
   for (const [key, item] of entries) {
     validateId(`${field} key`, key)
@@ -210,7 +252,11 @@ export function validateMetadata(field: string, value: unknown): Record<string, 
       typeof item === 'boolean' ||
       (typeof item === 'number' && Number.isFinite(item)) ||
       (typeof item === 'string' && item.length <= MAX_METADATA_STRING)
-    if (!ok) throw new InvalidInputError(`${field}.${key.slice(0, 40)}`, `\`${field}.${key.slice(0, 40)}\` must be a string of at most ${MAX_METADATA_STRING} characters, a finite number, a boolean or null`)
+    if (!ok)
+      throw new InvalidInputError(
+        `${field}.${key.slice(0, 40)}`,
+        `\`${field}.${key.slice(0, 40)}\` must be a string of at most ${MAX_METADATA_STRING} characters, a finite number, a boolean or null`,
+      )
     Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true })
   }
   return out
@@ -228,7 +274,10 @@ export function parseUser(field: string, input: unknown): string {
   if (id.startsWith('user:')) return validateId(field, id.slice(5))
   const colon = id.indexOf(':')
   if (colon > 0 && SCOPE_TYPE_SET.has(id.slice(0, colon))) {
-    throw new InvalidInputError(field, `\`${field}\` names a user (\`erin\` or \`user:erin\`), got the ${id.slice(0, colon)} scope ${describe(id)}; use getStatus() for other scopes, or prefix \`user:\` when the user id itself contains a colon`)
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` names a user (\`erin\` or \`user:erin\`), got the ${id.slice(0, colon)} scope ${describe(id)}; use getStatus() for other scopes, or prefix \`user:\` when the user id itself contains a colon`,
+    )
   }
   return id
 }

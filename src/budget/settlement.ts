@@ -68,7 +68,8 @@ export function textLength(value: unknown, depth = 0): number {
   if (value !== null && typeof value === 'object') {
     let sum = 0
     for (const [key, inner] of Object.entries(value)) {
-      if (key === 'image_url' || key === 'source' || key === 'data' || key === 'file_data' || key === 'b64_json') continue
+      if (key === 'image_url' || key === 'source' || key === 'data' || key === 'file_data' || key === 'b64_json')
+        continue
       sum += textLength(inner, depth + 1)
     }
     return sum
@@ -77,13 +78,20 @@ export function textLength(value: unknown, depth = 0): number {
 }
 
 /** The request's input plus `outputTokens` of output, USD, or `undefined` when the model has no price. */
-function requestCost(request: EstimateRequest, model: string, provider: string | undefined, outputTokens: number): number | undefined {
+function requestCost(
+  request: EstimateRequest,
+  model: string,
+  provider: string | undefined,
+  outputTokens: number,
+): number | undefined {
   try {
     const priced = estimateCost({
       model,
       ...(provider !== undefined ? { provider } : {}),
       ...(request.inputTokens !== undefined ? { inputTokens: request.inputTokens } : {}),
-      ...(request.messages !== undefined && request.inputTokens === undefined ? { messages: request.messages as readonly EstimateMessage[] | string } : {}),
+      ...(request.messages !== undefined && request.inputTokens === undefined
+        ? { messages: request.messages as readonly EstimateMessage[] | string }
+        : {}),
       ...(request.messages === undefined && request.inputTokens === undefined ? { inputTokens: 0 } : {}),
       maxOutputTokens: outputTokens,
     })
@@ -104,15 +112,28 @@ export function commitFor(reservation: Pick<Reservation, 'estimateUsd' | 'model'
   if (ending.cacheHit === true) return { ...base, status: 'cache_hit', cost: 0 }
   const reported = ending.exit === 'completed' ? 'success' : 'aborted'
   if (ending.cost !== undefined) return { ...base, cost: ending.cost, status: reported, metadata }
-  if (ending.usage !== undefined && ending.usage !== null) return { ...base, usage: ending.usage, status: reported, metadata }
+  if (ending.usage !== undefined && ending.usage !== null)
+    return { ...base, usage: ending.usage, status: reported, metadata }
   const status = ending.exit === 'completed' ? 'estimated' : ending.exit === 'failed' ? 'failure' : 'aborted'
   if (ending.output !== undefined) metadata['outputTokensSeen'] = tokensFromText(ending.output)
-  if (ending.partialUsage !== undefined && ending.partialUsage !== null) return { ...base, usage: ending.partialUsage, status, estimated: true, metadata }
+  if (ending.partialUsage !== undefined && ending.partialUsage !== null)
+    return { ...base, usage: ending.partialUsage, status, estimated: true, metadata }
   if (ending.request !== undefined && ending.output !== undefined && model !== undefined) {
-    const cost = requestCost(ending.request, model, ending.provider ?? ending.request.provider, tokensFromText(ending.output))
+    const cost = requestCost(
+      ending.request,
+      model,
+      ending.provider ?? ending.request.provider,
+      tokensFromText(ending.output),
+    )
     if (cost !== undefined) return { ...base, cost, status, estimated: true, metadata }
   }
-  return { ...base, cost: reservation.estimateUsd, status, estimated: true, metadata: { ...metadata, chargedAt: 'reservation' } }
+  return {
+    ...base,
+    cost: reservation.estimateUsd,
+    status,
+    estimated: true,
+    metadata: { ...metadata, chargedAt: 'reservation' },
+  }
 }
 
 /**
@@ -161,7 +182,8 @@ export class Settlement {
       return
     } catch (error) {
       // What looked like a response held no usage after all: settle it as a call without usage.
-      if (isBudgetError(error) && error.code === 'MISSING_USAGE' && ending.usage !== undefined) return this.#commit({ ...ending, usage: undefined })
+      if (isBudgetError(error) && error.code === 'MISSING_USAGE' && ending.usage !== undefined)
+        return this.#commit({ ...ending, usage: undefined })
       this.#report(error, ending.model)
       if (isBudgetError(error) && error.code === 'STORAGE') return
       // The usage could not be priced (a served model without a price): the hold is charged, flagged; never leaked.
@@ -169,7 +191,10 @@ export class Settlement {
         cost: this.reservation.estimateUsd,
         status: ending.exit === 'completed' ? 'estimated' : ending.exit === 'failed' ? 'failure' : 'aborted',
         estimated: true,
-        metadata: { ...ending.metadata, recordError: (error instanceof Error ? error.message : String(error)).slice(0, 200) },
+        metadata: {
+          ...ending.metadata,
+          recordError: (error instanceof Error ? error.message : String(error)).slice(0, 200),
+        },
       }
       if (typeof input === 'object' && input.model !== undefined) fallback.model = input.model
       if (typeof input === 'object' && input.provider !== undefined) fallback.provider = input.provider

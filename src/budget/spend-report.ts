@@ -11,7 +11,14 @@
 import { DAY_MS, dayStart, rollupScope } from '../stores/ledger/rollups.js'
 import type { RollupQuery, RollupResult, RollupRow, SpendRecord } from '../stores/types.js'
 import { formatNano, nanoToUsd } from './money.js'
-import { type SpendGroup, type SpendGroupBy, type SpendQuery, type SpendReport, aggregateSpend, filterRecords } from './records.js'
+import {
+  type SpendGroup,
+  type SpendGroupBy,
+  type SpendQuery,
+  type SpendReport,
+  aggregateSpend,
+  filterRecords,
+} from './records.js'
 import { parseScope } from './scopes.js'
 
 /** Group-by dimensions a rollup row has. */
@@ -43,8 +50,20 @@ interface Sums {
   estimatedCalls: number
 }
 
-function sumsOf(report: { costNanoUsd: string; calls: number; inputTokens: number; outputTokens: number; estimatedCalls: number }): Sums {
-  return { nano: BigInt(report.costNanoUsd), calls: report.calls, inputTokens: report.inputTokens, outputTokens: report.outputTokens, estimatedCalls: report.estimatedCalls }
+function sumsOf(report: {
+  costNanoUsd: string
+  calls: number
+  inputTokens: number
+  outputTokens: number
+  estimatedCalls: number
+}): Sums {
+  return {
+    nano: BigInt(report.costNanoUsd),
+    calls: report.calls,
+    inputTokens: report.inputTokens,
+    outputTokens: report.outputTokens,
+    estimatedCalls: report.estimatedCalls,
+  }
 }
 
 function addSums(into: Sums, more: Sums): void {
@@ -69,12 +88,19 @@ function totalsOf(sums: Sums): Omit<SpendGroup, 'key'> {
 
 function rowKey(row: RollupRow, groupBy: readonly SpendGroupBy[]): Partial<Record<SpendGroupBy, string>> {
   const key: Partial<Record<SpendGroupBy, string>> = {}
-  for (const by of groupBy) key[by] = by === 'day' ? row.day : by === 'month' ? row.day.slice(0, 7) : by === 'model' ? row.model : row.modelServed
+  for (const by of groupBy)
+    key[by] =
+      by === 'day' ? row.day : by === 'month' ? row.day.slice(0, 7) : by === 'model' ? row.model : row.modelServed
   return key
 }
 
 /** The report of rollup rows plus the report of records, group by group. */
-function combine(rows: readonly RollupRow[], fromRecords: SpendReport, groupBy: readonly SpendGroupBy[], partial: boolean): SpendReport {
+function combine(
+  rows: readonly RollupRow[],
+  fromRecords: SpendReport,
+  groupBy: readonly SpendGroupBy[],
+  partial: boolean,
+): SpendReport {
   const total = sumsOf(fromRecords)
   const groups = new Map<string, { key: Partial<Record<SpendGroupBy, string>>; sums: Sums }>()
   const group = (key: Partial<Record<SpendGroupBy, string>>): Sums => {
@@ -88,7 +114,13 @@ function combine(rows: readonly RollupRow[], fromRecords: SpendReport, groupBy: 
   }
   for (const g of fromRecords.groups) addSums(group(g.key), sumsOf(g))
   for (const row of rows) {
-    const sums = { nano: BigInt(row.costNanoUsd), calls: row.calls, inputTokens: row.inputTokens, outputTokens: row.outputTokens, estimatedCalls: row.estimatedCalls }
+    const sums = {
+      nano: BigInt(row.costNanoUsd),
+      calls: row.calls,
+      inputTokens: row.inputTokens,
+      outputTokens: row.outputTokens,
+      estimatedCalls: row.estimatedCalls,
+    }
     addSums(total, sums)
     if (groupBy.length > 0) addSums(group(rowKey(row, groupBy)), sums)
   }
@@ -127,13 +159,20 @@ export async function spendReport(query: SpendQuery, { readRecords, readRollups 
   // Records are complete from `split` (a UTC midnight) on; the days before it come from the rollups.
   const split = Math.ceil(recordsFrom / DAY_MS) * DAY_MS
   const scope = rollupScopeOf(query)
-  const aligned = (from === undefined || from === dayStart(from)) && (to === undefined || to >= split || to === dayStart(to))
+  const aligned =
+    (from === undefined || from === dayStart(from)) && (to === undefined || to >= split || to === dayStart(to))
   if (scope === null || !aligned) return fromRecordsOnly(from, true)
   const rollupTo = to === undefined ? split : Math.min(to, split)
   const result = await readRollups({ ...(from === undefined ? {} : { from }), to: rollupTo, scopes: [scope] })
-  const model = query.model ?? (query.scope !== undefined && parseScope(query.scope, 'query.scope').type === 'model' ? parseScope(query.scope, 'query.scope').id : undefined)
-  const rows = model === undefined ? result.rows : result.rows.filter((r) => r.model === model || r.modelServed === model)
+  const model =
+    query.model ??
+    (query.scope !== undefined && parseScope(query.scope, 'query.scope').type === 'model'
+      ? parseScope(query.scope, 'query.scope').id
+      : undefined)
+  const rows =
+    model === undefined ? result.rows : result.rows.filter((r) => r.model === model || r.modelServed === model)
   const partial = result.rollupsFrom !== null && (from === undefined || from < result.rollupsFrom)
-  const rest = to !== undefined && to <= split ? { ...aggregateSpend([], query), partial } : await fromRecordsOnly(split, partial)
+  const rest =
+    to !== undefined && to <= split ? { ...aggregateSpend([], query), partial } : await fromRecordsOnly(split, partial)
   return combine(rows, rest, query.groupBy ?? [], partial)
 }

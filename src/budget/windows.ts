@@ -90,13 +90,39 @@ function describe(value: unknown): string {
 }
 
 const UNIT_WORDS: Record<string, (typeof ROLLING_UNITS)[number]> = {
-  s: 's', sec: 's', secs: 's', second: 's', seconds: 's',
-  m: 'm', min: 'm', mins: 'm', minute: 'm', minutes: 'm',
-  h: 'h', hr: 'h', hrs: 'h', hour: 'h', hours: 'h',
-  d: 'd', day: 'd', days: 'd',
-  w: 'w', wk: 'w', wks: 'w', week: 'w', weeks: 'w',
-  mo: 'mo', mon: 'mo', mos: 'mo', month: 'mo', months: 'mo',
-  y: 'y', yr: 'y', yrs: 'y', year: 'y', years: 'y',
+  s: 's',
+  sec: 's',
+  secs: 's',
+  second: 's',
+  seconds: 's',
+  m: 'm',
+  min: 'm',
+  mins: 'm',
+  minute: 'm',
+  minutes: 'm',
+  h: 'h',
+  hr: 'h',
+  hrs: 'h',
+  hour: 'h',
+  hours: 'h',
+  d: 'd',
+  day: 'd',
+  days: 'd',
+  w: 'w',
+  wk: 'w',
+  wks: 'w',
+  week: 'w',
+  weeks: 'w',
+  mo: 'mo',
+  mon: 'mo',
+  mos: 'mo',
+  month: 'mo',
+  months: 'mo',
+  y: 'y',
+  yr: 'y',
+  yrs: 'y',
+  year: 'y',
+  years: 'y',
 }
 
 function editDistance(a: string, b: string): number {
@@ -159,7 +185,10 @@ export function parseDuration(input: string): WindowDuration {
   } else {
     const match = /^(\d+)(s|m|h|d|w|mo|y)$/.exec(input)
     if (match === null) {
-      throw new BudgetConfigError('duration', `\`duration\` ${describe(input)} is not a duration.${suggestion(input)} Use ${GRAMMAR}.`)
+      throw new BudgetConfigError(
+        'duration',
+        `\`duration\` ${describe(input)} is not a duration.${suggestion(input)} Use ${GRAMMAR}.`,
+      )
     }
     const digits = match[1] ?? ''
     const count = Number(digits)
@@ -200,7 +229,9 @@ function toDuration(value: unknown): WindowDuration {
   if (typeof value === 'string') return parseDuration(value)
   const result = durationObjectSchema.safeParse(value)
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')
+    const problems = result.error.issues
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .join('; ')
     throw new BudgetConfigError(
       'duration',
       `\`duration\` ${describe(value)} is not a valid duration (${problems}). Pass a string (${GRAMMAR}) or { kind: 'calendar', unit } / { kind: 'rolling', count, unit }.`,
@@ -244,14 +275,19 @@ export function validateTimezone(zone: string): string {
   try {
     formatterFor(zone)
   } catch (error) {
-    throw new BudgetConfigError('timezone', `\`timezone\` ${describe(zone)} is not a known time zone. ${fix}`, { cause: error })
+    throw new BudgetConfigError('timezone', `\`timezone\` ${describe(zone)} is not a known time zone. ${fix}`, {
+      cause: error,
+    })
   }
   return zone
 }
 
 function checkInstant(field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new BudgetConfigError(field, `\`${field}\` must be a finite number of epoch milliseconds, got ${describe(value)}.`)
+    throw new BudgetConfigError(
+      field,
+      `\`${field}\` must be a finite number of epoch milliseconds, got ${describe(value)}.`,
+    )
   }
   if (value < MIN_WINDOW_INSTANT || value > MAX_WINDOW_INSTANT) {
     throw new BudgetConfigError(
@@ -302,13 +338,26 @@ function zoneOffset(zone: string, t: number): number {
   let second = 0
   for (const part of formatterFor(zone).formatToParts(at)) {
     switch (part.type) {
-      case 'year': year = Number(part.value); break
-      case 'month': month = Number(part.value); break
-      case 'day': day = Number(part.value); break
-      case 'hour': hour = Number(part.value) % 24; break
-      case 'minute': minute = Number(part.value); break
-      case 'second': second = Number(part.value); break
-      default: break
+      case 'year':
+        year = Number(part.value)
+        break
+      case 'month':
+        month = Number(part.value)
+        break
+      case 'day':
+        day = Number(part.value)
+        break
+      case 'hour':
+        hour = Number(part.value) % 24
+        break
+      case 'minute':
+        minute = Number(part.value)
+        break
+      case 'second':
+        second = Number(part.value)
+        break
+      default:
+        break
     }
   }
   return wallMs(year, month - 1, day, hour, minute, second) - (at - mod(at, SECOND))
@@ -378,7 +427,12 @@ function daysInMonth(year: number, month: number): number {
 }
 
 /** Window of a sequence of boundaries `boundary(p)`, non-decreasing in p; finds p with b(p) <= now < b(p+1). */
-function locate(now: number, initial: number, boundary: (p: number) => number, id: (p: number, start: number) => string): BudgetWindow {
+function locate(
+  now: number,
+  initial: number,
+  boundary: (p: number) => number,
+  id: (p: number, start: number) => string,
+): BudgetWindow {
   let p = initial
   let start = boundary(p)
   while (now < start) {
@@ -423,13 +477,23 @@ function compute(spec: ResolvedSpec, now: number): BudgetWindow {
   const nowWall = now + zoneOffset(zone, now)
   switch (duration.unit) {
     case 'daily':
-      return locate(now, Math.floor(nowWall / DAY), (p) => resolveWall(zone, p * DAY), (p) => `d${ymd(p * DAY)}`)
+      return locate(
+        now,
+        Math.floor(nowWall / DAY),
+        (p) => resolveWall(zone, p * DAY),
+        (p) => `d${ymd(p * DAY)}`,
+      )
     case 'weekly': {
       // p counts weeks; week p starts on day 7p + offset, where 1970-01-01 (day 0) was a Thursday.
       const firstDay = mod(spec.weekStartsOn - 4, 7)
       const initial = Math.floor((Math.floor(nowWall / DAY) - firstDay) / 7)
       const wall = (p: number): number => (p * 7 + firstDay) * DAY
-      return locate(now, initial, (p) => resolveWall(zone, wall(p)), (p) => `w${ymd(wall(p))}`)
+      return locate(
+        now,
+        initial,
+        (p) => resolveWall(zone, wall(p)),
+        (p) => `w${ymd(wall(p))}`,
+      )
     }
     case 'monthly': {
       const date = new Date(nowWall)

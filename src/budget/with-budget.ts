@@ -56,20 +56,35 @@ export interface WithBudgetOptions<Args extends unknown[], Result> {
 }
 
 const isFunction = (value: unknown): boolean => typeof value === 'function'
-const optionalFunction = z.custom<(...args: never[]) => unknown>(isFunction, { message: 'must be a function' }).optional()
+const optionalFunction = z
+  .custom<(...args: never[]) => unknown>(isFunction, { message: 'must be a function' })
+  .optional()
 
 /** The options of {@link withBudget}, checked when it wraps (unknown keys refused). */
 const WITH_BUDGET_OPTIONS = z.object({
-  manager: z.custom((value) => typeof value === 'object' && value !== null && typeof (value as { reserve?: unknown }).reserve === 'function', {
-    message: 'must be a BudgetManager',
-  }),
-  context: z.custom((value) => isFunction(value) || (typeof value === 'object' && value !== null && !Array.isArray(value)), {
-    message: 'must be a call context (e.g. `{ user: "alice" }`) or a function of the arguments',
-  }),
+  manager: z.custom(
+    (value) =>
+      typeof value === 'object' && value !== null && typeof (value as { reserve?: unknown }).reserve === 'function',
+    {
+      message: 'must be a BudgetManager',
+    },
+  ),
+  context: z.custom(
+    (value) => isFunction(value) || (typeof value === 'object' && value !== null && !Array.isArray(value)),
+    {
+      message: 'must be a call context (e.g. `{ user: "alice" }`) or a function of the arguments',
+    },
+  ),
   estimate: z
-    .custom((value) => isFunction(value) || (typeof value === 'object' && value !== null) || (typeof value === 'number' && Number.isFinite(value) && value >= 0), {
-      message: 'must be a USD number >= 0, an estimate request or a function of the arguments',
-    })
+    .custom(
+      (value) =>
+        isFunction(value) ||
+        (typeof value === 'object' && value !== null) ||
+        (typeof value === 'number' && Number.isFinite(value) && value >= 0),
+      {
+        message: 'must be a USD number >= 0, an estimate request or a function of the arguments',
+      },
+    )
     .optional(),
   cost: optionalFunction,
   usage: optionalFunction,
@@ -81,7 +96,10 @@ const WITH_BUDGET_OPTIONS = z.object({
 })
 
 /** The wrapped function: same parameters, and a promise of the same result. */
-export type BudgetedFunction<F extends (...args: never[]) => unknown> = (this: ThisParameterType<F>, ...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>
+export type BudgetedFunction<F extends (...args: never[]) => unknown> = (
+  this: ThisParameterType<F>,
+  ...args: Parameters<F>
+) => Promise<Awaited<ReturnType<F>>>
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null
@@ -98,7 +116,11 @@ function signalOf(args: readonly unknown[]): AbortSignal | undefined {
 }
 
 function isReadableStream(value: unknown): value is ReadableStream<unknown> {
-  return isObject(value) && typeof (value as { getReader?: unknown }).getReader === 'function' && typeof (value as { tee?: unknown }).tee === 'function'
+  return (
+    isObject(value) &&
+    typeof (value as { getReader?: unknown }).getReader === 'function' &&
+    typeof (value as { tee?: unknown }).tee === 'function'
+  )
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -109,12 +131,16 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 function defaultEstimate(args: readonly unknown[]): EstimateRequest {
   const request = args[0]
   if (!isObject(request) || typeof request.model !== 'string') {
-    throw new InvalidInputError('estimate', 'withBudget needs `estimate` (USD or `{ model, inputTokens | messages, maxOutputTokens }`) when the first argument has no `model`')
+    throw new InvalidInputError(
+      'estimate',
+      'withBudget needs `estimate` (USD or `{ model, inputTokens | messages, maxOutputTokens }`) when the first argument has no `model`',
+    )
   }
   const out: EstimateRequest = { model: request.model }
   const messages = request.messages ?? request.input ?? request.prompt
   if (messages !== undefined) out.messages = messages
-  const cap = request.max_tokens ?? request.max_completion_tokens ?? request.max_output_tokens ?? request.maxOutputTokens
+  const cap =
+    request.max_tokens ?? request.max_completion_tokens ?? request.max_output_tokens ?? request.maxOutputTokens
   if (typeof cap === 'number') out.maxOutputTokens = cap
   return out
 }
@@ -136,7 +162,10 @@ function defaultEstimate(args: readonly unknown[]): EstimateRequest {
  * const reply = await chat({ model: 'gpt-4o', messages, max_tokens: 500 })
  * ```
  */
-export function withBudget<F extends (...args: never[]) => unknown>(fn: F, options: WithBudgetOptions<Parameters<F>, Awaited<ReturnType<F>>>): BudgetedFunction<F> {
+export function withBudget<F extends (...args: never[]) => unknown>(
+  fn: F,
+  options: WithBudgetOptions<Parameters<F>, Awaited<ReturnType<F>>>,
+): BudgetedFunction<F> {
   if (typeof fn !== 'function') throw new InvalidInputError('fn', 'withBudget(fn, options): `fn` must be a function')
   parseOptions('withBudget(fn, options)', WITH_BUDGET_OPTIONS, options)
   type Args = Parameters<F>
@@ -148,10 +177,18 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
   const staticContext = typeof options.context === 'function' ? undefined : resolveContext(options.context)
 
   /** How the call ended, as the settlement core reads it: the caller's cost or the result's usage, at the served model. */
-  const endingOf = (reservation: Reservation, result: SettledResult<Result>, args: Args, exit: CallExit): CallEnding => {
+  const endingOf = (
+    reservation: Reservation,
+    result: SettledResult<Result>,
+    args: Args,
+    exit: CallExit,
+  ): CallEnding => {
     try {
       if (options.cacheHit?.(result, args) === true) return { exit, cacheHit: true }
-      const served = options.model?.(args, result) ?? (isObject(result) && typeof result.model === 'string' ? result.model : undefined) ?? reservation.model
+      const served =
+        options.model?.(args, result) ??
+        (isObject(result) && typeof result.model === 'string' ? result.model : undefined) ??
+        reservation.model
       const ending: CallEnding = { exit, model: served }
       if (options.provider !== undefined) ending.provider = options.provider
       if (options.cost !== undefined) ending.cost = options.cost(result, args)
@@ -164,17 +201,27 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
   }
 
   /** Settles a stream once, when it ends or stops early: the chunks read so far, or no usage if none. */
-  const streamFinisher = (settlement: Settlement, chunks: unknown[], args: Args): ((how: 'end' | 'stop' | 'error') => Promise<void>) => {
+  const streamFinisher = (
+    settlement: Settlement,
+    chunks: unknown[],
+    args: Args,
+  ): ((how: 'end' | 'stop' | 'error') => Promise<void>) => {
     const signal = signalOf(args)
     return (how) => {
       if (settlement.settled) return Promise.resolve()
-      const exit: CallExit = signal?.aborted === true ? 'aborted' : how === 'end' ? 'completed' : how === 'stop' ? 'cancelled' : 'failed'
-      if (chunks.length === 0) return settlement.end({ exit, model: settlement.reservation.model, provider: options.provider })
+      const exit: CallExit =
+        signal?.aborted === true ? 'aborted' : how === 'end' ? 'completed' : how === 'stop' ? 'cancelled' : 'failed'
+      if (chunks.length === 0)
+        return settlement.end({ exit, model: settlement.reservation.model, provider: options.provider })
       return settlement.end(endingOf(settlement.reservation, chunks as unknown as SettledResult<Result>, args, exit))
     }
   }
 
-  const wrapAsyncIterable = (settlement: Settlement, source: AsyncIterable<unknown>, args: Args): AsyncIterable<unknown> => {
+  const wrapAsyncIterable = (
+    settlement: Settlement,
+    source: AsyncIterable<unknown>,
+    args: Args,
+  ): AsyncIterable<unknown> => {
     const chunks: unknown[] = []
     const finish = streamFinisher(settlement, chunks, args)
     const meter = (iterator: AsyncIterator<unknown>): AsyncIterator<unknown> => {
@@ -216,13 +263,18 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
     const name: PropertyKey = typeof target.iterator === 'function' ? 'iterator' : Symbol.asyncIterator
     const original = target[name] as (this: unknown) => AsyncIterator<unknown>
     try {
-      Object.defineProperty(source, name, { value: () => meter(original.call(source)), configurable: true, writable: true })
+      Object.defineProperty(source, name, {
+        value: () => meter(original.call(source)),
+        configurable: true,
+        writable: true,
+      })
       return source
     } catch {
       // A frozen object: hand back a view of it whose iterator is metered.
       return new Proxy(source as object, {
         get(object, property) {
-          if (property === Symbol.asyncIterator) return () => meter((source as AsyncIterable<unknown>)[Symbol.asyncIterator]())
+          if (property === Symbol.asyncIterator)
+            return () => meter((source as AsyncIterable<unknown>)[Symbol.asyncIterator]())
           const value: unknown = Reflect.get(object, property, object)
           return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(object) : value
         },
@@ -230,7 +282,11 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
     }
   }
 
-  const wrapReadableStream = (settlement: Settlement, source: ReadableStream<unknown>, args: Args): ReadableStream<unknown> => {
+  const wrapReadableStream = (
+    settlement: Settlement,
+    source: ReadableStream<unknown>,
+    args: Args,
+  ): ReadableStream<unknown> => {
     const chunks: unknown[] = []
     let reader: ReadableStreamDefaultReader<unknown> | undefined
     const finish = streamFinisher(settlement, chunks, args)
@@ -264,18 +320,31 @@ export function withBudget<F extends (...args: never[]) => unknown>(fn: F, optio
   }
 
   const wrapped = async function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
-    const estimate = options.estimate === undefined ? defaultEstimate(args) : typeof options.estimate === 'function' ? await options.estimate(...args) : options.estimate
+    const estimate =
+      options.estimate === undefined
+        ? defaultEstimate(args)
+        : typeof options.estimate === 'function'
+          ? await options.estimate(...args)
+          : options.estimate
     // A fallback is taken only when the function can be told about it; otherwise the call is refused.
     const reserveOptions = { allowFallback: applyModel !== undefined }
     const reservation =
       staticContext !== undefined
         ? await reserveResolved(manager, staticContext, estimate, reserveOptions)
-        : await manager.reserve(await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args), estimate, reserveOptions)
+        : await manager.reserve(
+            await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args),
+            estimate,
+            reserveOptions,
+          )
     const requested = typeof estimate === 'object' ? estimate.model : undefined
     if (applyModel !== undefined && reservation.model !== undefined && reservation.model !== requested) {
       try {
         const next = applyModel(args, reservation.model)
-        if (!Array.isArray(next)) throw new InvalidInputError('applyModel', `withBudget: \`applyModel\` must return the argument list (an array), got ${next === null ? 'null' : typeof next}`)
+        if (!Array.isArray(next))
+          throw new InvalidInputError(
+            'applyModel',
+            `withBudget: \`applyModel\` must return the argument list (an array), got ${next === null ? 'null' : typeof next}`,
+          )
         args = next as Args
       } catch (error) {
         await reservation.release().catch((releaseError: unknown) => options.onCommitError?.(releaseError))

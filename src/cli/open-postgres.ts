@@ -31,7 +31,10 @@ export async function openPostgres(spec: string, options: { migrate: boolean }):
   } catch {
     throw new UsageError(`--store ${JSON.stringify(spec.replace(/:[^:@/]*@/, ':***@'))} is not a valid PostgreSQL URL`)
   }
-  let Pool: new (config: { connectionString: string; max?: number }) => PostgresPool & { end(): Promise<void>; on(event: 'error', listener: (error: Error) => void): unknown }
+  let Pool: new (config: {
+    connectionString: string
+    max?: number
+  }) => PostgresPool & { end(): Promise<void>; on(event: 'error', listener: (error: Error) => void): unknown }
   try {
     const pg = (await import('pg')) as unknown as { default?: { Pool: typeof Pool }; Pool?: typeof Pool }
     Pool = (pg.default?.Pool ?? pg.Pool)!

@@ -70,7 +70,10 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
     } catch {
       throw new UsageError(`--store ${JSON.stringify(spec)} is not a valid Redis URL`)
     }
-    let Redis: new (url: string, options?: Record<string, unknown>) => { quit(): Promise<unknown>; on(event: 'error', listener: (error: Error) => void): unknown }
+    let Redis: new (
+      url: string,
+      options?: Record<string, unknown>,
+    ) => { quit(): Promise<unknown>; on(event: 'error', listener: (error: Error) => void): unknown }
     try {
       const ioredis = (await import('ioredis')) as unknown as { default: typeof Redis }
       Redis = ioredis.default

@@ -38,14 +38,28 @@ function isNormalized(u: unknown): u is NormalizedUsage {
 
 /** The usage of a call from any shape; an async stream is refused (pricing must stay synchronous). */
 function syncUsage(raw: unknown, input: CalculateCostInput): NormalizedUsage {
-  if (typeof raw === 'object' && raw !== null && typeof (raw as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function' && !('usage' in raw)) {
-    throw new InvalidInputError('usage', '`usage` is an async stream; `await normalizeUsage(stream)` (or use createUsageAccumulator) and pass the result')
+  if (
+    typeof raw === 'object' &&
+    raw !== null &&
+    typeof (raw as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function' &&
+    !('usage' in raw)
+  ) {
+    throw new InvalidInputError(
+      'usage',
+      '`usage` is an async stream; `await normalizeUsage(stream)` (or use createUsageAccumulator) and pass the result',
+    )
   }
   return normalizeUsage(raw, { provider: input.provider, model: input.model })
 }
 
 /** `list` with one more adjustment (a new frozen array: the shared empty one is never mutated). */
-function adjust(list: readonly UsageAdjustment[], field: UsageAdjustment['field'], reported: number, billedAs: number, message: string): readonly UsageAdjustment[] {
+function adjust(
+  list: readonly UsageAdjustment[],
+  field: UsageAdjustment['field'],
+  reported: number,
+  billedAs: number,
+  message: string,
+): readonly UsageAdjustment[] {
   return Object.freeze([...list, Object.freeze({ field, reported, billedAs, message })])
 }
 
@@ -59,23 +73,36 @@ function adjust(list: readonly UsageAdjustment[], field: UsageAdjustment['field'
  * @throws MissingUsageError when `usage` carries no usage.
  */
 export function calculateCost(input: CalculateCostInput): CostResult {
-  if (input === null || typeof input !== 'object') throw new InvalidInputError('input', '`calculateCost` takes an object { model, usage, ... }')
+  if (input === null || typeof input !== 'object')
+    throw new InvalidInputError('input', '`calculateCost` takes an object { model, usage, ... }')
   const raw = input.usage
   const usage = isNormalized(raw) ? raw : syncUsage(raw, input)
   // The model that served the call (from the response) wins over the requested one when it resolves.
   let model = input.model
   const catalog = input.catalog ?? defaultCatalog
-  if (usage.model !== undefined && usage.model !== model && usage.modelSource !== 'request' && input.prices === undefined) {
+  if (
+    usage.model !== undefined &&
+    usage.model !== model &&
+    usage.modelSource !== 'request' &&
+    input.prices === undefined
+  ) {
     if (model === undefined || catalogLookup(catalog, usage.model, input.provider) !== undefined) model = usage.model
   }
-  if (typeof model !== 'string' || model === '') throw new InvalidInputError('model', '`model` is required (the usage does not name one)')
+  if (typeof model !== 'string' || model === '')
+    throw new InvalidInputError('model', '`model` is required (the usage does not name one)')
   const priced = resolveFor(model, input, catalog)
   const provider = input.provider ?? (priced ? priced.resolved.entry.provider : 'unknown')
   const usageTier = usage.serviceTier
   const inputTier = input.serviceTier
-  const tier = usageTier !== undefined ? tierOf(usageTier, 'usage.serviceTier') : inputTier === undefined ? 'standard' : tierOf(inputTier, 'serviceTier')
+  const tier =
+    usageTier !== undefined
+      ? tierOf(usageTier, 'usage.serviceTier')
+      : inputTier === undefined
+        ? 'standard'
+        : tierOf(inputTier, 'serviceTier')
   const batch = input.batch === true
-  if (input.batch !== undefined && typeof input.batch !== 'boolean') throw new InvalidInputError('batch', `\`batch\` must be a boolean, got ${describeValue(input.batch)}`)
+  if (input.batch !== undefined && typeof input.batch !== 'boolean')
+    throw new InvalidInputError('batch', `\`batch\` must be a boolean, got ${describeValue(input.batch)}`)
 
   // Validate counts (also for unpriced calls: bad input is bad input).
   // Direct named reads (keyed reads of absent properties are slow in V8).
@@ -97,7 +124,13 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   const reasoningRaw = usage.reasoningTokens
   let reasoning = 0
   if (reasoningRaw !== null) {
-    if (typeof reasoningRaw !== 'number' || !Number.isSafeInteger(reasoningRaw) || reasoningRaw < 0 || reasoningRaw > MAX_TOKENS) throw badCount('reasoningTokens', reasoningRaw)
+    if (
+      typeof reasoningRaw !== 'number' ||
+      !Number.isSafeInteger(reasoningRaw) ||
+      reasoningRaw < 0 ||
+      reasoningRaw > MAX_TOKENS
+    )
+      throw badCount('reasoningTokens', reasoningRaw)
     reasoning = reasoningRaw
   }
   // Inconsistent counts (providers do send cache counts above the prompt total) are clamped, never thrown:
@@ -105,23 +138,60 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   let adjusted = NONE_ADJUSTED
   let write1h = write1hRaw
   if (write1h > cacheWrite) {
-    adjusted = adjust(adjusted, 'cacheWrite1hTokens', write1h, cacheWrite, `\`usage.cacheWrite1hTokens\` (${write1h}) exceeds \`usage.cacheWriteTokens\` (${cacheWrite}); counted as ${cacheWrite} 1-hour writes`)
+    adjusted = adjust(
+      adjusted,
+      'cacheWrite1hTokens',
+      write1h,
+      cacheWrite,
+      `\`usage.cacheWrite1hTokens\` (${write1h}) exceeds \`usage.cacheWriteTokens\` (${cacheWrite}); counted as ${cacheWrite} 1-hour writes`,
+    )
     write1h = cacheWrite
   }
   const write5m = cacheWrite - write1h
   let uncached = inputTokens - cacheRead - cacheWrite - audioIn - imageIn
   if (uncached < 0) {
-    adjusted = adjust(adjusted, 'inputTokens', inputTokens, inputTokens - uncached, `cache reads (${cacheRead}) + cache writes (${cacheWrite}) + audio (${audioIn}) + image (${imageIn}) input tokens exceed \`usage.inputTokens\` (${inputTokens}); the uncached input was counted as 0 instead of ${uncached}`)
+    adjusted = adjust(
+      adjusted,
+      'inputTokens',
+      inputTokens,
+      inputTokens - uncached,
+      `cache reads (${cacheRead}) + cache writes (${cacheWrite}) + audio (${audioIn}) + image (${imageIn}) input tokens exceed \`usage.inputTokens\` (${inputTokens}); the uncached input was counted as 0 instead of ${uncached}`,
+    )
     uncached = 0
   }
   let textOut = outputTokens - reasoning - audioOut - imageOut
   if (textOut < 0) {
-    adjusted = adjust(adjusted, 'outputTokens', outputTokens, outputTokens - textOut, `reasoning (${reasoning}) + audio (${audioOut}) + image (${imageOut}) output tokens exceed \`usage.outputTokens\` (${outputTokens}); the text output was counted as 0 instead of ${textOut}`)
+    adjusted = adjust(
+      adjusted,
+      'outputTokens',
+      outputTokens,
+      outputTokens - textOut,
+      `reasoning (${reasoning}) + audio (${audioOut}) + image (${imageOut}) output tokens exceed \`usage.outputTokens\` (${outputTokens}); the text output was counted as 0 instead of ${textOut}`,
+    )
     textOut = 0
   }
 
   if (priced === undefined) {
-    return new CostResultImpl(0, 1, 0, 0, 0, 0, 0, 0, 0, model, provider, 'exact', false, 'catalog', tier, batch, NONE_UNPRICED, adjusted)
+    return new CostResultImpl(
+      0,
+      1,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      model,
+      provider,
+      'exact',
+      false,
+      'catalog',
+      tier,
+      batch,
+      NONE_UNPRICED,
+      adjusted,
+    )
   }
   const { resolved, prepared } = priced
   const source = resolved.entry.source
@@ -130,10 +200,33 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   const providerCost = usage.providerCost
   if (providerCost !== undefined) {
     const parsed = typeof providerCost === 'number' ? decimalFromNumber(providerCost) : undefined
-    if (!parsed) throw new InvalidInputError('usage.providerCost', `\`usage.providerCost\` must be a finite number >= 0, got ${describeValue(providerCost)}`)
+    if (!parsed)
+      throw new InvalidInputError(
+        'usage.providerCost',
+        `\`usage.providerCost\` must be a finite number >= 0, got ${describeValue(providerCost)}`,
+      )
     if (parsed.int > 0n) {
       checkLedgerRange(parsed.int, parsed.scale)
-      return new CostResultImpl(parsed.scale, 1, parsed.int, 0n, 0n, 0n, 0n, 0n, parsed.int, resolved.key, provider, resolved.rule, true, 'provider', tier, batch, NONE_UNPRICED, adjusted)
+      return new CostResultImpl(
+        parsed.scale,
+        1,
+        parsed.int,
+        0n,
+        0n,
+        0n,
+        0n,
+        0n,
+        parsed.int,
+        resolved.key,
+        provider,
+        resolved.rule,
+        true,
+        'provider',
+        tier,
+        batch,
+        NONE_UNPRICED,
+        adjusted,
+      )
     }
   }
 
@@ -174,7 +267,26 @@ export function calculateCost(input: CalculateCostInput): CostResult {
     const r = reasoning * reasoningRate
     const total = i + cr + cw + o + r
     if (total <= prepared.maxFastTotal) {
-      return new CostResultImpl(prepared.scale, prepared.unit, total, i, o, cr, cw, r, 0, resolved.key, provider, resolved.rule, true, source, tier, batch, NONE_UNPRICED, adjusted)
+      return new CostResultImpl(
+        prepared.scale,
+        prepared.unit,
+        total,
+        i,
+        o,
+        cr,
+        cw,
+        r,
+        0,
+        resolved.key,
+        provider,
+        resolved.rule,
+        true,
+        source,
+        tier,
+        batch,
+        NONE_UNPRICED,
+        adjusted,
+      )
     }
   }
 
@@ -238,7 +350,26 @@ export function calculateCost(input: CalculateCostInput): CostResult {
       // Nothing of this call has a price: unpriced exactly like an unknown model.
       const parts = withTokenParts(gaps, unpriced)
       if (input.onUnpriced === 'zero') {
-        return new CostResultImpl(0, 1, 0, 0, 0, 0, 0, 0, 0, resolved.key, provider, resolved.rule, false, source, tier, batch, parts.length === 0 ? NONE_UNPRICED : Object.freeze(parts), adjusted)
+        return new CostResultImpl(
+          0,
+          1,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          resolved.key,
+          provider,
+          resolved.rule,
+          false,
+          source,
+          tier,
+          batch,
+          parts.length === 0 ? NONE_UNPRICED : Object.freeze(parts),
+          adjusted,
+        )
       }
       throw unpricedUsageError(model, input.provider, resolved, prepared, parts)
     }
@@ -247,5 +378,24 @@ export function calculateCost(input: CalculateCostInput): CostResult {
   }
   const total = i + cr + cw + o + r + x
   checkLedgerRange(total, scale)
-  return new CostResultImpl(scale, 1, total, i, o, cr, cw, r, x, resolved.key, provider, resolved.rule, true, source, tier, batch, unpriced, adjusted)
+  return new CostResultImpl(
+    scale,
+    1,
+    total,
+    i,
+    o,
+    cr,
+    cw,
+    r,
+    x,
+    resolved.key,
+    provider,
+    resolved.rule,
+    true,
+    source,
+    tier,
+    batch,
+    unpriced,
+    adjusted,
+  )
 }

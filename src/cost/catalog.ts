@@ -77,7 +77,13 @@ export let catalogResolve: (catalog: PriceCatalog, model: string, provider: stri
 /** Prepared (scaled-integer) prices of an entry, memoized per catalog. */
 export let catalogPrepare: (catalog: PriceCatalog, entry: PriceEntry) => PreparedEntry
 /** The custom price in force at `at` for a time-dependent resolution. */
-export let catalogAtTime: (catalog: PriceCatalog, resolution: Resolution, at: number, model: string, provider: string | undefined) => { resolved: ResolvedModel; prepared: PreparedEntry }
+export let catalogAtTime: (
+  catalog: PriceCatalog,
+  resolution: Resolution,
+  at: number,
+  model: string,
+  provider: string | undefined,
+) => { resolved: ResolvedModel; prepared: PreparedEntry }
 
 /** Longest model name {@link PriceCatalog.suggest} looks for close matches of. */
 const MAX_SUGGEST_LENGTH = 256
@@ -114,7 +120,8 @@ export class PriceCatalog {
 
   constructor(options: PriceCatalogOptions = {}) {
     const size = options.cacheSize ?? 2000
-    if (!Number.isSafeInteger(size) || size < 1) throw new InvalidInputError('cacheSize', `\`cacheSize\` must be a positive integer, got ${describeValue(size)}`)
+    if (!Number.isSafeInteger(size) || size < 1)
+      throw new InvalidInputError('cacheSize', `\`cacheSize\` must be a positive integer, got ${describeValue(size)}`)
     this.#cache = new TinyLru(size)
     this.#source = options.table
   }
@@ -192,7 +199,8 @@ export class PriceCatalog {
    * @example catalog.register('my-finetune', { inputPerMillion: '3', outputPerMillion: '12' })
    */
   register(model: string, prices: CustomPrices, options: RegisterOptions = {}): this {
-    if (typeof model !== 'string' || model.trim() === '') throw new InvalidInputError('model', '`model` must be a non-empty string')
+    if (typeof model !== 'string' || model.trim() === '')
+      throw new InvalidInputError('model', '`model` must be a non-empty string')
     const entry = customEntry(model, prices, options)
     const list = [...(this.#custom.get(model) ?? []).filter((e) => e.effectiveFrom !== entry.effectiveFrom), entry]
     list.sort((a, b) => a.effectiveFrom - b.effectiveFrom)
@@ -212,8 +220,10 @@ export class PriceCatalog {
    * Adds an alias: `name` resolves like `target` (e.g. a gateway's model name, `my-gpt` -> `gpt-4o`).
    */
   alias(name: string, target: string): this {
-    if (typeof name !== 'string' || name === '') throw new InvalidInputError('name', '`name` must be a non-empty string')
-    if (typeof target !== 'string' || target === '') throw new InvalidInputError('target', '`target` must be a non-empty string')
+    if (typeof name !== 'string' || name === '')
+      throw new InvalidInputError('name', '`name` must be a non-empty string')
+    if (typeof target !== 'string' || target === '')
+      throw new InvalidInputError('target', '`target` must be a non-empty string')
     if (name === target) throw new InvalidInputError('target', `alias \`${truncate(name)}\` cannot point to itself`)
     this.#aliases.set(name, target)
     this.#invalidate()
@@ -229,7 +239,11 @@ export class PriceCatalog {
     if (!key) throw new InvalidInputError('provider', '`provider` must be a provider name or `*`')
     const target = this.#deployments.get(key) ?? new Map<string, string>()
     for (const [name, model] of Object.entries(map)) {
-      if (typeof model !== 'string' || model === '') throw new InvalidInputError(`map.${truncate(name, 80)}`, `deployment \`${truncate(name)}\` must map to a model name`)
+      if (typeof model !== 'string' || model === '')
+        throw new InvalidInputError(
+          `map.${truncate(name, 80)}`,
+          `deployment \`${truncate(name)}\` must map to a model name`,
+        )
       target.set(name, model)
     }
     this.#deployments.set(key, target)
@@ -256,7 +270,10 @@ export class PriceCatalog {
    *
    * @throws UnknownModelError with the keys tried and the closest known names.
    */
-  resolve(model: string, options: { provider?: string | undefined; at?: Date | number | undefined } = {}): ResolvedModel {
+  resolve(
+    model: string,
+    options: { provider?: string | undefined; at?: Date | number | undefined } = {},
+  ): ResolvedModel {
     const resolution = this.#resolveInternal(model, options.provider)
     if (resolution.timed.length === 0) return resolution.resolved
     const at = options.at === undefined ? Date.now() : options.at instanceof Date ? options.at.getTime() : options.at
@@ -277,7 +294,8 @@ export class PriceCatalog {
   #resolveInternal(model: string, provider: string | undefined): Resolution {
     const found = this.#lookup(model, provider)
     if (found) return found
-    if (typeof model !== 'string' || model === '') throw new InvalidInputError('model', '`model` must be a non-empty string')
+    if (typeof model !== 'string' || model === '')
+      throw new InvalidInputError('model', '`model` must be a non-empty string')
     const tried = this.#candidates(model, normalizeProvider(provider), new Set()).map((c) => c.key)
     throw new UnknownModelError({ model, provider, tried: [...new Set(tried)], suggestions: this.suggest(model) })
   }
@@ -314,7 +332,11 @@ export class PriceCatalog {
     return prepared
   }
 
-  #candidates(model: string, provider: string | undefined, seen: Set<string>): Array<{ key: string; rule: ResolutionRule; via: string; checkProvider: boolean }> {
+  #candidates(
+    model: string,
+    provider: string | undefined,
+    seen: Set<string>,
+  ): Array<{ key: string; rule: ResolutionRule; via: string; checkProvider: boolean }> {
     const out: Array<{ key: string; rule: ResolutionRule; via: string; checkProvider: boolean }> = []
     const push = (key: string, rule: ResolutionRule, via: string, checkProvider = false): void => {
       out.push({ key, rule, via, checkProvider })
@@ -329,7 +351,8 @@ export class PriceCatalog {
       let next: string | undefined
       if (slash > 0) {
         const head = current.slice(0, slash)
-        if (this.#isProvider(head) || ROUTES.has(head) || BEDROCK_REGION.test(head) || COMMITMENT.test(head)) next = current.slice(slash + 1)
+        if (this.#isProvider(head) || ROUTES.has(head) || BEDROCK_REGION.test(head) || COMMITMENT.test(head))
+          next = current.slice(slash + 1)
       }
       if (next === undefined) {
         const cross = CROSS_REGION.exec(current)
@@ -369,7 +392,26 @@ export class PriceCatalog {
 
   #isProvider(name: string): boolean {
     if (!this.#providers) {
-      const set = new Set<string>(['openai', 'azure', 'azure_ai', 'anthropic', 'bedrock', 'vertex_ai', 'gemini', 'xai', 'mistral', 'deepseek', 'groq', 'openrouter', 'cohere', 'together_ai', 'fireworks_ai', 'perplexity', 'text-completion-openai', 'vertex_ai_beta'])
+      const set = new Set<string>([
+        'openai',
+        'azure',
+        'azure_ai',
+        'anthropic',
+        'bedrock',
+        'vertex_ai',
+        'gemini',
+        'xai',
+        'mistral',
+        'deepseek',
+        'groq',
+        'openrouter',
+        'cohere',
+        'together_ai',
+        'fireworks_ai',
+        'perplexity',
+        'text-completion-openai',
+        'vertex_ai_beta',
+      ])
       for (const p of this.#loadTable().providers) {
         set.add(p)
         const head = p.split('-')[0]
@@ -396,61 +438,95 @@ export class PriceCatalog {
     // 2. Catalog: exact (provider must match when a provider is given), provider/model.
     const [exact, ...rest] = candidates
     const exactEntry = this.get(exact!.key)
-    if (exactEntry && (!provider || providerMatches(exactEntry.provider, provider))) return this.#resolution(exactEntry, 'exact', model)
+    if (exactEntry && (!provider || providerMatches(exactEntry.provider, provider)))
+      return this.#resolution(exactEntry, 'exact', model)
     const prefixed = rest[0]?.rule === 'provider-prefixed' ? rest[0] : undefined
     if (prefixed) {
       const entry = this.get(prefixed.key)
       if (entry) return this.#resolution(entry, 'provider-prefixed', `${model} -> ${prefixed.key}`)
     }
     // 3. Aliases and deployment maps (the target resolves with the same rules).
-    const deployment = (provider ? this.#deployments.get(provider)?.get(model) : undefined) ?? this.#deployments.get('*')?.get(model)
+    const deployment =
+      (provider ? this.#deployments.get(provider)?.get(model) : undefined) ?? this.#deployments.get('*')?.get(model)
     const alias = this.#aliases.get(model)
     const target = deployment ?? alias
     if (target !== undefined) {
       const inner = this.#resolveUncached(target, providerHint, depth + 1)
       if (inner) {
         const rule: ResolutionRule = deployment !== undefined ? 'deployment' : 'alias'
-        return { ...inner, resolved: { ...inner.resolved, rule, explain: `${model} -> ${target} (${rule}); ${inner.resolved.explain}` } }
+        return {
+          ...inner,
+          resolved: { ...inner.resolved, rule, explain: `${model} -> ${target} (${rule}); ${inner.resolved.explain}` },
+        }
       }
     }
     // 4. Stripped forms, 5. date suffix stripped (only reached when the dated key is absent).
     const slash = model.indexOf('/')
-    const impliedProvider = slash > 0 && this.#isProvider(model.slice(0, slash)) ? normalizeProvider(model.slice(0, slash)) : undefined
+    const impliedProvider =
+      slash > 0 && this.#isProvider(model.slice(0, slash)) ? normalizeProvider(model.slice(0, slash)) : undefined
     for (const c of rest) {
       if (c === prefixed) continue
       const entry = this.get(c.key)
       if (entry) return this.#resolution(entry, c.rule, `${c.via} -> ${c.key}`)
       // A stripped form may itself be a deployment (of the prefix's provider) or an alias.
       const implied = provider ?? impliedProvider
-      const deploymentTarget = (implied ? this.#deployments.get(implied)?.get(c.key) : undefined) ?? this.#deployments.get('*')?.get(c.key)
+      const deploymentTarget =
+        (implied ? this.#deployments.get(implied)?.get(c.key) : undefined) ?? this.#deployments.get('*')?.get(c.key)
       const aliasTarget = deploymentTarget ?? this.#aliases.get(c.key)
       if (aliasTarget !== undefined) {
         const rule: ResolutionRule = deploymentTarget !== undefined ? 'deployment' : 'alias'
         const inner = this.#resolveUncached(aliasTarget, providerHint ?? implied, depth + 1)
-        if (inner) return { ...inner, resolved: { ...inner.resolved, rule, explain: `${model} -> ${c.key} -> ${aliasTarget} (${rule}); ${inner.resolved.explain}` } }
+        if (inner)
+          return {
+            ...inner,
+            resolved: {
+              ...inner.resolved,
+              rule,
+              explain: `${model} -> ${c.key} -> ${aliasTarget} (${rule}); ${inner.resolved.explain}`,
+            },
+          }
       }
     }
     // 6. Exact key of another provider (e.g. azure hint, only the openai entry exists).
-    if (exactEntry) return this.#resolution(exactEntry, 'provider-mismatch', `${model} (entry is ${exactEntry.provider}, hint ${provider})`)
+    if (exactEntry)
+      return this.#resolution(
+        exactEntry,
+        'provider-mismatch',
+        `${model} (entry is ${exactEntry.provider}, hint ${provider})`,
+      )
     return undefined
   }
 
   #resolution(entry: PriceEntry, rule: ResolutionRule, explain: string): Resolution {
-    return { resolved: { key: entry.key, entry, rule, explain: `${explain} (${rule})` }, prepared: this.#prepare(entry), timed: [] }
+    return {
+      resolved: { key: entry.key, entry, rule, explain: `${explain} (${rule})` },
+      prepared: this.#prepare(entry),
+      timed: [],
+    }
   }
 
   #customResolution(key: string, list: PriceEntry[], model: string, via: ResolutionRule): Resolution {
     const explain = `${model}${key === model ? '' : ` -> ${key}`} (custom price${via === 'exact' ? '' : `, ${via}`})`
-    const timed = list.map((entry) => ({ from: entry.effectiveFrom, resolved: { key, entry, rule: 'custom' as const, explain }, prepared: this.#prepare(entry) }))
+    const timed = list.map((entry) => ({
+      from: entry.effectiveFrom,
+      resolved: { key, entry, rule: 'custom' as const, explain },
+      prepared: this.#prepare(entry),
+    }))
     const always = timed.filter((t) => t.from === Number.NEGATIVE_INFINITY)
-    if (timed.length === 1 && always.length === 1) return { resolved: timed[0]!.resolved, prepared: timed[0]!.prepared, timed: [] }
+    if (timed.length === 1 && always.length === 1)
+      return { resolved: timed[0]!.resolved, prepared: timed[0]!.prepared, timed: [] }
     // Time-dependent: the base is the catalog's own resolution (if any) before the first effective date.
     const first = timed[0]!
     return { resolved: first.resolved, prepared: first.prepared, timed }
   }
 
   /** Picks the custom price in effect at `at` for a time-dependent resolution. */
-  #atTime(resolution: Resolution, at: number, model: string, provider: string | undefined): { resolved: ResolvedModel; prepared: PreparedEntry } {
+  #atTime(
+    resolution: Resolution,
+    at: number,
+    model: string,
+    provider: string | undefined,
+  ): { resolved: ResolvedModel; prepared: PreparedEntry } {
     let chosen: { resolved: ResolvedModel; prepared: PreparedEntry } | undefined
     for (const t of resolution.timed) if (t.from <= at) chosen = t
     if (chosen) return chosen
@@ -525,13 +601,22 @@ export class PriceCatalog {
    */
   async refresh(options: RefreshOptions): Promise<RefreshReport> {
     const previous = this.#loadTable()
-    const failed = (error: string): RefreshReport => ({ ok: false, error, added: [], changed: [], removed: [], rejected: [], dataVersion: previous.dataVersion })
+    const failed = (error: string): RefreshReport => ({
+      ok: false,
+      error,
+      added: [],
+      changed: [],
+      removed: [],
+      rejected: [],
+      dataVersion: previous.dataVersion,
+    })
     let json = options.json
     try {
       if (json === undefined) {
         if (!options.url) return failed('refresh() needs `url` or `json`')
         const timeoutMs = options.timeoutMs ?? 10_000
-        if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return failed(`\`timeoutMs\` must be a positive number, got ${String(timeoutMs)}`)
+        if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+          return failed(`\`timeoutMs\` must be a positive number, got ${String(timeoutMs)}`)
         const fetchImpl = options.fetch ?? globalThis.fetch
         const controller = new AbortController()
         const timer = setTimeout(() => controller.abort(), timeoutMs)
@@ -545,10 +630,22 @@ export class PriceCatalog {
       }
       const { importLiteLLMTable, compactTable, mergeWithPrevious } = await import('./litellm-import.js')
       const imported = importLiteLLMTable(json)
-      if (imported.entries.size === 0) return { ...failed('the new table has no valid model entries'), rejected: imported.rejected }
-      const { merged, added, changed, removed } = mergeWithPrevious(imported.entries, tableKeys(previous), (key) => this.get(key))
-      const source = { file: options.url ?? '(json)', commit: 'unknown', date: new Date().toISOString().slice(0, 10), role: 'current' as const }
-      const table = compactTable(merged, { format: 'litellm', id: `refresh@${source.date}`, sources: [source, ...previous.dataVersion.sources] }, previous.license)
+      if (imported.entries.size === 0)
+        return { ...failed('the new table has no valid model entries'), rejected: imported.rejected }
+      const { merged, added, changed, removed } = mergeWithPrevious(imported.entries, tableKeys(previous), (key) =>
+        this.get(key),
+      )
+      const source = {
+        file: options.url ?? '(json)',
+        commit: 'unknown',
+        date: new Date().toISOString().slice(0, 10),
+        role: 'current' as const,
+      }
+      const table = compactTable(
+        merged,
+        { format: 'litellm', id: `refresh@${source.date}`, sources: [source, ...previous.dataVersion.sources] },
+        previous.license,
+      )
       this.#table = table
       this.#providers = undefined
       this.#entries.clear()
@@ -594,13 +691,14 @@ function fineTuneBase(name: string): string | undefined {
 }
 
 /** Model families served by one provider, whose table keys carry that provider's prefix only. */
-const FAMILIES: ReadonlyArray<[RegExp, string]> = [[/^(?:mistral|codestral|devstral|magistral|ministral|pixtral|open-mistral|open-mixtral|open-codestral)-/, 'mistral']]
+const FAMILIES: ReadonlyArray<[RegExp, string]> = [
+  [/^(?:mistral|codestral|devstral|magistral|ministral|pixtral|open-mistral|open-mixtral|open-codestral)-/, 'mistral'],
+]
 
 function familyProvider(model: string): string | undefined {
   for (const [re, provider] of FAMILIES) if (re.test(model)) return provider
   return undefined
 }
-
 
 /** The shared catalog with the bundled prices, used by the cost functions unless given another. */
 export const defaultCatalog: PriceCatalog = new PriceCatalog()

@@ -32,7 +32,11 @@ export function requiredCount(value: unknown, field: string): number {
 }
 
 export function tierOf(value: unknown, field: string): 'standard' | 'flex' | 'priority' {
-  if (value === undefined || value === null || value === 'standard' || value === 'default' || value === 'auto') return 'standard'
+  if (value === undefined || value === null || value === 'standard' || value === 'default' || value === 'auto')
+    return 'standard'
   if (value === 'flex' || value === 'priority') return value
-  throw new InvalidInputError(field, `\`${field}\` must be 'flex', 'priority', 'standard', 'default' or 'auto', got ${describeValue(value)}`)
+  throw new InvalidInputError(
+    field,
+    `\`${field}\` must be 'flex', 'priority', 'standard', 'default' or 'auto', got ${describeValue(value)}`,
+  )
 }

@@ -72,7 +72,8 @@ function textLength(content: unknown): number {
     let n = 0
     for (const part of content) {
       if (typeof part === 'string') n += part.length
-      else if (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') n += (part as { text: string }).text.length
+      else if (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string')
+        n += (part as { text: string }).text.length
     }
     return n
   }
@@ -85,19 +86,29 @@ function textLength(content: unknown): number {
  * the output rate (the reasoning rate if higher). Cache discounts are not assumed.
  */
 export function estimateCost(input: EstimateCostInput): CostEstimate {
-  if (input === null || typeof input !== 'object') throw new InvalidInputError('input', '`estimateCost` takes an object { model, inputTokens | messages, maxOutputTokens }')
+  if (input === null || typeof input !== 'object')
+    throw new InvalidInputError(
+      'input',
+      '`estimateCost` takes an object { model, inputTokens | messages, maxOutputTokens }',
+    )
   const catalog = input.catalog ?? defaultCatalog
   let inputTokens: number
   let method: 'tokens' | 'characters'
   if (input.inputTokens !== undefined) {
-    if (!Number.isSafeInteger(input.inputTokens) || input.inputTokens < 0 || input.inputTokens > MAX_TOKENS) throw new InvalidInputError('inputTokens', `\`inputTokens\` must be a whole number from 0 to ${MAX_TOKENS}, got ${describeValue(input.inputTokens)}`)
+    if (!Number.isSafeInteger(input.inputTokens) || input.inputTokens < 0 || input.inputTokens > MAX_TOKENS)
+      throw new InvalidInputError(
+        'inputTokens',
+        `\`inputTokens\` must be a whole number from 0 to ${MAX_TOKENS}, got ${describeValue(input.inputTokens)}`,
+      )
     inputTokens = input.inputTokens
     method = 'tokens'
   } else if (input.messages !== undefined) {
     const margin = input.margin ?? 0.25
-    if (!Number.isFinite(margin) || margin < 0 || margin > 10) throw new InvalidInputError('margin', `\`margin\` must be between 0 and 10, got ${describeValue(margin)}`)
+    if (!Number.isFinite(margin) || margin < 0 || margin > 10)
+      throw new InvalidInputError('margin', `\`margin\` must be between 0 and 10, got ${describeValue(margin)}`)
     const messages = typeof input.messages === 'string' ? [{ content: input.messages }] : input.messages
-    if (!Array.isArray(messages)) throw new InvalidInputError('messages', '`messages` must be an array of { role, content } or a string')
+    if (!Array.isArray(messages))
+      throw new InvalidInputError('messages', '`messages` must be an array of { role, content } or a string')
     let chars = 0
     for (const message of messages) chars += textLength((message as EstimateMessage)?.content)
     inputTokens = Math.ceil((chars / 4) * (1 + margin)) + MESSAGE_OVERHEAD_TOKENS * messages.length
@@ -109,24 +120,47 @@ export function estimateCost(input: EstimateCostInput): CostEstimate {
   if (priced !== undefined && priced.prepared.priceKind === 'none') {
     // Known, but no price at all: unpriced exactly like an unknown model (ADR 0009), never a $0 reservation.
     const parts: UnpricedUsage[] = ['inputTokens', 'outputTokens']
-    if (input.onUnpriced !== 'zero') throw unpricedUsageError(input.model, input.provider, priced.resolved, priced.prepared, parts)
+    if (input.onUnpriced !== 'zero')
+      throw unpricedUsageError(input.model, input.provider, priced.resolved, priced.prepared, parts)
     priced = undefined
   }
   let outputTokens: number
   let outputBound: 'maxOutputTokens' | 'model-max' = 'maxOutputTokens'
   if (input.maxOutputTokens !== undefined) {
-    if (!Number.isSafeInteger(input.maxOutputTokens) || input.maxOutputTokens < 0 || input.maxOutputTokens > MAX_TOKENS) throw new InvalidInputError('maxOutputTokens', `\`maxOutputTokens\` must be a whole number from 0 to ${MAX_TOKENS}, got ${describeValue(input.maxOutputTokens)}`)
+    if (!Number.isSafeInteger(input.maxOutputTokens) || input.maxOutputTokens < 0 || input.maxOutputTokens > MAX_TOKENS)
+      throw new InvalidInputError(
+        'maxOutputTokens',
+        `\`maxOutputTokens\` must be a whole number from 0 to ${MAX_TOKENS}, got ${describeValue(input.maxOutputTokens)}`,
+      )
     outputTokens = input.maxOutputTokens
   } else if (priced && priced.resolved.entry.maxOutputTokens > 0) {
     outputTokens = priced.resolved.entry.maxOutputTokens
     outputBound = 'model-max'
   } else {
-    throw new InvalidInputError('maxOutputTokens', `\`maxOutputTokens\` is required: the catalog does not know the maximum output of ${truncate(String(input.model))}`)
+    throw new InvalidInputError(
+      'maxOutputTokens',
+      `\`maxOutputTokens\` is required: the catalog does not know the maximum output of ${truncate(String(input.model))}`,
+    )
   }
   const tier = tierOf(input.serviceTier, 'serviceTier')
   const provider = input.provider ?? (priced ? priced.resolved.entry.provider : 'unknown')
   if (!priced) {
-    return { totalCost: 0, nanoUsd: 0, exact: '0', inputTokens, outputTokens, method, outputBound, model: input.model, provider, rule: 'exact', priced: false, source: 'catalog', serviceTier: tier, unpriced: NONE_UNPRICED }
+    return {
+      totalCost: 0,
+      nanoUsd: 0,
+      exact: '0',
+      inputTokens,
+      outputTokens,
+      method,
+      outputBound,
+      model: input.model,
+      provider,
+      rule: 'exact',
+      priced: false,
+      source: 'catalog',
+      serviceTier: tier,
+      unpriced: NONE_UNPRICED,
+    }
   }
   const { prepared, resolved } = priced
   let threshold = 0
@@ -136,13 +170,20 @@ export function estimateCost(input: EstimateCostInput): CostEstimate {
       break
     }
   }
-  const rates = prepared.tiers.length > 0 ? prepared.tierRates(prepared.tierFor(inputTokens), input.batch === true) : prepared.rates(tier, threshold, input.batch === true)
+  const rates =
+    prepared.tiers.length > 0
+      ? prepared.tierRates(prepared.tierFor(inputTokens), input.batch === true)
+      : prepared.rates(tier, threshold, input.batch === true)
   const outRate = rates.big.reasoning > rates.big.output ? rates.big.reasoning : rates.big.output
   let unpriced = NONE_UNPRICED
   if (rates.missing !== 0) {
     const inputGap = inputTokens > 0 && (rates.missing & MISSING.input) !== 0
-    const outputGap = outputTokens > 0 && (rates.missing & MISSING.output) !== 0 && (rates.missing & MISSING.reasoning) !== 0
-    if (inputGap || outputGap) unpriced = Object.freeze(withTokenParts((inputGap ? MISSING.input : 0) | (outputGap ? MISSING.output : 0), NONE_UNPRICED))
+    const outputGap =
+      outputTokens > 0 && (rates.missing & MISSING.output) !== 0 && (rates.missing & MISSING.reasoning) !== 0
+    if (inputGap || outputGap)
+      unpriced = Object.freeze(
+        withTokenParts((inputGap ? MISSING.input : 0) | (outputGap ? MISSING.output : 0), NONE_UNPRICED),
+      )
   }
   const total = BigInt(inputTokens) * rates.big.input + BigInt(outputTokens) * outRate
   const exact = formatScaled(total, prepared.scale)

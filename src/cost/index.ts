@@ -34,4 +34,11 @@ export type {
 } from './types.js'
 export { UnknownModelError, InvalidInputError, MissingUsageError, isUnknownModelError } from '../errors.js'
 export { cheapestModel, modelCapabilities } from './select.js'
-export type { CheapestModelInput, CheapestModelResult, ModelCapabilities, ModelCapability, ModelChoice, ModelRequirements } from './select.js'
+export type {
+  CheapestModelInput,
+  CheapestModelResult,
+  ModelCapabilities,
+  ModelCapability,
+  ModelChoice,
+  ModelRequirements,
+} from './select.js'

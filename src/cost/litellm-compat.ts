@@ -22,7 +22,8 @@ export interface CompletionCostInput extends PricingOptions {
 /** LiteLLM-compatible `completion_cost`: total USD of a response (or usage) as a number. */
 export function completionCost(input: CompletionCostInput): number {
   const usage = input.usage ?? input.completionResponse
-  if (usage === undefined) throw new InvalidInputError('completionResponse', '`completionCost` needs `completionResponse` or `usage`')
+  if (usage === undefined)
+    throw new InvalidInputError('completionResponse', '`completionCost` needs `completionResponse` or `usage`')
   return calculateCost({ ...input, usage }).totalCost
 }
 

@@ -8,11 +8,26 @@
 import { z } from 'zod'
 import Decimal from 'decimal.js'
 import { parseDecimal } from './decimal.js'
-import { RETIRED_FLAG, SENTINEL_PRICE_USD, TIER_BASES, classifyField, looksLikePrice, type CompactPriceTable, type DataVersion, type PriceSource } from './table.js'
+import {
+  RETIRED_FLAG,
+  SENTINEL_PRICE_USD,
+  TIER_BASES,
+  classifyField,
+  looksLikePrice,
+  type CompactPriceTable,
+  type DataVersion,
+  type PriceSource,
+} from './table.js'
 import type { PriceEntry } from './types.js'
 
 const priceSchema = z
-  .union([z.number(), z.string().trim().regex(/^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/, 'a decimal number')])
+  .union([
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/, 'a decimal number'),
+  ])
   .transform((value, ctx) => {
     if (typeof value === 'number' && !Number.isFinite(value)) {
       ctx.addIssue({ code: 'custom', message: `price must be finite, got ${value}` })
@@ -24,7 +39,10 @@ const priceSchema = z
       return z.NEVER
     }
     if (decimal.gte(SENTINEL_PRICE_USD)) {
-      ctx.addIssue({ code: 'custom', message: `price ${String(value)} looks like a sentinel value (>= ${SENTINEL_PRICE_USD} USD per unit)` })
+      ctx.addIssue({
+        code: 'custom',
+        message: `price ${String(value)} looks like a sentinel value (>= ${SENTINEL_PRICE_USD} USD per unit)`,
+      })
       return z.NEVER
     }
     return decimal.toFixed()
@@ -72,7 +90,9 @@ function flattenTiers(raw: unknown, prices: Record<string, string>, problems: st
     }
     const parsed = tokenTierSchema.safeParse(raw)
     if (!parsed.success) {
-      problems.push(`tiered_pricing.${i}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`)
+      problems.push(
+        `tiered_pricing.${i}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`,
+      )
       return
     }
     const tier = parsed.data
@@ -97,7 +117,8 @@ function flattenTiers(raw: unknown, prices: Record<string, string>, problems: st
   })
   ranges.sort((a, b) => a[0] - b[0])
   for (let i = 1; i < ranges.length; i++) {
-    if (ranges[i]![0] < ranges[i - 1]![1]) problems.push(`tiered_pricing: ranges [${ranges[i - 1]!.join(', ')}] and [${ranges[i]!.join(', ')}] overlap`)
+    if (ranges[i]![0] < ranges[i - 1]![1])
+      problems.push(`tiered_pricing: ranges [${ranges[i - 1]!.join(', ')}] and [${ranges[i]!.join(', ')}] overlap`)
   }
 }
 
@@ -210,7 +231,9 @@ export function importLiteLLMTable(json: unknown): LiteLLMImport {
     entries,
     rejected,
     unpricedFields: [...unpriced].sort(),
-    unknownPriceFields: [...unknown].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([field, models]) => ({ field, models })),
+    unknownPriceFields: [...unknown]
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([field, models]) => ({ field, models })),
   }
 }
 
@@ -250,11 +273,20 @@ export function compactTable(
       entry.retired ? RETIRED_FLAG : 0,
       entry.maxOutputTokens,
     ]
-    for (const field of Object.keys(entry.prices).sort()) row.push(`${index(fields, fieldIndex, field)}=${entry.prices[field]!}`)
+    for (const field of Object.keys(entry.prices).sort())
+      row.push(`${index(fields, fieldIndex, field)}=${entry.prices[field]!}`)
     lines.push(row.join('\t'))
   }
   lines.push('')
-  const table: CompactPriceTable = { format: 2, dataVersion: { ...dataVersion, models: keys.length, retired }, license, providers, modes, fields, rows: lines.join('\n') }
+  const table: CompactPriceTable = {
+    format: 2,
+    dataVersion: { ...dataVersion, models: keys.length, retired },
+    license,
+    providers,
+    modes,
+    fields,
+    rows: lines.join('\n'),
+  }
   if (unpricedFields !== undefined) table.unpricedFields = [...unpricedFields].sort()
   return table
 }
@@ -294,7 +326,13 @@ export function mergeWithPrevious(
     if (merged.has(key)) continue
     const old = get(key)!
     if (!old.retired) removed.push(key)
-    merged.set(key, { provider: old.provider, mode: old.mode, maxOutputTokens: old.maxOutputTokens, retired: true, prices: { ...old.prices } })
+    merged.set(key, {
+      provider: old.provider,
+      mode: old.mode,
+      maxOutputTokens: old.maxOutputTokens,
+      retired: true,
+      prices: { ...old.prices },
+    })
   }
   return { merged, added, changed, removed }
 }
@@ -303,7 +341,10 @@ export function mergeWithPrevious(
  * Merges a current table with an older one: every current entry, plus the older table's entries whose key
  * the current table no longer has, marked retired (never dropped).
  */
-export function mergeRetired(current: Map<string, ImportedEntry>, older: Map<string, ImportedEntry>): Map<string, ImportedEntry> {
+export function mergeRetired(
+  current: Map<string, ImportedEntry>,
+  older: Map<string, ImportedEntry>,
+): Map<string, ImportedEntry> {
   const merged = new Map(current)
   for (const [key, entry] of older) {
     if (!merged.has(key)) merged.set(key, { ...entry, retired: true })
@@ -331,5 +372,9 @@ export function buildCompactTable(options: {
     for (const u of older.unknownPriceFields) if (!unknown.some((x) => x.field === u.field)) unknown.push(u)
   }
   const id = `litellm@${options.sources.map((s) => s.commit.slice(0, 8)).join('+')}`
-  return { table: compactTable(entries, { format: 'litellm', id, sources: options.sources }, options.license, [...unpriced]), rejected, unknownPriceFields: unknown }
+  return {
+    table: compactTable(entries, { format: 'litellm', id, sources: options.sources }, options.license, [...unpriced]),
+    rejected,
+    unknownPriceFields: unknown,
+  }
 }

@@ -47,11 +47,19 @@ export function otherCharges(
   }
   const quantity = (field: string, value: unknown): { int: bigint; scale: number } => {
     const parsed = typeof value === 'number' && value <= MAX_TOKENS ? decimalFromNumber(value) : undefined
-    if (!parsed) throw new InvalidInputError(field, `\`${field}\` must be a finite number from 0 to ${MAX_TOKENS}, got ${describeValue(value)}`)
+    if (!parsed)
+      throw new InvalidInputError(
+        field,
+        `\`${field}\` must be a finite number from 0 to ${MAX_TOKENS}, got ${describeValue(value)}`,
+      )
     return parsed
   }
   const wholeQuantity = (field: string, value: unknown): bigint => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_TOKENS) throw new InvalidInputError(field, `\`${field}\` must be a whole number from 0 to ${MAX_TOKENS}, got ${describeValue(value)}`)
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_TOKENS)
+      throw new InvalidInputError(
+        field,
+        `\`${field}\` must be a whole number from 0 to ${MAX_TOKENS}, got ${describeValue(value)}`,
+      )
     return BigInt(value)
   }
   const hasTokens = inputTokens > 0 || outputTokens > 0
@@ -106,8 +114,14 @@ export function otherCharges(
 
   // Images priced per image / per pixel, when the usage has no token counts for them.
   const imageCountRaw = usage.imageCount ?? options.image?.count
-  if (imageOutTokens === 0 && (options.image !== undefined || usage.imageCount !== undefined || (!hasTokens && isImageMode(resolved.entry.mode)))) {
-    const n = imageCountRaw === undefined ? 1n : wholeQuantity(usage.imageCount !== undefined ? 'usage.imageCount' : 'image.count', imageCountRaw)
+  if (
+    imageOutTokens === 0 &&
+    (options.image !== undefined || usage.imageCount !== undefined || (!hasTokens && isImageMode(resolved.entry.mode)))
+  ) {
+    const n =
+      imageCountRaw === undefined
+        ? 1n
+        : wholeQuantity(usage.imageCount !== undefined ? 'usage.imageCount' : 'image.count', imageCountRaw)
     const image = imagePrice(options, prepared, catalog, resolved)
     if (n > 0n) reported = true
     if (image !== undefined) {
@@ -131,13 +145,19 @@ const SIZE_RE = /^(\d+)\s*[x×-]+\s*(\d+)$/i
  * Price of one image: `quality/WxH/model` entry (per image, else per pixel), else the model's per-image price;
  * undefined when neither has a per-image or per-pixel rate (the images are unpriced).
  */
-function imagePrice(options: PricingOptions, prepared: PreparedEntry, catalog: PriceCatalog, resolved: ResolvedModel): { int: bigint; scale: number } | undefined {
+function imagePrice(
+  options: PricingOptions,
+  prepared: PreparedEntry,
+  catalog: PriceCatalog,
+  resolved: ResolvedModel,
+): { int: bigint; scale: number } | undefined {
   const size = options.image?.size
   let width = 0
   let height = 0
   if (size !== undefined) {
     const m = SIZE_RE.exec(size.trim())
-    if (!m) throw new InvalidInputError('image.size', `\`image.size\` must look like "1024x1024", got ${describeValue(size)}`)
+    if (!m)
+      throw new InvalidInputError('image.size', `\`image.size\` must look like "1024x1024", got ${describeValue(size)}`)
     width = Number(m[1])
     height = Number(m[2])
   }
@@ -146,7 +166,9 @@ function imagePrice(options: PricingOptions, prepared: PreparedEntry, catalog: P
   if (width > 0) {
     const base = resolved.key
     const sizeKey = `${width}-x-${height}`
-    const candidates = quality ? [`${quality}/${sizeKey}/${base}`] : [`${sizeKey}/${base}`, `standard/${sizeKey}/${base}`]
+    const candidates = quality
+      ? [`${quality}/${sizeKey}/${base}`]
+      : [`${sizeKey}/${base}`, `standard/${sizeKey}/${base}`]
     if (quality === 'standard') candidates.push(`${sizeKey}/${base}`)
     for (const key of candidates) {
       const entry = catalog.get(key)
@@ -157,16 +179,27 @@ function imagePrice(options: PricingOptions, prepared: PreparedEntry, catalog: P
     }
   }
   // Generated images: the per-image rate that is not 0 (Titan: input 0, output 0.008), else a 0 rate (free).
-  const perImage = positiveFirst(entryPrepared.other('input_cost_per_image'), entryPrepared.other('output_cost_per_image'))
+  const perImage = positiveFirst(
+    entryPrepared.other('input_cost_per_image'),
+    entryPrepared.other('output_cost_per_image'),
+  )
   if (perImage !== undefined && perImage > 0n) return { int: perImage, scale: entryPrepared.scale }
   const perPixelIn = entryPrepared.other('input_cost_per_pixel') ?? 0n
   const perPixelOut = entryPrepared.other('output_cost_per_pixel') ?? 0n
   if ((perPixelIn > 0n || perPixelOut > 0n) && width > 0) {
     return { int: BigInt(width * height) * (perPixelIn + perPixelOut), scale: entryPrepared.scale }
   }
-  if (perPixelIn > 0n || perPixelOut > 0n) throw new InvalidInputError('image.size', `${truncate(resolved.key)} is priced per pixel; pass \`image: { size: "1024x1024" }\``)
+  if (perPixelIn > 0n || perPixelOut > 0n)
+    throw new InvalidInputError(
+      'image.size',
+      `${truncate(resolved.key)} is priced per pixel; pass \`image: { size: "1024x1024" }\``,
+    )
   if (perImage !== undefined) return { int: perImage, scale: entryPrepared.scale }
   // A per-pixel rate of 0 (free) still prices the image.
-  if (entryPrepared.other('input_cost_per_pixel') !== undefined || entryPrepared.other('output_cost_per_pixel') !== undefined) return { int: 0n, scale: entryPrepared.scale }
+  if (
+    entryPrepared.other('input_cost_per_pixel') !== undefined ||
+    entryPrepared.other('output_cost_per_pixel') !== undefined
+  )
+    return { int: 0n, scale: entryPrepared.scale }
   return undefined
 }

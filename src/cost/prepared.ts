@@ -110,7 +110,8 @@ export interface PreparedEntry {
 const THRESHOLD_RE = /_above_(\d+)k_tokens/
 
 /** Price fields that make an entry priced in tokens (any variant: threshold, service tier, batch, tier). */
-const TOKEN_RATE_RE = /^(input|output)_cost_per_(token|audio_token|image_token|reasoning_token)|^cache_(read_input|creation_input)_token_cost/
+const TOKEN_RATE_RE =
+  /^(input|output)_cost_per_(token|audio_token|image_token|reasoning_token)|^cache_(read_input|creation_input)_token_cost/
 
 function toNumberRates(big: BigRateSet, missing: number): RateSet {
   return {
@@ -132,7 +133,8 @@ function toNumberRates(big: BigRateSet, missing: number): RateSet {
 /** Missing-rate bits of a set of optional rates (undefined = no rate). */
 function missingBits(r: { [K in keyof typeof MISSING]: bigint | undefined }): number {
   let bits = 0
-  for (const name of Object.keys(MISSING) as Array<keyof typeof MISSING>) if (r[name] === undefined) bits |= MISSING[name]
+  for (const name of Object.keys(MISSING) as Array<keyof typeof MISSING>)
+    if (r[name] === undefined) bits |= MISSING[name]
   return bits
 }
 
@@ -223,13 +225,17 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
     const input = inputR ?? 0n
     const output = outputR ?? 0n
     // A missing cache-read rate bills cached tokens at the input rate, never at 0.
-    const cacheReadR = lookup('cache_read_input_token_cost', tier, threshold) ?? scaled.get('input_cost_per_token_cache_hit') ?? inputR
+    const cacheReadR =
+      lookup('cache_read_input_token_cost', tier, threshold) ?? scaled.get('input_cost_per_token_cache_hit') ?? inputR
     // A missing cache-write rate bills writes at the input rate; a missing 1h rate falls back to the 5m rate.
     const cacheWriteR = lookup('cache_creation_input_token_cost', tier, threshold) ?? inputR
     const cacheRead = cacheReadR ?? 0n
     const cacheWrite = cacheWriteR ?? 0n
     const oneHour = scaled.get('cache_creation_input_token_cost_above_1hr')
-    const oneHourAbove = threshold > 0 ? scaled.get(`cache_creation_input_token_cost_above_1hr_above_${threshold / 1000}k_tokens`) : undefined
+    const oneHourAbove =
+      threshold > 0
+        ? scaled.get(`cache_creation_input_token_cost_above_1hr_above_${threshold / 1000}k_tokens`)
+        : undefined
     const cacheWrite1hR = oneHourAbove ?? oneHour ?? cacheWriteR
     let cacheWrite1h = cacheWrite1hR ?? 0n
     // Above a threshold without a combined 1h key: never below the (re-priced) 5m write rate.
@@ -256,7 +262,18 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
       audioOut: audioOutR,
       imageOut: imageOutR,
     })
-    let big: BigRateSet = { input, output, cacheRead, cacheWrite, cacheWrite1h, reasoning, audioIn, audioOut, imageIn, imageOut }
+    let big: BigRateSet = {
+      input,
+      output,
+      cacheRead,
+      cacheWrite,
+      cacheWrite1h,
+      reasoning,
+      audioIn,
+      audioOut,
+      imageIn,
+      imageOut,
+    }
     if (batch) big = halve(big, scaled.get('input_cost_per_token_batches'), scaled.get('output_cost_per_token_batches'))
     const set = toNumberRates(big, missing)
     slot.set(threshold, set)
@@ -351,7 +368,10 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
  * the first tier (LiteLLM falls back to the entry's flat rates, which tiered entries do not have, and would
  * bill the output for free).
  */
-export function selectTier(tiers: ReadonlyArray<{ readonly start: number; readonly end: number }>, inputTokens: number): number {
+export function selectTier(
+  tiers: ReadonlyArray<{ readonly start: number; readonly end: number }>,
+  inputTokens: number,
+): number {
   if (inputTokens <= 0) return 0
   for (let i = 0; i < tiers.length; i++) {
     const t = tiers[i]!

@@ -32,7 +32,10 @@ export function resolveFor(model: string, options: PricingOptions, catalog: Pric
       prepared = catalogPrepare(catalog, customEntry(model, options.prices, { provider: options.provider ?? 'custom' }))
       pricesCache.set(options.prices, prepared)
     }
-    return { resolved: { key: model, entry: prepared.entry, rule: 'prices-option', explain: `${model} (per-call prices)` }, prepared }
+    return {
+      resolved: { key: model, entry: prepared.entry, rule: 'prices-option', explain: `${model} (per-call prices)` },
+      prepared,
+    }
   }
   const resolution = catalogLookup(catalog, model, options.provider)
   if (resolution === undefined) {

@@ -250,14 +250,18 @@ export function nanoCeil(value: Scaled, scale: number): number {
 
 /** Refuses a cost the ledger cannot hold exactly (more than 2^53 - 1 nano-USD, about $9 million per call). */
 export function checkLedgerRange(total: bigint, scale: number): void {
-  const limit = BigInt(MAX_SAFE) * 10n ** BigInt(scale) / 1_000_000_000n
+  const limit = (BigInt(MAX_SAFE) * 10n ** BigInt(scale)) / 1_000_000_000n
   if (total > limit) {
-    throw new InvalidInputError('usage', `this call would cost $${formatScaled(total, scale)}, more than the $9,007,199 (2^53 nano-USD) one call can be recorded exactly; check the token counts`)
+    throw new InvalidInputError(
+      'usage',
+      `this call would cost $${formatScaled(total, scale)}, more than the $9,007,199 (2^53 nano-USD) one call can be recorded exactly; check the token counts`,
+    )
   }
 }
 
 function checkedNano(value: bigint): number {
-  if (value > BigInt(MAX_SAFE)) throw new RangeError(`cost of ${value} nano-USD is beyond 2^53 and cannot be held exactly as a number`)
+  if (value > BigInt(MAX_SAFE))
+    throw new RangeError(`cost of ${value} nano-USD is beyond 2^53 and cannot be held exactly as a number`)
   return Number(value)
 }
 

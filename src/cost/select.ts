@@ -81,14 +81,23 @@ function index(): Map<string, ModelCapabilities> {
 const NONE: ModelCapabilities = { maxInputTokens: null, supports: new Set() }
 
 /** What a model can do, by name (resolved with the catalog like a price lookup). Unknown models know nothing. */
-export function modelCapabilities(model: string, options: { provider?: string | undefined; catalog?: PriceCatalog | undefined } = {}): ModelCapabilities {
-  const resolved = (options.catalog ?? defaultCatalog).tryResolve(model, options.provider === undefined ? {} : { provider: options.provider })
+export function modelCapabilities(
+  model: string,
+  options: { provider?: string | undefined; catalog?: PriceCatalog | undefined } = {},
+): ModelCapabilities {
+  const resolved = (options.catalog ?? defaultCatalog).tryResolve(
+    model,
+    options.provider === undefined ? {} : { provider: options.provider },
+  )
   return index().get(resolved?.key ?? model) ?? index().get(model) ?? NONE
 }
 
 function checkCount(field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidInputError(field, `\`${field}\` must be a whole number of tokens >= 0, got ${describeValue(value)}`)
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` must be a whole number of tokens >= 0, got ${describeValue(value)}`,
+    )
   }
   return value
 }
@@ -111,22 +120,32 @@ function checkCount(field: string, value: unknown): number {
  * @throws InvalidInputError for bad input, or when no candidate qualifies (the message says why each was left out).
  */
 export function cheapestModel(input: CheapestModelInput): CheapestModelResult {
-  if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', '`cheapestModel` takes { candidates?, inputTokens, outputTokens, require? }')
+  if (typeof input !== 'object' || input === null)
+    throw new InvalidInputError('input', '`cheapestModel` takes { candidates?, inputTokens, outputTokens, require? }')
   const inputTokens = checkCount('inputTokens', input.inputTokens)
   const outputTokens = checkCount('outputTokens', input.outputTokens)
   const require = input.require ?? {}
   for (const key of Object.keys(require)) {
     if (key !== 'contextTokens' && !(CAPABILITY_FLAGS as readonly string[]).includes(key)) {
-      throw new InvalidInputError(`require.${key}`, `unknown requirement ${describeValue(key, 64)}; known: contextTokens, ${CAPABILITY_FLAGS.join(', ')}`)
+      throw new InvalidInputError(
+        `require.${key}`,
+        `unknown requirement ${describeValue(key, 64)}; known: contextTokens, ${CAPABILITY_FLAGS.join(', ')}`,
+      )
     }
   }
-  const contextTokens = require.contextTokens === undefined ? inputTokens + outputTokens : checkCount('require.contextTokens', require.contextTokens)
+  const contextTokens =
+    require.contextTokens === undefined
+      ? inputTokens + outputTokens
+      : checkCount('require.contextTokens', require.contextTokens)
   const catalog = input.catalog ?? defaultCatalog
-  const candidates = input.candidates ?? catalog.keys().filter((key) => {
-    const entry = catalog.get(key)
-    return entry !== undefined && entry.mode === 'chat' && !entry.retired
-  })
-  if (!Array.isArray(candidates) || candidates.length === 0) throw new InvalidInputError('candidates', '`candidates` must be a non-empty array of model names')
+  const candidates =
+    input.candidates ??
+    catalog.keys().filter((key) => {
+      const entry = catalog.get(key)
+      return entry !== undefined && entry.mode === 'chat' && !entry.retired
+    })
+  if (!Array.isArray(candidates) || candidates.length === 0)
+    throw new InvalidInputError('candidates', '`candidates` must be a non-empty array of model names')
   const required = CAPABILITY_FLAGS.filter((flag) => require[flag] === true)
   const ranked: ModelChoice[] = []
   const excluded: { model: string; reason: string }[] = []
@@ -142,11 +161,27 @@ export function cheapestModel(input: CheapestModelInput): CheapestModelResult {
       excluded.push({ model, reason: `lacks ${missing.join(', ')}` })
       continue
     }
-    if (capabilities.maxInputTokens !== null ? capabilities.maxInputTokens < contextTokens : require.contextTokens !== undefined) {
-      excluded.push({ model, reason: capabilities.maxInputTokens === null ? 'context window unknown' : `context window ${capabilities.maxInputTokens} < ${contextTokens}` })
+    if (
+      capabilities.maxInputTokens !== null
+        ? capabilities.maxInputTokens < contextTokens
+        : require.contextTokens !== undefined
+    ) {
+      excluded.push({
+        model,
+        reason:
+          capabilities.maxInputTokens === null
+            ? 'context window unknown'
+            : `context window ${capabilities.maxInputTokens} < ${contextTokens}`,
+      })
       continue
     }
-    const priced = calculateCost({ model, usage: { inputTokens, outputTokens, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null }, catalog, onUnpriced: 'zero', ...(input.provider === undefined ? {} : { provider: input.provider }) })
+    const priced = calculateCost({
+      model,
+      usage: { inputTokens, outputTokens, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null },
+      catalog,
+      onUnpriced: 'zero',
+      ...(input.provider === undefined ? {} : { provider: input.provider }),
+    })
     if (!priced.priced || (priced.unpriced?.length ?? 0) > 0) {
       excluded.push({ model, reason: 'no price for this usage' })
       continue
@@ -156,8 +191,14 @@ export function cheapestModel(input: CheapestModelInput): CheapestModelResult {
   ranked.sort((a, b) => compareDecimal(a.exact, b.exact) || a.model.localeCompare(b.model))
   const best = ranked[0]
   if (best === undefined) {
-    const why = excluded.slice(0, 10).map((e) => `${describeValue(e.model, 64)}: ${e.reason}`).join('; ')
-    throw new InvalidInputError('candidates', `no candidate meets the requirements (${why}${excluded.length > 10 ? `; and ${excluded.length - 10} more` : ''})`)
+    const why = excluded
+      .slice(0, 10)
+      .map((e) => `${describeValue(e.model, 64)}: ${e.reason}`)
+      .join('; ')
+    throw new InvalidInputError(
+      'candidates',
+      `no candidate meets the requirements (${why}${excluded.length > 10 ? `; and ${excluded.length - 10} more` : ''})`,
+    )
   }
   return { ...best, ranked, excluded }
 }

@@ -119,7 +119,6 @@ export function isUsedField(name: string): boolean {
   return tier !== null && Number(tier[2]) < Number(tier[3])
 }
 
-
 /**
  * Price fields of LiteLLM's table that the calculator deliberately does not bill, with the reason: usage objects
  * carry no count for them, or they price a product other than a model call. Every other price field is billed
@@ -136,34 +135,53 @@ export const UNPRICED_FIELDS: Readonly<Record<string, string>> = Object.freeze({
   file_search_cost_per_1k_calls: 'file search tool calls: not reported in the call usage',
   file_search_cost_per_gb_per_day: 'vector storage per GB-day: storage, not a model call',
   vector_store_cost_per_gb_per_day: 'vector storage per GB-day: storage, not a model call',
-  input_cost_per_audio_per_second: 'seconds of audio input: usage objects report audio tokens, not seconds, for chat calls',
-  input_cost_per_audio_per_second_above_128k_tokens: 'seconds of audio input (above 128k): as input_cost_per_audio_per_second',
+  input_cost_per_audio_per_second:
+    'seconds of audio input: usage objects report audio tokens, not seconds, for chat calls',
+  input_cost_per_audio_per_second_above_128k_tokens:
+    'seconds of audio input (above 128k): as input_cost_per_audio_per_second',
   input_cost_per_video_per_second: 'seconds of video input: usage objects report tokens, not seconds',
-  input_cost_per_video_per_second_above_128k_tokens: 'seconds of video input (above 128k): as input_cost_per_video_per_second',
-  input_cost_per_video_per_second_above_8s_interval: 'video generation by interval: no usage object reports the interval',
-  input_cost_per_video_per_second_above_15s_interval: 'video generation by interval: no usage object reports the interval',
+  input_cost_per_video_per_second_above_128k_tokens:
+    'seconds of video input (above 128k): as input_cost_per_video_per_second',
+  input_cost_per_video_per_second_above_8s_interval:
+    'video generation by interval: no usage object reports the interval',
+  input_cost_per_video_per_second_above_15s_interval:
+    'video generation by interval: no usage object reports the interval',
   output_cost_per_video_per_second: 'seconds of generated video: no usage object reports them',
   output_cost_per_video_token: 'video output tokens: not separated from other output tokens in usage objects',
   output_cost_per_second_1080p: 'generated video at 1080p: no usage object reports the resolution',
-  output_cost_per_character: 'output characters (legacy PaLM / Gemini 1.0 chat): usage objects report tokens, and these entries have token rates, which are billed',
-  input_cost_per_character_above_128k_tokens: 'per-character prices above 128k tokens (legacy PaLM / Gemini 1.0): characters are not counted for chat',
-  output_cost_per_character_above_128k_tokens: 'per-character prices above 128k tokens (legacy PaLM / Gemini 1.0): characters are not counted for chat',
-  input_cost_per_image_above_128k_tokens: 'per-image prices above 128k tokens (legacy Gemini 1.0): images are counted as tokens',
+  output_cost_per_character:
+    'output characters (legacy PaLM / Gemini 1.0 chat): usage objects report tokens, and these entries have token rates, which are billed',
+  input_cost_per_character_above_128k_tokens:
+    'per-character prices above 128k tokens (legacy PaLM / Gemini 1.0): characters are not counted for chat',
+  output_cost_per_character_above_128k_tokens:
+    'per-character prices above 128k tokens (legacy PaLM / Gemini 1.0): characters are not counted for chat',
+  input_cost_per_image_above_128k_tokens:
+    'per-image prices above 128k tokens (legacy Gemini 1.0): images are counted as tokens',
   input_dbu_cost_per_token: 'Databricks DBU rates: the USD rates of the same entries are billed',
   output_dbu_cost_per_token: 'Databricks DBU rates: the USD rates of the same entries are billed',
   output_db_cost_per_token: 'Databricks DBU rate (older spelling): the USD rates of the same entries are billed',
-  cache_read_input_image_token_cost: 'cached image input tokens (gpt-image-1-mini): no usage object separates cached image tokens',
-  input_cost_per_token_batch_requests: 'Vertex embedding batch-request rate (older table): batch calls are billed with the *_batches rates or half price',
-  output_cost_per_image_premium_image: 'Titan premium-quality images: the usage does not say the quality; pass image.quality to pick a quality entry',
-  output_cost_per_image_above_512_and_512_pixels: 'Titan image size variant: the usage does not carry the size; pass image.size to pick a size entry',
-  output_cost_per_image_above_512_and_512_pixels_and_premium_image: 'Titan image size and quality variant: as output_cost_per_image_above_512_and_512_pixels',
-  output_cost_per_image_above_1024_and_1024_pixels: 'Titan image size variant: the usage does not carry the size; pass image.size to pick a size entry',
-  output_cost_per_image_above_1024_and_1024_pixels_and_premium_image: 'Titan image size and quality variant: as output_cost_per_image_above_1024_and_1024_pixels',
+  cache_read_input_image_token_cost:
+    'cached image input tokens (gpt-image-1-mini): no usage object separates cached image tokens',
+  input_cost_per_token_batch_requests:
+    'Vertex embedding batch-request rate (older table): batch calls are billed with the *_batches rates or half price',
+  output_cost_per_image_premium_image:
+    'Titan premium-quality images: the usage does not say the quality; pass image.quality to pick a quality entry',
+  output_cost_per_image_above_512_and_512_pixels:
+    'Titan image size variant: the usage does not carry the size; pass image.size to pick a size entry',
+  output_cost_per_image_above_512_and_512_pixels_and_premium_image:
+    'Titan image size and quality variant: as output_cost_per_image_above_512_and_512_pixels',
+  output_cost_per_image_above_1024_and_1024_pixels:
+    'Titan image size variant: the usage does not carry the size; pass image.size to pick a size entry',
+  output_cost_per_image_above_1024_and_1024_pixels_and_premium_image:
+    'Titan image size and quality variant: as output_cost_per_image_above_1024_and_1024_pixels',
   ocr_cost_per_credit: 'OCR credits: no usage object reports credits',
   ocr_cost_per_page: 'OCR pages: no usage object reports pages',
-  regional_processing_uplift_multiplier_eu: 'regional processing uplift: the usage does not say where the call was processed',
-  regional_processing_uplift_multiplier_us: 'regional processing uplift: the usage does not say where the call was processed',
-  'tiered_pricing.max_results_range': 'search priced by the number of results requested (exa_ai, firecrawl): usage objects do not carry it',
+  regional_processing_uplift_multiplier_eu:
+    'regional processing uplift: the usage does not say where the call was processed',
+  regional_processing_uplift_multiplier_us:
+    'regional processing uplift: the usage does not say where the call was processed',
+  'tiered_pricing.max_results_range':
+    'search priced by the number of results requested (exa_ai, firecrawl): usage objects do not carry it',
 })
 
 /** Keys of a LiteLLM model entry that describe the model rather than price it (accepted and ignored by `register`). */

@@ -34,7 +34,13 @@ const PART_NAMES: Record<UnpricedUsage, string> = {
  * {@link UnknownModelError} (same code, same fields, `tried` = the key that matched, no suggestions) whose
  * message says that the model is known, what had no price, and how to add one.
  */
-export function unpricedUsageError(model: string, provider: string | undefined, resolved: ResolvedModel, prepared: PreparedEntry, parts: readonly UnpricedUsage[]): UnknownModelError {
+export function unpricedUsageError(
+  model: string,
+  provider: string | undefined,
+  resolved: ResolvedModel,
+  prepared: PreparedEntry,
+  parts: readonly UnpricedUsage[],
+): UnknownModelError {
   const entry = resolved.entry
   const what = parts.length > 0 ? parts.map((p) => PART_NAMES[p]).join(', ') : 'this call'
   const fields = Object.keys(entry.prices)

@@ -24,7 +24,11 @@ const NO_USAGE_HINT =
   'For OpenAI streams set `stream_options: { include_usage: true }`; pass the final response, the full array (or async iterable) of stream chunks, or a usage object.'
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  )
 }
 
 function fromItems(items: Iterable<unknown>, options: NormalizeUsageOptions): NormalizedUsage | undefined {
@@ -41,7 +45,8 @@ async function fromAsync(stream: AsyncIterable<unknown>, options: NormalizeUsage
     count++
   }
   const usage = acc.usage()
-  if (usage === undefined) throw new MissingUsageError(`No token usage found in an async stream of ${count} items. ${NO_USAGE_HINT}`)
+  if (usage === undefined)
+    throw new MissingUsageError(`No token usage found in an async stream of ${count} items. ${NO_USAGE_HINT}`)
   return usage
 }
 
@@ -56,16 +61,28 @@ async function fromAsync(stream: AsyncIterable<unknown>, options: NormalizeUsage
  *   Promise rejects with it.
  * @throws InvalidInputError when a count is negative, fractional or not a number.
  */
-export function normalizeUsage(stream: AsyncIterable<unknown>, options?: NormalizeUsageOptions): Promise<NormalizedUsage>
+export function normalizeUsage(
+  stream: AsyncIterable<unknown>,
+  options?: NormalizeUsageOptions,
+): Promise<NormalizedUsage>
 export function normalizeUsage(responseOrStream: unknown, options?: NormalizeUsageOptions): NormalizedUsage
-export function normalizeUsage(responseOrStream: unknown, options: NormalizeUsageOptions = {}): NormalizedUsage | Promise<NormalizedUsage> {
-  if (options === null || typeof options !== 'object') throw new InvalidInputError('options', '`normalizeUsage` options must be an object { provider, model }')
+export function normalizeUsage(
+  responseOrStream: unknown,
+  options: NormalizeUsageOptions = {},
+): NormalizedUsage | Promise<NormalizedUsage> {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidInputError('options', '`normalizeUsage` options must be an object { provider, model }')
   if (Array.isArray(responseOrStream)) {
     const usage = fromItems(responseOrStream, options)
     if (usage !== undefined) return usage
   } else if (isObj(responseOrStream)) {
     const value = responseOrStream
-    if (typeof value.cacheReadTokens === 'number' && typeof value.cacheWriteTokens === 'number' && 'inputTokens' in value && 'reasoningTokens' in value) {
+    if (
+      typeof value.cacheReadTokens === 'number' &&
+      typeof value.cacheWriteTokens === 'number' &&
+      'inputTokens' in value &&
+      'reasoningTokens' in value
+    ) {
       return copyNormalized(value, options)
     }
     if (isAsyncIterable(value) && !('usage' in value)) return fromAsync(value, options)
@@ -77,10 +94,17 @@ export function normalizeUsage(responseOrStream: unknown, options: NormalizeUsag
       if (usage !== undefined) return usage
     } else {
       const provider = normalizeProvider(options.provider)
-      const d: Draft | undefined = isObj(value.aggregated) ? fromResponse(value.aggregated, provider) : fromResponse(value, provider) ?? fromBareUsage(value, provider)
+      const d: Draft | undefined = isObj(value.aggregated)
+        ? fromResponse(value.aggregated, provider)
+        : (fromResponse(value, provider) ?? fromBareUsage(value, provider))
       if (d !== undefined) return finish(d, options)
     }
   }
-  const what = responseOrStream === null ? 'null' : Array.isArray(responseOrStream) ? `a stream of ${responseOrStream.length} items` : typeof responseOrStream
+  const what =
+    responseOrStream === null
+      ? 'null'
+      : Array.isArray(responseOrStream)
+        ? `a stream of ${responseOrStream.length} items`
+        : typeof responseOrStream
   throw new MissingUsageError(`No token usage found in ${what}. ${NO_USAGE_HINT}`)
 }

@@ -19,7 +19,13 @@ import type { CallContext } from '../budget/scopes.js'
 import { type CallExit, Settlement, textLength } from '../budget/settlement.js'
 import { estimateCost } from '../cost/index.js'
 import { BudgetConfigError } from '../errors.js'
-import { INTEGRATION_OPTIONS, resolveContext, resolveEstimate, validateOptions, type BudgetIntegrationOptions } from './options.js'
+import {
+  INTEGRATION_OPTIONS,
+  resolveContext,
+  resolveEstimate,
+  validateOptions,
+  type BudgetIntegrationOptions,
+} from './options.js'
 
 export type { BudgetCallContext, BudgetManagerLike } from './options.js'
 
@@ -81,7 +87,8 @@ function defaultEstimate(model: Model, params: CallOptions, provider: string): E
 function hasUsage(usage: unknown): boolean {
   if (usage === null || typeof usage !== 'object') return false
   const { inputTokens, outputTokens } = usage as { inputTokens?: unknown; outputTokens?: unknown }
-  const total = (count: unknown): unknown => (count !== null && typeof count === 'object' ? (count as { total?: unknown }).total : count)
+  const total = (count: unknown): unknown =>
+    count !== null && typeof count === 'object' ? (count as { total?: unknown }).total : count
   return typeof total(inputTokens) === 'number' || typeof total(outputTokens) === 'number'
 }
 
@@ -89,7 +96,8 @@ function hasUsage(usage: unknown): boolean {
 function usageToCommit(usage: unknown, modelId: string | undefined, provider: string): unknown {
   if (!hasUsage(usage)) return undefined
   const raw = (usage as { raw?: unknown } | undefined)?.raw
-  if (provider === 'anthropic' && raw !== null && typeof raw === 'object') return { type: 'message', model: modelId, usage: raw }
+  if (provider === 'anthropic' && raw !== null && typeof raw === 'object')
+    return { type: 'message', model: modelId, usage: raw }
   return { usage, response: { modelId } }
 }
 
@@ -99,7 +107,9 @@ const MIDDLEWARE_OPTIONS = z.object({
   ...INTEGRATION_OPTIONS,
   capOutputTokens: z.boolean().optional(),
   provider: z.string().min(1).optional(),
-  resolveModel: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', { message: 'must be a function' }).optional(),
+  resolveModel: z
+    .custom<(...args: never[]) => unknown>((value) => typeof value === 'function', { message: 'must be a function' })
+    .optional(),
 })
 
 async function remainingBudget(manager: unknown, context: CallContext): Promise<number | null> {
@@ -111,7 +121,8 @@ async function remainingBudget(manager: unknown, context: CallContext): Promise<
   let min: number | null = null
   for (const scope of scopes) {
     const status = await reader.getStatus(scope).catch(() => null)
-    if (status?.remaining !== null && status?.remaining !== undefined) min = min === null ? status.remaining : Math.min(min, status.remaining)
+    if (status?.remaining !== null && status?.remaining !== undefined)
+      min = min === null ? status.remaining : Math.min(min, status.remaining)
   }
   return min
 }
@@ -130,7 +141,12 @@ async function remainingBudget(manager: unknown, context: CallContext): Promise<
  */
 export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageModelMiddleware {
   validateOptions('budgetMiddleware(options)', MIDDLEWARE_OPTIONS, options)
-  const request = (type: 'generate' | 'stream', model: Model, params: CallOptions): AiSdkRequest => ({ type, provider: model.provider, modelId: model.modelId, params })
+  const request = (type: 'generate' | 'stream', model: Model, params: CallOptions): AiSdkRequest => ({
+    type,
+    provider: model.provider,
+    modelId: model.modelId,
+    params,
+  })
 
   async function admit(type: 'generate' | 'stream', model: Model, params: CallOptions) {
     const provider = providerOf(model, options.provider)
@@ -142,8 +158,12 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
     const reservation = await options.manager.reserve(context, estimate)
     const settlement = new Settlement(reservation, options.onRecordError)
     // A budget's `onExceeded: { fallbackModel }` admitted another model than the one requested.
-    const fallback = typeof estimate === 'object' && typeof reservation.model === 'string' && reservation.model !== estimate.model ? reservation.model : undefined
-    if (fallback === undefined) return { settlement, provider, defaults, target: undefined, metadata: {} as Record<string, string> }
+    const fallback =
+      typeof estimate === 'object' && typeof reservation.model === 'string' && reservation.model !== estimate.model
+        ? reservation.model
+        : undefined
+    if (fallback === undefined)
+      return { settlement, provider, defaults, target: undefined, metadata: {} as Record<string, string> }
     let target: Model | undefined
     try {
       target = options.resolveModel?.(fallback, model)
@@ -151,7 +171,12 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
       await settlement.release()
       throw error
     }
-    if (target === undefined || target === null || typeof target.doGenerate !== 'function' || typeof target.doStream !== 'function') {
+    if (
+      target === undefined ||
+      target === null ||
+      typeof target.doGenerate !== 'function' ||
+      typeof target.doStream !== 'function'
+    ) {
       await settlement.release()
       throw new BudgetConfigError(
         'resolveModel',
@@ -267,8 +292,18 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
       const remaining = await remainingBudget(options.manager, context)
       if (remaining === null) return params
       try {
-        const input = estimateCost({ model: model.modelId, provider, messages: params.prompt as never, maxOutputTokens: 0 }).totalCost
-        const perMillion = estimateCost({ model: model.modelId, provider, inputTokens: 0, maxOutputTokens: 1_000_000 }).totalCost
+        const input = estimateCost({
+          model: model.modelId,
+          provider,
+          messages: params.prompt as never,
+          maxOutputTokens: 0,
+        }).totalCost
+        const perMillion = estimateCost({
+          model: model.modelId,
+          provider,
+          inputTokens: 0,
+          maxOutputTokens: 1_000_000,
+        }).totalCost
         if (perMillion <= 0) return params
         const affordable = Math.floor(((remaining - input) * 1_000_000) / perMillion)
         // Below one token the call cannot be paid for: leave it to reserve() to refuse it with the reason.

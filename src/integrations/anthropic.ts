@@ -78,7 +78,8 @@ function streamTracker(): UsageTracker {
       return true
     },
     onText() {},
-    final: () => (sawDelta && usage !== undefined ? { usage: message(), ...(model !== undefined ? { model } : {}) } : undefined),
+    final: () =>
+      sawDelta && usage !== undefined ? { usage: message(), ...(model !== undefined ? { model } : {}) } : undefined,
     partial() {
       const output = { characters, pieces: chunks }
       const outputTokensSeen = tokensFromText(output)
@@ -110,7 +111,10 @@ function jsonTracker(): UsageTracker {
       final = { usage: { type: 'message', model, usage: body['usage'] }, ...(model !== undefined ? { model } : {}) }
     },
     final: () => final,
-    partial: () => ({ ...(model !== undefined ? { model } : {}), output: { characters, pieces: characters > 0 ? 1 : 0 } }),
+    partial: () => ({
+      ...(model !== undefined ? { model } : {}),
+      output: { characters, pieces: characters > 0 ? 1 : 0 },
+    }),
   }
 }
 

@@ -39,10 +39,18 @@ export function parseContextHeader(value: string | null): CallContext | undefine
   try {
     json = JSON.parse(value)
   } catch (error) {
-    throw new InvalidInputError(CONTEXT_HEADER, `\`${CONTEXT_HEADER}\` must be JSON of a context object, e.g. {"user":"alice"}`, { cause: error })
+    throw new InvalidInputError(
+      CONTEXT_HEADER,
+      `\`${CONTEXT_HEADER}\` must be JSON of a context object, e.g. {"user":"alice"}`,
+      { cause: error },
+    )
   }
   const parsed = contextHeaderSchema.safeParse(json)
-  if (!parsed.success) throw new InvalidInputError(CONTEXT_HEADER, `\`${CONTEXT_HEADER}\` is not a valid context: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  if (!parsed.success)
+    throw new InvalidInputError(
+      CONTEXT_HEADER,
+      `\`${CONTEXT_HEADER}\` is not a valid context: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    )
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(parsed.data)) if (v !== undefined) out[k] = v
   return out as CallContext
@@ -125,7 +133,8 @@ export class RefusalRegistry {
     const headers = (error as { headers?: unknown } | null)?.headers
     let id: string | null | undefined
     if (headers instanceof Headers) id = headers.get(REFUSAL_HEADER)
-    else if (headers !== null && typeof headers === 'object') id = (headers as Record<string, string | undefined>)[REFUSAL_HEADER]
+    else if (headers !== null && typeof headers === 'object')
+      id = (headers as Record<string, string | undefined>)[REFUSAL_HEADER]
     if (id === null || id === undefined) return error
     const original = this.errors.get(id)
     if (original === undefined) return error
@@ -173,10 +182,16 @@ export function createBudgetFetch(
     let model = call.model
     try {
       const request: WireRequest = { endpoint: call.endpoint, model: call.model, params: call.params, headers }
-      const context: CallContext = { ...(await resolveContext(options.context, request)), ...parseContextHeader(headerContext) }
+      const context: CallContext = {
+        ...(await resolveContext(options.context, request)),
+        ...parseContextHeader(headerContext),
+      }
       if (context.provider === undefined) context.provider = adapter.provider
       const defaults = { ...call.estimate(call.model), provider: adapter.provider }
-      const reservation = await options.manager.reserve(context, await resolveEstimate(options.estimate, request, defaults))
+      const reservation = await options.manager.reserve(
+        context,
+        await resolveEstimate(options.estimate, request, defaults),
+      )
       // A budget's `onExceeded: { fallbackModel }` may have admitted a cheaper model instead: send that one.
       if (typeof reservation.model === 'string' && reservation.model.length > 0) model = reservation.model
       settlement = new Settlement(reservation, options.onRecordError)
@@ -241,4 +256,3 @@ export function createBudgetFetch(
     )
   }
 }
-

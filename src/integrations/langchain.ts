@@ -20,7 +20,14 @@ import type { CallContext } from '../budget/scopes.js'
 import { type CallExit, Settlement, tokensFromText } from '../budget/settlement.js'
 import { BudgetConfigError, InvalidInputError } from '../errors.js'
 import { asObject, type Json } from './json.js'
-import { INTEGRATION_OPTIONS, resolveContext, resolveEstimate, validateOptions, type BudgetIntegrationOptions, type ContextOption } from './options.js'
+import {
+  INTEGRATION_OPTIONS,
+  resolveContext,
+  resolveEstimate,
+  validateOptions,
+  type BudgetIntegrationOptions,
+  type ContextOption,
+} from './options.js'
 
 export type { BudgetCallContext, BudgetManagerLike } from './options.js'
 
@@ -53,7 +60,11 @@ export interface BudgetCallbackHandlerOptions extends Omit<BudgetIntegrationOpti
   provider?: string
 }
 
-const HANDLER_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, context: INTEGRATION_OPTIONS.context.optional(), provider: z.string().min(1).optional() })
+const HANDLER_OPTIONS = z.object({
+  ...INTEGRATION_OPTIONS,
+  context: INTEGRATION_OPTIONS.context.optional(),
+  provider: z.string().min(1).optional(),
+})
 
 const CONTEXT_FIELDS = ['user', 'team', 'org', 'key', 'endUser'] as const
 
@@ -198,7 +209,9 @@ export class BudgetCallbackHandler {
     tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
-    const flat = (messages[0] ?? []).map((m) => ({ content: asObject(m)?.['content'] ?? asObject(asObject(m)?.['kwargs'])?.['content'] ?? '' }))
+    const flat = (messages[0] ?? []).map((m) => ({
+      content: asObject(m)?.['content'] ?? asObject(asObject(m)?.['kwargs'])?.['content'] ?? '',
+    }))
     await this.start(runId, flat, extraParams, tags, metadata)
   }
 
@@ -212,7 +225,13 @@ export class BudgetCallbackHandler {
     tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
-    await this.start(runId, prompts.map((content) => ({ content })), extraParams, tags, metadata)
+    await this.start(
+      runId,
+      prompts.map((content) => ({ content })),
+      extraParams,
+      tags,
+      metadata,
+    )
   }
 
   /** Count streamed output, for the estimate if the stream fails. */
@@ -224,7 +243,10 @@ export class BudgetCallbackHandler {
   }
 
   /** Commit the usage LangChain reports, at the model the response names. */
-  async handleLLMEnd(output: { generations?: unknown[][]; llmOutput?: Record<string, unknown> | null }, runId: string): Promise<void> {
+  async handleLLMEnd(
+    output: { generations?: unknown[][]; llmOutput?: Record<string, unknown> | null },
+    runId: string,
+  ): Promise<void> {
     const run = this.take(runId)
     if (run === undefined) return
     let message: Json | undefined
@@ -244,7 +266,13 @@ export class BudgetCallbackHandler {
       str(output.llmOutput?.['model_name']) ??
       run.model
     const usageMetadata = reported(asObject(message?.['usage_metadata']), 'input_tokens', 'output_tokens')
-    const tokenUsage = reported(asObject(output.llmOutput?.['tokenUsage']) ?? asObject(output.llmOutput?.['usage']), 'promptTokens', 'completionTokens', 'prompt_tokens', 'completion_tokens')
+    const tokenUsage = reported(
+      asObject(output.llmOutput?.['tokenUsage']) ?? asObject(output.llmOutput?.['usage']),
+      'promptTokens',
+      'completionTokens',
+      'prompt_tokens',
+      'completion_tokens',
+    )
     const provider = run.provider ?? this.options.provider
     let usage: unknown
     let partialUsage: unknown
@@ -254,8 +282,16 @@ export class BudgetCallbackHandler {
     const reportedOutput = num(usageMetadata?.['output_tokens']) ?? 0
     if (usageMetadata !== undefined && reportedOutput <= 1 && seen > 1) {
       // Only the input side arrived (a stream whose final usage never came): an estimate with the output seen.
-      partialUsage = { usage_metadata: { ...usageMetadata, output_tokens: seen, total_tokens: (num(usageMetadata['input_tokens']) ?? 0) + seen }, response_metadata: { model_name: served } }
-    } else if (usageMetadata !== undefined) usage = { usage_metadata: usageMetadata, response_metadata: { model_name: served } }
+      partialUsage = {
+        usage_metadata: {
+          ...usageMetadata,
+          output_tokens: seen,
+          total_tokens: (num(usageMetadata['input_tokens']) ?? 0) + seen,
+        },
+        response_metadata: { model_name: served },
+      }
+    } else if (usageMetadata !== undefined)
+      usage = { usage_metadata: usageMetadata, response_metadata: { model_name: served } }
     else if (tokenUsage !== undefined) {
       usage = {
         model: served,
@@ -281,7 +317,8 @@ export class BudgetCallbackHandler {
   async handleLLMError(error: unknown, runId: string): Promise<void> {
     const run = this.take(runId)
     if (run === undefined) return
-    const aborted = asObject(error)?.['name'] === 'AbortError' || /abort/i.test(String(asObject(error)?.['message'] ?? ''))
+    const aborted =
+      asObject(error)?.['name'] === 'AbortError' || /abort/i.test(String(asObject(error)?.['message'] ?? ''))
     await this.interrupted(run, aborted ? 'aborted' : 'failed')
   }
 
@@ -303,7 +340,11 @@ export class BudgetCallbackHandler {
    * }
    * ```
    */
-  async stream<TInput, TChunk>(runnable: StreamableRunnable<TInput, TChunk>, input: TInput, options: Record<string, unknown> = {}): Promise<BudgetedStream<TChunk>> {
+  async stream<TInput, TChunk>(
+    runnable: StreamableRunnable<TInput, TChunk>,
+    input: TInput,
+    options: Record<string, unknown> = {},
+  ): Promise<BudgetedStream<TChunk>> {
     const controller = new AbortController()
     const outer = options['signal']
     const onOuterAbort = () => controller.abort((outer as AbortSignal).reason)
@@ -396,11 +437,26 @@ export class BudgetCallbackHandler {
   ): Promise<void> {
     const invocationParams = asObject(extraParams?.['invocation_params']) ?? {}
     const meta = metadata ?? {}
-    const model = str(invocationParams['model']) ?? str(invocationParams['model_name']) ?? str(invocationParams['modelName']) ?? str(meta['ls_model_name']) ?? 'unknown'
+    const model =
+      str(invocationParams['model']) ??
+      str(invocationParams['model_name']) ??
+      str(invocationParams['modelName']) ??
+      str(meta['ls_model_name']) ??
+      'unknown'
     const provider = catalogProvider(str(meta['ls_provider'])) ?? this.options.provider
-    const maxOutput = num(invocationParams['max_completion_tokens']) ?? num(invocationParams['max_tokens']) ?? num(invocationParams['maxOutputTokens']) ?? num(meta['ls_max_tokens'])
+    const maxOutput =
+      num(invocationParams['max_completion_tokens']) ??
+      num(invocationParams['max_tokens']) ??
+      num(invocationParams['maxOutputTokens']) ??
+      num(meta['ls_max_tokens'])
     const request: LangChainRequest = { runId, model, provider, invocationParams, tags: tags ?? [], metadata: meta }
-    const context: CallContext = { ...checkContext(this.options.context === undefined ? contextFromMetadata(request) : await resolveContext(this.options.context, request)) }
+    const context: CallContext = {
+      ...checkContext(
+        this.options.context === undefined
+          ? contextFromMetadata(request)
+          : await resolveContext(this.options.context, request),
+      ),
+    }
     if (context.provider === undefined && provider !== undefined) context.provider = provider
     const estimate: EstimateRequest = {
       model,
@@ -420,7 +476,15 @@ export class BudgetCallbackHandler {
         `BudgetCallbackHandler: a budget refused ${resolved.model} and admitted its fallbackModel ${reservation.model}, but a LangChain callback cannot switch the model; use onExceeded: 'block' and choose the model in your chain (e.g. model.withFallbacks()), or budget the provider client with withOpenAIBudget / withAnthropicBudget`,
       )
     }
-    const run: Run = { settlement: new Settlement(reservation, this.options.onRecordError), model, provider, estimate, characters: 0, tokens: 0, detach: () => undefined }
+    const run: Run = {
+      settlement: new Settlement(reservation, this.options.onRecordError),
+      model,
+      provider,
+      estimate,
+      characters: 0,
+      tokens: 0,
+      detach: () => undefined,
+    }
     this.runs.set(runId, run)
     // LangChain fires no callback when a stream's signal aborts (it rejects the consumer's next() and leaves its
     // generator suspended), so the handler listens to the call's signal itself.

@@ -26,7 +26,12 @@ const BOUNDARY = /\r\n\r\n|\n\n|\r\r/
  * ends (before the reader sees the end), errors, is cancelled (a `break` out of the SDK's stream) or the
  * request's signal aborts.
  */
-export function meterResponse(response: Response, observer: BodyObserver, mode: 'sse' | 'text', signal?: AbortSignal | null): Response {
+export function meterResponse(
+  response: Response,
+  observer: BodyObserver,
+  mode: 'sse' | 'text',
+  signal?: AbortSignal | null,
+): Response {
   const upstream = response.body
   let finished: Promise<void> | undefined
   const finish = (outcome: Outcome): Promise<void> => (finished ??= observer.finish(outcome).catch(() => undefined))
@@ -102,4 +107,3 @@ export function meterResponse(response: Response, observer: BodyObserver, mode: 
   })
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
 }
-

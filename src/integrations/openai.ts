@@ -80,7 +80,13 @@ function chatTracker(hideUsageChunk: boolean): UsageTracker {
       for (const choice of choices) {
         const delta = asObject(asObject(choice)?.['delta'])
         if (delta === undefined) continue
-        const n = textLength([delta['content'], delta['reasoning_content'], delta['refusal'], delta['tool_calls'], delta['audio']])
+        const n = textLength([
+          delta['content'],
+          delta['reasoning_content'],
+          delta['refusal'],
+          delta['tool_calls'],
+          delta['audio'],
+        ])
         if (n > 0) {
           characters += n
           chunks++
@@ -88,7 +94,10 @@ function chatTracker(hideUsageChunk: boolean): UsageTracker {
       }
       const usage = asObject(chunk['usage'])
       if (usage !== undefined) {
-        final = { usage: { model, usage, service_tier: chunk['service_tier'] }, ...(model !== undefined ? { model } : {}) }
+        final = {
+          usage: { model, usage, service_tier: chunk['service_tier'] },
+          ...(model !== undefined ? { model } : {}),
+        }
         if (hideUsageChunk && choices.length === 0) return false
       }
       return true
@@ -118,8 +127,16 @@ function responsesTracker(): UsageTracker {
         characters += data['delta'].length
         chunks++
       }
-      if (typeof type === 'string' && TERMINAL.has(type) && response !== undefined && asObject(response['usage']) !== undefined) {
-        final = { usage: { model: response['model'], usage: response['usage'], service_tier: response['service_tier'] }, ...(model !== undefined ? { model } : {}) }
+      if (
+        typeof type === 'string' &&
+        TERMINAL.has(type) &&
+        response !== undefined &&
+        asObject(response['usage']) !== undefined
+      ) {
+        final = {
+          usage: { model: response['model'], usage: response['usage'], service_tier: response['service_tier'] },
+          ...(model !== undefined ? { model } : {}),
+        }
       }
       return true
     },
@@ -139,7 +156,8 @@ function jsonTracker(requestModel: string): UsageTracker {
     onEvent(event: SseEvent) {
       // Streamed transcriptions and other event streams: the last event with `usage` wins.
       const data = asObject(safeParse(event.data))
-      if (data !== undefined && asObject(data['usage']) !== undefined) final = { usage: { model: data['model'] ?? requestModel, usage: data['usage'] } }
+      if (data !== undefined && asObject(data['usage']) !== undefined)
+        final = { usage: { model: data['model'] ?? requestModel, usage: data['usage'] } }
       return true
     },
     onText(text: string) {
@@ -158,7 +176,10 @@ function jsonTracker(requestModel: string): UsageTracker {
       characters = textLength(returned)
       pieces = characters > 0 ? 1 : 0
       if (asObject(body['usage']) !== undefined) {
-        final = { usage: { ...body, data: undefined, choices: undefined, output: undefined, model: model ?? requestModel }, model: model ?? requestModel }
+        final = {
+          usage: { ...body, data: undefined, choices: undefined, output: undefined, model: model ?? requestModel },
+          model: model ?? requestModel,
+        }
       }
     },
     final: () => final,
@@ -188,7 +209,9 @@ function openAIAdapter(provider = 'openai'): WireAdapter {
           ? 'responses'
           : path.endsWith('/embeddings')
             ? 'embeddings'
-            : path.endsWith('/images/generations') || path.endsWith('/images/edits') || path.endsWith('/images/variations')
+            : path.endsWith('/images/generations') ||
+                path.endsWith('/images/edits') ||
+                path.endsWith('/images/variations')
               ? 'images'
               : path.endsWith('/audio/transcriptions') || path.endsWith('/audio/translations')
                 ? 'audio.transcriptions'
@@ -223,19 +246,39 @@ function openAIAdapter(provider = 'openai'): WireAdapter {
           case 'responses': {
             const out = firstNumber(params['max_output_tokens'])
             const input = params['input']
-            const messages = [{ content: typeof params['instructions'] === 'string' ? params['instructions'] : '' }, ...(Array.isArray(input) ? (input as { content?: unknown }[]) : [{ content: typeof input === 'string' ? input : '' }])]
+            const messages = [
+              { content: typeof params['instructions'] === 'string' ? params['instructions'] : '' },
+              ...(Array.isArray(input)
+                ? (input as { content?: unknown }[])
+                : [{ content: typeof input === 'string' ? input : '' }]),
+            ]
             return { model: m, messages, ...(out !== undefined ? { maxOutputTokens: out } : {}) }
           }
           case 'embeddings':
             return { model: m, inputTokens: Math.ceil(textLength(params['input']) / 2), maxOutputTokens: 0 }
           case 'images': {
             const n = firstNumber(params['n']) ?? 1
-            return { model: m, messages: params['prompt'] ?? '', maxOutputTokens: 0, units: { images: n, imageTokens: n * imageTokens(params['size'], params['quality']) } }
+            return {
+              model: m,
+              messages: params['prompt'] ?? '',
+              maxOutputTokens: 0,
+              units: { images: n, imageTokens: n * imageTokens(params['size'], params['quality']) },
+            }
           }
           case 'audio.speech':
-            return { model: m, inputTokens: 0, maxOutputTokens: 0, units: { characters: typeof params['input'] === 'string' ? params['input'].length : 0 } }
+            return {
+              model: m,
+              inputTokens: 0,
+              maxOutputTokens: 0,
+              units: { characters: typeof params['input'] === 'string' ? params['input'].length : 0 },
+            }
           case 'audio.transcriptions':
-            return { model: m, inputTokens: 0, maxOutputTokens: 0, units: { audioSeconds: audioSecondsCeiling(params['file']) } }
+            return {
+              model: m,
+              inputTokens: 0,
+              maxOutputTokens: 0,
+              units: { audioSeconds: audioSecondsCeiling(params['file']) },
+            }
           default:
             return { model: m, inputTokens: 0, maxOutputTokens: 0 }
         }

@@ -46,7 +46,11 @@ const SCOPE_NAME = 'llm-budget'
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]
 
 const provider = (name: string) =>
-  z.custom<MeterProvider & TracerProvider>((value) => typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[name] === 'function', `must have a \`${name}()\` method`)
+  z.custom<MeterProvider & TracerProvider>(
+    (value) =>
+      typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[name] === 'function',
+    `must have a \`${name}()\` method`,
+  )
 
 const optionsSchema = z.object({
   meterProvider: provider('getMeter').optional(),
@@ -73,8 +77,14 @@ export function instrumentBudget(manager: BudgetManager, options: InstrumentBudg
     unit: '{token}',
     advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
   })
-  const cost: Counter | undefined = meter?.createCounter('llm_budget.cost', { description: 'Spend committed, USD.', unit: 'USD' })
-  const blocked: Counter | undefined = meter?.createCounter('llm_budget.calls.blocked', { description: 'Calls a budget refused or warned about.', unit: '{call}' })
+  const cost: Counter | undefined = meter?.createCounter('llm_budget.cost', {
+    description: 'Spend committed, USD.',
+    unit: 'USD',
+  })
+  const blocked: Counter | undefined = meter?.createCounter('llm_budget.calls.blocked', {
+    description: 'Calls a budget refused or warned about.',
+    unit: '{call}',
+  })
 
   const unsubscribe = [
     manager.on('spend.recorded', ({ record, estimated }) => {
@@ -86,9 +96,15 @@ export function instrumentBudget(manager: BudgetManager, options: InstrumentBudg
         'gen_ai.response.model': call.model,
       }
       if (call.tokens.input > 0) tokenUsage?.record(call.tokens.input, { ...attributes, 'gen_ai.token.type': 'input' })
-      if (call.tokens.output > 0) tokenUsage?.record(call.tokens.output, { ...attributes, 'gen_ai.token.type': 'output' })
+      if (call.tokens.output > 0)
+        tokenUsage?.record(call.tokens.output, { ...attributes, 'gen_ai.token.type': 'output' })
       const usd = nanoToUsd(call.costNano)
-      if (usd > 0) cost?.add(usd, { 'gen_ai.provider.name': call.provider, 'gen_ai.request.model': call.requestedModel, 'gen_ai.response.model': call.model })
+      if (usd > 0)
+        cost?.add(usd, {
+          'gen_ai.provider.name': call.provider,
+          'gen_ai.request.model': call.requestedModel,
+          'gen_ai.response.model': call.model,
+        })
 
       const spanAttributes: Attributes = {
         'gen_ai.provider.name': call.provider,
@@ -107,14 +123,25 @@ export function instrumentBudget(manager: BudgetManager, options: InstrumentBudg
       if (active !== undefined) {
         active.setAttributes(spanAttributes)
       } else if (tracer !== undefined) {
-        const span: Span = tracer.startSpan('llm_budget.record', { attributes: spanAttributes, startTime: record.startedAt })
+        const span: Span = tracer.startSpan('llm_budget.record', {
+          attributes: spanAttributes,
+          startTime: record.startedAt,
+        })
         span.end(record.endedAt)
       }
     }),
     manager.on('budget.exceeded', (event) => {
       const labels = blockedLabels(event)
-      blocked?.add(1, { 'llm_budget.scope_type': labels.scope_type, 'llm_budget.action': labels.action, 'gen_ai.request.model': labels.model, 'gen_ai.provider.name': labels.provider })
-      activeSpan()?.setAttributes({ 'llm_budget.blocked_scope': event.scope, 'llm_budget.blocked_action': event.action })
+      blocked?.add(1, {
+        'llm_budget.scope_type': labels.scope_type,
+        'llm_budget.action': labels.action,
+        'gen_ai.request.model': labels.model,
+        'gen_ai.provider.name': labels.provider,
+      })
+      activeSpan()?.setAttributes({
+        'llm_budget.blocked_scope': event.scope,
+        'llm_budget.blocked_action': event.action,
+      })
     }),
   ]
   return {

@@ -26,7 +26,8 @@ export interface BudgetManagerLike {
 export type ContextOption<TRequest> = CallContext | ((request: TRequest) => CallContext | Promise<CallContext>)
 
 /** A USD estimate, an estimate request, or a function of the request (and the default estimate) that returns either. */
-export type EstimateOption<TRequest> = Estimate | ((request: TRequest, defaults: EstimateRequest) => Estimate | Promise<Estimate>)
+export type EstimateOption<TRequest> =
+  Estimate | ((request: TRequest, defaults: EstimateRequest) => Estimate | Promise<Estimate>)
 
 /** Options every integration takes. */
 export interface BudgetIntegrationOptions<TRequest> {
@@ -50,16 +51,28 @@ const isFunction = (value: unknown): boolean => typeof value === 'function'
 
 /** The zod shape of {@link BudgetIntegrationOptions}; each integration extends it with its own options. */
 export const INTEGRATION_OPTIONS = {
-  manager: z.custom((value) => typeof value === 'object' && value !== null && isFunction((value as { reserve?: unknown }).reserve), {
-    message: 'must be a BudgetManager (an object with reserve())',
-  }),
-  context: z.custom((value) => isFunction(value) || (typeof value === 'object' && value !== null && !Array.isArray(value)), {
-    message: "must be a context object (e.g. { user: 'alice' }) or a function of the request",
-  }),
+  manager: z.custom(
+    (value) => typeof value === 'object' && value !== null && isFunction((value as { reserve?: unknown }).reserve),
+    {
+      message: 'must be a BudgetManager (an object with reserve())',
+    },
+  ),
+  context: z.custom(
+    (value) => isFunction(value) || (typeof value === 'object' && value !== null && !Array.isArray(value)),
+    {
+      message: "must be a context object (e.g. { user: 'alice' }) or a function of the request",
+    },
+  ),
   estimate: z
-    .custom((value) => isFunction(value) || (typeof value === 'object' && value !== null) || (typeof value === 'number' && Number.isFinite(value) && value >= 0), {
-      message: 'must be a USD number >= 0, an estimate request or a function',
-    })
+    .custom(
+      (value) =>
+        isFunction(value) ||
+        (typeof value === 'object' && value !== null) ||
+        (typeof value === 'number' && Number.isFinite(value) && value >= 0),
+      {
+        message: 'must be a USD number >= 0, an estimate request or a function',
+      },
+    )
     .optional(),
   onRecordError: z.custom<SettlementErrorHandler>(isFunction, { message: 'must be a function' }).optional(),
 }
@@ -70,12 +83,19 @@ export function validateOptions(where: string, schema: z.ZodObject, options: unk
 }
 
 /** Resolves the context option for one request. */
-export async function resolveContext<TRequest>(context: ContextOption<TRequest>, request: TRequest): Promise<CallContext> {
+export async function resolveContext<TRequest>(
+  context: ContextOption<TRequest>,
+  request: TRequest,
+): Promise<CallContext> {
   return typeof context === 'function' ? await context(request) : context
 }
 
 /** Resolves the estimate option for one request. */
-export async function resolveEstimate<TRequest>(estimate: EstimateOption<TRequest> | undefined, request: TRequest, defaults: EstimateRequest): Promise<Estimate> {
+export async function resolveEstimate<TRequest>(
+  estimate: EstimateOption<TRequest> | undefined,
+  request: TRequest,
+  defaults: EstimateRequest,
+): Promise<Estimate> {
   if (estimate === undefined) return defaults
   if (typeof estimate === 'function') return await estimate(request, defaults)
   return estimate

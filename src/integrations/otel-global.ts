@@ -32,5 +32,7 @@ export function activeSpan(): Span | undefined {
   const manager = globals()?.context
   if (manager === undefined) return undefined
   const span = manager.active().getValue(SPAN_KEY)
-  return typeof span === 'object' && span !== null && typeof (span as Span).setAttributes === 'function' ? (span as Span) : undefined
+  return typeof span === 'object' && span !== null && typeof (span as Span).setAttributes === 'function'
+    ? (span as Span)
+    : undefined
 }

@@ -14,7 +14,12 @@ import { z } from 'zod'
 import type { BudgetManager } from '../budget/manager.js'
 import { callCounters, gaugeOptions, metricsOptionsShape } from '../budget/metrics.js'
 import { nanoToUsd } from '../budget/money.js'
-import { SCOPE_GAUGE_FAMILIES, SNAPSHOT_GAUGE_FAMILIES, type ScopeGaugeSnapshot, collectScopeGauges } from '../budget/scope-gauges.js'
+import {
+  SCOPE_GAUGE_FAMILIES,
+  SNAPSHOT_GAUGE_FAMILIES,
+  type ScopeGaugeSnapshot,
+  collectScopeGauges,
+} from '../budget/scope-gauges.js'
 import { parseOptions } from '../internal/options.js'
 
 /** Options of {@link registerBudgetMetrics}. */
@@ -39,7 +44,10 @@ export interface RegisteredBudgetMetrics {
 
 const optionsSchema = z.object({
   ...metricsOptionsShape,
-  registry: z.custom<Registry>((value) => typeof value === 'object' && value !== null && typeof (value as Registry).registerMetric === 'function', 'must be a prom-client `Registry`'),
+  registry: z.custom<Registry>(
+    (value) => typeof value === 'object' && value !== null && typeof (value as Registry).registerMetric === 'function',
+    'must be a prom-client `Registry`',
+  ),
 })
 
 /**
@@ -55,7 +63,10 @@ const optionsSchema = z.object({
  * app.get('/metrics', async (req, res) => res.type(registry.contentType).send(await registry.metrics()))
  * ```
  */
-export function registerBudgetMetrics(manager: BudgetManager, options: RegisterBudgetMetricsOptions): RegisteredBudgetMetrics {
+export function registerBudgetMetrics(
+  manager: BudgetManager,
+  options: RegisterBudgetMetricsOptions,
+): RegisteredBudgetMetrics {
   const parsed = parseOptions('registerBudgetMetrics()', optionsSchema, options)
   const registry: Registry = parsed.registry
   const prefix = parsed.prefix ?? 'llm_budget'
@@ -67,7 +78,8 @@ export function registerBudgetMetrics(manager: BudgetManager, options: RegisterB
     metrics.push(
       collector(family.name, family.help, 'counter', async () => {
         const values: Sample[] = []
-        for (const { labels, value } of family.entries()) values.push({ labels, value: family.usd ? nanoToUsd(value) : value })
+        for (const { labels, value } of family.entries())
+          values.push({ labels, value: family.usd ? nanoToUsd(value) : value })
         return values
       }),
     )
@@ -99,7 +111,9 @@ export function registerBudgetMetrics(manager: BudgetManager, options: RegisterB
     )
   }
   for (const { suffix, help, read } of SNAPSHOT_GAUGE_FAMILIES) {
-    metrics.push(collector(`${prefix}_${suffix}`, help, 'gauge', async () => [{ labels: {}, value: read(await snapshot()) }]))
+    metrics.push(
+      collector(`${prefix}_${suffix}`, help, 'gauge', async () => [{ labels: {}, value: read(await snapshot()) }]),
+    )
   }
   for (const metric of metrics) registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0])
 
@@ -126,7 +140,12 @@ interface CollectorMetric {
   reset(): void
 }
 
-function collector(name: string, help: string, type: 'counter' | 'gauge', values: () => Promise<Sample[]>): CollectorMetric {
+function collector(
+  name: string,
+  help: string,
+  type: 'counter' | 'gauge',
+  values: () => Promise<Sample[]>,
+): CollectorMetric {
   return {
     name,
     help,

@@ -4,7 +4,13 @@
  *
  * @packageDocumentation
  */
-import { createBudgetFetch, RefusalRegistry, type FetchLike, type WireAdapter, type WireRequest } from './budget-fetch.js'
+import {
+  createBudgetFetch,
+  RefusalRegistry,
+  type FetchLike,
+  type WireAdapter,
+  type WireRequest,
+} from './budget-fetch.js'
 import type { BudgetIntegrationOptions } from './options.js'
 
 /**
@@ -45,7 +51,11 @@ export function budgetClient<T extends { withOptions(options: { fetch: FetchLike
 ): T {
   const refusals = new RefusalRegistry()
   const baseFetch = (client as unknown as { fetch?: FetchLike }).fetch ?? globalThis.fetch
-  const budgetFetch = createBudgetFetch(adapter, options, (input, init) => baseFetch.call(undefined, input, init), refusals)
+  const budgetFetch = createBudgetFetch(
+    adapter,
+    options,
+    (input, init) => baseFetch.call(undefined, input, init),
+    refusals,
+  )
   return installRefusalMapping(client.withOptions({ fetch: budgetFetch }) as T, refusals)
 }
-

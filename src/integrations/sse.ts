@@ -26,4 +26,3 @@ export function parseSseBlock(block: string): SseEvent | null {
   if (data.length === 0 && event === undefined) return null
   return { event, data: data.join('\n') }
 }
-

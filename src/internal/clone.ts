@@ -14,7 +14,12 @@ export function cloneJson<T>(value: T): T {
   const out: Record<string, unknown> = {}
   for (const key of Object.keys(value)) {
     // Own keys such as `__proto__` stay plain data: define them rather than assign them.
-    Object.defineProperty(out, key, { value: cloneJson((value as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true })
+    Object.defineProperty(out, key, {
+      value: cloneJson((value as Record<string, unknown>)[key]),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
   return out as T
 }

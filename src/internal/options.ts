@@ -27,13 +27,21 @@ export function parseOptions<S extends z.ZodObject>(where: string, schema: S, in
     throw new BudgetConfigError(
       key,
       `${where} has no option \`${describeValue(key, 64)}\`.` +
-        (suggestion === undefined ? ` Known options: ${known.map((k) => `\`${k}\``).join(', ')}.` : ` Did you mean \`${suggestion}\`?`),
+        (suggestion === undefined
+          ? ` Known options: ${known.map((k) => `\`${k}\``).join(', ')}.`
+          : ` Did you mean \`${suggestion}\`?`),
     )
   }
   const parsed = schema.safeParse(value)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]!
   const path = issue.path.map(String).join('.')
-  const got = issue.path.reduce<unknown>((at, part) => (at as Record<PropertyKey, unknown> | undefined)?.[part as PropertyKey], value)
-  throw new BudgetConfigError(path || 'options', `${where}: \`${path}\` ${issue.message.replace(/^Invalid input: /, '')}, got ${describeValue(got)}`)
+  const got = issue.path.reduce<unknown>(
+    (at, part) => (at as Record<PropertyKey, unknown> | undefined)?.[part as PropertyKey],
+    value,
+  )
+  throw new BudgetConfigError(
+    path || 'options',
+    `${where}: \`${path}\` ${issue.message.replace(/^Invalid input: /, '')}, got ${describeValue(got)}`,
+  )
 }

@@ -41,9 +41,15 @@ export class AuthFailureLimit {
     }
     if (window.failures < this.#max) return
     const seconds = Math.max(1, Math.ceil((window.endsAt - now) / 1000))
-    throw new HttpError(429, 'TOO_MANY_FAILED_AUTHENTICATIONS', `too many failed authentication attempts from this client; retry in ${seconds} s`, undefined, {
-      'retry-after': String(seconds),
-    })
+    throw new HttpError(
+      429,
+      'TOO_MANY_FAILED_AUTHENTICATIONS',
+      `too many failed authentication attempts from this client; retry in ${seconds} s`,
+      undefined,
+      {
+        'retry-after': String(seconds),
+      },
+    )
   }
 
   /** Counts one failed attempt of `client`. */

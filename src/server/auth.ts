@@ -41,7 +41,10 @@ function unauthorized(message: string): HttpError {
 /** Builds an {@link Authenticator}; validates the option now and throws `BudgetConfigError` when it is unusable. */
 export function createAuthenticator(auth: BudgetServerAuth | undefined): Authenticator {
   if (auth === undefined || auth === null) {
-    throw new BudgetConfigError('auth', '`auth` is required: pass `{ tokens: { [token]: tenantId } }` or a function `(token) => tenantId | null`')
+    throw new BudgetConfigError(
+      'auth',
+      '`auth` is required: pass `{ tokens: { [token]: tenantId } }` or a function `(token) => tenantId | null`',
+    )
   }
   let lookup: (token: string) => Promise<string | null>
   if (typeof auth === 'function') {
@@ -50,7 +53,9 @@ export function createAuthenticator(auth: BudgetServerAuth | undefined): Authent
       try {
         tenant = await auth(token)
       } catch {
-        throw new HttpError(503, 'AUTH_UNAVAILABLE', 'the token could not be checked; retry later', undefined, { 'retry-after': '1' })
+        throw new HttpError(503, 'AUTH_UNAVAILABLE', 'the token could not be checked; retry later', undefined, {
+          'retry-after': '1',
+        })
       }
       if (tenant === null || tenant === undefined) return null
       if (typeof tenant !== 'string' || !TENANT_ID_PATTERN.test(tenant)) {
@@ -63,13 +68,20 @@ export function createAuthenticator(auth: BudgetServerAuth | undefined): Authent
       throw new BudgetConfigError('auth.tokens', '`auth.tokens` must be an object `{ [token]: tenantId }`')
     }
     const entries = Object.entries(auth.tokens)
-    if (entries.length === 0) throw new BudgetConfigError('auth.tokens', '`auth.tokens` is empty: no request could ever be served')
+    if (entries.length === 0)
+      throw new BudgetConfigError('auth.tokens', '`auth.tokens` is empty: no request could ever be served')
     for (const [token, tenant] of entries) {
       if (token.length < 16 || token.length > MAX_TOKEN_LENGTH || /\s/.test(token)) {
-        throw new BudgetConfigError('auth.tokens', `every token must be 16 to ${MAX_TOKEN_LENGTH} characters without whitespace; got one of ${token.length} characters (generate one with \`openssl rand -hex 32\`)`)
+        throw new BudgetConfigError(
+          'auth.tokens',
+          `every token must be 16 to ${MAX_TOKEN_LENGTH} characters without whitespace; got one of ${token.length} characters (generate one with \`openssl rand -hex 32\`)`,
+        )
       }
       if (typeof tenant !== 'string' || !TENANT_ID_PATTERN.test(tenant)) {
-        throw new BudgetConfigError('auth.tokens', `tenant ids must match ${String(TENANT_ID_PATTERN)}, got ${JSON.stringify(tenant)}`)
+        throw new BudgetConfigError(
+          'auth.tokens',
+          `tenant ids must match ${String(TENANT_ID_PATTERN)}, got ${JSON.stringify(tenant)}`,
+        )
       }
     }
     // Only digests are kept; the plain tokens are dropped with `auth` once hashed.
@@ -85,7 +97,8 @@ export function createAuthenticator(auth: BudgetServerAuth | undefined): Authent
     }
   }
   return async (authorization) => {
-    if (authorization === null || authorization === '') throw unauthorized('missing `Authorization: Bearer <token>` header')
+    if (authorization === null || authorization === '')
+      throw unauthorized('missing `Authorization: Bearer <token>` header')
     const match = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(authorization)
     if (match === null) throw unauthorized('malformed `Authorization` header: expected `Bearer <token>`')
     const tenant = await lookup(match[1]!)

@@ -37,9 +37,15 @@ function refused(status: number, code: string, message: string): Answer {
 export async function runBatch(value: unknown, context: BatchContext): Promise<Answer> {
   const operations = (value as { operations?: unknown }).operations
   if (!Array.isArray(operations) || operations.length === 0 || operations.length > context.maxOperations) {
-    throw new HttpError(400, 'INVALID_INPUT', `\`operations\` must be an array of 1 to ${context.maxOperations} operations`, 'operations')
+    throw new HttpError(
+      400,
+      'INVALID_INPUT',
+      `\`operations\` must be an array of 1 to ${context.maxOperations} operations`,
+      'operations',
+    )
   }
-  if (Object.keys(value as object).length !== 1) throw new HttpError(400, 'INVALID_INPUT', 'a batch body has only `operations`', 'body')
+  if (Object.keys(value as object).length !== 1)
+    throw new HttpError(400, 'INVALID_INPUT', 'a batch body has only `operations`', 'body')
   // Every operation is started in order without waiting for the one before: each reaches the store in the
   // order of the batch (a store applies each atomically, in the order it receives them), and a durable store
   // can commit them together instead of one write per operation.
@@ -51,24 +57,48 @@ export async function runBatch(value: unknown, context: BatchContext): Promise<A
     const retryAfter = answer.headers['retry-after']
     out += `${i === 0 ? '' : ','}{"status":${answer.status},${retryAfter === undefined ? '' : `"retryAfter":${JSON.stringify(retryAfter)},`}"body":${answer.body}}`
   }
-  return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }, body: `${out}]}` }
+  return {
+    status: 200,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    },
+    body: `${out}]}`,
+  }
 }
 
 /** Checks and runs one operation of a batch; resolves with its route name (for metrics) and its answer. */
 function runOne(item: unknown, i: number, context: BatchContext): Promise<[string, Answer]> {
   const operation = item as { path?: unknown; body?: unknown; key?: unknown } | null
   if (typeof operation !== 'object' || operation === null || Array.isArray(operation)) {
-    return Promise.resolve(['batch.invalid', refused(400, 'INVALID_INPUT', `\`operations[${i}]\` must be an object { path, body, key? }`)])
+    return Promise.resolve([
+      'batch.invalid',
+      refused(400, 'INVALID_INPUT', `\`operations[${i}]\` must be an object { path, body, key? }`),
+    ])
   }
   if (typeof operation.path !== 'string' || !BATCHABLE.has(operation.path)) {
     const got = JSON.stringify(truncate(String(operation.path), 100))
-    return Promise.resolve(['batch.invalid', refused(404, 'NOT_FOUND', `\`operations[${i}].path\` must be a store endpoint (/v1/reserve, /v1/commit, ...), got ${got}`)])
+    return Promise.resolve([
+      'batch.invalid',
+      refused(
+        404,
+        'NOT_FOUND',
+        `\`operations[${i}].path\` must be a store endpoint (/v1/reserve, /v1/commit, ...), got ${got}`,
+      ),
+    ])
   }
   if (typeof operation.body !== 'object' || operation.body === null || Array.isArray(operation.body)) {
-    return Promise.resolve(['batch.invalid', refused(400, 'INVALID_JSON', `\`operations[${i}].body\` must be a JSON object`)])
+    return Promise.resolve([
+      'batch.invalid',
+      refused(400, 'INVALID_JSON', `\`operations[${i}].body\` must be a JSON object`),
+    ])
   }
   if (operation.key !== undefined && typeof operation.key !== 'string') {
-    return Promise.resolve(['batch.invalid', refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`)])
+    return Promise.resolve([
+      'batch.invalid',
+      refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`),
+    ])
   }
   const route = context.routes.get(operation.path)!
   const key = operation.key ?? null

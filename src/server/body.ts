@@ -17,7 +17,8 @@ function jsonDepthExceeds(value: unknown, max: number): boolean {
     const [v, depth] = stack.pop()!
     if (typeof v !== 'object' || v === null) continue
     if (depth > max) return true
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+    for (const child of Array.isArray(v) ? v : Object.values(v))
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
   }
   return false
 }
@@ -26,14 +27,27 @@ function jsonDepthExceeds(value: unknown, max: number): boolean {
 export async function readJson(request: CoreRequest, maxBodyBytes: number): Promise<{ text: string; value: unknown }> {
   const type = request.header('content-type')
   if (type !== null && !/^application\/json\s*(;|$)/i.test(type)) {
-    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `send JSON with \`Content-Type: application/json\`, got ${JSON.stringify(truncate(type, 100))}`)
+    throw new HttpError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `send JSON with \`Content-Type: application/json\`, got ${JSON.stringify(truncate(type, 100))}`,
+    )
   }
   const length = request.header('content-length')
   if (length !== null && Number(length) > maxBodyBytes) {
-    throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is ${truncate(length, 20)} bytes; at most ${maxBodyBytes} are accepted`, undefined, { connection: 'close' })
+    throw new HttpError(
+      413,
+      'PAYLOAD_TOO_LARGE',
+      `the body is ${truncate(length, 20)} bytes; at most ${maxBodyBytes} are accepted`,
+      undefined,
+      { connection: 'close' },
+    )
   }
   const bytes = await request.readBody(maxBodyBytes)
-  if (bytes === null) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${maxBodyBytes} bytes`, undefined, { connection: 'close' })
+  if (bytes === null)
+    throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${maxBodyBytes} bytes`, undefined, {
+      connection: 'close',
+    })
   let text: string
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
@@ -46,7 +60,9 @@ export async function readJson(request: CoreRequest, maxBodyBytes: number): Prom
   } catch {
     throw new HttpError(400, 'INVALID_JSON', 'the body is not valid JSON')
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'INVALID_JSON', 'the body must be a JSON object')
-  if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) throw new HttpError(400, 'INVALID_JSON', `the body nests deeper than ${MAX_JSON_DEPTH} levels`)
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new HttpError(400, 'INVALID_JSON', 'the body must be a JSON object')
+  if (jsonDepthExceeds(value, MAX_JSON_DEPTH))
+    throw new HttpError(400, 'INVALID_JSON', `the body nests deeper than ${MAX_JSON_DEPTH} levels`)
   return { text, value }
 }

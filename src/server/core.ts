@@ -14,7 +14,15 @@ import { AuthFailureLimit } from './auth-limit.js'
 import { runBatch, BATCH_PATH } from './batch.js'
 import { readJson } from './body.js'
 import { errorBody, HttpError, toHttpError } from './errors.js'
-import { DEFAULT_MAX_BODY_BYTES, type BudgetCore, type BudgetHandlerOptions, type CoreRequest, type CoreResponse, type Route, type RouteContext } from './handler.js'
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  type BudgetCore,
+  type BudgetHandlerOptions,
+  type CoreRequest,
+  type CoreResponse,
+  type Route,
+  type RouteContext,
+} from './handler.js'
 import { IdempotencyCache } from './idempotency.js'
 import { createManagementRoutes, RawAnswer } from './management.js'
 import { dashboardAsset, dashboardRoutes, tenantGauges, tenantManagers } from './dashboard/index.js'
@@ -72,7 +80,8 @@ function fingerprint(method: string, path: string, text: string): string {
 /** Builds the engine from checked options. */
 export function createBudgetCore(options: BudgetHandlerOptions, where: string): BudgetCore {
   const given = options.store ?? options.manager?.store
-  if (given === undefined) throw new BudgetConfigError('store', 'pass `store` (e.g. `memoryStore()`, `fileStore({ path })`) or `manager`')
+  if (given === undefined)
+    throw new BudgetConfigError('store', 'pass `store` (e.g. `memoryStore()`, `fileStore({ path })`) or `manager`')
   const store: BudgetStore = given
   const authenticate = createAuthenticator(options.auth)
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
@@ -81,11 +90,19 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   const maxRecordsPerPage = options.maxRecordsPerPage ?? 10_000
   const idem = parseOptions(`${where} \`idempotency\``, idempotencySchema, options.idempotency)
   const idempotency = new IdempotencyCache(
-    { maxEntries: idem.maxEntries ?? 10_000, maxBytes: idem.maxBytes ?? 32 * 1024 * 1024, ttlMs: idem.ttlMs ?? 600_000 },
+    {
+      maxEntries: idem.maxEntries ?? 10_000,
+      maxBytes: idem.maxBytes ?? 32 * 1024 * 1024,
+      ttlMs: idem.ttlMs ?? 600_000,
+    },
     () => Date.now(),
   )
-  const limits = options.authFailures === false ? null : parseOptions(`${where} \`authFailures\``, authFailuresSchema, options.authFailures)
-  const authLimit = limits === null ? null : new AuthFailureLimit(limits.max ?? 20, limits.windowMs ?? 60_000, () => Date.now())
+  const limits =
+    options.authFailures === false
+      ? null
+      : parseOptions(`${where} \`authFailures\``, authFailuresSchema, options.authFailures)
+  const authLimit =
+    limits === null ? null : new AuthFailureLimit(limits.max ?? 20, limits.windowMs ?? 60_000, () => Date.now())
   const metricsMode = options.metrics ?? 'authenticated'
   const metrics = new ServerMetrics()
   const time: StoreTimer = async (operation, run) => {
@@ -100,8 +117,12 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   const routes = new Map<string, Route>()
   for (const route of storeRoutes(maxRecordsPerPage)) routes.set(STORE_PATHS[route.name]!, route)
   for (const [path, route] of Object.entries(createManagementRoutes(options, store))) routes.set(path, route)
-  const tenantManager = tenantManagers({ ...(options.manager === undefined ? {} : { clock: options.manager.clock }), ...options.managerOptions })
-  if (options.dashboard === true) for (const [path, route] of Object.entries(dashboardRoutes(tenantManager))) routes.set(path, route)
+  const tenantManager = tenantManagers({
+    ...(options.manager === undefined ? {} : { clock: options.manager.clock }),
+    ...options.managerOptions,
+  })
+  if (options.dashboard === true)
+    for (const [path, route] of Object.entries(dashboardRoutes(tenantManager))) routes.set(path, route)
 
   const views = new Map<string, BudgetStore>()
   const viewOf = (tenant: string): BudgetStore => {
@@ -114,7 +135,8 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
     return view
   }
 
-  const metricsText = (): string => metrics.render({ idempotencyEntries: idempotency.size, idempotencyBytes: idempotency.byteSize })
+  const metricsText = (): string =>
+    metrics.render({ idempotencyEntries: idempotency.size, idempotencyBytes: idempotency.byteSize })
 
   const json = (status: number, value: unknown, headers: Record<string, string> = {}): Answer => ({
     status,
@@ -123,7 +145,9 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   })
 
   const ok = (value: unknown): Answer =>
-    value instanceof RawAnswer ? { status: 200, headers: { ...JSON_HEADERS, 'content-type': value.contentType }, body: value.body } : json(200, value)
+    value instanceof RawAnswer
+      ? { status: 200, headers: { ...JSON_HEADERS, 'content-type': value.contentType }, body: value.body }
+      : json(200, value)
 
   const failure = (error: HttpError, tenant: string | null): Answer => {
     const shown = withoutTenant(error, tenant)
@@ -155,48 +179,86 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
     const key = operation.idempotencyKey
     if (key === null) return run()
     if (!IDEMPOTENCY_KEY.test(key)) {
-      return failure(toHttpError(new InvalidInputError('Idempotency-Key', '`Idempotency-Key` must be 1 to 200 visible ASCII characters')), tenant)
+      return failure(
+        toHttpError(
+          new InvalidInputError('Idempotency-Key', '`Idempotency-Key` must be 1 to 200 visible ASCII characters'),
+        ),
+        tenant,
+      )
     }
     const found = idempotency.begin(tenant, key, fingerprint(operation.method, operation.path, operation.text))
     if (found.kind === 'replay') {
       metrics.idempotencyReplays++
-      return { status: found.answer.status, headers: { ...JSON_HEADERS, 'idempotent-replayed': 'true' }, body: found.answer.body }
+      return {
+        status: found.answer.status,
+        headers: { ...JSON_HEADERS, 'idempotent-replayed': 'true' },
+        body: found.answer.body,
+      }
     }
     if (found.kind === 'in-flight') {
-      return failure(new HttpError(409, 'IDEMPOTENCY_IN_FLIGHT', 'a request with this `Idempotency-Key` is still being processed; retry shortly', undefined, { 'retry-after': '1' }), tenant)
+      return failure(
+        new HttpError(
+          409,
+          'IDEMPOTENCY_IN_FLIGHT',
+          'a request with this `Idempotency-Key` is still being processed; retry shortly',
+          undefined,
+          { 'retry-after': '1' },
+        ),
+        tenant,
+      )
     }
     if (found.kind === 'mismatch') {
-      return failure(new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', 'this `Idempotency-Key` was used with another request; use a fresh key for a new request'), tenant)
+      return failure(
+        new HttpError(
+          422,
+          'IDEMPOTENCY_KEY_REUSED',
+          'this `Idempotency-Key` was used with another request; use a fresh key for a new request',
+        ),
+        tenant,
+      )
     }
     const answer = await run()
     idempotency.finish(tenant, key, { status: answer.status, body: answer.body }, answer.status < 500)
     return answer
   }
 
-  async function route(request: CoreRequest, path: string, query: URLSearchParams, named: (name: string, tenant: string | null) => void): Promise<Answer> {
+  async function route(
+    request: CoreRequest,
+    path: string,
+    query: URLSearchParams,
+    named: (name: string, tenant: string | null) => void,
+  ): Promise<Answer> {
     if (path === '/health') {
       named('health', null)
-      if (request.method !== 'GET' && request.method !== 'HEAD') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET, HEAD' })
+      if (request.method !== 'GET' && request.method !== 'HEAD')
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET, HEAD' })
       return json(200, { status: 'ok', store: store.name })
     }
     if (path === '/metrics') {
       named('metrics', null)
       if (metricsMode === false) throw new HttpError(404, 'NOT_FOUND', 'metrics are disabled on this server')
-      if (request.method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET' })
+      if (request.method !== 'GET')
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET' })
       const tenant = metricsMode === 'authenticated' ? await authenticated(request) : null
       named('metrics', tenant)
       // With a token, the tenant's own per-budget gauges follow the server's metrics (never another tenant's).
       const gauges = tenant === null ? '' : await tenantGauges(tenantManager(tenant, viewOf(tenant)))
-      return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' }, body: metricsText() + gauges }
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' },
+        body: metricsText() + gauges,
+      }
     }
     if (options.dashboard === true && dashboardAsset(path) !== undefined) {
       named('dashboard', null)
-      if (request.method !== 'GET' && request.method !== 'HEAD') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET, HEAD' })
+      if (request.method !== 'GET' && request.method !== 'HEAD')
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET, HEAD' })
       return dashboardAsset(path)!
     }
     if (path === BATCH_PATH) {
       named('batch', null)
-      if (request.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use POST for ${BATCH_PATH}`, undefined, { allow: 'POST' })
+      if (request.method !== 'POST')
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use POST for ${BATCH_PATH}`, undefined, { allow: 'POST' })
       const tenant = await authenticated(request)
       named('batch', tenant)
       const body = await readJson(request, maxBatchBytes)
@@ -205,11 +267,22 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
     const found = routes.get(path)
     if (found === undefined) throw new HttpError(404, 'NOT_FOUND', `no endpoint ${JSON.stringify(truncate(path, 200))}`)
     named(found.name, null)
-    if (request.method !== found.method) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${found.method} for ${path}`, undefined, { allow: found.method })
+    if (request.method !== found.method)
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${found.method} for ${path}`, undefined, {
+        allow: found.method,
+      })
     const tenant = await authenticated(request)
     named(found.name, tenant)
     const body = found.body ? await readJson(request, maxBodyBytes) : { text: '', value: undefined }
-    return runOperation(tenant, { route: found, path, method: request.method, text: body.text, value: body.value, query, idempotencyKey: request.header('idempotency-key') })
+    return runOperation(tenant, {
+      route: found,
+      path,
+      method: request.method,
+      text: body.text,
+      value: body.value,
+      query,
+      idempotencyKey: request.header('idempotency-key'),
+    })
   }
 
   async function serve(request: CoreRequest): Promise<CoreResponse> {
@@ -234,7 +307,12 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
     } finally {
       metrics.inFlight--
     }
-    metrics.request(routeName, request.method === 'GET' || request.method === 'POST' || request.method === 'HEAD' ? request.method : 'other', response.status, (performance.now() - start) / 1000)
+    metrics.request(
+      routeName,
+      request.method === 'GET' || request.method === 'POST' || request.method === 'HEAD' ? request.method : 'other',
+      response.status,
+      (performance.now() - start) / 1000,
+    )
     return response
   }
 

@@ -49,7 +49,9 @@ export function toHttpError(error: unknown): HttpError {
       case 'BUDGET_CONFIG':
         return new HttpError(400, e.code, e.message, field)
       case 'STORAGE':
-        return new HttpError(503, 'STORAGE', 'the budget store could not answer; retry later', undefined, { 'retry-after': '1' })
+        return new HttpError(503, 'STORAGE', 'the budget store could not answer; retry later', undefined, {
+          'retry-after': '1',
+        })
       default:
         return new HttpError(400, e.code, e.message, field)
     }

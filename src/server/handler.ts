@@ -164,7 +164,10 @@ async function readWebBody(body: ReadableStream<Uint8Array> | null, limit: numbe
  * ```
  */
 export function createBudgetHandler(options: BudgetHandlerOptions): BudgetHandler {
-  const core = createBudgetCore(parseOptions('createBudgetHandler()', handlerOptionsSchema, options) as BudgetHandlerOptions, 'createBudgetHandler()')
+  const core = createBudgetCore(
+    parseOptions('createBudgetHandler()', handlerOptionsSchema, options) as BudgetHandlerOptions,
+    'createBudgetHandler()',
+  )
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url)
     const answer = await core.serve({
@@ -174,7 +177,10 @@ export function createBudgetHandler(options: BudgetHandlerOptions): BudgetHandle
       readBody: (limit) => readWebBody(request.body, limit),
       client: null,
     })
-    return new Response(request.method === 'HEAD' ? null : answer.body, { status: answer.status, headers: answer.headers })
+    return new Response(request.method === 'HEAD' ? null : answer.body, {
+      status: answer.status,
+      headers: answer.headers,
+    })
   }
   return Object.assign(handler, { metricsText: core.metricsText })
 }

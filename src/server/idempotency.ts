@@ -43,10 +43,7 @@ export interface IdempotencyCacheOptions {
 
 /** What {@link IdempotencyCache.begin} found. */
 export type BeginResult =
-  | { kind: 'new' }
-  | { kind: 'replay'; answer: CachedAnswer }
-  | { kind: 'in-flight' }
-  | { kind: 'mismatch' }
+  { kind: 'new' } | { kind: 'replay'; answer: CachedAnswer } | { kind: 'in-flight' } | { kind: 'mismatch' }
 
 /** Per-tenant LRU maps of idempotency keys with a TTL and a shared, fairly divided entry and byte budget. */
 export class IdempotencyCache {

@@ -40,7 +40,21 @@ const updateSchema = z.object({
 })
 const deleteSchema = z.object({ scope, reason })
 
-const GROUP_BY = new Set<string>(['day', 'month', 'model', 'modelServed', 'provider', 'user', 'team', 'org', 'key', 'endUser', 'tag', 'deployment', 'status'])
+const GROUP_BY = new Set<string>([
+  'day',
+  'month',
+  'model',
+  'modelServed',
+  'provider',
+  'user',
+  'team',
+  'org',
+  'key',
+  'endUser',
+  'tag',
+  'deployment',
+  'status',
+])
 
 function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body)
@@ -55,7 +69,11 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
 function time(field: string, value: string | null): number | undefined {
   if (value === null || value === '') return undefined
   const n = /^-?\d+$/.test(value) ? Number(value) : Date.parse(value)
-  if (!Number.isFinite(n)) throw new InvalidInputError(field, `\`${field}\` must be epoch milliseconds or an ISO date, got ${describeValue(value, 40)}`)
+  if (!Number.isFinite(n))
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` must be epoch milliseconds or an ISO date, got ${describeValue(value, 40)}`,
+    )
   return n
 }
 
@@ -75,7 +93,12 @@ function spendQuery(query: URLSearchParams): SpendQuery {
   const groupBy = query.get('groupBy')
   if (groupBy !== null && groupBy !== '') {
     const parts = groupBy.split(',')
-    for (const part of parts) if (!GROUP_BY.has(part)) throw new InvalidInputError('groupBy', `\`groupBy\` takes ${[...GROUP_BY].join(', ')}; got ${describeValue(part, 40)}`)
+    for (const part of parts)
+      if (!GROUP_BY.has(part))
+        throw new InvalidInputError(
+          'groupBy',
+          `\`groupBy\` takes ${[...GROUP_BY].join(', ')}; got ${describeValue(part, 40)}`,
+        )
     out.groupBy = parts as SpendGroupBy[]
   }
   return out
@@ -83,7 +106,10 @@ function spendQuery(query: URLSearchParams): SpendQuery {
 
 /** Routes by path. */
 export function createManagementRoutes(options: ManagementOptions, _store: BudgetStore): Record<string, Route> {
-  const managerOptions: Omit<BudgetManagerOptions, 'store'> = { ...(options.manager === undefined ? {} : { clock: options.manager.clock }), ...options.managerOptions }
+  const managerOptions: Omit<BudgetManagerOptions, 'store'> = {
+    ...(options.manager === undefined ? {} : { clock: options.manager.clock }),
+    ...options.managerOptions,
+  }
   const managers = new Map<string, { store: BudgetStore; manager: BudgetManager }>()
   const managerOf = (context: RouteContext): BudgetManager => {
     const cached = managers.get(context.tenant)
@@ -96,7 +122,8 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
   const limitOf = (query: URLSearchParams): number => {
     const raw = query.get('limit')
     if (raw === null) return 1000
-    if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1 || Number(raw) > 10_000) throw new InvalidInputError('limit', '`limit` must be a whole number from 1 to 10000')
+    if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1 || Number(raw) > 10_000)
+      throw new InvalidInputError('limit', '`limit` must be a whole number from 1 to 10000')
     return Number(raw)
   }
   return {
@@ -120,7 +147,13 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
             return result
           },
         }
-        const conflict = (): HttpError => new HttpError(409, 'CONFLICT', `${describeValue(body.scope, 100)} already has a budget; change it with /budget/update`, 'scope')
+        const conflict = (): HttpError =>
+          new HttpError(
+            409,
+            'CONFLICT',
+            `${describeValue(body.scope, 100)} already has a budget; change it with /budget/update`,
+            'scope',
+          )
         try {
           const info = await new BudgetManager({ ...managerOptions, store: createOnly }).setBudget(
             body.scope,
@@ -140,7 +173,8 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
       body: false,
       run: async (context) => {
         const s = context.query.get('scope')
-        if (s === null || s === '') throw new InvalidInputError('scope', 'pass `?scope=type:id`, e.g. `/budget/info?scope=user:alice`')
+        if (s === null || s === '')
+          throw new InvalidInputError('scope', 'pass `?scope=type:id`, e.g. `/budget/info?scope=user:alice`')
         const manager = managerOf(context)
         const budget = await manager.getBudget(s.slice(0, 600))
         let status = null
@@ -149,7 +183,8 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
         } catch (error) {
           if (budget !== null) throw error
         }
-        if (budget === null && status === null) throw new HttpError(404, 'NOT_FOUND', `${describeValue(s, 100)} has no budget`, 'scope')
+        if (budget === null && status === null)
+          throw new HttpError(404, 'NOT_FOUND', `${describeValue(s, 100)} has no budget`, 'scope')
         return { budget, status }
       },
     },
@@ -159,13 +194,34 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
       body: true,
       run: async (context) => {
         const body = parseBody(updateSchema, context.body)
-        if (body.definition === undefined && body.increase === undefined) throw new InvalidInputError('definition', 'pass `definition` (the new budget) or `increase` ({ amount, until, reason })')
+        if (body.definition === undefined && body.increase === undefined)
+          throw new InvalidInputError(
+            'definition',
+            'pass `definition` (the new budget) or `increase` ({ amount, until, reason })',
+          )
         const manager = managerOf(context)
-        if ((await manager.getBudget(body.scope)) === null) throw new HttpError(404, 'NOT_FOUND', `${describeValue(body.scope, 100)} has no budget; create it with /budget/new`, 'scope')
-        let info = body.definition === undefined ? null : await manager.setBudget(body.scope, body.definition as BudgetDefinition, body.reason === undefined ? {} : { reason: body.reason })
+        if ((await manager.getBudget(body.scope)) === null)
+          throw new HttpError(
+            404,
+            'NOT_FOUND',
+            `${describeValue(body.scope, 100)} has no budget; create it with /budget/new`,
+            'scope',
+          )
+        let info =
+          body.definition === undefined
+            ? null
+            : await manager.setBudget(
+                body.scope,
+                body.definition as BudgetDefinition,
+                body.reason === undefined ? {} : { reason: body.reason },
+              )
         if (body.increase !== undefined) {
           const until = typeof body.increase.until === 'number' ? body.increase.until : Date.parse(body.increase.until)
-          info = await manager.increaseBudget(body.scope, { amount: body.increase.amount, until, ...(body.increase.reason === undefined ? {} : { reason: body.increase.reason }) })
+          info = await manager.increaseBudget(body.scope, {
+            amount: body.increase.amount,
+            until,
+            ...(body.increase.reason === undefined ? {} : { reason: body.increase.reason }),
+          })
         }
         return { budget: info }
       },
@@ -176,7 +232,10 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
       body: true,
       run: async (context) => {
         const body = parseBody(deleteSchema, context.body)
-        const deleted = await managerOf(context).deleteBudget(body.scope, body.reason === undefined ? {} : { reason: body.reason })
+        const deleted = await managerOf(context).deleteBudget(
+          body.scope,
+          body.reason === undefined ? {} : { reason: body.reason },
+        )
         if (!deleted) throw new HttpError(404, 'NOT_FOUND', `${describeValue(body.scope, 100)} has no budget`, 'scope')
         return { deleted }
       },

@@ -50,8 +50,20 @@ export class ServerMetrics {
     lines.push('# HELP llm_budget_http_requests_total Requests answered, by route, method and status.')
     lines.push('# TYPE llm_budget_http_requests_total counter')
     for (const [labels, n] of this.requests) lines.push(`llm_budget_http_requests_total{${labels}} ${n}`)
-    histogram(lines, 'llm_budget_http_request_duration_seconds', 'Time from request to answer, by route.', 'route', this.durations)
-    histogram(lines, 'llm_budget_store_operation_duration_seconds', 'Time spent inside the budget store, by operation.', 'operation', this.storeDurations)
+    histogram(
+      lines,
+      'llm_budget_http_request_duration_seconds',
+      'Time from request to answer, by route.',
+      'route',
+      this.durations,
+    )
+    histogram(
+      lines,
+      'llm_budget_store_operation_duration_seconds',
+      'Time spent inside the budget store, by operation.',
+      'operation',
+      this.storeDurations,
+    )
     lines.push('# HELP llm_budget_http_requests_in_flight Requests being served.')
     lines.push('# TYPE llm_budget_http_requests_in_flight gauge')
     lines.push(`llm_budget_http_requests_in_flight ${this.inFlight}`)
@@ -75,7 +87,8 @@ function histogram(lines: string[], name: string, help: string, label: string, m
   lines.push(`# HELP ${name} ${help}`)
   lines.push(`# TYPE ${name} histogram`)
   for (const [value, h] of map) {
-    for (let i = 0; i < BUCKETS.length; i++) lines.push(`${name}_bucket{${label}="${value}",le="${BUCKETS[i]}"} ${h.counts[i]}`)
+    for (let i = 0; i < BUCKETS.length; i++)
+      lines.push(`${name}_bucket{${label}="${value}",le="${BUCKETS[i]}"} ${h.counts[i]}`)
     lines.push(`${name}_bucket{${label}="${value}",le="+Inf"} ${h.count}`)
     lines.push(`${name}_sum{${label}="${value}"} ${h.sum}`)
     lines.push(`${name}_count{${label}="${value}"} ${h.count}`)

@@ -95,29 +95,40 @@ export function createBudgetServer(options: BudgetServerOptions): Server {
   const headersTimeoutMs = Math.min(parsed.headersTimeoutMs ?? 10_000, requestTimeoutMs)
   // Node enforces both timeouts only when it checks its connections (every 30 s by default), which let a
   // 30 s timeout run to 60 s: check often enough that the timeout is what it says, within a second.
-  const connectionsCheckingInterval = Math.max(10, Math.min(1_000, Math.floor(Math.min(requestTimeoutMs, headersTimeoutMs) / 4)))
-  const server = createServer({ connectionsCheckingInterval, requestTimeout: requestTimeoutMs, headersTimeout: headersTimeoutMs, keepAliveTimeout: parsed.keepAliveTimeoutMs ?? 5_000 }, (request: IncomingMessage, response: ServerResponse) => {
-    const coreRequest: CoreRequest = {
-      method: request.method ?? 'GET',
-      path: request.url ?? '/',
-      header: (name) => {
-        const value = request.headers[name]
-        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
-      },
-      readBody: (limit) => readNodeBody(request, limit),
-      client: request.socket.remoteAddress ?? null,
-    }
-    core.serve(coreRequest).then(
-      (answer) => {
-        if (response.destroyed) return
-        response.writeHead(answer.status, answer.headers)
-        response.end(request.method === 'HEAD' ? undefined : answer.body)
-      },
-      () => {
-        response.writeHead(500, { 'content-type': 'application/json; charset=utf-8' })
-        response.end('{"error":{"code":"INTERNAL","message":"internal error"}}')
-      },
-    )
-  })
+  const connectionsCheckingInterval = Math.max(
+    10,
+    Math.min(1_000, Math.floor(Math.min(requestTimeoutMs, headersTimeoutMs) / 4)),
+  )
+  const server = createServer(
+    {
+      connectionsCheckingInterval,
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: headersTimeoutMs,
+      keepAliveTimeout: parsed.keepAliveTimeoutMs ?? 5_000,
+    },
+    (request: IncomingMessage, response: ServerResponse) => {
+      const coreRequest: CoreRequest = {
+        method: request.method ?? 'GET',
+        path: request.url ?? '/',
+        header: (name) => {
+          const value = request.headers[name]
+          return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
+        },
+        readBody: (limit) => readNodeBody(request, limit),
+        client: request.socket.remoteAddress ?? null,
+      }
+      core.serve(coreRequest).then(
+        (answer) => {
+          if (response.destroyed) return
+          response.writeHead(answer.status, answer.headers)
+          response.end(request.method === 'HEAD' ? undefined : answer.body)
+        },
+        () => {
+          response.writeHead(500, { 'content-type': 'application/json; charset=utf-8' })
+          response.end('{"error":{"code":"INTERNAL","message":"internal error"}}')
+        },
+      )
+    },
+  )
   return server
 }

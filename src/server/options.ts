@@ -7,8 +7,12 @@
 import { z } from 'zod'
 
 const positive = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)
-const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', { message: 'must be a function' })
-const object = z.custom<object>((value) => typeof value === 'object' && value !== null, { message: 'must be an object' })
+const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
+  message: 'must be a function',
+})
+const object = z.custom<object>((value) => typeof value === 'object' && value !== null, {
+  message: 'must be an object',
+})
 
 /** Options of `createBudgetHandler` (values are checked further where they are used). */
 export const handlerOptionsSchema = z.object({
@@ -17,7 +21,12 @@ export const handlerOptionsSchema = z.object({
   managerOptions: object.optional(),
   // Checked by the authenticator, with its own messages.
   auth: z.unknown().optional(),
-  maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).optional(),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .optional(),
   idempotency: z.unknown().optional(),
   metrics: z.union([z.literal('authenticated'), z.literal('public'), z.literal(false)]).optional(),
   maxRecordsPerPage: positive.optional(),
@@ -28,7 +37,11 @@ export const handlerOptionsSchema = z.object({
 })
 
 /** `idempotency: { ... }`. */
-export const idempotencySchema = z.object({ maxEntries: positive.optional(), maxBytes: positive.optional(), ttlMs: positive.optional() })
+export const idempotencySchema = z.object({
+  maxEntries: positive.optional(),
+  maxBytes: positive.optional(),
+  ttlMs: positive.optional(),
+})
 
 /** `authFailures: { ... }` (or `false`). */
 export const authFailuresSchema = z.object({ max: positive.optional(), windowMs: positive.optional() })

@@ -79,7 +79,9 @@ export function storeRoutes(maxRecordsPerPage: number): Route[] {
       name: 'budgets.get',
       method: 'POST',
       body: true,
-      run: async ({ body, store }) => ({ budget: await store.getBudget(ledger.validateScope(parse(schemas.scopeSchema, body).scope)) }),
+      run: async ({ body, store }) => ({
+        budget: await store.getBudget(ledger.validateScope(parse(schemas.scopeSchema, body).scope)),
+      }),
     },
     {
       name: 'budgets.put',
@@ -104,7 +106,9 @@ export function storeRoutes(maxRecordsPerPage: number): Route[] {
       name: 'budgets.history',
       method: 'POST',
       body: true,
-      run: async ({ body, store }) => ({ history: await store.getHistory(ledger.validateScope(parse(schemas.scopeSchema, body).scope)) }),
+      run: async ({ body, store }) => ({
+        history: await store.getHistory(ledger.validateScope(parse(schemas.scopeSchema, body).scope)),
+      }),
     },
     {
       name: 'records',
@@ -135,4 +139,3 @@ export const STORE_PATHS: Record<string, string> = {
   'budgets.history': '/v1/budgets/history',
   records: '/v1/records',
 }
-

@@ -54,7 +54,12 @@ const optionsSchema = z.object({
 const entrySchema = z.object({
   id: z.string(),
   queuedAt: z.number(),
-  request: z.looseObject({ callId: z.string(), now: z.number(), entries: z.array(z.unknown()), dedupeUntil: z.number() }),
+  request: z.looseObject({
+    callId: z.string(),
+    now: z.number(),
+    entries: z.array(z.unknown()),
+    dedupeUntil: z.number(),
+  }),
 })
 const lineSchema = z.union([z.object({ a: entrySchema }), z.object({ d: z.string() })])
 
@@ -69,7 +74,11 @@ function takeLock(lockPath: string): void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const owner = Number.parseInt(readFileSync(lockPath, 'utf8'), 10)
       if (Number.isSafeInteger(owner) && owner !== process.pid && isAlive(owner)) {
-        throw new StorageError('file', `the outbox ${lockPath.slice(0, -5)} is in use by process ${owner}; give each process its own outbox file`, { retryable: false })
+        throw new StorageError(
+          'file',
+          `the outbox ${lockPath.slice(0, -5)} is in use by process ${owner}; give each process its own outbox file`,
+          { retryable: false },
+        )
       }
       try {
         unlinkSync(lockPath) // left by a dead process (or by this one)
@@ -146,7 +155,9 @@ export function fileOutbox(options: FileOutboxOptions): FileOutbox {
     if (replayed.bad.length > 0) {
       // Kept aside before the journal is rewritten without them (appended: earlier quarantines stay).
       const at = new Date().toISOString()
-      const kept = replayed.bad.map((b) => `${JSON.stringify({ at, line: b.line, problem: b.problem })}\n${b.text}\n`).join('')
+      const kept = replayed.bad
+        .map((b) => `${JSON.stringify({ at, line: b.line, problem: b.problem })}\n${b.text}\n`)
+        .join('')
       const out = await open(quarantinePath, 'a')
       await out.writeFile(kept)
       await out.sync()
@@ -172,7 +183,10 @@ export function fileOutbox(options: FileOutboxOptions): FileOutbox {
   opened.catch(() => undefined)
 
   // Group commit: lines written while a write is in flight share the next write and fsync.
-  let batch: { lines: string[]; waiters: { resolve: () => void; reject: (error: unknown) => void }[] } = { lines: [], waiters: [] }
+  let batch: { lines: string[]; waiters: { resolve: () => void; reject: (error: unknown) => void }[] } = {
+    lines: [],
+    waiters: [],
+  }
   let writing: Promise<void> | null = null
 
   const writeLoop = async (): Promise<void> => {

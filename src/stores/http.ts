@@ -25,7 +25,17 @@ import { OutboxDelivery } from './http/outbox-delivery.js'
 import { queryAllRecords } from './http/records.js'
 import { UnknownReserveReleases } from './http/releases.js'
 import { Transport } from './http/transport.js'
-import type { Balance, BudgetStore, CommitRequest, CommitResult, HistoryEntry, PutBudgetResult, ReleaseResult, ReserveResult, StoredBudget } from './types.js'
+import type {
+  Balance,
+  BudgetStore,
+  CommitRequest,
+  CommitResult,
+  HistoryEntry,
+  PutBudgetResult,
+  ReleaseResult,
+  ReserveResult,
+  StoredBudget,
+} from './types.js'
 
 export { memoryOutbox } from './http-outbox.js'
 export type { HttpOutbox, HttpOutboxEntry } from './http-outbox.js'
@@ -126,7 +136,13 @@ export interface HttpStore extends BudgetStore {
 export function httpStore(options: HttpStoreOptions): HttpStore {
   const o = resolveHttpOptions(options)
   let closed = false
-  const transport = new Transport({ baseUrl: o.baseUrl, authorization: o.authorization, fetch: o.fetch, timeoutMs: o.timeoutMs, batch: o.batch })
+  const transport = new Transport({
+    baseUrl: o.baseUrl,
+    authorization: o.authorization,
+    fetch: o.fetch,
+    timeoutMs: o.timeoutMs,
+    batch: o.batch,
+  })
   const breaker = new CircuitBreaker(o.breaker, () => {
     if (delivery.mayHaveEntries) delivery.schedule(0)
   })
@@ -143,7 +159,8 @@ export function httpStore(options: HttpStoreOptions): HttpStore {
   })
   const delivery = new OutboxDelivery(o.outbox ?? memoryOutbox(), call, o.outboxRetryMs, o.onUndeliverable)
   const releases = new UnknownReserveReleases(call, o.outboxRetryMs)
-  const unknownOutcome = (error: unknown): boolean => isBudgetError(error) && error.code === 'STORAGE' && (error as StorageError).retryable
+  const unknownOutcome = (error: unknown): boolean =>
+    isBudgetError(error) && error.code === 'STORAGE' && (error as StorageError).retryable
 
   async function commit(input: CommitRequest): Promise<CommitResult> {
     ledger.validateCommit(input)
@@ -160,7 +177,11 @@ export function httpStore(options: HttpStoreOptions): HttpStore {
 
   async function queued(request: CommitRequest): Promise<QueuedCommitResult> {
     await delivery.enqueue(request, breaker.state === 'closed')
-    return { duplicate: false, queued: true, balances: request.entries.map(() => ({ before: 0, after: 0, reserved: 0 })) }
+    return {
+      duplicate: false,
+      queued: true,
+      balances: request.entries.map(() => ({ before: 0, after: 0, reserved: 0 })),
+    }
   }
 
   // A previous process may have left commits in a durable outbox.
@@ -194,13 +215,15 @@ export function httpStore(options: HttpStoreOptions): HttpStore {
       ledger.validateKeys(request)
       await call('reset', request)
     },
-    getBudget: async (scope) => ((await call('getBudget', { scope: ledger.validateScope(scope) })) as { budget: StoredBudget | null }).budget,
+    getBudget: async (scope) =>
+      ((await call('getBudget', { scope: ledger.validateScope(scope) })) as { budget: StoredBudget | null }).budget,
     putBudget: async (request) => {
       ledger.validatePutBudget(request)
       return (await call('putBudget', request)) as PutBudgetResult
     },
     listBudgets: async () => ((await call('listBudgets', {})) as { budgets: StoredBudget[] }).budgets,
-    getHistory: async (scope) => ((await call('getHistory', { scope: ledger.validateScope(scope) })) as { history: HistoryEntry[] }).history,
+    getHistory: async (scope) =>
+      ((await call('getHistory', { scope: ledger.validateScope(scope) })) as { history: HistoryEntry[] }).history,
     queryRecords: (query) => queryAllRecords(call, query),
     pendingCommits: async () => (await delivery.outbox.entries()).length,
     flush: async () => {

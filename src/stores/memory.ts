@@ -34,7 +34,11 @@ export interface MemoryStoreOptions {
 }
 
 const retention = maxRecordsSchema
-const optionsSchema = z.object({ maxRecords: maxRecordsSchema.optional(), recordRetentionMs: retention.optional(), rollupRetentionMs: retention.optional() })
+const optionsSchema = z.object({
+  maxRecords: maxRecordsSchema.optional(),
+  recordRetentionMs: retention.optional(),
+  rollupRetentionMs: retention.optional(),
+})
 
 /**
  * An in-memory budget store for one process: the default of `BudgetManager`, and the store for tests.

@@ -15,7 +15,14 @@ import { parseOptions } from '../internal/options.js'
 import * as ledger from './ledger/ledger.js'
 import { DEFAULT_ROLLUP_RETENTION_MS } from './ledger/retention.js'
 import { compareRows, dayOf, rollupDayBounds, rollupDeltas, validateRollupQuery } from './ledger/rollups.js'
-import { LATEST_SCHEMA_VERSION, type MigrateResult, type PoolLike, migrate, newerMessage, schemaVersion } from './postgres/migrations.js'
+import {
+  LATEST_SCHEMA_VERSION,
+  type MigrateResult,
+  type PoolLike,
+  migrate,
+  newerMessage,
+  schemaVersion,
+} from './postgres/migrations.js'
 import { spendLogRow } from './postgres/spend-log.js'
 import {
   type Balance,
@@ -77,7 +84,11 @@ export interface PostgresStore extends BudgetStore {
 const retention = z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.literal(Number.POSITIVE_INFINITY)])
 const optionsSchema = z.object({
   pool: z.custom<PostgresPool>(
-    (value) => typeof value === 'object' && value !== null && typeof (value as PostgresPool).query === 'function' && typeof (value as PostgresPool).connect === 'function',
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as PostgresPool).query === 'function' &&
+      typeof (value as PostgresPool).connect === 'function',
     { message: 'must be a node-postgres Pool (an object with `query` and `connect`)' },
   ),
   migrate: z.boolean().optional(),
@@ -110,7 +121,10 @@ function storeError(error: unknown): Error {
     const detail = (error as { detail?: unknown }).detail
     return new InvalidInputError(typeof detail === 'string' ? detail : 'record', message, { cause: error })
   }
-  return new StorageError('postgres', `${message}${code === undefined ? '' : ` (${code})`}`, { cause: error, retryable: true })
+  return new StorageError('postgres', `${message}${code === undefined ? '' : ` (${code})`}`, {
+    cause: error,
+    retryable: true,
+  })
 }
 
 function int(value: unknown): number {
@@ -163,7 +177,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       try {
         version = (await migrate(pool)).to
       } catch (error) {
-        if (error instanceof Error && /newer than/.test(error.message)) throw new StorageError('postgres', error.message, { retryable: false })
+        if (error instanceof Error && /newer than/.test(error.message))
+          throw new StorageError('postgres', error.message, { retryable: false })
         throw error
       }
     }
@@ -248,7 +263,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         ]),
       )) as { ok: boolean; duplicate?: boolean; refused?: number; balances: unknown }
       const balances = pairs(r.balances)
-      return (r.ok ? { ok: true, duplicate: r.duplicate === true, balances } : { ok: false, refusedIndex: int(r.refused), balances }) as ReserveResult
+      return (
+        r.ok
+          ? { ok: true, duplicate: r.duplicate === true, balances }
+          : { ok: false, refusedIndex: int(r.refused), balances }
+      ) as ReserveResult
     },
 
     async commit(request) {
@@ -258,23 +277,30 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       const rollups = record === undefined ? null : JSON.stringify(rollupDeltas(record))
       const { entries } = request
       const r = (await call(() =>
-        one('SELECT llm_budget_commit($1, $2, $3, $4::text[], $5::bigint[], $6::float8[], $7::jsonb, $8::json, $9::jsonb) AS r', [
-          request.callId,
-          request.now,
-          request.dedupeUntil,
-          entries.map((e) => e.key),
-          entries.map((e) => e.amount),
-          entries.map((e) => e.expiresAt),
-          log,
-          record === undefined ? null : JSON.stringify(record),
-          rollups,
-        ]),
+        one(
+          'SELECT llm_budget_commit($1, $2, $3, $4::text[], $5::bigint[], $6::float8[], $7::jsonb, $8::json, $9::jsonb) AS r',
+          [
+            request.callId,
+            request.now,
+            request.dedupeUntil,
+            entries.map((e) => e.key),
+            entries.map((e) => e.amount),
+            entries.map((e) => e.expiresAt),
+            log,
+            record === undefined ? null : JSON.stringify(record),
+            rollups,
+          ],
+        ),
       )) as { duplicate: boolean; balances: [number, number, number][] }
       commitsSincePrune++
       await prune(request.now)
       const result: CommitResult = {
         duplicate: r.duplicate,
-        balances: r.balances.map(([before, after, reserved]) => ({ before: int(before), after: int(after), reserved: int(reserved) })),
+        balances: r.balances.map(([before, after, reserved]) => ({
+          before: int(before),
+          after: int(after),
+          reserved: int(reserved),
+        })),
       }
       return result
     },
@@ -282,13 +308,17 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async release(request) {
       ledger.validateRelease(request)
       const until = request.holdExpiresAt ?? request.now + RELEASE_TOMBSTONE_MS
-      const released = await call(() => one('SELECT llm_budget_release($1, $2, $3) AS r', [request.callId, request.now, until]))
+      const released = await call(() =>
+        one('SELECT llm_budget_release($1, $2, $3) AS r', [request.callId, request.now, until]),
+      )
       return { released: released === true }
     },
 
     async balances(request) {
       ledger.validateKeys(request)
-      return pairs(await call(() => one('SELECT llm_budget_balances($1::text[], $2) AS r', [request.keys, request.now])))
+      return pairs(
+        await call(() => one('SELECT llm_budget_balances($1::text[], $2) AS r', [request.keys, request.now])),
+      )
     },
 
     async reset(request) {
@@ -299,7 +329,10 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async getBudget(scope) {
       ledger.validateScope(scope)
       const { rows } = await call(() =>
-        pool.query('SELECT scope, definition, revision, created_at, updated_at FROM llm_budget_budgets WHERE scope = $1 AND definition IS NOT NULL', [scope]),
+        pool.query(
+          'SELECT scope, definition, revision, created_at, updated_at FROM llm_budget_budgets WHERE scope = $1 AND definition IS NOT NULL',
+          [scope],
+        ),
       )
       return rows.length === 0 ? null : budgetOf(rows[0]!)
     },
@@ -315,20 +348,26 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
           JSON.stringify(request.history),
         ]),
       )) as { ok: boolean; budget?: StoredBudget | null; current?: StoredBudget | null }
-      const result: PutBudgetResult = r.ok ? { ok: true, budget: r.budget ?? null } : { ok: false, conflict: true, current: r.current ?? null }
+      const result: PutBudgetResult = r.ok
+        ? { ok: true, budget: r.budget ?? null }
+        : { ok: false, conflict: true, current: r.current ?? null }
       return result
     },
 
     async listBudgets() {
       const { rows } = await call(() =>
-        pool.query('SELECT scope, definition, revision, created_at, updated_at FROM llm_budget_budgets WHERE definition IS NOT NULL ORDER BY scope'),
+        pool.query(
+          'SELECT scope, definition, revision, created_at, updated_at FROM llm_budget_budgets WHERE definition IS NOT NULL ORDER BY scope',
+        ),
       )
       return rows.map(budgetOf)
     },
 
     async getHistory(scope) {
       ledger.validateScope(scope)
-      const { rows } = await call(() => pool.query('SELECT entry FROM llm_budget_history WHERE scope = $1 ORDER BY id', [scope]))
+      const { rows } = await call(() =>
+        pool.query('SELECT entry FROM llm_budget_history WHERE scope = $1 ORDER BY id', [scope]),
+      )
       return rows.map((row) => row.entry as HistoryEntry)
     },
 
@@ -343,11 +382,10 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         throw new InvalidInputError('limit', `\`limit\` must be a non-negative safe integer, got ${String(limit)}`)
       }
       const { rows } = await call(() =>
-        pool.query('SELECT record FROM llm_budget_spend_logs WHERE ended_at_ms >= $1 AND ended_at_ms < $2 ORDER BY ended_at_ms, request_id LIMIT $3', [
-          from,
-          to,
-          limit ?? null,
-        ]),
+        pool.query(
+          'SELECT record FROM llm_budget_spend_logs WHERE ended_at_ms >= $1 AND ended_at_ms < $2 ORDER BY ended_at_ms, request_id LIMIT $3',
+          [from, to, limit ?? null],
+        ),
       )
       return rows.map((row) => row.record as SpendRecord)
     },
@@ -361,13 +399,17 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       if (to !== null) where.push(`day < $${values.push(to)}::date`)
       if (query.scopes !== undefined) {
         const exact = query.scopes.filter((s) => !s.endsWith(':*'))
-        const types = query.scopes.filter((s) => s.endsWith(':*')).map((s) => `${s.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`)
+        const types = query.scopes
+          .filter((s) => s.endsWith(':*'))
+          .map((s) => `${s.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`)
         where.push(`(scope = ANY($${values.push(exact)}::text[]) OR scope LIKE ANY($${values.push(types)}::text[]))`)
       }
       const sql =
-        'SELECT to_char(day, \'YYYY-MM-DD\') AS day, scope, model, model_served, calls, input_tokens, output_tokens, spend_nano_usd, saved_nano_usd, estimated_calls ' +
+        "SELECT to_char(day, 'YYYY-MM-DD') AS day, scope, model, model_served, calls, input_tokens, output_tokens, spend_nano_usd, saved_nano_usd, estimated_calls " +
         `FROM llm_budget_daily_spend${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`}`
-      const [data, meta] = await call(() => Promise.all([pool.query(sql, values), pool.query('SELECT name, value FROM llm_budget_meta')]))
+      const [data, meta] = await call(() =>
+        Promise.all([pool.query(sql, values), pool.query('SELECT name, value FROM llm_budget_meta')]),
+      )
       const rows: RollupRow[] = data.rows.map((row) => ({
         day: String(row.day),
         scope: String(row.scope),
@@ -384,7 +426,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         const row = meta.rows.find((m) => m.name === name)
         return row === undefined ? null : int(row.value)
       }
-      const result: RollupResult = { rows: rows.sort(compareRows), recordsFrom: mark('records_from'), rollupsFrom: mark('rollups_from') }
+      const result: RollupResult = {
+        rows: rows.sort(compareRows),
+        recordsFrom: mark('records_from'),
+        rollupsFrom: mark('rollups_from'),
+      }
       return result
     },
 

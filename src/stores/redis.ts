@@ -23,13 +23,28 @@ import * as ledger from './ledger/ledger.js'
 import { StorageError } from '../errors.js'
 import type { RedisTransport } from './redis/client.js'
 import { serverClock } from './redis/clock.js'
-import { checkEvictionPolicy, INIT_SCRIPT, isDeliberate, lostError, newEpoch, READ_SCRIPT, START_OVER_SCRIPT } from './redis/epoch.js'
+import {
+  checkEvictionPolicy,
+  INIT_SCRIPT,
+  isDeliberate,
+  lostError,
+  newEpoch,
+  READ_SCRIPT,
+  START_OVER_SCRIPT,
+} from './redis/epoch.js'
 import { parseRedisOptions, type RedisStoreOptions } from './redis/options.js'
 import { json, pushRecordFields, readRecords, recordRange } from './redis/records.js'
 import { amount, balancePairs, overflowError, parseStoredBudget, toStrings } from './redis/replies.js'
 import { createRunner, failureOf, script, storageError, type Script } from './redis/runner.js'
 import { pushRollupArgs, readRollups, rollupOverflowError, ROLLUPS_SCRIPT } from './redis/rollups.js'
-import { BALANCES_SCRIPT, COMMIT_SCRIPT, PUT_BUDGET_SCRIPT, RELEASE_SCRIPT, RESERVE_SCRIPT, RESET_SCRIPT } from './redis/scripts.js'
+import {
+  BALANCES_SCRIPT,
+  COMMIT_SCRIPT,
+  PUT_BUDGET_SCRIPT,
+  RELEASE_SCRIPT,
+  RESERVE_SCRIPT,
+  RESET_SCRIPT,
+} from './redis/scripts.js'
 import { rollupDayBounds, validateRollupQuery } from './ledger/rollups.js'
 import {
   RELEASE_TOMBSTONE_MS,
@@ -139,7 +154,12 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
   const recordRetention = Number.isFinite(o.recordRetentionMs) ? String(o.recordRetentionMs) : ''
   const rollupRetention = Number.isFinite(o.rollupRetentionMs) ? String(o.rollupRetentionMs) : ''
   const clock = serverClock(localClock, time === 'server')
-  const runner = createRunner({ transport, timeoutMs: o.timeoutMs, failFast: o.failFast, localNow: () => localClock.now() })
+  const runner = createRunner({
+    transport,
+    timeoutMs: o.timeoutMs,
+    failFast: o.failFast,
+    localNow: () => localClock.now(),
+  })
   const scripts = {
     reserve: script(RESERVE_SCRIPT),
     commit: script(COMMIT_SCRIPT),
@@ -162,10 +182,20 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     return reply[2]!
   }
   const connect = async (create: boolean): Promise<void> => {
-    await checkEvictionPolicy(() => runner.send('initialize', ['CONFIG', 'GET', 'maxmemory*'], keys.epoch), o.acceptEviction)
-    const found = await epochScript('initialize', INIT_SCRIPT, [create ? 'create' : 'read', newEpoch(create && o.initialize === 'explicit' ? 'i' : 'a')])
+    await checkEvictionPolicy(
+      () => runner.send('initialize', ['CONFIG', 'GET', 'maxmemory*'], keys.epoch),
+      o.acceptEviction,
+    )
+    const found = await epochScript('initialize', INIT_SCRIPT, [
+      create ? 'create' : 'read',
+      newEpoch(create && o.initialize === 'explicit' ? 'i' : 'a'),
+    ])
     if (found === '') {
-      throw new StorageError(NAME, `the store "${o.prefix}" is not initialized: call initialize() once (initialize: 'explicit')`, { retryable: false })
+      throw new StorageError(
+        NAME,
+        `the store "${o.prefix}" is not initialized: call initialize() once (initialize: 'explicit')`,
+        { retryable: false },
+      )
     }
     if (epoch !== null && found !== epoch && !isDeliberate(found)) throw lostError('its epoch key was replaced')
     epoch = found
@@ -198,7 +228,20 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     const startedAt = localClock.now()
     let adopted = false
     for (;;) {
-      const command = ['EVALSHA', '', String(scriptKeys.length + 2), keys.epoch, keys.live, ...scriptKeys, head[0]!, head[1]!, String(now), keys.base, epoch!, ...args]
+      const command = [
+        'EVALSHA',
+        '',
+        String(scriptKeys.length + 2),
+        keys.epoch,
+        keys.live,
+        ...scriptKeys,
+        head[0]!,
+        head[1]!,
+        String(now),
+        keys.base,
+        epoch!,
+        ...args,
+      ]
       const sentAt = localClock.now()
       let values: string[]
       try {
@@ -223,7 +266,9 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     } catch (error) {
       if (isLostKey(error)) {
         const key = /LOST ledger key (.*?)(?: script: [0-9a-f]+,.*)?$/s.exec(error.message)?.[1] ?? ''
-        throw lostError(`ledger key ${JSON.stringify(key.slice(0, 200))} is gone before the end of its window: evicted?`)
+        throw lostError(
+          `ledger key ${JSON.stringify(key.slice(0, 200))} is gone before the end of its window: evicted?`,
+        )
       }
       throw storageError(what, error)
     }
@@ -233,7 +278,15 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     wrap(what, async () => {
       await ensureReady()
       for (let attempt = 0; ; attempt++) {
-        const reply = (await runner.evalScript(what, scripts.read, ['EVALSHA', '', '2', keys.epoch, key, epoch!, ...args])) as unknown[]
+        const reply = (await runner.evalScript(what, scripts.read, [
+          'EVALSHA',
+          '',
+          '2',
+          keys.epoch,
+          key,
+          epoch!,
+          ...args,
+        ])) as unknown[]
         if (!Array.isArray(reply)) throw new Error('unexpected reply to a read')
         if (reply[0] !== 'lost') return reply[1]
         onLost(String(reply[1] ?? ''))
@@ -263,14 +316,19 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     const attempt = (n: number): void => {
       const elapsed = localClock.now() - startedAt
       if (runner.closed || elapsed > ttl) return
-      release({ callId: request.callId, now: request.now + elapsed, holdExpiresAt: request.holdExpiresAt }).catch(() => {
-        const timer = setTimeout(() => {
-          pendingReleases.delete(timer)
-          attempt(n + 1)
-        }, Math.min(o.timeoutMs, 50 * 2 ** n))
-        ;(timer as { unref?: () => void }).unref?.()
-        pendingReleases.add(timer)
-      })
+      release({ callId: request.callId, now: request.now + elapsed, holdExpiresAt: request.holdExpiresAt }).catch(
+        () => {
+          const timer = setTimeout(
+            () => {
+              pendingReleases.delete(timer)
+              attempt(n + 1)
+            },
+            Math.min(o.timeoutMs, 50 * 2 ** n),
+          )
+          ;(timer as { unref?: () => void }).unref?.()
+          pendingReleases.add(timer)
+        },
+      )
     }
     attempt(0)
   }
@@ -282,7 +340,11 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
     const args = [callId, String(request.holdExpiresAt), String(entries.length)]
     for (const entry of entries) {
-      args.push(String(entry.amount), entry.limit === null ? '' : String(entry.limit), entry.expiresAt === null ? '' : String(entry.expiresAt))
+      args.push(
+        String(entry.amount),
+        entry.limit === null ? '' : String(entry.limit),
+        entry.expiresAt === null ? '' : String(entry.expiresAt),
+      )
     }
     const startedAt = localClock.now()
     return wrap('reserve', async () => {
@@ -322,8 +384,15 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     const { callId, entries, record } = request
     const scriptKeys = [keys.call(callId), keys.stream, keys.streamMeta]
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
-    const args = [callId, String(request.dedupeUntil), record !== undefined ? String(record.endedAt) : '', cap, String(entries.length)]
-    for (const entry of entries) args.push(String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
+    const args = [
+      callId,
+      String(request.dedupeUntil),
+      record !== undefined ? String(record.endedAt) : '',
+      cap,
+      String(entries.length),
+    ]
+    for (const entry of entries)
+      args.push(String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
     args.push(recordRetention)
     if (record !== undefined) {
       const fields = pushRollupArgs(record, rollupRetention, args)
@@ -336,8 +405,13 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
       const values = await run('commit', scripts.commit, scriptKeys, request.now, args)
       if (values[1] === 'overflow') throw overflowError(values, entries, 'adding')
       if (values[1] === 'rollupOverflow') throw rollupOverflowError(values)
-      if (values[1] !== 'ok' && values[1] !== 'dup') throw new Error(`unexpected reply status ${JSON.stringify(values[1])}`)
-      const balances = entries.map((_, i) => ({ before: amount(values[2 + 3 * i]), after: amount(values[3 + 3 * i]), reserved: amount(values[4 + 3 * i]) }))
+      if (values[1] !== 'ok' && values[1] !== 'dup')
+        throw new Error(`unexpected reply status ${JSON.stringify(values[1])}`)
+      const balances = entries.map((_, i) => ({
+        before: amount(values[2 + 3 * i]),
+        after: amount(values[3 + 3 * i]),
+        reserved: amount(values[4 + 3 * i]),
+      }))
       return { duplicate: values[1] === 'dup', balances }
     })
   }
@@ -346,7 +420,10 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     ledger.validateRelease(request)
     const tombstoneUntil = request.holdExpiresAt ?? request.now + RELEASE_TOMBSTONE_MS
     return wrap('release', async () => {
-      const values = await run('release', scripts.release, [keys.call(request.callId)], request.now, [request.callId, String(tombstoneUntil)])
+      const values = await run('release', scripts.release, [keys.call(request.callId)], request.now, [
+        request.callId,
+        String(tombstoneUntil),
+      ])
       return { released: values[1] === 'released' }
     })
   }
@@ -385,7 +462,13 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
       request.ifRevision === undefined ? '' : String(request.ifRevision),
     ]
     return wrap('putBudget', async () => {
-      const values = await run('putBudget', scripts.putBudget, [keys.budgets, keys.history(request.scope)], request.now, args)
+      const values = await run(
+        'putBudget',
+        scripts.putBudget,
+        [keys.budgets, keys.history(request.scope)],
+        request.now,
+        args,
+      )
       const stored = values[2] === undefined || values[2] === '' ? null : parseStoredBudget(values[2])
       if (values[1] === 'conflict') return { ok: false, conflict: true, current: stored }
       return { ok: true, budget: stored }
@@ -398,19 +481,33 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     return value === null || value === undefined ? null : parseStoredBudget(String(value))
   }
 
-  const listBudgets = async (): Promise<StoredBudget[]> => toStrings(await read('listBudgets', keys.budgets, ['hvals'])).map(parseStoredBudget)
+  const listBudgets = async (): Promise<StoredBudget[]> =>
+    toStrings(await read('listBudgets', keys.budgets, ['hvals'])).map(parseStoredBudget)
 
   const getHistory = async (scope: string): Promise<HistoryEntry[]> => {
     ledger.validateScope(scope)
-    return toStrings(await read('getHistory', keys.history(scope), ['lrange'])).map((entry) => JSON.parse(entry) as HistoryEntry)
+    return toStrings(await read('getHistory', keys.history(scope), ['lrange'])).map(
+      (entry) => JSON.parse(entry) as HistoryEntry,
+    )
   }
 
   const queryRollups = async (query: RollupQuery): Promise<RollupResult> => {
     validateRollupQuery(query)
     const { from, to } = rollupDayBounds(query)
-    const args = [from === null ? '-inf' : String(Date.parse(`${from}T00:00:00Z`)), to === null ? '+inf' : `(${Date.parse(`${to}T00:00:00Z`)}`, rollupRetention, String(maxRecords)]
+    const args = [
+      from === null ? '-inf' : String(Date.parse(`${from}T00:00:00Z`)),
+      to === null ? '+inf' : `(${Date.parse(`${to}T00:00:00Z`)}`,
+      rollupRetention,
+      String(maxRecords),
+    ]
     return wrap('queryRollups', async () => {
-      const values = await run('queryRollups', scripts.rollups, [keys.rollupIndex, keys.stream, keys.streamMeta], clock.now(), args)
+      const values = await run(
+        'queryRollups',
+        scripts.rollups,
+        [keys.rollupIndex, keys.stream, keys.streamMeta],
+        clock.now(),
+        args,
+      )
       return readRollups(values, query.scopes)
     })
   }
@@ -420,7 +517,12 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
     if (range === null) return []
     const late = Number((await read('queryRecords', keys.streamMeta, ['hget', 'late'])) ?? 0) || 0
     return wrap('queryRecords', () =>
-      readRecords((start, end, count) => runner.send('queryRecords', ['XRANGE', keys.stream, start, end, 'COUNT', String(count)], keys.stream), late, range),
+      readRecords(
+        (start, end, count) =>
+          runner.send('queryRecords', ['XRANGE', keys.stream, start, end, 'COUNT', String(count)], keys.stream),
+        late,
+        range,
+      ),
     )
   }
 
@@ -429,7 +531,10 @@ export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
 
   const startOver = (): Promise<void> =>
     wrap('startOver', async () => {
-      await checkEvictionPolicy(() => runner.send('startOver', ['CONFIG', 'GET', 'maxmemory*'], keys.epoch), o.acceptEviction)
+      await checkEvictionPolicy(
+        () => runner.send('startOver', ['CONFIG', 'GET', 'maxmemory*'], keys.epoch),
+        o.acceptEviction,
+      )
       const fresh = newEpoch('i')
       await epochScript('startOver', START_OVER_SCRIPT, [fresh, keys.base])
       epoch = fresh

@@ -17,7 +17,10 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
   const prefix = `${tenant}/`
   const add = (field: string, value: string, max: number): string => {
     if (value.length + prefix.length > max) {
-      throw new InvalidInputError(field, `\`${field}\` must be at most ${max - prefix.length} characters on this server (the tenant prefix takes ${prefix.length}), got ${value.length}`)
+      throw new InvalidInputError(
+        field,
+        `\`${field}\` must be at most ${max - prefix.length} characters on this server (the tenant prefix takes ${prefix.length}), got ${value.length}`,
+      )
     }
     return prefix + value
   }
@@ -31,17 +34,30 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
     ...(store.clock === undefined ? {} : { clock: store.clock }),
     reserve: (r) =>
       time('reserve', () =>
-        store.reserve({ ...r, callId: add('callId', r.callId, MAX_CALL_ID_LENGTH), entries: r.entries.map((e, i) => ({ ...e, key: add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) })) }),
+        store.reserve({
+          ...r,
+          callId: add('callId', r.callId, MAX_CALL_ID_LENGTH),
+          entries: r.entries.map((e, i) => ({ ...e, key: add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) })),
+        }),
       ),
     commit: (r) => {
       const callId = add('callId', r.callId, MAX_CALL_ID_LENGTH)
-      const request = { ...r, callId, entries: r.entries.map((e, i) => ({ ...e, key: add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) })) }
-      if (r.record !== undefined) request.record = { ...r.record, callId: add('record.callId', r.record.callId, MAX_CALL_ID_LENGTH) }
+      const request = {
+        ...r,
+        callId,
+        entries: r.entries.map((e, i) => ({ ...e, key: add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) })),
+      }
+      if (r.record !== undefined)
+        request.record = { ...r.record, callId: add('record.callId', r.record.callId, MAX_CALL_ID_LENGTH) }
       return time('commit', () => store.commit(request))
     },
     release: (r) => time('release', () => store.release({ ...r, callId: add('callId', r.callId, MAX_CALL_ID_LENGTH) })),
-    balances: (r) => time('balances', () => store.balances({ ...r, keys: r.keys.map((k, i) => add(`keys[${i}]`, k, MAX_KEY_LENGTH)) })),
-    reset: (r) => time('reset', () => store.reset({ ...r, keys: r.keys.map((k, i) => add(`keys[${i}]`, k, MAX_KEY_LENGTH)) })),
+    balances: (r) =>
+      time('balances', () =>
+        store.balances({ ...r, keys: r.keys.map((k, i) => add(`keys[${i}]`, k, MAX_KEY_LENGTH)) }),
+      ),
+    reset: (r) =>
+      time('reset', () => store.reset({ ...r, keys: r.keys.map((k, i) => add(`keys[${i}]`, k, MAX_KEY_LENGTH)) })),
     getBudget: async (scope) => {
       const b = await time('getBudget', () => store.getBudget(add('scope', scope, MAX_SCOPE_LENGTH)))
       return b === null ? null : outBudget(b)
@@ -53,8 +69,10 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
         ? { ok: true, budget: result.budget === null ? null : outBudget(result.budget) }
         : { ok: false, conflict: true, current: result.current === null ? null : outBudget(result.current) }
     },
-    listBudgets: async () => (await time('listBudgets', () => store.listBudgets())).filter((b) => mine(b.scope)).map(outBudget),
-    getHistory: async (scope) => (await time('getHistory', () => store.getHistory(add('scope', scope, MAX_SCOPE_LENGTH)))).map(outHistory),
+    listBudgets: async () =>
+      (await time('listBudgets', () => store.listBudgets())).filter((b) => mine(b.scope)).map(outBudget),
+    getHistory: async (scope) =>
+      (await time('getHistory', () => store.getHistory(add('scope', scope, MAX_SCOPE_LENGTH)))).map(outHistory),
     queryRecords: async (query) => {
       // The store's limit counts every tenant's records: query without it, filter, then apply it.
       const { limit, ...rest } = query

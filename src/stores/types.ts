@@ -212,8 +212,7 @@ export interface PutBudgetRequest {
 
 /** The answer to a {@link PutBudgetRequest}. */
 export type PutBudgetResult =
-  | { ok: true; budget: StoredBudget | null }
-  | { ok: false; conflict: true; current: StoredBudget | null }
+  { ok: true; budget: StoredBudget | null } | { ok: false; conflict: true; current: StoredBudget | null }
 
 /** Which spend records to read. */
 export interface RecordQuery {

@@ -17,7 +17,11 @@ export interface FakeClock {
 
 function toMs(time: number | Date | string, field: string): number {
   const ms = time instanceof Date ? time.getTime() : typeof time === 'string' ? Date.parse(time) : time
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new InvalidInputError(field, `\`${field}\` must be epoch milliseconds, a Date or an ISO string, got ${String(time)}`)
+  if (typeof ms !== 'number' || !Number.isFinite(ms))
+    throw new InvalidInputError(
+      field,
+      `\`${field}\` must be epoch milliseconds, a Date or an ISO string, got ${String(time)}`,
+    )
   return ms
 }
 
@@ -36,7 +40,8 @@ export function fakeClock(start: number | Date | string = Date.UTC(2026, 0, 1)):
   return {
     now: () => current,
     advance(ms: number): number {
-      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new InvalidInputError('ms', `\`advance(ms)\` needs a finite number >= 0, got ${String(ms)}`)
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+        throw new InvalidInputError('ms', `\`advance(ms)\` needs a finite number >= 0, got ${String(ms)}`)
       current += ms
       return current
     },

@@ -35,15 +35,23 @@ function textLength(request: FakeRequest): number {
   let n = 0
   for (const message of request.messages ?? []) {
     if (typeof message.content === 'string') n += message.content.length
-    else if (Array.isArray(message.content)) for (const part of message.content) if (typeof (part as { text?: unknown })?.text === 'string') n += (part as { text: string }).text.length
+    else if (Array.isArray(message.content))
+      for (const part of message.content)
+        if (typeof (part as { text?: unknown })?.text === 'string') n += (part as { text: string }).text.length
   }
   return n
 }
 
 function tokens(request: FakeRequest, options: FakeClientOptions): { input: number; output: number } {
-  const input = typeof options.inputTokens === 'function' ? options.inputTokens(request) : options.inputTokens ?? Math.max(1, Math.ceil(textLength(request) / 4))
+  const input =
+    typeof options.inputTokens === 'function'
+      ? options.inputTokens(request)
+      : (options.inputTokens ?? Math.max(1, Math.ceil(textLength(request) / 4)))
   const cap = request.max_tokens ?? request.max_completion_tokens ?? 20
-  const output = typeof options.outputTokens === 'function' ? options.outputTokens(request) : options.outputTokens ?? Math.min(cap, 20)
+  const output =
+    typeof options.outputTokens === 'function'
+      ? options.outputTokens(request)
+      : (options.outputTokens ?? Math.min(cap, 20))
   return { input, output }
 }
 
@@ -88,16 +96,41 @@ export function fakeOpenAI(options: FakeClientOptions = {}): FakeOpenAIClient {
           const model = options.responseModel ?? request.model
           const id = `chatcmpl-fake-${++serial}`
           const created = 1_700_000_000
-          const usage = { prompt_tokens: input, completion_tokens: output, total_tokens: input + output, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } }
+          const usage = {
+            prompt_tokens: input,
+            completion_tokens: output,
+            total_tokens: input + output,
+            prompt_tokens_details: { cached_tokens: 0 },
+            completion_tokens_details: { reasoning_tokens: 0 },
+          }
           const text = options.reply ?? 'ok'
           if (request.stream !== true) {
-            return { id, object: 'chat.completion', created, model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage }
+            return {
+              id,
+              object: 'chat.completion',
+              created,
+              model,
+              choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+              usage,
+            }
           }
           const pieces = split(text, options.chunks ?? 3)
           const includeUsage = request.stream_options?.include_usage === true
           return (async function* () {
             for (let i = 0; i < pieces.length; i++) {
-              yield { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: pieces[i] } : { content: pieces[i] }, finish_reason: i === pieces.length - 1 ? 'stop' : null }] }
+              yield {
+                id,
+                object: 'chat.completion.chunk',
+                created,
+                model,
+                choices: [
+                  {
+                    index: 0,
+                    delta: i === 0 ? { role: 'assistant', content: pieces[i] } : { content: pieces[i] },
+                    finish_reason: i === pieces.length - 1 ? 'stop' : null,
+                  },
+                ],
+              }
             }
             if (includeUsage) yield { id, object: 'chat.completion.chunk', created, model, choices: [], usage }
           })()
@@ -137,15 +170,39 @@ export function fakeAnthropic(options: FakeClientOptions = {}): FakeAnthropicCli
         const model = options.responseModel ?? request.model
         const id = `msg_fake_${++serial}`
         const text = options.reply ?? 'ok'
-        const usage = { input_tokens: input, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
+        const usage = {
+          input_tokens: input,
+          output_tokens: output,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+        }
         if (request.stream !== true) {
-          return { id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text }], stop_reason: 'end_turn', usage }
+          return {
+            id,
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [{ type: 'text', text }],
+            stop_reason: 'end_turn',
+            usage,
+          }
         }
         const pieces = split(text, options.chunks ?? 3)
         return (async function* () {
-          yield { type: 'message_start', message: { id, type: 'message', role: 'assistant', model, content: [], usage: { ...usage, output_tokens: 1 } } }
+          yield {
+            type: 'message_start',
+            message: {
+              id,
+              type: 'message',
+              role: 'assistant',
+              model,
+              content: [],
+              usage: { ...usage, output_tokens: 1 },
+            },
+          }
           yield { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }
-          for (const piece of pieces) yield { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }
+          for (const piece of pieces)
+            yield { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }
           yield { type: 'content_block_stop', index: 0 }
           yield { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: output } }
           yield { type: 'message_stop' }

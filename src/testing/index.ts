@@ -4,7 +4,14 @@
  * @packageDocumentation
  */
 export { runStoreContract, storeContractCases } from './contract.js'
-export type { ContractCase, ContractContext, ContractGroup, ContractIt, MakeStore, StoreContractOptions } from './contract.js'
+export type {
+  ContractCase,
+  ContractContext,
+  ContractGroup,
+  ContractIt,
+  MakeStore,
+  StoreContractOptions,
+} from './contract.js'
 export { fakeClock } from './clock.js'
 export type { FakeClock } from './clock.js'
 export { fakeAnthropic, fakeOpenAI } from './fake-llm.js'

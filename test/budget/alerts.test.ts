@@ -37,21 +37,49 @@ describe('alert sinks', () => {
     const hook = await server([500, 200])
     const manager = new BudgetManager({ store: memoryStore(), clock: fakeClock(Date.UTC(2026, 10, 15)) })
     await manager.setBudget('team:t', { maxBudget: 1, alertThresholds: [0.5], duration: 'monthly' })
-    const delivered = waitFor<AlertEvent>((done) => manager.on('threshold.crossed', webhookSink({ url: hook.url, retryDelayMs: 10, onDelivered: done })))
+    const delivered = waitFor<AlertEvent>((done) =>
+      manager.on('threshold.crossed', webhookSink({ url: hook.url, retryDelayMs: 10, onDelivered: done })),
+    )
     await manager.record({ team: 't' }, 0.6)
     await delivered
     expect(hook.bodies).toHaveLength(2)
-    expect(hook.bodies[1]).toMatchObject({ event: 'threshold.crossed', scope: 'team:t', kind: 'alert', fraction: 0.5, threshold: 0.5, spend: 0.6, limit: 1, percent: 60, window: { resetsAt: '2026-12-01T00:00:00.000Z' } })
+    expect(hook.bodies[1]).toMatchObject({
+      event: 'threshold.crossed',
+      scope: 'team:t',
+      kind: 'alert',
+      fraction: 0.5,
+      threshold: 0.5,
+      spend: 0.6,
+      limit: 1,
+      percent: 60,
+      window: { resetsAt: '2026-12-01T00:00:00.000Z' },
+    })
   })
 
   it('slack and email sinks format one line; failures go to onError, never to the caller', async () => {
     const slack = await server([200])
     const manager = new BudgetManager({ store: memoryStore() })
     await manager.setBudget('user:u', { maxBudget: 0.1 })
-    const slackDone = waitFor<AlertEvent>((done) => manager.on('budget.exceeded', slackSink({ webhookUrl: slack.url, onDelivered: done })))
+    const slackDone = waitFor<AlertEvent>((done) =>
+      manager.on('budget.exceeded', slackSink({ webhookUrl: slack.url, onDelivered: done })),
+    )
     const mails: string[] = []
-    manager.on('budget.exceeded', emailSink({ to: ['ops@example.com'], send: async (m) => void mails.push(`${m.subject}: ${m.text}`) }))
-    const failed = waitFor<unknown>((done) => manager.on('budget.exceeded', emailSink({ to: ['x@example.com'], attempts: 2, retryDelayMs: 1, send: () => Promise.reject(new Error('smtp down')), onError: done })))
+    manager.on(
+      'budget.exceeded',
+      emailSink({ to: ['ops@example.com'], send: async (m) => void mails.push(`${m.subject}: ${m.text}`) }),
+    )
+    const failed = waitFor<unknown>((done) =>
+      manager.on(
+        'budget.exceeded',
+        emailSink({
+          to: ['x@example.com'],
+          attempts: 2,
+          retryDelayMs: 1,
+          send: () => Promise.reject(new Error('smtp down')),
+          onError: done,
+        }),
+      ),
+    )
     await expect(manager.reserve({ user: 'u' }, 1)).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' })
     await slackDone
     expect((slack.bodies[0] as { text: string }).text).toContain('Budget user:u refused a call: limit $0.1')

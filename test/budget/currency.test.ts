@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import Decimal from 'decimal.js'
 import { BudgetConfigError, InvalidInputError } from '../../src/errors.js'
-import { formatMoney, limitToNano, nanoToCurrency, parseCurrency, parseExchangeRates, rateAt } from '../../src/budget/currency.js'
+import {
+  formatMoney,
+  limitToNano,
+  nanoToCurrency,
+  parseCurrency,
+  parseExchangeRates,
+  rateAt,
+} from '../../src/budget/currency.js'
 
 const Exact = Decimal.clone({ precision: 200 })
 
@@ -39,10 +46,14 @@ describe('currency', () => {
     expect(limitToNano(1, 0.0000000015)).toBe(1) // 1.5 nano-USD rounds down to 1
     expect(() => limitToNano(9e6, 2)).toThrow(InvalidInputError)
     fc.assert(
-      fc.property(fc.double({ min: 0, max: 5e4, noNaN: true }), fc.double({ min: 1e-4, max: 100, noNaN: true }), (amount, rate) => {
-        const expected = new Exact(String(amount)).times(String(rate)).times(1e9).floor().toNumber()
-        return limitToNano(amount, rate) === expected
-      }),
+      fc.property(
+        fc.double({ min: 0, max: 5e4, noNaN: true }),
+        fc.double({ min: 1e-4, max: 100, noNaN: true }),
+        (amount, rate) => {
+          const expected = new Exact(String(amount)).times(String(rate)).times(1e9).floor().toNumber()
+          return limitToNano(amount, rate) === expected
+        },
+      ),
       { numRuns: 2_000 },
     )
   })

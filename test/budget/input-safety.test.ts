@@ -46,7 +46,10 @@ describe('bad input is a typed error and changes nothing', () => {
     ['unknown option', (m) => m.setBudget('user:alice', { maxBudget: 1, max_budget: 2 } as never)],
     ['bad onExceeded', (m) => m.setBudget('user:alice', { maxBudget: 1, onExceeded: 'explode' as never })],
     ['negative rpm', (m) => m.setBudget('user:alice', { rpmLimit: -1 })],
-    ['__proto__ model limit with bad value', (m) => m.setBudget('user:alice', JSON.parse('{"maxBudget":1,"modelMaxBudget":{"__proto__":{"maxBudget":-1}}}'))],
+    [
+      '__proto__ model limit with bad value',
+      (m) => m.setBudget('user:alice', JSON.parse('{"maxBudget":1,"modelMaxBudget":{"__proto__":{"maxBudget":-1}}}')),
+    ],
     ['negative commit', async (m) => (await m.reserve({ user: 'alice' }, 0.1, { callId: 'neg-commit' })).commit(-1)],
     ['increase into the past', (m) => m.increaseBudget('user:alice', { amount: 1, until: 0 })],
     ['bad groupBy', (m) => m.querySpend({ groupBy: ['planet' as never] })],
@@ -69,11 +72,15 @@ describe('bad input is a typed error and changes nothing', () => {
 
   it('config errors name the field and the fix', async () => {
     const { manager } = await setup()
-    const error = (await manager.setBudget('user:alice', { maxBudget: -5 }).catch((e: unknown) => e)) as BudgetConfigError
+    const error = (await manager
+      .setBudget('user:alice', { maxBudget: -5 })
+      .catch((e: unknown) => e)) as BudgetConfigError
     expect(error).toBeInstanceOf(BudgetConfigError)
     expect(error.field).toBe('maxBudget')
     expect(error.message).toContain('`maxBudget`')
-    const unknown = (await manager.setBudget('user:alice', { maxBudget: 1, max_budget: 2 } as never).catch((e: unknown) => e)) as BudgetConfigError
+    const unknown = (await manager
+      .setBudget('user:alice', { maxBudget: 1, max_budget: 2 } as never)
+      .catch((e: unknown) => e)) as BudgetConfigError
     expect(unknown.field).toBe('max_budget')
     expect(() => new BudgetManager({ holdTtlMs: -1 })).toThrow(BudgetConfigError)
     expect(() => new BudgetManager({ defaults: { planet: { maxBudget: 1 } } as never })).toThrow(BudgetConfigError)
@@ -83,7 +90,10 @@ describe('bad input is a typed error and changes nothing', () => {
   it('__proto__, constructor and toString are plain ids', async () => {
     const { manager } = await setup()
     for (const id of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
-      await manager.setBudget({ type: 'user', id }, { maxBudget: 1, modelMaxBudget: JSON.parse(`{"${id}":{"maxBudget":0.5}}`) })
+      await manager.setBudget(
+        { type: 'user', id },
+        { maxBudget: 1, modelMaxBudget: JSON.parse(`{"${id}":{"maxBudget":0.5}}`) },
+      )
       await (await manager.reserve({ user: id, model: id, tags: [id] }, 0.25)).commit(0.25)
       expect((await manager.getStatus({ type: 'user', id })).spend).toBe(0.25)
       const models = await manager.getModelCost(id)
@@ -118,18 +128,41 @@ describe('no prompt or response content is ever stored', () => {
     const store = memoryStore()
     const manager = new BudgetManager({ store, clock })
     const seen: unknown[] = []
-    for (const event of ['budget.exceeded', 'budget.overshot', 'threshold.crossed', 'spend.recorded', 'store.error', 'budget.changed'] as const) manager.on(event, (e) => seen.push(e))
+    for (const event of [
+      'budget.exceeded',
+      'budget.overshot',
+      'threshold.crossed',
+      'spend.recorded',
+      'store.error',
+      'budget.changed',
+    ] as const)
+      manager.on(event, (e) => seen.push(e))
     await manager.setBudget('user:alice', { maxBudget: 0.00012, alertThresholds: [0.5] })
     const client = fakeOpenAI({ reply: `the reply repeats ${CANARY}`, inputTokens: 100, outputTokens: 50 })
-    const chat = withBudget((request: { model: string; messages: { role: string; content: string }[]; max_tokens: number; stream?: boolean; stream_options?: { include_usage: boolean } }) => client.chat.completions.create(request), {
-      manager,
-      context: { user: 'alice' },
-    })
+    const chat = withBudget(
+      (request: {
+        model: string
+        messages: { role: string; content: string }[]
+        max_tokens: number
+        stream?: boolean
+        stream_options?: { include_usage: boolean }
+      }) => client.chat.completions.create(request),
+      {
+        manager,
+        context: { user: 'alice' },
+      },
+    )
     const messages = [{ role: 'user', content: `secret prompt ${CANARY}` }]
     const errors: unknown[] = []
     for (let i = 0; i < 5; i++) {
       try {
-        const result = await chat({ model: 'gpt-4o-mini', messages, max_tokens: 100, stream: i % 2 === 1, stream_options: { include_usage: true } })
+        const result = await chat({
+          model: 'gpt-4o-mini',
+          messages,
+          max_tokens: 100,
+          stream: i % 2 === 1,
+          stream_options: { include_usage: true },
+        })
         if (i % 2 === 1) for await (const _ of result as AsyncIterable<unknown>) break
       } catch (error) {
         errors.push(error)
@@ -154,8 +187,14 @@ describe('call ids given by the caller', () => {
   it('reserve and record refuse the same over-long call id, and change nothing', async () => {
     const manager = new BudgetManager()
     const callId = 'c'.repeat(121)
-    await expect(manager.reserve({ user: 'alice' }, 0.01, { callId })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'callId' })
-    await expect(manager.record({ user: 'alice' }, 0.01, { callId })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'callId' })
+    await expect(manager.reserve({ user: 'alice' }, 0.01, { callId })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'callId',
+    })
+    await expect(manager.record({ user: 'alice' }, 0.01, { callId })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'callId',
+    })
     expect(await manager.spendRecords({})).toEqual([])
   })
 })

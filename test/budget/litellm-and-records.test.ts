@@ -21,12 +21,19 @@ describe('LiteLLM-compatible methods', () => {
     expect(await manager.isValidUser('alice')).toBe(true)
     expect(await manager.isValidUser('bob')).toBe(false)
     expect(await manager.getTotalBudget('alice')).toBe(10)
-    const response = { id: 'x', object: 'chat.completion', model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 } }
+    const response = {
+      id: 'x',
+      object: 'chat.completion',
+      model: 'gpt-4o-mini',
+      choices: [],
+      usage: { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 },
+    }
     await manager.updateCost({ user: 'alice', completionResponse: response })
     await manager.updateCost({ user: 'alice', model: 'gpt-4o', usage: { prompt_tokens: 100, completion_tokens: 10 } })
     await manager.updateCost({ user: 'alice', cost: 0.25, model: 'custom-model' })
     const mini = calculateCost({ model: 'gpt-4o-mini', usage: response.usage }).exact.totalNanoUsd
-    const big = calculateCost({ model: 'gpt-4o', usage: { prompt_tokens: 100, completion_tokens: 10 } }).exact.totalNanoUsd
+    const big = calculateCost({ model: 'gpt-4o', usage: { prompt_tokens: 100, completion_tokens: 10 } }).exact
+      .totalNanoUsd
     expect(await manager.getCurrentCost('alice')).toBe((mini + big + 250_000_000) / 1e9)
     const byModel = await manager.getModelCost('alice')
     expect(byModel).toEqual({ 'gpt-4o-mini': mini / 1e9, 'gpt-4o': big / 1e9, 'custom-model': 0.25 })
@@ -41,7 +48,8 @@ describe('LiteLLM-compatible methods', () => {
     await manager.createBudget({ user: 'p', totalBudget: 1 })
     await manager.updateCost({ user: 'p', cost: 0.5 })
     const projected = await manager.projectedCost({ user: 'p', model: 'gpt-4o', inputTokens: 1000 })
-    const input = calculateCost({ model: 'gpt-4o', usage: { prompt_tokens: 1000, completion_tokens: 0 } }).exact.totalNanoUsd
+    const input = calculateCost({ model: 'gpt-4o', usage: { prompt_tokens: 1000, completion_tokens: 0 } }).exact
+      .totalNanoUsd
     expect(projected).toBe((500_000_000 + input) / 1e9)
   })
 
@@ -71,7 +79,13 @@ describe('scope methods', () => {
     expect(status.spend).toBe(0.75)
     expect(status.limit).toBe(2)
     expect(status.percentUsed).toBe(37.5)
-    expect(status.exact).toEqual({ spend: '0.750000000', reserved: '0.000000000', limit: '2.000000000', remaining: '1.250000000', projectedSpend: status.exact.projectedSpend })
+    expect(status.exact).toEqual({
+      spend: '0.750000000',
+      reserved: '0.000000000',
+      limit: '2.000000000',
+      remaining: '1.250000000',
+      projectedSpend: status.exact.projectedSpend,
+    })
     expect(Number(status.exact.projectedSpend)).toBeGreaterThanOrEqual(0.75)
     const info = await manager.getBudget('team:t')
     expect(info?.revision).toBe(2)
@@ -106,7 +120,11 @@ describe('scope methods', () => {
   })
 
   it('onStoreError: deny refuses with StorageError, allow admits unguarded; both emit store.error', async () => {
-    const broken: BudgetStore = { ...memoryStore(), name: 'broken', reserve: () => Promise.reject(new Error('ECONNREFUSED')) }
+    const broken: BudgetStore = {
+      ...memoryStore(),
+      name: 'broken',
+      reserve: () => Promise.reject(new Error('ECONNREFUSED')),
+    }
     const deny = new BudgetManager({ store: broken })
     await deny.setBudget('user:x', { maxBudget: 1 })
     const events: string[] = []
@@ -138,7 +156,13 @@ describe('scope methods', () => {
     off()
     await manager.record({ user: 'l' }, 0.1)
     await new Promise((resolve) => setTimeout(resolve, 0))
-    expect(reported.sort()).toEqual(['async listener bug', 'async listener bug', 'called', 'listener bug', 'listener bug'])
+    expect(reported.sort()).toEqual([
+      'async listener bug',
+      'async listener bug',
+      'called',
+      'listener bug',
+      'listener bug',
+    ])
     expect((await manager.getStatus('user:l')).spend).toBe(0.2)
   })
 })
@@ -150,7 +174,10 @@ describe('querySpend and exports', () => {
     await manager.record({ user: 'b', team: 'x', tags: ['eu'] }, { cost: 0.2, model: 'gpt-4o-mini' })
     clock.advance(86_400_000)
     await manager.record({ user: 'a', team: 'y' }, { cost: 0.000000001, model: 'gpt-4o' })
-    await manager.record({ user: 'c', team: 'y', metadata: { ticket: '=HYPERLINK("x")' } }, { cost: 0.3, model: 'gpt-4o' })
+    await manager.record(
+      { user: 'c', team: 'y', metadata: { ticket: '=HYPERLINK("x")' } },
+      { cost: 0.3, model: 'gpt-4o' },
+    )
     return manager
   }
 
@@ -191,10 +218,15 @@ describe('querySpend and exports', () => {
     expect(lines[0]).toContain('callId,startedAt,endedAt,model')
     expect(lines[1]).toContain(',0.100000000,100000000,')
     const jsonl = recordsToJsonLines(records)
-    const parsed = jsonl.trim().split('\n').map((l) => JSON.parse(l) as { cost: string })
+    const parsed = jsonl
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { cost: string })
     expect(parsed.map((r) => r.cost)).toEqual(['0.100000000', '0.200000000', '0.000000001', '0.300000000'])
     const report = await manager.querySpend({ groupBy: ['team'] })
-    expect(reportToCsv(report, ['team'])).toBe('team,cost,calls,inputTokens,outputTokens,estimatedCalls\nx,0.300000000,2,0,0,0\ny,0.300000001,2,0,0,0\n')
+    expect(reportToCsv(report, ['team'])).toBe(
+      'team,cost,calls,inputTokens,outputTokens,estimatedCalls\nx,0.300000000,2,0,0,0\ny,0.300000001,2,0,0,0\n',
+    )
     expect(recordsToCsv([{ callId: '=1+1', startedAt: 0, endedAt: 0 }])).toContain("'=1+1")
   })
 })

@@ -60,12 +60,16 @@ describe('BudgetManager admission', () => {
       { user: 'u3', team: 'b', org: 'acme', key: 'k3' },
       { user: 'u4', team: 'b', org: 'acme', key: 'k1' },
     ]
-    const fns = users.map((context) => withBudget(async () => 'x', { manager, context, estimate: 0.01, cost: () => 0.01 }))
+    const fns = users.map((context) =>
+      withBudget(async () => 'x', { manager, context, estimate: 0.01, cost: () => 0.01 }),
+    )
     const results = await Promise.allSettled(Array.from({ length: 2000 }, (_, i) => fns[i % 4]!()))
     const admitted = results.filter((r) => r.status === 'fulfilled').length
     for (const r of results) if (r.status === 'rejected') expect(isBudgetExceededError(r.reason)).toBe(true)
     const cents = async (scope: string) => Math.round((await manager.getStatus(scope)).spend * 100)
-    const [org, a, b, u1, u2, u3, k1] = await Promise.all(['org:acme', 'team:a', 'team:b', 'user:u1', 'user:u2', 'user:u3', 'key:k1'].map(cents))
+    const [org, a, b, u1, u2, u3, k1] = await Promise.all(
+      ['org:acme', 'team:a', 'team:b', 'user:u1', 'user:u2', 'user:u3', 'key:k1'].map(cents),
+    )
     expect(org).toBeLessThanOrEqual(300)
     expect(a).toBeLessThanOrEqual(200)
     expect(b).toBeLessThanOrEqual(150)
@@ -172,9 +176,14 @@ describe('BudgetManager admission', () => {
 
   it('per-model limits inside a scope are budgets too', async () => {
     const { manager } = setup()
-    await manager.setBudget('user:dave', { maxBudget: 10, modelMaxBudget: { 'gpt-4o': { maxBudget: 0.05, duration: 'daily' } } })
+    await manager.setBudget('user:dave', {
+      maxBudget: 10,
+      modelMaxBudget: { 'gpt-4o': { maxBudget: 0.05, duration: 'daily' } },
+    })
     await (await manager.reserve({ user: 'dave', model: 'gpt-4o' }, 0.05)).commit(0.05)
-    const error = (await manager.reserve({ user: 'dave', model: 'gpt-4o' }, 0.01).catch((e: unknown) => e)) as BudgetExceededError
+    const error = (await manager
+      .reserve({ user: 'dave', model: 'gpt-4o' }, 0.01)
+      .catch((e: unknown) => e)) as BudgetExceededError
     expect(error).toBeInstanceOf(BudgetExceededError)
     expect(error.model).toBe('gpt-4o')
     const other = await manager.reserve({ user: 'dave', model: 'gpt-4o-mini' }, 1)
@@ -227,8 +236,12 @@ describe('BudgetManager admission', () => {
     clock.advance(rpm.retryAfterMs)
     await (await manager.reserve({ key: 'k' }, 0)).commit(0)
     await manager.setBudget('key:t', { tpmLimit: 1000 })
-    await (await manager.reserve({ key: 't' }, { model: 'gpt-4o-mini', inputTokens: 500, maxOutputTokens: 400 })).commit({ cost: 0.001, usage: { prompt_tokens: 500, completion_tokens: 400, total_tokens: 900 } })
-    const tpm = (await manager.reserve({ key: 't' }, { model: 'gpt-4o-mini', inputTokens: 50, maxOutputTokens: 100 }).catch((e: unknown) => e)) as RateLimitError
+    await (
+      await manager.reserve({ key: 't' }, { model: 'gpt-4o-mini', inputTokens: 500, maxOutputTokens: 400 })
+    ).commit({ cost: 0.001, usage: { prompt_tokens: 500, completion_tokens: 400, total_tokens: 900 } })
+    const tpm = (await manager
+      .reserve({ key: 't' }, { model: 'gpt-4o-mini', inputTokens: 50, maxOutputTokens: 100 })
+      .catch((e: unknown) => e)) as RateLimitError
     expect(tpm).toBeInstanceOf(RateLimitError)
     expect(tpm.limitType).toBe('tpm')
   })
@@ -250,7 +263,12 @@ describe('BudgetManager admission', () => {
 
   it('thresholds fire exactly once per scope per window, decided by the commit', async () => {
     const { manager, clock } = setup()
-    await manager.setBudget('team:alerts', { maxBudget: 1, softBudget: 0.3, alertThresholds: [0.5, 0.8], duration: 'daily' })
+    await manager.setBudget('team:alerts', {
+      maxBudget: 1,
+      softBudget: 0.3,
+      alertThresholds: [0.5, 0.8],
+      duration: 'daily',
+    })
     const fired: string[] = []
     manager.on('threshold.crossed', (e) => fired.push(`${e.kind}:${e.threshold}`))
     await Promise.all(Array.from({ length: 100 }, () => manager.record({ team: 'alerts' }, 0.01)))
@@ -264,7 +282,8 @@ describe('BudgetManager admission', () => {
 describe('budgets that share a plan', () => {
   it('keep their own spend, windows, increases and anchors (the compiled plan is shared, the per-scope state is not)', async () => {
     const { manager, clock } = setup({ budgetCacheTtlMs: 60_000 })
-    for (const user of ['a', 'b']) await manager.setBudget({ type: 'user', id: user }, { maxBudget: 1, duration: 'monthly' })
+    for (const user of ['a', 'b'])
+      await manager.setBudget({ type: 'user', id: user }, { maxBudget: 1, duration: 'monthly' })
     await manager.setBudget('user:r1', { maxBudget: 1, duration: '1h' })
     clock.advance(1_000)
     await manager.setBudget('user:r2', { maxBudget: 1, duration: '1h' })

@@ -15,7 +15,9 @@ describe('budgetMetrics', () => {
     await manager.setBudget('user:alice', { maxBudget: 0.05 })
     const usage = { prompt_tokens: 1000, completion_tokens: 200, prompt_tokens_details: { cached_tokens: 400 } }
     for (let i = 0; i < 3; i++) {
-      await (await manager.reserve({ user: 'alice' }, { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 200 })).commit({ usage, model: 'gpt-4o-2024-08-06', provider: 'openai' })
+      await (
+        await manager.reserve({ user: 'alice' }, { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 200 })
+      ).commit({ usage, model: 'gpt-4o-2024-08-06', provider: 'openai' })
     }
     await (await manager.reserve({ user: 'alice' }, 0.001)).commit({ status: 'cache_hit' })
     await expect(manager.reserve({ user: 'alice' }, 1)).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' })
@@ -24,11 +26,19 @@ describe('budgetMetrics', () => {
     expect(line(text, 'llm_budget_spend_usd_total', 'model="gpt-4o-2024-08-06",provider="openai"')).toBe(
       'llm_budget_spend_usd_total{model="gpt-4o-2024-08-06",provider="openai"} 0.012000000',
     )
-    expect(line(text, 'llm_budget_calls_total', 'model="gpt-4o-2024-08-06",provider="openai",status="success"')).toMatch(/ 3$/)
+    expect(
+      line(text, 'llm_budget_calls_total', 'model="gpt-4o-2024-08-06",provider="openai",status="success"'),
+    ).toMatch(/ 3$/)
     expect(text).toMatch(/llm_budget_calls_total\{[^}]*status="cache_hit"\} 1/)
-    expect(line(text, 'llm_budget_tokens_total', 'model="gpt-4o-2024-08-06",provider="openai",direction="input"')).toMatch(/ 3000$/)
-    expect(line(text, 'llm_budget_tokens_total', 'model="gpt-4o-2024-08-06",provider="openai",direction="cache_read"')).toMatch(/ 1200$/)
-    expect(line(text, 'llm_budget_blocked_total', 'scope_type="user",action="block",model="unknown",provider="unknown"')).toMatch(/ 1$/)
+    expect(
+      line(text, 'llm_budget_tokens_total', 'model="gpt-4o-2024-08-06",provider="openai",direction="input"'),
+    ).toMatch(/ 3000$/)
+    expect(
+      line(text, 'llm_budget_tokens_total', 'model="gpt-4o-2024-08-06",provider="openai",direction="cache_read"'),
+    ).toMatch(/ 1200$/)
+    expect(
+      line(text, 'llm_budget_blocked_total', 'scope_type="user",action="block",model="unknown",provider="unknown"'),
+    ).toMatch(/ 1$/)
     expect(text).toContain('# TYPE llm_budget_spend_usd_total counter')
     metrics.dispose()
     await (await manager.reserve({ user: 'alice' }, 0.001)).commit(0.001)

@@ -42,7 +42,8 @@ describe('property: the manager agrees with a simple reference model', () => {
         const spent = new Map<number, number>()
         const calls: ModelCall[] = []
         const dayOf = (t: number) => Math.floor(t / DAY)
-        const held = (day: number, now: number) => calls.filter((c) => c.day === day && c.state === 'held' && c.expiresAt > now).reduce((a, c) => a + c.cents, 0)
+        const held = (day: number, now: number) =>
+          calls.filter((c) => c.day === day && c.state === 'held' && c.expiresAt > now).reduce((a, c) => a + c.cents, 0)
         for (const step of ops) {
           const now = clock.now()
           const day = dayOf(now)
@@ -86,7 +87,9 @@ describe('property: the manager agrees with a simple reference model', () => {
           const today = dayOf(t)
           expect(Math.round(status.spend * 100)).toBe(spent.get(today) ?? 0)
           expect(Math.round(status.reserved * 100)).toBe(held(today, t))
-          expect(status.exact.spend).toBe(`${Math.floor((spent.get(today) ?? 0) / 100)}.${String((spent.get(today) ?? 0) % 100).padStart(2, '0')}0000000`)
+          expect(status.exact.spend).toBe(
+            `${Math.floor((spent.get(today) ?? 0) / 100)}.${String((spent.get(today) ?? 0) % 100).padStart(2, '0')}0000000`,
+          )
         }
       }),
       { numRuns: 150 },

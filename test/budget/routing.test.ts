@@ -1,7 +1,15 @@
 // Budget-aware routing: the choice and the reservation are one atomic step per candidate, so concurrent callers
 // never overfill a deployment's budgets, and every refusal is named.
 import { describe, expect, it } from 'vitest'
-import { BudgetManager, memoryStore, defaultCatalog, BudgetExceededError, InvalidInputError, UnknownModelError, estimateCost } from '../../src/index.js'
+import {
+  BudgetManager,
+  memoryStore,
+  defaultCatalog,
+  BudgetExceededError,
+  InvalidInputError,
+  UnknownModelError,
+  estimateCost,
+} from '../../src/index.js'
 import { routingHost, selectDeployment, type Deployment } from '../../src/budget/routing.js'
 
 const DEPLOYMENTS: Deployment[] = [
@@ -22,9 +30,14 @@ describe('selectDeployment', () => {
     expect(perCall).toBe(0.0075)
     await manager.setBudget('provider:openai', { maxBudget: 23 * perCall })
     const picks = await Promise.all(
-      Array.from({ length: 60 }, () => selectDeployment(host, DEPLOYMENTS, { context: { user: 'u1' }, estimate: ESTIMATE, strategy: 'priority' })),
+      Array.from({ length: 60 }, () =>
+        selectDeployment(host, DEPLOYMENTS, { context: { user: 'u1' }, estimate: ESTIMATE, strategy: 'priority' }),
+      ),
     )
-    const counts = picks.reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.deployment.id]: (acc[p.deployment.id] ?? 0) + 1 }), {})
+    const counts = picks.reduce<Record<string, number>>(
+      (acc, p) => ({ ...acc, [p.deployment.id]: (acc[p.deployment.id] ?? 0) + 1 }),
+      {},
+    )
     expect(counts).toEqual({ 'oai-4o': 23, 'anthropic-sonnet': 37 })
     const status = await manager.getStatus('provider:openai')
     expect(status.reserved).toBeCloseTo(23 * perCall, 9)
@@ -48,7 +61,10 @@ describe('selectDeployment', () => {
     const a = await selectDeployment(host, DEPLOYMENTS, { estimate: ESTIMATE, strategy: 'priority' })
     expect(a.deployment.id).toBe('anthropic-sonnet')
     await manager.setBudget('tag:expensive', { maxBudget: 0 })
-    const tagged: Deployment[] = [{ id: 'x', model: 'gpt-4o', provider: 'azure', tags: ['expensive'] }, { id: 'y', model: 'gpt-4o-mini', provider: 'openai' }]
+    const tagged: Deployment[] = [
+      { id: 'x', model: 'gpt-4o', provider: 'azure', tags: ['expensive'] },
+      { id: 'y', model: 'gpt-4o-mini', provider: 'openai' },
+    ]
     const b = await selectDeployment(host, tagged, { estimate: ESTIMATE, strategy: 'priority' })
     expect(b.deployment.id).toBe('y')
     await manager.setBudget('model:gpt-4o-mini', { maxBudget: 0 })
@@ -59,14 +75,18 @@ describe('selectDeployment', () => {
     const { manager, host } = setup()
     await manager.setBudget('provider:openai', { maxBudget: 0.001 })
     await manager.setBudget('provider:anthropic', { maxBudget: 0.001 })
-    const error = await selectDeployment(host, DEPLOYMENTS, { estimate: ESTIMATE, strategy: 'priority' }).catch((e: unknown) => e)
+    const error = await selectDeployment(host, DEPLOYMENTS, { estimate: ESTIMATE, strategy: 'priority' }).catch(
+      (e: unknown) => e,
+    )
     expect(error).toBeInstanceOf(BudgetExceededError)
     const refused = (error as BudgetExceededError).refusals!
     expect(refused.map((r) => [r.deployment, `${r.scope.type}:${r.scope.id}`])).toEqual([
       ['oai-4o', 'provider:openai'],
       ['anthropic-sonnet', 'provider:anthropic'],
     ])
-    expect((error as Error).message).toMatch(/^No deployment can take this call \(oai-4o: provider:openai; anthropic-sonnet: provider:anthropic\)\. Budget exceeded/)
+    expect((error as Error).message).toMatch(
+      /^No deployment can take this call \(oai-4o: provider:openai; anthropic-sonnet: provider:anthropic\)\. Budget exceeded/,
+    )
     expect((await manager.getStatus('provider:openai')).reserved).toBe(0)
   })
 
@@ -99,10 +119,18 @@ describe('selectDeployment', () => {
     const { manager, host } = setup()
     await manager.setBudget('global', { maxBudget: 100 })
     await expect(selectDeployment(host, [], { estimate: ESTIMATE })).rejects.toBeInstanceOf(InvalidInputError)
-    await expect(selectDeployment(host, DEPLOYMENTS, { estimate: ESTIMATE, strategy: 'lowest-cst' as never })).rejects.toThrow(/did you mean 'lowest-cost'/)
-    await expect(selectDeployment(host, [DEPLOYMENTS[0]!, DEPLOYMENTS[0]!], { estimate: ESTIMATE })).rejects.toThrow(/appears twice/)
-    await expect(selectDeployment(host, [{ id: 'w', model: 'gpt-4o', weight: -1 }], { estimate: ESTIMATE })).rejects.toBeInstanceOf(InvalidInputError)
-    await expect(selectDeployment(host, [{ id: 'z', model: 'no-such-model-xyz' }, DEPLOYMENTS[0]!], { estimate: ESTIMATE })).rejects.toBeInstanceOf(UnknownModelError)
+    await expect(
+      selectDeployment(host, DEPLOYMENTS, { estimate: ESTIMATE, strategy: 'lowest-cst' as never }),
+    ).rejects.toThrow(/did you mean 'lowest-cost'/)
+    await expect(selectDeployment(host, [DEPLOYMENTS[0]!, DEPLOYMENTS[0]!], { estimate: ESTIMATE })).rejects.toThrow(
+      /appears twice/,
+    )
+    await expect(
+      selectDeployment(host, [{ id: 'w', model: 'gpt-4o', weight: -1 }], { estimate: ESTIMATE }),
+    ).rejects.toBeInstanceOf(InvalidInputError)
+    await expect(
+      selectDeployment(host, [{ id: 'z', model: 'no-such-model-xyz' }, DEPLOYMENTS[0]!], { estimate: ESTIMATE }),
+    ).rejects.toBeInstanceOf(UnknownModelError)
     expect((await manager.getStatus('global')).reserved).toBe(0)
   })
 })

@@ -20,7 +20,10 @@ function setup() {
 
 /** A chat-completions-shaped function: answers with the served (dated) model and its usage. */
 function chat(request: { model: string; messages: { role: string; content: string }[]; max_tokens: number }) {
-  return Promise.resolve({ model: `${request.model}-2024-08-06`, usage: { prompt_tokens: 1000, completion_tokens: 500 } })
+  return Promise.resolve({
+    model: `${request.model}-2024-08-06`,
+    usage: { prompt_tokens: 1000, completion_tokens: 500 },
+  })
 }
 
 describe('getCurrentCost', () => {
@@ -78,7 +81,10 @@ describe('getModelCost and resetCost', () => {
     await manager.createBudget({ user: 'hal', totalBudget: 10, duration: 'monthly' })
     const call = withBudget(chat, { manager, context: { user: 'hal' } })
     await call({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 600 })
-    await manager.updateCost({ user: 'hal', completionResponse: { model: 'gpt-4o-2024-08-06', usage: { prompt_tokens: 1000, completion_tokens: 500 } } })
+    await manager.updateCost({
+      user: 'hal',
+      completionResponse: { model: 'gpt-4o-2024-08-06', usage: { prompt_tokens: 1000, completion_tokens: 500 } },
+    })
     const byModel = await manager.getModelCost('hal')
     expect(Object.keys(byModel)).toEqual(['gpt-4o-2024-08-06'])
     expect(byModel['gpt-4o-2024-08-06']).toBeCloseTo(await manager.getCurrentCost('hal'), 9)

@@ -5,7 +5,14 @@ import { BudgetManager } from '../../src/budget/manager.js'
 describe('unpriced usage in spend records', () => {
   it('a call whose web searches have no price on the model records them under costBreakdown.unpriced', async () => {
     const manager = new BudgetManager()
-    const usage = { inputTokens: 1000, outputTokens: 200, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null, webSearchRequests: 2 }
+    const usage = {
+      inputTokens: 1000,
+      outputTokens: 200,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: null,
+      webSearchRequests: 2,
+    }
     await (await manager.reserve({ user: 'alice' }, 0.1)).commit({ usage, model: 'gpt-4o' })
     const [record] = await manager.spendRecords({})
     // gpt-4o: 1,000 x $2.50/M + 200 x $10/M = $0.0045; the 2 searches have no rate on this model.
@@ -15,7 +22,9 @@ describe('unpriced usage in spend records', () => {
 
   it('a fully priced call has no unpriced list', async () => {
     const manager = new BudgetManager()
-    await (await manager.reserve({ user: 'alice' }, 0.1)).commit({ usage: { prompt_tokens: 10, completion_tokens: 5 }, model: 'gpt-4o' })
+    await (
+      await manager.reserve({ user: 'alice' }, 0.1)
+    ).commit({ usage: { prompt_tokens: 10, completion_tokens: 5 }, model: 'gpt-4o' })
     const [record] = await manager.spendRecords({})
     expect(record?.costBreakdown).not.toHaveProperty('unpriced')
   })

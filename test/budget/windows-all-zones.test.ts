@@ -39,7 +39,10 @@ describe(`all ${zones.length} time zones`, () => {
   it('daily windows from October 2011 to April 2012 tile time and start at local midnight', () => {
     for (const zone of zones) {
       walk({ duration: 'daily', timezone: zone }, Date.parse('2011-10-01T12:00:00Z'), 183, (window) => {
-        expect(startsAtLocalMidnight(window, zone, window.id.slice(1)), `${zone} ${window.id} ${local(window.start, zone)}`).toBe(true)
+        expect(
+          startsAtLocalMidnight(window, zone, window.id.slice(1)),
+          `${zone} ${window.id} ${local(window.start, zone)}`,
+        ).toBe(true)
       })
     }
   })
@@ -47,14 +50,22 @@ describe(`all ${zones.length} time zones`, () => {
   it('monthly windows from 1938 to 1952 tile time and start at local midnight on the 1st', () => {
     for (const zone of zones) {
       walk({ duration: 'monthly', timezone: zone }, Date.parse('1938-01-15T00:00:00Z'), 168, (window) => {
-        expect(startsAtLocalMidnight(window, zone, `${window.id.slice(1)}-01`), `${zone} ${window.id} ${local(window.start, zone)}`).toBe(true)
+        expect(
+          startsAtLocalMidnight(window, zone, `${window.id.slice(1)}-01`),
+          `${zone} ${window.id} ${local(window.start, zone)}`,
+        ).toBe(true)
       })
     }
   })
 
   it('rolling 1mo windows from a 31st anchor tile time (1938 to 1952)', () => {
     for (const zone of zones) {
-      walk({ duration: '1mo', timezone: zone, anchor: Date.parse('1945-01-31T03:30:00Z') }, Date.parse('1938-01-15T00:00:00Z'), 168, () => {})
+      walk(
+        { duration: '1mo', timezone: zone, anchor: Date.parse('1945-01-31T03:30:00Z') },
+        Date.parse('1938-01-15T00:00:00Z'),
+        168,
+        () => {},
+      )
     }
   })
 })

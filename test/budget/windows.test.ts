@@ -17,7 +17,14 @@ import {
   type WindowSpec,
 } from '../../src/budget/windows.js'
 
-const ZONES = ['UTC', 'America/New_York', 'Europe/Berlin', 'Australia/Lord_Howe', 'Asia/Kolkata', 'Pacific/Apia'] as const
+const ZONES = [
+  'UTC',
+  'America/New_York',
+  'Europe/Berlin',
+  'Australia/Lord_Howe',
+  'Asia/Kolkata',
+  'Pacific/Apia',
+] as const
 const CALENDAR = ['daily', 'weekly', 'monthly', 'yearly'] as const
 const ROLLING = ['30s', '15m', '1h', '7d', '30d', '1w', '2w', '1mo', '3mo', '1y'] as const
 const HOUR = 3_600_000
@@ -81,18 +88,34 @@ describe('parseDuration', () => {
     expect(parseDuration('5m')).toEqual({ kind: 'rolling', count: 5, unit: 'm' })
   })
 
-  it.each(['', '0d', '-1d', '1.5h', '1 month', 'monthy', '10000000d', '10001d', 'Daily', '1M', ' 1d', '1d ', '01d', '1', 'd', '1mon', '1e3s', 'Infinityd'])(
-    'rejects %j with a BudgetConfigError naming `duration` and showing the grammar',
-    (input) => {
-      expectConfigError(() => parseDuration(input), 'duration')
-      try {
-        parseDuration(input)
-      } catch (error) {
-        expect((error as Error).message).toContain("'<n><unit>'")
-        expect((error as Error).message).toContain("'1mo'")
-      }
-    },
-  )
+  it.each([
+    '',
+    '0d',
+    '-1d',
+    '1.5h',
+    '1 month',
+    'monthy',
+    '10000000d',
+    '10001d',
+    'Daily',
+    '1M',
+    ' 1d',
+    '1d ',
+    '01d',
+    '1',
+    'd',
+    '1mon',
+    '1e3s',
+    'Infinityd',
+  ])('rejects %j with a BudgetConfigError naming `duration` and showing the grammar', (input) => {
+    expectConfigError(() => parseDuration(input), 'duration')
+    try {
+      parseDuration(input)
+    } catch (error) {
+      expect((error as Error).message).toContain("'<n><unit>'")
+      expect((error as Error).message).toContain("'1mo'")
+    }
+  })
 
   it('suggests the likely intended spelling', () => {
     const message = (input: string): string => {
@@ -111,15 +134,20 @@ describe('parseDuration', () => {
   })
 
   it('rejects non-strings at runtime', () => {
-    for (const input of [undefined, null, 30, {}, ['1d']]) expectConfigError(() => parseDuration(input as never), 'duration')
+    for (const input of [undefined, null, 30, {}, ['1d']])
+      expectConfigError(() => parseDuration(input as never), 'duration')
   })
 
   it('property: every <n><unit> with 1 <= n <= 10000 round-trips through formatDuration', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10_000 }), fc.constantFrom('s', 'm', 'h', 'd', 'w', 'mo', 'y'), (count, unit) => {
-        expect(parseDuration(`${count}${unit}`)).toEqual({ kind: 'rolling', count, unit })
-        expect(formatDuration(`${count}${unit}`)).toBe(`${count}${unit}`)
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.constantFrom('s', 'm', 'h', 'd', 'w', 'mo', 'y'),
+        (count, unit) => {
+          expect(parseDuration(`${count}${unit}`)).toEqual({ kind: 'rolling', count, unit })
+          expect(formatDuration(`${count}${unit}`)).toBe(`${count}${unit}`)
+        },
+      ),
     )
   })
 
@@ -191,7 +219,9 @@ describe('spec and instant validation', () => {
 
   it('accepts parsed duration objects and gives the same windows as strings', () => {
     const now = t('2026-05-17T08:00:00Z')
-    expect(windowAt({ duration: { kind: 'rolling', count: 30, unit: 'd' } }, now)).toEqual(windowAt({ duration: '30d' }, now))
+    expect(windowAt({ duration: { kind: 'rolling', count: 30, unit: 'd' } }, now)).toEqual(
+      windowAt({ duration: '30d' }, now),
+    )
     expect(windowAt({ duration: { kind: 'calendar', unit: 'monthly' }, timezone: 'Asia/Kolkata' }, now)).toEqual(
       windowAt({ duration: 'monthly', timezone: 'Asia/Kolkata' }, now),
     )
@@ -238,16 +268,22 @@ describe('windows are contiguous, without gap or overlap (property, all zones an
 describe('window ids', () => {
   it('property: every instant of a window gives its id; instants in different windows give different ids', () => {
     fc.assert(
-      fc.property(spec, instant, fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), instant, (windowSpec, now, fraction, other) => {
-        const window = windowAt(windowSpec, now)
-        const inside = window.start + Math.floor((window.end - window.start) * fraction)
-        expect(windowAtUncached(windowSpec, inside).id).toBe(window.id)
-        expect(windowAt(windowSpec, inside).id).toBe(window.id)
-        const otherWindow = windowAtUncached(windowSpec, other)
-        expect(otherWindow.id === window.id).toBe(otherWindow.start === window.start)
-        expect(window.id).toMatch(/^[A-Za-z0-9-]{2,40}$/)
-        expect(nextWindow(windowSpec, window).id).not.toBe(window.id)
-      }),
+      fc.property(
+        spec,
+        instant,
+        fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+        instant,
+        (windowSpec, now, fraction, other) => {
+          const window = windowAt(windowSpec, now)
+          const inside = window.start + Math.floor((window.end - window.start) * fraction)
+          expect(windowAtUncached(windowSpec, inside).id).toBe(window.id)
+          expect(windowAt(windowSpec, inside).id).toBe(window.id)
+          const otherWindow = windowAtUncached(windowSpec, other)
+          expect(otherWindow.id === window.id).toBe(otherWindow.start === window.start)
+          expect(window.id).toMatch(/^[A-Za-z0-9-]{2,40}$/)
+          expect(nextWindow(windowSpec, window).id).not.toBe(window.id)
+        },
+      ),
       { numRuns: 1000 },
     )
   })
@@ -344,9 +380,15 @@ describe('DST days and the Apia skip (examples)', () => {
   it('a midnight skipped by an offset change starts the window at the end of the gap (Lord Howe, 1 March 1981)', () => {
     // Lord Howe moved from +10:00 to +10:30 at local midnight of 1 March 1981: 00:00 to 00:29 never happened.
     const feb = windowAt({ duration: 'monthly', timezone: 'Australia/Lord_Howe' }, Date.parse('1981-02-15T00:00:00Z'))
-    expect(feb).toEqual({ id: 'm1981-02', start: Date.parse('1981-01-31T14:00:00Z'), end: Date.parse('1981-02-28T14:00:00Z') })
+    expect(feb).toEqual({
+      id: 'm1981-02',
+      start: Date.parse('1981-01-31T14:00:00Z'),
+      end: Date.parse('1981-02-28T14:00:00Z'),
+    })
     expect(formatInTimeZone(feb.end, 'Australia/Lord_Howe', 'yyyy-MM-dd HH:mm')).toBe('1981-03-01 00:30')
-    expect(formatInTimeZone(feb.end - 1, 'Australia/Lord_Howe', 'yyyy-MM-dd HH:mm:ss.SSS')).toBe('1981-02-28 23:59:59.999')
+    expect(formatInTimeZone(feb.end - 1, 'Australia/Lord_Howe', 'yyyy-MM-dd HH:mm:ss.SSS')).toBe(
+      '1981-02-28 23:59:59.999',
+    )
     expect(windowAt({ duration: 'monthly', timezone: 'Australia/Lord_Howe' }, feb.end).start).toBe(feb.end)
   })
 
@@ -389,7 +431,10 @@ describe('DST days and the Apia skip (examples)', () => {
     expect(week.id).toBe('w2011-12-26')
     expect(hours(week)).toBe(6 * 24)
     // A week that would start on the skipped Friday keeps its nominal id and starts at the next midnight.
-    const fridayWeek = windowAt({ duration: 'weekly', timezone: 'Pacific/Apia', weekStartsOn: 5 }, t('2011-12-31T12:00:00Z'))
+    const fridayWeek = windowAt(
+      { duration: 'weekly', timezone: 'Pacific/Apia', weekStartsOn: 5 },
+      t('2011-12-31T12:00:00Z'),
+    )
     expect(fridayWeek).toEqual({ id: 'w2011-12-30', start: t('2011-12-30T10:00:00Z'), end: t('2012-01-05T10:00:00Z') })
     const month = windowAt({ duration: 'monthly', timezone: 'Pacific/Apia' }, t('2011-12-29T22:00:00Z'))
     expect(month.id).toBe('m2011-12')
@@ -413,7 +458,13 @@ describe('rolling windows', () => {
       starts.push(local(window.start, 'Europe/Berlin', "yyyy-MM-dd'T'HH:mm"))
       window = nextWindow(monthly, window)
     }
-    expect(starts).toEqual(['2024-01-31T00:00', '2024-02-29T00:00', '2024-03-31T00:00', '2024-04-30T00:00', '2024-05-31T00:00'])
+    expect(starts).toEqual([
+      '2024-01-31T00:00',
+      '2024-02-29T00:00',
+      '2024-03-31T00:00',
+      '2024-04-30T00:00',
+      '2024-05-31T00:00',
+    ])
   })
 
   it('a boundary on the day Apia skipped moves to the next local midnight', () => {
@@ -440,7 +491,10 @@ describe('rolling windows', () => {
 
   it('1y from 29 February 2024 gives 28 February in common years and 29 February in 2028', () => {
     const yearly = { duration: '1y', anchor: t('2024-02-29T12:00:00Z') }
-    expect(windowAt(yearly, t('2025-06-01T00:00:00Z'))).toMatchObject({ start: t('2025-02-28T12:00:00Z'), end: t('2026-02-28T12:00:00Z') })
+    expect(windowAt(yearly, t('2025-06-01T00:00:00Z'))).toMatchObject({
+      start: t('2025-02-28T12:00:00Z'),
+      end: t('2026-02-28T12:00:00Z'),
+    })
     expect(windowAt(yearly, t('2028-01-01T00:00:00Z')).end).toBe(t('2028-02-29T12:00:00Z'))
   })
 
@@ -465,15 +519,29 @@ describe('rolling windows', () => {
   })
 
   it('property: fixed-length windows have the exact length and are aligned to the anchor, before it too', () => {
-    const lengths: Record<string, number> = { '30s': 30_000, '15m': 900_000, '1h': HOUR, '7d': 7 * DAY, '30d': 30 * DAY, '1w': 7 * DAY, '2w': 14 * DAY }
+    const lengths: Record<string, number> = {
+      '30s': 30_000,
+      '15m': 900_000,
+      '1h': HOUR,
+      '7d': 7 * DAY,
+      '30d': 30 * DAY,
+      '1w': 7 * DAY,
+      '2w': 14 * DAY,
+    }
     fc.assert(
-      fc.property(fc.constantFrom(...Object.keys(lengths)), zone, instant, instant, (duration, zoneName, anchor, now) => {
-        const window = windowAt({ duration, timezone: zoneName, anchor }, now)
-        const length = lengths[duration] ?? 0
-        expect(window.end - window.start).toBe(length)
-        expect((((window.start - anchor) % length) + length) % length).toBe(0)
-        expect(window.start <= now && now < window.end).toBe(true)
-      }),
+      fc.property(
+        fc.constantFrom(...Object.keys(lengths)),
+        zone,
+        instant,
+        instant,
+        (duration, zoneName, anchor, now) => {
+          const window = windowAt({ duration, timezone: zoneName, anchor }, now)
+          const length = lengths[duration] ?? 0
+          expect(window.end - window.start).toBe(length)
+          expect((((window.start - anchor) % length) + length) % length).toBe(0)
+          expect(window.start <= now && now < window.end).toBe(true)
+        },
+      ),
       { numRuns: 500 },
     )
   })
@@ -486,14 +554,29 @@ describe('rolling windows', () => {
         const anchorDay = Number(local(anchor, zoneName, 'd'))
         const anchorTime = local(anchor, zoneName, 'HH:mm:ss.SSS')
         for (const boundary of [window.start, window.end]) {
-          const [year, month, day] = local(boundary, zoneName, 'yyyy-M-d').split('-').map(Number) as [number, number, number]
+          const [year, month, day] = local(boundary, zoneName, 'yyyy-M-d').split('-').map(Number) as [
+            number,
+            number,
+            number,
+          ]
           if (day !== Math.min(anchorDay, daysIn(year, month))) {
             // Only a skipped day moves the boundary to the next day: Apia, 30 December 2011.
-            expect([zoneName, year, month, day, Math.min(anchorDay, daysIn(year, month))]).toEqual(['Pacific/Apia', 2011, 12, 31, 30])
+            expect([zoneName, year, month, day, Math.min(anchorDay, daysIn(year, month))]).toEqual([
+              'Pacific/Apia',
+              2011,
+              12,
+              31,
+              30,
+            ])
           }
           // Only a DST gap at the anchor's time of day can move the boundary (to the end of the gap).
           if (local(boundary, zoneName, 'HH:mm:ss.SSS') !== anchorTime) {
-            expect(Math.abs(new Date(`1970-01-01T${local(boundary, zoneName, 'HH:mm:ss.SSS')}Z`).getTime() - new Date(`1970-01-01T${anchorTime}Z`).getTime())).toBeLessThanOrEqual(DAY)
+            expect(
+              Math.abs(
+                new Date(`1970-01-01T${local(boundary, zoneName, 'HH:mm:ss.SSS')}Z`).getTime() -
+                  new Date(`1970-01-01T${anchorTime}Z`).getTime(),
+              ),
+            ).toBeLessThanOrEqual(DAY)
           }
           const monthsFromAnchor =
             (year - Number(local(anchor, zoneName, 'yyyy'))) * 12 + (month - Number(local(anchor, zoneName, 'M')))
@@ -530,7 +613,10 @@ describe('cache', () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(spec, fc.integer({ min: 0, max: 4 })), { minLength: 1, maxLength: 4 }),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: -2 * DAY, max: 40 * DAY }), fc.boolean()), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: -2 * DAY, max: 40 * DAY }), fc.boolean()), {
+          minLength: 1,
+          maxLength: 40,
+        }),
         instant,
         (specs, steps, start) => {
           const objects = specs.map(([windowSpec]) => ({ ...windowSpec }))

@@ -38,7 +38,11 @@ describe('withBudget and fallbackModel', () => {
   it('without applyModel a fallback is never taken: the call is refused and nothing is called', async () => {
     const manager = await frugal()
     const { fn, called } = provider()
-    const call = withBudget(fn, { manager, context: { user: 'frugal' }, estimate: { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 1000 } })
+    const call = withBudget(fn, {
+      manager,
+      context: { user: 'frugal' },
+      estimate: { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 1000 },
+    })
     await expect(call(REQUEST)).rejects.toThrow(BudgetExceededError)
     expect(called).toEqual([])
     const status = await manager.getStatus('user:frugal')
@@ -91,7 +95,9 @@ describe('withBudget options', () => {
   it('refuses a non-function applyModel', () => {
     const manager = new BudgetManager()
     const { fn } = provider()
-    expect(() => withBudget(fn, { manager, context: {}, applyModel: 'gpt-4o-mini' } as never)).toThrow(BudgetConfigError)
+    expect(() => withBudget(fn, { manager, context: {}, applyModel: 'gpt-4o-mini' } as never)).toThrow(
+      BudgetConfigError,
+    )
   })
 })
 
@@ -99,7 +105,9 @@ describe('numeric strings', () => {
   it('every money input is a number or a typed error, the same everywhere', async () => {
     const manager = new BudgetManager()
     await manager.setBudget('user:amy', { maxBudget: 1 })
-    await expect(manager.increaseBudget('user:amy', { amount: '5' as never, until: Date.now() + 60_000 })).rejects.toThrow(InvalidInputError)
+    await expect(
+      manager.increaseBudget('user:amy', { amount: '5' as never, until: Date.now() + 60_000 }),
+    ).rejects.toThrow(InvalidInputError)
     expect(await manager.getHistory('user:amy')).toHaveLength(1)
     const reservation = await manager.reserve({ user: 'amy' }, 0.1)
     await expect(reservation.commit({ cost: '5' as never })).rejects.toThrow(InvalidInputError)

@@ -23,13 +23,22 @@ describe('withBudget', () => {
   it('commits the catalog cost of a response, priced at the model that served it', async () => {
     const { manager } = await setup()
     const client = fakeOpenAI({ inputTokens: 1000, outputTokens: 200, responseModel: 'gpt-4o-mini-2024-07-18' })
-    const chat = withBudget((request: { model: string; messages: { role: string; content: string }[]; max_tokens: number }) => client.chat.completions.create(request), {
-      manager,
-      context: { user: 'alice' },
-    })
-    const reply = (await chat({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }], max_tokens: 300 })) as { model: string }
+    const chat = withBudget(
+      (request: { model: string; messages: { role: string; content: string }[]; max_tokens: number }) =>
+        client.chat.completions.create(request),
+      {
+        manager,
+        context: { user: 'alice' },
+      },
+    )
+    const reply = (await chat({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 300,
+    })) as { model: string }
     expect(reply.model).toBe('gpt-4o-mini-2024-07-18')
-    const expected = calculateCost({ model: 'gpt-4o-mini', usage: { prompt_tokens: 1000, completion_tokens: 200 } }).exact.totalNanoUsd
+    const expected = calculateCost({ model: 'gpt-4o-mini', usage: { prompt_tokens: 1000, completion_tokens: 200 } })
+      .exact.totalNanoUsd
     const [record] = await records(manager)
     expect(record?.costNanoUsd).toBe(expected)
     expect(record?.model).toBe('gpt-4o-mini')
@@ -49,7 +58,12 @@ describe('withBudget', () => {
         async function (this: { prefix: string }, user: string, amount: number) {
           return `${this.prefix}${user}:${amount}`
         },
-        { manager, context: (user) => ({ user }), estimate: (_user, amount) => amount, cost: (_r, [, amount]) => amount },
+        {
+          manager,
+          context: (user) => ({ user }),
+          estimate: (_user, amount) => amount,
+          cost: (_r, [, amount]) => amount,
+        },
       ),
     }
     expect(await service.run('bob', 0.03)).toBe('p:bob:0.03')
@@ -60,7 +74,11 @@ describe('withBudget', () => {
   it('a throw before the provider answered releases the hold and records nothing', async () => {
     const { manager } = await setup()
     const client = fakeOpenAI({ fail: () => new Error('connection reset') })
-    const chat = withBudget((r: { model: string }) => client.chat.completions.create(r), { manager, context: { user: 'alice' }, estimate: 1 })
+    const chat = withBudget((r: { model: string }) => client.chat.completions.create(r), {
+      manager,
+      context: { user: 'alice' },
+      estimate: 1,
+    })
     await expect(chat({ model: 'gpt-4o' })).rejects.toThrow('connection reset')
     const status = await manager.getStatus('user:alice')
     expect(status.reserved).toBe(0)
@@ -70,7 +88,12 @@ describe('withBudget', () => {
 
   it('a cache hit records $0 with status cache_hit', async () => {
     const { manager } = await setup()
-    const cached = withBudget(async () => ({ cached: true }), { manager, context: { user: 'alice' }, estimate: 0.5, cacheHit: (r) => r.cached })
+    const cached = withBudget(async () => ({ cached: true }), {
+      manager,
+      context: { user: 'alice' },
+      estimate: 0.5,
+      cacheHit: (r) => r.cached,
+    })
     await cached()
     const [record] = await records(manager)
     expect(record?.status).toBe('cache_hit')
@@ -80,7 +103,11 @@ describe('withBudget', () => {
 
   it('a result without usage commits the estimate flagged estimated (never a silent $0)', async () => {
     const { manager } = await setup()
-    const call = withBudget(async () => ({ text: 'no usage here' }), { manager, context: { user: 'alice' }, estimate: 0.25 })
+    const call = withBudget(async () => ({ text: 'no usage here' }), {
+      manager,
+      context: { user: 'alice' },
+      estimate: 0.25,
+    })
     await call()
     const [record] = await records(manager)
     expect(record?.estimated).toBe(true)
@@ -88,12 +115,21 @@ describe('withBudget', () => {
   })
 
   describe('streams', () => {
-    const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100, stream: true, stream_options: { include_usage: true } }
+    const request = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 100,
+      stream: true,
+      stream_options: { include_usage: true },
+    }
 
     it('an async iterable that ends commits its usage once', async () => {
       const { manager } = await setup()
       const client = fakeOpenAI({ inputTokens: 40, outputTokens: 30, reply: 'hello world' })
-      const chat = withBudget((r: typeof request) => client.chat.completions.create(r) as Promise<AsyncIterable<unknown>>, { manager, context: { user: 'alice' } })
+      const chat = withBudget(
+        (r: typeof request) => client.chat.completions.create(r) as Promise<AsyncIterable<unknown>>,
+        { manager, context: { user: 'alice' } },
+      )
       const stream = await chat(request)
       expect(await records(manager)).toHaveLength(0)
       expect((await manager.getStatus('user:alice')).reserved).toBeGreaterThan(0)
@@ -103,14 +139,19 @@ describe('withBudget', () => {
       const all = await records(manager)
       expect(all).toHaveLength(1)
       expect(all[0]?.estimated).toBe(false)
-      expect(all[0]?.costNanoUsd).toBe(calculateCost({ model: 'gpt-4o-mini', usage: { prompt_tokens: 40, completion_tokens: 30 } }).exact.totalNanoUsd)
+      expect(all[0]?.costNanoUsd).toBe(
+        calculateCost({ model: 'gpt-4o-mini', usage: { prompt_tokens: 40, completion_tokens: 30 } }).exact.totalNanoUsd,
+      )
       expect((await manager.getStatus('user:alice')).reserved).toBe(0)
     })
 
     it('break out of a stream commits the estimate flagged estimated, status aborted, exactly once', async () => {
       const { manager } = await setup()
       const client = fakeOpenAI({ reply: 'a long answer', chunks: 5 })
-      const chat = withBudget((r: typeof request) => client.chat.completions.create(r) as Promise<AsyncIterable<unknown>>, { manager, context: { user: 'alice' }, estimate: 0.02 })
+      const chat = withBudget(
+        (r: typeof request) => client.chat.completions.create(r) as Promise<AsyncIterable<unknown>>,
+        { manager, context: { user: 'alice' }, estimate: 0.02 },
+      )
       const stream = await chat(request)
       for await (const _chunk of stream) break
       const all = await records(manager)
@@ -124,12 +165,21 @@ describe('withBudget', () => {
     it('Anthropic-style events abandoned after message_start commit the usage seen so far', async () => {
       const { manager } = await setup()
       const client = fakeAnthropic({ inputTokens: 1000, outputTokens: 500 })
-      const call = withBudget((r: { model: string; stream: boolean; max_tokens: number; messages: { role: string; content: string }[] }) => client.messages.create(r) as Promise<AsyncIterable<unknown>>, {
-        manager,
-        context: { user: 'alice' },
-        estimate: 1,
+      const call = withBudget(
+        (r: { model: string; stream: boolean; max_tokens: number; messages: { role: string; content: string }[] }) =>
+          client.messages.create(r) as Promise<AsyncIterable<unknown>>,
+        {
+          manager,
+          context: { user: 'alice' },
+          estimate: 1,
+        },
+      )
+      const stream = await call({
+        model: 'claude-sonnet-4-5',
+        stream: true,
+        max_tokens: 1000,
+        messages: [{ role: 'user', content: 'x' }],
       })
-      const stream = await call({ model: 'claude-sonnet-4-5', stream: true, max_tokens: 1000, messages: [{ role: 'user', content: 'x' }] })
       let n = 0
       for await (const _event of stream) if (++n === 2) break
       const [record] = await records(manager)
@@ -168,7 +218,12 @@ describe('withBudget', () => {
             controller.close()
           },
         })
-      const call = withBudget(async () => makeStream(), { manager, context: { user: 'alice' }, estimate: 0.1, model: () => 'gpt-4o-mini' })
+      const call = withBudget(async () => makeStream(), {
+        manager,
+        context: { user: 'alice' },
+        estimate: 0.1,
+        model: () => 'gpt-4o-mini',
+      })
       const stream = await call()
       const reader = stream.getReader()
       while (!(await reader.read()).done) {
@@ -208,7 +263,12 @@ describe('withBudget', () => {
           return chunks
         }
       }
-      const call = withBudget(async () => new SdkStream(), { manager, context: { user: 'alice' }, estimate: 0.1, model: () => 'gpt-4o-mini' })
+      const call = withBudget(async () => new SdkStream(), {
+        manager,
+        context: { user: 'alice' },
+        estimate: 0.1,
+        model: () => 'gpt-4o-mini',
+      })
       const stream = await call()
       expect(stream).toBeInstanceOf(SdkStream)
       expect(await stream.collect()).toHaveLength(2)
@@ -230,8 +290,15 @@ describe('withBudget', () => {
 
   it('fallbackModel: a refused reservation is retried with the fallback model', async () => {
     const { manager } = await setup()
-    await manager.setBudget('user:frugal', { maxBudget: 1, modelMaxBudget: { 'gpt-4o': { maxBudget: 0.001 } }, onExceeded: { fallbackModel: 'gpt-4o-mini' } })
-    const reservation = await manager.reserve({ user: 'frugal' }, { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 1000 })
+    await manager.setBudget('user:frugal', {
+      maxBudget: 1,
+      modelMaxBudget: { 'gpt-4o': { maxBudget: 0.001 } },
+      onExceeded: { fallbackModel: 'gpt-4o-mini' },
+    })
+    const reservation = await manager.reserve(
+      { user: 'frugal' },
+      { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 1000 },
+    )
     expect(reservation.model).toBe('gpt-4o-mini')
     await reservation.release()
   })

@@ -21,17 +21,46 @@ describe('llm-budget cost', () => {
 
   it('handles Anthropic cache writes (5m and 1h) and reasoning', async () => {
     // claude-sonnet-4-5: 1,000 * 0.000003 + 3,000 * 0.0000003 + 4,000 * 0.00000375 + 2,000 * 0.000006 + 500 * 0.000015 = 0.0384
-    const r = await cli('cost', 'claude-sonnet-4-5', '--input', '10000', '--output', '500', '--cached', '3000', '--cache-write', '6000', '--cache-write-1h', '2000', '--reasoning', '100')
+    const r = await cli(
+      'cost',
+      'claude-sonnet-4-5',
+      '--input',
+      '10000',
+      '--output',
+      '500',
+      '--cached',
+      '3000',
+      '--cache-write',
+      '6000',
+      '--cache-write-1h',
+      '2000',
+      '--reasoning',
+      '100',
+    )
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/total\s+\$0\.0384/)
   })
 
   it('uses the provider hint', async () => {
-    const r = await cli('cost', 'gemini-2.5-pro', '--provider', 'gemini', '--input', '250000', '--output', '0', '--json')
+    const r = await cli(
+      'cost',
+      'gemini-2.5-pro',
+      '--provider',
+      'gemini',
+      '--input',
+      '250000',
+      '--output',
+      '0',
+      '--json',
+    )
     expect(r.code).toBe(0)
     const json = JSON.parse(r.stdout) as { model: string; exact: { totalCost: string }; resolution: { rule: string } }
     // gemini/gemini-2.5-pro above 200k: 250,000 * 0.0000025 = 0.625
-    expect([json.model, json.exact.totalCost, json.resolution.rule]).toEqual(['gemini/gemini-2.5-pro', '0.625', 'provider-prefixed'])
+    expect([json.model, json.exact.totalCost, json.resolution.rule]).toEqual([
+      'gemini/gemini-2.5-pro',
+      '0.625',
+      'provider-prefixed',
+    ])
   })
 
   it('unknown model: clear message with suggestions, exit code 2', async () => {

@@ -22,13 +22,33 @@ const cli = (...args: string[]) => runCli(args, { cwd: dir })
 const day = (d: string, h = 12): number => Date.parse(`${d}T${String(h).padStart(2, '0')}:00:00Z`)
 
 /** Spend written into every store under test; costs chosen so that float sums are not exact. */
-const CALLS: Array<{ at: number; context: { user?: string; team?: string; model: string; provider?: string; tags?: string[] }; cost: number }> = [
-  { at: day('2026-11-01', 9), context: { user: 'alice', team: 'search', model: 'gpt-4o', provider: 'openai', tags: ['batch', 'eu'] }, cost: 0.1 },
-  { at: day('2026-11-01', 18), context: { user: 'alice', team: 'search', model: 'gpt-4o-mini', provider: 'openai' }, cost: 0.2 },
-  { at: day('2026-11-02', 8), context: { user: 'bob', team: 'search', model: 'claude-sonnet-4-5', provider: 'anthropic', tags: ['eu'] }, cost: 1.000000001 },
+const CALLS: Array<{
+  at: number
+  context: { user?: string; team?: string; model: string; provider?: string; tags?: string[] }
+  cost: number
+}> = [
+  {
+    at: day('2026-11-01', 9),
+    context: { user: 'alice', team: 'search', model: 'gpt-4o', provider: 'openai', tags: ['batch', 'eu'] },
+    cost: 0.1,
+  },
+  {
+    at: day('2026-11-01', 18),
+    context: { user: 'alice', team: 'search', model: 'gpt-4o-mini', provider: 'openai' },
+    cost: 0.2,
+  },
+  {
+    at: day('2026-11-02', 8),
+    context: { user: 'bob', team: 'search', model: 'claude-sonnet-4-5', provider: 'anthropic', tags: ['eu'] },
+    cost: 1.000000001,
+  },
   { at: day('2026-11-02', 23), context: { user: 'bob', model: 'gpt-4o', provider: 'openai' }, cost: 0.3 },
   { at: day('2026-11-03', 0), context: { user: 'alice', model: 'gpt-4o', provider: 'openai' }, cost: 2.5 },
-  { at: day('2026-11-30', 12), context: { user: 'carol', team: 'ads', model: 'gpt-4o-mini', provider: 'openai' }, cost: 0.000000007 },
+  {
+    at: day('2026-11-30', 12),
+    context: { user: 'carol', team: 'ads', model: 'gpt-4o-mini', provider: 'openai' },
+    cost: 0.000000007,
+  },
 ]
 /** Exact sum of CALLS. */
 const TOTAL = '4.100000008'
@@ -83,8 +103,14 @@ describe('llm-budget report on a file store', () => {
     expect(days.map(([, c]) => c)).toEqual(['$0.30', '$1.300000001', '$2.50', '$0.000000007'])
     for (const title of ['Spend by day', 'Spend by model', 'Spend by user', 'Spend by team', 'Spend by provider']) {
       const section = rows(r.stdout, title)
-      expect(section.reduce((s, [, c]) => s + nano(c), 0n), title).toBe(nano(TOTAL))
-      expect(section.reduce((s, [, , n]) => s + n, 0), title).toBe(CALLS.length)
+      expect(
+        section.reduce((s, [, c]) => s + nano(c), 0n),
+        title,
+      ).toBe(nano(TOTAL))
+      expect(
+        section.reduce((s, [, , n]) => s + n, 0),
+        title,
+      ).toBe(CALLS.length)
     }
     expect(rows(r.stdout, 'Spend by user')[0]).toEqual(['alice', '$2.80', 3])
     // Tags: a call with two tags counts in both, and untagged calls are `(none)`.
@@ -108,7 +134,19 @@ describe('llm-budget report on a file store', () => {
   })
 
   it('filters by --from/--to (inclusive day), --scope and --model, and groups by --group-by', async () => {
-    const r = await cli('report', '--store', `file:${data}`, '--from', '2026-11-01', '--to', '2026-11-02', '--group-by', 'day,model', '--scope', 'team:search')
+    const r = await cli(
+      'report',
+      '--store',
+      `file:${data}`,
+      '--from',
+      '2026-11-01',
+      '--to',
+      '2026-11-02',
+      '--group-by',
+      'day,model',
+      '--scope',
+      'team:search',
+    )
     expect(r.code).toBe(0)
     expect(rows(r.stdout, 'Spend by day and model')).toEqual([
       ['2026-11-01 / gpt-4o', '$0.10', 1],
@@ -119,7 +157,19 @@ describe('llm-budget report on a file store', () => {
     // Only the scope's own budget.
     expect(r.stdout).toMatch(/team:search/)
     expect(r.stdout).not.toMatch(/user:alice/)
-    const instant = await cli('report', '--store', `file:${data}`, '--from', '2026-11-02T12:00:00Z', '--to', '2026-11-03T00:00:00Z', '--model', 'gpt-4o', '--format', 'json')
+    const instant = await cli(
+      'report',
+      '--store',
+      `file:${data}`,
+      '--from',
+      '2026-11-02T12:00:00Z',
+      '--to',
+      '2026-11-03T00:00:00Z',
+      '--model',
+      'gpt-4o',
+      '--format',
+      'json',
+    )
     const json = JSON.parse(instant.stdout) as { totals: { cost: string; calls: number } }
     expect(json.totals).toMatchObject({ cost: '0.300000000', calls: 1 })
   })
@@ -130,15 +180,27 @@ describe('llm-budget report on a file store', () => {
     const json = JSON.parse(r.stdout) as {
       totals: { cost: string; costNanoUsd: string; calls: number }
       sections: Array<{ groupBy: string[]; groups: Array<{ cost: string; costNanoUsd: string; calls: number }> }>
-      budgets: Array<{ scope: string; exact: { spend: string; limit: string }; percentUsed: number; resetsAt: string | null }>
+      budgets: Array<{
+        scope: string
+        exact: { spend: string; limit: string }
+        percentUsed: number
+        resetsAt: string | null
+      }>
     }
     expect(json.totals).toMatchObject({ cost: TOTAL, costNanoUsd: '4100000008', calls: 6 })
     expect(json.sections.map((s) => s.groupBy.join())).toEqual(['day', 'model', 'user', 'team', 'tag', 'provider'])
     for (const s of json.sections.filter((x) => x.groupBy[0] !== 'tag')) {
-      expect(s.groups.reduce((sum, g) => sum + BigInt(g.costNanoUsd), 0n), s.groupBy.join()).toBe(4100000008n)
+      expect(
+        s.groups.reduce((sum, g) => sum + BigInt(g.costNanoUsd), 0n),
+        s.groupBy.join(),
+      ).toBe(4100000008n)
     }
     expect(json.budgets.map((b) => b.scope)).toEqual(['team:search', 'user:alice'])
-    expect(json.budgets[1]).toMatchObject({ exact: { spend: '2.800000000', limit: '10.000000000' }, percentUsed: 28, resetsAt: null })
+    expect(json.budgets[1]).toMatchObject({
+      exact: { spend: '2.800000000', limit: '10.000000000' },
+      percentUsed: 28,
+      resetsAt: null,
+    })
   })
 
   it('--format csv and jsonl print records, or groups with --group-by', async () => {
@@ -155,10 +217,22 @@ describe('llm-budget report on a file store', () => {
       'carol,0.000000007,1,0,0,0',
     ])
     const jsonl = await cli('report', '--store', `file:${data}`, '--format', 'jsonl', '--group-by', 'model')
-    const groups = jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l) as { model: string; cost: string })
-    expect(groups.map((g) => `${g.model}=${g.cost}`)).toEqual(['claude-sonnet-4-5=1.000000001', 'gpt-4o=2.900000000', 'gpt-4o-mini=0.200000007'])
+    const groups = jsonl.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { model: string; cost: string })
+    expect(groups.map((g) => `${g.model}=${g.cost}`)).toEqual([
+      'claude-sonnet-4-5=1.000000001',
+      'gpt-4o=2.900000000',
+      'gpt-4o-mini=0.200000007',
+    ])
     const records = await cli('report', '--store', `file:${data}`, '--format', 'jsonl', '--scope', 'user:bob')
-    expect(records.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { costNanoUsd: number }).costNanoUsd)).toEqual([1000000001, 300000000])
+    expect(
+      records.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { costNanoUsd: number }).costNanoUsd),
+    ).toEqual([1000000001, 300000000])
   })
 
   it('--limit N shows N rows and folds the earliest days or the smallest groups into one more line that keeps the sum exact; --ascii draws #', async () => {
@@ -199,7 +273,9 @@ describe('llm-budget report on a file store', () => {
     const r = await cli('report', '--store', 'memory')
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^No spend records and no budgets in memory/)
-    expect(r.stdout).toMatch(/`report` runs in a new process, so it starts empty: point --store at the store your application writes to/)
+    expect(r.stdout).toMatch(
+      /`report` runs in a new process, so it starts empty: point --store at the store your application writes to/,
+    )
     const json = await cli('report', '--store', 'memory', '--format', 'json')
     expect(json.stderr).toMatch(/runs in a new process/)
   })
@@ -258,7 +334,11 @@ describe('llm-budget report on other stores', () => {
       const r = await cli('report', '--store', redis.url, '--format', 'json')
       expect(r.stderr).toBe('')
       expect(r.code).toBe(0)
-      const json = JSON.parse(r.stdout) as { store: string; totals: { cost: string; calls: number }; budgets: Array<{ scope: string }> }
+      const json = JSON.parse(r.stdout) as {
+        store: string
+        totals: { cost: string; calls: number }
+        budgets: Array<{ scope: string }>
+      }
       expect(json.store).toBe(`redis 127.0.0.1:${redis.port}`)
       expect(json.totals).toMatchObject({ cost: TOTAL, calls: 6 })
       expect(json.budgets.map((b) => b.scope)).toEqual(['team:search', 'user:alice'])
@@ -289,16 +369,29 @@ describe('llm-budget report on other stores', () => {
     const path = join(dir, 'tenants')
     const store = fileStore({ path })
     await populate(tenantStore(store, 'acme', (_op, run) => run()))
-    const other = new BudgetManager({ store: tenantStore(store, 'globex', (_op, run) => run()), clock: { now: () => day('2026-11-05') } })
+    const other = new BudgetManager({
+      store: tenantStore(store, 'globex', (_op, run) => run()),
+      clock: { now: () => day('2026-11-05') },
+    })
     await other.setBudget('user:alice', { maxBudget: 1 })
     await other.record({ user: 'alice', model: 'gpt-4o' }, 0.25)
     await store.close()
     const all = await cli('report', '--store', `file:${path}`, '--format', 'json')
-    const allJson = JSON.parse(all.stdout) as { totals: { cost: string }; budgets: Array<{ scope: string; exact: { spend: string } }> }
+    const allJson = JSON.parse(all.stdout) as {
+      totals: { cost: string }
+      budgets: Array<{ scope: string; exact: { spend: string } }>
+    }
     expect(allJson.totals.cost).toBe('4.350000008')
-    expect(allJson.budgets.map((b) => `${b.scope}=${b.exact.spend}`)).toEqual(['acme/team:search=0.000000000', 'acme/user:alice=2.800000000', 'globex/user:alice=0.250000000'])
+    expect(allJson.budgets.map((b) => `${b.scope}=${b.exact.spend}`)).toEqual([
+      'acme/team:search=0.000000000',
+      'acme/user:alice=2.800000000',
+      'globex/user:alice=0.250000000',
+    ])
     const one = await cli('report', '--store', `file:${path}`, '--tenant', 'globex', '--format', 'json')
-    const oneJson = JSON.parse(one.stdout) as { totals: { cost: string; calls: number }; budgets: Array<{ scope: string }> }
+    const oneJson = JSON.parse(one.stdout) as {
+      totals: { cost: string; calls: number }
+      budgets: Array<{ scope: string }>
+    }
     expect(oneJson.totals).toMatchObject({ cost: '0.250000000', calls: 1 })
     expect(oneJson.budgets.map((b) => b.scope)).toEqual(['user:alice'])
   })
@@ -310,6 +403,19 @@ describe('llm-budget report on other stores', () => {
     expect(help.stdout).toMatch(/prices .*update --from/)
     const usage = await cli('report', '--help')
     expect(usage.code).toBe(0)
-    for (const option of ['--store', '--from', '--to', '--group-by', '--scope', '--model', '--tags', '--tenant', '--format', '--limit', '--ascii']) expect(usage.stdout).toContain(option)
+    for (const option of [
+      '--store',
+      '--from',
+      '--to',
+      '--group-by',
+      '--scope',
+      '--model',
+      '--tags',
+      '--tenant',
+      '--format',
+      '--limit',
+      '--ascii',
+    ])
+      expect(usage.stdout).toContain(option)
   })
 })

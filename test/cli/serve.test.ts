@@ -26,7 +26,10 @@ async function run(args: string[]): Promise<{ code: number | null; output: strin
 
 describe('llm-budget serve', () => {
   it('parses token files and refuses bad ones', () => {
-    expect(parseTokenFile(`a-token-0123456789 t1\n# c\n\nb-token-0123456789\tt2 # x\n`)).toEqual({ 'a-token-0123456789': 't1', 'b-token-0123456789': 't2' })
+    expect(parseTokenFile(`a-token-0123456789 t1\n# c\n\nb-token-0123456789\tt2 # x\n`)).toEqual({
+      'a-token-0123456789': 't1',
+      'b-token-0123456789': 't2',
+    })
     expect(() => parseTokenFile('one two three')).toThrow(/line 1/)
     expect(() => parseTokenFile('# nothing\n')).toThrow(/no tokens/)
     expect(() => parseTokenFile('t t1\nt t2')).toThrow(/twice/)
@@ -43,13 +46,29 @@ describe('llm-budget serve', () => {
 
   it('serves, and on SIGTERM finishes the request in flight before it exits 0', async () => {
     const server = await serve(['--store', 'memory', '--port', '0', '--token-file', tokenFile])
-    const body = JSON.stringify({ callId: 'slow', now: 1, entries: [{ key: 'k', amount: 5, expiresAt: null }], dedupeUntil: 1e15 })
+    const body = JSON.stringify({
+      callId: 'slow',
+      now: 1,
+      entries: [{ key: 'k', amount: 5, expiresAt: null }],
+      dedupeUntil: 1e15,
+    })
     const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(`${server.url}/v1/commit`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = ''
-        res.on('data', (c: Buffer) => (text += c.toString()))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-      })
+      const req = request(
+        `${server.url}/v1/commit`,
+        {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          let text = ''
+          res.on('data', (c: Buffer) => (text += c.toString()))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+        },
+      )
       req.on('error', reject)
       req.write(body.slice(0, 20))
       setTimeout(() => {
@@ -69,7 +88,12 @@ describe('llm-budget serve', () => {
     const first = await serve(['--store', `file:${data}`, '--port', '0', '--token-file', tokenFile])
     expect(first.output()).toMatch(/store: file/)
     const a = httpStore({ url: first.url, token: TOKEN })
-    await a.commit({ callId: 'persist', now: 1, entries: [{ key: 'k', amount: 42, expiresAt: null }], dedupeUntil: 1e15 })
+    await a.commit({
+      callId: 'persist',
+      now: 1,
+      entries: [{ key: 'k', amount: 42, expiresAt: null }],
+      dedupeUntil: 1e15,
+    })
     await a.close()
     first.child.kill('SIGTERM')
     expect(await first.exit).toBe(0)
@@ -90,7 +114,13 @@ describe('llm-budget serve', () => {
       const a = httpStore({ url: one.url, token: TOKEN })
       const b = httpStore({ url: two.url, token: TOKEN })
       const now = Date.now()
-      const reserve = (store: typeof a, i: number) => store.reserve({ callId: `r${i}`, now, holdExpiresAt: now + 60_000, entries: [{ key: 'shared', amount: 1, limit: 10, expiresAt: null }] })
+      const reserve = (store: typeof a, i: number) =>
+        store.reserve({
+          callId: `r${i}`,
+          now,
+          holdExpiresAt: now + 60_000,
+          entries: [{ key: 'shared', amount: 1, limit: 10, expiresAt: null }],
+        })
       const results = await Promise.all(Array.from({ length: 30 }, (_, i) => reserve(i % 2 === 0 ? a : b, i)))
       expect(results.filter((r) => r.ok).length).toBe(10)
       expect(await b.balances({ keys: ['shared'], now })).toEqual([{ spent: 0, reserved: 10 }])

@@ -43,7 +43,11 @@ interface SpendEvent {
 async function manager(path: Path, exit: Exit): Promise<{ manager: BudgetManager; events: SpendEvent[] }> {
   const budgets = new BudgetManager({ store: memoryStore() })
   if (exit === 'refusal') await budgets.setBudget('user:alice', { maxBudget: 0.000001 })
-  else if (exit === 'fallback') await budgets.setBudget('user:alice', { maxBudget: path.fallbackLimit, onExceeded: { fallbackModel: path.fallback } })
+  else if (exit === 'fallback')
+    await budgets.setBudget('user:alice', {
+      maxBudget: path.fallbackLimit,
+      onExceeded: { fallbackModel: path.fallback },
+    })
   else await budgets.setBudget('user:alice', { maxBudget: 100, duration: 'daily' })
   const events: SpendEvent[] = []
   budgets.on('spend.recorded', (event) => {
@@ -84,7 +88,8 @@ async function check(path: Path, exit: Exit): Promise<void> {
     error = caught
   }
   const sent = server.requests.length
-  const reachedProvider = exit !== 'refusal' && exit !== 'server error' && !(exit === 'fallback' && isBudgetError(error))
+  const reachedProvider =
+    exit !== 'refusal' && exit !== 'server error' && !(exit === 'fallback' && isBudgetError(error))
   if (reachedProvider) await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 3000 })
   else await sleep(50)
   // Exactly one event for a call that reached the provider, none otherwise, and none arriving later.

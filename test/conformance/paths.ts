@@ -69,11 +69,14 @@ const withBudgetPlain: Path = {
   ...OPENAI,
   async run(manager, servers) {
     const client = openaiSdk(servers)
-    const call = withBudget((request: OpenAI.ChatCompletionCreateParamsNonStreaming) => client.chat.completions.create(request), {
-      manager,
-      context: { user: 'alice' },
-      applyModel: (args, model) => [{ ...args[0], model }],
-    })
+    const call = withBudget(
+      (request: OpenAI.ChatCompletionCreateParamsNonStreaming) => client.chat.completions.create(request),
+      {
+        manager,
+        context: { user: 'alice' },
+        applyModel: (args, model) => [{ ...args[0], model }],
+      },
+    )
     await call({ model: OPENAI.model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 1000 })
   },
 }
@@ -86,12 +89,22 @@ const withBudgetStreamed: Path = {
   async run(manager, servers, ending) {
     const client = openaiSdk(servers)
     const controller = new AbortController()
-    const call = withBudget((request: OpenAI.ChatCompletionCreateParamsStreaming, options: { signal: AbortSignal }) => client.chat.completions.create(request, options), {
-      manager,
-      context: { user: 'alice' },
-      applyModel: (args, model) => [{ ...args[0], model }, ...args.slice(1)],
-    })
-    const request = { model: OPENAI.model, messages: [{ role: 'user' as const, content: PROMPT }], max_tokens: 1000, stream: true as const, stream_options: { include_usage: true } }
+    const call = withBudget(
+      (request: OpenAI.ChatCompletionCreateParamsStreaming, options: { signal: AbortSignal }) =>
+        client.chat.completions.create(request, options),
+      {
+        manager,
+        context: { user: 'alice' },
+        applyModel: (args, model) => [{ ...args[0], model }, ...args.slice(1)],
+      },
+    )
+    const request = {
+      model: OPENAI.model,
+      messages: [{ role: 'user' as const, content: PROMPT }],
+      max_tokens: 1000,
+      stream: true as const,
+      stream_options: { include_usage: true },
+    }
     const stream = await call(request, { signal: controller.signal })
     await consume(stream, ending, controller)
   },
@@ -104,7 +117,11 @@ const openaiChat: Path = {
   ...OPENAI,
   async run(manager, servers) {
     const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
-    await openai.chat.completions.create({ model: OPENAI.model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 1000 })
+    await openai.chat.completions.create({
+      model: OPENAI.model,
+      messages: [{ role: 'user', content: PROMPT }],
+      max_tokens: 1000,
+    })
   },
 }
 
@@ -116,7 +133,10 @@ const openaiChatStream: Path = {
   async run(manager, servers, ending) {
     const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
     const controller = new AbortController()
-    const stream = await openai.chat.completions.create({ model: OPENAI.model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 1000, stream: true }, { signal: controller.signal })
+    const stream = await openai.chat.completions.create(
+      { model: OPENAI.model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 1000, stream: true },
+      { signal: controller.signal },
+    )
     await consume(stream, ending, controller)
   },
 }
@@ -140,7 +160,10 @@ const openaiResponsesStream: Path = {
   async run(manager, servers, ending) {
     const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
     const controller = new AbortController()
-    const stream = await openai.responses.create({ model: OPENAI.model, input: PROMPT, max_output_tokens: 1000, stream: true }, { signal: controller.signal })
+    const stream = await openai.responses.create(
+      { model: OPENAI.model, input: PROMPT, max_output_tokens: 1000, stream: true },
+      { signal: controller.signal },
+    )
     await consume(stream, ending, controller)
   },
 }
@@ -152,7 +175,11 @@ const anthropicMessages: Path = {
   ...ANTHROPIC,
   async run(manager, servers) {
     const anthropic = withAnthropicBudget(anthropicSdk(servers), { manager, context: { user: 'alice' } })
-    await anthropic.messages.create({ model: ANTHROPIC.model, max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }] })
+    await anthropic.messages.create({
+      model: ANTHROPIC.model,
+      max_tokens: 1000,
+      messages: [{ role: 'user', content: PROMPT }],
+    })
   },
 }
 
@@ -164,14 +191,20 @@ const anthropicStream: Path = {
   async run(manager, servers, ending) {
     const anthropic = withAnthropicBudget(anthropicSdk(servers), { manager, context: { user: 'alice' } })
     const controller = new AbortController()
-    const stream = await anthropic.messages.create({ model: ANTHROPIC.model, max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }], stream: true }, { signal: controller.signal })
+    const stream = await anthropic.messages.create(
+      { model: ANTHROPIC.model, max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }], stream: true },
+      { signal: controller.signal },
+    )
     await consume(stream, ending, controller)
   },
 }
 
 function aiSdkModel(manager: BudgetManager, servers: Servers) {
   const provider = createOpenAI({ apiKey: 'sk-test', baseURL: `${servers.openai.url}/v1` })
-  return wrapLanguageModel({ model: provider.chat(OPENAI.model), middleware: budgetMiddleware({ manager, context: { user: 'alice' }, resolveModel: (id) => provider.chat(id) }) })
+  return wrapLanguageModel({
+    model: provider.chat(OPENAI.model),
+    middleware: budgetMiddleware({ manager, context: { user: 'alice' }, resolveModel: (id) => provider.chat(id) }),
+  })
 }
 
 const aiSdkGenerate: Path = {
@@ -207,12 +240,30 @@ const aiSdkStream: Path = {
   },
 }
 
-function langchainModel(manager: BudgetManager, servers: Servers, provider: 'openai' | 'anthropic'): { model: ChatOpenAI | ChatAnthropic; handler: BudgetCallbackHandler } {
+function langchainModel(
+  manager: BudgetManager,
+  servers: Servers,
+  provider: 'openai' | 'anthropic',
+): { model: ChatOpenAI | ChatAnthropic; handler: BudgetCallbackHandler } {
   const handler = new BudgetCallbackHandler({ manager, context: { user: 'alice' } })
   const model =
     provider === 'openai'
-      ? new ChatOpenAI({ model: OPENAI.model, apiKey: 'sk-test', configuration: { baseURL: `${servers.openai.url}/v1` }, maxRetries: 0, maxTokens: 1000, callbacks: [handler] })
-      : new ChatAnthropic({ model: ANTHROPIC.model, apiKey: 'sk-ant-test', anthropicApiUrl: servers.anthropic.url, maxRetries: 0, maxTokens: 1000, callbacks: [handler] })
+      ? new ChatOpenAI({
+          model: OPENAI.model,
+          apiKey: 'sk-test',
+          configuration: { baseURL: `${servers.openai.url}/v1` },
+          maxRetries: 0,
+          maxTokens: 1000,
+          callbacks: [handler],
+        })
+      : new ChatAnthropic({
+          model: ANTHROPIC.model,
+          apiKey: 'sk-ant-test',
+          anthropicApiUrl: servers.anthropic.url,
+          maxRetries: 0,
+          maxTokens: 1000,
+          callbacks: [handler],
+        })
   return { model, handler }
 }
 

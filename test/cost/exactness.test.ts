@@ -2,14 +2,39 @@
 import Decimal from 'decimal.js'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { InvalidInputError, PriceCatalog, calculateCost, defaultCatalog, estimateCost, toNanoUsd, type NormalizedUsage } from '../../src/cost/index.js'
+import {
+  InvalidInputError,
+  PriceCatalog,
+  calculateCost,
+  defaultCatalog,
+  estimateCost,
+  toNanoUsd,
+  type NormalizedUsage,
+} from '../../src/cost/index.js'
 
 Decimal.set({ precision: 200 })
 
-const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash', 'o3', 'gpt-5.6-luna', 'deepseek/deepseek-chat', 'gpt-4o-audio-preview', 'databricks/databricks-gemini-2-5-flash']
+const MODELS = [
+  'gpt-4o',
+  'gpt-4o-mini',
+  'claude-sonnet-4-5',
+  'gemini-2.5-flash',
+  'o3',
+  'gpt-5.6-luna',
+  'deepseek/deepseek-chat',
+  'gpt-4o-audio-preview',
+  'databricks/databricks-gemini-2-5-flash',
+]
 
 /** Reference: the same formula in decimal.js straight from the decimal strings of the table. */
-function reference(model: string, u: Required<Pick<NormalizedUsage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>> & { reasoning: number; write1h: number; audioIn: number }): Decimal {
+function reference(
+  model: string,
+  u: Required<Pick<NormalizedUsage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens'>> & {
+    reasoning: number
+    write1h: number
+    audioIn: number
+  },
+): Decimal {
   const p = defaultCatalog.resolve(model).entry.prices
   const input = u.inputTokens as number
   const above = Object.keys(p)
@@ -21,14 +46,21 @@ function reference(model: string, u: Required<Pick<NormalizedUsage, 'inputTokens
   const suffix = above ? `_above_${above / 1000}k_tokens` : ''
   const rate = (name: string, fallback?: Decimal): Decimal => {
     const v = p[name + suffix] ?? p[name]
-    return v !== undefined ? new Decimal(v) : fallback ?? new Decimal(0)
+    return v !== undefined ? new Decimal(v) : (fallback ?? new Decimal(0))
   }
   const inRate = rate('input_cost_per_token')
   const outRate = rate('output_cost_per_token')
-  const read = rate('cache_read_input_token_cost', p.input_cost_per_token_cache_hit ? new Decimal(p.input_cost_per_token_cache_hit) : inRate)
+  const read = rate(
+    'cache_read_input_token_cost',
+    p.input_cost_per_token_cache_hit ? new Decimal(p.input_cost_per_token_cache_hit) : inRate,
+  )
   const write = rate('cache_creation_input_token_cost', inRate)
   const oneHourKey = above ? p[`cache_creation_input_token_cost_above_1hr_above_${above / 1000}k_tokens`] : undefined
-  let write1h = oneHourKey ? new Decimal(oneHourKey) : p.cache_creation_input_token_cost_above_1hr ? new Decimal(p.cache_creation_input_token_cost_above_1hr) : write
+  let write1h = oneHourKey
+    ? new Decimal(oneHourKey)
+    : p.cache_creation_input_token_cost_above_1hr
+      ? new Decimal(p.cache_creation_input_token_cost_above_1hr)
+      : write
   if (above && !oneHourKey && write1h.lt(write)) write1h = write
   const reasoningRate = p[`output_cost_per_reasoning_token${suffix}`] ?? p.output_cost_per_reasoning_token
   const audioIn = rate('input_cost_per_audio_token', inRate)
@@ -78,14 +110,28 @@ describe('exactness', () => {
         } catch (error) {
           // Only refusal allowed: a single call beyond 2^53 nano-USD.
           expect(error).toBeInstanceOf(InvalidInputError)
-          expect(reference(model, { ...usage, reasoning: r.reasoning, write1h: r.write1h, audioIn: r.audioIn } as never).gt(9_007_199)).toBe(true)
+          expect(
+            reference(model, { ...usage, reasoning: r.reasoning, write1h: r.write1h, audioIn: r.audioIn } as never).gt(
+              9_007_199,
+            ),
+          ).toBe(true)
           return
         }
-        const expected = reference(model, { ...usage, reasoning: r.reasoning, write1h: r.write1h, audioIn: r.audioIn } as never)
+        const expected = reference(model, {
+          ...usage,
+          reasoning: r.reasoning,
+          write1h: r.write1h,
+          audioIn: r.audioIn,
+        } as never)
         expect(result.exact.totalCost).toBe(expected.toFixed())
         expect(result.totalCost).toBe(expected.toNumber())
         expect(toNanoUsd(result)).toBe(expected.mul(1e9).ceil().toNumber())
-        const parts = new Decimal(result.exact.inputCost).add(result.exact.outputCost).add(result.exact.cacheReadCost).add(result.exact.cacheWriteCost).add(result.exact.reasoningCost).add(result.exact.otherCost)
+        const parts = new Decimal(result.exact.inputCost)
+          .add(result.exact.outputCost)
+          .add(result.exact.cacheReadCost)
+          .add(result.exact.cacheWriteCost)
+          .add(result.exact.reasoningCost)
+          .add(result.exact.otherCost)
         expect(parts.toFixed()).toBe(result.exact.totalCost)
       }),
       { numRuns: 2_000 },
@@ -94,7 +140,13 @@ describe('exactness', () => {
 
   it('a million charges of $0.000001 sum to exactly $1 in nano-USD', () => {
     const catalog = new PriceCatalog({ table: 'empty' }).register('micro', { input_cost_per_token: '0.000001' })
-    const usage: NormalizedUsage = { inputTokens: 1, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null }
+    const usage: NormalizedUsage = {
+      inputTokens: 1,
+      outputTokens: 0,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: null,
+    }
     let nano = 0
     for (let i = 0; i < 1_000_000; i++) nano += toNanoUsd(calculateCost({ model: 'micro', usage, catalog }))
     expect(nano).toBe(1_000_000_000)
@@ -102,7 +154,13 @@ describe('exactness', () => {
 })
 
 describe('bad input is an InvalidInputError naming the field, never NaN or a negative cost', () => {
-  const base: NormalizedUsage = { inputTokens: 100, outputTokens: 10, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null }
+  const base: NormalizedUsage = {
+    inputTokens: 100,
+    outputTokens: 10,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: null,
+  }
   it.each([
     [{ inputTokens: -1 }, 'usage.inputTokens'],
     [{ inputTokens: Number.NaN }, 'usage.inputTokens'],
@@ -128,7 +186,9 @@ describe('bad input is an InvalidInputError naming the field, never NaN or a neg
     [{ model: '' }, 'model'],
     [{ image: { size: 'big' } }, 'image.size'],
   ])('option %j -> %s', (patch, field) => {
-    expect(() => calculateCost({ model: 'gpt-4o', usage: base, ...(patch as object) })).toThrow(expect.objectContaining({ field }))
+    expect(() => calculateCost({ model: 'gpt-4o', usage: base, ...(patch as object) })).toThrow(
+      expect.objectContaining({ field }),
+    )
   })
   it.each([
     [{ inputTokens: -1, maxOutputTokens: 1 }, 'inputTokens'],
@@ -140,16 +200,31 @@ describe('bad input is an InvalidInputError naming the field, never NaN or a neg
     expect(() => estimateCost({ model: 'gpt-4o', ...(patch as object) })).toThrow(expect.objectContaining({ field }))
   })
   it('fuzzed usage never yields NaN or a negative cost', () => {
-    const value = fc.oneof(fc.integer({ min: -10, max: 1_000 }), fc.double(), fc.constant(null), fc.constant(undefined), fc.string())
+    const value = fc.oneof(
+      fc.integer({ min: -10, max: 1_000 }),
+      fc.double(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.string(),
+    )
     fc.assert(
-      fc.property(fc.record({ inputTokens: value, outputTokens: value, cacheReadTokens: value, cacheWriteTokens: value, reasoningTokens: value }), (usage) => {
-        try {
-          const r = calculateCost({ model: 'gpt-4o', usage })
-          expect(Number.isFinite(r.totalCost) && r.totalCost >= 0).toBe(true)
-        } catch (error) {
-          expect((error as Error).name).toMatch(/InvalidInputError|MissingUsageError/)
-        }
-      }),
+      fc.property(
+        fc.record({
+          inputTokens: value,
+          outputTokens: value,
+          cacheReadTokens: value,
+          cacheWriteTokens: value,
+          reasoningTokens: value,
+        }),
+        (usage) => {
+          try {
+            const r = calculateCost({ model: 'gpt-4o', usage })
+            expect(Number.isFinite(r.totalCost) && r.totalCost >= 0).toBe(true)
+          } catch (error) {
+            expect((error as Error).name).toMatch(/InvalidInputError|MissingUsageError/)
+          }
+        },
+      ),
       { numRuns: 1_000 },
     )
   })

@@ -8,7 +8,13 @@ import { BUNDLED_TABLE } from '../../src/cost/data/prices.js'
 import { importLiteLLMTable } from '../../src/cost/litellm-import.js'
 import { TIER_FIELD, UNPRICED_FIELDS, isUsedField } from '../../src/cost/table.js'
 
-const base: NormalizedUsage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null }
+const base: NormalizedUsage = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  reasoningTokens: null,
+}
 
 /** A call that exercises `field` (tokens above its threshold, its service tier, batch, ...). */
 function callFor(field: string): Omit<CalculateCostInput, 'model'> {
@@ -19,12 +25,17 @@ function callFor(field: string): Omit<CalculateCostInput, 'model'> {
   const input = tier ? Number(tier[2]) + 1 : above ? Number(above[1]) * 1000 + 1_000 : 1_000
   const serviceTier = field.endsWith('_flex') ? 'flex' : field.endsWith('_priority') ? 'priority' : undefined
   const batch = field.endsWith('_batches') ? true : undefined
-  const tokens = (patch: Partial<NormalizedUsage>): Omit<CalculateCostInput, 'model'> => ({ usage: { ...base, inputTokens: input, outputTokens: 100, ...patch }, serviceTier, batch })
+  const tokens = (patch: Partial<NormalizedUsage>): Omit<CalculateCostInput, 'model'> => ({
+    usage: { ...base, inputTokens: input, outputTokens: 100, ...patch },
+    serviceTier,
+    batch,
+  })
   if (name === 'input_cost_per_token_cache_hit') return tokens({ cacheReadTokens: 500 })
   if (name.startsWith('input_cost_per_token')) return tokens({})
   if (name.startsWith('output_cost_per_token')) return tokens({})
   if (name.startsWith('cache_read_input_token_cost')) return tokens({ cacheReadTokens: 500 })
-  if (name.startsWith('cache_creation_input_token_cost_above_1hr')) return tokens({ cacheWriteTokens: 500, cacheWrite1hTokens: 500 })
+  if (name.startsWith('cache_creation_input_token_cost_above_1hr'))
+    return tokens({ cacheWriteTokens: 500, cacheWrite1hTokens: 500 })
   if (name.startsWith('cache_creation_input_token_cost')) return tokens({ cacheWriteTokens: 500 })
   if (name.startsWith('output_cost_per_reasoning_token')) return tokens({ reasoningTokens: 50 })
   if (name.startsWith('input_cost_per_audio_token')) return tokens({ inputAudioTokens: 500 })
@@ -36,10 +47,12 @@ function callFor(field: string): Omit<CalculateCostInput, 'model'> {
     const size = name.slice('search_context_cost_per_query_'.length) as 'low' | 'medium' | 'high'
     return { usage: { ...base, inputTokens: 100, outputTokens: 10, webSearchRequests: 2 }, searchContextSize: size }
   }
-  if (name === 'input_cost_per_second' || name === 'output_cost_per_second') return { usage: { ...base, inputTokens: null, outputTokens: null, audioSeconds: 30 } }
+  if (name === 'input_cost_per_second' || name === 'output_cost_per_second')
+    return { usage: { ...base, inputTokens: null, outputTokens: null, audioSeconds: 30 } }
   if (name === 'input_cost_per_character') return { usage: { ...base, inputCharacters: 1_000 } }
   if (name === 'input_cost_per_image' || name === 'output_cost_per_image') return { usage: { ...base, imageCount: 2 } }
-  if (name === 'input_cost_per_pixel' || name === 'output_cost_per_pixel') return { usage: { ...base, imageCount: 1 }, image: { size: '512x512' } }
+  if (name === 'input_cost_per_pixel' || name === 'output_cost_per_pixel')
+    return { usage: { ...base, imageCount: 1 }, image: { size: '512x512' } }
   if (name === 'input_cost_per_query') return { usage: { ...base, searchUnits: 3 } }
   if (name === 'input_cost_per_request') return tokens({})
   throw new Error(`no test call for price field ${field}: teach callFor() how to exercise it`)
@@ -67,7 +80,8 @@ describe('every price field of the bundled table is billed', () => {
         const entry = defaultCatalog.get(key)
         if (!entry || entry.prices[field] === undefined) continue
         tried++
-        const priced = (prices: Record<string, string>): string => calculateCost({ ...call, model: key, prices: { ...prices }, onUnpriced: 'zero' }).exact.totalCost
+        const priced = (prices: Record<string, string>): string =>
+          calculateCost({ ...call, model: key, prices: { ...prices }, onUnpriced: 'zero' }).exact.totalCost
         const before = priced({ ...entry.prices })
         const after = priced({ ...entry.prices, [field]: bumped(entry.prices[field]!) })
         if (before !== after) {
@@ -77,7 +91,9 @@ describe('every price field of the bundled table is billed', () => {
         if (tried >= 40) break
       }
       expect(tried, `no entry has ${field}`).toBeGreaterThan(0)
-      expect(changed, `${field}: the cost of ${tried} entries did not change with its value (billed by nothing?)`).toBe(true)
+      expect(changed, `${field}: the cost of ${tried} entries did not change with its value (billed by nothing?)`).toBe(
+        true,
+      )
     })
   }
 })
@@ -91,9 +107,19 @@ describe('every price field the table left out is declared unpriced, with a reas
   }
   it('the importer reports a price field it does not know (so the price build fails on it)', () => {
     const imported = importLiteLLMTable({
-      'new-model': { litellm_provider: 'openai', mode: 'chat', input_cost_per_token: 1e-6, output_cost_per_token: 2e-6, brand_new_cost_per_token: 5e-6, supports_vision: true },
+      'new-model': {
+        litellm_provider: 'openai',
+        mode: 'chat',
+        input_cost_per_token: 1e-6,
+        output_cost_per_token: 2e-6,
+        brand_new_cost_per_token: 5e-6,
+        supports_vision: true,
+      },
     })
     expect(imported.unknownPriceFields).toEqual([{ field: 'brand_new_cost_per_token', models: ['new-model'] }])
-    expect(imported.entries.get('new-model')?.prices).toEqual({ input_cost_per_token: '0.000001', output_cost_per_token: '0.000002' })
+    expect(imported.entries.get('new-model')?.prices).toEqual({
+      input_cost_per_token: '0.000001',
+      output_cost_per_token: '0.000002',
+    })
   })
 })

@@ -15,7 +15,10 @@ import {
 } from '../../src/cost/index.js'
 
 function fixture(name: string): Record<string, unknown> {
-  const data = JSON.parse(readFileSync(new URL(`../fixtures/usage/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>
+  const data = JSON.parse(readFileSync(new URL(`../fixtures/usage/${name}`, import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >
   return Object.fromEntries(Object.entries(data).filter(([k]) => !k.startsWith('_')))
 }
 
@@ -71,7 +74,14 @@ const cases: Case[] = [
     // openai-chat-stream.json: gpt-4o-mini-2024-07-18 input 0.00000015, cache_read 0.000000075, output 0.0000006
     // 141 * 0.00000015 = 0.00002115; 1,280 * 0.000000075 = 0.000096; 58 * 0.0000006 = 0.0000348 => 0.00015195
     name: 'OpenAI chat stream fixture (usage on the final chunk)',
-    input: { model: 'gpt-4o-mini', usage: (JSON.parse(readFileSync(new URL('../fixtures/usage/openai-chat-stream.json', import.meta.url), 'utf8')) as { stream: unknown[] }).stream },
+    input: {
+      model: 'gpt-4o-mini',
+      usage: (
+        JSON.parse(readFileSync(new URL('../fixtures/usage/openai-chat-stream.json', import.meta.url), 'utf8')) as {
+          stream: unknown[]
+        }
+      ).stream,
+    },
     total: '0.00015195',
   },
   {
@@ -87,7 +97,15 @@ const cases: Case[] = [
     // 1,000 * 0.000003 = 0.003; 3,000 * 0.0000003 = 0.0009; 4,000 * 0.00000375 = 0.015; 2,000 * 0.000006 = 0.012;
     // 500 * 0.000015 = 0.0075 => 0.0384
     name: 'Anthropic cache reads, 5m writes and 1h writes',
-    input: { model: 'claude-sonnet-4-5', usage: u(10_000, 500, { cacheReadTokens: 3_000, cacheWriteTokens: 6_000, cacheWrite5mTokens: 4_000, cacheWrite1hTokens: 2_000 }) },
+    input: {
+      model: 'claude-sonnet-4-5',
+      usage: u(10_000, 500, {
+        cacheReadTokens: 3_000,
+        cacheWriteTokens: 6_000,
+        cacheWrite5mTokens: 4_000,
+        cacheWrite1hTokens: 2_000,
+      }),
+    },
     total: '0.0384',
     check: (r) => {
       expect(r.exact.cacheWriteCost).toBe('0.027')
@@ -113,7 +131,14 @@ const cases: Case[] = [
     // anthropic-stream.json, claude-haiku-4-5-20251001: input 0.000001, read 0.0000001, output 0.000005
     // 9 * 0.000001 = 0.000009; 4,210 * 0.0000001 = 0.000421; 187 * 0.000005 = 0.000935 => 0.001365
     name: 'Anthropic stream (cumulative message_delta, not summed)',
-    input: { model: 'claude-haiku-4-5', usage: (JSON.parse(readFileSync(new URL('../fixtures/usage/anthropic-stream.json', import.meta.url), 'utf8')) as { stream: unknown[] }).stream },
+    input: {
+      model: 'claude-haiku-4-5',
+      usage: (
+        JSON.parse(readFileSync(new URL('../fixtures/usage/anthropic-stream.json', import.meta.url), 'utf8')) as {
+          stream: unknown[]
+        }
+      ).stream,
+    },
     total: '0.001365',
   },
   {
@@ -155,14 +180,21 @@ const cases: Case[] = [
     // claude-sonnet-4-5 above 200k with 1h writes: input_above_200k 0.000006, cache_creation_above_1hr_above_200k 0.000012
     // 10,000 * 0.000006 = 0.06; 200,000 * 0.000012 = 2.4 => 2.46
     name: 'Anthropic 1h cache writes above 200k',
-    input: { model: 'claude-sonnet-4-5', usage: u(210_000, 0, { cacheWriteTokens: 200_000, cacheWrite1hTokens: 200_000 }) },
+    input: {
+      model: 'claude-sonnet-4-5',
+      usage: u(210_000, 0, { cacheWriteTokens: 200_000, cacheWrite1hTokens: 200_000 }),
+    },
     total: '2.46',
   },
   {
     // gemini/gemini-2.5-pro above 200k: input 0.0000025, cache_read 0.00000025, output 0.000015
     // 200,000 * 0.0000025 = 0.5; 50,000 * 0.00000025 = 0.0125; 2,000 * 0.000015 = 0.03 => 0.5425
     name: 'Gemini call above 200k input tokens (cached and thinking tokens too)',
-    input: { model: 'gemini-2.5-pro', provider: 'gemini', usage: u(250_000, 2_000, { cacheReadTokens: 50_000, reasoningTokens: 1_500 }) },
+    input: {
+      model: 'gemini-2.5-pro',
+      provider: 'gemini',
+      usage: u(250_000, 2_000, { cacheReadTokens: 50_000, reasoningTokens: 1_500 }),
+    },
     total: '0.5425',
     check: (r) => expect(r.model).toBe('gemini/gemini-2.5-pro'),
   },
@@ -193,7 +225,14 @@ const cases: Case[] = [
     // gemini-stream.json, gemini-2.5-pro (vertex entry): input 0.00000125, output 0.00001
     // 2,310 * 0.00000125 = 0.0028875; (118 + 1,422) * 0.00001 = 0.0154 => 0.0182875 (last chunk, not summed)
     name: 'Gemini stream (running totals, last chunk)',
-    input: { model: 'gemini-2.5-pro', usage: (JSON.parse(readFileSync(new URL('../fixtures/usage/gemini-stream.json', import.meta.url), 'utf8')) as { stream: unknown[] }).stream },
+    input: {
+      model: 'gemini-2.5-pro',
+      usage: (
+        JSON.parse(readFileSync(new URL('../fixtures/usage/gemini-stream.json', import.meta.url), 'utf8')) as {
+          stream: unknown[]
+        }
+      ).stream,
+    },
     total: '0.0182875',
   },
   {
@@ -207,7 +246,14 @@ const cases: Case[] = [
     // xai/grok-3-mini: input 0.0000003, output 0.0000005; xAI completion_tokens (50) exclude reasoning (200) => output 250
     // 100 * 0.0000003 = 0.00003; 250 * 0.0000005 = 0.000125 => 0.000155
     name: 'xAI reasoning tokens added to completion tokens',
-    input: { model: 'grok-3-mini', provider: 'xai', usage: { model: 'grok-3-mini', usage: { prompt_tokens: 100, completion_tokens: 50, completion_tokens_details: { reasoning_tokens: 200 } } } },
+    input: {
+      model: 'grok-3-mini',
+      provider: 'xai',
+      usage: {
+        model: 'grok-3-mini',
+        usage: { prompt_tokens: 100, completion_tokens: 50, completion_tokens_details: { reasoning_tokens: 200 } },
+      },
+    },
     total: '0.000155',
   },
   // --- Service tiers and batch ---------------------------------------------------------------------------
@@ -227,7 +273,11 @@ const cases: Case[] = [
   {
     // the response's tier (flex) wins over the requested one (priority): o3 flex 0.000001 / 0.000004 => 0.001 + 0.004 = 0.005
     name: 'service tier from the response first',
-    input: { model: 'o3', serviceTier: 'priority', usage: { model: 'o3', service_tier: 'flex', usage: { prompt_tokens: 1_000, completion_tokens: 1_000 } } },
+    input: {
+      model: 'o3',
+      serviceTier: 'priority',
+      usage: { model: 'o3', service_tier: 'flex', usage: { prompt_tokens: 1_000, completion_tokens: 1_000 } },
+    },
     total: '0.005',
     check: (r) => expect(r.serviceTier).toBe('flex'),
   },
@@ -352,14 +402,25 @@ const cases: Case[] = [
   {
     // same, search high 0.05 => 0.0025 + 0.001 + 0.05 = 0.0535
     name: 'web search, high context',
-    input: { model: 'gpt-4o-search-preview', searchContextSize: 'high', usage: u(1_000, 100, { webSearchRequests: 1 }) },
+    input: {
+      model: 'gpt-4o-search-preview',
+      searchContextSize: 'high',
+      usage: u(1_000, 100, { webSearchRequests: 1 }),
+    },
     total: '0.0535',
   },
   {
     // deepseek/deepseek-chat: input 0.00000028, cache_read 0.000000028, output 0.00000042
     // 200 * 0.00000028 = 0.000056; 800 * 0.000000028 = 0.0000224; 100 * 0.00000042 = 0.000042 => 0.0001204
     name: 'DeepSeek cache hits (prompt_cache_hit_tokens)',
-    input: { model: 'deepseek-chat', provider: 'deepseek', usage: { model: 'deepseek-chat', usage: { prompt_tokens: 1_000, completion_tokens: 100, prompt_cache_hit_tokens: 800 } } },
+    input: {
+      model: 'deepseek-chat',
+      provider: 'deepseek',
+      usage: {
+        model: 'deepseek-chat',
+        usage: { prompt_tokens: 1_000, completion_tokens: 100, prompt_cache_hit_tokens: 800 },
+      },
+    },
     total: '0.0001204',
   },
   {
@@ -373,7 +434,11 @@ const cases: Case[] = [
     // bedrock-converse.json, us.anthropic.claude-sonnet-4-20250514-v1:0 (cross-region entry): input 0.000003, read 0.0000003, output 0.000015
     // 26 * 0.000003 = 0.000078; 3,120 * 0.0000003 = 0.000936; 412 * 0.000015 = 0.00618 => 0.007194
     name: 'Bedrock Converse (input excludes cache; model from the request)',
-    input: { model: 'us.anthropic.claude-sonnet-4-20250514-v1:0', provider: 'bedrock', usage: fixture('bedrock-converse.json') },
+    input: {
+      model: 'us.anthropic.claude-sonnet-4-20250514-v1:0',
+      provider: 'bedrock',
+      usage: fixture('bedrock-converse.json'),
+    },
     total: '0.007194',
   },
   {
@@ -423,7 +488,10 @@ const cases: Case[] = [
   {
     // OpenRouter reports usage.cost 0.00351: used as is, source provider
     name: 'provider-reported cost (OpenRouter usage.cost)',
-    input: { model: 'openrouter/openai/gpt-4o', usage: { model: 'openai/gpt-4o', usage: { prompt_tokens: 1_000, completion_tokens: 100, cost: 0.00351 } } },
+    input: {
+      model: 'openrouter/openai/gpt-4o',
+      usage: { model: 'openai/gpt-4o', usage: { prompt_tokens: 1_000, completion_tokens: 100, cost: 0.00351 } },
+    },
     total: '0.00351',
     check: (r) => expect(r.source).toBe('provider'),
   },
@@ -463,7 +531,8 @@ const cases: Case[] = [
     name: 'tiered: qwen3-coder-plus with cache reads at the tier cache rate',
     input: { model: 'dashscope/qwen3-coder-plus', usage: u(100_000, 2_000, { cacheReadTokens: 40_000 }) },
     total: '0.1332',
-    check: (r) => expect([r.exact.inputCost, r.exact.cacheReadCost, r.exact.outputCost]).toEqual(['0.108', '0.0072', '0.018']),
+    check: (r) =>
+      expect([r.exact.inputCost, r.exact.cacheReadCost, r.exact.outputCost]).toEqual(['0.108', '0.0072', '0.018']),
   },
   {
     // dashscope/qwen3-coder-flash tier [128000, 256000]: input 0.0000008, cache_read 0.0000002, output 0.000004
@@ -559,7 +628,14 @@ describe('golden costs', () => {
       const result = calculateCost({ ...c.input, catalog })
       expect(result.exact.totalCost).toBe(c.total)
       expect(result.totalCost).toBe(Number(c.total))
-      const parts = [result.inputCost, result.outputCost, result.cacheReadCost, result.cacheWriteCost, result.reasoningCost, result.otherCost]
+      const parts = [
+        result.inputCost,
+        result.outputCost,
+        result.cacheReadCost,
+        result.cacheWriteCost,
+        result.reasoningCost,
+        result.otherCost,
+      ]
       for (const p of parts) expect(p).toBeGreaterThanOrEqual(0)
       c.check?.(result)
     })
@@ -569,18 +645,31 @@ describe('golden costs', () => {
 describe('LiteLLM-compatible entry points', () => {
   it('costPerToken splits prompt and completion like LiteLLM (gpt-4o, 6,000 of 10,000 cached)', () => {
     // prompt: 4,000 * 0.0000025 + 6,000 * 0.00000125 = 0.0175; completion: 500 * 0.00001 = 0.005
-    expect(costPerToken({ model: 'gpt-4o', promptTokens: 10_000, completionTokens: 500, cacheReadInputTokens: 6_000 })).toEqual({ promptCost: 0.0175, completionCost: 0.005 })
+    expect(
+      costPerToken({ model: 'gpt-4o', promptTokens: 10_000, completionTokens: 500, cacheReadInputTokens: 6_000 }),
+    ).toEqual({ promptCost: 0.0175, completionCost: 0.005 })
   })
   it('costPerToken with Anthropic cache creation (inside promptTokens, LiteLLM semantics)', () => {
     // claude-haiku-4-5: 1,000 * 0.000001 + 2,000 * 0.0000001 + 3,000 * 0.00000125 = 0.001 + 0.0002 + 0.00375 = 0.00495
-    expect(costPerToken({ model: 'claude-haiku-4-5', promptTokens: 6_000, completionTokens: 100, cacheReadInputTokens: 2_000, cacheCreationInputTokens: 3_000 })).toEqual({
+    expect(
+      costPerToken({
+        model: 'claude-haiku-4-5',
+        promptTokens: 6_000,
+        completionTokens: 100,
+        cacheReadInputTokens: 2_000,
+        cacheCreationInputTokens: 3_000,
+      }),
+    ).toEqual({
       promptCost: 0.00495,
       completionCost: 0.0005,
     })
   })
   it('costPerToken on a tiered model picks the tier from promptTokens (dashscope/qwen-flash, 300,000 prompt tokens)', () => {
     // tier [256000, 1000000]: prompt 300,000 * 0.00000025 = 0.075; completion 1,000 * 0.000002 = 0.002
-    expect(costPerToken({ model: 'dashscope/qwen-flash', promptTokens: 300_000, completionTokens: 1_000 })).toEqual({ promptCost: 0.075, completionCost: 0.002 })
+    expect(costPerToken({ model: 'dashscope/qwen-flash', promptTokens: 300_000, completionTokens: 1_000 })).toEqual({
+      promptCost: 0.075,
+      completionCost: 0.002,
+    })
   })
   it('completionCost of a raw response', () => {
     expect(completionCost({ completionResponse: fixture('openai-chat.json') })).toBe(0.0084075)
@@ -595,16 +684,24 @@ describe('estimateCost (worst case for reservations)', () => {
   })
   it('characters / 4 with a 25% margin plus 4 tokens per message when only messages are given', () => {
     // 400 chars -> ceil(100 * 1.25) + 4 = 129 tokens; 129 * 0.0000025 + 100 * 0.00001 = 0.0003225 + 0.001 = 0.0013225
-    const e = estimateCost({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(400) }], maxOutputTokens: 100 })
+    const e = estimateCost({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'x'.repeat(400) }],
+      maxOutputTokens: 100,
+    })
     expect([e.inputTokens, e.exact, e.method]).toEqual([129, '0.0013225', 'characters'])
   })
   it('applies the threshold tier the request will hit', () => {
     // claude-sonnet-4-5 at 250,000 input: 250,000 * 0.000006 + 1,000 * 0.0000225 = 1.5225
-    expect(estimateCost({ model: 'claude-sonnet-4-5', inputTokens: 250_000, maxOutputTokens: 1_000 }).exact).toBe('1.5225')
+    expect(estimateCost({ model: 'claude-sonnet-4-5', inputTokens: 250_000, maxOutputTokens: 1_000 }).exact).toBe(
+      '1.5225',
+    )
   })
   it('applies the input-token tier of a tiered model', () => {
     // dashscope/qwen3-max at 100,000 input -> tier [32000, 128000]: 100,000 * 0.0000024 + 1,000 * 0.000012 = 0.24 + 0.012 = 0.252
-    expect(estimateCost({ model: 'dashscope/qwen3-max', inputTokens: 100_000, maxOutputTokens: 1_000 }).exact).toBe('0.252')
+    expect(estimateCost({ model: 'dashscope/qwen3-max', inputTokens: 100_000, maxOutputTokens: 1_000 }).exact).toBe(
+      '0.252',
+    )
   })
   it('uses the model maximum output when no cap is given', () => {
     const e = estimateCost({ model: 'gpt-4o', inputTokens: 0 })
@@ -628,7 +725,9 @@ describe('nano-USD for the ledger', () => {
   })
   it('normalizes the same usage however it arrives', () => {
     const raw = fixture('openai-chat.json')
-    expect(calculateCost({ model: 'gpt-4o', usage: normalizeUsage(raw) }).exact.totalCost).toBe(calculateCost({ model: 'gpt-4o', usage: raw }).exact.totalCost)
+    expect(calculateCost({ model: 'gpt-4o', usage: normalizeUsage(raw) }).exact.totalCost).toBe(
+      calculateCost({ model: 'gpt-4o', usage: raw }).exact.totalCost,
+    )
   })
 })
 
@@ -637,8 +736,28 @@ describe('result object', () => {
     // gpt-4o cached call: 0.01 + 0.0075 + 0.005 = 0.0225
     const r = calculateCost({ model: 'gpt-4o', usage: u(10_000, 500, { cacheReadTokens: 6_000 }) })
     const json = JSON.parse(JSON.stringify(r)) as Record<string, unknown>
-    expect(json).toMatchObject({ totalCost: 0.0225, inputCost: 0.01, cacheReadCost: 0.0075, outputCost: 0.005, cacheWriteCost: 0, reasoningCost: 0, otherCost: 0, currency: 'USD', model: 'gpt-4o', unpriced: [] })
-    expect(json.exact).toEqual({ totalCost: '0.0225', totalNanoUsd: 22_500_000, inputCost: '0.01', outputCost: '0.005', cacheReadCost: '0.0075', cacheWriteCost: '0', reasoningCost: '0', otherCost: '0' })
+    expect(json).toMatchObject({
+      totalCost: 0.0225,
+      inputCost: 0.01,
+      cacheReadCost: 0.0075,
+      outputCost: 0.005,
+      cacheWriteCost: 0,
+      reasoningCost: 0,
+      otherCost: 0,
+      currency: 'USD',
+      model: 'gpt-4o',
+      unpriced: [],
+    })
+    expect(json.exact).toEqual({
+      totalCost: '0.0225',
+      totalNanoUsd: 22_500_000,
+      inputCost: '0.01',
+      outputCost: '0.005',
+      cacheReadCost: '0.0075',
+      cacheWriteCost: '0',
+      reasoningCost: '0',
+      otherCost: '0',
+    })
     expect(r.toJSON().exact).toEqual(json.exact)
     expect([r.inputCost, r.cacheReadCost, r.outputCost]).toEqual([0.01, 0.0075, 0.005])
     expect(r.exact).toBe(r.exact) // one exact object per result

@@ -23,11 +23,36 @@ describe('model resolution', () => {
     ['vertex_ai/gemini-2.5-pro', undefined, 'gemini-2.5-pro', 'provider-stripped'],
     ['gemini-2.5-pro', 'vertex_ai', 'gemini-2.5-pro', 'exact'],
     ['bedrock/us-east-1/deepseek.v3.2', undefined, 'bedrock/us-east-1/deepseek.v3.2', 'exact'],
-    ['bedrock/eu-west-1/anthropic.claude-3-5-sonnet-20240620-v1:0', undefined, 'anthropic.claude-3-5-sonnet-20240620-v1:0', 'provider-stripped'],
-    ['bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0', undefined, 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'provider-stripped'],
-    ['bedrock/converse/us.anthropic.claude-sonnet-4-5-20250929-v1:0', undefined, 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'provider-stripped'],
-    ['us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'bedrock', 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'exact'],
-    ['ca.anthropic.claude-sonnet-4-5-20250929-v1:0', undefined, 'anthropic.claude-sonnet-4-5-20250929-v1:0', 'provider-stripped'],
+    [
+      'bedrock/eu-west-1/anthropic.claude-3-5-sonnet-20240620-v1:0',
+      undefined,
+      'anthropic.claude-3-5-sonnet-20240620-v1:0',
+      'provider-stripped',
+    ],
+    [
+      'bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      undefined,
+      'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'provider-stripped',
+    ],
+    [
+      'bedrock/converse/us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      undefined,
+      'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'provider-stripped',
+    ],
+    [
+      'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'bedrock',
+      'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'exact',
+    ],
+    [
+      'ca.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      undefined,
+      'anthropic.claude-sonnet-4-5-20250929-v1:0',
+      'provider-stripped',
+    ],
     ['mistral-small-latest', 'mistral', 'mistral/mistral-small-latest', 'provider-prefixed'],
     ['grok-4', 'xai', 'xai/grok-4', 'provider-prefixed'],
     ['o1-mini', undefined, 'o1-mini', 'exact'],
@@ -76,7 +101,12 @@ describe('model resolution', () => {
   })
 
   it('calculateCost raises UnknownModelError too (never $0)', () => {
-    expect(() => calculateCost({ model: 'gpt-4o-ultra', usage: { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null } })).toThrow(UnknownModelError)
+    expect(() =>
+      calculateCost({
+        model: 'gpt-4o-ultra',
+        usage: { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null },
+      }),
+    ).toThrow(UnknownModelError)
   })
 })
 
@@ -84,23 +114,36 @@ describe('aliases, deployments and custom prices', () => {
   it('aliases and Azure deployment maps resolve to the base model', () => {
     const c = new PriceCatalog().alias('my-gpt', 'gpt-4o-mini').deployments('azure', { 'prod-4o': 'gpt-4o' })
     expect([c.resolve('my-gpt').key, c.resolve('my-gpt').rule]).toEqual(['gpt-4o-mini', 'alias'])
-    expect([c.resolve('prod-4o', { provider: 'azure' }).key, c.resolve('prod-4o', { provider: 'azure' }).rule]).toEqual(['azure/gpt-4o', 'deployment'])
+    expect([c.resolve('prod-4o', { provider: 'azure' }).key, c.resolve('prod-4o', { provider: 'azure' }).rule]).toEqual(
+      ['azure/gpt-4o', 'deployment'],
+    )
     expect([c.resolve('azure/prod-4o').key, c.resolve('azure/prod-4o').rule]).toEqual(['azure/gpt-4o', 'deployment'])
     expect(c.tryResolve('prod-4o')).toBeUndefined()
   })
 
   it('custom prices win over exact, prefixed, stripped and dated names', () => {
     const c = new PriceCatalog().register('gpt-4o', { inputPerMillion: '1', outputPerMillion: '1' })
-    for (const name of ['gpt-4o', 'openai/gpt-4o', 'gpt-4o-2024-08-06']) expect(c.resolve(name).entry.source).toBe('custom')
+    for (const name of ['gpt-4o', 'openai/gpt-4o', 'gpt-4o-2024-08-06'])
+      expect(c.resolve(name).entry.source).toBe('custom')
     expect(c.resolve('gpt-4o', { provider: 'azure' }).entry.source).toBe('custom')
     expect(c.resolve('gpt-4o-mini').entry.source).toBe('catalog')
   })
 
   it('effectiveFrom switches prices at a point in time', () => {
     const c = new PriceCatalog().register('gpt-4o', { inputPerMillion: '2' }, { effectiveFrom: '2030-01-01T00:00:00Z' })
-    const usage = { inputTokens: 1_000_000, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null }
-    expect(calculateCost({ model: 'gpt-4o', usage, catalog: c, at: Date.parse('2029-12-31T23:59:59Z') }).exact.totalCost).toBe('2.5')
-    expect(calculateCost({ model: 'gpt-4o', usage, catalog: c, at: Date.parse('2030-01-01T00:00:00Z') }).exact.totalCost).toBe('2')
+    const usage = {
+      inputTokens: 1_000_000,
+      outputTokens: 0,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: null,
+    }
+    expect(
+      calculateCost({ model: 'gpt-4o', usage, catalog: c, at: Date.parse('2029-12-31T23:59:59Z') }).exact.totalCost,
+    ).toBe('2.5')
+    expect(
+      calculateCost({ model: 'gpt-4o', usage, catalog: c, at: Date.parse('2030-01-01T00:00:00Z') }).exact.totalCost,
+    ).toBe('2')
   })
 
   it('free is distinct from unpriced', () => {
@@ -127,8 +170,18 @@ describe('refresh (opt-in)', () => {
   let base = ''
   const table = {
     sample_spec: { litellm_provider: 'x' },
-    'gpt-4o': { litellm_provider: 'openai', mode: 'chat', input_cost_per_token: 0.000002, output_cost_per_token: 0.00001 },
-    'brand-new-model': { litellm_provider: 'openai', mode: 'chat', input_cost_per_token: 1e-6, output_cost_per_token: 2e-6 },
+    'gpt-4o': {
+      litellm_provider: 'openai',
+      mode: 'chat',
+      input_cost_per_token: 0.000002,
+      output_cost_per_token: 0.00001,
+    },
+    'brand-new-model': {
+      litellm_provider: 'openai',
+      mode: 'chat',
+      input_cost_per_token: 1e-6,
+      output_cost_per_token: 2e-6,
+    },
     'bad-model': { litellm_provider: 'openai', input_cost_per_token: -1 },
   }
   beforeAll(async () => {

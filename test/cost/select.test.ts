@@ -19,19 +19,32 @@ describe('cheapestModel', () => {
   it('filters by capability and context window, saying why', () => {
     expect(modelCapabilities('gpt-4o').supports.has('vision')).toBe(true)
     expect(modelCapabilities('gpt-4o').maxInputTokens).toBe(128_000)
-    const audio = cheapestModel({ candidates: ['gpt-4o', 'gpt-4o-mini', 'gpt-4o-audio-preview'], inputTokens: 1_000, outputTokens: 100, require: { audioInput: true } })
+    const audio = cheapestModel({
+      candidates: ['gpt-4o', 'gpt-4o-mini', 'gpt-4o-audio-preview'],
+      inputTokens: 1_000,
+      outputTokens: 100,
+      require: { audioInput: true },
+    })
     expect(audio.model).toBe('gpt-4o-audio-preview')
     expect(audio.excluded).toEqual([
       { model: 'gpt-4o', reason: 'lacks audioInput' },
       { model: 'gpt-4o-mini', reason: 'lacks audioInput' },
     ])
-    const long = cheapestModel({ candidates: ['gpt-4o-mini', 'gpt-4.1-mini'], inputTokens: 500_000, outputTokens: 1_000 })
+    const long = cheapestModel({
+      candidates: ['gpt-4o-mini', 'gpt-4.1-mini'],
+      inputTokens: 500_000,
+      outputTokens: 1_000,
+    })
     expect(long.model).toBe('gpt-4.1-mini')
     expect(long.excluded[0]!.reason).toBe('context window 128000 < 501000')
   })
 
   it('defaults to every priced chat model that is not retired', () => {
-    const choice = cheapestModel({ inputTokens: 1_000, outputTokens: 1_000, require: { toolCalling: true, vision: true, contextTokens: 100_000 } })
+    const choice = cheapestModel({
+      inputTokens: 1_000,
+      outputTokens: 1_000,
+      require: { toolCalling: true, vision: true, contextTokens: 100_000 },
+    })
     expect(choice.capabilities.supports.has('toolCalling')).toBe(true)
     expect(choice.capabilities.maxInputTokens).toBeGreaterThanOrEqual(100_000)
     expect(choice.ranked.length).toBeGreaterThan(50)
@@ -41,7 +54,11 @@ describe('cheapestModel', () => {
   it('bad input and no qualifying candidate are typed errors', () => {
     expect(() => cheapestModel({ candidates: ['gpt-4o'], inputTokens: -1, outputTokens: 1 })).toThrow(InvalidInputError)
     expect(() => cheapestModel({ candidates: [], inputTokens: 1, outputTokens: 1 })).toThrow(/non-empty/)
-    expect(() => cheapestModel({ candidates: ['gpt-4o'], inputTokens: 1, outputTokens: 1, require: { telepathy: true } as never })).toThrow(/unknown requirement/)
-    expect(() => cheapestModel({ candidates: ['no-such-model-q'], inputTokens: 1, outputTokens: 1 })).toThrow(/"no-such-model-q": unknown model/)
+    expect(() =>
+      cheapestModel({ candidates: ['gpt-4o'], inputTokens: 1, outputTokens: 1, require: { telepathy: true } as never }),
+    ).toThrow(/unknown requirement/)
+    expect(() => cheapestModel({ candidates: ['no-such-model-q'], inputTokens: 1, outputTokens: 1 })).toThrow(
+      /"no-such-model-q": unknown model/,
+    )
   })
 })

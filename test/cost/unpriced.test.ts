@@ -12,7 +12,11 @@ import {
   type NormalizedUsage,
 } from '../../src/cost/index.js'
 
-function u(inputTokens: number | null, outputTokens: number | null, extra: Partial<NormalizedUsage> = {}): NormalizedUsage {
+function u(
+  inputTokens: number | null,
+  outputTokens: number | null,
+  extra: Partial<NormalizedUsage> = {},
+): NormalizedUsage {
   return { inputTokens, outputTokens, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: null, ...extra }
 }
 
@@ -76,7 +80,11 @@ describe('every bundled entry is priced, unpriced or explicitly free (no silent 
     expect(unexpected).toEqual([])
     expect(priced.length + unpriced.length + free.length).toBe(catalog.keys().length)
     // The counts of the bundled table (litellm@00035b69+caddc6dd); a regenerated table updates them here.
-    expect({ priced: priced.length, unpriced: unpriced.length, free: free.length }).toEqual({ priced: 2872, unpriced: 158, free: 131 })
+    expect({ priced: priced.length, unpriced: unpriced.length, free: free.length }).toEqual({
+      priced: 2872,
+      unpriced: 158,
+      free: 131,
+    })
   })
 
   it('an unpriced entry is priced: false with onUnpriced zero, and its estimate is never $0 silently', () => {
@@ -92,8 +100,13 @@ describe('every bundled entry is priced, unpriced or explicitly free (no silent 
     expect(empty.length).toBe(125)
     expect(empty.filter((k) => !unpriced.includes(k))).toEqual([])
     for (const key of empty) {
-      expect(() => estimateCost({ model: key, catalog, inputTokens: 1_000, maxOutputTokens: 500 }), key).toThrow(UnknownModelError)
-      expect(estimateCost({ model: key, catalog, inputTokens: 1_000, maxOutputTokens: 500, onUnpriced: 'zero' }).priced, key).toBe(false)
+      expect(() => estimateCost({ model: key, catalog, inputTokens: 1_000, maxOutputTokens: 500 }), key).toThrow(
+        UnknownModelError,
+      )
+      expect(
+        estimateCost({ model: key, catalog, inputTokens: 1_000, maxOutputTokens: 500, onUnpriced: 'zero' }).priced,
+        key,
+      ).toBe(false)
       // A call that reports nothing is not free either: the entry has no price at all.
       expect(() => calculateCost({ model: key, catalog, usage: u(0, 0) }), key).toThrow(UnknownModelError)
     }
@@ -104,7 +117,10 @@ describe('every bundled entry is priced, unpriced or explicitly free (no silent 
     expect(withFields.length).toBe(33)
     for (const key of withFields) {
       const fields = Object.keys(catalog.get(key)!.prices)
-      expect(fields.every((f) => /_per_(second|character)$/.test(f)), key).toBe(true)
+      expect(
+        fields.every((f) => /_per_(second|character)$/.test(f)),
+        key,
+      ).toBe(true)
     }
   })
 
@@ -119,7 +135,15 @@ describe('every bundled entry is priced, unpriced or explicitly free (no silent 
     }
     expect(notZero).toEqual([])
     // Known free entries, for the record.
-    expect(free).toEqual(expect.arrayContaining(['ollama/llama3', 'omni-moderation-latest', 'duckduckgo/search', 'openrouter/openrouter/free', 'gemini/lyria-3-clip-preview']))
+    expect(free).toEqual(
+      expect.arrayContaining([
+        'ollama/llama3',
+        'omni-moderation-latest',
+        'duckduckgo/search',
+        'openrouter/openrouter/free',
+        'gemini/lyria-3-clip-preview',
+      ]),
+    )
   })
 })
 
@@ -133,38 +157,69 @@ describe('models the catalog knows without a price (previously $0 with priced: t
     }
     expect(error).toBeInstanceOf(UnknownModelError)
     const e = error as UnknownModelError
-    expect([e.code, e.model, e.provider, e.tried, e.suggestions]).toEqual(['UNKNOWN_MODEL', 'github_copilot/gpt-4o', undefined, ['github_copilot/gpt-4o'], []])
-    expect(e.message).toMatch(/is known \(catalog key `github_copilot\/gpt-4o`, mode chat\) but has no price for this kind of usage \(input tokens, output tokens\)/)
+    expect([e.code, e.model, e.provider, e.tried, e.suggestions]).toEqual([
+      'UNKNOWN_MODEL',
+      'github_copilot/gpt-4o',
+      undefined,
+      ['github_copilot/gpt-4o'],
+      [],
+    ])
+    expect(e.message).toMatch(
+      /is known \(catalog key `github_copilot\/gpt-4o`, mode chat\) but has no price for this kind of usage \(input tokens, output tokens\)/,
+    )
     expect(e.message).toMatch(/catalog\.register\('github_copilot\/gpt-4o'/)
     expect(e.message).toMatch(/`prices`/)
     expect(e.stack?.split('\n')[0]).toContain('is known')
 
     const zero = calculateCost({ model: 'github_copilot/gpt-4o', usage: u(1_000, 500), onUnpriced: 'zero' })
-    expect(zero.toJSON()).toMatchObject({ totalCost: 0, priced: false, model: 'github_copilot/gpt-4o', provider: 'github_copilot', rule: 'exact', unpriced: ['inputTokens', 'outputTokens'] })
+    expect(zero.toJSON()).toMatchObject({
+      totalCost: 0,
+      priced: false,
+      model: 'github_copilot/gpt-4o',
+      provider: 'github_copilot',
+      rule: 'exact',
+      unpriced: ['inputTokens', 'outputTokens'],
+    })
     expect(zero.exact.totalCost).toBe('0')
   })
 
   it('openai/sora-2 (video, no price field): unpriced even when the usage reports nothing', () => {
-    expect(() => calculateCost({ model: 'openai/sora-2', usage: u(0, 0) })).toThrow(/is known .*mode video_generation.*output_cost_per_second/)
-    expect(() => calculateCost({ model: 'sora-2', usage: u(0, 0, { audioSeconds: 8 }) })).toThrow(/no price for this kind of usage \(seconds\)/)
+    expect(() => calculateCost({ model: 'openai/sora-2', usage: u(0, 0) })).toThrow(
+      /is known .*mode video_generation.*output_cost_per_second/,
+    )
+    expect(() => calculateCost({ model: 'sora-2', usage: u(0, 0, { audioSeconds: 8 }) })).toThrow(
+      /no price for this kind of usage \(seconds\)/,
+    )
     const zero = calculateCost({ model: 'sora-2', usage: u(0, 0, { audioSeconds: 8 }), onUnpriced: 'zero' })
     expect([zero.priced, zero.totalCost, zero.unpriced]).toEqual([false, 0, ['audioSeconds']])
   })
 
   it('exa_ai/search (search tiers by result count, left out): a query is unpriced', () => {
-    expect(() => calculateCost({ model: 'exa_ai/search', usage: u(0, 0, { searchUnits: 1 }) })).toThrow(/queries \/ search units/)
+    expect(() => calculateCost({ model: 'exa_ai/search', usage: u(0, 0, { searchUnits: 1 }) })).toThrow(
+      /queries \/ search units/,
+    )
     const zero = calculateCost({ model: 'exa_ai/search', usage: u(0, 0, { searchUnits: 1 }), onUnpriced: 'zero' })
     expect([zero.priced, zero.totalCost, zero.unpriced]).toEqual([false, 0, ['searchUnits']])
     // Registering the price fixes it: 3 queries * 0.005 = 0.015
     const c = new PriceCatalog().register('exa_ai/search', { input_cost_per_query: '0.005' })
-    expect(calculateCost({ model: 'exa_ai/search', usage: u(0, 0, { searchUnits: 3 }), catalog: c }).exact.totalCost).toBe('0.015')
+    expect(
+      calculateCost({ model: 'exa_ai/search', usage: u(0, 0, { searchUnits: 3 }), catalog: c }).exact.totalCost,
+    ).toBe('0.015')
   })
 
   it('snowflake/llama3-70b: a registered price wins; a registered price of 0 is free, not unpriced', () => {
     // 1,000 * 0.000001 + 500 * 0.000002 = 0.002
     const c = new PriceCatalog().register('snowflake/llama3-70b', { inputPerMillion: '1', outputPerMillion: '2' })
-    expect(calculateCost({ model: 'snowflake/llama3-70b', usage: u(1_000, 500), catalog: c }).exact.totalCost).toBe('0.002')
-    expect(calculateCost({ model: 'snowflake/llama3-70b', usage: u(1_000, 500), prices: { inputPerMillion: '1', outputPerMillion: '2' } }).exact.totalCost).toBe('0.002')
+    expect(calculateCost({ model: 'snowflake/llama3-70b', usage: u(1_000, 500), catalog: c }).exact.totalCost).toBe(
+      '0.002',
+    )
+    expect(
+      calculateCost({
+        model: 'snowflake/llama3-70b',
+        usage: u(1_000, 500),
+        prices: { inputPerMillion: '1', outputPerMillion: '2' },
+      }).exact.totalCost,
+    ).toBe('0.002')
     const free = new PriceCatalog().register('snowflake/llama3-70b', { inputPerMillion: 0, outputPerMillion: 0 })
     const r = calculateCost({ model: 'snowflake/llama3-70b', usage: u(1_000, 500), catalog: free })
     expect([r.priced, r.totalCost, r.unpriced]).toEqual([true, 0, []])
@@ -173,12 +228,25 @@ describe('models the catalog knows without a price (previously $0 with priced: t
   it('completionCost, costPerToken and estimateCost treat it the same way', () => {
     expect(() => completionCost({ model: 'github_copilot/gpt-4o', usage: u(10, 10) })).toThrow(UnknownModelError)
     expect(completionCost({ model: 'github_copilot/gpt-4o', usage: u(10, 10), onUnpriced: 'zero' })).toBe(0)
-    expect(() => costPerToken({ model: 'perplexity/preset/pro-search', promptTokens: 10, completionTokens: 10 })).toThrow(/is known/)
-    expect(costPerToken({ model: 'perplexity/preset/pro-search', promptTokens: 10, completionTokens: 10, onUnpriced: 'zero' })).toEqual({ promptCost: 0, completionCost: 0 })
-    expect(() => estimateCost({ model: 'github_copilot/gpt-4o', inputTokens: 100, maxOutputTokens: 100 })).toThrow(/is known .*no price/)
+    expect(() =>
+      costPerToken({ model: 'perplexity/preset/pro-search', promptTokens: 10, completionTokens: 10 }),
+    ).toThrow(/is known/)
+    expect(
+      costPerToken({
+        model: 'perplexity/preset/pro-search',
+        promptTokens: 10,
+        completionTokens: 10,
+        onUnpriced: 'zero',
+      }),
+    ).toEqual({ promptCost: 0, completionCost: 0 })
+    expect(() => estimateCost({ model: 'github_copilot/gpt-4o', inputTokens: 100, maxOutputTokens: 100 })).toThrow(
+      /is known .*no price/,
+    )
     expect(() => estimateCost({ model: 'github_copilot/gpt-4o', messages: 'hi' })).toThrow(UnknownModelError) // before the missing-maxOutputTokens error
     // A provider-reported cost still prices the call (OpenRouter usage.cost).
-    expect(calculateCost({ model: 'github_copilot/gpt-4o', usage: u(10, 10, { providerCost: 0.002 }) }).exact.totalCost).toBe('0.002')
+    expect(
+      calculateCost({ model: 'github_copilot/gpt-4o', usage: u(10, 10, { providerCost: 0.002 }) }).exact.totalCost,
+    ).toBe('0.002')
   })
 })
 
@@ -189,7 +257,9 @@ describe('partial cases: a part without a rate is named in unpriced when another
     expect([r.priced, r.exact.totalCost, r.unpriced]).toEqual([true, '0.00375', ['inputTokens']])
     // Only the part without a rate reported: nothing of the call is priced => unpriced.
     expect(() => calculateCost({ model: 'twelvelabs.pegasus-1-2-v1:0', usage: u(1_000, 0) })).toThrow(/input tokens/)
-    expect(estimateCost({ model: 'twelvelabs.pegasus-1-2-v1:0', inputTokens: 1_000, maxOutputTokens: 500 }).unpriced).toEqual(['inputTokens'])
+    expect(
+      estimateCost({ model: 'twelvelabs.pegasus-1-2-v1:0', inputTokens: 1_000, maxOutputTokens: 500 }).unpriced,
+    ).toEqual(['inputTokens'])
   })
 
   it('a custom price with an input rate only: output tokens are named, not silently $0', () => {
@@ -220,15 +290,25 @@ describe('partial cases: a part without a rate is named in unpriced when another
     // Tokens only, on a per-character entry: nothing has a price => unpriced.
     expect(() => calculateCost({ model: 'tts-1', usage: u(100, 0) })).toThrow(/is known .*input_cost_per_character/)
     // A Bedrock provisioned-throughput entry (per second of commitment) is not priced per call.
-    expect(() => calculateCost({ model: 'bedrock/us-east-1/1-month-commitment/anthropic.claude-v2:1', usage: u(1_000, 500) })).toThrow(UnknownModelError)
+    expect(() =>
+      calculateCost({ model: 'bedrock/us-east-1/1-month-commitment/anthropic.claude-v2:1', usage: u(1_000, 500) }),
+    ).toThrow(UnknownModelError)
     // The token estimate of a per-unit entry is $0 and says so (reserve a USD amount for such calls).
-    expect(estimateCost({ model: 'tts-1', inputTokens: 100, maxOutputTokens: 0 })).toMatchObject({ priced: true, totalCost: 0, unpriced: ['inputTokens'] })
+    expect(estimateCost({ model: 'tts-1', inputTokens: 100, maxOutputTokens: 0 })).toMatchObject({
+      priced: true,
+      totalCost: 0,
+      unpriced: ['inputTokens'],
+    })
   })
 
   it('the non-zero rate of a pair with a 0 is used: Titan images (input 0, output 0.008), Soniox seconds (input 0, output 0.0000277778)', () => {
-    expect(calculateCost({ model: 'amazon.titan-image-generator-v1', usage: u(0, 0, { imageCount: 2 }) }).exact.totalCost).toBe('0.016')
+    expect(
+      calculateCost({ model: 'amazon.titan-image-generator-v1', usage: u(0, 0, { imageCount: 2 }) }).exact.totalCost,
+    ).toBe('0.016')
     // 60 * 0.0000277778 = 0.001666668
-    expect(calculateCost({ model: 'soniox/stt-async-v4', usage: u(null, null, { audioSeconds: 60 }) }).exact.totalCost).toBe('0.001666668')
+    expect(
+      calculateCost({ model: 'soniox/stt-async-v4', usage: u(null, null, { audioSeconds: 60 }) }).exact.totalCost,
+    ).toBe('0.001666668')
   })
 
   it('image edits are priced per image like generations (one image when the usage does not say)', () => {

@@ -30,7 +30,7 @@ describe('normalizeUsage reproduces every fixture', () => {
       const fx = load(file)
       const request = fx._request as { model?: string; modelId?: string }
       const model = request.model ?? request.modelId
-      const input = Array.isArray(fx.stream) ? fx.stream : fx.aggregated ?? withoutUnderscore(fx)
+      const input = Array.isArray(fx.stream) ? fx.stream : (fx.aggregated ?? withoutUnderscore(fx))
       const got = normalizeUsage(input, { model })
       expect(got).toEqual({ ...(fx._expected_usage as object), ...SUPERSETS[file] })
     })
@@ -68,7 +68,10 @@ describe('normalizeUsage never returns zeros by accident', () => {
     [{ usage: { prompt_tokens: 1.5, completion_tokens: 3 } }, 'usage.inputTokens'],
     [{ usage: { prompt_tokens: 10, completion_tokens: Number.NaN } }, 'usage.outputTokens'],
     [{ usage: { prompt_tokens: 10, completion_tokens: '3x' } }, 'usage.outputTokens'],
-    [{ usage: { prompt_tokens: 10, completion_tokens: 3, prompt_tokens_details: { cached_tokens: -2 } } }, 'usage.cacheReadTokens'],
+    [
+      { usage: { prompt_tokens: 10, completion_tokens: 3, prompt_tokens_details: { cached_tokens: -2 } } },
+      'usage.cacheReadTokens',
+    ],
   ])('bad counts are InvalidInputError naming the field: %j', (value, field) => {
     try {
       normalizeUsage(value)
@@ -87,21 +90,42 @@ describe('provider quirks and shapes beyond the fixtures', () => {
       usage: {
         prompt_tokens: 1000,
         completion_tokens: 10,
-        prompt_tokens_details: { cached_tokens: 200, cache_creation_tokens: 300, cache_creation_token_details: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 } },
+        prompt_tokens_details: {
+          cached_tokens: 200,
+          cache_creation_tokens: 300,
+          cache_creation_token_details: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 },
+        },
       },
     })
-    expect(got).toMatchObject({ inputTokens: 1000, cacheReadTokens: 200, cacheWriteTokens: 300, cacheWrite5mTokens: 100, cacheWrite1hTokens: 200 })
+    expect(got).toMatchObject({
+      inputTokens: 1000,
+      cacheReadTokens: 200,
+      cacheWriteTokens: 300,
+      cacheWrite5mTokens: 100,
+      cacheWrite1hTokens: 200,
+    })
   })
   it('xAI completion tokens exclude reasoning only with provider xai', () => {
-    const response = { model: 'grok-4', usage: { prompt_tokens: 10, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 20 } } }
+    const response = {
+      model: 'grok-4',
+      usage: { prompt_tokens: 10, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 20 } },
+    }
     expect(normalizeUsage(response, { provider: 'xai' }).outputTokens).toBe(25)
     expect(() => normalizeUsage(response)).not.toThrow()
   })
   it('Bedrock ConverseStream metadata event', () => {
-    const got = normalizeUsage([{ messageStart: { role: 'assistant' } }, { metadata: { usage: { inputTokens: 10, outputTokens: 4, cacheReadInputTokens: 90 } } }], { model: 'anthropic.claude-3-haiku-20240307-v1:0' })
+    const got = normalizeUsage(
+      [
+        { messageStart: { role: 'assistant' } },
+        { metadata: { usage: { inputTokens: 10, outputTokens: 4, cacheReadInputTokens: 90 } } },
+      ],
+      { model: 'anthropic.claude-3-haiku-20240307-v1:0' },
+    )
     expect(got).toMatchObject({ inputTokens: 100, cacheReadTokens: 90, outputTokens: 4, modelSource: 'request' })
   })
   it('OpenRouter usage.cost becomes providerCost', () => {
-    expect(normalizeUsage({ model: 'x', usage: { prompt_tokens: 1, completion_tokens: 1, cost: 0.25 } }).providerCost).toBe(0.25)
+    expect(
+      normalizeUsage({ model: 'x', usage: { prompt_tokens: 1, completion_tokens: 1, cost: 0.25 } }).providerCost,
+    ).toBe(0.25)
   })
 })

@@ -10,12 +10,18 @@ export class AsyncLocalContextManager implements ContextManager {
   active(): Context {
     return this.storage.getStore() ?? ROOT_CONTEXT
   }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(context: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    context: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
     return this.storage.run(context, () => fn.call(thisArg, ...args))
   }
   bind<T>(context: Context, target: T): T {
     if (typeof target !== 'function') return target
-    const run = (...args: unknown[]): unknown => this.with(context, () => (target as (...a: unknown[]) => unknown)(...args))
+    const run = (...args: unknown[]): unknown =>
+      this.with(context, () => (target as (...a: unknown[]) => unknown)(...args))
     return run as T
   }
   enable(): this {

@@ -56,7 +56,10 @@ export function postgresBinaries(): string {
   const root = '/usr/lib/postgresql'
   const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))) : []
   versions.sort((a, b) => Number(b) - Number(a))
-  if (versions[0] === undefined) throw new Error('PostgreSQL is not installed; run `apt-get install -y postgresql` (the tests start their own server)')
+  if (versions[0] === undefined)
+    throw new Error(
+      'PostgreSQL is not installed; run `apt-get install -y postgresql` (the tests start their own server)',
+    )
   return join(root, versions[0], 'bin')
 }
 
@@ -65,7 +68,8 @@ function runAs(): { uid: number; gid: number } | null {
   if (process.getuid?.() !== 0) return null
   const id = spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' })
   const gid = spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' })
-  if (id.status !== 0 || gid.status !== 0) throw new Error('running as root, and there is no `nobody` user to run PostgreSQL as')
+  if (id.status !== 0 || gid.status !== 0)
+    throw new Error('running as root, and there is no `nobody` user to run PostgreSQL as')
   return { uid: Number(id.stdout.trim()), gid: Number(gid.stdout.trim()) }
 }
 
@@ -77,11 +81,15 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const data = join(dir, 'data')
   if (user !== null) chownSync(dir, user.uid, user.gid)
   const identity = user === null ? {} : { uid: user.uid, gid: user.gid }
-  const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], {
-    ...identity,
-    encoding: 'utf8',
-    cwd: dir,
-  })
+  const init = spawnSync(
+    join(bin, 'initdb'),
+    ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+    {
+      ...identity,
+      encoding: 'utf8',
+      cwd: dir,
+    },
+  )
   if (init.status !== 0) {
     rmSync(dir, { recursive: true, force: true })
     throw new Error(`initdb failed: ${init.stderr || init.stdout}`)
@@ -105,7 +113,9 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   let child: ChildProcess | null = null
 
   const ready = (): boolean =>
-    spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-t', '1'], { stdio: 'ignore' }).status === 0
+    spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-t', '1'], {
+      stdio: 'ignore',
+    }).status === 0
 
   const start = async (): Promise<void> => {
     if (child !== null) throw new Error('postgres is already running')
@@ -113,7 +123,12 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     const log = openSync(logPath, 'a')
     if (user !== null) chownSync(logPath, user.uid, user.gid)
     // Its own process group, so that kill() reaches every backend at once.
-    const spawned = spawn(join(bin, 'postgres'), args, { ...identity, cwd: dir, detached: true, stdio: ['ignore', log, log] })
+    const spawned = spawn(join(bin, 'postgres'), args, {
+      ...identity,
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', log, log],
+    })
     closeSync(log)
     child = spawned
     spawned.once('exit', () => {
@@ -121,7 +136,8 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     })
     for (let attempt = 0; attempt < 400; attempt++) {
       if (ready()) return
-      if (child !== spawned) throw new Error(`postgres exited while starting: ${readFileSync(logPath, 'utf8').slice(-2000)}`)
+      if (child !== spawned)
+        throw new Error(`postgres exited while starting: ${readFileSync(logPath, 'utf8').slice(-2000)}`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     throw new Error(`postgres did not answer on port ${port}; see ${logPath}`)

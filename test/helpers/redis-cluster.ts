@@ -78,7 +78,8 @@ export interface RedisCluster {
 function redisCliBinary(): string {
   const found = spawnSync('sh', ['-c', 'command -v redis-cli'], { encoding: 'utf8' })
   const path = found.stdout.trim()
-  if (found.status !== 0 || path === '') throw new Error('redis-cli is not installed; it comes with `apt-get install -y redis-server`')
+  if (found.status !== 0 || path === '')
+    throw new Error('redis-cli is not installed; it comes with `apt-get install -y redis-server`')
   return path
 }
 
@@ -112,10 +113,15 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   const count = (options.masters ?? 3) * (1 + replicas)
   const cli = (port: number, ...args: string[]): Promise<string> =>
     new Promise((resolve, reject) => {
-      execFile(cliBinary, ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`redis-cli -p ${port} ${args.join(' ')}: ${error.message} ${stderr}`))
-        else resolve(stdout.trim())
-      })
+      execFile(
+        cliBinary,
+        ['-h', '127.0.0.1', '-p', String(port), ...args],
+        { timeout: 10_000 },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`redis-cli -p ${port} ${args.join(' ')}: ${error.message} ${stderr}`))
+          else resolve(stdout.trim())
+        },
+      )
     })
 
   const nodes: (RedisClusterNode & { stopNode(): Promise<void> })[] = []
@@ -125,19 +131,32 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     let busPort = await freePort()
     while (busPort === port) busPort = await freePort()
     const args = [
-      '--port', String(port),
-      '--cluster-port', String(busPort),
-      '--bind', '127.0.0.1',
-      '--dir', dir,
-      '--save', '',
-      '--appendonly', 'no',
-      '--daemonize', 'no',
-      '--protected-mode', 'yes',
-      '--cluster-enabled', 'yes',
-      '--cluster-config-file', join(dir, 'nodes.conf'),
-      '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000),
-      '--cluster-require-full-coverage', options.requireFullCoverage === true ? 'yes' : 'no',
-      '--logfile', join(dir, 'redis.log'),
+      '--port',
+      String(port),
+      '--cluster-port',
+      String(busPort),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, 'nodes.conf'),
+      '--cluster-node-timeout',
+      String(options.nodeTimeoutMs ?? 1000),
+      '--cluster-require-full-coverage',
+      options.requireFullCoverage === true ? 'yes' : 'no',
+      '--logfile',
+      join(dir, 'redis.log'),
       ...(options.args ?? []),
     ]
     let child: ChildProcess | null = null
@@ -182,7 +201,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await Promise.all(nodes.map((node) => node.stopNode()))
   }
 
-  const waitForState = async (state: 'ok' | 'fail' = 'ok', which: readonly RedisClusterNode[] = nodes, deadlineMs = 20_000): Promise<void> => {
+  const waitForState = async (
+    state: 'ok' | 'fail' = 'ok',
+    which: readonly RedisClusterNode[] = nodes,
+    deadlineMs = 20_000,
+  ): Promise<void> => {
     const end = Date.now() + deadlineMs
     for (;;) {
       const infos = await Promise.all(which.map((node) => cli(node.port, 'CLUSTER', 'INFO').catch(() => '')))
@@ -190,7 +213,10 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       // every node must also know the full slot map (redis-cli's "all slots covered" is checked on one node)
       const covered = state === 'fail' || infos.every((info) => info.includes('cluster_slots_assigned:16384'))
       if (ok && covered) return
-      if (Date.now() > end) throw new Error(`the cluster did not reach cluster_state:${state}: ${infos.map((i) => i.split('\n')[0]).join(', ')}`)
+      if (Date.now() > end)
+        throw new Error(
+          `the cluster did not reach cluster_state:${state}: ${infos.map((i) => i.split('\n')[0]).join(', ')}`,
+        )
       await sleep(50)
     }
   }
@@ -200,9 +226,19 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await new Promise<void>((resolve, reject) => {
       execFile(
         cliBinary,
-        ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+        [
+          '--cluster',
+          'create',
+          ...nodes.map((node) => `127.0.0.1:${node.port}`),
+          '--cluster-replicas',
+          String(replicas),
+          '--cluster-yes',
+        ],
         { timeout: 30_000 },
-        (error, stdout, stderr) => (error ? reject(new Error(`redis-cli --cluster create failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve()),
+        (error, stdout, stderr) =>
+          error
+            ? reject(new Error(`redis-cli --cluster create failed: ${error.message}\n${stdout}\n${stderr}`))
+            : resolve(),
       )
     })
     await waitForState('ok')

@@ -52,7 +52,9 @@ export function redisServerBinary(): string {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' })
   const path = found.stdout.trim()
   if (found.status !== 0 || path === '') {
-    throw new Error('redis-server is not installed; run `apt-get install -y redis-server` (the tests start their own server)')
+    throw new Error(
+      'redis-server is not installed; run `apt-get install -y redis-server` (the tests start their own server)',
+    )
   }
   return path
 }
@@ -100,16 +102,26 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const dir = mkdtempSync(join(tmpdir(), 'llm-budget-redis-'))
   const port = await freePort()
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', options.appendonly === true ? 'yes' : 'no',
-    '--appendfsync', options.appendfsync ?? 'always',
-    '--hz', String(options.hz ?? 10),
-    '--daemonize', 'no',
-    '--protected-mode', 'yes',
-    '--logfile', join(dir, 'redis.log'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.appendonly === true ? 'yes' : 'no',
+    '--appendfsync',
+    options.appendfsync ?? 'always',
+    '--hz',
+    String(options.hz ?? 10),
+    '--daemonize',
+    'no',
+    '--protected-mode',
+    'yes',
+    '--logfile',
+    join(dir, 'redis.log'),
     ...(options.args ?? []),
   ]
   let child: ChildProcess | null = null

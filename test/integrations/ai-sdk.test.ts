@@ -63,8 +63,18 @@ describe('AI SDK middleware', () => {
   it('Anthropic through the AI SDK: 1h cache writes and web searches priced from the raw usage', async () => {
     const { manager, events } = await setup()
     const provider = createAnthropic({ apiKey: 'sk-ant-test', baseURL: `${anthropicServer.url}/v1` })
-    const model = wrapLanguageModel({ model: provider('claude-haiku-4-5'), middleware: budgetMiddleware({ manager, context: { user: 'alice' } }) })
-    const usage: WireUsage = { input: 20000, output: 300, cacheRead: 10000, cacheWrite5m: 1000, cacheWrite1h: 5000, webSearches: 1 }
+    const model = wrapLanguageModel({
+      model: provider('claude-haiku-4-5'),
+      middleware: budgetMiddleware({ manager, context: { user: 'alice' } }),
+    })
+    const usage: WireUsage = {
+      input: 20000,
+      output: 300,
+      cacheRead: 10000,
+      cacheWrite5m: 1000,
+      cacheWrite1h: 5000,
+      webSearches: 1,
+    }
     anthropicServer.defaultBehavior = { usage }
     await generateText({ model, prompt: 'Hi', maxOutputTokens: 500 })
     const streamed = streamText({ model, prompt: 'Hi', maxOutputTokens: 500 })
@@ -80,9 +90,16 @@ describe('AI SDK middleware', () => {
   it('a refused call throws BudgetExceededError and sends nothing', async () => {
     const { manager, events } = await setup(0.000001)
     const model = openaiModel({ manager, context: { user: 'alice' } })
-    await expect(generateText({ model, prompt: 'Hi', maxOutputTokens: 1000 })).rejects.toBeInstanceOf(BudgetExceededError)
+    await expect(generateText({ model, prompt: 'Hi', maxOutputTokens: 1000 })).rejects.toBeInstanceOf(
+      BudgetExceededError,
+    )
     const errors: unknown[] = []
-    const streamed = streamText({ model, prompt: 'Hi', maxOutputTokens: 1000, onError: ({ error }) => void errors.push(error) })
+    const streamed = streamText({
+      model,
+      prompt: 'Hi',
+      maxOutputTokens: 1000,
+      onError: ({ error }) => void errors.push(error),
+    })
     await expect(streamed.text).rejects.toThrow()
     expect(errors[0]).toBeInstanceOf(BudgetExceededError)
     expect(openaiServer.count()).toBe(0)
@@ -107,7 +124,13 @@ describe('AI SDK middleware', () => {
     const model = openaiModel({ manager, context: { user: 'alice' } })
     openaiServer.defaultBehavior = { usage: USAGE, chunks: 50, chunkDelayMs: 10 }
     const controller = new AbortController()
-    const streamed = streamText({ model, prompt: 'Hi', maxOutputTokens: 100, abortSignal: controller.signal, onError: () => {} })
+    const streamed = streamText({
+      model,
+      prompt: 'Hi',
+      maxOutputTokens: 100,
+      abortSignal: controller.signal,
+      onError: () => {},
+    })
     let seen = 0
     try {
       for await (const _ of streamed.textStream) {
@@ -130,7 +153,7 @@ describe('AI SDK middleware', () => {
     const model = openaiModel({ manager, context: { user: 'alice' }, capOutputTokens: true }, 'gpt-4o')
     openaiServer.defaultBehavior = { usage: { input: 20, output: 10 } }
     await generateText({ model, prompt: 'Hi', maxOutputTokens: 4000 })
-    const sent = (openaiServer.requests[0]!.body as { max_tokens?: number; max_completion_tokens?: number })
+    const sent = openaiServer.requests[0]!.body as { max_tokens?: number; max_completion_tokens?: number }
     const cap = sent.max_tokens ?? sent.max_completion_tokens
     expect(cap).toBeLessThan(500)
     expect(cap).toBeGreaterThan(400)
@@ -141,30 +164,39 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const MINI_NANO = () => expectedNano(MINI, { model: MINI, usage: chatUsage(USAGE) })
 
 describe('AI SDK middleware: every exit path', () => {
-  it.each(['textStream', 'fullStream'] as const)('breaking out of %s early: the AI SDK keeps reading the provider stream, which is charged once at its reported usage', async (which) => {
-    const { manager, events } = await setup()
-    const model = openaiModel({ manager, context: { user: 'alice' } })
-    openaiServer.defaultBehavior = { usage: USAGE, chunks: 20, chunkDelayMs: 5 }
-    const streamed = streamText({ model, prompt: 'Hi', maxOutputTokens: 100 })
-    let seen = 0
-    for await (const _ of streamed[which]) {
-      if (++seen === 2) break
-    }
-    await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 5000 })
-    expect(events[0]!.estimated).toBe(false)
-    expect(events[0]!.record['costNanoUsd']).toBe(MINI_NANO())
-    expect(await reserved(manager)).toBe(0)
-    await sleep(50)
-    expect(events).toHaveLength(1)
-    expect(openaiServer.count()).toBe(1)
-  })
+  it.each(['textStream', 'fullStream'] as const)(
+    'breaking out of %s early: the AI SDK keeps reading the provider stream, which is charged once at its reported usage',
+    async (which) => {
+      const { manager, events } = await setup()
+      const model = openaiModel({ manager, context: { user: 'alice' } })
+      openaiServer.defaultBehavior = { usage: USAGE, chunks: 20, chunkDelayMs: 5 }
+      const streamed = streamText({ model, prompt: 'Hi', maxOutputTokens: 100 })
+      let seen = 0
+      for await (const _ of streamed[which]) {
+        if (++seen === 2) break
+      }
+      await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 5000 })
+      expect(events[0]!.estimated).toBe(false)
+      expect(events[0]!.record['costNanoUsd']).toBe(MINI_NANO())
+      expect(await reserved(manager)).toBe(0)
+      await sleep(50)
+      expect(events).toHaveLength(1)
+      expect(openaiServer.count()).toBe(1)
+    },
+  )
 
   it('breaking out and aborting stops the request: charged once at an estimate, hold released', async () => {
     const { manager, events } = await setup()
     const model = openaiModel({ manager, context: { user: 'alice' } })
     openaiServer.defaultBehavior = { usage: USAGE, chunks: 200, chunkDelayMs: 10 }
     const controller = new AbortController()
-    const streamed = streamText({ model, prompt: 'Hi', maxOutputTokens: 100, abortSignal: controller.signal, onError: () => {} })
+    const streamed = streamText({
+      model,
+      prompt: 'Hi',
+      maxOutputTokens: 100,
+      abortSignal: controller.signal,
+      onError: () => {},
+    })
     let seen = 0
     for await (const _ of streamed.fullStream) {
       if (++seen === 4) break
@@ -183,7 +215,10 @@ describe('AI SDK middleware: every exit path', () => {
     const { manager, events } = await setup()
     const model = openaiModel({ manager, context: { user: 'alice' } })
     openaiServer.defaultBehavior = { usage: USAGE, chunks: 200, chunkDelayMs: 10 }
-    const { stream } = await model.doStream({ prompt: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }], maxOutputTokens: 100 })
+    const { stream } = await model.doStream({
+      prompt: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+      maxOutputTokens: 100,
+    })
     const reader = stream.getReader()
     let deltas = 0
     while (deltas < 3) {
@@ -202,7 +237,13 @@ describe('AI SDK middleware: every exit path', () => {
     const model = openaiModel({ manager, context: { user: 'alice' } })
     openaiServer.defaultBehavior = { usage: USAGE, chunks: 10, cutAfterChunks: 3 }
     const errors: unknown[] = []
-    const streamed = streamText({ model, prompt: 'Hi', maxOutputTokens: 100, maxRetries: 0, onError: ({ error }) => void errors.push(error) })
+    const streamed = streamText({
+      model,
+      prompt: 'Hi',
+      maxOutputTokens: 100,
+      maxRetries: 0,
+      onError: ({ error }) => void errors.push(error),
+    })
     let text = ''
     // The cut surfaces as an error part (onError) or as a thrown APICallError, depending on where the AI SDK sees it.
     await (async () => {
@@ -226,7 +267,12 @@ describe('AI SDK middleware: every exit path', () => {
     openaiServer.enqueue({ status: 400 }, { status: 400 })
     await expect(generateText({ model, prompt: 'Hi', maxOutputTokens: 100 })).rejects.toThrow(/scripted 400/)
     const errors: unknown[] = []
-    const streamed = streamText({ model, prompt: 'Hi', maxOutputTokens: 100, onError: ({ error }) => void errors.push(error) })
+    const streamed = streamText({
+      model,
+      prompt: 'Hi',
+      maxOutputTokens: 100,
+      onError: ({ error }) => void errors.push(error),
+    })
     await expect(streamed.text).rejects.toThrow()
     expect(String(errors[0])).toMatch(/scripted 400/)
     expect(openaiServer.count()).toBe(2)
@@ -248,7 +294,10 @@ describe('AI SDK middleware: every exit path', () => {
     expect(generated.response.modelId).toBe(MINI)
     const streamed = streamText({ model, prompt: 'Hi', maxOutputTokens: 1000 })
     expect(await streamed.text).toBe('Hello part 1 part 2')
-    expect(openaiServer.requests.map((r) => (r.body as { model: string }).model)).toEqual(['gpt-4o-mini', 'gpt-4o-mini'])
+    expect(openaiServer.requests.map((r) => (r.body as { model: string }).model)).toEqual([
+      'gpt-4o-mini',
+      'gpt-4o-mini',
+    ])
     await vi.waitFor(() => expect(events).toHaveLength(2))
     for (const event of events) {
       expect(event.record['modelServed']).toBe(MINI)

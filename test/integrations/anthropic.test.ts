@@ -22,7 +22,14 @@ function sdk(maxRetries = 0): Anthropic {
 }
 
 const messages = [{ role: 'user' as const, content: 'Why did the worker crash?' }]
-const CACHED: WireUsage = { input: 58652, output: 1187, cacheRead: 51236, cacheWrite5m: 1402, cacheWrite1h: 6000, webSearches: 2 }
+const CACHED: WireUsage = {
+  input: 58652,
+  output: 1187,
+  cacheRead: 51236,
+  cacheWrite5m: 1402,
+  cacheWrite1h: 6000,
+  webSearches: 2,
+}
 const SIMPLE: WireUsage = { input: 4219, output: 187, cacheRead: 4210 }
 
 function nano(model: string, usage: WireUsage): number {
@@ -51,16 +58,25 @@ describe('messages', () => {
     const anthropic = withAnthropicBudget(sdk(), { manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: SIMPLE, messageDeltas: 3 }
     await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 500, messages })
-    const stream = await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 500, messages, stream: true })
+    const stream = await anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 500,
+      messages,
+      stream: true,
+    })
     for await (const _ of stream) {
       // consume
     }
-    const final = await anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 500, messages }).finalMessage()
+    const final = await anthropic.messages
+      .stream({ model: 'claude-haiku-4-5', max_tokens: 500, messages })
+      .finalMessage()
     expect(final.usage.output_tokens).toBe(187)
     expect(events).toHaveLength(3)
     const expected = nano('claude-haiku-4-5-20251001', SIMPLE)
     expect(events.map((e) => e.record['costNanoUsd'])).toEqual([expected, expected, expected])
-    expect(events.every((e) => e.record['modelServed'] === 'claude-haiku-4-5-20251001' && e.estimated === false)).toBe(true)
+    expect(events.every((e) => e.record['modelServed'] === 'claude-haiku-4-5-20251001' && e.estimated === false)).toBe(
+      true,
+    )
   })
 
   it('priority service tier is priced at the tier the response reports', async () => {
@@ -68,7 +84,9 @@ describe('messages', () => {
     const anthropic = withAnthropicBudget(sdk(), { manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: { ...SIMPLE, serviceTier: 'priority' } }
     await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 500, messages })
-    expect(events[0]!.record['costNanoUsd']).toBe(nano('claude-haiku-4-5-20251001', { ...SIMPLE, serviceTier: 'priority' }))
+    expect(events[0]!.record['costNanoUsd']).toBe(
+      nano('claude-haiku-4-5-20251001', { ...SIMPLE, serviceTier: 'priority' }),
+    )
   })
 })
 
@@ -77,7 +95,12 @@ describe('exit paths', () => {
     const { manager, events } = await setup()
     const anthropic = withAnthropicBudget(sdk(), { manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: SIMPLE, chunks: 30, chunkDelayMs: 5 }
-    const stream = await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 500, messages, stream: true })
+    const stream = await anthropic.messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 500,
+      messages,
+      stream: true,
+    })
     let seen = 0
     for await (const _ of stream) {
       if (++seen === 4) break
@@ -86,7 +109,9 @@ describe('exit paths', () => {
     expect(events[0]!.estimated).toBe(true)
     expect(events[0]!.record['status']).toBe('aborted')
     // At least the exact input side from message_start.
-    expect(events[0]!.record['costNanoUsd']).toBeGreaterThanOrEqual(nano('claude-haiku-4-5-20251001', { ...SIMPLE, output: 1 }))
+    expect(events[0]!.record['costNanoUsd']).toBeGreaterThanOrEqual(
+      nano('claude-haiku-4-5-20251001', { ...SIMPLE, output: 1 }),
+    )
     expect(await reserved(manager)).toBe(0)
     await new Promise((r) => setTimeout(r, 50))
     expect(events).toHaveLength(1)
@@ -112,7 +137,9 @@ describe('exit paths', () => {
     const { manager, events } = await setup()
     const anthropic = withAnthropicBudget(sdk(), { manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: SIMPLE, chunks: 10, cutAfterChunks: 2 }
-    await expect(anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 500, messages }).finalMessage()).rejects.toThrow()
+    await expect(
+      anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 500, messages }).finalMessage(),
+    ).rejects.toThrow()
     await vi.waitFor(() => expect(events).toHaveLength(1))
     expect(events[0]!.estimated).toBe(true)
     expect(await reserved(manager)).toBe(0)
@@ -123,9 +150,14 @@ describe('admission', () => {
   it('a refused call raises BudgetExceededError for create() and messages.stream(), and sends nothing', async () => {
     const { manager, events } = await setup(0.000001)
     const anthropic = withAnthropicBudget(sdk(2), { manager, context: { user: 'alice' } })
-    await expect(anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 500, messages })).rejects.toBeInstanceOf(BudgetExceededError)
+    await expect(
+      anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 500, messages }),
+    ).rejects.toBeInstanceOf(BudgetExceededError)
     // MessageStream wraps every non-SDK error in an AnthropicError whose `cause` is the original.
-    const error: unknown = await anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 500, messages }).finalMessage().catch((e: unknown) => e)
+    const error: unknown = await anthropic.messages
+      .stream({ model: 'claude-haiku-4-5', max_tokens: 500, messages })
+      .finalMessage()
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(Anthropic.AnthropicError)
     expect((error as Error).cause).toBeInstanceOf(BudgetExceededError)
     expect(server.count()).toBe(0)
@@ -136,7 +168,9 @@ describe('admission', () => {
     const { manager, events } = await setup()
     const anthropic = withAnthropicBudget(sdk(0), { manager, context: { user: 'alice' } })
     server.enqueue({ status: 529 })
-    await expect(anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 500, messages })).rejects.toBeInstanceOf(Anthropic.APIError)
+    await expect(
+      anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 500, messages }),
+    ).rejects.toBeInstanceOf(Anthropic.APIError)
     expect(events).toHaveLength(0)
     expect(await reserved(manager)).toBe(0)
     expect(await spend(manager)).toBe(0)
@@ -172,7 +206,9 @@ describe('admission', () => {
     const anthropic = withAnthropicBudget(sdk(), { manager, context: { user: 'alice' }, estimate: perCall / 1e9 })
     server.defaultBehavior = { usage: SIMPLE, chunkDelayMs: 2 }
     const results = await Promise.allSettled(
-      Array.from({ length: 200 }, () => anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 500, messages }).finalMessage()),
+      Array.from({ length: 200 }, () =>
+        anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 500, messages }).finalMessage(),
+      ),
     )
     expect(server.count()).toBe(100)
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')

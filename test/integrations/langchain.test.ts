@@ -37,7 +37,11 @@ function chat(handler: BudgetCallbackHandler, maxRetries = 0, streaming = false)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Exactly one estimated, aborted charge; nothing held; no run left open; no second event later. */
-async function expectChargedOnceAborted(manager: Awaited<ReturnType<typeof setup>>['manager'], events: Awaited<ReturnType<typeof setup>>['events'], handler: BudgetCallbackHandler) {
+async function expectChargedOnceAborted(
+  manager: Awaited<ReturnType<typeof setup>>['manager'],
+  events: Awaited<ReturnType<typeof setup>>['events'],
+  handler: BudgetCallbackHandler,
+) {
   await vi.waitFor(() => expect(events).toHaveLength(1))
   expect(events[0]!.estimated).toBe(true)
   expect(events[0]!.record['status']).toBe('aborted')
@@ -57,7 +61,8 @@ describe('LangChain callback handler', () => {
     const message = await model.invoke('Summarise the termination clause.', { metadata: { user: 'alice' } })
     expect(message.response_metadata['model_name']).toBe(SERVED)
     let text = ''
-    for await (const chunk of await model.stream('Summarise the termination clause.', { metadata: { user: 'alice' } })) text += String(chunk.content)
+    for await (const chunk of await model.stream('Summarise the termination clause.', { metadata: { user: 'alice' } }))
+      text += String(chunk.content)
     expect(text).toBe('Hello part 1 part 2')
     expect(events).toHaveLength(2)
     const nano = expectedNano(SERVED, { model: SERVED, usage: chatUsage(USAGE) })
@@ -114,7 +119,8 @@ describe('LangChain callback handler: every exit path', () => {
     let seen = 0
     await expect(
       (async () => {
-        for await (const _ of await chat(handler).stream('Hi', { signal: controller.signal })) if (++seen === 3) controller.abort()
+        for await (const _ of await chat(handler).stream('Hi', { signal: controller.signal }))
+          if (++seen === 3) controller.abort()
       })(),
     ).rejects.toThrow(/abort/i)
     await expectChargedOnceAborted(manager, events, handler)
@@ -128,7 +134,9 @@ describe('LangChain callback handler: every exit path', () => {
     const controller = new AbortController()
     let tokens = 0
     const abortAfterThree = { handleLLMNewToken: () => void (++tokens === 3 && controller.abort()) }
-    await expect(chat(handler, 0, true).invoke('Hi', { signal: controller.signal, callbacks: [abortAfterThree] })).rejects.toThrow(/abort/i)
+    await expect(
+      chat(handler, 0, true).invoke('Hi', { signal: controller.signal, callbacks: [abortAfterThree] }),
+    ).rejects.toThrow(/abort/i)
     await expectChargedOnceAborted(manager, events, handler)
   })
 
@@ -216,14 +224,23 @@ describe('LangChain callback handler: every exit path', () => {
     const { manager, events } = await setup(0.002)
     const handler = new BudgetCallbackHandler({ manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: USAGE }
-    const mini = new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-test', configuration: { baseURL: `${server.url}/v1` }, maxRetries: 0, maxTokens: 500, callbacks: [handler] })
+    const mini = new ChatOpenAI({
+      model: 'gpt-4o-mini',
+      apiKey: 'sk-test',
+      configuration: { baseURL: `${server.url}/v1` },
+      maxRetries: 0,
+      maxTokens: 500,
+      callbacks: [handler],
+    })
     const silence = vi.spyOn(console, 'error').mockImplementation(() => {})
     const reply = await chat(handler).withFallbacks([mini]).invoke('Hi')
     silence.mockRestore()
     expect(reply.response_metadata['model_name']).toBe('gpt-4o-mini-2024-07-18')
     expect(server.requests.map((r) => (r.body as { model: string }).model)).toEqual(['gpt-4o-mini'])
     expect(events).toHaveLength(1)
-    expect(events[0]!.record['costNanoUsd']).toBe(expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }))
+    expect(events[0]!.record['costNanoUsd']).toBe(
+      expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }),
+    )
     expect(await reserved(manager)).toBe(0)
   })
 

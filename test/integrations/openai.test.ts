@@ -34,7 +34,9 @@ describe('chat completions', () => {
     expect(events).toHaveLength(1)
     const record = events[0]!.record
     expect(record['modelServed']).toBe('gpt-4o-mini-2024-07-18')
-    expect(record['costNanoUsd']).toBe(expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }))
+    expect(record['costNanoUsd']).toBe(
+      expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }),
+    )
     expect(events[0]!.estimated).toBe(false)
     expect(await reserved(manager)).toBe(0)
   })
@@ -44,7 +46,13 @@ describe('chat completions', () => {
     const openai = withOpenAIBudget(sdk(), { manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: USAGE }
     await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 100 })
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 100, stream: true, stream_options: { include_usage: true } })
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      max_tokens: 100,
+      stream: true,
+      stream_options: { include_usage: true },
+    })
     const chunks = []
     for await (const chunk of stream) chunks.push(chunk)
     // The caller asked for usage: the usage-only chunk is delivered.
@@ -60,7 +68,12 @@ describe('chat completions', () => {
     const { manager, events } = await setup()
     const openai = withOpenAIBudget(sdk(), { manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: USAGE }
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true, max_tokens: 100 })
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      stream: true,
+      max_tokens: 100,
+    })
     const chunks = []
     for await (const chunk of stream) chunks.push(chunk)
     expect((server.requests[0]!.body as { stream_options?: unknown }).stream_options).toEqual({ include_usage: true })
@@ -68,14 +81,21 @@ describe('chat completions', () => {
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello part 1 part 2')
     expect(events).toHaveLength(1)
     expect(events[0]!.estimated).toBe(false)
-    expect(events[0]!.record['costNanoUsd']).toBe(expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }))
+    expect(events[0]!.record['costNanoUsd']).toBe(
+      expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }),
+    )
   })
 
   it('break out of a stream: charged once, flagged estimated, hold released', async () => {
     const { manager, events } = await setup()
     const openai = withOpenAIBudget(sdk(), { manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: USAGE, chunks: 20, chunkDelayMs: 5 }
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true, max_tokens: 100 })
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      stream: true,
+      max_tokens: 100,
+    })
     let seen = 0
     for await (const _ of stream) {
       if (++seen === 3) break
@@ -94,7 +114,10 @@ describe('chat completions', () => {
     const openai = withOpenAIBudget(sdk(), { manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: USAGE, chunks: 50, chunkDelayMs: 10 }
     const controller = new AbortController()
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true, max_tokens: 100 }, { signal: controller.signal })
+    const stream = await openai.chat.completions.create(
+      { model: 'gpt-4o-mini', messages, stream: true, max_tokens: 100 },
+      { signal: controller.signal },
+    )
     let seen = 0
     try {
       for await (const _ of stream) {
@@ -115,7 +138,12 @@ describe('chat completions', () => {
     const { manager, events } = await setup()
     const openai = withOpenAIBudget(sdk(), { manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: USAGE, chunks: 10, cutAfterChunks: 3 }
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true, max_tokens: 100 })
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      stream: true,
+      max_tokens: 100,
+    })
     await expect(
       (async () => {
         for await (const _ of stream) {
@@ -137,9 +165,18 @@ describe('responses', () => {
     const openai = withOpenAIBudget(sdk(), { manager, context: { user: 'alice' } })
     const usage: WireUsage = { input: 5321, output: 117, cacheRead: 4096 }
     server.defaultBehavior = { usage }
-    const response = await openai.responses.create({ model: 'gpt-4.1', input: 'Three options?', max_output_tokens: 300 })
+    const response = await openai.responses.create({
+      model: 'gpt-4.1',
+      input: 'Three options?',
+      max_output_tokens: 300,
+    })
     expect(response.model).toBe('gpt-4.1-2025-04-14')
-    const stream = await openai.responses.create({ model: 'gpt-4.1', input: 'Three options?', max_output_tokens: 300, stream: true })
+    const stream = await openai.responses.create({
+      model: 'gpt-4.1',
+      input: 'Three options?',
+      max_output_tokens: 300,
+      stream: true,
+    })
     const types: string[] = []
     for await (const event of stream) types.push(event.type)
     expect(types.at(-1)).toBe('response.completed')
@@ -156,18 +193,33 @@ describe('other endpoints', () => {
     const { manager, events } = await setup()
     const openai = withOpenAIBudget(sdk(), { manager, context: { user: 'alice' } })
     await openai.embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'] })
-    expect(events[0]!.record['costNanoUsd']).toBe(expectedNano('text-embedding-3-small', { model: 'text-embedding-3-small', usage: { prompt_tokens: 23, total_tokens: 23 } }))
+    expect(events[0]!.record['costNanoUsd']).toBe(
+      expectedNano('text-embedding-3-small', {
+        model: 'text-embedding-3-small',
+        usage: { prompt_tokens: 23, total_tokens: 23 },
+      }),
+    )
 
     await openai.images.generate({ model: 'gpt-image-1', prompt: 'a lighthouse', size: '1024x1024', quality: 'medium' })
     expect(events[1]!.record['costNanoUsd']).toBe(
       expectedNano('gpt-image-1', {
-        usage: { input_tokens: 48, input_tokens_details: { image_tokens: 0, text_tokens: 48 }, output_tokens: 1056, total_tokens: 1104 },
+        usage: {
+          input_tokens: 48,
+          input_tokens_details: { image_tokens: 0, text_tokens: 48 },
+          output_tokens: 1056,
+          total_tokens: 1104,
+        },
       }),
     )
     expect(events[1]!.estimated).toBe(false)
 
-    await openai.audio.transcriptions.create({ model: 'whisper-1', file: new File([new Uint8Array(64)], 'a.mp3', { type: 'audio/mpeg' }) })
-    expect(events[2]!.record['costNanoUsd']).toBe(expectedNano('whisper-1', { text: '', usage: { type: 'duration', seconds: 94 } }))
+    await openai.audio.transcriptions.create({
+      model: 'whisper-1',
+      file: new File([new Uint8Array(64)], 'a.mp3', { type: 'audio/mpeg' }),
+    })
+    expect(events[2]!.record['costNanoUsd']).toBe(
+      expectedNano('whisper-1', { text: '', usage: { type: 'duration', seconds: 94 } }),
+    )
     expect(events[2]!.record['costNanoUsd']).toBeGreaterThan(0)
 
     const audio = await openai.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'Hello there, caller.' })
@@ -181,8 +233,12 @@ describe('admission', () => {
   it('a call the budget cannot admit raises BudgetExceededError and sends nothing', async () => {
     const { manager, events } = await setup(0.000001)
     const openai = withOpenAIBudget(sdk(2), { manager, context: { user: 'alice' } })
-    await expect(openai.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 1000 })).rejects.toBeInstanceOf(BudgetExceededError)
-    await expect(openai.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 1000, stream: true })).rejects.toBeInstanceOf(BudgetExceededError)
+    await expect(
+      openai.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 1000 }),
+    ).rejects.toBeInstanceOf(BudgetExceededError)
+    await expect(
+      openai.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 1000, stream: true }),
+    ).rejects.toBeInstanceOf(BudgetExceededError)
     expect(server.count()).toBe(0)
     expect(events).toHaveLength(0)
   })
@@ -191,7 +247,9 @@ describe('admission', () => {
     const { manager, events } = await setup()
     const openai = withOpenAIBudget(sdk(), { manager, context: { user: 'alice' } })
     server.enqueue({ status: 400 })
-    await expect(openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 10 })).rejects.toBeInstanceOf(OpenAI.BadRequestError)
+    await expect(
+      openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 10 }),
+    ).rejects.toBeInstanceOf(OpenAI.BadRequestError)
     expect(server.count()).toBe(1)
     expect(events).toHaveLength(0)
     expect(await reserved(manager)).toBe(0)
@@ -204,23 +262,36 @@ describe('admission', () => {
     const openai = withOpenAIBudget(sdk(2), { manager: counting.manager, context: { user: 'alice' } })
     server.defaultBehavior = { usage: USAGE }
     server.enqueue({ status: 500, retryAfter: '0.01' }, { status: 503, retryAfter: '0.01' })
-    const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50, stream: true })
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      max_tokens: 50,
+      stream: true,
+    })
     for await (const _ of stream) {
       // consume
     }
     expect(server.count()).toBe(3)
     expect(counting.reserves()).toBe(3)
     expect(events).toHaveLength(1)
-    expect(events[0]!.record['costNanoUsd']).toBe(expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }))
+    expect(events[0]!.record['costNanoUsd']).toBe(
+      expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }),
+    )
     expect(await reserved(manager)).toBe(0)
   })
 
   it('a retry the budget can no longer admit stops with BudgetExceededError', async () => {
     const { manager } = await setup(0.01)
     let calls = 0
-    const openai = withOpenAIBudget(sdk(2), { manager, context: { user: 'alice' }, estimate: () => (++calls === 1 ? 0.001 : 5) })
+    const openai = withOpenAIBudget(sdk(2), {
+      manager,
+      context: { user: 'alice' },
+      estimate: () => (++calls === 1 ? 0.001 : 5),
+    })
     server.enqueue({ status: 500, retryAfter: '0.01' })
-    await expect(openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50 })).rejects.toBeInstanceOf(BudgetExceededError)
+    await expect(
+      openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50 }),
+    ).rejects.toBeInstanceOf(BudgetExceededError)
     expect(server.count()).toBe(1)
     expect(await reserved(manager)).toBe(0)
   })
@@ -233,7 +304,9 @@ describe('admission', () => {
     await openai.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 1000 })
     expect((server.requests[0]!.body as { model: string }).model).toBe('gpt-4o-mini')
     expect(events[0]!.record['modelServed']).toBe('gpt-4o-mini-2024-07-18')
-    expect(events[0]!.record['costNanoUsd']).toBe(expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }))
+    expect(events[0]!.record['costNanoUsd']).toBe(
+      expectedNano('gpt-4o-mini-2024-07-18', { model: 'gpt-4o-mini-2024-07-18', usage: chatUsage(USAGE) }),
+    )
   })
 
   it('200 concurrent streamed calls against a budget that fits 100: exactly 100 reach the server', async () => {
@@ -244,7 +317,12 @@ describe('admission', () => {
     server.defaultBehavior = { usage: USAGE, chunkDelayMs: 2 }
     const results = await Promise.allSettled(
       Array.from({ length: 200 }, async () => {
-        const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50, stream: true })
+        const stream = await openai.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages,
+          max_tokens: 50,
+          stream: true,
+        })
         for await (const _ of stream) {
           // consume
         }
@@ -271,7 +349,10 @@ describe('context', () => {
         return { team: 'search' }
       },
     })
-    await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 10 }, { headers: { [CONTEXT_HEADER]: JSON.stringify({ user: 'alice' }) } })
+    await openai.chat.completions.create(
+      { model: 'gpt-4o-mini', messages, max_tokens: 10 },
+      { headers: { [CONTEXT_HEADER]: JSON.stringify({ user: 'alice' }) } },
+    )
     expect(seen).toEqual(['chat.completions:gpt-4o-mini'])
     expect(server.requests[0]!.headers[CONTEXT_HEADER]).toBeUndefined()
     expect(events[0]!.record['context']).toMatchObject({ user: 'alice', team: 'search' })

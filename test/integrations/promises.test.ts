@@ -60,9 +60,18 @@ describe('per-unit calls reserve a real estimate', () => {
 
   it('image generation, speech and transcription are refused before the call when the budget cannot hold them', async () => {
     const client = await spentOut()
-    await expect(client.images.generate({ model: 'gpt-image-1', prompt: 'a lighthouse', size: '1024x1024', quality: 'medium' })).rejects.toThrow(BudgetExceededError)
-    await expect(client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'Hello there, caller. '.repeat(40) })).rejects.toThrow(BudgetExceededError)
-    await expect(client.audio.transcriptions.create({ model: 'whisper-1', file: new File([new Uint8Array(64_000)], 'a.mp3', { type: 'audio/mpeg' }) })).rejects.toThrow(BudgetExceededError)
+    await expect(
+      client.images.generate({ model: 'gpt-image-1', prompt: 'a lighthouse', size: '1024x1024', quality: 'medium' }),
+    ).rejects.toThrow(BudgetExceededError)
+    await expect(
+      client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'Hello there, caller. '.repeat(40) }),
+    ).rejects.toThrow(BudgetExceededError)
+    await expect(
+      client.audio.transcriptions.create({
+        model: 'whisper-1',
+        file: new File([new Uint8Array(64_000)], 'a.mp3', { type: 'audio/mpeg' }),
+      }),
+    ).rejects.toThrow(BudgetExceededError)
     expect(openai.requests).toHaveLength(0)
   })
 
@@ -78,7 +87,13 @@ describe('per-unit calls reserve a real estimate', () => {
     }
     const client = withOpenAIBudget(sdk(), { manager: counting, context: { user: 'alice' } })
     await client.images.generate({ model: 'gpt-image-1', prompt: 'a lighthouse', size: '1024x1024', quality: 'low' })
-    await client.images.generate({ model: 'gpt-image-1', prompt: 'a lighthouse', size: '1024x1024', quality: 'high', n: 2 })
+    await client.images.generate({
+      model: 'gpt-image-1',
+      prompt: 'a lighthouse',
+      size: '1024x1024',
+      quality: 'high',
+      n: 2,
+    })
     await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'Hi.' })
     await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'Hi. '.repeat(100) })
     expect(reserves.every((usd) => usd > 0)).toBe(true)
@@ -91,13 +106,29 @@ describe('LangChain without a user', () => {
   for (const provider of ['openai', 'anthropic'] as const) {
     const model = (handler: BudgetCallbackHandler) =>
       provider === 'openai'
-        ? new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'sk-test', configuration: { baseURL: `${openai.url}/v1` }, maxRetries: 0, maxTokens: 200, callbacks: [handler] })
-        : new ChatAnthropic({ model: 'claude-haiku-4-5', apiKey: 'sk-ant-test', anthropicApiUrl: anthropic.url, maxRetries: 0, maxTokens: 200, callbacks: [handler] })
+        ? new ChatOpenAI({
+            model: 'gpt-4o-mini',
+            apiKey: 'sk-test',
+            configuration: { baseURL: `${openai.url}/v1` },
+            maxRetries: 0,
+            maxTokens: 200,
+            callbacks: [handler],
+          })
+        : new ChatAnthropic({
+            model: 'claude-haiku-4-5',
+            apiKey: 'sk-ant-test',
+            anthropicApiUrl: anthropic.url,
+            maxRetries: 0,
+            maxTokens: 200,
+            callbacks: [handler],
+          })
 
     it(`${provider}: the documented String(run.metadata.user) pattern on a run without metadata is a clear error, not user "undefined"`, async () => {
       const manager = new BudgetManager({ store: memoryStore() })
       const handler = new BudgetCallbackHandler({ manager, context: (run) => ({ user: String(run.metadata['user']) }) })
-      const error = await model(handler).invoke('Hello').catch((caught: unknown) => caught)
+      const error = await model(handler)
+        .invoke('Hello')
+        .catch((caught: unknown) => caught)
       expect(error).toBeInstanceOf(InvalidInputError)
       expect(String(error)).toMatch(/metadata/)
       expect(await manager.spendRecords()).toHaveLength(0)

@@ -11,7 +11,10 @@ describe('sha256', () => {
       expect(sha256Hex(s), `length ${n}`).toBe(createHash('sha256').update(s).digest('hex'))
     }
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => sha256Hex(bytes) === createHash('sha256').update(bytes).digest('hex')),
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        (bytes) => sha256Hex(bytes) === createHash('sha256').update(bytes).digest('hex'),
+      ),
       { numRuns: 500 },
     )
     expect(sha256Hex('héllo ✓')).toBe(createHash('sha256').update('héllo ✓').digest('hex'))

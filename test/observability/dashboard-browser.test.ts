@@ -14,7 +14,16 @@ beforeAll(async () => {
   fixture = await startDashboardServer()
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
 }, 60_000)
 afterAll(async () => {
@@ -35,7 +44,8 @@ async function openPage(path: string) {
   const page = await context.newPage()
   const problems: string[] = []
   page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') problems.push(`${message.type()}: ${message.text()}`)
+    if (message.type() === 'error' || message.type() === 'warning')
+      problems.push(`${message.type()}: ${message.text()}`)
   })
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
   const requests: string[] = []
@@ -50,7 +60,9 @@ describe('dashboard in headless chromium', () => {
     await page.locator('#content').waitFor({ state: 'visible' })
     // The token left the address bar (it was in the fragment, which is never sent to the server).
     expect(page.url()).toBe(`${fixture.url}/dashboard`)
-    const data = await (await fetch(`${fixture.url}/dashboard/data`, { headers: { authorization: `Bearer ${TOKEN_A}` } })).json()
+    const data = await (
+      await fetch(`${fixture.url}/dashboard/data`, { headers: { authorization: `Bearer ${TOKEN_A}` } })
+    ).json()
     const from = Date.parse(data.from)
     const report = await fixture.a.querySpend({ from })
     expect(await page.locator('#total-cost').textContent()).toBe(shown(report.exact.cost))
@@ -71,17 +83,22 @@ describe('dashboard in headless chromium', () => {
 
     const byModel = await fixture.a.querySpend({ from, groupBy: ['model'] })
     for (const group of byModel.groups) {
-      expect(await page.locator(`#chart-model .row[data-key="${group.key.model}"] .value`).textContent()).toBe(shown(group.exact.cost))
+      expect(await page.locator(`#chart-model .row[data-key="${group.key.model}"] .value`).textContent()).toBe(
+        shown(group.exact.cost),
+      )
     }
     const byTeam = await fixture.a.querySpend({ from, groupBy: ['team'] })
     for (const group of byTeam.groups) {
-      expect(await page.locator(`#chart-team .row[data-key="${group.key.team}"] .value`).textContent()).toBe(shown(group.exact.cost))
+      expect(await page.locator(`#chart-team .row[data-key="${group.key.team}"] .value`).textContent()).toBe(
+        shown(group.exact.cost),
+      )
     }
     // The day chart: one bar per day, bars with spend have height, and the tallest is the most expensive day.
     const byDay = await fixture.a.querySpend({ from, groupBy: ['day'] })
     expect(await page.locator('#chart-day svg rect').count()).toBe(30)
     const heights = new Map<string, number>()
-    for (const rect of await page.locator('#chart-day svg rect').all()) heights.set((await rect.getAttribute('data-day'))!, Number(await rect.getAttribute('height')))
+    for (const rect of await page.locator('#chart-day svg rect').all())
+      heights.set((await rect.getAttribute('data-day'))!, Number(await rect.getAttribute('height')))
     for (const group of byDay.groups) expect(heights.get(group.key.day!)!, group.key.day).toBeGreaterThan(0)
     const top = [...byDay.groups].sort((x, y) => Number(BigInt(y.costNanoUsd) - BigInt(x.costNanoUsd)))[0]!
     expect(Math.max(...heights.values())).toBe(heights.get(top.key.day!))

@@ -12,8 +12,16 @@ const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-dashboard-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-async function start(): Promise<{ url: string; token: string; exit: Promise<number | null>; kill: () => void; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'dashboard', '--store', `file:${dir}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function start(): Promise<{
+  url: string
+  token: string
+  exit: Promise<number | null>
+  kill: () => void
+  output: () => string
+}> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'dashboard', '--store', `file:${dir}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const found = await new Promise<{ url: string; token: string }>((resolve, reject) => {
@@ -43,8 +51,12 @@ describe('llm-budget dashboard', () => {
     try {
       expect((await fetch(`${first.url}/dashboard`)).status).toBe(200)
       expect((await fetch(`${first.url}/dashboard/data`)).status).toBe(401)
-      expect((await fetch(`${first.url}/dashboard/data`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401)
-      const data = await (await fetch(`${first.url}/dashboard/data`, { headers: { authorization: `Bearer ${first.token}` } })).json()
+      expect((await fetch(`${first.url}/dashboard/data`, { headers: { authorization: 'Bearer nope' } })).status).toBe(
+        401,
+      )
+      const data = await (
+        await fetch(`${first.url}/dashboard/data`, { headers: { authorization: `Bearer ${first.token}` } })
+      ).json()
       expect(data.total.cost).toBe(report.exact.cost)
       expect(data.budgets[0]).toMatchObject({ scope: 'team:search', spend: '1.750000000', limit: '10.000000000' })
     } finally {
@@ -55,7 +67,9 @@ describe('llm-budget dashboard', () => {
     const second = await start()
     try {
       expect(second.token).not.toBe(first.token)
-      expect((await fetch(`${second.url}/dashboard/data`, { headers: { authorization: `Bearer ${first.token}` } })).status).toBe(401)
+      expect(
+        (await fetch(`${second.url}/dashboard/data`, { headers: { authorization: `Bearer ${first.token}` } })).status,
+      ).toBe(401)
     } finally {
       second.kill()
     }

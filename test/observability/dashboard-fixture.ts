@@ -22,7 +22,12 @@ export async function startDashboardServer(): Promise<DashboardFixture> {
   const now = Date.now()
   const clock = fakeClock(now - 3 * 86_400_000)
   const store = memoryStore()
-  const server: Server = createBudgetServer({ store, manager: new BudgetManager({ store, clock }), auth: { tokens: { [TOKEN_A]: 'a', [TOKEN_B]: 'b' } }, dashboard: true })
+  const server: Server = createBudgetServer({
+    store,
+    manager: new BudgetManager({ store, clock }),
+    auth: { tokens: { [TOKEN_A]: 'a', [TOKEN_B]: 'b' } },
+    dashboard: true,
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const a = new BudgetManager({ store: httpStore({ url, token: TOKEN_A }), clock })
@@ -40,12 +45,18 @@ export async function startDashboardServer(): Promise<DashboardFixture> {
   ]
   for (let day = 0; day < 3; day++) {
     for (const [user, team, model, provider, cost] of calls.slice(day, day + 3)) {
-      await a.record({ user, team, provider, metadata: { prompt: 'SECRET PROMPT TEXT' } }, { cost: cost * (day + 1), model, provider })
+      await a.record(
+        { user, team, provider, metadata: { prompt: 'SECRET PROMPT TEXT' } },
+        { cost: cost * (day + 1), model, provider },
+      )
       clock.advance(3_600_000)
     }
     clock.advance(86_400_000 - 3 * 3_600_000)
   }
-  await a.record({ user: 'dave', team: 'search', provider: 'openai' }, { usage: { prompt_tokens: 12_000, completion_tokens: 800 }, model: 'gpt-4o', provider: 'openai' })
+  await a.record(
+    { user: 'dave', team: 'search', provider: 'openai' },
+    { usage: { prompt_tokens: 12_000, completion_tokens: 800 }, model: 'gpt-4o', provider: 'openai' },
+  )
   clock.set(now)
   await b.setBudget('team:other', { maxBudget: 7 })
   await b.record({ user: 'mallory', team: 'other' }, { cost: 99.5, model: 'gpt-4o', provider: 'openai' })

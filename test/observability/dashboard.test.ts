@@ -8,7 +8,8 @@ beforeAll(async () => {
 })
 afterAll(() => fixture.close())
 
-const get = (path: string, token?: string) => fetch(fixture.url + path, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
+const get = (path: string, token?: string) =>
+  fetch(fixture.url + path, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
 
 describe('dashboard over HTTP', () => {
   it('serves the page, script and stylesheet with a strict CSP and no data in them', async () => {
@@ -39,11 +40,18 @@ describe('dashboard over HTTP', () => {
     const data = await response.json()
     const from = Date.parse(data.from)
     const report = await fixture.a.querySpend({ from })
-    expect(data.total).toEqual({ cost: report.exact.cost, calls: report.calls, inputTokens: report.inputTokens, outputTokens: report.outputTokens })
+    expect(data.total).toEqual({
+      cost: report.exact.cost,
+      calls: report.calls,
+      inputTokens: report.inputTokens,
+      outputTokens: report.outputTokens,
+    })
     const byModel = await fixture.a.querySpend({ from, groupBy: ['model'] })
-    for (const group of byModel.groups) expect(data.byModel).toContainEqual({ key: group.key.model, cost: group.exact.cost, calls: group.calls })
+    for (const group of byModel.groups)
+      expect(data.byModel).toContainEqual({ key: group.key.model, cost: group.exact.cost, calls: group.calls })
     const byDay = await fixture.a.querySpend({ from, groupBy: ['day'] })
-    for (const group of byDay.groups) expect(data.byDay).toContainEqual({ key: group.key.day, cost: group.exact.cost, calls: group.calls })
+    for (const group of byDay.groups)
+      expect(data.byDay).toContainEqual({ key: group.key.day, cost: group.exact.cost, calls: group.calls })
     expect(data.byDay).toHaveLength(30)
     const byUser = await fixture.a.querySpend({ from, groupBy: ['user'] })
     expect(data.byUser.map((g: { key: string }) => g.key)).toEqual(
@@ -54,7 +62,12 @@ describe('dashboard over HTTP', () => {
       expect(budget.spend).toBe(status.exact.spend)
       expect(budget.limit).toBe(status.exact.limit)
     }
-    expect(data.budgets.map((b: { scope: string }) => b.scope).sort()).toEqual(['global:global', 'team:ads', 'team:search', 'user:alice'])
+    expect(data.budgets.map((b: { scope: string }) => b.scope).sort()).toEqual([
+      'global:global',
+      'team:ads',
+      'team:search',
+      'user:alice',
+    ])
     expect(data.recent).toHaveLength(10)
     const text = JSON.stringify(data)
     expect(text).not.toContain('SECRET PROMPT TEXT')
@@ -70,7 +83,7 @@ describe('dashboard over HTTP', () => {
     expect((await get('/dashboard/data?days=7', TOKEN_A)).status).toBe(200)
   })
 
-  it('puts the tenant\'s own per-budget gauges on /metrics', async () => {
+  it("puts the tenant's own per-budget gauges on /metrics", async () => {
     const a = await (await get('/metrics', TOKEN_A)).text()
     const status = await fixture.a.getStatus('team:search')
     expect(a).toContain(`llm_budget_scope_spend_usd{scope="team:search"} ${status.exact.spend}`)

@@ -15,7 +15,9 @@ const dir = mkdtempSync(join(tmpdir(), 'llm-budget-digest-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function run(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'digest', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'digest', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   child.stdout.on('data', (c: Buffer) => (output += c.toString()))
   child.stderr.on('data', (c: Buffer) => (output += c.toString()))
@@ -23,7 +25,7 @@ function run(args: string[]): Promise<{ code: number | null; output: string }> {
 }
 
 describe('llm-budget digest', () => {
-  it('sends yesterday\'s digest once, and exits 2 on bad arguments', async () => {
+  it("sends yesterday's digest once, and exits 2 on bad arguments", async () => {
     const store = fileStore({ path: dir })
     const manager = new BudgetManager({ store, clock: fakeClock(Date.now() - 86_400_000) })
     await manager.record({ user: 'alice' }, { cost: 2.5, model: 'gpt-4o' })

@@ -47,7 +47,9 @@ describe('digests', () => {
     expect(digest.total).toEqual({ cost: '9.000000000', calls: 2 })
     expect(digest.topUsers.map((e) => e.key)).toEqual(['<b>bob</b>', 'alice'])
     expect(digest.topModels[0]).toEqual({ key: 'claude-sonnet-4-5', cost: '5.000000000', calls: 1 })
-    expect(digest.nearLimit).toEqual([{ scope: 'team:search', spend: '9.000000000', limit: '10.000000000', percentUsed: 90 }])
+    expect(digest.nearLimit).toEqual([
+      { scope: 'team:search', spend: '9.000000000', limit: '10.000000000', percentUsed: 90 },
+    ])
     expect(digest.projectedOver.map((b) => b.scope)).toEqual(['team:search'])
     expect(digestHtml(digest)).toContain('&lt;b&gt;bob&lt;/b&gt;')
     expect(digestHtml(digest)).not.toContain('<b>bob')
@@ -59,14 +61,26 @@ describe('digests', () => {
     const { one, two, clock } = await seeded()
     received.length = 0
     const emails: { subject: string; text: string; html: string }[] = []
-    const options = { period: 'daily' as const, slack: { webhookUrl: `${url}/slack` }, webhook: { url: `${url}/hook` }, email: { to: ['ops@example.com'], send: async (m: { subject: string; text: string; html: string }) => void emails.push(m) } }
+    const options = {
+      period: 'daily' as const,
+      slack: { webhookUrl: `${url}/slack` },
+      webhook: { url: `${url}/hook` },
+      email: {
+        to: ['ops@example.com'],
+        send: async (m: { subject: string; text: string; html: string }) => void emails.push(m),
+      },
+    }
     const results = await Promise.all([sendDigest(one, options), sendDigest(two, options), sendDigest(one, options)])
     expect(results.filter((r) => r.sent)).toHaveLength(1)
     expect(received.map((r) => r.path).sort()).toEqual(['/hook', '/slack'])
     const slack = received.find((r) => r.path === '/slack')!.body
     expect(slack.blocks[0].type).toBe('header')
     expect(slack.blocks.map((b: { text: { text: string } }) => b.text.text).join('\n')).toContain('team:search')
-    expect(received.find((r) => r.path === '/hook')!.body).toMatchObject({ event: 'digest', periodId: 'd2026-12-05', total: { cost: '9.000000000' } })
+    expect(received.find((r) => r.path === '/hook')!.body).toMatchObject({
+      event: 'digest',
+      periodId: 'd2026-12-05',
+      total: { cost: '9.000000000' },
+    })
     expect(emails).toHaveLength(1)
     expect(emails[0]!.subject).toContain('$9.00')
     // The next day is a new period.

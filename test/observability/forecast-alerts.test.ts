@@ -17,9 +17,18 @@ describe('forecast', () => {
     // $10 in 10 of 30 days: $30 by the end; a $20 limit is reached on day 20.
     const f = forecastWindow({ start, end, now: start + 10 * DAY, spentNano: 10e9, reservedNano: 0, limitNano: 20e9 })
     expect(f).toEqual({ projectedNano: 30e9, exhaustsAt: start + 20 * DAY })
-    expect(forecastWindow({ start, end, now: start + 10 * DAY, spentNano: 10e9, reservedNano: 0, limitNano: 40e9 }).exhaustsAt).toBeNull()
-    expect(forecastWindow({ start, end, now: start + 10 * DAY, spentNano: 25e9, reservedNano: 0, limitNano: 20e9 }).exhaustsAt).toBe(start + 10 * DAY)
-    expect(forecastWindow({ start: null, end: null, now: 5, spentNano: 7, reservedNano: 0, limitNano: null })).toEqual({ projectedNano: 7, exhaustsAt: null })
+    expect(
+      forecastWindow({ start, end, now: start + 10 * DAY, spentNano: 10e9, reservedNano: 0, limitNano: 40e9 })
+        .exhaustsAt,
+    ).toBeNull()
+    expect(
+      forecastWindow({ start, end, now: start + 10 * DAY, spentNano: 25e9, reservedNano: 0, limitNano: 20e9 })
+        .exhaustsAt,
+    ).toBe(start + 10 * DAY)
+    expect(forecastWindow({ start: null, end: null, now: 5, spentNano: 7, reservedNano: 0, limitNano: null })).toEqual({
+      projectedNano: 7,
+      exhaustsAt: null,
+    })
   })
 
   it('getStatus returns projectedSpend and exhaustsAt', async () => {
@@ -102,6 +111,8 @@ describe('alert routing', () => {
   it('refuses bad routes', () => {
     expect(() => routeAlerts([])).toThrow(/routes/)
     expect(() => routeAlerts([{ scopes: [], sink: () => undefined }])).toThrow(/scopes/)
-    expect(() => routeAlerts([{ scopes: ['team:*'], sink: () => undefined, events: ['nope' as never] }])).toThrow(/events/)
+    expect(() => routeAlerts([{ scopes: ['team:*'], sink: () => undefined, events: ['nope' as never] }])).toThrow(
+      /events/,
+    )
   })
 })

@@ -1,5 +1,12 @@
 import { context, metrics, trace } from '@opentelemetry/api'
-import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics'
+import {
+  AggregationTemporality,
+  DataPointType,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
@@ -25,7 +32,13 @@ function setup() {
     const all = exporter.getMetrics()
     return all.at(-1)!.scopeMetrics.flatMap((s) => s.metrics)
   }
-  return { meterProvider, tracerProvider, spans, metricsOf, shutdown: () => Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]) }
+  return {
+    meterProvider,
+    tracerProvider,
+    spans,
+    metricsOf,
+    shutdown: () => Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]),
+  }
 }
 
 describe('instrumentBudget (real OpenTelemetry SDK, in-memory exporters)', () => {
@@ -35,7 +48,12 @@ describe('instrumentBudget (real OpenTelemetry SDK, in-memory exporters)', () =>
     const off = instrumentBudget(manager, { meterProvider: otel.meterProvider })
     const usage = { prompt_tokens: 1000, completion_tokens: 200, prompt_tokens_details: { cached_tokens: 400 } }
     for (let i = 0; i < 2; i++) {
-      await (await manager.reserve({ user: 'alice', provider: 'openai' }, { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 200 })).commit({ usage, model: 'gpt-4o-2024-08-06', provider: 'openai' })
+      await (
+        await manager.reserve(
+          { user: 'alice', provider: 'openai' },
+          { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 200 },
+        )
+      ).commit({ usage, model: 'gpt-4o-2024-08-06', provider: 'openai' })
     }
     const list = await otel.metricsOf()
     const tokens = list.find((m) => m.descriptor.name === 'gen_ai.client.token.usage')!
@@ -50,7 +68,10 @@ describe('instrumentBudget (real OpenTelemetry SDK, in-memory exporters)', () =>
       'gen_ai.token.type': 'input',
     })
     expect(input.value).toMatchObject({ count: 2, sum: 2000 })
-    expect(tokens.dataPoints.find((p) => p.attributes['gen_ai.token.type'] === 'output')!.value).toMatchObject({ count: 2, sum: 400 })
+    expect(tokens.dataPoints.find((p) => p.attributes['gen_ai.token.type'] === 'output')!.value).toMatchObject({
+      count: 2,
+      sum: 400,
+    })
     const cost = list.find((m) => m.descriptor.name === 'llm_budget.cost')!
     expect(cost.descriptor.unit).toBe('USD')
     // 600 uncached x $2.50/M + 400 cached x $1.25/M + 200 x $10/M = $0.004 per call.
@@ -66,7 +87,14 @@ describe('instrumentBudget (real OpenTelemetry SDK, in-memory exporters)', () =>
     const tracer = otel.tracerProvider.getTracer('app')
     const span = tracer.startSpan('chat gpt-4o')
     await context.with(trace.setSpan(context.active(), span), async () => {
-      await manager.record({ user: 'alice' }, { usage: { input_tokens: 120, output_tokens: 30, cache_read_input_tokens: 100 }, model: 'claude-sonnet-4-5', provider: 'anthropic' })
+      await manager.record(
+        { user: 'alice' },
+        {
+          usage: { input_tokens: 120, output_tokens: 30, cache_read_input_tokens: 100 },
+          model: 'claude-sonnet-4-5',
+          provider: 'anthropic',
+        },
+      )
     })
     span.end()
     await manager.record({ user: 'bob' }, { cost: 0.5, model: 'gpt-4o', provider: 'openai' })
@@ -95,12 +123,25 @@ describe('instrumentBudget (real OpenTelemetry SDK, in-memory exporters)', () =>
     await manager.setBudget('team:a', { maxBudget: 0.0001 })
     const span = otel.tracerProvider.getTracer('app').startSpan('call')
     await context.with(trace.setSpan(context.active(), span), async () => {
-      await expect(manager.reserve({ team: 'a', provider: 'openai' }, { model: 'gpt-4o', inputTokens: 100_000 })).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' })
+      await expect(
+        manager.reserve({ team: 'a', provider: 'openai' }, { model: 'gpt-4o', inputTokens: 100_000 }),
+      ).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' })
     })
     span.end()
     const blocked = (await otel.metricsOf()).find((m) => m.descriptor.name === 'llm_budget.calls.blocked')!
-    expect(blocked.dataPoints[0]).toMatchObject({ value: 1, attributes: { 'llm_budget.scope_type': 'team', 'llm_budget.action': 'block', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.provider.name': 'openai' } })
-    expect(otel.spans.getFinishedSpans()[0]!.attributes).toMatchObject({ 'llm_budget.blocked_scope': 'team:a', 'llm_budget.blocked_action': 'block' })
+    expect(blocked.dataPoints[0]).toMatchObject({
+      value: 1,
+      attributes: {
+        'llm_budget.scope_type': 'team',
+        'llm_budget.action': 'block',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.provider.name': 'openai',
+      },
+    })
+    expect(otel.spans.getFinishedSpans()[0]!.attributes).toMatchObject({
+      'llm_budget.blocked_scope': 'team:a',
+      'llm_budget.blocked_action': 'block',
+    })
     await otel.shutdown()
   })
 

@@ -25,9 +25,16 @@ describe('registerBudgetMetrics (real prom-client)', () => {
     await manager.setBudget('team:search', { maxBudget: 50, duration: 'monthly' })
     await manager.setBudget('user:bob', { maxBudget: 0.001 })
     const usage = { prompt_tokens: 1000, completion_tokens: 200 }
-    await (await manager.reserve({ team: 'search', provider: 'openai' }, { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 200 })).commit({ usage, model: 'gpt-4o', provider: 'openai' })
+    await (
+      await manager.reserve(
+        { team: 'search', provider: 'openai' },
+        { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 200 },
+      )
+    ).commit({ usage, model: 'gpt-4o', provider: 'openai' })
     await manager.record({ team: 'search' }, { cost: 1.25, model: 'claude-sonnet-4-5', provider: 'anthropic' })
-    await expect(manager.reserve({ user: 'bob', provider: 'openai' }, { model: 'gpt-4o', inputTokens: 100_000 })).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' })
+    await expect(
+      manager.reserve({ user: 'bob', provider: 'openai' }, { model: 'gpt-4o', inputTokens: 100_000 }),
+    ).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' })
 
     const fromProm = samples(await registry.metrics())
     const fromText = samples(await plain.collect())
@@ -37,9 +44,13 @@ describe('registerBudgetMetrics (real prom-client)', () => {
     for (const [series, value] of fromText) expect(fromProm.get(series), series).toBeCloseTo(value, 9)
     expect(fromProm.get('llm_budget_scope_limit_usd{scope="team:search"}')).toBe(50)
     expect(fromProm.get('llm_budget_scope_spend_usd{scope="team:search"}')).toBeCloseTo(1.2545, 9)
-    expect(fromProm.get('llm_budget_blocked_total{scope_type="user",action="block",model="gpt-4o",provider="openai"}')).toBe(1)
+    expect(
+      fromProm.get('llm_budget_blocked_total{scope_type="user",action="block",model="gpt-4o",provider="openai"}'),
+    ).toBe(1)
     expect(fromProm.get('llm_budget_tokens_total{model="gpt-4o",provider="openai",direction="output"}')).toBe(200)
-    expect(await registry.getMetricsAsJSON()).toContainEqual(expect.objectContaining({ name: 'llm_budget_scope_utilization_ratio', type: 'gauge' }))
+    expect(await registry.getMetricsAsJSON()).toContainEqual(
+      expect.objectContaining({ name: 'llm_budget_scope_utilization_ratio', type: 'gauge' }),
+    )
 
     registered.dispose()
     expect((await registry.metrics()).trim()).toBe('')
@@ -48,6 +59,8 @@ describe('registerBudgetMetrics (real prom-client)', () => {
   it('refuses a registry that is not one, and unknown options', () => {
     const manager = new BudgetManager()
     expect(() => registerBudgetMetrics(manager, { registry: {} as Registry })).toThrow(/registry/)
-    expect(() => registerBudgetMetrics(manager, { registy: new Registry() } as never)).toThrow(/Did you mean `registry`/)
+    expect(() => registerBudgetMetrics(manager, { registy: new Registry() } as never)).toThrow(
+      /Did you mean `registry`/,
+    )
   })
 })

@@ -19,7 +19,10 @@ describe('per-budget gauges', () => {
     await manager.setBudget('team:search', { maxBudget: 100, duration: 'monthly' })
     await manager.setBudget('user:alice', { maxBudget: 10 })
     await manager.setBudget('org:acme', { softBudget: 5, duration: 'monthly' })
-    await manager.record({ team: 'search', user: 'alice', org: 'acme' }, { cost: 2.5, model: 'gpt-4o', provider: 'openai' })
+    await manager.record(
+      { team: 'search', user: 'alice', org: 'acme' },
+      { cost: 2.5, model: 'gpt-4o', provider: 'openai' },
+    )
     const text = await metrics.collect()
     const status = await manager.getStatus('team:search')
     expect(value(text, 'llm_budget_scope_spend_usd', 'scope="team:search"')).toBe('2.500000000')
@@ -57,15 +60,28 @@ describe('per-budget gauges', () => {
     expect(value(capped, 'llm_budget_scopes')).toBe('301')
     expect(value(capped, 'llm_budget_scopes_omitted')).toBe('296')
     const teams = await budgetMetrics(manager, { scopes: ['team:*'] }).collect()
-    expect(teams.split('\n').filter((l) => l.startsWith('llm_budget_scope_limit_usd{'))).toEqual(['llm_budget_scope_limit_usd{scope="team:a"} 10.000000000'])
+    expect(teams.split('\n').filter((l) => l.startsWith('llm_budget_scope_limit_usd{'))).toEqual([
+      'llm_budget_scope_limit_usd{scope="team:a"} 10.000000000',
+    ])
   })
 
   it('label blocked calls with the model and provider of the refused call', async () => {
     const manager = new BudgetManager()
     const metrics = budgetMetrics(manager)
     await manager.setBudget('user:bob', { maxBudget: 0.001 })
-    await expect(manager.reserve({ user: 'bob', provider: 'openai' }, { model: 'gpt-4o', inputTokens: 100_000, maxOutputTokens: 100 })).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' })
-    expect(value(metrics.text(), 'llm_budget_blocked_total', 'scope_type="user",action="block",model="gpt-4o",provider="openai"')).toBe('1')
+    await expect(
+      manager.reserve(
+        { user: 'bob', provider: 'openai' },
+        { model: 'gpt-4o', inputTokens: 100_000, maxOutputTokens: 100 },
+      ),
+    ).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' })
+    expect(
+      value(
+        metrics.text(),
+        'llm_budget_blocked_total',
+        'scope_type="user",action="block",model="gpt-4o",provider="openai"',
+      ),
+    ).toBe('1')
   })
 
   it('refuse bad options with the option named', () => {

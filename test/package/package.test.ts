@@ -10,7 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 const root = resolve(import.meta.dirname, '../..')
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   name: string
-  exports: Record<string, string | { import: { types: string; default: string }; require: { types: string; default: string } }>
+  exports: Record<
+    string,
+    string | { import: { types: string; default: string }; require: { types: string; default: string } }
+  >
   bin: Record<string, string>
 }
 const subpaths = Object.entries(pkg.exports).filter(([path]) => path !== './package.json')
@@ -35,11 +38,19 @@ describe('package exports', () => {
       if (seen.has(file)) return
       seen.add(file)
       const source = readFileSync(file, 'utf8')
-      for (const match of source.matchAll(/(?:from|import)\s*["'](\.[^"']+)["']/g)) visit(resolve(dirname(file), match[1]!))
+      for (const match of source.matchAll(/(?:from|import)\s*["'](\.[^"']+)["']/g))
+        visit(resolve(dirname(file), match[1]!))
     }
     visit(join(root, 'dist/cost.js'))
     const code = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n')
-    for (const forbidden of ['memoryStore', 'BudgetManager', 'createBudgetHandler', 'redisStore', 'withOpenAIBudget', 'node:']) {
+    for (const forbidden of [
+      'memoryStore',
+      'BudgetManager',
+      'createBudgetHandler',
+      'redisStore',
+      'withOpenAIBudget',
+      'node:',
+    ]) {
       expect(code.includes(forbidden), `dist/cost.js graph contains ${forbidden}`).toBe(false)
     }
   })
@@ -49,9 +60,18 @@ describe('the packed tarball', () => {
   let dir = ''
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'llm-budget-pack-'))
-    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').at(-1)!
+    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .at(-1)!
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--omit=peer', join(dir, tarball)], { cwd: dir, stdio: 'pipe' })
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--omit=peer', join(dir, tarball)], {
+      cwd: dir,
+      stdio: 'pipe',
+    })
   }, 180_000)
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true })
@@ -68,16 +88,32 @@ describe('the packed tarball', () => {
   it('imports every subpath in ESM and CommonJS with no optional peer installed', () => {
     for (const [path] of subpaths) {
       const specifier = path === '.' ? pkg.name : `${pkg.name}/${path.slice(2)}`
-      const esm = execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).length)`], { cwd: dir, encoding: 'utf8' })
+      const esm = execFileSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).length)`,
+        ],
+        { cwd: dir, encoding: 'utf8' },
+      )
       expect(Number(esm.trim()), `${specifier} (ESM) exports something`).toBeGreaterThan(0)
-      const cjs = execFileSync(process.execPath, ['-e', `const m = require(${JSON.stringify(specifier)}); console.log(Object.keys(m).length)`], { cwd: dir, encoding: 'utf8' })
+      const cjs = execFileSync(
+        process.execPath,
+        ['-e', `const m = require(${JSON.stringify(specifier)}); console.log(Object.keys(m).length)`],
+        { cwd: dir, encoding: 'utf8' },
+      )
       expect(Number(cjs.trim()), `${specifier} (CJS) exports something`).toBeGreaterThan(0)
     }
   })
 
   it('llm-budget/file exports the file store and the file outbox (there is no /http-outbox-file subpath)', () => {
     expect(Object.keys(pkg.exports)).not.toContain('./http-outbox-file')
-    const names = execFileSync(process.execPath, ['--input-type=module', '-e', `console.log(Object.keys(await import('llm-budget/file')).sort().join())`], { cwd: dir, encoding: 'utf8' })
+    const names = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', `console.log(Object.keys(await import('llm-budget/file')).sort().join())`],
+      { cwd: dir, encoding: 'utf8' },
+    )
     expect(names.trim()).toBe('fileOutbox,fileStore')
   })
 

@@ -14,9 +14,9 @@ interface PackFile {
 }
 
 describe('package size', () => {
-  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' })) as [
-    { unpackedSize: number; files: PackFile[] },
-  ]
+  const [pack] = JSON.parse(
+    execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }),
+  ) as [{ unpackedSize: number; files: PackFile[] }]
 
   it(`is at most ${MAX_UNPACKED_BYTES} bytes unpacked, with no source maps`, () => {
     expect(pack.files.filter((f) => f.path.endsWith('.map')).map((f) => f.path)).toEqual([])

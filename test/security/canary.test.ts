@@ -23,7 +23,15 @@ import { format, inspect } from 'node:util'
 import { Redis } from 'ioredis'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BudgetManager, budgetMetrics, recordsToCsv, recordsToJsonLines, reportToCsv, withBudget, type SpendGroupBy } from '../../src/index.js'
+import {
+  BudgetManager,
+  budgetMetrics,
+  recordsToCsv,
+  recordsToJsonLines,
+  reportToCsv,
+  withBudget,
+  type SpendGroupBy,
+} from '../../src/index.js'
 import { BudgetExceededError } from '../../src/errors.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'
 import { fileStore } from '../../src/stores/file.js'
@@ -80,7 +88,10 @@ function around(text: string, at: number): string {
 
 /** Search text (or bytes, as UTF-8 and UTF-16) for the canary's random core and the control string. */
 function scan(place: string, content: string | Buffer): Scan {
-  const variants = typeof content === 'string' ? [content] : [content.toString('utf8'), content.toString('utf16le'), content.toString('latin1')]
+  const variants =
+    typeof content === 'string'
+      ? [content]
+      : [content.toString('utf8'), content.toString('utf16le'), content.toString('latin1')]
   const canaryAt: string[] = []
   let controlFound = false
   for (const text of variants) {
@@ -89,7 +100,12 @@ function scan(place: string, content: string | Buffer): Scan {
     if (at >= 0) canaryAt.push(around(text, at))
     if (text.includes(CONTROL)) controlFound = true
   }
-  const result = { place, bytes: typeof content === 'string' ? Buffer.byteLength(content) : content.length, canaryAt, controlFound }
+  const result = {
+    place,
+    bytes: typeof content === 'string' ? Buffer.byteLength(content) : content.length,
+    canaryAt,
+    controlFound,
+  }
   scans.push(result)
   return result
 }
@@ -145,7 +161,8 @@ async function capturingOutput<T>(run: () => Promise<T>): Promise<{ value: T; ou
   }
 }
 
-const serve = (dataDir: string, tokenFile: string) => serveCli(['--store', `file:${dataDir}`, '--port', '0', '--token-file', tokenFile])
+const serve = (dataDir: string, tokenFile: string) =>
+  serveCli(['--store', `file:${dataDir}`, '--port', '0', '--token-file', tokenFile])
 
 const cli = (...args: string[]) => runCli(args, { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
 
@@ -154,7 +171,8 @@ async function scanReports(label: string, store: string, extra: string[] = []): 
   let control = false
   for (const fmt of ['table', 'csv', 'jsonl', 'json']) {
     const variants: string[][] = [['--format', fmt]]
-    if (fmt !== 'table') variants.push(['--format', fmt, '--group-by', 'day,model,modelServed,provider,user,team,endUser,tag,status'])
+    if (fmt !== 'table')
+      variants.push(['--format', fmt, '--group-by', 'day,model,modelServed,provider,user,team,endUser,tag,status'])
     for (const v of variants) {
       const result = await cli('report', '--store', store, ...extra, ...v)
       expect(result.stderr).toBe('')
@@ -162,7 +180,8 @@ async function scanReports(label: string, store: string, extra: string[] = []): 
       expect(result.stdout.length).toBeGreaterThan(50)
       const found = scan(`${label} \`llm-budget report ${v.join(' ')}\` stdout`, result.stdout).controlFound
       // One row per record (csv, jsonl without --group-by) shows the control user id.
-      if (v.length === 2 && fmt !== 'table' && fmt !== 'json') expect(found, `${label} report ${v.join(' ')} shows the control`).toBe(true)
+      if (v.length === 2 && fmt !== 'table' && fmt !== 'json')
+        expect(found, `${label} report ${v.join(' ')} shows the control`).toBe(true)
       control = control || found
       scan(`${label} \`llm-budget report ${v.join(' ')}\` stderr`, result.stderr)
     }
@@ -177,7 +196,11 @@ function sdk(): OpenAI {
 const tools = [
   {
     type: 'function' as const,
-    function: { name: 'lookup', description: PLACES.toolDescription, parameters: { type: 'object', properties: { q: { type: 'string', description: PLACES.toolDescription } } } },
+    function: {
+      name: 'lookup',
+      description: PLACES.toolDescription,
+      parameters: { type: 'object', properties: { q: { type: 'string', description: PLACES.toolDescription } } },
+    },
   },
 ]
 
@@ -190,7 +213,17 @@ function chatRequest() {
       { role: 'system' as const, content: PLACES.system },
       { role: 'user' as const, content: PLACES.user },
       { role: 'user' as const, content: [{ type: 'text' as const, text: PLACES.part }] },
-      { role: 'assistant' as const, content: null, tool_calls: [{ id: 'call_1', type: 'function' as const, function: { name: 'lookup', arguments: JSON.stringify({ q: PLACES.toolArguments }) } }] },
+      {
+        role: 'assistant' as const,
+        content: null,
+        tool_calls: [
+          {
+            id: 'call_1',
+            type: 'function' as const,
+            function: { name: 'lookup', arguments: JSON.stringify({ q: PLACES.toolArguments }) },
+          },
+        ],
+      },
       { role: 'tool' as const, tool_call_id: 'call_1', content: PLACES.toolResult },
     ],
     tools,
@@ -212,7 +245,10 @@ async function runCalls(manager: BudgetManager): Promise<{ errors: Caught[]; rep
       errors.push({ error, thrownByApp })
     }
   }
-  const collect = async (stream: AsyncIterable<{ choices: { delta?: { content?: string | null } }[] }>, stopAfter = Infinity) => {
+  const collect = async (
+    stream: AsyncIterable<{ choices: { delta?: { content?: string | null } }[] }>,
+    stopAfter = Infinity,
+  ) => {
     let text = ''
     let n = 0
     for await (const chunk of stream) {
@@ -230,7 +266,11 @@ async function runCalls(manager: BudgetManager): Promise<{ errors: Caught[]; rep
     replies.push(completion.choices[0]?.message.content ?? '')
   })
   await attempt(async () => collect(await openai.chat.completions.create({ ...chatRequest(), stream: true })))
-  await attempt(async () => collect(await openai.chat.completions.create({ ...chatRequest(), stream: true, stream_options: { include_usage: true } })))
+  await attempt(async () =>
+    collect(
+      await openai.chat.completions.create({ ...chatRequest(), stream: true, stream_options: { include_usage: true } }),
+    ),
+  )
   wire.enqueue({ text: REPLY, chunks: 12 })
   await attempt(async () => collect(await openai.chat.completions.create({ ...chatRequest(), stream: true }), 2))
   wire.enqueue({ text: REPLY, chunks: 12, cutAfterChunks: 3 })
@@ -239,31 +279,73 @@ async function runCalls(manager: BudgetManager): Promise<{ errors: Caught[]; rep
   await attempt(async () => void (await openai.chat.completions.create(chatRequest())))
   await attempt(async () => void (await broke.chat.completions.create(chatRequest())))
   await attempt(async () => {
-    const response = await openai.responses.create({ model: 'gpt-4o-mini', instructions: PLACES.instructions, input: PLACES.responsesInput, max_output_tokens: 60, metadata: { note: PLACES.requestMetadata } })
+    const response = await openai.responses.create({
+      model: 'gpt-4o-mini',
+      instructions: PLACES.instructions,
+      input: PLACES.responsesInput,
+      max_output_tokens: 60,
+      metadata: { note: PLACES.requestMetadata },
+    })
     replies.push(response.output_text)
   })
   await attempt(async () => {
-    const stream = await openai.responses.create({ model: 'gpt-4o-mini', instructions: PLACES.instructions, input: [{ role: 'user', content: PLACES.responsesInput }], max_output_tokens: 60, stream: true })
+    const stream = await openai.responses.create({
+      model: 'gpt-4o-mini',
+      instructions: PLACES.instructions,
+      input: [{ role: 'user', content: PLACES.responsesInput }],
+      max_output_tokens: 60,
+      stream: true,
+    })
     let text = ''
     for await (const event of stream) if (event.type === 'response.output_text.delta') text += event.delta
     replies.push(text)
   })
-  await attempt(async () => void (await openai.embeddings.create({ model: 'text-embedding-3-small', input: [PLACES.embeddingInput, PLACES.user] })))
+  await attempt(
+    async () =>
+      void (await openai.embeddings.create({
+        model: 'text-embedding-3-small',
+        input: [PLACES.embeddingInput, PLACES.user],
+      })),
+  )
 
   // withBudget around the plain SDK.
   const plain = sdk()
-  const chat = withBudget((request: ReturnType<typeof chatRequest> & { stream?: boolean; stream_options?: { include_usage: boolean } }) => plain.chat.completions.create(request), {
+  const chat = withBudget(
+    (request: ReturnType<typeof chatRequest> & { stream?: boolean; stream_options?: { include_usage: boolean } }) =>
+      plain.chat.completions.create(request),
+    {
+      manager,
+      context: { user: 'alice', endUser: 'end-1', tags: ['canary-test'] },
+    },
+  )
+  const chatBob = withBudget((request: ReturnType<typeof chatRequest>) => plain.chat.completions.create(request), {
     manager,
-    context: { user: 'alice', endUser: 'end-1', tags: ['canary-test'] },
+    context: { user: 'bob' },
   })
-  const chatBob = withBudget((request: ReturnType<typeof chatRequest>) => plain.chat.completions.create(request), { manager, context: { user: 'bob' } })
   await attempt(async () => {
     const completion = (await chat(chatRequest())) as OpenAI.Chat.ChatCompletion
     replies.push(completion.choices[0]?.message.content ?? '')
   })
-  await attempt(async () => collect((await chat({ ...chatRequest(), stream: true, stream_options: { include_usage: true } })) as AsyncIterable<OpenAI.Chat.ChatCompletionChunk>))
+  await attempt(async () =>
+    collect(
+      (await chat({
+        ...chatRequest(),
+        stream: true,
+        stream_options: { include_usage: true },
+      })) as AsyncIterable<OpenAI.Chat.ChatCompletionChunk>,
+    ),
+  )
   wire.enqueue({ text: REPLY, chunks: 12 })
-  await attempt(async () => collect((await chat({ ...chatRequest(), stream: true, stream_options: { include_usage: true } })) as AsyncIterable<OpenAI.Chat.ChatCompletionChunk>, 2))
+  await attempt(async () =>
+    collect(
+      (await chat({
+        ...chatRequest(),
+        stream: true,
+        stream_options: { include_usage: true },
+      })) as AsyncIterable<OpenAI.Chat.ChatCompletionChunk>,
+      2,
+    ),
+  )
   wire.enqueue({ status: 500 })
   await attempt(async () => void (await chat(chatRequest())))
   await attempt(async () => void (await chatBob(chatRequest())))
@@ -277,24 +359,49 @@ async function runCalls(manager: BudgetManager): Promise<{ errors: Caught[]; rep
   )
   await attempt(async () => void (await throwing(chatRequest())), true)
   // A threshold alert and an exceeded event for good measure.
-  const budgetSpender = withBudget(async (_request: ReturnType<typeof chatRequest>) => ({ model: 'gpt-4o-mini', usage: { prompt_tokens: 10, completion_tokens: 5 }, text: REPLY }), {
-    manager,
-    context: { user: 'alice' },
-    estimate: 0.00001,
-  })
+  const budgetSpender = withBudget(
+    async (_request: ReturnType<typeof chatRequest>) => ({
+      model: 'gpt-4o-mini',
+      usage: { prompt_tokens: 10, completion_tokens: 5 },
+      text: REPLY,
+    }),
+    {
+      manager,
+      context: { user: 'alice' },
+      estimate: 0.00001,
+    },
+  )
   await attempt(async () => void replies.push((await budgetSpender(chatRequest())).text))
   return { errors, replies }
 }
 
 /** The control: user text stored on purpose, through a user id, budget metadata, a reason and context metadata. */
 async function writeControl(manager: BudgetManager): Promise<void> {
-  await manager.setBudget({ type: 'team', id: 'control' }, { maxBudget: 10, metadata: { note: CONTROL } }, { reason: CONTROL })
+  await manager.setBudget(
+    { type: 'team', id: 'control' },
+    { maxBudget: 10, metadata: { note: CONTROL } },
+    { reason: CONTROL },
+  )
   await manager.record({ user: CONTROL, team: 'control', metadata: { note: CONTROL } }, 0.001)
 }
 
 /** Everything the manager's API and exports show, scanned as one text per view. */
 async function scanManagerViews(label: string, manager: BudgetManager): Promise<boolean> {
-  const groupBy: SpendGroupBy[] = ['day', 'month', 'model', 'modelServed', 'provider', 'user', 'team', 'org', 'key', 'endUser', 'tag', 'deployment', 'status']
+  const groupBy: SpendGroupBy[] = [
+    'day',
+    'month',
+    'model',
+    'modelServed',
+    'provider',
+    'user',
+    'team',
+    'org',
+    'key',
+    'endUser',
+    'tag',
+    'deployment',
+    'status',
+  ]
   const records = await manager.spendRecords({})
   expect(records.length).toBeGreaterThanOrEqual(10)
   const report = await manager.querySpend({ groupBy })
@@ -304,15 +411,22 @@ async function scanManagerViews(label: string, manager: BudgetManager): Promise<
     'records JSONL export': recordsToJsonLines(records),
     'report (every groupBy)': JSON.stringify(report),
     'report CSV export': reportToCsv(report, groupBy),
-    statuses: JSON.stringify(await Promise.all(['user:alice', 'user:bob', 'team:control'].map((s) => manager.getStatus(s)))),
-    budgets: JSON.stringify(await Promise.all(['user:alice', 'user:bob', 'team:control'].map((s) => manager.getBudget(s)))),
-    history: JSON.stringify(await Promise.all(['user:alice', 'user:bob', 'team:control'].map((s) => manager.getHistory(s)))),
+    statuses: JSON.stringify(
+      await Promise.all(['user:alice', 'user:bob', 'team:control'].map((s) => manager.getStatus(s))),
+    ),
+    budgets: JSON.stringify(
+      await Promise.all(['user:alice', 'user:bob', 'team:control'].map((s) => manager.getBudget(s))),
+    ),
+    history: JSON.stringify(
+      await Promise.all(['user:alice', 'user:bob', 'team:control'].map((s) => manager.getHistory(s))),
+    ),
     users: JSON.stringify(await manager.getUsers()),
   }
   let control = false
   for (const [name, text] of Object.entries(views)) {
     const found = scan(`${label} ${name}`, text).controlFound
-    if (['records', 'records CSV export', 'records JSONL export', 'budgets', 'history'].includes(name)) expect(found, `${label} ${name} shows the control`).toBe(true)
+    if (['records', 'records CSV export', 'records JSONL export', 'budgets', 'history'].includes(name))
+      expect(found, `${label} ${name} shows the control`).toBe(true)
     control = control || found
   }
   return control
@@ -331,10 +445,21 @@ interface Outcome {
 }
 
 /** Runs every call against a manager on `store`, capturing events, errors, replies and console output. */
-async function exercise(label: string, store: BudgetStore): Promise<{ manager: BudgetManager; outcome: Outcome; metrics: string }> {
+async function exercise(
+  label: string,
+  store: BudgetStore,
+): Promise<{ manager: BudgetManager; outcome: Outcome; metrics: string }> {
   const manager = new BudgetManager({ store })
   const events: unknown[] = []
-  for (const name of ['budget.exceeded', 'budget.overshot', 'threshold.crossed', 'spend.recorded', 'store.error', 'budget.changed', 'listener.error'] as const) {
+  for (const name of [
+    'budget.exceeded',
+    'budget.overshot',
+    'threshold.crossed',
+    'spend.recorded',
+    'store.error',
+    'budget.changed',
+    'listener.error',
+  ] as const) {
     manager.on(name, (e) => void events.push({ name, e }))
   }
   const metrics = budgetMetrics(manager)
@@ -346,14 +471,28 @@ async function exercise(label: string, store: BudgetStore): Promise<{ manager: B
   })
   const names = new Set(events.map((e) => (e as { name: string }).name))
   // The calls really took every path: spend recorded, thresholds crossed, refusals raised.
-  expect([...names].sort(), label).toEqual(expect.arrayContaining(['budget.changed', 'budget.exceeded', 'spend.recorded', 'threshold.crossed']))
-  return { manager, outcome: { events: inspect(events, { depth: 12, breakLength: Infinity }), errors: value.errors, replies: value.replies, output }, metrics: metrics.text() }
+  expect([...names].sort(), label).toEqual(
+    expect.arrayContaining(['budget.changed', 'budget.exceeded', 'spend.recorded', 'threshold.crossed']),
+  )
+  return {
+    manager,
+    outcome: {
+      events: inspect(events, { depth: 12, breakLength: Infinity }),
+      errors: value.errors,
+      replies: value.replies,
+      output,
+    },
+    metrics: metrics.text(),
+  }
 }
 
 /** Checks the outcome of {@link exercise} and scans its events, errors and console output. */
 function checkOutcome(label: string, outcome: Outcome, metrics: string): void {
   // Positive control: the caller got the canary back from the provider, through the wrappers.
-  expect(outcome.replies.filter((r) => r.includes(CORE)).length, `${label} replies carrying the canary`).toBeGreaterThanOrEqual(7)
+  expect(
+    outcome.replies.filter((r) => r.includes(CORE)).length,
+    `${label} replies carrying the canary`,
+  ).toBeGreaterThanOrEqual(7)
   const budgetErrors = outcome.errors.filter((c) => c.error instanceof BudgetExceededError)
   expect(budgetErrors.length, `${label} refusals`).toBe(2)
   expect(outcome.errors.length, `${label} errors`).toBe(6) // 2 refusals, 400, 500, a cut stream, the app's own error
@@ -364,7 +503,15 @@ function checkOutcome(label: string, outcome: Outcome, metrics: string): void {
       continue
     }
     const e = error as Error & { cause?: unknown }
-    scan(`${label} error ${e.name}: message, stack, fields, cause`, [e.message, e.stack ?? '', inspect(e, { depth: 8, showHidden: true, breakLength: Infinity }), JSON.stringify({ ...e })].join('\n'))
+    scan(
+      `${label} error ${e.name}: message, stack, fields, cause`,
+      [
+        e.message,
+        e.stack ?? '',
+        inspect(e, { depth: 8, showHidden: true, breakLength: Infinity }),
+        JSON.stringify({ ...e }),
+      ].join('\n'),
+    )
   }
   scan(`${label} events (every event name)`, outcome.events)
   scan(`${label} console and stdout/stderr of the test process`, outcome.output)
@@ -464,7 +611,13 @@ describe('a canary in prompts and replies reaches no store, log, error, export o
     expect(await scanReports('redis', redis.url)).toBe(true)
     await store.close()
     expectClean('redis')
-    console.info('canary redis:', { ...bytesScanned('redis'), keys: keys.length, keyBytes, aofFiles: aof.files, aofBytes: aof.bytes })
+    console.info('canary redis:', {
+      ...bytesScanned('redis'),
+      keys: keys.length,
+      keyBytes,
+      aofFiles: aof.files,
+      aofBytes: aof.bytes,
+    })
   })
 
   it('httpStore against `llm-budget serve` on a file store: server files, server output, management answers', async () => {

@@ -39,7 +39,10 @@ describe('POST /v1/batch', () => {
         { path: '/v1/reserve', body: reserve('o2', 6) }, // over the limit after o1
         { path: '/v1/reserve', body: { callId: '' } },
         { path: '/budget/new', body: {} },
-        { path: '/v1/commit', body: { callId: 'o1', now: T0, entries: [{ key: 'k', amount: 5, expiresAt: null }], dedupeUntil: T0 + DAY } },
+        {
+          path: '/v1/commit',
+          body: { callId: 'o1', now: T0, entries: [{ key: 'k', amount: 5, expiresAt: null }], dedupeUntil: T0 + DAY },
+        },
         { path: '/v1/balances', body: { keys: ['k'], now: T0 } },
       ],
     })
@@ -54,26 +57,55 @@ describe('POST /v1/batch', () => {
 
   it('gives each operation its own idempotency: a replay in another batch or alone gets the first answer', async () => {
     const reset = { keys: ['idem|usd'], now: T0 }
-    const commit = { callId: 'idem-c', now: T0, entries: [{ key: 'idem|usd', amount: 7, expiresAt: null }], dedupeUntil: T0 + DAY }
-    const first = await post(`${running.url}/v1/batch`, TOKEN, { operations: [{ path: '/v1/commit', body: commit }, { path: '/v1/reset', body: reset, key: 'reset-key' }] })
+    const commit = {
+      callId: 'idem-c',
+      now: T0,
+      entries: [{ key: 'idem|usd', amount: 7, expiresAt: null }],
+      dedupeUntil: T0 + DAY,
+    }
+    const first = await post(`${running.url}/v1/batch`, TOKEN, {
+      operations: [
+        { path: '/v1/commit', body: commit },
+        { path: '/v1/reset', body: reset, key: 'reset-key' },
+      ],
+    })
     expect(first.body.results.map((r: { status: number }) => r.status)).toEqual([200, 200])
     await post(`${running.url}/v1/commit`, TOKEN, { ...commit, callId: 'idem-d' })
     // The same reset again, in a batch and alone: replayed, so the spend since stays.
-    const again = await post(`${running.url}/v1/batch`, TOKEN, { operations: [{ path: '/v1/reset', body: reset, key: 'reset-key' }] })
+    const again = await post(`${running.url}/v1/batch`, TOKEN, {
+      operations: [{ path: '/v1/reset', body: reset, key: 'reset-key' }],
+    })
     expect(again.body.results[0].status).toBe(200)
     const alone = await post(`${running.url}/v1/reset`, TOKEN, reset, { 'idempotency-key': 'reset-key' })
     expect(alone.headers.get('idempotent-replayed')).toBe('true')
-    expect((await post(`${running.url}/v1/balances`, TOKEN, { keys: ['idem|usd'], now: T0 })).body.balances).toEqual([{ spent: 7, reserved: 0 }])
+    expect((await post(`${running.url}/v1/balances`, TOKEN, { keys: ['idem|usd'], now: T0 })).body.balances).toEqual([
+      { spent: 7, reserved: 0 },
+    ])
     // The key with another body: 422 for that operation only.
-    const reused = await post(`${running.url}/v1/batch`, TOKEN, { operations: [{ path: '/v1/reset', body: { ...reset, now: T0 + 1 }, key: 'reset-key' }] })
+    const reused = await post(`${running.url}/v1/batch`, TOKEN, {
+      operations: [{ path: '/v1/reset', body: { ...reset, now: T0 + 1 }, key: 'reset-key' }],
+    })
     expect(reused.body.results[0].status).toBe(422)
   })
 
   it('refuses a malformed batch as a whole with 400, and needs a token', async () => {
     expect((await post(`${running.url}/v1/batch`, TOKEN, { operations: [] })).status).toBe(400)
     expect((await post(`${running.url}/v1/batch`, TOKEN, { operations: 'x' })).status).toBe(400)
-    expect((await post(`${running.url}/v1/batch`, TOKEN, { operations: [{ path: '/v1/balances', body: { keys: [], now: T0 } }], extra: 1 })).status).toBe(400)
-    expect((await post(`${running.url}/v1/batch`, null, { operations: [{ path: '/v1/balances', body: { keys: [], now: T0 } }] })).status).toBe(401)
+    expect(
+      (
+        await post(`${running.url}/v1/batch`, TOKEN, {
+          operations: [{ path: '/v1/balances', body: { keys: [], now: T0 } }],
+          extra: 1,
+        })
+      ).status,
+    ).toBe(400)
+    expect(
+      (
+        await post(`${running.url}/v1/batch`, null, {
+          operations: [{ path: '/v1/balances', body: { keys: [], now: T0 } }],
+        })
+      ).status,
+    ).toBe(401)
   })
 })
 
@@ -86,7 +118,11 @@ describe('httpStore batching', () => {
     }) as typeof fetch
     const store = httpStore({ url: running.url, token: TOKEN, fetch: counting })
     try {
-      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => store.reserve({ ...reserve(`b${i}`, 1), entries: [{ key: 'tick', amount: 1, limit: 30, expiresAt: null }] })))
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          store.reserve({ ...reserve(`b${i}`, 1), entries: [{ key: 'tick', amount: 1, limit: 30, expiresAt: null }] }),
+        ),
+      )
       expect(answers.filter((a) => a.ok).length).toBe(30)
       expect(paths).toEqual(['/v1/batch'])
       // Alone in its tick: its own endpoint.
@@ -103,7 +139,8 @@ describe('httpStore batching', () => {
     const oldServer = (async (input: string | URL | Request, init?: RequestInit) => {
       const path = new URL(String(input)).pathname
       paths.push(path)
-      if (path === '/v1/batch') return new Response('{"error":{"code":"NOT_FOUND","message":"no endpoint"}}', { status: 404 })
+      if (path === '/v1/batch')
+        return new Response('{"error":{"code":"NOT_FOUND","message":"no endpoint"}}', { status: 404 })
       return handler(new Request(input, init))
     }) as typeof fetch
     const store = httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: oldServer })

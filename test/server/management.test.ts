@@ -26,10 +26,18 @@ afterAll(async () => {
   await server.close()
 })
 
-async function api(method: 'GET' | 'POST', path: string, body?: unknown, token = TOKEN): Promise<{ status: number; body: any; type: string | null }> {
+async function api(
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  token = TOKEN,
+): Promise<{ status: number; body: any; type: string | null }> {
   const response = await fetch(url + path, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   })
   const text = await response.text()
@@ -44,15 +52,29 @@ async function api(method: 'GET' | 'POST', path: string, body?: unknown, token =
 
 describe('management endpoints', () => {
   it('creates, reads, updates, increases and deletes a budget; tenants are apart', async () => {
-    const created = await api('POST', '/budget/new', { scope: 'team:search', definition: { maxBudget: 10, duration: 'monthly' }, reason: 'launch' })
+    const created = await api('POST', '/budget/new', {
+      scope: 'team:search',
+      definition: { maxBudget: 10, duration: 'monthly' },
+      reason: 'launch',
+    })
     expect(created.status).toBe(200)
     expect(created.body.budget.definition).toMatchObject({ maxBudget: 10, duration: 'monthly' })
     expect((await api('POST', '/budget/new', { scope: 'team:search', definition: { maxBudget: 1 } })).status).toBe(409)
     const info = await api('GET', '/budget/info?scope=team:search')
     expect(info.body.status).toMatchObject({ spend: 0, limit: 10, remaining: 10 })
     expect(typeof info.body.status.resetsAt).toBe('string')
-    expect((await api('POST', '/budget/update', { scope: 'team:search', definition: { maxBudget: 20, duration: 'monthly' } })).body.budget.definition.maxBudget).toBe(20)
-    const increased = await api('POST', '/budget/update', { scope: 'team:search', increase: { amount: 5, until: Date.now() + 3_600_000, reason: 'launch week' } })
+    expect(
+      (
+        await api('POST', '/budget/update', {
+          scope: 'team:search',
+          definition: { maxBudget: 20, duration: 'monthly' },
+        })
+      ).body.budget.definition.maxBudget,
+    ).toBe(20)
+    const increased = await api('POST', '/budget/update', {
+      scope: 'team:search',
+      increase: { amount: 5, until: Date.now() + 3_600_000, reason: 'launch week' },
+    })
     expect(increased.body.budget.increases).toHaveLength(1)
     expect((await api('GET', '/budget/info?scope=team:search')).body.status.limit).toBe(25)
     // Another tenant sees nothing of it.
@@ -60,7 +82,9 @@ describe('management endpoints', () => {
     expect((await api('POST', '/budget/delete', { scope: 'team:search' }, OTHER)).status).toBe(404)
     expect((await api('POST', '/budget/delete', { scope: 'team:search' })).body).toEqual({ deleted: true })
     expect((await api('GET', '/budget/info?scope=team:search')).status).toBe(404)
-    expect((await api('POST', '/budget/update', { scope: 'team:search', definition: { maxBudget: 1 } })).status).toBe(404)
+    expect((await api('POST', '/budget/update', { scope: 'team:search', definition: { maxBudget: 1 } })).status).toBe(
+      404,
+    )
   })
 
   it('answers bad management input with 4xx naming the field', async () => {
@@ -78,7 +102,12 @@ describe('management endpoints', () => {
   it('serves spend logs (JSON, JSON Lines, CSV) and reports of calls made through httpStore', async () => {
     const manager = new BudgetManager({ store: httpStore({ url, token: TOKEN }) })
     await manager.setBudget('user:logs', { maxBudget: 1 })
-    const call = withBudget(async (n: number) => n, { manager, context: { user: 'logs', tags: ['batch'] }, estimate: 0.02, cost: () => 0.015 })
+    const call = withBudget(async (n: number) => n, {
+      manager,
+      context: { user: 'logs', tags: ['batch'] },
+      estimate: 0.02,
+      cost: () => 0.015,
+    })
     for (let i = 0; i < 5; i++) await call(i)
     const logs = await api('GET', '/spend/logs?scope=user:logs')
     expect(logs.body.records).toHaveLength(5)
@@ -97,7 +126,25 @@ describe('management endpoints', () => {
   it('withBudget from 4 processes x 250 concurrent $0.01 calls against a $5 budget made with /budget/new: exactly 500 admitted', async () => {
     expect((await api('POST', '/budget/new', { scope: 'user:burst', definition: { maxBudget: 5 } })).status).toBe(200)
     const runs = Array.from({ length: 4 }, (_, w) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify({ mode: 'withBudget', url, token: TOKEN, key: 'unused', user: 'burst', prefix: `w${w}-`, calls: 250, ...PATIENT })], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          WORKER,
+          JSON.stringify({
+            mode: 'withBudget',
+            url,
+            token: TOKEN,
+            key: 'unused',
+            user: 'burst',
+            prefix: `w${w}-`,
+            calls: 250,
+            ...PATIENT,
+          }),
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      )
       let text = ''
       child.stdout.on('data', (chunk: Buffer) => {
         text += chunk.toString('utf8')
@@ -105,7 +152,10 @@ describe('management endpoints', () => {
       return new Promise<string[]>((resolve) => child.on('exit', () => resolve(text.trim().split('\n'))))
     })
     const lines = (await Promise.all(runs)).flat()
-    expect(lines.filter((l) => !l.startsWith('admitted ') && !l.startsWith('refused ') && l !== 'flushed' && l !== 'closed'), 'unexpected lines').toEqual([])
+    expect(
+      lines.filter((l) => !l.startsWith('admitted ') && !l.startsWith('refused ') && l !== 'flushed' && l !== 'closed'),
+      'unexpected lines',
+    ).toEqual([])
     expect(lines.filter((l) => l.startsWith('admitted ')).length).toBe(500)
     expect(lines.filter((l) => l.startsWith('refused ')).length).toBe(500)
     expect(lines.filter((l) => l.startsWith('denied ')).length).toBe(0)

@@ -14,25 +14,30 @@ describe('trimRecords', () => {
 
   it('keeps at most max, keeps every namespace under its share whole, and drops only the oldest of a namespace', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('a/', 'b/', 'c/', ''), { maxLength: 300 }), fc.integer({ min: 1, max: 100 }), (prefixes, max) => {
-        const records = prefixes.map((p, i) => record(`${p}${i}`, i))
-        const kept = trimRecords(records, max)
-        expect(kept.length).toBeLessThanOrEqual(max)
-        const count = (list: SpendRecord[], ns: string) => list.filter((r) => (r.callId.includes('/') ? r.callId.split('/')[0] + '/' : '') === ns).length
-        const namespaces = ['a/', 'b/', 'c/', '']
-        for (const ns of namespaces) {
-          const had = count(records, ns)
-          // A namespace at or under the common level keeps everything; a larger one keeps its newest.
-          if (had <= Math.floor(max / namespaces.length)) expect(count(kept, ns)).toBe(had)
-          const mine = kept.filter((r) => count([r], ns) === 1).map((r) => r.endedAt)
-          const all = records.filter((r) => count([r], ns) === 1).map((r) => r.endedAt)
-          expect(mine).toEqual(all.slice(all.length - mine.length))
-        }
-        // The order of what is kept is unchanged.
-        expect(kept.map((r) => r.endedAt)).toEqual([...kept.map((r) => r.endedAt)].sort((x, y) => x - y))
-        // Whole shares lose at most one slot per namespace to rounding.
-        if (records.length > max) expect(kept.length).toBeGreaterThanOrEqual(max - (namespaces.length - 1))
-      }),
+      fc.property(
+        fc.array(fc.constantFrom('a/', 'b/', 'c/', ''), { maxLength: 300 }),
+        fc.integer({ min: 1, max: 100 }),
+        (prefixes, max) => {
+          const records = prefixes.map((p, i) => record(`${p}${i}`, i))
+          const kept = trimRecords(records, max)
+          expect(kept.length).toBeLessThanOrEqual(max)
+          const count = (list: SpendRecord[], ns: string) =>
+            list.filter((r) => (r.callId.includes('/') ? r.callId.split('/')[0] + '/' : '') === ns).length
+          const namespaces = ['a/', 'b/', 'c/', '']
+          for (const ns of namespaces) {
+            const had = count(records, ns)
+            // A namespace at or under the common level keeps everything; a larger one keeps its newest.
+            if (had <= Math.floor(max / namespaces.length)) expect(count(kept, ns)).toBe(had)
+            const mine = kept.filter((r) => count([r], ns) === 1).map((r) => r.endedAt)
+            const all = records.filter((r) => count([r], ns) === 1).map((r) => r.endedAt)
+            expect(mine).toEqual(all.slice(all.length - mine.length))
+          }
+          // The order of what is kept is unchanged.
+          expect(kept.map((r) => r.endedAt)).toEqual([...kept.map((r) => r.endedAt)].sort((x, y) => x - y))
+          // Whole shares lose at most one slot per namespace to rounding.
+          if (records.length > max) expect(kept.length).toBeGreaterThanOrEqual(max - (namespaces.length - 1))
+        },
+      ),
     )
   })
 })

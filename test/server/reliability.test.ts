@@ -33,10 +33,14 @@ const commitBody = (callId: string, amount: number, key = 'user:alice|usd') => (
 describe('tenants do not share caches', () => {
   it("tenant b's 400 commits do not evict tenant a's spend records", async () => {
     running = await serve({ store: memoryStore({ maxRecords: 64 }), auth })
-    for (let i = 0; i < 10; i++) expect((await post(`${running.url}/v1/commit`, TOKEN_A, commitBody(`a${i}`, 1))).status).toBe(200)
-    for (let i = 0; i < 400; i++) expect((await post(`${running.url}/v1/commit`, TOKEN_B, commitBody(`b${i}`, 1))).status).toBe(200)
+    for (let i = 0; i < 10; i++)
+      expect((await post(`${running.url}/v1/commit`, TOKEN_A, commitBody(`a${i}`, 1))).status).toBe(200)
+    for (let i = 0; i < 400; i++)
+      expect((await post(`${running.url}/v1/commit`, TOKEN_B, commitBody(`b${i}`, 1))).status).toBe(200)
     const own = await post(`${running.url}/v1/records`, TOKEN_A, {})
-    expect(own.body.records.map((r: { callId: string }) => r.callId)).toEqual(Array.from({ length: 10 }, (_, i) => `a${i}`))
+    expect(own.body.records.map((r: { callId: string }) => r.callId)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `a${i}`),
+    )
     // b's share stays bounded by the cap.
     const theirs = await post(`${running.url}/v1/records`, TOKEN_B, {})
     expect(theirs.body.records.length).toBeLessThanOrEqual(64)
@@ -50,11 +54,14 @@ describe('tenants do not share caches', () => {
     const reset = { keys: ['k|usd'], now: T0 }
     expect((await post(`${url}/v1/reset`, TOKEN_A, reset, { 'idempotency-key': 'reset-1' })).status).toBe(200)
     await post(`${url}/v1/commit`, TOKEN_A, commitBody('after', 30, 'k|usd'))
-    for (let i = 0; i < 60; i++) await post(`${url}/v1/balances`, TOKEN_B, { keys: ['k|usd'], now: T0 }, { 'idempotency-key': `b-${i}` })
+    for (let i = 0; i < 60; i++)
+      await post(`${url}/v1/balances`, TOKEN_B, { keys: ['k|usd'], now: T0 }, { 'idempotency-key': `b-${i}` })
     const retried = await post(`${url}/v1/reset`, TOKEN_A, reset, { 'idempotency-key': 'reset-1' })
     expect(retried.status).toBe(200)
     expect(retried.headers.get('idempotent-replayed')).toBe('true')
-    expect((await post(`${url}/v1/balances`, TOKEN_A, { keys: ['k|usd'], now: T0 })).body.balances).toEqual([{ spent: 30, reserved: 0 }])
+    expect((await post(`${url}/v1/balances`, TOKEN_A, { keys: ['k|usd'], now: T0 })).body.balances).toEqual([
+      { spent: 30, reserved: 0 },
+    ])
     // The cache as a whole stays bounded.
     const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN_A}` } })).text()
     expect(Number(/llm_budget_idempotency_cache_entries (\d+)/.exec(metrics)?.[1])).toBeLessThanOrEqual(50)
@@ -93,7 +100,9 @@ describe('slow and oversized uploads', () => {
       socket.on('close', () => resolve(text))
       socket.on('error', () => undefined)
     })
-    socket.write(`POST /v1/balances HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN_A}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n`)
+    socket.write(
+      `POST /v1/balances HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN_A}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n`,
+    )
     // One byte every 100 ms: never finishes within the timeout.
     const trickle = setInterval(() => socket.writable && socket.write(' '), 100)
     const text = await answer
@@ -120,9 +129,12 @@ describe('slow and oversized uploads', () => {
           socket.once('close', () => resolve())
         }
       })
-    await write(`POST /v1/commit HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN_A}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`)
+    await write(
+      `POST /v1/commit HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN_A}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`,
+    )
     const chunk = 'x'.repeat(64 * 1024)
-    for (let sent = 0; sent < 10 * 1024 * 1024 && !socket.destroyed; sent += chunk.length) await write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
+    for (let sent = 0; sent < 10 * 1024 * 1024 && !socket.destroyed; sent += chunk.length)
+      await write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
     await write('0\r\n\r\n')
     await closed
     expect(error).toBeNull()
@@ -135,21 +147,32 @@ describe('/budget/new', () => {
   it('is atomic: of 8 concurrent creates of one scope, one succeeds and 7 get 409', async () => {
     const inner = memoryStore()
     // A slow read widens the window between "is there a budget?" and "create it".
-    const store: BudgetStore = { ...inner, getBudget: async (scope) => (await new Promise((r) => setTimeout(r, 30)), inner.getBudget(scope)) }
+    const store: BudgetStore = {
+      ...inner,
+      getBudget: async (scope) => (await new Promise((r) => setTimeout(r, 30)), inner.getBudget(scope)),
+    }
     running = await serve({ store, auth })
     const answers = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => post(`${running!.url}/budget/new`, TOKEN_A, { scope: 'user:race', definition: { maxBudget: i + 1 } })),
+      Array.from({ length: 8 }, (_, i) =>
+        post(`${running!.url}/budget/new`, TOKEN_A, { scope: 'user:race', definition: { maxBudget: i + 1 } }),
+      ),
     )
     expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409, 409, 409, 409, 409, 409])
     const history = await inner.getHistory(`${TENANT_A}/user:race`)
     expect(history.map((h) => h.action)).toEqual(['create'])
     const winner = answers.find((a) => a.status === 200)!
-    expect((await inner.getBudget(`${TENANT_A}/user:race`))?.definition).toMatchObject({ definition: { maxBudget: winner.body.budget.definition.maxBudget } })
+    expect((await inner.getBudget(`${TENANT_A}/user:race`))?.definition).toMatchObject({
+      definition: { maxBudget: winner.body.budget.definition.maxBudget },
+    })
   })
 })
 
 describe('failed authentication', () => {
-  function fromAddress(url: string, localAddress: string, token: string): Promise<{ status: number; retryAfter: string | undefined }> {
+  function fromAddress(
+    url: string,
+    localAddress: string,
+    token: string,
+  ): Promise<{ status: number; retryAfter: string | undefined }> {
     return new Promise((resolve, reject) => {
       const req = httpRequest(`${url}/v1/balances`, {
         method: 'POST',
@@ -168,7 +191,8 @@ describe('failed authentication', () => {
   it('is limited per client: after the limit, 429 with Retry-After (even for a right token); other clients unaffected', async () => {
     running = await serve({ store: memoryStore(), auth, authFailures: { max: 5, windowMs: 60_000 } })
     const { url } = running
-    for (let i = 0; i < 5; i++) expect((await fromAddress(url, '127.0.0.1', `wrong-token-${i}-0123456789`)).status).toBe(401)
+    for (let i = 0; i < 5; i++)
+      expect((await fromAddress(url, '127.0.0.1', `wrong-token-${i}-0123456789`)).status).toBe(401)
     const limited = await fromAddress(url, '127.0.0.1', 'wrong-token-x-0123456789')
     expect(limited.status).toBe(429)
     expect(Number(limited.retryAfter)).toBeGreaterThan(0)
@@ -180,7 +204,9 @@ describe('failed authentication', () => {
   })
 
   it('refuses bad limit options', async () => {
-    await expect(serve({ store: memoryStore(), auth, authFailures: { max: 0 } })).rejects.toThrow(/authFailures`: `max`/)
+    await expect(serve({ store: memoryStore(), auth, authFailures: { max: 0 } })).rejects.toThrow(
+      /authFailures`: `max`/,
+    )
     await expect(serve({ store: memoryStore(), auth, authFailure: false } as never)).rejects.toThrow(/authFailures/)
   })
 })

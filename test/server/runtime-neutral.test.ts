@@ -17,10 +17,13 @@ function importGraph(entry: string): { files: string[]; nodeImports: string[] } 
     if (seen.has(file)) continue
     seen.add(file)
     const text = readFileSync(file, 'utf8')
-    for (const match of text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+    for (const match of text.matchAll(
+      /(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+    )) {
       const specifier = match[1] ?? match[2]!
       if (/^\s*(?:import|export)\s+type\s/.test(match[0])) continue
-      if (specifier.startsWith('node:') || BUILTINS.has(specifier)) nodeImports.push(`${file.slice(SRC.length)} -> ${specifier}`)
+      if (specifier.startsWith('node:') || BUILTINS.has(specifier))
+        nodeImports.push(`${file.slice(SRC.length)} -> ${specifier}`)
       else if (specifier.startsWith('.')) stack.push(join(dirname(file), specifier.replace(/\.js$/, '.ts')))
     }
   }

@@ -27,18 +27,38 @@ beforeAll(async () => {
   server = await startBudgetServer({ store, auth: { tokens: { [TOKEN_A]: 'a', [TOKEN_B]: 'b' } } })
   url = server.url
   // Seed tenant a.
-  await post('/v1/commit', { callId: 'seed', now: T0, entries: [{ key: 'user:alice|usd', amount: 100, expiresAt: null }], dedupeUntil: T0 + DAY, record: { callId: 'seed', startedAt: T0, endedAt: T0 } })
-  await post('/v1/budgets/put', { scope: 'user:alice', definition: { maxBudget: 5 }, now: T0, history: { scope: 'user:alice', action: 'create', at: T0, old: null, new: { maxBudget: 5 }, reason: null } })
+  await post('/v1/commit', {
+    callId: 'seed',
+    now: T0,
+    entries: [{ key: 'user:alice|usd', amount: 100, expiresAt: null }],
+    dedupeUntil: T0 + DAY,
+    record: { callId: 'seed', startedAt: T0, endedAt: T0 },
+  })
+  await post('/v1/budgets/put', {
+    scope: 'user:alice',
+    definition: { maxBudget: 5 },
+    now: T0,
+    history: { scope: 'user:alice', action: 'create', at: T0, old: null, new: { maxBudget: 5 }, reason: null },
+  })
 })
 
 afterAll(async () => {
   await server.close()
 })
 
-async function post(path: string, body: unknown, headers: Record<string, string> = {}, token: string | null = TOKEN_A): Promise<{ status: number; body: any }> {
+async function post(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  token: string | null = TOKEN_A,
+): Promise<{ status: number; body: any }> {
   const response = await fetch(url + path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...headers },
+    headers: {
+      'content-type': 'application/json',
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...headers,
+    },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   })
   const text = await response.text()
@@ -65,7 +85,12 @@ async function snapshot(): Promise<string> {
 describe('authentication', () => {
   it('refuses missing, malformed, wrong and truncated tokens with 401 and changes nothing', async () => {
     const before = await snapshot()
-    const commit = { callId: 'x1', now: T0, entries: [{ key: 'user:alice|usd', amount: 5, expiresAt: null }], dedupeUntil: T0 + DAY }
+    const commit = {
+      callId: 'x1',
+      now: T0,
+      entries: [{ key: 'user:alice|usd', amount: 5, expiresAt: null }],
+      dedupeUntil: T0 + DAY,
+    }
     const cases: [string, Record<string, string>][] = [
       ['missing', {}],
       ['empty', { authorization: '' }],
@@ -87,7 +112,9 @@ describe('authentication', () => {
 
   it('keeps tenants apart: tenant b can neither see nor change tenant a', async () => {
     const before = await snapshot()
-    expect((await post('/v1/balances', { keys: ['user:alice|usd'], now: T0 }, {}, TOKEN_B)).body).toEqual({ balances: [{ spent: 0, reserved: 0 }] })
+    expect((await post('/v1/balances', { keys: ['user:alice|usd'], now: T0 }, {}, TOKEN_B)).body).toEqual({
+      balances: [{ spent: 0, reserved: 0 }],
+    })
     expect((await post('/v1/budgets/get', { scope: 'user:alice' }, {}, TOKEN_B)).body).toEqual({ budget: null })
     expect((await post('/v1/budgets/list', {}, {}, TOKEN_B)).body).toEqual({ budgets: [] })
     expect((await post('/v1/budgets/history', { scope: 'user:alice' }, {}, TOKEN_B)).body).toEqual({ history: [] })
@@ -95,12 +122,27 @@ describe('authentication', () => {
     // Attempts to name tenant a's keys through prefixes or traversal stay inside b's namespace.
     for (const key of ['a/user:alice|usd', '../a/user:alice|usd', '/a/user:alice|usd']) {
       await post('/v1/reset', { keys: [key], now: T0 }, {}, TOKEN_B)
-      expect((await post('/v1/balances', { keys: [key], now: T0 }, {}, TOKEN_B)).body).toEqual({ balances: [{ spent: 0, reserved: 0 }] })
+      expect((await post('/v1/balances', { keys: [key], now: T0 }, {}, TOKEN_B)).body).toEqual({
+        balances: [{ spent: 0, reserved: 0 }],
+      })
     }
     // The same call id in tenant b is another call.
-    const seedAgain = await post('/v1/commit', { callId: 'seed', now: T0, entries: [{ key: 'user:alice|usd', amount: 7, expiresAt: null }], dedupeUntil: T0 + DAY }, {}, TOKEN_B)
+    const seedAgain = await post(
+      '/v1/commit',
+      {
+        callId: 'seed',
+        now: T0,
+        entries: [{ key: 'user:alice|usd', amount: 7, expiresAt: null }],
+        dedupeUntil: T0 + DAY,
+      },
+      {},
+      TOKEN_B,
+    )
     expect(seedAgain.body.duplicate).toBe(false)
-    expect(await store.balances({ keys: ['a/user:alice|usd'], now: T0 }).then((b) => b[0])).toEqual({ spent: 100, reserved: 0 })
+    expect(await store.balances({ keys: ['a/user:alice|usd'], now: T0 }).then((b) => b[0])).toEqual({
+      spent: 100,
+      reserved: 0,
+    })
     await store.reset({ keys: ['b/user:alice|usd'], now: T0 })
     const after = await snapshot()
     expect(JSON.parse(after).budget).toEqual(JSON.parse(before).budget)
@@ -120,7 +162,13 @@ describe('authentication', () => {
       },
     })
     const call = (token: string) =>
-      handler(new Request('http://x/v1/balances', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ keys: ['k'], now: T0 }) }))
+      handler(
+        new Request('http://x/v1/balances', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ keys: ['k'], now: T0 }),
+        }),
+      )
     expect((await call('let-me-in')).status).toBe(200)
     expect((await call('nope')).status).toBe(401)
     expect((await call('boom')).status).toBe(503)
@@ -129,14 +177,21 @@ describe('authentication', () => {
   it('refuses unusable auth options when created', () => {
     expect(() => createBudgetHandler({ store: memoryStore(), auth: { tokens: {} } })).toThrow(/empty/)
     expect(() => createBudgetHandler({ store: memoryStore(), auth: { tokens: { short: 'a' } } })).toThrow(/16/)
-    expect(() => createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN_A]: 'bad tenant/' } } })).toThrow(/tenant/)
+    expect(() => createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN_A]: 'bad tenant/' } } })).toThrow(
+      /tenant/,
+    )
     expect(() => createBudgetHandler({ store: memoryStore() } as never)).toThrow(/auth/)
   })
 })
 
 describe('idempotency keys', () => {
   it('a replay returns the first answer; the same key with another payload is 422; scoped per tenant', async () => {
-    const body = { callId: 'idem-1', now: T0, entries: [{ key: 'k', amount: 11, expiresAt: null }], dedupeUntil: T0 + DAY }
+    const body = {
+      callId: 'idem-1',
+      now: T0,
+      entries: [{ key: 'k', amount: 11, expiresAt: null }],
+      dedupeUntil: T0 + DAY,
+    }
     const first = await post('/v1/commit', body, { 'idempotency-key': 'key-1' })
     expect(first.body).toEqual({ duplicate: false, balances: [{ before: 0, after: 11, reserved: 0 }] })
     const replay = await post('/v1/commit', body, { 'idempotency-key': 'key-1' })
@@ -165,7 +220,12 @@ describe('idempotency keys', () => {
       new Request('http://x/v1/commit', {
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN_A}`, 'content-type': 'application/json', 'idempotency-key': 'same' },
-        body: JSON.stringify({ callId: 'c', now: T0, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY }),
+        body: JSON.stringify({
+          callId: 'c',
+          now: T0,
+          entries: [{ key: 'k', amount: 1, expiresAt: null }],
+          dedupeUntil: T0 + DAY,
+        }),
       })
     const first = handler(make())
     await new Promise((resolve) => setTimeout(resolve, 20))
@@ -178,12 +238,20 @@ describe('idempotency keys', () => {
   })
 
   it('keeps the cache bounded', async () => {
-    const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN_A]: 'a' } }, idempotency: { maxEntries: 50 } })
+    const handler = createBudgetHandler({
+      store: memoryStore(),
+      auth: { tokens: { [TOKEN_A]: 'a' } },
+      idempotency: { maxEntries: 50 },
+    })
     for (let i = 0; i < 500; i++) {
       await handler(
         new Request('http://x/v1/balances', {
           method: 'POST',
-          headers: { authorization: `Bearer ${TOKEN_A}`, 'content-type': 'application/json', 'idempotency-key': `k${i}` },
+          headers: {
+            authorization: `Bearer ${TOKEN_A}`,
+            'content-type': 'application/json',
+            'idempotency-key': `k${i}`,
+          },
           body: JSON.stringify({ keys: ['k'], now: T0 }),
         }),
       )
@@ -196,17 +264,34 @@ describe('idempotency keys', () => {
 describe('bad input', () => {
   it('answers 413 for a 10 MB body while reading it, and changes nothing', async () => {
     const before = await snapshot()
-    const big = JSON.stringify({ callId: 'big', now: T0, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY, pad: 'x'.repeat(10 * 1024 * 1024) })
+    const big = JSON.stringify({
+      callId: 'big',
+      now: T0,
+      entries: [{ key: 'k', amount: 1, expiresAt: null }],
+      dedupeUntil: T0 + DAY,
+      pad: 'x'.repeat(10 * 1024 * 1024),
+    })
     // Announced length: refused before reading.
     const announced = await post('/v1/commit', big)
     expect(announced.status).toBe(413)
     expect(announced.body.error.code).toBe('PAYLOAD_TOO_LARGE')
     // Chunked, no length: refused once 64 KiB have been read.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${url}/v1/commit`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN_A}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume()
-        resolve(res.statusCode ?? 0)
-      })
+      const req = httpRequest(
+        `${url}/v1/commit`,
+        {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${TOKEN_A}`,
+            'content-type': 'application/json',
+            'transfer-encoding': 'chunked',
+          },
+        },
+        (res) => {
+          res.resume()
+          resolve(res.statusCode ?? 0)
+        },
+      )
       req.on('error', reject)
       let sent = 0
       const chunk = 'x'.repeat(64 * 1024)
@@ -231,10 +316,31 @@ describe('bad input', () => {
     const cases: [string, () => Promise<{ status: number; body: any }>, number, string][] = [
       ['not JSON', () => post('/v1/reserve', '{"callId":'), 400, 'INVALID_JSON'],
       ['a JSON array', () => post('/v1/reserve', '[]'), 400, 'INVALID_JSON'],
-      ['wrong content type', () => post('/v1/reserve', '{}', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [
+        'wrong content type',
+        () => post('/v1/reserve', '{}', { 'content-type': 'text/plain' }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
       ['unknown path', () => post('/v1/nope', {}), 404, 'NOT_FOUND'],
-      ['negative amount', () => post('/v1/reserve', { callId: 'n', now: T0, holdExpiresAt: T0 + 1, entries: [{ key: 'k', amount: -1, limit: 5, expiresAt: null }] }), 400, 'INVALID_INPUT'],
-      ['bad idempotency key', () => post('/v1/balances', { keys: [], now: T0 }, { 'idempotency-key': 'has space' }), 400, 'INVALID_INPUT'],
+      [
+        'negative amount',
+        () =>
+          post('/v1/reserve', {
+            callId: 'n',
+            now: T0,
+            holdExpiresAt: T0 + 1,
+            entries: [{ key: 'k', amount: -1, limit: 5, expiresAt: null }],
+          }),
+        400,
+        'INVALID_INPUT',
+      ],
+      [
+        'bad idempotency key',
+        () => post('/v1/balances', { keys: [], now: T0 }, { 'idempotency-key': 'has space' }),
+        400,
+        'INVALID_INPUT',
+      ],
     ]
     for (const [what, run, status, code] of cases) {
       const answer = await run()
@@ -242,7 +348,12 @@ describe('bad input', () => {
       expect(answer.body.error.code, what).toBe(code)
       expect(typeof answer.body.error.message, what).toBe('string')
     }
-    const field = await post('/v1/reserve', { callId: 'n', now: T0, holdExpiresAt: T0 + 1, entries: [{ key: 'k', amount: 'five', limit: 5, expiresAt: null }] })
+    const field = await post('/v1/reserve', {
+      callId: 'n',
+      now: T0,
+      holdExpiresAt: T0 + 1,
+      entries: [{ key: 'k', amount: 'five', limit: 5, expiresAt: null }],
+    })
     expect(field.body.error.field).toBe('entries[0].amount')
     const get = await fetch(`${url}/v1/reserve`, { headers: { authorization: `Bearer ${TOKEN_A}` } })
     expect(get.status).toBe(405)
@@ -250,19 +361,88 @@ describe('bad input', () => {
 
   it('10,000 fuzzed bodies all get a 4xx or a valid answer, never a 5xx, and tenant a is unchanged; memory stays bounded', async () => {
     const before = await snapshot()
-    const paths = ['/v1/reserve', '/v1/commit', '/v1/release', '/v1/balances', '/v1/reset', '/v1/budgets/get', '/v1/budgets/put', '/v1/budgets/history', '/v1/records']
+    const paths = [
+      '/v1/reserve',
+      '/v1/commit',
+      '/v1/release',
+      '/v1/balances',
+      '/v1/reset',
+      '/v1/budgets/get',
+      '/v1/budgets/put',
+      '/v1/budgets/history',
+      '/v1/records',
+    ]
     const nasty = fc.oneof(
-      fc.constantFrom('NaN', 'Infinity', '-Infinity', '1e400', '-1', '-0', '9007199254740993', '1.5', 'null', 'true', '"__proto__"', '{"__proto__":{"x":1}}', '"constructor"', '"../../etc/passwd"', '[]', '{}', '""'),
+      fc.constantFrom(
+        'NaN',
+        'Infinity',
+        '-Infinity',
+        '1e400',
+        '-1',
+        '-0',
+        '9007199254740993',
+        '1.5',
+        'null',
+        'true',
+        '"__proto__"',
+        '{"__proto__":{"x":1}}',
+        '"constructor"',
+        '"../../etc/passwd"',
+        '[]',
+        '{}',
+        '""',
+      ),
       fc.integer().map(String),
       fc.double().map((d) => JSON.stringify(d) ?? 'null'),
       fc.string({ maxLength: 30 }).map((s) => JSON.stringify(s)),
       fc.nat(2000).map((n) => '['.repeat(n) + ']'.repeat(n)),
       fc.nat(2000).map((n) => '{"a":'.repeat(n) + '1' + '}'.repeat(n)),
     )
-    const field = fc.constantFrom('callId', 'now', 'holdExpiresAt', 'entries', 'key', 'amount', 'limit', 'expiresAt', 'keys', 'scope', 'definition', 'history', 'record', 'dedupeUntil', '__proto__', 'constructor', 'from', 'to', 'limit')
-    const entryText = fc.dictionary(field, nasty, { maxKeys: 5 }).map((d) => `{${Object.entries(d).map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`)
+    const field = fc.constantFrom(
+      'callId',
+      'now',
+      'holdExpiresAt',
+      'entries',
+      'key',
+      'amount',
+      'limit',
+      'expiresAt',
+      'keys',
+      'scope',
+      'definition',
+      'history',
+      'record',
+      'dedupeUntil',
+      '__proto__',
+      'constructor',
+      'from',
+      'to',
+      'limit',
+    )
+    const entryText = fc.dictionary(field, nasty, { maxKeys: 5 }).map(
+      (d) =>
+        `{${Object.entries(d)
+          .map(([k, v]) => `${JSON.stringify(k)}:${v}`)
+          .join(',')}}`,
+    )
     const bodyText = fc.oneof(
-      fc.tuple(fc.dictionary(field, fc.oneof(nasty, fc.array(entryText, { maxLength: 3 }).map((a) => `[${a.join(',')}]`)), { maxKeys: 8 })).map(([d]) => `{${Object.entries(d).map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`),
+      fc
+        .tuple(
+          fc.dictionary(
+            field,
+            fc.oneof(
+              nasty,
+              fc.array(entryText, { maxLength: 3 }).map((a) => `[${a.join(',')}]`),
+            ),
+            { maxKeys: 8 },
+          ),
+        )
+        .map(
+          ([d]) =>
+            `{${Object.entries(d)
+              .map(([k, v]) => `${JSON.stringify(k)}:${v}`)
+              .join(',')}}`,
+        ),
       fc.string({ maxLength: 200 }),
       nasty,
     )
@@ -276,7 +456,8 @@ describe('bad input', () => {
           // Tenant b sends the fuzz; tenant a's data must not change.
           const answer = await post(path, text, { 'idempotency-key': `fuzz-${i}-${Math.random()}` }, TOKEN_B)
           statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
-          if (answer.status >= 500) throw new Error(`${path} ${text.slice(0, 200)} -> ${answer.status} ${JSON.stringify(answer.body)}`)
+          if (answer.status >= 500)
+            throw new Error(`${path} ${text.slice(0, 200)} -> ${answer.status} ${JSON.stringify(answer.body)}`)
         }),
       )
     }
@@ -296,7 +477,10 @@ describe('clients that go away', () => {
   it('a client that disconnects mid-body leaves no request in flight', async () => {
     for (let i = 0; i < 20; i++) {
       await new Promise<void>((resolve) => {
-        const req = httpRequest(`${url}/v1/commit`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN_A}`, 'content-type': 'application/json', 'content-length': '5000' } })
+        const req = httpRequest(`${url}/v1/commit`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN_A}`, 'content-type': 'application/json', 'content-length': '5000' },
+        })
         req.on('error', () => resolve())
         req.write('{"callId":"gone","now":1,')
         setTimeout(() => {

@@ -13,7 +13,9 @@ function racyStore(): BudgetStore {
     name: 'racy',
     async reserve(request: ReserveRequest) {
       const balances = await inner.balances({ keys: request.entries.map((e) => e.key), now: request.now })
-      const refusedIndex = request.entries.findIndex((e, i) => e.limit !== null && balances[i]!.spent + balances[i]!.reserved + e.amount > e.limit)
+      const refusedIndex = request.entries.findIndex(
+        (e, i) => e.limit !== null && balances[i]!.spent + balances[i]!.reserved + e.amount > e.limit,
+      )
       await new Promise((resolve) => setTimeout(resolve, 0))
       if (refusedIndex >= 0) return { ok: false, refusedIndex, balances }
       return inner.reserve({ ...request, entries: request.entries.map((e) => ({ ...e, limit: null })) })
@@ -30,7 +32,9 @@ describe('the store contract suite', () => {
 
   for (const contractCase of concurrencyCases) {
     it(`fails a non-atomic store: ${contractCase.name}`, async () => {
-      await expect(contractCase.run(racyStore(), { prefix: 'race|', t0: 1_800_000_000_000, concurrency: 1000 })).rejects.toThrow(/store contract/)
+      await expect(
+        contractCase.run(racyStore(), { prefix: 'race|', t0: 1_800_000_000_000, concurrency: 1000 }),
+      ).rejects.toThrow(/store contract/)
     })
 
     it(`passes the memory store: ${contractCase.name}`, async () => {

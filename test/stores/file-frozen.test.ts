@@ -23,7 +23,8 @@ const KEY = 'user:shared|total|usd'
 let counter = 0
 const freshDir = (): string => join(root, `d${++counter}`)
 
-const acks = (child: Child): string[] => child.lines.filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
+const acks = (child: Child): string[] =>
+  child.lines.filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
 /** Resolves once the child has acknowledged `n` more commits than it had when called. */
 const moreAcks = (child: Child, n: number): Promise<string> => {
   const target = acks(child).length + n
@@ -37,7 +38,14 @@ describe('fileStore with a frozen lock holder (real SIGSTOP / SIGCONT)', () => {
   for (const stopAt of ['lockAcquired', 'beforeWrite', 'afterWrite', 'beforeSync'] as const) {
     it(`stopped at ${stopAt} beyond staleLockMs, then resumed: 0 acknowledged commits lost, opens without repair`, async () => {
       const dir = freshDir()
-      const common = { FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'writer', CONCURRENCY: '8', STALE_MS: '300', MAX_RECORDS: 'Infinity' }
+      const common = {
+        FILE_STORE_MODULE: modulePath,
+        STORE_DIR: dir,
+        MODE: 'writer',
+        CONCURRENCY: '8',
+        STALE_MS: '300',
+        MAX_RECORDS: 'Infinity',
+      }
       const frozen = startWorker({ ...common, WORKER_ID: 'frozen', STOP_AT: stopAt, STOP_ON: '15' })
       let peer: Child | null = null
       try {
@@ -65,7 +73,9 @@ describe('fileStore with a frozen lock holder (real SIGSTOP / SIGCONT)', () => {
       expect(ids.size).toBe(records.length)
       expect((await store.balances({ keys: [KEY], now: T0 }))[0]!.spent).toBe(5 * records.length)
       const failed = [...frozen.lines, ...peer!.lines].filter((line) => line.startsWith('fail ')).length
-      console.log(`frozen at ${stopAt}: ${acknowledged.length} acknowledged, 0 lost, ${failed} failed (not acknowledged), ${records.length} records`)
+      console.log(
+        `frozen at ${stopAt}: ${acknowledged.length} acknowledged, 0 lost, ${failed} failed (not acknowledged), ${records.length} records`,
+      )
       await store.close()
     }, 60_000)
   }

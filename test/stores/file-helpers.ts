@@ -14,10 +14,22 @@ const SRC = join(here, '..', '..', 'src')
  * Bundles `src/stores/file/store.ts` (`createFileStore`: the store with fault hooks) and, when given, the manager
  * entry into `directory`; returns the module paths.
  */
-export async function bundleStore(directory: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+export async function bundleStore(
+  directory: string,
+  extra: Record<string, string> = {},
+): Promise<Record<string, string>> {
   const entryPoints: Record<string, string> = { 'file-store': join(SRC, 'stores', 'file', 'store.ts') }
   for (const [name, path] of Object.entries(extra)) entryPoints[name] = join(SRC, path)
-  await build({ entryPoints, bundle: true, platform: 'node', format: 'esm', outdir: directory, outExtension: { '.js': '.mjs' }, logLevel: 'silent', splitting: true })
+  await build({
+    entryPoints,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    outdir: directory,
+    outExtension: { '.js': '.mjs' },
+    logLevel: 'silent',
+    splitting: true,
+  })
   return Object.fromEntries(Object.keys(entryPoints).map((name) => [name, join(directory, `${name}.mjs`)]))
 }
 
@@ -70,7 +82,11 @@ export function startWorker(env: Record<string, string>): Child {
       if (found !== undefined) return Promise.resolve(found)
       return new Promise((resolve, reject) => {
         waiters.push({ predicate, resolve })
-        void exited.then((end) => reject(new Error(`worker exited (${end.code ?? end.signal}) before the expected line; stderr: ${end.stderr}`)))
+        void exited.then((end) =>
+          reject(
+            new Error(`worker exited (${end.code ?? end.signal}) before the expected line; stderr: ${end.stderr}`),
+          ),
+        )
       })
     },
   }

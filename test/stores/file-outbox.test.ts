@@ -15,7 +15,12 @@ let counter = 0
 const entry = (i: number): HttpOutboxEntry => ({
   id: `e${i}`,
   queuedAt: 1_800_000_000_000 + i,
-  request: { callId: `call-${i}`, now: 1_800_000_000_000 + i, entries: [{ key: 'u:a|all|usd', amount: 50_000_000, expiresAt: null }], dedupeUntil: 1_900_000_000_000 },
+  request: {
+    callId: `call-${i}`,
+    now: 1_800_000_000_000 + i,
+    entries: [{ key: 'u:a|all|usd', amount: 50_000_000, expiresAt: null }],
+    dedupeUntil: 1_900_000_000_000,
+  },
 })
 
 async function filled(count: number): Promise<string> {
@@ -54,7 +59,9 @@ describe('fileOutbox damage', () => {
     writeFileSync(path, readFileSync(path, 'utf8').replace('{"a":{"id":"e1"', '{"a":{"id":1'))
     const outbox = fileOutbox({ path })
     expect((await outbox.entries()).map((e) => e.id)).toEqual(['e0', 'e2'])
-    expect((await outbox.recovery()).quarantined).toEqual([{ line: 2, problem: expect.stringMatching(/not an outbox/) }])
+    expect((await outbox.recovery()).quarantined).toEqual([
+      { line: 2, problem: expect.stringMatching(/not an outbox/) },
+    ])
     await outbox.close()
   })
 

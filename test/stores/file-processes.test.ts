@@ -34,13 +34,22 @@ async function stateOf(store: FileStore): Promise<unknown> {
   }
 }
 
-const strays = (dir: string): string[] => readdirSync(dir).filter((name) => name.includes('.tmp') || name === 'lock.break')
+const strays = (dir: string): string[] =>
+  readdirSync(dir).filter((name) => name.includes('.tmp') || name === 'lock.break')
 
 describe('fileStore across processes', () => {
   it('4 processes x 250 concurrent $0.01 reservations against $5: exactly 500 admitted, $5 spent, no holds', async () => {
     const dir = freshDir()
     const workers = Array.from({ length: 4 }, (_, i) =>
-      startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'burst', WORKER_ID: `p${i}`, COUNT: '250', AMOUNT: '10000000', LIMIT: '5000000000' }),
+      startWorker({
+        FILE_STORE_MODULE: modulePath,
+        STORE_DIR: dir,
+        MODE: 'burst',
+        WORKER_ID: `p${i}`,
+        COUNT: '250',
+        AMOUNT: '10000000',
+        LIMIT: '5000000000',
+      }),
     )
     await Promise.all(workers.map((w) => w.waitFor((line) => line === 'ready')))
     for (const w of workers) w.process.stdin!.write('go\n')
@@ -58,7 +67,14 @@ describe('fileStore across processes', () => {
   it('the same through BudgetManager + withBudget: 4 processes x 250 calls of $0.01 against one $5 daily budget', async () => {
     const dir = freshDir()
     const start = (i: number) =>
-      startWorker({ FILE_STORE_MODULE: modulePath, FILE_MANAGER_MODULE: managerPath, STORE_DIR: dir, MODE: 'manager', COUNT: '250', SET_BUDGET: i === 0 ? '1' : '0' })
+      startWorker({
+        FILE_STORE_MODULE: modulePath,
+        FILE_MANAGER_MODULE: managerPath,
+        STORE_DIR: dir,
+        MODE: 'manager',
+        COUNT: '250',
+        SET_BUDGET: i === 0 ? '1' : '0',
+      })
     const first = start(0)
     await first.waitFor((line) => line === 'ready') // the budget exists before the others start
     const workers = [first, start(1), start(2), start(3)]
@@ -119,65 +135,134 @@ describe('fileStore across processes', () => {
       expect(strays(dir)).toEqual([])
       await store.close()
     }
-    console.log(`kill loop: ${iterations} kills, ${acknowledged} acknowledged commits all present, ${tornTails} torn tails truncated, generation ${compactionsSeen} reached`)
+    console.log(
+      `kill loop: ${iterations} kills, ${acknowledged} acknowledged commits all present, ${tornTails} torn tails truncated, generation ${compactionsSeen} reached`,
+    )
     expect(acknowledged).toBeGreaterThan(0)
     expect(compactionsSeen).toBeGreaterThan(0)
   }, 1_200_000) // a hang bound: the loop spawns 200 processes (600 s at a load average of 20 on 2 cores)
 
-  const steps: CompactionStep[] = ['snapshot-written', 'snapshot-synced', 'snapshot-renamed', 'directory-synced', 'journal-written', 'journal-sealed', 'journal-renamed', 'journal-directory-synced', 'done']
-  it.each(steps)('a crash at compaction step %s leaves the state as before and no stray files after reopening', async (step) => {
-    const template = freshDir()
-    const seed = fileStore({ path: template })
-    await seed.putBudget({ scope: 'user:alice', definition: { maxBudget: 5 }, now: T0, history: { scope: 'user:alice', action: 'create', at: T0, old: null, new: { maxBudget: 5 }, reason: null } })
-    for (let i = 0; i < 40; i++) {
-      const callId = `c${i}`
-      await seed.reserve({ callId, now: T0 + i, holdExpiresAt: T0 + DAY, entries: [{ key: KEY, amount: 9, limit: 1_000, expiresAt: null }, { key: 'other', amount: 1, limit: null, expiresAt: T0 + DAY }] })
-      if (i % 3 !== 0) await seed.commit({ callId, now: T0 + i, entries: [{ key: KEY, amount: 8, expiresAt: null }], dedupeUntil: T0 + DAY, record: { callId, startedAt: T0, endedAt: T0 + i } })
-    }
-    const before = await stateOf(seed)
-    await seed.close()
-    // Compact once first, so the crash also exercises removing the previous generation's snapshot.
-    const dir = freshDir()
-    cpSync(template, dir, { recursive: true })
-    const once = fileStore({ path: dir })
-    await once.compact()
-    await once.close()
+  const steps: CompactionStep[] = [
+    'snapshot-written',
+    'snapshot-synced',
+    'snapshot-renamed',
+    'directory-synced',
+    'journal-written',
+    'journal-sealed',
+    'journal-renamed',
+    'journal-directory-synced',
+    'done',
+  ]
+  it.each(steps)(
+    'a crash at compaction step %s leaves the state as before and no stray files after reopening',
+    async (step) => {
+      const template = freshDir()
+      const seed = fileStore({ path: template })
+      await seed.putBudget({
+        scope: 'user:alice',
+        definition: { maxBudget: 5 },
+        now: T0,
+        history: { scope: 'user:alice', action: 'create', at: T0, old: null, new: { maxBudget: 5 }, reason: null },
+      })
+      for (let i = 0; i < 40; i++) {
+        const callId = `c${i}`
+        await seed.reserve({
+          callId,
+          now: T0 + i,
+          holdExpiresAt: T0 + DAY,
+          entries: [
+            { key: KEY, amount: 9, limit: 1_000, expiresAt: null },
+            { key: 'other', amount: 1, limit: null, expiresAt: T0 + DAY },
+          ],
+        })
+        if (i % 3 !== 0)
+          await seed.commit({
+            callId,
+            now: T0 + i,
+            entries: [{ key: KEY, amount: 8, expiresAt: null }],
+            dedupeUntil: T0 + DAY,
+            record: { callId, startedAt: T0, endedAt: T0 + i },
+          })
+      }
+      const before = await stateOf(seed)
+      await seed.close()
+      // Compact once first, so the crash also exercises removing the previous generation's snapshot.
+      const dir = freshDir()
+      cpSync(template, dir, { recursive: true })
+      const once = fileStore({ path: dir })
+      await once.compact()
+      await once.close()
 
-    const child = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'compact', CRASH_AT: step })
-    const end = await child.exited
-    expect(end.signal).toBe('SIGKILL')
-    const store = fileStore({ path: dir })
-    const report = await store.open()
-    // From the seal on, the compaction is finished: by the next process to open the store if the compactor died.
-    expect(report.generation).toBe(['journal-sealed', 'journal-renamed', 'journal-directory-synced', 'done'].includes(step) ? 2 : 1)
-    expect(await stateOf(store)).toEqual(before)
-    expect(strays(dir)).toEqual([])
-    const snapshots = readdirSync(dir).filter((name) => name.startsWith('snapshot-'))
-    expect(snapshots).toHaveLength(1)
-    expect(snapshots[0]).toMatch(new RegExp(`^snapshot-${report.generation}-[0-9a-f]+\\.json$`))
-    // and it keeps working
-    await store.commit({ callId: 'after', now: T0 + 100, entries: [{ key: KEY, amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY })
-    await store.close()
-    const again = fileStore({ path: dir })
-    expect((await again.balances({ keys: [KEY], now: T0 + 100 }))[0]!.spent).toBe((before as { balances: { spent: number }[] }).balances[0]!.spent + 1)
-    await again.close()
-  })
+      const child = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'compact', CRASH_AT: step })
+      const end = await child.exited
+      expect(end.signal).toBe('SIGKILL')
+      const store = fileStore({ path: dir })
+      const report = await store.open()
+      // From the seal on, the compaction is finished: by the next process to open the store if the compactor died.
+      expect(report.generation).toBe(
+        ['journal-sealed', 'journal-renamed', 'journal-directory-synced', 'done'].includes(step) ? 2 : 1,
+      )
+      expect(await stateOf(store)).toEqual(before)
+      expect(strays(dir)).toEqual([])
+      const snapshots = readdirSync(dir).filter((name) => name.startsWith('snapshot-'))
+      expect(snapshots).toHaveLength(1)
+      expect(snapshots[0]).toMatch(new RegExp(`^snapshot-${report.generation}-[0-9a-f]+\\.json$`))
+      // and it keeps working
+      await store.commit({
+        callId: 'after',
+        now: T0 + 100,
+        entries: [{ key: KEY, amount: 1, expiresAt: null }],
+        dedupeUntil: T0 + DAY,
+      })
+      await store.close()
+      const again = fileStore({ path: dir })
+      expect((await again.balances({ keys: [KEY], now: T0 + 100 }))[0]!.spent).toBe(
+        (before as { balances: { spent: number }[] }).balances[0]!.spent + 1,
+      )
+      await again.close()
+    },
+  )
 
   it('a lock holder killed with kill -9 while holding the lock: another process takes the lock over and totals stay consistent', async () => {
     const dir = freshDir()
-    const victim = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'victim', COUNT: '100000', KILL_ON_LOCK: '40' })
-    const peer = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'peer', COUNT: '100', STALE_MS: '5000' })
+    const victim = startWorker({
+      FILE_STORE_MODULE: modulePath,
+      STORE_DIR: dir,
+      MODE: 'committer',
+      WORKER_ID: 'victim',
+      COUNT: '100000',
+      KILL_ON_LOCK: '40',
+    })
+    const peer = startWorker({
+      FILE_STORE_MODULE: modulePath,
+      STORE_DIR: dir,
+      MODE: 'committer',
+      WORKER_ID: 'peer',
+      COUNT: '100',
+      STALE_MS: '5000',
+    })
     const victimEnd = await victim.exited
     expect(victimEnd.signal).toBe('SIGKILL')
     // The victim died holding the lock (the lock file names its dead pid). A process started now must take it over.
-    const survivor = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'survivor', COUNT: '50', STALE_MS: '5000' })
+    const survivor = startWorker({
+      FILE_STORE_MODULE: modulePath,
+      STORE_DIR: dir,
+      MODE: 'committer',
+      WORKER_ID: 'survivor',
+      COUNT: '50',
+      STALE_MS: '5000',
+    })
     type Done = { done: number; stats: { staleLocksBroken: number } }
-    const [peerDone, survivorDone] = (await Promise.all([peer, survivor].map((w) => w.waitFor((line) => line.startsWith('{'))))).map((line) => JSON.parse(line) as Done)
+    const [peerDone, survivorDone] = (
+      await Promise.all([peer, survivor].map((w) => w.waitFor((line) => line.startsWith('{'))))
+    ).map((line) => JSON.parse(line) as Done)
     expect((await Promise.all([peer.exited, survivor.exited])).map((e) => e.code)).toEqual([0, 0])
     expect([peerDone!.done, survivorDone!.done]).toEqual([100, 50])
     // exactly one of them found the dead holder's lock and broke it (the peer if it was still running)
     expect(peerDone!.stats.staleLocksBroken + survivorDone!.stats.staleLocksBroken).toBe(1)
-    const acked = [...victim.lines, ...peer.lines, ...survivor.lines].filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
+    const acked = [...victim.lines, ...peer.lines, ...survivor.lines]
+      .filter((line) => line.startsWith('ack '))
+      .map((line) => line.slice(4))
     const store = fileStore({ path: dir })
     const records = await store.queryRecords({})
     const ids = new Set(records.map((r) => r.callId))
@@ -190,11 +275,28 @@ describe('fileStore across processes', () => {
 
   it('a frozen lock holder (alive, no heartbeat) loses the lock after staleLockMs', async () => {
     const dir = freshDir()
-    const frozen = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'frozen', COUNT: '100000', FREEZE_ON_LOCK: '11' })
+    const frozen = startWorker({
+      FILE_STORE_MODULE: modulePath,
+      STORE_DIR: dir,
+      MODE: 'committer',
+      WORKER_ID: 'frozen',
+      COUNT: '100000',
+      FREEZE_ON_LOCK: '11',
+    })
     try {
       await frozen.waitFor((line) => line === 'frozen')
-      const other = startWorker({ FILE_STORE_MODULE: modulePath, STORE_DIR: dir, MODE: 'committer', WORKER_ID: 'other', COUNT: '20', STALE_MS: '500' })
-      const done = JSON.parse(await other.waitFor((line) => line.startsWith('{'))) as { done: number; stats: { staleLocksBroken: number } }
+      const other = startWorker({
+        FILE_STORE_MODULE: modulePath,
+        STORE_DIR: dir,
+        MODE: 'committer',
+        WORKER_ID: 'other',
+        COUNT: '20',
+        STALE_MS: '500',
+      })
+      const done = JSON.parse(await other.waitFor((line) => line.startsWith('{'))) as {
+        done: number
+        stats: { staleLocksBroken: number }
+      }
       expect(done.stats.staleLocksBroken).toBe(1)
       expect((await other.exited).code).toBe(0)
     } finally {

@@ -14,7 +14,8 @@
 // it with SIGCONT. A writer prints "fail <callId> <code>" for an operation that failed and goes on.
 const mod = await import(process.env.FILE_STORE_MODULE)
 // The test bundle exports createFileStore (options plus fault hooks); the published entry only fileStore.
-const openStore = (options, faults) => (mod.createFileStore ? mod.createFileStore(options, faults) : mod.fileStore(options))
+const openStore = (options, faults) =>
+  mod.createFileStore ? mod.createFileStore(options, faults) : mod.fileStore(options)
 const env = process.env
 const dir = env.STORE_DIR
 const mode = env.MODE
@@ -93,7 +94,12 @@ if (mode === 'writer') {
       const callId = `${id}-${next++}`
       const now = T0 + next
       try {
-        await store.reserve({ callId, now, holdExpiresAt: now + DAY, entries: [{ key: KEY, amount: 7, limit: null, expiresAt: null }] })
+        await store.reserve({
+          callId,
+          now,
+          holdExpiresAt: now + DAY,
+          entries: [{ key: KEY, amount: 7, limit: null, expiresAt: null }],
+        })
         await store.commit({
           callId,
           now,
@@ -120,7 +126,12 @@ if (mode === 'writer') {
   await waitForGo()
   const results = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      store.reserve({ callId: `${id}-${i}`, now: T0, holdExpiresAt: T0 + DAY, entries: [{ key: KEY, amount, limit, expiresAt: null }] }),
+      store.reserve({
+        callId: `${id}-${i}`,
+        now: T0,
+        holdExpiresAt: T0 + DAY,
+        entries: [{ key: KEY, amount, limit, expiresAt: null }],
+      }),
     ),
   )
   const admitted = results.flatMap((r, i) => (r.ok ? [i] : []))
@@ -148,8 +159,19 @@ if (mode === 'writer') {
   for (let i = 0; i < count; i++) {
     const callId = `${id}-${i}`
     const now = T0 + i
-    await store.reserve({ callId, now, holdExpiresAt: now + DAY, entries: [{ key: KEY, amount: 10, limit: null, expiresAt: null }] })
-    await store.commit({ callId, now, entries: [{ key: KEY, amount: 10, expiresAt: null }], dedupeUntil: now + DAY, record: { callId, startedAt: now, endedAt: now } })
+    await store.reserve({
+      callId,
+      now,
+      holdExpiresAt: now + DAY,
+      entries: [{ key: KEY, amount: 10, limit: null, expiresAt: null }],
+    })
+    await store.commit({
+      callId,
+      now,
+      entries: [{ key: KEY, amount: 10, expiresAt: null }],
+      dedupeUntil: now + DAY,
+      record: { callId, startedAt: now, endedAt: now },
+    })
     print(`ack ${callId}`)
   }
   print(JSON.stringify({ done: count, stats: store.stats() }))

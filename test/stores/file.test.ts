@@ -23,31 +23,53 @@ describe('fileStore (fsync)', () => {
 })
 
 describe('fileStore (batch)', () => {
-  runStoreContract(it, () => fileStore({ path: freshDir(), durability: 'batch', syncIntervalMs: 20 }), { concurrency: 1000 })
+  runStoreContract(it, () => fileStore({ path: freshDir(), durability: 'batch', syncIntervalMs: 20 }), {
+    concurrency: 1000,
+  })
 })
 
 const JOURNAL = (dir: string): string => join(dir, 'journal.log')
 const size = (dir: string): number => statSync(JOURNAL(dir)).size
 
-async function seed(options: Omit<FileStoreOptions, 'path'> & { path?: string; faults?: FileStoreFaults } = {}, commits = 10) {
+async function seed(
+  options: Omit<FileStoreOptions, 'path'> & { path?: string; faults?: FileStoreFaults } = {},
+  commits = 10,
+) {
   const { faults, ...rest } = options
   const path = rest.path ?? freshDir()
   const store = createFileStore({ ...rest, path }, faults)
   for (let i = 0; i < commits; i++) {
     const callId = `c${i}`
     // one frame per commit: each is awaited before the next
-    await store.commit({ callId, now: T0 + i, entries: [{ key: 'k', amount: 100, expiresAt: null }], dedupeUntil: T0 + DAY, record: { callId, startedAt: T0, endedAt: T0 + i } })
+    await store.commit({
+      callId,
+      now: T0 + i,
+      entries: [{ key: 'k', amount: 100, expiresAt: null }],
+      dedupeUntil: T0 + DAY,
+      record: { callId, startedAt: T0, endedAt: T0 + i },
+    })
   }
   return { path, store }
 }
 
-const spent = async (store: ReturnType<typeof fileStore>): Promise<number> => (await store.balances({ keys: ['k'], now: T0 }))[0]!.spent
+const spent = async (store: ReturnType<typeof fileStore>): Promise<number> =>
+  (await store.balances({ keys: ['k'], now: T0 }))[0]!.spent
 
 describe('fileStore persistence and recovery', () => {
   it('keeps balances, budgets, history and records across reopen', async () => {
     const { path, store } = await seed()
-    await store.reserve({ callId: 'held', now: T0, holdExpiresAt: T0 + DAY, entries: [{ key: 'k', amount: 7, limit: 10_000, expiresAt: null }] })
-    await store.putBudget({ scope: 'user:a', definition: { maxBudget: 1 }, now: T0, history: { scope: 'user:a', action: 'create', at: T0, old: null, new: { maxBudget: 1 }, reason: 'x' } })
+    await store.reserve({
+      callId: 'held',
+      now: T0,
+      holdExpiresAt: T0 + DAY,
+      entries: [{ key: 'k', amount: 7, limit: 10_000, expiresAt: null }],
+    })
+    await store.putBudget({
+      scope: 'user:a',
+      definition: { maxBudget: 1 },
+      now: T0,
+      history: { scope: 'user:a', action: 'create', at: T0, old: null, new: { maxBudget: 1 }, reason: 'x' },
+    })
     await store.close()
     const again = fileStore({ path })
     expect(await again.balances({ keys: ['k'], now: T0 })).toEqual([{ spent: 1000, reserved: 7 }])
@@ -74,11 +96,27 @@ describe('fileStore persistence and recovery', () => {
   it('an invalid request is an InvalidInputError and writes nothing', async () => {
     const { path, store } = await seed({}, 1)
     const before = size(path)
-    await expect(store.reserve({ callId: 'x', now: T0, holdExpiresAt: T0 + 1, entries: [{ key: 'k', amount: -1, limit: null, expiresAt: null }] })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
-    await expect(store.commit({ callId: 'y', now: Number.NaN, entries: [], dedupeUntil: T0 })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(
+      store.reserve({
+        callId: 'x',
+        now: T0,
+        holdExpiresAt: T0 + 1,
+        entries: [{ key: 'k', amount: -1, limit: null, expiresAt: null }],
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(store.commit({ callId: 'y', now: Number.NaN, entries: [], dedupeUntil: T0 })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    })
     const circular: Record<string, unknown> = {}
     circular.self = circular
-    await expect(store.putBudget({ scope: 'user:z', definition: circular as never, now: T0, history: { scope: 'user:z', action: 'create', at: T0, old: null, new: null, reason: null } })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(
+      store.putBudget({
+        scope: 'user:z',
+        definition: circular as never,
+        now: T0,
+        history: { scope: 'user:z', action: 'create', at: T0, old: null, new: null, reason: null },
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     expect(size(path)).toBe(before)
     await store.close()
   })
@@ -102,7 +140,12 @@ describe('fileStore persistence and recovery', () => {
     expect(readFileSync(report.tornTailPreservedAs!).equals(torn)).toBe(true)
     expect(size(path)).toBe(whole + 60)
     expect(await spent(again)).toBe(1000)
-    await again.commit({ callId: 'after', now: T0, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY })
+    await again.commit({
+      callId: 'after',
+      now: T0,
+      entries: [{ key: 'k', amount: 1, expiresAt: null }],
+      dedupeUntil: T0 + DAY,
+    })
     await again.close()
     const third = fileStore({ path })
     expect((await third.open()).truncatedTailBytes).toBe(0)
@@ -113,7 +156,10 @@ describe('fileStore persistence and recovery', () => {
   // Issue 11, finding 2: only a torn last frame may be dropped; damage inside the last complete frame used to be
   // truncated silently (one flipped byte: 50 acknowledged commits became 49; a zeroed last page: 12 lost).
   const damagedTails: [string, (journal: Buffer) => void][] = [
-    ['one flipped byte in the last complete frame', (journal) => (journal[journal.length - 10] = journal[journal.length - 10]! ^ 0x01)],
+    [
+      'one flipped byte in the last complete frame',
+      (journal) => (journal[journal.length - 10] = journal[journal.length - 10]! ^ 0x01),
+    ],
     ['a zeroed last 4 KiB page', (journal) => journal.fill(0, Math.max(0, journal.length - 4096))],
   ]
   for (const [what, damage] of damagedTails) {
@@ -124,7 +170,10 @@ describe('fileStore persistence and recovery', () => {
       damage(journal)
       writeFileSync(JOURNAL(path), journal)
       const refused = fileStore({ path })
-      await expect(refused.open()).rejects.toMatchObject({ code: 'STORAGE', message: expect.stringMatching(/damage|corruption/) })
+      await expect(refused.open()).rejects.toMatchObject({
+        code: 'STORAGE',
+        message: expect.stringMatching(/damage|corruption/),
+      })
       expect(readFileSync(JOURNAL(path)).equals(journal)).toBe(true) // refusing changes nothing
       await refused.close()
       const repaired = fileStore({ path, repair: true })
@@ -147,7 +196,10 @@ describe('fileStore persistence and recovery', () => {
     journal[damagedAt] = journal[damagedAt]! ^ 0xff
     writeFileSync(JOURNAL(path), journal)
     const refused = fileStore({ path })
-    await expect(refused.open()).rejects.toMatchObject({ code: 'STORAGE', message: expect.stringMatching(/mid-file corruption[\s\S]*repair: true/) })
+    await expect(refused.open()).rejects.toMatchObject({
+      code: 'STORAGE',
+      message: expect.stringMatching(/mid-file corruption[\s\S]*repair: true/),
+    })
     await expect(refused.balances({ keys: ['k'], now: T0 })).rejects.toMatchObject({ code: 'STORAGE' })
     expect(readFileSync(JOURNAL(path)).equals(journal)).toBe(true) // refusing changes nothing
     await refused.close()
@@ -171,11 +223,17 @@ describe('fileStore persistence and recovery', () => {
     const { path, store } = await seed()
     await store.compact()
     await store.close()
-    const snapshot = join(path, readdirSync(path).find((name) => name.startsWith('snapshot-1-'))!)
+    const snapshot = join(
+      path,
+      readdirSync(path).find((name) => name.startsWith('snapshot-1-'))!,
+    )
     const bytes = readFileSync(snapshot)
     bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff
     writeFileSync(snapshot, bytes)
-    await expect(fileStore({ path }).open()).rejects.toMatchObject({ code: 'STORAGE', message: expect.stringMatching(/snapshot/) })
+    await expect(fileStore({ path }).open()).rejects.toMatchObject({
+      code: 'STORAGE',
+      message: expect.stringMatching(/snapshot/),
+    })
   })
 
   it('refuses to reopen with a different maxRecords', async () => {
@@ -203,12 +261,22 @@ describe('fileStore persistence and recovery', () => {
       return null
     }
     // a NUL in the path is a configuration error, not a StorageError at the first operation
-    expect(refusal({ path: 'budget\0dir' })).toEqual({ name: 'BudgetConfigError', message: expect.stringMatching(/`path` must not contain a NUL character/) })
-    expect(refusal({ path: 'x', stalLockMs: 100 })).toEqual({ name: 'BudgetConfigError', message: expect.stringMatching(/no option `"stalLockMs"`[\s\S]*`staleLockMs`/) })
+    expect(refusal({ path: 'budget\0dir' })).toEqual({
+      name: 'BudgetConfigError',
+      message: expect.stringMatching(/`path` must not contain a NUL character/),
+    })
+    expect(refusal({ path: 'x', stalLockMs: 100 })).toEqual({
+      name: 'BudgetConfigError',
+      message: expect.stringMatching(/no option `"stalLockMs"`[\s\S]*`staleLockMs`/),
+    })
     expect(refusal({ path: 'x', faults: {} })?.name).toBe('BudgetConfigError') // fault hooks are not an option
     // a count is called a count
-    expect(refusal({ path: 'x', maxBatchOperations: 0 })?.message).toMatch(/`maxBatchOperations` must be a whole number of operations from 1 to 1000000, got 0/)
-    expect(refusal({ path: 'x', syncIntervalMs: 0.5 })?.message).toMatch(/`syncIntervalMs` must be a whole number of milliseconds/)
+    expect(refusal({ path: 'x', maxBatchOperations: 0 })?.message).toMatch(
+      /`maxBatchOperations` must be a whole number of operations from 1 to 1000000, got 0/,
+    )
+    expect(refusal({ path: 'x', syncIntervalMs: 0.5 })?.message).toMatch(
+      /`syncIntervalMs` must be a whole number of milliseconds/,
+    )
   })
 
   it('says "file store:" once in its messages', async () => {
@@ -217,7 +285,9 @@ describe('fileStore persistence and recovery', () => {
     const journal = readFileSync(JOURNAL(path))
     journal[20] = journal[20]! ^ 0xff // inside the header frame
     writeFileSync(JOURNAL(path), journal)
-    const error = await fileStore({ path }).open().catch((e: unknown) => e as Error)
+    const error = await fileStore({ path })
+      .open()
+      .catch((e: unknown) => e as Error)
     expect((error as Error).message).toMatch(/^file store: the header of the journal/)
     expect((error as Error).message).not.toMatch(/file store: file store/)
   })
@@ -250,8 +320,18 @@ describe('fileStore I/O faults (injected)', () => {
       const before = size(path)
       inject(faults)
       const attempts = await Promise.allSettled([
-        store.reserve({ callId: 'r1', now: T0, holdExpiresAt: T0 + DAY, entries: [{ key: 'k', amount: 5, limit: 100_000, expiresAt: null }] }),
-        store.commit({ callId: 'c-new', now: T0, entries: [{ key: 'k', amount: 50, expiresAt: null }], dedupeUntil: T0 + DAY }),
+        store.reserve({
+          callId: 'r1',
+          now: T0,
+          holdExpiresAt: T0 + DAY,
+          entries: [{ key: 'k', amount: 5, limit: 100_000, expiresAt: null }],
+        }),
+        store.commit({
+          callId: 'c-new',
+          now: T0,
+          entries: [{ key: 'k', amount: 50, expiresAt: null }],
+          dedupeUntil: T0 + DAY,
+        }),
       ])
       for (const attempt of attempts) {
         expect(attempt.status).toBe('rejected')
@@ -262,8 +342,26 @@ describe('fileStore I/O faults (injected)', () => {
       delete faults.beforeWrite
       delete faults.beforeSync
       // the same call ids, retried, now succeed, once
-      expect((await store.reserve({ callId: 'r1', now: T0, holdExpiresAt: T0 + DAY, entries: [{ key: 'k', amount: 5, limit: 100_000, expiresAt: null }] })).ok).toBe(true)
-      expect((await store.commit({ callId: 'c-new', now: T0, entries: [{ key: 'k', amount: 50, expiresAt: null }], dedupeUntil: T0 + DAY })).duplicate).toBe(false)
+      expect(
+        (
+          await store.reserve({
+            callId: 'r1',
+            now: T0,
+            holdExpiresAt: T0 + DAY,
+            entries: [{ key: 'k', amount: 5, limit: 100_000, expiresAt: null }],
+          })
+        ).ok,
+      ).toBe(true)
+      expect(
+        (
+          await store.commit({
+            callId: 'c-new',
+            now: T0,
+            entries: [{ key: 'k', amount: 50, expiresAt: null }],
+            dedupeUntil: T0 + DAY,
+          })
+        ).duplicate,
+      ).toBe(false)
       await store.close()
       const again = fileStore({ path })
       expect(await again.balances({ keys: ['k'], now: T0 })).toEqual([{ spent: 1050, reserved: 5 }])
@@ -281,7 +379,12 @@ describe('fileStore I/O faults (injected)', () => {
       await expect(store.compact()).rejects.toMatchObject({ code: 'STORAGE' })
       expect(readdirSync(path).filter((name) => name.endsWith('.tmp'))).toEqual([])
       delete faults.compactionStep
-      await store.commit({ callId: 'later', now: T0, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: T0 + DAY })
+      await store.commit({
+        callId: 'later',
+        now: T0,
+        entries: [{ key: 'k', amount: 1, expiresAt: null }],
+        dedupeUntil: T0 + DAY,
+      })
       expect(await spent(store)).toBe(1001)
       await store.close()
       const again = fileStore({ path })

@@ -53,11 +53,19 @@ beforeEach(() => {
 const TOKEN = 'client-token-0123456789'
 const fast = { retryBaseDelayMs: 1, retryMaxDelayMs: 5, outboxRetryMs: 20 }
 const balancesOk = { balances: [{ spent: 1, reserved: 0 }] }
-const commitRequest = (callId: string) => ({ callId, now: 1, entries: [{ key: 'k', amount: 3, expiresAt: null }], dedupeUntil: 1e15 })
+const commitRequest = (callId: string) => ({
+  callId,
+  now: 1,
+  entries: [{ key: 'k', amount: 3, expiresAt: null }],
+  dedupeUntil: 1e15,
+})
 
 describe('httpStore client', () => {
   it('retries 503 and network-level failures with the same Idempotency-Key, honouring Retry-After', async () => {
-    script = (_, n) => (n < 3 ? { status: 503, body: { error: { code: 'STORAGE', message: 'busy' } }, headers: { 'retry-after': '0' } } : { status: 200, body: balancesOk })
+    script = (_, n) =>
+      n < 3
+        ? { status: 503, body: { error: { code: 'STORAGE', message: 'busy' } }, headers: { 'retry-after': '0' } }
+        : { status: 200, body: balancesOk }
     const store = httpStore({ url, token: TOKEN, ...fast })
     expect(await store.balances({ keys: ['k'], now: 1 })).toEqual(balancesOk.balances)
     expect(seen.length).toBe(3)
@@ -67,7 +75,11 @@ describe('httpStore client', () => {
   })
 
   it('gives up at once when Retry-After asks for longer than maxRetryAfterMs', async () => {
-    script = () => ({ status: 429, body: { error: { code: 'RATE', message: 'slow down' } }, headers: { 'retry-after': '120' } })
+    script = () => ({
+      status: 429,
+      body: { error: { code: 'RATE', message: 'slow down' } },
+      headers: { 'retry-after': '120' },
+    })
     const store = httpStore({ url, token: TOKEN, ...fast, maxRetryAfterMs: 1000 })
     await expect(store.balances({ keys: ['k'], now: 1 })).rejects.toMatchObject({ code: 'STORAGE' })
     expect(seen.length).toBe(1)
@@ -77,7 +89,10 @@ describe('httpStore client', () => {
   it('does not retry answers that would not change: 400 is InvalidInputError, 401 a non-retryable StorageError', async () => {
     script = () => ({ status: 400, body: { error: { code: 'INVALID_INPUT', message: 'bad key', field: 'keys[0]' } } })
     const store = httpStore({ url, token: TOKEN, ...fast })
-    await expect(store.balances({ keys: ['k'], now: 1 })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'keys[0]' })
+    await expect(store.balances({ keys: ['k'], now: 1 })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'keys[0]',
+    })
     expect(seen.length).toBe(1)
     script = () => ({ status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'unknown token' } } })
     await expect(store.balances({ keys: ['k'], now: 1 })).rejects.toMatchObject({ code: 'STORAGE', retryable: false })
@@ -90,8 +105,12 @@ describe('httpStore client', () => {
 
   it('validates locally before sending anything', async () => {
     const store = httpStore({ url, token: TOKEN, ...fast })
-    await expect(store.reserve({ callId: '', now: 1, holdExpiresAt: 2, entries: [] })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
-    await expect(store.commit({ ...commitRequest('x'), entries: [{ key: 'k', amount: -1, expiresAt: null }] })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(store.reserve({ callId: '', now: 1, holdExpiresAt: 2, entries: [] })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    })
+    await expect(
+      store.commit({ ...commitRequest('x'), entries: [{ key: 'k', amount: -1, expiresAt: null }] }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     expect(seen.length).toBe(0)
     await store.close()
   })
@@ -106,8 +125,15 @@ describe('httpStore client', () => {
 
   it('opens the circuit after consecutive failures: calls fail without a request, then a probe closes it', async () => {
     script = () => ({ status: 503, body: { error: { code: 'STORAGE', message: 'down' } } })
-    const store = httpStore({ url, token: TOKEN, ...fast, retries: 0, circuitBreaker: { failureThreshold: 3, cooldownMs: 200 } })
-    for (let i = 0; i < 3; i++) await expect(store.balances({ keys: ['k'], now: 1 })).rejects.toMatchObject({ code: 'STORAGE' })
+    const store = httpStore({
+      url,
+      token: TOKEN,
+      ...fast,
+      retries: 0,
+      circuitBreaker: { failureThreshold: 3, cooldownMs: 200 },
+    })
+    for (let i = 0; i < 3; i++)
+      await expect(store.balances({ keys: ['k'], now: 1 })).rejects.toMatchObject({ code: 'STORAGE' })
     expect(store.circuit).toBe('open')
     await expect(store.balances({ keys: ['k'], now: 1 })).rejects.toThrow(/circuit breaker is open/)
     expect(seen.length).toBe(3)
@@ -141,7 +167,10 @@ describe('httpStore client', () => {
     const refused: HttpOutboxEntry[] = []
     const store = httpStore({ url, token: TOKEN, ...fast, retries: 0, onUndeliverable: (entry) => refused.push(entry) })
     await store.commit(commitRequest('overflow'))
-    script = () => ({ status: 400, body: { error: { code: 'INVALID_INPUT', message: 'would overflow', field: 'entries[0].amount' } } })
+    script = () => ({
+      status: 400,
+      body: { error: { code: 'INVALID_INPUT', message: 'would overflow', field: 'entries[0].amount' } },
+    })
     expect(await store.flush()).toBe(0)
     expect(refused.map((e) => e.request.callId)).toEqual(['overflow'])
     await store.close()

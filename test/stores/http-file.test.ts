@@ -32,5 +32,7 @@ afterAll(async () => {
 describe('httpStore against a server backed by fileStore', () => {
   // The contract checks the store's semantics; the breaker and timeouts have their own tests (http-client).
   // Under a loaded CI machine a 1,000-request burst must not trip them.
-  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }), { groups: WITHOUT_ROLLUPS })
+  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }), {
+    groups: WITHOUT_ROLLUPS,
+  })
 })

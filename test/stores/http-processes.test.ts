@@ -2,7 +2,13 @@
 // a lossy TCP proxy, and a server process outage with the outbox (also across a client kill -9).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
+import {
+  createServer as createTcpServer,
+  connect,
+  type AddressInfo,
+  type Server as TcpServer,
+  type Socket,
+} from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -45,7 +51,9 @@ interface Worker {
 }
 
 function startWorker(options: Record<string, unknown>): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify({ token: TOKEN, ...options })], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify({ token: TOKEN, ...options })], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const lines: string[] = []
   const waiters: { predicate: (lines: string[]) => boolean; resolve: () => void }[] = []
   let buffer = ''
@@ -66,21 +74,41 @@ function startWorker(options: Record<string, unknown>): Worker {
         ? Promise.resolve()
         : new Promise<void>((resolve, reject) => {
             waiters.push({ predicate, resolve })
-            void exited.then(() => (predicate(lines) ? resolve() : reject(new Error(`worker exited; last lines: ${lines.slice(-5).join(' | ')}`))))
+            void exited.then(() =>
+              predicate(lines)
+                ? resolve()
+                : reject(new Error(`worker exited; last lines: ${lines.slice(-5).join(' | ')}`)),
+            )
           }),
   }
 }
 
-const ids = (lines: string[], event: string): string[] => lines.filter((l) => l.startsWith(`${event} `)).map((l) => l.split(' ')[1]!)
+const ids = (lines: string[], event: string): string[] =>
+  lines.filter((l) => l.startsWith(`${event} `)).map((l) => l.split(' ')[1]!)
 
 async function recordsWithPrefix(prefix: string): Promise<string[]> {
-  return (await store.queryRecords({})).map((r) => r.callId).filter((id) => id.startsWith(`t/${prefix}`)).map((id) => id.slice(2))
+  return (await store.queryRecords({}))
+    .map((r) => r.callId)
+    .filter((id) => id.startsWith(`t/${prefix}`))
+    .map((id) => id.slice(2))
 }
 
 describe('httpStore from several processes', () => {
   it('4 processes x 250 concurrent calls of $0.01 against $5: exactly 500 admitted, spent exactly 5000000000 nano', async () => {
     const key = 'burst|usd'
-    const workers = Array.from({ length: 4 }, (_, w) => startWorker({ mode: 'calls', url, key, prefix: `burst${w}-`, calls: 250, limit: 5_000_000_000, timeoutMs: 30_000, retries: 5, failureThreshold: 1000 }))
+    const workers = Array.from({ length: 4 }, (_, w) =>
+      startWorker({
+        mode: 'calls',
+        url,
+        key,
+        prefix: `burst${w}-`,
+        calls: 250,
+        limit: 5_000_000_000,
+        timeoutMs: 30_000,
+        retries: 5,
+        failureThreshold: 1000,
+      }),
+    )
     const codes = await Promise.all(workers.map((w) => w.exited))
     expect(codes).toEqual([0, 0, 0, 0])
     const admitted = workers.flatMap((w) => ids(w.lines, 'admitted'))
@@ -132,7 +160,16 @@ describe('httpStore from several processes', () => {
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
     try {
       const key = 'lossy|usd'
-      const worker = startWorker({ mode: 'calls', url: proxyUrl, key, prefix: 'lossy-', calls: 500, concurrency: 50, retries: 12, failureThreshold: 1000 })
+      const worker = startWorker({
+        mode: 'calls',
+        url: proxyUrl,
+        key,
+        prefix: 'lossy-',
+        calls: 500,
+        concurrency: 50,
+        retries: 12,
+        failureThreshold: 1000,
+      })
       expect(await worker.exited).toBe(0)
       expect(dropped).toBeGreaterThan(50)
       expect(forwarded).toBeGreaterThan(500)
@@ -155,7 +192,14 @@ describe('httpStore from several processes', () => {
     const tokenFile = join(dir, 'tokens.txt')
     writeFileSync(tokenFile, `${TOKEN} t\n`)
     const servePort = await freePort()
-    const serveArgs = ['--store', `file:${join(dir, 'server-data')}`, '--port', String(servePort), '--token-file', tokenFile]
+    const serveArgs = [
+      '--store',
+      `file:${join(dir, 'server-data')}`,
+      '--port',
+      String(servePort),
+      '--token-file',
+      tokenFile,
+    ]
     const startServer = async (): Promise<ChildProcess> => (await serveCli(serveArgs)).child
     const serverUrl = `http://127.0.0.1:${servePort}`
     let serverProcess = await startServer()
@@ -163,7 +207,14 @@ describe('httpStore from several processes', () => {
     const common = { url: serverUrl, key, calls: 500, concurrency: 40, latencyMs: 150, retries: 2, timeoutMs: 1000 }
     const startFile = join(dir, 'go')
     const a = startWorker({ ...common, mode: 'calls', prefix: 'outA-', outbox: join(dir, 'a.jsonl'), startFile })
-    const b = startWorker({ ...common, mode: 'calls', prefix: 'outB-', outbox: join(dir, 'b.jsonl'), hang: true, startFile })
+    const b = startWorker({
+      ...common,
+      mode: 'calls',
+      prefix: 'outB-',
+      outbox: join(dir, 'b.jsonl'),
+      hang: true,
+      startFile,
+    })
     try {
       // Both clients start together, so the outage falls inside both runs.
       await Promise.all([a, b].map((w) => w.waitFor((lines) => lines.includes('ready'))))
@@ -187,7 +238,8 @@ describe('httpStore from several processes', () => {
 
       const reader = httpStore({ url: serverUrl, token: TOKEN })
       const records = (await reader.queryRecords({})).map((r) => r.callId)
-      const queuedOf = (w: Worker): string[] => ids(w.lines, 'committed').filter((id) => w.lines.includes(`committed ${id} queued`))
+      const queuedOf = (w: Worker): string[] =>
+        ids(w.lines, 'committed').filter((id) => w.lines.includes(`committed ${id} queued`))
       for (const [worker, prefix] of [
         [a, 'outA-'],
         [b, 'outB-'],
@@ -198,7 +250,10 @@ describe('httpStore from several processes', () => {
         // Admission during the outage followed the policy (deny): calls were refused with StorageError, and no
         // call was admitted without the server's answer.
         expect(denied.length, prefix).toBeGreaterThan(0)
-        expect(worker.lines.filter((l) => l.startsWith('denied ')).every((l) => l.endsWith(' STORAGE')), prefix).toBe(true)
+        expect(
+          worker.lines.filter((l) => l.startsWith('denied ')).every((l) => l.endsWith(' STORAGE')),
+          prefix,
+        ).toBe(true)
         if (worker === a) expect(admitted.size + denied.length + ids(a.lines, 'refused').length).toBe(500)
         // Commits waited in the outbox.
         expect(queuedOf(worker).length, prefix).toBeGreaterThan(0)
@@ -208,13 +263,17 @@ describe('httpStore from several processes', () => {
         for (const id of mine) expect(admitted.has(id), `${prefix} ${id}`).toBe(true)
       }
       const total = records.filter((id) => id.startsWith('outA-') || id.startsWith('outB-')).length
-      expect(await reader.balances({ keys: [key], now: T0 + 120_000 })).toEqual([{ spent: total * AMOUNT, reserved: 0 }])
+      expect(await reader.balances({ keys: [key], now: T0 + 120_000 })).toEqual([
+        { spent: total * AMOUNT, reserved: 0 },
+      ])
       await reader.close()
     } finally {
       a.child.kill('SIGKILL')
       b.child.kill('SIGKILL')
       serverProcess.kill('SIGTERM')
-      await new Promise((resolve) => (serverProcess.exitCode === null ? serverProcess.once('exit', resolve) : resolve(null)))
+      await new Promise((resolve) =>
+        serverProcess.exitCode === null ? serverProcess.once('exit', resolve) : resolve(null),
+      )
     }
   })
 })

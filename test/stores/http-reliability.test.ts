@@ -64,7 +64,15 @@ describe('a reserve whose outcome is unknown', () => {
   it('is released by call id: after a server stall the next legitimate call is admitted, not refused for the hold TTL', async () => {
     const backing = stallingStore()
     running = await serve({ store: backing.store, auth: { tokens: { [TOKEN]: 'app' } } })
-    const store = httpStore({ url: running.url, token: TOKEN, timeoutMs: 300, retries: 1, retryBaseDelayMs: 10, retryMaxDelayMs: 50, circuitBreaker: false })
+    const store = httpStore({
+      url: running.url,
+      token: TOKEN,
+      timeoutMs: 300,
+      retries: 1,
+      retryBaseDelayMs: 10,
+      retryMaxDelayMs: 50,
+      circuitBreaker: false,
+    })
     try {
       backing.stall()
       // The reserve reaches the server and waits there; the client gives up on it.
@@ -77,7 +85,9 @@ describe('a reserve whose outcome is unknown', () => {
       expect(await store.flush()).toBe(0)
       const next = await store.reserve(reserve('next', T0 + 5_000))
       expect(next.ok).toBe(true)
-      expect(await backing.inner.balances({ keys: ['app/user:alice|usd'], now: T0 + 5_000 })).toEqual([{ spent: 0, reserved: DOLLAR }])
+      expect(await backing.inner.balances({ keys: ['app/user:alice|usd'], now: T0 + 5_000 })).toEqual([
+        { spent: 0, reserved: DOLLAR },
+      ])
     } finally {
       backing.resume()
       await store.close()
@@ -93,7 +103,9 @@ describe('a reserve whose outcome is unknown', () => {
       // Over the limit: refused, nothing to release; the held first call stays held.
       expect((await store.reserve(reserve('second'))).ok).toBe(false)
       expect(await store.flush()).toBe(0)
-      expect(await backing.inner.balances({ keys: ['app/user:alice|usd'], now: T0 })).toEqual([{ spent: 0, reserved: DOLLAR }])
+      expect(await backing.inner.balances({ keys: ['app/user:alice|usd'], now: T0 })).toEqual([
+        { spent: 0, reserved: DOLLAR },
+      ])
     } finally {
       await store.close()
     }
@@ -123,7 +135,9 @@ describe('httpStore errors', () => {
   it('refuse unknown options with a suggestion, and bad values naming the option', () => {
     expect(() => httpStore({ url: 'http://127.0.0.1:1', token: TOKEN, timeoutMS: 5 } as never)).toThrow(/timeoutMs/)
     expect(() => httpStore({ url: 'http://127.0.0.1:1', token: TOKEN, retries: -1 })).toThrow(/retries/)
-    expect(() => httpStore({ url: 'http://127.0.0.1:1', token: TOKEN, circuitBreaker: { cooldownMS: 1 } } as never)).toThrow(/cooldownMs/)
+    expect(() =>
+      httpStore({ url: 'http://127.0.0.1:1', token: TOKEN, circuitBreaker: { cooldownMS: 1 } } as never),
+    ).toThrow(/cooldownMs/)
     expect(() => httpStore({ url: `http://127.0.0.1:1/${'x'.repeat(10_000)}`, token: 'has space' })).toThrow(/token/)
   })
 })

@@ -26,7 +26,9 @@ afterAll(async () => {
 describe('httpStore against a server backed by memoryStore', () => {
   // The contract checks the store's semantics; the breaker and timeouts have their own tests (http-client).
   // Under a loaded CI machine a 1,000-request burst must not trip them.
-  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }), { groups: WITHOUT_ROLLUPS })
+  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }), {
+    groups: WITHOUT_ROLLUPS,
+  })
 
   it('refuses invalid options when it is created', () => {
     expect(() => httpStore({ url: 'not a url', token: TOKEN })).toThrow(/url/)
@@ -38,7 +40,12 @@ describe('httpStore against a server backed by memoryStore', () => {
   it('a commit replayed long after its first attempt counts once (the server remembers call ids for dedupeTtlMs)', async () => {
     const store = httpStore({ url, token: TOKEN })
     const t0 = 1_800_000_000_000
-    const request = { callId: 'late-replay', now: t0, entries: [{ key: 'replay|usd', amount: 5, expiresAt: null }], dedupeUntil: t0 + 1_000 }
+    const request = {
+      callId: 'late-replay',
+      now: t0,
+      entries: [{ key: 'replay|usd', amount: 5, expiresAt: null }],
+      dedupeUntil: t0 + 1_000,
+    }
     try {
       await store.commit(request)
       // Other traffic moves the server's ledger time 10 minutes on, past the manager's short dedupe window.
@@ -56,7 +63,13 @@ describe('httpStore against a server backed by memoryStore', () => {
     const own = createBudgetServer({ store: backing, auth: { tokens: { [TOKEN]: 'mgr' } } })
     await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve))
     const port = (own.address() as AddressInfo).port
-    const store = httpStore({ url: `http://127.0.0.1:${port}`, token: TOKEN, retries: 0, outboxRetryMs: 50, circuitBreaker: { cooldownMs: 50 } })
+    const store = httpStore({
+      url: `http://127.0.0.1:${port}`,
+      token: TOKEN,
+      retries: 0,
+      outboxRetryMs: 50,
+      circuitBreaker: { cooldownMs: 50 },
+    })
     const manager = new BudgetManager({ store })
     try {
       await manager.setBudget('user:outage', { maxBudget: 1 })
@@ -69,7 +82,10 @@ describe('httpStore against a server backed by memoryStore', () => {
       await expect(manager.reserve({ user: 'outage' }, 0.1)).rejects.toMatchObject({ code: 'STORAGE' })
       await new Promise<void>((resolve) => own.listen(port, '127.0.0.1', resolve))
       while ((await store.flush()) > 0) await new Promise((resolve) => setTimeout(resolve, 50))
-      expect((await manager.getStatus('user:outage')).exact).toMatchObject({ spend: '0.050000000', reserved: '0.000000000' })
+      expect((await manager.getStatus('user:outage')).exact).toMatchObject({
+        spend: '0.050000000',
+        reserved: '0.000000000',
+      })
       expect((await backing.queryRecords({})).length).toBe(1)
     } finally {
       await store.close()
@@ -81,6 +97,9 @@ describe('httpStore against a server backed by memoryStore', () => {
 
 describe('httpStore through the fetch handler in-process (no node:http)', () => {
   const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'fetch' } } })
-  const inProcessFetch = ((input: string | URL | Request, init?: RequestInit) => handler(new Request(input, init))) as typeof fetch
-  runStoreContract(it, () => httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: inProcessFetch }), { groups: WITHOUT_ROLLUPS })
+  const inProcessFetch = ((input: string | URL | Request, init?: RequestInit) =>
+    handler(new Request(input, init))) as typeof fetch
+  runStoreContract(it, () => httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: inProcessFetch }), {
+    groups: WITHOUT_ROLLUPS,
+  })
 })

@@ -17,7 +17,12 @@ const operation = fc.oneof(
     ttl: fc.integer({ min: 0, max: 5_000 }),
     keyTtl: fc.option(fc.integer({ min: 1, max: 20_000 }), { nil: null }),
   }),
-  fc.record({ kind: fc.constant('commit' as const), call: fc.integer({ min: 0, max: 15 }), keys: fc.subarray(KEYS), amount: fc.integer({ min: 0, max: 80 }) }),
+  fc.record({
+    kind: fc.constant('commit' as const),
+    call: fc.integer({ min: 0, max: 15 }),
+    keys: fc.subarray(KEYS),
+    amount: fc.integer({ min: 0, max: 80 }),
+  }),
   fc.record({ kind: fc.constant('release' as const), call: fc.integer({ min: 0, max: 15 }) }),
   fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 4_000 }) }),
 )
@@ -25,34 +30,48 @@ const operation = fc.oneof(
 describe('ledger', () => {
   it('peekBalances equals balances, and a restored snapshot behaves like the original', () => {
     fc.assert(
-      fc.property(fc.array(operation, { maxLength: 60 }), fc.integer({ min: 0, max: 6_000 }), (operations, lookAhead) => {
-        const state = ledger.createLedger()
-        let now = T0
-        for (const op of operations) {
-          if (op.kind === 'advance') now += op.ms
-          else if (op.kind === 'reserve') {
-            ledger.reserve(state, {
-              callId: `c${op.call}`,
-              now,
-              holdExpiresAt: now + op.ttl,
-              entries: op.keys.map((key) => ({ key, amount: op.amount, limit: op.limit, expiresAt: op.keyTtl === null ? null : now + op.keyTtl })),
-            })
-          } else if (op.kind === 'commit') {
-            ledger.commit(state, { callId: `c${op.call}`, now, entries: op.keys.map((key) => ({ key, amount: op.amount, expiresAt: now + 10_000 })), dedupeUntil: now + 3_000 })
-          } else {
-            ledger.release(state, { callId: `c${op.call}`, now })
+      fc.property(
+        fc.array(operation, { maxLength: 60 }),
+        fc.integer({ min: 0, max: 6_000 }),
+        (operations, lookAhead) => {
+          const state = ledger.createLedger()
+          let now = T0
+          for (const op of operations) {
+            if (op.kind === 'advance') now += op.ms
+            else if (op.kind === 'reserve') {
+              ledger.reserve(state, {
+                callId: `c${op.call}`,
+                now,
+                holdExpiresAt: now + op.ttl,
+                entries: op.keys.map((key) => ({
+                  key,
+                  amount: op.amount,
+                  limit: op.limit,
+                  expiresAt: op.keyTtl === null ? null : now + op.keyTtl,
+                })),
+              })
+            } else if (op.kind === 'commit') {
+              ledger.commit(state, {
+                callId: `c${op.call}`,
+                now,
+                entries: op.keys.map((key) => ({ key, amount: op.amount, expiresAt: now + 10_000 })),
+                dedupeUntil: now + 3_000,
+              })
+            } else {
+              ledger.release(state, { callId: `c${op.call}`, now })
+            }
           }
-        }
-        const later = now + lookAhead
-        const peeked = ledger.peekBalances(state, { keys: KEYS, now: later })
-        const restored = ledger.restoreLedger(JSON.parse(JSON.stringify(ledger.snapshotLedger(state))))
-        expect(ledger.balances(restored, { keys: KEYS, now: later })).toEqual(peeked)
-        expect(ledger.balances(state, { keys: KEYS, now: later })).toEqual(peeked)
-        for (const ks of state.keys.values()) {
-          expect(ks.reserved).toBeGreaterThanOrEqual(0)
-          expect(ks.holdCount).toBeGreaterThanOrEqual(0)
-        }
-      }),
+          const later = now + lookAhead
+          const peeked = ledger.peekBalances(state, { keys: KEYS, now: later })
+          const restored = ledger.restoreLedger(JSON.parse(JSON.stringify(ledger.snapshotLedger(state))))
+          expect(ledger.balances(restored, { keys: KEYS, now: later })).toEqual(peeked)
+          expect(ledger.balances(state, { keys: KEYS, now: later })).toEqual(peeked)
+          for (const ks of state.keys.values()) {
+            expect(ks.reserved).toBeGreaterThanOrEqual(0)
+            expect(ks.holdCount).toBeGreaterThanOrEqual(0)
+          }
+        },
+      ),
       { numRuns: 500 },
     )
   })
@@ -61,11 +80,21 @@ describe('ledger', () => {
     const state = ledger.createLedger()
     // 10 holds that stay open, expiring at T0 + 1000 * (i + 1).
     for (let i = 0; i < 10; i++) {
-      ledger.reserve(state, { callId: `open${i}`, now: T0, holdExpiresAt: T0 + 1000 * (i + 1), entries: [{ key: 'k', amount: 1, limit: null, expiresAt: null }] })
+      ledger.reserve(state, {
+        callId: `open${i}`,
+        now: T0,
+        holdExpiresAt: T0 + 1000 * (i + 1),
+        entries: [{ key: 'k', amount: 1, limit: null, expiresAt: null }],
+      })
     }
     // 5,000 calls that finish at once: their heap entries are stale and trigger rebuilds.
     for (let i = 0; i < 5_000; i++) {
-      ledger.reserve(state, { callId: `done${i}`, now: T0, holdExpiresAt: T0 + 60_000, entries: [{ key: 'k', amount: 1, limit: null, expiresAt: null }] })
+      ledger.reserve(state, {
+        callId: `done${i}`,
+        now: T0,
+        holdExpiresAt: T0 + 60_000,
+        entries: [{ key: 'k', amount: 1, limit: null, expiresAt: null }],
+      })
       ledger.commit(state, { callId: `done${i}`, now: T0, entries: [], dedupeUntil: T0 })
     }
     expect(state.holdExpiries.at.length).toBeLessThan(1100)
@@ -97,8 +126,12 @@ describe('ledger', () => {
       const b = ledger.getBudget(state, 'user:b')!
       expect(a.definition).toEqual({ v: 1, definition: plan, anchor: T0, increases: [] })
       expect(b.definition).toEqual({ v: 1, definition: plan, anchor: T0 + 1, increases: [] })
-      expect(ledger.getHistory(state, 'user:a')).toEqual([{ scope: 'user:a', action: 'create', at: T0, old: null, new: plan, reason: null }])
-      expect(ledger.getHistory(state, 'user:b')).toEqual([{ scope: 'user:b', action: 'create', at: T0 + 1, old: null, new: plan, reason: null }])
+      expect(ledger.getHistory(state, 'user:a')).toEqual([
+        { scope: 'user:a', action: 'create', at: T0, old: null, new: plan, reason: null },
+      ])
+      expect(ledger.getHistory(state, 'user:b')).toEqual([
+        { scope: 'user:b', action: 'create', at: T0 + 1, old: null, new: plan, reason: null },
+      ])
     })
 
     it('a second and third change append to the history in order, also through a snapshot', () => {
@@ -119,24 +152,43 @@ describe('ledger', () => {
       const state = ledger.createLedger()
       put(state, 'user:zero', { maxBudget: 0 }, T0)
       put(state, 'user:minus', { maxBudget: -0 }, T0)
-      const zero = (ledger.getBudget(state, 'user:zero')!.definition as { definition: { maxBudget: number } }).definition.maxBudget
-      const minus = (ledger.getBudget(state, 'user:minus')!.definition as { definition: { maxBudget: number } }).definition.maxBudget
+      const zero = (ledger.getBudget(state, 'user:zero')!.definition as { definition: { maxBudget: number } })
+        .definition.maxBudget
+      const minus = (ledger.getBudget(state, 'user:minus')!.definition as { definition: { maxBudget: number } })
+        .definition.maxBudget
       expect(Object.is(zero, 0)).toBe(true)
       expect(Object.is(minus, -0)).toBe(true)
-      expect(Object.is((ledger.getHistory(state, 'user:minus')[0]!.new as { maxBudget: number }).maxBudget, -0)).toBe(true)
+      expect(Object.is((ledger.getHistory(state, 'user:minus')[0]!.new as { maxBudget: number }).maxBudget, -0)).toBe(
+        true,
+      )
     })
 
-    it('a memory store hands out copies: changing one scope\'s definition changes no other scope', async () => {
+    it("a memory store hands out copies: changing one scope's definition changes no other scope", async () => {
       const { memoryStore } = await import('../../src/stores/memory.js')
       const store = memoryStore()
       for (const scope of ['user:a', 'user:b']) {
-        await store.putBudget({ scope, definition: { v: 1, definition: plan, anchor: T0, increases: [] }, history: { scope, action: 'create', at: T0, old: null, new: plan, reason: null }, now: T0 })
+        await store.putBudget({
+          scope,
+          definition: { v: 1, definition: plan, anchor: T0, increases: [] },
+          history: { scope, action: 'create', at: T0, old: null, new: plan, reason: null },
+          now: T0,
+        })
       }
       const a = await store.getBudget('user:a')
-      ;((a!.definition as { definition: { maxBudget: number } }).definition).maxBudget = 999
+      ;(a!.definition as { definition: { maxBudget: number } }).definition.maxBudget = 999
       ;((await store.getHistory('user:a'))[0]!.new as { maxBudget: number }).maxBudget = 999
-      expect((await store.getBudget('user:b'))!.definition).toEqual({ v: 1, definition: plan, anchor: T0, increases: [] })
-      expect((await store.getBudget('user:a'))!.definition).toEqual({ v: 1, definition: plan, anchor: T0, increases: [] })
+      expect((await store.getBudget('user:b'))!.definition).toEqual({
+        v: 1,
+        definition: plan,
+        anchor: T0,
+        increases: [],
+      })
+      expect((await store.getBudget('user:a'))!.definition).toEqual({
+        v: 1,
+        definition: plan,
+        anchor: T0,
+        increases: [],
+      })
       expect((await store.getHistory('user:b'))[0]!.new).toEqual(plan)
       expect((await store.getHistory('user:a'))[0]!.new).toEqual(plan)
     })
@@ -145,8 +197,10 @@ describe('ledger', () => {
   it('remembers each call id as held, released or committed, and forgets it when due', () => {
     const state = ledger.createLedger()
     const entries = [{ key: 'a', amount: 5, limit: 100, expiresAt: null }]
-    const reserve = (callId: string, now: number) => ledger.reserve(state, { callId, now, holdExpiresAt: now + 1_000, entries })
-    const commit = (callId: string, now: number, amount = 3) => ledger.commit(state, { callId, now, entries: [{ key: 'a', amount, expiresAt: null }], dedupeUntil: now + 100 })
+    const reserve = (callId: string, now: number) =>
+      ledger.reserve(state, { callId, now, holdExpiresAt: now + 1_000, entries })
+    const commit = (callId: string, now: number, amount = 3) =>
+      ledger.commit(state, { callId, now, entries: [{ key: 'a', amount, expiresAt: null }], dedupeUntil: now + 100 })
     expect(reserve('x', T0)).toMatchObject({ ok: true, duplicate: false })
     expect(reserve('x', T0)).toMatchObject({ ok: true, duplicate: true })
     expect(ledger.release(state, { callId: 'x', now: T0 })).toEqual({ released: true })
@@ -174,12 +228,34 @@ describe('ledger at the largest exact amount', () => {
   it('a budget at the 2^53 cap refuses a reservation that would pass it (issue 11, finding 11)', () => {
     const state = ledger.createLedger()
     const cap = Number.MAX_SAFE_INTEGER
-    ledger.commit(state, { callId: 'fill', now: T0, entries: [{ key: 'k', amount: cap - 5, expiresAt: null }], dedupeUntil: T0 })
-    const refused = ledger.reserve(state, { callId: 'over', now: T0, holdExpiresAt: T0 + 1000, entries: [{ key: 'k', amount: 10, limit: cap, expiresAt: null }] })
+    ledger.commit(state, {
+      callId: 'fill',
+      now: T0,
+      entries: [{ key: 'k', amount: cap - 5, expiresAt: null }],
+      dedupeUntil: T0,
+    })
+    const refused = ledger.reserve(state, {
+      callId: 'over',
+      now: T0,
+      holdExpiresAt: T0 + 1000,
+      entries: [{ key: 'k', amount: 10, limit: cap, expiresAt: null }],
+    })
     expect(refused).toEqual({ ok: false, refusedIndex: 0, balances: [{ spent: cap - 5, reserved: 0 }] })
-    const admitted = ledger.reserve(state, { callId: 'fits', now: T0, holdExpiresAt: T0 + 1000, entries: [{ key: 'k', amount: 5, limit: cap, expiresAt: null }] })
+    const admitted = ledger.reserve(state, {
+      callId: 'fits',
+      now: T0,
+      holdExpiresAt: T0 + 1000,
+      entries: [{ key: 'k', amount: 5, limit: cap, expiresAt: null }],
+    })
     expect(admitted.ok).toBe(true)
     // without a limit nothing can refuse it: the amount cannot be counted exactly, which is an input error
-    expect(() => ledger.reserve(state, { callId: 'unlimited', now: T0, holdExpiresAt: T0 + 1000, entries: [{ key: 'k', amount: 10, limit: null, expiresAt: null }] })).toThrow(/largest exact amount/)
+    expect(() =>
+      ledger.reserve(state, {
+        callId: 'unlimited',
+        now: T0,
+        holdExpiresAt: T0 + 1000,
+        entries: [{ key: 'k', amount: 10, limit: null, expiresAt: null }],
+      }),
+    ).toThrow(/largest exact amount/)
   })
 })

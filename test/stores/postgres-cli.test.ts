@@ -44,7 +44,11 @@ function cli(args: string[]): Promise<{ code: number | null; output: string }> {
 }
 
 async function serve(): Promise<{ url: string; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--store', dbUrl('budget'), '--token-file', tokenFile, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', MAIN, 'serve', '--store', dbUrl('budget'), '--token-file', tokenFile, '--port', '0'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let output = ''
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const url = await new Promise<string>((resolve, reject) => {
@@ -80,8 +84,25 @@ describe('llm-budget with --store postgres://', () => {
     const first = await serve()
     const client = httpStore({ url: first.url, token: TOKEN })
     const now = Date.UTC(2026, 10, 29, 12)
-    const record = { callId: 'pg-1', startedAt: now - 5, endedAt: now, model: 'gpt-4o', modelServed: 'gpt-4o', costNanoUsd: 1_250_000_000, cost: '1.250000000', status: 'success', estimated: false, context: { user: 'alice' } }
-    await client.commit({ callId: 'pg-1', now, entries: [{ key: 'u:alice|all|usd', amount: 1_250_000_000, expiresAt: null }], dedupeUntil: now + 60_000, record })
+    const record = {
+      callId: 'pg-1',
+      startedAt: now - 5,
+      endedAt: now,
+      model: 'gpt-4o',
+      modelServed: 'gpt-4o',
+      costNanoUsd: 1_250_000_000,
+      cost: '1.250000000',
+      status: 'success',
+      estimated: false,
+      context: { user: 'alice' },
+    }
+    await client.commit({
+      callId: 'pg-1',
+      now,
+      entries: [{ key: 'u:alice|all|usd', amount: 1_250_000_000, expiresAt: null }],
+      dedupeUntil: now + 60_000,
+      record,
+    })
     await client.close()
     expect(await first.stop()).toBe(0)
     const second = await serve()
@@ -99,7 +120,9 @@ describe('llm-budget with --store postgres://', () => {
     expect(result.code).toBe(1)
     expect(result.output).toMatch(/llm-budget migrate/)
     const emptyPool = new pg.Pool({ connectionString: dbUrl('empty'), max: 1 })
-    const { rows } = await emptyPool.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'llm_budget%'`)
+    const { rows } = await emptyPool.query(
+      `SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'llm_budget%'`,
+    )
     await emptyPool.end()
     expect(rows[0].n).toBe(0)
   }, 60_000)

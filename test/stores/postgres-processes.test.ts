@@ -32,7 +32,9 @@ describe('postgresStore across processes', () => {
     const key = 'u:shared|all|usd'
     const job = { url: server.url, calls: 250, amount: CENT, key, limit: 5_000_000_000 }
     const workers = [0, 1, 2, 3].map(() => {
-      const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
+      const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      })
       const lines = createInterface({ input: child.stdout })
       const next = (): Promise<string> =>
         new Promise((resolve, reject) => {
@@ -49,7 +51,9 @@ describe('postgresStore across processes', () => {
     expect(admitted.reduce((a, b) => a + b, 0)).toBe(500)
     const store = postgresStore({ pool })
     expect(await store.balances({ keys: [key], now: Date.now() })).toEqual([{ spent: 5_000_000_000, reserved: 0 }])
-    const { rows } = await pool.query(`SELECT count(*)::int AS n, sum(spend_nano_usd)::text AS nano, sum(spend)::text AS usd FROM llm_budget_spend_logs WHERE "user" = 'shared'`)
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n, sum(spend_nano_usd)::text AS nano, sum(spend)::text AS usd FROM llm_budget_spend_logs WHERE "user" = 'shared'`,
+    )
     expect(rows[0]).toEqual({ n: 500, nano: '5000000000', usd: '5.000000000' })
     const rollups = await store.queryRollups({ scopes: ['user:shared'] })
     expect(rollups.rows.reduce((n, r) => n + r.calls, 0)).toBe(500)
@@ -67,14 +71,25 @@ type Outcome = 'committed' | 'reserve-failed' | 'commit-failed'
 function commit(store: PostgresStore, i: number) {
   const callId = `k${i}`
   const now = T0 + i
-  return store.commit({ callId, now, entries: [{ key: KEY, amount: AMOUNT, expiresAt: null }], dedupeUntil: now + 86_400_000, record: { callId, startedAt: now, endedAt: now, costNanoUsd: AMOUNT, context: { user: 'alice' } } })
+  return store.commit({
+    callId,
+    now,
+    entries: [{ key: KEY, amount: AMOUNT, expiresAt: null }],
+    dedupeUntil: now + 86_400_000,
+    record: { callId, startedAt: now, endedAt: now, costNanoUsd: AMOUNT, context: { user: 'alice' } },
+  })
 }
 
 /** One call: reserve, then commit. Returns how far it got; any failure must be a StorageError. */
 async function call(store: PostgresStore, i: number): Promise<Outcome> {
   const now = T0 + i
   try {
-    const r = await store.reserve({ callId: `k${i}`, now, holdExpiresAt: now + HOLD_TTL, entries: [{ key: KEY, amount: AMOUNT, limit: 1e15, expiresAt: null }] })
+    const r = await store.reserve({
+      callId: `k${i}`,
+      now,
+      holdExpiresAt: now + HOLD_TTL,
+      entries: [{ key: KEY, amount: AMOUNT, limit: 1e15, expiresAt: null }],
+    })
     expect(r.ok).toBe(true)
   } catch (error) {
     expect(isStorageError(error), String(error)).toBe(true)
@@ -128,7 +143,10 @@ describe('postgresStore when PostgreSQL is killed', () => {
     expect(records.length).toBe(committed)
     expect(new Set(records.map((r) => r.callId)).size).toBe(committed)
     const rollups = await store.queryRollups({ scopes: ['user:alice'] })
-    expect(rollups.rows.reduce((n, r) => [n[0]! + r.calls, n[1]! + r.costNanoUsd], [0, 0])).toEqual([committed, committed * AMOUNT])
+    expect(rollups.rows.reduce((n, r) => [n[0]! + r.calls, n[1]! + r.costNanoUsd], [0, 0])).toEqual([
+      committed,
+      committed * AMOUNT,
+    ])
     expect(retried.filter((r) => r !== null).length).toBe(outcomes.filter((o) => o === 'commit-failed').length)
     expect(committed).toBeGreaterThanOrEqual(200)
   }, 120_000)

@@ -25,7 +25,12 @@ await Promise.all(
   Array.from({ length: job.calls }, async (_, i) => {
     const callId = `${process.pid}-${i}`
     const now = Date.now()
-    const result = await store.reserve({ callId, now, holdExpiresAt: now + 60_000, entries: [{ key: job.key, amount: job.amount, limit: job.limit, expiresAt: null }] })
+    const result = await store.reserve({
+      callId,
+      now,
+      holdExpiresAt: now + 60_000,
+      entries: [{ key: job.key, amount: job.amount, limit: job.limit, expiresAt: null }],
+    })
     if (!result.ok) return
     admitted++
     const end = Date.now()
@@ -34,7 +39,14 @@ await Promise.all(
       now: end,
       entries: [{ key: job.key, amount: job.amount, expiresAt: null }],
       dedupeUntil: end + 3_600_000,
-      record: { callId, startedAt: now, endedAt: end, model: 'gpt-4o', costNanoUsd: job.amount, context: { user: 'shared' } },
+      record: {
+        callId,
+        startedAt: now,
+        endedAt: end,
+        model: 'gpt-4o',
+        costNanoUsd: job.amount,
+        context: { user: 'shared' },
+      },
     })
   }),
 )

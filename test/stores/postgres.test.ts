@@ -56,14 +56,21 @@ describe('postgresStore', () => {
     expect(rows.map((r) => r.version)).toEqual([1])
     await db.query("INSERT INTO llm_budget_schema_version (version, description) VALUES (99, 'from the future')")
     const newer = postgresStore({ pool: db })
-    await expect(newer.balances({ keys: ['k'], now: 0 })).rejects.toMatchObject({ code: 'STORAGE', retryable: false, message: expect.stringMatching(/version 99, newer than/) })
+    await expect(newer.balances({ keys: ['k'], now: 0 })).rejects.toMatchObject({
+      code: 'STORAGE',
+      retryable: false,
+      message: expect.stringMatching(/version 99, newer than/),
+    })
     await expect(newer.migrate()).rejects.toMatchObject({ code: 'STORAGE' })
   })
 
   it('with migrate: false, refuses to run on a database that was not migrated, and runs once it is', async () => {
     const db = await freshPool()
     const store = postgresStore({ pool: db, migrate: false })
-    await expect(store.balances({ keys: ['k'], now: 0 })).rejects.toMatchObject({ code: 'STORAGE', message: expect.stringMatching(/llm-budget migrate/) })
+    await expect(store.balances({ keys: ['k'], now: 0 })).rejects.toMatchObject({
+      code: 'STORAGE',
+      message: expect.stringMatching(/llm-budget migrate/),
+    })
     await store.migrate()
     expect(await store.balances({ keys: ['k'], now: 0 })).toEqual([{ spent: 0, reserved: 0 }])
   })
@@ -84,7 +91,13 @@ describe('postgresStore', () => {
       context: { user: 'alice', team: 'search', org: 'acme', key: 'sk-1', endUser: 'eve', tags: ['batch', 'nightly'] },
       metadata: { ticket: 'T-1' },
     }
-    await store.commit({ callId: 'log-1', now: record.endedAt, entries: [], dedupeUntil: record.endedAt + 60_000, record })
+    await store.commit({
+      callId: 'log-1',
+      now: record.endedAt,
+      entries: [],
+      dedupeUntil: record.endedAt + 60_000,
+      record,
+    })
     const { rows } = await db.query(
       'SELECT request_id, start_time, end_time, model, model_served, provider, prompt_tokens, completion_tokens, total_tokens, cache_read_tokens, spend::text AS spend, "user", team_id, organization_id, api_key, end_user, request_tags, metadata, status FROM llm_budget_spend_logs',
     )
@@ -115,7 +128,17 @@ describe('postgresStore', () => {
     expect((await store.queryRecords({}))[0]).toEqual(record)
     const daily = await db.query(`SELECT scope, spend_nano_usd FROM llm_budget_daily_spend ORDER BY scope COLLATE "C"`)
     expect(daily.rows.map((r) => [r.scope, r.spend_nano_usd])).toEqual(
-      ['endUser:eve', 'global', 'key:sk-1', 'org:acme', 'provider:openai', 'tag:batch', 'tag:nightly', 'team:search', 'user:alice'].map((s) => [s, '1234567891']),
+      [
+        'endUser:eve',
+        'global',
+        'key:sk-1',
+        'org:acme',
+        'provider:openai',
+        'tag:batch',
+        'tag:nightly',
+        'team:search',
+        'user:alice',
+      ].map((s) => [s, '1234567891']),
     )
   })
 })

@@ -34,7 +34,9 @@ const clients = {
   'node-redis': async () => {
     const client = createCluster({
       rootNodes: cluster.nodes.map((n) => ({ url: `redis://127.0.0.1:${n.port}` })),
-      defaults: { socket: { connectTimeout: 500, reconnectStrategy: (retries: number) => Math.min(100 * (retries + 1), 500) } },
+      defaults: {
+        socket: { connectTimeout: 500, reconnectStrategy: (retries: number) => Math.min(100 * (retries + 1), 500) },
+      },
     })
     client.on('error', () => undefined)
     await client.connect()
@@ -99,12 +101,23 @@ async function burst(store: RedisBudgetStore, tag: string, calls: number, during
       const callId = `${tag}-${next++}`
       const now = Date.now()
       try {
-        const r = await store.reserve({ callId, now, holdExpiresAt: now + 600_000, entries: KEYS.map((key) => ({ key, amount: 1, limit: LIMIT, expiresAt: null })) })
+        const r = await store.reserve({
+          callId,
+          now,
+          holdExpiresAt: now + 600_000,
+          entries: KEYS.map((key) => ({ key, amount: 1, limit: LIMIT, expiresAt: null })),
+        })
         if (!r.ok) {
           refused++
           continue
         }
-        await store.commit({ callId, now: Date.now(), entries: KEYS.map((key) => ({ key, amount: 1, expiresAt: null })), dedupeUntil: now + 600_000, record: { callId, startedAt: now, endedAt: now } })
+        await store.commit({
+          callId,
+          now: Date.now(),
+          entries: KEYS.map((key) => ({ key, amount: 1, expiresAt: null })),
+          dedupeUntil: now + 600_000,
+          record: { callId, startedAt: now, endedAt: now },
+        })
         committed++
       } catch (error) {
         errors.push(error)
@@ -125,20 +138,23 @@ async function until(what: string, condition: () => Promise<boolean>, deadlineMs
 }
 
 describe.each(['ioredis', 'node-redis'] as const)('Redis Cluster topology changes under load (%s)', (kind) => {
-  it('resharding the store\'s slot to another master: MOVED/ASK/TRYAGAIN, nothing over the limit, every commit counted once', async () => {
+  it("resharding the store's slot to another master: MOVED/ASK/TRYAGAIN, nothing over the limit, every commit counted once", async () => {
     const { client, close } = await clients[kind]()
     try {
       const { prefix, owner } = await prefixOnMaster()
       const slot = cluster.slotOf(`{${prefix}}:b`)
       const masters = []
-      for (const node of cluster.nodes) if ((await cluster.cli(node.port, 'ROLE')).startsWith('master')) masters.push(node)
+      for (const node of cluster.nodes)
+        if ((await cluster.cli(node.port, 'ROLE')).startsWith('master')) masters.push(node)
       const to = masters.find((m) => m !== owner)!
       const store = redisStore({ client: client as never, prefix, timeoutMs: 3000, time: 'client' })
       // some spend before the move, so the ledger keys exist and travel
       const before = await burst(store, 'pre', 20, async () => undefined)
       expect(before.errors).toEqual([])
       const during = await burst(store, 'move', 400, () => moveSlot(slot, owner, to))
-      console.log(`${kind} reshard: ${during.changed} keys moved; ${during.committed} committed, ${during.refused} refused, ${during.errors.length} failed (${[...new Set(during.errors.map((e) => String(e).slice(0, 90)))].join(' | ')})`)
+      console.log(
+        `${kind} reshard: ${during.changed} keys moved; ${during.committed} committed, ${during.refused} refused, ${during.errors.length} failed (${[...new Set(during.errors.map((e) => String(e).slice(0, 90)))].join(' | ')})`,
+      )
       for (const error of during.errors) {
         expect(isStorageError(error), String(error)).toBe(true)
         expect(String(error)).not.toMatch(/lost the store's data/)
@@ -146,7 +162,9 @@ describe.each(['ioredis', 'node-redis'] as const)('Redis Cluster topology change
       expect(await cluster.ownerOf(`{${prefix}}:b`)).toBe(to)
       const committed = before.committed + during.committed
       // reservations that timed out may have run later: the store releases them itself
-      await until('no hold left', async () => (await store.balances({ keys: KEYS, now: Date.now() })).every((b) => b.reserved === 0))
+      await until('no hold left', async () =>
+        (await store.balances({ keys: KEYS, now: Date.now() })).every((b) => b.reserved === 0),
+      )
       const balances = await store.balances({ keys: KEYS, now: Date.now() })
       for (const b of balances) {
         expect(b.spent).toBeLessThanOrEqual(LIMIT)
@@ -163,7 +181,7 @@ describe.each(['ioredis', 'node-redis'] as const)('Redis Cluster topology change
     }
   }, 120_000)
 
-  it('failing the store\'s master over to its replica (CLUSTER FAILOVER) under load: nothing over the limit, nothing lost', async () => {
+  it("failing the store's master over to its replica (CLUSTER FAILOVER) under load: nothing over the limit, nothing lost", async () => {
     const { client, close } = await clients[kind]()
     try {
       const { prefix, owner } = await prefixOnMaster()
@@ -175,15 +193,21 @@ describe.each(['ioredis', 'node-redis'] as const)('Redis Cluster topology change
       const during = await burst(store, 'fo', 400, async () => {
         await sleep(100)
         await cluster.cli(replica!.port, 'CLUSTER', 'FAILOVER')
-        await until('the replica to become master', async () => (await cluster.cli(replica!.port, 'ROLE')).startsWith('master'))
+        await until('the replica to become master', async () =>
+          (await cluster.cli(replica!.port, 'ROLE')).startsWith('master'),
+        )
       })
-      console.log(`${kind} failover: ${during.committed} committed, ${during.refused} refused, ${during.errors.length} failed (${[...new Set(during.errors.map((e) => String(e).slice(0, 90)))].join(' | ')})`)
+      console.log(
+        `${kind} failover: ${during.committed} committed, ${during.refused} refused, ${during.errors.length} failed (${[...new Set(during.errors.map((e) => String(e).slice(0, 90)))].join(' | ')})`,
+      )
       for (const error of during.errors) {
         expect(isStorageError(error), String(error)).toBe(true)
         expect(String(error)).not.toMatch(/lost the store's data/)
       }
       await until('the new master to serve the slot', async () => (await cluster.ownerOf(`{${prefix}}:b`)) === replica)
-      await until('no hold left', async () => (await store.balances({ keys: KEYS, now: Date.now() })).every((b) => b.reserved === 0))
+      await until('no hold left', async () =>
+        (await store.balances({ keys: KEYS, now: Date.now() })).every((b) => b.reserved === 0),
+      )
       const balances = await store.balances({ keys: KEYS, now: Date.now() })
       const committed = before.committed + during.committed
       for (const b of balances) {

@@ -25,7 +25,9 @@ const ioCluster = (): Cluster =>
 const nodeCluster = async () => {
   const client = createCluster({
     rootNodes: cluster.nodes.map((n) => ({ url: `redis://127.0.0.1:${n.port}` })),
-    defaults: { socket: { connectTimeout: 500, reconnectStrategy: (retries: number) => Math.min(100 * (retries + 1), 500) } },
+    defaults: {
+      socket: { connectTimeout: 500, reconnectStrategy: (retries: number) => Math.min(100 * (retries + 1), 500) },
+    },
   })
   client.on('error', () => undefined) // node-redis crashes the process on an unhandled 'error'
   await client.connect()
@@ -48,7 +50,10 @@ let n = 0
 const uniquePrefix = (): string => `rc${process.pid}-${n++}`
 
 /** A prefix whose slot is owned by `owner` (or by any node other than `not`), found by trying names. */
-async function prefixOn(want: { owner?: RedisClusterNode; not?: RedisClusterNode }): Promise<{ prefix: string; owner: RedisClusterNode }> {
+async function prefixOn(want: {
+  owner?: RedisClusterNode
+  not?: RedisClusterNode
+}): Promise<{ prefix: string; owner: RedisClusterNode }> {
   for (;;) {
     const prefix = uniquePrefix()
     const owner = await cluster.ownerOf(`{${prefix}}:b`)
@@ -68,7 +73,8 @@ async function commandCalls(names: readonly string[]): Promise<Map<RedisClusterN
   for (const target of cluster.nodes) {
     const stats = await cluster.cli(target.port, 'INFO', 'commandstats')
     let total = 0
-    for (const name of names) total += Number(new RegExp(`cmdstat_${name.replace('|', '\\|')}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+    for (const name of names)
+      total += Number(new RegExp(`cmdstat_${name.replace('|', '\\|')}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
     counts.set(target, total)
   }
   return counts
@@ -81,11 +87,15 @@ const clients = () =>
   ] as const
 
 describe('redisStore on Redis Cluster with ioredis', () => {
-  runStoreContract(it, () => redisStore({ client: io, prefix: uniquePrefix(), time: 'client' }), { groups: WITHOUT_ROLLUPS })
+  runStoreContract(it, () => redisStore({ client: io, prefix: uniquePrefix(), time: 'client' }), {
+    groups: WITHOUT_ROLLUPS,
+  })
 })
 
 describe('redisStore on Redis Cluster with node-redis', () => {
-  runStoreContract(it, () => redisStore({ client: node, prefix: uniquePrefix(), time: 'client' }), { groups: WITHOUT_ROLLUPS })
+  runStoreContract(it, () => redisStore({ client: node, prefix: uniquePrefix(), time: 'client' }), {
+    groups: WITHOUT_ROLLUPS,
+  })
 })
 
 describe.each(clients())('redisStore on Redis Cluster (%s)', (_name, client, kind) => {
@@ -100,10 +110,26 @@ describe.each(clients())('redisStore on Redis Cluster (%s)', (_name, client, kin
     const now = Date.now()
     for (const { prefix } of [a, b]) {
       const store = redisStore({ client: client(), prefix, time: 'client' })
-      const entries = ['user:alice|d:x|usd', 'team:core|d:x|usd', 'org:acme|m:x|usd'].map((key) => ({ key, amount: 10, limit: 1000, expiresAt: now + 3_600_000 }))
+      const entries = ['user:alice|d:x|usd', 'team:core|d:x|usd', 'org:acme|m:x|usd'].map((key) => ({
+        key,
+        amount: 10,
+        limit: 1000,
+        expiresAt: now + 3_600_000,
+      }))
       expect((await store.reserve({ callId: 'c1', now, holdExpiresAt: now + 60_000, entries })).ok).toBe(true)
-      await store.commit({ callId: 'c1', now, entries: entries.map(({ key, amount, expiresAt }) => ({ key, amount, expiresAt })), dedupeUntil: now + 60_000, record: { callId: 'c1', startedAt: now, endedAt: now } })
-      await store.putBudget({ scope: 'user:alice', definition: { limit: 1 }, history: { scope: 'user:alice', action: 'create', at: now, old: null, new: { limit: 1 }, reason: null }, now })
+      await store.commit({
+        callId: 'c1',
+        now,
+        entries: entries.map(({ key, amount, expiresAt }) => ({ key, amount, expiresAt })),
+        dedupeUntil: now + 60_000,
+        record: { callId: 'c1', startedAt: now, endedAt: now },
+      })
+      await store.putBudget({
+        scope: 'user:alice',
+        definition: { limit: 1 },
+        history: { scope: 'user:alice', action: 'create', at: now, old: null, new: { limit: 1 }, reason: null },
+        now,
+      })
       await store.reserve({ callId: 'c2', now, holdExpiresAt: now + 60_000, entries: entries.slice(0, 1) })
     }
     for (const { prefix, owner } of [a, b]) {
@@ -120,8 +146,11 @@ describe.each(clients())('redisStore on Redis Cluster (%s)', (_name, client, kin
         `{${prefix}}:r`,
         `{${prefix}}:rm`,
       ]
-      for (const target of cluster.nodes) expect(await keysOn(target, `{${prefix}}:*`)).toEqual(target === owner ? expected : [])
-      const slots = new Set(await Promise.all(expected.map((key) => cluster.cli(owner.port, 'CLUSTER', 'KEYSLOT', key))))
+      for (const target of cluster.nodes)
+        expect(await keysOn(target, `{${prefix}}:*`)).toEqual(target === owner ? expected : [])
+      const slots = new Set(
+        await Promise.all(expected.map((key) => cluster.cli(owner.port, 'CLUSTER', 'KEYSLOT', key))),
+      )
       expect([...slots]).toEqual([String(cluster.slotOf(`{${prefix}}:b`))])
     }
     expect(a.owner).not.toBe(b.owner)
@@ -134,8 +163,19 @@ describe.each(clients())('redisStore on Redis Cluster (%s)', (_name, client, kin
     const store = redisStore({ client: client(), prefix }) // time: 'server' measures the clock at creation
     await store.syncClock()
     const now = store.clock.now()
-    await store.reserve({ callId: 'x', now, holdExpiresAt: now + 60_000, entries: [{ key: 'k', amount: 1, limit: 10, expiresAt: null }] })
-    await store.commit({ callId: 'x', now, entries: [{ key: 'k', amount: 1, expiresAt: null }], dedupeUntil: now + 60_000, record: { callId: 'x', startedAt: now, endedAt: now } })
+    await store.reserve({
+      callId: 'x',
+      now,
+      holdExpiresAt: now + 60_000,
+      entries: [{ key: 'k', amount: 1, limit: 10, expiresAt: null }],
+    })
+    await store.commit({
+      callId: 'x',
+      now,
+      entries: [{ key: 'k', amount: 1, expiresAt: null }],
+      dedupeUntil: now + 60_000,
+      record: { callId: 'x', startedAt: now, endedAt: now },
+    })
     await store.balances({ keys: ['k'], now })
     await store.getBudget('s')
     await store.listBudgets()
@@ -157,37 +197,61 @@ describe.each(clients())('redisStore on Redis Cluster (%s)', (_name, client, kin
     const limit = 5_000_000_000
     const results = await Promise.all(
       Array.from({ length: 1000 }, (_, i) =>
-        store.reserve({ callId: `b${i}`, now, holdExpiresAt: now + 60_000, entries: [{ key: 'burst|usd', amount, limit, expiresAt: null }] }),
+        store.reserve({
+          callId: `b${i}`,
+          now,
+          holdExpiresAt: now + 60_000,
+          entries: [{ key: 'burst|usd', amount, limit, expiresAt: null }],
+        }),
       ),
     )
     const admitted = results.flatMap((r, i) => (r.ok ? [i] : []))
     expect(admitted).toHaveLength(500)
     expect(await store.balances({ keys: ['burst|usd'], now })).toEqual([{ spent: 0, reserved: limit }])
     await Promise.all(
-      admitted.map((i) => store.commit({ callId: `b${i}`, now, entries: [{ key: 'burst|usd', amount, expiresAt: null }], dedupeUntil: now + 60_000 })),
+      admitted.map((i) =>
+        store.commit({
+          callId: `b${i}`,
+          now,
+          entries: [{ key: 'burst|usd', amount, expiresAt: null }],
+          dedupeUntil: now + 60_000,
+        }),
+      ),
     )
     expect(await store.balances({ keys: ['burst|usd'], now })).toEqual([{ spent: limit, reserved: 0 }])
   })
 })
 
 describe('redisStore on Redis Cluster with ioredis: pipelining', () => {
-  it('sends the operations of one tick as one pipeline to the slot\'s node, each with its own reply or error', async () => {
+  it("sends the operations of one tick as one pipeline to the slot's node, each with its own reply or error", async () => {
     const prefix = uniquePrefix()
     const store = redisStore({ client: io, prefix, time: 'client' })
     const now = 1_800_000_000_000
     // caches the reserve script on the slot's node (a new store's first EVALSHA there answers NOSCRIPT, and
     // every command of that first pipeline goes again as EVAL)
-    await store.reserve({ callId: 'warm', now, holdExpiresAt: now + 1000, entries: [{ key: 'warm', amount: 1, limit: null, expiresAt: null }] })
+    await store.reserve({
+      callId: 'warm',
+      now,
+      holdExpiresAt: now + 1000,
+      entries: [{ key: 'warm', amount: 1, limit: null, expiresAt: null }],
+    })
     await io.set(`{${prefix}}:k:bad`, 'not a hash')
     const { client: spy, sizes } = spyPipelines(io)
     const batched = redisStore({ client: spy, prefix, time: 'client' })
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) =>
-        batched.reserve({ callId: `p${i}`, now, holdExpiresAt: now + 1000, entries: [{ key: i === 7 ? 'bad' : `k${i % 5}`, amount: 1, limit: null, expiresAt: null }] }),
+        batched.reserve({
+          callId: `p${i}`,
+          now,
+          holdExpiresAt: now + 1000,
+          entries: [{ key: i === 7 ? 'bad' : `k${i % 5}`, amount: 1, limit: null, expiresAt: null }],
+        }),
       ),
     )
     expect(sizes).toEqual([50])
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.message)).toEqual([expect.stringMatching(/WRONGTYPE/)])
+    expect(
+      results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.message),
+    ).toEqual([expect.stringMatching(/WRONGTYPE/)])
     expect(await store.balances({ keys: ['k0', 'k1', 'k2', 'k3', 'k4'], now })).toEqual([
       { spent: 0, reserved: 10 },
       { spent: 0, reserved: 10 },
@@ -217,7 +281,10 @@ describe('a killed node (SIGKILL)', () => {
     const node2 = await nodeCluster()
     try {
       const stores: { name: string; dead: RedisBudgetStore; alive: RedisBudgetStore }[] = []
-      for (const [name, client] of [['ioredis', io2], ['node-redis', node2]] as const) {
+      for (const [name, client] of [
+        ['ioredis', io2],
+        ['node-redis', node2],
+      ] as const) {
         const alive = await prefixOn({ not: victim.owner })
         stores.push({
           name,
@@ -228,7 +295,12 @@ describe('a killed node (SIGKILL)', () => {
       const now = 1_800_000_000_000
       let id = 0
       const reserve = (store: RedisBudgetStore, key = 'k') =>
-        store.reserve({ callId: `k${id++}`, now, holdExpiresAt: now + 60_000, entries: [{ key, amount: 1, limit: 1_000_000, expiresAt: null }] })
+        store.reserve({
+          callId: `k${id++}`,
+          now,
+          holdExpiresAt: now + 60_000,
+          entries: [{ key, amount: 1, limit: 1_000_000, expiresAt: null }],
+        })
       for (const { dead, alive } of stores) {
         expect((await reserve(dead, 'before')).ok).toBe(true)
         expect((await reserve(alive)).ok).toBe(true)
@@ -239,7 +311,13 @@ describe('a killed node (SIGKILL)', () => {
       const durations: Record<string, number[]> = {}
       // right after the crash, and again once the other nodes have marked it failed
       for (const phase of ['at once', 'once the other nodes mark it failed']) {
-        if (phase !== 'at once') await cluster.waitForState('ok', cluster.nodes.filter((t) => t !== victim.owner)).catch(() => undefined)
+        if (phase !== 'at once')
+          await cluster
+            .waitForState(
+              'ok',
+              cluster.nodes.filter((t) => t !== victim.owner),
+            )
+            .catch(() => undefined)
         for (const { name, dead } of stores) {
           const results = await Promise.all(Array.from({ length: 5 }, () => outcome(reserve(dead))))
           for (const { error, ms } of results) {
@@ -264,7 +342,8 @@ describe('a killed node (SIGKILL)', () => {
           const { error } = await outcome(reserve(dead))
           expect(isStorageError(error), `${name} while the node returns: ${String(error)}`).toBe(true)
           if (/lost the store's data/.test(String(error))) break
-          if (Date.now() > deadline) throw new Error(`${name}: the store did not answer again after the node returned: ${String(error)}`)
+          if (Date.now() > deadline)
+            throw new Error(`${name}: the store did not answer again after the node returned: ${String(error)}`)
           await new Promise((resolve) => setTimeout(resolve, 100))
         }
       }

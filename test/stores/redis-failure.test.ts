@@ -37,7 +37,12 @@ async function call(store: RedisBudgetStore, i: number): Promise<Outcome> {
   const callId = `c${i}`
   const now = T0 + i
   try {
-    const r = await store.reserve({ callId, now, holdExpiresAt: now + HOLD_TTL, entries: [{ key: KEY, amount: AMOUNT, limit: 1e15, expiresAt: null }] })
+    const r = await store.reserve({
+      callId,
+      now,
+      holdExpiresAt: now + HOLD_TTL,
+      entries: [{ key: KEY, amount: AMOUNT, limit: 1e15, expiresAt: null }],
+    })
     expect(r.ok).toBe(true)
   } catch (error) {
     expect(isStorageError(error), String(error)).toBe(true)
@@ -55,7 +60,13 @@ async function call(store: RedisBudgetStore, i: number): Promise<Outcome> {
 function commit(store: RedisBudgetStore, i: number) {
   const callId = `c${i}`
   const now = T0 + i
-  return store.commit({ callId, now, entries: [{ key: KEY, amount: AMOUNT, expiresAt: null }], dedupeUntil: now + 86_400_000, record: { callId, startedAt: now, endedAt: now } })
+  return store.commit({
+    callId,
+    now,
+    entries: [{ key: KEY, amount: AMOUNT, expiresAt: null }],
+    dedupeUntil: now + 86_400_000,
+    record: { callId, startedAt: now, endedAt: now },
+  })
 }
 
 const clients = {
@@ -66,7 +77,10 @@ const clients = {
     return client
   },
   'node-redis': async (port: number) => {
-    const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: (retries: number) => Math.min(retries * 50, 500) } })
+    const client = createClient({
+      url: `redis://127.0.0.1:${port}`,
+      socket: { reconnectStrategy: (retries: number) => Math.min(retries * 50, 500) },
+    })
     client.on('error', () => undefined)
     await client.connect()
     cleanup.push(() => client.destroy())

@@ -54,7 +54,8 @@ describe('redisStore after Redis lost its data', () => {
     const after = await burst(call, 6)
     expect(after.admitted).toBe(0)
     expect(ran()).toBe(2)
-    for (const error of after.errors) expect(isStorageError(error) && /lost the store's data/.test((error as Error).message)).toBe(true)
+    for (const error of after.errors)
+      expect(isStorageError(error) && /lost the store's data/.test((error as Error).message)).toBe(true)
     expect(storeErrors.length).toBeGreaterThanOrEqual(6)
     // reads fail closed too: the budget's definition is not reported as gone
     await expect(manager.getStatus('user:alice')).rejects.toSatisfy(isStorageError)
@@ -74,7 +75,8 @@ describe('redisStore after Redis lost its data', () => {
     }
     expect(after.admitted).toBe(0)
     expect(ran()).toBe(2)
-    for (const error of after.errors) expect(isStorageError(error) && /lost the store's data/.test((error as Error).message)).toBe(true)
+    for (const error of after.errors)
+      expect(isStorageError(error) && /lost the store's data/.test((error as Error).message)).toBe(true)
     expect(storeErrors.length).toBeGreaterThan(0)
   })
 
@@ -89,7 +91,8 @@ describe('redisStore after Redis lost its data', () => {
       const after = await burst(call, 6)
       expect(after.admitted).toBe(0)
       expect(ran()).toBe(2)
-      for (const error of after.errors) expect(isStorageError(error) && /evicted/.test((error as Error).message)).toBe(true)
+      for (const error of after.errors)
+        expect(isStorageError(error) && /evicted/.test((error as Error).message)).toBe(true)
     } finally {
       await io.config('SET', 'maxmemory', '0')
       await io.config('SET', 'maxmemory-policy', 'noeviction')
@@ -103,7 +106,9 @@ describe('redisStore after Redis lost its data', () => {
         await io.config('SET', 'maxmemory-policy', policy)
         const store = redisStore({ client: io, prefix: `policy-${policy}-${n++}` })
         const error = await store.balances({ keys: ['k'], now: Date.now() }).catch((e: unknown) => e)
-        expect(isStorageError(error) && new RegExp(`maxmemory-policy ${policy}`).test((error as Error).message)).toBe(true)
+        expect(isStorageError(error) && new RegExp(`maxmemory-policy ${policy}`).test((error as Error).message)).toBe(
+          true,
+        )
         expect(await io.exists(`{policy-${policy}-${n - 1}}:epoch`)).toBe(0) // nothing written
         const accepting = redisStore({ client: io, prefix: `policy-ok-${n++}`, acceptEviction: true })
         expect(await accepting.balances({ keys: ['k'], now: Date.now() })).toEqual([{ spent: 0, reserved: 0 }])
@@ -118,9 +123,16 @@ describe('redisStore after Redis lost its data', () => {
     const prefix = `explicit-${n++}`
     const store = redisStore({ client: io, prefix, initialize: 'explicit', time: 'client' })
     const entries = [{ key: 'k', amount: 10, limit: 15, expiresAt: null }]
-    await expect(store.reserve({ callId: 'a', now: 1, holdExpiresAt: 60_000, entries })).rejects.toThrow(/not initialized/)
+    await expect(store.reserve({ callId: 'a', now: 1, holdExpiresAt: 60_000, entries })).rejects.toThrow(
+      /not initialized/,
+    )
     await store.initialize()
-    await store.commit({ callId: 'a', now: 1, entries: [{ key: 'k', amount: 10, expiresAt: null }], dedupeUntil: 60_000 })
+    await store.commit({
+      callId: 'a',
+      now: 1,
+      entries: [{ key: 'k', amount: 10, expiresAt: null }],
+      dedupeUntil: 60_000,
+    })
     const other = redisStore({ client: io, prefix, initialize: 'explicit', time: 'client' })
     expect(await other.balances({ keys: ['k'], now: 2 })).toEqual([{ spent: 10, reserved: 0 }])
     await io.flushall()
@@ -131,7 +143,10 @@ describe('redisStore after Redis lost its data', () => {
     // the operator accepts the loss: every running store adopts the new epoch
     await fresh.startOver()
     expect(await store.balances({ keys: ['k'], now: 4 })).toEqual([{ spent: 0, reserved: 0 }])
-    expect(await other.reserve({ callId: 'b', now: 4, holdExpiresAt: 60_000, entries })).toMatchObject({ ok: true, duplicate: false })
+    expect(await other.reserve({ callId: 'b', now: 4, holdExpiresAt: 60_000, entries })).toMatchObject({
+      ok: true,
+      duplicate: false,
+    })
   })
 
   it('startOver() after an eviction keeps what survived and stops reporting the evicted keys', async () => {
@@ -140,13 +155,24 @@ describe('redisStore after Redis lost its data', () => {
       const prefix = `over-${n++}`
       const store = redisStore({ client: io, prefix, time: 'client' })
       const far = Date.now() + 86_400_000
-      await store.commit({ callId: 'a', now: 1, entries: [{ key: 'kept', amount: 7, expiresAt: null }, { key: 'gone', amount: 5, expiresAt: far }], dedupeUntil: 2 })
+      await store.commit({
+        callId: 'a',
+        now: 1,
+        entries: [
+          { key: 'kept', amount: 7, expiresAt: null },
+          { key: 'gone', amount: 5, expiresAt: far },
+        ],
+        dedupeUntil: 2,
+      })
       await io.config('SET', 'maxmemory', '1')
       await io.set('filler', 'x').catch(() => undefined)
       await io.config('SET', 'maxmemory', '0')
       await expect(store.balances({ keys: ['gone'], now: 3 })).rejects.toThrow(/evicted/)
       await store.startOver()
-      expect(await store.balances({ keys: ['kept', 'gone'], now: 3 })).toEqual([{ spent: 7, reserved: 0 }, { spent: 0, reserved: 0 }])
+      expect(await store.balances({ keys: ['kept', 'gone'], now: 3 })).toEqual([
+        { spent: 7, reserved: 0 },
+        { spent: 0, reserved: 0 },
+      ])
     } finally {
       await io.config('SET', 'maxmemory', '0')
       await io.config('SET', 'maxmemory-policy', 'noeviction')

@@ -9,7 +9,13 @@ import { BudgetManager, withBudget } from '../../src/budget/index.js'
 import { isBudgetExceededError } from '../../src/errors.js'
 import { redisStore } from '../../src/stores/redis.js'
 
-const job = JSON.parse(process.argv[2]!) as { port: number; prefix: string; calls: number; context: Record<string, string>; client: 'ioredis' | 'node-redis' }
+const job = JSON.parse(process.argv[2]!) as {
+  port: number
+  prefix: string
+  calls: number
+  context: Record<string, string>
+  client: 'ioredis' | 'node-redis'
+}
 const io = job.client === 'ioredis' ? new Redis(job.port, '127.0.0.1') : null
 const node = job.client === 'node-redis' ? createClient({ url: `redis://127.0.0.1:${job.port}` }) : null
 if (node !== null) await node.connect()
@@ -22,7 +28,9 @@ process.stdout.write('ready\n')
 await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()))
 const results = await Promise.allSettled(Array.from({ length: job.calls }, () => call()))
 const admitted = results.filter((r) => r.status === 'fulfilled').length
-const otherErrors = results.filter((r) => r.status === 'rejected' && !isBudgetExceededError(r.reason)).map((r) => String((r as PromiseRejectedResult).reason))
+const otherErrors = results
+  .filter((r) => r.status === 'rejected' && !isBudgetExceededError(r.reason))
+  .map((r) => String((r as PromiseRejectedResult).reason))
 process.stdout.write(`${JSON.stringify({ admitted, otherErrors })}\n`)
 io?.disconnect()
 await node?.close()

@@ -30,18 +30,23 @@ afterAll(async () => {
 async function runWorkers(prefix: string, contexts: Record<string, string>[]): Promise<number[]> {
   const workers = contexts.map((context, i) => {
     const job = { port: server.port, prefix, calls: 250, context, client: i % 2 === 0 ? 'ioredis' : 'node-redis' }
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
-    const lines = createInterface({ input: child.stdout })
-    const next = (): Promise<string> => new Promise((resolve, reject) => {
-      lines.once('line', resolve)
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)))
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
     })
+    const lines = createInterface({ input: child.stdout })
+    const next = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        lines.once('line', resolve)
+        child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)))
+      })
     return { child, next }
   })
   expect(await Promise.all(workers.map((w) => w.next()))).toEqual(contexts.map(() => 'ready'))
   const results = workers.map((w) => w.next())
   for (const w of workers) w.child.stdin.write('go\n')
-  const out = (await Promise.all(results)).map((line) => JSON.parse(line) as { admitted: number; otherErrors: string[] })
+  const out = (await Promise.all(results)).map(
+    (line) => JSON.parse(line) as { admitted: number; otherErrors: string[] },
+  )
   for (const w of workers) w.child.stdin.end()
   for (const o of out) expect(o.otherErrors).toEqual([])
   return out.map((o) => o.admitted)
@@ -52,7 +57,10 @@ describe('BudgetManager on redisStore', () => {
     const prefix = `mgr-one-${Date.now()}`
     const manager = new BudgetManager({ store: redisStore({ client: io, prefix }) })
     await manager.setBudget('team:search', { maxBudget: 5, duration: 'daily' })
-    const admitted = await runWorkers(prefix, [0, 1, 2, 3].map((i) => ({ user: `u${i}`, team: 'search' })))
+    const admitted = await runWorkers(
+      prefix,
+      [0, 1, 2, 3].map((i) => ({ user: `u${i}`, team: 'search' })),
+    )
     expect(admitted.reduce((a, b) => a + b, 0)).toBe(500)
     const status = await manager.getStatus('team:search')
     expect(status.exact.spend).toBe('5.000000000')
@@ -95,7 +103,9 @@ describe('BudgetManager on redisStore', () => {
       }),
     )
     await managers[0]!.setBudget('user:alice', { maxBudget: 100, duration: 'daily' })
-    const calls = managers.map((manager) => withBudget(async () => 'x', { manager, context: { user: 'alice' }, estimate: 0.01, cost: () => 0.01 }))
+    const calls = managers.map((manager) =>
+      withBudget(async () => 'x', { manager, context: { user: 'alice' }, estimate: 0.01, cost: () => 0.01 }),
+    )
     await Promise.all(Array.from({ length: 100 }, (_, i) => calls[i % 2]!()))
     const [seconds] = await io.time()
     const serverDayStart = Math.floor((Number(seconds) * 1000) / DAY) * DAY

@@ -62,14 +62,23 @@ async function apply(store: BudgetStore, o: Op, now: number): Promise<unknown> {
           callId: o.call,
           now,
           holdExpiresAt: now + o.ttl,
-          entries: o.keys.map((key) => ({ key, amount: o.amount, limit: o.limit, expiresAt: o.expiresAt === null ? null : T0 + o.expiresAt })),
+          entries: o.keys.map((key) => ({
+            key,
+            amount: o.amount,
+            limit: o.limit,
+            expiresAt: o.expiresAt === null ? null : T0 + o.expiresAt,
+          })),
         })
       case 'commit':
         return await store.commit({
           callId: o.call,
           now,
           dedupeUntil: now + o.dedupe,
-          entries: o.keys.map((key) => ({ key, amount: o.amount, expiresAt: o.expiresAt === null ? null : T0 + o.expiresAt })),
+          entries: o.keys.map((key) => ({
+            key,
+            amount: o.amount,
+            expiresAt: o.expiresAt === null ? null : T0 + o.expiresAt,
+          })),
         })
       case 'release':
         return await store.release({ callId: o.call, now })
@@ -108,13 +117,19 @@ describe('redisStore scripts against the ledger', () => {
           const [got, want] = [comparable(await apply(redis, o, now)), comparable(await apply(memory, o, now))]
           expect({ step: i, op: o, result: got }).toEqual({ step: i, op: o, result: want })
           const balances = { keys: KEYS, now }
-          expect({ step: i, balances: await redis.balances(balances) }).toEqual({ step: i, balances: await memory.balances(balances) })
+          expect({ step: i, balances: await redis.balances(balances) }).toEqual({
+            step: i,
+            balances: await memory.balances(balances),
+          })
         }
         // Every hold field left in Redis belongs to a hold that still counts (no leaked hold).
         for (const key of KEYS) {
           const hash = await io.hgetall(`{${prefix}}:k:${key}`)
           const holds = Object.entries(hash).filter(([field]) => field.startsWith('h:'))
-          const total = holds.reduce((sum, [, value]) => (Number(value.split(':')[1]) > now ? sum + Number(value.split(':')[0]) : sum), 0)
+          const total = holds.reduce(
+            (sum, [, value]) => (Number(value.split(':')[1]) > now ? sum + Number(value.split(':')[0]) : sum),
+            0,
+          )
           const [balance] = await memory.balances({ keys: [key], now })
           expect({ key, reserved: total }).toEqual({ key, reserved: balance!.reserved })
         }
@@ -123,23 +138,27 @@ describe('redisStore scripts against the ledger', () => {
         numRuns: 300,
         examples: [
           // a commit after the window ended, while the call still holds: the key is forgotten, then written anew
-          [[
-            { kind: 'reserve', call: 'x', keys: ['a', 'b'], amount: 10, limit: null, ttl: 15_000, expiresAt: 5_000 },
-            { kind: 'commit', call: 'y', keys: ['a'], amount: 5, expiresAt: 5_000, dedupe: 30_000 },
-            { kind: 'wait', ms: 7_000 },
-            { kind: 'commit', call: 'x', keys: ['a'], amount: 7, expiresAt: 60_000, dedupe: 30_000 },
-          ]],
+          [
+            [
+              { kind: 'reserve', call: 'x', keys: ['a', 'b'], amount: 10, limit: null, ttl: 15_000, expiresAt: 5_000 },
+              { kind: 'commit', call: 'y', keys: ['a'], amount: 5, expiresAt: 5_000, dedupe: 30_000 },
+              { kind: 'wait', ms: 7_000 },
+              { kind: 'commit', call: 'x', keys: ['a'], amount: 7, expiresAt: 60_000, dedupe: 30_000 },
+            ],
+          ],
           // an expired hold swept, then the window ends with no hold left
-          [[
-            { kind: 'reserve', call: 'x', keys: ['a'], amount: 10, limit: 100, ttl: 1_000, expiresAt: 5_000 },
-            { kind: 'reserve', call: 'y', keys: ['a'], amount: 20, limit: 100, ttl: 4_000, expiresAt: 5_000 },
-            { kind: 'wait', ms: 1_000 },
-            { kind: 'reserve', call: 'z', keys: ['a'], amount: 75, limit: 100, ttl: 15_000, expiresAt: 5_000 },
-            { kind: 'wait', ms: 3_000 },
-            { kind: 'wait', ms: 1_000 },
-            { kind: 'release', call: 'z' },
-            { kind: 'reserve', call: 'w', keys: ['a'], amount: 1, limit: 1, ttl: 1_000, expiresAt: 20_000 },
-          ]],
+          [
+            [
+              { kind: 'reserve', call: 'x', keys: ['a'], amount: 10, limit: 100, ttl: 1_000, expiresAt: 5_000 },
+              { kind: 'reserve', call: 'y', keys: ['a'], amount: 20, limit: 100, ttl: 4_000, expiresAt: 5_000 },
+              { kind: 'wait', ms: 1_000 },
+              { kind: 'reserve', call: 'z', keys: ['a'], amount: 75, limit: 100, ttl: 15_000, expiresAt: 5_000 },
+              { kind: 'wait', ms: 3_000 },
+              { kind: 'wait', ms: 1_000 },
+              { kind: 'release', call: 'z' },
+              { kind: 'reserve', call: 'w', keys: ['a'], amount: 1, limit: 1, ttl: 1_000, expiresAt: 20_000 },
+            ],
+          ],
         ],
       },
     )

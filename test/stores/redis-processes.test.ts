@@ -35,12 +35,15 @@ interface WorkerJob {
 /** Starts one worker per job, releases them together, and returns how many calls each admitted. */
 async function runWorkers(jobs: WorkerJob[]): Promise<number[]> {
   const workers = jobs.map((job) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
-    const lines = createInterface({ input: child.stdout })
-    const next = (): Promise<string> => new Promise((resolve, reject) => {
-      lines.once('line', resolve)
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)))
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
     })
+    const lines = createInterface({ input: child.stdout })
+    const next = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        lines.once('line', resolve)
+        child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)))
+      })
     return { child, next }
   })
   const ready = workers.map((w) => w.next())
@@ -57,19 +60,31 @@ describe('redisStore across processes', () => {
     const prefix = `procs-${Date.now()}`
     const key = 'user:shared|d|usd'
     const admitted = await runWorkers(
-      [0, 1, 2, 3].map((i) => ({ port: server.port, prefix, calls: 250, amount: CENT, keys: [{ key, limit: 5_000_000_000 }], client: i % 2 === 0 ? 'ioredis' : 'node-redis' })),
+      [0, 1, 2, 3].map((i) => ({
+        port: server.port,
+        prefix,
+        calls: 250,
+        amount: CENT,
+        keys: [{ key, limit: 5_000_000_000 }],
+        client: i % 2 === 0 ? 'ioredis' : 'node-redis',
+      })),
     )
     expect(admitted.reduce((a, b) => a + b, 0)).toBe(500)
     const store = redisStore({ client: io, prefix })
     await store.syncClock()
-    expect(await store.balances({ keys: [key], now: store.clock.now() })).toEqual([{ spent: 5_000_000_000, reserved: 0 }])
+    expect(await store.balances({ keys: [key], now: store.clock.now() })).toEqual([
+      { spent: 5_000_000_000, reserved: 0 },
+    ])
     expect(await io.hget(`{${prefix}}:k:${key}`, 's')).toBe('5000000000')
   })
 
   it('user, team and org budgets of different sizes hold across 4 processes', async () => {
     const prefix = `procs-scopes-${Date.now()}`
     const org = { key: 'org:acme|usd', limit: 4_500_000_000 } // 450 calls
-    const teams = [{ key: 'team:a|usd', limit: 2_000_000_000 }, { key: 'team:b|usd', limit: 4_000_000_000 }] // 200, 400
+    const teams = [
+      { key: 'team:a|usd', limit: 2_000_000_000 },
+      { key: 'team:b|usd', limit: 4_000_000_000 },
+    ] // 200, 400
     const users = [0, 1, 2, 3].map((i) => ({ key: `user:u${i}|usd`, limit: 1_500_000_000 })) // 150 each
     const jobs = users.map((user, i) => ({
       port: server.port,
@@ -82,7 +97,10 @@ describe('redisStore across processes', () => {
     const admitted = await runWorkers(jobs)
     const store = redisStore({ client: io, prefix })
     const now = store.clock.now()
-    const [orgBalance, teamA, teamB, ...userBalances] = await store.balances({ keys: [org.key, teams[0]!.key, teams[1]!.key, ...users.map((u) => u.key)], now })
+    const [orgBalance, teamA, teamB, ...userBalances] = await store.balances({
+      keys: [org.key, teams[0]!.key, teams[1]!.key, ...users.map((u) => u.key)],
+      now,
+    })
     // Demand: team a can admit at most 200 (its limit), team b 300 (its two users' 150 each), 500 in all:
     // the org's 450 is the binding limit, so exactly 450 calls are admitted.
     expect(admitted.reduce((a, b) => a + b, 0)).toBe(450)

@@ -56,7 +56,15 @@ const spend = (callId: string, now: number, nano: number, extra: Record<string, 
   now,
   entries: [{ key: 'u:alice|all|usd', amount: 1, expiresAt: null }],
   dedupeUntil: now + DAY,
-  record: { callId, startedAt: now, endedAt: now, model: 'gpt-4o', costNanoUsd: nano, context: { user: 'alice' }, ...extra },
+  record: {
+    callId,
+    startedAt: now,
+    endedAt: now,
+    model: 'gpt-4o',
+    costNanoUsd: nano,
+    context: { user: 'alice' },
+    ...extra,
+  },
 })
 
 describe('redisStore rollups', () => {
@@ -68,7 +76,10 @@ describe('redisStore rollups', () => {
       await store.commit(spend('a', T0 + 1000, 5))
       const day = new Date(T0).toISOString().slice(0, 10)
       const hash = await io.hgetall(`{${prefix}}:u:${day}`)
-      expect(hash).toEqual({ '["global","gpt-4o","gpt-4o"]': '1,0,0,5,0,0', '["user:alice","gpt-4o","gpt-4o"]': '1,0,0,5,0,0' })
+      expect(hash).toEqual({
+        '["global","gpt-4o","gpt-4o"]': '1,0,0,5,0,0',
+        '["user:alice","gpt-4o","gpt-4o"]': '1,0,0,5,0,0',
+      })
       expect(await io.zrange(`{${prefix}}:ud`, '0', '-1', 'WITHSCORES')).toEqual([day, String(T0)])
       expect(await io.pttl(`{${prefix}}:u:${day}`)).toBeGreaterThan(0)
       expect(await io.pttl(`{${prefix}}:ud`)).toBe(-1)

@@ -40,7 +40,10 @@ let n = 0
 const HOLD_MS = 600_000
 
 describe('redisStore with a stalled Redis', () => {
-  for (const [label, client] of [['ioredis', () => io], ['node-redis', () => node]] as const) {
+  for (const [label, client] of [
+    ['ioredis', () => io],
+    ['node-redis', () => node],
+  ] as const) {
     it(`${label}: a reservation that timed out but ran later is released by the store, not held for 10 minutes`, async () => {
       const store = redisStore({ client: client(), prefix: `stall-${n++}`, timeoutMs: 300, time: 'client' })
       const entries = [{ key: 'k', amount: 100, limit: 100, expiresAt: null }]
@@ -50,30 +53,46 @@ describe('redisStore with a stalled Redis', () => {
       await store.release({ callId: 'warm-up', now: w })
       await admin.call('CLIENT', 'PAUSE', '1500', 'ALL')
       const now = Date.now()
-      const stalled = await store.reserve({ callId: 'stalled', now, holdExpiresAt: now + HOLD_MS, entries }).catch((e: unknown) => e)
+      const stalled = await store
+        .reserve({ callId: 'stalled', now, holdExpiresAt: now + HOLD_MS, entries })
+        .catch((e: unknown) => e)
       expect(isStorageError(stalled) && /timed out/.test((stalled as Error).message)).toBe(true)
       // after the pause the reservation runs, and the store's own release follows it: the budget is free again
       await until('the stalled hold to be released', async () => {
         const t = Date.now()
-        const r = await store.reserve({ callId: `next-${t}`, now: t, holdExpiresAt: t + HOLD_MS, entries }).catch(() => null)
+        const r = await store
+          .reserve({ callId: `next-${t}`, now: t, holdExpiresAt: t + HOLD_MS, entries })
+          .catch(() => null)
         if (r?.ok === true) await store.release({ callId: `next-${t}`, now: t })
         return r?.ok === true
       })
       // and a retry of the stalled reservation after its release changes nothing (tombstone)
       const t = Date.now()
-      expect(await store.reserve({ callId: 'stalled', now: t, holdExpiresAt: t + HOLD_MS, entries })).toMatchObject({ ok: true, duplicate: true })
+      expect(await store.reserve({ callId: 'stalled', now: t, holdExpiresAt: t + HOLD_MS, entries })).toMatchObject({
+        ok: true,
+        duplicate: true,
+      })
       expect(await store.balances({ keys: ['k'], now: t })).toEqual([{ spent: 0, reserved: 0 }])
     })
   }
 
   it('fails fast after consecutive failures to reach Redis, and closes again once Redis answers', async () => {
-    const store = redisStore({ client: io, prefix: `circuit-${n++}`, timeoutMs: 300, failFast: { failures: 2, probeAfterMs: 200 }, time: 'client' })
+    const store = redisStore({
+      client: io,
+      prefix: `circuit-${n++}`,
+      timeoutMs: 300,
+      failFast: { failures: 2, probeAfterMs: 200 },
+      time: 'client',
+    })
     await store.balances({ keys: ['k'], now: Date.now() }) // the first contact is behind us
     const ask = () => store.balances({ keys: ['k'], now: Date.now() }).catch((e: unknown) => e)
     await admin.call('CLIENT', 'PAUSE', '3000', 'ALL')
     const first = await ask()
     const second = await ask()
-    expect([first, second].map((e) => isStorageError(e) && /timed out/.test((e as Error).message))).toEqual([true, true])
+    expect([first, second].map((e) => isStorageError(e) && /timed out/.test((e as Error).message))).toEqual([
+      true,
+      true,
+    ])
     const third = await ask()
     expect(isStorageError(third) && /failed fast/.test((third as Error).message)).toBe(true)
     await until('the circuit to close', async () => Array.isArray(await ask()))
@@ -81,12 +100,21 @@ describe('redisStore with a stalled Redis', () => {
   })
 
   it('with failFast: false every call waits for its own timeout', async () => {
-    const store = redisStore({ client: io, prefix: `no-circuit-${n++}`, timeoutMs: 200, failFast: false, time: 'client' })
+    const store = redisStore({
+      client: io,
+      prefix: `no-circuit-${n++}`,
+      timeoutMs: 200,
+      failFast: false,
+      time: 'client',
+    })
     await store.balances({ keys: ['k'], now: Date.now() }) // the first contact is behind us
     await admin.call('CLIENT', 'PAUSE', '1500', 'ALL')
     const errors = []
-    for (let i = 0; i < 4; i++) errors.push(await store.balances({ keys: ['k'], now: Date.now() }).catch((e: unknown) => e))
+    for (let i = 0; i < 4; i++)
+      errors.push(await store.balances({ keys: ['k'], now: Date.now() }).catch((e: unknown) => e))
     for (const e of errors) expect(isStorageError(e) && /timed out/.test((e as Error).message)).toBe(true)
-    await until('Redis to answer again', async () => Array.isArray(await store.balances({ keys: ['k'], now: Date.now() }).catch(() => null)))
+    await until('Redis to answer again', async () =>
+      Array.isArray(await store.balances({ keys: ['k'], now: Date.now() }).catch(() => null)),
+    )
   })
 })

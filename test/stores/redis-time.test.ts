@@ -60,7 +60,7 @@ describe('redisStore server time', () => {
     expect(local.clock.now()).toBe(42)
   })
 
-  it('a new process whose local clock is 24 h ahead admits nothing against tomorrow\'s window before its clock is synced', async () => {
+  it("a new process whose local clock is 24 h ahead admits nothing against tomorrow's window before its clock is synced", async () => {
     const prefix = `ahead-${Date.now()}`
     const admin = new BudgetManager({ store: redisStore({ client: io, prefix, time: 'client' }) })
     await admin.setBudget('user:alice', { maxBudget: 2, duration: 'daily' })
@@ -70,7 +70,11 @@ describe('redisStore server time', () => {
     let ran = 0
     const call = withBudget(async () => ++ran, { manager, context: { user: 'alice' }, estimate: 1, cost: () => 1 })
     const first = await Promise.allSettled(Array.from({ length: 6 }, () => call()))
-    for (const r of first) if (r.status === 'rejected') expect(isStorageError(r.reason) || /BUDGET_EXCEEDED/.test(String((r.reason as { code?: string }).code))).toBe(true)
+    for (const r of first)
+      if (r.status === 'rejected')
+        expect(isStorageError(r.reason) || /BUDGET_EXCEEDED/.test(String((r.reason as { code?: string }).code))).toBe(
+          true,
+        )
     const second = await Promise.allSettled(Array.from({ length: 6 }, () => call()))
     const admitted = [...first, ...second].filter((r) => r.status === 'fulfilled').length
     expect({ admitted, ran }).toEqual({ admitted: 2, ran: 2 })
@@ -97,15 +101,27 @@ describe('redisStore server time', () => {
           const key = `user:alice|d:${new Date(windowStart).toISOString().slice(0, 10)}|usd`
           windows.add(key)
           const callId = `s${s}-${i}`
-          const r = await store.reserve({ callId, now, holdExpiresAt: now + 60_000, entries: [{ key, amount: 1, limit: 1000, expiresAt: windowStart + DAY }] })
+          const r = await store.reserve({
+            callId,
+            now,
+            holdExpiresAt: now + 60_000,
+            entries: [{ key, amount: 1, limit: 1000, expiresAt: windowStart + DAY }],
+          })
           expect(r.ok).toBe(true)
-          await store.commit({ callId, now: store.clock.now(), entries: [{ key, amount: 1, expiresAt: windowStart + DAY }], dedupeUntil: now + 60_000 })
+          await store.commit({
+            callId,
+            now: store.clock.now(),
+            entries: [{ key, amount: 1, expiresAt: windowStart + DAY }],
+            dedupeUntil: now + 60_000,
+          })
         }),
       ),
     )
     const serverDay = new Date(Math.floor((await serverTime()) / DAY) * DAY).toISOString().slice(0, 10)
     expect([...windows]).toEqual([`user:alice|d:${serverDay}|usd`])
-    expect(await stores[0]!.balances({ keys: [...windows], now: stores[0]!.clock.now() })).toEqual([{ spent: 100, reserved: 0 }])
+    expect(await stores[0]!.balances({ keys: [...windows], now: stores[0]!.clock.now() })).toEqual([
+      { spent: 100, reserved: 0 },
+    ])
   })
 
   it('a hold lasts its TTL on the server clock even when the reserving instance runs 10 minutes late', async () => {
@@ -116,8 +132,18 @@ describe('redisStore server time', () => {
       const lateStore = redisStore({ client: io, prefix, time, maxClockSkewMs: 900_000 })
       const onTime = redisStore({ client: io, prefix, time })
       const lateNow = Date.now() + late
-      await lateStore.reserve({ callId: 'c1', now: lateNow, holdExpiresAt: lateNow + 60_000, entries: [{ key: 'k', amount: 100, limit: 100, expiresAt: null }] })
-      const second = await onTime.reserve({ callId: 'c2', now: Date.now(), holdExpiresAt: Date.now() + 60_000, entries: [{ key: 'k', amount: 100, limit: 100, expiresAt: null }] })
+      await lateStore.reserve({
+        callId: 'c1',
+        now: lateNow,
+        holdExpiresAt: lateNow + 60_000,
+        entries: [{ key: 'k', amount: 100, limit: 100, expiresAt: null }],
+      })
+      const second = await onTime.reserve({
+        callId: 'c2',
+        now: Date.now(),
+        holdExpiresAt: Date.now() + 60_000,
+        entries: [{ key: 'k', amount: 100, limit: 100, expiresAt: null }],
+      })
       // With server time the first hold still counts and the second call is refused; with the callers'
       // clocks the late instance's hold looks expired to the other one, which is admitted too.
       expect({ time, ok: second.ok }).toEqual({ time, ok: time === 'client' })
@@ -149,7 +175,10 @@ describe('redisStore server time', () => {
     // Hash per scope (holds are fields of it), call record per call.
     expect(await countKeys(prefix)).toBe(scopes * 2)
     const sample = await store.balances({ keys: ['user:u1|w|usd', 'user:u0|w|usd'], now: store.clock.now() })
-    expect(sample).toEqual([{ spent: 10, reserved: 0 }, { spent: 0, reserved: 10 }])
+    expect(sample).toEqual([
+      { spent: 10, reserved: 0 },
+      { spent: 0, reserved: 10 },
+    ])
     await until('the keys of 10,000 past windows to expire', async () => (await countKeys(prefix)) === 0, 90_000)
     expect(await store.balances({ keys: ['user:u1|w|usd', 'user:u0|w|usd'], now: store.clock.now() })).toEqual([
       { spent: 0, reserved: 0 },

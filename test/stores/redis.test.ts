@@ -56,7 +56,9 @@ describe('redisStore', () => {
   })
 
   it('refuses unknown options, naming the closest known one, and bad values with the value it got', () => {
-    expect(() => redisStore({ client: io, timeoutMS: 500 } as never)).toThrow(/no option `"timeoutMS"`.*Did you mean `timeoutMs`/)
+    expect(() => redisStore({ client: io, timeoutMS: 500 } as never)).toThrow(
+      /no option `"timeoutMS"`.*Did you mean `timeoutMs`/,
+    )
     expect(() => redisStore({ client: io, failFast: { failures: 0, probeAfterMs: 10 } })).toThrow(/failFast\.failures/)
     expect(() => redisStore({ client: io, initialize: 'later' as never })).toThrow(/initialize.*"later"/)
     expect(() => redisStore({ client: io, maxClockSkewMs: -1 })).toThrow(/maxClockSkewMs/)
@@ -73,7 +75,12 @@ describe('redisStore', () => {
     const prefix = uniquePrefix()
     const store = redisStore({ client: io, prefix, time: 'client' })
     const now = Date.now()
-    await store.reserve({ callId: 'c1', now, holdExpiresAt: now + 60_000, entries: [{ key: 'user:alice|d:x|usd', amount: 9_007_199_254_740_990, limit: null, expiresAt: now + 3_600_000 }] })
+    await store.reserve({
+      callId: 'c1',
+      now,
+      holdExpiresAt: now + 60_000,
+      entries: [{ key: 'user:alice|d:x|usd', amount: 9_007_199_254_740_990, limit: null, expiresAt: now + 3_600_000 }],
+    })
     await store.commit({
       callId: 'c1',
       now,
@@ -96,7 +103,9 @@ describe('redisStore', () => {
     ])
     // the record is one stream entry whose fields are the record's fields (JSON values), not one JSON blob
     const entries = await io.xrange(`{${prefix}}:r`, '-', '+')
-    expect(entries.map(([, fields]) => fields)).toEqual([['callId', '"c1"', 'startedAt', String(now), 'endedAt', String(now)]])
+    expect(entries.map(([, fields]) => fields)).toEqual([
+      ['callId', '"c1"', 'startedAt', String(now), 'endedAt', String(now)],
+    ])
     expect(await io.hget(`{${prefix}}:k:user:alice|d:x|usd`, 's')).toBe('9007199254740991')
     const ttl = await io.pttl(`{${prefix}}:k:user:alice|d:x|usd`)
     expect(ttl).toBeGreaterThan(3_600_000)
@@ -114,15 +123,35 @@ describe('redisStore', () => {
       expect(left).toBeGreaterThan((seconds - 5) * 1000)
     }
     const now = Date.now()
-    await store.reserve({ callId: 'a', now, holdExpiresAt: now + 5_000, entries: [{ key: 'k', amount: 1, limit: null, expiresAt: now + 20_000 }] })
+    await store.reserve({
+      callId: 'a',
+      now,
+      holdExpiresAt: now + 5_000,
+      entries: [{ key: 'k', amount: 1, limit: null, expiresAt: now + 20_000 }],
+    })
     await expectTtl(21) // window end + margin
     expect(await io.hget(hash, 'p')).toBeNull()
-    await store.reserve({ callId: 'b', now, holdExpiresAt: now + 60_000, entries: [{ key: 'k', amount: 1, limit: null, expiresAt: now + 20_000 }] })
+    await store.reserve({
+      callId: 'b',
+      now,
+      holdExpiresAt: now + 60_000,
+      entries: [{ key: 'k', amount: 1, limit: null, expiresAt: now + 20_000 }],
+    })
     await expectTtl(61) // the hold outlives the window: last hold + margin
     expect(await io.hget(hash, 'p')).toBe(String(now + 60_000))
-    await store.commit({ callId: 'b', now, entries: [{ key: 'k', amount: 1, expiresAt: now + 20_000 }], dedupeUntil: now + 1000 })
+    await store.commit({
+      callId: 'b',
+      now,
+      entries: [{ key: 'k', amount: 1, expiresAt: now + 20_000 }],
+      dedupeUntil: now + 1000,
+    })
     await expectTtl(61) // never earlier
-    await store.commit({ callId: 'c', now, entries: [{ key: 'k', amount: 1, expiresAt: now + 120_000 }], dedupeUntil: now + 1000 })
+    await store.commit({
+      callId: 'c',
+      now,
+      entries: [{ key: 'k', amount: 1, expiresAt: now + 120_000 }],
+      dedupeUntil: now + 1000,
+    })
     await expectTtl(121) // a later window end moves it
     expect(await store.balances({ keys: ['k'], now: now + 119_999 })).toEqual([{ spent: 2, reserved: 0 }])
     expect(await store.balances({ keys: ['k'], now: now + 120_000 })).toEqual([{ spent: 0, reserved: 0 }])
@@ -142,11 +171,29 @@ describe('redisStore', () => {
     await store.reserve({ callId: 'x', now, holdExpiresAt: now + 1000, entries: entries(10) })
     await io.del(`{${prefix}}:c:x`)
     const again = await store.reserve({ callId: 'x', now, holdExpiresAt: now + 2000, entries: entries(7) })
-    expect(again).toEqual({ ok: true, duplicate: false, balances: [{ spent: 0, reserved: 27 }, { spent: 0, reserved: 27 }] })
+    expect(again).toEqual({
+      ok: true,
+      duplicate: false,
+      balances: [
+        { spent: 0, reserved: 27 },
+        { spent: 0, reserved: 27 },
+      ],
+    })
     expect(await io.hget(`{${prefix}}:k:a`, 'r')).toBe('27')
-    await store.commit({ callId: 'x', now, entries: [{ key: 'a', amount: 5, expiresAt: null }], dedupeUntil: now + 1000 })
-    expect(await store.balances({ keys: ['a', 'b'], now })).toEqual([{ spent: 5, reserved: 20 }, { spent: 0, reserved: 20 }])
-    expect(await store.balances({ keys: ['a', 'b'], now: now + 1000 })).toEqual([{ spent: 5, reserved: 0 }, { spent: 0, reserved: 0 }])
+    await store.commit({
+      callId: 'x',
+      now,
+      entries: [{ key: 'a', amount: 5, expiresAt: null }],
+      dedupeUntil: now + 1000,
+    })
+    expect(await store.balances({ keys: ['a', 'b'], now })).toEqual([
+      { spent: 5, reserved: 20 },
+      { spent: 0, reserved: 20 },
+    ])
+    expect(await store.balances({ keys: ['a', 'b'], now: now + 1000 })).toEqual([
+      { spent: 5, reserved: 0 },
+      { spent: 0, reserved: 0 },
+    ])
   })
 
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT) without a new store', async () => {
@@ -163,7 +210,14 @@ describe('redisStore', () => {
     const store = redisStore({ client: io, prefix: uniquePrefix(), time: 'client' })
     await store.initialize() // the first contact (epoch, eviction policy, server time) is behind us
     const before = Number((await io.info('stats')).match(/total_commands_processed:(\d+)/)?.[1])
-    await expect(store.reserve({ callId: 'x', now: 0, holdExpiresAt: 1, entries: [{ key: 'k', amount: -1, limit: null, expiresAt: null }] })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
+    await expect(
+      store.reserve({
+        callId: 'x',
+        now: 0,
+        holdExpiresAt: 1,
+        entries: [{ key: 'k', amount: -1, limit: null, expiresAt: null }],
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     const after = Number((await io.info('stats')).match(/total_commands_processed:(\d+)/)?.[1])
     expect(after - before).toBe(1) // only the first INFO
   })
@@ -172,7 +226,13 @@ describe('redisStore', () => {
     const store = redisStore({ client: io, prefix: uniquePrefix(), time: 'client' })
     const ended = [5000, 1000, 9000, 3000, 7000, 2000]
     for (const [i, endedAt] of ended.entries()) {
-      await store.commit({ callId: `r${i}`, now: 10_000, entries: [], dedupeUntil: 20_000, record: { callId: `r${i}`, startedAt: endedAt - 1, endedAt } })
+      await store.commit({
+        callId: `r${i}`,
+        now: 10_000,
+        entries: [],
+        dedupeUntil: 20_000,
+        record: { callId: `r${i}`, startedAt: endedAt - 1, endedAt },
+      })
     }
     expect((await store.queryRecords({})).map((r) => r.endedAt)).toEqual([1000, 2000, 3000, 5000, 7000, 9000])
     expect((await store.queryRecords({ from: 2000, to: 7000 })).map((r) => r.endedAt)).toEqual([2000, 3000, 5000])
@@ -183,7 +243,13 @@ describe('redisStore', () => {
     const prefix = uniquePrefix()
     const store = redisStore({ client: io, prefix, time: 'client', maxRecords: 100 })
     for (let i = 0; i < 1000; i++) {
-      await store.commit({ callId: `r${i}`, now: i, entries: [], dedupeUntil: 10_000, record: { callId: `r${i}`, startedAt: i, endedAt: i } })
+      await store.commit({
+        callId: `r${i}`,
+        now: i,
+        entries: [],
+        dedupeUntil: 10_000,
+        record: { callId: `r${i}`, startedAt: i, endedAt: i },
+      })
     }
     const length = await io.xlen(`{${prefix}}:r`)
     expect(length).toBeGreaterThanOrEqual(100)
@@ -201,11 +267,18 @@ describe('redisStore', () => {
     const batched = redisStore({ client: spy, prefix, time: 'client' })
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) =>
-        batched.reserve({ callId: `p${i}`, now, holdExpiresAt: now + 1000, entries: [{ key: i === 7 ? 'bad' : `k${i % 5}`, amount: 1, limit: null, expiresAt: null }] }),
+        batched.reserve({
+          callId: `p${i}`,
+          now,
+          holdExpiresAt: now + 1000,
+          entries: [{ key: i === 7 ? 'bad' : `k${i % 5}`, amount: 1, limit: null, expiresAt: null }],
+        }),
       ),
     )
     expect(sizes).toEqual([50])
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['STORAGE'])
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(
+      ['STORAGE'],
+    )
     expect((results[7] as PromiseRejectedResult).reason.message).toMatch(/WRONGTYPE/)
     expect(await store.balances({ keys: ['k0', 'k1', 'k2', 'k3', 'k4'], now })).toEqual([
       { spent: 0, reserved: 10 },

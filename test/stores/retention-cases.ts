@@ -19,13 +19,25 @@ function spend(callId: string, now: number, nano: number): CommitRequest {
     now,
     entries: [{ key: 'u:alice|all|usd', amount: nano, expiresAt: null }],
     dedupeUntil: now + DAY,
-    record: { callId, startedAt: now, endedAt: now, model: 'gpt-4o', modelServed: 'gpt-4o', costNanoUsd: nano, usage: { inputTokens: 3, outputTokens: 1 }, context: { user: 'alice' } },
+    record: {
+      callId,
+      startedAt: now,
+      endedAt: now,
+      model: 'gpt-4o',
+      modelServed: 'gpt-4o',
+      costNanoUsd: nano,
+      usage: { inputTokens: 3, outputTokens: 1 },
+      context: { user: 'alice' },
+    },
   }
 }
 
 async function aliceTotals(store: BudgetStore, from = DAY0): Promise<{ calls: number; cost: number }> {
   const result = await store.queryRollups!({ from, scopes: ['user:alice'] })
-  return { calls: result.rows.reduce((n, r) => n + r.calls, 0), cost: result.rows.reduce((n, r) => n + r.costNanoUsd, 0) }
+  return {
+    calls: result.rows.reduce((n, r) => n + r.calls, 0),
+    cost: result.rows.reduce((n, r) => n + r.costNanoUsd, 0),
+  }
 }
 
 /**
@@ -72,13 +84,19 @@ export function retentionTests(
       const records = await store.queryRecords({})
       expect(records.map((r) => r.callId)).toEqual(['d4', 'd5'])
       const result = await store.queryRollups!({ scopes: ['user:alice'] })
-      expect(result.rows.map((r) => r.day)).toEqual([2, 3, 4, 5].map((d) => new Date(DAY0 + d * DAY).toISOString().slice(0, 10)))
+      expect(result.rows.map((r) => r.day)).toEqual(
+        [2, 3, 4, 5].map((d) => new Date(DAY0 + d * DAY).toISOString().slice(0, 10)),
+      )
       expect(result.rollupsFrom).toBe(DAY0 + 2 * DAY)
       expect(result.recordsFrom).toBe(DAY0 + 3 * DAY + 3_600_000 + 1)
       if (reopen !== undefined) {
         store = await reopen(store, { maxRecords: 1000, recordRetentionMs: DAY, rollupRetentionMs: 3 * DAY })
         const again = await store.queryRollups!({ scopes: ['user:alice'] })
-        expect([again.rows.length, again.rollupsFrom, again.recordsFrom]).toEqual([4, result.rollupsFrom, result.recordsFrom])
+        expect([again.rows.length, again.rollupsFrom, again.recordsFrom]).toEqual([
+          4,
+          result.rollupsFrom,
+          result.recordsFrom,
+        ])
       }
     } finally {
       await store.close()

@@ -3,7 +3,13 @@
  * take vitest's own `it`.
  */
 import { describe, expectTypeOf, it, test } from 'vitest'
-import { calculateCost, estimateCost, type CostResult, type ExactCost, type UsageAdjustment } from '../../src/cost/index.js'
+import {
+  calculateCost,
+  estimateCost,
+  type CostResult,
+  type ExactCost,
+  type UsageAdjustment,
+} from '../../src/cost/index.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import type { BudgetStore } from '../../src/stores/types.js'
 import { runStoreContract, type ContractIt, type MakeStore } from '../../src/testing/index.js'
@@ -26,7 +32,18 @@ describe('calculateCost', () => {
     expectTypeOf(cost.batch).toEqualTypeOf<boolean>()
     expectTypeOf(cost.source).toEqualTypeOf<'catalog' | 'custom' | 'provider'>()
     expectTypeOf(cost.serviceTier).toEqualTypeOf<'standard' | 'flex' | 'priority'>()
-    expectTypeOf(cost.unpriced).toEqualTypeOf<readonly ('inputTokens' | 'outputTokens' | 'webSearchRequests' | 'audioSeconds' | 'inputCharacters' | 'searchUnits' | 'imageCount' | 'citationTokens')[]>()
+    expectTypeOf(cost.unpriced).toEqualTypeOf<
+      readonly (
+        | 'inputTokens'
+        | 'outputTokens'
+        | 'webSearchRequests'
+        | 'audioSeconds'
+        | 'inputCharacters'
+        | 'searchUnits'
+        | 'imageCount'
+        | 'citationTokens'
+      )[]
+    >()
     expectTypeOf(cost.adjusted).toEqualTypeOf<readonly UsageAdjustment[]>()
     // Exact money: decimal strings and integer nano-USD.
     expectTypeOf(cost.exact).toEqualTypeOf<ExactCost>()
@@ -42,7 +59,9 @@ describe('calculateCost', () => {
     calculateCost({ usage: { model: 'gpt-4o', prompt_tokens: 1 } })
     // @ts-expect-error `usage` is required
     calculateCost({ model: 'gpt-4o' })
-    expectTypeOf(estimateCost({ model: 'gpt-4o', inputTokens: 10, maxOutputTokens: 10 }).totalCost).toEqualTypeOf<number>()
+    expectTypeOf(
+      estimateCost({ model: 'gpt-4o', inputTokens: 10, maxOutputTokens: 10 }).totalCost,
+    ).toEqualTypeOf<number>()
   })
 })
 

@@ -26,7 +26,9 @@ describe('withOpenAIBudget', () => {
     class MyOpenAI extends OpenAI {
       readonly tenant = 'acme'
     }
-    expectTypeOf(withOpenAIBudget(new MyOpenAI({ apiKey: 'k' }), { manager, context: { user: 'a' } })).toEqualTypeOf<MyOpenAI>()
+    expectTypeOf(
+      withOpenAIBudget(new MyOpenAI({ apiKey: 'k' }), { manager, context: { user: 'a' } }),
+    ).toEqualTypeOf<MyOpenAI>()
   })
 
   it('context and estimate functions receive the wire request', () => {

@@ -4,7 +4,14 @@
  */
 import OpenAI from 'openai'
 import { describe, expectTypeOf, it } from 'vitest'
-import { BudgetManager, withBudget, type BudgetedFunction, type CallContext, type CommitOutcome, type Reservation } from '../../src/budget/index.js'
+import {
+  BudgetManager,
+  withBudget,
+  type BudgetedFunction,
+  type CallContext,
+  type CommitOutcome,
+  type Reservation,
+} from '../../src/budget/index.js'
 
 const manager = new BudgetManager()
 interface Request {
@@ -19,11 +26,18 @@ interface Chunk {
 
 describe('withBudget keeps the signature', () => {
   it('parameters, optional and rest parameters', () => {
-    const wrapped = withBudget(async (request: Request, signal?: AbortSignal, ...tags: string[]) => ({ text: request.prompt, n: tags.length, aborted: signal?.aborted }), {
-      manager,
-      context: { user: 'a' },
-      estimate: 0.01,
-    })
+    const wrapped = withBudget(
+      async (request: Request, signal?: AbortSignal, ...tags: string[]) => ({
+        text: request.prompt,
+        n: tags.length,
+        aborted: signal?.aborted,
+      }),
+      {
+        manager,
+        context: { user: 'a' },
+        estimate: 0.01,
+      },
+    )
     expectTypeOf(wrapped).parameters.toEqualTypeOf<[request: Request, signal?: AbortSignal, ...tags: string[]]>()
     expectTypeOf(wrapped).returns.resolves.toEqualTypeOf<{ text: string; n: number; aborted: boolean | undefined }>()
     // @ts-expect-error wrong argument type
@@ -42,11 +56,18 @@ describe('withBudget keeps the signature', () => {
   })
 
   it('a promise of an AsyncIterable stays a promise of the same AsyncIterable', () => {
-    const wrapped = withBudget(async (request: Request): Promise<AsyncIterable<Chunk>> => ({ async *[Symbol.asyncIterator]() { yield { delta: request.prompt } } }), {
-      manager,
-      context: { user: 'a' },
-      estimate: 0.01,
-    })
+    const wrapped = withBudget(
+      async (request: Request): Promise<AsyncIterable<Chunk>> => ({
+        async *[Symbol.asyncIterator]() {
+          yield { delta: request.prompt }
+        },
+      }),
+      {
+        manager,
+        context: { user: 'a' },
+        estimate: 0.01,
+      },
+    )
     expectTypeOf(wrapped).returns.toEqualTypeOf<Promise<AsyncIterable<Chunk>>>()
   })
 
@@ -61,19 +82,22 @@ describe('withBudget keeps the signature', () => {
       },
       cost: (result) => result.length * 0.001,
     })
-    withBudget(async function* (_request: Request) {
-      yield { delta: 'x' } as Chunk
-    }, {
-      manager,
-      context: { user: 'a' },
-      estimate: 0.01,
-      model: (_args, result) => {
-        expectTypeOf(result).toEqualTypeOf<Chunk[]>()
-        return 'gpt-4o'
+    withBudget(
+      async function* (_request: Request) {
+        yield { delta: 'x' } as Chunk
       },
-      // @ts-expect-error a stream's chunks are an array, not the stream
-      cacheHit: (result) => result.getReader() !== undefined,
-    })
+      {
+        manager,
+        context: { user: 'a' },
+        estimate: 0.01,
+        model: (_args, result) => {
+          expectTypeOf(result).toEqualTypeOf<Chunk[]>()
+          return 'gpt-4o'
+        },
+        // @ts-expect-error a stream's chunks are an array, not the stream
+        cacheHit: (result) => result.getReader() !== undefined,
+      },
+    )
     withBudget(async (request: Request) => ({ text: request.prompt, model: request.model }), {
       manager,
       context: { user: 'a' },
@@ -86,22 +110,34 @@ describe('withBudget keeps the signature', () => {
   })
 
   it('a ReadableStream result keeps its chunk type', () => {
-    const bytes = withBudget((request: Request) => new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode(request.prompt)) }), {
+    const bytes = withBudget(
+      (request: Request) =>
+        new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode(request.prompt)) }),
+      {
+        manager,
+        context: { user: 'a' },
+        estimate: 0.01,
+      },
+    )
+    expectTypeOf(bytes).returns.toEqualTypeOf<Promise<ReadableStream<Uint8Array>>>()
+    const chunks = withBudget(async (_request: Request) => new ReadableStream<Chunk>(), {
       manager,
       context: { user: 'a' },
       estimate: 0.01,
     })
-    expectTypeOf(bytes).returns.toEqualTypeOf<Promise<ReadableStream<Uint8Array>>>()
-    const chunks = withBudget(async (_request: Request) => new ReadableStream<Chunk>(), { manager, context: { user: 'a' }, estimate: 0.01 })
     expectTypeOf(chunks).returns.toEqualTypeOf<Promise<ReadableStream<Chunk>>>()
   })
 
   it("the real OpenAI SDK's streamed and plain results", () => {
     const client = new OpenAI({ apiKey: 'k' })
-    const stream = withBudget((request: OpenAI.Chat.ChatCompletionCreateParamsStreaming) => client.chat.completions.create(request), { manager, context: { user: 'a' } })
+    const stream = withBudget(
+      (request: OpenAI.Chat.ChatCompletionCreateParamsStreaming) => client.chat.completions.create(request),
+      { manager, context: { user: 'a' } },
+    )
     expectTypeOf(stream).returns.resolves.toExtend<AsyncIterable<OpenAI.Chat.ChatCompletionChunk>>()
     expectTypeOf(stream).parameters.toEqualTypeOf<[request: OpenAI.Chat.ChatCompletionCreateParamsStreaming]>()
-    const create = (request: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming) => client.chat.completions.create(request)
+    const create = (request: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming) =>
+      client.chat.completions.create(request)
     const plain = withBudget(create, { manager, context: { user: 'a' } })
     // The SDK's APIPromise becomes a plain Promise of what it resolves to (`_request_id` included).
     expectTypeOf(plain).returns.toEqualTypeOf<Promise<Awaited<ReturnType<typeof create>>>>()
@@ -111,7 +147,9 @@ describe('withBudget keeps the signature', () => {
 
   it('the result type is BudgetedFunction<F>, `this` included', () => {
     const fn = async (request: Request) => request.maxTokens
-    expectTypeOf(withBudget(fn, { manager, context: { user: 'a' }, estimate: 0.01 })).toEqualTypeOf<BudgetedFunction<typeof fn>>()
+    expectTypeOf(withBudget(fn, { manager, context: { user: 'a' }, estimate: 0.01 })).toEqualTypeOf<
+      BudgetedFunction<typeof fn>
+    >()
     function method(this: { base: number }, n: number): number {
       return this.base + n
     }
@@ -179,7 +217,9 @@ describe('withBudget types: callbacks and the reservation API', () => {
     const wrapped = withBudget(fn, { manager, context: { user: 'a' }, estimate: 0.01 })
     expectTypeOf(wrapped).parameters.toEqualTypeOf<[string, { maxTokens: number }]>()
     expectTypeOf(wrapped).returns.toEqualTypeOf<Promise<{ text: string; tokens: number }>>()
-    expectTypeOf<typeof wrapped>().toEqualTypeOf<(this: unknown, prompt: string, options: { maxTokens: number }) => Promise<{ text: string; tokens: number }>>()
+    expectTypeOf<typeof wrapped>().toEqualTypeOf<
+      (this: unknown, prompt: string, options: { maxTokens: number }) => Promise<{ text: string; tokens: number }>
+    >()
   })
 
   it('a sync function becomes async with the same parameters', () => {

@@ -28,7 +28,8 @@ Exit codes: 0 priced, 2 bad arguments or unknown model.`
 
 function count(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
-  if (!/^\d+$/.test(value.replace(/_/g, ''))) throw new UsageError(`--${name} must be a whole number >= 0, got ${JSON.stringify(value)}`)
+  if (!/^\d+$/.test(value.replace(/_/g, '')))
+    throw new UsageError(`--${name} must be a whole number >= 0, got ${JSON.stringify(value)}`)
   return Number(value.replace(/_/g, ''))
 }
 
@@ -41,8 +42,14 @@ export const costCommand: Command = {
   summary: 'price one call: cost <model> --input N --output N',
   usage: USAGE,
   run({ argv, out, err }) {
-    const args = parseArgs(argv, { values: ['input', 'output', 'cached', 'cache-write', 'cache-write-1h', 'reasoning', 'provider', 'tier'], switches: ['batch', 'json'] })
-    if (args.positionals.length !== 1) throw new UsageError(args.positionals.length === 0 ? 'missing <model>' : `expected one model, got ${args.positionals.join(' ')}`)
+    const args = parseArgs(argv, {
+      values: ['input', 'output', 'cached', 'cache-write', 'cache-write-1h', 'reasoning', 'provider', 'tier'],
+      switches: ['batch', 'json'],
+    })
+    if (args.positionals.length !== 1)
+      throw new UsageError(
+        args.positionals.length === 0 ? 'missing <model>' : `expected one model, got ${args.positionals.join(' ')}`,
+      )
     const model = args.positionals[0]!
     const input = count('input', args.values.get('input'))
     const output = count('output', args.values.get('output'))
@@ -59,18 +66,34 @@ export const costCommand: Command = {
     }
     if (write1h !== undefined) usage.cacheWrite1hTokens = write1h
     // Typed arguments that do not add up are a typo, not provider data: refuse them (the library clamps and reports).
-    if (usage.cacheReadTokens + cacheWrite > input) throw new UsageError(`--cached + --cache-write (${usage.cacheReadTokens + cacheWrite}) cannot exceed --input (${input}): --input counts all input tokens`)
-    if (write1h !== undefined && write1h > cacheWrite) throw new UsageError(`--cache-write-1h (${write1h}) cannot exceed --cache-write (${cacheWrite})`)
-    if ((usage.reasoningTokens ?? 0) > output) throw new UsageError(`--reasoning (${usage.reasoningTokens ?? 0}) cannot exceed --output (${output}): --output counts all output tokens`)
+    if (usage.cacheReadTokens + cacheWrite > input)
+      throw new UsageError(
+        `--cached + --cache-write (${usage.cacheReadTokens + cacheWrite}) cannot exceed --input (${input}): --input counts all input tokens`,
+      )
+    if (write1h !== undefined && write1h > cacheWrite)
+      throw new UsageError(`--cache-write-1h (${write1h}) cannot exceed --cache-write (${cacheWrite})`)
+    if ((usage.reasoningTokens ?? 0) > output)
+      throw new UsageError(
+        `--reasoning (${usage.reasoningTokens ?? 0}) cannot exceed --output (${output}): --output counts all output tokens`,
+      )
     const provider = args.values.get('provider')
     const tier = args.values.get('tier')
-    if (tier !== undefined && tier !== 'flex' && tier !== 'priority' && tier !== 'standard') throw new UsageError(`--tier must be flex, priority or standard, got ${tier}`)
+    if (tier !== undefined && tier !== 'flex' && tier !== 'priority' && tier !== 'standard')
+      throw new UsageError(`--tier must be flex, priority or standard, got ${tier}`)
     let result
     try {
-      result = calculateCost({ model, usage, provider, serviceTier: tier as 'flex' | 'priority' | 'standard' | undefined, batch: args.switches.has('batch') })
+      result = calculateCost({
+        model,
+        usage,
+        provider,
+        serviceTier: tier as 'flex' | 'priority' | 'standard' | undefined,
+        batch: args.switches.has('batch'),
+      })
     } catch (error) {
       if (isUnknownModelError(error)) {
-        err(`Unknown model \`${model}\`${provider ? ` (provider ${provider})` : ''}: no price in the bundled table (${defaultCatalog.dataVersion.id}).`)
+        err(
+          `Unknown model \`${model}\`${provider ? ` (provider ${provider})` : ''}: no price in the bundled table (${defaultCatalog.dataVersion.id}).`,
+        )
         err(`Tried: ${error.tried.join(', ')}`)
         if (error.suggestions.length > 0) err(`Did you mean: ${error.suggestions.join(', ')}?`)
         err('Pass --provider, or register a price with catalog.register() in code.')
@@ -81,7 +104,17 @@ export const costCommand: Command = {
     }
     const resolved = defaultCatalog.resolve(model, { provider })
     if (args.switches.has('json')) {
-      out(JSON.stringify({ ...result.toJSON(), resolution: { key: resolved.key, rule: resolved.rule, explain: resolved.explain }, dataVersion: defaultCatalog.dataVersion.id }, null, 2))
+      out(
+        JSON.stringify(
+          {
+            ...result.toJSON(),
+            resolution: { key: resolved.key, rule: resolved.rule, explain: resolved.explain },
+            dataVersion: defaultCatalog.dataVersion.id,
+          },
+          null,
+          2,
+        ),
+      )
       return EXIT.ok
     }
     const e = result.exact
@@ -96,13 +129,17 @@ export const costCommand: Command = {
     if (e.otherCost !== '0') rows.push(['other', e.otherCost, ''])
     out(`${model} -> ${resolved.key} (${resolved.rule}${resolved.entry.retired ? ', retired model' : ''})`)
     out(`  resolution: ${resolved.explain}`)
-    out(`  provider: ${result.provider}; tier: ${result.serviceTier}${result.batch ? '; batch' : ''}; source: ${result.source}`)
+    out(
+      `  provider: ${result.provider}; tier: ${result.serviceTier}${result.batch ? '; batch' : ''}; source: ${result.source}`,
+    )
     out('')
     out(`  ${'part'.padEnd(18)}${'cost (USD)'.padStart(20)}   base rate (USD/token)`)
     for (const [name, cost, rate] of rows) out(`  ${name.padEnd(18)}${usd(cost).padStart(20)}   ${rate}`)
     out(`  ${'total'.padEnd(18)}${usd(e.totalCost).padStart(20)}   (${e.totalNanoUsd} nano-USD)`)
     out('')
-    out(`Prices: ${defaultCatalog.dataVersion.id} (LiteLLM, MIT). Thresholds and tiers re-price the whole call when they apply.`)
+    out(
+      `Prices: ${defaultCatalog.dataVersion.id} (LiteLLM, MIT). Thresholds and tiers re-price the whole call when they apply.`,
+    )
     return EXIT.ok
   },
 }

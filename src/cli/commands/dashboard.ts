@@ -30,7 +30,15 @@ Exit codes: 0 stopped cleanly, 1 failure, 2 bad arguments.`
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
 
 function json(status: number, body: string): { status: number; headers: Record<string, string>; body: string } {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }, body }
+  return {
+    status,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    },
+    body,
+  }
 }
 
 const dashboardCommand: Command = {
@@ -43,7 +51,8 @@ const dashboardCommand: Command = {
     const storeUrl = values.get('store')
     if (storeUrl === undefined) throw new UsageError('--store is required, e.g. --store file:./.llm-budget')
     const port = Number(values.get('port') ?? '0')
-    if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0 to 65535, got ${values.get('port')}`)
+    if (!Number.isSafeInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`--port must be 0 to 65535, got ${values.get('port')}`)
     const host = values.get('host') ?? '127.0.0.1'
     const { store, close, label } = await openStore(storeUrl)
     const manager = new BudgetManager({ store })
@@ -53,16 +62,24 @@ const dashboardCommand: Command = {
     const answer = async (method: string, path: string, authorization: string | undefined) => {
       const queryAt = path.indexOf('?')
       const pathname = queryAt === -1 ? path : path.slice(0, queryAt)
-      if (method !== 'GET' && method !== 'HEAD') return json(405, '{"error":{"code":"METHOD_NOT_ALLOWED","message":"use GET"}}')
+      if (method !== 'GET' && method !== 'HEAD')
+        return json(405, '{"error":{"code":"METHOD_NOT_ALLOWED","message":"use GET"}}')
       const asset = dashboardAsset(pathname)
       if (asset !== undefined) return asset
       if (pathname !== '/dashboard/data') return json(404, '{"error":{"code":"NOT_FOUND","message":"see /dashboard"}}')
       if (authorization === undefined || !timingSafeEqual(digest(authorization), expected)) {
-        return { ...json(401, '{"error":{"code":"UNAUTHORIZED","message":"use the token printed by llm-budget dashboard"}}'), headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Bearer realm="llm-budget"' } }
+        return {
+          ...json(401, '{"error":{"code":"UNAUTHORIZED","message":"use the token printed by llm-budget dashboard"}}'),
+          headers: {
+            'content-type': 'application/json; charset=utf-8',
+            'www-authenticate': 'Bearer realm="llm-budget"',
+          },
+        }
       }
       const days = new URLSearchParams(queryAt === -1 ? '' : path.slice(queryAt + 1)).get('days')
       const n = days === null ? 30 : /^\d{1,3}$/.test(days) ? Number(days) : 0
-      if (n < 1 || n > 366) return json(400, '{"error":{"code":"INVALID_INPUT","message":"`days` must be a whole number from 1 to 366"}}')
+      if (n < 1 || n > 366)
+        return json(400, '{"error":{"code":"INVALID_INPUT","message":"`days` must be a whole number from 1 to 366"}}')
       return json(200, JSON.stringify(await dashboardData(manager, n)))
     }
 

@@ -19,7 +19,8 @@ Exit codes: 0 sent or already sent by another host, 1 a destination failed, 2 ba
 
 const digestCommand: Command = {
   name: 'digest',
-  summary: 'send the daily or weekly spend digest (for cron): digest --store file:./budget-data --period daily --slack-webhook URL',
+  summary:
+    'send the daily or weekly spend digest (for cron): digest --store file:./budget-data --period daily --slack-webhook URL',
   usage: USAGE,
   async run({ argv, out, err }) {
     const { positionals, values } = parseArgs(argv, { values: ['store', 'period', 'slack-webhook', 'webhook'] })
@@ -41,8 +42,11 @@ const digestCommand: Command = {
         out(`llm-budget digest: ${result.digest.periodId} was already sent`)
         return EXIT.ok
       }
-      for (const error of result.errors) err(`llm-budget digest: delivery failed: ${error instanceof Error ? error.message : String(error)}`)
-      out(`llm-budget digest: sent ${result.digest.periodId} (${result.digest.total.cost} USD in ${result.digest.total.calls} calls)`)
+      for (const error of result.errors)
+        err(`llm-budget digest: delivery failed: ${error instanceof Error ? error.message : String(error)}`)
+      out(
+        `llm-budget digest: sent ${result.digest.periodId} (${result.digest.total.cost} USD in ${result.digest.total.calls} calls)`,
+      )
       return result.errors.length === 0 ? EXIT.ok : EXIT.failure
     } finally {
       await close()

@@ -25,7 +25,10 @@ const command: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
     const spec = values.get('store')
     if (spec === undefined) throw new UsageError('--store postgres://... is required')
-    if (!isPostgresUrl(spec)) throw new UsageError(`--store must be a postgres:// URL (only the PostgreSQL store has migrations), got ${JSON.stringify(spec.slice(0, 80))}`)
+    if (!isPostgresUrl(spec))
+      throw new UsageError(
+        `--store must be a postgres:// URL (only the PostgreSQL store has migrations), got ${JSON.stringify(spec.slice(0, 80))}`,
+      )
     const opened = await openPostgres(spec, { migrate: true })
     try {
       const result = await opened.store.migrate()

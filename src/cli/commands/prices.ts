@@ -45,21 +45,33 @@ async function readSource(from: string, timeoutMs: number): Promise<string> {
     try {
       response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' })
     } catch (error) {
-      const reason = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError') ? `no answer within ${timeoutMs} ms` : error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)
+      const reason =
+        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+          ? `no answer within ${timeoutMs} ms`
+          : error instanceof Error
+            ? error.cause instanceof Error
+              ? error.cause.message
+              : error.message
+            : String(error)
       throw new Error(`GET ${from}: ${reason}`)
     }
     if (!response.ok) throw new Error(`GET ${from}: HTTP ${response.status} ${response.statusText}`)
     try {
       return await response.text()
     } catch (error) {
-      throw new Error(`GET ${from}: ${error instanceof Error && error.name === 'TimeoutError' ? `body not received within ${timeoutMs} ms` : String(error)}`)
+      throw new Error(
+        `GET ${from}: ${error instanceof Error && error.name === 'TimeoutError' ? `body not received within ${timeoutMs} ms` : String(error)}`,
+      )
     }
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(from)) throw new UsageError(`--from must be a file path or an http(s) URL, got ${JSON.stringify(from)}`)
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(from))
+    throw new UsageError(`--from must be a file path or an http(s) URL, got ${JSON.stringify(from)}`)
   try {
     return readFileSync(from, 'utf8')
   } catch (error) {
-    throw new UsageError(`cannot read --from ${from}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+    throw new UsageError(
+      `cannot read --from ${from}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    )
   }
 }
 
@@ -81,7 +93,11 @@ export interface PricesUpdateSummary {
  *
  * @throws InputError when the text is not JSON, not a table, or has invalid entries.
  */
-async function buildTable(text: string, from: string, commit: string): Promise<{ table: CompactPriceTable; summary: Omit<PricesUpdateSummary, 'out'> }> {
+async function buildTable(
+  text: string,
+  from: string,
+  commit: string,
+): Promise<{ table: CompactPriceTable; summary: Omit<PricesUpdateSummary, 'out'> }> {
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -98,11 +114,19 @@ async function buildTable(text: string, from: string, commit: string): Promise<{
   if (imported.rejected.length > 0) {
     const shown = imported.rejected.slice(0, 20).map((r) => `  ${r.key}: ${r.reason}`)
     const more = imported.rejected.length > 20 ? [`  ... and ${imported.rejected.length - 20} more`] : []
-    throw new InputError([`${from}: ${imported.rejected.length} invalid ${imported.rejected.length === 1 ? 'entry' : 'entries'}:`, ...shown, ...more].join('\n'))
+    throw new InputError(
+      [
+        `${from}: ${imported.rejected.length} invalid ${imported.rejected.length === 1 ? 'entry' : 'entries'}:`,
+        ...shown,
+        ...more,
+      ].join('\n'),
+    )
   }
   if (imported.entries.size === 0) throw new InputError(`${from}: the table has no model entries`)
   const bundled = new PriceCatalog()
-  const { merged, added, changed, removed } = mergeWithPrevious(imported.entries, bundled.keys(), (key) => bundled.get(key))
+  const { merged, added, changed, removed } = mergeWithPrevious(imported.entries, bundled.keys(), (key) =>
+    bundled.get(key),
+  )
   const date = new Date().toISOString().slice(0, 10)
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 8)
   const source = { file: /^https?:/i.test(from) ? from : basename(from), commit, date, role: 'current' as const }
@@ -166,9 +190,11 @@ export const pricesCommand: Command = {
     const from = args.values.get('from')
     if (from === undefined || from === '') throw new UsageError('--from <LiteLLM JSON path or URL> is required')
     const timeoutText = args.values.get('timeout') ?? '30000'
-    if (!/^\d{1,9}$/.test(timeoutText) || Number(timeoutText) < 1) throw new UsageError(`--timeout must be a whole number of milliseconds >= 1, got ${JSON.stringify(timeoutText)}`)
+    if (!/^\d{1,9}$/.test(timeoutText) || Number(timeoutText) < 1)
+      throw new UsageError(`--timeout must be a whole number of milliseconds >= 1, got ${JSON.stringify(timeoutText)}`)
     const commit = args.values.get('commit') ?? 'unknown'
-    if (!/^[0-9A-Za-z._-]{1,100}$/.test(commit)) throw new UsageError('--commit must be a commit id (letters, digits, . _ -)')
+    if (!/^[0-9A-Za-z._-]{1,100}$/.test(commit))
+      throw new UsageError('--commit must be a commit id (letters, digits, . _ -)')
     const outPath = resolve(args.values.get('out') ?? 'llm-budget-prices.json')
     const dryRun = args.switches.has('dry-run')
     if (!dryRun) checkOutDirectory(outPath)
@@ -194,13 +220,17 @@ export const pricesCommand: Command = {
     out(`Against the bundled table ${summary.bundledVersion}:`)
     out(`  added    ${String(summary.added).padStart(6)}${examples(summary.examples.added, summary.added)}`)
     out(`  changed  ${String(summary.changed).padStart(6)}${examples(summary.examples.changed, summary.changed)}`)
-    out(`  removed  ${String(summary.removed).padStart(6)}${examples(summary.examples.removed, summary.removed)}${summary.removed > 0 ? '  (kept, marked retired)' : ''}`)
+    out(
+      `  removed  ${String(summary.removed).padStart(6)}${examples(summary.examples.removed, summary.removed)}${summary.removed > 0 ? '  (kept, marked retired)' : ''}`,
+    )
     const version = `data version ${table.dataVersion.id}, ${table.dataVersion.models} models (${table.dataVersion.retired} retired)`
     if (dryRun) {
       out(`Dry run: nothing written (${version}).`)
     } else {
       out(`Wrote ${outPath}: ${version}.`)
-      out(`Load it with: await defaultCatalog.load(JSON.parse(readFileSync('${outPath.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}', 'utf8')))`)
+      out(
+        `Load it with: await defaultCatalog.load(JSON.parse(readFileSync('${outPath.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}', 'utf8')))`,
+      )
     }
     return EXIT.ok
   },

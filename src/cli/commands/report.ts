@@ -8,14 +8,36 @@
  */
 import { BudgetManager, type BudgetStatus } from '../../budget/manager.js'
 import { formatNano } from '../../budget/money.js'
-import { type SpendGroup, type SpendGroupBy, type SpendReport, aggregateSpend, recordsToCsv, recordsToJsonLines, reportToCsv } from '../../budget/records.js'
+import {
+  type SpendGroup,
+  type SpendGroupBy,
+  type SpendReport,
+  aggregateSpend,
+  recordsToCsv,
+  recordsToJsonLines,
+  reportToCsv,
+} from '../../budget/records.js'
 import { parseScope, scopeKey } from '../../budget/scopes.js'
 import { InvalidInputError } from '../../errors.js'
 import type { BudgetStore, SpendRecord, StoredBudget } from '../../stores/types.js'
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
 import { STORE_FORMS, openStore } from '../store-url.js'
 
-const GROUP_BY: readonly SpendGroupBy[] = ['day', 'month', 'model', 'modelServed', 'provider', 'user', 'team', 'org', 'key', 'endUser', 'tag', 'deployment', 'status']
+const GROUP_BY: readonly SpendGroupBy[] = [
+  'day',
+  'month',
+  'model',
+  'modelServed',
+  'provider',
+  'user',
+  'team',
+  'org',
+  'key',
+  'endUser',
+  'tag',
+  'deployment',
+  'status',
+]
 const FORMATS = ['table', 'csv', 'jsonl', 'json'] as const
 type Format = (typeof FORMATS)[number]
 /** Sections of the default table, after `day` and `model`, shown when some record has a value. */
@@ -72,18 +94,24 @@ function parseDate(name: 'from' | 'to', text: string): number {
     const [y, m, d] = [Number(day[1]), Number(day[2]), Number(day[3])]
     const start = Date.UTC(y, m - 1, d)
     const check = new Date(start)
-    if (check.getUTCFullYear() !== y || check.getUTCMonth() !== m - 1 || check.getUTCDate() !== d) throw new UsageError(`--${name} ${text} is not a calendar date`)
+    if (check.getUTCFullYear() !== y || check.getUTCMonth() !== m - 1 || check.getUTCDate() !== d)
+      throw new UsageError(`--${name} ${text} is not a calendar date`)
     return name === 'to' ? start + 86_400_000 : start
   }
   if (INSTANT.test(text)) {
     const t = Date.parse(text)
     if (Number.isFinite(t)) return t
   }
-  throw new UsageError(`--${name} must be a date (2026-11-01) or an instant with a zone (2026-11-01T09:00:00Z), got ${JSON.stringify(text)}`)
+  throw new UsageError(
+    `--${name} must be a date (2026-11-01) or an instant with a zone (2026-11-01T09:00:00Z), got ${JSON.stringify(text)}`,
+  )
 }
 
 function parseOptions(argv: string[]): ReportOptions & { store: string } {
-  const args = parseArgs(argv, { values: ['store', 'from', 'to', 'group-by', 'scope', 'model', 'tags', 'tenant', 'format', 'limit'], switches: ['ascii'] })
+  const args = parseArgs(argv, {
+    values: ['store', 'from', 'to', 'group-by', 'scope', 'model', 'tags', 'tenant', 'format', 'limit'],
+    switches: ['ascii'],
+  })
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`)
   const store = args.values.get('store')
   if (store === undefined) throw new UsageError(`--store is required (${STORE_FORMS})`)
@@ -91,14 +119,16 @@ function parseOptions(argv: string[]): ReportOptions & { store: string } {
   const toText = args.values.get('to')
   const from = fromText === undefined ? undefined : parseDate('from', fromText)
   const to = toText === undefined ? undefined : parseDate('to', toText)
-  if (from !== undefined && to !== undefined && from >= to) throw new UsageError(`--from ${fromText} is not before --to ${toText}`)
+  if (from !== undefined && to !== undefined && from >= to)
+    throw new UsageError(`--from ${fromText} is not before --to ${toText}`)
   let groupBy: SpendGroupBy[] | undefined
   const groupText = args.values.get('group-by')
   if (groupText !== undefined) {
     groupBy = []
     for (const part of groupText.split(',')) {
       const name = part.trim() as SpendGroupBy
-      if (!GROUP_BY.includes(name)) throw new UsageError(`--group-by takes ${GROUP_BY.join(', ')} (comma-separated), got ${JSON.stringify(part)}`)
+      if (!GROUP_BY.includes(name))
+        throw new UsageError(`--group-by takes ${GROUP_BY.join(', ')} (comma-separated), got ${JSON.stringify(part)}`)
       if (groupBy.includes(name)) throw new UsageError(`--group-by lists ${name} twice`)
       groupBy.push(name)
     }
@@ -109,22 +139,39 @@ function parseOptions(argv: string[]): ReportOptions & { store: string } {
     try {
       scope = scopeKey(parseScope(scopeText))
     } catch (error) {
-      if (error instanceof InvalidInputError) throw new UsageError(`--scope: ${error.message.replace(/`scope`/, 'the scope')}`)
+      if (error instanceof InvalidInputError)
+        throw new UsageError(`--scope: ${error.message.replace(/`scope`/, 'the scope')}`)
       throw error
     }
   }
   const format = (args.values.get('format') ?? 'table') as Format
-  if (!FORMATS.includes(format)) throw new UsageError(`--format must be ${FORMATS.join(', ')}, got ${JSON.stringify(format)}`)
+  if (!FORMATS.includes(format))
+    throw new UsageError(`--format must be ${FORMATS.join(', ')}, got ${JSON.stringify(format)}`)
   const limitText = args.values.get('limit') ?? '25'
-  if (!/^\d{1,6}$/.test(limitText) || Number(limitText) < 1) throw new UsageError(`--limit must be a whole number >= 1, got ${JSON.stringify(limitText)}`)
+  if (!/^\d{1,6}$/.test(limitText) || Number(limitText) < 1)
+    throw new UsageError(`--limit must be a whole number >= 1, got ${JSON.stringify(limitText)}`)
   const tagsText = args.values.get('tags')
   const tags = tagsText === undefined ? undefined : tagsText.split(',').map((t) => t.trim())
-  if (tags !== undefined && tags.some((t) => t === '')) throw new UsageError('--tags takes tags separated by commas, none empty')
+  if (tags !== undefined && tags.some((t) => t === ''))
+    throw new UsageError('--tags takes tags separated by commas, none empty')
   const tenant = args.values.get('tenant')
-  if (tenant !== undefined && !/^[^\s/]{1,200}$/.test(tenant)) throw new UsageError(`--tenant must be a tenant name without spaces or /, got ${JSON.stringify(tenant)}`)
+  if (tenant !== undefined && !/^[^\s/]{1,200}$/.test(tenant))
+    throw new UsageError(`--tenant must be a tenant name without spaces or /, got ${JSON.stringify(tenant)}`)
   const model = args.values.get('model')
   if (model !== undefined && model === '') throw new UsageError('--model needs a model name')
-  return { store, from, to, scope, model, tags, groupBy, tenant, format, limit: Number(limitText), ascii: args.switches.has('ascii') }
+  return {
+    store,
+    from,
+    to,
+    scope,
+    model,
+    tags,
+    groupBy,
+    tenant,
+    format,
+    limit: Number(limitText),
+    ascii: args.switches.has('ascii'),
+  }
 }
 
 /** One budget's line of the report. */
@@ -205,10 +252,17 @@ function sortGroups(groups: SpendGroup[], groupBy: readonly SpendGroupBy[]): Spe
 
 function table(rows: string[][], align: Array<'l' | 'r'>): string[] {
   const widths = align.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
-  return rows.map((r) => `  ${r.map((cell, i) => (i === r.length - 1 ? cell : align[i] === 'r' ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ')}`.trimEnd())
+  return rows.map((r) =>
+    `  ${r.map((cell, i) => (i === r.length - 1 ? cell : align[i] === 'r' ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ')}`.trimEnd(),
+  )
 }
 
-function section(report: SpendReport, groupBy: readonly SpendGroupBy[], options: ReportOptions, totalNano: bigint): string[] {
+function section(
+  report: SpendReport,
+  groupBy: readonly SpendGroupBy[],
+  options: ReportOptions,
+  totalNano: bigint,
+): string[] {
   const byTime = groupBy[0] === 'day' || groupBy[0] === 'month'
   const groups = sortGroups(report.groups, groupBy)
   const fold = groups.length > options.limit
@@ -219,8 +273,15 @@ function section(report: SpendReport, groupBy: readonly SpendGroupBy[], options:
   const restNano = rest.reduce((s, g) => s + BigInt(g.costNanoUsd), 0n)
   const restCalls = rest.reduce((s, g) => s + g.calls, 0)
   const max = shown.reduce((m, g) => (BigInt(g.costNanoUsd) > m ? BigInt(g.costNanoUsd) : m), restNano)
-  const share = (nano: bigint): string => (totalNano === 0n ? '-' : `${(Number((nano * 10_000n) / totalNano) / 100).toFixed(1)}%`)
-  const row = (name: string, nano: bigint, calls: number): string[] => [name, money(formatNano(nano)), String(calls), share(nano), bar(nano, max, 30, options.ascii)]
+  const share = (nano: bigint): string =>
+    totalNano === 0n ? '-' : `${(Number((nano * 10_000n) / totalNano) / 100).toFixed(1)}%`
+  const row = (name: string, nano: bigint, calls: number): string[] => [
+    name,
+    money(formatNano(nano)),
+    String(calls),
+    share(nano),
+    bar(nano, max, 30, options.ascii),
+  ]
   const rows: string[][] = [[groupBy.join(' / '), 'cost', 'calls', 'share', '']]
   const restRow = rest.length === 0 ? [] : [row(`(${rest.length} ${byTime ? 'earlier' : 'more'})`, restNano, restCalls)]
   if (byTime) rows.push(...restRow)
@@ -262,8 +323,16 @@ function budgetSection(lines: BudgetLine[], options: ReportOptions, colours: boo
     }
     const percent = percentUsed(s)
     const used = percent === null ? '-' : `${percent.toFixed(1)}%`
-    const meter = percent === null ? '' : bar(BigInt(Math.round(Math.min(percent, 100) * 100)), 10_000n, 20, options.ascii)
-    rows.push([s.isDefault ? `${line.scope} (default)` : line.scope, money(s.exact.spend), s.exact.limit === null ? 'no limit' : money(s.exact.limit), used, s.resetsAt === null ? 'never' : s.resetsAt.toISOString(), meter])
+    const meter =
+      percent === null ? '' : bar(BigInt(Math.round(Math.min(percent, 100) * 100)), 10_000n, 20, options.ascii)
+    rows.push([
+      s.isDefault ? `${line.scope} (default)` : line.scope,
+      money(s.exact.spend),
+      s.exact.limit === null ? 'no limit' : money(s.exact.limit),
+      used,
+      s.resetsAt === null ? 'never' : s.resetsAt.toISOString(),
+      meter,
+    ])
     percents.push(percent)
   }
   const text = table(rows, ['l', 'r', 'r', 'r', 'l', 'l'])
@@ -299,11 +368,26 @@ function statusJson(line: BudgetLine): Record<string, unknown> {
 }
 
 function groupJson(group: SpendGroup): Record<string, unknown> {
-  return { ...group.key, cost: group.exact.cost, costNanoUsd: group.costNanoUsd, calls: group.calls, inputTokens: group.inputTokens, outputTokens: group.outputTokens, estimatedCalls: group.estimatedCalls }
+  return {
+    ...group.key,
+    cost: group.exact.cost,
+    costNanoUsd: group.costNanoUsd,
+    calls: group.calls,
+    inputTokens: group.inputTokens,
+    outputTokens: group.outputTokens,
+    estimatedCalls: group.estimatedCalls,
+  }
 }
 
 function totalsJson(report: SpendReport): Record<string, unknown> {
-  return { cost: report.exact.cost, costNanoUsd: report.costNanoUsd, calls: report.calls, inputTokens: report.inputTokens, outputTokens: report.outputTokens, estimatedCalls: report.estimatedCalls }
+  return {
+    cost: report.exact.cost,
+    costNanoUsd: report.costNanoUsd,
+    calls: report.calls,
+    inputTokens: report.inputTokens,
+    outputTokens: report.outputTokens,
+    estimatedCalls: report.estimatedCalls,
+  }
 }
 
 /** Dimensions of the default sections: day, model, then each scope type some record has a value for. */
@@ -331,7 +415,13 @@ export const reportCommand: Command = {
       }
       const clock = store.clock ?? { now: () => Date.now() }
       const manager = new BudgetManager({ store, clock })
-      const records = await manager.spendRecords({ from: options.from, to: options.to, scope: options.scope, model: options.model, tags: options.tags })
+      const records = await manager.spendRecords({
+        from: options.from,
+        to: options.to,
+        scope: options.scope,
+        model: options.model,
+        tags: options.tags,
+      })
       const budgets = await budgetLines(store, options, () => clock.now())
       const total = aggregateSpend(records)
       const sections = options.groupBy === undefined ? defaultSections(records) : [options.groupBy]
@@ -362,7 +452,10 @@ export const reportCommand: Command = {
           model: options.model ?? null,
           tags: options.tags ?? null,
           totals: totalsJson(total),
-          sections: sections.map((groupBy) => ({ groupBy, groups: aggregateSpend(records, { groupBy }).groups.map(groupJson) })),
+          sections: sections.map((groupBy) => ({
+            groupBy,
+            groups: aggregateSpend(records, { groupBy }).groups.map(groupJson),
+          })),
           budgets: budgets.map(statusJson),
         }
         out(JSON.stringify(json, null, 2))
@@ -384,11 +477,20 @@ export const reportCommand: Command = {
           out('')
         }
         const estimated = total.estimatedCalls > 0 ? `, ${total.estimatedCalls} estimated` : ''
-        out(`Total: ${money(total.exact.cost)} (${total.costNanoUsd} nano-USD) in ${total.calls} calls${estimated}; ${total.inputTokens} input and ${total.outputTokens} output tokens.`)
+        out(
+          `Total: ${money(total.exact.cost)} (${total.costNanoUsd} nano-USD) in ${total.calls} calls${estimated}; ${total.inputTokens} input and ${total.outputTokens} output tokens.`,
+        )
       }
       out('')
-      if (budgets.length === 0) out(options.scope === undefined ? 'No budgets stored.' : `No budget stored for ${options.scope}.`)
-      else for (const line of budgetSection(budgets, options, process.stdout.isTTY === true && process.env.NO_COLOR === undefined)) out(line)
+      if (budgets.length === 0)
+        out(options.scope === undefined ? 'No budgets stored.' : `No budget stored for ${options.scope}.`)
+      else
+        for (const line of budgetSection(
+          budgets,
+          options,
+          process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+        ))
+          out(line)
       return EXIT.ok
     } finally {
       await opened.close()

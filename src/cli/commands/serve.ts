@@ -34,7 +34,8 @@ export function parseTokenFile(text: string): Record<string, string> {
     const line = lines[i]!.replace(/#.*$/, '').trim()
     if (line === '') continue
     const parts = line.split(/\s+/)
-    if (parts.length !== 2) throw new UsageError(`token file line ${i + 1}: expected "token tenant", got ${parts.length} fields`)
+    if (parts.length !== 2)
+      throw new UsageError(`token file line ${i + 1}: expected "token tenant", got ${parts.length} fields`)
     const [token, tenant] = parts as [string, string]
     if (Object.hasOwn(tokens, token)) throw new UsageError(`token file line ${i + 1}: the same token is listed twice`)
     tokens[token] = tenant
@@ -62,15 +63,20 @@ const serveCommand: Command = {
   summary: 'run the budget server: serve --store file:./budget-data --token-file tokens.txt',
   usage: USAGE,
   async run({ argv, out, err }) {
-    const { positionals, values } = parseArgs(argv, { values: ['store', 'port', 'host', 'token-file', 'shutdown-timeout'] })
+    const { positionals, values } = parseArgs(argv, {
+      values: ['store', 'port', 'host', 'token-file', 'shutdown-timeout'],
+    })
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
     const tokenFile = values.get('token-file')
-    if (tokenFile === undefined) throw new UsageError('--token-file is required: the server refuses every request without a token')
+    if (tokenFile === undefined)
+      throw new UsageError('--token-file is required: the server refuses every request without a token')
     const port = Number(values.get('port') ?? '8787')
-    if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0 to 65535, got ${values.get('port')}`)
+    if (!Number.isSafeInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`--port must be 0 to 65535, got ${values.get('port')}`)
     const host = values.get('host') ?? '127.0.0.1'
     const shutdownTimeout = Number(values.get('shutdown-timeout') ?? '30000')
-    if (!Number.isSafeInteger(shutdownTimeout) || shutdownTimeout < 0) throw new UsageError('--shutdown-timeout must be a whole number of milliseconds')
+    if (!Number.isSafeInteger(shutdownTimeout) || shutdownTimeout < 0)
+      throw new UsageError('--shutdown-timeout must be a whole number of milliseconds')
     let tokenText: string
     try {
       tokenText = await readFile(tokenFile, 'utf8')
@@ -82,7 +88,12 @@ const serveCommand: Command = {
     const { store, close, label } = await openStore(values.get('store') ?? 'memory')
     let server: Server
     try {
-      server = createBudgetServer({ store, auth: { tokens }, onError: (error, { route }) => err(`llm-budget serve: ${route}: ${error instanceof Error ? error.message : String(error)}`) })
+      server = createBudgetServer({
+        store,
+        auth: { tokens },
+        onError: (error, { route }) =>
+          err(`llm-budget serve: ${route}: ${error instanceof Error ? error.message : String(error)}`),
+      })
     } catch (error) {
       await close()
       throw error
@@ -100,7 +111,9 @@ const serveCommand: Command = {
     const address = server.address() as AddressInfo
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
     const tenants = new Set(Object.values(tokens)).size
-    out(`llm-budget serve: listening on http://${shownHost}:${address.port} (store: ${label}; ${Object.keys(tokens).length} tokens, ${tenants} tenants)`)
+    out(
+      `llm-budget serve: listening on http://${shownHost}:${address.port} (store: ${label}; ${Object.keys(tokens).length} tokens, ${tenants} tenants)`,
+    )
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'))
       process.once('SIGINT', () => resolve('SIGINT'))

@@ -96,10 +96,19 @@ function eventOf(item: unknown): Obj | undefined {
  * calculateCost({ model: 'gpt-4o', usage: acc.usage() })
  */
 export function createUsageAccumulator(options: NormalizeUsageOptions | string = {}): UsageAccumulator {
-  const opts: NormalizeUsageOptions = typeof options === 'string' ? { provider: options } : options ?? {}
+  const opts: NormalizeUsageOptions = typeof options === 'string' ? { provider: options } : (options ?? {})
   const provider = normalizeProvider(opts.provider)
   // In the order the stream kinds are told apart: the first one that saw its kind of event answers.
-  const formats: StreamFormat[] = [anthropicStream(), responsesStream(), aiSdkStream(), bedrockStream(), langChainStream(), geminiStream(), cohereStream(), lastUsageStream()]
+  const formats: StreamFormat[] = [
+    anthropicStream(),
+    responsesStream(),
+    aiSdkStream(),
+    bedrockStream(),
+    langChainStream(),
+    geminiStream(),
+    cohereStream(),
+    lastUsageStream(),
+  ]
   let events = 0
   const chosen = (): StreamFormat | undefined => {
     if (events === 0) return undefined

@@ -18,7 +18,13 @@ export function fromAiSdkV6Usage(u: Obj): Draft {
   }
   const inputDetails = obj(u.inputTokenDetails) ?? {}
   const outputDetails = obj(u.outputTokenDetails) ?? {}
-  return draft(n(u.inputTokens) ?? 0, n(u.outputTokens) ?? 0, n(inputDetails.cacheReadTokens) ?? 0, n(inputDetails.cacheWriteTokens) ?? 0, n(outputDetails.reasoningTokens) ?? null)
+  return draft(
+    n(u.inputTokens) ?? 0,
+    n(u.outputTokens) ?? 0,
+    n(inputDetails.cacheReadTokens) ?? 0,
+    n(inputDetails.cacheWriteTokens) ?? 0,
+    n(outputDetails.reasoningTokens) ?? null,
+  )
 }
 
 /** AI SDK 5 (LanguageModelV2) flat usage: not normalized across providers. */
@@ -64,7 +70,10 @@ export function aiSdkStream(): StreamFormat {
     draft(provider) {
       if (!finish) return undefined
       const usage = obj(finish.totalUsage) ?? obj(finish.usage)!
-      const d = 'inputTokenDetails' in usage || isObj(usage.inputTokens) ? fromAiSdkV6Usage(usage) : fromAiSdkV5Usage(usage, obj(finish.providerMetadata), provider)
+      const d =
+        'inputTokenDetails' in usage || isObj(usage.inputTokens)
+          ? fromAiSdkV6Usage(usage)
+          : fromAiSdkV5Usage(usage, obj(finish.providerMetadata), provider)
       d.model = model
       return d
     },

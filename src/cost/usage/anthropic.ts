@@ -6,7 +6,18 @@
  * @internal
  * @packageDocumentation
  */
-import { addCacheWriteSplit, draft, n, obj, overwrite, str, stripNulls, tierOf, type Draft, type Obj } from './shared.js'
+import {
+  addCacheWriteSplit,
+  draft,
+  n,
+  obj,
+  overwrite,
+  str,
+  stripNulls,
+  tierOf,
+  type Draft,
+  type Obj,
+} from './shared.js'
 import type { StreamFormat } from './stream-format.js'
 
 /** Anthropic Messages usage (input excludes cache reads and writes). Also Anthropic-shaped usage objects. */

@@ -14,7 +14,13 @@ import type { StreamFormat } from './stream-format.js'
 export function fromCohereUsage(u: Obj): Draft {
   const billed = obj(u.billedUnits) ?? obj(u.billed_units) ?? {}
   const tokens = obj(u.tokens)
-  const d = draft(n(billed.inputTokens) ?? n(billed.input_tokens) ?? 0, n(billed.outputTokens) ?? n(billed.output_tokens) ?? 0, n(u.cachedTokens) ?? n(u.cached_tokens) ?? 0, 0, null)
+  const d = draft(
+    n(billed.inputTokens) ?? n(billed.input_tokens) ?? 0,
+    n(billed.outputTokens) ?? n(billed.output_tokens) ?? 0,
+    n(u.cachedTokens) ?? n(u.cached_tokens) ?? 0,
+    0,
+    null,
+  )
   if (tokens) {
     const pi = n(tokens.inputTokens) ?? n(tokens.input_tokens)
     const po = n(tokens.outputTokens) ?? n(tokens.output_tokens)
@@ -32,7 +38,19 @@ export function hasBilledUnits(u: Obj | undefined): u is Obj {
 }
 
 /** v2 chatStream event types (`message-end` carries the usage). */
-const V2_EVENTS = new Set(['message-start', 'content-start', 'content-delta', 'content-end', 'tool-plan-delta', 'tool-call-start', 'tool-call-delta', 'tool-call-end', 'citation-start', 'citation-end', 'message-end'])
+const V2_EVENTS = new Set([
+  'message-start',
+  'content-start',
+  'content-delta',
+  'content-end',
+  'tool-plan-delta',
+  'tool-call-start',
+  'tool-call-delta',
+  'tool-call-end',
+  'citation-start',
+  'citation-end',
+  'message-end',
+])
 
 /** Cohere streams: v2 `message-end` (`delta.usage`) and v1 `stream-end` (`response.meta`). */
 export function cohereStream(): StreamFormat {
@@ -47,7 +65,17 @@ export function cohereStream(): StreamFormat {
           const u = obj(obj(e.delta)?.usage)
           if (hasBilledUnits(u)) usage = u
         }
-      } else if (typeof v1 === 'string' && (v1 === 'stream-start' || v1 === 'text-generation' || v1 === 'stream-end' || v1 === 'tool-calls-generation' || v1 === 'citation-generation' || v1 === 'search-results' || v1 === 'search-queries-generation' || v1 === 'tool-calls-chunk')) {
+      } else if (
+        typeof v1 === 'string' &&
+        (v1 === 'stream-start' ||
+          v1 === 'text-generation' ||
+          v1 === 'stream-end' ||
+          v1 === 'tool-calls-generation' ||
+          v1 === 'citation-generation' ||
+          v1 === 'search-results' ||
+          v1 === 'search-queries-generation' ||
+          v1 === 'tool-calls-chunk')
+      ) {
         seen = true
         if (v1 === 'stream-end') {
           const meta = obj(obj(e.response)?.meta)

@@ -38,7 +38,10 @@ const COUNT_FIELDS = [
 function checkCount(field: string, value: unknown, nullable = false): void {
   if (nullable && value === null) return
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidInputError(`usage.${field}`, `\`usage.${field}\` must be a whole number >= 0, got ${describeValue(value)}`)
+    throw new InvalidInputError(
+      `usage.${field}`,
+      `\`usage.${field}\` must be a whole number >= 0, got ${describeValue(value)}`,
+    )
   }
 }
 
@@ -65,13 +68,21 @@ export function finish(d: Draft, options: NormalizeUsageOptions): NormalizedUsag
   }
   const seconds = d.extras.audioSeconds
   if (seconds !== undefined) {
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) throw new InvalidInputError('usage.audioSeconds', `\`usage.audioSeconds\` must be a finite number >= 0, got ${describeValue(seconds)}`)
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0)
+      throw new InvalidInputError(
+        'usage.audioSeconds',
+        `\`usage.audioSeconds\` must be a finite number >= 0, got ${describeValue(seconds)}`,
+      )
     usage.audioSeconds = seconds
   }
   if (d.extras.serviceTier) usage.serviceTier = d.extras.serviceTier
   const size = d.extras.searchContextSize
   if (size !== undefined) {
-    if (size !== 'low' && size !== 'medium' && size !== 'high') throw new InvalidInputError('usage.searchContextSize', `\`usage.searchContextSize\` must be 'low', 'medium' or 'high', got ${describeValue(size)}`)
+    if (size !== 'low' && size !== 'medium' && size !== 'high')
+      throw new InvalidInputError(
+        'usage.searchContextSize',
+        `\`usage.searchContextSize\` must be 'low', 'medium' or 'high', got ${describeValue(size)}`,
+      )
     usage.searchContextSize = size
   }
   if (d.extras.providerCost !== undefined) usage.providerCost = d.extras.providerCost
@@ -85,7 +96,13 @@ export function finish(d: Draft, options: NormalizeUsageOptions): NormalizedUsag
 
 /** A copy of an already normalized usage, validated again. */
 export function copyNormalized(u: Obj, options: NormalizeUsageOptions): NormalizedUsage {
-  const d = draft(u.inputTokens as number | null, u.outputTokens as number | null, u.cacheReadTokens as number, u.cacheWriteTokens as number, (u.reasoningTokens ?? null) as number | null)
+  const d = draft(
+    u.inputTokens as number | null,
+    u.outputTokens as number | null,
+    u.cacheReadTokens as number,
+    u.cacheWriteTokens as number,
+    (u.reasoningTokens ?? null) as number | null,
+  )
   for (const field of [...COUNT_FIELDS, 'audioSeconds', 'serviceTier', 'providerCost', 'searchContextSize'] as const) {
     if (u[field] !== undefined) (d.extras as Obj)[field] = u[field]
   }

@@ -12,7 +12,13 @@ import type { StreamFormat } from './stream-format.js'
 export function fromLangChainUsage(u: Obj): Draft {
   const input = obj(u.input_token_details)
   const output = obj(u.output_token_details)
-  const d = draft(n(u.input_tokens) ?? 0, n(u.output_tokens) ?? 0, n(input?.cache_read) ?? 0, n(input?.cache_creation) ?? 0, output ? n(output.reasoning) ?? null : null)
+  const d = draft(
+    n(u.input_tokens) ?? 0,
+    n(u.output_tokens) ?? 0,
+    n(input?.cache_read) ?? 0,
+    n(input?.cache_creation) ?? 0,
+    output ? (n(output.reasoning) ?? null) : null,
+  )
   const audioIn = n(input?.audio)
   if (audioIn) d.extras.inputAudioTokens = audioIn
   const audioOut = n(output?.audio)

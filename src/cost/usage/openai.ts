@@ -13,10 +13,14 @@ export function fromChatUsage(u: Obj, provider: string | undefined): Draft {
   const prompt = obj(u.prompt_tokens_details) ?? obj(u.prompt_token_details)
   const completion = obj(u.completion_tokens_details)
   const read =
-    n(prompt?.cached_tokens) ?? n(u.num_cached_tokens) ?? n(u.prompt_cache_hit_tokens) ?? n(u.cache_read_input_tokens) ?? 0
+    n(prompt?.cached_tokens) ??
+    n(u.num_cached_tokens) ??
+    n(u.prompt_cache_hit_tokens) ??
+    n(u.cache_read_input_tokens) ??
+    0
   // LiteLLM: prompt_tokens_details.cache_creation_tokens (+ cache_creation_token_details), inside prompt_tokens.
   const write = n(prompt?.cache_creation_tokens) ?? n(u.cache_creation_input_tokens) ?? 0
-  let reasoning = completion ? n(completion.reasoning_tokens) ?? null : null
+  let reasoning = completion ? (n(completion.reasoning_tokens) ?? null) : null
   let output = n(u.completion_tokens) ?? 0
   if (provider === 'xai' && reasoning !== null) output += reasoning // xAI: completion_tokens exclude reasoning
   // Perplexity: reasoning, citation tokens and search queries are top-level fields outside completion_tokens.
@@ -35,7 +39,8 @@ export function fromChatUsage(u: Obj, provider: string | undefined): Draft {
   if (audioOut) d.extras.outputAudioTokens = audioOut
   const cost = u.cost
   if (typeof cost === 'number' && cost > 0) d.extras.providerCost = cost
-  const search = n(obj(u.server_tool_use)?.web_search_requests) ?? n(prompt?.web_search_requests) ?? n(u.num_search_queries)
+  const search =
+    n(obj(u.server_tool_use)?.web_search_requests) ?? n(prompt?.web_search_requests) ?? n(u.num_search_queries)
   if (search !== undefined) d.extras.webSearchRequests = search
   const citations = n(u.citation_tokens)
   if (citations !== undefined) d.extras.citationTokens = citations
@@ -48,7 +53,13 @@ export function fromChatUsage(u: Obj, provider: string | undefined): Draft {
 export function fromResponsesUsage(u: Obj): Draft {
   const input = obj(u.input_tokens_details)
   const output = obj(u.output_tokens_details)
-  const d = draft(n(u.input_tokens) ?? 0, n(u.output_tokens) ?? 0, n(input?.cached_tokens) ?? 0, n(input?.cache_write_tokens) ?? 0, output ? n(output.reasoning_tokens) ?? null : null)
+  const d = draft(
+    n(u.input_tokens) ?? 0,
+    n(u.output_tokens) ?? 0,
+    n(input?.cached_tokens) ?? 0,
+    n(input?.cache_write_tokens) ?? 0,
+    output ? (n(output.reasoning_tokens) ?? null) : null,
+  )
   const audioIn = n(input?.audio_tokens)
   if (audioIn) d.extras.inputAudioTokens = audioIn
   return d
@@ -95,7 +106,7 @@ export function fromImagesUsage(usage: Obj): Draft {
     if (text !== undefined) d.extras.inputTextTokens = text
     if (image !== undefined) d.extras.inputImageTokens = image
   }
-  d.extras.outputImageTokens = outDetails ? n(outDetails.image_tokens) ?? 0 : n(usage.output_tokens) ?? 0
+  d.extras.outputImageTokens = outDetails ? (n(outDetails.image_tokens) ?? 0) : (n(usage.output_tokens) ?? 0)
   return d
 }
 

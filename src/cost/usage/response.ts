@@ -11,7 +11,13 @@ import { fromCohereUsage, hasBilledUnits } from './cohere.js'
 import { fromGeminiResponse, fromGeminiUsage } from './gemini.js'
 import { fromLangChainMessage, fromLangChainUsage } from './langchain.js'
 import { fromMistralUsage } from './mistral.js'
-import { fromChatUsage, fromImagesUsage, fromResponsesObject, fromResponsesUsage, fromTranscriptionUsage } from './openai.js'
+import {
+  fromChatUsage,
+  fromImagesUsage,
+  fromResponsesObject,
+  fromResponsesUsage,
+  fromTranscriptionUsage,
+} from './openai.js'
 import { isObj, obj, str, tierOf, type Draft, type Obj } from './shared.js'
 
 /** The usage of a whole response, or undefined when its shape is not one we know. */
@@ -27,14 +33,23 @@ export function fromResponse(r: Obj, provider: string | undefined): Draft | unde
     return d
   }
   // AI SDK results (v6: totalUsage/usage with details; v5: flat usage + providerMetadata)
-  const aiUsage = obj(r.totalUsage) ?? (isObj(r.usage) && ('inputTokenDetails' in r.usage || isObj(r.usage.inputTokens)) ? r.usage : undefined)
+  const aiUsage =
+    obj(r.totalUsage) ??
+    (isObj(r.usage) && ('inputTokenDetails' in r.usage || isObj(r.usage.inputTokens)) ? r.usage : undefined)
   if (aiUsage && ('inputTokenDetails' in aiUsage || isObj(aiUsage.inputTokens) || 'outputTokenDetails' in aiUsage)) {
     const d = fromAiSdkV6Usage(aiUsage)
     d.model = str(obj(r.response)?.modelId) ?? str(r.responseModelId)
     return d
   }
   const usage = obj(r.usage)
-  if (aiUsage || (usage && typeof usage.inputTokens === 'number' && ('cachedInputTokens' in usage || 'reasoningTokens' in usage || 'totalTokens' in usage) && !('cacheReadInputTokens' in usage) && (isObj(r.providerMetadata) || 'responseModelId' in r || 'finishReason' in r))) {
+  if (
+    aiUsage ||
+    (usage &&
+      typeof usage.inputTokens === 'number' &&
+      ('cachedInputTokens' in usage || 'reasoningTokens' in usage || 'totalTokens' in usage) &&
+      !('cacheReadInputTokens' in usage) &&
+      (isObj(r.providerMetadata) || 'responseModelId' in r || 'finishReason' in r))
+  ) {
     const d = fromAiSdkV5Usage((aiUsage ?? usage)!, obj(r.providerMetadata), provider)
     d.model = str(r.responseModelId) ?? str(obj(r.response)?.modelId)
     return d
@@ -55,7 +70,10 @@ export function fromResponse(r: Obj, provider: string | undefined): Draft | unde
     return d
   }
   // Bedrock Converse
-  if (typeof usage.inputTokens === 'number' && ('cacheReadInputTokens' in usage || 'cacheWriteInputTokens' in usage || 'stopReason' in r || 'metrics' in r)) {
+  if (
+    typeof usage.inputTokens === 'number' &&
+    ('cacheReadInputTokens' in usage || 'cacheWriteInputTokens' in usage || 'stopReason' in r || 'metrics' in r)
+  ) {
     const d = fromBedrockUsage(usage)
     d.model = str(r.modelId)
     return d
@@ -67,7 +85,16 @@ export function fromResponse(r: Obj, provider: string | undefined): Draft | unde
     return d
   }
   // OpenAI Responses
-  if (r.object === 'response' || 'input_tokens_details' in usage || ('input_tokens' in usage && !('cache_read_input_tokens' in usage) && !('cache_creation_input_tokens' in usage) && r.type !== 'message' && provider !== 'anthropic' && provider !== 'bedrock')) {
+  if (
+    r.object === 'response' ||
+    'input_tokens_details' in usage ||
+    ('input_tokens' in usage &&
+      !('cache_read_input_tokens' in usage) &&
+      !('cache_creation_input_tokens' in usage) &&
+      r.type !== 'message' &&
+      provider !== 'anthropic' &&
+      provider !== 'bedrock')
+  ) {
     return fromResponsesObject(r, usage)
   }
   // Anthropic Messages
@@ -95,12 +122,19 @@ export function fromBareUsage(u: Obj, provider: string | undefined): Draft | und
   if ('promptTokens' in u) return fromMistralUsage(u)
   if ('input_token_details' in u || 'output_token_details' in u) return fromLangChainUsage(u)
   if ('input_tokens' in u) {
-    if ('cache_read_input_tokens' in u || 'cache_creation_input_tokens' in u || provider === 'anthropic' || provider === 'bedrock') return fromAnthropicUsage(u)
+    if (
+      'cache_read_input_tokens' in u ||
+      'cache_creation_input_tokens' in u ||
+      provider === 'anthropic' ||
+      provider === 'bedrock'
+    )
+      return fromAnthropicUsage(u)
     return fromResponsesUsage(u)
   }
   if ('inputTokenDetails' in u || isObj(u.inputTokens)) return fromAiSdkV6Usage(u)
   if (typeof u.inputTokens === 'number') {
-    if ('cacheReadInputTokens' in u || 'cacheWriteInputTokens' in u || provider === 'bedrock') return fromBedrockUsage(u)
+    if ('cacheReadInputTokens' in u || 'cacheWriteInputTokens' in u || provider === 'bedrock')
+      return fromBedrockUsage(u)
     return fromAiSdkV5Usage(u, undefined, provider)
   }
   return undefined

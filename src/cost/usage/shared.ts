@@ -46,8 +46,22 @@ export interface Draft {
   model: string | undefined
 }
 
-export function draft(inputTokens: number | null, outputTokens: number | null, cacheRead = 0, cacheWrite = 0, reasoning: number | null = null): Draft {
-  return { inputTokens, outputTokens, cacheReadTokens: cacheRead, cacheWriteTokens: cacheWrite, reasoningTokens: reasoning, extras: {}, model: undefined }
+export function draft(
+  inputTokens: number | null,
+  outputTokens: number | null,
+  cacheRead = 0,
+  cacheWrite = 0,
+  reasoning: number | null = null,
+): Draft {
+  return {
+    inputTokens,
+    outputTokens,
+    cacheReadTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    reasoningTokens: reasoning,
+    extras: {},
+    model: undefined,
+  }
 }
 
 export function sum(...values: Array<number | undefined>): number {

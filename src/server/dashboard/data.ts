@@ -68,7 +68,12 @@ export interface DashboardData {
 
 function groups(records: readonly SpendRecord[], by: SpendGroupBy, sortByCost: boolean): DashboardGroup[] {
   const report: SpendReport = aggregateSpend(records, { groupBy: [by] })
-  const list = report.groups.map((g) => ({ key: g.key[by] ?? '(none)', cost: g.exact.cost, nano: BigInt(g.costNanoUsd), calls: g.calls }))
+  const list = report.groups.map((g) => ({
+    key: g.key[by] ?? '(none)',
+    cost: g.exact.cost,
+    nano: BigInt(g.costNanoUsd),
+    calls: g.calls,
+  }))
   if (sortByCost) list.sort((a, b) => (b.nano > a.nano ? 1 : b.nano < a.nano ? -1 : a.key < b.key ? -1 : 1))
   return (sortByCost ? list.slice(0, MAX_GROUPS) : list).map(({ key, cost, calls }) => ({ key, cost, calls }))
 }
@@ -82,8 +87,12 @@ function count(value: JsonValue | undefined): number | null {
 }
 
 function recentCall(record: SpendRecord): DashboardCall {
-  const context = typeof record.context === 'object' && record.context !== null && !Array.isArray(record.context) ? record.context : {}
-  const usage = typeof record.usage === 'object' && record.usage !== null && !Array.isArray(record.usage) ? record.usage : {}
+  const context =
+    typeof record.context === 'object' && record.context !== null && !Array.isArray(record.context)
+      ? record.context
+      : {}
+  const usage =
+    typeof record.usage === 'object' && record.usage !== null && !Array.isArray(record.usage) ? record.usage : {}
   return {
     callId: record.callId,
     endedAt: new Date(record.endedAt).toISOString(),
@@ -143,7 +152,12 @@ export async function dashboardData(manager: BudgetManager, days: number): Promi
     generatedAt: new Date(now).toISOString(),
     from: new Date(from).toISOString(),
     days,
-    total: { cost: totals.exact.cost, calls: totals.calls, inputTokens: totals.inputTokens, outputTokens: totals.outputTokens },
+    total: {
+      cost: totals.exact.cost,
+      calls: totals.calls,
+      inputTokens: totals.inputTokens,
+      outputTokens: totals.outputTokens,
+    },
     budgets,
     budgetsOmitted: Math.max(0, stored.length - MAX_BUDGETS),
     byDay: filled,

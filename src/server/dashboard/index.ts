@@ -35,11 +35,17 @@ const ASSETS: Record<string, { type: string; body: string }> = {
 export function dashboardAsset(path: string): CoreResponse | undefined {
   const asset = ASSETS[path]
   if (asset === undefined) return undefined
-  return { status: 200, headers: { 'content-type': asset.type, 'cache-control': 'no-cache', ...SECURITY_HEADERS }, body: asset.body }
+  return {
+    status: 200,
+    headers: { 'content-type': asset.type, 'cache-control': 'no-cache', ...SECURITY_HEADERS },
+    body: asset.body,
+  }
 }
 
 /** One manager per tenant over the tenant's view of the store (for the dashboard data and the tenant's gauges). */
-export function tenantManagers(managerOptions: Omit<BudgetManagerOptions, 'store'>): (tenant: string, store: BudgetStore) => BudgetManager {
+export function tenantManagers(
+  managerOptions: Omit<BudgetManagerOptions, 'store'>,
+): (tenant: string, store: BudgetStore) => BudgetManager {
   const managers = new Map<string, { store: BudgetStore; manager: BudgetManager }>()
   return (tenant, store) => {
     const cached = managers.get(tenant)
@@ -52,7 +58,9 @@ export function tenantManagers(managerOptions: Omit<BudgetManagerOptions, 'store
 }
 
 /** `GET /dashboard/data?days=30` (1 to 366 days, default 30). */
-export function dashboardRoutes(managerOf: (tenant: string, store: BudgetStore) => BudgetManager): Record<string, Route> {
+export function dashboardRoutes(
+  managerOf: (tenant: string, store: BudgetStore) => BudgetManager,
+): Record<string, Route> {
   return {
     '/dashboard/data': {
       name: 'dashboard.data',
@@ -61,7 +69,8 @@ export function dashboardRoutes(managerOf: (tenant: string, store: BudgetStore) 
       run: (context) => {
         const raw = context.query.get('days')
         const days = raw === null ? 30 : /^\d{1,3}$/.test(raw) ? Number(raw) : Number.NaN
-        if (!(days >= 1 && days <= 366)) throw new InvalidInputError('days', '`days` must be a whole number from 1 to 366')
+        if (!(days >= 1 && days <= 366))
+          throw new InvalidInputError('days', '`days` must be a whole number from 1 to 366')
         return dashboardData(managerOf(context.tenant, context.store), days)
       },
     },

@@ -42,14 +42,15 @@ export function encodeFrame(payload: string): Buffer {
 export type FrameProblem = 'bad magic' | 'length out of range' | 'truncated' | 'checksum mismatch'
 
 /** The result of reading one frame at an offset of a buffer. */
-export type FrameRead =
-  | { ok: true; payload: Buffer; end: number }
-  | { ok: false; problem: FrameProblem }
+export type FrameRead = { ok: true; payload: Buffer; end: number } | { ok: false; problem: FrameProblem }
 
 /** Reads the frame that starts at `offset` of `buffer`. */
 export function readFrame(buffer: Buffer, offset: number, maxBytes: number): FrameRead {
   if (buffer.length - offset < FRAME_HEADER_BYTES) {
-    return { ok: false, problem: buffer.length - offset > 0 && !startsWithMagicPrefix(buffer, offset) ? 'bad magic' : 'truncated' }
+    return {
+      ok: false,
+      problem: buffer.length - offset > 0 && !startsWithMagicPrefix(buffer, offset) ? 'bad magic' : 'truncated',
+    }
   }
   if (buffer.compare(MAGIC, 0, 4, offset, offset + 4) !== 0) return { ok: false, problem: 'bad magic' }
   const length = buffer.readUInt32LE(offset + 4)

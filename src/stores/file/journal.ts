@@ -16,7 +16,23 @@
  * @internal Node-only helper of the file store.
  * @packageDocumentation
  */
-import { closeSync, constants, copyFileSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import * as ledger from '../ledger/ledger.js'
@@ -60,7 +76,9 @@ interface Header {
 }
 
 function headerFrame(generation: number, maxRecords: number, snapshot: string | null): Buffer {
-  return encodeFrame(JSON.stringify({ journal: 2, generation, maxRecords: Number.isFinite(maxRecords) ? maxRecords : null, snapshot }))
+  return encodeFrame(
+    JSON.stringify({ journal: 2, generation, maxRecords: Number.isFinite(maxRecords) ? maxRecords : null, snapshot }),
+  )
 }
 
 const token = (): string => randomBytes(6).toString('hex')
@@ -161,7 +179,10 @@ export class Journal {
     this.#header = header
     let state: LedgerState
     try {
-      state = header.snapshot === null ? ledger.createLedger({ maxRecords: header.maxRecords }) : this.#loadSnapshot(header.snapshot, header)
+      state =
+        header.snapshot === null
+          ? ledger.createLedger({ maxRecords: header.maxRecords })
+          : this.#loadSnapshot(header.snapshot, header)
     } catch (error) {
       if (attempt < 3 && this.#replaced()) return this.load(attempt + 1)
       throw error
@@ -243,7 +264,14 @@ export class Journal {
     }
   }
 
-  async #scan(state: LedgerState, buffer: Buffer, base: number, start: number, end: number, repair: boolean): Promise<ScanOutcome> {
+  async #scan(
+    state: LedgerState,
+    buffer: Buffer,
+    base: number,
+    start: number,
+    end: number,
+    repair: boolean,
+  ): Promise<ScanOutcome> {
     let sliceStart = Date.now()
     try {
       return await scanJournal({
@@ -302,7 +330,14 @@ export class Journal {
       throw this.#fatal
     }
     // Version 1 named its snapshot by generation only.
-    const snapshot = content.journal === 1 ? (generation > 0 ? `snapshot-${generation}.json` : null) : typeof content.snapshot === 'string' ? content.snapshot : null
+    const snapshot =
+      content.journal === 1
+        ? generation > 0
+          ? `snapshot-${generation}.json`
+          : null
+        : typeof content.snapshot === 'string'
+          ? content.snapshot
+          : null
     return { generation, maxRecords, snapshot, bytes: frame.end }
   }
 
@@ -321,7 +356,8 @@ export class Journal {
       closeSync(snapshotFd)
     }
     const frame = readFrame(buffer, 0, MAX_SNAPSHOT_FRAME_BYTES)
-    if (!frame.ok || frame.end !== buffer.length) throw this.#corrupt(`the snapshot ${file} is damaged (${frame.ok ? 'trailing bytes' : frame.problem})`)
+    if (!frame.ok || frame.end !== buffer.length)
+      throw this.#corrupt(`the snapshot ${file} is damaged (${frame.ok ? 'trailing bytes' : frame.problem})`)
     try {
       const content = JSON.parse(frame.payload.toString('utf8')) as { generation: number; ledger: JsonValue }
       if (content.generation !== header.generation) throw new Error(`snapshot of generation ${content.generation}`)
@@ -407,7 +443,9 @@ export class Journal {
       throw new StorageError(
         'file',
         `cannot append to the journal ${this.#path} (${errorCode(error)}); ${
-          rolledBack ? `nothing was written (rolled back to byte ${at})` : 'it could not be rolled back, so the operations may or may not be recorded'
+          rolledBack
+            ? `nothing was written (rolled back to byte ${at})`
+            : 'it could not be rolled back, so the operations may or may not be recorded'
         }. The ${lines.length} operation(s) were not acknowledged; retrying with the same call ids is safe.`,
         { cause: error, retryable: true },
       )
@@ -429,7 +467,10 @@ export class Journal {
     this.needsReload = true
     this.stats.fencedWrites++
     if (lockHeld) {
-      throw new FencedWrite(`a process that had lost the lock of ${this.#config.directory} wrote next to this one; the ${operations} operation(s) were not recorded`, true)
+      throw new FencedWrite(
+        `a process that had lost the lock of ${this.#config.directory} wrote next to this one; the ${operations} operation(s) were not recorded`,
+        true,
+      )
     }
     throw new FencedWrite(
       `this process lost the lock of ${this.#config.directory} while writing (it was stopped or stalled for longer than \`staleLockMs\`, and another process took the lock over), so the ${operations} operation(s) were not acknowledged: ${
@@ -479,7 +520,12 @@ export class Journal {
     let switched = false
     try {
       const snapshotFrame = encodeFrame(JSON.stringify({ generation: next, ledger: ledger.snapshotLedger(state) }))
-      writeDurably(`${snapshotPath}.tmp`, snapshotFrame, () => this.#step('snapshot-written'), () => this.#step('snapshot-synced'))
+      writeDurably(
+        `${snapshotPath}.tmp`,
+        snapshotFrame,
+        () => this.#step('snapshot-written'),
+        () => this.#step('snapshot-synced'),
+      )
       renameSync(`${snapshotPath}.tmp`, snapshotPath)
       this.#step('snapshot-renamed')
       fsyncDirectory(directory)
@@ -490,7 +536,11 @@ export class Journal {
       this.#seal(journalTemporary)
       sealedHere = true
       this.#step('journal-sealed')
-      if (!lock.verify()) throw new StorageError('file', `this process lost the lock of ${directory} during a compaction; the compaction was abandoned`)
+      if (!lock.verify())
+        throw new StorageError(
+          'file',
+          `this process lost the lock of ${directory} during a compaction; the compaction was abandoned`,
+        )
       renameSync(join(directory, journalTemporary), this.#path)
       switched = true // the commit point: from here the new generation is the store
       this.#step('journal-renamed')
@@ -544,7 +594,11 @@ export class Journal {
       await datasync(this.#fd)
       this.syncError = null
     } catch (error) {
-      throw new StorageError('file', `cannot sync the journal ${this.#path} (${errorCode(error)}); operations acknowledged in the last \`syncIntervalMs\` may be lost`, { cause: error })
+      throw new StorageError(
+        'file',
+        `cannot sync the journal ${this.#path} (${errorCode(error)}); operations acknowledged in the last \`syncIntervalMs\` may be lost`,
+        { cause: error },
+      )
     }
   }
 

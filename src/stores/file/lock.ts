@@ -14,7 +14,18 @@
  *
  * @internal Node-only helper of the file store.
  */
-import { closeSync, fstatSync, futimesSync, linkSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  fstatSync,
+  futimesSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -62,7 +73,8 @@ export function unlinkQuietly(path: string): void {
 export function removeDeadLockFiles(directory: string): void {
   for (const name of readdirSync(directory)) {
     const match = /^lock\.tmp-(\d+)-[0-9a-f]+$/.exec(name)
-    if (match !== null && Number(match[1]) !== process.pid && !isAlive(Number(match[1]))) unlinkQuietly(join(directory, name))
+    if (match !== null && Number(match[1]) !== process.pid && !isAlive(Number(match[1])))
+      unlinkQuietly(join(directory, name))
   }
 }
 
@@ -128,7 +140,10 @@ export class FileLock {
         continue // released between our attempt and our look: try again at once
       }
       if (Date.now() >= deadline) {
-        const who = lastOwner === null ? 'an unknown process' : `pid ${lastOwner.pid} on ${lastOwner.host} (since ${new Date(lastOwner.acquiredAt).toISOString()})`
+        const who =
+          lastOwner === null
+            ? 'an unknown process'
+            : `pid ${lastOwner.pid} on ${lastOwner.host} (since ${new Date(lastOwner.acquiredAt).toISOString()})`
         throw new StorageError(
           'file',
           `could not take the lock ${this.path} within ${this.options.timeoutMs} ms: it is held by ${who}. If no process is using the store, delete that file; otherwise raise \`lockTimeoutMs\`.`,
@@ -143,7 +158,13 @@ export class FileLock {
     // The owner is written to a private file first and then hard-linked to the lock name: `link` fails with
     // EEXIST when the lock exists, so taking the lock is atomic and the lock never exists without its owner
     // (a process killed half-way leaves at most its private file, which the store removes later).
-    const owner: LockOwner = { pid: process.pid, host: HOST, token: randomBytes(8).toString('hex'), acquiredAt: Date.now(), staleMs: this.options.staleMs }
+    const owner: LockOwner = {
+      pid: process.pid,
+      host: HOST,
+      token: randomBytes(8).toString('hex'),
+      acquiredAt: Date.now(),
+      staleMs: this.options.staleMs,
+    }
     const privatePath = `${this.path}.tmp-${process.pid}-${owner.token}`
     let fd: number
     try {
@@ -225,7 +246,8 @@ export class FileLock {
     try {
       breakFd = openSync(this.breakPath, 'wx', 0o644)
     } catch (error) {
-      if (errorCode(error) !== 'EEXIST') throw new StorageError('file', `cannot create ${this.breakPath}: ${String(error)}`, { cause: error })
+      if (errorCode(error) !== 'EEXIST')
+        throw new StorageError('file', `cannot create ${this.breakPath}: ${String(error)}`, { cause: error })
       // Someone else is breaking it. A breaker holds this file for microseconds; if it is old, its owner died.
       try {
         if (Date.now() - statSync(this.breakPath).mtimeMs > this.options.staleMs) unlinkSync(this.breakPath)

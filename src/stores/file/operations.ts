@@ -74,15 +74,22 @@ export function encodeOperation(name: OperationName, request: unknown): EncodedO
       const entries = q.entries.map((e) => ({ key: e.key, amount: e.amount, expiresAt: e.expiresAt }))
       const copy: CommitRequest = { callId: q.callId, now: q.now, entries, dedupeUntil: q.dedupeUntil }
       const head = JSON.stringify(copy)
-      if (q.record === undefined) return { line: `{"o":"c","q":${head}}`, operation: { o: OperationCode.commit, q: copy } }
+      if (q.record === undefined)
+        return { line: `{"o":"c","q":${head}}`, operation: { o: OperationCode.commit, q: copy } }
       const record = JSON.stringify(q.record)
       copy.record = JSON.parse(record) as NonNullable<CommitRequest['record']>
-      return { line: `{"o":"c","q":${head.slice(0, -1)},"record":${record}}}`, operation: { o: OperationCode.commit, q: copy } }
+      return {
+        line: `{"o":"c","q":${head.slice(0, -1)},"record":${record}}}`,
+        operation: { o: OperationCode.commit, q: copy },
+      }
     }
     case 'release': {
       const q = request as ReleaseRequest
       // The tombstone of an unknown call id lasts until `holdExpiresAt`: journaled, so a replay keeps it as long.
-      const copy: ReleaseRequest = q.holdExpiresAt === undefined ? { callId: q.callId, now: q.now } : { callId: q.callId, now: q.now, holdExpiresAt: q.holdExpiresAt }
+      const copy: ReleaseRequest =
+        q.holdExpiresAt === undefined
+          ? { callId: q.callId, now: q.now }
+          : { callId: q.callId, now: q.now, holdExpiresAt: q.holdExpiresAt }
       return { line: `{"o":"l","q":${JSON.stringify(copy)}}`, operation: { o: OperationCode.release, q: copy } }
     }
     case 'reset': {

@@ -24,7 +24,9 @@ const schema = z.object({
   syncIntervalMs: whole(1, 60_000, 'milliseconds').optional(),
   maxRecords: maxRecordsSchema.optional(),
   compactBytes: z
-    .union([z.number().int().min(4096), z.literal(Number.POSITIVE_INFINITY)], { error: 'must be a whole number of bytes of at least 4096, or Infinity' })
+    .union([z.number().int().min(4096), z.literal(Number.POSITIVE_INFINITY)], {
+      error: 'must be a whole number of bytes of at least 4096, or Infinity',
+    })
     .optional(),
   staleLockMs: whole(50, 3_600_000, 'milliseconds').optional(),
   lockTimeoutMs: whole(1, 3_600_000, 'milliseconds').optional(),

@@ -107,7 +107,16 @@ function parsePayload(payload: Buffer, offset: number): Operation[] | FramePaylo
 export async function scanJournal(input: ScanInput): Promise<ScanOutcome> {
   const { buffer, base, repair } = input
   const limit = base + buffer.length
-  const outcome: ScanOutcome = { end: input.end, resume: limit, frames: 0, operations: 0, fenced: 0, tornTail: null, dropped: [], seals: [] }
+  const outcome: ScanOutcome = {
+    end: input.end,
+    resume: limit,
+    frames: 0,
+    operations: 0,
+    fenced: 0,
+    tornTail: null,
+    dropped: [],
+    seals: [],
+  }
   let sealed = input.sealed
   const damage = (offset: number, length: number, problem: string, message: string): void => {
     if (!repair) throw new JournalDamage(offset, message)
@@ -132,7 +141,13 @@ export async function scanJournal(input: ScanInput): Promise<ScanOutcome> {
       }
       if (Array.isArray(payload)) {
         // Format 1: no position; it counts only right after the previous frame.
-        if (at !== outcome.end) damage(outcome.end, at - outcome.end, 'gap', `the journal has ${at - outcome.end} unreadable bytes at byte ${outcome.end}, followed by valid frames (mid-file corruption)`)
+        if (at !== outcome.end)
+          damage(
+            outcome.end,
+            at - outcome.end,
+            'gap',
+            `the journal has ${at - outcome.end} unreadable bytes at byte ${outcome.end}, followed by valid frames (mid-file corruption)`,
+          )
         input.apply(payload)
         outcome.frames++
         outcome.operations += payload.length

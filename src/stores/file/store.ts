@@ -103,7 +103,10 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
       // Do not retry on every batch (a full disk would make each batch write a snapshot): wait for the journal to
       // grow by another quarter of `compactBytes`.
       compactionRetryAt = journal.bytesSinceSnapshot + Math.max(settings.compactBytes / 4, 1024 * 1024)
-      if (requested) throw new StorageError('file', `compaction failed (${errorCode(error)}); the journal is unchanged`, { cause: error })
+      if (requested)
+        throw new StorageError('file', `compaction failed (${errorCode(error)}); the journal is unchanged`, {
+          cause: error,
+        })
     }
   }
 
@@ -115,7 +118,12 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
       }
       await lock.acquire()
     } catch (error) {
-      for (const p of batch) p.reject(error instanceof StorageError ? error : new StorageError('file', `cannot create ${directory}: ${String(error)}`, { cause: error }))
+      for (const p of batch)
+        p.reject(
+          error instanceof StorageError
+            ? error
+            : new StorageError('file', `cannot create ${directory}: ${String(error)}`, { cause: error }),
+        )
       return
     }
     const settled: Pending[] = []
@@ -180,7 +188,9 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
     try {
       encoded = encodeOperation(name, request)
     } catch (error) {
-      return Promise.reject(new InvalidInputError('request', `the request cannot be stored as JSON: ${String(error)}`, { cause: error }))
+      return Promise.reject(
+        new InvalidInputError('request', `the request cannot be stored as JSON: ${String(error)}`, { cause: error }),
+      )
     }
     return queue.enqueue<T>(encoded)
   }
@@ -210,10 +220,21 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
     reset: (request) => mutate<undefined>('reset', request, () => ledger.validateKeys(request)),
     putBudget: (request) => mutate<PutBudgetResult>('putBudget', request, () => ledger.validatePutBudget(request)),
     balances: (request: BalancesRequest) =>
-      read((s) => ledger.peekBalances(s, request), () => ledger.validateKeys(request)),
-    getBudget: (scope) => read((s) => structuredClone(ledger.getBudget(s, scope)), () => ledger.validateScope(scope)),
+      read(
+        (s) => ledger.peekBalances(s, request),
+        () => ledger.validateKeys(request),
+      ),
+    getBudget: (scope) =>
+      read(
+        (s) => structuredClone(ledger.getBudget(s, scope)),
+        () => ledger.validateScope(scope),
+      ),
     listBudgets: () => read((s) => structuredClone(ledger.listBudgets(s))),
-    getHistory: (scope) => read((s) => structuredClone(ledger.getHistory(s, scope)), () => ledger.validateScope(scope)),
+    getHistory: (scope) =>
+      read(
+        (s) => structuredClone(ledger.getHistory(s, scope)),
+        () => ledger.validateScope(scope),
+      ),
     queryRecords: (query) => read((s) => structuredClone(ledger.queryRecords(s, query))),
     queryRollups: (query) => read((s) => ledger.queryRollups(s, query)),
     async open() {
@@ -233,7 +254,9 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
       if (journal.syncError !== null) {
         const error = journal.syncError
         journal.syncError = null
-        throw new StorageError('file', `the last sync of the journal in ${directory} failed (${errorCode(error)})`, { cause: error })
+        throw new StorageError('file', `the last sync of the journal in ${directory} failed (${errorCode(error)})`, {
+          cause: error,
+        })
       }
     },
   }

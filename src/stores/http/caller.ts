@@ -72,7 +72,12 @@ export interface CallerOptions {
 }
 
 /** Sends one operation, retrying transient failures with the same idempotency key. */
-export type Call = (operation: OperationName, payload: unknown, idempotencyKey?: string, maxRetries?: number) => Promise<unknown>
+export type Call = (
+  operation: OperationName,
+  payload: unknown,
+  idempotencyKey?: string,
+  maxRetries?: number,
+) => Promise<unknown>
 
 export function createCaller(options: CallerOptions): Call {
   const { baseUrl, transport, breaker } = options
@@ -81,35 +86,61 @@ export function createCaller(options: CallerOptions): Call {
   const where = (operation: OperationName): string => `${operation} (${baseUrl}${PATHS[operation]})`
 
   /** One attempt: the parsed answer, or a {@link Retryable}, or another error that ends the retries. */
-  async function attempt(operation: OperationName, body: string, key: string): Promise<{ value: unknown } | { final: Error }> {
+  async function attempt(
+    operation: OperationName,
+    body: string,
+    key: string,
+  ): Promise<{ value: unknown } | { final: Error }> {
     let reply
     try {
       reply = await transport.send(PATHS[operation], body, key)
     } catch (error) {
-      if (error instanceof TransportError) throw new Retryable(`${where(operation)}: ${error.detail}`, null, error, { cause: error })
+      if (error instanceof TransportError)
+        throw new Retryable(`${where(operation)}: ${error.detail}`, null, error, { cause: error })
       throw error
     }
     const { status } = reply
     if (status === 200) {
-      if (reply.body === undefined) return { final: new StorageError('http', `${where(operation)}: the server answered 200 with a body that is not JSON`, { retryable: false }) }
+      if (reply.body === undefined)
+        return {
+          final: new StorageError('http', `${where(operation)}: the server answered 200 with a body that is not JSON`, {
+            retryable: false,
+          }),
+        }
       return { value: reply.body }
     }
-    const payload = (typeof reply.body === 'object' && reply.body !== null ? reply.body : {}) as { error?: { code?: unknown; message?: unknown; field?: unknown } }
+    const payload = (typeof reply.body === 'object' && reply.body !== null ? reply.body : {}) as {
+      error?: { code?: unknown; message?: unknown; field?: unknown }
+    }
     const code = typeof payload.error?.code === 'string' ? truncate(payload.error.code, 60) : `HTTP_${status}`
     const message = typeof payload.error?.message === 'string' ? truncate(payload.error.message, 500) : `HTTP ${status}`
-    if (RETRYABLE_STATUS.has(status)) throw new Retryable(`${where(operation)}: ${status} ${code}: ${message}`, parseRetryAfter(reply.retryAfter), reply)
+    if (RETRYABLE_STATUS.has(status))
+      throw new Retryable(
+        `${where(operation)}: ${status} ${code}: ${message}`,
+        parseRetryAfter(reply.retryAfter),
+        reply,
+      )
     // The server answered and would answer the same again.
     const field = typeof payload.error?.field === 'string' ? truncate(payload.error.field, 100) : 'body'
     if (code === 'INVALID_INPUT') return { final: new InvalidInputError(field, message) }
     if (code === 'BUDGET_CONFIG') return { final: new BudgetConfigError(field, message) }
     if (status === 401 || status === 403) {
-      return { final: new StorageError('http', `${where(operation)}: the server refused the token (${status} ${code}: ${message}); check \`token\``, { retryable: false }) }
+      return {
+        final: new StorageError(
+          'http',
+          `${where(operation)}: the server refused the token (${status} ${code}: ${message}); check \`token\``,
+          { retryable: false },
+        ),
+      }
     }
-    return { final: new StorageError('http', `${where(operation)}: ${status} ${code}: ${message}`, { retryable: false }) }
+    return {
+      final: new StorageError('http', `${where(operation)}: ${status} ${code}: ${message}`, { retryable: false }),
+    }
   }
 
   return async (operation, payload, idempotencyKey = randomId(), maxRetries = options.retries) => {
-    if (options.isClosed()) throw new StorageError('http', `${where(operation)}: the store is closed`, { retryable: false })
+    if (options.isClosed())
+      throw new StorageError('http', `${where(operation)}: the store is closed`, { retryable: false })
     const body = JSON.stringify(payload)
     let lastError: unknown
     for (let attemptNumber = 0; ; attemptNumber++) {
@@ -133,7 +164,8 @@ export function createCaller(options: CallerOptions): Call {
         const retryAfterMs = error instanceof Retryable ? error.retryAfterMs : null
         if (attemptNumber >= maxRetries || options.isClosed()) break
         if (retryAfterMs !== null && retryAfterMs > options.maxRetryAfterMs) break
-        const backoff = options.random() * Math.min(options.retryMaxDelayMs, options.retryBaseDelayMs * 2 ** attemptNumber)
+        const backoff =
+          options.random() * Math.min(options.retryMaxDelayMs, options.retryBaseDelayMs * 2 ** attemptNumber)
         await sleep(Math.max(backoff, retryAfterMs ?? 0))
         continue
       }

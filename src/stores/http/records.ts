@@ -29,7 +29,11 @@ export async function queryAllRecords(call: Call, query: RecordQuery): Promise<S
     }
     if (!page.more) break
     if (added === 0) {
-      throw new StorageError('http', "queryRecords: more records share one `endedAt` than fit in one page; raise the server's `maxRecordsPerPage`", { retryable: false })
+      throw new StorageError(
+        'http',
+        "queryRecords: more records share one `endedAt` than fit in one page; raise the server's `maxRecordsPerPage`",
+        { retryable: false },
+      )
     }
     const last = out[out.length - 1]!.endedAt
     seenAtFrom = new Set(out.filter((r) => r.endedAt === last).map((r) => r.callId))

@@ -35,7 +35,12 @@ export class UnknownReserveReleases {
       for (let attempt = 0; !this.#closed && Date.now() - started <= lifetime; attempt++) {
         const elapsed = Date.now() - started
         try {
-          await this.call('release', { callId: request.callId, now: request.now + elapsed, holdExpiresAt: request.holdExpiresAt }, undefined, 0)
+          await this.call(
+            'release',
+            { callId: request.callId, now: request.now + elapsed, holdExpiresAt: request.holdExpiresAt },
+            undefined,
+            0,
+          )
           return
         } catch (error) {
           if (!(isBudgetError(error) && error.code === 'STORAGE' && (error as StorageError).retryable)) return

@@ -47,10 +47,15 @@ const BATCH_PATH = '/v1/batch'
 /** What a failed fetch says, as briefly as possible: the system error code when there is one. */
 function networkDetail(error: unknown): string {
   const seen = new Set<unknown>()
-  for (let e: unknown = error; typeof e === 'object' && e !== null && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+  for (
+    let e: unknown = error;
+    typeof e === 'object' && e !== null && !seen.has(e);
+    e = (e as { cause?: unknown }).cause
+  ) {
     seen.add(e)
     const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return `${code}${typeof (e as Error).message === 'string' ? `: ${(e as Error).message.slice(0, 200)}` : ''}`
+    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code))
+      return `${code}${typeof (e as Error).message === 'string' ? `: ${(e as Error).message.slice(0, 200)}` : ''}`
   }
   return String((error as Error)?.message ?? error).slice(0, 200)
 }
@@ -145,7 +150,11 @@ export class Transport {
     for (let i = 0; i < group.length; i++) {
       const result = results[i] as { status?: unknown; body?: unknown; retryAfter?: unknown } | null
       const status = typeof result?.status === 'number' ? result.status : 502
-      group[i]!.resolve({ status, body: result?.body, retryAfter: typeof result?.retryAfter === 'string' ? result.retryAfter : null })
+      group[i]!.resolve({
+        status,
+        body: result?.body,
+        retryAfter: typeof result?.retryAfter === 'string' ? result.retryAfter : null,
+      })
     }
   }
 
@@ -162,10 +171,16 @@ export class Transport {
     try {
       const headers: Record<string, string> = { authorization, 'content-type': 'application/json' }
       if (key !== null) headers['idempotency-key'] = key
-      response = await this.#options.fetch(`${baseUrl}${path}`, { method: 'POST', headers, body, signal: controller.signal })
+      response = await this.#options.fetch(`${baseUrl}${path}`, {
+        method: 'POST',
+        headers,
+        body,
+        signal: controller.signal,
+      })
       text = await response.text()
     } catch (error) {
-      if (controller.signal.aborted) throw new TransportError(`no answer within ${timeoutMs} ms`, true, { cause: error })
+      if (controller.signal.aborted)
+        throw new TransportError(`no answer within ${timeoutMs} ms`, true, { cause: error })
       throw new TransportError(`request failed (${networkDetail(error)})`, false, { cause: error })
     } finally {
       clearTimeout(timer)

@@ -66,7 +66,11 @@ function exactJson(value: object): string | undefined {
     } else if (typeof raw === 'object' && raw !== null) {
       if (!Array.isArray(raw)) {
         const proto: unknown = Object.getPrototypeOf(raw)
-        if ((proto !== Object.prototype && proto !== null) || typeof (raw as { toJSON?: unknown }).toJSON === 'function') exact = false
+        if (
+          (proto !== Object.prototype && proto !== null) ||
+          typeof (raw as { toJSON?: unknown }).toJSON === 'function'
+        )
+          exact = false
       }
     } else if (raw !== null && typeof raw !== 'string' && typeof raw !== 'boolean') {
       exact = false
@@ -94,7 +98,12 @@ function internFields(state: LedgerState, value: JsonValue): JsonValue {
   for (const key of Object.keys(value)) {
     const item = value[key]
     if (typeof item === 'object' && item !== null) {
-      Object.defineProperty(value, key, { value: intern(state, item), enumerable: true, writable: true, configurable: true })
+      Object.defineProperty(value, key, {
+        value: intern(state, item),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
     }
   }
   return value
@@ -103,10 +112,25 @@ function internFields(state: LedgerState, value: JsonValue): JsonValue {
 /** The history entry as one compact object (fixed shape, shared scope string and shared `old`/`new` objects). */
 function compactHistory(state: LedgerState, scope: string, entry: HistoryEntry): HistoryEntry {
   const keys = Object.keys(entry)
-  if (keys.length !== 6 || keys[0] !== 'scope' || keys[1] !== 'action' || keys[2] !== 'at' || keys[3] !== 'old' || keys[4] !== 'new' || keys[5] !== 'reason') {
+  if (
+    keys.length !== 6 ||
+    keys[0] !== 'scope' ||
+    keys[1] !== 'action' ||
+    keys[2] !== 'at' ||
+    keys[3] !== 'old' ||
+    keys[4] !== 'new' ||
+    keys[5] !== 'reason'
+  ) {
     return entry
   }
-  return { scope, action: entry.action, at: entry.at, old: intern(state, entry.old), new: intern(state, entry.new), reason: entry.reason }
+  return {
+    scope,
+    action: entry.action,
+    at: entry.at,
+    old: intern(state, entry.old),
+    new: intern(state, entry.new),
+    reason: entry.reason,
+  }
 }
 
 /** Read one budget definition. */
@@ -123,4 +147,3 @@ export function listBudgets(state: LedgerState): StoredBudget[] {
 export function getHistory(state: LedgerState, scope: string): HistoryEntry[] {
   return historyOf(state, validateScope(scope))
 }
-

@@ -14,7 +14,6 @@ export interface ExpiryHeap {
   ids: string[]
 }
 
-
 /** Adds an entry. */
 export function heapPush(heap: ExpiryHeap, at: number, id: string): void {
   let i = heap.at.length
@@ -66,4 +65,3 @@ export function heapDue(heap: ExpiryHeap, now: number): string[] {
   }
   return due
 }
-

@@ -140,12 +140,16 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
     const total = (ks === undefined ? 0 : ks.spent + ks.reserved) + entry.amount
     // A limit is a safe integer, so a total past the largest exact amount is over it: a refusal, not an error.
     if (!Number.isSafeInteger(total) && entry.limit === null) {
-      fail(`entries[${i}].amount`, `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
+      fail(
+        `entries[${i}].amount`,
+        `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`,
+      )
     }
     if (entry.limit !== null && total > entry.limit) {
       // `current` is filled up to `i` only: build every balance explicitly (map would skip the empty slots).
       const balances: Balance[] = new Array(entries.length)
-      for (let j = 0; j < entries.length; j++) balances[j] = balanceOf(j <= i ? current[j] : liveKey(state, entries[j]!.key, now))
+      for (let j = 0; j < entries.length; j++)
+        balances[j] = balanceOf(j <= i ? current[j] : liveKey(state, entries[j]!.key, now))
       return { ok: false, refusedIndex: i, balances }
     }
   }
@@ -189,7 +193,10 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
     const entry = entries[i]!
     const spent = liveKey(state, entry.key, now)?.spent ?? 0
     if (!Number.isSafeInteger(spent + entry.amount)) {
-      fail(`entries[${i}].amount`, `adding ${entry.amount} to ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`)
+      fail(
+        `entries[${i}].amount`,
+        `adding ${entry.amount} to ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`,
+      )
     }
   }
   const deltas = request.record === undefined ? null : rollupDeltas(request.record)
@@ -219,7 +226,10 @@ function appendRecord(state: LedgerState, record: SpendRecord): void {
   if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
     const kept = trimRecords(state.records, state.maxRecords)
     const keep = new Set(kept)
-    noteDropped(state, state.records.filter((r) => !keep.has(r)))
+    noteDropped(
+      state,
+      state.records.filter((r) => !keep.has(r)),
+    )
     state.records = kept
   }
 }
@@ -311,4 +321,3 @@ function sweepKeys(state: LedgerState, now: number): void {
     if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) state.keys.delete(key)
   }
 }
-

@@ -95,7 +95,10 @@ export function checkRollupFits(rows: ReadonlyMap<string, RollupRow>, deltas: re
     if (row === undefined) continue
     for (const sum of SUMS) {
       if (!Number.isSafeInteger(row[sum] + delta[sum])) {
-        throw new InvalidInputError('record', `the daily rollup ${delta.day} ${delta.scope} ${delta.model} would exceed the largest exact ${sum} (${Number.MAX_SAFE_INTEGER})`)
+        throw new InvalidInputError(
+          'record',
+          `the daily rollup ${delta.day} ${delta.scope} ${delta.model} would exceed the largest exact ${sum} (${Number.MAX_SAFE_INTEGER})`,
+        )
       }
     }
   }
@@ -131,7 +134,8 @@ export function evictRollups(rows: Map<string, RollupRow>, cutoff: number): numb
 
 /** Throws `InvalidInputError` unless the query is well formed. */
 export function validateRollupQuery(query: RollupQuery): void {
-  if (typeof query !== 'object' || query === null) throw new InvalidInputError('query', 'the rollup query must be an object')
+  if (typeof query !== 'object' || query === null)
+    throw new InvalidInputError('query', 'the rollup query must be an object')
   for (const field of ['from', 'to'] as const) {
     const value = query[field]
     if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
@@ -139,9 +143,11 @@ export function validateRollupQuery(query: RollupQuery): void {
     }
   }
   if (query.scopes !== undefined) {
-    if (!Array.isArray(query.scopes) || query.scopes.length > 1000) throw new InvalidInputError('scopes', '`scopes` must be an array of at most 1000 scope strings')
+    if (!Array.isArray(query.scopes) || query.scopes.length > 1000)
+      throw new InvalidInputError('scopes', '`scopes` must be an array of at most 1000 scope strings')
     for (const scope of query.scopes) {
-      if (typeof scope !== 'string' || scope.length === 0 || scope.length > 1024) throw new InvalidInputError('scopes', '`scopes` entries must be strings of 1 to 1024 characters')
+      if (typeof scope !== 'string' || scope.length === 0 || scope.length > 1024)
+        throw new InvalidInputError('scopes', '`scopes` entries must be strings of 1 to 1024 characters')
     }
   }
 }
@@ -158,7 +164,23 @@ export function scopeSelected(scope: string, scopes: readonly string[] | undefin
 
 /** Orders rows by day, scope, model and served model. */
 export function compareRows(a: RollupRow, b: RollupRow): number {
-  return a.day < b.day ? -1 : a.day > b.day ? 1 : a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.model < b.model ? -1 : a.model > b.model ? 1 : a.modelServed < b.modelServed ? -1 : a.modelServed > b.modelServed ? 1 : 0
+  return a.day < b.day
+    ? -1
+    : a.day > b.day
+      ? 1
+      : a.scope < b.scope
+        ? -1
+        : a.scope > b.scope
+          ? 1
+          : a.model < b.model
+            ? -1
+            : a.model > b.model
+              ? 1
+              : a.modelServed < b.modelServed
+                ? -1
+                : a.modelServed > b.modelServed
+                  ? 1
+                  : 0
 }
 
 /** Keeps an instant within years 1 to 9999, where `YYYY-MM-DD` strings sort like the days they name. */

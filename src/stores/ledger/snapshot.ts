@@ -61,11 +61,11 @@ export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}):
       ks.holdCount++
     }
   }
-  for (const [callId, until, committed] of s.finished as [string, number, boolean][]) finish(state, callId, until, committed)
+  for (const [callId, until, committed] of s.finished as [string, number, boolean][])
+    finish(state, callId, until, committed)
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
   state.records = [...(s.records as SpendRecord[])]
   restoreRollups(state, s)
   return state
 }
-

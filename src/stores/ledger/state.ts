@@ -106,11 +106,9 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
   }
 }
 
-
 /** Remembers a committed (or released) call id until `until`, replacing its holds or its release. */
 export function finish(state: LedgerState, callId: string, until: number, committed: boolean): void {
   // A number for a commit, not an object: a busy ledger remembers every call id of its dedupe window.
   state.calls.set(callId, committed ? until : { keys: null, amounts: null, holdExpiresAt: until })
   heapPush(state.finishedExpiries, until, callId)
 }
-

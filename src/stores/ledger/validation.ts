@@ -6,7 +6,14 @@
  * @packageDocumentation
  */
 import { InvalidInputError } from '../../errors.js'
-import type { BalancesRequest, CommitRequest, PutBudgetRequest, ReleaseRequest, ReserveRequest, ResetRequest } from '../types.js'
+import type {
+  BalancesRequest,
+  CommitRequest,
+  PutBudgetRequest,
+  ReleaseRequest,
+  ReserveRequest,
+  ResetRequest,
+} from '../types.js'
 
 /** Longest accepted ledger key. */
 export const MAX_KEY_LENGTH = 512
@@ -23,7 +30,8 @@ export function fail(field: string, message: string): never {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
+  if (typeof value === 'string')
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value)
   if (typeof value === 'number') return String(value)
   return value === null ? 'null' : typeof value
 }
@@ -80,7 +88,8 @@ function checkEntries(field: string, value: unknown, min: number, withLimit: boo
     if (expiresAt !== null && !isTime(expiresAt)) checkTime(`${field}[${i}].expiresAt`, expiresAt)
     // Duplicate keys: a quadratic scan is cheaper than a Set for the handful of keys a call has.
     for (let j = 0; j < i; j++) {
-      if ((value[j] as { key: unknown }).key === key) fail(`${field}[${i}].key`, `\`${field}\` lists the key ${JSON.stringify(key)} twice`)
+      if ((value[j] as { key: unknown }).key === key)
+        fail(`${field}[${i}].key`, `\`${field}\` lists the key ${JSON.stringify(key)} twice`)
     }
   }
 }
@@ -103,8 +112,9 @@ export function validateCommit(request: CommitRequest): void {
   checkEntries('entries', request.entries, 0, false)
   if (request.record !== undefined) {
     const record = request.record
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) fail('record', '`record` must be an object')
-    if (record.callId !== request.callId) fail('record.callId', '`record.callId` must equal the request\'s `callId`')
+    if (typeof record !== 'object' || record === null || Array.isArray(record))
+      fail('record', '`record` must be an object')
+    if (record.callId !== request.callId) fail('record.callId', "`record.callId` must equal the request's `callId`")
     checkTime('record.startedAt', record.startedAt)
     checkTime('record.endedAt', record.endedAt)
   }
@@ -121,7 +131,8 @@ export function validateRelease(request: ReleaseRequest): void {
 /** Throws `InvalidInputError` unless the request is well formed. */
 export function validateKeys(request: BalancesRequest | ResetRequest): void {
   checkTime('now', request?.now)
-  if (!Array.isArray(request.keys) || request.keys.length > 10_000) fail('keys', '`keys` must be an array of at most 10000 keys')
+  if (!Array.isArray(request.keys) || request.keys.length > 10_000)
+    fail('keys', '`keys` must be an array of at most 10000 keys')
   for (let i = 0; i < request.keys.length; i++) checkString(`keys[${i}]`, request.keys[i], MAX_KEY_LENGTH)
 }
 
@@ -140,4 +151,3 @@ export function validatePutBudget(request: PutBudgetRequest): void {
   if (history.scope !== request.scope) fail('history.scope', '`history.scope` must equal `scope`')
   checkTime('history.at', history.at)
 }
-

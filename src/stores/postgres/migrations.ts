@@ -17,7 +17,9 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Append; never edit one that was released. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, description: 'ledger, budgets, spend logs, daily rollups', sql: SCHEMA_V1 }]
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: 'ledger, budgets, spend logs, daily rollups', sql: SCHEMA_V1 },
+]
 
 /** The newest schema version this code knows. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
@@ -79,7 +81,10 @@ export async function migrate(pool: PoolLike): Promise<MigrateResult> {
     for (const migration of MIGRATIONS) {
       if (migration.version <= from) continue
       await client.query(migration.sql)
-      await client.query('INSERT INTO llm_budget_schema_version (version, description) VALUES ($1, $2)', [migration.version, migration.description])
+      await client.query('INSERT INTO llm_budget_schema_version (version, description) VALUES ($1, $2)', [
+        migration.version,
+        migration.description,
+      ])
       applied.push(migration.version)
     }
     await client.query('COMMIT')

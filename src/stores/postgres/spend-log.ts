@@ -28,7 +28,8 @@ const MIN_TIME = -62_135_596_800_000
 const MAX_TIME = 253_402_300_799_999
 
 function timestamp(field: string, ms: number): string {
-  if (!(ms >= MIN_TIME && ms <= MAX_TIME)) throw new InvalidInputError(field, `\`${field}\` must be an instant in the years 1 to 9999, got ${ms}`)
+  if (!(ms >= MIN_TIME && ms <= MAX_TIME))
+    throw new InvalidInputError(field, `\`${field}\` must be an instant in the years 1 to 9999, got ${ms}`)
   return new Date(ms).toISOString()
 }
 

@@ -99,7 +99,8 @@ function ioBatcher(io: IoRedisLike & { pipeline(): IoRedisPipelineLike }): (args
       const pipeline = io.pipeline()
       for (const pending of batch) pipeline.call(pending.args[0]!, ...pending.args.slice(1))
       pipeline.exec().then((results) => {
-        if (!Array.isArray(results) || results.length !== batch.length) return failAll(new Error('the pipeline returned no results'))
+        if (!Array.isArray(results) || results.length !== batch.length)
+          return failAll(new Error('the pipeline returned no results'))
         for (let i = 0; i < batch.length; i++) {
           const [error, reply] = results[i]!
           if (error) batch[i]!.reject(error)
@@ -132,10 +133,14 @@ export function adaptClient(client: unknown): RedisTransport | null {
     return {
       kind: 'ioredis',
       cluster: (client as { isCluster?: unknown }).isCluster === true,
-      send: batched ? ioBatcher(io as IoRedisLike & { pipeline(): IoRedisPipelineLike }) : (args) => io.call(args[0]!, ...args.slice(1)),
+      send: batched
+        ? ioBatcher(io as IoRedisLike & { pipeline(): IoRedisPipelineLike })
+        : (args) => io.call(args[0]!, ...args.slice(1)),
       unavailable: () => {
         const status = io.status
-        return status === 'reconnecting' || status === 'close' || status === 'end' ? `the ioredis client is ${status}` : null
+        return status === 'reconnecting' || status === 'close' || status === 'end'
+          ? `the ioredis client is ${status}`
+          : null
       },
     }
   }

@@ -121,13 +121,19 @@ const schema = z.object({
   recordRetentionMs: z.union([count, z.literal(Number.POSITIVE_INFINITY)]).default(Number.POSITIVE_INFINITY),
   rollupRetentionMs: z.union([count, z.literal(Number.POSITIVE_INFINITY)]).default(DEFAULT_ROLLUP_RETENTION_MS),
   localClock: z
-    .custom<{ now(): number }>((v) => typeof (v as { now?: unknown } | null)?.now === 'function', 'must be an object with a `now()` method')
+    .custom<{ now(): number }>(
+      (v) => typeof (v as { now?: unknown } | null)?.now === 'function',
+      'must be an object with a `now()` method',
+    )
     .default(() => Date),
   maxClockSkewMs: positiveMs.default(60_000),
   initialize: z.enum(['auto', 'explicit']).default('auto'),
   acceptEviction: z.boolean().default(false),
   failFast: z
-    .union([z.literal(false), z.strictObject({ failures: z.number().int().positive().max(1_000_000), probeAfterMs: positiveMs })])
+    .union([
+      z.literal(false),
+      z.strictObject({ failures: z.number().int().positive().max(1_000_000), probeAfterMs: positiveMs }),
+    ])
     .default({ failures: 3, probeAfterMs: 1000 }),
 })
 

@@ -19,7 +19,9 @@ export function json(field: string, value: unknown): string {
   try {
     text = JSON.stringify(value)
   } catch (error) {
-    throw new InvalidInputError(field, `\`${field}\` must be JSON-serialisable: ${(error as Error).message}`, { cause: error })
+    throw new InvalidInputError(field, `\`${field}\` must be JSON-serialisable: ${(error as Error).message}`, {
+      cause: error,
+    })
   }
   if (text === undefined) throw new InvalidInputError(field, `\`${field}\` must be JSON-serialisable`)
   return text
@@ -28,7 +30,10 @@ export function json(field: string, value: unknown): string {
 /** Appends a record's stream fields (name, JSON value) to `out`; fields whose value JSON drops are left out. */
 export function pushRecordFields(record: SpendRecord, out: string[]): void {
   if (!Number.isFinite(record.endedAt) || record.endedAt < 0 || record.endedAt > MAX_TIME) {
-    throw new InvalidInputError('record.endedAt', `\`record.endedAt\` must be between 0 and ${MAX_TIME} epoch milliseconds, got ${record.endedAt}`)
+    throw new InvalidInputError(
+      'record.endedAt',
+      `\`record.endedAt\` must be between 0 and ${MAX_TIME} epoch milliseconds, got ${record.endedAt}`,
+    )
   }
   for (const name of Object.keys(record)) {
     const value = record[name]

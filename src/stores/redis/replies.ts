@@ -17,19 +17,25 @@ export function toStrings(reply: unknown): string[] {
 /** An amount of a reply: a safe integer. */
 export function amount(value: string | undefined): number {
   const n = Number(value)
-  if (value === undefined || value === '' || !Number.isSafeInteger(n)) throw new Error(`unexpected amount ${describeValue(value)} in a reply`)
+  if (value === undefined || value === '' || !Number.isSafeInteger(n))
+    throw new Error(`unexpected amount ${describeValue(value)} in a reply`)
   return n
 }
 
 /** `count` balances from `spent, reserved` pairs starting at `from`. */
 export function balancePairs(values: string[], from: number, count: number): Balance[] {
   const out: Balance[] = new Array(count)
-  for (let i = 0; i < count; i++) out[i] = { spent: amount(values[from + 2 * i]), reserved: amount(values[from + 2 * i + 1]) }
+  for (let i = 0; i < count; i++)
+    out[i] = { spent: amount(values[from + 2 * i]), reserved: amount(values[from + 2 * i + 1]) }
   return out
 }
 
 /** The `InvalidInputError` of an `overflow` reply (`[time, 'overflow', index]`). */
-export function overflowError(values: string[], entries: readonly { key: string; amount: number }[], verb: string): InvalidInputError {
+export function overflowError(
+  values: string[],
+  entries: readonly { key: string; amount: number }[],
+  verb: string,
+): InvalidInputError {
   const index = Number(values[2])
   const entry = entries[index]!
   return new InvalidInputError(

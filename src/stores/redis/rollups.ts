@@ -29,7 +29,10 @@ export function pushRollupArgs(record: SpendRecord, retention: string, out: stri
 export function rollupOverflowError(values: string[]): InvalidInputError {
   const [scope, model] = JSON.parse(values[2] ?? '[]') as string[]
   const sum = SUMS[Number(values[3]) - 1] ?? 'sum'
-  return new InvalidInputError('record', `the daily rollup ${scope ?? ''} ${model ?? ''} would exceed the largest exact ${sum} (${Number.MAX_SAFE_INTEGER})`)
+  return new InvalidInputError(
+    'record',
+    `the daily rollup ${scope ?? ''} ${model ?? ''} would exceed the largest exact ${sum} (${Number.MAX_SAFE_INTEGER})`,
+  )
 }
 
 /** The rows and coverage of the rollup script's reply, keeping the selected scopes, sorted. */
@@ -49,7 +52,8 @@ export function readRollups(values: string[], scopes: readonly string[] | undefi
       rows.push(row)
     }
   }
-  const coverage = (value: string | undefined): number | null => (value === undefined || value === '' ? null : Number(value))
+  const coverage = (value: string | undefined): number | null =>
+    value === undefined || value === '' ? null : Number(value)
   return { rows: rows.sort(compareRows), rollupsFrom: coverage(values[2]), recordsFrom: coverage(values[3]) }
 }
 

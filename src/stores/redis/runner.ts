@@ -44,7 +44,8 @@ function mark<E extends object>(error: E, failure: Failure): E {
 }
 
 /** An error from the client that says the connection, not Redis, failed. */
-const CONNECTION = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTCONN|Connection is closed|connection (was )?closed|Socket closed|socket closed|The client is closed|CLUSTERDOWN|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/i
+const CONNECTION =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTCONN|Connection is closed|connection (was )?closed|Socket closed|socket closed|The client is closed|CLUSTERDOWN|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/i
 
 /** Options of {@link createRunner}. */
 export interface RunnerOptions {
@@ -87,7 +88,10 @@ export function createRunner(options: RunnerOptions): Runner {
     if (failFast === false || failuresInRow < failFast.failures) return null
     if (localNow() < openUntil || probing) {
       return mark(
-        new StorageError(NAME, `${what} failed fast: the last ${failuresInRow} operations could not reach Redis (next attempt after ${failFast.probeAfterMs} ms)`),
+        new StorageError(
+          NAME,
+          `${what} failed fast: the last ${failuresInRow} operations could not reach Redis (next attempt after ${failFast.probeAfterMs} ms)`,
+        ),
         'not-sent',
       )
     }
@@ -105,7 +109,8 @@ export function createRunner(options: RunnerOptions): Runner {
   }
 
   const send = (what: string, args: string[], firstKey?: string): Promise<unknown> => {
-    if (closed) return Promise.reject(mark(new StorageError(NAME, 'the store is closed', { retryable: false }), 'not-sent'))
+    if (closed)
+      return Promise.reject(mark(new StorageError(NAME, 'the store is closed', { retryable: false }), 'not-sent'))
     const unavailable = transport.unavailable()
     if (unavailable !== null) {
       settled(false)
@@ -212,7 +217,9 @@ export function createRunner(options: RunnerOptions): Runner {
  * `null` where Web Crypto is missing (the store then asks Redis with `SCRIPT LOAD`).
  */
 function sha1(source: string): Promise<string> | null {
-  const subtle = (globalThis as { crypto?: { subtle?: { digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer> } } }).crypto?.subtle
+  const subtle = (
+    globalThis as { crypto?: { subtle?: { digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer> } } }
+  ).crypto?.subtle
   if (subtle === undefined) return null
   return subtle.digest('SHA-1', new TextEncoder().encode(source)).then((hash) => {
     let hex = ''

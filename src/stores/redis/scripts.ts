@@ -678,4 +678,3 @@ local value = string.format('%.0f', revision + 1) .. '\n' .. (created or ARGV[11
 redis.call('HSET', KEYS[3], scope, value)
 return {serverStr, 'ok', value}
 `
-

@@ -32,7 +32,9 @@ export function anthropicUsage(u: WireUsage): Record<string, unknown> {
     cache_read_input_tokens: read,
     cache_creation: { ephemeral_5m_input_tokens: w5, ephemeral_1h_input_tokens: w1 },
     output_tokens: u.output,
-    ...(u.webSearches !== undefined ? { server_tool_use: { web_search_requests: u.webSearches, web_fetch_requests: 0 } } : {}),
+    ...(u.webSearches !== undefined
+      ? { server_tool_use: { web_search_requests: u.webSearches, web_fetch_requests: 0 } }
+      : {}),
     service_tier: u.serviceTier ?? 'standard',
   }
 }
@@ -61,7 +63,16 @@ async function messages(req: RecordedRequest, b: Behavior, res: ServerResponse):
   const send = (data: Record<string, unknown>) => writeSse(res, data, data['type'] as string)
   send({
     type: 'message_start',
-    message: { model, id, type: 'message', role: 'assistant', content: [], stop_reason: null, stop_sequence: null, usage: { ...full, output_tokens: 1, server_tool_use: undefined } },
+    message: {
+      model,
+      id,
+      type: 'message',
+      role: 'assistant',
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { ...full, output_tokens: 1, server_tool_use: undefined },
+    },
   })
   send({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
   for (const [i, text] of texts.entries()) {
@@ -82,7 +93,13 @@ async function messages(req: RecordedRequest, b: Behavior, res: ServerResponse):
     send({
       type: 'message_delta',
       delta: { stop_reason: i === deltas ? 'end_turn' : null, stop_sequence: null },
-      usage: { input_tokens, cache_creation_input_tokens, cache_read_input_tokens, output_tokens: output, ...(server_tool_use ? { server_tool_use } : {}) },
+      usage: {
+        input_tokens,
+        cache_creation_input_tokens,
+        cache_read_input_tokens,
+        output_tokens: output,
+        ...(server_tool_use ? { server_tool_use } : {}),
+      },
     })
   }
   send({ type: 'message_stop' })
@@ -93,8 +110,20 @@ async function messages(req: RecordedRequest, b: Behavior, res: ServerResponse):
 export async function startAnthropicServer(): Promise<WireServer> {
   return startWireServer(async (req, b, res) => {
     if (b.status !== undefined && b.status >= 400) {
-      const type = b.status === 429 ? 'rate_limit_error' : b.status === 529 ? 'overloaded_error' : b.status >= 500 ? 'api_error' : 'invalid_request_error'
-      sendJson(res, b.status, { type: 'error', error: { type, message: `scripted ${b.status}` } }, b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {})
+      const type =
+        b.status === 429
+          ? 'rate_limit_error'
+          : b.status === 529
+            ? 'overloaded_error'
+            : b.status >= 500
+              ? 'api_error'
+              : 'invalid_request_error'
+      sendJson(
+        res,
+        b.status,
+        { type: 'error', error: { type, message: `scripted ${b.status}` } },
+        b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {},
+      )
       return
     }
     if (req.path.endsWith('/v1/messages')) return messages(req, b, res)

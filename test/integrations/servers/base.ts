@@ -76,7 +76,12 @@ export const SNAPSHOTS: Record<string, string> = {
 
 export const DEFAULT_USAGE: WireUsage = { input: 1200, output: 80, cacheRead: 1024, reasoning: 0 }
 
-export type Handler = (request: RecordedRequest, behavior: Behavior, res: ServerResponse, server: WireServer) => Promise<void>
+export type Handler = (
+  request: RecordedRequest,
+  behavior: Behavior,
+  res: ServerResponse,
+  server: WireServer,
+) => Promise<void>
 
 /** A running local server. */
 export class WireServer {
@@ -116,7 +121,13 @@ export class WireServer {
     const raw = Buffer.concat(chunks).toString('utf8')
     let body: unknown = raw
     if ((req.headers['content-type'] ?? '').includes('json') && raw.length > 0) body = JSON.parse(raw)
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0] ?? '/', headers: req.headers, body, raw }
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: (req.url ?? '/').split('?')[0] ?? '/',
+      headers: req.headers,
+      body,
+      raw,
+    }
     this.requests.push(recorded)
     const behavior = { ...this.defaultBehavior, ...(this.queue.shift() ?? {}) }
     try {
@@ -162,9 +173,18 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  })
   res.end(text)
 }
 

@@ -6,7 +6,18 @@
  */
 import type { ServerResponse } from 'node:http'
 import { crc32 } from 'node:zlib'
-import { DEFAULT_USAGE, cut, pieces, sendJson, sleep, startWireServer, type Behavior, type RecordedRequest, type WireServer, type WireUsage } from './base.js'
+import {
+  DEFAULT_USAGE,
+  cut,
+  pieces,
+  sendJson,
+  sleep,
+  startWireServer,
+  type Behavior,
+  type RecordedRequest,
+  type WireServer,
+  type WireUsage,
+} from './base.js'
 import { anthropicUsage } from './anthropic.js'
 
 export type { Behavior, WireServer, WireUsage } from './base.js'
@@ -15,22 +26,30 @@ export type { Behavior, WireServer, WireUsage } from './base.js'
 export function converseUsage(u: WireUsage): Record<string, number> {
   const read = u.cacheRead ?? 0
   const write = (u.cacheWrite5m ?? 0) + (u.cacheWrite1h ?? 0)
-  return { inputTokens: u.input - read - write, outputTokens: u.output, totalTokens: u.input + u.output, cacheReadInputTokens: read, cacheWriteInputTokens: write }
+  return {
+    inputTokens: u.input - read - write,
+    outputTokens: u.output,
+    totalTokens: u.input + u.output,
+    cacheReadInputTokens: read,
+    cacheWriteInputTokens: write,
+  }
 }
 
 /** One event-stream message: `:event-type`, `:content-type` and `:message-type` headers around a JSON payload. */
 export function eventStreamMessage(eventType: string, payload: unknown, messageType = 'event'): Buffer {
   const headers = Buffer.concat(
-    Object.entries({ ':event-type': eventType, ':content-type': 'application/json', ':message-type': messageType }).map(([name, value]) => {
-      const n = Buffer.from(name)
-      const v = Buffer.from(value)
-      const head = Buffer.alloc(1 + n.length + 1 + 2)
-      head.writeUInt8(n.length, 0)
-      n.copy(head, 1)
-      head.writeUInt8(7, 1 + n.length) // 7: string
-      head.writeUInt16BE(v.length, 2 + n.length)
-      return Buffer.concat([head, v])
-    }),
+    Object.entries({ ':event-type': eventType, ':content-type': 'application/json', ':message-type': messageType }).map(
+      ([name, value]) => {
+        const n = Buffer.from(name)
+        const v = Buffer.from(value)
+        const head = Buffer.alloc(1 + n.length + 1 + 2)
+        head.writeUInt8(n.length, 0)
+        n.copy(head, 1)
+        head.writeUInt8(7, 1 + n.length) // 7: string
+        head.writeUInt16BE(v.length, 2 + n.length)
+        return Buffer.concat([head, v])
+      },
+    ),
   )
   const body = Buffer.from(JSON.stringify(payload))
   const total = 12 + headers.length + body.length + 4
@@ -49,7 +68,10 @@ function modelOf(path: string): string {
 }
 
 function startEventStream(res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': `req-${Math.random().toString(36).slice(2)}` })
+  res.writeHead(200, {
+    'content-type': 'application/vnd.amazon.eventstream',
+    'x-amzn-requestid': `req-${Math.random().toString(36).slice(2)}`,
+  })
   res.flushHeaders()
 }
 
@@ -57,7 +79,12 @@ async function converse(b: Behavior, res: ServerResponse, stream: boolean): Prom
   const usage = b.usage ?? DEFAULT_USAGE
   const texts = pieces(b.chunks ?? 3, b.text)
   if (!stream) {
-    sendJson(res, 200, { output: { message: { role: 'assistant', content: [{ text: texts.join('') }] } }, stopReason: 'end_turn', usage: converseUsage(usage), metrics: { latencyMs: 120 } })
+    sendJson(res, 200, {
+      output: { message: { role: 'assistant', content: [{ text: texts.join('') }] } },
+      stopReason: 'end_turn',
+      usage: converseUsage(usage),
+      metrics: { latencyMs: 120 },
+    })
     return
   }
   startEventStream(res)
@@ -84,13 +111,42 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
   const wire = anthropicUsage(usage)
   const id = `msg_bdrk_${Math.random().toString(36).slice(2)}`
   if (!stream) {
-    const headers = { 'x-amzn-bedrock-input-token-count': String(usage.input), 'x-amzn-bedrock-output-token-count': String(usage.output) }
-    sendJson(res, 200, { id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text: texts.join('') }], stop_reason: 'end_turn', stop_sequence: null, usage: wire }, headers)
+    const headers = {
+      'x-amzn-bedrock-input-token-count': String(usage.input),
+      'x-amzn-bedrock-output-token-count': String(usage.output),
+    }
+    sendJson(
+      res,
+      200,
+      {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [{ type: 'text', text: texts.join('') }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: wire,
+      },
+      headers,
+    )
     return
   }
   startEventStream(res)
-  const chunk = (event: Record<string, unknown>) => res.write(eventStreamMessage('chunk', { bytes: Buffer.from(JSON.stringify(event)).toString('base64') }))
-  chunk({ type: 'message_start', message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage: { ...wire, output_tokens: 1 } } })
+  const chunk = (event: Record<string, unknown>) =>
+    res.write(eventStreamMessage('chunk', { bytes: Buffer.from(JSON.stringify(event)).toString('base64') }))
+  chunk({
+    type: 'message_start',
+    message: {
+      id,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [],
+      stop_reason: null,
+      usage: { ...wire, output_tokens: 1 },
+    },
+  })
   chunk({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
   for (const [i, text] of texts.entries()) {
     if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
@@ -102,26 +158,47 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
     chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })
   }
   chunk({ type: 'content_block_stop', index: 0 })
-  chunk({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output } })
+  chunk({
+    type: 'message_delta',
+    delta: { stop_reason: 'end_turn', stop_sequence: null },
+    usage: { output_tokens: usage.output },
+  })
   chunk({
     type: 'message_stop',
-    'amazon-bedrock-invocationMetrics': { inputTokenCount: usage.input, outputTokenCount: usage.output, invocationLatency: 120, firstByteLatency: 40 },
+    'amazon-bedrock-invocationMetrics': {
+      inputTokenCount: usage.input,
+      outputTokenCount: usage.output,
+      invocationLatency: 120,
+      firstByteLatency: 40,
+    },
   })
   res.end()
 }
 
 /** Start the Bedrock Runtime wire server (cleartext HTTP/2, like the SDK's default handler). Use `server.url` as the client's `endpoint`. */
 export async function startBedrockServer(): Promise<WireServer> {
-  return startWireServer(async (req, b, res) => {
-    if (b.status !== undefined && b.status >= 400) {
-      const type = b.status === 429 ? 'ThrottlingException' : b.status >= 500 ? 'InternalServerException' : 'ValidationException'
-      sendJson(res, b.status, { message: `scripted ${b.status}` }, { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, ...(b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {}) })
-      return
-    }
-    if (req.path.endsWith('/converse')) return converse(b, res, false)
-    if (req.path.endsWith('/converse-stream')) return converse(b, res, true)
-    if (req.path.endsWith('/invoke')) return invoke(req, b, res, false)
-    if (req.path.endsWith('/invoke-with-response-stream')) return invoke(req, b, res, true)
-    sendJson(res, 404, { message: `no route ${req.path}` }, { 'x-amzn-errortype': 'UnknownOperationException' })
-  }, { http2: true })
+  return startWireServer(
+    async (req, b, res) => {
+      if (b.status !== undefined && b.status >= 400) {
+        const type =
+          b.status === 429 ? 'ThrottlingException' : b.status >= 500 ? 'InternalServerException' : 'ValidationException'
+        sendJson(
+          res,
+          b.status,
+          { message: `scripted ${b.status}` },
+          {
+            'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
+            ...(b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {}),
+          },
+        )
+        return
+      }
+      if (req.path.endsWith('/converse')) return converse(b, res, false)
+      if (req.path.endsWith('/converse-stream')) return converse(b, res, true)
+      if (req.path.endsWith('/invoke')) return invoke(req, b, res, false)
+      if (req.path.endsWith('/invoke-with-response-stream')) return invoke(req, b, res, true)
+      sendJson(res, 404, { message: `no route ${req.path}` }, { 'x-amzn-errortype': 'UnknownOperationException' })
+    },
+    { http2: true },
+  )
 }

@@ -4,7 +4,20 @@
  * `delta.usage` carries the billed units).
  */
 import type { ServerResponse } from 'node:http'
-import { DEFAULT_USAGE, cut, pieces, sendJson, sleep, startSse, startWireServer, writeSse, type Behavior, type RecordedRequest, type WireServer, type WireUsage } from './base.js'
+import {
+  DEFAULT_USAGE,
+  cut,
+  pieces,
+  sendJson,
+  sleep,
+  startSse,
+  startWireServer,
+  writeSse,
+  type Behavior,
+  type RecordedRequest,
+  type WireServer,
+  type WireUsage,
+} from './base.js'
 
 export type { Behavior, WireServer, WireUsage } from './base.js'
 
@@ -23,12 +36,21 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
   const texts = pieces(b.chunks ?? 3, b.text)
   const id = `${Math.random().toString(36).slice(2)}`
   if (body['stream'] !== true) {
-    sendJson(res, 200, { id, finish_reason: 'COMPLETE', message: { role: 'assistant', content: [{ type: 'text', text: texts.join('') }] }, usage: cohereUsage(usage) })
+    sendJson(res, 200, {
+      id,
+      finish_reason: 'COMPLETE',
+      message: { role: 'assistant', content: [{ type: 'text', text: texts.join('') }] },
+      usage: cohereUsage(usage),
+    })
     return
   }
   startSse(res)
   const send = (data: Record<string, unknown>) => writeSse(res, data, data['type'] as string)
-  send({ id, type: 'message-start', delta: { message: { role: 'assistant', content: [], tool_plan: '', tool_calls: [], citations: [] } } })
+  send({
+    id,
+    type: 'message-start',
+    delta: { message: { role: 'assistant', content: [], tool_plan: '', tool_calls: [], citations: [] } },
+  })
   send({ type: 'content-start', index: 0, delta: { message: { content: { type: 'text', text: '' } } } })
   for (const [i, text] of texts.entries()) {
     if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
@@ -48,7 +70,12 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
 export async function startCohereServer(): Promise<WireServer> {
   return startWireServer(async (req, b, res) => {
     if (b.status !== undefined && b.status >= 400) {
-      sendJson(res, b.status, { message: `scripted ${b.status}` }, b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {})
+      sendJson(
+        res,
+        b.status,
+        { message: `scripted ${b.status}` },
+        b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {},
+      )
       return
     }
     if (req.path.endsWith('/v2/chat')) return chat(req, b, res)

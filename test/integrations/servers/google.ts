@@ -4,7 +4,20 @@
  * counts). Thinking tokens are reported apart from output (`thoughtsTokenCount`), cached input inside the prompt.
  */
 import type { ServerResponse } from 'node:http'
-import { DEFAULT_USAGE, cut, pieces, sendJson, sleep, startSse, startWireServer, writeSse, type Behavior, type RecordedRequest, type WireServer, type WireUsage } from './base.js'
+import {
+  DEFAULT_USAGE,
+  cut,
+  pieces,
+  sendJson,
+  sleep,
+  startSse,
+  startWireServer,
+  writeSse,
+  type Behavior,
+  type RecordedRequest,
+  type WireServer,
+  type WireUsage,
+} from './base.js'
 
 export type { Behavior, WireServer, WireUsage } from './base.js'
 
@@ -36,7 +49,12 @@ async function generate(req: RecordedRequest, b: Behavior, res: ServerResponse, 
   const texts = pieces(b.chunks ?? 3, b.text)
   const responseId = `resp_${Math.random().toString(36).slice(2)}`
   if (!stream) {
-    sendJson(res, 200, { candidates: [candidate(texts.join(''), true)], usageMetadata: geminiUsage(usage), modelVersion: model, responseId })
+    sendJson(res, 200, {
+      candidates: [candidate(texts.join(''), true)],
+      usageMetadata: geminiUsage(usage),
+      modelVersion: model,
+      responseId,
+    })
     return
   }
   startSse(res)
@@ -48,7 +66,12 @@ async function generate(req: RecordedRequest, b: Behavior, res: ServerResponse, 
     if (b.chunkDelayMs) await sleep(b.chunkDelayMs)
     if (res.destroyed) return
     const last = i === texts.length - 1
-    writeSse(res, { candidates: [candidate(text, last)], usageMetadata: geminiUsage(usage, last), modelVersion: model, responseId })
+    writeSse(res, {
+      candidates: [candidate(text, last)],
+      usageMetadata: geminiUsage(usage, last),
+      modelVersion: model,
+      responseId,
+    })
   }
   res.end()
 }
@@ -58,7 +81,12 @@ export async function startGoogleServer(): Promise<WireServer> {
   return startWireServer(async (req, b, res) => {
     if (b.status !== undefined && b.status >= 400) {
       const status = b.status === 429 ? 'RESOURCE_EXHAUSTED' : b.status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT'
-      sendJson(res, b.status, { error: { code: b.status, message: `scripted ${b.status}`, status } }, b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {})
+      sendJson(
+        res,
+        b.status,
+        { error: { code: b.status, message: `scripted ${b.status}`, status } },
+        b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {},
+      )
       return
     }
     if (req.path.endsWith(':generateContent')) return generate(req, b, res, false)

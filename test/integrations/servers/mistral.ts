@@ -3,7 +3,20 @@
  * chunk only (no opt-in flag), then `data: [DONE]`.
  */
 import type { ServerResponse } from 'node:http'
-import { DEFAULT_USAGE, cut, pieces, sendJson, sleep, startSse, startWireServer, writeSse, type Behavior, type RecordedRequest, type WireServer, type WireUsage } from './base.js'
+import {
+  DEFAULT_USAGE,
+  cut,
+  pieces,
+  sendJson,
+  sleep,
+  startSse,
+  startWireServer,
+  writeSse,
+  type Behavior,
+  type RecordedRequest,
+  type WireServer,
+  type WireUsage,
+} from './base.js'
 
 export type { Behavior, WireServer, WireUsage } from './base.js'
 
@@ -30,7 +43,13 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
     return
   }
   startSse(res)
-  writeSse(res, { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })
+  writeSse(res, {
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+  })
   for (const [i, text] of texts.entries()) {
     if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
       await sleep(30)
@@ -56,7 +75,17 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
 export async function startMistralServer(): Promise<WireServer> {
   return startWireServer(async (req, b, res) => {
     if (b.status !== undefined && b.status >= 400) {
-      sendJson(res, b.status, { object: 'error', message: `scripted ${b.status}`, type: b.status === 429 ? 'rate_limited' : 'invalid_request_error', code: String(b.status) }, b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {})
+      sendJson(
+        res,
+        b.status,
+        {
+          object: 'error',
+          message: `scripted ${b.status}`,
+          type: b.status === 429 ? 'rate_limited' : 'invalid_request_error',
+          code: String(b.status),
+        },
+        b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {},
+      )
       return
     }
     if (req.path.endsWith('/v1/chat/completions')) return chat(req, b, res)

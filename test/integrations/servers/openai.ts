@@ -29,7 +29,12 @@ export function chatUsage(u: WireUsage): Record<string, unknown> {
     completion_tokens: u.output,
     total_tokens: u.input + u.output,
     prompt_tokens_details: { cached_tokens: u.cacheRead ?? 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: u.reasoning ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: u.reasoning ?? 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   }
 }
 
@@ -62,7 +67,14 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
       object: 'chat.completion',
       created,
       model,
-      choices: [{ index: 0, message: { role: 'assistant', content: texts.join(''), refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: texts.join(''), refusal: null, annotations: [] },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
       ...(b.noUsage === true ? {} : { usage: chatUsage(usage) }),
       service_tier: usage.serviceTier ?? 'default',
       system_fingerprint: 'fp_local',
@@ -70,7 +82,14 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
     return
   }
   const includeUsage = (body['stream_options'] as { include_usage?: boolean } | undefined)?.include_usage === true
-  const base = { id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: 'fp_local' }
+  const base = {
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    service_tier: 'default',
+    system_fingerprint: 'fp_local',
+  }
   const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
     ...base,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
@@ -93,7 +112,13 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
   res.end()
 }
 
-function responseObject(model: string, status: string, text: string, usage: Record<string, unknown> | null, tier: string): Record<string, unknown> {
+function responseObject(
+  model: string,
+  status: string,
+  text: string,
+  usage: Record<string, unknown> | null,
+  tier: string,
+): Record<string, unknown> {
   return {
     id: 'resp_local',
     object: 'response',
@@ -107,7 +132,15 @@ function responseObject(model: string, status: string, text: string, usage: Reco
     model,
     output:
       status === 'completed'
-        ? [{ id: 'msg_local', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text }] }]
+        ? [
+            {
+              id: 'msg_local',
+              type: 'message',
+              status: 'completed',
+              role: 'assistant',
+              content: [{ type: 'output_text', annotations: [], logprobs: [], text }],
+            },
+          ]
         : [],
     parallel_tool_calls: true,
     previous_response_id: null,
@@ -133,16 +166,37 @@ async function responses(req: RecordedRequest, b: Behavior, res: ServerResponse)
   const texts = pieces(b.chunks ?? 3, b.text)
   const text = texts.join('')
   if (body['stream'] !== true) {
-    sendJson(res, 200, responseObject(model, 'completed', text, b.noUsage === true ? null : responsesUsage(usage), usage.serviceTier ?? 'default'))
+    sendJson(
+      res,
+      200,
+      responseObject(
+        model,
+        'completed',
+        text,
+        b.noUsage === true ? null : responsesUsage(usage),
+        usage.serviceTier ?? 'default',
+      ),
+    )
     return
   }
   let seq = 0
-  const send = (event: Record<string, unknown>) => writeSse(res, { ...event, sequence_number: seq++ }, event['type'] as string)
+  const send = (event: Record<string, unknown>) =>
+    writeSse(res, { ...event, sequence_number: seq++ }, event['type'] as string)
   startSse(res)
   send({ type: 'response.created', response: responseObject(model, 'in_progress', '', null, 'auto') })
   send({ type: 'response.in_progress', response: responseObject(model, 'in_progress', '', null, 'auto') })
-  send({ type: 'response.output_item.added', output_index: 0, item: { id: 'msg_local', type: 'message', status: 'in_progress', content: [], role: 'assistant' } })
-  send({ type: 'response.content_part.added', item_id: 'msg_local', output_index: 0, content_index: 0, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } })
+  send({
+    type: 'response.output_item.added',
+    output_index: 0,
+    item: { id: 'msg_local', type: 'message', status: 'in_progress', content: [], role: 'assistant' },
+  })
+  send({
+    type: 'response.content_part.added',
+    item_id: 'msg_local',
+    output_index: 0,
+    content_index: 0,
+    part: { type: 'output_text', annotations: [], logprobs: [], text: '' },
+  })
   for (const [i, delta] of texts.entries()) {
     if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
       await sleep(30) // let the chunks already written reach the client, then drop the connection
@@ -150,10 +204,33 @@ async function responses(req: RecordedRequest, b: Behavior, res: ServerResponse)
     }
     if (b.chunkDelayMs) await sleep(b.chunkDelayMs)
     if (res.destroyed) return
-    send({ type: 'response.output_text.delta', item_id: 'msg_local', output_index: 0, content_index: 0, delta, logprobs: [] })
+    send({
+      type: 'response.output_text.delta',
+      item_id: 'msg_local',
+      output_index: 0,
+      content_index: 0,
+      delta,
+      logprobs: [],
+    })
   }
-  send({ type: 'response.output_text.done', item_id: 'msg_local', output_index: 0, content_index: 0, text, logprobs: [] })
-  send({ type: 'response.completed', response: responseObject(model, 'completed', text, b.noUsage === true ? null : responsesUsage(usage), usage.serviceTier ?? 'default') })
+  send({
+    type: 'response.output_text.done',
+    item_id: 'msg_local',
+    output_index: 0,
+    content_index: 0,
+    text,
+    logprobs: [],
+  })
+  send({
+    type: 'response.completed',
+    response: responseObject(
+      model,
+      'completed',
+      text,
+      b.noUsage === true ? null : responsesUsage(usage),
+      usage.serviceTier ?? 'default',
+    ),
+  })
   res.end()
 }
 
@@ -174,7 +251,9 @@ function images(req: RecordedRequest, b: Behavior, res: ServerResponse): void {
   sendJson(res, 200, {
     created: 1756743010,
     background: 'opaque',
-    data: [{ b64_json: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==' }],
+    data: [
+      { b64_json: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==' },
+    ],
     output_format: 'png',
     quality: 'medium',
     size: '1024x1024',

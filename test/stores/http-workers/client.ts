@@ -54,7 +54,12 @@ async function oneCall(i: number): Promise<void> {
   const callId = `${options.prefix}c${i}`
   let admitted: boolean
   try {
-    const r = await store.reserve({ callId, now: T0, holdExpiresAt: T0 + 60_000, entries: [{ key: options.key, amount, limit, expiresAt: null }] })
+    const r = await store.reserve({
+      callId,
+      now: T0,
+      holdExpiresAt: T0 + 60_000,
+      entries: [{ key: options.key, amount, limit, expiresAt: null }],
+    })
     admitted = r.ok
   } catch (error) {
     // The manager's default `onStoreError: 'deny'`: a store that cannot answer admits nothing.
@@ -84,14 +89,21 @@ async function main(): Promise<void> {
   }
   if (options.mode === 'withBudget') {
     const manager = new BudgetManager({ store })
-    const call = withBudget(async (i: number) => i, { manager, context: { user: options.user! }, estimate: 0.01, cost: () => 0.01 })
+    const call = withBudget(async (i: number) => i, {
+      manager,
+      context: { user: options.user! },
+      estimate: 0.01,
+      cost: () => 0.01,
+    })
     await Promise.all(
       Array.from({ length: options.calls ?? 250 }, async (_, i) => {
         try {
           await call(i)
           out(`admitted ${options.prefix}c${i}`)
         } catch (error) {
-          out(`${(error as { code?: string }).code === 'BUDGET_EXCEEDED' ? 'refused' : 'denied'} ${options.prefix}c${i} ${(error as { code?: string }).code ?? String(error)}`)
+          out(
+            `${(error as { code?: string }).code === 'BUDGET_EXCEEDED' ? 'refused' : 'denied'} ${options.prefix}c${i} ${(error as { code?: string }).code ?? String(error)}`,
+          )
         }
       }),
     )
