@@ -86,11 +86,9 @@ const definitionSchema = z
     softBudget: usd('softBudget').optional(),
     alertThresholds: z
       .array(
-        z
-          .number()
-          .refine((n) => Number.isFinite(n) && n > 0 && n <= 10, {
-            message: '`alertThresholds` entries must be fractions of maxBudget in (0, 10], e.g. 0.8',
-          }),
+        z.number().refine((n) => Number.isFinite(n) && n > 0 && n <= 10, {
+          message: '`alertThresholds` entries must be fractions of maxBudget in (0, 10], e.g. 0.8',
+        }),
         {
           error: '`alertThresholds` must be an array of fractions such as `[0.5, 0.8, 1]`',
         },

@@ -17,7 +17,6 @@ import {
   InvalidInputError,
   RateLimitError,
   StorageError,
-  isBudgetError,
   isBudgetExceededError,
 } from '../errors.js'
 import { memoryStore } from '../stores/memory.js'
@@ -42,7 +41,6 @@ import type {
 } from '../stores/types.js'
 import {
   type BudgetDefinition,
-  type BudgetIncrease,
   type OnExceeded,
   type StoredDefinition,
   fromStoredJson,
@@ -53,7 +51,7 @@ import {
 import { type BudgetEventName, type BudgetEvents, type BudgetListener, type EventWindow, EventHub } from './events.js'
 import { type LedgerUnit, flatString, ledgerKey, modelPrefix, scopePrefix } from '../stores/ledger/keys.js'
 import { MAX_NANO, formatNano, fractionOfNano, nanoToUsd, usdInputToNano, usdToNano } from './money.js'
-import { type EstimateRequest, estimateRequest, inputCostNano, priceUsage, usageTokens } from './pricing.js'
+import { type EstimateRequest, estimateRequest } from './pricing.js'
 import { type SpendQuery, type SpendReport, filterRecords } from './records.js'
 import { spendReport } from './spend-report.js'
 import {
@@ -64,11 +62,9 @@ import {
   type ScopeType,
   SCOPE_TYPES,
   parseScope,
-  parseUser,
   resolveContext,
   scopeKey,
   validateId,
-  validateMetadata,
 } from './scopes.js'
 import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
 import { forecastWindow } from './forecast.js'

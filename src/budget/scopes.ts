@@ -41,6 +41,7 @@ export const MAX_TAGS = 32
 
 const SCOPE_TYPE_SET: ReadonlySet<string> = new Set(SCOPE_TYPES)
 // C0 and C1 control characters, DEL, and lone surrogates are refused in ids.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u
 
 function describe(value: unknown): string {

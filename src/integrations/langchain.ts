@@ -107,6 +107,8 @@ interface Run {
 
 /** The part of a LangChain runnable {@link BudgetCallbackHandler.stream} uses. */
 export interface StreamableRunnable<TInput, TChunk> {
+  // LangChain's RunnableConfig: typed loosely so any runnable (its options are invariant) fits.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   stream(input: TInput, options?: any): Promise<AsyncIterable<TChunk>>
 }
 

@@ -12,7 +12,7 @@ export type Outcome = { kind: 'end' } | { kind: 'cancel' } | { kind: 'abort' } |
 /** Observes a metered body. */
 export interface BodyObserver {
   /** For SSE bodies: each event; return `false` to drop it from what the SDK sees. */
-  onEvent?(event: SseEvent): boolean | void
+  onEvent?(event: SseEvent): boolean | undefined
   /** For other bodies: the whole text at the end. */
   onText?(text: string): void
   /** Called exactly once when the body ends, errors, is cancelled or aborted. Awaited before the SDK sees the end. */

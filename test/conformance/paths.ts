@@ -3,7 +3,6 @@
  * real SDK package against the local wire servers. A driver makes one call and ends it the way it is told: read to
  * the end, `break` out of the stream after the first piece, or abort it after the first piece.
  */
-import { createAnthropic } from '@ai-sdk/anthropic'
 import { createOpenAI } from '@ai-sdk/openai'
 import Anthropic from '@anthropic-ai/sdk'
 import { ChatAnthropic } from '@langchain/anthropic'

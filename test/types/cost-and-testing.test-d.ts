@@ -53,7 +53,8 @@ describe('calculateCost', () => {
     expectTypeOf(cost.toJSON().exact).toEqualTypeOf<ExactCost>()
     expectTypeOf(cost.toJSON()).not.toHaveProperty('toJSON')
     // `exact` is read-only.
-    // @ts-expect-error readonly
+    // @ts-expect-error `exact` is readonly: assigning it must not compile
+    // eslint-disable-next-line no-self-assign -- the assignment is what is type-tested
     cost.exact = cost.exact
     // `model` may come from the usage (a provider response names its model); `usage` is required.
     calculateCost({ usage: { model: 'gpt-4o', prompt_tokens: 1 } })
@@ -73,6 +74,7 @@ describe('runStoreContract', () => {
     expectTypeOf(runStoreContract).toBeCallableWith(it, async () => memoryStore(), { concurrency: 100 })
     expectTypeOf(runStoreContract).toBeCallableWith(test, (): Promise<BudgetStore> => Promise.resolve(memoryStore()))
     expectTypeOf(runStoreContract).parameter(1).toEqualTypeOf<MakeStore>()
+    // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- the function returns nothing
     expectTypeOf(runStoreContract).returns.toEqualTypeOf<void>()
     // @ts-expect-error the factory must return a store
     runStoreContract(it, () => ({ get: () => 1 }))

@@ -53,7 +53,7 @@ async function readSource(from: string, timeoutMs: number): Promise<string> {
               ? error.cause.message
               : error.message
             : String(error)
-      throw new Error(`GET ${from}: ${reason}`)
+      throw new Error(`GET ${from}: ${reason}`, { cause: error })
     }
     if (!response.ok) throw new Error(`GET ${from}: HTTP ${response.status} ${response.statusText}`)
     try {
@@ -61,6 +61,7 @@ async function readSource(from: string, timeoutMs: number): Promise<string> {
     } catch (error) {
       throw new Error(
         `GET ${from}: ${error instanceof Error && error.name === 'TimeoutError' ? `body not received within ${timeoutMs} ms` : String(error)}`,
+        { cause: error },
       )
     }
   }
@@ -152,7 +153,7 @@ async function buildTable(
 /** Refuses an `--out` whose directory does not exist, before anything is downloaded. */
 function checkOutDirectory(path: string): void {
   const dir = dirname(path)
-  let ok = false
+  let ok: boolean
   try {
     ok = statSync(dir).isDirectory()
   } catch {

@@ -157,6 +157,7 @@ export class WireServer {
  * AWS SDK's default request handler speaks it; the compatibility API keeps the handlers the same.
  */
 export async function startWireServer(handler: Handler, options: { http2?: boolean } = {}): Promise<WireServer> {
+  // eslint-disable-next-line prefer-const -- assigned once the server that the handler below belongs to exists
   let wire: WireServer | undefined
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     void wire!.handle(req, res)
