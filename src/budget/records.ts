@@ -25,7 +25,8 @@ export type SpendGroupBy =
   | 'deployment'
   | 'status'
 
-const GROUP_BY: readonly SpendGroupBy[] = [
+/** Every way spend can be grouped, in the order reports list them. */
+export const SPEND_GROUP_BY: readonly SpendGroupBy[] = [
   'day',
   'month',
   'model',
@@ -124,12 +125,12 @@ function checkQuery(query: SpendQuery): { scope: Scope | undefined; groupBy: rea
   const scope = query.scope === undefined ? undefined : parseScope(query.scope, 'query.scope')
   const groupBy = query.groupBy ?? []
   if (!Array.isArray(groupBy))
-    throw new InvalidInputError('groupBy', `\`groupBy\` must be an array of ${GROUP_BY.join(', ')}`)
+    throw new InvalidInputError('groupBy', `\`groupBy\` must be an array of ${SPEND_GROUP_BY.join(', ')}`)
   for (const g of groupBy) {
-    if (!GROUP_BY.includes(g))
+    if (!SPEND_GROUP_BY.includes(g))
       throw new InvalidInputError(
         'groupBy',
-        `\`groupBy\` entries must be ${GROUP_BY.join(', ')}; got ${JSON.stringify(String(g).slice(0, 40))}`,
+        `\`groupBy\` entries must be ${SPEND_GROUP_BY.join(', ')}; got ${JSON.stringify(String(g).slice(0, 40))}`,
       )
   }
   if (query.tags !== undefined && !Array.isArray(query.tags))

@@ -7,7 +7,13 @@
  */
 import { z } from 'zod'
 import { BudgetManager, type BudgetManagerOptions } from '../budget/manager.js'
-import { recordsToCsv, recordsToJsonLines, type SpendGroupBy, type SpendQuery } from '../budget/records.js'
+import {
+  recordsToCsv,
+  recordsToJsonLines,
+  SPEND_GROUP_BY,
+  type SpendGroupBy,
+  type SpendQuery,
+} from '../budget/records.js'
 import type { BudgetDefinition } from '../budget/definition.js'
 import { InvalidInputError } from '../errors.js'
 import type { BudgetStore } from '../stores/types.js'
@@ -40,21 +46,7 @@ const updateSchema = z.object({
 })
 const deleteSchema = z.object({ scope, reason })
 
-const GROUP_BY = new Set<string>([
-  'day',
-  'month',
-  'model',
-  'modelServed',
-  'provider',
-  'user',
-  'team',
-  'org',
-  'key',
-  'endUser',
-  'tag',
-  'deployment',
-  'status',
-])
+const GROUP_BY = new Set<string>(SPEND_GROUP_BY)
 
 function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body)

@@ -10,6 +10,7 @@ import { BudgetManager, type BudgetStatus } from '../../budget/manager.js'
 import { formatNano } from '../../budget/money.js'
 import {
   type SpendGroup,
+  SPEND_GROUP_BY,
   type SpendGroupBy,
   type SpendReport,
   aggregateSpend,
@@ -23,21 +24,7 @@ import type { BudgetStore, SpendRecord, StoredBudget } from '../../stores/types.
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
 import { STORE_FORMS, openStore } from '../store-url.js'
 
-const GROUP_BY: readonly SpendGroupBy[] = [
-  'day',
-  'month',
-  'model',
-  'modelServed',
-  'provider',
-  'user',
-  'team',
-  'org',
-  'key',
-  'endUser',
-  'tag',
-  'deployment',
-  'status',
-]
+const GROUP_BY = SPEND_GROUP_BY
 const FORMATS = ['table', 'csv', 'jsonl', 'json'] as const
 type Format = (typeof FORMATS)[number]
 /** Sections of the default table, after `day` and `model`, shown when some record has a value. */
