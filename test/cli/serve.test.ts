@@ -39,7 +39,7 @@ describe('llm-budget serve', () => {
     const missing = await run(['--store', 'memory'])
     expect(missing.code).toBe(2)
     expect(missing.output).toMatch(/--token-file is required/)
-    const bad = await run(['--store', 'postgres://x', '--token-file', tokenFile, '--port', '0'])
+    const bad = await run(['--store', 'mysql://x', '--token-file', tokenFile, '--port', '0'])
     expect(bad.code).toBe(2)
     expect(bad.output).toMatch(/--store must be/)
   })
