@@ -10,6 +10,8 @@
  *
  * @packageDocumentation
  */
+import { z } from 'zod'
+import { parseOptions } from '../internal/options.js'
 import { BudgetConfigError } from '../errors.js'
 import type {
   BudgetExceededEvent,
@@ -157,7 +159,18 @@ export async function post(
 }
 
 /** A sink that `POST`s each alert as JSON (`{ event: 'threshold.crossed', scope, spend, ... }`) to a URL. */
+/** The option names of each sink: unknown keys are refused (values keep their own checks below). */
+function knownKeys(where: string, options: unknown, names: readonly string[]): void {
+  parseOptions(
+    where,
+    z.object(Object.fromEntries([...DELIVERY_KEYS, ...names].map((n) => [n, z.unknown().optional()]))),
+    options,
+  )
+}
+const DELIVERY_KEYS = ['attempts', 'retryDelayMs', 'onError', 'onDelivered'] as const
+
 export function webhookSink(options: WebhookSinkOptions): AlertSink {
+  knownKeys('webhookSink()', options, ['url', 'headers', 'timeoutMs', 'fetch'])
   const url = checkUrl('url', options.url)
   const fetchImpl = options.fetch ?? globalThis.fetch
   if (typeof fetchImpl !== 'function') throw new BudgetConfigError('fetch', 'no global `fetch`; pass `fetch`')
@@ -178,6 +191,7 @@ export interface SlackSinkOptions extends DeliveryOptions {
 
 /** A sink that posts each alert as a message to a Slack incoming webhook. */
 export function slackSink(options: SlackSinkOptions): AlertSink {
+  knownKeys('slackSink()', options, ['webhookUrl', 'timeoutMs', 'fetch'])
   const url = checkUrl('webhookUrl', options.webhookUrl)
   const fetchImpl = options.fetch ?? globalThis.fetch
   if (typeof fetchImpl !== 'function') throw new BudgetConfigError('fetch', 'no global `fetch`; pass `fetch`')
@@ -196,6 +210,7 @@ export interface EmailSinkOptions extends DeliveryOptions {
 
 /** A sink that emails each alert through your `send` function. */
 export function emailSink(options: EmailSinkOptions): AlertSink {
+  knownKeys('emailSink()', options, ['send', 'to'])
   if (typeof options.send !== 'function')
     throw new BudgetConfigError('send', '`send` must be a function `({ to, subject, text }) => Promise`')
   if (!Array.isArray(options.to) || options.to.length === 0)

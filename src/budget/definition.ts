@@ -1,5 +1,5 @@
 /**
- * Budget definitions (SPEC 4.2), validated with zod when they are given. Every problem is a
+ * Budget definitions, validated with zod when they are given. Every problem is a
  * `BudgetConfigError` that names the field and says how to fix it. Limits are converted to integer nano-USD
  * exactly; a limit a store cannot hold exactly (above about $9.007M per counter and window) is refused.
  *

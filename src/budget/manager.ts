@@ -1,5 +1,5 @@
 /**
- * `BudgetManager` (SPEC 4.5): budgets per scope on an exact, atomic, windowed ledger.
+ * `BudgetManager`: budgets per scope on an exact, atomic, windowed ledger.
  *
  * A call is admitted by reserving its worst case on every ledger key it counts against (one key per
  * applicable budget, window and unit) in one atomic store operation, then committing the actual cost or

@@ -1,5 +1,5 @@
 /**
- * Scopes (what a budget belongs to) and call contexts (what a call counts against), SPEC 4.1.
+ * Scopes (what a budget belongs to) and call contexts (what a call counts against).
  *
  * User strings are data, never object keys: ids like `__proto__` or `constructor` are ordinary ids, and
  * every lookup by id goes through a `Map`.

@@ -1,6 +1,6 @@
 /**
- * `withBudget(fn, options)` (SPEC 7): wraps any function that calls an LLM so that every call reserves its
- * worst case first, then commits the actual cost or releases the hold, on every exit path (SPEC 5.3).
+ * `withBudget(fn, options)`: wraps any function that calls an LLM so that every call reserves its
+ * worst case first, then commits the actual cost or releases the hold, on every exit path.
  *
  * @packageDocumentation
  */

@@ -8,7 +8,7 @@ import type { DataVersion } from './table.js'
 export type { DataVersion, PriceSource, CompactPriceTable } from './table.js'
 
 /**
- * Token usage of one call, the same for every provider (SPEC 3.2). Produced by {@link normalizeUsage}.
+ * Token usage of one call, the same for every provider. Produced by {@link normalizeUsage}.
  * Input counts include cache reads and writes; output counts include reasoning.
  */
 export interface NormalizedUsage {

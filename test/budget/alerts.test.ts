@@ -94,3 +94,17 @@ describe('alert sinks', () => {
     expect(() => webhookSink({ url: 'https://example.com', attempts: 0 })).toThrow(BudgetConfigError)
   })
 })
+
+describe('sink options', () => {
+  it('refuse unknown keys with the closest known one', () => {
+    expect(() => slackSink({ webhookUrl: 'https://hooks.slack.com/x', timeout: 5 } as never)).toThrow(
+      'Did you mean `timeoutMs`?',
+    )
+    expect(() => webhookSink({ url: 'https://example.com/hook', atempts: 2 } as never)).toThrow(
+      'Did you mean `attempts`?',
+    )
+    expect(() => emailSink({ send: async () => undefined, to: ['a@example.com'], too: [] } as never)).toThrow(
+      /emailSink\(\) has no option/,
+    )
+  })
+})
