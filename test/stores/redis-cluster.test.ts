@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isStorageError } from '../../src/errors.js'
 import { redisStore, type RedisBudgetStore } from '../../src/stores/redis.js'
 import { runStoreContract } from '../../src/testing/index.js'
-import { WITHOUT_ROLLUPS } from './contract-groups.js'
 import { spyPipelines } from '../helpers/pipeline-spy.js'
 import { startRedisCluster, type RedisCluster, type RedisClusterNode } from '../helpers/redis-cluster.js'
 
@@ -87,15 +86,11 @@ const clients = () =>
   ] as const
 
 describe('redisStore on Redis Cluster with ioredis', () => {
-  runStoreContract(it, () => redisStore({ client: io, prefix: uniquePrefix(), time: 'client' }), {
-    groups: WITHOUT_ROLLUPS,
-  })
+  runStoreContract(it, () => redisStore({ client: io, prefix: uniquePrefix(), time: 'client' }))
 })
 
 describe('redisStore on Redis Cluster with node-redis', () => {
-  runStoreContract(it, () => redisStore({ client: node, prefix: uniquePrefix(), time: 'client' }), {
-    groups: WITHOUT_ROLLUPS,
-  })
+  runStoreContract(it, () => redisStore({ client: node, prefix: uniquePrefix(), time: 'client' }))
 })
 
 describe.each(clients())('redisStore on Redis Cluster (%s)', (_name, client, kind) => {
@@ -145,6 +140,8 @@ describe.each(clients())('redisStore on Redis Cluster (%s)', (_name, client, kin
         `{${prefix}}:live`,
         `{${prefix}}:r`,
         `{${prefix}}:rm`,
+        `{${prefix}}:u:${new Date(now).toISOString().slice(0, 10)}`,
+        `{${prefix}}:ud`,
       ]
       for (const target of cluster.nodes)
         expect(await keysOn(target, `{${prefix}}:*`)).toEqual(target === owner ? expected : [])
