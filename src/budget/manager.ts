@@ -70,20 +70,8 @@ import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './w
 import { forecastWindow } from './forecast.js'
 import { claimOnce, projectedCrossing } from './forecast-alert.js'
 
-export type {
-  Clock,
-  BudgetManagerOptions,
-  Estimate,
-  ReserveOptions,
-  CommitInput,
-  CallStatus,
-  Overshoot,
-  CommitOutcome,
-  Reservation,
-  BudgetInfo,
-  BudgetStatus,
-  IncreaseInput,
-} from './manager-types.js'
+// The public types of the manager live in manager-types.ts; re-exported here for its importers.
+export type * from './manager-types.js'
 import type {
   Clock,
   BudgetManagerOptions,

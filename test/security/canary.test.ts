@@ -30,8 +30,8 @@ import {
   recordsToJsonLines,
   reportToCsv,
   withBudget,
-  type SpendGroupBy,
 } from '../../src/index.js'
+import { SPEND_GROUP_BY } from '../../src/budget/records.js'
 import { BudgetExceededError } from '../../src/errors.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'
 import { fileStore } from '../../src/stores/file.js'
@@ -387,21 +387,7 @@ async function writeControl(manager: BudgetManager): Promise<void> {
 
 /** Everything the manager's API and exports show, scanned as one text per view. */
 async function scanManagerViews(label: string, manager: BudgetManager): Promise<boolean> {
-  const groupBy: SpendGroupBy[] = [
-    'day',
-    'month',
-    'model',
-    'modelServed',
-    'provider',
-    'user',
-    'team',
-    'org',
-    'key',
-    'endUser',
-    'tag',
-    'deployment',
-    'status',
-  ]
+  const groupBy = [...SPEND_GROUP_BY]
   const records = await manager.spendRecords({})
   expect(records.length).toBeGreaterThanOrEqual(10)
   const report = await manager.querySpend({ groupBy })
