@@ -55,6 +55,18 @@ export interface FileStoreOptions {
    */
   maxRecords?: number
   /**
+   * Spend records whose `endedAt` is older than this many milliseconds are dropped (checked once a minute of store
+   * time, in the replay of the journal as when first written; the disk space is reclaimed by the next compaction).
+   * Stored in the journal like `maxRecords`. Default `Infinity` (only `maxRecords` applies).
+   */
+  recordRetentionMs?: number
+  /**
+   * Daily rollups (per UTC day, scope and model) older than this many milliseconds are dropped. Stored in the
+   * journal like `maxRecords`. Default 400 days. A rollup row takes about 300 bytes of memory and of snapshot; a call
+   * adds to one row per scope it names (global, user, team, ...).
+   */
+  rollupRetentionMs?: number
+  /**
    * Compact (snapshot the state, start a fresh journal) when the journal grows beyond this many bytes. Default 32 MiB
    * (about 125,000 operations), which keeps opening a store well under a second.
    */
