@@ -7,6 +7,7 @@ import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { runStoreContract } from '../../src/testing/index.js'
 import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
+import { retentionTests } from './retention-cases.js'
 
 const TOKEN = 'test-token-0123456789abcdef'
 
@@ -88,6 +89,22 @@ describe('httpStore against a server backed by memoryStore', () => {
       await store.close()
       own.closeAllConnections()
       await new Promise((resolve) => own.close(resolve))
+    }
+  })
+})
+
+describe('httpStore retention (the server store evicts; rollups and coverage come over HTTP)', () => {
+  retentionTests(async (options) => {
+    const backing = memoryStore(options)
+    const own = await startBudgetServer({ store: backing, auth: { tokens: { [TOKEN]: 'retention' } } })
+    const store = httpStore({ url: own.url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false })
+    return {
+      ...store,
+      close: async () => {
+        await store.close()
+        await own.close()
+        await backing.close()
+      },
     }
   })
 })
