@@ -9,12 +9,7 @@
  * @internal Used by the handler.
  */
 import { MAX_CALL_ID_LENGTH, MAX_KEY_LENGTH, MAX_SCOPE_LENGTH } from './ledger/ledger.js'
-import {
-  MAX_ROLLUP_SCOPE_LENGTH,
-  ROLLUP_SCOPE_TYPES,
-  TENANT_FIELD,
-  validateRollupQuery,
-} from './ledger/rollups.js'
+import { MAX_ROLLUP_SCOPE_LENGTH, ROLLUP_SCOPE_TYPES, TENANT_FIELD, validateRollupQuery } from './ledger/rollups.js'
 import { InvalidInputError } from '../errors.js'
 import type { BudgetStore, HistoryEntry, RollupRow, SpendRecord, StoredBudget } from './types.js'
 

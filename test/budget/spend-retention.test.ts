@@ -54,7 +54,8 @@ const stores: [string, (maxRecords: number) => Promise<Opened>][] = [
   ['fileStore', async (maxRecords) => plain(fileStore({ path: join(root, `f${++opened}`), maxRecords }))],
   [
     'redisStore',
-    async (maxRecords) => plain(redisStore({ client: io, prefix: `sr${process.pid}-${++opened}`, time: 'client', maxRecords })),
+    async (maxRecords) =>
+      plain(redisStore({ client: io, prefix: `sr${process.pid}-${++opened}`, time: 'client', maxRecords })),
   ],
   [
     'httpStore (server backed by memoryStore)',
@@ -135,7 +136,8 @@ describe.each(stores)('spend past record retention: %s', (_name, open) => {
   it('combines rollups of earlier days with the records of later ones, and says partial when it cannot', async () => {
     const { manager, clock, close } = await setup()
     try {
-      for (let i = 0; i < 12; i++) await manager.record({ user: 'bob', tags: ['batch'] }, { cost: 0.5, model: 'gpt-4o' })
+      for (let i = 0; i < 12; i++)
+        await manager.record({ user: 'bob', tags: ['batch'] }, { cost: 0.5, model: 'gpt-4o' })
       clock.advance(DAY)
       for (let i = 0; i < 3; i++) await manager.record({ user: 'bob' }, { cost: 1, model: 'gpt-4o' })
       const all = await manager.querySpend({ scope: 'user:bob', groupBy: ['day'] })

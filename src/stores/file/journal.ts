@@ -185,9 +185,7 @@ export class Journal {
     let state: LedgerState
     try {
       state =
-        header.snapshot === null
-          ? ledger.createLedger(header.retention)
-          : this.#loadSnapshot(header.snapshot, header)
+        header.snapshot === null ? ledger.createLedger(header.retention) : this.#loadSnapshot(header.snapshot, header)
     } catch (error) {
       if (attempt < 3 && this.#replaced()) return this.load(attempt + 1)
       throw error
