@@ -1,35 +1,79 @@
-// Daily rollups over HTTP are scoped per tenant: two tenants of one budget server (memory and file backing stores)
-// spend under the same user, model and tag; each sees only its own rollup rows, whatever scopes it asks for, and
+// Daily rollups over HTTP are scoped per tenant: two tenants of one budget server (memory, file, Redis and
+// PostgreSQL backing stores, each real) spend under the same user, model and tag; each sees only its own rollup rows, whatever scopes it asks for, and
 // its spend reports stay exact after the shared store evicted records.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
 import { fileStore } from '../../src/stores/file.js'
 import { httpStore, type HttpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
+import { postgresStore } from '../../src/stores/postgres.js'
+import { redisStore } from '../../src/stores/redis.js'
 import type { BudgetStore, RollupRow } from '../../src/stores/types.js'
 import { fakeClock } from '../../src/testing/index.js'
 import { startBudgetServer } from '../helpers/budget-server.js'
+import { type PostgresServer, startPostgresServer } from '../helpers/postgres-server.js'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 
 const TOKEN_A = 'tenant-a-token-0123456789abcdef'
 const TOKEN_B = 'tenant-b-token-0123456789abcdef'
-const T0 = Date.UTC(2026, 10, 29, 9)
+// In the future, so that no store's physical expiry (Redis keys) takes a window away while the test reads it.
+const T0 = Date.UTC(2031, 10, 29, 9)
 
 const root = mkdtempSync(join(tmpdir(), 'llm-budget-tenant-rollups-'))
-afterAll(() => rmSync(root, { recursive: true, force: true }))
+let redis: RedisServer
+let io: Redis
+let postgres: PostgresServer
+let admin: pg.Pool
+const pools: pg.Pool[] = []
+let lastPool: pg.Pool | undefined
+let opened = 0
 
-const backings: [string, () => BudgetStore][] = [
-  ['memoryStore', () => memoryStore({ maxRecords: 8 })],
-  ['fileStore', () => fileStore({ path: join(root, `f${Date.now()}-${Math.random()}`), maxRecords: 8 })],
+beforeAll(async () => {
+  ;[redis, postgres] = await Promise.all([startRedisServer(), startPostgresServer()])
+  io = new Redis(redis.port, '127.0.0.1')
+  admin = new pg.Pool({ connectionString: postgres.url, max: 2 })
+  admin.on('error', () => undefined)
+}, 60_000)
+
+afterAll(async () => {
+  io?.disconnect()
+  for (const pool of pools) await pool.end()
+  await admin?.end()
+  await Promise.all([redis?.stop(), postgres?.stop()])
+  rmSync(root, { recursive: true, force: true })
+})
+
+/** A pool on a new, empty database. */
+async function freshPool(): Promise<pg.Pool> {
+  const name = `tenant_rollups_${++opened}`
+  await admin.query(`CREATE DATABASE ${name}`)
+  const pool = new pg.Pool({ connectionString: postgres.url.replace(/\/postgres$/, `/${name}`), max: 4 })
+  pool.on('error', () => undefined)
+  pools.push(pool)
+  lastPool = pool
+  return pool
+}
+
+const backings: [string, () => Promise<BudgetStore>][] = [
+  ['memoryStore', async () => memoryStore({ maxRecords: 8 })],
+  ['fileStore', async () => fileStore({ path: join(root, `f${++opened}`), maxRecords: 8 })],
+  [
+    'redisStore',
+    async () => redisStore({ client: io, prefix: `tr${process.pid}-${++opened}`, time: 'client', maxRecords: 8 }),
+  ],
+  ['postgresStore', async () => postgresStore({ pool: await freshPool(), maxRecords: 8 })],
 ]
 
 const sum = (rows: RollupRow[], field: 'calls' | 'costNanoUsd'): number => rows.reduce((n, r) => n + r[field], 0)
 
-describe.each(backings)('rollups of two tenants on one server backed by %s', (_name, makeBacking) => {
+describe.each(backings)('rollups of two tenants on one server backed by %s', (name, makeBacking) => {
   it('each tenant sees only its own rows, under its own scope names, and its reports stay exact', async () => {
-    const backing = makeBacking()
+    const backing = await makeBacking()
     const server = await startBudgetServer({
       store: backing,
       auth: { tokens: { [TOKEN_A]: 'a', [TOKEN_B]: 'b' } },
@@ -94,6 +138,22 @@ describe.each(backings)('rollups of two tenants on one server backed by %s', (_n
         ['b/user:alice', 10],
       ])
 
+      if (name === 'postgresStore') {
+        // The SQL of docs/stores/postgres.md for one tenant's spend per user, and the tenant in the spend log.
+        const perUser = await lastPool!.query(
+          `SELECT substr(scope, length('a/user:') + 1) AS "user", sum(spend_nano_usd) / 1e9 AS usd
+           FROM llm_budget_daily_spend WHERE scope LIKE 'a/user:%' GROUP BY 1 ORDER BY usd DESC`,
+        )
+        expect(perUser.rows.map((r: { user: string; usd: string }) => [r.user, Number(r.usd)])).toEqual([
+          ['alice', 0.15],
+        ])
+        const logged = await lastPool!.query(
+          "SELECT record->>'tenant' AS tenant, count(*)::int AS n FROM llm_budget_spend_logs GROUP BY 1 ORDER BY 1",
+        )
+        expect(logged.rows.length).toBeGreaterThan(0)
+        for (const row of logged.rows as { tenant: string }[]) expect(['a', 'b']).toContain(row.tenant)
+      }
+
       // The shared store kept 8 of 26 records: each tenant's totals still come out exact, from its rollups.
       expect((await backing.queryRecords({})).length).toBeLessThanOrEqual(8)
       expect(await managerA.getCurrentCost('alice')).toBe(0.15)
@@ -111,7 +171,7 @@ describe.each(backings)('rollups of two tenants on one server backed by %s', (_n
   })
 
   it('refuses malformed rollup queries with a 400 naming the field, and scopes too long for the tenant prefix', async () => {
-    const backing = makeBacking()
+    const backing = await makeBacking()
     const server = await startBudgetServer({ store: backing, auth: { tokens: { [TOKEN_A]: 'a' } } })
     const store = httpStore({ url: server.url, token: TOKEN_A, retries: 0 })
     try {
