@@ -8,11 +8,13 @@ import Anthropic from '@anthropic-ai/sdk'
 import { ChatAnthropic } from '@langchain/anthropic'
 import { ChatOpenAI } from '@langchain/openai'
 import { generateText, streamText, wrapLanguageModel } from 'ai'
+import { Mistral } from '@mistralai/mistralai'
 import OpenAI from 'openai'
 import type { BudgetManager } from '../../src/budget/manager.js'
 import { withBudget } from '../../src/budget/with-budget.js'
 import { budgetMiddleware } from '../../src/integrations/ai-sdk.js'
 import { withAnthropicBudget } from '../../src/integrations/anthropic.js'
+import { withMistralBudget } from '../../src/integrations/mistral.js'
 import { BudgetCallbackHandler } from '../../src/integrations/langchain.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'
 import type { WireServer } from '../integrations/servers/base.js'
@@ -24,6 +26,7 @@ export type Ending = 'read' | 'break' | 'abort'
 export interface Servers {
   openai: WireServer
   anthropic: WireServer
+  mistral: WireServer
 }
 
 /** One path: how to make a call through it. */
@@ -31,12 +34,17 @@ export interface Path {
   name: string
   /** True for streamed paths (the only ones a caller can `break` out of or abort mid-way). */
   streamed: boolean
-  provider: 'openai' | 'anthropic'
+  provider: keyof Servers
   /** The model requested, and the cheaper fallback a budget may admit instead. */
   model: string
   fallback: string
   /** A limit between the fallback's worst case and the requested model's (max 1000 output tokens). */
   fallbackLimit: number
+  /**
+   * True when the SDK validates responses and throws on a body without usage (Mistral's): the call is still recorded,
+   * estimated, and the caller gets the SDK's error.
+   */
+  requiresUsage?: boolean
   /** Makes one call for `user: alice` and ends it as told. Throws what the call throws. */
   run(manager: BudgetManager, servers: Servers, ending: Ending): Promise<void>
 }
@@ -293,6 +301,41 @@ function langchainStream(provider: 'openai' | 'anthropic'): Path {
   }
 }
 
+const MISTRAL = { model: 'mistral-large-latest', fallback: 'mistral-small-latest', fallbackLimit: 0.001 }
+
+function mistralSdk(manager: BudgetManager, servers: Servers): Mistral {
+  const client = new Mistral({ apiKey: 'test-key', serverURL: servers.mistral.url })
+  return withMistralBudget(client, { manager, context: { user: 'alice' } })
+}
+
+const mistralChat: Path = {
+  name: 'Mistral chat',
+  streamed: false,
+  provider: 'mistral',
+  ...MISTRAL,
+  requiresUsage: true,
+  async run(manager, servers) {
+    const messages = [{ role: 'user' as const, content: PROMPT }]
+    await mistralSdk(manager, servers).chat.complete({ model: MISTRAL.model, messages, maxTokens: 1000 })
+  },
+}
+
+const mistralStream: Path = {
+  name: 'Mistral chat stream',
+  streamed: true,
+  provider: 'mistral',
+  ...MISTRAL,
+  async run(manager, servers, ending) {
+    const controller = new AbortController()
+    const messages = [{ role: 'user' as const, content: PROMPT }]
+    const stream = await mistralSdk(manager, servers).chat.stream(
+      { model: MISTRAL.model, messages, maxTokens: 1000 },
+      { signal: controller.signal },
+    )
+    await consume(stream, ending, controller)
+  },
+}
+
 /** Every path. */
 export const PATHS: readonly Path[] = [
   withBudgetPlain,
@@ -309,4 +352,6 @@ export const PATHS: readonly Path[] = [
   langchainStream('openai'),
   langchainInvoke('anthropic'),
   langchainStream('anthropic'),
+  mistralChat,
+  mistralStream,
 ]

@@ -38,7 +38,7 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
       created,
       model,
       choices: [{ index: 0, message: { role: 'assistant', content: texts.join('') }, finish_reason: 'stop' }],
-      usage: mistralUsage(usage),
+      ...(b.noUsage === true ? {} : { usage: mistralUsage(usage) }),
     })
     return
   }
@@ -64,7 +64,7 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
       created,
       model,
       choices: [{ index: 0, delta: { content: text }, finish_reason: last ? 'stop' : null }],
-      ...(last ? { usage: mistralUsage(usage) } : {}),
+      ...(last && b.noUsage !== true ? { usage: mistralUsage(usage) } : {}),
     })
   }
   writeSse(res, '[DONE]')
