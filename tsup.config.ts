@@ -16,6 +16,7 @@ export const entries: Record<string, string> = {
   openai: 'src/integrations/openai.ts',
   anthropic: 'src/integrations/anthropic.ts',
   mistral: 'src/integrations/mistral.ts',
+  cohere: 'src/integrations/cohere.ts',
   'ai-sdk': 'src/integrations/ai-sdk.ts',
   langchain: 'src/integrations/langchain.ts',
   prometheus: 'src/integrations/prometheus.ts',

@@ -12,6 +12,7 @@ import { isBudgetError, isBudgetExceededError } from '../../src/errors.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { startAnthropicServer } from '../integrations/servers/anthropic.js'
 import { startMistralServer } from '../integrations/servers/mistral.js'
+import { startCohereServer } from '../integrations/servers/cohere.js'
 import type { Behavior } from '../integrations/servers/base.js'
 import { startOpenAIServer } from '../integrations/servers/openai.js'
 import { PATHS, type Ending, type Path, type Servers } from './paths.js'
@@ -28,6 +29,7 @@ beforeAll(async () => {
     openai: await startOpenAIServer(),
     anthropic: await startAnthropicServer(),
     mistral: await startMistralServer(),
+    cohere: await startCohereServer(),
   }
 })
 afterAll(async () => {

@@ -9,12 +9,14 @@ import { ChatAnthropic } from '@langchain/anthropic'
 import { ChatOpenAI } from '@langchain/openai'
 import { generateText, streamText, wrapLanguageModel } from 'ai'
 import { Mistral } from '@mistralai/mistralai'
+import { CohereClientV2 } from 'cohere-ai'
 import OpenAI from 'openai'
 import type { BudgetManager } from '../../src/budget/manager.js'
 import { withBudget } from '../../src/budget/with-budget.js'
 import { budgetMiddleware } from '../../src/integrations/ai-sdk.js'
 import { withAnthropicBudget } from '../../src/integrations/anthropic.js'
 import { withMistralBudget } from '../../src/integrations/mistral.js'
+import { withCohereBudget } from '../../src/integrations/cohere.js'
 import { BudgetCallbackHandler } from '../../src/integrations/langchain.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'
 import type { WireServer } from '../integrations/servers/base.js'
@@ -27,6 +29,7 @@ export interface Servers {
   openai: WireServer
   anthropic: WireServer
   mistral: WireServer
+  cohere: WireServer
 }
 
 /** One path: how to make a call through it. */
@@ -336,6 +339,40 @@ const mistralStream: Path = {
   },
 }
 
+const COHERE = { model: 'command-a-03-2025', fallback: 'command-r7b-12-2024', fallbackLimit: 0.001 }
+
+function cohereSdk(manager: BudgetManager, servers: Servers): CohereClientV2 {
+  const client = new CohereClientV2({ token: 'test-key', environment: servers.cohere.url, maxRetries: 0 })
+  return withCohereBudget(client, { manager, context: { user: 'alice' } })
+}
+
+const cohereChat: Path = {
+  name: 'Cohere chat',
+  streamed: false,
+  provider: 'cohere',
+  ...COHERE,
+  async run(manager, servers) {
+    const messages = [{ role: 'user' as const, content: PROMPT }]
+    await cohereSdk(manager, servers).chat({ model: COHERE.model, messages, maxTokens: 1000 })
+  },
+}
+
+const cohereStream: Path = {
+  name: 'Cohere chat stream',
+  streamed: true,
+  provider: 'cohere',
+  ...COHERE,
+  async run(manager, servers, ending) {
+    const controller = new AbortController()
+    const messages = [{ role: 'user' as const, content: PROMPT }]
+    const stream = await cohereSdk(manager, servers).chatStream(
+      { model: COHERE.model, messages, maxTokens: 1000 },
+      { abortSignal: controller.signal },
+    )
+    await consume(stream, ending, controller)
+  },
+}
+
 /** Every path. */
 export const PATHS: readonly Path[] = [
   withBudgetPlain,
@@ -354,4 +391,6 @@ export const PATHS: readonly Path[] = [
   langchainStream('anthropic'),
   mistralChat,
   mistralStream,
+  cohereChat,
+  cohereStream,
 ]
