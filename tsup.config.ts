@@ -17,6 +17,7 @@ export const entries: Record<string, string> = {
   anthropic: 'src/integrations/anthropic.ts',
   mistral: 'src/integrations/mistral.ts',
   cohere: 'src/integrations/cohere.ts',
+  groq: 'src/integrations/groq.ts',
   'ai-sdk': 'src/integrations/ai-sdk.ts',
   langchain: 'src/integrations/langchain.ts',
   prometheus: 'src/integrations/prometheus.ts',

@@ -13,6 +13,7 @@ import { memoryStore } from '../../src/stores/memory.js'
 import { startAnthropicServer } from '../integrations/servers/anthropic.js'
 import { startMistralServer } from '../integrations/servers/mistral.js'
 import { startCohereServer } from '../integrations/servers/cohere.js'
+import { startGroqServer } from '../integrations/servers/groq.js'
 import type { Behavior } from '../integrations/servers/base.js'
 import { startOpenAIServer } from '../integrations/servers/openai.js'
 import { PATHS, type Ending, type Path, type Servers } from './paths.js'
@@ -30,6 +31,7 @@ beforeAll(async () => {
     anthropic: await startAnthropicServer(),
     mistral: await startMistralServer(),
     cohere: await startCohereServer(),
+    groq: await startGroqServer(),
   }
 })
 afterAll(async () => {

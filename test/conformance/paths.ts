@@ -10,6 +10,7 @@ import { ChatOpenAI } from '@langchain/openai'
 import { generateText, streamText, wrapLanguageModel } from 'ai'
 import { Mistral } from '@mistralai/mistralai'
 import { CohereClientV2 } from 'cohere-ai'
+import Groq from 'groq-sdk'
 import OpenAI from 'openai'
 import type { BudgetManager } from '../../src/budget/manager.js'
 import { withBudget } from '../../src/budget/with-budget.js'
@@ -17,6 +18,7 @@ import { budgetMiddleware } from '../../src/integrations/ai-sdk.js'
 import { withAnthropicBudget } from '../../src/integrations/anthropic.js'
 import { withMistralBudget } from '../../src/integrations/mistral.js'
 import { withCohereBudget } from '../../src/integrations/cohere.js'
+import { withGroqBudget } from '../../src/integrations/groq.js'
 import { BudgetCallbackHandler } from '../../src/integrations/langchain.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'
 import type { WireServer } from '../integrations/servers/base.js'
@@ -30,6 +32,7 @@ export interface Servers {
   anthropic: WireServer
   mistral: WireServer
   cohere: WireServer
+  groq: WireServer
 }
 
 /** One path: how to make a call through it. */
@@ -373,6 +376,40 @@ const cohereStream: Path = {
   },
 }
 
+const GROQ = { model: 'llama-3.3-70b-versatile', fallback: 'llama-3.1-8b-instant', fallbackLimit: 0.0003 }
+
+function groqSdk(manager: BudgetManager, servers: Servers): Groq {
+  const client = new Groq({ apiKey: 'gsk-test', baseURL: servers.groq.url, maxRetries: 0 })
+  return withGroqBudget(client, { manager, context: { user: 'alice' } })
+}
+
+const groqChat: Path = {
+  name: 'Groq chat',
+  streamed: false,
+  provider: 'groq',
+  ...GROQ,
+  async run(manager, servers) {
+    const messages = [{ role: 'user' as const, content: PROMPT }]
+    await groqSdk(manager, servers).chat.completions.create({ model: GROQ.model, messages, max_tokens: 1000 })
+  },
+}
+
+const groqStream: Path = {
+  name: 'Groq chat stream',
+  streamed: true,
+  provider: 'groq',
+  ...GROQ,
+  async run(manager, servers, ending) {
+    const controller = new AbortController()
+    const messages = [{ role: 'user' as const, content: PROMPT }]
+    const stream = await groqSdk(manager, servers).chat.completions.create(
+      { model: GROQ.model, messages, max_tokens: 1000, stream: true },
+      { signal: controller.signal },
+    )
+    await consume(stream, ending, controller)
+  },
+}
+
 /** Every path. */
 export const PATHS: readonly Path[] = [
   withBudgetPlain,
@@ -393,4 +430,6 @@ export const PATHS: readonly Path[] = [
   mistralStream,
   cohereChat,
   cohereStream,
+  groqChat,
+  groqStream,
 ]
