@@ -190,10 +190,15 @@ export interface OpenAIWireOptions {
    * hidden from callers who did not ask). Off for providers that always send usage on the last chunk (Mistral, Groq).
    */
   forceStreamUsage: boolean
+  /**
+   * Fields added to chat completion bodies that do not set them (OpenRouter: `usage: { include: true }`, so that the
+   * response reports what the call cost).
+   */
+  chatDefaults?: Json | undefined
 }
 
 /** The OpenAI wire adapter. */
-export function openAIAdapter({ provider, forceStreamUsage }: OpenAIWireOptions): WireAdapter {
+export function openAIAdapter({ provider, forceStreamUsage, chatDefaults }: OpenAIWireOptions): WireAdapter {
   return {
     provider,
     refusalBody: (message, code) => ({ error: { message, type: 'llm_budget_refused', param: null, code } }),
@@ -227,6 +232,10 @@ export function openAIAdapter({ provider, forceStreamUsage }: OpenAIWireOptions)
       const streamOptions = asObject(params['stream_options'])
       const chatStream = (endpoint === 'chat.completions' || endpoint === 'completions') && stream
       const forceUsage = forceStreamUsage && chatStream && streamOptions?.['include_usage'] !== true
+      const defaults =
+        endpoint === 'chat.completions' && chatDefaults !== undefined
+          ? Object.entries(chatDefaults).filter(([key]) => params[key] === undefined)
+          : []
       const estimate = (m: string): EstimateRequest => {
         switch (endpoint) {
           case 'chat.completions':
@@ -289,13 +298,14 @@ export function openAIAdapter({ provider, forceStreamUsage }: OpenAIWireOptions)
             if (m !== model) (body as FormData).set('model', m)
             return body
           }
-          if (m === model && !forceUsage) return body
-          const next: Json = { ...params, model: m }
+          if (m === model && !forceUsage && defaults.length === 0) return body
+          const next: Json = { ...Object.fromEntries(defaults), ...params, model: m }
           if (forceUsage) next['stream_options'] = { ...streamOptions, include_usage: true }
           return JSON.stringify(next)
         },
         tracker() {
-          if (chatStream) return chatTracker(forceUsage)
+          // The usage-only chunk is hidden only from callers who asked for no usage (OpenRouter: `usage.include`).
+          if (chatStream) return chatTracker(forceUsage && asObject(params['usage'])?.['include'] !== true)
           if (endpoint === 'responses' && stream) return responsesTracker()
           return jsonTracker(model)
         },

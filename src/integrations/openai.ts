@@ -25,7 +25,11 @@ export { TRANSCRIPTION_CEILING_SECONDS } from './openai-wire.js'
 
 /** Options of {@link withOpenAIBudget}. `context` and `estimate` functions receive the {@link WireRequest}. */
 export interface OpenAIBudgetOptions extends BudgetIntegrationOptions<WireRequest> {
-  /** Provider name used for pricing (default `openai`; `azure` for Azure OpenAI, `openrouter`, ...). */
+  /**
+   * Provider name used for pricing (default `openai`, or `openrouter` when the client's `baseURL` is on
+   * `openrouter.ai`; `azure` for Azure OpenAI, ...). With `openrouter`, chat requests ask for usage accounting
+   * (`usage: { include: true }`) and the cost OpenRouter reports is recorded as the call's cost.
+   */
   provider?: string
 }
 
@@ -48,5 +52,18 @@ const OPENAI_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().m
  */
 export function withOpenAIBudget<T extends OpenAI>(client: T, options: OpenAIBudgetOptions): T {
   validateOptions('withOpenAIBudget(client, options)', OPENAI_OPTIONS, options)
-  return budgetClient(client, openAIAdapter({ provider: options.provider ?? 'openai', forceStreamUsage: true }), options)
+  const provider = options.provider ?? (isOpenRouter(client.baseURL) ? 'openrouter' : 'openai')
+  const chatDefaults = provider === 'openrouter' ? { usage: { include: true } } : undefined
+  return budgetClient(client, openAIAdapter({ provider, forceStreamUsage: true, chatDefaults }), options)
+}
+
+/** True for a base URL on OpenRouter's API host. */
+function isOpenRouter(baseURL: unknown): boolean {
+  if (typeof baseURL !== 'string') return false
+  try {
+    const host = new URL(baseURL).hostname
+    return host === 'openrouter.ai' || host.endsWith('.openrouter.ai')
+  } catch {
+    return false
+  }
 }

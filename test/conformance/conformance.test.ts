@@ -14,6 +14,7 @@ import { startAnthropicServer } from '../integrations/servers/anthropic.js'
 import { startMistralServer } from '../integrations/servers/mistral.js'
 import { startCohereServer } from '../integrations/servers/cohere.js'
 import { startGroqServer } from '../integrations/servers/groq.js'
+import { startOpenRouterServer } from '../integrations/servers/openrouter.js'
 import type { Behavior } from '../integrations/servers/base.js'
 import { startOpenAIServer } from '../integrations/servers/openai.js'
 import { PATHS, type Ending, type Path, type Servers } from './paths.js'
@@ -32,6 +33,7 @@ beforeAll(async () => {
     mistral: await startMistralServer(),
     cohere: await startCohereServer(),
     groq: await startGroqServer(),
+    openrouter: await startOpenRouterServer(),
   }
 })
 afterAll(async () => {

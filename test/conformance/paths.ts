@@ -7,6 +7,7 @@ import { createOpenAI } from '@ai-sdk/openai'
 import Anthropic from '@anthropic-ai/sdk'
 import { ChatAnthropic } from '@langchain/anthropic'
 import { ChatOpenAI } from '@langchain/openai'
+import { createOpenRouter } from '@openrouter/ai-sdk-provider'
 import { generateText, streamText, wrapLanguageModel } from 'ai'
 import { Mistral } from '@mistralai/mistralai'
 import { CohereClientV2 } from 'cohere-ai'
@@ -33,6 +34,7 @@ export interface Servers {
   mistral: WireServer
   cohere: WireServer
   groq: WireServer
+  openrouter: WireServer
 }
 
 /** One path: how to make a call through it. */
@@ -410,6 +412,96 @@ const groqStream: Path = {
   },
 }
 
+const OPENROUTER = { model: 'openai/gpt-4o', fallback: 'openai/gpt-4o-mini', fallbackLimit: 0.005 }
+
+/** An `openai` client set up for OpenRouter (base URL on openrouter.ai), delivering to the local server. */
+function openRouterSdk(manager: BudgetManager, servers: Servers): OpenAI {
+  const local: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input))
+    return fetch(`${servers.openrouter.url}${url.pathname}`, init)
+  }
+  const client = new OpenAI({ apiKey: 'sk-or', baseURL: 'https://openrouter.ai/api/v1', fetch: local, maxRetries: 0 })
+  return withOpenAIBudget(client, { manager, context: { user: 'alice' } })
+}
+
+const openRouterChat: Path = {
+  name: 'OpenRouter (openai client)',
+  streamed: false,
+  provider: 'openrouter',
+  ...OPENROUTER,
+  async run(manager, servers) {
+    const messages = [{ role: 'user' as const, content: PROMPT }]
+    await openRouterSdk(manager, servers).chat.completions.create({
+      model: OPENROUTER.model,
+      messages,
+      max_tokens: 1000,
+    })
+  },
+}
+
+const openRouterChatStream: Path = {
+  name: 'OpenRouter stream (openai client)',
+  streamed: true,
+  provider: 'openrouter',
+  ...OPENROUTER,
+  async run(manager, servers, ending) {
+    const controller = new AbortController()
+    const messages = [{ role: 'user' as const, content: PROMPT }]
+    const stream = await openRouterSdk(manager, servers).chat.completions.create(
+      { model: OPENROUTER.model, messages, max_tokens: 1000, stream: true },
+      { signal: controller.signal },
+    )
+    await consume(stream, ending, controller)
+  },
+}
+
+function openRouterAiSdkModel(manager: BudgetManager, servers: Servers) {
+  const openrouter = createOpenRouter({ apiKey: 'sk-or', baseURL: `${servers.openrouter.url}/api/v1` })
+  const settings = { usage: { include: true } }
+  return wrapLanguageModel({
+    model: openrouter.chat(OPENROUTER.model, settings),
+    middleware: budgetMiddleware({
+      manager,
+      context: { user: 'alice' },
+      resolveModel: (id) => openrouter.chat(id, settings),
+    }),
+  })
+}
+
+const openRouterAiSdkGenerate: Path = {
+  name: 'OpenRouter AI SDK generate',
+  streamed: false,
+  provider: 'openrouter',
+  ...OPENROUTER,
+  async run(manager, servers) {
+    const model = openRouterAiSdkModel(manager, servers)
+    await generateText({ model, prompt: PROMPT, maxOutputTokens: 1000, maxRetries: 0 })
+  },
+}
+
+const openRouterAiSdkStream: Path = {
+  name: 'OpenRouter AI SDK stream',
+  streamed: true,
+  provider: 'openrouter',
+  ...OPENROUTER,
+  async run(manager, servers, ending) {
+    const controller = new AbortController()
+    let failure: unknown
+    const result = streamText({
+      model: openRouterAiSdkModel(manager, servers),
+      prompt: PROMPT,
+      maxOutputTokens: 1000,
+      maxRetries: 0,
+      abortSignal: controller.signal,
+      onError: ({ error }) => {
+        failure = error
+      },
+    })
+    await consume(result.textStream, ending, controller)
+    if (failure !== undefined) throw failure
+  },
+}
+
 /** Every path. */
 export const PATHS: readonly Path[] = [
   withBudgetPlain,
@@ -432,4 +524,8 @@ export const PATHS: readonly Path[] = [
   cohereStream,
   groqChat,
   groqStream,
+  openRouterChat,
+  openRouterChatStream,
+  openRouterAiSdkGenerate,
+  openRouterAiSdkStream,
 ]
