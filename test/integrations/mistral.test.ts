@@ -91,6 +91,26 @@ describe('chat', () => {
     expect(await reserved(manager)).toBe(0)
   })
 
+  it('embeddings.create() is charged from the usage; its estimate counts the input (not $0)', async () => {
+    const { manager, events } = await setup()
+    const reserves: number[] = []
+    const spy = {
+      reserve: (context: never, estimate: never, options?: never) =>
+        manager.reserve(context, estimate, options).then((reservation) => {
+          reserves.push(reservation.estimateUsd)
+          return reservation
+        }),
+    }
+    const mistral = withMistralBudget(sdk(), { manager: spy, context: { user: 'alice' } })
+    server.defaultBehavior = { usage: { input: 1500, output: 0 } }
+    await mistral.embeddings.create({ model: 'mistral-embed', inputs: ['x'.repeat(4000), 'y'.repeat(4000)] })
+    expect(reserves[0]).toBeGreaterThan(0)
+    expect(events[0]!.record['costNanoUsd']).toBe(
+      expectedNano('mistral-embed', { prompt_tokens: 1500, completion_tokens: 0, total_tokens: 1500 }, 'mistral'),
+    )
+    expect(events[0]!.cost).toBeGreaterThan(0)
+  })
+
   it("a caller's own httpClient keeps running underneath, hooks included", async () => {
     const { manager, events } = await setup()
     const seen: string[] = []

@@ -177,6 +177,39 @@ describe('OpenRouter through @openrouter/ai-sdk-provider and budgetMiddleware', 
     expect(await reserved(manager)).toBe(0)
   })
 
+  it('200 concurrent streams against a budget that fits 100: exactly 100 reach the server', async () => {
+    const { manager, events } = await setup(DEFAULT_OPENROUTER_COST * 100)
+    const openrouter = createOpenRouter({ apiKey: 'sk-or-test', baseURL: `${server.url}/api/v1` })
+    const limited = wrapLanguageModel({
+      model: openrouter.chat(MODEL, { usage: { include: true } }),
+      middleware: budgetMiddleware({ manager, context: { user: 'alice' }, estimate: DEFAULT_OPENROUTER_COST }),
+    })
+    server.defaultBehavior = { usage: USAGE, chunkDelayMs: 2 }
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        let failure: unknown
+        const result = streamText({
+          model: limited,
+          prompt: 'Why?',
+          maxOutputTokens: 300,
+          maxRetries: 0,
+          onError: ({ error }) => {
+            failure = error
+          },
+        })
+        for await (const _ of result.textStream) void _
+        return failure
+      }),
+    )
+    expect(server.count()).toBe(100)
+    const refused = outcomes.filter((failure) => failure !== undefined)
+    expect(refused).toHaveLength(100)
+    expect(refused.every((failure) => failure instanceof BudgetExceededError)).toBe(true)
+    await vi.waitFor(() => expect(events).toHaveLength(100))
+    expect(await spend(manager)).toBeCloseTo(DEFAULT_OPENROUTER_COST * 100, 9)
+    expect(await reserved(manager)).toBe(0)
+  })
+
   it('without usage accounting: priced from the catalog entry openrouter/vendor/model, streamed = generated', async () => {
     const { manager, events } = await setup()
     server.defaultBehavior = { usage: USAGE }
