@@ -69,6 +69,9 @@ import {
 import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
 import { forecastWindow } from './forecast.js'
 import { claimOnce, projectedCrossing } from './forecast-alert.js'
+// currency hook: exchange rates pinned per window (currency-pins.ts)
+import { type CurrencyState, CurrencyPins, statusMoney } from './currency-pins.js'
+import { limitToNano, parseExchangeRates } from './currency.js'
 
 // The public types of the manager live in manager-types.ts; re-exported here for its importers.
 export type * from './manager-types.js'
@@ -144,6 +147,8 @@ interface CompiledBudget {
   usdMeta: EntryMeta | null
   /** Windows of per-model limits (by model) and rate limits (by `''`), for budgets that have them. */
   windows: Map<string, CompiledWindow> | null
+  /** currency hook: the pinned rate of a budget in another currency than USD, else `null`. */
+  currency: CurrencyState | null
 }
 
 /** A cached "no budget for this scope" (it has no policy). */
@@ -173,6 +178,8 @@ interface EntryMeta {
 interface Plan {
   entries: ReserveEntry[]
   meta: EntryMeta[]
+  /** currency hook: `currency` and `rate` for the record, when a budget in another currency applied. */
+  rates?: Record<string, JsonValue> | undefined
 }
 
 const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
@@ -230,6 +237,12 @@ function toDate(ms: number | null | undefined): Date | null {
   return ms === null || ms === undefined ? null : new Date(ms)
 }
 
+/** currency hook: the currency and pinned rate of a budget in another currency, for errors and events. */
+function currencyOf(budget: CompiledBudget): { currency?: string; rate?: number } {
+  const state = budget.currency
+  return state === null || state.pin === null ? {} : { currency: state.code, rate: state.pin.rate }
+}
+
 function eventWindow(window: BudgetWindow | null): EventWindow {
   return window === null
     ? { id: 'all', start: null, resetsAt: null }
@@ -249,6 +262,7 @@ const MANAGER_OPTIONS = z.object({
   budgetCacheMax: z.unknown().optional(),
   dedupeTtlMs: z.unknown().optional(),
   spendTrackingTtlMs: z.unknown().optional(),
+  exchangeRates: z.unknown().optional(),
 })
 
 /** A caller's call id: an id of at most 120 characters (stores add their own prefixes within their 200). */
@@ -309,6 +323,8 @@ export class BudgetManager {
   private readonly policies = new Map<string, BudgetPolicy>()
   private readonly calendarSpecs = new Map<string, WindowSpec>()
   private readonly events = new EventHub()
+  /** currency hook: exchange rates pinned per window of budgets in another currency. */
+  readonly #currency: CurrencyPins<CompiledBudget>
   /** The random part of this manager's call ids, with its `-`. */
   private readonly idPrefix = `${randomPrefix()}-`
   private counter = 0
@@ -344,6 +360,14 @@ export class BudgetManager {
         ? null
         : checkMs('spendTrackingTtlMs', options.spendTrackingTtlMs, DEFAULT_SPEND_TRACKING_TTL_MS, 1)
     this.cache = new LRUCache({ max: cacheMax })
+    this.#currency = new CurrencyPins(this.store, parseExchangeRates(options.exchangeRates), {
+      window: (budget, now) => this.mainWindow(budget, now),
+      spec: (budget) => budget.policy.spec,
+      recompile: (budget, rate) => {
+        budget.policy = this.policyOf(budget.currency!.stored, rate)
+        budget.usdMeta = null
+      },
+    })
     if (options.defaults !== undefined) {
       if (typeof options.defaults !== 'object' || options.defaults === null)
         throw new BudgetConfigError(
@@ -358,7 +382,10 @@ export class BudgetManager {
           )
         }
         try {
-          this.defaults.set(type as ScopeType, validateDefinition(definition))
+          const validated = validateDefinition(definition)
+          if ((validated.currency ?? 'USD') !== 'USD')
+            throw new BudgetConfigError('currency', 'defaults are in USD (a rate is pinned in a stored budget only)')
+          this.defaults.set(type as ScopeType, validated)
         } catch (error) {
           if (error instanceof BudgetConfigError)
             throw new BudgetConfigError(`defaults.${type}.${error.field}`, `\`defaults.${type}\`: ${error.message}`, {
@@ -412,9 +439,13 @@ export class BudgetManager {
     return spec
   }
 
-  /** The shared policy of a definition (with the anchor of its rolling windows and its live increases). */
-  private policyOf(stored: StoredDefinition): BudgetPolicy {
+  /**
+   * The shared policy of a definition (with the anchor of its rolling windows and its live increases); the amounts of
+   * a budget in another currency are converted at `rate` USD per unit.
+   */
+  private policyOf(stored: StoredDefinition, rate?: number): BudgetPolicy {
     const d = stored.definition
+    const toNano = rate === undefined ? usdToNano : (amount: number, _field: string) => limitToNano(amount, rate)
     // The anchor only moves rolling windows: budgets on calendar windows share a policy whatever their creation time.
     const rolling = (duration: string | undefined): boolean =>
       duration !== undefined && parseDuration(duration).kind === 'rolling'
@@ -435,6 +466,7 @@ export class BudgetManager {
       d.onExceeded,
       anchored ? stored.anchor : null,
       stored.increases.map((inc) => [inc.amount, inc.until]),
+      rate ?? null,
     ])
     const shared = this.policies.get(text)
     if (shared !== undefined) return shared
@@ -447,7 +479,7 @@ export class BudgetManager {
         const duration = limit.duration ?? d.duration
         perModel.set(model, {
           model,
-          limitNano: usdToNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`),
+          limitNano: toNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`),
           spec: specOf(duration),
           label: duration ?? 'none',
         })
@@ -455,14 +487,14 @@ export class BudgetManager {
       models = perModel
     }
     const policy: BudgetPolicy = {
-      baseLimitNano: d.maxBudget === undefined ? null : usdToNano(d.maxBudget, 'maxBudget'),
+      baseLimitNano: d.maxBudget === undefined ? null : toNano(d.maxBudget, 'maxBudget'),
       increases:
         stored.increases.length === 0
           ? NO_INCREASES
-          : stored.increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount'), until: inc.until })),
+          : stored.increases.map((inc) => ({ amountNano: toNano(inc.amount, 'amount'), until: inc.until })),
       spec: specOf(d.duration),
       label: d.duration ?? 'none',
-      softNano: d.softBudget === undefined ? null : usdToNano(d.softBudget, 'softBudget'),
+      softNano: d.softBudget === undefined ? null : toNano(d.softBudget, 'softBudget'),
       thresholds: d.alertThresholds ?? NO_THRESHOLDS,
       models,
       rpm: d.rpmLimit ?? null,
@@ -494,6 +526,7 @@ export class BudgetManager {
       usdKey: null,
       usdMeta: null,
       windows: null,
+      currency: this.#currency.stateOf(stored),
     }
   }
 
@@ -768,6 +801,20 @@ export class BudgetManager {
     return { entries, meta }
   }
 
+  /** currency hook: {@link plan} at the pinned rates of the windows at `now` (after `#currency.ensure`). */
+  #planAt(
+    budgets: readonly (CompiledBudget | null)[],
+    context: CallContext,
+    amountNano: number,
+    tokens: number,
+    now: number,
+  ): Plan {
+    this.#currency.apply(budgets, now)
+    const plan = this.plan(budgets, context, amountNano, tokens, now)
+    plan.rates = this.#currency.recordFields(budgets)
+    return plan
+  }
+
   private refusal(
     meta: EntryMeta,
     balance: { spent: number; reserved: number },
@@ -799,7 +846,11 @@ export class BudgetManager {
       resetsAt: toDate(meta.window?.end),
       retryAfterMs: meta.window === null ? null : Math.max(0, meta.window.end - now),
     }
-    return new BudgetExceededError(meta.model === undefined ? details : { ...details, model: meta.model.model })
+    return new BudgetExceededError({
+      ...details,
+      ...(meta.model === undefined ? {} : { model: meta.model.model }),
+      ...currencyOf(meta.budget), // currency hook
+    })
   }
 
   private priceEstimate(estimate: unknown): { nano: number; tokens: number; model: string | undefined } {
@@ -867,7 +918,17 @@ export class BudgetManager {
         return this.storeFailure('getBudget', error, context, scopes, priced, callId, now)
       }
     }
-    const plan = this.plan(budgets, context, priced.nano, priced.tokens, now)
+    // currency hook: the pinned rate of each window (read and pinned once per window); nothing is reserved on failure.
+    const pinning = this.#currency.ensure(budgets, now)
+    if (pinning !== undefined) {
+      try {
+        await pinning
+      } catch (error) {
+        if (isInputError(error)) throw error
+        return this.storeFailure('pinRate', error, context, scopes, priced, callId, now)
+      }
+    }
+    const plan = this.#planAt(budgets, context, priced.nano, priced.tokens, now)
     const holdExpiresAt = now + this.holdTtlMs
     if (plan.entries.length === 0) {
       return new HeldReservation(
@@ -904,6 +965,7 @@ export class BudgetManager {
       if (isBudgetExceededError(refusal)) {
         const fallback = typeof onExceeded === 'object' ? onExceeded.fallbackModel : undefined
         this.emit('budget.exceeded', {
+          ...currencyOf(meta.budget), // currency hook
           scope: meta.budget.scopeString,
           ...(meta.model === undefined ? {} : { model: meta.model.model }),
           action: fallback !== undefined && allowFallback ? 'fallback' : 'block',
@@ -964,6 +1026,7 @@ export class BudgetManager {
       const balance = balances[i]
       if (balance === undefined || balance.spent + balance.reserved <= meta.softLimit) continue
       this.emit('budget.exceeded', {
+        ...currencyOf(meta.budget), // currency hook
         scope: meta.budget.scopeString,
         ...(meta.model === undefined ? {} : { model: meta.model.model }),
         action: 'warn',
@@ -1040,6 +1103,7 @@ export class BudgetManager {
     }
     const costText = formatNano(priced.nano)
     const record = this.buildRecord(args, now, costText)
+    if (plan.rates !== undefined) Object.assign(record, plan.rates) // currency hook
     let result
     try {
       result = await this.store.commit({ callId, now, entries, dedupeUntil: now + this.dedupeTtlMs, record })
@@ -1097,6 +1161,7 @@ export class BudgetManager {
       (claimed) => {
         if (!claimed) return
         this.emit('forecast.exceeded', {
+          ...currencyOf(meta.budget), // currency hook
           scope,
           projectedSpend: nanoToUsd(crossing.projectedNano),
           limit: nanoToUsd(limit),
@@ -1138,6 +1203,7 @@ export class BudgetManager {
       if (model !== undefined) item.model = model
       overshoot.push(item)
       this.emit('budget.overshot', {
+        ...currencyOf(meta.budget), // currency hook
         scope,
         ...(model === undefined ? {} : { model }),
         limit: item.limit,
@@ -1152,6 +1218,7 @@ export class BudgetManager {
     const fire = (kind: 'soft' | 'alert', fraction: number | null, threshold: number): void => {
       if (!(before < threshold && threshold <= after)) return
       this.emit('threshold.crossed', {
+        ...currencyOf(meta.budget), // currency hook
         scope,
         kind,
         fraction,
@@ -1271,7 +1338,9 @@ export class BudgetManager {
         throw storageError
       }
     }
-    const plan = this.plan(budgets, resolved.context, priced.nano, priced.tokens, now)
+    const pinning = this.#currency.ensure(budgets, now) // currency hook
+    if (pinning !== undefined) await pinning
+    const plan = this.#planAt(budgets, resolved.context, priced.nano, priced.tokens, now)
     return this.#writeCommit({
       callId: options.callId ?? this.nextCallId(),
       context: resolved.context,
@@ -1414,17 +1483,20 @@ export class BudgetManager {
     const validated = validateDefinition(definition)
     // Compile once to refuse limits that cannot be held (e.g. a per-model limit above the maximum).
     this.compile(parsedScope, scopeKey(parsedScope), { definition: validated, anchor: 0, increases: [] }, 0, false)
+    // currency hook: the rate of the current window, read before anything is written (no rate: nothing changes)
+    const fresh = await this.#currency.rateForWrite(validated, this.clock.now())
     let previous: StoredDefinition | null = null
     const stored = await this.writeBudget(
       parsedScope,
       (current, now) => {
         previous = current
+        const next = {
+          definition: validated,
+          anchor: current?.anchor ?? now,
+          increases: (current?.increases ?? []).filter((inc) => inc.until > now),
+        }
         return {
-          next: {
-            definition: validated,
-            anchor: current?.anchor ?? now,
-            increases: (current?.increases ?? []).filter((inc) => inc.until > now),
-          },
+          next: this.#currency.pinsForWrite(current, next, fresh, now),
           action: current === null ? 'create' : 'update',
         }
       },
@@ -1580,6 +1652,9 @@ export class BudgetManager {
   }
 
   private async statusOf(budget: CompiledBudget, now: number): Promise<BudgetStatus> {
+    const pinning = this.#currency.ensure([budget], now) // currency hook
+    if (pinning !== undefined) await pinning
+    this.#currency.apply([budget], now)
     const window = this.mainWindow(budget, now)
     const key = this.mainKey(budget)
     const [balance] = await this.storeCall(() => this.store.balances({ keys: [key], now }))
@@ -1597,16 +1672,13 @@ export class BudgetManager {
     })
     return {
       scope: scopeOf(budget.scopeString),
-      spend: nanoToUsd(spent),
-      reserved: nanoToUsd(reserved),
-      limit: limit === null ? null : nanoToUsd(limit),
-      remaining: remaining === null ? null : nanoToUsd(remaining),
+      // currency hook: amounts in the budget's currency, USD alongside
+      ...statusMoney(budget.currency, { spent, reserved, limit, remaining, projected: forecast.projectedNano }),
       percentUsed: limit === null ? null : limit === 0 ? (spent > 0 ? 100 : 0) : (spent / limit) * 100,
       windowStart: toDate(window?.start),
       resetsAt: toDate(window?.end),
       windowId: window === null ? 'all' : window.id,
       isDefault: budget.isDefault,
-      projectedSpend: nanoToUsd(forecast.projectedNano),
       exhaustsAt: toDate(forecast.exhaustsAt),
       exact: {
         spend: formatNano(spent),
