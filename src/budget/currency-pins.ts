@@ -70,6 +70,12 @@ export function foreignCurrency(definition: BudgetDefinition): string | null {
   return code === undefined || code === 'USD' ? null : code
 }
 
+/** The state a compiled budget carries: `null` for a USD budget. */
+export function currencyState(stored: StoredDefinition): CurrencyState | null {
+  const code = foreignCurrency(stored.definition)
+  return code === null ? null : { code, stored: { ...stored }, key: null, pin: null }
+}
+
 /** The main window of a definition at `now` (for writes, which do not go through the manager's window cache). */
 function windowOfDefinition(
   stored: StoredDefinition,
@@ -115,12 +121,6 @@ export class CurrencyPins<B extends CurrencyBudget> {
     this.#store = store
     this.#rates = rates
     this.#host = host
-  }
-
-  /** The state a compiled budget carries: `null` for a USD budget. */
-  stateOf(stored: StoredDefinition): CurrencyState | null {
-    const code = foreignCurrency(stored.definition)
-    return code === null ? null : { code, stored: { ...stored }, key: null, pin: null }
   }
 
   /**
