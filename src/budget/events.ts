@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { SpendRecord } from '../stores/types.js'
+import type { ScopeString } from './scopes.js'
 
 /**
  * The currency of a budget declared in another currency than USD (absent for USD budgets). Event amounts stay in
@@ -29,7 +30,7 @@ export interface EventWindow {
 
 /** A call was refused (`action: 'block'`), or admitted over a `warn` budget (`action: 'warn'`). */
 export interface BudgetExceededEvent extends EventCurrency {
-  scope: string
+  scope: ScopeString
   /** Model of the per-model limit that refused, when one did. */
   model?: string
   action: 'block' | 'warn' | 'fallback'
@@ -47,7 +48,7 @@ export interface BudgetExceededEvent extends EventCurrency {
 
 /** A commit went above a limit (the money was spent; it is recorded in full). */
 export interface BudgetOvershotEvent extends EventCurrency {
-  scope: string
+  scope: ScopeString
   model?: string
   limit: number
   /** Spend after the commit, USD. */
@@ -60,7 +61,7 @@ export interface BudgetOvershotEvent extends EventCurrency {
 
 /** A threshold (soft budget or alert fraction) was crossed by this commit; fires once per scope and window. */
 export interface ThresholdCrossedEvent extends EventCurrency {
-  scope: string
+  scope: ScopeString
   /** `soft` for `softBudget`, `alert` for an `alertThresholds` fraction. */
   kind: 'soft' | 'alert'
   /** The fraction of `maxBudget` (alerts) or `null` (soft budget). */
@@ -82,7 +83,7 @@ export interface ThresholdCrossedEvent extends EventCurrency {
  * above its limit. Fires once per scope and window across instances (claimed through the store).
  */
 export interface ForecastExceededEvent extends EventCurrency {
-  scope: string
+  scope: ScopeString
   /** Projected spend at the end of the window, USD. */
   projectedSpend: number
   /** The limit, USD. */
@@ -114,7 +115,7 @@ export interface StoreErrorEvent {
 
 /** A budget was created, updated, increased, reset or deleted. */
 export interface BudgetChangedEvent {
-  scope: string
+  scope: ScopeString
   action: 'create' | 'update' | 'increase' | 'reset' | 'delete'
   reason: string | null
 }

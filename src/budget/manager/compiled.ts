@@ -9,6 +9,7 @@ import type { LedgerUnit } from '../../stores/ledger/keys.js'
 import type { JsonValue, ReserveEntry } from '../../stores/types.js'
 import type { CurrencyState } from '../currency-pins.js'
 import type { OnExceeded } from '../definition.js'
+import type { ScopeString } from '../scopes.js'
 import type { BudgetWindow, WindowSpec } from '../windows.js'
 
 /** The window of a per-model limit or of the rate limits, per scope: its current instance and its ledger keys. */
@@ -55,7 +56,7 @@ export interface BudgetPolicy {
 export interface CompiledBudget {
   /** When the cache entry was loaded (manager clock). */
   fetchedAt: number
-  scopeString: string
+  scopeString: ScopeString
   prefix: string
   revision: number
   isDefault: boolean

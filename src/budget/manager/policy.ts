@@ -11,7 +11,7 @@ import { type BudgetDefinition, type StoredDefinition, fromStoredJson } from '..
 import { currencyState } from '../currency-pins.js'
 import { limitToNano } from '../currency.js'
 import { usdToNano } from '../money.js'
-import type { Scope, ScopeType } from '../scopes.js'
+import type { Scope, ScopeString, ScopeType } from '../scopes.js'
 import { type WindowSpec, parseDuration } from '../windows.js'
 import type { BudgetPolicy, CompiledBudget, ModelPolicy } from './compiled.js'
 
@@ -124,7 +124,7 @@ export class PolicyCompiler {
   /** The budget of a scope from a definition (throws `BudgetConfigError` for limits that cannot be held). */
   compile(
     scope: Scope,
-    scopeString: string,
+    scopeString: ScopeString,
     stored: StoredDefinition,
     revision: number,
     isDefault: boolean,
@@ -152,7 +152,7 @@ export class PolicyCompiler {
   }
 
   /** The budget of a scope from its stored budget, or from the default of its type, or `null` when it has none. */
-  fromStored(scope: Scope, scopeString: string, stored: StoredBudget | null, fetchedAt = 0): CompiledBudget | null {
+  fromStored(scope: Scope, scopeString: ScopeString, stored: StoredBudget | null, fetchedAt = 0): CompiledBudget | null {
     if (stored !== null)
       return this.compile(
         scope,
