@@ -5,6 +5,7 @@
  */
 import type { PriceCatalog } from '../cost/catalog.js'
 import type { BudgetStore, SpendRecord } from '../stores/types.js'
+import type { ExchangeRates } from './currency.js'
 import type { BudgetDefinition, BudgetIncrease } from './definition.js'
 import type { EstimateRequest } from './pricing.js'
 import type { CallContext, Scope, ScopeString, ScopeType } from './scopes.js'
@@ -54,6 +55,13 @@ export interface BudgetManagerOptions {
    * Default 90 days. Use `Infinity` to keep every scope's spend forever.
    */
   spendTrackingTtlMs?: number | undefined
+  /**
+   * Exchange rates for budgets declared in another currency (`currency: 'EUR'`), as USD per one unit: a table
+   * `{ EUR: 1.08, GBP: 1.27 }`, or a function `(currency, at) => rate` (sync or async) asked when a window opens.
+   * A budget's limit is converted at the rate in force when its window opens and kept for that window (pinned in
+   * the stored budget, so every instance uses the same rate). See docs/currency.md.
+   */
+  exchangeRates?: ExchangeRates | undefined
 }
 
 /** What a reservation holds: a USD amount, or a request to estimate from the price catalog. */
@@ -157,9 +165,20 @@ export interface BudgetInfo {
   updatedAt: Date
 }
 
-/** Spend of a scope in its current window. Amounts in USD; `exact` holds the same as decimal strings. */
+/**
+ * Spend of a scope in its current window. Amounts in the budget's `currency` (USD unless the budget says otherwise),
+ * the same in USD under `usd`; `exact` holds the USD amounts as exact decimal strings.
+ */
 export interface BudgetStatus {
   scope: Scope
+  /** ISO 4217 code of the amounts: the budget's currency, `USD` by default. */
+  currency: string
+  /** USD per one unit of `currency` pinned for this window (1 for USD). */
+  rate: number
+  /** When the window's rate was read, or `null` for USD. */
+  rateAt: Date | null
+  /** The money amounts in USD. */
+  usd: { spend: number; reserved: number; limit: number | null; remaining: number | null; projectedSpend: number }
   /** Committed spend in the window. */
   spend: number
   /** Held by calls in flight. */
@@ -178,16 +197,17 @@ export interface BudgetStatus {
   windowId: string
   /** True when the budget comes from `defaults` (no stored budget for this scope). */
   isDefault: boolean
-  /** USD spent by the end of the window at the window's average burn rate so far (see docs/alerts.md#forecast). */
+  /** Spend by the end of the window at the window's average burn rate so far (see docs/alerts.md#forecast). */
   projectedSpend: number
   /** When spend plus holds reaches the limit at that rate, or `null` (no limit, no spend, or the window ends first). */
   exhaustsAt: Date | null
+  /** The USD amounts as exact decimal strings. */
   exact: { spend: string; reserved: string; limit: string | null; remaining: string | null; projectedSpend: string }
 }
 
 /** Input of {@link BudgetManager.increaseBudget}. */
 export interface IncreaseInput {
-  /** Extra USD on top of `maxBudget`. */
+  /** Extra amount on top of `maxBudget`, in the budget's currency. */
   amount: number
   /** When the increase ends (it expires by itself). */
   until: Date | number

@@ -65,7 +65,7 @@ export interface BudgetMiddlewareOptions extends BudgetIntegrationOptions<AiSdkR
 
 /** The manager methods `capOutputTokens` needs. */
 interface StatusReader {
-  getStatus(scope: string): Promise<{ remaining: number | null }>
+  getStatus(scope: string): Promise<{ remaining: number | null; usd?: { remaining: number | null } }>
 }
 
 function providerOf(model: Model, override: string | undefined): string {
@@ -133,8 +133,9 @@ async function remainingBudget(manager: unknown, context: CallContext): Promise<
   let min: number | null = null
   for (const scope of scopes) {
     const status = await reader.getStatus(scope).catch(() => null)
-    if (status?.remaining !== null && status?.remaining !== undefined)
-      min = min === null ? status.remaining : Math.min(min, status.remaining)
+    // In USD (budgets may be declared in other currencies); `usd` is absent only from older managers.
+    const remaining = status?.usd === undefined ? status?.remaining : status.usd.remaining
+    if (remaining !== null && remaining !== undefined) min = min === null ? remaining : Math.min(min, remaining)
   }
   return min
 }

@@ -114,18 +114,22 @@ export async function setBudget(
     0,
     false,
   )
+  // A budget in another currency: the rate of its current window, read before anything is written (no rate, or a
+  // failing rate function: nothing changes), pinned in the same write.
+  const fresh = await ctx.currency.rateForWrite(validated, ctx.clock.now())
   let previous: StoredDefinition | null = null
   const stored = await writeBudget(
     ctx,
     parsedScope,
     (current, now) => {
       previous = current
+      const next: StoredDefinition = {
+        definition: validated,
+        anchor: current?.anchor ?? now,
+        increases: (current?.increases ?? []).filter((inc) => inc.until > now),
+      }
       return {
-        next: {
-          definition: validated,
-          anchor: current?.anchor ?? now,
-          increases: (current?.increases ?? []).filter((inc) => inc.until > now),
-        },
+        next: ctx.currency.pinsForWrite(current, next, fresh, now),
         action: current === null ? 'create' : 'update',
       }
     },

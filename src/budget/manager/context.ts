@@ -10,9 +10,11 @@ import { priceCommit } from '../commit-pricing.js'
 import { EventHub } from '../events.js'
 import type { ReservationWriter } from '../held-reservation.js'
 import type { BudgetManagerOptions, Clock } from '../manager-types.js'
+import { CurrencyPins } from '../currency-pins.js'
 import { BudgetCache } from './budget-cache.js'
+import { mainWindow } from './budget-windows.js'
 import { writeCommit, writeRelease } from './commit.js'
-import type { Plan } from './compiled.js'
+import type { CompiledBudget, Plan } from './compiled.js'
 import { managerSettings } from './options.js'
 import { PolicyCompiler } from './policy.js'
 
@@ -29,6 +31,8 @@ export interface ManagerContext {
   readonly events: EventHub
   readonly policies: PolicyCompiler
   readonly budgets: BudgetCache
+  /** Exchange rates pinned per window of budgets in another currency. */
+  readonly currency: CurrencyPins<CompiledBudget>
   /** How held reservations price, commit and release. */
   readonly writer: ReservationWriter<Plan>
   /** A new call id: this manager's random prefix and a counter. */
@@ -64,6 +68,11 @@ export function createContext(options: BudgetManagerOptions): ManagerContext {
     events: new EventHub(),
     policies,
     budgets: new BudgetCache(settings.store, settings.clock, policies, settings.cacheTtlMs, settings.cacheMax),
+    currency: new CurrencyPins(settings.store, settings.exchangeRates, {
+      window: mainWindow,
+      spec: (budget) => budget.policy.spec,
+      recompile: (budget, rate) => policies.recompileAt(budget, rate),
+    }),
     writer: {
       price: (input, fallback) => priceCommit(settings.catalog, input, fallback),
       commit: (write) => writeCommit(context, write),
