@@ -87,6 +87,11 @@ export type CommitInput =
       status?: CallStatus | undefined
       /** Marks the cost as an estimate (e.g. an aborted stream without usage). */
       estimated?: boolean | undefined
+      /**
+       * With status `cache_hit`: what the call would have cost, USD (the cost of the cached original). Recorded as
+       * `saved` and `savedNanoUsd`, and summed by `querySpend`.
+       */
+      saved?: number | undefined
       /** Numbers and ids for the record (never content). */
       metadata?: Record<string, string | number | boolean | null> | undefined
     }

@@ -15,6 +15,8 @@ export interface CachedResponse {
   value: unknown
   /** True when `value` holds a stream's chunks. */
   stream: boolean
+  /** For a stream: replayed as a `ReadableStream` (`readable`) or an async iterable (`iterable`, the default). */
+  kind?: 'readable' | 'iterable' | undefined
   /** What the call that filled the entry cost, exact USD decimal string. */
   cost: string
   /** The model that served it, when known. */
@@ -86,6 +88,7 @@ const optionsSchema = z.object({
 const entrySchema = z.object({
   value: z.unknown(),
   stream: z.boolean(),
+  kind: z.enum(['readable', 'iterable']).optional(),
   cost: z.string().regex(/^\d+(\.\d+)?$/),
   model: z.string().optional(),
   storedAt: z.number(),
