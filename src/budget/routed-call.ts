@@ -63,7 +63,7 @@ export function wrapperRouting(
  * The token counts of a call's estimate, priced per deployment: the request's model and provider are dropped (each
  * deployment brings its own). A USD amount cannot be priced per deployment: `InvalidInputError`.
  */
-export function routingEstimate(estimate: Estimate): RoutingEstimate {
+export function routingEstimate(estimate: Estimate | RoutingEstimate): RoutingEstimate {
   if (typeof estimate !== 'object' || estimate === null) {
     throw new InvalidInputError(
       'estimate',
@@ -82,7 +82,7 @@ export function routeCall(
   manager: unknown,
   routing: WrapperRouting,
   context: CallContext,
-  estimate: Estimate,
+  estimate: Estimate | RoutingEstimate,
 ): Promise<{ deployment: Deployment; reservation: Reservation }> {
   return (manager as DeploymentSelector).selectDeployment(routing.deployments, {
     context,

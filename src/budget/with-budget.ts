@@ -12,7 +12,7 @@ import { type BudgetManager, type Estimate, type Reservation, reserveResolved } 
 import type { EstimateRequest } from './pricing.js'
 import { type CachedResponse, defaultCacheKey, type ResponseCache } from './response-cache.js'
 import { applyModelToRequest, routeCall, wrapperRouting } from './routed-call.js'
-import type { Deployment, RoutingStrategy } from './routing.js'
+import type { Deployment, RoutingEstimate, RoutingStrategy } from './routing.js'
 import { type CallEnding, type CallExit, Settlement } from './settlement.js'
 import { type CallContext, resolveContext } from './scopes.js'
 
@@ -31,9 +31,14 @@ export interface WithBudgetOptions<Args extends unknown[], Result> {
   /**
    * Worst-case cost: USD, an estimate request (`{ model, inputTokens | messages, maxOutputTokens }`), or a
    * function of the arguments returning either. Default: estimated from the first argument's `model`,
-   * `messages` and `max_tokens` (OpenAI/Anthropic request shape).
+   * `messages` and `max_tokens` (OpenAI/Anthropic request shape). With `deployments`, token counts without a model
+   * (`{ inputTokens | messages, maxOutputTokens }`), priced per deployment.
    */
-  estimate?: Estimate | ((...args: Args) => Estimate | Promise<Estimate>) | undefined
+  estimate?:
+    | Estimate
+    | RoutingEstimate
+    | ((...args: Args) => Estimate | RoutingEstimate | Promise<Estimate | RoutingEstimate>)
+    | undefined
   /** Actual cost in USD, when you know it (wins over `usage`). For streams, `result` is the array of chunks seen. */
   cost?: ((result: SettledResult<Result>, args: Args) => number) | undefined
   /** Usage of the result in any shape `normalizeUsage` accepts. Default: the result itself (or the stream's chunks). */
@@ -427,11 +432,13 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     } else {
       // A fallback is taken only when the function can be told about it; otherwise the call is refused.
       const reserveOptions = { allowFallback: applyModel !== undefined }
+      // Token counts without a model reach reserve() as they are, which refuses them with the reason.
+      const priced = estimate as Estimate
       reservation =
         staticContext !== undefined
-          ? await reserveResolved(manager, staticContext, estimate, reserveOptions)
-          : await manager.reserve(await contextOf(args), estimate, reserveOptions)
-      const requested = typeof estimate === 'object' ? estimate.model : undefined
+          ? await reserveResolved(manager, staticContext, priced, reserveOptions)
+          : await manager.reserve(await contextOf(args), priced, reserveOptions)
+      const requested = typeof priced === 'object' ? priced.model : undefined
       const admitted = reservation.model
       if (applyModel !== undefined && admitted !== undefined && admitted !== requested)
         args = await swapModel(reservation, args, (current) => applyModel(current, admitted))
