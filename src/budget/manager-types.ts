@@ -7,6 +7,7 @@ import type { PriceCatalog } from '../cost/catalog.js'
 import type { BudgetStore, SpendRecord } from '../stores/types.js'
 import type { BudgetDefinition, BudgetIncrease } from './definition.js'
 import type { EstimateRequest } from './pricing.js'
+import type { ProviderBudgetConfig } from './provider-budgets.js'
 import type { CallContext, Scope, ScopeType } from './scopes.js'
 
 /** A clock: epoch milliseconds. */
@@ -54,6 +55,13 @@ export interface BudgetManagerOptions {
    * Default 90 days. Use `Infinity` to keep every scope's spend forever.
    */
   spendTrackingTtlMs?: number | undefined
+  /**
+   * Provider budgets in LiteLLM's `provider_budget_config` shape, e.g. `{ openai: { budget_limit: 1000, time_period:
+   * '30d' } }` (as `setProviderBudgets`). Validated by the constructor, written to the store once before this
+   * manager's first use; idempotent across instances (a budget already stored with the same limit and period is left
+   * as it is).
+   */
+  providerBudgets?: ProviderBudgetConfig | undefined
 }
 
 /** What a reservation holds: a USD amount, or a request to estimate from the price catalog. */

@@ -21,7 +21,12 @@ import {
 } from '../errors.js'
 import { memoryStore } from '../stores/memory.js'
 import { defaultCatalog } from '../cost/catalog.js'
-import { providerBudgetDefinitions, type ProviderBudgetConfig } from './provider-budgets.js'
+import {
+  providerBudgetDefinitions,
+  providerBudgetSetup,
+  type ProviderBudgetConfig,
+  type ProviderBudgetSetup,
+} from './provider-budgets.js'
 import { routingHost, selectDeployment, type Deployment, type SelectDeploymentOptions } from './routing.js'
 import * as litellm from './litellm.js'
 import { type PricedCommit, priceCommit } from './commit-pricing.js'
@@ -249,6 +254,7 @@ const MANAGER_OPTIONS = z.object({
   budgetCacheMax: z.unknown().optional(),
   dedupeTtlMs: z.unknown().optional(),
   spendTrackingTtlMs: z.unknown().optional(),
+  providerBudgets: z.unknown().optional(),
 })
 
 /** A caller's call id: an id of at most 120 characters (stores add their own prefixes within their 200). */
@@ -312,6 +318,8 @@ export class BudgetManager {
   /** The random part of this manager's call ids, with its `-`. */
   private readonly idPrefix = `${randomPrefix()}-`
   private counter = 0
+  // [route hook] The `providerBudgets` option, applied before the first read of a budget (provider-budgets.ts).
+  readonly #providerBudgets: ProviderBudgetSetup | undefined
 
   static {
     reserveResolvedOf = (manager, resolved, estimate, options) => manager.#reserveResolved(resolved, estimate, options)
@@ -344,6 +352,14 @@ export class BudgetManager {
         ? null
         : checkMs('spendTrackingTtlMs', options.spendTrackingTtlMs, DEFAULT_SPEND_TRACKING_TTL_MS, 1)
     this.cache = new LRUCache({ max: cacheMax })
+    // [route hook] providerBudgets: validated now, written once before the first use.
+    this.#providerBudgets =
+      options.providerBudgets === undefined
+        ? undefined
+        : providerBudgetSetup(options.providerBudgets, {
+            read: (scope) => this.store.getBudget(scope),
+            write: (scope, definition) => this.setBudget(scope, definition, { reason: 'provider budget' }),
+          })
     if (options.defaults !== undefined) {
       if (typeof options.defaults !== 'object' || options.defaults === null)
         throw new BudgetConfigError(
@@ -857,6 +873,7 @@ export class BudgetManager {
     estimate: Estimate,
     allowFallback: boolean,
   ): Promise<Reservation> {
+    if (this.#providerBudgets !== undefined) await this.#providerBudgets.ready() // [route hook]
     const now = this.clock.now()
     let budgets = this.cachedBudgets(keys, now)
     if (budgets === undefined) {
@@ -1259,6 +1276,7 @@ export class BudgetManager {
       model: resolved.context.model,
       provider: resolved.context.provider,
     })
+    if (this.#providerBudgets !== undefined) await this.#providerBudgets.ready() // [route hook]
     const now = this.clock.now()
     let budgets = this.cachedBudgets(resolved.keys, now)
     if (budgets === undefined) {
@@ -1490,6 +1508,7 @@ export class BudgetManager {
   /** The stored budget of a scope (read from the store, not the cache), or `null`. Defaults are not stored budgets. */
   async getBudget(scope: ScopeInput): Promise<BudgetInfo | null> {
     const parsed = parseScope(scope)
+    if (this.#providerBudgets !== undefined) await this.#providerBudgets.ready() // [route hook]
     const stored = await this.storeCall(() => this.store.getBudget(scopeKey(parsed)))
     return stored === null ? null : this.info(parsed, stored)
   }
@@ -1567,6 +1586,7 @@ export class BudgetManager {
    */
   async getStatus(scope: ScopeInput): Promise<BudgetStatus> {
     const parsed = parseScope(scope)
+    if (this.#providerBudgets !== undefined) await this.#providerBudgets.ready() // [route hook]
     const scopeString = scopeKey(parsed)
     const now = this.clock.now()
     const stored = await this.storeCall(() => this.store.getBudget(scopeString))
