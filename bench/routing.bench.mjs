@@ -50,7 +50,10 @@ await manager.setBudget('user:alice', { maxBudget: 1_000_000, duration: 'monthly
 const context = { user: 'alice' }
 
 const reserveUs = await measure(async () => {
-  const r = await manager.reserve({ ...context, provider: 'openai' }, { model: 'gpt-4o-mini', provider: 'openai', ...TOKENS })
+  const r = await manager.reserve(
+    { ...context, provider: 'openai' },
+    { model: 'gpt-4o-mini', provider: 'openai', ...TOKENS },
+  )
   await r.release()
 })
 const selectUs = await measure(async () => {
@@ -58,22 +61,34 @@ const selectUs = await measure(async () => {
   await reservation.release()
 })
 const priorityUs = await measure(async () => {
-  const { reservation } = await manager.selectDeployment(DEPLOYMENTS, { context, estimate: TOKENS, strategy: 'priority' })
+  const { reservation } = await manager.selectDeployment(DEPLOYMENTS, {
+    context,
+    estimate: TOKENS,
+    strategy: 'priority',
+  })
   await reservation.release()
 })
 
 console.log('| routing (memoryStore, then release) | us/call | vs reserve |')
 console.log('|---|---:|---:|')
 console.log(`| reserve (baseline, 1 model) | ${fmt(reserveUs)} | 1.00x |`)
-console.log(`| selectDeployment, 5 deployments, lowest-cost | ${fmt(selectUs)} | ${(selectUs / reserveUs).toFixed(2)}x |`)
-console.log(`| selectDeployment, 5 deployments, priority | ${fmt(priorityUs)} | ${(priorityUs / reserveUs).toFixed(2)}x |`)
+console.log(
+  `| selectDeployment, 5 deployments, lowest-cost | ${fmt(selectUs)} | ${(selectUs / reserveUs).toFixed(2)}x |`,
+)
+console.log(
+  `| selectDeployment, 5 deployments, priority | ${fmt(priorityUs)} | ${(priorityUs / reserveUs).toFixed(2)}x |`,
+)
 
 // ------------------------------------------------------------------------------------------------ cache
 const cacheManager = new BudgetManager({ store: memoryStore() })
 await cacheManager.setBudget('user:alice', { maxBudget: 1_000_000, duration: 'monthly' })
 const answer = { model: 'gpt-4o-mini', text: 'Paris', usage: { prompt_tokens: 1_000, completion_tokens: 200 } }
 const fn = async (_request) => answer
-const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What is the capital of France?' }], max_tokens: 300 }
+const request = {
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'What is the capital of France?' }],
+  max_tokens: 300,
+}
 const options = { manager: cacheManager, context: { user: 'alice' } }
 const cached = withBudget(fn, { ...options, cache: responseCache({ max: 10_000 }) })
 const uncached = withBudget(fn, options)
@@ -86,5 +101,7 @@ const hitUs = await measure(() => cached(request))
 console.log('\n| cache (memoryStore) | us/call | vs direct |')
 console.log('|---|---:|---:|')
 console.log(`| direct call of fn (baseline) | ${fmt(directUs)} | 1.00x |`)
-console.log(`| withBudget without cache (reserve + fn + commit) | ${fmt(uncachedUs)} | ${(uncachedUs / directUs).toFixed(1)}x |`)
+console.log(
+  `| withBudget without cache (reserve + fn + commit) | ${fmt(uncachedUs)} | ${(uncachedUs / directUs).toFixed(1)}x |`,
+)
 console.log(`| withBudget cache hit (key + lookup + $0 record) | ${fmt(hitUs)} | ${(hitUs / directUs).toFixed(1)}x |`)

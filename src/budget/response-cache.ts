@@ -30,8 +30,11 @@ export interface CachedResponse {
  * shared cache holds JSON-compatible results only.
  */
 export interface ResponseCacheBackend {
+  /** The entry's JSON text, or `null`/`undefined` when there is none. */
   get(key: string): Promise<string | null | undefined>
+  /** Stores the entry's JSON text for `ttlMs` milliseconds. */
   set(key: string, value: string, ttlMs: number): Promise<void>
+  /** Deletes an entry (one that could not be read back). */
   delete?(key: string): Promise<void>
 }
 

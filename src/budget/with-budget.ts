@@ -251,7 +251,12 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     if (outcome === undefined || outcome.status === 'failure') return null
     const served = outcome.record?.modelServed
     const model = typeof served === 'string' ? served : settlement.reservation.model
-    const entry: CachedResponse = { value, stream: kind !== undefined, cost: outcome.exact.cost, storedAt: manager.clock.now() }
+    const entry: CachedResponse = {
+      value,
+      stream: kind !== undefined,
+      cost: outcome.exact.cost,
+      storedAt: manager.clock.now(),
+    }
     if (kind !== undefined) entry.kind = kind
     if (model !== undefined) entry.model = model
     return entry
@@ -270,7 +275,8 @@ export function withBudget<F extends (...args: never[]) => unknown>(
       if (settlement.settled) return
       const exit: CallExit =
         signal?.aborted === true ? 'aborted' : how === 'end' ? 'completed' : how === 'stop' ? 'cancelled' : 'failed'
-      if (chunks.length === 0) await settlement.end({ exit, model: settlement.reservation.model, provider: plan.provider })
+      if (chunks.length === 0)
+        await settlement.end({ exit, model: settlement.reservation.model, provider: plan.provider })
       else
         await settlement.end(
           endingOf(settlement.reservation, chunks as unknown as SettledResult<Result>, args, exit, plan.provider),
@@ -467,7 +473,10 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     if (cache === undefined) return call(this, args, undefined)
     const key = options.cacheKey === undefined ? defaultCacheKey(args) : options.cacheKey(...args)
     if (typeof key !== 'string' || key.length === 0)
-      throw new InvalidInputError('cacheKey', `withBudget: \`cacheKey\` must return a non-empty string, got ${typeof key}`)
+      throw new InvalidInputError(
+        'cacheKey',
+        `withBudget: \`cacheKey\` must return a non-empty string, got ${typeof key}`,
+      )
     const flow: CacheFlow<Result> = {
       hit: async (entry): Promise<Result> => {
         await recordHit(manager, await contextOf(args), entry, options.provider, reportPlain)

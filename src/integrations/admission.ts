@@ -28,7 +28,8 @@ export async function admitCall<TRequest>(
   estimate: Estimate,
 ): Promise<AdmittedCall> {
   const { routing } = checkedOptions(options as BudgetIntegrationOptions<never>)
-  if (routing === undefined) return { reservation: await options.manager.reserve(context, estimate), deployment: undefined }
+  if (routing === undefined)
+    return { reservation: await options.manager.reserve(context, estimate), deployment: undefined }
   return routeCall(options.manager, routing, context, estimate)
 }
 

@@ -266,16 +266,26 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
 
     wrapGenerate({ doGenerate, params, model }) {
       type Generated = Awaited<ReturnType<typeof doGenerate>>
-      return cached<Generated>('generate', model, params, (fill) => generateCall(doGenerate, params, model, fill), (entry) =>
-        replayEntry(entry) as Generated,
+      return cached<Generated>(
+        'generate',
+        model,
+        params,
+        (fill) => generateCall(doGenerate, params, model, fill),
+        (entry) => replayEntry(entry) as Generated,
       )
     },
 
     wrapStream({ doStream, params, model }) {
       type Streamed = Awaited<ReturnType<typeof doStream>>
-      return cached<Streamed>('stream', model, params, (fill) => streamCall(doStream, params, model, fill), (entry) => ({
-        stream: replayEntry(entry) as Streamed['stream'],
-      }))
+      return cached<Streamed>(
+        'stream',
+        model,
+        params,
+        (fill) => streamCall(doStream, params, model, fill),
+        (entry) => ({
+          stream: replayEntry(entry) as Streamed['stream'],
+        }),
+      )
     },
   }
 
@@ -285,27 +295,27 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
     model: Model,
     fill: Fill,
   ) {
-      const { settlement, provider, defaults, target, metadata } = await admit('generate', model, params)
-      let result: Awaited<ReturnType<typeof doGenerate>>
-      try {
-        result = target === undefined ? await doGenerate() : await target.doGenerate(params)
-      } catch (error) {
-        await settlement.release()
-        throw error
-      }
-      const served = result.response?.modelId ?? (target ?? model).modelId
-      const characters = textLength(result.content.map((part) => ('text' in part ? part.text : '')))
-      await settlement.end({
-        exit: 'completed',
-        usage: usageToCommit(result.usage, served, provider),
-        model: served,
-        provider,
-        request: { ...defaults, model: served },
-        output: { characters, pieces: characters > 0 ? 1 : 0 },
-        metadata: { endpoint: 'generate', ...metadata },
-      })
-      await fill?.(entryOf(settlement, result, false))
-      return result
+    const { settlement, provider, defaults, target, metadata } = await admit('generate', model, params)
+    let result: Awaited<ReturnType<typeof doGenerate>>
+    try {
+      result = target === undefined ? await doGenerate() : await target.doGenerate(params)
+    } catch (error) {
+      await settlement.release()
+      throw error
+    }
+    const served = result.response?.modelId ?? (target ?? model).modelId
+    const characters = textLength(result.content.map((part) => ('text' in part ? part.text : '')))
+    await settlement.end({
+      exit: 'completed',
+      usage: usageToCommit(result.usage, served, provider),
+      model: served,
+      provider,
+      request: { ...defaults, model: served },
+      output: { characters, pieces: characters > 0 ? 1 : 0 },
+      metadata: { endpoint: 'generate', ...metadata },
+    })
+    await fill?.(entryOf(settlement, result, false))
+    return result
   }
 
   async function streamCall(
@@ -314,73 +324,73 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
     model: Model,
     fill: Fill,
   ) {
-      const { settlement, provider, defaults, target, metadata } = await admit('stream', model, params)
-      const runModel = target ?? model
-      let result: Awaited<ReturnType<typeof doStream>>
-      try {
-        result = target === undefined ? await doStream() : await target.doStream(params)
-      } catch (error) {
-        await settlement.release()
-        throw error
-      }
-      type Part = Awaited<ReturnType<typeof doStream>>['stream'] extends ReadableStream<infer P> ? P : never
-      let served: string | undefined
-      let finishUsage: unknown
-      let characters = 0
-      let chunks = 0
-      const parts: Part[] = []
-      const finish = async (exit: CallExit): Promise<void> => {
-        const servedModel = served ?? runModel.modelId
-        await settlement.end({
-          exit,
-          usage: usageToCommit(finishUsage, servedModel, provider),
-          model: servedModel,
-          provider,
-          request: { ...defaults, model: servedModel },
-          output: { characters, pieces: chunks },
-          metadata: { endpoint: 'stream', ...metadata },
-        })
-        // Only a stream read to its end is kept.
-        await fill?.(exit === 'completed' ? entryOf(settlement, [...parts], true) : null)
-      }
-      const signal = params.abortSignal
-      const onAbort = () => void finish('aborted')
-      signal?.addEventListener('abort', onAbort, { once: true })
-      const reader = result.stream.getReader()
-      const stream = new ReadableStream<Part>({
-        async pull(controller) {
-          let next: ReadableStreamReadResult<Part>
-          try {
-            next = await reader.read()
-          } catch (error) {
-            signal?.removeEventListener('abort', onAbort)
-            await finish(signal?.aborted ? 'aborted' : 'failed')
-            controller.error(error)
-            return
-          }
-          if (next.done) {
-            signal?.removeEventListener('abort', onAbort)
-            await finish('completed')
-            controller.close()
-            return
-          }
-          const part = next.value as { type: string; modelId?: string; usage?: unknown; delta?: string }
-          if (part.type === 'response-metadata' && typeof part.modelId === 'string') served = part.modelId
-          else if (part.type === 'finish') finishUsage = part.usage
-          else if (typeof part.delta === 'string') {
-            characters += part.delta.length
-            chunks++
-          }
-          if (fill !== undefined) parts.push(next.value)
-          controller.enqueue(next.value)
-        },
-        async cancel(reason) {
-          signal?.removeEventListener('abort', onAbort)
-          await finish('cancelled')
-          await reader.cancel(reason).catch(() => undefined)
-        },
+    const { settlement, provider, defaults, target, metadata } = await admit('stream', model, params)
+    const runModel = target ?? model
+    let result: Awaited<ReturnType<typeof doStream>>
+    try {
+      result = target === undefined ? await doStream() : await target.doStream(params)
+    } catch (error) {
+      await settlement.release()
+      throw error
+    }
+    type Part = Awaited<ReturnType<typeof doStream>>['stream'] extends ReadableStream<infer P> ? P : never
+    let served: string | undefined
+    let finishUsage: unknown
+    let characters = 0
+    let chunks = 0
+    const parts: Part[] = []
+    const finish = async (exit: CallExit): Promise<void> => {
+      const servedModel = served ?? runModel.modelId
+      await settlement.end({
+        exit,
+        usage: usageToCommit(finishUsage, servedModel, provider),
+        model: servedModel,
+        provider,
+        request: { ...defaults, model: servedModel },
+        output: { characters, pieces: chunks },
+        metadata: { endpoint: 'stream', ...metadata },
       })
-      return { ...result, stream }
+      // Only a stream read to its end is kept.
+      await fill?.(exit === 'completed' ? entryOf(settlement, [...parts], true) : null)
+    }
+    const signal = params.abortSignal
+    const onAbort = () => void finish('aborted')
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const reader = result.stream.getReader()
+    const stream = new ReadableStream<Part>({
+      async pull(controller) {
+        let next: ReadableStreamReadResult<Part>
+        try {
+          next = await reader.read()
+        } catch (error) {
+          signal?.removeEventListener('abort', onAbort)
+          await finish(signal?.aborted ? 'aborted' : 'failed')
+          controller.error(error)
+          return
+        }
+        if (next.done) {
+          signal?.removeEventListener('abort', onAbort)
+          await finish('completed')
+          controller.close()
+          return
+        }
+        const part = next.value as { type: string; modelId?: string; usage?: unknown; delta?: string }
+        if (part.type === 'response-metadata' && typeof part.modelId === 'string') served = part.modelId
+        else if (part.type === 'finish') finishUsage = part.usage
+        else if (typeof part.delta === 'string') {
+          characters += part.delta.length
+          chunks++
+        }
+        if (fill !== undefined) parts.push(next.value)
+        controller.enqueue(next.value)
+      },
+      async cancel(reason) {
+        signal?.removeEventListener('abort', onAbort)
+        await finish('cancelled')
+        await reader.cancel(reason).catch(() => undefined)
+      },
+    })
+    return { ...result, stream }
   }
 
   if (options.capOutputTokens === true) {

@@ -221,7 +221,9 @@ export function createBudgetFetch(
           const cached = entry.value as { body?: unknown; contentType?: unknown } | null
           return new Response(typeof cached?.body === 'string' ? cached.body : '', {
             status: 200,
-            headers: { 'content-type': typeof cached?.contentType === 'string' ? cached.contentType : 'application/json' },
+            headers: {
+              'content-type': typeof cached?.contentType === 'string' ? cached.contentType : 'application/json',
+            },
           })
         },
         miss: (fill) => send(fill),

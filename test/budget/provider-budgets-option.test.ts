@@ -62,9 +62,9 @@ describe('new BudgetManager({ providerBudgets })', () => {
     expect(
       () => new BudgetManager({ providerBudgets: { openai: { budget_limt: 1, time_period: '1d' } } as never }),
     ).toThrow(/did you mean `budget_limit`/)
-    expect(() => new BudgetManager({ providerBudgets: { openai: { budget_limit: 1, time_period: '3 fortnights' } } })).toThrow(
-      BudgetConfigError,
-    )
+    expect(
+      () => new BudgetManager({ providerBudgets: { openai: { budget_limit: 1, time_period: '3 fortnights' } } }),
+    ).toThrow(BudgetConfigError)
     expect(() => new BudgetManager({ providerBudgets: [] as never })).toThrow(BudgetConfigError)
   })
 })

@@ -88,7 +88,11 @@ describe('withBudget({ deployments })', () => {
     const manager = new BudgetManager({ store: memoryStore() })
     const seen: unknown[] = []
     const run = withBudget(
-      async (model: string, prompt: string) => ({ model, text: prompt, usage: { prompt_tokens: 1, completion_tokens: 1 } }),
+      async (model: string, prompt: string) => ({
+        model,
+        text: prompt,
+        usage: { prompt_tokens: 1, completion_tokens: 1 },
+      }),
       {
         manager,
         context: { user: 'alice' },
@@ -155,7 +159,13 @@ describe('withBudget({ deployments })', () => {
     )
     expect(() => withBudget(fn, { ...base, strategy: 'priority' })).toThrow(/needs `deployments`/)
     expect(() =>
-      withBudget(fn, { ...base, deployments: [{ id: 'a', model: 'gpt-4o' }, { id: 'a', model: 'gpt-4o' }] }),
+      withBudget(fn, {
+        ...base,
+        deployments: [
+          { id: 'a', model: 'gpt-4o' },
+          { id: 'a', model: 'gpt-4o' },
+        ],
+      }),
     ).toThrow(/appears twice/)
     const noRouter = { reserve: manager.reserve.bind(manager) } as unknown as BudgetManager
     expect(() => withBudget(fn, { ...base, manager: noRouter, deployments: DEPLOYMENTS })).toThrow(/selectDeployment/)

@@ -106,9 +106,9 @@ describe('deployments through the integrations', () => {
     expect(() =>
       withOpenAIBudget(sdk(), { manager, context: {}, deployments: OPENAI_DEPLOYMENTS, strategy: 'fastest' as never }),
     ).toThrow(/`strategy` must be one of/)
-    expect(() => withAnthropicBudget(new Anthropic({ apiKey: 'k' }), { manager, context: {}, cache: {} as never })).toThrow(
-      /`cache` must be a response cache/,
-    )
+    expect(() =>
+      withAnthropicBudget(new Anthropic({ apiKey: 'k' }), { manager, context: {}, cache: {} as never }),
+    ).toThrow(/`cache` must be a response cache/)
     expect(() => budgetMiddleware({ manager, context: {}, cache: 'yes' as never })).toThrow(BudgetConfigError)
   })
 })
@@ -131,12 +131,19 @@ describe('cache through the integrations', () => {
     const { manager, events } = await setup()
     const openai = withOpenAIBudget(sdk(), { manager, context: { user: 'alice' }, cache: responseCache() })
     await Promise.all(
-      Array.from({ length: 10 }, () => openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 7 })),
+      Array.from({ length: 10 }, () =>
+        openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 7 }),
+      ),
     )
     expect(openaiServer.count()).toBe(1)
     expect(events.filter((e) => e.record['status'] === 'cache_hit')).toHaveLength(9)
     const read = async () => {
-      const stream = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 9, stream: true })
+      const stream = await openai.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages,
+        max_tokens: 9,
+        stream: true,
+      })
       const chunks: unknown[] = []
       for await (const chunk of stream) chunks.push(chunk)
       return chunks

@@ -36,19 +36,25 @@ async function run(store: BudgetStore): Promise<void> {
   await manager.setProviderBudgets({ openai: { budget_limit: 23 * PER_CALL, time_period: '30d' } })
   const picks = await Promise.all(
     Array.from({ length: 60 }, (_, i) =>
-      manager.selectDeployment(DEPLOYMENTS, { context: { user: `u${i % 7}` }, estimate: ESTIMATE, strategy: 'priority' }),
+      manager.selectDeployment(DEPLOYMENTS, {
+        context: { user: `u${i % 7}` },
+        estimate: ESTIMATE,
+        strategy: 'priority',
+      }),
     ),
   )
   const counts: Record<string, number> = {}
   for (const p of picks) counts[p.deployment.id] = (counts[p.deployment.id] ?? 0) + 1
   expect(counts).toEqual({ 'oai-4o': 23, claude: 37 })
   const held = await manager.getStatus('provider:openai')
-  expect(held.exact.reserved).toBe((23 * 7_500_000 / 1e9).toFixed(9))
+  expect(held.exact.reserved).toBe(((23 * 7_500_000) / 1e9).toFixed(9))
   expect(held.remaining).toBe(0)
   // Commit the OpenAI picks at their estimate, release the rest: spend is exactly 23 calls, nothing held.
-  await Promise.all(picks.map((p) => (p.deployment.id === 'oai-4o' ? p.reservation.commit(PER_CALL) : p.reservation.release())))
+  await Promise.all(
+    picks.map((p) => (p.deployment.id === 'oai-4o' ? p.reservation.commit(PER_CALL) : p.reservation.release())),
+  )
   const after = await manager.getStatus('provider:openai')
-  expect([after.exact.spend, after.reserved]).toEqual([(23 * 7_500_000 / 1e9).toFixed(9), 0])
+  expect([after.exact.spend, after.reserved]).toEqual([((23 * 7_500_000) / 1e9).toFixed(9), 0])
 }
 
 describe('selectDeployment on the shared stores', () => {
@@ -59,7 +65,10 @@ describe('selectDeployment on the shared stores', () => {
   beforeAll(async () => {
     redis = await startRedisServer()
     io = new Redis(redis.port, '127.0.0.1')
-    http = await startBudgetServer({ store: memoryStore(), auth: { tokens: { 'routing-token-0123456789': 'routing' } } })
+    http = await startBudgetServer({
+      store: memoryStore(),
+      auth: { tokens: { 'routing-token-0123456789': 'routing' } },
+    })
   })
   afterAll(async () => {
     io?.disconnect()
