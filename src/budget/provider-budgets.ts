@@ -10,6 +10,7 @@ import { describeValue } from '../internal/describe.js'
 import { closest } from '../internal/suggest.js'
 import { type BudgetDefinition, fromStoredJson, validateDefinition } from './definition.js'
 import type { StoredBudget } from '../stores/types.js'
+import type { Duration } from './windows.js'
 
 /** One provider's budget, as LiteLLM writes it. */
 export interface LiteLLMProviderBudget {
@@ -75,7 +76,8 @@ export function providerBudgetDefinitions(
     }
     return {
       scope: `provider:${provider}` as const,
-      definition: { maxBudget: parsed.data.budget_limit, duration: parsed.data.time_period },
+      // `time_period` is a plain string in LiteLLM's config (often loaded from JSON); setBudget checks it like any duration.
+      definition: { maxBudget: parsed.data.budget_limit, duration: parsed.data.time_period as Duration },
     }
   })
 }
@@ -85,7 +87,7 @@ export interface ProviderBudgetHost {
   /** The stored budget of a scope, read from the store (not gated on the setup). */
   read(scope: string): Promise<StoredBudget | null>
   /** Writes a budget (`setBudget`), keeping the rest of an existing definition. */
-  write(scope: string, definition: BudgetDefinition): Promise<unknown>
+  write(scope: `provider:${string}`, definition: BudgetDefinition): Promise<unknown>
 }
 
 /** The `providerBudgets` constructor option, applied once. */
