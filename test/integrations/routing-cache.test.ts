@@ -11,6 +11,7 @@ import { responseCache, type Deployment } from '../../src/budget/index.js'
 import { BudgetConfigError } from '../../src/errors.js'
 import { budgetMiddleware } from '../../src/integrations/ai-sdk.js'
 import { withAnthropicBudget } from '../../src/integrations/anthropic.js'
+import { BudgetCallbackHandler } from '../../src/integrations/langchain.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'
 import { setup } from './helpers.js'
 import { startAnthropicServer } from './servers/anthropic.js'
@@ -110,6 +111,11 @@ describe('deployments through the integrations', () => {
       withAnthropicBudget(new Anthropic({ apiKey: 'k' }), { manager, context: {}, cache: {} as never }),
     ).toThrow(/`cache` must be a response cache/)
     expect(() => budgetMiddleware({ manager, context: {}, cache: 'yes' as never })).toThrow(BudgetConfigError)
+    // The LangChain handler only observes calls: it refuses the options instead of ignoring them.
+    expect(() => new BudgetCallbackHandler({ manager, deployments: OPENAI_DEPLOYMENTS } as never)).toThrow(
+      /not supported by the LangChain callback handler/,
+    )
+    expect(() => new BudgetCallbackHandler({ manager, cache: responseCache() } as never)).toThrow(BudgetConfigError)
   })
 })
 
