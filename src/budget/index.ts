@@ -60,3 +60,5 @@ export type {
 } from './alerts.js'
 export type { Deployment, RoutingEstimate, RoutingStrategy, SelectDeploymentOptions } from './routing.js'
 export type { LiteLLMProviderBudget, ProviderBudgetConfig } from './provider-budgets.js'
+export { defaultCacheKey, responseCache } from './response-cache.js'
+export type { CachedResponse, ResponseCache, ResponseCacheBackend, ResponseCacheOptions } from './response-cache.js'

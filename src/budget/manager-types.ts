@@ -8,6 +8,7 @@ import type { BudgetStore, SpendRecord } from '../stores/types.js'
 import type { ExchangeRates } from './currency.js'
 import type { BudgetDefinition, BudgetIncrease } from './definition.js'
 import type { EstimateRequest } from './pricing.js'
+import type { ProviderBudgetConfig } from './provider-budgets.js'
 import type { CallContext, Scope, ScopeString, ScopeType } from './scopes.js'
 
 /** A clock: epoch milliseconds. */
@@ -62,6 +63,13 @@ export interface BudgetManagerOptions {
    * the stored budget, so every instance uses the same rate). See docs/currency.md.
    */
   exchangeRates?: ExchangeRates | undefined
+  /**
+   * Provider budgets in LiteLLM's `provider_budget_config` shape, e.g. `{ openai: { budget_limit: 1000, time_period:
+   * '30d' } }` (as `setProviderBudgets`). Validated by the constructor, written to the store once before this
+   * manager's first use; idempotent across instances (a budget already stored with the same limit and period is left
+   * as it is).
+   */
+  providerBudgets?: ProviderBudgetConfig | undefined
 }
 
 /** What a reservation holds: a USD amount, or a request to estimate from the price catalog. */
@@ -95,6 +103,11 @@ export type CommitInput =
       status?: CallStatus | undefined
       /** Marks the cost as an estimate (e.g. an aborted stream without usage). */
       estimated?: boolean | undefined
+      /**
+       * With status `cache_hit`: what the call would have cost, USD (the cost of the cached original). Recorded as
+       * `saved` and `savedNanoUsd`, and summed by `querySpend`.
+       */
+      saved?: number | undefined
       /** Numbers and ids for the record (never content). */
       metadata?: Record<string, string | number | boolean | null> | undefined
     }

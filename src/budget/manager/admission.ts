@@ -106,6 +106,8 @@ async function admit(
   estimate: Estimate,
   allowFallback: boolean,
 ): Promise<Reservation> {
+  // The `providerBudgets` option is written before the first use, and before the call's time is taken.
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const now = ctx.clock.now()
   let budgets = ctx.budgets.cached(keys, now)
   if (budgets === undefined) {

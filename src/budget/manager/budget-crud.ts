@@ -142,6 +142,7 @@ export async function setBudget(
 /** `manager.getBudget()`: read from the store, not the cache. */
 export async function getBudget(ctx: ManagerContext, scope: ScopeInput): Promise<BudgetInfo | null> {
   const parsed = parseScope(scope)
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const stored = await storeCall(ctx.store.name, () => ctx.store.getBudget(scopeKey(parsed)))
   return stored === null ? null : info(ctx, parsed, stored)
 }

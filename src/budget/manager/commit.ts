@@ -134,6 +134,8 @@ export async function recordCall(
     model: resolved.context.model,
     provider: resolved.context.provider,
   })
+  // The `providerBudgets` option is written before the first use, and before the call's time is taken.
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const now = ctx.clock.now()
   let budgets = ctx.budgets.cached(resolved.keys, now)
   if (budgets === undefined) {

@@ -11,8 +11,10 @@ import { EventHub } from '../events.js'
 import type { ReservationWriter } from '../held-reservation.js'
 import type { BudgetManagerOptions, Clock } from '../manager-types.js'
 import { CurrencyPins } from '../currency-pins.js'
+import { type ProviderBudgetSetup, providerBudgetSetup } from '../provider-budgets.js'
 import { BudgetCache } from './budget-cache.js'
 import { mainWindow } from './budget-windows.js'
+import { setBudget } from './budget-crud.js'
 import { writeCommit, writeRelease } from './commit.js'
 import type { CompiledBudget, Plan } from './compiled.js'
 import { managerSettings } from './options.js'
@@ -35,6 +37,8 @@ export interface ManagerContext {
   readonly currency: CurrencyPins<CompiledBudget>
   /** How held reservations price, commit and release. */
   readonly writer: ReservationWriter<Plan>
+  /** The `providerBudgets` option, written to the store before the first reservation, record or status read. */
+  readonly providerBudgets: ProviderBudgetSetup | undefined
   /** A new call id: this manager's random prefix and a counter. */
   nextCallId(): string
 }
@@ -78,6 +82,13 @@ export function createContext(options: BudgetManagerOptions): ManagerContext {
       commit: (write) => writeCommit(context, write),
       release: (callId) => writeRelease(context, callId),
     },
+    providerBudgets:
+      options.providerBudgets === undefined
+        ? undefined
+        : providerBudgetSetup(options.providerBudgets, {
+            read: (scope) => settings.store.getBudget(scope),
+            write: (scope, definition) => setBudget(context, scope, definition, { reason: 'provider budget' }),
+          }),
     nextCallId() {
       counter++
       // Joined rather than concatenated: a flat string, which is what a store keeps for its dedupe window.

@@ -34,6 +34,7 @@ const MANAGER_OPTIONS = z.object({
   dedupeTtlMs: z.unknown().optional(),
   spendTrackingTtlMs: z.unknown().optional(),
   exchangeRates: z.unknown().optional(),
+  providerBudgets: z.unknown().optional(),
 })
 
 /** The manager's options, checked and with their defaults. */

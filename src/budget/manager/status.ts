@@ -20,6 +20,8 @@ import { scopeOf, toDate } from './event-fields.js'
 export async function getStatus(ctx: ManagerContext, scope: ScopeInput): Promise<BudgetStatus> {
   const parsed = parseScope(scope)
   const scopeString = scopeKey(parsed)
+  // The `providerBudgets` option is written before the first use, and before the call's time is taken.
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const now = ctx.clock.now()
   const stored = await storeCall(ctx.store.name, () => ctx.store.getBudget(scopeString))
   const budget = ctx.policies.fromStored(parsed, scopeString, stored)
