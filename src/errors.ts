@@ -38,11 +38,11 @@ export interface ScopeRef {
 
 /** Fields of a {@link BudgetExceededError}. */
 export interface BudgetExceededDetails {
-  /** The scope whose budget refused the call. */
+  /** The scope whose budget refused the call; `{ type: 'run', id: <run name or id> }` when a run budget did. */
   scope: ScopeRef
   /** The ledger key that refused (scope, window, unit), for diagnostics. */
   key?: string
-  /** Window name, e.g. `monthly`, `1h`, or `none`. */
+  /** Window name, e.g. `monthly`, `1h`, `burst 1m` (a burst limit refused), or `none`. */
   window?: string
   /** Limit in USD. */
   limit: number
@@ -97,15 +97,18 @@ export class BudgetExceededError extends BudgetError implements BudgetExceededDe
     const remaining = Math.max(0, details.limit - details.spent - details.reserved)
     const where = `${details.scope.type}:${details.scope.id}${details.model ? ` model ${details.model}` : ''}`
     const window = details.window && details.window !== 'none' ? ` (${details.window})` : ''
+    const run = details.scope.type === 'run'
     const reset = details.resetsAt
       ? `; resets ${details.resetsAt.toISOString().replace('.000Z', 'Z')}`
-      : '; the budget has no reset window'
+      : run
+        ? "; a run's budget does not reset"
+        : '; the budget has no reset window'
     const routing = details.refusals
       ? `No deployment can take this call (${details.refusals.map((r) => `${r.deployment}: ${r.scope.type}:${r.scope.id}`).join('; ')}). `
       : ''
     super(
       'BUDGET_EXCEEDED',
-      `${routing}Budget exceeded for ${where}${window}: requested ${usd(details.requested)}, remaining ${usd(remaining)} of ${usd(details.limit)}${reset}. Raise the limit with increaseBudget()/setBudget() or wait for the reset.`,
+      `${routing}Budget exceeded for ${where}${window}: requested ${usd(details.requested)}, remaining ${usd(remaining)} of ${usd(details.limit)}${reset}. ${run ? 'Give the run (or its parent) a larger maxBudget.' : 'Raise the limit with increaseBudget()/setBudget() or wait for the reset.'}`,
       options,
     )
     this.scope = details.scope

@@ -21,6 +21,8 @@ export interface BudgetExceededEvent {
   scope: string
   /** Model of the per-model limit that refused, when one did. */
   model?: string
+  /** Duration of the burst window (`1m`) when a burst limit refused, rather than the period's limit. */
+  burst?: string
   action: 'block' | 'warn' | 'fallback'
   /** Model of the call that was refused or warned about, when known. */
   callModel?: string
@@ -38,6 +40,8 @@ export interface BudgetExceededEvent {
 export interface BudgetOvershotEvent {
   scope: string
   model?: string
+  /** Duration of the burst window (`1m`) when the overshoot is on a burst limit. */
+  burst?: string
   limit: number
   /** Spend after the commit, USD. */
   spent: number

@@ -6,6 +6,7 @@
 import type { PriceCatalog } from '../cost/catalog.js'
 import type { BudgetStore, SpendRecord } from '../stores/types.js'
 import type { BudgetDefinition, BudgetIncrease } from './definition.js'
+import type { BurstStatus } from './burst.js'
 import type { EstimateRequest } from './pricing.js'
 import type { CallContext, Scope, ScopeType } from './scopes.js'
 
@@ -178,6 +179,8 @@ export interface BudgetStatus {
   windowId: string
   /** True when the budget comes from `defaults` (no stored budget for this scope). */
   isDefault: boolean
+  /** The burst windows (`burst` in the definition), each in its current window; absent when the budget has none. */
+  bursts?: BurstStatus[]
   /** USD spent by the end of the window at the window's average burn rate so far (see docs/alerts.md#forecast). */
   projectedSpend: number
   /** When spend plus holds reaches the limit at that rate, or `null` (no limit, no spend, or the window ends first). */

@@ -69,6 +69,9 @@ import {
 import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
 import { forecastWindow } from './forecast.js'
 import { claimOnce, projectedCrossing } from './forecast-alert.js'
+// Runaway protection (burst windows, run budgets): see burst.ts and run.ts; the hooks below are marked RUNAWAY.
+import { type BurstPolicy, burstStatuses, burstWindows, compileBursts, rollingBursts } from './burst.js'
+import { type BudgetRun, type RunLedger, type RunOptions, runChain, startRun } from './run.js'
 
 // The public types of the manager live in manager-types.ts; re-exported here for its importers.
 export type * from './manager-types.js'
@@ -122,6 +125,8 @@ interface BudgetPolicy {
   tpm: number | null
   parallel: number | null
   onExceeded: OnExceeded
+  /** RUNAWAY: burst windows. */
+  bursts: readonly BurstPolicy[]
 }
 
 /**
@@ -154,12 +159,14 @@ interface AbsentBudget {
 
 type CachedBudget = CompiledBudget | AbsentBudget
 
-type EntryKind = 'usd' | 'model' | 'rpm' | 'tpm' | 'par'
+type EntryKind = 'usd' | 'model' | 'rpm' | 'tpm' | 'par' | 'burst' | 'run'
 
 interface EntryMeta {
   budget: CompiledBudget
   kind: EntryKind
   model?: ModelPolicy
+  /** RUNAWAY: the burst limit of a `burst` entry. */
+  burst?: BurstPolicy
   window: BudgetWindow | null
   windowLabel: string
   /** Limit used for admission (null: tracked only). */
@@ -182,6 +189,21 @@ const NO_THRESHOLDS: readonly number[] = []
 /** Shared by every budget without per-model limits (read only). */
 const NO_MODELS: ReadonlyMap<string, ModelPolicy> = new Map()
 const MINUTE_SPEC: WindowSpec = { duration: '1m' }
+/** RUNAWAY: the policy of a run budget (its limit is the run's). */
+const RUN_POLICY: BudgetPolicy = {
+  baseLimitNano: null,
+  increases: [],
+  spec: null,
+  label: 'none',
+  softNano: null,
+  thresholds: [],
+  models: new Map(),
+  rpm: null,
+  tpm: null,
+  parallel: null,
+  onExceeded: 'block',
+  bursts: [],
+}
 /** Most distinct budget policies kept for sharing (then the table starts over). */
 const MAX_POLICIES = 1024
 /** The cache key of the rate-limit window in {@link CompiledBudget.windows} (model names are never empty). */
@@ -224,6 +246,11 @@ function callLabels(context: CallContext): { callModel?: string; provider?: stri
     ...(context.model === undefined ? {} : { callModel: context.model }),
     ...(context.provider === undefined ? {} : { provider: context.provider }),
   }
+}
+
+/** Entries that count money (the period, per-model, burst and run limits), as opposed to rate limits. */
+function isMoney(kind: EntryKind): boolean {
+  return kind !== 'rpm' && kind !== 'tpm' && kind !== 'par'
 }
 
 function toDate(ms: number | null | undefined): Date | null {
@@ -309,6 +336,8 @@ export class BudgetManager {
   private readonly policies = new Map<string, BudgetPolicy>()
   private readonly calendarSpecs = new Map<string, WindowSpec>()
   private readonly events = new EventHub()
+  /** RUNAWAY: the pseudo budget of each run a call was planned on. */
+  private readonly runBudgets = new WeakMap<RunLedger, CompiledBudget>()
   /** The random part of this manager's call ids, with its `-`. */
   private readonly idPrefix = `${randomPrefix()}-`
   private counter = 0
@@ -419,7 +448,9 @@ export class BudgetManager {
     const rolling = (duration: string | undefined): boolean =>
       duration !== undefined && parseDuration(duration).kind === 'rolling'
     const anchored =
-      rolling(d.duration) || Object.values(d.modelMaxBudget ?? {}).some((limit) => rolling(limit.duration))
+      rolling(d.duration) ||
+      Object.values(d.modelMaxBudget ?? {}).some((limit) => rolling(limit.duration)) ||
+      rollingBursts(d.burst) // RUNAWAY
     // Everything the policy is computed from (never `metadata`), as text: equal text, equal policy.
     const text = JSON.stringify([
       d.maxBudget,
@@ -433,6 +464,7 @@ export class BudgetManager {
       d.tpmLimit,
       d.maxParallelRequests,
       d.onExceeded,
+      d.burst, // RUNAWAY
       anchored ? stored.anchor : null,
       stored.increases.map((inc) => [inc.amount, inc.until]),
     ])
@@ -469,6 +501,7 @@ export class BudgetManager {
       tpm: d.tpmLimit ?? null,
       parallel: d.maxParallelRequests ?? null,
       onExceeded: d.onExceeded ?? 'block',
+      bursts: compileBursts(d.burst, (duration) => specOf(duration)!), // RUNAWAY
     }
     if (this.policies.size >= MAX_POLICIES) this.policies.clear()
     this.policies.set(text, policy)
@@ -716,6 +749,24 @@ export class BudgetManager {
           })
         }
       }
+      // RUNAWAY: one more key per burst window, in the same reservation.
+      if (policy.bursts.length > 0)
+        for (const burst of burstWindows(budget, budget.prefix, policy.bursts, now)) {
+          const limit = block ? burst.policy.limitNano : null
+          const expiresAt = burst.window.end + grace
+          entries.push({ key: burst.key, amount: amountNano, limit, expiresAt })
+          meta.push({
+            budget,
+            kind: 'burst',
+            burst: burst.policy,
+            window: burst.window,
+            windowLabel: burst.policy.label,
+            limit,
+            softLimit: burst.policy.limitNano,
+            key: burst.key,
+            expiresAt,
+          })
+        }
       if (policy.rpm !== null || policy.tpm !== null) {
         const rate = this.windowOf(budget, RATE_WINDOW, MINUTE_SPEC)
         const minute = this.currentWindow(rate, now)!
@@ -765,7 +816,48 @@ export class BudgetManager {
         })
       }
     }
+    // RUNAWAY: the run the call is made in and every ancestor run (run.ts).
+    for (const run of runChain(context, this.store)) {
+      const item = this.runMeta(run, now)
+      entries.push({ key: item.key, amount: amountNano, limit: item.limit, expiresAt: item.expiresAt })
+      meta.push(item)
+    }
     return { entries, meta }
+  }
+
+  /** RUNAWAY: the entry of a run budget: a budget named `run:<name>` without a window, its key kept `ttlMs` after use. */
+  private runMeta(run: RunLedger, now: number): EntryMeta {
+    let budget = this.runBudgets.get(run)
+    if (budget === undefined) {
+      const policy: BudgetPolicy = {
+        ...RUN_POLICY,
+        baseLimitNano: run.limitNano,
+      }
+      budget = {
+        fetchedAt: 0,
+        scopeString: run.scopeString,
+        prefix: run.key,
+        revision: 0,
+        isDefault: false,
+        policy,
+        current: null,
+        usdKey: run.key,
+        usdMeta: null,
+        windows: null,
+      }
+      this.runBudgets.set(run, budget)
+    }
+    const limit = run.limitNano
+    return {
+      budget,
+      kind: 'run',
+      window: null,
+      windowLabel: 'none',
+      limit,
+      softLimit: limit,
+      key: run.key,
+      expiresAt: now + run.ttlMs,
+    }
   }
 
   private refusal(
@@ -906,6 +998,7 @@ export class BudgetManager {
         this.emit('budget.exceeded', {
           scope: meta.budget.scopeString,
           ...(meta.model === undefined ? {} : { model: meta.model.model }),
+          ...(meta.burst === undefined ? {} : { burst: meta.burst.duration }), // RUNAWAY
           action: fallback !== undefined && allowFallback ? 'fallback' : 'block',
           ...callLabels(context),
           limit: refusal.limit,
@@ -960,12 +1053,13 @@ export class BudgetManager {
     if (!this.events.has('budget.exceeded')) return
     for (let i = 0; i < plan.meta.length; i++) {
       const meta = plan.meta[i]!
-      if (meta.limit !== null || meta.softLimit === null || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
+      if (meta.limit !== null || meta.softLimit === null || !isMoney(meta.kind)) continue
       const balance = balances[i]
       if (balance === undefined || balance.spent + balance.reserved <= meta.softLimit) continue
       this.emit('budget.exceeded', {
         scope: meta.budget.scopeString,
         ...(meta.model === undefined ? {} : { model: meta.model.model }),
+        ...(meta.burst === undefined ? {} : { burst: meta.burst.duration }), // RUNAWAY
         action: 'warn',
         ...callLabels(context),
         limit: nanoToUsd(meta.softLimit),
@@ -1004,6 +1098,24 @@ export class BudgetManager {
       true,
       trackedKeys(scopes),
     )
+  }
+
+  /**
+   * RUNAWAY: runs `fn` inside a run budget. Every budgeted call made inside it (this manager, `withBudget`, the SDK
+   * wrappers) reserves on the run as well as on its scopes, in the same atomic reservation; a run started inside
+   * another draws on the parent's remainder too. Resolves to what `fn` returns; `run.spent()` says what it cost.
+   *
+   * @example
+   * ```ts
+   * const report = await budgets.run({ maxBudget: 0.25, name: 'triage' }, async (run) => {
+   *   const text = await summarize(ticket) // refused with BudgetExceededError once the run has spent $0.25
+   *   return { text, cost: await run.spent() }
+   * })
+   * ```
+   * @throws BudgetConfigError for bad options (nothing started); whatever `fn` throws.
+   */
+  run<T>(options: RunOptions, fn: (run: BudgetRun) => T | Promise<T>): Promise<T> {
+    return startRun(this.store, this.clock, this.holdTtlMs, options, fn)
   }
 
   // ------------------------------------------------------------------------------------------------ commit
@@ -1057,7 +1169,7 @@ export class BudgetManager {
         const meta = plan.meta[i]!
         if (meta.kind === 'par') continue
         const balance = result.balances[j++]
-        if (balance === undefined || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
+        if (balance === undefined || !isMoney(meta.kind)) continue
         this.checkCrossings(meta, balance.before, balance.after, callId, now, overshoot)
         this.checkForecast(meta, balance, callId, now)
       }
@@ -1125,7 +1237,8 @@ export class BudgetManager {
     overshoot: Overshoot[],
   ): void {
     if (after <= before) return
-    const limit = meta.kind === 'model' ? meta.softLimit : this.limitNano(meta.budget, now)
+    // The period's limit has increases; per-model, burst and run limits are the entry's own.
+    const limit = meta.kind === 'usd' ? this.limitNano(meta.budget, now) : meta.softLimit
     const scope = meta.budget.scopeString
     const model = meta.model?.model
     if (limit !== null && after > limit) {
@@ -1140,6 +1253,7 @@ export class BudgetManager {
       this.emit('budget.overshot', {
         scope,
         ...(model === undefined ? {} : { model }),
+        ...(meta.burst === undefined ? {} : { burst: meta.burst.duration }), // RUNAWAY
         limit: item.limit,
         spent: item.spent,
         overshoot: item.overshoot,
@@ -1582,7 +1696,10 @@ export class BudgetManager {
   private async statusOf(budget: CompiledBudget, now: number): Promise<BudgetStatus> {
     const window = this.mainWindow(budget, now)
     const key = this.mainKey(budget)
-    const [balance] = await this.storeCall(() => this.store.balances({ keys: [key], now }))
+    const bursts = burstWindows(budget, budget.prefix, budget.policy.bursts, now) // RUNAWAY
+    const [balance, ...burstBalances] = await this.storeCall(() =>
+      this.store.balances({ keys: bursts.length === 0 ? [key] : [key, ...bursts.map((b) => b.key)], now }),
+    )
     const spent = balance?.spent ?? 0
     const reserved = balance?.reserved ?? 0
     const limit = this.limitNano(budget, now)
@@ -1606,6 +1723,7 @@ export class BudgetManager {
       resetsAt: toDate(window?.end),
       windowId: window === null ? 'all' : window.id,
       isDefault: budget.isDefault,
+      ...(bursts.length === 0 ? {} : { bursts: burstStatuses(bursts, burstBalances) }), // RUNAWAY
       projectedSpend: nanoToUsd(forecast.projectedNano),
       exhaustsAt: toDate(forecast.exhaustsAt),
       exact: {
@@ -1637,6 +1755,7 @@ export class BudgetManager {
         this.currentWindow(state, now)
         keys.push(this.keyOf(state, 'usd'))
       }
+      for (const burst of burstWindows(budget, budget.prefix, budget.policy.bursts, now)) keys.push(burst.key) // RUNAWAY
     }
     const unique = [...new Set(keys)]
     if (unique.length > 0) await this.storeCall(() => this.store.reset({ keys: unique, now }))
