@@ -98,6 +98,11 @@ export class BudgetExceededError extends BudgetError implements BudgetExceededDe
     const where = `${details.scope.type}:${details.scope.id}${details.model ? ` model ${details.model}` : ''}`
     const window = details.window && details.window !== 'none' ? ` (${details.window})` : ''
     const run = details.scope.type === 'run'
+    const hint = run
+      ? 'Give the run (or its parent) a larger maxBudget.'
+      : details.window?.startsWith('burst ')
+        ? 'This is a burst limit: wait for its window to roll over, or raise `burst` with setBudget().'
+        : 'Raise the limit with increaseBudget()/setBudget() or wait for the reset.'
     const reset = details.resetsAt
       ? `; resets ${details.resetsAt.toISOString().replace('.000Z', 'Z')}`
       : run
@@ -108,7 +113,7 @@ export class BudgetExceededError extends BudgetError implements BudgetExceededDe
       : ''
     super(
       'BUDGET_EXCEEDED',
-      `${routing}Budget exceeded for ${where}${window}: requested ${usd(details.requested)}, remaining ${usd(remaining)} of ${usd(details.limit)}${reset}. ${run ? 'Give the run (or its parent) a larger maxBudget.' : 'Raise the limit with increaseBudget()/setBudget() or wait for the reset.'}`,
+      `${routing}Budget exceeded for ${where}${window}: requested ${usd(details.requested)}, remaining ${usd(remaining)} of ${usd(details.limit)}${reset}. ${hint}`,
       options,
     )
     this.scope = details.scope
