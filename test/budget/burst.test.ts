@@ -261,6 +261,27 @@ describe('burst windows: definition, events, status', () => {
     expect((await manager.getStatus('user:w')).bursts![0]!.spend).toBe(1.6)
   })
 
+  it("routing's refusals name the burst window that refused each deployment", async () => {
+    const { manager } = setup()
+    await manager.setBudget('provider:openai', { burst: { maxBudget: 0.000001, duration: '1m' } })
+    await manager.setBudget('provider:anthropic', { maxBudget: 50, burst: { maxBudget: 0.000001, duration: '5m' } })
+    const error = await refusal(
+      manager.selectDeployment(
+        [
+          { id: 'oai', model: 'gpt-4o-mini', provider: 'openai' },
+          { id: 'claude', model: 'claude-3-5-haiku-20241022', provider: 'anthropic' },
+        ],
+        { context: { user: 'a' }, estimate: { inputTokens: 1000, maxOutputTokens: 500 } },
+      ),
+    )
+    expect(error.refusals!.map((r) => [r.deployment, r.scope])).toEqual([
+      ['oai', { type: 'provider', id: 'openai' }],
+      ['claude', { type: 'provider', id: 'anthropic' }],
+    ])
+    expect(error.refusals![0]!.message).toContain('Budget exceeded for provider:openai (burst 1m)')
+    expect(error.refusals![1]!.message).toContain('Budget exceeded for provider:anthropic (burst 5m)')
+  })
+
   it('a burst-only budget limits the burst; resetScope clears the burst window too', async () => {
     const { manager } = setup()
     await manager.setBudget('key:k', { burst: { maxBudget: 1, duration: '10m' } })

@@ -2,10 +2,13 @@
  * A run budget (`manager.run()`) seen through an integration: the real `openai` SDK wrapped by withOpenAIBudget,
  * against the local OpenAI wire server, draws on the run it is called in without being told about it.
  */
+import { createOpenAI } from '@ai-sdk/openai'
+import { generateText, streamText, wrapLanguageModel } from 'ai'
 import OpenAI from 'openai'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { formatNano } from '../../src/budget/money.js'
 import { BudgetExceededError } from '../../src/errors.js'
+import { budgetMiddleware } from '../../src/integrations/ai-sdk.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'
 import { setup } from './helpers.js'
 import { startOpenAIServer, type WireServer, type WireUsage } from './servers/openai.js'
@@ -73,5 +76,29 @@ describe('withOpenAIBudget inside manager.run()', () => {
     expect(events).toHaveLength(1)
     expect((await run.status()).exact.spent).toBe(formatNano(events[0]!.record['costNanoUsd'] as number))
     expect((await run.status()).reserved).toBe(0)
+  })
+
+  it('the AI SDK middleware inside nested runs draws on the child and the parent', async () => {
+    const { manager, events } = await setup()
+    const provider = createOpenAI({ apiKey: 'sk-test', baseURL: `${server.url}/v1` })
+    const model = wrapLanguageModel({
+      model: provider.chat('gpt-4o-mini'),
+      middleware: budgetMiddleware({ manager, context: { user: 'alice' } }),
+    })
+    server.defaultBehavior = { usage: USAGE }
+    const { parent, child } = await manager.run({ maxBudget: 1, name: 'parent' }, async (parent) => {
+      await generateText({ model, prompt: 'Capital of France?', maxOutputTokens: 100 })
+      const child = await manager.run({ maxBudget: 1, name: 'child' }, async (child) => {
+        const streamed = streamText({ model, prompt: 'Capital of France?', maxOutputTokens: 100 })
+        await streamed.text
+        return child
+      })
+      return { parent, child }
+    })
+    await vi.waitFor(() => expect(events).toHaveLength(2))
+    const [first, second] = events.map((e) => e.record['costNanoUsd'] as number)
+    await vi.waitFor(async () => expect((await child.status()).exact.spent).toBe(formatNano(second!)))
+    expect((await parent.status()).exact.spent).toBe(formatNano(first! + second!))
+    expect((await parent.status()).reserved).toBe(0)
   })
 })
