@@ -13,7 +13,7 @@ import { z } from 'zod'
 import { BudgetConfigError, isBudgetError } from '../errors.js'
 import { burstPrefix, ledgerKey } from '../stores/ledger/keys.js'
 import { MAX_USD, nanoToUsd, usdToNano } from './money.js'
-import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
+import { type BudgetWindow, type Duration, type WindowSpec, parseDuration, windowAt } from './windows.js'
 
 /**
  * A burst limit: at most `maxBudget` USD in every `duration` window, on top of the budget's period limit.
@@ -27,7 +27,7 @@ export interface BurstLimit {
   /** Hard limit in USD per burst window. */
   maxBudget: number
   /** The burst window: rolling `<n><unit>` (`30s`, `1m`, `1h`) anchored at the budget's creation, or a calendar duration. */
-  duration: string
+  duration: Duration
 }
 
 /** Most burst limits on one budget. */
@@ -100,7 +100,7 @@ export function validateBurst(value: unknown): BurstLimit | BurstLimit[] {
       )
     seen.add(duration)
     usdToNano(maxBudget, `${field}.maxBudget`)
-    out.push({ maxBudget, duration })
+    out.push({ maxBudget, duration: duration as Duration })
   }
   return list ? out : out[0]!
 }

@@ -13,6 +13,7 @@ import { memoryStore } from '../../src/stores/memory.js'
 import { redisStore } from '../../src/stores/redis.js'
 import type { BudgetStore } from '../../src/stores/types.js'
 import { fakeClock } from '../../src/testing/index.js'
+import type { Duration } from '../../src/budget/windows.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
 let server: RedisServer
@@ -187,7 +188,8 @@ describe('burst windows: definition, events, status', () => {
   it('a bad burst changes nothing: setBudget refuses before writing', async () => {
     const { manager } = setup()
     await expect(
-      manager.setBudget('user:a', { maxBudget: 5, burst: { maxBudget: 1, duration: 'soon' } }),
+      // A duration that arrives at run time (the type refuses 'soon' at compile time).
+      manager.setBudget('user:a', { maxBudget: 5, burst: { maxBudget: 1, duration: 'soon' as Duration } }),
     ).rejects.toThrow(BudgetConfigError)
     expect(await manager.getBudget('user:a')).toBeNull()
   })
