@@ -16,18 +16,6 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)]
 }
 
-/** Median microseconds per call over BATCHES batches of BATCH sequential awaited calls (after one warm-up batch). */
-async function measure(call) {
-  for (let i = 0; i < BATCH; i++) await call()
-  const perCall = []
-  for (let b = 0; b < BATCHES; b++) {
-    const start = performance.now()
-    for (let i = 0; i < BATCH; i++) await call()
-    perCall.push(((performance.now() - start) * 1000) / BATCH)
-  }
-  return median(perCall)
-}
-
 async function subject(burst, runs = 0) {
   const manager = new BudgetManager({ store: memoryStore({ maxRecords: 10_000 }) })
   await manager.setBudget('org:acme', { maxBudget: 1_000_000, duration: 'monthly' })

@@ -33,7 +33,7 @@ const chat = (content: string) => complete({ model: 'gpt-4o', messages: [{ role:
 
 // 1. The stuck agent: the same call every two seconds, forever.
 let calls = 0
-let retryAfterMs = 0
+let retryAfterMs: number | undefined
 try {
   for (;;) {
     await chat('try again')
@@ -51,7 +51,7 @@ console.log(`this month: spent $${status.exact.spend} of $${status.exact.limit}`
 console.log(`this minute: spent $${burst?.spend} of $${burst?.limit} (burst ${burst?.duration})`)
 
 // When the burst window rolls over, the agent may call again.
-clock.advance(retryAfterMs)
+clock.advance(retryAfterMs ?? 0)
 await chat('one more')
 console.log('a minute later: admitted again')
 
