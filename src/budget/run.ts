@@ -213,8 +213,12 @@ const RUN_OPTIONS = z.object({
     .optional(),
 })
 
+/** True once a run has been started in this process (before that, calls skip the lookup). */
+let anyRun = false
+
 /** The innermost active run (in the async context) that uses `store`, or `null`. */
 function activeRun(store: BudgetStore): BudgetRun | null {
+  if (!anyRun) return null
   let run = asyncStorage()?.getStore() ?? null
   while (run !== null) {
     const state = states.get(run)
@@ -279,6 +283,7 @@ export async function startRun<T>(
   for (let p = parentState; p !== null; p = p.parentState) depth++
   if (depth > MAX_RUN_DEPTH)
     throw new BudgetConfigError('parent', `runs nest at most ${MAX_RUN_DEPTH} deep; this one would be ${depth}`)
+  anyRun = true
   const id = randomId()
   const run = new Run(id, name, nanoToUsd(limitNano), parent, clock.now())
   states.set(run, {
