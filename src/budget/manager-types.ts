@@ -99,6 +99,8 @@ export type CallStatus = 'success' | 'failure' | 'aborted' | 'estimated' | 'cach
 export interface Overshoot {
   scope: string
   model?: string
+  /** Duration of the burst window (`1m`) when the overshoot is on a burst limit. */
+  burst?: string
   /** Limit, USD. */
   limit: number
   /** Spend after the commit, USD. */

@@ -245,7 +245,7 @@ describe('burst windows: definition, events, status', () => {
     clock.advance(60_000)
     // Estimated $0.50, actually $1.20: the burst is overshot by $0.20, the period is not.
     const outcome = await (await manager.reserve({ user: 'a' }, 0.5)).commit(1.2)
-    expect(outcome.overshoot).toEqual([{ scope: 'user:a', limit: 1, spent: 1.2, overshoot: 0.2 }])
+    expect(outcome.overshoot).toEqual([{ scope: 'user:a', burst: '1m', limit: 1, spent: 1.2, overshoot: 0.2 }])
     expect(overshot).toHaveLength(1)
     expect(overshot[0]).toMatchObject({ scope: 'user:a', burst: '1m', limit: 1, overshoot: 0.2 })
     expect(crossed.map((e) => [e.fraction, e.spend])).toEqual([[0.5, 2.2]])

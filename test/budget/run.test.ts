@@ -248,6 +248,17 @@ describe('run budgets', () => {
     expect([status.spend, status.reserved]).toEqual([0, 0])
   })
 
+  it('a commit above the run limit is reported as overshoot of the run (the money was spent)', async () => {
+    const { manager } = setup()
+    const overshot: string[] = []
+    manager.on('budget.overshot', (e) => overshot.push(`${e.scope} ${e.overshoot}`))
+    const outcome = await manager.run({ maxBudget: 0.3, name: 'over' }, async () =>
+      (await manager.reserve({ user: 'a' }, 0.1)).commit(0.5),
+    )
+    expect(outcome.overshoot).toEqual([{ scope: 'run:over', limit: 0.3, spent: 0.5, overshoot: 0.2 }])
+    expect(overshot).toEqual(['run:over 0.2'])
+  })
+
   it('refuses bad options and foreign runs with typed errors, starting nothing', async () => {
     const { manager } = setup()
     const other = new BudgetManager({ store: memoryStore() })

@@ -86,11 +86,12 @@ export function checkCrossings(
       overshoot: nanoToUsd(after - limit),
     }
     if (model !== undefined) item.model = model
+    if (meta.burst !== undefined) item.burst = meta.burst.duration
     overshoot.push(item)
     ctx.events.emit('budget.overshot', {
       scope,
       ...(model === undefined ? {} : { model }),
-      ...(meta.burst === undefined ? {} : { burst: meta.burst.duration }),
+      ...(item.burst === undefined ? {} : { burst: item.burst }),
       limit: item.limit,
       spent: item.spent,
       overshoot: item.overshoot,
