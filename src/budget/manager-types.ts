@@ -8,7 +8,7 @@ import type { BudgetStore, SpendRecord } from '../stores/types.js'
 import type { BudgetDefinition, BudgetIncrease } from './definition.js'
 import type { BurstStatus } from './burst.js'
 import type { EstimateRequest } from './pricing.js'
-import type { CallContext, Scope, ScopeType } from './scopes.js'
+import type { CallContext, Scope, ScopeString, ScopeType } from './scopes.js'
 
 /** A clock: epoch milliseconds. */
 export interface Clock {
@@ -97,7 +97,7 @@ export type CallStatus = 'success' | 'failure' | 'aborted' | 'estimated' | 'cach
 
 /** A limit that a commit went above. */
 export interface Overshoot {
-  scope: string
+  scope: ScopeString
   model?: string
   /** Duration of the burst window (`1m`) when the overshoot is on a burst limit. */
   burst?: string
