@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { SpendRecord } from '../stores/types.js'
+import type { RunScopeString } from './run.js'
 import type { ScopeString } from './scopes.js'
 
 /** A scope in `type:id` form plus the window it was measured in. */
@@ -19,7 +20,8 @@ export interface EventWindow {
 
 /** A call was refused (`action: 'block'`), or admitted over a `warn` budget (`action: 'warn'`). */
 export interface BudgetExceededEvent {
-  scope: ScopeString
+  /** The budget that refused or warned; `run:<name>` for a run budget (`manager.run()`). */
+  scope: ScopeString | RunScopeString
   /** Model of the per-model limit that refused, when one did. */
   model?: string
   /** Duration of the burst window (`1m`) when a burst limit refused, rather than the period's limit. */
@@ -39,7 +41,8 @@ export interface BudgetExceededEvent {
 
 /** A commit went above a limit (the money was spent; it is recorded in full). */
 export interface BudgetOvershotEvent {
-  scope: ScopeString
+  /** The budget overshot; `run:<name>` for a run budget (`manager.run()`). */
+  scope: ScopeString | RunScopeString
   model?: string
   /** Duration of the burst window (`1m`) when the overshoot is on a burst limit. */
   burst?: string

@@ -25,7 +25,7 @@ export type { CallContext, Scope, ScopeInput, ScopeString, ScopeType } from './s
 export { validateDefinition } from './definition.js'
 export type { BudgetDefinition, BudgetIncrease, ModelBudget, OnExceeded } from './definition.js'
 export type { BurstLimit, BurstStatus } from './burst.js'
-export type { BudgetRun, RunOptions, RunStatus } from './run.js'
+export type { BudgetRun, RunOptions, RunScopeString, RunStatus } from './run.js'
 export { aggregateSpend, recordsToCsv, recordsToJsonLines, reportToCsv } from './records.js'
 export type { SpendGroup, SpendGroupBy, SpendQuery, SpendReport, SpendTotals } from './records.js'
 export type {

@@ -8,6 +8,7 @@ import type { BudgetStore, SpendRecord } from '../stores/types.js'
 import type { BudgetDefinition, BudgetIncrease } from './definition.js'
 import type { BurstStatus } from './burst.js'
 import type { EstimateRequest } from './pricing.js'
+import type { RunScopeString } from './run.js'
 import type { CallContext, Scope, ScopeString, ScopeType } from './scopes.js'
 
 /** A clock: epoch milliseconds. */
@@ -97,7 +98,8 @@ export type CallStatus = 'success' | 'failure' | 'aborted' | 'estimated' | 'cach
 
 /** A limit that a commit went above. */
 export interface Overshoot {
-  scope: ScopeString
+  /** The budget overshot; `run:<name>` for a run budget (`manager.run()`). */
+  scope: ScopeString | RunScopeString
   model?: string
   /** Duration of the burst window (`1m`) when the overshoot is on a burst limit. */
   burst?: string

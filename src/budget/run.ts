@@ -90,10 +90,13 @@ export interface BudgetRun {
   context<C extends CallContext>(context?: C): C & { run: BudgetRun }
 }
 
+/** How refusals and events name a run budget: `run:<name>` (or `run:<id>` for a run without a name). */
+export type RunScopeString = `run:${string}`
+
 /** What the manager needs of a run to plan a call on it. */
 export interface RunLedger {
   /** `run:<name or id>`: how refusals and events name it. */
-  readonly scopeString: string
+  readonly scopeString: RunScopeString
   readonly key: string
   readonly limitNano: number
   readonly ttlMs: number

@@ -8,6 +8,7 @@
 import type { ReserveEntry } from '../../stores/types.js'
 import { burstWindows } from '../burst.js'
 import type { RunLedger } from '../run.js'
+import type { ScopeString } from '../scopes.js'
 import type { BudgetPolicy, CompiledBudget, EntryMeta } from './compiled.js'
 
 /** Adds an entry per burst window of `budget` at `now` (limit enforced unless the budget only warns). */
@@ -62,7 +63,9 @@ function runBudget(run: RunLedger): CompiledBudget {
   if (budget === undefined) {
     budget = {
       fetchedAt: 0,
-      scopeString: run.scopeString,
+      // `run:<name>` is no stored scope; only refusals, `budget.exceeded` and `budget.overshot` carry it, whose
+      // `scope` types say so (`RunScopeString`).
+      scopeString: run.scopeString as unknown as ScopeString,
       prefix: run.key,
       revision: 0,
       isDefault: false,
