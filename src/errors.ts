@@ -39,11 +39,11 @@ export interface ScopeRef {
 
 /** Fields of a {@link BudgetExceededError}. */
 export interface BudgetExceededDetails {
-  /** The scope whose budget refused the call. */
+  /** The scope whose budget refused the call; `{ type: 'run', id: <run name or id> }` when a run budget did. */
   scope: ScopeRef
   /** The ledger key that refused (scope, window, unit), for diagnostics. */
   key?: string
-  /** Window name, e.g. `monthly`, `1h`, or `none`. */
+  /** Window name, e.g. `monthly`, `1h`, `burst 1m` (a burst limit refused), or `none`. */
   window?: string
   /** Limit in USD. */
   limit: number
@@ -106,15 +106,23 @@ export class BudgetExceededError extends BudgetError implements BudgetExceededDe
     const usd = currency === undefined || rate === undefined ? usdText : (n: number) => inCurrency(n, currency, rate)
     const where = `${details.scope.type}:${details.scope.id}${details.model ? ` model ${details.model}` : ''}`
     const window = details.window && details.window !== 'none' ? ` (${details.window})` : ''
+    const run = details.scope.type === 'run'
+    const hint = run
+      ? 'Give the run (or its parent) a larger maxBudget.'
+      : details.window?.startsWith('burst ')
+        ? 'This is a burst limit: wait for its window to roll over, or raise `burst` with setBudget().'
+        : 'Raise the limit with increaseBudget()/setBudget() or wait for the reset.'
     const reset = details.resetsAt
       ? `; resets ${details.resetsAt.toISOString().replace('.000Z', 'Z')}`
-      : '; the budget has no reset window'
+      : run
+        ? "; a run's budget does not reset"
+        : '; the budget has no reset window'
     const routing = details.refusals
       ? `No deployment can take this call (${details.refusals.map((r) => `${r.deployment}: ${r.scope.type}:${r.scope.id}`).join('; ')}). `
       : ''
     super(
       'BUDGET_EXCEEDED',
-      `${routing}Budget exceeded for ${where}${window}: requested ${usd(details.requested)}, remaining ${usd(remaining)} of ${usd(details.limit)}${reset}. Raise the limit with increaseBudget()/setBudget() or wait for the reset.`,
+      `${routing}Budget exceeded for ${where}${window}: requested ${usd(details.requested)}, remaining ${usd(remaining)} of ${usd(details.limit)}${reset}. ${hint}`,
       options,
     )
     this.scope = details.scope

@@ -118,6 +118,11 @@ export function alertPayload(event: AlertEvent): Record<string, unknown> {
   return JSON.parse(JSON.stringify({ event: name, ...event })) as Record<string, unknown>
 }
 
+/** Which limit of a scope an exceeded/overshot alert is about: ` (model gpt-4o)`, ` (burst 1m)`, or nothing. */
+function limitName(event: { model?: string; burst?: string }): string {
+  return `${event.model ? ` (model ${event.model})` : ''}${event.burst ? ` (burst ${event.burst})` : ''}`
+}
+
 /** Describes an alert in one line of text (for Slack and email), money in the budget's currency with USD alongside. */
 export function alertText(event: AlertEvent): string {
   const resets = event.window.resetsAt ? `; resets ${event.window.resetsAt.toISOString()}` : ''
@@ -136,9 +141,9 @@ export function alertText(event: AlertEvent): string {
     return `Budget ${event.scope}: projected to spend ${$(event.projectedSpend)} by the end of the window, over its limit of ${$(event.limit)} (spent ${$(event.spend)} so far${runsOut})${resets}`
   }
   if ('action' in event) {
-    return `Budget ${event.scope}${event.model ? ` (model ${event.model})` : ''} ${event.action === 'warn' ? 'is over its limit (warn only)' : 'refused a call'}: limit ${$(event.limit)}, spent ${$(event.spent)}, reserved ${$(event.reserved)}, requested ${$(event.requested)}${resets}`
+    return `Budget ${event.scope}${limitName(event)} ${event.action === 'warn' ? 'is over its limit (warn only)' : 'refused a call'}: limit ${$(event.limit)}, spent ${$(event.spent)}, reserved ${$(event.reserved)}, requested ${$(event.requested)}${resets}`
   }
-  return `Budget ${event.scope}${event.model ? ` (model ${event.model})` : ''} overshot its limit of ${$(event.limit)} by ${$(event.overshoot)} (spent ${$(event.spent)})${resets}`
+  return `Budget ${event.scope}${limitName(event)} overshot its limit of ${$(event.limit)} by ${$(event.overshoot)} (spent ${$(event.spent)})${resets}`
 }
 
 /** POSTs JSON with a timeout; throws on a non-2xx answer. Used by the sinks and the digests. */

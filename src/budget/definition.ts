@@ -12,6 +12,7 @@ import { type PinnedRate, parseCurrency } from './currency.js'
 import { MAX_NANO, MAX_USD, usdToNano } from './money.js'
 import { validateId } from './scopes.js'
 import { type Duration, parseDuration, validateTimezone } from './windows.js'
+import { type BurstLimit, validateBurst } from './burst.js'
 
 /** What happens when a budget cannot admit a call. */
 export type OnExceeded = 'block' | 'warn' | { fallbackModel: string }
@@ -47,6 +48,12 @@ export interface BudgetDefinition {
   weekStartsOn?: 0 | 1 | 2 | 3 | 4 | 5 | 6 | undefined
   /** Per-model hard limits inside this scope: `{ 'gpt-4o': { maxBudget: 10, duration: 'daily' } }`. */
   modelMaxBudget?: Readonly<Record<string, ModelBudget>> | undefined
+  /**
+   * Runaway protection: a hard limit on a short window as well as the period, e.g. `{ maxBudget: 2, duration: '1m' }`
+   * (or a list of up to 4 with distinct durations). Reserved atomically with the period's limit; a refusal names the
+   * burst window (`burst 1m`). Follows `onExceeded`; thresholds, soft budgets and increases apply to the period only.
+   */
+  burst?: BurstLimit | readonly BurstLimit[] | undefined
   /** Requests per minute. */
   rpmLimit?: number | undefined
   /** Tokens (input + output) per minute. */
@@ -109,6 +116,7 @@ const definitionSchema = z
       .max(6, { message: '`weekStartsOn` must be 0 (Sunday) to 6 (Saturday)' })
       .optional(),
     modelMaxBudget: z.unknown().optional(),
+    burst: z.unknown().optional(),
     rpmLimit: positiveInt('rpmLimit').optional(),
     tpmLimit: positiveInt('tpmLimit').optional(),
     maxParallelRequests: positiveInt('maxParallelRequests').optional(),
@@ -223,6 +231,7 @@ export function validateDefinition(input: unknown): BudgetDefinition {
   }
   if (data.weekStartsOn !== undefined) out.weekStartsOn = data.weekStartsOn as BudgetDefinition['weekStartsOn']
   if (data.modelMaxBudget !== undefined) out.modelMaxBudget = validateModelBudgets(data.modelMaxBudget)
+  if (data.burst !== undefined) out.burst = validateBurst(data.burst)
   if (data.rpmLimit !== undefined) out.rpmLimit = data.rpmLimit
   if (data.tpmLimit !== undefined) out.tpmLimit = data.tpmLimit
   if (data.maxParallelRequests !== undefined) out.maxParallelRequests = data.maxParallelRequests

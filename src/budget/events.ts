@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { SpendRecord } from '../stores/types.js'
+import type { RunScopeString } from './run.js'
 import type { ScopeString } from './scopes.js'
 
 /**
@@ -30,9 +31,12 @@ export interface EventWindow {
 
 /** A call was refused (`action: 'block'`), or admitted over a `warn` budget (`action: 'warn'`). */
 export interface BudgetExceededEvent extends EventCurrency {
-  scope: ScopeString
+  /** The budget that refused or warned; `run:<name>` for a run budget (`manager.run()`). */
+  scope: ScopeString | RunScopeString
   /** Model of the per-model limit that refused, when one did. */
   model?: string
+  /** Duration of the burst window (`1m`) when a burst limit refused, rather than the period's limit. */
+  burst?: string
   action: 'block' | 'warn' | 'fallback'
   /** Model of the call that was refused or warned about, when known. */
   callModel?: string
@@ -48,8 +52,11 @@ export interface BudgetExceededEvent extends EventCurrency {
 
 /** A commit went above a limit (the money was spent; it is recorded in full). */
 export interface BudgetOvershotEvent extends EventCurrency {
-  scope: ScopeString
+  /** The budget overshot; `run:<name>` for a run budget (`manager.run()`). */
+  scope: ScopeString | RunScopeString
   model?: string
+  /** Duration of the burst window (`1m`) when the overshoot is on a burst limit. */
+  burst?: string
   limit: number
   /** Spend after the commit, USD. */
   spent: number

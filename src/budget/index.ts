@@ -24,6 +24,8 @@ export { SCOPE_TYPES, parseScope, scopeKey } from './scopes.js'
 export type { CallContext, Scope, ScopeInput, ScopeString, ScopeType } from './scopes.js'
 export { validateDefinition } from './definition.js'
 export type { BudgetDefinition, BudgetIncrease, ModelBudget, OnExceeded } from './definition.js'
+export type { BurstLimit, BurstStatus } from './burst.js'
+export type { BudgetRun, RunOptions, RunScopeString, RunStatus } from './run.js'
 export { aggregateSpend, recordsToCsv, recordsToJsonLines, reportToCsv } from './records.js'
 export type { SpendGroup, SpendGroupBy, SpendQuery, SpendReport, SpendTotals } from './records.js'
 export type {

@@ -7,8 +7,10 @@ import type { PriceCatalog } from '../cost/catalog.js'
 import type { BudgetStore, SpendRecord } from '../stores/types.js'
 import type { ExchangeRates } from './currency.js'
 import type { BudgetDefinition, BudgetIncrease } from './definition.js'
+import type { BurstStatus } from './burst.js'
 import type { EstimateRequest } from './pricing.js'
 import type { ProviderBudgetConfig } from './provider-budgets.js'
+import type { RunScopeString } from './run.js'
 import type { CallContext, Scope, ScopeString, ScopeType } from './scopes.js'
 
 /** A clock: epoch milliseconds. */
@@ -117,8 +119,11 @@ export type CallStatus = 'success' | 'failure' | 'aborted' | 'estimated' | 'cach
 
 /** A limit that a commit went above. */
 export interface Overshoot {
-  scope: ScopeString
+  /** The budget overshot; `run:<name>` for a run budget (`manager.run()`). */
+  scope: ScopeString | RunScopeString
   model?: string
+  /** Duration of the burst window (`1m`) when the overshoot is on a burst limit. */
+  burst?: string
   /** Limit, USD. */
   limit: number
   /** Spend after the commit, USD. */
@@ -210,6 +215,8 @@ export interface BudgetStatus {
   windowId: string
   /** True when the budget comes from `defaults` (no stored budget for this scope). */
   isDefault: boolean
+  /** The burst windows (`burst` in the definition), each in its current window; absent when the budget has none. */
+  bursts?: BurstStatus[]
   /** Spend by the end of the window at the window's average burn rate so far (see docs/alerts.md#forecast). */
   projectedSpend: number
   /** When spend plus holds reaches the limit at that rate, or `null` (no limit, no spend, or the window ends first). */

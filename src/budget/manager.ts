@@ -21,6 +21,7 @@ import { MAX_NANO } from './money.js'
 import { providerBudgetDefinitions, type ProviderBudgetConfig } from './provider-budgets.js'
 import type { SpendQuery, SpendReport } from './records.js'
 import { routingHost, selectDeployment, type Deployment, type SelectDeploymentOptions } from './routing.js'
+import { type BudgetRun, type RunOptions, startRun } from './run.js'
 import { type CallContext, type ResolvedContext, type ScopeInput, resolveContext } from './scopes.js'
 import { reserveResolved as admitResolved } from './manager/admission.js'
 import * as crud from './manager/budget-crud.js'
@@ -130,6 +131,25 @@ export class BudgetManager {
    */
   record(context: CallContext, usageOrCost: CommitInput, options: ReserveOptions = {}): Promise<CommitOutcome> {
     return recordCall(this.#ctx, context, usageOrCost, options)
+  }
+
+  /**
+   * Runs `fn` inside a run budget (runaway protection). Every budgeted call made inside it (this manager,
+   * `withBudget`, the SDK wrappers, routing) reserves on the run as well as on its scopes, in the same atomic
+   * reservation; a run started inside another draws on the parent's remainder too. Resolves to what `fn` returns;
+   * `run.spent()` says what the run cost.
+   *
+   * @example
+   * ```ts
+   * const report = await budgets.run({ maxBudget: 0.25, name: 'triage' }, async (run) => {
+   *   const text = await summarize(ticket) // refused with BudgetExceededError once the run has spent $0.25
+   *   return { text, cost: await run.spent() }
+   * })
+   * ```
+   * @throws BudgetConfigError for bad options (nothing started); whatever `fn` throws.
+   */
+  run<T>(options: RunOptions, fn: (run: BudgetRun) => T | Promise<T>): Promise<T> {
+    return startRun(this.#ctx.store, this.#ctx.clock, this.#ctx.holdTtlMs, options, fn)
   }
 
   // ------------------------------------------------------------------------------------------------ budgets

@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import { InvalidInputError } from '../errors.js'
+import type { BudgetRun } from './run.js'
 
 /** Every scope type, in the order budgets are checked and reported. */
 export const SCOPE_TYPES = [
@@ -142,6 +143,11 @@ export interface CallContext {
   deployment?: string | undefined
   /** Your own numbers and ids for the spend record (never prompt or response content). */
   metadata?: Record<string, string | number | boolean | null> | undefined
+  /**
+   * A run budget (`manager.run()`) the call also draws on. Only needed where there is no `AsyncLocalStorage`:
+   * elsewhere calls made inside the run's function find it by themselves.
+   */
+  run?: BudgetRun | undefined
 }
 
 /** A validated context, with its scopes listed once each. */
@@ -174,6 +180,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   'provider',
   'deployment',
   'metadata',
+  'run',
 ])
 const GLOBAL: Scope = Object.freeze({ type: 'global', id: 'global' }) as Scope
 
@@ -230,6 +237,8 @@ export function resolveContext(input: unknown, field = 'context'): ResolvedConte
   }
   const metadata = record.metadata
   if (metadata !== undefined) context.metadata = validateMetadata(`${field}.metadata`, metadata)
+  // Checked against the manager's store when the call is planned (run.ts).
+  if (record.run !== undefined) context.run = record.run as BudgetRun
   return { context, scopes, keys }
 }
 

@@ -12,6 +12,7 @@ import {
   type BudgetEvents,
   type Duration,
   type ScopeInput,
+  type RunScopeString,
   type ScopeString,
 } from '../../src/index.js'
 
@@ -52,7 +53,8 @@ describe('scope strings', () => {
 
   it('comes back typed from events and status, so it can be passed straight back', () => {
     expectTypeOf<BudgetEvents['threshold.crossed']['scope']>().toEqualTypeOf<ScopeString>()
-    expectTypeOf<BudgetEvents['budget.exceeded']['scope']>().toEqualTypeOf<ScopeString>()
+    // A run budget (`manager.run()`) refuses as `run:<name>`: no stored scope, so it is not a ScopeString.
+    expectTypeOf<BudgetEvents['budget.exceeded']['scope']>().toEqualTypeOf<ScopeString | RunScopeString>()
     expectTypeOf<BudgetEvents['budget.changed']['scope']>().toEqualTypeOf<ScopeString>()
     manager.on('threshold.crossed', (event) => {
       void manager.getStatus(event.scope)

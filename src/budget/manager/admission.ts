@@ -14,7 +14,7 @@ import { type EstimateRequest, estimateRequest } from '../pricing.js'
 import { type CallContext, type ResolvedContext, type Scope, type ScopeString, scopeKey, validateId } from '../scopes.js'
 import { asStorageError, isInputError } from '../store-errors.js'
 import { trackedKeys } from '../tracked-spend.js'
-import type { EntryMeta, Plan } from './compiled.js'
+import { type EntryMeta, type Plan, isMoney } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { callLabels, eventWindow, scopeOf, toDate } from './event-fields.js'
 import { currencyOf, ensureRates, planAtRates } from './currency.js'
@@ -154,6 +154,7 @@ async function admit(
         ...currencyOf(meta.budget),
         scope: meta.budget.scopeString,
         ...(meta.model === undefined ? {} : { model: meta.model.model }),
+        ...(meta.burst === undefined ? {} : { burst: meta.burst.duration }),
         action: fallback !== undefined && allowFallback ? 'fallback' : 'block',
         ...callLabels(context),
         limit: refusal.limit,
@@ -237,13 +238,14 @@ function warnOver(
   if (!ctx.events.has('budget.exceeded')) return
   for (let i = 0; i < plan.meta.length; i++) {
     const meta = plan.meta[i]!
-    if (meta.limit !== null || meta.softLimit === null || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
+    if (meta.limit !== null || meta.softLimit === null || !isMoney(meta.kind)) continue
     const balance = balances[i]
     if (balance === undefined || balance.spent + balance.reserved <= meta.softLimit) continue
     ctx.events.emit('budget.exceeded', {
       ...currencyOf(meta.budget),
       scope: meta.budget.scopeString,
       ...(meta.model === undefined ? {} : { model: meta.model.model }),
+      ...(meta.burst === undefined ? {} : { burst: meta.burst.duration }),
       action: 'warn',
       ...callLabels(context),
       limit: nanoToUsd(meta.softLimit),

@@ -15,6 +15,7 @@ import {
   toStoredJson,
   validateDefinition,
 } from '../definition.js'
+import { burstWindows } from '../burst.js'
 import type { BudgetInfo, IncreaseInput } from '../manager-types.js'
 import { usdInputToNano, usdToNano } from '../money.js'
 import { type Scope, type ScopeInput, parseScope, scopeKey } from '../scopes.js'
@@ -228,6 +229,7 @@ export async function resetScope(ctx: ManagerContext, scope: ScopeInput, options
       currentWindow(state, now)
       keys.push(keyOf(state, 'usd'))
     }
+    for (const burst of burstWindows(budget, budget.prefix, budget.policy.bursts, now)) keys.push(burst.key)
   }
   const unique = [...new Set(keys)]
   if (unique.length > 0) await storeCall(ctx.store.name, () => ctx.store.reset({ keys: unique, now }))

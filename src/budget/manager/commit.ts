@@ -17,7 +17,7 @@ import { asStorageError, isInputError } from '../store-errors.js'
 import { trackedKeys } from '../tracked-spend.js'
 import { validateCallId } from './admission.js'
 import { buildRecord } from './commit-record.js'
-import type { Plan } from './compiled.js'
+import { type Plan, isMoney } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { checkCrossings, checkForecast } from './crossings.js'
 import { ensureRates, planAtRates } from './currency.js'
@@ -62,7 +62,7 @@ export async function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>):
       const meta = plan.meta[i]!
       if (meta.kind === 'par') continue
       const balance = result.balances[j++]
-      if (balance === undefined || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
+      if (balance === undefined || !isMoney(meta.kind)) continue
       checkCrossings(ctx, meta, balance.before, balance.after, callId, now, overshoot)
       checkForecast(ctx, meta, balance, callId, now)
     }

@@ -7,6 +7,7 @@
  */
 import type { LedgerUnit } from '../../stores/ledger/keys.js'
 import type { JsonValue, ReserveEntry } from '../../stores/types.js'
+import type { BurstPolicy } from '../burst.js'
 import type { CurrencyState } from '../currency-pins.js'
 import type { OnExceeded } from '../definition.js'
 import type { ScopeString } from '../scopes.js'
@@ -47,6 +48,8 @@ export interface BudgetPolicy {
   tpm: number | null
   parallel: number | null
   onExceeded: OnExceeded
+  /** Burst windows (runaway protection, `burst.ts`). */
+  bursts: readonly BurstPolicy[]
 }
 
 /**
@@ -81,13 +84,21 @@ export interface AbsentBudget {
 
 export type CachedBudget = CompiledBudget | AbsentBudget
 
-export type EntryKind = 'usd' | 'model' | 'rpm' | 'tpm' | 'par'
+/** `burst`: a burst window of the budget; `run`: a run budget the call is made in (`runaway-plan.ts`). */
+export type EntryKind = 'usd' | 'model' | 'rpm' | 'tpm' | 'par' | 'burst' | 'run'
+
+/** Entries that count money (the period, per-model, burst and run limits), as opposed to rate limits. */
+export function isMoney(kind: EntryKind): boolean {
+  return kind !== 'rpm' && kind !== 'tpm' && kind !== 'par'
+}
 
 /** What the manager knows of one ledger entry of a plan: whose limit it is, in which window. */
 export interface EntryMeta {
   budget: CompiledBudget
   kind: EntryKind
   model?: ModelPolicy
+  /** The burst limit of a `burst` entry. */
+  burst?: BurstPolicy
   window: BudgetWindow | null
   windowLabel: string
   /** Limit used for admission (null: tracked only). */

@@ -76,7 +76,8 @@ export function checkCrossings(
   overshoot: Overshoot[],
 ): void {
   if (after <= before) return
-  const limit = meta.kind === 'model' ? meta.softLimit : limitNano(meta.budget, now)
+  // The period's limit has increases; per-model, burst and run limits are the entry's own.
+  const limit = meta.kind === 'usd' ? limitNano(meta.budget, now) : meta.softLimit
   const scope = meta.budget.scopeString
   const model = meta.model?.model
   if (limit !== null && after > limit) {
@@ -87,11 +88,13 @@ export function checkCrossings(
       overshoot: nanoToUsd(after - limit),
     }
     if (model !== undefined) item.model = model
+    if (meta.burst !== undefined) item.burst = meta.burst.duration
     overshoot.push(item)
     ctx.events.emit('budget.overshot', {
       ...currencyOf(meta.budget),
       scope,
       ...(model === undefined ? {} : { model }),
+      ...(item.burst === undefined ? {} : { burst: item.burst }),
       limit: item.limit,
       spent: item.spent,
       overshoot: item.overshoot,

@@ -38,7 +38,7 @@ export function planAtRates(
   now: number,
 ): Plan {
   ctx.currency.apply(budgets, now)
-  const plan = planCall(budgets, context, amountNano, tokens, now, ctx.holdTtlMs)
+  const plan = planCall(budgets, context, amountNano, tokens, now, ctx.holdTtlMs, ctx.store)
   const rates = ctx.currency.recordFields(budgets)
   if (rates !== undefined) plan.rates = rates
   return plan

@@ -6,7 +6,8 @@
  * @packageDocumentation
  */
 import { ledgerKey } from '../../stores/ledger/keys.js'
-import type { ReserveEntry } from '../../stores/types.js'
+import type { BudgetStore, ReserveEntry } from '../../stores/types.js'
+import { runChain } from '../run.js'
 import type { CallContext } from '../scopes.js'
 import type { WindowSpec } from '../windows.js'
 import {
@@ -20,10 +21,14 @@ import {
   windowOf,
 } from './budget-windows.js'
 import type { CompiledBudget, EntryMeta, Plan } from './compiled.js'
+import { appendBurstEntries, appendRunEntries } from './runaway-plan.js'
 
 const MINUTE_SPEC: WindowSpec = { duration: '1m' }
 
-/** Builds the ledger entries of a call: one per applicable budget, window and unit. */
+/**
+ * Builds the ledger entries of a call: one per applicable budget, window and unit, then one per run budget the call
+ * is made in (`store` is the manager's: runs count on the store that started them).
+ */
 export function plan(
   budgets: readonly (CompiledBudget | null)[],
   context: CallContext,
@@ -31,6 +36,7 @@ export function plan(
   tokens: number,
   now: number,
   holdTtlMs: number,
+  store: BudgetStore,
 ): Plan {
   const entries: ReserveEntry[] = []
   const meta: EntryMeta[] = []
@@ -65,6 +71,7 @@ export function plan(
         })
       }
     }
+    if (policy.bursts.length > 0) appendBurstEntries(budget, amountNano, now, grace, entries, meta)
     if (policy.rpm !== null || policy.tpm !== null) {
       const rate = windowOf(budget, RATE_WINDOW, MINUTE_SPEC)
       const minute = currentWindow(rate, now)!
@@ -114,5 +121,6 @@ export function plan(
       })
     }
   }
+  appendRunEntries(runChain(context, store), amountNano, now, entries, meta)
   return { entries, meta }
 }

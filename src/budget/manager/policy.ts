@@ -13,6 +13,7 @@ import { limitToNano } from '../currency.js'
 import { usdToNano } from '../money.js'
 import type { Scope, ScopeString, ScopeType } from '../scopes.js'
 import { type WindowSpec, parseDuration } from '../windows.js'
+import { compileBursts, rollingBursts } from '../burst.js'
 import type { BudgetPolicy, CompiledBudget, ModelPolicy } from './compiled.js'
 
 /** Shared by every budget without increases / thresholds (read only). */
@@ -64,7 +65,9 @@ export class PolicyCompiler {
     const rolling = (duration: string | undefined): boolean =>
       duration !== undefined && parseDuration(duration).kind === 'rolling'
     const anchored =
-      rolling(d.duration) || Object.values(d.modelMaxBudget ?? {}).some((limit) => rolling(limit.duration))
+      rolling(d.duration) ||
+      Object.values(d.modelMaxBudget ?? {}).some((limit) => rolling(limit.duration)) ||
+      rollingBursts(d.burst)
     // Everything the policy is computed from (never `metadata`), as text: equal text, equal policy.
     const text = JSON.stringify([
       d.maxBudget,
@@ -78,6 +81,7 @@ export class PolicyCompiler {
       d.tpmLimit,
       d.maxParallelRequests,
       d.onExceeded,
+      d.burst,
       anchored ? stored.anchor : null,
       stored.increases.map((inc) => [inc.amount, inc.until]),
       rate ?? null,
@@ -115,6 +119,7 @@ export class PolicyCompiler {
       tpm: d.tpmLimit ?? null,
       parallel: d.maxParallelRequests ?? null,
       onExceeded: d.onExceeded ?? 'block',
+      bursts: compileBursts(d.burst, (duration) => specOf(duration)!),
     }
     if (this.#policies.size >= MAX_POLICIES) this.#policies.clear()
     this.#policies.set(text, policy)

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import { InvalidInputError } from '../../errors.js'
+import { burstStatuses, burstWindows } from '../burst.js'
 import { forecastWindow } from '../forecast.js'
 import type { BudgetStatus } from '../manager-types.js'
 import { statusMoney } from '../currency-pins.js'
@@ -40,7 +41,10 @@ async function statusOf(ctx: ManagerContext, budget: CompiledBudget, now: number
   ctx.currency.apply([budget], now)
   const window = mainWindow(budget, now)
   const key = mainKey(budget)
-  const [balance] = await storeCall(ctx.store.name, () => ctx.store.balances({ keys: [key], now }))
+  const bursts = burstWindows(budget, budget.prefix, budget.policy.bursts, now)
+  const [balance, ...burstBalances] = await storeCall(ctx.store.name, () =>
+    ctx.store.balances({ keys: bursts.length === 0 ? [key] : [key, ...bursts.map((b) => b.key)], now }),
+  )
   const spent = balance?.spent ?? 0
   const reserved = balance?.reserved ?? 0
   const limit = limitNano(budget, now)
@@ -62,6 +66,7 @@ async function statusOf(ctx: ManagerContext, budget: CompiledBudget, now: number
     resetsAt: toDate(window?.end),
     windowId: window === null ? 'all' : window.id,
     isDefault: budget.isDefault,
+    ...(bursts.length === 0 ? {} : { bursts: burstStatuses(bursts, burstBalances) }),
     exhaustsAt: toDate(forecast.exhaustsAt),
     exact: {
       spend: formatNano(spent),

@@ -69,6 +69,16 @@ export function modelPrefix(scopePrefixText: string, model: string): string {
   return [scopePrefixText, '|m:', encodeId(model)].join('')
 }
 
+/** The key prefix of a burst window inside a scope: `u:alice|b:1m`. */
+export function burstPrefix(scopePrefixText: string, duration: string): string {
+  return [scopePrefixText, '|b:', encodeId(duration)].join('')
+}
+
+/** The key prefix of a run budget (`manager.run()`): `r:<run id>`. No scope type uses the code `r`. */
+export function runPrefix(runId: string): string {
+  return ['r:', encodeId(runId)].join('')
+}
+
 /** A full ledger key (flat: it is kept by the store and by the compiled budget). `windowId` is `all` for a budget without a window. */
 export function ledgerKey(prefix: string, windowId: string, unit: LedgerUnit): string {
   return [prefix, '|', windowId, '|', unit].join('')
