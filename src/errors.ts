@@ -9,6 +9,7 @@
  */
 
 import { truncate } from './internal/describe.js'
+import { formatMoney } from './internal/format-money.js'
 
 const MARKER = Symbol.for('llm-budget.error')
 
@@ -60,6 +61,10 @@ export interface BudgetExceededDetails {
   model?: string
   /** When routing found no deployment: what refused each candidate, in the order they were tried. */
   refusals?: readonly DeploymentRefusal[]
+  /** The budget's currency (ISO 4217), when it is not USD; the message shows amounts in it, with USD alongside. */
+  currency?: string
+  /** USD per one unit of `currency` pinned for the budget's window, when `currency` is set. */
+  rate?: number
 }
 
 /** Why routing did not choose one deployment. */
@@ -72,7 +77,7 @@ export interface DeploymentRefusal {
   message: string
 }
 
-function usd(n: number): string {
+function usdText(n: number): string {
   if (!Number.isFinite(n)) return String(n)
   if (n !== 0 && Math.abs(n) < 0.01) return `$${n.toPrecision(2)}`
   return `$${n.toFixed(2)}`
@@ -92,9 +97,13 @@ export class BudgetExceededError extends BudgetError implements BudgetExceededDe
   readonly retryAfterMs: number | null
   readonly model?: string
   readonly refusals?: readonly DeploymentRefusal[]
+  readonly currency?: string
+  readonly rate?: number
 
   constructor(details: BudgetExceededDetails, options?: { cause?: unknown }) {
     const remaining = Math.max(0, details.limit - details.spent - details.reserved)
+    const { currency, rate } = details
+    const usd = currency === undefined || rate === undefined ? usdText : (n: number) => inCurrency(n, currency, rate)
     const where = `${details.scope.type}:${details.scope.id}${details.model ? ` model ${details.model}` : ''}`
     const window = details.window && details.window !== 'none' ? ` (${details.window})` : ''
     const reset = details.resetsAt
@@ -119,7 +128,17 @@ export class BudgetExceededError extends BudgetError implements BudgetExceededDe
     this.retryAfterMs = details.retryAfterMs
     if (details.model !== undefined) this.model = details.model
     if (details.refusals !== undefined) this.refusals = details.refusals
+    if (currency !== undefined && rate !== undefined) {
+      this.currency = currency
+      this.rate = rate
+    }
   }
+}
+
+/** A USD amount in another currency at `rate` USD per unit, with the USD alongside: `€92.59 ($100.00)`. */
+function inCurrency(n: number, currency: string, rate: number): string {
+  if (!Number.isFinite(n) || !(rate > 0)) return usdText(n)
+  return `${formatMoney(n / rate, currency)} (${formatMoney(n, 'USD')})`
 }
 
 /** Fields of a {@link RateLimitError}. */

@@ -13,6 +13,7 @@
 import { z } from 'zod'
 import { parseOptions } from '../internal/options.js'
 import { BudgetConfigError } from '../errors.js'
+import { formatMoney } from '../internal/format-money.js'
 import type {
   BudgetExceededEvent,
   BudgetOvershotEvent,
@@ -117,21 +118,27 @@ export function alertPayload(event: AlertEvent): Record<string, unknown> {
   return JSON.parse(JSON.stringify({ event: name, ...event })) as Record<string, unknown>
 }
 
-/** Describes an alert in one line of text (for Slack and email). */
+/** Describes an alert in one line of text (for Slack and email), money in the budget's currency with USD alongside. */
 export function alertText(event: AlertEvent): string {
   const resets = event.window.resetsAt ? `; resets ${event.window.resetsAt.toISOString()}` : ''
+  const { currency, rate } = event
+  const $ =
+    currency === undefined || rate === undefined
+      ? (usd: number | null): string => `$${usd}`
+      : (usd: number | null): string =>
+          usd === null ? '-' : `${formatMoney(usd / rate, currency)} (${formatMoney(usd, 'USD')})`
   if ('kind' in event) {
-    const pct = event.percent === null ? '' : ` (${event.percent.toFixed(1)}% of $${event.limit})`
-    return `Budget ${event.scope}: spend $${event.spend} crossed the ${event.kind === 'soft' ? 'soft budget' : `${(event.fraction ?? 0) * 100}% alert`} of $${event.threshold}${pct}${resets}`
+    const pct = event.percent === null ? '' : ` (${event.percent.toFixed(1)}% of ${$(event.limit)})`
+    return `Budget ${event.scope}: spend ${$(event.spend)} crossed the ${event.kind === 'soft' ? 'soft budget' : `${(event.fraction ?? 0) * 100}% alert`} of ${$(event.threshold)}${pct}${resets}`
   }
   if ('projectedSpend' in event) {
     const runsOut = event.exhaustsAt === null ? '' : `; at this rate it runs out ${event.exhaustsAt.toISOString()}`
-    return `Budget ${event.scope}: projected to spend $${event.projectedSpend} by the end of the window, over its limit of $${event.limit} (spent $${event.spend} so far${runsOut})${resets}`
+    return `Budget ${event.scope}: projected to spend ${$(event.projectedSpend)} by the end of the window, over its limit of ${$(event.limit)} (spent ${$(event.spend)} so far${runsOut})${resets}`
   }
   if ('action' in event) {
-    return `Budget ${event.scope}${event.model ? ` (model ${event.model})` : ''} ${event.action === 'warn' ? 'is over its limit (warn only)' : 'refused a call'}: limit $${event.limit}, spent $${event.spent}, reserved $${event.reserved}, requested $${event.requested}${resets}`
+    return `Budget ${event.scope}${event.model ? ` (model ${event.model})` : ''} ${event.action === 'warn' ? 'is over its limit (warn only)' : 'refused a call'}: limit ${$(event.limit)}, spent ${$(event.spent)}, reserved ${$(event.reserved)}, requested ${$(event.requested)}${resets}`
   }
-  return `Budget ${event.scope}${event.model ? ` (model ${event.model})` : ''} overshot its limit of $${event.limit} by $${event.overshoot} (spent $${event.spent})${resets}`
+  return `Budget ${event.scope}${event.model ? ` (model ${event.model})` : ''} overshot its limit of ${$(event.limit)} by ${$(event.overshoot)} (spent ${$(event.spent)})${resets}`
 }
 
 /** POSTs JSON with a timeout; throws on a non-2xx answer. Used by the sinks and the digests. */

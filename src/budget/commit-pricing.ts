@@ -8,7 +8,7 @@ import type { PriceCatalog } from '../cost/catalog.js'
 import { InvalidInputError } from '../errors.js'
 import type { JsonValue } from '../stores/types.js'
 import type { CallStatus, CommitInput } from './manager-types.js'
-import { usdInputToNano } from './money.js'
+import { formatNano, usdInputToNano } from './money.js'
 import { priceUsage, usageTokens } from './pricing.js'
 import { validateId, validateMetadata } from './scopes.js'
 
@@ -65,8 +65,16 @@ export function priceCommit(
   const provider = input.provider ?? fallback.provider
   if (model !== undefined) fields.modelServed = model
   if (provider !== undefined) fields.provider = provider
+  if (input.saved !== undefined && input.status !== 'cache_hit')
+    throw new InvalidInputError('saved', '`saved` is only for a commit with status `cache_hit`')
   if (input.status === 'cache_hit') {
     fields.priceSource = 'cache'
+    fields.cacheHit = true
+    if (input.saved !== undefined) {
+      const saved = usdInputToNano(input.saved, 'saved')
+      fields.savedNanoUsd = saved
+      fields.saved = formatNano(saved)
+    }
     return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields }
   }
   if (input.cost !== undefined) {

@@ -4,8 +4,8 @@
  * and kept for that window, so a later rate change never breaches or loosens a window retroactively.
  */
 import { z } from 'zod'
-import { BudgetConfigError, InvalidInputError } from '../errors.js'
-import { describeValue } from '../internal/describe.js'
+import { BudgetConfigError, InvalidInputError, isBudgetError } from '../errors.js'
+import { describeValue, truncate } from '../internal/describe.js'
 import { MAX_NANO } from './money.js'
 
 /** USD per one unit of a currency, as a table, or a function asked when a window opens (sync or async). */
@@ -66,7 +66,11 @@ export function parseExchangeRates(value: unknown): ExchangeRates | undefined {
   return table
 }
 
-/** The rate in force for `currency` at `at`: 1 for USD, else from the table or the function, validated. */
+/**
+ * The rate in force for `currency` at `at`: 1 for USD, else from the table or the function, validated.
+ *
+ * @throws BudgetConfigError when there is no rate, the rate is not a positive finite number, or the function fails.
+ */
 export async function rateAt(rates: ExchangeRates | undefined, currency: string, at: number): Promise<PinnedRate> {
   if (currency === 'USD') return { rate: 1, at }
   if (rates === undefined) {
@@ -75,7 +79,19 @@ export async function rateAt(rates: ExchangeRates | undefined, currency: string,
       `a budget in ${currency} needs the manager's \`exchangeRates\` option (USD per one ${currency}, e.g. { ${currency}: 1.08 })`,
     )
   }
-  const rate = typeof rates === 'function' ? await rates(currency, new Date(at)) : rates[currency]
+  let rate: unknown
+  if (typeof rates === 'function') {
+    try {
+      rate = await rates(currency, new Date(at))
+    } catch (error) {
+      if (isBudgetError(error)) throw error
+      throw new BudgetConfigError(
+        'exchangeRates',
+        `the \`exchangeRates\` function failed for ${currency}: ${truncate(error instanceof Error ? error.message : String(error))}`,
+        { cause: error },
+      )
+    }
+  } else rate = rates[currency]
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0 || rate > 1e6) {
     throw new BudgetConfigError(
       'exchangeRates',
@@ -128,11 +144,5 @@ export function nanoToCurrency(nano: number, rate: number): number {
   return nano / 1_000_000_000 / rate
 }
 
-/** Money formatted for people in its currency, e.g. `€92.59` or `$5.00`. */
-export function formatMoney(amount: number, currency: string, locale = 'en-US'): string {
-  return new Intl.NumberFormat(locale, {
-    style: 'currency',
-    currency,
-    maximumFractionDigits: Math.abs(amount) < 0.01 && amount !== 0 ? 6 : 2,
-  }).format(amount)
-}
+/** Money formatted for people in its currency, e.g. `€92.59` or `$5.00` (`Intl.NumberFormat`). */
+export { formatMoney } from '../internal/format-money.js'

@@ -8,6 +8,7 @@
 import { z } from 'zod'
 import { BudgetConfigError, isBudgetError } from '../errors.js'
 import type { JsonValue } from '../stores/types.js'
+import { type PinnedRate, parseCurrency } from './currency.js'
 import { MAX_NANO, MAX_USD, usdToNano } from './money.js'
 import { validateId } from './scopes.js'
 import { type Duration, parseDuration, validateTimezone } from './windows.js'
@@ -54,8 +55,12 @@ export interface BudgetDefinition {
   maxParallelRequests?: number | undefined
   /** `block` (default) refuses; `warn` admits and emits `budget.exceeded`; `{ fallbackModel }` retries the reservation with that model. */
   onExceeded?: OnExceeded | undefined
-  /** Currency of the amounts. Only `USD` for now. */
-  currency?: 'USD' | undefined
+  /**
+   * ISO 4217 currency of the amounts (`maxBudget`, `softBudget`, `modelMaxBudget`, increases). Default `USD`. Another
+   * currency (`EUR`) needs the manager's `exchangeRates`; its limit is converted at the rate pinned when each window
+   * opens (see docs/currency.md).
+   */
+  currency?: string | undefined
   /** Your own data about the budget (owner, cost centre); JSON. */
   metadata?: Readonly<Record<string, JsonValue>> | undefined
 }
@@ -115,9 +120,7 @@ const definitionSchema = z
         },
       )
       .optional(),
-    currency: z
-      .literal('USD', { error: '`currency` must be `USD` (other currencies are not supported yet)' })
-      .optional(),
+    currency: z.unknown().optional(),
     metadata: z.unknown().optional(),
   })
   .strict()
@@ -226,7 +229,11 @@ export function validateDefinition(input: unknown): BudgetDefinition {
   if (data.onExceeded !== undefined)
     out.onExceeded =
       typeof data.onExceeded === 'string' ? data.onExceeded : { fallbackModel: data.onExceeded.fallbackModel }
-  if (data.currency !== undefined) out.currency = data.currency
+  if (data.currency !== undefined) {
+    const currency = parseCurrency(data.currency)
+    if (currency !== 'USD') checkOneWindow(out)
+    out.currency = currency
+  }
   if (data.metadata !== undefined) {
     if (typeof data.metadata !== 'object' || data.metadata === null || Array.isArray(data.metadata))
       throw new BudgetConfigError('metadata', '`metadata` must be an object')
@@ -236,6 +243,22 @@ export function validateDefinition(input: unknown): BudgetDefinition {
     out.metadata = metadata
   }
   return out
+}
+
+/**
+ * A budget in another currency converts all its amounts at the rate pinned for its window, so a per-model limit
+ * must share that window (its own `duration`, if any, equal to the budget's).
+ */
+function checkOneWindow(definition: BudgetDefinition): void {
+  for (const [model, limit] of Object.entries(definition.modelMaxBudget ?? {})) {
+    if (limit.duration !== undefined && limit.duration !== definition.duration) {
+      const field = `modelMaxBudget.${model.slice(0, 60)}.duration`
+      throw new BudgetConfigError(
+        field,
+        `\`${field}\` must equal the budget's \`duration\` (or be left out) in a budget in another currency than USD: its amounts are converted at the rate pinned for the budget's window`,
+      )
+    }
+  }
 }
 
 function validateModelBudgets(value: unknown): Record<string, ModelBudget> {
@@ -285,7 +308,7 @@ function validateModelBudgets(value: unknown): Record<string, ModelBudget> {
 
 /** A temporary increase of a budget's limit. */
 export interface BudgetIncrease {
-  /** Extra USD on top of `maxBudget`. */
+  /** Extra amount on top of `maxBudget`, in the budget's currency. */
   amount: number
   /** When it stops counting, epoch ms. */
   until: number
@@ -302,6 +325,11 @@ export interface StoredDefinition {
   anchor: number
   /** Temporary increases that have not expired yet. */
   increases: BudgetIncrease[]
+  /**
+   * Exchange rates pinned for the windows of a budget in another currency, by pin key (see `currency-pins.ts`);
+   * absent for USD budgets.
+   */
+  rates?: Record<string, PinnedRate>
 }
 
 /** Serializes a stored definition as the store's JSON. */
@@ -311,6 +339,7 @@ export function toStoredJson(stored: StoredDefinition): JsonValue {
     definition: stored.definition as unknown as JsonValue,
     anchor: stored.anchor,
     increases: stored.increases as unknown as JsonValue,
+    ...(stored.rates === undefined ? {} : { rates: stored.rates as unknown as JsonValue }),
   }
 }
 
@@ -340,7 +369,22 @@ export function fromStoredJson(json: JsonValue, fallbackAnchor: number): StoredD
       }
     }
   }
-  return { definition, anchor, increases }
+  const rates = readRates(record.rates)
+  return rates === undefined ? { definition, anchor, increases } : { definition, anchor, increases, rates }
+}
+
+/** Pinned rates as stored: entries that are not a positive finite rate with a time are dropped. */
+function readRates(value: JsonValue | undefined): Record<string, PinnedRate> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+  const out: Record<string, PinnedRate> = {}
+  for (const [key, item] of Object.entries(value)) {
+    const pin = item as Record<string, JsonValue> | null
+    if (typeof pin !== 'object' || pin === null || Array.isArray(pin)) continue
+    const { rate, at } = pin
+    if (typeof rate === 'number' && Number.isFinite(rate) && rate > 0 && typeof at === 'number' && Number.isFinite(at))
+      Object.defineProperty(out, key, { value: { rate, at }, enumerable: true, writable: true, configurable: true })
+  }
+  return out
 }
 
 /** Sum of `maxBudget` and live increases in nano-USD; refuses a sum a store cannot hold exactly. */

@@ -7,6 +7,17 @@
 import type { SpendRecord } from '../stores/types.js'
 import type { ScopeString } from './scopes.js'
 
+/**
+ * The currency of a budget declared in another currency than USD (absent for USD budgets). Event amounts stay in
+ * USD; divide by `rate` for the budget's currency (alert sinks format both).
+ */
+export interface EventCurrency {
+  /** ISO 4217 code of the budget, e.g. `EUR`. */
+  currency?: string
+  /** USD per one unit of `currency`, pinned for the window. */
+  rate?: number
+}
+
 /** A scope in `type:id` form plus the window it was measured in. */
 export interface EventWindow {
   /** Window id, e.g. `mo:2026-11`, or `all` for a budget without a window. */
@@ -18,7 +29,7 @@ export interface EventWindow {
 }
 
 /** A call was refused (`action: 'block'`), or admitted over a `warn` budget (`action: 'warn'`). */
-export interface BudgetExceededEvent {
+export interface BudgetExceededEvent extends EventCurrency {
   scope: ScopeString
   /** Model of the per-model limit that refused, when one did. */
   model?: string
@@ -36,7 +47,7 @@ export interface BudgetExceededEvent {
 }
 
 /** A commit went above a limit (the money was spent; it is recorded in full). */
-export interface BudgetOvershotEvent {
+export interface BudgetOvershotEvent extends EventCurrency {
   scope: ScopeString
   model?: string
   limit: number
@@ -49,7 +60,7 @@ export interface BudgetOvershotEvent {
 }
 
 /** A threshold (soft budget or alert fraction) was crossed by this commit; fires once per scope and window. */
-export interface ThresholdCrossedEvent {
+export interface ThresholdCrossedEvent extends EventCurrency {
   scope: ScopeString
   /** `soft` for `softBudget`, `alert` for an `alertThresholds` fraction. */
   kind: 'soft' | 'alert'
@@ -71,7 +82,7 @@ export interface ThresholdCrossedEvent {
  * A commit took a budget's projected spend at the end of its window (at the window's average burn rate so far)
  * above its limit. Fires once per scope and window across instances (claimed through the store).
  */
-export interface ForecastExceededEvent {
+export interface ForecastExceededEvent extends EventCurrency {
   scope: ScopeString
   /** Projected spend at the end of the window, USD. */
   projectedSpend: number

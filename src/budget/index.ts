@@ -28,6 +28,7 @@ export { aggregateSpend, recordsToCsv, recordsToJsonLines, reportToCsv } from '.
 export type { SpendGroup, SpendGroupBy, SpendQuery, SpendReport, SpendTotals } from './records.js'
 export type {
   BudgetChangedEvent,
+  EventCurrency,
   BudgetEventName,
   BudgetEvents,
   BudgetExceededEvent,
@@ -42,6 +43,8 @@ export type {
 } from './events.js'
 export type { EstimateRequest, EstimateUnits } from './pricing.js'
 export { MAX_USD, formatNano, nanoToUsd, usdToNano } from './money.js'
+export { formatMoney } from './currency.js'
+export type { ExchangeRates, PinnedRate } from './currency.js'
 export { alertName, alertPayload, alertText, emailSink, slackSink, webhookSink } from './alerts.js'
 export { routeAlerts, subscribeAlerts } from './alert-routing.js'
 export type { AlertEventName, AlertRoute } from './alert-routing.js'
@@ -57,3 +60,5 @@ export type {
 } from './alerts.js'
 export type { Deployment, RoutingEstimate, RoutingStrategy, SelectDeploymentOptions } from './routing.js'
 export type { LiteLLMProviderBudget, ProviderBudgetConfig } from './provider-budgets.js'
+export { defaultCacheKey, responseCache } from './response-cache.js'
+export type { CachedResponse, ResponseCache, ResponseCacheBackend, ResponseCacheOptions } from './response-cache.js'

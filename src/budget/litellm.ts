@@ -90,7 +90,8 @@ export function updateCost(manager: BudgetManager, input: UpdateCostInput): Prom
 export async function getCurrentCost(manager: BudgetManager, user: string): Promise<number> {
   const scope = userScope(user)
   const status = await statusOrNull(manager, scope)
-  if (status !== null) return status.spend
+  // USD, as LiteLLM reports it, also for a budget declared in another currency.
+  if (status !== null) return status.usd.spend
   const [balance] = await storeCall(manager.store.name, () =>
     manager.store.balances({ keys: [trackedKey(scope)], now: manager.clock.now() }),
   )

@@ -5,8 +5,10 @@
  */
 import type { PriceCatalog } from '../cost/catalog.js'
 import type { BudgetStore, SpendRecord } from '../stores/types.js'
+import type { ExchangeRates } from './currency.js'
 import type { BudgetDefinition, BudgetIncrease } from './definition.js'
 import type { EstimateRequest } from './pricing.js'
+import type { ProviderBudgetConfig } from './provider-budgets.js'
 import type { CallContext, Scope, ScopeString, ScopeType } from './scopes.js'
 
 /** A clock: epoch milliseconds. */
@@ -54,6 +56,20 @@ export interface BudgetManagerOptions {
    * Default 90 days. Use `Infinity` to keep every scope's spend forever.
    */
   spendTrackingTtlMs?: number | undefined
+  /**
+   * Exchange rates for budgets declared in another currency (`currency: 'EUR'`), as USD per one unit: a table
+   * `{ EUR: 1.08, GBP: 1.27 }`, or a function `(currency, at) => rate` (sync or async) asked when a window opens.
+   * A budget's limit is converted at the rate in force when its window opens and kept for that window (pinned in
+   * the stored budget, so every instance uses the same rate). See docs/currency.md.
+   */
+  exchangeRates?: ExchangeRates | undefined
+  /**
+   * Provider budgets in LiteLLM's `provider_budget_config` shape, e.g. `{ openai: { budget_limit: 1000, time_period:
+   * '30d' } }` (as `setProviderBudgets`). Validated by the constructor, written to the store once before this
+   * manager's first use; idempotent across instances (a budget already stored with the same limit and period is left
+   * as it is).
+   */
+  providerBudgets?: ProviderBudgetConfig | undefined
 }
 
 /** What a reservation holds: a USD amount, or a request to estimate from the price catalog. */
@@ -87,6 +103,11 @@ export type CommitInput =
       status?: CallStatus | undefined
       /** Marks the cost as an estimate (e.g. an aborted stream without usage). */
       estimated?: boolean | undefined
+      /**
+       * With status `cache_hit`: what the call would have cost, USD (the cost of the cached original). Recorded as
+       * `saved` and `savedNanoUsd`, and summed by `querySpend`.
+       */
+      saved?: number | undefined
       /** Numbers and ids for the record (never content). */
       metadata?: Record<string, string | number | boolean | null> | undefined
     }
@@ -157,9 +178,20 @@ export interface BudgetInfo {
   updatedAt: Date
 }
 
-/** Spend of a scope in its current window. Amounts in USD; `exact` holds the same as decimal strings. */
+/**
+ * Spend of a scope in its current window. Amounts in the budget's `currency` (USD unless the budget says otherwise),
+ * the same in USD under `usd`; `exact` holds the USD amounts as exact decimal strings.
+ */
 export interface BudgetStatus {
   scope: Scope
+  /** ISO 4217 code of the amounts: the budget's currency, `USD` by default. */
+  currency: string
+  /** USD per one unit of `currency` pinned for this window (1 for USD). */
+  rate: number
+  /** When the window's rate was read, or `null` for USD. */
+  rateAt: Date | null
+  /** The money amounts in USD. */
+  usd: { spend: number; reserved: number; limit: number | null; remaining: number | null; projectedSpend: number }
   /** Committed spend in the window. */
   spend: number
   /** Held by calls in flight. */
@@ -178,16 +210,17 @@ export interface BudgetStatus {
   windowId: string
   /** True when the budget comes from `defaults` (no stored budget for this scope). */
   isDefault: boolean
-  /** USD spent by the end of the window at the window's average burn rate so far (see docs/alerts.md#forecast). */
+  /** Spend by the end of the window at the window's average burn rate so far (see docs/alerts.md#forecast). */
   projectedSpend: number
   /** When spend plus holds reaches the limit at that rate, or `null` (no limit, no spend, or the window ends first). */
   exhaustsAt: Date | null
+  /** The USD amounts as exact decimal strings. */
   exact: { spend: string; reserved: string; limit: string | null; remaining: string | null; projectedSpend: string }
 }
 
 /** Input of {@link BudgetManager.increaseBudget}. */
 export interface IncreaseInput {
-  /** Extra USD on top of `maxBudget`. */
+  /** Extra amount on top of `maxBudget`, in the budget's currency. */
   amount: number
   /** When the increase ends (it expires by itself). */
   until: Date | number

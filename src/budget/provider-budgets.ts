@@ -8,7 +8,8 @@ import { z } from 'zod'
 import { BudgetConfigError } from '../errors.js'
 import { describeValue } from '../internal/describe.js'
 import { closest } from '../internal/suggest.js'
-import type { BudgetDefinition } from './definition.js'
+import { type BudgetDefinition, fromStoredJson, validateDefinition } from './definition.js'
+import type { StoredBudget } from '../stores/types.js'
 import type { Duration } from './windows.js'
 
 /** One provider's budget, as LiteLLM writes it. */
@@ -79,4 +80,49 @@ export function providerBudgetDefinitions(
       definition: { maxBudget: parsed.data.budget_limit, duration: parsed.data.time_period as Duration },
     }
   })
+}
+
+/** What applying the `providerBudgets` constructor option needs of the manager. */
+export interface ProviderBudgetHost {
+  /** The stored budget of a scope, read from the store (not gated on the setup). */
+  read(scope: string): Promise<StoredBudget | null>
+  /** Writes a budget (`setBudget`), keeping the rest of an existing definition. */
+  write(scope: `provider:${string}`, definition: BudgetDefinition): Promise<unknown>
+}
+
+/** The `providerBudgets` constructor option, applied once. */
+export interface ProviderBudgetSetup {
+  /** Resolves once the config is in the store (applied on the first call; retried on the next call after a failure). */
+  ready(): Promise<void>
+}
+
+/**
+ * The `providerBudgets` constructor option: validated now (a `BudgetConfigError` from the constructor), written to the
+ * store once. Idempotent across instances: a provider budget already stored with the same limit and period is left
+ * as it is (with its history, alerts and windows); one with another limit or period gets the configured ones, the
+ * rest of its definition kept.
+ */
+export function providerBudgetSetup(config: unknown, host: ProviderBudgetHost): ProviderBudgetSetup {
+  const definitions = providerBudgetDefinitions(config)
+  for (const { definition } of definitions) validateDefinition(definition)
+  let applying: Promise<void> | undefined
+  const apply = async (): Promise<void> => {
+    for (const { scope, definition } of definitions) {
+      const stored = await host.read(scope)
+      const current = stored === null ? null : fromStoredJson(stored.definition, stored.createdAt).definition
+      if (current !== null && current.maxBudget === definition.maxBudget && current.duration === definition.duration)
+        continue
+      await host.write(scope, { ...(current ?? {}), ...definition })
+    }
+  }
+  return {
+    ready() {
+      applying ??= apply().catch((error: unknown) => {
+        // Not applied: the next call tries again (and this one fails loudly, as a store error would).
+        applying = undefined
+        throw error
+      })
+      return applying
+    },
+  }
 }

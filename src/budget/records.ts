@@ -61,9 +61,13 @@ export interface SpendQuery {
 /** Totals of a set of records. `cost` is a USD number; `exact.cost` the exact decimal string. */
 export interface SpendTotals {
   cost: number
-  exact: { cost: string }
+  exact: { cost: string; saved: string }
   /** Integer nano-USD, as a decimal string (may exceed 2^53 over long periods). */
   costNanoUsd: string
+  /** What the response cache saved, USD: the sum of cache hits' `saved` (what those calls would have cost). */
+  saved: number
+  /** `saved` in integer nano-USD, as a decimal string. */
+  savedNanoUsd: string
   calls: number
   inputTokens: number
   outputTokens: number
@@ -158,6 +162,7 @@ export function filterRecords(records: readonly SpendRecord[], query: SpendQuery
 
 interface Accumulator {
   nano: bigint
+  saved: bigint
   calls: number
   inputTokens: number
   outputTokens: number
@@ -165,12 +170,14 @@ interface Accumulator {
 }
 
 function emptyAccumulator(): Accumulator {
-  return { nano: 0n, calls: 0, inputTokens: 0, outputTokens: 0, estimatedCalls: 0 }
+  return { nano: 0n, saved: 0n, calls: 0, inputTokens: 0, outputTokens: 0, estimatedCalls: 0 }
 }
 
 function add(acc: Accumulator, record: SpendRecord): void {
   const nano = record.costNanoUsd
   acc.nano += BigInt(typeof nano === 'number' && Number.isSafeInteger(nano) ? nano : 0)
+  const saved = record.savedNanoUsd
+  if (typeof saved === 'number' && Number.isSafeInteger(saved) && saved > 0) acc.saved += BigInt(saved)
   acc.calls++
   const usage = record.usage
   if (typeof usage === 'object' && usage !== null && !Array.isArray(usage)) {
@@ -184,8 +191,10 @@ function add(acc: Accumulator, record: SpendRecord): void {
 function totals(acc: Accumulator): SpendTotals {
   return {
     cost: nanoToUsd(acc.nano),
-    exact: { cost: formatNano(acc.nano) },
+    exact: { cost: formatNano(acc.nano), saved: formatNano(acc.saved) },
     costNanoUsd: acc.nano.toString(),
+    saved: nanoToUsd(acc.saved),
+    savedNanoUsd: acc.saved.toString(),
     calls: acc.calls,
     inputTokens: acc.inputTokens,
     outputTokens: acc.outputTokens,

@@ -15,6 +15,8 @@ export interface CachedResponse {
   value: unknown
   /** True when `value` holds a stream's chunks. */
   stream: boolean
+  /** For a stream: replayed as a `ReadableStream` (`readable`) or an async iterable (`iterable`, the default). */
+  kind?: 'readable' | 'iterable' | undefined
   /** What the call that filled the entry cost, exact USD decimal string. */
   cost: string
   /** The model that served it, when known. */
@@ -28,8 +30,11 @@ export interface CachedResponse {
  * shared cache holds JSON-compatible results only.
  */
 export interface ResponseCacheBackend {
+  /** The entry's JSON text, or `null`/`undefined` when there is none. */
   get(key: string): Promise<string | null | undefined>
+  /** Stores the entry's JSON text for `ttlMs` milliseconds. */
   set(key: string, value: string, ttlMs: number): Promise<void>
+  /** Deletes an entry (one that could not be read back). */
   delete?(key: string): Promise<void>
 }
 
@@ -86,6 +91,7 @@ const optionsSchema = z.object({
 const entrySchema = z.object({
   value: z.unknown(),
   stream: z.boolean(),
+  kind: z.enum(['readable', 'iterable']).optional(),
   cost: z.string().regex(/^\d+(\.\d+)?$/),
   model: z.string().optional(),
   storedAt: z.number(),

@@ -89,7 +89,11 @@ function fail(field: string, message: string): never {
   throw new InvalidInputError(field, message)
 }
 
-function validate(deployments: readonly Deployment[], strategy: unknown): RoutingStrategy {
+/**
+ * Checks a deployment list and a strategy (the default when `undefined`): `InvalidInputError` naming the field.
+ * Internal: used by `selectDeployment` and by the wrappers when they are built.
+ */
+export function checkDeployments(deployments: readonly Deployment[], strategy: unknown): RoutingStrategy {
   if (!Array.isArray(deployments) || deployments.length === 0) {
     fail(
       'deployments',
@@ -191,7 +195,7 @@ export async function selectDeployment<R>(
 ): Promise<{ deployment: Deployment; reservation: R }> {
   if (typeof options !== 'object' || options === null)
     fail('options', '`selectDeployment` takes { context?, estimate, strategy? }')
-  const strategy = validate(deployments, options.strategy)
+  const strategy = checkDeployments(deployments, options.strategy)
   if (typeof options.estimate !== 'object' || options.estimate === null) {
     fail(
       'estimate',

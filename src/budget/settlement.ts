@@ -15,7 +15,7 @@
  */
 import { estimateCost, type EstimateMessage } from '../cost/index.js'
 import { isBudgetError } from '../errors.js'
-import type { CommitInput, Reservation } from './manager.js'
+import type { CommitInput, CommitOutcome, Reservation } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
 
 /** How a call ended: read to its end, stopped by its consumer (`break`, `cancel()`), aborted by a signal, or broken. */
@@ -142,6 +142,7 @@ export function commitFor(reservation: Pick<Reservation, 'estimateUsd' | 'model'
  */
 export class Settlement {
   #done: Promise<void> | undefined
+  #outcome: CommitOutcome | undefined
   readonly #onError: SettlementErrorHandler | undefined
 
   constructor(
@@ -155,6 +156,11 @@ export class Settlement {
   /** True once commit or release has started. */
   get settled(): boolean {
     return this.#done !== undefined
+  }
+
+  /** What the commit recorded, once `end` has resolved with a commit (`undefined` before, or after a release). */
+  get outcome(): CommitOutcome | undefined {
+    return this.#outcome
   }
 
   /** Commits the call as it ended (once). */
@@ -178,7 +184,7 @@ export class Settlement {
       input = { cost: this.reservation.estimateUsd, status: 'estimated', estimated: true }
     }
     try {
-      await this.reservation.commit(input)
+      this.#outcome = await this.reservation.commit(input)
       return
     } catch (error) {
       // What looked like a response held no usage after all: settle it as a call without usage.
@@ -198,7 +204,10 @@ export class Settlement {
       }
       if (typeof input === 'object' && input.model !== undefined) fallback.model = input.model
       if (typeof input === 'object' && input.provider !== undefined) fallback.provider = input.provider
-      await this.reservation.commit(fallback).catch((second: unknown) => this.#report(second, ending.model))
+      await this.reservation.commit(fallback).then(
+        (outcome) => void (this.#outcome = outcome),
+        (second: unknown) => this.#report(second, ending.model),
+      )
     }
   }
 

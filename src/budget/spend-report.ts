@@ -44,6 +44,7 @@ function rollupScopeOf(query: SpendQuery): string | null {
 
 interface Sums {
   nano: bigint
+  saved: bigint
   calls: number
   inputTokens: number
   outputTokens: number
@@ -52,6 +53,7 @@ interface Sums {
 
 function sumsOf(report: {
   costNanoUsd: string
+  savedNanoUsd: string
   calls: number
   inputTokens: number
   outputTokens: number
@@ -59,6 +61,7 @@ function sumsOf(report: {
 }): Sums {
   return {
     nano: BigInt(report.costNanoUsd),
+    saved: BigInt(report.savedNanoUsd),
     calls: report.calls,
     inputTokens: report.inputTokens,
     outputTokens: report.outputTokens,
@@ -68,6 +71,7 @@ function sumsOf(report: {
 
 function addSums(into: Sums, more: Sums): void {
   into.nano += more.nano
+  into.saved += more.saved
   into.calls += more.calls
   into.inputTokens += more.inputTokens
   into.outputTokens += more.outputTokens
@@ -77,8 +81,10 @@ function addSums(into: Sums, more: Sums): void {
 function totalsOf(sums: Sums): Omit<SpendGroup, 'key'> {
   return {
     cost: nanoToUsd(sums.nano),
-    exact: { cost: formatNano(sums.nano) },
+    exact: { cost: formatNano(sums.nano), saved: formatNano(sums.saved) },
     costNanoUsd: sums.nano.toString(),
+    saved: nanoToUsd(sums.saved),
+    savedNanoUsd: sums.saved.toString(),
     calls: sums.calls,
     inputTokens: sums.inputTokens,
     outputTokens: sums.outputTokens,
@@ -107,7 +113,7 @@ function combine(
     const id = JSON.stringify(groupBy.map((by) => key[by]))
     let entry = groups.get(id)
     if (entry === undefined) {
-      entry = { key, sums: { nano: 0n, calls: 0, inputTokens: 0, outputTokens: 0, estimatedCalls: 0 } }
+      entry = { key, sums: { nano: 0n, saved: 0n, calls: 0, inputTokens: 0, outputTokens: 0, estimatedCalls: 0 } }
       groups.set(id, entry)
     }
     return entry.sums
@@ -116,6 +122,7 @@ function combine(
   for (const row of rows) {
     const sums = {
       nano: BigInt(row.costNanoUsd),
+      saved: BigInt(row.savedNanoUsd),
       calls: row.calls,
       inputTokens: row.inputTokens,
       outputTokens: row.outputTokens,

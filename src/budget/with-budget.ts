@@ -7,8 +7,12 @@
 import { z } from 'zod'
 import { InvalidInputError } from '../errors.js'
 import { parseOptions } from '../internal/options.js'
+import { type CacheFlow, checkCache, recordHit, replayEntry, throughCache } from './cached-call.js'
 import { type BudgetManager, type Estimate, type Reservation, reserveResolved } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
+import { type CachedResponse, defaultCacheKey, type ResponseCache } from './response-cache.js'
+import { applyModelToRequest, routeCall, wrapperRouting } from './routed-call.js'
+import type { Deployment, RoutingEstimate, RoutingStrategy } from './routing.js'
 import { type CallEnding, type CallExit, Settlement } from './settlement.js'
 import { type CallContext, resolveContext } from './scopes.js'
 
@@ -27,9 +31,14 @@ export interface WithBudgetOptions<Args extends unknown[], Result> {
   /**
    * Worst-case cost: USD, an estimate request (`{ model, inputTokens | messages, maxOutputTokens }`), or a
    * function of the arguments returning either. Default: estimated from the first argument's `model`,
-   * `messages` and `max_tokens` (OpenAI/Anthropic request shape).
+   * `messages` and `max_tokens` (OpenAI/Anthropic request shape). With `deployments`, token counts without a model
+   * (`{ inputTokens | messages, maxOutputTokens }`), priced per deployment.
    */
-  estimate?: Estimate | ((...args: Args) => Estimate | Promise<Estimate>) | undefined
+  estimate?:
+    | Estimate
+    | RoutingEstimate
+    | ((...args: Args) => Estimate | RoutingEstimate | Promise<Estimate | RoutingEstimate>)
+    | undefined
   /** Actual cost in USD, when you know it (wins over `usage`). For streams, `result` is the array of chunks seen. */
   cost?: ((result: SettledResult<Result>, args: Args) => number) | undefined
   /** Usage of the result in any shape `normalizeUsage` accepts. Default: the result itself (or the stream's chunks). */
@@ -47,12 +56,30 @@ export interface WithBudgetOptions<Args extends unknown[], Result> {
    * list and the admitted model, and returns the argument list to call `fn` with. Without it, `withBudget` never
    * takes a fallback (the call is refused), so the model called is always the model charged.
    *
+   * With `deployments`, it also tells the function which deployment was chosen (`deployment` is then given); the
+   * default there sets `model` on the first argument (`[{ ...args[0], model }, ...args.slice(1)]`).
+   *
    * @example
    * ```ts
    * applyModel: (args, model) => [{ ...args[0], model }, ...args.slice(1)]
    * ```
    */
-  applyModel?: ((args: Args, model: string) => Args | unknown[]) | undefined
+  applyModel?: ((args: Args, model: string, deployment?: Deployment) => Args | unknown[]) | undefined
+  /**
+   * Budget-aware routing: the places the call can go. Each call picks one with `manager.selectDeployment` (the choice
+   * and the reservation are one atomic step), is called with that deployment's model (see `applyModel`) and is
+   * charged to it (`provider:`, `deployment:`, `model:` and `tag:` budgets). The estimate must be token counts.
+   */
+  deployments?: readonly Deployment[] | undefined
+  /** How `deployments` are ordered before they are tried. Default `lowest-cost`. */
+  strategy?: RoutingStrategy | undefined
+  /**
+   * A response cache (`responseCache({ max, ttlMs })`): a hit does not call `fn`, and is recorded at $0 with
+   * `cacheHit: true` and `saved`; identical concurrent misses call `fn` once; streams are kept and replayed.
+   */
+  cache?: ResponseCache | undefined
+  /** The cache key of a call. Default: a SHA-256 of the arguments as stable JSON (functions and `undefined` left out). */
+  cacheKey?: ((...args: Args) => string) | undefined
 }
 
 const isFunction = (value: unknown): boolean => typeof value === 'function'
@@ -93,6 +120,10 @@ const WITH_BUDGET_OPTIONS = z.object({
   cacheHit: optionalFunction,
   onCommitError: optionalFunction,
   applyModel: optionalFunction,
+  deployments: z.unknown().optional(),
+  strategy: z.unknown().optional(),
+  cache: z.unknown().optional(),
+  cacheKey: optionalFunction,
 })
 
 /** The wrapped function: same parameters, and a promise of the same result. */
@@ -127,16 +158,16 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return isObject(value) && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
 }
 
-/** The default estimate from an OpenAI- or Anthropic-shaped request. */
-function defaultEstimate(args: readonly unknown[]): EstimateRequest {
+/** The default estimate from an OpenAI- or Anthropic-shaped request (without `model` when routing chooses it). */
+function defaultEstimate(args: readonly unknown[], routed: boolean): EstimateRequest {
   const request = args[0]
-  if (!isObject(request) || typeof request.model !== 'string') {
+  if (!isObject(request) || (typeof request.model !== 'string' && !routed)) {
     throw new InvalidInputError(
       'estimate',
       'withBudget needs `estimate` (USD or `{ model, inputTokens | messages, maxOutputTokens }`) when the first argument has no `model`',
     )
   }
-  const out: EstimateRequest = { model: request.model }
+  const out: EstimateRequest = { model: typeof request.model === 'string' ? request.model : '' }
   const messages = request.messages ?? request.input ?? request.prompt
   if (messages !== undefined) out.messages = messages
   const cap =
@@ -171,8 +202,11 @@ export function withBudget<F extends (...args: never[]) => unknown>(
   type Args = Parameters<F>
   type Result = Awaited<ReturnType<F>>
   const { manager, applyModel } = options
+  const routing = wrapperRouting('withBudget(fn, options)', manager, options.deployments, options.strategy)
+  const cache = checkCache('withBudget(fn, options)', options.cache, manager)
   const onCommitError = options.onCommitError
   const reportError = onCommitError === undefined ? undefined : (error: unknown) => onCommitError(error)
+  const reportPlain = reportError
   // A static context is validated once, here, so a bad one fails at wrap time and calls skip the work.
   const staticContext = typeof options.context === 'function' ? undefined : resolveContext(options.context)
 
@@ -182,6 +216,7 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     result: SettledResult<Result>,
     args: Args,
     exit: CallExit,
+    provider: string | undefined,
   ): CallEnding => {
     try {
       if (options.cacheHit?.(result, args) === true) return { exit, cacheHit: true }
@@ -190,14 +225,41 @@ export function withBudget<F extends (...args: never[]) => unknown>(
         (isObject(result) && typeof result.model === 'string' ? result.model : undefined) ??
         reservation.model
       const ending: CallEnding = { exit, model: served }
-      if (options.provider !== undefined) ending.provider = options.provider
+      if (provider !== undefined) ending.provider = provider
       if (options.cost !== undefined) ending.cost = options.cost(result, args)
       else ending.usage = options.usage === undefined ? result : options.usage(result, args)
       return ending
     } catch {
       // A callback that cannot read the result: settled as a call without usage.
-      return { exit, model: reservation.model, provider: options.provider }
+      return { exit, model: reservation.model, provider }
     }
+  }
+
+  /** Where a routed call goes, and how a cached call keeps its result; `undefined` fields when not used. */
+  interface CallPlan {
+    provider: string | undefined
+    fill: ((entry: CachedResponse | null) => Promise<void>) | undefined
+  }
+
+  /** The entry a completed call leaves in the cache, or `null` when its commit did not go through. */
+  const entryOf = (
+    settlement: Settlement,
+    value: unknown,
+    kind: 'readable' | 'iterable' | undefined,
+  ): CachedResponse | null => {
+    const outcome = settlement.outcome
+    if (outcome === undefined || outcome.status === 'failure') return null
+    const served = outcome.record?.modelServed
+    const model = typeof served === 'string' ? served : settlement.reservation.model
+    const entry: CachedResponse = {
+      value,
+      stream: kind !== undefined,
+      cost: outcome.exact.cost,
+      storedAt: manager.clock.now(),
+    }
+    if (kind !== undefined) entry.kind = kind
+    if (model !== undefined) entry.model = model
+    return entry
   }
 
   /** Settles a stream once, when it ends or stops early: the chunks read so far, or no usage if none. */
@@ -205,15 +267,22 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     settlement: Settlement,
     chunks: unknown[],
     args: Args,
+    plan: CallPlan,
+    kind: 'readable' | 'iterable',
   ): ((how: 'end' | 'stop' | 'error') => Promise<void>) => {
     const signal = signalOf(args)
-    return (how) => {
-      if (settlement.settled) return Promise.resolve()
+    return async (how) => {
+      if (settlement.settled) return
       const exit: CallExit =
         signal?.aborted === true ? 'aborted' : how === 'end' ? 'completed' : how === 'stop' ? 'cancelled' : 'failed'
       if (chunks.length === 0)
-        return settlement.end({ exit, model: settlement.reservation.model, provider: options.provider })
-      return settlement.end(endingOf(settlement.reservation, chunks as unknown as SettledResult<Result>, args, exit))
+        await settlement.end({ exit, model: settlement.reservation.model, provider: plan.provider })
+      else
+        await settlement.end(
+          endingOf(settlement.reservation, chunks as unknown as SettledResult<Result>, args, exit, plan.provider),
+        )
+      // Only a stream read to its end is kept; it is stored before the reader sees the end.
+      await plan.fill?.(exit === 'completed' ? entryOf(settlement, [...chunks], kind) : null)
     }
   }
 
@@ -221,9 +290,10 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     settlement: Settlement,
     source: AsyncIterable<unknown>,
     args: Args,
+    plan: CallPlan,
   ): AsyncIterable<unknown> => {
     const chunks: unknown[] = []
-    const finish = streamFinisher(settlement, chunks, args)
+    const finish = streamFinisher(settlement, chunks, args, plan, 'iterable')
     const meter = (iterator: AsyncIterator<unknown>): AsyncIterator<unknown> => {
       return {
         async next(...nextArgs: [] | [unknown]) {
@@ -286,10 +356,11 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     settlement: Settlement,
     source: ReadableStream<unknown>,
     args: Args,
+    plan: CallPlan,
   ): ReadableStream<unknown> => {
     const chunks: unknown[] = []
     let reader: ReadableStreamDefaultReader<unknown> | undefined
-    const finish = streamFinisher(settlement, chunks, args)
+    const finish = streamFinisher(settlement, chunks, args, plan, 'readable')
     return new ReadableStream<unknown>({
       async pull(controller) {
         reader ??= source.getReader()
@@ -319,41 +390,68 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     })
   }
 
-  const wrapped = async function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
+  const contextOf = async (args: Args): Promise<CallContext> =>
+    staticContext !== undefined
+      ? staticContext.context
+      : await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args)
+
+  /** Swaps the arguments for the admitted model (a fallback or a routed deployment), releasing the hold on a throw. */
+  const swapModel = async (
+    reservation: Reservation,
+    args: Args,
+    apply: (args: Args) => Args | unknown[],
+  ): Promise<Args> => {
+    try {
+      const next = apply(args)
+      if (!Array.isArray(next))
+        throw new InvalidInputError(
+          'applyModel',
+          `withBudget: \`applyModel\` must return the argument list (an array), got ${next === null ? 'null' : typeof next}`,
+        )
+      return next as Args
+    } catch (error) {
+      await reservation.release().catch((releaseError: unknown) => options.onCommitError?.(releaseError))
+      throw error
+    }
+  }
+
+  /** Admits the call (routed or not), calls `fn` and settles; `fill` keeps the result when a cache is used. */
+  const call = async (self: ThisParameterType<F>, args: Args, fill: CallPlan['fill']): Promise<Result> => {
     const estimate =
       options.estimate === undefined
-        ? defaultEstimate(args)
+        ? defaultEstimate(args, routing !== undefined)
         : typeof options.estimate === 'function'
           ? await options.estimate(...args)
           : options.estimate
-    // A fallback is taken only when the function can be told about it; otherwise the call is refused.
-    const reserveOptions = { allowFallback: applyModel !== undefined }
-    const reservation =
-      staticContext !== undefined
-        ? await reserveResolved(manager, staticContext, estimate, reserveOptions)
-        : await manager.reserve(
-            await (options.context as (...a: Args) => CallContext | Promise<CallContext>)(...args),
-            estimate,
-            reserveOptions,
-          )
-    const requested = typeof estimate === 'object' ? estimate.model : undefined
-    if (applyModel !== undefined && reservation.model !== undefined && reservation.model !== requested) {
-      try {
-        const next = applyModel(args, reservation.model)
-        if (!Array.isArray(next))
-          throw new InvalidInputError(
-            'applyModel',
-            `withBudget: \`applyModel\` must return the argument list (an array), got ${next === null ? 'null' : typeof next}`,
-          )
-        args = next as Args
-      } catch (error) {
-        await reservation.release().catch((releaseError: unknown) => options.onCommitError?.(releaseError))
-        throw error
-      }
+    const plan: CallPlan = { provider: options.provider, fill }
+    let reservation: Reservation
+    if (routing !== undefined) {
+      const routed = await routeCall(manager, routing, await contextOf(args), estimate)
+      reservation = routed.reservation
+      const { deployment } = routed
+      plan.provider = deployment.provider ?? options.provider
+      args = await swapModel(reservation, args, (current) =>
+        applyModel === undefined
+          ? applyModelToRequest(current, deployment.model)
+          : applyModel(current, deployment.model, deployment),
+      )
+    } else {
+      // A fallback is taken only when the function can be told about it; otherwise the call is refused.
+      const reserveOptions = { allowFallback: applyModel !== undefined }
+      // Token counts without a model reach reserve() as they are, which refuses them with the reason.
+      const priced = estimate as Estimate
+      reservation =
+        staticContext !== undefined
+          ? await reserveResolved(manager, staticContext, priced, reserveOptions)
+          : await manager.reserve(await contextOf(args), priced, reserveOptions)
+      const requested = typeof priced === 'object' ? priced.model : undefined
+      const admitted = reservation.model
+      if (applyModel !== undefined && admitted !== undefined && admitted !== requested)
+        args = await swapModel(reservation, args, (current) => applyModel(current, admitted))
     }
     let result: Result
     try {
-      result = (await fn.apply(this, args)) as Result
+      result = (await fn.apply(self, args)) as Result
     } catch (error) {
       // The provider did not answer (or answered with an error we cannot price): release the hold.
       try {
@@ -364,10 +462,29 @@ export function withBudget<F extends (...args: never[]) => unknown>(
       throw error
     }
     const settlement = new Settlement(reservation, reportError)
-    if (isReadableStream(result)) return wrapReadableStream(settlement, result, args) as Result
-    if (isAsyncIterable(result)) return wrapAsyncIterable(settlement, result, args) as Result
-    await settlement.end(endingOf(reservation, result as SettledResult<Result>, args, 'completed'))
+    if (isReadableStream(result)) return wrapReadableStream(settlement, result, args, plan) as Result
+    if (isAsyncIterable(result)) return wrapAsyncIterable(settlement, result, args, plan) as Result
+    await settlement.end(endingOf(reservation, result as SettledResult<Result>, args, 'completed', plan.provider))
+    await fill?.(entryOf(settlement, result, undefined))
     return result
+  }
+
+  const wrapped = async function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
+    if (cache === undefined) return call(this, args, undefined)
+    const key = options.cacheKey === undefined ? defaultCacheKey(args) : options.cacheKey(...args)
+    if (typeof key !== 'string' || key.length === 0)
+      throw new InvalidInputError(
+        'cacheKey',
+        `withBudget: \`cacheKey\` must return a non-empty string, got ${typeof key}`,
+      )
+    const flow: CacheFlow<Result> = {
+      hit: async (entry): Promise<Result> => {
+        await recordHit(manager, await contextOf(args), entry, options.provider, reportPlain)
+        return replayEntry(entry) as Result
+      },
+      miss: (fill) => call(this, args, fill),
+    }
+    return throughCache(cache, key, flow, reportPlain)
   }
   return wrapped as BudgetedFunction<F>
 }

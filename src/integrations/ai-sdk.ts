@@ -18,8 +18,13 @@ import type { EstimateRequest } from '../budget/pricing.js'
 import type { CallContext } from '../budget/scopes.js'
 import { type CallExit, Settlement, textLength } from '../budget/settlement.js'
 import { estimateCost } from '../cost/index.js'
+import type { Deployment } from '../budget/routing.js'
 import { BudgetConfigError } from '../errors.js'
+import { recordHit, replayEntry, throughCache } from '../budget/cached-call.js'
+import { type CachedResponse, defaultCacheKey } from '../budget/response-cache.js'
+import { admitCall } from './admission.js'
 import {
+  checkedOptions,
   INTEGRATION_OPTIONS,
   resolveContext,
   resolveEstimate,
@@ -58,14 +63,15 @@ export interface BudgetMiddlewareOptions extends BudgetIntegrationOptions<AiSdkR
    * budget cannot admit the requested model but admits its fallback, the middleware runs the call on the model
    * this returns (the hold and the charge are at the fallback's prices). Without it, the middleware cannot
    * switch models (`doGenerate` / `doStream` are bound to the wrapped model): it releases the fallback's hold
-   * and throws a `BudgetConfigError` naming this option, and nothing is sent.
+   * and throws a `BudgetConfigError` naming this option, and nothing is sent. With `deployments`, it builds the
+   * chosen deployment's model (given as `deployment`) when that is not the wrapped model.
    */
-  resolveModel?: (modelId: string, requested: Model) => Model
+  resolveModel?: (modelId: string, requested: Model, deployment?: Deployment) => Model
 }
 
 /** The manager methods `capOutputTokens` needs. */
 interface StatusReader {
-  getStatus(scope: string): Promise<{ remaining: number | null }>
+  getStatus(scope: string): Promise<{ remaining: number | null; usd?: { remaining: number | null } }>
 }
 
 function providerOf(model: Model, override: string | undefined): string {
@@ -83,22 +89,34 @@ function defaultEstimate(model: Model, params: CallOptions, provider: string): E
   }
 }
 
-/** True when a V3 usage object reports token counts (a provider that sends no usage leaves every total undefined). */
+/**
+ * True when a V3 usage object reports token counts. A provider that got no usage leaves every total undefined, or
+ * (`@openrouter/ai-sdk-provider`) reports zeros without any raw usage: no call that was sent has zero input tokens.
+ */
 function hasUsage(usage: unknown): boolean {
   if (usage === null || typeof usage !== 'object') return false
-  const { inputTokens, outputTokens } = usage as { inputTokens?: unknown; outputTokens?: unknown }
+  const { inputTokens, outputTokens, raw } = usage as { inputTokens?: unknown; outputTokens?: unknown; raw?: unknown }
   const total = (count: unknown): unknown =>
     count !== null && typeof count === 'object' ? (count as { total?: unknown }).total : count
-  return typeof total(inputTokens) === 'number' || typeof total(outputTokens) === 'number'
+  const input = total(inputTokens)
+  const output = total(outputTokens)
+  if (input === 0 && (output === 0 || output === undefined) && (raw === undefined || raw === null)) return false
+  return typeof input === 'number' || typeof output === 'number'
 }
 
 /** Usage to commit from a V3 usage object (`undefined` when it reports none): Anthropic's raw usage keeps the 1h cache split and web searches. */
-function usageToCommit(usage: unknown, modelId: string | undefined, provider: string): unknown {
+function usageToCommit(
+  usage: unknown,
+  modelId: string | undefined,
+  provider: string,
+  providerMetadata?: unknown,
+): unknown {
   if (!hasUsage(usage)) return undefined
   const raw = (usage as { raw?: unknown } | undefined)?.raw
   if (provider === 'anthropic' && raw !== null && typeof raw === 'object')
     return { type: 'message', model: modelId, usage: raw }
-  return { usage, response: { modelId } }
+  // Provider metadata carries what a gateway reported beyond tokens (OpenRouter: `openrouter.usage.cost`).
+  return { usage, response: { modelId }, ...(providerMetadata !== undefined ? { providerMetadata } : {}) }
 }
 
 const SCOPE_FIELDS = ['user', 'team', 'org', 'key', 'endUser'] as const
@@ -121,8 +139,9 @@ async function remainingBudget(manager: unknown, context: CallContext): Promise<
   let min: number | null = null
   for (const scope of scopes) {
     const status = await reader.getStatus(scope).catch(() => null)
-    if (status?.remaining !== null && status?.remaining !== undefined)
-      min = min === null ? status.remaining : Math.min(min, status.remaining)
+    // In USD (budgets may be declared in other currencies); `usd` is absent only from older managers.
+    const remaining = status?.usd === undefined ? status?.remaining : status.usd.remaining
+    if (remaining !== null && remaining !== undefined) min = min === null ? remaining : Math.min(min, remaining)
   }
   return min
 }
@@ -141,6 +160,55 @@ async function remainingBudget(manager: unknown, context: CallContext): Promise<
  */
 export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageModelMiddleware {
   validateOptions('budgetMiddleware(options)', MIDDLEWARE_OPTIONS, options)
+  const { cache } = checkedOptions(options as BudgetIntegrationOptions<never>)
+  type Fill = ((entry: CachedResponse | null) => Promise<void>) | undefined
+  const reportCacheError = (error: unknown) => options.onRecordError?.(error, { callId: 'cache', model: undefined })
+  /** The entry a completed call leaves in the cache, or `null` when its commit did not go through. */
+  const entryOf = (settlement: Settlement, value: unknown, stream: boolean): CachedResponse | null => {
+    const outcome = settlement.outcome
+    if (outcome === undefined || outcome.status !== 'success') return null
+    const served = outcome.record?.modelServed
+    return {
+      value,
+      stream,
+      ...(stream ? { kind: 'readable' as const } : {}),
+      cost: outcome.exact.cost,
+      storedAt: Date.now(),
+      ...(typeof served === 'string' ? { model: served } : {}),
+    }
+  }
+  /** Runs a call through the cache when there is one (key: type, provider, model and call options). */
+  const cached = async <T>(
+    type: 'generate' | 'stream',
+    model: Model,
+    params: CallOptions,
+    run: (fill: Fill) => Promise<T>,
+    answer: (entry: CachedResponse) => T,
+  ): Promise<T> => {
+    if (cache === undefined) return run(undefined)
+    const req = request(type, model, params)
+    const key =
+      options.cacheKey === undefined
+        ? defaultCacheKey([type, model.provider, model.modelId, params])
+        : options.cacheKey(req)
+    if (typeof key !== 'string' || key.length === 0)
+      throw new BudgetConfigError('cacheKey', `budgetMiddleware: \`cacheKey\` must return a non-empty string`)
+    const context: CallContext = { ...(await resolveContext(options.context, req)) }
+    const provider = providerOf(model, options.provider)
+    if (context.provider === undefined) context.provider = provider
+    return throughCache(
+      cache,
+      key,
+      {
+        hit: async (entry) => {
+          await recordHit(options.manager, context, entry, provider, reportCacheError)
+          return answer(entry)
+        },
+        miss: run,
+      },
+      reportCacheError,
+    )
+  }
   const request = (type: 'generate' | 'stream', model: Model, params: CallOptions): AiSdkRequest => ({
     type,
     provider: model.provider,
@@ -155,18 +223,30 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
     if (context.provider === undefined) context.provider = provider
     const defaults = defaultEstimate(model, params, provider)
     const estimate = await resolveEstimate(options.estimate, req, defaults)
-    const reservation = await options.manager.reserve(context, estimate)
+    const { reservation, deployment } = await admitCall(options, context, estimate)
     const settlement = new Settlement(reservation, options.onRecordError)
-    // A budget's `onExceeded: { fallbackModel }` admitted another model than the one requested.
+    // Routed to a deployment of another model, or a budget's `onExceeded: { fallbackModel }` admitted another model
+    // than the one requested.
     const fallback =
-      typeof estimate === 'object' && typeof reservation.model === 'string' && reservation.model !== estimate.model
-        ? reservation.model
-        : undefined
+      deployment !== undefined
+        ? deployment.model !== model.modelId
+          ? deployment.model
+          : undefined
+        : typeof estimate === 'object' && typeof reservation.model === 'string' && reservation.model !== estimate.model
+          ? reservation.model
+          : undefined
+    const routedProvider = deployment?.provider
     if (fallback === undefined)
-      return { settlement, provider, defaults, target: undefined, metadata: {} as Record<string, string> }
+      return {
+        settlement,
+        provider: routedProvider ?? provider,
+        defaults,
+        target: undefined,
+        metadata: {} as Record<string, string>,
+      }
     let target: Model | undefined
     try {
-      target = options.resolveModel?.(fallback, model)
+      target = options.resolveModel?.(fallback, model, ...(deployment !== undefined ? [deployment] : []))
     } catch (error) {
       await settlement.release()
       throw error
@@ -180,12 +260,14 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
       await settlement.release()
       throw new BudgetConfigError(
         'resolveModel',
-        `budgetMiddleware: a budget refused ${model.modelId} and admitted its fallbackModel ${fallback}, but the middleware cannot build that model; pass \`resolveModel: (id) => provider(id)\` to budgetMiddleware, or use onExceeded: 'block'`,
+        deployment !== undefined
+          ? `budgetMiddleware: routed to deployment ${deployment.id} (${fallback}), but the middleware cannot build that model; pass \`resolveModel: (id) => provider(id)\` to budgetMiddleware`
+          : `budgetMiddleware: a budget refused ${model.modelId} and admitted its fallbackModel ${fallback}, but the middleware cannot build that model; pass \`resolveModel: (id) => provider(id)\` to budgetMiddleware, or use onExceeded: 'block'`,
       )
     }
     return {
       settlement,
-      provider: providerOf(target, options.provider),
+      provider: routedProvider ?? providerOf(target, options.provider),
       defaults: { ...defaults, model: fallback },
       target,
       metadata: { requestedModel: model.modelId },
@@ -195,94 +277,142 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
   const middleware: LanguageModelMiddleware = {
     specificationVersion: 'v3',
 
-    async wrapGenerate({ doGenerate, params, model }) {
-      const { settlement, provider, defaults, target, metadata } = await admit('generate', model, params)
-      let result: Awaited<ReturnType<typeof doGenerate>>
-      try {
-        result = target === undefined ? await doGenerate() : await target.doGenerate(params)
-      } catch (error) {
-        await settlement.release()
-        throw error
-      }
-      const served = result.response?.modelId ?? (target ?? model).modelId
-      const characters = textLength(result.content.map((part) => ('text' in part ? part.text : '')))
-      await settlement.end({
-        exit: 'completed',
-        usage: usageToCommit(result.usage, served, provider),
-        model: served,
-        provider,
-        request: { ...defaults, model: served },
-        output: { characters, pieces: characters > 0 ? 1 : 0 },
-        metadata: { endpoint: 'generate', ...metadata },
-      })
-      return result
+    wrapGenerate({ doGenerate, params, model }) {
+      type Generated = Awaited<ReturnType<typeof doGenerate>>
+      return cached<Generated>(
+        'generate',
+        model,
+        params,
+        (fill) => generateCall(doGenerate, params, model, fill),
+        (entry) => replayEntry(entry) as Generated,
+      )
     },
 
-    async wrapStream({ doStream, params, model }) {
-      const { settlement, provider, defaults, target, metadata } = await admit('stream', model, params)
-      const runModel = target ?? model
-      let result: Awaited<ReturnType<typeof doStream>>
-      try {
-        result = target === undefined ? await doStream() : await target.doStream(params)
-      } catch (error) {
-        await settlement.release()
-        throw error
-      }
-      type Part = Awaited<ReturnType<typeof doStream>>['stream'] extends ReadableStream<infer P> ? P : never
-      let served: string | undefined
-      let finishUsage: unknown
-      let characters = 0
-      let chunks = 0
-      const finish = (exit: CallExit): Promise<void> => {
-        const servedModel = served ?? runModel.modelId
-        return settlement.end({
-          exit,
-          usage: usageToCommit(finishUsage, servedModel, provider),
-          model: servedModel,
-          provider,
-          request: { ...defaults, model: servedModel },
-          output: { characters, pieces: chunks },
-          metadata: { endpoint: 'stream', ...metadata },
-        })
-      }
-      const signal = params.abortSignal
-      const onAbort = () => void finish('aborted')
-      signal?.addEventListener('abort', onAbort, { once: true })
-      const reader = result.stream.getReader()
-      const stream = new ReadableStream<Part>({
-        async pull(controller) {
-          let next: ReadableStreamReadResult<Part>
-          try {
-            next = await reader.read()
-          } catch (error) {
-            signal?.removeEventListener('abort', onAbort)
-            await finish(signal?.aborted ? 'aborted' : 'failed')
-            controller.error(error)
-            return
-          }
-          if (next.done) {
-            signal?.removeEventListener('abort', onAbort)
-            await finish('completed')
-            controller.close()
-            return
-          }
-          const part = next.value as { type: string; modelId?: string; usage?: unknown; delta?: string }
-          if (part.type === 'response-metadata' && typeof part.modelId === 'string') served = part.modelId
-          else if (part.type === 'finish') finishUsage = part.usage
-          else if (typeof part.delta === 'string') {
-            characters += part.delta.length
-            chunks++
-          }
-          controller.enqueue(next.value)
-        },
-        async cancel(reason) {
-          signal?.removeEventListener('abort', onAbort)
-          await finish('cancelled')
-          await reader.cancel(reason).catch(() => undefined)
-        },
-      })
-      return { ...result, stream }
+    wrapStream({ doStream, params, model }) {
+      type Streamed = Awaited<ReturnType<typeof doStream>>
+      return cached<Streamed>(
+        'stream',
+        model,
+        params,
+        (fill) => streamCall(doStream, params, model, fill),
+        (entry) => ({
+          stream: replayEntry(entry) as Streamed['stream'],
+        }),
+      )
     },
+  }
+
+  async function generateCall(
+    doGenerate: Parameters<NonNullable<LanguageModelMiddleware['wrapGenerate']>>[0]['doGenerate'],
+    params: CallOptions,
+    model: Model,
+    fill: Fill,
+  ) {
+    const { settlement, provider, defaults, target, metadata } = await admit('generate', model, params)
+    let result: Awaited<ReturnType<typeof doGenerate>>
+    try {
+      result = target === undefined ? await doGenerate() : await target.doGenerate(params)
+    } catch (error) {
+      await settlement.release()
+      throw error
+    }
+    const served = result.response?.modelId ?? (target ?? model).modelId
+    const characters = textLength(result.content.map((part) => ('text' in part ? part.text : '')))
+    await settlement.end({
+      exit: 'completed',
+      usage: usageToCommit(result.usage, served, provider, result.providerMetadata),
+      model: served,
+      provider,
+      request: { ...defaults, model: served },
+      output: { characters, pieces: characters > 0 ? 1 : 0 },
+      metadata: { endpoint: 'generate', ...metadata },
+    })
+    await fill?.(entryOf(settlement, result, false))
+    return result
+  }
+
+  async function streamCall(
+    doStream: Parameters<NonNullable<LanguageModelMiddleware['wrapStream']>>[0]['doStream'],
+    params: CallOptions,
+    model: Model,
+    fill: Fill,
+  ) {
+    const { settlement, provider, defaults, target, metadata } = await admit('stream', model, params)
+    const runModel = target ?? model
+    let result: Awaited<ReturnType<typeof doStream>>
+    try {
+      result = target === undefined ? await doStream() : await target.doStream(params)
+    } catch (error) {
+      await settlement.release()
+      throw error
+    }
+    type Part = Awaited<ReturnType<typeof doStream>>['stream'] extends ReadableStream<infer P> ? P : never
+    let served: string | undefined
+    let finishUsage: unknown
+    let finishMetadata: unknown
+    let characters = 0
+    let chunks = 0
+    const parts: Part[] = []
+    const finish = async (exit: CallExit): Promise<void> => {
+      const servedModel = served ?? runModel.modelId
+      await settlement.end({
+        exit,
+        usage: usageToCommit(finishUsage, servedModel, provider, finishMetadata),
+        model: servedModel,
+        provider,
+        request: { ...defaults, model: servedModel },
+        output: { characters, pieces: chunks },
+        metadata: { endpoint: 'stream', ...metadata },
+      })
+      // Only a stream read to its end is kept.
+      await fill?.(exit === 'completed' ? entryOf(settlement, [...parts], true) : null)
+    }
+    const signal = params.abortSignal
+    const onAbort = () => void finish('aborted')
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const reader = result.stream.getReader()
+    const stream = new ReadableStream<Part>({
+      async pull(controller) {
+        let next: ReadableStreamReadResult<Part>
+        try {
+          next = await reader.read()
+        } catch (error) {
+          signal?.removeEventListener('abort', onAbort)
+          await finish(signal?.aborted ? 'aborted' : 'failed')
+          controller.error(error)
+          return
+        }
+        if (next.done) {
+          signal?.removeEventListener('abort', onAbort)
+          await finish('completed')
+          controller.close()
+          return
+        }
+        const part = next.value as {
+          type: string
+          modelId?: string
+          usage?: unknown
+          delta?: string
+          providerMetadata?: unknown
+        }
+        if (part.type === 'response-metadata' && typeof part.modelId === 'string') served = part.modelId
+        else if (part.type === 'finish') {
+          finishUsage = part.usage
+          finishMetadata = part.providerMetadata
+        } else if (typeof part.delta === 'string') {
+          characters += part.delta.length
+          chunks++
+        }
+        if (fill !== undefined) parts.push(next.value)
+        controller.enqueue(next.value)
+      },
+      async cancel(reason) {
+        signal?.removeEventListener('abort', onAbort)
+        await finish('cancelled')
+        await reader.cancel(reason).catch(() => undefined)
+      },
+    })
+    return { ...result, stream }
   }
 
   if (options.capOutputTokens === true) {

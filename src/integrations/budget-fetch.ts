@@ -8,12 +8,15 @@
  * @packageDocumentation
  */
 import { z } from 'zod'
+import { recordHit, throughCache } from '../budget/cached-call.js'
 import type { EstimateRequest } from '../budget/pricing.js'
+import { type CachedResponse, defaultCacheKey } from '../budget/response-cache.js'
 import type { CallContext } from '../budget/scopes.js'
 import { type CallExit, type OutputSeen, Settlement } from '../budget/settlement.js'
 import { InvalidInputError, isBudgetError } from '../errors.js'
+import { admitCall, captureBody } from './admission.js'
 import { meterResponse, type Outcome } from './metered-response.js'
-import { resolveContext, resolveEstimate, type BudgetIntegrationOptions } from './options.js'
+import { checkedOptions, resolveContext, resolveEstimate, type BudgetIntegrationOptions } from './options.js'
 import type { SseEvent } from './sse.js'
 
 /** Header through which one call can add to (or override) the client's context: JSON of a context object. */
@@ -66,6 +69,11 @@ export interface UsageTracker {
   final(): { usage: unknown; model?: string } | undefined
   /** What is known when the body ended without final usage: partial provider usage, served model, output seen. */
   partial(): { usage?: unknown; model?: string; output: OutputSeen }
+  /**
+   * True once the stream's terminal event went by (`data: [DONE]`, Cohere's `message-end`): the call is complete even
+   * when the SDK stops reading there and cancels the rest of the body.
+   */
+  done?(): boolean
 }
 
 /** One request the adapter recognised as billable. */
@@ -128,19 +136,39 @@ export class RefusalRegistry {
     return id
   }
 
-  /** The original error for an SDK error raised from a refusal response, or the error itself. */
+  /**
+   * The original error for an SDK error raised from a refusal response, or the error itself. SDKs keep the response's
+   * headers in different places (`headers`, `rawResponse.headers`, `response.headers`), some wrap it in `cause`.
+   */
   map(error: unknown): unknown {
-    const headers = (error as { headers?: unknown } | null)?.headers
-    let id: string | null | undefined
-    if (headers instanceof Headers) id = headers.get(REFUSAL_HEADER)
-    else if (headers !== null && typeof headers === 'object')
-      id = (headers as Record<string, string | undefined>)[REFUSAL_HEADER]
-    if (id === null || id === undefined) return error
+    const id = refusalId(error, 0)
+    if (id === undefined) return error
     const original = this.errors.get(id)
     if (original === undefined) return error
     this.errors.delete(id)
     return original
   }
+}
+
+function headerValue(headers: unknown): string | undefined {
+  if (headers instanceof Headers) return headers.get(REFUSAL_HEADER) ?? undefined
+  if (headers !== null && typeof headers === 'object') {
+    const value = (headers as Record<string, unknown>)[REFUSAL_HEADER]
+    return typeof value === 'string' ? value : undefined
+  }
+  return undefined
+}
+
+/** The refusal id carried by an SDK error (or an error it wraps), if any. */
+function refusalId(error: unknown, depth: number): string | undefined {
+  if (error === null || typeof error !== 'object' || depth > 3) return undefined
+  const e = error as { headers?: unknown; rawResponse?: { headers?: unknown }; response?: { headers?: unknown } }
+  return (
+    headerValue(e.headers) ??
+    headerValue(e.rawResponse?.headers) ??
+    headerValue(e.response?.headers) ??
+    refusalId((error as { cause?: unknown }).cause, depth + 1)
+  )
 }
 
 function isAbortLike(error: unknown): boolean {
@@ -175,27 +203,15 @@ export function createBudgetFetch(
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined))
     const headerContext = headers.get(CONTEXT_HEADER)
     headers.delete(CONTEXT_HEADER)
-    const call = adapter.describe(path, method, init?.body)
+    // SDKs that hand fetch a whole `Request` (Speakeasy-generated ones): the body is read from a clone.
+    const requestBody =
+      init?.body === undefined && input instanceof Request && input.body !== null && method === 'POST'
+        ? await input.clone().text()
+        : init?.body
+    const call = adapter.describe(path, method, requestBody)
     if (call === null) return baseFetch(input, { ...init, headers })
 
-    let settlement: Settlement
-    let model = call.model
-    try {
-      const request: WireRequest = { endpoint: call.endpoint, model: call.model, params: call.params, headers }
-      const context: CallContext = {
-        ...(await resolveContext(options.context, request)),
-        ...parseContextHeader(headerContext),
-      }
-      if (context.provider === undefined) context.provider = adapter.provider
-      const defaults = { ...call.estimate(call.model), provider: adapter.provider }
-      const reservation = await options.manager.reserve(
-        context,
-        await resolveEstimate(options.estimate, request, defaults),
-      )
-      // A budget's `onExceeded: { fallbackModel }` may have admitted a cheaper model instead: send that one.
-      if (typeof reservation.model === 'string' && reservation.model.length > 0) model = reservation.model
-      settlement = new Settlement(reservation, options.onRecordError)
-    } catch (error) {
+    const refuse = (error: unknown): Response => {
       const id = refusals.add(error)
       const message = error instanceof Error ? error.message : String(error)
       const code = isBudgetError(error) ? error.code : 'LLM_BUDGET_ERROR'
@@ -204,10 +220,82 @@ export function createBudgetFetch(
         headers: { 'content-type': 'application/json', 'x-should-retry': 'false', [REFUSAL_HEADER]: id },
       })
     }
+    const request: WireRequest = { endpoint: call.endpoint, model: call.model, params: call.params, headers }
+    let context: CallContext
+    let key: string | undefined
+    const { cache } = checkedOptions(options as BudgetIntegrationOptions<never>)
+    try {
+      context = { ...(await resolveContext(options.context, request)), ...parseContextHeader(headerContext) }
+      if (context.provider === undefined) context.provider = adapter.provider
+      if (cache !== undefined) {
+        key =
+          options.cacheKey === undefined
+            ? defaultCacheKey([adapter.provider, call.endpoint, call.params])
+            : options.cacheKey(request)
+        if (typeof key !== 'string' || key.length === 0)
+          throw new InvalidInputError('cacheKey', `\`cacheKey\` must return a non-empty string, got ${typeof key}`)
+      }
+    } catch (error) {
+      return refuse(error)
+    }
+    type Fill = ((entry: CachedResponse | null) => Promise<void>) | undefined
+    const send = (fill: Fill) => sendCall(input, init, call, request, headers, context, refuse, fill)
+    if (cache === undefined || key === undefined) return send(undefined)
+    const onError = (error: unknown) => options.onRecordError?.(error, { callId: 'cache', model: call.model })
+    return throughCache(
+      cache,
+      key,
+      {
+        hit: async (entry) => {
+          await recordHit(options.manager, context, entry, adapter.provider, onError)
+          const cached = entry.value as { body?: unknown; contentType?: unknown } | null
+          return new Response(typeof cached?.body === 'string' ? cached.body : '', {
+            status: 200,
+            headers: {
+              'content-type': typeof cached?.contentType === 'string' ? cached.contentType : 'application/json',
+            },
+          })
+        },
+        miss: (fill) => send(fill),
+      },
+      onError,
+    )
+  }
+
+  /** Admits, sends, meters and settles one call; `fill` keeps a completed response in the cache. */
+  async function sendCall(
+    input: string | URL | Request,
+    init: RequestInit | undefined,
+    call: WireCall,
+    request: WireRequest,
+    headers: Headers,
+    context: CallContext,
+    refuse: (error: unknown) => Response,
+    fill: ((entry: CachedResponse | null) => Promise<void>) | undefined,
+  ): Promise<Response> {
+    let settlement: Settlement
+    let model = call.model
+    let provider = adapter.provider
+    try {
+      const defaults = { ...call.estimate(call.model), provider: adapter.provider }
+      const admitted = await admitCall(options, context, await resolveEstimate(options.estimate, request, defaults))
+      const reservation = admitted.reservation
+      // Routed: the chosen deployment's model; else a budget's `onExceeded: { fallbackModel }` may have admitted a
+      // cheaper model instead: send that one.
+      if (typeof reservation.model === 'string' && reservation.model.length > 0) model = reservation.model
+      if (admitted.deployment !== undefined) {
+        model = admitted.deployment.model
+        provider = admitted.deployment.provider ?? provider
+      }
+      settlement = new Settlement(reservation, options.onRecordError)
+    } catch (error) {
+      await fill?.(null)
+      return refuse(error)
+    }
 
     const metadata: Record<string, string | number | boolean | null> = { endpoint: call.endpoint }
     if (model !== call.model) metadata['requestedModel'] = call.model
-    const signal = init?.signal ?? null
+    const signal = init?.signal ?? (input instanceof Request ? input.signal : null)
     let response: Response
     try {
       const body = call.body(model)
@@ -220,17 +308,20 @@ export function createBudgetFetch(
     if (!response.ok) {
       // 4xx/5xx before any token: not billed. The SDK may retry; the retry is admitted again.
       await settlement.release()
+      await fill?.(null)
       return response
     }
     const fromRequest = call.usageFromRequest?.(model)
     if (fromRequest !== undefined) {
-      await settlement.end({ exit: 'completed', usage: fromRequest, model, provider: adapter.provider, metadata })
+      await settlement.end({ exit: 'completed', usage: fromRequest, model, provider, metadata })
+      // Binary bodies (speech) are not kept.
+      await fill?.(null)
       return response
     }
     const tracker = call.tracker()
     const contentType = response.headers.get('content-type') ?? ''
     const sse = contentType.includes('text/event-stream')
-    return meterResponse(
+    const metered = meterResponse(
       response,
       {
         onEvent: (event) => tracker.onEvent(event),
@@ -239,12 +330,13 @@ export function createBudgetFetch(
           const final = tracker.final()
           const partial = tracker.partial()
           const served = final?.model ?? partial.model ?? model
+          const complete = outcome.kind !== 'error' && tracker.done?.() === true
           await settlement.end({
-            exit: exitOf(outcome),
+            exit: complete ? 'completed' : exitOf(outcome),
             usage: final?.usage,
             partialUsage: partial.usage,
             model: served,
-            provider: adapter.provider,
+            provider,
             request: call.estimate(served),
             output: partial.output,
             metadata,
@@ -254,5 +346,18 @@ export function createBudgetFetch(
       sse ? 'sse' : 'text',
       signal,
     )
+    if (fill === undefined) return metered
+    return captureBody(metered, async (text) => {
+      const outcome = settlement.outcome
+      if (text === null || outcome === undefined || outcome.status !== 'success') return fill(null)
+      const served = outcome.record?.modelServed
+      await fill({
+        value: { body: text, contentType },
+        stream: false,
+        cost: outcome.exact.cost,
+        storedAt: Date.now(),
+        ...(typeof served === 'string' ? { model: served } : { model }),
+      })
+    })
   }
 }

@@ -48,7 +48,10 @@ export interface LangChainRequest {
 }
 
 /** Options of {@link BudgetCallbackHandler}. */
-export interface BudgetCallbackHandlerOptions extends Omit<BudgetIntegrationOptions<LangChainRequest>, 'context'> {
+export interface BudgetCallbackHandlerOptions extends Omit<
+  BudgetIntegrationOptions<LangChainRequest>,
+  'context' | 'deployments' | 'strategy' | 'cache' | 'cacheKey'
+> {
   /**
    * Who a run counts against: a context object or a function of the {@link LangChainRequest}. Default: the run's
    * metadata fields `user`, `team`, `org`, `key`, `endUser` and `tags` (strings), e.g.
@@ -60,10 +63,22 @@ export interface BudgetCallbackHandlerOptions extends Omit<BudgetIntegrationOpti
   provider?: string
 }
 
+/** A callback handler observes calls: it can neither change the model called nor answer from a cache. */
+const notHere = z
+  .custom<never>((value) => value === undefined, {
+    message:
+      'is not supported by the LangChain callback handler (it observes calls; it cannot change the model or answer from a cache): route or cache with withBudget or an SDK integration',
+  })
+  .optional()
+
 const HANDLER_OPTIONS = z.object({
   ...INTEGRATION_OPTIONS,
   context: INTEGRATION_OPTIONS.context.optional(),
   provider: z.string().min(1).optional(),
+  deployments: notHere,
+  strategy: notHere,
+  cache: notHere,
+  cacheKey: notHere,
 })
 
 const CONTEXT_FIELDS = ['user', 'team', 'org', 'key', 'endUser'] as const

@@ -5,8 +5,12 @@
  * @packageDocumentation
  */
 import { z } from 'zod'
+import { checkCache } from '../budget/cached-call.js'
 import type { Estimate, ReserveOptions, Reservation } from '../budget/manager.js'
 import type { EstimateRequest } from '../budget/pricing.js'
+import type { ResponseCache } from '../budget/response-cache.js'
+import { type WrapperRouting, wrapperRouting } from '../budget/routed-call.js'
+import type { Deployment, RoutingStrategy } from '../budget/routing.js'
 import type { CallContext } from '../budget/scopes.js'
 import type { SettlementErrorHandler } from '../budget/settlement.js'
 import { parseOptions } from '../internal/options.js'
@@ -45,6 +49,22 @@ export interface BudgetIntegrationOptions<TRequest> {
    * The hold is then committed at its estimate, flagged `estimated: true`; it is never leaked.
    */
   onRecordError?: SettlementErrorHandler | undefined
+  /**
+   * Budget-aware routing: each call picks one of these with `manager.selectDeployment` (the choice and the
+   * reservation are one atomic step) and is sent with that deployment's model, charged to the deployment. The
+   * request still goes through the wrapped client, so list deployments that client serves (its models, or its
+   * Azure deployments).
+   */
+  deployments?: readonly Deployment[] | undefined
+  /** How `deployments` are ordered before they are tried. Default `lowest-cost`. */
+  strategy?: RoutingStrategy | undefined
+  /**
+   * A response cache (`responseCache({ max, ttlMs })`): a hit is answered without a request and recorded at $0 with
+   * `cacheHit: true` and `saved`; identical concurrent misses send one request; streams are kept and replayed.
+   */
+  cache?: ResponseCache | undefined
+  /** The cache key of a request. Default: a SHA-256 of the provider, endpoint and request body as stable JSON. */
+  cacheKey?: ((request: TRequest) => string) | undefined
 }
 
 const isFunction = (value: unknown): boolean => typeof value === 'function'
@@ -75,11 +95,43 @@ export const INTEGRATION_OPTIONS = {
     )
     .optional(),
   onRecordError: z.custom<SettlementErrorHandler>(isFunction, { message: 'must be a function' }).optional(),
+  deployments: z.unknown().optional(),
+  strategy: z.unknown().optional(),
+  cache: z.unknown().optional(),
+  cacheKey: z.custom<(...args: never[]) => unknown>(isFunction, { message: 'must be a function' }).optional(),
 }
 
-/** Validates an integration's options: unknown keys refused with the closest known one, each value checked. */
+/** What the shared options resolve to once checked: the routing and the cache, when given. */
+export interface CheckedIntegration {
+  routing: WrapperRouting | undefined
+  cache: ResponseCache | undefined
+}
+
+const checked = new WeakMap<object, CheckedIntegration>()
+
+/**
+ * Validates an integration's options: unknown keys refused with the closest known one, each value checked, and the
+ * shared `deployments`/`strategy`/`cache` options checked once (see {@link checkedOptions}).
+ */
 export function validateOptions(where: string, schema: z.ZodObject, options: unknown): void {
   parseOptions(where, schema, options)
+  const o = options as BudgetIntegrationOptions<unknown>
+  checked.set(o, {
+    routing: wrapperRouting(where, o.manager, o.deployments, o.strategy),
+    cache: checkCache(where, o.cache, o.manager),
+  })
+}
+
+/** The routing and cache of validated options (checked again when the options were not validated first). */
+export function checkedOptions(options: BudgetIntegrationOptions<never>): CheckedIntegration {
+  const known = checked.get(options)
+  if (known !== undefined) return known
+  const fresh = {
+    routing: wrapperRouting('integration options', options.manager, options.deployments, options.strategy),
+    cache: checkCache('integration options', options.cache, options.manager),
+  }
+  checked.set(options, fresh)
+  return fresh
 }
 
 /** Resolves the context option for one request. */

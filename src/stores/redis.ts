@@ -70,6 +70,8 @@ import {
 
 export type { IoRedisLike, NodeRedisClusterLike, NodeRedisLike, RedisClientLike } from './redis/client.js'
 export type { RedisStoreOptions } from './redis/options.js'
+export { redisCacheBackend } from './redis/cache-backend.js'
+export type { RedisCacheBackend, RedisCacheBackendOptions } from './redis/cache-backend.js'
 
 /** A {@link BudgetStore} backed by Redis, with the server's clock. */
 export interface RedisBudgetStore extends BudgetStore {

@@ -17,7 +17,7 @@ import { trackedKeys } from '../tracked-spend.js'
 import type { EntryMeta, Plan } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { callLabels, eventWindow, scopeOf, toDate } from './event-fields.js'
-import { plan as planCall } from './plan.js'
+import { currencyOf, ensureRates, planAtRates } from './currency.js'
 
 /** An estimate priced: worst-case nano-USD, tokens (for tpm limits) and the model it names. */
 interface PricedEstimate {
@@ -106,6 +106,8 @@ async function admit(
   estimate: Estimate,
   allowFallback: boolean,
 ): Promise<Reservation> {
+  // The `providerBudgets` option is written before the first use, and before the call's time is taken.
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const now = ctx.clock.now()
   let budgets = ctx.budgets.cached(keys, now)
   if (budgets === undefined) {
@@ -116,7 +118,18 @@ async function admit(
       return storeFailure(ctx, 'getBudget', error, context, scopes, priced, callId, now)
     }
   }
-  const plan = planCall(budgets, context, priced.nano, priced.tokens, now, ctx.holdTtlMs)
+  // The exchange rate of each window of a budget in another currency (pinned once per window); on failure nothing
+  // is reserved.
+  const pinning = ensureRates(ctx, budgets, now)
+  if (pinning !== undefined) {
+    try {
+      await pinning
+    } catch (error) {
+      if (isInputError(error)) throw error
+      return storeFailure(ctx, 'pinRate', error, context, scopes, priced, callId, now)
+    }
+  }
+  const plan = planAtRates(ctx, budgets, context, priced.nano, priced.tokens, now)
   const holdExpiresAt = now + ctx.holdTtlMs
   if (plan.entries.length === 0) return held(ctx, callId, context, priced, now, plan, true, scopes)
   let result
@@ -138,6 +151,7 @@ async function admit(
     if (isBudgetExceededError(refusal)) {
       const fallback = typeof onExceeded === 'object' ? onExceeded.fallbackModel : undefined
       ctx.events.emit('budget.exceeded', {
+        ...currencyOf(meta.budget),
         scope: meta.budget.scopeString,
         ...(meta.model === undefined ? {} : { model: meta.model.model }),
         action: fallback !== undefined && allowFallback ? 'fallback' : 'block',
@@ -205,7 +219,11 @@ function refusalOf(
     resetsAt: toDate(meta.window?.end),
     retryAfterMs: meta.window === null ? null : Math.max(0, meta.window.end - now),
   }
-  return new BudgetExceededError(meta.model === undefined ? details : { ...details, model: meta.model.model })
+  return new BudgetExceededError({
+    ...details,
+    ...(meta.model === undefined ? {} : { model: meta.model.model }),
+    ...currencyOf(meta.budget),
+  })
 }
 
 /** Emits `budget.exceeded` with `action: 'warn'` for `warn` budgets that the reservation took over their limit. */
@@ -223,6 +241,7 @@ function warnOver(
     const balance = balances[i]
     if (balance === undefined || balance.spent + balance.reserved <= meta.softLimit) continue
     ctx.events.emit('budget.exceeded', {
+      ...currencyOf(meta.budget),
       scope: meta.budget.scopeString,
       ...(meta.model === undefined ? {} : { model: meta.model.model }),
       action: 'warn',

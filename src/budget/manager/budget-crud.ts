@@ -114,18 +114,22 @@ export async function setBudget(
     0,
     false,
   )
+  // A budget in another currency: the rate of its current window, read before anything is written (no rate, or a
+  // failing rate function: nothing changes), pinned in the same write.
+  const fresh = await ctx.currency.rateForWrite(validated, ctx.clock.now())
   let previous: StoredDefinition | null = null
   const stored = await writeBudget(
     ctx,
     parsedScope,
     (current, now) => {
       previous = current
+      const next: StoredDefinition = {
+        definition: validated,
+        anchor: current?.anchor ?? now,
+        increases: (current?.increases ?? []).filter((inc) => inc.until > now),
+      }
       return {
-        next: {
-          definition: validated,
-          anchor: current?.anchor ?? now,
-          increases: (current?.increases ?? []).filter((inc) => inc.until > now),
-        },
+        next: ctx.currency.pinsForWrite(current, next, fresh, now),
         action: current === null ? 'create' : 'update',
       }
     },
@@ -138,6 +142,7 @@ export async function setBudget(
 /** `manager.getBudget()`: read from the store, not the cache. */
 export async function getBudget(ctx: ManagerContext, scope: ScopeInput): Promise<BudgetInfo | null> {
   const parsed = parseScope(scope)
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const stored = await storeCall(ctx.store.name, () => ctx.store.getBudget(scopeKey(parsed)))
   return stored === null ? null : info(ctx, parsed, stored)
 }

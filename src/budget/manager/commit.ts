@@ -20,7 +20,7 @@ import { buildRecord } from './commit-record.js'
 import type { Plan } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { checkCrossings, checkForecast } from './crossings.js'
-import { plan as planCall } from './plan.js'
+import { ensureRates, planAtRates } from './currency.js'
 
 /** Writes a commit for a reservation or a direct record. */
 export async function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Promise<CommitOutcome> {
@@ -43,6 +43,8 @@ export async function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>):
   }
   const costText = formatNano(priced.nano)
   const record = buildRecord(args, now, costText, ctx.projectName)
+  // The exchange rates of budgets in another currency that this call counted against.
+  if (plan.rates !== undefined) Object.assign(record, plan.rates)
   let result
   try {
     result = await ctx.store.commit({ callId, now, entries, dedupeUntil: now + ctx.dedupeTtlMs, record })
@@ -132,6 +134,8 @@ export async function recordCall(
     model: resolved.context.model,
     provider: resolved.context.provider,
   })
+  // The `providerBudgets` option is written before the first use, and before the call's time is taken.
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const now = ctx.clock.now()
   let budgets = ctx.budgets.cached(resolved.keys, now)
   if (budgets === undefined) {
@@ -144,7 +148,18 @@ export async function recordCall(
       throw storageError
     }
   }
-  const plan = planCall(budgets, resolved.context, priced.nano, priced.tokens, now, ctx.holdTtlMs)
+  const pinning = ensureRates(ctx, budgets, now)
+  if (pinning !== undefined) {
+    try {
+      await pinning
+    } catch (error) {
+      if (isInputError(error)) throw error
+      const storageError = asStorageError(error, ctx.store.name)
+      ctx.events.emit('store.error', { operation: 'pinRate', action: 'lost', error: storageError })
+      throw storageError
+    }
+  }
+  const plan = planAtRates(ctx, budgets, resolved.context, priced.nano, priced.tokens, now)
   return writeCommit(ctx, {
     callId: options.callId ?? ctx.nextCallId(),
     context: resolved.context,

@@ -6,7 +6,8 @@
  * @packageDocumentation
  */
 import type { LedgerUnit } from '../../stores/ledger/keys.js'
-import type { ReserveEntry } from '../../stores/types.js'
+import type { JsonValue, ReserveEntry } from '../../stores/types.js'
+import type { CurrencyState } from '../currency-pins.js'
 import type { OnExceeded } from '../definition.js'
 import type { ScopeString } from '../scopes.js'
 import type { BudgetWindow, WindowSpec } from '../windows.js'
@@ -68,6 +69,8 @@ export interface CompiledBudget {
   usdMeta: EntryMeta | null
   /** Windows of per-model limits (by model) and rate limits (by `''`), for budgets that have them. */
   windows: Map<string, CompiledWindow> | null
+  /** The pinned exchange rate of a budget in another currency than USD (see `currency-pins.ts`), else `null`. */
+  currency: CurrencyState | null
 }
 
 /** A cached "no budget for this scope" (it has no policy). */
@@ -99,4 +102,6 @@ export interface EntryMeta {
 export interface Plan {
   entries: ReserveEntry[]
   meta: EntryMeta[]
+  /** `currency` and `rate` (and `rates`) for the spend record, when a budget in another currency applied. */
+  rates?: Record<string, JsonValue> | undefined
 }

@@ -10,9 +10,13 @@ import { priceCommit } from '../commit-pricing.js'
 import { EventHub } from '../events.js'
 import type { ReservationWriter } from '../held-reservation.js'
 import type { BudgetManagerOptions, Clock } from '../manager-types.js'
+import { CurrencyPins } from '../currency-pins.js'
+import { type ProviderBudgetSetup, providerBudgetSetup } from '../provider-budgets.js'
 import { BudgetCache } from './budget-cache.js'
+import { mainWindow } from './budget-windows.js'
+import { setBudget } from './budget-crud.js'
 import { writeCommit, writeRelease } from './commit.js'
-import type { Plan } from './compiled.js'
+import type { CompiledBudget, Plan } from './compiled.js'
 import { managerSettings } from './options.js'
 import { PolicyCompiler } from './policy.js'
 
@@ -29,8 +33,12 @@ export interface ManagerContext {
   readonly events: EventHub
   readonly policies: PolicyCompiler
   readonly budgets: BudgetCache
+  /** Exchange rates pinned per window of budgets in another currency. */
+  readonly currency: CurrencyPins<CompiledBudget>
   /** How held reservations price, commit and release. */
   readonly writer: ReservationWriter<Plan>
+  /** The `providerBudgets` option, written to the store before the first reservation, record or status read. */
+  readonly providerBudgets: ProviderBudgetSetup | undefined
   /** A new call id: this manager's random prefix and a counter. */
   nextCallId(): string
 }
@@ -64,11 +72,23 @@ export function createContext(options: BudgetManagerOptions): ManagerContext {
     events: new EventHub(),
     policies,
     budgets: new BudgetCache(settings.store, settings.clock, policies, settings.cacheTtlMs, settings.cacheMax),
+    currency: new CurrencyPins(settings.store, settings.exchangeRates, {
+      window: mainWindow,
+      spec: (budget) => budget.policy.spec,
+      recompile: (budget, rate) => policies.recompileAt(budget, rate),
+    }),
     writer: {
       price: (input, fallback) => priceCommit(settings.catalog, input, fallback),
       commit: (write) => writeCommit(context, write),
       release: (callId) => writeRelease(context, callId),
     },
+    providerBudgets:
+      options.providerBudgets === undefined
+        ? undefined
+        : providerBudgetSetup(options.providerBudgets, {
+            read: (scope) => settings.store.getBudget(scope),
+            write: (scope, definition) => setBudget(context, scope, definition, { reason: 'provider budget' }),
+          }),
     nextCallId() {
       counter++
       // Joined rather than concatenated: a flat string, which is what a store keeps for its dedupe window.

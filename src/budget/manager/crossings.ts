@@ -15,6 +15,7 @@ import { asStorageError } from '../store-errors.js'
 import { limitNano } from './budget-windows.js'
 import type { EntryMeta } from './compiled.js'
 import type { ManagerContext } from './context.js'
+import { currencyOf } from './currency.js'
 import { eventWindow, toDate } from './event-fields.js'
 
 /** Raises `forecast.exceeded` once per scope and window (claimed through the store) when this commit takes the projection over the limit. */
@@ -44,6 +45,7 @@ export function checkForecast(
     (claimed) => {
       if (!claimed) return
       ctx.events.emit('forecast.exceeded', {
+        ...currencyOf(meta.budget),
         scope,
         projectedSpend: nanoToUsd(crossing.projectedNano),
         limit: nanoToUsd(limit),
@@ -87,6 +89,7 @@ export function checkCrossings(
     if (model !== undefined) item.model = model
     overshoot.push(item)
     ctx.events.emit('budget.overshot', {
+      ...currencyOf(meta.budget),
       scope,
       ...(model === undefined ? {} : { model }),
       limit: item.limit,
@@ -101,6 +104,7 @@ export function checkCrossings(
   const fire = (kind: 'soft' | 'alert', fraction: number | null, threshold: number): void => {
     if (!(before < threshold && threshold <= after)) return
     ctx.events.emit('threshold.crossed', {
+      ...currencyOf(meta.budget),
       scope,
       kind,
       fraction,

@@ -10,6 +10,7 @@ import { BudgetConfigError } from '../../errors.js'
 import { parseOptions } from '../../internal/options.js'
 import { memoryStore } from '../../stores/memory.js'
 import type { BudgetStore } from '../../stores/types.js'
+import { type ExchangeRates, parseExchangeRates } from '../currency.js'
 import { type BudgetDefinition, validateDefinition } from '../definition.js'
 import type { BudgetManagerOptions, Clock } from '../manager-types.js'
 import { SCOPE_TYPES, type ScopeType, validateId } from '../scopes.js'
@@ -32,6 +33,8 @@ const MANAGER_OPTIONS = z.object({
   budgetCacheMax: z.unknown().optional(),
   dedupeTtlMs: z.unknown().optional(),
   spendTrackingTtlMs: z.unknown().optional(),
+  exchangeRates: z.unknown().optional(),
+  providerBudgets: z.unknown().optional(),
 })
 
 /** The manager's options, checked and with their defaults. */
@@ -48,6 +51,8 @@ export interface ManagerSettings {
   /** Sliding expiry of the all-time key of each named scope; `null` keeps it forever. */
   spendTrackingTtlMs: number | null
   defaults: Map<ScopeType, BudgetDefinition>
+  /** USD per unit of the currencies budgets are declared in, validated. */
+  exchangeRates: ExchangeRates | undefined
 }
 
 function checkMs(field: string, value: number | undefined, fallback: number, min = 0): number {
@@ -93,6 +98,7 @@ export function managerSettings(options: BudgetManagerOptions): ManagerSettings 
     cacheMax,
     spendTrackingTtlMs,
     defaults: defaultBudgets(options.defaults),
+    exchangeRates: parseExchangeRates(options.exchangeRates),
   }
 }
 
@@ -113,7 +119,11 @@ function defaultBudgets(defaults: BudgetManagerOptions['defaults']): Map<ScopeTy
       )
     }
     try {
-      out.set(type as ScopeType, validateDefinition(definition))
+      const validated = validateDefinition(definition)
+      // A rate is pinned in a stored budget; defaults are never stored, so they stay in USD.
+      if ((validated.currency ?? 'USD') !== 'USD')
+        throw new BudgetConfigError('currency', 'defaults are in USD (a rate is pinned in a stored budget only)')
+      out.set(type as ScopeType, validated)
     } catch (error) {
       if (error instanceof BudgetConfigError)
         throw new BudgetConfigError(`defaults.${type}.${error.field}`, `\`defaults.${type}\`: ${error.message}`, {

@@ -8,6 +8,8 @@
 import { flatString, scopePrefix } from '../../stores/ledger/keys.js'
 import type { StoredBudget } from '../../stores/types.js'
 import { type BudgetDefinition, type StoredDefinition, fromStoredJson } from '../definition.js'
+import { currencyState } from '../currency-pins.js'
+import { limitToNano } from '../currency.js'
 import { usdToNano } from '../money.js'
 import type { Scope, ScopeString, ScopeType } from '../scopes.js'
 import { type WindowSpec, parseDuration } from '../windows.js'
@@ -51,9 +53,13 @@ export class PolicyCompiler {
     return spec
   }
 
-  /** The shared policy of a definition (with the anchor of its rolling windows and its live increases). */
-  #policyOf(stored: StoredDefinition): BudgetPolicy {
+  /**
+   * The shared policy of a definition (with the anchor of its rolling windows and its live increases); the amounts of
+   * a budget in another currency are converted exactly at `rate` USD per unit.
+   */
+  #policyOf(stored: StoredDefinition, rate?: number): BudgetPolicy {
     const d = stored.definition
+    const toNano = rate === undefined ? usdToNano : (amount: number, _field: string) => limitToNano(amount, rate)
     // The anchor only moves rolling windows: budgets on calendar windows share a policy whatever their creation time.
     const rolling = (duration: string | undefined): boolean =>
       duration !== undefined && parseDuration(duration).kind === 'rolling'
@@ -74,6 +80,7 @@ export class PolicyCompiler {
       d.onExceeded,
       anchored ? stored.anchor : null,
       stored.increases.map((inc) => [inc.amount, inc.until]),
+      rate ?? null,
     ])
     const shared = this.#policies.get(text)
     if (shared !== undefined) return shared
@@ -86,7 +93,7 @@ export class PolicyCompiler {
         const duration = limit.duration ?? d.duration
         perModel.set(model, {
           model,
-          limitNano: usdToNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`),
+          limitNano: toNano(limit.maxBudget, `modelMaxBudget.${model}.maxBudget`),
           spec: specOf(duration),
           label: duration ?? 'none',
         })
@@ -94,14 +101,14 @@ export class PolicyCompiler {
       models = perModel
     }
     const policy: BudgetPolicy = {
-      baseLimitNano: d.maxBudget === undefined ? null : usdToNano(d.maxBudget, 'maxBudget'),
+      baseLimitNano: d.maxBudget === undefined ? null : toNano(d.maxBudget, 'maxBudget'),
       increases:
         stored.increases.length === 0
           ? NO_INCREASES
-          : stored.increases.map((inc) => ({ amountNano: usdToNano(inc.amount, 'amount'), until: inc.until })),
+          : stored.increases.map((inc) => ({ amountNano: toNano(inc.amount, 'amount'), until: inc.until })),
       spec: specOf(d.duration),
       label: d.duration ?? 'none',
-      softNano: d.softBudget === undefined ? null : usdToNano(d.softBudget, 'softBudget'),
+      softNano: d.softBudget === undefined ? null : toNano(d.softBudget, 'softBudget'),
       thresholds: d.alertThresholds ?? NO_THRESHOLDS,
       models,
       rpm: d.rpmLimit ?? null,
@@ -134,7 +141,14 @@ export class PolicyCompiler {
       usdKey: null,
       usdMeta: null,
       windows: null,
+      currency: currencyState(stored),
     }
+  }
+
+  /** Recompiles a budget in another currency at `rate` USD per unit (the rate pinned for its current window). */
+  recompileAt(budget: CompiledBudget, rate: number): void {
+    budget.policy = this.#policyOf(budget.currency!.stored, rate)
+    budget.usdMeta = null
   }
 
   /** The budget of a scope from its stored budget, or from the default of its type, or `null` when it has none. */

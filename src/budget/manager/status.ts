@@ -7,7 +7,8 @@
 import { InvalidInputError } from '../../errors.js'
 import { forecastWindow } from '../forecast.js'
 import type { BudgetStatus } from '../manager-types.js'
-import { formatNano, nanoToUsd } from '../money.js'
+import { statusMoney } from '../currency-pins.js'
+import { formatNano } from '../money.js'
 import { type ScopeInput, parseScope, scopeKey } from '../scopes.js'
 import { storeCall } from '../store-errors.js'
 import { limitNano, mainKey, mainWindow } from './budget-windows.js'
@@ -19,6 +20,8 @@ import { scopeOf, toDate } from './event-fields.js'
 export async function getStatus(ctx: ManagerContext, scope: ScopeInput): Promise<BudgetStatus> {
   const parsed = parseScope(scope)
   const scopeString = scopeKey(parsed)
+  // The `providerBudgets` option is written before the first use, and before the call's time is taken.
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const now = ctx.clock.now()
   const stored = await storeCall(ctx.store.name, () => ctx.store.getBudget(scopeString))
   const budget = ctx.policies.fromStored(parsed, scopeString, stored)
@@ -31,6 +34,10 @@ export async function getStatus(ctx: ManagerContext, scope: ScopeInput): Promise
 }
 
 async function statusOf(ctx: ManagerContext, budget: CompiledBudget, now: number): Promise<BudgetStatus> {
+  // A budget in another currency answers at the rate pinned for its window (pinned now if no call did yet).
+  const pinning = ctx.currency.ensure([budget], now)
+  if (pinning !== undefined) await pinning
+  ctx.currency.apply([budget], now)
   const window = mainWindow(budget, now)
   const key = mainKey(budget)
   const [balance] = await storeCall(ctx.store.name, () => ctx.store.balances({ keys: [key], now }))
@@ -48,16 +55,13 @@ async function statusOf(ctx: ManagerContext, budget: CompiledBudget, now: number
   })
   return {
     scope: scopeOf(budget.scopeString),
-    spend: nanoToUsd(spent),
-    reserved: nanoToUsd(reserved),
-    limit: limit === null ? null : nanoToUsd(limit),
-    remaining: remaining === null ? null : nanoToUsd(remaining),
+    // Amounts in the budget's currency, with the USD alongside.
+    ...statusMoney(budget.currency, { spent, reserved, limit, remaining, projected: forecast.projectedNano }),
     percentUsed: limit === null ? null : limit === 0 ? (spent > 0 ? 100 : 0) : (spent / limit) * 100,
     windowStart: toDate(window?.start),
     resetsAt: toDate(window?.end),
     windowId: window === null ? 'all' : window.id,
     isDefault: budget.isDefault,
-    projectedSpend: nanoToUsd(forecast.projectedNano),
     exhaustsAt: toDate(forecast.exhaustsAt),
     exact: {
       spend: formatNano(spent),

@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import { BudgetManager, type BudgetStatus } from '../../budget/manager.js'
+import { formatMoney } from '../../budget/currency.js'
 import { formatNano } from '../../budget/money.js'
 import {
   type SpendGroup,
@@ -213,6 +214,11 @@ function money(exact: string): string {
   return `$${trimmed}`
 }
 
+/** A budget's amount in its own currency with the USD alongside (`€92.59 ($100.00)`), or the USD alone. */
+function inCurrency(status: BudgetStatus, amount: number, exactUsd: string): string {
+  return status.currency === 'USD' ? money(exactUsd) : `${formatMoney(amount, status.currency)} (${money(exactUsd)})`
+}
+
 const PARTS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉']
 
 /** A bar `width` characters long at `max`, in eighths of a character (Unicode) or whole `#`s (ASCII). */
@@ -314,8 +320,8 @@ function budgetSection(lines: BudgetLine[], options: ReportOptions, colours: boo
       percent === null ? '' : bar(BigInt(Math.round(Math.min(percent, 100) * 100)), 10_000n, 20, options.ascii)
     rows.push([
       s.isDefault ? `${line.scope} (default)` : line.scope,
-      money(s.exact.spend),
-      s.exact.limit === null ? 'no limit' : money(s.exact.limit),
+      inCurrency(s, s.spend, s.exact.spend),
+      s.exact.limit === null || s.limit === null ? 'no limit' : inCurrency(s, s.limit, s.exact.limit),
       used,
       s.resetsAt === null ? 'never' : s.resetsAt.toISOString(),
       meter,
@@ -341,6 +347,9 @@ function statusJson(line: BudgetLine): Record<string, unknown> {
   if (s === null) return { scope: line.scope, error: line.error }
   return {
     scope: line.scope,
+    currency: s.currency,
+    rate: s.rate,
+    rateAt: s.rateAt?.toISOString() ?? null,
     spend: s.spend,
     reserved: s.reserved,
     limit: s.limit,
@@ -350,6 +359,7 @@ function statusJson(line: BudgetLine): Record<string, unknown> {
     windowStart: s.windowStart?.toISOString() ?? null,
     resetsAt: s.resetsAt?.toISOString() ?? null,
     isDefault: s.isDefault,
+    usd: s.usd,
     exact: s.exact,
   }
 }

@@ -1,0 +1,70 @@
+// The `providerBudgets` constructor option: validated by the constructor, applied once before the first use, and
+// idempotent across instances sharing a store.
+import { describe, expect, it } from 'vitest'
+import { BudgetConfigError, BudgetExceededError, BudgetManager, memoryStore } from '../../src/index.js'
+import type { BudgetStore } from '../../src/stores/types.js'
+
+const CONFIG = {
+  openai: { budget_limit: 0.01, time_period: '30d' },
+  anthropic: { budget_limit: 500, time_period: '1d' },
+}
+const ESTIMATE = { model: 'gpt-4o', provider: 'openai', inputTokens: 1_000, maxOutputTokens: 500 } // $0.0075
+
+describe('new BudgetManager({ providerBudgets })', () => {
+  it('applies the LiteLLM config before the first reservation, which it then limits', async () => {
+    const manager = new BudgetManager({ store: memoryStore(), providerBudgets: CONFIG })
+    // The very first call, without awaiting anything else: the provider budget already holds.
+    const first = await manager.reserve({ user: 'a', provider: 'openai' }, ESTIMATE)
+    await expect(manager.reserve({ user: 'a', provider: 'openai' }, ESTIMATE)).rejects.toBeInstanceOf(
+      BudgetExceededError,
+    )
+    await first.release()
+    expect((await manager.getStatus('provider:anthropic')).limit).toBe(500)
+    expect((await manager.getBudget('provider:openai'))?.definition).toMatchObject({ maxBudget: 0.01, duration: '30d' })
+  })
+
+  it('is idempotent across instances: a second instance leaves the stored budget (history, alerts) alone', async () => {
+    const store = memoryStore()
+    const a = new BudgetManager({ store, providerBudgets: CONFIG })
+    await a.getStatus('provider:openai')
+    await a.setBudget('provider:openai', { maxBudget: 0.01, duration: '30d', alertThresholds: [0.5] })
+    const historyBefore = await a.getHistory('provider:openai')
+    const b = new BudgetManager({ store, providerBudgets: CONFIG })
+    await b.getStatus('provider:openai')
+    expect(await b.getHistory('provider:openai')).toHaveLength(historyBefore.length)
+    expect((await b.getBudget('provider:openai'))?.definition.alertThresholds).toEqual([0.5])
+    // A changed config updates the limit and period, keeping the rest of the definition.
+    const c = new BudgetManager({ store, providerBudgets: { openai: { budget_limit: 2, time_period: '7d' } } })
+    expect((await c.getBudget('provider:openai'))?.definition).toMatchObject({
+      maxBudget: 2,
+      duration: '7d',
+      alertThresholds: [0.5],
+    })
+  })
+
+  it('a store failure while applying fails the call loudly, and the next call applies it', async () => {
+    const inner = memoryStore()
+    let down = true
+    const store: BudgetStore = new Proxy(inner, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown
+        if (property === 'putBudget' && down) return () => Promise.reject(new Error('store down'))
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    const manager = new BudgetManager({ store, providerBudgets: CONFIG })
+    await expect(manager.getStatus('provider:openai')).rejects.toThrow(/store down/)
+    down = false
+    expect((await manager.getStatus('provider:openai')).limit).toBe(0.01)
+  })
+
+  it('refuses a bad config in the constructor, naming the provider and field', () => {
+    expect(
+      () => new BudgetManager({ providerBudgets: { openai: { budget_limt: 1, time_period: '1d' } } as never }),
+    ).toThrow(/did you mean `budget_limit`/)
+    expect(
+      () => new BudgetManager({ providerBudgets: { openai: { budget_limit: 1, time_period: '3 fortnights' } } }),
+    ).toThrow(BudgetConfigError)
+    expect(() => new BudgetManager({ providerBudgets: [] as never })).toThrow(BudgetConfigError)
+  })
+})
