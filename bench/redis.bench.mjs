@@ -159,7 +159,13 @@ async function throughput(label, client, keysPerCall) {
   const scripts = delta('evalsha') + delta('eval')
   const roundTrips = scripts + delta('script|load') + Math.max(0, delta('time') - scripts)
   const sorted = Array.from(latencies).sort((a, b) => a - b)
+  // The profile: every command Redis ran during the row (inside the scripts too), per admitted call.
+  const profile = Object.keys(after)
+    .filter((name) => !name.endsWith('.usec') && delta(name) > 0)
+    .map((name) => ({ name, calls: delta(name) / CALLS, usec: delta(`${name}.usec`) / CALLS }))
+    .sort((a, b) => b.usec - a.usec)
   return {
+    profile,
     label,
     keysPerCall,
     callsPerSecond: Math.round(CALLS / seconds),
@@ -291,6 +297,12 @@ for (const r of rows.filter((row) => row.keysPerCall === 4)) {
     `| ${r.label} | ${r.callsPerSecond.toLocaleString('en-US')} | ${b.callsPerSecond.toLocaleString('en-US')} | ${r.redisCpuPerCall.toFixed(1)} | ${b.redisCpuPerCall.toFixed(2)} | ${(r.redisCpuPerCall / b.redisCpuPerCall).toFixed(1)}x |`,
   )
 }
+const profiled = rows.find((row) => row.keysPerCall === 4)
+console.log(
+  `\n| command (${profiled.label}, 4 keys, with a record) | calls per admitted call | usec per admitted call |`,
+)
+console.log('|---|---|---|')
+for (const p of profiled.profile) console.log(`| ${p.name} | ${p.calls.toFixed(2)} | ${p.usec.toFixed(2)} |`)
 console.log('\nRedis CPU: INFO cpu of the server process (what bounds one prefix: 1e6 / it = calls/s per Redis core).')
 console.log(
   'Script time: INFO commandstats of EVALSHA/EVAL (wall time inside the scripts, inflated when the machine is loaded).',

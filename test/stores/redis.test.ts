@@ -130,7 +130,7 @@ describe('redisStore', () => {
       entries: [{ key: 'k', amount: 1, limit: null, expiresAt: now + 20_000 }],
     })
     await expectTtl(21) // window end + margin
-    expect(await io.hget(hash, 'p')).toBeNull()
+    expect(await io.hget(hash, 'p')).toBe('') // written empty with the key, so that reads find it at the head
     await store.reserve({
       callId: 'b',
       now,
@@ -155,6 +155,42 @@ describe('redisStore', () => {
     await expectTtl(121) // a later window end moves it
     expect(await store.balances({ keys: ['k'], now: now + 119_999 })).toEqual([{ spent: 2, reserved: 0 }])
     expect(await store.balances({ keys: ['k'], now: now + 120_000 })).toEqual([{ spent: 0, reserved: 0 }])
+  })
+
+  it('works on ledger keys written by the previous version, which have no empty `p` field', async () => {
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client', expiryMarginMs: 1000 })
+    const hash = `{${prefix}}:k:k`
+    const now = Date.now()
+    const entries = (amount: number, expiresAt: number) => [{ key: 'k', amount, limit: 100, expiresAt }]
+    await store.reserve({ callId: 'a', now, holdExpiresAt: now + 5_000, entries: entries(10, now + 20_000) })
+    await store.reserve({ callId: 'b', now, holdExpiresAt: now + 5_000, entries: entries(20, now + 20_000) })
+    // the previous version wrote 'p' only when a hold outlived the window end
+    expect(await io.hdel(hash, 'p')).toBe(1)
+    const spend = (amount: number) => [{ key: 'k', amount, expiresAt: now + 20_000 }]
+    await store.commit({ callId: 'a', now, entries: spend(7), dedupeUntil: now + 1000 })
+    expect(await io.hexists(hash, 'p')).toBe(0)
+    // a hold beyond the window end writes 'p' on the old key, and the expiry follows it
+    const late = await store.reserve({
+      callId: 'c',
+      now,
+      holdExpiresAt: now + 60_000,
+      entries: entries(30, now + 20_000),
+    })
+    expect(late).toEqual({ ok: true, duplicate: false, balances: [{ spent: 7, reserved: 50 }] })
+    expect(await io.hget(hash, 'p')).toBe(String(now + 60_000))
+    expect(await io.pttl(hash)).toBeGreaterThan(55_000)
+    const refused = await store.reserve({
+      callId: 'd',
+      now,
+      holdExpiresAt: now + 5_000,
+      entries: entries(44, now + 20_000),
+    })
+    expect(refused).toEqual({ ok: false, refusedIndex: 0, balances: [{ spent: 7, reserved: 50 }] })
+    await store.release({ callId: 'b', now, holdExpiresAt: now + 5_000 })
+    await store.commit({ callId: 'c', now, entries: spend(25), dedupeUntil: now + 1000 })
+    expect(await store.balances({ keys: ['k'], now })).toEqual([{ spent: 32, reserved: 0 }])
+    expect(await io.hget(hash, 'r')).toBe('0')
   })
 
   it('never counts a hold twice when its call record is gone and the call id reserves again', async () => {
