@@ -10,10 +10,11 @@
 import { z } from 'zod'
 import type { EstimateRequest } from '../budget/pricing.js'
 import type { CallContext } from '../budget/scopes.js'
-import { type CallExit, type OutputSeen, Settlement } from '../budget/settlement.js'
+import type { OutputSeen } from '../budget/settlement.js'
 import { InvalidInputError, isBudgetError } from '../errors.js'
-import { meterResponse, type Outcome } from './metered-response.js'
-import { resolveContext, resolveEstimate, type BudgetIntegrationOptions } from './options.js'
+import { admitCall, settleTracked, type Admitted } from './admission.js'
+import { meterResponse } from './metered-response.js'
+import type { BudgetIntegrationOptions } from './options.js'
 import type { SseEvent } from './sse.js'
 
 /** Header through which one call can add to (or override) the client's context: JSON of a context object. */
@@ -80,6 +81,8 @@ export interface WireCall {
   estimate(model: string): EstimateRequest
   /** Body to send, for the given model (fallbacks rewrite the model). */
   body(model: string): BodyInit | null | undefined
+  /** For APIs that name the model in the URL (Gemini): the request's URL rewritten for another model. */
+  url?(model: string, url: string): string
   /** Usage tracker for the response. */
   tracker(): UsageTracker
   /** For calls whose response carries no usage (speech): usage from the request. */
@@ -143,18 +146,6 @@ export class RefusalRegistry {
   }
 }
 
-function isAbortLike(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError'
-}
-
-/** How a metered body's end reads for the settlement core. */
-function exitOf(outcome: Outcome): CallExit {
-  if (outcome.kind === 'end') return 'completed'
-  if (outcome.kind === 'cancel') return 'cancelled'
-  if (outcome.kind === 'abort' || isAbortLike(outcome.error)) return 'aborted'
-  return 'failed'
-}
-
 /**
  * Build the budgeted `fetch` for an SDK client. Each HTTP attempt the SDK makes is admitted on its own
  * (reserve), then: a network error or a 4xx/5xx response releases the hold; a successful response is
@@ -178,23 +169,9 @@ export function createBudgetFetch(
     const call = adapter.describe(path, method, init?.body)
     if (call === null) return baseFetch(input, { ...init, headers })
 
-    let settlement: Settlement
-    let model = call.model
+    let admitted: Admitted
     try {
-      const request: WireRequest = { endpoint: call.endpoint, model: call.model, params: call.params, headers }
-      const context: CallContext = {
-        ...(await resolveContext(options.context, request)),
-        ...parseContextHeader(headerContext),
-      }
-      if (context.provider === undefined) context.provider = adapter.provider
-      const defaults = { ...call.estimate(call.model), provider: adapter.provider }
-      const reservation = await options.manager.reserve(
-        context,
-        await resolveEstimate(options.estimate, request, defaults),
-      )
-      // A budget's `onExceeded: { fallbackModel }` may have admitted a cheaper model instead: send that one.
-      if (typeof reservation.model === 'string' && reservation.model.length > 0) model = reservation.model
-      settlement = new Settlement(reservation, options.onRecordError)
+      admitted = await admitCall(adapter.provider, call, options, headers, parseContextHeader(headerContext))
     } catch (error) {
       const id = refusals.add(error)
       const message = error instanceof Error ? error.message : String(error)
@@ -205,13 +182,13 @@ export function createBudgetFetch(
       })
     }
 
-    const metadata: Record<string, string | number | boolean | null> = { endpoint: call.endpoint }
-    if (model !== call.model) metadata['requestedModel'] = call.model
+    const { settlement, model, metadata } = admitted
     const signal = init?.signal ?? null
     let response: Response
     try {
       const body = call.body(model)
-      response = await baseFetch(input, { ...init, headers, ...(body !== undefined ? { body } : {}) })
+      const target = model !== call.model && call.url !== undefined ? call.url(model, url) : input
+      response = await baseFetch(target, { ...init, headers, ...(body !== undefined ? { body } : {}) })
     } catch (error) {
       // No response: nothing was billed that we can know of (connection refused, DNS, aborted before headers).
       await settlement.release()
@@ -235,21 +212,7 @@ export function createBudgetFetch(
       {
         onEvent: (event) => tracker.onEvent(event),
         onText: (text) => tracker.onText(text),
-        finish: async (outcome) => {
-          const final = tracker.final()
-          const partial = tracker.partial()
-          const served = final?.model ?? partial.model ?? model
-          await settlement.end({
-            exit: exitOf(outcome),
-            usage: final?.usage,
-            partialUsage: partial.usage,
-            model: served,
-            provider: adapter.provider,
-            request: call.estimate(served),
-            output: partial.output,
-            metadata,
-          })
-        },
+        finish: (outcome) => settleTracked(admitted, adapter.provider, call, tracker, outcome),
       },
       sse ? 'sse' : 'text',
       signal,
