@@ -145,9 +145,11 @@ async function meter(
   call: BillableRequest,
   tracker: EventTracker,
   result: { output: Json; response?: unknown },
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   const output = result.output
-  const settle = (outcome: Parameters<typeof settleTracked>[4]) => settleTracked(admitted, provider, call, tracker, outcome)
+  const settle = (outcome: Parameters<typeof settleTracked>[4]) =>
+    settleTracked(admitted, provider, call, tracker, outcome)
   if (endpoint === 'converse') {
     tracker.onBody(output)
   } else if (endpoint === 'invokeModel') {
@@ -160,23 +162,27 @@ async function meter(
     const stream = output[key] as AsyncIterable<unknown> | undefined
     if (stream !== undefined && typeof stream[Symbol.asyncIterator] === 'function') {
       let metrics: Json | undefined
-      output[key] = meterIterable(stream, {
-        onItem(item) {
-          const event = key === 'stream' ? asObject(item) : chunkEvent(item)
-          if (event === undefined) return
-          tracker.onObject(event)
-          metrics = asObject(event['amazon-bedrock-invocationMetrics']) ?? metrics
+      output[key] = meterIterable(
+        stream,
+        {
+          onItem(item) {
+            const event = key === 'stream' ? asObject(item) : chunkEvent(item)
+            if (event === undefined) return
+            tracker.onObject(event)
+            metrics = asObject(event['amazon-bedrock-invocationMetrics']) ?? metrics
+          },
+          finish(outcome) {
+            // Model families without Anthropic's usage events still report counts in the invocation metrics.
+            if (tracker.final() === undefined && metrics !== undefined) {
+              const input = count(metrics['inputTokenCount'])
+              const out = count(metrics['outputTokenCount'])
+              if (input !== undefined && out !== undefined) tracker.onBody({ inputTokens: input, outputTokens: out })
+            }
+            return settle(outcome)
+          },
         },
-        finish(outcome) {
-          // Model families without Anthropic's usage events still report counts in the invocation metrics.
-          if (tracker.final() === undefined && metrics !== undefined) {
-            const input = count(metrics['inputTokenCount'])
-            const out = count(metrics['outputTokenCount'])
-            if (input !== undefined && out !== undefined) tracker.onBody({ inputTokens: input, outputTokens: out })
-          }
-          return settle(outcome)
-        },
-      })
+        signal,
+      )
       return
     }
   }
@@ -187,7 +193,11 @@ async function meter(
  * The AWS middleware: inside the SDK's retry loop and before signing, so each attempt is admitted on its own and a
  * fallback model is signed as sent. A refusal throws the budget's error, which the SDK does not retry.
  */
-function budgetMiddleware(provider: string, options: BudgetIntegrationOptions<WireRequest>) {
+function budgetMiddleware(
+  provider: string,
+  options: BudgetIntegrationOptions<WireRequest>,
+  signals: WeakMap<object, AbortSignal>,
+) {
   return (next: Next, context: { commandName?: string }) =>
     async (args: { input: Json; request?: unknown }): Promise<{ output: Json; response?: unknown }> => {
       const endpoint = COMMANDS[context.commandName ?? '']
@@ -209,7 +219,7 @@ function budgetMiddleware(provider: string, options: BudgetIntegrationOptions<Wi
         throw error
       }
       const tracker = accumulatingTracker({ provider, model: admitted.model, text: call.text })
-      await meter(endpoint, admitted, provider, call, tracker, result)
+      await meter(endpoint, admitted, provider, call, tracker, result, signals.get(args.input))
       return result
     }
 }
@@ -224,7 +234,11 @@ interface SmithyClientLike {
 }
 
 interface CommandLike {
-  resolveMiddleware(stack: unknown, config: unknown, options: unknown): (command: unknown) => Promise<{ output: unknown }>
+  resolveMiddleware(
+    stack: unknown,
+    config: unknown,
+    options: unknown,
+  ): (command: unknown) => Promise<{ output: unknown }>
 }
 
 /**
@@ -247,7 +261,9 @@ export function withBedrockBudget<T extends BedrockRuntimeClient>(client: T, opt
   validateOptions('withBedrockBudget(client, options)', BEDROCK_OPTIONS, options)
   const source = client as unknown as SmithyClientLike
   const stack = source.middlewareStack.clone()
-  stack.addRelativeTo(budgetMiddleware(options.provider ?? 'bedrock', options), {
+  // The abort signal a command was sent with, by its input object (what the middleware sees of the command).
+  const signals = new WeakMap<object, AbortSignal>()
+  stack.addRelativeTo(budgetMiddleware(options.provider ?? 'bedrock', options, signals), {
     name: 'llmBudgetMiddleware',
     relation: 'after',
     toMiddleware: 'retryMiddleware',
@@ -258,9 +274,16 @@ export function withBedrockBudget<T extends BedrockRuntimeClient>(client: T, opt
   // `send` resolved against this view's stack every time (the client's handler cache would hold the original's).
   view['send'] = (command: CommandLike, optionsOrCallback?: unknown, callback?: unknown) => {
     const sendOptions = typeof optionsOrCallback === 'function' ? undefined : optionsOrCallback
+    const signal = asObject(sendOptions)?.['abortSignal']
+    const input = asObject((command as { input?: unknown }).input)
+    if (signal instanceof AbortSignal && input !== undefined) signals.set(input, signal)
     const done = typeof optionsOrCallback === 'function' ? optionsOrCallback : callback
     const output = command
-      .resolveMiddleware(stack, source.config, sendOptions)(command)
+      .resolveMiddleware(
+        stack,
+        source.config,
+        sendOptions,
+      )(command)
       .then((result) => result.output)
     if (typeof done !== 'function') return output
     output.then(

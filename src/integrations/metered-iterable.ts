@@ -20,10 +20,22 @@ function isAbortLike(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError'
 }
 
-/** Wrap `source` so that its items are observed and `finish` runs exactly once, however the iteration ends. */
-export function meterIterable<T>(source: AsyncIterable<T>, observer: IterableObserver<T>): AsyncIterable<T> {
+/**
+ * Wrap `source` so that its items are observed and `finish` runs exactly once, however the iteration ends: read to
+ * its end, broken by an error, stopped by the caller, or cut by `signal` (whose abort some SDKs turn into a quiet end).
+ */
+export function meterIterable<T>(
+  source: AsyncIterable<T>,
+  observer: IterableObserver<T>,
+  signal?: AbortSignal,
+): AsyncIterable<T> {
   let finished: Promise<void> | undefined
-  const finish = (outcome: Outcome): Promise<void> => (finished ??= observer.finish(outcome).catch(() => undefined))
+  const finish = (outcome: Outcome): Promise<void> => {
+    signal?.removeEventListener('abort', onAbort)
+    return (finished ??= observer.finish(outcome).catch(() => undefined))
+  }
+  const onAbort = () => void finish({ kind: 'abort' })
+  signal?.addEventListener('abort', onAbort, { once: true })
   let iterator: AsyncIterator<T> | undefined
   const open = (): AsyncIterator<T> => (iterator ??= source[Symbol.asyncIterator]())
   const metered: AsyncIterableIterator<T> = {
@@ -32,10 +44,10 @@ export function meterIterable<T>(source: AsyncIterable<T>, observer: IterableObs
       try {
         result = await open().next()
       } catch (error) {
-        await finish(isAbortLike(error) ? { kind: 'abort' } : { kind: 'error', error })
+        await finish(isAbortLike(error) || signal?.aborted === true ? { kind: 'abort' } : { kind: 'error', error })
         throw error
       }
-      if (result.done === true) await finish({ kind: 'end' })
+      if (result.done === true) await finish(signal?.aborted === true ? { kind: 'abort' } : { kind: 'end' })
       else observer.onItem(result.value)
       return result
     },

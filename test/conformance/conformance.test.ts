@@ -12,6 +12,8 @@ import { isBudgetError, isBudgetExceededError } from '../../src/errors.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { startAnthropicServer } from '../integrations/servers/anthropic.js'
 import type { Behavior } from '../integrations/servers/base.js'
+import { startBedrockServer } from '../integrations/servers/bedrock.js'
+import { startGoogleServer } from '../integrations/servers/google.js'
 import { startOpenAIServer } from '../integrations/servers/openai.js'
 import { PATHS, type Ending, type Path, type Servers } from './paths.js'
 
@@ -23,15 +25,18 @@ const STREAM_ONLY: ReadonlySet<Exit> = new Set(['break', 'abort'])
 
 let servers: Servers
 beforeAll(async () => {
-  servers = { openai: await startOpenAIServer(), anthropic: await startAnthropicServer() }
+  servers = {
+    openai: await startOpenAIServer(),
+    anthropic: await startAnthropicServer(),
+    google: await startGoogleServer(),
+    bedrock: await startBedrockServer(),
+  }
 })
 afterAll(async () => {
-  await servers.openai.close()
-  await servers.anthropic.close()
+  await Promise.all(Object.values(servers).map((server) => server.close()))
 })
 beforeEach(() => {
-  servers.openai.reset()
-  servers.anthropic.reset()
+  for (const server of Object.values(servers)) server.reset()
 })
 
 interface SpendEvent {
@@ -132,7 +137,11 @@ async function check(path: Path, exit: Exit): Promise<void> {
       }
       expect(error).toBeUndefined()
       // The model called is the model charged, and the budget that refused the requested model holds.
-      const called = (server.requests.at(-1)?.body as { model?: unknown } | undefined)?.model
+      const last = server.requests.at(-1)
+      const called =
+        last !== undefined && path.calledModel
+          ? path.calledModel(last)
+          : (last?.body as { model?: unknown } | undefined)?.model
       expect(called).toBe(path.fallback)
       expect(String(record?.['modelServed'])).toContain(path.fallback)
       expect((await budgets.getStatus('user:alice')).spend).toBeLessThanOrEqual(path.fallbackLimit)

@@ -9,13 +9,23 @@ import { ChatAnthropic } from '@langchain/anthropic'
 import { ChatOpenAI } from '@langchain/openai'
 import { generateText, streamText, wrapLanguageModel } from 'ai'
 import OpenAI from 'openai'
+import { GoogleGenAI } from '@google/genai'
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+  InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand,
+} from '@aws-sdk/client-bedrock-runtime'
 import type { BudgetManager } from '../../src/budget/manager.js'
 import { withBudget } from '../../src/budget/with-budget.js'
 import { budgetMiddleware } from '../../src/integrations/ai-sdk.js'
 import { withAnthropicBudget } from '../../src/integrations/anthropic.js'
 import { BudgetCallbackHandler } from '../../src/integrations/langchain.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'
-import type { WireServer } from '../integrations/servers/base.js'
+import { withGoogleBudget } from '../../src/integrations/google.js'
+import { withBedrockBudget } from '../../src/integrations/bedrock.js'
+import type { RecordedRequest, WireServer } from '../integrations/servers/base.js'
 
 /** How the caller ends the call. */
 export type Ending = 'read' | 'break' | 'abort'
@@ -24,6 +34,8 @@ export type Ending = 'read' | 'break' | 'abort'
 export interface Servers {
   openai: WireServer
   anthropic: WireServer
+  google: WireServer
+  bedrock: WireServer
 }
 
 /** One path: how to make a call through it. */
@@ -31,7 +43,9 @@ export interface Path {
   name: string
   /** True for streamed paths (the only ones a caller can `break` out of or abort mid-way). */
   streamed: boolean
-  provider: 'openai' | 'anthropic'
+  provider: keyof Servers
+  /** The model a request asked for, where it is not the body's `model` (default: the body's). */
+  calledModel?(request: RecordedRequest): unknown
   /** The model requested, and the cheaper fallback a budget may admit instead. */
   model: string
   fallback: string
@@ -293,6 +307,86 @@ function langchainStream(provider: 'openai' | 'anthropic'): Path {
   }
 }
 
+const GOOGLE = { model: 'gemini-2.5-pro', fallback: 'gemini-2.5-flash', fallbackLimit: 0.005 }
+const BEDROCK = {
+  model: 'us.anthropic.claude-sonnet-4-20250514-v1:0',
+  fallback: 'us.anthropic.claude-3-5-haiku-20241022-v1:0',
+  fallbackLimit: 0.01,
+}
+const pathModel = (pattern: RegExp) => (request: RecordedRequest) =>
+  decodeURIComponent(pattern.exec(request.path)?.[1] ?? '')
+
+function googleSdk(manager: BudgetManager, servers: Servers): GoogleGenAI {
+  const ai = new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: servers.google.url } })
+  return withGoogleBudget(ai, { manager, context: { user: 'alice' } })
+}
+
+function google(name: string, kind: 'generate' | 'stream' | 'chat stream'): Path {
+  return {
+    name: `Google ${name}`,
+    streamed: kind !== 'generate',
+    provider: 'google',
+    calledModel: pathModel(/models\/([^/:]+):/),
+    ...GOOGLE,
+    async run(manager, servers, ending) {
+      const ai = googleSdk(manager, servers)
+      const controller = new AbortController()
+      const config = { maxOutputTokens: 1000, abortSignal: controller.signal }
+      if (kind === 'generate') {
+        await ai.models.generateContent({ model: GOOGLE.model, contents: PROMPT, config })
+        return
+      }
+      const stream =
+        kind === 'stream'
+          ? await ai.models.generateContentStream({ model: GOOGLE.model, contents: PROMPT, config })
+          : await ai.chats.create({ model: GOOGLE.model, config }).sendMessageStream({ message: PROMPT })
+      await consume(stream, ending, controller)
+    },
+  }
+}
+
+function bedrockSdk(manager: BudgetManager, servers: Servers): BedrockRuntimeClient {
+  const client = new BedrockRuntimeClient({
+    region: 'us-east-1',
+    endpoint: servers.bedrock.url,
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
+    maxAttempts: 1,
+  })
+  return withBedrockBudget(client, { manager, context: { user: 'alice' } })
+}
+
+function bedrock(name: string, kind: 'converse' | 'converse stream' | 'invoke' | 'invoke stream'): Path {
+  return {
+    name: `Bedrock ${name}`,
+    streamed: kind.endsWith('stream'),
+    provider: 'bedrock',
+    calledModel: pathModel(/\/model\/([^/]+)\//),
+    ...BEDROCK,
+    async run(manager, servers, ending) {
+      const client = bedrockSdk(manager, servers)
+      const controller = new AbortController()
+      const options = { abortSignal: controller.signal }
+      const modelId = BEDROCK.model
+      const messages = [{ role: 'user' as const, content: [{ text: PROMPT }] }]
+      const inferenceConfig = { maxTokens: 1000 }
+      const body = JSON.stringify({
+        anthropic_version: 'bedrock-2023-05-31',
+        max_tokens: 1000,
+        messages: [{ role: 'user', content: PROMPT }],
+      })
+      if (kind === 'converse') await client.send(new ConverseCommand({ modelId, messages, inferenceConfig }), options)
+      else if (kind === 'invoke') await client.send(new InvokeModelCommand({ modelId, body }), options)
+      else if (kind === 'converse stream') {
+        const output = await client.send(new ConverseStreamCommand({ modelId, messages, inferenceConfig }), options)
+        await consume(output.stream!, ending, controller)
+      } else {
+        const output = await client.send(new InvokeModelWithResponseStreamCommand({ modelId, body }), options)
+        await consume(output.body!, ending, controller)
+      }
+    },
+  }
+}
+
 /** Every path. */
 export const PATHS: readonly Path[] = [
   withBudgetPlain,
@@ -309,4 +403,11 @@ export const PATHS: readonly Path[] = [
   langchainStream('openai'),
   langchainInvoke('anthropic'),
   langchainStream('anthropic'),
+  google('generateContent', 'generate'),
+  google('generateContentStream', 'stream'),
+  google('chat stream', 'chat stream'),
+  bedrock('Converse', 'converse'),
+  bedrock('ConverseStream', 'converse stream'),
+  bedrock('InvokeModel', 'invoke'),
+  bedrock('InvokeModelWithResponseStream', 'invoke stream'),
 ]

@@ -82,7 +82,7 @@ async function converse(b: Behavior, res: ServerResponse, stream: boolean): Prom
     sendJson(res, 200, {
       output: { message: { role: 'assistant', content: [{ text: texts.join('') }] } },
       stopReason: 'end_turn',
-      usage: converseUsage(usage),
+      ...(b.noUsage ? {} : { usage: converseUsage(usage) }),
       metrics: { latencyMs: 120 },
     })
     return
@@ -100,7 +100,7 @@ async function converse(b: Behavior, res: ServerResponse, stream: boolean): Prom
   }
   res.write(eventStreamMessage('contentBlockStop', { contentBlockIndex: 0 }))
   res.write(eventStreamMessage('messageStop', { stopReason: 'end_turn' }))
-  res.write(eventStreamMessage('metadata', { usage: converseUsage(usage), metrics: { latencyMs: 120 } }))
+  if (!b.noUsage) res.write(eventStreamMessage('metadata', { usage: converseUsage(usage), metrics: { latencyMs: 120 } }))
   res.end()
 }
 
@@ -111,10 +111,12 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
   const wire = anthropicUsage(usage)
   const id = `msg_bdrk_${Math.random().toString(36).slice(2)}`
   if (!stream) {
-    const headers = {
-      'x-amzn-bedrock-input-token-count': String(usage.input),
-      'x-amzn-bedrock-output-token-count': String(usage.output),
-    }
+    const headers: Record<string, string> = b.noUsage
+      ? {}
+      : {
+          'x-amzn-bedrock-input-token-count': String(usage.input),
+          'x-amzn-bedrock-output-token-count': String(usage.output),
+        }
     sendJson(
       res,
       200,
@@ -126,7 +128,7 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
         content: [{ type: 'text', text: texts.join('') }],
         stop_reason: 'end_turn',
         stop_sequence: null,
-        usage: wire,
+        ...(b.noUsage ? {} : { usage: wire }),
       },
       headers,
     )
@@ -144,7 +146,7 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
       model,
       content: [],
       stop_reason: null,
-      usage: { ...wire, output_tokens: 1 },
+      ...(b.noUsage ? {} : { usage: { ...wire, output_tokens: 1 } }),
     },
   })
   chunk({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
@@ -161,16 +163,20 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
   chunk({
     type: 'message_delta',
     delta: { stop_reason: 'end_turn', stop_sequence: null },
-    usage: { output_tokens: usage.output },
+    ...(b.noUsage ? {} : { usage: { output_tokens: usage.output } }),
   })
   chunk({
     type: 'message_stop',
-    'amazon-bedrock-invocationMetrics': {
-      inputTokenCount: usage.input,
-      outputTokenCount: usage.output,
-      invocationLatency: 120,
-      firstByteLatency: 40,
-    },
+    ...(b.noUsage
+      ? {}
+      : {
+          'amazon-bedrock-invocationMetrics': {
+            inputTokenCount: usage.input,
+            outputTokenCount: usage.output,
+            invocationLatency: 120,
+            firstByteLatency: 40,
+          },
+        }),
   })
   res.end()
 }
