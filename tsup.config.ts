@@ -15,6 +15,8 @@ export const entries: Record<string, string> = {
   'server/fetch': 'src/server/fetch.ts',
   openai: 'src/integrations/openai.ts',
   anthropic: 'src/integrations/anthropic.ts',
+  google: 'src/integrations/google.ts',
+  bedrock: 'src/integrations/bedrock.ts',
   'ai-sdk': 'src/integrations/ai-sdk.ts',
   langchain: 'src/integrations/langchain.ts',
   prometheus: 'src/integrations/prometheus.ts',

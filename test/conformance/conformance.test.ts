@@ -4,7 +4,7 @@
  * - the outcome: a spend record with the expected `status` and `estimated` and a cost above $0, or a typed error;
  * - exactly one `spend.recorded` event for a call that reached the provider, none for one that did not;
  * - every hold back to 0.
- * Exits that only a stream has (`break`, abort mid-way) are not cells of the non-streamed paths.
+ * Exits that only a stream has (`break`, abort mid-way, the server cutting it) are not cells of the non-streamed paths.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
@@ -18,10 +18,19 @@ import { startOpenAIServer } from '../integrations/servers/openai.js'
 import { PATHS, type Ending, type Path, type Servers } from './paths.js'
 
 /** The ways a call can end. */
-const EXITS = ['usage present', 'usage absent', 'break', 'abort', 'server error', 'refusal', 'fallback'] as const
+const EXITS = [
+  'usage present',
+  'usage absent',
+  'break',
+  'abort',
+  'stream cut',
+  'server error',
+  'refusal',
+  'fallback',
+] as const
 type Exit = (typeof EXITS)[number]
 
-const STREAM_ONLY: ReadonlySet<Exit> = new Set(['break', 'abort'])
+const STREAM_ONLY: ReadonlySet<Exit> = new Set(['break', 'abort', 'stream cut'])
 
 let servers: Servers
 beforeAll(async () => {
@@ -68,6 +77,8 @@ function behavior(exit: Exit): Behavior {
     case 'break':
     case 'abort':
       return { chunks: 6, chunkDelayMs: 15 }
+    case 'stream cut':
+      return { chunks: 6, cutAfterChunks: 2 }
     case 'server error':
       return { status: 500 }
     default:
@@ -119,6 +130,11 @@ async function check(path: Path, exit: Exit): Promise<void> {
       // does (the AI SDK's streamText), the full usage it reported.
       if (record?.['status'] === 'success') expect(events[0]!.estimated).toBe(false)
       else expect([record?.['status'], events[0]!.estimated]).toEqual(['aborted', true])
+      expect(events[0]!.cost).toBeGreaterThan(0)
+      break
+    case 'stream cut':
+      // The server dropped the connection before the usage: charged once, at an estimate, flagged.
+      expect(events[0]!.estimated).toBe(true)
       expect(events[0]!.cost).toBeGreaterThan(0)
       break
     case 'server error':

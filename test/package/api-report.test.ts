@@ -28,6 +28,10 @@ describe('internal names stay out of the published declarations', () => {
     'BudgetPolicy',
     'openAIAdapter',
     'anthropicAdapter',
+    'googleAdapter',
+    'admitCall',
+    'accumulatingTracker',
+    'meterIterable',
     'FileStoreFaults',
   ]
   it('no built .d.ts mentions them', () => {
