@@ -95,7 +95,10 @@ function googleAdapter(provider: string): WireAdapter {
 function textOfContent(content: unknown): string {
   const parts = asObject(content)?.['parts']
   if (!Array.isArray(parts)) return typeof content === 'string' ? content : ''
-  return parts.map((part) => asObject(part)?.['text']).filter((text) => typeof text === 'string').join('\n')
+  return parts
+    .map((part) => asObject(part)?.['text'])
+    .filter((text) => typeof text === 'string')
+    .join('\n')
 }
 
 /** The parts of `@google/genai`'s internal API client this wrapper relies on. */
@@ -218,6 +221,9 @@ function markRefusals(fetch: FetchLike): FetchLike {
     const id = response.headers.get(REFUSAL_HEADER)
     if (id === null) return response
     const body = asObject(await response.json()) ?? {}
-    return new Response(JSON.stringify({ ...body, refusal: id }), { status: response.status, headers: response.headers })
+    return new Response(JSON.stringify({ ...body, refusal: id }), {
+      status: response.status,
+      headers: response.headers,
+    })
   }
 }

@@ -100,7 +100,8 @@ async function converse(b: Behavior, res: ServerResponse, stream: boolean): Prom
   }
   res.write(eventStreamMessage('contentBlockStop', { contentBlockIndex: 0 }))
   res.write(eventStreamMessage('messageStop', { stopReason: 'end_turn' }))
-  if (!b.noUsage) res.write(eventStreamMessage('metadata', { usage: converseUsage(usage), metrics: { latencyMs: 120 } }))
+  if (!b.noUsage)
+    res.write(eventStreamMessage('metadata', { usage: converseUsage(usage), metrics: { latencyMs: 120 } }))
   res.end()
 }
 
