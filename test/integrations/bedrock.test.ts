@@ -89,6 +89,24 @@ describe('withBedrockBudget', () => {
     expect(await reserved(manager)).toBe(0)
   })
 
+  it('InvokeModel for other model families (Llama): the token-count headers, the stream invocation metrics', async () => {
+    const { manager, events } = await setup()
+    const client = withBedrockBudget(sdk(), { manager, context: { user: 'alice' } })
+    const llama = 'us.meta.llama3-3-70b-instruct-v1:0'
+    const usage = { input: 900, output: 60 }
+    server.defaultBehavior = { usage }
+    const body = JSON.stringify({ prompt: 'What is the capital of France?', max_gen_len: 200 })
+    await client.send(new InvokeModelCommand({ modelId: llama, body }))
+    await drain((await client.send(new InvokeModelWithResponseStreamCommand({ modelId: llama, body }))).body)
+    const expected = expectedNano(llama, { inputTokens: 900, outputTokens: 60 }, 'bedrock')
+    expect(expected).toBeGreaterThan(0)
+    expect(events.map((e) => [e.record['costNanoUsd'], e.estimated])).toEqual([
+      [expected, false],
+      [expected, false],
+    ])
+    expect(await reserved(manager)).toBe(0)
+  })
+
   it('cross-region inference profiles and model ARNs are priced at their base model', async () => {
     const { manager, events } = await setup()
     const client = withBedrockBudget(sdk(), { manager, context: { user: 'alice' } })

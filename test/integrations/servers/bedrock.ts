@@ -105,10 +105,61 @@ async function converse(b: Behavior, res: ServerResponse, stream: boolean): Prom
   res.end()
 }
 
+/**
+ * InvokeModel for Meta Llama models: the Llama body (`generation`, `prompt_token_count`, `generation_token_count`),
+ * token counts in the `x-amzn-bedrock-*-token-count` headers, and the stream's last chunk carrying
+ * `amazon-bedrock-invocationMetrics`. Llama has no prompt cache: counts are the plain input and output.
+ */
+async function invokeLlama(b: Behavior, res: ServerResponse, stream: boolean): Promise<void> {
+  const usage = b.usage ?? DEFAULT_USAGE
+  const texts = pieces(b.chunks ?? 3, b.text)
+  if (!stream) {
+    sendJson(
+      res,
+      200,
+      { generation: texts.join(''), prompt_token_count: null, generation_token_count: null, stop_reason: 'stop' },
+      b.noUsage
+        ? {}
+        : {
+            'x-amzn-bedrock-input-token-count': String(usage.input),
+            'x-amzn-bedrock-output-token-count': String(usage.output),
+          },
+    )
+    return
+  }
+  startEventStream(res)
+  for (const [i, text] of texts.entries()) {
+    if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
+      await sleep(30)
+      return cut(res)
+    }
+    const last = i === texts.length - 1
+    const event = {
+      generation: text,
+      prompt_token_count: null,
+      generation_token_count: i + 1,
+      stop_reason: last ? 'stop' : null,
+      ...(last && !b.noUsage
+        ? {
+            'amazon-bedrock-invocationMetrics': {
+              inputTokenCount: usage.input,
+              outputTokenCount: usage.output,
+              invocationLatency: 120,
+              firstByteLatency: 40,
+            },
+          }
+        : {}),
+    }
+    res.write(eventStreamMessage('chunk', { bytes: Buffer.from(JSON.stringify(event)).toString('base64') }))
+  }
+  res.end()
+}
+
 async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, stream: boolean): Promise<void> {
   const usage = b.usage ?? DEFAULT_USAGE
   const texts = pieces(b.chunks ?? 3, b.text)
   const model = modelOf(req.path)
+  if (/(^|\.)meta\.llama/.test(model)) return invokeLlama(b, res, stream)
   const wire = anthropicUsage(usage)
   const id = `msg_bdrk_${Math.random().toString(36).slice(2)}`
   if (!stream) {
