@@ -33,6 +33,11 @@ export interface UsageTrackerView {
   final(): { usage: unknown; model?: string } | undefined
   /** What is known when the body ended without final usage: partial provider usage, served model, output seen. */
   partial(): { usage?: unknown; model?: string; output: OutputSeen }
+  /**
+   * True once the stream's terminal event went by: the call is complete even when the SDK stops reading there and
+   * cancels the rest of the body.
+   */
+  done?(): boolean
 }
 
 /** One admitted attempt. */
@@ -90,8 +95,9 @@ export async function settleTracked(
   const final = tracker.final()
   const partial = tracker.partial()
   const served = final?.model ?? partial.model ?? admitted.model
+  const complete = outcome.kind !== 'error' && tracker.done?.() === true
   await admitted.settlement.end({
-    exit: exitOf(outcome),
+    exit: complete ? 'completed' : exitOf(outcome),
     usage: final?.usage,
     partialUsage: partial.usage,
     model: served,
