@@ -116,7 +116,13 @@ describe('withBedrockBudget', () => {
     await client.send(new ConverseCommand({ modelId: 'anthropic.claude-sonnet-4-20250514-v1:0', messages }))
     expect(server.requests[0]!.path).toContain(encodeURIComponent(arn))
     expect(events[0]!.record['modelServed']).toBe(PROFILE)
-    expect(events.map((e) => e.record['costNanoUsd'])).toEqual([nano(), nano()])
+    // A profile the price list does not name (Canada) is priced at its base model.
+    await client.send(new ConverseCommand({ modelId: 'ca.anthropic.claude-sonnet-4-5-20250929-v1:0', messages }))
+    expect(events.map((e) => e.record['costNanoUsd'])).toEqual([
+      nano(),
+      nano(),
+      nano('anthropic.claude-sonnet-4-5-20250929-v1:0'),
+    ])
     expect(nano('anthropic.claude-sonnet-4-20250514-v1:0')).toBe(nano())
   })
 
