@@ -5,7 +5,7 @@
 import { GoogleGenAI } from '@google/genai'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { BudgetConfigError, BudgetExceededError } from '../../src/errors.js'
-import { withGoogleBudget } from '../../src/integrations/google.js'
+import { CONTEXT_HEADER, withGoogleBudget } from '../../src/integrations/google.js'
 import { countingReserves, expectedNano, reserved, setup, spend } from './helpers.js'
 import { geminiUsage, startGoogleServer, type WireServer, type WireUsage } from './servers/google.js'
 
@@ -175,6 +175,29 @@ describe('withGoogleBudget', () => {
     expect(events).toHaveLength(100)
     expect(await spend(manager)).toBe((perCall * 100) / 1e9)
     expect(await reserved(manager)).toBe(0)
+  })
+
+  it('a context function sees the request; the per-call context header adds to it and is not forwarded', async () => {
+    const { manager, events } = await setup()
+    await manager.setBudget('team:search', { maxBudget: 10, duration: 'monthly' })
+    const seen: string[] = []
+    const ai = withGoogleBudget(sdk(), {
+      manager,
+      context: (request) => {
+        seen.push(`${request.endpoint}:${request.model}`)
+        return { team: 'search' }
+      },
+    })
+    server.defaultBehavior = { usage: USAGE }
+    await ai.models.generateContent({
+      model: MODEL,
+      contents: 'hi',
+      config: { httpOptions: { headers: { [CONTEXT_HEADER]: JSON.stringify({ user: 'alice' }) } } },
+    })
+    expect(seen).toEqual(['generateContent:gemini-2.5-flash'])
+    expect(server.requests[0]!.headers[CONTEXT_HEADER]).toBeUndefined()
+    expect(events[0]!.record['context']).toMatchObject({ user: 'alice', team: 'search' })
+    expect(await spend(manager, 'team:search')).toBe(nano() / 1e9)
   })
 
   it('bad options get a typed error naming the option', () => {
