@@ -4,7 +4,9 @@
  * - the outcome: a spend record with the expected `status` and `estimated` and a cost above $0, or a typed error;
  * - exactly one `spend.recorded` event for a call that reached the provider, none for one that did not;
  * - every hold back to 0.
- * Exits that only a stream has (`break`, abort mid-way, the server cutting it) are not cells of the non-streamed paths.
+ * Exits that only a stream has (`break`, abort mid-way, the server cutting it) are not cells of the non-streamed paths;
+ * `retry` (a 500, retried by the SDK: two attempts, each reserved, one charge) is a cell of the paths whose SDK retries
+ * per attempt under the budget.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
@@ -24,6 +26,7 @@ const EXITS = [
   'break',
   'abort',
   'stream cut',
+  'retry',
   'server error',
   'refusal',
   'fallback',
@@ -31,6 +34,12 @@ const EXITS = [
 type Exit = (typeof EXITS)[number]
 
 const STREAM_ONLY: ReadonlySet<Exit> = new Set(['break', 'abort', 'stream cut'])
+
+/** Whether a cell applies: stream-only exits on streamed paths, `retry` on paths whose SDK retries per attempt. */
+function applies(path: Path, exit: Exit): boolean {
+  if (STREAM_ONLY.has(exit) && !path.streamed) return false
+  return exit !== 'retry' || path.retriesPerAttempt === true
+}
 
 let servers: Servers
 beforeAll(async () => {
@@ -97,9 +106,12 @@ async function check(path: Path, exit: Exit): Promise<void> {
   const { manager: budgets, events } = await manager(path, exit)
   const server = servers[path.provider]
   server.defaultBehavior = behavior(exit)
+  // One failed attempt first; the SDK retries it (a second reservation) and the retry succeeds.
+  if (exit === 'retry') server.enqueue({ status: 500, retryAfter: '0.01' })
+  const reserves = vi.spyOn(budgets, 'reserve')
   let error: unknown
   try {
-    await path.run(budgets, servers, ending(exit))
+    await path.run(budgets, servers, ending(exit), exit === 'retry' ? 1 : 0)
   } catch (caught) {
     error = caught
   }
@@ -137,6 +149,11 @@ async function check(path: Path, exit: Exit): Promise<void> {
       expect(events[0]!.estimated).toBe(true)
       expect(events[0]!.cost).toBeGreaterThan(0)
       break
+    case 'retry':
+      expect(error).toBeUndefined()
+      expect([server.requests.length, reserves.mock.calls.length]).toEqual([2, 2])
+      expect([record?.['status'], events[0]?.estimated]).toEqual(['success', false])
+      break
     case 'server error':
       expect(error).toBeDefined()
       expect(isBudgetError(error)).toBe(false)
@@ -168,14 +185,13 @@ async function check(path: Path, exit: Exit): Promise<void> {
 }
 
 describe.each(PATHS.map((path) => [path.name, path] as const))('%s', (_name, path) => {
-  for (const exit of EXITS) {
-    if (STREAM_ONLY.has(exit) && !path.streamed) continue
-    it(exit, () => check(path, exit))
-  }
+  for (const exit of EXITS) if (applies(path, exit)) it(exit, () => check(path, exit))
 })
 
 it('the matrix covers every path through every exit that applies to it', () => {
-  const cells = PATHS.reduce((n, path) => n + EXITS.filter((exit) => path.streamed || !STREAM_ONLY.has(exit)).length, 0)
+  const cells = PATHS.reduce((n, path) => n + EXITS.filter((exit) => applies(path, exit)).length, 0)
   const streamed = PATHS.filter((path) => path.streamed).length
-  expect(cells).toBe(streamed * EXITS.length + (PATHS.length - streamed) * (EXITS.length - STREAM_ONLY.size))
+  const retrying = PATHS.filter((path) => path.retriesPerAttempt === true).length
+  const general = EXITS.length - STREAM_ONLY.size - 1
+  expect(cells).toBe(streamed * STREAM_ONLY.size + PATHS.length * general + retrying)
 })

@@ -51,20 +51,22 @@ export interface Path {
   fallback: string
   /** A limit between the fallback's worst case and the requested model's (max 1000 output tokens). */
   fallbackLimit: number
-  /** Makes one call for `user: alice` and ends it as told. Throws what the call throws. */
-  run(manager: BudgetManager, servers: Servers, ending: Ending): Promise<void>
+  /** True when the path's SDK retries a failed attempt itself and each attempt is admitted on its own. */
+  retriesPerAttempt?: true
+  /** Makes one call for `user: alice` and ends it as told, with `retries` SDK retries. Throws what the call throws. */
+  run(manager: BudgetManager, servers: Servers, ending: Ending, retries?: number): Promise<void>
 }
 
 const PROMPT = 'What is the capital of France?'
 const OPENAI = { model: 'gpt-4o', fallback: 'gpt-4o-mini', fallbackLimit: 0.005 }
 const ANTHROPIC = { model: 'claude-sonnet-4-5', fallback: 'claude-haiku-4-5', fallbackLimit: 0.01 }
 
-function openaiSdk(servers: Servers): OpenAI {
-  return new OpenAI({ apiKey: 'sk-test', baseURL: `${servers.openai.url}/v1`, maxRetries: 0 })
+function openaiSdk(servers: Servers, maxRetries = 0): OpenAI {
+  return new OpenAI({ apiKey: 'sk-test', baseURL: `${servers.openai.url}/v1`, maxRetries })
 }
 
-function anthropicSdk(servers: Servers): Anthropic {
-  return new Anthropic({ apiKey: 'sk-ant-test', baseURL: servers.anthropic.url, maxRetries: 0 })
+function anthropicSdk(servers: Servers, maxRetries = 0): Anthropic {
+  return new Anthropic({ apiKey: 'sk-ant-test', baseURL: servers.anthropic.url, maxRetries })
 }
 
 /** Reads a stream to its end, or stops after its first piece by `break` or by aborting `controller`. */
@@ -128,8 +130,9 @@ const openaiChat: Path = {
   streamed: false,
   provider: 'openai',
   ...OPENAI,
-  async run(manager, servers) {
-    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const openai = withOpenAIBudget(openaiSdk(servers, retries), { manager, context: { user: 'alice' } })
     await openai.chat.completions.create({
       model: OPENAI.model,
       messages: [{ role: 'user', content: PROMPT }],
@@ -143,8 +146,9 @@ const openaiChatStream: Path = {
   streamed: true,
   provider: 'openai',
   ...OPENAI,
-  async run(manager, servers, ending) {
-    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const openai = withOpenAIBudget(openaiSdk(servers, retries), { manager, context: { user: 'alice' } })
     const controller = new AbortController()
     const stream = await openai.chat.completions.create(
       { model: OPENAI.model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 1000, stream: true },
@@ -159,8 +163,9 @@ const openaiResponses: Path = {
   streamed: false,
   provider: 'openai',
   ...OPENAI,
-  async run(manager, servers) {
-    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const openai = withOpenAIBudget(openaiSdk(servers, retries), { manager, context: { user: 'alice' } })
     await openai.responses.create({ model: OPENAI.model, input: PROMPT, max_output_tokens: 1000 })
   },
 }
@@ -170,8 +175,9 @@ const openaiResponsesStream: Path = {
   streamed: true,
   provider: 'openai',
   ...OPENAI,
-  async run(manager, servers, ending) {
-    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const openai = withOpenAIBudget(openaiSdk(servers, retries), { manager, context: { user: 'alice' } })
     const controller = new AbortController()
     const stream = await openai.responses.create(
       { model: OPENAI.model, input: PROMPT, max_output_tokens: 1000, stream: true },
@@ -186,8 +192,9 @@ const anthropicMessages: Path = {
   streamed: false,
   provider: 'anthropic',
   ...ANTHROPIC,
-  async run(manager, servers) {
-    const anthropic = withAnthropicBudget(anthropicSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const anthropic = withAnthropicBudget(anthropicSdk(servers, retries), { manager, context: { user: 'alice' } })
     await anthropic.messages.create({
       model: ANTHROPIC.model,
       max_tokens: 1000,
@@ -201,8 +208,9 @@ const anthropicStream: Path = {
   streamed: true,
   provider: 'anthropic',
   ...ANTHROPIC,
-  async run(manager, servers, ending) {
-    const anthropic = withAnthropicBudget(anthropicSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const anthropic = withAnthropicBudget(anthropicSdk(servers, retries), { manager, context: { user: 'alice' } })
     const controller = new AbortController()
     const stream = await anthropic.messages.create(
       { model: ANTHROPIC.model, max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }], stream: true },
@@ -316,8 +324,9 @@ const BEDROCK = {
 const pathModel = (pattern: RegExp) => (request: RecordedRequest) =>
   decodeURIComponent(pattern.exec(request.path)?.[1] ?? '')
 
-function googleSdk(manager: BudgetManager, servers: Servers): GoogleGenAI {
-  const ai = new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: servers.google.url } })
+function googleSdk(manager: BudgetManager, servers: Servers, retries = 0): GoogleGenAI {
+  const retryOptions = retries > 0 ? { retryOptions: { attempts: retries + 1, initialDelay: 0.01 } } : {}
+  const ai = new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: servers.google.url, ...retryOptions } })
   return withGoogleBudget(ai, { manager, context: { user: 'alice' } })
 }
 
@@ -326,10 +335,11 @@ function google(name: string, kind: 'generate' | 'stream' | 'chat stream'): Path
     name: `Google ${name}`,
     streamed: kind !== 'generate',
     provider: 'google',
+    retriesPerAttempt: true,
     calledModel: pathModel(/models\/([^/:]+):/),
     ...GOOGLE,
-    async run(manager, servers, ending) {
-      const ai = googleSdk(manager, servers)
+    async run(manager, servers, ending, retries) {
+      const ai = googleSdk(manager, servers, retries)
       const controller = new AbortController()
       const config = { maxOutputTokens: 1000, abortSignal: controller.signal }
       if (kind === 'generate') {
@@ -345,12 +355,12 @@ function google(name: string, kind: 'generate' | 'stream' | 'chat stream'): Path
   }
 }
 
-function bedrockSdk(manager: BudgetManager, servers: Servers): BedrockRuntimeClient {
+function bedrockSdk(manager: BudgetManager, servers: Servers, retries = 0): BedrockRuntimeClient {
   const client = new BedrockRuntimeClient({
     region: 'us-east-1',
     endpoint: servers.bedrock.url,
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
-    maxAttempts: 1,
+    maxAttempts: 1 + retries,
   })
   return withBedrockBudget(client, { manager, context: { user: 'alice' } })
 }
@@ -360,10 +370,11 @@ function bedrock(name: string, kind: 'converse' | 'converse stream' | 'invoke' |
     name: `Bedrock ${name}`,
     streamed: kind.endsWith('stream'),
     provider: 'bedrock',
+    retriesPerAttempt: true,
     calledModel: pathModel(/\/model\/([^/]+)\//),
     ...BEDROCK,
-    async run(manager, servers, ending) {
-      const client = bedrockSdk(manager, servers)
+    async run(manager, servers, ending, retries) {
+      const client = bedrockSdk(manager, servers, retries)
       const controller = new AbortController()
       const options = { abortSignal: controller.signal }
       const modelId = BEDROCK.model
