@@ -66,7 +66,7 @@ import {
   scopeKey,
   validateId,
 } from './scopes.js'
-import { type BudgetWindow, type WindowSpec, parseDuration, windowAt } from './windows.js'
+import { type BudgetWindow, type Duration, type WindowSpec, parseDuration, windowAt } from './windows.js'
 import { forecastWindow } from './forecast.js'
 import { claimOnce, projectedCrossing } from './forecast-alert.js'
 
@@ -1677,7 +1677,7 @@ export class BudgetManager {
   // A `user` argument is `'erin'` or `'user:erin'`; another scope type (`'team:x'`) is refused.
 
   /** LiteLLM `create_budget`: a budget for a user (`duration`: `daily`, `weekly`, `monthly`, `yearly` or `<n><unit>`). */
-  createBudget(input: { user: string; totalBudget: number; duration?: string | undefined }): Promise<BudgetInfo> {
+  createBudget(input: { user: string; totalBudget: number; duration?: Duration | undefined }): Promise<BudgetInfo> {
     return litellm.createBudget(this, input)
   }
 
