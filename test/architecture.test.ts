@@ -79,3 +79,35 @@ describe('module map (ARCHITECTURE.md)', () => {
     expect(serverTargets).toContain('stores')
   })
 })
+
+describe('file sizes (one idea per file)', () => {
+  const MAX_LINES = 700
+  const MAX_MANAGER_LINES = 600
+  /** Generated data (scripts/build-prices.mjs, scripts/build-capabilities.mjs), not code anyone reads. */
+  const GENERATED = new Set(['cost/data/prices.ts', 'cost/data/capabilities.ts'])
+  /** Files still over the limit while they are split, with the size they may not grow past. */
+  const SPLITTING: Record<string, number> = { 'testing/contract.ts': 843, 'cost/catalog.ts': 703 }
+  const lines = (file: string): number => readFileSync(file, 'utf8').split('\n').length - 1
+
+  it(`no source file is over ${MAX_LINES} lines (generated price data aside)`, () => {
+    const over: string[] = []
+    for (const file of sourceFiles(src)) {
+      const name = relative(src, file)
+      if (GENERATED.has(name)) continue
+      const n = lines(file)
+      if (n > (SPLITTING[name] ?? MAX_LINES)) over.push(`${name}: ${n} lines`)
+    }
+    expect(over).toEqual([])
+  })
+
+  it(`BudgetManager stays a facade: manager.ts is at most ${MAX_MANAGER_LINES} lines`, () => {
+    expect(lines(join(src, 'budget/manager.ts'))).toBeLessThanOrEqual(MAX_MANAGER_LINES)
+  })
+
+  it('the size check sees the files (negative control)', () => {
+    // If the walk missed the files or the count read every file as empty, the checks above would pass vacuously.
+    const names = sourceFiles(src).map((f) => relative(src, f))
+    expect(names).toContain('budget/manager.ts')
+    expect(Math.max(...sourceFiles(src).map(lines))).toBeGreaterThan(MAX_LINES / 2)
+  })
+})

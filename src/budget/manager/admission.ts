@@ -1,0 +1,255 @@
+/**
+ * Admission: a call's estimate is priced, planned and reserved on every ledger key it touches in one atomic store
+ * operation; a refusal becomes a `BudgetExceededError` or `RateLimitError` naming the budget, a budget with a
+ * fallback model re-plans the call on it, a `warn` budget taken over its limit emits `budget.exceeded`, and a store
+ * failure follows `onStoreError`. Internal to the manager.
+ *
+ * @packageDocumentation
+ */
+import { BudgetExceededError, InvalidInputError, RateLimitError, isBudgetExceededError } from '../../errors.js'
+import { HeldReservation } from '../held-reservation.js'
+import type { Estimate, Reservation, ReserveOptions } from '../manager-types.js'
+import { nanoToUsd, usdInputToNano } from '../money.js'
+import { type EstimateRequest, estimateRequest } from '../pricing.js'
+import { type CallContext, type ResolvedContext, type Scope, scopeKey, validateId } from '../scopes.js'
+import { asStorageError, isInputError } from '../store-errors.js'
+import { trackedKeys } from '../tracked-spend.js'
+import type { EntryMeta, Plan } from './compiled.js'
+import type { ManagerContext } from './context.js'
+import { callLabels, eventWindow, scopeOf, toDate } from './event-fields.js'
+import { plan as planCall } from './plan.js'
+
+/** An estimate priced: worst-case nano-USD, tokens (for tpm limits) and the model it names. */
+interface PricedEstimate {
+  nano: number
+  tokens: number
+  model: string | undefined
+}
+
+/** A caller's call id: an id of at most 120 characters (stores add their own prefixes within their 200). */
+export function validateCallId(callId: string): void {
+  validateId('callId', callId)
+  if (callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
+}
+
+/** `reserve` with a context validated once (withBudget's static contexts). Does not change `resolved`. */
+export function reserveResolved(
+  ctx: ManagerContext,
+  resolved: ResolvedContext,
+  estimate: Estimate,
+  options: ReserveOptions = {},
+): Promise<Reservation> {
+  if (options.callId !== undefined) {
+    validateCallId(options.callId)
+  }
+  const priced = priceEstimate(ctx, estimate)
+  let { context, scopes, keys } = resolved
+  if (typeof estimate === 'object' && context.model === undefined && priced.model !== undefined) {
+    validateId('estimate.model', priced.model)
+    context = { ...context, model: priced.model }
+    const scope: Scope = { type: 'model', id: priced.model }
+    scopes = [...scopes, scope]
+    keys = [...keys, scopeKey(scope)]
+  }
+  const callId = options.callId ?? ctx.nextCallId()
+  if (options.allowFallback !== undefined && typeof options.allowFallback !== 'boolean')
+    throw new InvalidInputError('allowFallback', '`allowFallback` must be a boolean')
+  return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true)
+}
+
+function priceEstimate(ctx: ManagerContext, estimate: unknown): PricedEstimate {
+  if (typeof estimate === 'number') return { nano: usdInputToNano(estimate, 'estimate'), tokens: 0, model: undefined }
+  if (typeof estimate === 'object' && estimate !== null && !Array.isArray(estimate)) {
+    const priced = estimateRequest(ctx.catalog, estimate as EstimateRequest)
+    return priced
+  }
+  throw new InvalidInputError(
+    'estimate',
+    `\`estimate\` must be a USD number or { model, inputTokens | messages, maxOutputTokens }, got ${estimate === null ? 'null' : typeof estimate}`,
+  )
+}
+
+/** The reservation of an admitted call (or of an unguarded one, after a store failure with `onStoreError: 'allow'`). */
+function held(
+  ctx: ManagerContext,
+  callId: string,
+  context: CallContext,
+  priced: PricedEstimate,
+  now: number,
+  plan: Plan,
+  guarded: boolean,
+  scopes: readonly Scope[],
+): Reservation {
+  return new HeldReservation(
+    ctx.writer,
+    callId,
+    context,
+    priced.nano,
+    priced.tokens,
+    priced.model ?? context.model,
+    now,
+    now + ctx.holdTtlMs,
+    plan,
+    guarded,
+    !guarded,
+    trackedKeys(scopes),
+  )
+}
+
+async function admit(
+  ctx: ManagerContext,
+  context: CallContext,
+  scopes: Scope[],
+  keys: string[],
+  priced: PricedEstimate,
+  callId: string,
+  estimate: Estimate,
+  allowFallback: boolean,
+): Promise<Reservation> {
+  const now = ctx.clock.now()
+  let budgets = ctx.budgets.cached(keys, now)
+  if (budgets === undefined) {
+    try {
+      budgets = await ctx.budgets.budgetsFor(scopes, keys, now)
+    } catch (error) {
+      if (isInputError(error)) throw error
+      return storeFailure(ctx, 'getBudget', error, context, scopes, priced, callId, now)
+    }
+  }
+  const plan = planCall(budgets, context, priced.nano, priced.tokens, now, ctx.holdTtlMs)
+  const holdExpiresAt = now + ctx.holdTtlMs
+  if (plan.entries.length === 0) return held(ctx, callId, context, priced, now, plan, true, scopes)
+  let result
+  try {
+    result = await ctx.store.reserve({ callId, now, holdExpiresAt, entries: plan.entries })
+  } catch (error) {
+    if (isInputError(error)) throw error
+    // The store may have applied the reservation before it failed (a timeout after the request was sent): release
+    // the call id, best effort, so its holds (or a late arrival, which the store then ignores) count for nothing.
+    await ctx.store.release({ callId, now: ctx.clock.now(), holdExpiresAt }).catch(() => undefined)
+    return storeFailure(ctx, 'reserve', error, context, scopes, priced, callId, now)
+  }
+  if (!result.ok) {
+    const meta = plan.meta[result.refusedIndex]!
+    const balance = result.balances[result.refusedIndex] ?? { spent: 0, reserved: 0 }
+    const requested = plan.entries[result.refusedIndex]!.amount
+    const refusal = refusalOf(ctx, meta, balance, requested, now)
+    const onExceeded = meta.budget.policy.onExceeded
+    if (isBudgetExceededError(refusal)) {
+      const fallback = typeof onExceeded === 'object' ? onExceeded.fallbackModel : undefined
+      ctx.events.emit('budget.exceeded', {
+        scope: meta.budget.scopeString,
+        ...(meta.model === undefined ? {} : { model: meta.model.model }),
+        action: fallback !== undefined && allowFallback ? 'fallback' : 'block',
+        ...callLabels(context),
+        limit: refusal.limit,
+        spent: refusal.spent,
+        reserved: refusal.reserved,
+        requested: refusal.requested,
+        window: eventWindow(meta.window),
+        callId,
+      })
+      if (fallback !== undefined && allowFallback && typeof estimate === 'object' && estimate.model !== fallback) {
+        const fallbackEstimate: EstimateRequest = { ...estimate, model: fallback }
+        const fallbackPriced = priceEstimate(ctx, fallbackEstimate)
+        const fallbackContext: CallContext = { ...context, model: fallback }
+        const fallbackScopes = scopes.map((s) => (s.type === 'model' ? { type: 'model' as const, id: fallback } : s))
+        return admit(
+          ctx,
+          fallbackContext,
+          fallbackScopes,
+          fallbackScopes.map(scopeKey),
+          fallbackPriced,
+          callId,
+          fallbackEstimate,
+          false,
+        )
+      }
+    }
+    throw refusal
+  }
+  if (!result.duplicate) warnOver(ctx, plan, result.balances, callId, context)
+  return held(ctx, callId, context, priced, now, plan, true, scopes)
+}
+
+/** The error of a refused entry: `RateLimitError` for rpm, tpm and parallel limits, else `BudgetExceededError`. */
+function refusalOf(
+  ctx: ManagerContext,
+  meta: EntryMeta,
+  balance: { spent: number; reserved: number },
+  requested: number,
+  now: number,
+): BudgetExceededError | RateLimitError {
+  const scope = scopeOf(meta.budget.scopeString)
+  const limit = meta.limit ?? 0
+  if (meta.kind === 'rpm' || meta.kind === 'tpm' || meta.kind === 'par') {
+    const retryAfterMs =
+      meta.kind === 'par' ? Math.min(1000, ctx.holdTtlMs) : Math.max(0, (meta.window?.end ?? now) - now)
+    return new RateLimitError({
+      scope,
+      limitType: meta.kind === 'par' ? 'parallel' : meta.kind,
+      limit,
+      current: balance.spent + balance.reserved,
+      requested,
+      retryAfterMs,
+    })
+  }
+  const details = {
+    scope,
+    key: meta.key,
+    window: meta.windowLabel,
+    limit: nanoToUsd(limit),
+    spent: nanoToUsd(balance.spent),
+    reserved: nanoToUsd(balance.reserved),
+    requested: nanoToUsd(requested),
+    resetsAt: toDate(meta.window?.end),
+    retryAfterMs: meta.window === null ? null : Math.max(0, meta.window.end - now),
+  }
+  return new BudgetExceededError(meta.model === undefined ? details : { ...details, model: meta.model.model })
+}
+
+/** Emits `budget.exceeded` with `action: 'warn'` for `warn` budgets that the reservation took over their limit. */
+function warnOver(
+  ctx: ManagerContext,
+  plan: Plan,
+  balances: readonly { spent: number; reserved: number }[],
+  callId: string,
+  context: CallContext,
+): void {
+  if (!ctx.events.has('budget.exceeded')) return
+  for (let i = 0; i < plan.meta.length; i++) {
+    const meta = plan.meta[i]!
+    if (meta.limit !== null || meta.softLimit === null || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
+    const balance = balances[i]
+    if (balance === undefined || balance.spent + balance.reserved <= meta.softLimit) continue
+    ctx.events.emit('budget.exceeded', {
+      scope: meta.budget.scopeString,
+      ...(meta.model === undefined ? {} : { model: meta.model.model }),
+      action: 'warn',
+      ...callLabels(context),
+      limit: nanoToUsd(meta.softLimit),
+      spent: nanoToUsd(balance.spent),
+      reserved: nanoToUsd(balance.reserved - plan.entries[i]!.amount),
+      requested: nanoToUsd(plan.entries[i]!.amount),
+      window: eventWindow(meta.window),
+      callId,
+    })
+  }
+}
+
+/** A store failure during admission: `StorageError` with `onStoreError: 'deny'`, an unguarded reservation with `allow`. */
+function storeFailure(
+  ctx: ManagerContext,
+  operation: string,
+  error: unknown,
+  context: CallContext,
+  scopes: readonly Scope[],
+  priced: PricedEstimate,
+  callId: string,
+  now: number,
+): Reservation {
+  const storageError = asStorageError(error, ctx.store.name)
+  ctx.events.emit('store.error', { operation, action: ctx.onStoreError, error: storageError, callId })
+  if (ctx.onStoreError === 'deny') throw storageError
+  return held(ctx, callId, context, priced, now, { entries: [], meta: [] }, false, scopes)
+}

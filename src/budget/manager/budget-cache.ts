@@ -1,0 +1,77 @@
+/**
+ * The budget cache: compiled budgets per scope (and "no budget" answers), fresh for `budgetCacheTtlMs`, with one
+ * store read in flight per scope however many calls wait for it. Internal to the manager.
+ *
+ * @packageDocumentation
+ */
+import { LRUCache } from 'lru-cache'
+import { flatString } from '../../stores/ledger/keys.js'
+import type { BudgetStore } from '../../stores/types.js'
+import type { Clock } from '../manager-types.js'
+import type { Scope } from '../scopes.js'
+import type { CachedBudget, CompiledBudget } from './compiled.js'
+import type { PolicyCompiler } from './policy.js'
+
+export class BudgetCache {
+  readonly #cache: LRUCache<string, CachedBudget>
+  readonly #pending = new Map<string, Promise<CompiledBudget | null>>()
+
+  constructor(
+    private readonly store: BudgetStore,
+    private readonly clock: Clock,
+    private readonly policies: PolicyCompiler,
+    private readonly ttlMs: number,
+    max: number,
+  ) {
+    this.#cache = new LRUCache({ max })
+  }
+
+  /** Reads a scope's budget from the store (one read in flight per scope) and caches the answer. */
+  async load(scope: Scope, scopeString: string): Promise<CompiledBudget | null> {
+    const inflight = this.#pending.get(scopeString)
+    if (inflight !== undefined) return inflight
+    const promise = (async () => {
+      try {
+        const stored = await this.store.getBudget(scopeString)
+        const fetchedAt = this.clock.now()
+        const budget = this.policies.fromStored(scope, scopeString, stored, fetchedAt)
+        const entry: CachedBudget = budget ?? { fetchedAt }
+        this.#cache.set(budget?.scopeString ?? flatString(scopeString), entry)
+        return budget
+      } finally {
+        this.#pending.delete(scopeString)
+      }
+    })()
+    this.#pending.set(scopeString, promise)
+    return promise
+  }
+
+  /** Budgets of the scopes from the cache when all are fresh (the fast path), else `undefined`. */
+  cached(keys: readonly string[], now: number): (CompiledBudget | null)[] | undefined {
+    const out: (CompiledBudget | null)[] = new Array(keys.length)
+    for (let i = 0; i < keys.length; i++) {
+      const hit = this.#cache.get(keys[i]!)
+      if (hit === undefined || now - hit.fetchedAt >= this.ttlMs || now < hit.fetchedAt) return undefined
+      out[i] = hit.policy === undefined ? null : hit
+    }
+    return out
+  }
+
+  /** Budgets of the scopes, fresh ones from the cache and the others read from the store. */
+  async budgetsFor(scopes: readonly Scope[], keys: readonly string[], now: number): Promise<(CompiledBudget | null)[]> {
+    return Promise.all(
+      scopes.map((scope, i) => {
+        const scopeString = keys[i]!
+        const hit = this.#cache.get(scopeString)
+        if (hit !== undefined && now - hit.fetchedAt < this.ttlMs && now >= hit.fetchedAt)
+          return hit.policy === undefined ? null : hit
+        return this.load(scope, scopeString)
+      }),
+    )
+  }
+
+  /** Forgets a scope's budget (after a write), so the next call reads it again. */
+  invalidate(scopeString: string): void {
+    this.#cache.delete(scopeString)
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The spend record of a commit: numbers and ids (never content), the call's context, the priced fields and the
+ * project. Internal to the manager.
+ *
+ * @packageDocumentation
+ */
+import type { JsonValue, SpendRecord } from '../../stores/types.js'
+import type { CallStatus } from '../manager-types.js'
+import type { CallContext } from '../scopes.js'
+
+/** What a record is built from: the call and its priced commit. */
+export interface RecordInput {
+  callId: string
+  context: CallContext
+  startedAt: number
+  priced: { nano: number; status: CallStatus; estimated: boolean; fields: Record<string, JsonValue> }
+  modelRequested: string | undefined
+  estimateNano: number | null
+  guarded: boolean
+}
+
+/** The spend record of a commit written at `now` costing `costText` USD. */
+export function buildRecord(args: RecordInput, now: number, costText: string, projectName: string | null): SpendRecord {
+  const { context, priced } = args
+  const ctx: Record<string, JsonValue> = {}
+  if (context.user !== undefined) ctx.user = context.user
+  if (context.team !== undefined) ctx.team = context.team
+  if (context.org !== undefined) ctx.org = context.org
+  if (context.key !== undefined) ctx.key = context.key
+  if (context.endUser !== undefined) ctx.endUser = context.endUser
+  if (context.tags !== undefined) ctx.tags = [...context.tags]
+  if (context.deployment !== undefined) ctx.deployment = context.deployment
+  const record: SpendRecord = {
+    callId: args.callId,
+    startedAt: args.startedAt,
+    endedAt: Math.max(now, args.startedAt),
+    model: args.modelRequested ?? null,
+    modelServed: args.modelRequested ?? null,
+    provider: context.provider ?? null,
+    costNanoUsd: priced.nano,
+    cost: costText,
+    status: priced.status,
+    estimated: priced.estimated,
+    context: ctx,
+  }
+  const fields = priced.fields
+  const names = Object.keys(fields)
+  for (let i = 0; i < names.length; i++) record[names[i]!] = fields[names[i]!]!
+  if (context.metadata !== undefined)
+    record.metadata = {
+      ...context.metadata,
+      ...((priced.fields.metadata as Record<string, JsonValue> | undefined) ?? {}),
+    }
+  if (args.estimateNano !== null) record.estimateNanoUsd = args.estimateNano
+  if (projectName !== null) record.project = projectName
+  if (!args.guarded) record.guarded = false
+  return record
+}

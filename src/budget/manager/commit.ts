@@ -1,0 +1,159 @@
+/**
+ * Commit: the actual cost of a call goes to the store on every key it was planned on (holds removed, spend added,
+ * idempotent by call id) plus the all-time keys of the scopes it names, with its spend record; then the crossings
+ * and `spend.recorded`. Also `record()` (spend without a reservation) and the release of a reservation's holds.
+ * Internal to the manager.
+ *
+ * @packageDocumentation
+ */
+import { InvalidInputError } from '../../errors.js'
+import type { CommitEntry } from '../../stores/types.js'
+import { priceCommit } from '../commit-pricing.js'
+import type { CommitWrite } from '../held-reservation.js'
+import type { CommitInput, CommitOutcome, Overshoot, ReserveOptions } from '../manager-types.js'
+import { formatNano, nanoToUsd } from '../money.js'
+import { type CallContext, type Scope, resolveContext, scopeKey, validateId } from '../scopes.js'
+import { asStorageError, isInputError } from '../store-errors.js'
+import { trackedKeys } from '../tracked-spend.js'
+import { validateCallId } from './admission.js'
+import { buildRecord } from './commit-record.js'
+import type { Plan } from './compiled.js'
+import type { ManagerContext } from './context.js'
+import { checkCrossings, checkForecast } from './crossings.js'
+import { plan as planCall } from './plan.js'
+
+/** Writes a commit for a reservation or a direct record. */
+export async function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Promise<CommitOutcome> {
+  const { callId, plan, priced } = args
+  const now = ctx.clock.now()
+  const entries: CommitEntry[] = []
+  for (let i = 0; i < plan.meta.length; i++) {
+    const meta = plan.meta[i]!
+    if (meta.kind === 'par') continue
+    const amount = meta.kind === 'rpm' ? 1 : meta.kind === 'tpm' ? priced.tokens : priced.nano
+    entries.push({ key: meta.key, amount, expiresAt: meta.expiresAt })
+  }
+  if (priced.nano > 0) {
+    const trackedUntil = ctx.spendTrackingTtlMs === null ? null : now + ctx.spendTrackingTtlMs
+    for (const key of args.tracked) {
+      // A budget without a window counts on the same all-time key already.
+      if (!entries.some((entry) => entry.key === key))
+        entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
+    }
+  }
+  const costText = formatNano(priced.nano)
+  const record = buildRecord(args, now, costText, ctx.projectName)
+  let result
+  try {
+    result = await ctx.store.commit({ callId, now, entries, dedupeUntil: now + ctx.dedupeTtlMs, record })
+  } catch (error) {
+    if (isInputError(error)) throw error
+    const storageError = asStorageError(error, ctx.store.name)
+    ctx.events.emit('store.error', { operation: 'commit', action: 'lost', error: storageError, callId })
+    throw storageError
+  }
+  const overshoot: Overshoot[] = []
+  const cost = nanoToUsd(priced.nano)
+  if (!result.duplicate) {
+    // `balances` follow `entries`, which skip the `par` metas.
+    for (let i = 0, j = 0; i < plan.meta.length; i++) {
+      const meta = plan.meta[i]!
+      if (meta.kind === 'par') continue
+      const balance = result.balances[j++]
+      if (balance === undefined || (meta.kind !== 'usd' && meta.kind !== 'model')) continue
+      checkCrossings(ctx, meta, balance.before, balance.after, callId, now, overshoot)
+      checkForecast(ctx, meta, balance, callId, now)
+    }
+    if (ctx.events.has('spend.recorded'))
+      ctx.events.emit('spend.recorded', { record, cost, estimated: priced.estimated })
+  }
+  return {
+    callId,
+    duplicate: result.duplicate,
+    cost,
+    exact: { cost: costText },
+    costNanoUsd: priced.nano,
+    estimated: priced.estimated,
+    status: priced.status,
+    overshoot,
+    record: result.duplicate ? null : record,
+  }
+}
+
+/** Releases a reservation's holds. */
+export async function writeRelease(ctx: ManagerContext, callId: string): Promise<void> {
+  try {
+    await ctx.store.release({ callId, now: ctx.clock.now() })
+  } catch (error) {
+    if (isInputError(error)) throw error
+    const storageError = asStorageError(error, ctx.store.name)
+    ctx.events.emit('store.error', { operation: 'release', action: 'lost', error: storageError, callId })
+    throw storageError
+  }
+}
+
+/** `manager.record()`: commits a call that was not reserved, on the budgets of its context at their current windows. */
+export async function recordCall(
+  ctx: ManagerContext,
+  context: CallContext,
+  usageOrCost: CommitInput,
+  options: ReserveOptions,
+): Promise<CommitOutcome> {
+  const resolved = resolveContext(context)
+  if (options.callId !== undefined) validateCallId(options.callId)
+  if (usageOrCost === undefined)
+    throw new InvalidInputError('usageOrCost', '`record` needs a USD number or `{ cost | usage, model }`')
+  const model =
+    typeof usageOrCost === 'object' && usageOrCost !== null && typeof usageOrCost.model === 'string'
+      ? usageOrCost.model
+      : undefined
+  if (resolved.context.model === undefined && model !== undefined) {
+    validateId('model', model)
+    resolved.context.model = model
+    const scope: Scope = { type: 'model', id: model }
+    resolved.scopes.push(scope)
+    resolved.keys.push(scopeKey(scope))
+  }
+  if (
+    typeof usageOrCost === 'object' &&
+    usageOrCost !== null &&
+    usageOrCost.cost === undefined &&
+    usageOrCost.usage === undefined &&
+    usageOrCost.status !== 'cache_hit'
+  ) {
+    throw new InvalidInputError(
+      'usageOrCost',
+      '`record` needs `cost` or `usage` (there is no estimate to fall back on)',
+    )
+  }
+  const priced = priceCommit(ctx.catalog, usageOrCost, {
+    nano: 0,
+    tokens: 0,
+    model: resolved.context.model,
+    provider: resolved.context.provider,
+  })
+  const now = ctx.clock.now()
+  let budgets = ctx.budgets.cached(resolved.keys, now)
+  if (budgets === undefined) {
+    try {
+      budgets = await ctx.budgets.budgetsFor(resolved.scopes, resolved.keys, now)
+    } catch (error) {
+      if (isInputError(error)) throw error
+      const storageError = asStorageError(error, ctx.store.name)
+      ctx.events.emit('store.error', { operation: 'getBudget', action: 'lost', error: storageError })
+      throw storageError
+    }
+  }
+  const plan = planCall(budgets, resolved.context, priced.nano, priced.tokens, now, ctx.holdTtlMs)
+  return writeCommit(ctx, {
+    callId: options.callId ?? ctx.nextCallId(),
+    context: resolved.context,
+    plan,
+    startedAt: now,
+    priced,
+    modelRequested: resolved.context.model,
+    estimateNano: null,
+    guarded: true,
+    tracked: trackedKeys(resolved.scopes),
+  })
+}

@@ -1,0 +1,101 @@
+/**
+ * What the manager keeps per budget once compiled: the policy a definition determines (shared by every budget with
+ * the same definition), the per-scope state (key prefix, current window, ledger keys built once per window) and the
+ * ledger entries of one call (the plan). Internal to the manager.
+ *
+ * @packageDocumentation
+ */
+import type { LedgerUnit } from '../../stores/ledger/keys.js'
+import type { ReserveEntry } from '../../stores/types.js'
+import type { OnExceeded } from '../definition.js'
+import type { BudgetWindow, WindowSpec } from '../windows.js'
+
+/** The window of a per-model limit or of the rate limits, per scope: its current instance and its ledger keys. */
+export interface CompiledWindow {
+  spec: WindowSpec | null
+  current: BudgetWindow | null
+  /** Key prefix of the scope (or per-model limit) this window belongs to. */
+  prefix: string
+  /** Ledger keys of `current`, built once per window rather than once per call. */
+  keys: Partial<Record<LedgerUnit, string>>
+}
+
+export interface ModelPolicy {
+  model: string
+  limitNano: number
+  spec: WindowSpec | null
+  /** Label for messages: `monthly`, `1h`, or `none`. */
+  label: string
+}
+
+/**
+ * What a definition alone determines (limits, window spec, rate limits, policy). Immutable, so every budget with
+ * the same definition shares one: 100,000 users on one plan keep one policy, not 100,000.
+ */
+export interface BudgetPolicy {
+  baseLimitNano: number | null
+  increases: readonly { amountNano: number; until: number }[]
+  spec: WindowSpec | null
+  /** Label for messages: `monthly`, `1h`, or `none`. */
+  label: string
+  softNano: number | null
+  thresholds: readonly number[]
+  models: ReadonlyMap<string, ModelPolicy>
+  rpm: number | null
+  tpm: number | null
+  parallel: number | null
+  onExceeded: OnExceeded
+}
+
+/**
+ * A budget compiled for one scope, as cached: the shared policy plus what is per scope (key prefix, revision,
+ * the current window and its ledger key). Kept small: the cache holds one per active scope.
+ */
+export interface CompiledBudget {
+  /** When the cache entry was loaded (manager clock). */
+  fetchedAt: number
+  scopeString: string
+  prefix: string
+  revision: number
+  isDefault: boolean
+  policy: BudgetPolicy
+  /** Current window of the budget (null: none yet, or a budget without a window). */
+  current: BudgetWindow | null
+  /** The `usd` ledger key of `current`, built once per window; null until needed. */
+  usdKey: string | null
+  /** The `usd` entry of `current` (same for every call in the window and at the same limit); null until needed. */
+  usdMeta: EntryMeta | null
+  /** Windows of per-model limits (by model) and rate limits (by `''`), for budgets that have them. */
+  windows: Map<string, CompiledWindow> | null
+}
+
+/** A cached "no budget for this scope" (it has no policy). */
+export interface AbsentBudget {
+  fetchedAt: number
+  policy?: undefined
+}
+
+export type CachedBudget = CompiledBudget | AbsentBudget
+
+export type EntryKind = 'usd' | 'model' | 'rpm' | 'tpm' | 'par'
+
+/** What the manager knows of one ledger entry of a plan: whose limit it is, in which window. */
+export interface EntryMeta {
+  budget: CompiledBudget
+  kind: EntryKind
+  model?: ModelPolicy
+  window: BudgetWindow | null
+  windowLabel: string
+  /** Limit used for admission (null: tracked only). */
+  limit: number | null
+  /** The budget's limit even when not enforced (warn). */
+  softLimit: number | null
+  key: string
+  expiresAt: number | null
+}
+
+/** The ledger entries of one call, and what each one is. */
+export interface Plan {
+  entries: ReserveEntry[]
+  meta: EntryMeta[]
+}
