@@ -32,6 +32,9 @@ describe('internal names stay out of the published declarations', () => {
     'admitCall',
     'accumulatingTracker',
     'meterIterable',
+    'cohereAdapter',
+    'mapRefusals',
+    'BudgetHttpClient',
     'FileStoreFaults',
   ]
   it('no built .d.ts mentions them', () => {
