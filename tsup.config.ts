@@ -15,6 +15,8 @@ export const entries: Record<string, string> = {
   'server/fetch': 'src/server/fetch.ts',
   openai: 'src/integrations/openai.ts',
   anthropic: 'src/integrations/anthropic.ts',
+  google: 'src/integrations/google.ts',
+  bedrock: 'src/integrations/bedrock.ts',
   mistral: 'src/integrations/mistral.ts',
   cohere: 'src/integrations/cohere.ts',
   groq: 'src/integrations/groq.ts',

@@ -12,10 +12,11 @@ import { recordHit, throughCache } from '../budget/cached-call.js'
 import type { EstimateRequest } from '../budget/pricing.js'
 import { type CachedResponse, defaultCacheKey } from '../budget/response-cache.js'
 import type { CallContext } from '../budget/scopes.js'
-import { type CallExit, type OutputSeen, Settlement } from '../budget/settlement.js'
+import { type OutputSeen, Settlement } from '../budget/settlement.js'
 import { InvalidInputError, isBudgetError } from '../errors.js'
 import { admitCall, captureBody } from './admission.js'
-import { meterResponse, type Outcome } from './metered-response.js'
+import { meterResponse } from './metered-response.js'
+import { type Admitted, settleTracked } from './wire-admission.js'
 import { checkedOptions, resolveContext, resolveEstimate, type BudgetIntegrationOptions } from './options.js'
 import type { SseEvent } from './sse.js'
 
@@ -88,6 +89,8 @@ export interface WireCall {
   estimate(model: string): EstimateRequest
   /** Body to send, for the given model (fallbacks rewrite the model). */
   body(model: string): BodyInit | null | undefined
+  /** For APIs that name the model in the URL (Gemini): the request's URL rewritten for another model. */
+  url?(model: string, url: string): string
   /** Usage tracker for the response. */
   tracker(): UsageTracker
   /** For calls whose response carries no usage (speech): usage from the request. */
@@ -171,18 +174,6 @@ function refusalId(error: unknown, depth: number): string | undefined {
   )
 }
 
-function isAbortLike(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError'
-}
-
-/** How a metered body's end reads for the settlement core. */
-function exitOf(outcome: Outcome): CallExit {
-  if (outcome.kind === 'end') return 'completed'
-  if (outcome.kind === 'cancel') return 'cancelled'
-  if (outcome.kind === 'abort' || isAbortLike(outcome.error)) return 'aborted'
-  return 'failed'
-}
-
 /**
  * Build the budgeted `fetch` for an SDK client. Each HTTP attempt the SDK makes is admitted on its own
  * (reserve), then: a network error or a 4xx/5xx response releases the hold; a successful response is
@@ -239,7 +230,7 @@ export function createBudgetFetch(
       return refuse(error)
     }
     type Fill = ((entry: CachedResponse | null) => Promise<void>) | undefined
-    const send = (fill: Fill) => sendCall(input, init, call, request, headers, context, refuse, fill)
+    const send = (fill: Fill) => sendCall(input, url, init, call, request, headers, context, refuse, fill)
     if (cache === undefined || key === undefined) return send(undefined)
     const onError = (error: unknown) => options.onRecordError?.(error, { callId: 'cache', model: call.model })
     return throughCache(
@@ -265,6 +256,7 @@ export function createBudgetFetch(
   /** Admits, sends, meters and settles one call; `fill` keeps a completed response in the cache. */
   async function sendCall(
     input: string | URL | Request,
+    url: string,
     init: RequestInit | undefined,
     call: WireCall,
     request: WireRequest,
@@ -295,11 +287,13 @@ export function createBudgetFetch(
 
     const metadata: Record<string, string | number | boolean | null> = { endpoint: call.endpoint }
     if (model !== call.model) metadata['requestedModel'] = call.model
+    const admitted: Admitted = { settlement, model, provider, metadata }
     const signal = init?.signal ?? (input instanceof Request ? input.signal : null)
     let response: Response
     try {
       const body = call.body(model)
-      response = await baseFetch(input, { ...init, headers, ...(body !== undefined ? { body } : {}) })
+      const target = model !== call.model && call.url !== undefined ? call.url(model, url) : input
+      response = await baseFetch(target, { ...init, headers, ...(body !== undefined ? { body } : {}) })
     } catch (error) {
       // No response: nothing was billed that we can know of (connection refused, DNS, aborted before headers).
       await settlement.release()
@@ -326,22 +320,7 @@ export function createBudgetFetch(
       {
         onEvent: (event) => tracker.onEvent(event),
         onText: (text) => tracker.onText(text),
-        finish: async (outcome) => {
-          const final = tracker.final()
-          const partial = tracker.partial()
-          const served = final?.model ?? partial.model ?? model
-          const complete = outcome.kind !== 'error' && tracker.done?.() === true
-          await settlement.end({
-            exit: complete ? 'completed' : exitOf(outcome),
-            usage: final?.usage,
-            partialUsage: partial.usage,
-            model: served,
-            provider,
-            request: call.estimate(served),
-            output: partial.output,
-            metadata,
-          })
-        },
+        finish: (outcome) => settleTracked(admitted, call, tracker, outcome),
       },
       sse ? 'sse' : 'text',
       signal,

@@ -4,7 +4,9 @@
  * - the outcome: a spend record with the expected `status` and `estimated` and a cost above $0, or a typed error;
  * - exactly one `spend.recorded` event for a call that reached the provider, none for one that did not;
  * - every hold back to 0.
- * Exits that only a stream has (`break`, abort mid-way) are not cells of the non-streamed paths.
+ * Exits that only a stream has (`break`, abort mid-way, the server cutting it) are not cells of the non-streamed paths;
+ * `retry` (a 500, retried by the SDK: two attempts, each reserved, one charge) is a cell of the paths whose SDK retries
+ * per attempt under the budget.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
@@ -16,20 +18,40 @@ import { startCohereServer } from '../integrations/servers/cohere.js'
 import { startGroqServer } from '../integrations/servers/groq.js'
 import { startOpenRouterServer } from '../integrations/servers/openrouter.js'
 import type { Behavior } from '../integrations/servers/base.js'
+import { startBedrockServer } from '../integrations/servers/bedrock.js'
+import { startGoogleServer } from '../integrations/servers/google.js'
 import { startOpenAIServer } from '../integrations/servers/openai.js'
 import { PATHS, type Ending, type Path, type Servers } from './paths.js'
 
 /** The ways a call can end. */
-const EXITS = ['usage present', 'usage absent', 'break', 'abort', 'server error', 'refusal', 'fallback'] as const
+const EXITS = [
+  'usage present',
+  'usage absent',
+  'break',
+  'abort',
+  'stream cut',
+  'retry',
+  'server error',
+  'refusal',
+  'fallback',
+] as const
 type Exit = (typeof EXITS)[number]
 
-const STREAM_ONLY: ReadonlySet<Exit> = new Set(['break', 'abort'])
+const STREAM_ONLY: ReadonlySet<Exit> = new Set(['break', 'abort', 'stream cut'])
+
+/** Whether a cell applies: stream-only exits on streamed paths, `retry` on paths whose SDK retries per attempt. */
+function applies(path: Path, exit: Exit): boolean {
+  if (STREAM_ONLY.has(exit) && !path.streamed) return false
+  return exit !== 'retry' || path.retriesPerAttempt === true
+}
 
 let servers: Servers
 beforeAll(async () => {
   servers = {
     openai: await startOpenAIServer(),
     anthropic: await startAnthropicServer(),
+    google: await startGoogleServer(),
+    bedrock: await startBedrockServer(),
     mistral: await startMistralServer(),
     cohere: await startCohereServer(),
     groq: await startGroqServer(),
@@ -72,6 +94,8 @@ function behavior(exit: Exit): Behavior {
     case 'break':
     case 'abort':
       return { chunks: 6, chunkDelayMs: 15 }
+    case 'stream cut':
+      return { chunks: 6, cutAfterChunks: 2 }
     case 'server error':
       return { status: 500 }
     default:
@@ -90,9 +114,12 @@ async function check(path: Path, exit: Exit): Promise<void> {
   const { manager: budgets, events } = await manager(path, exit)
   const server = servers[path.provider]
   server.defaultBehavior = behavior(exit)
+  // One failed attempt first; the SDK retries it (a second reservation) and the retry succeeds.
+  if (exit === 'retry') server.enqueue({ status: 500, retryAfter: '0.01' })
+  const reserves = vi.spyOn(budgets, 'reserve')
   let error: unknown
   try {
-    await path.run(budgets, servers, ending(exit))
+    await path.run(budgets, servers, ending(exit), exit === 'retry' ? 1 : 0)
   } catch (caught) {
     error = caught
   }
@@ -126,6 +153,16 @@ async function check(path: Path, exit: Exit): Promise<void> {
       else expect([record?.['status'], events[0]!.estimated]).toEqual(['aborted', true])
       expect(events[0]!.cost).toBeGreaterThan(0)
       break
+    case 'stream cut':
+      // The server dropped the connection before the usage: charged once, at an estimate, flagged.
+      expect(events[0]!.estimated).toBe(true)
+      expect(events[0]!.cost).toBeGreaterThan(0)
+      break
+    case 'retry':
+      expect(error).toBeUndefined()
+      expect([server.requests.length, reserves.mock.calls.length]).toEqual([2, 2])
+      expect([record?.['status'], events[0]?.estimated]).toEqual(['success', false])
+      break
     case 'server error':
       expect(error).toBeDefined()
       expect(isBudgetError(error)).toBe(false)
@@ -142,7 +179,11 @@ async function check(path: Path, exit: Exit): Promise<void> {
       }
       expect(error).toBeUndefined()
       // The model called is the model charged, and the budget that refused the requested model holds.
-      const called = (server.requests.at(-1)?.body as { model?: unknown } | undefined)?.model
+      const last = server.requests.at(-1)
+      const called =
+        last !== undefined && path.calledModel
+          ? path.calledModel(last)
+          : (last?.body as { model?: unknown } | undefined)?.model
       expect(called).toBe(path.fallback)
       expect(String(record?.['modelServed'])).toContain(path.fallback)
       expect((await budgets.getStatus('user:alice')).spend).toBeLessThanOrEqual(path.fallbackLimit)
@@ -153,14 +194,13 @@ async function check(path: Path, exit: Exit): Promise<void> {
 }
 
 describe.each(PATHS.map((path) => [path.name, path] as const))('%s', (_name, path) => {
-  for (const exit of EXITS) {
-    if (STREAM_ONLY.has(exit) && !path.streamed) continue
-    it(exit, () => check(path, exit))
-  }
+  for (const exit of EXITS) if (applies(path, exit)) it(exit, () => check(path, exit))
 })
 
 it('the matrix covers every path through every exit that applies to it', () => {
-  const cells = PATHS.reduce((n, path) => n + EXITS.filter((exit) => path.streamed || !STREAM_ONLY.has(exit)).length, 0)
+  const cells = PATHS.reduce((n, path) => n + EXITS.filter((exit) => applies(path, exit)).length, 0)
   const streamed = PATHS.filter((path) => path.streamed).length
-  expect(cells).toBe(streamed * EXITS.length + (PATHS.length - streamed) * (EXITS.length - STREAM_ONLY.size))
+  const retrying = PATHS.filter((path) => path.retriesPerAttempt === true).length
+  const general = EXITS.length - STREAM_ONLY.size - 1
+  expect(cells).toBe(streamed * STREAM_ONLY.size + PATHS.length * general + retrying)
 })

@@ -13,6 +13,14 @@ import { Mistral } from '@mistralai/mistralai'
 import { CohereClientV2 } from 'cohere-ai'
 import Groq from 'groq-sdk'
 import OpenAI from 'openai'
+import { GoogleGenAI } from '@google/genai'
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+  InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand,
+} from '@aws-sdk/client-bedrock-runtime'
 import type { BudgetManager } from '../../src/budget/manager.js'
 import { withBudget } from '../../src/budget/with-budget.js'
 import { budgetMiddleware } from '../../src/integrations/ai-sdk.js'
@@ -22,7 +30,9 @@ import { withCohereBudget } from '../../src/integrations/cohere.js'
 import { withGroqBudget } from '../../src/integrations/groq.js'
 import { BudgetCallbackHandler } from '../../src/integrations/langchain.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'
-import type { WireServer } from '../integrations/servers/base.js'
+import { withGoogleBudget } from '../../src/integrations/google.js'
+import { withBedrockBudget } from '../../src/integrations/bedrock.js'
+import type { RecordedRequest, WireServer } from '../integrations/servers/base.js'
 
 /** How the caller ends the call. */
 export type Ending = 'read' | 'break' | 'abort'
@@ -31,6 +41,8 @@ export type Ending = 'read' | 'break' | 'abort'
 export interface Servers {
   openai: WireServer
   anthropic: WireServer
+  google: WireServer
+  bedrock: WireServer
   mistral: WireServer
   cohere: WireServer
   groq: WireServer
@@ -43,30 +55,34 @@ export interface Path {
   /** True for streamed paths (the only ones a caller can `break` out of or abort mid-way). */
   streamed: boolean
   provider: keyof Servers
+  /** The model a request asked for, where it is not the body's `model` (default: the body's). */
+  calledModel?(request: RecordedRequest): unknown
   /** The model requested, and the cheaper fallback a budget may admit instead. */
   model: string
   fallback: string
   /** A limit between the fallback's worst case and the requested model's (max 1000 output tokens). */
   fallbackLimit: number
+  /** True when the path's SDK retries a failed attempt itself and each attempt is admitted on its own. */
+  retriesPerAttempt?: true
   /**
    * True when the SDK validates responses and throws on a body without usage (Mistral's): the call is still recorded,
    * estimated, and the caller gets the SDK's error.
    */
   requiresUsage?: boolean
-  /** Makes one call for `user: alice` and ends it as told. Throws what the call throws. */
-  run(manager: BudgetManager, servers: Servers, ending: Ending): Promise<void>
+  /** Makes one call for `user: alice` and ends it as told, with `retries` SDK retries. Throws what the call throws. */
+  run(manager: BudgetManager, servers: Servers, ending: Ending, retries?: number): Promise<void>
 }
 
 const PROMPT = 'What is the capital of France?'
 const OPENAI = { model: 'gpt-4o', fallback: 'gpt-4o-mini', fallbackLimit: 0.005 }
 const ANTHROPIC = { model: 'claude-sonnet-4-5', fallback: 'claude-haiku-4-5', fallbackLimit: 0.01 }
 
-function openaiSdk(servers: Servers): OpenAI {
-  return new OpenAI({ apiKey: 'sk-test', baseURL: `${servers.openai.url}/v1`, maxRetries: 0 })
+function openaiSdk(servers: Servers, maxRetries = 0): OpenAI {
+  return new OpenAI({ apiKey: 'sk-test', baseURL: `${servers.openai.url}/v1`, maxRetries })
 }
 
-function anthropicSdk(servers: Servers): Anthropic {
-  return new Anthropic({ apiKey: 'sk-ant-test', baseURL: servers.anthropic.url, maxRetries: 0 })
+function anthropicSdk(servers: Servers, maxRetries = 0): Anthropic {
+  return new Anthropic({ apiKey: 'sk-ant-test', baseURL: servers.anthropic.url, maxRetries })
 }
 
 /** Reads a stream to its end, or stops after its first piece by `break` or by aborting `controller`. */
@@ -130,8 +146,9 @@ const openaiChat: Path = {
   streamed: false,
   provider: 'openai',
   ...OPENAI,
-  async run(manager, servers) {
-    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const openai = withOpenAIBudget(openaiSdk(servers, retries), { manager, context: { user: 'alice' } })
     await openai.chat.completions.create({
       model: OPENAI.model,
       messages: [{ role: 'user', content: PROMPT }],
@@ -145,8 +162,9 @@ const openaiChatStream: Path = {
   streamed: true,
   provider: 'openai',
   ...OPENAI,
-  async run(manager, servers, ending) {
-    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const openai = withOpenAIBudget(openaiSdk(servers, retries), { manager, context: { user: 'alice' } })
     const controller = new AbortController()
     const stream = await openai.chat.completions.create(
       { model: OPENAI.model, messages: [{ role: 'user', content: PROMPT }], max_tokens: 1000, stream: true },
@@ -161,8 +179,9 @@ const openaiResponses: Path = {
   streamed: false,
   provider: 'openai',
   ...OPENAI,
-  async run(manager, servers) {
-    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const openai = withOpenAIBudget(openaiSdk(servers, retries), { manager, context: { user: 'alice' } })
     await openai.responses.create({ model: OPENAI.model, input: PROMPT, max_output_tokens: 1000 })
   },
 }
@@ -172,8 +191,9 @@ const openaiResponsesStream: Path = {
   streamed: true,
   provider: 'openai',
   ...OPENAI,
-  async run(manager, servers, ending) {
-    const openai = withOpenAIBudget(openaiSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const openai = withOpenAIBudget(openaiSdk(servers, retries), { manager, context: { user: 'alice' } })
     const controller = new AbortController()
     const stream = await openai.responses.create(
       { model: OPENAI.model, input: PROMPT, max_output_tokens: 1000, stream: true },
@@ -188,8 +208,9 @@ const anthropicMessages: Path = {
   streamed: false,
   provider: 'anthropic',
   ...ANTHROPIC,
-  async run(manager, servers) {
-    const anthropic = withAnthropicBudget(anthropicSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const anthropic = withAnthropicBudget(anthropicSdk(servers, retries), { manager, context: { user: 'alice' } })
     await anthropic.messages.create({
       model: ANTHROPIC.model,
       max_tokens: 1000,
@@ -203,8 +224,9 @@ const anthropicStream: Path = {
   streamed: true,
   provider: 'anthropic',
   ...ANTHROPIC,
-  async run(manager, servers, ending) {
-    const anthropic = withAnthropicBudget(anthropicSdk(servers), { manager, context: { user: 'alice' } })
+  retriesPerAttempt: true,
+  async run(manager, servers, ending, retries) {
+    const anthropic = withAnthropicBudget(anthropicSdk(servers, retries), { manager, context: { user: 'alice' } })
     const controller = new AbortController()
     const stream = await anthropic.messages.create(
       { model: ANTHROPIC.model, max_tokens: 1000, messages: [{ role: 'user', content: PROMPT }], stream: true },
@@ -305,6 +327,89 @@ function langchainStream(provider: 'openai' | 'anthropic'): Path {
       const { model, handler } = langchainModel(manager, servers, provider)
       const controller = new AbortController()
       await consume(await handler.stream(model, PROMPT, { signal: controller.signal }), ending, controller)
+    },
+  }
+}
+
+const GOOGLE = { model: 'gemini-2.5-pro', fallback: 'gemini-2.5-flash', fallbackLimit: 0.005 }
+const BEDROCK = {
+  model: 'us.anthropic.claude-sonnet-4-20250514-v1:0',
+  fallback: 'us.anthropic.claude-3-5-haiku-20241022-v1:0',
+  fallbackLimit: 0.01,
+}
+const pathModel = (pattern: RegExp) => (request: RecordedRequest) =>
+  decodeURIComponent(pattern.exec(request.path)?.[1] ?? '')
+
+function googleSdk(manager: BudgetManager, servers: Servers, retries = 0): GoogleGenAI {
+  const retryOptions = retries > 0 ? { retryOptions: { attempts: retries + 1, initialDelay: 0.01 } } : {}
+  const ai = new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: servers.google.url, ...retryOptions } })
+  return withGoogleBudget(ai, { manager, context: { user: 'alice' } })
+}
+
+function google(name: string, kind: 'generate' | 'stream' | 'chat stream'): Path {
+  return {
+    name: `Google ${name}`,
+    streamed: kind !== 'generate',
+    provider: 'google',
+    retriesPerAttempt: true,
+    calledModel: pathModel(/models\/([^/:]+):/),
+    ...GOOGLE,
+    async run(manager, servers, ending, retries) {
+      const ai = googleSdk(manager, servers, retries)
+      const controller = new AbortController()
+      const config = { maxOutputTokens: 1000, abortSignal: controller.signal }
+      if (kind === 'generate') {
+        await ai.models.generateContent({ model: GOOGLE.model, contents: PROMPT, config })
+        return
+      }
+      const stream =
+        kind === 'stream'
+          ? await ai.models.generateContentStream({ model: GOOGLE.model, contents: PROMPT, config })
+          : await ai.chats.create({ model: GOOGLE.model, config }).sendMessageStream({ message: PROMPT })
+      await consume(stream, ending, controller)
+    },
+  }
+}
+
+function bedrockSdk(manager: BudgetManager, servers: Servers, retries = 0): BedrockRuntimeClient {
+  const client = new BedrockRuntimeClient({
+    region: 'us-east-1',
+    endpoint: servers.bedrock.url,
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
+    maxAttempts: 1 + retries,
+  })
+  return withBedrockBudget(client, { manager, context: { user: 'alice' } })
+}
+
+function bedrock(name: string, kind: 'converse' | 'converse stream' | 'invoke' | 'invoke stream'): Path {
+  return {
+    name: `Bedrock ${name}`,
+    streamed: kind.endsWith('stream'),
+    provider: 'bedrock',
+    retriesPerAttempt: true,
+    calledModel: pathModel(/\/model\/([^/]+)\//),
+    ...BEDROCK,
+    async run(manager, servers, ending, retries) {
+      const client = bedrockSdk(manager, servers, retries)
+      const controller = new AbortController()
+      const options = { abortSignal: controller.signal }
+      const modelId = BEDROCK.model
+      const messages = [{ role: 'user' as const, content: [{ text: PROMPT }] }]
+      const inferenceConfig = { maxTokens: 1000 }
+      const body = JSON.stringify({
+        anthropic_version: 'bedrock-2023-05-31',
+        max_tokens: 1000,
+        messages: [{ role: 'user', content: PROMPT }],
+      })
+      if (kind === 'converse') await client.send(new ConverseCommand({ modelId, messages, inferenceConfig }), options)
+      else if (kind === 'invoke') await client.send(new InvokeModelCommand({ modelId, body }), options)
+      else if (kind === 'converse stream') {
+        const output = await client.send(new ConverseStreamCommand({ modelId, messages, inferenceConfig }), options)
+        await consume(output.stream!, ending, controller)
+      } else {
+        const output = await client.send(new InvokeModelWithResponseStreamCommand({ modelId, body }), options)
+        await consume(output.body!, ending, controller)
+      }
     },
   }
 }
@@ -518,6 +623,13 @@ export const PATHS: readonly Path[] = [
   langchainStream('openai'),
   langchainInvoke('anthropic'),
   langchainStream('anthropic'),
+  google('generateContent', 'generate'),
+  google('generateContentStream', 'stream'),
+  google('chat stream', 'chat stream'),
+  bedrock('Converse', 'converse'),
+  bedrock('ConverseStream', 'converse stream'),
+  bedrock('InvokeModel', 'invoke'),
+  bedrock('InvokeModelWithResponseStream', 'invoke stream'),
   mistralChat,
   mistralStream,
   cohereChat,

@@ -82,7 +82,7 @@ async function converse(b: Behavior, res: ServerResponse, stream: boolean): Prom
     sendJson(res, 200, {
       output: { message: { role: 'assistant', content: [{ text: texts.join('') }] } },
       stopReason: 'end_turn',
-      usage: converseUsage(usage),
+      ...(b.noUsage ? {} : { usage: converseUsage(usage) }),
       metrics: { latencyMs: 120 },
     })
     return
@@ -100,7 +100,58 @@ async function converse(b: Behavior, res: ServerResponse, stream: boolean): Prom
   }
   res.write(eventStreamMessage('contentBlockStop', { contentBlockIndex: 0 }))
   res.write(eventStreamMessage('messageStop', { stopReason: 'end_turn' }))
-  res.write(eventStreamMessage('metadata', { usage: converseUsage(usage), metrics: { latencyMs: 120 } }))
+  if (!b.noUsage)
+    res.write(eventStreamMessage('metadata', { usage: converseUsage(usage), metrics: { latencyMs: 120 } }))
+  res.end()
+}
+
+/**
+ * InvokeModel for Meta Llama models: the Llama body (`generation`, `prompt_token_count`, `generation_token_count`),
+ * token counts in the `x-amzn-bedrock-*-token-count` headers, and the stream's last chunk carrying
+ * `amazon-bedrock-invocationMetrics`. Llama has no prompt cache: counts are the plain input and output.
+ */
+async function invokeLlama(b: Behavior, res: ServerResponse, stream: boolean): Promise<void> {
+  const usage = b.usage ?? DEFAULT_USAGE
+  const texts = pieces(b.chunks ?? 3, b.text)
+  if (!stream) {
+    sendJson(
+      res,
+      200,
+      { generation: texts.join(''), prompt_token_count: null, generation_token_count: null, stop_reason: 'stop' },
+      b.noUsage
+        ? {}
+        : {
+            'x-amzn-bedrock-input-token-count': String(usage.input),
+            'x-amzn-bedrock-output-token-count': String(usage.output),
+          },
+    )
+    return
+  }
+  startEventStream(res)
+  for (const [i, text] of texts.entries()) {
+    if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
+      await sleep(30)
+      return cut(res)
+    }
+    const last = i === texts.length - 1
+    const event = {
+      generation: text,
+      prompt_token_count: null,
+      generation_token_count: i + 1,
+      stop_reason: last ? 'stop' : null,
+      ...(last && !b.noUsage
+        ? {
+            'amazon-bedrock-invocationMetrics': {
+              inputTokenCount: usage.input,
+              outputTokenCount: usage.output,
+              invocationLatency: 120,
+              firstByteLatency: 40,
+            },
+          }
+        : {}),
+    }
+    res.write(eventStreamMessage('chunk', { bytes: Buffer.from(JSON.stringify(event)).toString('base64') }))
+  }
   res.end()
 }
 
@@ -108,13 +159,16 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
   const usage = b.usage ?? DEFAULT_USAGE
   const texts = pieces(b.chunks ?? 3, b.text)
   const model = modelOf(req.path)
+  if (/(^|\.)meta\.llama/.test(model)) return invokeLlama(b, res, stream)
   const wire = anthropicUsage(usage)
   const id = `msg_bdrk_${Math.random().toString(36).slice(2)}`
   if (!stream) {
-    const headers = {
-      'x-amzn-bedrock-input-token-count': String(usage.input),
-      'x-amzn-bedrock-output-token-count': String(usage.output),
-    }
+    const headers: Record<string, string> = b.noUsage
+      ? {}
+      : {
+          'x-amzn-bedrock-input-token-count': String(usage.input),
+          'x-amzn-bedrock-output-token-count': String(usage.output),
+        }
     sendJson(
       res,
       200,
@@ -126,7 +180,7 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
         content: [{ type: 'text', text: texts.join('') }],
         stop_reason: 'end_turn',
         stop_sequence: null,
-        usage: wire,
+        ...(b.noUsage ? {} : { usage: wire }),
       },
       headers,
     )
@@ -144,7 +198,7 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
       model,
       content: [],
       stop_reason: null,
-      usage: { ...wire, output_tokens: 1 },
+      ...(b.noUsage ? {} : { usage: { ...wire, output_tokens: 1 } }),
     },
   })
   chunk({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
@@ -161,16 +215,20 @@ async function invoke(req: RecordedRequest, b: Behavior, res: ServerResponse, st
   chunk({
     type: 'message_delta',
     delta: { stop_reason: 'end_turn', stop_sequence: null },
-    usage: { output_tokens: usage.output },
+    ...(b.noUsage ? {} : { usage: { output_tokens: usage.output } }),
   })
   chunk({
     type: 'message_stop',
-    'amazon-bedrock-invocationMetrics': {
-      inputTokenCount: usage.input,
-      outputTokenCount: usage.output,
-      invocationLatency: 120,
-      firstByteLatency: 40,
-    },
+    ...(b.noUsage
+      ? {}
+      : {
+          'amazon-bedrock-invocationMetrics': {
+            inputTokenCount: usage.input,
+            outputTokenCount: usage.output,
+            invocationLatency: 120,
+            firstByteLatency: 40,
+          },
+        }),
   })
   res.end()
 }

@@ -51,7 +51,7 @@ async function generate(req: RecordedRequest, b: Behavior, res: ServerResponse, 
   if (!stream) {
     sendJson(res, 200, {
       candidates: [candidate(texts.join(''), true)],
-      usageMetadata: geminiUsage(usage),
+      ...(b.noUsage ? {} : { usageMetadata: geminiUsage(usage) }),
       modelVersion: model,
       responseId,
     })
@@ -68,7 +68,7 @@ async function generate(req: RecordedRequest, b: Behavior, res: ServerResponse, 
     const last = i === texts.length - 1
     writeSse(res, {
       candidates: [candidate(text, last)],
-      usageMetadata: geminiUsage(usage, last),
+      ...(b.noUsage ? {} : { usageMetadata: geminiUsage(usage, last) }),
       modelVersion: model,
       responseId,
     })
