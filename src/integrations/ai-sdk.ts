@@ -27,7 +27,7 @@ import {
   type BudgetIntegrationOptions,
 } from './options.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { BudgetManagerLike, CallContext } from './options.js'
 
 type CallOptions = Parameters<NonNullable<LanguageModelMiddleware['transformParams']>>[0]['params']
 type Model = Parameters<NonNullable<LanguageModelMiddleware['transformParams']>>[0]['model']
@@ -156,7 +156,7 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
     const defaults = defaultEstimate(model, params, provider)
     const estimate = await resolveEstimate(options.estimate, req, defaults)
     const reservation = await options.manager.reserve(context, estimate)
-    const settlement = new Settlement(reservation, options.onRecordError)
+    const settlement = new Settlement(reservation, options.onCommitError)
     // A budget's `onExceeded: { fallbackModel }` admitted another model than the one requested.
     const fallback =
       typeof estimate === 'object' && typeof reservation.model === 'string' && reservation.model !== estimate.model

@@ -194,7 +194,7 @@ export function createBudgetFetch(
       )
       // A budget's `onExceeded: { fallbackModel }` may have admitted a cheaper model instead: send that one.
       if (typeof reservation.model === 'string' && reservation.model.length > 0) model = reservation.model
-      settlement = new Settlement(reservation, options.onRecordError)
+      settlement = new Settlement(reservation, options.onCommitError)
     } catch (error) {
       const id = refusals.add(error)
       const message = error instanceof Error ? error.message : String(error)

@@ -1,5 +1,5 @@
 /**
- * The options every integration takes (`manager`, `context`, `estimate`, `onRecordError`), their validation, and
+ * The options every integration takes (`manager`, `context`, `estimate`, `onCommitError`), their validation, and
  * how they resolve for one request. The types are the core's: an integration budgets calls exactly as `withBudget`.
  *
  * @packageDocumentation
@@ -11,8 +11,7 @@ import type { CallContext } from '../budget/scopes.js'
 import type { SettlementErrorHandler } from '../budget/settlement.js'
 import { parseOptions } from '../internal/options.js'
 
-/** The call context: who a call counts against. The same type as `CallContext`. */
-export type BudgetCallContext = CallContext
+export type { CallContext } from '../budget/scopes.js'
 
 /**
  * The part of `BudgetManager` the integrations use: `reserve`. A structural type, so a `BudgetManager` from another
@@ -44,7 +43,7 @@ export interface BudgetIntegrationOptions<TRequest> {
    * Called when recording a call's cost fails after the call ran (for example the served model has no price).
    * The hold is then committed at its estimate, flagged `estimated: true`; it is never leaked.
    */
-  onRecordError?: SettlementErrorHandler | undefined
+  onCommitError?: SettlementErrorHandler | undefined
 }
 
 const isFunction = (value: unknown): boolean => typeof value === 'function'
@@ -74,7 +73,7 @@ export const INTEGRATION_OPTIONS = {
       },
     )
     .optional(),
-  onRecordError: z.custom<SettlementErrorHandler>(isFunction, { message: 'must be a function' }).optional(),
+  onCommitError: z.custom<SettlementErrorHandler>(isFunction, { message: 'must be a function' }).optional(),
 }
 
 /** Validates an integration's options: unknown keys refused with the closest known one, each value checked. */
