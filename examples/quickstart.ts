@@ -75,7 +75,7 @@ await ask('bob', 'gpt-4o', 'Write a long essay.') // bob's gpt-4o limit ($0.001)
 console.log(`the LLM was called ${client.calls} times`)
 
 // 4. Where the money went: status per scope and a report grouped by user and model, exact to the nano-dollar.
-for (const scope of ['team:search', 'user:alice', 'user:bob', 'endUser:customer-42']) {
+for (const scope of ['team:search', 'user:alice', 'user:bob', 'endUser:customer-42'] as const) {
   const status = await budgets.getStatus(scope)
   console.log(
     `${scope}: spent $${status.exact.spend} of $${status.exact.limit}, resets ${status.resetsAt?.toISOString() ?? 'never'}`,

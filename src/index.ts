@@ -11,6 +11,8 @@
 export * from './errors.js'
 export * from './cost/index.js'
 export * from './budget/index.js'
+// The types of a budget's `duration`; the window arithmetic itself is internal.
+export type { CalendarDuration, Duration, RollingDuration } from './budget/windows.js'
 export { budgetMetrics } from './budget/metrics.js'
 export type { BudgetMetrics, BudgetMetricsOptions } from './budget/metrics.js'
 export { memoryStore } from './stores/memory.js'

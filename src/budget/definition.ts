@@ -10,7 +10,7 @@ import { BudgetConfigError, isBudgetError } from '../errors.js'
 import type { JsonValue } from '../stores/types.js'
 import { MAX_NANO, MAX_USD, usdToNano } from './money.js'
 import { validateId } from './scopes.js'
-import { parseDuration, validateTimezone } from './windows.js'
+import { type Duration, parseDuration, validateTimezone } from './windows.js'
 
 /** What happens when a budget cannot admit a call. */
 export type OnExceeded = 'block' | 'warn' | { fallbackModel: string }
@@ -20,7 +20,7 @@ export interface ModelBudget {
   /** Hard limit in USD for this model inside the scope. */
   maxBudget: number
   /** Window of this limit; defaults to the budget's `duration`. */
-  duration?: string | undefined
+  duration?: Duration | undefined
 }
 
 /**
@@ -39,7 +39,7 @@ export interface BudgetDefinition {
   /** Fractions of `maxBudget` (e.g. `[0.5, 0.8, 1]`) that fire `threshold.crossed` once per window each. */
   alertThresholds?: readonly number[] | undefined
   /** `daily`, `weekly`, `monthly`, `yearly`, or rolling `<n><unit>` (`30s`, `1h`, `7d`, `1mo`). Omit for a lifetime budget. */
-  duration?: string | undefined
+  duration?: Duration | undefined
   /** IANA time zone of calendar windows. Default `UTC`. */
   timezone?: string | undefined
   /** First day of weekly windows, 0 = Sunday .. 6 = Saturday. Default 1 (Monday). */
@@ -159,7 +159,7 @@ function jsonValue(field: string, value: unknown, depth: number): JsonValue {
   throw new BudgetConfigError(field, `\`${field}\` must be JSON, got ${typeof value}`)
 }
 
-function checkDuration(field: string, duration: string): void {
+function checkDuration(field: string, duration: string): asserts duration is Duration {
   try {
     parseDuration(duration)
   } catch (error) {

@@ -14,6 +14,7 @@ import { post } from './alerts.js'
 import { claimOnce } from './forecast-alert.js'
 import type { BudgetManager } from './manager.js'
 import { aggregateSpend, type SpendGroupBy } from './records.js'
+import { parseScope } from './scopes.js'
 
 /** A digest's period: the previous whole UTC day, or the previous whole ISO week (Monday to Monday, UTC). */
 export type DigestPeriod = 'daily' | 'weekly'
@@ -75,7 +76,7 @@ export async function buildDigest(manager: BudgetManager, period: DigestPeriod, 
   for (const { scope } of await manager.store.listBudgets()) {
     let status
     try {
-      status = await manager.getStatus(scope)
+      status = await manager.getStatus(parseScope(scope))
     } catch (error) {
       if (isBudgetError(error) && error.code === 'INVALID_INPUT') continue
       throw error

@@ -22,7 +22,7 @@ export type {
 export { withBudget } from './with-budget.js'
 export type { BudgetedFunction, SettledResult, WithBudgetOptions } from './with-budget.js'
 export { SCOPE_TYPES, parseScope, scopeKey } from './scopes.js'
-export type { CallContext, Scope, ScopeInput, ScopeType } from './scopes.js'
+export type { CallContext, Scope, ScopeInput, ScopeString, ScopeType } from './scopes.js'
 export { validateDefinition } from './definition.js'
 export type { BudgetDefinition, BudgetIncrease, ModelBudget, OnExceeded } from './definition.js'
 export type { SpendGroup, SpendGroupBy, SpendQuery, SpendReport, SpendTotals } from './records.js'

@@ -7,6 +7,7 @@
 import type { PriceCatalog } from '../cost/catalog.js'
 import { InvalidInputError } from '../errors.js'
 import type { BudgetDefinition } from './definition.js'
+import type { Duration } from './windows.js'
 import type { BudgetManager } from './manager.js'
 import type { BudgetInfo, BudgetStatus, CommitOutcome } from './manager-types.js'
 import { nanoToUsd, usdToNano } from './money.js'
@@ -54,7 +55,7 @@ async function lastReset(manager: BudgetManager, scope: { type: 'user'; id: stri
 
 export function createBudget(
   manager: BudgetManager,
-  input: { user: string; totalBudget: number; duration?: string | undefined },
+  input: { user: string; totalBudget: number; duration?: Duration | undefined },
 ): Promise<BudgetInfo> {
   if (typeof input !== 'object' || input === null)
     throw new InvalidInputError('input', '`createBudget` takes `{ user, totalBudget, duration? }`')

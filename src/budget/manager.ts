@@ -16,6 +16,7 @@ import { type BudgetDefinition, validateDefinition } from './definition.js'
 import type { BudgetEventName, BudgetListener } from './events.js'
 import * as litellm from './litellm.js'
 import type { ProjectedCostInput, UpdateCostInput } from './litellm.js'
+import type { Duration } from './windows.js'
 import { MAX_NANO } from './money.js'
 import { providerBudgetDefinitions, type ProviderBudgetConfig } from './provider-budgets.js'
 import type { SpendQuery, SpendReport } from './records.js'
@@ -240,7 +241,7 @@ export class BudgetManager {
   // A `user` argument is `'erin'` or `'user:erin'`; another scope type (`'team:x'`) is refused.
 
   /** LiteLLM `create_budget`: a budget for a user (`duration`: `daily`, `weekly`, `monthly`, `yearly` or `<n><unit>`). */
-  createBudget(input: { user: string; totalBudget: number; duration?: string | undefined }): Promise<BudgetInfo> {
+  createBudget(input: { user: string; totalBudget: number; duration?: Duration | undefined }): Promise<BudgetInfo> {
     return litellm.createBudget(this, input)
   }
 

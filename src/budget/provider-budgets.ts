@@ -9,6 +9,7 @@ import { BudgetConfigError } from '../errors.js'
 import { describeValue } from '../internal/describe.js'
 import { closest } from '../internal/suggest.js'
 import type { BudgetDefinition } from './definition.js'
+import type { Duration } from './windows.js'
 
 /** One provider's budget, as LiteLLM writes it. */
 export interface LiteLLMProviderBudget {
@@ -74,7 +75,8 @@ export function providerBudgetDefinitions(
     }
     return {
       scope: `provider:${provider}` as const,
-      definition: { maxBudget: parsed.data.budget_limit, duration: parsed.data.time_period },
+      // `time_period` is a plain string in LiteLLM's config (often loaded from JSON); setBudget checks it like any duration.
+      definition: { maxBudget: parsed.data.budget_limit, duration: parsed.data.time_period as Duration },
     }
   })
 }

@@ -18,7 +18,7 @@ import {
 } from '../errors.js'
 import { describeValue } from '../internal/describe.js'
 import { closest } from '../internal/suggest.js'
-import type { CallContext } from './scopes.js'
+import type { CallContext, ScopeInput, ScopeString } from './scopes.js'
 
 /** One place a call can go: a model at a provider, e.g. an Azure deployment or a second provider of the same model. */
 export interface Deployment {
@@ -70,7 +70,7 @@ export interface RoutingHost<R> {
     options: { callId?: string | undefined },
   ): Promise<R>
   /** Fraction of budget left (0..1) over the scopes of a deployment; 1 when none has a budget. */
-  remainingFraction(scopes: string[]): Promise<number>
+  remainingFraction(scopes: ScopeString[]): Promise<number>
   random(): number
 }
 
@@ -170,7 +170,7 @@ async function orderCandidates<R>(
         deployments.map((d) =>
           host.remainingFraction([
             `deployment:${d.id}`,
-            ...(d.provider !== undefined ? [`provider:${d.provider}`] : []),
+            ...(d.provider !== undefined ? [`provider:${d.provider}` as const] : []),
           ]),
         ),
       )
@@ -250,7 +250,7 @@ export interface RoutedManager<R> {
     estimate: { model: string; provider?: string | undefined } & RoutingEstimate,
     options: { callId?: string | undefined },
   ): Promise<R>
-  getStatus(scope: string): Promise<{ limit: number | null; remaining: number | null }>
+  getStatus(scope: ScopeInput): Promise<{ limit: number | null; remaining: number | null }>
 }
 
 /** A {@link RoutingHost} over a manager: remaining fractions come from `getStatus` (budgets without a limit count as 1). */

@@ -10,6 +10,7 @@ import { isBudgetError } from '../errors.js'
 import { escapeLabel } from './counter-family.js'
 import type { BudgetManager } from './manager.js'
 import { type ScopePattern, matchesAny } from './scope-pattern.js'
+import { parseScope } from './scopes.js'
 
 /** One budget's gauges. Amounts are exact decimal USD strings. */
 export interface ScopeGauge {
@@ -45,7 +46,7 @@ export async function collectScopeGauges(
     while (next < scopes.length) {
       const scope = scopes[next++]!
       try {
-        const status = await manager.getStatus(scope)
+        const status = await manager.getStatus(parseScope(scope))
         gauges.push({
           scope,
           spend: status.exact.spend,

@@ -31,8 +31,15 @@ export interface Scope {
   id: string
 }
 
-/** A scope as accepted everywhere: `{ type, id }` or `'type:id'` (`'global'` alone for the global scope). */
-export type ScopeInput = Scope | { type: string; id: string } | string
+/**
+ * A scope in string form: `'global'`, or `'<type>:<id>'` with one of the scope types, e.g. `'team:search'`.
+ * A typo in the type (`'customer:42'`, `'users:7'`) is a compile error. For a string that arrives at run time
+ * (from a request or a database), check it with {@link parseScope}, which throws a typed error.
+ */
+export type ScopeString = 'global' | `${ScopeType}:${string}`
+
+/** A scope as accepted everywhere: `{ type, id }` or a {@link ScopeString} such as `'team:search'`. */
+export type ScopeInput = Scope | ScopeString
 
 /** Longest accepted id. */
 export const MAX_ID_LENGTH = 256
@@ -82,7 +89,7 @@ function checkType(field: string, type: unknown): ScopeType {
  *
  * @throws InvalidInputError for an unknown type or a bad id; nothing is changed.
  */
-export function parseScope(input: ScopeInput, field = 'scope'): Scope {
+export function parseScope(input: ScopeInput | string | { type: string; id: string }, field = 'scope'): Scope {
   if (typeof input === 'string') {
     if (input === 'global') return { type: 'global', id: 'global' }
     const colon = input.indexOf(':')
@@ -106,7 +113,7 @@ export function parseScope(input: ScopeInput, field = 'scope'): Scope {
 }
 
 /** The canonical `type:id` string of a scope. */
-export function scopeKey(scope: Scope): string {
+export function scopeKey(scope: Scope): ScopeString {
   return `${scope.type}:${scope.id}`
 }
 

@@ -18,6 +18,19 @@
 import { z } from 'zod'
 import { BudgetConfigError } from '../errors.js'
 
+/** A calendar duration: windows align to local midnight, the week start, the 1st of the month or 1 January. */
+export type CalendarDuration = 'daily' | 'weekly' | 'monthly' | 'yearly'
+
+/**
+ * A rolling duration in LiteLLM's grammar, `<n><unit>`: `30s`, `15m`, `1h`, `7d`, `2w`, `1mo`, `1y`. The type
+ * catches a wrong unit (`'1month'`, `'month'`) in the editor; the count (a whole number from 1 to 10,000) is
+ * checked at run time.
+ */
+export type RollingDuration = `${number}${'s' | 'm' | 'h' | 'd' | 'w' | 'mo' | 'y'}`
+
+/** A budget duration as written in a definition: {@link CalendarDuration} or {@link RollingDuration}. */
+export type Duration = CalendarDuration | RollingDuration
+
 /** A parsed duration. */
 export type WindowDuration =
   | { kind: 'calendar'; unit: 'daily' | 'weekly' | 'monthly' | 'yearly' }

@@ -15,6 +15,7 @@ import {
   type SpendQuery,
 } from '../budget/records.js'
 import type { BudgetDefinition } from '../budget/definition.js'
+import { parseScope } from '../budget/scopes.js'
 import { InvalidInputError } from '../errors.js'
 import type { BudgetStore } from '../stores/types.js'
 import { describeValue } from '../internal/describe.js'
@@ -76,7 +77,7 @@ function spendQuery(query: URLSearchParams): SpendQuery {
   if (from !== undefined) out.from = from
   if (to !== undefined) out.to = to
   const s = query.get('scope')
-  if (s !== null) out.scope = s.slice(0, 600)
+  if (s !== null) out.scope = parseScope(s.slice(0, 600))
   const model = query.get('model')
   if (model !== null) out.model = model.slice(0, 256)
   const tags = query.getAll('tag')
@@ -148,7 +149,7 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
           )
         try {
           const info = await new BudgetManager({ ...managerOptions, store: createOnly }).setBudget(
-            body.scope,
+            parseScope(body.scope),
             body.definition as BudgetDefinition,
             body.reason === undefined ? {} : { reason: body.reason },
           )
@@ -168,10 +169,10 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
         if (s === null || s === '')
           throw new InvalidInputError('scope', 'pass `?scope=type:id`, e.g. `/budget/info?scope=user:alice`')
         const manager = managerOf(context)
-        const budget = await manager.getBudget(s.slice(0, 600))
+        const budget = await manager.getBudget(parseScope(s.slice(0, 600)))
         let status = null
         try {
-          status = await manager.getStatus(s.slice(0, 600))
+          status = await manager.getStatus(parseScope(s.slice(0, 600)))
         } catch (error) {
           if (budget !== null) throw error
         }
@@ -192,7 +193,7 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
             'pass `definition` (the new budget) or `increase` ({ amount, until, reason })',
           )
         const manager = managerOf(context)
-        if ((await manager.getBudget(body.scope)) === null)
+        if ((await manager.getBudget(parseScope(body.scope))) === null)
           throw new HttpError(
             404,
             'NOT_FOUND',
@@ -203,13 +204,13 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
           body.definition === undefined
             ? null
             : await manager.setBudget(
-                body.scope,
+                parseScope(body.scope),
                 body.definition as BudgetDefinition,
                 body.reason === undefined ? {} : { reason: body.reason },
               )
         if (body.increase !== undefined) {
           const until = typeof body.increase.until === 'number' ? body.increase.until : Date.parse(body.increase.until)
-          info = await manager.increaseBudget(body.scope, {
+          info = await manager.increaseBudget(parseScope(body.scope), {
             amount: body.increase.amount,
             until,
             ...(body.increase.reason === undefined ? {} : { reason: body.increase.reason }),
@@ -225,7 +226,7 @@ export function createManagementRoutes(options: ManagementOptions, _store: Budge
       run: async (context) => {
         const body = parseBody(deleteSchema, context.body)
         const deleted = await managerOf(context).deleteBudget(
-          body.scope,
+          parseScope(body.scope),
           body.reason === undefined ? {} : { reason: body.reason },
         )
         if (!deleted) throw new HttpError(404, 'NOT_FOUND', `${describeValue(body.scope, 100)} has no budget`, 'scope')

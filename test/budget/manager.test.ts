@@ -3,7 +3,7 @@ import { BudgetManager, withBudget } from '../../src/budget/index.js'
 import { BudgetExceededError, RateLimitError, isBudgetExceededError } from '../../src/errors.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { fakeClock } from '../../src/testing/index.js'
-
+import type { CallContext, ScopeString } from '../../src/budget/scopes.js'
 const T0 = Date.UTC(2026, 10, 15, 12, 0, 0)
 
 function setup(options: ConstructorParameters<typeof BudgetManager>[0] = {}) {
@@ -66,9 +66,9 @@ describe('BudgetManager admission', () => {
     const results = await Promise.allSettled(Array.from({ length: 2000 }, (_, i) => fns[i % 4]!()))
     const admitted = results.filter((r) => r.status === 'fulfilled').length
     for (const r of results) if (r.status === 'rejected') expect(isBudgetExceededError(r.reason)).toBe(true)
-    const cents = async (scope: string) => Math.round((await manager.getStatus(scope)).spend * 100)
+    const cents = async (scope: ScopeString) => Math.round((await manager.getStatus(scope)).spend * 100)
     const [org, a, b, u1, u2, u3, k1] = await Promise.all(
-      ['org:acme', 'team:a', 'team:b', 'user:u1', 'user:u2', 'user:u3', 'key:k1'].map(cents),
+      (['org:acme', 'team:a', 'team:b', 'user:u1', 'user:u2', 'user:u3', 'key:k1'] as const).map(cents),
     )
     expect(org).toBeLessThanOrEqual(300)
     expect(a).toBeLessThanOrEqual(200)

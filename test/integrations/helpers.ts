@@ -1,4 +1,5 @@
 /** Shared test helpers: a real BudgetManager on a memory store, spend events, and expected costs. */
+import type { ScopeString } from '../../src/budget/scopes.js'
 import { BudgetManager } from '../../src/budget/manager.js'
 import { calculateCost } from '../../src/cost/index.js'
 import { memoryStore } from '../../src/stores/memory.js'
@@ -43,10 +44,10 @@ export function expectedNano(model: string, usage: unknown, provider?: string): 
 }
 
 /** Held USD on alice's budget (must drop back to 0: no leaked holds). */
-export async function reserved(manager: BudgetManager, scope = 'user:alice'): Promise<number> {
+export async function reserved(manager: BudgetManager, scope: ScopeString = 'user:alice'): Promise<number> {
   return (await manager.getStatus(scope)).reserved
 }
 
-export async function spend(manager: BudgetManager, scope = 'user:alice'): Promise<number> {
+export async function spend(manager: BudgetManager, scope: ScopeString = 'user:alice'): Promise<number> {
   return (await manager.getStatus(scope)).spend
 }

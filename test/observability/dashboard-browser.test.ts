@@ -68,7 +68,7 @@ describe('dashboard in headless chromium', () => {
     expect(await page.locator('#total-cost').textContent()).toBe(shown(report.exact.cost))
     expect(await page.locator('#total-calls').textContent()).toBe(String(report.calls))
 
-    for (const scope of ['team:search', 'team:ads', 'user:alice', 'global:global']) {
+    for (const scope of ['team:search', 'team:ads', 'user:alice', 'global:global'] as const) {
       const status = await fixture.a.getStatus(scope)
       const row = page.locator(`#budgets tr[data-scope="${scope}"]`)
       expect(await row.locator('.spend').textContent(), scope).toBe(shown(status.exact.spend))

@@ -392,13 +392,13 @@ async function scanManagerViews(label: string, manager: BudgetManager): Promise<
     'report (every groupBy)': JSON.stringify(report),
     'report CSV export': reportToCsv(report, groupBy),
     statuses: JSON.stringify(
-      await Promise.all(['user:alice', 'user:bob', 'team:control'].map((s) => manager.getStatus(s))),
+      await Promise.all((['user:alice', 'user:bob', 'team:control'] as const).map((s) => manager.getStatus(s))),
     ),
     budgets: JSON.stringify(
-      await Promise.all(['user:alice', 'user:bob', 'team:control'].map((s) => manager.getBudget(s))),
+      await Promise.all((['user:alice', 'user:bob', 'team:control'] as const).map((s) => manager.getBudget(s))),
     ),
     history: JSON.stringify(
-      await Promise.all(['user:alice', 'user:bob', 'team:control'].map((s) => manager.getHistory(s))),
+      await Promise.all((['user:alice', 'user:bob', 'team:control'] as const).map((s) => manager.getHistory(s))),
     ),
     users: JSON.stringify(await manager.getUsers()),
   }

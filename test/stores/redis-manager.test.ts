@@ -1,5 +1,6 @@
 // BudgetManager and withBudget on redisStore: several processes, skewed clocks around a daily boundary, and
 // Redis going down between calls.
+import type { ScopeString } from '../../src/budget/scopes.js'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -76,7 +77,7 @@ describe('BudgetManager on redisStore', () => {
     for (let i = 0; i < 4; i++) await manager.setBudget(`user:u${i}`, { maxBudget: 1.5, duration: 'daily' })
     const contexts = [0, 1, 2, 3].map((i) => ({ user: `u${i}`, team: i < 2 ? 'a' : 'b', org: 'acme' }))
     const admitted = await runWorkers(prefix, contexts)
-    const exact = async (scope: string) => (await manager.getStatus(scope)).exact.spend
+    const exact = async (scope: ScopeString) => (await manager.getStatus(scope)).exact.spend
     // team a admits at most 200 calls, team b at most 300 (its users' 150 each): 500 wanted, the org's 450 binds.
     expect(admitted.reduce((a, b) => a + b, 0)).toBe(450)
     expect(await exact('org:acme')).toBe('4.500000000')

@@ -18,7 +18,7 @@ import {
   recordsToJsonLines,
   reportToCsv,
 } from '../../budget/records.js'
-import { parseScope, scopeKey } from '../../budget/scopes.js'
+import { type ScopeString, parseScope, scopeKey } from '../../budget/scopes.js'
 import { InvalidInputError } from '../../errors.js'
 import type { BudgetStore, SpendRecord, StoredBudget } from '../../stores/types.js'
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
@@ -61,7 +61,7 @@ const MEMORY_IS_EMPTY =
 interface ReportOptions {
   from: number | undefined
   to: number | undefined
-  scope: string | undefined
+  scope: ScopeString | undefined
   model: string | undefined
   tags: string[] | undefined
   groupBy: SpendGroupBy[] | undefined
@@ -120,7 +120,7 @@ function parseOptions(argv: string[]): ReportOptions & { store: string } {
       groupBy.push(name)
     }
   }
-  let scope: string | undefined
+  let scope: ScopeString | undefined
   const scopeText = args.values.get('scope')
   if (scopeText !== undefined) {
     try {
@@ -197,7 +197,7 @@ async function budgetLines(store: BudgetStore, options: ReportOptions, now: () =
       const shown = scope === 'global:global' ? 'global' : scope
       const label = tenant === undefined ? shown : `${tenant}/${shown}`
       try {
-        lines.push({ scope: label, status: await manager.getStatus(scope), error: null })
+        lines.push({ scope: label, status: await manager.getStatus(parseScope(scope)), error: null })
       } catch (error) {
         if (!(error instanceof InvalidInputError)) throw error
         lines.push({ scope: label, status: null, error: error.message })

@@ -8,6 +8,7 @@
  */
 import type { BudgetManager } from '../../budget/manager.js'
 import { type SpendGroupBy, type SpendReport, aggregateSpend } from '../../budget/records.js'
+import { parseScope } from '../../budget/scopes.js'
 import { isBudgetError } from '../../errors.js'
 import type { JsonValue, SpendRecord } from '../../stores/types.js'
 
@@ -120,7 +121,7 @@ export async function dashboardData(manager: BudgetManager, days: number): Promi
   const budgets: DashboardBudget[] = []
   for (const { scope } of stored.slice(0, MAX_BUDGETS)) {
     try {
-      const status = await manager.getStatus(scope)
+      const status = await manager.getStatus(parseScope(scope))
       budgets.push({
         scope,
         spend: status.exact.spend,
