@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import type { Estimate, ReserveOptions, Reservation } from '../budget/manager.js'
+import { estimateOption } from '../budget/estimate-option.js'
 import type { EstimateRequest } from '../budget/pricing.js'
 import type { CallContext } from '../budget/scopes.js'
 import type { SettlementErrorHandler } from '../budget/settlement.js'
@@ -62,17 +63,7 @@ export const INTEGRATION_OPTIONS = {
       message: "must be a context object (e.g. { user: 'alice' }) or a function of the request",
     },
   ),
-  estimate: z
-    .custom(
-      (value) =>
-        isFunction(value) ||
-        (typeof value === 'object' && value !== null) ||
-        (typeof value === 'number' && Number.isFinite(value) && value >= 0),
-      {
-        message: 'must be a USD number >= 0, an estimate request or a function',
-      },
-    )
-    .optional(),
+  estimate: estimateOption(''),
   onCommitError: z.custom<SettlementErrorHandler>(isFunction, { message: 'must be a function' }).optional(),
 }
 
