@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { SpendRecord } from '../stores/types.js'
+import type { ScopeString } from './scopes.js'
 
 /** A scope in `type:id` form plus the window it was measured in. */
 export interface EventWindow {
@@ -18,7 +19,7 @@ export interface EventWindow {
 
 /** A call was refused (`action: 'block'`), or admitted over a `warn` budget (`action: 'warn'`). */
 export interface BudgetExceededEvent {
-  scope: string
+  scope: ScopeString
   /** Model of the per-model limit that refused, when one did. */
   model?: string
   action: 'block' | 'warn' | 'fallback'
@@ -36,7 +37,7 @@ export interface BudgetExceededEvent {
 
 /** A commit went above a limit (the money was spent; it is recorded in full). */
 export interface BudgetOvershotEvent {
-  scope: string
+  scope: ScopeString
   model?: string
   limit: number
   /** Spend after the commit, USD. */
@@ -49,7 +50,7 @@ export interface BudgetOvershotEvent {
 
 /** A threshold (soft budget or alert fraction) was crossed by this commit; fires once per scope and window. */
 export interface ThresholdCrossedEvent {
-  scope: string
+  scope: ScopeString
   /** `soft` for `softBudget`, `alert` for an `alertThresholds` fraction. */
   kind: 'soft' | 'alert'
   /** The fraction of `maxBudget` (alerts) or `null` (soft budget). */
@@ -71,7 +72,7 @@ export interface ThresholdCrossedEvent {
  * above its limit. Fires once per scope and window across instances (claimed through the store).
  */
 export interface ForecastExceededEvent {
-  scope: string
+  scope: ScopeString
   /** Projected spend at the end of the window, USD. */
   projectedSpend: number
   /** The limit, USD. */
@@ -103,7 +104,7 @@ export interface StoreErrorEvent {
 
 /** A budget was created, updated, increased, reset or deleted. */
 export interface BudgetChangedEvent {
-  scope: string
+  scope: ScopeString
   action: 'create' | 'update' | 'increase' | 'reset' | 'delete'
   reason: string | null
 }

@@ -7,7 +7,7 @@ import type { PriceCatalog } from '../cost/catalog.js'
 import type { BudgetStore, SpendRecord } from '../stores/types.js'
 import type { BudgetDefinition, BudgetIncrease } from './definition.js'
 import type { EstimateRequest } from './pricing.js'
-import type { CallContext, Scope, ScopeType } from './scopes.js'
+import type { CallContext, Scope, ScopeString, ScopeType } from './scopes.js'
 
 /** A clock: epoch milliseconds. */
 export interface Clock {
@@ -96,7 +96,7 @@ export type CallStatus = 'success' | 'failure' | 'aborted' | 'estimated' | 'cach
 
 /** A limit that a commit went above. */
 export interface Overshoot {
-  scope: string
+  scope: ScopeString
   model?: string
   /** Limit, USD. */
   limit: number

@@ -150,7 +150,7 @@ export interface ResolvedContext {
   /** Scopes the call counts against, `global` first, deduplicated. */
   scopes: Scope[]
   /** The scopes in `type:id` form, same order. */
-  keys: string[]
+  keys: ScopeString[]
 }
 
 const CONTEXT_FIELDS: ReadonlyArray<readonly [keyof CallContext, ScopeType]> = [
@@ -202,7 +202,7 @@ export function resolveContext(input: unknown, field = 'context'): ResolvedConte
   }
   const context: CallContext = {}
   const scopes: Scope[] = [GLOBAL]
-  const keys: string[] = ['global:global']
+  const keys: ScopeString[] = ['global:global']
   for (const [name, type] of CONTEXT_FIELDS) {
     const value = record[name]
     if (value === undefined) continue

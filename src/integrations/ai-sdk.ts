@@ -83,22 +83,34 @@ function defaultEstimate(model: Model, params: CallOptions, provider: string): E
   }
 }
 
-/** True when a V3 usage object reports token counts (a provider that sends no usage leaves every total undefined). */
+/**
+ * True when a V3 usage object reports token counts. A provider that got no usage leaves every total undefined, or
+ * (`@openrouter/ai-sdk-provider`) reports zeros without any raw usage: no call that was sent has zero input tokens.
+ */
 function hasUsage(usage: unknown): boolean {
   if (usage === null || typeof usage !== 'object') return false
-  const { inputTokens, outputTokens } = usage as { inputTokens?: unknown; outputTokens?: unknown }
+  const { inputTokens, outputTokens, raw } = usage as { inputTokens?: unknown; outputTokens?: unknown; raw?: unknown }
   const total = (count: unknown): unknown =>
     count !== null && typeof count === 'object' ? (count as { total?: unknown }).total : count
-  return typeof total(inputTokens) === 'number' || typeof total(outputTokens) === 'number'
+  const input = total(inputTokens)
+  const output = total(outputTokens)
+  if (input === 0 && (output === 0 || output === undefined) && (raw === undefined || raw === null)) return false
+  return typeof input === 'number' || typeof output === 'number'
 }
 
 /** Usage to commit from a V3 usage object (`undefined` when it reports none): Anthropic's raw usage keeps the 1h cache split and web searches. */
-function usageToCommit(usage: unknown, modelId: string | undefined, provider: string): unknown {
+function usageToCommit(
+  usage: unknown,
+  modelId: string | undefined,
+  provider: string,
+  providerMetadata?: unknown,
+): unknown {
   if (!hasUsage(usage)) return undefined
   const raw = (usage as { raw?: unknown } | undefined)?.raw
   if (provider === 'anthropic' && raw !== null && typeof raw === 'object')
     return { type: 'message', model: modelId, usage: raw }
-  return { usage, response: { modelId } }
+  // Provider metadata carries what a gateway reported beyond tokens (OpenRouter: `openrouter.usage.cost`).
+  return { usage, response: { modelId }, ...(providerMetadata !== undefined ? { providerMetadata } : {}) }
 }
 
 const SCOPE_FIELDS = ['user', 'team', 'org', 'key', 'endUser'] as const
@@ -208,7 +220,7 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
       const characters = textLength(result.content.map((part) => ('text' in part ? part.text : '')))
       await settlement.end({
         exit: 'completed',
-        usage: usageToCommit(result.usage, served, provider),
+        usage: usageToCommit(result.usage, served, provider, result.providerMetadata),
         model: served,
         provider,
         request: { ...defaults, model: served },
@@ -231,13 +243,14 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
       type Part = Awaited<ReturnType<typeof doStream>>['stream'] extends ReadableStream<infer P> ? P : never
       let served: string | undefined
       let finishUsage: unknown
+      let finishMetadata: unknown
       let characters = 0
       let chunks = 0
       const finish = (exit: CallExit): Promise<void> => {
         const servedModel = served ?? runModel.modelId
         return settlement.end({
           exit,
-          usage: usageToCommit(finishUsage, servedModel, provider),
+          usage: usageToCommit(finishUsage, servedModel, provider, finishMetadata),
           model: servedModel,
           provider,
           request: { ...defaults, model: servedModel },
@@ -266,9 +279,18 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
             controller.close()
             return
           }
-          const part = next.value as { type: string; modelId?: string; usage?: unknown; delta?: string }
+          const part = next.value as {
+            type: string
+            modelId?: string
+            usage?: unknown
+            delta?: string
+            providerMetadata?: unknown
+          }
           if (part.type === 'response-metadata' && typeof part.modelId === 'string') served = part.modelId
-          else if (part.type === 'finish') finishUsage = part.usage
+          else if (part.type === 'finish') {
+            finishUsage = part.usage
+            finishMetadata = part.providerMetadata
+          }
           else if (typeof part.delta === 'string') {
             characters += part.delta.length
             chunks++

@@ -66,6 +66,11 @@ export interface UsageTracker {
   final(): { usage: unknown; model?: string } | undefined
   /** What is known when the body ended without final usage: partial provider usage, served model, output seen. */
   partial(): { usage?: unknown; model?: string; output: OutputSeen }
+  /**
+   * True once the stream's terminal event went by (`data: [DONE]`, Cohere's `message-end`): the call is complete even
+   * when the SDK stops reading there and cancels the rest of the body.
+   */
+  done?(): boolean
 }
 
 /** One request the adapter recognised as billable. */
@@ -128,19 +133,39 @@ export class RefusalRegistry {
     return id
   }
 
-  /** The original error for an SDK error raised from a refusal response, or the error itself. */
+  /**
+   * The original error for an SDK error raised from a refusal response, or the error itself. SDKs keep the response's
+   * headers in different places (`headers`, `rawResponse.headers`, `response.headers`), some wrap it in `cause`.
+   */
   map(error: unknown): unknown {
-    const headers = (error as { headers?: unknown } | null)?.headers
-    let id: string | null | undefined
-    if (headers instanceof Headers) id = headers.get(REFUSAL_HEADER)
-    else if (headers !== null && typeof headers === 'object')
-      id = (headers as Record<string, string | undefined>)[REFUSAL_HEADER]
-    if (id === null || id === undefined) return error
+    const id = refusalId(error, 0)
+    if (id === undefined) return error
     const original = this.errors.get(id)
     if (original === undefined) return error
     this.errors.delete(id)
     return original
   }
+}
+
+function headerValue(headers: unknown): string | undefined {
+  if (headers instanceof Headers) return headers.get(REFUSAL_HEADER) ?? undefined
+  if (headers !== null && typeof headers === 'object') {
+    const value = (headers as Record<string, unknown>)[REFUSAL_HEADER]
+    return typeof value === 'string' ? value : undefined
+  }
+  return undefined
+}
+
+/** The refusal id carried by an SDK error (or an error it wraps), if any. */
+function refusalId(error: unknown, depth: number): string | undefined {
+  if (error === null || typeof error !== 'object' || depth > 3) return undefined
+  const e = error as { headers?: unknown; rawResponse?: { headers?: unknown }; response?: { headers?: unknown } }
+  return (
+    headerValue(e.headers) ??
+    headerValue(e.rawResponse?.headers) ??
+    headerValue(e.response?.headers) ??
+    refusalId((error as { cause?: unknown }).cause, depth + 1)
+  )
 }
 
 function isAbortLike(error: unknown): boolean {
@@ -175,7 +200,12 @@ export function createBudgetFetch(
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined))
     const headerContext = headers.get(CONTEXT_HEADER)
     headers.delete(CONTEXT_HEADER)
-    const call = adapter.describe(path, method, init?.body)
+    // SDKs that hand fetch a whole `Request` (Speakeasy-generated ones): the body is read from a clone.
+    const requestBody =
+      init?.body === undefined && input instanceof Request && input.body !== null && method === 'POST'
+        ? await input.clone().text()
+        : init?.body
+    const call = adapter.describe(path, method, requestBody)
     if (call === null) return baseFetch(input, { ...init, headers })
 
     let settlement: Settlement
@@ -207,7 +237,7 @@ export function createBudgetFetch(
 
     const metadata: Record<string, string | number | boolean | null> = { endpoint: call.endpoint }
     if (model !== call.model) metadata['requestedModel'] = call.model
-    const signal = init?.signal ?? null
+    const signal = init?.signal ?? (input instanceof Request ? input.signal : null)
     let response: Response
     try {
       const body = call.body(model)
@@ -239,8 +269,9 @@ export function createBudgetFetch(
           const final = tracker.final()
           const partial = tracker.partial()
           const served = final?.model ?? partial.model ?? model
+          const complete = outcome.kind !== 'error' && tracker.done?.() === true
           await settlement.end({
-            exit: exitOf(outcome),
+            exit: complete ? 'completed' : exitOf(outcome),
             usage: final?.usage,
             partialUsage: partial.usage,
             model: served,

@@ -59,3 +59,57 @@ export function budgetClient<T extends { withOptions(options: { fetch: FetchLike
   )
   return installRefusalMapping(client.withOptions({ fetch: budgetFetch }) as T, refusals)
 }
+
+/** A promise-like whose rejection is mapped; keeps every other member (e.g. `withRawResponse()`). */
+function mapThenable<T extends object>(thenable: T, refusals: RefusalRegistry): T {
+  let mapped: Promise<unknown> | undefined
+  const settled = () =>
+    (mapped ??= new Promise((resolve, reject) => {
+      ;(thenable as unknown as PromiseLike<unknown>).then(resolve, (error: unknown) => reject(refusals.map(error)))
+    }))
+  return new Proxy(thenable, {
+    get(target, prop) {
+      if (prop === 'then' || prop === 'catch' || prop === 'finally') {
+        const promise = settled()
+        const method = (promise as unknown as Record<PropertyKey, unknown>)[prop] as (...args: unknown[]) => unknown
+        return method.bind(promise)
+      }
+      const value: unknown = Reflect.get(target, prop, target)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => mapResult((value as (...a: unknown[]) => unknown).apply(target, args), refusals)
+    },
+  })
+}
+
+function mapResult(result: unknown, refusals: RefusalRegistry): unknown {
+  const then = (result as { then?: unknown } | null)?.then
+  if (typeof result === 'object' && result !== null && typeof then === 'function') return mapThenable(result, refusals)
+  return result
+}
+
+/**
+ * For SDK clients that are not Stainless-generated (Mistral's Speakeasy client, Cohere's Fern client): a view of
+ * `client` whose methods, on the client and on its resource objects (`client.chat.complete`), raise the original
+ * budget error instead of the SDK error a refusal response became. Methods run on the real objects (private fields
+ * work); promise-like results keep their extra members.
+ */
+export function mapRefusals<T extends object>(client: T, refusals: RefusalRegistry): T {
+  const views = new WeakMap<object, object>()
+  const view = <O extends object>(object: O): O => {
+    const existing = views.get(object)
+    if (existing !== undefined) return existing as O
+    const proxy = new Proxy(object, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target)
+        if (typeof value === 'function' && prop !== 'constructor')
+          return (...args: unknown[]) => mapResult((value as (...a: unknown[]) => unknown).apply(target, args), refusals)
+        if (typeof value === 'object' && value !== null && typeof prop === 'string' && !prop.startsWith('_'))
+          return view(value)
+        return value
+      },
+    })
+    views.set(object, proxy)
+    return proxy
+  }
+  return view(client)
+}

@@ -23,6 +23,7 @@ export type ServerErrorCode =
   | 'AUTH_UNAVAILABLE'
   | 'INCOMPLETE_BODY'
   | 'CONFLICT'
+  | 'NOT_IMPLEMENTED'
   | 'INTERNAL'
 
 /** An error answer with its HTTP status. */

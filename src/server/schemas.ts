@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { MAX_ENTRIES } from '../stores/ledger/ledger.js'
+import { MAX_ROLLUP_SCOPE_LENGTH } from '../stores/ledger/rollups.js'
 
 const time = z.number()
 const amount = z.number().int().min(0)
@@ -54,6 +55,12 @@ export const putBudgetSchema = z.object({
 })
 
 export const recordQuerySchema = z.object({ from: time.optional(), to: time.optional(), limit: amount.optional() })
+
+export const rollupQuerySchema = z.object({
+  from: time.optional(),
+  to: time.optional(),
+  scopes: z.array(z.string().min(1).max(MAX_ROLLUP_SCOPE_LENGTH)).max(1000).optional(),
+})
 
 export const emptySchema = z.object({})
 

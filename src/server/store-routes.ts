@@ -6,8 +6,10 @@
  */
 import type { z } from 'zod'
 import * as ledger from '../stores/ledger/ledger.js'
+import { validateRollupQuery } from '../stores/ledger/rollups.js'
 import { InvalidInputError } from '../errors.js'
-import type { CommitRequest, PutBudgetRequest, RecordQuery, ReserveRequest } from '../stores/types.js'
+import { HttpError } from './errors.js'
+import type { CommitRequest, PutBudgetRequest, RecordQuery, ReserveRequest, RollupQuery } from '../stores/types.js'
 import type { Route } from './handler.js'
 import * as schemas from './schemas.js'
 
@@ -123,6 +125,18 @@ export function storeRoutes(maxRecordsPerPage: number): Route[] {
         return { records: more ? records.slice(0, pageSize) : records, more }
       },
     },
+    {
+      name: 'rollups',
+      method: 'POST',
+      body: true,
+      run: async ({ body, store }) => {
+        const query = parse(schemas.rollupQuerySchema, body) as RollupQuery
+        validateRollupQuery(query)
+        if (store.queryRollups === undefined)
+          throw new HttpError(501, 'NOT_IMPLEMENTED', `the server's store (${store.name}) keeps no daily rollups`)
+        return store.queryRollups(query)
+      },
+    },
   ]
 }
 
@@ -138,4 +152,5 @@ export const STORE_PATHS: Record<string, string> = {
   'budgets.list': '/v1/budgets/list',
   'budgets.history': '/v1/budgets/history',
   records: '/v1/records',
+  rollups: '/v1/rollups',
 }

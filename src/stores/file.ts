@@ -49,11 +49,23 @@ export interface FileStoreOptions {
   /** In `'batch'` mode, how often (ms) the journal is synced: the window a power loss can lose. Default `100`. */
   syncIntervalMs?: number
   /**
-   * Most spend records kept for `querySpend`; the oldest are dropped beyond it. Stored in the journal when the
-   * directory is created; reopening with a different value is an error (every process must replay the same
-   * way). Default `100_000`; `Infinity` keeps all.
+   * Most spend records kept for `querySpend`; the oldest are dropped beyond it. A record takes about 1.3 KB of memory
+   * and 0.7 KB of snapshot. Stored in the journal when the directory is created; reopening with a different value
+   * is an error (every process must replay the same way). Default `100_000`; `Infinity` keeps all.
    */
   maxRecords?: number
+  /**
+   * Spend records whose `endedAt` is older than this many milliseconds are dropped (checked once a minute of store
+   * time, in the replay of the journal as when first written; the disk space is reclaimed by the next compaction).
+   * Stored in the journal like `maxRecords`. Default `Infinity` (only `maxRecords` applies).
+   */
+  recordRetentionMs?: number
+  /**
+   * Daily rollups (per UTC day, scope and model) older than this many milliseconds are dropped. Stored in the
+   * journal like `maxRecords`. Default 400 days. A rollup row takes about 410 bytes of memory and 200 of snapshot;
+   * a call adds to one row per scope it names (global, user, team, ...).
+   */
+  rollupRetentionMs?: number
   /**
    * Compact (snapshot the state, start a fresh journal) when the journal grows beyond this many bytes. Default 32 MiB
    * (about 125,000 operations), which keeps opening a store well under a second.

@@ -11,7 +11,7 @@
  * a reserve whose outcome is unknown is released by call id, so a late arrival holds nothing.
  *
  * The parts live in `./http/`: options, transport (with batching), caller (retries), breaker, outbox delivery,
- * releases of unknown reserves, record paging.
+ * releases of unknown reserves, record paging. Daily rollups come from the server's store, scoped to this tenant.
  *
  * @packageDocumentation
  */
@@ -23,6 +23,7 @@ import { createCaller } from './http/caller.js'
 import { resolveHttpOptions } from './http/options.js'
 import { OutboxDelivery } from './http/outbox-delivery.js'
 import { queryAllRecords } from './http/records.js'
+import { validateRollupQuery } from './ledger/rollups.js'
 import { UnknownReserveReleases } from './http/releases.js'
 import { Transport } from './http/transport.js'
 import type {
@@ -34,6 +35,8 @@ import type {
   PutBudgetResult,
   ReleaseResult,
   ReserveResult,
+  RollupQuery,
+  RollupResult,
   StoredBudget,
 } from './types.js'
 
@@ -115,6 +118,11 @@ export interface HttpStore extends BudgetStore {
    * with the number of commits still waiting.
    */
   flush(): Promise<number>
+  /**
+   * Daily rollups of this tenant (see {@link BudgetStore.queryRollups}), from the server's store. The coverage is
+   * the server store's, shared by its tenants. Throws a `StorageError` when the server's store keeps no rollups.
+   */
+  queryRollups(query: RollupQuery): Promise<RollupResult>
   /** State of the circuit breaker. */
   readonly circuit: 'closed' | 'open' | 'half-open'
 }
@@ -225,6 +233,11 @@ export function httpStore(options: HttpStoreOptions): HttpStore {
     getHistory: async (scope) =>
       ((await call('getHistory', { scope: ledger.validateScope(scope) })) as { history: HistoryEntry[] }).history,
     queryRecords: (query) => queryAllRecords(call, query),
+    queryRollups: async (query) => {
+      validateRollupQuery(query)
+      const { from, to, scopes } = query
+      return (await call('queryRollups', { from, to, scopes })) as RollupResult
+    },
     pendingCommits: async () => (await delivery.outbox.entries()).length,
     flush: async () => {
       await releases.settle()

@@ -18,7 +18,7 @@ export interface MemoryStoreOptions {
   /**
    * Most spend records kept for `querySpend`; the oldest are dropped beyond it, so a long-running process
    * does not grow without bound. Balances are never dropped; totals stay exact through the daily rollups. Default
-   * `100_000`; `Infinity` keeps all. A record takes about 1 KB.
+   * `100_000`; `Infinity` keeps all. A record takes about 1.3 KB.
    */
   maxRecords?: number
   /**
@@ -28,7 +28,7 @@ export interface MemoryStoreOptions {
   recordRetentionMs?: number
   /**
    * Daily rollups (per UTC day, scope and model) older than this many milliseconds are dropped. Default 400 days.
-   * A rollup row takes about 300 bytes; a call adds to one row per scope it names (global, user, team, ...).
+   * A rollup row takes about 410 bytes; a call adds to one row per scope it names (global, user, team, ...).
    */
   rollupRetentionMs?: number
 }

@@ -61,13 +61,13 @@ export interface PostgresStoreOptions {
   /**
    * Most spend-log rows kept; the oldest are deleted beyond it (checked at most once a minute and every
    * `maxRecords / 16` commits). Totals stay exact through the daily rollups. Default `Infinity` (keep all);
-   * a row takes about 0.5 to 1 KB with its indexes.
+   * a row takes about 0.6 to 1.4 KB with its indexes (`docs/stores/postgres.md`, Sizing).
    */
   maxRecords?: number
   /** Spend-log rows whose end is older than this many milliseconds are deleted. Default `Infinity`. */
   recordRetentionMs?: number
   /**
-   * Daily rollup rows older than this many milliseconds are deleted. Default 400 days. A row takes about 150 bytes
+   * Daily rollup rows older than this many milliseconds are deleted. Default 400 days. A row takes about 225 to 390 bytes
    * with its indexes; a day has one per scope and model used that day.
    */
   rollupRetentionMs?: number

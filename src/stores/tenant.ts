@@ -1,13 +1,17 @@
 /**
  * A tenant's view of a shared store: every key, call id and scope is prefixed with `<tenant>/` on the way in
- * and stripped on the way out, and lists are filtered to the tenant's own entries. A tenant can neither name
- * nor see another tenant's data, whatever it sends.
+ * and stripped on the way out, and lists are filtered to the tenant's own entries. Spend records are marked with
+ * the tenant (the `tenant` field, set whatever the client sent), so the store rolls them up into `<tenant>/<scope>`
+ * rows, and rollup queries name only those. A tenant can neither name nor see another tenant's data, whatever it
+ * sends. The coverage of a rollup answer (`recordsFrom`, `rollupsFrom`) is the shared store's: conservative for
+ * every tenant (a report may say partial because another tenant's records were evicted, never the reverse).
  *
  * @internal Used by the handler.
  */
 import { MAX_CALL_ID_LENGTH, MAX_KEY_LENGTH, MAX_SCOPE_LENGTH } from './ledger/ledger.js'
+import { MAX_ROLLUP_SCOPE_LENGTH, ROLLUP_SCOPE_TYPES, TENANT_FIELD, validateRollupQuery } from './ledger/rollups.js'
 import { InvalidInputError } from '../errors.js'
-import type { BudgetStore, HistoryEntry, SpendRecord, StoredBudget } from './types.js'
+import type { BudgetStore, HistoryEntry, RollupRow, SpendRecord, StoredBudget } from './types.js'
 
 /** Timing hook: the handler passes one to measure time spent in the store. */
 export type StoreTimer = <T>(operation: string, run: () => Promise<T>) => Promise<T>
@@ -28,7 +32,13 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
   const mine = (value: string): boolean => value.startsWith(prefix)
   const outBudget = (b: StoredBudget): StoredBudget => ({ ...b, scope: strip(b.scope) })
   const outHistory = (h: HistoryEntry): HistoryEntry => ({ ...h, scope: strip(h.scope) })
-  const outRecord = (r: SpendRecord): SpendRecord => ({ ...r, callId: strip(r.callId) })
+  const outRecord = (r: SpendRecord): SpendRecord => {
+    const { [TENANT_FIELD]: _tenant, ...rest } = r
+    return { ...rest, callId: strip(r.callId) } as SpendRecord
+  }
+  const outRollup = (row: RollupRow): RollupRow => ({ ...row, scope: strip(row.scope) })
+  // Every rollup scope of this tenant, for a query that names none.
+  const allScopes = [`${prefix}global`, ...ROLLUP_SCOPE_TYPES.map((type) => `${prefix}${type}:*`)]
   return {
     name: store.name,
     ...(store.clock === undefined ? {} : { clock: store.clock }),
@@ -48,7 +58,11 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
         entries: r.entries.map((e, i) => ({ ...e, key: add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) })),
       }
       if (r.record !== undefined)
-        request.record = { ...r.record, callId: add('record.callId', r.record.callId, MAX_CALL_ID_LENGTH) }
+        request.record = {
+          ...r.record,
+          callId: add('record.callId', r.record.callId, MAX_CALL_ID_LENGTH),
+          [TENANT_FIELD]: tenant,
+        }
       return time('commit', () => store.commit(request))
     },
     release: (r) => time('release', () => store.release({ ...r, callId: add('callId', r.callId, MAX_CALL_ID_LENGTH) })),
@@ -80,6 +94,19 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
       const own = all.filter((r) => mine(r.callId)).map(outRecord)
       return limit === undefined ? own : own.slice(0, limit)
     },
+    ...(store.queryRollups === undefined
+      ? {}
+      : {
+          queryRollups: async (query) => {
+            validateRollupQuery(query)
+            const scopes =
+              query.scopes === undefined
+                ? allScopes
+                : query.scopes.map((scope, i) => add(`scopes[${i}]`, scope, MAX_ROLLUP_SCOPE_LENGTH))
+            const result = await time('queryRollups', () => store.queryRollups!({ ...query, scopes }))
+            return { ...result, rows: result.rows.filter((row) => mine(row.scope)).map(outRollup) }
+          },
+        }),
     // The shared store outlives every tenant view.
     close: () => Promise.resolve(),
   }

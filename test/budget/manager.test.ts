@@ -3,7 +3,7 @@ import { BudgetManager, withBudget } from '../../src/budget/index.js'
 import { BudgetExceededError, RateLimitError, isBudgetExceededError } from '../../src/errors.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { fakeClock } from '../../src/testing/index.js'
-import type { CallContext, ScopeString } from '../../src/budget/scopes.js'
+import type { ScopeString } from '../../src/budget/scopes.js'
 const T0 = Date.UTC(2026, 10, 15, 12, 0, 0)
 
 function setup(options: ConstructorParameters<typeof BudgetManager>[0] = {}) {

@@ -28,6 +28,9 @@ describe('internal names stay out of the published declarations', () => {
     'BudgetPolicy',
     'openAIAdapter',
     'anthropicAdapter',
+    'cohereAdapter',
+    'mapRefusals',
+    'BudgetHttpClient',
     'FileStoreFaults',
   ]
   it('no built .d.ts mentions them', () => {

@@ -8,7 +8,6 @@ import { httpStore } from '../../src/stores/http.js'
 import type { BudgetStore } from '../../src/stores/types.js'
 import { runStoreContract } from '../../src/testing/index.js'
 import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
-import { WITHOUT_ROLLUPS } from './contract-groups.js'
 
 const TOKEN = 'file-contract-token-0123456789'
 let dir = ''
@@ -32,7 +31,5 @@ afterAll(async () => {
 describe('httpStore against a server backed by fileStore', () => {
   // The contract checks the store's semantics; the breaker and timeouts have their own tests (http-client).
   // Under a loaded CI machine a 1,000-request burst must not trip them.
-  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }), {
-    groups: WITHOUT_ROLLUPS,
-  })
+  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }))
 })

@@ -7,7 +7,7 @@ import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { runStoreContract } from '../../src/testing/index.js'
 import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
-import { WITHOUT_ROLLUPS } from './contract-groups.js'
+import { retentionTests } from './retention-cases.js'
 
 const TOKEN = 'test-token-0123456789abcdef'
 
@@ -26,9 +26,7 @@ afterAll(async () => {
 describe('httpStore against a server backed by memoryStore', () => {
   // The contract checks the store's semantics; the breaker and timeouts have their own tests (http-client).
   // Under a loaded CI machine a 1,000-request burst must not trip them.
-  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }), {
-    groups: WITHOUT_ROLLUPS,
-  })
+  runStoreContract(it, () => httpStore({ url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false }))
 
   it('refuses invalid options when it is created', () => {
     expect(() => httpStore({ url: 'not a url', token: TOKEN })).toThrow(/url/)
@@ -95,11 +93,25 @@ describe('httpStore against a server backed by memoryStore', () => {
   })
 })
 
+describe('httpStore retention (the server store evicts; rollups and coverage come over HTTP)', () => {
+  retentionTests(async (options) => {
+    const backing = memoryStore(options)
+    const own = await startBudgetServer({ store: backing, auth: { tokens: { [TOKEN]: 'retention' } } })
+    const store = httpStore({ url: own.url, token: TOKEN, timeoutMs: 30_000, circuitBreaker: false })
+    return {
+      ...store,
+      close: async () => {
+        await store.close()
+        await own.close()
+        await backing.close()
+      },
+    }
+  })
+})
+
 describe('httpStore through the fetch handler in-process (no node:http)', () => {
   const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'fetch' } } })
   const inProcessFetch = ((input: string | URL | Request, init?: RequestInit) =>
     handler(new Request(input, init))) as typeof fetch
-  runStoreContract(it, () => httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: inProcessFetch }), {
-    groups: WITHOUT_ROLLUPS,
-  })
+  runStoreContract(it, () => httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: inProcessFetch }))
 })

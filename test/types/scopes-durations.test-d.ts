@@ -9,6 +9,7 @@ import {
   parseScope,
   scopeKey,
   type BudgetDefinition,
+  type BudgetEvents,
   type Duration,
   type ScopeInput,
   type ScopeString,
@@ -47,6 +48,15 @@ describe('scope strings', () => {
     // @ts-expect-error an object scope with an unknown type
     await manager.getBudget({ type: 'planet', id: 'earth' }).catch(() => null)
     expectTypeOf(manager.getStatus).parameter(0).toEqualTypeOf<ScopeInput>()
+  })
+
+  it('comes back typed from events and status, so it can be passed straight back', () => {
+    expectTypeOf<BudgetEvents['threshold.crossed']['scope']>().toEqualTypeOf<ScopeString>()
+    expectTypeOf<BudgetEvents['budget.exceeded']['scope']>().toEqualTypeOf<ScopeString>()
+    expectTypeOf<BudgetEvents['budget.changed']['scope']>().toEqualTypeOf<ScopeString>()
+    manager.on('threshold.crossed', (event) => {
+      void manager.getStatus(event.scope)
+    })
   })
 
   it('lets run-time strings in through parseScope, which returns a typed scope', () => {

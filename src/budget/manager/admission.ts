@@ -11,7 +11,7 @@ import { HeldReservation } from '../held-reservation.js'
 import type { Estimate, Reservation, ReserveOptions } from '../manager-types.js'
 import { nanoToUsd, usdInputToNano } from '../money.js'
 import { type EstimateRequest, estimateRequest } from '../pricing.js'
-import { type CallContext, type ResolvedContext, type Scope, scopeKey, validateId } from '../scopes.js'
+import { type CallContext, type ResolvedContext, type Scope, type ScopeString, scopeKey, validateId } from '../scopes.js'
 import { asStorageError, isInputError } from '../store-errors.js'
 import { trackedKeys } from '../tracked-spend.js'
 import type { EntryMeta, Plan } from './compiled.js'
@@ -100,7 +100,7 @@ async function admit(
   ctx: ManagerContext,
   context: CallContext,
   scopes: Scope[],
-  keys: string[],
+  keys: ScopeString[],
   priced: PricedEstimate,
   callId: string,
   estimate: Estimate,

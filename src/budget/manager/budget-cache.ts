@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache'
 import { flatString } from '../../stores/ledger/keys.js'
 import type { BudgetStore } from '../../stores/types.js'
 import type { Clock } from '../manager-types.js'
-import type { Scope } from '../scopes.js'
+import type { Scope, ScopeString } from '../scopes.js'
 import type { CachedBudget, CompiledBudget } from './compiled.js'
 import type { PolicyCompiler } from './policy.js'
 
@@ -27,7 +27,7 @@ export class BudgetCache {
   }
 
   /** Reads a scope's budget from the store (one read in flight per scope) and caches the answer. */
-  async load(scope: Scope, scopeString: string): Promise<CompiledBudget | null> {
+  async load(scope: Scope, scopeString: ScopeString): Promise<CompiledBudget | null> {
     const inflight = this.#pending.get(scopeString)
     if (inflight !== undefined) return inflight
     const promise = (async () => {
@@ -58,7 +58,7 @@ export class BudgetCache {
   }
 
   /** Budgets of the scopes, fresh ones from the cache and the others read from the store. */
-  async budgetsFor(scopes: readonly Scope[], keys: readonly string[], now: number): Promise<(CompiledBudget | null)[]> {
+  async budgetsFor(scopes: readonly Scope[], keys: readonly ScopeString[], now: number): Promise<(CompiledBudget | null)[]> {
     return Promise.all(
       scopes.map((scope, i) => {
         const scopeString = keys[i]!

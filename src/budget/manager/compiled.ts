@@ -8,6 +8,7 @@
 import type { LedgerUnit } from '../../stores/ledger/keys.js'
 import type { ReserveEntry } from '../../stores/types.js'
 import type { OnExceeded } from '../definition.js'
+import type { ScopeString } from '../scopes.js'
 import type { BudgetWindow, WindowSpec } from '../windows.js'
 
 /** The window of a per-model limit or of the rate limits, per scope: its current instance and its ledger keys. */
@@ -54,7 +55,7 @@ export interface BudgetPolicy {
 export interface CompiledBudget {
   /** When the cache entry was loaded (manager clock). */
   fetchedAt: number
-  scopeString: string
+  scopeString: ScopeString
   prefix: string
   revision: number
   isDefault: boolean

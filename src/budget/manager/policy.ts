@@ -9,7 +9,7 @@ import { flatString, scopePrefix } from '../../stores/ledger/keys.js'
 import type { StoredBudget } from '../../stores/types.js'
 import { type BudgetDefinition, type StoredDefinition, fromStoredJson } from '../definition.js'
 import { usdToNano } from '../money.js'
-import type { Scope, ScopeType } from '../scopes.js'
+import type { Scope, ScopeString, ScopeType } from '../scopes.js'
 import { type WindowSpec, parseDuration } from '../windows.js'
 import type { BudgetPolicy, CompiledBudget, ModelPolicy } from './compiled.js'
 
@@ -117,7 +117,7 @@ export class PolicyCompiler {
   /** The budget of a scope from a definition (throws `BudgetConfigError` for limits that cannot be held). */
   compile(
     scope: Scope,
-    scopeString: string,
+    scopeString: ScopeString,
     stored: StoredDefinition,
     revision: number,
     isDefault: boolean,
@@ -138,7 +138,7 @@ export class PolicyCompiler {
   }
 
   /** The budget of a scope from its stored budget, or from the default of its type, or `null` when it has none. */
-  fromStored(scope: Scope, scopeString: string, stored: StoredBudget | null, fetchedAt = 0): CompiledBudget | null {
+  fromStored(scope: Scope, scopeString: ScopeString, stored: StoredBudget | null, fetchedAt = 0): CompiledBudget | null {
     if (stored !== null)
       return this.compile(
         scope,

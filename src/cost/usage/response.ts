@@ -20,6 +20,13 @@ import {
 } from './openai.js'
 import { isObj, obj, str, tierOf, type Draft, type Obj } from './shared.js'
 
+/** An AI SDK result from `@openrouter/ai-sdk-provider`: the USD cost OpenRouter reported, in its provider metadata. */
+function withOpenRouterCost(d: Draft, r: Obj): Draft {
+  const cost = obj(obj(obj(r.providerMetadata)?.openrouter)?.usage)?.cost
+  if (typeof cost === 'number' && Number.isFinite(cost) && cost > 0) d.extras.providerCost = cost
+  return d
+}
+
 /** The usage of a whole response, or undefined when its shape is not one we know. */
 export function fromResponse(r: Obj, provider: string | undefined): Draft | undefined {
   // LangChain AIMessage
@@ -39,7 +46,7 @@ export function fromResponse(r: Obj, provider: string | undefined): Draft | unde
   if (aiUsage && ('inputTokenDetails' in aiUsage || isObj(aiUsage.inputTokens) || 'outputTokenDetails' in aiUsage)) {
     const d = fromAiSdkV6Usage(aiUsage)
     d.model = str(obj(r.response)?.modelId) ?? str(r.responseModelId)
-    return d
+    return withOpenRouterCost(d, r)
   }
   const usage = obj(r.usage)
   if (
@@ -52,7 +59,7 @@ export function fromResponse(r: Obj, provider: string | undefined): Draft | unde
   ) {
     const d = fromAiSdkV5Usage((aiUsage ?? usage)!, obj(r.providerMetadata), provider)
     d.model = str(r.responseModelId) ?? str(obj(r.response)?.modelId)
-    return d
+    return withOpenRouterCost(d, r)
   }
   if (!usage) {
     // Cohere v1 chat: `meta.billedUnits`, no model in the response.

@@ -49,6 +49,8 @@ import type { Operation } from './operations.js'
 import { JournalDamage, scanJournal } from './replay.js'
 import type { ScanOutcome, Seal } from './replay.js'
 import type { FileStoreRecovery, FileStoreStats } from './types.js'
+import type { FileRetention, GivenRetention } from './retention.js'
+import { retentionFields, retentionMismatch, retentionOfHeader, retentionOfNewStore } from './retention.js'
 
 const JOURNAL = 'journal.log'
 /** Yield to the event loop after this much synchronous replay work (ms), so the lock heartbeat keeps beating. */
@@ -59,8 +61,8 @@ const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND
 export interface JournalConfig {
   directory: string
   durability: 'fsync' | 'batch'
-  /** `maxRecords` as given (undefined: use the stored value). */
-  maxRecords: number | undefined
+  /** `maxRecords`, `recordRetentionMs` and `rollupRetentionMs` as given (undefined: use the stored value). */
+  retention: GivenRetention
   /** Records kept by a store created without `maxRecords`. */
   defaultMaxRecords: number
   repair: boolean
@@ -70,15 +72,13 @@ export interface JournalConfig {
 
 interface Header {
   generation: number
-  maxRecords: number
+  retention: FileRetention
   snapshot: string | null
   bytes: number
 }
 
-function headerFrame(generation: number, maxRecords: number, snapshot: string | null): Buffer {
-  return encodeFrame(
-    JSON.stringify({ journal: 2, generation, maxRecords: Number.isFinite(maxRecords) ? maxRecords : null, snapshot }),
-  )
+function headerFrame(generation: number, retention: FileRetention, snapshot: string | null): Buffer {
+  return encodeFrame(JSON.stringify({ journal: 2, generation, ...retentionFields(retention), snapshot }))
 }
 
 const token = (): string => randomBytes(6).toString('hex')
@@ -122,7 +122,12 @@ export class Journal {
   #fatal: StorageError | BudgetConfigError | null = null
   #fd: number | null = null
   #ino = -1
-  #header: Header = { generation: 0, maxRecords: Number.POSITIVE_INFINITY, snapshot: null, bytes: 0 }
+  #header: Header = {
+    generation: 0,
+    retention: { maxRecords: Number.POSITIVE_INFINITY, recordRetentionMs: 0, rollupRetentionMs: 0 },
+    snapshot: null,
+    bytes: 0,
+  }
   /** End of the last frame that counts. */
   #end = 0
   /** Where the next catch-up reads from (the start of a torn last frame, or the end of what was read). */
@@ -180,9 +185,7 @@ export class Journal {
     let state: LedgerState
     try {
       state =
-        header.snapshot === null
-          ? ledger.createLedger({ maxRecords: header.maxRecords })
-          : this.#loadSnapshot(header.snapshot, header)
+        header.snapshot === null ? ledger.createLedger(header.retention) : this.#loadSnapshot(header.snapshot, header)
     } catch (error) {
       if (attempt < 3 && this.#replaced()) return this.load(attempt + 1)
       throw error
@@ -310,7 +313,7 @@ export class Journal {
   #readHeader(buffer: Buffer): Header {
     const frame = readFrame(buffer, 0, MAX_JOURNAL_FRAME_BYTES)
     if (!frame.ok) throw this.#corrupt(`the header of the journal ${this.#path} is damaged (${frame.problem})`)
-    let content: { journal?: unknown; generation?: unknown; maxRecords?: unknown; snapshot?: unknown }
+    let content: { journal?: unknown; generation?: unknown; snapshot?: unknown } & Record<string, unknown>
     try {
       content = JSON.parse(frame.payload.toString('utf8')) as typeof content
     } catch (error) {
@@ -320,14 +323,11 @@ export class Journal {
     if ((content.journal !== 1 && content.journal !== 2) || typeof generation !== 'number') {
       throw this.#corrupt(`${this.#path} is not an llm-budget journal of version 1 or 2`)
     }
-    const maxRecords = typeof content.maxRecords === 'number' ? content.maxRecords : Number.POSITIVE_INFINITY
-    const configured = this.#config.maxRecords
-    if (configured !== undefined && configured !== maxRecords) {
-      this.#fatal = new BudgetConfigError(
-        'maxRecords',
-        `fileStore(): \`maxRecords\` is ${configured} but the store in ${this.#config.directory} was created with ${maxRecords}; every process must use the same value (omit the option to use the stored one)`,
-      )
-      throw this.#fatal
+    const retention = retentionOfHeader(content)
+    const mismatch = retentionMismatch(this.#config.retention, retention, this.#config.directory)
+    if (mismatch !== null) {
+      this.#fatal = mismatch
+      throw mismatch
     }
     // Version 1 named its snapshot by generation only.
     const snapshot =
@@ -338,7 +338,7 @@ export class Journal {
         : typeof content.snapshot === 'string'
           ? content.snapshot
           : null
-    return { generation, maxRecords, snapshot, bytes: frame.end }
+    return { generation, retention, snapshot, bytes: frame.end }
   }
 
   #loadSnapshot(name: string, header: Header): LedgerState {
@@ -361,7 +361,7 @@ export class Journal {
     try {
       const content = JSON.parse(frame.payload.toString('utf8')) as { generation: number; ledger: JsonValue }
       if (content.generation !== header.generation) throw new Error(`snapshot of generation ${content.generation}`)
-      return ledger.restoreLedger(content.ledger, { maxRecords: header.maxRecords })
+      return ledger.restoreLedger(content.ledger, header.retention)
     } catch (error) {
       throw this.#corrupt(`the snapshot ${file} cannot be read (${String(error)})`, error)
     }
@@ -374,7 +374,8 @@ export class Journal {
       throw this.#corrupt(`${directory} has snapshots but no ${JOURNAL}`)
     }
     const temporary = join(directory, `journal.tmp-${token()}`)
-    writeDurably(temporary, headerFrame(0, this.#config.maxRecords ?? this.#config.defaultMaxRecords, null))
+    const retention = retentionOfNewStore(this.#config.retention, this.#config.defaultMaxRecords)
+    writeDurably(temporary, headerFrame(0, retention, null))
     try {
       linkSync(temporary, this.#path) // never replaces a journal another process created meanwhile
     } catch (error) {
@@ -530,7 +531,7 @@ export class Journal {
       this.#step('snapshot-renamed')
       fsyncDirectory(directory)
       this.#step('directory-synced')
-      const header = headerFrame(next, this.#header.maxRecords, snapshot)
+      const header = headerFrame(next, this.#header.retention, snapshot)
       writeDurably(join(directory, journalTemporary), header)
       this.#step('journal-written')
       this.#seal(journalTemporary)
@@ -550,7 +551,7 @@ export class Journal {
       this.closeFile()
       this.#fd = openSync(this.#path, OPEN_FLAGS)
       this.#ino = fstatSync(this.#fd).ino
-      this.#header = { generation: next, maxRecords: this.#header.maxRecords, snapshot, bytes: header.length }
+      this.#header = { generation: next, retention: this.#header.retention, snapshot, bytes: header.length }
       this.#end = header.length
       this.#resume = header.length
       this.#size = header.length

@@ -8,6 +8,7 @@
 import { z } from 'zod'
 import { parseOptions } from '../../internal/options.js'
 import { DEFAULT_MAX_RECORDS, maxRecordsSchema } from '../ledger/max-records.js'
+import type { GivenRetention } from './retention.js'
 
 /** A whole number from `min` to `max`, with one message saying so in the option's own unit. */
 function whole(min: number, max: number, unit: string): z.ZodNumber {
@@ -23,6 +24,8 @@ const schema = z.object({
   durability: z.enum(['fsync', 'batch'], { error: 'must be "fsync" or "batch"' }).optional(),
   syncIntervalMs: whole(1, 60_000, 'milliseconds').optional(),
   maxRecords: maxRecordsSchema.optional(),
+  recordRetentionMs: maxRecordsSchema.optional(),
+  rollupRetentionMs: maxRecordsSchema.optional(),
   compactBytes: z
     .union([z.number().int().min(4096), z.literal(Number.POSITIVE_INFINITY)], {
       error: 'must be a whole number of bytes of at least 4096, or Infinity',
@@ -39,8 +42,11 @@ export interface FileStoreSettings {
   path: string
   durability: 'fsync' | 'batch'
   syncIntervalMs: number
-  /** As given; undefined: the value stored in the directory (or the default for a new one). */
-  maxRecords: number | undefined
+  /**
+   * `maxRecords`, `recordRetentionMs` and `rollupRetentionMs` as given; undefined: the value stored in the directory
+   * (or the default for a new one).
+   */
+  retention: GivenRetention
   defaultMaxRecords: number
   compactBytes: number
   staleLockMs: number
@@ -59,7 +65,11 @@ export function parseFileStoreOptions(options: unknown): FileStoreSettings {
     path: given.path,
     durability: given.durability ?? 'fsync',
     syncIntervalMs: given.syncIntervalMs ?? 100,
-    maxRecords: given.maxRecords,
+    retention: {
+      maxRecords: given.maxRecords,
+      recordRetentionMs: given.recordRetentionMs,
+      rollupRetentionMs: given.rollupRetentionMs,
+    },
     defaultMaxRecords: DEFAULT_MAX_RECORDS,
     compactBytes: given.compactBytes ?? DEFAULT_COMPACT_BYTES,
     staleLockMs: given.staleLockMs ?? 10_000,

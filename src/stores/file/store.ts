@@ -40,7 +40,7 @@ export function createFileStore(options: unknown, faults: FileStoreFaults = {}):
   const journal = new Journal({
     directory,
     durability: settings.durability,
-    maxRecords: settings.maxRecords,
+    retention: settings.retention,
     defaultMaxRecords: settings.defaultMaxRecords,
     repair: settings.repair,
     lock,

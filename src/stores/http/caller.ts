@@ -24,6 +24,7 @@ export const PATHS = {
   listBudgets: '/v1/budgets/list',
   getHistory: '/v1/budgets/history',
   queryRecords: '/v1/records',
+  queryRollups: '/v1/rollups',
 } as const
 
 export type OperationName = keyof typeof PATHS

@@ -55,8 +55,8 @@ export function encodeId(id: string): string {
  * (about 32 bytes per piece in V8) until something reads it whole; strings kept for long (keys, scope strings,
  * call ids a store remembers) are built by `join`, which writes one flat string.
  */
-export function flatString(text: string): string {
-  return text.length < 13 ? text : [text.slice(0, 1), text.slice(1)].join('')
+export function flatString<T extends string>(text: T): T {
+  return text.length < 13 ? text : ([text.slice(0, 1), text.slice(1)].join('') as T)
 }
 
 /** The key prefix of a scope: `t:search`. Computed once per compiled budget. */

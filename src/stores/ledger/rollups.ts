@@ -15,6 +15,19 @@ export const DAY_MS = 86_400_000
 /** The context fields of a record that name a scope (besides `tags`, `provider` and `global`). */
 export const ROLLUP_CONTEXT_SCOPES = ['user', 'team', 'org', 'key', 'endUser', 'deployment'] as const
 
+/**
+ * The record field naming the budget-server tenant a record belongs to. The server's tenant view sets it on every
+ * record it commits (and strips it from what it reads back); a record with it rolls up into `<tenant>/<scope>`
+ * rows, so tenants sharing one store never share a rollup row. Records without it roll up into the bare scopes.
+ */
+export const TENANT_FIELD = 'tenant'
+
+/** Longest scope a rollup query may name. */
+export const MAX_ROLLUP_SCOPE_LENGTH = 1024
+
+/** The scope types of rollup rows besides `global`: the context scopes, the provider and tags. */
+export const ROLLUP_SCOPE_TYPES = [...ROLLUP_CONTEXT_SCOPES, 'provider', 'tag'] as const
+
 /** What a missing model is rolled up as. */
 export const NO_MODEL = '(none)'
 
@@ -45,8 +58,17 @@ function objectOf(value: JsonValue | undefined): Record<string, JsonValue> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}
 }
 
-/** Every scope a record counts in: `global`, its context's scopes, its provider and each of its tags (once). */
+/**
+ * Every scope a record counts in: `global`, its context's scopes, its provider and each of its tags (once); each
+ * prefixed with `<tenant>/` when the record names a tenant ({@link TENANT_FIELD}).
+ */
 export function rollupScopes(record: SpendRecord): string[] {
+  const scopes = bareRollupScopes(record)
+  const tenant = str(record[TENANT_FIELD])
+  return tenant === undefined ? scopes : scopes.map((scope) => `${tenant}/${scope}`)
+}
+
+function bareRollupScopes(record: SpendRecord): string[] {
   const context = objectOf(record.context)
   const scopes = ['global']
   for (const field of ROLLUP_CONTEXT_SCOPES) {
@@ -146,8 +168,11 @@ export function validateRollupQuery(query: RollupQuery): void {
     if (!Array.isArray(query.scopes) || query.scopes.length > 1000)
       throw new InvalidInputError('scopes', '`scopes` must be an array of at most 1000 scope strings')
     for (const scope of query.scopes) {
-      if (typeof scope !== 'string' || scope.length === 0 || scope.length > 1024)
-        throw new InvalidInputError('scopes', '`scopes` entries must be strings of 1 to 1024 characters')
+      if (typeof scope !== 'string' || scope.length === 0 || scope.length > MAX_ROLLUP_SCOPE_LENGTH)
+        throw new InvalidInputError(
+          'scopes',
+          `\`scopes\` entries must be strings of 1 to ${MAX_ROLLUP_SCOPE_LENGTH} characters`,
+        )
     }
   }
 }

@@ -51,6 +51,8 @@ export interface Behavior {
   audioSeconds?: number
   /** Answer without any usage (as some gateways and compatible servers do), streamed or not. */
   noUsage?: boolean
+  /** USD cost a gateway reports in its usage (OpenRouter `usage.cost`); `null`: report none. */
+  providerCost?: number | null
 }
 
 /** One request as the server received it. */

@@ -40,7 +40,7 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
       id,
       finish_reason: 'COMPLETE',
       message: { role: 'assistant', content: [{ type: 'text', text: texts.join('') }] },
-      usage: cohereUsage(usage),
+      ...(b.noUsage === true ? {} : { usage: cohereUsage(usage) }),
     })
     return
   }
@@ -62,7 +62,10 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
     send({ type: 'content-delta', index: 0, delta: { message: { content: { text } } } })
   }
   send({ type: 'content-end', index: 0 })
-  send({ type: 'message-end', delta: { finish_reason: 'COMPLETE', usage: cohereUsage(usage) } })
+  send({
+    type: 'message-end',
+    delta: { finish_reason: 'COMPLETE', ...(b.noUsage === true ? {} : { usage: cohereUsage(usage) }) },
+  })
   res.end()
 }
 

@@ -38,7 +38,7 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
       created,
       model,
       choices: [{ index: 0, message: { role: 'assistant', content: texts.join('') }, finish_reason: 'stop' }],
-      usage: mistralUsage(usage),
+      ...(b.noUsage === true ? {} : { usage: mistralUsage(usage) }),
     })
     return
   }
@@ -64,11 +64,24 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
       created,
       model,
       choices: [{ index: 0, delta: { content: text }, finish_reason: last ? 'stop' : null }],
-      ...(last ? { usage: mistralUsage(usage) } : {}),
+      ...(last && b.noUsage !== true ? { usage: mistralUsage(usage) } : {}),
     })
   }
   writeSse(res, '[DONE]')
   res.end()
+}
+
+function embeddings(req: RecordedRequest, b: Behavior, res: ServerResponse): void {
+  const body = req.body as Record<string, unknown>
+  const inputs = Array.isArray(body['input']) ? body['input'] : [body['input']]
+  const input = (b.usage ?? DEFAULT_USAGE).input
+  sendJson(res, 200, {
+    id: Math.random().toString(36).slice(2),
+    object: 'list',
+    model: body['model'],
+    data: inputs.map((_, index) => ({ object: 'embedding', embedding: [0.01, -0.02, 0.03], index })),
+    usage: { prompt_tokens: input, completion_tokens: 0, total_tokens: input },
+  })
 }
 
 /** Start the Mistral wire server. Use `server.url` as the SDK's `serverURL`. */
@@ -89,6 +102,7 @@ export async function startMistralServer(): Promise<WireServer> {
       return
     }
     if (req.path.endsWith('/v1/chat/completions')) return chat(req, b, res)
+    if (req.path.endsWith('/v1/embeddings')) return embeddings(req, b, res)
     sendJson(res, 404, { object: 'error', message: `no route ${req.path}` })
   })
 }
