@@ -159,7 +159,7 @@ console.log(
   `\nllm-budget \`calculateCost\`: ${oursNs.toFixed(1)} ns = ${(oursNs / flatNs).toFixed(2)}x a flat lookup (target: within 5x, at most 100 ns), ${(aiSdkNs / oursNs).toFixed(1)}x faster than ai-sdk-cost-calculator.`,
 )
 console.log(
-  `\nllm-budget is ${(fastestCorrectPeer / oursNs).toFixed(1)}x faster than the fastest correct peer; exact string: \`${ours.calculateCost({ model: 'gpt-4o', usage: normalized }).exact.totalCost}\`, nano-USD ${ours.toNanoUsd(ours.calculateCost({ model: 'gpt-4o', usage: normalized }))}.`,
+  `\nllm-budget is ${(fastestCorrectPeer / oursNs).toFixed(1)}x faster than the fastest correct peer; exact string: \`${ours.calculateCost({ model: 'gpt-4o', usage: normalized }).exact.totalCost}\`, nano-USD ${ours.costToNano(ours.calculateCost({ model: 'gpt-4o', usage: normalized }))}.`,
 )
 
 // ---- Cold: import + first cost in a fresh process (ESM loader warmed with a trivial module first) ----

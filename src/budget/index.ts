@@ -1,5 +1,6 @@
 /**
- * Budgets: `BudgetManager`, `withBudget`, scopes, definitions, spend records and events.
+ * Budgets: `BudgetManager`, `withBudget`, scopes, definitions, spend records and events. Alert sinks and digests are
+ * `llm-budget/alerts`; CSV and JSON Lines exports are `llm-budget/reports`.
  *
  * @packageDocumentation
  */
@@ -26,7 +27,6 @@ export { validateDefinition } from './definition.js'
 export type { BudgetDefinition, BudgetIncrease, ModelBudget, OnExceeded } from './definition.js'
 export type { BurstLimit, BurstStatus } from './burst.js'
 export type { BudgetRun, RunOptions, RunScopeString, RunStatus } from './run.js'
-export { aggregateSpend, recordsToCsv, recordsToJsonLines, reportToCsv } from './records.js'
 export type { SpendGroup, SpendGroupBy, SpendQuery, SpendReport, SpendTotals } from './records.js'
 export type {
   BudgetChangedEvent,
@@ -47,19 +47,6 @@ export type { EstimateRequest, EstimateUnits } from './pricing.js'
 export { MAX_USD, formatNano, nanoToUsd, usdToNano } from './money.js'
 export { formatMoney } from './currency.js'
 export type { ExchangeRates, PinnedRate } from './currency.js'
-export { alertName, alertPayload, alertText, emailSink, slackSink, webhookSink } from './alerts.js'
-export { routeAlerts, subscribeAlerts } from './alert-routing.js'
-export type { AlertEventName, AlertRoute } from './alert-routing.js'
-export { buildDigest, digestHtml, digestPayload, digestSlackMessage, digestText, sendDigest } from './digest.js'
-export type { Digest, DigestEntry, DigestPeriod, SendDigestOptions } from './digest.js'
-export type {
-  AlertEvent,
-  AlertSink,
-  DeliveryOptions,
-  EmailSinkOptions,
-  SlackSinkOptions,
-  WebhookSinkOptions,
-} from './alerts.js'
 export type { Deployment, RoutingEstimate, RoutingStrategy, SelectDeploymentOptions } from './routing.js'
 export type { LiteLLMProviderBudget, ProviderBudgetConfig } from './provider-budgets.js'
 export { defaultCacheKey, responseCache } from './response-cache.js'

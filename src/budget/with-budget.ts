@@ -8,6 +8,7 @@ import { z } from 'zod'
 import { InvalidInputError } from '../errors.js'
 import { parseOptions } from '../internal/options.js'
 import { type CacheFlow, checkCache, recordHit, replayEntry, throughCache } from './cached-call.js'
+import { estimateOption } from './estimate-option.js'
 import { type BudgetManager, type Estimate, type Reservation, reserveResolved } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
 import { type CachedResponse, defaultCacheKey, type ResponseCache } from './response-cache.js'
@@ -102,17 +103,7 @@ const WITH_BUDGET_OPTIONS = z.object({
       message: 'must be a call context (e.g. `{ user: "alice" }`) or a function of the arguments',
     },
   ),
-  estimate: z
-    .custom(
-      (value) =>
-        isFunction(value) ||
-        (typeof value === 'object' && value !== null) ||
-        (typeof value === 'number' && Number.isFinite(value) && value >= 0),
-      {
-        message: 'must be a USD number >= 0, an estimate request or a function of the arguments',
-      },
-    )
-    .optional(),
+  estimate: estimateOption(' of the arguments'),
   cost: optionalFunction,
   usage: optionalFunction,
   model: optionalFunction,

@@ -23,7 +23,7 @@ import { unpricedUsageError, withTokenParts } from './unpriced.js'
 import { normalizeUsage } from './usage.js'
 
 export { MAX_TOKENS } from './counts.js'
-export { toNanoUsd } from './result.js'
+export { costToNano } from './result.js'
 export { estimateCost, type CostEstimate, type EstimateCostInput, type EstimateMessage } from './estimate.js'
 
 function isNormalized(u: unknown): u is NormalizedUsage {

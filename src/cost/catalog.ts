@@ -13,6 +13,7 @@ import { normalizeProvider } from './provider.js'
 import { editDistance } from '../internal/suggest.js'
 import { describeValue, truncate } from '../internal/describe.js'
 import { customEntry, type RegisterOptions } from './custom-prices.js'
+import { nameCandidates, providerNames } from './name-candidates.js'
 
 export { normalizeProvider } from './provider.js'
 export type { RegisterOptions } from './custom-prices.js'
@@ -86,13 +87,6 @@ export let catalogAtTime: (
 
 /** Longest model name {@link PriceCatalog.suggest} looks for close matches of. */
 const MAX_SUGGEST_LENGTH = 256
-
-const DATE_SUFFIX = /(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8})$/
-const BEDROCK_REGION = /^(?:[a-z]{2}(?:-gov)?-[a-z]+-\d|\*)$/
-const COMMITMENT = /^\d+-month-commitment$/
-const CROSS_REGION = /^(?:us|eu|apac|global|jp|au|us-gov|ca|sa|ap|apne)\.(?=[a-z0-9-]+\.)/
-/** Path segments that are routes rather than providers (`bedrock/converse/...`, `bedrock/invoke/...`). */
-const ROUTES = new Set(['converse', 'invoke', 'bedrock_converse'])
 
 /** A catalog of model prices. Use {@link defaultCatalog} unless you need an isolated one. */
 export class PriceCatalog {
@@ -295,7 +289,7 @@ export class PriceCatalog {
     if (found) return found
     if (typeof model !== 'string' || model === '')
       throw new InvalidInputError('model', '`model` must be a non-empty string')
-    const tried = this.#candidates(model, normalizeProvider(provider), new Set()).map((c) => c.key)
+    const tried = nameCandidates(model, normalizeProvider(provider), (name) => this.#isProvider(name)).map((c) => c.key)
     throw new UnknownModelError({ model, provider, tried: [...new Set(tried)], suggestions: this.suggest(model) })
   }
 
@@ -331,93 +325,8 @@ export class PriceCatalog {
     return prepared
   }
 
-  #candidates(
-    model: string,
-    provider: string | undefined,
-    seen: Set<string>,
-  ): Array<{ key: string; rule: ResolutionRule; via: string; checkProvider: boolean }> {
-    const out: Array<{ key: string; rule: ResolutionRule; via: string; checkProvider: boolean }> = []
-    const push = (key: string, rule: ResolutionRule, via: string, checkProvider = false): void => {
-      out.push({ key, rule, via, checkProvider })
-    }
-    push(model, 'exact', model, provider !== undefined)
-    if (provider && !model.startsWith(`${provider}/`)) push(`${provider}/${model}`, 'provider-prefixed', model)
-    // Provider and route prefixes, Bedrock regions and commitments, cross-region inference prefixes.
-    const stripped: string[] = []
-    let current = model
-    for (let guard = 0; guard < 6; guard++) {
-      const slash = current.indexOf('/')
-      let next: string | undefined
-      if (slash > 0) {
-        const head = current.slice(0, slash)
-        if (this.#isProvider(head) || ROUTES.has(head) || BEDROCK_REGION.test(head) || COMMITMENT.test(head))
-          next = current.slice(slash + 1)
-      }
-      if (next === undefined) {
-        const cross = CROSS_REGION.exec(current)
-        if (cross) next = current.slice(cross[0].length)
-      }
-      if (next === undefined || next === '') break
-      stripped.push(next)
-      current = next
-    }
-    for (const s of stripped) {
-      push(s, 'provider-stripped', model)
-      if (provider && !s.startsWith(`${provider}/`)) push(`${provider}/${s}`, 'provider-stripped', model)
-    }
-    // Fine-tuned models as providers name them: OpenAI `ft:<base>:<org>:<suffix>:<id>` -> the base fine-tune entry.
-    for (const form of [model, ...stripped]) {
-      const base = fineTuneBase(form)
-      if (base === undefined) continue
-      push(base, 'fine-tune', form)
-      const legacy = /^(ft:.+)-\d{4}$/.exec(base) // ft:gpt-3.5-turbo-0301 -> ft:gpt-3.5-turbo
-      if (legacy) push(legacy[1]!, 'fine-tune', form)
-      const date = DATE_SUFFIX.exec(base)
-      if (date) push(base.slice(0, date.index), 'fine-tune', form)
-    }
-    // A model family only one provider serves, named without its provider (`mistral-small-latest`).
-    if (!provider && !model.includes('/')) {
-      const family = familyProvider(model)
-      if (family) push(`${family}/${model}`, 'provider-prefixed', model)
-    }
-    const dated = [model, ...(provider ? [`${provider}/${model}`] : []), ...stripped]
-    for (const form of dated) {
-      const m = DATE_SUFFIX.exec(form)
-      if (m) push(form.slice(0, m.index), 'date-stripped', form)
-    }
-    void seen
-    return out
-  }
-
   #isProvider(name: string): boolean {
-    if (!this.#providers) {
-      const set = new Set<string>([
-        'openai',
-        'azure',
-        'azure_ai',
-        'anthropic',
-        'bedrock',
-        'vertex_ai',
-        'gemini',
-        'xai',
-        'mistral',
-        'deepseek',
-        'groq',
-        'openrouter',
-        'cohere',
-        'together_ai',
-        'fireworks_ai',
-        'perplexity',
-        'text-completion-openai',
-        'vertex_ai_beta',
-      ])
-      for (const p of this.#loadTable().providers) {
-        set.add(p)
-        const head = p.split('-')[0]
-        if (head) set.add(head)
-      }
-      this.#providers = set
-    }
+    if (!this.#providers) this.#providers = providerNames(this.#loadTable().providers)
     return this.#providers.has(name)
   }
 
@@ -428,7 +337,7 @@ export class PriceCatalog {
   #resolveUncached(model: string, providerHint: string | undefined, depth = 0): Resolution | undefined {
     if (depth > 8) return undefined
     const provider = normalizeProvider(providerHint)
-    const candidates = this.#candidates(model, provider, new Set())
+    const candidates = nameCandidates(model, provider, (name) => this.#isProvider(name))
     // 1. Custom prices win on every path.
     for (const c of candidates) {
       const custom = this.#findCustom(c.key)
@@ -675,28 +584,6 @@ function providerMatches(entryProvider: string, provider: string): boolean {
   if (entryProvider === provider) return true
   if (entryProvider.startsWith(`${provider}-`)) return true
   return provider === 'bedrock' && entryProvider === 'bedrock_converse'
-}
-
-/**
- * The base fine-tune key of an OpenAI fine-tuned model name (`ft:gpt-4o-mini-2024-07-18:my-org:my-suffix:abc123`
- * or with an empty suffix, `ft:...:my-org::abc123`), as LiteLLM prices them; undefined for other names.
- */
-function fineTuneBase(name: string): string | undefined {
-  if (!name.startsWith('ft:')) return undefined
-  const second = name.indexOf(':', 3)
-  if (second < 0) return undefined
-  const base = name.slice(3, second)
-  return base === '' ? undefined : `ft:${base}`
-}
-
-/** Model families served by one provider, whose table keys carry that provider's prefix only. */
-const FAMILIES: ReadonlyArray<[RegExp, string]> = [
-  [/^(?:mistral|codestral|devstral|magistral|ministral|pixtral|open-mistral|open-mixtral|open-codestral)-/, 'mistral'],
-]
-
-function familyProvider(model: string): string | undefined {
-  for (const [re, provider] of FAMILIES) if (re.test(model)) return provider
-  return undefined
 }
 
 /** The shared catalog with the bundled prices, used by the cost functions unless given another. */

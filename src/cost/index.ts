@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { calculateCost } from './calculate.js'
-export { toNanoUsd } from './result.js'
+export { costToNano } from './result.js'
 export { MAX_TOKENS } from './counts.js'
 export { completionCost, costPerToken } from './litellm-compat.js'
 export type { CompletionCostInput, CostPerTokenInput } from './litellm-compat.js'

@@ -269,7 +269,7 @@ function checkedNano(value: bigint): number {
  * The cost in integer nano-USD (1e-9 USD), rounded up: what the budget ledger records for a call.
  * Same as `result.exact.totalNanoUsd`.
  */
-export function toNanoUsd(result: CostResult): number {
+export function costToNano(result: CostResult): number {
   if (result instanceof CostResultImpl) return nanoCeil(result._t, result._scale)
   return result.exact.totalNanoUsd
 }

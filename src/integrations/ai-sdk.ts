@@ -32,7 +32,7 @@ import {
   type BudgetIntegrationOptions,
 } from './options.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { BudgetManagerLike, CallContext } from './options.js'
 
 type CallOptions = Parameters<NonNullable<LanguageModelMiddleware['transformParams']>>[0]['params']
 type Model = Parameters<NonNullable<LanguageModelMiddleware['transformParams']>>[0]['model']
@@ -162,7 +162,7 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
   validateOptions('budgetMiddleware(options)', MIDDLEWARE_OPTIONS, options)
   const { cache } = checkedOptions(options as BudgetIntegrationOptions<never>)
   type Fill = ((entry: CachedResponse | null) => Promise<void>) | undefined
-  const reportCacheError = (error: unknown) => options.onRecordError?.(error, { callId: 'cache', model: undefined })
+  const reportCacheError = (error: unknown) => options.onCommitError?.(error, { callId: 'cache', model: undefined })
   /** The entry a completed call leaves in the cache, or `null` when its commit did not go through. */
   const entryOf = (settlement: Settlement, value: unknown, stream: boolean): CachedResponse | null => {
     const outcome = settlement.outcome
@@ -224,7 +224,7 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
     const defaults = defaultEstimate(model, params, provider)
     const estimate = await resolveEstimate(options.estimate, req, defaults)
     const { reservation, deployment } = await admitCall(options, context, estimate)
-    const settlement = new Settlement(reservation, options.onRecordError)
+    const settlement = new Settlement(reservation, options.onCommitError)
     // Routed to a deployment of another model, or a budget's `onExceeded: { fallbackModel }` admitted another model
     // than the one requested.
     const fallback =

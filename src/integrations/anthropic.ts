@@ -20,7 +20,7 @@ import { budgetClient } from './sdk-client.js'
 import type { SseEvent } from './sse.js'
 import { textLength, tokensFromText } from '../budget/settlement.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { BudgetManagerLike, CallContext } from './options.js'
 export type { WireRequest } from './budget-fetch.js'
 export { CONTEXT_HEADER } from './budget-fetch.js'
 

@@ -22,7 +22,7 @@ import { meterIterable } from './metered-iterable.js'
 import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { accumulatingTracker, type EventTracker } from './usage-tracker.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { BudgetManagerLike, CallContext } from './options.js'
 export type { WireRequest } from './budget-fetch.js'
 
 /** Options of {@link withBedrockBudget}. `context` and `estimate` functions receive the {@link WireRequest}. */

@@ -232,7 +232,7 @@ export function createBudgetFetch(
     type Fill = ((entry: CachedResponse | null) => Promise<void>) | undefined
     const send = (fill: Fill) => sendCall(input, url, init, call, request, headers, context, refuse, fill)
     if (cache === undefined || key === undefined) return send(undefined)
-    const onError = (error: unknown) => options.onRecordError?.(error, { callId: 'cache', model: call.model })
+    const onError = (error: unknown) => options.onCommitError?.(error, { callId: 'cache', model: call.model })
     return throughCache(
       cache,
       key,
@@ -279,7 +279,7 @@ export function createBudgetFetch(
         model = admitted.deployment.model
         provider = admitted.deployment.provider ?? provider
       }
-      settlement = new Settlement(reservation, options.onRecordError)
+      settlement = new Settlement(reservation, options.onCommitError)
     } catch (error) {
       await fill?.(null)
       return refuse(error)

@@ -29,7 +29,7 @@ import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } f
 import { mapRefusals } from './sdk-client.js'
 import type { SseEvent } from './sse.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { BudgetManagerLike, CallContext } from './options.js'
 export type { WireRequest } from './budget-fetch.js'
 export { CONTEXT_HEADER } from './budget-fetch.js'
 

@@ -26,7 +26,7 @@ import { asObject, safeParse, type Json } from './json.js'
 import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { accumulatingTracker } from './usage-tracker.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { BudgetManagerLike, CallContext } from './options.js'
 export type { WireRequest } from './budget-fetch.js'
 export { CONTEXT_HEADER } from './budget-fetch.js'
 

@@ -29,7 +29,7 @@ import {
   type ContextOption,
 } from './options.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { BudgetManagerLike, CallContext } from './options.js'
 
 /** What the `context` and `estimate` functions of {@link BudgetCallbackHandler} receive. */
 export interface LangChainRequest {
@@ -494,7 +494,7 @@ export class BudgetCallbackHandler {
       )
     }
     const run: Run = {
-      settlement: new Settlement(reservation, this.options.onRecordError),
+      settlement: new Settlement(reservation, this.options.onCommitError),
       model,
       provider,
       estimate,

@@ -18,7 +18,7 @@ import { openAIAdapter } from './openai-wire.js'
 import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { budgetClient } from './sdk-client.js'
 
-export type { BudgetCallContext, BudgetManagerLike } from './options.js'
+export type { BudgetManagerLike, CallContext } from './options.js'
 export type { WireRequest } from './budget-fetch.js'
 export { CONTEXT_HEADER } from './budget-fetch.js'
 export { TRANSCRIPTION_CEILING_SECONDS } from './openai-wire.js'

@@ -1,5 +1,5 @@
 /**
- * The options every integration takes (`manager`, `context`, `estimate`, `onRecordError`), their validation, and
+ * The options every integration takes (`manager`, `context`, `estimate`, `onCommitError`), their validation, and
  * how they resolve for one request. The types are the core's: an integration budgets calls exactly as `withBudget`.
  *
  * @packageDocumentation
@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { checkCache } from '../budget/cached-call.js'
 import type { Estimate, ReserveOptions, Reservation } from '../budget/manager.js'
+import { estimateOption } from '../budget/estimate-option.js'
 import type { EstimateRequest } from '../budget/pricing.js'
 import type { ResponseCache } from '../budget/response-cache.js'
 import { type WrapperRouting, wrapperRouting } from '../budget/routed-call.js'
@@ -15,8 +16,7 @@ import type { CallContext } from '../budget/scopes.js'
 import type { SettlementErrorHandler } from '../budget/settlement.js'
 import { parseOptions } from '../internal/options.js'
 
-/** The call context: who a call counts against. The same type as `CallContext`. */
-export type BudgetCallContext = CallContext
+export type { CallContext } from '../budget/scopes.js'
 
 /**
  * The part of `BudgetManager` the integrations use: `reserve`. A structural type, so a `BudgetManager` from another
@@ -48,7 +48,7 @@ export interface BudgetIntegrationOptions<TRequest> {
    * Called when recording a call's cost fails after the call ran (for example the served model has no price).
    * The hold is then committed at its estimate, flagged `estimated: true`; it is never leaked.
    */
-  onRecordError?: SettlementErrorHandler | undefined
+  onCommitError?: SettlementErrorHandler | undefined
   /**
    * Budget-aware routing: each call picks one of these with `manager.selectDeployment` (the choice and the
    * reservation are one atomic step) and is sent with that deployment's model, charged to the deployment. The
@@ -83,18 +83,8 @@ export const INTEGRATION_OPTIONS = {
       message: "must be a context object (e.g. { user: 'alice' }) or a function of the request",
     },
   ),
-  estimate: z
-    .custom(
-      (value) =>
-        isFunction(value) ||
-        (typeof value === 'object' && value !== null) ||
-        (typeof value === 'number' && Number.isFinite(value) && value >= 0),
-      {
-        message: 'must be a USD number >= 0, an estimate request or a function',
-      },
-    )
-    .optional(),
-  onRecordError: z.custom<SettlementErrorHandler>(isFunction, { message: 'must be a function' }).optional(),
+  estimate: estimateOption(''),
+  onCommitError: z.custom<SettlementErrorHandler>(isFunction, { message: 'must be a function' }).optional(),
   deployments: z.unknown().optional(),
   strategy: z.unknown().optional(),
   cache: z.unknown().optional(),

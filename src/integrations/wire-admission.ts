@@ -80,7 +80,7 @@ export async function admitWireCall(
   const metadata: Admitted['metadata'] = { endpoint: call.endpoint }
   if (model !== call.model) metadata['requestedModel'] = call.model
   return {
-    settlement: new Settlement(reservation, options.onRecordError),
+    settlement: new Settlement(reservation, options.onCommitError),
     model,
     provider: deployment?.provider ?? provider,
     metadata,

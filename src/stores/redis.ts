@@ -74,7 +74,7 @@ export { redisCacheBackend } from './redis/cache-backend.js'
 export type { RedisCacheBackend, RedisCacheBackendOptions } from './redis/cache-backend.js'
 
 /** A {@link BudgetStore} backed by Redis, with the server's clock. */
-export interface RedisBudgetStore extends BudgetStore {
+export interface RedisStore extends BudgetStore {
   /**
    * The Redis server's time as seen from here: the local clock plus the offset measured from the server
    * time that every script returns (and from the store's first contact with Redis). With `time: 'client'` it
@@ -146,7 +146,7 @@ const timeMs = (reply: string[]): number => Number(reply[0]) * 1000 + Math.floor
  * const budgets = new BudgetManager({ store: redisStore({ client: new Redis(process.env.REDIS_URL) }) })
  * ```
  */
-export function redisStore(options: RedisStoreOptions): RedisBudgetStore {
+export function redisStore(options: RedisStoreOptions): RedisStore {
   const o = parseRedisOptions(options)
   const { transport, time, localClock, maxRecords } = o
   const keys = storeKeys(o.prefix)

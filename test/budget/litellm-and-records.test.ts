@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { BudgetManager, recordsToCsv, recordsToJsonLines, reportToCsv } from '../../src/budget/index.js'
+import { BudgetManager } from '../../src/budget/index.js'
+import { recordsToCsv, recordsToJsonLines, reportToCsv } from '../../src/reports.js'
 import { calculateCost } from '../../src/cost/index.js'
 import { BudgetExceededError, StorageError } from '../../src/errors.js'
 import { memoryStore } from '../../src/stores/memory.js'

@@ -8,7 +8,7 @@ import {
   calculateCost,
   defaultCatalog,
   estimateCost,
-  toNanoUsd,
+  costToNano,
   type NormalizedUsage,
 } from '../../src/cost/index.js'
 
@@ -125,7 +125,7 @@ describe('exactness', () => {
         } as never)
         expect(result.exact.totalCost).toBe(expected.toFixed())
         expect(result.totalCost).toBe(expected.toNumber())
-        expect(toNanoUsd(result)).toBe(expected.mul(1e9).ceil().toNumber())
+        expect(costToNano(result)).toBe(expected.mul(1e9).ceil().toNumber())
         const parts = new Decimal(result.exact.inputCost)
           .add(result.exact.outputCost)
           .add(result.exact.cacheReadCost)
@@ -148,7 +148,7 @@ describe('exactness', () => {
       reasoningTokens: null,
     }
     let nano = 0
-    for (let i = 0; i < 1_000_000; i++) nano += toNanoUsd(calculateCost({ model: 'micro', usage, catalog }))
+    for (let i = 0; i < 1_000_000; i++) nano += costToNano(calculateCost({ model: 'micro', usage, catalog }))
     expect(nano).toBe(1_000_000_000)
   })
 })

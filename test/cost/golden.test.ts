@@ -9,7 +9,7 @@ import {
   costPerToken,
   estimateCost,
   normalizeUsage,
-  toNanoUsd,
+  costToNano,
   type CalculateCostInput,
   type NormalizedUsage,
 } from '../../src/cost/index.js'
@@ -716,12 +716,12 @@ describe('nano-USD for the ledger', () => {
     const catalog = new PriceCatalog().register('tiny', { input_cost_per_token: '0.0000000001' })
     const r = calculateCost({ model: 'tiny', usage: u(1, 0), catalog })
     expect(r.exact.totalCost).toBe('0.0000000001')
-    expect(toNanoUsd(r)).toBe(1)
+    expect(costToNano(r)).toBe(1)
     expect(r.exact.totalNanoUsd).toBe(1)
   })
   it('is exact when the cost is a whole number of nano-USD', () => {
     const r = calculateCost({ model: 'gpt-4o', usage: u(10_000, 500, { cacheReadTokens: 6_000 }) })
-    expect(toNanoUsd(r)).toBe(22_500_000)
+    expect(costToNano(r)).toBe(22_500_000)
   })
   it('normalizes the same usage however it arrives', () => {
     const raw = fixture('openai-chat.json')

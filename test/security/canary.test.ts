@@ -23,14 +23,8 @@ import { format, inspect } from 'node:util'
 import { Redis } from 'ioredis'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  BudgetManager,
-  budgetMetrics,
-  recordsToCsv,
-  recordsToJsonLines,
-  reportToCsv,
-  withBudget,
-} from '../../src/index.js'
+import { BudgetManager, budgetMetrics, withBudget } from '../../src/index.js'
+import { recordsToCsv, recordsToJsonLines, reportToCsv } from '../../src/reports.js'
 import { SPEND_GROUP_BY } from '../../src/budget/records.js'
 import { BudgetExceededError } from '../../src/errors.js'
 import { withOpenAIBudget } from '../../src/integrations/openai.js'

@@ -7,7 +7,7 @@ import { Cluster, Redis } from 'ioredis'
 import { createCluster } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isStorageError } from '../../src/errors.js'
-import { redisStore, type RedisBudgetStore } from '../../src/stores/redis.js'
+import { redisStore, type RedisStore } from '../../src/stores/redis.js'
 import { startRedisCluster, type RedisCluster, type RedisClusterNode } from '../helpers/redis-cluster.js'
 
 let cluster: RedisCluster
@@ -91,7 +91,7 @@ const LIMIT = 300
  * A burst of `calls` 4-key calls of 1 each (reserve, then commit) against a limit of 300 on every key, 25 in
  * flight, while `during()` runs. Answers the acknowledged commits and the errors.
  */
-async function burst(store: RedisBudgetStore, tag: string, calls: number, during: () => Promise<unknown>) {
+async function burst(store: RedisStore, tag: string, calls: number, during: () => Promise<unknown>) {
   let next = 0
   let committed = 0
   let refused = 0

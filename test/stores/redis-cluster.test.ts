@@ -6,7 +6,7 @@ import { Cluster } from 'ioredis'
 import { createCluster } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isStorageError } from '../../src/errors.js'
-import { redisStore, type RedisBudgetStore } from '../../src/stores/redis.js'
+import { redisStore, type RedisStore } from '../../src/stores/redis.js'
 import { runStoreContract } from '../../src/testing/index.js'
 import { spyPipelines } from '../helpers/pipeline-spy.js'
 import { startRedisCluster, type RedisCluster, type RedisClusterNode } from '../helpers/redis-cluster.js'
@@ -277,7 +277,7 @@ describe('a killed node (SIGKILL)', () => {
     const io2 = ioCluster()
     const node2 = await nodeCluster()
     try {
-      const stores: { name: string; dead: RedisBudgetStore; alive: RedisBudgetStore }[] = []
+      const stores: { name: string; dead: RedisStore; alive: RedisStore }[] = []
       for (const [name, client] of [
         ['ioredis', io2],
         ['node-redis', node2],
@@ -291,7 +291,7 @@ describe('a killed node (SIGKILL)', () => {
       }
       const now = 1_800_000_000_000
       let id = 0
-      const reserve = (store: RedisBudgetStore, key = 'k') =>
+      const reserve = (store: RedisStore, key = 'k') =>
         store.reserve({
           callId: `k${id++}`,
           now,

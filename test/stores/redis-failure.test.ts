@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isStorageError } from '../../src/errors.js'
-import { redisStore, type RedisBudgetStore } from '../../src/stores/redis.js'
+import { redisStore, type RedisStore } from '../../src/stores/redis.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
 const T0 = 1_800_000_000_000
@@ -33,7 +33,7 @@ async function until(what: string, condition: () => Promise<boolean>, deadlineMs
 type Outcome = 'committed' | 'reserve-failed' | 'commit-failed'
 
 /** One call: reserve, then commit. Returns how far it got; any failure must be a StorageError. */
-async function call(store: RedisBudgetStore, i: number): Promise<Outcome> {
+async function call(store: RedisStore, i: number): Promise<Outcome> {
   const callId = `c${i}`
   const now = T0 + i
   try {
@@ -57,7 +57,7 @@ async function call(store: RedisBudgetStore, i: number): Promise<Outcome> {
   }
 }
 
-function commit(store: RedisBudgetStore, i: number) {
+function commit(store: RedisStore, i: number) {
   const callId = `c${i}`
   const now = T0 + i
   return store.commit({

@@ -7,12 +7,12 @@
  */
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { BudgetManager } from '../../budget/manager.js'
 import { toHttpError, errorBody } from '../../server/errors.js'
 import { dashboardAsset } from '../../server/dashboard/index.js'
 import { dashboardData } from '../../server/dashboard/data.js'
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
+import { listen, untilSignal } from '../listen.js'
 import { openStore } from '../store-url.js'
 
 const USAGE = `Usage: llm-budget dashboard --store file:<dir>|redis://host:port [--port 0] [--host 127.0.0.1] [--days 30]
@@ -96,25 +96,11 @@ const dashboardCommand: Command = {
         },
       )
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    }).catch(async (error: unknown) => {
-      await close()
-      throw error
-    })
-    const address = server.address() as AddressInfo
-    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    out(`llm-budget dashboard: listening on http://${shownHost}:${address.port} (store: ${label})`)
-    out(`llm-budget dashboard: open http://${shownHost}:${address.port}/dashboard#token=${token}`)
+    const origin = await listen(server, port, host, close)
+    out(`llm-budget dashboard: listening on http://${origin} (store: ${label})`)
+    out(`llm-budget dashboard: open http://${origin}/dashboard#token=${token}`)
     out(`llm-budget dashboard: token ${token} (valid until this process stops)`)
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'))
-      process.once('SIGINT', () => resolve('SIGINT'))
-    })
+    const signal = await untilSignal()
     out(`llm-budget dashboard: ${signal}: stopping`)
     await new Promise<void>((resolve) => {
       server.close(() => resolve())

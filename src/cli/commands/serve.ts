@@ -7,8 +7,8 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
+import { listen, untilSignal } from '../listen.js'
 import { openStore } from '../store-url.js'
 
 const USAGE = `Usage: llm-budget serve --token-file <path> [--store memory|file:<dir>|redis://host:port|postgres://...] [--port 8787] [--host 127.0.0.1]
@@ -98,26 +98,12 @@ const serveCommand: Command = {
       await close()
       throw error
     }
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    }).catch(async (error: unknown) => {
-      await close()
-      throw error
-    })
-    const address = server.address() as AddressInfo
-    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    const origin = await listen(server, port, host, close)
     const tenants = new Set(Object.values(tokens)).size
     out(
-      `llm-budget serve: listening on http://${shownHost}:${address.port} (store: ${label}; ${Object.keys(tokens).length} tokens, ${tenants} tenants)`,
+      `llm-budget serve: listening on http://${origin} (store: ${label}; ${Object.keys(tokens).length} tokens, ${tenants} tenants)`,
     )
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'))
-      process.once('SIGINT', () => resolve('SIGINT'))
-    })
+    const signal = await untilSignal()
     out(`llm-budget serve: ${signal}: finishing in-flight requests`)
     await shutdown(server, shutdownTimeout)
     await close()

@@ -27,7 +27,7 @@ export interface RedisStoreOptions {
   /**
    * Which clock decides hold expiry, key expiry and call-id memory.
    * - `'server'` (default): the Redis server's `TIME`. Instants in a request are read relative to its `now`,
-   *   and `RedisBudgetStore.clock` follows the server's time, so a `BudgetManager` without its own
+   *   and `RedisStore.clock` follows the server's time, so a `BudgetManager` without its own
    *   clock computes windows from the server's time too, whatever the local clock says. No reservation is
    *   admitted before the clock has been synced with the server, and a reservation whose `now` is more than
    *   `maxClockSkewMs` away from the server's time is refused with a `StorageError`.
@@ -67,7 +67,7 @@ export interface RedisStoreOptions {
    */
   rollupRetentionMs?: number
   /**
-   * The local clock that `RedisBudgetStore.clock` corrects with the measured offset to the server's
+   * The local clock that `RedisStore.clock` corrects with the measured offset to the server's
    * time. Default `Date`. Meant for tests that simulate machines with wrong clocks.
    */
   localClock?: { now(): number }
