@@ -148,8 +148,7 @@ async function meter(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const output = result.output
-  const settle = (outcome: Parameters<typeof settleTracked>[3]) =>
-    settleTracked(admitted, call, tracker, outcome)
+  const settle = (outcome: Parameters<typeof settleTracked>[3]) => settleTracked(admitted, call, tracker, outcome)
   if (endpoint === 'converse') {
     tracker.onBody(output)
   } else if (endpoint === 'invokeModel') {

@@ -47,7 +47,8 @@ class BudgetHttpClient {
 
   async request(request: Request): Promise<Response> {
     let req = request
-    for (const hook of this.#hooks.beforeRequest) req = ((await (hook as (r: Request) => unknown)(req)) as Request) ?? req
+    for (const hook of this.#hooks.beforeRequest)
+      req = ((await (hook as (r: Request) => unknown)(req)) as Request) ?? req
     try {
       const res = await this.#fetch(req)
       for (const hook of this.#hooks.response) await (hook as (r: Response, q: Request) => unknown)(res, req)
@@ -98,7 +99,8 @@ export function withMistralBudget<T extends Mistral>(client: T, options: Mistral
   const inner = sdkOptions['httpClient'] as HTTPClient | undefined
   const baseFetch: FetchLike =
     inner !== undefined
-      ? (input, init) => inner.request(input instanceof Request && init === undefined ? input : new Request(input, init))
+      ? (input, init) =>
+          inner.request(input instanceof Request && init === undefined ? input : new Request(input, init))
       : (input, init) => globalThis.fetch(input, init)
   const refusals = new RefusalRegistry()
   const adapter = openAIAdapter({ provider: options.provider ?? 'mistral', forceStreamUsage: false })

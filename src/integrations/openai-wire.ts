@@ -326,4 +326,3 @@ export function openAIAdapter({ provider, forceStreamUsage, chatDefaults }: Open
     },
   }
 }
-

@@ -102,7 +102,8 @@ export function mapRefusals<T extends object>(client: T, refusals: RefusalRegist
       get(target, prop) {
         const value: unknown = Reflect.get(target, prop, target)
         if (typeof value === 'function' && prop !== 'constructor')
-          return (...args: unknown[]) => mapResult((value as (...a: unknown[]) => unknown).apply(target, args), refusals)
+          return (...args: unknown[]) =>
+            mapResult((value as (...a: unknown[]) => unknown).apply(target, args), refusals)
         if (typeof value === 'object' && value !== null && typeof prop === 'string' && !prop.startsWith('_'))
           return view(value)
         return value

@@ -103,9 +103,9 @@ describe('admission', () => {
       BudgetExceededError,
     )
     // withRawResponse() is a member of the SDK's promise: kept, and mapped too.
-    await expect(
-      cohere.chat({ model: MODEL, messages, maxTokens: 500 }).withRawResponse(),
-    ).rejects.toBeInstanceOf(BudgetExceededError)
+    await expect(cohere.chat({ model: MODEL, messages, maxTokens: 500 }).withRawResponse()).rejects.toBeInstanceOf(
+      BudgetExceededError,
+    )
     expect(server.count()).toBe(0)
     expect(events).toHaveLength(0)
   })

@@ -11,7 +11,14 @@ import { HeldReservation } from '../held-reservation.js'
 import type { Estimate, Reservation, ReserveOptions } from '../manager-types.js'
 import { nanoToUsd, usdInputToNano } from '../money.js'
 import { type EstimateRequest, estimateRequest } from '../pricing.js'
-import { type CallContext, type ResolvedContext, type Scope, type ScopeString, scopeKey, validateId } from '../scopes.js'
+import {
+  type CallContext,
+  type ResolvedContext,
+  type Scope,
+  type ScopeString,
+  scopeKey,
+  validateId,
+} from '../scopes.js'
 import { asStorageError, isInputError } from '../store-errors.js'
 import { trackedKeys } from '../tracked-spend.js'
 import { type EntryMeta, type Plan, isMoney } from './compiled.js'

@@ -58,7 +58,11 @@ export class BudgetCache {
   }
 
   /** Budgets of the scopes, fresh ones from the cache and the others read from the store. */
-  async budgetsFor(scopes: readonly Scope[], keys: readonly ScopeString[], now: number): Promise<(CompiledBudget | null)[]> {
+  async budgetsFor(
+    scopes: readonly Scope[],
+    keys: readonly ScopeString[],
+    now: number,
+  ): Promise<(CompiledBudget | null)[]> {
     return Promise.all(
       scopes.map((scope, i) => {
         const scopeString = keys[i]!

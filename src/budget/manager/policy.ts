@@ -157,7 +157,12 @@ export class PolicyCompiler {
   }
 
   /** The budget of a scope from its stored budget, or from the default of its type, or `null` when it has none. */
-  fromStored(scope: Scope, scopeString: ScopeString, stored: StoredBudget | null, fetchedAt = 0): CompiledBudget | null {
+  fromStored(
+    scope: Scope,
+    scopeString: ScopeString,
+    stored: StoredBudget | null,
+    fetchedAt = 0,
+  ): CompiledBudget | null {
     if (stored !== null)
       return this.compile(
         scope,
