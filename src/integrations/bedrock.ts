@@ -26,12 +26,24 @@ export type { BudgetManagerLike, CallContext } from './options.js'
 export type { WireRequest } from './budget-fetch.js'
 
 /** Options of {@link withBedrockBudget}. `context` and `estimate` functions receive the {@link WireRequest}. */
-export interface BedrockBudgetOptions extends BudgetIntegrationOptions<WireRequest> {
+export interface BedrockBudgetOptions extends Omit<BudgetIntegrationOptions<WireRequest>, 'cache' | 'cacheKey'> {
   /** Provider name used for pricing (default `bedrock`). */
   provider?: string
 }
 
-const BEDROCK_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
+/** The AWS SDK decodes responses inside its own pipeline, so a cached body cannot be replayed through it (yet). */
+const notForBedrock = z
+  .custom<never>((value) => value === undefined, {
+    message: 'is not supported by withBedrockBudget yet (the AWS SDK decodes responses itself): cache with withBudget',
+  })
+  .optional()
+
+const BEDROCK_OPTIONS = z.object({
+  ...INTEGRATION_OPTIONS,
+  provider: z.string().min(1).optional(),
+  cache: notForBedrock,
+  cacheKey: notForBedrock,
+})
 
 /** The budgeted commands, by the name the AWS SDK gives them, and the endpoint name records carry. */
 const COMMANDS: Record<string, string> = {
