@@ -12,11 +12,11 @@ import { recordHit, throughCache } from '../budget/cached-call.js'
 import type { EstimateRequest } from '../budget/pricing.js'
 import { type CachedResponse, defaultCacheKey } from '../budget/response-cache.js'
 import type { CallContext } from '../budget/scopes.js'
-import { type OutputSeen, Settlement } from '../budget/settlement.js'
+import { Settlement } from '../budget/settlement.js'
 import { InvalidInputError, isBudgetError } from '../errors.js'
 import { admitCall, captureBody } from './admission.js'
 import { meterResponse } from './metered-response.js'
-import { type Admitted, settleTracked } from './wire-admission.js'
+import { type Admitted, type UsageTrackerView, settleTracked } from './wire-admission.js'
 import { checkedOptions, resolveContext, resolveEstimate, type BudgetIntegrationOptions } from './options.js'
 import type { SseEvent } from './sse.js'
 
@@ -60,21 +60,12 @@ export function parseContextHeader(value: string | null): CallContext | undefine
   return out as CallContext
 }
 
-/** Tracks what a streamed or JSON body says about usage. */
-export interface UsageTracker {
+/** Tracks what a streamed or JSON body says about usage (the view settlement reads, plus how the body is fed in). */
+export interface UsageTracker extends UsageTrackerView {
   /** SSE: observe one parsed event. Return `false` to hide it from the SDK. */
   onEvent(event: SseEvent): boolean
   /** JSON / text: observe the whole body. */
   onText(text: string): void
-  /** The final usage and model, when the provider sent it. */
-  final(): { usage: unknown; model?: string } | undefined
-  /** What is known when the body ended without final usage: partial provider usage, served model, output seen. */
-  partial(): { usage?: unknown; model?: string; output: OutputSeen }
-  /**
-   * True once the stream's terminal event went by (`data: [DONE]`, Cohere's `message-end`): the call is complete even
-   * when the SDK stops reading there and cancels the rest of the body.
-   */
-  done?(): boolean
 }
 
 /** One request the adapter recognised as billable. */
