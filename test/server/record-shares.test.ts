@@ -9,7 +9,9 @@ const record = (callId: string, i: number): SpendRecord => ({ callId, startedAt:
 describe('trimRecords', () => {
   it('with one namespace drops the oldest, as before', () => {
     const records = Array.from({ length: 100 }, (_, i) => record(`c${i}`, i))
-    expect(trimRecords(records, 64).map((r) => r.callId)).toEqual(records.slice(36).map((r) => r.callId))
+    const { kept, dropped } = trimRecords(records, 64)
+    expect(kept.map((r) => r.callId)).toEqual(records.slice(36).map((r) => r.callId))
+    expect(dropped.map((r) => r.callId)).toEqual(records.slice(0, 36).map((r) => r.callId))
   })
 
   it('keeps at most max, keeps every namespace under its share whole, and drops only the oldest of a namespace', () => {
@@ -19,8 +21,11 @@ describe('trimRecords', () => {
         fc.integer({ min: 1, max: 100 }),
         (prefixes, max) => {
           const records = prefixes.map((p, i) => record(`${p}${i}`, i))
-          const kept = trimRecords(records, max)
+          const { kept, dropped } = trimRecords(records, max)
           expect(kept.length).toBeLessThanOrEqual(max)
+          // What is dropped is exactly the rest, in order.
+          const keptSet = new Set(kept)
+          expect(dropped).toEqual(records.filter((r) => !keptSet.has(r)))
           const count = (list: SpendRecord[], ns: string) =>
             list.filter((r) => (r.callId.includes('/') ? r.callId.split('/')[0] + '/' : '') === ns).length
           const namespaces = ['a/', 'b/', 'c/', '']

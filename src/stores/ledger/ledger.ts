@@ -32,7 +32,7 @@ import { heapDue, heapPop, heapPush } from './heap.js'
 import { finish, isHeld } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
-import { addRollups, checkRollupFits, rollupDeltas, selectRollups } from './rollups.js'
+import { addRollups, checkRollupFits, rollupDeltas, rollupKeys, selectRollups } from './rollups.js'
 import { applyRetention, noteDropped } from './retention.js'
 
 export type { ExpiryHeap } from './heap.js'
@@ -200,7 +200,8 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
     }
   }
   const deltas = request.record === undefined ? null : rollupDeltas(request.record)
-  if (deltas !== null) checkRollupFits(state.rollups, deltas)
+  const rollupRowKeys = deltas === null ? null : rollupKeys(deltas)
+  if (deltas !== null) checkRollupFits(state.rollups, deltas, rollupRowKeys!)
   if (isHeld(known)) dropHolds(state, known, now)
   const balances: CommitBalance[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
@@ -214,7 +215,7 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
   }
   finish(state, callId, Math.max(request.dedupeUntil, now), true)
   if (request.record !== undefined) appendRecord(state, request.record)
-  if (deltas !== null) addRollups(state.rollups, deltas)
+  if (deltas !== null) addRollups(state.rollups, deltas, rollupRowKeys!)
   return { duplicate: false, balances }
 }
 
@@ -224,12 +225,8 @@ function appendRecord(state: LedgerState, record: SpendRecord): void {
   // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
   // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.
   if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
-    const kept = trimRecords(state.records, state.maxRecords)
-    const keep = new Set(kept)
-    noteDropped(
-      state,
-      state.records.filter((r) => !keep.has(r)),
-    )
+    const { kept, dropped } = trimRecords(state.records, state.maxRecords)
+    noteDropped(state, dropped)
     state.records = kept
   }
 }

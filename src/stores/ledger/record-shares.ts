@@ -14,9 +14,12 @@ function namespaceOf(callId: string): string {
   return slash === -1 ? '' : callId.slice(0, slash)
 }
 
-/** The records, oldest first, cut to at most `max` with every namespace keeping its newest within its share. */
-export function trimRecords(records: SpendRecord[], max: number): SpendRecord[] {
-  if (records.length <= max) return records
+/**
+ * The records, oldest first, cut to at most `max` with every namespace keeping its newest within its share; and the
+ * records dropped, in one pass.
+ */
+export function trimRecords(records: SpendRecord[], max: number): { kept: SpendRecord[]; dropped: SpendRecord[] } {
+  if (records.length <= max) return { kept: records, dropped: [] }
   const counts = new Map<string, number>()
   for (const record of records) {
     const ns = namespaceOf(record.callId)
@@ -38,11 +41,17 @@ export function trimRecords(records: SpendRecord[], max: number): SpendRecord[] 
   }
   const drop = new Map<string, number>()
   for (const [ns, count] of counts) if (count > level) drop.set(ns, count - level)
-  return records.filter((record) => {
+  const kept: SpendRecord[] = []
+  const dropped: SpendRecord[] = []
+  for (const record of records) {
     const ns = namespaceOf(record.callId)
     const left = drop.get(ns)
-    if (left === undefined || left === 0) return true
-    drop.set(ns, left - 1)
-    return false
-  })
+    if (left === undefined || left === 0) {
+      kept.push(record)
+    } else {
+      drop.set(ns, left - 1)
+      dropped.push(record)
+    }
+  }
+  return { kept, dropped }
 }

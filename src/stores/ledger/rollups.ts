@@ -31,9 +31,18 @@ export const ROLLUP_SCOPE_TYPES = [...ROLLUP_CONTEXT_SCOPES, 'provider', 'tag'] 
 /** What a missing model is rolled up as. */
 export const NO_MODEL = '(none)'
 
+// The last day formatted: commits come in time order, so nearly every call asks for the same day again.
+let lastDayStart = Number.NaN
+let lastDay = ''
+
 /** The UTC day of an instant, `YYYY-MM-DD`. */
 export function dayOf(ms: number): string {
-  return new Date(dayStart(ms)).toISOString().slice(0, 10)
+  const start = dayStart(ms)
+  if (start !== lastDayStart) {
+    lastDay = new Date(start).toISOString().slice(0, 10)
+    lastDayStart = start
+  }
+  return lastDay
 }
 
 /** The UTC midnight at or before an instant, epoch ms. */
@@ -102,7 +111,12 @@ export function rollupDeltas(record: SpendRecord): RollupRow[] {
 }
 
 function rowKey(row: RollupRow): string {
-  return [row.day, row.scope, row.model, row.modelServed].join('\u0001')
+  return `${row.day}\u0001${row.scope}\u0001${row.model}\u0001${row.modelServed}`
+}
+
+/** The map keys of a record's deltas: computed once per commit for {@link checkRollupFits} and {@link addRollups}. */
+export function rollupKeys(deltas: readonly RollupRow[]): string[] {
+  return deltas.map(rowKey)
 }
 
 const SUMS = ['calls', 'inputTokens', 'outputTokens', 'costNanoUsd', 'savedNanoUsd', 'estimatedCalls'] as const
@@ -111,9 +125,14 @@ const SUMS = ['calls', 'inputTokens', 'outputTokens', 'costNanoUsd', 'savedNanoU
  * Throws `InvalidInputError` (changing nothing) when adding the record would take a sum past 2^53 - 1, the largest
  * exact amount. Call it before any change of a commit, so that the commit is refused whole.
  */
-export function checkRollupFits(rows: ReadonlyMap<string, RollupRow>, deltas: readonly RollupRow[]): void {
-  for (const delta of deltas) {
-    const row = rows.get(rowKey(delta))
+export function checkRollupFits(
+  rows: ReadonlyMap<string, RollupRow>,
+  deltas: readonly RollupRow[],
+  keys: readonly string[] = rollupKeys(deltas),
+): void {
+  for (let i = 0; i < deltas.length; i++) {
+    const delta = deltas[i]!
+    const row = rows.get(keys[i]!)
     if (row === undefined) continue
     for (const sum of SUMS) {
       if (!Number.isSafeInteger(row[sum] + delta[sum])) {
@@ -127,9 +146,14 @@ export function checkRollupFits(rows: ReadonlyMap<string, RollupRow>, deltas: re
 }
 
 /** Adds a record's deltas (from {@link rollupDeltas}, checked with {@link checkRollupFits}). */
-export function addRollups(rows: Map<string, RollupRow>, deltas: readonly RollupRow[]): void {
-  for (const delta of deltas) {
-    const key = rowKey(delta)
+export function addRollups(
+  rows: Map<string, RollupRow>,
+  deltas: readonly RollupRow[],
+  keys: readonly string[] = rollupKeys(deltas),
+): void {
+  for (let i = 0; i < deltas.length; i++) {
+    const delta = deltas[i]!
+    const key = keys[i]!
     const row = rows.get(key)
     if (row === undefined) {
       rows.set(key, { ...delta })
