@@ -8,6 +8,7 @@
  */
 import { InvalidInputError } from '../../errors.js'
 import type { JsonValue, RollupQuery, RollupRow, SpendRecord } from '../types.js'
+import { flatString } from './keys.js'
 
 /** One day in milliseconds. */
 export const DAY_MS = 86_400_000
@@ -156,7 +157,8 @@ export function addRollups(
     const key = keys[i]!
     const row = rows.get(key)
     if (row === undefined) {
-      rows.set(key, { ...delta })
+      // A kept key is flattened: the concatenated one would hold its parts alive as a rope.
+      rows.set(flatString(key), { ...delta })
       continue
     }
     for (const sum of SUMS) row[sum] += delta[sum]
