@@ -1,49 +1,15 @@
 // Burst windows (runaway protection): a budget limits a short window as well as its period, reserved in the same
 // atomic store call, on the memory, file and Redis stores.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { BudgetManager, validateDefinition, withBudget } from '../../src/budget/index.js'
 import type { BudgetExceededEvent, BudgetOvershotEvent, ThresholdCrossedEvent } from '../../src/budget/index.js'
 import { BudgetConfigError, BudgetExceededError } from '../../src/errors.js'
-import { fileStore } from '../../src/stores/file.js'
 import { memoryStore } from '../../src/stores/memory.js'
-import { redisStore } from '../../src/stores/redis.js'
-import type { BudgetStore } from '../../src/stores/types.js'
 import { fakeClock } from '../../src/testing/index.js'
 import type { Duration } from '../../src/budget/windows.js'
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+import { storesForSuite } from '../helpers/shared-stores.js'
 
-let server: RedisServer
-let io: Redis
-const dirs: string[] = []
-
-beforeAll(async () => {
-  server = await startRedisServer()
-  io = new Redis(server.port, '127.0.0.1')
-})
-
-afterAll(async () => {
-  io?.disconnect()
-  await server?.stop()
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-})
-
-let seq = 0
-const STORES: [string, () => BudgetStore & { close?(): Promise<void> }][] = [
-  ['memory', () => memoryStore()],
-  [
-    'file',
-    () => {
-      const dir = mkdtempSync(join(tmpdir(), 'llm-budget-burst-'))
-      dirs.push(dir)
-      return fileStore({ path: dir })
-    },
-  ],
-  ['redis', () => redisStore({ client: io, prefix: `burst-${process.pid}-${++seq}` })],
-]
+const { stores: STORES } = storesForSuite('burst')
 
 async function refusal(promise: Promise<unknown>): Promise<BudgetExceededError> {
   const error = await promise.then(

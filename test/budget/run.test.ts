@@ -1,49 +1,16 @@
 // Run budgets (runaway protection): `manager.run({ maxBudget }, fn)` gives an agent run its own budget, drawn on
 // by every budgeted call inside it in the same atomic reservation as the scopes' budgets; nested runs are capped
 // by their parents; sibling runs are isolated.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { BudgetManager, withBudget } from '../../src/budget/index.js'
 import type { BudgetExceededEvent, BudgetRun } from '../../src/budget/index.js'
 import { BudgetConfigError, BudgetExceededError, InvalidInputError } from '../../src/errors.js'
-import { fileStore } from '../../src/stores/file.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { redisStore } from '../../src/stores/redis.js'
-import type { BudgetStore } from '../../src/stores/types.js'
 import { fakeClock } from '../../src/testing/index.js'
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+import { storesForSuite } from '../helpers/shared-stores.js'
 
-let server: RedisServer
-let io: Redis
-const dirs: string[] = []
-
-beforeAll(async () => {
-  server = await startRedisServer()
-  io = new Redis(server.port, '127.0.0.1')
-})
-
-afterAll(async () => {
-  io?.disconnect()
-  await server?.stop()
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-})
-
-let seq = 0
-const STORES: [string, () => BudgetStore & { close?(): Promise<void> }][] = [
-  ['memory', () => memoryStore()],
-  [
-    'file',
-    () => {
-      const dir = mkdtempSync(join(tmpdir(), 'llm-budget-run-'))
-      dirs.push(dir)
-      return fileStore({ path: dir })
-    },
-  ],
-  ['redis', () => redisStore({ client: io, prefix: `run-${process.pid}-${++seq}` })],
-]
+const { stores: STORES, redis } = storesForSuite('run')
 
 const settle = async (promises: Promise<unknown>[]) => {
   const results = await Promise.allSettled(promises)
@@ -226,14 +193,14 @@ describe('run budgets', () => {
 
   it("on Redis the run's key carries the expiry: ttlMs after the last call", async () => {
     const prefix = `run-ttl-${process.pid}`
-    const manager = new BudgetManager({ store: redisStore({ client: io, prefix, expiryMarginMs: 0 }) })
+    const manager = new BudgetManager({ store: redisStore({ client: redis(), prefix, expiryMarginMs: 0 }) })
     const run = await manager.run({ maxBudget: 1, ttlMs: 3_600_000 }, async (run) => {
       await (await manager.reserve({ user: 'a' }, 0.5)).commit(0.5)
       return run
     })
-    const [, keys] = await io.scan('0', 'MATCH', `{${prefix}}:*r:${run.id}*`, 'COUNT', 1000)
+    const [, keys] = await redis().scan('0', 'MATCH', `{${prefix}}:*r:${run.id}*`, 'COUNT', 1000)
     expect(keys).toHaveLength(1)
-    const ttl = await io.pttl(keys[0]!)
+    const ttl = await redis().pttl(keys[0]!)
     expect(ttl).toBeGreaterThan(3_500_000)
     expect(ttl).toBeLessThanOrEqual(3_600_000)
   })
