@@ -1,0 +1,51 @@
+/**
+ * The order test files start in: longest first, so the run does not end waiting on one slow file that happened to
+ * start last. Vitest's own order uses the durations of the previous run (its cache); a fresh clone (CI) has none and
+ * would fall back to file size, which says little here (the slowest files spawn processes or wait on servers). For
+ * files the cache does not know, the durations below are used: seconds a file took in a full run on the 2-core dev
+ * machine (main, 2026-12). They only decide an order, never whether a test runs; update them when a file gets much
+ * faster or slower.
+ */
+import { BaseSequencer, type TestSpecification } from 'vitest/node'
+
+const KNOWN_SECONDS: Readonly<Record<string, number>> = {
+  'test/cli/report.test.ts': 72,
+  'test/stores/file-processes.test.ts': 70,
+  'test/examples/integrations.test.ts': 49,
+  'test/package/package.test.ts': 42,
+  'test/stores/http-processes.test.ts': 34,
+  'test/budget/exact-money.test.ts': 31,
+  'test/stores/redis-time.test.ts': 30,
+  'test/conformance/conformance.test.ts': 30,
+  'test/security/canary.test.ts': 27,
+  'test/stores/redis-manager.test.ts': 26,
+  'test/cli/prices.test.ts': 25,
+  'test/stores/redis-processes.test.ts': 22,
+  'test/budget/windows-all-zones.test.ts': 22,
+  'test/package/api-report.test.ts': 14,
+  'test/cli/serve.test.ts': 14,
+  'test/server/security.test.ts': 14,
+  'test/server/management.test.ts': 12,
+  'test/stores/postgres-processes.test.ts': 10,
+  'test/stores/redis-cluster.test.ts': 10,
+}
+
+/** Longest first: the previous run's duration when Vitest's cache has it, else {@link KNOWN_SECONDS}, else 0. */
+export default class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const root = this.ctx.config.root
+    const known = (spec: TestSpecification): { failed: boolean; seconds: number } => {
+      const path = spec.moduleId.startsWith(root + '/') ? spec.moduleId.slice(root.length + 1) : spec.moduleId
+      const cached = this.ctx.cache.getFileTestResults(`${spec.project.name}:${path}`)
+      if (cached !== undefined) return { failed: cached.failed, seconds: cached.duration / 1000 }
+      return { failed: false, seconds: KNOWN_SECONDS[path] ?? 0 }
+    }
+    const order = new Map(files.map((spec) => [spec, known(spec)]))
+    // Files that failed last time first (fast feedback), then the longest.
+    return [...files].sort((a, b) => {
+      const x = order.get(a)!
+      const y = order.get(b)!
+      return Number(y.failed) - Number(x.failed) || y.seconds - x.seconds
+    })
+  }
+}
