@@ -1,12 +1,17 @@
 // The dashboard in a real headless browser (Debian's chromium driven by playwright-core; no browser download):
 // the numbers shown equal querySpend and getStatus, the charts render, the console stays clean, and without a
-// token no spend is shown. Screenshots go to docs/images/.
+// token no spend is shown. Screenshots go to a temp dir; UPDATE_SCREENSHOTS=1 writes them to docs/images/ instead
+// (how the pictures in docs/dashboard.md are refreshed), so a test run leaves the work tree clean.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type DashboardFixture, TOKEN_A, startDashboardServer } from './dashboard-fixture.js'
 
-const IMAGES = join(import.meta.dirname, '..', '..', 'docs', 'images')
+const IMAGES = process.env.UPDATE_SCREENSHOTS
+  ? join(import.meta.dirname, '..', '..', 'docs', 'images')
+  : mkdtempSync(join(tmpdir(), 'llm-budget-dashboard-'))
 
 let fixture: DashboardFixture
 let browser: Browser
@@ -29,6 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await fixture?.close()
+  if (!process.env.UPDATE_SCREENSHOTS) rmSync(IMAGES, { recursive: true, force: true })
 })
 
 /** The page's text as a user reads it, e.g. '$1,234.50'. */
