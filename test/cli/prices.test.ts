@@ -64,6 +64,9 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'no-models.json'), JSON.stringify({ sample_spec: { litellm_provider: 'x' } }))
   server = createServer((req, res) => {
     requests++
+    // Each CLI run gets its own connection, as a new process would: runs in this process share fetch's connection
+    // pool, where a kept-alive socket could be reused just as this server times it out (ECONNRESET).
+    res.setHeader('connection', 'close')
     if (req.url === '/prices.json') {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify(TABLE))
@@ -195,7 +198,7 @@ describe('llm-budget prices update', () => {
   it('a URL with negative prices is refused the same way', async () => {
     const out = join(dir, 'url-negative.json')
     const r = await cli(dir, 'prices', 'update', '--from', `${base}/negative.json`, '--out', out)
-    expect(r.code).toBe(2)
+    expect(r.code, r.stderr).toBe(2)
     expect(r.stderr).toMatch(/bad-model: input_cost_per_token/)
     expect(existsSync(out)).toBe(false)
   })
