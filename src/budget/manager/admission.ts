@@ -39,7 +39,10 @@ export function validateCallId(callId: string): void {
   if (callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
 }
 
-/** `reserve` with a context validated once (withBudget's static contexts). Does not change `resolved`. */
+/**
+ * `reserve` with a context validated once (withBudget's static contexts). Changes nothing in `resolved` but the
+ * `tracked` keys it caches.
+ */
 export function reserveResolved(
   ctx: ManagerContext,
   resolved: ResolvedContext,
@@ -51,17 +54,20 @@ export function reserveResolved(
   }
   const priced = priceEstimate(ctx, estimate)
   let { context, scopes, keys } = resolved
+  let tracked: readonly string[] | undefined
   if (typeof estimate === 'object' && context.model === undefined && priced.model !== undefined) {
     validateId('estimate.model', priced.model)
     context = { ...context, model: priced.model }
     const scope: Scope = { type: 'model', id: priced.model }
     scopes = [...scopes, scope]
     keys = [...keys, scopeKey(scope)]
+  } else {
+    tracked = resolved.tracked ??= trackedKeys(scopes)
   }
   const callId = options.callId ?? ctx.nextCallId()
   if (options.allowFallback !== undefined && typeof options.allowFallback !== 'boolean')
     throw new InvalidInputError('allowFallback', '`allowFallback` must be a boolean')
-  return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true)
+  return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true, tracked)
 }
 
 function priceEstimate(ctx: ManagerContext, estimate: unknown): PricedEstimate {
@@ -85,7 +91,7 @@ function held(
   now: number,
   plan: Plan,
   guarded: boolean,
-  scopes: readonly Scope[],
+  tracked: readonly string[],
 ): Reservation {
   return new HeldReservation(
     ctx.writer,
@@ -99,7 +105,7 @@ function held(
     plan,
     guarded,
     !guarded,
-    trackedKeys(scopes),
+    tracked,
   )
 }
 
@@ -112,7 +118,9 @@ async function admit(
   callId: string,
   estimate: Estimate,
   allowFallback: boolean,
+  trackedOfScopes: readonly string[] | undefined,
 ): Promise<Reservation> {
+  const tracked = trackedOfScopes ?? trackedKeys(scopes)
   // The `providerBudgets` option is written before the first use, and before the call's time is taken.
   if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const now = ctx.clock.now()
@@ -122,7 +130,7 @@ async function admit(
       budgets = await ctx.budgets.budgetsFor(scopes, keys, now)
     } catch (error) {
       if (isInputError(error)) throw error
-      return storeFailure(ctx, 'getBudget', error, context, scopes, priced, callId, now)
+      return storeFailure(ctx, 'getBudget', error, context, tracked, priced, callId, now)
     }
   }
   // The exchange rate of each window of a budget in another currency (pinned once per window); on failure nothing
@@ -133,12 +141,12 @@ async function admit(
       await pinning
     } catch (error) {
       if (isInputError(error)) throw error
-      return storeFailure(ctx, 'pinRate', error, context, scopes, priced, callId, now)
+      return storeFailure(ctx, 'pinRate', error, context, tracked, priced, callId, now)
     }
   }
   const plan = planAtRates(ctx, budgets, context, priced.nano, priced.tokens, now)
   const holdExpiresAt = now + ctx.holdTtlMs
-  if (plan.entries.length === 0) return held(ctx, callId, context, priced, now, plan, true, scopes)
+  if (plan.entries.length === 0) return held(ctx, callId, context, priced, now, plan, true, tracked)
   let result
   try {
     result = await ctx.store.reserve({ callId, now, holdExpiresAt, entries: plan.entries })
@@ -147,7 +155,7 @@ async function admit(
     // The store may have applied the reservation before it failed (a timeout after the request was sent): release
     // the call id, best effort, so its holds (or a late arrival, which the store then ignores) count for nothing.
     await ctx.store.release({ callId, now: ctx.clock.now(), holdExpiresAt }).catch(() => undefined)
-    return storeFailure(ctx, 'reserve', error, context, scopes, priced, callId, now)
+    return storeFailure(ctx, 'reserve', error, context, tracked, priced, callId, now)
   }
   if (!result.ok) {
     const meta = plan.meta[result.refusedIndex]!
@@ -185,13 +193,14 @@ async function admit(
           callId,
           fallbackEstimate,
           false,
+          undefined,
         )
       }
     }
     throw refusal
   }
   if (!result.duplicate) warnOver(ctx, plan, result.balances, callId, context)
-  return held(ctx, callId, context, priced, now, plan, true, scopes)
+  return held(ctx, callId, context, priced, now, plan, true, tracked)
 }
 
 /** The error of a refused entry: `RateLimitError` for rpm, tpm and parallel limits, else `BudgetExceededError`. */
@@ -271,7 +280,7 @@ function storeFailure(
   operation: string,
   error: unknown,
   context: CallContext,
-  scopes: readonly Scope[],
+  tracked: readonly string[],
   priced: PricedEstimate,
   callId: string,
   now: number,
@@ -279,5 +288,5 @@ function storeFailure(
   const storageError = asStorageError(error, ctx.store.name)
   ctx.events.emit('store.error', { operation, action: ctx.onStoreError, error: storageError, callId })
   if (ctx.onStoreError === 'deny') throw storageError
-  return held(ctx, callId, context, priced, now, { entries: [], meta: [] }, false, scopes)
+  return held(ctx, callId, context, priced, now, { entries: [], meta: [] }, false, tracked)
 }

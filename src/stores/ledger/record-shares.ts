@@ -20,6 +20,13 @@ function namespaceOf(callId: string): string {
  */
 export function trimRecords(records: SpendRecord[], max: number): { kept: SpendRecord[]; dropped: SpendRecord[] } {
   if (records.length <= max) return { kept: records, dropped: [] }
+  // One namespace (no call id has a `/`, the common case): plain oldest-first dropping, without counting.
+  let namespaced = false
+  for (let i = 0; i < records.length && !namespaced; i++) namespaced = records[i]!.callId.includes('/')
+  if (!namespaced) {
+    const excess = records.length - max
+    return { kept: records.slice(excess), dropped: records.slice(0, excess) }
+  }
   const counts = new Map<string, number>()
   for (const record of records) {
     const ns = namespaceOf(record.callId)

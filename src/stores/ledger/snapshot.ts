@@ -35,7 +35,7 @@ export function snapshotLedger(state: LedgerState): JsonValue {
     budgets: [...state.budgets.values()] as unknown as JsonValue,
     history: [...state.history.values()].flat() as unknown as JsonValue,
     records: state.records as unknown as JsonValue,
-    rollups: [...state.rollups.values()] as unknown as JsonValue,
+    rollups: [...state.rollups.rows()] as unknown as JsonValue,
     recordsFrom: state.recordsFrom,
     rollupsFrom: state.rollupsFrom,
   }

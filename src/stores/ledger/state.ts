@@ -5,9 +5,10 @@
  * @internal Used by the ledger.
  * @packageDocumentation
  */
-import type { HistoryEntry, JsonValue, RollupRow, SpendRecord, StoredBudget } from '../types.js'
+import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
 import { DEFAULT_ROLLUP_RETENTION_MS, type LedgerOptions } from './retention.js'
 import type { ExpiryHeap } from './heap.js'
+import { RollupTable } from './rollup-table.js'
 import { heapPush } from './heap.js'
 
 /** Balance of one ledger key. Holds are kept per call (see {@link HeldCall}); the key keeps their sum. */
@@ -74,7 +75,7 @@ export interface LedgerState {
   /** Records whose `endedAt` is older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
   recordRetentionMs: number
   /** Daily rollups, by day, scope and model (see `rollups.ts`). */
-  rollups: Map<string, RollupRow>
+  rollups: RollupTable
   /** Rollup days older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
   rollupRetentionMs: number
   /** Records with `endedAt` at or after this are all kept; `null` until a record is dropped. */
@@ -98,7 +99,7 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
     records: [],
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
     recordRetentionMs: options.recordRetentionMs ?? Number.POSITIVE_INFINITY,
-    rollups: new Map(),
+    rollups: new RollupTable(),
     rollupRetentionMs: options.rollupRetentionMs ?? DEFAULT_ROLLUP_RETENTION_MS,
     recordsFrom: null,
     rollupsFrom: null,
