@@ -198,6 +198,8 @@ export function withBudget<F extends (...args: never[]) => unknown>(
   const onCommitError = options.onCommitError
   const reportError = onCommitError === undefined ? undefined : (error: unknown) => onCommitError(error)
   const reportPlain = reportError
+  // A fallback is taken only when the function can be told about it; otherwise the call is refused.
+  const reserveOptions = { allowFallback: applyModel !== undefined }
   // A static context is validated once, here, so a bad one fails at wrap time and calls skip the work.
   const staticContext = typeof options.context === 'function' ? undefined : resolveContext(options.context)
 
@@ -427,8 +429,6 @@ export function withBudget<F extends (...args: never[]) => unknown>(
           : applyModel(current, deployment.model, deployment),
       )
     } else {
-      // A fallback is taken only when the function can be told about it; otherwise the call is refused.
-      const reserveOptions = { allowFallback: applyModel !== undefined }
       // Token counts without a model reach reserve() as they are, which refuses them with the reason.
       const priced = estimate as Estimate
       if (staticContext !== undefined) {

@@ -41,8 +41,9 @@ export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Commi
     const trackedUntil = ctx.spendTrackingTtlMs === null ? null : now + ctx.spendTrackingTtlMs
     for (const key of args.tracked) {
       // A budget without a window counts on the same all-time key already.
-      if (!entries.some((entry) => entry.key === key))
-        entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
+      let counted = false
+      for (let i = 0; i < entries.length && !counted; i++) counted = entries[i]!.key === key
+      if (!counted) entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
     }
   }
   const costText = formatNano(priced.nano)

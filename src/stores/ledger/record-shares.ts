@@ -16,13 +16,18 @@ function namespaceOf(callId: string): string {
 
 /**
  * The records, oldest first, cut to at most `max` with every namespace keeping its newest within its share; and the
- * records dropped, in one pass.
+ * records dropped, in one pass. `oneNamespace`: the caller knows that no record's call id has a `/`.
  */
-export function trimRecords(records: SpendRecord[], max: number): { kept: SpendRecord[]; dropped: SpendRecord[] } {
+export function trimRecords(
+  records: SpendRecord[],
+  max: number,
+  oneNamespace = false,
+): { kept: SpendRecord[]; dropped: SpendRecord[] } {
   if (records.length <= max) return { kept: records, dropped: [] }
-  // One namespace (no call id has a `/`, the common case): plain oldest-first dropping, without counting.
+  // One namespace (no call id has a `/`, the common case): plain oldest-first dropping, without counting. The caller
+  // may know it already (`oneNamespace`).
   let namespaced = false
-  for (let i = 0; i < records.length && !namespaced; i++) namespaced = records[i]!.callId.includes('/')
+  for (let i = 0; i < records.length && !namespaced && !oneNamespace; i++) namespaced = records[i]!.callId.includes('/')
   if (!namespaced) {
     const excess = records.length - max
     return { kept: records.slice(excess), dropped: records.slice(0, excess) }

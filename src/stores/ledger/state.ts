@@ -70,6 +70,8 @@ export interface LedgerState {
    */
   interned: Map<string, JsonValue>
   records: SpendRecord[]
+  /** True once a record whose call id has a namespace (`<tenant>/...`) was kept: trimming then shares the cap. */
+  namespacedRecords: boolean
   /** Oldest records are dropped beyond this many (Infinity: keep all). */
   maxRecords: number
   /** Records whose `endedAt` is older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
@@ -97,6 +99,7 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
     history: new Map(),
     interned: new Map(),
     records: [],
+    namespacedRecords: false,
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
     recordRetentionMs: options.recordRetentionMs ?? Number.POSITIVE_INFINITY,
     rollups: new RollupTable(),
