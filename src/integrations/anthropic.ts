@@ -164,5 +164,5 @@ function anthropicAdapter(provider = 'anthropic'): WireAdapter {
  */
 export function withAnthropicBudget<T extends Anthropic>(client: T, options: AnthropicBudgetOptions): T {
   validateOptions('withAnthropicBudget(client, options)', ANTHROPIC_OPTIONS, options)
-  return budgetClient(client, anthropicAdapter(options.provider), options)
+  return budgetClient(client, anthropicAdapter(options.provider), options, 'withAnthropicBudget(client, options)')
 }

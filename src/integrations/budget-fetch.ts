@@ -13,7 +13,7 @@ import type { EstimateRequest } from '../budget/pricing.js'
 import { type CachedResponse, defaultCacheKey } from '../budget/response-cache.js'
 import type { CallContext } from '../budget/scopes.js'
 import { Settlement } from '../budget/settlement.js'
-import { InvalidInputError, isBudgetError } from '../errors.js'
+import { BudgetConfigError, InvalidInputError, isBudgetError } from '../errors.js'
 import { admitCall, captureBody } from './admission.js'
 import { meterResponse } from './metered-response.js'
 import { type Admitted, type UsageTrackerView, settleTracked } from './wire-admission.js'
@@ -165,6 +165,29 @@ function refusalId(error: unknown, depth: number): string | undefined {
   )
 }
 
+/** The budgeted fetches (and HTTP clients built on them) handed to SDK clients: how a second wrapper is noticed. */
+const budgeted = new WeakSet<object>()
+
+/** Marks `transport` (a fetch or an SDK HTTP client) as budgeted, for {@link refuseBudgetedTwice}. */
+export function markBudgeted<T extends object>(transport: T): T {
+  budgeted.add(transport)
+  return transport
+}
+
+/**
+ * Throws a `BudgetConfigError` when the transport of the client being wrapped is already budgeted: a second wrapper
+ * would reserve and charge every call twice.
+ */
+export function refuseBudgetedTwice(where: string, transport: unknown): void {
+  if (typeof transport !== 'object' && typeof transport !== 'function') return
+  if (transport === null || !budgeted.has(transport)) return
+  throw new BudgetConfigError(
+    'client',
+    `${where}: this client is already budgeted, and a second wrapper would reserve and charge every call twice; ` +
+      'wrap the original client (wrap it once per context if you need several)',
+  )
+}
+
 /**
  * Build the budgeted `fetch` for an SDK client. Each HTTP attempt the SDK makes is admitted on its own
  * (reserve), then: a network error or a 4xx/5xx response releases the hold; a successful response is
@@ -178,7 +201,7 @@ export function createBudgetFetch(
   baseFetch: FetchLike,
   refusals: RefusalRegistry,
 ): FetchLike {
-  return async (input, init) => {
+  return markBudgeted(async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
     const path = new URL(url).pathname
@@ -242,7 +265,7 @@ export function createBudgetFetch(
       },
       onError,
     )
-  }
+  })
 
   /** Admits, sends, meters and settles one call; `fill` keeps a completed response in the cache. */
   async function sendCall(

@@ -17,6 +17,7 @@ import { textLength } from '../budget/settlement.js'
 import { BudgetConfigError } from '../errors.js'
 import {
   createBudgetFetch,
+  refuseBudgetedTwice,
   RefusalRegistry,
   type FetchLike,
   type UsageTracker,
@@ -155,6 +156,7 @@ export function withCohereBudget<T extends CohereClientV2>(client: T, options: C
       `${where}: the client has a custom \`fetcher\`, which would bypass the budget; pass \`fetch\` instead`,
     )
   const own = sdkOptions['fetch'] as FetchLike | undefined
+  refuseBudgetedTwice(where, own)
   const baseFetch: FetchLike = (input, init) => (own ?? globalThis.fetch)(input, init)
   const refusals = new RefusalRegistry()
   const fetch = createBudgetFetch(cohereAdapter(options.provider ?? 'cohere'), options, baseFetch, refusals)

@@ -15,6 +15,8 @@ import type { GoogleGenAI } from '@google/genai'
 import { z } from 'zod'
 import {
   createBudgetFetch,
+  markBudgeted,
+  refuseBudgetedTwice,
   RefusalRegistry,
   REFUSAL_HEADER,
   type FetchLike,
@@ -179,6 +181,7 @@ export function withGoogleBudget<T extends GoogleGenAI>(ai: T, options: GoogleBu
   const provider = options.provider ?? (source.vertexai ? 'vertex_ai' : 'gemini')
   const refusals = new RefusalRegistry()
   const baseFetch = base.clientOptions.httpOptions?.fetch ?? globalThis.fetch
+  refuseBudgetedTwice('withGoogleBudget(ai, options)', baseFetch)
   const budgetFetch = createBudgetFetch(
     googleAdapter(provider),
     options,
@@ -189,7 +192,7 @@ export function withGoogleBudget<T extends GoogleGenAI>(ai: T, options: GoogleBu
   const api = Object.create(base) as ApiClientLike
   api.clientOptions = {
     ...base.clientOptions,
-    httpOptions: { ...base.clientOptions.httpOptions, fetch: markRefusals(budgetFetch) },
+    httpOptions: { ...base.clientOptions.httpOptions, fetch: markBudgeted(markRefusals(budgetFetch)) },
   }
   api.request = (request) =>
     base.request.call(api, request).catch((error: unknown) => {

@@ -47,5 +47,10 @@ const GROQ_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min
  */
 export function withGroqBudget<T extends Groq>(client: T, options: GroqBudgetOptions): T {
   validateOptions('withGroqBudget(client, options)', GROQ_OPTIONS, options)
-  return budgetClient(client, openAIAdapter({ provider: options.provider ?? 'groq', forceStreamUsage: false }), options)
+  return budgetClient(
+    client,
+    openAIAdapter({ provider: options.provider ?? 'groq', forceStreamUsage: false }),
+    options,
+    'withGroqBudget(client, options)',
+  )
 }

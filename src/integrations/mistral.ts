@@ -13,7 +13,14 @@
  */
 import type { HTTPClient, Mistral } from '@mistralai/mistralai'
 import { z } from 'zod'
-import { createBudgetFetch, RefusalRegistry, type FetchLike, type WireRequest } from './budget-fetch.js'
+import {
+  createBudgetFetch,
+  markBudgeted,
+  RefusalRegistry,
+  refuseBudgetedTwice,
+  type FetchLike,
+  type WireRequest,
+} from './budget-fetch.js'
 import { openAIAdapter } from './openai-wire.js'
 import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { mapRefusals } from './sdk-client.js'
@@ -97,6 +104,7 @@ export function withMistralBudget<T extends Mistral>(client: T, options: Mistral
   validateOptions('withMistralBudget(client, options)', MISTRAL_OPTIONS, options)
   const sdkOptions = (client as unknown as { _options: Record<string, unknown> })._options
   const inner = sdkOptions['httpClient'] as HTTPClient | undefined
+  refuseBudgetedTwice('withMistralBudget(client, options)', inner)
   const baseFetch: FetchLike =
     inner !== undefined
       ? (input, init) =>
@@ -104,7 +112,7 @@ export function withMistralBudget<T extends Mistral>(client: T, options: Mistral
       : (input, init) => globalThis.fetch(input, init)
   const refusals = new RefusalRegistry()
   const adapter = openAIAdapter({ provider: options.provider ?? 'mistral', forceStreamUsage: false })
-  const httpClient = new BudgetHttpClient(createBudgetFetch(adapter, options, baseFetch, refusals))
+  const httpClient = markBudgeted(new BudgetHttpClient(createBudgetFetch(adapter, options, baseFetch, refusals)))
   const Client = client.constructor as new (options: Record<string, unknown>) => T
   return mapRefusals(new Client({ ...sdkOptions, httpClient }), refusals)
 }

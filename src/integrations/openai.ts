@@ -54,7 +54,12 @@ export function withOpenAIBudget<T extends OpenAI>(client: T, options: OpenAIBud
   validateOptions('withOpenAIBudget(client, options)', OPENAI_OPTIONS, options)
   const provider = options.provider ?? (isOpenRouter(client.baseURL) ? 'openrouter' : 'openai')
   const chatDefaults = provider === 'openrouter' ? { usage: { include: true } } : undefined
-  return budgetClient(client, openAIAdapter({ provider, forceStreamUsage: true, chatDefaults }), options)
+  return budgetClient(
+    client,
+    openAIAdapter({ provider, forceStreamUsage: true, chatDefaults }),
+    options,
+    'withOpenAIBudget(client, options)',
+  )
 }
 
 /** True for a base URL on OpenRouter's API host. */

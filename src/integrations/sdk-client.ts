@@ -7,6 +7,7 @@
 import {
   createBudgetFetch,
   RefusalRegistry,
+  refuseBudgetedTwice,
   type FetchLike,
   type WireAdapter,
   type WireRequest,
@@ -48,9 +49,11 @@ export function budgetClient<T extends { withOptions(options: { fetch: FetchLike
   client: T,
   adapter: WireAdapter,
   options: BudgetIntegrationOptions<WireRequest>,
+  where: string,
 ): T {
   const refusals = new RefusalRegistry()
   const baseFetch = (client as unknown as { fetch?: FetchLike }).fetch ?? globalThis.fetch
+  refuseBudgetedTwice(where, baseFetch)
   const budgetFetch = createBudgetFetch(
     adapter,
     options,

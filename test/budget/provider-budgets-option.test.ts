@@ -42,6 +42,18 @@ describe('new BudgetManager({ providerBudgets })', () => {
     })
   })
 
+  it('a budget the application sets itself before the first call is not overwritten by the option', async () => {
+    const manager = new BudgetManager({ store: memoryStore(), providerBudgets: CONFIG })
+    await manager.setBudget('provider:openai', { maxBudget: 3, duration: 'daily' })
+    await manager.increaseBudget('provider:anthropic', { amount: 5, until: Date.now() + 3_600_000 })
+    expect((await manager.getBudget('provider:openai'))?.definition).toMatchObject({ maxBudget: 3, duration: 'daily' })
+    expect((await manager.getStatus('provider:openai')).limit).toBe(3)
+    expect((await manager.getStatus('provider:anthropic')).limit).toBe(505)
+    await manager.deleteBudget('provider:anthropic')
+    await manager.reserve({ user: 'a', provider: 'anthropic' }, { ...ESTIMATE, provider: 'anthropic' })
+    expect(await manager.getBudget('provider:anthropic')).toBeNull()
+  })
+
   it('a store failure while applying fails the call loudly, and the next call applies it', async () => {
     const inner = memoryStore()
     let down = true

@@ -1,12 +1,18 @@
 // The dashboard in a real headless browser (Debian's chromium driven by playwright-core; no browser download):
 // the numbers shown equal querySpend and getStatus, the charts render, the console stays clean, and without a
-// token no spend is shown. Screenshots go to docs/images/.
+// token no spend is shown. Screenshots go to a temp dir; UPDATE_SCREENSHOTS=1 writes them to docs/images/ instead
+// (how the pictures in docs/dashboard.md are refreshed), so a test run leaves the work tree clean.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Browser, chromium } from 'playwright-core'
+import Decimal from 'decimal.js'
+import { type Browser, type Locator, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type DashboardFixture, TOKEN_A, startDashboardServer } from './dashboard-fixture.js'
 
-const IMAGES = join(import.meta.dirname, '..', '..', 'docs', 'images')
+const IMAGES = process.env.UPDATE_SCREENSHOTS
+  ? join(import.meta.dirname, '..', '..', 'docs', 'images')
+  : mkdtempSync(join(tmpdir(), 'llm-budget-dashboard-'))
 
 let fixture: DashboardFixture
 let browser: Browser
@@ -29,14 +35,26 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await fixture?.close()
+  if (!process.env.UPDATE_SCREENSHOTS) rmSync(IMAGES, { recursive: true, force: true })
 })
 
-/** The page's text as a user reads it, e.g. '$1,234.50'. */
+/**
+ * The page's text as a user reads it, computed here with decimal.js: rounded half up to cents from $1 up and to four
+ * places below, trailing zeros dropped down to cents, thousands separated ('1234.5' -> '$1,234.50').
+ */
 function shown(exact: string): string {
-  const [whole = '0', fraction = ''] = exact.split('.')
-  let f = fraction.replace(/0+$/, '')
-  while (f.length < 2) f += '0'
-  return `$${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${f}`
+  const value = new Decimal(exact)
+  const rounded = value.toDecimalPlaces(value.abs().gte(1) ? 2 : 4, Decimal.ROUND_HALF_UP)
+  if (rounded.isZero() && !value.isZero()) return `${value.isNeg() ? '-' : ''}<$0.0001`
+  const [whole = '0', fraction = ''] = rounded.abs().toFixed().split('.')
+  const cents = fraction.length < 2 ? fraction.padEnd(2, '0') : fraction
+  return `${rounded.isNeg() ? '-' : ''}$${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${cents}`
+}
+
+/** A money cell shows the rounded amount and keeps the exact one in its title. */
+async function expectMoney(cell: Locator, exact: string, label?: string): Promise<void> {
+  expect(await cell.textContent(), label).toBe(shown(exact))
+  expect(await cell.getAttribute('title'), label).toBe(`$${exact}`)
 }
 
 async function openPage(path: string) {
@@ -65,15 +83,15 @@ describe('dashboard in headless chromium', () => {
     ).json()
     const from = Date.parse(data.from)
     const report = await fixture.a.querySpend({ from })
-    expect(await page.locator('#total-cost').textContent()).toBe(shown(report.exact.cost))
+    await expectMoney(page.locator('#total-cost'), report.exact.cost)
     expect(await page.locator('#total-calls').textContent()).toBe(String(report.calls))
 
     for (const scope of ['team:search', 'team:ads', 'user:alice', 'global:global'] as const) {
       const status = await fixture.a.getStatus(scope)
       const row = page.locator(`#budgets tr[data-scope="${scope}"]`)
-      expect(await row.locator('.spend').textContent(), scope).toBe(shown(status.exact.spend))
-      expect(await row.locator('.limit').textContent(), scope).toBe(shown(status.exact.limit!))
-      expect(await row.locator('.forecast').textContent(), scope).toBe(shown(status.exact.projectedSpend))
+      await expectMoney(row.locator('.spend'), status.exact.spend, scope)
+      await expectMoney(row.locator('.limit'), status.exact.limit!, scope)
+      await expectMoney(row.locator('.forecast'), status.exact.projectedSpend, scope)
       const meter = row.locator('[role="meter"]')
       expect(Number(await meter.getAttribute('aria-valuenow'))).toBeCloseTo(Math.min(100, status.percentUsed!), 6)
       const fill = await meter.locator('span').boundingBox()
@@ -83,15 +101,11 @@ describe('dashboard in headless chromium', () => {
 
     const byModel = await fixture.a.querySpend({ from, groupBy: ['model'] })
     for (const group of byModel.groups) {
-      expect(await page.locator(`#chart-model .row[data-key="${group.key.model}"] .value`).textContent()).toBe(
-        shown(group.exact.cost),
-      )
+      await expectMoney(page.locator(`#chart-model .row[data-key="${group.key.model}"] .value`), group.exact.cost)
     }
     const byTeam = await fixture.a.querySpend({ from, groupBy: ['team'] })
     for (const group of byTeam.groups) {
-      expect(await page.locator(`#chart-team .row[data-key="${group.key.team}"] .value`).textContent()).toBe(
-        shown(group.exact.cost),
-      )
+      await expectMoney(page.locator(`#chart-team .row[data-key="${group.key.team}"] .value`), group.exact.cost)
     }
     // The day chart: one bar per day, bars with spend have height, and the tallest is the most expensive day.
     const byDay = await fixture.a.querySpend({ from, groupBy: ['day'] })
@@ -104,6 +118,11 @@ describe('dashboard in headless chromium', () => {
     expect(Math.max(...heights.values())).toBe(heights.get(top.key.day!))
     expect(await page.locator('#recent tbody tr').count()).toBe(10)
     expect(await page.locator('body').textContent()).not.toContain('SECRET PROMPT TEXT')
+    // Amounts are rounded for reading (the fixture has sums such as 2.999999999 and 0.038): none shows nano digits.
+    expect(await page.locator('#content').innerText()).not.toMatch(/\$[\d,]+\.\d{5,}/)
+    expect([shown('29.287999999'), shown('0.999999999'), shown('0.038'), shown('0.00000004'), shown('1234.5')]).toEqual(
+      ['$29.29', '$1.00', '$0.038', '<$0.0001', '$1,234.50'],
+    )
     // Nothing left the origin, and nothing went wrong.
     expect(requests.every((u) => u.startsWith(fixture.url))).toBe(true)
     expect(problems).toEqual([])

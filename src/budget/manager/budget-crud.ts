@@ -98,7 +98,10 @@ function info(ctx: ManagerContext, scope: Scope, stored: StoredBudget): BudgetIn
   }
 }
 
-/** `manager.setBudget()`. */
+/**
+ * `manager.setBudget()`. The `providerBudgets` option is applied first, so that a budget the application sets on a
+ * provider scope before its first call is never overwritten by the option afterwards.
+ */
 export async function setBudget(
   ctx: ManagerContext,
   scope: ScopeInput,
@@ -107,6 +110,20 @@ export async function setBudget(
 ): Promise<BudgetInfo> {
   const parsedScope = parseScope(scope)
   const validated = validateDefinition(definition)
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
+  return putDefinition(ctx, parsedScope, validated, options)
+}
+
+/**
+ * `setBudget` of a definition `validateDefinition` returned, without waiting for the `providerBudgets` option: what
+ * applying that option writes with.
+ */
+export async function putDefinition(
+  ctx: ManagerContext,
+  parsedScope: Scope,
+  validated: BudgetDefinition,
+  options: { reason?: string },
+): Promise<BudgetInfo> {
   // Compile once to refuse limits that cannot be held (e.g. a per-model limit above the maximum).
   ctx.policies.compile(
     parsedScope,
@@ -154,6 +171,8 @@ export async function deleteBudget(
   scope: ScopeInput,
   options: { reason?: string },
 ): Promise<boolean> {
+  parseScope(scope)
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   let existed = false
   await writeBudget(
     ctx,
@@ -182,6 +201,7 @@ export async function increaseBudget(
   if (typeof until !== 'number' || !Number.isFinite(until))
     throw new InvalidInputError('until', '`until` must be a Date or epoch milliseconds')
   if (until <= ctx.clock.now()) throw new InvalidInputError('until', '`until` must be in the future')
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const stored = await writeBudget(
     ctx,
     parsed,
@@ -217,6 +237,7 @@ export async function getHistory(ctx: ManagerContext, scope: ScopeInput): Promis
 export async function resetScope(ctx: ManagerContext, scope: ScopeInput, options: { reason?: string }): Promise<void> {
   const parsed = parseScope(scope)
   const scopeString = scopeKey(parsed)
+  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
   const now = ctx.clock.now()
   const stored = await storeCall(ctx.store.name, () => ctx.store.getBudget(scopeString))
   const budget = ctx.policies.fromStored(parsed, scopeString, stored)

@@ -7,14 +7,16 @@
 import type { PriceCatalog } from '../../cost/catalog.js'
 import type { BudgetStore } from '../../stores/types.js'
 import { priceCommit } from '../commit-pricing.js'
+import { validateDefinition } from '../definition.js'
 import { EventHub } from '../events.js'
 import type { ReservationWriter } from '../held-reservation.js'
 import type { BudgetManagerOptions, Clock } from '../manager-types.js'
 import { CurrencyPins } from '../currency-pins.js'
 import { type ProviderBudgetSetup, providerBudgetSetup } from '../provider-budgets.js'
+import { parseScope } from '../scopes.js'
 import { BudgetCache } from './budget-cache.js'
 import { mainWindow } from './budget-windows.js'
-import { setBudget } from './budget-crud.js'
+import { putDefinition } from './budget-crud.js'
 import { writeCommit, writeRelease } from './commit.js'
 import type { CompiledBudget, Plan } from './compiled.js'
 import { managerSettings } from './options.js'
@@ -87,7 +89,8 @@ export function createContext(options: BudgetManagerOptions): ManagerContext {
         ? undefined
         : providerBudgetSetup(options.providerBudgets, {
             read: (scope) => settings.store.getBudget(scope),
-            write: (scope, definition) => setBudget(context, scope, definition, { reason: 'provider budget' }),
+            write: (scope, definition) =>
+              putDefinition(context, parseScope(scope), validateDefinition(definition), { reason: 'provider budget' }),
           }),
     nextCallId() {
       counter++

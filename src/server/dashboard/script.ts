@@ -30,18 +30,34 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild) }
 
-  // Exact decimal USD strings from the server, shown without trailing zeros (at least cents): '2.500000000' -> '$2.50'.
+  // Exact decimal USD strings from the server, rounded half up for reading with decimal string arithmetic (no
+  // floats): cents from $1 up, four places below, trailing zeros dropped down to cents: '29.287999999' -> '$29.29',
+  // '0.038000000' -> '$0.038', '0.999999999' -> '$1.00'. A non-zero amount that rounds to nothing shows '<$0.0001'.
+  // The exact value stays in the cell's title.
   function usd(exact) {
     if (exact === null || exact === undefined) return '\u2014'
     var s = String(exact)
     var negative = s.charAt(0) === '-'
     if (negative) s = s.slice(1)
     var parts = s.split('.')
-    var whole = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-    var fraction = (parts[1] || '').replace(/0+$/, '')
-    while (fraction.length < 2) fraction += '0'
-    return (negative ? '-' : '') + '$' + whole + '.' + fraction
+    var whole = parts[0] || '0'
+    var fraction = ((parts[1] || '') + '000000000').slice(0, 9)
+    var places = /^0*$/.test(whole) ? 4 : 2
+    var digits = (whole + fraction.slice(0, places)).split('').map(Number)
+    if (Number(fraction.charAt(places)) >= 5) {
+      var i = digits.length - 1
+      while (i >= 0 && digits[i] === 9) digits[i--] = 0
+      if (i < 0) digits.unshift(1)
+      else digits[i]++
+    }
+    var all = digits.join('')
+    var shownWhole = all.slice(0, all.length - places).replace(/^0+(?=\d)/, '')
+    var shownFraction = all.slice(all.length - places).replace(/0+$/, '')
+    while (shownFraction.length < 2) shownFraction += '0'
+    if (/^0*$/.test(all) && !/^0*$/.test(whole + fraction)) return (negative ? '-' : '') + '<$0.0001'
+    return (negative && !/^0*$/.test(all) ? '-' : '') + '$' + shownWhole.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + '.' + shownFraction
   }
+  function exactTitle(exact) { return exact === null || exact === undefined ? '' : '$' + exact }
   function int(n) { return n === null || n === undefined ? '\u2014' : Number(n).toLocaleString('en-US') }
   function when(iso) { return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC') : '\u2014' }
 
@@ -92,6 +108,7 @@ export const DASHBOARD_JS = String.raw`(function () {
   function render(data) {
     $('days').textContent = data.days
     $('total-cost').textContent = usd(data.total.cost)
+    $('total-cost').title = exactTitle(data.total.cost)
     $('total-calls').textContent = int(data.total.calls)
     $('total-tokens').textContent = int(data.total.inputTokens) + ' / ' + int(data.total.outputTokens)
     renderBudgets(data.budgets)
@@ -109,8 +126,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     budgets.forEach(function (b) {
       var row = el('tr', { 'data-scope': b.scope })
       row.appendChild(el('td', { 'class': 'scope' }, b.scope))
-      row.appendChild(el('td', { 'class': 'num spend' }, usd(b.spend)))
-      row.appendChild(el('td', { 'class': 'num limit' }, usd(b.limit)))
+      row.appendChild(el('td', { 'class': 'num spend', title: exactTitle(b.spend) }, usd(b.spend)))
+      row.appendChild(el('td', { 'class': 'num limit', title: exactTitle(b.limit) }, usd(b.limit)))
       var cell = el('td')
       if (b.percentUsed !== null) {
         var pct = Math.max(0, b.percentUsed)
@@ -126,7 +143,7 @@ export const DASHBOARD_JS = String.raw`(function () {
         cell.appendChild(el('span', { 'class': 'muted' }, 'no limit'))
       }
       row.appendChild(cell)
-      row.appendChild(el('td', { 'class': 'num forecast' }, usd(b.projectedSpend)))
+      row.appendChild(el('td', { 'class': 'num forecast', title: exactTitle(b.projectedSpend) }, usd(b.projectedSpend)))
       row.appendChild(el('td', { 'class': 'exhausts' }, b.exhaustsAt ? when(b.exhaustsAt) : '\u2014'))
       row.appendChild(el('td', {}, b.resetsAt ? when(b.resetsAt) : 'never'))
       body.appendChild(row)
@@ -173,7 +190,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       fill.style.width = (max === 0 ? 0 : (Number(g.cost) / max) * 100) + '%'
       bar.appendChild(fill)
       row.appendChild(bar)
-      row.appendChild(el('span', { 'class': 'value' }, usd(g.cost)))
+      row.appendChild(el('span', { 'class': 'value', title: exactTitle(g.cost) }, usd(g.cost)))
       box.appendChild(row)
     })
   }
@@ -190,7 +207,7 @@ export const DASHBOARD_JS = String.raw`(function () {
       row.appendChild(el('td', {}, c.team || '\u2014'))
       row.appendChild(el('td', {}, c.status || '\u2014'))
       row.appendChild(el('td', { 'class': 'num' }, int(c.inputTokens) + ' / ' + int(c.outputTokens)))
-      row.appendChild(el('td', { 'class': 'num cost' }, usd(c.cost)))
+      row.appendChild(el('td', { 'class': 'num cost', title: exactTitle(c.cost) }, usd(c.cost)))
       body.appendChild(row)
     })
   }
