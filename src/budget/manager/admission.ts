@@ -212,7 +212,14 @@ function reserveOn(
     }
     return reserved(ctx, call, plan, now, result)
   }
-  return ctx.store.reserve(request).then(
+  let pending: Promise<ReserveResult>
+  try {
+    pending = ctx.store.reserve(request)
+  } catch (error) {
+    // A store that throws instead of rejecting.
+    return reserveFailed(ctx, call, now, holdExpiresAt, error)
+  }
+  return pending.then(
     (result) => reserved(ctx, call, plan, now, result),
     (error: unknown) => reserveFailed(ctx, call, now, holdExpiresAt, error),
   )

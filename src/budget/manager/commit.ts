@@ -61,7 +61,14 @@ export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Commi
     }
     return committed(ctx, args, now, costText, record, result)
   }
-  return ctx.store.commit(request).then(
+  let pending: Promise<CommitResult>
+  try {
+    pending = ctx.store.commit(request)
+  } catch (error) {
+    // A store that throws instead of rejecting.
+    return Promise.reject(commitFailure(ctx, error, callId))
+  }
+  return pending.then(
     (result) => committed(ctx, args, now, costText, record, result),
     (error: unknown) => {
       throw commitFailure(ctx, error, callId)
