@@ -9,7 +9,8 @@
 // "Redis CPU per admitted 4-key call / Redis CPU per trivial EVAL" is the store's cost in units of the cheapest
 // script Redis can run (goal: at most 12x; an admitted call is at least 2 scripts, so 2x is the floor).
 //
-// Usage: npm run build && node bench/redis.bench.mjs   (LLM_BUDGET_REDIS=path/to/redis.js to use another build)
+// Usage: npm run build && node bench/redis.bench.mjs   (LLM_BUDGET_REDIS=path/to/redis.js to use another build,
+// CALLS=n calls per row, ONLY=ioredis:4 one row with the baselines)
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -25,6 +26,8 @@ const { redisStore } = await import(modulePath)
 const CALLS = Number(process.env.CALLS ?? 40_000)
 const IN_FLIGHT = 100
 const SCOPES = 10_000
+// ONLY=ioredis:4 runs that row alone (with the baselines), for quick comparisons while working on the scripts
+const ONLY = process.env.ONLY
 
 // ------------------------------------------------------------------------------------------------ server
 if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) {
@@ -57,6 +60,17 @@ async function commandStats() {
   }
   return calls
 }
+/**
+ * The usec `INFO commandstats` counted between two samples for the commands the client sent: the scripts
+ * (EVALSHA/EVAL/FCALL, whole-script time, which includes the commands they run inside) and plain commands. Commands
+ * run inside a script are not added again.
+ */
+const SENT = ['evalsha', 'eval', 'fcall', 'script|load']
+function commandUsec(before, after) {
+  let usec = 0
+  for (const name of SENT) usec += (after[`${name}.usec`] ?? 0) - (before[`${name}.usec`] ?? 0)
+  return usec
+}
 async function serverCpuSeconds() {
   const text = await admin.info('cpu')
   return Number(text.match(/used_cpu_user:([\d.]+)/)[1]) + Number(text.match(/used_cpu_sys:([\d.]+)/)[1])
@@ -73,6 +87,7 @@ async function trivialEval(label, send) {
   const sha = await admin.script('LOAD', TRIVIAL)
   const count = CALLS * 2
   for (let i = 0; i < 1000; i++) await send(['EVALSHA', sha, '1', `bench-trivial-${label}`, '1'])
+  const statsBefore = await commandStats()
   const cpuBefore = await serverCpuSeconds()
   let next = 0
   const started = performance.now()
@@ -86,11 +101,18 @@ async function trivialEval(label, send) {
   )
   const seconds = (performance.now() - started) / 1000
   const cpuAfter = await serverCpuSeconds()
-  return { label, callsPerSecond: Math.round(count / seconds), redisCpuPerCall: ((cpuAfter - cpuBefore) * 1e6) / count }
+  const statsAfter = await commandStats()
+  return {
+    label,
+    callsPerSecond: Math.round(count / seconds),
+    redisCpuPerCall: ((cpuAfter - cpuBefore) * 1e6) / count,
+    statsUsecPerCall: commandUsec(statsBefore, statsAfter) / count,
+  }
 }
 
 /** `redis-benchmark` sending the trivial EVAL: 100 connections, then 1 connection with 100 pipelined. */
 async function redisBenchmark(args) {
+  const statsBefore = await commandStats()
   const cpuBefore = await serverCpuSeconds()
   const n = CALLS * 4
   const result = spawnSync(
@@ -99,8 +121,13 @@ async function redisBenchmark(args) {
     { encoding: 'utf8' },
   )
   const cpuAfter = await serverCpuSeconds()
+  const statsAfter = await commandStats()
   const rps = Number(/([\d.]+) requests per second/.exec(result.stdout)?.[1] ?? NaN)
-  return { callsPerSecond: Math.round(rps), redisCpuPerCall: ((cpuAfter - cpuBefore) * 1e6) / n }
+  return {
+    callsPerSecond: Math.round(rps),
+    redisCpuPerCall: ((cpuAfter - cpuBefore) * 1e6) / n,
+    statsUsecPerCall: commandUsec(statsBefore, statsAfter) / n,
+  }
 }
 
 // ------------------------------------------------------------------------------------------------ runs
@@ -159,9 +186,13 @@ async function throughput(label, client, keysPerCall) {
   const scripts = delta('evalsha') + delta('eval')
   const roundTrips = scripts + delta('script|load') + Math.max(0, delta('time') - scripts)
   const sorted = Array.from(latencies).sort((a, b) => a - b)
+  // every command Redis ran for the row (scripts and the commands inside them), and their commandstats usec
+  const commands = Object.keys(after)
+    .filter((name) => !name.endsWith('.usec') && name !== 'info')
+    .reduce((sum, name) => sum + delta(name), 0)
   // The profile: every command Redis ran during the row (inside the scripts too), per admitted call.
   const profile = Object.keys(after)
-    .filter((name) => !name.endsWith('.usec') && delta(name) > 0)
+    .filter((name) => !name.endsWith('.usec') && name !== 'info' && delta(name) > 0)
     .map((name) => ({ name, calls: delta(name) / CALLS, usec: delta(`${name}.usec`) / CALLS }))
     .sort((a, b) => b.usec - a.usec)
   return {
@@ -173,6 +204,8 @@ async function throughput(label, client, keysPerCall) {
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     scriptUsecPerCall: (delta('evalsha.usec') + delta('eval.usec')) / CALLS,
+    commandsPerCall: commands / CALLS,
+    statsUsecPerCall: commandUsec(before, after) / CALLS,
     redisCpuPerCall: ((cpuAfter - cpuBefore) * 1e6) / CALLS,
     clientCpuPerCall: (clientCpu.user + clientCpu.system) / CALLS,
   }
@@ -254,12 +287,13 @@ for (const [label, client] of [
   ['node-redis', node],
 ]) {
   baselines[label] = await trivialEval(label, sendWith[label])
-  for (const keysPerCall of [1, 4]) rows.push(await throughput(label, client, keysPerCall))
+  for (const keysPerCall of [1, 4])
+    if (!ONLY || ONLY === `${label}:${keysPerCall}`) rows.push(await throughput(label, client, keysPerCall))
 }
 const rbConnections = await redisBenchmark(['-c', '100'])
 const rbPipelined = await redisBenchmark(['-c', '1', '-P', '100'])
 ioAuto.disconnect()
-const memory = await memoryPerScope(io)
+const memory = ONLY ? null : await memoryPerScope(io)
 
 console.log(
   `redisStore on loopback, Redis ${version}, Node ${process.version}, ${CALLS} calls (reserve + commit with a spend record) per row, ${IN_FLIGHT} in flight, one process\n`,
@@ -273,44 +307,50 @@ for (const r of rows) {
     `| ${r.label} | ${r.keysPerCall} | ${r.callsPerSecond.toLocaleString('en-US')} | ${r.roundTripsPerCall.toFixed(2)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.redisCpuPerCall.toFixed(0)} | ${r.scriptUsecPerCall.toFixed(0)} | ${r.clientCpuPerCall.toFixed(0)} |`,
   )
 }
-console.log('\n| baseline: trivial EVAL (INCRBY) | calls/s | Redis CPU per EVAL (us) |')
-console.log('|---|---|---|')
+console.log('\n| baseline: trivial EVAL (INCRBY) | calls/s | Redis CPU per EVAL (us) | commandstats usec per EVAL |')
+console.log('|---|---|---|---|')
 for (const label of ['ioredis', 'node-redis']) {
   const b = baselines[label]
   console.log(
-    `| ${label}, ${IN_FLIGHT} in flight | ${b.callsPerSecond.toLocaleString('en-US')} | ${b.redisCpuPerCall.toFixed(2)} |`,
+    `| ${label}, ${IN_FLIGHT} in flight | ${b.callsPerSecond.toLocaleString('en-US')} | ${b.redisCpuPerCall.toFixed(2)} | ${b.statsUsecPerCall.toFixed(2)} |`,
   )
 }
 console.log(
-  `| redis-benchmark, 100 connections | ${rbConnections.callsPerSecond.toLocaleString('en-US')} | ${rbConnections.redisCpuPerCall.toFixed(2)} |`,
+  `| redis-benchmark, 100 connections | ${rbConnections.callsPerSecond.toLocaleString('en-US')} | ${rbConnections.redisCpuPerCall.toFixed(2)} | ${rbConnections.statsUsecPerCall.toFixed(2)} |`,
 )
 console.log(
-  `| redis-benchmark, 1 connection, 100 pipelined | ${rbPipelined.callsPerSecond.toLocaleString('en-US')} | ${rbPipelined.redisCpuPerCall.toFixed(2)} |`,
+  `| redis-benchmark, 1 connection, 100 pipelined | ${rbPipelined.callsPerSecond.toLocaleString('en-US')} | ${rbPipelined.redisCpuPerCall.toFixed(2)} | ${rbPipelined.statsUsecPerCall.toFixed(2)} |`,
 )
+// The closing table: what issue 17 asks for, each figure next to its baseline from this run.
 console.log(
-  '\n| client | admitted calls/s (4 keys, with a record) | trivial EVALs/s, same client | Redis CPU per admitted call (us) | per trivial EVAL (us) | ratio (goal <= 12x) |',
+  '\n| client (4 keys, with a record) | admitted calls/s | trivial EVALs/s, same client | redis-benchmark EVALs/s (100 conns / 1 conn, 100 pipelined) | round trips per call | commands per call | commandstats usec per call / per trivial EVAL | ratio, commandstats (goal <= 12x) | Redis CPU (INFO cpu) us per call / per trivial EVAL | ratio, INFO cpu |',
 )
-console.log('|---|---|---|---|---|---|')
+console.log('|---|---|---|---|---|---|---|---|---|---|')
 for (const r of rows.filter((row) => row.keysPerCall === 4)) {
   const b = baselines[r.label]
   console.log(
-    `| ${r.label} | ${r.callsPerSecond.toLocaleString('en-US')} | ${b.callsPerSecond.toLocaleString('en-US')} | ${r.redisCpuPerCall.toFixed(1)} | ${b.redisCpuPerCall.toFixed(2)} | ${(r.redisCpuPerCall / b.redisCpuPerCall).toFixed(1)}x |`,
+    `| ${r.label} | ${r.callsPerSecond.toLocaleString('en-US')} | ${b.callsPerSecond.toLocaleString('en-US')} | ${rbConnections.callsPerSecond.toLocaleString('en-US')} / ${rbPipelined.callsPerSecond.toLocaleString('en-US')} | ${r.roundTripsPerCall.toFixed(2)} | ${r.commandsPerCall.toFixed(1)} | ${r.statsUsecPerCall.toFixed(1)} / ${b.statsUsecPerCall.toFixed(2)} | ${(r.statsUsecPerCall / b.statsUsecPerCall).toFixed(1)}x | ${r.redisCpuPerCall.toFixed(1)} / ${b.redisCpuPerCall.toFixed(2)} | ${(r.redisCpuPerCall / b.redisCpuPerCall).toFixed(1)}x |`,
   )
 }
-const profiled = rows.find((row) => row.keysPerCall === 4)
+const profiled = rows.find((row) => row.keysPerCall === 4) ?? rows[0]
 console.log(
   `\n| command (${profiled.label}, 4 keys, with a record) | calls per admitted call | usec per admitted call |`,
 )
 console.log('|---|---|---|')
 for (const p of profiled.profile) console.log(`| ${p.name} | ${p.calls.toFixed(2)} | ${p.usec.toFixed(2)} |`)
+console.log(
+  '\ncommandstats usec: the usec INFO commandstats counts for the commands the client sent (EVALSHA/EVAL, each with the commands it ran inside), per call; wall time, inflated when the machine is loaded.',
+)
 console.log('\nRedis CPU: INFO cpu of the server process (what bounds one prefix: 1e6 / it = calls/s per Redis core).')
 console.log(
   'Script time: INFO commandstats of EVALSHA/EVAL (wall time inside the scripts, inflated when the machine is loaded).',
 )
-console.log('\n| Redis memory | bytes |')
-console.log('|---|---|')
-console.log(`| per active scope (its window's ledger hash) | ${Math.round(memory.perScope)} |`)
-console.log(`| per call while remembered (scope + call-id record + stream record) | ${Math.round(memory.perCall)} |`)
+if (memory !== null) {
+  console.log('\n| Redis memory | bytes |')
+  console.log('|---|---|')
+  console.log(`| per active scope (its window's ledger hash) | ${Math.round(memory.perScope)} |`)
+  console.log(`| per call while remembered (scope + call-id record + stream record) | ${Math.round(memory.perCall)} |`)
+}
 
 io.disconnect()
 await node.close()

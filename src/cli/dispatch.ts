@@ -1,6 +1,6 @@
 /**
  * A small command dispatcher for the `llm-budget` CLI. Each command lives in `src/cli/commands/<name>.ts`
- * and is registered in `src/cli/main.ts`; commands are loaded lazily, so `cost` does not load the server.
+ * and is registered in `src/cli/registry.ts`; commands are loaded lazily, so `cost` does not load the server.
  *
  * @packageDocumentation
  */

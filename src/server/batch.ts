@@ -27,6 +27,8 @@ interface BatchContext {
   routes: Map<string, Route>
   maxOperations: number
   runOperation: RunOperation
+  /** Approximate bytes of the whole batch body (each operation is counted its share, for the idempotency cache). */
+  bytes: number
 }
 
 function refused(status: number, code: string, message: string): Answer {
@@ -49,11 +51,12 @@ export async function runBatch(value: unknown, context: BatchContext): Promise<A
   // Every operation is started in order without waiting for the one before: each reaches the store in the
   // order of the batch (a store applies each atomically, in the order it receives them), and a durable store
   // can commit them together instead of one write per operation.
-  const started: Promise<[string, Answer]>[] = []
-  for (let i = 0; i < operations.length; i++) started.push(runOne(operations[i], i, context))
+  const share = Math.ceil(context.bytes / operations.length)
+  const started: Promise<Answer>[] = []
+  for (let i = 0; i < operations.length; i++) started.push(runOne(operations[i], i, context, share))
   let out = '{"results":['
   for (let i = 0; i < started.length; i++) {
-    const [, answer] = await started[i]!
+    const answer = await started[i]!
     const retryAfter = answer.headers['retry-after']
     out += `${i === 0 ? '' : ','}{"status":${answer.status},${retryAfter === undefined ? '' : `"retryAfter":${JSON.stringify(retryAfter)},`}"body":${answer.body}}`
   }
@@ -68,50 +71,46 @@ export async function runBatch(value: unknown, context: BatchContext): Promise<A
   }
 }
 
-/** Checks and runs one operation of a batch; resolves with its route name (for metrics) and its answer. */
-function runOne(item: unknown, i: number, context: BatchContext): Promise<[string, Answer]> {
+/** Checks and runs one operation of a batch; resolves with its answer. */
+function runOne(item: unknown, i: number, context: BatchContext, bytes: number): Promise<Answer> {
   const operation = item as { path?: unknown; body?: unknown; key?: unknown } | null
   if (typeof operation !== 'object' || operation === null || Array.isArray(operation)) {
-    return Promise.resolve([
-      'batch.invalid',
+    return Promise.resolve(
       refused(400, 'INVALID_INPUT', `\`operations[${i}]\` must be an object { path, body, key? }`),
-    ])
+    )
   }
   if (typeof operation.path !== 'string' || !BATCHABLE.has(operation.path)) {
     const got = JSON.stringify(truncate(String(operation.path), 100))
-    return Promise.resolve([
-      'batch.invalid',
+    return Promise.resolve(
       refused(
         404,
         'NOT_FOUND',
         `\`operations[${i}].path\` must be a store endpoint (/v1/reserve, /v1/commit, ...), got ${got}`,
       ),
-    ])
+    )
   }
   if (typeof operation.body !== 'object' || operation.body === null || Array.isArray(operation.body)) {
-    return Promise.resolve([
-      'batch.invalid',
+    return Promise.resolve(
       refused(400, 'INVALID_JSON', `\`operations[${i}].body\` must be a JSON object`),
-    ])
+    )
   }
   if (operation.key !== undefined && typeof operation.key !== 'string') {
-    return Promise.resolve([
-      'batch.invalid',
+    return Promise.resolve(
       refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`),
-    ])
+    )
   }
   const route = context.routes.get(operation.path)!
   const key = operation.key ?? null
-  return context
-    .runOperation(context.tenant, {
-      route,
-      path: operation.path,
-      method: 'POST',
-      // The fingerprint of a keyed operation is its body as JSON, the same text a lone request would send.
-      text: key === null ? '' : JSON.stringify(operation.body),
-      value: operation.body,
-      query: EMPTY_QUERY,
-      idempotencyKey: key,
-    })
-    .then((answer) => [route.name, answer])
+  return context.runOperation(context.tenant, {
+    route,
+    path: operation.path,
+    method: 'POST',
+    // The fingerprint of a keyed operation is its body as JSON (the same text a lone request would send),
+    // computed only when its key comes back.
+    text: null,
+    bytes,
+    value: operation.body,
+    query: EMPTY_QUERY,
+    idempotencyKey: key,
+  })
 }

@@ -11,17 +11,20 @@ import type { CoreRequest } from './handler.js'
 /** Deepest JSON nesting accepted in a body. */
 export const MAX_JSON_DEPTH = 32
 
+/** Whether `value` nests deeper than `max` levels (a scalar is level 0, `{}` level 1). Allocates nothing. */
 function jsonDepthExceeds(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]]
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!
-    if (typeof v !== 'object' || v === null) continue
-    if (depth > max) return true
-    for (const child of Array.isArray(v) ? v : Object.values(v))
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+  if (typeof value !== 'object' || value === null) return false
+  if (max === 0) return true
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (jsonDepthExceeds(value[i], max - 1)) return true
+  } else {
+    for (const key in value) if (jsonDepthExceeds((value as Record<string, unknown>)[key], max - 1)) return true
   }
   return false
 }
+
+/** One decoder for every body (decoding whole buffers keeps no state between calls). */
+const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** The body of `request` as text and parsed JSON object; throws a 4xx {@link HttpError} for anything else. */
 export async function readJson(request: CoreRequest, maxBodyBytes: number): Promise<{ text: string; value: unknown }> {
@@ -50,7 +53,7 @@ export async function readJson(request: CoreRequest, maxBodyBytes: number): Prom
     })
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    text = utf8.decode(bytes)
   } catch {
     throw new HttpError(400, 'INVALID_JSON', 'the body is not valid UTF-8')
   }

@@ -23,7 +23,7 @@ import {
   type Route,
   type RouteContext,
 } from './handler.js'
-import { IdempotencyCache } from './idempotency.js'
+import { IdempotencyCache, type Fingerprint } from './idempotency.js'
 import { createManagementRoutes, RawAnswer } from './management.js'
 import { dashboardAsset, dashboardRoutes, tenantGauges, tenantManagers } from './dashboard/index.js'
 import { ServerMetrics } from './metrics.js'
@@ -32,11 +32,12 @@ import { parseOptions } from '../internal/options.js'
 import { sha256Hex } from '../internal/sha256.js'
 import { STORE_PATHS, storeRoutes } from './store-routes.js'
 
-const JSON_HEADERS = {
+/** The headers of every JSON answer; answers without headers of their own share this (frozen) object. */
+const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': 'application/json; charset=utf-8',
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
-}
+})
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/
 
@@ -55,8 +56,13 @@ export interface Operation {
   route: Route
   path: string
   method: string
-  /** The body as sent (for the idempotency fingerprint). */
-  text: string
+  /**
+   * The body as sent (for the idempotency fingerprint); `null` for an operation of a batch, whose fingerprint is
+   * its parsed body as JSON, computed only if its key is seen again.
+   */
+  text: string | null
+  /** Approximate bytes of the operation's body, for the idempotency cache's byte bound. */
+  bytes: number
   value: unknown
   query: URLSearchParams
   idempotencyKey: string | null
@@ -75,6 +81,17 @@ function withoutTenant(error: HttpError, tenant: string | null): HttpError {
 function fingerprint(method: string, path: string, text: string): string {
   const plain = `${method} ${path}\n${text}`
   return plain.length <= PLAIN_FINGERPRINT_MAX ? plain : sha256Hex(plain)
+}
+
+/**
+ * An operation's fingerprint. A batch operation's is deferred: serialising every body again only to compare it
+ * with a key that is almost never reused cost more than the rest of the server's work on it; the cache holds
+ * the parsed body instead (counted as `bytes`) and serialises it when the key comes back.
+ */
+function fingerprintOf(operation: Operation): Fingerprint {
+  const { method, path, text, value } = operation
+  if (text !== null) return fingerprint(method, path, text)
+  return { bytes: operation.bytes, compute: () => fingerprint(method, path, JSON.stringify(value)) }
 }
 
 /** Builds the engine from checked options. */
@@ -138,11 +155,7 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   const metricsText = (): string =>
     metrics.render({ idempotencyEntries: idempotency.size, idempotencyBytes: idempotency.byteSize })
 
-  const json = (status: number, value: unknown, headers: Record<string, string> = {}): Answer => ({
-    status,
-    headers: { ...JSON_HEADERS, ...headers },
-    body: JSON.stringify(value),
-  })
+  const json = (status: number, value: unknown): Answer => ({ status, headers: JSON_HEADERS, body: JSON.stringify(value) })
 
   const ok = (value: unknown): Answer =>
     value instanceof RawAnswer
@@ -151,7 +164,8 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
 
   const failure = (error: HttpError, tenant: string | null): Answer => {
     const shown = withoutTenant(error, tenant)
-    return { status: shown.status, headers: { ...JSON_HEADERS, ...shown.headers }, body: errorBody(shown) }
+    const headers = Object.keys(shown.headers).length === 0 ? JSON_HEADERS : { ...JSON_HEADERS, ...shown.headers }
+    return { status: shown.status, headers, body: errorBody(shown) }
   }
 
   async function authenticated(request: CoreRequest): Promise<string> {
@@ -164,20 +178,22 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
     }
   }
 
+  /** Runs one operation's route; errors become answers. */
+  async function run(tenant: string, operation: Operation): Promise<Answer> {
+    const context: RouteContext = { tenant, body: operation.value, query: operation.query, store: viewOf(tenant) }
+    try {
+      return ok(await operation.route.run(context))
+    } catch (error) {
+      const httpError = toHttpError(error)
+      if (httpError.status >= 500) options.onError?.(error, { route: operation.route.name, tenant })
+      return failure(httpError, tenant)
+    }
+  }
+
   /** Runs one operation with its idempotency key (if any); errors become answers. */
   const runOperation: RunOperation = async (tenant, operation) => {
-    const context: RouteContext = { tenant, body: operation.value, query: operation.query, store: viewOf(tenant) }
-    const run = async (): Promise<Answer> => {
-      try {
-        return ok(await operation.route.run(context))
-      } catch (error) {
-        const httpError = toHttpError(error)
-        if (httpError.status >= 500) options.onError?.(error, { route: operation.route.name, tenant })
-        return failure(httpError, tenant)
-      }
-    }
     const key = operation.idempotencyKey
-    if (key === null) return run()
+    if (key === null) return run(tenant, operation)
     if (!IDEMPOTENCY_KEY.test(key)) {
       return failure(
         toHttpError(
@@ -186,7 +202,7 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         tenant,
       )
     }
-    const found = idempotency.begin(tenant, key, fingerprint(operation.method, operation.path, operation.text))
+    const found = idempotency.begin(tenant, key, fingerprintOf(operation))
     if (found.kind === 'replay') {
       metrics.idempotencyReplays++
       return {
@@ -217,7 +233,7 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         tenant,
       )
     }
-    const answer = await run()
+    const answer = await run(tenant, operation)
     idempotency.finish(tenant, key, { status: answer.status, body: answer.body }, answer.status < 500)
     return answer
   }
@@ -262,7 +278,13 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
       const tenant = await authenticated(request)
       named('batch', tenant)
       const body = await readJson(request, maxBatchBytes)
-      return runBatch(body.value, { tenant, routes, maxOperations: maxBatchOperations, runOperation })
+      return runBatch(body.value, {
+        tenant,
+        routes,
+        maxOperations: maxBatchOperations,
+        runOperation,
+        bytes: body.text.length * 2,
+      })
     }
     const found = routes.get(path)
     if (found === undefined) throw new HttpError(404, 'NOT_FOUND', `no endpoint ${JSON.stringify(truncate(path, 200))}`)
@@ -279,6 +301,7 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
       path,
       method: request.method,
       text: body.text,
+      bytes: body.text.length * 2,
       value: body.value,
       query,
       idempotencyKey: request.header('idempotency-key'),

@@ -18,8 +18,17 @@ export interface CachedAnswer {
   body: string
 }
 
+/**
+ * What identifies a request's payload: a string, or a deferred one (computed only when its key is seen again)
+ * with the bytes held meanwhile.
+ */
+export type Fingerprint = string | { readonly bytes: number; compute(): string }
+
+const fingerprintText = (fingerprint: Fingerprint): string =>
+  typeof fingerprint === 'string' ? fingerprint : fingerprint.compute()
+
 interface Entry {
-  fingerprint: string
+  fingerprint: Fingerprint
   answer: CachedAnswer | null // null while in flight
   bytes: number
   expiresAt: number
@@ -69,13 +78,13 @@ export class IdempotencyCache {
   }
 
   /** Looks the tenant's key up; when it is new, marks it in flight. */
-  begin(tenant: string, key: string, fingerprint: string): BeginResult {
+  begin(tenant: string, key: string, fingerprint: Fingerprint): BeginResult {
     const now = this.#now()
     let share = this.#shares.get(tenant)
     const entry = share?.entries.get(key)
     if (share !== undefined && entry !== undefined) {
       if (entry.expiresAt > now) {
-        if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' }
+        if (fingerprintText(entry.fingerprint) !== fingerprintText(fingerprint)) return { kind: 'mismatch' }
         if (entry.answer === null) return { kind: 'in-flight' }
         share.entries.delete(key) // refresh recency
         share.entries.set(key, entry)
@@ -87,7 +96,7 @@ export class IdempotencyCache {
       share = { entries: new Map(), bytes: 0 }
       this.#shares.set(tenant, share)
     }
-    const bytes = key.length * 2 + fingerprint.length * 2 + 64
+    const bytes = key.length * 2 + (typeof fingerprint === 'string' ? fingerprint.length * 2 : fingerprint.bytes) + 64
     share.entries.set(key, { fingerprint, answer: null, bytes, expiresAt: now + this.#options.ttlMs })
     share.bytes += bytes
     this.#size++

@@ -1,6 +1,7 @@
 /**
  * The store endpoints (`/v1/reserve`, `/v1/commit`, ...): each checks its body with zod, then with the ledger's
- * own validation (exactly as every store does), and runs one store operation on the tenant's view.
+ * own validation (exactly as every store does), and runs one store operation on the tenant's view. Reserve and
+ * commit bodies that zod would accept unchanged are recognised by `./fast-check.ts` without running zod.
  *
  * @internal Used by the handler.
  */
@@ -10,6 +11,7 @@ import { validateRollupQuery } from '../stores/ledger/rollups.js'
 import { InvalidInputError } from '../errors.js'
 import { HttpError } from './errors.js'
 import type { CommitRequest, PutBudgetRequest, RecordQuery, ReserveRequest, RollupQuery } from '../stores/types.js'
+import { isPlainCommit, isPlainReserve } from './fast-check.js'
 import type { Route } from './handler.js'
 import * as schemas from './schemas.js'
 
@@ -31,7 +33,8 @@ export function storeRoutes(maxRecordsPerPage: number): Route[] {
       method: 'POST',
       body: true,
       run: ({ body, store }) => {
-        const request = parse(schemas.reserveSchema, body) as ReserveRequest
+        // A body zod would return unchanged is used as it is; any other goes through zod (cleaned, or refused).
+        const request = (isPlainReserve(body) ? body : parse(schemas.reserveSchema, body)) as ReserveRequest
         ledger.validateReserve(request)
         return store.reserve(request)
       },
@@ -41,7 +44,7 @@ export function storeRoutes(maxRecordsPerPage: number): Route[] {
       method: 'POST',
       body: true,
       run: ({ body, store }) => {
-        const request = parse(schemas.commitSchema, body) as CommitRequest
+        const request = (isPlainCommit(body) ? body : parse(schemas.commitSchema, body)) as CommitRequest
         ledger.validateCommit(request)
         return store.commit(request)
       },

@@ -28,6 +28,18 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
     }
     return prefix + value
   }
+  // The entries of a reserve or commit, each key prefixed; the field name is built only for an error.
+  const addKeys = <E extends { key: string }>(entries: readonly E[]): E[] => {
+    const out = new Array<E>(entries.length)
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!
+      out[i] = {
+        ...e,
+        key: e.key.length + prefix.length > MAX_KEY_LENGTH ? add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) : prefix + e.key,
+      }
+    }
+    return out
+  }
   const strip = (value: string): string => value.slice(prefix.length)
   const mine = (value: string): boolean => value.startsWith(prefix)
   const outBudget = (b: StoredBudget): StoredBudget => ({ ...b, scope: strip(b.scope) })
@@ -44,19 +56,11 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
     ...(store.clock === undefined ? {} : { clock: store.clock }),
     reserve: (r) =>
       time('reserve', () =>
-        store.reserve({
-          ...r,
-          callId: add('callId', r.callId, MAX_CALL_ID_LENGTH),
-          entries: r.entries.map((e, i) => ({ ...e, key: add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) })),
-        }),
+        store.reserve({ ...r, callId: add('callId', r.callId, MAX_CALL_ID_LENGTH), entries: addKeys(r.entries) }),
       ),
     commit: (r) => {
       const callId = add('callId', r.callId, MAX_CALL_ID_LENGTH)
-      const request = {
-        ...r,
-        callId,
-        entries: r.entries.map((e, i) => ({ ...e, key: add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) })),
-      }
+      const request = { ...r, callId, entries: addKeys(r.entries) }
       if (r.record !== undefined)
         request.record = {
           ...r.record,

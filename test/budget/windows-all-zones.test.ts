@@ -15,18 +15,36 @@ function startsAtLocalMidnight(window: BudgetWindow, zone: string, date: string)
   return local(window.start - 1, zone) < `${date}T00:00:00.000` && atStart > `${date}T00:00:00.000`
 }
 
-function walk(spec: WindowSpec, from: number, count: number, check: (window: BudgetWindow) => void): void {
+/**
+ * Walks `count` windows from the one holding `from`: each starts where the previous one ends, ends after it starts and
+ * has an id not seen before, and passes `check` (which returns what is wrong, or null). Failures are collected in
+ * plain code and asserted once per test (the checks are the same; an expect() per window cost most of the time).
+ */
+function walk(
+  spec: WindowSpec,
+  from: number,
+  count: number,
+  check: (window: BudgetWindow) => string | null,
+  failures: string[],
+): void {
   let window = windowAt(spec, from)
   const ids = new Set<string>()
   for (let i = 0; i < count; i++) {
     const next = nextWindow(spec, window)
-    expect(next.start, `${String(spec.timezone)} ${window.id}`).toBe(window.end)
-    expect(next.end).toBeGreaterThan(next.start)
-    expect(ids.has(next.id)).toBe(false)
+    const where = (): string => `${String(spec.timezone)} ${window.id} -> ${next.id}`
+    if (next.start !== window.end) failures.push(`${where()}: starts at ${next.start}, the previous ends at ${window.end}`)
+    if (!(next.end > next.start)) failures.push(`${where()}: ends at ${next.end}, not after its start ${next.start}`)
+    if (ids.has(next.id)) failures.push(`${where()}: the id ${next.id} comes twice`)
     ids.add(next.id)
-    check(next)
+    const wrong = check(next)
+    if (wrong !== null) failures.push(`${where()}: ${wrong}`)
     window = next
   }
+}
+
+/** Asserts that no window failed (showing how many did, and the first 20). */
+function expectNoFailures(failures: string[]): void {
+  expect({ failed: failures.length, first: failures.slice(0, 20) }).toEqual({ failed: 0, first: [] })
 }
 
 describe(`all ${zones.length} time zones`, () => {
@@ -37,35 +55,50 @@ describe(`all ${zones.length} time zones`, () => {
   })
 
   it('daily windows from October 2011 to April 2012 tile time and start at local midnight', () => {
+    const failures: string[] = []
     for (const zone of zones) {
-      walk({ duration: 'daily', timezone: zone }, Date.parse('2011-10-01T12:00:00Z'), 183, (window) => {
-        expect(
-          startsAtLocalMidnight(window, zone, window.id.slice(1)),
-          `${zone} ${window.id} ${local(window.start, zone)}`,
-        ).toBe(true)
-      })
+      walk(
+        { duration: 'daily', timezone: zone },
+        Date.parse('2011-10-01T12:00:00Z'),
+        183,
+        (window) =>
+          startsAtLocalMidnight(window, zone, window.id.slice(1))
+            ? null
+            : `starts at ${local(window.start, zone)}, not at local midnight`,
+        failures,
+      )
     }
+    expectNoFailures(failures)
   })
 
   it('monthly windows from 1938 to 1952 tile time and start at local midnight on the 1st', () => {
+    const failures: string[] = []
     for (const zone of zones) {
-      walk({ duration: 'monthly', timezone: zone }, Date.parse('1938-01-15T00:00:00Z'), 168, (window) => {
-        expect(
-          startsAtLocalMidnight(window, zone, `${window.id.slice(1)}-01`),
-          `${zone} ${window.id} ${local(window.start, zone)}`,
-        ).toBe(true)
-      })
+      walk(
+        { duration: 'monthly', timezone: zone },
+        Date.parse('1938-01-15T00:00:00Z'),
+        168,
+        (window) =>
+          startsAtLocalMidnight(window, zone, `${window.id.slice(1)}-01`)
+            ? null
+            : `starts at ${local(window.start, zone)}, not at local midnight on the 1st`,
+        failures,
+      )
     }
+    expectNoFailures(failures)
   })
 
   it('rolling 1mo windows from a 31st anchor tile time (1938 to 1952)', () => {
+    const failures: string[] = []
     for (const zone of zones) {
       walk(
         { duration: '1mo', timezone: zone, anchor: Date.parse('1945-01-31T03:30:00Z') },
         Date.parse('1938-01-15T00:00:00Z'),
         168,
-        () => {},
+        () => null,
+        failures,
       )
     }
+    expectNoFailures(failures)
   })
 })

@@ -1,12 +1,17 @@
-// Runs the real CLI entry (src/cli/main.ts through tsx) in a child process.
+// `llm-budget cost`. The breakdown and an unknown model run the real CLI entry (src/cli/main.ts through tsx) in a
+// child process (exit codes 0 and 2, stdout and stderr as a shell sees them); the other tests run the same command
+// in this process (runCliHere), without a Node start per run.
 import { describe, expect, it } from 'vitest'
-import { runCli } from '../helpers/cli.js'
+import { runCli, runCliHere } from '../helpers/cli.js'
 
-const cli = (...args: string[]) => runCli(args)
+/** Runs the CLI in this process. */
+const cli = (...args: string[]) => runCliHere(args)
+/** Runs the CLI as a real process. */
+const spawned = (...args: string[]) => runCli(args)
 
 describe('llm-budget cost', () => {
   it('prints the breakdown, the total and the resolution rule', async () => {
-    const r = await cli('cost', 'gpt-4o', '--input', '10000', '--output', '500', '--cached', '6000')
+    const r = await spawned('cost', 'gpt-4o', '--input', '10000', '--output', '500', '--cached', '6000')
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/gpt-4o -> gpt-4o \(exact\)/)
     expect(r.stdout).toMatch(/cache read\s+\$0\.0075/)
@@ -64,7 +69,7 @@ describe('llm-budget cost', () => {
   })
 
   it('unknown model: clear message with suggestions, exit code 2', async () => {
-    const r = await cli('cost', 'gpt-4o-ultra', '--input', '1', '--output', '1')
+    const r = await spawned('cost', 'gpt-4o-ultra', '--input', '1', '--output', '1')
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/Unknown model `gpt-4o-ultra`/)
     expect(r.stderr).toMatch(/Did you mean: gpt-4o, gpt-4o-mini/)

@@ -1,5 +1,8 @@
-// `llm-budget prices update` as a real process (src/cli/main.ts through tsx): LiteLLM-format tables from a
-// temporary directory and from a local HTTP server on 127.0.0.1; the written file loads with catalog.load().
+// `llm-budget prices update`: LiteLLM-format tables from a temporary directory and from a local HTTP server on
+// 127.0.0.1; the written file loads with catalog.load(). Writing ./llm-budget-prices.json and a failed download run
+// the CLI as a real process (src/cli/main.ts through tsx: exit codes 0 and 1, the working directory, stdout and
+// stderr as a shell sees them); the other tests run the same command in this process (runCliHere), without a Node
+// start per run.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -9,11 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { calculateCost } from '../../src/cost/calculate.js'
 import { PriceCatalog, defaultCatalog } from '../../src/cost/catalog.js'
 import { InvalidInputError } from '../../src/errors.js'
-import { runCli } from '../helpers/cli.js'
+import { runCli, runCliHere } from '../helpers/cli.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-prices-'))
 
-const cli = (cwd: string, ...args: string[]) => runCli(args, { cwd })
+/** Runs the CLI in this process, in `cwd`. */
+const cli = (cwd: string, ...args: string[]) => runCliHere(args, { cwd })
+/** Runs the CLI as a real process in `cwd`. */
+const spawned = (cwd: string, ...args: string[]) => runCli(args, { cwd })
 
 /** The bundled prices of gpt-4o-mini, unchanged; gpt-4o repriced; one new model; a LiteLLM non-model key. */
 const mini = defaultCatalog.get('gpt-4o-mini')!
@@ -58,6 +64,9 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'no-models.json'), JSON.stringify({ sample_spec: { litellm_provider: 'x' } }))
   server = createServer((req, res) => {
     requests++
+    // Each CLI run gets its own connection, as a new process would: runs in this process share fetch's connection
+    // pool, where a kept-alive socket could be reused just as this server times it out (ECONNRESET).
+    res.setHeader('connection', 'close')
     if (req.url === '/prices.json') {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify(TABLE))
@@ -83,7 +92,7 @@ afterAll(async () => {
 describe('llm-budget prices update', () => {
   it('from a file: writes ./llm-budget-prices.json, prints the changes and the data version', async () => {
     const cwd = mkdtempSync(join(dir, 'cwd-'))
-    const r = await cli(cwd, 'prices', 'update', '--from', join(dir, 'litellm.json'))
+    const r = await spawned(cwd, 'prices', 'update', '--from', join(dir, 'litellm.json'))
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/Read .*litellm\.json: 3 valid models\./)
@@ -189,18 +198,18 @@ describe('llm-budget prices update', () => {
   it('a URL with negative prices is refused the same way', async () => {
     const out = join(dir, 'url-negative.json')
     const r = await cli(dir, 'prices', 'update', '--from', `${base}/negative.json`, '--out', out)
-    expect(r.code).toBe(2)
+    expect(r.code, r.stderr).toBe(2)
     expect(r.stderr).toMatch(/bad-model: input_cost_per_token/)
     expect(existsSync(out)).toBe(false)
   })
 
   it('download failures (HTTP 404, no answer within --timeout) exit 1 and write nothing', async () => {
     const out = join(dir, 'failed.json')
-    const missing = await cli(dir, 'prices', 'update', '--from', `${base}/missing.json`, '--out', out)
+    const missing = await spawned(dir, 'prices', 'update', '--from', `${base}/missing.json`, '--out', out)
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/missing\.json: HTTP 404/)
     const before = requests
-    const slow = await cli(dir, 'prices', 'update', '--from', `${base}/slow.json`, '--out', out, '--timeout', '300')
+    const slow = await spawned(dir, 'prices', 'update', '--from', `${base}/slow.json`, '--out', out, '--timeout', '300')
     expect(slow.code).toBe(1)
     expect(slow.stderr).toMatch(/no answer within 300 ms/)
     expect(requests).toBe(before + 1)

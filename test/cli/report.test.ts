@@ -1,6 +1,8 @@
-// `llm-budget report` as a real process (src/cli/main.ts through tsx) on real stores: a file store in a
-// temporary directory, a real redis-server, and a server tenant's namespace. The data is written through
-// BudgetManager in this process, then the store is closed and the CLI reads it.
+// `llm-budget report` on real stores: a file store in a temporary directory, a real redis-server, and a server
+// tenant's namespace. The data is written through BudgetManager in this process, then the store is closed and the
+// CLI reads it. The full report and a store that cannot answer run the CLI as a real process (src/cli/main.ts through
+// tsx: exit codes, stdout and stderr as a shell sees them); the other tests run the same command in this process
+// (runCliHere), which prints the same lines without a Node start per run.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,13 +13,16 @@ import { tenantStore } from '../../src/stores/tenant.js'
 import { fileStore } from '../../src/stores/file.js'
 import { redisStore } from '../../src/stores/redis.js'
 import type { BudgetStore } from '../../src/stores/types.js'
-import { runCli } from '../helpers/cli.js'
+import { runCli, runCliHere } from '../helpers/cli.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-report-'))
 const data = join(dir, 'budget-data')
 
-const cli = (...args: string[]) => runCli(args, { cwd: dir })
+/** Runs the CLI in this process. */
+const cli = (...args: string[]) => runCliHere(args, { cwd: dir })
+/** Runs the CLI as a real process. */
+const spawned = (...args: string[]) => runCli(args, { cwd: dir })
 
 const day = (d: string, h = 12): number => Date.parse(`${d}T${String(h).padStart(2, '0')}:00:00Z`)
 
@@ -95,7 +100,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('llm-budget report on a file store', () => {
   it('prints sections by day, model and scope with bars, exact totals and budget status', async () => {
-    const r = await cli('report', '--store', `file:${data}`)
+    const r = await spawned('report', '--store', `file:${data}`)
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     const days = rows(r.stdout, 'Spend by day')
@@ -358,7 +363,7 @@ describe('llm-budget report on other stores', () => {
     const redis = await startRedisServer()
     const url = redis.url
     await redis.stop()
-    const r = await cli('report', '--store', url)
+    const r = await spawned('report', '--store', url)
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/^llm-budget report: redis store: .*failed/)
     expect(r.stderr).not.toMatch(/Unhandled error event/)

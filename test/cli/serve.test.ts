@@ -1,5 +1,6 @@
 // `llm-budget serve` as a real process: prints where it listens, serves, finishes in-flight requests on
-// SIGTERM and exits 0; data of a file store survives a restart.
+// SIGTERM and exits 0; data of a file store survives a restart. The refused arguments (nothing listens) run the
+// same command in this process (runCliHere), without a Node start per run.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -7,7 +8,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseTokenFile } from '../../src/cli/commands/serve.js'
 import { httpStore } from '../../src/stores/http.js'
-import { runCli, serveCli } from '../helpers/cli.js'
+import { runCliHere, serveCli } from '../helpers/cli.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 
 const TOKEN = 'cli-test-token-0123456789abcdef'
@@ -20,7 +21,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const serve = (args: string[]) => serveCli(args)
 
 async function run(args: string[]): Promise<{ code: number | null; output: string }> {
-  const { code, stdout, stderr } = await runCli(['serve', ...args])
+  const { code, stdout, stderr } = await runCliHere(['serve', ...args])
   return { code, output: stdout + stderr }
 }
 

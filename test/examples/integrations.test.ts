@@ -24,10 +24,18 @@ async function example(name: string, env: NodeJS.ProcessEnv): Promise<string> {
   return stdout
 }
 
+/** The output of each example run offline, run once however many tests read it (the run does not change). */
+const offlineRuns = new Map<string, Promise<string>>()
+function offline(name: string): Promise<string> {
+  let run = offlineRuns.get(name)
+  if (run === undefined) offlineRuns.set(name, (run = example(name, OFFLINE)))
+  return run
+}
+
 describe('examples, offline (no provider settings)', () => {
   for (const name of EXAMPLES) {
     it(`examples/${name}.ts runs against the fake endpoint and charges two calls`, async () => {
-      const stdout = await example(name, OFFLINE)
+      const stdout = await offline(name)
       expect(stdout).toMatch(/^offline: a fake (OpenAI|Anthropic) endpoint answers/)
       // Two calls (one plain, one streamed), each charged once from the usage the fake reported.
       expect(stdout.match(/recorded \S+: \$\d/g)).toHaveLength(2)
@@ -37,7 +45,7 @@ describe('examples, offline (no provider settings)', () => {
   }
 
   it('examples/openai.ts refuses the call its budget cannot hold, before it is sent', async () => {
-    const stdout = await example('openai', OFFLINE)
+    const stdout = await offline('openai')
     expect(stdout).toMatch(/refused: Budget exceeded for user:alice \(daily\)/)
     // gpt-4o-mini at 3 input tokens ('Say hello.' / 4, rounded up) and 20 output: 3 * 0.00000015 + 20 * 0.0000006
     expect(stdout).toContain('alice spent $0.0000249 of $1')

@@ -1,11 +1,16 @@
 /**
  * The `llm-budget` CLI as a real process: `src/cli/main.ts` run by Node through tsx, as `npx llm-budget` runs
  * the built `dist/cli/main.js`. {@link runCli} runs a command to its end; {@link serveCli} starts
- * `llm-budget serve` and waits until it listens.
+ * `llm-budget serve` and waits until it listens. {@link runCliHere} runs a command in this process (the same
+ * `dispatch` over the same commands that `main.ts` calls, with its output captured): for the many tests about what
+ * a command prints or does, without a Node start and a tsx import per run. Each command keeps tests through
+ * {@link runCli} for what only a real process shows (exit codes, stdout/stderr wiring).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { format } from 'node:util'
 
 /** The repository root. */
 export const ROOT = join(import.meta.dirname, '..', '..')
@@ -50,6 +55,57 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   clearTimeout(timer)
   return { code, stdout, stderr }
+}
+
+/**
+ * Runs `llm-budget ...args` in this process: `dispatch(COMMANDS, args)` as `src/cli/main.ts` calls it, in
+ * `options.cwd` (the working directory is changed for the run and restored; tests in a file run one at a time, and
+ * the `forks` pool allows `process.chdir`). What a spawned process would print is collected the same way: the
+ * command's stdout and stderr lines, and anything written meanwhile through `console` (log, info and debug to stdout;
+ * warn, error and trace to stderr) or straight to `process.stdout` / `process.stderr`. Takes no `env`: a test that
+ * needs another environment uses {@link runCli}.
+ */
+export async function runCliHere(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+  const { dispatch } = await import('../../src/cli/dispatch.js')
+  const { COMMANDS } = await import('../../src/cli/registry.js')
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+  let stdout = ''
+  let stderr = ''
+  const toStdout = (text: string): void => void (stdout += text)
+  const toStderr = (text: string): void => void (stderr += text)
+  const methods = ['log', 'info', 'debug', 'warn', 'error', 'trace'] as const
+  const savedConsole = methods.map((m) => [m, console[m]] as const)
+  for (const m of methods) {
+    const sink = m === 'log' || m === 'info' || m === 'debug' ? toStdout : toStderr
+    console[m] = (...values: unknown[]) => sink(`${format(...values)}\n`)
+  }
+  const streams = [
+    [process.stdout, toStdout],
+    [process.stderr, toStderr],
+  ] as const
+  const savedWrites = streams.map(([stream]) => stream.write)
+  for (const [stream, sink] of streams)
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      sink(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'))
+      const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined
+      callback?.()
+      return true
+    }) as typeof stream.write
+  const previous = process.cwd()
+  process.chdir(options.cwd ?? ROOT)
+  try {
+    const code = await dispatch(
+      COMMANDS,
+      [...args],
+      { out: (line) => toStdout(`${line}\n`), err: (line) => toStderr(`${line}\n`) },
+      { version: pkg.version },
+    )
+    return { code, stdout, stderr }
+  } finally {
+    process.chdir(previous)
+    streams.forEach(([stream], i) => (stream.write = savedWrites[i]!))
+    for (const [m, fn] of savedConsole) console[m] = fn
+  }
 }
 
 /** A running `llm-budget serve`. */

@@ -33,7 +33,7 @@ import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { redisStore } from '../../src/stores/redis.js'
 import type { BudgetStore } from '../../src/stores/types.js'
-import { runCli, serveCli } from '../helpers/cli.js'
+import { runCliHere, serveCli } from '../helpers/cli.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 import { startOpenAIServer, type WireServer } from '../integrations/servers/openai.js'
 
@@ -158,7 +158,9 @@ async function capturingOutput<T>(run: () => Promise<T>): Promise<{ value: T; ou
 const serve = (dataDir: string, tokenFile: string) =>
   serveCli(['--store', `file:${dataDir}`, '--port', '0', '--token-file', tokenFile])
 
-const cli = (...args: string[]) => runCli(args, { cwd: work, env: { ...process.env, NO_COLOR: '1' } })
+// `llm-budget report` runs in this process (runCliHere collects what a process would print: the command's lines and
+// anything written through console or to stdout/stderr); `llm-budget serve` below is a real process.
+const cli = (...args: string[]) => runCliHere(args, { cwd: work })
 
 /** `llm-budget report` in every format; each output is scanned. */
 async function scanReports(label: string, store: string, extra: string[] = []): Promise<boolean> {

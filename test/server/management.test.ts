@@ -7,12 +7,19 @@ import { withBudget } from '../../src/budget/with-budget.js'
 import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
 import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
+import { bundleWorker, type WorkerBundle } from '../helpers/worker-bundle.js'
 
 const TOKEN = 'management-token-0123456789'
 const OTHER = 'management-other-0123456789'
 // The property under test is admission, not latency: on a loaded CI machine, wait instead of failing.
 const PATIENT = { timeoutMs: 30_000, retries: 5, failureThreshold: 1000 }
 const WORKER = join(import.meta.dirname, '..', 'stores', 'http-workers', 'client.ts')
+// Each worker process runs the worker bundled into one JavaScript file (no tsx loader per process).
+let worker: WorkerBundle
+beforeAll(async () => {
+  worker = await bundleWorker(WORKER)
+})
+afterAll(() => worker?.remove())
 
 let server: RunningBudgetServer
 let url = ''
@@ -129,9 +136,7 @@ describe('management endpoints', () => {
       const child = spawn(
         process.execPath,
         [
-          '--import',
-          'tsx',
-          WORKER,
+          worker.path,
           JSON.stringify({
             mode: 'withBudget',
             url,

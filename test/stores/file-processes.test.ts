@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fileStore } from '../../src/stores/file.js'
 import type { FileStore } from '../../src/stores/file.js'
 import type { CompactionStep } from '../../src/stores/file/faults.js'
-import { bundleStore, startWorker } from './file-helpers.js'
+import { bundleStore, startWorker, type Child } from './file-helpers.js'
 
 const root = mkdtempSync(join(tmpdir(), 'llm-budget-file-proc-'))
 let modulePath = ''
@@ -101,8 +101,10 @@ describe('fileStore across processes', () => {
     let tornTails = 0
     let compactionsSeen = 0
     const iterations = Number(process.env.KILL_LOOP_ITERATIONS ?? 200)
-    for (let i = 0; i < iterations; i++) {
-      const writer = startWorker({
+    // Writer i+1 starts (Node and the store bundle load) while writer i's kill is verified here; it touches the store
+    // only after "go", once that verification has closed the store, so each writer still runs alone on the files.
+    const spawnWriter = (i: number) =>
+      startWorker({
         FILE_STORE_MODULE: modulePath,
         STORE_DIR: dir,
         MODE: 'writer',
@@ -110,30 +112,46 @@ describe('fileStore across processes', () => {
         CONCURRENCY: String(1 + (i % 16)),
         COMPACT_BYTES: '32768',
         DURABILITY: i % 4 === 3 ? 'batch' : 'fsync', // batch mode too: a process crash loses nothing acknowledged
+        WAIT_FOR_GO: '1',
       })
-      await writer.waitFor((line) => line === 'ready')
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 60))
-      writer.process.kill('SIGKILL')
-      const end = await writer.exited
-      expect(end.signal).toBe('SIGKILL')
-      const acked = writer.lines.filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
-      acknowledged += acked.length
+    let next: Child | null = spawnWriter(0)
+    try {
+      for (let i = 0; i < iterations; i++) {
+        const writer: Child = next!
+        next = null
+        await writer.waitFor((line) => line === 'loaded')
+        writer.process.stdin!.write('go\n')
+        await writer.waitFor((line) => line === 'ready')
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 60))
+        writer.process.kill('SIGKILL')
+        const end = await writer.exited
+        expect(end.signal).toBe('SIGKILL')
+        if (i + 1 < iterations) next = spawnWriter(i + 1)
+        const acked = writer.lines.filter((line) => line.startsWith('ack ')).map((line) => line.slice(4))
+        acknowledged += acked.length
 
-      const store = fileStore({ path: dir, lockTimeoutMs: 20_000 })
-      const report = await store.open() // the file always reopens
-      expect(report.droppedRanges).toEqual([])
-      expect(store.stats().tornTailsTruncated).toBeLessThanOrEqual(1)
-      if (report.truncatedTailBytes > 0) tornTails++
-      compactionsSeen = report.generation
-      const records = await store.queryRecords({})
-      const ids = new Set(records.map((r) => r.callId))
-      const missing = acked.filter((callId) => !ids.has(callId))
-      expect(missing).toEqual([])
-      expect(ids.size).toBe(records.length) // no commit counted twice
-      const [balance] = await store.balances({ keys: [KEY], now: T0 })
-      expect(balance!.spent).toBe(5 * records.length)
-      expect(strays(dir)).toEqual([])
-      await store.close()
+        const store = fileStore({ path: dir, lockTimeoutMs: 20_000 })
+        const report = await store.open() // the file always reopens
+        expect(report.droppedRanges).toEqual([])
+        expect(store.stats().tornTailsTruncated).toBeLessThanOrEqual(1)
+        if (report.truncatedTailBytes > 0) tornTails++
+        compactionsSeen = report.generation
+        const records = await store.queryRecords({})
+        const ids = new Set(records.map((r) => r.callId))
+        const missing = acked.filter((callId) => !ids.has(callId))
+        expect(missing).toEqual([])
+        expect(ids.size).toBe(records.length) // no commit counted twice
+        const [balance] = await store.balances({ keys: [KEY], now: T0 })
+        expect(balance!.spent).toBe(5 * records.length)
+        expect(strays(dir)).toEqual([])
+        await store.close()
+      }
+    } finally {
+      // A test that fails mid-loop leaves no writer waiting for its "go".
+      if (next !== null) {
+        next.process.kill('SIGKILL')
+        await next.exited
+      }
     }
     console.log(
       `kill loop: ${iterations} kills, ${acknowledged} acknowledged commits all present, ${tornTails} torn tails truncated, generation ${compactionsSeen} reached`,
@@ -282,6 +300,8 @@ describe('fileStore across processes', () => {
       WORKER_ID: 'frozen',
       COUNT: '100000',
       FREEZE_ON_LOCK: '11',
+      // Its own staleLockMs: a breaker judges a holder by the longer of its own and the holder's setting.
+      STALE_MS: '500',
     })
     try {
       await frozen.waitFor((line) => line === 'frozen')

@@ -3,7 +3,8 @@
 // a few tens of milliseconds. Each mode prints one line per event on stdout (pipes are synchronous on Linux, so a
 // line printed before a kill -9 reaches the parent).
 //
-//   MODE=writer   commit forever, CONCURRENCY calls in flight; prints "ack <callId>" after each acknowledged commit
+//   MODE=writer   commit forever, CONCURRENCY calls in flight; prints "ack <callId>" after each acknowledged commit;
+//                 with WAIT_FOR_GO=1, prints "loaded" and waits for "go" on stdin before it touches the store
 //   MODE=burst    wait for "go" on stdin, reserve COUNT x AMOUNT against LIMIT at once, commit the admitted ones
 //   MODE=compact  run one compaction and SIGKILL itself at the step CRASH_AT
 //   MODE=committer  COUNT sequential reserve+commit pairs; with KILL_ON_LOCK=n, SIGKILL itself while holding the lock
@@ -114,6 +115,10 @@ if (mode === 'writer') {
       }
       print(`ack ${callId}`)
     }
+  }
+  if (env.WAIT_FOR_GO === '1') {
+    print('loaded')
+    await waitForGo()
   }
   print('ready')
   await Promise.all(Array.from({ length: concurrency }, one))

@@ -9,8 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isStorageError } from '../../src/errors.js'
 import { postgresStore, type PostgresStore } from '../../src/stores/postgres.js'
 import { startPostgresServer, type PostgresServer } from '../helpers/postgres-server.js'
+import { bundleWorker, type WorkerBundle } from '../helpers/worker-bundle.js'
 
 const WORKER = fileURLToPath(new URL('./postgres-worker.ts', import.meta.url))
+// Each worker process runs the worker bundled into one JavaScript file (no tsx loader per process).
+let worker: WorkerBundle
+beforeAll(async () => {
+  worker = await bundleWorker(WORKER)
+})
+afterAll(() => worker?.remove())
 const CENT = 10_000_000 // $0.01 in nano-USD
 
 let server: PostgresServer
@@ -32,7 +39,7 @@ describe('postgresStore across processes', () => {
     const key = 'u:shared|all|usd'
     const job = { url: server.url, calls: 250, amount: CENT, key, limit: 5_000_000_000 }
     const workers = [0, 1, 2, 3].map(() => {
-      const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], {
+      const child = spawn(process.execPath, [worker.path, JSON.stringify(job)], {
         stdio: ['pipe', 'pipe', 'inherit'],
       })
       const lines = createInterface({ input: child.stdout })

@@ -10,8 +10,15 @@ import { BudgetManager, withBudget } from '../../src/budget/index.js'
 import { isStorageError } from '../../src/errors.js'
 import { redisStore } from '../../src/stores/redis.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+import { bundleWorker, type WorkerBundle } from '../helpers/worker-bundle.js'
 
 const WORKER = fileURLToPath(new URL('./redis-manager-worker.ts', import.meta.url))
+// Each worker process runs the worker bundled into one JavaScript file (no tsx loader per process).
+let worker: WorkerBundle
+beforeAll(async () => {
+  worker = await bundleWorker(WORKER)
+})
+afterAll(() => worker?.remove())
 const DAY = 86_400_000
 
 let server: RedisServer
@@ -31,7 +38,7 @@ afterAll(async () => {
 async function runWorkers(prefix: string, contexts: Record<string, string>[]): Promise<number[]> {
   const workers = contexts.map((context, i) => {
     const job = { port: server.port, prefix, calls: 250, context, client: i % 2 === 0 ? 'ioredis' : 'node-redis' }
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], {
+    const child = spawn(process.execPath, [worker.path, JSON.stringify(job)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     })
     const lines = createInterface({ input: child.stdout })

@@ -6,8 +6,15 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisStore } from '../../src/stores/redis.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+import { bundleWorker, type WorkerBundle } from '../helpers/worker-bundle.js'
 
 const WORKER = fileURLToPath(new URL('./redis-worker.ts', import.meta.url))
+// Each worker process runs the worker bundled into one JavaScript file (no tsx loader per process).
+let worker: WorkerBundle
+beforeAll(async () => {
+  worker = await bundleWorker(WORKER)
+})
+afterAll(() => worker?.remove())
 const CENT = 10_000_000 // $0.01 in nano-USD
 
 let server: RedisServer
@@ -35,7 +42,7 @@ interface WorkerJob {
 /** Starts one worker per job, releases them together, and returns how many calls each admitted. */
 async function runWorkers(jobs: WorkerJob[]): Promise<number[]> {
   const workers = jobs.map((job) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], {
+    const child = spawn(process.execPath, [worker.path, JSON.stringify(job)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     })
     const lines = createInterface({ input: child.stdout })

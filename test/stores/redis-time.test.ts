@@ -155,23 +155,31 @@ describe('redisStore server time', () => {
     const store = redisStore({ client: io, prefix, expiryMarginMs: 0, maxRecords: 0 })
     await store.syncClock()
     const scopes = 10_000
-    // One window for every scope, ending 30 s from now (a real window ends at one instant for all scopes); long
-    // enough for the 10,000 writes to finish first on a loaded machine (they took 17 s at load average 20).
-    const start = store.clock.now()
-    const windowEnd = start + 30_000
-    for (let batch = 0; batch < scopes; batch += 500) {
-      await Promise.all(
-        Array.from({ length: 500 }, async (_, j) => {
-          const i = batch + j
-          const now = store.clock.now()
-          const key = `user:u${i}|w|usd`
-          const entries = [{ key, amount: 10, limit: 1000, expiresAt: windowEnd }]
-          await store.reserve({ callId: `c${i}`, now, holdExpiresAt: windowEnd - 1000, entries })
+    const write = (target: typeof store, i: number, windowEnd: number) => {
+      const now = target.clock.now()
+      const key = `user:u${i}|w|usd`
+      const entries = [{ key, amount: 10, limit: 1000, expiresAt: windowEnd }]
+      return target
+        .reserve({ callId: `c${i}`, now, holdExpiresAt: windowEnd - 1000, entries })
+        .then(async () => {
           // Every 10th call never finishes: its hold must expire with the rest.
-          if (i % 10 !== 0) await store.commit({ callId: `c${i}`, now, entries, dedupeUntil: windowEnd })
-        }),
-      )
+          if (i % 10 !== 0) await target.commit({ callId: `c${i}`, now, entries, dedupeUntil: windowEnd })
+        })
     }
+    // One window for every scope, ending at one instant (as a real window ends for all scopes). It must end after
+    // the 10,000 writes have finished (and the holds, which end 1 s before it, after the balances are read), and the
+    // test then waits for it: its length is four times what the writes take on this machine now, measured by 500 of
+    // the same writes under another prefix (they took 17 s at load average 20), at least 5 s and at most 30 s.
+    const probe = redisStore({ client: io, prefix: `${prefix}-probe`, expiryMarginMs: 0, maxRecords: 0 })
+    await probe.syncClock()
+    const probeStart = Date.now()
+    await Promise.all(Array.from({ length: 500 }, (_, i) => write(probe, i, probe.clock.now() + 60_000)))
+    const estimate = ((Date.now() - probeStart) * scopes) / 500
+    const start = store.clock.now()
+    const windowEnd = start + Math.min(30_000, Math.max(5_000, 4 * estimate))
+    for (let batch = 0; batch < scopes; batch += 500)
+      await Promise.all(Array.from({ length: 500 }, (_, j) => write(store, batch + j, windowEnd)))
+    expect(store.clock.now(), 'the writes finished before the holds end').toBeLessThan(windowEnd - 1000)
     // Hash per scope (holds are fields of it), call record per call.
     expect(await countKeys(prefix)).toBe(scopes * 2)
     const sample = await store.balances({ keys: ['user:u1|w|usd', 'user:u0|w|usd'], now: store.clock.now() })

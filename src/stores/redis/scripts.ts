@@ -2,8 +2,9 @@
  * The Lua scripts of the Redis store, one per operation. Each runs atomically inside Redis (a script is
  * never interleaved with another command), so a reservation's check and its writes are one step.
  *
- * Every script starts with the same prelude: it reads the Redis server time (`TIME`, once), decides which
- * clock the ledger logic uses (`now`), and defines the helpers that mirror `src/stores/ledger/ledger.ts`:
+ * Every script starts with the same prelude: it reads the Redis server time (`TIME`, once), checks the store's
+ * epoch (reserve, commit and release read their call record in the same `MGET`), decides which clock the ledger
+ * logic uses (`now`), and defines the helpers that mirror `src/stores/ledger/ledger.ts`:
  *
  * - `live(h)`: one `HMGET` of a ledger key's hash (balances and expiries, never a hold field);
  *   sweeps the key's expired holds only when its earliest hold expiry `n` has passed (`sweepHolds` and
@@ -51,8 +52,18 @@
  * @internal
  */
 
-/** The prelude every script starts with (see above). */
-export const PRELUDE = String.raw`
+/**
+ * The prelude every script starts with (see above). With `callRecord`, `KEYS[3]` is the operation's call record:
+ * it is read with the epoch in one `MGET` (`pre`) and `readCall` takes it from there.
+ */
+function prelude(callRecord: boolean): string {
+  const read = callRecord
+    ? "local pre = call('MGET', KEYS[1], KEYS[3])\nlocal epoch = pre[1]"
+    : "local pre = nil\nlocal epoch = call('GET', KEYS[1])"
+  return PRELUDE_HEAD + read + PRELUDE_BODY
+}
+
+const PRELUDE_HEAD = String.raw`
 local MAX = 9007199254740991
 local mode = ARGV[1]
 local margin = tonumber(ARGV[2])
@@ -78,7 +89,9 @@ local reg = KEYS[2]
 -- means Redis lost the store's data (FLUSHALL, a restart without persistence, eviction): fail closed.
 -- Both are declared keys of every script, so that a cluster in the middle of moving the store's slot routes
 -- the script to the node that has them (or answers TRYAGAIN) instead of running it on a partial view.
-local epoch = call('GET', KEYS[1])
+`
+
+const PRELUDE_BODY = String.raw`
 if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 
 -- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits.
@@ -286,9 +299,10 @@ local function decodeHolds(s, pos)
   return keys, amounts
 end
 
--- Reads a call record: state ('h', 'c', 'r' or nil), its instant, the position of its key list.
+-- Reads a call record: state ('h', 'c', 'r' or nil), its instant, the position of its key list. Every script that
+-- reads one reads its own (KEYS[3]) once, already fetched by the prelude's MGET.
 local function readCall(ck)
-  local v = call('GET', ck)
+  local v = pre[2]
   if not v then return nil end
   local bar = find(v, '|', 3, true)
   return sub(v, 1, 1), tonumber(sub(v, 3, bar - 1)), v, bar + 1
@@ -329,7 +343,7 @@ end
  * Status `dup` | `refused` (then the refused index) | `overflow` (then the index) | `ok`; then
  * `spent, reserved` per entry.
  */
-export const RESERVE_SCRIPT = String.raw`${PRELUDE}
+export const RESERVE_SCRIPT = String.raw`${prelude(true)}
 local cid = ARGV[6]
 local ck = base .. 'c:' .. cid
 local hf = 'h:' .. cid
@@ -423,7 +437,7 @@ return out
  * Status `dup` | `overflow` (then the index) | `rollupOverflow` (then the row field) | `ok`; then
  * `before, after, reserved` per entry.
  */
-export const COMMIT_SCRIPT = String.raw`${PRELUDE}
+export const COMMIT_SCRIPT = String.raw`${prelude(true)}
 local cid = ARGV[6]
 local ck = base .. 'c:' .. cid
 local hf = 'h:' .. cid
@@ -624,7 +638,7 @@ return out
  * Release. `KEYS`: the call record. `ARGV[7]` how long a tombstone lasts when the call id is unknown (an
  * instant relative to the request's `now`). Status `released` | `none`.
  */
-export const RELEASE_SCRIPT = String.raw`${PRELUDE}
+export const RELEASE_SCRIPT = String.raw`${prelude(true)}
 local cid = ARGV[6]
 local ck = base .. 'c:' .. cid
 local hf = 'h:' .. cid
@@ -642,6 +656,9 @@ if x < now then x = now end
 call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
 return {serverStr, 'released'}
 `
+
+/** The prelude of scripts without a call record. */
+export const PRELUDE = prelude(false)
 
 /** Balances. `KEYS`: budgets hash, then the hash of every key. `spent, reserved` per key. */
 export const BALANCES_SCRIPT = String.raw`${PRELUDE}

@@ -1,0 +1,89 @@
+// What Redis runs for one admitted call of the Redis store (reserve + commit), counted by Redis itself
+// (`INFO commandstats`, the commands inside the scripts included): the hot path's exact profile, so that a change
+// that adds a command per call is seen here, not only in the bench.
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { redisStore, type RedisStore } from '../../src/stores/redis.js'
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+
+let server: RedisServer
+let io: Redis
+let admin: Redis
+
+beforeAll(async () => {
+  server = await startRedisServer()
+  io = new Redis(server.port, '127.0.0.1')
+  admin = new Redis(server.port, '127.0.0.1')
+})
+
+afterAll(async () => {
+  io?.disconnect()
+  admin?.disconnect()
+  await server?.stop()
+})
+
+/** Calls per command since the last `CONFIG RESETSTAT`, the bench's own `INFO`/`CONFIG` left out. */
+async function commandCalls(): Promise<Record<string, number>> {
+  const text = await admin.info('commandstats')
+  const calls: Record<string, number> = {}
+  for (const m of text.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) {
+    if (m[1] === 'info' || m[1]!.startsWith('config')) continue
+    calls[m[1]!] = Number(m[2])
+  }
+  return calls
+}
+
+/** The window end of every key (fixed, as within one window: a later end would move the key's expiry). */
+const windowEnd = Date.now() + 86_400_000
+
+/** One admitted call: reserve then commit on `keys`, with a spend record when `record` is set. */
+async function admittedCall(store: RedisStore, callId: string, keys: string[], record: boolean): Promise<void> {
+  const now = store.clock.now()
+  const reserved = await store.reserve({
+    callId,
+    now,
+    holdExpiresAt: now + 600_000,
+    entries: keys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt: windowEnd })),
+  })
+  expect(reserved.ok).toBe(true)
+  await store.commit({
+    callId,
+    now: store.clock.now(),
+    entries: keys.map((key) => ({ key, amount: 900, expiresAt: windowEnd })),
+    dedupeUntil: now + 3_600_000,
+    ...(record
+      ? { record: { callId, startedAt: now, endedAt: now + 1, model: 'gpt-4o', costNanoUsd: 900, user: 'alice' } }
+      : {}),
+  })
+}
+
+describe('redisStore commands per admitted call', () => {
+  const keys = ['org:acme|d|usd', 'team:search|d|usd', 'user:alice|d|usd', 'key:sk-1|d|usd']
+
+  it('runs 2 scripts and 33 commands for 4 keys with a record, reading the epoch and call record in one MGET', async () => {
+    const store = redisStore({ client: io, prefix: 'commands-4', time: 'server' })
+    await admittedCall(store, 'warm', keys, true) // loads the scripts, creates the keys and the day's rollup rows
+    await admin.config('RESETSTAT')
+    await admittedCall(store, 'measured', keys, true)
+    expect(await commandCalls()).toEqual({
+      evalsha: 2, // the round trips
+      time: 2,
+      mget: 2, // epoch + call record, once per script
+      hmget: 10, // 4 ledger keys per script, the record metadata, the rollup rows
+      hset: 10, // 4 ledger keys per script, the rollup rows, the record metadata
+      hdel: 4, // the call's hold on each key
+      set: 2, // the call record
+      xadd: 1, // the spend record
+    })
+    await store.close()
+  })
+
+  it('runs 2 scripts and 11 commands for 1 key without a record', async () => {
+    const store = redisStore({ client: io, prefix: 'commands-1', time: 'server' })
+    await admittedCall(store, 'warm', keys.slice(0, 1), false)
+    await admin.config('RESETSTAT')
+    await admittedCall(store, 'measured', keys.slice(0, 1), false)
+    expect(await commandCalls()).toEqual({ evalsha: 2, time: 2, mget: 2, hmget: 2, hset: 2, hdel: 1, set: 2 })
+    await store.close()
+  })
+})
