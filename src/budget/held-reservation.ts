@@ -30,12 +30,20 @@ export interface ReservationWriter<P> {
     input: CommitInput | undefined,
     fallback: { nano: number; tokens: number; model: string | undefined; provider: string | undefined },
   ): PricedCommit
-  commit(write: CommitWrite<P>): Promise<CommitOutcome>
+  /** The outcome itself when the store wrote it synchronously, else a promise of it; a failure may be thrown. */
+  commit(write: CommitWrite<P>): CommitOutcome | Promise<CommitOutcome>
   release(callId: string): Promise<void>
+}
+
+/** The first outcome again, as a repeated commit sees it. */
+function repeated(first: CommitOutcome): CommitOutcome {
+  return { ...first, duplicate: true, overshoot: [], record: null }
 }
 
 export class HeldReservation<P extends { entries: readonly unknown[] }> implements Reservation {
   private outcome: Promise<CommitOutcome> | undefined
+  /** The outcome of a commit the store wrote synchronously. */
+  private written: CommitOutcome | undefined
   private released = false
 
   constructor(
@@ -58,26 +66,31 @@ export class HeldReservation<P extends { entries: readonly unknown[] }> implemen
   }
 
   commit(input?: CommitInput): Promise<CommitOutcome> {
-    if (this.outcome !== undefined) {
-      return this.outcome.then((first) => ({ ...first, duplicate: true, overshoot: [], record: null }))
-    }
-    let priced
     try {
-      priced = this.writer.price(input, {
-        nano: this.estimateNano,
-        tokens: this.estimateTokens,
-        model: this.model,
-        provider: this.context.provider,
-      })
+      const outcome = this.commitNow(input)
+      return outcome instanceof Promise ? outcome : Promise.resolve(outcome)
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  /**
+   * {@link commit}, answered without a promise when the store wrote it synchronously (the memory store); a failure
+   * is thrown. Internal: `Settlement` uses it so a call against the memory store waits for nothing.
+   */
+  commitNow(input?: CommitInput): CommitOutcome | Promise<CommitOutcome> {
+    if (this.written !== undefined) return repeated(this.written)
+    if (this.outcome !== undefined) return this.outcome.then(repeated)
+    const priced = this.writer.price(input, {
+      nano: this.estimateNano,
+      tokens: this.estimateTokens,
+      model: this.model,
+      provider: this.context.provider,
+    })
     if (this.released) {
-      return Promise.reject(
-        new InvalidInputError(
-          'reservation',
-          `reservation ${this.callId} was released; it cannot be committed (use manager.record() for spend without a reservation)`,
-        ),
+      throw new InvalidInputError(
+        'reservation',
+        `reservation ${this.callId} was released; it cannot be committed (use manager.record() for spend without a reservation)`,
       )
     }
     const outcome = this.writer.commit({
@@ -91,6 +104,10 @@ export class HeldReservation<P extends { entries: readonly unknown[] }> implemen
       guarded: !this.unguarded,
       tracked: this.tracked,
     })
+    if (!(outcome instanceof Promise)) {
+      this.written = outcome
+      return outcome
+    }
     this.outcome = outcome
     // A failed write can be retried: the store is idempotent by call id.
     outcome.catch(() => {
@@ -100,7 +117,7 @@ export class HeldReservation<P extends { entries: readonly unknown[] }> implemen
   }
 
   async release(): Promise<void> {
-    if (this.outcome !== undefined || this.released) return
+    if (this.outcome !== undefined || this.written !== undefined || this.released) return
     this.released = true
     if (this.plan.entries.length === 0) return
     await this.writer.release(this.callId)

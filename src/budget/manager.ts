@@ -48,7 +48,8 @@ import type {
 let contextOf: (manager: BudgetManager) => ManagerContext
 
 /**
- * `manager.reserve()` with a context validated once (withBudget's static contexts). Internal: not exported from any
+ * `manager.reserve()` with a context validated once (withBudget's static contexts): the reservation itself when the
+ * store answered synchronously, else a promise of it; a refusal may be thrown. Internal: not exported from any
  * entry point.
  */
 export function reserveResolved(
@@ -56,7 +57,7 @@ export function reserveResolved(
   resolved: ResolvedContext,
   estimate: Estimate,
   options?: ReserveOptions,
-): Promise<Reservation> {
+): Reservation | Promise<Reservation> {
   return admitResolved(contextOf(manager), resolved, estimate, options)
 }
 

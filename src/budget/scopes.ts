@@ -157,6 +157,8 @@ export interface ResolvedContext {
   scopes: Scope[]
   /** The scopes in `type:id` form, same order. */
   keys: ScopeString[]
+  /** The all-time ledger keys of `scopes`, kept once computed for a context resolved once and used for many calls. */
+  tracked?: readonly string[] | undefined
 }
 
 const CONTEXT_FIELDS: ReadonlyArray<readonly [keyof CallContext, ScopeType]> = [

@@ -15,6 +15,7 @@
  */
 import { estimateCost, type EstimateMessage } from '../cost/index.js'
 import { isBudgetError } from '../errors.js'
+import { HeldReservation } from './held-reservation.js'
 import type { CommitInput, CommitOutcome, Reservation } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
 
@@ -51,6 +52,9 @@ export interface CallEnding {
   output?: OutputSeen | undefined
   metadata?: SettlementMetadata | undefined
 }
+
+/** The end of a settlement written synchronously. */
+const SETTLED: Promise<void> = Promise.resolve()
 
 /** What a {@link Settlement} reports when recording a call failed. */
 export type SettlementErrorHandler = (error: unknown, info: { callId: string; model: string | undefined }) => void
@@ -165,8 +169,18 @@ export class Settlement {
 
   /** Commits the call as it ended (once). */
   end(ending: CallEnding): Promise<void> {
-    this.#done ??= this.#commit(ending)
-    return this.#done
+    return this.endNow(ending) ?? SETTLED
+  }
+
+  /**
+   * {@link end}, but `undefined` when the commit was written synchronously (the memory store): nothing to wait for.
+   * Internal to the wrappers.
+   */
+  endNow(ending: CallEnding): Promise<void> | undefined {
+    if (this.#done !== undefined) return this.#done
+    const pending = this.#commit(ending)
+    this.#done = pending ?? SETTLED
+    return pending
   }
 
   /** Releases the hold (once): the provider never answered, so nothing was billed. */
@@ -175,7 +189,8 @@ export class Settlement {
     return this.#done
   }
 
-  async #commit(ending: CallEnding): Promise<void> {
+  /** Writes the commit; `undefined` when it was written synchronously, else a promise of its end. */
+  #commit(ending: CallEnding): Promise<void> | undefined {
     let input: CommitInput
     try {
       input = commitFor(this.reservation, ending)
@@ -183,32 +198,46 @@ export class Settlement {
       this.#report(error, ending.model)
       input = { cost: this.reservation.estimateUsd, status: 'estimated', estimated: true }
     }
+    let written: CommitOutcome | Promise<CommitOutcome>
     try {
-      this.#outcome = await this.reservation.commit(input)
-      return
+      const reservation = this.reservation
+      written = reservation instanceof HeldReservation ? reservation.commitNow(input) : reservation.commit(input)
     } catch (error) {
-      // What looked like a response held no usage after all: settle it as a call without usage.
-      if (isBudgetError(error) && error.code === 'MISSING_USAGE' && ending.usage !== undefined)
-        return this.#commit({ ...ending, usage: undefined })
-      this.#report(error, ending.model)
-      if (isBudgetError(error) && error.code === 'STORAGE') return
-      // The usage could not be priced (a served model without a price): the hold is charged, flagged; never leaked.
-      const fallback: Exclude<CommitInput, number> = {
-        cost: this.reservation.estimateUsd,
-        status: ending.exit === 'completed' ? 'estimated' : ending.exit === 'failed' ? 'failure' : 'aborted',
-        estimated: true,
-        metadata: {
-          ...ending.metadata,
-          recordError: (error instanceof Error ? error.message : String(error)).slice(0, 200),
-        },
-      }
-      if (typeof input === 'object' && input.model !== undefined) fallback.model = input.model
-      if (typeof input === 'object' && input.provider !== undefined) fallback.provider = input.provider
-      await this.reservation.commit(fallback).then(
-        (outcome) => void (this.#outcome = outcome),
-        (second: unknown) => this.#report(second, ending.model),
-      )
+      return this.#failed(ending, input, error)
     }
+    if (!(written instanceof Promise)) {
+      this.#outcome = written
+      return undefined
+    }
+    return written.then(
+      (outcome) => void (this.#outcome = outcome),
+      (error: unknown) => this.#failed(ending, input, error),
+    )
+  }
+
+  /** A commit that failed: retried without usage, or charged the hold (flagged); reported either way. */
+  async #failed(ending: CallEnding, input: CommitInput, error: unknown): Promise<void> {
+    // What looked like a response held no usage after all: settle it as a call without usage.
+    if (isBudgetError(error) && error.code === 'MISSING_USAGE' && ending.usage !== undefined)
+      return this.#commit({ ...ending, usage: undefined })
+    this.#report(error, ending.model)
+    if (isBudgetError(error) && error.code === 'STORAGE') return
+    // The usage could not be priced (a served model without a price): the hold is charged, flagged; never leaked.
+    const fallback: Exclude<CommitInput, number> = {
+      cost: this.reservation.estimateUsd,
+      status: ending.exit === 'completed' ? 'estimated' : ending.exit === 'failed' ? 'failure' : 'aborted',
+      estimated: true,
+      metadata: {
+        ...ending.metadata,
+        recordError: (error instanceof Error ? error.message : String(error)).slice(0, 200),
+      },
+    }
+    if (typeof input === 'object' && input.model !== undefined) fallback.model = input.model
+    if (typeof input === 'object' && input.provider !== undefined) fallback.provider = input.provider
+    await this.reservation.commit(fallback).then(
+      (outcome) => void (this.#outcome = outcome),
+      (second: unknown) => this.#report(second, ending.model),
+    )
   }
 
   #report(error: unknown, model: string | undefined): void {

@@ -198,6 +198,8 @@ export function withBudget<F extends (...args: never[]) => unknown>(
   const onCommitError = options.onCommitError
   const reportError = onCommitError === undefined ? undefined : (error: unknown) => onCommitError(error)
   const reportPlain = reportError
+  // A fallback is taken only when the function can be told about it; otherwise the call is refused.
+  const reserveOptions = { allowFallback: applyModel !== undefined }
   // A static context is validated once, here, so a bad one fails at wrap time and calls skip the work.
   const staticContext = typeof options.context === 'function' ? undefined : resolveContext(options.context)
 
@@ -427,14 +429,13 @@ export function withBudget<F extends (...args: never[]) => unknown>(
           : applyModel(current, deployment.model, deployment),
       )
     } else {
-      // A fallback is taken only when the function can be told about it; otherwise the call is refused.
-      const reserveOptions = { allowFallback: applyModel !== undefined }
       // Token counts without a model reach reserve() as they are, which refuses them with the reason.
       const priced = estimate as Estimate
-      reservation =
-        staticContext !== undefined
-          ? await reserveResolved(manager, staticContext, priced, reserveOptions)
-          : await manager.reserve(await contextOf(args), priced, reserveOptions)
+      if (staticContext !== undefined) {
+        // Against the memory store the reservation comes back without a promise: no wait for it.
+        const admitted = reserveResolved(manager, staticContext, priced, reserveOptions)
+        reservation = admitted instanceof Promise ? await admitted : admitted
+      } else reservation = await manager.reserve(await contextOf(args), priced, reserveOptions)
       const requested = typeof priced === 'object' ? priced.model : undefined
       const admitted = reservation.model
       if (applyModel !== undefined && admitted !== undefined && admitted !== requested)
@@ -455,13 +456,21 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     const settlement = new Settlement(reservation, reportError)
     if (isReadableStream(result)) return wrapReadableStream(settlement, result, args, plan) as Result
     if (isAsyncIterable(result)) return wrapAsyncIterable(settlement, result, args, plan) as Result
-    await settlement.end(endingOf(reservation, result as SettledResult<Result>, args, 'completed', plan.provider))
-    await fill?.(entryOf(settlement, result, undefined))
+    // Against the memory store the commit is written synchronously: nothing to wait for.
+    const ended = settlement.endNow(
+      endingOf(reservation, result as SettledResult<Result>, args, 'completed', plan.provider),
+    )
+    if (ended !== undefined) await ended
+    if (fill !== undefined) await fill(entryOf(settlement, result, undefined))
     return result
   }
 
-  const wrapped = async function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
-    if (cache === undefined) return call(this, args, undefined)
+  const wrapped = function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
+    return cache === undefined ? call(this, args, undefined) : throughTheCache(this, args, cache)
+  }
+
+  /** A call with a response cache: a hit is answered from it, a miss calls `fn` and fills it. */
+  const throughTheCache = async (self: ThisParameterType<F>, args: Args, responses: ResponseCache): Promise<Result> => {
     const key = options.cacheKey === undefined ? defaultCacheKey(args) : options.cacheKey(...args)
     if (typeof key !== 'string' || key.length === 0)
       throw new InvalidInputError(
@@ -473,9 +482,9 @@ export function withBudget<F extends (...args: never[]) => unknown>(
         await recordHit(manager, await contextOf(args), entry, options.provider, reportPlain)
         return replayEntry(entry) as Result
       },
-      miss: (fill) => call(this, args, fill),
+      miss: (fill) => call(self, args, fill),
     }
-    return throughCache(cache, key, flow, reportPlain)
+    return throughCache(responses, key, flow, reportPlain)
   }
   return wrapped as BudgetedFunction<F>
 }

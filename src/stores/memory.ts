@@ -1,7 +1,7 @@
 /**
  * `memoryStore()`: the default store. One process, no persistence. Every operation is a synchronous
  * read-modify-write of the in-memory ledger (no `await` inside an operation), so concurrent calls in one
- * process are atomic.
+ * process are atomic. The manager reserves and commits through its synchronous side door (`sync-ledger.ts`).
  *
  * @packageDocumentation
  */
@@ -11,6 +11,7 @@ import { DEFAULT_MAX_RECORDS, maxRecordsSchema } from './ledger/max-records.js'
 import { StorageError } from '../errors.js'
 import { cloneJson } from '../internal/clone.js'
 import { parseOptions } from '../internal/options.js'
+import { withSyncLedger } from './sync-ledger.js'
 import type { BudgetStore } from './types.js'
 
 /** Options of {@link memoryStore}. */
@@ -28,7 +29,7 @@ export interface MemoryStoreOptions {
   recordRetentionMs?: number
   /**
    * Daily rollups (per UTC day, scope and model) older than this many milliseconds are dropped. Default 400 days.
-   * A rollup row takes about 410 bytes; a call adds to one row per scope it names (global, user, team, ...).
+   * A rollup row takes about 290 bytes; a call adds to one row per scope it names (global, user, team, ...).
    */
   rollupRetentionMs?: number
 }
@@ -74,7 +75,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
       return Promise.reject(error)
     }
   }
-  return {
+  // The manager's synchronous path: the same transitions, answered without a promise.
+  const now = <Q, T>(transition: (s: ledger.LedgerState, request: Q) => T, request: Q): T => {
+    if (closed) throw new StorageError('memory', 'the store is closed', { retryable: false })
+    return transition(state, request)
+  }
+  const store: BudgetStore = {
     name: 'memory',
     reserve: (request) => apply(ledger.reserve, request),
     commit: (request) => apply(ledger.commit, request),
@@ -94,4 +100,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
       return Promise.resolve()
     },
   }
+  return withSyncLedger(store, {
+    reserve: (request) => now(ledger.reserve, request),
+    commit: (request) => now(ledger.commit, request),
+  })
 }

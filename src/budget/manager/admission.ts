@@ -20,8 +20,10 @@ import {
   validateId,
 } from '../scopes.js'
 import { asStorageError, isInputError } from '../store-errors.js'
+import { syncLedgerOf } from '../../stores/sync-ledger.js'
+import type { ReserveResult } from '../../stores/types.js'
 import { trackedKeys } from '../tracked-spend.js'
-import { type EntryMeta, type Plan, isMoney } from './compiled.js'
+import { type CompiledBudget, type EntryMeta, type Plan, isMoney } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { callLabels, eventWindow, scopeOf, toDate } from './event-fields.js'
 import { currencyOf, ensureRates, planAtRates } from './currency.js'
@@ -39,29 +41,36 @@ export function validateCallId(callId: string): void {
   if (callId.length > 120) throw new InvalidInputError('callId', '`callId` must be at most 120 characters')
 }
 
-/** `reserve` with a context validated once (withBudget's static contexts). Does not change `resolved`. */
+/**
+ * `reserve` with a context validated once (withBudget's static contexts). Changes nothing in `resolved` but the
+ * `tracked` keys it caches. The reservation itself when every step was synchronous (see {@link admit}), else a
+ * promise of it; a refusal or bad input may be thrown.
+ */
 export function reserveResolved(
   ctx: ManagerContext,
   resolved: ResolvedContext,
   estimate: Estimate,
   options: ReserveOptions = {},
-): Promise<Reservation> {
+): Reservation | Promise<Reservation> {
   if (options.callId !== undefined) {
     validateCallId(options.callId)
   }
   const priced = priceEstimate(ctx, estimate)
   let { context, scopes, keys } = resolved
+  let tracked: readonly string[] | undefined
   if (typeof estimate === 'object' && context.model === undefined && priced.model !== undefined) {
     validateId('estimate.model', priced.model)
     context = { ...context, model: priced.model }
     const scope: Scope = { type: 'model', id: priced.model }
     scopes = [...scopes, scope]
     keys = [...keys, scopeKey(scope)]
+  } else {
+    tracked = resolved.tracked ??= trackedKeys(scopes)
   }
   const callId = options.callId ?? ctx.nextCallId()
   if (options.allowFallback !== undefined && typeof options.allowFallback !== 'boolean')
     throw new InvalidInputError('allowFallback', '`allowFallback` must be a boolean')
-  return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true)
+  return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true, tracked)
 }
 
 function priceEstimate(ctx: ManagerContext, estimate: unknown): PricedEstimate {
@@ -77,19 +86,11 @@ function priceEstimate(ctx: ManagerContext, estimate: unknown): PricedEstimate {
 }
 
 /** The reservation of an admitted call (or of an unguarded one, after a store failure with `onStoreError: 'allow'`). */
-function held(
-  ctx: ManagerContext,
-  callId: string,
-  context: CallContext,
-  priced: PricedEstimate,
-  now: number,
-  plan: Plan,
-  guarded: boolean,
-  scopes: readonly Scope[],
-): Reservation {
+function held(ctx: ManagerContext, call: Admission, now: number, plan: Plan, guarded: boolean): Reservation {
+  const { context, priced } = call
   return new HeldReservation(
     ctx.writer,
-    callId,
+    call.callId,
     context,
     priced.nano,
     priced.tokens,
@@ -99,11 +100,28 @@ function held(
     plan,
     guarded,
     !guarded,
-    trackedKeys(scopes),
+    call.tracked,
   )
 }
 
-async function admit(
+/** One admission: the call and what it reserves, carried through the steps below. */
+interface Admission {
+  context: CallContext
+  scopes: Scope[]
+  keys: ScopeString[]
+  priced: PricedEstimate
+  callId: string
+  estimate: Estimate
+  allowFallback: boolean
+  tracked: readonly string[]
+}
+
+/**
+ * Admits a call. Against a store with a synchronous side door (the memory store), with its budgets cached and no
+ * exchange rate to pin, every step runs without a promise and the reservation (or the refusal, thrown) comes back
+ * at once; otherwise a promise of it.
+ */
+function admit(
   ctx: ManagerContext,
   context: CallContext,
   scopes: Scope[],
@@ -112,43 +130,125 @@ async function admit(
   callId: string,
   estimate: Estimate,
   allowFallback: boolean,
-): Promise<Reservation> {
+  trackedOfScopes: readonly string[] | undefined,
+): Reservation | Promise<Reservation> {
+  const call: Admission = {
+    context,
+    scopes,
+    keys,
+    priced,
+    callId,
+    estimate,
+    allowFallback,
+    tracked: trackedOfScopes ?? trackedKeys(scopes),
+  }
   // The `providerBudgets` option is written before the first use, and before the call's time is taken.
-  if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
+  if (ctx.providerBudgets !== undefined) return admitLater(ctx, call)
   const now = ctx.clock.now()
-  let budgets = ctx.budgets.cached(keys, now)
+  const budgets = ctx.budgets.cached(keys, now)
+  if (budgets === undefined) return admitLater(ctx, call, now)
+  return withBudgets(ctx, call, budgets, now)
+}
+
+/** {@link admit} once the provider budgets are written and the budgets read from the store. */
+async function admitLater(ctx: ManagerContext, call: Admission, at?: number): Promise<Reservation> {
+  let now = at
+  if (now === undefined) {
+    if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
+    now = ctx.clock.now()
+  }
+  let budgets = ctx.budgets.cached(call.keys, now)
   if (budgets === undefined) {
     try {
-      budgets = await ctx.budgets.budgetsFor(scopes, keys, now)
+      budgets = await ctx.budgets.budgetsFor(call.scopes, call.keys, now)
     } catch (error) {
       if (isInputError(error)) throw error
-      return storeFailure(ctx, 'getBudget', error, context, scopes, priced, callId, now)
+      return storeFailure(ctx, 'getBudget', error, call, now)
     }
   }
+  return withBudgets(ctx, call, budgets, now)
+}
+
+/** {@link admit} with the budgets of the call's scopes: pins exchange rates if needed, plans and reserves. */
+function withBudgets(
+  ctx: ManagerContext,
+  call: Admission,
+  budgets: (CompiledBudget | null)[],
+  now: number,
+): Reservation | Promise<Reservation> {
   // The exchange rate of each window of a budget in another currency (pinned once per window); on failure nothing
   // is reserved.
   const pinning = ensureRates(ctx, budgets, now)
   if (pinning !== undefined) {
-    try {
-      await pinning
-    } catch (error) {
-      if (isInputError(error)) throw error
-      return storeFailure(ctx, 'pinRate', error, context, scopes, priced, callId, now)
-    }
+    return pinning.then(
+      () => reserveOn(ctx, call, budgets, now),
+      (error: unknown) => {
+        if (isInputError(error)) throw error
+        return storeFailure(ctx, 'pinRate', error, call, now)
+      },
+    )
   }
-  const plan = planAtRates(ctx, budgets, context, priced.nano, priced.tokens, now)
+  return reserveOn(ctx, call, budgets, now)
+}
+
+/** Plans the call and reserves it in one store operation (synchronous through the store's side door). */
+function reserveOn(
+  ctx: ManagerContext,
+  call: Admission,
+  budgets: readonly (CompiledBudget | null)[],
+  now: number,
+): Reservation | Promise<Reservation> {
+  const plan = planAtRates(ctx, budgets, call.context, call.priced.nano, call.priced.tokens, now)
   const holdExpiresAt = now + ctx.holdTtlMs
-  if (plan.entries.length === 0) return held(ctx, callId, context, priced, now, plan, true, scopes)
-  let result
-  try {
-    result = await ctx.store.reserve({ callId, now, holdExpiresAt, entries: plan.entries })
-  } catch (error) {
-    if (isInputError(error)) throw error
-    // The store may have applied the reservation before it failed (a timeout after the request was sent): release
-    // the call id, best effort, so its holds (or a late arrival, which the store then ignores) count for nothing.
-    await ctx.store.release({ callId, now: ctx.clock.now(), holdExpiresAt }).catch(() => undefined)
-    return storeFailure(ctx, 'reserve', error, context, scopes, priced, callId, now)
+  if (plan.entries.length === 0) return held(ctx, call, now, plan, true)
+  const request = { callId: call.callId, now, holdExpiresAt, entries: plan.entries }
+  const sync = syncLedgerOf(ctx.store)
+  if (sync !== undefined) {
+    let result: ReserveResult
+    try {
+      result = sync.reserve(request)
+    } catch (error) {
+      return reserveFailed(ctx, call, now, holdExpiresAt, error)
+    }
+    return reserved(ctx, call, plan, now, result)
   }
+  let pending: Promise<ReserveResult>
+  try {
+    pending = ctx.store.reserve(request)
+  } catch (error) {
+    // A store that throws instead of rejecting.
+    return reserveFailed(ctx, call, now, holdExpiresAt, error)
+  }
+  return pending.then(
+    (result) => reserved(ctx, call, plan, now, result),
+    (error: unknown) => reserveFailed(ctx, call, now, holdExpiresAt, error),
+  )
+}
+
+/** A store that failed to reserve. */
+async function reserveFailed(
+  ctx: ManagerContext,
+  call: Admission,
+  now: number,
+  holdExpiresAt: number,
+  error: unknown,
+): Promise<Reservation> {
+  if (isInputError(error)) throw error
+  // The store may have applied the reservation before it failed (a timeout after the request was sent): release
+  // the call id, best effort, so its holds (or a late arrival, which the store then ignores) count for nothing.
+  await ctx.store.release({ callId: call.callId, now: ctx.clock.now(), holdExpiresAt }).catch(() => undefined)
+  return storeFailure(ctx, 'reserve', error, call, now)
+}
+
+/** The store's answer: the reservation, or the refusal (a fallback model re-planned and re-reserved). */
+function reserved(
+  ctx: ManagerContext,
+  call: Admission,
+  plan: Plan,
+  now: number,
+  result: ReserveResult,
+): Reservation | Promise<Reservation> {
+  const { context, callId, estimate, allowFallback } = call
   if (!result.ok) {
     const meta = plan.meta[result.refusedIndex]!
     const balance = result.balances[result.refusedIndex] ?? { spent: 0, reserved: 0 }
@@ -175,7 +275,9 @@ async function admit(
         const fallbackEstimate: EstimateRequest = { ...estimate, model: fallback }
         const fallbackPriced = priceEstimate(ctx, fallbackEstimate)
         const fallbackContext: CallContext = { ...context, model: fallback }
-        const fallbackScopes = scopes.map((s) => (s.type === 'model' ? { type: 'model' as const, id: fallback } : s))
+        const fallbackScopes = call.scopes.map((s) =>
+          s.type === 'model' ? { type: 'model' as const, id: fallback } : s,
+        )
         return admit(
           ctx,
           fallbackContext,
@@ -185,13 +287,14 @@ async function admit(
           callId,
           fallbackEstimate,
           false,
+          undefined,
         )
       }
     }
     throw refusal
   }
   if (!result.duplicate) warnOver(ctx, plan, result.balances, callId, context)
-  return held(ctx, callId, context, priced, now, plan, true, scopes)
+  return held(ctx, call, now, plan, true)
 }
 
 /** The error of a refused entry: `RateLimitError` for rpm, tpm and parallel limits, else `BudgetExceededError`. */
@@ -266,18 +369,9 @@ function warnOver(
 }
 
 /** A store failure during admission: `StorageError` with `onStoreError: 'deny'`, an unguarded reservation with `allow`. */
-function storeFailure(
-  ctx: ManagerContext,
-  operation: string,
-  error: unknown,
-  context: CallContext,
-  scopes: readonly Scope[],
-  priced: PricedEstimate,
-  callId: string,
-  now: number,
-): Reservation {
+function storeFailure(ctx: ManagerContext, operation: string, error: unknown, call: Admission, now: number): Reservation {
   const storageError = asStorageError(error, ctx.store.name)
-  ctx.events.emit('store.error', { operation, action: ctx.onStoreError, error: storageError, callId })
+  ctx.events.emit('store.error', { operation, action: ctx.onStoreError, error: storageError, callId: call.callId })
   if (ctx.onStoreError === 'deny') throw storageError
-  return held(ctx, callId, context, priced, now, { entries: [], meta: [] }, false, scopes)
+  return held(ctx, call, now, { entries: [], meta: [] }, false)
 }

@@ -7,7 +7,8 @@
  * @packageDocumentation
  */
 import { InvalidInputError } from '../../errors.js'
-import type { CommitEntry } from '../../stores/types.js'
+import { syncLedgerOf } from '../../stores/sync-ledger.js'
+import type { CommitEntry, CommitResult, SpendRecord } from '../../stores/types.js'
 import { priceCommit } from '../commit-pricing.js'
 import type { CommitWrite } from '../held-reservation.js'
 import type { CommitInput, CommitOutcome, Overshoot, ReserveOptions } from '../manager-types.js'
@@ -22,8 +23,11 @@ import type { ManagerContext } from './context.js'
 import { checkCrossings, checkForecast } from './crossings.js'
 import { ensureRates, planAtRates } from './currency.js'
 
-/** Writes a commit for a reservation or a direct record. */
-export async function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Promise<CommitOutcome> {
+/**
+ * Writes a commit for a reservation or a direct record: the outcome itself when the store wrote it synchronously
+ * (its side door, see `stores/sync-ledger.ts`), else a promise of it. A failure may be thrown.
+ */
+export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): CommitOutcome | Promise<CommitOutcome> {
   const { callId, plan, priced } = args
   const now = ctx.clock.now()
   const entries: CommitEntry[] = []
@@ -37,23 +41,59 @@ export async function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>):
     const trackedUntil = ctx.spendTrackingTtlMs === null ? null : now + ctx.spendTrackingTtlMs
     for (const key of args.tracked) {
       // A budget without a window counts on the same all-time key already.
-      if (!entries.some((entry) => entry.key === key))
-        entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
+      let counted = false
+      for (let i = 0; i < entries.length && !counted; i++) counted = entries[i]!.key === key
+      if (!counted) entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
     }
   }
   const costText = formatNano(priced.nano)
   const record = buildRecord(args, now, costText, ctx.projectName)
   // The exchange rates of budgets in another currency that this call counted against.
   if (plan.rates !== undefined) Object.assign(record, plan.rates)
-  let result
-  try {
-    result = await ctx.store.commit({ callId, now, entries, dedupeUntil: now + ctx.dedupeTtlMs, record })
-  } catch (error) {
-    if (isInputError(error)) throw error
-    const storageError = asStorageError(error, ctx.store.name)
-    ctx.events.emit('store.error', { operation: 'commit', action: 'lost', error: storageError, callId })
-    throw storageError
+  const request = { callId, now, entries, dedupeUntil: now + ctx.dedupeTtlMs, record }
+  const sync = syncLedgerOf(ctx.store)
+  if (sync !== undefined) {
+    let result: CommitResult
+    try {
+      result = sync.commit(request)
+    } catch (error) {
+      throw commitFailure(ctx, error, callId)
+    }
+    return committed(ctx, args, now, costText, record, result)
   }
+  let pending: Promise<CommitResult>
+  try {
+    pending = ctx.store.commit(request)
+  } catch (error) {
+    // A store that throws instead of rejecting.
+    return Promise.reject(commitFailure(ctx, error, callId))
+  }
+  return pending.then(
+    (result) => committed(ctx, args, now, costText, record, result),
+    (error: unknown) => {
+      throw commitFailure(ctx, error, callId)
+    },
+  )
+}
+
+/** What a failed commit throws: a bad request as it is, anything else as a `StorageError` (also emitted). */
+function commitFailure(ctx: ManagerContext, error: unknown, callId: string): unknown {
+  if (isInputError(error)) return error
+  const storageError = asStorageError(error, ctx.store.name)
+  ctx.events.emit('store.error', { operation: 'commit', action: 'lost', error: storageError, callId })
+  return storageError
+}
+
+/** The outcome of a written commit: crossings, forecast and `spend.recorded` checked (once, not for a duplicate). */
+function committed(
+  ctx: ManagerContext,
+  args: CommitWrite<Plan>,
+  now: number,
+  costText: string,
+  record: SpendRecord,
+  result: CommitResult,
+): CommitOutcome {
+  const { callId, plan, priced } = args
   const overshoot: Overshoot[] = []
   const cost = nanoToUsd(priced.nano)
   if (!result.duplicate) {

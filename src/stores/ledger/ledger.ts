@@ -32,7 +32,7 @@ import { heapDue, heapPop, heapPush } from './heap.js'
 import { finish, isHeld } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
-import { addRollups, checkRollupFits, rollupDeltas, rollupKeys, selectRollups } from './rollups.js'
+import { selectRollups } from './rollups.js'
 import { applyRetention, noteDropped } from './retention.js'
 
 export type { ExpiryHeap } from './heap.js'
@@ -199,9 +199,8 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
       )
     }
   }
-  const deltas = request.record === undefined ? null : rollupDeltas(request.record)
-  const rollupRowKeys = deltas === null ? null : rollupKeys(deltas)
-  if (deltas !== null) checkRollupFits(state.rollups, deltas, rollupRowKeys!)
+  // The rollups are added first: they check their sums before changing anything, so a refusal changes nothing.
+  if (request.record !== undefined) state.rollups.add(request.record)
   if (isHeld(known)) dropHolds(state, known, now)
   const balances: CommitBalance[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
@@ -215,17 +214,17 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
   }
   finish(state, callId, Math.max(request.dedupeUntil, now), true)
   if (request.record !== undefined) appendRecord(state, request.record)
-  if (deltas !== null) addRollups(state.rollups, deltas, rollupRowKeys!)
   return { duplicate: false, balances }
 }
 
 function appendRecord(state: LedgerState, record: SpendRecord): void {
   state.records.push(record)
+  if (!state.namespacedRecords && record.callId.includes('/')) state.namespacedRecords = true
   const excess = state.records.length - state.maxRecords
   // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
   // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.
   if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
-    const { kept, dropped } = trimRecords(state.records, state.maxRecords)
+    const { kept, dropped } = trimRecords(state.records, state.maxRecords, !state.namespacedRecords)
     noteDropped(state, dropped)
     state.records = kept
   }

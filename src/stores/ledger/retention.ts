@@ -5,7 +5,7 @@
  * @internal Used by the ledger; not part of the public API.
  */
 import type { LedgerState } from './state.js'
-import { DAY_MS, addRollups, evictRollups, rollupDeltas } from './rollups.js'
+import { DAY_MS, evictRollups } from './rollups.js'
 import type { RollupRow, SpendRecord } from '../types.js'
 
 /** How long rollups are kept when nothing else is said: 400 days, so a yearly window's days are all there. */
@@ -46,12 +46,12 @@ export function applyRetention(state: LedgerState, now: number): void {
 /** The rollups of a snapshot; a snapshot written before rollups existed gets them rebuilt from its records. */
 export function restoreRollups(state: LedgerState, s: Record<string, unknown>): void {
   if (Array.isArray(s.rollups)) {
-    addRollups(state.rollups, s.rollups as RollupRow[])
+    for (const row of s.rollups as RollupRow[]) state.rollups.addRow(row)
     state.recordsFrom = typeof s.recordsFrom === 'number' ? s.recordsFrom : null
     state.rollupsFrom = typeof s.rollupsFrom === 'number' ? s.rollupsFrom : null
     return
   }
-  for (const record of state.records) addRollups(state.rollups, rollupDeltas(record))
+  for (const record of state.records) state.rollups.add(record)
   // Records may have been dropped before: history is complete only from the oldest record kept.
   const oldest = state.records.reduce((min, r) => Math.min(min, r.endedAt), Number.POSITIVE_INFINITY)
   if (state.records.length > 0 && state.records.length >= state.maxRecords) {

@@ -1,14 +1,14 @@
 /**
  * Daily rollups: per UTC day, scope and model, the exact sums of the spend records committed (calls, tokens, cost,
  * saved, estimated calls). Kept far longer than the raw records, so spend totals stay exact after records are
- * evicted. Pure functions over a `Map`; the ledger calls them on every commit with a record and on its sweep, and
- * the PostgreSQL store computes the same rows with {@link rollupDeltas}.
+ * evicted. The ledger keeps its rows in a `RollupTable` (`rollup-table.ts`), added to on every commit with a record;
+ * the PostgreSQL and Redis stores compute the same rows with {@link rollupDeltas}.
  *
  * @internal Used by the stores; not part of the public API.
  */
 import { InvalidInputError } from '../../errors.js'
 import type { JsonValue, RollupQuery, RollupRow, SpendRecord } from '../types.js'
-import { flatString } from './keys.js'
+import type { RollupTable } from './rollup-table.js'
 
 /** One day in milliseconds. */
 export const DAY_MS = 86_400_000
@@ -111,72 +111,12 @@ export function rollupDeltas(record: SpendRecord): RollupRow[] {
   return rollupScopes(record).map((scope) => ({ day, scope, model, modelServed, ...sums }))
 }
 
-function rowKey(row: RollupRow): string {
-  return `${row.day}\u0001${row.scope}\u0001${row.model}\u0001${row.modelServed}`
-}
-
-/** The map keys of a record's deltas: computed once per commit for {@link checkRollupFits} and {@link addRollups}. */
-export function rollupKeys(deltas: readonly RollupRow[]): string[] {
-  return deltas.map(rowKey)
-}
-
-const SUMS = ['calls', 'inputTokens', 'outputTokens', 'costNanoUsd', 'savedNanoUsd', 'estimatedCalls'] as const
-
-/**
- * Throws `InvalidInputError` (changing nothing) when adding the record would take a sum past 2^53 - 1, the largest
- * exact amount. Call it before any change of a commit, so that the commit is refused whole.
- */
-export function checkRollupFits(
-  rows: ReadonlyMap<string, RollupRow>,
-  deltas: readonly RollupRow[],
-  keys: readonly string[] = rollupKeys(deltas),
-): void {
-  for (let i = 0; i < deltas.length; i++) {
-    const delta = deltas[i]!
-    const row = rows.get(keys[i]!)
-    if (row === undefined) continue
-    for (const sum of SUMS) {
-      if (!Number.isSafeInteger(row[sum] + delta[sum])) {
-        throw new InvalidInputError(
-          'record',
-          `the daily rollup ${delta.day} ${delta.scope} ${delta.model} would exceed the largest exact ${sum} (${Number.MAX_SAFE_INTEGER})`,
-        )
-      }
-    }
-  }
-}
-
-/** Adds a record's deltas (from {@link rollupDeltas}, checked with {@link checkRollupFits}). */
-export function addRollups(
-  rows: Map<string, RollupRow>,
-  deltas: readonly RollupRow[],
-  keys: readonly string[] = rollupKeys(deltas),
-): void {
-  for (let i = 0; i < deltas.length; i++) {
-    const delta = deltas[i]!
-    const key = keys[i]!
-    const row = rows.get(key)
-    if (row === undefined) {
-      // A kept key is flattened: the concatenated one would hold its parts alive as a rope.
-      rows.set(flatString(key), { ...delta })
-      continue
-    }
-    for (const sum of SUMS) row[sum] += delta[sum]
-  }
-}
-
 /**
  * Drops the rows of days that start before `cutoff` (epoch ms). Returns the start of the day after the latest
  * dropped one (the new lower bound of complete rollups), or `null` when nothing was dropped.
  */
-export function evictRollups(rows: Map<string, RollupRow>, cutoff: number): number | null {
-  const cutoffDay = dayOf(dayStart(cutoff))
-  let latest: string | null = null
-  for (const [key, row] of rows) {
-    if (row.day >= cutoffDay) continue
-    rows.delete(key)
-    if (latest === null || row.day > latest) latest = row.day
-  }
+export function evictRollups(rows: RollupTable, cutoff: number): number | null {
+  const latest = rows.evict(dayOf(dayStart(cutoff)))
   return latest === null ? null : Date.parse(`${latest}T00:00:00Z`) + DAY_MS
 }
 
@@ -248,11 +188,11 @@ export function rollupDayBounds(query: RollupQuery): { from: string | null; to: 
 }
 
 /** Copies of the rows a query selects, sorted. Reads only. */
-export function selectRollups(rows: ReadonlyMap<string, RollupRow>, query: RollupQuery): RollupRow[] {
+export function selectRollups(rows: RollupTable, query: RollupQuery): RollupRow[] {
   validateRollupQuery(query)
   const { from, to } = rollupDayBounds(query)
   const out: RollupRow[] = []
-  for (const row of rows.values()) {
+  for (const row of rows.rows()) {
     if (from !== null && row.day < from) continue
     if (to !== null && row.day >= to) continue
     if (!scopeSelected(row.scope, query.scopes)) continue

@@ -35,7 +35,7 @@ export function snapshotLedger(state: LedgerState): JsonValue {
     budgets: [...state.budgets.values()] as unknown as JsonValue,
     history: [...state.history.values()].flat() as unknown as JsonValue,
     records: state.records as unknown as JsonValue,
-    rollups: [...state.rollups.values()] as unknown as JsonValue,
+    rollups: [...state.rollups.rows()] as unknown as JsonValue,
     recordsFrom: state.recordsFrom,
     rollupsFrom: state.rollupsFrom,
   }
@@ -66,6 +66,7 @@ export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}):
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
   state.records = [...(s.records as SpendRecord[])]
+  state.namespacedRecords = state.records.some((r) => typeof r.callId !== 'string' || r.callId.includes('/'))
   restoreRollups(state, s)
   return state
 }

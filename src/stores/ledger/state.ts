@@ -5,9 +5,10 @@
  * @internal Used by the ledger.
  * @packageDocumentation
  */
-import type { HistoryEntry, JsonValue, RollupRow, SpendRecord, StoredBudget } from '../types.js'
+import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
 import { DEFAULT_ROLLUP_RETENTION_MS, type LedgerOptions } from './retention.js'
 import type { ExpiryHeap } from './heap.js'
+import { RollupTable } from './rollup-table.js'
 import { heapPush } from './heap.js'
 
 /** Balance of one ledger key. Holds are kept per call (see {@link HeldCall}); the key keeps their sum. */
@@ -69,12 +70,14 @@ export interface LedgerState {
    */
   interned: Map<string, JsonValue>
   records: SpendRecord[]
+  /** True once a record whose call id has a namespace (`<tenant>/...`) was kept: trimming then shares the cap. */
+  namespacedRecords: boolean
   /** Oldest records are dropped beyond this many (Infinity: keep all). */
   maxRecords: number
   /** Records whose `endedAt` is older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
   recordRetentionMs: number
   /** Daily rollups, by day, scope and model (see `rollups.ts`). */
-  rollups: Map<string, RollupRow>
+  rollups: RollupTable
   /** Rollup days older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
   rollupRetentionMs: number
   /** Records with `endedAt` at or after this are all kept; `null` until a record is dropped. */
@@ -96,9 +99,10 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
     history: new Map(),
     interned: new Map(),
     records: [],
+    namespacedRecords: false,
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
     recordRetentionMs: options.recordRetentionMs ?? Number.POSITIVE_INFINITY,
-    rollups: new Map(),
+    rollups: new RollupTable(),
     rollupRetentionMs: options.rollupRetentionMs ?? DEFAULT_ROLLUP_RETENTION_MS,
     recordsFrom: null,
     rollupsFrom: null,

@@ -1,0 +1,256 @@
+/**
+ * The ledger's daily rollup rows, kept for a cheap commit: rows are grouped by (UTC day, model, served model), and
+ * within a group by scope type and id, so a commit finds its rows by the ids its record already holds (no key
+ * strings built, no delta objects) and checks and adds the six sums field by field. The rows are the same
+ * {@link RollupRow}s that `rollups.ts` describes; a record with a `tenant` rolls up into `<tenant>/<scope>` rows,
+ * found by their scope string.
+ *
+ * @internal Used by the ledger; not part of the public API.
+ */
+import { InvalidInputError } from '../../errors.js'
+import type { JsonValue, RollupRow, SpendRecord } from '../types.js'
+import { flatString } from './keys.js'
+import { NO_MODEL, ROLLUP_CONTEXT_SCOPES, TENANT_FIELD, dayOf, rollupScope } from './rollups.js'
+
+/** The scope types a group keeps rows of, by index: `global`, the context scopes, `provider`, `tag`. */
+const TYPES = ['global', ...ROLLUP_CONTEXT_SCOPES, 'provider', 'tag'] as const
+const PROVIDER = TYPES.indexOf('provider')
+const TAG = TYPES.indexOf('tag')
+
+/** The rows of one day, model and served model. */
+interface Group {
+  day: string
+  model: string
+  modelServed: string
+  /** Rows of records without a tenant, by scope type (index in {@link TYPES}) and id (`''` for `global`). */
+  byType: (Map<string, RollupRow> | undefined)[]
+  /** Rows of records with a tenant, by their scope string (`<tenant>/<scope>`). */
+  tenants: Map<string, RollupRow> | undefined
+}
+
+/** The sums one record adds to each of its rows. */
+interface Sums {
+  inputTokens: number
+  outputTokens: number
+  costNanoUsd: number
+  savedNanoUsd: number
+  estimatedCalls: number
+}
+
+function str(value: JsonValue | undefined): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined
+}
+
+function count(value: JsonValue | undefined): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0
+}
+
+function objectOf(value: JsonValue | undefined): Record<string, JsonValue> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined
+}
+
+/** The first sum that adding `d` (one call) to `row` would take past 2^53 - 1, or `null`. */
+function overflow(row: RollupRow, d: Sums): string | null {
+  if (!Number.isSafeInteger(row.calls + 1)) return 'calls'
+  if (!Number.isSafeInteger(row.inputTokens + d.inputTokens)) return 'inputTokens'
+  if (!Number.isSafeInteger(row.outputTokens + d.outputTokens)) return 'outputTokens'
+  if (!Number.isSafeInteger(row.costNanoUsd + d.costNanoUsd)) return 'costNanoUsd'
+  if (!Number.isSafeInteger(row.savedNanoUsd + d.savedNanoUsd)) return 'savedNanoUsd'
+  if (!Number.isSafeInteger(row.estimatedCalls + d.estimatedCalls)) return 'estimatedCalls'
+  return null
+}
+
+// The rows a commit touches, found in its first pass and updated in its second (a commit runs synchronously).
+const found: (RollupRow | undefined)[] = []
+const foundType: number[] = []
+const foundId: string[] = []
+
+/** Daily rollup rows, by day, scope, model and served model. */
+export class RollupTable {
+  readonly #groups = new Map<string, Group>()
+  #last: Group | undefined
+  #size = 0
+
+  /** How many rows there are. */
+  get size(): number {
+    return this.#size
+  }
+
+  /** Every row (the stored objects: copy before handing out). */
+  *rows(): IterableIterator<RollupRow> {
+    for (const group of this.#groups.values()) {
+      for (const rows of group.byType) if (rows !== undefined) yield* rows.values()
+      if (group.tenants !== undefined) yield* group.tenants.values()
+    }
+  }
+
+  #group(day: string, model: string, modelServed: string): Group {
+    const last = this.#last
+    if (last !== undefined && last.day === day && last.model === model && last.modelServed === modelServed) return last
+    const key = `${day}\u0001${model}\u0001${modelServed}`
+    let group = this.#groups.get(key)
+    if (group === undefined) {
+      group = { day, model, modelServed, byType: new Array<undefined>(TYPES.length), tenants: undefined }
+      this.#groups.set(flatString(key), group)
+    }
+    this.#last = group
+    return group
+  }
+
+  /**
+   * Adds one record to the rows of every scope it counts in (see `rollupScopes`). Throws `InvalidInputError` and
+   * changes nothing when a sum would pass 2^53 - 1.
+   */
+  add(record: SpendRecord): void {
+    const context = objectOf(record.context)
+    const usage = objectOf(record.usage)
+    const model = str(record.model) ?? str(record.modelServed) ?? NO_MODEL
+    const modelServed = str(record.modelServed) ?? str(record.model) ?? NO_MODEL
+    const sums: Sums = {
+      inputTokens: usage === undefined ? 0 : count(usage.inputTokens),
+      outputTokens: usage === undefined ? 0 : count(usage.outputTokens),
+      costNanoUsd: count(record.costNanoUsd),
+      savedNanoUsd: count(record.savedNanoUsd),
+      estimatedCalls: record.estimated === true ? 1 : 0,
+    }
+    const day = dayOf(record.endedAt)
+    const group = this.#group(day, model, modelServed)
+    const tenant = str(record[TENANT_FIELD])
+    let n = 0
+    // Every (type, id) the record counts in, in `rollupScopes` order; tags once each.
+    foundType[n] = 0
+    foundId[n++] = ''
+    if (context !== undefined) {
+      for (let t = 0; t < ROLLUP_CONTEXT_SCOPES.length; t++) {
+        const id = str(context[ROLLUP_CONTEXT_SCOPES[t]!])
+        if (id === undefined) continue
+        foundType[n] = t + 1
+        foundId[n++] = id
+      }
+    }
+    const provider = str(record.provider)
+    if (provider !== undefined) {
+      foundType[n] = PROVIDER
+      foundId[n++] = provider
+    }
+    const tags = context?.tags
+    if (Array.isArray(tags)) {
+      const first = n
+      for (const tag of tags) {
+        if (typeof tag !== 'string' || tag.length === 0) continue
+        let seen = false
+        for (let j = first; j < n && !seen; j++) seen = foundId[j] === tag
+        if (seen) continue
+        foundType[n] = TAG
+        foundId[n++] = tag
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const row =
+        tenant === undefined
+          ? group.byType[foundType[i]!]?.get(foundId[i]!)
+          : group.tenants?.get(this.#scope(foundType[i]!, foundId[i]!, tenant))
+      found[i] = row
+      if (row === undefined) continue
+      const sum = overflow(row, sums)
+      if (sum !== null) {
+        found.length = 0
+        throw new InvalidInputError(
+          'record',
+          `the daily rollup ${day} ${row.scope} ${model} would exceed the largest exact ${sum} (${Number.MAX_SAFE_INTEGER})`,
+        )
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const row = found[i]
+      if (row !== undefined) {
+        row.calls += 1
+        row.inputTokens += sums.inputTokens
+        row.outputTokens += sums.outputTokens
+        row.costNanoUsd += sums.costNanoUsd
+        row.savedNanoUsd += sums.savedNanoUsd
+        row.estimatedCalls += sums.estimatedCalls
+        found[i] = undefined
+        continue
+      }
+      const type = foundType[i]!
+      const id = foundId[i]!
+      const scope = this.#scope(type, id, tenant)
+      const fresh: RollupRow = {
+        day,
+        scope,
+        model,
+        modelServed,
+        calls: 1,
+        inputTokens: sums.inputTokens,
+        outputTokens: sums.outputTokens,
+        costNanoUsd: sums.costNanoUsd,
+        savedNanoUsd: sums.savedNanoUsd,
+        estimatedCalls: sums.estimatedCalls,
+      }
+      this.#insert(group, type, id, tenant, fresh)
+    }
+  }
+
+  /** The flat scope string of a row: `global`, `type:id`, or `<tenant>/<scope>`. */
+  #scope(type: number, id: string, tenant: string | undefined): string {
+    const bare = type === 0 ? 'global' : rollupScope(TYPES[type]!, id)
+    return flatString(tenant === undefined ? bare : `${tenant}/${bare}`)
+  }
+
+  #insert(group: Group, type: number, id: string, tenant: string | undefined, row: RollupRow): void {
+    if (tenant === undefined) {
+      let rows = group.byType[type]
+      if (rows === undefined) {
+        rows = new Map()
+        group.byType[type] = rows
+      }
+      rows.set(id, row)
+    } else {
+      group.tenants ??= new Map()
+      group.tenants.set(row.scope, row)
+    }
+    this.#size++
+  }
+
+  /** Adds a whole row (a snapshot's), summed into the row of the same day, scope and models when there is one. */
+  addRow(row: RollupRow): void {
+    const group = this.#group(row.day, row.model, row.modelServed)
+    const copy: RollupRow = { ...row, scope: flatString(row.scope) }
+    // A snapshot's row names its scope as a string: rows of records without a tenant are found by type and id.
+    const colon = row.scope.indexOf(':')
+    const type = row.scope === 'global' ? 0 : colon === -1 ? -1 : TYPES.indexOf(row.scope.slice(0, colon) as never)
+    const bareRow = type === 0 || (type > 0 && !row.scope.slice(0, colon).includes('/'))
+    const existing = bareRow
+      ? group.byType[type]?.get(type === 0 ? '' : row.scope.slice(colon + 1))
+      : group.tenants?.get(row.scope)
+    if (existing === undefined) {
+      if (bareRow) this.#insert(group, type, type === 0 ? '' : row.scope.slice(colon + 1), undefined, copy)
+      else this.#insert(group, -1, '', row.scope, copy)
+      return
+    }
+    existing.calls += row.calls
+    existing.inputTokens += row.inputTokens
+    existing.outputTokens += row.outputTokens
+    existing.costNanoUsd += row.costNanoUsd
+    existing.savedNanoUsd += row.savedNanoUsd
+    existing.estimatedCalls += row.estimatedCalls
+  }
+
+  /**
+   * Drops the rows of days that start before `cutoff` (epoch ms). Returns the start of the day after the latest
+   * dropped one, or `null` when nothing was dropped.
+   */
+  evict(cutoffDay: string): string | null {
+    let latest: string | null = null
+    for (const [key, group] of this.#groups) {
+      if (group.day >= cutoffDay) continue
+      this.#groups.delete(key)
+      for (const rows of group.byType) if (rows !== undefined) this.#size -= rows.size
+      if (group.tenants !== undefined) this.#size -= group.tenants.size
+      if (this.#last === group) this.#last = undefined
+      if (latest === null || group.day > latest) latest = group.day
+    }
+    return latest
+  }
+}

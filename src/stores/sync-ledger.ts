@@ -1,0 +1,39 @@
+/**
+ * The synchronous side door of an in-process store: a store whose reserve and commit are synchronous transitions of
+ * memory (the memory store) hands the manager the same operations without a promise, so a call admitted and
+ * committed against it waits for nothing. The `BudgetStore` protocol is unchanged: the door is a non-enumerable
+ * property under a module-private symbol, so a copy or wrapper of the store (`{ ...store }`, a tenant view, a test
+ * double) does not carry it, and it is not used once the store's own `reserve` or `commit` was replaced.
+ *
+ * @internal Used by the memory store and the manager; not part of the public API.
+ */
+import type { BudgetStore, CommitRequest, CommitResult, ReserveRequest, ReserveResult } from './types.js'
+
+/** Reserve and commit answered synchronously (a failure is thrown, as the promise would have rejected). */
+export interface SyncLedger {
+  reserve(request: ReserveRequest): ReserveResult
+  commit(request: CommitRequest): CommitResult
+}
+
+interface Door {
+  ledger: SyncLedger
+  /** The store's own methods when the door was made: the door is used only while they are still in place. */
+  reserve: BudgetStore['reserve']
+  commit: BudgetStore['commit']
+}
+
+const SYNC_LEDGER = Symbol('llm-budget.syncLedger')
+
+/** Gives `store` its synchronous side door (returns `store`). */
+export function withSyncLedger<S extends BudgetStore>(store: S, ledger: SyncLedger): S {
+  const door: Door = { ledger, reserve: store.reserve, commit: store.commit }
+  Object.defineProperty(store, SYNC_LEDGER, { value: door, enumerable: false })
+  return store
+}
+
+/** The synchronous side door of a store, when it has its own (not inherited or copied) and its methods are its own. */
+export function syncLedgerOf(store: BudgetStore): SyncLedger | undefined {
+  if (!Object.prototype.hasOwnProperty.call(store, SYNC_LEDGER)) return undefined
+  const door = (store as unknown as Record<symbol, Door>)[SYNC_LEDGER]!
+  return door.reserve === store.reserve && door.commit === store.commit ? door.ledger : undefined
+}
