@@ -8,7 +8,7 @@
 import { InvalidInputError } from '../../errors.js'
 import { compareRows, dayStart, rollupDeltas, scopeSelected } from '../ledger/rollups.js'
 import type { RollupResult, RollupRow, SpendRecord } from '../types.js'
-import { PRELUDE } from './scripts.js'
+import { PRELUDE } from './prelude.js'
 
 const SUMS = ['calls', 'inputTokens', 'outputTokens', 'costNanoUsd', 'savedNanoUsd', 'estimatedCalls'] as const
 

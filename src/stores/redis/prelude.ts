@@ -1,0 +1,338 @@
+/**
+ * The prelude every Lua script of the Redis store starts with (`scripts.ts`, `rollups.ts`): it reads the Redis
+ * server time (`TIME`, once), checks the store's epoch (reserve, commit and release read their call record in the
+ * same `MGET`), decides which clock the ledger logic uses (`now`), and defines the helpers that mirror
+ * `src/stores/ledger/ledger.ts`:
+ *
+ * - `live(h)`: one `HMGET` of a ledger key's hash (balances and expiries, never a hold field);
+ *   sweeps the key's expired holds only when its earliest hold expiry `n` has passed (`sweepHolds` and
+ *   `nextHoldExpiry` in the ledger), and forgets the key when its window is over and no hold is left
+ *   (`liveKey`);
+ * - `laterExpiry`: the logical expiry after a write, as the ledger's `laterExpiry`; the physical one
+ *   (`PEXPIREAT`, with a margin) is written only when its basis `p` moves later;
+ * - `callState`, `dropHolds`: the call record used for idempotency, and the holds it owns.
+ *
+ * Key layout (see docs/stores/redis.md): a ledger key is one hash `{prefix}:k:<key>` with `s` spent,
+ * `r` reserved, `e` logical expiry, `n` earliest hold expiry (a lower bound; the sweep runs only when it
+ * has passed), `p` the last hold's expiry when it outlives `e` (the `PEXPIREAT` is computed from the
+ * later of `e` and `p`; empty when none, written when the key is created so that reads find it at the
+ * head of the hash; keys of older versions may lack it), and `h:<call id>` = `<amount>:<expiry>`
+ * per hold. A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<holds>` with
+ * `<bytes>:<ledger key><amount>,` per held key, `c|<remembered until>|` or `r|<remembered until>|`, set with
+ * `SET ... PXAT` (one command, expiry included). A commit or release takes a hold's amount from the call
+ * record and lets `HDEL` say whether the hold was still there, so no script reads a hold field on the
+ * normal path (on a hot key that would scan the listpack of every call in flight).
+ *
+ * Common `KEYS`: `[1]` the store's epoch, `[2]` the registry of live keys; the operation's keys follow
+ * (their numbers below count from there: "`KEYS`: call record" is `KEYS[3]`).
+ *
+ * Common `ARGV`: `[1]` clock mode (`s` server, `c` client), `[2]` expiry margin ms, `[3]` the request's
+ * `now`, `[4]` the key base (`{prefix}:`), `[5]` the store epoch the client knows (every script checks it
+ * first and answers `lost` with the stored epoch when it differs), `[6]` the call id (when the operation
+ * has one).
+ *
+ * Time frames. In server mode `now` is Redis `TIME`; instants of the request (`holdExpiresAt`, `expiresAt`,
+ * `dedupeUntil`) are read relative to the request's `now` and moved onto the server's time line
+ * (`shiftIn`), so a hold lasts its TTL as measured by Redis even when the caller's clock is off. In client
+ * mode `now` is the request's `now` and instants are stored as given; only the physical expiry is
+ * moved onto the server's time line (`shiftOut`).
+ *
+ * Amounts travel as decimal integer strings. Lua numbers are doubles, exact for every integer up to 2^53;
+ * each script first checks that no total it will write exceeds 2^53 - 1 (`overflow`, nothing written), so
+ * every sum and difference it computes is an exact integer, written back with `%d` (Lua 5.1 formats it
+ * through a C `long`: exact, and much cheaper than the multi-precision path of `%.0f` / `%.17g`).
+ * Nothing uses `INCRBYFLOAT` or Lua's `tostring` (`%.14g`) on amounts.
+ *
+ * Replies are arrays of strings: `[1]` the server time in ms, `[2]` a status, then the operation's values.
+ * Amounts go back as strings (clients may parse integer replies near 2^53 inexactly): the string Redis
+ * holds when the value did not change, else the one just formatted for the write.
+ *
+ * @internal
+ */
+
+/**
+ * The prelude every script starts with (see above). With `callRecord`, `KEYS[3]` is the operation's call record:
+ * it is read with the epoch in one `MGET` (`pre`) and `readCall` takes it from there.
+ */
+export function prelude(callRecord: boolean): string {
+  const read = callRecord
+    ? "local pre = call('MGET', KEYS[1], KEYS[3])\nlocal epoch = pre[1]"
+    : "local pre = nil\nlocal epoch = call('GET', KEYS[1])"
+  return PRELUDE_HEAD + read + PRELUDE_BODY
+}
+
+const PRELUDE_HEAD = String.raw`
+local MAX = 9007199254740991
+local mode = ARGV[1]
+local margin = tonumber(ARGV[2])
+local reqNow = tonumber(ARGV[3])
+local base = ARGV[4]
+local call = redis.call
+local fmt, sub, find, byte = string.format, string.sub, string.find, string.byte
+local tm = call('TIME')
+local server = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
+local now, shiftIn, shiftOut
+if mode == 's' then
+  now = server
+  shiftIn = server - reqNow
+  shiftOut = margin
+else
+  now = reqNow
+  shiftIn = 0
+  shiftOut = server - reqNow + margin
+end
+local serverStr = fmt('%d', server)
+local reg = KEYS[2]
+-- The store's epoch: a key without expiry, written once when the store is initialized. Gone or different
+-- means Redis lost the store's data (FLUSHALL, a restart without persistence, eviction): fail closed.
+-- Both are declared keys of every script, so that a cluster in the middle of moving the store's slot routes
+-- the script to the node that has them (or answers TRYAGAIN) instead of running it on a partial view.
+`
+
+const PRELUDE_BODY = String.raw`
+if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
+
+-- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits.
+local function num(v)
+  if v == math.floor(v) and v < MAX and v > -MAX then return fmt('%d', v) end
+  return fmt('%.17g', v)
+end
+-- Amounts: integers below 2^53.
+local function int(v) return fmt('%d', v) end
+local function hk(lk) return base .. 'k:' .. lk end
+
+-- The physical expiry (ms on the server's clock) for a logical instant.
+local function physical(logical)
+  local at = math.ceil(logical + shiftOut)
+  if at < 1 then at = 1 end
+  if at > MAX then at = MAX end
+  return fmt('%d', at)
+end
+
+-- A hold value is '<amount>:<expiry>'.
+local function holdAmount(v) return tonumber(sub(v, 1, find(v, ':', 1, true) - 1)) end
+
+-- s and r are numbers; ss and rs the same values as the decimal strings Redis holds (rs nil once r changed).
+local function fresh(h) return {h = h, exists = false, s = 0, r = 0, ss = '0', rs = '0'} end
+local function R(k) return k.rs or int(k.r) end
+
+-- Drops every expired hold of a loaded key (one HGETALL) and recomputes its earliest hold expiry 'n'.
+-- Runs only when 'n' has passed. Leaves the exact hold count in k.holds.
+local function sweep(k)
+  local all = call('HGETALL', k.h)
+  local dead, freed, nextX, holds = {}, 0, nil, 0
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if byte(f, 1) == 104 and byte(f, 2) == 58 then
+      local v = all[i + 1]
+      local c = find(v, ':', 1, true)
+      local x = tonumber(sub(v, c + 1))
+      if x <= now then
+        dead[#dead + 1] = f
+        freed = freed + tonumber(sub(v, 1, c - 1))
+      else
+        holds = holds + 1
+        if not nextX or x < nextX then nextX = x end
+      end
+    end
+  end
+  for i = 1, #dead, 1000 do call('HDEL', k.h, unpack(dead, i, math.min(i + 999, #dead))) end
+  k.r = k.r - freed
+  k.rs = int(k.r)
+  k.holds = holds
+  if nextX then
+    call('HSET', k.h, 'r', k.rs, 'n', num(nextX))
+  else
+    call('HSET', k.h, 'r', k.rs)
+    call('HDEL', k.h, 'n')
+  end
+  k.n = nextX
+end
+
+-- Number of holds on a loaded key: known after a sweep, else HLEN minus its other fields.
+local function holdCount(k)
+  if not k.holds then
+    local meta = 0
+    for i = 1, 5 do if k.v[i] then meta = meta + 1 end end
+    k.holds = call('HLEN', k.h) - meta
+  end
+  return k.holds
+end
+
+-- The ledger key of a hash name.
+local function lkOf(h) return sub(h, #base + 3) end
+
+-- The registry of live keys ('live', a sorted set without expiry: ledger key -> logical expiry) says which
+-- keys must exist: a key missing from Redis while the registry says its window is not over was evicted.
+local function register(h, e)
+  call('ZADD', reg, num(e or MAX), lkOf(h))
+end
+
+-- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey).
+local function forgetIfOver(k)
+  if k.exists and k.e and k.e <= now and holdCount(k) == 0 then
+    call('DEL', k.h)
+    call('ZREM', reg, lkOf(k.h))
+    return fresh(k.h)
+  end
+  return k
+end
+
+-- The state of the key whose hash is h, after sweeping its expired holds: {h, exists, s, r, e, n, p, holds}.
+-- One HMGET of fields at the head of the hash (never a hold field, which would scan a hot key's holds)
+-- unless a hold can have expired.
+local function live(h)
+  local v = call('HMGET', h, 's', 'r', 'e', 'n', 'p')
+  if not v[1] then
+    local e = call('ZSCORE', reg, lkOf(h))
+    if e and tonumber(e) > now then error({err = 'LOST ledger key ' .. lkOf(h)}) end
+    return fresh(h)
+  end
+  local k = {h = h, exists = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1], rs = v[2], e = tonumber(v[3]),
+    n = tonumber(v[4]), p = tonumber(v[5]), v = v, holds = nil, dirty = nil}
+  if k.n and k.n <= now then sweep(k) end
+  return forgetIfOver(k)
+end
+
+-- Removes one call's hold (of 'amount', from its call record) from a loaded key: HDEL says whether it was
+-- still there (a swept hold is already out of 'r'). The caller writes 'r'.
+local function unhold(k, hf, amount)
+  if call('HDEL', k.h, hf) == 1 then
+    k.r = k.r - amount
+    k.rs = nil
+    if k.holds then k.holds = k.holds - 1 end
+    k.dirty = true
+  end
+  return k
+end
+
+-- 'r' recomputed from the hold fields (all live: 'n' has not passed): the repair when a reservation found
+-- a hold of its own call id left by an earlier use whose record is gone.
+local function recountReserved(h)
+  local all = call('HGETALL', h)
+  local r = 0
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if byte(f, 1) == 104 and byte(f, 2) == 58 then r = r + holdAmount(all[i + 1]) end
+  end
+  local rs = int(r)
+  call('HSET', h, 'r', rs)
+  return rs
+end
+
+-- laterExpiry of the ledger (numbers; incoming '' for none).
+local function laterExpiry(current, incoming, isNew)
+  if isNew then
+    if incoming == '' then return nil end
+    return tonumber(incoming) + shiftIn
+  end
+  if incoming == '' or not current then return nil end
+  local v = tonumber(incoming) + shiftIn
+  if v > current then return v end
+  return current
+end
+
+-- Adds the expiry fields of a write to 'fields' and returns the PEXPIREAT to set after it (or nil).
+-- 'holdX' is the hold expiry of a reservation (nil for a commit). The key expires at the later of its
+-- window end and its last hold, plus the margin; it is written only when that moves later. 'p' is stored
+-- only when a hold outlives the window end (rare: near the end of a window), so it is usually absent.
+local function expiryFields(k, fields, newE, holdX)
+  if not newE then
+    if k.e then
+      call('HDEL', k.h, 'e', 'p')
+      call('PERSIST', k.h)
+    end
+    if k.e or not k.exists then register(k.h, nil) end
+    return nil, 0
+  end
+  local added = 0
+  if newE ~= k.e then
+    fields[#fields + 1] = 'e'
+    fields[#fields + 1] = num(newE)
+    if not k.e then added = 1 end
+    if not k.exists then call('ZREMRANGEBYSCORE', reg, '-inf', '(' .. num(now)) end
+    register(k.h, newE)
+  end
+  local b = newE
+  if holdX and holdX > b then b = holdX end
+  if k.exists then
+    -- the instant the current PEXPIREAT was computed from: the window end, or a later hold ('p')
+    local basis = k.e
+    if k.p and k.p > basis then basis = k.p end
+    if b <= basis then return nil, added end
+  end
+  if b > newE then
+    fields[#fields + 1] = 'p'
+    fields[#fields + 1] = num(b)
+    if not (k.v and k.v[5]) then added = added + 1 end
+  end
+  return physical(b), added
+end
+
+-- A key created by a write gets 'p' at once, empty when no hold outlives its window: live()'s HMGET then finds
+-- every field it asks for at the head of the hash, where an absent field would be searched for through every
+-- hold field (a hot key's listpack of about 200 entries at 100 calls in flight). Older keys without 'p' read as
+-- before. Answers how many fields this adds (0 or 1).
+local function keepP(k, fields)
+  if k.exists then return 0 end
+  for i = 1, #fields, 2 do if fields[i] == 'p' then return 0 end end
+  fields[#fields + 1] = 'p'
+  fields[#fields + 1] = ''
+  return 1
+end
+
+-- Holds of a call record: '<bytes>:<ledger key><amount>,' per key. Decoded into a list of ledger keys and
+-- a map from hash name to amount.
+local function decodeHolds(s, pos)
+  local keys, amounts = {}, {}
+  while pos <= #s do
+    local c = find(s, ':', pos, true)
+    local e = c + tonumber(sub(s, pos, c - 1))
+    local lk = sub(s, c + 1, e)
+    local comma = find(s, ',', e + 1, true)
+    keys[#keys + 1] = lk
+    amounts[hk(lk)] = tonumber(sub(s, e + 1, comma - 1))
+    pos = comma + 1
+  end
+  return keys, amounts
+end
+
+-- Reads a call record: state ('h', 'c', 'r' or nil), its instant, the position of its key list. Every script that
+-- reads one reads its own (KEYS[3]) once, already fetched by the prelude's MGET.
+local function readCall(ck)
+  local v = pre[2]
+  if not v then return nil end
+  local bar = find(v, '|', 3, true)
+  return sub(v, 1, 1), tonumber(sub(v, 3, bar - 1)), v, bar + 1
+end
+
+-- Removes a call's holds from every key it held (the ledger's dropHolds) and its record.
+local function dropHolds(ck, hf, v, pos)
+  local keys, amounts = decodeHolds(v, pos)
+  for i = 1, #keys do
+    local h = hk(keys[i])
+    local k = live(h)
+    if k.exists and unhold(k, hf, amounts[h]).dirty then
+      k = forgetIfOver(k)
+      if k.exists then call('HSET', k.h, 'r', R(k)) end
+    end
+  end
+  call('DEL', ck)
+end
+
+-- The call record's state: 'h' (live holds), 'c' (committed), 'r' (released) or nil. Expired holds are
+-- dropped and expired records forgotten, as the ledger's heldCall and isFinished do. Also returns the
+-- hold expiry of a held call.
+local function callState(ck, hf)
+  local st, t, v, pos = readCall(ck)
+  if not st then return nil end
+  if t <= now then
+    if st == 'h' then dropHolds(ck, hf, v, pos) else call('DEL', ck) end
+    return nil
+  end
+  return st, t, v, pos
+end
+`
+
+/** The prelude of scripts without a call record. */
+export const PRELUDE = prelude(false)
