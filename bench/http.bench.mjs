@@ -281,7 +281,10 @@ async function batchedInProcess(rounds, calls) {
   const sent = await recordedCalls('ip-', rounds * calls)
   const bodies = []
   for (let from = 0; from < sent.length; from += 2 * B) {
-    for (const [path, parity] of [['/v1/reserve', 0], ['/v1/commit', 1]]) {
+    for (const [path, parity] of [
+      ['/v1/reserve', 0],
+      ['/v1/commit', 1],
+    ]) {
       let body = '{"operations":['
       for (let i = from + parity, n = 0; i < from + 2 * B; i += 2, n++)
         body += `${n === 0 ? '' : ','}{"path":"${path}","key":"k${i}","body":${JSON.stringify(sent[i])}}`

@@ -153,9 +153,8 @@ async function batched(B) {
   let next = 0
   const c0 = await cpu()
   const t0 = performance.now()
-  let n = 0
   await Promise.all(
-    Array.from({ length: 100 / B }, async (_, w) => {
+    Array.from({ length: 100 / B }, async () => {
       while (next < CALLS) {
         const ids = []
         for (let j = 0; j < B; j++) ids.push(`c${B}-${next++}`)

@@ -75,9 +75,7 @@ export async function runBatch(value: unknown, context: BatchContext): Promise<A
 function runOne(item: unknown, i: number, context: BatchContext, bytes: number): Promise<Answer> {
   const operation = item as { path?: unknown; body?: unknown; key?: unknown } | null
   if (typeof operation !== 'object' || operation === null || Array.isArray(operation)) {
-    return Promise.resolve(
-      refused(400, 'INVALID_INPUT', `\`operations[${i}]\` must be an object { path, body, key? }`),
-    )
+    return Promise.resolve(refused(400, 'INVALID_INPUT', `\`operations[${i}]\` must be an object { path, body, key? }`))
   }
   if (typeof operation.path !== 'string' || !BATCHABLE.has(operation.path)) {
     const got = JSON.stringify(truncate(String(operation.path), 100))
@@ -90,14 +88,10 @@ function runOne(item: unknown, i: number, context: BatchContext, bytes: number):
     )
   }
   if (typeof operation.body !== 'object' || operation.body === null || Array.isArray(operation.body)) {
-    return Promise.resolve(
-      refused(400, 'INVALID_JSON', `\`operations[${i}].body\` must be a JSON object`),
-    )
+    return Promise.resolve(refused(400, 'INVALID_JSON', `\`operations[${i}].body\` must be a JSON object`))
   }
   if (operation.key !== undefined && typeof operation.key !== 'string') {
-    return Promise.resolve(
-      refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`),
-    )
+    return Promise.resolve(refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`))
   }
   const route = context.routes.get(operation.path)!
   const key = operation.key ?? null

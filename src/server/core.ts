@@ -155,7 +155,11 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   const metricsText = (): string =>
     metrics.render({ idempotencyEntries: idempotency.size, idempotencyBytes: idempotency.byteSize })
 
-  const json = (status: number, value: unknown): Answer => ({ status, headers: JSON_HEADERS, body: JSON.stringify(value) })
+  const json = (status: number, value: unknown): Answer => ({
+    status,
+    headers: JSON_HEADERS,
+    body: JSON.stringify(value),
+  })
 
   const ok = (value: unknown): Answer =>
     value instanceof RawAnswer

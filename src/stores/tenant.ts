@@ -35,7 +35,10 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
       const e = entries[i]!
       out[i] = {
         ...e,
-        key: e.key.length + prefix.length > MAX_KEY_LENGTH ? add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH) : prefix + e.key,
+        key:
+          e.key.length + prefix.length > MAX_KEY_LENGTH
+            ? add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH)
+            : prefix + e.key,
       }
     }
     return out

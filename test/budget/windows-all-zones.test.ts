@@ -32,7 +32,8 @@ function walk(
   for (let i = 0; i < count; i++) {
     const next = nextWindow(spec, window)
     const where = (): string => `${String(spec.timezone)} ${window.id} -> ${next.id}`
-    if (next.start !== window.end) failures.push(`${where()}: starts at ${next.start}, the previous ends at ${window.end}`)
+    if (next.start !== window.end)
+      failures.push(`${where()}: starts at ${next.start}, the previous ends at ${window.end}`)
     if (!(next.end > next.start)) failures.push(`${where()}: ends at ${next.end}, not after its start ${next.start}`)
     if (ids.has(next.id)) failures.push(`${where()}: the id ${next.id} comes twice`)
     ids.add(next.id)

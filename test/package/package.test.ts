@@ -93,7 +93,10 @@ describe('the packed tarball', () => {
       `const r = {}; for (const s of ${JSON.stringify(specifiers)}) { try { r[s] = Object.keys(${load}).length }` +
       ` catch (e) { r[s] = String(e instanceof Error ? e.stack : e) } }; console.log(JSON.stringify(r))`
     const run = (args: string[]): Record<string, number | string> =>
-      JSON.parse(execFileSync(process.execPath, args, { cwd: dir, encoding: 'utf8' })) as Record<string, number | string>
+      JSON.parse(execFileSync(process.execPath, args, { cwd: dir, encoding: 'utf8' })) as Record<
+        string,
+        number | string
+      >
     const esm = run(['--input-type=module', '-e', report('await import(s)')])
     const cjs = run(['-e', report('require(s)')])
     for (const specifier of specifiers) {

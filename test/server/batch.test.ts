@@ -90,7 +90,10 @@ describe('POST /v1/batch', () => {
 
   it('fingerprints a batch operation by its body whatever its size: replays across batches and alone, 422 for another body', async () => {
     // A record long enough that its fingerprint is a hash (over 600 characters), and a short one.
-    for (const [name, note] of [['long', 'x'.repeat(2000)], ['short', 'y']] as const) {
+    for (const [name, note] of [
+      ['long', 'x'.repeat(2000)],
+      ['short', 'y'],
+    ] as const) {
       const commit = {
         callId: `fp-${name}`,
         now: T0,
@@ -99,7 +102,9 @@ describe('POST /v1/batch', () => {
         record: { callId: `fp-${name}`, startedAt: T0, endedAt: T0, note },
       }
       const key = `fp-key-${name}`
-      const first = await post(`${running.url}/v1/batch`, TOKEN, { operations: [{ path: '/v1/commit', body: commit, key }] })
+      const first = await post(`${running.url}/v1/batch`, TOKEN, {
+        operations: [{ path: '/v1/commit', body: commit, key }],
+      })
       expect(first.body.results[0]).toMatchObject({ status: 200, body: { duplicate: false } })
       const inBatch = await post(`${running.url}/v1/batch`, TOKEN, {
         operations: [{ path: '/v1/commit', body: commit, key }],
@@ -115,14 +120,28 @@ describe('POST /v1/batch', () => {
       expect(reusedInBatch.body.results[0].status).toBe(422)
       expect((await post(`${running.url}/v1/commit`, TOKEN, other, { 'idempotency-key': key })).status).toBe(422)
       // A key first used alone is recognised in a batch.
-      const aloneFirst = await post(`${running.url}/v1/commit`, TOKEN, { ...commit, callId: `fp2-${name}`, record: { ...commit.record, callId: `fp2-${name}` } }, { 'idempotency-key': `${key}-2` })
+      const aloneFirst = await post(
+        `${running.url}/v1/commit`,
+        TOKEN,
+        { ...commit, callId: `fp2-${name}`, record: { ...commit.record, callId: `fp2-${name}` } },
+        { 'idempotency-key': `${key}-2` },
+      )
       expect(aloneFirst.status).toBe(200)
       const thenBatch = await post(`${running.url}/v1/batch`, TOKEN, {
-        operations: [{ path: '/v1/commit', body: { ...commit, callId: `fp2-${name}`, record: { ...commit.record, callId: `fp2-${name}` } }, key: `${key}-2` }],
+        operations: [
+          {
+            path: '/v1/commit',
+            body: { ...commit, callId: `fp2-${name}`, record: { ...commit.record, callId: `fp2-${name}` } },
+            key: `${key}-2`,
+          },
+        ],
       })
       expect(thenBatch.body.results[0]).toEqual({ status: 200, body: aloneFirst.body })
     }
-    expect((await post(`${running.url}/v1/balances`, TOKEN, { keys: ['fp-long|usd', 'fp-short|usd'], now: T0 })).body.balances).toEqual([
+    expect(
+      (await post(`${running.url}/v1/balances`, TOKEN, { keys: ['fp-long|usd', 'fp-short|usd'], now: T0 })).body
+        .balances,
+    ).toEqual([
       { spent: 6, reserved: 0 },
       { spent: 6, reserved: 0 },
     ])

@@ -63,12 +63,15 @@ describe('fast acceptance of reserve and commit bodies', () => {
   it('leaves to zod every body zod would refuse or change', () => {
     const changed: [string, (body: Record<string, unknown>) => void][] = [
       ['an extra key', (b) => (b.extra = 1)],
-      ['keys in another order', (b) => {
-        // callId moved to the end.
-        const callId = b.callId
-        Reflect.deleteProperty(b, 'callId')
-        b.callId = callId
-      }],
+      [
+        'keys in another order',
+        (b) => {
+          // callId moved to the end.
+          const callId = b.callId
+          Reflect.deleteProperty(b, 'callId')
+          b.callId = callId
+        },
+      ],
       ['a fractional amount', (b) => ((b.entries as { amount: number }[])[0]!.amount = 1.5)],
       ['a negative amount', (b) => ((b.entries as { amount: number }[])[0]!.amount = -1)],
       ['an unsafe integer', (b) => ((b.entries as { amount: number }[])[0]!.amount = 2 ** 53)],
@@ -99,7 +102,7 @@ describe('fast acceptance of reserve and commit bodies', () => {
       expect(isPlainCommit(body) || isPlainReserve(body), text).toBe(false)
     }
     // The record's shape keys must come first, as in zod's output.
-    const record = (commit().record as Record<string, unknown>)
+    const record = commit().record as Record<string, unknown>
     const { callId: _c, ...others } = record
     expect(isPlainCommit(wire({ ...commit(), record: { ...others, callId: 'c1' } }))).toBe(false)
     expect(isPlainCommit(wire({ ...commit(), record: null }))).toBe(false)
@@ -111,7 +114,8 @@ describe('fast acceptance of reserve and commit bodies', () => {
     const paths = (value: unknown, prefix: (string | number)[] = []): (string | number)[][] => {
       if (typeof value !== 'object' || value === null) return [prefix]
       const out: (string | number)[][] = [prefix]
-      for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, Array.isArray(value) ? Number(k) : k]))
+      for (const [k, v] of Object.entries(value))
+        out.push(...paths(v, [...prefix, Array.isArray(value) ? Number(k) : k]))
       return out
     }
     const mutate = (base: unknown, pick: number, replacement: unknown, mode: number, name: string): unknown => {
@@ -132,7 +136,10 @@ describe('fast acceptance of reserve and commit bodies', () => {
         fc.nat(),
         fc.jsonValue({ maxDepth: 3 }),
         fc.nat({ max: 2 }),
-        fc.oneof(fc.constantFrom('callId', 'now', 'key', 'amount', 'limit', 'record', 'extra', '__proto__'), fc.string()),
+        fc.oneof(
+          fc.constantFrom('callId', 'now', 'key', 'amount', 'limit', 'record', 'extra', '__proto__'),
+          fc.string(),
+        ),
         (pick, replacement, mode, name) => {
           for (const [base, check, schema] of [
             [reserve(), isPlainReserve, reserveSchema],

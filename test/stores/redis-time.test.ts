@@ -159,12 +159,10 @@ describe('redisStore server time', () => {
       const now = target.clock.now()
       const key = `user:u${i}|w|usd`
       const entries = [{ key, amount: 10, limit: 1000, expiresAt: windowEnd }]
-      return target
-        .reserve({ callId: `c${i}`, now, holdExpiresAt: windowEnd - 1000, entries })
-        .then(async () => {
-          // Every 10th call never finishes: its hold must expire with the rest.
-          if (i % 10 !== 0) await target.commit({ callId: `c${i}`, now, entries, dedupeUntil: windowEnd })
-        })
+      return target.reserve({ callId: `c${i}`, now, holdExpiresAt: windowEnd - 1000, entries }).then(async () => {
+        // Every 10th call never finishes: its hold must expire with the rest.
+        if (i % 10 !== 0) await target.commit({ callId: `c${i}`, now, entries, dedupeUntil: windowEnd })
+      })
     }
     // One window for every scope, ending at one instant (as a real window ends for all scopes). It must end after
     // the 10,000 writes have finished (and the holds, which end 1 s before it, after the balances are read), and the

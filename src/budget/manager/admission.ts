@@ -369,7 +369,13 @@ function warnOver(
 }
 
 /** A store failure during admission: `StorageError` with `onStoreError: 'deny'`, an unguarded reservation with `allow`. */
-function storeFailure(ctx: ManagerContext, operation: string, error: unknown, call: Admission, now: number): Reservation {
+function storeFailure(
+  ctx: ManagerContext,
+  operation: string,
+  error: unknown,
+  call: Admission,
+  now: number,
+): Reservation {
   const storageError = asStorageError(error, ctx.store.name)
   ctx.events.emit('store.error', { operation, action: ctx.onStoreError, error: storageError, callId: call.callId })
   if (ctx.onStoreError === 'deny') throw storageError
