@@ -163,8 +163,8 @@ export class PolicyCompiler {
     stored: StoredBudget | null,
     fetchedAt = 0,
   ): CompiledBudget | null {
-    if (stored !== null)
-      return this.compile(
+    if (stored !== null) {
+      const budget = this.compile(
         scope,
         scopeString,
         fromStoredJson(stored.definition, stored.createdAt),
@@ -172,6 +172,10 @@ export class PolicyCompiler {
         false,
         fetchedAt,
       )
+      // The store's copy of the scope string (kept as long as the budget is), rather than one more of our own.
+      if (stored.scope === scopeString) budget.scopeString = stored.scope as ScopeString
+      return budget
+    }
     const fallback = scope.type === 'global' ? undefined : this.defaults.get(scope.type)
     if (fallback === undefined) return null
     return this.compile(scope, scopeString, { definition: fallback, anchor: 0, increases: [] }, 0, true, fetchedAt)

@@ -70,6 +70,15 @@ export class RollupTable {
   readonly #groups = new Map<string, Group>()
   #last: Group | undefined
   #size = 0
+  readonly #sharedScope: ((scope: string) => string | undefined) | undefined
+
+  /**
+   * `sharedScope` may hand back a kept string equal to a row's scope (the ledger's stored budget of that scope), so
+   * that a new row shares it instead of keeping its own copy (strings are immutable: sharing is invisible).
+   */
+  constructor(sharedScope?: (scope: string) => string | undefined) {
+    this.#sharedScope = sharedScope
+  }
 
   /** How many rows there are. */
   get size(): number {
@@ -195,7 +204,8 @@ export class RollupTable {
   /** The flat scope string of a row: `global`, `type:id`, or `<tenant>/<scope>`. */
   #scope(type: number, id: string, tenant: string | undefined): string {
     const bare = type === 0 ? 'global' : rollupScope(TYPES[type]!, id)
-    return flatString(tenant === undefined ? bare : `${tenant}/${bare}`)
+    const scope = tenant === undefined ? bare : `${tenant}/${bare}`
+    return this.#sharedScope?.(scope) ?? flatString(scope)
   }
 
   #insert(group: Group, type: number, id: string, tenant: string | undefined, row: RollupRow): void {

@@ -89,20 +89,22 @@ export interface LedgerState {
 
 /** A fresh, empty ledger. */
 export function createLedger(options: LedgerOptions = {}): LedgerState {
+  const budgets = new Map<string, StoredBudget>()
   return {
     keys: new Map(),
     calls: new Map(),
     heldCount: 0,
     holdExpiries: { at: [], ids: [] },
     finishedExpiries: { at: [], ids: [] },
-    budgets: new Map(),
+    budgets,
     history: new Map(),
     interned: new Map(),
     records: [],
     namespacedRecords: false,
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
     recordRetentionMs: options.recordRetentionMs ?? Number.POSITIVE_INFINITY,
-    rollups: new RollupTable(),
+    // A new rollup row shares the scope string of the stored budget of its scope, when there is one.
+    rollups: new RollupTable((scope) => budgets.get(scope)?.scope),
     rollupRetentionMs: options.rollupRetentionMs ?? DEFAULT_ROLLUP_RETENTION_MS,
     recordsFrom: null,
     rollupsFrom: null,
