@@ -3,8 +3,8 @@
  * start last. Vitest's own order uses the durations of the previous run (its cache); a fresh clone (CI) has none and
  * would fall back to file size, which says little here (the slowest files spawn processes or wait on servers). For
  * files the cache does not know, the durations below are used: seconds a file took in a full run on the 2-core dev
- * machine (the clean-clone CI run of main, 2026-12-07, with this runner configuration). They only decide an order, never whether a test runs; update them when a file gets much
- * faster or slower.
+ * machine (the clean-clone CI run of main, 2026-12-07, with this runner configuration). They only decide an order,
+ * never whether a test runs; update them when a file gets much faster or slower.
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
