@@ -3,31 +3,34 @@
  * start last. Vitest's own order uses the durations of the previous run (its cache); a fresh clone (CI) has none and
  * would fall back to file size, which says little here (the slowest files spawn processes or wait on servers). For
  * files the cache does not know, the durations below are used: seconds a file took in a full run on the 2-core dev
- * machine (main, 2026-12). They only decide an order, never whether a test runs; update them when a file gets much
- * faster or slower.
+ * machine (the clean-clone CI run of main, 2026-12-07, with this runner configuration). They only decide an order,
+ * never whether a test runs; update them when a file gets much faster or slower.
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
 const KNOWN_SECONDS: Readonly<Record<string, number>> = {
-  'test/cli/report.test.ts': 72,
-  'test/stores/file-processes.test.ts': 70,
-  'test/examples/integrations.test.ts': 49,
-  'test/package/package.test.ts': 42,
-  'test/stores/http-processes.test.ts': 34,
-  'test/budget/exact-money.test.ts': 31,
-  'test/stores/redis-time.test.ts': 30,
-  'test/conformance/conformance.test.ts': 30,
-  'test/security/canary.test.ts': 27,
-  'test/stores/redis-manager.test.ts': 26,
-  'test/cli/prices.test.ts': 25,
-  'test/stores/redis-processes.test.ts': 22,
-  'test/budget/windows-all-zones.test.ts': 22,
-  'test/package/api-report.test.ts': 14,
-  'test/cli/serve.test.ts': 14,
-  'test/server/security.test.ts': 14,
-  'test/server/management.test.ts': 12,
-  'test/stores/postgres-processes.test.ts': 10,
-  'test/stores/redis-cluster.test.ts': 10,
+  'test/stores/file-processes.test.ts': 129,
+  'test/examples/integrations.test.ts': 34,
+  'test/stores/http-processes.test.ts': 30,
+  'test/server/security.test.ts': 25,
+  'test/budget/exact-money.test.ts': 24,
+  'test/conformance/conformance.test.ts': 24,
+  'test/package/package.test.ts': 23,
+  'test/stores/redis-time.test.ts': 19,
+  'test/budget/windows-all-zones.test.ts': 16,
+  'test/docs/snippets.test.ts': 16,
+  'test/stores/redis-cluster.test.ts': 15,
+  'test/stores/postgres-cli.test.ts': 14,
+  'test/cli/report.test.ts': 14,
+  'test/package/api-report.test.ts': 13,
+  'test/cli/serve.test.ts': 12,
+  'test/cli/main.test.ts': 11,
+  'test/observability/dashboard-cli.test.ts': 11,
+  'test/observability/digest-cli.test.ts': 10,
+  'test/stores/redis-manager.test.ts': 9,
+  'test/observability/dashboard-browser.test.ts': 9,
+  'test/stores/postgres-processes.test.ts': 8,
+  'test/stores/redis-stall.test.ts': 8,
 }
 
 /** Longest first: the previous run's duration when Vitest's cache has it, else {@link KNOWN_SECONDS}, else 0. */
