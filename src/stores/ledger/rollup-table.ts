@@ -2,8 +2,9 @@
  * The ledger's daily rollup rows, kept for a cheap commit: rows are grouped by (UTC day, model, served model), and
  * within a group by scope type and id, so a commit finds its rows by the ids its record already holds (no key
  * strings built, no delta objects) and checks and adds the six sums field by field. The rows are the same
- * {@link RollupRow}s that `rollups.ts` describes; a record with a `tenant` rolls up into `<tenant>/<scope>` rows,
- * found by their scope string.
+ * {@link RollupRow}s that `rollups.ts` describes, kept without the day and models their group already holds (24
+ * bytes less per row) and handed out whole; a record with a `tenant` rolls up into `<tenant>/<scope>` rows, found by
+ * their scope string.
  *
  * @internal Used by the ledger; not part of the public API.
  */
@@ -17,15 +18,18 @@ const TYPES = ['global', ...ROLLUP_CONTEXT_SCOPES, 'provider', 'tag'] as const
 const PROVIDER = TYPES.indexOf('provider')
 const TAG = TYPES.indexOf('tag')
 
+/** A row as kept: its group holds its day and models. */
+type StoredRow = Omit<RollupRow, 'day' | 'model' | 'modelServed'>
+
 /** The rows of one day, model and served model. */
 interface Group {
   day: string
   model: string
   modelServed: string
   /** Rows of records without a tenant, by scope type (index in {@link TYPES}) and id (`''` for `global`). */
-  byType: (Map<string, RollupRow> | undefined)[]
+  byType: (Map<string, StoredRow> | undefined)[]
   /** Rows of records with a tenant, by their scope string (`<tenant>/<scope>`). */
-  tenants: Map<string, RollupRow> | undefined
+  tenants: Map<string, StoredRow> | undefined
 }
 
 /** The sums one record adds to each of its rows. */
@@ -50,7 +54,7 @@ function objectOf(value: JsonValue | undefined): Record<string, JsonValue> | und
 }
 
 /** The first sum that adding `d` (one call) to `row` would take past 2^53 - 1, or `null`. */
-function overflow(row: RollupRow, d: Sums): string | null {
+function overflow(row: StoredRow, d: Sums): string | null {
   if (!Number.isSafeInteger(row.calls + 1)) return 'calls'
   if (!Number.isSafeInteger(row.inputTokens + d.inputTokens)) return 'inputTokens'
   if (!Number.isSafeInteger(row.outputTokens + d.outputTokens)) return 'outputTokens'
@@ -60,8 +64,24 @@ function overflow(row: RollupRow, d: Sums): string | null {
   return null
 }
 
+/** A kept row as a whole {@link RollupRow}. */
+function whole(group: Group, row: StoredRow): RollupRow {
+  return {
+    day: group.day,
+    scope: row.scope,
+    model: group.model,
+    modelServed: group.modelServed,
+    calls: row.calls,
+    inputTokens: row.inputTokens,
+    outputTokens: row.outputTokens,
+    costNanoUsd: row.costNanoUsd,
+    savedNanoUsd: row.savedNanoUsd,
+    estimatedCalls: row.estimatedCalls,
+  }
+}
+
 // The rows a commit touches, found in its first pass and updated in its second (a commit runs synchronously).
-const found: (RollupRow | undefined)[] = []
+const found: (StoredRow | undefined)[] = []
 const foundType: number[] = []
 const foundId: string[] = []
 
@@ -85,11 +105,11 @@ export class RollupTable {
     return this.#size
   }
 
-  /** Every row (the stored objects: copy before handing out). */
+  /** Every row, each a new object (with its group's day and models, in the fields' order of {@link RollupRow}). */
   *rows(): IterableIterator<RollupRow> {
     for (const group of this.#groups.values()) {
-      for (const rows of group.byType) if (rows !== undefined) yield* rows.values()
-      if (group.tenants !== undefined) yield* group.tenants.values()
+      for (const rows of group.byType) if (rows !== undefined) for (const row of rows.values()) yield whole(group, row)
+      if (group.tenants !== undefined) for (const row of group.tenants.values()) yield whole(group, row)
     }
   }
 
@@ -185,11 +205,8 @@ export class RollupTable {
       const type = foundType[i]!
       const id = foundId[i]!
       const scope = this.#scope(type, id, tenant)
-      const fresh: RollupRow = {
-        day,
+      const fresh: StoredRow = {
         scope,
-        model,
-        modelServed,
         calls: 1,
         inputTokens: sums.inputTokens,
         outputTokens: sums.outputTokens,
@@ -208,7 +225,7 @@ export class RollupTable {
     return this.#sharedScope?.(scope) ?? flatString(scope)
   }
 
-  #insert(group: Group, type: number, id: string, tenant: string | undefined, row: RollupRow): void {
+  #insert(group: Group, type: number, id: string, tenant: string | undefined, row: StoredRow): void {
     if (tenant === undefined) {
       let rows = group.byType[type]
       if (rows === undefined) {
@@ -226,7 +243,15 @@ export class RollupTable {
   /** Adds a whole row (a snapshot's), summed into the row of the same day, scope and models when there is one. */
   addRow(row: RollupRow): void {
     const group = this.#group(row.day, row.model, row.modelServed)
-    const copy: RollupRow = { ...row, scope: flatString(row.scope) }
+    const copy: StoredRow = {
+      scope: flatString(row.scope),
+      calls: row.calls,
+      inputTokens: row.inputTokens,
+      outputTokens: row.outputTokens,
+      costNanoUsd: row.costNanoUsd,
+      savedNanoUsd: row.savedNanoUsd,
+      estimatedCalls: row.estimatedCalls,
+    }
     // A snapshot's row names its scope as a string: rows of records without a tenant are found by type and id.
     const colon = row.scope.indexOf(':')
     const type = row.scope === 'global' ? 0 : colon === -1 ? -1 : TYPES.indexOf(row.scope.slice(0, colon) as never)

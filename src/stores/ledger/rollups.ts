@@ -196,7 +196,7 @@ export function selectRollups(rows: RollupTable, query: RollupQuery): RollupRow[
     if (from !== null && row.day < from) continue
     if (to !== null && row.day >= to) continue
     if (!scopeSelected(row.scope, query.scopes)) continue
-    out.push({ ...row })
+    out.push(row)
   }
   return out.sort(compareRows)
 }
