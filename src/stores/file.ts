@@ -62,7 +62,7 @@ export interface FileStoreOptions {
   recordRetentionMs?: number
   /**
    * Daily rollups (per UTC day, scope and model) older than this many milliseconds are dropped. Stored in the
-   * journal like `maxRecords`. Default 400 days. A rollup row takes about 290 bytes of memory and 200 of snapshot;
+   * journal like `maxRecords`. Default 400 days. A rollup row takes about 265 bytes of memory and 200 of snapshot;
    * a call adds to one row per scope it names (global, user, team, ...).
    */
   rollupRetentionMs?: number

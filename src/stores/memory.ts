@@ -29,7 +29,7 @@ export interface MemoryStoreOptions {
   recordRetentionMs?: number
   /**
    * Daily rollups (per UTC day, scope and model) older than this many milliseconds are dropped. Default 400 days.
-   * A rollup row takes about 290 bytes; a call adds to one row per scope it names (global, user, team, ...).
+   * A rollup row takes about 265 bytes; a call adds to one row per scope it names (global, user, team, ...).
    */
   rollupRetentionMs?: number
 }
