@@ -9,11 +9,16 @@
  * @internal Used by the store routes.
  */
 import { MAX_ENTRIES } from '../stores/ledger/ledger.js'
+import {
+  MAX_ID_LENGTH,
+  commitEntrySchema,
+  commitSchema,
+  recordSchema,
+  reserveEntrySchema,
+  reserveSchema,
+} from './schemas.js'
 
-/** The zod schemas' longest id (`z.string().min(1).max(1024)`). */
-const MAX_ID = 1024
-
-const isId = (value: unknown): boolean => typeof value === 'string' && value.length > 0 && value.length <= MAX_ID
+const isId = (value: unknown): boolean => typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH
 const isTime = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value)
 const isAmount = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 
@@ -62,11 +67,12 @@ function isPlainJson(value: unknown): boolean {
   }
 }
 
-const RESERVE_KEYS = ['callId', 'now', 'holdExpiresAt', 'entries'] as const
-const RESERVE_ENTRY_KEYS = ['key', 'amount', 'limit', 'expiresAt'] as const
-const COMMIT_KEYS = ['callId', 'now', 'entries', 'dedupeUntil'] as const
-const COMMIT_ENTRY_KEYS = ['key', 'amount', 'expiresAt'] as const
-const RECORD_KEYS = ['callId', 'startedAt', 'endedAt'] as const
+// The keys, in the order zod's output has them, read from the schemas themselves (the optional `record` last).
+const RESERVE_KEYS = Object.keys(reserveSchema.shape)
+const RESERVE_ENTRY_KEYS = Object.keys(reserveEntrySchema.shape)
+const COMMIT_KEYS = Object.keys(commitSchema.shape).filter((key) => key !== 'record')
+const COMMIT_ENTRY_KEYS = Object.keys(commitEntrySchema.shape)
+const RECORD_KEYS = Object.keys(recordSchema.shape)
 
 /** `true` when `reserveSchema` accepts `body` and would return it unchanged. */
 export function isPlainReserve(body: unknown): boolean {

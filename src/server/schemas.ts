@@ -10,25 +10,28 @@ import { MAX_ROLLUP_SCOPE_LENGTH } from '../stores/ledger/rollups.js'
 
 const time = z.number()
 const amount = z.number().int().min(0)
-const id = z.string().min(1).max(1024)
+/** The longest id (call id, key, scope) a body may carry. */
+export const MAX_ID_LENGTH = 1024
+const id = z.string().min(1).max(MAX_ID_LENGTH)
 const json = z.json()
+
+export const reserveEntrySchema = z.object({ key: id, amount, limit: amount.nullable(), expiresAt: time.nullable() })
 
 export const reserveSchema = z.object({
   callId: id,
   now: time,
   holdExpiresAt: time,
-  entries: z
-    .array(z.object({ key: id, amount, limit: amount.nullable(), expiresAt: time.nullable() }))
-    .min(1)
-    .max(MAX_ENTRIES),
+  entries: z.array(reserveEntrySchema).min(1).max(MAX_ENTRIES),
 })
 
 export const recordSchema = z.object({ callId: id, startedAt: time, endedAt: time }).catchall(json)
 
+export const commitEntrySchema = z.object({ key: id, amount, expiresAt: time.nullable() })
+
 export const commitSchema = z.object({
   callId: id,
   now: time,
-  entries: z.array(z.object({ key: id, amount, expiresAt: time.nullable() })).max(MAX_ENTRIES),
+  entries: z.array(commitEntrySchema).max(MAX_ENTRIES),
   dedupeUntil: time,
   record: recordSchema.optional(),
 })
