@@ -12,10 +12,9 @@
  * @packageDocumentation
  */
 import type Anthropic from '@anthropic-ai/sdk'
-import { z } from 'zod'
 import type { UsageTracker, WireAdapter, WireCall, WireRequest } from './budget-fetch.js'
 import { asObject, safeParse, type Json } from './json.js'
-import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
+import { CLIENT_WRAPPER_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { budgetClient } from './sdk-client.js'
 import type { SseEvent } from './sse.js'
 import { textLength, tokensFromText } from '../budget/settlement.js'
@@ -23,8 +22,6 @@ import { textLength, tokensFromText } from '../budget/settlement.js'
 export type { BudgetManagerLike, CallContext } from './options.js'
 export type { WireRequest } from './budget-fetch.js'
 export { CONTEXT_HEADER } from './budget-fetch.js'
-
-const ANTHROPIC_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
 
 /** Options of {@link withAnthropicBudget}. `context` and `estimate` functions receive the {@link WireRequest}. */
 export interface AnthropicBudgetOptions extends BudgetIntegrationOptions<WireRequest> {
@@ -163,6 +160,6 @@ function anthropicAdapter(provider = 'anthropic'): WireAdapter {
  * ```
  */
 export function withAnthropicBudget<T extends Anthropic>(client: T, options: AnthropicBudgetOptions): T {
-  validateOptions('withAnthropicBudget(client, options)', ANTHROPIC_OPTIONS, options)
+  validateOptions('withAnthropicBudget(client, options)', CLIENT_WRAPPER_OPTIONS, options)
   return budgetClient(client, anthropicAdapter(options.provider), options, 'withAnthropicBudget(client, options)')
 }

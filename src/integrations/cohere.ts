@@ -11,7 +11,6 @@
  * @packageDocumentation
  */
 import type { CohereClientV2 } from 'cohere-ai'
-import { z } from 'zod'
 import type { EstimateRequest } from '../budget/pricing.js'
 import { textLength } from '../budget/settlement.js'
 import { BudgetConfigError } from '../errors.js'
@@ -26,7 +25,7 @@ import {
   type WireRequest,
 } from './budget-fetch.js'
 import { asObject, safeParse } from './json.js'
-import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
+import { CLIENT_WRAPPER_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { mapRefusals } from './sdk-client.js'
 import type { SseEvent } from './sse.js'
 
@@ -39,8 +38,6 @@ export interface CohereBudgetOptions extends BudgetIntegrationOptions<WireReques
   /** Provider name used for pricing (default `cohere`). */
   provider?: string
 }
-
-const COHERE_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
 
 /** Text of a v2 delta or message: `delta.message.content.text`, tool plans and tool-call arguments. */
 function deltaText(delta: unknown): number {
@@ -148,7 +145,7 @@ function cohereAdapter(provider: string): WireAdapter {
  */
 export function withCohereBudget<T extends CohereClientV2>(client: T, options: CohereBudgetOptions): T {
   const where = 'withCohereBudget(client, options)'
-  validateOptions(where, COHERE_OPTIONS, options)
+  validateOptions(where, CLIENT_WRAPPER_OPTIONS, options)
   const sdkOptions = (client as unknown as { _options: Record<string, unknown> })._options
   if (sdkOptions['fetcher'] !== undefined)
     throw new BudgetConfigError(

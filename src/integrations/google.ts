@@ -12,7 +12,6 @@
  * @packageDocumentation
  */
 import type { GoogleGenAI } from '@google/genai'
-import { z } from 'zod'
 import {
   createBudgetFetch,
   markBudgeted,
@@ -25,7 +24,7 @@ import {
   type WireRequest,
 } from './budget-fetch.js'
 import { asObject, safeParse, type Json } from './json.js'
-import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
+import { CLIENT_WRAPPER_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { accumulatingTracker } from './usage-tracker.js'
 
 export type { BudgetManagerLike, CallContext } from './options.js'
@@ -37,8 +36,6 @@ export interface GoogleBudgetOptions extends BudgetIntegrationOptions<WireReques
   /** Provider name used for pricing (default `gemini` for the Gemini API, `vertex_ai` for a Vertex AI client). */
   provider?: string
 }
-
-const GOOGLE_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
 
 /** `.../models/{model}:generateContent` and `:streamGenerateContent`, on both the Gemini API and Vertex AI paths. */
 const GENERATE = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/
@@ -175,7 +172,7 @@ function cancelOnReturn(chunks: AsyncGenerator<unknown>, response: Response): As
  * ```
  */
 export function withGoogleBudget<T extends GoogleGenAI>(ai: T, options: GoogleBudgetOptions): T {
-  validateOptions('withGoogleBudget(ai, options)', GOOGLE_OPTIONS, options)
+  validateOptions('withGoogleBudget(ai, options)', CLIENT_WRAPPER_OPTIONS, options)
   const source = ai as unknown as GoogleClientLike
   const base = source.apiClient
   const provider = options.provider ?? (source.vertexai ? 'vertex_ai' : 'gemini')

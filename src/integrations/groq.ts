@@ -12,10 +12,9 @@
  * @packageDocumentation
  */
 import type Groq from 'groq-sdk'
-import { z } from 'zod'
 import type { WireRequest } from './budget-fetch.js'
 import { openAIAdapter } from './openai-wire.js'
-import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
+import { CLIENT_WRAPPER_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { budgetClient } from './sdk-client.js'
 
 export type { BudgetManagerLike, CallContext } from './options.js'
@@ -27,8 +26,6 @@ export interface GroqBudgetOptions extends BudgetIntegrationOptions<WireRequest>
   /** Provider name used for pricing (default `groq`). */
   provider?: string
 }
-
-const GROQ_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
 
 /**
  * Wrap a Groq client so that every chat completion (JSON or `stream: true`), embedding and transcription is admitted
@@ -46,7 +43,7 @@ const GROQ_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min
  * ```
  */
 export function withGroqBudget<T extends Groq>(client: T, options: GroqBudgetOptions): T {
-  validateOptions('withGroqBudget(client, options)', GROQ_OPTIONS, options)
+  validateOptions('withGroqBudget(client, options)', CLIENT_WRAPPER_OPTIONS, options)
   return budgetClient(
     client,
     openAIAdapter({ provider: options.provider ?? 'groq', forceStreamUsage: false }),

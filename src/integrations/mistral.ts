@@ -12,7 +12,6 @@
  * @packageDocumentation
  */
 import type { HTTPClient, Mistral } from '@mistralai/mistralai'
-import { z } from 'zod'
 import {
   createBudgetFetch,
   markBudgeted,
@@ -22,7 +21,7 @@ import {
   type WireRequest,
 } from './budget-fetch.js'
 import { openAIAdapter } from './openai-wire.js'
-import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
+import { CLIENT_WRAPPER_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { mapRefusals } from './sdk-client.js'
 
 export type { BudgetManagerLike, CallContext } from './options.js'
@@ -34,8 +33,6 @@ export interface MistralBudgetOptions extends BudgetIntegrationOptions<WireReque
   /** Provider name used for pricing (default `mistral`). */
   provider?: string
 }
-
-const MISTRAL_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
 
 type Hook = (...args: never[]) => unknown
 type HookKind = 'beforeRequest' | 'requestError' | 'response'
@@ -101,7 +98,7 @@ class BudgetHttpClient {
  * ```
  */
 export function withMistralBudget<T extends Mistral>(client: T, options: MistralBudgetOptions): T {
-  validateOptions('withMistralBudget(client, options)', MISTRAL_OPTIONS, options)
+  validateOptions('withMistralBudget(client, options)', CLIENT_WRAPPER_OPTIONS, options)
   const sdkOptions = (client as unknown as { _options: Record<string, unknown> })._options
   const inner = sdkOptions['httpClient'] as HTTPClient | undefined
   refuseBudgetedTwice('withMistralBudget(client, options)', inner)

@@ -12,10 +12,9 @@
  * @packageDocumentation
  */
 import type OpenAI from 'openai'
-import { z } from 'zod'
 import type { WireRequest } from './budget-fetch.js'
 import { openAIAdapter } from './openai-wire.js'
-import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
+import { CLIENT_WRAPPER_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
 import { budgetClient } from './sdk-client.js'
 
 export type { BudgetManagerLike, CallContext } from './options.js'
@@ -33,8 +32,6 @@ export interface OpenAIBudgetOptions extends BudgetIntegrationOptions<WireReques
   provider?: string
 }
 
-const OPENAI_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
-
 /**
  * Wrap an OpenAI client so that every call is admitted against the budget before it is sent and charged
  * from the usage the provider reports, at the model it says it served.
@@ -51,7 +48,7 @@ const OPENAI_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().m
  * ```
  */
 export function withOpenAIBudget<T extends OpenAI>(client: T, options: OpenAIBudgetOptions): T {
-  validateOptions('withOpenAIBudget(client, options)', OPENAI_OPTIONS, options)
+  validateOptions('withOpenAIBudget(client, options)', CLIENT_WRAPPER_OPTIONS, options)
   const provider = options.provider ?? (isOpenRouter(client.baseURL) ? 'openrouter' : 'openai')
   const chatDefaults = provider === 'openrouter' ? { usage: { include: true } } : undefined
   return budgetClient(

@@ -91,6 +91,9 @@ export const INTEGRATION_OPTIONS = {
   cacheKey: z.custom<(...args: never[]) => unknown>(isFunction, { message: 'must be a function' }).optional(),
 }
 
+/** The options schema of an SDK client wrapper: the shared options and the `provider` name used for pricing. */
+export const CLIENT_WRAPPER_OPTIONS = z.object({ ...INTEGRATION_OPTIONS, provider: z.string().min(1).optional() })
+
 /** What the shared options resolve to once checked: the routing and the cache, when given. */
 export interface CheckedIntegration {
   routing: WrapperRouting | undefined
