@@ -1,4 +1,5 @@
-// The batched Redis scripts against the in-memory ledger: random sequences of reserve, commit and release are issued
+// The batched Redis scripts against the in-memory ledger: random sequences of reserve, commit (with or without a
+// spend record) and release are issued
 // in groups without waiting (one group goes to Redis as one batch script, each operation with its own `now`), and
 // the same operations one after the other, in the same order, to memoryStore. Every operation must give the same
 // result, the balances after each group must agree, and no hold field may be left that the ledger does not have.
@@ -48,6 +49,7 @@ const op = fc.oneof(
     amount: fc.integer({ min: 0, max: 60 }),
     expiresAt: expiry,
     dedupe: fc.constantFrom(0, 3_000, 30_000),
+    record: fc.constantFrom<string | null>(null, 'm1', 'm2'),
   }),
   fc.record({ kind: fc.constant('release' as const), call: fc.constantFrom(...CALLS) }),
   fc.record({ kind: fc.constant('reset' as const), keys: keySet }),
@@ -81,6 +83,18 @@ async function apply(store: BudgetStore, o: Op, now: number): Promise<unknown> {
             amount: o.amount,
             expiresAt: o.expiresAt === null ? null : T0 + o.expiresAt,
           })),
+          ...(o.record === null
+            ? {}
+            : {
+                record: {
+                  callId: o.call,
+                  startedAt: now - 10,
+                  endedAt: now,
+                  model: o.record,
+                  costNanoUsd: o.amount,
+                  user: o.call === 'x' ? 'alice' : 'bob',
+                },
+              }),
         })
       case 'release':
         return await store.release({ callId: o.call, now })
@@ -164,6 +178,12 @@ describe('redisStore batched scripts against the ledger', () => {
           const firstHold = fields.findIndex((f) => f.startsWith('h:'))
           if (firstHold >= 0) expect(fields.slice(firstHold).filter((f) => ['s', 'r', 'p'].includes(f))).toEqual([])
         }
+        // the records and the daily rollups the batched commits wrote (the record metadata and the rollup rows are
+        // read once and written once per batch)
+        const recordsOf = async (store: BudgetStore) =>
+          (await store.queryRecords({})).map((r) => [r.callId, r.endedAt, r.model, r.costNanoUsd])
+        expect(await recordsOf(redis)).toEqual(await recordsOf(memory))
+        expect((await redis.queryRollups!({})).rows).toEqual((await memory.queryRollups!({})).rows)
         await redis.close()
       }),
       { numRuns: 300 },

@@ -86,7 +86,7 @@ describe('redisStore commands per admitted call', () => {
     expect(await commandCalls()).toEqual({ evalsha: 2, time: 2, mget: 2, hmget: 2, hset: 3, hdel: 1, set: 2 })
     await store.close()
   })
-  it('runs one batch script for the reserves of one tick and one for their commits, reading and writing each ledger key once per batch', async () => {
+  it('runs one batch script for the reserves of one tick and one for their commits, reading and writing each ledger key, the rollup rows and the record metadata once per batch', async () => {
     const store = redisStore({ client: io, prefix: 'commands-batch', time: 'client' })
     await admittedCall(store, 'warm', keys, true)
     await admin.config('RESETSTAT')
@@ -119,8 +119,8 @@ describe('redisStore commands per admitted call', () => {
       evalsha: 2, // one batch of 20 reserves, one of 20 commits
       time: 2,
       mget: 2, // the epoch and the batch's 20 call records
-      hmget: 2 * 4 + 2 * calls, // each ledger key once per batch; per commit the record metadata and rollup rows
-      hset: 4 * calls + 2 * 4 + 2 * calls, // per reserve its hold on each key; each key once per batch; per commit 2
+      hmget: 2 * 4 + 2, // each ledger key once per batch; the record metadata and the rollup rows once per batch
+      hset: 4 * calls + 2 * 4 + 2, // per reserve its hold on each key; each ledger key, the rollup rows and the metadata once per batch
       hdel: 4 * calls, // the call's hold on each key
       set: 2 * calls, // the call record
       xadd: calls, // the spend record

@@ -145,10 +145,7 @@ local function flushKey(k)
     k.at = nil
   end
 end
-local function flushAll()
-  for i = 1, #pending do flushKey(pending[i]) end
-  pending = {}
-end
+
 
 -- Writes fields of a loaded key (name, value pairs of s r e n p): the view at once, Redis at the end (at
 -- once for a key not yet in Redis). The view then reads as a fresh HMGET would.
@@ -201,6 +198,68 @@ local function expireAt(k, at)
     k.at = nil
     call('PERSIST', k.h)
   end
+end
+
+-- Other hashes a batch reads once and writes once: the record metadata and the rollup days (hash -> field ->
+-- value, false for a field known to be absent). Their writes are sent by flushAll() (hflush() earlier).
+local hview, hpend = {}, {}
+-- The values of fields of hash h (false when absent), from the view, reading only the fields it lacks.
+local function hread(h, fields)
+  local view = hview[h]
+  if not view then
+    view = {}
+    hview[h] = view
+  end
+  local missing = {}
+  for i = 1, #fields do if view[fields[i]] == nil then missing[#missing + 1] = fields[i] end end
+  if #missing > 0 then
+    local got = call('HMGET', h, unpack(missing))
+    for i = 1, #missing do view[missing[i]] = got[i] end
+  end
+  local out = {}
+  for i = 1, #fields do out[i] = view[fields[i]] end
+  return out
+end
+-- Writes fields (name, value pairs) of hash h: the view at once, Redis with the batch.
+local function hwrite(h, fields)
+  local view = hview[h]
+  if not view then
+    view = {}
+    hview[h] = view
+  end
+  local w = hpend[h]
+  if not w then
+    w = {}
+    hpend[h] = w
+  end
+  for i = 1, #fields, 2 do
+    view[fields[i]] = fields[i + 1]
+    w[fields[i]] = fields[i + 1]
+  end
+end
+local function hflush(h)
+  local w = hpend[h]
+  if not w then return end
+  hpend[h] = nil
+  local fields = {}
+  for f, v in pairs(w) do
+    fields[#fields + 1] = f
+    fields[#fields + 1] = v
+  end
+  if #fields > 0 then call('HSET', h, unpack(fields)) end
+end
+-- Forgets hash h (about to be deleted): its view and its pending writes.
+local function hforget(h)
+  hview[h] = nil
+  hpend[h] = nil
+end
+
+local function flushAll()
+  for i = 1, #pending do flushKey(pending[i]) end
+  pending = {}
+  local names = {}
+  for h in pairs(hpend) do names[#names + 1] = h end
+  for i = 1, #names do hflush(names[i]) end
 end
 
 -- Drops every expired hold of a loaded key (one HGETALL) and recomputes its earliest hold expiry 'n'.

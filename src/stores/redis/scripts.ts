@@ -134,7 +134,7 @@ end
 -- The metadata (record ids, rollup eviction and coverage), read once when there is a record.
 local meta = KEYS[5]
 local m, mf = nil, {}
-if ARGV[8] ~= '' then m = call('HMGET', meta, 'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt') end
+if ARGV[8] ~= '' then m = hread(meta, {'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt'}) end
 -- Rollups: evict the days past their retention (only when the oldest is due), then read the rows this record
 -- adds to and check their sums, before any write of the commit.
 local ra = 11 + 2 * n
@@ -150,6 +150,7 @@ if S > 0 then
     for i = 1, #old, 1000 do
       local names = {}
       for j = i, math.min(i + 998, #old), 2 do names[#names + 1] = base .. 'u:' .. old[j] end
+      for j = 1, #names do hforget(names[j]) end
       call('DEL', unpack(names))
     end
     if #old > 0 then
@@ -167,7 +168,7 @@ if S > 0 then
   end
   local fields = {}
   for j = 1, S do fields[j] = ARGV[ra + 10 + j] end
-  local cur = call('HMGET', uh, unpack(fields))
+  local cur = hread(uh, fields)
   local d = {}
   for j = 1, 6 do d[j] = tonumber(ARGV[ra + 4 + j]) end
   uvals = {}
@@ -267,7 +268,12 @@ elseif ARGV[8] ~= '' then
   mf[#mf + 1] = 'late'
   mf[#mf + 1] = int(late)
 end
-if S > 0 and call('HSET', uh, unpack(uvals)) > 0 then
+if S > 0 then
+  hwrite(uh, uvals)
+  -- a new row is written at once (so that the hash exists for its PEXPIREAT); others with the batch
+  if unew then hflush(uh) end
+end
+if unew then
   -- the first row of a scope and model on this day: index the day, set its expiry
   if call('ZADD', ui, ARGV[ra + 3], uday) == 1 and (not u0 or ustart < u0) then
     mf[#mf + 1] = 'u0'
@@ -275,7 +281,7 @@ if S > 0 and call('HSET', uh, unpack(uvals)) > 0 then
   end
   if uret then call('PEXPIREAT', uh, physical(ustart + 86400000 + uret)) end
 end
-if #mf > 0 then call('HSET', meta, unpack(mf)) end
+if #mf > 0 then hwrite(meta, mf) end
 for i = 1, n do
   local a = 8 + i * 2
   local k = state[i]
