@@ -120,7 +120,6 @@ function comparable(result: unknown): unknown {
 
 let run = 0
 
-
 /** An operation and how long after the previous one of its batch it is issued (its request's now). */
 type Timed = [Op, number]
 const gap = fc.constantFrom(0, 1, 999, 1_000, 4_000)
