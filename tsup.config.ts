@@ -1,4 +1,4 @@
-import { defineConfig } from 'tsup'
+import { defineConfig, type Options } from 'tsup'
 
 /**
  * One entry per public subpath (see the `exports` map in package.json).
@@ -37,10 +37,18 @@ export const entries: Record<string, string> = {
 // (`_optionalChain([...])` allocates an array per call) and keeps a blank line per removed import. Rollup writes
 // plain `require`/`exports` and leaves the syntax alone (target es2022 has it): 65 KB less and no helpers.
 // scripts/postbuild.mjs then adds the CLI's shebang and drops generated data from the source maps.
+// Rollup drops a comment attached to an import it removes, and esbuild's `// src/...` module marker sits right above
+// the module's imports: move the marker below them so the CommonJS files keep it. Only import lines move (Rollup
+// removes them anyway), so the source maps stay right for the code.
+const keepModuleMarkers: NonNullable<Options['plugins']>[number] = {
+  name: 'keep-module-markers',
+  renderChunk: (code) => ({ code: code.replace(/^(\/\/ src\/\S+\n)((?:import [^;]*;\n)+)/gm, '$2$1') }),
+}
+
 const common = { sourcemap: true, splitting: true, target: 'es2022', outDir: 'dist' } as const
 
 export default defineConfig([
   { ...common, entry: { ...entries, 'cli/main': 'src/cli/main.ts' }, format: ['esm'], clean: true },
-  { ...common, entry: entries, format: ['cjs'], treeshake: true },
+  { ...common, entry: entries, format: ['cjs'], treeshake: true, plugins: [keepModuleMarkers] },
   { entry: entries, format: ['esm', 'cjs'], dts: { only: true }, target: 'es2022', outDir: 'dist' },
 ])
