@@ -174,13 +174,18 @@ export function markBudgeted<T extends object>(transport: T): T {
   return transport
 }
 
+/** True when `transport` (a fetch or an SDK HTTP client) is one of the budgeted ones. */
+export function isBudgeted(transport: unknown): boolean {
+  if ((typeof transport !== 'object' && typeof transport !== 'function') || transport === null) return false
+  return budgeted.has(transport)
+}
+
 /**
  * Throws a `BudgetConfigError` when the transport of the client being wrapped is already budgeted: a second wrapper
  * would reserve and charge every call twice.
  */
 export function refuseBudgetedTwice(where: string, transport: unknown): void {
-  if (typeof transport !== 'object' && typeof transport !== 'function') return
-  if (transport === null || !budgeted.has(transport)) return
+  if (!isBudgeted(transport)) return
   throw new BudgetConfigError(
     'client',
     `${where}: this client is already budgeted, and a second wrapper would reserve and charge every call twice; ` +
