@@ -28,7 +28,7 @@ import {
   type BudgetIntegrationOptions,
   type ContextOption,
 } from './options.js'
-import { claimRun, endClaim, refusedRun, type RunClaim } from './single-layer.js'
+import { claimRun, endClaim, refuseBudgetedLangChainModel, refusedRun, type RunClaim } from './single-layer.js'
 
 export type { BudgetManagerLike, CallContext } from './options.js'
 
@@ -219,7 +219,7 @@ export class BudgetCallbackHandler {
 
   /** Reserve for a chat model call. */
   async handleChatModelStart(
-    _llm: unknown,
+    llm: unknown,
     messages: unknown[][],
     runId: string,
     _parentRunId?: string,
@@ -227,6 +227,7 @@ export class BudgetCallbackHandler {
     tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
+    refuseBudgetedLangChainModel(llm)
     const flat = (messages[0] ?? []).map((m) => ({
       content: asObject(m)?.['content'] ?? asObject(asObject(m)?.['kwargs'])?.['content'] ?? '',
     }))
@@ -235,7 +236,7 @@ export class BudgetCallbackHandler {
 
   /** Reserve for a text-completion LLM call. */
   async handleLLMStart(
-    _llm: unknown,
+    llm: unknown,
     prompts: string[],
     runId: string,
     _parentRunId?: string,
@@ -243,6 +244,7 @@ export class BudgetCallbackHandler {
     tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
+    refuseBudgetedLangChainModel(llm)
     await this.start(
       runId,
       prompts.map((content) => ({ content })),

@@ -1,14 +1,41 @@
 /**
  * One budget layer per LLM call (ADR 0078): how the AI SDK middleware and the LangChain callback handler notice a
  * second budget layer over the same call, and refuse it with a `BudgetConfigError` before anything is reserved or
- * sent. (The fetch-based wrappers and `withBedrockBudget` refuse a budgeted client when wrapping it.)
+ * sent; and how the fetch-based wrappers mark what they budget, to refuse a budgeted client when wrapping it.
  *
  * @packageDocumentation
  */
 import { BudgetConfigError } from '../errors.js'
-import { isBudgeted } from './budget-fetch.js'
 
 const TWICE = 'a second budget layer would reserve and charge every call twice'
+
+/** The budgeted fetches (and HTTP clients built on them) handed to SDK clients: how a second wrapper is noticed. */
+const budgeted = new WeakSet<object>()
+
+/** Marks `transport` (a fetch or an SDK HTTP client) as budgeted, for {@link refuseBudgetedTwice}. */
+export function markBudgeted<T extends object>(transport: T): T {
+  budgeted.add(transport)
+  return transport
+}
+
+/** True when `transport` (a fetch or an SDK HTTP client) is one of the budgeted ones. */
+export function isBudgeted(transport: unknown): boolean {
+  if ((typeof transport !== 'object' && typeof transport !== 'function') || transport === null) return false
+  return budgeted.has(transport)
+}
+
+/**
+ * Throws a `BudgetConfigError` when the transport of the client being wrapped is already budgeted: a second wrapper
+ * would reserve and charge every call twice.
+ */
+export function refuseBudgetedTwice(where: string, transport: unknown): void {
+  if (!isBudgeted(transport)) return
+  throw new BudgetConfigError(
+    'client',
+    `${where}: this client is already budgeted, and a second wrapper would reserve and charge every call twice; ` +
+      'wrap the original client (wrap it once per context if you need several)',
+  )
+}
 
 /** The `supportedUrls` objects of models wrapped with `budgetMiddleware`: how a wrapped model is recognised. */
 const budgetedUrls = new WeakSet<object>()
@@ -56,6 +83,28 @@ export function budgetedCall<T extends object>(params: T): T {
         'keep one budgetMiddleware per model',
     )
   return { ...params, [BUDGETED_CALL]: true }
+}
+
+/**
+ * Throws when a LangChain model, as its callbacks see it (`model.toJSON()`), sends through a budgeted fetch: its
+ * `configuration.fetch` (ChatOpenAI) or `clientOptions.fetch` (ChatAnthropic) is an llm-budget wrapper's fetch.
+ */
+export function refuseBudgetedLangChainModel(serialized: unknown): void {
+  const kwargs = field(serialized, 'kwargs')
+  const fetch =
+    field(field(kwargs, 'configuration'), 'fetch') ??
+    field(field(kwargs, 'client_options'), 'fetch') ??
+    field(field(kwargs, 'clientOptions'), 'fetch')
+  if (!isBudgeted(fetch)) return
+  throw new BudgetConfigError(
+    'callbacks',
+    `BudgetCallbackHandler: this model's client sends through a budgeted fetch (an llm-budget client wrapper), and ` +
+      `${TWICE}; use the handler or the client wrapper, not both`,
+  )
+}
+
+function field(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[name] : undefined
 }
 
 /** A LangChain run claimed by the first budget handler that saw it start. */

@@ -238,6 +238,25 @@ describe('LangChain: two budget handlers on one run', () => {
     }
   })
 
+  it('a handler on a ChatOpenAI whose configuration.fetch is a budgeted fetch: refused, nothing charged', async () => {
+    const ctx = await setup()
+    openai.defaultBehavior = { usage: USAGE }
+    const client = withOpenAIBudget(new OpenAI({ apiKey: 'sk-test', baseURL: `${openai.url}/v1` }), {
+      manager: ctx.manager,
+      context: { user: 'alice' },
+    })
+    const model = new ChatOpenAI({
+      model: 'gpt-4o-mini',
+      apiKey: 'sk-test',
+      configuration: { baseURL: `${openai.url}/v1`, fetch: (client as unknown as { fetch: typeof fetch }).fetch },
+      maxRetries: 0,
+      maxTokens: 100,
+      callbacks: [new BudgetCallbackHandler({ manager: ctx.manager })],
+    })
+    const error = await caught(() => model.invoke('Hi', { metadata: { user: 'alice' } }))
+    await expectRefused(error, ctx, openai)
+  })
+
   it('still fine: a chain of two models, each with its own handler, is charged once per model call', async () => {
     const ctx = await setup()
     openai.defaultBehavior = { usage: USAGE }
