@@ -73,7 +73,13 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
           message:
             b.toolCall === undefined
               ? { role: 'assistant', content: texts.join(''), refusal: null, annotations: [] }
-              : { role: 'assistant', content: null, refusal: null, annotations: [], tool_calls: [toolCall(b.toolCall)] },
+              : {
+                  role: 'assistant',
+                  content: null,
+                  refusal: null,
+                  annotations: [],
+                  tool_calls: [toolCall(b.toolCall)],
+                },
           logprobs: null,
           finish_reason: b.toolCall === undefined ? 'stop' : 'tool_calls',
         },
