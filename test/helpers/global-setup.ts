@@ -1,6 +1,6 @@
 /**
  * Vitest `globalSetup`: runs once per `vitest run` in the main process, before any test file. It compiles the
- * TypeScript entry points that tests start as real processes (the CLI, the examples) into plain JavaScript with
+ * TypeScript entry points that tests start as real processes (the CLI, the examples, a worker) into plain JavaScript with
  * esbuild, once, and hands the paths to every file through `provide` (read them with {@link bundledEntry}). A
  * spawned `node <bundle>` then starts without tsx: tsx's loader transpiled every `src/` module again in every child,
  * 0.5-1 s of CPU per spawn. Packages stay imports resolved from `node_modules`, and `llm-budget` by name resolves
@@ -24,6 +24,7 @@ export const ENTRIES = {
   'example-langchain': 'examples/langchain.ts',
   'example-quickstart': 'examples/quickstart.ts',
   'example-runaway': 'examples/runaway.ts',
+  'http-client-worker': 'test/stores/http-workers/client.ts',
 } as const
 
 /** The name of a bundled entry. */
