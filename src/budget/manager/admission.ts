@@ -27,6 +27,7 @@ import { type CompiledBudget, type EntryMeta, type Plan, isMoney } from './compi
 import type { ManagerContext } from './context.js'
 import { callLabels, eventWindow, scopeOf, toDate } from './event-fields.js'
 import { currencyOf, ensureRates, planAtRates } from './currency.js'
+import { memoPlan } from './plan-memo.js'
 
 /** An estimate priced: worst-case nano-USD, tokens (for tpm limits) and the model it names. */
 interface PricedEstimate {
@@ -58,6 +59,7 @@ export function reserveResolved(
   const priced = priceEstimate(ctx, estimate)
   let { context, scopes, keys } = resolved
   let tracked: readonly string[] | undefined
+  let holder: ResolvedContext | undefined
   if (typeof estimate === 'object' && context.model === undefined && priced.model !== undefined) {
     validateId('estimate.model', priced.model)
     context = { ...context, model: priced.model }
@@ -66,11 +68,12 @@ export function reserveResolved(
     keys = [...keys, scopeKey(scope)]
   } else {
     tracked = resolved.tracked ??= trackedKeys(scopes)
+    holder = resolved
   }
   const callId = options.callId ?? ctx.nextCallId()
   if (options.allowFallback !== undefined && typeof options.allowFallback !== 'boolean')
     throw new InvalidInputError('allowFallback', '`allowFallback` must be a boolean')
-  return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true, tracked)
+  return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true, tracked, holder)
 }
 
 function priceEstimate(ctx: ManagerContext, estimate: unknown): PricedEstimate {
@@ -114,6 +117,8 @@ interface Admission {
   estimate: Estimate
   allowFallback: boolean
   tracked: readonly string[]
+  /** The resolved context the call's `context` is, whose plan can be kept (`plan-memo.ts`). */
+  holder: ResolvedContext | undefined
 }
 
 /**
@@ -131,6 +136,7 @@ function admit(
   estimate: Estimate,
   allowFallback: boolean,
   trackedOfScopes: readonly string[] | undefined,
+  holder?: ResolvedContext,
 ): Reservation | Promise<Reservation> {
   const call: Admission = {
     context,
@@ -141,6 +147,7 @@ function admit(
     estimate,
     allowFallback,
     tracked: trackedOfScopes ?? trackedKeys(scopes),
+    holder,
   }
   // The `providerBudgets` option is written before the first use, and before the call's time is taken.
   if (ctx.providerBudgets !== undefined) return admitLater(ctx, call)
@@ -198,7 +205,11 @@ function reserveOn(
   budgets: readonly (CompiledBudget | null)[],
   now: number,
 ): Reservation | Promise<Reservation> {
-  const plan = planAtRates(ctx, budgets, call.context, call.priced.nano, call.priced.tokens, now)
+  const { priced, holder } = call
+  const plan =
+    holder === undefined
+      ? planAtRates(ctx, budgets, call.context, priced.nano, priced.tokens, now)
+      : memoPlan(ctx, holder, budgets, priced.nano, priced.tokens, now)
   const holdExpiresAt = now + ctx.holdTtlMs
   if (plan.entries.length === 0) return held(ctx, call, now, plan, true)
   const request = { callId: call.callId, now, holdExpiresAt, entries: plan.entries }

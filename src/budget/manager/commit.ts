@@ -18,7 +18,7 @@ import { asStorageError, isInputError } from '../store-errors.js'
 import { trackedKeys } from '../tracked-spend.js'
 import { validateCallId } from './admission.js'
 import { buildRecord } from './commit-record.js'
-import { type Plan, isMoney } from './compiled.js'
+import { type CommitKeys, type Plan, isMoney } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { checkCrossings, checkForecast } from './crossings.js'
 import { ensureRates, planAtRates } from './currency.js'
@@ -30,21 +30,19 @@ import { ensureRates, planAtRates } from './currency.js'
 export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): CommitOutcome | Promise<CommitOutcome> {
   const { callId, plan, priced } = args
   const now = ctx.clock.now()
-  const entries: CommitEntry[] = []
+  const keys = commitKeysOf(plan, args.tracked)
+  const extra = priced.nano > 0 ? keys.extra : NO_KEYS
+  const entries: CommitEntry[] = new Array(keys.planned + extra.length)
+  let n = 0
   for (let i = 0; i < plan.meta.length; i++) {
     const meta = plan.meta[i]!
     if (meta.kind === 'par') continue
     const amount = meta.kind === 'rpm' ? 1 : meta.kind === 'tpm' ? priced.tokens : priced.nano
-    entries.push({ key: meta.key, amount, expiresAt: meta.expiresAt })
+    entries[n++] = { key: meta.key, amount, expiresAt: meta.expiresAt }
   }
-  if (priced.nano > 0) {
+  if (extra.length > 0) {
     const trackedUntil = ctx.spendTrackingTtlMs === null ? null : now + ctx.spendTrackingTtlMs
-    for (const key of args.tracked) {
-      // A budget without a window counts on the same all-time key already.
-      let counted = false
-      for (let i = 0; i < entries.length && !counted; i++) counted = entries[i]!.key === key
-      if (!counted) entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
-    }
+    for (let i = 0; i < extra.length; i++) entries[n++] = { key: extra[i]!, amount: priced.nano, expiresAt: trackedUntil }
   }
   const costText = formatNano(priced.nano)
   const record = buildRecord(args, now, costText, ctx.projectName)
@@ -74,6 +72,27 @@ export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Commi
       throw commitFailure(ctx, error, callId)
     },
   )
+}
+
+const NO_KEYS: readonly string[] = []
+
+/** The keys a commit of `plan` writes, worked out once per plan (a kept plan is committed many times). */
+function commitKeysOf(plan: Plan, tracked: readonly string[]): CommitKeys {
+  const known = plan.commitKeys
+  if (known !== undefined && known.tracked === tracked) return known
+  let planned = 0
+  for (let i = 0; i < plan.meta.length; i++) if (plan.meta[i]!.kind !== 'par') planned++
+  const extra: string[] = []
+  for (const key of tracked) {
+    // A budget without a window counts on the same all-time key already.
+    let counted = false
+    for (let i = 0; i < plan.meta.length && !counted; i++)
+      counted = plan.meta[i]!.kind !== 'par' && plan.meta[i]!.key === key
+    if (!counted && !extra.includes(key)) extra.push(key)
+  }
+  const keys: CommitKeys = { tracked, extra, planned }
+  plan.commitKeys = keys
+  return keys
 }
 
 /** What a failed commit throws: a bad request as it is, anything else as a `StorageError` (also emitted). */
