@@ -12,7 +12,7 @@ import { StorageError } from '../errors.js'
 import { cloneJson } from '../internal/clone.js'
 import { parseOptions } from '../internal/options.js'
 import { withSyncLedger } from './sync-ledger.js'
-import type { BudgetStore } from './types.js'
+import type { BudgetStore, CommitRequest } from './types.js'
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -80,6 +80,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
     if (closed) throw new StorageError('memory', 'the store is closed', { retryable: false })
     return transition(state, request)
   }
+  const commitInto = (request: CommitRequest, out: Float64Array): boolean => {
+    if (closed) throw new StorageError('memory', 'the store is closed', { retryable: false })
+    return ledger.commitInto(state, request, out)
+  }
   const store: BudgetStore = {
     name: 'memory',
     reserve: (request) => apply(ledger.reserve, request),
@@ -102,6 +106,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
   }
   return withSyncLedger(store, {
     reserve: (request) => now(ledger.reserve, request),
-    commit: (request) => now(ledger.commit, request),
+    commit: commitInto,
   })
 }

@@ -7,12 +7,17 @@
  *
  * @internal Used by the memory store and the manager; not part of the public API.
  */
-import type { BudgetStore, CommitRequest, CommitResult, ReserveRequest, ReserveResult } from './types.js'
+import type { BudgetStore, CommitRequest, ReserveRequest, ReserveResult } from './types.js'
 
 /** Reserve and commit answered synchronously (a failure is thrown, as the promise would have rejected). */
 export interface SyncLedger {
   reserve(request: ReserveRequest): ReserveResult
-  commit(request: CommitRequest): CommitResult
+  /**
+   * The commit, its balances written flat into `out` (before, after and reserved of entry `i` at `3 * i`,
+   * `3 * i + 1`, `3 * i + 2`; the caller makes room for three per entry) rather than as objects. Returns
+   * `duplicate`.
+   */
+  commit(request: CommitRequest, out: Float64Array): boolean
 }
 
 interface Door {

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { LedgerUnit } from '../../stores/ledger/keys.js'
-import type { JsonValue, ReserveEntry } from '../../stores/types.js'
+import type { CommitEntry, JsonValue, ReserveEntry } from '../../stores/types.js'
 import type { BurstPolicy } from '../burst.js'
 import type { CurrencyState } from '../currency-pins.js'
 import type { OnExceeded } from '../definition.js'
@@ -127,4 +127,6 @@ export interface CommitKeys {
   extra: readonly string[]
   /** Entries of the plan that are not `par`. */
   planned: number
+  /** The entries of a synchronous commit (with `extra`), rewritten by each one (`commit.ts`). */
+  scratch: CommitEntry[] | undefined
 }

@@ -177,17 +177,37 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
 /** Remove the call's holds and add the actual amounts. See {@link CommitRequest}. */
 export function commit(state: LedgerState, request: CommitRequest): CommitResult {
   validateCommit(request)
+  const n = request.entries.length
+  const out = new Float64Array(3 * n)
+  const duplicate = applyCommit(state, request, out)
+  const balances: CommitBalance[] = new Array(n)
+  for (let i = 0; i < n; i++) balances[i] = { before: out[3 * i]!, after: out[3 * i + 1]!, reserved: out[3 * i + 2]! }
+  return { duplicate, balances }
+}
+
+/**
+ * {@link commit} with the balances written flat into `out` (before, after and reserved of entry `i` at `3 * i`,
+ * `3 * i + 1` and `3 * i + 2`; at least three numbers per entry) instead of objects: the memory store's
+ * synchronous path. Returns whether the call id was already committed.
+ */
+export function commitInto(state: LedgerState, request: CommitRequest, out: Float64Array): boolean {
+  validateCommit(request)
+  if (out.length < 3 * request.entries.length) fail('entries', 'more entries than the balances can hold')
+  return applyCommit(state, request, out)
+}
+
+/** The commit of a validated request; see {@link commitInto}. */
+function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Array): boolean {
   const { callId, now, entries } = request
   expire(state, now)
   const known = state.calls.get(callId)
   if (typeof known === 'number') {
-    return {
-      duplicate: true,
-      balances: entries.map((e) => {
-        const b = balanceOf(liveKey(state, e.key, now))
-        return { before: b.spent, after: b.spent, reserved: b.reserved }
-      }),
+    for (let i = 0; i < entries.length; i++) {
+      const ks = liveKey(state, entries[i]!.key, now)
+      out[3 * i] = out[3 * i + 1] = ks === undefined ? 0 : ks.spent
+      out[3 * i + 2] = ks === undefined ? 0 : ks.reserved
     }
+    return true
   }
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
@@ -202,7 +222,6 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
   // The rollups are added first: they check their sums before changing anything, so a refusal changes nothing.
   if (request.record !== undefined) state.rollups.add(request.record)
   if (isHeld(known)) dropHolds(state, known, now)
-  const balances: CommitBalance[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
     const existing = liveKey(state, entry.key, now)
@@ -210,11 +229,13 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
     ks.expiresAt = laterExpiry(ks.expiresAt, entry.expiresAt, existing === undefined)
     const before = ks.spent
     ks.spent = before + entry.amount
-    balances[i] = { before, after: ks.spent, reserved: ks.reserved }
+    out[3 * i] = before
+    out[3 * i + 1] = ks.spent
+    out[3 * i + 2] = ks.reserved
   }
   finish(state, callId, Math.max(request.dedupeUntil, now), true)
   if (request.record !== undefined) appendRecord(state, request.record)
-  return { duplicate: false, balances }
+  return false
 }
 
 function appendRecord(state: LedgerState, record: SpendRecord): void {
