@@ -20,7 +20,7 @@ import {
   validateId,
 } from '../scopes.js'
 import { asStorageError, isInputError } from '../store-errors.js'
-import { syncLedgerOf } from '../../stores/sync-ledger.js'
+import { RESERVED, RESERVED_BEFORE, syncLedgerOf } from '../../stores/sync-ledger.js'
 import type { ReserveResult } from '../../stores/types.js'
 import { trackedKeys } from '../tracked-spend.js'
 import { type CompiledBudget, type EntryMeta, type Plan, isMoney } from './compiled.js'
@@ -215,12 +215,25 @@ function reserveOn(
   const request = { callId: call.callId, now, holdExpiresAt, entries: plan.entries }
   const sync = syncLedgerOf(ctx.store)
   if (sync !== undefined) {
-    let result: ReserveResult
+    // The balances come back flat, in a spare array when one is free (a listener's call finds none).
+    const n = plan.entries.length
+    let flat = spare
+    spare = null
+    if (flat === null || flat.length < 2 * n) flat = new Float64Array(Math.max(2 * n, 16))
+    let answer: number
     try {
-      result = sync.reserve(request)
+      answer = sync.reserve(request, flat)
     } catch (error) {
+      spare = flat
       return reserveFailed(ctx, call, now, holdExpiresAt, error)
     }
+    // Admitted, and no `warn` budget to report on: the balances are not needed.
+    if (answer === RESERVED && !ctx.events.has('budget.exceeded')) {
+      spare = flat
+      return held(ctx, call, now, plan, true)
+    }
+    const result = reserveResultOf(answer, flat, n)
+    spare = flat
     return reserved(ctx, call, plan, now, result)
   }
   let pending: Promise<ReserveResult>
@@ -234,6 +247,17 @@ function reserveOn(
     (result) => reserved(ctx, call, plan, now, result),
     (error: unknown) => reserveFailed(ctx, call, now, holdExpiresAt, error),
   )
+}
+
+/** A balances array of a synchronous reservation, free for the next one. */
+let spare: Float64Array | null = null
+
+/** The answer of a synchronous reservation as a store's `ReserveResult`. */
+function reserveResultOf(answer: number, flat: Float64Array, n: number): ReserveResult {
+  const balances: { spent: number; reserved: number }[] = new Array(n)
+  for (let i = 0; i < n; i++) balances[i] = { spent: flat[2 * i]!, reserved: flat[2 * i + 1]! }
+  if (answer >= 0) return { ok: false, refusedIndex: answer, balances }
+  return { ok: true, duplicate: answer === RESERVED_BEFORE, balances }
 }
 
 /** A store that failed to reserve. */
