@@ -159,6 +159,8 @@ export interface ResolvedContext {
   keys: ScopeString[]
   /** The all-time ledger keys of `scopes`, kept once computed for a context resolved once and used for many calls. */
   tracked?: readonly string[] | undefined
+  /** The manager's plan for calls in this context, kept while it is still their plan (`manager/plan-memo.ts`). */
+  plan?: object | undefined
 }
 
 const CONTEXT_FIELDS: ReadonlyArray<readonly [keyof CallContext, ScopeType]> = [

@@ -115,9 +115,19 @@ export function commitFor(reservation: Pick<Reservation, 'estimateUsd' | 'model'
   if (ending.exit !== 'completed') metadata['ended'] = ending.exit
   if (ending.cacheHit === true) return { ...base, status: 'cache_hit', cost: 0 }
   const reported = ending.exit === 'completed' ? 'success' : 'aborted'
-  if (ending.cost !== undefined) return { ...base, cost: ending.cost, status: reported, metadata }
-  if (ending.usage !== undefined && ending.usage !== null)
-    return { ...base, usage: ending.usage, status: reported, metadata }
+  // The two common endings fill `base` in place (the same fields, in the same order, as a copy of it would have).
+  if (ending.cost !== undefined) {
+    base.cost = ending.cost
+    base.status = reported
+    base.metadata = metadata
+    return base
+  }
+  if (ending.usage !== undefined && ending.usage !== null) {
+    base.usage = ending.usage
+    base.status = reported
+    base.metadata = metadata
+    return base
+  }
   const status = ending.exit === 'completed' ? 'estimated' : ending.exit === 'failed' ? 'failure' : 'aborted'
   if (ending.output !== undefined) metadata['outputTokensSeen'] = tokensFromText(ending.output)
   if (ending.partialUsage !== undefined && ending.partialUsage !== null)

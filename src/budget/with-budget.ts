@@ -416,13 +416,13 @@ export function withBudget<F extends (...args: never[]) => unknown>(
         : typeof options.estimate === 'function'
           ? await options.estimate(...args)
           : options.estimate
-    const plan: CallPlan = { provider: options.provider, fill }
+    let provider = options.provider
     let reservation: Reservation
     if (routing !== undefined) {
       const routed = await routeCall(manager, routing, await contextOf(args), estimate)
       reservation = routed.reservation
       const { deployment } = routed
-      plan.provider = deployment.provider ?? options.provider
+      provider = deployment.provider ?? options.provider
       args = await swapModel(reservation, args, (current) =>
         applyModel === undefined
           ? applyModelToRequest(current, deployment.model)
@@ -454,12 +454,10 @@ export function withBudget<F extends (...args: never[]) => unknown>(
       throw error
     }
     const settlement = new Settlement(reservation, reportError)
-    if (isReadableStream(result)) return wrapReadableStream(settlement, result, args, plan) as Result
-    if (isAsyncIterable(result)) return wrapAsyncIterable(settlement, result, args, plan) as Result
+    if (isReadableStream(result)) return wrapReadableStream(settlement, result, args, { provider, fill }) as Result
+    if (isAsyncIterable(result)) return wrapAsyncIterable(settlement, result, args, { provider, fill }) as Result
     // Against the memory store the commit is written synchronously: nothing to wait for.
-    const ended = settlement.endNow(
-      endingOf(reservation, result as SettledResult<Result>, args, 'completed', plan.provider),
-    )
+    const ended = settlement.endNow(endingOf(reservation, result as SettledResult<Result>, args, 'completed', provider))
     if (ended !== undefined) await ended
     if (fill !== undefined) await fill(entryOf(settlement, result, undefined))
     return result

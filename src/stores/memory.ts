@@ -12,7 +12,7 @@ import { StorageError } from '../errors.js'
 import { cloneJson } from '../internal/clone.js'
 import { parseOptions } from '../internal/options.js'
 import { withSyncLedger } from './sync-ledger.js'
-import type { BudgetStore } from './types.js'
+import type { BudgetStore, CommitRequest, ReserveRequest } from './types.js'
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -76,9 +76,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
     }
   }
   // The manager's synchronous path: the same transitions, answered without a promise.
-  const now = <Q, T>(transition: (s: ledger.LedgerState, request: Q) => T, request: Q): T => {
+  const reserveInto = (request: ReserveRequest, out: Float64Array): number => {
     if (closed) throw new StorageError('memory', 'the store is closed', { retryable: false })
-    return transition(state, request)
+    return ledger.reserveInto(state, request, out)
+  }
+  const commitInto = (request: CommitRequest, out: Float64Array): boolean => {
+    if (closed) throw new StorageError('memory', 'the store is closed', { retryable: false })
+    return ledger.commitInto(state, request, out)
   }
   const store: BudgetStore = {
     name: 'memory',
@@ -101,7 +105,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
     },
   }
   return withSyncLedger(store, {
-    reserve: (request) => now(ledger.reserve, request),
-    commit: (request) => now(ledger.commit, request),
+    reserve: reserveInto,
+    commit: commitInto,
   })
 }

@@ -7,13 +7,28 @@
  *
  * @internal Used by the memory store and the manager; not part of the public API.
  */
-import type { BudgetStore, CommitRequest, CommitResult, ReserveRequest, ReserveResult } from './types.js'
+import type { BudgetStore, CommitRequest, ReserveRequest } from './types.js'
 
 /** Reserve and commit answered synchronously (a failure is thrown, as the promise would have rejected). */
 export interface SyncLedger {
-  reserve(request: ReserveRequest): ReserveResult
-  commit(request: CommitRequest): CommitResult
+  /**
+   * The reservation, its balances written flat into `out` (spent and reserved of entry `i` at `2 * i` and
+   * `2 * i + 1`; the caller makes room for two per entry). Answers {@link RESERVED}, {@link RESERVED_BEFORE} (nothing changed),
+   * else the index of the entry that refused the call.
+   */
+  reserve(request: ReserveRequest, out: Float64Array): number
+  /**
+   * The commit, its balances written flat into `out` (before, after and reserved of entry `i` at `3 * i`,
+   * `3 * i + 1`, `3 * i + 2`; the caller makes room for three per entry) rather than as objects. Returns
+   * `duplicate`.
+   */
+  commit(request: CommitRequest, out: Float64Array): boolean
 }
+
+/** `SyncLedger.reserve`'s answer when the reservation was made now. */
+export const RESERVED = -1
+/** `SyncLedger.reserve`'s answer when the call id was reserved (or finished) before: nothing changed. */
+export const RESERVED_BEFORE = -2
 
 interface Door {
   ledger: SyncLedger

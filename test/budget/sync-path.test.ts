@@ -58,4 +58,30 @@ describe('the memory store synchronous path', () => {
     expect(status.exact.spend).toBe('0.002000000')
     expect(status.reserved).toBe(0)
   })
+
+  it('reads every balance of a commit right while a listener commits another call synchronously in between', async () => {
+    const manager = new BudgetManager({ store: memoryStore() })
+    for (const scope of ['org:acme', 'team:search', 'user:alice'] as const)
+      await manager.setBudget(scope, { maxBudget: 10, alertThresholds: [0.5], duration: 'monthly' })
+    await manager.setBudget('user:bob', { maxBudget: 100, duration: 'monthly' })
+    // Warm the budget cache, so that a record for bob inside a listener reaches the store before it returns.
+    await manager.record({ user: 'bob' }, 1)
+    const crossed: string[] = []
+    const nested: Promise<unknown>[] = []
+    manager.on('threshold.crossed', (event) => {
+      crossed.push(event.scope)
+      // A commit on other keys (crossing nothing), while the commit that crossed still has balances to read.
+      nested.push(manager.record({ user: 'bob' }, 0.001))
+    })
+    const fn = withBudget(async () => 1, {
+      manager,
+      context: { org: 'acme', team: 'search', user: 'alice' },
+      estimate: 6,
+      cost: () => 6,
+    })
+    await fn()
+    await Promise.all(nested)
+    expect(crossed.sort()).toEqual(['org:acme', 'team:search', 'user:alice'])
+    expect((await manager.getStatus('user:bob')).exact.spend).toBe('1.003000000')
+  })
 })

@@ -20,13 +20,14 @@ import {
   validateId,
 } from '../scopes.js'
 import { asStorageError, isInputError } from '../store-errors.js'
-import { syncLedgerOf } from '../../stores/sync-ledger.js'
+import { RESERVED, RESERVED_BEFORE, syncLedgerOf } from '../../stores/sync-ledger.js'
 import type { ReserveResult } from '../../stores/types.js'
 import { trackedKeys } from '../tracked-spend.js'
 import { type CompiledBudget, type EntryMeta, type Plan, isMoney } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { callLabels, eventWindow, scopeOf, toDate } from './event-fields.js'
 import { currencyOf, ensureRates, planAtRates } from './currency.js'
+import { memoPlan } from './plan-memo.js'
 
 /** An estimate priced: worst-case nano-USD, tokens (for tpm limits) and the model it names. */
 interface PricedEstimate {
@@ -58,6 +59,7 @@ export function reserveResolved(
   const priced = priceEstimate(ctx, estimate)
   let { context, scopes, keys } = resolved
   let tracked: readonly string[] | undefined
+  let holder: ResolvedContext | undefined
   if (typeof estimate === 'object' && context.model === undefined && priced.model !== undefined) {
     validateId('estimate.model', priced.model)
     context = { ...context, model: priced.model }
@@ -66,11 +68,12 @@ export function reserveResolved(
     keys = [...keys, scopeKey(scope)]
   } else {
     tracked = resolved.tracked ??= trackedKeys(scopes)
+    holder = resolved
   }
   const callId = options.callId ?? ctx.nextCallId()
   if (options.allowFallback !== undefined && typeof options.allowFallback !== 'boolean')
     throw new InvalidInputError('allowFallback', '`allowFallback` must be a boolean')
-  return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true, tracked)
+  return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true, tracked, holder)
 }
 
 function priceEstimate(ctx: ManagerContext, estimate: unknown): PricedEstimate {
@@ -114,6 +117,8 @@ interface Admission {
   estimate: Estimate
   allowFallback: boolean
   tracked: readonly string[]
+  /** The resolved context the call's `context` is, whose plan can be kept (`plan-memo.ts`). */
+  holder: ResolvedContext | undefined
 }
 
 /**
@@ -131,6 +136,7 @@ function admit(
   estimate: Estimate,
   allowFallback: boolean,
   trackedOfScopes: readonly string[] | undefined,
+  holder?: ResolvedContext,
 ): Reservation | Promise<Reservation> {
   const call: Admission = {
     context,
@@ -141,6 +147,7 @@ function admit(
     estimate,
     allowFallback,
     tracked: trackedOfScopes ?? trackedKeys(scopes),
+    holder,
   }
   // The `providerBudgets` option is written before the first use, and before the call's time is taken.
   if (ctx.providerBudgets !== undefined) return admitLater(ctx, call)
@@ -198,18 +205,35 @@ function reserveOn(
   budgets: readonly (CompiledBudget | null)[],
   now: number,
 ): Reservation | Promise<Reservation> {
-  const plan = planAtRates(ctx, budgets, call.context, call.priced.nano, call.priced.tokens, now)
+  const { priced, holder } = call
+  const plan =
+    holder === undefined
+      ? planAtRates(ctx, budgets, call.context, priced.nano, priced.tokens, now)
+      : memoPlan(ctx, holder, budgets, priced.nano, priced.tokens, now)
   const holdExpiresAt = now + ctx.holdTtlMs
   if (plan.entries.length === 0) return held(ctx, call, now, plan, true)
   const request = { callId: call.callId, now, holdExpiresAt, entries: plan.entries }
   const sync = syncLedgerOf(ctx.store)
   if (sync !== undefined) {
-    let result: ReserveResult
+    // The balances come back flat, in a spare array when one is free (a listener's call finds none).
+    const n = plan.entries.length
+    let flat = spare
+    spare = null
+    if (flat === null || flat.length < 2 * n) flat = new Float64Array(Math.max(2 * n, 16))
+    let answer: number
     try {
-      result = sync.reserve(request)
+      answer = sync.reserve(request, flat)
     } catch (error) {
+      spare = flat
       return reserveFailed(ctx, call, now, holdExpiresAt, error)
     }
+    // Admitted, and no `warn` budget to report on: the balances are not needed.
+    if (answer === RESERVED && !ctx.events.has('budget.exceeded')) {
+      spare = flat
+      return held(ctx, call, now, plan, true)
+    }
+    const result = reserveResultOf(answer, flat, n)
+    spare = flat
     return reserved(ctx, call, plan, now, result)
   }
   let pending: Promise<ReserveResult>
@@ -223,6 +247,17 @@ function reserveOn(
     (result) => reserved(ctx, call, plan, now, result),
     (error: unknown) => reserveFailed(ctx, call, now, holdExpiresAt, error),
   )
+}
+
+/** A balances array of a synchronous reservation, free for the next one. */
+let spare: Float64Array | null = null
+
+/** The answer of a synchronous reservation as a store's `ReserveResult`. */
+function reserveResultOf(answer: number, flat: Float64Array, n: number): ReserveResult {
+  const balances: { spent: number; reserved: number }[] = new Array(n)
+  for (let i = 0; i < n; i++) balances[i] = { spent: flat[2 * i]!, reserved: flat[2 * i + 1]! }
+  if (answer >= 0) return { ok: false, refusedIndex: answer, balances }
+  return { ok: true, duplicate: answer === RESERVED_BEFORE, balances }
 }
 
 /** A store that failed to reserve. */

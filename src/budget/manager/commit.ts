@@ -18,7 +18,7 @@ import { asStorageError, isInputError } from '../store-errors.js'
 import { trackedKeys } from '../tracked-spend.js'
 import { validateCallId } from './admission.js'
 import { buildRecord } from './commit-record.js'
-import { type Plan, isMoney } from './compiled.js'
+import { type CommitKeys, type Plan, isMoney } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { checkCrossings, checkForecast } from './crossings.js'
 import { ensureRates, planAtRates } from './currency.js'
@@ -30,36 +30,47 @@ import { ensureRates, planAtRates } from './currency.js'
 export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): CommitOutcome | Promise<CommitOutcome> {
   const { callId, plan, priced } = args
   const now = ctx.clock.now()
-  const entries: CommitEntry[] = []
+  const keys = commitKeysOf(plan, args.tracked)
+  const sync = syncLedgerOf(ctx.store)
+  const extra = priced.nano > 0 ? keys.extra : NO_KEYS
+  const count = keys.planned + extra.length
+  // The side door reads the entries before it returns and keeps none of them, and no caller code runs between
+  // filling them and that read: a synchronous commit rewrites the plan's own entries instead of making new ones.
+  let entries: CommitEntry[]
+  if (sync !== undefined && extra === keys.extra) entries = keys.scratch ??= scratchEntries(count)
+  else entries = new Array<CommitEntry>(count)
+  const trackedUntil = ctx.spendTrackingTtlMs === null ? null : now + ctx.spendTrackingTtlMs
+  let n = 0
   for (let i = 0; i < plan.meta.length; i++) {
     const meta = plan.meta[i]!
     if (meta.kind === 'par') continue
     const amount = meta.kind === 'rpm' ? 1 : meta.kind === 'tpm' ? priced.tokens : priced.nano
-    entries.push({ key: meta.key, amount, expiresAt: meta.expiresAt })
+    setEntry(entries, n++, meta.key, amount, meta.expiresAt)
   }
-  if (priced.nano > 0) {
-    const trackedUntil = ctx.spendTrackingTtlMs === null ? null : now + ctx.spendTrackingTtlMs
-    for (const key of args.tracked) {
-      // A budget without a window counts on the same all-time key already.
-      let counted = false
-      for (let i = 0; i < entries.length && !counted; i++) counted = entries[i]!.key === key
-      if (!counted) entries.push({ key, amount: priced.nano, expiresAt: trackedUntil })
-    }
-  }
+  for (let i = 0; i < extra.length; i++) setEntry(entries, n++, extra[i]!, priced.nano, trackedUntil)
   const costText = formatNano(priced.nano)
   const record = buildRecord(args, now, costText, ctx.projectName)
   // The exchange rates of budgets in another currency that this call counted against.
   if (plan.rates !== undefined) Object.assign(record, plan.rates)
   const request = { callId, now, entries, dedupeUntil: now + ctx.dedupeTtlMs, record }
-  const sync = syncLedgerOf(ctx.store)
   if (sync !== undefined) {
-    let result: CommitResult
+    // The balances come back flat, in a spare array when one is free (a listener's commit inside `committed`
+    // finds none and makes its own).
+    let flat = spare
+    spare = null
+    if (flat === null || flat.length < 3 * count) flat = new Float64Array(Math.max(3 * count, 24))
+    let duplicate: boolean
     try {
-      result = sync.commit(request)
+      duplicate = sync.commit(request, flat)
     } catch (error) {
+      spare = flat
       throw commitFailure(ctx, error, callId)
     }
-    return committed(ctx, args, now, costText, record, result)
+    try {
+      return committed(ctx, args, now, costText, record, duplicate, flat, count)
+    } finally {
+      spare = flat
+    }
   }
   let pending: Promise<CommitResult>
   try {
@@ -69,11 +80,66 @@ export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Commi
     return Promise.reject(commitFailure(ctx, error, callId))
   }
   return pending.then(
-    (result) => committed(ctx, args, now, costText, record, result),
+    (result) => committed(ctx, args, now, costText, record, result.duplicate, ...flatBalances(result)),
     (error: unknown) => {
       throw commitFailure(ctx, error, callId)
     },
   )
+}
+
+const NO_KEYS: readonly string[] = []
+
+/** A balances array of a synchronous commit, free for the next one. */
+let spare: Float64Array | null = null
+
+/** A store's commit balances, flat (see `SyncLedger.commit`), and how many there are. */
+function flatBalances(result: CommitResult): [Float64Array, number] {
+  const balances = result.balances
+  const flat = new Float64Array(3 * balances.length)
+  for (let i = 0; i < balances.length; i++) {
+    const balance = balances[i]!
+    flat[3 * i] = balance.before
+    flat[3 * i + 1] = balance.after
+    flat[3 * i + 2] = balance.reserved
+  }
+  return [flat, balances.length]
+}
+
+/** Entries to be filled by {@link setEntry}. */
+function scratchEntries(count: number): CommitEntry[] {
+  const entries: CommitEntry[] = new Array<CommitEntry>(count)
+  for (let i = 0; i < count; i++) entries[i] = { key: '', amount: 0, expiresAt: null }
+  return entries
+}
+
+/** Entry `i` of `entries`: the one there rewritten (scratch entries), else a new one. */
+function setEntry(entries: CommitEntry[], i: number, key: string, amount: number, expiresAt: number | null): void {
+  const entry = entries[i]
+  if (entry === undefined) entries[i] = { key, amount, expiresAt }
+  else {
+    entry.key = key
+    entry.amount = amount
+    entry.expiresAt = expiresAt
+  }
+}
+
+/** The keys a commit of `plan` writes, worked out once per plan (a kept plan is committed many times). */
+function commitKeysOf(plan: Plan, tracked: readonly string[]): CommitKeys {
+  const known = plan.commitKeys
+  if (known !== undefined && known.tracked === tracked) return known
+  let planned = 0
+  for (let i = 0; i < plan.meta.length; i++) if (plan.meta[i]!.kind !== 'par') planned++
+  const extra: string[] = []
+  for (const key of tracked) {
+    // A budget without a window counts on the same all-time key already.
+    let counted = false
+    for (let i = 0; i < plan.meta.length && !counted; i++)
+      counted = plan.meta[i]!.kind !== 'par' && plan.meta[i]!.key === key
+    if (!counted && !extra.includes(key)) extra.push(key)
+  }
+  const keys: CommitKeys = { tracked, extra, planned, scratch: undefined }
+  plan.commitKeys = keys
+  return keys
 }
 
 /** What a failed commit throws: a bad request as it is, anything else as a `StorageError` (also emitted). */
@@ -91,34 +157,38 @@ function committed(
   now: number,
   costText: string,
   record: SpendRecord,
-  result: CommitResult,
+  duplicate: boolean,
+  balances: Float64Array,
+  count: number,
 ): CommitOutcome {
   const { callId, plan, priced } = args
   const overshoot: Overshoot[] = []
   const cost = nanoToUsd(priced.nano)
-  if (!result.duplicate) {
-    // `balances` follow `entries`, which skip the `par` metas.
+  if (!duplicate) {
+    // `balances` follow `entries`, which skip the `par` metas: before, after and reserved of each.
     for (let i = 0, j = 0; i < plan.meta.length; i++) {
       const meta = plan.meta[i]!
       if (meta.kind === 'par') continue
-      const balance = result.balances[j++]
-      if (balance === undefined || !isMoney(meta.kind)) continue
-      checkCrossings(ctx, meta, balance.before, balance.after, callId, now, overshoot)
-      checkForecast(ctx, meta, balance, callId, now)
+      const at = 3 * j++
+      if (j > count || !isMoney(meta.kind)) continue
+      const before = balances[at]!
+      const after = balances[at + 1]!
+      checkCrossings(ctx, meta, before, after, callId, now, overshoot)
+      checkForecast(ctx, meta, before, after, balances[at + 2]!, callId, now)
     }
     if (ctx.events.has('spend.recorded'))
       ctx.events.emit('spend.recorded', { record, cost, estimated: priced.estimated })
   }
   return {
     callId,
-    duplicate: result.duplicate,
+    duplicate,
     cost,
     exact: { cost: costText },
     costNanoUsd: priced.nano,
     estimated: priced.estimated,
     status: priced.status,
     overshoot,
-    record: result.duplicate ? null : record,
+    record: duplicate ? null : record,
   }
 }
 

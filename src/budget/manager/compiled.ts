@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { LedgerUnit } from '../../stores/ledger/keys.js'
-import type { JsonValue, ReserveEntry } from '../../stores/types.js'
+import type { CommitEntry, JsonValue, ReserveEntry } from '../../stores/types.js'
 import type { BurstPolicy } from '../burst.js'
 import type { CurrencyState } from '../currency-pins.js'
 import type { OnExceeded } from '../definition.js'
@@ -115,4 +115,18 @@ export interface Plan {
   meta: EntryMeta[]
   /** `currency` and `rate` (and `rates`) for the spend record, when a budget in another currency applied. */
   rates?: Record<string, JsonValue> | undefined
+  /** The keys a commit of this plan adds to, worked out on its first commit (`commit.ts`). */
+  commitKeys?: CommitKeys | undefined
+}
+
+/** The keys a commit writes: the plan's entries but `par`, then the all-time keys of `tracked` not among them. */
+export interface CommitKeys {
+  /** The all-time keys these were worked out for. */
+  tracked: readonly string[]
+  /** All-time keys not already counted by one of the plan's entries. */
+  extra: readonly string[]
+  /** Entries of the plan that are not `par`. */
+  planned: number
+  /** The entries of a synchronous commit (with `extra`), rewritten by each one (`commit.ts`). */
+  scratch: CommitEntry[] | undefined
 }

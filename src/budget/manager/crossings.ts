@@ -7,7 +7,6 @@
  * @packageDocumentation
  */
 import { ledgerKey } from '../../stores/ledger/keys.js'
-import type { CommitBalance } from '../../stores/types.js'
 import { claimOnce, projectedCrossing } from '../forecast-alert.js'
 import type { Overshoot } from '../manager-types.js'
 import { fractionOfNano, nanoToUsd } from '../money.js'
@@ -22,7 +21,9 @@ import { eventWindow, toDate } from './event-fields.js'
 export function checkForecast(
   ctx: ManagerContext,
   meta: EntryMeta,
-  balance: CommitBalance,
+  before: number,
+  after: number,
+  reserved: number,
   callId: string,
   now: number,
 ): void {
@@ -34,9 +35,9 @@ export function checkForecast(
     start: window.start,
     end: window.end,
     now,
-    before: balance.before,
-    after: balance.after,
-    reserved: balance.reserved,
+    before,
+    after,
+    reserved,
     limitNano: limit,
   })
   if (crossing === null) return
@@ -49,7 +50,7 @@ export function checkForecast(
         scope,
         projectedSpend: nanoToUsd(crossing.projectedNano),
         limit: nanoToUsd(limit),
-        spend: nanoToUsd(balance.after),
+        spend: nanoToUsd(after),
         exhaustsAt: toDate(crossing.exhaustsAt),
         window: eventWindow(window),
         callId,

@@ -31,6 +31,7 @@ import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
 import { finish, isHeld } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
+import { RESERVED, RESERVED_BEFORE } from '../sync-ledger.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
 import { selectRollups } from './rollups.js'
 import { applyRetention, noteDropped } from './retention.js'
@@ -127,12 +128,43 @@ function rebuildHoldHeap(state: LedgerState): void {
 /** Reserve all entries or none. See {@link ReserveRequest}. */
 export function reserve(state: LedgerState, request: ReserveRequest): ReserveResult {
   validateReserve(request)
+  const n = request.entries.length
+  const out = new Float64Array(2 * n)
+  const answer = applyReserve(state, request, out)
+  const balances: Balance[] = new Array(n)
+  for (let i = 0; i < n; i++) balances[i] = { spent: out[2 * i]!, reserved: out[2 * i + 1]! }
+  if (answer >= 0) return { ok: false, refusedIndex: answer, balances }
+  return { ok: true, duplicate: answer === RESERVED_BEFORE, balances }
+}
+
+/**
+ * {@link reserve} with the balances written flat into `out` (spent and reserved of entry `i` at `2 * i` and
+ * `2 * i + 1`; at least two numbers per entry) instead of objects: the memory store's synchronous path. Answers
+ * `RESERVED`, `RESERVED_BEFORE` (see `sync-ledger.ts`), or the index of the entry that refused the call.
+ */
+export function reserveInto(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
+  validateReserve(request)
+  if (out.length < 2 * request.entries.length) fail('entries', 'more entries than the balances can hold')
+  return applyReserve(state, request, out)
+}
+
+function writeBalance(out: Float64Array, i: number, ks: KeyState | undefined): void {
+  out[2 * i] = ks === undefined ? 0 : ks.spent
+  out[2 * i + 1] = ks === undefined ? 0 : ks.reserved
+}
+
+const found: (KeyState | undefined)[] = []
+
+/** The reservation of a validated request; see {@link reserveInto}. */
+function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
   const { callId, now, entries } = request
   expire(state, now)
   if (state.calls.has(callId)) {
-    return { ok: true, duplicate: true, balances: entries.map((e) => balanceOf(liveKey(state, e.key, now))) }
+    for (let i = 0; i < entries.length; i++) writeBalance(out, i, liveKey(state, entries[i]!.key, now))
+    return RESERVED_BEFORE
   }
-  const current: (KeyState | undefined)[] = new Array(entries.length)
+  // The key states found, reused by every reservation (nothing else runs in between): no array per call.
+  const current = found
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
     const ks = liveKey(state, entry.key, now)
@@ -140,20 +172,19 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
     const total = (ks === undefined ? 0 : ks.spent + ks.reserved) + entry.amount
     // A limit is a safe integer, so a total past the largest exact amount is over it: a refusal, not an error.
     if (!Number.isSafeInteger(total) && entry.limit === null) {
+      current.fill(undefined)
       fail(
         `entries[${i}].amount`,
         `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`,
       )
     }
     if (entry.limit !== null && total > entry.limit) {
-      // `current` is filled up to `i` only: build every balance explicitly (map would skip the empty slots).
-      const balances: Balance[] = new Array(entries.length)
       for (let j = 0; j < entries.length; j++)
-        balances[j] = balanceOf(j <= i ? current[j] : liveKey(state, entries[j]!.key, now))
-      return { ok: false, refusedIndex: i, balances }
+        writeBalance(out, j, j <= i ? current[j] : liveKey(state, entries[j]!.key, now))
+      current.fill(undefined)
+      return i
     }
   }
-  const balances: Balance[] = new Array(entries.length)
   const keys: string[] = new Array(entries.length)
   const amounts: number[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
@@ -163,31 +194,52 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
     ks.expiresAt = laterExpiry(ks.expiresAt, entry.expiresAt, existing === undefined)
     ks.reserved += entry.amount
     ks.holdCount++
-    balances[i] = { spent: ks.spent, reserved: ks.reserved }
+    writeBalance(out, i, ks)
     keys[i] = entry.key
     amounts[i] = entry.amount
   }
+  current.fill(undefined)
   state.calls.set(callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
   state.heldCount++
   heapPush(state.holdExpiries, request.holdExpiresAt, callId)
   if (request.holdExpiresAt <= now) expire(state, now)
-  return { ok: true, duplicate: false, balances }
+  return RESERVED
 }
 
 /** Remove the call's holds and add the actual amounts. See {@link CommitRequest}. */
 export function commit(state: LedgerState, request: CommitRequest): CommitResult {
   validateCommit(request)
+  const n = request.entries.length
+  const out = new Float64Array(3 * n)
+  const duplicate = applyCommit(state, request, out)
+  const balances: CommitBalance[] = new Array(n)
+  for (let i = 0; i < n; i++) balances[i] = { before: out[3 * i]!, after: out[3 * i + 1]!, reserved: out[3 * i + 2]! }
+  return { duplicate, balances }
+}
+
+/**
+ * {@link commit} with the balances written flat into `out` (before, after and reserved of entry `i` at `3 * i`,
+ * `3 * i + 1` and `3 * i + 2`; at least three numbers per entry) instead of objects: the memory store's
+ * synchronous path. Returns whether the call id was already committed.
+ */
+export function commitInto(state: LedgerState, request: CommitRequest, out: Float64Array): boolean {
+  validateCommit(request)
+  if (out.length < 3 * request.entries.length) fail('entries', 'more entries than the balances can hold')
+  return applyCommit(state, request, out)
+}
+
+/** The commit of a validated request; see {@link commitInto}. */
+function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Array): boolean {
   const { callId, now, entries } = request
   expire(state, now)
   const known = state.calls.get(callId)
   if (typeof known === 'number') {
-    return {
-      duplicate: true,
-      balances: entries.map((e) => {
-        const b = balanceOf(liveKey(state, e.key, now))
-        return { before: b.spent, after: b.spent, reserved: b.reserved }
-      }),
+    for (let i = 0; i < entries.length; i++) {
+      const ks = liveKey(state, entries[i]!.key, now)
+      out[3 * i] = out[3 * i + 1] = ks === undefined ? 0 : ks.spent
+      out[3 * i + 2] = ks === undefined ? 0 : ks.reserved
     }
+    return true
   }
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
@@ -202,7 +254,6 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
   // The rollups are added first: they check their sums before changing anything, so a refusal changes nothing.
   if (request.record !== undefined) state.rollups.add(request.record)
   if (isHeld(known)) dropHolds(state, known, now)
-  const balances: CommitBalance[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
     const existing = liveKey(state, entry.key, now)
@@ -210,11 +261,13 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
     ks.expiresAt = laterExpiry(ks.expiresAt, entry.expiresAt, existing === undefined)
     const before = ks.spent
     ks.spent = before + entry.amount
-    balances[i] = { before, after: ks.spent, reserved: ks.reserved }
+    out[3 * i] = before
+    out[3 * i + 1] = ks.spent
+    out[3 * i + 2] = ks.reserved
   }
   finish(state, callId, Math.max(request.dedupeUntil, now), true)
   if (request.record !== undefined) appendRecord(state, request.record)
-  return { duplicate: false, balances }
+  return false
 }
 
 function appendRecord(state: LedgerState, record: SpendRecord): void {

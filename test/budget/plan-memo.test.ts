@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest'
+import { BudgetManager, isBudgetExceededError, memoryStore, withBudget } from '../../src/index.js'
+import { fakeClock } from '../../src/testing/index.js'
+
+// withBudget keeps the plan of a static context between calls (`manager/plan-memo.ts`). Each case below changes
+// what the plan must be while the wrapper keeps calling: the kept plan must not be used past that change.
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+
+/** A wrapper on `user:alice` (+ `org:acme`) reserving $2 and charging $2 per call. */
+function setup(start = Date.UTC(2026, 2, 10, 12)) {
+  const clock = fakeClock(start)
+  // Budgets cached for a day: the compiled budgets stay the same objects across the changes of time below.
+  const manager = new BudgetManager({ store: memoryStore(), clock, budgetCacheTtlMs: DAY })
+  const fn = withBudget(async () => 'ok', {
+    manager,
+    context: { user: 'alice', org: 'acme' },
+    estimate: 2,
+    cost: () => 2,
+  })
+  const refused = async (): Promise<boolean> => {
+    try {
+      await fn()
+      return false
+    } catch (error) {
+      if (isBudgetExceededError(error)) return true
+      throw error
+    }
+  }
+  return { clock, manager, fn, refused }
+}
+
+describe('the kept plan of a static withBudget context', () => {
+  it('moves to the next window when the day rolls over (the new day starts from zero)', async () => {
+    const { clock, manager, fn, refused } = setup(Date.UTC(2026, 2, 10, 23, 59, 59))
+    await manager.setBudget('user:alice', { maxBudget: 5, duration: 'daily' })
+    await fn()
+    await fn()
+    expect(await refused()).toBe(true)
+    clock.advance(1000)
+    expect(await fn()).toBe('ok')
+    expect(await fn()).toBe('ok')
+    expect(await refused()).toBe(true)
+    expect((await manager.getStatus('user:alice')).exact.spend).toBe('4.000000000')
+  })
+
+  it('drops a temporary increase when it expires, without any write to the budget', async () => {
+    const { clock, manager, fn, refused } = setup()
+    await manager.setBudget('user:alice', { maxBudget: 5, duration: 'monthly' })
+    await manager.increaseBudget('user:alice', { amount: 4, until: clock.now() + 1000 })
+    for (let i = 0; i < 3; i++) await fn()
+    expect((await manager.getStatus('user:alice')).exact.spend).toBe('6.000000000')
+    // Past the increase the limit is $5 again, and $6 are spent (at $9 one more call would fit).
+    clock.advance(1000)
+    expect(await refused()).toBe(true)
+  })
+
+  it('follows a budget changed, deleted and created between calls', async () => {
+    const { manager, fn, refused } = setup()
+    await manager.setBudget('user:alice', { maxBudget: 100, duration: 'monthly' })
+    await fn()
+    await manager.setBudget('user:alice', { maxBudget: 3, duration: 'monthly' })
+    expect(await refused()).toBe(true)
+    await manager.deleteBudget('user:alice')
+    expect(await fn()).toBe('ok')
+    await manager.setBudget('org:acme', { maxBudget: 1 })
+    expect(await refused()).toBe(true)
+  })
+
+  it('counts a run budget the call is made in, and not once the run is over', async () => {
+    const { manager, fn, refused } = setup()
+    await manager.setBudget('user:alice', { maxBudget: 100, duration: 'monthly' })
+    await fn()
+    await manager.run({ maxBudget: 3, name: 'job' }, async () => {
+      await fn()
+      expect(await refused()).toBe(true)
+    })
+    expect(await fn()).toBe('ok')
+    expect((await manager.getStatus('user:alice')).exact.spend).toBe('6.000000000')
+  })
+
+  it('is not shared by two wrappers of the same context with different estimates', async () => {
+    const { manager, fn } = setup()
+    await manager.setBudget('user:alice', { maxBudget: 5, duration: 'monthly' })
+    const big = withBudget(async () => 'big', {
+      manager,
+      context: { user: 'alice', org: 'acme' },
+      estimate: 4,
+      cost: () => 0,
+    })
+    await fn()
+    await expect(big()).rejects.toSatisfy(isBudgetExceededError)
+    expect(await fn()).toBe('ok')
+    await expect(big()).rejects.toSatisfy(isBudgetExceededError)
+  })
+
+  it('reserves each call`s own estimate when the estimate is a function of the arguments', async () => {
+    const { manager } = setup()
+    await manager.setBudget('user:alice', { maxBudget: 5, duration: 'monthly' })
+    const fn = withBudget(async (_usd: number) => 'ok', {
+      manager,
+      context: { user: 'alice' },
+      estimate: (usd) => usd,
+      cost: () => 0,
+    })
+    expect(await fn(1)).toBe('ok')
+    await expect(fn(6)).rejects.toSatisfy(isBudgetExceededError)
+    expect(await fn(5)).toBe('ok')
+  })
+})
