@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
-import { addHistory } from './definitions.js'
+import { addHistory, allHistory, budgetSlot, listBudgets } from './definitions.js'
 import { heapPush } from './heap.js'
 import { createLedger, finish } from './state.js'
 import type { LedgerState } from './state.js'
@@ -32,8 +32,8 @@ export function snapshotLedger(state: LedgerState): JsonValue {
     lastSweepAt: Number.isFinite(state.lastSweepAt) ? state.lastSweepAt : null,
     keys: [...state.keys].map(([key, ks]) => [key, ks.spent, ks.expiresAt]),
     ...callLists(state),
-    budgets: [...state.budgets.values()] as unknown as JsonValue,
-    history: [...state.history.values()].flat() as unknown as JsonValue,
+    budgets: listBudgets(state) as unknown as JsonValue,
+    history: allHistory(state) as unknown as JsonValue,
     records: state.records as unknown as JsonValue,
     rollups: [...state.rollups.rows()] as unknown as JsonValue,
     recordsFrom: state.recordsFrom,
@@ -63,7 +63,7 @@ export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}):
   }
   for (const [callId, until, committed] of s.finished as [string, number, boolean][])
     finish(state, callId, until, committed)
-  for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
+  for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budgetSlot(budget))
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
   state.records = [...(s.records as SpendRecord[])]
   state.namespacedRecords = state.records.some((r) => typeof r.callId !== 'string' || r.callId.includes('/'))

@@ -5,7 +5,7 @@
  * @internal Used by the ledger.
  * @packageDocumentation
  */
-import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
+import type { HistoryEntry, JsonValue, SpendRecord } from '../types.js'
 import { DEFAULT_ROLLUP_RETENTION_MS, type LedgerOptions } from './retention.js'
 import type { ExpiryHeap } from './heap.js'
 import { RollupTable } from './rollup-table.js'
@@ -46,6 +46,27 @@ export function isHeld(call: CallState | undefined): call is HeldCall {
   return typeof call === 'object' && call.keys !== null
 }
 
+/**
+ * A stored budget as the ledger keeps it: the fields of `StoredBudget` (in its order), then the scope's audit
+ * history, so that a scope costs one map entry. The budget is handed out as a plain `StoredBudget`
+ * (`storedBudget` in `definitions.ts`), never the slot itself.
+ */
+export interface BudgetSlot {
+  scope: string
+  definition: JsonValue
+  revision: number
+  createdAt: number
+  updatedAt: number
+  /**
+   * The `new` of the scope's first history entry when that entry is the plain creation of this budget
+   * (`{ action: 'create', at: createdAt, old: null, reason: null }`, the common case), kept instead of the entry,
+   * which is rebuilt when read; `undefined` otherwise.
+   */
+  created: JsonValue | undefined
+  /** The scope's other history entries, oldest first: none, the entry itself, or a list from the second on. */
+  history: HistoryEntry | HistoryEntry[] | null
+}
+
 /** The whole state of a ledger. */
 export interface LedgerState {
   keys: Map<string, KeyState>
@@ -60,8 +81,12 @@ export interface LedgerState {
   holdExpiries: ExpiryHeap
   /** When finished (committed or released) call ids may be forgotten. */
   finishedExpiries: ExpiryHeap
-  budgets: Map<string, StoredBudget>
-  /** Audit history per scope: the entry itself while a scope has one (most have), a list from the second on. */
+  /** Stored budgets, each with its scope's audit history (see {@link BudgetSlot}). */
+  budgets: Map<string, BudgetSlot>
+  /**
+   * Audit history of the scopes without a stored budget (deleted ones): the entry itself while a scope has one, a
+   * list from the second on. A scope's history moves into its slot when its budget is stored again.
+   */
   history: Map<string, HistoryEntry | HistoryEntry[]>
   /**
    * JSON objects of stored definitions and history entries by their text, so equal ones are kept once: a history
@@ -89,7 +114,7 @@ export interface LedgerState {
 
 /** A fresh, empty ledger. */
 export function createLedger(options: LedgerOptions = {}): LedgerState {
-  const budgets = new Map<string, StoredBudget>()
+  const budgets = new Map<string, BudgetSlot>()
   return {
     keys: new Map(),
     calls: new Map(),
