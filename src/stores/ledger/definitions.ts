@@ -37,7 +37,7 @@ export function putBudget(state: LedgerState, request: PutBudgetRequest): PutBud
       definition: internFields(state, request.definition),
       revision: current.revision + 1,
       createdAt: current.createdAt,
-      updatedAt: request.now,
+      updatedAt: Object.is(request.now, current.createdAt) ? null : request.now,
       created: current.created,
       history: current.history,
     }
@@ -51,7 +51,7 @@ export function putBudget(state: LedgerState, request: PutBudgetRequest): PutBud
       definition: internFields(state, request.definition),
       revision: 1,
       createdAt: request.now,
-      updatedAt: request.now,
+      updatedAt: null,
       created: undefined,
       history: earlier,
     }
@@ -68,7 +68,7 @@ function storedBudget(slot: BudgetSlot): StoredBudget {
     definition: slot.definition,
     revision: slot.revision,
     createdAt: slot.createdAt,
-    updatedAt: slot.updatedAt,
+    updatedAt: slot.updatedAt ?? slot.createdAt,
   }
 }
 
@@ -79,7 +79,7 @@ export function budgetSlot(budget: StoredBudget): BudgetSlot {
     definition: budget.definition,
     revision: budget.revision,
     createdAt: budget.createdAt,
-    updatedAt: budget.updatedAt,
+    updatedAt: Object.is(budget.updatedAt, budget.createdAt) ? null : budget.updatedAt,
     created: undefined,
     history: null,
   }

@@ -56,7 +56,8 @@ export interface BudgetSlot {
   definition: JsonValue
   revision: number
   createdAt: number
-  updatedAt: number
+  /** `null` while equal to `createdAt` (never updated, the common case): one number box less per budget. */
+  updatedAt: number | null
   /**
    * The `new` of the scope's first history entry when that entry is the plain creation of this budget
    * (`{ action: 'create', at: createdAt, old: null, reason: null }`, the common case), kept instead of the entry,
