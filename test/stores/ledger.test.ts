@@ -293,6 +293,57 @@ describe('ledger', () => {
     })
   })
 
+  it('remembers a committed call until its exact instant, for instants near and far, fractional and huge, and across weeks', () => {
+    const state = ledger.createLedger()
+    const entries = [{ key: 'a', amount: 1, expiresAt: null }]
+    const commit = (callId: string, now: number, dedupeUntil: number) =>
+      ledger.commit(state, { callId, now, entries, dedupeUntil }).duplicate
+    const finished = () =>
+      new Map(
+        ((ledger.snapshotLedger(state) as { finished: [string, number, boolean][] }).finished ?? []).map(
+          ([id, until]) => [id, until],
+        ),
+      )
+    const untils = {
+      near: T0 + 100,
+      fraction: T0 + 100.5,
+      // Past the offsets kept small, and past the largest exact integer: kept as they are.
+      month: T0 + 31 * 86_400_000,
+      huge: 2 ** 60,
+    }
+    for (const [id, until] of Object.entries(untils)) expect(commit(id, T0, until)).toBe(false)
+    for (const id of Object.keys(untils)) expect(commit(id, T0 + 50, T0 + 60)).toBe(true)
+    expect(Object.fromEntries(finished())).toEqual(untils)
+    const restored = ledger.restoreLedger(JSON.parse(JSON.stringify(ledger.snapshotLedger(state))))
+    expect(ledger.snapshotLedger(restored)).toStrictEqual(ledger.snapshotLedger(state))
+    // Each is forgotten exactly at its instant, not before.
+    expect(commit('near', T0 + 99, T0 + 99)).toBe(true)
+    expect(commit('near', T0 + 100, T0 + 100)).toBe(false)
+    expect(commit('fraction', T0 + 100, T0 + 100)).toBe(true)
+    expect(commit('fraction', T0 + 100.5, T0 + 100.5)).toBe(false)
+    // Weeks later (the sweep moves the instant the offsets are kept from): the remembered instants are unchanged.
+    const later = T0 + 20 * 86_400_000
+    expect(commit('weeks', later, later + 1_000)).toBe(false)
+    expect(commit('month', later, later)).toBe(true)
+    expect(commit('huge', later, later)).toBe(true)
+    expect(finished().get('month')).toBe(untils.month)
+    expect(finished().get('huge')).toBe(untils.huge)
+    expect(finished().get('weeks')).toBe(later + 1_000)
+    expect(commit('weeks', later + 999, later + 999)).toBe(true)
+    expect(commit('weeks', later + 1_000, later + 1_000)).toBe(false)
+    expect(commit('month', untils.month, untils.month)).toBe(false)
+    expect(ledger.balances(state, { keys: ['a'], now: untils.month })).toEqual([{ spent: 9, reserved: 0 }])
+    // Instants far before the first one, fractional, and negative.
+    for (const [id, until] of [
+      ['early', 0.75],
+      ['negative', -2.5],
+    ] as const) {
+      expect(commit(id, until - 0.5, until)).toBe(false)
+      expect(commit(id, until - 0.25, until)).toBe(true)
+      expect(finished().get(id)).toBe(until)
+    }
+  })
+
   it('remembers each call id as held, released or committed, and forgets it when due', () => {
     const state = ledger.createLedger()
     const entries = [{ key: 'a', amount: 5, limit: 100, expiresAt: null }]

@@ -7,7 +7,7 @@
 import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
 import { addHistory, allHistory, budgetSlot, listBudgets } from './definitions.js'
 import { heapPush } from './heap.js'
-import { createLedger, finish } from './state.js'
+import { committedUntil, createLedger, finish } from './state.js'
 import type { LedgerState } from './state.js'
 import { fail } from './validation.js'
 import { type LedgerOptions, restoreRollups } from './retention.js'
@@ -18,7 +18,7 @@ function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue
   const committed: JsonValue[] = []
   const released: JsonValue[] = []
   for (const [callId, call] of state.calls) {
-    if (typeof call === 'number') committed.push([callId, call, true])
+    if (typeof call === 'number') committed.push([callId, committedUntil(state, callId, call), true])
     else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
     else held.push([callId, call.keys, call.amounts, call.holdExpiresAt])
   }

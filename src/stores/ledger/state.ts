@@ -38,7 +38,10 @@ export interface ReleasedCall {
   holdExpiresAt: number
 }
 
-/** What the ledger remembers of a call id: its holds, its release, or (a number) until when its commit is remembered. */
+/**
+ * What the ledger remembers of a call id: its holds, its release, or (a number) until when its commit is remembered,
+ * kept as an offset from `callEpoch` (see {@link committedUntil}).
+ */
 export type CallState = HeldCall | ReleasedCall | number
 
 /** Whether a call still holds amounts. */
@@ -76,6 +79,13 @@ export interface LedgerState {
    * calls, and committed calls with until when they are remembered (a repeated commit is a no-op).
    */
   calls: Map<string, CallState>
+  /**
+   * The instant the `until` of committed calls is kept relative to in `calls`: a small integer there is kept
+   * unboxed (a timestamp is not). Moved forward by the key sweep as time passes (`rebaseCalls`).
+   */
+  callEpoch: number
+  /** The `until` of committed calls whose offset from `callEpoch` would not read back exactly (`NaN` in `calls`). */
+  oddUntil: Map<string, number>
   /** How many entries of `calls` hold amounts. */
   heldCount: number
   /** When held calls expire. */
@@ -119,6 +129,8 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
   return {
     keys: new Map(),
     calls: new Map(),
+    callEpoch: Number.NaN,
+    oddUntil: new Map(),
     heldCount: 0,
     holdExpiries: { at: [], ids: [] },
     finishedExpiries: { at: [], ids: [] },
@@ -138,9 +150,51 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
   }
 }
 
+/** The largest offset from `callEpoch` kept (a Smi on every V8 platform); farther instants are kept as they are. */
+const SMALL_OFFSET = 2 ** 30
+
 /** Remembers a committed (or released) call id until `until`, replacing its holds or its release. */
 export function finish(state: LedgerState, callId: string, until: number, committed: boolean): void {
   // A number for a commit, not an object: a busy ledger remembers every call id of its dedupe window.
-  state.calls.set(callId, committed ? until : { keys: null, amounts: null, holdExpiresAt: until })
+  state.calls.set(
+    callId,
+    committed ? untilOffset(state, callId, until) : { keys: null, amounts: null, holdExpiresAt: until },
+  )
   heapPush(state.finishedExpiries, until, callId)
+}
+
+/** What `calls` keeps for a committed call remembered until `until`: its offset from `callEpoch`, or `NaN`. */
+function untilOffset(state: LedgerState, callId: string, until: number): number {
+  if (state.oddUntil.size > 0) state.oddUntil.delete(callId)
+  if (Number.isNaN(state.callEpoch) && Number.isSafeInteger(until)) state.callEpoch = until
+  const offset = until - state.callEpoch
+  if (offset + state.callEpoch === until) return offset
+  state.oddUntil.set(callId, until)
+  return Number.NaN
+}
+
+/** Until when a committed call is remembered, from what `calls` keeps for it (see {@link untilOffset}). */
+export function committedUntil(state: LedgerState, callId: string, kept: number): number {
+  return Number.isNaN(kept) ? state.oddUntil.get(callId)! : state.callEpoch + kept
+}
+
+/** Forgets a finished call id. */
+export function forgetCall(state: LedgerState, callId: string): void {
+  state.calls.delete(callId)
+  if (state.oddUntil.size > 0) state.oddUntil.delete(callId)
+}
+
+/**
+ * Moves `callEpoch` to `now` once the offsets kept from it grow past a Smi (after about 12 days of ledger time), so
+ * that the committed calls of a long-running ledger stay unboxed. O(calls remembered), at most once in that time.
+ */
+export function rebaseCalls(state: LedgerState, now: number): void {
+  if (!(Math.abs(now - state.callEpoch) > SMALL_OFFSET / 2) || !Number.isSafeInteger(now)) return
+  const before = state.callEpoch
+  state.callEpoch = now
+  for (const [callId, kept] of state.calls) {
+    if (typeof kept === 'number' && !Number.isNaN(kept)) {
+      state.calls.set(callId, untilOffset(state, callId, before + kept))
+    }
+  }
 }
