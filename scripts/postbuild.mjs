@@ -1,5 +1,6 @@
-// After tsup: make dist/cli/main.js an executable with a shebang, and drop the generated price data from the
-// source maps (its "source" is the data itself: mapping it doubles the package for no debugging value).
+// After tsup: make dist/cli/main.js an executable with a shebang, drop the generated price data from the source maps
+// (its "source" is the data itself: mapping it doubles the package for no debugging value), and drop the second
+// `//# sourceMappingURL` line of the CommonJS files (Rollup keeps esbuild's, then tsup appends its own).
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -13,6 +14,12 @@ chmodSync(cli, 0o755)
 
 let stripped = 0
 for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+  if (entry.isFile() && entry.name.endsWith('.cjs')) {
+    const path = join(entry.parentPath ?? entry.path, entry.name)
+    const code = readFileSync(path, 'utf8')
+    const url = `//# sourceMappingURL=${entry.name}.map`
+    if (code.endsWith(`${url}\n${url}`)) writeFileSync(path, code.slice(0, -url.length - 1))
+  }
   if (!entry.isFile() || !entry.name.endsWith('.map')) continue
   const path = join(entry.parentPath ?? entry.path, entry.name)
   const map = JSON.parse(readFileSync(path, 'utf8'))

@@ -39,6 +39,20 @@ describe('cheapestModel', () => {
     expect(long.excluded[0]!.reason).toBe('context window 128000 < 501000')
   })
 
+  it('reads capabilities at the right model across the whole table (the lines follow the price rows)', () => {
+    // Values from LiteLLM's model_prices_and_context_window.json: the first row of the table, a row that records
+    // no capability between two that do, and the last row.
+    const of = (model: string) => {
+      const c = modelCapabilities(model)
+      return [c.maxInputTokens, [...c.supports].sort()]
+    }
+    expect(of('1024-x-1024/50-steps/bedrock/amazon.nova-canvas-v1:0')).toEqual([2600, []])
+    expect(of('1024-x-1024/dall-e-2')).toEqual([null, []])
+    expect(of('1024-x-1024/gpt-image-1.5')).toEqual([null, ['pdfInput', 'vision']])
+    expect(of('gpt-4o-audio-preview')).toEqual([128_000, ['audioInput', 'audioOutput', 'toolCalling']])
+    expect(of('zai/glm-5.1')).toEqual([200_000, ['promptCaching', 'reasoning', 'toolCalling']])
+  })
+
   it('defaults to every priced chat model that is not retired', () => {
     const choice = cheapestModel({
       inputTokens: 1_000,

@@ -2,7 +2,7 @@
 // installs in an empty project, and every subpath imports in ESM and in CommonJS without any optional peer
 // dependency installed. Also checks that the cost module's import graph loads no store, server or integration.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -32,27 +32,47 @@ describe('package exports', () => {
     for (const bin of Object.values(pkg.bin)) expect(existsSync(join(root, bin)), bin).toBe(true)
   })
 
-  it('the cost module loads no store, budget, server or integration code', () => {
-    const seen = new Set<string>()
-    const visit = (file: string): void => {
-      if (seen.has(file)) return
-      seen.add(file)
-      const source = readFileSync(file, 'utf8')
-      for (const match of source.matchAll(/(?:from|import)\s*["'](\.[^"']+)["']/g))
-        visit(resolve(dirname(file), match[1]!))
+  it('the cost module loads no store, budget, server or integration code (ESM and CommonJS)', () => {
+    for (const entry of ['dist/cost.js', 'dist/cost.cjs']) {
+      const seen = new Set<string>()
+      const visit = (file: string): void => {
+        if (seen.has(file)) return
+        seen.add(file)
+        const source = readFileSync(file, 'utf8')
+        for (const match of source.matchAll(/(?:from|import|require\()\s*["'](\.[^"']+)["']/g))
+          visit(resolve(dirname(file), match[1]!))
+      }
+      visit(join(root, entry))
+      expect(seen.size, `${entry} loads chunks`).toBeGreaterThan(1)
+      const code = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n')
+      for (const forbidden of [
+        'memoryStore',
+        'BudgetManager',
+        'createBudgetHandler',
+        'redisStore',
+        'withOpenAIBudget',
+        'node:',
+      ]) {
+        expect(code.includes(forbidden), `${entry} graph contains ${forbidden}`).toBe(false)
+      }
     }
-    visit(join(root, 'dist/cost.js'))
-    const code = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n')
-    for (const forbidden of [
-      'memoryStore',
-      'BudgetManager',
-      'createBudgetHandler',
-      'redisStore',
-      'withOpenAIBudget',
-      'node:',
-    ]) {
-      expect(code.includes(forbidden), `dist/cost.js graph contains ${forbidden}`).toBe(false)
-    }
+  })
+
+  it('the CommonJS files keep the `// src/...` marker of every library module the ESM files have', () => {
+    // Markers make dist/ readable (there are no source maps in the package). Converting the split chunks to
+    // CommonJS must not lose them; the CLI is ESM only.
+    const markers = (ext: string): Set<string> =>
+      new Set(
+        readdirSync(join(root, 'dist'), { recursive: true, encoding: 'utf8' })
+          .filter((f) => f.endsWith(ext) && !f.endsWith(`.d${ext}`))
+          .flatMap((f) =>
+            [...readFileSync(join(root, 'dist', f), 'utf8').matchAll(/^\/\/ (src\/\S+)/gm)].map((m) => m[1]!),
+          ),
+      )
+    const cjs = markers('.cjs')
+    const esm = [...markers('.js')].filter((m) => !m.startsWith('src/cli/'))
+    expect(esm.length).toBeGreaterThan(100)
+    expect(esm.filter((m) => !cjs.has(m))).toEqual([])
   })
 })
 
@@ -85,17 +105,17 @@ describe('the packed tarball', () => {
     expect(names.some((n) => n.startsWith('test/') || n.startsWith('src/'))).toBe(false)
   })
 
-  it('imports every subpath in ESM and CommonJS with no optional peer installed', () => {
+  it('imports every subpath in ESM and CommonJS with no optional peer installed, with the same names', () => {
     const specifiers = subpaths.map(([path]) => (path === '.' ? pkg.name : `${pkg.name}/${path.slice(2)}`))
-    // One Node process per format imports every subpath in turn and reports, per subpath, how many names it exports
-    // or the error its import threw.
+    // One Node process per format imports every subpath in turn and reports, per subpath, the names it exports
+    // (sorted, comma-separated) or the error its import threw.
     const report = (load: string): string =>
-      `const r = {}; for (const s of ${JSON.stringify(specifiers)}) { try { r[s] = Object.keys(${load}).length }` +
-      ` catch (e) { r[s] = String(e instanceof Error ? e.stack : e) } }; console.log(JSON.stringify(r))`
-    const run = (args: string[]): Record<string, number | string> =>
+      `const r = {}; for (const s of ${JSON.stringify(specifiers)}) { try { r[s] = Object.keys(${load}).sort().join() }` +
+      ` catch (e) { r[s] = { error: String(e instanceof Error ? e.stack : e) } } }; console.log(JSON.stringify(r))`
+    const run = (args: string[]): Record<string, string | object> =>
       JSON.parse(execFileSync(process.execPath, args, { cwd: dir, encoding: 'utf8' })) as Record<
         string,
-        number | string
+        string | object
       >
     const esm = run(['--input-type=module', '-e', report('await import(s)')])
     const cjs = run(['-e', report('require(s)')])
@@ -104,9 +124,11 @@ describe('the packed tarball', () => {
         ['ESM', esm[specifier]],
         ['CJS', cjs[specifier]],
       ] as const) {
-        expect(result, `${specifier} (${format}) imports`).toBeTypeOf('number')
-        expect(result as number, `${specifier} (${format}) exports something`).toBeGreaterThan(0)
+        expect(result, `${specifier} (${format}) imports`).toBeTypeOf('string')
+        expect(result, `${specifier} (${format}) exports something`).not.toBe('')
       }
+      // The CommonJS build is converted from split ESM chunks: it must not lose or add an export.
+      expect(cjs[specifier], `${specifier}: CJS exports the same names as ESM`).toBe(esm[specifier])
     }
   })
 

@@ -1,12 +1,13 @@
-// The published package stays small: at most 3 MB unpacked, no source maps, and the bundled price table exactly
-// once per module format (the CLI shares the library's ESM chunks instead of carrying its own copy).
+// The published package stays small: at most 3 MB (3,000,000 bytes, decimal megabytes as npm reports them) unpacked,
+// no source maps, and the bundled price table exactly once per module format (the CLI shares the library's ESM
+// chunks instead of carrying its own copy).
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 const root = resolve(import.meta.dirname, '../..')
-const MAX_UNPACKED_BYTES = 3 * 1024 * 1024
+const MAX_UNPACKED_BYTES = 3_000_000
 
 interface PackFile {
   path: string
