@@ -47,6 +47,8 @@ const OWN_PROCESS = [
 export default defineConfig({
   test: {
     testTimeout: 60_000,
+    // Bundles the CLI and the examples once per run for the tests that start them as processes.
+    globalSetup: ['test/helpers/global-setup.ts'],
     hookTimeout: 60_000,
     pool: 'forks',
     // Many tests wait on child processes, servers and disk rather than the CPU, so a third worker keeps the

@@ -23,6 +23,7 @@ import { BudgetConfigError } from '../errors.js'
 import { recordHit, replayEntry, throughCache } from '../budget/cached-call.js'
 import { type CachedResponse, defaultCacheKey } from '../budget/response-cache.js'
 import { admitCall } from './admission.js'
+import { budgetedCall, budgetedSupportedUrls } from './single-layer.js'
 import {
   checkedOptions,
   INTEGRATION_OPTIONS,
@@ -277,6 +278,9 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
   const middleware: LanguageModelMiddleware = {
     specificationVersion: 'v3',
 
+    // Called by wrapLanguageModel when it wraps a model: a model already budgeted is refused there (ADR 0078).
+    overrideSupportedUrls: ({ model }) => budgetedSupportedUrls(model) as Model['supportedUrls'],
+
     wrapGenerate({ doGenerate, params, model }) {
       type Generated = Awaited<ReturnType<typeof doGenerate>>
       return cached<Generated>(
@@ -415,35 +419,39 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions): LanguageMode
     return { ...result, stream }
   }
 
-  if (options.capOutputTokens === true) {
-    middleware.transformParams = async ({ type, params, model }) => {
-      const provider = providerOf(model, options.provider)
-      const context = await resolveContext(options.context, request(type, model, params))
-      const remaining = await remainingBudget(options.manager, context)
-      if (remaining === null) return params
-      try {
-        const input = estimateCost({
-          model: model.modelId,
-          provider,
-          messages: params.prompt as never,
-          maxOutputTokens: 0,
-        }).totalCost
-        const perMillion = estimateCost({
-          model: model.modelId,
-          provider,
-          inputTokens: 0,
-          maxOutputTokens: 1_000_000,
-        }).totalCost
-        if (perMillion <= 0) return params
-        const affordable = Math.floor(((remaining - input) * 1_000_000) / perMillion)
-        // Below one token the call cannot be paid for: leave it to reserve() to refuse it with the reason.
-        if (affordable < 1) return params
-        const cap = params.maxOutputTokens === undefined ? affordable : Math.min(params.maxOutputTokens, affordable)
-        return { ...params, maxOutputTokens: cap }
-      } catch {
-        return params
-      }
+  type TransformArgs = Parameters<NonNullable<LanguageModelMiddleware['transformParams']>>[0]
+  const capParams = async ({ type, params, model }: TransformArgs): Promise<CallOptions> => {
+    const provider = providerOf(model, options.provider)
+    const context = await resolveContext(options.context, request(type, model, params))
+    const remaining = await remainingBudget(options.manager, context)
+    if (remaining === null) return params
+    try {
+      const input = estimateCost({
+        model: model.modelId,
+        provider,
+        messages: params.prompt as never,
+        maxOutputTokens: 0,
+      }).totalCost
+      const perMillion = estimateCost({
+        model: model.modelId,
+        provider,
+        inputTokens: 0,
+        maxOutputTokens: 1_000_000,
+      }).totalCost
+      if (perMillion <= 0) return params
+      const affordable = Math.floor(((remaining - input) * 1_000_000) / perMillion)
+      // Below one token the call cannot be paid for: leave it to reserve() to refuse it with the reason.
+      if (affordable < 1) return params
+      const cap = params.maxOutputTokens === undefined ? affordable : Math.min(params.maxOutputTokens, affordable)
+      return { ...params, maxOutputTokens: cap }
+    } catch {
+      return params
     }
+  }
+  // Every call is marked for the layers below (a second budget middleware refuses it), then capped if asked.
+  middleware.transformParams = async (args) => {
+    const params = budgetedCall(args.params)
+    return options.capOutputTokens === true ? capParams({ ...args, params }) : params
   }
   return middleware
 }

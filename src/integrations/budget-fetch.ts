@@ -13,8 +13,9 @@ import type { EstimateRequest } from '../budget/pricing.js'
 import { type CachedResponse, defaultCacheKey } from '../budget/response-cache.js'
 import type { CallContext } from '../budget/scopes.js'
 import { Settlement } from '../budget/settlement.js'
-import { BudgetConfigError, InvalidInputError, isBudgetError } from '../errors.js'
+import { InvalidInputError, isBudgetError } from '../errors.js'
 import { admitCall, captureBody } from './admission.js'
+import { markBudgeted } from './single-layer.js'
 import { meterResponse } from './metered-response.js'
 import { type Admitted, type UsageTrackerView, settleTracked } from './wire-admission.js'
 import { checkedOptions, resolveContext, resolveEstimate, type BudgetIntegrationOptions } from './options.js'
@@ -165,28 +166,8 @@ function refusalId(error: unknown, depth: number): string | undefined {
   )
 }
 
-/** The budgeted fetches (and HTTP clients built on them) handed to SDK clients: how a second wrapper is noticed. */
-const budgeted = new WeakSet<object>()
-
-/** Marks `transport` (a fetch or an SDK HTTP client) as budgeted, for {@link refuseBudgetedTwice}. */
-export function markBudgeted<T extends object>(transport: T): T {
-  budgeted.add(transport)
-  return transport
-}
-
-/**
- * Throws a `BudgetConfigError` when the transport of the client being wrapped is already budgeted: a second wrapper
- * would reserve and charge every call twice.
- */
-export function refuseBudgetedTwice(where: string, transport: unknown): void {
-  if (typeof transport !== 'object' && typeof transport !== 'function') return
-  if (transport === null || !budgeted.has(transport)) return
-  throw new BudgetConfigError(
-    'client',
-    `${where}: this client is already budgeted, and a second wrapper would reserve and charge every call twice; ` +
-      'wrap the original client (wrap it once per context if you need several)',
-  )
-}
+// The marking of budgeted transports lives with the other single-layer checks; re-exported for the wrappers.
+export { isBudgeted, markBudgeted, refuseBudgetedTwice } from './single-layer.js'
 
 /**
  * Build the budgeted `fetch` for an SDK client. Each HTTP attempt the SDK makes is admitted on its own

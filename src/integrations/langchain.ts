@@ -28,6 +28,7 @@ import {
   type BudgetIntegrationOptions,
   type ContextOption,
 } from './options.js'
+import { claimRun, endClaim, refuseBudgetedLangChainModel, refusedRun, type RunClaim } from './single-layer.js'
 
 export type { BudgetManagerLike, CallContext } from './options.js'
 
@@ -218,7 +219,7 @@ export class BudgetCallbackHandler {
 
   /** Reserve for a chat model call. */
   async handleChatModelStart(
-    _llm: unknown,
+    llm: unknown,
     messages: unknown[][],
     runId: string,
     _parentRunId?: string,
@@ -226,6 +227,7 @@ export class BudgetCallbackHandler {
     tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
+    refuseBudgetedLangChainModel(llm)
     const flat = (messages[0] ?? []).map((m) => ({
       content: asObject(m)?.['content'] ?? asObject(asObject(m)?.['kwargs'])?.['content'] ?? '',
     }))
@@ -234,7 +236,7 @@ export class BudgetCallbackHandler {
 
   /** Reserve for a text-completion LLM call. */
   async handleLLMStart(
-    _llm: unknown,
+    llm: unknown,
     prompts: string[],
     runId: string,
     _parentRunId?: string,
@@ -242,6 +244,7 @@ export class BudgetCallbackHandler {
     tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
+    refuseBudgetedLangChainModel(llm)
     await this.start(
       runId,
       prompts.map((content) => ({ content })),
@@ -425,6 +428,7 @@ export class BudgetCallbackHandler {
     const run = this.runs.get(runId)
     if (run === undefined) return undefined
     this.runs.delete(runId)
+    endClaim(runId)
     run.detach()
     return run
   }
@@ -446,6 +450,24 @@ export class BudgetCallbackHandler {
   }
 
   private async start(
+    runId: string,
+    messages: { content: unknown }[],
+    extraParams: Record<string, unknown> | undefined,
+    tags: string[] | undefined,
+    metadata: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    // First, before any await: a run another budget handler is on is refused for both (ADR 0078).
+    const claim = await claimRun(runId)
+    try {
+      await this.admit(claim, runId, messages, extraParams, tags, metadata)
+    } catch (error) {
+      if (!this.runs.has(runId)) endClaim(runId, claim)
+      throw error
+    }
+  }
+
+  private async admit(
+    claim: RunClaim,
     runId: string,
     messages: { content: unknown }[],
     extraParams: Record<string, unknown> | undefined,
@@ -493,6 +515,11 @@ export class BudgetCallbackHandler {
         `BudgetCallbackHandler: a budget refused ${resolved.model} and admitted its fallbackModel ${reservation.model}, but a LangChain callback cannot switch the model; use onExceeded: 'block' and choose the model in your chain (e.g. model.withFallbacks()), or budget the provider client with withOpenAIBudget / withAnthropicBudget`,
       )
     }
+    if (claim.refused) {
+      // Another budget handler started on this run while this one reserved: neither charges it.
+      await reservation.release()
+      throw refusedRun()
+    }
     const run: Run = {
       settlement: new Settlement(reservation, this.options.onCommitError),
       model,
@@ -503,6 +530,10 @@ export class BudgetCallbackHandler {
       detach: () => undefined,
     }
     this.runs.set(runId, run)
+    claim.release = async () => {
+      const open = this.take(runId)
+      if (open !== undefined) await open.settlement.release()
+    }
     // LangChain fires no callback when a stream's signal aborts (it rejects the consumer's next() and leaves its
     // generator suspended), so the handler listens to the call's signal itself.
     const signal = asObject(extraParams?.['options'])?.['signal']

@@ -21,6 +21,11 @@ export const BATCH_PATH = '/v1/batch'
 
 const BATCHABLE = new Set(Object.values(STORE_PATHS))
 const EMPTY_QUERY = new URLSearchParams()
+const BATCH_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+})
 
 interface BatchContext {
   tenant: string
@@ -52,46 +57,37 @@ export async function runBatch(value: unknown, context: BatchContext): Promise<A
   // order of the batch (a store applies each atomically, in the order it receives them), and a durable store
   // can commit them together instead of one write per operation.
   const share = Math.ceil(context.bytes / operations.length)
-  const started: Promise<Answer>[] = []
-  for (let i = 0; i < operations.length; i++) started.push(runOne(operations[i], i, context, share))
+  const started = new Array<Answer | Promise<Answer>>(operations.length)
+  for (let i = 0; i < operations.length; i++) started[i] = runOne(operations[i], i, context, share)
   let out = '{"results":['
   for (let i = 0; i < started.length; i++) {
-    const answer = await started[i]!
+    const pending = started[i]!
+    const answer = pending instanceof Promise ? await pending : pending
     const retryAfter = answer.headers['retry-after']
     out += `${i === 0 ? '' : ','}{"status":${answer.status},${retryAfter === undefined ? '' : `"retryAfter":${JSON.stringify(retryAfter)},`}"body":${answer.body}}`
   }
-  return {
-    status: 200,
-    headers: {
-      'content-type': 'application/json; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    },
-    body: `${out}]}`,
-  }
+  return { status: 200, headers: BATCH_HEADERS, body: `${out}]}` }
 }
 
 /** Checks and runs one operation of a batch; resolves with its answer. */
-function runOne(item: unknown, i: number, context: BatchContext, bytes: number): Promise<Answer> {
+function runOne(item: unknown, i: number, context: BatchContext, bytes: number): Answer | Promise<Answer> {
   const operation = item as { path?: unknown; body?: unknown; key?: unknown } | null
   if (typeof operation !== 'object' || operation === null || Array.isArray(operation)) {
-    return Promise.resolve(refused(400, 'INVALID_INPUT', `\`operations[${i}]\` must be an object { path, body, key? }`))
+    return refused(400, 'INVALID_INPUT', `\`operations[${i}]\` must be an object { path, body, key? }`)
   }
   if (typeof operation.path !== 'string' || !BATCHABLE.has(operation.path)) {
     const got = JSON.stringify(truncate(String(operation.path), 100))
-    return Promise.resolve(
-      refused(
-        404,
-        'NOT_FOUND',
-        `\`operations[${i}].path\` must be a store endpoint (/v1/reserve, /v1/commit, ...), got ${got}`,
-      ),
+    return refused(
+      404,
+      'NOT_FOUND',
+      `\`operations[${i}].path\` must be a store endpoint (/v1/reserve, /v1/commit, ...), got ${got}`,
     )
   }
   if (typeof operation.body !== 'object' || operation.body === null || Array.isArray(operation.body)) {
-    return Promise.resolve(refused(400, 'INVALID_JSON', `\`operations[${i}].body\` must be a JSON object`))
+    return refused(400, 'INVALID_JSON', `\`operations[${i}].body\` must be a JSON object`)
   }
   if (operation.key !== undefined && typeof operation.key !== 'string') {
-    return Promise.resolve(refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`))
+    return refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`)
   }
   const route = context.routes.get(operation.path)!
   const key = operation.key ?? null

@@ -11,6 +11,7 @@
  *
  * @internal Used by the handler.
  */
+import { sha256Hex } from '../internal/sha256.js'
 
 /** A stored answer. */
 export interface CachedAnswer {
@@ -18,14 +19,39 @@ export interface CachedAnswer {
   body: string
 }
 
+/** Bodies up to this length are their own idempotency fingerprint; longer ones are hashed. */
+const PLAIN_FINGERPRINT_MAX = 600
+
+/** The fingerprint of a request: its method, path and body text (hashed when long). */
+export function fingerprintOf(method: string, path: string, text: string): string {
+  const plain = `${method} ${path}\n${text}`
+  return plain.length <= PLAIN_FINGERPRINT_MAX ? plain : sha256Hex(plain)
+}
+
 /**
- * What identifies a request's payload: a string, or a deferred one (computed only when its key is seen again)
- * with the bytes held meanwhile.
+ * The fingerprint of a batch operation, computed only when its key is seen again: serialising every body again
+ * only to compare it with a key that is almost never reused cost more than the rest of the server's work on it.
+ * It holds the parsed body meanwhile (counted as `bytes`); one object per operation, no closure.
  */
-export type Fingerprint = string | { readonly bytes: number; compute(): string }
+export class DeferredFingerprint {
+  constructor(
+    readonly bytes: number,
+    readonly method: string,
+    readonly path: string,
+    readonly value: unknown,
+  ) {}
+
+  /** The fingerprint the body would have had as a lone request's JSON text. */
+  text(): string {
+    return fingerprintOf(this.method, this.path, JSON.stringify(this.value))
+  }
+}
+
+/** What identifies a request's payload: a string, or a deferred one. */
+export type Fingerprint = string | DeferredFingerprint
 
 const fingerprintText = (fingerprint: Fingerprint): string =>
-  typeof fingerprint === 'string' ? fingerprint : fingerprint.compute()
+  typeof fingerprint === 'string' ? fingerprint : fingerprint.text()
 
 interface Entry {
   fingerprint: Fingerprint

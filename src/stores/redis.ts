@@ -37,14 +37,8 @@ import { json, pushRecordFields, readRecords, recordRange } from './redis/record
 import { amount, balancePairs, overflowError, parseStoredBudget, toStrings } from './redis/replies.js'
 import { createRunner, failureOf, script, storageError, type Script } from './redis/runner.js'
 import { pushRollupArgs, readRollups, rollupOverflowError, ROLLUPS_SCRIPT } from './redis/rollups.js'
-import {
-  BALANCES_SCRIPT,
-  COMMIT_SCRIPT,
-  PUT_BUDGET_SCRIPT,
-  RELEASE_SCRIPT,
-  RESERVE_SCRIPT,
-  RESET_SCRIPT,
-} from './redis/scripts.js'
+import { BALANCES_SCRIPT, BATCH_SCRIPT, PUT_BUDGET_SCRIPT, RESET_SCRIPT } from './redis/scripts.js'
+import { createBatcher, type BatchOp } from './redis/batch.js'
 import { rollupDayBounds, validateRollupQuery } from './ledger/rollups.js'
 import {
   RELEASE_TOMBSTONE_MS,
@@ -163,9 +157,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     localNow: () => localClock.now(),
   })
   const scripts = {
-    reserve: script(RESERVE_SCRIPT),
-    commit: script(COMMIT_SCRIPT),
-    release: script(RELEASE_SCRIPT),
+    batch: script(BATCH_SCRIPT),
     balances: script(BALANCES_SCRIPT),
     reset: script(RESET_SCRIPT),
     putBudget: script(PUT_BUDGET_SCRIPT),
@@ -221,33 +213,51 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   // ------------------------------------------------------------------------------------------- scripts
+  /** Reserves, commits and releases of one turn of the event loop, sent as one script (`batch.ts`). */
+  const batched = createBatcher(
+    (what, command) => runner.evalScript(what, scripts.batch, command),
+    [keys.epoch, keys.live],
+    () => [head[0]!, head[1]!, keys.base, epoch!],
+  )
   /**
-   * Runs a script: `scriptKeys`, then the common arguments (clock mode, margin, `now`, key base, epoch), then
-   * `args`. Answers its reply values, `[0]` the server time and `[1]` the status, after the epoch check.
+   * Runs a script (`s`, or the operation kind of a batched one): `scriptKeys`, then the common arguments (clock
+   * mode, margin, `now`, key base, epoch), then `args`. Answers its reply values, `[0]` the server time and
+   * `[1]` the status, after the epoch check.
    */
-  const run = async (what: string, s: Script, scriptKeys: string[], now: number, args: string[]): Promise<string[]> => {
+  const run = async (
+    what: string,
+    s: Script | BatchOp['kind'],
+    scriptKeys: string[],
+    now: number,
+    args: string[],
+    order = 0,
+  ): Promise<string[]> => {
     await ensureReady()
     const startedAt = localClock.now()
     let adopted = false
     for (;;) {
-      const command = [
-        'EVALSHA',
-        '',
-        String(scriptKeys.length + 2),
-        keys.epoch,
-        keys.live,
-        ...scriptKeys,
-        head[0]!,
-        head[1]!,
-        String(now),
-        keys.base,
-        epoch!,
-        ...args,
-      ]
       const sentAt = localClock.now()
       let values: string[]
       try {
-        values = toStrings(await runner.evalScript(what, s, command))
+        values =
+          typeof s === 'string'
+            ? await batched({ kind: s, keys: scriptKeys, now, args, order })
+            : toStrings(
+                await runner.evalScript(what, s, [
+                  'EVALSHA',
+                  '',
+                  String(scriptKeys.length + 2),
+                  keys.epoch,
+                  keys.live,
+                  ...scriptKeys,
+                  head[0]!,
+                  head[1]!,
+                  String(now),
+                  keys.base,
+                  epoch!,
+                  ...args,
+                ]),
+              )
       } catch (error) {
         // On a cluster that is moving the store's slot, a script can find a key it reaches through another key
         // (a hold's ledger key) still on the other node: try again until the move is over or the time is up.
@@ -335,8 +345,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     attempt(0)
   }
 
+  /** The order of the calls of reserve, commit and release (a batch applies them in this order). */
+  let calls = 0
   const reserve = async (request: ReserveRequest): Promise<ReserveResult> => {
     ledger.validateReserve(request)
+    const order = calls++
     const { callId, entries } = request
     const scriptKeys = [keys.call(callId)]
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
@@ -360,7 +373,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       }
       let values: string[]
       try {
-        values = await run('reserve', scripts.reserve, scriptKeys, request.now, args)
+        values = await run('reserve', 'r', scriptKeys, request.now, args, order)
       } catch (error) {
         if (failureOf(error) === 'unknown') releaseUnknown(request, startedAt)
         throw error
@@ -383,6 +396,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   // ------------------------------------------------------------------------------------------- commit, release
   const commit = async (request: CommitRequest): Promise<CommitResult> => {
     ledger.validateCommit(request)
+    const order = calls++
     const { callId, entries, record } = request
     const scriptKeys = [keys.call(callId), keys.stream, keys.streamMeta]
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
@@ -404,7 +418,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       args.push('0')
     }
     return wrap('commit', async () => {
-      const values = await run('commit', scripts.commit, scriptKeys, request.now, args)
+      const values = await run('commit', 'c', scriptKeys, request.now, args, order)
       if (values[1] === 'overflow') throw overflowError(values, entries, 'adding')
       if (values[1] === 'rollupOverflow') throw rollupOverflowError(values)
       if (values[1] !== 'ok' && values[1] !== 'dup')
@@ -420,12 +434,17 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   const release = async (request: ReleaseRequest): Promise<ReleaseResult> => {
     ledger.validateRelease(request)
+    const order = calls++
     const tombstoneUntil = request.holdExpiresAt ?? request.now + RELEASE_TOMBSTONE_MS
     return wrap('release', async () => {
-      const values = await run('release', scripts.release, [keys.call(request.callId)], request.now, [
-        request.callId,
-        String(tombstoneUntil),
-      ])
+      const values = await run(
+        'release',
+        'x',
+        [keys.call(request.callId)],
+        request.now,
+        [request.callId, String(tombstoneUntil)],
+        order,
+      )
       return { released: values[1] === 'released' }
     })
   }

@@ -1,5 +1,5 @@
-// `llm-budget cost`. The breakdown and an unknown model run the real CLI entry (src/cli/main.ts through tsx) in a
-// child process (exit codes 0 and 2, stdout and stderr as a shell sees them); the other tests run the same command
+// `llm-budget cost`. The breakdown and an unknown model run the real CLI entry (src/cli/main.ts, bundled once per run)
+// in a child process (exit codes 0 and 2, stdout and stderr as a shell sees them); the other tests run the same command
 // in this process (runCliHere), without a Node start per run.
 import { describe, expect, it } from 'vitest'
 import { runCli, runCliHere } from '../helpers/cli.js'

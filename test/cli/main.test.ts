@@ -28,7 +28,8 @@ async function throughHead(args: string[]): Promise<{ head: string; stderr: stri
 
 beforeAll(async () => {
   // Enough records that the CSV is far larger than a pipe's buffer: the CLI is still writing when head exits.
-  const store = fileStore({ path: data })
+  // Written with batched syncs: this is the fixture, not the store under test (close() syncs what it wrote).
+  const store = fileStore({ path: data, durability: 'batch' })
   const manager = new BudgetManager({ store })
   for (let i = 0; i < 3000; i++)
     await manager.record(

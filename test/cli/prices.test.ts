@@ -1,8 +1,8 @@
 // `llm-budget prices update`: LiteLLM-format tables from a temporary directory and from a local HTTP server on
-// 127.0.0.1; the written file loads with catalog.load(). Writing ./llm-budget-prices.json and a failed download run
-// the CLI as a real process (src/cli/main.ts through tsx: exit codes 0 and 1, the working directory, stdout and
-// stderr as a shell sees them); the other tests run the same command in this process (runCliHere), without a Node
-// start per run.
+// 127.0.0.1; the written file loads with catalog.load(). Writing ./llm-budget-prices.json and a failed download run the
+// CLI as a real process (src/cli/main.ts bundled once per run: exit codes 0 and 1, the working directory, stdout and
+// stderr as a shell sees them); the other tests run the same command in this process (runCliHere), without a Node start
+// per run.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'

@@ -1,7 +1,7 @@
-// `llm-budget report` on real stores: a file store in a temporary directory, a real redis-server, and a server
-// tenant's namespace. The data is written through BudgetManager in this process, then the store is closed and the
-// CLI reads it. The full report and a store that cannot answer run the CLI as a real process (src/cli/main.ts through
-// tsx: exit codes, stdout and stderr as a shell sees them); the other tests run the same command in this process
+// `llm-budget report` on real stores: a file store in a temporary directory, a real redis-server, and a server tenant's
+// namespace. The data is written through BudgetManager in this process, then the store is closed and the CLI reads it.
+// The full report and a store that cannot answer run the CLI as a real process (src/cli/main.ts, bundled once per run:
+// exit codes, stdout and stderr as a shell sees them); the other tests run the same command in this process
 // (runCliHere), which prints the same lines without a Node start per run.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -1,5 +1,6 @@
-// Runs examples/{openai,anthropic,ai-sdk,langchain}.ts as a user would (`node --import tsx`, importing
-// `llm-budget` by name through the package's self-reference to the built dist/): offline by default against
+// Runs examples/{openai,anthropic,ai-sdk,langchain}.ts as a user would, each in a Node process of its own (compiled
+// once per run by test/helpers/global-setup.ts instead of transpiled by tsx in every process; the example still
+// imports `llm-budget` by name through the package's self-reference to the built dist/): offline by default against
 // the fake endpoint of `llm-budget/testing`, and with OPENAI_BASE_URL / ANTHROPIC_BASE_URL against local
 // wire-format servers through the real SDKs.
 import { execFile } from 'node:child_process'
@@ -8,15 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startAnthropicServer } from '../integrations/servers/anthropic.js'
 import { startOpenAIServer, type WireServer } from '../integrations/servers/openai.js'
 import { ROOT } from '../helpers/cli.js'
+import { bundledEntry } from '../helpers/entries.js'
 
 const run = promisify(execFile)
 const EXAMPLES = ['openai', 'anthropic', 'ai-sdk', 'langchain'] as const
 /** The environment without any provider setting, as on a machine that never configured one. */
 const OFFLINE = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(OPENAI|ANTHROPIC)_/.test(name)))
 
-async function example(name: string, env: NodeJS.ProcessEnv): Promise<string> {
+async function example(name: (typeof EXAMPLES)[number], env: NodeJS.ProcessEnv): Promise<string> {
   // A hang fails here (30 s) instead of stalling the suite.
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', `examples/${name}.ts`], {
+  const { stdout } = await run(process.execPath, [bundledEntry(`example-${name}`)], {
     cwd: ROOT,
     env,
     timeout: 30_000,
@@ -26,7 +28,7 @@ async function example(name: string, env: NodeJS.ProcessEnv): Promise<string> {
 
 /** The output of each example run offline, run once however many tests read it (the run does not change). */
 const offlineRuns = new Map<string, Promise<string>>()
-function offline(name: string): Promise<string> {
+function offline(name: (typeof EXAMPLES)[number]): Promise<string> {
   let run = offlineRuns.get(name)
   if (run === undefined) offlineRuns.set(name, (run = example(name, OFFLINE)))
   return run

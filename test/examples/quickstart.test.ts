@@ -5,11 +5,12 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
+import { bundledEntry } from '../helpers/entries.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const dir = join(mkdtempSync(join(tmpdir(), 'llm-budget-quickstart-')), 'data')
 const run = () =>
-  promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/quickstart.ts'], {
+  promisify(execFile)(process.execPath, [bundledEntry('example-quickstart')], {
     cwd: root,
     timeout: 60_000,
     env: { ...process.env, LLM_BUDGET_DIR: dir },

@@ -4,12 +4,13 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { bundledEntry } from '../helpers/entries.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
 describe('examples/runaway.ts', () => {
   it('runs: 5 calls then the burst refuses with $99.95 of the month left; a minute later admitted; the run stops at $0.03', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/runaway.ts'], {
+    const { stdout } = await promisify(execFile)(process.execPath, [bundledEntry('example-runaway')], {
       cwd: root,
       timeout: 60_000,
     })

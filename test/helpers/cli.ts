@@ -1,25 +1,27 @@
 /**
- * The `llm-budget` CLI as a real process: `src/cli/main.ts` run by Node through tsx, as `npx llm-budget` runs
- * the built `dist/cli/main.js`. {@link runCli} runs a command to its end; {@link serveCli} starts
+ * The `llm-budget` CLI as a real process: `src/cli/main.ts` (bundled once per run) run by Node, as `npx llm-budget`
+ * runs the built `dist/cli/main.js`. {@link runCli} runs a command to its end; {@link serveCli} starts
  * `llm-budget serve` and waits until it listens. {@link runCliHere} runs a command in this process (the same
  * `dispatch` over the same commands that `main.ts` calls, with its output captured): for the many tests about what
- * a command prints or does, without a Node start and a tsx import per run. Each command keeps tests through
+ * a command prints or does, without a Node start per run. Each command keeps tests through
  * {@link runCli} for what only a real process shows (exit codes, stdout/stderr wiring).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { format } from 'node:util'
+import { bundledEntry } from './entries.js'
 
 /** The repository root. */
 export const ROOT = join(import.meta.dirname, '..', '..')
 /** The CLI entry (source). */
 export const CLI_MAIN = join(ROOT, 'src', 'cli', 'main.ts')
-/** tsx's loader, by absolute URL so that a command can run in any working directory. */
-export const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
-/** `node --import tsx src/cli/main.ts`: prefix `args` with this to run the CLI from a shell or a spawn. */
-export const CLI_COMMAND: readonly string[] = [process.execPath, '--import', TSX, CLI_MAIN]
+/**
+ * `node <src/cli/main.ts bundled>`: prefix `args` with this to run the CLI from a shell or a spawn. The bundle is
+ * built once per run from the source (test/helpers/global-setup.ts), so a spawn costs a Node start, not a tsx
+ * transpile of every `src/` module.
+ */
+export const CLI_COMMAND: readonly string[] = [process.execPath, bundledEntry('cli')]
 
 /** How a CLI process ended. */
 export interface CliResult {

@@ -1,5 +1,5 @@
 /**
- * Starts a real PostgreSQL for tests: `initdb` into a new temporary directory, `postgres` on a free loopback port,
+ * Starts a real PostgreSQL for tests: a fresh cluster (a copy of one `initdb` per run) in a new temporary directory, `postgres` on a free loopback port,
  * run as an unprivileged user when the tests run as root (PostgreSQL refuses root). `kill()` sends SIGKILL to every
  * server process at once (a crash), `start()` brings it back on the same port and data directory (crash recovery
  * replays the WAL), `stop()` shuts it down and removes the directory.
@@ -13,9 +13,10 @@
  * ```
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { inject } from 'vitest'
 import { exited, freePort } from './redis-server.js'
 
 /** Options of {@link startPostgresServer}. */
@@ -73,6 +74,49 @@ function runAs(): { uid: number; gid: number } | null {
   return { uid: Number(id.stdout.trim()), gid: Number(gid.stdout.trim()) }
 }
 
+/** Runs `initdb` into `data` (a directory that does not exist yet, in `dir`), as `user`. */
+function initdb(bin: string, user: { uid: number; gid: number } | null, dir: string, data: string): void {
+  const init = spawnSync(
+    join(bin, 'initdb'),
+    ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+    { ...(user === null ? {} : { uid: user.uid, gid: user.gid }), encoding: 'utf8', cwd: dir },
+  )
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`)
+}
+
+/**
+ * A freshly initialised data directory that every server of this run copies (`initdb` costs about 1 s of CPU and
+ * several seconds of wall time on a loaded machine; a copy of its 40 MB a tenth of that). It is made once per run,
+ * in the run's directory from test/helpers/global-setup.ts: the first process that needs it runs `initdb` into a
+ * directory of its own and renames it into place; a process that loses that race uses the winner's. Each server
+ * still gets a cluster of its own, started and killed on its own.
+ */
+function template(bin: string, user: { uid: number; gid: number } | null): string {
+  const run = inject('runDirectory')
+  const path = join(run, 'postgres-template')
+  if (existsSync(join(path, 'PG_VERSION'))) return path
+  const dir = mkdtempSync(join(run, 'postgres-initdb-'))
+  if (user !== null) chownSync(dir, user.uid, user.gid)
+  try {
+    initdb(bin, user, dir, join(dir, 'data'))
+    try {
+      renameSync(join(dir, 'data'), path)
+    } catch (error) {
+      // Another process put its template there first: the same initdb, use that one.
+      if (!existsSync(join(path, 'PG_VERSION'))) throw error
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return path
+}
+
+/** Copies a data directory, keeping its owner and modes (PostgreSQL refuses a data directory others can read). */
+function copyCluster(from: string, to: string): void {
+  const copy = spawnSync('cp', ['-a', from, to], { encoding: 'utf8' })
+  if (copy.status !== 0) throw new Error(`copying the PostgreSQL template failed: ${copy.stderr}`)
+}
+
 /** Starts a fresh PostgreSQL on a free loopback port in a new temporary directory. */
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinaries()
@@ -81,18 +125,11 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const data = join(dir, 'data')
   if (user !== null) chownSync(dir, user.uid, user.gid)
   const identity = user === null ? {} : { uid: user.uid, gid: user.gid }
-  const init = spawnSync(
-    join(bin, 'initdb'),
-    ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
-    {
-      ...identity,
-      encoding: 'utf8',
-      cwd: dir,
-    },
-  )
-  if (init.status !== 0) {
+  try {
+    copyCluster(template(bin, user), data)
+  } catch (error) {
     rmSync(dir, { recursive: true, force: true })
-    throw new Error(`initdb failed: ${init.stderr || init.stdout}`)
+    throw error
   }
   const port = await freePort()
   const fsync = options.fsync === true ? 'on' : 'off'

@@ -7,8 +7,9 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
 import { fileStore } from '../../src/stores/file.js'
+import { bundledEntry } from '../helpers/entries.js'
 
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
+const MAIN = bundledEntry('cli') // src/cli/main.ts, bundled once per run
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-dashboard-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -19,7 +20,7 @@ async function start(): Promise<{
   kill: () => void
   output: () => string
 }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'dashboard', '--store', `file:${dir}`], {
+  const child = spawn(process.execPath, [MAIN, 'dashboard', '--store', `file:${dir}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -77,7 +78,7 @@ describe('llm-budget dashboard', () => {
   }, 60_000)
 
   it('exits 2 without --store', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'dashboard'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [MAIN, 'dashboard'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stderr.on('data', (c: Buffer) => (output += c.toString()))
     expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(2)

@@ -8,14 +8,15 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
 import { fileStore } from '../../src/stores/file.js'
+import { bundledEntry } from '../helpers/entries.js'
 import { fakeClock } from '../../src/testing/clock.js'
 
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
+const MAIN = bundledEntry('cli') // src/cli/main.ts, bundled once per run
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-digest-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function run(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'digest', ...args], {
+  const child = spawn(process.execPath, [MAIN, 'digest', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

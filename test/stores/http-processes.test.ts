@@ -17,10 +17,11 @@ import { memoryStore } from '../../src/stores/memory.js'
 import type { BudgetStore } from '../../src/stores/types.js'
 import { startBudgetServer, type RunningBudgetServer } from '../helpers/budget-server.js'
 import { serveCli } from '../helpers/cli.js'
+import { bundledEntry } from '../helpers/entries.js'
 import { freePort } from '../helpers/redis-server.js'
 
 const TOKEN = 'process-test-token-0123456789'
-const WORKER = join(import.meta.dirname, 'http-workers', 'client.ts')
+const WORKER = bundledEntry('http-client-worker') // http-workers/client.ts, bundled once per run
 const T0 = 1_800_000_000_000
 const AMOUNT = 10_000_000 // $0.01
 
@@ -51,7 +52,7 @@ interface Worker {
 }
 
 function startWorker(options: Record<string, unknown>): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify({ token: TOKEN, ...options })], {
+  const child = spawn(process.execPath, [WORKER, JSON.stringify({ token: TOKEN, ...options })], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const lines: string[] = []

@@ -8,9 +8,10 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { httpStore } from '../../src/stores/http.js'
+import { bundledEntry } from '../helpers/entries.js'
 import { type PostgresServer, startPostgresServer } from '../helpers/postgres-server.js'
 
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
+const MAIN = bundledEntry('cli') // src/cli/main.ts, bundled once per run
 const TOKEN = 'pg-cli-token-0123456789abcdef'
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-pg-cli-'))
 const tokenFile = join(dir, 'tokens.txt')
@@ -36,7 +37,7 @@ afterAll(async () => {
 const dbUrl = (name: string): string => server.url.replace(/\/postgres$/, `/${name}`)
 
 function cli(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (c: Buffer) => (output += c.toString()))
   child.stderr.on('data', (c: Buffer) => (output += c.toString()))
@@ -46,7 +47,7 @@ function cli(args: string[]): Promise<{ code: number | null; output: string }> {
 async function serve(): Promise<{ url: string; stop: () => Promise<number | null> }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'serve', '--store', dbUrl('budget'), '--token-file', tokenFile, '--port', '0'],
+    [MAIN, 'serve', '--store', dbUrl('budget'), '--token-file', tokenFile, '--port', '0'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let output = ''

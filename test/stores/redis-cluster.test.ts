@@ -220,7 +220,7 @@ describe.each(clients())('redisStore on Redis Cluster (%s)', (_name, client, kin
 })
 
 describe('redisStore on Redis Cluster with ioredis: pipelining', () => {
-  it("sends the operations of one tick as one pipeline to the slot's node, each with its own reply or error", async () => {
+  it("sends the reads of one tick as one pipeline and its reserves as one batch script to the slot's node, each with its own reply or error", async () => {
     const prefix = uniquePrefix()
     const store = redisStore({ client: io, prefix, time: 'client' })
     const now = 1_800_000_000_000
@@ -235,6 +235,8 @@ describe('redisStore on Redis Cluster with ioredis: pipelining', () => {
     await io.set(`{${prefix}}:k:bad`, 'not a hash')
     const { client: spy, sizes } = spyPipelines(io)
     const batched = redisStore({ client: spy, prefix, time: 'client' })
+    await batched.balances({ keys: ['warm'], now })
+    const reads = Promise.all(Array.from({ length: 50 }, (_, i) => batched.balances({ keys: [`r${i}`], now })))
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) =>
         batched.reserve({
@@ -245,7 +247,8 @@ describe('redisStore on Redis Cluster with ioredis: pipelining', () => {
         }),
       ),
     )
-    expect(sizes).toEqual([50])
+    expect(await reads).toEqual(Array.from({ length: 50 }, () => [{ spent: 0, reserved: 0 }]))
+    expect(sizes).toEqual([50]) // the reads; the batch of reserves is one command
     expect(
       results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.message),
     ).toEqual([expect.stringMatching(/WRONGTYPE/)])

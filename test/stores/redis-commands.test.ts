@@ -60,7 +60,7 @@ async function admittedCall(store: RedisStore, callId: string, keys: string[], r
 describe('redisStore commands per admitted call', () => {
   const keys = ['org:acme|d|usd', 'team:search|d|usd', 'user:alice|d|usd', 'key:sk-1|d|usd']
 
-  it('runs 2 scripts and 33 commands for 4 keys with a record, reading the epoch and call record in one MGET', async () => {
+  it('runs 2 scripts and 37 commands for 4 keys with a record, reading the epoch and call record in one MGET', async () => {
     const store = redisStore({ client: io, prefix: 'commands-4', time: 'server' })
     await admittedCall(store, 'warm', keys, true) // loads the scripts, creates the keys and the day's rollup rows
     await admin.config('RESETSTAT')
@@ -70,7 +70,7 @@ describe('redisStore commands per admitted call', () => {
       time: 2,
       mget: 2, // epoch + call record, once per script
       hmget: 10, // 4 ledger keys per script, the record metadata, the rollup rows
-      hset: 10, // 4 ledger keys per script, the rollup rows, the record metadata
+      hset: 14, // the call's hold and the fields of 4 ledger keys per script, the rollup rows, the record metadata
       hdel: 4, // the call's hold on each key
       set: 2, // the call record
       xadd: 1, // the spend record
@@ -78,12 +78,53 @@ describe('redisStore commands per admitted call', () => {
     await store.close()
   })
 
-  it('runs 2 scripts and 11 commands for 1 key without a record', async () => {
+  it('runs 2 scripts and 14 commands for 1 key without a record', async () => {
     const store = redisStore({ client: io, prefix: 'commands-1', time: 'server' })
     await admittedCall(store, 'warm', keys.slice(0, 1), false)
     await admin.config('RESETSTAT')
     await admittedCall(store, 'measured', keys.slice(0, 1), false)
-    expect(await commandCalls()).toEqual({ evalsha: 2, time: 2, mget: 2, hmget: 2, hset: 2, hdel: 1, set: 2 })
+    expect(await commandCalls()).toEqual({ evalsha: 2, time: 2, mget: 2, hmget: 2, hset: 3, hdel: 1, set: 2 })
+    await store.close()
+  })
+  it('runs one batch script for the reserves of one tick and one for their commits, reading and writing each ledger key, the rollup rows and the record metadata once per batch', async () => {
+    const store = redisStore({ client: io, prefix: 'commands-batch', time: 'client' })
+    await admittedCall(store, 'warm', keys, true)
+    await admin.config('RESETSTAT')
+    const calls = 20
+    const now = store.clock.now()
+    const ids = Array.from({ length: calls }, (_, i) => `batch-${i}`)
+    const reserved = await Promise.all(
+      ids.map((callId) =>
+        store.reserve({
+          callId,
+          now,
+          holdExpiresAt: now + 600_000,
+          entries: keys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt: windowEnd })),
+        }),
+      ),
+    )
+    expect(reserved.every((r) => r.ok)).toBe(true)
+    await Promise.all(
+      ids.map((callId) =>
+        store.commit({
+          callId,
+          now,
+          entries: keys.map((key) => ({ key, amount: 900, expiresAt: windowEnd })),
+          dedupeUntil: now + 3_600_000,
+          record: { callId, startedAt: now, endedAt: now + 1, model: 'gpt-4o', costNanoUsd: 900, user: 'alice' },
+        }),
+      ),
+    )
+    expect(await commandCalls()).toEqual({
+      evalsha: 2, // one batch of 20 reserves, one of 20 commits
+      time: 2,
+      mget: 2, // the epoch and the batch's 20 call records
+      hmget: 2 * 4 + 2, // each ledger key once per batch; the record metadata and the rollup rows once per batch
+      hset: 4 * calls + 2 * 4 + 2, // per reserve its hold on each key; each ledger key, the rollup rows and the metadata once per batch
+      hdel: 4 * calls, // the call's hold on each key
+      set: 2 * calls, // the call record
+      xadd: calls, // the spend record
+    })
     await store.close()
   })
 })

@@ -74,6 +74,39 @@ describe('redisStore with a stalled Redis', () => {
       })
       expect(await store.balances({ keys: ['k'], now: t })).toEqual([{ spent: 0, reserved: 0 }])
     })
+
+    it(`${label}: a batch of reservations and a commit whose reply was lost: each is unknown, the reservations are released by the store, the commit is applied once`, async () => {
+      const store = redisStore({ client: client(), prefix: `stall-batch-${n++}`, timeoutMs: 300, time: 'client' })
+      const w = Date.now()
+      const entry = (key: string) => [{ key, amount: 100, limit: 100, expiresAt: null }]
+      await store.reserve({ callId: 'held', now: w, holdExpiresAt: w + HOLD_MS, entries: entry('c') })
+      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL')
+      const now = Date.now()
+      const commit = {
+        callId: 'held',
+        now,
+        entries: [{ key: 'c', amount: 70, expiresAt: null }],
+        dedupeUntil: now + HOLD_MS,
+      }
+      // one turn: 10 reservations and the commit go to Redis as one batch, whose reply comes after the timeout
+      const outcomes = await Promise.all([
+        ...Array.from({ length: 10 }, (_, i) =>
+          store
+            .reserve({ callId: `stalled-${i}`, now, holdExpiresAt: now + HOLD_MS, entries: entry(`k${i}`) })
+            .catch((e: unknown) => e),
+        ),
+        store.commit(commit).catch((e: unknown) => e),
+      ])
+      for (const e of outcomes) expect(isStorageError(e) && /timed out/.test((e as Error).message)).toBe(true)
+      const keys = Array.from({ length: 10 }, (_, i) => `k${i}`)
+      await until('every stalled hold to be released', async () => {
+        const balances = await store.balances({ keys, now: Date.now() }).catch(() => null)
+        return balances !== null && balances.every((b) => b.reserved === 0 && b.spent === 0)
+      })
+      // the commit ran when Redis resumed: its retry is a duplicate and the spend counts once
+      expect(await store.commit({ ...commit, now: Date.now() })).toMatchObject({ duplicate: true })
+      expect(await store.balances({ keys: ['c'], now: Date.now() })).toEqual([{ spent: 70, reserved: 0 }])
+    })
   }
 
   it('fails fast after consecutive failures to reach Redis, and closes again once Redis answers', async () => {

@@ -5,7 +5,6 @@ import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisStore, type RedisStoreOptions } from '../../src/stores/redis.js'
 import { runStoreContract } from '../../src/testing/index.js'
-import { spyPipelines } from '../helpers/pipeline-spy.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
 let server: RedisServer
@@ -26,6 +25,14 @@ afterAll(async () => {
 })
 
 let n = 0
+
+/** How many scripts Redis has run (`EVALSHA` and `EVAL`, from `INFO commandstats`). */
+async function scriptCalls(): Promise<number> {
+  const text = await io.info('commandstats')
+  let calls = 0
+  for (const m of text.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(m[2])
+  return calls
+}
 const uniquePrefix = (): string => `t${process.pid}-${n++}`
 
 describe('redisStore with ioredis', () => {
@@ -293,15 +300,17 @@ describe('redisStore', () => {
     expect((await store.queryRecords({})).at(-1)?.callId).toBe('r999')
   })
 
-  it('sends the operations of one tick to ioredis as one pipeline, each with its own reply or error', async () => {
+  it('sends the reserves of one tick as one batch script, each with its own reply or error', async () => {
     const prefix = uniquePrefix()
     const store = redisStore({ client: io, prefix, time: 'client' })
     const now = 1_800_000_000_000
     await store.balances({ keys: ['warm'], now }) // loads the script
+    await store.release({ callId: 'warm', now }) // loads the batch script
     await io.set(`{${prefix}}:k:bad`, 'not a hash')
-    const { client: spy, sizes } = spyPipelines(io)
-    const batched = redisStore({ client: spy, prefix, time: 'client' })
-    const results = await Promise.allSettled(
+    const batched = redisStore({ client: io, prefix, time: 'client' })
+    await batched.balances({ keys: ['warm'], now })
+    const evalshaBefore = await scriptCalls()
+    const reserves = Promise.allSettled(
       Array.from({ length: 50 }, (_, i) =>
         batched.reserve({
           callId: `p${i}`,
@@ -311,7 +320,8 @@ describe('redisStore', () => {
         }),
       ),
     )
-    expect(sizes).toEqual([50])
+    const results = await reserves
+    expect(await scriptCalls()).toBe(evalshaBefore + 1)
     expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(
       ['STORAGE'],
     )

@@ -50,48 +50,44 @@
  * @internal
  */
 
-/**
- * The prelude every script starts with (see above). With `callRecord`, `KEYS[3]` is the operation's call record:
- * it is read with the epoch in one `MGET` (`pre`) and `readCall` takes it from there.
- */
-export function prelude(callRecord: boolean): string {
-  const read = callRecord
-    ? "local pre = call('MGET', KEYS[1], KEYS[3])\nlocal epoch = pre[1]"
-    : "local pre = nil\nlocal epoch = call('GET', KEYS[1])"
-  return PRELUDE_HEAD + read + PRELUDE_BODY
-}
-
 const PRELUDE_HEAD = String.raw`
 local MAX = 9007199254740991
 local mode = ARGV[1]
 local margin = tonumber(ARGV[2])
-local reqNow = tonumber(ARGV[3])
 local base = ARGV[4]
 local call = redis.call
 local fmt, sub, find, byte = string.format, string.sub, string.find, string.byte
 local tm = call('TIME')
 local server = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
-local now, shiftIn, shiftOut
-if mode == 's' then
-  now = server
-  shiftIn = server - reqNow
-  shiftOut = margin
-else
-  now = reqNow
-  shiftIn = 0
-  shiftOut = server - reqNow + margin
-end
 local serverStr = fmt('%d', server)
 local reg = KEYS[2]
+-- The clock of one operation (a batch runs each operation with the 'now' of its own request).
+local now, shiftIn, shiftOut
+local function setNow(reqNow)
+  if mode == 's' then
+    now = server
+    shiftIn = server - reqNow
+    shiftOut = margin
+  else
+    now = reqNow
+    shiftIn = 0
+    shiftOut = server - reqNow + margin
+  end
+end
+setNow(tonumber(ARGV[3]))
 -- The store's epoch: a key without expiry, written once when the store is initialized. Gone or different
 -- means Redis lost the store's data (FLUSHALL, a restart without persistence, eviction): fail closed.
 -- Both are declared keys of every script, so that a cluster in the middle of moving the store's slot routes
 -- the script to the node that has them (or answers TRYAGAIN) instead of running it on a partial view.
 `
 
-const PRELUDE_BODY = String.raw`
+/** The epoch check of a script that reads nothing else before it. */
+const EPOCH_CHECK = String.raw`
+local epoch = call('GET', KEYS[1])
 if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
+`
 
+const PRELUDE_BODY = String.raw`
 -- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits.
 local function num(v)
   if v == math.floor(v) and v < MAX and v > -MAX then return fmt('%d', v) end
@@ -112,9 +108,159 @@ end
 -- A hold value is '<amount>:<expiry>'.
 local function holdAmount(v) return tonumber(sub(v, 1, find(v, ':', 1, true) - 1)) end
 
+-- The script's view of the ledger keys it loaded (hash name -> state), so that a key several operations of a
+-- batch touch is read once. Writes of the key's own fields (s r e n p) and its PEXPIREAT are kept in the view
+-- and sent once, by flushAll() at the end of the script (flushKey() earlier when a command must see them);
+-- hold fields are written and deleted at once (their HSET / HDEL answers are needed). A key the script creates
+-- is written at once, so that its own fields come first in the hash, before any hold field.
+local cache, pending = {}, {}
+local FIELDS = {'s', 'r', 'e', 'n', 'p'}
+local SLOT = {s = 1, r = 2, e = 3, n = 4, p = 5}
+
 -- s and r are numbers; ss and rs the same values as the decimal strings Redis holds (rs nil once r changed).
-local function fresh(h) return {h = h, exists = false, s = 0, r = 0, ss = '0', rs = '0'} end
+local function fresh(h)
+  local k = {h = h, exists = false, s = 0, r = 0, ss = '0', rs = '0'}
+  cache[h] = k
+  return k
+end
 local function R(k) return k.rs or int(k.r) end
+
+-- Sends a key's pending field writes and expiry.
+local function flushKey(k)
+  local w = k.w
+  if w then
+    k.w = nil
+    local fields = {}
+    for i = 1, 5 do
+      local f = FIELDS[i]
+      if w[f] then
+        fields[#fields + 1] = f
+        fields[#fields + 1] = w[f]
+      end
+    end
+    if #fields > 0 then call('HSET', k.h, unpack(fields)) end
+  end
+  if k.at then
+    call('PEXPIREAT', k.h, k.at)
+    k.at = nil
+  end
+end
+
+
+-- Writes fields of a loaded key (name, value pairs of s r e n p): the view at once, Redis at the end (at
+-- once for a key not yet in Redis). The view then reads as a fresh HMGET would.
+local function put(k, fields)
+  local v = k.v
+  if not v then
+    v = {false, false, false, false, false}
+    k.v = v
+  end
+  local w = k.w
+  if not w then
+    w = {}
+    k.w = w
+    pending[#pending + 1] = k
+  end
+  for i = 1, #fields, 2 do
+    local f = fields[i]
+    w[f] = fields[i + 1]
+    v[SLOT[f]] = fields[i + 1]
+  end
+  k.exists = true
+  k.ss, k.s = v[1], tonumber(v[1])
+  k.rs, k.r = v[2], tonumber(v[2])
+  k.e, k.n, k.p = tonumber(v[3]), tonumber(v[4]), tonumber(v[5])
+  k.dirty = nil
+  if not k.stored then
+    k.stored = true
+    flushKey(k)
+  end
+end
+-- Deletes fields of a loaded key at once (dropping their pending writes).
+local function unset(k, ...)
+  local names = {...}
+  for i = 1, #names do
+    if k.w then k.w[names[i]] = nil end
+    if k.v then k.v[SLOT[names[i]]] = false end
+  end
+  call('HDEL', k.h, ...)
+  k.e, k.n, k.p = tonumber(k.v and k.v[3]), tonumber(k.v and k.v[4]), tonumber(k.v and k.v[5])
+end
+-- Sets the key's PEXPIREAT (sent by flushKey), or removes its expiry at once (at = nil).
+local function expireAt(k, at)
+  if at then
+    k.at = at
+    if not k.w then
+      k.w = {}
+      pending[#pending + 1] = k
+    end
+  else
+    k.at = nil
+    call('PERSIST', k.h)
+  end
+end
+
+-- Other hashes a batch reads once and writes once: the record metadata and the rollup days (hash -> field ->
+-- value, false for a field known to be absent). Their writes are sent by flushAll() (hflush() earlier).
+local hview, hpend = {}, {}
+-- The values of fields of hash h (false when absent), from the view, reading only the fields it lacks.
+local function hread(h, fields)
+  local view = hview[h]
+  if not view then
+    view = {}
+    hview[h] = view
+  end
+  local missing = {}
+  for i = 1, #fields do if view[fields[i]] == nil then missing[#missing + 1] = fields[i] end end
+  if #missing > 0 then
+    local got = call('HMGET', h, unpack(missing))
+    for i = 1, #missing do view[missing[i]] = got[i] end
+  end
+  local out = {}
+  for i = 1, #fields do out[i] = view[fields[i]] end
+  return out
+end
+-- Writes fields (name, value pairs) of hash h: the view at once, Redis with the batch.
+local function hwrite(h, fields)
+  local view = hview[h]
+  if not view then
+    view = {}
+    hview[h] = view
+  end
+  local w = hpend[h]
+  if not w then
+    w = {}
+    hpend[h] = w
+  end
+  for i = 1, #fields, 2 do
+    view[fields[i]] = fields[i + 1]
+    w[fields[i]] = fields[i + 1]
+  end
+end
+local function hflush(h)
+  local w = hpend[h]
+  if not w then return end
+  hpend[h] = nil
+  local fields = {}
+  for f, v in pairs(w) do
+    fields[#fields + 1] = f
+    fields[#fields + 1] = v
+  end
+  if #fields > 0 then call('HSET', h, unpack(fields)) end
+end
+-- Forgets hash h (about to be deleted): its view and its pending writes.
+local function hforget(h)
+  hview[h] = nil
+  hpend[h] = nil
+end
+
+local function flushAll()
+  for i = 1, #pending do flushKey(pending[i]) end
+  pending = {}
+  local names = {}
+  for h in pairs(hpend) do names[#names + 1] = h end
+  for i = 1, #names do hflush(names[i]) end
+end
 
 -- Drops every expired hold of a loaded key (one HGETALL) and recomputes its earliest hold expiry 'n'.
 -- Runs only when 'n' has passed. Leaves the exact hold count in k.holds.
@@ -137,21 +283,20 @@ local function sweep(k)
     end
   end
   for i = 1, #dead, 1000 do call('HDEL', k.h, unpack(dead, i, math.min(i + 999, #dead))) end
-  k.r = k.r - freed
-  k.rs = int(k.r)
-  k.holds = holds
+  local r = int(k.r - freed)
   if nextX then
-    call('HSET', k.h, 'r', k.rs, 'n', num(nextX))
+    put(k, {'r', r, 'n', num(nextX)})
   else
-    call('HSET', k.h, 'r', k.rs)
-    call('HDEL', k.h, 'n')
+    put(k, {'r', r})
+    unset(k, 'n')
   end
-  k.n = nextX
+  k.holds = holds
 end
 
 -- Number of holds on a loaded key: known after a sweep, else HLEN minus its other fields.
 local function holdCount(k)
   if not k.holds then
+    flushKey(k)
     local meta = 0
     for i = 1, 5 do if k.v[i] then meta = meta + 1 end end
     k.holds = call('HLEN', k.h) - meta
@@ -171,6 +316,7 @@ end
 -- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey).
 local function forgetIfOver(k)
   if k.exists and k.e and k.e <= now and holdCount(k) == 0 then
+    k.w, k.at = nil, nil
     call('DEL', k.h)
     call('ZREM', reg, lkOf(k.h))
     return fresh(k.h)
@@ -180,17 +326,24 @@ end
 
 -- The state of the key whose hash is h, after sweeping its expired holds: {h, exists, s, r, e, n, p, holds}.
 -- One HMGET of fields at the head of the hash (never a hold field, which would scan a hot key's holds)
--- unless a hold can have expired.
+-- unless a hold can have expired; a key already loaded by this script is taken from its view.
 local function live(h)
-  local v = call('HMGET', h, 's', 'r', 'e', 'n', 'p')
-  if not v[1] then
-    local e = call('ZSCORE', reg, lkOf(h))
-    if e and tonumber(e) > now then error({err = 'LOST ledger key ' .. lkOf(h)}) end
-    return fresh(h)
+  local k = cache[h]
+  if not k then
+    local v = call('HMGET', h, 's', 'r', 'e', 'n', 'p')
+    if not v[1] then
+      local e = call('ZSCORE', reg, lkOf(h))
+      if e and tonumber(e) > now then
+        flushAll()
+        error({err = 'LOST ledger key ' .. lkOf(h)})
+      end
+      return fresh(h)
+    end
+    k = {h = h, exists = true, stored = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1], rs = v[2],
+      e = tonumber(v[3]), n = tonumber(v[4]), p = tonumber(v[5]), v = v, holds = nil, dirty = nil}
+    cache[h] = k
   end
-  local k = {h = h, exists = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1], rs = v[2], e = tonumber(v[3]),
-    n = tonumber(v[4]), p = tonumber(v[5]), v = v, holds = nil, dirty = nil}
-  if k.n and k.n <= now then sweep(k) end
+  if k.exists and k.n and k.n <= now then sweep(k) end
   return forgetIfOver(k)
 end
 
@@ -208,15 +361,19 @@ end
 
 -- 'r' recomputed from the hold fields (all live: 'n' has not passed): the repair when a reservation found
 -- a hold of its own call id left by an earlier use whose record is gone.
-local function recountReserved(h)
-  local all = call('HGETALL', h)
-  local r = 0
+local function recountReserved(k)
+  local all = call('HGETALL', k.h)
+  local r, holds = 0, 0
   for i = 1, #all, 2 do
     local f = all[i]
-    if byte(f, 1) == 104 and byte(f, 2) == 58 then r = r + holdAmount(all[i + 1]) end
+    if byte(f, 1) == 104 and byte(f, 2) == 58 then
+      r = r + holdAmount(all[i + 1])
+      holds = holds + 1
+    end
   end
   local rs = int(r)
-  call('HSET', h, 'r', rs)
+  put(k, {'r', rs})
+  k.holds = holds
   return rs
 end
 
@@ -239,17 +396,17 @@ end
 local function expiryFields(k, fields, newE, holdX)
   if not newE then
     if k.e then
-      call('HDEL', k.h, 'e', 'p')
-      call('PERSIST', k.h)
+      unset(k, 'e', 'p')
+      expireAt(k, nil)
+      register(k.h, nil)
+    elseif not k.exists then
+      register(k.h, nil)
     end
-    if k.e or not k.exists then register(k.h, nil) end
-    return nil, 0
+    return nil
   end
-  local added = 0
   if newE ~= k.e then
     fields[#fields + 1] = 'e'
     fields[#fields + 1] = num(newE)
-    if not k.e then added = 1 end
     if not k.exists then call('ZREMRANGEBYSCORE', reg, '-inf', '(' .. num(now)) end
     register(k.h, newE)
   end
@@ -259,26 +416,24 @@ local function expiryFields(k, fields, newE, holdX)
     -- the instant the current PEXPIREAT was computed from: the window end, or a later hold ('p')
     local basis = k.e
     if k.p and k.p > basis then basis = k.p end
-    if b <= basis then return nil, added end
+    if b <= basis then return nil end
   end
   if b > newE then
     fields[#fields + 1] = 'p'
     fields[#fields + 1] = num(b)
-    if not (k.v and k.v[5]) then added = added + 1 end
   end
-  return physical(b), added
+  return physical(b)
 end
 
 -- A key created by a write gets 'p' at once, empty when no hold outlives its window: live()'s HMGET then finds
 -- every field it asks for at the head of the hash, where an absent field would be searched for through every
 -- hold field (a hot key's listpack of about 200 entries at 100 calls in flight). Older keys without 'p' read as
--- before. Answers how many fields this adds (0 or 1).
+-- before.
 local function keepP(k, fields)
-  if k.exists then return 0 end
-  for i = 1, #fields, 2 do if fields[i] == 'p' then return 0 end end
+  if k.exists then return end
+  for i = 1, #fields, 2 do if fields[i] == 'p' then return end end
   fields[#fields + 1] = 'p'
   fields[#fields + 1] = ''
-  return 1
 end
 
 -- Holds of a call record: '<bytes>:<ledger key><amount>,' per key. Decoded into a list of ledger keys and
@@ -297,10 +452,12 @@ local function decodeHolds(s, pos)
   return keys, amounts
 end
 
--- Reads a call record: state ('h', 'c', 'r' or nil), its instant, the position of its key list. Every script that
--- reads one reads its own (KEYS[3]) once, already fetched by the prelude's MGET.
+-- The value of the operation's call record (KEYS[3]), read before the operation runs.
+local record = nil
+
+-- Reads a call record: state ('h', 'c', 'r' or nil), its instant, the position of its key list.
 local function readCall(ck)
-  local v = pre[2]
+  local v = record
   if not v then return nil end
   local bar = find(v, '|', 3, true)
   return sub(v, 1, 1), tonumber(sub(v, 3, bar - 1)), v, bar + 1
@@ -314,7 +471,7 @@ local function dropHolds(ck, hf, v, pos)
     local k = live(h)
     if k.exists and unhold(k, hf, amounts[h]).dirty then
       k = forgetIfOver(k)
-      if k.exists then call('HSET', k.h, 'r', R(k)) end
+      if k.exists then put(k, {'r', R(k)}) end
     end
   end
   call('DEL', ck)
@@ -332,7 +489,28 @@ local function callState(ck, hf)
   end
   return st, t, v, pos
 end
+
+-- Runs fn (the body of a script or of one operation of a batch) and sends the pending writes even when it
+-- fails, so that no write an operation made before its error is lost. Answers pcall's two values.
+local function guarded(fn, ...)
+  local ok, res = pcall(fn, ...)
+  flushAll()
+  return ok, res
+end
+-- An error caught by pcall as text ('LOST ledger key ...', a Redis error reply or a Lua error).
+local function errorText(e)
+  if type(e) == 'table' then return tostring(e.err or e.message or 'error') end
+  return tostring(e)
+end
 `
 
-/** The prelude of scripts without a call record. */
-export const PRELUDE = prelude(false)
+/**
+ * The prelude every script starts with (see above). `read` replaces the epoch check: Lua that sets `epoch` (a
+ * batch reads it in the same `MGET` as its call records) and returns `lost` when it differs from `ARGV[5]`.
+ */
+export function prelude(read: string = EPOCH_CHECK): string {
+  return PRELUDE_HEAD + read + PRELUDE_BODY
+}
+
+/** The prelude of the scripts that check the epoch alone. */
+export const PRELUDE = prelude()

@@ -14,7 +14,7 @@ import { PRELUDE, prelude } from './prelude.js'
  * Status `dup` | `refused` (then the refused index) | `overflow` (then the index) | `ok`; then
  * `spent, reserved` per entry.
  */
-export const RESERVE_SCRIPT = String.raw`${prelude(true)}
+const RESERVE_OP = String.raw`
 local cid = ARGV[6]
 local ck = base .. 'c:' .. cid
 local hf = 'h:' .. cid
@@ -55,32 +55,30 @@ for i = 1, n do
   local a = 5 + i * 3
   local k = state[i]
   local amount = ARGV[a + 1]
+  local ss = k.ss
   local r = int(k.r + tonumber(amount))
-  local fields = {hf, amount .. ':' .. holdStr, 'r', r}
+  local fields = {'r', r}
   if not k.exists then
-    fields[5] = 's'
-    fields[6] = '0'
+    fields[3] = 's'
+    fields[4] = '0'
   end
   if not k.n or holdX < k.n then
     fields[#fields + 1] = 'n'
     fields[#fields + 1] = holdStr
   end
-  local at, added = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 3], not k.exists), holdX)
+  local at = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 3], not k.exists), holdX)
   keepP(k, fields)
-  -- fields this HSET adds (HSET answers how many it added): every one on a new key; else the hold, 'n'
-  -- when the key had none, and what expiryFields added
-  local new = #fields / 2
-  if k.exists then
-    new = 1 + added
-    if not k.n then new = new + 1 end
-  end
-  if call('HSET', k.h, unpack(fields)) ~= new then
+  -- the key's own fields first: a key created here gets them at the head of its hash
+  put(k, fields)
+  if at then expireAt(k, at) end
+  if call('HSET', k.h, hf, amount .. ':' .. holdStr) == 0 then
     -- the hold field was there already: left by an earlier use of this call id whose record is gone
     -- (only possible when clocks disagree by more than the margin); never count it twice
-    r = recountReserved(k.h)
+    r = recountReserved(k)
+  elseif k.holds then
+    k.holds = k.holds + 1
   end
-  if at then call('PEXPIREAT', k.h, at) end
-  out[#out + 1] = k.ss
+  out[#out + 1] = ss
   out[#out + 1] = r
   local lk = sub(KEYS[3 + i], #base + 3)
   held[i] = #lk .. ':' .. lk .. amount .. ','
@@ -108,7 +106,7 @@ return out
  * Status `dup` | `overflow` (then the index) | `rollupOverflow` (then the row field) | `ok`; then
  * `before, after, reserved` per entry.
  */
-export const COMMIT_SCRIPT = String.raw`${prelude(true)}
+const COMMIT_OP = String.raw`
 local cid = ARGV[6]
 local ck = base .. 'c:' .. cid
 local hf = 'h:' .. cid
@@ -136,7 +134,7 @@ end
 -- The metadata (record ids, rollup eviction and coverage), read once when there is a record.
 local meta = KEYS[5]
 local m, mf = nil, {}
-if ARGV[8] ~= '' then m = call('HMGET', meta, 'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt') end
+if ARGV[8] ~= '' then m = hread(meta, {'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt'}) end
 -- Rollups: evict the days past their retention (only when the oldest is due), then read the rows this record
 -- adds to and check their sums, before any write of the commit.
 local ra = 11 + 2 * n
@@ -152,6 +150,7 @@ if S > 0 then
     for i = 1, #old, 1000 do
       local names = {}
       for j = i, math.min(i + 998, #old), 2 do names[#names + 1] = base .. 'u:' .. old[j] end
+      for j = 1, #names do hforget(names[j]) end
       call('DEL', unpack(names))
     end
     if #old > 0 then
@@ -169,7 +168,7 @@ if S > 0 then
   end
   local fields = {}
   for j = 1, S do fields[j] = ARGV[ra + 10 + j] end
-  local cur = call('HMGET', uh, unpack(fields))
+  local cur = hread(uh, fields)
   local d = {}
   for j = 1, 6 do d[j] = tonumber(ARGV[ra + 4 + j]) end
   uvals = {}
@@ -208,7 +207,7 @@ if held then
       local k = live(h)
       if k.exists and unhold(k, hf, amounts[h]).dirty then
         k = forgetIfOver(k)
-        if k.exists then call('HSET', k.h, 'r', R(k)) end
+        if k.exists then put(k, {'r', R(k)}) end
       end
     end
   end
@@ -269,7 +268,12 @@ elseif ARGV[8] ~= '' then
   mf[#mf + 1] = 'late'
   mf[#mf + 1] = int(late)
 end
-if S > 0 and call('HSET', uh, unpack(uvals)) > 0 then
+if S > 0 then
+  hwrite(uh, uvals)
+  -- a new row is written at once (so that the hash exists for its PEXPIREAT); others with the batch
+  if unew then hflush(uh) end
+end
+if unew then
   -- the first row of a scope and model on this day: index the day, set its expiry
   if call('ZADD', ui, ARGV[ra + 3], uday) == 1 and (not u0 or ustart < u0) then
     mf[#mf + 1] = 'u0'
@@ -277,27 +281,28 @@ if S > 0 and call('HSET', uh, unpack(uvals)) > 0 then
   end
   if uret then call('PEXPIREAT', uh, physical(ustart + 86400000 + uret)) end
 end
-if #mf > 0 then call('HSET', meta, unpack(mf)) end
+if #mf > 0 then hwrite(meta, mf) end
 for i = 1, n do
   local a = 8 + i * 2
   local k = state[i]
   local holding = amounts[k.h]
   if holding and k.exists and unhold(k, hf, holding).dirty then k = forgetIfOver(k) end
   local amount = ARGV[a + 1]
-  local after = k.ss
+  local before, reserved = k.ss, R(k)
+  local after = before
   if amount ~= '0' then after = int(k.s + tonumber(amount)) end
   local fields = {'s', after}
   if k.dirty or not k.exists then
     fields[3] = 'r'
-    fields[4] = R(k)
+    fields[4] = reserved
   end
   local at = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 2], not k.exists), nil)
   keepP(k, fields)
-  call('HSET', k.h, unpack(fields))
-  if at then call('PEXPIREAT', k.h, at) end
-  out[#out + 1] = k.ss
+  put(k, fields)
+  if at then expireAt(k, at) end
+  out[#out + 1] = before
   out[#out + 1] = after
-  out[#out + 1] = R(k)
+  out[#out + 1] = reserved
 end
 local u = tonumber(ARGV[7]) + shiftIn
 if u < now then u = now end
@@ -309,7 +314,7 @@ return out
  * Release. `KEYS`: the call record. `ARGV[7]` how long a tombstone lasts when the call id is unknown (an
  * instant relative to the request's `now`). Status `released` | `none`.
  */
-export const RELEASE_SCRIPT = String.raw`${prelude(true)}
+const RELEASE_OP = String.raw`
 local cid = ARGV[6]
 local ck = base .. 'c:' .. cid
 local hf = 'h:' .. cid
@@ -328,23 +333,87 @@ call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
 return {serverStr, 'released'}
 `
 
+/** The largest number of operations one batch script runs. */
+export const MAX_BATCH = 64
+
+/**
+ * Reserves, commits and releases, in order, in one script: each runs as the script of its own (above, with its
+ * own `KEYS` and `ARGV` numbered as there) and answers on its own, atomically with the others. The prelude's
+ * `TIME` and epoch check run once; the epoch and the call records are read in one `MGET` (again with `GET` when an earlier
+ * operation of the batch wrote the same one); a ledger key several operations touch is read once and its own
+ * fields written once (the view of `prelude.ts`). An operation that fails (a lost key, a Redis error) answers
+ * `error` and its message; the others are not affected.
+ *
+ * `KEYS`: the epoch, the registry of live keys, then the keys of each operation (its call record first).
+ * `ARGV[1..5]` the common arguments (`ARGV[3]` the first operation's `now`), `ARGV[6]` the number of operations, then per operation:
+ * its kind (`r` reserve, `c` commit, `x` release), its number of keys, its number of arguments, its `now`, then
+ * its arguments (from its `ARGV[6]` on).
+ * Status `ok` (or `lost` with the stored epoch, for the whole batch); then one reply per operation, as its own
+ * script answers (`[time, status, ...]`), `[time, 'error', message]` for one that failed.
+ */
+export const BATCH_SCRIPT = String.raw`${prelude(String.raw`
+local count = tonumber(ARGV[6])
+local starts, cks = {}, {KEYS[1]}
+local kp, ap = 3, 7
+for i = 1, count do
+  starts[i] = kp * 65536 + ap
+  cks[i + 1] = KEYS[kp]
+  kp = kp + tonumber(ARGV[ap + 1])
+  ap = ap + 4 + tonumber(ARGV[ap + 2])
+end
+local records = call('MGET', unpack(cks))
+local epoch = records[1]
+if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
+`)}
+local function reserveOp(KEYS, ARGV)
+${RESERVE_OP}end
+local function commitOp(KEYS, ARGV)
+${COMMIT_OP}end
+local function releaseOp(KEYS, ARGV)
+${RELEASE_OP}end
+local ops = {r = reserveOp, c = commitOp, x = releaseOp}
+local seen = {}
+local out = {serverStr, 'ok'}
+for i = 1, count do
+  kp = math.floor(starts[i] / 65536)
+  ap = starts[i] % 65536
+  local ck = cks[i + 1]
+  if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
+  seen[ck] = true
+  local reqNow = ARGV[ap + 3]
+  setNow(tonumber(reqNow))
+  local K = {KEYS[1], KEYS[2], unpack(KEYS, kp, kp + tonumber(ARGV[ap + 1]) - 1)}
+  local A = {mode, ARGV[2], reqNow, base, ARGV[5], unpack(ARGV, ap + 4, ap + 3 + tonumber(ARGV[ap + 2]))}
+  local ok, res = pcall(ops[ARGV[ap]], K, A)
+  if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
+end
+flushAll()
+return out
+`
+
 /** Balances. `KEYS`: budgets hash, then the hash of every key. `spent, reserved` per key. */
 export const BALANCES_SCRIPT = String.raw`${PRELUDE}
 local out = {serverStr, 'ok'}
-for i = 4, #KEYS do
-  local k = live(KEYS[i])
-  out[#out + 1] = k.ss
-  out[#out + 1] = R(k)
-end
+local ok, res = guarded(function()
+  for i = 4, #KEYS do
+    local k = live(KEYS[i])
+    out[#out + 1] = k.ss
+    out[#out + 1] = R(k)
+  end
+end)
+if not ok then error(res) end
 return out
 `
 
 /** Reset spend to zero, keeping holds. `KEYS` and `ARGV` as in {@link BALANCES_SCRIPT}. */
 export const RESET_SCRIPT = String.raw`${PRELUDE}
-for i = 4, #KEYS do
-  local k = live(KEYS[i])
-  if k.exists then call('HSET', k.h, 's', '0') end
-end
+local ok, res = guarded(function()
+  for i = 4, #KEYS do
+    local k = live(KEYS[i])
+    if k.exists then put(k, {'s', '0'}) end
+  end
+end)
+if not ok then error(res) end
 return {serverStr, 'ok'}
 `
 

@@ -53,6 +53,8 @@ export interface Behavior {
   noUsage?: boolean
   /** USD cost a gateway reports in its usage (OpenRouter `usage.cost`); `null`: report none. */
   providerCost?: number | null
+  /** Chat completions: answer with one call of this tool instead of text (finish reason `tool_calls`). */
+  toolCall?: { name: string; arguments: string }
 }
 
 /** One request as the server received it. */

@@ -70,9 +70,18 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: texts.join(''), refusal: null, annotations: [] },
+          message:
+            b.toolCall === undefined
+              ? { role: 'assistant', content: texts.join(''), refusal: null, annotations: [] }
+              : {
+                  role: 'assistant',
+                  content: null,
+                  refusal: null,
+                  annotations: [],
+                  tool_calls: [toolCall(b.toolCall)],
+                },
           logprobs: null,
-          finish_reason: 'stop',
+          finish_reason: b.toolCall === undefined ? 'stop' : 'tool_calls',
         },
       ],
       ...(b.noUsage === true ? {} : { usage: chatUsage(usage) }),
@@ -97,6 +106,14 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
   })
   startSse(res)
   writeSse(res, chunk({ role: 'assistant', content: '', refusal: null }, null))
+  if (b.toolCall !== undefined) {
+    writeSse(res, chunk({ tool_calls: [{ index: 0, ...toolCall(b.toolCall) }] }, null))
+    writeSse(res, chunk({}, 'tool_calls'))
+    if (includeUsage) writeSse(res, { ...base, choices: [], usage: chatUsage(usage) })
+    writeSse(res, '[DONE]')
+    res.end()
+    return
+  }
   for (const [i, text] of texts.entries()) {
     if (b.cutAfterChunks !== undefined && i >= b.cutAfterChunks) {
       await sleep(30) // let the chunks already written reach the client, then drop the connection
@@ -110,6 +127,11 @@ async function chat(req: RecordedRequest, b: Behavior, res: ServerResponse): Pro
   if (includeUsage && b.noUsage !== true) writeSse(res, { ...base, choices: [], usage: chatUsage(usage) })
   writeSse(res, '[DONE]')
   res.end()
+}
+
+/** One tool call of a chat completion message. */
+function toolCall(call: { name: string; arguments: string }): Record<string, unknown> {
+  return { id: 'call_local', type: 'function', function: { name: call.name, arguments: call.arguments } }
 }
 
 function responseObject(

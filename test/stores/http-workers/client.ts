@@ -1,4 +1,4 @@
-// A client process for the httpStore tests: `node --import tsx client.ts '<json options>'`.
+// A client process for the httpStore tests: `node <this file bundled> '<json options>'` (test/helpers/global-setup.ts).
 // Prints one line per event on stdout (pipes are synchronous on Linux, so lines survive a kill -9).
 import { existsSync } from 'node:fs'
 import { BudgetManager } from '../../../src/budget/manager.js'

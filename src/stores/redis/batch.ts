@@ -1,0 +1,118 @@
+/**
+ * Batched operations: the reserves, commits and releases a store issues in the same turn of the event loop go to
+ * Redis as one `BATCH_SCRIPT` call (at most `MAX_BATCH` per call), which runs them in order, each atomically and
+ * with its own answer. What one call costs Redis beyond its own ledger work (the script call, `TIME`, the epoch
+ * check, a hot key's read and write) is then shared by the whole batch.
+ *
+ * The outcome of the batch is the outcome of each operation: a lost reply is unknown for every operation in it,
+ * a batch that was not sent was not sent for any, an operation whose script failed fails alone.
+ *
+ * @internal
+ */
+import { describeValue } from '../../internal/describe.js'
+import { toStrings } from './replies.js'
+import { MAX_BATCH } from './scripts.js'
+
+/** One operation of a batch. */
+export interface BatchOp {
+  /** `r` reserve, `c` commit, `x` release. */
+  readonly kind: 'r' | 'c' | 'x'
+  /** Its keys (its call record first), after the epoch and the registry. */
+  readonly keys: readonly string[]
+  /** Its request's `now`. */
+  readonly now: number
+  /** Its arguments, from its script's `ARGV[6]` on. */
+  readonly args: readonly string[]
+  /**
+   * When it was called, in the store's order: a batch runs its operations in this order (an operation can reach
+   * the queue after one called later, when its own checks took more turns of the microtask queue).
+   */
+  readonly order: number
+}
+
+interface Queued {
+  op: BatchOp
+  resolve(values: string[]): void
+  reject(error: unknown): void
+}
+
+/** Sends one batch command; answers the raw reply. `what` names it in errors. */
+export type SendBatch = (what: string, command: string[]) => Promise<unknown>
+
+type Defer = (run: () => void) => void
+const defer: Defer =
+  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+    ? (run) => (globalThis as unknown as { setImmediate: Defer }).setImmediate(run)
+    : (run) => void Promise.resolve().then(run)
+
+const NAMES = { r: 'reserve', c: 'commit', x: 'release' } as const
+
+/**
+ * A batcher: `submit` queues an operation and resolves with its reply values (`[time, status, ...]`, or
+ * `[time, 'lost', epoch]` for every operation of a batch that found the epoch changed). `head` gives the common
+ * arguments at the time the batch is sent (clock mode, margin, the key base, the epoch) and `fixedKeys` the epoch
+ * and registry keys.
+ */
+export function createBatcher(
+  send: SendBatch,
+  fixedKeys: readonly [string, string],
+  head: () => readonly [string, string, string, string],
+): (op: BatchOp) => Promise<string[]> {
+  let queue: Queued[] = []
+
+  const flush = (batch: Queued[]): void => {
+    const [mode, margin, base, epoch] = head()
+    const keys: string[] = [fixedKeys[0], fixedKeys[1]]
+    const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length)]
+    for (const { op } of batch) {
+      for (const key of op.keys) keys.push(key)
+      args.push(op.kind, String(op.keys.length), String(op.args.length), String(op.now))
+      for (const arg of op.args) args.push(arg)
+    }
+    const what = batch.length === 1 ? NAMES[batch[0]!.op.kind] : `a batch of ${batch.length} operations`
+    send(what, ['EVALSHA', '', String(keys.length), ...keys, ...args]).then(
+      (reply) => {
+        let values: string[]
+        try {
+          if (!Array.isArray(reply) || reply.length < 2) throw new Error(`unexpected reply ${describeValue(reply)}`)
+          if (reply[1] === 'lost') {
+            values = toStrings(reply)
+            for (const queued of batch) queued.resolve(values)
+            return
+          }
+          if (reply[1] !== 'ok' || reply.length !== batch.length + 2)
+            throw new Error(`unexpected reply ${describeValue(reply)}`)
+        } catch (error) {
+          for (const queued of batch) queued.reject(error)
+          return
+        }
+        for (let i = 0; i < batch.length; i++) {
+          const queued = batch[i]!
+          try {
+            const own = toStrings(reply[i + 2])
+            if (own[1] === 'error') queued.reject(new Error(own[2] ?? 'the operation failed'))
+            else queued.resolve(own)
+          } catch (error) {
+            queued.reject(error)
+          }
+        }
+      },
+      (error: unknown) => {
+        for (const queued of batch) queued.reject(error)
+      },
+    )
+  }
+
+  const flushQueue = (): void => {
+    const batch = queue
+    queue = []
+    if (batch.length > 0) flush(batch.sort((a, b) => a.op.order - b.op.order))
+  }
+
+  return (op) =>
+    new Promise<string[]>((resolve, reject) => {
+      queue.push({ op, resolve, reject })
+      if (queue.length === 1) defer(flushQueue)
+      else if (queue.length >= MAX_BATCH) flushQueue()
+    })
+}
