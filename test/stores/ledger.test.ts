@@ -194,6 +194,156 @@ describe('ledger', () => {
     })
   })
 
+  describe('budgets and their history read back as written, whatever the history kept with a budget', () => {
+    // Kept per scope apart from its budget, the naive way: the ledger keeps a plain creation inside the budget and the
+    // history of a deleted budget apart; every read must answer as this model does.
+    const change = fc.record({
+      scope: fc.constantFrom('user:a', 'user:b', 'team:c'),
+      kind: fc.constantFrom('put' as const, 'delete' as const, 'reset' as const),
+      reason: fc.option(fc.constantFrom('raise', ''), { nil: null }),
+      at: fc.integer({ min: 0, max: 3 }),
+      maxBudget: fc.integer({ min: 0, max: 3 }),
+      // A history entry written with its fields in another order (kept as written) or for a later instant.
+      shape: fc.constantFrom('plain' as const, 'reordered' as const, 'later' as const),
+    })
+
+    it('after every change, and after a snapshot round trip', () => {
+      fc.assert(
+        fc.property(fc.array(change, { maxLength: 25 }), (changes) => {
+          const state = ledger.createLedger()
+          const budgets = new Map<string, ReturnType<typeof ledger.getBudget>>()
+          const history = new Map<string, unknown[]>()
+          let now = T0
+          for (const c of changes) {
+            now += c.at
+            const current = budgets.get(c.scope) ?? null
+            const definition = c.kind === 'delete' ? null : { v: 1, definition: { maxBudget: c.maxBudget } }
+            const action = c.kind === 'reset' ? 'reset' : c.kind === 'delete' ? 'delete' : current ? 'update' : 'create'
+            const at = c.shape === 'later' ? now + 1 : now
+            const entry =
+              c.shape === 'reordered'
+                ? { action, scope: c.scope, at, old: null, new: definition, reason: c.reason }
+                : { scope: c.scope, action, at, old: current?.definition ?? null, new: definition, reason: c.reason }
+            const result = ledger.putBudget(state, {
+              scope: c.scope,
+              definition: structuredClone(definition),
+              history: structuredClone(entry) as never,
+              now,
+            })
+            const next =
+              definition === null
+                ? null
+                : {
+                    scope: c.scope,
+                    definition,
+                    revision: (current?.revision ?? 0) + 1,
+                    createdAt: current?.createdAt ?? now,
+                    updatedAt: now,
+                  }
+            expect(result).toStrictEqual({ ok: true, budget: next })
+            if (next === null) budgets.delete(c.scope)
+            else budgets.set(c.scope, next)
+            history.set(c.scope, [...(history.get(c.scope) ?? []), entry])
+          }
+          const restored = ledger.restoreLedger(JSON.parse(JSON.stringify(ledger.snapshotLedger(state))))
+          for (const s of [state, restored]) {
+            for (const scope of ['user:a', 'user:b', 'team:c']) {
+              expect(ledger.getBudget(s, scope)).toStrictEqual(budgets.get(scope) ?? null)
+              expect(ledger.getHistory(s, scope)).toStrictEqual(history.get(scope) ?? [])
+              // Each entry keeps the order of its fields.
+              expect(ledger.getHistory(s, scope).map((h) => Object.keys(h))).toEqual(
+                (history.get(scope) ?? []).map((h) => Object.keys(h as object)),
+              )
+            }
+            expect(new Set(ledger.listBudgets(s).map((b) => JSON.stringify(b)))).toEqual(
+              new Set([...budgets.values()].map((b) => JSON.stringify(b))),
+            )
+          }
+          expect(ledger.snapshotLedger(restored)).toStrictEqual(ledger.snapshotLedger(state))
+        }),
+        { numRuns: 300 },
+      )
+    })
+
+    it('a snapshot with a budget but no history of it restores both as they were', () => {
+      const budget = { scope: 'user:a', definition: { v: 1 }, revision: 2, createdAt: T0, updatedAt: T0 + 5 }
+      const snapshot = { ...(ledger.snapshotLedger(ledger.createLedger()) as object), budgets: [budget] }
+      const restored = ledger.restoreLedger(snapshot as never)
+      expect(ledger.getBudget(restored, 'user:a')).toStrictEqual(budget)
+      expect(ledger.getHistory(restored, 'user:a')).toStrictEqual([])
+      expect(ledger.snapshotLedger(restored)).toStrictEqual(snapshot)
+    })
+
+    it('a budget handed out is a copy of the stored fields: changing it changes nothing stored', () => {
+      const state = ledger.createLedger()
+      const definition = { v: 1 }
+      const history = { scope: 'user:a', action: 'create' as const, at: T0, old: null, new: definition, reason: null }
+      const written = ledger.putBudget(state, { scope: 'user:a', definition, history, now: T0 })
+      expect(written.ok && Object.keys(written.budget!)).toEqual([
+        'scope',
+        'definition',
+        'revision',
+        'createdAt',
+        'updatedAt',
+      ])
+      ;(ledger.getBudget(state, 'user:a') as { revision: number }).revision = 7
+      ;(ledger.getHistory(state, 'user:a')[0] as { at: number }).at = 7
+      expect(ledger.getBudget(state, 'user:a')!.revision).toBe(1)
+      expect(ledger.getHistory(state, 'user:a')[0]!.at).toBe(T0)
+    })
+  })
+
+  it('remembers a committed call until its exact instant, for instants near and far, fractional and huge, and across weeks', () => {
+    const state = ledger.createLedger()
+    const entries = [{ key: 'a', amount: 1, expiresAt: null }]
+    const commit = (callId: string, now: number, dedupeUntil: number) =>
+      ledger.commit(state, { callId, now, entries, dedupeUntil }).duplicate
+    const finished = () =>
+      new Map(
+        ((ledger.snapshotLedger(state) as { finished: [string, number, boolean][] }).finished ?? []).map(
+          ([id, until]) => [id, until],
+        ),
+      )
+    const untils = {
+      near: T0 + 100,
+      fraction: T0 + 100.5,
+      // Past the offsets kept small, and past the largest exact integer: kept as they are.
+      month: T0 + 31 * 86_400_000,
+      huge: 2 ** 60,
+    }
+    for (const [id, until] of Object.entries(untils)) expect(commit(id, T0, until)).toBe(false)
+    for (const id of Object.keys(untils)) expect(commit(id, T0 + 50, T0 + 60)).toBe(true)
+    expect(Object.fromEntries(finished())).toEqual(untils)
+    const restored = ledger.restoreLedger(JSON.parse(JSON.stringify(ledger.snapshotLedger(state))))
+    expect(ledger.snapshotLedger(restored)).toStrictEqual(ledger.snapshotLedger(state))
+    // Each is forgotten exactly at its instant, not before.
+    expect(commit('near', T0 + 99, T0 + 99)).toBe(true)
+    expect(commit('near', T0 + 100, T0 + 100)).toBe(false)
+    expect(commit('fraction', T0 + 100, T0 + 100)).toBe(true)
+    expect(commit('fraction', T0 + 100.5, T0 + 100.5)).toBe(false)
+    // Weeks later (the sweep moves the instant the offsets are kept from): the remembered instants are unchanged.
+    const later = T0 + 20 * 86_400_000
+    expect(commit('weeks', later, later + 1_000)).toBe(false)
+    expect(commit('month', later, later)).toBe(true)
+    expect(commit('huge', later, later)).toBe(true)
+    expect(finished().get('month')).toBe(untils.month)
+    expect(finished().get('huge')).toBe(untils.huge)
+    expect(finished().get('weeks')).toBe(later + 1_000)
+    expect(commit('weeks', later + 999, later + 999)).toBe(true)
+    expect(commit('weeks', later + 1_000, later + 1_000)).toBe(false)
+    expect(commit('month', untils.month, untils.month)).toBe(false)
+    expect(ledger.balances(state, { keys: ['a'], now: untils.month })).toEqual([{ spent: 9, reserved: 0 }])
+    // Instants far before the first one, fractional, and negative.
+    for (const [id, until] of [
+      ['early', 0.75],
+      ['negative', -2.5],
+    ] as const) {
+      expect(commit(id, until - 0.5, until)).toBe(false)
+      expect(commit(id, until - 0.25, until)).toBe(true)
+      expect(finished().get(id)).toBe(until)
+    }
+  })
+
   it('remembers each call id as held, released or committed, and forgets it when due', () => {
     const state = ledger.createLedger()
     const entries = [{ key: 'a', amount: 5, limit: 100, expiresAt: null }]

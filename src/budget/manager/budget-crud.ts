@@ -21,7 +21,7 @@ import { usdInputToNano, usdToNano } from '../money.js'
 import { type Scope, type ScopeInput, parseScope, scopeKey } from '../scopes.js'
 import { storeCall } from '../store-errors.js'
 import { trackedKey } from '../tracked-spend.js'
-import { currentWindow, keyOf, mainKey, mainWindow, windowOf } from './budget-windows.js'
+import { currentWindow, keyOf, mainKey, mainWindow, prefixOf, windowOf } from './budget-windows.js'
 import { carryOver } from './carry-over.js'
 import type { ManagerContext } from './context.js'
 
@@ -250,7 +250,7 @@ export async function resetScope(ctx: ManagerContext, scope: ScopeInput, options
       currentWindow(state, now)
       keys.push(keyOf(state, 'usd'))
     }
-    for (const burst of burstWindows(budget, budget.prefix, budget.policy.bursts, now)) keys.push(burst.key)
+    for (const burst of burstWindows(budget, prefixOf(budget), budget.policy.bursts, now)) keys.push(burst.key)
   }
   const unique = [...new Set(keys)]
   if (unique.length > 0) await storeCall(ctx.store.name, () => ctx.store.reset({ keys: unique, now }))

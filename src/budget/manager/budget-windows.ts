@@ -4,7 +4,8 @@
  *
  * @packageDocumentation
  */
-import { type LedgerUnit, ledgerKey, modelPrefix } from '../../stores/ledger/keys.js'
+import { type LedgerUnit, ledgerKey, modelPrefix, scopePrefix } from '../../stores/ledger/keys.js'
+import type { ScopeType } from '../scopes.js'
 import { limitWithIncreases } from '../definition.js'
 import { type BudgetWindow, type WindowSpec, windowAt } from '../windows.js'
 import type { CompiledBudget, CompiledWindow, EntryMeta } from './compiled.js'
@@ -30,11 +31,24 @@ export function mainWindow(budget: CompiledBudget, now: number): BudgetWindow | 
   return next
 }
 
+/** The key prefix of the budget's scope, built from its canonical scope string (`type:id`). */
+function buildPrefix(budget: CompiledBudget): string {
+  const text = budget.scopeString
+  const colon = text.indexOf(':')
+  return scopePrefix({ type: text.slice(0, colon) as ScopeType, id: text.slice(colon + 1) })
+}
+
+/** The key prefix of the budget's scope (`u:alice`), built on first use and kept. */
+export function prefixOf(budget: CompiledBudget): string {
+  return (budget.prefix ??= buildPrefix(budget))
+}
+
 /** The `usd` ledger key of the budget's current window (call `mainWindow` first), built once per window. */
 export function mainKey(budget: CompiledBudget): string {
   let key = budget.usdKey
   if (key === null) {
-    key = ledgerKey(budget.prefix, budget.current === null ? 'all' : budget.current.id, 'usd')
+    // The prefix is not kept for this key alone (built once per window): most budgets need no other.
+    key = ledgerKey(budget.prefix ?? buildPrefix(budget), budget.current === null ? 'all' : budget.current.id, 'usd')
     budget.usdKey = key
   }
   return key
@@ -52,7 +66,7 @@ export function windowOf(budget: CompiledBudget, name: string, spec: WindowSpec 
     window = {
       spec,
       current: null,
-      prefix: name === RATE_WINDOW ? budget.prefix : modelPrefix(budget.prefix, name),
+      prefix: name === RATE_WINDOW ? prefixOf(budget) : modelPrefix(prefixOf(budget), name),
       keys: {},
     }
     windows.set(name, window)

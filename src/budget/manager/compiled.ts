@@ -60,7 +60,11 @@ export interface CompiledBudget {
   /** When the cache entry was loaded (manager clock). */
   fetchedAt: number
   scopeString: ScopeString
-  prefix: string
+  /**
+   * Key prefix of the scope (`u:alice`), built when a key other than the period's `usd` key first needs it
+   * (`prefixOf`); `null` until then. Most budgets only ever build their `usd` key, once per window.
+   */
+  prefix: string | null
   revision: number
   isDefault: boolean
   policy: BudgetPolicy

@@ -11,7 +11,7 @@ import { claimOnce, projectedCrossing } from '../forecast-alert.js'
 import type { Overshoot } from '../manager-types.js'
 import { fractionOfNano, nanoToUsd } from '../money.js'
 import { asStorageError } from '../store-errors.js'
-import { limitNano } from './budget-windows.js'
+import { limitNano, prefixOf } from './budget-windows.js'
 import type { EntryMeta } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { currencyOf } from './currency.js'
@@ -42,7 +42,7 @@ export function checkForecast(
   })
   if (crossing === null) return
   const scope = meta.budget.scopeString
-  claimOnce(ctx.store, ledgerKey(`${meta.budget.prefix}|fc`, window.id, 'usd'), callId, now, window.end).then(
+  claimOnce(ctx.store, ledgerKey(`${prefixOf(meta.budget)}|fc`, window.id, 'usd'), callId, now, window.end).then(
     (claimed) => {
       if (!claimed) return
       ctx.events.emit('forecast.exceeded', {

@@ -17,6 +17,7 @@ import {
   keyOf,
   limitNano,
   mainWindow,
+  prefixOf,
   usdMeta,
   windowOf,
 } from './budget-windows.js'
@@ -106,7 +107,7 @@ export function plan(
       }
     }
     if (policy.parallel !== null) {
-      const key = ledgerKey(budget.prefix, 'all', 'par')
+      const key = ledgerKey(prefixOf(budget), 'all', 'par')
       const parExpires = now + holdTtlMs + grace
       entries.push({ key, amount: 1, limit: policy.parallel, expiresAt: parExpires })
       meta.push({

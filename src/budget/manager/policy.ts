@@ -11,7 +11,7 @@ import { type BudgetDefinition, type StoredDefinition, fromStoredJson } from '..
 import { currencyState } from '../currency-pins.js'
 import { limitToNano } from '../currency.js'
 import { usdToNano } from '../money.js'
-import type { Scope, ScopeString, ScopeType } from '../scopes.js'
+import { type Scope, type ScopeString, type ScopeType, scopeKey } from '../scopes.js'
 import { type WindowSpec, parseDuration } from '../windows.js'
 import { compileBursts, rollingBursts } from '../burst.js'
 import type { BudgetPolicy, CompiledBudget, ModelPolicy } from './compiled.js'
@@ -138,7 +138,8 @@ export class PolicyCompiler {
     return {
       fetchedAt,
       scopeString: flatString(scopeString),
-      prefix: scopePrefix(scope),
+      // Built on first use from `scopeString` when that is the scope's canonical string (see `prefixOf`).
+      prefix: scopeString === scopeKey(scope) ? null : scopePrefix(scope),
       revision,
       isDefault,
       policy: this.#policyOf(stored),

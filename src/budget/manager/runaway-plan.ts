@@ -10,6 +10,7 @@ import { burstWindows } from '../burst.js'
 import type { RunLedger } from '../run.js'
 import type { ScopeString } from '../scopes.js'
 import type { BudgetPolicy, CompiledBudget, EntryMeta } from './compiled.js'
+import { prefixOf } from './budget-windows.js'
 
 /** Adds an entry per burst window of `budget` at `now` (limit enforced unless the budget only warns). */
 export function appendBurstEntries(
@@ -21,7 +22,7 @@ export function appendBurstEntries(
   meta: EntryMeta[],
 ): void {
   const block = budget.policy.onExceeded !== 'warn'
-  for (const burst of burstWindows(budget, budget.prefix, budget.policy.bursts, now)) {
+  for (const burst of burstWindows(budget, prefixOf(budget), budget.policy.bursts, now)) {
     const limit = block ? burst.policy.limitNano : null
     const expiresAt = burst.window.end + grace
     entries.push({ key: burst.key, amount: amountNano, limit, expiresAt })

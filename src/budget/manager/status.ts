@@ -12,7 +12,7 @@ import { statusMoney } from '../currency-pins.js'
 import { formatNano } from '../money.js'
 import { type ScopeInput, parseScope, scopeKey } from '../scopes.js'
 import { storeCall } from '../store-errors.js'
-import { limitNano, mainKey, mainWindow } from './budget-windows.js'
+import { limitNano, mainKey, mainWindow, prefixOf } from './budget-windows.js'
 import type { CompiledBudget } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { scopeOf, toDate } from './event-fields.js'
@@ -41,7 +41,7 @@ async function statusOf(ctx: ManagerContext, budget: CompiledBudget, now: number
   ctx.currency.apply([budget], now)
   const window = mainWindow(budget, now)
   const key = mainKey(budget)
-  const bursts = burstWindows(budget, budget.prefix, budget.policy.bursts, now)
+  const bursts = burstWindows(budget, prefixOf(budget), budget.policy.bursts, now)
   const [balance, ...burstBalances] = await storeCall(ctx.store.name, () =>
     ctx.store.balances({ keys: bursts.length === 0 ? [key] : [key, ...bursts.map((b) => b.key)], now }),
   )

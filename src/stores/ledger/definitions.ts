@@ -6,7 +6,7 @@
  */
 import type { HistoryEntry, JsonValue, PutBudgetRequest, PutBudgetResult, StoredBudget } from '../types.js'
 import { flatString } from './keys.js'
-import type { LedgerState } from './state.js'
+import type { BudgetSlot, LedgerState } from './state.js'
 import { validatePutBudget, validateScope } from './validation.js'
 
 /** Most distinct JSON objects a ledger shares between stored definitions and history entries (then it starts over). */
@@ -17,40 +17,139 @@ const INTERN_MAX_TEXT = 2048
 /** Write or delete a budget definition and append its history entry. */
 export function putBudget(state: LedgerState, request: PutBudgetRequest): PutBudgetResult {
   validatePutBudget(request)
-  const current = state.budgets.get(request.scope) ?? null
+  const current = state.budgets.get(request.scope)
   if (request.ifRevision !== undefined && (current?.revision ?? 0) !== request.ifRevision) {
-    return { ok: false, conflict: true, current }
+    return { ok: false, conflict: true, current: current === undefined ? null : storedBudget(current) }
   }
   // One flat copy of the scope string, shared by the maps and the objects below.
   const scope = current?.scope ?? flatString(request.scope)
-  let next: StoredBudget | null = null
+  let next: BudgetSlot | undefined
   if (request.definition === null) {
-    state.budgets.delete(scope)
-  } else {
+    if (current !== undefined) {
+      // The history stays (in the map of scopes without a budget).
+      state.budgets.delete(scope)
+      const list = historyOfSlot(current)
+      if (list.length > 0) state.history.set(scope, list.length === 1 ? list[0]! : list)
+    }
+  } else if (current !== undefined) {
     next = {
       scope,
       definition: internFields(state, request.definition),
-      revision: (current?.revision ?? 0) + 1,
-      createdAt: current?.createdAt ?? request.now,
-      updatedAt: request.now,
+      revision: current.revision + 1,
+      createdAt: current.createdAt,
+      updatedAt: Object.is(request.now, current.createdAt) ? null : request.now,
+      created: current.created,
+      history: current.history,
+    }
+    state.budgets.set(scope, next)
+  } else {
+    // A scope whose budget was deleted before takes its history back.
+    const earlier = state.history.get(scope) ?? null
+    if (earlier !== null) state.history.delete(scope)
+    next = {
+      scope,
+      definition: internFields(state, request.definition),
+      revision: 1,
+      createdAt: request.now,
+      updatedAt: null,
+      created: undefined,
+      history: earlier,
     }
     state.budgets.set(scope, next)
   }
   addHistory(state, compactHistory(state, scope, request.history))
-  return { ok: true, budget: next }
+  return { ok: true, budget: next === undefined ? null : storedBudget(next) }
 }
 
-/** Appends a history entry of its scope. */
+/** The stored budget of a slot, as a new plain object (the fields of `StoredBudget`, in its order). */
+function storedBudget(slot: BudgetSlot): StoredBudget {
+  return {
+    scope: slot.scope,
+    definition: slot.definition,
+    revision: slot.revision,
+    createdAt: slot.createdAt,
+    updatedAt: slot.updatedAt ?? slot.createdAt,
+  }
+}
+
+/** A slot of a budget read from a snapshot (its history is added after). */
+export function budgetSlot(budget: StoredBudget): BudgetSlot {
+  return {
+    scope: budget.scope,
+    definition: budget.definition,
+    revision: budget.revision,
+    createdAt: budget.createdAt,
+    updatedAt: Object.is(budget.updatedAt, budget.createdAt) ? null : budget.updatedAt,
+    created: undefined,
+    history: null,
+  }
+}
+
+/** Whether `entry` is the plain creation of the budget in `slot`, as its first history entry (see `BudgetSlot`). */
+function isPlainCreate(slot: BudgetSlot, entry: HistoryEntry): boolean {
+  if (slot.created !== undefined || slot.history !== null) return false
+  if (entry.action !== 'create' || entry.old !== null || entry.reason !== null || entry.new === undefined) return false
+  if (entry.scope !== slot.scope || !Object.is(entry.at, slot.createdAt)) return false
+  const keys = Object.keys(entry)
+  return (
+    keys.length === 6 &&
+    keys[0] === 'scope' &&
+    keys[1] === 'action' &&
+    keys[2] === 'at' &&
+    keys[3] === 'old' &&
+    keys[4] === 'new' &&
+    keys[5] === 'reason'
+  )
+}
+
+/** Appends a history entry of its scope: to its budget's slot, or to the map of scopes without a budget. */
 export function addHistory(state: LedgerState, entry: HistoryEntry): void {
-  const list = state.history.get(entry.scope)
-  if (list === undefined) state.history.set(entry.scope, entry)
-  else if (Array.isArray(list)) list.push(entry)
-  else state.history.set(entry.scope, [list, entry])
+  const slot = state.budgets.get(entry.scope)
+  if (slot !== undefined) {
+    if (isPlainCreate(slot, entry)) slot.created = entry.new
+    else slot.history = appended(slot.history, entry)
+    return
+  }
+  state.history.set(entry.scope, appended(state.history.get(entry.scope) ?? null, entry))
+}
+
+function appended(list: HistoryEntry | HistoryEntry[] | null, entry: HistoryEntry): HistoryEntry | HistoryEntry[] {
+  if (list === null) return entry
+  if (Array.isArray(list)) {
+    list.push(entry)
+    return list
+  }
+  return [list, entry]
+}
+
+/** The history kept in a slot, oldest first, as a new list (the plain creation rebuilt as an entry). */
+function historyOfSlot(slot: BudgetSlot): HistoryEntry[] {
+  const out: HistoryEntry[] = []
+  if (slot.created !== undefined) {
+    out.push({ scope: slot.scope, action: 'create', at: slot.createdAt, old: null, new: slot.created, reason: null })
+  }
+  const list = slot.history
+  if (Array.isArray(list)) out.push(...list)
+  else if (list !== null) out.push(list)
+  return out
 }
 
 function historyOf(state: LedgerState, scope: string): HistoryEntry[] {
+  const slot = state.budgets.get(scope)
+  if (slot !== undefined) return historyOfSlot(slot)
   const list = state.history.get(scope)
   return list === undefined ? [] : Array.isArray(list) ? [...list] : [list]
+}
+
+/** Every history entry, scope by scope (the scopes with a budget first, in the order of the budgets). */
+export function allHistory(state: LedgerState): HistoryEntry[] {
+  const out: HistoryEntry[] = []
+  for (const slot of state.budgets.values()) out.push(...historyOfSlot(slot))
+  for (const list of state.history.values()) {
+    if (Array.isArray(list)) out.push(...list)
+    else out.push(list)
+  }
+  return out
 }
 
 /**
@@ -135,12 +234,13 @@ function compactHistory(state: LedgerState, scope: string, entry: HistoryEntry):
 
 /** Read one budget definition. */
 export function getBudget(state: LedgerState, scope: string): StoredBudget | null {
-  return state.budgets.get(validateScope(scope)) ?? null
+  const slot = state.budgets.get(validateScope(scope))
+  return slot === undefined ? null : storedBudget(slot)
 }
 
 /** Every stored budget definition. */
 export function listBudgets(state: LedgerState): StoredBudget[] {
-  return [...state.budgets.values()]
+  return Array.from(state.budgets.values(), storedBudget)
 }
 
 /** Audit history of one scope, oldest first. */

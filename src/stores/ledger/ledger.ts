@@ -29,7 +29,7 @@ import { RELEASE_TOMBSTONE_MS } from '../types.js'
 import { trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
-import { finish, isHeld } from './state.js'
+import { committedUntil, finish, forgetCall, isHeld, rebaseCalls } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
 import { RESERVED, RESERVED_BEFORE } from '../sync-ledger.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
@@ -62,7 +62,8 @@ function expire(state: LedgerState, now: number): void {
     const callId = heapPop(finished)
     const call = state.calls.get(callId)
     if (call === undefined || isHeld(call)) continue
-    if ((typeof call === 'number' ? call : call.holdExpiresAt) <= now) state.calls.delete(callId)
+    if ((typeof call === 'number' ? committedUntil(state, callId, call) : call.holdExpiresAt) <= now)
+      forgetCall(state, callId)
   }
   // Finished calls leave stale entries in the hold expiry heap; rebuild it when they outnumber the live ones, so
   // the heap stays proportional to the calls in flight (amortized O(1) per call).
@@ -366,6 +367,7 @@ export function queryRecords(state: LedgerState, query: RecordQuery): SpendRecor
 function sweepKeys(state: LedgerState, now: number): void {
   state.lastSweepAt = now
   applyRetention(state, now)
+  rebaseCalls(state, now)
   for (const [key, ks] of state.keys) {
     if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) state.keys.delete(key)
   }

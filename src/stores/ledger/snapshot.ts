@@ -5,9 +5,9 @@
  * @packageDocumentation
  */
 import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
-import { addHistory } from './definitions.js'
+import { addHistory, allHistory, budgetSlot, listBudgets } from './definitions.js'
 import { heapPush } from './heap.js'
-import { createLedger, finish } from './state.js'
+import { committedUntil, createLedger, finish } from './state.js'
 import type { LedgerState } from './state.js'
 import { fail } from './validation.js'
 import { type LedgerOptions, restoreRollups } from './retention.js'
@@ -18,7 +18,7 @@ function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue
   const committed: JsonValue[] = []
   const released: JsonValue[] = []
   for (const [callId, call] of state.calls) {
-    if (typeof call === 'number') committed.push([callId, call, true])
+    if (typeof call === 'number') committed.push([callId, committedUntil(state, callId, call), true])
     else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
     else held.push([callId, call.keys, call.amounts, call.holdExpiresAt])
   }
@@ -32,8 +32,8 @@ export function snapshotLedger(state: LedgerState): JsonValue {
     lastSweepAt: Number.isFinite(state.lastSweepAt) ? state.lastSweepAt : null,
     keys: [...state.keys].map(([key, ks]) => [key, ks.spent, ks.expiresAt]),
     ...callLists(state),
-    budgets: [...state.budgets.values()] as unknown as JsonValue,
-    history: [...state.history.values()].flat() as unknown as JsonValue,
+    budgets: listBudgets(state) as unknown as JsonValue,
+    history: allHistory(state) as unknown as JsonValue,
     records: state.records as unknown as JsonValue,
     rollups: [...state.rollups.rows()] as unknown as JsonValue,
     recordsFrom: state.recordsFrom,
@@ -63,7 +63,7 @@ export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}):
   }
   for (const [callId, until, committed] of s.finished as [string, number, boolean][])
     finish(state, callId, until, committed)
-  for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budget)
+  for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budgetSlot(budget))
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
   state.records = [...(s.records as SpendRecord[])]
   state.namespacedRecords = state.records.some((r) => typeof r.callId !== 'string' || r.callId.includes('/'))

@@ -5,7 +5,7 @@
  * @internal Used by the ledger.
  * @packageDocumentation
  */
-import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
+import type { HistoryEntry, JsonValue, SpendRecord } from '../types.js'
 import { DEFAULT_ROLLUP_RETENTION_MS, type LedgerOptions } from './retention.js'
 import type { ExpiryHeap } from './heap.js'
 import { RollupTable } from './rollup-table.js'
@@ -38,12 +38,37 @@ export interface ReleasedCall {
   holdExpiresAt: number
 }
 
-/** What the ledger remembers of a call id: its holds, its release, or (a number) until when its commit is remembered. */
+/**
+ * What the ledger remembers of a call id: its holds, its release, or (a number) until when its commit is remembered,
+ * kept as an offset from `callEpoch` (see {@link committedUntil}).
+ */
 export type CallState = HeldCall | ReleasedCall | number
 
 /** Whether a call still holds amounts. */
 export function isHeld(call: CallState | undefined): call is HeldCall {
   return typeof call === 'object' && call.keys !== null
+}
+
+/**
+ * A stored budget as the ledger keeps it: the fields of `StoredBudget` (in its order), then the scope's audit
+ * history, so that a scope costs one map entry. The budget is handed out as a plain `StoredBudget`
+ * (`storedBudget` in `definitions.ts`), never the slot itself.
+ */
+export interface BudgetSlot {
+  scope: string
+  definition: JsonValue
+  revision: number
+  createdAt: number
+  /** `null` while equal to `createdAt` (never updated, the common case): one number box less per budget. */
+  updatedAt: number | null
+  /**
+   * The `new` of the scope's first history entry when that entry is the plain creation of this budget
+   * (`{ action: 'create', at: createdAt, old: null, reason: null }`, the common case), kept instead of the entry,
+   * which is rebuilt when read; `undefined` otherwise.
+   */
+  created: JsonValue | undefined
+  /** The scope's other history entries, oldest first: none, the entry itself, or a list from the second on. */
+  history: HistoryEntry | HistoryEntry[] | null
 }
 
 /** The whole state of a ledger. */
@@ -54,14 +79,25 @@ export interface LedgerState {
    * calls, and committed calls with until when they are remembered (a repeated commit is a no-op).
    */
   calls: Map<string, CallState>
+  /**
+   * The instant the `until` of committed calls is kept relative to in `calls`: a small integer there is kept
+   * unboxed (a timestamp is not). Moved forward by the key sweep as time passes (`rebaseCalls`).
+   */
+  callEpoch: number
+  /** The `until` of committed calls whose offset from `callEpoch` would not read back exactly (`NaN` in `calls`). */
+  oddUntil: Map<string, number>
   /** How many entries of `calls` hold amounts. */
   heldCount: number
   /** When held calls expire. */
   holdExpiries: ExpiryHeap
   /** When finished (committed or released) call ids may be forgotten. */
   finishedExpiries: ExpiryHeap
-  budgets: Map<string, StoredBudget>
-  /** Audit history per scope: the entry itself while a scope has one (most have), a list from the second on. */
+  /** Stored budgets, each with its scope's audit history (see {@link BudgetSlot}). */
+  budgets: Map<string, BudgetSlot>
+  /**
+   * Audit history of the scopes without a stored budget (deleted ones): the entry itself while a scope has one, a
+   * list from the second on. A scope's history moves into its slot when its budget is stored again.
+   */
   history: Map<string, HistoryEntry | HistoryEntry[]>
   /**
    * JSON objects of stored definitions and history entries by their text, so equal ones are kept once: a history
@@ -89,10 +125,12 @@ export interface LedgerState {
 
 /** A fresh, empty ledger. */
 export function createLedger(options: LedgerOptions = {}): LedgerState {
-  const budgets = new Map<string, StoredBudget>()
+  const budgets = new Map<string, BudgetSlot>()
   return {
     keys: new Map(),
     calls: new Map(),
+    callEpoch: Number.NaN,
+    oddUntil: new Map(),
     heldCount: 0,
     holdExpiries: { at: [], ids: [] },
     finishedExpiries: { at: [], ids: [] },
@@ -112,9 +150,51 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
   }
 }
 
+/** The largest offset from `callEpoch` kept (a Smi on every V8 platform); farther instants are kept as they are. */
+const SMALL_OFFSET = 2 ** 30
+
 /** Remembers a committed (or released) call id until `until`, replacing its holds or its release. */
 export function finish(state: LedgerState, callId: string, until: number, committed: boolean): void {
   // A number for a commit, not an object: a busy ledger remembers every call id of its dedupe window.
-  state.calls.set(callId, committed ? until : { keys: null, amounts: null, holdExpiresAt: until })
+  state.calls.set(
+    callId,
+    committed ? untilOffset(state, callId, until) : { keys: null, amounts: null, holdExpiresAt: until },
+  )
   heapPush(state.finishedExpiries, until, callId)
+}
+
+/** What `calls` keeps for a committed call remembered until `until`: its offset from `callEpoch`, or `NaN`. */
+function untilOffset(state: LedgerState, callId: string, until: number): number {
+  if (state.oddUntil.size > 0) state.oddUntil.delete(callId)
+  if (Number.isNaN(state.callEpoch) && Number.isSafeInteger(until)) state.callEpoch = until
+  const offset = until - state.callEpoch
+  if (offset + state.callEpoch === until) return offset
+  state.oddUntil.set(callId, until)
+  return Number.NaN
+}
+
+/** Until when a committed call is remembered, from what `calls` keeps for it (see {@link untilOffset}). */
+export function committedUntil(state: LedgerState, callId: string, kept: number): number {
+  return Number.isNaN(kept) ? state.oddUntil.get(callId)! : state.callEpoch + kept
+}
+
+/** Forgets a finished call id. */
+export function forgetCall(state: LedgerState, callId: string): void {
+  state.calls.delete(callId)
+  if (state.oddUntil.size > 0) state.oddUntil.delete(callId)
+}
+
+/**
+ * Moves `callEpoch` to `now` once the offsets kept from it grow past a Smi (after about 12 days of ledger time), so
+ * that the committed calls of a long-running ledger stay unboxed. O(calls remembered), at most once in that time.
+ */
+export function rebaseCalls(state: LedgerState, now: number): void {
+  if (!(Math.abs(now - state.callEpoch) > SMALL_OFFSET / 2) || !Number.isSafeInteger(now)) return
+  const before = state.callEpoch
+  state.callEpoch = now
+  for (const [callId, kept] of state.calls) {
+    if (typeof kept === 'number' && !Number.isNaN(kept)) {
+      state.calls.set(callId, untilOffset(state, callId, before + kept))
+    }
+  }
 }
