@@ -2,6 +2,8 @@
 // with llm-spend-guard (checkBudget + recordUsage) and llm-cost-guard (track); memory of 100,000 active scopes.
 // Run: npm run build && node --expose-gc bench/budget.bench.mjs   (or npm run bench -- budget)
 // LLM_BUDGET_DIST=/path/to/dist overrides where llm-budget is imported from.
+// Each subject's code is warmed up on a throwaway instance first (WARMUP calls), so the "1st record" column measures a
+// fresh store with compiled code, as the later columns do, rather than the JIT's first tiers.
 import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +33,12 @@ async function measure(call, batch = BATCH, batches = BATCHES) {
     perCall.push(((performance.now() - start) * 1000) / batch)
   }
   return median(perCall)
+}
+
+/** Runs `calls` calls on a throwaway instance of a subject, so that its code is compiled before it is measured. */
+async function warmUp(makeSubject, calls) {
+  const subject = await makeSubject()
+  for (let i = 0; i < calls; i++) await subject.call()
 }
 
 /** Advances a subject to `target` calls made, then measures. */
@@ -106,7 +114,9 @@ if (process.argv.includes('--memory')) {
   const rows = []
   const fmt = (us) => (us === null ? 'n/a' : us < 10 ? us.toFixed(2) : us.toFixed(0))
 
+  const WARMUP = 20_000
   {
+    await warmUp(ours, WARMUP)
     const subject = await ours()
     const first = await at(subject, 0)
     const mid = await at(subject, 100_000)
@@ -114,6 +124,7 @@ if (process.argv.includes('--memory')) {
     rows.push(['llm-budget withBudget, 4 scopes (reserve + commit, atomic)', first, mid, last])
   }
   {
+    await warmUp(spendGuardSubject, WARMUP)
     const subject = spendGuardSubject()
     const first = await at(subject, 0)
     const mid = await at(subject, 100_000)
@@ -122,6 +133,7 @@ if (process.argv.includes('--memory')) {
   }
   {
     // llm-cost-guard scans every stored event on each track: measured at 1, 10k and 20k events (100k would take hours).
+    await warmUp(costGuardSubject, 2_000)
     const subject = costGuardSubject()
     const first = await at(subject, 0, 100, 11)
     const tenK = await at(subject, 10_000, 100, 5)

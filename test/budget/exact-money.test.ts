@@ -54,7 +54,7 @@ describe('exact money', () => {
     const team = await manager.getStatus('team:micro')
     expect(team.exact.spend).toBe('1.000000000')
     expect(await manager.getCurrentCost('micro')).toBe(1)
-  }, 60_000)
+  }, 240_000)
 })
 
 describe('usdToNano fast path', () => {
