@@ -92,6 +92,10 @@ async function apply(store: BudgetStore, o: Op, now: number): Promise<unknown> {
                   endedAt: now,
                   model: o.record,
                   costNanoUsd: o.amount,
+                  // every rollup sum differs from the others, so a sum written to the wrong column shows
+                  usage: { inputTokens: o.amount + 1, outputTokens: o.amount + 2 },
+                  savedNanoUsd: o.amount + 3,
+                  estimated: o.amount % 2 === 0,
                   user: o.call === 'x' ? 'alice' : 'bob',
                 },
               }),
