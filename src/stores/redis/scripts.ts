@@ -239,7 +239,7 @@ elseif ARGV[8] ~= '' then
   if idMs == 0 and seq == 0 then seq = 1 end
   local late = tonumber(m[3] or '0')
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', KEYS[4], 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 11 + S))
+  call('XADD', KEYS[4], 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 11 + S, last))
   if ARGV[ra] ~= '' then
     -- records older than the retention: note the latest endedAt dropped (the record coverage), then trim
     local minId = math.ceil(now - tonumber(ARGV[ra]))
@@ -337,6 +337,18 @@ call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
 return {serverStr, 'released'}
 `
 
+/**
+ * An operation's body as a function of the batch script: its `ARGV[j]` and `KEYS[j]` (numbered as in its own
+ * script, `j >= 6` and `j >= 3`) read the batch's at offsets `o` and `ko`, so that no operation copies its
+ * arguments into tables of its own; `last` is the index of its last argument in the batch's `ARGV`.
+ */
+function offsets(body: string): string {
+  return body
+    .replaceAll('ARGV[', 'ARGV[o + ')
+    .replaceAll('KEYS[', 'KEYS[ko + ')
+    .replaceAll('unpack(ARGV, ', 'unpack(ARGV, o + ')
+}
+
 /** The largest number of operations one batch script runs. */
 export const MAX_BATCH = 64
 
@@ -370,12 +382,12 @@ local records = call('MGET', unpack(cks))
 local epoch = records[1]
 if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 `)}
-local function reserveOp(KEYS, ARGV)
-${RESERVE_OP}end
-local function commitOp(KEYS, ARGV)
-${COMMIT_OP}end
-local function releaseOp(KEYS, ARGV)
-${RELEASE_OP}end
+local function reserveOp(o, ko, last)
+${offsets(RESERVE_OP)}end
+local function commitOp(o, ko, last)
+${offsets(COMMIT_OP)}end
+local function releaseOp(o, ko, last)
+${offsets(RELEASE_OP)}end
 local ops = {r = reserveOp, c = commitOp, x = releaseOp}
 local seen = {}
 local out = {serverStr, 'ok'}
@@ -386,9 +398,8 @@ for i = 1, count do
   seen[ck] = true
   local reqNow = ARGV[ap + 3]
   setNow(tonumber(reqNow))
-  local K = {KEYS[1], KEYS[2], unpack(KEYS, kp, kp + nks[i] - 1)}
-  local A = {mode, ARGV[2], reqNow, base, ARGV[5], unpack(ARGV, ap + 4, ap + 3 + nas[i])}
-  local ok, res = pcall(ops[ARGV[ap]], K, A)
+  -- the operation's ARGV[j] is ARGV[ap - 2 + j] (its ARGV[6] at ap + 4), its KEYS[j] is KEYS[kp - 3 + j]
+  local ok, res = pcall(ops[ARGV[ap]], ap - 2, kp - 3, ap + 3 + nas[i])
   if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
 end
 flushAll()
