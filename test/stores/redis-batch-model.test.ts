@@ -11,6 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { memoryStore } from '../../src/stores/memory.js'
 import { redisStore } from '../../src/stores/redis.js'
 import type { BudgetStore } from '../../src/stores/types.js'
+import {
+  applyOp as apply,
+  comparable,
+  KEYS,
+  ledgerOp,
+  redisHolds,
+  T0,
+  type LedgerOp as Op,
+} from '../helpers/ledger-model.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
 let server: RedisServer
@@ -26,101 +35,7 @@ afterAll(async () => {
   await server?.stop()
 })
 
-const T0 = 1_800_000_000_000
-const KEYS = ['a', 'b', 'c']
-const CALLS = ['x', 'y', 'z', 'w']
-
-const keySet = fc.subarray(KEYS, { minLength: 1 })
-const expiry = fc.constantFrom<number | null>(null, 5_000, 20_000, 60_000)
-const op = fc.oneof(
-  fc.record({
-    kind: fc.constant('reserve' as const),
-    call: fc.constantFrom(...CALLS),
-    keys: keySet,
-    amount: fc.integer({ min: 0, max: 60 }),
-    limit: fc.constantFrom<number | null>(null, 50, 100, 200),
-    ttl: fc.constantFrom(1_000, 4_000, 15_000),
-    expiresAt: expiry,
-  }),
-  fc.record({
-    kind: fc.constant('commit' as const),
-    call: fc.constantFrom(...CALLS),
-    keys: fc.subarray(KEYS),
-    amount: fc.integer({ min: 0, max: 60 }),
-    expiresAt: expiry,
-    dedupe: fc.constantFrom(0, 3_000, 30_000),
-    record: fc.constantFrom<string | null>(null, 'm1', 'm2'),
-  }),
-  fc.record({ kind: fc.constant('release' as const), call: fc.constantFrom(...CALLS) }),
-  fc.record({ kind: fc.constant('reset' as const), keys: keySet }),
-  fc.record({ kind: fc.constant('wait' as const), ms: fc.constantFrom(1, 999, 1_000, 3_000, 7_000) }),
-)
-
-type Op = typeof op extends fc.Arbitrary<infer T> ? T : never
-
-async function apply(store: BudgetStore, o: Op, now: number): Promise<unknown> {
-  try {
-    switch (o.kind) {
-      case 'reserve':
-        return await store.reserve({
-          callId: o.call,
-          now,
-          holdExpiresAt: now + o.ttl,
-          entries: o.keys.map((key) => ({
-            key,
-            amount: o.amount,
-            limit: o.limit,
-            expiresAt: o.expiresAt === null ? null : T0 + o.expiresAt,
-          })),
-        })
-      case 'commit':
-        return await store.commit({
-          callId: o.call,
-          now,
-          dedupeUntil: now + o.dedupe,
-          entries: o.keys.map((key) => ({
-            key,
-            amount: o.amount,
-            expiresAt: o.expiresAt === null ? null : T0 + o.expiresAt,
-          })),
-          ...(o.record === null
-            ? {}
-            : {
-                record: {
-                  callId: o.call,
-                  startedAt: now - 10,
-                  endedAt: now,
-                  model: o.record,
-                  costNanoUsd: o.amount,
-                  // every rollup sum differs from the others, so a sum written to the wrong column shows
-                  usage: { inputTokens: o.amount + 1, outputTokens: o.amount + 2 },
-                  savedNanoUsd: o.amount + 3,
-                  estimated: o.amount % 2 === 0,
-                  user: o.call === 'x' ? 'alice' : 'bob',
-                },
-              }),
-        })
-      case 'release':
-        return await store.release({ callId: o.call, now })
-      case 'reset':
-        return await store.reset({ keys: o.keys, now })
-      case 'wait':
-        return null
-    }
-  } catch (error) {
-    return { error: (error as Error).name }
-  }
-}
-
-/**
- * memoryStore leaves the balances after the refused entry empty (ledger.ts maps over a sparse array), the
- * Redis store fills them in; compare the balances the ledger defines: those up to the refused entry.
- */
-function comparable(result: unknown): unknown {
-  const r = result as { ok?: boolean; refusedIndex?: number; balances?: unknown[] } | null
-  if (r?.ok === false && r.balances !== undefined) return { ...r, balances: r.balances.slice(0, r.refusedIndex! + 1) }
-  return result
-}
+const op = ledgerOp({ records: true })
 
 let run = 0
 
@@ -168,12 +83,7 @@ describe('redisStore batched scripts against the ledger', () => {
           })
         }
         for (const key of KEYS) {
-          const hash = await io.hgetall(`{${prefix}}:k:${key}`)
-          const holds = Object.entries(hash).filter(([field]) => field.startsWith('h:'))
-          const total = holds.reduce(
-            (sum, [, value]) => (Number(value.split(':')[1]) > now ? sum + Number(value.split(':')[0]) : sum),
-            0,
-          )
+          const { hash, reserved: total } = await redisHolds(io, prefix, key, now)
           const [balance] = await memory.balances({ keys: [key], now })
           expect({ key, reserved: total }).toEqual({ key, reserved: balance!.reserved })
           // the fields written when a key is created come before any hold field in its hash (found at its head)
