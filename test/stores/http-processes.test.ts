@@ -118,7 +118,7 @@ describe('httpStore from several processes', () => {
     expect(refused.length).toBe(500)
     expect(workers.flatMap((w) => ids(w.lines, 'denied'))).toEqual([])
     expect(await store.balances({ keys: [`t/${key}`], now: T0 + 2 })).toEqual([{ spent: 5_000_000_000, reserved: 0 }])
-  })
+  }, 180_000)
 
   it('a proxy that drops 20% of responses after the server answered: no double count, nothing lost', async () => {
     // Counted in operations: a batch answer (`POST /v1/batch`) carries one result per operation.
@@ -186,7 +186,7 @@ describe('httpStore from several processes', () => {
       for (const s of sockets) s.destroy()
       await new Promise((resolve) => proxy.close(resolve))
     }
-  })
+  }, 180_000)
 
   it('the server process stopped for 5 s during 500 calls: reserves are denied, commits wait in the outbox (also across kill -9) and are delivered once', async () => {
     // A real server process (`llm-budget serve`) on a durable file store, stopped with SIGTERM and restarted.
@@ -276,5 +276,5 @@ describe('httpStore from several processes', () => {
         serverProcess.exitCode === null ? serverProcess.once('exit', resolve) : resolve(null),
       )
     }
-  })
+  }, 240_000) // a hang bound: real processes, a 5 s outage and a restart (45 s alone at a load average of 15)
 })
