@@ -82,6 +82,10 @@ export async function applyOp(store: BudgetStore, o: LedgerOp, now: number): Pro
                   endedAt: now,
                   model,
                   costNanoUsd: o.amount,
+                  // every rollup sum differs from the others, so a sum written to the wrong column shows
+                  usage: { inputTokens: o.amount + 1, outputTokens: o.amount + 2 },
+                  savedNanoUsd: o.amount + 3,
+                  estimated: o.amount % 2 === 0,
                   user: o.call === 'x' ? 'alice' : 'bob',
                 },
               }),

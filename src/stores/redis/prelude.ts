@@ -161,15 +161,28 @@ local function put(k, fields)
     k.w = w
     pending[#pending + 1] = k
   end
+  -- only the written fields are converted to numbers (the others are as the view already holds them)
   for i = 1, #fields, 2 do
-    local f = fields[i]
-    w[f] = fields[i + 1]
-    v[SLOT[f]] = fields[i + 1]
+    local f, x = fields[i], fields[i + 1]
+    w[f] = x
+    v[SLOT[f]] = x
+    if f == 's' then
+      k.ss, k.s = x, tonumber(x)
+    elseif f == 'r' then
+      k.rs, k.r = x, tonumber(x)
+    elseif f == 'e' then
+      k.e = tonumber(x)
+    elseif f == 'n' then
+      k.n = tonumber(x)
+    else
+      k.p = tonumber(x)
+    end
   end
-  k.exists = true
-  k.ss, k.s = v[1], tonumber(v[1])
-  k.rs, k.r = v[2], tonumber(v[2])
-  k.e, k.n, k.p = tonumber(v[3]), tonumber(v[4]), tonumber(v[5])
+  if not k.exists then
+    k.exists = true
+    if not v[1] then k.ss, k.s = false, nil end
+    if not v[2] then k.rs, k.r = false, nil end
+  end
   k.dirty = nil
   if not k.stored then
     k.stored = true
@@ -201,7 +214,7 @@ local function expireAt(k, at)
 end
 
 -- Other hashes a batch reads once and writes once: the record metadata and the rollup days (hash -> field ->
--- value, false for a field known to be absent). Their writes are sent by flushAll() (hflush() earlier).
+-- value, false for a field known to be absent; a rollup row written by the batch is a table of its six sums). Their writes are sent by flushAll() (hflush() earlier).
 local hview, hpend = {}, {}
 -- The values of fields of hash h (false when absent), from the view, reading only the fields it lacks.
 local function hread(h, fields)
@@ -244,6 +257,8 @@ local function hflush(h)
   local fields = {}
   for f, v in pairs(w) do
     fields[#fields + 1] = f
+    -- a rollup row's sums (numbers, exact integers below 2^53) as the row's text
+    if type(v) == 'table' then v = fmt('%d,%d,%d,%d,%d,%d', v[1], v[2], v[3], v[4], v[5], v[6]) end
     fields[#fields + 1] = v
   end
   if #fields > 0 then call('HSET', h, unpack(fields)) end

@@ -173,20 +173,24 @@ if S > 0 then
   for j = 1, 6 do d[j] = tonumber(ARGV[ra + 4 + j]) end
   uvals = {}
   for j = 1, S do
-    local t = {0, 0, 0, 0, 0, 0}
-    if cur[j] then
-      local a1, a2, a3, a4, a5, a6 = string.match(cur[j], '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
+    -- a row's sums stay numbers in the view (a table) until the view is written: a row several commits of a
+    -- batch add to is parsed once and formatted once
+    local c, t = cur[j], nil
+    if type(c) == 'table' then
+      t = {c[1], c[2], c[3], c[4], c[5], c[6]}
+    elseif c then
+      local a1, a2, a3, a4, a5, a6 = string.match(c, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
       t = {tonumber(a1), tonumber(a2), tonumber(a3), tonumber(a4), tonumber(a5), tonumber(a6)}
     else
+      t = {0, 0, 0, 0, 0, 0}
       unew = true
     end
     for q = 1, 6 do
       t[q] = t[q] + d[q]
       if t[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
-      t[q] = int(t[q])
     end
     uvals[2 * j - 1] = fields[j]
-    uvals[2 * j] = table.concat(t, ',')
+    uvals[2 * j] = t
   end
   -- a new row of a day the index knows, whose hash is gone before its retention is over: evicted or lost
   if unew and call('EXISTS', uh) == 0 and call('ZSCORE', ui, uday) and (not uret or ustart + 86400000 + uret > now) then
@@ -235,7 +239,7 @@ elseif ARGV[8] ~= '' then
   if idMs == 0 and seq == 0 then seq = 1 end
   local late = tonumber(m[3] or '0')
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', KEYS[4], 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 11 + S))
+  call('XADD', KEYS[4], 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 11 + S, last))
   if ARGV[ra] ~= '' then
     -- records older than the retention: note the latest endedAt dropped (the record coverage), then trim
     local minId = math.ceil(now - tonumber(ARGV[ra]))
@@ -333,6 +337,18 @@ call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
 return {serverStr, 'released'}
 `
 
+/**
+ * An operation's body as a function of the batch script: its `ARGV[j]` and `KEYS[j]` (numbered as in its own
+ * script, `j >= 6` and `j >= 3`) read the batch's at offsets `o` and `ko`, so that no operation copies its
+ * arguments into tables of its own; `last` is the index of its last argument in the batch's `ARGV`.
+ */
+function offsets(body: string): string {
+  return body
+    .replaceAll('ARGV[', 'ARGV[o + ')
+    .replaceAll('KEYS[', 'KEYS[ko + ')
+    .replaceAll('unpack(ARGV, ', 'unpack(ARGV, o + ')
+}
+
 /** The largest number of operations one batch script runs. */
 export const MAX_BATCH = 64
 
@@ -353,38 +369,37 @@ export const MAX_BATCH = 64
  */
 export const BATCH_SCRIPT = String.raw`${prelude(String.raw`
 local count = tonumber(ARGV[6])
-local starts, cks = {}, {KEYS[1]}
+local kps, aps, nks, nas, cks = {}, {}, {}, {}, {KEYS[1]}
 local kp, ap = 3, 7
 for i = 1, count do
-  starts[i] = kp * 65536 + ap
+  local nk, na = tonumber(ARGV[ap + 1]), tonumber(ARGV[ap + 2])
+  kps[i], aps[i], nks[i], nas[i] = kp, ap, nk, na
   cks[i + 1] = KEYS[kp]
-  kp = kp + tonumber(ARGV[ap + 1])
-  ap = ap + 4 + tonumber(ARGV[ap + 2])
+  kp = kp + nk
+  ap = ap + 4 + na
 end
 local records = call('MGET', unpack(cks))
 local epoch = records[1]
 if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 `)}
-local function reserveOp(KEYS, ARGV)
-${RESERVE_OP}end
-local function commitOp(KEYS, ARGV)
-${COMMIT_OP}end
-local function releaseOp(KEYS, ARGV)
-${RELEASE_OP}end
+local function reserveOp(o, ko, last)
+${offsets(RESERVE_OP)}end
+local function commitOp(o, ko, last)
+${offsets(COMMIT_OP)}end
+local function releaseOp(o, ko, last)
+${offsets(RELEASE_OP)}end
 local ops = {r = reserveOp, c = commitOp, x = releaseOp}
 local seen = {}
 local out = {serverStr, 'ok'}
 for i = 1, count do
-  kp = math.floor(starts[i] / 65536)
-  ap = starts[i] % 65536
+  kp, ap = kps[i], aps[i]
   local ck = cks[i + 1]
   if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
   seen[ck] = true
   local reqNow = ARGV[ap + 3]
   setNow(tonumber(reqNow))
-  local K = {KEYS[1], KEYS[2], unpack(KEYS, kp, kp + tonumber(ARGV[ap + 1]) - 1)}
-  local A = {mode, ARGV[2], reqNow, base, ARGV[5], unpack(ARGV, ap + 4, ap + 3 + tonumber(ARGV[ap + 2]))}
-  local ok, res = pcall(ops[ARGV[ap]], K, A)
+  -- the operation's ARGV[j] is ARGV[ap - 2 + j] (its ARGV[6] at ap + 4), its KEYS[j] is KEYS[kp - 3 + j]
+  local ok, res = pcall(ops[ARGV[ap]], ap - 2, kp - 3, ap + 3 + nas[i])
   if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
 end
 flushAll()
