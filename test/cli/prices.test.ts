@@ -209,7 +209,17 @@ describe('llm-budget prices update', () => {
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/missing\.json: HTTP 404/)
     const before = requests
-    const slow = await spawned(dir, 'prices', 'update', '--from', `${base}/slow.json`, '--out', out, '--timeout', '1000')
+    const slow = await spawned(
+      dir,
+      'prices',
+      'update',
+      '--from',
+      `${base}/slow.json`,
+      '--out',
+      out,
+      '--timeout',
+      '1000',
+    )
     expect(slow.code).toBe(1)
     expect(slow.stderr).toMatch(/no answer within 1000 ms/)
     // This process may see the request only after the CLI gave up on it, when the machine is busy.
