@@ -478,16 +478,22 @@ local function readCall(ck)
   return sub(v, 1, 1), tonumber(sub(v, 3, bar - 1)), v, bar + 1
 end
 
+-- Removes a call's hold from the ledger key of hash h and writes its 'r' (a key the operation does not
+-- otherwise write).
+local function releaseOn(h, hf, amount)
+  local k = live(h)
+  if k.exists and unhold(k, hf, amount).dirty then
+    k = forgetIfOver(k)
+    if k.exists then put(k, {'r', R(k)}) end
+  end
+end
+
 -- Removes a call's holds from every key it held (the ledger's dropHolds) and its record.
 local function dropHolds(ck, hf, v, pos)
   local keys, amounts = decodeHolds(v, pos)
   for i = 1, #keys do
     local h = hk(keys[i])
-    local k = live(h)
-    if k.exists and unhold(k, hf, amounts[h]).dirty then
-      k = forgetIfOver(k)
-      if k.exists then put(k, {'r', R(k)}) end
-    end
+    releaseOn(h, hf, amounts[h])
   end
   call('DEL', ck)
 end

@@ -207,13 +207,7 @@ if held then
   for i = 1, n do listed[KEYS[5 + i]] = true end
   for i = 1, #keys do
     local h = hk(keys[i])
-    if not listed[h] then
-      local k = live(h)
-      if k.exists and unhold(k, hf, amounts[h]).dirty then
-        k = forgetIfOver(k)
-        if k.exists then put(k, {'r', R(k)}) end
-      end
-    end
+    if not listed[h] then releaseOn(h, hf, amounts[h]) end
   end
 end
 local capMode, cap = sub(ARGV[9], 1, 1), sub(ARGV[9], 2)
