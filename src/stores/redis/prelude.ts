@@ -214,15 +214,21 @@ local function expireAt(k, at)
 end
 
 -- Other hashes a batch reads once and writes once: the record metadata and the rollup days (hash -> field ->
--- value, false for a field known to be absent; a rollup row written by the batch is a table of its six sums). Their writes are sent by flushAll() (hflush() earlier).
+-- value, false for a field known to be absent; a rollup row written by the batch is a table of its six sums).
+-- Their writes are sent by flushAll() (hflush() earlier).
 local hview, hpend = {}, {}
+-- The table t holds under h, made empty the first time.
+local function tableOf(t, h)
+  local v = t[h]
+  if not v then
+    v = {}
+    t[h] = v
+  end
+  return v
+end
 -- The values of fields of hash h (false when absent), from the view, reading only the fields it lacks.
 local function hread(h, fields)
-  local view = hview[h]
-  if not view then
-    view = {}
-    hview[h] = view
-  end
+  local view = tableOf(hview, h)
   local missing = {}
   for i = 1, #fields do if view[fields[i]] == nil then missing[#missing + 1] = fields[i] end end
   if #missing > 0 then
@@ -235,16 +241,7 @@ local function hread(h, fields)
 end
 -- Writes fields (name, value pairs) of hash h: the view at once, Redis with the batch.
 local function hwrite(h, fields)
-  local view = hview[h]
-  if not view then
-    view = {}
-    hview[h] = view
-  end
-  local w = hpend[h]
-  if not w then
-    w = {}
-    hpend[h] = w
-  end
+  local view, w = tableOf(hview, h), tableOf(hpend, h)
   for i = 1, #fields, 2 do
     view[fields[i]] = fields[i + 1]
     w[fields[i]] = fields[i + 1]
