@@ -7,7 +7,7 @@
  *
  * @internal Used by the memory store and the manager; not part of the public API.
  */
-import type { BudgetStore, CommitRequest, ReserveRequest } from './types.js'
+import type { Balance, BudgetStore, CommitRequest, ReserveRequest, ReserveResult } from './types.js'
 
 /** Reserve and commit answered synchronously (a failure is thrown, as the promise would have rejected). */
 export interface SyncLedger {
@@ -51,4 +51,26 @@ export function syncLedgerOf(store: BudgetStore): SyncLedger | undefined {
   if (!Object.prototype.hasOwnProperty.call(store, SYNC_LEDGER)) return undefined
   const door = (store as unknown as Record<symbol, Door>)[SYNC_LEDGER]!
   return door.reserve === store.reserve && door.commit === store.commit ? door.ledger : undefined
+}
+
+/** The answer of {@link SyncLedger.reserve} and its flat balances as a store's `ReserveResult`. */
+export function reserveResultOf(answer: number, flat: Float64Array, n: number): ReserveResult {
+  const balances: Balance[] = new Array(n)
+  for (let i = 0; i < n; i++) balances[i] = { spent: flat[2 * i]!, reserved: flat[2 * i + 1]! }
+  if (answer >= 0) return { ok: false, refusedIndex: answer, balances }
+  return { ok: true, duplicate: answer === RESERVED_BEFORE, balances }
+}
+
+/** Flat balance arrays free for the next synchronous operation (a listener's call made meanwhile takes another). */
+const free: Float64Array[] = []
+
+/** A flat balances array with room for `size` numbers, a free one when there is one; give it back with {@link giveFlat}. */
+export function takeFlat(size: number): Float64Array {
+  const flat = free.pop()
+  return flat !== undefined && flat.length >= size ? flat : new Float64Array(Math.max(size, 24))
+}
+
+/** Gives back an array {@link takeFlat} handed out, once its numbers are read. */
+export function giveFlat(flat: Float64Array): void {
+  if (free.length < 4) free.push(flat)
 }

@@ -20,7 +20,7 @@ import {
   validateId,
 } from '../scopes.js'
 import { asStorageError, isInputError } from '../store-errors.js'
-import { RESERVED, RESERVED_BEFORE, syncLedgerOf } from '../../stores/sync-ledger.js'
+import { giveFlat, RESERVED, reserveResultOf, syncLedgerOf, takeFlat } from '../../stores/sync-ledger.js'
 import type { ReserveResult } from '../../stores/types.js'
 import { trackedKeys } from '../tracked-spend.js'
 import { type CompiledBudget, type EntryMeta, type Plan, isMoney } from './compiled.js'
@@ -164,7 +164,8 @@ async function admitLater(ctx: ManagerContext, call: Admission, at?: number): Pr
     if (ctx.providerBudgets !== undefined) await ctx.providerBudgets.ready()
     now = ctx.clock.now()
   }
-  let budgets = ctx.budgets.cached(call.keys, now)
+  // With `at`, admit has just looked in the cache at that instant and missed.
+  let budgets = at === undefined ? ctx.budgets.cached(call.keys, now) : undefined
   if (budgets === undefined) {
     try {
       budgets = await ctx.budgets.budgetsFor(call.scopes, call.keys, now)
@@ -217,24 +218,19 @@ function reserveOn(
   if (sync !== undefined) {
     // The balances come back flat, in a spare array when one is free (a listener's call finds none).
     const n = plan.entries.length
-    let flat = spare
-    spare = null
-    if (flat === null || flat.length < 2 * n) flat = new Float64Array(Math.max(2 * n, 16))
+    const flat = takeFlat(2 * n)
     let answer: number
+    let result: ReserveResult | undefined
     try {
       answer = sync.reserve(request, flat)
+      // Admitted, and no `warn` budget to report on: the balances are not needed.
+      if (answer !== RESERVED || ctx.events.has('budget.exceeded')) result = reserveResultOf(answer, flat, n)
     } catch (error) {
-      spare = flat
       return reserveFailed(ctx, call, now, holdExpiresAt, error)
+    } finally {
+      giveFlat(flat)
     }
-    // Admitted, and no `warn` budget to report on: the balances are not needed.
-    if (answer === RESERVED && !ctx.events.has('budget.exceeded')) {
-      spare = flat
-      return held(ctx, call, now, plan, true)
-    }
-    const result = reserveResultOf(answer, flat, n)
-    spare = flat
-    return reserved(ctx, call, plan, now, result)
+    return result === undefined ? held(ctx, call, now, plan, true) : reserved(ctx, call, plan, now, result)
   }
   let pending: Promise<ReserveResult>
   try {
@@ -247,17 +243,6 @@ function reserveOn(
     (result) => reserved(ctx, call, plan, now, result),
     (error: unknown) => reserveFailed(ctx, call, now, holdExpiresAt, error),
   )
-}
-
-/** A balances array of a synchronous reservation, free for the next one. */
-let spare: Float64Array | null = null
-
-/** The answer of a synchronous reservation as a store's `ReserveResult`. */
-function reserveResultOf(answer: number, flat: Float64Array, n: number): ReserveResult {
-  const balances: { spent: number; reserved: number }[] = new Array(n)
-  for (let i = 0; i < n; i++) balances[i] = { spent: flat[2 * i]!, reserved: flat[2 * i + 1]! }
-  if (answer >= 0) return { ok: false, refusedIndex: answer, balances }
-  return { ok: true, duplicate: answer === RESERVED_BEFORE, balances }
 }
 
 /** A store that failed to reserve. */

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { InvalidInputError } from '../../errors.js'
-import { syncLedgerOf } from '../../stores/sync-ledger.js'
+import { giveFlat, syncLedgerOf, takeFlat } from '../../stores/sync-ledger.js'
 import type { CommitEntry, CommitResult, SpendRecord } from '../../stores/types.js'
 import { priceCommit } from '../commit-pricing.js'
 import type { CommitWrite } from '../held-reservation.js'
@@ -56,20 +56,17 @@ export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Commi
   if (sync !== undefined) {
     // The balances come back flat, in a spare array when one is free (a listener's commit inside `committed`
     // finds none and makes its own).
-    let flat = spare
-    spare = null
-    if (flat === null || flat.length < 3 * count) flat = new Float64Array(Math.max(3 * count, 24))
-    let duplicate: boolean
+    const flat = takeFlat(3 * count)
     try {
-      duplicate = sync.commit(request, flat)
-    } catch (error) {
-      spare = flat
-      throw commitFailure(ctx, error, callId)
-    }
-    try {
+      let duplicate: boolean
+      try {
+        duplicate = sync.commit(request, flat)
+      } catch (error) {
+        throw commitFailure(ctx, error, callId)
+      }
       return committed(ctx, args, now, costText, record, duplicate, flat, count)
     } finally {
-      spare = flat
+      giveFlat(flat)
     }
   }
   let pending: Promise<CommitResult>
@@ -88,9 +85,6 @@ export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Commi
 }
 
 const NO_KEYS: readonly string[] = []
-
-/** A balances array of a synchronous commit, free for the next one. */
-let spare: Float64Array | null = null
 
 /** A store's commit balances, flat (see `SyncLedger.commit`), and how many there are. */
 function flatBalances(result: CommitResult): [Float64Array, number] {

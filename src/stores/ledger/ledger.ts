@@ -31,7 +31,7 @@ import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
 import { committedUntil, finish, forgetCall, isHeld, rebaseCalls } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
-import { RESERVED, RESERVED_BEFORE } from '../sync-ledger.js'
+import { RESERVED, RESERVED_BEFORE, reserveResultOf } from '../sync-ledger.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
 import { selectRollups } from './rollups.js'
 import { applyRetention, noteDropped } from './retention.js'
@@ -131,11 +131,7 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
   validateReserve(request)
   const n = request.entries.length
   const out = new Float64Array(2 * n)
-  const answer = applyReserve(state, request, out)
-  const balances: Balance[] = new Array(n)
-  for (let i = 0; i < n; i++) balances[i] = { spent: out[2 * i]!, reserved: out[2 * i + 1]! }
-  if (answer >= 0) return { ok: false, refusedIndex: answer, balances }
-  return { ok: true, duplicate: answer === RESERVED_BEFORE, balances }
+  return reserveResultOf(applyReserve(state, request, out), out, n)
 }
 
 /**
@@ -154,8 +150,6 @@ function writeBalance(out: Float64Array, i: number, ks: KeyState | undefined): v
   out[2 * i + 1] = ks === undefined ? 0 : ks.reserved
 }
 
-const found: (KeyState | undefined)[] = []
-
 /** The reservation of a validated request; see {@link reserveInto}. */
 function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
   const { callId, now, entries } = request
@@ -164,8 +158,7 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     for (let i = 0; i < entries.length; i++) writeBalance(out, i, liveKey(state, entries[i]!.key, now))
     return RESERVED_BEFORE
   }
-  // The key states found, reused by every reservation (nothing else runs in between): no array per call.
-  const current = found
+  const current: (KeyState | undefined)[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
     const ks = liveKey(state, entry.key, now)
@@ -173,7 +166,6 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     const total = (ks === undefined ? 0 : ks.spent + ks.reserved) + entry.amount
     // A limit is a safe integer, so a total past the largest exact amount is over it: a refusal, not an error.
     if (!Number.isSafeInteger(total) && entry.limit === null) {
-      current.fill(undefined)
       fail(
         `entries[${i}].amount`,
         `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`,
@@ -182,7 +174,6 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     if (entry.limit !== null && total > entry.limit) {
       for (let j = 0; j < entries.length; j++)
         writeBalance(out, j, j <= i ? current[j] : liveKey(state, entries[j]!.key, now))
-      current.fill(undefined)
       return i
     }
   }
@@ -199,7 +190,6 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     keys[i] = entry.key
     amounts[i] = entry.amount
   }
-  current.fill(undefined)
   state.calls.set(callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
   state.heldCount++
   heapPush(state.holdExpiries, request.holdExpiresAt, callId)
