@@ -57,31 +57,26 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
     rollupRetentionMs: parsed.rollupRetentionMs ?? ledger.DEFAULT_ROLLUP_RETENTION_MS,
   })
   let closed = false
-  // Runs one synchronous ledger transition and hands back its result as a promise.
-  const run = <T>(operation: () => T): Promise<T> => {
-    if (closed) return Promise.reject(new StorageError('memory', 'the store is closed', { retryable: false }))
-    try {
-      return Promise.resolve(operation())
-    } catch (error) {
-      return Promise.reject(error)
-    }
+  const assertOpen = (): void => {
+    if (closed) throw new StorageError('memory', 'the store is closed', { retryable: false })
   }
-  // The same for the per-call operations, without a closure per call.
+  // Runs one synchronous ledger transition and hands back its result (or its error) as a promise.
   const apply = <Q, T>(transition: (s: ledger.LedgerState, request: Q) => T, request: Q): Promise<T> => {
-    if (closed) return Promise.reject(new StorageError('memory', 'the store is closed', { retryable: false }))
     try {
+      assertOpen()
       return Promise.resolve(transition(state, request))
     } catch (error) {
       return Promise.reject(error)
     }
   }
+  const run = <T>(operation: () => T): Promise<T> => apply(() => operation(), undefined)
   // The manager's synchronous path: the same transitions, answered without a promise.
   const reserveInto = (request: ReserveRequest, out: Float64Array): number => {
-    if (closed) throw new StorageError('memory', 'the store is closed', { retryable: false })
+    assertOpen()
     return ledger.reserveInto(state, request, out)
   }
   const commitInto = (request: CommitRequest, out: Float64Array): boolean => {
-    if (closed) throw new StorageError('memory', 'the store is closed', { retryable: false })
+    assertOpen()
     return ledger.commitInto(state, request, out)
   }
   const store: BudgetStore = {
