@@ -565,8 +565,8 @@ export class PriceCatalog {
   }
 }
 
-/** All keys of a compact table, in order. */
-function tableKeys(table: CompactPriceTable): string[] {
+/** All keys of a compact table, in order. @internal */
+export function tableKeys(table: CompactPriceTable): string[] {
   const keys: string[] = []
   const rows = table.rows
   let start = rows.indexOf('\n')

@@ -5,7 +5,7 @@
 import { InvalidInputError } from '../errors.js'
 import { describeValue } from '../internal/describe.js'
 import { calculateCost } from './calculate.js'
-import { defaultCatalog, type PriceCatalog } from './catalog.js'
+import { defaultCatalog, type PriceCatalog, tableKeys } from './catalog.js'
 import { CAPABILITY_FLAGS, CAPABILITY_ROWS, CAPABILITY_TABLE_VERSION } from './data/capabilities.js'
 import { BUNDLED_TABLE } from './data/prices.js'
 
@@ -69,22 +69,20 @@ function index(): Map<string, ModelCapabilities> {
   if (capabilityIndex !== undefined) return capabilityIndex
   // The capability lines follow the bundled price table's rows one for one (the names are stored there only).
   const lines = CAPABILITY_ROWS.split('\n')
-  const rows = BUNDLED_TABLE.rows
+  const keys = tableKeys(BUNDLED_TABLE)
   const built = new Map<string, ModelCapabilities>()
-  let line = 0
-  for (let start = rows.indexOf('\n'); start >= 0 && start < rows.length - 1; start = rows.indexOf('\n', start + 1)) {
-    const capability = lines[line++]
+  for (let i = 0; i < keys.length; i++) {
+    const capability = lines[i]
     if (capability === undefined || capability === '') continue
     const comma = capability.indexOf(',')
     const mask = parseInt(capability.slice(comma + 1), 36)
-    const supports = new Set<ModelCapability>(CAPABILITY_FLAGS.filter((_, i) => (mask & (1 << i)) !== 0))
+    const supports = new Set<ModelCapability>(CAPABILITY_FLAGS.filter((_, f) => (mask & (1 << f)) !== 0))
     const maxInputTokens = parseInt(capability.slice(0, comma), 36)
-    const key = rows.slice(start + 1, rows.indexOf('\t', start + 1))
-    built.set(key, { maxInputTokens: maxInputTokens > 0 ? maxInputTokens : null, supports })
+    built.set(keys[i]!, { maxInputTokens: maxInputTokens > 0 ? maxInputTokens : null, supports })
   }
-  if (line !== lines.length || BUNDLED_TABLE.dataVersion.id !== CAPABILITY_TABLE_VERSION) {
+  if (keys.length !== lines.length || BUNDLED_TABLE.dataVersion.id !== CAPABILITY_TABLE_VERSION) {
     throw new Error(
-      `the bundled capability data (${lines.length} lines, ${CAPABILITY_TABLE_VERSION}) does not match the price table (${line} rows, ${BUNDLED_TABLE.dataVersion.id}); run npm run prices:build`,
+      `the bundled capability data (${lines.length} lines, ${CAPABILITY_TABLE_VERSION}) does not match the price table (${keys.length} rows, ${BUNDLED_TABLE.dataVersion.id}); run npm run prices:build`,
     )
   }
   capabilityIndex = built
