@@ -20,7 +20,7 @@ import type { WireRequest } from './budget-fetch.js'
 import { asObject, safeParse, type Json } from './json.js'
 import { meterIterable } from './metered-iterable.js'
 import { INTEGRATION_OPTIONS, validateOptions, type BudgetIntegrationOptions } from './options.js'
-import { BudgetConfigError } from '../errors.js'
+import { markBudgeted, refuseBudgetedTwice } from './single-layer.js'
 import { accumulatingTracker, type EventTracker } from './usage-tracker.js'
 
 export type { BudgetManagerLike, CallContext } from './options.js'
@@ -236,9 +236,6 @@ function budgetMiddleware(
     }
 }
 
-/** The middleware stacks of budgeted views: how a client wrapped again is recognised. */
-const budgetedStacks = new WeakSet<object>()
-
 /** The parts of an AWS SDK client this wrapper relies on. */
 interface SmithyClientLike {
   config: unknown
@@ -277,14 +274,8 @@ export function withBedrockBudget<T extends BedrockRuntimeClient>(client: T, opt
   const source = client as unknown as SmithyClientLike
   // The second middleware would replace the first (same name), silently dropping the first wrapper's budgets; under
   // another name it would reserve and charge every call twice: refused either way, the client left as it was.
-  if (budgetedStacks.has(source.middlewareStack))
-    throw new BudgetConfigError(
-      'client',
-      'withBedrockBudget(client, options): this client is already budgeted, and a second wrapper would reserve and ' +
-        'charge every call twice; wrap the original client (wrap it once per context if you need several)',
-    )
-  const stack = source.middlewareStack.clone()
-  budgetedStacks.add(stack)
+  refuseBudgetedTwice('withBedrockBudget(client, options)', source.middlewareStack)
+  const stack = markBudgeted(source.middlewareStack.clone())
   // The abort signal a command was sent with, by its input object (what the middleware sees of the command).
   const signals = new WeakMap<object, AbortSignal>()
   stack.addRelativeTo(budgetMiddleware(options.provider ?? 'bedrock', options, signals), {
