@@ -12,7 +12,7 @@
  */
 import { truncate } from '../internal/describe.js'
 import type { Answer, RunOperation } from './core.js'
-import { errorBody, HttpError } from './errors.js'
+import { errorBody, HttpError, JSON_HEADERS } from './errors.js'
 import type { Route } from './handler.js'
 import { STORE_PATHS } from './store-routes.js'
 
@@ -21,11 +21,6 @@ export const BATCH_PATH = '/v1/batch'
 
 const BATCHABLE = new Set(Object.values(STORE_PATHS))
 const EMPTY_QUERY = new URLSearchParams()
-const BATCH_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'content-type': 'application/json; charset=utf-8',
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-})
 
 interface BatchContext {
   tenant: string
@@ -66,7 +61,7 @@ export async function runBatch(value: unknown, context: BatchContext): Promise<A
     const retryAfter = answer.headers['retry-after']
     out += `${i === 0 ? '' : ','}{"status":${answer.status},${retryAfter === undefined ? '' : `"retryAfter":${JSON.stringify(retryAfter)},`}"body":${answer.body}}`
   }
-  return { status: 200, headers: BATCH_HEADERS, body: `${out}]}` }
+  return { status: 200, headers: JSON_HEADERS, body: `${out}]}` }
 }
 
 /** Checks and runs one operation of a batch; resolves with its answer. */

@@ -13,7 +13,7 @@ import { createAuthenticator } from './auth.js'
 import { AuthFailureLimit } from './auth-limit.js'
 import { runBatch, BATCH_PATH } from './batch.js'
 import { readJson } from './body.js'
-import { errorBody, HttpError, toHttpError } from './errors.js'
+import { errorBody, HttpError, JSON_HEADERS, toHttpError } from './errors.js'
 import {
   DEFAULT_MAX_BODY_BYTES,
   type BudgetCore,
@@ -29,13 +29,6 @@ import { ServerMetrics } from './metrics.js'
 import { authFailuresSchema, idempotencySchema } from './options.js'
 import { parseOptions } from '../internal/options.js'
 import { STORE_PATHS, storeRoutes } from './store-routes.js'
-
-/** The headers of every JSON answer; answers without headers of their own share this (frozen) object. */
-const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'content-type': 'application/json; charset=utf-8',
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-})
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/
 

@@ -6,6 +6,13 @@
  */
 import { isBudgetError, type BudgetError } from '../errors.js'
 
+/** The headers of every JSON answer; answers without headers of their own share this (frozen) object. */
+export const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+})
+
 /** Stable codes of the server's error answers (besides the library's own `BudgetErrorCode`s). */
 export type ServerErrorCode =
   | 'UNAUTHORIZED'
