@@ -110,7 +110,9 @@ export class IdempotencyCache {
     const entry = share?.entries.get(key)
     if (share !== undefined && entry !== undefined) {
       if (entry.expiresAt > now) {
-        if (fingerprintText(entry.fingerprint) !== fingerprintText(fingerprint)) return { kind: 'mismatch' }
+        // A deferred fingerprint is worked out once, when the key is first seen again; the text replaces it.
+        if (typeof entry.fingerprint !== 'string') entry.fingerprint = entry.fingerprint.text()
+        if (entry.fingerprint !== fingerprintText(fingerprint)) return { kind: 'mismatch' }
         if (entry.answer === null) return { kind: 'in-flight' }
         share.entries.delete(key) // refresh recency
         share.entries.set(key, entry)
