@@ -109,7 +109,8 @@ export async function applyOp(store: BudgetStore, o: LedgerOp, now: number): Pro
  */
 export function comparable(result: unknown): unknown {
   const r = result as { ok?: boolean; refusedIndex?: number; balances?: unknown[] } | null
-  if (r?.ok === false && r.balances !== undefined) return { ...r, balances: r.balances.slice(0, r.refusedIndex! + 1) }
+  if (r?.ok === false && r.balances !== undefined && r.refusedIndex !== undefined)
+    return { ...r, balances: r.balances.slice(0, r.refusedIndex + 1) }
   return result
 }
 
