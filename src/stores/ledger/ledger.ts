@@ -263,12 +263,11 @@ function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Arr
 
 function appendRecord(state: LedgerState, record: SpendRecord): void {
   state.records.push(record)
-  if (!state.namespacedRecords && record.callId.includes('/')) state.namespacedRecords = true
   const excess = state.records.length - state.maxRecords
   // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
   // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.
   if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
-    const { kept, dropped } = trimRecords(state.records, state.maxRecords, !state.namespacedRecords)
+    const { kept, dropped } = trimRecords(state.records, state.maxRecords)
     noteDropped(state, dropped)
     state.records = kept
   }

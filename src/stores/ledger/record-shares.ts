@@ -25,21 +25,15 @@ function sameOrNamespaceOf(callId: string, previous: string): string {
 
 /**
  * The records, oldest first, cut to at most `max` with every namespace keeping its newest within its share; and the
- * records dropped, in one pass. `oneNamespace`: the caller knows that no record's call id has a `/`.
+ * records dropped, in one pass.
  */
-export function trimRecords(
-  records: SpendRecord[],
-  max: number,
-  oneNamespace = false,
-): { kept: SpendRecord[]; dropped: SpendRecord[] } {
+export function trimRecords(records: SpendRecord[], max: number): { kept: SpendRecord[]; dropped: SpendRecord[] } {
   if (records.length <= max) return { kept: records, dropped: [] }
-  // One namespace (a store without tenants, or a server with one): plain oldest-first, without counting. The caller
-  // may know it already (`oneNamespace`: no record's call id has a `/`), which spares the scan.
+  // One namespace (a store without tenants, or a server with one): plain oldest-first, without counting.
   let ns = namespaceOf(records[0]!.callId)
   const first = ns
   let single = true
-  for (let i = 1; i < records.length && single && !oneNamespace; i++)
-    single = sameOrNamespaceOf(records[i]!.callId, ns) === first
+  for (let i = 1; i < records.length && single; i++) single = sameOrNamespaceOf(records[i]!.callId, ns) === first
   if (single) {
     const excess = records.length - max
     return { kept: records.slice(excess), dropped: records.slice(0, excess) }

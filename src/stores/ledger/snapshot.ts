@@ -66,7 +66,6 @@ export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}):
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budgetSlot(budget))
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
   state.records = [...(s.records as SpendRecord[])]
-  state.namespacedRecords = state.records.some((r) => typeof r.callId !== 'string' || r.callId.includes('/'))
   restoreRollups(state, s)
   return state
 }

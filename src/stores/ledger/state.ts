@@ -106,8 +106,6 @@ export interface LedgerState {
    */
   interned: Map<string, JsonValue>
   records: SpendRecord[]
-  /** True once a record whose call id has a namespace (`<tenant>/...`) was kept: trimming then shares the cap. */
-  namespacedRecords: boolean
   /** Oldest records are dropped beyond this many (Infinity: keep all). */
   maxRecords: number
   /** Records whose `endedAt` is older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
@@ -138,7 +136,6 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
     history: new Map(),
     interned: new Map(),
     records: [],
-    namespacedRecords: false,
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
     recordRetentionMs: options.recordRetentionMs ?? Number.POSITIVE_INFINITY,
     // A new rollup row shares the scope string of the stored budget of its scope, when there is one.
