@@ -41,9 +41,8 @@ function repeated(first: CommitOutcome): CommitOutcome {
 }
 
 export class HeldReservation<P extends { entries: readonly unknown[] }> implements Reservation {
-  private outcome: Promise<CommitOutcome> | undefined
-  /** The outcome of a commit the store wrote synchronously. */
-  private written: CommitOutcome | undefined
+  /** The first commit's outcome: itself when the store wrote it synchronously, else a promise of it. */
+  private outcome: CommitOutcome | Promise<CommitOutcome> | undefined
   private released = false
 
   constructor(
@@ -79,8 +78,8 @@ export class HeldReservation<P extends { entries: readonly unknown[] }> implemen
    * is thrown. Internal: `Settlement` uses it so a call against the memory store waits for nothing.
    */
   commitNow(input?: CommitInput): CommitOutcome | Promise<CommitOutcome> {
-    if (this.written !== undefined) return repeated(this.written)
-    if (this.outcome !== undefined) return this.outcome.then(repeated)
+    const first = this.outcome
+    if (first !== undefined) return first instanceof Promise ? first.then(repeated) : repeated(first)
     const priced = this.writer.price(input, {
       nano: this.estimateNano,
       tokens: this.estimateTokens,
@@ -104,20 +103,17 @@ export class HeldReservation<P extends { entries: readonly unknown[] }> implemen
       guarded: !this.unguarded,
       tracked: this.tracked,
     })
-    if (!(outcome instanceof Promise)) {
-      this.written = outcome
-      return outcome
-    }
     this.outcome = outcome
     // A failed write can be retried: the store is idempotent by call id.
-    outcome.catch(() => {
-      if (this.outcome === outcome) this.outcome = undefined
-    })
+    if (outcome instanceof Promise)
+      outcome.catch(() => {
+        if (this.outcome === outcome) this.outcome = undefined
+      })
     return outcome
   }
 
   async release(): Promise<void> {
-    if (this.outcome !== undefined || this.written !== undefined || this.released) return
+    if (this.outcome !== undefined || this.released) return
     this.released = true
     if (this.plan.entries.length === 0) return
     await this.writer.release(this.callId)
