@@ -22,17 +22,10 @@ export type StoreCase = [name: string, make: () => BudgetStore & { close?(): Pro
  * client (for tests that look at the keys themselves).
  */
 export function storesForSuite(label: string): { stores: StoreCase[]; redis: () => Redis } {
-  let server: RedisServer | undefined
-  let io: Redis | undefined
+  const suite = redisForSuite()
   const dirs: string[] = []
   let seq = 0
-  beforeAll(async () => {
-    server = await startRedisServer()
-    io = new Redis(server.port, '127.0.0.1')
-  })
-  afterAll(async () => {
-    io?.disconnect()
-    await server?.stop()
+  afterAll(() => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
   })
   const stores: StoreCase[] = [
@@ -45,7 +38,24 @@ export function storesForSuite(label: string): { stores: StoreCase[]; redis: () 
         return fileStore({ path: dir })
       },
     ],
-    ['redis', () => redisStore({ client: io!, prefix: `${label}-${process.pid}-${++seq}` })],
+    ['redis', () => redisStore({ client: suite.io, prefix: `${label}-${process.pid}-${++seq}` })],
   ]
-  return { stores, redis: () => io! }
+  return { stores, redis: () => suite.io }
+}
+
+/**
+ * One real `redis-server` and an ioredis client on it for a whole test file, started before its tests and stopped
+ * after them. Read `server` and `io` inside tests and hooks (they are set once the suite has started).
+ */
+export function redisForSuite(): { readonly server: RedisServer; readonly io: Redis } {
+  const suite = {} as { server: RedisServer; io: Redis }
+  beforeAll(async () => {
+    suite.server = await startRedisServer()
+    suite.io = new Redis(suite.server.port, '127.0.0.1')
+  })
+  afterAll(async () => {
+    suite.io?.disconnect()
+    await suite.server?.stop()
+  })
+  return suite
 }

@@ -6,8 +6,7 @@
 // The cached view of a hot key (read once, written once per batch), sweeps and forgotten keys inside a batch, and
 // call ids used twice in one batch are all exercised here.
 import fc from 'fast-check'
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { memoryStore } from '../../src/stores/memory.js'
 import { redisStore } from '../../src/stores/redis.js'
 import type { BudgetStore } from '../../src/stores/types.js'
@@ -20,20 +19,9 @@ import {
   T0,
   type LedgerOp as Op,
 } from '../helpers/ledger-model.js'
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+import { redisForSuite } from '../helpers/shared-stores.js'
 
-let server: RedisServer
-let io: Redis
-
-beforeAll(async () => {
-  server = await startRedisServer()
-  io = new Redis(server.port, '127.0.0.1')
-})
-
-afterAll(async () => {
-  io?.disconnect()
-  await server?.stop()
-})
+const suite = redisForSuite()
 
 const op = ledgerOp({ records: true })
 
@@ -58,7 +46,7 @@ describe('redisStore batched scripts against the ledger', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(op, gap), { minLength: 1, maxLength: 60 }), async (timed) => {
         const prefix = `batch-model-${process.pid}-${run++}`
-        const redis = redisStore({ client: io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
+        const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
         const memory = memoryStore()
         let now = T0
         for (const [g, batch] of groups(timed).entries()) {
@@ -83,7 +71,7 @@ describe('redisStore batched scripts against the ledger', () => {
           })
         }
         for (const key of KEYS) {
-          const { hash, reserved: total } = await redisHolds(io, prefix, key, now)
+          const { hash, reserved: total } = await redisHolds(suite.io, prefix, key, now)
           const [balance] = await memory.balances({ keys: [key], now })
           expect({ key, reserved: total }).toEqual({ key, reserved: balance!.reserved })
           // the fields written when a key is created come before any hold field in its hash (found at its head)

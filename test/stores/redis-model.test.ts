@@ -3,25 +3,13 @@
 // call ids reused after their memory ends, commits that list other keys than the reservation) must give
 // the same results, operation by operation, and leave no hold field that the ledger does not have.
 import fc from 'fast-check'
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { memoryStore } from '../../src/stores/memory.js'
 import { redisStore } from '../../src/stores/redis.js'
 import { applyOp as apply, comparable, KEYS, ledgerOp, redisHolds, T0 } from '../helpers/ledger-model.js'
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+import { redisForSuite } from '../helpers/shared-stores.js'
 
-let server: RedisServer
-let io: Redis
-
-beforeAll(async () => {
-  server = await startRedisServer()
-  io = new Redis(server.port, '127.0.0.1')
-})
-
-afterAll(async () => {
-  io?.disconnect()
-  await server?.stop()
-})
+const suite = redisForSuite()
 
 const op = ledgerOp({ records: false })
 
@@ -32,7 +20,7 @@ describe('redisStore scripts against the ledger', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), async (ops) => {
         const prefix = `model-${process.pid}-${run++}`
-        const redis = redisStore({ client: io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
+        const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
         const memory = memoryStore()
         let now = T0
         for (const [i, o] of ops.entries()) {
@@ -47,7 +35,7 @@ describe('redisStore scripts against the ledger', () => {
         }
         // Every hold field left in Redis belongs to a hold that still counts (no leaked hold).
         for (const key of KEYS) {
-          const { reserved: total } = await redisHolds(io, prefix, key, now)
+          const { reserved: total } = await redisHolds(suite.io, prefix, key, now)
           const [balance] = await memory.balances({ keys: [key], now })
           expect({ key, reserved: total }).toEqual({ key, reserved: balance!.reserved })
         }

@@ -2,10 +2,9 @@
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisStore } from '../../src/stores/redis.js'
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
+import { redisForSuite } from '../helpers/shared-stores.js'
 import { bundleWorker, type WorkerBundle } from '../helpers/worker-bundle.js'
 
 const WORKER = fileURLToPath(new URL('./redis-worker.ts', import.meta.url))
@@ -17,18 +16,7 @@ beforeAll(async () => {
 afterAll(() => worker?.remove())
 const CENT = 10_000_000 // $0.01 in nano-USD
 
-let server: RedisServer
-let io: Redis
-
-beforeAll(async () => {
-  server = await startRedisServer()
-  io = new Redis(server.port, '127.0.0.1')
-})
-
-afterAll(async () => {
-  io?.disconnect()
-  await server?.stop()
-})
+const suite = redisForSuite()
 
 interface WorkerJob {
   port: number
@@ -68,7 +56,7 @@ describe('redisStore across processes', () => {
     const key = 'user:shared|d|usd'
     const admitted = await runWorkers(
       [0, 1, 2, 3].map((i) => ({
-        port: server.port,
+        port: suite.server.port,
         prefix,
         calls: 250,
         amount: CENT,
@@ -77,12 +65,12 @@ describe('redisStore across processes', () => {
       })),
     )
     expect(admitted.reduce((a, b) => a + b, 0)).toBe(500)
-    const store = redisStore({ client: io, prefix })
+    const store = redisStore({ client: suite.io, prefix })
     await store.syncClock()
     expect(await store.balances({ keys: [key], now: store.clock.now() })).toEqual([
       { spent: 5_000_000_000, reserved: 0 },
     ])
-    expect(await io.hget(`{${prefix}}:k:${key}`, 's')).toBe('5000000000')
+    expect(await suite.io.hget(`{${prefix}}:k:${key}`, 's')).toBe('5000000000')
   })
 
   it('user, team and org budgets of different sizes hold across 4 processes', async () => {
@@ -94,7 +82,7 @@ describe('redisStore across processes', () => {
     ] // 200, 400
     const users = [0, 1, 2, 3].map((i) => ({ key: `user:u${i}|usd`, limit: 1_500_000_000 })) // 150 each
     const jobs = users.map((user, i) => ({
-      port: server.port,
+      port: suite.server.port,
       prefix,
       calls: 250,
       amount: CENT,
@@ -102,7 +90,7 @@ describe('redisStore across processes', () => {
       client: (i % 2 === 0 ? 'node-redis' : 'ioredis') as WorkerJob['client'],
     }))
     const admitted = await runWorkers(jobs)
-    const store = redisStore({ client: io, prefix })
+    const store = redisStore({ client: suite.io, prefix })
     const now = store.clock.now()
     const [orgBalance, teamA, teamB, ...userBalances] = await store.balances({
       keys: [org.key, teams[0]!.key, teams[1]!.key, ...users.map((u) => u.key)],
