@@ -7,9 +7,18 @@ import type { SpendRecord } from '../../src/stores/types.js'
 const record = (callId: string, i: number): SpendRecord => ({ callId, startedAt: i, endedAt: i })
 
 describe('trimRecords', () => {
+  it('cuts the array in place, which keeps nothing when under the cap', () => {
+    const records = Array.from({ length: 10 }, (_, i) => record(i % 2 === 0 ? `a/${i}` : `${i}`, i))
+    expect(trimRecords(records, 10)).toEqual([])
+    expect(records).toHaveLength(10)
+    expect(trimRecords(records, 4).length + records.length).toBe(10)
+    expect(records.length).toBeLessThanOrEqual(4)
+  })
+
   it('with one namespace drops the oldest, as before', () => {
     const records = Array.from({ length: 100 }, (_, i) => record(`c${i}`, i))
-    const { kept, dropped } = trimRecords(records, 64)
+    const kept = [...records]
+    const dropped = trimRecords(kept, 64)
     expect(kept.map((r) => r.callId)).toEqual(records.slice(36).map((r) => r.callId))
     expect(dropped.map((r) => r.callId)).toEqual(records.slice(0, 36).map((r) => r.callId))
   })
@@ -21,7 +30,9 @@ describe('trimRecords', () => {
         fc.integer({ min: 1, max: 100 }),
         (prefixes, max) => {
           const records = prefixes.map((p, i) => record(`${p}${i}`, i))
-          const { kept, dropped } = trimRecords(records, max)
+          // Cut in place: `kept` is what is left of the array handed in.
+          const kept = [...records]
+          const dropped = trimRecords(kept, max)
           expect(kept.length).toBeLessThanOrEqual(max)
           // What is dropped is exactly the rest, in order.
           const keptSet = new Set(kept)

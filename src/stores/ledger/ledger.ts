@@ -29,7 +29,7 @@ import { RELEASE_TOMBSTONE_MS } from '../types.js'
 import { trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
-import { committedUntil, finish, forgetCall, isHeld, rebaseCalls } from './state.js'
+import { callOf, committedUntil, finish, forgetCall, isHeld, isKnown, keepCall, rebaseCalls } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
 import { RESERVED, RESERVED_BEFORE, reserveResultOf } from '../sync-ledger.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
@@ -48,19 +48,20 @@ export const SWEEP_INTERVAL_MS = 60_000
 
 /** Drops the holds and forgets the finished call ids that are due at `now`. Runs at the start of every change. */
 function expire(state: LedgerState, now: number): void {
+  state.committed.advance(now)
   const holds = state.holdExpiries
   while (holds.at.length > 0 && holds.at[0]! <= now) {
     const callId = heapPop(holds)
-    const call = state.calls.get(callId)
+    const call = callOf(state, callId)
     if (isHeld(call) && call.holdExpiresAt <= now) {
       dropHolds(state, call, now)
-      state.calls.delete(callId)
+      forgetCall(state, callId)
     }
   }
   const finished = state.finishedExpiries
   while (finished.at.length > 0 && finished.at[0]! <= now) {
     const callId = heapPop(finished)
-    const call = state.calls.get(callId)
+    const call = callOf(state, callId)
     if (call === undefined || isHeld(call)) continue
     if ((typeof call === 'number' ? committedUntil(state, callId, call) : call.holdExpiresAt) <= now)
       forgetCall(state, callId)
@@ -120,7 +121,7 @@ function rebuildHoldHeap(state: LedgerState): void {
   const heap: ExpiryHeap = { at: [], ids: [] }
   for (let i = 0; i < old.at.length; i++) {
     const callId = old.ids[i]!
-    const call = state.calls.get(callId)
+    const call = callOf(state, callId)
     if (isHeld(call) && call.holdExpiresAt === old.at[i]) heapPush(heap, old.at[i]!, callId)
   }
   state.holdExpiries = heap
@@ -154,7 +155,7 @@ function writeBalance(out: Float64Array, i: number, ks: KeyState | undefined): v
 function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
   const { callId, now, entries } = request
   expire(state, now)
-  if (state.calls.has(callId)) {
+  if (isKnown(state, callId)) {
     for (let i = 0; i < entries.length; i++) writeBalance(out, i, liveKey(state, entries[i]!.key, now))
     return RESERVED_BEFORE
   }
@@ -190,7 +191,7 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     keys[i] = entry.key
     amounts[i] = entry.amount
   }
-  state.calls.set(callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
+  keepCall(state, callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
   state.heldCount++
   heapPush(state.holdExpiries, request.holdExpiresAt, callId)
   if (request.holdExpiresAt <= now) expire(state, now)
@@ -223,8 +224,8 @@ export function commitInto(state: LedgerState, request: CommitRequest, out: Floa
 function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Array): boolean {
   const { callId, now, entries } = request
   expire(state, now)
-  const known = state.calls.get(callId)
-  if (typeof known === 'number') {
+  const known = callOf(state, callId)
+  if (typeof known === 'number' || (known === undefined && state.committed.has(callId))) {
     for (let i = 0; i < entries.length; i++) {
       const ks = liveKey(state, entries[i]!.key, now)
       out[3 * i] = out[3 * i + 1] = ks === undefined ? 0 : ks.spent
@@ -267,9 +268,7 @@ function appendRecord(state: LedgerState, record: SpendRecord): void {
   // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
   // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.
   if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
-    const { kept, dropped } = trimRecords(state.records, state.maxRecords)
-    noteDropped(state, dropped)
-    state.records = kept
+    noteDropped(state, trimRecords(state.records, state.maxRecords))
   }
 }
 
@@ -283,7 +282,8 @@ export function release(state: LedgerState, request: ReleaseRequest): ReleaseRes
   validateRelease(request)
   const { callId, now } = request
   expire(state, now)
-  const call = state.calls.get(callId)
+  const call = callOf(state, callId)
+  if (call === undefined && state.committed.has(callId)) return { released: false }
   if (call === undefined) {
     // Never seen: a tombstone, so that the reservation, if it arrives late, changes nothing.
     finish(state, callId, Math.max(request.holdExpiresAt ?? now + RELEASE_TOMBSTONE_MS, now), false)
@@ -312,7 +312,7 @@ export function peekBalances(state: LedgerState, request: BalancesRequest): Bala
   // Holds that are due at `now` but not yet dropped (no change has run at this instant yet).
   const due = new Map<string, { amount: number; holds: number }>()
   for (const callId of heapDue(state.holdExpiries, now)) {
-    const call = state.calls.get(callId)
+    const call = callOf(state, callId)
     if (!isHeld(call) || call.holdExpiresAt > now) continue
     for (let i = 0; i < call.keys.length; i++) {
       const d = due.get(call.keys[i]!) ?? { amount: 0, holds: 0 }
@@ -357,6 +357,7 @@ function sweepKeys(state: LedgerState, now: number): void {
   state.lastSweepAt = now
   applyRetention(state, now)
   rebaseCalls(state, now)
+  state.committed.sweep()
   for (const [key, ks] of state.keys) {
     if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) state.keys.delete(key)
   }

@@ -24,20 +24,19 @@ function sameOrNamespaceOf(callId: string, previous: string): string {
 }
 
 /**
- * The records, oldest first, cut to at most `max` with every namespace keeping its newest within its share; and the
- * records dropped, in one pass.
+ * Cuts `records` (oldest first) in place to at most `max`, every namespace keeping its newest within its share, and
+ * answers the records dropped (in their order). In place, so that a ledger's record array keeps its capacity: a new
+ * array of `max` records per trim, and the growth copy of it on the next pushes, cost more than the trim itself.
  */
-export function trimRecords(records: SpendRecord[], max: number): { kept: SpendRecord[]; dropped: SpendRecord[] } {
-  if (records.length <= max) return { kept: records, dropped: [] }
+export function trimRecords(records: SpendRecord[], max: number): SpendRecord[] {
+  if (records.length <= max) return []
   // One namespace (a store without tenants, or a server with one): plain oldest-first, without counting.
   let ns = namespaceOf(records[0]!.callId)
   const first = ns
   let single = true
   for (let i = 1; i < records.length && single; i++) single = sameOrNamespaceOf(records[i]!.callId, ns) === first
-  if (single) {
-    const excess = records.length - max
-    return { kept: records.slice(excess), dropped: records.slice(0, excess) }
-  }
+  // `splice` moves the kept records down in one block copy (`copyWithin` goes element by element).
+  if (single) return records.splice(0, records.length - max)
   const counts = new Map<string, number>()
   ns = ''
   for (const record of records) {
@@ -60,18 +59,20 @@ export function trimRecords(records: SpendRecord[], max: number): { kept: SpendR
   }
   const drop = new Map<string, number>()
   for (const [ns, count] of counts) if (count > level) drop.set(ns, count - level)
-  const kept: SpendRecord[] = []
   const dropped: SpendRecord[] = []
+  let kept = 0
   ns = ''
-  for (const record of records) {
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!
     ns = sameOrNamespaceOf(record.callId, ns)
     const left = drop.get(ns)
     if (left === undefined || left === 0) {
-      kept.push(record)
+      records[kept++] = record
     } else {
       drop.set(ns, left - 1)
       dropped.push(record)
     }
   }
-  return { kept, dropped }
+  records.length = kept
+  return dropped
 }

@@ -7,12 +7,15 @@
 import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
 import { addHistory, allHistory, budgetSlot, listBudgets } from './definitions.js'
 import { heapPush } from './heap.js'
-import { committedUntil, createLedger, finish } from './state.js'
+import { committedUntil, createLedger, finish, keepCall } from './state.js'
 import type { LedgerState } from './state.js'
 import { fail } from './validation.js'
 import { type LedgerOptions, restoreRollups } from './retention.js'
 
-/** Held calls, then committed and released call ids (each in the order of the call map). */
+/**
+ * Held calls, then committed and released call ids (each in the order of the call map, then those of a manager's
+ * form kept without a map entry, see `committed-calls.ts`).
+ */
 function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue[] } {
   const held: JsonValue[] = []
   const committed: JsonValue[] = []
@@ -21,6 +24,11 @@ function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue
     if (typeof call === 'number') committed.push([callId, committedUntil(state, callId, call), true])
     else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
     else held.push([callId, call.keys, call.amounts, call.holdExpiresAt])
+  }
+  for (const [callId, call] of state.committed.entries()) {
+    if (typeof call === 'number') committed.push([callId, call, true])
+    else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
+    else held.push([callId, call.keys, call.amounts!, call.holdExpiresAt])
   }
   return { held, finished: [...committed, ...released] }
 }
@@ -51,7 +59,7 @@ export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}):
     state.keys.set(key, { spent, reserved: 0, holdCount: 0, expiresAt })
   }
   for (const [callId, keys, amounts, holdExpiresAt] of s.held as [string, string[], number[], number][]) {
-    state.calls.set(callId, { keys, amounts, holdExpiresAt })
+    keepCall(state, callId, { keys, amounts, holdExpiresAt })
     state.heldCount++
     heapPush(state.holdExpiries, holdExpiresAt, callId)
     for (let i = 0; i < keys.length; i++) {

@@ -1,0 +1,197 @@
+/**
+ * Call ids of the form `BudgetManager` makes (`<16 base-36 characters>-<base-36 counter>`), kept in dense chunks of
+ * their prefix's counters instead of the ledger's call map: a held or released call in the chunk's slot of open
+ * calls, a committed one as the instant until which it is remembered, without a map entry, a string or an expiry
+ * heap entry. A busy ledger remembers every call id of its dedupe window (two minutes by default, a million ids at
+ * 8,000 calls a second): a map of a million string keys costs a few cache misses per look-up of a new id, and a map
+ * that one call at a time enters and leaves is shrunk (a new table) each time it empties; consecutive counters
+ * share a chunk, so their look-ups stay in cache.
+ *
+ * A committed id is forgotten once the ledger's changes have run at or past its instant (the latest such `now` is
+ * {@link CommittedCalls.advance}d here), which is when the ledger's expiry heap would have dropped it: the ledger
+ * keeps a committed id here only when its instant is still ahead of that time (else in its call map, as any other).
+ *
+ * @internal Used by the ledger.
+ * @packageDocumentation
+ */
+
+/** Length of the random prefix of a manager's call ids. */
+const STEM_LENGTH = 16
+/** Most digits of a counter kept here (36^6, about 2.2e9 calls per manager); longer ones go to the call map. */
+const MAX_DIGITS = 6
+/** Counters per chunk; slot `CHUNK` holds the latest instant of the chunk. */
+const CHUNK = 64
+
+/** The value of a base-36 digit (`0-9a-z`), or -1. */
+function digit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48
+  if (code >= 97 && code <= 122) return code - 87
+  return -1
+}
+
+/** The ids of `CHUNK` consecutive counters of one prefix. */
+interface Chunk<Open> {
+  /** Until when each committed counter is remembered (`NaN` where none). */
+  until: number[]
+  /** The latest of `until`. */
+  latest: number
+  /** Held and released calls, made on the first one. */
+  open: (Open | undefined)[] | undefined
+  /** How many of `open` are set. */
+  opened: number
+}
+
+/** The chunks of one prefix, by chunk index. */
+type Chunks<Open> = Map<number, Chunk<Open>>
+
+/** The call ids of a manager's form; `Open` is what a held or released call is (the ledger's `HeldCall`). */
+export class CommittedCalls<Open extends object> {
+  readonly #stems = new Map<string, Chunks<Open>>()
+  /** The prefix last looked up and its chunks (ids of one manager come one after the other). */
+  #lastStem = ''
+  #lastChunks: Chunks<Open> | undefined
+  /** The id {@link #chunkOf} last found a chunk for, the chunk and the id's slot in it. */
+  #lastId: string | undefined
+  #lastChunk: Chunk<Open> | undefined
+  #lastSlot = 0
+  /** The counter of the id {@link #chunksOf} last read. */
+  #n = 0
+  /** Ids whose instant is at or before this are forgotten. */
+  #through = Number.NEGATIVE_INFINITY
+
+  /** The ledger's changes ran at `now`: ids remembered until `now` or before are forgotten. */
+  advance(now: number): void {
+    if (now > this.#through) this.#through = now
+  }
+
+  /**
+   * The chunks of `id`'s prefix (made when `create`), with its counter in `#n`; `undefined` when `id` is not of the
+   * form kept here, or (without `create`) its prefix has none.
+   */
+  #chunksOf(id: string, create: boolean): Chunks<Open> | undefined {
+    const digits = id.length - STEM_LENGTH - 1
+    if (digits < 1 || digits > MAX_DIGITS || id.charCodeAt(STEM_LENGTH) !== 45) return undefined
+    let n = digit(id.charCodeAt(STEM_LENGTH + 1))
+    // No leading zero: one id, one counter.
+    if (n <= 0) return undefined
+    for (let i = STEM_LENGTH + 2; i < id.length; i++) {
+      const d = digit(id.charCodeAt(i))
+      if (d < 0) return undefined
+      n = n * 36 + d
+    }
+    this.#n = n
+    let chunks = this.#lastChunks
+    if (chunks !== undefined && id.startsWith(this.#lastStem)) return chunks
+    for (let i = 0; i < STEM_LENGTH; i++) if (digit(id.charCodeAt(i)) < 0) return undefined
+    const stem = id.slice(0, STEM_LENGTH)
+    chunks = this.#stems.get(stem)
+    if (chunks === undefined) {
+      if (!create) return undefined
+      chunks = new Map()
+      this.#stems.set(stem, chunks)
+    }
+    this.#lastStem = stem
+    this.#lastChunks = chunks
+    return chunks
+  }
+
+  /** The chunk of `id` (made when `create`), with its slot in `#n`; `undefined` as {@link #chunksOf}. */
+  #chunkOf(id: string, create: boolean): Chunk<Open> | undefined {
+    // A call's id is looked up several times in a row (reserve, then commit): the same string, found again at once.
+    if (id === this.#lastId) {
+      this.#n = this.#lastSlot
+      return this.#lastChunk
+    }
+    const chunks = this.#chunksOf(id, create)
+    if (chunks === undefined) return undefined
+    const index = Math.floor(this.#n / CHUNK)
+    let chunk = chunks.get(index)
+    if (chunk === undefined && create) {
+      chunk = {
+        until: new Array<number>(CHUNK).fill(Number.NaN),
+        latest: Number.NEGATIVE_INFINITY,
+        open: undefined,
+        opened: 0,
+      }
+      chunks.set(index, chunk)
+    }
+    this.#n %= CHUNK
+    if (chunk !== undefined) {
+      this.#lastId = id
+      this.#lastChunk = chunk
+      this.#lastSlot = this.#n
+    }
+    return chunk
+  }
+
+  /** Whether `id` is a committed call still remembered. */
+  has(id: string): boolean {
+    const chunk = this.#chunkOf(id, false)
+    return chunk !== undefined && chunk.until[this.#n]! > this.#through
+  }
+
+  /** The held or released call `id`, when it is of the form kept here and is one. */
+  open(id: string): Open | undefined {
+    return this.#chunkOf(id, false)?.open?.[this.#n]
+  }
+
+  /** Keeps a held or released call; `false` (nothing kept) when `id` is not of the form kept here. */
+  setOpen(id: string, call: Open): boolean {
+    const chunk = this.#chunkOf(id, true)
+    if (chunk === undefined) return false
+    const open = (chunk.open ??= new Array<Open | undefined>(CHUNK).fill(undefined))
+    if (open[this.#n] === undefined) chunk.opened++
+    open[this.#n] = call
+    return true
+  }
+
+  /** Forgets the held or released call `id`, if it is kept here. */
+  deleteOpen(id: string): void {
+    const chunk = this.#chunkOf(id, false)
+    const open = chunk?.open
+    if (open === undefined || open[this.#n] === undefined) return
+    open[this.#n] = undefined
+    chunk!.opened--
+  }
+
+  /**
+   * Remembers `id` as committed until `until`. `false` (nothing kept) when `id` is not of the form kept here or
+   * `until` is not ahead of the ledger's time: the ledger then keeps it in its call map.
+   */
+  set(id: string, until: number): boolean {
+    if (!(until > this.#through)) return false
+    const chunk = this.#chunkOf(id, true)
+    if (chunk === undefined) return false
+    chunk.until[this.#n] = until
+    if (until > chunk.latest) chunk.latest = until
+    return true
+  }
+
+  /** Drops the chunks without open calls whose committed ids are all forgotten (run with the ledger's key sweep). */
+  sweep(): void {
+    this.#lastId = undefined
+    for (const [stem, chunks] of this.#stems) {
+      for (const [index, chunk] of chunks) if (chunk.opened === 0 && chunk.latest <= this.#through) chunks.delete(index)
+      if (chunks.size > 0) continue
+      this.#stems.delete(stem)
+      if (this.#lastChunks === chunks) this.#lastChunks = undefined
+    }
+  }
+
+  /**
+   * Every committed id still remembered (with its instant) and every open call: by prefix and chunk in the order
+   * they were first kept, then by counter.
+   */
+  *entries(): IterableIterator<[string, number | Open]> {
+    for (const [stem, chunks] of this.#stems) {
+      for (const [index, chunk] of chunks) {
+        for (let i = 0; i < CHUNK; i++) {
+          const until = chunk.until[i]!
+          const open = chunk.open?.[i]
+          if (until > this.#through) yield [`${stem}-${(index * CHUNK + i).toString(36)}`, until]
+          else if (open !== undefined) yield [`${stem}-${(index * CHUNK + i).toString(36)}`, open]
+        }
+      }
+    }
+  }
+}
