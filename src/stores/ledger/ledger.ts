@@ -48,7 +48,7 @@ export const SWEEP_INTERVAL_MS = 60_000
 
 /** Drops the holds and forgets the finished call ids that are due at `now`. Runs at the start of every change. */
 function expire(state: LedgerState, now: number): void {
-  state.committed.advance(now)
+  state.managerCalls.advance(now)
   const holds = state.holdExpiries
   while (holds.at.length > 0 && holds.at[0]! <= now) {
     const callId = heapPop(holds)
@@ -225,7 +225,7 @@ function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Arr
   const { callId, now, entries } = request
   expire(state, now)
   const known = callOf(state, callId)
-  if (typeof known === 'number' || (known === undefined && state.committed.has(callId))) {
+  if (typeof known === 'number' || (known === undefined && state.managerCalls.has(callId))) {
     for (let i = 0; i < entries.length; i++) {
       const ks = liveKey(state, entries[i]!.key, now)
       out[3 * i] = out[3 * i + 1] = ks === undefined ? 0 : ks.spent
@@ -283,7 +283,7 @@ export function release(state: LedgerState, request: ReleaseRequest): ReleaseRes
   const { callId, now } = request
   expire(state, now)
   const call = callOf(state, callId)
-  if (call === undefined && state.committed.has(callId)) return { released: false }
+  if (call === undefined && state.managerCalls.has(callId)) return { released: false }
   if (call === undefined) {
     // Never seen: a tombstone, so that the reservation, if it arrives late, changes nothing.
     finish(state, callId, Math.max(request.holdExpiresAt ?? now + RELEASE_TOMBSTONE_MS, now), false)
@@ -357,7 +357,7 @@ function sweepKeys(state: LedgerState, now: number): void {
   state.lastSweepAt = now
   applyRetention(state, now)
   rebaseCalls(state, now)
-  state.committed.sweep()
+  state.managerCalls.sweep()
   for (const [key, ks] of state.keys) {
     if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) state.keys.delete(key)
   }

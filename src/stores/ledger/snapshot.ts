@@ -14,7 +14,7 @@ import { type LedgerOptions, restoreRollups } from './retention.js'
 
 /**
  * Held calls, then committed and released call ids (each in the order of the call map, then those of a manager's
- * form kept without a map entry, see `committed-calls.ts`).
+ * form kept without a map entry, see `manager-calls.ts`).
  */
 function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue[] } {
   const held: JsonValue[] = []
@@ -25,7 +25,7 @@ function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue
     else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
     else held.push([callId, call.keys, call.amounts, call.holdExpiresAt])
   }
-  for (const [callId, call] of state.committed.entries()) {
+  for (const [callId, call] of state.managerCalls.entries()) {
     if (typeof call === 'number') committed.push([callId, call, true])
     else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
     else held.push([callId, call.keys, call.amounts!, call.holdExpiresAt])

@@ -8,7 +8,7 @@
 import type { HistoryEntry, JsonValue, SpendRecord } from '../types.js'
 import { DEFAULT_ROLLUP_RETENTION_MS, type LedgerOptions } from './retention.js'
 import type { ExpiryHeap } from './heap.js'
-import { CommittedCalls } from './committed-calls.js'
+import { ManagerCalls } from './manager-calls.js'
 import { RollupTable } from './rollup-table.js'
 import { heapPush } from './heap.js'
 
@@ -46,22 +46,22 @@ export interface ReleasedCall {
 export type CallState = HeldCall | ReleasedCall | number
 
 /**
- * What the ledger keeps of `callId`, in `calls` or (an id of a manager's form) in `committed`: its holds, its release,
- * or the offset of until when its commit is remembered; `undefined` for an id kept in `committed` as committed (see
- * {@link isKnown}) or not known.
+ * What the ledger keeps of `callId`, in `calls` or (an id of a manager's form) in `managerCalls`: its holds, its
+ * release, or the offset of until when its commit is remembered; `undefined` for an id kept in `managerCalls` as
+ * committed (see {@link isKnown}) or not known.
  */
 export function callOf(state: LedgerState, callId: string): CallState | undefined {
-  return (state.calls.size > 0 ? state.calls.get(callId) : undefined) ?? state.committed.open(callId)
+  return (state.calls.size > 0 ? state.calls.get(callId) : undefined) ?? state.managerCalls.open(callId)
 }
 
-/** Keeps a held or released call: in `committed` when its id is of a manager's form, else in `calls`. */
+/** Keeps a held or released call: in `managerCalls` when its id is of a manager's form, else in `calls`. */
 export function keepCall(state: LedgerState, callId: string, call: HeldCall | ReleasedCall): void {
-  if (!state.committed.setOpen(callId, call)) state.calls.set(callId, call)
+  if (!state.managerCalls.setOpen(callId, call)) state.calls.set(callId, call)
 }
 
 /** Whether `callId` is known: held, released, or committed and still remembered. */
 export function isKnown(state: LedgerState, callId: string): boolean {
-  return callOf(state, callId) !== undefined || state.committed.has(callId)
+  return callOf(state, callId) !== undefined || state.managerCalls.has(callId)
 }
 
 /** Whether a call still holds amounts. */
@@ -100,10 +100,10 @@ export interface LedgerState {
    */
   calls: Map<string, CallState>
   /**
-   * Committed call ids of the form `BudgetManager` makes, kept without a map entry each (see `committed-calls.ts`);
-   * a committed id is in `calls` or here, never both.
+   * Call ids of the form `BudgetManager` makes, kept without a map entry each (see `manager-calls.ts`); an id is in
+   * `calls` or here, never both.
    */
-  committed: CommittedCalls<HeldCall | ReleasedCall>
+  managerCalls: ManagerCalls<HeldCall | ReleasedCall>
   /**
    * The instant the `until` of committed calls is kept relative to in `calls`: a small integer there is kept
    * unboxed (a timestamp is not). Moved forward by the key sweep as time passes (`rebaseCalls`).
@@ -152,7 +152,7 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
   return {
     keys: new Map(),
     calls: new Map(),
-    committed: new CommittedCalls(),
+    managerCalls: new ManagerCalls(),
     callEpoch: Number.NaN,
     oddUntil: new Map(),
     heldCount: 0,
@@ -179,13 +179,13 @@ const SMALL_OFFSET = 2 ** 30
 /** Remembers a committed (or released) call id until `until`, replacing its holds or its release. */
 export function finish(state: LedgerState, callId: string, until: number, committed: boolean): void {
   // An id of a manager's form, kept without an entry or a heap entry (its holds or its release are dropped).
-  if (committed && state.committed.set(callId, until)) {
+  if (committed && state.managerCalls.set(callId, until)) {
     forgetCall(state, callId)
     return
   }
   if (committed) {
     // A number for a commit, not an object: a busy ledger remembers every call id of its dedupe window.
-    state.committed.deleteOpen(callId)
+    state.managerCalls.deleteOpen(callId)
     state.calls.set(callId, untilOffset(state, callId, until))
   } else keepCall(state, callId, { keys: null, amounts: null, holdExpiresAt: until })
   heapPush(state.finishedExpiries, until, callId)
@@ -209,7 +209,7 @@ export function committedUntil(state: LedgerState, callId: string, kept: number)
 /** Forgets a finished call id. */
 export function forgetCall(state: LedgerState, callId: string): void {
   if (state.calls.size > 0) state.calls.delete(callId)
-  state.committed.deleteOpen(callId)
+  state.managerCalls.deleteOpen(callId)
   if (state.oddUntil.size > 0) state.oddUntil.delete(callId)
 }
 

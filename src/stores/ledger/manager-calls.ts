@@ -8,7 +8,7 @@
  * share a chunk, so their look-ups stay in cache.
  *
  * A committed id is forgotten once the ledger's changes have run at or past its instant (the latest such `now` is
- * {@link CommittedCalls.advance}d here), which is when the ledger's expiry heap would have dropped it: the ledger
+ * {@link ManagerCalls.advance}d here), which is when the ledger's expiry heap would have dropped it: the ledger
  * keeps a committed id here only when its instant is still ahead of that time (else in its call map, as any other).
  *
  * @internal Used by the ledger.
@@ -19,7 +19,7 @@
 const STEM_LENGTH = 16
 /** Most digits of a counter kept here (36^6, about 2.2e9 calls per manager); longer ones go to the call map. */
 const MAX_DIGITS = 6
-/** Counters per chunk; slot `CHUNK` holds the latest instant of the chunk. */
+/** Counters per chunk. */
 const CHUNK = 64
 
 /** The value of a base-36 digit (`0-9a-z`), or -1. */
@@ -45,7 +45,7 @@ interface Chunk<Open> {
 type Chunks<Open> = Map<number, Chunk<Open>>
 
 /** The call ids of a manager's form; `Open` is what a held or released call is (the ledger's `HeldCall`). */
-export class CommittedCalls<Open extends object> {
+export class ManagerCalls<Open extends object> {
   readonly #stems = new Map<string, Chunks<Open>>()
   /** The prefix last looked up and its chunks (ids of one manager come one after the other). */
   #lastStem = ''

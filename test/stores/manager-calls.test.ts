@@ -1,5 +1,5 @@
 // Call ids of a manager's form (`<16 base-36>-<counter>`) are kept without a map entry each
-// (`stores/ledger/committed-calls.ts`): the ledger must answer exactly as it does for any other id. Random sequences of
+// (`stores/ledger/manager-calls.ts`): the ledger must answer exactly as it does for any other id. Random sequences of
 // reserve, commit, release and clock moves (forward and back) run twice, once with ids of that form and once with
 // plain ids, and every answer, balance (read and peeked ahead) and remembered id must agree; snapshots round-trip.
 import fc from 'fast-check'
@@ -125,6 +125,6 @@ describe('committed call ids of a manager', () => {
     const compact = sequence(managerId)
     expect(compact.seen).toEqual(sequence((n) => `${STEM}_${n}`).seen)
     expect(compact.seen.slice(0, 206).every((duplicate, i) => duplicate === (i === 205))).toBe(true)
-    expect([...compact.state.committed.entries()].map(([callId]) => callId)).toEqual([managerId(3)])
+    expect([...compact.state.managerCalls.entries()].map(([callId]) => callId)).toEqual([managerId(3)])
   })
 })
