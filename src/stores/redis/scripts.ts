@@ -75,8 +75,9 @@ for i = 1, n do
     -- the hold field was there already: left by an earlier use of this call id whose record is gone
     -- (only possible when clocks disagree by more than the margin); never count it twice
     r = recountReserved(k)
-  elseif k.holds then
-    k.holds = k.holds + 1
+  else
+    k.added = (k.added or 0) + 1
+    if k.holds then k.holds = k.holds + 1 end
   end
   out[#out + 1] = ss
   out[#out + 1] = r
