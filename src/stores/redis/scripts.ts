@@ -81,8 +81,14 @@ for i = 1, n do
   end
   out[#out + 1] = ss
   out[#out + 1] = r
-  local lk = sub(KEYS[3 + i], #base + 3)
-  held[i] = #lk .. ':' .. lk .. amount .. ','
+  -- the key's part of the call record ('<bytes>:<ledger key>'), made once per script
+  local kp = k.held
+  if not kp then
+    local lk = lkey(k)
+    kp = #lk .. ':' .. lk
+    k.held = kp
+  end
+  held[i] = kp .. amount .. ','
 end
 call('SET', ck, 'h|' .. holdStr .. '|' .. table.concat(held), 'PXAT', physical(holdX))
 return out
@@ -208,10 +214,10 @@ if held then
   -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on); before
   -- the record is written, so that a lost key found here (an error) has written no record
   local listed = {}
-  for i = 1, n do listed[KEYS[3 + i]] = true end
+  for i = 1, n do listed[lkey(state[i])] = true end
   for i = 1, #keys do
-    local h = hk(keys[i])
-    if not listed[h] then releaseOn(h, hf, amounts[h]) end
+    local lk = keys[i]
+    if not listed[lk] then releaseOn(hk(lk), hf, amounts[lk]) end
   end
 end
 local capMode, cap = CAPMODE, CAPN
@@ -264,11 +270,11 @@ elseif ARGV[7] ~= '' then
     end
   end
   mf[#mf + 1] = 'ms'
-  mf[#mf + 1] = int(idMs)
+  mf[#mf + 1] = idMs
   mf[#mf + 1] = 'seq'
-  mf[#mf + 1] = int(seq)
+  mf[#mf + 1] = seq
   mf[#mf + 1] = 'late'
-  mf[#mf + 1] = int(late)
+  mf[#mf + 1] = late
 end
 if S > 0 then
   hwrite(uh, uvals)
@@ -287,7 +293,7 @@ if #mf > 0 then hwrite(meta, mf) end
 for i = 1, n do
   local a = 6 + i * 2
   local k = state[i]
-  local holding = amounts[k.h]
+  local holding = amounts[lkey(k)]
   if holding and k.exists and unhold(k, hf, holding).dirty then k = forgetIfOver(k) end
   local amount = ARGV[a + 1]
   local before, reserved = k.ss, R(k)
