@@ -30,7 +30,8 @@ export const entries: Record<string, string> = {
 }
 
 // `npm run build` (scripts/build.mjs) runs three tsup passes: ESM (the library and the CLI, sharing chunks, so the
-// price data is in the ESM output once) and CJS (the library), both the default export here, and the bundled
+// price data is in the ESM output once; scripts/group-chunks.mjs then regroups the chunks so that the cost entry
+// loads three files) and CJS (the library), both the default export here, and the bundled
 // declarations (.d.ts and .d.cts, `declarationPass` below) of the per-module declarations that
 // scripts/emit-declarations.mjs writes (without a type check) while the JavaScript passes run.
 // esbuild tree-shakes ESM by itself; tsup's extra Rollup tree-shaking pass would cost build time and remove nothing that matters there.
@@ -49,10 +50,19 @@ const keepModuleMarkers: NonNullable<Options['plugins']>[number] = {
 
 const common = { sourcemap: true, splitting: true, target: 'es2022', outDir: 'dist' } as const
 
-export default defineConfig([
-  { ...common, entry: { ...entries, 'cli/main': 'src/cli/main.ts' }, format: ['esm'] },
-  { ...common, entry: entries, format: ['cjs'], treeshake: true, plugins: [keepModuleMarkers] },
-])
+/** The library and the CLI as ESM. scripts/group-chunks.mjs then regroups its chunks (see there). */
+export const esmPass: Options = { ...common, entry: { ...entries, 'cli/main': 'src/cli/main.ts' }, format: ['esm'] }
+
+/** The library as CommonJS. */
+export const cjsPass: Options = {
+  ...common,
+  entry: entries,
+  format: ['cjs'],
+  treeshake: true,
+  plugins: [keepModuleMarkers],
+}
+
+export default defineConfig([esmPass, cjsPass])
 
 /** Where scripts/emit-declarations.mjs writes one `.d.ts` per module of `src/` (the same tree). */
 export const declarationsDir = '.tmp/declarations'

@@ -1,19 +1,21 @@
-// npm run build: the JavaScript (tsup.config.ts's ESM and CJS passes) and the declarations at the same time (two
-// cores), then scripts/postbuild.mjs. The declarations are emitted per module without a type check
+// npm run build: the JavaScript (tsup.config.ts's ESM and CJS passes; the ESM chunks then regrouped by
+// scripts/group-chunks.mjs) and the declarations at the same time (two cores), then scripts/postbuild.mjs. The declarations are emitted per module without a type check
 // (scripts/emit-declarations.mjs, in a child process) and then bundled by tsup's declaration pass, which reads
 // `.d.ts` input and so compiles nothing. Run with `node --import tsx` (it imports tsup.config.ts).
 import { execFileSync, spawn } from 'node:child_process'
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'tsup'
-import javascriptPasses, { declarationPass, declarationsDir, entries } from '../tsup.config.ts'
+import { cjsPass, declarationPass, declarationsDir, entries, esmPass } from '../tsup.config.ts'
+import { groupChunks } from './group-chunks.mjs'
 
 const root = new URL('..', import.meta.url).pathname
 process.chdir(root)
 rmSync('dist', { recursive: true, force: true })
 
 await Promise.all([
-  ...javascriptPasses.map((pass) => build({ ...pass, config: false })),
+  build({ ...esmPass, config: false }).then(() => groupChunks(join(root, 'dist'), Object.keys(esmPass.entry))),
+  build({ ...cjsPass, config: false }),
   run(process.execPath, ['scripts/emit-declarations.mjs', declarationsDir, ...Object.values(entries)]).then(
     async () => {
       await build({ ...declarationPass, config: false })
