@@ -29,9 +29,12 @@ export const entries: Record<string, string> = {
   opentelemetry: 'src/integrations/opentelemetry.ts',
 }
 
-// Three passes: ESM (the library and the CLI, sharing chunks, so the price data is in the ESM output once), CJS
-// (the library), and the bundled declarations (.d.ts and .d.cts) alone. esbuild tree-shakes ESM by itself; tsup's
-// extra Rollup tree-shaking pass would cost build time and remove nothing that matters there.
+// `npm run build` (scripts/build.mjs) runs three tsup passes: ESM (the library and the CLI, sharing chunks, so the
+// price data is in the ESM output once; scripts/group-chunks.mjs then regroups the chunks so that the cost entry
+// loads three files) and CJS (the library), both the default export here, and the bundled
+// declarations (.d.ts and .d.cts, `declarationPass` below) of the per-module declarations that
+// scripts/emit-declarations.mjs writes (without a type check) while the JavaScript passes run.
+// esbuild tree-shakes ESM by itself; tsup's extra Rollup tree-shaking pass would cost build time and remove nothing that matters there.
 // The CJS pass does go through Rollup (`treeshake: true`): esbuild cannot split CommonJS, so tsup turns its split ESM
 // chunks into CommonJS, without Rollup through sucrase, which also rewrites every `?.` and `??` into helper calls
 // (`_optionalChain([...])` allocates an array per call) and keeps a blank line per removed import. Rollup writes
@@ -47,8 +50,36 @@ const keepModuleMarkers: NonNullable<Options['plugins']>[number] = {
 
 const common = { sourcemap: true, splitting: true, target: 'es2022', outDir: 'dist' } as const
 
-export default defineConfig([
-  { ...common, entry: { ...entries, 'cli/main': 'src/cli/main.ts' }, format: ['esm'], clean: true },
-  { ...common, entry: entries, format: ['cjs'], treeshake: true, plugins: [keepModuleMarkers] },
-  { entry: entries, format: ['esm', 'cjs'], dts: { only: true }, target: 'es2022', outDir: 'dist' },
-])
+/** The library and the CLI as ESM. scripts/group-chunks.mjs then regroups its chunks (see there). */
+export const esmPass: Options = { ...common, entry: { ...entries, 'cli/main': 'src/cli/main.ts' }, format: ['esm'] }
+
+/** The library as CommonJS. */
+export const cjsPass: Options = {
+  ...common,
+  entry: entries,
+  format: ['cjs'],
+  treeshake: true,
+  plugins: [keepModuleMarkers],
+}
+
+export default defineConfig([esmPass, cjsPass])
+
+/** Where scripts/emit-declarations.mjs writes one `.d.ts` per module of `src/` (the same tree). */
+export const declarationsDir = '.tmp/declarations'
+
+/**
+ * Bundles the emitted declarations into `dist/<entry>.d.ts` and `.d.cts` (rollup-plugin-dts inside tsup). Its input
+ * is declarations, so it compiles nothing: it only reads, tree-shakes and joins them.
+ */
+export const declarationPass: Options = {
+  entry: Object.fromEntries(
+    Object.entries(entries).map(([name, file]) => [
+      name,
+      file.replace(/^src\//, `${declarationsDir}/`).replace(/\.ts$/, '.d.ts'),
+    ]),
+  ),
+  format: ['esm', 'cjs'],
+  dts: { only: true },
+  target: 'es2022',
+  outDir: 'dist',
+}

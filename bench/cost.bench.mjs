@@ -2,6 +2,7 @@
 // cached, 500 output; correct answer $0.0225), side by side with peer packages in the same run; cold import
 // plus first cost in fresh processes; gzip size of the bundled price data. Prints markdown tables.
 // Run: npm run build && node bench/run.mjs cost
+// LLM_BUDGET_DIST=<path to another dist/> measures that build instead of ../dist (e.g. /work/main/dist for "before").
 // COST_BENCH_BEFORE=<path to an older build of the cost entry> adds that build as a row measured in the same run
 // (e.g. `npx esbuild src/cost/index.ts --bundle --format=esm --outfile=/tmp/before/cost.js` on the older commit).
 import { spawnSync } from 'node:child_process'
@@ -12,11 +13,12 @@ import { gzipSync } from 'node:zlib'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
+const dist = process.env.LLM_BUDGET_DIST ?? join(root, 'dist')
 const EXPECTED = 0.0225
 const BATCH = 20_000
 const ROUNDS = 25
 
-const ours = await import(pathToFileURL(join(root, 'dist/cost.js')).href)
+const ours = await import(pathToFileURL(join(dist, 'cost.js')).href)
 const beforePath = process.env.COST_BENCH_BEFORE
 const before = beforePath ? await import(pathToFileURL(beforePath).href) : undefined
 const aiSdk = await import('ai-sdk-cost-calculator')
@@ -167,7 +169,7 @@ mkdirSync(join(root, '.tmp'), { recursive: true })
 const dir = mkdtempSync(join(root, '.tmp', 'cold-'))
 writeFileSync(join(dir, 'empty.mjs'), 'export const x = 1\n')
 const coldScripts = {
-  'llm-budget/cost': `const m = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/cost.js')).href)}); v = m.calculateCost({ model: 'gpt-4o', usage: { inputTokens: 10000, outputTokens: 500, cacheReadTokens: 6000, cacheWriteTokens: 0, reasoningTokens: null } }).totalCost`,
+  'llm-budget/cost': `const m = await import(${JSON.stringify(pathToFileURL(join(dist, 'cost.js')).href)}); v = m.calculateCost({ model: 'gpt-4o', usage: { inputTokens: 10000, outputTokens: 500, cacheReadTokens: 6000, cacheWriteTokens: 0, reasoningTokens: null } }).totalCost`,
   'ai-sdk-cost-calculator': `const m = await import('ai-sdk-cost-calculator'); v = m.calculateCost({ model: 'gpt-4o', usage: ${JSON.stringify(aiUsage)} }).totalCost`,
   '@pydantic/genai-prices': `const m = await import('@pydantic/genai-prices'); v = m.calcPrice({ input_tokens: 10000, cache_read_tokens: 6000, output_tokens: 500 }, 'gpt-4o', { providerId: 'openai' }).total_price`,
   tokenlens: `const m = await import('tokenlens'); v = m.costFromUsage({ id: 'openai:gpt-4o', usage: { input: 4000, output: 500, cacheReads: 6000 } })`,
@@ -203,13 +205,19 @@ rmSync(dir, { recursive: true, force: true })
 
 // ---- Size of the bundled price data ----
 const dataSource = readFileSync(join(root, 'src/cost/data/prices.ts'), 'utf8')
-const distFiles = [
-  'dist/cost.js',
-  ...[...readFileSync(join(root, 'dist/cost.js'), 'utf8').matchAll(/from ["']\.\/(chunk-[^"']+)["']/g)].map(
-    (m) => `dist/${m[1]}`,
-  ),
-]
-const distBytes = distFiles.map((f) => readFileSync(join(root, f)))
+// dist/cost.js and every file it loads statically (`import ... from './x.js'` and `import './x.js'`).
+const distFiles = []
+for (const queue = ['cost.js']; queue.length > 0;) {
+  const file = queue.shift()
+  if (distFiles.includes(file)) continue
+  distFiles.push(file)
+  const code = readFileSync(join(dist, file), 'utf8')
+  for (const m of code.matchAll(
+    /^(?:import|export)\s[^;]*?from\s*["']\.\/([^"']+)["']|^import\s*["']\.\/([^"']+)["']/gm,
+  ))
+    queue.push(m[1] ?? m[2])
+}
+const distBytes = distFiles.map((f) => readFileSync(join(dist, f)))
 console.log('\n### Size\n')
 console.log('| what | raw KB | gzip KB |')
 console.log('|---|---:|---:|')
@@ -218,6 +226,6 @@ console.log(
 )
 const total = Buffer.concat(distBytes)
 console.log(
-  `| dist/cost.js + its chunks (code + data) | ${(total.length / 1024).toFixed(1)} | ${(gzipSync(total).length / 1024).toFixed(1)} |`,
+  `| dist/cost.js + the ${distFiles.length - 1} chunks it loads (code + data) | ${(total.length / 1024).toFixed(1)} | ${(gzipSync(total).length / 1024).toFixed(1)} |`,
 )
 if (sink === 42) console.log('')

@@ -36,7 +36,7 @@ import { parseRedisOptions, type RedisStoreOptions } from './redis/options.js'
 import { json, pushRecordFields, readRecords, recordRange } from './redis/records.js'
 import { amount, balancePairs, overflowError, parseStoredBudget, toStrings } from './redis/replies.js'
 import { createRunner, failureOf, script, storageError, type Script } from './redis/runner.js'
-import { pushRollupArgs, readRollups, rollupOverflowError, ROLLUPS_SCRIPT } from './redis/rollups.js'
+import { readRollups, rollupArgs, rollupOverflowError, ROLLUPS_SCRIPT } from './redis/rollups.js'
 import { BALANCES_SCRIPT, BATCH_SCRIPT, PUT_BUDGET_SCRIPT, RESET_SCRIPT } from './redis/scripts.js'
 import { createBatcher, type BatchOp } from './redis/batch.js'
 import { rollupDayBounds, validateRollupQuery } from './ledger/rollups.js'
@@ -216,7 +216,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   /** Reserves, commits and releases of one turn of the event loop, sent as one script (`batch.ts`). */
   const batched = createBatcher(
     (what, command) => runner.evalScript(what, scripts.batch, command),
-    [keys.epoch, keys.live],
+    [keys.epoch, keys.live, keys.stream, keys.streamMeta, keys.rollupIndex],
+    [cap, recordRetention, rollupRetention],
     () => [head[0]!, head[1]!, keys.base, epoch!],
   )
   /**
@@ -353,7 +354,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     const { callId, entries } = request
     const scriptKeys = [keys.call(callId)]
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
-    const args = [callId, String(request.holdExpiresAt), String(entries.length)]
+    const args = [String(request.holdExpiresAt)]
     for (const entry of entries) {
       args.push(
         String(entry.amount),
@@ -398,24 +399,20 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     ledger.validateCommit(request)
     const order = calls++
     const { callId, entries, record } = request
-    const scriptKeys = [keys.call(callId), keys.stream, keys.streamMeta]
+    const scriptKeys = [keys.call(callId)]
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
+    const rollup = record !== undefined ? rollupArgs(record) : undefined
     const args = [
-      callId,
       String(request.dedupeUntil),
       record !== undefined ? String(record.endedAt) : '',
-      cap,
-      String(entries.length),
+      rollup !== undefined ? String(rollup.rows) : '0',
     ]
     for (const entry of entries)
       args.push(String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
-    args.push(recordRetention)
-    if (record !== undefined) {
-      const fields = pushRollupArgs(record, rollupRetention, args)
-      scriptKeys.push(keys.rollupDay(fields.day), keys.rollupIndex)
+    if (record !== undefined && rollup !== undefined) {
+      scriptKeys.push(keys.rollupDay(rollup.day))
+      for (const arg of rollup.args) args.push(arg)
       if (maxRecords > 0) pushRecordFields(record, args)
-    } else {
-      args.push('0')
     }
     return wrap('commit', async () => {
       const values = await run('commit', 'c', scriptKeys, request.now, args, order)
@@ -442,7 +439,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         'x',
         [keys.call(request.callId)],
         request.now,
-        [request.callId, String(tombstoneUntil)],
+        [String(tombstoneUntil)],
         order,
       )
       return { released: values[1] === 'released' }

@@ -122,9 +122,51 @@ describe('redisStore commands per admitted call', () => {
       hmget: 2 * 4 + 2, // each ledger key once per batch; the record metadata and the rollup rows once per batch
       hset: 4 * calls + 2 * 4 + 2, // per reserve its hold on each key; each ledger key, the rollup rows and the metadata once per batch
       hdel: 4 * calls, // the call's hold on each key
+      hlen: 4, // each key the batch added holds to: more than 32 fields would move it to a hashtable
       set: 2 * calls, // the call record
       xadd: calls, // the spend record
     })
+    await store.close()
+  })
+
+  it('moves a ledger key many calls hold at once to a hashtable (once), and leaves a quiet key a listpack', async () => {
+    const store = redisStore({ client: io, prefix: 'commands-hot', time: 'client' })
+    const now = store.clock.now()
+    const reserve = (callId: string, key: string) =>
+      store.reserve({
+        callId,
+        now,
+        holdExpiresAt: now + 600_000,
+        entries: [{ key, amount: 1_000, limit: 1e15, expiresAt: windowEnd }],
+      })
+    expect((await reserve('quiet-0', 'quiet')).ok).toBe(true)
+    expect((await reserve('hot-0', 'hot')).ok).toBe(true)
+    await admin.config('RESETSTAT')
+    const hot = await Promise.all(Array.from({ length: 40 }, (_, i) => reserve(`hot-${i + 1}`, 'hot')))
+    expect(hot.every((r) => r.ok)).toBe(true)
+    expect(await commandCalls()).toEqual({
+      evalsha: 1,
+      time: 1,
+      mget: 1,
+      hmget: 1,
+      hset: 40 + 1 + 1, // the holds, the key's own fields, the long value that converts the hash
+      hlen: 1,
+      'object|encoding': 1,
+      hdel: 1, // the long value again
+      set: 40, // the call records
+    })
+    expect(await admin.object('ENCODING', '{commands-hot}:k:hot')).toBe('hashtable')
+    expect(await admin.object('ENCODING', '{commands-hot}:k:quiet')).toBe('listpack')
+    expect(await admin.hlen('{commands-hot}:k:hot')).toBe(41 + 5) // 41 holds and s r e n p, nothing else
+    expect(await store.balances({ keys: ['hot', 'quiet'], now })).toEqual([
+      { spent: 0, reserved: 41_000 },
+      { spent: 0, reserved: 1_000 },
+    ])
+    // a hashtable stays one: the next batch only checks
+    await admin.config('RESETSTAT')
+    await Promise.all([reserve('hot-41', 'hot'), reserve('hot-42', 'hot')])
+    const calls = await commandCalls()
+    expect([calls.hlen, calls['object|encoding'], calls.hset, calls.hdel]).toEqual([1, 1, 3, undefined])
     await store.close()
   })
 })

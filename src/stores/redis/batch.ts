@@ -17,11 +17,11 @@ import { MAX_BATCH } from './scripts.js'
 export interface BatchOp {
   /** `r` reserve, `c` commit, `x` release. */
   readonly kind: 'r' | 'c' | 'x'
-  /** Its keys (its call record first), after the epoch and the registry. */
+  /** Its keys (its call record first), after the store's keys every batch declares. */
   readonly keys: readonly string[]
   /** Its request's `now`. */
   readonly now: number
-  /** Its arguments, from its script's `ARGV[6]` on. */
+  /** Its arguments, from its `ARGV[6]` on (see `scripts.ts`). */
   readonly args: readonly string[]
   /**
    * When it was called, in the store's order: a batch runs its operations in this order (an operation can reach
@@ -50,20 +50,22 @@ const NAMES = { r: 'reserve', c: 'commit', x: 'release' } as const
 /**
  * A batcher: `submit` queues an operation and resolves with its reply values (`[time, status, ...]`, or
  * `[time, 'lost', epoch]` for every operation of a batch that found the epoch changed). `head` gives the common
- * arguments at the time the batch is sent (clock mode, margin, the key base, the epoch) and `fixedKeys` the epoch
- * and registry keys.
+ * arguments at the time the batch is sent (clock mode, margin, the key base, the epoch), `fixedKeys` the store's
+ * keys every batch declares (the epoch, the registry, the record stream, its metadata, the rollup day index) and
+ * `fixedArgs` the store's settings commits use (the stream cap, the record and rollup retentions).
  */
 export function createBatcher(
   send: SendBatch,
-  fixedKeys: readonly [string, string],
+  fixedKeys: readonly [string, string, string, string, string],
+  fixedArgs: readonly [string, string, string],
   head: () => readonly [string, string, string, string],
 ): (op: BatchOp) => Promise<string[]> {
   let queue: Queued[] = []
 
   const flush = (batch: Queued[]): void => {
     const [mode, margin, base, epoch] = head()
-    const keys: string[] = [fixedKeys[0], fixedKeys[1]]
-    const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length)]
+    const keys: string[] = [...fixedKeys]
+    const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length), ...fixedArgs]
     for (const { op } of batch) {
       for (const key of op.keys) keys.push(key)
       args.push(op.kind, String(op.keys.length), String(op.args.length), String(op.now))

@@ -28,8 +28,8 @@
  *
  * Common `ARGV`: `[1]` clock mode (`s` server, `c` client), `[2]` expiry margin ms, `[3]` the request's
  * `now`, `[4]` the key base (`{prefix}:`), `[5]` the store epoch the client knows (every script checks it
- * first and answers `lost` with the stored epoch when it differs), `[6]` the call id (when the operation
- * has one).
+ * first and answers `lost` with the stored epoch when it differs); the script's own arguments follow (the batch
+ * script's operations: see `scripts.ts`).
  *
  * Time frames. In server mode `now` is Redis `TIME`; instants of the request (`holdExpiresAt`, `expiresAt`,
  * `dedupeUntil`) are read relative to the request's `now` and moved onto the server's time line
@@ -56,7 +56,20 @@ local mode = ARGV[1]
 local margin = tonumber(ARGV[2])
 local base = ARGV[4]
 local call = redis.call
-local fmt, sub, find, byte = string.format, string.sub, string.find, string.byte
+local fmt, sub, find, byte, match = string.format, string.sub, string.find, string.byte, string.match
+-- Numbers of decimal strings, remembered for the script's run: Lua's tonumber is C's strtod (about 800
+-- instructions for a 13-digit integer), and a batch reads the same texts again and again (amounts, limits, window
+-- ends, the values it formatted itself: int() and num() remember the number of each text they make).
+local tonum, known = tonumber, {}
+local function tonumber(s)
+  if s == nil then return nil end
+  local v = known[s]
+  if v == nil then
+    v = tonum(s) or false
+    known[s] = v
+  end
+  return v or nil
+end
 local tm = call('TIME')
 local server = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)
 local serverStr = fmt('%d', server)
@@ -90,11 +103,18 @@ if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 const PRELUDE_BODY = String.raw`
 -- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits.
 local function num(v)
-  if v == math.floor(v) and v < MAX and v > -MAX then return fmt('%d', v) end
-  return fmt('%.17g', v)
+  local s
+  if v == math.floor(v) and v < MAX and v > -MAX then s = fmt('%d', v) else s = fmt('%.17g', v) end
+  known[s] = v
+  return s
 end
--- Amounts: integers below 2^53.
-local function int(v) return fmt('%d', v) end
+-- Amounts: integers below 2^53 (sums and differences of validated integer amounts and counts, never a fraction,
+-- so the text is remembered as exactly its number).
+local function int(v)
+  local s = fmt('%d', v)
+  known[s] = v
+  return s
+end
 local function hk(lk) return base .. 'k:' .. lk end
 
 -- The physical expiry (ms on the server's clock) for a logical instant.
@@ -214,7 +234,8 @@ local function expireAt(k, at)
 end
 
 -- Other hashes a batch reads once and writes once: the record metadata and the rollup days (hash -> field ->
--- value, false for a field known to be absent; a rollup row written by the batch is a table of its six sums).
+-- value, false for a field known to be absent; a rollup row written by the batch is a table of its six sums, an
+-- integer field of the metadata a number).
 -- Their writes are sent by flushAll() (hflush() earlier).
 local hview, hpend = {}, {}
 -- The table t holds under h, made empty the first time.
@@ -254,8 +275,13 @@ local function hflush(h)
   local fields = {}
   for f, v in pairs(w) do
     fields[#fields + 1] = f
-    -- a rollup row's sums (numbers, exact integers below 2^53) as the row's text
-    if type(v) == 'table' then v = fmt('%d,%d,%d,%d,%d,%d', v[1], v[2], v[3], v[4], v[5], v[6]) end
+    -- a rollup row's sums (numbers, exact integers below 2^53) as the row's text; an integer (the record
+    -- metadata's last id, sequence and lateness, which every commit of a batch changes) formatted once
+    if type(v) == 'table' then
+      v = fmt('%d,%d,%d,%d,%d,%d', v[1], v[2], v[3], v[4], v[5], v[6])
+    elseif type(v) == 'number' then
+      v = fmt('%d', v)
+    end
     fields[#fields + 1] = v
   end
   if #fields > 0 then call('HSET', h, unpack(fields)) end
@@ -266,8 +292,29 @@ local function hforget(h)
   hpend[h] = nil
 end
 
+-- A ledger key many calls hold at once (an org or global scope) is a hash of hundreds of fields. Redis keeps a
+-- small hash as a listpack, which it searches field by field: each hold's HSET and HDEL on a key with 100 holds
+-- scans about 200 entries. A key the script added 2 holds or more to and that has more than 32 fields is moved to
+-- a hashtable (writing a value longer than hash-max-listpack-value converts it; Redis does not convert it back
+-- while it exists), so that a hold costs the same at any number of calls in flight. Quiet keys stay compact
+-- listpacks.
+local PAD = string.rep('-', 65)
+local function spread(k)
+  if call('HLEN', k.h) > 32 and call('OBJECT', 'ENCODING', k.h) ~= 'hashtable' then
+    call('HSET', k.h, '-', PAD)
+    call('HDEL', k.h, '-')
+  end
+end
+
 local function flushAll()
-  for i = 1, #pending do flushKey(pending[i]) end
+  for i = 1, #pending do
+    local k = pending[i]
+    flushKey(k)
+    if k.added and k.added > 1 and k.stored then
+      k.added = nil
+      spread(k)
+    end
+  end
   pending = {}
   local names = {}
   for h in pairs(hpend) do names[#names + 1] = h end
@@ -318,6 +365,15 @@ end
 
 -- The ledger key of a hash name.
 local function lkOf(h) return sub(h, #base + 3) end
+-- The ledger key of a loaded key (computed once per script).
+local function lkey(k)
+  local l = k.lk
+  if not l then
+    l = lkOf(k.h)
+    k.lk = l
+  end
+  return l
+end
 
 -- The registry of live keys ('live', a sorted set without expiry: ledger key -> logical expiry) says which
 -- keys must exist: a key missing from Redis while the registry says its window is not over was evicted.
@@ -449,17 +505,17 @@ local function keepP(k, fields)
 end
 
 -- Holds of a call record: '<bytes>:<ledger key><amount>,' per key. Decoded into a list of ledger keys and
--- a map from hash name to amount.
+-- a map from ledger key to amount (three string functions per key: each costs Redis about 1,000 instructions).
 local function decodeHolds(s, pos)
   local keys, amounts = {}, {}
   while pos <= #s do
-    local c = find(s, ':', pos, true)
-    local e = c + tonumber(sub(s, pos, c - 1))
-    local lk = sub(s, c + 1, e)
-    local comma = find(s, ',', e + 1, true)
+    local len, c = match(s, '^(%d+):()', pos)
+    local e = c + tonumber(len) - 1
+    local lk = sub(s, c, e)
+    local amount, nxt = match(s, '^([^,]*),()', e + 1)
     keys[#keys + 1] = lk
-    amounts[hk(lk)] = tonumber(sub(s, e + 1, comma - 1))
-    pos = comma + 1
+    amounts[lk] = tonumber(amount)
+    pos = nxt
   end
   return keys, amounts
 end
@@ -471,8 +527,8 @@ local record = nil
 local function readCall(ck)
   local v = record
   if not v then return nil end
-  local bar = find(v, '|', 3, true)
-  return sub(v, 1, 1), tonumber(sub(v, 3, bar - 1)), v, bar + 1
+  local st, t, pos = match(v, '^(.)|([^|]*)|()')
+  return st, tonumber(t), v, pos
 end
 
 -- Removes a call's hold from the ledger key of hash h and writes its 'r' (a key the operation does not
@@ -489,8 +545,7 @@ end
 local function dropHolds(ck, hf, v, pos)
   local keys, amounts = decodeHolds(v, pos)
   for i = 1, #keys do
-    local h = hk(keys[i])
-    releaseOn(h, hf, amounts[h])
+    releaseOn(hk(keys[i]), hf, amounts[keys[i]])
   end
   call('DEL', ck)
 end

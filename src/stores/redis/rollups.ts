@@ -6,23 +6,24 @@
  * @internal
  */
 import { InvalidInputError } from '../../errors.js'
-import { compareRows, dayStart, rollupDeltas, scopeSelected } from '../ledger/rollups.js'
+import { compareRows, rollupDeltas, scopeSelected } from '../ledger/rollups.js'
 import type { RollupResult, RollupRow, SpendRecord } from '../types.js'
 import { PRELUDE } from './prelude.js'
 
 const SUMS = ['calls', 'inputTokens', 'outputTokens', 'costNanoUsd', 'savedNanoUsd', 'estimatedCalls'] as const
 
 /**
- * Appends the rollup arguments of a commit with a record: the row count, the day, its start, the retention
- * (`''` for none), the six sums and one field per row (the JSON text of `[scope, model, modelServed]`).
+ * The rollup arguments of a commit with a record: its day (the script reads it from the day hash's name and
+ * computes the day's start from `endedAt`), the number of rows, and the arguments: the six sums in one
+ * (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), then one field per row (the JSON text of
+ * `[scope, model, modelServed]`).
  */
-export function pushRollupArgs(record: SpendRecord, retention: string, out: string[]): { day: string } {
+export function rollupArgs(record: SpendRecord): { day: string; rows: number; args: string[] } {
   const deltas = rollupDeltas(record)
   const first = deltas[0]!
-  out.push(String(deltas.length), first.day, String(dayStart(record.endedAt)), retention)
-  for (const sum of SUMS) out.push(String(first[sum]))
-  for (const row of deltas) out.push(JSON.stringify([row.scope, row.model, row.modelServed]))
-  return { day: first.day }
+  const args = [SUMS.map((sum) => String(first[sum])).join(',')]
+  for (const row of deltas) args.push(JSON.stringify([row.scope, row.model, row.modelServed]))
+  return { day: first.day, rows: deltas.length, args }
 }
 
 /** The error of a commit whose record would take a rollup sum past 2^53 - 1 (the script wrote nothing). */

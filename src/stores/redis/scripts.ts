@@ -8,18 +8,18 @@
 import { PRELUDE, prelude } from './prelude.js'
 
 /**
- * Reserve. `KEYS`: call record, then the hash of every entry (the ledger key is the hash name after
- * `{prefix}:k:`). `ARGV[7]` holdExpiresAt, `ARGV[8]` entry count, then per entry: amount, limit (`''` for
- * none), expiresAt (`''` for none).
+ * Reserve. `KEYS`: call record (the call id is its name after `{prefix}:c:`), then the hash of every entry (the
+ * ledger key is the hash name after `{prefix}:k:`; the entry count is the number of these keys). `ARGV[6]`
+ * holdExpiresAt, then per entry: amount, limit (`''` for none), expiresAt (`''` for none).
  * Status `dup` | `refused` (then the refused index) | `overflow` (then the index) | `ok`; then
  * `spent, reserved` per entry.
  */
 const RESERVE_OP = String.raw`
-local cid = ARGV[6]
-local ck = base .. 'c:' .. cid
+local ck = KEYS[3]
+local cid = sub(ck, #base + 3)
 local hf = 'h:' .. cid
-local holdX = tonumber(ARGV[7]) + shiftIn
-local n = tonumber(ARGV[8])
+local holdX = tonumber(ARGV[6]) + shiftIn
+local n = nk - 1
 local out = {serverStr, 'ok'}
 if callState(ck, hf) then
   out[2] = 'dup'
@@ -32,7 +32,7 @@ if callState(ck, hf) then
 end
 local state = {}
 for i = 1, n do
-  local a = 5 + i * 3
+  local a = 3 + i * 3
   local k = live(KEYS[3 + i])
   state[i] = k
   local total = k.s + k.r + tonumber(ARGV[a + 1])
@@ -52,7 +52,7 @@ end
 local holdStr = num(holdX)
 local held = {}
 for i = 1, n do
-  local a = 5 + i * 3
+  local a = 3 + i * 3
   local k = state[i]
   local amount = ARGV[a + 1]
   local ss = k.ss
@@ -75,27 +75,34 @@ for i = 1, n do
     -- the hold field was there already: left by an earlier use of this call id whose record is gone
     -- (only possible when clocks disagree by more than the margin); never count it twice
     r = recountReserved(k)
-  elseif k.holds then
-    k.holds = k.holds + 1
+  else
+    k.added = (k.added or 0) + 1
+    if k.holds then k.holds = k.holds + 1 end
   end
   out[#out + 1] = ss
   out[#out + 1] = r
-  local lk = sub(KEYS[3 + i], #base + 3)
-  held[i] = #lk .. ':' .. lk .. amount .. ','
+  -- the key's part of the call record ('<bytes>:<ledger key>'), made once per script
+  local kp = k.held
+  if not kp then
+    local lk = lkey(k)
+    kp = #lk .. ':' .. lk
+    k.held = kp
+  end
+  held[i] = kp .. amount .. ','
 end
 call('SET', ck, 'h|' .. holdStr .. '|' .. table.concat(held), 'PXAT', physical(holdX))
 return out
 `
 
 /**
- * Commit. `KEYS`: call record, record stream, record metadata, then the hash of every entry; with a rollup,
- * then the day's rollup hash and the rollup day index.
- * `ARGV[7]` dedupeUntil, `ARGV[8]` the record's endedAt (`''` for no record), `ARGV[9]` the stream cap
- * (`~<n>` approximate, `=<n>` exact, `=0` no stream), `ARGV[10]` entry count, then per entry: amount,
- * expiresAt (`''` for none); then (from `ra`) the record retention in ms (`''` for none), the number `S` of
- * rollup rows (`0` for none) and, when `S > 0`: the day (`YYYY-MM-DD`), its start (ms), the rollup retention in
- * ms (`''` for none), the six sums, the `S` row fields; then the record's stream fields (name, JSON value) to
- * the end.
+ * Commit. `KEYS`: call record, then the hash of every entry; with a rollup, then the day's rollup hash (the day is
+ * its name after `{prefix}:u:`, its start is computed from `endedAt`). The record stream, its metadata and the
+ * rollup day index are keys of the batch (`STREAM`, `META`, `UIDX`), as are the stream cap (`~<n>` approximate,
+ * `=<n>` exact, `=0` no stream), the record retention and the rollup retention.
+ * `ARGV[6]` dedupeUntil, `ARGV[7]` the record's endedAt (`''` for no record), `ARGV[8]` the number `S` of rollup
+ * rows (`0` for none), then per entry: amount, expiresAt (`''` for none); then (from `ra`), when `S > 0`: the six
+ * sums in one (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), the `S` row fields; then the
+ * record's stream fields (name, JSON value) to the end.
  *
  * Rollups: one hash per UTC day (`{prefix}:u:<day>`), one field per scope and model (the JSON text of
  * `[scope, model, modelServed]`) whose value is `calls,inputTokens,outputTokens,cost,saved,estimatedCalls`:
@@ -107,16 +114,18 @@ return out
  * `before, after, reserved` per entry.
  */
 const COMMIT_OP = String.raw`
-local cid = ARGV[6]
-local ck = base .. 'c:' .. cid
+local ck = KEYS[3]
+local cid = sub(ck, #base + 3)
 local hf = 'h:' .. cid
-local n = tonumber(ARGV[10])
+local S = tonumber(ARGV[8])
+local n = nk - 1
+if S > 0 then n = n - 1 end
 local out = {serverStr, 'ok'}
 local st, t, v, pos = readCall(ck)
 if st == 'c' and t > now then
   out[2] = 'dup'
   for i = 1, n do
-    local k = live(KEYS[5 + i])
+    local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
@@ -126,23 +135,24 @@ end
 local held = st == 'h'
 local state = {}
 for i = 1, n do
-  local a = 8 + i * 2
-  local k = live(KEYS[5 + i])
+  local a = 6 + i * 2
+  local k = live(KEYS[3 + i])
   state[i] = k
   if k.s + tonumber(ARGV[a + 1]) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
 -- The metadata (record ids, rollup eviction and coverage), read once when there is a record.
-local meta = KEYS[5]
+local meta = META
 local m, mf = nil, {}
-if ARGV[8] ~= '' then m = hread(meta, {'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt'}) end
+if ARGV[7] ~= '' then m = hread(meta, {'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt'}) end
 -- Rollups: evict the days past their retention (only when the oldest is due), then read the rows this record
 -- adds to and check their sums, before any write of the commit.
-local ra = 11 + 2 * n
-local S = tonumber(ARGV[ra + 1])
+local ra = 9 + 2 * n
 local uh, ui, uday, ustart, uret, uvals, u0, unew
 if S > 0 then
-  uh, ui, uday, ustart = KEYS[6 + n], KEYS[7 + n], ARGV[ra + 2], tonumber(ARGV[ra + 3])
-  uret = tonumber(ARGV[ra + 4])
+  uh, ui = KEYS[4 + n], UIDX
+  uday = sub(uh, #base + 3)
+  ustart = math.floor(tonumber(ARGV[7]) / 86400000) * 86400000
+  uret = URET
   u0 = tonumber(m[4])
   if uret and u0 and u0 + 86400000 + uret <= now then
     local cut = num(now - uret - 86400000)
@@ -167,10 +177,10 @@ if S > 0 then
     mf[#mf + 1] = first[2] or ''
   end
   local fields = {}
-  for j = 1, S do fields[j] = ARGV[ra + 10 + j] end
+  for j = 1, S do fields[j] = ARGV[ra + j] end
   local cur = hread(uh, fields)
-  local d = {}
-  for j = 1, 6 do d[j] = tonumber(ARGV[ra + 4 + j]) end
+  local d1, d2, d3, d4, d5, d6 = string.match(ARGV[ra], '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
+  local d = {tonumber(d1), tonumber(d2), tonumber(d3), tonumber(d4), tonumber(d5), tonumber(d6)}
   uvals = {}
   for j = 1, S do
     -- a row's sums stay numbers in the view (a table) until the view is written: a row several commits of a
@@ -204,22 +214,22 @@ if held then
   -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on); before
   -- the record is written, so that a lost key found here (an error) has written no record
   local listed = {}
-  for i = 1, n do listed[KEYS[5 + i]] = true end
+  for i = 1, n do listed[lkey(state[i])] = true end
   for i = 1, #keys do
-    local h = hk(keys[i])
-    if not listed[h] then releaseOn(h, hf, amounts[h]) end
+    local lk = keys[i]
+    if not listed[lk] then releaseOn(hk(lk), hf, amounts[lk]) end
   end
 end
-local capMode, cap = sub(ARGV[9], 1, 1), sub(ARGV[9], 2)
-if ARGV[8] ~= '' and cap == '0' then
+local capMode, cap = CAPMODE, CAPN
+if ARGV[7] ~= '' and cap == '0' then
   -- no stream: every record is dropped at once, so records are complete only after the latest one
-  local rf = math.floor(tonumber(ARGV[8])) + 1
+  local rf = math.floor(tonumber(ARGV[7])) + 1
   if not tonumber(m[6]) or rf > tonumber(m[6]) then
     mf[#mf + 1] = 'rf'
     mf[#mf + 1] = num(rf)
   end
-elseif ARGV[8] ~= '' then
-  local endedMs = math.floor(tonumber(ARGV[8]))
+elseif ARGV[7] ~= '' then
+  local endedMs = math.floor(tonumber(ARGV[7]))
   local lastMs = tonumber(m[1] or '-1')
   local seq = tonumber(m[2] or '0')
   local idMs
@@ -233,11 +243,11 @@ elseif ARGV[8] ~= '' then
   if idMs == 0 and seq == 0 then seq = 1 end
   local late = tonumber(m[3] or '0')
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', KEYS[4], 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 11 + S, last))
-  if ARGV[ra] ~= '' then
+  call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + S + 1, last))
+  if RRET ~= '' then
     -- records older than the retention: note the latest endedAt dropped (the record coverage), then trim
-    local minId = math.ceil(now - tonumber(ARGV[ra]))
-    local old = minId > 0 and call('XRANGE', KEYS[4], '-', fmt('(%d-0', minId), 'COUNT', 1000) or {}
+    local minId = math.ceil(now - tonumber(RRET))
+    local old = minId > 0 and call('XRANGE', STREAM, '-', fmt('(%d-0', minId), 'COUNT', 1000) or {}
     if #old > 0 then
       local top = minId - 1
       if #old < 1000 then
@@ -249,7 +259,7 @@ elseif ARGV[8] ~= '' then
           if e > top then top = e end
         end
       end
-      local dropped = call('XTRIM', KEYS[4], 'MINID', fmt('%d', minId))
+      local dropped = call('XTRIM', STREAM, 'MINID', fmt('%d', minId))
       local rf = math.floor(top) + 1
       if not tonumber(m[6]) or rf > tonumber(m[6]) then
         mf[#mf + 1] = 'rf'
@@ -260,11 +270,11 @@ elseif ARGV[8] ~= '' then
     end
   end
   mf[#mf + 1] = 'ms'
-  mf[#mf + 1] = int(idMs)
+  mf[#mf + 1] = idMs
   mf[#mf + 1] = 'seq'
-  mf[#mf + 1] = int(seq)
+  mf[#mf + 1] = seq
   mf[#mf + 1] = 'late'
-  mf[#mf + 1] = int(late)
+  mf[#mf + 1] = late
 end
 if S > 0 then
   hwrite(uh, uvals)
@@ -273,17 +283,17 @@ if S > 0 then
 end
 if unew then
   -- the first row of a scope and model on this day: index the day, set its expiry
-  if call('ZADD', ui, ARGV[ra + 3], uday) == 1 and (not u0 or ustart < u0) then
+  if call('ZADD', ui, num(ustart), uday) == 1 and (not u0 or ustart < u0) then
     mf[#mf + 1] = 'u0'
-    mf[#mf + 1] = ARGV[ra + 3]
+    mf[#mf + 1] = num(ustart)
   end
   if uret then call('PEXPIREAT', uh, physical(ustart + 86400000 + uret)) end
 end
 if #mf > 0 then hwrite(meta, mf) end
 for i = 1, n do
-  local a = 8 + i * 2
+  local a = 6 + i * 2
   local k = state[i]
-  local holding = amounts[k.h]
+  local holding = amounts[lkey(k)]
   if holding and k.exists and unhold(k, hf, holding).dirty then k = forgetIfOver(k) end
   local amount = ARGV[a + 1]
   local before, reserved = k.ss, R(k)
@@ -302,24 +312,24 @@ for i = 1, n do
   out[#out + 1] = after
   out[#out + 1] = reserved
 end
-local u = tonumber(ARGV[7]) + shiftIn
+local u = tonumber(ARGV[6]) + shiftIn
 if u < now then u = now end
 call('SET', ck, 'c|' .. num(u) .. '|', 'PXAT', physical(u))
 return out
 `
 
 /**
- * Release. `KEYS`: the call record. `ARGV[7]` how long a tombstone lasts when the call id is unknown (an
+ * Release. `KEYS`: the call record. `ARGV[6]` how long a tombstone lasts when the call id is unknown (an
  * instant relative to the request's `now`). Status `released` | `none`.
  */
 const RELEASE_OP = String.raw`
-local cid = ARGV[6]
-local ck = base .. 'c:' .. cid
+local ck = KEYS[3]
+local cid = sub(ck, #base + 3)
 local hf = 'h:' .. cid
 local st, x, v, pos = callState(ck, hf)
 if not st then
   -- never seen (or forgotten): a tombstone, so that the reservation, if it arrives late, changes nothing
-  x = tonumber(ARGV[7]) + shiftIn
+  x = tonumber(ARGV[6]) + shiftIn
   if x < now then x = now end
   call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
   return {serverStr, 'none'}
@@ -354,17 +364,21 @@ export const MAX_BATCH = 64
  * fields written once (the view of `prelude.ts`). An operation that fails (a lost key, a Redis error) answers
  * `error` and its message; the others are not affected.
  *
- * `KEYS`: the epoch, the registry of live keys, then the keys of each operation (its call record first).
- * `ARGV[1..5]` the common arguments (`ARGV[3]` the first operation's `now`), `ARGV[6]` the number of operations, then per operation:
- * its kind (`r` reserve, `c` commit, `x` release), its number of keys, its number of arguments, its `now`, then
- * its arguments (from its `ARGV[6]` on).
+ * `KEYS`: the epoch, the registry of live keys, the record stream, its metadata, the rollup day index, then the
+ * keys of each operation (its call record first).
+ * `ARGV[1..5]` the common arguments (`ARGV[3]` the first operation's `now`), `ARGV[6]` the number of operations,
+ * `ARGV[7]` the stream cap, `ARGV[8]` the record retention in ms (`''` for none), `ARGV[9]` the rollup retention
+ * in ms (`''` for none); then per operation: its kind (`r` reserve, `c` commit, `x` release), its number of keys,
+ * its number of arguments, its `now`, then its arguments (from its `ARGV[6]` on). What an operation can read from
+ * its keys (its call id, its entry count, its rollup day and the day's start) is not sent: each argument costs
+ * Redis about 1,000 instructions (a Redis string, then a Lua string).
  * Status `ok` (or `lost` with the stored epoch, for the whole batch); then one reply per operation, as its own
  * script answers (`[time, status, ...]`), `[time, 'error', message]` for one that failed.
  */
 export const BATCH_SCRIPT = String.raw`${prelude(String.raw`
 local count = tonumber(ARGV[6])
 local kps, aps, nks, nas, cks = {}, {}, {}, {}, {KEYS[1]}
-local kp, ap = 3, 7
+local kp, ap = 6, 10
 for i = 1, count do
   local nk, na = tonumber(ARGV[ap + 1]), tonumber(ARGV[ap + 2])
   kps[i], aps[i], nks[i], nas[i] = kp, ap, nk, na
@@ -375,12 +389,16 @@ end
 local records = call('MGET', unpack(cks))
 local epoch = records[1]
 if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
+-- the store's keys and settings every commit uses, sent once per batch
+local STREAM, META, UIDX = KEYS[3], KEYS[4], KEYS[5]
+local CAPMODE, CAPN = sub(ARGV[7], 1, 1), sub(ARGV[7], 2)
+local RRET, URET = ARGV[8], tonumber(ARGV[9])
 `)}
-local function reserveOp(o, ko, last)
+local function reserveOp(o, ko, last, nk)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, last)
+local function commitOp(o, ko, last, nk)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, last)
+local function releaseOp(o, ko, last, nk)
 ${offsets(RELEASE_OP)}end
 local ops = {r = reserveOp, c = commitOp, x = releaseOp}
 local seen = {}
@@ -393,7 +411,7 @@ for i = 1, count do
   local reqNow = ARGV[ap + 3]
   setNow(tonumber(reqNow))
   -- the operation's ARGV[j] is ARGV[ap - 2 + j] (its ARGV[6] at ap + 4), its KEYS[j] is KEYS[kp - 3 + j]
-  local ok, res = pcall(ops[ARGV[ap]], ap - 2, kp - 3, ap + 3 + nas[i])
+  local ok, res = pcall(ops[ARGV[ap]], ap - 2, kp - 3, ap + 3 + nas[i], nks[i])
   if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
 end
 flushAll()

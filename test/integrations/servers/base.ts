@@ -167,6 +167,10 @@ export async function startWireServer(handler: Handler, options: { http2?: boole
     void wire!.handle(req, res)
   }
   const server = options.http2 ? (createHttp2Server(onRequest as never) as unknown as Server) : createServer(onRequest)
+  // Idle keep-alive connections stay open until close(), as a provider's front end keeps them far longer than Node's
+  // 5 s default: a client reusing a connection the server is closing at that instant gets ECONNRESET, which a loaded
+  // machine (timers late by seconds) turned into lost requests in the 200-stream tests.
+  server.keepAliveTimeout = 0
   wire = new WireServer(server, handler)
   server.on('connection', (socket) => wire!.track(socket))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
