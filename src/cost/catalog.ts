@@ -159,7 +159,8 @@ export class PriceCatalog {
   get(key: string): PriceEntry | undefined {
     const cached = this.#entries.get(key)
     if (cached) return cached
-    if (typeof key !== 'string' || key === '' || /[\t\n\r]/.test(key)) return undefined
+    if (typeof key !== 'string' || key === '' || key.includes('\t') || key.includes('\n') || key.includes('\r'))
+      return undefined
     const table = this.#loadTable()
     const start = table.rows.indexOf(`\n${key}\t`)
     if (start < 0) return undefined

@@ -16,6 +16,28 @@ const DECIMAL_RE = /^([0-9]+)(?:\.([0-9]+))?(?:[eE]([-+]?[0-9]+))?$/
 
 /** Parses a non-negative decimal string (plain or with exponent) exactly. Returns undefined if malformed. */
 export function parseDecimal(text: string): ScaledDecimal | undefined {
+  return plainDecimal(text) ?? parseWithExponent(text)
+}
+
+/**
+ * The common form (`0.0000025`, `12`: digits, at most one point with digits on both sides) without the regular
+ * expression: compiling one costs more than the whole first cost's arithmetic. Anything else is left to
+ * {@link parseWithExponent}, which accepts every string this accepts, with the same value.
+ */
+function plainDecimal(text: string): ScaledDecimal | undefined {
+  const n = text.length
+  let dot = -1
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 46 && dot < 0) dot = i
+    else if (c < 48 || c > 57) return undefined
+  }
+  if (n === 0 || dot === 0 || dot === n - 1) return undefined
+  if (dot < 0) return trim({ int: BigInt(text), scale: 0 })
+  return trim({ int: BigInt(text.slice(0, dot) + text.slice(dot + 1)), scale: n - dot - 1 })
+}
+
+function parseWithExponent(text: string): ScaledDecimal | undefined {
   const match = DECIMAL_RE.exec(text.trim())
   if (!match) return undefined
   const whole = match[1]!

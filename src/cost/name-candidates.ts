@@ -79,7 +79,8 @@ export function nameCandidates(
         next = current.slice(slash + 1)
     }
     if (next === undefined) {
-      const cross = CROSS_REGION.exec(current)
+      // Only names with a point can have a cross-region prefix: the others never compile the expression.
+      const cross = current.includes('.') ? CROSS_REGION.exec(current) : null
       if (cross) next = current.slice(cross[0].length)
     }
     if (next === undefined || next === '') break
@@ -97,7 +98,7 @@ export function nameCandidates(
     push(base, 'fine-tune', form)
     const legacy = /^(ft:.+)-\d{4}$/.exec(base) // ft:gpt-3.5-turbo-0301 -> ft:gpt-3.5-turbo
     if (legacy) push(legacy[1]!, 'fine-tune', form)
-    const date = DATE_SUFFIX.exec(base)
+    const date = dateSuffix(base)
     if (date) push(base.slice(0, date.index), 'fine-tune', form)
   }
   // A model family only one provider serves, named without its provider (`mistral-small-latest`).
@@ -107,7 +108,7 @@ export function nameCandidates(
   }
   const dated = [model, ...(provider ? [`${provider}/${model}`] : []), ...stripped]
   for (const form of dated) {
-    const m = DATE_SUFFIX.exec(form)
+    const m = dateSuffix(form)
     if (m) push(form.slice(0, m.index), 'date-stripped', form)
   }
   return out
@@ -126,11 +127,22 @@ function fineTuneBase(name: string): string | undefined {
 }
 
 /** Model families served by one provider, whose table keys carry that provider's prefix only. */
-const FAMILIES: ReadonlyArray<[RegExp, string]> = [
-  [/^(?:mistral|codestral|devstral|magistral|ministral|pixtral|open-mistral|open-mixtral|open-codestral)-/, 'mistral'],
+const FAMILIES: ReadonlyArray<[RegExp, string, string]> = [
+  // [expression, provider, a part every match contains (tested first, so other names never compile the expression)]
+  [
+    /^(?:mistral|codestral|devstral|magistral|ministral|pixtral|open-mistral|open-mixtral|open-codestral)-/,
+    'mistral',
+    'tral-',
+  ],
 ]
 
 function familyProvider(model: string): string | undefined {
-  for (const [re, provider] of FAMILIES) if (re.test(model)) return provider
+  for (const [re, provider, part] of FAMILIES) if (model.includes(part) && re.test(model)) return provider
   return undefined
+}
+
+/** {@link DATE_SUFFIX} of `name`; names not ending in a digit (most) never compile the expression. */
+function dateSuffix(name: string): RegExpExecArray | null {
+  const last = name.charCodeAt(name.length - 1)
+  return last >= 48 && last <= 57 ? DATE_SUFFIX.exec(name) : null
 }

@@ -107,11 +107,28 @@ export interface PreparedEntry {
   rates(tier: 'standard' | 'flex' | 'priority', threshold: number, batch: boolean): RateSet
 }
 
+// The regular expressions below run only on fields that contain their fixed part (`_above_`, `_tier_`): compiling
+// one costs about as much as preparing a whole entry, and most entries have neither kind of field.
 const THRESHOLD_RE = /_above_(\d+)k_tokens/
 
-/** Price fields that make an entry priced in tokens (any variant: threshold, service tier, batch, tier). */
-const TOKEN_RATE_RE =
-  /^(input|output)_cost_per_(token|audio_token|image_token|reasoning_token)|^cache_(read_input|creation_input)_token_cost/
+/** Prefixes of the price fields that make an entry priced in tokens (any variant: threshold, service tier, batch, tier). */
+const TOKEN_RATE_PREFIXES = [
+  'input_cost_per_token',
+  'output_cost_per_token',
+  'cache_read_input_token_cost',
+  'cache_creation_input_token_cost',
+  'input_cost_per_audio_token',
+  'output_cost_per_audio_token',
+  'input_cost_per_image_token',
+  'output_cost_per_image_token',
+  'input_cost_per_reasoning_token',
+  'output_cost_per_reasoning_token',
+]
+
+function isTokenRate(field: string): boolean {
+  for (const prefix of TOKEN_RATE_PREFIXES) if (field.startsWith(prefix)) return true
+  return false
+}
 
 function toNumberRates(big: BigRateSet, missing: number): RateSet {
   return {
@@ -154,7 +171,7 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
 
   const thresholds = new Set<number>()
   for (const field of scaled.keys()) {
-    const m = THRESHOLD_RE.exec(field)
+    const m = field.includes('_above_') ? THRESHOLD_RE.exec(field) : null
     if (m) thresholds.add(Number(m[1]) * 1000)
   }
   const thresholdList = [...thresholds].sort((a, b) => b - a)
@@ -186,7 +203,7 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
   // Token tiers (LiteLLM `tiered_pricing`, flattened as `<rate>_tier_<start>_<end>`).
   const tierMap = new Map<string, { start: number; end: number; rates: Map<string, bigint> }>()
   for (const [field, value] of scaled) {
-    const m = TIER_FIELD.exec(field)
+    const m = field.includes('_tier_') ? TIER_FIELD.exec(field) : null
     if (!m) continue
     const id = `${m[2]}_${m[3]}`
     let tier = tierMap.get(id)
@@ -337,7 +354,7 @@ export function prepareEntry(entry: PriceEntry): PreparedEntry {
   const tiers = tierList.map((t) => ({ start: t.start, end: t.end }))
   let priceKind: 'tokens' | 'units' | 'none' = scaled.size === 0 ? 'none' : 'units'
   for (const field of scaled.keys()) {
-    if (TOKEN_RATE_RE.test(field)) {
+    if (isTokenRate(field)) {
       priceKind = 'tokens'
       break
     }
