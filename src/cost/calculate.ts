@@ -11,14 +11,14 @@
  */
 import { InvalidInputError } from '../errors.js'
 import { describeValue } from '../internal/describe.js'
-import { catalogLookup, defaultCatalog } from './catalog.js'
+import { catalogLookup, defaultCatalog, type PriceCatalog } from './catalog.js'
 import { badCount, count, MAX_TOKENS, requiredCount, tierOf } from './counts.js'
 import { decimalFromNumber } from './decimal.js'
 import { isImageMode, otherCharges } from './other-charges.js'
-import { MISSING, type RateSet } from './prepared.js'
+import { MISSING, type PreparedEntry, type RateSet } from './prepared.js'
 import { resolveFor } from './resolve-for.js'
 import { checkLedgerRange, CostResultImpl, NONE_ADJUSTED, NONE_UNPRICED } from './result.js'
-import type { CalculateCostInput, CostResult, NormalizedUsage, UsageAdjustment } from './types.js'
+import type { CalculateCostInput, CostResult, NormalizedUsage, ResolvedModel, UsageAdjustment } from './types.js'
 import { unpricedUsageError, withTokenParts } from './unpriced.js'
 import { normalizeUsage } from './usage.js'
 
@@ -290,7 +290,72 @@ export function calculateCost(input: CalculateCostInput): CostResult {
     }
   }
 
-  // Exact BigInt path.
+  return exactCost({
+    usage,
+    input,
+    model,
+    provider,
+    catalog,
+    resolved,
+    prepared,
+    rates,
+    hasOther,
+    tier,
+    batch,
+    adjusted,
+    inputTokens,
+    outputTokens,
+    uncached,
+    cacheRead,
+    write5m,
+    write1h,
+    audioIn,
+    imageIn,
+    textOut,
+    reasoning,
+    audioOut,
+    imageOut,
+  })
+}
+
+/** What {@link exactCost} needs of a call that left the double fast path. */
+interface ExactCall {
+  usage: NormalizedUsage
+  input: CalculateCostInput
+  model: string
+  provider: string
+  catalog: PriceCatalog
+  resolved: ResolvedModel
+  prepared: PreparedEntry
+  rates: RateSet
+  hasOther: boolean
+  tier: 'standard' | 'flex' | 'priority'
+  batch: boolean
+  adjusted: readonly UsageAdjustment[]
+  inputTokens: number
+  outputTokens: number
+  uncached: number
+  cacheRead: number
+  write5m: number
+  write1h: number
+  audioIn: number
+  imageIn: number
+  textOut: number
+  reasoning: number
+  audioOut: number
+  imageOut: number
+}
+
+/**
+ * The exact BigInt path: totals above 2^53, other charges (seconds, characters, images, searches, per request),
+ * citation tokens and missing rates. A function of its own so that the first cost, which almost always takes the
+ * double fast path, compiles only that path (lazy compilation costs in proportion to the function's source).
+ */
+function exactCost(call: ExactCall): CostResult {
+  const { usage, input, model, provider, catalog, resolved, prepared, rates, hasOther, tier, batch, adjusted } = call
+  const { inputTokens, outputTokens, uncached, cacheRead, write5m, write1h, audioIn, imageIn } = call
+  const { textOut, reasoning, audioOut, imageOut } = call
+  const source = resolved.entry.source
   const b = rates.big
   const B = BigInt
   const reasoningRate = b.reasoning >= 0n ? b.reasoning : b.output
