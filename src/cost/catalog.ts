@@ -338,6 +338,15 @@ export class PriceCatalog {
   #resolveUncached(model: string, providerHint: string | undefined, depth = 0): Resolution | undefined {
     if (depth > 8) return undefined
     const provider = normalizeProvider(providerHint)
+    // The exact key, when no custom price could win over it: the same answer as step 2 below, without working out
+    // the other candidate names (the first cost then does not compile that code).
+    // `null`: not looked up yet (the table is not searched twice for a name that is not a key).
+    let known: PriceEntry | undefined | null = null
+    if (this.#custom.size === 0) {
+      known = this.get(model)
+      if (known && (!provider || providerMatches(known.provider, provider)))
+        return this.#resolution(known, 'exact', model)
+    }
     const candidates = nameCandidates(model, provider, (name) => this.#isProvider(name))
     // 1. Custom prices win on every path.
     for (const c of candidates) {
@@ -346,7 +355,7 @@ export class PriceCatalog {
     }
     // 2. Catalog: exact (provider must match when a provider is given), provider/model.
     const [exact, ...rest] = candidates
-    const exactEntry = this.get(exact!.key)
+    const exactEntry = known !== null ? known : this.get(exact!.key) // exact.key is `model`
     if (exactEntry && (!provider || providerMatches(exactEntry.provider, provider)))
       return this.#resolution(exactEntry, 'exact', model)
     const prefixed = rest[0]?.rule === 'provider-prefixed' ? rest[0] : undefined
