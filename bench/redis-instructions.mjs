@@ -8,15 +8,12 @@
 //        (LLM_BUDGET_REDIS=path/to/redis.js to use another build, CALLS=n admitted calls, ONLY=ioredis|node-redis)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
+import { admittedCall, callKeys, freePort, redisStore } from './redis-call.mjs'
 
-const modulePath = process.env.LLM_BUDGET_REDIS ? pathToFileURL(process.env.LLM_BUDGET_REDIS).href : '../dist/redis.js'
-const { redisStore } = await import(modulePath)
 const CALLS = Number(process.env.CALLS ?? 2000)
 const IN_FLIGHT = 100
 const TRIVIAL = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
@@ -27,14 +24,6 @@ for (const tool of ['valgrind', 'callgrind_control', 'redis-server']) {
     process.exit(1)
   }
 }
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port
-      s.close(() => resolve(p))
-    })
-  })
 
 /** Runs `CALLS` admitted calls through a client of kind `label` on a redis-server under callgrind. */
 async function measure(label) {
@@ -82,25 +71,8 @@ async function measure(label) {
   }
   const store = redisStore({ client, prefix: 'instructions', time: 'server', timeoutMs: 120_000 })
   await store.syncClock()
-  const keys = ['org:acme|d|usd', 'team:search|d|usd', 'user:alice|d|usd', 'key:sk-1|d|usd']
-  const day = Date.now() + 86_400_000
-  const oneCall = async (callId) => {
-    const now = store.clock.now()
-    const r = await store.reserve({
-      callId,
-      now,
-      holdExpiresAt: now + 600_000,
-      entries: keys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt: day })),
-    })
-    if (!r.ok) throw new Error('refused')
-    await store.commit({
-      callId,
-      now: store.clock.now(),
-      entries: keys.map((key) => ({ key, amount: 900, expiresAt: day })),
-      dedupeUntil: now + 3_600_000,
-      record: { callId, startedAt: now, endedAt: now + 1, model: 'gpt-4o', costNanoUsd: 900, user: 'alice' },
-    })
-  }
+  const keys = callKeys()
+  const oneCall = (callId) => admittedCall(store, keys, callId)
   const load = async (prefix, count) => {
     let next = 0
     await Promise.all(

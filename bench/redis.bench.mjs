@@ -13,15 +13,11 @@
 // CALLS=n calls per row, ONLY=ioredis:4 one row with the baselines)
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
-
-const modulePath = process.env.LLM_BUDGET_REDIS ? pathToFileURL(process.env.LLM_BUDGET_REDIS).href : '../dist/redis.js'
-const { redisStore } = await import(modulePath)
+import { admittedCall, callKeys, freePort, redisStore } from './redis-call.mjs'
 
 const CALLS = Number(process.env.CALLS ?? 40_000)
 const IN_FLIGHT = 100
@@ -34,12 +30,7 @@ if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) {
   console.error('redis-server is not installed (apt-get install -y redis-server)')
   process.exit(1)
 }
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = s.address().port
-    s.close(() => resolve(p))
-  })
-})
+const port = await freePort()
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-bench-redis-'))
 const server = spawn(
   'redis-server',
@@ -137,26 +128,8 @@ async function throughput(label, client, keysPerCall) {
   const prefix = `bench-${label}-${keysPerCall}`
   const store = redisStore({ client, prefix, time: 'server' })
   await store.syncClock()
-  const keys = ['org:acme|d|usd', 'team:search|d|usd', 'user:alice|d|usd', 'key:sk-1|d|usd'].slice(0, keysPerCall)
-  const day = Date.now() + 86_400_000
-  const oneCall = async (i) => {
-    const callId = `${prefix}-${i}`
-    const now = store.clock.now()
-    const r = await store.reserve({
-      callId,
-      now,
-      holdExpiresAt: now + 600_000,
-      entries: keys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt: day })),
-    })
-    if (!r.ok) throw new Error('refused')
-    await store.commit({
-      callId,
-      now: store.clock.now(),
-      entries: keys.map((key) => ({ key, amount: 900, expiresAt: day })),
-      dedupeUntil: now + 3_600_000,
-      record: { callId, startedAt: now, endedAt: now + 1, model: 'gpt-4o', costNanoUsd: 900, user: 'alice' },
-    })
-  }
+  const keys = callKeys(keysPerCall)
+  const oneCall = (i) => admittedCall(store, keys, `${prefix}-${i}`)
   // warm-up: loads the scripts
   for (let i = 0; i < 200; i++) await oneCall(`w${i}`)
   const before = await commandStats()

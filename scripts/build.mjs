@@ -1,7 +1,8 @@
 // npm run build: the JavaScript (tsup.config.ts's ESM and CJS passes; the ESM chunks then regrouped by
-// scripts/group-chunks.mjs) and the declarations at the same time (two cores), then scripts/postbuild.mjs. The declarations are emitted per module without a type check
-// (scripts/emit-declarations.mjs, in a child process) and then bundled by tsup's declaration pass, which reads
-// `.d.ts` input and so compiles nothing. Run with `node --import tsx` (it imports tsup.config.ts).
+// scripts/group-chunks.mjs) and the declarations at the same time (two cores), then scripts/postbuild.mjs. The
+// declarations are emitted per module without a type check (scripts/emit-declarations.mjs, in a child process) and
+// then bundled by tsup's declaration pass, which reads `.d.ts` input and so compiles nothing. Run with
+// `node --import tsx` (it imports tsup.config.ts).
 import { execFileSync, spawn } from 'node:child_process'
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
