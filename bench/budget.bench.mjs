@@ -2,8 +2,10 @@
 // with llm-spend-guard (checkBudget + recordUsage) and llm-cost-guard (track); memory of 100,000 active scopes.
 // Run: npm run build && node --expose-gc bench/budget.bench.mjs   (or npm run bench -- budget)
 // LLM_BUDGET_DIST=/path/to/dist overrides where llm-budget is imported from.
-// Each subject's code is warmed up on a throwaway instance first (WARMUP calls), so the "1st record" column measures a
-// fresh store with compiled code, as the later columns do, rather than the JIT's first tiers.
+// Each subject's code is warmed up on two throwaway instances first (WARMUP calls in all), so the "1st record" column
+// measures a fresh store with compiled code, as the later columns do, rather than the JIT's first tiers. Two, because
+// with one, the measured instance's new closures made V8 deoptimize ("code dependencies") and compile again over its
+// first ~7,000 calls (10-70 us each, a third of the 1st column's batches, so its median flipped between runs).
 import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
@@ -35,10 +37,12 @@ async function measure(call, batch = BATCH, batches = BATCHES) {
   return median(perCall)
 }
 
-/** Runs `calls` calls on a throwaway instance of a subject, so that its code is compiled before it is measured. */
+/** Runs `calls` calls on two throwaway instances of a subject, so that its code is compiled before it is measured. */
 async function warmUp(makeSubject, calls) {
-  const subject = await makeSubject()
-  for (let i = 0; i < calls; i++) await subject.call()
+  for (let k = 0; k < 2; k++) {
+    const subject = await makeSubject()
+    for (let i = 0; i < calls / 2; i++) await subject.call()
+  }
 }
 
 /** Advances a subject to `target` calls made, then measures. */

@@ -1,7 +1,7 @@
 // The spend-record cap's fair shares between call-id namespaces (server tenants), checked against a model.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { trimRecords } from '../../src/stores/ledger/record-shares.js'
+import { countNamespaces, trimRecords } from '../../src/stores/ledger/record-shares.js'
 import type { SpendRecord } from '../../src/stores/types.js'
 
 const record = (callId: string, i: number): SpendRecord => ({ callId, startedAt: i, endedAt: i })
@@ -18,7 +18,9 @@ describe('trimRecords', () => {
   it('with one namespace drops the oldest, as before', () => {
     const records = Array.from({ length: 100 }, (_, i) => record(`c${i}`, i))
     const kept = [...records]
-    const dropped = trimRecords(kept, 64)
+    const counts = countNamespaces(kept)
+    const dropped = trimRecords(kept, 64, counts)
+    expect(counts).toEqual(new Map([['', 64]]))
     expect(kept.map((r) => r.callId)).toEqual(records.slice(36).map((r) => r.callId))
     expect(dropped.map((r) => r.callId)).toEqual(records.slice(0, 36).map((r) => r.callId))
   })
@@ -32,7 +34,10 @@ describe('trimRecords', () => {
           const records = prefixes.map((p, i) => record(`${p}${i}`, i))
           // Cut in place: `kept` is what is left of the array handed in.
           const kept = [...records]
-          const dropped = trimRecords(kept, max)
+          // The counts a ledger keeps are handed in and left counting what is kept.
+          const counts = countNamespaces(kept)
+          const dropped = trimRecords(kept, max, counts)
+          expect(counts).toEqual(countNamespaces(kept))
           expect(kept.length).toBeLessThanOrEqual(max)
           // What is dropped is exactly the rest, in order.
           const keptSet = new Set(kept)

@@ -409,3 +409,17 @@ describe('ledger at the largest exact amount', () => {
     ).toThrow(/largest exact amount/)
   })
 })
+
+describe('ledger record trims', () => {
+  it('a trim after a restore counts the restored records: each call-id namespace keeps its share', () => {
+    const commit = (state: ledger.LedgerState, callId: string, at: number) =>
+      ledger.commit(state, { callId, now: at, entries: [], dedupeUntil: at, record: { callId, startedAt: at, endedAt: at } })
+    const state = ledger.createLedger({ maxRecords: 8 })
+    for (let i = 0; i < 8; i++) commit(state, `a/${i}`, T0 + i)
+    const restored = ledger.restoreLedger(JSON.parse(JSON.stringify(ledger.snapshotLedger(state))), { maxRecords: 8 })
+    // Plain ids after the restore: the trims must see the restored `a/` records, not only the ones appended since.
+    for (let i = 0; i < 8; i++) commit(restored, `p${i}`, T0 + 8 + i)
+    const kept = ledger.queryRecords(restored, { from: T0, to: T0 + 100 }).map((r) => r.callId)
+    expect(kept).toEqual(['a/4', 'a/5', 'a/6', 'a/7', 'p4', 'p5', 'p6', 'p7'])
+  })
+})

@@ -26,7 +26,7 @@ import type {
   SpendRecord,
 } from '../types.js'
 import { RELEASE_TOMBSTONE_MS } from '../types.js'
-import { trimRecords } from './record-shares.js'
+import { countNamespaces, namespaceOf, trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
 import { callOf, committedUntil, finish, forgetCall, isHeld, isKnown, keepCall, rebaseCalls } from './state.js'
@@ -264,11 +264,18 @@ function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Arr
 
 function appendRecord(state: LedgerState, record: SpendRecord): void {
   state.records.push(record)
+  const counts = state.recordNamespaces
+  const ns = namespaceOf(record.callId)
+  counts.set(ns, (counts.get(ns) ?? 0) + 1)
   const excess = state.records.length - state.maxRecords
   // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
   // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.
   if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
-    noteDropped(state, trimRecords(state.records, state.maxRecords))
+    let total = 0
+    for (const count of counts.values()) total += count
+    // The records were replaced since they were counted (a restore, a retention sweep): count them again.
+    if (total !== state.records.length) state.recordNamespaces = countNamespaces(state.records)
+    noteDropped(state, trimRecords(state.records, state.maxRecords, state.recordNamespaces))
   }
 }
 

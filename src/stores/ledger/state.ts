@@ -131,6 +131,12 @@ export interface LedgerState {
    */
   interned: Map<string, JsonValue>
   records: SpendRecord[]
+  /**
+   * How many of `records` each call-id namespace holds, kept as records are appended and trimmed, so that a trim
+   * need not read every record. Trusted only while its counts add up to `records.length` (a snapshot restore or a
+   * retention sweep replaces `records`; the next trim then counts them again).
+   */
+  recordNamespaces: Map<string, number>
   /** Oldest records are dropped beyond this many (Infinity: keep all). */
   maxRecords: number
   /** Records whose `endedAt` is older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
@@ -162,6 +168,7 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
     history: new Map(),
     interned: new Map(),
     records: [],
+    recordNamespaces: new Map(),
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
     recordRetentionMs: options.recordRetentionMs ?? Number.POSITIVE_INFINITY,
     // A new rollup row shares the scope string of the stored budget of its scope, when there is one.
