@@ -413,7 +413,13 @@ describe('ledger at the largest exact amount', () => {
 describe('ledger record trims', () => {
   it('a trim after a restore counts the restored records: each call-id namespace keeps its share', () => {
     const commit = (state: ledger.LedgerState, callId: string, at: number) =>
-      ledger.commit(state, { callId, now: at, entries: [], dedupeUntil: at, record: { callId, startedAt: at, endedAt: at } })
+      ledger.commit(state, {
+        callId,
+        now: at,
+        entries: [],
+        dedupeUntil: at,
+        record: { callId, startedAt: at, endedAt: at },
+      })
     const state = ledger.createLedger({ maxRecords: 8 })
     for (let i = 0; i < 8; i++) commit(state, `a/${i}`, T0 + i)
     const restored = ledger.restoreLedger(JSON.parse(JSON.stringify(ledger.snapshotLedger(state))), { maxRecords: 8 })
