@@ -76,6 +76,18 @@ describe('ledger', () => {
     )
   })
 
+  it('peekBalances counts a due hold once when its call id was held before with the same expiry', () => {
+    // Found by the property above (seed 2146075610): a call id held, committed, forgotten when its dedupe window
+    // ended, then held again until the first hold's expiry leaves two heap entries for one hold.
+    const state = ledger.createLedger()
+    const entries = (amount: number) => [{ key: 'c', amount, limit: null, expiresAt: null }]
+    ledger.reserve(state, { callId: 'c4', now: T0, holdExpiresAt: T0 + 3001, entries: entries(0) })
+    ledger.commit(state, { callId: 'c4', now: T0, entries: [], dedupeUntil: T0 + 3000 })
+    ledger.reserve(state, { callId: 'c4', now: T0 + 3000, holdExpiresAt: T0 + 3001, entries: entries(1) })
+    expect(ledger.peekBalances(state, { keys: ['c'], now: T0 + 3001 })).toEqual([{ spent: 0, reserved: 0 }])
+    expect(ledger.balances(state, { keys: ['c'], now: T0 + 3001 })).toEqual([{ spent: 0, reserved: 0 }])
+  })
+
   it('holds still expire on time after the expiry heap is rebuilt to drop finished calls', () => {
     const state = ledger.createLedger()
     // 10 holds that stay open, expiring at T0 + 1000 * (i + 1).

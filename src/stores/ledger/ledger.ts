@@ -316,9 +316,10 @@ export function balances(state: LedgerState, request: BalancesRequest): Balance[
 export function peekBalances(state: LedgerState, request: BalancesRequest): Balance[] {
   validateKeys(request)
   const { now } = request
-  // Holds that are due at `now` but not yet dropped (no change has run at this instant yet).
+  // Holds that are due at `now` but not yet dropped (no change has run at this instant yet). A call id can have
+  // two heap entries at one instant (held, forgotten, held again until the same expiry): each hold counts once.
   const due = new Map<string, { amount: number; holds: number }>()
-  for (const callId of heapDue(state.holdExpiries, now)) {
+  for (const callId of new Set(heapDue(state.holdExpiries, now))) {
     const call = callOf(state, callId)
     if (!isHeld(call) || call.holdExpiresAt > now) continue
     for (let i = 0; i < call.keys.length; i++) {
