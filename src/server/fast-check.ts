@@ -41,6 +41,11 @@ function hasKeys(value: Record<string, unknown>, keys: readonly string[], option
   return i >= keys.length
 }
 
+/** An object zod copies key for key: a plain prototype, and no own `__proto__` key (which zod drops). */
+function isOrdinaryObject(value: object): boolean {
+  return Object.getPrototypeOf(value) === Object.prototype && !Object.hasOwn(value, '__proto__')
+}
+
 /**
  * A JSON value that `z.json()` returns unchanged: JSON types only, and no own `__proto__` key (which zod drops).
  * Nesting is bounded: bodies deeper than `MAX_JSON_DEPTH` are refused before routing.
@@ -58,7 +63,7 @@ function isPlainJson(value: unknown): boolean {
         for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i])) return false
         return true
       }
-      if (Object.getPrototypeOf(value) !== Object.prototype || Object.hasOwn(value, '__proto__')) return false
+      if (!isOrdinaryObject(value)) return false
       for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key])) return false
       return true
     }
@@ -104,8 +109,7 @@ export function isPlainCommit(body: unknown): boolean {
   }
   if (!('record' in body)) return true
   const record = body.record
-  if (!isPlainObject(record) || Object.getPrototypeOf(record) !== Object.prototype) return false
-  if (Object.hasOwn(record, '__proto__')) return false
+  if (!isPlainObject(record) || !isOrdinaryObject(record)) return false
   // zod's output lists the shape's keys first, then the others in their order: the same order only when the
   // shape's keys come first here too.
   let i = 0
