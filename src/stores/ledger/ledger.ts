@@ -26,7 +26,7 @@ import type {
   SpendRecord,
 } from '../types.js'
 import { RELEASE_TOMBSTONE_MS } from '../types.js'
-import { countNamespaces, namespaceOf, trimRecords } from './record-shares.js'
+import { namespaceOf, trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
 import { callOf, committedUntil, finish, forgetCall, isHeld, isKnown, keepCall, rebaseCalls } from './state.js'
@@ -271,11 +271,7 @@ function appendRecord(state: LedgerState, record: SpendRecord): void {
   // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
   // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.
   if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
-    let total = 0
-    for (const count of counts.values()) total += count
-    // The records were replaced since they were counted (a restore, a retention sweep): count them again.
-    if (total !== state.records.length) state.recordNamespaces = countNamespaces(state.records)
-    noteDropped(state, trimRecords(state.records, state.maxRecords, state.recordNamespaces))
+    noteDropped(state, trimRecords(state.records, state.maxRecords, counts))
   }
 }
 

@@ -35,6 +35,16 @@ export function countNamespaces(records: readonly SpendRecord[]): Map<string, nu
   return counts
 }
 
+/** Takes `dropped` records out of `counts` (what {@link countNamespaces} answered for the records they were in). */
+export function uncount(counts: Map<string, number>, dropped: readonly SpendRecord[]): void {
+  for (const record of dropped) {
+    const ns = namespaceOf(record.callId)
+    const left = (counts.get(ns) ?? 0) - 1
+    if (left > 0) counts.set(ns, left)
+    else counts.delete(ns)
+  }
+}
+
 /**
  * Cuts `records` (oldest first) in place to at most `max`, every namespace keeping its newest within its share, and
  * answers the records dropped (in their order). In place, so that a ledger's record array keeps its capacity: a new

@@ -7,6 +7,7 @@
 import type { LedgerState } from './state.js'
 import { DAY_MS, evictRollups } from './rollups.js'
 import type { RollupRow, SpendRecord } from '../types.js'
+import { uncount } from './record-shares.js'
 
 /** How long rollups are kept when nothing else is said: 400 days, so a yearly window's days are all there. */
 export const DEFAULT_ROLLUP_RETENTION_MS = 400 * 86_400_000
@@ -34,6 +35,7 @@ export function applyRetention(state: LedgerState, now: number): void {
     for (const record of state.records) (record.endedAt < cutoff ? dropped : kept).push(record)
     if (dropped.length > 0) {
       state.records = kept
+      uncount(state.recordNamespaces, dropped)
       noteDropped(state, dropped)
     }
   }

@@ -11,6 +11,7 @@ import { committedUntil, createLedger, finish, keepCall } from './state.js'
 import type { LedgerState } from './state.js'
 import { fail } from './validation.js'
 import { type LedgerOptions, restoreRollups } from './retention.js'
+import { countNamespaces } from './record-shares.js'
 
 /**
  * Held calls, then committed and released call ids (each in the order of the call map, then those of a manager's
@@ -74,6 +75,7 @@ export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}):
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budgetSlot(budget))
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
   state.records = [...(s.records as SpendRecord[])]
+  state.recordNamespaces = countNamespaces(state.records)
   restoreRollups(state, s)
   return state
 }
