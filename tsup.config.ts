@@ -1,4 +1,4 @@
-import { defineConfig, type Options } from 'tsup'
+import type { Options } from 'tsup'
 
 /**
  * One entry per public subpath (see the `exports` map in package.json).
@@ -61,8 +61,6 @@ export const cjsPass: Options = {
   treeshake: true,
   plugins: [keepModuleMarkers],
 }
-
-export default defineConfig([esmPass, cjsPass])
 
 /** Where scripts/emit-declarations.mjs writes one `.d.ts` per module of `src/` (the same tree). */
 export const declarationsDir = '.tmp/declarations'

@@ -123,7 +123,6 @@ describe('httpStore from several processes', () => {
   it('a proxy that drops 20% of responses after the server answered: no double count, nothing lost', async () => {
     // Counted in operations: a batch answer (`POST /v1/batch`) carries one result per operation.
     const operationsIn = (chunk: Buffer): number => Math.max(1, chunk.toString('latin1').split('{"status":').length - 1)
-    let dropped = 0
     let droppedResponses = 0
     let forwarded = 0
     let responses = 0
@@ -144,7 +143,6 @@ describe('httpStore from several processes', () => {
           if (++responses % 5 === 0) {
             // The server has answered; the client never sees it.
             droppedResponses++
-            dropped += operationsIn(chunk)
             client.destroy()
             upstream.destroy()
             return
@@ -178,7 +176,6 @@ describe('httpStore from several processes', () => {
       })
       expect(await worker.exited).toBe(0)
       expect(droppedResponses).toBeGreaterThanOrEqual(4)
-      expect(dropped).toBeGreaterThanOrEqual(droppedResponses)
       expect(forwarded).toBeGreaterThan(500)
       const admitted = ids(worker.lines, 'admitted')
       const committed = ids(worker.lines, 'committed')
