@@ -338,15 +338,12 @@ export class PriceCatalog {
   #resolveUncached(model: string, providerHint: string | undefined, depth = 0): Resolution | undefined {
     if (depth > 8) return undefined
     const provider = normalizeProvider(providerHint)
-    // The exact key, when no custom price could win over it: the same answer as step 2 below, without working out
-    // the other candidate names (the first cost then does not compile that code).
-    // `null`: not looked up yet (the table is not searched twice for a name that is not a key).
-    let known: PriceEntry | undefined | null = null
-    if (this.#custom.size === 0) {
-      known = this.get(model)
-      if (known && (!provider || providerMatches(known.provider, provider)))
-        return this.#resolution(known, 'exact', model)
-    }
+    // 2a. The exact key (the first candidate name is always `model` itself), provider matching when one is given.
+    const exactEntry = this.get(model)
+    const exactMatches = exactEntry !== undefined && (!provider || providerMatches(exactEntry.provider, provider))
+    // With no custom price that could win over it, answered before the other candidate names are worked out (the
+    // first cost then does not compile that code).
+    if (exactMatches && this.#custom.size === 0) return this.#resolution(exactEntry, 'exact', model)
     const candidates = nameCandidates(model, provider, (name) => this.#isProvider(name))
     // 1. Custom prices win on every path.
     for (const c of candidates) {
@@ -354,10 +351,8 @@ export class PriceCatalog {
       if (custom) return this.#customResolution(c.key, custom, model, c.rule)
     }
     // 2. Catalog: exact (provider must match when a provider is given), provider/model.
-    const [exact, ...rest] = candidates
-    const exactEntry = known !== null ? known : this.get(exact!.key) // exact.key is `model`
-    if (exactEntry && (!provider || providerMatches(exactEntry.provider, provider)))
-      return this.#resolution(exactEntry, 'exact', model)
+    if (exactMatches) return this.#resolution(exactEntry, 'exact', model)
+    const rest = candidates.slice(1)
     const prefixed = rest[0]?.rule === 'provider-prefixed' ? rest[0] : undefined
     if (prefixed) {
       const entry = this.get(prefixed.key)

@@ -69,7 +69,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
       return Promise.reject(error)
     }
   }
-  const run = <T>(operation: () => T): Promise<T> => apply(() => operation(), undefined)
+  const run = <T>(operation: () => T): Promise<T> => apply(operation, undefined)
   // The manager's synchronous path: the same transitions, answered without a promise.
   const reserveInto = (request: ReserveRequest, out: Float64Array): number => {
     assertOpen()

@@ -8,7 +8,7 @@ import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../type
 import { addHistory, allHistory, budgetSlot, listBudgets } from './definitions.js'
 import { heapPush } from './heap.js'
 import { committedUntil, createLedger, finish, keepCall } from './state.js'
-import type { LedgerState } from './state.js'
+import type { CallState, LedgerState } from './state.js'
 import { fail } from './validation.js'
 import { type LedgerOptions, restoreRollups } from './retention.js'
 import { countNamespaces } from './record-shares.js'
@@ -21,16 +21,15 @@ function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue
   const held: JsonValue[] = []
   const committed: JsonValue[] = []
   const released: JsonValue[] = []
-  for (const [callId, call] of state.calls) {
-    if (typeof call === 'number') committed.push([callId, committedUntil(state, callId, call), true])
+  // `until`: the instant a committed call is remembered until
+  const add = (callId: string, call: CallState, until: number): void => {
+    if (typeof call === 'number') committed.push([callId, until, true])
     else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
     else held.push([callId, call.keys, call.amounts, call.holdExpiresAt])
   }
-  for (const [callId, call] of state.managerCalls.entries()) {
-    if (typeof call === 'number') committed.push([callId, call, true])
-    else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
-    else held.push([callId, call.keys, call.amounts!, call.holdExpiresAt])
-  }
+  for (const [callId, call] of state.calls)
+    add(callId, call, typeof call === 'number' ? committedUntil(state, callId, call) : 0)
+  for (const [callId, call] of state.managerCalls.entries()) add(callId, call, typeof call === 'number' ? call : 0)
   return { held, finished: [...committed, ...released] }
 }
 

@@ -133,8 +133,7 @@ export interface LedgerState {
   records: SpendRecord[]
   /**
    * How many of `records` each call-id namespace holds, kept as records are appended and trimmed, so that a trim
-   * need not read every record. Trusted only while its counts add up to `records.length` (a snapshot restore or a
-   * retention sweep replaces `records`; the next trim then counts them again).
+   * need not read every record; a retention sweep takes out what it drops, a snapshot restore counts once.
    */
   recordNamespaces: Map<string, number>
   /** Oldest records are dropped beyond this many (Infinity: keep all). */
