@@ -61,14 +61,16 @@ async function post(
     },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   })
-  const text = await response.text()
-  let parsed: unknown = text
+  return { status: response.status, body: jsonOrText(await response.text()) }
+}
+
+/** An answer's body: its JSON value, or its text when it is not JSON. */
+function jsonOrText(text: string): unknown {
   try {
-    parsed = JSON.parse(text)
+    return JSON.parse(text) as unknown
   } catch {
-    // keep the text
+    return text
   }
-  return { status: response.status, body: parsed }
 }
 
 /**
@@ -100,14 +102,7 @@ async function postText(
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
       res.on('error', reject)
       res.on('end', () => {
-        const answer = Buffer.concat(chunks).toString('utf8')
-        let parsed: unknown = answer
-        try {
-          parsed = JSON.parse(answer)
-        } catch {
-          // keep the text
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed })
+        resolve({ status: res.statusCode ?? 0, body: jsonOrText(Buffer.concat(chunks).toString('utf8')) })
       })
     })
     req.end(text)
