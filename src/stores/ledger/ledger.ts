@@ -29,7 +29,17 @@ import { RELEASE_TOMBSTONE_MS } from '../types.js'
 import { namespaceOf, trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
-import { callOf, committedUntil, finish, forgetCall, isHeld, isKnown, keepCall, rebaseCalls } from './state.js'
+import {
+  callOf,
+  committedUntil,
+  findCall,
+  finish,
+  forgetCall,
+  isHeld,
+  isKnown,
+  keepCall,
+  rebaseCalls,
+} from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
 import { RESERVED, RESERVED_BEFORE, reserveResultOf } from '../sync-ledger.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
@@ -110,7 +120,8 @@ function dropHolds(state: LedgerState, call: HeldCall, now: number): void {
     if (ks === undefined) continue
     ks.reserved -= call.amounts[i]!
     ks.holdCount--
-    liveKey(state, key, now)
+    // What `liveKey` would do, without looking the key up again: a key past its expiry with no hold is forgotten.
+    if (ks.holdCount === 0 && ks.expiresAt !== null && ks.expiresAt <= now) state.keys.delete(key)
   }
   state.heldCount--
 }
@@ -224,8 +235,8 @@ export function commitInto(state: LedgerState, request: CommitRequest, out: Floa
 function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Array): boolean {
   const { callId, now, entries } = request
   expire(state, now)
-  const known = callOf(state, callId)
-  if (typeof known === 'number' || (known === undefined && state.managerCalls.has(callId))) {
+  const known = findCall(state, callId)
+  if (typeof known === 'number' || known === true) {
     for (let i = 0; i < entries.length; i++) {
       const ks = liveKey(state, entries[i]!.key, now)
       out[3 * i] = out[3 * i + 1] = ks === undefined ? 0 : ks.spent
@@ -285,8 +296,8 @@ export function release(state: LedgerState, request: ReleaseRequest): ReleaseRes
   validateRelease(request)
   const { callId, now } = request
   expire(state, now)
-  const call = callOf(state, callId)
-  if (call === undefined && state.managerCalls.has(callId)) return { released: false }
+  const call = findCall(state, callId)
+  if (call === true) return { released: false }
   if (call === undefined) {
     // Never seen: a tombstone, so that the reservation, if it arrives late, changes nothing.
     finish(state, callId, Math.max(request.holdExpiresAt ?? now + RELEASE_TOMBSTONE_MS, now), false)
