@@ -130,6 +130,39 @@ describe('redisStore commands per admitted call', () => {
     await store.close()
   })
 
+  it('declares each call record of a batch and each distinct list of its other keys once', async () => {
+    const store = redisStore({ client: io, prefix: 'commands-keys', time: 'server' })
+    await admittedCall(store, 'warm', keys, true)
+    await admin.config('SET', 'slowlog-log-slower-than', '0')
+    await admin.slowlog('RESET')
+    const now = store.clock.now()
+    const reserve = (callId: string, entryKeys: string[]) =>
+      store.reserve({
+        callId,
+        now,
+        holdExpiresAt: now + 600_000,
+        entries: entryKeys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt: windowEnd })),
+      })
+    const ids = Array.from({ length: 20 }, (_, i) => `keys-${i}`)
+    // 19 reserves on the 4 keys, one on 2 of them
+    const reserved = await Promise.all(ids.map((id, i) => reserve(id, i === 7 ? keys.slice(0, 2) : keys)))
+    expect(reserved.every((r) => r.ok)).toBe(true)
+    const log = (await admin.slowlog('GET', 100)) as [number, number, number, string[]][]
+    await admin.config('SET', 'slowlog-log-slower-than', '10000')
+    const scripts = log.map((entry) => entry[3]).filter((args) => args[0]?.toLowerCase() === 'evalsha')
+    expect(scripts.length).toBe(1)
+    // the store's 5 keys, 20 call records, the 4 keys once and the 2 keys once (each operation named all its keys
+    // before: 5 + 19 * 5 + 3)
+    expect(Number(scripts[0]![2])).toBe(5 + 20 + 4 + 2)
+    expect(await store.balances({ keys, now })).toEqual([
+      { spent: 900, reserved: 20_000 },
+      { spent: 900, reserved: 20_000 },
+      { spent: 900, reserved: 19_000 },
+      { spent: 900, reserved: 19_000 },
+    ])
+    await store.close()
+  })
+
   it('moves a ledger key many calls hold at once to a hashtable (once), and leaves a quiet key a listpack', async () => {
     const store = redisStore({ client: io, prefix: 'commands-hot', time: 'client' })
     const now = store.clock.now()

@@ -366,9 +366,10 @@ return {serverStr, 'released'}
 `
 
 /**
- * An operation's body as a function of the batch script: its `ARGV[j]` and `KEYS[j]` (numbered as in its own
- * script, `j >= 6` and `j >= 3`) read the batch's at offsets `o` and `ko`, so that no operation copies its
- * arguments into tables of its own; `last` is the index of its last argument in the batch's `ARGV`.
+ * An operation's body as a function of the batch script: its `ARGV[j]` (numbered as in its own script, `j >= 6`)
+ * reads the batch's at offset `o`, its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
+ * (`j > 3`) the batch's at offset `ko`, so that no operation copies its arguments into tables of its own; `last` is
+ * the index of its last argument in the batch's `ARGV`.
  */
 export function offsets(body: string): string {
   // every use of ARGV and KEYS must be one of the shapes rewritten below, with a literal index past the common ones
@@ -383,7 +384,8 @@ export function offsets(body: string): string {
     throw new Error('offsets: an operation passes ARGV whole to a function other than unpack')
   return body
     .replaceAll('ARGV[', 'ARGV[o + ')
-    .replaceAll('KEYS[', 'KEYS[ko + ')
+    .replace(/KEYS\[(?!3\])/g, 'KEYS[ko + ')
+    .replaceAll('KEYS[3]', 'KEYS[kc]')
     .replaceAll('unpack(ARGV, ', 'unpack(ARGV, o + ')
 }
 
@@ -398,12 +400,15 @@ export const MAX_BATCH = 64
  * fields written once (the view of `prelude.ts`). An operation that fails (a lost key, a Redis error) answers
  * `error` and its message; the others are not affected.
  *
- * `KEYS`: the epoch, the registry of live keys, the record stream, its metadata, the rollup day index, then the
- * keys of each operation (its call record first).
+ * `KEYS`: the epoch, the registry of live keys, the record stream, its metadata, the rollup day index, then the call
+ * record of each operation, then the other keys of the operations (an operation's ledger keys and rollup day, its
+ * "tail"), each distinct tail once: the operations of a batch mostly name the same keys, and each key costs Redis
+ * about 1,500 instructions.
  * `ARGV[1..5]` the common arguments (`ARGV[3]` the first operation's `now`), `ARGV[6]` the number of operations,
  * `ARGV[7]` the stream cap, `ARGV[8]` the record retention in ms (`''` for none), `ARGV[9]` the rollup retention
- * in ms (`''` for none); then per operation: its kind (`r` reserve, `c` commit, `x` release), its number of keys,
- * its number of arguments, its `now`, then its arguments (from its `ARGV[6]` on). What an operation can read from
+ * in ms (`''` for none); then per operation: its kind (`r` reserve, `c` commit, `x` release), the index in `KEYS`
+ * of its tail's first key (`0` for none), its number of keys (call record included), its number of arguments, its
+ * `now`, then its arguments (from its `ARGV[6]` on). What an operation can read from
  * its keys (its call id, its entry count, its rollup day and the day's start) is not sent: each argument costs
  * Redis about 1,000 instructions (a Redis string, then a Lua string).
  * Status `ok` (or `lost` with the stored epoch, for the whole batch); then one reply per operation, as its own
@@ -411,16 +416,7 @@ export const MAX_BATCH = 64
  */
 export const BATCH_SCRIPT = String.raw`${prelude(String.raw`
 local count = tonumber(ARGV[6])
-local kps, aps, nks, nas, cks = {}, {}, {}, {}, {KEYS[1]}
-local kp, ap = 6, 10
-for i = 1, count do
-  local nk, na = tonumber(ARGV[ap + 1]), tonumber(ARGV[ap + 2])
-  kps[i], aps[i], nks[i], nas[i] = kp, ap, nk, na
-  cks[i + 1] = KEYS[kp]
-  kp = kp + nk
-  ap = ap + 4 + na
-end
-local records = call('MGET', unpack(cks))
+local records = call('MGET', KEYS[1], unpack(KEYS, 6, 5 + count))
 local epoch = records[1]
 if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 -- the store's keys and settings every commit uses, sent once per batch
@@ -525,25 +521,28 @@ local function sameHolds(state, n, v, pos)
   for i = 1, n do got[i] = tonumber(got[i]) end
   return got
 end
-local function reserveOp(o, ko, last, nk)
+local function reserveOp(o, ko, kc, last, nk)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, last, nk)
+local function commitOp(o, ko, kc, last, nk)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, last, nk)
+local function releaseOp(o, ko, kc, last, nk)
 ${offsets(RELEASE_OP)}end
 local ops = {r = reserveOp, c = commitOp, x = releaseOp}
 local seen = {}
 local out = {serverStr, 'ok'}
+local ap = 10
 for i = 1, count do
-  kp, ap = kps[i], aps[i]
-  local ck = cks[i + 1]
+  local kc = 5 + i
+  local ck = KEYS[kc]
   if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
   seen[ck] = true
-  local reqNow = ARGV[ap + 3]
-  setNow(tonumber(reqNow))
-  -- the operation's ARGV[j] is ARGV[ap - 2 + j] (its ARGV[6] at ap + 4), its KEYS[j] is KEYS[kp - 3 + j]
-  local ok, res = pcall(ops[ARGV[ap]], ap - 2, kp - 3, ap + 3 + nas[i], nks[i])
+  local na = tonumber(ARGV[ap + 3])
+  setNow(tonumber(ARGV[ap + 4]))
+  -- the operation's ARGV[j] is ARGV[ap - 1 + j] (its ARGV[6] at ap + 5), its KEYS[3] is KEYS[kc] and its KEYS[j]
+  -- (j > 3) KEYS[ks - 4 + j]
+  local ok, res = pcall(ops[ARGV[ap]], ap - 1, tonumber(ARGV[ap + 1]) - 4, kc, ap + 4 + na, tonumber(ARGV[ap + 2]))
   if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
+  ap = ap + 5 + na
 end
 flushAll()
 return out
