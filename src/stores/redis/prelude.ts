@@ -411,8 +411,12 @@ local function live(h)
       e = tonumber(v[3]), n = tonumber(v[4]), p = tonumber(v[5]), v = v, holds = nil, dirty = nil}
     cache[h] = k
   end
-  if k.exists and k.n and k.n <= now then sweep(k) end
-  return forgetIfOver(k)
+  if k.exists then
+    if k.n and k.n <= now then sweep(k) end
+    -- forgetIfOver's test first: a call less for a key whose window is not over (the usual case)
+    if k.e and k.e <= now then return forgetIfOver(k) end
+  end
+  return k
 end
 
 -- Removes one call's hold (of 'amount', from its call record) from a loaded key: HDEL says whether it was

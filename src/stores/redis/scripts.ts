@@ -18,10 +18,11 @@ const RESERVE_OP = String.raw`
 local ck = KEYS[3]
 local cid = sub(ck, #base + 3)
 local hf = 'h:' .. cid
-local holdX = tonumber(ARGV[6]) + shiftIn
+-- (numbers of texts: known[x] or tonumber(x), the remembered number inline, as below: a Lua call costs more)
+local holdX = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 local n = nk - 1
 local out = {serverStr, 'ok'}
-if callState(ck, hf) then
+if record and callState(ck, hf) then
   out[2] = 'dup'
   for i = 1, n do
     local k = live(KEYS[3 + i])
@@ -33,12 +34,16 @@ end
 local state = {}
 for i = 1, n do
   local a = 3 + i * 3
-  local k = live(KEYS[3 + i])
+  local h = KEYS[3 + i]
+  -- live(h), inline when the batch has the key and it needs no sweep and no forgetting (the usual case)
+  local k = cache[h]
+  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h) end
   state[i] = k
-  local total = k.s + k.r + tonumber(ARGV[a + 1])
+  local amount = ARGV[a + 1]
+  local total = k.s + k.r + (known[amount] or tonumber(amount))
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
   local limit = ARGV[a + 2]
-  if limit ~= '' and total > tonumber(limit) then
+  if limit ~= '' and total > (known[limit] or tonumber(limit)) then
     out[2] = 'refused'
     out[3] = tostring(i - 1)
     for j = 1, n do
@@ -56,10 +61,12 @@ for i = 1, n do
   local k = state[i]
   local amount = ARGV[a + 1]
   local ss = k.ss
-  local rv = k.r + tonumber(amount)
-  local r = int(rv)
+  local rv = k.r + (known[amount] or tonumber(amount))
+  -- int(rv), inline
+  local r = fmt('%d', rv)
+  known[r] = rv
   local inc, e, p = ARGV[a + 3], k.e, k.p
-  if k.exists and e and k.n and holdX >= k.n and inc ~= '' and tonumber(inc) + shiftIn <= e
+  if k.exists and e and k.n and holdX >= k.n and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e
     and (holdX <= e or (p and holdX <= p)) then
     -- the usual case: a key whose window end, earliest hold and expiry do not move; only 'r' changes (put's
     -- work without its table)
@@ -98,8 +105,8 @@ for i = 1, n do
     k.added = (k.added or 0) + 1
     if k.holds then k.holds = k.holds + 1 end
   end
-  out[#out + 1] = ss
-  out[#out + 1] = r
+  out[2 * i + 1] = ss
+  out[2 * i + 2] = r
   amounts[i] = amount
 end
 local list = ''
@@ -131,11 +138,17 @@ const COMMIT_OP = String.raw`
 local ck = KEYS[3]
 local cid = sub(ck, #base + 3)
 local hf = 'h:' .. cid
-local S = tonumber(ARGV[8])
+local S = known[ARGV[8]] or tonumber(ARGV[8])
 local n = nk - 1
 if S > 0 then n = n - 1 end
 local out = {serverStr, 'ok'}
-local st, t, v, pos = readCall(ck)
+-- readCall(ck), inline
+local st, t, v, pos
+if record then
+  v = record
+  st, t, pos = match(v, '^(.)|([^|]*)|()')
+  t = known[t] or tonumber(t)
+end
 if st == 'c' and t > now then
   out[2] = 'dup'
   for i = 1, n do
@@ -150,9 +163,13 @@ local held = st == 'h'
 local state = {}
 for i = 1, n do
   local a = 6 + i * 2
-  local k = live(KEYS[3 + i])
+  local h = KEYS[3 + i]
+  -- live(h), inline as in the reservation
+  local k = cache[h]
+  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h) end
   state[i] = k
-  if k.s + tonumber(ARGV[a + 1]) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
+  local amount = ARGV[a + 1]
+  if k.s + (known[amount] or tonumber(amount)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
 -- The metadata (record ids, rollup eviction and coverage): the batch's view of it, read once per batch when there
 -- is a record; this commit's changes go to the view at once (mset) and to Redis with the batch.
@@ -234,9 +251,12 @@ if ARGV[7] ~= '' and cap == '0' then
   local rf = math.floor(tonumber(ARGV[7])) + 1
   if not tonumber(m.rf) or rf > tonumber(m.rf) then mset('rf', num(rf)) end
 elseif ARGV[7] ~= '' then
-  local endedMs = math.floor(tonumber(ARGV[7]))
-  local lastMs = mnum(m.ms, '-1')
-  local seq = mnum(m.seq, '0')
+  local endedMs = math.floor(known[ARGV[7]] or tonumber(ARGV[7]))
+  -- the metadata's numbers (a commit of this batch leaves numbers in the view)
+  local lastMs, seq, late = m.ms, m.seq, m.late
+  if type(lastMs) ~= 'number' then lastMs = tonumber(lastMs or '-1') end
+  if type(seq) ~= 'number' then seq = tonumber(seq or '0') end
+  if type(late) ~= 'number' then late = tonumber(late or '0') end
   local idMs
   if endedMs > lastMs then
     idMs = endedMs
@@ -246,7 +266,6 @@ elseif ARGV[7] ~= '' then
     seq = seq + 1
   end
   if idMs == 0 and seq == 0 then seq = 1 end
-  local late = mnum(m.late, '0')
   if idMs - endedMs > late then late = idMs - endedMs end
   call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + S + 1, last))
   if RRET ~= '' then
@@ -270,9 +289,9 @@ elseif ARGV[7] ~= '' then
       mset('tt', int((tonumber(m.tt) or 0) + dropped))
     end
   end
-  mset('ms', idMs)
-  mset('seq', seq)
-  mset('late', late)
+  -- mset, inline (m is the view)
+  local mp = tableOf(hpend, META)
+  m.ms, m.seq, m.late, mp.ms, mp.seq, mp.late = idMs, seq, late, idMs, seq, late
 end
 if S > 0 then
   local w = tableOf(hpend, uh)
@@ -300,12 +319,27 @@ for i = 1, n do
   local k = state[i]
   local holding
   if byIndex then holding = byIndex[i] elseif amounts then holding = amounts[lkey(k)] end
-  if holding and k.exists and unhold(k, hf, holding).dirty then k = forgetIfOver(k) end
+  if holding and k.exists then
+    -- unhold(k, hf, holding), inline
+    if call('HDEL', k.h, hf) == 1 then
+      k.r = k.r - holding
+      k.rs = nil
+      if k.holds then k.holds = k.holds - 1 end
+      k.dirty = true
+    end
+    if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
+  end
   local amount = ARGV[a + 1]
-  local before, reserved = k.ss, R(k)
+  -- R(k), inline
+  local before, reserved = k.ss, k.rs
+  if not reserved then
+    reserved = fmt('%d', k.r)
+    known[reserved] = k.r
+    k.rs = reserved
+  end
   local after = before
   local inc, e = ARGV[a + 2], k.e
-  if k.exists and e and inc ~= '' and tonumber(inc) + shiftIn <= e then
+  if k.exists and e and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e then
     -- the usual case: a key whose window end and expiry do not move; only 's' (and 'r' when a hold was removed)
     -- change (put's work without its table)
     local w = k.w
@@ -315,11 +349,12 @@ for i = 1, n do
       pending[#pending + 1] = k
     end
     if amount ~= '0' then
-      local sv = k.s + tonumber(amount)
-      after = int(sv)
+      local sv = k.s + (known[amount] or tonumber(amount))
+      after = fmt('%d', sv)
+      known[after] = sv
       w.s, k.v[1], k.s, k.ss = after, after, sv, after
     end
-    if k.dirty then w.r, k.v[2], k.r, k.dirty = reserved, reserved, tonumber(reserved), nil end
+    if k.dirty then w.r, k.v[2], k.dirty = reserved, reserved, nil end
   else
     if amount ~= '0' then after = int(k.s + tonumber(amount)) end
     local kf = {'s', after}
@@ -332,11 +367,11 @@ for i = 1, n do
     put(k, kf)
     if at then expireAt(k, at) end
   end
-  out[#out + 1] = before
-  out[#out + 1] = after
-  out[#out + 1] = reserved
+  out[3 * i] = before
+  out[3 * i + 1] = after
+  out[3 * i + 2] = reserved
 end
-local u = tonumber(ARGV[6]) + shiftIn
+local u = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 if u < now then u = now end
 call('SET', ck, 'c|' .. num(u) .. '|', 'PXAT', physical(u))
 return out
@@ -434,11 +469,6 @@ local function metaView()
   end
   return hview[META]
 end
--- A field of the metadata as a number (a commit leaves numbers in the view), 'default' when absent.
-local function mnum(x, default)
-  if type(x) == 'number' then return x end
-  return tonumber(x or default)
-end
 local function mset(f, x)
   tableOf(hview, META)[f] = x
   tableOf(hpend, META)[f] = x
@@ -518,7 +548,10 @@ local function sameHolds(state, n, v, pos)
   local list = keyList(state, n)
   if #v - q + 1 ~= #list or find(v, list, q, true) ~= q then return nil end
   got[n + 1] = nil
-  for i = 1, n do got[i] = tonumber(got[i]) end
+  for i = 1, n do
+    local a = got[i]
+    got[i] = known[a] or tonumber(a)
+  end
   return got
 end
 local function reserveOp(o, ko, kc, last, nk)
@@ -536,11 +569,19 @@ for i = 1, count do
   local ck = KEYS[kc]
   if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
   seen[ck] = true
-  local na = tonumber(ARGV[ap + 3])
-  setNow(tonumber(ARGV[ap + 4]))
+  local na, reqNow = ARGV[ap + 3], ARGV[ap + 4]
+  na = known[na] or tonumber(na)
+  -- setNow, inline
+  reqNow = known[reqNow] or tonumber(reqNow)
+  if mode == 's' then
+    now, shiftIn, shiftOut = server, server - reqNow, margin
+  else
+    now, shiftIn, shiftOut = reqNow, 0, server - reqNow + margin
+  end
   -- the operation's ARGV[j] is ARGV[ap - 1 + j] (its ARGV[6] at ap + 5), its KEYS[3] is KEYS[kc] and its KEYS[j]
   -- (j > 3) KEYS[ks - 4 + j]
-  local ok, res = pcall(ops[ARGV[ap]], ap - 1, tonumber(ARGV[ap + 1]) - 4, kc, ap + 4 + na, tonumber(ARGV[ap + 2]))
+  local ks, nk = ARGV[ap + 1], ARGV[ap + 2]
+  local ok, res = pcall(ops[ARGV[ap]], ap - 1, (known[ks] or tonumber(ks)) - 4, kc, ap + 4 + na, known[nk] or tonumber(nk))
   if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
   ap = ap + 5 + na
 end
