@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, rmSync } from 'nod
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { gzipSync } from 'node:zlib'
+import { staticImportGraph } from '../scripts/static-imports.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -205,18 +206,8 @@ rmSync(dir, { recursive: true, force: true })
 
 // ---- Size of the bundled price data ----
 const dataSource = readFileSync(join(root, 'src/cost/data/prices.ts'), 'utf8')
-// dist/cost.js and every file it loads statically (`import ... from './x.js'` and `import './x.js'`).
-const distFiles = []
-for (const queue = ['cost.js']; queue.length > 0;) {
-  const file = queue.shift()
-  if (distFiles.includes(file)) continue
-  distFiles.push(file)
-  const code = readFileSync(join(dist, file), 'utf8')
-  for (const m of code.matchAll(
-    /^(?:import|export)\s[^;]*?from\s*["']\.\/([^"']+)["']|^import\s*["']\.\/([^"']+)["']/gm,
-  ))
-    queue.push(m[1] ?? m[2])
-}
+// dist/cost.js and every file it loads statically (the walker shared with test/package/cost-files.test.ts).
+const distFiles = staticImportGraph(dist, 'cost.js')
 const distBytes = distFiles.map((f) => readFileSync(join(dist, f)))
 console.log('\n### Size\n')
 console.log('| what | raw KB | gzip KB |')
