@@ -6,7 +6,7 @@
 // COST_BENCH_BEFORE=<path to an older build of the cost entry> adds that build as a row measured in the same run
 // (e.g. `npx esbuild src/cost/index.ts --bundle --format=esm --outfile=/tmp/before/cost.js` on the older commit).
 import { spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { gzipSync } from 'node:zlib'
@@ -15,6 +15,19 @@ import { staticImportGraph } from '../scripts/static-imports.mjs'
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const dist = process.env.LLM_BUDGET_DIST ?? join(root, 'dist')
+// Node reads the nearest package.json above a `.js` file for its module type; without `"type": "module"` there,
+// Node 20 first tries each file as CommonJS (a copied build outside the repository pays that on the cold import).
+for (let dir = dist; ; dir = dirname(dir)) {
+  if (existsSync(join(dir, 'package.json'))) {
+    if (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).type !== 'module')
+      console.log(`Note: ${join(dir, 'package.json')} does not say "type": "module"; the cold import pays for it.\n`)
+    break
+  }
+  if (dirname(dir) === dir) {
+    console.log(`Note: no package.json above ${dist}: Node tries each file as CommonJS first (slower cold import).\n`)
+    break
+  }
+}
 const EXPECTED = 0.0225
 const BATCH = 20_000
 const ROUNDS = 25

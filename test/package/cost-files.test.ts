@@ -18,6 +18,14 @@ describe('llm-budget/cost as ESM', () => {
     expect(code.some((c) => /from\s*["']zod/.test(c))).toBe(false)
   })
 
+  it('is ASCII only: one other character makes V8 hold and scan a whole file as two-byte text', () => {
+    for (const file of staticImportGraph(dist, 'cost.js')) {
+      const text = readFileSync(join(dist, file), 'latin1')
+      const at = text.search(/[^\t\n\r\x20-\x7e]/)
+      expect(at, `${file}: ${JSON.stringify(text.slice(Math.max(0, at - 40), at + 10))}`).toBe(-1)
+    }
+  })
+
   it('the store subpath still loads no price data', () => {
     const code = staticImportSources(dist, 'store.js')
     expect(code.some((c) => c.includes('"vertex_ai-zai_models"'))).toBe(false)
