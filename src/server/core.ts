@@ -22,7 +22,7 @@ import {
   type CoreResponse,
   type Route,
 } from './handler.js'
-import { DeferredFingerprint, fingerprintOf, IdempotencyCache, type Fingerprint } from './idempotency.js'
+import { type BatchAnswers, fingerprintOf, IdempotencyCache } from './idempotency.js'
 import { createManagementRoutes, RawAnswer } from './management.js'
 import { dashboardAsset, dashboardRoutes, tenantGauges, tenantManagers } from './dashboard/index.js'
 import { ServerMetrics } from './metrics.js'
@@ -54,6 +54,9 @@ export interface Operation {
   value: unknown
   query: URLSearchParams
   idempotencyKey: string | null
+  /** The batch this operation is operation `index` of (its keyed answer is remembered through it), or `null`. */
+  batch: BatchAnswers | null
+  index: number
 }
 
 /**
@@ -67,14 +70,6 @@ function withoutTenant(error: HttpError, tenant: string | null): HttpError {
   const prefix = tenant === null ? '' : `${tenant}/`
   if (prefix === '' || !error.message.includes(prefix)) return error
   return new HttpError(error.status, error.code, error.message.split(prefix).join(''), error.field, error.headers)
-}
-
-/** An operation's fingerprint: a lone request's is its body text; a batch operation's is deferred. */
-function fingerprintOperation(operation: Operation): Fingerprint {
-  const { method, path, text, value } = operation
-  return text !== null
-    ? fingerprintOf(method, path, text)
-    : new DeferredFingerprint(operation.bytes, method, path, value)
 }
 
 /** Builds the engine from checked options. */
@@ -193,7 +188,10 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   function run(tenant: string, operation: Operation, key: string | null): Promise<Answer> {
     const route = operation.route
     const settle = (answer: Answer): Answer => {
-      if (key !== null) idempotency.finish(tenant, key, answer, answer.status < 500)
+      if (key !== null) {
+        if (operation.batch === null) idempotency.finish(tenant, key, answer, answer.status < 500)
+        else idempotency.finishBatch(tenant, key, operation.batch, operation.index, answer, answer.status < 500)
+      }
       return answer
     }
     let pending: Promise<unknown>
@@ -228,7 +226,13 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         tenant,
       )
     }
-    const found = idempotency.begin(tenant, key, fingerprintOperation(operation))
+    const { batch, text } = operation
+    const found = idempotency.begin(
+      tenant,
+      key,
+      batch ?? fingerprintOf(operation.method, operation.path, text!),
+      operation.index,
+    )
     if (found.kind === 'replay') {
       metrics.idempotencyReplays++
       return {
@@ -307,6 +311,7 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         routes,
         maxOperations: maxBatchOperations,
         runOperation,
+        complete: (batch, text) => idempotency.completeBatch(tenant, batch, text),
         bytes: body.text.length * 2,
       })
     }
@@ -329,6 +334,8 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
       value: body.value,
       query,
       idempotencyKey: request.header('idempotency-key'),
+      batch: null,
+      index: -1,
     })
   }
 
