@@ -26,6 +26,7 @@ import { type BatchAnswers, fingerprintOf, IdempotencyCache } from './idempotenc
 import { createManagementRoutes, RawAnswer } from './management.js'
 import { dashboardAsset, dashboardRoutes, tenantGauges, tenantManagers } from './dashboard/index.js'
 import { ServerMetrics } from './metrics.js'
+import { resultJson } from './result-json.js'
 import { authFailuresSchema, idempotencySchema } from './options.js'
 import { parseOptions } from '../internal/options.js'
 import { STORE_PATHS, storeRoutes } from './store-routes.js'
@@ -156,7 +157,7 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   const ok = (value: unknown): Answer =>
     value instanceof RawAnswer
       ? { status: 200, headers: { ...JSON_HEADERS, 'content-type': value.contentType }, body: value.body }
-      : json(200, value)
+      : { status: 200, headers: JSON_HEADERS, body: resultJson(value) }
 
   const failure = (error: HttpError, tenant: string | null): Answer => {
     const shown = withoutTenant(error, tenant)
