@@ -20,7 +20,8 @@ import { STORE_PATHS } from './store-routes.js'
 /** The path of the batch endpoint. */
 export const BATCH_PATH = '/v1/batch'
 
-const BATCHABLE = new Set(Object.values(STORE_PATHS))
+/** Each store path, to its own string (the one the idempotency cache keeps for a batch operation's fingerprint). */
+const BATCHABLE = new Map(Object.values(STORE_PATHS).map((path) => [path, path]))
 const EMPTY_QUERY = new URLSearchParams()
 
 interface BatchContext {
@@ -32,6 +33,8 @@ interface BatchContext {
   complete: (batch: BatchAnswers, text: string) => void
   /** Approximate bytes of the whole batch body (each operation is counted its share, for the idempotency cache). */
   bytes: number
+  /** The batch body's text, as parsed (the idempotency cache reads a keyed operation's body again from it). */
+  text: string
 }
 
 function refused(status: number, code: string, message: string): Answer {
@@ -56,7 +59,7 @@ export async function runBatch(value: unknown, context: BatchContext): Promise<A
   // can commit them together instead of one write per operation.
   const share = Math.ceil(context.bytes / operations.length)
   // The idempotency cache remembers the keyed operations' answers through one object for the whole batch.
-  const batch = new BatchAnswers(operations as { path?: unknown; body?: unknown }[], share)
+  const batch = new BatchAnswers(operations.length, share, context.text)
   const started = new Array<Answer | Promise<Answer>>(operations.length)
   for (let i = 0; i < operations.length; i++) started[i] = runOne(operations[i], i, context, batch)
   let out = '{"results":['
@@ -93,11 +96,13 @@ function runOne(item: unknown, i: number, context: BatchContext, batch: BatchAns
   if (operation.key !== undefined && typeof operation.key !== 'string') {
     return refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`)
   }
-  const route = context.routes.get(operation.path)!
+  const path = BATCHABLE.get(operation.path)!
+  const route = context.routes.get(path)!
   const key = operation.key ?? null
+  if (key !== null) batch.operation(i, path)
   return context.runOperation(context.tenant, {
     route,
-    path: operation.path,
+    path,
     method: 'POST',
     // The fingerprint of a keyed operation is its body as JSON (the same text a lone request would send),
     // computed only when its key comes back.

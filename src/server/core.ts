@@ -314,6 +314,7 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         runOperation,
         complete: (batch, text) => idempotency.completeBatch(tenant, batch, text),
         bytes: body.text.length * 2,
+        text: body.text,
       })
     }
     const found = routes.get(path)

@@ -36,8 +36,9 @@ export type Fingerprint = string
  * deferred fingerprint and an answer per operation (what the cache keeps survives the collector's young
  * generation, so fewer objects per key is less work for every remembered operation). Each key of the batch maps to
  * this object. An operation's fingerprint is its parsed body as JSON (the text a lone request would send), worked
- * out only when its key is seen again; its answer is held on its own until the batch is answered, then as a range
- * of the batch's answer text. Byte accounting: each key counts its share of the batch body; the answer text counts
+ * out only when its key is seen again, from the batch's request text parsed again (one string held instead of every
+ * parsed body; parsed at most once more per batch); its answer is held on its own until the batch is answered, then
+ * as a range of the batch's answer text. Byte accounting: each key counts its share of the batch body; the answer text counts
  * once, for as long as any key of the batch is remembered (any one keeps the whole text alive).
  */
 export class BatchAnswers {
@@ -59,17 +60,32 @@ export class BatchAnswers {
   textBytes = 0
   expiresAt = 0
 
+  /** The batch's request text: an operation's body is read again from it when its key comes back. */
+  readonly #request: string
+  /** The batch's operations as `JSON.parse` reads {@link #request}, once a key has come back. */
+  #operations: readonly { path?: unknown; body?: unknown }[] | null = null
+  /** Per operation: its path (the route's own string). */
+  readonly #paths: (string | undefined)[]
+
   constructor(
-    /** The batch's parsed operations (each `{ path, body }`), for the fingerprints. */
-    readonly operations: readonly { path?: unknown; body?: unknown }[],
+    /** The number of operations in the batch. */
+    count: number,
     /** Bytes of one operation's body (its share of the batch body). */
     readonly share: number,
+    /** The batch's request text, as parsed for it (one string held instead of every parsed body). */
+    request: string,
   ) {
-    const n = operations.length
-    this.#keys = new Array<string | undefined>(n)
-    this.#status = new Uint16Array(n)
-    this.#range = new Int32Array(n * 2)
-    this.#answers = new Array<string | undefined>(n)
+    this.#request = request
+    this.#paths = new Array<string | undefined>(count)
+    this.#keys = new Array<string | undefined>(count)
+    this.#status = new Uint16Array(count)
+    this.#range = new Int32Array(count * 2)
+    this.#answers = new Array<string | undefined>(count)
+  }
+
+  /** Operation `i` goes to `path`. */
+  operation(i: number, path: string): void {
+    this.#paths[i] = path
   }
 
   /** Whether the batch's answer text exists (until then its keys count as in flight for eviction). */
@@ -84,8 +100,9 @@ export class BatchAnswers {
 
   /** The fingerprint of operation `i`, as a lone request with its body would have. */
   fingerprintAt(i: number): string {
-    const operation = this.operations[i]!
-    return fingerprintOf('POST', operation.path as string, JSON.stringify(operation.body))
+    // Parsed again, exactly as the batch was, at most once per batch (kept for the keys that come back later).
+    this.#operations ??= (JSON.parse(this.#request) as { operations: { body?: unknown }[] }).operations
+    return fingerprintOf('POST', this.#paths[i]!, JSON.stringify(this.#operations[i]!.body))
   }
 
   /** The fingerprint of `key`'s operation. */

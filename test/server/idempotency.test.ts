@@ -13,7 +13,8 @@ function setup(options: { maxEntries?: number } = {}) {
     () => now,
   )
   const operations = [0, 1, 2].map((n) => ({ path: '/v1/reset', body: bodyOf(n), key: `key-${n}` }))
-  const batch = new BatchAnswers(operations, 100)
+  const batch = new BatchAnswers(3, 100, JSON.stringify({ operations }))
+  operations.forEach((operation, i) => batch.operation(i, operation.path))
   return { cache, batch, operations, advance: (ms: number) => (now += ms) }
 }
 
@@ -67,7 +68,14 @@ describe('IdempotencyCache with batch answers', () => {
     expect(cache.begin('t', 'key-1', fingerprintOf('POST', '/v1/balances', JSON.stringify(bodyOf(1))))).toEqual({
       kind: 'mismatch',
     })
-    const other = new BatchAnswers([{ path: '/v1/reset', body: bodyOf(1) }, { path: '/v1/reset', body: bodyOf(9) }], 10)
+    // Another batch, written with spaces: its bodies are read again from its text, as JSON.parse reads them.
+    const other = new BatchAnswers(
+      2,
+      10,
+      '{ "operations": [ {"path":"/v1/reset","body":{ "keys":["k1"], "now":1 }}, {"body":{"keys":["k9"],"now":9}} ] }',
+    )
+    other.operation(0, '/v1/reset')
+    other.operation(1, '/v1/reset')
     expect(cache.begin('t', 'key-1', other, 0)).toEqual({ kind: 'replay', answer: { status: 200, body: '{"n":1}' } })
     expect(cache.begin('t', 'key-1', other, 1)).toEqual({ kind: 'mismatch' })
     // Another tenant's same key is its own.
