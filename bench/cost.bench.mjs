@@ -6,14 +6,28 @@
 // COST_BENCH_BEFORE=<path to an older build of the cost entry> adds that build as a row measured in the same run
 // (e.g. `npx esbuild src/cost/index.ts --bundle --format=esm --outfile=/tmp/before/cost.js` on the older commit).
 import { spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { gzipSync } from 'node:zlib'
+import { staticImportGraph } from '../scripts/static-imports.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const dist = process.env.LLM_BUDGET_DIST ?? join(root, 'dist')
+// Node reads the nearest package.json above a `.js` file for its module type; without `"type": "module"` there,
+// Node 20 first tries each file as CommonJS (a copied build outside the repository pays that on the cold import).
+for (let dir = dist; ; dir = dirname(dir)) {
+  if (existsSync(join(dir, 'package.json'))) {
+    if (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).type !== 'module')
+      console.log(`Note: ${join(dir, 'package.json')} does not say "type": "module"; the cold import pays for it.\n`)
+    break
+  }
+  if (dirname(dir) === dir) {
+    console.log(`Note: no package.json above ${dist}: Node tries each file as CommonJS first (slower cold import).\n`)
+    break
+  }
+}
 const EXPECTED = 0.0225
 const BATCH = 20_000
 const ROUNDS = 25
@@ -205,18 +219,8 @@ rmSync(dir, { recursive: true, force: true })
 
 // ---- Size of the bundled price data ----
 const dataSource = readFileSync(join(root, 'src/cost/data/prices.ts'), 'utf8')
-// dist/cost.js and every file it loads statically (`import ... from './x.js'` and `import './x.js'`).
-const distFiles = []
-for (const queue = ['cost.js']; queue.length > 0;) {
-  const file = queue.shift()
-  if (distFiles.includes(file)) continue
-  distFiles.push(file)
-  const code = readFileSync(join(dist, file), 'utf8')
-  for (const m of code.matchAll(
-    /^(?:import|export)\s[^;]*?from\s*["']\.\/([^"']+)["']|^import\s*["']\.\/([^"']+)["']/gm,
-  ))
-    queue.push(m[1] ?? m[2])
-}
+// dist/cost.js and every file it loads statically (the walker shared with test/package/cost-files.test.ts).
+const distFiles = staticImportGraph(dist, 'cost.js')
 const distBytes = distFiles.map((f) => readFileSync(join(dist, f)))
 console.log('\n### Size\n')
 console.log('| what | raw KB | gzip KB |')

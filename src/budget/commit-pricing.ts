@@ -19,6 +19,11 @@ export interface PricedCommit {
   status: CallStatus
   estimated: boolean
   fields: Record<string, JsonValue>
+  /**
+   * `fields` holds no more than `metadata`, `modelServed`, `provider` and `priceSource`, in that order (a commit
+   * with a cost and no usage, the common case): its record can be built as one object (`commit-record.ts`).
+   */
+  plain: boolean
 }
 
 const STATUSES: readonly CallStatus[] = ['success', 'failure', 'aborted', 'estimated', 'cache_hit']
@@ -37,6 +42,7 @@ export function priceCommit(
       status: 'estimated',
       estimated: true,
       fields: { priceSource: 'estimate' },
+      plain: true,
     }
   }
   if (typeof input === 'number') {
@@ -46,6 +52,7 @@ export function priceCommit(
       status: 'success',
       estimated: false,
       fields: { priceSource: 'caller' },
+      plain: true,
     }
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -75,7 +82,7 @@ export function priceCommit(
       fields.savedNanoUsd = saved
       fields.saved = formatNano(saved)
     }
-    return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields }
+    return { nano: 0, tokens: 0, status: 'cache_hit', estimated: false, fields, plain: false }
   }
   if (input.cost !== undefined) {
     const nano = usdInputToNano(input.cost, 'cost')
@@ -87,7 +94,8 @@ export function priceCommit(
     }
     const estimated = input.estimated ?? input.status === 'estimated'
     fields.priceSource = 'caller'
-    return { nano, tokens, status: input.status ?? (estimated ? 'estimated' : 'success'), estimated, fields }
+    const status = input.status ?? (estimated ? 'estimated' : 'success')
+    return { nano, tokens, status, estimated, fields, plain: input.usage === undefined }
   }
   if (input.usage !== undefined) {
     const priced = priceUsage(catalog, model, provider, input.usage)
@@ -105,9 +113,11 @@ export function priceCommit(
       status: input.status ?? (estimated ? 'estimated' : 'success'),
       estimated,
       fields,
+      plain: false,
     }
   }
   // Neither cost nor usage: never a silent $0; the estimate, flagged.
   fields.priceSource = 'estimate'
-  return { nano: fallback.nano, tokens: fallback.tokens, status: input.status ?? 'estimated', estimated: true, fields }
+  const status = input.status ?? 'estimated'
+  return { nano: fallback.nano, tokens: fallback.tokens, status, estimated: true, fields, plain: true }
 }

@@ -88,12 +88,21 @@ export function nanoToUsd(nano: number | bigint): number {
   return nano / NANO_PER_USD
 }
 
+/** The last amount {@link formatNano} wrote from a number, and its text (calls often cost the same). */
+let lastNano = Number.NaN
+let lastText = ''
+
 /** Integer nano-USD to an exact decimal string with nine decimals: `5000000000` -> `"5.000000000"`. */
 export function formatNano(nano: number | bigint): string {
+  if (nano === lastNano) return lastText
   if (typeof nano === 'number' && Number.isSafeInteger(nano) && nano >= 0) {
     const whole = Math.floor(nano / NANO_PER_USD)
     const fraction = nano - whole * NANO_PER_USD
-    return `${whole}.${fraction < 100_000_000 ? String(fraction).padStart(9, '0') : fraction}`
+    // One flat string (a template makes a tree of pieces, kept as long as the spend record that holds it).
+    const text = [whole, '.', fraction < 100_000_000 ? String(fraction).padStart(9, '0') : fraction].join('')
+    lastNano = nano
+    lastText = text
+    return text
   }
   let value = typeof nano === 'bigint' ? nano : BigInt(nano)
   const negative = value < 0n

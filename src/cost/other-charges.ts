@@ -139,7 +139,9 @@ function positiveFirst(a: bigint | undefined, b: bigint | undefined): bigint | u
   return a ?? b
 }
 
-const SIZE_RE = /^(\d+)\s*[x×-]+\s*(\d+)$/i
+// `\u00d7` is the multiplication sign, written as an escape so that the built chunk stays ASCII (one non-ASCII
+// character makes V8 hold and scan the whole chunk's source as two-byte text, see docs/decisions/0003).
+const SIZE_RE = /^(\d+)\s*[x\u00d7-]+\s*(\d+)$/i
 
 /**
  * Price of one image: `quality/WxH/model` entry (per image, else per pixel), else the model's per-image price;

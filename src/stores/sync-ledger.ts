@@ -67,7 +67,10 @@ const free: Float64Array[] = []
 /** A flat balances array with room for `size` numbers, a free one when there is one; give it back with {@link giveFlat}. */
 export function takeFlat(size: number): Float64Array {
   const flat = free.pop()
-  return flat !== undefined && flat.length >= size ? flat : new Float64Array(Math.max(size, 24))
+  if (flat === undefined) return new Float64Array(Math.max(size, 24))
+  if (flat.length >= size) return flat
+  // Too small for this call: a larger one takes its place once given back (the pool's arrays only grow).
+  return new Float64Array(Math.max(size, 2 * flat.length))
 }
 
 /** Gives back an array {@link takeFlat} handed out, once its numbers are read. */

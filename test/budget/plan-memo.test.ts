@@ -109,3 +109,46 @@ describe('the kept plan of a static withBudget context', () => {
     expect(await fn(5)).toBe('ok')
   })
 })
+
+describe('the budget cache answering a kept plan`s budgets', () => {
+  it('answers the same array while every budget is the same, a new one from the first that changed', async () => {
+    const { BudgetCache } = await import('../../src/budget/manager/budget-cache.js')
+    const { PolicyCompiler } = await import('../../src/budget/manager/policy.js')
+    const clock = fakeClock(Date.UTC(2026, 2, 10, 12))
+    const store = memoryStore()
+    const cache = new BudgetCache(store, clock, new PolicyCompiler(new Map()), DAY, 100)
+    const manager = new BudgetManager({ store, clock })
+    await manager.setBudget('user:alice', { maxBudget: 5, duration: 'daily' })
+    await manager.setBudget('org:acme', { maxBudget: 50, duration: 'monthly' })
+    const scopes = [
+      { type: 'user' as const, id: 'alice' },
+      { type: 'org' as const, id: 'acme' },
+      { type: 'team' as const, id: 'none' },
+    ]
+    const keys = ['user:alice', 'org:acme', 'team:none'] as const
+    const now = clock.now()
+    expect(cache.cached(keys, now)).toBeUndefined()
+    const loaded = await cache.budgetsFor(scopes, keys, now)
+    const first = cache.cached(keys, now)!
+    expect(first).toEqual(loaded)
+    expect(first[2]).toBeNull()
+    expect(cache.cached(keys, now, first)).toBe(first)
+    // A kept plan of other budgets (here: another order) is not answered.
+    const other = [first[1]!, first[0]!, null]
+    const fresh = cache.cached(keys, now, other)!
+    expect(fresh).not.toBe(other)
+    expect(fresh).toEqual(first)
+    // A budget read again is a new object: a new array, the unchanged ones in place.
+    await manager.setBudget('org:acme', { maxBudget: 60, duration: 'monthly' })
+    await cache.load(scopes[1]!, keys[1])
+    const after = cache.cached(keys, now, first)!
+    expect(after).not.toBe(first)
+    expect(after[0]).toBe(first[0])
+    expect(after[1]).not.toBe(first[1])
+    expect(after[2]).toBeNull()
+    expect(cache.cached([], now, [])).toEqual([])
+    expect(cache.cached([], now)).toEqual([])
+    // Stale: not answered, kept plan or not.
+    expect(cache.cached(keys, now + DAY, after)).toBeUndefined()
+  })
+})

@@ -8,7 +8,7 @@
  * `retry` (a 500, retried by the SDK: two attempts, each reserved, one charge) is a cell of the paths whose SDK retries
  * per attempt under the budget.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { BudgetManager } from '../../src/budget/manager.js'
 import { isBudgetError, isBudgetExceededError } from '../../src/errors.js'
 import { memoryStore } from '../../src/stores/memory.js'
@@ -45,24 +45,49 @@ function applies(path: Path, exit: Exit): boolean {
   return exit !== 'retry' || path.retriesPerAttempt === true
 }
 
-let servers: Servers
-beforeAll(async () => {
-  servers = {
-    openai: await startOpenAIServer(),
-    anthropic: await startAnthropicServer(),
-    google: await startGoogleServer(),
-    bedrock: await startBedrockServer(),
-    mistral: await startMistralServer(),
-    cohere: await startCohereServer(),
-    groq: await startGroqServer(),
-    openrouter: await startOpenRouterServer(),
+/**
+ * The cells run up to Vitest's `maxConcurrency` (5) at a time, so that their waits (a stream's chunk delays, the
+ * 50-100 ms in which no late event may arrive) overlap. Each running cell holds a set of wire servers of its own
+ * (a cell sets its server's behaviour and counts its requests), taken from this pool and reset before the cell.
+ */
+const LANES = 5
+const lanes: Servers[] = []
+const idle: Servers[] = []
+const waiting: ((servers: Servers) => void)[] = []
+
+async function startServers(): Promise<Servers> {
+  const [openai, anthropic, google, bedrock, mistral, cohere, groq, openrouter] = await Promise.all([
+    startOpenAIServer(),
+    startAnthropicServer(),
+    startGoogleServer(),
+    startBedrockServer(),
+    startMistralServer(),
+    startCohereServer(),
+    startGroqServer(),
+    startOpenRouterServer(),
+  ])
+  return { openai, anthropic, google, bedrock, mistral, cohere, groq, openrouter }
+}
+
+/** Runs `cell` with a set of servers no other cell is using, reset first. */
+async function withServers(cell: (servers: Servers) => Promise<void>): Promise<void> {
+  const servers = idle.pop() ?? (await new Promise<Servers>((resolve) => waiting.push(resolve)))
+  try {
+    for (const server of Object.values(servers)) server.reset()
+    await cell(servers)
+  } finally {
+    const next = waiting.shift()
+    if (next !== undefined) next(servers)
+    else idle.push(servers)
   }
+}
+
+beforeAll(async () => {
+  lanes.push(...(await Promise.all(Array.from({ length: LANES }, startServers))))
+  idle.push(...lanes)
 })
 afterAll(async () => {
-  await Promise.all(Object.values(servers).map((server) => server.close()))
-})
-beforeEach(() => {
-  for (const server of Object.values(servers)) server.reset()
+  await Promise.all(lanes.flatMap((servers) => Object.values(servers).map((server) => server.close())))
 })
 
 interface SpendEvent {
@@ -110,7 +135,7 @@ function ending(exit: Exit): Ending {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Checks one cell; returns nothing, throws on the first broken promise. */
-async function check(path: Path, exit: Exit): Promise<void> {
+async function check(path: Path, exit: Exit, servers: Servers): Promise<void> {
   const { manager: budgets, events } = await manager(path, exit)
   const server = servers[path.provider]
   server.defaultBehavior = behavior(exit)
@@ -126,7 +151,9 @@ async function check(path: Path, exit: Exit): Promise<void> {
   const sent = server.requests.length
   const reachedProvider =
     exit !== 'refusal' && exit !== 'server error' && !(exit === 'fallback' && isBudgetError(error))
-  if (reachedProvider) await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 3000 })
+  // A hang bound, not a speed check: with 5 cells at a time on a loaded machine (load average 17), an AI SDK stream
+  // read to its end after a `break` took over 3 s to report its record.
+  if (reachedProvider) await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 15_000 })
   else await sleep(50)
   // Exactly one event for a call that reached the provider, none otherwise, and none arriving later.
   await sleep(50)
@@ -193,8 +220,9 @@ async function check(path: Path, exit: Exit): Promise<void> {
   }
 }
 
-describe.each(PATHS.map((path) => [path.name, path] as const))('%s', (_name, path) => {
-  for (const exit of EXITS) if (applies(path, exit)) it(exit, () => check(path, exit))
+describe.concurrent.each(PATHS.map((path) => [path.name, path] as const))('%s', (_name, path) => {
+  for (const exit of EXITS)
+    if (applies(path, exit)) it(exit, () => withServers((servers) => check(path, exit, servers)))
 })
 
 it('the matrix covers every path through every exit that applies to it', () => {

@@ -367,6 +367,12 @@ const cases: Case[] = [
     total: '0.0799998476288',
   },
   {
+    // The size may be written with the multiplication sign (U+00D7): same entry and total as above.
+    name: 'dall-e-3 standard 1024\u00d71024, two images',
+    input: { model: 'dall-e-3', image: { size: '1024\u00d71024', quality: 'standard', count: 2 }, usage: u(0, 0) },
+    total: '0.0799998476288',
+  },
+  {
     // medium/1024-x-1024/gpt-image-1: input_cost_per_image 0.042 => 0.042
     name: 'gpt-image-1 medium 1024x1024 per image',
     input: { model: 'gpt-image-1', image: { size: '1024x1024', quality: 'medium' }, usage: u(0, 0) },

@@ -14,9 +14,9 @@ const KNOWN_SECONDS: Readonly<Record<string, number>> = {
   'test/stores/http-processes.test.ts': 30,
   'test/server/security.test.ts': 25,
   'test/budget/exact-money.test.ts': 24,
-  'test/conformance/conformance.test.ts': 24,
+  'test/conformance/conformance.test.ts': 10,
   'test/package/package.test.ts': 23,
-  'test/stores/redis-time.test.ts': 19,
+  'test/stores/redis-time.test.ts': 10,
   'test/budget/windows-all-zones.test.ts': 16,
   'test/docs/snippets.test.ts': 16,
   'test/stores/redis-cluster.test.ts': 15,
@@ -30,7 +30,7 @@ const KNOWN_SECONDS: Readonly<Record<string, number>> = {
   'test/stores/redis-manager.test.ts': 9,
   'test/observability/dashboard-browser.test.ts': 9,
   'test/stores/postgres-processes.test.ts': 8,
-  'test/stores/redis-stall.test.ts': 8,
+  'test/stores/redis-stall.test.ts': 4,
 }
 
 /** Longest first: the previous run's duration when Vitest's cache has it, else {@link KNOWN_SECONDS}, else 0. */

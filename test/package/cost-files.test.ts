@@ -2,28 +2,15 @@
 // build regroups the cost module's ESM chunks (scripts/group-chunks.mjs, ADR 0090): the entry, the cost chunk (the
 // price data included) and the chunk of the error helpers. Needs `npm run build`.
 import { readFileSync } from 'node:fs'
-import { dirname, join, relative, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { staticImportGraph, staticImportSources } from '../../scripts/static-imports.mjs'
 
 const dist = resolve(import.meta.dirname, '../../dist')
 
-/** Files loaded by static `import`/`export ... from` (not `import()`), starting from `entry`. */
-function staticGraph(entry: string): string[] {
-  const seen: string[] = []
-  const visit = (file: string): void => {
-    if (seen.includes(file)) return
-    seen.push(file)
-    const code = readFileSync(file, 'utf8')
-    for (const m of code.matchAll(/^(?:import|export)\s[^;]*?from\s*["'](\.[^"']+)["']|^import\s*["'](\.[^"']+)["']/gm))
-      visit(resolve(dirname(file), (m[1] ?? m[2])!))
-  }
-  visit(join(dist, entry))
-  return seen.map((f) => relative(dist, f))
-}
-
 describe('llm-budget/cost as ESM', () => {
   it('loads three files: the entry, the cost chunk and the error helpers', () => {
-    const files = staticGraph('cost.js')
+    const files = staticImportGraph(dist, 'cost.js')
     expect(files, files.join(', ')).toHaveLength(3)
     const code = files.map((f) => readFileSync(join(dist, f), 'utf8'))
     // The price data is in the graph once; zod (behind `refresh()` and price files) is not loaded statically.
@@ -31,8 +18,16 @@ describe('llm-budget/cost as ESM', () => {
     expect(code.some((c) => /from\s*["']zod/.test(c))).toBe(false)
   })
 
+  it('is ASCII only: one other character makes V8 hold and scan a whole file as two-byte text', () => {
+    for (const file of staticImportGraph(dist, 'cost.js')) {
+      const text = readFileSync(join(dist, file), 'latin1')
+      const at = text.search(/[^\t\n\r\x20-\x7e]/)
+      expect(at, `${file}: ${JSON.stringify(text.slice(Math.max(0, at - 40), at + 10))}`).toBe(-1)
+    }
+  })
+
   it('the store subpath still loads no price data', () => {
-    const code = staticGraph('store.js').map((f) => readFileSync(join(dist, f), 'utf8'))
+    const code = staticImportSources(dist, 'store.js')
     expect(code.some((c) => c.includes('"vertex_ai-zai_models"'))).toBe(false)
   })
 })

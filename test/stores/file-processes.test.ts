@@ -7,15 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fileStore } from '../../src/stores/file.js'
 import type { FileStore } from '../../src/stores/file.js'
 import type { CompactionStep } from '../../src/stores/file/faults.js'
-import { bundleStore, startWorker, type Child } from './file-helpers.js'
+import { bundleStore, bundleStoreWithCodeCache, startWorker, type Child } from './file-helpers.js'
 
 const root = mkdtempSync(join(tmpdir(), 'llm-budget-file-proc-'))
 let modulePath = ''
 let managerPath = ''
+let writerModule = { module: '', cache: '' }
 beforeAll(async () => {
-  const modules = await bundleStore(join(root, 'bundle'), { manager: 'budget/index.ts' })
+  const [modules, cached] = await Promise.all([
+    bundleStore(join(root, 'bundle'), { manager: 'budget/index.ts' }),
+    bundleStoreWithCodeCache(join(root, 'writer-bundle')),
+  ])
   modulePath = modules['file-store']!
   managerPath = modules.manager!
+  writerModule = cached
 })
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
@@ -49,7 +54,9 @@ async function killLoop(
   // only after "go", once that verification has closed the store, so each writer still runs alone on the files.
   const spawnWriter = (i: number) =>
     startWorker({
-      FILE_STORE_MODULE: modulePath,
+      // The same store, from a CommonJS bundle with a code cache: 200 writers parse it once between them.
+      FILE_STORE_MODULE: writerModule.module,
+      FILE_STORE_CODE_CACHE: writerModule.cache,
       STORE_DIR: dir,
       MODE: 'writer',
       WORKER_ID: `w${i}`,

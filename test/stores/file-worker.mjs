@@ -13,7 +13,35 @@
 // With STOP_AT=<fault point> (lockAcquired, beforeWrite, afterWrite, beforeSync) and STOP_ON=n, a process stops
 // itself with a real SIGSTOP the n-th time it reaches that point (after printing "stopped"); the parent resumes
 // it with SIGCONT. A writer prints "fail <callId> <code>" for an operation that failed and goes on.
-const mod = await import(process.env.FILE_STORE_MODULE)
+//   MODE=code-cache  load FILE_STORE_MODULE (CommonJS) and write its V8 code cache to FILE_STORE_CODE_CACHE
+// With FILE_STORE_CODE_CACHE set, FILE_STORE_MODULE is a CommonJS bundle compiled with that cache (see
+// bundleStoreWithCodeCache in file-helpers.ts); the store's code is the same, only its parsing is skipped.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import Module, { createRequire } from 'node:module'
+import { dirname } from 'node:path'
+import { Script } from 'node:vm'
+
+function loadWithCodeCache(file, cacheFile) {
+  const writing = process.env.MODE === 'code-cache'
+  const script = new Script(Module.wrap(readFileSync(file, 'utf8')), {
+    filename: file,
+    ...(writing ? {} : { cachedData: readFileSync(cacheFile) }),
+  })
+  if (script.cachedDataRejected === true) throw new Error(`V8 rejected the code cache ${cacheFile}`)
+  const module = { exports: {} }
+  script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))
+  if (writing) {
+    // After the module has run, so the cache holds the functions its evaluation compiled too.
+    writeFileSync(`${cacheFile}.tmp`, script.createCachedData())
+    renameSync(`${cacheFile}.tmp`, cacheFile)
+    process.exit(0)
+  }
+  return module.exports
+}
+
+const mod = process.env.FILE_STORE_CODE_CACHE
+  ? loadWithCodeCache(process.env.FILE_STORE_MODULE, process.env.FILE_STORE_CODE_CACHE)
+  : await import(process.env.FILE_STORE_MODULE)
 // The test bundle exports createFileStore (options plus fault hooks); the published entry only fileStore.
 const openStore = (options, faults) =>
   mod.createFileStore ? mod.createFileStore(options, faults) : mod.fileStore(options)

@@ -122,10 +122,44 @@ describe('redisStore commands per admitted call', () => {
       hmget: 2 * 4 + 2, // each ledger key once per batch; the record metadata and the rollup rows once per batch
       hset: 4 * calls + 2 * 4 + 2, // per reserve its hold on each key; each ledger key, the rollup rows and the metadata once per batch
       hdel: 4 * calls, // the call's hold on each key
-      hlen: 4, // each key the batch added holds to: more than 32 fields would move it to a hashtable
+      'object|encoding': 4, // each key the batch added holds to: a listpack of more than 32 fields is moved to a hashtable
+      hlen: 4, // (these are listpacks: their field count is asked too)
       set: 2 * calls, // the call record
       xadd: calls, // the spend record
     })
+    await store.close()
+  })
+
+  it('declares each call record of a batch and each distinct list of its other keys once', async () => {
+    const store = redisStore({ client: io, prefix: 'commands-keys', time: 'server' })
+    await admittedCall(store, 'warm', keys, true)
+    await admin.config('SET', 'slowlog-log-slower-than', '0')
+    await admin.slowlog('RESET')
+    const now = store.clock.now()
+    const reserve = (callId: string, entryKeys: string[]) =>
+      store.reserve({
+        callId,
+        now,
+        holdExpiresAt: now + 600_000,
+        entries: entryKeys.map((key) => ({ key, amount: 1_000, limit: 1e15, expiresAt: windowEnd })),
+      })
+    const ids = Array.from({ length: 20 }, (_, i) => `keys-${i}`)
+    // 19 reserves on the 4 keys, one on 2 of them
+    const reserved = await Promise.all(ids.map((id, i) => reserve(id, i === 7 ? keys.slice(0, 2) : keys)))
+    expect(reserved.every((r) => r.ok)).toBe(true)
+    const log = (await admin.slowlog('GET', 100)) as [number, number, number, string[]][]
+    await admin.config('SET', 'slowlog-log-slower-than', '10000')
+    const scripts = log.map((entry) => entry[3]).filter((args) => args[0]?.toLowerCase() === 'evalsha')
+    expect(scripts.length).toBe(1)
+    // the store's 5 keys, 20 call records, the 4 keys once and the 2 keys once (each operation named all its keys
+    // before: 5 + 19 * 5 + 3)
+    expect(Number(scripts[0]![2])).toBe(5 + 20 + 4 + 2)
+    expect(await store.balances({ keys, now })).toEqual([
+      { spent: 900, reserved: 20_000 },
+      { spent: 900, reserved: 20_000 },
+      { spent: 900, reserved: 19_000 },
+      { spent: 900, reserved: 19_000 },
+    ])
     await store.close()
   })
 
@@ -162,11 +196,11 @@ describe('redisStore commands per admitted call', () => {
       { spent: 0, reserved: 41_000 },
       { spent: 0, reserved: 1_000 },
     ])
-    // a hashtable stays one: the next batch only checks
+    // a hashtable stays one: the next batch only checks its encoding (one command, no HLEN)
     await admin.config('RESETSTAT')
     await Promise.all([reserve('hot-41', 'hot'), reserve('hot-42', 'hot')])
     const calls = await commandCalls()
-    expect([calls.hlen, calls['object|encoding'], calls.hset, calls.hdel]).toEqual([1, 1, 3, undefined])
+    expect([calls.hlen, calls['object|encoding'], calls.hset, calls.hdel]).toEqual([undefined, 1, 3, undefined])
     await store.close()
   })
 })

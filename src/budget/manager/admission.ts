@@ -27,7 +27,7 @@ import { type CompiledBudget, type EntryMeta, type Plan, isMoney } from './compi
 import type { ManagerContext } from './context.js'
 import { callLabels, eventWindow, scopeOf, toDate } from './event-fields.js'
 import { currencyOf, ensureRates, planAtRates } from './currency.js'
-import { memoPlan } from './plan-memo.js'
+import { keptBudgets, memoPlan } from './plan-memo.js'
 
 /** An estimate priced: worst-case nano-USD, tokens (for tpm limits) and the model it names. */
 interface PricedEstimate {
@@ -152,7 +152,8 @@ function admit(
   // The `providerBudgets` option is written before the first use, and before the call's time is taken.
   if (ctx.providerBudgets !== undefined) return admitLater(ctx, call)
   const now = ctx.clock.now()
-  const budgets = ctx.budgets.cached(keys, now)
+  // A kept plan's budgets come back as they are when they are still the budgets (no new array per call).
+  const budgets = ctx.budgets.cached(keys, now, keptBudgets(holder))
   if (budgets === undefined) return admitLater(ctx, call, now)
   return withBudgets(ctx, call, budgets, now)
 }
@@ -181,7 +182,7 @@ async function admitLater(ctx: ManagerContext, call: Admission, at?: number): Pr
 function withBudgets(
   ctx: ManagerContext,
   call: Admission,
-  budgets: (CompiledBudget | null)[],
+  budgets: readonly (CompiledBudget | null)[],
   now: number,
 ): Reservation | Promise<Reservation> {
   // The exchange rate of each window of a budget in another currency (pinned once per window); on failure nothing

@@ -46,15 +46,30 @@ export class BudgetCache {
     return promise
   }
 
-  /** Budgets of the scopes from the cache when all are fresh (the fast path), else `undefined`. */
-  cached(keys: readonly string[], now: number): (CompiledBudget | null)[] | undefined {
-    const out: (CompiledBudget | null)[] = new Array(keys.length)
+  /**
+   * Budgets of the scopes from the cache when all are fresh (the fast path), else `undefined`. `previous` (the
+   * budgets a kept plan was made with) is answered itself when they are still the budgets, instead of a new array.
+   */
+  cached(
+    keys: readonly string[],
+    now: number,
+    previous?: readonly (CompiledBudget | null)[],
+  ): readonly (CompiledBudget | null)[] | undefined {
+    let out: (CompiledBudget | null)[] | undefined
+    const same = previous !== undefined && previous.length === keys.length
     for (let i = 0; i < keys.length; i++) {
       const hit = this.#cache.get(keys[i]!)
       if (hit === undefined || now - hit.fetchedAt >= this.ttlMs || now < hit.fetchedAt) return undefined
-      out[i] = hit.policy === undefined ? null : hit
+      const budget = hit.policy === undefined ? null : hit
+      if (out === undefined && same && previous[i] === budget) continue
+      if (out === undefined) {
+        out = new Array<CompiledBudget | null>(keys.length)
+        for (let j = 0; j < i; j++) out[j] = previous![j]!
+      }
+      out[i] = budget
     }
-    return out
+    if (out !== undefined) return out
+    return same ? previous : []
   }
 
   /** Budgets of the scopes, fresh ones from the cache and the others read from the store. */

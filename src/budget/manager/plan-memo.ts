@@ -26,6 +26,7 @@ interface PlanMemo {
 }
 
 function sameBudgets(a: readonly (CompiledBudget | null)[], b: readonly (CompiledBudget | null)[]): boolean {
+  if (a === b) return true
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
@@ -60,6 +61,11 @@ function memoOf(
   }
   if (!(from <= now && now < until)) return undefined
   return { ctx, budgets, amountNano, tokens, from, until, plan }
+}
+
+/** The budgets the plan kept in `holder` was made with, when it keeps one. */
+export function keptBudgets(holder: ResolvedContext | undefined): readonly (CompiledBudget | null)[] | undefined {
+  return (holder?.plan as PlanMemo | undefined)?.budgets
 }
 
 /**

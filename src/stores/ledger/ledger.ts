@@ -18,6 +18,7 @@ import type {
   RecordQuery,
   ReleaseRequest,
   ReleaseResult,
+  ReserveEntry,
   ReserveRequest,
   ReserveResult,
   ResetRequest,
@@ -29,7 +30,17 @@ import { RELEASE_TOMBSTONE_MS } from '../types.js'
 import { namespaceOf, trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
-import { callOf, committedUntil, finish, forgetCall, isHeld, isKnown, keepCall, rebaseCalls } from './state.js'
+import {
+  callOf,
+  committedUntil,
+  findCall,
+  finish,
+  forgetCall,
+  isHeld,
+  isKnown,
+  keepCall,
+  rebaseCalls,
+} from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
 import { RESERVED, RESERVED_BEFORE, reserveResultOf } from '../sync-ledger.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
@@ -110,7 +121,8 @@ function dropHolds(state: LedgerState, call: HeldCall, now: number): void {
     if (ks === undefined) continue
     ks.reserved -= call.amounts[i]!
     ks.holdCount--
-    liveKey(state, key, now)
+    // What `liveKey` would do, without looking the key up again: a key past its expiry with no hold is forgotten.
+    if (ks.holdCount === 0 && ks.expiresAt !== null && ks.expiresAt <= now) state.keys.delete(key)
   }
   state.heldCount--
 }
@@ -125,6 +137,43 @@ function rebuildHoldHeap(state: LedgerState): void {
     if (isHeld(call) && call.holdExpiresAt === old.at[i]) heapPush(heap, old.at[i]!, callId)
   }
   state.holdExpiries = heap
+}
+
+/**
+ * The keys and amounts of the last hold made (by any ledger of this process). A caller that reserves the same
+ * entries again and again (withBudget with a static context) gets the same two arrays for each of its held calls
+ * instead of two new ones: they are never changed once made, and snapshots copy them.
+ */
+let lastHold: { keys: string[]; amounts: number[] } = { keys: [], amounts: [] }
+
+/** The keys and amounts of a hold of `entries`: the last ones when they are equal, else new ones (kept as the last). */
+function holdOf(entries: readonly ReserveEntry[]): { keys: string[]; amounts: number[] } {
+  const n = entries.length
+  const last = lastHold
+  let same = last.keys.length === n
+  for (let i = 0; i < n && same; i++) same = entries[i]!.key === last.keys[i] && entries[i]!.amount === last.amounts[i]
+  if (same) return last
+  const keys: string[] = new Array(n)
+  const amounts: number[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    keys[i] = entries[i]!.key
+    amounts[i] = entries[i]!.amount
+  }
+  lastHold = { keys, amounts }
+  return lastHold
+}
+
+/** The key states `applyReserve` read, by entry (cleared after each use, so that it keeps none alive). */
+const current: (KeyState | undefined)[] = []
+
+/** Takes the last entry of the hold expiry heap off when it is `callId`'s, whose holds are gone: still a heap. */
+function dropLastHoldExpiry(state: LedgerState, callId: string): void {
+  const heap = state.holdExpiries
+  const last = heap.ids.length - 1
+  if (last >= 0 && heap.ids[last] === callId) {
+    heap.ids.pop()
+    heap.at.pop()
+  }
 }
 
 /** Reserve all entries or none. See {@link ReserveRequest}. */
@@ -159,27 +208,13 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     for (let i = 0; i < entries.length; i++) writeBalance(out, i, liveKey(state, entries[i]!.key, now))
     return RESERVED_BEFORE
   }
-  const current: (KeyState | undefined)[] = new Array(entries.length)
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!
-    const ks = liveKey(state, entry.key, now)
-    current[i] = ks
-    const total = (ks === undefined ? 0 : ks.spent + ks.reserved) + entry.amount
-    // A limit is a safe integer, so a total past the largest exact amount is over it: a refusal, not an error.
-    if (!Number.isSafeInteger(total) && entry.limit === null) {
-      fail(
-        `entries[${i}].amount`,
-        `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`,
-      )
-    }
-    if (entry.limit !== null && total > entry.limit) {
-      for (let j = 0; j < entries.length; j++)
-        writeBalance(out, j, j <= i ? current[j] : liveKey(state, entries[j]!.key, now))
-      return i
-    }
+  const refused = readKeys(state, entries, now)
+  if (refused >= 0) {
+    for (let j = 0; j < entries.length; j++)
+      writeBalance(out, j, j <= refused ? current[j] : liveKey(state, entries[j]!.key, now))
+    current.fill(undefined, 0, entries.length)
+    return refused
   }
-  const keys: string[] = new Array(entries.length)
-  const amounts: number[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
     const existing = current[i]
@@ -188,14 +223,37 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     ks.reserved += entry.amount
     ks.holdCount++
     writeBalance(out, i, ks)
-    keys[i] = entry.key
-    amounts[i] = entry.amount
   }
+  current.fill(undefined, 0, entries.length)
+  const { keys, amounts } = holdOf(entries)
   keepCall(state, callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
   state.heldCount++
   heapPush(state.holdExpiries, request.holdExpiresAt, callId)
   if (request.holdExpiresAt <= now) expire(state, now)
   return RESERVED
+}
+
+/**
+ * Reads the key state of each entry into `current` and checks its limit: the index of the first entry the
+ * reservation would take over its limit, else -1. Throws when a total without a limit would not be exact.
+ */
+function readKeys(state: LedgerState, entries: readonly ReserveEntry[], now: number): number {
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    const ks = liveKey(state, entry.key, now)
+    current[i] = ks
+    const total = (ks === undefined ? 0 : ks.spent + ks.reserved) + entry.amount
+    // A limit is a safe integer, so a total past the largest exact amount is over it: a refusal, not an error.
+    if (!Number.isSafeInteger(total) && entry.limit === null) {
+      current.fill(undefined, 0, entries.length)
+      fail(
+        `entries[${i}].amount`,
+        `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`,
+      )
+    }
+    if (entry.limit !== null && total > entry.limit) return i
+  }
+  return -1
 }
 
 /** Remove the call's holds and add the actual amounts. See {@link CommitRequest}. */
@@ -224,8 +282,8 @@ export function commitInto(state: LedgerState, request: CommitRequest, out: Floa
 function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Array): boolean {
   const { callId, now, entries } = request
   expire(state, now)
-  const known = callOf(state, callId)
-  if (typeof known === 'number' || (known === undefined && state.managerCalls.has(callId))) {
+  const known = findCall(state, callId)
+  if (typeof known === 'number' || known === true) {
     for (let i = 0; i < entries.length; i++) {
       const ks = liveKey(state, entries[i]!.key, now)
       out[3 * i] = out[3 * i + 1] = ks === undefined ? 0 : ks.spent
@@ -245,7 +303,10 @@ function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Arr
   }
   // The rollups are added first: they check their sums before changing anything, so a refusal changes nothing.
   if (request.record !== undefined) state.rollups.add(request.record)
-  if (isHeld(known)) dropHolds(state, known, now)
+  if (isHeld(known)) {
+    dropHolds(state, known, now)
+    dropLastHoldExpiry(state, callId)
+  }
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
     const existing = liveKey(state, entry.key, now)
@@ -285,8 +346,8 @@ export function release(state: LedgerState, request: ReleaseRequest): ReleaseRes
   validateRelease(request)
   const { callId, now } = request
   expire(state, now)
-  const call = callOf(state, callId)
-  if (call === undefined && state.managerCalls.has(callId)) return { released: false }
+  const call = findCall(state, callId)
+  if (call === true) return { released: false }
   if (call === undefined) {
     // Never seen: a tombstone, so that the reservation, if it arrives late, changes nothing.
     finish(state, callId, Math.max(request.holdExpiresAt ?? now + RELEASE_TOMBSTONE_MS, now), false)
@@ -294,6 +355,7 @@ export function release(state: LedgerState, request: ReleaseRequest): ReleaseRes
   }
   if (!isHeld(call)) return { released: false }
   dropHolds(state, call, now)
+  dropLastHoldExpiry(state, callId)
   finish(state, callId, Math.max(call.holdExpiresAt, now), false)
   return { released: true }
 }

@@ -130,6 +130,18 @@ export class ManagerCalls<Open extends object> {
     return chunk !== undefined && chunk.until[this.#n]! > this.#through
   }
 
+  /**
+   * {@link open} and {@link has} in one look-up: the held or released call `id`, `true` when it is a committed call
+   * still remembered, else `undefined`.
+   */
+  find(id: string): Open | true | undefined {
+    const chunk = this.#chunkOf(id, false)
+    if (chunk === undefined) return undefined
+    const open = chunk.open?.[this.#n]
+    if (open !== undefined) return open
+    return chunk.until[this.#n]! > this.#through ? true : undefined
+  }
+
   /** The held or released call `id`, when it is of the form kept here and is one. */
   open(id: string): Open | undefined {
     return this.#chunkOf(id, false)?.open?.[this.#n]

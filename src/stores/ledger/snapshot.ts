@@ -25,7 +25,8 @@ function callLists(state: LedgerState): { held: JsonValue[]; finished: JsonValue
   const add = (callId: string, call: CallState, until: number): void => {
     if (typeof call === 'number') committed.push([callId, until, true])
     else if (call.keys === null) released.push([callId, call.holdExpiresAt, false])
-    else held.push([callId, call.keys, call.amounts, call.holdExpiresAt])
+    // Copies: a held call's arrays may be shared with other held calls (see `holdOf` in `ledger.ts`).
+    else held.push([callId, [...call.keys], [...call.amounts], call.holdExpiresAt])
   }
   for (const [callId, call] of state.calls)
     add(callId, call, typeof call === 'number' ? committedUntil(state, callId, call) : 0)

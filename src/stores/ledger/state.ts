@@ -59,13 +59,25 @@ export function keepCall(state: LedgerState, callId: string, call: HeldCall | Re
   if (!state.managerCalls.setOpen(callId, call)) state.calls.set(callId, call)
 }
 
+/**
+ * {@link callOf}, and `true` for an id kept in `managerCalls` as committed, in one look-up: the call's holds, its
+ * release, the offset of until when its commit is remembered in `calls`, `true`, or `undefined` (not known).
+ */
+export function findCall(state: LedgerState, callId: string): CallState | true | undefined {
+  if (state.calls.size > 0) {
+    const call = state.calls.get(callId)
+    if (call !== undefined) return call
+  }
+  return state.managerCalls.find(callId)
+}
+
 /** Whether `callId` is known: held, released, or committed and still remembered. */
 export function isKnown(state: LedgerState, callId: string): boolean {
-  return callOf(state, callId) !== undefined || state.managerCalls.has(callId)
+  return findCall(state, callId) !== undefined
 }
 
 /** Whether a call still holds amounts. */
-export function isHeld(call: CallState | undefined): call is HeldCall {
+export function isHeld(call: CallState | true | undefined): call is HeldCall {
   return typeof call === 'object' && call.keys !== null
 }
 

@@ -64,11 +64,24 @@ export function createBatcher(
 
   const flush = (batch: Queued[]): void => {
     const [mode, margin, base, epoch] = head()
+    // the call records, then each distinct tail (an operation's keys after its call record) once
     const keys: string[] = [...fixedKeys]
+    for (const { op } of batch) keys.push(op.keys[0]!)
+    const tails = new Map<string, number>()
     const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length), ...fixedArgs]
     for (const { op } of batch) {
-      for (const key of op.keys) keys.push(key)
-      args.push(op.kind, String(op.keys.length), String(op.args.length), String(op.now))
+      let start = 0
+      if (op.keys.length > 1) {
+        const tail = op.keys.slice(1)
+        const id = JSON.stringify(tail)
+        start = tails.get(id) ?? 0
+        if (start === 0) {
+          start = keys.length + 1
+          tails.set(id, start)
+          for (const key of tail) keys.push(key)
+        }
+      }
+      args.push(op.kind, String(start), String(op.keys.length), String(op.args.length), String(op.now))
       for (const arg of op.args) args.push(arg)
     }
     const what = batch.length === 1 ? NAMES[batch[0]!.op.kind] : `a batch of ${batch.length} operations`

@@ -17,8 +17,8 @@
  * has passed), `p` the last hold's expiry when it outlives `e` (the `PEXPIREAT` is computed from the
  * later of `e` and `p`; empty when none, written when the key is created so that reads find it at the
  * head of the hash; keys of older versions may lack it), and `h:<call id>` = `<amount>:<expiry>`
- * per hold. A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<holds>` with
- * `<bytes>:<ledger key><amount>,` per held key, `c|<remembered until>|` or `r|<remembered until>|`, set with
+ * per hold. A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<amounts>|<keys>` with
+ * `<amount>,` and `<bytes>:<ledger key>` per held key, in the same order, `c|<remembered until>|` or `r|<remembered until>|`, set with
  * `SET ... PXAT` (one command, expiry included). A commit or release takes a hold's amount from the call
  * record and lets `HDEL` say whether the hold was still there, so no script reads a hold field on the
  * normal path (on a hot key that would scan the listpack of every call in flight).
@@ -143,7 +143,14 @@ local function fresh(h)
   cache[h] = k
   return k
 end
-local function R(k) return k.rs or int(k.r) end
+local function R(k)
+  local rs = k.rs
+  if not rs then
+    rs = int(k.r)
+    k.rs = rs
+  end
+  return rs
+end
 
 -- Sends a key's pending field writes and expiry.
 local function flushKey(k)
@@ -260,14 +267,6 @@ local function hread(h, fields)
   for i = 1, #fields do out[i] = view[fields[i]] end
   return out
 end
--- Writes fields (name, value pairs) of hash h: the view at once, Redis with the batch.
-local function hwrite(h, fields)
-  local view, w = tableOf(hview, h), tableOf(hpend, h)
-  for i = 1, #fields, 2 do
-    view[fields[i]] = fields[i + 1]
-    w[fields[i]] = fields[i + 1]
-  end
-end
 local function hflush(h)
   local w = hpend[h]
   if not w then return end
@@ -297,10 +296,11 @@ end
 -- scans about 200 entries. A key the script added 2 holds or more to and that has more than 32 fields is moved to
 -- a hashtable (writing a value longer than hash-max-listpack-value converts it; Redis does not convert it back
 -- while it exists), so that a hold costs the same at any number of calls in flight. Quiet keys stay compact
--- listpacks.
+-- listpacks. The encoding is asked first: a hot key is a hashtable after its first busy batch, so each later batch
+-- pays one command for it (the field count only matters for a listpack).
 local PAD = string.rep('-', 65)
 local function spread(k)
-  if call('HLEN', k.h) > 32 and call('OBJECT', 'ENCODING', k.h) ~= 'hashtable' then
+  if call('OBJECT', 'ENCODING', k.h) ~= 'hashtable' and call('HLEN', k.h) > 32 then
     call('HSET', k.h, '-', PAD)
     call('HDEL', k.h, '-')
   end
@@ -411,8 +411,12 @@ local function live(h)
       e = tonumber(v[3]), n = tonumber(v[4]), p = tonumber(v[5]), v = v, holds = nil, dirty = nil}
     cache[h] = k
   end
-  if k.exists and k.n and k.n <= now then sweep(k) end
-  return forgetIfOver(k)
+  if k.exists then
+    if k.n and k.n <= now then sweep(k) end
+    -- forgetIfOver's test first: a call less for a key whose window is not over (the usual case)
+    if k.e and k.e <= now then return forgetIfOver(k) end
+  end
+  return k
 end
 
 -- Removes one call's hold (of 'amount', from its call record) from a loaded key: HDEL says whether it was
@@ -504,18 +508,32 @@ local function keepP(k, fields)
   fields[#fields + 1] = ''
 end
 
--- Holds of a call record: '<bytes>:<ledger key><amount>,' per key. Decoded into a list of ledger keys and
--- a map from ledger key to amount (three string functions per key: each costs Redis about 1,000 instructions).
+-- A key's part of a call record's key list ('<bytes>:<ledger key>'), made once per script.
+local function kpart(k)
+  local kp = k.held
+  if not kp then
+    local lk = lkey(k)
+    kp = #lk .. ':' .. lk
+    k.held = kp
+  end
+  return kp
+end
+
+-- Holds of a call record: the amounts ('<amount>,' per key), '|', then the keys ('<bytes>:<ledger key>' per key).
+-- Decoded into a list of ledger keys and a map from ledger key to amount. (A commit that lists the same keys in
+-- the same order reads the amounts with one string.match instead: see the commit.)
 local function decodeHolds(s, pos)
-  local keys, amounts = {}, {}
+  local keys, amounts, list = {}, {}, {}
+  local bar = find(s, '|', pos, true)
+  for a in string.gmatch(sub(s, pos, bar - 1), '([^,]*),') do list[#list + 1] = a end
+  pos = bar + 1
   while pos <= #s do
     local len, c = match(s, '^(%d+):()', pos)
     local e = c + tonumber(len) - 1
     local lk = sub(s, c, e)
-    local amount, nxt = match(s, '^([^,]*),()', e + 1)
     keys[#keys + 1] = lk
-    amounts[lk] = tonumber(amount)
-    pos = nxt
+    amounts[lk] = tonumber(list[#keys])
+    pos = e + 1
   end
   return keys, amounts
 end

@@ -18,10 +18,11 @@ const RESERVE_OP = String.raw`
 local ck = KEYS[3]
 local cid = sub(ck, #base + 3)
 local hf = 'h:' .. cid
-local holdX = tonumber(ARGV[6]) + shiftIn
+-- (numbers of texts: known[x] or tonumber(x), the remembered number inline, as below: a Lua call costs more)
+local holdX = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 local n = nk - 1
 local out = {serverStr, 'ok'}
-if callState(ck, hf) then
+if record and callState(ck, hf) then
   out[2] = 'dup'
   for i = 1, n do
     local k = live(KEYS[3 + i])
@@ -33,12 +34,16 @@ end
 local state = {}
 for i = 1, n do
   local a = 3 + i * 3
-  local k = live(KEYS[3 + i])
+  local h = KEYS[3 + i]
+  -- live(h), inline when the batch has the key and it needs no sweep and no forgetting (the usual case)
+  local k = cache[h]
+  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h) end
   state[i] = k
-  local total = k.s + k.r + tonumber(ARGV[a + 1])
+  local amount = ARGV[a + 1]
+  local total = k.s + k.r + (known[amount] or tonumber(amount))
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
   local limit = ARGV[a + 2]
-  if limit ~= '' and total > tonumber(limit) then
+  if limit ~= '' and total > (known[limit] or tonumber(limit)) then
     out[2] = 'refused'
     out[3] = tostring(i - 1)
     for j = 1, n do
@@ -50,28 +55,49 @@ for i = 1, n do
   end
 end
 local holdStr = num(holdX)
-local held = {}
+local amounts, hv, hvAmount = {}, nil, nil
 for i = 1, n do
   local a = 3 + i * 3
   local k = state[i]
   local amount = ARGV[a + 1]
   local ss = k.ss
-  local r = int(k.r + tonumber(amount))
-  local fields = {'r', r}
-  if not k.exists then
-    fields[3] = 's'
-    fields[4] = '0'
+  local rv = k.r + (known[amount] or tonumber(amount))
+  -- int(rv), inline
+  local r = fmt('%d', rv)
+  known[r] = rv
+  local inc, e, p = ARGV[a + 3], k.e, k.p
+  if k.exists and e and k.n and holdX >= k.n and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e
+    and (holdX <= e or (p and holdX <= p)) then
+    -- the usual case: a key whose window end, earliest hold and expiry do not move; only 'r' changes (put's
+    -- work without its table)
+    local w = k.w
+    if not w then
+      w = {}
+      k.w = w
+      pending[#pending + 1] = k
+    end
+    w.r, k.v[2], k.r, k.rs, k.dirty = r, r, rv, r, nil
+  else
+    local fields = {'r', r}
+    if not k.exists then
+      fields[3] = 's'
+      fields[4] = '0'
+    end
+    if not k.n or holdX < k.n then
+      fields[#fields + 1] = 'n'
+      fields[#fields + 1] = holdStr
+    end
+    local at = expiryFields(k, fields, laterExpiry(e, inc, not k.exists), holdX)
+    keepP(k, fields)
+    -- the key's own fields first: a key created here gets them at the head of its hash
+    put(k, fields)
+    if at then expireAt(k, at) end
   end
-  if not k.n or holdX < k.n then
-    fields[#fields + 1] = 'n'
-    fields[#fields + 1] = holdStr
+  -- the hold's value ('<amount>:<expiry>'), made again only when the amount differs from the previous entry's
+  if amount ~= hvAmount then
+    hv, hvAmount = amount .. ':' .. holdStr, amount
   end
-  local at = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 3], not k.exists), holdX)
-  keepP(k, fields)
-  -- the key's own fields first: a key created here gets them at the head of its hash
-  put(k, fields)
-  if at then expireAt(k, at) end
-  if call('HSET', k.h, hf, amount .. ':' .. holdStr) == 0 then
+  if call('HSET', k.h, hf, hv) == 0 then
     -- the hold field was there already: left by an earlier use of this call id whose record is gone
     -- (only possible when clocks disagree by more than the margin); never count it twice
     r = recountReserved(k)
@@ -79,18 +105,13 @@ for i = 1, n do
     k.added = (k.added or 0) + 1
     if k.holds then k.holds = k.holds + 1 end
   end
-  out[#out + 1] = ss
-  out[#out + 1] = r
-  -- the key's part of the call record ('<bytes>:<ledger key>'), made once per script
-  local kp = k.held
-  if not kp then
-    local lk = lkey(k)
-    kp = #lk .. ':' .. lk
-    k.held = kp
-  end
-  held[i] = kp .. amount .. ','
+  out[2 * i + 1] = ss
+  out[2 * i + 2] = r
+  amounts[i] = amount
 end
-call('SET', ck, 'h|' .. holdStr .. '|' .. table.concat(held), 'PXAT', physical(holdX))
+local list = ''
+if n > 0 then list = table.concat(amounts, ',') .. ',' end
+call('SET', ck, 'h|' .. holdStr .. '|' .. list .. '|' .. keyList(state, n), 'PXAT', physical(holdX))
 return out
 `
 
@@ -117,11 +138,17 @@ const COMMIT_OP = String.raw`
 local ck = KEYS[3]
 local cid = sub(ck, #base + 3)
 local hf = 'h:' .. cid
-local S = tonumber(ARGV[8])
+local S = known[ARGV[8]] or tonumber(ARGV[8])
 local n = nk - 1
 if S > 0 then n = n - 1 end
 local out = {serverStr, 'ok'}
-local st, t, v, pos = readCall(ck)
+-- readCall(ck), inline
+local st, t, v, pos
+if record then
+  v = record
+  st, t, pos = match(v, '^(.)|([^|]*)|()')
+  t = known[t] or tonumber(t)
+end
 if st == 'c' and t > now then
   out[2] = 'dup'
   for i = 1, n do
@@ -136,24 +163,28 @@ local held = st == 'h'
 local state = {}
 for i = 1, n do
   local a = 6 + i * 2
-  local k = live(KEYS[3 + i])
+  local h = KEYS[3 + i]
+  -- live(h), inline as in the reservation
+  local k = cache[h]
+  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h) end
   state[i] = k
-  if k.s + tonumber(ARGV[a + 1]) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
+  local amount = ARGV[a + 1]
+  if k.s + (known[amount] or tonumber(amount)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
--- The metadata (record ids, rollup eviction and coverage), read once when there is a record.
-local meta = META
-local m, mf = nil, {}
-if ARGV[7] ~= '' then m = hread(meta, {'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt'}) end
+-- The metadata (record ids, rollup eviction and coverage): the batch's view of it, read once per batch when there
+-- is a record; this commit's changes go to the view at once (mset) and to Redis with the batch.
+local m
+if ARGV[7] ~= '' then m = metaView() end
 -- Rollups: evict the days past their retention (only when the oldest is due), then read the rows this record
 -- adds to and check their sums, before any write of the commit.
 local ra = 9 + 2 * n
-local uh, ui, uday, ustart, uret, uvals, u0, unew
+local uh, ui, uday, ustart, uret, uv, d, fields, u0, unew
 if S > 0 then
   uh, ui = KEYS[4 + n], UIDX
   uday = sub(uh, #base + 3)
   ustart = math.floor(tonumber(ARGV[7]) / 86400000) * 86400000
   uret = URET
-  u0 = tonumber(m[4])
+  u0 = tonumber(m.u0)
   if uret and u0 and u0 + 86400000 + uret <= now then
     local cut = num(now - uret - 86400000)
     local old = call('ZRANGEBYSCORE', ui, '-inf', cut, 'WITHSCORES')
@@ -166,72 +197,66 @@ if S > 0 then
     if #old > 0 then
       call('ZREMRANGEBYSCORE', ui, '-inf', cut)
       local from = tonumber(old[#old]) + 86400000
-      if not tonumber(m[5]) or from > tonumber(m[5]) then
-        mf[#mf + 1] = 'uf'
-        mf[#mf + 1] = num(from)
-      end
+      if not tonumber(m.uf) or from > tonumber(m.uf) then mset('uf', num(from)) end
     end
     local first = call('ZRANGE', ui, 0, 0, 'WITHSCORES')
     u0 = tonumber(first[2])
-    mf[#mf + 1] = 'u0'
-    mf[#mf + 1] = first[2] or ''
+    mset('u0', first[2] or '')
   end
-  local fields = {}
+  d = sums(ARGV[ra])
+  fields = {}
   for j = 1, S do fields[j] = ARGV[ra + j] end
-  local cur = hread(uh, fields)
-  local d1, d2, d3, d4, d5, d6 = string.match(ARGV[ra], '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
-  local d = {tonumber(d1), tonumber(d2), tonumber(d3), tonumber(d4), tonumber(d5), tonumber(d6)}
-  uvals = {}
+  -- the rows, from the batch's view (read once per batch): a row's sums stay numbers in the view (a table) until
+  -- the view is written, so a row several commits of a batch add to is parsed once and formatted once
+  uv = rows(uh, fields)
   for j = 1, S do
-    -- a row's sums stay numbers in the view (a table) until the view is written: a row several commits of a
-    -- batch add to is parsed once and formatted once
-    local c, t = cur[j], nil
-    if type(c) == 'table' then
-      t = {c[1], c[2], c[3], c[4], c[5], c[6]}
-    elseif c then
-      local a1, a2, a3, a4, a5, a6 = string.match(c, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
-      t = {tonumber(a1), tonumber(a2), tonumber(a3), tonumber(a4), tonumber(a5), tonumber(a6)}
+    local c = uv[fields[j]]
+    if c then
+      for q = 1, 6 do
+        if c[q] + d[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
+      end
     else
-      t = {0, 0, 0, 0, 0, 0}
+      for q = 1, 6 do
+        if d[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
+      end
       unew = true
     end
-    for q = 1, 6 do
-      t[q] = t[q] + d[q]
-      if t[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
-    end
-    uvals[2 * j - 1] = fields[j]
-    uvals[2 * j] = t
   end
   -- a new row of a day the index knows, whose hash is gone before its retention is over: evicted or lost
   if unew and call('EXISTS', uh) == 0 and call('ZSCORE', ui, uday) and (not uret or ustart + 86400000 + uret > now) then
     error({err = 'LOST ledger key rollups ' .. uday})
   end
 end
-local amounts = {}
+-- The holds this call took: by entry when the call record lists this commit's keys in its order (the usual case,
+-- one string.match), else by ledger key.
+local byIndex, amounts = nil, nil
 if held then
-  local keys
-  keys, amounts = decodeHolds(v, pos)
-  -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on); before
-  -- the record is written, so that a lost key found here (an error) has written no record
-  local listed = {}
-  for i = 1, n do listed[lkey(state[i])] = true end
-  for i = 1, #keys do
-    local lk = keys[i]
-    if not listed[lk] then releaseOn(hk(lk), hf, amounts[lk]) end
+  byIndex = sameHolds(state, n, v, pos)
+  if not byIndex then
+    local keys
+    keys, amounts = decodeHolds(v, pos)
+    -- holds on keys this commit does not list (rare: a commit normally lists the keys it reserved on); before
+    -- the record is written, so that a lost key found here (an error) has written no record
+    local listed = {}
+    for i = 1, n do listed[lkey(state[i])] = true end
+    for i = 1, #keys do
+      local lk = keys[i]
+      if not listed[lk] then releaseOn(hk(lk), hf, amounts[lk]) end
+    end
   end
 end
 local capMode, cap = CAPMODE, CAPN
 if ARGV[7] ~= '' and cap == '0' then
   -- no stream: every record is dropped at once, so records are complete only after the latest one
   local rf = math.floor(tonumber(ARGV[7])) + 1
-  if not tonumber(m[6]) or rf > tonumber(m[6]) then
-    mf[#mf + 1] = 'rf'
-    mf[#mf + 1] = num(rf)
-  end
+  if not tonumber(m.rf) or rf > tonumber(m.rf) then mset('rf', num(rf)) end
 elseif ARGV[7] ~= '' then
-  local endedMs = math.floor(tonumber(ARGV[7]))
-  local lastMs = tonumber(m[1] or '-1')
-  local seq = tonumber(m[2] or '0')
+  local endedMs = math.floor(known[ARGV[7]] or tonumber(ARGV[7]))
+  -- the metadata's numbers (a commit of this batch leaves numbers in the view)
+  local lastMs, seq, late = m.ms, m.seq, m.late
+  if type(lastMs) ~= 'number' then lastMs = tonumber(lastMs or '-1') end
+  if type(seq) ~= 'number' then seq = tonumber(seq or '0') end
+  if type(late) ~= 'number' then late = tonumber(late or '0') end
   local idMs
   if endedMs > lastMs then
     idMs = endedMs
@@ -241,7 +266,6 @@ elseif ARGV[7] ~= '' then
     seq = seq + 1
   end
   if idMs == 0 and seq == 0 then seq = 1 end
-  local late = tonumber(m[3] or '0')
   if idMs - endedMs > late then late = idMs - endedMs end
   call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + S + 1, last))
   if RRET ~= '' then
@@ -261,58 +285,93 @@ elseif ARGV[7] ~= '' then
       end
       local dropped = call('XTRIM', STREAM, 'MINID', fmt('%d', minId))
       local rf = math.floor(top) + 1
-      if not tonumber(m[6]) or rf > tonumber(m[6]) then
-        mf[#mf + 1] = 'rf'
-        mf[#mf + 1] = num(rf)
-      end
-      mf[#mf + 1] = 'tt'
-      mf[#mf + 1] = int((tonumber(m[7]) or 0) + dropped)
+      if not tonumber(m.rf) or rf > tonumber(m.rf) then mset('rf', num(rf)) end
+      mset('tt', int((tonumber(m.tt) or 0) + dropped))
     end
   end
-  mf[#mf + 1] = 'ms'
-  mf[#mf + 1] = idMs
-  mf[#mf + 1] = 'seq'
-  mf[#mf + 1] = seq
-  mf[#mf + 1] = 'late'
-  mf[#mf + 1] = late
+  -- mset, inline (m is the view)
+  local mp = tableOf(hpend, META)
+  m.ms, m.seq, m.late, mp.ms, mp.seq, mp.late = idMs, seq, late, idMs, seq, late
 end
 if S > 0 then
-  hwrite(uh, uvals)
+  local w = tableOf(hpend, uh)
+  for j = 1, S do
+    local f = fields[j]
+    local c = uv[f]
+    if c then
+      for q = 1, 6 do c[q] = c[q] + d[q] end
+    else
+      c = {d[1], d[2], d[3], d[4], d[5], d[6]}
+      uv[f] = c
+    end
+    w[f] = c
+  end
   -- a new row is written at once (so that the hash exists for its PEXPIREAT); others with the batch
   if unew then hflush(uh) end
 end
 if unew then
   -- the first row of a scope and model on this day: index the day, set its expiry
-  if call('ZADD', ui, num(ustart), uday) == 1 and (not u0 or ustart < u0) then
-    mf[#mf + 1] = 'u0'
-    mf[#mf + 1] = num(ustart)
-  end
+  if call('ZADD', ui, num(ustart), uday) == 1 and (not u0 or ustart < u0) then mset('u0', num(ustart)) end
   if uret then call('PEXPIREAT', uh, physical(ustart + 86400000 + uret)) end
 end
-if #mf > 0 then hwrite(meta, mf) end
 for i = 1, n do
   local a = 6 + i * 2
   local k = state[i]
-  local holding = amounts[lkey(k)]
-  if holding and k.exists and unhold(k, hf, holding).dirty then k = forgetIfOver(k) end
-  local amount = ARGV[a + 1]
-  local before, reserved = k.ss, R(k)
-  local after = before
-  if amount ~= '0' then after = int(k.s + tonumber(amount)) end
-  local fields = {'s', after}
-  if k.dirty or not k.exists then
-    fields[3] = 'r'
-    fields[4] = reserved
+  local holding
+  if byIndex then holding = byIndex[i] elseif amounts then holding = amounts[lkey(k)] end
+  if holding and k.exists then
+    -- unhold(k, hf, holding), inline
+    if call('HDEL', k.h, hf) == 1 then
+      k.r = k.r - holding
+      k.rs = nil
+      if k.holds then k.holds = k.holds - 1 end
+      k.dirty = true
+    end
+    if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
   end
-  local at = expiryFields(k, fields, laterExpiry(k.e, ARGV[a + 2], not k.exists), nil)
-  keepP(k, fields)
-  put(k, fields)
-  if at then expireAt(k, at) end
-  out[#out + 1] = before
-  out[#out + 1] = after
-  out[#out + 1] = reserved
+  local amount = ARGV[a + 1]
+  -- R(k), inline
+  local before, reserved = k.ss, k.rs
+  if not reserved then
+    reserved = fmt('%d', k.r)
+    known[reserved] = k.r
+    k.rs = reserved
+  end
+  local after = before
+  local inc, e = ARGV[a + 2], k.e
+  if k.exists and e and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e then
+    -- the usual case: a key whose window end and expiry do not move; only 's' (and 'r' when a hold was removed)
+    -- change (put's work without its table)
+    local w = k.w
+    if not w then
+      w = {}
+      k.w = w
+      pending[#pending + 1] = k
+    end
+    if amount ~= '0' then
+      local sv = k.s + (known[amount] or tonumber(amount))
+      after = fmt('%d', sv)
+      known[after] = sv
+      w.s, k.v[1], k.s, k.ss = after, after, sv, after
+    end
+    if k.dirty then w.r, k.v[2], k.dirty = reserved, reserved, nil end
+  else
+    if amount ~= '0' then after = int(k.s + tonumber(amount)) end
+    local kf = {'s', after}
+    if k.dirty or not k.exists then
+      kf[3] = 'r'
+      kf[4] = reserved
+    end
+    local at = expiryFields(k, kf, laterExpiry(e, inc, not k.exists), nil)
+    keepP(k, kf)
+    put(k, kf)
+    if at then expireAt(k, at) end
+  end
+  out[3 * i] = before
+  out[3 * i + 1] = after
+  out[3 * i + 2] = reserved
 end
-local u = tonumber(ARGV[6]) + shiftIn
+local u = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 if u < now then u = now end
 call('SET', ck, 'c|' .. num(u) .. '|', 'PXAT', physical(u))
 return out
@@ -342,14 +401,26 @@ return {serverStr, 'released'}
 `
 
 /**
- * An operation's body as a function of the batch script: its `ARGV[j]` and `KEYS[j]` (numbered as in its own
- * script, `j >= 6` and `j >= 3`) read the batch's at offsets `o` and `ko`, so that no operation copies its
- * arguments into tables of its own; `last` is the index of its last argument in the batch's `ARGV`.
+ * An operation's body as a function of the batch script: its `ARGV[j]` (numbered as in its own script, `j >= 6`)
+ * reads the batch's at offset `o`, its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
+ * (`j > 3`) the batch's at offset `ko`, so that no operation copies its arguments into tables of its own; `last` is
+ * the index of its last argument in the batch's `ARGV`.
  */
-function offsets(body: string): string {
+export function offsets(body: string): string {
+  // every use of ARGV and KEYS must be one of the shapes rewritten below, with a literal index past the common ones
+  // (ARGV[1..5], KEYS[1..2] are the batch's, not the operation's): anything else would read the wrong argument
+  const uses = body.match(/\b(?:ARGV|KEYS)\b.{0,12}/g) ?? []
+  for (const use of uses) {
+    const m = /^(?:ARGV\[(?:(\d+)\]|[a-z_]\w*\]|\w+ [+-] )|KEYS\[(?:(\d+)\]|[a-z_]\w*\]|\w+ [+-] )|ARGV, \w)/.exec(use)
+    const low = m === null || (m[1] !== undefined && Number(m[1]) < 6) || (m[2] !== undefined && Number(m[2]) < 3)
+    if (low) throw new Error(`offsets: an operation's script uses ${JSON.stringify(use)}, a shape it cannot rewrite`)
+  }
+  if (body.split('ARGV, ').length !== body.split('unpack(ARGV, ').length)
+    throw new Error('offsets: an operation passes ARGV whole to a function other than unpack')
   return body
     .replaceAll('ARGV[', 'ARGV[o + ')
-    .replaceAll('KEYS[', 'KEYS[ko + ')
+    .replace(/KEYS\[(?!3\])/g, 'KEYS[ko + ')
+    .replaceAll('KEYS[3]', 'KEYS[kc]')
     .replaceAll('unpack(ARGV, ', 'unpack(ARGV, o + ')
 }
 
@@ -364,12 +435,15 @@ export const MAX_BATCH = 64
  * fields written once (the view of `prelude.ts`). An operation that fails (a lost key, a Redis error) answers
  * `error` and its message; the others are not affected.
  *
- * `KEYS`: the epoch, the registry of live keys, the record stream, its metadata, the rollup day index, then the
- * keys of each operation (its call record first).
+ * `KEYS`: the epoch, the registry of live keys, the record stream, its metadata, the rollup day index, then the call
+ * record of each operation, then the other keys of the operations (an operation's ledger keys and rollup day, its
+ * "tail"), each distinct tail once: the operations of a batch mostly name the same keys, and each key costs Redis
+ * about 1,500 instructions.
  * `ARGV[1..5]` the common arguments (`ARGV[3]` the first operation's `now`), `ARGV[6]` the number of operations,
  * `ARGV[7]` the stream cap, `ARGV[8]` the record retention in ms (`''` for none), `ARGV[9]` the rollup retention
- * in ms (`''` for none); then per operation: its kind (`r` reserve, `c` commit, `x` release), its number of keys,
- * its number of arguments, its `now`, then its arguments (from its `ARGV[6]` on). What an operation can read from
+ * in ms (`''` for none); then per operation: its kind (`r` reserve, `c` commit, `x` release), the index in `KEYS`
+ * of its tail's first key (`0` for none), its number of keys (call record included), its number of arguments, its
+ * `now`, then its arguments (from its `ARGV[6]` on). What an operation can read from
  * its keys (its call id, its entry count, its rollup day and the day's start) is not sent: each argument costs
  * Redis about 1,000 instructions (a Redis string, then a Lua string).
  * Status `ok` (or `lost` with the stored epoch, for the whole batch); then one reply per operation, as its own
@@ -377,16 +451,7 @@ export const MAX_BATCH = 64
  */
 export const BATCH_SCRIPT = String.raw`${prelude(String.raw`
 local count = tonumber(ARGV[6])
-local kps, aps, nks, nas, cks = {}, {}, {}, {}, {KEYS[1]}
-local kp, ap = 6, 10
-for i = 1, count do
-  local nk, na = tonumber(ARGV[ap + 1]), tonumber(ARGV[ap + 2])
-  kps[i], aps[i], nks[i], nas[i] = kp, ap, nk, na
-  cks[i + 1] = KEYS[kp]
-  kp = kp + nk
-  ap = ap + 4 + na
-end
-local records = call('MGET', unpack(cks))
+local records = call('MGET', KEYS[1], unpack(KEYS, 6, 5 + count))
 local epoch = records[1]
 if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 -- the store's keys and settings every commit uses, sent once per batch
@@ -394,25 +459,131 @@ local STREAM, META, UIDX = KEYS[3], KEYS[4], KEYS[5]
 local CAPMODE, CAPN = sub(ARGV[7], 1, 1), sub(ARGV[7], 2)
 local RRET, URET = ARGV[8], tonumber(ARGV[9])
 `)}
-local function reserveOp(o, ko, last, nk)
+-- The record metadata's view (field -> value, false when absent; ms, seq and late numbers once a commit set
+-- them), read once per batch; mset changes a field in the view at once and in Redis with the batch.
+local META_FIELDS, metaLoaded = {'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt'}, false
+local function metaView()
+  if not metaLoaded then
+    hread(META, META_FIELDS)
+    metaLoaded = true
+  end
+  return hview[META]
+end
+local function mset(f, x)
+  tableOf(hview, META)[f] = x
+  tableOf(hpend, META)[f] = x
+end
+-- A record's six rollup sums ('calls,inputTokens,outputTokens,cost,saved,estimatedCalls') as numbers, parsed once
+-- per batch for each text (read only).
+local sumsOf = {}
+local function sums(text)
+  local d = sumsOf[text]
+  if not d then
+    local d1, d2, d3, d4, d5, d6 = match(text, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
+    d = {tonumber(d1), tonumber(d2), tonumber(d3), tonumber(d4), tonumber(d5), tonumber(d6)}
+    sumsOf[text] = d
+  end
+  return d
+end
+-- The batch's view of rollup day h (row field -> table of its six sums, false when absent), after reading the
+-- given fields it lacks (one HMGET) and parsing each once.
+local function rows(h, fields)
+  local view = tableOf(hview, h)
+  local miss
+  for j = 1, #fields do
+    if view[fields[j]] == nil then
+      miss = miss or {}
+      miss[#miss + 1] = fields[j]
+    end
+  end
+  if miss then
+    local got = call('HMGET', h, unpack(miss))
+    for i = 1, #miss do
+      local c = got[i]
+      if c then
+        local a1, a2, a3, a4, a5, a6 = match(c, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
+        c = {tonumber(a1), tonumber(a2), tonumber(a3), tonumber(a4), tonumber(a5), tonumber(a6)}
+      end
+      view[miss[i]] = c
+    end
+  end
+  return view
+end
+-- The key list of a call record for the keys 'state[1..n]' (their kpart, in order), made once per batch for each
+-- sequence of keys (a tree of the keys' views).
+local keyLists = {}
+local function keyList(state, n)
+  local node = keyLists
+  for i = 1, n do
+    local k = state[i]
+    local nx = node[k]
+    if not nx then
+      nx = {}
+      node[k] = nx
+    end
+    node = nx
+  end
+  local list = node[1]
+  if not list then
+    local parts = {}
+    for i = 1, n do parts[i] = kpart(state[i]) end
+    list = table.concat(parts)
+    node[1] = list
+  end
+  return list
+end
+-- The amounts a call record holds, by entry, when its keys are the commit's 'state[1..n]' in that order (the usual
+-- case: one string.match for the amounts, one comparison for the keys); nil otherwise.
+local amountPatterns = {}
+local function sameHolds(state, n, v, pos)
+  if n > 30 then return nil end
+  local pat = amountPatterns[n]
+  if not pat then
+    pat = '^' .. string.rep('([^,|]*),', n) .. '|()'
+    amountPatterns[n] = pat
+  end
+  local got = {match(v, pat, pos)}
+  local q = got[n + 1]
+  if not q then return nil end
+  local list = keyList(state, n)
+  if #v - q + 1 ~= #list or find(v, list, q, true) ~= q then return nil end
+  got[n + 1] = nil
+  for i = 1, n do
+    local a = got[i]
+    got[i] = known[a] or tonumber(a)
+  end
+  return got
+end
+local function reserveOp(o, ko, kc, last, nk)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, last, nk)
+local function commitOp(o, ko, kc, last, nk)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, last, nk)
+local function releaseOp(o, ko, kc, last, nk)
 ${offsets(RELEASE_OP)}end
 local ops = {r = reserveOp, c = commitOp, x = releaseOp}
 local seen = {}
 local out = {serverStr, 'ok'}
+local ap = 10
 for i = 1, count do
-  kp, ap = kps[i], aps[i]
-  local ck = cks[i + 1]
+  local kc = 5 + i
+  local ck = KEYS[kc]
   if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
   seen[ck] = true
-  local reqNow = ARGV[ap + 3]
-  setNow(tonumber(reqNow))
-  -- the operation's ARGV[j] is ARGV[ap - 2 + j] (its ARGV[6] at ap + 4), its KEYS[j] is KEYS[kp - 3 + j]
-  local ok, res = pcall(ops[ARGV[ap]], ap - 2, kp - 3, ap + 3 + nas[i], nks[i])
+  local na, reqNow = ARGV[ap + 3], ARGV[ap + 4]
+  na = known[na] or tonumber(na)
+  -- setNow, inline
+  reqNow = known[reqNow] or tonumber(reqNow)
+  if mode == 's' then
+    now, shiftIn, shiftOut = server, server - reqNow, margin
+  else
+    now, shiftIn, shiftOut = reqNow, 0, server - reqNow + margin
+  end
+  -- the operation's ARGV[j] is ARGV[ap - 1 + j] (its ARGV[6] at ap + 5), its KEYS[3] is KEYS[kc] and its KEYS[j]
+  -- (j > 3) KEYS[ks - 4 + j]
+  local ks, nk = ARGV[ap + 1], ARGV[ap + 2]
+  local ok, res = pcall(ops[ARGV[ap]], ap - 1, (known[ks] or tonumber(ks)) - 4, kc, ap + 4 + na, known[nk] or tonumber(nk))
   if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
+  ap = ap + 5 + na
 end
 flushAll()
 return out
