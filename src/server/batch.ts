@@ -14,12 +14,14 @@ import { truncate } from '../internal/describe.js'
 import type { Answer, RunOperation } from './core.js'
 import { errorBody, HttpError, JSON_HEADERS } from './errors.js'
 import type { Route } from './handler.js'
+import { BatchAnswers } from './idempotency.js'
 import { STORE_PATHS } from './store-routes.js'
 
 /** The path of the batch endpoint. */
 export const BATCH_PATH = '/v1/batch'
 
-const BATCHABLE = new Set(Object.values(STORE_PATHS))
+/** Each store path, to its own string (the one the idempotency cache keeps for a batch operation's fingerprint). */
+const BATCHABLE = new Map(Object.values(STORE_PATHS).map((path) => [path, path]))
 const EMPTY_QUERY = new URLSearchParams()
 
 interface BatchContext {
@@ -27,8 +29,12 @@ interface BatchContext {
   routes: Map<string, Route>
   maxOperations: number
   runOperation: RunOperation
+  /** Called once the batch is answered: its keyed operations' answers are remembered as ranges of `text`. */
+  complete: (batch: BatchAnswers, text: string) => void
   /** Approximate bytes of the whole batch body (each operation is counted its share, for the idempotency cache). */
   bytes: number
+  /** The batch body's text, as parsed (the idempotency cache reads a keyed operation's body again from it). */
+  text: string
 }
 
 function refused(status: number, code: string, message: string): Answer {
@@ -52,20 +58,26 @@ export async function runBatch(value: unknown, context: BatchContext): Promise<A
   // order of the batch (a store applies each atomically, in the order it receives them), and a durable store
   // can commit them together instead of one write per operation.
   const share = Math.ceil(context.bytes / operations.length)
+  // The idempotency cache remembers the keyed operations' answers through one object for the whole batch.
+  const batch = new BatchAnswers(operations.length, share, context.text)
   const started = new Array<Answer | Promise<Answer>>(operations.length)
-  for (let i = 0; i < operations.length; i++) started[i] = runOne(operations[i], i, context, share)
+  for (let i = 0; i < operations.length; i++) started[i] = runOne(operations[i], i, context, batch)
   let out = '{"results":['
   for (let i = 0; i < started.length; i++) {
     const pending = started[i]!
     const answer = pending instanceof Promise ? await pending : pending
     const retryAfter = answer.headers['retry-after']
-    out += `${i === 0 ? '' : ','}{"status":${answer.status},${retryAfter === undefined ? '' : `"retryAfter":${JSON.stringify(retryAfter)},`}"body":${answer.body}}`
+    out += `${i === 0 ? '' : ','}{"status":${answer.status},${retryAfter === undefined ? '' : `"retryAfter":${JSON.stringify(retryAfter)},`}"body":`
+    batch.place(i, out.length, out.length + answer.body.length)
+    out += `${answer.body}}`
   }
-  return { status: 200, headers: JSON_HEADERS, body: `${out}]}` }
+  const text = `${out}]}`
+  context.complete(batch, text)
+  return { status: 200, headers: JSON_HEADERS, body: text }
 }
 
 /** Checks and runs one operation of a batch; resolves with its answer. */
-function runOne(item: unknown, i: number, context: BatchContext, bytes: number): Answer | Promise<Answer> {
+function runOne(item: unknown, i: number, context: BatchContext, batch: BatchAnswers): Answer | Promise<Answer> {
   const operation = item as { path?: unknown; body?: unknown; key?: unknown } | null
   if (typeof operation !== 'object' || operation === null || Array.isArray(operation)) {
     return refused(400, 'INVALID_INPUT', `\`operations[${i}]\` must be an object { path, body, key? }`)
@@ -84,18 +96,22 @@ function runOne(item: unknown, i: number, context: BatchContext, bytes: number):
   if (operation.key !== undefined && typeof operation.key !== 'string') {
     return refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`)
   }
-  const route = context.routes.get(operation.path)!
+  const path = BATCHABLE.get(operation.path)!
+  const route = context.routes.get(path)!
   const key = operation.key ?? null
+  if (key !== null) batch.operation(i, path)
   return context.runOperation(context.tenant, {
     route,
-    path: operation.path,
+    path,
     method: 'POST',
     // The fingerprint of a keyed operation is its body as JSON (the same text a lone request would send),
     // computed only when its key comes back.
     text: null,
-    bytes,
+    bytes: batch.share,
     value: operation.body,
     query: EMPTY_QUERY,
     idempotencyKey: key,
+    batch,
+    index: i,
   })
 }

@@ -22,10 +22,11 @@ import {
   type CoreResponse,
   type Route,
 } from './handler.js'
-import { DeferredFingerprint, fingerprintOf, IdempotencyCache, type Fingerprint } from './idempotency.js'
+import { type BatchAnswers, fingerprintOf, IdempotencyCache } from './idempotency.js'
 import { createManagementRoutes, RawAnswer } from './management.js'
 import { dashboardAsset, dashboardRoutes, tenantGauges, tenantManagers } from './dashboard/index.js'
 import { ServerMetrics } from './metrics.js'
+import { resultJson } from './result-json.js'
 import { authFailuresSchema, idempotencySchema } from './options.js'
 import { parseOptions } from '../internal/options.js'
 import { STORE_PATHS, storeRoutes } from './store-routes.js'
@@ -54,6 +55,9 @@ export interface Operation {
   value: unknown
   query: URLSearchParams
   idempotencyKey: string | null
+  /** The batch this operation is operation `index` of (its keyed answer is remembered through it), or `null`. */
+  batch: BatchAnswers | null
+  index: number
 }
 
 /**
@@ -67,14 +71,6 @@ function withoutTenant(error: HttpError, tenant: string | null): HttpError {
   const prefix = tenant === null ? '' : `${tenant}/`
   if (prefix === '' || !error.message.includes(prefix)) return error
   return new HttpError(error.status, error.code, error.message.split(prefix).join(''), error.field, error.headers)
-}
-
-/** An operation's fingerprint: a lone request's is its body text; a batch operation's is deferred. */
-function fingerprintOperation(operation: Operation): Fingerprint {
-  const { method, path, text, value } = operation
-  return text !== null
-    ? fingerprintOf(method, path, text)
-    : new DeferredFingerprint(operation.bytes, method, path, value)
 }
 
 /** Builds the engine from checked options. */
@@ -161,7 +157,7 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   const ok = (value: unknown): Answer =>
     value instanceof RawAnswer
       ? { status: 200, headers: { ...JSON_HEADERS, 'content-type': value.contentType }, body: value.body }
-      : json(200, value)
+      : { status: 200, headers: JSON_HEADERS, body: resultJson(value) }
 
   const failure = (error: HttpError, tenant: string | null): Answer => {
     const shown = withoutTenant(error, tenant)
@@ -193,7 +189,10 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   function run(tenant: string, operation: Operation, key: string | null): Promise<Answer> {
     const route = operation.route
     const settle = (answer: Answer): Answer => {
-      if (key !== null) idempotency.finish(tenant, key, answer, answer.status < 500)
+      if (key !== null) {
+        if (operation.batch === null) idempotency.finish(tenant, key, answer, answer.status < 500)
+        else idempotency.finishBatch(tenant, key, operation.batch, operation.index, answer, answer.status < 500)
+      }
       return answer
     }
     let pending: Promise<unknown>
@@ -228,7 +227,13 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         tenant,
       )
     }
-    const found = idempotency.begin(tenant, key, fingerprintOperation(operation))
+    const { batch, text } = operation
+    const found = idempotency.begin(
+      tenant,
+      key,
+      batch ?? fingerprintOf(operation.method, operation.path, text!),
+      operation.index,
+    )
     if (found.kind === 'replay') {
       metrics.idempotencyReplays++
       return {
@@ -307,7 +312,9 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         routes,
         maxOperations: maxBatchOperations,
         runOperation,
+        complete: (batch, text) => idempotency.completeBatch(tenant, batch, text),
         bytes: body.text.length * 2,
+        text: body.text,
       })
     }
     const found = routes.get(path)
@@ -329,6 +336,8 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
       value: body.value,
       query,
       idempotencyKey: request.header('idempotency-key'),
+      batch: null,
+      index: -1,
     })
   }
 

@@ -28,33 +28,127 @@ export function fingerprintOf(method: string, path: string, text: string): strin
   return plain.length <= PLAIN_FINGERPRINT_MAX ? plain : sha256Hex(plain)
 }
 
-/**
- * The fingerprint of a batch operation, computed only when its key is seen again: serialising every body again
- * only to compare it with a key that is almost never reused cost more than the rest of the server's work on it.
- * It holds the parsed body meanwhile (counted as `bytes`); one object per operation, no closure.
- */
-export class DeferredFingerprint {
-  constructor(
-    readonly bytes: number,
-    readonly method: string,
-    readonly path: string,
-    readonly value: unknown,
-  ) {}
+/** What identifies a request's payload: its fingerprint text (a lone request's is computed from its body text). */
+export type Fingerprint = string
 
-  /** The fingerprint the body would have had as a lone request's JSON text. */
-  text(): string {
-    return fingerprintOf(this.method, this.path, JSON.stringify(this.value))
+/**
+ * The remembered answers of one batch's keyed operations: one object for the whole batch instead of an entry, a
+ * deferred fingerprint and an answer per operation (what the cache keeps survives the collector's young
+ * generation, so fewer objects per key is less work for every remembered operation). Each key of the batch maps to
+ * this object. An operation's fingerprint is its parsed body as JSON (the text a lone request would send), worked
+ * out only when its key is seen again, from the batch's request text parsed again (one string held instead of every
+ * parsed body; parsed at most once more per batch); its answer is held on its own until the batch is answered, then
+ * as a range of the batch's answer text. Byte accounting: each key counts its share of the batch body; the answer text counts
+ * once, for as long as any key of the batch is remembered (any one keeps the whole text alive).
+ */
+export class BatchAnswers {
+  /**
+   * Per operation: its key when this batch stored it. A key stored again in the same batch (its first answer was
+   * not kept, e.g. a 5xx) is at a later index, so the last occurrence is the remembered one.
+   */
+  readonly #keys: (string | undefined)[]
+  /** Per operation: its status once answered (0 while in flight). */
+  readonly #status: Uint16Array
+  /** Per operation: where its answer body starts and ends in the batch's answer text. */
+  readonly #range: Int32Array
+  /** Per operation: its answer body until the batch's answer text exists. */
+  #answers: (string | undefined)[] | null
+  #text: string | null = null
+  /** Keys of this batch still in the cache. */
+  live = 0
+  /** Bytes of the answer text counted in the cache (0 until the batch is answered, and once no key is left). */
+  textBytes = 0
+  expiresAt = 0
+
+  /** The batch's request text: an operation's body is read again from it when its key comes back. */
+  readonly #request: string
+  /** The batch's operations as `JSON.parse` reads {@link #request}, once a key has come back. */
+  #operations: readonly { path?: unknown; body?: unknown }[] | null = null
+  /** Per operation: its path (the route's own string). */
+  readonly #paths: (string | undefined)[]
+
+  constructor(
+    /** The number of operations in the batch. */
+    count: number,
+    /** Bytes of one operation's body (its share of the batch body). */
+    readonly share: number,
+    /** The batch's request text, as parsed for it (one string held instead of every parsed body). */
+    request: string,
+  ) {
+    this.#request = request
+    this.#paths = new Array<string | undefined>(count)
+    this.#keys = new Array<string | undefined>(count)
+    this.#status = new Uint16Array(count)
+    this.#range = new Int32Array(count * 2)
+    this.#answers = new Array<string | undefined>(count)
+  }
+
+  /** Operation `i` goes to `path`. */
+  operation(i: number, path: string): void {
+    this.#paths[i] = path
+  }
+
+  /** Whether the batch's answer text exists (until then its keys count as in flight for eviction). */
+  get answered(): boolean {
+    return this.#text !== null
+  }
+
+  /** Marks `key` as operation `i`'s. */
+  add(key: string, i: number): void {
+    this.#keys[i] = key
+  }
+
+  /** The fingerprint of operation `i`, as a lone request with its body would have. */
+  fingerprintAt(i: number): string {
+    // Parsed again, exactly as the batch was, at most once per batch (kept for the keys that come back later).
+    this.#operations ??= (JSON.parse(this.#request) as { operations: { body?: unknown }[] }).operations
+    return fingerprintOf('POST', this.#paths[i]!, JSON.stringify(this.#operations[i]!.body))
+  }
+
+  /** The fingerprint of `key`'s operation. */
+  fingerprint(key: string): string {
+    return this.fingerprintAt(this.#keys.lastIndexOf(key))
+  }
+
+  /** Whether operation `i` is still waiting for its answer. */
+  inFlight(i: number): boolean {
+    return this.#status[i] === 0
+  }
+
+  /** Operation `i`'s answer, to be remembered. */
+  answer(i: number, answer: CachedAnswer): void {
+    this.#status[i] = answer.status
+    this.#answers![i] = answer.body
+  }
+
+  /** The remembered answer of `key`'s operation; `null` while it is in flight. */
+  replay(key: string): CachedAnswer | null {
+    const i = this.#keys.lastIndexOf(key)
+    const status = this.#status[i]!
+    if (status === 0) return null
+    const text = this.#text
+    return {
+      status,
+      body: text === null ? this.#answers![i]! : text.slice(this.#range[2 * i]!, this.#range[2 * i + 1]!),
+    }
+  }
+
+  /** Operation `i`'s answer body is at `start`..`end` of the batch's answer text. */
+  place(i: number, start: number, end: number): void {
+    this.#range[2 * i] = start
+    this.#range[2 * i + 1] = end
+  }
+
+  /** Holds the batch's answer text (placed with {@link place}) instead of the per-operation answers. */
+  complete(text: string): void {
+    this.#text = text
+    this.#answers = null
   }
 }
 
-/** What identifies a request's payload: a string, or a deferred one. */
-export type Fingerprint = string | DeferredFingerprint
-
-const fingerprintText = (fingerprint: Fingerprint): string =>
-  typeof fingerprint === 'string' ? fingerprint : fingerprint.text()
-
+/** A lone request's remembered key. */
 interface Entry {
-  fingerprint: Fingerprint
+  fingerprint: string
   answer: CachedAnswer | null // null while in flight
   bytes: number
   expiresAt: number
@@ -62,9 +156,13 @@ interface Entry {
 
 /** One tenant's keys, oldest first (Map iteration order is insertion order, refreshed on use). */
 interface Share {
-  entries: Map<string, Entry>
+  entries: Map<string, Entry | BatchAnswers>
   bytes: number
 }
+
+/** Whether an entry's answer is known (a batch's keys count as in flight until the whole batch is answered). */
+const answered = (entry: Entry | BatchAnswers): boolean =>
+  entry instanceof BatchAnswers ? entry.answered : entry.answer !== null
 
 /** Limits of the cache. */
 export interface IdempotencyCacheOptions {
@@ -103,29 +201,47 @@ export class IdempotencyCache {
     return this.#bytes
   }
 
-  /** Looks the tenant's key up; when it is new, marks it in flight. */
-  begin(tenant: string, key: string, fingerprint: Fingerprint): BeginResult {
+  /**
+   * Looks the tenant's key up; when it is new, marks it in flight. `fingerprint` is a lone request's fingerprint,
+   * or the batch whose operation `i` this is (its fingerprint is worked out only if the key is known).
+   */
+  begin(tenant: string, key: string, fingerprint: string | BatchAnswers, i = -1): BeginResult {
     const now = this.#now()
     let share = this.#shares.get(tenant)
-    const entry = share?.entries.get(key)
-    if (share !== undefined && entry !== undefined) {
-      if (entry.expiresAt > now) {
-        // A deferred fingerprint is worked out once, when the key is first seen again; the text replaces it.
-        if (typeof entry.fingerprint !== 'string') entry.fingerprint = entry.fingerprint.text()
-        if (entry.fingerprint !== fingerprintText(fingerprint)) return { kind: 'mismatch' }
-        if (entry.answer === null) return { kind: 'in-flight' }
+    const found = share?.entries.get(key)
+    if (share !== undefined && found !== undefined) {
+      if (found.expiresAt > now) {
+        const text = typeof fingerprint === 'string' ? fingerprint : fingerprint.fingerprintAt(i)
+        let answer: CachedAnswer | null
+        if (found instanceof BatchAnswers) {
+          if (found.fingerprint(key) !== text) return { kind: 'mismatch' }
+          answer = found.replay(key)
+        } else {
+          if (found.fingerprint !== text) return { kind: 'mismatch' }
+          answer = found.answer
+        }
+        if (answer === null) return { kind: 'in-flight' }
         share.entries.delete(key) // refresh recency
-        share.entries.set(key, entry)
-        return { kind: 'replay', answer: entry.answer }
+        share.entries.set(key, found)
+        return { kind: 'replay', answer }
       }
-      this.#remove(tenant, share, key, entry)
+      this.#remove(tenant, share, key, found)
     }
     if (share === undefined || !this.#shares.has(tenant)) {
       share = { entries: new Map(), bytes: 0 }
       this.#shares.set(tenant, share)
     }
-    const bytes = key.length * 2 + (typeof fingerprint === 'string' ? fingerprint.length * 2 : fingerprint.bytes) + 64
-    share.entries.set(key, { fingerprint, answer: null, bytes, expiresAt: now + this.#options.ttlMs })
+    let bytes: number
+    if (typeof fingerprint === 'string') {
+      bytes = key.length * 2 + fingerprint.length * 2 + 64
+      share.entries.set(key, { fingerprint, answer: null, bytes, expiresAt: now + this.#options.ttlMs })
+    } else {
+      bytes = key.length * 2 + fingerprint.share + 64
+      if (fingerprint.live === 0 && !fingerprint.answered) fingerprint.expiresAt = now + this.#options.ttlMs
+      fingerprint.add(key, i)
+      fingerprint.live++
+      share.entries.set(key, fingerprint)
+    }
     share.bytes += bytes
     this.#size++
     this.#bytes += bytes
@@ -137,7 +253,7 @@ export class IdempotencyCache {
   finish(tenant: string, key: string, answer: CachedAnswer, store: boolean): void {
     const share = this.#shares.get(tenant)
     const entry = share?.entries.get(key)
-    if (share === undefined || entry === undefined || entry.answer !== null) return
+    if (share === undefined || entry === undefined || entry instanceof BatchAnswers || entry.answer !== null) return
     if (!store) {
       this.#remove(tenant, share, key, entry)
       return
@@ -152,11 +268,44 @@ export class IdempotencyCache {
     this.#evict(now)
   }
 
-  #remove(tenant: string, share: Share, key: string, entry: Entry): void {
+  /**
+   * Stores the answer of operation `i` of `batch` (begun with {@link begin} for `key`), or forgets the key when it
+   * should run again. The answer is held on its own until {@link completeBatch}.
+   */
+  finishBatch(tenant: string, key: string, batch: BatchAnswers, i: number, answer: CachedAnswer, store: boolean): void {
+    const share = this.#shares.get(tenant)
+    if (share === undefined || share.entries.get(key) !== batch || !batch.inFlight(i)) return
+    if (store) batch.answer(i, answer)
+    else this.#remove(tenant, share, key, batch)
+  }
+
+  /** `batch` has been answered with `text` (its operations' answers placed in it): it now holds only that text. */
+  completeBatch(tenant: string, batch: BatchAnswers, text: string): void {
+    const now = this.#now()
+    batch.complete(text)
+    batch.expiresAt = now + this.#options.ttlMs
+    const share = this.#shares.get(tenant)
+    if (batch.live === 0 || share === undefined) return
+    batch.textBytes = text.length * 2
+    share.bytes += batch.textBytes
+    this.#bytes += batch.textBytes
+    this.#evict(now)
+  }
+
+  #remove(tenant: string, share: Share, key: string, entry: Entry | BatchAnswers): void {
     share.entries.delete(key)
-    share.bytes -= entry.bytes
     this.#size--
-    this.#bytes -= entry.bytes
+    let bytes: number
+    if (entry instanceof BatchAnswers) {
+      bytes = key.length * 2 + entry.share + 64
+      // The answer text stays while any key of the batch does.
+      if (--entry.live === 0) {
+        bytes += entry.textBytes
+        entry.textBytes = 0
+      }
+    } else bytes = entry.bytes
+    share.bytes -= bytes
+    this.#bytes -= bytes
     if (share.entries.size === 0) this.#shares.delete(tenant)
   }
 
@@ -170,7 +319,7 @@ export class IdempotencyCache {
     for (const [tenant, share] of this.#shares) {
       for (const [key, entry] of share.entries) {
         if (entry.expiresAt > now) break
-        if (entry.answer !== null) this.#remove(tenant, share, key, entry)
+        if (answered(entry)) this.#remove(tenant, share, key, entry)
       }
     }
     // Then the oldest answers of the largest share, down to 1/16 below the bounds at once: one pass over a share
@@ -197,7 +346,7 @@ export class IdempotencyCache {
       let removed = false
       for (const [key, entry] of share.entries) {
         if (removed && (!over() || weight(share) < second)) break
-        if (entry.answer === null) continue
+        if (!answered(entry)) continue
         this.#remove(tenant, share, key, entry)
         removed = true
       }

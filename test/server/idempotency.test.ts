@@ -1,0 +1,119 @@
+// The idempotency cache remembers a batch's keyed answers through one object for the whole batch: replays before
+// and after the batch is answered, keys whose answer must not be kept, fingerprints across batches and lone
+// requests, and byte accounting that returns to exactly what is left when the batch's keys go.
+import { describe, expect, it } from 'vitest'
+import { BatchAnswers, fingerprintOf, IdempotencyCache } from '../../src/server/idempotency.js'
+
+const bodyOf = (n: number) => ({ keys: [`k${n}`], now: n })
+
+function setup(options: { maxEntries?: number } = {}) {
+  let now = 1_000
+  const cache = new IdempotencyCache(
+    { maxEntries: options.maxEntries ?? 100, maxBytes: 1_000_000, ttlMs: 60_000 },
+    () => now,
+  )
+  const operations = [0, 1, 2].map((n) => ({ path: '/v1/reset', body: bodyOf(n), key: `key-${n}` }))
+  const batch = new BatchAnswers(3, 100, JSON.stringify({ operations }))
+  operations.forEach((operation, i) => batch.operation(i, operation.path))
+  return { cache, batch, operations, advance: (ms: number) => (now += ms) }
+}
+
+/** Answers the batch as `runBatch` does: each body placed in the answer text, then the text handed over. */
+function complete(cache: IdempotencyCache, batch: BatchAnswers, bodies: string[]): string {
+  let out = '{"results":['
+  bodies.forEach((body, i) => {
+    out += `${i === 0 ? '' : ','}{"status":200,"body":`
+    batch.place(i, out.length, out.length + body.length)
+    out += `${body}}`
+  })
+  const text = `${out}]}`
+  cache.completeBatch('t', batch, text)
+  return text
+}
+
+describe('IdempotencyCache with batch answers', () => {
+  it('replays an answer before and after the batch is answered, and forgets one that must run again', () => {
+    const { cache, batch } = setup()
+    for (const i of [0, 1, 2]) expect(cache.begin('t', `key-${i}`, batch, i)).toEqual({ kind: 'new' })
+    // The same key again while its operation runs: in flight.
+    expect(cache.begin('t', 'key-0', batch, 0)).toEqual({ kind: 'in-flight' })
+    cache.finishBatch('t', 'key-0', batch, 0, { status: 200, body: '{"a":0}' }, true)
+    cache.finishBatch('t', 'key-1', batch, 1, { status: 503, body: '{"error":{}}' }, false)
+    cache.finishBatch('t', 'key-2', batch, 2, { status: 400, body: '{"b":2}' }, true)
+    // Answered, but the batch is still being written: the operation's own answer.
+    expect(cache.begin('t', 'key-0', fingerprintOf('POST', '/v1/reset', JSON.stringify(bodyOf(0))))).toEqual({
+      kind: 'replay',
+      answer: { status: 200, body: '{"a":0}' },
+    })
+    expect(cache.size).toBe(2)
+    complete(cache, batch, ['{"a":0}', '{"error":{}}', '{"b":2}'])
+    expect(cache.begin('t', 'key-2', fingerprintOf('POST', '/v1/reset', JSON.stringify(bodyOf(2))))).toEqual({
+      kind: 'replay',
+      answer: { status: 400, body: '{"b":2}' },
+    })
+    // The key whose answer was not kept runs again.
+    expect(cache.begin('t', 'key-1', fingerprintOf('POST', '/v1/reset', JSON.stringify(bodyOf(1))))).toEqual({
+      kind: 'new',
+    })
+  })
+
+  it('fingerprints each operation by its body: another body is a mismatch, in another batch or alone', () => {
+    const { cache, batch } = setup()
+    for (const i of [0, 1, 2]) cache.begin('t', `key-${i}`, batch, i)
+    for (const i of [0, 1, 2]) cache.finishBatch('t', `key-${i}`, batch, i, { status: 200, body: `{"n":${i}}` }, true)
+    complete(cache, batch, ['{"n":0}', '{"n":1}', '{"n":2}'])
+    expect(cache.begin('t', 'key-1', fingerprintOf('POST', '/v1/reset', JSON.stringify(bodyOf(2))))).toEqual({
+      kind: 'mismatch',
+    })
+    expect(cache.begin('t', 'key-1', fingerprintOf('POST', '/v1/balances', JSON.stringify(bodyOf(1))))).toEqual({
+      kind: 'mismatch',
+    })
+    // Another batch, written with spaces: its bodies are read again from its text, as JSON.parse reads them.
+    const other = new BatchAnswers(
+      2,
+      10,
+      '{ "operations": [ {"path":"/v1/reset","body":{ "keys":["k1"], "now":1 }}, {"body":{"keys":["k9"],"now":9}} ] }',
+    )
+    other.operation(0, '/v1/reset')
+    other.operation(1, '/v1/reset')
+    expect(cache.begin('t', 'key-1', other, 0)).toEqual({ kind: 'replay', answer: { status: 200, body: '{"n":1}' } })
+    expect(cache.begin('t', 'key-1', other, 1)).toEqual({ kind: 'mismatch' })
+    // Another tenant's same key is its own.
+    expect(cache.begin('u', 'key-1', other, 1)).toEqual({ kind: 'new' })
+  })
+
+  it('counts the answer text once while any key of the batch is left, and nothing once all are gone', () => {
+    const { cache, batch, advance } = setup()
+    for (const i of [0, 1, 2]) cache.begin('t', `key-${i}`, batch, i)
+    const keyBytes = (i: number) => `key-${i}`.length * 2 + 100 + 64
+    expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2))
+    for (const i of [0, 1, 2]) cache.finishBatch('t', `key-${i}`, batch, i, { status: 200, body: `{"n":${i}}` }, true)
+    const text = complete(cache, batch, ['{"n":0}', '{"n":1}', '{"n":2}'])
+    expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2) + text.length * 2)
+    advance(60_001)
+    // Expired: each key is removed when it is seen again; the text goes with the last of them.
+    const lone = fingerprintOf('POST', '/v1/reset', '{}')
+    const loneBytes = (i: number) => `key-${i}`.length * 2 + lone.length * 2 + 64
+    expect(cache.begin('t', 'key-0', lone)).toEqual({ kind: 'new' })
+    expect(cache.byteSize).toBe(keyBytes(1) + keyBytes(2) + text.length * 2 + loneBytes(0))
+    expect(cache.begin('t', 'key-1', lone)).toEqual({ kind: 'new' })
+    expect(cache.begin('t', 'key-2', lone)).toEqual({ kind: 'new' })
+    expect(cache.byteSize).toBe(loneBytes(0) + loneBytes(1) + loneBytes(2))
+    expect(cache.size).toBe(3)
+  })
+
+  it('evicts a batch only once it is answered, and keeps the bounds', () => {
+    const { cache, batch } = setup({ maxEntries: 2 })
+    for (const i of [0, 1, 2]) cache.begin('t', `key-${i}`, batch, i)
+    // All three in flight: kept over the bound (in-flight entries are bounded by the requests in progress).
+    expect(cache.size).toBe(3)
+    for (const i of [0, 1, 2]) cache.finishBatch('t', `key-${i}`, batch, i, { status: 200, body: `{"n":${i}}` }, true)
+    complete(cache, batch, ['{"n":0}', '{"n":1}', '{"n":2}'])
+    expect(cache.size).toBeLessThanOrEqual(2)
+    // Evicted oldest first: the last key is still replayed from the batch's text.
+    expect(cache.begin('t', 'key-2', fingerprintOf('POST', '/v1/reset', JSON.stringify(bodyOf(2))))).toEqual({
+      kind: 'replay',
+      answer: { status: 200, body: '{"n":2}' },
+    })
+  })
+})
