@@ -15,7 +15,19 @@ const key = fc.constantFrom('ok', 'duplicate', 'refusedIndex', 'balances', 'spen
 const flat = fc.dictionary(fc.oneof(key, fc.string()), scalar, { maxKeys: 4 })
 /** An array as a store builds it: sometimes holey (`new Array(n)` then filled), sometimes with a hole left. */
 const balances = fc
-  .tuple(fc.array(fc.oneof(fc.record({ before: number, after: number, reserved: number }), fc.record({ spent: number, reserved: number }), flat, scalar), { maxLength: 4 }), fc.boolean(), fc.boolean())
+  .tuple(
+    fc.array(
+      fc.oneof(
+        fc.record({ before: number, after: number, reserved: number }),
+        fc.record({ spent: number, reserved: number }),
+        flat,
+        scalar,
+      ),
+      { maxLength: 4 },
+    ),
+    fc.boolean(),
+    fc.boolean(),
+  )
   .map(([items, holey, hole]) => {
     if (!holey) return items
     const out = new Array(items.length + (hole ? 1 : 0))
@@ -42,7 +54,9 @@ describe('resultJson', () => {
 
   it('writes the usual answers directly, and leaves other prototypes and toJSON to JSON.stringify', () => {
     const commit = { duplicate: false, balances: [{ before: 1, after: 2 ** 40 + 0.5, reserved: 0 }] }
-    expect(resultJson(commit)).toBe('{"duplicate":false,"balances":[{"before":1,"after":1099511627776.5,"reserved":0}]}')
+    expect(resultJson(commit)).toBe(
+      '{"duplicate":false,"balances":[{"before":1,"after":1099511627776.5,"reserved":0}]}',
+    )
     class Balance {
       constructor(readonly spent: number) {}
       toJSON() {
