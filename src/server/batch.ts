@@ -31,8 +31,6 @@ interface BatchContext {
   runOperation: RunOperation
   /** Called once the batch is answered: its keyed operations' answers are remembered as ranges of `text`. */
   complete: (batch: BatchAnswers, text: string) => void
-  /** Approximate bytes of the whole batch body (each operation is counted its share, for the idempotency cache). */
-  bytes: number
   /** The batch body's text, as parsed (the idempotency cache reads a keyed operation's body again from it). */
   text: string
 }
@@ -57,9 +55,8 @@ export async function runBatch(value: unknown, context: BatchContext): Promise<A
   // Every operation is started in order without waiting for the one before: each reaches the store in the
   // order of the batch (a store applies each atomically, in the order it receives them), and a durable store
   // can commit them together instead of one write per operation.
-  const share = Math.ceil(context.bytes / operations.length)
   // The idempotency cache remembers the keyed operations' answers through one object for the whole batch.
-  const batch = new BatchAnswers(operations.length, share, context.text)
+  const batch = new BatchAnswers(operations.length, context.text)
   const started = new Array<Answer | Promise<Answer>>(operations.length)
   for (let i = 0; i < operations.length; i++) started[i] = runOne(operations[i], i, context, batch)
   let out = '{"results":['
@@ -107,7 +104,6 @@ function runOne(item: unknown, i: number, context: BatchContext, batch: BatchAns
     // The fingerprint of a keyed operation is its body as JSON (the same text a lone request would send),
     // computed only when its key comes back.
     text: null,
-    bytes: batch.share,
     value: operation.body,
     query: EMPTY_QUERY,
     idempotencyKey: key,

@@ -50,8 +50,6 @@ export interface Operation {
    * its parsed body as JSON, computed only if its key is seen again.
    */
   text: string | null
-  /** Approximate bytes of the operation's body, for the idempotency cache's byte bound. */
-  bytes: number
   value: unknown
   query: URLSearchParams
   idempotencyKey: string | null
@@ -313,7 +311,6 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         maxOperations: maxBatchOperations,
         runOperation,
         complete: (batch, text) => idempotency.completeBatch(tenant, batch, text),
-        bytes: body.text.length * 2,
         text: body.text,
       })
     }
@@ -332,7 +329,6 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
       path,
       method: request.method,
       text: body.text,
-      bytes: body.text.length * 2,
       value: body.value,
       query,
       idempotencyKey: request.header('idempotency-key'),

@@ -37,9 +37,10 @@ export type Fingerprint = string
  * generation, so fewer objects per key is less work for every remembered operation). Each key of the batch maps to
  * this object. An operation's fingerprint is its parsed body as JSON (the text a lone request would send), worked
  * out only when its key is seen again, from the batch's request text parsed again (one string held instead of every
- * parsed body; parsed at most once more per batch); its answer is held on its own until the batch is answered, then
- * as a range of the batch's answer text. Byte accounting: each key counts its share of the batch body; the answer text counts
- * once, for as long as any key of the batch is remembered (any one keeps the whole text alive).
+ * parsed body; parsed again once per batch, the keyed operations' fingerprints kept); its answer is held on its own
+ * until the batch is answered, then as a range of the batch's answer text. Byte accounting: each key counts its own
+ * bytes; what the batch holds for its keys (the request text, the fingerprints worked out, the answer text) counts
+ * once, for as long as any key of the batch is remembered (any one keeps all of it alive).
  */
 export class BatchAnswers {
   /**
@@ -56,22 +57,21 @@ export class BatchAnswers {
   #text: string | null = null
   /** Keys of this batch still in the cache. */
   live = 0
-  /** Bytes of the answer text counted in the cache (0 until the batch is answered, and once no key is left). */
-  textBytes = 0
+  /** Bytes of what the batch holds ({@link heldBytes}) counted in the cache: 0 once no key of it is left. */
+  charged = 0
   expiresAt = 0
 
   /** The batch's request text: an operation's body is read again from it when its key comes back. */
   readonly #request: string
-  /** The batch's operations as `JSON.parse` reads {@link #request}, once a key has come back. */
-  #operations: readonly { path?: unknown; body?: unknown }[] | null = null
   /** Per operation: its path (the route's own string). */
   readonly #paths: (string | undefined)[]
+  /** Per keyed operation: its fingerprint, once a key of the batch has come back. */
+  #fingerprints: (string | undefined)[] | null = null
+  #fingerprintBytes = 0
 
   constructor(
     /** The number of operations in the batch. */
     count: number,
-    /** Bytes of one operation's body (its share of the batch body). */
-    readonly share: number,
     /** The batch's request text, as parsed for it (one string held instead of every parsed body). */
     request: string,
   ) {
@@ -98,11 +98,27 @@ export class BatchAnswers {
     this.#keys[i] = key
   }
 
+  /** Bytes of what the batch holds for its keys: the request text, the fingerprints worked out, the answer text. */
+  get heldBytes(): number {
+    return (this.#request.length + (this.#text?.length ?? 0)) * 2 + this.#fingerprintBytes
+  }
+
   /** The fingerprint of operation `i`, as a lone request with its body would have. */
   fingerprintAt(i: number): string {
-    // Parsed again, exactly as the batch was, at most once per batch (kept for the keys that come back later).
-    this.#operations ??= (JSON.parse(this.#request) as { operations: { body?: unknown }[] }).operations
-    return fingerprintOf('POST', this.#paths[i]!, JSON.stringify(this.#operations[i]!.body))
+    const known = this.#fingerprints?.[i]
+    if (known !== undefined) return known
+    // The request parsed again, exactly as the batch was, and every operation with a path so far fingerprinted
+    // (kept for the keys that come back later; the parsed bodies are not).
+    const operations = (JSON.parse(this.#request) as { operations: { body?: unknown }[] }).operations
+    const fingerprints = (this.#fingerprints ??= new Array<string | undefined>(this.#paths.length))
+    for (let j = 0; j < fingerprints.length; j++) {
+      const path = this.#paths[j]
+      if (path === undefined || fingerprints[j] !== undefined) continue
+      const fingerprint = fingerprintOf('POST', path, JSON.stringify(operations[j]!.body))
+      fingerprints[j] = fingerprint
+      this.#fingerprintBytes += fingerprint.length * 2
+    }
+    return fingerprints[i]!
   }
 
   /** The fingerprint of `key`'s operation. */
@@ -211,10 +227,17 @@ export class IdempotencyCache {
     const found = share?.entries.get(key)
     if (share !== undefined && found !== undefined) {
       if (found.expiresAt > now) {
-        const text = typeof fingerprint === 'string' ? fingerprint : fingerprint.fingerprintAt(i)
+        let text: string
+        if (typeof fingerprint === 'string') text = fingerprint
+        else {
+          text = fingerprint.fingerprintAt(i)
+          this.#recharge(share, fingerprint)
+        }
         let answer: CachedAnswer | null
         if (found instanceof BatchAnswers) {
-          if (found.fingerprint(key) !== text) return { kind: 'mismatch' }
+          const mismatch = found.fingerprint(key) !== text
+          this.#recharge(share, found)
+          if (mismatch) return { kind: 'mismatch' }
           answer = found.replay(key)
         } else {
           if (found.fingerprint !== text) return { kind: 'mismatch' }
@@ -236,8 +259,13 @@ export class IdempotencyCache {
       bytes = key.length * 2 + fingerprint.length * 2 + 64
       share.entries.set(key, { fingerprint, answer: null, bytes, expiresAt: now + this.#options.ttlMs })
     } else {
-      bytes = key.length * 2 + fingerprint.share + 64
-      if (fingerprint.live === 0 && !fingerprint.answered) fingerprint.expiresAt = now + this.#options.ttlMs
+      bytes = key.length * 2 + 64
+      if (fingerprint.live === 0) {
+        if (!fingerprint.answered) fingerprint.expiresAt = now + this.#options.ttlMs
+        // The first key of the batch in the cache: what the batch holds counts from now.
+        fingerprint.charged = fingerprint.heldBytes
+        bytes += fingerprint.charged
+      }
       fingerprint.add(key, i)
       fingerprint.live++
       share.entries.set(key, fingerprint)
@@ -285,11 +313,18 @@ export class IdempotencyCache {
     batch.complete(text)
     batch.expiresAt = now + this.#options.ttlMs
     const share = this.#shares.get(tenant)
-    if (batch.live === 0 || share === undefined) return
-    batch.textBytes = text.length * 2
-    share.bytes += batch.textBytes
-    this.#bytes += batch.textBytes
+    if (share === undefined) return
+    this.#recharge(share, batch)
     this.#evict(now)
+  }
+
+  /** Counts what `batch` holds now (its answer text, fingerprints worked out) while any key of it is remembered. */
+  #recharge(share: Share, batch: BatchAnswers): void {
+    if (batch.live === 0) return
+    const delta = batch.heldBytes - batch.charged
+    batch.charged += delta
+    share.bytes += delta
+    this.#bytes += delta
   }
 
   #remove(tenant: string, share: Share, key: string, entry: Entry | BatchAnswers): void {
@@ -297,11 +332,11 @@ export class IdempotencyCache {
     this.#size--
     let bytes: number
     if (entry instanceof BatchAnswers) {
-      bytes = key.length * 2 + entry.share + 64
-      // The answer text stays while any key of the batch does.
+      bytes = key.length * 2 + 64
+      // What the batch holds stays while any key of the batch does.
       if (--entry.live === 0) {
-        bytes += entry.textBytes
-        entry.textBytes = 0
+        bytes += entry.charged
+        entry.charged = 0
       }
     } else bytes = entry.bytes
     share.bytes -= bytes

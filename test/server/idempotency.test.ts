@@ -13,7 +13,7 @@ function setup(options: { maxEntries?: number } = {}) {
     () => now,
   )
   const operations = [0, 1, 2].map((n) => ({ path: '/v1/reset', body: bodyOf(n), key: `key-${n}` }))
-  const batch = new BatchAnswers(3, 100, JSON.stringify({ operations }))
+  const batch = new BatchAnswers(3, JSON.stringify({ operations }))
   operations.forEach((operation, i) => batch.operation(i, operation.path))
   return { cache, batch, operations, advance: (ms: number) => (now += ms) }
 }
@@ -71,7 +71,6 @@ describe('IdempotencyCache with batch answers', () => {
     // Another batch, written with spaces: its bodies are read again from its text, as JSON.parse reads them.
     const other = new BatchAnswers(
       2,
-      10,
       '{ "operations": [ {"path":"/v1/reset","body":{ "keys":["k1"], "now":1 }}, {"body":{"keys":["k9"],"now":9}} ] }',
     )
     other.operation(0, '/v1/reset')
@@ -82,20 +81,21 @@ describe('IdempotencyCache with batch answers', () => {
     expect(cache.begin('u', 'key-1', other, 1)).toEqual({ kind: 'new' })
   })
 
-  it('counts the answer text once while any key of the batch is left, and nothing once all are gone', () => {
-    const { cache, batch, advance } = setup()
+  it('counts the request and answer texts once while any key of the batch is left, and nothing once all are gone', () => {
+    const { cache, batch, operations, advance } = setup()
     for (const i of [0, 1, 2]) cache.begin('t', `key-${i}`, batch, i)
-    const keyBytes = (i: number) => `key-${i}`.length * 2 + 100 + 64
-    expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2))
+    const keyBytes = (i: number) => `key-${i}`.length * 2 + 64
+    const request = JSON.stringify({ operations }).length * 2
+    expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2) + request)
     for (const i of [0, 1, 2]) cache.finishBatch('t', `key-${i}`, batch, i, { status: 200, body: `{"n":${i}}` }, true)
     const text = complete(cache, batch, ['{"n":0}', '{"n":1}', '{"n":2}'])
-    expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2) + text.length * 2)
+    expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2) + request + text.length * 2)
     advance(60_001)
-    // Expired: each key is removed when it is seen again; the text goes with the last of them.
+    // Expired: each key is removed when it is seen again; the texts go with the last of them.
     const lone = fingerprintOf('POST', '/v1/reset', '{}')
     const loneBytes = (i: number) => `key-${i}`.length * 2 + lone.length * 2 + 64
     expect(cache.begin('t', 'key-0', lone)).toEqual({ kind: 'new' })
-    expect(cache.byteSize).toBe(keyBytes(1) + keyBytes(2) + text.length * 2 + loneBytes(0))
+    expect(cache.byteSize).toBe(keyBytes(1) + keyBytes(2) + request + text.length * 2 + loneBytes(0))
     expect(cache.begin('t', 'key-1', lone)).toEqual({ kind: 'new' })
     expect(cache.begin('t', 'key-2', lone)).toEqual({ kind: 'new' })
     expect(cache.byteSize).toBe(loneBytes(0) + loneBytes(1) + loneBytes(2))
@@ -115,5 +115,35 @@ describe('IdempotencyCache with batch answers', () => {
       kind: 'replay',
       answer: { status: 200, body: '{"n":2}' },
     })
+  })
+
+  it('counts the whole request text of a batch with one small keyed operation, and the fingerprints worked out', () => {
+    // One keyed operation beside 999 large unkeyed ones: the cache holds the whole request text for that key, so
+    // its byte bound must count it (it counted the key's share, 1/1000 of it, and then kept the batch parsed again).
+    let now = 1_000
+    const cache = new IdempotencyCache({ maxEntries: 10_000, maxBytes: 1 << 30, ttlMs: 600_000 }, () => now)
+    const operations: unknown[] = [{ path: '/v1/reset', body: bodyOf(0), key: 'k' }]
+    for (let i = 1; i < 1000; i++) operations.push({ path: '/v1/reset', body: { junk: 'x'.repeat(16_000) } })
+    const request = JSON.stringify({ operations })
+    const batch = new BatchAnswers(operations.length, request)
+    batch.operation(0, '/v1/reset')
+    expect(cache.begin('t', 'k', batch, 0)).toEqual({ kind: 'new' })
+    expect(cache.byteSize).toBe('k'.length * 2 + 64 + request.length * 2)
+    cache.finishBatch('t', 'k', batch, 0, { status: 200, body: '{}' }, true)
+    const text = complete(
+      cache,
+      batch,
+      operations.map(() => '{}'),
+    )
+    const counted = cache.byteSize
+    expect(counted).toBe('k'.length * 2 + 64 + (request.length + text.length) * 2)
+    // The key comes back: its fingerprint is worked out from the request text and kept, and counted.
+    const fingerprint = fingerprintOf('POST', '/v1/reset', JSON.stringify(bodyOf(0)))
+    expect(cache.begin('t', 'k', fingerprint)).toEqual({ kind: 'replay', answer: { status: 200, body: '{}' } })
+    expect(cache.byteSize).toBe(counted + fingerprint.length * 2)
+    // Gone with its key: nothing left counted.
+    now += 600_001
+    expect(cache.begin('t', 'k', fingerprint)).toEqual({ kind: 'new' })
+    expect(cache.byteSize).toBe('k'.length * 2 + fingerprint.length * 2 + 64)
   })
 })
