@@ -1,6 +1,6 @@
 // What the two Redis benches share: the store module (dist/redis.js, or LLM_BUDGET_REDIS=path/to/redis.js for another
-// build), a free loopback port, and the admitted call they measure: reserve then commit with a spend record, on up to
-// 4 keys (org, team, user, key) of a daily window.
+// build), a free loopback port, the private redis-server's arguments, and the admitted call they measure: reserve then
+// commit with a spend record, on up to 4 keys (org, team, user, key) of a daily window.
 import { createServer } from 'node:net'
 import { pathToFileURL } from 'node:url'
 
@@ -15,6 +15,20 @@ export const freePort = () =>
       s.close(() => resolve(p))
     })
   })
+
+/** Arguments of a private redis-server for a bench: loopback `port`, files in `dir`, nothing persisted. */
+export const redisServerArgs = (port, dir) => [
+  '--port',
+  String(port),
+  '--bind',
+  '127.0.0.1',
+  '--dir',
+  dir,
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+]
 
 /** The keys of one call: org, team, user and API key, the first `keysPerCall` of them. */
 export const callKeys = (keysPerCall = 4) =>

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
-import { admittedCall, callKeys, freePort, redisStore } from './redis-call.mjs'
+import { admittedCall, callKeys, freePort, redisServerArgs, redisStore } from './redis-call.mjs'
 
 const CALLS = Number(process.env.CALLS ?? 2000)
 const IN_FLIGHT = 100
@@ -31,21 +31,7 @@ async function measure(label) {
   const dir = mkdtempSync(join(tmpdir(), 'llm-budget-bench-instructions-'))
   const server = spawn(
     'valgrind',
-    [
-      '--tool=callgrind',
-      `--callgrind-out-file=${dir}/out`,
-      'redis-server',
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ],
+    ['--tool=callgrind', `--callgrind-out-file=${dir}/out`, 'redis-server', ...redisServerArgs(port, dir)],
     { stdio: 'ignore' },
   )
   const admin = new Redis(port, '127.0.0.1', {

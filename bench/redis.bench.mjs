@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
-import { admittedCall, callKeys, freePort, redisStore } from './redis-call.mjs'
+import { admittedCall, callKeys, freePort, redisServerArgs, redisStore } from './redis-call.mjs'
 
 const CALLS = Number(process.env.CALLS ?? 40_000)
 const IN_FLIGHT = 100
@@ -32,11 +32,7 @@ if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) {
 }
 const port = await freePort()
 const dir = mkdtempSync(join(tmpdir(), 'llm-budget-bench-redis-'))
-const server = spawn(
-  'redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-  { stdio: 'ignore' },
-)
+const server = spawn('redis-server', redisServerArgs(port, dir), { stdio: 'ignore' })
 const admin = new Redis(port, '127.0.0.1', { retryStrategy: (n) => (n > 100 ? null : 50) })
 admin.on('error', () => {}) // refused while the server is still starting; retryStrategy reconnects
 await admin.ping()
