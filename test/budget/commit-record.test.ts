@@ -5,8 +5,8 @@ import { BudgetManager, withBudget } from '../../src/index.js'
 import { memoryStore } from '../../src/stores/memory.js'
 
 /** The record of `input` as the general path writes it (every field added in turn). */
-function general(input: RecordInput, now: number, cost: string, project: string | null) {
-  return buildRecord({ ...input, priced: { ...input.priced, plain: false } }, now, cost, project)
+function general(input: RecordInput, now: number, cost: string) {
+  return buildRecord({ ...input, priced: { ...input.priced, plain: false } }, now, cost, null)
 }
 
 describe('the spend record of a plain commit (one object literal)', () => {
@@ -26,18 +26,16 @@ describe('the spend record of a plain commit (one object literal)', () => {
     ['an estimated charge', { priced: { ...base.priced, status: 'estimated', estimated: true } }, {}],
   ]
   for (const [name, change, fields] of variants) {
-    for (const project of [null, 'proj']) {
-      it(`${name}, project ${String(project)}: the same fields in the same order as the general path`, () => {
-        const input: RecordInput = { ...base, ...change }
-        const metadata: Record<string, number> = name === 'empty metadata' ? {} : { k: 1 }
-        const priced = { ...input.priced, fields: { metadata, ...fields, priceSource: 'caller' } }
-        const plain = buildRecord({ ...input, priced }, 1_700_000_000_005, '0.001500000', project)
-        const expected = general({ ...input, priced }, 1_700_000_000_005, '0.001500000', project)
-        // JSON text compares the order of the fields too.
-        expect(JSON.stringify(plain)).toBe(JSON.stringify(expected))
-        expect(Object.keys(plain)).toContain('estimateNanoUsd')
-      })
-    }
+    it(`${name}: the same fields in the same order as the general path`, () => {
+      const input: RecordInput = { ...base, ...change }
+      const metadata: Record<string, number> = name === 'empty metadata' ? {} : { k: 1 }
+      const priced = { ...input.priced, fields: { metadata, ...fields, priceSource: 'caller' } }
+      const plain = buildRecord({ ...input, priced }, 1_700_000_000_005, '0.001500000', null)
+      const expected = general({ ...input, priced }, 1_700_000_000_005, '0.001500000')
+      // JSON text compares the order of the fields too.
+      expect(JSON.stringify(plain)).toBe(JSON.stringify(expected))
+      expect(Object.keys(plain)).toContain('estimateNanoUsd')
+    })
   }
 
   it('falls back to the general path for what the literal does not hold', () => {
@@ -48,37 +46,45 @@ describe('the spend record of a plain commit (one object literal)', () => {
     expect(buildRecord(unguarded, 1, '0', null).guarded).toBe(false)
     const direct = { ...base, priced, estimateNano: null }
     expect('estimateNanoUsd' in buildRecord(direct, 1, '0', null)).toBe(false)
-  })
-
-  it('a withBudget call stores the record with its fields in the usual order', async () => {
-    const manager = new BudgetManager({ store: memoryStore(), projectName: 'p1' })
-    const fn = withBudget(async () => 1, {
-      manager,
-      context: { user: 'alice', key: 'k1' },
-      estimate: 0.002,
-      cost: () => 0.0015,
-    })
-    await fn()
-    const [record] = await manager.store.queryRecords({})
-    expect(Object.keys(record!)).toEqual([
-      'callId',
-      'startedAt',
-      'endedAt',
-      'model',
-      'modelServed',
-      'provider',
-      'costNanoUsd',
-      'cost',
-      'status',
-      'estimated',
-      'context',
-      'metadata',
-      'priceSource',
+    // A project name is the last field, after the estimate.
+    expect(Object.keys(buildRecord({ ...base, priced }, 1, '0', 'proj')).slice(-2)).toEqual([
       'estimateNanoUsd',
       'project',
     ])
-    expect(record!.cost).toBe('0.001500000')
   })
+
+  it.each([[undefined], ['p1']])(
+    'a withBudget call (project %s) stores its record fields in the usual order',
+    async (projectName) => {
+      const manager = new BudgetManager({ store: memoryStore(), ...(projectName === undefined ? {} : { projectName }) })
+      const fn = withBudget(async () => 1, {
+        manager,
+        context: { user: 'alice', key: 'k1' },
+        estimate: 0.002,
+        cost: () => 0.0015,
+      })
+      await fn()
+      const [record] = await manager.store.queryRecords({})
+      expect(Object.keys(record!)).toEqual([
+        'callId',
+        'startedAt',
+        'endedAt',
+        'model',
+        'modelServed',
+        'provider',
+        'costNanoUsd',
+        'cost',
+        'status',
+        'estimated',
+        'context',
+        'metadata',
+        'priceSource',
+        'estimateNanoUsd',
+        ...(projectName === undefined ? [] : ['project']),
+      ])
+      expect(record!.cost).toBe('0.001500000')
+    },
+  )
 })
 
 describe('formatNano remembers its last answer', () => {

@@ -36,9 +36,10 @@ export function buildRecord(args: RecordInput, now: number, costText: string, pr
     fields.metadata !== undefined &&
     context.metadata === undefined &&
     args.estimateNano !== null &&
-    args.guarded
+    args.guarded &&
+    projectName === null
   )
-    return plainRecord(args, now, costText, projectName, ctx, fields)
+    return plainRecord(args, now, costText, ctx, fields)
   const record: SpendRecord = {
     callId: args.callId,
     startedAt: args.startedAt,
@@ -67,14 +68,13 @@ export function buildRecord(args: RecordInput, now: number, costText: string, pr
 
 /**
  * {@link buildRecord} for the usual commit (a cost and no usage, with its metadata, a reservation's estimate, no
- * context metadata, guarded): the same fields in the same order, written in one object literal. Added one by one,
+ * context metadata, guarded, no project name): the same fields in the same order, written in one object literal. Added one by one,
  * the fields past the literal's eleven would go to a second object (a property array), kept as long as the record.
  */
 function plainRecord(
   args: RecordInput,
   now: number,
   costText: string,
-  projectName: string | null,
   ctx: Record<string, JsonValue>,
   fields: Record<string, JsonValue>,
 ): SpendRecord {
@@ -83,24 +83,6 @@ function plainRecord(
   const modelServed = fields.modelServed === undefined ? model : fields.modelServed
   const provider = fields.provider === undefined ? (context.provider ?? null) : fields.provider
   const endedAt = Math.max(now, args.startedAt)
-  if (projectName === null) {
-    return {
-      callId: args.callId,
-      startedAt: args.startedAt,
-      endedAt,
-      model,
-      modelServed,
-      provider,
-      costNanoUsd: priced.nano,
-      cost: costText,
-      status: priced.status,
-      estimated: priced.estimated,
-      context: ctx,
-      metadata: fields.metadata!,
-      priceSource: fields.priceSource!,
-      estimateNanoUsd: args.estimateNano!,
-    }
-  }
   return {
     callId: args.callId,
     startedAt: args.startedAt,
@@ -116,6 +98,5 @@ function plainRecord(
     metadata: fields.metadata!,
     priceSource: fields.priceSource!,
     estimateNanoUsd: args.estimateNano!,
-    project: projectName,
   }
 }
