@@ -231,6 +231,7 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
       key,
       batch ?? fingerprintOf(operation.method, operation.path, text!),
       operation.index,
+      operation.value,
     )
     if (found.kind === 'replay') {
       metrics.idempotencyReplays++

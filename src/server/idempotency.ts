@@ -28,9 +28,6 @@ export function fingerprintOf(method: string, path: string, text: string): strin
   return plain.length <= PLAIN_FINGERPRINT_MAX ? plain : sha256Hex(plain)
 }
 
-/** What identifies a request's payload: its fingerprint text (a lone request's is computed from its body text). */
-export type Fingerprint = string
-
 /**
  * The remembered answers of one batch's keyed operations: one object for the whole batch instead of an entry, a
  * deferred fingerprint and an answer per operation (what the cache keeps survives the collector's young
@@ -119,6 +116,11 @@ export class BatchAnswers {
       this.#fingerprintBytes += fingerprint.length * 2
     }
     return fingerprints[i]!
+  }
+
+  /** The fingerprint of operation `i` whose parsed body is `body` (at hand while the batch runs: nothing parsed). */
+  fingerprintOfBody(i: number, body: unknown): string {
+    return fingerprintOf('POST', this.#paths[i]!, JSON.stringify(body))
   }
 
   /** The fingerprint of `key`'s operation. */
@@ -219,20 +221,16 @@ export class IdempotencyCache {
 
   /**
    * Looks the tenant's key up; when it is new, marks it in flight. `fingerprint` is a lone request's fingerprint,
-   * or the batch whose operation `i` this is (its fingerprint is worked out only if the key is known).
+   * or the batch whose operation `i`, with parsed body `body`, this is (its fingerprint is worked out only if the
+   * key is known).
    */
-  begin(tenant: string, key: string, fingerprint: string | BatchAnswers, i = -1): BeginResult {
+  begin(tenant: string, key: string, fingerprint: string | BatchAnswers, i = -1, body?: unknown): BeginResult {
     const now = this.#now()
     let share = this.#shares.get(tenant)
     const found = share?.entries.get(key)
     if (share !== undefined && found !== undefined) {
       if (found.expiresAt > now) {
-        let text: string
-        if (typeof fingerprint === 'string') text = fingerprint
-        else {
-          text = fingerprint.fingerprintAt(i)
-          this.#recharge(share, fingerprint)
-        }
+        const text = typeof fingerprint === 'string' ? fingerprint : fingerprint.fingerprintOfBody(i, body)
         let answer: CachedAnswer | null
         if (found instanceof BatchAnswers) {
           const mismatch = found.fingerprint(key) !== text
@@ -261,7 +259,8 @@ export class IdempotencyCache {
     } else {
       bytes = key.length * 2 + 64
       if (fingerprint.live === 0) {
-        if (!fingerprint.answered) fingerprint.expiresAt = now + this.#options.ttlMs
+        // (a batch begins its keys while it runs, before it is answered)
+        fingerprint.expiresAt = now + this.#options.ttlMs
         // The first key of the batch in the cache: what the batch holds counts from now.
         fingerprint.charged = fingerprint.heldBytes
         bytes += fingerprint.charged

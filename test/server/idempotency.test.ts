@@ -13,9 +13,12 @@ function setup(options: { maxEntries?: number } = {}) {
     () => now,
   )
   const operations = [0, 1, 2].map((n) => ({ path: '/v1/reset', body: bodyOf(n), key: `key-${n}` }))
-  const batch = new BatchAnswers(3, JSON.stringify({ operations }))
+  // Written with line breaks and spaces: a remembered operation's body is read again from this text, as JSON.parse
+  // reads it, and must fingerprint as the compact body a lone request sends.
+  const request = JSON.stringify({ operations }, null, 1)
+  const batch = new BatchAnswers(3, request)
   operations.forEach((operation, i) => batch.operation(i, operation.path))
-  return { cache, batch, operations, advance: (ms: number) => (now += ms) }
+  return { cache, batch, request, advance: (ms: number) => (now += ms) }
 }
 
 /** Answers the batch as `runBatch` does: each body placed in the answer text, then the text handed over. */
@@ -36,7 +39,7 @@ describe('IdempotencyCache with batch answers', () => {
     const { cache, batch } = setup()
     for (const i of [0, 1, 2]) expect(cache.begin('t', `key-${i}`, batch, i)).toEqual({ kind: 'new' })
     // The same key again while its operation runs: in flight.
-    expect(cache.begin('t', 'key-0', batch, 0)).toEqual({ kind: 'in-flight' })
+    expect(cache.begin('t', 'key-0', batch, 0, bodyOf(0))).toEqual({ kind: 'in-flight' })
     cache.finishBatch('t', 'key-0', batch, 0, { status: 200, body: '{"a":0}' }, true)
     cache.finishBatch('t', 'key-1', batch, 1, { status: 503, body: '{"error":{}}' }, false)
     cache.finishBatch('t', 'key-2', batch, 2, { status: 400, body: '{"b":2}' }, true)
@@ -68,24 +71,27 @@ describe('IdempotencyCache with batch answers', () => {
     expect(cache.begin('t', 'key-1', fingerprintOf('POST', '/v1/balances', JSON.stringify(bodyOf(1))))).toEqual({
       kind: 'mismatch',
     })
-    // Another batch, written with spaces: its bodies are read again from its text, as JSON.parse reads them.
+    // Another batch, running: its operations are fingerprinted by the bodies at hand.
     const other = new BatchAnswers(
       2,
       '{ "operations": [ {"path":"/v1/reset","body":{ "keys":["k1"], "now":1 }}, {"body":{"keys":["k9"],"now":9}} ] }',
     )
     other.operation(0, '/v1/reset')
     other.operation(1, '/v1/reset')
-    expect(cache.begin('t', 'key-1', other, 0)).toEqual({ kind: 'replay', answer: { status: 200, body: '{"n":1}' } })
-    expect(cache.begin('t', 'key-1', other, 1)).toEqual({ kind: 'mismatch' })
+    expect(cache.begin('t', 'key-1', other, 0, { keys: ['k1'], now: 1 })).toEqual({
+      kind: 'replay',
+      answer: { status: 200, body: '{"n":1}' },
+    })
+    expect(cache.begin('t', 'key-1', other, 1, { keys: ['k9'], now: 9 })).toEqual({ kind: 'mismatch' })
     // Another tenant's same key is its own.
-    expect(cache.begin('u', 'key-1', other, 1)).toEqual({ kind: 'new' })
+    expect(cache.begin('u', 'key-1', other, 1, { keys: ['k9'], now: 9 })).toEqual({ kind: 'new' })
   })
 
   it('counts the request and answer texts once while any key of the batch is left, and nothing once all are gone', () => {
-    const { cache, batch, operations, advance } = setup()
+    const { cache, batch, request: requestText, advance } = setup()
     for (const i of [0, 1, 2]) cache.begin('t', `key-${i}`, batch, i)
     const keyBytes = (i: number) => `key-${i}`.length * 2 + 64
-    const request = JSON.stringify({ operations }).length * 2
+    const request = requestText.length * 2
     expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2) + request)
     for (const i of [0, 1, 2]) cache.finishBatch('t', `key-${i}`, batch, i, { status: 200, body: `{"n":${i}}` }, true)
     const text = complete(cache, batch, ['{"n":0}', '{"n":1}', '{"n":2}'])

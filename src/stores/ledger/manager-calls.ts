@@ -124,16 +124,7 @@ export class ManagerCalls<Open extends object> {
     return chunk
   }
 
-  /** Whether `id` is a committed call still remembered. */
-  has(id: string): boolean {
-    const chunk = this.#chunkOf(id, false)
-    return chunk !== undefined && chunk.until[this.#n]! > this.#through
-  }
-
-  /**
-   * {@link open} and {@link has} in one look-up: the held or released call `id`, `true` when it is a committed call
-   * still remembered, else `undefined`.
-   */
+  /** The held or released call `id`, `true` when it is a committed call still remembered, else `undefined`. */
   find(id: string): Open | true | undefined {
     const chunk = this.#chunkOf(id, false)
     if (chunk === undefined) return undefined
