@@ -10,7 +10,7 @@
  * @packageDocumentation
  */
 import { parseDecimal, rescale } from './decimal.js'
-import { TIER_FIELD } from './table.js'
+import { TIER_FIELD, TOKEN_BASES } from './table.js'
 import type { PriceEntry } from './types.js'
 
 /** Per-unit rates of one (tier, threshold, batch) combination, in units of 10^-scale USD. */
@@ -111,22 +111,9 @@ export interface PreparedEntry {
 // one costs about as much as preparing a whole entry, and most entries have neither kind of field.
 const THRESHOLD_RE = /_above_(\d+)k_tokens/
 
-/** Prefixes of the price fields that make an entry priced in tokens (any variant: threshold, service tier, batch, tier). */
-const TOKEN_RATE_PREFIXES = [
-  'input_cost_per_token',
-  'output_cost_per_token',
-  'cache_read_input_token_cost',
-  'cache_creation_input_token_cost',
-  'input_cost_per_audio_token',
-  'output_cost_per_audio_token',
-  'input_cost_per_image_token',
-  'output_cost_per_image_token',
-  'input_cost_per_reasoning_token',
-  'output_cost_per_reasoning_token',
-]
-
+/** Whether a price field makes an entry priced in tokens: a token rate in any variant (threshold, tier, service tier). */
 function isTokenRate(field: string): boolean {
-  for (const prefix of TOKEN_RATE_PREFIXES) if (field.startsWith(prefix)) return true
+  for (const base of TOKEN_BASES) if (field.startsWith(base)) return true
   return false
 }
 
