@@ -84,10 +84,15 @@ function expire(state: LedgerState, now: number): void {
   if (now >= state.lastSweepAt + SWEEP_INTERVAL_MS) sweepKeys(state, now)
 }
 
+/** Whether a key is to be forgotten at `now`: past its expiry, with `holdCount` holds left (none). */
+function isForgotten(ks: KeyState, now: number, holdCount = ks.holdCount): boolean {
+  return holdCount === 0 && ks.expiresAt !== null && ks.expiresAt <= now
+}
+
 /** The key if it still counts at `now`; a key past its expiry with no hold is forgotten. */
 function liveKey(state: LedgerState, key: string, now: number): KeyState | undefined {
   const ks = state.keys.get(key)
-  if (ks !== undefined && ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) {
+  if (ks !== undefined && isForgotten(ks, now)) {
     state.keys.delete(key)
     return undefined
   }
@@ -121,8 +126,8 @@ function dropHolds(state: LedgerState, call: HeldCall, now: number): void {
     if (ks === undefined) continue
     ks.reserved -= call.amounts[i]!
     ks.holdCount--
-    // What `liveKey` would do, without looking the key up again: a key past its expiry with no hold is forgotten.
-    if (ks.holdCount === 0 && ks.expiresAt !== null && ks.expiresAt <= now) state.keys.delete(key)
+    // What `liveKey` would do, without looking the key up again.
+    if (isForgotten(ks, now)) state.keys.delete(key)
   }
   state.heldCount--
 }
@@ -166,8 +171,13 @@ function holdOf(entries: readonly ReserveEntry[]): { keys: string[]; amounts: nu
 /** The key states `applyReserve` read, by entry (cleared after each use, so that it keeps none alive). */
 const current: (KeyState | undefined)[] = []
 
-/** Takes the last entry of the hold expiry heap off when it is `callId`'s, whose holds are gone: still a heap. */
-function dropLastHoldExpiry(state: LedgerState, callId: string): void {
+/**
+ * {@link dropHolds} for a call that ends before its hold expires (committed or released), and its hold expiry taken
+ * off the heap when it is the heap's last entry (a caller that reserves and ends calls one by one keeps the heap
+ * empty instead of rebuilding it); any other entry of it stays until due or rebuilt.
+ */
+function endHold(state: LedgerState, callId: string, call: HeldCall, now: number): void {
+  dropHolds(state, call, now)
   const heap = state.holdExpiries
   const last = heap.ids.length - 1
   if (last >= 0 && heap.ids[last] === callId) {
@@ -304,8 +314,7 @@ function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Arr
   // The rollups are added first: they check their sums before changing anything, so a refusal changes nothing.
   if (request.record !== undefined) state.rollups.add(request.record)
   if (isHeld(known)) {
-    dropHolds(state, known, now)
-    dropLastHoldExpiry(state, callId)
+    endHold(state, callId, known, now)
   }
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
@@ -354,8 +363,7 @@ export function release(state: LedgerState, request: ReleaseRequest): ReleaseRes
     return { released: false }
   }
   if (!isHeld(call)) return { released: false }
-  dropHolds(state, call, now)
-  dropLastHoldExpiry(state, callId)
+  endHold(state, callId, call, now)
   finish(state, callId, Math.max(call.holdExpiresAt, now), false)
   return { released: true }
 }
@@ -392,7 +400,7 @@ export function peekBalances(state: LedgerState, request: BalancesRequest): Bala
     if (ks === undefined) return { spent: 0, reserved: 0 }
     const d = due.get(key)
     const holdCount = ks.holdCount - (d?.holds ?? 0)
-    if (ks.expiresAt !== null && ks.expiresAt <= now && holdCount === 0) return { spent: 0, reserved: 0 }
+    if (isForgotten(ks, now, holdCount)) return { spent: 0, reserved: 0 }
     return { spent: ks.spent, reserved: ks.reserved - (d?.amount ?? 0) }
   })
 }
@@ -425,6 +433,6 @@ function sweepKeys(state: LedgerState, now: number): void {
   rebaseCalls(state, now)
   state.managerCalls.sweep()
   for (const [key, ks] of state.keys) {
-    if (ks.expiresAt !== null && ks.expiresAt <= now && ks.holdCount === 0) state.keys.delete(key)
+    if (isForgotten(ks, now)) state.keys.delete(key)
   }
 }
