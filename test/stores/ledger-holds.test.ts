@@ -59,9 +59,9 @@ describe('ledger holds', () => {
     // The caller changes its entries after a reservation: the next one holds what it asks, the first keeps its own.
     same[0]!.amount = 9
     ledger.reserve(state, { callId: id(3), now: T0, holdExpiresAt: T0 + 1000, entries: same })
-    const first = ledger.callOf(state, id(1)) as ledger.HeldCall
-    const second = ledger.callOf(state, id(2)) as ledger.HeldCall
-    const third = ledger.callOf(state, id(3)) as ledger.HeldCall
+    const first = ledger.findCall(state, id(1)) as ledger.HeldCall
+    const second = ledger.findCall(state, id(2)) as ledger.HeldCall
+    const third = ledger.findCall(state, id(3)) as ledger.HeldCall
     expect(second.amounts).toBe(first.amounts)
     expect(first.amounts).toEqual([5, 5])
     expect(third.amounts).toEqual([9, 5])

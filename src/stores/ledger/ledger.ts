@@ -31,13 +31,11 @@ import { namespaceOf, trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
 import {
-  callOf,
   committedUntil,
   findCall,
   finish,
   forgetCall,
   isHeld,
-  isKnown,
   keepCall,
   rebaseCalls,
 } from './state.js'
@@ -63,7 +61,7 @@ function expire(state: LedgerState, now: number): void {
   const holds = state.holdExpiries
   while (holds.at.length > 0 && holds.at[0]! <= now) {
     const callId = heapPop(holds)
-    const call = callOf(state, callId)
+    const call = findCall(state, callId)
     if (isHeld(call) && call.holdExpiresAt <= now) {
       dropHolds(state, call, now)
       forgetCall(state, callId)
@@ -72,8 +70,8 @@ function expire(state: LedgerState, now: number): void {
   const finished = state.finishedExpiries
   while (finished.at.length > 0 && finished.at[0]! <= now) {
     const callId = heapPop(finished)
-    const call = callOf(state, callId)
-    if (call === undefined || isHeld(call)) continue
+    const call = findCall(state, callId)
+    if (call === undefined || call === true || isHeld(call)) continue
     if ((typeof call === 'number' ? committedUntil(state, callId, call) : call.holdExpiresAt) <= now)
       forgetCall(state, callId)
   }
@@ -138,7 +136,7 @@ function rebuildHoldHeap(state: LedgerState): void {
   const heap: ExpiryHeap = { at: [], ids: [] }
   for (let i = 0; i < old.at.length; i++) {
     const callId = old.ids[i]!
-    const call = callOf(state, callId)
+    const call = findCall(state, callId)
     if (isHeld(call) && call.holdExpiresAt === old.at[i]) heapPush(heap, old.at[i]!, callId)
   }
   state.holdExpiries = heap
@@ -214,7 +212,7 @@ function writeBalance(out: Float64Array, i: number, ks: KeyState | undefined): v
 function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
   const { callId, now, entries } = request
   expire(state, now)
-  if (isKnown(state, callId)) {
+  if (findCall(state, callId) !== undefined) {
     for (let i = 0; i < entries.length; i++) writeBalance(out, i, liveKey(state, entries[i]!.key, now))
     return RESERVED_BEFORE
   }
@@ -386,7 +384,7 @@ export function peekBalances(state: LedgerState, request: BalancesRequest): Bala
   // two heap entries at one instant (held, forgotten, held again until the same expiry): each hold counts once.
   const due = new Map<string, { amount: number; holds: number }>()
   for (const callId of new Set(heapDue(state.holdExpiries, now))) {
-    const call = callOf(state, callId)
+    const call = findCall(state, callId)
     if (!isHeld(call) || call.holdExpiresAt > now) continue
     for (let i = 0; i < call.keys.length; i++) {
       const d = due.get(call.keys[i]!) ?? { amount: 0, holds: 0 }

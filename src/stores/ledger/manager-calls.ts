@@ -133,11 +133,6 @@ export class ManagerCalls<Open extends object> {
     return chunk.until[this.#n]! > this.#through ? true : undefined
   }
 
-  /** The held or released call `id`, when it is of the form kept here and is one. */
-  open(id: string): Open | undefined {
-    return this.#chunkOf(id, false)?.open?.[this.#n]
-  }
-
   /** Keeps a held or released call; `false` (nothing kept) when `id` is not of the form kept here. */
   setOpen(id: string, call: Open): boolean {
     const chunk = this.#chunkOf(id, true)

@@ -45,23 +45,15 @@ export interface ReleasedCall {
  */
 export type CallState = HeldCall | ReleasedCall | number
 
-/**
- * What the ledger keeps of `callId`, in `calls` or (an id of a manager's form) in `managerCalls`: its holds, its
- * release, or the offset of until when its commit is remembered; `undefined` for an id kept in `managerCalls` as
- * committed (see {@link isKnown}) or not known.
- */
-export function callOf(state: LedgerState, callId: string): CallState | undefined {
-  return (state.calls.size > 0 ? state.calls.get(callId) : undefined) ?? state.managerCalls.open(callId)
-}
-
 /** Keeps a held or released call: in `managerCalls` when its id is of a manager's form, else in `calls`. */
 export function keepCall(state: LedgerState, callId: string, call: HeldCall | ReleasedCall): void {
   if (!state.managerCalls.setOpen(callId, call)) state.calls.set(callId, call)
 }
 
 /**
- * {@link callOf}, and `true` for an id kept in `managerCalls` as committed, in one look-up: the call's holds, its
- * release, the offset of until when its commit is remembered in `calls`, `true`, or `undefined` (not known).
+ * What the ledger keeps of `callId`, in `calls` or (an id of a manager's form) in `managerCalls`, in one look-up: its
+ * holds, its release, the offset of until when its commit is remembered in `calls`, `true` for a commit remembered in
+ * `managerCalls`, or `undefined` (not known).
  */
 export function findCall(state: LedgerState, callId: string): CallState | true | undefined {
   if (state.calls.size > 0) {
@@ -69,11 +61,6 @@ export function findCall(state: LedgerState, callId: string): CallState | true |
     if (call !== undefined) return call
   }
   return state.managerCalls.find(callId)
-}
-
-/** Whether `callId` is known: held, released, or committed and still remembered. */
-export function isKnown(state: LedgerState, callId: string): boolean {
-  return findCall(state, callId) !== undefined
 }
 
 /** Whether a call still holds amounts. */
