@@ -33,46 +33,42 @@ function scalarJson(value: unknown): string | undefined {
   return value === null ? 'null' : undefined
 }
 
-/** A plain object (prototype `Object.prototype`) of known keys whose values are scalars, as JSON, or `undefined`. */
-function flatObjectJson(value: unknown): string | undefined {
+/**
+ * A plain object (prototype `Object.prototype`) of known keys as JSON, or `undefined` for anything else: its values
+ * scalars, or (with `arrays`) also arrays of such objects without arrays.
+ */
+function objectJson(value: unknown, arrays: boolean): string | undefined {
   if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return undefined
   let out = '{'
   for (const key in value) {
     if (!isKnownKey(key)) return undefined
-    const text = scalarJson((value as Record<string, unknown>)[key])
+    const item = (value as Record<string, unknown>)[key]
+    const text = scalarJson(item) ?? (arrays ? arrayJson(item) : undefined)
     if (text === undefined) return undefined
     out += `${out.length === 1 ? '' : ','}"${key}":${text}`
   }
   return `${out}}`
 }
 
+/** An array (prototype `Array.prototype`) of flat objects as JSON, or `undefined`. */
+function arrayJson(value: unknown): string | undefined {
+  if (!Array.isArray(value) || Object.getPrototypeOf(value) !== Array.prototype) return undefined
+  let out = '['
+  for (let i = 0; i < value.length; i++) {
+    const element = objectJson(value[i], false)
+    if (element === undefined) return undefined
+    out += i === 0 ? element : `,${element}`
+  }
+  return `${out}]`
+}
+
 /** `value` as JSON text, the same as `JSON.stringify(value)`. */
 export function resultJson(value: unknown): string {
   // A `toJSON` on the prototypes would change what JSON.stringify writes: leave such values to it.
   if (
-    typeof value !== 'object' ||
-    value === null ||
-    Object.getPrototypeOf(value) !== Object.prototype ||
     (Object.prototype as { toJSON?: unknown }).toJSON !== undefined ||
     (Array.prototype as { toJSON?: unknown }).toJSON !== undefined
   )
     return JSON.stringify(value)
-  let out = '{'
-  for (const key in value) {
-    if (!isKnownKey(key)) return JSON.stringify(value)
-    const item = (value as Record<string, unknown>)[key]
-    let text = scalarJson(item)
-    if (text === undefined) {
-      if (!Array.isArray(item) || Object.getPrototypeOf(item) !== Array.prototype) return JSON.stringify(value)
-      text = '['
-      for (let i = 0; i < item.length; i++) {
-        const element = flatObjectJson(item[i])
-        if (element === undefined) return JSON.stringify(value)
-        text += i === 0 ? element : `,${element}`
-      }
-      text += ']'
-    }
-    out += `${out.length === 1 ? '' : ','}"${key}":${text}`
-  }
-  return `${out}}`
+  return objectJson(value, true) ?? JSON.stringify(value)
 }
