@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build, type Plugin } from 'esbuild'
+import { build, type BuildOptions, type Plugin } from 'esbuild'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 export const WORKER = join(here, 'file-worker.mjs')
@@ -25,6 +25,16 @@ const withoutZodLocales: Plugin = {
   },
 }
 
+/** esbuild options of both store bundles: less text for each child to parse at start; identifiers keep their names. */
+const BUNDLE = {
+  bundle: true,
+  platform: 'node',
+  logLevel: 'silent',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  plugins: [withoutZodLocales],
+} as const satisfies BuildOptions
+
 /**
  * Bundles `src/stores/file/store.ts` (`createFileStore`: the store with fault hooks) and, when given, the manager
  * entry into `directory`; returns the module paths.
@@ -36,18 +46,12 @@ export async function bundleStore(
   const entryPoints: Record<string, string> = { 'file-store': join(SRC, 'stores', 'file', 'store.ts') }
   for (const [name, path] of Object.entries(extra)) entryPoints[name] = join(SRC, path)
   await build({
+    ...BUNDLE,
     entryPoints,
-    bundle: true,
-    platform: 'node',
     format: 'esm',
     outdir: directory,
     outExtension: { '.js': '.mjs' },
-    logLevel: 'silent',
     splitting: true,
-    // Less text for each child to parse at start; identifiers keep their names.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    plugins: [withoutZodLocales],
   })
   return Object.fromEntries(Object.keys(entryPoints).map((name) => [name, join(directory, `${name}.mjs`)]))
 }
@@ -62,16 +66,11 @@ export async function bundleStore(
  */
 export async function bundleStoreWithCodeCache(directory: string): Promise<{ module: string; cache: string }> {
   await build({
+    ...BUNDLE,
     entryPoints: { 'file-store': join(SRC, 'stores', 'file', 'store.ts') },
-    bundle: true,
-    platform: 'node',
     format: 'cjs',
     outdir: directory,
     outExtension: { '.js': '.cjs' },
-    logLevel: 'silent',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    plugins: [withoutZodLocales],
   })
   const paths = { module: join(directory, 'file-store.cjs'), cache: join(directory, 'file-store.cache') }
   const child = startWorker({ FILE_STORE_MODULE: paths.module, FILE_STORE_CODE_CACHE: paths.cache, MODE: 'code-cache' })

@@ -5,7 +5,7 @@
 // argv[2]: { port, prefix, calls, context, client: 'ioredis' | 'node-redis' }
 import { BudgetManager, withBudget } from '../../src/budget/index.js'
 import { isBudgetExceededError } from '../../src/errors.js'
-import { redisStore } from '../../src/stores/redis.js'
+import { workerStore } from './redis-worker-store.js'
 
 const job = JSON.parse(process.argv[2]!) as {
   port: number
@@ -14,14 +14,7 @@ const job = JSON.parse(process.argv[2]!) as {
   context: Record<string, string>
   client: 'ioredis' | 'node-redis'
 }
-// Only the client the job names is loaded: each of the two costs a worker about 0.25 s of CPU to import.
-const io = job.client === 'ioredis' ? new (await import('ioredis')).Redis(job.port, '127.0.0.1') : null
-const node =
-  job.client === 'node-redis' ? (await import('redis')).createClient({ url: `redis://127.0.0.1:${job.port}` }) : null
-if (node !== null) await node.connect()
-if (io !== null) await io.ping()
-const store = redisStore({ client: (io ?? node)!, prefix: job.prefix, timeoutMs: 30_000 })
-await store.syncClock()
+const { store, close } = await workerStore(job.port, job.prefix, job.client)
 const manager = new BudgetManager({ store })
 const call = withBudget(async () => 'ok', { manager, context: job.context, estimate: 0.01, cost: () => 0.01 })
 process.stdout.write('ready\n')
@@ -32,5 +25,4 @@ const otherErrors = results
   .filter((r) => r.status === 'rejected' && !isBudgetExceededError(r.reason))
   .map((r) => String((r as PromiseRejectedResult).reason))
 process.stdout.write(`${JSON.stringify({ admitted, otherErrors })}\n`)
-io?.disconnect()
-await node?.close()
+await close()

@@ -2,7 +2,7 @@
 // client, waits for "go" on stdin so that every worker starts at once, then prints one JSON line of results.
 //
 // job: { port, prefix, calls, amount, keys: [{ key, limit }], client: 'ioredis' | 'node-redis' }
-import { redisStore } from '../../src/stores/redis.js'
+import { workerStore } from './redis-worker-store.js'
 
 interface Job {
   port: number
@@ -14,14 +14,7 @@ interface Job {
 }
 
 const job = JSON.parse(process.argv[2]!) as Job
-// Only the client the job names is loaded: each of the two costs a worker about 0.25 s of CPU to import.
-const io = job.client === 'ioredis' ? new (await import('ioredis')).Redis(job.port, '127.0.0.1') : null
-const node =
-  job.client === 'node-redis' ? (await import('redis')).createClient({ url: `redis://127.0.0.1:${job.port}` }) : null
-if (node !== null) await node.connect()
-if (io !== null) await io.ping()
-const store = redisStore({ client: (io ?? node)!, prefix: job.prefix, timeoutMs: 30_000 })
-await store.syncClock()
+const { store, close } = await workerStore(job.port, job.prefix, job.client)
 process.stdout.write('ready\n')
 await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()))
 
@@ -47,5 +40,4 @@ await Promise.all(
   }),
 )
 process.stdout.write(`${JSON.stringify({ admitted: admitted.length })}\n`)
-io?.disconnect()
-await node?.close()
+await close()
