@@ -9,9 +9,9 @@ const record = (callId: string, i: number): SpendRecord => ({ callId, startedAt:
 describe('trimRecords', () => {
   it('cuts the array in place, which keeps nothing when under the cap', () => {
     const records = Array.from({ length: 10 }, (_, i) => record(i % 2 === 0 ? `a/${i}` : `${i}`, i))
-    expect(trimRecords(records, 10)).toEqual([])
+    expect(trimRecords(records, 10, countNamespaces(records))).toEqual([])
     expect(records).toHaveLength(10)
-    expect(trimRecords(records, 4).length + records.length).toBe(10)
+    expect(trimRecords(records, 4, countNamespaces(records)).length + records.length).toBe(10)
     expect(records.length).toBeLessThanOrEqual(4)
   })
 

@@ -54,11 +54,7 @@ export function uncount(counts: Map<string, number>, dropped: readonly SpendReco
  * appends, since counting means reading every kept record's call id, scattered over the heap (about 3 ms for
  * 100,000 records, 90% of a trim). It is updated here to the records kept.
  */
-export function trimRecords(
-  records: SpendRecord[],
-  max: number,
-  counts: Map<string, number> = countNamespaces(records),
-): SpendRecord[] {
+export function trimRecords(records: SpendRecord[], max: number, counts: Map<string, number>): SpendRecord[] {
   if (records.length <= max) return []
   // One namespace (a store without tenants, or a server with one): plain oldest-first. `splice` moves the kept
   // records down in one block copy (`copyWithin` goes element by element).
