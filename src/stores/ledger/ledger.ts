@@ -30,15 +30,7 @@ import { RELEASE_TOMBSTONE_MS } from '../types.js'
 import { namespaceOf, trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
-import {
-  committedUntil,
-  findCall,
-  finish,
-  forgetCall,
-  isHeld,
-  keepCall,
-  rebaseCalls,
-} from './state.js'
+import { committedUntil, findCall, finish, forgetCall, isHeld, keepCall, rebaseCalls } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
 import { RESERVED, RESERVED_BEFORE, reserveResultOf } from '../sync-ledger.js'
 import { checkAmount, fail, validateCommit, validateKeys, validateRelease, validateReserve } from './validation.js'
