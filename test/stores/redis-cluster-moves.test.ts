@@ -89,7 +89,9 @@ const LIMIT = 300
 
 /**
  * A burst of `calls` 4-key calls of 1 each (reserve, then commit) against a limit of 300 on every key, 25 in
- * flight, while `during()` runs. Answers the acknowledged commits and the errors.
+ * flight, while `during()` runs. Answers the acknowledged commits and the errors. A commit that fails is sent again
+ * (for up to 20 s, as a caller settling its call does; a commit applied before is answered as a duplicate): a
+ * reserved call whose commit never reached Redis would otherwise hold its amounts for the hold's 10 minutes.
  */
 async function burst(store: RedisStore, tag: string, calls: number, during: () => Promise<unknown>) {
   let next = 0
@@ -111,13 +113,23 @@ async function burst(store: RedisStore, tag: string, calls: number, during: () =
           refused++
           continue
         }
-        await store.commit({
-          callId,
-          now: Date.now(),
-          entries: KEYS.map((key) => ({ key, amount: 1, expiresAt: null })),
-          dedupeUntil: now + 600_000,
-          record: { callId, startedAt: now, endedAt: now },
-        })
+        const settleBy = Date.now() + 20_000
+        for (;;) {
+          try {
+            await store.commit({
+              callId,
+              now: Date.now(),
+              entries: KEYS.map((key) => ({ key, amount: 1, expiresAt: null })),
+              dedupeUntil: now + 600_000,
+              record: { callId, startedAt: now, endedAt: now },
+            })
+            break
+          } catch (error) {
+            if (!isStorageError(error) || Date.now() > settleBy) throw error
+            errors.push(error)
+            await sleep(100)
+          }
+        }
         committed++
       } catch (error) {
         errors.push(error)
