@@ -16,13 +16,11 @@ import { PRELUDE, prelude } from './prelude.js'
  */
 const RESERVE_OP = String.raw`
 local ck = KEYS[3]
-local cid = sub(ck, #base + 3)
-local hf = 'h:' .. cid
 -- (numbers of texts: known[x] or tonumber(x), the remembered number inline, as below: a Lua call costs more)
 local holdX = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 local n = nk - 1
 local out = {serverStr, 'ok'}
-if record and callState(ck, hf) then
+if record and callState(ck) then
   out[2] = 'dup'
   for i = 1, n do
     local k = live(KEYS[3 + i])
@@ -32,12 +30,15 @@ if record and callState(ck, hf) then
   return out
 end
 local state = {}
+-- the bucket of this hold (the calls of a batch share their hold expiry, hence their bucket)
+local holdStr = num(holdX)
+local bf = 'b:' .. holdStr
 for i = 1, n do
   local a = 3 + i * 3
   local h = KEYS[3 + i]
   -- live(h), inline when the batch has the key and it needs no sweep and no forgetting (the usual case)
   local k = cache[h]
-  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h) end
+  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
   local amount = ARGV[a + 1]
   local total = k.s + k.r + (known[amount] or tonumber(amount))
@@ -54,14 +55,14 @@ for i = 1, n do
     return out
   end
 end
-local holdStr = num(holdX)
-local amounts, hv, hvAmount = {}, nil, nil
+local amounts = {}
 for i = 1, n do
   local a = 3 + i * 3
   local k = state[i]
   local amount = ARGV[a + 1]
+  local av = known[amount] or tonumber(amount)
   local ss = k.ss
-  local rv = k.r + (known[amount] or tonumber(amount))
+  local rv = k.r + av
   -- int(rv), inline
   local r = fmt('%d', rv)
   known[r] = rv
@@ -93,18 +94,26 @@ for i = 1, n do
     put(k, fields)
     if at then expireAt(k, at) end
   end
-  -- the hold's value ('<amount>:<expiry>'), made again only when the amount differs from the previous entry's
-  if amount ~= hvAmount then
-    hv, hvAmount = amount .. ':' .. holdStr, amount
-  end
-  if call('HSET', k.h, hf, hv) == 0 then
-    -- the hold field was there already: left by an earlier use of this call id whose record is gone
-    -- (only possible when clocks disagree by more than the margin); never count it twice
-    r = recountReserved(k)
+  -- the hold, added to its bucket in the view (written with the key's fields when the batch ends)
+  local sum = k.b[bf]
+  if sum == nil then sum = bucket(k, bf) end
+  if sum then
+    k.b[bf], k.bc[bf] = sum + av, k.bc[bf] + 1
   else
-    k.added = (k.added or 0) + 1
-    if k.holds then k.holds = k.holds + 1 end
+    k.b[bf], k.bc[bf] = av, 1
   end
+  -- touch(k, bf), inline (a key created above is written already: it is pending again)
+  local bw = k.bw
+  if not bw then
+    bw = {}
+    k.bw = bw
+  end
+  bw[bf] = true
+  if not k.w then
+    k.w = {}
+    pending[#pending + 1] = k
+  end
+  if k.holds then k.holds = k.holds + 1 end
   out[2 * i + 1] = ss
   out[2 * i + 2] = r
   amounts[i] = amount
@@ -136,18 +145,16 @@ return out
  */
 const COMMIT_OP = String.raw`
 local ck = KEYS[3]
-local cid = sub(ck, #base + 3)
-local hf = 'h:' .. cid
 local S = known[ARGV[8]] or tonumber(ARGV[8])
 local n = nk - 1
 if S > 0 then n = n - 1 end
 local out = {serverStr, 'ok'}
 -- readCall(ck), inline
-local st, t, v, pos
+local st, t, v, pos, ts
 if record then
   v = record
-  st, t, pos = match(v, '^(.)|([^|]*)|()')
-  t = known[t] or tonumber(t)
+  st, ts, pos = match(v, '^(.)|([^|]*)|()')
+  t = known[ts] or tonumber(ts)
 end
 if st == 'c' and t > now then
   out[2] = 'dup'
@@ -160,13 +167,15 @@ if st == 'c' and t > now then
   return out
 end
 local held = st == 'h'
+-- the bucket of the call's holds
+local bf = held and 'b:' .. ts
 local state = {}
 for i = 1, n do
   local a = 6 + i * 2
   local h = KEYS[3 + i]
   -- live(h), inline as in the reservation
   local k = cache[h]
-  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h) end
+  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
   local amount = ARGV[a + 1]
   if k.s + (known[amount] or tonumber(amount)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
@@ -241,7 +250,7 @@ if held then
     for i = 1, n do listed[lkey(state[i])] = true end
     for i = 1, #keys do
       local lk = keys[i]
-      if not listed[lk] then releaseOn(hk(lk), hf, amounts[lk]) end
+      if not listed[lk] then releaseOn(hk(lk), bf, t, amounts[lk]) end
     end
   end
 end
@@ -320,13 +329,7 @@ for i = 1, n do
   local holding
   if byIndex then holding = byIndex[i] elseif amounts then holding = amounts[lkey(k)] end
   if holding and k.exists then
-    -- unhold(k, hf, holding), inline
-    if call('HDEL', k.h, hf) == 1 then
-      k.r = k.r - holding
-      k.rs = nil
-      if k.holds then k.holds = k.holds - 1 end
-      k.dirty = true
-    end
+    unhold(k, bf, t, holding)
     if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
   end
   local amount = ARGV[a + 1]
@@ -383,9 +386,7 @@ return out
  */
 const RELEASE_OP = String.raw`
 local ck = KEYS[3]
-local cid = sub(ck, #base + 3)
-local hf = 'h:' .. cid
-local st, x, v, pos = callState(ck, hf)
+local st, x, v, pos, xs = callState(ck)
 if not st then
   -- never seen (or forgotten): a tombstone, so that the reservation, if it arrives late, changes nothing
   x = tonumber(ARGV[6]) + shiftIn
@@ -394,7 +395,7 @@ if not st then
   return {serverStr, 'none'}
 end
 if st ~= 'h' then return {serverStr, 'none'} end
-dropHolds(ck, hf, v, pos)
+dropHolds(ck, x, xs, v, pos)
 if x < now then x = now end
 call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
 return {serverStr, 'released'}
