@@ -329,7 +329,34 @@ for i = 1, n do
   local holding
   if byIndex then holding = byIndex[i] elseif amounts then holding = amounts[lkey(k)] end
   if holding and k.exists then
-    unhold(k, bf, t, holding)
+    -- unhold(k, bf, t, holding), inline
+    local sw = k.sw
+    if t > now and (not sw or t > sw) then
+      local sum = k.b[bf]
+      if sum == nil then sum = bucket(k, bf) end
+      if sum then
+        local c = k.bc[bf] - 1
+        if c > 0 then
+          k.b[bf], k.bc[bf] = sum - holding, c
+        else
+          k.b[bf], k.bc[bf] = false, nil
+        end
+        local bw = k.bw
+        if not bw then
+          bw = {}
+          k.bw = bw
+        end
+        bw[bf] = true
+        if not k.w then
+          k.w = {}
+          pending[#pending + 1] = k
+        end
+        k.r = k.r - holding
+        k.rs = nil
+        if k.holds then k.holds = k.holds - 1 end
+        k.dirty = true
+      end
+    end
     if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
   end
   local amount = ARGV[a + 1]
