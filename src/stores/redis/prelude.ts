@@ -101,11 +101,16 @@ if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 `
 
 const PRELUDE_BODY = String.raw`
--- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits.
+-- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits. The text of
+-- each is remembered for the script's run (numText): the operations of a batch mostly share their instants (hold
+-- expiries, dedupe ends: calls issued in the same millisecond), and string.format costs about 900 instructions.
+local numText = {}
 local function num(v)
-  local s
+  local s = numText[v]
+  if s then return s end
   if v == math.floor(v) and v < MAX and v > -MAX then s = fmt('%d', v) else s = fmt('%.17g', v) end
   known[s] = v
+  numText[v] = s
   return s
 end
 -- Amounts: integers below 2^53 (sums and differences of validated integer amounts and counts, never a fraction,
@@ -117,12 +122,23 @@ local function int(v)
 end
 local function hk(lk) return base .. 'k:' .. lk end
 
--- The physical expiry (ms on the server's clock) for a logical instant.
+-- The physical expiry (ms on the server's clock) for a logical instant, remembered for the script's run by shift
+-- and instant.
+local physText = {}
 local function physical(logical)
+  local byShift = physText[shiftOut]
+  if not byShift then
+    byShift = {}
+    physText[shiftOut] = byShift
+  end
+  local s = byShift[logical]
+  if s then return s end
   local at = math.ceil(logical + shiftOut)
   if at < 1 then at = 1 end
   if at > MAX then at = MAX end
-  return fmt('%d', at)
+  s = fmt('%d', at)
+  byShift[logical] = s
+  return s
 end
 
 -- The script's view of the ledger keys it loaded (hash name -> state), so that a key several operations of a

@@ -31,7 +31,7 @@ if record and callState(ck) then
 end
 local state = {}
 -- the bucket of this hold (the calls of a batch share their hold expiry, hence their bucket)
-local holdStr = num(holdX)
+local holdStr = numText[holdX] or num(holdX)
 local bf = 'b:' .. holdStr
 for i = 1, n do
   local a = 3 + i * 3
