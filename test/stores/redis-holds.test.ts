@@ -1,6 +1,7 @@
 // The hold buckets of the Redis store (a ledger key keeps one field per hold expiry instant, the sum of the holds
 // expiring then, instead of one field per call): the edges the random model tests do not reach. Client-time stores,
 // so that each operation's `now` is the test's.
+import { createClient } from 'redis'
 import { describe, expect, it } from 'vitest'
 import { StorageError } from '../../src/errors.js'
 import { memoryStore } from '../../src/stores/memory.js'
@@ -78,5 +79,55 @@ describe('redisStore hold buckets', () => {
     expect(failed).toBeInstanceOf(StorageError)
     expect((failed as Error).message).toMatch(/field h:old this version does not write/)
     await store.close()
+  })
+
+  it('answers amounts at and above 2^52 exactly through ioredis and node-redis (integer replies only below 2^52)', async () => {
+    const node = createClient({ url: `redis://127.0.0.1:${suite.server.port}` })
+    await node.connect()
+    const big = 2 ** 52
+    for (const client of [suite.io, node]) {
+      prefix = `holds-${process.pid}-${run++}`
+      const store = redisStore({ client, prefix, time: 'client' })
+      const now = Date.now()
+      // a window end: the scripts' usual paths (a key whose expiry does not move), where the replies carry numbers
+      const end = now + 3_600_000
+      const entries = (amount: number) => [
+        { key: 'below', amount: amount - 1, limit: null, expiresAt: end },
+        { key: 'at', amount, limit: null, expiresAt: end },
+        { key: 'top', amount: 2 * amount - 2, limit: null, expiresAt: end },
+      ]
+      const reserved = await store.reserve({ callId: 'r1', now, holdExpiresAt: now + 60_000, entries: entries(big) })
+      expect(reserved.balances.map((b) => b.reserved)).toEqual([big - 1, big, 2 * big - 2])
+      // spend MAX_SAFE_INTEGER on 'top' in two commits: the reserved amount and the spent one cross 2^52 both ways
+      const committed = await store.commit({
+        callId: 'r1',
+        now,
+        entries: [
+          { key: 'below', amount: big - 1, expiresAt: end },
+          { key: 'at', amount: big, expiresAt: end },
+          { key: 'top', amount: big, expiresAt: end },
+        ],
+        dedupeUntil: now + 60_000,
+      })
+      expect(committed.balances).toEqual([
+        { before: 0, after: big - 1, reserved: 0 },
+        { before: 0, after: big, reserved: 0 },
+        { before: 0, after: big, reserved: 0 },
+      ])
+      const again = await store.commit({
+        callId: 'r2',
+        now,
+        entries: [{ key: 'top', amount: big - 1, expiresAt: end }],
+        dedupeUntil: now + 60_000,
+      })
+      expect(again.balances).toEqual([{ before: big, after: Number.MAX_SAFE_INTEGER, reserved: 0 }])
+      expect(await store.balances({ keys: ['below', 'at', 'top'], now })).toEqual([
+        { spent: big - 1, reserved: 0 },
+        { spent: big, reserved: 0 },
+        { spent: Number.MAX_SAFE_INTEGER, reserved: 0 },
+      ])
+      await store.close()
+    }
+    await node.close()
   })
 })

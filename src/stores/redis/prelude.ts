@@ -52,6 +52,9 @@
 
 const PRELUDE_HEAD = String.raw`
 local MAX = 9007199254740991
+-- 2^52: an amount below it may go back as an integer reply (the clients' parsers, digit by digit in doubles, are
+-- exact there; near 2^53 they are not), an amount at or above it as its text.
+local EXACT = 4503599627370496
 local mode = ARGV[1]
 local margin = tonumber(ARGV[2])
 local base = ARGV[4]
@@ -176,9 +179,12 @@ local function flushKey(k)
     local fields = {}
     for i = 1, 6 do
       local f = FIELDS[i]
-      if w[f] then
+      local x = w[f]
+      if x then
+        -- 's' and 'r' the hot paths left as numbers, formatted once per batch
+        if type(x) == 'number' then x = fmt('%d', x) end
         fields[#fields + 1] = f
-        fields[#fields + 1] = w[f]
+        fields[#fields + 1] = x
       end
     end
     local bw = k.bw

@@ -63,9 +63,9 @@ for i = 1, n do
   local av = known[amount] or tonumber(amount)
   local ss = k.ss
   local rv = k.r + av
-  -- int(rv), inline
-  local r = fmt('%d', rv)
-  known[r] = rv
+  -- 'r' after the hold: a number (an integer reply, below EXACT; the key's write formats it once per batch), or
+  -- its text
+  local r = rv
   local inc, e, p = ARGV[a + 3], k.e, k.p
   if k.exists and e and k.n and holdX >= k.n and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e
     and (holdX <= e or (p and holdX <= p)) then
@@ -77,8 +77,12 @@ for i = 1, n do
       k.w = w
       pending[#pending + 1] = k
     end
-    w.r, k.v[2], k.r, k.rs, k.dirty = r, r, rv, r, nil
+    w.r, k.v[2], k.r, k.rs, k.dirty = rv, rv, rv, nil, nil
+    if rv >= EXACT then r = R(k) end
   else
+    -- int(rv), inline
+    r = fmt('%d', rv)
+    known[r] = rv
     local fields = {'r', r}
     if not k.exists then
       fields[3] = 's'
@@ -360,13 +364,10 @@ for i = 1, n do
     if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
   end
   local amount = ARGV[a + 1]
-  -- R(k), inline
-  local before, reserved = k.ss, k.rs
-  if not reserved then
-    reserved = fmt('%d', k.r)
-    known[reserved] = k.r
-    k.rs = reserved
-  end
+  -- the reply's values: the texts Redis holds when unchanged, else numbers (integer replies; the key's write
+  -- formats them once per batch)
+  local before, reserved = k.ss, k.rs or k.r
+  if not k.rs and k.r >= EXACT then reserved = R(k) end
   local after = before
   local inc, e = ARGV[a + 2], k.e
   if k.exists and e and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e then
@@ -380,12 +381,12 @@ for i = 1, n do
     end
     if amount ~= '0' then
       local sv = k.s + (known[amount] or tonumber(amount))
-      after = fmt('%d', sv)
-      known[after] = sv
-      w.s, k.v[1], k.s, k.ss = after, after, sv, after
+      if sv >= EXACT then after = int(sv) else after = sv end
+      w.s, k.v[1], k.s, k.ss = sv, sv, sv, after
     end
     if k.dirty then w.r, k.v[2], k.dirty = reserved, reserved, nil end
   else
+    if type(reserved) == 'number' then reserved = R(k) end
     if amount ~= '0' then after = int(k.s + tonumber(amount)) end
     local kf = {'s', after}
     if k.dirty or not k.exists then
