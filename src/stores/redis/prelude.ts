@@ -4,8 +4,8 @@
  * same `MGET`), decides which clock the ledger logic uses (`now`), and defines the helpers that mirror
  * `src/stores/ledger/ledger.ts`:
  *
- * - `live(h)`: one `HMGET` of a ledger key's hash (balances and expiries, never a hold field);
- *   sweeps the key's expired holds only when its earliest hold expiry `n` has passed (`sweepHolds` and
+ * - `live(h, bf)`: one `HMGET` of a ledger key's own fields (and of the hold bucket `bf` the operation uses);
+ *   sweeps the key's expired buckets only when its earliest hold expiry `n` has passed (`sweepHolds` and
  *   `nextHoldExpiry` in the ledger), and forgets the key when its window is over and no hold is left
  *   (`liveKey`);
  * - `laterExpiry`: the logical expiry after a write, as the ledger's `laterExpiry`; the physical one
@@ -13,15 +13,19 @@
  * - `callState`, `dropHolds`: the call record used for idempotency, and the holds it owns.
  *
  * Key layout (see docs/stores/redis.md): a ledger key is one hash `{prefix}:k:<key>` with `s` spent,
- * `r` reserved, `e` logical expiry, `n` earliest hold expiry (a lower bound; the sweep runs only when it
- * has passed), `p` the last hold's expiry when it outlives `e` (the `PEXPIREAT` is computed from the
- * later of `e` and `p`; empty when none, written when the key is created so that reads find it at the
- * head of the hash; keys of older versions may lack it), and `h:<call id>` = `<amount>:<expiry>`
- * per hold. A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<amounts>|<keys>` with
- * `<amount>,` and `<bytes>:<ledger key>` per held key, in the same order, `c|<remembered until>|` or `r|<remembered until>|`, set with
- * `SET ... PXAT` (one command, expiry included). A commit or release takes a hold's amount from the call
- * record and lets `HDEL` say whether the hold was still there, so no script reads a hold field on the
- * normal path (on a hot key that would scan the listpack of every call in flight).
+ * `r` reserved (the sum of its buckets), `e` logical expiry, `n` earliest hold expiry (a lower bound; the sweep
+ * runs only when it has passed), `p` the last hold's expiry when it outlives `e` (the `PEXPIREAT` is computed from
+ * the later of `e` and `p`; empty when none, written when the key is created), `w` the latest expiry a sweep
+ * dropped (absent until one did), and one hold bucket per hold expiry instant: `b:<expiry>` =
+ * `<sum of the amounts>:<number of holds>` of the holds expiring then (the calls of a batch share their expiry, so a
+ * batch adds to one bucket per key, written with the key's own fields; a bucket whose last hold goes is deleted).
+ * A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<amounts>|<keys>` with `<amount>,` and
+ * `<bytes>:<ledger key>` per held key, in the same order, `c|<remembered until>|` or `r|<remembered until>|`, set
+ * with `SET ... PXAT` (one command, expiry included). The call record is the hold's identity and its idempotency
+ * (`h|` becomes `c|` or `r|` once): a commit or release takes each key's amount from it off the bucket of its
+ * expiry, only when that bucket has not expired (expiry > `now`, the sweep's comparison) and was never swept
+ * (expiry > `w`: a bucket of an instant a sweep dropped may be made again by a clock that is behind, and holds other
+ * calls then). A field of another shape (an older version's `h:<call id>`) fails the script loudly (`LAYOUT`).
  *
  * Common `KEYS`: `[1]` the store's epoch, `[2]` the registry of live keys; the operation's keys follow
  * (their numbers below count from there: "`KEYS`: call record" is `KEYS[3]`).
@@ -43,9 +47,10 @@
  * through a C `long`: exact, and much cheaper than the multi-precision path of `%.0f` / `%.17g`).
  * Nothing uses `INCRBYFLOAT` or Lua's `tostring` (`%.14g`) on amounts.
  *
- * Replies are arrays of strings: `[1]` the server time in ms, `[2]` a status, then the operation's values.
- * Amounts go back as strings (clients may parse integer replies near 2^53 inexactly): the string Redis
- * holds when the value did not change, else the one just formatted for the write.
+ * Replies are arrays: `[1]` the server time in ms, `[2]` a status, then the operation's values. Amounts go back
+ * as the string Redis holds when the value did not change, else as an integer reply when below 2^52 (`EXACT`: the
+ * hot paths leave changed amounts numbers, formatted once per key per batch for the write) and as text at or above
+ * it (clients parse integer replies digit by digit in doubles, inexactly near 2^53).
  *
  * @internal
  */
@@ -424,23 +429,9 @@ local function sweep(k)
   k.holds = holds
 end
 
--- Number of holds on a loaded key: known after a sweep, else the sum of its buckets' counts (HGETALL: only for a
--- key whose window is over).
+-- Number of holds on a loaded key: known after a sweep, else counted by one (only for a key whose window is over).
 local function holdCount(k)
-  if not k.holds then
-    flushKey(k)
-    local all = call('HGETALL', k.h)
-    local holds = 0
-    for i = 1, #all, 2 do
-      local f = all[i]
-      if #f > 1 and byte(f, 2) == 58 then
-        if byte(f, 1) ~= 98 then layoutError(k, f) end
-        local _, c = bucketOf(k, f, all[i + 1])
-        holds = holds + c
-      end
-    end
-    k.holds = holds
-  end
+  if not k.holds then sweep(k) end
   return k.holds
 end
 
@@ -584,10 +575,9 @@ local function expiryFields(k, fields, newE, holdX)
   return physical(b)
 end
 
--- A key created by a write gets 'p' at once, empty when no hold outlives its window: live()'s HMGET then finds
--- every field it asks for at the head of the hash, where an absent field would be searched for through every
--- hold field (a hot key's listpack of about 200 entries at 100 calls in flight). Older keys without 'p' read as
--- before.
+-- A key created by a write gets 'p' at once, empty when no hold outlives its window, so that live()'s HMGET finds
+-- it at the head of the hash (from the per-call hold fields of an earlier layout, when an absent field was searched
+-- for through every hold; a hash of buckets is a few fields, so this matters little now).
 local function keepP(k, fields)
   if k.exists then return end
   for i = 1, #fields, 2 do if fields[i] == 'p' then return end end
