@@ -197,7 +197,12 @@ describe('redisStore commands per admitted call', () => {
     // the commits take their amounts off their buckets; an empty bucket is deleted
     await Promise.all(
       ['hot-0', 'hot-1', 'hot-other'].map((callId) =>
-        store.commit({ callId, now, entries: [{ key: 'hot', amount: 900, expiresAt: windowEnd }], dedupeUntil: now + 60_000 }),
+        store.commit({
+          callId,
+          now,
+          entries: [{ key: 'hot', amount: 900, expiresAt: windowEnd }],
+          dedupeUntil: now + 60_000,
+        }),
       ),
     )
     expect(await admin.hget('{commands-hot}:k:hot', 'b:' + (now + 600_000))).toBe('39000:39')
