@@ -4,13 +4,7 @@
  * take vitest's own `it`.
  */
 import { describe, expectTypeOf, it, test } from 'vitest'
-import {
-  calculateCost,
-  estimateCost,
-  type CostResult,
-  type ExactCost,
-  type UsageAdjustment,
-} from 'llm-budget/cost'
+import { calculateCost, estimateCost, type CostResult, type ExactCost, type UsageAdjustment } from 'llm-budget/cost'
 import { memoryStore } from 'llm-budget'
 import type { BudgetStore } from 'llm-budget/store'
 import { runStoreContract, type ContractIt, type MakeStore } from 'llm-budget/testing'
