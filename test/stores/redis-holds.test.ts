@@ -70,6 +70,41 @@ describe('redisStore hold buckets', () => {
     await store.close()
   })
 
+  it('remembers the swept instant when the key is forgotten, so a bucket made again on the new key keeps its holds', async () => {
+    const store = open()
+    const x = T0 + 1_000
+    const end = T0 + 800
+    const entry = (amount: number) => [{ key: 'k', amount, limit: null, expiresAt: end }]
+    await store.reserve({ callId: 'swept', now: T0, holdExpiresAt: x, entries: entry(100) })
+    // a process whose clock is ahead sweeps the hold and forgets the key (its window is over, no hold is left)
+    expect(await balance(store, x)).toEqual({ spent: 0, reserved: 0 })
+    // one whose clock is behind makes the key again, with a hold expiring at the same instant
+    await store.reserve({ callId: 'again', now: T0, holdExpiresAt: x, entries: entry(40) })
+    // the swept call commits: its hold went with the sweep, the other call's stays counted
+    await store.commit({ callId: 'swept', now: T0 + 500, entries: entry(90), dedupeUntil: T0 + 60_000 })
+    expect(await balance(store, T0 + 500)).toEqual({ spent: 90, reserved: 40 })
+    await store.close()
+  })
+
+  it('makes a key without a window on a swept instant a forgotten key left, without that instant\'s expiry', async () => {
+    const store = open()
+    const x = T0 + 1_000
+    await store.reserve({
+      callId: 'swept',
+      now: T0,
+      holdExpiresAt: x,
+      entries: [{ key: 'k', amount: 100, limit: null, expiresAt: T0 + 800 }],
+    })
+    expect(await balance(store, x)).toEqual({ spent: 0, reserved: 0 })
+    const hash = `{${prefix}}:k:k`
+    expect(await suite.io.hgetall(hash)).toEqual({ w: String(x) })
+    expect(await suite.io.pttl(hash)).toBeGreaterThan(0)
+    await commit(store, 'forever', T0, 90)
+    expect(await suite.io.pttl(hash)).toBe(-1)
+    expect(await balance(store, x + 3_600_000)).toEqual({ spent: 90, reserved: 0 })
+    await store.close()
+  })
+
   it('fails loudly with a StorageError on a ledger key holding a hold field of an older version', async () => {
     const store = open()
     await reserve(store, 'new', T0, T0 + 1_000)

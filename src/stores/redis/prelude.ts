@@ -16,7 +16,7 @@
  * `r` reserved (the sum of its buckets), `e` logical expiry, `n` earliest hold expiry (a lower bound; the sweep
  * runs only when it has passed), `p` the last hold's expiry when it outlives `e` (the `PEXPIREAT` is computed from
  * the later of `e` and `p`; empty when none, written when the key is created), `w` the latest expiry a sweep
- * dropped (absent until one did), and one hold bucket per hold expiry instant: `b:<expiry>` =
+ * dropped (absent until one did; a forgotten key leaves it alone in the hash until its physical expiry), and one hold bucket per hold expiry instant: `b:<expiry>` =
  * `<sum of the amounts>:<number of holds>` of the holds expiring then (the calls of a batch share their expiry, so a
  * batch adds to one bucket per key, written with the key's own fields; a bucket whose last hold goes is deleted).
  * A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<amounts>|<keys>` with `<amount>,` and
@@ -453,13 +453,23 @@ local function register(h, e)
   call('ZADD', reg, num(e or MAX), lkOf(h))
 end
 
--- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey).
+-- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey). Its latest swept
+-- instant 'w' outlives it, alone in the hash until that instant's physical expiry: a clock that is behind may make
+-- the key again with a bucket of that instant, which a commit of a swept hold must not take from ('left': the new
+-- key's hash starts with it).
 local function forgetIfOver(k)
   if k.exists and k.e and k.e <= now and holdCount(k) == 0 then
+    local sw = k.sw
     k.w, k.at = nil, nil
     call('DEL', k.h)
     call('ZREM', reg, lkOf(k.h))
-    return fresh(k.h)
+    local f = fresh(k.h)
+    if sw then
+      call('HSET', k.h, 'w', num(sw))
+      call('PEXPIREAT', k.h, physical(sw))
+      f.sw, f.left = sw, true
+    end
+    return f
   end
   return k
 end
@@ -478,7 +488,10 @@ local function live(h, bf)
         flushAll()
         error({err = 'LOST ledger key ' .. lkOf(h)})
       end
-      return fresh(h)
+      local f = fresh(h)
+      -- the swept instant a forgotten key left behind (forgetIfOver)
+      if v[6] then f.sw, f.left = tonumber(v[6]), true end
+      return f
     end
     k = {h = h, exists = true, stored = true, loaded = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1],
       rs = v[2], e = tonumber(v[3]), n = tonumber(v[4]), p = tonumber(v[5]), sw = tonumber(v[6]), v = v, holds = nil,
@@ -551,6 +564,8 @@ local function expiryFields(k, fields, newE, holdX)
       register(k.h, nil)
     elseif not k.exists then
       register(k.h, nil)
+      -- a key without a window lives on: not until the expiry of the swept instant it is made on
+      if k.left then call('PERSIST', k.h) end
     end
     return nil
   end
@@ -562,6 +577,8 @@ local function expiryFields(k, fields, newE, holdX)
   end
   local b = newE
   if holdX and holdX > b then b = holdX end
+  -- a key made on a swept instant a forgotten key left keeps it at least as long
+  if k.left and not k.exists and k.sw > b then b = k.sw end
   if k.exists then
     -- the instant the current PEXPIREAT was computed from: the window end, or a later hold ('p')
     local basis = k.e
