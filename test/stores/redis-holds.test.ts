@@ -86,7 +86,7 @@ describe('redisStore hold buckets', () => {
     await store.close()
   })
 
-  it('makes a key without a window on a swept instant a forgotten key left, without that instant\'s expiry', async () => {
+  it("makes a key without a window on a swept instant a forgotten key left, without that instant's expiry", async () => {
     const store = open()
     const x = T0 + 1_000
     await store.reserve({
