@@ -218,7 +218,6 @@ local function flushKey(k)
   end
 end
 
-
 -- Writes fields of a loaded key (name, value pairs of s r e n p): the view at once, Redis at the end (at
 -- once for a key not yet in Redis). The view then reads as a fresh HMGET would.
 local function put(k, fields)
@@ -453,10 +452,8 @@ local function register(h, e)
   call('ZADD', reg, num(e or MAX), lkOf(h))
 end
 
--- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey). Its latest swept
--- instant 'w' outlives it, alone in the hash until that instant's physical expiry: a clock that is behind may make
--- the key again with a bucket of that instant, which a commit of a swept hold must not take from ('left': the new
--- key's hash starts with it).
+-- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey). Its swept instant 'w'
+-- stays alone in the hash until its physical expiry, for a key made again on it ('left'; see unhold).
 local function forgetIfOver(k)
   if k.exists and k.e and k.e <= now and holdCount(k) == 0 then
     local sw = k.sw
@@ -489,8 +486,7 @@ local function live(h, bf)
         error({err = 'LOST ledger key ' .. lkOf(h)})
       end
       local f = fresh(h)
-      -- the swept instant a forgotten key left behind (forgetIfOver)
-      if v[6] then f.sw, f.left = tonumber(v[6]), true end
+      if v[6] then f.sw, f.left = tonumber(v[6]), true end -- left by forgetIfOver
       return f
     end
     k = {h = h, exists = true, stored = true, loaded = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1],
