@@ -138,7 +138,7 @@ describe("a record's context and metadata: frozen, shared while equal", () => {
     expect(Object.isFrozen(recorded[0]!.metadata)).toBe(true)
     // A change is refused loudly instead of reaching the other records (ES modules run in strict mode).
     expect(() => (context.user = 'mallory')).toThrow(TypeError)
-    expect(() => ((context.tags as string[]).push('c'))).toThrow(TypeError)
+    expect(() => (context.tags as string[]).push('c')).toThrow(TypeError)
     expect(() => ((recorded[0]!.metadata as Record<string, unknown>).x = 1)).toThrow(TypeError)
     expect(recorded[2]!.context).toEqual(expected)
     expect((await manager.store.queryRecords({}))[2]!.context).toEqual(expected)
