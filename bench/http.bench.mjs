@@ -331,9 +331,16 @@ async function batchedInProcess(rounds, calls, version) {
   return { handlerUs: best, directUs: bestDirect }
 }
 // A build without the version 2 format (an older one, for a comparison) answers /v2/batch with 404.
-const speaksV2 = (
-  await handler(new Request('http://bench/v2/batch', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{}' }))
-).status !== 404
+const speaksV2 =
+  (
+    await handler(
+      new Request('http://bench/v2/batch', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}` },
+        body: '{}',
+      }),
+    )
+  ).status !== 404
 const inProcess = await batchedInProcess(6, 4_000, 1)
 const inProcessV2 = speaksV2 ? await batchedInProcess(6, 4_000, 2) : null
 
@@ -365,7 +372,10 @@ console.log(
 console.log(`| in-process: fetch handler per reserve (Request to Response) | ${fmt(handlerInProcessUs, 1)} us |`)
 console.log(`| in-process: memoryStore.reserve directly | ${fmt(directUs, 2)} us |`)
 console.log(`| in-process: handler overhead per request | ${fmt(handlerInProcessUs - directUs, 1)} us |`)
-for (const [version, row] of [[1, inProcess], [2, inProcessV2]]) {
+for (const [version, row] of [
+  [1, inProcess],
+  [2, inProcessV2],
+]) {
   if (row === null) continue
   console.log(
     `| in-process, batches of ${B} (/v${version}/batch): fetch handler CPU per operation / memoryStore directly / overhead | ${fmt(row.handlerUs, 1)} / ${fmt(row.directUs, 1)} / ${fmt(row.handlerUs - row.directUs, 1)} us |`,

@@ -27,7 +27,10 @@ if (process.argv[2] === 'child') {
   const TOKEN = 'bench-token-0123456789abcdef'
   const T0 = 1_800_000_000_000
   const DAY = 86_400_000
-  const handler = createBudgetHandler({ store: memoryStore({ maxRecords: 10000 }), auth: { tokens: { [TOKEN]: 'bench' } } })
+  const handler = createBudgetHandler({
+    store: memoryStore({ maxRecords: 10000 }),
+    auth: { tokens: { [TOKEN]: 'bench' } },
+  })
   const num = (n) => (n === null ? 'null' : String(n))
   // The bodies httpStore sends for bench/http.bench.mjs's calls, in either wire format.
   const bodies = []
@@ -42,13 +45,28 @@ if (process.argv[2] === 'child') {
         if (format === 'v1') {
           const body =
             kind === 'reserve'
-              ? { callId, now: T0, holdExpiresAt: T0 + 60_000, entries: keys.map((k) => ({ key: k, amount: 10_000_000, limit: 1e15, expiresAt: null })) }
-              : { callId, now: T0 + 1, entries: keys.map((k) => ({ key: k, amount: 9_000_000, expiresAt: null })), dedupeUntil: T0 + DAY, record }
+              ? {
+                  callId,
+                  now: T0,
+                  holdExpiresAt: T0 + 60_000,
+                  entries: keys.map((k) => ({ key: k, amount: 10_000_000, limit: 1e15, expiresAt: null })),
+                }
+              : {
+                  callId,
+                  now: T0 + 1,
+                  entries: keys.map((k) => ({ key: k, amount: 9_000_000, expiresAt: null })),
+                  dedupeUntil: T0 + DAY,
+                  record,
+                }
           ops.push(`{"path":"/v1/${kind}","key":${JSON.stringify(key)},"body":${JSON.stringify(body)}}`)
         } else if (kind === 'reserve') {
-          ops.push(`["r",${JSON.stringify(key)},${JSON.stringify(callId)},${T0},${T0 + 60_000}${keys.map((k) => `,${JSON.stringify(k)},10000000,${num(1e15)},null`).join('')}]`)
+          ops.push(
+            `["r",${JSON.stringify(key)},${JSON.stringify(callId)},${T0},${T0 + 60_000}${keys.map((k) => `,${JSON.stringify(k)},10000000,${num(1e15)},null`).join('')}]`,
+          )
         } else {
-          ops.push(`["c",${JSON.stringify(key)},${JSON.stringify(callId)},${T0 + 1},${T0 + DAY},${JSON.stringify(record)}${keys.map((k) => `,${JSON.stringify(k)},9000000,null`).join('')}]`)
+          ops.push(
+            `["c",${JSON.stringify(key)},${JSON.stringify(callId)},${T0 + 1},${T0 + DAY},${JSON.stringify(record)}${keys.map((k) => `,${JSON.stringify(k)},9000000,null`).join('')}]`,
+          )
         }
       }
       bodies.push(format === 'v1' ? `{"operations":[${ops.join(',')}]}` : `{"ops":[${ops.join(',')}]}`)
@@ -64,7 +82,8 @@ if (process.argv[2] === 'child') {
       }),
     )
     const text = await response.text()
-    if (response.status !== 200 || text.includes('"error"')) throw new Error(`batch answered ${response.status}: ${text.slice(0, 300)}`)
+    if (response.status !== 200 || text.includes('"error"'))
+      throw new Error(`batch answered ${response.status}: ${text.slice(0, 300)}`)
   }
   const batches = (WARM + Number(counted)) / B
   for (let k = 0; k < batches; k++) await serve(k)
@@ -82,8 +101,18 @@ function instructions(format, counted) {
   try {
     execFileSync(
       'valgrind',
-      ['--tool=callgrind', `--callgrind-out-file=${dir}/out`, process.execPath, '--single-threaded', '--hash-seed=1',
-        '--random-seed=1', import.meta.filename, 'child', format, String(counted)],
+      [
+        '--tool=callgrind',
+        `--callgrind-out-file=${dir}/out`,
+        process.execPath,
+        '--single-threaded',
+        '--hash-seed=1',
+        '--random-seed=1',
+        import.meta.filename,
+        'child',
+        format,
+        String(counted),
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LLM_BUDGET_DIST: dist } },
     )
     return Number(/(?:summary|totals): (\d+)/.exec(readFileSync(`${dir}/out`, 'utf8'))[1])

@@ -139,7 +139,7 @@ describe('POST /v2/batch', () => {
     expect(await balances(['bad|usd'])).toEqual([{ spent: 0, reserved: 0 }])
   })
 
-  it('refuses the other version\'s body as a whole (400 BATCH_VERSION_MISMATCH) and a version it does not speak (404 UNSUPPORTED_BATCH_VERSION); nothing applied', async () => {
+  it("refuses the other version's body as a whole (400 BATCH_VERSION_MISMATCH) and a version it does not speak (404 UNSUPPORTED_BATCH_VERSION); nothing applied", async () => {
     const v1Body = { operations: [{ path: '/v1/reserve', key: 'mm-1', body: reserve('mm1', 'mm|usd', 1) }] }
     const v2Body = { ops: [op('/v1/reserve', 'mm-2', reserve('mm2', 'mm|usd', 1))] }
     const toV2 = await post(`${running.url}/v2/batch`, TOKEN, v1Body)
@@ -171,7 +171,12 @@ describe('POST /v2/batch', () => {
       now: time,
       holdExpiresAt: time,
       entries: fc.array(
-        fc.record({ key: id, amount, limit: fc.option(amount, { nil: null }), expiresAt: fc.option(time, { nil: null }) }),
+        fc.record({
+          key: id,
+          amount,
+          limit: fc.option(amount, { nil: null }),
+          expiresAt: fc.option(time, { nil: null }),
+        }),
         { maxLength: 4 },
       ),
     })
@@ -180,19 +185,27 @@ describe('POST /v2/batch', () => {
         fc.record({
           callId: id,
           now: time,
-          entries: fc.array(fc.record({ key: id, amount, expiresAt: fc.option(time, { nil: null }) }), { maxLength: 4 }),
+          entries: fc.array(fc.record({ key: id, amount, expiresAt: fc.option(time, { nil: null }) }), {
+            maxLength: 4,
+          }),
           dedupeUntil: time,
         }),
         fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 })),
       )
       .map(([c, record]) => (record === null ? c : { ...c, record }))
     fc.assert(
-      fc.property(fc.oneof(reserveArb.map((r) => ['/v1/reserve', r] as const), commitArb.map((c) => ['/v1/commit', c] as const)), ([path, payload]) => {
-        const text = JSON.stringify(payload)
-        const encoded = JSON.parse(encodeOperation(path, 'k', payload, text)) as unknown[]
-        expect(encoded[0]).toBe(path === '/v1/reserve' ? 'r' : 'c')
-        expect(JSON.stringify(bodyAtV2({ ops: [encoded] }, 0))).toBe(text)
-      }),
+      fc.property(
+        fc.oneof(
+          reserveArb.map((r) => ['/v1/reserve', r] as const),
+          commitArb.map((c) => ['/v1/commit', c] as const),
+        ),
+        ([path, payload]) => {
+          const text = JSON.stringify(payload)
+          const encoded = JSON.parse(encodeOperation(path, 'k', payload, text)) as unknown[]
+          expect(encoded[0]).toBe(path === '/v1/reserve' ? 'r' : 'c')
+          expect(JSON.stringify(bodyAtV2({ ops: [encoded] }, 0))).toBe(text)
+        },
+      ),
       { numRuns: 2_000, seed: 7 },
     )
     // Not exactly that shape: sent as [path, key, body], with the text a lone request sends.
@@ -225,10 +238,14 @@ describe('httpStore and the batch versions', () => {
     }) as typeof fetch
     const store = httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: oldServer })
     try {
-      const first = await Promise.all(Array.from({ length: 6 }, (_, i) => store.reserve(reserve(`o${i}`, 'old|usd', 1, 4))))
+      const first = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => store.reserve(reserve(`o${i}`, 'old|usd', 1, 4))),
+      )
       expect(first.filter((a) => a.ok).length).toBe(4)
       const commits = await Promise.all(
-        first.flatMap((a, i) => (a.ok ? [store.commit({ ...commit(`o${i}`, 'old|usd', 1), dedupeUntil: T0 + DAY })] : [])),
+        first.flatMap((a, i) =>
+          a.ok ? [store.commit({ ...commit(`o${i}`, 'old|usd', 1), dedupeUntil: T0 + DAY })] : [],
+        ),
       )
       expect(commits.every((c) => !c.duplicate)).toBe(true)
       expect(paths).toEqual(['/v2/batch', '/v1/batch', '/v1/batch'])
@@ -238,7 +255,7 @@ describe('httpStore and the batch versions', () => {
     }
   })
 
-  it('an answer to /v2/batch in version 1\'s shape fails each operation with a StorageError naming it, never read as results', async () => {
+  it("an answer to /v2/batch in version 1's shape fails each operation with a StorageError naming it, never read as results", async () => {
     const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'mixed' } } })
     // A server that takes the version 2 path but answers as version 1 does (a proxy routing it to an old one, say).
     const mixed = (async (input: string | URL | Request, init?: RequestInit) => {
@@ -265,13 +282,19 @@ describe('httpStore and the batch versions', () => {
     }
   })
 
-  it('a batch refused as a whole (400) is a StorageError that says so, not an InvalidInputError about the caller\'s request', async () => {
+  it("a batch refused as a whole (400) is a StorageError that says so, not an InvalidInputError about the caller's request", async () => {
     const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'refusing' } } })
     // What a server answers a batch body it cannot read (a version it does not take, or too many operations).
     const refusing = (async (input: string | URL | Request, init?: RequestInit) => {
       const path = new URL(String(input)).pathname
       if (!path.endsWith('/batch')) return handler(new Request(input, init))
-      const body = { error: { code: 'INVALID_INPUT', message: '`operations` must be an array of 1 to 1 operations', field: 'operations' } }
+      const body = {
+        error: {
+          code: 'INVALID_INPUT',
+          message: '`operations` must be an array of 1 to 1 operations',
+          field: 'operations',
+        },
+      }
       return new Response(JSON.stringify(body), { status: 400 })
     }) as typeof fetch
     const store = httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: refusing, retries: 0 })

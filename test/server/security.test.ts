@@ -519,7 +519,20 @@ describe('bad input', () => {
   it('2,000 fuzzed /v2/batch bodies: never a 5xx, each operation answered at its index, tenant a unchanged', async () => {
     const before = await snapshot()
     const nasty = fc.oneof(
-      fc.constantFrom('NaN', '1e400', '-1', '-0', '9007199254740993', '1.5', 'null', 'true', '"__proto__"', '[]', '{}', '""'),
+      fc.constantFrom(
+        'NaN',
+        '1e400',
+        '-1',
+        '-0',
+        '9007199254740993',
+        '1.5',
+        'null',
+        'true',
+        '"__proto__"',
+        '[]',
+        '{}',
+        '""',
+      ),
       fc.constantFrom('{"__proto__":{"x":1}}', '{"callId":"x","startedAt":1,"endedAt":2}', '"user:alice|usd"', '"a/k"'),
       fc.integer().map(String),
       fc.double().map((d) => JSON.stringify(d) ?? 'null'),
@@ -527,16 +540,34 @@ describe('bad input', () => {
       fc.nat(40).map((n) => '['.repeat(n) + ']'.repeat(n)),
     )
     const code = fc.oneof(
-      fc.constantFrom('"r"', '"c"', '"/v1/release"', '"/v1/balances"', '"/v1/reset"', '"/v1/budgets/put"', '"/budget/new"'),
+      fc.constantFrom(
+        '"r"',
+        '"c"',
+        '"/v1/release"',
+        '"/v1/balances"',
+        '"/v1/reset"',
+        '"/v1/budgets/put"',
+        '"/budget/new"',
+      ),
       nasty,
     )
     const operation = fc.oneof(
-      { weight: 6, arbitrary: fc.tuple(code, fc.oneof(fc.constant('null'), nasty), fc.array(nasty, { maxLength: 13 })) },
+      {
+        weight: 6,
+        arbitrary: fc.tuple(code, fc.oneof(fc.constant('null'), nasty), fc.array(nasty, { maxLength: 13 })),
+      },
       { weight: 1, arbitrary: nasty.map((n) => [n] as const) },
     )
     const bodyText = fc.oneof(
-      { weight: 8, arbitrary: fc.array(operation, { minLength: 1, maxLength: 4 }).map((ops) =>
-        `{"ops":[${ops.map((o) => (o.length === 1 ? o[0] : `[${[o[0], o[1], ...o[2]].join(',')}]`)).join(',')}]}`) },
+      {
+        weight: 8,
+        arbitrary: fc
+          .array(operation, { minLength: 1, maxLength: 4 })
+          .map(
+            (ops) =>
+              `{"ops":[${ops.map((o) => (o.length === 1 ? o[0] : `[${[o[0], o[1], ...o[2]].join(',')}]`)).join(',')}]}`,
+          ),
+      },
       { weight: 1, arbitrary: nasty.map((n) => `{"ops":${n}}`) },
       { weight: 1, arbitrary: nasty.map((n) => `{"operations":[],"ops":${n}}`) },
     )
@@ -548,7 +579,10 @@ describe('bad input', () => {
         await Promise.all(
           samples.slice(i, i + 50).map(async (text) => {
             const answer = await postText(agent, '/v2/batch', text, {}, TOKEN_B)
-            const fail = (why: string) => new Error(`${why}: ${text.slice(0, 300)} -> ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`)
+            const fail = (why: string) =>
+              new Error(
+                `${why}: ${text.slice(0, 300)} -> ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`,
+              )
             if (answer.status >= 500) throw fail('a 5xx')
             if (answer.status !== 200) {
               if (typeof (answer.body as any)?.error?.code !== 'string') throw fail('an untyped refusal')

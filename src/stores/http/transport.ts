@@ -50,7 +50,6 @@ export interface TransportOptions {
   batch: { maxOperations: number; maxBytes: number } | null
 }
 
-
 /** What a failed fetch says, as briefly as possible: the system error code when there is one. */
 function networkDetail(error: unknown): string {
   const seen = new Set<unknown>()
