@@ -1,9 +1,10 @@
 // The instructions the budget server's fetch handler runs per batched store operation, counted by valgrind's
 // callgrind (ADR 0064's method): `node --single-threaded` (the collector and the compiler on the main thread, so
-// they count), the handler serving batches of 100 reserves then their 100 commits (3 scopes, a spend record, every
+// they count) with `--predictable-gc-schedule` (heap growth and the memory reducer fixed, not timed: without it
+// identical runs differed by up to 25% on a loaded machine, valgrind's slowdown moving the collector's timing), the handler serving batches of 100 reserves then their 100 commits (3 scopes, a spend record, every
 // operation keyed, one tenant, a memoryStore), run twice: WARM operations then COUNT more, and WARM then none; the
 // difference over COUNT is the figure. Every batch body is built before the warm-up in both runs, so building them
-// is not counted. Identical runs agree to about 1%; wall and CPU time on this shared machine cannot see 3%.
+// is not counted. Wall and CPU time on this shared machine cannot see 3%.
 // Not run by `npm run bench` (it needs valgrind and takes a few minutes).
 //
 // Usage: npm run build && node bench/server-instructions.mjs
@@ -106,6 +107,7 @@ function instructions(format, counted) {
         `--callgrind-out-file=${dir}/out`,
         process.execPath,
         '--single-threaded',
+        '--predictable-gc-schedule',
         '--hash-seed=1',
         '--random-seed=1',
         import.meta.filename,

@@ -58,6 +58,19 @@ interface Decoded {
   key: string | null
 }
 
+/**
+ * The one {@link Decoded} the decoders fill and return (no object per operation): each is read at once, before the
+ * next operation is decoded.
+ */
+const decoded: Decoded = { path: '', body: null, key: null }
+
+function found(path: string, body: unknown, key: string | null): Decoded {
+  decoded.path = path
+  decoded.body = body
+  decoded.key = key
+  return decoded
+}
+
 function refused(status: number, code: string, message: string): Answer {
   return { status, headers: {}, body: errorBody(new HttpError(status, code, message)) }
 }
@@ -114,7 +127,7 @@ function decodeV1(item: unknown, i: number): Decoded | Answer {
   if (operation.key !== undefined && typeof operation.key !== 'string') {
     return refused(400, 'INVALID_INPUT', `\`operations[${i}].key\` must be a string`)
   }
-  return { path: BATCHABLE.get(operation.path)!, body: operation.body, key: operation.key ?? null }
+  return found(BATCHABLE.get(operation.path)!, operation.body, operation.key ?? null)
 }
 
 /** Operation `i` of a version 2 batch, or the answer refusing it (its fields are checked by its route). */
@@ -133,7 +146,7 @@ function decodeV2(item: unknown, i: number): Decoded | Answer {
         'INVALID_INPUT',
         `\`ops[${i}]\` (a reserve) must be ["r", key, callId, now, holdExpiresAt, then key, amount, limit, expiresAt per entry]`,
       )
-    return { path: RESERVE_PATH, body: decodeReserve(item), key }
+    return found(RESERVE_PATH, decodeReserve(item), key)
   }
   if (code === COMMIT_CODE) {
     if (item.length < COMMIT_HEAD || (item.length - COMMIT_HEAD) % COMMIT_ENTRY !== 0)
@@ -142,7 +155,7 @@ function decodeV2(item: unknown, i: number): Decoded | Answer {
         'INVALID_INPUT',
         `\`ops[${i}]\` (a commit) must be ["c", key, callId, now, dedupeUntil, record or null, then key, amount, expiresAt per entry]`,
       )
-    return { path: COMMIT_PATH, body: decodeCommit(item), key }
+    return found(COMMIT_PATH, decodeCommit(item), key)
   }
   if (typeof code !== 'string' || !BATCHABLE.has(code)) {
     const got = JSON.stringify(truncate(String(code), 100))
@@ -155,7 +168,7 @@ function decodeV2(item: unknown, i: number): Decoded | Answer {
   const body: unknown = item[2]
   if (item.length !== 3 || typeof body !== 'object' || body === null || Array.isArray(body))
     return refused(400, 'INVALID_JSON', `\`ops[${i}]\` must be [path, key, body] with a JSON object body`)
-  return { path: BATCHABLE.get(code)!, body, key }
+  return found(BATCHABLE.get(code)!, body, key)
 }
 
 /** The body of operation `j` of a parsed version 1 batch, for a fingerprint worked out again. */
@@ -165,8 +178,8 @@ export function bodyAtV1(parsed: unknown, j: number): unknown {
 
 /** The body of operation `j` of a parsed version 2 batch, as the request object it stands for. */
 export function bodyAtV2(parsed: unknown, j: number): unknown {
-  const decoded = decodeV2((parsed as { ops: unknown[] }).ops[j], j)
-  return 'path' in decoded ? decoded.body : undefined
+  const operation = decodeV2((parsed as { ops: unknown[] }).ops[j], j)
+  return operation === decoded ? operation.body : undefined
 }
 
 /** Runs a batch body's operations in order and answers with one result per operation. */
@@ -180,8 +193,11 @@ export async function runBatch(value: unknown, version: 1 | 2, context: BatchCon
   const decode = version === 1 ? decodeV1 : decodeV2
   const started = new Array<Answer | Promise<Answer>>(operations.length)
   for (let i = 0; i < operations.length; i++) {
-    const decoded = decode(operations[i], i)
-    started[i] = 'path' in decoded ? runOne(decoded, i, context, batch) : decoded
+    const operation = decode(operations[i], i)
+    started[i] =
+      operation === decoded
+        ? runOne(operation.path, operation.body, operation.key, i, context, batch)
+        : (operation as Answer)
   }
   let out = version === 1 ? '{"results":[' : '{"v":2,"results":['
   for (let i = 0; i < started.length; i++) {
@@ -204,8 +220,14 @@ export async function runBatch(value: unknown, version: 1 | 2, context: BatchCon
 }
 
 /** Runs one decoded operation of a batch; resolves with its answer. */
-function runOne(operation: Decoded, i: number, context: BatchContext, batch: BatchAnswers): Answer | Promise<Answer> {
-  const { path, key } = operation
+function runOne(
+  path: string,
+  body: unknown,
+  key: string | null,
+  i: number,
+  context: BatchContext,
+  batch: BatchAnswers,
+): Answer | Promise<Answer> {
   const route = context.routes.get(path)!
   if (key !== null) batch.operation(i, path)
   return context.runOperation(context.tenant, {
@@ -215,7 +237,7 @@ function runOne(operation: Decoded, i: number, context: BatchContext, batch: Bat
     // The fingerprint of a keyed operation is its body as JSON (the same text a lone request would send),
     // computed only when its key comes back.
     text: null,
-    value: operation.body,
+    value: body,
     query: EMPTY_QUERY,
     idempotencyKey: key,
     batch,
