@@ -5,9 +5,10 @@
 //   CPU_USAGE_LOG=/tmp/cpu.log NODE_OPTIONS="--import=$PWD/scripts/cpu-usage.mjs" npx vitest run
 //   node scripts/cpu-usage.mjs /tmp/cpu.log
 //
-// A process killed with SIGKILL (the kill -9 loop's writers) writes nothing, nor do programs that are not Node
-// (redis-server, postgres, Chromium, npm's children), nor a Vitest worker that Vitest itself ends at the close of
-// the run: compare the sum with `/usr/bin/time` around the whole run.
+// A Vitest worker writes one line per test file it ran (the CPU spent while that file was its current one, sampled
+// every 20 ms) and one for its own start; it also writes when Vitest ends it with SIGTERM (as it ends most
+// workers). A process killed with SIGKILL (the kill -9 loop's writers) writes nothing, nor do programs that are not
+// Node (redis-server, postgres, Chromium, npm's children): compare the sum with `/usr/bin/time` around the whole run.
 // See docs/decisions/0120-test-runner-settings.md.
 import { appendFileSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -17,28 +18,54 @@ const direct = process.argv[1] === fileURLToPath(import.meta.url)
 
 if (!direct && log) {
   const started = Date.now()
-  process.on('exit', () => {
-    const usage = process.cpuUsage()
-    // A Vitest worker knows the files it ran last; every other process is named by its command line.
-    const worker = globalThis.__vitest_worker__
-    const files = (worker?.ctx?.files ?? []).map((file) =>
-      String(file.filepath ?? file)
-        .split('/test/')
-        .pop(),
-    )
-    const line = {
+  const cpuSeconds = (usage) => (usage.user + usage.system) / 1e6
+  // A Vitest worker's CPU by test file: the file it is running (`filepath` of its worker state) is sampled, and the
+  // CPU since the last change is charged to the file that was current until then ('' before the first one).
+  const perFile = new Map()
+  let current = ''
+  let since = process.cpuUsage()
+  const charge = () => {
+    const now = process.cpuUsage()
+    perFile.set(current, (perFile.get(current) ?? 0) + cpuSeconds(now) - cpuSeconds(since))
+    since = now
+  }
+  setInterval(() => {
+    const file = globalThis.__vitest_worker__?.filepath
+    if (file === undefined || file === current) return
+    charge()
+    current = file
+  }, 20).unref()
+  let written = false
+  const write = () => {
+    if (written) return
+    written = true
+    charge()
+    const base = {
       pid: process.pid,
-      files,
       argv: process.argv.slice(1).join(' ').slice(0, 300),
-      cpu: (usage.user + usage.system) / 1e6,
       wall: (Date.now() - started) / 1000,
     }
+    const short = (file) => String(file).split('/test/').pop()
+    const lines =
+      globalThis.__vitest_worker__ === undefined
+        ? [{ ...base, files: [], cpu: cpuSeconds(process.cpuUsage()) }]
+        : [...perFile].map(([file, cpu]) => ({ ...base, files: [file === '' ? '(worker start)' : short(file)], cpu }))
     try {
-      appendFileSync(log, `${JSON.stringify(line)}\n`)
+      appendFileSync(log, lines.map((line) => `${JSON.stringify(line)}\n`).join(''))
     } catch {
       // The log is a measurement aid: never fail a process over it.
     }
-  })
+  }
+  process.on('exit', write)
+  // Vitest ends its workers with SIGTERM, which skips 'exit'. When nothing else listens, the signal is raised again
+  // after the line is written, so the process ends as it would have.
+  const onTerm = () => {
+    write()
+    if (process.listenerCount('SIGTERM') > 1) return
+    process.off('SIGTERM', onTerm)
+    process.kill(process.pid, 'SIGTERM')
+  }
+  process.on('SIGTERM', onTerm)
 }
 
 if (direct) {

@@ -3,8 +3,9 @@
  * TypeScript entry points that tests start as real processes (the CLI, the examples, a worker) into plain JavaScript with
  * esbuild, once, and hands the paths to every file through `provide` (read them with {@link bundledEntry}). A
  * spawned `node <bundle>` then starts without tsx: tsx's loader transpiled every `src/` module again in every child,
- * 0.5-1 s of CPU per spawn. Packages stay imports resolved from `node_modules`, and `llm-budget` by name resolves
- * through the package's self-reference to `dist/`, as with tsx. The bundles live under `<repository>/.tmp/` and are
+ * 0.5-1 s of CPU per spawn. The packages they import (the SDKs, the Redis and PostgreSQL clients) are compiled in
+ * too, so a process does not resolve and load them file by file from `node_modules`; `llm-budget` by name stays an
+ * import, resolved through the package's self-reference to `dist/`, as with tsx. The bundles live under `<repository>/.tmp/` and are
  * removed at the end of the run. See docs/decisions/0120-test-runner-settings.md.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 import type { TestProject } from 'vitest/node'
+import { WITH_PACKAGES } from './worker-bundle.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 
@@ -81,17 +83,15 @@ async function prepare(): Promise<Shared> {
       const outdir = mkdtempSync(join(ROOT, '.tmp', `${name}-`))
       directories.push(outdir)
       await build({
+        ...WITH_PACKAGES,
         entryPoints: { [name]: join(ROOT, entry) },
         outdir,
         outExtension: { '.js': '.mjs' },
-        bundle: true,
         // Lazily imported commands and stores stay lazy (their own chunks), as in dist/.
         splitting: true,
-        packages: 'external',
-        platform: 'node',
-        format: 'esm',
-        target: 'es2022',
-        logLevel: 'silent',
+        // The packages they import are compiled in (see WITH_PACKAGES), except this one: an example imports it by
+        // name, as a user does, from the built dist/.
+        external: ['llm-budget', 'llm-budget/*'],
       })
       paths[name as EntryName] = join(outdir, `${name}.mjs`)
     }),

@@ -115,8 +115,9 @@ export function comparable(result: unknown): unknown {
 }
 
 /**
- * The hash of a Redis ledger key, and the sum of its hold fields still live at `now` (each `h:<call>` field is
- * `amount:expiresAt`): must equal the ledger's reserved amount, or a hold leaked.
+ * The hash of a Redis ledger key, and the sum of its hold buckets still live at `now` (each `b:<expiresAt>` field
+ * is `<sum of the amounts>:<number of holds>` of the holds expiring then): must equal the ledger's reserved amount,
+ * or a hold leaked. A field of another shape (such as an older version's `h:<call id>`) fails the test.
  */
 export async function redisHolds(
   io: Redis,
@@ -125,8 +126,13 @@ export async function redisHolds(
   now: number,
 ): Promise<{ hash: Record<string, string>; reserved: number }> {
   const hash = await io.hgetall(`{${prefix}}:k:${key}`)
-  const reserved = Object.entries(hash)
-    .filter(([field]) => field.startsWith('h:'))
-    .reduce((sum, [, value]) => (Number(value.split(':')[1]) > now ? sum + Number(value.split(':')[0]) : sum), 0)
+  let reserved = 0
+  for (const [field, value] of Object.entries(hash)) {
+    if (field.length === 1) continue // the key's own fields
+    const bucket = /^b:(\d+(?:\.\d+)?)$/.exec(field)
+    const holds = /^(\d+):([1-9]\d*)$/.exec(value)
+    if (bucket === null || holds === null) throw new Error(`unexpected field ${field} = ${value} in key ${key}`)
+    if (Number(bucket[1]) > now) reserved += Number(holds[1])
+  }
   return { hash, reserved }
 }

@@ -74,9 +74,9 @@ describe('redisStore batched scripts against the ledger', () => {
           const { hash, reserved: total } = await redisHolds(suite.io, prefix, key, now)
           const [balance] = await memory.balances({ keys: [key], now })
           expect({ key, reserved: total }).toEqual({ key, reserved: balance!.reserved })
-          // the fields written when a key is created come before any hold field in its hash (found at its head)
+          // the fields written when a key is created come before any hold bucket in its hash (found at its head)
           const fields = Object.keys(hash)
-          const firstHold = fields.findIndex((f) => f.startsWith('h:'))
+          const firstHold = fields.findIndex((f) => f.startsWith('b:'))
           if (firstHold >= 0) expect(fields.slice(firstHold).filter((f) => ['s', 'r', 'p'].includes(f))).toEqual([])
         }
         // the records and the daily rollups the batched commits wrote (the record metadata and the rollup rows are

@@ -60,7 +60,7 @@ async function admittedCall(store: RedisStore, callId: string, keys: string[], r
 describe('redisStore commands per admitted call', () => {
   const keys = ['org:acme|d|usd', 'team:search|d|usd', 'user:alice|d|usd', 'key:sk-1|d|usd']
 
-  it('runs 2 scripts and 37 commands for 4 keys with a record, reading the epoch and call record in one MGET', async () => {
+  it('runs 2 scripts and 33 commands for 4 keys with a record, reading the epoch and call record in one MGET', async () => {
     const store = redisStore({ client: io, prefix: 'commands-4', time: 'server' })
     await admittedCall(store, 'warm', keys, true) // loads the scripts, creates the keys and the day's rollup rows
     await admin.config('RESETSTAT')
@@ -69,21 +69,21 @@ describe('redisStore commands per admitted call', () => {
       evalsha: 2, // the round trips
       time: 2,
       mget: 2, // epoch + call record, once per script
-      hmget: 10, // 4 ledger keys per script, the record metadata, the rollup rows
-      hset: 14, // the call's hold and the fields of 4 ledger keys per script, the rollup rows, the record metadata
-      hdel: 4, // the call's hold on each key
+      hmget: 10, // 4 ledger keys (with the hold's bucket) per script, the record metadata, the rollup rows
+      hset: 10, // 4 ledger keys per script (the reserve: 'r' and the hold's bucket; the commit: 's' and 'r'), the rollup rows, the record metadata
+      hdel: 4, // the hold's bucket on each key, empty after the commit
       set: 2, // the call record
       xadd: 1, // the spend record
     })
     await store.close()
   })
 
-  it('runs 2 scripts and 14 commands for 1 key without a record', async () => {
+  it('runs 2 scripts and 13 commands for 1 key without a record', async () => {
     const store = redisStore({ client: io, prefix: 'commands-1', time: 'server' })
     await admittedCall(store, 'warm', keys.slice(0, 1), false)
     await admin.config('RESETSTAT')
     await admittedCall(store, 'measured', keys.slice(0, 1), false)
-    expect(await commandCalls()).toEqual({ evalsha: 2, time: 2, mget: 2, hmget: 2, hset: 3, hdel: 1, set: 2 })
+    expect(await commandCalls()).toEqual({ evalsha: 2, time: 2, mget: 2, hmget: 2, hset: 2, hdel: 1, set: 2 })
     await store.close()
   })
   it('runs one batch script for the reserves of one tick and one for their commits, reading and writing each ledger key, the rollup rows and the record metadata once per batch', async () => {
@@ -119,11 +119,11 @@ describe('redisStore commands per admitted call', () => {
       evalsha: 2, // one batch of 20 reserves, one of 20 commits
       time: 2,
       mget: 2, // the epoch and the batch's 20 call records
-      hmget: 2 * 4 + 2, // each ledger key once per batch; the record metadata and the rollup rows once per batch
-      hset: 4 * calls + 2 * 4 + 2, // per reserve its hold on each key; each ledger key, the rollup rows and the metadata once per batch
-      hdel: 4 * calls, // the call's hold on each key
-      'object|encoding': 4, // each key the batch added holds to: a listpack of more than 32 fields is moved to a hashtable
-      hlen: 4, // (these are listpacks: their field count is asked too)
+      hmget: 2 * 4 + 2, // each ledger key (with the batch's hold bucket) once per batch; the record metadata and the rollup rows once per batch
+      // each ledger key once per batch (its fields and the bucket of the batch's 20 holds, which share their expiry),
+      // the rollup rows and the metadata once per batch: nothing per call
+      hset: 2 * 4 + 2,
+      hdel: 4, // the bucket on each key, empty once the 20 calls committed
       set: 2 * calls, // the call record
       xadd: calls, // the spend record
     })
@@ -163,17 +163,16 @@ describe('redisStore commands per admitted call', () => {
     await store.close()
   })
 
-  it('moves a ledger key many calls hold at once to a hashtable (once), and leaves a quiet key a listpack', async () => {
+  it('keeps the holds of a batch on a ledger key in one bucket field, however many calls hold it', async () => {
     const store = redisStore({ client: io, prefix: 'commands-hot', time: 'client' })
     const now = store.clock.now()
-    const reserve = (callId: string, key: string) =>
+    const reserve = (callId: string, key: string, holdExpiresAt = now + 600_000) =>
       store.reserve({
         callId,
         now,
-        holdExpiresAt: now + 600_000,
+        holdExpiresAt,
         entries: [{ key, amount: 1_000, limit: 1e15, expiresAt: windowEnd }],
       })
-    expect((await reserve('quiet-0', 'quiet')).ok).toBe(true)
     expect((await reserve('hot-0', 'hot')).ok).toBe(true)
     await admin.config('RESETSTAT')
     const hot = await Promise.all(Array.from({ length: 40 }, (_, i) => reserve(`hot-${i + 1}`, 'hot')))
@@ -182,25 +181,33 @@ describe('redisStore commands per admitted call', () => {
       evalsha: 1,
       time: 1,
       mget: 1,
-      hmget: 1,
-      hset: 40 + 1 + 1, // the holds, the key's own fields, the long value that converts the hash
-      hlen: 1,
-      'object|encoding': 1,
-      hdel: 1, // the long value again
+      hmget: 1, // the key's fields and the bucket
+      hset: 1, // 'r' and the bucket, once
       set: 40, // the call records
     })
-    expect(await admin.object('ENCODING', '{commands-hot}:k:hot')).toBe('hashtable')
-    expect(await admin.object('ENCODING', '{commands-hot}:k:quiet')).toBe('listpack')
-    expect(await admin.hlen('{commands-hot}:k:hot')).toBe(41 + 5) // 41 holds and s r e n p, nothing else
-    expect(await store.balances({ keys: ['hot', 'quiet'], now })).toEqual([
-      { spent: 0, reserved: 41_000 },
-      { spent: 0, reserved: 1_000 },
-    ])
-    // a hashtable stays one: the next batch only checks its encoding (one command, no HLEN)
-    await admin.config('RESETSTAT')
-    await Promise.all([reserve('hot-41', 'hot'), reserve('hot-42', 'hot')])
-    const calls = await commandCalls()
-    expect([calls.hlen, calls['object|encoding'], calls.hset, calls.hdel]).toEqual([undefined, 1, 3, undefined])
+    // s r e n p and one bucket: the 41 holds expire at the same instant
+    const hash = await admin.hgetall('{commands-hot}:k:hot')
+    expect(Object.keys(hash).sort()).toEqual(['b:' + (now + 600_000), 'e', 'n', 'p', 'r', 's'])
+    expect(hash['b:' + (now + 600_000)]).toBe('41000:41')
+    expect(await admin.object('ENCODING', '{commands-hot}:k:hot')).toBe('listpack')
+    // a hold expiring at another instant gets a bucket of its own
+    expect((await reserve('hot-other', 'hot', now + 300_000)).ok).toBe(true)
+    expect(await admin.hget('{commands-hot}:k:hot', 'b:' + (now + 300_000))).toBe('1000:1')
+    expect(await store.balances({ keys: ['hot'], now })).toEqual([{ spent: 0, reserved: 42_000 }])
+    // the commits take their amounts off their buckets; an empty bucket is deleted
+    await Promise.all(
+      ['hot-0', 'hot-1', 'hot-other'].map((callId) =>
+        store.commit({
+          callId,
+          now,
+          entries: [{ key: 'hot', amount: 900, expiresAt: windowEnd }],
+          dedupeUntil: now + 60_000,
+        }),
+      ),
+    )
+    expect(await admin.hget('{commands-hot}:k:hot', 'b:' + (now + 600_000))).toBe('39000:39')
+    expect(await admin.hexists('{commands-hot}:k:hot', 'b:' + (now + 300_000))).toBe(0)
+    expect(await store.balances({ keys: ['hot'], now })).toEqual([{ spent: 2_700, reserved: 39_000 }])
     await store.close()
   })
 })

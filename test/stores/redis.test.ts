@@ -200,9 +200,12 @@ describe('redisStore', () => {
     expect(await io.hget(hash, 'r')).toBe('0')
   })
 
-  it('never counts a hold twice when its call record is gone and the call id reserves again', async () => {
+  it('counts the hold of a call whose record is gone until it expires, and the call id reserving again once', async () => {
     // A record can vanish before its hold expires only when clocks disagree by more than the margin;
-    // deleting it by hand makes the same state.
+    // deleting it by hand makes the same state. The holds of a key are summed by expiry instant (one bucket per
+    // instant, not one field per call), so the orphaned hold cannot be told from the other holds of its bucket: it
+    // keeps counting until it expires (more held than the ledger would, never less), and the new reservation of
+    // the call id is a hold of its own.
     const prefix = uniquePrefix()
     const store = redisStore({ client: io, prefix, time: 'client' })
     const now = 1_800_000_000_000
@@ -218,20 +221,21 @@ describe('redisStore', () => {
       ok: true,
       duplicate: false,
       balances: [
-        { spent: 0, reserved: 27 },
-        { spent: 0, reserved: 27 },
+        { spent: 0, reserved: 37 },
+        { spent: 0, reserved: 37 },
       ],
     })
-    expect(await io.hget(`{${prefix}}:k:a`, 'r')).toBe('27')
+    expect(await io.hget(`{${prefix}}:k:a`, 'r')).toBe('37')
     await store.commit({
       callId: 'x',
       now,
       entries: [{ key: 'a', amount: 5, expiresAt: null }],
       dedupeUntil: now + 1000,
     })
+    // the commit takes the new hold (7) off both keys, the orphaned one (10) stays with 'other' (20)
     expect(await store.balances({ keys: ['a', 'b'], now })).toEqual([
-      { spent: 5, reserved: 20 },
-      { spent: 0, reserved: 20 },
+      { spent: 5, reserved: 30 },
+      { spent: 0, reserved: 30 },
     ])
     expect(await store.balances({ keys: ['a', 'b'], now: now + 1000 })).toEqual([
       { spent: 5, reserved: 0 },

@@ -1,18 +1,13 @@
+// Type tests of the published declarations: `llm-budget` resolves to the built dist/ (`npm test` builds first).
 /**
  * Type tests of `calculateCost`'s result (the documented field types) and of `runStoreContract`, which must
  * take vitest's own `it`.
  */
 import { describe, expectTypeOf, it, test } from 'vitest'
-import {
-  calculateCost,
-  estimateCost,
-  type CostResult,
-  type ExactCost,
-  type UsageAdjustment,
-} from '../../src/cost/index.js'
-import { memoryStore } from '../../src/stores/memory.js'
-import type { BudgetStore } from '../../src/stores/types.js'
-import { runStoreContract, type ContractIt, type MakeStore } from '../../src/testing/index.js'
+import { calculateCost, estimateCost, type CostResult, type ExactCost, type UsageAdjustment } from 'llm-budget/cost'
+import { memoryStore } from 'llm-budget'
+import type { BudgetStore } from 'llm-budget/store'
+import { runStoreContract, type ContractIt, type MakeStore } from 'llm-budget/testing'
 
 describe('calculateCost', () => {
   it('result fields have the documented types', () => {

@@ -1,3 +1,4 @@
+// Type tests of the published declarations: `llm-budget` resolves to the built dist/ (`npm test` builds first).
 /**
  * Type tests of the integration entry points (SPEC 7, fixed names): each returns or is exactly what its SDK
  * expects, so wrapping a client never changes the code that uses it.
@@ -9,11 +10,11 @@ import { ChatOpenAI } from '@langchain/openai'
 import { wrapLanguageModel, type LanguageModelMiddleware } from 'ai'
 import OpenAI from 'openai'
 import { describe, expectTypeOf, it } from 'vitest'
-import { BudgetManager } from '../../src/budget/index.js'
-import { budgetMiddleware, type AiSdkRequest } from '../../src/integrations/ai-sdk.js'
-import { withAnthropicBudget } from '../../src/integrations/anthropic.js'
-import { BudgetCallbackHandler, type LangChainRequest } from '../../src/integrations/langchain.js'
-import { withOpenAIBudget, type WireRequest } from '../../src/integrations/openai.js'
+import { BudgetManager } from 'llm-budget'
+import { budgetMiddleware, type AiSdkRequest } from 'llm-budget/ai-sdk'
+import { withAnthropicBudget } from 'llm-budget/anthropic'
+import { BudgetCallbackHandler, type LangChainRequest } from 'llm-budget/langchain'
+import { withOpenAIBudget, type WireRequest } from 'llm-budget/openai'
 
 const manager = new BudgetManager()
 

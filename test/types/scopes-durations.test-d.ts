@@ -1,3 +1,4 @@
+// Type tests of the published declarations: `llm-budget` resolves to the built dist/ (`npm test` builds first).
 /**
  * Type tests of scopes and durations: a scope string with an unknown type (`'customer:42'`) and a duration with an
  * unknown unit (`'month'`) are compile errors, while every valid form still compiles. Each `@ts-expect-error` below
@@ -14,7 +15,7 @@ import {
   type ScopeInput,
   type RunScopeString,
   type ScopeString,
-} from '../../src/index.js'
+} from 'llm-budget'
 
 const manager = new BudgetManager()
 

@@ -1,3 +1,4 @@
+// Type tests of the published declarations: `llm-budget` resolves to the built dist/ (`npm test` builds first).
 /**
  * Type tests of `withBudget` (SPEC 7): the wrapped function keeps the parameters and the (awaited) result,
  * streams included, and the `context` and `estimate` functions are typed by the wrapped function's arguments.
@@ -11,7 +12,7 @@ import {
   type CallContext,
   type CommitOutcome,
   type Reservation,
-} from '../../src/budget/index.js'
+} from 'llm-budget'
 
 const manager = new BudgetManager()
 interface Request {

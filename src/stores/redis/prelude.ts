@@ -4,8 +4,8 @@
  * same `MGET`), decides which clock the ledger logic uses (`now`), and defines the helpers that mirror
  * `src/stores/ledger/ledger.ts`:
  *
- * - `live(h)`: one `HMGET` of a ledger key's hash (balances and expiries, never a hold field);
- *   sweeps the key's expired holds only when its earliest hold expiry `n` has passed (`sweepHolds` and
+ * - `live(h, bf)`: one `HMGET` of a ledger key's own fields (and of the hold bucket `bf` the operation uses);
+ *   sweeps the key's expired buckets only when its earliest hold expiry `n` has passed (`sweepHolds` and
  *   `nextHoldExpiry` in the ledger), and forgets the key when its window is over and no hold is left
  *   (`liveKey`);
  * - `laterExpiry`: the logical expiry after a write, as the ledger's `laterExpiry`; the physical one
@@ -13,15 +13,19 @@
  * - `callState`, `dropHolds`: the call record used for idempotency, and the holds it owns.
  *
  * Key layout (see docs/stores/redis.md): a ledger key is one hash `{prefix}:k:<key>` with `s` spent,
- * `r` reserved, `e` logical expiry, `n` earliest hold expiry (a lower bound; the sweep runs only when it
- * has passed), `p` the last hold's expiry when it outlives `e` (the `PEXPIREAT` is computed from the
- * later of `e` and `p`; empty when none, written when the key is created so that reads find it at the
- * head of the hash; keys of older versions may lack it), and `h:<call id>` = `<amount>:<expiry>`
- * per hold. A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<amounts>|<keys>` with
- * `<amount>,` and `<bytes>:<ledger key>` per held key, in the same order, `c|<remembered until>|` or `r|<remembered until>|`, set with
- * `SET ... PXAT` (one command, expiry included). A commit or release takes a hold's amount from the call
- * record and lets `HDEL` say whether the hold was still there, so no script reads a hold field on the
- * normal path (on a hot key that would scan the listpack of every call in flight).
+ * `r` reserved (the sum of its buckets), `e` logical expiry, `n` earliest hold expiry (a lower bound; the sweep
+ * runs only when it has passed), `p` the last hold's expiry when it outlives `e` (the `PEXPIREAT` is computed from
+ * the later of `e` and `p`; empty when none, written when the key is created), `w` the latest expiry a sweep
+ * dropped (absent until one did; a forgotten key leaves it alone in the hash until its physical expiry), and one hold bucket per hold expiry instant: `b:<expiry>` =
+ * `<sum of the amounts>:<number of holds>` of the holds expiring then (the calls of a batch share their expiry, so a
+ * batch adds to one bucket per key, written with the key's own fields; a bucket whose last hold goes is deleted).
+ * A call record is one string `{prefix}:c:<call id>`: `h|<hold expiry>|<amounts>|<keys>` with `<amount>,` and
+ * `<bytes>:<ledger key>` per held key, in the same order, `c|<remembered until>|` or `r|<remembered until>|`, set
+ * with `SET ... PXAT` (one command, expiry included). The call record is the hold's identity and its idempotency
+ * (`h|` becomes `c|` or `r|` once): a commit or release takes each key's amount from it off the bucket of its
+ * expiry, only when that bucket has not expired (expiry > `now`, the sweep's comparison) and was never swept
+ * (expiry > `w`: a bucket of an instant a sweep dropped may be made again by a clock that is behind, and holds other
+ * calls then). A field of another shape (an older version's `h:<call id>`) fails the script loudly (`LAYOUT`).
  *
  * Common `KEYS`: `[1]` the store's epoch, `[2]` the registry of live keys; the operation's keys follow
  * (their numbers below count from there: "`KEYS`: call record" is `KEYS[3]`).
@@ -43,15 +47,19 @@
  * through a C `long`: exact, and much cheaper than the multi-precision path of `%.0f` / `%.17g`).
  * Nothing uses `INCRBYFLOAT` or Lua's `tostring` (`%.14g`) on amounts.
  *
- * Replies are arrays of strings: `[1]` the server time in ms, `[2]` a status, then the operation's values.
- * Amounts go back as strings (clients may parse integer replies near 2^53 inexactly): the string Redis
- * holds when the value did not change, else the one just formatted for the write.
+ * Replies are arrays: `[1]` the server time in ms, `[2]` a status, then the operation's values. Amounts go back
+ * as the string Redis holds when the value did not change, else as an integer reply when below 2^52 (`EXACT`: the
+ * hot paths leave changed amounts numbers, formatted once per key per batch for the write) and as text at or above
+ * it (clients parse integer replies digit by digit in doubles, inexactly near 2^53).
  *
  * @internal
  */
 
 const PRELUDE_HEAD = String.raw`
 local MAX = 9007199254740991
+-- 2^52: an amount below it may go back as an integer reply (the clients' parsers, digit by digit in doubles, are
+-- exact there; near 2^53 they are not), an amount at or above it as its text.
+local EXACT = 4503599627370496
 local mode = ARGV[1]
 local margin = tonumber(ARGV[2])
 local base = ARGV[4]
@@ -101,11 +109,16 @@ if epoch ~= ARGV[5] then return {serverStr, 'lost', epoch or ''} end
 `
 
 const PRELUDE_BODY = String.raw`
--- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits.
+-- Instants: integers (the usual case) through the cheap integer path, fractions with all 17 digits. The text of
+-- each is remembered for the script's run (numText): the operations of a batch mostly share their instants (hold
+-- expiries, dedupe ends: calls issued in the same millisecond), and string.format costs about 900 instructions.
+local numText = {}
 local function num(v)
-  local s
+  local s = numText[v]
+  if s then return s end
   if v == math.floor(v) and v < MAX and v > -MAX then s = fmt('%d', v) else s = fmt('%.17g', v) end
   known[s] = v
+  numText[v] = s
   return s
 end
 -- Amounts: integers below 2^53 (sums and differences of validated integer amounts and counts, never a fraction,
@@ -117,29 +130,40 @@ local function int(v)
 end
 local function hk(lk) return base .. 'k:' .. lk end
 
--- The physical expiry (ms on the server's clock) for a logical instant.
+-- The physical expiry (ms on the server's clock) for a logical instant, remembered for the script's run by shift
+-- and instant.
+local physText = {}
 local function physical(logical)
+  local byShift = physText[shiftOut]
+  if not byShift then
+    byShift = {}
+    physText[shiftOut] = byShift
+  end
+  local s = byShift[logical]
+  if s then return s end
   local at = math.ceil(logical + shiftOut)
   if at < 1 then at = 1 end
   if at > MAX then at = MAX end
-  return fmt('%d', at)
+  s = fmt('%d', at)
+  byShift[logical] = s
+  return s
 end
 
--- A hold value is '<amount>:<expiry>'.
-local function holdAmount(v) return tonumber(sub(v, 1, find(v, ':', 1, true) - 1)) end
-
 -- The script's view of the ledger keys it loaded (hash name -> state), so that a key several operations of a
--- batch touch is read once. Writes of the key's own fields (s r e n p) and its PEXPIREAT are kept in the view
--- and sent once, by flushAll() at the end of the script (flushKey() earlier when a command must see them);
--- hold fields are written and deleted at once (their HSET / HDEL answers are needed). A key the script creates
--- is written at once, so that its own fields come first in the hash, before any hold field.
+-- batch touch is read once. Writes of the key's own fields (s r e n p w) and of its hold buckets, and its
+-- PEXPIREAT, are kept in the view and sent once, by flushAll() at the end of the script (flushKey() earlier when a
+-- command must see them). A key the script creates is written at once, so that its own fields come first in the
+-- hash, before any bucket.
 local cache, pending = {}, {}
-local FIELDS = {'s', 'r', 'e', 'n', 'p'}
-local SLOT = {s = 1, r = 2, e = 3, n = 4, p = 5}
+local FIELDS = {'s', 'r', 'e', 'n', 'p', 'w'}
+local SLOT = {s = 1, r = 2, e = 3, n = 4, p = 5, w = 6}
 
 -- s and r are numbers; ss and rs the same values as the decimal strings Redis holds (rs nil once r changed).
+-- Hold buckets: b (bucket field -> sum of its holds, false when absent), bc (field -> number of holds), bo (field
+-- -> true when Redis has it), bw (fields changed since the last flush). 'loaded': the key was read from Redis
+-- (a key made by this script has no bucket Redis does not know of in the view).
 local function fresh(h)
-  local k = {h = h, exists = false, s = 0, r = 0, ss = '0', rs = '0'}
+  local k = {h = h, exists = false, s = 0, r = 0, ss = '0', rs = '0', b = {}, bc = {}, bo = {}}
   cache[h] = k
   return k
 end
@@ -152,18 +176,39 @@ local function R(k)
   return rs
 end
 
--- Sends a key's pending field writes and expiry.
+-- Sends a key's pending field and bucket writes and its expiry.
 local function flushKey(k)
   local w = k.w
   if w then
     k.w = nil
     local fields = {}
-    for i = 1, 5 do
+    for i = 1, 6 do
       local f = FIELDS[i]
-      if w[f] then
+      local x = w[f]
+      if x then
+        -- 's' and 'r' the hot paths left as numbers, formatted once per batch
+        if type(x) == 'number' then x = fmt('%d', x) end
         fields[#fields + 1] = f
-        fields[#fields + 1] = w[f]
+        fields[#fields + 1] = x
       end
+    end
+    local bw = k.bw
+    if bw then
+      k.bw = nil
+      local b, bo, gone = k.b, k.bo, nil
+      for f in pairs(bw) do
+        local sum = b[f]
+        if sum then
+          fields[#fields + 1] = f
+          fields[#fields + 1] = fmt('%d:%d', sum, k.bc[f])
+          bo[f] = true
+        elseif bo[f] then
+          gone = gone or {}
+          gone[#gone + 1] = f
+          bo[f] = nil
+        end
+      end
+      if gone then call('HDEL', k.h, unpack(gone)) end
     end
     if #fields > 0 then call('HSET', k.h, unpack(fields)) end
   end
@@ -173,13 +218,12 @@ local function flushKey(k)
   end
 end
 
-
 -- Writes fields of a loaded key (name, value pairs of s r e n p): the view at once, Redis at the end (at
 -- once for a key not yet in Redis). The view then reads as a fresh HMGET would.
 local function put(k, fields)
   local v = k.v
   if not v then
-    v = {false, false, false, false, false}
+    v = {false, false, false, false, false, false}
     k.v = v
   end
   local w = k.w
@@ -201,8 +245,10 @@ local function put(k, fields)
       k.e = tonumber(x)
     elseif f == 'n' then
       k.n = tonumber(x)
-    else
+    elseif f == 'p' then
       k.p = tonumber(x)
+    else
+      k.sw = tonumber(x)
     end
   end
   if not k.exists then
@@ -291,75 +337,100 @@ local function hforget(h)
   hpend[h] = nil
 end
 
--- A ledger key many calls hold at once (an org or global scope) is a hash of hundreds of fields. Redis keeps a
--- small hash as a listpack, which it searches field by field: each hold's HSET and HDEL on a key with 100 holds
--- scans about 200 entries. A key the script added 2 holds or more to and that has more than 32 fields is moved to
--- a hashtable (writing a value longer than hash-max-listpack-value converts it; Redis does not convert it back
--- while it exists), so that a hold costs the same at any number of calls in flight. Quiet keys stay compact
--- listpacks. The encoding is asked first: a hot key is a hashtable after its first busy batch, so each later batch
--- pays one command for it (the field count only matters for a listpack).
-local PAD = string.rep('-', 65)
-local function spread(k)
-  if call('OBJECT', 'ENCODING', k.h) ~= 'hashtable' and call('HLEN', k.h) > 32 then
-    call('HSET', k.h, '-', PAD)
-    call('HDEL', k.h, '-')
-  end
-end
-
 local function flushAll()
-  for i = 1, #pending do
-    local k = pending[i]
-    flushKey(k)
-    if k.added and k.added > 1 and k.stored then
-      k.added = nil
-      spread(k)
-    end
-  end
+  for i = 1, #pending do flushKey(pending[i]) end
   pending = {}
   local names = {}
   for h in pairs(hpend) do names[#names + 1] = h end
   for i = 1, #names do hflush(names[i]) end
 end
 
--- Drops every expired hold of a loaded key (one HGETALL) and recomputes its earliest hold expiry 'n'.
--- Runs only when 'n' has passed. Leaves the exact hold count in k.holds.
+-- A bucket's value '<sum>:<count>' as two numbers; a field of another shape (a hold of an older version of the
+-- store, 'h:<call id>' = '<amount>:<expiry>', is never a bucket) fails loudly rather than miscount.
+local function layoutError(k, f)
+  error({err = 'LAYOUT ledger key ' .. sub(k.h, #base + 3) .. ' has a field ' .. sub(f, 1, 60) ..
+    ' this version does not write (a store written by an older version: they must not share a Redis)'})
+end
+local function bucketOf(k, f, v)
+  local sum, c = match(v, '^(%d+):(%d+)$')
+  if not sum then layoutError(k, f) end
+  return tonumber(sum), tonumber(c)
+end
+
+-- The sum of the holds of bucket f of a loaded key (false when it has none), read from Redis the first time.
+local function bucket(k, f)
+  local sum = k.b[f]
+  if sum == nil then
+    local v = k.loaded and call('HGET', k.h, f)
+    if v then
+      sum, k.bc[f] = bucketOf(k, f, v)
+      k.bo[f] = true
+    else
+      sum = false
+    end
+    k.b[f] = sum
+  end
+  return sum
+end
+-- Marks bucket f of a loaded key changed (sent by flushKey).
+local function touch(k, f)
+  local bw = k.bw
+  if not bw then
+    bw = {}
+    k.bw = bw
+  end
+  bw[f] = true
+  if not k.w then
+    k.w = {}
+    pending[#pending + 1] = k
+  end
+end
+
+-- Drops every expired bucket of a loaded key (one HGETALL), takes their sums off 'r', recomputes its earliest
+-- hold expiry 'n' and keeps the latest expiry it dropped in 'w' (a hold of a record expiring then or earlier is
+-- not in any bucket any more, even if a bucket of that instant is made again). Runs only when 'n' has passed.
+-- Leaves the exact hold count in k.holds.
 local function sweep(k)
+  flushKey(k)
   local all = call('HGETALL', k.h)
-  local dead, freed, nextX, holds = {}, 0, nil, 0
+  local dead, freed, nextX, holds, top = {}, 0, nil, 0, nil
+  local b, bc, bo = {}, {}, {}
   for i = 1, #all, 2 do
     local f = all[i]
-    if byte(f, 1) == 104 and byte(f, 2) == 58 then
-      local v = all[i + 1]
-      local c = find(v, ':', 1, true)
-      local x = tonumber(sub(v, c + 1))
+    if #f > 1 and byte(f, 2) == 58 then
+      if byte(f, 1) ~= 98 then layoutError(k, f) end
+      local sum, c = bucketOf(k, f, all[i + 1])
+      local x = tonumber(sub(f, 3))
       if x <= now then
         dead[#dead + 1] = f
-        freed = freed + tonumber(sub(v, 1, c - 1))
+        freed = freed + sum
+        if not top or x > top then top = x end
       else
-        holds = holds + 1
+        b[f], bc[f], bo[f] = sum, c, true
+        holds = holds + c
         if not nextX or x < nextX then nextX = x end
       end
     end
   end
+  k.b, k.bc, k.bo = b, bc, bo
   for i = 1, #dead, 1000 do call('HDEL', k.h, unpack(dead, i, math.min(i + 999, #dead))) end
-  local r = int(k.r - freed)
+  local fields = {'r', int(k.r - freed)}
   if nextX then
-    put(k, {'r', r, 'n', num(nextX)})
-  else
-    put(k, {'r', r})
-    unset(k, 'n')
+    fields[3] = 'n'
+    fields[4] = num(nextX)
   end
+  if top and (not k.sw or top > k.sw) then
+    fields[#fields + 1] = 'w'
+    fields[#fields + 1] = num(top)
+  end
+  put(k, fields)
+  if not nextX then unset(k, 'n') end
   k.holds = holds
 end
 
--- Number of holds on a loaded key: known after a sweep, else HLEN minus its other fields.
+-- Number of holds on a loaded key: known after a sweep, else counted by one (only for a key whose window is over).
 local function holdCount(k)
-  if not k.holds then
-    flushKey(k)
-    local meta = 0
-    for i = 1, 5 do if k.v[i] then meta = meta + 1 end end
-    k.holds = call('HLEN', k.h) - meta
-  end
+  if not k.holds then sweep(k) end
   return k.holds
 end
 
@@ -381,34 +452,56 @@ local function register(h, e)
   call('ZADD', reg, num(e or MAX), lkOf(h))
 end
 
--- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey).
+-- A key whose window is over and that has no hold left is forgotten (the ledger's liveKey). Its swept instant 'w'
+-- stays alone in the hash until its physical expiry, for a key made again on it ('left'; see unhold).
 local function forgetIfOver(k)
   if k.exists and k.e and k.e <= now and holdCount(k) == 0 then
+    local sw = k.sw
     k.w, k.at = nil, nil
     call('DEL', k.h)
     call('ZREM', reg, lkOf(k.h))
-    return fresh(k.h)
+    local f = fresh(k.h)
+    if sw then
+      call('HSET', k.h, 'w', num(sw))
+      call('PEXPIREAT', k.h, physical(sw))
+      f.sw, f.left = sw, true
+    end
+    return f
   end
   return k
 end
 
--- The state of the key whose hash is h, after sweeping its expired holds: {h, exists, s, r, e, n, p, holds}.
--- One HMGET of fields at the head of the hash (never a hold field, which would scan a hot key's holds)
--- unless a hold can have expired; a key already loaded by this script is taken from its view.
-local function live(h)
+-- The state of the key whose hash is h, after sweeping its expired holds: {h, exists, s, r, e, n, p, sw, holds}.
+-- One HMGET of its own fields (and of bucket bf, when given: the bucket the operation adds to or takes from), unless
+-- a hold can have expired; a key already loaded by this script is taken from its view.
+local function live(h, bf)
   local k = cache[h]
   if not k then
-    local v = call('HMGET', h, 's', 'r', 'e', 'n', 'p')
+    local v
+    if bf then v = call('HMGET', h, 's', 'r', 'e', 'n', 'p', 'w', bf) else v = call('HMGET', h, 's', 'r', 'e', 'n', 'p', 'w') end
     if not v[1] then
       local e = call('ZSCORE', reg, lkOf(h))
       if e and tonumber(e) > now then
         flushAll()
         error({err = 'LOST ledger key ' .. lkOf(h)})
       end
-      return fresh(h)
+      local f = fresh(h)
+      if v[6] then f.sw, f.left = tonumber(v[6]), true end -- left by forgetIfOver
+      return f
     end
-    k = {h = h, exists = true, stored = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1], rs = v[2],
-      e = tonumber(v[3]), n = tonumber(v[4]), p = tonumber(v[5]), v = v, holds = nil, dirty = nil}
+    k = {h = h, exists = true, stored = true, loaded = true, s = tonumber(v[1]), r = tonumber(v[2]), ss = v[1],
+      rs = v[2], e = tonumber(v[3]), n = tonumber(v[4]), p = tonumber(v[5]), sw = tonumber(v[6]), v = v, holds = nil,
+      dirty = nil, b = {}, bc = {}, bo = {}}
+    if bf then
+      local bv = v[7]
+      v[7] = nil
+      if bv then
+        k.b[bf], k.bc[bf] = bucketOf(k, bf, bv)
+        k.bo[bf] = true
+      else
+        k.b[bf] = false
+      end
+    end
     cache[h] = k
   end
   if k.exists then
@@ -419,34 +512,28 @@ local function live(h)
   return k
 end
 
--- Removes one call's hold (of 'amount', from its call record) from a loaded key: HDEL says whether it was
--- still there (a swept hold is already out of 'r'). The caller writes 'r'.
-local function unhold(k, hf, amount)
-  if call('HDEL', k.h, hf) == 1 then
-    k.r = k.r - amount
-    k.rs = nil
-    if k.holds then k.holds = k.holds - 1 end
-    k.dirty = true
-  end
-  return k
-end
-
--- 'r' recomputed from the hold fields (all live: 'n' has not passed): the repair when a reservation found
--- a hold of its own call id left by an earlier use whose record is gone.
-local function recountReserved(k)
-  local all = call('HGETALL', k.h)
-  local r, holds = 0, 0
-  for i = 1, #all, 2 do
-    local f = all[i]
-    if byte(f, 1) == 104 and byte(f, 2) == 58 then
-      r = r + holdAmount(all[i + 1])
-      holds = holds + 1
+-- Removes one call's hold (of 'amount', from its call record, in bucket bf of expiry x) from a loaded key, in the
+-- view. Only a hold whose bucket has not expired (x > now, the sweep's comparison: live() swept the key when one
+-- had) and was never swept (x > 'w': a bucket of a swept instant made again holds other calls) is still counted in
+-- 'r'. A bucket whose last hold goes is deleted. The caller writes 'r'.
+local function unhold(k, bf, x, amount)
+  if x > now and (not k.sw or x > k.sw) then
+    local sum = bucket(k, bf)
+    if sum then
+      local c = k.bc[bf] - 1
+      if c > 0 then
+        k.b[bf], k.bc[bf] = sum - amount, c
+      else
+        k.b[bf], k.bc[bf] = false, nil
+      end
+      touch(k, bf)
+      k.r = k.r - amount
+      k.rs = nil
+      if k.holds then k.holds = k.holds - 1 end
+      k.dirty = true
     end
   end
-  local rs = int(r)
-  put(k, {'r', rs})
-  k.holds = holds
-  return rs
+  return k
 end
 
 -- laterExpiry of the ledger (numbers; incoming '' for none).
@@ -473,6 +560,8 @@ local function expiryFields(k, fields, newE, holdX)
       register(k.h, nil)
     elseif not k.exists then
       register(k.h, nil)
+      -- a key without a window lives on: not until the expiry of the swept instant it is made on
+      if k.left then call('PERSIST', k.h) end
     end
     return nil
   end
@@ -484,6 +573,8 @@ local function expiryFields(k, fields, newE, holdX)
   end
   local b = newE
   if holdX and holdX > b then b = holdX end
+  -- a key made on a swept instant a forgotten key left keeps it at least as long
+  if k.left and not k.exists and k.sw > b then b = k.sw end
   if k.exists then
     -- the instant the current PEXPIREAT was computed from: the window end, or a later hold ('p')
     local basis = k.e
@@ -497,10 +588,9 @@ local function expiryFields(k, fields, newE, holdX)
   return physical(b)
 end
 
--- A key created by a write gets 'p' at once, empty when no hold outlives its window: live()'s HMGET then finds
--- every field it asks for at the head of the hash, where an absent field would be searched for through every
--- hold field (a hot key's listpack of about 200 entries at 100 calls in flight). Older keys without 'p' read as
--- before.
+-- A key created by a write gets 'p' at once, empty when no hold outlives its window, so that live()'s HMGET finds
+-- it at the head of the hash (from the per-call hold fields of an earlier layout, when an absent field was searched
+-- for through every hold; a hash of buckets is a few fields, so this matters little now).
 local function keepP(k, fields)
   if k.exists then return end
   for i = 1, #fields, 2 do if fields[i] == 'p' then return end end
@@ -541,44 +631,47 @@ end
 -- The value of the operation's call record (KEYS[3]), read before the operation runs.
 local record = nil
 
--- Reads a call record: state ('h', 'c', 'r' or nil), its instant, the position of its key list.
+-- Reads a call record: state ('h', 'c', 'r' or nil), its instant, the position of its key list, and its
+-- instant's text (of a held call: the name of its buckets is 'b:' and that text).
 local function readCall(ck)
   local v = record
   if not v then return nil end
   local st, t, pos = match(v, '^(.)|([^|]*)|()')
-  return st, tonumber(t), v, pos
+  return st, tonumber(t), v, pos, t
 end
 
--- Removes a call's hold from the ledger key of hash h and writes its 'r' (a key the operation does not
--- otherwise write).
-local function releaseOn(h, hf, amount)
-  local k = live(h)
-  if k.exists and unhold(k, hf, amount).dirty then
+-- Removes a call's hold (bucket bf, expiry x) from the ledger key of hash h and writes its 'r' (a key the
+-- operation does not otherwise write).
+local function releaseOn(h, bf, x, amount)
+  local k = live(h, bf)
+  if k.exists and unhold(k, bf, x, amount).dirty then
     k = forgetIfOver(k)
     if k.exists then put(k, {'r', R(k)}) end
   end
 end
 
--- Removes a call's holds from every key it held (the ledger's dropHolds) and its record.
-local function dropHolds(ck, hf, v, pos)
+-- Removes a call's holds (expiring at x, 'b:' .. xs their bucket) from every key it held (the ledger's dropHolds)
+-- and its record.
+local function dropHolds(ck, x, xs, v, pos)
   local keys, amounts = decodeHolds(v, pos)
+  local bf = 'b:' .. xs
   for i = 1, #keys do
-    releaseOn(hk(keys[i]), hf, amounts[keys[i]])
+    releaseOn(hk(keys[i]), bf, x, amounts[keys[i]])
   end
   call('DEL', ck)
 end
 
 -- The call record's state: 'h' (live holds), 'c' (committed), 'r' (released) or nil. Expired holds are
 -- dropped and expired records forgotten, as the ledger's heldCall and isFinished do. Also returns the
--- hold expiry of a held call.
-local function callState(ck, hf)
-  local st, t, v, pos = readCall(ck)
+-- hold expiry of a held call (and the rest of readCall's values).
+local function callState(ck)
+  local st, t, v, pos, ts = readCall(ck)
   if not st then return nil end
   if t <= now then
-    if st == 'h' then dropHolds(ck, hf, v, pos) else call('DEL', ck) end
+    if st == 'h' then dropHolds(ck, t, ts, v, pos) else call('DEL', ck) end
     return nil
   end
-  return st, t, v, pos
+  return st, t, v, pos, ts
 end
 
 -- Runs fn (the body of a script or of one operation of a batch) and sends the pending writes even when it

@@ -16,13 +16,11 @@ import { PRELUDE, prelude } from './prelude.js'
  */
 const RESERVE_OP = String.raw`
 local ck = KEYS[3]
-local cid = sub(ck, #base + 3)
-local hf = 'h:' .. cid
 -- (numbers of texts: known[x] or tonumber(x), the remembered number inline, as below: a Lua call costs more)
 local holdX = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 local n = nk - 1
 local out = {serverStr, 'ok'}
-if record and callState(ck, hf) then
+if record and callState(ck) then
   out[2] = 'dup'
   for i = 1, n do
     local k = live(KEYS[3 + i])
@@ -32,12 +30,15 @@ if record and callState(ck, hf) then
   return out
 end
 local state = {}
+-- the bucket of this hold (the calls of a batch share their hold expiry, hence their bucket)
+local holdStr = numText[holdX] or num(holdX)
+local bf = 'b:' .. holdStr
 for i = 1, n do
   local a = 3 + i * 3
   local h = KEYS[3 + i]
   -- live(h), inline when the batch has the key and it needs no sweep and no forgetting (the usual case)
   local k = cache[h]
-  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h) end
+  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
   local amount = ARGV[a + 1]
   local total = k.s + k.r + (known[amount] or tonumber(amount))
@@ -54,17 +55,17 @@ for i = 1, n do
     return out
   end
 end
-local holdStr = num(holdX)
-local amounts, hv, hvAmount = {}, nil, nil
+local amounts = {}
 for i = 1, n do
   local a = 3 + i * 3
   local k = state[i]
   local amount = ARGV[a + 1]
+  local av = known[amount] or tonumber(amount)
   local ss = k.ss
-  local rv = k.r + (known[amount] or tonumber(amount))
-  -- int(rv), inline
-  local r = fmt('%d', rv)
-  known[r] = rv
+  local rv = k.r + av
+  -- 'r' after the hold: a number (an integer reply, below EXACT; the key's write formats it once per batch), or
+  -- its text
+  local r = rv
   local inc, e, p = ARGV[a + 3], k.e, k.p
   if k.exists and e and k.n and holdX >= k.n and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e
     and (holdX <= e or (p and holdX <= p)) then
@@ -76,8 +77,12 @@ for i = 1, n do
       k.w = w
       pending[#pending + 1] = k
     end
-    w.r, k.v[2], k.r, k.rs, k.dirty = r, r, rv, r, nil
+    w.r, k.v[2], k.r, k.rs, k.dirty = rv, rv, rv, nil, nil
+    if rv >= EXACT then r = R(k) end
   else
+    -- int(rv), inline
+    r = fmt('%d', rv)
+    known[r] = rv
     local fields = {'r', r}
     if not k.exists then
       fields[3] = 's'
@@ -93,18 +98,26 @@ for i = 1, n do
     put(k, fields)
     if at then expireAt(k, at) end
   end
-  -- the hold's value ('<amount>:<expiry>'), made again only when the amount differs from the previous entry's
-  if amount ~= hvAmount then
-    hv, hvAmount = amount .. ':' .. holdStr, amount
-  end
-  if call('HSET', k.h, hf, hv) == 0 then
-    -- the hold field was there already: left by an earlier use of this call id whose record is gone
-    -- (only possible when clocks disagree by more than the margin); never count it twice
-    r = recountReserved(k)
+  -- the hold, added to its bucket in the view (written with the key's fields when the batch ends)
+  local sum = k.b[bf]
+  if sum == nil then sum = bucket(k, bf) end
+  if sum then
+    k.b[bf], k.bc[bf] = sum + av, k.bc[bf] + 1
   else
-    k.added = (k.added or 0) + 1
-    if k.holds then k.holds = k.holds + 1 end
+    k.b[bf], k.bc[bf] = av, 1
   end
+  -- touch(k, bf), inline (a key created above is written already: it is pending again)
+  local bw = k.bw
+  if not bw then
+    bw = {}
+    k.bw = bw
+  end
+  bw[bf] = true
+  if not k.w then
+    k.w = {}
+    pending[#pending + 1] = k
+  end
+  if k.holds then k.holds = k.holds + 1 end
   out[2 * i + 1] = ss
   out[2 * i + 2] = r
   amounts[i] = amount
@@ -136,18 +149,16 @@ return out
  */
 const COMMIT_OP = String.raw`
 local ck = KEYS[3]
-local cid = sub(ck, #base + 3)
-local hf = 'h:' .. cid
 local S = known[ARGV[8]] or tonumber(ARGV[8])
 local n = nk - 1
 if S > 0 then n = n - 1 end
 local out = {serverStr, 'ok'}
 -- readCall(ck), inline
-local st, t, v, pos
+local st, t, v, pos, ts
 if record then
   v = record
-  st, t, pos = match(v, '^(.)|([^|]*)|()')
-  t = known[t] or tonumber(t)
+  st, ts, pos = match(v, '^(.)|([^|]*)|()')
+  t = known[ts] or tonumber(ts)
 end
 if st == 'c' and t > now then
   out[2] = 'dup'
@@ -160,13 +171,15 @@ if st == 'c' and t > now then
   return out
 end
 local held = st == 'h'
+-- the bucket of the call's holds
+local bf = held and 'b:' .. ts
 local state = {}
 for i = 1, n do
   local a = 6 + i * 2
   local h = KEYS[3 + i]
   -- live(h), inline as in the reservation
   local k = cache[h]
-  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h) end
+  if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
   local amount = ARGV[a + 1]
   if k.s + (known[amount] or tonumber(amount)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
@@ -241,7 +254,7 @@ if held then
     for i = 1, n do listed[lkey(state[i])] = true end
     for i = 1, #keys do
       local lk = keys[i]
-      if not listed[lk] then releaseOn(hk(lk), hf, amounts[lk]) end
+      if not listed[lk] then releaseOn(hk(lk), bf, t, amounts[lk]) end
     end
   end
 end
@@ -320,23 +333,41 @@ for i = 1, n do
   local holding
   if byIndex then holding = byIndex[i] elseif amounts then holding = amounts[lkey(k)] end
   if holding and k.exists then
-    -- unhold(k, hf, holding), inline
-    if call('HDEL', k.h, hf) == 1 then
-      k.r = k.r - holding
-      k.rs = nil
-      if k.holds then k.holds = k.holds - 1 end
-      k.dirty = true
+    -- unhold(k, bf, t, holding), inline
+    local sw = k.sw
+    if t > now and (not sw or t > sw) then
+      local sum = k.b[bf]
+      if sum == nil then sum = bucket(k, bf) end
+      if sum then
+        local c = k.bc[bf] - 1
+        if c > 0 then
+          k.b[bf], k.bc[bf] = sum - holding, c
+        else
+          k.b[bf], k.bc[bf] = false, nil
+        end
+        local bw = k.bw
+        if not bw then
+          bw = {}
+          k.bw = bw
+        end
+        bw[bf] = true
+        if not k.w then
+          k.w = {}
+          pending[#pending + 1] = k
+        end
+        k.r = k.r - holding
+        k.rs = nil
+        if k.holds then k.holds = k.holds - 1 end
+        k.dirty = true
+      end
     end
     if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
   end
   local amount = ARGV[a + 1]
-  -- R(k), inline
-  local before, reserved = k.ss, k.rs
-  if not reserved then
-    reserved = fmt('%d', k.r)
-    known[reserved] = k.r
-    k.rs = reserved
-  end
+  -- the reply's values: the texts Redis holds when unchanged, else numbers (integer replies; the key's write
+  -- formats them once per batch)
+  local before, reserved = k.ss, k.rs or k.r
+  if not k.rs and k.r >= EXACT then reserved = R(k) end
   local after = before
   local inc, e = ARGV[a + 2], k.e
   if k.exists and e and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e then
@@ -350,12 +381,12 @@ for i = 1, n do
     end
     if amount ~= '0' then
       local sv = k.s + (known[amount] or tonumber(amount))
-      after = fmt('%d', sv)
-      known[after] = sv
-      w.s, k.v[1], k.s, k.ss = after, after, sv, after
+      if sv >= EXACT then after = int(sv) else after = sv end
+      w.s, k.v[1], k.s, k.ss = sv, sv, sv, after
     end
     if k.dirty then w.r, k.v[2], k.dirty = reserved, reserved, nil end
   else
+    if type(reserved) == 'number' then reserved = R(k) end
     if amount ~= '0' then after = int(k.s + tonumber(amount)) end
     local kf = {'s', after}
     if k.dirty or not k.exists then
@@ -383,9 +414,7 @@ return out
  */
 const RELEASE_OP = String.raw`
 local ck = KEYS[3]
-local cid = sub(ck, #base + 3)
-local hf = 'h:' .. cid
-local st, x, v, pos = callState(ck, hf)
+local st, x, v, pos, xs = callState(ck)
 if not st then
   -- never seen (or forgotten): a tombstone, so that the reservation, if it arrives late, changes nothing
   x = tonumber(ARGV[6]) + shiftIn
@@ -394,7 +423,7 @@ if not st then
   return {serverStr, 'none'}
 end
 if st ~= 'h' then return {serverStr, 'none'} end
-dropHolds(ck, hf, v, pos)
+dropHolds(ck, x, xs, v, pos)
 if x < now then x = now end
 call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
 return {serverStr, 'released'}
