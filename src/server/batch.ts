@@ -14,6 +14,7 @@
  * @internal Used by the handler.
  */
 import { truncate } from '../internal/describe.js'
+import { MAX_ENTRIES } from '../stores/ledger/ledger.js'
 import {
   BATCH_PATHS,
   COMMIT_CODE,
@@ -139,6 +140,9 @@ function decodeV2(item: unknown, i: number): Decoded | Answer {
   const key: unknown = item[1]
   if (key !== null && typeof key !== 'string')
     return refused(400, 'INVALID_INPUT', `\`ops[${i}][1]\` (the idempotency key) must be a string or null`)
+  // More entries than any request may have: refused before an object is built for each.
+  if ((code === RESERVE_CODE || code === COMMIT_CODE) && item.length > COMMIT_HEAD + MAX_ENTRIES * RESERVE_ENTRY)
+    return refused(400, 'INVALID_INPUT', `\`ops[${i}]\` has more than ${MAX_ENTRIES} entries`)
   if (code === RESERVE_CODE) {
     if (item.length < RESERVE_HEAD || (item.length - RESERVE_HEAD) % RESERVE_ENTRY !== 0)
       return refused(

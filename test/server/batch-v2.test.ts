@@ -118,11 +118,14 @@ describe('POST /v2/batch', () => {
       ['/v1/release', 'k9', []],
       ['z', 'k10'],
       ['r', 'k11', 'ok-call', T0, T0 + 1, 'bad|usd', 1, null, null, 'extra'],
+      ['r', 'k12', 'many', T0, T0 + 1, ...Array.from({ length: 10_000 }, (_, j) => [`bad|${j}`, 1, null, null]).flat()],
     ]
     const answer = await post(`${running.url}/v2/batch`, TOKEN, { ops })
     expect(answer.status).toBe(200)
     const results = answer.body.results as [number, any][]
-    expect(results.map((r) => r[0])).toEqual([400, 400, 400, 400, 400, 400, 400, 400, 400, 404, 404, 400, 404, 400])
+    expect(results.map((r) => r[0])).toEqual([
+      400, 400, 400, 400, 400, 400, 400, 400, 400, 404, 404, 400, 404, 400, 400,
+    ])
     for (const [status, body] of results) {
       expect(status).toBeGreaterThanOrEqual(400)
       expect(['INVALID_INPUT', 'INVALID_JSON', 'NOT_FOUND']).toContain(body.error.code)
@@ -136,6 +139,7 @@ describe('POST /v2/batch', () => {
     expect(results[6]![1].error.field).toBe('entries')
     expect(results[8]![1].error.field).toBe('record')
     expect(results[13]![1].error.message).toContain('`ops[13]`')
+    expect(results[14]![1].error.message).toContain('`ops[14]` has more than')
     expect(await balances(['bad|usd'])).toEqual([{ spent: 0, reserved: 0 }])
   })
 
