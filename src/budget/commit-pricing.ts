@@ -10,7 +10,7 @@ import type { JsonValue } from '../stores/types.js'
 import type { CallStatus, CommitInput } from './manager-types.js'
 import { formatNano, usdInputToNano } from './money.js'
 import { priceUsage, usageTokens } from './pricing.js'
-import { validateId, validateMetadata } from './scopes.js'
+import { EMPTY_METADATA, validateId, validateMetadata } from './scopes.js'
 
 /** A priced commit: the amounts, the outcome and the record fields. */
 export interface PricedCommit {
@@ -67,7 +67,7 @@ export function priceCommit(
     throw new InvalidInputError('estimated', '`estimated` must be a boolean')
   if (input.model !== undefined) validateId('model', input.model)
   if (input.provider !== undefined) validateId('provider', input.provider)
-  if (input.metadata !== undefined) fields.metadata = validateMetadata('metadata', input.metadata)
+  if (input.metadata !== undefined) fields.metadata = validateMetadata('metadata', input.metadata, EMPTY_METADATA)
   const model = input.model ?? fallback.model
   const provider = input.provider ?? fallback.provider
   if (model !== undefined) fields.modelServed = model

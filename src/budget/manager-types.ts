@@ -148,7 +148,10 @@ export interface CommitOutcome {
   status: CallStatus
   /** Limits this commit went above. */
   overshoot: Overshoot[]
-  /** The record written (null for a duplicate). */
+  /**
+   * The record written (null for a duplicate). Its `context` and `metadata` objects are frozen, and shared by
+   * records with equal ones: copy them to change them.
+   */
   record: SpendRecord | null
 }
 

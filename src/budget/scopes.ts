@@ -251,11 +251,19 @@ const MAX_METADATA_KEYS = 32
 /** Longest metadata string value. */
 const MAX_METADATA_STRING = 1024
 
+/** The `metadata` of a spend record without any: one frozen empty object shared by all of them. */
+export const EMPTY_METADATA: Readonly<Record<string, never>> = Object.freeze({})
+
 /**
  * Validates flat metadata: at most 32 keys, values strings (<= 1024 characters), finite numbers, booleans or
- * null. Returns a fresh copy with a null prototype-free plain object built from validated entries.
+ * null. Returns a fresh copy with a null prototype-free plain object built from validated entries, or `empty`
+ * itself (when given) for an object without entries.
  */
-export function validateMetadata(field: string, value: unknown): Record<string, string | number | boolean | null> {
+export function validateMetadata(
+  field: string,
+  value: unknown,
+  empty?: Readonly<Record<string, never>>,
+): Record<string, string | number | boolean | null> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidInputError(field, `\`${field}\` must be a flat object of strings, numbers, booleans or null`)
   }
@@ -265,6 +273,7 @@ export function validateMetadata(field: string, value: unknown): Record<string, 
       field,
       `\`${field}\` has ${entries.length} keys; at most ${MAX_METADATA_KEYS} are allowed`,
     )
+  if (entries.length === 0 && empty !== undefined) return empty
   const out: Record<string, string | number | boolean | null> = {}
   for (const [key, item] of entries) {
     validateId(`${field} key`, key)

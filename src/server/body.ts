@@ -26,6 +26,12 @@ function jsonDepthExceeds(value: unknown, max: number): boolean {
 /** One decoder for every body (decoding whole buffers keeps no state between calls). */
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
+/**
+ * What the server still reads (and discards) of a body that passed the limit, so that a client that sends its
+ * whole body before reading the answer gets its 413 instead of a broken pipe. Beyond this the connection is cut.
+ */
+export const MAX_DISCARDED_BYTES = 64 * 1024 * 1024
+
 /** The body of `request` as text and parsed JSON object; throws a 4xx {@link HttpError} for anything else. */
 export async function readJson(request: CoreRequest, maxBodyBytes: number): Promise<{ text: string; value: unknown }> {
   const type = request.header('content-type')
@@ -37,7 +43,10 @@ export async function readJson(request: CoreRequest, maxBodyBytes: number): Prom
     )
   }
   const length = request.header('content-length')
-  if (length !== null && Number(length) > maxBodyBytes) {
+  // An announced length over the limit is refused at once only past what the server would read and discard anyway:
+  // within that, the body is read (and discarded) first, so that a client that sends it whole before reading the
+  // answer (fetch does) gets its 413, not a connection reset by the close that follows the answer.
+  if (length !== null && Number(length) > maxBodyBytes + MAX_DISCARDED_BYTES) {
     throw new HttpError(
       413,
       'PAYLOAD_TOO_LARGE',

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { parseOptions } from '../internal/options.js'
+import { MAX_DISCARDED_BYTES } from './body.js'
 import { createBudgetCore } from './core.js'
 import { HttpError } from './errors.js'
 import type { BudgetHandlerOptions, CoreRequest } from './handler.js'
@@ -23,12 +24,6 @@ export interface BudgetServerOptions extends BudgetHandlerOptions {
   /** How long an idle keep-alive connection stays open, ms. Default `5_000`. */
   keepAliveTimeoutMs?: number
 }
-
-/**
- * What the server still reads (and discards) of a body that passed the limit, so that a client that sends its
- * whole body before reading the answer gets its 413 instead of a broken pipe. Beyond this the connection is cut.
- */
-const MAX_DISCARDED_BYTES = 64 * 1024 * 1024
 
 function readNodeBody(request: IncomingMessage, limit: number): Promise<Uint8Array | null> {
   return new Promise((resolve, reject) => {

@@ -3,6 +3,7 @@ import { buildRecord, type RecordInput } from '../../src/budget/manager/commit-r
 import { formatNano } from '../../src/budget/money.js'
 import { BudgetManager, withBudget } from '../../src/index.js'
 import { memoryStore } from '../../src/stores/memory.js'
+import type { SpendRecord } from '../../src/stores/types.js'
 
 /** The record of `input` as the general path writes it (every field added in turn). */
 function general(input: RecordInput, now: number, cost: string) {
@@ -105,5 +106,71 @@ describe('formatNano remembers its last answer', () => {
     expect(formatNano(-1)).toBe('-0.000000001')
     expect(formatNano(2n ** 60n)).toBe('1152921504.606846976')
     expect(formatNano(1_500_000n)).toBe('0.001500000')
+  })
+})
+
+describe("a record's context and metadata: frozen, shared while equal", () => {
+  /** A manager whose written records (`spend.recorded`, the objects the memory store keeps) are collected. */
+  function collecting() {
+    const manager = new BudgetManager({ store: memoryStore() })
+    const recorded: SpendRecord[] = []
+    manager.on('spend.recorded', ({ record }) => void recorded.push(record))
+    return { manager, recorded }
+  }
+
+  it('records of one static withBudget context share one frozen `context` and the empty `metadata`', async () => {
+    const { manager, recorded } = collecting()
+    const fn = withBudget(async () => 1, {
+      manager,
+      context: { user: 'alice', team: 'search', tags: ['a', 'b'] },
+      estimate: 0.002,
+      cost: () => 0.0015,
+    })
+    for (let i = 0; i < 3; i++) await fn()
+    const expected = { user: 'alice', team: 'search', tags: ['a', 'b'] }
+    expect(recorded.map((r) => r.context)).toEqual([expected, expected, expected])
+    expect((await manager.store.queryRecords({})).map((r) => r.context)).toEqual([expected, expected, expected])
+    expect(recorded[1]!.context).toBe(recorded[0]!.context)
+    expect(recorded[2]!.metadata).toBe(recorded[0]!.metadata)
+    const context = recorded[0]!.context as Record<string, unknown>
+    expect(Object.isFrozen(context)).toBe(true)
+    expect(Object.isFrozen(context.tags)).toBe(true)
+    expect(Object.isFrozen(recorded[0]!.metadata)).toBe(true)
+    // A change is refused loudly instead of reaching the other records (ES modules run in strict mode).
+    expect(() => (context.user = 'mallory')).toThrow(TypeError)
+    expect(() => (context.tags as string[]).push('c')).toThrow(TypeError)
+    expect(() => ((recorded[0]!.metadata as Record<string, unknown>).x = 1)).toThrow(TypeError)
+    expect(recorded[2]!.context).toEqual(expected)
+    expect((await manager.store.queryRecords({}))[2]!.context).toEqual(expected)
+  })
+
+  it('each context keeps its own values when calls alternate, and metadata given is kept, frozen', async () => {
+    const { manager, recorded } = collecting()
+    const contexts = [{ user: 'a' }, { user: 'a', team: 't' }, { user: 'b' }, { user: 'b', tags: ['x'] }, {}]
+    const outcomes = []
+    for (const context of [...contexts, ...contexts])
+      outcomes.push(await (await manager.reserve(context, 0.01)).commit({ cost: 0.001, metadata: { n: 1 } }))
+    outcomes.push(await manager.record({ user: 'b', tags: ['y'] }, 0.001))
+    const all = [...contexts, ...contexts, { user: 'b', tags: ['y'] }]
+    expect(recorded.map((r) => r.context)).toEqual(all)
+    expect(outcomes.map((o) => o.record!.context)).toEqual(all)
+    expect((await manager.store.queryRecords({})).map((r) => r.context)).toEqual(all)
+    for (const record of recorded.slice(0, 10)) {
+      expect(Object.isFrozen(record.context)).toBe(true)
+      expect(record.metadata).toEqual({ n: 1 })
+      expect(Object.isFrozen(record.metadata)).toBe(true)
+    }
+    expect(recorded[5]!.metadata).not.toBe(recorded[0]!.metadata)
+  })
+
+  it('a commit without metadata entries keeps none of its own; context metadata is merged into a new frozen object', async () => {
+    const { manager, recorded } = collecting()
+    await (await manager.reserve({ user: 'a' }, 0.01)).commit({ cost: 0.001, metadata: {} })
+    await (await manager.reserve({ user: 'a', metadata: { run: 'r1' } }, 0.01)).commit({ cost: 0.001 })
+    const [plain, merged] = recorded
+    expect(plain!.metadata).toEqual({})
+    expect(Object.isFrozen(plain!.metadata)).toBe(true)
+    expect(merged!.metadata).toEqual({ run: 'r1' })
+    expect(Object.isFrozen(merged!.metadata)).toBe(true)
   })
 })

@@ -6,7 +6,7 @@
  */
 import type { JsonValue, SpendRecord } from '../../stores/types.js'
 import type { CallStatus } from '../manager-types.js'
-import type { CallContext } from '../scopes.js'
+import { type CallContext, EMPTY_METADATA } from '../scopes.js'
 
 /** What a record is built from: the call and its priced commit. */
 export interface RecordInput {
@@ -22,14 +22,7 @@ export interface RecordInput {
 /** The spend record of a commit written at `now` costing `costText` USD. */
 export function buildRecord(args: RecordInput, now: number, costText: string, projectName: string | null): SpendRecord {
   const { context, priced } = args
-  const ctx: Record<string, JsonValue> = {}
-  if (context.user !== undefined) ctx.user = context.user
-  if (context.team !== undefined) ctx.team = context.team
-  if (context.org !== undefined) ctx.org = context.org
-  if (context.key !== undefined) ctx.key = context.key
-  if (context.endUser !== undefined) ctx.endUser = context.endUser
-  if (context.tags !== undefined) ctx.tags = [...context.tags]
-  if (context.deployment !== undefined) ctx.deployment = context.deployment
+  const ctx = recordContext(context)
   const fields = priced.fields
   if (
     priced.plain &&
@@ -56,10 +49,11 @@ export function buildRecord(args: RecordInput, now: number, costText: string, pr
   const names = Object.keys(fields)
   for (let i = 0; i < names.length; i++) record[names[i]!] = fields[names[i]!]!
   if (context.metadata !== undefined)
-    record.metadata = {
+    record.metadata = Object.freeze({
       ...context.metadata,
       ...((priced.fields.metadata as Record<string, JsonValue> | undefined) ?? {}),
-    }
+    })
+  else if (isPlainObject(record.metadata)) record.metadata = frozenMetadata(record.metadata)
   if (args.estimateNano !== null) record.estimateNanoUsd = args.estimateNano
   if (projectName !== null) record.project = projectName
   if (!args.guarded) record.guarded = false
@@ -95,8 +89,57 @@ function plainRecord(
     status: priced.status,
     estimated: priced.estimated,
     context: ctx,
-    metadata: fields.metadata!,
+    metadata: frozenMetadata(fields.metadata as Record<string, JsonValue>),
     priceSource: fields.priceSource!,
     estimateNanoUsd: args.estimateNano!,
   }
+}
+
+function isPlainObject(value: unknown): value is Record<string, JsonValue> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** A record's `metadata`, frozen: the shared empty one is already. */
+function frozenMetadata(metadata: Record<string, JsonValue>): Record<string, JsonValue> {
+  return metadata === EMPTY_METADATA ? metadata : Object.freeze(metadata)
+}
+
+/**
+ * The record `context` of the last commit, kept while commits keep the same context fields (a static withBudget
+ * context, a service's usual caller): records share it, frozen, instead of keeping one object each.
+ */
+let lastContext: Readonly<Record<string, JsonValue>> = Object.freeze({})
+let lastTags: readonly string[] | undefined
+
+/** The `context` field of a record: the call's scope ids, frozen, shared with the previous record when equal. */
+function recordContext(context: CallContext): Record<string, JsonValue> {
+  const last = lastContext
+  if (
+    last.user === context.user &&
+    last.team === context.team &&
+    last.org === context.org &&
+    last.key === context.key &&
+    last.endUser === context.endUser &&
+    last.deployment === context.deployment &&
+    sameTags(lastTags, context.tags)
+  )
+    return last
+  const ctx: Record<string, JsonValue> = {}
+  if (context.user !== undefined) ctx.user = context.user
+  if (context.team !== undefined) ctx.team = context.team
+  if (context.org !== undefined) ctx.org = context.org
+  if (context.key !== undefined) ctx.key = context.key
+  if (context.endUser !== undefined) ctx.endUser = context.endUser
+  if (context.tags !== undefined) ctx.tags = Object.freeze([...context.tags]) as string[]
+  if (context.deployment !== undefined) ctx.deployment = context.deployment
+  lastContext = Object.freeze(ctx)
+  lastTags = ctx.tags as readonly string[] | undefined
+  return ctx
+}
+
+function sameTags(kept: readonly string[] | undefined, tags: readonly string[] | undefined): boolean {
+  if (kept === undefined || tags === undefined) return kept === tags
+  if (kept.length !== tags.length) return false
+  for (let i = 0; i < kept.length; i++) if (kept[i] !== tags[i]) return false
+  return true
 }

@@ -200,6 +200,11 @@ function writeBalance(out: Float64Array, i: number, ks: KeyState | undefined): v
   out[2 * i + 1] = ks === undefined ? 0 : ks.reserved
 }
 
+/** Lets go of the key states a reservation read (a loop: `Array#fill` over a few slots was 1.6% of a withBudget call). */
+function clearCurrent(n: number): void {
+  for (let i = 0; i < n; i++) current[i] = undefined
+}
+
 /** The reservation of a validated request; see {@link reserveInto}. */
 function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
   const { callId, now, entries } = request
@@ -212,7 +217,7 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
   if (refused >= 0) {
     for (let j = 0; j < entries.length; j++)
       writeBalance(out, j, j <= refused ? current[j] : liveKey(state, entries[j]!.key, now))
-    current.fill(undefined, 0, entries.length)
+    clearCurrent(entries.length)
     return refused
   }
   for (let i = 0; i < entries.length; i++) {
@@ -224,7 +229,7 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     ks.holdCount++
     writeBalance(out, i, ks)
   }
-  current.fill(undefined, 0, entries.length)
+  clearCurrent(entries.length)
   const { keys, amounts } = holdOf(entries)
   keepCall(state, callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
   state.heldCount++
@@ -245,7 +250,7 @@ function readKeys(state: LedgerState, entries: readonly ReserveEntry[], now: num
     const total = (ks === undefined ? 0 : ks.spent + ks.reserved) + entry.amount
     // A limit is a safe integer, so a total past the largest exact amount is over it: a refusal, not an error.
     if (!Number.isSafeInteger(total) && entry.limit === null) {
-      current.fill(undefined, 0, entries.length)
+      clearCurrent(entries.length)
       fail(
         `entries[${i}].amount`,
         `reserving ${entry.amount} on ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`,
