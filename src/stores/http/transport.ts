@@ -148,10 +148,11 @@ export class Transport {
       return
     }
     if (reply.status === 404 || reply.status === 405 || reply.status === 413) {
-      if (reply.status !== 413 && this.#version === version) {
-        // A server without this batch endpoint: an older version's, or one request per operation.
-        this.#version = version === 2 ? 1 : 0
-        if (version === 2) return this.#batch(group)
+      if (reply.status !== 413) {
+        // A server without this batch endpoint: an older version's, or one request per operation (a batch sent
+        // before another one found that out is sent again as the version now in use).
+        if (this.#version === version) this.#version = version === 2 ? 1 : 0
+        if (this.#version !== 0) return this.#batch(group)
       }
       // A batch over the server's body limit, or no batch endpoint at all: one by one.
       for (const item of group) this.#alone(item.path, item.body, item.key).then(item.resolve, item.reject)
