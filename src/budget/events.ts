@@ -105,7 +105,7 @@ export interface ForecastExceededEvent extends EventCurrency {
 
 /** A commit wrote a spend record. */
 export interface SpendRecordedEvent {
-  /** The record written; its `context` and `metadata` are frozen, shared by records with equal ones. */
+  /** The record written; its `context` and `metadata` are frozen (and may be shared with other records). */
   record: SpendRecord
   /** Cost in USD. */
   cost: number

@@ -149,8 +149,8 @@ export interface CommitOutcome {
   /** Limits this commit went above. */
   overshoot: Overshoot[]
   /**
-   * The record written (null for a duplicate). Its `context` and `metadata` objects are frozen, and shared by
-   * records with equal ones: copy them to change them.
+   * The record written (null for a duplicate). Its `context` and `metadata` objects are frozen (the `context` may be
+   * the previous record's, and empty metadata one shared object): copy them to change them.
    */
   record: SpendRecord | null
 }

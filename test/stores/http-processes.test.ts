@@ -212,7 +212,9 @@ describe('httpStore from several processes', () => {
     const serverUrl = `http://127.0.0.1:${servePort}`
     let serverProcess = await startServer()
     const key = 'outage|usd'
-    const common = { url: serverUrl, key, calls: 500, concurrency: 40, latencyMs: 150, retries: 2, timeoutMs: 1000 }
+    // A 3 s timeout: at a load average of 15 a request to the live server took over 1 s, so one client's calls were
+    // denied before the outage and it never reached the 80 admitted calls the outage waits for.
+    const common = { url: serverUrl, key, calls: 500, concurrency: 40, latencyMs: 150, retries: 2, timeoutMs: 3000 }
     const startFile = join(dir, 'go')
     const a = startWorker({ ...common, mode: 'calls', prefix: 'outA-', outbox: join(dir, 'a.jsonl'), startFile })
     const b = startWorker({
