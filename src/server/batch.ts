@@ -33,7 +33,7 @@ import { BatchAnswers } from './idempotency.js'
 import { STORE_PATHS } from './store-routes.js'
 
 /** A batch endpoint's path (`/v1/batch`, `/v2/batch`, or another version this server does not speak). */
-export const BATCH_PATH_PATTERN = /^\/v(\d{1,6})\/batch$/
+export const BATCH_PATH_PATTERN = /^\/v(0|[1-9]\d{0,5})\/batch$/
 
 /** Each store path, to its own string (the one the idempotency cache keeps for a batch operation's fingerprint). */
 const BATCHABLE = new Map(Object.values(STORE_PATHS).map((path) => [path, path]))
@@ -141,7 +141,10 @@ function decodeV2(item: unknown, i: number): Decoded | Answer {
   if (key !== null && typeof key !== 'string')
     return refused(400, 'INVALID_INPUT', `\`ops[${i}][1]\` (the idempotency key) must be a string or null`)
   // More entries than any request may have: refused before an object is built for each.
-  if ((code === RESERVE_CODE || code === COMMIT_CODE) && item.length > COMMIT_HEAD + MAX_ENTRIES * RESERVE_ENTRY)
+  if (
+    (code === RESERVE_CODE && item.length > RESERVE_HEAD + MAX_ENTRIES * RESERVE_ENTRY) ||
+    (code === COMMIT_CODE && item.length > COMMIT_HEAD + MAX_ENTRIES * COMMIT_ENTRY)
+  )
     return refused(400, 'INVALID_INPUT', `\`ops[${i}]\` has more than ${MAX_ENTRIES} entries`)
   if (code === RESERVE_CODE) {
     if (item.length < RESERVE_HEAD || (item.length - RESERVE_HEAD) % RESERVE_ENTRY !== 0)
@@ -183,7 +186,10 @@ export function bodyAtV1(parsed: unknown, j: number): unknown {
 /** The body of operation `j` of a parsed version 2 batch, as the request object it stands for. */
 export function bodyAtV2(parsed: unknown, j: number): unknown {
   const operation = decodeV2((parsed as { ops: unknown[] }).ops[j], j)
-  return operation === decoded ? operation.body : undefined
+  if (operation !== decoded) return undefined
+  const body = operation.body
+  decoded.body = null
+  return body
 }
 
 /** Runs a batch body's operations in order and answers with one result per operation. */
@@ -203,6 +209,8 @@ export async function runBatch(value: unknown, version: 1 | 2, context: BatchCon
         ? runOne(operation.path, operation.body, operation.key, i, context, batch)
         : (operation as Answer)
   }
+  // the scratch holds no body once the batch's operations are started (one may be large)
+  decoded.body = null
   let out = version === 1 ? '{"results":[' : '{"v":2,"results":['
   for (let i = 0; i < started.length; i++) {
     const pending = started[i]!

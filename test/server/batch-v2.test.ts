@@ -286,6 +286,31 @@ describe('httpStore and the batch versions', () => {
     }
   })
 
+  it('sends what the request said when it was handed over, and falls back to [path, key, body] for a record the positional form cannot carry', async () => {
+    const store = httpStore({ url: running.url, token: TOKEN })
+    try {
+      // A caller changes its request object after handing it over: the batch (built a tick later) still sends 1.
+      const changed = reserve('hand-1', 'hand|usd', 1, null)
+      const both = Promise.all([store.reserve(changed), store.reserve(reserve('hand-2', 'hand|usd', 1, null))])
+      changed.entries[0]!.amount = 999
+      expect((await both).map((a) => a.ok)).toEqual([true, true])
+      expect(await store.balances({ keys: ['hand|usd'], now: T0 })).toEqual([{ spent: 0, reserved: 2 }])
+      // A record whose toJSON writes nothing: the lone text has no record; the positional form cannot say that, so
+      // the operation goes as [path, key, body] and the batch stays valid JSON for the operation beside it.
+      const record = commit('hand-1', 'hand|usd', 1).record
+      Object.defineProperty(record, 'toJSON', { value: () => undefined, enumerable: false })
+      const [committed, third] = await Promise.all([
+        store.commit({ ...commit('hand-1', 'hand|usd', 1), record }),
+        store.reserve(reserve('hand-3', 'hand|usd', 1, null)),
+      ])
+      expect(committed.duplicate).toBe(false)
+      expect(third.ok).toBe(true)
+      expect(await store.balances({ keys: ['hand|usd'], now: T0 })).toEqual([{ spent: 1, reserved: 2 }])
+    } finally {
+      await store.close()
+    }
+  })
+
   it("a batch refused as a whole (400) is a StorageError that says so, not an InvalidInputError about the caller's request", async () => {
     const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'refusing' } } })
     // What a server answers a batch body it cannot read (a version it does not take, or too many operations).

@@ -34,9 +34,13 @@ export class TransportError extends Error {
 
 interface Pending {
   path: string
-  /** The request object (written positionally when it has the shape of the version 2 form) and its JSON. */
-  payload: unknown
+  /** The request's JSON, as a lone request and a version 1 batch send it. */
   body: string
+  /**
+   * The operation as a version 2 batch sends it, written when the operation was handed over (a caller that changes
+   * its request object afterwards cannot make the two texts differ), or '' when the server was not then sent version 2.
+   */
+  op: string
   key: string
   resolve(reply: Reply): void
   reject(error: unknown): void
@@ -87,7 +91,8 @@ export class Transport {
   send(path: string, payload: unknown, body: string, key: string): Promise<Reply> {
     if (this.#version === 0) return this.#alone(path, body, key)
     return new Promise<Reply>((resolve, reject) => {
-      this.#queue.push({ path, payload, body, key, resolve, reject })
+      const op = this.#version === 2 ? encodeOperation(path, key, payload, body) : ''
+      this.#queue.push({ path, body, op, key, resolve, reject })
       if (!this.#scheduled) {
         this.#scheduled = true
         nextTick(() => this.#flush())
@@ -130,7 +135,8 @@ export class Transport {
       body = '{"ops":['
       for (let i = 0; i < group.length; i++) {
         const item = group[i]!
-        body += `${i === 0 ? '' : ','}${encodeOperation(item.path, item.key, item.payload, item.body)}`
+        // the version only goes down: an operation sent now as version 2 was handed over when it was version 2
+        body += `${i === 0 ? '' : ','}${item.op}`
       }
     } else {
       body = '{"operations":['

@@ -80,7 +80,10 @@ function commitText(keyText: string, payload: unknown): string | null {
   if ('record' in payload) {
     // Any object (its text is the same in both forms); `null` stands for no record, so a null record is not this form.
     if (typeof record !== 'object' || record === null || Array.isArray(record)) return null
-    recordText = JSON.stringify(record)
+    // a toJSON may write it as something else (null, nothing): the lone text then says so, this form could not
+    const text = JSON.stringify(record) as string | undefined
+    if (text === undefined || !text.startsWith('{')) return null
+    recordText = text
   }
   let out = `["${COMMIT_CODE}",${keyText},${JSON.stringify(callId)},${num(now)},${num(dedupeUntil)},${recordText}`
   for (const entry of entries as unknown[]) {
