@@ -17,6 +17,15 @@
  */
 import { z } from 'zod'
 import { BudgetConfigError } from '../errors.js'
+import {
+  isKnownZone,
+  loadZone,
+  mod,
+  resolveWall as resolveWallCached,
+  searchWall,
+  wallMs,
+  zoneOffset,
+} from './zones.js'
 
 /** A calendar duration: windows align to local midnight, the week start, the 1st of the month or 1 January. */
 export type CalendarDuration = 'daily' | 'weekly' | 'monthly' | 'yearly'
@@ -78,8 +87,6 @@ const SECOND = 1000
 const MINUTE = 60 * SECOND
 const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
-/** 400 Gregorian years are exactly 146,097 days: the calendar repeats. */
-const FOUR_CENTURIES = 146_097 * DAY
 
 const FIXED_UNIT_MS = { s: SECOND, m: MINUTE, h: HOUR, d: DAY, w: 7 * DAY } as const
 const CALENDAR_UNITS = ['daily', 'weekly', 'monthly', 'yearly'] as const
@@ -253,26 +260,6 @@ function toDuration(value: unknown): WindowDuration {
   return result.data
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
-function formatterFor(zone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(zone)
-  if (formatter === undefined) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    })
-    formatters.set(zone, formatter)
-  }
-  return formatter
-}
-
 /**
  * Checks that `zone` is an IANA time zone this runtime knows (e.g. `'UTC'`, `'Europe/Berlin'`).
  *
@@ -280,13 +267,13 @@ function formatterFor(zone: string): Intl.DateTimeFormat {
  * @throws BudgetConfigError (field `timezone`) for an unknown zone, an empty string or a non-string.
  */
 export function validateTimezone(zone: string): string {
-  if (typeof zone === 'string' && formatters.has(zone)) return zone
+  if (typeof zone === 'string' && isKnownZone(zone)) return zone
   const fix = "Use an IANA time zone name such as 'UTC', 'Europe/Berlin' or 'America/New_York'."
   if (typeof zone !== 'string' || zone.length === 0 || zone.length > 100 || zone.trim() !== zone) {
     throw new BudgetConfigError('timezone', `\`timezone\` must be a time zone name, got ${describe(zone)}. ${fix}`)
   }
   try {
-    formatterFor(zone)
+    loadZone(zone)
   } catch (error) {
     throw new BudgetConfigError('timezone', `\`timezone\` ${describe(zone)} is not a known time zone. ${fix}`, {
       cause: error,
@@ -309,100 +296,6 @@ function checkInstant(field: string, value: unknown): number {
     )
   }
   return value
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Zone arithmetic. Local wall times are represented as "wall milliseconds": the epoch milliseconds the
-// wall-clock reading would have in UTC. date-fns-tz's public getTimezoneOffset reads a Date's *system*
-// local fields, which makes it depend on the machine's zone; we query Intl the way date-fns-tz does
-// internally (en-US, h23, formatToParts), for the instant itself (see docs/decisions/0010).
-// ---------------------------------------------------------------------------------------------------------
-
-/** tzdb has no transitions before 1800; Intl may misbehave for far dates, so offsets are looked up inside. */
-const OFFSET_LOOKUP_MIN = -5_364_662_400_000 // 1800-01-01T00:00:00Z
-const OFFSET_LOOKUP_MAX = MAX_WINDOW_INSTANT
-
-function mod(a: number, b: number): number {
-  const r = a % b
-  return r < 0 ? r + b : r
-}
-
-/** UTC milliseconds of a proleptic Gregorian date-time; months and days may overflow; any year. */
-function wallMs(year: number, month: number, day: number, hour = 0, minute = 0, second = 0, ms = 0): number {
-  if (year >= 100) return Date.UTC(year, month, day, hour, minute, second, ms)
-  // Date.UTC maps years 0..99 to 1900..1999; the Gregorian calendar repeats every 400 years.
-  const shift = Math.ceil((100 - year) / 400)
-  return Date.UTC(year + shift * 400, month, day, hour, minute, second, ms) - shift * FOUR_CENTURIES
-}
-
-function isUtc(zone: string): boolean {
-  return zone === 'UTC' || zone === 'Etc/UTC'
-}
-
-/** Offset of `zone` from UTC at instant `t`, in milliseconds (wall = t + offset). */
-function zoneOffset(zone: string, t: number): number {
-  if (isUtc(zone)) return 0
-  const at = t < OFFSET_LOOKUP_MIN ? OFFSET_LOOKUP_MIN : t > OFFSET_LOOKUP_MAX ? OFFSET_LOOKUP_MAX : t
-  let year = 0
-  let month = 0
-  let day = 0
-  let hour = 0
-  let minute = 0
-  let second = 0
-  for (const part of formatterFor(zone).formatToParts(at)) {
-    switch (part.type) {
-      case 'year':
-        year = Number(part.value)
-        break
-      case 'month':
-        month = Number(part.value)
-        break
-      case 'day':
-        day = Number(part.value)
-        break
-      case 'hour':
-        hour = Number(part.value) % 24
-        break
-      case 'minute':
-        minute = Number(part.value)
-        break
-      case 'second':
-        second = Number(part.value)
-        break
-      default:
-        break
-    }
-  }
-  return wallMs(year, month - 1, day, hour, minute, second) - (at - mod(at, SECOND))
-}
-
-/**
- * The earliest instant whose local wall time in `zone` is at or after `wall`. For a wall time that exists
- * once, that is the instant; inside a DST gap (or a skipped day) it is the end of the gap; for a wall time
- * that occurs twice it is the first occurrence. Non-decreasing in `wall`, so boundaries never cross.
- */
-function resolveWall(zone: string, wall: number): number {
-  if (isUtc(zone)) return wall
-  // Offsets stay within +-16 h (including historical local mean time), so this instant is before `wall`.
-  let t = wall - 27 * HOUR
-  let offset = zoneOffset(zone, t)
-  for (let step = 0; step < 16; step++) {
-    if (t + offset >= wall) return t
-    const candidate = wall - offset
-    if (zoneOffset(zone, candidate) === offset) return candidate
-    // A transition lies in (t, candidate]: find its first instant.
-    let low = t
-    let high = candidate
-    while (high - low > 1) {
-      const middle = low + Math.floor((high - low) / 2)
-      if (zoneOffset(zone, middle) === offset) low = middle
-      else high = middle
-    }
-    t = high
-    offset = zoneOffset(zone, t)
-  }
-  /* c8 ignore next */
-  throw new Error(`llm-budget: could not resolve local time ${new Date(wall).toISOString()} in ${zone}`)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -461,7 +354,7 @@ function locate(
   return Object.freeze({ id: id(p, start), start, end })
 }
 
-function compute(spec: ResolvedSpec, now: number): BudgetWindow {
+function compute(spec: ResolvedSpec, now: number, resolveWall = resolveWallCached): BudgetWindow {
   const { duration, zone } = spec
   if (duration.kind === 'rolling') {
     const prefix = `r${duration.count}${duration.unit}-`
@@ -648,7 +541,7 @@ export function windowAt(spec: WindowSpec, now: number): BudgetWindow {
  */
 export function windowAtUncached(spec: WindowSpec, now: number): BudgetWindow {
   const resolved = resolveSpec(spec)
-  return compute({ ...resolved, last: undefined, lastObject: undefined }, checkInstant('now', now))
+  return compute({ ...resolved, last: undefined, lastObject: undefined }, checkInstant('now', now), searchWall)
 }
 
 /**

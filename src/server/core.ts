@@ -11,7 +11,7 @@ import type { BudgetStore } from '../stores/types.js'
 import { tenantStore, type StoreTimer } from '../stores/tenant.js'
 import { createAuthenticator } from './auth.js'
 import { AuthFailureLimit } from './auth-limit.js'
-import { runBatch, BATCH_PATH } from './batch.js'
+import { BATCH_PATH_PATTERN, runBatch, unsupportedVersion } from './batch.js'
 import { readJson } from './body.js'
 import { errorBody, HttpError, JSON_HEADERS, toHttpError } from './errors.js'
 import {
@@ -299,14 +299,17 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use GET', undefined, { allow: 'GET, HEAD' })
       return dashboardAsset(path)!
     }
-    if (path === BATCH_PATH) {
+    const batchVersion = path.length < 16 ? BATCH_PATH_PATTERN.exec(path) : null
+    if (batchVersion !== null) {
       named('batch', null)
+      const version = Number(batchVersion[1])
+      if (version !== 1 && version !== 2) throw unsupportedVersion(path)
       if (request.method !== 'POST')
-        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use POST for ${BATCH_PATH}`, undefined, { allow: 'POST' })
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use POST for ${path}`, undefined, { allow: 'POST' })
       const tenant = await authenticated(request)
       named('batch', tenant)
       const body = await readJson(request, maxBatchBytes)
-      return runBatch(body.value, {
+      return runBatch(body.value, version, {
         tenant,
         routes,
         maxOperations: maxBatchOperations,

@@ -47,8 +47,8 @@ export interface BudgetHandlerOptions extends ManagementOptions {
   /** Most spend records in one `/v1/records` answer; the client pages through the rest. Default `10_000`. */
   maxRecordsPerPage?: number
   /**
-   * Most operations in one `POST /v1/batch` request (the endpoint `httpStore` uses to send the operations of one
-   * event-loop tick together). Default `1000`.
+   * Most operations in one `POST /v1/batch` or `POST /v2/batch` request (the endpoints `httpStore` uses to send the
+   * operations of one event-loop tick together). Default `1000`.
    */
   maxBatchOperations?: number
   /**
@@ -152,8 +152,8 @@ async function readWebBody(body: ReadableStream<Uint8Array> | null, limit: numbe
  * Cloudflare Workers and any runtime with web `Request`/`Response`.
  *
  * Endpoints: one per store operation (`POST /v1/reserve`, `/v1/commit`, `/v1/release`, `/v1/balances`,
- * `/v1/reset`, `/v1/budgets/get|put|list|history`, `/v1/records`, `/v1/rollups`) and `POST /v1/batch` (several
- * of them in one request, each with its own answer) used by `httpStore`, management endpoints
+ * `/v1/reset`, `/v1/budgets/get|put|list|history`, `/v1/records`, `/v1/rollups`) and `POST /v2/batch` and
+ * `POST /v1/batch` (several of them in one request, each with its own answer) used by `httpStore`, management endpoints
  * (`/budget/new`, `/budget/info`, `/budget/update`, `/budget/delete`, `/spend/logs`, `/spend/report`),
  * `GET /metrics` (Prometheus) and `GET /health`. See docs/server.md for the REST reference.
  *

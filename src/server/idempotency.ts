@@ -60,6 +60,8 @@ export class BatchAnswers {
 
   /** The batch's request text: an operation's body is read again from it when its key comes back. */
   readonly #request: string
+  /** Operation `j`'s body in the parsed request text (as the batch's version writes it). */
+  readonly #bodyAt: (parsed: unknown, j: number) => unknown
   /** Per operation: its path (the route's own string). */
   readonly #paths: (string | undefined)[]
   /** Per keyed operation: its fingerprint, once a key of the batch has come back. */
@@ -71,8 +73,11 @@ export class BatchAnswers {
     count: number,
     /** The batch's request text, as parsed for it (one string held instead of every parsed body). */
     request: string,
+    /** Operation `j`'s body (the request object it stands for) in the parsed request text. */
+    bodyAt: (parsed: unknown, j: number) => unknown,
   ) {
     this.#request = request
+    this.#bodyAt = bodyAt
     this.#paths = new Array<string | undefined>(count)
     this.#keys = new Array<string | undefined>(count)
     this.#status = new Uint16Array(count)
@@ -106,12 +111,12 @@ export class BatchAnswers {
     if (known !== undefined) return known
     // The request parsed again, exactly as the batch was, and every operation with a path so far fingerprinted
     // (kept for the keys that come back later; the parsed bodies are not).
-    const operations = (JSON.parse(this.#request) as { operations: { body?: unknown }[] }).operations
+    const parsed: unknown = JSON.parse(this.#request)
     const fingerprints = (this.#fingerprints ??= new Array<string | undefined>(this.#paths.length))
     for (let j = 0; j < fingerprints.length; j++) {
       const path = this.#paths[j]
       if (path === undefined || fingerprints[j] !== undefined) continue
-      const fingerprint = fingerprintOf('POST', path, JSON.stringify(operations[j]!.body))
+      const fingerprint = fingerprintOf('POST', path, JSON.stringify(this.#bodyAt(parsed, j)))
       fingerprints[j] = fingerprint
       this.#fingerprintBytes += fingerprint.length * 2
     }

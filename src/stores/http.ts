@@ -1,7 +1,7 @@
 /**
  * `httpStore({ url, token })`: a store that asks a budget server (`createBudgetHandler` from
  * `llm-budget/server`) to do each operation. Operations issued in the same event-loop tick travel together in
- * one request (`POST /v1/batch`; each keeps its own answer and idempotency key) over keep-alive connections.
+ * one request (`POST /v2/batch`; each keeps its own answer and idempotency key) over keep-alive connections.
  * Imports nothing from `node:`; runs wherever `fetch` exists.
  *
  * Reliability: every attempt has a timeout; failed attempts are retried with jittered exponential backoff
@@ -90,7 +90,7 @@ export interface HttpStoreOptions {
   /** Randomness for the backoff jitter, in [0, 1). Default `Math.random`. */
   random?: () => number
   /**
-   * Coalescing: operations issued in the same event-loop tick go to the server in one `POST /v1/batch` request
+   * Coalescing: operations issued in the same event-loop tick go to the server in one `POST /v2/batch` request
    * (at most `maxOperations` operations and about `maxBytes` bytes each; an operation alone in its tick goes to
    * its own endpoint). Defaults `256` and `524288`; `false` sends one request per operation. A server without
    * the batch endpoint is detected and served one request per operation.

@@ -17,7 +17,7 @@ const KNOWN_SECONDS: Readonly<Record<string, number>> = {
   'test/conformance/conformance.test.ts': 10,
   'test/package/package.test.ts': 23,
   'test/stores/redis-time.test.ts': 10,
-  'test/budget/windows-all-zones.test.ts': 16,
+  'test/budget/windows-all-zones.test.ts': 7,
   'test/docs/snippets.test.ts': 16,
   'test/stores/redis-cluster.test.ts': 15,
   'test/stores/postgres-cli.test.ts': 14,

@@ -1,6 +1,6 @@
 // POST /v1/batch on a real server on 127.0.0.1: operations applied in order, each with its own answer and its own
 // idempotency key; and httpStore coalescing the operations of one tick into one request (falling back to one
-// request per operation for a server without the endpoint).
+// request per operation for a server without the endpoint). The version 2 format: batch-v2.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBudgetHandler } from '../../src/server/index.js'
 import { httpStore } from '../../src/stores/http.js'
@@ -183,7 +183,7 @@ describe('httpStore batching', () => {
         ),
       )
       expect(answers.filter((a) => a.ok).length).toBe(30)
-      expect(paths).toEqual(['/v1/batch'])
+      expect(paths).toEqual(['/v2/batch'])
       // Alone in its tick: its own endpoint.
       await store.balances({ keys: ['k'], now: T0 })
       expect(paths.at(-1)).toBe('/v1/balances')
@@ -192,13 +192,13 @@ describe('httpStore batching', () => {
     }
   })
 
-  it('falls back to one request per operation for a server without the batch endpoint', async () => {
+  it('falls back to one request per operation for a server without either batch endpoint', async () => {
     const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'old' } } })
     const paths: string[] = []
     const oldServer = (async (input: string | URL | Request, init?: RequestInit) => {
       const path = new URL(String(input)).pathname
       paths.push(path)
-      if (path === '/v1/batch')
+      if (path === '/v1/batch' || path === '/v2/batch')
         return new Response('{"error":{"code":"NOT_FOUND","message":"no endpoint"}}', { status: 404 })
       return handler(new Request(input, init))
     }) as typeof fetch
@@ -207,6 +207,7 @@ describe('httpStore batching', () => {
       const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => store.reserve(reserve(`f${i}`, 1, 3))))
       expect(answers.filter((a) => a.ok).length).toBe(3)
       await Promise.all(Array.from({ length: 5 }, (_, i) => store.release({ callId: `f${i}`, now: T0 })))
+      expect(paths.filter((p) => p === '/v2/batch')).toHaveLength(1)
       expect(paths.filter((p) => p === '/v1/batch')).toHaveLength(1)
       expect(paths.filter((p) => p === '/v1/reserve')).toHaveLength(5)
       expect(paths.filter((p) => p === '/v1/release')).toHaveLength(5)

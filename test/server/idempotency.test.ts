@@ -2,6 +2,7 @@
 // and after the batch is answered, keys whose answer must not be kept, fingerprints across batches and lone
 // requests, and byte accounting that returns to exactly what is left when the batch's keys go.
 import { describe, expect, it } from 'vitest'
+import { bodyAtV1 } from '../../src/server/batch.js'
 import { BatchAnswers, fingerprintOf, IdempotencyCache } from '../../src/server/idempotency.js'
 
 const bodyOf = (n: number) => ({ keys: [`k${n}`], now: n })
@@ -16,7 +17,7 @@ function setup(options: { maxEntries?: number } = {}) {
   // Written with line breaks and spaces: a remembered operation's body is read again from this text, as JSON.parse
   // reads it, and must fingerprint as the compact body a lone request sends.
   const request = JSON.stringify({ operations }, null, 1)
-  const batch = new BatchAnswers(3, request)
+  const batch = new BatchAnswers(3, request, bodyAtV1)
   operations.forEach((operation, i) => batch.operation(i, operation.path))
   return { cache, batch, request, advance: (ms: number) => (now += ms) }
 }
@@ -75,6 +76,7 @@ describe('IdempotencyCache with batch answers', () => {
     const other = new BatchAnswers(
       2,
       '{ "operations": [ {"path":"/v1/reset","body":{ "keys":["k1"], "now":1 }}, {"body":{"keys":["k9"],"now":9}} ] }',
+      bodyAtV1,
     )
     other.operation(0, '/v1/reset')
     other.operation(1, '/v1/reset')
@@ -131,7 +133,7 @@ describe('IdempotencyCache with batch answers', () => {
     const operations: unknown[] = [{ path: '/v1/reset', body: bodyOf(0), key: 'k' }]
     for (let i = 1; i < 1000; i++) operations.push({ path: '/v1/reset', body: { junk: 'x'.repeat(16_000) } })
     const request = JSON.stringify({ operations })
-    const batch = new BatchAnswers(operations.length, request)
+    const batch = new BatchAnswers(operations.length, request, bodyAtV1)
     batch.operation(0, '/v1/reset')
     expect(cache.begin('t', 'k', batch, 0)).toEqual({ kind: 'new' })
     expect(cache.byteSize).toBe('k'.length * 2 + 64 + request.length * 2)

@@ -516,6 +516,96 @@ describe('bad input', () => {
     // The idempotency cache and tenant views are bounded; 10,000 requests must not leave tens of MB behind.
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(24 * 1024 * 1024)
   }, 240_000)
+
+  it('2,000 fuzzed /v2/batch bodies: never a 5xx, each operation answered at its index, tenant a unchanged', async () => {
+    const before = await snapshot()
+    const nasty = fc.oneof(
+      fc.constantFrom(
+        'NaN',
+        '1e400',
+        '-1',
+        '-0',
+        '9007199254740993',
+        '1.5',
+        'null',
+        'true',
+        '"__proto__"',
+        '[]',
+        '{}',
+        '""',
+      ),
+      fc.constantFrom('{"__proto__":{"x":1}}', '{"callId":"x","startedAt":1,"endedAt":2}', '"user:alice|usd"', '"a/k"'),
+      fc.integer().map(String),
+      fc.double().map((d) => JSON.stringify(d) ?? 'null'),
+      fc.string({ maxLength: 20 }).map((s) => JSON.stringify(s)),
+      fc.nat(40).map((n) => '['.repeat(n) + ']'.repeat(n)),
+    )
+    const code = fc.oneof(
+      fc.constantFrom(
+        '"r"',
+        '"c"',
+        '"/v1/release"',
+        '"/v1/balances"',
+        '"/v1/reset"',
+        '"/v1/budgets/put"',
+        '"/budget/new"',
+      ),
+      nasty,
+    )
+    const operation = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.tuple(code, fc.oneof(fc.constant('null'), nasty), fc.array(nasty, { maxLength: 13 })),
+      },
+      { weight: 1, arbitrary: nasty.map((n) => [n] as const) },
+    )
+    const bodyText = fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc
+          .array(operation, { minLength: 1, maxLength: 4 })
+          .map(
+            (ops) =>
+              `{"ops":[${ops.map((o) => (o.length === 1 ? o[0] : `[${[o[0], o[1], ...o[2]].join(',')}]`)).join(',')}]}`,
+          ),
+      },
+      { weight: 1, arbitrary: nasty.map((n) => `{"ops":${n}}`) },
+      { weight: 1, arbitrary: nasty.map((n) => `{"operations":[],"ops":${n}}`) },
+    )
+    const samples = fc.sample(bodyText, { numRuns: 2_000, seed: 43 })
+    const statuses = new Map<number, number>()
+    const agent = new Agent({ keepAlive: true, maxSockets: 50 })
+    try {
+      for (let i = 0; i < samples.length; i += 50) {
+        await Promise.all(
+          samples.slice(i, i + 50).map(async (text) => {
+            const answer = await postText(agent, '/v2/batch', text, {}, TOKEN_B)
+            const fail = (why: string) =>
+              new Error(
+                `${why}: ${text.slice(0, 300)} -> ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`,
+              )
+            if (answer.status >= 500) throw fail('a 5xx')
+            if (answer.status !== 200) {
+              if (typeof (answer.body as any)?.error?.code !== 'string') throw fail('an untyped refusal')
+              return
+            }
+            const { v, results } = answer.body as { v: unknown; results: unknown[] }
+            const ops = (JSON.parse(text) as { ops: unknown[] }).ops
+            if (v !== 2 || results.length !== ops.length) throw fail('not one result per operation')
+            for (const result of results as [number, any][]) {
+              statuses.set(result[0], (statuses.get(result[0]) ?? 0) + 1)
+              if (result[0] >= 500) throw fail('an operation answered 5xx')
+              if (result[0] >= 400 && typeof result[1]?.error?.code !== 'string') throw fail('an untyped refusal')
+            }
+          }),
+        )
+      }
+    } finally {
+      agent.destroy()
+    }
+    expect(statuses.get(400) ?? 0).toBeGreaterThan(1000)
+    expect(JSON.parse(await snapshot())).toEqual(JSON.parse(before))
+  }, 120_000)
 })
 
 describe('clients that go away', () => {

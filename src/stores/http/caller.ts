@@ -89,12 +89,13 @@ export function createCaller(options: CallerOptions): Call {
   /** One attempt: the parsed answer, or a {@link Retryable}, or another error that ends the retries. */
   async function attempt(
     operation: OperationName,
+    request: unknown,
     body: string,
     key: string,
   ): Promise<{ value: unknown } | { final: Error }> {
     let reply
     try {
-      reply = await transport.send(PATHS[operation], body, key)
+      reply = await transport.send(PATHS[operation], request, body, key)
     } catch (error) {
       if (error instanceof TransportError)
         throw new Retryable(`${where(operation)}: ${error.detail}`, null, error, { cause: error })
@@ -121,6 +122,15 @@ export function createCaller(options: CallerOptions): Call {
         parseRetryAfter(reply.retryAfter),
         reply,
       )
+    if (reply.refusedBatch !== undefined) {
+      return {
+        final: new StorageError(
+          'http',
+          `${where(operation)}: the server refused the batch it went in (${baseUrl}${reply.refusedBatch}) as a whole, so nothing of it was applied: ${status} ${code}: ${message}; check \`batch\` (e.g. a lower \`maxOperations\`) or the server's version`,
+          { retryable: false },
+        ),
+      }
+    }
     // The server answered and would answer the same again.
     const field = typeof payload.error?.field === 'string' ? truncate(payload.error.field, 100) : 'body'
     if (code === 'INVALID_INPUT') return { final: new InvalidInputError(field, message) }
@@ -154,7 +164,7 @@ export function createCaller(options: CallerOptions): Call {
       }
       let outcome
       try {
-        outcome = await attempt(operation, body, idempotencyKey)
+        outcome = await attempt(operation, payload, body, idempotencyKey)
       } catch (error) {
         const source = error instanceof Retryable ? error.source : {}
         if (!counted.has(source)) {

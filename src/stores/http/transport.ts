@@ -1,18 +1,24 @@
 /**
  * `httpStore`'s transport: one attempt of one operation, as an HTTP request with a timeout. Operations issued in
- * the same event-loop tick are coalesced into one `POST /v1/batch` request (the server applies them in order,
- * each with its own answer and its own idempotency key); an operation alone in its tick goes to its own endpoint.
- * A server without the batch endpoint (404/405) or one that finds a batch too large (413) gets the operations one
- * by one, and batching stays off for a server without the endpoint.
+ * the same event-loop tick are coalesced into one `POST /v2/batch` request (the positional wire format of
+ * `./wire.ts`; the server applies them in order, each with its own answer and its own idempotency key); an
+ * operation alone in its tick goes to its own endpoint. A server without `/v2/batch` (404/405: an older server) gets
+ * `POST /v1/batch` from then on; one without either gets the operations one by one, as does a batch the server finds
+ * too large (413). An answer to `/v2/batch` that is not a version 2 answer fails every operation of the batch (their
+ * outcome is unknown: retried with the same keys), never read as another version's.
  *
  * @internal Used by `httpStore`.
  */
+
+import { BATCH_PATHS, encodeOperation } from './wire.js'
 
 /** The answer to one operation: its HTTP status, its parsed JSON body (`undefined` when not JSON), `Retry-After`. */
 export interface Reply {
   status: number
   body: unknown
   retryAfter: string | null
+  /** Set when the server refused the whole batch this operation went in (400): the batch's path. Nothing of it ran. */
+  refusedBatch?: string
 }
 
 /** No usable answer: a network failure or the timeout. `detail` says which (e.g. `ECONNREFUSED`). */
@@ -28,7 +34,13 @@ export class TransportError extends Error {
 
 interface Pending {
   path: string
+  /** The request's JSON, as a lone request and a version 1 batch send it. */
   body: string
+  /**
+   * The operation as a version 2 batch sends it, written when the operation was handed over (a caller that changes
+   * its request object afterwards cannot make the two texts differ), or '' when the server was not then sent version 2.
+   */
+  op: string
   key: string
   resolve(reply: Reply): void
   reject(error: unknown): void
@@ -41,8 +53,6 @@ export interface TransportOptions {
   timeoutMs: number
   batch: { maxOperations: number; maxBytes: number } | null
 }
-
-const BATCH_PATH = '/v1/batch'
 
 /** What a failed fetch says, as briefly as possible: the system error code when there is one. */
 function networkDetail(error: unknown): string {
@@ -67,20 +77,22 @@ const nextTick: (run: () => void) => void =
 
 export class Transport {
   readonly #options: TransportOptions
-  #batching: boolean
+  /** The batch version the server is sent (2, or 1 for an older server), or 0: one request per operation. */
+  #version: 0 | 1 | 2
   #queue: Pending[] = []
   #scheduled = false
 
   constructor(options: TransportOptions) {
     this.#options = options
-    this.#batching = options.batch !== null
+    this.#version = options.batch === null ? 0 : 2
   }
 
   /** Sends one attempt of an operation; resolves with the server's answer to it, or throws {@link TransportError}. */
-  send(path: string, body: string, key: string): Promise<Reply> {
-    if (!this.#batching) return this.#alone(path, body, key)
+  send(path: string, payload: unknown, body: string, key: string): Promise<Reply> {
+    if (this.#version === 0) return this.#alone(path, body, key)
     return new Promise<Reply>((resolve, reject) => {
-      this.#queue.push({ path, body, key, resolve, reject })
+      const op = this.#version === 2 ? encodeOperation(path, key, payload, body) : ''
+      this.#queue.push({ path, body, op, key, resolve, reject })
       if (!this.#scheduled) {
         this.#scheduled = true
         nextTick(() => this.#flush())
@@ -109,7 +121,7 @@ export class Transport {
   }
 
   #dispatch(group: Pending[]): void {
-    if (group.length === 1 || !this.#batching) {
+    if (group.length === 1 || this.#version === 0) {
       for (const item of group) this.#alone(item.path, item.body, item.key).then(item.resolve, item.reject)
       return
     }
@@ -117,43 +129,76 @@ export class Transport {
   }
 
   async #batch(group: Pending[]): Promise<void> {
-    let body = '{"operations":['
-    for (let i = 0; i < group.length; i++) {
-      const item = group[i]!
-      body += `${i === 0 ? '' : ','}{"path":"${item.path}","key":${JSON.stringify(item.key)},"body":${item.body}}`
+    const version = this.#version
+    let body: string
+    if (version === 2) {
+      body = '{"ops":['
+      for (let i = 0; i < group.length; i++) {
+        const item = group[i]!
+        // the version only goes down: an operation sent now as version 2 was handed over when it was version 2
+        body += `${i === 0 ? '' : ','}${item.op}`
+      }
+    } else {
+      body = '{"operations":['
+      for (let i = 0; i < group.length; i++) {
+        const item = group[i]!
+        body += `${i === 0 ? '' : ','}{"path":"${item.path}","key":${JSON.stringify(item.key)},"body":${item.body}}`
+      }
     }
     body += ']}'
     let reply: Reply
     try {
-      reply = await this.#request(BATCH_PATH, body, null)
+      reply = await this.#request(BATCH_PATHS[version as 1 | 2], body, null)
     } catch (error) {
       for (const item of group) item.reject(error)
       return
     }
     if (reply.status === 404 || reply.status === 405 || reply.status === 413) {
-      // An older server without the endpoint, or a batch over its body limit: one by one.
-      if (reply.status !== 413) this.#batching = false
+      if (reply.status !== 413) {
+        // A server without this batch endpoint: an older version's, or one request per operation (a batch sent
+        // before another one found that out is sent again as the version now in use).
+        if (this.#version === version) this.#version = version === 2 ? 1 : 0
+        if (this.#version !== 0) return this.#batch(group)
+      }
+      // A batch over the server's body limit, or no batch endpoint at all: one by one.
       for (const item of group) this.#alone(item.path, item.body, item.key).then(item.resolve, item.reject)
       return
     }
-    const results = reply.status === 200 ? (reply.body as { results?: unknown } | undefined)?.results : undefined
+    if (reply.status === 400) {
+      // The server could not read the batch itself (another version's body, more operations than it takes): no
+      // operation ran, and the refusal says nothing about any operation's own input.
+      const refused: Reply = { ...reply, refusedBatch: BATCH_PATHS[version as 1 | 2] }
+      for (const item of group) item.resolve(refused)
+      return
+    }
     if (reply.status !== 200) {
       // The whole batch was answered at once (401, 429, 503, ...): that is every operation's answer.
       for (const item of group) item.resolve(reply)
       return
     }
-    if (!Array.isArray(results) || results.length !== group.length) {
-      const error = new TransportError('the server answered a batch with a body that does not match it', false)
+    const answer = reply.body as { v?: unknown; results?: unknown } | undefined
+    const results = answer?.results
+    if (!Array.isArray(results) || results.length !== group.length || (version === 2) !== (answer?.v === 2)) {
+      const error = new TransportError(
+        `the server answered ${BATCH_PATHS[version as 1 | 2]} with a body that is not a version ${version} batch answer for it`,
+        false,
+      )
       for (const item of group) item.reject(error)
       return
     }
     for (let i = 0; i < group.length; i++) {
-      const result = results[i] as { status?: unknown; body?: unknown; retryAfter?: unknown } | null
-      const status = typeof result?.status === 'number' ? result.status : 502
+      let status: unknown
+      let body: unknown
+      let retryAfter: unknown
+      const result: unknown = results[i]
+      if (version === 2) {
+        if (Array.isArray(result)) [status, body, retryAfter] = result as unknown[]
+      } else if (typeof result === 'object' && result !== null)
+        ({ status, body, retryAfter } = result as { status?: unknown; body?: unknown; retryAfter?: unknown })
       group[i]!.resolve({
-        status,
-        body: result?.body,
-        retryAfter: typeof result?.retryAfter === 'string' ? result.retryAfter : null,
+        status: typeof status === 'number' ? status : 502,
+        body,
+        retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
       })
     }
   }

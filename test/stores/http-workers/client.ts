@@ -126,6 +126,8 @@ async function main(): Promise<void> {
     )
     out('calls-done')
     if (options.hang) {
+      // until killed: a pending promise alone does not keep a process alive, a timer does
+      setInterval(() => undefined, 1 << 30)
       await new Promise(() => undefined)
     }
     for (;;) {
