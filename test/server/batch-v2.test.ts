@@ -46,6 +46,19 @@ const op = (path: string, key: string | null, payload: unknown) =>
 const balances = async (keys: string[]) =>
   (await post(`${running.url}/v1/balances`, TOKEN, { keys, now: T0 })).body.balances as unknown[]
 
+/**
+ * A fetch to a budget handler of its own (on a memory store, tenant `tenant`) whose requests `answer` may answer
+ * instead, by path (null: the handler does): a server of another version, or a proxy in front of one.
+ */
+function serverWhere(
+  tenant: string,
+  answer: (path: string, init: RequestInit | undefined) => Response | null,
+): typeof fetch {
+  const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: tenant } } })
+  return (async (input: string | URL | Request, init?: RequestInit) =>
+    answer(new URL(String(input)).pathname, init) ?? handler(new Request(input, init))) as typeof fetch
+}
+
 describe('POST /v2/batch', () => {
   it('applies positional reserves and commits and [path, key, body] operations in order, each answered as alone', async () => {
     const reserveOp = op('/v1/reserve', 'v2-a', reserve('v2-1', 'v2|usd', 6))
@@ -231,15 +244,13 @@ describe('POST /v2/batch', () => {
 
 describe('httpStore and the batch versions', () => {
   it('a server with only /v1/batch (an older server) gets version 1 batches from then on, counted right', async () => {
-    const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'old' } } })
     const paths: string[] = []
-    const oldServer = (async (input: string | URL | Request, init?: RequestInit) => {
-      const path = new URL(String(input)).pathname
+    const oldServer = serverWhere('old', (path) => {
       paths.push(path)
-      if (path === '/v2/batch')
-        return new Response('{"error":{"code":"NOT_FOUND","message":"no endpoint \\"/v2/batch\\""}}', { status: 404 })
-      return handler(new Request(input, init))
-    }) as typeof fetch
+      return path === '/v2/batch'
+        ? new Response('{"error":{"code":"NOT_FOUND","message":"no endpoint \\"/v2/batch\\""}}', { status: 404 })
+        : null
+    })
     const store = httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: oldServer })
     try {
       const first = await Promise.all(
@@ -260,15 +271,13 @@ describe('httpStore and the batch versions', () => {
   })
 
   it("an answer to /v2/batch in version 1's shape fails each operation with a StorageError naming it, never read as results", async () => {
-    const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'mixed' } } })
     // A server that takes the version 2 path but answers as version 1 does (a proxy routing it to an old one, say).
-    const mixed = (async (input: string | URL | Request, init?: RequestInit) => {
-      const path = new URL(String(input)).pathname
-      if (path !== '/v2/batch') return handler(new Request(input, init))
+    const mixed = serverWhere('mixed', (path, init) => {
+      if (path !== '/v2/batch') return null
       const ops = (JSON.parse(String(init!.body)) as { ops: unknown[] }).ops
       const results = ops.map(() => ({ status: 200, body: { ok: true, balances: [] } }))
       return new Response(JSON.stringify({ results }), { status: 200 })
-    }) as typeof fetch
+    })
     const store = httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: mixed, retries: 0 })
     try {
       const outcomes = await Promise.allSettled([
@@ -312,11 +321,9 @@ describe('httpStore and the batch versions', () => {
   })
 
   it("a batch refused as a whole (400) is a StorageError that says so, not an InvalidInputError about the caller's request", async () => {
-    const handler = createBudgetHandler({ store: memoryStore(), auth: { tokens: { [TOKEN]: 'refusing' } } })
     // What a server answers a batch body it cannot read (a version it does not take, or too many operations).
-    const refusing = (async (input: string | URL | Request, init?: RequestInit) => {
-      const path = new URL(String(input)).pathname
-      if (!path.endsWith('/batch')) return handler(new Request(input, init))
+    const refusing = serverWhere('refusing', (path) => {
+      if (!path.endsWith('/batch')) return null
       const body = {
         error: {
           code: 'INVALID_INPUT',
@@ -325,7 +332,7 @@ describe('httpStore and the batch versions', () => {
         },
       }
       return new Response(JSON.stringify(body), { status: 400 })
-    }) as typeof fetch
+    })
     const store = httpStore({ url: 'http://budget.invalid', token: TOKEN, fetch: refusing, retries: 0 })
     try {
       const outcomes = await Promise.allSettled([

@@ -44,19 +44,25 @@ async function until(what: string, condition: () => Promise<boolean>, deadlineMs
 }
 
 /**
- * A store's first call, tried again until it answers: it initializes the store (the epoch, the scripts), which on a
- * loaded machine may take longer than the short `timeoutMs` the stalls below are measured against.
+ * A call outside the stall, tried again until it answers (each try idempotent): the first initializes the store
+ * (the epoch, the scripts), and on a loaded machine any call may take longer than the short `timeoutMs` the stalls
+ * below are measured against. Answers what the call answered.
  */
-async function firstContact(call: () => Promise<unknown>): Promise<void> {
-  await until('the store to initialize', () =>
+async function answered<T>(call: () => Promise<T>): Promise<T> {
+  let result: { value: T } | undefined
+  await until('the store to answer', () =>
     call().then(
-      () => true,
+      (value) => {
+        result = { value }
+        return true
+      },
       (error: unknown) => {
-        if (isStorageError(error) && /timed out/.test(error.message)) return false
+        if (isStorageError(error) && /timed out|failed fast/.test(error.message)) return false
         throw error
       },
     ),
   )
+  return result!.value
 }
 
 let n = 0
@@ -74,8 +80,8 @@ describe.concurrent('redisStore with a stalled Redis', () => {
         const entries = [{ key: 'k', amount: 100, limit: 100, expiresAt: null }]
         // the scripts are loaded: the stalled reservation itself is sent and runs when Redis resumes
         const w = Date.now()
-        await firstContact(() => store.reserve({ callId: 'warm-up', now: w, holdExpiresAt: w + HOLD_MS, entries }))
-        await store.release({ callId: 'warm-up', now: w })
+        await answered(() => store.reserve({ callId: 'warm-up', now: w, holdExpiresAt: w + HOLD_MS, entries }))
+        await answered(() => store.release({ callId: 'warm-up', now: w }))
         await admin.call('CLIENT', 'PAUSE', '1500', 'ALL')
         const now = Date.now()
         const stalled = await store
@@ -93,11 +99,13 @@ describe.concurrent('redisStore with a stalled Redis', () => {
         })
         // and a retry of the stalled reservation after its release changes nothing (tombstone)
         const t = Date.now()
-        expect(await store.reserve({ callId: 'stalled', now: t, holdExpiresAt: t + HOLD_MS, entries })).toMatchObject({
+        expect(
+          await answered(() => store.reserve({ callId: 'stalled', now: t, holdExpiresAt: t + HOLD_MS, entries })),
+        ).toMatchObject({
           ok: true,
           duplicate: true,
         })
-        expect(await store.balances({ keys: ['k'], now: t })).toEqual([{ spent: 0, reserved: 0 }])
+        expect(await answered(() => store.balances({ keys: ['k'], now: t }))).toEqual([{ spent: 0, reserved: 0 }])
       }))
 
     it(`${label}: a batch of reservations and a commit whose reply was lost: each is unknown, the reservations are released by the store, the commit is applied once`, () =>
@@ -111,9 +119,7 @@ describe.concurrent('redisStore with a stalled Redis', () => {
         })
         const w = Date.now()
         const entry = (key: string) => [{ key, amount: 100, limit: 100, expiresAt: null }]
-        await firstContact(() =>
-          store.reserve({ callId: 'held', now: w, holdExpiresAt: w + HOLD_MS, entries: entry('c') }),
-        )
+        await answered(() => store.reserve({ callId: 'held', now: w, holdExpiresAt: w + HOLD_MS, entries: entry('c') }))
         await admin.call('CLIENT', 'PAUSE', '1500', 'ALL')
         const now = Date.now()
         const commit = {
@@ -138,8 +144,10 @@ describe.concurrent('redisStore with a stalled Redis', () => {
           return balances !== null && balances.every((b) => b.reserved === 0 && b.spent === 0)
         })
         // the commit ran when Redis resumed: its retry is a duplicate and the spend counts once
-        expect(await store.commit({ ...commit, now: Date.now() })).toMatchObject({ duplicate: true })
-        expect(await store.balances({ keys: ['c'], now: Date.now() })).toEqual([{ spent: 70, reserved: 0 }])
+        expect(await answered(() => store.commit({ ...commit, now: Date.now() }))).toMatchObject({ duplicate: true })
+        expect(await answered(() => store.balances({ keys: ['c'], now: Date.now() }))).toEqual([
+          { spent: 70, reserved: 0 },
+        ])
       }))
   }
 
@@ -152,7 +160,7 @@ describe.concurrent('redisStore with a stalled Redis', () => {
         failFast: { failures: 2, probeAfterMs: 200 },
         time: 'client',
       })
-      await firstContact(() => store.balances({ keys: ['k'], now: Date.now() }))
+      await answered(() => store.balances({ keys: ['k'], now: Date.now() }))
       const ask = () => store.balances({ keys: ['k'], now: Date.now() }).catch((e: unknown) => e)
       await admin.call('CLIENT', 'PAUSE', '3000', 'ALL')
       const first = await ask()
@@ -176,7 +184,7 @@ describe.concurrent('redisStore with a stalled Redis', () => {
         failFast: false,
         time: 'client',
       })
-      await firstContact(() => store.balances({ keys: ['k'], now: Date.now() }))
+      await answered(() => store.balances({ keys: ['k'], now: Date.now() }))
       await admin.call('CLIENT', 'PAUSE', '1500', 'ALL')
       const errors = []
       for (let i = 0; i < 4; i++)
