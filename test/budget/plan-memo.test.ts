@@ -152,3 +152,72 @@ describe('the budget cache answering a kept plan`s budgets', () => {
     expect(cache.cached(keys, now + DAY, after)).toBeUndefined()
   })
 })
+
+// The budget cache gives a kept plan's budgets back without reading its entries again while nothing changed
+// (`BudgetCache.cached`). Another manager's write to the shared store is seen exactly when the oldest of the
+// entries is no longer fresh, or when the clock goes back before one was read, as when each entry was read.
+describe('the budgets of a kept plan given again by the budget cache', () => {
+  const TTL = 1_000
+
+  async function twoManagers() {
+    const store = memoryStore()
+    const clock = fakeClock(Date.UTC(2026, 2, 10, 12))
+    const a = new BudgetManager({ store, clock, budgetCacheTtlMs: TTL })
+    const b = new BudgetManager({ store, clock, budgetCacheTtlMs: TTL })
+    await a.setBudget('user:alice', { maxBudget: 100, duration: 'monthly' })
+    await a.setBudget('org:acme', { maxBudget: 100, duration: 'monthly' })
+    const fn = withBudget(async () => 'ok', {
+      manager: a,
+      context: { user: 'alice', org: 'acme' },
+      estimate: 2,
+      cost: () => 2,
+    })
+    const refused = async (): Promise<boolean> => {
+      try {
+        await fn()
+        return false
+      } catch (error) {
+        if (isBudgetExceededError(error)) return true
+        throw error
+      }
+    }
+    return { clock, a, b, fn, refused }
+  }
+
+  it('reads a budget again when the oldest cached entry has expired, though another was read later', async () => {
+    const { clock, a, b, fn, refused } = await twoManagers()
+    const t0 = clock.now()
+    await fn()
+    clock.advance(500)
+    // `org:acme` is read again at t0 + 500; `user:alice` stays the entry read at t0.
+    await a.setBudget('org:acme', { maxBudget: 100, duration: 'monthly' })
+    await fn()
+    await fn()
+    await b.setBudget('user:alice', { maxBudget: 1, duration: 'monthly' })
+    clock.set(t0 + TTL - 1)
+    expect(await refused()).toBe(false)
+    clock.set(t0 + TTL)
+    expect(await refused()).toBe(true)
+  })
+
+  it('reads a budget again when the clock goes back before it was read', async () => {
+    const { clock, b, fn, refused } = await twoManagers()
+    const t0 = clock.now()
+    await fn()
+    await fn()
+    await b.setBudget('user:alice', { maxBudget: 1, duration: 'monthly' })
+    expect(await refused()).toBe(false)
+    clock.set(t0 - 1)
+    expect(await refused()).toBe(true)
+  })
+
+  it('follows its own manager changing a budget between calls within the cache time', async () => {
+    const { a, fn, refused } = await twoManagers()
+    await fn()
+    await fn()
+    await a.setBudget('org:acme', { maxBudget: 1, duration: 'monthly' })
+    expect(await refused()).toBe(true)
+    await a.setBudget('org:acme', { maxBudget: 100, duration: 'monthly' })
+    expect(await refused()).toBe(false)
+  })
+})

@@ -80,4 +80,27 @@ describe('ledger holds', () => {
       { spent: 0, reserved: 5 },
     ])
   })
+
+  it('a commit whose own hold kept an expired key alive adds to a new key once the hold ends', () => {
+    const state = ledger.createLedger()
+    const w = { key: 'w', expiresAt: T0 + 100 }
+    ledger.commit(state, { callId: id(1), now: T0, entries: [{ ...w, amount: 7 }], dedupeUntil: T0 + 1 })
+    ledger.reserve(state, {
+      callId: id(2),
+      now: T0 + 50,
+      holdExpiresAt: T0 + 60_000,
+      entries: [{ ...w, amount: 5, limit: null }],
+    })
+    // At T0 + 100 the window key has expired; only the hold keeps it. Ending the hold forgets it: the commit's
+    // amount starts a new key (the next window), with the commit's expiry.
+    const result = ledger.commit(state, {
+      callId: id(2),
+      now: T0 + 100,
+      entries: [{ key: 'w', amount: 3, expiresAt: T0 + 200 }],
+      dedupeUntil: T0 + 101,
+    })
+    expect(result.balances).toEqual([{ before: 0, after: 3, reserved: 0 }])
+    expect(ledger.balances(state, { keys: ['w'], now: T0 + 199 })).toEqual([{ spent: 3, reserved: 0 }])
+    expect(ledger.balances(state, { keys: ['w'], now: T0 + 200 })).toEqual([{ spent: 0, reserved: 0 }])
+  })
 })

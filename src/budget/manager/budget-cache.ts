@@ -15,6 +15,19 @@ import type { PolicyCompiler } from './policy.js'
 export class BudgetCache {
   readonly #cache: LRUCache<string, CachedBudget>
   readonly #pending = new Map<string, Promise<CompiledBudget | null>>()
+  /** Bumped by every change of `#cache` (a set, which may evict, or a delete). */
+  #version = 0
+  /**
+   * The last answer of {@link BudgetCache.cached}: its keys and budgets, the cache's version then, and the oldest
+   * and newest `fetchedAt` of its entries (every entry is fresh when the oldest and the newest are). Asked again for
+   * the same keys with those budgets as `previous`, the cache unchanged and the entries still fresh, the answer is
+   * the same: given without reading the cache again.
+   */
+  #memoKeys: readonly string[] | undefined
+  #memoBudgets: readonly (CompiledBudget | null)[] | undefined
+  #memoVersion = -1
+  #memoOldest = 0
+  #memoNewest = 0
 
   constructor(
     private readonly store: BudgetStore,
@@ -37,6 +50,7 @@ export class BudgetCache {
         const budget = this.policies.fromStored(scope, scopeString, stored, fetchedAt)
         const entry: CachedBudget = budget ?? { fetchedAt }
         this.#cache.set(budget?.scopeString ?? flatString(scopeString), entry)
+        this.#version++
         return budget
       } finally {
         this.#pending.delete(scopeString)
@@ -55,11 +69,24 @@ export class BudgetCache {
     now: number,
     previous?: readonly (CompiledBudget | null)[],
   ): readonly (CompiledBudget | null)[] | undefined {
+    if (
+      previous !== undefined &&
+      previous === this.#memoBudgets &&
+      keys === this.#memoKeys &&
+      this.#version === this.#memoVersion &&
+      now >= this.#memoNewest &&
+      now - this.#memoOldest < this.ttlMs
+    )
+      return previous
     let out: (CompiledBudget | null)[] | undefined
     const same = previous !== undefined && previous.length === keys.length
+    let oldest = Number.POSITIVE_INFINITY
+    let newest = Number.NEGATIVE_INFINITY
     for (let i = 0; i < keys.length; i++) {
       const hit = this.#cache.get(keys[i]!)
       if (hit === undefined || now - hit.fetchedAt >= this.ttlMs || now < hit.fetchedAt) return undefined
+      if (hit.fetchedAt < oldest) oldest = hit.fetchedAt
+      if (hit.fetchedAt > newest) newest = hit.fetchedAt
       const budget = hit.policy === undefined ? null : hit
       if (out === undefined && same && previous[i] === budget) continue
       if (out === undefined) {
@@ -68,8 +95,13 @@ export class BudgetCache {
       }
       out[i] = budget
     }
-    if (out !== undefined) return out
-    return same ? previous : []
+    const answer = out ?? (same ? previous : [])
+    this.#memoKeys = keys
+    this.#memoBudgets = answer
+    this.#memoVersion = this.#version
+    this.#memoOldest = oldest
+    this.#memoNewest = newest
+    return answer
   }
 
   /** Budgets of the scopes, fresh ones from the cache and the others read from the store. */
@@ -92,5 +124,6 @@ export class BudgetCache {
   /** Forgets a scope's budget (after a write), so the next call reads it again. */
   invalidate(scopeString: string): void {
     this.#cache.delete(scopeString)
+    this.#version++
   }
 }

@@ -80,6 +80,53 @@ function whole(group: Group, row: StoredRow): RollupRow {
   }
 }
 
+/**
+ * The rows of the last record's scopes and what found them: a record with the same group, the same frozen context
+ * object (its scope ids cannot change), provider and tenant counts in the same rows. Rows are only ever removed with
+ * their group, so a kept group's rows stay its rows.
+ */
+interface KeptRows {
+  group: Group
+  context: Record<string, JsonValue> | undefined
+  provider: string | undefined
+  tenant: string | undefined
+  rows: StoredRow[]
+}
+
+/** True when a record context cannot change: no context, or a frozen one whose `tags` (if an array) is frozen too. */
+function unchanging(context: Record<string, JsonValue> | undefined): boolean {
+  if (context === undefined) return true
+  if (!Object.isFrozen(context)) return false
+  const tags = context.tags
+  return !Array.isArray(tags) || Object.isFrozen(tags)
+}
+
+function overflowError(day: string, row: StoredRow, model: string, sum: string): InvalidInputError {
+  return new InvalidInputError(
+    'record',
+    `the daily rollup ${day} ${row.scope} ${model} would exceed the largest exact ${sum} (${Number.MAX_SAFE_INTEGER})`,
+  )
+}
+
+/** Adds one record's sums to a row. */
+function add(row: StoredRow, sums: Sums): void {
+  row.calls += 1
+  row.inputTokens += sums.inputTokens
+  row.outputTokens += sums.outputTokens
+  row.costNanoUsd += sums.costNanoUsd
+  row.savedNanoUsd += sums.savedNanoUsd
+  row.estimatedCalls += sums.estimatedCalls
+}
+
+/** Adds one record's sums to every row, or to none (`InvalidInputError`) when a sum would pass 2^53 - 1. */
+function addToRows(rows: readonly StoredRow[], sums: Sums, day: string, model: string): void {
+  for (let i = 0; i < rows.length; i++) {
+    const sum = overflow(rows[i]!, sums)
+    if (sum !== null) throw overflowError(day, rows[i]!, model, sum)
+  }
+  for (let i = 0; i < rows.length; i++) add(rows[i]!, sums)
+}
+
 // The rows a commit touches, found in its first pass and updated in its second (a commit runs synchronously).
 const found: (StoredRow | undefined)[] = []
 const foundType: number[] = []
@@ -90,6 +137,8 @@ export class RollupTable {
   readonly #groups = new Map<string, Group>()
   #last: Group | undefined
   #size = 0
+  /** The rows the last record added to, while they are the next record's (see {@link RollupTable.add}). */
+  #kept: KeptRows | undefined
   readonly #sharedScope: ((scope: string) => string | undefined) | undefined
 
   /**
@@ -145,6 +194,18 @@ export class RollupTable {
     const day = dayOf(record.endedAt)
     const group = this.#group(day, model, modelServed)
     const tenant = str(record[TENANT_FIELD])
+    const provider = str(record.provider)
+    const kept = this.#kept
+    if (
+      kept !== undefined &&
+      kept.group === group &&
+      kept.context === context &&
+      kept.provider === provider &&
+      kept.tenant === tenant
+    ) {
+      addToRows(kept.rows, sums, day, model)
+      return
+    }
     let n = 0
     // Every (type, id) the record counts in, in `rollupScopes` order; tags once each.
     foundType[n] = 0
@@ -157,7 +218,6 @@ export class RollupTable {
         foundId[n++] = id
       }
     }
-    const provider = str(record.provider)
     if (provider !== undefined) {
       foundType[n] = PROVIDER
       foundId[n++] = provider
@@ -184,22 +244,16 @@ export class RollupTable {
       const sum = overflow(row, sums)
       if (sum !== null) {
         found.length = 0
-        throw new InvalidInputError(
-          'record',
-          `the daily rollup ${day} ${row.scope} ${model} would exceed the largest exact ${sum} (${Number.MAX_SAFE_INTEGER})`,
-        )
+        throw overflowError(day, row, model, sum)
       }
     }
+    const rows: StoredRow[] = new Array(n)
     for (let i = 0; i < n; i++) {
       const row = found[i]
       if (row !== undefined) {
-        row.calls += 1
-        row.inputTokens += sums.inputTokens
-        row.outputTokens += sums.outputTokens
-        row.costNanoUsd += sums.costNanoUsd
-        row.savedNanoUsd += sums.savedNanoUsd
-        row.estimatedCalls += sums.estimatedCalls
+        add(row, sums)
         found[i] = undefined
+        rows[i] = row
         continue
       }
       const type = foundType[i]!
@@ -215,7 +269,10 @@ export class RollupTable {
         estimatedCalls: sums.estimatedCalls,
       }
       this.#insert(group, type, id, tenant, fresh)
+      rows[i] = fresh
     }
+    // Kept only for a context that cannot change: a mutable one could name other scopes at the next commit.
+    this.#kept = unchanging(context) ? { group, context, provider, tenant, rows } : undefined
   }
 
   /** The flat scope string of a row: `global`, `type:id`, or `<tenant>/<scope>`. */
@@ -284,6 +341,7 @@ export class RollupTable {
       for (const rows of group.byType) if (rows !== undefined) this.#size -= rows.size
       if (group.tenants !== undefined) this.#size -= group.tenants.size
       if (this.#last === group) this.#last = undefined
+      if (this.#kept?.group === group) this.#kept = undefined
       if (latest === null || group.day > latest) latest = group.day
     }
     return latest
