@@ -19,16 +19,19 @@ function setup(start = Date.UTC(2026, 2, 10, 12)) {
     estimate: 2,
     cost: () => 2,
   })
-  const refused = async (): Promise<boolean> => {
-    try {
-      await fn()
-      return false
-    } catch (error) {
-      if (isBudgetExceededError(error)) return true
-      throw error
-    }
-  }
+  const refused = () => isRefused(fn)
   return { clock, manager, fn, refused }
+}
+
+/** Whether a call of `fn` is refused for its budget (any other error is thrown). */
+async function isRefused(fn: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await fn()
+    return false
+  } catch (error) {
+    if (isBudgetExceededError(error)) return true
+    throw error
+  }
 }
 
 describe('the kept plan of a static withBudget context', () => {
@@ -172,15 +175,7 @@ describe('the budgets of a kept plan given again by the budget cache', () => {
       estimate: 2,
       cost: () => 2,
     })
-    const refused = async (): Promise<boolean> => {
-      try {
-        await fn()
-        return false
-      } catch (error) {
-        if (isBudgetExceededError(error)) return true
-        throw error
-      }
-    }
+    const refused = () => isRefused(fn)
     return { clock, a, b, fn, refused }
   }
 
