@@ -126,6 +126,7 @@ function parseFields(text: string, order: number[]): boolean {
 }
 
 function readParts(formatter: Intl.DateTimeFormat, at: number): void {
+  fields.fill(0) // a field the parts leave out reads 0, not the previous reading's
   for (const part of formatter.formatToParts(at)) {
     const index = (FIELD_TYPES as readonly string[]).indexOf(part.type)
     if (index >= 0) fields[index] = Number(part.value)
