@@ -122,15 +122,6 @@ export function createCaller(options: CallerOptions): Call {
         parseRetryAfter(reply.retryAfter),
         reply,
       )
-    if (reply.refusedBatch !== undefined) {
-      return {
-        final: new StorageError(
-          'http',
-          `${where(operation)}: the server refused the batch it went in (${baseUrl}${reply.refusedBatch}) as a whole, so nothing of it was applied: ${status} ${code}: ${message}; check \`batch\` (e.g. a lower \`maxOperations\`) or the server's version`,
-          { retryable: false },
-        ),
-      }
-    }
     // The server answered and would answer the same again.
     const field = typeof payload.error?.field === 'string' ? truncate(payload.error.field, 100) : 'body'
     if (code === 'INVALID_INPUT') return { final: new InvalidInputError(field, message) }

@@ -17,8 +17,6 @@ export interface Reply {
   status: number
   body: unknown
   retryAfter: string | null
-  /** Set when the server refused the whole batch this operation went in (400): the batch's path. Nothing of it ran. */
-  refusedBatch?: string
 }
 
 /** No usable answer: a network failure or the timeout. `detail` says which (e.g. `ECONNREFUSED`). */
@@ -165,10 +163,10 @@ export class Transport {
       return
     }
     if (reply.status === 400) {
-      // The server could not read the batch itself (another version's body, more operations than it takes): no
-      // operation ran, and the refusal says nothing about any operation's own input.
-      const refused: Reply = { ...reply, refusedBatch: BATCH_PATHS[version as 1 | 2] }
-      for (const item of group) item.resolve(refused)
+      // The server could not read the batch itself (another version's body, more operations than its
+      // maxBatchOperations): no operation ran, and the refusal says nothing about any operation's own input. Each is
+      // sent alone, with its own key, and answered on its own.
+      for (const item of group) this.#alone(item.path, item.body, item.key).then(item.resolve, item.reject)
       return
     }
     if (reply.status !== 200) {
