@@ -247,13 +247,14 @@ export class RollupTable {
         throw overflowError(day, row, model, sum)
       }
     }
-    const rows: StoredRow[] = new Array(n)
+    // Kept only for a context that cannot change: a mutable one could name other scopes at the next commit.
+    const rows: StoredRow[] | undefined = unchanging(context) ? new Array(n) : undefined
     for (let i = 0; i < n; i++) {
       const row = found[i]
       if (row !== undefined) {
         add(row, sums)
         found[i] = undefined
-        rows[i] = row
+        if (rows !== undefined) rows[i] = row
         continue
       }
       const type = foundType[i]!
@@ -269,10 +270,9 @@ export class RollupTable {
         estimatedCalls: sums.estimatedCalls,
       }
       this.#insert(group, type, id, tenant, fresh)
-      rows[i] = fresh
+      if (rows !== undefined) rows[i] = fresh
     }
-    // Kept only for a context that cannot change: a mutable one could name other scopes at the next commit.
-    this.#kept = unchanging(context) ? { group, context, provider, tenant, rows } : undefined
+    this.#kept = rows === undefined ? undefined : { group, context, provider, tenant, rows }
   }
 
   /** The flat scope string of a row: `global`, `type:id`, or `<tenant>/<scope>`. */
