@@ -128,7 +128,8 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
         const record: SpendRecord = {
           tenant,
           ...r.record,
-          callId: add('record.callId', r.record.callId, MAX_CALL_ID_LENGTH),
+          // the record's call id is usually the commit's: one prefixed string for both, flattened and hashed once
+          callId: r.record.callId === r.callId ? callId : add('record.callId', r.record.callId, MAX_CALL_ID_LENGTH),
         }
         record[TENANT_FIELD] = tenant
         request.record = record
