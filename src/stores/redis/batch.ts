@@ -21,8 +21,13 @@ export interface BatchOp {
   readonly keys: readonly string[]
   /** Its request's `now`. */
   readonly now: number
-  /** Its arguments, from its `ARGV[6]` on (see `scripts.ts`). */
+  /** Its own arguments, from its `ARGV[6]` on (see `scripts.ts`). */
   readonly args: readonly string[]
+  /**
+   * Its terms: the arguments many operations of a batch share (a reservation's limit and window end per key; a
+   * commit's number of rollup rows, window end per key and rollup row fields), sent once per distinct list.
+   */
+  readonly terms: readonly string[]
   /**
    * When it was called, in the store's order: a batch runs its operations in this order (an operation can reach
    * the queue after one called later, when its own checks took more turns of the microtask queue).
@@ -68,7 +73,10 @@ export function createBatcher(
     const keys: string[] = [...fixedKeys]
     for (const { op } of batch) keys.push(op.keys[0]!)
     const tails = new Map<string, number>()
-    const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length), ...fixedArgs]
+    // each distinct list of terms once (from ARGV[11]), then the operations (from ARGV[10])
+    const terms = new Map<string, number>()
+    const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length), ...fixedArgs, '']
+    const shapes: string[] = []
     for (const { op } of batch) {
       let start = 0
       if (op.keys.length > 1) {
@@ -81,7 +89,25 @@ export function createBatcher(
           for (const key of tail) keys.push(key)
         }
       }
-      args.push(op.kind, String(start), String(op.keys.length), String(op.args.length), String(op.now))
+      let at = 0
+      if (op.terms.length > 0) {
+        // a term is a decimal, '' or JSON text: never a NUL
+        const id = op.terms.join('\0')
+        at = terms.get(id) ?? 0
+        if (at === 0) {
+          at = args.length + 1
+          terms.set(id, at)
+          for (const term of op.terms) args.push(term)
+        }
+      }
+      // the operation's shape (kind, its tail's first key, its terms' first argument, its number of keys and of
+      // arguments): the operations of a batch mostly share it, and the script parses each distinct one once
+      shapes.push(`${op.kind},${start},${at},${op.keys.length},${op.args.length}`)
+    }
+    args[9] = String(args.length + 1)
+    for (let i = 0; i < batch.length; i++) {
+      const { op } = batch[i]!
+      args.push(shapes[i]!, String(op.now))
       for (const arg of op.args) args.push(arg)
     }
     const what = batch.length === 1 ? NAMES[batch[0]!.op.kind] : `a batch of ${batch.length} operations`
