@@ -13,6 +13,12 @@ import { describeValue } from '../../internal/describe.js'
 import { toStrings } from './replies.js'
 import { MAX_BATCH } from './scripts.js'
 
+/**
+ * The longest an operation waits for the answer of the batch in flight before it is sent in a batch of its own (ms):
+ * a store has one batch in flight at a time, so that the operations issued meanwhile go together.
+ */
+export const MAX_WAIT_MS = 10
+
 /** One operation of a batch. */
 export interface BatchOp {
   /** `r` reserve, `c` commit, `x` release. */
@@ -66,6 +72,18 @@ export function createBatcher(
   head: () => readonly [string, string, string, string],
 ): (op: BatchOp) => Promise<string[]> {
   let queue: Queued[] = []
+  // batches sent and not yet answered; the timer that sends the queue when the answer is late
+  let inFlight = 0
+  let waiting: ReturnType<typeof setTimeout> | null = null
+  const answered = (): void => {
+    inFlight--
+    if (inFlight === 0 && queue.length > 0) {
+      // after the answers' continuations (microtasks): the operations they issue join the waiting ones
+      if (waiting !== null) clearTimeout(waiting)
+      waiting = null
+      defer(flushQueue)
+    }
+  }
 
   const flush = (batch: Queued[]): void => {
     const [mode, margin, base, epoch] = head()
@@ -111,8 +129,10 @@ export function createBatcher(
       for (const arg of op.args) args.push(arg)
     }
     const what = batch.length === 1 ? NAMES[batch[0]!.op.kind] : `a batch of ${batch.length} operations`
+    inFlight++
     send(what, ['EVALSHA', '', String(keys.length), ...keys, ...args]).then(
       (reply) => {
+        answered()
         let values: string[]
         try {
           if (!Array.isArray(reply) || reply.length < 2) throw new Error(`unexpected reply ${describeValue(reply)}`)
@@ -139,12 +159,15 @@ export function createBatcher(
         }
       },
       (error: unknown) => {
+        answered()
         for (const queued of batch) queued.reject(error)
       },
     )
   }
 
   const flushQueue = (): void => {
+    if (waiting !== null) clearTimeout(waiting)
+    waiting = null
     const batch = queue
     queue = []
     if (batch.length > 0) flush(batch.sort((a, b) => a.op.order - b.op.order))
@@ -153,7 +176,11 @@ export function createBatcher(
   return (op) =>
     new Promise<string[]>((resolve, reject) => {
       queue.push({ op, resolve, reject })
-      if (queue.length === 1) defer(flushQueue)
-      else if (queue.length >= MAX_BATCH) flushQueue()
+      if (queue.length >= MAX_BATCH) flushQueue()
+      else if (queue.length === 1) {
+        // nothing in flight: sent after this turn; else when the batch in flight is answered (or MAX_WAIT_MS)
+        if (inFlight === 0) defer(flushQueue)
+        else waiting = setTimeout(flushQueue, MAX_WAIT_MS)
+      }
     })
 }

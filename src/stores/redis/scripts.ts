@@ -458,7 +458,7 @@ export function offsets(body: string): string {
 }
 
 /** The largest number of operations one batch script runs. */
-export const MAX_BATCH = 64
+export const MAX_BATCH = 128
 
 /**
  * Reserves, commits and releases, in order, in one script: each runs as the script of its own (above, with its
