@@ -360,7 +360,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     const terms: string[] = []
     for (const entry of entries) {
       args.push(String(entry.amount))
-      terms.push(entry.limit === null ? '' : String(entry.limit), entry.expiresAt === null ? '' : String(entry.expiresAt))
+      terms.push(
+        entry.limit === null ? '' : String(entry.limit),
+        entry.expiresAt === null ? '' : String(entry.expiresAt),
+      )
     }
     const startedAt = localClock.now()
     return wrap('reserve', async () => {

@@ -173,7 +173,9 @@ describe('redisStore commands per admitted call', () => {
     const ids = Array.from({ length: 10 }, (_, i) => `terms-${i}`)
     // 9 reserves with the same limits, one with a limit its total passes (refused: the terms are its own)
     const reserved = await Promise.all(
-      ids.map((callId, i) => store.reserve({ callId, now, holdExpiresAt: now + 600_000, entries: entries(i === 4 ? 1 : 1e15) })),
+      ids.map((callId, i) =>
+        store.reserve({ callId, now, holdExpiresAt: now + 600_000, entries: entries(i === 4 ? 1 : 1e15) }),
+      ),
     )
     expect(reserved.map((r) => r.ok)).toEqual(ids.map((_, i) => i !== 4))
     // 9 commits with a record of gpt-4o, one of gpt-4o-mini (another rollup row: other terms)
@@ -186,7 +188,13 @@ describe('redisStore commands per admitted call', () => {
               now,
               entries: keys.map((key) => ({ key, amount: 900, expiresAt: windowEnd })),
               dedupeUntil: now + 3_600_000,
-              record: { callId, startedAt: now, endedAt: now + 1, model: i === 7 ? 'gpt-4o-mini' : 'gpt-4o', costNanoUsd: 900 },
+              record: {
+                callId,
+                startedAt: now,
+                endedAt: now + 1,
+                model: i === 7 ? 'gpt-4o-mini' : 'gpt-4o',
+                costNanoUsd: 900,
+              },
             }),
       ),
     )
