@@ -20,9 +20,9 @@ local ck = KEYS[3]
 -- (numbers of texts: known[x] or tonumber(x), the remembered number inline, as below: a Lua call costs more)
 local holdX = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 local n = nk - 1
-local out = {serverStr, 'ok'}
+local out
 if record and callState(ck) then
-  out[2] = 'dup'
+  out = {serverStr, 'dup'}
   for i = 1, n do
     local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
@@ -30,8 +30,7 @@ if record and callState(ck) then
   end
   return out
 end
--- the batch's scratch tables (an operation's own tables cost Redis about 3,000 instructions each: allocation and
--- collection); entries past n are another operation's
+-- the batch's scratch (a table costs Redis about 3,300 instructions; entries past n are another operation's)
 local state = STATE
 -- the bucket of this hold (the calls of a batch share their hold expiry, hence their bucket)
 local holdStr = numText[holdX] or num(holdX)
@@ -47,8 +46,7 @@ for i = 1, n do
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
   local limit = T[ta + 2 * i - 2]
   if limit ~= '' and total > (known[limit] or tonumber(limit)) then
-    out[2] = 'refused'
-    out[3] = tostring(i - 1)
+    out = {serverStr, 'refused', tostring(i - 1)}
     for j = 1, n do
       local kj = j <= i and state[j] or live(KEYS[3 + j])
       out[#out + 1] = kj.ss
@@ -58,6 +56,8 @@ for i = 1, n do
   end
 end
 local amounts = AMOUNTS
+-- the reply at its size (not resized 3 times as it grows)
+if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 2 * n)} else out = {serverStr, 'ok'} end
 for i = 1, n do
   local k = state[i]
   local amount = ARGV[6 + i]
@@ -155,7 +155,7 @@ local S = T[ta]
 S = known[S] or tonumber(S)
 local n = nk - 1
 if S > 0 then n = n - 1 end
-local out = {serverStr, 'ok'}
+local out
 -- readCall(ck), inline
 local st, t, v, pos, ts
 if record then
@@ -164,7 +164,7 @@ if record then
   t = known[ts] or tonumber(ts)
 end
 if st == 'c' and t > now then
-  out[2] = 'dup'
+  out = {serverStr, 'dup'}
   for i = 1, n do
     local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
@@ -176,8 +176,8 @@ end
 local held = st == 'h'
 -- the bucket of the call's holds
 local bf = held and 'b:' .. ts
--- the batch's scratch table, as in the reservation
 local state = STATE
+if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 3 * n)} else out = {serverStr, 'ok'} end
 for i = 1, n do
   local h = KEYS[3 + i]
   -- live(h), inline as in the reservation
@@ -575,7 +575,7 @@ end
 -- case: one string.match for the amounts, one comparison for the keys); nil otherwise.
 local amountPatterns = {}
 -- the scratch tables of the reservations and commits (one operation runs at a time)
-local STATE, AMOUNTS = {}, {}
+local STATE, AMOUNTS, NONE = {}, {}, {}
 local function sameHolds(state, n, v, pos)
   if n > 30 then return nil end
   local pat = amountPatterns[n]
