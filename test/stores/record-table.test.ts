@@ -26,9 +26,13 @@ const recordArb = (i: number): fc.Arbitrary<SpendRecord> =>
       metadata: fc.constantFrom(...METADATA),
       tokens: fc.integer({ min: 0, max: 3 }),
       extra: fc.constantFrom<JsonValue | undefined>(undefined, null, 'x', [1, 2], { nested: true }),
+      idKind: fc.integer({ min: 0, max: 7 }),
     })
-    .map(({ kind, ns, started, took, cost, context, metadata, tokens, extra }) => {
-      const callId = `${ns}call-${i}`
+    .map(({ idKind, kind, ns, started, took, cost, context, metadata, tokens, extra }) => {
+      // Ids of a manager's form (kept as a shared stem and a counter), near misses of it, and plain ids.
+      const callId = [`${ns}call-${i}`, `${ns}2u2v493v4a50166r-${(i + 1).toString(36)}`, `${ns}2u2v493v4a50166r-0${i}`,
+        `${ns}2u2v493v4a50166r-${(i + 36 ** 6).toString(36)}`, `${ns}zzzzzzzzzzzzzzzz-${(i + 1).toString(36)}`,
+        `${ns}2u2v493v4a50166R-1${i}`, `${ns}2u2v493v4a50166r_${i + 1}`, `${ns}2u2v493v4a50166r-A${i}`][idKind]!
       const startedAt = 1_700_000_000_000 + started
       const endedAt = startedAt + took
       const usual: SpendRecord = {

@@ -30,17 +30,54 @@ class Tail {
 
 const HEAD = ['callId', 'startedAt', 'endedAt'] as const
 
-/** What the slot of a dropped record holds until the columns are moved down. */
+/** What the slot of a dropped record holds until it is reused. */
 const EMPTY = new Tail([], [])
+
+/** Length of the random prefix of a manager's call ids (`<16 base-36 characters>-<base-36 counter>`). */
+const STEM_LENGTH = 16
+/** Most digits of a counter kept as a number (36^6 is far below 2^53). */
+const MAX_DIGITS = 6
+
+/** The value of a base-36 digit (`0-9a-z`), or -1. */
+function digit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48
+  if (code >= 97 && code <= 122) return code - 87
+  return -1
+}
+
+/**
+ * The counter of a call id of a manager's form whose text is exactly `<stem>-<counter in base 36>` (no leading
+ * zero, so the id is rebuilt from the two), or `NaN`.
+ */
+function counterOf(callId: string): number {
+  const digits = callId.length - STEM_LENGTH - 1
+  if (digits < 1 || digits > MAX_DIGITS || callId.charCodeAt(STEM_LENGTH) !== 45) return Number.NaN
+  let n = digit(callId.charCodeAt(STEM_LENGTH + 1))
+  if (n <= 0) return Number.NaN
+  for (let i = STEM_LENGTH + 2; i < callId.length; i++) {
+    const d = digit(callId.charCodeAt(i))
+    if (d < 0) return Number.NaN
+    n = n * 36 + d
+  }
+  return n
+}
 
 /** Spend records by commit order, with how many of them each call-id namespace holds. */
 export class RecordTable {
   // The columns are a ring: record `i` (0 the oldest kept) is at slot `(#head + i) & #mask`, so that dropping the
   // oldest records moves nothing (a trim at the cap drops 1/16 of them), and the columns grow by doubling.
-  /** The call id of each record. */
+  /**
+   * The call id of each record, or for an id of a manager's form its 16-character stem, shared by the records of
+   * that manager (the id is rebuilt when read, and no string is kept per record).
+   */
   #ids: string[] = new Array<string>(16).fill('')
-  /** `startedAt` and `endedAt` of the record in slot `s` at `2 * s` and `2 * s + 1`. */
-  #times = new Float64Array(32)
+  /**
+   * `startedAt`, `endedAt` and the call id's counter (`NaN` when `#ids` holds the whole id) of the record in slot
+   * `s` at `3 * s`, `3 * s + 1` and `3 * s + 2`.
+   */
+  #times = new Float64Array(48)
+  /** The stem of the last manager call id kept. */
+  #stem = ''
   /** The rest of each record, or the whole record (a copy) when it is not kept in columns. */
   #tails: (Tail | SpendRecord)[] = new Array<Tail | SpendRecord>(16).fill(EMPTY)
   #mask = 15
@@ -61,12 +98,20 @@ export class RecordTable {
     if (this.#length > this.#mask) this.#grow()
     const slot = (this.#head + this.#length) & this.#mask
     const callId = record.callId
-    this.#ids[slot] = callId
-    this.#times[2 * slot] = record.startedAt
-    this.#times[2 * slot + 1] = record.endedAt
+    const counter = counterOf(callId)
+    if (Number.isNaN(counter)) this.#ids[slot] = callId
+    else {
+      if (!callId.startsWith(this.#stem) || this.#stem === '') this.#stem = callId.slice(0, STEM_LENGTH)
+      this.#ids[slot] = this.#stem
+    }
+    const times = this.#times
+    times[3 * slot] = record.startedAt
+    times[3 * slot + 1] = record.endedAt
+    times[3 * slot + 2] = counter
     this.#tails[slot] = this.#tailOf(record) ?? { ...record }
     this.#length++
-    const ns = namespaceOf(callId)
+    // A manager's ids have no `/`: the namespace of a stem is the id's.
+    const ns = namespaceOf(this.#ids[slot])
     this.#counts.set(ns, (this.#counts.get(ns) ?? 0) + 1)
   }
 
@@ -75,13 +120,12 @@ export class RecordTable {
     const n = this.#length
     const capacity = 2 * (this.#mask + 1)
     const ids = new Array<string>(capacity).fill('')
-    const times = new Float64Array(2 * capacity)
+    const times = new Float64Array(3 * capacity)
     const tails = new Array<Tail | SpendRecord>(capacity).fill(EMPTY)
     for (let i = 0; i < n; i++) {
       const slot = (this.#head + i) & this.#mask
       ids[i] = this.#ids[slot]!
-      times[2 * i] = this.#times[2 * slot]!
-      times[2 * i + 1] = this.#times[2 * slot + 1]!
+      for (let k = 0; k < 3; k++) times[3 * i + k] = this.#times[3 * slot + k]!
       tails[i] = this.#tails[slot]!
     }
     this.#ids = ids
@@ -134,7 +178,7 @@ export class RecordTable {
 
   /** `endedAt` of record `i`. */
   endedAt(i: number): number {
-    return this.#times[2 * ((this.#head + i) & this.#mask) + 1]!
+    return this.#times[3 * ((this.#head + i) & this.#mask) + 1]!
   }
 
   /** Record `i`, a new object with the fields it was appended with, in their order. */
@@ -143,7 +187,9 @@ export class RecordTable {
     const tail = this.#tails[slot]!
     if (!(tail instanceof Tail)) return { ...tail }
     const times = this.#times
-    const record: SpendRecord = { callId: this.#ids[slot]!, startedAt: times[2 * slot]!, endedAt: times[2 * slot + 1]! }
+    const counter = times[3 * slot + 2]!
+    const callId = Number.isNaN(counter) ? this.#ids[slot]! : `${this.#ids[slot]!}-${counter.toString(36)}`
+    const record: SpendRecord = { callId, startedAt: times[3 * slot]!, endedAt: times[3 * slot + 1]! }
     const { names, values } = tail
     for (let k = 0; k < names.length; k++) record[names[k]!] = values[k]!
     return record
@@ -201,7 +247,7 @@ export class RecordTable {
     let latest = Number.NEGATIVE_INFINITY
     for (let i = 0; i < n; i++) {
       const slot = (this.#head + i) & mask
-      latest = Math.max(latest, this.#times[2 * slot + 1]!)
+      latest = Math.max(latest, this.#times[3 * slot + 1]!)
       this.#ids[slot] = ''
       this.#tails[slot] = EMPTY
     }
@@ -227,7 +273,7 @@ export class RecordTable {
     for (let i = 0; i < length; i++) {
       const from = (head + i) & mask
       if (!keep(i)) {
-        latest = Math.max(latest, times[2 * from + 1]!)
+        latest = Math.max(latest, times[3 * from + 1]!)
         ids[from] = ''
         tails[from] = EMPTY
         if (kept === 0) skipped++
@@ -236,8 +282,9 @@ export class RecordTable {
       const to = (head + skipped + kept) & mask
       if (to !== from) {
         ids[to] = ids[from]!
-        times[2 * to] = times[2 * from]!
-        times[2 * to + 1] = times[2 * from + 1]!
+        times[3 * to] = times[3 * from]!
+        times[3 * to + 1] = times[3 * from + 1]!
+        times[3 * to + 2] = times[3 * from + 2]!
         tails[to] = tails[from]!
         ids[from] = ''
         tails[from] = EMPTY
