@@ -164,7 +164,8 @@ export class RecordTable {
     let k = -3
     for (const name in record) {
       if (k >= 0) {
-        if (name === '__proto__') return undefined
+        // `for-in` also lists inherited enumerable names (a polluted prototype): such a record is kept whole.
+        if (name === '__proto__' || !Object.hasOwn(record, name)) return undefined
         names[k] = name
         values[k] = record[name]!
         sameNames &&= last!.names[k] === name
