@@ -110,7 +110,7 @@ export class RecordTable {
     times[3 * slot + 2] = counter
     this.#tails[slot] = this.#tailOf(record) ?? { ...record }
     this.#length++
-    // A manager's ids have no `/`: the namespace of a stem is the id's.
+    // The namespace of a stem is its id's: the counter after it has no `/`.
     const ns = namespaceOf(this.#ids[slot])
     this.#counts.set(ns, (this.#counts.get(ns) ?? 0) + 1)
   }
