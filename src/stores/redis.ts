@@ -232,6 +232,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     now: number,
     args: string[],
     order = 0,
+    terms: string[] = [],
   ): Promise<string[]> => {
     await ensureReady()
     const startedAt = localClock.now()
@@ -242,7 +243,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       try {
         values =
           typeof s === 'string'
-            ? await batched({ kind: s, keys: scriptKeys, now, args, order })
+            ? await batched({ kind: s, keys: scriptKeys, now, args, terms, order })
             : toStrings(
                 await runner.evalScript(what, s, [
                   'EVALSHA',
@@ -354,10 +355,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     const { callId, entries } = request
     const scriptKeys = [keys.call(callId)]
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
+    // the amounts are the call's own; the limits and window ends (terms) are mostly shared by a batch's calls
     const args = [String(request.holdExpiresAt)]
+    const terms: string[] = []
     for (const entry of entries) {
-      args.push(
-        String(entry.amount),
+      args.push(String(entry.amount))
+      terms.push(
         entry.limit === null ? '' : String(entry.limit),
         entry.expiresAt === null ? '' : String(entry.expiresAt),
       )
@@ -374,7 +377,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       }
       let values: string[]
       try {
-        values = await run('reserve', 'r', scriptKeys, request.now, args, order)
+        values = await run('reserve', 'r', scriptKeys, request.now, args, order, terms)
       } catch (error) {
         if (failureOf(error) === 'unknown') releaseUnknown(request, startedAt)
         throw error
@@ -402,20 +405,21 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     const scriptKeys = [keys.call(callId)]
     for (const entry of entries) scriptKeys.push(keys.hash(entry.key))
     const rollup = record !== undefined ? rollupArgs(record) : undefined
-    const args = [
-      String(request.dedupeUntil),
-      record !== undefined ? String(record.endedAt) : '',
-      rollup !== undefined ? String(rollup.rows) : '0',
-    ]
-    for (const entry of entries)
-      args.push(String(entry.amount), entry.expiresAt === null ? '' : String(entry.expiresAt))
+    const args = [String(request.dedupeUntil), record !== undefined ? String(record.endedAt) : '']
+    // the number of rollup rows, the window ends and the rows' fields (terms) are mostly shared by a batch's calls
+    const terms = [rollup !== undefined ? String(rollup.rows) : '0']
+    for (const entry of entries) {
+      args.push(String(entry.amount))
+      terms.push(entry.expiresAt === null ? '' : String(entry.expiresAt))
+    }
     if (record !== undefined && rollup !== undefined) {
       scriptKeys.push(keys.rollupDay(rollup.day))
-      for (const arg of rollup.args) args.push(arg)
+      args.push(rollup.sums)
+      for (const row of rollup.fields) terms.push(row)
       if (maxRecords > 0) pushRecordFields(record, args)
     }
     return wrap('commit', async () => {
-      const values = await run('commit', 'c', scriptKeys, request.now, args, order)
+      const values = await run('commit', 'c', scriptKeys, request.now, args, order, terms)
       if (values[1] === 'overflow') throw overflowError(values, entries, 'adding')
       if (values[1] === 'rollupOverflow') throw rollupOverflowError(values)
       if (values[1] !== 'ok' && values[1] !== 'dup')

@@ -163,6 +163,65 @@ describe('redisStore commands per admitted call', () => {
     await store.close()
   })
 
+  it("sends each distinct list of the operations' terms once per batch, and per operation its shape, now and own values", async () => {
+    const store = redisStore({ client: io, prefix: 'commands-terms', time: 'server' })
+    await admittedCall(store, 'warm', keys, true)
+    await admin.config('SET', 'slowlog-log-slower-than', '0')
+    await admin.slowlog('RESET')
+    const now = store.clock.now()
+    const entries = (limit: number) => keys.map((key) => ({ key, amount: 1_000, limit, expiresAt: windowEnd }))
+    const ids = Array.from({ length: 10 }, (_, i) => `terms-${i}`)
+    // 9 reserves with the same limits, one with a limit its total passes (refused: the terms are its own)
+    const reserved = await Promise.all(
+      ids.map((callId, i) =>
+        store.reserve({ callId, now, holdExpiresAt: now + 600_000, entries: entries(i === 4 ? 1 : 1e15) }),
+      ),
+    )
+    expect(reserved.map((r) => r.ok)).toEqual(ids.map((_, i) => i !== 4))
+    // 9 commits with a record of gpt-4o, one of gpt-4o-mini (another rollup row: other terms)
+    await Promise.all(
+      ids.map((callId, i) =>
+        i === 4
+          ? Promise.resolve()
+          : store.commit({
+              callId,
+              now,
+              entries: keys.map((key) => ({ key, amount: 900, expiresAt: windowEnd })),
+              dedupeUntil: now + 3_600_000,
+              record: {
+                callId,
+                startedAt: now,
+                endedAt: now + 1,
+                model: i === 7 ? 'gpt-4o-mini' : 'gpt-4o',
+                costNanoUsd: 900,
+              },
+            }),
+      ),
+    )
+    const log = (await admin.slowlog('GET', 100)) as [number, number, number, string[]][]
+    await admin.config('SET', 'slowlog-log-slower-than', '10000')
+    const scripts = log
+      .map((entry) => entry[3])
+      .filter((args) => args[0]?.toLowerCase() === 'evalsha')
+      .reverse()
+    expect(scripts.length).toBe(2)
+    // SLOWLOG keeps at most 32 arguments of a command, the last one telling how many more there were
+    const argc = (command: string[]) => {
+      const more = /^\.\.\. \((\d+) more arguments\)$/.exec(command.at(-1) ?? '')
+      return more === null ? command.length : command.length - 1 + Number(more[1])
+    }
+    const argv = (command: string[]) => argc(command) - 3 - Number(command[2])
+    // the reserves: 10 common, 2 lists of terms (limit and window end per key: 8 each), per reserve its shape, now,
+    // holdExpiresAt and 4 amounts (before: kind, tail, keys, arguments, now, holdExpiresAt, 3 per key: 18)
+    expect(argv(scripts[0]!)).toBe(10 + 2 * 8 + 10 * 7)
+    // the commits: 10 common, 2 lists of terms (the number of rollup rows, the window ends, the 'global' row: 1 + 4 +
+    // 1), per commit its shape, now, dedupeUntil, endedAt, 4 amounts, the rollup sums and the record's 5 fields (19;
+    // before: kind, tail, keys, arguments, now, dedupeUntil, endedAt, rows, 2 per key, sums, row, 5 fields: 27)
+    expect(argv(scripts[1]!)).toBe(10 + 2 * 6 + 9 * 19)
+    expect(await store.balances({ keys, now })).toEqual(keys.map(() => ({ spent: 9 * 900 + 900, reserved: 0 })))
+    await store.close()
+  })
+
   it('keeps the holds of a batch on a ledger key in one bucket field, however many calls hold it', async () => {
     const store = redisStore({ client: io, prefix: 'commands-hot', time: 'client' })
     const now = store.clock.now()

@@ -339,6 +339,35 @@ describe('redisStore', () => {
     ])
   })
 
+  it("answers a reservation refused on its first key of a batch with its own keys' balances, not an earlier operation's", async () => {
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client' })
+    const now = 1_800_000_000_000
+    const entries = (keys: string[], limit: number, amount: number) =>
+      keys.map((key) => ({ key, amount, limit, expiresAt: null }))
+    await store.commit({
+      callId: 'seed',
+      now,
+      entries: entries(['b1', 'b2', 'b3'], 0, 7).map(({ key }) => ({ key, amount: 7, expiresAt: null })),
+      dedupeUntil: now + 1000,
+    })
+    // one batch: a reservation on a1..a3, then one refused at once on b1 (the scripts' tables of the first hold a1..a3)
+    const [first, second] = await Promise.all([
+      store.reserve({ callId: 'first', now, holdExpiresAt: now + 1000, entries: entries(['a1', 'a2', 'a3'], 100, 5) }),
+      store.reserve({ callId: 'second', now, holdExpiresAt: now + 1000, entries: entries(['b1', 'b2', 'b3'], 1, 5) }),
+    ])
+    expect(first).toMatchObject({ ok: true })
+    expect(second).toEqual({
+      ok: false,
+      refusedIndex: 0,
+      balances: [
+        { spent: 7, reserved: 0 },
+        { spent: 7, reserved: 0 },
+        { spent: 7, reserved: 0 },
+      ],
+    })
+  })
+
   it('is unusable after close and leaves the client open', async () => {
     const store = redisStore({ client: io, prefix: uniquePrefix() })
     await store.close()

@@ -13,6 +13,12 @@ import { describeValue } from '../../internal/describe.js'
 import { toStrings } from './replies.js'
 import { MAX_BATCH } from './scripts.js'
 
+/**
+ * The longest an operation waits for the answer of the batch in flight before it is sent in a batch of its own (ms):
+ * a store has one batch in flight at a time, so that the operations issued meanwhile go together.
+ */
+export const MAX_WAIT_MS = 10
+
 /** One operation of a batch. */
 export interface BatchOp {
   /** `r` reserve, `c` commit, `x` release. */
@@ -21,8 +27,13 @@ export interface BatchOp {
   readonly keys: readonly string[]
   /** Its request's `now`. */
   readonly now: number
-  /** Its arguments, from its `ARGV[6]` on (see `scripts.ts`). */
+  /** Its own arguments, from its `ARGV[6]` on (see `scripts.ts`). */
   readonly args: readonly string[]
+  /**
+   * Its terms: the arguments many operations of a batch share (a reservation's limit and window end per key; a
+   * commit's number of rollup rows, window end per key and rollup row fields), sent once per distinct list.
+   */
+  readonly terms: readonly string[]
   /**
    * When it was called, in the store's order: a batch runs its operations in this order (an operation can reach
    * the queue after one called later, when its own checks took more turns of the microtask queue).
@@ -61,6 +72,18 @@ export function createBatcher(
   head: () => readonly [string, string, string, string],
 ): (op: BatchOp) => Promise<string[]> {
   let queue: Queued[] = []
+  // batches sent and not yet answered; the timer that sends the queue when the answer is late
+  let inFlight = 0
+  let waiting: ReturnType<typeof setTimeout> | null = null
+  const answered = (): void => {
+    inFlight--
+    if (inFlight === 0 && queue.length > 0) {
+      // after the answers' continuations (microtasks): the operations they issue join the waiting ones
+      if (waiting !== null) clearTimeout(waiting)
+      waiting = null
+      defer(flushQueue)
+    }
+  }
 
   const flush = (batch: Queued[]): void => {
     const [mode, margin, base, epoch] = head()
@@ -68,7 +91,10 @@ export function createBatcher(
     const keys: string[] = [...fixedKeys]
     for (const { op } of batch) keys.push(op.keys[0]!)
     const tails = new Map<string, number>()
-    const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length), ...fixedArgs]
+    // each distinct list of terms once (from ARGV[11]), then the operations (from ARGV[10])
+    const terms = new Map<string, number>()
+    const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length), ...fixedArgs, '']
+    const shapes: string[] = []
     for (const { op } of batch) {
       let start = 0
       if (op.keys.length > 1) {
@@ -81,12 +107,32 @@ export function createBatcher(
           for (const key of tail) keys.push(key)
         }
       }
-      args.push(op.kind, String(start), String(op.keys.length), String(op.args.length), String(op.now))
+      let at = 0
+      if (op.terms.length > 0) {
+        // a term is a decimal, '' or JSON text: never a NUL
+        const id = op.terms.join('\0')
+        at = terms.get(id) ?? 0
+        if (at === 0) {
+          at = args.length + 1
+          terms.set(id, at)
+          for (const term of op.terms) args.push(term)
+        }
+      }
+      // the operation's shape (kind, its tail's first key, its terms' first argument, its number of keys and of
+      // arguments): the operations of a batch mostly share it, and the script parses each distinct one once
+      shapes.push(`${op.kind},${start},${at},${op.keys.length},${op.args.length}`)
+    }
+    args[9] = String(args.length + 1)
+    for (let i = 0; i < batch.length; i++) {
+      const { op } = batch[i]!
+      args.push(shapes[i]!, String(op.now))
       for (const arg of op.args) args.push(arg)
     }
     const what = batch.length === 1 ? NAMES[batch[0]!.op.kind] : `a batch of ${batch.length} operations`
+    inFlight++
     send(what, ['EVALSHA', '', String(keys.length), ...keys, ...args]).then(
       (reply) => {
+        answered()
         let values: string[]
         try {
           if (!Array.isArray(reply) || reply.length < 2) throw new Error(`unexpected reply ${describeValue(reply)}`)
@@ -113,12 +159,15 @@ export function createBatcher(
         }
       },
       (error: unknown) => {
+        answered()
         for (const queued of batch) queued.reject(error)
       },
     )
   }
 
   const flushQueue = (): void => {
+    if (waiting !== null) clearTimeout(waiting)
+    waiting = null
     const batch = queue
     queue = []
     if (batch.length > 0) flush(batch.sort((a, b) => a.op.order - b.op.order))
@@ -127,7 +176,11 @@ export function createBatcher(
   return (op) =>
     new Promise<string[]>((resolve, reject) => {
       queue.push({ op, resolve, reject })
-      if (queue.length === 1) defer(flushQueue)
-      else if (queue.length >= MAX_BATCH) flushQueue()
+      if (queue.length >= MAX_BATCH) flushQueue()
+      else if (queue.length === 1) {
+        // nothing in flight: sent after this turn; else when the batch in flight is answered (or MAX_WAIT_MS)
+        if (inFlight === 0) defer(flushQueue)
+        else waiting = setTimeout(flushQueue, MAX_WAIT_MS)
+      }
     })
 }

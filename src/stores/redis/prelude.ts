@@ -33,7 +33,7 @@
  * Common `ARGV`: `[1]` clock mode (`s` server, `c` client), `[2]` expiry margin ms, `[3]` the request's
  * `now`, `[4]` the key base (`{prefix}:`), `[5]` the store epoch the client knows (every script checks it
  * first and answers `lost` with the stored epoch when it differs); the script's own arguments follow (the batch
- * script's operations: see `scripts.ts`).
+ * script's: what its operations share, each distinct list once, then each operation's shape and values; `scripts.ts`).
  *
  * Time frames. In server mode `now` is Redis `TIME`; instants of the request (`holdExpiresAt`, `expiresAt`,
  * `dedupeUntil`) are read relative to the request's `now` and moved onto the server's time line

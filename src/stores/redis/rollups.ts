@@ -14,16 +14,16 @@ const SUMS = ['calls', 'inputTokens', 'outputTokens', 'costNanoUsd', 'savedNanoU
 
 /**
  * The rollup arguments of a commit with a record: its day (the script reads it from the day hash's name and
- * computes the day's start from `endedAt`), the number of rows, and the arguments: the six sums in one
- * (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), then one field per row (the JSON text of
+ * computes the day's start from `endedAt`), the number of rows, the six sums in one argument
+ * (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), and one field per row (the JSON text of
  * `[scope, model, modelServed]`).
  */
-export function rollupArgs(record: SpendRecord): { day: string; rows: number; args: string[] } {
+export function rollupArgs(record: SpendRecord): { day: string; rows: number; sums: string; fields: string[] } {
   const deltas = rollupDeltas(record)
   const first = deltas[0]!
-  const args = [SUMS.map((sum) => String(first[sum])).join(',')]
-  for (const row of deltas) args.push(JSON.stringify([row.scope, row.model, row.modelServed]))
-  return { day: first.day, rows: deltas.length, args }
+  const fields: string[] = []
+  for (const row of deltas) fields.push(JSON.stringify([row.scope, row.model, row.modelServed]))
+  return { day: first.day, rows: deltas.length, sums: SUMS.map((sum) => String(first[sum])).join(','), fields }
 }
 
 /** The error of a commit whose record would take a rollup sum past 2^53 - 1 (the script wrote nothing). */

@@ -10,7 +10,8 @@ import { PRELUDE, prelude } from './prelude.js'
 /**
  * Reserve. `KEYS`: call record (the call id is its name after `{prefix}:c:`), then the hash of every entry (the
  * ledger key is the hash name after `{prefix}:k:`; the entry count is the number of these keys). `ARGV[6]`
- * holdExpiresAt, then per entry: amount, limit (`''` for none), expiresAt (`''` for none).
+ * holdExpiresAt, then per entry its amount. Terms (`T[ta]` on, shared by the batch's operations that send the same):
+ * per entry, limit (`''` for none) and expiresAt (`''` for none).
  * Status `dup` | `refused` (then the refused index) | `overflow` (then the index) | `ok`; then
  * `spent, reserved` per entry.
  */
@@ -19,9 +20,9 @@ local ck = KEYS[3]
 -- (numbers of texts: known[x] or tonumber(x), the remembered number inline, as below: a Lua call costs more)
 local holdX = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 local n = nk - 1
-local out = {serverStr, 'ok'}
+local out
 if record and callState(ck) then
-  out[2] = 'dup'
+  out = {serverStr, 'dup'}
   for i = 1, n do
     local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
@@ -29,44 +30,44 @@ if record and callState(ck) then
   end
   return out
 end
-local state = {}
+-- the batch's scratch (a table costs Redis about 3,300 instructions; entries past n are another operation's)
+local state = STATE
 -- the bucket of this hold (the calls of a batch share their hold expiry, hence their bucket)
 local holdStr = numText[holdX] or num(holdX)
 local bf = 'b:' .. holdStr
 for i = 1, n do
-  local a = 3 + i * 3
   local h = KEYS[3 + i]
   -- live(h), inline when the batch has the key and it needs no sweep and no forgetting (the usual case)
   local k = cache[h]
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
-  local amount = ARGV[a + 1]
+  local amount = ARGV[6 + i]
   local total = k.s + k.r + (known[amount] or tonumber(amount))
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
-  local limit = ARGV[a + 2]
+  local limit = T[ta + 2 * i - 2]
   if limit ~= '' and total > (known[limit] or tonumber(limit)) then
-    out[2] = 'refused'
-    out[3] = tostring(i - 1)
+    out = {serverStr, 'refused', tostring(i - 1)}
     for j = 1, n do
-      local kj = state[j] or live(KEYS[3 + j])
+      local kj = j <= i and state[j] or live(KEYS[3 + j])
       out[#out + 1] = kj.ss
       out[#out + 1] = R(kj)
     end
     return out
   end
 end
-local amounts = {}
+local amounts = AMOUNTS
+-- the reply at its size (not resized 3 times as it grows)
+if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 2 * n)} else out = {serverStr, 'ok'} end
 for i = 1, n do
-  local a = 3 + i * 3
   local k = state[i]
-  local amount = ARGV[a + 1]
+  local amount = ARGV[6 + i]
   local av = known[amount] or tonumber(amount)
   local ss = k.ss
   local rv = k.r + av
   -- 'r' after the hold: a number (an integer reply, below EXACT; the key's write formats it once per batch), or
   -- its text
   local r = rv
-  local inc, e, p = ARGV[a + 3], k.e, k.p
+  local inc, e, p = T[ta + 2 * i - 1], k.e, k.p
   if k.exists and e and k.n and holdX >= k.n and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e
     and (holdX <= e or (p and holdX <= p)) then
     -- the usual case: a key whose window end, earliest hold and expiry do not move; only 'r' changes (put's
@@ -123,7 +124,7 @@ for i = 1, n do
   amounts[i] = amount
 end
 local list = ''
-if n > 0 then list = table.concat(amounts, ',') .. ',' end
+if n > 0 then list = table.concat(amounts, ',', 1, n) .. ',' end
 call('SET', ck, 'h|' .. holdStr .. '|' .. list .. '|' .. keyList(state, n), 'PXAT', physical(holdX))
 return out
 `
@@ -133,10 +134,11 @@ return out
  * its name after `{prefix}:u:`, its start is computed from `endedAt`). The record stream, its metadata and the
  * rollup day index are keys of the batch (`STREAM`, `META`, `UIDX`), as are the stream cap (`~<n>` approximate,
  * `=<n>` exact, `=0` no stream), the record retention and the rollup retention.
- * `ARGV[6]` dedupeUntil, `ARGV[7]` the record's endedAt (`''` for no record), `ARGV[8]` the number `S` of rollup
- * rows (`0` for none), then per entry: amount, expiresAt (`''` for none); then (from `ra`), when `S > 0`: the six
- * sums in one (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), the `S` row fields; then the
- * record's stream fields (name, JSON value) to the end.
+ * `ARGV[6]` dedupeUntil, `ARGV[7]` the record's endedAt (`''` for no record), then per entry its amount; then (at
+ * `ra`), when `S > 0`: the six sums in one (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), then the
+ * record's stream fields (name, JSON value) to the end. Terms (`T[ta]` on, shared by the batch's operations that
+ * send the same): the number `S` of rollup rows (`0` for none), per entry its expiresAt (`''` for none), then the
+ * `S` row fields.
  *
  * Rollups: one hash per UTC day (`{prefix}:u:<day>`), one field per scope and model (the JSON text of
  * `[scope, model, modelServed]`) whose value is `calls,inputTokens,outputTokens,cost,saved,estimatedCalls`:
@@ -149,10 +151,11 @@ return out
  */
 const COMMIT_OP = String.raw`
 local ck = KEYS[3]
-local S = known[ARGV[8]] or tonumber(ARGV[8])
+local S = T[ta]
+S = known[S] or tonumber(S)
 local n = nk - 1
 if S > 0 then n = n - 1 end
-local out = {serverStr, 'ok'}
+local out
 -- readCall(ck), inline
 local st, t, v, pos, ts
 if record then
@@ -161,7 +164,7 @@ if record then
   t = known[ts] or tonumber(ts)
 end
 if st == 'c' and t > now then
-  out[2] = 'dup'
+  out = {serverStr, 'dup'}
   for i = 1, n do
     local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
@@ -173,15 +176,15 @@ end
 local held = st == 'h'
 -- the bucket of the call's holds
 local bf = held and 'b:' .. ts
-local state = {}
+local state = STATE
+if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 3 * n)} else out = {serverStr, 'ok'} end
 for i = 1, n do
-  local a = 6 + i * 2
   local h = KEYS[3 + i]
   -- live(h), inline as in the reservation
   local k = cache[h]
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
-  local amount = ARGV[a + 1]
+  local amount = ARGV[7 + i]
   if k.s + (known[amount] or tonumber(amount)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
 -- The metadata (record ids, rollup eviction and coverage): the batch's view of it, read once per batch when there
@@ -190,7 +193,7 @@ local m
 if ARGV[7] ~= '' then m = metaView() end
 -- Rollups: evict the days past their retention (only when the oldest is due), then read the rows this record
 -- adds to and check their sums, before any write of the commit.
-local ra = 9 + 2 * n
+local ra = 8 + n
 local uh, ui, uday, ustart, uret, uv, d, fields, u0, unew
 if S > 0 then
   uh, ui = KEYS[4 + n], UIDX
@@ -217,8 +220,13 @@ if S > 0 then
     mset('u0', first[2] or '')
   end
   d = sums(ARGV[ra])
-  fields = {}
-  for j = 1, S do fields[j] = ARGV[ra + j] end
+  -- the row fields, a table per list of terms (the batch's commits mostly share it)
+  fields = rowFields[ta]
+  if not fields then
+    fields = {}
+    for j = 1, S do fields[j] = T[ta + n + j] end
+    rowFields[ta] = fields
+  end
   -- the rows, from the batch's view (read once per batch): a row's sums stay numbers in the view (a table) until
   -- the view is written, so a row several commits of a batch add to is parsed once and formatted once
   uv = rows(uh, fields)
@@ -280,7 +288,7 @@ elseif ARGV[7] ~= '' then
   end
   if idMs == 0 and seq == 0 then seq = 1 end
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + S + 1, last))
+  call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 1, last))
   if RRET ~= '' then
     -- records older than the retention: note the latest endedAt dropped (the record coverage), then trim
     local minId = math.ceil(now - tonumber(RRET))
@@ -328,7 +336,6 @@ if unew then
   if uret then call('PEXPIREAT', uh, physical(ustart + 86400000 + uret)) end
 end
 for i = 1, n do
-  local a = 6 + i * 2
   local k = state[i]
   local holding
   if byIndex then holding = byIndex[i] elseif amounts then holding = amounts[lkey(k)] end
@@ -363,13 +370,13 @@ for i = 1, n do
     end
     if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
   end
-  local amount = ARGV[a + 1]
+  local amount = ARGV[7 + i]
   -- the reply's values: the texts Redis holds when unchanged, else numbers (integer replies; the key's write
   -- formats them once per batch)
   local before, reserved = k.ss, k.rs or k.r
   if not k.rs and k.r >= EXACT then reserved = R(k) end
   local after = before
-  local inc, e = ARGV[a + 2], k.e
+  local inc, e = T[ta + i], k.e
   if k.exists and e and inc ~= '' and (known[inc] or tonumber(inc)) + shiftIn <= e then
     -- the usual case: a key whose window end and expiry do not move; only 's' (and 'r' when a hold was removed)
     -- change (put's work without its table)
@@ -454,7 +461,7 @@ export function offsets(body: string): string {
 }
 
 /** The largest number of operations one batch script runs. */
-export const MAX_BATCH = 64
+export const MAX_BATCH = 128
 
 /**
  * Reserves, commits and releases, in order, in one script: each runs as the script of its own (above, with its
@@ -470,9 +477,12 @@ export const MAX_BATCH = 64
  * about 1,500 instructions.
  * `ARGV[1..5]` the common arguments (`ARGV[3]` the first operation's `now`), `ARGV[6]` the number of operations,
  * `ARGV[7]` the stream cap, `ARGV[8]` the record retention in ms (`''` for none), `ARGV[9]` the rollup retention
- * in ms (`''` for none); then per operation: its kind (`r` reserve, `c` commit, `x` release), the index in `KEYS`
- * of its tail's first key (`0` for none), its number of keys (call record included), its number of arguments, its
- * `now`, then its arguments (from its `ARGV[6]` on). What an operation can read from
+ * in ms (`''` for none), `ARGV[10]` the index of the first operation's arguments; from `ARGV[11]`, each distinct
+ * list of the operations' terms once (what many operations of a batch send alike: limits, window ends, rollup row
+ * fields); then per operation: its shape (`<kind>,<key>,<terms>,<keys>,<arguments>`: its kind, `r` reserve, `c`
+ * commit, `x` release; the index in `KEYS` of its tail's first key, `0` for none; the index in `ARGV` of its terms,
+ * `0` for none; its number of keys, call record included; its number of arguments), its `now`, then its arguments
+ * (from its `ARGV[6]` on). An operation's shape is mostly the same text as others' of the batch, parsed once. What an operation can read from
  * its keys (its call id, its entry count, its rollup day and the day's start) is not sent: each argument costs
  * Redis about 1,000 instructions (a Redis string, then a Lua string).
  * Status `ok` (or `lost` with the stored epoch, for the whole batch); then one reply per operation, as its own
@@ -564,6 +574,8 @@ end
 -- The amounts a call record holds, by entry, when its keys are the commit's 'state[1..n]' in that order (the usual
 -- case: one string.match for the amounts, one comparison for the keys); nil otherwise.
 local amountPatterns = {}
+-- the scratch tables of the reservations and commits (one operation runs at a time)
+local STATE, AMOUNTS, NONE = {}, {}, {}
 local function sameHolds(state, n, v, pos)
   if n > 30 then return nil end
   local pat = amountPatterns[n]
@@ -583,23 +595,35 @@ local function sameHolds(state, n, v, pos)
   end
   return got
 end
-local function reserveOp(o, ko, kc, last, nk)
+-- the terms of the operations (ARGV, read at the index an operation's shape gives; offsets() leaves T alone)
+local T = ARGV
+-- a commit's rollup row fields by the index of its terms
+local rowFields = {}
+local function reserveOp(o, ko, kc, last, nk, ta)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, kc, last, nk)
+local function commitOp(o, ko, kc, last, nk, ta)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, kc, last, nk)
+local function releaseOp(o, ko, kc, last, nk, ta)
 ${offsets(RELEASE_OP)}end
 local ops = {r = reserveOp, c = commitOp, x = releaseOp}
+-- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>'), parsed once
+-- per batch for each text: {body, key offset, terms, keys, arguments}
+local shapes = {}
 local seen = {}
 local out = {serverStr, 'ok'}
-local ap = 10
+local ap = tonumber(ARGV[10])
 for i = 1, count do
   local kc = 5 + i
   local ck = KEYS[kc]
   if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
   seen[ck] = true
-  local na, reqNow = ARGV[ap + 3], ARGV[ap + 4]
-  na = known[na] or tonumber(na)
+  local text, reqNow = ARGV[ap], ARGV[ap + 1]
+  local shape = shapes[text]
+  if not shape then
+    local kind, ks, ta, nk, na = match(text, '^(%a),(%d+),(%d+),(%d+),(%d+)$')
+    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na)}
+    shapes[text] = shape
+  end
   -- setNow, inline
   reqNow = known[reqNow] or tonumber(reqNow)
   if mode == 's' then
@@ -607,12 +631,12 @@ for i = 1, count do
   else
     now, shiftIn, shiftOut = reqNow, 0, server - reqNow + margin
   end
-  -- the operation's ARGV[j] is ARGV[ap - 1 + j] (its ARGV[6] at ap + 5), its KEYS[3] is KEYS[kc] and its KEYS[j]
-  -- (j > 3) KEYS[ks - 4 + j]
-  local ks, nk = ARGV[ap + 1], ARGV[ap + 2]
-  local ok, res = pcall(ops[ARGV[ap]], ap - 1, (known[ks] or tonumber(ks)) - 4, kc, ap + 4 + na, known[nk] or tonumber(nk))
+  -- the operation's ARGV[j] is ARGV[ap - 4 + j] (its ARGV[6] at ap + 2), its KEYS[3] is KEYS[kc], its KEYS[j]
+  -- (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
+  local na = shape[5]
+  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3])
   if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
-  ap = ap + 5 + na
+  ap = ap + 2 + na
 end
 flushAll()
 return out

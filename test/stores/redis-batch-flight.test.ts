@@ -1,0 +1,97 @@
+// The Redis store's batcher keeps one batch in flight: the operations issued while a batch is out wait for its
+// answer and go together (a larger batch shares Redis's per-script work among more operations), unless the answer
+// is later than MAX_WAIT_MS or MAX_BATCH operations wait. The script itself is covered by the redis* tests; here
+// `send` is a function the test answers, so that what is sent when is exact.
+import { describe, expect, it } from 'vitest'
+import { createBatcher, MAX_WAIT_MS, type BatchOp } from '../../src/stores/redis/batch.js'
+import { MAX_BATCH } from '../../src/stores/redis/scripts.js'
+
+interface Sent {
+  command: string[]
+  answer(reply: unknown): void
+  fail(error: Error): void
+}
+
+function batcher() {
+  const sent: Sent[] = []
+  const submit = createBatcher(
+    (_what, command) =>
+      new Promise((resolve, reject) => {
+        sent.push({ command, answer: resolve, fail: reject })
+      }),
+    ['e', 'l', 's', 'm', 'u'],
+    ['~100', '', ''],
+    () => ['s', '100', '{p}:', 'epoch'],
+  )
+  let order = 0
+  const op = (id: string): Promise<string[]> => {
+    const o: BatchOp = { kind: 'x', keys: [`{p}:c:${id}`], now: 1000, args: ['5000'], terms: [], order: order++ }
+    return submit(o)
+  }
+  return { sent, op }
+}
+
+/** The call records a sent batch names, in order. */
+const records = (s: Sent) => s.command.filter((a) => a.startsWith('{p}:c:')).map((a) => a.slice(6))
+/** The answer of a batch of `n` releases. */
+const answer = (n: number) => ['1000', 'ok', ...Array.from({ length: n }, () => ['1000', 'released'])]
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+describe('redisStore batcher: one batch in flight', () => {
+  it('sends the operations issued while a batch is in flight together, once it is answered', async () => {
+    const { sent, op } = batcher()
+    const a = op('a')
+    await turn()
+    expect(sent.map(records)).toEqual([['a']])
+    // three operations, each in a turn of its own, while 'a' is out
+    const b = op('b')
+    await turn()
+    const c = op('c')
+    await turn()
+    const d = op('d')
+    await turn()
+    expect(sent.length).toBe(1)
+    sent[0]!.answer(answer(1))
+    expect(await a).toEqual(['1000', 'released'])
+    await turn()
+    expect(sent.map(records)).toEqual([['a'], ['b', 'c', 'd']])
+    sent[1]!.answer(answer(3))
+    expect(await Promise.all([b, c, d])).toEqual([1, 2, 3].map(() => ['1000', 'released']))
+  })
+
+  it('sends the waiting operations when the batch in flight fails', async () => {
+    const { sent, op } = batcher()
+    const a = op('a')
+    await turn()
+    const b = op('b')
+    await turn()
+    sent[0]!.fail(new Error('connection lost'))
+    await expect(a).rejects.toThrow('connection lost')
+    await turn()
+    expect(sent.map(records)).toEqual([['a'], ['b']])
+    sent[1]!.answer(answer(1))
+    expect(await b).toEqual(['1000', 'released'])
+  })
+
+  it(`sends the waiting operations after ${MAX_WAIT_MS} ms when the batch in flight is not answered`, async () => {
+    const { sent, op } = batcher()
+    void op('a')
+    await turn()
+    const b = op('b')
+    await new Promise((resolve) => setTimeout(resolve, 3 * MAX_WAIT_MS))
+    expect(sent.map(records)).toEqual([['a'], ['b']])
+    sent[1]!.answer(answer(1))
+    expect(await b).toEqual(['1000', 'released'])
+  })
+
+  it(`sends at once when ${MAX_BATCH} operations wait`, async () => {
+    const { sent, op } = batcher()
+    void op('a')
+    await turn()
+    const waiting = Array.from({ length: MAX_BATCH }, (_, i) => op(`w${i}`))
+    expect(sent.length).toBe(2)
+    expect(records(sent[1]!).length).toBe(MAX_BATCH)
+    sent[1]!.answer(answer(MAX_BATCH))
+    expect((await Promise.all(waiting)).length).toBe(MAX_BATCH)
+  })
+})
