@@ -30,9 +30,16 @@ const recordArb = (i: number): fc.Arbitrary<SpendRecord> =>
     })
     .map(({ idKind, kind, ns, started, took, cost, context, metadata, tokens, extra }) => {
       // Ids of a manager's form (kept as a shared stem and a counter), near misses of it, and plain ids.
-      const callId = [`${ns}call-${i}`, `${ns}2u2v493v4a50166r-${(i + 1).toString(36)}`, `${ns}2u2v493v4a50166r-0${i}`,
-        `${ns}2u2v493v4a50166r-${(i + 36 ** 6).toString(36)}`, `${ns}zzzzzzzzzzzzzzzz-${(i + 1).toString(36)}`,
-        `${ns}2u2v493v4a50166R-1${i}`, `${ns}2u2v493v4a50166r_${i + 1}`, `${ns}2u2v493v4a50166r-A${i}`][idKind]!
+      const callId = [
+        `${ns}call-${i}`,
+        `${ns}2u2v493v4a50166r-${(i + 1).toString(36)}`,
+        `${ns}2u2v493v4a50166r-0${i}`,
+        `${ns}2u2v493v4a50166r-${(i + 36 ** 6).toString(36)}`,
+        `${ns}zzzzzzzzzzzzzzzz-${(i + 1).toString(36)}`,
+        `${ns}2u2v493v4a50166R-1${i}`,
+        `${ns}2u2v493v4a50166r_${i + 1}`,
+        `${ns}2u2v493v4a50166r-A${i}`,
+      ][idKind]!
       const startedAt = 1_700_000_000_000 + started
       const endedAt = startedAt + took
       const usual: SpendRecord = {
@@ -54,12 +61,18 @@ const recordArb = (i: number): fc.Arbitrary<SpendRecord> =>
       if (kind === 'usual') return usual
       if (kind === 'usage') return { ...usual, inputTokens: tokens, outputTokens: 2 * tokens, extra: extra ?? null }
       if (kind === 'reordered') return { model: 'm', callId, endedAt, startedAt, costNanoUsd: cost }
-      if (kind === 'proto') return JSON.parse(`{"callId":"${callId}","startedAt":${startedAt},"endedAt":${endedAt},"__proto__":{"a":1}}`) as SpendRecord
-      if (kind === 'null-proto') return Object.assign(Object.create(null) as SpendRecord, { callId, startedAt, endedAt, x: 1 })
+      if (kind === 'proto')
+        return JSON.parse(
+          `{"callId":"${callId}","startedAt":${startedAt},"endedAt":${endedAt},"__proto__":{"a":1}}`,
+        ) as SpendRecord
+      if (kind === 'null-proto')
+        return Object.assign(Object.create(null) as SpendRecord, { callId, startedAt, endedAt, x: 1 })
       return { callId, startedAt, endedAt }
     })
 
-const recordsArb = fc.integer({ min: 0, max: 120 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => recordArb(i))))
+const recordsArb = fc
+  .integer({ min: 0, max: 120 })
+  .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => recordArb(i))))
 
 /** What a reader of the old array saw: the fields and their order, values compared with `Object.is` (so -0 counts). */
 function same(actual: readonly SpendRecord[], expected: readonly SpendRecord[]): void {
@@ -90,29 +103,38 @@ describe('RecordTable', () => {
 
   it('keeps the order through trims, appends past the end of the ring and sweeps in the middle of it', () => {
     fc.assert(
-      fc.property(recordsArb, recordsArb, fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 40 }), (first, more, max, cutoff) => {
-        const table = new RecordTable()
-        for (const r of first) table.push(r)
-        table.trim(max)
-        const afterTrim = table.toArray()
-        // What a trim keeps is at most `max` of the records, in their order (which ones: `record-shares.test.ts`).
-        expect(afterTrim.length).toBeLessThanOrEqual(Math.max(max, 0))
-        let j = 0
-        for (const r of afterTrim) {
-          while (j < first.length && first[j]!.callId !== r.callId) j++
-          expect(j).toBeLessThan(first.length)
-          j++
-        }
-        const renamed = more.map((r) => ({ ...r, callId: `${r.callId}-more` }))
-        for (const r of renamed) table.push(r)
-        const all = [...afterTrim, ...renamed]
-        same(table.toArray(), all)
-        const base = 1_700_000_000_000
-        const latest = table.dropEndedBefore(base + cutoff)
-        const dropped = all.filter((r) => r.endedAt < base + cutoff)
-        expect(latest).toBe(Math.max(...dropped.map((r) => r.endedAt)))
-        same(table.toArray(), all.filter((r) => r.endedAt >= base + cutoff))
-      }),
+      fc.property(
+        recordsArb,
+        recordsArb,
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 40 }),
+        (first, more, max, cutoff) => {
+          const table = new RecordTable()
+          for (const r of first) table.push(r)
+          table.trim(max)
+          const afterTrim = table.toArray()
+          // What a trim keeps is at most `max` of the records, in their order (which ones: `record-shares.test.ts`).
+          expect(afterTrim.length).toBeLessThanOrEqual(Math.max(max, 0))
+          let j = 0
+          for (const r of afterTrim) {
+            while (j < first.length && first[j]!.callId !== r.callId) j++
+            expect(j).toBeLessThan(first.length)
+            j++
+          }
+          const renamed = more.map((r) => ({ ...r, callId: `${r.callId}-more` }))
+          for (const r of renamed) table.push(r)
+          const all = [...afterTrim, ...renamed]
+          same(table.toArray(), all)
+          const base = 1_700_000_000_000
+          const latest = table.dropEndedBefore(base + cutoff)
+          const dropped = all.filter((r) => r.endedAt < base + cutoff)
+          expect(latest).toBe(Math.max(...dropped.map((r) => r.endedAt)))
+          same(
+            table.toArray(),
+            all.filter((r) => r.endedAt >= base + cutoff),
+          )
+        },
+      ),
     )
   })
 
