@@ -105,7 +105,10 @@ export interface ForecastExceededEvent extends EventCurrency {
 
 /** A commit wrote a spend record. */
 export interface SpendRecordedEvent {
-  /** The record written; its `context` and `metadata` are frozen (and may be shared with other records). */
+  /**
+   * The record written; its `context` and `metadata` are frozen (and may be shared with other records). Assigning to
+   * the record's own fields afterwards changes no stored record (nested objects such as `usage` are not copied).
+   */
   record: SpendRecord
   /** Cost in USD. */
   cost: number

@@ -150,7 +150,8 @@ export interface CommitOutcome {
   overshoot: Overshoot[]
   /**
    * The record written (null for a duplicate). Its `context` and `metadata` objects are frozen (the `context` may be
-   * the previous record's, and empty metadata one shared object): copy them to change them.
+   * the previous record's, and empty metadata one shared object): copy them to change them. Assigning to the
+   * record's own fields afterwards changes no stored record (nested objects such as `usage` are not copied).
    */
   record: SpendRecord | null
 }

@@ -213,7 +213,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   // ------------------------------------------------------------------------------------------- scripts
-  /** Reserves, commits and releases of one turn of the event loop, sent as one script (`batch.ts`). */
+  /** Reserves, commits and releases of one turn of the event loop or one batch's flight, as one script (`batch.ts`). */
   const batched = createBatcher(
     (what, command) => runner.evalScript(what, scripts.batch, command),
     [keys.epoch, keys.live, keys.stream, keys.streamMeta, keys.rollupIndex],
@@ -243,7 +243,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       try {
         values =
           typeof s === 'string'
-            ? await batched({ kind: s, keys: scriptKeys, now, args, terms, order })
+            ? await batched.submit({ kind: s, keys: scriptKeys, now, args, terms, order })
             : toStrings(
                 await runner.evalScript(what, s, [
                   'EVALSHA',
@@ -581,6 +581,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     queryRecords,
     queryRollups,
     close: () => {
+      // operations issued before close() go out first (those waiting behind the batch in flight included)
+      batched.flush()
       runner.close()
       for (const timer of pendingReleases) clearTimeout(timer)
       pendingReleases.clear()

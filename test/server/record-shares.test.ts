@@ -1,28 +1,37 @@
 // The spend-record cap's fair shares between call-id namespaces (server tenants), checked against a model.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { countNamespaces, trimRecords } from '../../src/stores/ledger/record-shares.js'
+import { RecordTable } from '../../src/stores/ledger/record-table.js'
 import type { SpendRecord } from '../../src/stores/types.js'
 
 const record = (callId: string, i: number): SpendRecord => ({ callId, startedAt: i, endedAt: i })
 
-describe('trimRecords', () => {
-  it('cuts the array in place, which keeps nothing when under the cap', () => {
+function tableOf(records: readonly SpendRecord[]): RecordTable {
+  const table = new RecordTable()
+  for (const r of records) table.push(r)
+  return table
+}
+
+describe('RecordTable.trim', () => {
+  it('keeps everything under the cap, and answers the latest endedAt dropped', () => {
     const records = Array.from({ length: 10 }, (_, i) => record(i % 2 === 0 ? `a/${i}` : `${i}`, i))
-    expect(trimRecords(records, 10, countNamespaces(records))).toEqual([])
-    expect(records).toHaveLength(10)
-    expect(trimRecords(records, 4, countNamespaces(records)).length + records.length).toBe(10)
-    expect(records.length).toBeLessThanOrEqual(4)
+    const table = tableOf(records)
+    expect(table.trim(10)).toBe(Number.NEGATIVE_INFINITY)
+    expect(table.toArray()).toEqual(records)
+    const latest = table.trim(4)
+    expect(table.length).toBeLessThanOrEqual(4)
+    const kept = new Set(table.toArray().map((r) => r.callId))
+    expect(latest).toBe(Math.max(...records.filter((r) => !kept.has(r.callId)).map((r) => r.endedAt)))
   })
 
   it('with one namespace drops the oldest, as before', () => {
     const records = Array.from({ length: 100 }, (_, i) => record(`c${i}`, i))
-    const kept = [...records]
-    const counts = countNamespaces(kept)
-    const dropped = trimRecords(kept, 64, counts)
-    expect(counts).toEqual(new Map([['', 64]]))
-    expect(kept.map((r) => r.callId)).toEqual(records.slice(36).map((r) => r.callId))
-    expect(dropped.map((r) => r.callId)).toEqual(records.slice(0, 36).map((r) => r.callId))
+    const table = tableOf(records)
+    expect(table.trim(64)).toBe(35)
+    expect(table.toArray()).toEqual(records.slice(36))
+    // The counts are left counting what is kept: a second trim drops the oldest again.
+    expect(table.trim(10)).toBe(89)
+    expect(table.toArray()).toEqual(records.slice(90))
   })
 
   it('keeps at most max, keeps every namespace under its share whole, and drops only the oldest of a namespace', () => {
@@ -30,18 +39,17 @@ describe('trimRecords', () => {
       fc.property(
         fc.array(fc.constantFrom('a/', 'b/', 'c/', ''), { maxLength: 300 }),
         fc.integer({ min: 1, max: 100 }),
-        (prefixes, max) => {
+        fc.integer({ min: 0, max: 100 }),
+        (prefixes, max, second) => {
           const records = prefixes.map((p, i) => record(`${p}${i}`, i))
-          // Cut in place: `kept` is what is left of the array handed in.
-          const kept = [...records]
-          // The counts a ledger keeps are handed in and left counting what is kept.
-          const counts = countNamespaces(kept)
-          const dropped = trimRecords(kept, max, counts)
-          expect(counts).toEqual(countNamespaces(kept))
+          const table = tableOf(records)
+          const latest = table.trim(max)
+          const kept = table.toArray()
           expect(kept.length).toBeLessThanOrEqual(max)
-          // What is dropped is exactly the rest, in order.
-          const keptSet = new Set(kept)
-          expect(dropped).toEqual(records.filter((r) => !keptSet.has(r)))
+          // What is dropped is exactly the rest; the latest of it is answered.
+          const keptIds = new Set(kept.map((r) => r.callId))
+          const dropped = records.filter((r) => !keptIds.has(r.callId))
+          expect(latest).toBe(Math.max(...dropped.map((r) => r.endedAt)))
           const count = (list: SpendRecord[], ns: string) =>
             list.filter((r) => (r.callId.includes('/') ? r.callId.split('/')[0] + '/' : '') === ns).length
           const namespaces = ['a/', 'b/', 'c/', '']
@@ -57,6 +65,11 @@ describe('trimRecords', () => {
           expect(kept.map((r) => r.endedAt)).toEqual([...kept.map((r) => r.endedAt)].sort((x, y) => x - y))
           // Whole shares lose at most one slot per namespace to rounding.
           if (records.length > max) expect(kept.length).toBeGreaterThanOrEqual(max - (namespaces.length - 1))
+          // The table's counts are left counting what is kept: a second trim answers what a fresh table of the
+          // kept records answers.
+          const fresh = tableOf(kept)
+          expect(table.trim(second)).toBe(fresh.trim(second))
+          expect(table.toArray()).toEqual(fresh.toArray())
         },
       ),
     )

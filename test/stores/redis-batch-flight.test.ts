@@ -2,9 +2,12 @@
 // answer and go together (a larger batch shares Redis's per-script work among more operations), unless the answer
 // is later than MAX_WAIT_MS or MAX_BATCH operations wait. The script itself is covered by the redis* tests; here
 // `send` is a function the test answers, so that what is sent when is exact.
+import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
+import { redisStore } from '../../src/stores/redis.js'
 import { createBatcher, MAX_WAIT_MS, type BatchOp } from '../../src/stores/redis/batch.js'
 import { MAX_BATCH } from '../../src/stores/redis/scripts.js'
+import { redisForSuite } from '../helpers/shared-stores.js'
 
 interface Sent {
   command: string[]
@@ -14,7 +17,7 @@ interface Sent {
 
 function batcher() {
   const sent: Sent[] = []
-  const submit = createBatcher(
+  const batcher = createBatcher(
     (_what, command) =>
       new Promise((resolve, reject) => {
         sent.push({ command, answer: resolve, fail: reject })
@@ -26,9 +29,9 @@ function batcher() {
   let order = 0
   const op = (id: string): Promise<string[]> => {
     const o: BatchOp = { kind: 'x', keys: [`{p}:c:${id}`], now: 1000, args: ['5000'], terms: [], order: order++ }
-    return submit(o)
+    return batcher.submit(o)
   }
-  return { sent, op }
+  return { sent, op, flush: batcher.flush }
 }
 
 /** The call records a sent batch names, in order. */
@@ -93,5 +96,51 @@ describe('redisStore batcher: one batch in flight', () => {
     expect(records(sent[1]!).length).toBe(MAX_BATCH)
     sent[1]!.answer(answer(MAX_BATCH))
     expect((await Promise.all(waiting)).length).toBe(MAX_BATCH)
+  })
+
+  it('flush() sends the waiting operations at once, while a batch is in flight', async () => {
+    const { sent, op, flush } = batcher()
+    const a = op('a')
+    await turn()
+    const b = op('b')
+    flush()
+    expect(sent.map(records)).toEqual([['a'], ['b']])
+    sent[0]!.answer(answer(1))
+    sent[1]!.answer(answer(1))
+    expect(await Promise.all([a, b])).toEqual([1, 2].map(() => ['1000', 'released']))
+  })
+})
+
+describe('redisStore close() with a batch in flight', () => {
+  const suite = redisForSuite()
+
+  it('still sends the operations issued before close() that wait behind the batch in flight', async () => {
+    const prefix = `close-flight-${process.pid}`
+    const store = redisStore({ client: suite.io, prefix, time: 'client' })
+    const now = Date.now()
+    const commit = (callId: string) =>
+      store.commit({ callId, now, dedupeUntil: now + 60_000, entries: [{ key: 'k', amount: 5, expiresAt: null }] })
+    await commit('warm-up')
+    // another connection keeps Redis busy for 200 ms, so that 'a' stays in flight while 'b' is issued
+    const other = new Redis(suite.server.port, '127.0.0.1')
+    const busy = other.eval(
+      "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] repeat local u = redis.call('TIME') until u[1] * 1000000 + u[2] - s > 200000 return 1",
+      0,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const a = commit('a')
+    await turn()
+    await turn()
+    const b = commit('b')
+    await turn()
+    await store.close()
+    await busy
+    other.disconnect()
+    const outcomes = await Promise.allSettled([a, b])
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled'])
+    const again = redisStore({ client: suite.io, prefix, time: 'client' })
+    const [k] = await again.balances({ keys: ['k'], now: Date.now() })
+    await again.close()
+    expect(k?.spent).toBe(15)
   })
 })

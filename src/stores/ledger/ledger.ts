@@ -27,7 +27,6 @@ import type {
   SpendRecord,
 } from '../types.js'
 import { RELEASE_TOMBSTONE_MS } from '../types.js'
-import { namespaceOf, trimRecords } from './record-shares.js'
 import type { ExpiryHeap } from './heap.js'
 import { heapDue, heapPop, heapPush } from './heap.js'
 import { committedUntil, findCall, finish, forgetCall, isHeld, keepCall, rebaseCalls } from './state.js'
@@ -341,15 +340,13 @@ function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Arr
 }
 
 function appendRecord(state: LedgerState, record: SpendRecord): void {
-  state.records.push(record)
-  const counts = state.recordNamespaces
-  const ns = namespaceOf(record.callId)
-  counts.set(ns, (counts.get(ns) ?? 0) + 1)
-  const excess = state.records.length - state.maxRecords
-  // Drop in batches so that a full buffer does not shift the array on every commit; each call-id namespace
+  const records = state.records
+  records.push(record)
+  const excess = records.length - state.maxRecords
+  // Drop in batches so that a full buffer does not shift the columns on every commit; each call-id namespace
   // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.
   if (excess > 0 && excess >= Math.max(1, Math.floor(state.maxRecords / 16))) {
-    noteDropped(state, trimRecords(state.records, state.maxRecords, counts))
+    noteDropped(state, records.trim(state.maxRecords))
   }
 }
 
@@ -429,9 +426,18 @@ export function queryRecords(state: LedgerState, query: RecordQuery): SpendRecor
   const to = query.to ?? Number.POSITIVE_INFINITY
   if (Number.isNaN(from) || Number.isNaN(to)) fail('from', '`from` and `to` must be numbers of epoch milliseconds')
   if (query.limit !== undefined) checkAmount('limit', query.limit)
-  const out = state.records.filter((r) => r.endedAt >= from && r.endedAt < to)
-  out.sort((a, b) => a.endedAt - b.endedAt)
-  return query.limit === undefined ? out : out.slice(0, query.limit)
+  const records = state.records
+  const found: number[] = []
+  for (let i = 0; i < records.length; i++) {
+    const endedAt = records.endedAt(i)
+    if (endedAt >= from && endedAt < to) found.push(i)
+  }
+  // Stable: records that ended at the same instant stay in the order they were written.
+  found.sort((a, b) => records.endedAt(a) - records.endedAt(b) || a - b)
+  const n = query.limit === undefined ? found.length : Math.min(query.limit, found.length)
+  const out: SpendRecord[] = new Array(n)
+  for (let i = 0; i < n; i++) out[i] = records.at(found[i]!)
+  return out
 }
 
 /** Forgets keys past their expiry that hold nothing; runs at most once per {@link SWEEP_INTERVAL_MS} of ledger time. */

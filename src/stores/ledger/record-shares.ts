@@ -5,9 +5,9 @@
  * one namespace's commits drop its own oldest records first and never another's while that one holds no more
  * than its share. With a single namespace this is plain oldest-first dropping.
  *
- * @internal Used by the ledger.
+ * @internal Used by the ledger's record table (`record-table.ts`), which keeps how many records each namespace holds
+ * as it appends and drops, so that a trim need not read every record's call id.
  */
-import type { SpendRecord } from '../types.js'
 
 /** The namespace of a call id: its text before the first `/`, or `''`. */
 export function namespaceOf(callId: string): string {
@@ -19,51 +19,16 @@ export function namespaceOf(callId: string): string {
  * `namespaceOf(callId)`, reusing `previous` (the namespace of the record before) when it is the same: records of
  * one tenant come in runs, and this spares a new string per record.
  */
-function sameOrNamespaceOf(callId: string, previous: string): string {
+export function sameOrNamespaceOf(callId: string, previous: string): string {
   if (previous === '') return callId.indexOf('/') === -1 ? '' : namespaceOf(callId)
   return callId.startsWith(previous) && callId.charCodeAt(previous.length) === 47 ? previous : namespaceOf(callId)
 }
 
-/** How many of `records` each namespace holds. */
-export function countNamespaces(records: readonly SpendRecord[]): Map<string, number> {
-  const counts = new Map<string, number>()
-  let ns = ''
-  for (const record of records) {
-    ns = sameOrNamespaceOf(record.callId, ns)
-    counts.set(ns, (counts.get(ns) ?? 0) + 1)
-  }
-  return counts
-}
-
-/** Takes `dropped` records out of `counts` (what {@link countNamespaces} answered for the records they were in). */
-export function uncount(counts: Map<string, number>, dropped: readonly SpendRecord[]): void {
-  for (const record of dropped) {
-    const ns = namespaceOf(record.callId)
-    const left = (counts.get(ns) ?? 0) - 1
-    if (left > 0) counts.set(ns, left)
-    else counts.delete(ns)
-  }
-}
-
 /**
- * Cuts `records` (oldest first) in place to at most `max`, every namespace keeping its newest within its share, and
- * answers the records dropped (in their order). In place, so that a ledger's record array keeps its capacity: a new
- * array of `max` records per trim, and the growth copy of it on the next pushes, cost more than the trim itself.
- *
- * `counts` is how many records each namespace holds (what {@link countNamespaces} answers); a ledger keeps it as it
- * appends, since counting means reading every kept record's call id, scattered over the heap (about 3 ms for
- * 100,000 records, 90% of a trim). It is updated here to the records kept.
+ * How many records each namespace drops so that `max` are left, each keeping its newest up to a common level
+ * (water filling, smallest namespaces first); `counts` is updated to what is kept.
  */
-export function trimRecords(records: SpendRecord[], max: number, counts: Map<string, number>): SpendRecord[] {
-  if (records.length <= max) return []
-  // One namespace (a store without tenants, or a server with one): plain oldest-first. `splice` moves the kept
-  // records down in one block copy (`copyWithin` goes element by element).
-  if (counts.size === 1) {
-    const [ns] = counts.keys()
-    if (max === 0) counts.delete(ns!)
-    else counts.set(ns!, max)
-    return records.splice(0, records.length - max)
-  }
+export function dropCounts(counts: Map<string, number>, max: number): Map<string, number> {
   // The highest level L with sum(min(count, L)) <= max (water filling, smallest namespaces first).
   const sorted = [...counts.values()].sort((a, b) => a - b)
   let room = max
@@ -85,20 +50,5 @@ export function trimRecords(records: SpendRecord[], max: number, counts: Map<str
     if (level === 0) counts.delete(ns)
     else counts.set(ns, level)
   }
-  const dropped: SpendRecord[] = []
-  let kept = 0
-  let ns = ''
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i]!
-    ns = sameOrNamespaceOf(record.callId, ns)
-    const left = drop.get(ns)
-    if (left === undefined || left === 0) {
-      records[kept++] = record
-    } else {
-      drop.set(ns, left - 1)
-      dropped.push(record)
-    }
-  }
-  records.length = kept
-  return dropped
+  return drop
 }

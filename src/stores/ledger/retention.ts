@@ -6,8 +6,7 @@
  */
 import type { LedgerState } from './state.js'
 import { DAY_MS, evictRollups } from './rollups.js'
-import type { RollupRow, SpendRecord } from '../types.js'
-import { uncount } from './record-shares.js'
+import type { RollupRow } from '../types.js'
 
 /** How long rollups are kept when nothing else is said: 400 days, so a yearly window's days are all there. */
 export const DEFAULT_ROLLUP_RETENTION_MS = 400 * 86_400_000
@@ -19,25 +18,16 @@ export interface LedgerOptions {
   rollupRetentionMs?: number
 }
 
-/** Moves `recordsFrom` past the records just dropped. */
-export function noteDropped(state: LedgerState, dropped: readonly SpendRecord[]): void {
-  for (const record of dropped) {
-    if (state.recordsFrom === null || record.endedAt >= state.recordsFrom) state.recordsFrom = record.endedAt + 1
-  }
+/** Moves `recordsFrom` past the records just dropped, the latest of which ended at `latest` (`-Infinity`: none). */
+export function noteDropped(state: LedgerState, latest: number): void {
+  if (latest === Number.NEGATIVE_INFINITY) return
+  if (state.recordsFrom === null || latest >= state.recordsFrom) state.recordsFrom = latest + 1
 }
 
 /** Drops records and rollup days older than their retention (at most once per sweep). */
 export function applyRetention(state: LedgerState, now: number): void {
   if (Number.isFinite(state.recordRetentionMs)) {
-    const cutoff = now - state.recordRetentionMs
-    const kept: SpendRecord[] = []
-    const dropped: SpendRecord[] = []
-    for (const record of state.records) (record.endedAt < cutoff ? dropped : kept).push(record)
-    if (dropped.length > 0) {
-      state.records = kept
-      uncount(state.recordNamespaces, dropped)
-      noteDropped(state, dropped)
-    }
+    noteDropped(state, state.records.dropEndedBefore(now - state.recordRetentionMs))
   }
   if (Number.isFinite(state.rollupRetentionMs)) {
     const from = evictRollups(state.rollups, now - state.rollupRetentionMs)
@@ -53,10 +43,14 @@ export function restoreRollups(state: LedgerState, s: Record<string, unknown>): 
     state.rollupsFrom = typeof s.rollupsFrom === 'number' ? s.rollupsFrom : null
     return
   }
-  for (const record of state.records) state.rollups.add(record)
+  const records = state.records
+  let oldest = Number.POSITIVE_INFINITY
+  for (let i = 0; i < records.length; i++) {
+    state.rollups.add(records.at(i))
+    oldest = Math.min(oldest, records.endedAt(i))
+  }
   // Records may have been dropped before: history is complete only from the oldest record kept.
-  const oldest = state.records.reduce((min, r) => Math.min(min, r.endedAt), Number.POSITIVE_INFINITY)
-  if (state.records.length > 0 && state.records.length >= state.maxRecords) {
+  if (records.length > 0 && records.length >= state.maxRecords) {
     state.recordsFrom = oldest
     state.rollupsFrom = Math.ceil(oldest / DAY_MS) * DAY_MS
   }

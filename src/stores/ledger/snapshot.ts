@@ -11,7 +11,6 @@ import { committedUntil, createLedger, finish, keepCall } from './state.js'
 import type { CallState, LedgerState } from './state.js'
 import { fail } from './validation.js'
 import { type LedgerOptions, restoreRollups } from './retention.js'
-import { countNamespaces } from './record-shares.js'
 
 /**
  * Held calls, then committed and released call ids (each in the order of the call map, then those of a manager's
@@ -43,7 +42,7 @@ export function snapshotLedger(state: LedgerState): JsonValue {
     ...callLists(state),
     budgets: listBudgets(state) as unknown as JsonValue,
     history: allHistory(state) as unknown as JsonValue,
-    records: state.records as unknown as JsonValue,
+    records: state.records.toArray() as unknown as JsonValue,
     rollups: [...state.rollups.rows()] as unknown as JsonValue,
     recordsFrom: state.recordsFrom,
     rollupsFrom: state.rollupsFrom,
@@ -74,8 +73,7 @@ export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}):
     finish(state, callId, until, committed)
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budgetSlot(budget))
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
-  state.records = [...(s.records as SpendRecord[])]
-  state.recordNamespaces = countNamespaces(state.records)
+  for (const record of s.records as SpendRecord[]) state.records.push(record)
   restoreRollups(state, s)
   return state
 }

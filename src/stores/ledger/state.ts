@@ -5,11 +5,12 @@
  * @internal Used by the ledger.
  * @packageDocumentation
  */
-import type { HistoryEntry, JsonValue, SpendRecord } from '../types.js'
+import type { HistoryEntry, JsonValue } from '../types.js'
 import { DEFAULT_ROLLUP_RETENTION_MS, type LedgerOptions } from './retention.js'
 import type { ExpiryHeap } from './heap.js'
 import { ManagerCalls } from './manager-calls.js'
 import { RollupTable } from './rollup-table.js'
+import { RecordTable } from './record-table.js'
 import { heapPush } from './heap.js'
 
 /** Balance of one ledger key. Holds are kept per call (see {@link HeldCall}); the key keeps their sum. */
@@ -129,12 +130,8 @@ export interface LedgerState {
    * changed in place (every store hands out copies), so sharing them is invisible. Bounded by {@link INTERN_MAX}.
    */
   interned: Map<string, JsonValue>
-  records: SpendRecord[]
-  /**
-   * How many of `records` each call-id namespace holds, kept as records are appended and trimmed, so that a trim
-   * need not read every record; a retention sweep takes out what it drops, a snapshot restore counts once.
-   */
-  recordNamespaces: Map<string, number>
+  /** Spend records in commit order, kept in columns (see `record-table.ts`). */
+  records: RecordTable
   /** Oldest records are dropped beyond this many (Infinity: keep all). */
   maxRecords: number
   /** Records whose `endedAt` is older than this (ms before the sweep's `now`) are dropped (Infinity: keep all). */
@@ -165,8 +162,7 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
     budgets,
     history: new Map(),
     interned: new Map(),
-    records: [],
-    recordNamespaces: new Map(),
+    records: new RecordTable(),
     maxRecords: options.maxRecords ?? Number.POSITIVE_INFINITY,
     recordRetentionMs: options.recordRetentionMs ?? Number.POSITIVE_INFINITY,
     // A new rollup row shares the scope string of the stored budget of its scope, when there is one.

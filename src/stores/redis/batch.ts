@@ -1,6 +1,7 @@
 /**
- * Batched operations: the reserves, commits and releases a store issues in the same turn of the event loop go to
- * Redis as one `BATCH_SCRIPT` call (at most `MAX_BATCH` per call), which runs them in order, each atomically and
+ * Batched operations: the reserves, commits and releases a store issues in the same turn of the event loop, or
+ * while its previous batch is out (at most `MAX_WAIT_MS` after the first of them), go to Redis as one
+ * `BATCH_SCRIPT` call (at most `MAX_BATCH` per call), which runs them in order, each atomically and
  * with its own answer. What one call costs Redis beyond its own ledger work (the script call, `TIME`, the epoch
  * check, a hot key's read and write) is then shared by the whole batch.
  *
@@ -58,6 +59,14 @@ const defer: Defer =
 
 const NAMES = { r: 'reserve', c: 'commit', x: 'release' } as const
 
+/** Queues operations into batches (see {@link createBatcher}). */
+export interface Batcher {
+  /** Queues `op`; resolves with its reply values. */
+  submit(op: BatchOp): Promise<string[]>
+  /** Sends the waiting operations now (a store closing sends what was issued before it closes). */
+  flush(): void
+}
+
 /**
  * A batcher: `submit` queues an operation and resolves with its reply values (`[time, status, ...]`, or
  * `[time, 'lost', epoch]` for every operation of a batch that found the epoch changed). `head` gives the common
@@ -70,7 +79,7 @@ export function createBatcher(
   fixedKeys: readonly [string, string, string, string, string],
   fixedArgs: readonly [string, string, string],
   head: () => readonly [string, string, string, string],
-): (op: BatchOp) => Promise<string[]> {
+): Batcher {
   let queue: Queued[] = []
   // batches sent and not yet answered; the timer that sends the queue when the answer is late
   let inFlight = 0
@@ -173,14 +182,17 @@ export function createBatcher(
     if (batch.length > 0) flush(batch.sort((a, b) => a.op.order - b.op.order))
   }
 
-  return (op) =>
-    new Promise<string[]>((resolve, reject) => {
-      queue.push({ op, resolve, reject })
-      if (queue.length >= MAX_BATCH) flushQueue()
-      else if (queue.length === 1) {
-        // nothing in flight: sent after this turn; else when the batch in flight is answered (or MAX_WAIT_MS)
-        if (inFlight === 0) defer(flushQueue)
-        else waiting = setTimeout(flushQueue, MAX_WAIT_MS)
-      }
-    })
+  return {
+    submit: (op) =>
+      new Promise<string[]>((resolve, reject) => {
+        queue.push({ op, resolve, reject })
+        if (queue.length >= MAX_BATCH) flushQueue()
+        else if (queue.length === 1) {
+          // nothing in flight: sent after this turn; else when the batch in flight is answered (or MAX_WAIT_MS)
+          if (inFlight === 0) defer(flushQueue)
+          else waiting = setTimeout(flushQueue, MAX_WAIT_MS)
+        }
+      }),
+    flush: flushQueue,
+  }
 }
