@@ -7,8 +7,12 @@
 // is not counted. Wall and CPU time on this shared machine cannot see 3%.
 // Not run by `npm run bench` (it needs valgrind and takes a few minutes).
 //
+// HEAP=fixed replaces `--predictable-gc-schedule` with an old space and semi-spaces sized so that no mark-compact
+// runs in either run (ADR 0064, sixth pass): whether one landed in the counted window moved single counts of one build
+// by up to 50% (76.6k and 117.2k) at load 5-8; scavenges still count.
+//
 // Usage: npm run build && node bench/server-instructions.mjs
-//        (FORMAT=v1|v2|both, the batch wire format; LLM_BUDGET_DIST=path to another build; RUNS=n pairs)
+//        (FORMAT=v1|v2|both, the batch wire format; LLM_BUDGET_DIST=path to another build; RUNS=n pairs; HEAP=fixed)
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -107,7 +111,9 @@ function instructions(format, counted) {
         `--callgrind-out-file=${dir}/out`,
         process.execPath,
         '--single-threaded',
-        '--predictable-gc-schedule',
+        ...(process.env.HEAP === 'fixed'
+          ? ['--initial-old-space-size=1024', '--min-semi-space-size=16', '--max-semi-space-size=16']
+          : ['--predictable-gc-schedule']),
         '--hash-seed=1',
         '--random-seed=1',
         import.meta.filename,

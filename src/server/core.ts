@@ -8,7 +8,7 @@
 import { BudgetConfigError, InvalidInputError } from '../errors.js'
 import { truncate } from '../internal/describe.js'
 import type { BudgetStore } from '../stores/types.js'
-import { tenantStore, type StoreTimer } from '../stores/tenant.js'
+import { PrefixedKeys, tenantStore, type PrefixedKeyBudget, type StoreTimer } from '../stores/tenant.js'
 import { createAuthenticator } from './auth.js'
 import { AuthFailureLimit } from './auth-limit.js'
 import { BATCH_PATH_PATTERN, runBatch, unsupportedVersion } from './batch.js'
@@ -132,15 +132,22 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
   if (options.dashboard === true)
     for (const [path, route] of Object.entries(dashboardRoutes(tenantManager))) routes.set(path, route)
 
-  const views = new Map<string, BudgetStore>()
+  // Each view remembers its prefixed reserve and commit keys, bounded across views (see `PrefixedKeys`).
+  const views = new Map<string, { store: BudgetStore; keys: PrefixedKeys }>()
+  const keyBudget: PrefixedKeyBudget = { size: 0 }
   const viewOf = (tenant: string): BudgetStore => {
     let view = views.get(tenant)
     if (view === undefined) {
-      view = tenantStore(store, tenant, time)
-      if (views.size >= 10_000) views.delete(views.keys().next().value!)
+      const keys = new PrefixedKeys(keyBudget)
+      view = { store: tenantStore(store, tenant, time, keys), keys }
+      if (views.size >= 10_000) {
+        const oldest = views.keys().next().value!
+        views.get(oldest)!.keys.clear()
+        views.delete(oldest)
+      }
       views.set(tenant, view)
     }
-    return view
+    return view.store
   }
 
   const metricsText = (): string =>

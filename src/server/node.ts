@@ -115,8 +115,16 @@ export function createBudgetServer(options: BudgetServerOptions): Server {
       core.serve(coreRequest).then(
         (answer) => {
           if (response.destroyed) return
-          response.writeHead(answer.status, answer.headers)
-          response.end(request.method === 'HEAD' ? undefined : answer.body)
+          if (request.method === 'HEAD') {
+            response.writeHead(answer.status, answer.headers)
+            response.end()
+            return
+          }
+          // The body encoded once, with its length: without `Content-Length` Node sends the answer chunked, which
+          // measures the string's UTF-8 length, writes it in hex framing and encodes the string again in the write.
+          const bytes = Buffer.from(answer.body, 'utf8')
+          response.writeHead(answer.status, { ...answer.headers, 'content-length': String(bytes.length) })
+          response.end(bytes)
         },
         () => {
           response.writeHead(500, { 'content-type': 'application/json; charset=utf-8' })

@@ -16,8 +16,61 @@ import type { BudgetStore, HistoryEntry, RollupRow, SpendRecord, StoredBudget } 
 /** Timing hook: the handler passes one to measure time spent in the store. */
 export type StoreTimer = <T>(operation: string, run: () => Promise<T>) => Promise<T>
 
-/** Wraps `store` so that `tenant` sees only its own namespace. */
-export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer): BudgetStore {
+/** How many prefixed keys the views sharing one {@link PrefixedKeyBudget} remember together. */
+export const MAX_PREFIXED_KEYS = 8_192
+
+/** Longest key remembered (longer ones are joined on every call), so the cache stays within a few MB. */
+export const MAX_REMEMBERED_KEY_LENGTH = 256
+
+/** The number of prefixed keys remembered by the views that share it (one per handler). */
+export interface PrefixedKeyBudget {
+  size: number
+}
+
+/**
+ * A view's prefixed reserve and commit keys, by key as sent. The same few keys (a user's, a team's, an org's)
+ * come back on every call: the remembered string is already flat and hashed (a prefix joined to a key on every
+ * call was flattened and hashed again by the store's maps), and usually the very string the store keys its
+ * balances by. Bounded together with the other views of the same budget: a view that finds the budget spent
+ * forgets its own keys and starts again; {@link PrefixedKeys.clear} gives a dropped view's share back.
+ */
+export class PrefixedKeys {
+  readonly #keys = new Map<string, string>()
+  readonly #budget: PrefixedKeyBudget
+
+  constructor(budget: PrefixedKeyBudget) {
+    this.#budget = budget
+  }
+
+  /** `prefix + key`, remembered when the budget allows. */
+  get(prefix: string, key: string): string {
+    let out = this.#keys.get(key)
+    if (out !== undefined) return out
+    out = prefix + key
+    if (key.length > MAX_REMEMBERED_KEY_LENGTH) return out
+    if (this.#budget.size >= MAX_PREFIXED_KEYS) this.clear()
+    if (this.#budget.size < MAX_PREFIXED_KEYS) {
+      this.#keys.set(key, out)
+      this.#budget.size++
+      // Looking the joined string up flattens and hashes it once here, instead of leaving a two-part string
+      // that every later use goes through (measured: remembering it unflattened cost more than it saved).
+      this.#keys.has(out)
+    }
+    return out
+  }
+
+  /** Forgets every key of this view. */
+  clear(): void {
+    this.#budget.size -= this.#keys.size
+    this.#keys.clear()
+  }
+}
+
+/**
+ * Wraps `store` so that `tenant` sees only its own namespace. `keys` (optional) remembers the prefixed reserve
+ * and commit keys between calls.
+ */
+export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer, keys?: PrefixedKeys): BudgetStore {
   const prefix = `${tenant}/`
   const add = (field: string, value: string, max: number): string => {
     if (value.length + prefix.length > max) {
@@ -38,7 +91,9 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
         key:
           e.key.length + prefix.length > MAX_KEY_LENGTH
             ? add(`entries[${i}].key`, e.key, MAX_KEY_LENGTH)
-            : prefix + e.key,
+            : keys === undefined
+              ? prefix + e.key
+              : keys.get(prefix, e.key),
       }
     }
     return out
@@ -73,7 +128,8 @@ export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer
         const record: SpendRecord = {
           tenant,
           ...r.record,
-          callId: add('record.callId', r.record.callId, MAX_CALL_ID_LENGTH),
+          // the record's call id is usually the commit's: one prefixed string for both, flattened and hashed once
+          callId: r.record.callId === r.callId ? callId : add('record.callId', r.record.callId, MAX_CALL_ID_LENGTH),
         }
         record[TENANT_FIELD] = tenant
         request.record = record
