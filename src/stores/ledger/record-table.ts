@@ -115,10 +115,29 @@ export class RecordTable {
     this.#counts.set(ns, (this.#counts.get(ns) ?? 0) + 1)
   }
 
-  /** Doubles the columns, the oldest record first. */
+  /** How many records the columns hold before they grow. */
+  get capacity(): number {
+    return this.#mask + 1
+  }
+
+  /** Doubles the columns. */
   #grow(): void {
+    this.#resize(2 * (this.#mask + 1))
+  }
+
+  /**
+   * Halves the columns while a quarter of them or less is used (a retention sweep or a lowered cap can leave a few
+   * records in columns sized for many), keeping at least 16 slots.
+   */
+  #shrink(): void {
+    let capacity = this.#mask + 1
+    while (capacity > 16 && this.#length <= capacity / 4) capacity /= 2
+    if (capacity !== this.#mask + 1) this.#resize(capacity)
+  }
+
+  /** Moves the records to new columns of `capacity` slots (a power of two, at least the length), oldest first. */
+  #resize(capacity: number): void {
     const n = this.#length
-    const capacity = 2 * (this.#mask + 1)
     const ids = new Array<string>(capacity).fill('')
     const times = new Float64Array(3 * capacity)
     const tails = new Array<Tail | SpendRecord>(capacity).fill(EMPTY)
@@ -216,23 +235,27 @@ export class RecordTable {
       const [ns] = counts.keys()
       if (max === 0) counts.delete(ns!)
       else counts.set(ns!, max)
-      return this.#dropFirst(length - max)
+      const latest = this.#dropFirst(length - max)
+      this.#shrink()
+      return latest
     }
     const drop = dropCounts(counts, max)
     let ns = ''
-    return this.#keep((i) => {
+    const latest = this.#keep((i) => {
       ns = sameOrNamespaceOf(this.#ids[(this.#head + i) & this.#mask]!, ns)
       const left = drop.get(ns)
       if (left === undefined || left === 0) return true
       drop.set(ns, left - 1)
       return false
     })
+    this.#shrink()
+    return latest
   }
 
   /** Drops the records that ended before `cutoff`; answers the largest `endedAt` dropped, or `-Infinity`. */
   dropEndedBefore(cutoff: number): number {
     const counts = this.#counts
-    return this.#keep((i) => {
+    const latest = this.#keep((i) => {
       if (this.endedAt(i) >= cutoff) return true
       const ns = namespaceOf(this.#ids[(this.#head + i) & this.#mask]!)
       const left = (counts.get(ns) ?? 0) - 1
@@ -240,6 +263,8 @@ export class RecordTable {
       else counts.delete(ns)
       return false
     })
+    this.#shrink()
+    return latest
   }
 
   /** Drops the `n` oldest records: the ring's start passes them. Answers the largest `endedAt` among them. */
