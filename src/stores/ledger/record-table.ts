@@ -18,6 +18,7 @@
  * @packageDocumentation
  */
 import type { JsonValue, SpendRecord } from '../types.js'
+import { counterOf, STEM_LENGTH } from './manager-calls.js'
 import { dropCounts, namespaceOf, sameOrNamespaceOf } from './record-shares.js'
 
 /** The fields of a record after `endedAt`: their names and values, in the record's order. */
@@ -32,35 +33,6 @@ const HEAD = ['callId', 'startedAt', 'endedAt'] as const
 
 /** What the slot of a dropped record holds until it is reused. */
 const EMPTY = new Tail([], [])
-
-/** Length of the random prefix of a manager's call ids (`<16 base-36 characters>-<base-36 counter>`). */
-const STEM_LENGTH = 16
-/** Most digits of a counter kept as a number (36^6 is far below 2^53). */
-const MAX_DIGITS = 6
-
-/** The value of a base-36 digit (`0-9a-z`), or -1. */
-function digit(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48
-  if (code >= 97 && code <= 122) return code - 87
-  return -1
-}
-
-/**
- * The counter of a call id of a manager's form whose text is exactly `<stem>-<counter in base 36>` (no leading
- * zero, so the id is rebuilt from the two), or `NaN`.
- */
-function counterOf(callId: string): number {
-  const digits = callId.length - STEM_LENGTH - 1
-  if (digits < 1 || digits > MAX_DIGITS || callId.charCodeAt(STEM_LENGTH) !== 45) return Number.NaN
-  let n = digit(callId.charCodeAt(STEM_LENGTH + 1))
-  if (n <= 0) return Number.NaN
-  for (let i = STEM_LENGTH + 2; i < callId.length; i++) {
-    const d = digit(callId.charCodeAt(i))
-    if (d < 0) return Number.NaN
-    n = n * 36 + d
-  }
-  return n
-}
 
 /** Spend records by commit order, with how many of them each call-id namespace holds. */
 export class RecordTable {
