@@ -126,7 +126,9 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   if (user !== null) chownSync(dir, user.uid, user.gid)
   const identity = user === null ? {} : { uid: user.uid, gid: user.gid }
   try {
-    copyCluster(template(bin, user), data)
+    // Outside Vitest (the benches) there is no run directory to keep a template in: initdb this cluster itself.
+    if (process.env.VITEST === undefined) initdb(bin, user, dir, data)
+    else copyCluster(template(bin, user), data)
   } catch (error) {
     rmSync(dir, { recursive: true, force: true })
     throw error

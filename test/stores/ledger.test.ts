@@ -119,6 +119,24 @@ describe('ledger', () => {
     expect(() => ledger.restoreLedger({ version: 1 })).toThrow(/version 2/)
   })
 
+  it('refuses a snapshot whose records are damaged, naming the record and the field', () => {
+    const state = ledger.createLedger()
+    const record = { callId: 'c1', startedAt: T0, endedAt: T0 + 5, cost: 3 }
+    ledger.commit(state, { callId: 'c1', now: T0, entries: [], dedupeUntil: T0, record })
+    const good = JSON.parse(JSON.stringify(ledger.snapshotLedger(state))) as { records: unknown[] }
+    const damaged = (value: unknown) => ({ ...good, records: [value] })
+    expect(() => ledger.restoreLedger(damaged({ ...record, endedAt: 'garbage' }) as never)).toThrow(
+      /records\[0\]\.endedAt.*finite number/,
+    )
+    expect(() => ledger.restoreLedger(damaged({ ...record, startedAt: null }) as never)).toThrow(
+      /records\[0\]\.startedAt/,
+    )
+    expect(() => ledger.restoreLedger(damaged({ ...record, callId: 7 }) as never)).toThrow(/records\[0\]\.callId/)
+    expect(() => ledger.restoreLedger(damaged(null) as never)).toThrow(/records\[0\]/)
+    expect(() => ledger.restoreLedger({ ...good, records: 'x' } as never)).toThrow(/records/)
+    expect(ledger.snapshotLedger(ledger.restoreLedger(good as never))).toStrictEqual(good)
+  })
+
   describe('stored definitions and history are kept once when equal, and stay separate values', () => {
     const plan = { maxBudget: 10, duration: 'monthly', modelMaxBudget: { 'gpt-4o': { maxBudget: 2 } } }
     const put = (state: ledger.LedgerState, scope: string, definition: unknown, at: number, ifRevision?: number) =>

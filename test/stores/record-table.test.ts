@@ -138,6 +138,28 @@ describe('RecordTable', () => {
     )
   })
 
+  it('gives memory back when a sweep or a trim leaves few records, and keeps reading them in order', () => {
+    const table = new RecordTable()
+    const record = (i: number): SpendRecord => ({ callId: `c${i}`, startedAt: i, endedAt: i, cost: i })
+    for (let i = 0; i < 10_000; i++) table.push(record(i))
+    expect(table.capacity).toBe(16_384)
+    table.dropEndedBefore(9_990)
+    expect(table.capacity).toBe(32)
+    table.push(record(10_000))
+    same(
+      table.toArray(),
+      Array.from({ length: 11 }, (_, i) => record(9_990 + i)),
+    )
+    table.trim(2)
+    expect(table.capacity).toBe(16)
+    same(table.toArray(), [record(9_999), record(10_000)])
+    // a trim at the cap drops a sixteenth: no resize back and forth
+    for (let i = 0; i < 1_024; i++) table.push(record(20_000 + i))
+    const capacity = table.capacity
+    table.trim(960)
+    expect(table.capacity).toBe(capacity)
+  })
+
   it('answers every query, trim, retention sweep and snapshot as the old array of record objects did', () => {
     fc.assert(
       fc.property(

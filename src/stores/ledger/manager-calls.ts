@@ -16,7 +16,7 @@
  */
 
 /** Length of the random prefix of a manager's call ids. */
-const STEM_LENGTH = 16
+export const STEM_LENGTH = 16
 /** Most digits of a counter kept here (36^6, about 2.2e9 calls per manager); longer ones go to the call map. */
 const MAX_DIGITS = 6
 /** Counters per chunk. */
@@ -27,6 +27,23 @@ function digit(code: number): number {
   if (code >= 48 && code <= 57) return code - 48
   if (code >= 97 && code <= 122) return code - 87
   return -1
+}
+
+/**
+ * The counter of a call id of a manager's form, `<stem>-<counter in base 36>` with a {@link STEM_LENGTH}-character
+ * stem and no leading zero (so that the id is rebuilt from the two), or `NaN`. The stem is not checked here.
+ */
+export function counterOf(id: string): number {
+  const digits = id.length - STEM_LENGTH - 1
+  if (digits < 1 || digits > MAX_DIGITS || id.charCodeAt(STEM_LENGTH) !== 45) return Number.NaN
+  let n = digit(id.charCodeAt(STEM_LENGTH + 1))
+  if (n <= 0) return Number.NaN
+  for (let i = STEM_LENGTH + 2; i < id.length; i++) {
+    const d = digit(id.charCodeAt(i))
+    if (d < 0) return Number.NaN
+    n = n * 36 + d
+  }
+  return n
 }
 
 /** The ids of `CHUNK` consecutive counters of one prefix. */
@@ -69,16 +86,9 @@ export class ManagerCalls<Open extends object> {
    * form kept here, or (without `create`) its prefix has none.
    */
   #chunksOf(id: string, create: boolean): Chunks<Open> | undefined {
-    const digits = id.length - STEM_LENGTH - 1
-    if (digits < 1 || digits > MAX_DIGITS || id.charCodeAt(STEM_LENGTH) !== 45) return undefined
-    let n = digit(id.charCodeAt(STEM_LENGTH + 1))
     // No leading zero: one id, one counter.
-    if (n <= 0) return undefined
-    for (let i = STEM_LENGTH + 2; i < id.length; i++) {
-      const d = digit(id.charCodeAt(i))
-      if (d < 0) return undefined
-      n = n * 36 + d
-    }
+    const n = counterOf(id)
+    if (Number.isNaN(n)) return undefined
     this.#n = n
     let chunks = this.#lastChunks
     if (chunks !== undefined && id.startsWith(this.#lastStem)) return chunks

@@ -18,6 +18,7 @@
  * @packageDocumentation
  */
 import type { JsonValue, SpendRecord } from '../types.js'
+import { counterOf, STEM_LENGTH } from './manager-calls.js'
 import { dropCounts, namespaceOf, sameOrNamespaceOf } from './record-shares.js'
 
 /** The fields of a record after `endedAt`: their names and values, in the record's order. */
@@ -32,35 +33,6 @@ const HEAD = ['callId', 'startedAt', 'endedAt'] as const
 
 /** What the slot of a dropped record holds until it is reused. */
 const EMPTY = new Tail([], [])
-
-/** Length of the random prefix of a manager's call ids (`<16 base-36 characters>-<base-36 counter>`). */
-const STEM_LENGTH = 16
-/** Most digits of a counter kept as a number (36^6 is far below 2^53). */
-const MAX_DIGITS = 6
-
-/** The value of a base-36 digit (`0-9a-z`), or -1. */
-function digit(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48
-  if (code >= 97 && code <= 122) return code - 87
-  return -1
-}
-
-/**
- * The counter of a call id of a manager's form whose text is exactly `<stem>-<counter in base 36>` (no leading
- * zero, so the id is rebuilt from the two), or `NaN`.
- */
-function counterOf(callId: string): number {
-  const digits = callId.length - STEM_LENGTH - 1
-  if (digits < 1 || digits > MAX_DIGITS || callId.charCodeAt(STEM_LENGTH) !== 45) return Number.NaN
-  let n = digit(callId.charCodeAt(STEM_LENGTH + 1))
-  if (n <= 0) return Number.NaN
-  for (let i = STEM_LENGTH + 2; i < callId.length; i++) {
-    const d = digit(callId.charCodeAt(i))
-    if (d < 0) return Number.NaN
-    n = n * 36 + d
-  }
-  return n
-}
 
 /** Spend records by commit order, with how many of them each call-id namespace holds. */
 export class RecordTable {
@@ -115,10 +87,29 @@ export class RecordTable {
     this.#counts.set(ns, (this.#counts.get(ns) ?? 0) + 1)
   }
 
-  /** Doubles the columns, the oldest record first. */
+  /** How many records the columns hold before they grow. */
+  get capacity(): number {
+    return this.#mask + 1
+  }
+
+  /** Doubles the columns. */
   #grow(): void {
+    this.#resize(2 * (this.#mask + 1))
+  }
+
+  /**
+   * Halves the columns while a quarter of them or less is used (a retention sweep or a lowered cap can leave a few
+   * records in columns sized for many), keeping at least 16 slots.
+   */
+  #shrink(): void {
+    let capacity = this.#mask + 1
+    while (capacity > 16 && this.#length <= capacity / 4) capacity /= 2
+    if (capacity !== this.#mask + 1) this.#resize(capacity)
+  }
+
+  /** Moves the records to new columns of `capacity` slots (a power of two, at least the length), oldest first. */
+  #resize(capacity: number): void {
     const n = this.#length
-    const capacity = 2 * (this.#mask + 1)
     const ids = new Array<string>(capacity).fill('')
     const times = new Float64Array(3 * capacity)
     const tails = new Array<Tail | SpendRecord>(capacity).fill(EMPTY)
@@ -216,23 +207,27 @@ export class RecordTable {
       const [ns] = counts.keys()
       if (max === 0) counts.delete(ns!)
       else counts.set(ns!, max)
-      return this.#dropFirst(length - max)
+      const latest = this.#dropFirst(length - max)
+      this.#shrink()
+      return latest
     }
     const drop = dropCounts(counts, max)
     let ns = ''
-    return this.#keep((i) => {
+    const latest = this.#keep((i) => {
       ns = sameOrNamespaceOf(this.#ids[(this.#head + i) & this.#mask]!, ns)
       const left = drop.get(ns)
       if (left === undefined || left === 0) return true
       drop.set(ns, left - 1)
       return false
     })
+    this.#shrink()
+    return latest
   }
 
   /** Drops the records that ended before `cutoff`; answers the largest `endedAt` dropped, or `-Infinity`. */
   dropEndedBefore(cutoff: number): number {
     const counts = this.#counts
-    return this.#keep((i) => {
+    const latest = this.#keep((i) => {
       if (this.endedAt(i) >= cutoff) return true
       const ns = namespaceOf(this.#ids[(this.#head + i) & this.#mask]!)
       const left = (counts.get(ns) ?? 0) - 1
@@ -240,6 +235,8 @@ export class RecordTable {
       else counts.delete(ns)
       return false
     })
+    this.#shrink()
+    return latest
   }
 
   /** Drops the `n` oldest records: the ring's start passes them. Answers the largest `endedAt` among them. */

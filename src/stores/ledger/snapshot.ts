@@ -4,12 +4,12 @@
  * @internal Used by the file store.
  * @packageDocumentation
  */
-import type { HistoryEntry, JsonValue, SpendRecord, StoredBudget } from '../types.js'
+import type { HistoryEntry, JsonValue, StoredBudget } from '../types.js'
 import { addHistory, allHistory, budgetSlot, listBudgets } from './definitions.js'
 import { heapPush } from './heap.js'
 import { committedUntil, createLedger, finish, keepCall } from './state.js'
 import type { CallState, LedgerState } from './state.js'
-import { fail } from './validation.js'
+import { checkRecord, fail } from './validation.js'
 import { type LedgerOptions, restoreRollups } from './retention.js'
 
 /**
@@ -73,7 +73,14 @@ export function restoreLedger(snapshot: JsonValue, options: LedgerOptions = {}):
     finish(state, callId, until, committed)
   for (const budget of s.budgets as StoredBudget[]) state.budgets.set(budget.scope, budgetSlot(budget))
   for (const entry of s.history as HistoryEntry[]) addHistory(state, entry)
-  for (const record of s.records as SpendRecord[]) state.records.push(record)
+  // Records are checked as a commit checks them: a damaged one would otherwise read back as NaN times.
+  if (!Array.isArray(s.records)) fail('snapshot.records', '`snapshot.records` must be an array')
+  const records = s.records as unknown[]
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]
+    checkRecord(`snapshot.records[${i}]`, record)
+    state.records.push(record)
+  }
   restoreRollups(state, s)
   return state
 }

@@ -13,6 +13,7 @@ import type {
   ReleaseRequest,
   ReserveRequest,
   ResetRequest,
+  SpendRecord,
 } from '../types.js'
 
 /** Longest accepted ledger key. */
@@ -112,12 +113,19 @@ export function validateCommit(request: CommitRequest): void {
   checkEntries('entries', request.entries, 0, false)
   if (request.record !== undefined) {
     const record = request.record
-    if (typeof record !== 'object' || record === null || Array.isArray(record))
-      fail('record', '`record` must be an object')
+    checkRecord('record', record)
     if (record.callId !== request.callId) fail('record.callId', "`record.callId` must equal the request's `callId`")
-    checkTime('record.startedAt', record.startedAt)
-    checkTime('record.endedAt', record.endedAt)
   }
+}
+
+/** Throws `InvalidInputError` unless `record` is an object with a call id and finite `startedAt`/`endedAt`. */
+export function checkRecord(field: string, record: unknown): asserts record is SpendRecord {
+  if (typeof record !== 'object' || record === null || Array.isArray(record))
+    fail(field, `\`${field}\` must be an object`)
+  const r = record as Partial<Record<keyof SpendRecord, unknown>>
+  checkString(`${field}.callId`, r.callId, MAX_CALL_ID_LENGTH)
+  checkTime(`${field}.startedAt`, r.startedAt)
+  checkTime(`${field}.endedAt`, r.endedAt)
 }
 
 /** Throws `InvalidInputError` unless the request is well formed. */
