@@ -463,69 +463,7 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     return result
   }
 
-  /** Releases the hold of a call whose function threw or rejected, then rejects with that error. */
-  const releaseAndThrow = (reservation: Reservation, error: unknown): Promise<never> =>
-    reservation.release().then(
-      () => {
-        throw error
-      },
-      (releaseError: unknown) => {
-        options.onCommitError?.(releaseError)
-        throw error
-      },
-    )
-
-  /** The plan of a call without routing or cache (read by the stream wrappers). */
-  const staticPlan: CallPlan = { provider: options.provider, fill: undefined }
-
-  /** Settles a call whose function returned `result`, as `call` does: a stream is metered, anything else committed. */
-  const settleStatic = (reservation: Reservation, result: Result, args: Args): Result | Promise<Result> => {
-    const settlement = new Settlement(reservation, reportError)
-    if (isReadableStream(result)) return wrapReadableStream(settlement, result, args, staticPlan) as Result
-    if (isAsyncIterable(result)) return wrapAsyncIterable(settlement, result, args, staticPlan) as Result
-    const ending = endingOf(reservation, result as SettledResult<Result>, args, 'completed', options.provider)
-    const ended = settlement.endNow(ending)
-    return ended === undefined ? result : ended.then(() => result)
-  }
-
-  /** Calls `fn` for an admitted call and settles it: one promise chain instead of an async frame. */
-  const runAdmitted = (self: ThisParameterType<F>, args: Args, reservation: Reservation): Promise<Result> => {
-    let returned: unknown
-    try {
-      returned = fn.apply(self, args)
-    } catch (error) {
-      return releaseAndThrow(reservation, error)
-    }
-    return Promise.resolve(returned).then(
-      (result) => settleStatic(reservation, result as Result, args),
-      (error: unknown) => releaseAndThrow(reservation, error),
-    )
-  }
-
-  // A static context and a fixed estimate, without routing, model swap or cache: the steps of `call`, with the
-  // admission answered without a promise when the store is synchronous (the memory store) and no async frame.
-  const fixedEstimate =
-    staticContext !== undefined &&
-    routing === undefined &&
-    applyModel === undefined &&
-    cache === undefined &&
-    options.estimate !== undefined &&
-    typeof options.estimate !== 'function'
-      ? (options.estimate as Estimate)
-      : undefined
-  const callStatic = (self: ThisParameterType<F>, args: Args, estimate: Estimate): Promise<Result> => {
-    let admitted: Reservation | Promise<Reservation>
-    try {
-      admitted = reserveResolved(manager, staticContext!, estimate, reserveOptions)
-    } catch (error) {
-      return Promise.reject(error as Error)
-    }
-    if (admitted instanceof Promise) return admitted.then((reservation) => runAdmitted(self, args, reservation))
-    return runAdmitted(self, args, admitted)
-  }
-
   const wrapped = function (this: ThisParameterType<F>, ...args: Args): Promise<Result> {
-    if (fixedEstimate !== undefined) return callStatic(this, args, fixedEstimate)
     return cache === undefined ? call(this, args, undefined) : throughTheCache(this, args, cache)
   }
 

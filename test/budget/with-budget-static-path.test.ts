@@ -1,6 +1,6 @@
-// withBudget's static path (a static context and a fixed estimate, no routing, model swap or cache) runs without an
-// async frame; these guard that it behaves as the general path: a promise in every case, `this` and the arguments
-// passed through, holds released on a throw or a rejection, release failures reported, refusals rejected.
+// withBudget with a static context and a fixed estimate (no routing, model swap or cache), the bench's call: a
+// promise in every case, `this` and the arguments passed through, holds released on a throw or a rejection, release
+// failures reported, refusals rejected. Guards for any faster path for this case (ADR 0024 ninth round).
 import { describe, expect, it } from 'vitest'
 import { BudgetManager, withBudget } from '../../src/budget/index.js'
 import { BudgetExceededError } from '../../src/errors.js'
