@@ -16,6 +16,7 @@
 import { spawn } from 'node:child_process'
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
+import { admittedCall, DAY, T0 } from './http-call.mjs'
 
 const dist = process.env.LLM_BUDGET_DIST
   ? resolve(process.env.LLM_BUDGET_DIST)
@@ -28,8 +29,6 @@ const { createBudgetHandler } = await import(serverModule)
 const CALLS = Number(process.env.CALLS ?? 20_000)
 const IN_FLIGHT = 100
 const TOKEN = 'bench-token-0123456789abcdef'
-const T0 = 1_800_000_000_000
-const DAY = 86_400_000
 
 function startChild(source) {
   const child = spawn(process.execPath, ['--input-type=module', '-e', source], { stdio: ['pipe', 'pipe', 'inherit'] })
@@ -177,24 +176,7 @@ const bare = () =>
 
 // ------------------------------------------------------------------------------------------------ httpStore
 function callsWith(store, prefix) {
-  return async (i) => {
-    const callId = `${prefix}${i}`
-    const keys = [`user:u${i % 1000}|d|usd`, `team:t${i % 50}|d|usd`, `org:o${i % 5}|d|usd`]
-    const r = await store.reserve({
-      callId,
-      now: T0,
-      holdExpiresAt: T0 + 60_000,
-      entries: keys.map((key) => ({ key, amount: 10_000_000, limit: 1e15, expiresAt: null })),
-    })
-    if (!r.ok) throw new Error('refused')
-    await store.commit({
-      callId,
-      now: T0 + 1,
-      entries: keys.map((key) => ({ key, amount: 9_000_000, expiresAt: null })),
-      dedupeUntil: T0 + DAY,
-      record: { callId, startedAt: T0, endedAt: T0 + 1, model: 'gpt-4o-mini', costNanoUsd: 9_000_000 },
-    })
-  }
+  return (i) => admittedCall(store, `${prefix}${i}`, i)
 }
 
 async function measureStore(batch, prefix) {

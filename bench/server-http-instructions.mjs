@@ -13,10 +13,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { admittedCall } from './http-call.mjs'
 
 const TOKEN = 'bench-token-0123456789abcdef'
-const T0 = 1_800_000_000_000
-const DAY = 86_400_000
 const dist = resolve(process.env.LLM_BUDGET_DIST ?? resolve(import.meta.dirname, '..', 'dist'))
 
 if (process.argv[2] === 'server') {
@@ -78,22 +77,7 @@ if (process.argv[2] === 'server') {
         Array.from({ length: 100 }, async () => {
           while (next < calls) {
             const i = next++
-            const callId = `c${i}`
-            const keys = [`user:u${i % 1000}|d|usd`, `team:t${i % 50}|d|usd`, `org:o${i % 5}|d|usd`]
-            const r = await store.reserve({
-              callId,
-              now: T0,
-              holdExpiresAt: T0 + 60_000,
-              entries: keys.map((key) => ({ key, amount: 10_000_000, limit: 1e15, expiresAt: null })),
-            })
-            if (!r.ok) throw new Error('refused')
-            await store.commit({
-              callId,
-              now: T0 + 1,
-              entries: keys.map((key) => ({ key, amount: 9_000_000, expiresAt: null })),
-              dedupeUntil: T0 + DAY,
-              record: { callId, startedAt: T0, endedAt: T0 + 1, model: 'gpt-4o-mini', costNanoUsd: 9_000_000 },
-            })
+            await admittedCall(store, `c${i}`, i)
           }
         }),
       )
