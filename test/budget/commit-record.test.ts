@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { buildRecord, type RecordInput } from '../../src/budget/manager/commit-record.js'
 import { formatNano } from '../../src/budget/money.js'
@@ -172,5 +173,82 @@ describe("a record's context and metadata: frozen, shared while equal", () => {
     expect(Object.isFrozen(plain!.metadata)).toBe(true)
     expect(merged!.metadata).toEqual({ run: 'r1' })
     expect(Object.isFrozen(merged!.metadata)).toBe(true)
+  })
+
+  it('context metadata merged with the commit\'s is one frozen object while equal, a new one when it changes', async () => {
+    const { manager, recorded } = collecting()
+    const fn = withBudget(async () => 1, {
+      manager,
+      context: { user: 'alice', metadata: { run: 'r1', step: 1 } },
+      estimate: 0.002,
+      cost: () => 0.0015,
+    })
+    for (let i = 0; i < 3; i++) await fn()
+    const commit = async (metadata: Record<string, string | number>, context = { user: 'alice', metadata: { run: 'r1', step: 1 } }) =>
+      void (await (await manager.reserve(context, 0.01)).commit({ cost: 0.001, metadata }))
+    await commit({ step: 2 })
+    await commit({ step: 2 })
+    await commit({ step: 2, k: 'v' })
+    await commit({ k: 'v', step: 2 })
+    await commit({}, { user: 'alice', metadata: { run: 'r2', step: 1 } })
+    await commit({}, { user: 'alice', metadata: { run: 'r2', step: 1 } })
+    const metadata = recorded.map((r) => r.metadata)
+    expect(metadata).toEqual([
+      { run: 'r1', step: 1 },
+      { run: 'r1', step: 1 },
+      { run: 'r1', step: 1 },
+      { run: 'r1', step: 2 },
+      { run: 'r1', step: 2 },
+      { run: 'r1', step: 2, k: 'v' },
+      { run: 'r1', step: 2, k: 'v' },
+      { run: 'r2', step: 1 },
+      { run: 'r2', step: 1 },
+    ])
+    for (const m of metadata) expect(Object.isFrozen(m)).toBe(true)
+    expect(metadata[1]).toBe(metadata[0])
+    expect(metadata[2]).toBe(metadata[0])
+    expect(metadata[3]).not.toBe(metadata[2])
+    expect(metadata[4]).toBe(metadata[3])
+    expect(metadata[5]).not.toBe(metadata[4])
+    // The same entries in another order: the record's JSON keeps each commit's order.
+    expect(Object.keys(metadata[6]!)).toEqual(['run', 'step', 'k'])
+    expect(metadata[7]).not.toBe(metadata[6])
+    expect(metadata[8]).toBe(metadata[7])
+    expect((await manager.store.queryRecords({})).map((r) => r.metadata)).toEqual(metadata)
+  })
+
+  it('merged metadata has the entries, order and values of a fresh merge, shared or not (property)', () => {
+    const keys = ['a', 'b', '1', '__proto__']
+    const flat = fc
+      .uniqueArray(fc.tuple(fc.constantFrom(...keys), fc.constantFrom(0, -0, 'x')), {
+        selector: ([k]) => k,
+        maxLength: 4,
+      })
+      .map((entries) => {
+        const out: Record<string, string | number | null> = {}
+        for (const [k, v] of entries) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
+        return out
+      })
+    fc.assert(
+      fc.property(fc.array(fc.tuple(flat, fc.option(flat, { nil: undefined })), { minLength: 1, maxLength: 8 }), (steps) => {
+        for (const [base, own] of steps) {
+          const input: RecordInput = {
+            callId: 'c-1',
+            context: { user: 'u', metadata: base },
+            startedAt: 1,
+            priced: { nano: 1, status: 'success', estimated: false, fields: own === undefined ? {} : { metadata: own }, plain: false },
+            modelRequested: undefined,
+            estimateNano: null,
+            guarded: true,
+          }
+          const metadata = buildRecord(input, 2, '0', null).metadata as Record<string, unknown>
+          const fresh: Record<string, unknown> = { ...base, ...own }
+          expect(Object.isFrozen(metadata)).toBe(true)
+          expect(Object.keys(metadata)).toEqual(Object.keys(fresh))
+          for (const key of Object.keys(fresh)) expect(Object.is(Object.getOwnPropertyDescriptor(metadata, key)!.value, fresh[key])).toBe(true)
+        }
+      }),
+      { numRuns: 500 },
+    )
   })
 })

@@ -49,10 +49,7 @@ export function buildRecord(args: RecordInput, now: number, costText: string, pr
   const names = Object.keys(fields)
   for (let i = 0; i < names.length; i++) record[names[i]!] = fields[names[i]!]!
   if (context.metadata !== undefined)
-    record.metadata = Object.freeze({
-      ...context.metadata,
-      ...((priced.fields.metadata as Record<string, JsonValue> | undefined) ?? {}),
-    })
+    record.metadata = mergedMetadata(context.metadata, priced.fields.metadata as Record<string, JsonValue> | undefined)
   else if (isPlainObject(record.metadata)) record.metadata = frozenMetadata(record.metadata)
   if (args.estimateNano !== null) record.estimateNanoUsd = args.estimateNano
   if (projectName !== null) record.project = projectName
@@ -102,6 +99,49 @@ function isPlainObject(value: unknown): value is Record<string, JsonValue> {
 /** A record's `metadata`, frozen: the shared empty one is already. */
 function frozenMetadata(metadata: Record<string, JsonValue>): Record<string, JsonValue> {
   return metadata === EMPTY_METADATA ? metadata : Object.freeze(metadata)
+}
+
+/** The merged `metadata` of the last commit with context metadata, and its keys in order. */
+let lastMerged: Readonly<Record<string, JsonValue>> = EMPTY_METADATA
+let lastMergedKeys: readonly string[] = []
+
+/**
+ * A record's `metadata` when the call's context has some: the context's entries, then the commit's over them, frozen;
+ * the previous such record's object while the entries, their order and their values are the same (a static
+ * withBudget context with metadata), so that records share it.
+ */
+function mergedMetadata(
+  base: Readonly<Record<string, JsonValue>>,
+  own: Readonly<Record<string, JsonValue>> | undefined,
+): Record<string, JsonValue> {
+  const extra = own ?? EMPTY_METADATA
+  if (sameMerged(base, extra)) return lastMerged
+  const merged = Object.freeze({ ...base, ...extra })
+  lastMerged = merged
+  lastMergedKeys = Object.keys(merged)
+  return merged
+}
+
+/**
+ * Whether `{ ...base, ...extra }` would have the last merged object's keys, in its order, and values. Both are
+ * plain objects of validated metadata (own enumerable keys only, primitive values).
+ */
+function sameMerged(base: Readonly<Record<string, JsonValue>>, extra: Readonly<Record<string, JsonValue>>): boolean {
+  const last = lastMerged
+  const keys = lastMergedKeys
+  let i = 0
+  for (const key in base) {
+    if (keys[i] !== key) return false
+    const value = Object.hasOwn(extra, key) ? extra[key] : base[key]
+    if (!Object.is(last[key], value)) return false
+    i++
+  }
+  for (const key in extra) {
+    if (Object.hasOwn(base, key)) continue
+    if (keys[i] !== key || !Object.is(last[key], extra[key])) return false
+    i++
+  }
+  return i === keys.length
 }
 
 /**
