@@ -175,7 +175,7 @@ describe("a record's context and metadata: frozen, shared while equal", () => {
     expect(Object.isFrozen(merged!.metadata)).toBe(true)
   })
 
-  it('context metadata merged with the commit\'s is one frozen object while equal, a new one when it changes', async () => {
+  it("context metadata merged with the commit's is one frozen object while equal, a new one when it changes", async () => {
     const { manager, recorded } = collecting()
     const fn = withBudget(async () => 1, {
       manager,
@@ -184,8 +184,10 @@ describe("a record's context and metadata: frozen, shared while equal", () => {
       cost: () => 0.0015,
     })
     for (let i = 0; i < 3; i++) await fn()
-    const commit = async (metadata: Record<string, string | number>, context = { user: 'alice', metadata: { run: 'r1', step: 1 } }) =>
-      void (await (await manager.reserve(context, 0.01)).commit({ cost: 0.001, metadata }))
+    const commit = async (
+      metadata: Record<string, string | number>,
+      context = { user: 'alice', metadata: { run: 'r1', step: 1 } },
+    ) => void (await (await manager.reserve(context, 0.01)).commit({ cost: 0.001, metadata }))
     await commit({ step: 2 })
     await commit({ step: 2 })
     await commit({ step: 2, k: 'v' })
@@ -226,28 +228,39 @@ describe("a record's context and metadata: frozen, shared while equal", () => {
       })
       .map((entries) => {
         const out: Record<string, string | number | null> = {}
-        for (const [k, v] of entries) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
+        for (const [k, v] of entries)
+          Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
         return out
       })
     fc.assert(
-      fc.property(fc.array(fc.tuple(flat, fc.option(flat, { nil: undefined })), { minLength: 1, maxLength: 8 }), (steps) => {
-        for (const [base, own] of steps) {
-          const input: RecordInput = {
-            callId: 'c-1',
-            context: { user: 'u', metadata: base },
-            startedAt: 1,
-            priced: { nano: 1, status: 'success', estimated: false, fields: own === undefined ? {} : { metadata: own }, plain: false },
-            modelRequested: undefined,
-            estimateNano: null,
-            guarded: true,
+      fc.property(
+        fc.array(fc.tuple(flat, fc.option(flat, { nil: undefined })), { minLength: 1, maxLength: 8 }),
+        (steps) => {
+          for (const [base, own] of steps) {
+            const input: RecordInput = {
+              callId: 'c-1',
+              context: { user: 'u', metadata: base },
+              startedAt: 1,
+              priced: {
+                nano: 1,
+                status: 'success',
+                estimated: false,
+                fields: own === undefined ? {} : { metadata: own },
+                plain: false,
+              },
+              modelRequested: undefined,
+              estimateNano: null,
+              guarded: true,
+            }
+            const metadata = buildRecord(input, 2, '0', null).metadata as Record<string, unknown>
+            const fresh: Record<string, unknown> = { ...base, ...own }
+            expect(Object.isFrozen(metadata)).toBe(true)
+            expect(Object.keys(metadata)).toEqual(Object.keys(fresh))
+            for (const key of Object.keys(fresh))
+              expect(Object.is(Object.getOwnPropertyDescriptor(metadata, key)!.value, fresh[key])).toBe(true)
           }
-          const metadata = buildRecord(input, 2, '0', null).metadata as Record<string, unknown>
-          const fresh: Record<string, unknown> = { ...base, ...own }
-          expect(Object.isFrozen(metadata)).toBe(true)
-          expect(Object.keys(metadata)).toEqual(Object.keys(fresh))
-          for (const key of Object.keys(fresh)) expect(Object.is(Object.getOwnPropertyDescriptor(metadata, key)!.value, fresh[key])).toBe(true)
-        }
-      }),
+        },
+      ),
       { numRuns: 500 },
     )
   })
