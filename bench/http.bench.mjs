@@ -82,6 +82,7 @@ const budget = startChild(`
   server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))
   const T0 = ${T0}
   const DAY = ${DAY}
+  const admittedCall = ${admittedCall.toString()}
   const callsWith = ${callsWith.toString()}
   // Lines on stdin: "cpu" asks for the process's CPU time so far (us); "direct N" applies N calls (reserve +
   // commit) to a fresh memoryStore in this process and answers its CPU time per operation (us).
