@@ -3,6 +3,7 @@
 // same command in this process (runCliHere), without a Node start per run.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -82,6 +83,43 @@ describe('llm-budget serve', () => {
     expect(JSON.parse(text)).toMatchObject({ duplicate: false, balances: [{ before: 0, after: 5, reserved: 0 }] })
     expect(await server.exit).toBe(0)
     expect(server.output()).toMatch(/SIGTERM: finishing in-flight requests[\s\S]*stopped/)
+  })
+
+  it('on SIGTERM, a request that arrives on a kept-alive connection is answered with Connection: close', async () => {
+    // A busy keep-alive client whose connection is never idle kept the server serving its new requests until
+    // --shutdown-timeout (30 s by default). Two pipelined requests on one raw socket: the first began before the
+    // signal, the second after it.
+    const server = await serve(['--store', 'memory', '--port', '0', '--token-file', tokenFile])
+    const commit = (callId: string): string => {
+      const body = JSON.stringify({
+        callId,
+        now: 1,
+        entries: [{ key: 'k', amount: 5, expiresAt: null }],
+        dedupeUntil: 1e15,
+      })
+      return (
+        `POST /v1/commit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      )
+    }
+    const { port } = new URL(server.url)
+    const socket = connect(Number(port), '127.0.0.1')
+    let received = ''
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()))
+    const closed = new Promise((resolve) => socket.on('close', resolve))
+    await new Promise((resolve) => socket.once('connect', resolve))
+    const first = commit('before-signal')
+    socket.write(first.slice(0, first.length - 5))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    server.child.kill('SIGTERM')
+    while (!server.output().includes('finishing in-flight')) await new Promise((resolve) => setTimeout(resolve, 20))
+    socket.write(first.slice(first.length - 5) + commit('after-signal'))
+    await closed
+    const answers = received.split(/(?=HTTP\/1\.1 )/)
+    expect(answers.map((a) => a.slice(0, 15))).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'])
+    expect(answers[0]).toMatch(/\r\nConnection: keep-alive\r\n/i)
+    expect(answers[1]).toMatch(/\r\nConnection: close\r\n/i)
+    expect(await server.exit).toBe(0)
   })
 
   it('with --store file:<dir>, data survives a restart', async () => {

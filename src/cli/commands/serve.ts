@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { readFile } from 'node:fs/promises'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { EXIT, UsageError, parseArgs, type Command } from '../dispatch.js'
 import { listen, untilSignal } from '../listen.js'
 import { openStore } from '../store-url.js'
@@ -44,9 +44,17 @@ export function parseTokenFile(text: string): Record<string, string> {
   return { ...tokens }
 }
 
-/** Stops accepting connections, closes idle keep-alive connections while in-flight requests finish. */
+/**
+ * Stops accepting connections, closes idle keep-alive connections while in-flight requests finish, and ends the
+ * busy ones after their next answer.
+ */
 function shutdown(server: Server, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
+    // A request that arrives after the signal on a kept-alive connection is answered with `Connection: close`, so
+    // that a busy client's connection ends after it (it was never idle, and served new work until the timeout).
+    server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) =>
+      response.setHeader('connection', 'close'),
+    )
     const sweep = setInterval(() => server.closeIdleConnections(), 50)
     const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs)
     server.close(() => {
