@@ -2,30 +2,19 @@
 // versions meeting: an old client's /v1/batch on this server, this client on a server with only /v1/batch, an
 // answer in another version's shape, a body of the other version, a version this server does not speak.
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { bodyAtV2 } from '../../src/server/batch.js'
 import { createBudgetHandler } from '../../src/server/index.js'
 import { httpStore } from '../../src/stores/http.js'
 import { encodeOperation } from '../../src/stores/http/wire.js'
 import { memoryStore } from '../../src/stores/memory.js'
-import type { BudgetStore } from '../../src/stores/types.js'
-import { post, serve, type Running } from './serve.js'
+import { memoryServerForSuite, post } from './serve.js'
 
 const TOKEN = 'batch2-token-0123456789abcdef'
 const T0 = 1_800_000_000_000
 const DAY = 86_400_000
 
-let running: Running
-let backing: BudgetStore
-
-beforeAll(async () => {
-  backing = memoryStore()
-  running = await serve({ store: backing, auth: { tokens: { [TOKEN]: 'bt2' } } })
-})
-
-afterAll(async () => {
-  await running.stop()
-})
+const suite = memoryServerForSuite(TOKEN, 'bt2')
 
 const reserve = (callId: string, key: string, amount: number, limit: number | null = 10) => ({
   callId,
@@ -44,7 +33,7 @@ const commit = (callId: string, key: string, amount: number) => ({
 const op = (path: string, key: string | null, payload: unknown) =>
   JSON.parse(encodeOperation(path, key, payload, JSON.stringify(payload))) as unknown[]
 const balances = async (keys: string[]) =>
-  (await post(`${running.url}/v1/balances`, TOKEN, { keys, now: T0 })).body.balances as unknown[]
+  (await post(`${suite.running.url}/v1/balances`, TOKEN, { keys, now: T0 })).body.balances as unknown[]
 
 /**
  * A fetch to a budget handler of its own (on a memory store, tenant `tenant`) whose requests `answer` may answer
@@ -65,7 +54,7 @@ describe('POST /v2/batch', () => {
     expect(reserveOp).toEqual(['r', 'v2-a', 'v2-1', T0, T0 + 60_000, 'v2|usd', 6, 10, null])
     const commitOp = op('/v1/commit', null, commit('v2-1', 'v2|usd', 5))
     expect(commitOp[0]).toBe('c')
-    const answer = await post(`${running.url}/v2/batch`, TOKEN, {
+    const answer = await post(`${suite.running.url}/v2/batch`, TOKEN, {
       ops: [
         reserveOp,
         op('/v1/reserve', null, reserve('v2-2', 'v2|usd', 6)), // over the limit after v2-1
@@ -82,35 +71,35 @@ describe('POST /v2/batch', () => {
     expect(results[2]![1]).toMatchObject({ duplicate: false })
     expect(results[3]![1].balances).toEqual([{ spent: 5, reserved: 0 }])
     // The record travelled whole.
-    const records = await backing.queryRecords({})
+    const records = await suite.backing.queryRecords({})
     expect(records.find((r) => r.callId.endsWith('v2-1'))).toMatchObject({ model: 'm', costNanoUsd: 5 })
   })
 
   it('fingerprints a positional operation as the request object it stands for: replays across versions and alone, 422 for another body', async () => {
     const body = reserve('fp2', 'fp2|usd', 3)
-    const first = await post(`${running.url}/v2/batch`, TOKEN, { ops: [op('/v1/reserve', 'fp2-key', body)] })
+    const first = await post(`${suite.running.url}/v2/batch`, TOKEN, { ops: [op('/v1/reserve', 'fp2-key', body)] })
     expect(first.body.results[0][0]).toBe(200)
     // Alone, with the same key and the same request: the first answer, not a second reserve.
-    const alone = await post(`${running.url}/v1/reserve`, TOKEN, body, { 'idempotency-key': 'fp2-key' })
+    const alone = await post(`${suite.running.url}/v1/reserve`, TOKEN, body, { 'idempotency-key': 'fp2-key' })
     expect(alone.headers.get('idempotent-replayed')).toBe('true')
     expect(alone.body).toEqual(first.body.results[0][1])
     // In a version 1 batch, and again in a version 2 one.
-    const v1 = await post(`${running.url}/v1/batch`, TOKEN, {
+    const v1 = await post(`${suite.running.url}/v1/batch`, TOKEN, {
       operations: [{ path: '/v1/reserve', key: 'fp2-key', body }],
     })
     expect(v1.body.results[0].body).toEqual(first.body.results[0][1])
-    const again = await post(`${running.url}/v2/batch`, TOKEN, { ops: [op('/v1/reserve', 'fp2-key', body)] })
+    const again = await post(`${suite.running.url}/v2/batch`, TOKEN, { ops: [op('/v1/reserve', 'fp2-key', body)] })
     expect(again.body.results[0]).toEqual(first.body.results[0])
     // Another body with the same key: refused, whichever way it comes.
-    const other = await post(`${running.url}/v2/batch`, TOKEN, {
+    const other = await post(`${suite.running.url}/v2/batch`, TOKEN, {
       ops: [op('/v1/reserve', 'fp2-key', reserve('fp2', 'fp2|usd', 4))],
     })
     expect(other.body.results[0][0]).toBe(422)
     expect(other.body.results[0][1].error.code).toBe('IDEMPOTENCY_KEY_REUSED')
     // A key first used alone, then in a version 2 batch: the batch's operation replays it.
     const lone = reserve('fp3', 'fp2|usd', 1)
-    const loneAnswer = await post(`${running.url}/v1/reserve`, TOKEN, lone, { 'idempotency-key': 'fp3-key' })
-    const batched = await post(`${running.url}/v2/batch`, TOKEN, { ops: [op('/v1/reserve', 'fp3-key', lone)] })
+    const loneAnswer = await post(`${suite.running.url}/v1/reserve`, TOKEN, lone, { 'idempotency-key': 'fp3-key' })
+    const batched = await post(`${suite.running.url}/v2/batch`, TOKEN, { ops: [op('/v1/reserve', 'fp3-key', lone)] })
     expect(batched.body.results[0]).toEqual([200, loneAnswer.body])
     expect(await balances(['fp2|usd'])).toEqual([{ spent: 0, reserved: 4 }])
   })
@@ -133,7 +122,7 @@ describe('POST /v2/batch', () => {
       ['r', 'k11', 'ok-call', T0, T0 + 1, 'bad|usd', 1, null, null, 'extra'],
       ['r', 'k12', 'many', T0, T0 + 1, ...Array.from({ length: 10_000 }, (_, j) => [`bad|${j}`, 1, null, null]).flat()],
     ]
-    const answer = await post(`${running.url}/v2/batch`, TOKEN, { ops })
+    const answer = await post(`${suite.running.url}/v2/batch`, TOKEN, { ops })
     expect(answer.status).toBe(200)
     const results = answer.body.results as [number, any][]
     expect(results.map((r) => r[0])).toEqual([
@@ -159,23 +148,23 @@ describe('POST /v2/batch', () => {
   it("refuses the other version's body as a whole (400 BATCH_VERSION_MISMATCH) and a version it does not speak (404 UNSUPPORTED_BATCH_VERSION); nothing applied", async () => {
     const v1Body = { operations: [{ path: '/v1/reserve', key: 'mm-1', body: reserve('mm1', 'mm|usd', 1) }] }
     const v2Body = { ops: [op('/v1/reserve', 'mm-2', reserve('mm2', 'mm|usd', 1))] }
-    const toV2 = await post(`${running.url}/v2/batch`, TOKEN, v1Body)
+    const toV2 = await post(`${suite.running.url}/v2/batch`, TOKEN, v1Body)
     expect(toV2.status).toBe(400)
     expect(toV2.body.error.code).toBe('BATCH_VERSION_MISMATCH')
     expect(toV2.body.error.message).toContain('/v1/batch')
-    const toV1 = await post(`${running.url}/v1/batch`, TOKEN, v2Body)
+    const toV1 = await post(`${suite.running.url}/v1/batch`, TOKEN, v2Body)
     expect(toV1.status).toBe(400)
     expect(toV1.body.error.code).toBe('BATCH_VERSION_MISMATCH')
     expect(toV1.body.error.message).toContain('/v2/batch')
     for (const path of ['/v3/batch', '/v0/batch']) {
-      const unknown = await post(`${running.url}${path}`, TOKEN, v2Body)
+      const unknown = await post(`${suite.running.url}${path}`, TOKEN, v2Body)
       expect(unknown.status).toBe(404)
       expect(unknown.body.error.code).toBe('UNSUPPORTED_BATCH_VERSION')
       expect(unknown.body.error.message).toContain('/v2/batch')
     }
-    expect((await post(`${running.url}/v2/batch`, TOKEN, { ops: [] })).status).toBe(400)
-    expect((await post(`${running.url}/v2/batch`, TOKEN, { ops: [['r']], extra: 1 })).status).toBe(400)
-    expect((await post(`${running.url}/v2/batch`, null, v2Body)).status).toBe(401)
+    expect((await post(`${suite.running.url}/v2/batch`, TOKEN, { ops: [] })).status).toBe(400)
+    expect((await post(`${suite.running.url}/v2/batch`, TOKEN, { ops: [['r']], extra: 1 })).status).toBe(400)
+    expect((await post(`${suite.running.url}/v2/batch`, null, v2Body)).status).toBe(401)
     expect(await balances(['mm|usd'])).toEqual([{ spent: 0, reserved: 0 }])
   })
 
@@ -296,7 +285,7 @@ describe('httpStore and the batch versions', () => {
   })
 
   it('sends what the request said when it was handed over, and falls back to [path, key, body] for a record the positional form cannot carry', async () => {
-    const store = httpStore({ url: running.url, token: TOKEN })
+    const store = httpStore({ url: suite.running.url, token: TOKEN })
     try {
       // A caller changes its request object after handing it over: the batch (built a tick later) still sends 1.
       const changed = reserve('hand-1', 'hand|usd', 1, null)

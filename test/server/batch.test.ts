@@ -1,28 +1,17 @@
 // POST /v1/batch on a real server on 127.0.0.1: operations applied in order, each with its own answer and its own
 // idempotency key; and httpStore coalescing the operations of one tick into one request (falling back to one
 // request per operation for a server without the endpoint). The version 2 format: batch-v2.test.ts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createBudgetHandler } from '../../src/server/index.js'
 import { httpStore } from '../../src/stores/http.js'
 import { memoryStore } from '../../src/stores/memory.js'
-import type { BudgetStore } from '../../src/stores/types.js'
-import { post, serve, type Running } from './serve.js'
+import { memoryServerForSuite, post } from './serve.js'
 
 const TOKEN = 'batch-token-0123456789abcdef'
 const T0 = 1_800_000_000_000
 const DAY = 86_400_000
 
-let running: Running
-let backing: BudgetStore
-
-beforeAll(async () => {
-  backing = memoryStore()
-  running = await serve({ store: backing, auth: { tokens: { [TOKEN]: 'bt' } } })
-})
-
-afterAll(async () => {
-  await running.stop()
-})
+const suite = memoryServerForSuite(TOKEN, 'bt')
 
 const reserve = (callId: string, amount: number, limit: number | null = 10) => ({
   callId,
@@ -33,7 +22,7 @@ const reserve = (callId: string, amount: number, limit: number | null = 10) => (
 
 describe('POST /v1/batch', () => {
   it('applies operations in order, each with its own answer; one bad operation does not touch the others', async () => {
-    const answer = await post(`${running.url}/v1/batch`, TOKEN, {
+    const answer = await post(`${suite.running.url}/v1/batch`, TOKEN, {
       operations: [
         { path: '/v1/reserve', body: reserve('o1', 6) },
         { path: '/v1/reserve', body: reserve('o2', 6) }, // over the limit after o1
@@ -63,26 +52,26 @@ describe('POST /v1/batch', () => {
       entries: [{ key: 'idem|usd', amount: 7, expiresAt: null }],
       dedupeUntil: T0 + DAY,
     }
-    const first = await post(`${running.url}/v1/batch`, TOKEN, {
+    const first = await post(`${suite.running.url}/v1/batch`, TOKEN, {
       operations: [
         { path: '/v1/commit', body: commit },
         { path: '/v1/reset', body: reset, key: 'reset-key' },
       ],
     })
     expect(first.body.results.map((r: { status: number }) => r.status)).toEqual([200, 200])
-    await post(`${running.url}/v1/commit`, TOKEN, { ...commit, callId: 'idem-d' })
+    await post(`${suite.running.url}/v1/commit`, TOKEN, { ...commit, callId: 'idem-d' })
     // The same reset again, in a batch and alone: replayed, so the spend since stays.
-    const again = await post(`${running.url}/v1/batch`, TOKEN, {
+    const again = await post(`${suite.running.url}/v1/batch`, TOKEN, {
       operations: [{ path: '/v1/reset', body: reset, key: 'reset-key' }],
     })
     expect(again.body.results[0].status).toBe(200)
-    const alone = await post(`${running.url}/v1/reset`, TOKEN, reset, { 'idempotency-key': 'reset-key' })
+    const alone = await post(`${suite.running.url}/v1/reset`, TOKEN, reset, { 'idempotency-key': 'reset-key' })
     expect(alone.headers.get('idempotent-replayed')).toBe('true')
-    expect((await post(`${running.url}/v1/balances`, TOKEN, { keys: ['idem|usd'], now: T0 })).body.balances).toEqual([
-      { spent: 7, reserved: 0 },
-    ])
+    expect(
+      (await post(`${suite.running.url}/v1/balances`, TOKEN, { keys: ['idem|usd'], now: T0 })).body.balances,
+    ).toEqual([{ spent: 7, reserved: 0 }])
     // The key with another body: 422 for that operation only.
-    const reused = await post(`${running.url}/v1/batch`, TOKEN, {
+    const reused = await post(`${suite.running.url}/v1/batch`, TOKEN, {
       operations: [{ path: '/v1/reset', body: { ...reset, now: T0 + 1 }, key: 'reset-key' }],
     })
     expect(reused.body.results[0].status).toBe(422)
@@ -102,32 +91,32 @@ describe('POST /v1/batch', () => {
         record: { callId: `fp-${name}`, startedAt: T0, endedAt: T0, note },
       }
       const key = `fp-key-${name}`
-      const first = await post(`${running.url}/v1/batch`, TOKEN, {
+      const first = await post(`${suite.running.url}/v1/batch`, TOKEN, {
         operations: [{ path: '/v1/commit', body: commit, key }],
       })
       expect(first.body.results[0]).toMatchObject({ status: 200, body: { duplicate: false } })
-      const inBatch = await post(`${running.url}/v1/batch`, TOKEN, {
+      const inBatch = await post(`${suite.running.url}/v1/batch`, TOKEN, {
         operations: [{ path: '/v1/commit', body: commit, key }],
       })
       expect(inBatch.body.results[0]).toEqual(first.body.results[0])
-      const alone = await post(`${running.url}/v1/commit`, TOKEN, commit, { 'idempotency-key': key })
+      const alone = await post(`${suite.running.url}/v1/commit`, TOKEN, commit, { 'idempotency-key': key })
       expect(alone.headers.get('idempotent-replayed')).toBe('true')
       expect(alone.body).toEqual(first.body.results[0].body)
       const other = { ...commit, record: { ...commit.record, note: `${note}!` } }
-      const reusedInBatch = await post(`${running.url}/v1/batch`, TOKEN, {
+      const reusedInBatch = await post(`${suite.running.url}/v1/batch`, TOKEN, {
         operations: [{ path: '/v1/commit', body: other, key }],
       })
       expect(reusedInBatch.body.results[0].status).toBe(422)
-      expect((await post(`${running.url}/v1/commit`, TOKEN, other, { 'idempotency-key': key })).status).toBe(422)
+      expect((await post(`${suite.running.url}/v1/commit`, TOKEN, other, { 'idempotency-key': key })).status).toBe(422)
       // A key first used alone is recognised in a batch.
       const aloneFirst = await post(
-        `${running.url}/v1/commit`,
+        `${suite.running.url}/v1/commit`,
         TOKEN,
         { ...commit, callId: `fp2-${name}`, record: { ...commit.record, callId: `fp2-${name}` } },
         { 'idempotency-key': `${key}-2` },
       )
       expect(aloneFirst.status).toBe(200)
-      const thenBatch = await post(`${running.url}/v1/batch`, TOKEN, {
+      const thenBatch = await post(`${suite.running.url}/v1/batch`, TOKEN, {
         operations: [
           {
             path: '/v1/commit',
@@ -139,7 +128,7 @@ describe('POST /v1/batch', () => {
       expect(thenBatch.body.results[0]).toEqual({ status: 200, body: aloneFirst.body })
     }
     expect(
-      (await post(`${running.url}/v1/balances`, TOKEN, { keys: ['fp-long|usd', 'fp-short|usd'], now: T0 })).body
+      (await post(`${suite.running.url}/v1/balances`, TOKEN, { keys: ['fp-long|usd', 'fp-short|usd'], now: T0 })).body
         .balances,
     ).toEqual([
       { spent: 6, reserved: 0 },
@@ -148,11 +137,11 @@ describe('POST /v1/batch', () => {
   })
 
   it('refuses a malformed batch as a whole with 400, and needs a token', async () => {
-    expect((await post(`${running.url}/v1/batch`, TOKEN, { operations: [] })).status).toBe(400)
-    expect((await post(`${running.url}/v1/batch`, TOKEN, { operations: 'x' })).status).toBe(400)
+    expect((await post(`${suite.running.url}/v1/batch`, TOKEN, { operations: [] })).status).toBe(400)
+    expect((await post(`${suite.running.url}/v1/batch`, TOKEN, { operations: 'x' })).status).toBe(400)
     expect(
       (
-        await post(`${running.url}/v1/batch`, TOKEN, {
+        await post(`${suite.running.url}/v1/batch`, TOKEN, {
           operations: [{ path: '/v1/balances', body: { keys: [], now: T0 } }],
           extra: 1,
         })
@@ -160,7 +149,7 @@ describe('POST /v1/batch', () => {
     ).toBe(400)
     expect(
       (
-        await post(`${running.url}/v1/batch`, null, {
+        await post(`${suite.running.url}/v1/batch`, null, {
           operations: [{ path: '/v1/balances', body: { keys: [], now: T0 } }],
         })
       ).status,
@@ -175,7 +164,7 @@ describe('httpStore batching', () => {
       paths.push(new URL(String(input)).pathname)
       return fetch(input, init)
     }) as typeof fetch
-    const store = httpStore({ url: running.url, token: TOKEN, fetch: counting })
+    const store = httpStore({ url: suite.running.url, token: TOKEN, fetch: counting })
     try {
       const answers = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>

@@ -1,7 +1,10 @@
 // Starts a budget server on a free port of 127.0.0.1 for one test file, and stops it.
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll } from 'vitest'
 import { createBudgetServer, type BudgetServerOptions } from '../../src/server/index.js'
+import { memoryStore } from '../../src/stores/memory.js'
+import type { BudgetStore } from '../../src/stores/types.js'
 
 export interface Running {
   server: Server
@@ -49,4 +52,23 @@ export async function post(
     // keep the text
   }
   return { status: response.status, body: parsed, headers: response.headers }
+}
+
+/**
+ * A server on a fresh `memoryStore` for a whole test file, started before its tests and stopped after, that lets
+ * `token` in as `tenant`: `suite.running` is the server, `suite.backing` its store.
+ */
+export function memoryServerForSuite(
+  token: string,
+  tenant: string,
+): { readonly running: Running; readonly backing: BudgetStore } {
+  const suite = {} as { running: Running; backing: BudgetStore }
+  beforeAll(async () => {
+    suite.backing = memoryStore()
+    suite.running = await serve({ store: suite.backing, auth: { tokens: { [token]: tenant } } })
+  })
+  afterAll(async () => {
+    await suite.running?.stop()
+  })
+  return suite
 }
