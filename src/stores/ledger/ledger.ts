@@ -295,45 +295,41 @@ function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Arr
     }
     return true
   }
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!
-    const ks = liveKey(state, entry.key, now)
-    current[i] = ks
-    const spent = ks === undefined ? 0 : ks.spent
-    if (!Number.isSafeInteger(spent + entry.amount)) {
-      clearCurrent(entries.length)
-      fail(
-        `entries[${i}].amount`,
-        `adding ${entry.amount} to ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`,
-      )
+  // `current` (module scratch) holds the key states read until the commit is applied or refused.
+  try {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!
+      const ks = liveKey(state, entry.key, now)
+      current[i] = ks
+      const spent = ks === undefined ? 0 : ks.spent
+      if (!Number.isSafeInteger(spent + entry.amount)) {
+        fail(
+          `entries[${i}].amount`,
+          `adding ${entry.amount} to ${entry.key} would exceed the largest exact amount (${Number.MAX_SAFE_INTEGER})`,
+        )
+      }
     }
-  }
-  // The rollups are added first: they check their sums before changing anything, so a refusal changes nothing.
-  if (request.record !== undefined) {
-    try {
-      state.rollups.add(request.record)
-    } catch (error) {
-      clearCurrent(entries.length)
-      throw error
+    // The rollups are added first: they check their sums before changing anything, so a refusal changes nothing.
+    if (request.record !== undefined) state.rollups.add(request.record)
+    if (isHeld(known)) {
+      endHold(state, callId, known, now)
     }
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!
+      // The key state read above, unless ending the hold forgot it (a forgotten key is deleted when it is found so).
+      const read = current[i]
+      const existing = read !== undefined && !isForgotten(read, now) ? read : liveKey(state, entry.key, now)
+      const ks = existing ?? ensureKey(state, entry.key, now)
+      ks.expiresAt = laterExpiry(ks.expiresAt, entry.expiresAt, existing === undefined)
+      const before = ks.spent
+      ks.spent = before + entry.amount
+      out[3 * i] = before
+      out[3 * i + 1] = ks.spent
+      out[3 * i + 2] = ks.reserved
+    }
+  } finally {
+    clearCurrent(entries.length)
   }
-  if (isHeld(known)) {
-    endHold(state, callId, known, now)
-  }
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!
-    // The key state read above, unless ending the hold forgot it (a forgotten key is deleted when it is found so).
-    const read = current[i]
-    const existing = read !== undefined && !isForgotten(read, now) ? read : liveKey(state, entry.key, now)
-    const ks = existing ?? ensureKey(state, entry.key, now)
-    ks.expiresAt = laterExpiry(ks.expiresAt, entry.expiresAt, existing === undefined)
-    const before = ks.spent
-    ks.spent = before + entry.amount
-    out[3 * i] = before
-    out[3 * i + 1] = ks.spent
-    out[3 * i + 2] = ks.reserved
-  }
-  clearCurrent(entries.length)
   finish(state, callId, Math.max(request.dedupeUntil, now), true)
   if (request.record !== undefined) appendRecord(state, request.record)
   return false
