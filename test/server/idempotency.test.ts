@@ -157,7 +157,10 @@ describe('IdempotencyCache with batch answers', () => {
 
   it('holds a request and an ASCII answer as UTF-8 bytes, counted as bytes; an answer beyond ASCII as text', () => {
     const cache = new IdempotencyCache({ maxEntries: 100, maxBytes: 1_000_000, ttlMs: 60_000 }, () => 1_000)
-    const bodies = [{ keys: ['clé-0'], now: 0 }, { keys: ['k1'], now: 1 }]
+    const bodies = [
+      { keys: ['clé-0'], now: 0 },
+      { keys: ['k1'], now: 1 },
+    ]
     const request = new TextEncoder().encode(
       JSON.stringify({ operations: bodies.map((body, i) => ({ path: '/v1/reset', body, key: `b-${i}` })) }),
     )
