@@ -53,7 +53,10 @@ export class BatchAnswers {
   readonly #keys: (string | undefined)[]
   /** Per operation: its status once answered (0 while in flight). */
   readonly #status: Uint16Array
-  /** Per operation: where its answer body starts and ends in the batch's answer text. */
+  /**
+   * Per operation: where its answer body starts and ends in the batch's answer (characters of its text, which are
+   * also its bytes when it is held as bytes: ASCII only).
+   */
   readonly #range: Int32Array
   /** Per operation: its answer body until the batch's answer text exists. */
   #answers: (string | undefined)[] | null
@@ -99,7 +102,7 @@ export class BatchAnswers {
     this.#paths[i] = path
   }
 
-  /** Whether the batch's answer text exists (until then its keys count as in flight for eviction). */
+  /** Whether the batch's answer exists (until then its keys count as in flight for eviction). */
   get answered(): boolean {
     return this.#text !== null || this.#bytes !== null
   }
@@ -172,7 +175,7 @@ export class BatchAnswers {
     return { status, body }
   }
 
-  /** Operation `i`'s answer body is at `start`..`end` of the batch's answer text. */
+  /** Operation `i`'s answer body is at `start`..`end` of the batch's answer (see {@link #range}). */
   place(i: number, start: number, end: number): void {
     this.#range[2 * i] = start
     this.#range[2 * i + 1] = end
