@@ -22,8 +22,8 @@ export const MAX_WAIT_MS = 10
 
 /** One operation of a batch. */
 export interface BatchOp {
-  /** `r` reserve, `c` commit, `x` release. */
-  readonly kind: 'r' | 'c' | 'x'
+  /** `r` reserve, `c` commit, `x` release; `R` and `C` send one amount for all their entries. */
+  readonly kind: 'r' | 'c' | 'x' | 'R' | 'C'
   /** Its keys (its call record first), after the store's keys every batch declares. */
   readonly keys: readonly string[]
   /** Its request's `now`. */
@@ -57,7 +57,7 @@ const defer: Defer =
     ? (run) => (globalThis as unknown as { setImmediate: Defer }).setImmediate(run)
     : (run) => void Promise.resolve().then(run)
 
-const NAMES = { r: 'reserve', c: 'commit', x: 'release' } as const
+const NAMES = { r: 'reserve', c: 'commit', x: 'release', R: 'reserve', C: 'commit' } as const
 
 /** Queues operations into batches (see {@link createBatcher}). */
 export interface Batcher {

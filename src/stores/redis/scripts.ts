@@ -10,7 +10,7 @@ import { PRELUDE, prelude } from './prelude.js'
 /**
  * Reserve. `KEYS`: call record (the call id is its name after `{prefix}:c:`), then the hash of every entry (the
  * ledger key is the hash name after `{prefix}:k:`; the entry count is the number of these keys). `ARGV[6]`
- * holdExpiresAt, then per entry its amount. Terms (`T[ta]` on, shared by the batch's operations that send the same):
+ * holdExpiresAt, then per entry its amount (`u` 1), or one amount for every entry (`u` 0, kind `R`). Terms (`T[ta]` on, shared by the batch's operations that send the same):
  * per entry, limit (`''` for none) and expiresAt (`''` for none).
  * Status `dup` | `refused` (then the refused index) | `overflow` (then the index) | `ok`; then
  * `spent, reserved` per entry.
@@ -41,7 +41,7 @@ for i = 1, n do
   local k = cache[h]
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
-  local amount = ARGV[6 + i]
+  local amount = ARGV[7 + (i - 1) * u]
   local total = k.s + k.r + (known[amount] or tonumber(amount))
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
   local limit = T[ta + 2 * i - 2]
@@ -60,7 +60,7 @@ local amounts = AMOUNTS
 if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 2 * n)} else out = {serverStr, 'ok'} end
 for i = 1, n do
   local k = state[i]
-  local amount = ARGV[6 + i]
+  local amount = ARGV[7 + (i - 1) * u]
   local av = known[amount] or tonumber(amount)
   local ss = k.ss
   local rv = k.r + av
@@ -123,9 +123,30 @@ for i = 1, n do
   out[2 * i + 2] = r
   amounts[i] = amount
 end
+-- the call record's text, made once per batch for each hold expiry, list of amounts and sequence of keys
 local list = ''
-if n > 0 then list = table.concat(amounts, ',', 1, n) .. ',' end
-call('SET', ck, 'h|' .. holdStr .. '|' .. list .. '|' .. keyList(state, n), 'PXAT', physical(holdX))
+if u == 0 then
+  list = sameLists[amounts[1]]
+  if not list then
+    list = string.rep(amounts[1] .. ',', n)
+    sameLists[amounts[1]] = list
+  end
+elseif n > 0 then
+  list = table.concat(amounts, ',', 1, n) .. ','
+end
+local kl = keyList(state, n)
+local byList = tableOf(holdTexts, holdStr)
+local byKeys = byList[list]
+if not byKeys then
+  byKeys = {}
+  byList[list] = byKeys
+end
+local text = byKeys[kl]
+if not text then
+  text = 'h|' .. holdStr .. '|' .. list .. '|' .. kl
+  byKeys[kl] = text
+end
+call('SET', ck, text, 'PXAT', physical(holdX))
 return out
 `
 
@@ -134,9 +155,10 @@ return out
  * its name after `{prefix}:u:`, its start is computed from `endedAt`). The record stream, its metadata and the
  * rollup day index are keys of the batch (`STREAM`, `META`, `UIDX`), as are the stream cap (`~<n>` approximate,
  * `=<n>` exact, `=0` no stream), the record retention and the rollup retention.
- * `ARGV[6]` dedupeUntil, `ARGV[7]` the record's endedAt (`''` for no record), then per entry its amount; then (at
- * `ra`), when `S > 0`: the six sums in one (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), then the
- * record's stream fields (name, JSON value) to the end. Terms (`T[ta]` on, shared by the batch's operations that
+ * `ARGV[6]` dedupeUntil, `ARGV[7]` the record's endedAt (`''` for no record), then per entry its amount (`u` 1), or
+ * one amount for every entry (`u` 0, kind `C`); then (at `ra`), when `S > 0`: the six sums in one
+ * (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), then the record's JSON (the stream entry is
+ * `endedAt`, `d`: one argument whatever the record's number of fields). Terms (`T[ta]` on, shared by the batch's operations that
  * send the same): the number `S` of rollup rows (`0` for none), per entry its expiresAt (`''` for none), then the
  * `S` row fields.
  *
@@ -147,7 +169,7 @@ return out
  * The metadata hash keeps `u0` (the oldest indexed day, so that the eviction costs nothing until it is due),
  * `uf` (rollup coverage) and `rf` (record coverage when no stream is kept).
  * Status `dup` | `overflow` (then the index) | `rollupOverflow` (then the row field) | `ok`; then
- * `before, after, reserved` per entry.
+ * `after, reserved` per entry (the client knows `before`: `after` less the amount, or `after` for `dup`).
  */
 const COMMIT_OP = String.raw`
 local ck = KEYS[3]
@@ -168,7 +190,6 @@ if st == 'c' and t > now then
   for i = 1, n do
     local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
-    out[#out + 1] = k.ss
     out[#out + 1] = R(k)
   end
   return out
@@ -177,23 +198,23 @@ local held = st == 'h'
 -- the bucket of the call's holds
 local bf = held and 'b:' .. ts
 local state = STATE
-if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 3 * n)} else out = {serverStr, 'ok'} end
+if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 2 * n)} else out = {serverStr, 'ok'} end
 for i = 1, n do
   local h = KEYS[3 + i]
   -- live(h), inline as in the reservation
   local k = cache[h]
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
-  local amount = ARGV[7 + i]
+  local amount = ARGV[8 + (i - 1) * u]
   if k.s + (known[amount] or tonumber(amount)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
 -- The metadata (record ids, rollup eviction and coverage): the batch's view of it, read once per batch when there
 -- is a record; this commit's changes go to the view at once (mset) and to Redis with the batch.
 local m
-if ARGV[7] ~= '' then m = metaView() end
+if ARGV[7] ~= '' then m = metaLoaded and hview[META] or metaView() end
 -- Rollups: evict the days past their retention (only when the oldest is due), then read the rows this record
 -- adds to and check their sums, before any write of the commit.
-local ra = 8 + n
+local ra = 9 + (n - 1) * u
 local uh, ui, uday, ustart, uret, uv, d, fields, u0, unew
 if S > 0 then
   uh, ui = KEYS[4 + n], UIDX
@@ -219,7 +240,7 @@ if S > 0 then
     u0 = tonumber(first[2])
     mset('u0', first[2] or '')
   end
-  d = sums(ARGV[ra])
+  d = sumsOf[ARGV[ra]] or sums(ARGV[ra])
   -- the row fields, a table per list of terms (the batch's commits mostly share it)
   fields = rowFields[ta]
   if not fields then
@@ -230,17 +251,19 @@ if S > 0 then
   -- the rows, from the batch's view (read once per batch): a row's sums stay numbers in the view (a table) until
   -- the view is written, so a row several commits of a batch add to is parsed once and formatted once
   uv = rows(uh, fields)
+  -- (sums are never negative: no sum passes MAX when the totals of the six, [7], do not; each sum is checked only
+  -- when they do)
+  local dt = d[7]
   for j = 1, S do
     local c = uv[fields[j]]
-    if c then
+    if not c then
+      unew = true
+      c = NOROW
+    end
+    if c[7] + dt > MAX then
       for q = 1, 6 do
         if c[q] + d[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
       end
-    else
-      for q = 1, 6 do
-        if d[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
-      end
-      unew = true
     end
   end
   -- a new row of a day the index knows, whose hash is gone before its retention is over: evicted or lost
@@ -288,7 +311,14 @@ elseif ARGV[7] ~= '' then
   end
   if idMs == 0 and seq == 0 then seq = 1 end
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 1, last))
+  if appended and RRET == '' then
+    -- after the batch's first record: the stream is trimmed to its cap once, when the batch ends
+    trimDue = true
+    call('XADD', STREAM, fmt('%d-%d', idMs, seq), 'endedAt', ARGV[7], 'd', ARGV[ra + 1])
+  else
+    appended = true
+    call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), 'endedAt', ARGV[7], 'd', ARGV[ra + 1])
+  end
   if RRET ~= '' then
     -- records older than the retention: note the latest endedAt dropped (the record coverage), then trim
     local minId = math.ceil(now - tonumber(RRET))
@@ -311,18 +341,19 @@ elseif ARGV[7] ~= '' then
     end
   end
   -- mset, inline (m is the view)
-  local mp = tableOf(hpend, META)
+  local mp = hpend[META] or tableOf(hpend, META)
   m.ms, m.seq, m.late, mp.ms, mp.seq, mp.late = idMs, seq, late, idMs, seq, late
 end
 if S > 0 then
-  local w = tableOf(hpend, uh)
+  local w = hpend[uh] or tableOf(hpend, uh)
   for j = 1, S do
     local f = fields[j]
     local c = uv[f]
     if c then
-      for q = 1, 6 do c[q] = c[q] + d[q] end
+      c[1], c[2], c[3], c[4], c[5], c[6], c[7] = c[1] + d[1], c[2] + d[2], c[3] + d[3], c[4] + d[4], c[5] + d[5],
+        c[6] + d[6], c[7] + d[7]
     else
-      c = {d[1], d[2], d[3], d[4], d[5], d[6]}
+      c = {d[1], d[2], d[3], d[4], d[5], d[6], d[7]}
       uv[f] = c
     end
     w[f] = c
@@ -370,7 +401,7 @@ for i = 1, n do
     end
     if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
   end
-  local amount = ARGV[7 + i]
+  local amount = ARGV[8 + (i - 1) * u]
   -- the reply's values: the texts Redis holds when unchanged, else numbers (integer replies; the key's write
   -- formats them once per batch)
   local before, reserved = k.ss, k.rs or k.r
@@ -405,13 +436,17 @@ for i = 1, n do
     put(k, kf)
     if at then expireAt(k, at) end
   end
-  out[3 * i] = before
-  out[3 * i + 1] = after
-  out[3 * i + 2] = reserved
+  out[2 * i + 1] = after
+  out[2 * i + 2] = reserved
 end
 local u = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 if u < now then u = now end
-call('SET', ck, 'c|' .. num(u) .. '|', 'PXAT', physical(u))
+local text = doneTexts[u]
+if not text then
+  text = 'c|' .. num(u) .. '|'
+  doneTexts[u] = text
+end
+call('SET', ck, text, 'PXAT', physical(u))
 return out
 `
 
@@ -439,8 +474,7 @@ return {serverStr, 'released'}
 /**
  * An operation's body as a function of the batch script: its `ARGV[j]` (numbered as in its own script, `j >= 6`)
  * reads the batch's at offset `o`, its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
- * (`j > 3`) the batch's at offset `ko`, so that no operation copies its arguments into tables of its own; `last` is
- * the index of its last argument in the batch's `ARGV`.
+ * (`j > 3`) the batch's at offset `ko`, so that no operation copies its arguments into tables of its own.
  */
 export function offsets(body: string): string {
   // every use of ARGV and KEYS must be one of the shapes rewritten below, with a literal index past the common ones
@@ -480,7 +514,7 @@ export const MAX_BATCH = 128
  * in ms (`''` for none), `ARGV[10]` the index of the first operation's arguments; from `ARGV[11]`, each distinct
  * list of the operations' terms once (what many operations of a batch send alike: limits, window ends, rollup row
  * fields); then per operation: its shape (`<kind>,<key>,<terms>,<keys>,<arguments>`: its kind, `r` reserve, `c`
- * commit, `x` release; the index in `KEYS` of its tail's first key, `0` for none; the index in `ARGV` of its terms,
+ * commit, `x` release, `R` and `C` a reserve and a commit that send one amount for all their entries; the index in `KEYS` of its tail's first key, `0` for none; the index in `ARGV` of its terms,
  * `0` for none; its number of keys, call record included; its number of arguments), its `now`, then its arguments
  * (from its `ARGV[6]` on). An operation's shape is mostly the same text as others' of the batch, parsed once. What an operation can read from
  * its keys (its call id, its entry count, its rollup day and the day's start) is not sent: each argument costs
@@ -520,6 +554,7 @@ local function sums(text)
   if not d then
     local d1, d2, d3, d4, d5, d6 = match(text, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
     d = {tonumber(d1), tonumber(d2), tonumber(d3), tonumber(d4), tonumber(d5), tonumber(d6)}
+    d[7] = d[1] + d[2] + d[3] + d[4] + d[5] + d[6]
     sumsOf[text] = d
   end
   return d
@@ -542,6 +577,7 @@ local function rows(h, fields)
       if c then
         local a1, a2, a3, a4, a5, a6 = match(c, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
         c = {tonumber(a1), tonumber(a2), tonumber(a3), tonumber(a4), tonumber(a5), tonumber(a6)}
+        c[7] = c[1] + c[2] + c[3] + c[4] + c[5] + c[6]
       end
       view[miss[i]] = c
     end
@@ -576,8 +612,22 @@ end
 local amountPatterns = {}
 -- the scratch tables of the reservations and commits (one operation runs at a time)
 local STATE, AMOUNTS, NONE = {}, {}, {}
+-- the sums of a row not there yet (read only)
+local NOROW = {0, 0, 0, 0, 0, 0, 0}
+-- call record texts, made once per batch: a reservation's by hold expiry, list of amounts and key list (the lists
+-- of one amount for every entry by that amount); a commit's by dedupe end
+local holdTexts, sameLists, doneTexts = {}, {}, {}
+-- (the calls of a reservation batch mostly share their record's text: same hold expiry, amounts and keys; the
+-- amounts found in a text for a key list are kept for the batch, read only)
+local heldBy = {}
 local function sameHolds(state, n, v, pos)
   if n > 30 then return nil end
+  local list = keyList(state, n)
+  local byList = heldBy[v]
+  if byList then
+    local got = byList[list]
+    if got then return got end
+  end
   local pat = amountPatterns[n]
   if not pat then
     pat = '^' .. string.rep('([^,|]*),', n) .. '|()'
@@ -586,26 +636,35 @@ local function sameHolds(state, n, v, pos)
   local got = {match(v, pat, pos)}
   local q = got[n + 1]
   if not q then return nil end
-  local list = keyList(state, n)
   if #v - q + 1 ~= #list or find(v, list, q, true) ~= q then return nil end
   got[n + 1] = nil
   for i = 1, n do
     local a = got[i]
     got[i] = known[a] or tonumber(a)
   end
+  if not byList then
+    byList = {}
+    heldBy[v] = byList
+  end
+  byList[list] = got
   return got
 end
 -- the terms of the operations (ARGV, read at the index an operation's shape gives; offsets() leaves T alone)
 local T = ARGV
 -- a commit's rollup row fields by the index of its terms
 local rowFields = {}
-local function reserveOp(o, ko, kc, last, nk, ta)
+-- whether a commit of the batch added a record to the stream, and one did without trimming it to the cap (the
+-- batch then trims once, at its end: a record's MAXLEN costs about as much as its XTRIM)
+local appended, trimDue = false, false
+local function reserveOp(o, ko, kc, nk, ta, u)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, kc, last, nk, ta)
+local function commitOp(o, ko, kc, nk, ta, u)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, kc, last, nk, ta)
+local function releaseOp(o, ko, kc, nk, ta, u)
 ${offsets(RELEASE_OP)}end
-local ops = {r = reserveOp, c = commitOp, x = releaseOp}
+-- (R and C: one amount for every entry, sent once)
+local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
+local strides = {r = 1, c = 1, x = 1, R = 0, C = 0}
 -- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>'), parsed once
 -- per batch for each text: {body, key offset, terms, keys, arguments}
 local shapes = {}
@@ -621,7 +680,7 @@ for i = 1, count do
   local shape = shapes[text]
   if not shape then
     local kind, ks, ta, nk, na = match(text, '^(%a),(%d+),(%d+),(%d+),(%d+)$')
-    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na)}
+    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind]}
     shapes[text] = shape
   end
   -- setNow, inline
@@ -634,11 +693,12 @@ for i = 1, count do
   -- the operation's ARGV[j] is ARGV[ap - 4 + j] (its ARGV[6] at ap + 2), its KEYS[3] is KEYS[kc], its KEYS[j]
   -- (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
   local na = shape[5]
-  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3])
+  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, shape[4], shape[3], shape[6])
   if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
   ap = ap + 2 + na
 end
 flushAll()
+if trimDue then call('XTRIM', STREAM, 'MAXLEN', CAPMODE, CAPN) end
 return out
 `
 
