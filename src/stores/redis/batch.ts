@@ -20,6 +20,9 @@ import { MAX_BATCH } from './scripts.js'
  */
 export const MAX_WAIT_MS = 10
 
+/** The most batches a store has sent and not yet had answered, before the next waits (see {@link MAX_WAIT_MS}). */
+export const MAX_IN_FLIGHT = 1
+
 /** One operation of a batch. */
 export interface BatchOp {
   /** `r` reserve, `c` commit, `x` release; `R` and `C` send one amount for all their entries. */
@@ -86,7 +89,7 @@ export function createBatcher(
   let waiting: ReturnType<typeof setTimeout> | null = null
   const answered = (): void => {
     inFlight--
-    if (inFlight === 0 && queue.length > 0) {
+    if (inFlight < MAX_IN_FLIGHT && queue.length > 0) {
       // after the answers' continuations (microtasks): the operations they issue join the waiting ones
       if (waiting !== null) clearTimeout(waiting)
       waiting = null
@@ -189,7 +192,7 @@ export function createBatcher(
         if (queue.length >= MAX_BATCH) flushQueue()
         else if (queue.length === 1) {
           // nothing in flight: sent after this turn; else when the batch in flight is answered (or MAX_WAIT_MS)
-          if (inFlight === 0) defer(flushQueue)
+          if (inFlight < MAX_IN_FLIGHT) defer(flushQueue)
           else waiting = setTimeout(flushQueue, MAX_WAIT_MS)
         }
       }),
