@@ -135,16 +135,12 @@ elseif n > 0 then
   list = table.concat(amounts, ',', 1, n) .. ','
 end
 local kl = keyList(state, n)
-local byList = tableOf(holdTexts, holdStr)
-local byKeys = byList[list]
-if not byKeys then
-  byKeys = {}
-  byList[list] = byKeys
-end
-local text = byKeys[kl]
-if not text then
+local last, text = LASTHOLD, nil
+if last[1] == holdStr and last[2] == list and last[3] == kl then
+  text = last[4]
+else
   text = 'h|' .. holdStr .. '|' .. list .. '|' .. kl
-  byKeys[kl] = text
+  last[1], last[2], last[3], last[4] = holdStr, list, kl, text
 end
 call('SET', ck, text, 'PXAT', physical(holdX))
 return out
@@ -614,20 +610,18 @@ local amountPatterns = {}
 local STATE, AMOUNTS, NONE = {}, {}, {}
 -- the sums of a row not there yet (read only)
 local NOROW = {0, 0, 0, 0, 0, 0, 0}
--- call record texts, made once per batch: a reservation's by hold expiry, list of amounts and key list (the lists
--- of one amount for every entry by that amount); a commit's by dedupe end
-local holdTexts, sameLists, doneTexts = {}, {}, {}
+-- call record texts: a reservation's, the same as the previous reservation's when its hold expiry, list of amounts
+-- and key list are (the calls of a batch mostly share them; LASTHOLD = {expiry, amounts, keys, text}); the lists of
+-- one amount for every entry, by that amount; a commit's by dedupe end
+local LASTHOLD, sameLists, doneTexts = {}, {}, {}
 -- (the calls of a reservation batch mostly share their record's text: same hold expiry, amounts and keys; the
--- amounts found in a text for a key list are kept for the batch, read only)
-local heldBy = {}
+-- amounts found in a text for a key list are those of the previous commit when its text and keys are the same,
+-- read only)
+local heldV, heldList, heldGot
 local function sameHolds(state, n, v, pos)
   if n > 30 then return nil end
   local list = keyList(state, n)
-  local byList = heldBy[v]
-  if byList then
-    local got = byList[list]
-    if got then return got end
-  end
+  if v == heldV and list == heldList then return heldGot end
   local pat = amountPatterns[n]
   if not pat then
     pat = '^' .. string.rep('([^,|]*),', n) .. '|()'
@@ -642,11 +636,7 @@ local function sameHolds(state, n, v, pos)
     local a = got[i]
     got[i] = known[a] or tonumber(a)
   end
-  if not byList then
-    byList = {}
-    heldBy[v] = byList
-  end
-  byList[list] = got
+  heldV, heldList, heldGot = v, list, got
   return got
 end
 -- the terms of the operations (ARGV, read at the index an operation's shape gives; offsets() leaves T alone)
