@@ -33,7 +33,7 @@ import {
   START_OVER_SCRIPT,
 } from './redis/epoch.js'
 import { parseRedisOptions, type RedisStoreOptions } from './redis/options.js'
-import { json, readRecords, recordRange, recordText } from './redis/records.js'
+import { json, pushRecordFields, readRecords, recordRange } from './redis/records.js'
 import { amount, balancePairs, overflowError, parseStoredBudget, toStrings } from './redis/replies.js'
 import { createRunner, failureOf, script, storageError, type Script } from './redis/runner.js'
 import { readRollups, rollupArgs, rollupOverflowError, ROLLUPS_SCRIPT } from './redis/rollups.js'
@@ -425,7 +425,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       scriptKeys.push(keys.rollupDay(rollup.day))
       args.push(rollup.sums)
       for (const row of rollup.fields) terms.push(row)
-      if (maxRecords > 0) args.push(recordText(record))
+      if (maxRecords > 0) pushRecordFields(record, args)
     }
     return wrap('commit', async () => {
       const values = await run('commit', same ? 'C' : 'c', scriptKeys, request.now, args, order, terms)

@@ -108,10 +108,10 @@ describe('redisStore', () => {
       `{${prefix}}:u:${day}`,
       `{${prefix}}:ud`,
     ])
-    // the record is one stream entry of two fields: endedAt, and d, the record's JSON (one script argument)
+    // the record is one stream entry whose fields are the record's fields (JSON values), not one JSON blob
     const entries = await io.xrange(`{${prefix}}:r`, '-', '+')
     expect(entries.map(([, fields]) => fields)).toEqual([
-      ['endedAt', String(now), 'd', JSON.stringify({ callId: 'c1', startedAt: now, endedAt: now })],
+      ['callId', '"c1"', 'startedAt', String(now), 'endedAt', String(now)],
     ])
     expect(await io.hget(`{${prefix}}:k:user:alice|d:x|usd`, 's')).toBe('9007199254740991')
     const ttl = await io.pttl(`{${prefix}}:k:user:alice|d:x|usd`)
@@ -324,7 +324,7 @@ describe('redisStore', () => {
     )
   })
 
-  it('reads the records of earlier versions: one stream field per record field, or one d field', async () => {
+  it('reads records of one stream field per record field, and the older ones of one d field', async () => {
     const prefix = uniquePrefix()
     const store = redisStore({ client: io, prefix, time: 'client' })
     await io.xadd(`{${prefix}}:r`, '1000-0', 'callId', '"fields"', 'startedAt', '999', 'endedAt', '1000', 'd', '"x"')

@@ -1,8 +1,7 @@
 /**
- * Spend records in the Redis store's stream: each record is one stream entry of two fields, `endedAt` and `d`,
- * the record's JSON text (made by the client: no script parses JSON, and the script passes one argument per
- * record whatever its number of fields). The entry id is `max(endedAt, previous id)`, so records are read back by
- * `endedAt` with an id range.
+ * Spend records in the Redis store's stream: each record is one stream entry whose fields are the record's
+ * fields, each value as JSON text (so `XRANGE` shows them and no script parses JSON). The entry id is
+ * `max(endedAt, previous id)`, so records are read back by `endedAt` with an id range.
  *
  * @internal
  */
@@ -28,39 +27,22 @@ export function json(field: string, value: unknown): string {
   return text
 }
 
-/**
- * The JSON text of a record, the value of its stream entry's `d` field (the script writes the entry as `endedAt`,
- * `d`). Fields whose value JSON drops are left out; one JSON cannot make names the field.
- */
-export function recordText(record: SpendRecord): string {
+/** Appends a record's stream fields (name, JSON value) to `out`; fields whose value JSON drops are left out. */
+export function pushRecordFields(record: SpendRecord, out: string[]): void {
   if (!Number.isFinite(record.endedAt) || record.endedAt < 0 || record.endedAt > MAX_TIME) {
     throw new InvalidInputError(
       'record.endedAt',
       `\`record.endedAt\` must be between 0 and ${MAX_TIME} epoch milliseconds, got ${record.endedAt}`,
     )
   }
-  let text: string | undefined
-  try {
-    text = JSON.stringify(record)
-  } catch {
-    text = undefined
+  for (const name of Object.keys(record)) {
+    const value = record[name]
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue
+    out.push(name, json(`record.${name}`, value))
   }
-  if (text === undefined) {
-    // the field at fault, named
-    for (const name of Object.keys(record)) {
-      const value = record[name]
-      if (value !== undefined && typeof value !== 'function' && typeof value !== 'symbol') json(`record.${name}`, value)
-    }
-    return json('record', record)
-  }
-  return text
 }
 
-/**
- * A record from a stream entry's fields: `endedAt` and `d`, the record's JSON (this format, and the oldest one,
- * which had `d` alone), or one field per record field, each value as JSON (entries of the versions in between,
- * told by their `callId` field).
- */
+/** A record from a stream entry's fields: the fields of this format, or one `d` field of JSON (older entries). */
 function decodeEntry(fields: unknown): SpendRecord | null {
   const flat: string[] = []
   if (Array.isArray(fields)) {
@@ -70,15 +52,16 @@ function decodeEntry(fields: unknown): SpendRecord | null {
   } else {
     return null
   }
-  let packed: string | undefined
-  let byField = false
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    if (flat[i] === 'callId') byField = true
-    else if (flat[i] === 'd') packed = flat[i + 1]
-  }
-  if (!byField) return packed === undefined ? null : (JSON.parse(packed) as SpendRecord)
   const record: Record<string, JsonValue> = {}
-  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i]!] = JSON.parse(flat[i + 1]!) as JsonValue
+  let legacy: string | undefined
+  let hasCallId = false
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!
+    if (name === 'callId') hasCallId = true
+    if (name === 'd') legacy = flat[i + 1]
+    record[name] = JSON.parse(flat[i + 1]!) as JsonValue
+  }
+  if (!hasCallId) return legacy === undefined ? null : (JSON.parse(legacy) as SpendRecord)
   return record as SpendRecord
 }
 

@@ -153,8 +153,8 @@ return out
  * `=<n>` exact, `=0` no stream), the record retention and the rollup retention.
  * `ARGV[6]` dedupeUntil, `ARGV[7]` the record's endedAt (`''` for no record), then per entry its amount (`u` 1), or
  * one amount for every entry (`u` 0, kind `C`); then (at `ra`), when `S > 0`: the six sums in one
- * (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), then the record's JSON (the stream entry is
- * `endedAt`, `d`: one argument whatever the record's number of fields). Terms (`T[ta]` on, shared by the batch's operations that
+ * (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), then the record's stream fields (name, JSON value)
+ * to the end. Terms (`T[ta]` on, shared by the batch's operations that
  * send the same): the number `S` of rollup rows (`0` for none), per entry its expiresAt (`''` for none), then the
  * `S` row fields.
  *
@@ -310,10 +310,10 @@ elseif ARGV[7] ~= '' then
   if appended and RRET == '' then
     -- after the batch's first record: the stream is trimmed to its cap once, when the batch ends
     trimDue = true
-    call('XADD', STREAM, fmt('%d-%d', idMs, seq), 'endedAt', ARGV[7], 'd', ARGV[ra + 1])
+    call('XADD', STREAM, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 1, last))
   else
     appended = true
-    call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), 'endedAt', ARGV[7], 'd', ARGV[ra + 1])
+    call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 1, last))
   end
   if RRET ~= '' then
     -- records older than the retention: note the latest endedAt dropped (the record coverage), then trim
@@ -470,7 +470,8 @@ return {serverStr, 'released'}
 /**
  * An operation's body as a function of the batch script: its `ARGV[j]` (numbered as in its own script, `j >= 6`)
  * reads the batch's at offset `o`, its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
- * (`j > 3`) the batch's at offset `ko`, so that no operation copies its arguments into tables of its own.
+ * (`j > 3`) the batch's at offset `ko`, so that no operation copies its arguments into tables of its own; `last` is
+ * the index of its last argument in the batch's `ARGV`.
  */
 export function offsets(body: string): string {
   // every use of ARGV and KEYS must be one of the shapes rewritten below, with a literal index past the common ones
@@ -646,11 +647,11 @@ local rowFields = {}
 -- whether a commit of the batch added a record to the stream, and one did without trimming it to the cap (the
 -- batch then trims once, at its end: a record's MAXLEN costs about as much as its XTRIM)
 local appended, trimDue = false, false
-local function reserveOp(o, ko, kc, nk, ta, u)
+local function reserveOp(o, ko, kc, last, nk, ta, u)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, kc, nk, ta, u)
+local function commitOp(o, ko, kc, last, nk, ta, u)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, kc, nk, ta, u)
+local function releaseOp(o, ko, kc, last, nk, ta, u)
 ${offsets(RELEASE_OP)}end
 -- (R and C: one amount for every entry, sent once)
 local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
@@ -683,7 +684,7 @@ for i = 1, count do
   -- the operation's ARGV[j] is ARGV[ap - 4 + j] (its ARGV[6] at ap + 2), its KEYS[3] is KEYS[kc], its KEYS[j]
   -- (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
   local na = shape[5]
-  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, shape[4], shape[3], shape[6])
+  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3], shape[6])
   if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
   ap = ap + 2 + na
 end
