@@ -37,7 +37,8 @@ import { json, pushRecordFields, readRecords, recordRange } from './redis/record
 import { amount, balancePairs, overflowError, parseStoredBudget, toStrings } from './redis/replies.js'
 import { createRunner, failureOf, script, storageError, type Script } from './redis/runner.js'
 import { readRollups, rollupArgs, rollupOverflowError, ROLLUPS_SCRIPT } from './redis/rollups.js'
-import { BALANCES_SCRIPT, BATCH_SCRIPT, PUT_BUDGET_SCRIPT, RESET_SCRIPT } from './redis/scripts.js'
+import { BALANCES_SCRIPT, PUT_BUDGET_SCRIPT, RESET_SCRIPT } from './redis/key-scripts.js'
+import { BATCH_SCRIPT } from './redis/scripts.js'
 import { createBatcher, type BatchOp } from './redis/batch.js'
 import { rollupDayBounds, validateRollupQuery } from './ledger/rollups.js'
 import {
