@@ -146,6 +146,7 @@ export function createBatcher(
       (reply) => {
         answered()
         let values: string[]
+        let starts: number[]
         try {
           if (!Array.isArray(reply) || reply.length < 2) throw new Error(`unexpected reply ${describeValue(reply)}`)
           if (reply[1] === 'lost') {
@@ -153,7 +154,17 @@ export function createBatcher(
             for (const queued of batch) queued.resolve(values)
             return
           }
-          if (reply[1] !== 'ok' || reply.length !== batch.length + 2)
+          if (reply[1] !== 'ok') throw new Error(`unexpected reply ${describeValue(reply)}`)
+          // flat: per operation the number of its values, then its values (its status first)
+          starts = []
+          let at = 2
+          for (let i = 0; i < batch.length && at < reply.length; i++) {
+            const count = Number(reply[at])
+            if (!Number.isSafeInteger(count) || count < 1) break
+            starts.push(at)
+            at += 1 + count
+          }
+          if (starts.length !== batch.length || at !== reply.length)
             throw new Error(`unexpected reply ${describeValue(reply)}`)
         } catch (error) {
           for (const queued of batch) queued.reject(error)
@@ -162,7 +173,9 @@ export function createBatcher(
         for (let i = 0; i < batch.length; i++) {
           const queued = batch[i]!
           try {
-            const own = toStrings(reply[i + 2])
+            // [time, status, ...], as an operation's own script answered
+            const at = starts[i]!
+            const own = toStrings([reply[0], ...reply.slice(at + 1, at + 1 + Number(reply[at]))])
             if (own[1] === 'error') queued.reject(new Error(own[2] ?? 'the operation failed'))
             else queued.resolve(own)
           } catch (error) {

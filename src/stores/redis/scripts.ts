@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import { BATCH_HELPERS } from './batch-helpers.js'
 import { prelude } from './prelude.js'
 
 /**
@@ -57,8 +58,8 @@ for i = 1, n do
   end
 end
 local amounts = AMOUNTS
--- the reply at its size (not resized 3 times as it grows)
-if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 2 * n)} else out = {serverStr, 'ok'} end
+-- the reply, written into the batch's at b (no table of its own): 'ok', then spent and reserved per entry
+rep[b + 1] = 'ok'
 for i = 1, n do
   local k = state[i]
   local amount = ARGV[7 + (i - 1) * u]
@@ -120,8 +121,8 @@ for i = 1, n do
     pending[#pending + 1] = k
   end
   if k.holds then k.holds = k.holds + 1 end
-  out[2 * i + 1] = ss
-  out[2 * i + 2] = r
+  rep[b + 2 * i] = ss
+  rep[b + 2 * i + 1] = r
   amounts[i] = amount
 end
 -- the call record's text, made once per batch for each hold expiry, list of amounts and sequence of keys
@@ -144,7 +145,7 @@ else
   last[1], last[2], last[3], last[4] = holdStr, list, kl, text
 end
 call('SET', ck, text, 'PXAT', physical(holdX))
-return out
+return 1 + 2 * n
 `
 
 /**
@@ -195,7 +196,6 @@ local held = st == 'h'
 -- the bucket of the call's holds
 local bf = held and 'b:' .. ts
 local state = STATE
-if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 2 * n)} else out = {serverStr, 'ok'} end
 for i = 1, n do
   local h = KEYS[3 + i]
   -- live(h), inline as in the reservation
@@ -433,9 +433,11 @@ for i = 1, n do
     put(k, kf)
     if at then expireAt(k, at) end
   end
-  out[2 * i + 1] = after
-  out[2 * i + 2] = reserved
+  rep[b + 2 * i] = after
+  rep[b + 2 * i + 1] = reserved
 end
+-- (the reply, written into the batch's at b: 'ok', then after and reserved per entry)
+rep[b + 1] = 'ok'
 local u = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 if u < now then u = now end
 local text = doneTexts[u]
@@ -444,7 +446,7 @@ if not text then
   doneTexts[u] = text
 end
 call('SET', ck, text, 'PXAT', physical(u))
-return out
+return 1 + 2 * n
 `
 
 /**
@@ -517,8 +519,9 @@ export const MAX_BATCH = 128
  * (from its `ARGV[6]` on). An operation's shape is mostly the same text as others' of the batch, parsed once. What an operation can read from
  * its keys (its call id, its entry count, its rollup day and the day's start) is not sent: each argument costs
  * Redis about 1,000 instructions (a Redis string, then a Lua string).
- * Status `ok` (or `lost` with the stored epoch, for the whole batch); then one reply per operation, as its own
- * script answers (`[time, status, ...]`), `[time, 'error', message]` for one that failed.
+ * The reply is flat (no table per operation): the time, status `ok` (or `lost` with the stored epoch, for the
+ * whole batch), then per operation the number of its values and its values, as its own script answered them after
+ * the time (`status, ...`; `error, message` for one that failed).
  */
 export const BATCH_SCRIPT = String.raw`${prelude(String.raw`
 local count = tonumber(ARGV[6])
@@ -530,117 +533,7 @@ local STREAM, META, UIDX = KEYS[3], KEYS[4], KEYS[5]
 local CAPMODE, CAPN = sub(ARGV[7], 1, 1), sub(ARGV[7], 2)
 local RRET, URET = ARGV[8], tonumber(ARGV[9])
 `)}
--- The record metadata's view (field -> value, false when absent; ms, seq and late numbers once a commit set
--- them), read once per batch; mset changes a field in the view at once and in Redis with the batch.
-local META_FIELDS, metaLoaded = {'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt'}, false
-local function metaView()
-  if not metaLoaded then
-    hread(META, META_FIELDS)
-    metaLoaded = true
-  end
-  return hview[META]
-end
-local function mset(f, x)
-  tableOf(hview, META)[f] = x
-  tableOf(hpend, META)[f] = x
-end
--- A record's six rollup sums ('calls,inputTokens,outputTokens,cost,saved,estimatedCalls') as numbers, parsed once
--- per batch for each text (read only).
-local sumsOf = {}
-local function sums(text)
-  local d = sumsOf[text]
-  if not d then
-    local d1, d2, d3, d4, d5, d6 = match(text, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
-    d = {tonumber(d1), tonumber(d2), tonumber(d3), tonumber(d4), tonumber(d5), tonumber(d6)}
-    d[7] = d[1] + d[2] + d[3] + d[4] + d[5] + d[6]
-    sumsOf[text] = d
-  end
-  return d
-end
--- The batch's view of rollup day h (row field -> table of its six sums, false when absent), after reading the
--- given fields it lacks (one HMGET) and parsing each once.
-local function rows(h, fields)
-  local view = tableOf(hview, h)
-  local miss
-  for j = 1, #fields do
-    if view[fields[j]] == nil then
-      miss = miss or {}
-      miss[#miss + 1] = fields[j]
-    end
-  end
-  if miss then
-    local got = call('HMGET', h, unpack(miss))
-    for i = 1, #miss do
-      local c = got[i]
-      if c then
-        local a1, a2, a3, a4, a5, a6 = match(c, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
-        c = {tonumber(a1), tonumber(a2), tonumber(a3), tonumber(a4), tonumber(a5), tonumber(a6)}
-        c[7] = c[1] + c[2] + c[3] + c[4] + c[5] + c[6]
-      end
-      view[miss[i]] = c
-    end
-  end
-  return view
-end
--- The key list of a call record for the keys 'state[1..n]' (their kpart, in order), made once per batch for each
--- sequence of keys (a tree of the keys' views).
-local keyLists = {}
-local function keyList(state, n)
-  local node = keyLists
-  for i = 1, n do
-    local k = state[i]
-    local nx = node[k]
-    if not nx then
-      nx = {}
-      node[k] = nx
-    end
-    node = nx
-  end
-  local list = node[1]
-  if not list then
-    local parts = {}
-    for i = 1, n do parts[i] = kpart(state[i]) end
-    list = table.concat(parts)
-    node[1] = list
-  end
-  return list
-end
--- The amounts a call record holds, by entry, when its keys are the commit's 'state[1..n]' in that order (the usual
--- case: one string.match for the amounts, one comparison for the keys); nil otherwise.
-local amountPatterns = {}
--- the scratch tables of the reservations and commits (one operation runs at a time)
-local STATE, AMOUNTS, NONE = {}, {}, {}
--- the sums of a row not there yet (read only)
-local NOROW = {0, 0, 0, 0, 0, 0, 0}
--- call record texts: a reservation's, the same as the previous reservation's when its hold expiry, list of amounts
--- and key list are (the calls of a batch mostly share them; LASTHOLD = {expiry, amounts, keys, text}); the lists of
--- one amount for every entry, by that amount; a commit's by dedupe end
-local LASTHOLD, sameLists, doneTexts = {}, {}, {}
--- (the calls of a reservation batch mostly share their record's text: same hold expiry, amounts and keys; the
--- amounts found in a text for a key list are those of the previous commit when its text and keys are the same,
--- read only)
-local heldV, heldList, heldGot
-local function sameHolds(state, n, v, pos)
-  if n > 30 then return nil end
-  local list = keyList(state, n)
-  if v == heldV and list == heldList then return heldGot end
-  local pat = amountPatterns[n]
-  if not pat then
-    pat = '^' .. string.rep('([^,|]*),', n) .. '|()'
-    amountPatterns[n] = pat
-  end
-  local got = {match(v, pat, pos)}
-  local q = got[n + 1]
-  if not q then return nil end
-  if #v - q + 1 ~= #list or find(v, list, q, true) ~= q then return nil end
-  got[n + 1] = nil
-  for i = 1, n do
-    local a = got[i]
-    got[i] = known[a] or tonumber(a)
-  end
-  heldV, heldList, heldGot = v, list, got
-  return got
-end
+${BATCH_HELPERS}
 -- the terms of the operations (ARGV, read at the index an operation's shape gives; offsets() leaves T alone)
 local T = ARGV
 -- a commit's rollup row fields by the index of its terms
@@ -648,11 +541,11 @@ local rowFields = {}
 -- whether a commit of the batch added a record to the stream, and one did without trimming it to the cap (the
 -- batch then trims once, at its end: a record's MAXLEN costs about as much as its XTRIM)
 local appended, trimDue = false, false
-local function reserveOp(o, ko, kc, last, nk, ta, u)
+local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, kc, last, nk, ta, u)
+local function commitOp(o, ko, kc, last, nk, ta, u, rep, b)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, kc, last, nk, ta, u)
+local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b)
 ${offsets(RELEASE_OP)}end
 -- (R and C: one amount for every entry, sent once)
 local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
@@ -661,7 +554,9 @@ local strides = {r = 1, c = 1, x = 1, R = 0, C = 0}
 -- per batch for each text: {body, key offset, terms, keys, arguments}
 local shapes = {}
 local seen = {}
-local out = {serverStr, 'ok'}
+-- the batch's reply, flat: the time, 'ok', then per operation the number of its values and its values (its status
+-- first); b is the next operation's count
+local rep, b = {serverStr, 'ok'}, 3
 local ap = tonumber(ARGV[10])
 for i = 1, count do
   local kc = 5 + i
@@ -685,11 +580,22 @@ for i = 1, count do
   -- the operation's ARGV[j] is ARGV[ap - 4 + j] (its ARGV[6] at ap + 2), its KEYS[3] is KEYS[kc], its KEYS[j]
   -- (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
   local na = shape[5]
-  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3], shape[6])
-  if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
+  -- an operation answers the number of values it wrote into rep at b (its usual reply), or a reply of its own
+  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3], shape[6], rep, b)
+  local c = res
+  if not ok or type(res) ~= 'number' then
+    if not ok then res = {serverStr, 'error', errorText(res)} end
+    -- its values after the time
+    c = #res - 1
+    for j = 2, c + 1 do rep[b + j - 1] = res[j] end
+  end
+  rep[b] = c
+  b = b + 1 + c
   ap = ap + 2 + na
 end
+-- (past the end: values an operation wrote before it failed)
+rep[b] = nil
 flushAll()
 if trimDue then call('XTRIM', STREAM, 'MAXLEN', CAPMODE, CAPN) end
-return out
+return rep
 `
