@@ -46,23 +46,23 @@ describe('redisStore scripts against the ledger', () => {
           // a commit after the window ended, while the call still holds: the key is forgotten, then written anew
           [
             [
-              { kind: 'reserve', call: 'x', keys: ['a', 'b'], amount: 10, limit: null, ttl: 15_000, expiresAt: 5_000 },
-              { kind: 'commit', call: 'y', keys: ['a'], amount: 5, expiresAt: 5_000, dedupe: 30_000 },
+              { kind: 'reserve', call: 'x', keys: ['a', 'b'], amount: 10, uneven: false, limit: null, ttl: 15_000, expiresAt: 5_000 },
+              { kind: 'commit', call: 'y', keys: ['a'], amount: 5, uneven: false, expiresAt: 5_000, dedupe: 30_000 },
               { kind: 'wait', ms: 7_000 },
-              { kind: 'commit', call: 'x', keys: ['a'], amount: 7, expiresAt: 60_000, dedupe: 30_000 },
+              { kind: 'commit', call: 'x', keys: ['a'], amount: 7, uneven: false, expiresAt: 60_000, dedupe: 30_000 },
             ],
           ],
           // an expired hold swept, then the window ends with no hold left
           [
             [
-              { kind: 'reserve', call: 'x', keys: ['a'], amount: 10, limit: 100, ttl: 1_000, expiresAt: 5_000 },
-              { kind: 'reserve', call: 'y', keys: ['a'], amount: 20, limit: 100, ttl: 4_000, expiresAt: 5_000 },
+              { kind: 'reserve', call: 'x', keys: ['a'], amount: 10, uneven: false, limit: 100, ttl: 1_000, expiresAt: 5_000 },
+              { kind: 'reserve', call: 'y', keys: ['a'], amount: 20, uneven: false, limit: 100, ttl: 4_000, expiresAt: 5_000 },
               { kind: 'wait', ms: 1_000 },
-              { kind: 'reserve', call: 'z', keys: ['a'], amount: 75, limit: 100, ttl: 15_000, expiresAt: 5_000 },
+              { kind: 'reserve', call: 'z', keys: ['a'], amount: 75, uneven: false, limit: 100, ttl: 15_000, expiresAt: 5_000 },
               { kind: 'wait', ms: 3_000 },
               { kind: 'wait', ms: 1_000 },
               { kind: 'release', call: 'z' },
-              { kind: 'reserve', call: 'w', keys: ['a'], amount: 1, limit: 1, ttl: 1_000, expiresAt: 20_000 },
+              { kind: 'reserve', call: 'w', keys: ['a'], amount: 1, uneven: false, limit: 1, ttl: 1_000, expiresAt: 20_000 },
             ],
           ],
         ],
