@@ -121,11 +121,11 @@ function storeKeys(prefix: string) {
   }
 }
 
-/** The error of a script that found a registered ledger key gone before the end of its window. */
 /** Whether every entry has the same amount (and there are two or more): then it is sent once. */
 const sameAmounts = (entries: readonly { amount: number }[]): boolean =>
   entries.length > 1 && entries.every((entry) => entry.amount === entries[0]!.amount)
 
+/** The error of a script that found a registered ledger key gone before the end of its window. */
 const isLostKey = (error: unknown): error is Error => error instanceof Error && /LOST ledger key /.test(error.message)
 
 /** Milliseconds of `TIME`'s reply (seconds, microseconds). */
