@@ -388,6 +388,29 @@ describe('redisStore', () => {
     ])
   })
 
+  it('keeps every key of a reservation whose one amount an earlier, shorter reservation of the batch shared', async () => {
+    // Two reservations of one amount in one batch, the one with fewer keys first: the longer one's record must hold an
+    // amount for each of its keys, so its release and its commit take every hold off.
+    for (const settle of ['release', 'commit'] as const) {
+      const prefix = uniquePrefix()
+      const store = redisStore({ client: io, prefix, time: 'client' })
+      const entries = (keys: string[]) => keys.map((key) => ({ key, amount: 7, limit: 20, expiresAt: null }))
+      await Promise.all([
+        store.reserve({ callId: 'x', now: 1000, holdExpiresAt: 61_000, entries: entries(['a', 'b']) }),
+        store.reserve({ callId: 'y', now: 1000, holdExpiresAt: 61_000, entries: entries(['a', 'b', 'c']) }),
+      ])
+      if (settle === 'release') await store.release({ callId: 'y', now: 2000 })
+      else await store.commit({ callId: 'y', now: 2000, dedupeUntil: 10_000, entries: entries(['a', 'b', 'c']) })
+      await store.release({ callId: 'x', now: 3000 })
+      const spent = settle === 'commit' ? 7 : 0
+      expect(await store.balances({ keys: ['a', 'b', 'c'], now: 3000 })).toEqual([
+        { spent, reserved: 0 },
+        { spent, reserved: 0 },
+        { spent, reserved: 0 },
+      ])
+    }
+  })
+
   it("answers a reservation refused on its first key of a batch with its own keys' balances, not an earlier operation's", async () => {
     const prefix = uniquePrefix()
     const store = redisStore({ client: io, prefix, time: 'client' })

@@ -90,7 +90,7 @@ local STATE, AMOUNTS = {}, {}
 local NOROW = {0, 0, 0, 0, 0, 0, 0}
 -- call record texts: a reservation's, the same as the previous reservation's when its hold expiry, list of amounts
 -- and key list are (the calls of a batch mostly share them; LASTHOLD = {expiry, amounts, keys, text}); the lists of
--- one amount for every entry, by that amount; a commit's by dedupe end
+-- one amount for every entry, by number of entries then that amount; a commit's by dedupe end
 local LASTHOLD, sameLists, doneTexts = {}, {}, {}
 -- (the calls of a reservation batch mostly share their record's text: same hold expiry, amounts and keys; the
 -- amounts found in a text for a key list are those of the previous commit when its text and keys are the same,

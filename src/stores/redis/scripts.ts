@@ -128,10 +128,16 @@ end
 -- the call record's text, made once per batch for each hold expiry, list of amounts and sequence of keys
 local list = ''
 if u == 0 then
-  list = sameLists[amounts[1]]
+  -- by amount and number of keys: a reservation of the same amount on fewer keys has a shorter list
+  local byN = sameLists[n]
+  if not byN then
+    byN = {}
+    sameLists[n] = byN
+  end
+  list = byN[amounts[1]]
   if not list then
     list = string.rep(amounts[1] .. ',', n)
-    sameLists[amounts[1]] = list
+    byN[amounts[1]] = list
   end
 elseif n > 0 then
   list = table.concat(amounts, ',', 1, n) .. ','
