@@ -67,10 +67,12 @@ export class ManagerCalls<Open extends object> {
   /** The prefix last looked up and its chunks (ids of one manager come one after the other). */
   #lastStem = ''
   #lastChunks: Chunks<Open> | undefined
-  /** The id {@link #chunkOf} last found a chunk for, the chunk and the id's slot in it. */
+  /** The id {@link #chunkOf} last found a chunk for, the chunk, the id's slot in it, its prefix and its counter. */
   #lastId: string | undefined
   #lastChunk: Chunk<Open> | undefined
   #lastSlot = 0
+  #lastIdStem = ''
+  #lastCounter = 0
   /** The counter of the id {@link #chunksOf} last read. */
   #n = 0
   /** Ids whose instant is at or before this are forgotten. */
@@ -125,13 +127,30 @@ export class ManagerCalls<Open extends object> {
       }
       chunks.set(index, chunk)
     }
+    const counter = this.#n
     this.#n %= CHUNK
     if (chunk !== undefined) {
       this.#lastId = id
       this.#lastChunk = chunk
       this.#lastSlot = this.#n
+      this.#lastIdStem = this.#lastStem
+      this.#lastCounter = counter
     }
     return chunk
+  }
+
+  /**
+   * The prefix of `id` (a kept string, shared by the ids of its manager) when `id` is the id last looked up here,
+   * else `undefined`; its counter is then {@link lastCounter}. The ledger's record table takes both from here
+   * instead of reading the id's characters again (a commit looks its id up just before it appends its record).
+   */
+  stemIfLast(id: string): string | undefined {
+    return id === this.#lastId ? this.#lastIdStem : undefined
+  }
+
+  /** The counter of the id last looked up (see {@link stemIfLast}). */
+  get lastCounter(): number {
+    return this.#lastCounter
   }
 
   /** The held or released call `id`, `true` when it is a committed call still remembered, else `undefined`. */
