@@ -67,8 +67,12 @@ export class ManagerCalls<Open extends object> {
   /** The prefix last looked up and its chunks (ids of one manager come one after the other). */
   #lastStem = ''
   #lastChunks: Chunks<Open> | undefined
-  /** The id {@link #chunkOf} last found a chunk for, the chunk, the id's slot in it, its prefix and its counter. */
-  #lastId: string | undefined
+  /**
+   * The id {@link #chunkOf} last found a chunk for (`''`, no id, when none: a string from the start, so that the
+   * optimized `#chunkOf` of another instance does not deoptimize on a fresh one), the chunk, the id's slot in it,
+   * its prefix and its counter.
+   */
+  #lastId = ''
   #lastChunk: Chunk<Open> | undefined
   #lastSlot = 0
   #lastIdStem = ''
@@ -145,7 +149,7 @@ export class ManagerCalls<Open extends object> {
    * instead of reading the id's characters again (a commit looks its id up just before it appends its record).
    */
   stemIfLast(id: string): string | undefined {
-    return id === this.#lastId ? this.#lastIdStem : undefined
+    return id === this.#lastId && id !== '' ? this.#lastIdStem : undefined
   }
 
   /** The counter of the id last looked up (see {@link stemIfLast}). */
@@ -196,7 +200,8 @@ export class ManagerCalls<Open extends object> {
 
   /** Drops the chunks without open calls whose committed ids are all forgotten (run with the ledger's key sweep). */
   sweep(): void {
-    this.#lastId = undefined
+    this.#lastId = ''
+    this.#lastChunk = undefined
     for (const [stem, chunks] of this.#stems) {
       for (const [index, chunk] of chunks) if (chunk.opened === 0 && chunk.latest <= this.#through) chunks.delete(index)
       if (chunks.size > 0) continue
