@@ -309,7 +309,9 @@ describe("a plain record's tail token (the memory store shares a kept tail witho
     // tail the store already keeps.
     manager.on('spend.recorded', ({ record }) => {
       const next = costs[i]
-      if (next !== undefined) record.cost = formatNano(Math.round(next * 1e9))
+      if (next === undefined) return
+      record.cost = formatNano(Math.round(next * 1e9))
+      record.costNanoUsd = Math.round(next * 1e9)
     })
     for (let k = 0; k < costs.length; k++) await fn()
     const records = await store.queryRecords({})
