@@ -32,8 +32,15 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  */
 export const MAX_DISCARDED_BYTES = 64 * 1024 * 1024
 
+/** A request body read by {@link readJson}: its bytes as received, its text and the JSON object parsed from it. */
+export interface JsonBody {
+  bytes: Uint8Array
+  text: string
+  value: unknown
+}
+
 /** The body of `request` as text and parsed JSON object; throws a 4xx {@link HttpError} for anything else. */
-export async function readJson(request: CoreRequest, maxBodyBytes: number): Promise<{ text: string; value: unknown }> {
+export async function readJson(request: CoreRequest, maxBodyBytes: number): Promise<JsonBody> {
   const type = request.header('content-type')
   if (type !== null && !/^application\/json\s*(;|$)/i.test(type)) {
     throw new HttpError(
@@ -76,5 +83,5 @@ export async function readJson(request: CoreRequest, maxBodyBytes: number): Prom
     throw new HttpError(400, 'INVALID_JSON', 'the body must be a JSON object')
   if (jsonDepthExceeds(value, MAX_JSON_DEPTH))
     throw new HttpError(400, 'INVALID_JSON', `the body nests deeper than ${MAX_JSON_DEPTH} levels`)
-  return { text, value }
+  return { bytes, text, value }
 }

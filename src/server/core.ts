@@ -38,6 +38,8 @@ export interface Answer {
   status: number
   body: string
   headers: Record<string, string>
+  /** `body` as UTF-8, when it was encoded already (a batch's answer). */
+  bytes?: Uint8Array<ArrayBuffer>
 }
 
 /** One operation to run for an authenticated tenant: a store or management route with its body. */
@@ -63,6 +65,14 @@ export interface Operation {
  * running the route (a replay, a refused key) comes back as it is, not in a promise.
  */
 export type RunOperation = (tenant: string, operation: Operation) => Answer | Promise<Answer>
+
+/**
+ * `bytes` in an array buffer of their own: a small Node body is a view into a shared 8 KiB pool, which the
+ * idempotency cache must not keep alive (nor count as the body's size) for as long as it remembers the batch.
+ */
+function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength ? bytes : new Uint8Array(bytes)
+}
 
 /** The message of an error without the tenant's internal prefix, which a client must never see. */
 function withoutTenant(error: HttpError, tenant: string | null): HttpError {
@@ -321,8 +331,8 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         routes,
         maxOperations: maxBatchOperations,
         runOperation,
-        complete: (batch, text) => idempotency.completeBatch(tenant, batch, text),
-        text: body.text,
+        complete: (batch, text, bytes) => idempotency.completeBatch(tenant, batch, text, bytes),
+        request: ownBytes(body.bytes),
       })
     }
     const found = routes.get(path)

@@ -90,6 +90,8 @@ export interface CoreResponse {
   status: number
   headers: Record<string, string>
   body: string
+  /** `body` already encoded as UTF-8, when the engine had to encode it anyway (a batch's answer): sent as it is. */
+  bytes?: Uint8Array<ArrayBuffer>
 }
 
 /** @internal The handler's engine, shared by the fetch handler and the Node server. */
@@ -177,7 +179,7 @@ export function createBudgetHandler(options: BudgetHandlerOptions): BudgetHandle
       readBody: (limit) => readWebBody(request.body, limit),
       client: null,
     })
-    return new Response(request.method === 'HEAD' ? null : answer.body, {
+    return new Response(request.method === 'HEAD' ? null : (answer.bytes ?? answer.body), {
       status: answer.status,
       headers: answer.headers,
     })

@@ -13,6 +13,9 @@
  */
 import { sha256Hex } from '../internal/sha256.js'
 
+/** Decodes what a batch holds as bytes (its request, its answer); both were valid UTF-8 when they were read. */
+const utf8 = new TextDecoder()
+
 /** A stored answer. */
 export interface CachedAnswer {
   status: number
@@ -33,11 +36,14 @@ export function fingerprintOf(method: string, path: string, text: string): strin
  * deferred fingerprint and an answer per operation (what the cache keeps survives the collector's young
  * generation, so fewer objects per key is less work for every remembered operation). Each key of the batch maps to
  * this object. An operation's fingerprint is its parsed body as JSON (the text a lone request would send), worked
- * out only when its key is seen again, from the batch's request text parsed again (one string held instead of every
+ * out only when its key is seen again, from the batch's request parsed again (one buffer held instead of every
  * parsed body; parsed again once per batch, the keyed operations' fingerprints kept); its answer is held on its own
- * until the batch is answered, then as a range of the batch's answer text. Byte accounting: each key counts its own
- * bytes; what the batch holds for its keys (the request text, the fingerprints worked out, the answer text) counts
- * once, for as long as any key of the batch is remembered (any one keeps all of it alive).
+ * until the batch is answered, then as a range of the batch's answer. The request and (when it is ASCII, as answers
+ * of numbers and booleans are) the answer are held as the UTF-8 bytes received and sent: outside the JavaScript heap,
+ * so the collector neither copies them out of the young generation nor marks them while the batch is remembered.
+ * Byte accounting: each key counts its own bytes; what the batch holds for its keys (the request, the fingerprints
+ * worked out, the answer; bytes as bytes, strings at two bytes a character) counts once, for as long as any key of
+ * the batch is remembered (any one keeps all of it alive).
  */
 export class BatchAnswers {
   /**
@@ -47,19 +53,25 @@ export class BatchAnswers {
   readonly #keys: (string | undefined)[]
   /** Per operation: its status once answered (0 while in flight). */
   readonly #status: Uint16Array
-  /** Per operation: where its answer body starts and ends in the batch's answer text. */
+  /**
+   * Per operation: where its answer body starts and ends in the batch's answer (characters of its text, which are
+   * also its bytes when it is held as bytes: ASCII only).
+   */
   readonly #range: Int32Array
   /** Per operation: its answer body until the batch's answer text exists. */
   #answers: (string | undefined)[] | null
+  /** The batch's answer text, when it is not held as {@link #bytes} (it has characters beyond ASCII). */
   #text: string | null = null
+  /** The batch's answer as UTF-8 bytes, when it is ASCII (so a range of characters is the same range of bytes). */
+  #bytes: Uint8Array | null = null
   /** Keys of this batch still in the cache. */
   live = 0
   /** Bytes of what the batch holds ({@link heldBytes}) counted in the cache: 0 once no key of it is left. */
   charged = 0
   expiresAt = 0
 
-  /** The batch's request text: an operation's body is read again from it when its key comes back. */
-  readonly #request: string
+  /** The batch's request: an operation's body is read again from it when its key comes back. */
+  readonly #request: string | Uint8Array
   /** Operation `j`'s body in the parsed request text (as the batch's version writes it). */
   readonly #bodyAt: (parsed: unknown, j: number) => unknown
   /** Per operation: its path (the route's own string). */
@@ -71,8 +83,8 @@ export class BatchAnswers {
   constructor(
     /** The number of operations in the batch. */
     count: number,
-    /** The batch's request text, as parsed for it (one string held instead of every parsed body). */
-    request: string,
+    /** The batch's request as parsed for it, text or UTF-8 bytes (held instead of every parsed body). */
+    request: string | Uint8Array,
     /** Operation `j`'s body (the request object it stands for) in the parsed request text. */
     bodyAt: (parsed: unknown, j: number) => unknown,
   ) {
@@ -90,9 +102,9 @@ export class BatchAnswers {
     this.#paths[i] = path
   }
 
-  /** Whether the batch's answer text exists (until then its keys count as in flight for eviction). */
+  /** Whether the batch's answer exists (until then its keys count as in flight for eviction). */
   get answered(): boolean {
-    return this.#text !== null
+    return this.#text !== null || this.#bytes !== null
   }
 
   /** Marks `key` as operation `i`'s. */
@@ -100,9 +112,11 @@ export class BatchAnswers {
     this.#keys[i] = key
   }
 
-  /** Bytes of what the batch holds for its keys: the request text, the fingerprints worked out, the answer text. */
+  /** Bytes of what the batch holds for its keys: the request, the fingerprints worked out, the answer. */
   get heldBytes(): number {
-    return (this.#request.length + (this.#text?.length ?? 0)) * 2 + this.#fingerprintBytes
+    const request = this.#request
+    const held = typeof request === 'string' ? request.length * 2 : request.byteLength
+    return held + (this.#bytes?.byteLength ?? 0) + (this.#text?.length ?? 0) * 2 + this.#fingerprintBytes
   }
 
   /** The fingerprint of operation `i`, as a lone request with its body would have. */
@@ -111,7 +125,8 @@ export class BatchAnswers {
     if (known !== undefined) return known
     // The request parsed again, exactly as the batch was, and every operation with a path so far fingerprinted
     // (kept for the keys that come back later; the parsed bodies are not).
-    const parsed: unknown = JSON.parse(this.#request)
+    const request = this.#request
+    const parsed: unknown = JSON.parse(typeof request === 'string' ? request : utf8.decode(request))
     const fingerprints = (this.#fingerprints ??= new Array<string | undefined>(this.#paths.length))
     for (let j = 0; j < fingerprints.length; j++) {
       const path = this.#paths[j]
@@ -149,22 +164,30 @@ export class BatchAnswers {
     const i = this.#keys.lastIndexOf(key)
     const status = this.#status[i]!
     if (status === 0) return null
-    const text = this.#text
-    return {
-      status,
-      body: text === null ? this.#answers![i]! : text.slice(this.#range[2 * i]!, this.#range[2 * i + 1]!),
-    }
+    const start = this.#range[2 * i]!
+    const end = this.#range[2 * i + 1]!
+    const body =
+      this.#bytes !== null
+        ? utf8.decode(this.#bytes.subarray(start, end))
+        : this.#text !== null
+          ? this.#text.slice(start, end)
+          : this.#answers![i]!
+    return { status, body }
   }
 
-  /** Operation `i`'s answer body is at `start`..`end` of the batch's answer text. */
+  /** Operation `i`'s answer body is at `start`..`end` of the batch's answer (see {@link #range}). */
   place(i: number, start: number, end: number): void {
     this.#range[2 * i] = start
     this.#range[2 * i + 1] = end
   }
 
-  /** Holds the batch's answer text (placed with {@link place}) instead of the per-operation answers. */
-  complete(text: string): void {
-    this.#text = text
+  /**
+   * Holds the batch's answer (placed with {@link place}) instead of the per-operation answers: as `bytes`, its
+   * UTF-8 encoding, when that has one byte per character (ASCII), else as `text`.
+   */
+  complete(text: string, bytes?: Uint8Array): void {
+    if (bytes !== undefined && bytes.byteLength === text.length) this.#bytes = bytes
+    else this.#text = text
     this.#answers = null
   }
 }
@@ -311,10 +334,13 @@ export class IdempotencyCache {
     else this.#remove(tenant, share, key, batch)
   }
 
-  /** `batch` has been answered with `text` (its operations' answers placed in it): it now holds only that text. */
-  completeBatch(tenant: string, batch: BatchAnswers, text: string): void {
+  /**
+   * `batch` has been answered with `text` (its operations' answers placed in it), encoded as `bytes` when given:
+   * it now holds only that answer.
+   */
+  completeBatch(tenant: string, batch: BatchAnswers, text: string, bytes?: Uint8Array): void {
     const now = this.#now()
-    batch.complete(text)
+    batch.complete(text, bytes)
     batch.expiresAt = now + this.#options.ttlMs
     const share = this.#shares.get(tenant)
     if (share === undefined) return

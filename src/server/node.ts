@@ -122,7 +122,7 @@ export function createBudgetServer(options: BudgetServerOptions): Server {
           }
           // The body encoded once, with its length: without `Content-Length` Node sends the answer chunked, which
           // measures the string's UTF-8 length, writes it in hex framing and encodes the string again in the write.
-          const bytes = Buffer.from(answer.body, 'utf8')
+          const bytes = answer.bytes ?? Buffer.from(answer.body, 'utf8')
           response.writeHead(answer.status, { ...answer.headers, 'content-length': String(bytes.length) })
           response.end(bytes)
         },

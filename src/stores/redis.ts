@@ -37,7 +37,8 @@ import { json, pushRecordFields, readRecords, recordRange } from './redis/record
 import { amount, balancePairs, overflowError, parseStoredBudget, toStrings } from './redis/replies.js'
 import { createRunner, failureOf, script, storageError, type Script } from './redis/runner.js'
 import { readRollups, rollupArgs, rollupOverflowError, ROLLUPS_SCRIPT } from './redis/rollups.js'
-import { BALANCES_SCRIPT, BATCH_SCRIPT, PUT_BUDGET_SCRIPT, RESET_SCRIPT } from './redis/scripts.js'
+import { BALANCES_SCRIPT, PUT_BUDGET_SCRIPT, RESET_SCRIPT } from './redis/key-scripts.js'
+import { BATCH_SCRIPT } from './redis/scripts.js'
 import { createBatcher, type BatchOp } from './redis/batch.js'
 import { rollupDayBounds, validateRollupQuery } from './ledger/rollups.js'
 import {
@@ -119,6 +120,10 @@ function storeKeys(prefix: string) {
     rollupIndex: `${base}ud`,
   }
 }
+
+/** Whether every entry has the same amount (and there are two or more): then it is sent once. */
+const sameAmounts = (entries: readonly { amount: number }[]): boolean =>
+  entries.length > 1 && entries.every((entry) => entry.amount === entries[0]!.amount)
 
 /** The error of a script that found a registered ledger key gone before the end of its window. */
 const isLostKey = (error: unknown): error is Error => error instanceof Error && /LOST ledger key /.test(error.message)
@@ -358,8 +363,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     // the amounts are the call's own; the limits and window ends (terms) are mostly shared by a batch's calls
     const args = [String(request.holdExpiresAt)]
     const terms: string[] = []
+    // one amount for every entry (a call's cost counts against each of its scopes): sent once, kind 'R'
+    const same = sameAmounts(entries)
+    if (same) args.push(String(entries[0]!.amount))
     for (const entry of entries) {
-      args.push(String(entry.amount))
+      if (!same) args.push(String(entry.amount))
       terms.push(
         entry.limit === null ? '' : String(entry.limit),
         entry.expiresAt === null ? '' : String(entry.expiresAt),
@@ -377,7 +385,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       }
       let values: string[]
       try {
-        values = await run('reserve', 'r', scriptKeys, request.now, args, order, terms)
+        values = await run('reserve', same ? 'R' : 'r', scriptKeys, request.now, args, order, terms)
       } catch (error) {
         if (failureOf(error) === 'unknown') releaseUnknown(request, startedAt)
         throw error
@@ -408,8 +416,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     const args = [String(request.dedupeUntil), record !== undefined ? String(record.endedAt) : '']
     // the number of rollup rows, the window ends and the rows' fields (terms) are mostly shared by a batch's calls
     const terms = [rollup !== undefined ? String(rollup.rows) : '0']
+    const same = sameAmounts(entries)
+    if (same) args.push(String(entries[0]!.amount))
     for (const entry of entries) {
-      args.push(String(entry.amount))
+      if (!same) args.push(String(entry.amount))
       terms.push(entry.expiresAt === null ? '' : String(entry.expiresAt))
     }
     if (record !== undefined && rollup !== undefined) {
@@ -419,17 +429,18 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       if (maxRecords > 0) pushRecordFields(record, args)
     }
     return wrap('commit', async () => {
-      const values = await run('commit', 'c', scriptKeys, request.now, args, order, terms)
+      const values = await run('commit', same ? 'C' : 'c', scriptKeys, request.now, args, order, terms)
       if (values[1] === 'overflow') throw overflowError(values, entries, 'adding')
       if (values[1] === 'rollupOverflow') throw rollupOverflowError(values)
       if (values[1] !== 'ok' && values[1] !== 'dup')
         throw new Error(`unexpected reply status ${JSON.stringify(values[1])}`)
-      const balances = entries.map((_, i) => ({
-        before: amount(values[2 + 3 * i]),
-        after: amount(values[3 + 3 * i]),
-        reserved: amount(values[4 + 3 * i]),
-      }))
-      return { duplicate: values[1] === 'dup', balances }
+      // after and reserved per entry; before is after less the amount added (nothing when a duplicate)
+      const duplicate = values[1] === 'dup'
+      const balances = entries.map((entry, i) => {
+        const after = amount(values[2 + 2 * i])
+        return { before: duplicate ? after : after - entry.amount, after, reserved: amount(values[3 + 2 * i]) }
+      })
+      return { duplicate, balances }
     })
   }
 

@@ -18,6 +18,8 @@ const commit = {
   call: fc.constantFrom(...CALLS),
   keys: fc.subarray(KEYS),
   amount: fc.integer({ min: 0, max: 60 }),
+  // the same amount on every key (the usual case, sent once), or amount + the key's index
+  uneven: fc.boolean(),
   expiresAt: expiry,
   dedupe: fc.constantFrom(0, 3_000, 30_000),
 }
@@ -30,6 +32,7 @@ export function ledgerOp(options: { records: boolean }) {
       call: fc.constantFrom(...CALLS),
       keys: keySet,
       amount: fc.integer({ min: 0, max: 60 }),
+      uneven: fc.boolean(),
       limit: fc.constantFrom<number | null>(null, 50, 100, 200),
       ttl: fc.constantFrom(1_000, 4_000, 15_000),
       expiresAt: expiry,
@@ -55,9 +58,9 @@ export async function applyOp(store: BudgetStore, o: LedgerOp, now: number): Pro
           callId: o.call,
           now,
           holdExpiresAt: now + o.ttl,
-          entries: o.keys.map((key) => ({
+          entries: o.keys.map((key, i) => ({
             key,
-            amount: o.amount,
+            amount: o.uneven ? o.amount + i : o.amount,
             limit: o.limit,
             expiresAt: o.expiresAt === null ? null : T0 + o.expiresAt,
           })),
@@ -68,9 +71,9 @@ export async function applyOp(store: BudgetStore, o: LedgerOp, now: number): Pro
           callId: o.call,
           now,
           dedupeUntil: now + o.dedupe,
-          entries: o.keys.map((key) => ({
+          entries: o.keys.map((key, i) => ({
             key,
-            amount: o.amount,
+            amount: o.uneven ? o.amount + i : o.amount,
             expiresAt: o.expiresAt === null ? null : T0 + o.expiresAt,
           })),
           ...(model === null

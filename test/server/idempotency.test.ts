@@ -154,4 +154,57 @@ describe('IdempotencyCache with batch answers', () => {
     expect(cache.begin('t', 'k', fingerprint)).toEqual({ kind: 'new' })
     expect(cache.byteSize).toBe('k'.length * 2 + fingerprint.length * 2 + 64)
   })
+
+  it('holds a request and an ASCII answer as UTF-8 bytes, counted as bytes; an answer beyond ASCII as text', () => {
+    const cache = new IdempotencyCache({ maxEntries: 100, maxBytes: 1_000_000, ttlMs: 60_000 }, () => 1_000)
+    const bodies = [
+      { keys: ['clé-0'], now: 0 },
+      { keys: ['k1'], now: 1 },
+    ]
+    const request = new TextEncoder().encode(
+      JSON.stringify({ operations: bodies.map((body, i) => ({ path: '/v1/reset', body, key: `b-${i}` })) }),
+    )
+    const batch = new BatchAnswers(2, request, bodyAtV1)
+    bodies.forEach((_, i) => batch.operation(i, '/v1/reset'))
+    for (const i of [0, 1]) cache.begin('t', `b-${i}`, batch, i)
+    const keys = 2 * ('b-0'.length * 2 + 64)
+    expect(cache.byteSize).toBe(keys + request.byteLength)
+    for (const i of [0, 1]) cache.finishBatch('t', `b-${i}`, batch, i, { status: 200, body: `{"n":${i}}` }, true)
+    let text = '{"results":['
+    for (const i of [0, 1]) {
+      text += `${i === 0 ? '' : ','}{"status":200,"body":`
+      batch.place(i, text.length, text.length + 7)
+      text += `{"n":${i}}}`
+    }
+    text += ']}'
+    const bytes = new TextEncoder().encode(text)
+    cache.completeBatch('t', batch, text, bytes)
+    expect(cache.byteSize).toBe(keys + request.byteLength + bytes.byteLength)
+    // Fingerprinted from the bytes (a body with characters beyond ASCII): the same body replays, another does not.
+    const fingerprint = (body: unknown) => fingerprintOf('POST', '/v1/reset', JSON.stringify(body))
+    expect(cache.begin('t', 'b-1', fingerprint(bodies[1]))).toEqual({
+      kind: 'replay',
+      answer: { status: 200, body: '{"n":1}' },
+    })
+    expect(cache.begin('t', 'b-0', fingerprint({ keys: ['cle-0'], now: 0 }))).toEqual({ kind: 'mismatch' })
+    expect(cache.begin('t', 'b-0', fingerprint(bodies[0]))).toEqual({
+      kind: 'replay',
+      answer: { status: 200, body: '{"n":0}' },
+    })
+
+    // An answer with a character beyond ASCII: held (and counted) as text, replayed from it.
+    const other = new BatchAnswers(1, '{"operations":[{"path":"/v1/reset","body":{"keys":["x"],"now":2}}]}', bodyAtV1)
+    other.operation(0, '/v1/reset')
+    cache.begin('u', 'c-0', other, 0)
+    const before = cache.byteSize
+    cache.finishBatch('u', 'c-0', other, 0, { status: 200, body: '{"m":"é"}' }, true)
+    const wide = '{"results":[{"status":200,"body":{"m":"é"}}]}'
+    other.place(0, 33, 42)
+    cache.completeBatch('u', other, wide, new TextEncoder().encode(wide))
+    expect(cache.byteSize).toBe(before + wide.length * 2)
+    expect(cache.begin('u', 'c-0', fingerprintOf('POST', '/v1/reset', '{"keys":["x"],"now":2}'))).toEqual({
+      kind: 'replay',
+      answer: { status: 200, body: '{"m":"é"}' },
+    })
+  })
 })

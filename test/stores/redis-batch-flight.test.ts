@@ -36,9 +36,26 @@ function batcher() {
 
 /** The call records a sent batch names, in order. */
 const records = (s: Sent) => s.command.filter((a) => a.startsWith('{p}:c:')).map((a) => a.slice(6))
-/** The answer of a batch of `n` releases. */
-const answer = (n: number) => ['1000', 'ok', ...Array.from({ length: n }, () => ['1000', 'released'])]
+/** The answer of a batch of `n` releases (flat: per operation the number of its values, then its values). */
+const answer = (n: number) => ['1000', 'ok', ...Array.from({ length: n }, () => [1, 'released']).flat()]
 const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+describe('redisStore batcher: the flat reply', () => {
+  it('gives each operation its values, fails the one that failed alone, and refuses a reply that does not add up', async () => {
+    const { sent, op } = batcher()
+    const ops = [op('a'), op('b'), op('c')]
+    await turn()
+    sent[0]!.answer(['1000', 'ok', 1, 'released', 2, 'error', 'WRONGTYPE boom', 3, 'ok', 5, '6'])
+    expect(await ops[0]).toEqual(['1000', 'released'])
+    await expect(ops[1]).rejects.toThrow('WRONGTYPE boom')
+    expect(await ops[2]).toEqual(['1000', 'ok', '5', '6'])
+    // counts that do not match the batch: every operation fails
+    const more = [op('d'), op('e')]
+    await turn()
+    sent[1]!.answer(['1000', 'ok', 1, 'released', 3, 'released'])
+    for (const p of more) await expect(p).rejects.toThrow(/unexpected reply/)
+  })
+})
 
 describe('redisStore batcher: one batch in flight', () => {
   it('sends the operations issued while a batch is in flight together, once it is answered', async () => {

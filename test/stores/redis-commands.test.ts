@@ -125,7 +125,8 @@ describe('redisStore commands per admitted call', () => {
       hset: 2 * 4 + 2,
       hdel: 4, // the bucket on each key, empty once the 20 calls committed
       set: 2 * calls, // the call record
-      xadd: calls, // the spend record
+      xadd: calls, // the spend record (the batch's first trims the stream to its cap)
+      xtrim: 1, // the stream to its cap, once for the batch's other records
     })
     await store.close()
   })
@@ -212,12 +213,14 @@ describe('redisStore commands per admitted call', () => {
     }
     const argv = (command: string[]) => argc(command) - 3 - Number(command[2])
     // the reserves: 10 common, 2 lists of terms (limit and window end per key: 8 each), per reserve its shape, now,
-    // holdExpiresAt and 4 amounts (before: kind, tail, keys, arguments, now, holdExpiresAt, 3 per key: 18)
-    expect(argv(scripts[0]!)).toBe(10 + 2 * 8 + 10 * 7)
+    // holdExpiresAt and its amount, the same on the 4 keys: sent once (4; 7 with an amount per key; before the terms:
+    // kind, tail, keys, arguments, now, holdExpiresAt, 3 per key: 18)
+    expect(argv(scripts[0]!)).toBe(10 + 2 * 8 + 10 * 4)
     // the commits: 10 common, 2 lists of terms (the number of rollup rows, the window ends, the 'global' row: 1 + 4 +
-    // 1), per commit its shape, now, dedupeUntil, endedAt, 4 amounts, the rollup sums and the record's 5 fields (19;
-    // before: kind, tail, keys, arguments, now, dedupeUntil, endedAt, rows, 2 per key, sums, row, 5 fields: 27)
-    expect(argv(scripts[1]!)).toBe(10 + 2 * 6 + 9 * 19)
+    // 1), per commit its shape, now, dedupeUntil, endedAt, its amount (once), the rollup sums and the record's 5
+    // fields (16; 19 with an amount per key; before the terms: kind, tail, keys, arguments, now, dedupeUntil,
+    // endedAt, rows, 2 per key, sums, row, 5 fields: 27)
+    expect(argv(scripts[1]!)).toBe(10 + 2 * 6 + 9 * 16)
     expect(await store.balances({ keys, now })).toEqual(keys.map(() => ({ spent: 9 * 900 + 900, reserved: 0 })))
     await store.close()
   })

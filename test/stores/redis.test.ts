@@ -304,6 +304,55 @@ describe('redisStore', () => {
     expect((await store.queryRecords({})).at(-1)?.callId).toBe('r999')
   })
 
+  it('keeps the exact cap when one batch adds many records (trimmed once, at the end of the batch)', async () => {
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client', maxRecords: 10 })
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        store.commit({
+          callId: `r${i}`,
+          now: 100,
+          entries: [],
+          dedupeUntil: 10_000,
+          record: { callId: `r${i}`, startedAt: i, endedAt: i },
+        }),
+      ),
+    )
+    expect(await io.xlen(`{${prefix}}:r`)).toBe(10)
+    expect((await store.queryRecords({})).map((r) => r.callId)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `r${30 + i}`),
+    )
+  })
+
+  it('reads records of one stream field per record field, and the older ones of one d field', async () => {
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client' })
+    await io.xadd(`{${prefix}}:r`, '1000-0', 'callId', '"fields"', 'startedAt', '999', 'endedAt', '1000', 'd', '"x"')
+    await io.xadd(`{${prefix}}:r`, '2000-0', 'd', JSON.stringify({ callId: 'blob', startedAt: 1999, endedAt: 2000 }))
+    await store.commit({
+      callId: 'new',
+      now: 5000,
+      entries: [],
+      dedupeUntil: 10_000,
+      record: { callId: 'new', startedAt: 2999, endedAt: 3000, model: 'gpt-4o', user: 'alice' },
+    })
+    expect(await store.queryRecords({})).toEqual([
+      { callId: 'fields', startedAt: 999, endedAt: 1000, d: 'x' },
+      { callId: 'blob', startedAt: 1999, endedAt: 2000 },
+      { callId: 'new', startedAt: 2999, endedAt: 3000, model: 'gpt-4o', user: 'alice' },
+    ])
+  })
+
+  it('names the record field JSON cannot make, and writes nothing', async () => {
+    const prefix = uniquePrefix()
+    const store = redisStore({ client: io, prefix, time: 'client' })
+    const record = { callId: 'big', startedAt: 1, endedAt: 2, meta: { n: 1n } } as never
+    await expect(
+      store.commit({ callId: 'big', now: 5000, entries: [], dedupeUntil: 10_000, record }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/record\.meta/) })
+    expect(await io.exists(`{${prefix}}:r`, `{${prefix}}:c:big`)).toBe(0)
+  })
+
   it('sends the reserves of one tick as one batch script, each with its own reply or error', async () => {
     const prefix = uniquePrefix()
     const store = redisStore({ client: io, prefix, time: 'client' })

@@ -20,10 +20,13 @@ import { MAX_BATCH } from './scripts.js'
  */
 export const MAX_WAIT_MS = 10
 
+/** The most batches a store has sent and not yet had answered, before the next waits (see {@link MAX_WAIT_MS}). */
+export const MAX_IN_FLIGHT = 1
+
 /** One operation of a batch. */
 export interface BatchOp {
-  /** `r` reserve, `c` commit, `x` release. */
-  readonly kind: 'r' | 'c' | 'x'
+  /** `r` reserve, `c` commit, `x` release; `R` and `C` send one amount for all their entries. */
+  readonly kind: 'r' | 'c' | 'x' | 'R' | 'C'
   /** Its keys (its call record first), after the store's keys every batch declares. */
   readonly keys: readonly string[]
   /** Its request's `now`. */
@@ -57,7 +60,7 @@ const defer: Defer =
     ? (run) => (globalThis as unknown as { setImmediate: Defer }).setImmediate(run)
     : (run) => void Promise.resolve().then(run)
 
-const NAMES = { r: 'reserve', c: 'commit', x: 'release' } as const
+const NAMES = { r: 'reserve', c: 'commit', x: 'release', R: 'reserve', C: 'commit' } as const
 
 /** Queues operations into batches (see {@link createBatcher}). */
 export interface Batcher {
@@ -86,7 +89,7 @@ export function createBatcher(
   let waiting: ReturnType<typeof setTimeout> | null = null
   const answered = (): void => {
     inFlight--
-    if (inFlight === 0 && queue.length > 0) {
+    if (inFlight < MAX_IN_FLIGHT && queue.length > 0) {
       // after the answers' continuations (microtasks): the operations they issue join the waiting ones
       if (waiting !== null) clearTimeout(waiting)
       waiting = null
@@ -143,6 +146,7 @@ export function createBatcher(
       (reply) => {
         answered()
         let values: string[]
+        let starts: number[]
         try {
           if (!Array.isArray(reply) || reply.length < 2) throw new Error(`unexpected reply ${describeValue(reply)}`)
           if (reply[1] === 'lost') {
@@ -150,7 +154,17 @@ export function createBatcher(
             for (const queued of batch) queued.resolve(values)
             return
           }
-          if (reply[1] !== 'ok' || reply.length !== batch.length + 2)
+          if (reply[1] !== 'ok') throw new Error(`unexpected reply ${describeValue(reply)}`)
+          // flat: per operation the number of its values, then its values (its status first)
+          starts = []
+          let at = 2
+          for (let i = 0; i < batch.length && at < reply.length; i++) {
+            const count = Number(reply[at])
+            if (!Number.isSafeInteger(count) || count < 1) break
+            starts.push(at)
+            at += 1 + count
+          }
+          if (starts.length !== batch.length || at !== reply.length)
             throw new Error(`unexpected reply ${describeValue(reply)}`)
         } catch (error) {
           for (const queued of batch) queued.reject(error)
@@ -159,7 +173,9 @@ export function createBatcher(
         for (let i = 0; i < batch.length; i++) {
           const queued = batch[i]!
           try {
-            const own = toStrings(reply[i + 2])
+            // [time, status, ...], as an operation's own script answered
+            const at = starts[i]!
+            const own = toStrings([reply[0], ...reply.slice(at + 1, at + 1 + Number(reply[at]))])
             if (own[1] === 'error') queued.reject(new Error(own[2] ?? 'the operation failed'))
             else queued.resolve(own)
           } catch (error) {
@@ -189,7 +205,7 @@ export function createBatcher(
         if (queue.length >= MAX_BATCH) flushQueue()
         else if (queue.length === 1) {
           // nothing in flight: sent after this turn; else when the batch in flight is answered (or MAX_WAIT_MS)
-          if (inFlight === 0) defer(flushQueue)
+          if (inFlight < MAX_IN_FLIGHT) defer(flushQueue)
           else waiting = setTimeout(flushQueue, MAX_WAIT_MS)
         }
       }),

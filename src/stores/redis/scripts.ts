@@ -1,16 +1,18 @@
 /**
- * The Lua scripts of the Redis store, one per operation, each starting with the prelude of `prelude.ts` (server
- * time, epoch check, the ledger helpers). Each runs atomically inside Redis (a script is never interleaved with
- * another command), so a reservation's check and its writes are one step.
+ * The batch script of the Redis store and the reserve, commit and release it runs, starting with the prelude of
+ * `prelude.ts` (server time, epoch check, the ledger helpers). It runs atomically inside Redis (a script is never
+ * interleaved with another command), so a reservation's check and its writes are one step. The scripts outside
+ * the batch are in `key-scripts.ts`.
  *
  * @internal
  */
-import { PRELUDE, prelude } from './prelude.js'
+import { BATCH_HELPERS } from './batch-helpers.js'
+import { prelude } from './prelude.js'
 
 /**
  * Reserve. `KEYS`: call record (the call id is its name after `{prefix}:c:`), then the hash of every entry (the
  * ledger key is the hash name after `{prefix}:k:`; the entry count is the number of these keys). `ARGV[6]`
- * holdExpiresAt, then per entry its amount. Terms (`T[ta]` on, shared by the batch's operations that send the same):
+ * holdExpiresAt, then per entry its amount (`u` 1), or one amount for every entry (`u` 0, kind `R`). Terms (`T[ta]` on, shared by the batch's operations that send the same):
  * per entry, limit (`''` for none) and expiresAt (`''` for none).
  * Status `dup` | `refused` (then the refused index) | `overflow` (then the index) | `ok`; then
  * `spent, reserved` per entry.
@@ -41,7 +43,7 @@ for i = 1, n do
   local k = cache[h]
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
-  local amount = ARGV[6 + i]
+  local amount = ARGV[7 + (i - 1) * u]
   local total = k.s + k.r + (known[amount] or tonumber(amount))
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
   local limit = T[ta + 2 * i - 2]
@@ -56,11 +58,11 @@ for i = 1, n do
   end
 end
 local amounts = AMOUNTS
--- the reply at its size (not resized 3 times as it grows)
-if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 2 * n)} else out = {serverStr, 'ok'} end
+-- the reply, written into the batch's at b (no table of its own): 'ok', then spent and reserved per entry
+rep[b + 1] = 'ok'
 for i = 1, n do
   local k = state[i]
-  local amount = ARGV[6 + i]
+  local amount = ARGV[7 + (i - 1) * u]
   local av = known[amount] or tonumber(amount)
   local ss = k.ss
   local rv = k.r + av
@@ -119,14 +121,31 @@ for i = 1, n do
     pending[#pending + 1] = k
   end
   if k.holds then k.holds = k.holds + 1 end
-  out[2 * i + 1] = ss
-  out[2 * i + 2] = r
+  rep[b + 2 * i] = ss
+  rep[b + 2 * i + 1] = r
   amounts[i] = amount
 end
+-- the call record's text, made once per batch for each hold expiry, list of amounts and sequence of keys
 local list = ''
-if n > 0 then list = table.concat(amounts, ',', 1, n) .. ',' end
-call('SET', ck, 'h|' .. holdStr .. '|' .. list .. '|' .. keyList(state, n), 'PXAT', physical(holdX))
-return out
+if u == 0 then
+  list = sameLists[amounts[1]]
+  if not list then
+    list = string.rep(amounts[1] .. ',', n)
+    sameLists[amounts[1]] = list
+  end
+elseif n > 0 then
+  list = table.concat(amounts, ',', 1, n) .. ','
+end
+local kl = keyList(state, n)
+local last, text = LASTHOLD, nil
+if last[1] == holdStr and last[2] == list and last[3] == kl then
+  text = last[4]
+else
+  text = 'h|' .. holdStr .. '|' .. list .. '|' .. kl
+  last[1], last[2], last[3], last[4] = holdStr, list, kl, text
+end
+call('SET', ck, text, 'PXAT', physical(holdX))
+return 1 + 2 * n
 `
 
 /**
@@ -134,9 +153,10 @@ return out
  * its name after `{prefix}:u:`, its start is computed from `endedAt`). The record stream, its metadata and the
  * rollup day index are keys of the batch (`STREAM`, `META`, `UIDX`), as are the stream cap (`~<n>` approximate,
  * `=<n>` exact, `=0` no stream), the record retention and the rollup retention.
- * `ARGV[6]` dedupeUntil, `ARGV[7]` the record's endedAt (`''` for no record), then per entry its amount; then (at
- * `ra`), when `S > 0`: the six sums in one (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), then the
- * record's stream fields (name, JSON value) to the end. Terms (`T[ta]` on, shared by the batch's operations that
+ * `ARGV[6]` dedupeUntil, `ARGV[7]` the record's endedAt (`''` for no record), then per entry its amount (`u` 1), or
+ * one amount for every entry (`u` 0, kind `C`); then (at `ra`), when `S > 0`: the six sums in one
+ * (`calls,inputTokens,outputTokens,cost,saved,estimatedCalls`), then the record's stream fields (name, JSON value)
+ * to the end. Terms (`T[ta]` on, shared by the batch's operations that
  * send the same): the number `S` of rollup rows (`0` for none), per entry its expiresAt (`''` for none), then the
  * `S` row fields.
  *
@@ -147,7 +167,7 @@ return out
  * The metadata hash keeps `u0` (the oldest indexed day, so that the eviction costs nothing until it is due),
  * `uf` (rollup coverage) and `rf` (record coverage when no stream is kept).
  * Status `dup` | `overflow` (then the index) | `rollupOverflow` (then the row field) | `ok`; then
- * `before, after, reserved` per entry.
+ * `after, reserved` per entry (the client knows `before`: `after` less the amount, or `after` for `dup`).
  */
 const COMMIT_OP = String.raw`
 local ck = KEYS[3]
@@ -168,7 +188,6 @@ if st == 'c' and t > now then
   for i = 1, n do
     local k = live(KEYS[3 + i])
     out[#out + 1] = k.ss
-    out[#out + 1] = k.ss
     out[#out + 1] = R(k)
   end
   return out
@@ -177,23 +196,22 @@ local held = st == 'h'
 -- the bucket of the call's holds
 local bf = held and 'b:' .. ts
 local state = STATE
-if n <= 100 then out = {serverStr, 'ok', unpack(NONE, 1, 3 * n)} else out = {serverStr, 'ok'} end
 for i = 1, n do
   local h = KEYS[3 + i]
   -- live(h), inline as in the reservation
   local k = cache[h]
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
-  local amount = ARGV[7 + i]
+  local amount = ARGV[8 + (i - 1) * u]
   if k.s + (known[amount] or tonumber(amount)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
 end
 -- The metadata (record ids, rollup eviction and coverage): the batch's view of it, read once per batch when there
 -- is a record; this commit's changes go to the view at once (mset) and to Redis with the batch.
 local m
-if ARGV[7] ~= '' then m = metaView() end
+if ARGV[7] ~= '' then m = metaLoaded and hview[META] or metaView() end
 -- Rollups: evict the days past their retention (only when the oldest is due), then read the rows this record
 -- adds to and check their sums, before any write of the commit.
-local ra = 8 + n
+local ra = 9 + (n - 1) * u
 local uh, ui, uday, ustart, uret, uv, d, fields, u0, unew
 if S > 0 then
   uh, ui = KEYS[4 + n], UIDX
@@ -219,7 +237,7 @@ if S > 0 then
     u0 = tonumber(first[2])
     mset('u0', first[2] or '')
   end
-  d = sums(ARGV[ra])
+  d = sumsOf[ARGV[ra]] or sums(ARGV[ra])
   -- the row fields, a table per list of terms (the batch's commits mostly share it)
   fields = rowFields[ta]
   if not fields then
@@ -230,17 +248,19 @@ if S > 0 then
   -- the rows, from the batch's view (read once per batch): a row's sums stay numbers in the view (a table) until
   -- the view is written, so a row several commits of a batch add to is parsed once and formatted once
   uv = rows(uh, fields)
+  -- (sums are never negative: no sum passes MAX when the totals of the six, [7], do not; each sum is checked only
+  -- when they do)
+  local dt = d[7]
   for j = 1, S do
     local c = uv[fields[j]]
-    if c then
+    if not c then
+      unew = true
+      c = NOROW
+    end
+    if c[7] + dt > MAX then
       for q = 1, 6 do
         if c[q] + d[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
       end
-    else
-      for q = 1, 6 do
-        if d[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
-      end
-      unew = true
     end
   end
   -- a new row of a day the index knows, whose hash is gone before its retention is over: evicted or lost
@@ -288,7 +308,14 @@ elseif ARGV[7] ~= '' then
   end
   if idMs == 0 and seq == 0 then seq = 1 end
   if idMs - endedMs > late then late = idMs - endedMs end
-  call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 1, last))
+  if appended and RRET == '' then
+    -- after the batch's first record: the stream is trimmed to its cap once, when the batch ends
+    trimDue = true
+    call('XADD', STREAM, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 1, last))
+  else
+    appended = true
+    call('XADD', STREAM, 'MAXLEN', capMode, cap, fmt('%d-%d', idMs, seq), unpack(ARGV, ra + 1, last))
+  end
   if RRET ~= '' then
     -- records older than the retention: note the latest endedAt dropped (the record coverage), then trim
     local minId = math.ceil(now - tonumber(RRET))
@@ -311,18 +338,19 @@ elseif ARGV[7] ~= '' then
     end
   end
   -- mset, inline (m is the view)
-  local mp = tableOf(hpend, META)
+  local mp = hpend[META] or tableOf(hpend, META)
   m.ms, m.seq, m.late, mp.ms, mp.seq, mp.late = idMs, seq, late, idMs, seq, late
 end
 if S > 0 then
-  local w = tableOf(hpend, uh)
+  local w = hpend[uh] or tableOf(hpend, uh)
   for j = 1, S do
     local f = fields[j]
     local c = uv[f]
     if c then
-      for q = 1, 6 do c[q] = c[q] + d[q] end
+      c[1], c[2], c[3], c[4], c[5], c[6], c[7] = c[1] + d[1], c[2] + d[2], c[3] + d[3], c[4] + d[4], c[5] + d[5],
+        c[6] + d[6], c[7] + d[7]
     else
-      c = {d[1], d[2], d[3], d[4], d[5], d[6]}
+      c = {d[1], d[2], d[3], d[4], d[5], d[6], d[7]}
       uv[f] = c
     end
     w[f] = c
@@ -370,7 +398,7 @@ for i = 1, n do
     end
     if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
   end
-  local amount = ARGV[7 + i]
+  local amount = ARGV[8 + (i - 1) * u]
   -- the reply's values: the texts Redis holds when unchanged, else numbers (integer replies; the key's write
   -- formats them once per batch)
   local before, reserved = k.ss, k.rs or k.r
@@ -405,14 +433,20 @@ for i = 1, n do
     put(k, kf)
     if at then expireAt(k, at) end
   end
-  out[3 * i] = before
-  out[3 * i + 1] = after
-  out[3 * i + 2] = reserved
+  rep[b + 2 * i] = after
+  rep[b + 2 * i + 1] = reserved
 end
+-- (the reply, written into the batch's at b: 'ok', then after and reserved per entry)
+rep[b + 1] = 'ok'
 local u = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 if u < now then u = now end
-call('SET', ck, 'c|' .. num(u) .. '|', 'PXAT', physical(u))
-return out
+local text = doneTexts[u]
+if not text then
+  text = 'c|' .. num(u) .. '|'
+  doneTexts[u] = text
+end
+call('SET', ck, text, 'PXAT', physical(u))
+return 1 + 2 * n
 `
 
 /**
@@ -480,13 +514,14 @@ export const MAX_BATCH = 128
  * in ms (`''` for none), `ARGV[10]` the index of the first operation's arguments; from `ARGV[11]`, each distinct
  * list of the operations' terms once (what many operations of a batch send alike: limits, window ends, rollup row
  * fields); then per operation: its shape (`<kind>,<key>,<terms>,<keys>,<arguments>`: its kind, `r` reserve, `c`
- * commit, `x` release; the index in `KEYS` of its tail's first key, `0` for none; the index in `ARGV` of its terms,
+ * commit, `x` release, `R` and `C` a reserve and a commit that send one amount for all their entries; the index in `KEYS` of its tail's first key, `0` for none; the index in `ARGV` of its terms,
  * `0` for none; its number of keys, call record included; its number of arguments), its `now`, then its arguments
  * (from its `ARGV[6]` on). An operation's shape is mostly the same text as others' of the batch, parsed once. What an operation can read from
  * its keys (its call id, its entry count, its rollup day and the day's start) is not sent: each argument costs
  * Redis about 1,000 instructions (a Redis string, then a Lua string).
- * Status `ok` (or `lost` with the stored epoch, for the whole batch); then one reply per operation, as its own
- * script answers (`[time, status, ...]`), `[time, 'error', message]` for one that failed.
+ * The reply is flat (no table per operation): the time, status `ok` (or `lost` with the stored epoch, for the
+ * whole batch), then per operation the number of its values and its values, as its own script answered them after
+ * the time (`status, ...`; `error, message` for one that failed).
  */
 export const BATCH_SCRIPT = String.raw`${prelude(String.raw`
 local count = tonumber(ARGV[6])
@@ -498,119 +533,30 @@ local STREAM, META, UIDX = KEYS[3], KEYS[4], KEYS[5]
 local CAPMODE, CAPN = sub(ARGV[7], 1, 1), sub(ARGV[7], 2)
 local RRET, URET = ARGV[8], tonumber(ARGV[9])
 `)}
--- The record metadata's view (field -> value, false when absent; ms, seq and late numbers once a commit set
--- them), read once per batch; mset changes a field in the view at once and in Redis with the batch.
-local META_FIELDS, metaLoaded = {'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt'}, false
-local function metaView()
-  if not metaLoaded then
-    hread(META, META_FIELDS)
-    metaLoaded = true
-  end
-  return hview[META]
-end
-local function mset(f, x)
-  tableOf(hview, META)[f] = x
-  tableOf(hpend, META)[f] = x
-end
--- A record's six rollup sums ('calls,inputTokens,outputTokens,cost,saved,estimatedCalls') as numbers, parsed once
--- per batch for each text (read only).
-local sumsOf = {}
-local function sums(text)
-  local d = sumsOf[text]
-  if not d then
-    local d1, d2, d3, d4, d5, d6 = match(text, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
-    d = {tonumber(d1), tonumber(d2), tonumber(d3), tonumber(d4), tonumber(d5), tonumber(d6)}
-    sumsOf[text] = d
-  end
-  return d
-end
--- The batch's view of rollup day h (row field -> table of its six sums, false when absent), after reading the
--- given fields it lacks (one HMGET) and parsing each once.
-local function rows(h, fields)
-  local view = tableOf(hview, h)
-  local miss
-  for j = 1, #fields do
-    if view[fields[j]] == nil then
-      miss = miss or {}
-      miss[#miss + 1] = fields[j]
-    end
-  end
-  if miss then
-    local got = call('HMGET', h, unpack(miss))
-    for i = 1, #miss do
-      local c = got[i]
-      if c then
-        local a1, a2, a3, a4, a5, a6 = match(c, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
-        c = {tonumber(a1), tonumber(a2), tonumber(a3), tonumber(a4), tonumber(a5), tonumber(a6)}
-      end
-      view[miss[i]] = c
-    end
-  end
-  return view
-end
--- The key list of a call record for the keys 'state[1..n]' (their kpart, in order), made once per batch for each
--- sequence of keys (a tree of the keys' views).
-local keyLists = {}
-local function keyList(state, n)
-  local node = keyLists
-  for i = 1, n do
-    local k = state[i]
-    local nx = node[k]
-    if not nx then
-      nx = {}
-      node[k] = nx
-    end
-    node = nx
-  end
-  local list = node[1]
-  if not list then
-    local parts = {}
-    for i = 1, n do parts[i] = kpart(state[i]) end
-    list = table.concat(parts)
-    node[1] = list
-  end
-  return list
-end
--- The amounts a call record holds, by entry, when its keys are the commit's 'state[1..n]' in that order (the usual
--- case: one string.match for the amounts, one comparison for the keys); nil otherwise.
-local amountPatterns = {}
--- the scratch tables of the reservations and commits (one operation runs at a time)
-local STATE, AMOUNTS, NONE = {}, {}, {}
-local function sameHolds(state, n, v, pos)
-  if n > 30 then return nil end
-  local pat = amountPatterns[n]
-  if not pat then
-    pat = '^' .. string.rep('([^,|]*),', n) .. '|()'
-    amountPatterns[n] = pat
-  end
-  local got = {match(v, pat, pos)}
-  local q = got[n + 1]
-  if not q then return nil end
-  local list = keyList(state, n)
-  if #v - q + 1 ~= #list or find(v, list, q, true) ~= q then return nil end
-  got[n + 1] = nil
-  for i = 1, n do
-    local a = got[i]
-    got[i] = known[a] or tonumber(a)
-  end
-  return got
-end
+${BATCH_HELPERS}
 -- the terms of the operations (ARGV, read at the index an operation's shape gives; offsets() leaves T alone)
 local T = ARGV
 -- a commit's rollup row fields by the index of its terms
 local rowFields = {}
-local function reserveOp(o, ko, kc, last, nk, ta)
+-- whether a commit of the batch added a record to the stream, and one did without trimming it to the cap (the
+-- batch then trims once, at its end: a record's MAXLEN costs about as much as its XTRIM)
+local appended, trimDue = false, false
+local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, kc, last, nk, ta)
+local function commitOp(o, ko, kc, last, nk, ta, u, rep, b)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, kc, last, nk, ta)
+local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b)
 ${offsets(RELEASE_OP)}end
-local ops = {r = reserveOp, c = commitOp, x = releaseOp}
+-- (R and C: one amount for every entry, sent once)
+local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
+local strides = {r = 1, c = 1, x = 1, R = 0, C = 0}
 -- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>'), parsed once
 -- per batch for each text: {body, key offset, terms, keys, arguments}
 local shapes = {}
 local seen = {}
-local out = {serverStr, 'ok'}
+-- the batch's reply, flat: the time, 'ok', then per operation the number of its values and its values (its status
+-- first); b is the next operation's count
+local rep, b = {serverStr, 'ok'}, 3
 local ap = tonumber(ARGV[10])
 for i = 1, count do
   local kc = 5 + i
@@ -621,7 +567,7 @@ for i = 1, count do
   local shape = shapes[text]
   if not shape then
     local kind, ks, ta, nk, na = match(text, '^(%a),(%d+),(%d+),(%d+),(%d+)$')
-    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na)}
+    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind]}
     shapes[text] = shape
   end
   -- setNow, inline
@@ -634,67 +580,22 @@ for i = 1, count do
   -- the operation's ARGV[j] is ARGV[ap - 4 + j] (its ARGV[6] at ap + 2), its KEYS[3] is KEYS[kc], its KEYS[j]
   -- (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
   local na = shape[5]
-  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3])
-  if ok then out[i + 2] = res else out[i + 2] = {serverStr, 'error', errorText(res)} end
+  -- an operation answers the number of values it wrote into rep at b (its usual reply), or a reply of its own
+  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3], shape[6], rep, b)
+  local c = res
+  if not ok or type(res) ~= 'number' then
+    if not ok then res = {serverStr, 'error', errorText(res)} end
+    -- its values after the time
+    c = #res - 1
+    for j = 2, c + 1 do rep[b + j - 1] = res[j] end
+  end
+  rep[b] = c
+  b = b + 1 + c
   ap = ap + 2 + na
 end
+-- (past the end: values an operation wrote before it failed)
+rep[b] = nil
 flushAll()
-return out
-`
-
-/** Balances. `KEYS`: budgets hash, then the hash of every key. `spent, reserved` per key. */
-export const BALANCES_SCRIPT = String.raw`${PRELUDE}
-local out = {serverStr, 'ok'}
-local ok, res = guarded(function()
-  for i = 4, #KEYS do
-    local k = live(KEYS[i])
-    out[#out + 1] = k.ss
-    out[#out + 1] = R(k)
-  end
-end)
-if not ok then error(res) end
-return out
-`
-
-/** Reset spend to zero, keeping holds. `KEYS` and `ARGV` as in {@link BALANCES_SCRIPT}. */
-export const RESET_SCRIPT = String.raw`${PRELUDE}
-local ok, res = guarded(function()
-  for i = 4, #KEYS do
-    local k = live(KEYS[i])
-    if k.exists then put(k, {'s', '0'}) end
-  end
-end)
-if not ok then error(res) end
-return {serverStr, 'ok'}
-`
-
-/**
- * Write or delete a budget definition and append its history entry. `KEYS`: budgets hash, history list.
- * `ARGV[6]` scope, `[7]` scope as JSON, `[8]` `1` to delete, `[9]` definition JSON, `[10]` history entry JSON,
- * `[11]` now as JSON, `[12]` expected revision (`''` for none). Stored value:
- * `revision\ncreatedAt\nupdatedAt\nscopeJSON\ndefinitionJSON`. Status `ok` | `conflict`; then the stored
- * value after (`ok`) or as it is (`conflict`), or nothing when there is none.
- */
-export const PUT_BUDGET_SCRIPT = String.raw`${PRELUDE}
-local scope = ARGV[6]
-local current = redis.call('HGET', KEYS[3], scope)
-local revision = 0
-local created = nil
-if current then
-  local r, c = string.match(current, '^(%d+)\n([^\n]*)\n')
-  revision = tonumber(r)
-  created = c
-end
-if ARGV[12] ~= '' and revision ~= tonumber(ARGV[12]) then
-  if current then return {serverStr, 'conflict', current} end
-  return {serverStr, 'conflict'}
-end
-redis.call('RPUSH', KEYS[4], ARGV[10])
-if ARGV[8] == '1' then
-  redis.call('HDEL', KEYS[3], scope)
-  return {serverStr, 'ok'}
-end
-local value = string.format('%.0f', revision + 1) .. '\n' .. (created or ARGV[11]) .. '\n' .. ARGV[11] .. '\n' .. ARGV[7] .. '\n' .. ARGV[9]
-redis.call('HSET', KEYS[3], scope, value)
-return {serverStr, 'ok', value}
+if trimDue then call('XTRIM', STREAM, 'MAXLEN', CAPMODE, CAPN) end
+return rep
 `

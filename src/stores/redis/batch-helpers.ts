@@ -1,0 +1,119 @@
+/**
+ * Lua helpers of the batch script (`scripts.ts`), after its prelude and before the operations' bodies: the views of
+ * the record metadata and of the rollup rows, a record's sums, the key lists of call records and the amounts a call
+ * record holds, the scratch tables the operations share.
+ *
+ * @internal
+ */
+export const BATCH_HELPERS = String.raw`
+-- The record metadata's view (field -> value, false when absent; ms, seq and late numbers once a commit set
+-- them), read once per batch; mset changes a field in the view at once and in Redis with the batch.
+local META_FIELDS, metaLoaded = {'ms', 'seq', 'late', 'u0', 'uf', 'rf', 'tt'}, false
+local function metaView()
+  if not metaLoaded then
+    hread(META, META_FIELDS)
+    metaLoaded = true
+  end
+  return hview[META]
+end
+local function mset(f, x)
+  tableOf(hview, META)[f] = x
+  tableOf(hpend, META)[f] = x
+end
+-- A record's six rollup sums ('calls,inputTokens,outputTokens,cost,saved,estimatedCalls') as numbers, parsed once
+-- per batch for each text (read only).
+local sumsOf = {}
+local function sums(text)
+  local d = sumsOf[text]
+  if not d then
+    local d1, d2, d3, d4, d5, d6 = match(text, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
+    d = {tonumber(d1), tonumber(d2), tonumber(d3), tonumber(d4), tonumber(d5), tonumber(d6)}
+    d[7] = d[1] + d[2] + d[3] + d[4] + d[5] + d[6]
+    sumsOf[text] = d
+  end
+  return d
+end
+-- The batch's view of rollup day h (row field -> table of its six sums, false when absent), after reading the
+-- given fields it lacks (one HMGET) and parsing each once.
+local function rows(h, fields)
+  local view = tableOf(hview, h)
+  local miss
+  for j = 1, #fields do
+    if view[fields[j]] == nil then
+      miss = miss or {}
+      miss[#miss + 1] = fields[j]
+    end
+  end
+  if miss then
+    local got = call('HMGET', h, unpack(miss))
+    for i = 1, #miss do
+      local c = got[i]
+      if c then
+        local a1, a2, a3, a4, a5, a6 = match(c, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
+        c = {tonumber(a1), tonumber(a2), tonumber(a3), tonumber(a4), tonumber(a5), tonumber(a6)}
+        c[7] = c[1] + c[2] + c[3] + c[4] + c[5] + c[6]
+      end
+      view[miss[i]] = c
+    end
+  end
+  return view
+end
+-- The key list of a call record for the keys 'state[1..n]' (their kpart, in order), made once per batch for each
+-- sequence of keys (a tree of the keys' views).
+local keyLists = {}
+local function keyList(state, n)
+  local node = keyLists
+  for i = 1, n do
+    local k = state[i]
+    local nx = node[k]
+    if not nx then
+      nx = {}
+      node[k] = nx
+    end
+    node = nx
+  end
+  local list = node[1]
+  if not list then
+    local parts = {}
+    for i = 1, n do parts[i] = kpart(state[i]) end
+    list = table.concat(parts)
+    node[1] = list
+  end
+  return list
+end
+-- The amounts a call record holds, by entry, when its keys are the commit's 'state[1..n]' in that order (the usual
+-- case: one string.match for the amounts, one comparison for the keys); nil otherwise.
+local amountPatterns = {}
+-- the scratch tables of the reservations and commits (one operation runs at a time)
+local STATE, AMOUNTS = {}, {}
+-- the sums of a row not there yet (read only)
+local NOROW = {0, 0, 0, 0, 0, 0, 0}
+-- call record texts: a reservation's, the same as the previous reservation's when its hold expiry, list of amounts
+-- and key list are (the calls of a batch mostly share them; LASTHOLD = {expiry, amounts, keys, text}); the lists of
+-- one amount for every entry, by that amount; a commit's by dedupe end
+local LASTHOLD, sameLists, doneTexts = {}, {}, {}
+-- (the calls of a reservation batch mostly share their record's text: same hold expiry, amounts and keys; the
+-- amounts found in a text for a key list are those of the previous commit when its text and keys are the same,
+-- read only)
+local heldV, heldList, heldGot
+local function sameHolds(state, n, v, pos)
+  if n > 30 then return nil end
+  local list = keyList(state, n)
+  if v == heldV and list == heldList then return heldGot end
+  local pat = amountPatterns[n]
+  if not pat then
+    pat = '^' .. string.rep('([^,|]*),', n) .. '|()'
+    amountPatterns[n] = pat
+  end
+  local got = {match(v, pat, pos)}
+  local q = got[n + 1]
+  if not q then return nil end
+  if #v - q + 1 ~= #list or find(v, list, q, true) ~= q then return nil end
+  got[n + 1] = nil
+  for i = 1, n do
+    local a = got[i]
+    got[i] = known[a] or tonumber(a)
+  end
+  heldV, heldList, heldGot = v, list, got
+  return got
+end`
