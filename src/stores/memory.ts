@@ -75,9 +75,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
     assertOpen()
     return ledger.reserveInto(state, request, out)
   }
-  const commitInto = (request: CommitRequest, out: Float64Array): boolean => {
+  const commitInto = (request: CommitRequest, out: Float64Array, tail?: object): boolean => {
     assertOpen()
-    return ledger.commitInto(state, request, out)
+    return ledger.commitInto(state, request, out, tail)
   }
   const store: BudgetStore = {
     name: 'memory',

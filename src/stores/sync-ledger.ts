@@ -20,9 +20,11 @@ export interface SyncLedger {
   /**
    * The commit, its balances written flat into `out` (before, after and reserved of entry `i` at `3 * i`,
    * `3 * i + 1`, `3 * i + 2`; the caller makes room for three per entry) rather than as objects. Returns
-   * `duplicate`.
+   * `duplicate`. `tail`, when given, is a token of the record's fields after `endedAt`: every record committed with
+   * the same token has the same fields there, in the same order, with the same values (`Object.is`), so the store
+   * may keep them once without comparing.
    */
-  commit(request: CommitRequest, out: Float64Array): boolean
+  commit(request: CommitRequest, out: Float64Array, tail?: object): boolean
 }
 
 /** `SyncLedger.reserve`'s answer when the reservation was made now. */

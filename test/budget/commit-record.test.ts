@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { buildRecord, type RecordInput } from '../../src/budget/manager/commit-record.js'
+import { buildRecord, type RecordInput, tailTokenOf } from '../../src/budget/manager/commit-record.js'
 import { formatNano } from '../../src/budget/money.js'
 import { BudgetManager, withBudget } from '../../src/index.js'
 import { memoryStore } from '../../src/stores/memory.js'
@@ -263,5 +263,59 @@ describe("a record's context and metadata: frozen, shared while equal", () => {
       ),
       { numRuns: 500 },
     )
+  })
+})
+
+describe("a plain record's tail token (the memory store shares a kept tail without comparing)", () => {
+  it('is the same for plain records with equal fields after `endedAt`, a new one when one of them changes', () => {
+    const metadata = Object.freeze({})
+    const input = (nano: number, status: 'success' | 'failure' = 'success'): RecordInput => ({
+      callId: `c${nano}`,
+      context: { user: 'u' },
+      startedAt: 1,
+      priced: { nano, status, estimated: false, fields: { metadata, priceSource: 'caller' }, plain: true },
+      modelRequested: undefined,
+      estimateNano: 5,
+      guarded: true,
+    })
+    const tokens: (object | undefined)[] = []
+    for (const [nano, status] of [[1, 'success'], [1, 'success'], [2, 'success'], [2, 'failure'], [2, 'failure']] as const) {
+      const record = buildRecord(input(nano, status), 2, formatNano(nano), null)
+      tokens.push(tailTokenOf(record))
+    }
+    expect(tokens.every((t) => t !== undefined)).toBe(true)
+    expect(tokens[1]).toBe(tokens[0])
+    expect(tokens[2]).not.toBe(tokens[1])
+    expect(tokens[3]).not.toBe(tokens[2])
+    expect(tokens[4]).toBe(tokens[3])
+    // Only the record last built has one.
+    const first = buildRecord(input(3), 2, formatNano(3), null)
+    buildRecord(input(3), 2, formatNano(3), null)
+    expect(tailTokenOf(first)).toBeUndefined()
+  })
+
+  it('records read back as written when the cost changes between calls and a listener changes the records it is given', async () => {
+    const store = memoryStore()
+    const manager = new BudgetManager({ store })
+    const costs = [0.001, 0.001, 0.002, 0.002, 0.001, 0.003]
+    let i = 0
+    const fn = withBudget(async () => 1, {
+      manager,
+      context: { user: 'alice' },
+      estimate: 0.005,
+      cost: () => costs[i++]!,
+    })
+    // A listener makes each record handed to it look like the next one: the next commit must not take it for the
+    // tail the store already keeps.
+    manager.on('spend.recorded', ({ record }) => {
+      const next = costs[i]
+      if (next === undefined) return
+      record.cost = formatNano(Math.round(next * 1e9))
+      record.costNanoUsd = Math.round(next * 1e9)
+    })
+    for (let k = 0; k < costs.length; k++) await fn()
+    const records = await store.queryRecords({})
+    expect(records.map((r) => r.cost)).toEqual(costs.map((c) => formatNano(Math.round(c * 1e9))))
+    expect(records.map((r) => r.costNanoUsd)).toEqual(costs.map((c) => Math.round(c * 1e9)))
   })
 })

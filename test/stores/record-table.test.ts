@@ -238,4 +238,61 @@ describe('RecordTable', () => {
     odd.cost = 'changed'
     expect((await store.queryRecords({ to: 6 })).map((r) => r.cost)).toEqual(['x'])
   })
+
+  it('shares the last tail for a record with its token, and compares a record with another token or none', () => {
+    const table = new RecordTable()
+    const context = Object.freeze({ user: 'u' })
+    const make = (i: number, cost: string): SpendRecord => ({ callId: `c${i}`, startedAt: i, endedAt: i, cost, context })
+    const t1 = {}
+    const t2 = {}
+    table.push(make(0, 'a'), undefined, undefined, t1)
+    table.push(make(1, 'a'), undefined, undefined, t1)
+    // Another token: the fields are compared (and differ), whatever the token says.
+    table.push(make(2, 'b'), undefined, undefined, t2)
+    table.push(make(3, 'b'), undefined, undefined, t2)
+    // No token: compared, and a new tail then belongs to no token.
+    table.push(make(4, 'c'))
+    table.push(make(5, 'c'), undefined, undefined, t2)
+    // An odd record with a token is kept whole; the token does not take over the last tail.
+    table.push({ startedAt: 6, callId: 'c6', endedAt: 6, cost: 'd' }, undefined, undefined, t1)
+    table.push(make(7, 'e'), undefined, undefined, t1)
+    expect(table.toArray().map((r) => `${r.callId}:${String(r.cost)}`)).toEqual([
+      'c0:a',
+      'c1:a',
+      'c2:b',
+      'c3:b',
+      'c4:c',
+      'c5:c',
+      'c6:d',
+      'c7:e',
+    ])
+  })
+
+  it('reads back the call ids of records appended with the prefix and counter the ledger found', () => {
+    const state = ledger.createLedger()
+    const ids = [
+      '2u2v493v4a50166r-1',
+      'zzzzzzzzzzzzzzzz-1',
+      'plain-id',
+      '2u2v493v4a50166r-2',
+      '2u2v493v4a50166R-3',
+      'a/2u2v493v4a50166r-4',
+      '2u2v493v4a50166r-zzzzzz',
+      'zzzzzzzzzzzzzzzz-a0',
+    ]
+    ids.forEach((callId, i) => {
+      const now = 1_000 + i
+      const entries = [{ key: 'k', amount: 1, expiresAt: null }]
+      ledger.reserve(state, { callId, now, holdExpiresAt: now + 100, entries: [{ ...entries[0]!, limit: null }] })
+      ledger.commit(state, {
+        callId,
+        now,
+        entries,
+        dedupeUntil: now + 60_000,
+        record: { callId, startedAt: now, endedAt: now, cost: '0.1' },
+      })
+    })
+    expect(ledger.queryRecords(state, {}).map((r) => r.callId)).toEqual(ids)
+    expect(state.records.toArray().map((r) => r.callId)).toEqual(ids)
+  })
 })

@@ -74,7 +74,7 @@ function plainRecord(
   const modelServed = fields.modelServed === undefined ? model : fields.modelServed
   const provider = fields.provider === undefined ? (context.provider ?? null) : fields.provider
   const endedAt = Math.max(now, args.startedAt)
-  return {
+  const record: SpendRecord = {
     callId: args.callId,
     startedAt: args.startedAt,
     endedAt,
@@ -90,6 +90,72 @@ function plainRecord(
     priceSource: fields.priceSource!,
     estimateNanoUsd: args.estimateNano!,
   }
+  if (!sameTail(record)) {
+    const kept = lastTail
+    kept.model = record.model
+    kept.modelServed = record.modelServed
+    kept.provider = record.provider
+    kept.costNanoUsd = record.costNanoUsd
+    kept.cost = record.cost
+    kept.status = record.status
+    kept.estimated = record.estimated
+    kept.context = record.context
+    kept.metadata = record.metadata
+    kept.priceSource = record.priceSource
+    kept.estimateNanoUsd = record.estimateNanoUsd
+    lastTailToken = {}
+  }
+  lastPlain = record
+  return record
+}
+
+/**
+ * The fields after `endedAt` of the last plain record, as it was built (a copy: the record itself is handed to the
+ * caller, who may change it), and the token of those values: a new object whenever one of them changes.
+ */
+const lastTail: Record<string, JsonValue | undefined> = {
+  model: null,
+  modelServed: null,
+  provider: null,
+  costNanoUsd: Number.NaN,
+  cost: '',
+  status: '',
+  estimated: false,
+  context: null,
+  metadata: null,
+  priceSource: '',
+  estimateNanoUsd: Number.NaN,
+}
+let lastTailToken: object = {}
+let lastPlain: SpendRecord | undefined
+
+/** Whether `record`'s fields after `endedAt` are those of {@link lastTail} (`Object.is`, as the record table compares). */
+function sameTail(record: SpendRecord): boolean {
+  const kept = lastTail
+  return (
+    Object.is(kept.model, record.model) &&
+    Object.is(kept.modelServed, record.modelServed) &&
+    Object.is(kept.provider, record.provider) &&
+    Object.is(kept.costNanoUsd, record.costNanoUsd) &&
+    Object.is(kept.cost, record.cost) &&
+    Object.is(kept.status, record.status) &&
+    Object.is(kept.estimated, record.estimated) &&
+    Object.is(kept.context, record.context) &&
+    Object.is(kept.metadata, record.metadata) &&
+    Object.is(kept.priceSource, record.priceSource) &&
+    Object.is(kept.estimateNanoUsd, record.estimateNanoUsd)
+  )
+}
+
+/**
+ * A token of the fields after `endedAt` of `record`, when it is the plain record last built and not changed since
+ * (`undefined` otherwise): every plain record given the same token has the same fields after `endedAt`, in the same
+ * order, with the same values (`Object.is`), so that the memory store's record table can share its kept tail
+ * without comparing them (see `RecordTable.push`). Asked for by the commit right after building the record, before
+ * any other code could change it.
+ */
+export function tailTokenOf(record: SpendRecord): object | undefined {
+  return record === lastPlain ? lastTailToken : undefined
 }
 
 function isPlainObject(value: unknown): value is Record<string, JsonValue> {

@@ -17,7 +17,7 @@ import { type CallContext, type Scope, resolveContext, scopeKey, validateId } fr
 import { asStorageError, isInputError } from '../store-errors.js'
 import { trackedKeys } from '../tracked-spend.js'
 import { validateCallId } from './admission.js'
-import { buildRecord } from './commit-record.js'
+import { buildRecord, tailTokenOf } from './commit-record.js'
 import { type CommitKeys, type Plan, isMoney } from './compiled.js'
 import type { ManagerContext } from './context.js'
 import { checkCrossings, checkForecast } from './crossings.js'
@@ -60,7 +60,9 @@ export function writeCommit(ctx: ManagerContext, args: CommitWrite<Plan>): Commi
     try {
       let duplicate: boolean
       try {
-        duplicate = sync.commit(request, flat)
+        // The record is the one just built (unless rates were added to it): its tail token lets the store skip
+        // comparing its fields with the record before.
+        duplicate = sync.commit(request, flat, plan.rates === undefined ? tailTokenOf(record) : undefined)
       } catch (error) {
         throw commitFailure(ctx, error, callId)
       }

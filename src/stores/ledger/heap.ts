@@ -14,6 +14,19 @@ export interface ExpiryHeap {
   ids: string[]
 }
 
+/**
+ * A new empty heap whose arrays start with the elements they will hold (doubles, strings): a `[]` starts with
+ * small-integer elements and changes its shape at its first entry, which made the ledger's optimized code
+ * deoptimize ("lost precision or NaN", "not a Smi") on each fresh ledger's first reservation.
+ */
+export function emptyHeap(): ExpiryHeap {
+  const at = [0.5]
+  at.pop()
+  const ids = ['']
+  ids.pop()
+  return { at, ids }
+}
+
 /** Adds an entry. */
 export function heapPush(heap: ExpiryHeap, at: number, id: string): void {
   let i = heap.at.length

@@ -28,7 +28,7 @@ import type {
 } from '../types.js'
 import { RELEASE_TOMBSTONE_MS } from '../types.js'
 import type { ExpiryHeap } from './heap.js'
-import { heapDue, heapPop, heapPush } from './heap.js'
+import { emptyHeap, heapDue, heapPop, heapPush } from './heap.js'
 import { committedUntil, findCall, finish, forgetCall, isHeld, keepCall, rebaseCalls } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
 import { RESERVED, RESERVED_BEFORE, reserveResultOf } from '../sync-ledger.js'
@@ -124,7 +124,7 @@ function dropHolds(state: LedgerState, call: HeldCall, now: number): void {
 /** The hold expiry heap without the entries of calls that no longer hold (O(heap), not O(calls remembered)). */
 function rebuildHoldHeap(state: LedgerState): void {
   const old = state.holdExpiries
-  const heap: ExpiryHeap = { at: [], ids: [] }
+  const heap = emptyHeap()
   for (let i = 0; i < old.at.length; i++) {
     const callId = old.ids[i]!
     const call = findCall(state, callId)
@@ -274,16 +274,16 @@ export function commit(state: LedgerState, request: CommitRequest): CommitResult
 /**
  * {@link commit} with the balances written flat into `out` (before, after and reserved of entry `i` at `3 * i`,
  * `3 * i + 1` and `3 * i + 2`; at least three numbers per entry) instead of objects: the memory store's
- * synchronous path. Returns whether the call id was already committed.
+ * synchronous path. Returns whether the call id was already committed. `tail`: see `SyncLedger.commit`.
  */
-export function commitInto(state: LedgerState, request: CommitRequest, out: Float64Array): boolean {
+export function commitInto(state: LedgerState, request: CommitRequest, out: Float64Array, tail?: object): boolean {
   validateCommit(request)
   if (out.length < 3 * request.entries.length) fail('entries', 'more entries than the balances can hold')
-  return applyCommit(state, request, out)
+  return applyCommit(state, request, out, tail)
 }
 
 /** The commit of a validated request; see {@link commitInto}. */
-function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Array): boolean {
+function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Array, tail?: object): boolean {
   const { callId, now, entries } = request
   expire(state, now)
   const known = findCall(state, callId)
@@ -331,13 +331,16 @@ function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Arr
     clearCurrent(entries.length)
   }
   finish(state, callId, Math.max(request.dedupeUntil, now), true)
-  if (request.record !== undefined) appendRecord(state, request.record)
+  if (request.record !== undefined) appendRecord(state, request.record, tail)
   return false
 }
 
-function appendRecord(state: LedgerState, record: SpendRecord): void {
+function appendRecord(state: LedgerState, record: SpendRecord, tail: object | undefined): void {
   const records = state.records
-  records.push(record)
+  // The commit has just looked its call id up: an id of a manager's form gives its prefix and counter from there.
+  const calls = state.managerCalls
+  const stem = calls.stemIfLast(record.callId)
+  records.push(record, stem, stem === undefined ? undefined : calls.lastCounter, tail)
   const excess = records.length - state.maxRecords
   // Drop in batches so that a full buffer does not shift the columns on every commit; each call-id namespace
   // (a server tenant) keeps its fair share of the cap. The records dropped move the record coverage.

@@ -67,10 +67,16 @@ export class ManagerCalls<Open extends object> {
   /** The prefix last looked up and its chunks (ids of one manager come one after the other). */
   #lastStem = ''
   #lastChunks: Chunks<Open> | undefined
-  /** The id {@link #chunkOf} last found a chunk for, the chunk and the id's slot in it. */
-  #lastId: string | undefined
+  /**
+   * The id {@link #chunkOf} last found a chunk for (`''`, no id, when none: a string from the start, so that the
+   * optimized `#chunkOf` of another instance does not deoptimize on a fresh one), the chunk, the id's slot in it,
+   * its prefix and its counter.
+   */
+  #lastId = ''
   #lastChunk: Chunk<Open> | undefined
   #lastSlot = 0
+  #lastIdStem = ''
+  #lastCounter = 0
   /** The counter of the id {@link #chunksOf} last read. */
   #n = 0
   /** Ids whose instant is at or before this are forgotten. */
@@ -125,13 +131,30 @@ export class ManagerCalls<Open extends object> {
       }
       chunks.set(index, chunk)
     }
+    const counter = this.#n
     this.#n %= CHUNK
     if (chunk !== undefined) {
       this.#lastId = id
       this.#lastChunk = chunk
       this.#lastSlot = this.#n
+      this.#lastIdStem = this.#lastStem
+      this.#lastCounter = counter
     }
     return chunk
+  }
+
+  /**
+   * The prefix of `id` (a kept string, shared by the ids of its manager) when `id` is the id last looked up here,
+   * else `undefined`; its counter is then {@link lastCounter}. The ledger's record table takes both from here
+   * instead of reading the id's characters again (a commit looks its id up just before it appends its record).
+   */
+  stemIfLast(id: string): string | undefined {
+    return id === this.#lastId && id !== '' ? this.#lastIdStem : undefined
+  }
+
+  /** The counter of the id last looked up (see {@link stemIfLast}). */
+  get lastCounter(): number {
+    return this.#lastCounter
   }
 
   /** The held or released call `id`, `true` when it is a committed call still remembered, else `undefined`. */
@@ -177,7 +200,8 @@ export class ManagerCalls<Open extends object> {
 
   /** Drops the chunks without open calls whose committed ids are all forgotten (run with the ledger's key sweep). */
   sweep(): void {
-    this.#lastId = undefined
+    this.#lastId = ''
+    this.#lastChunk = undefined
     for (const [stem, chunks] of this.#stems) {
       for (const [index, chunk] of chunks) if (chunk.opened === 0 && chunk.latest <= this.#through) chunks.delete(index)
       if (chunks.size > 0) continue

@@ -57,6 +57,8 @@ export class RecordTable {
   #length = 0
   /** The last tail made, shared by the records after it while their rest is the same. */
   #last: Tail | undefined
+  /** The tail token (see {@link RecordTable.push}) of the records `#last` is the tail of, if they had one. */
+  #lastToken: object | undefined
   /** How many records each call-id namespace holds (see `record-shares.ts`). */
   #counts = new Map<string, number>()
 
@@ -65,25 +67,37 @@ export class RecordTable {
     return this.#length
   }
 
-  /** Appends a record (validated by the caller: `startedAt` and `endedAt` are numbers). */
-  push(record: SpendRecord): void {
+  /**
+   * Appends a record (validated by the caller: `startedAt` and `endedAt` are numbers). `stem` and `counter`, when
+   * the caller knows them, are those of the record's call id of a manager's form (see `ManagerCalls.stemIfLast`):
+   * the id is then not read again. `tail`, when given, is a token of the record's fields after `endedAt` (the same
+   * token, the same fields in the same order with the same values: see `SyncLedger.commit`): a record with the token
+   * of the last tail shares it without comparing its fields.
+   */
+  push(record: SpendRecord, stem?: string, counter?: number, tail?: object): void {
     if (this.#length > this.#mask) this.#grow()
     const slot = (this.#head + this.#length) & this.#mask
     const callId = record.callId
-    const counter = counterOf(callId)
-    if (Number.isNaN(counter)) this.#ids[slot] = callId
+    // The namespace of a stem is its id's: the counter after it has no `/`. A manager's prefix is base-36 characters.
+    let ns = ''
+    if (stem !== undefined && counter !== undefined) this.#ids[slot] = stem
     else {
-      if (!callId.startsWith(this.#stem) || this.#stem === '') this.#stem = callId.slice(0, STEM_LENGTH)
-      this.#ids[slot] = this.#stem
+      counter = counterOf(callId)
+      if (Number.isNaN(counter)) this.#ids[slot] = callId
+      else {
+        if (!callId.startsWith(this.#stem) || this.#stem === '') this.#stem = callId.slice(0, STEM_LENGTH)
+        this.#ids[slot] = this.#stem
+      }
+      ns = namespaceOf(this.#ids[slot]!)
     }
     const times = this.#times
     times[3 * slot] = record.startedAt
     times[3 * slot + 1] = record.endedAt
     times[3 * slot + 2] = counter
-    this.#tails[slot] = this.#tailOf(record) ?? { ...record }
+    this.#tails[slot] = (tail !== undefined && tail === this.#lastToken ? this.#last : this.#tailOf(record, tail)) ?? {
+      ...record,
+    }
     this.#length++
-    // The namespace of a stem is its id's: the counter after it has no `/`.
-    const ns = namespaceOf(this.#ids[slot])
     this.#counts.set(ns, (this.#counts.get(ns) ?? 0) + 1)
   }
 
@@ -126,8 +140,18 @@ export class RecordTable {
     this.#head = 0
   }
 
-  /** The tail of `record`: the last one when its rest is the same, else a new one; `undefined` if kept whole. */
-  #tailOf(record: SpendRecord): Tail | undefined {
+  /**
+   * The tail of `record`: the last one when its rest is the same, else a new one; `undefined` if kept whole. The last
+   * tail is then that of the records with token `token`.
+   */
+  #tailOf(record: SpendRecord, token: object | undefined): Tail | undefined {
+    const tail = this.#compare(record)
+    if (tail !== undefined) this.#lastToken = token
+    return tail
+  }
+
+  /** {@link #tailOf} without the token. */
+  #compare(record: SpendRecord): Tail | undefined {
     if (Object.getPrototypeOf(record) !== Object.prototype) return undefined
     const last = this.#last
     let same = last !== undefined

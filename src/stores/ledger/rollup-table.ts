@@ -21,15 +21,24 @@ const TAG = TYPES.indexOf('tag')
 /** A row as kept: its group holds its day and models. */
 type StoredRow = Omit<RollupRow, 'day' | 'model' | 'modelServed'>
 
-/** The rows of one day, model and served model. */
-interface Group {
-  day: string
-  model: string
-  modelServed: string
+/**
+ * The rows of one day, model and served model. A class, so that every group has one shape from the start (its
+ * `byType` array too, made with its final elements kind): a fresh ledger's first groups then meet the optimized
+ * `add` of an earlier ledger without deoptimizing it ("wrong map").
+ */
+class Group {
   /** Rows of records without a tenant, by scope type (index in {@link TYPES}) and id (`''` for `global`). */
-  byType: (Map<string, StoredRow> | undefined)[]
+  readonly byType: (Map<string, StoredRow> | undefined)[] = new Array<Map<string, StoredRow> | undefined>(
+    TYPES.length,
+  ).fill(undefined)
   /** Rows of records with a tenant, by their scope string (`<tenant>/<scope>`). */
-  tenants: Map<string, StoredRow> | undefined
+  tenants: Map<string, StoredRow> | undefined = undefined
+
+  constructor(
+    readonly day: string,
+    readonly model: string,
+    readonly modelServed: string,
+  ) {}
 }
 
 /** The sums one record adds to each of its rows. */
@@ -168,7 +177,7 @@ export class RollupTable {
     const key = `${day}\u0001${model}\u0001${modelServed}`
     let group = this.#groups.get(key)
     if (group === undefined) {
-      group = { day, model, modelServed, byType: new Array<undefined>(TYPES.length), tenants: undefined }
+      group = new Group(day, model, modelServed)
       this.#groups.set(flatString(key), group)
     }
     this.#last = group

@@ -11,7 +11,7 @@ import type { ExpiryHeap } from './heap.js'
 import { ManagerCalls } from './manager-calls.js'
 import { RollupTable } from './rollup-table.js'
 import { RecordTable } from './record-table.js'
-import { heapPush } from './heap.js'
+import { emptyHeap, heapPush } from './heap.js'
 
 /** Balance of one ledger key. Holds are kept per call (see {@link HeldCall}); the key keeps their sum. */
 export interface KeyState {
@@ -157,8 +157,8 @@ export function createLedger(options: LedgerOptions = {}): LedgerState {
     callEpoch: Number.NaN,
     oddUntil: new Map(),
     heldCount: 0,
-    holdExpiries: { at: [], ids: [] },
-    finishedExpiries: { at: [], ids: [] },
+    holdExpiries: emptyHeap(),
+    finishedExpiries: emptyHeap(),
     budgets,
     history: new Map(),
     interned: new Map(),
