@@ -27,7 +27,6 @@ import type {
   SpendRecord,
 } from '../types.js'
 import { RELEASE_TOMBSTONE_MS } from '../types.js'
-import type { ExpiryHeap } from './heap.js'
 import { emptyHeap, heapDue, heapPop, heapPush } from './heap.js'
 import { committedUntil, findCall, finish, forgetCall, isHeld, keepCall, rebaseCalls } from './state.js'
 import type { HeldCall, KeyState, LedgerState } from './state.js'
