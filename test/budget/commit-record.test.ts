@@ -279,7 +279,13 @@ describe("a plain record's tail token (the memory store shares a kept tail witho
       guarded: true,
     })
     const tokens: (object | undefined)[] = []
-    for (const [nano, status] of [[1, 'success'], [1, 'success'], [2, 'success'], [2, 'failure'], [2, 'failure']] as const) {
+    for (const [nano, status] of [
+      [1, 'success'],
+      [1, 'success'],
+      [2, 'success'],
+      [2, 'failure'],
+      [2, 'failure'],
+    ] as const) {
       const record = buildRecord(input(nano, status), 2, formatNano(nano), null)
       tokens.push(tailTokenOf(record))
     }

@@ -242,7 +242,13 @@ describe('RecordTable', () => {
   it('shares the last tail for a record with its token, and compares a record with another token or none', () => {
     const table = new RecordTable()
     const context = Object.freeze({ user: 'u' })
-    const make = (i: number, cost: string): SpendRecord => ({ callId: `c${i}`, startedAt: i, endedAt: i, cost, context })
+    const make = (i: number, cost: string): SpendRecord => ({
+      callId: `c${i}`,
+      startedAt: i,
+      endedAt: i,
+      cost,
+      context,
+    })
     const t1 = {}
     const t2 = {}
     table.push(make(0, 'a'), undefined, undefined, t1)
