@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { buildRecord, type RecordInput, tailTokenOf } from '../../src/budget/manager/commit-record.js'
+import { buildRecord, type RecordInput, sameTail, tailTokenOf } from '../../src/budget/manager/commit-record.js'
 import { formatNano } from '../../src/budget/money.js'
 import { BudgetManager, withBudget } from '../../src/index.js'
 import { memoryStore } from '../../src/stores/memory.js'
@@ -298,6 +298,41 @@ describe("a plain record's tail token (the memory store shares a kept tail witho
     const first = buildRecord(input(3), 2, formatNano(3), null)
     buildRecord(input(3), 2, formatNano(3), null)
     expect(tailTokenOf(first)).toBeUndefined()
+  })
+
+  it('takes every field after `endedAt` of a plain record into account: a change to any one is a new tail', () => {
+    const input: RecordInput = {
+      callId: 'c1',
+      context: { user: 'u', team: 't' },
+      startedAt: 1,
+      priced: {
+        nano: 7,
+        status: 'success',
+        estimated: false,
+        fields: { metadata: Object.freeze({}), priceSource: 'caller' },
+        plain: true,
+      },
+      modelRequested: 'gpt-4o',
+      estimateNano: 5,
+      guarded: true,
+    }
+    const record = buildRecord(input, 2, formatNano(7), null)
+    expect(tailTokenOf(record)).toBeDefined()
+    const names = Object.keys(record).slice(3)
+    expect(names.length).toBeGreaterThan(5)
+    expect(sameTail({ ...record })).toBe(true)
+    const other = (value: unknown): unknown =>
+      typeof value === 'string'
+        ? `${value}x`
+        : typeof value === 'number'
+          ? value + 1
+          : typeof value === 'boolean'
+            ? !value
+            : {}
+    for (const name of names) {
+      const changed = { ...record, [name]: other(record[name as keyof SpendRecord]) } as SpendRecord
+      expect([name, sameTail(changed)]).toEqual([name, false])
+    }
   })
 
   it('records read back as written when the cost changes between calls and a listener changes the records it is given', async () => {

@@ -129,8 +129,12 @@ const lastTail: Record<string, JsonValue | undefined> = {
 let lastTailToken: object = {}
 let lastPlain: SpendRecord | undefined
 
-/** Whether `record`'s fields after `endedAt` are those of {@link lastTail} (`Object.is`, as the record table compares). */
-function sameTail(record: SpendRecord): boolean {
+/**
+ * Whether `record`'s fields after `endedAt` are those of {@link lastTail} (`Object.is`, as the record table compares).
+ * Every field a plain record has must be compared here, or a token would stand for records that differ in it
+ * (`test/budget/commit-record.test.ts` changes each field of a real record in turn). Exported for that test.
+ */
+export function sameTail(record: SpendRecord): boolean {
   const kept = lastTail
   return (
     Object.is(kept.model, record.model) &&
