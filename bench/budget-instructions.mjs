@@ -8,10 +8,8 @@
 // Usage: npm run build && node bench/budget-instructions.mjs
 //        (LLM_BUDGET_DIST=path/to/dist for another build, WARM=n and COUNT=n calls, META=1 for context metadata)
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { countInstructions, requireTools } from './callgrind.mjs'
 
 const WARM = Number(process.env.WARM ?? 110_000)
 const COUNT = Number(process.env.COUNT ?? 200_000)
@@ -33,20 +31,15 @@ if (process.argv[2] === 'child') {
   process.exit(0)
 }
 
-if (spawnSync('sh', ['-c', 'command -v valgrind']).status !== 0) {
-  console.error('valgrind is not installed (apt-get install -y valgrind)')
-  process.exit(1)
-}
+requireTools()
 
 /** The instructions of a whole child process making WARM + `n` calls. */
 function run(n) {
-  const dir = mkdtempSync(join(tmpdir(), 'llm-budget-instructions-'))
-  try {
+  return countInstructions((callgrind) => {
     const child = spawnSync(
       'valgrind',
       [
-        '--tool=callgrind',
-        `--callgrind-out-file=${dir}/out`,
+        ...callgrind,
         process.execPath,
         '--single-threaded',
         '--hash-seed=1',
@@ -59,16 +52,12 @@ function run(n) {
       ],
       { env: process.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
     )
-    const summary = /summary:\s*(\d+)/.exec(readFileSync(join(dir, 'out'), 'utf8'))
-    if (child.status !== 0 || summary === null) throw new Error(child.stderr.slice(-2000))
-    return Number(summary[1])
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+    if (child.status !== 0) throw new Error(child.stderr.slice(-2000))
+  })
 }
 
-const withCalls = run(COUNT)
-const without = run(0)
+const withCalls = await run(COUNT)
+const without = await run(0)
 const meta = process.env.META === '1' ? ', context with metadata' : ''
 console.log(`withBudget, 4 scopes, memoryStore${meta} (${dist}): instructions per call by callgrind\n`)
 console.log('| warm-up calls | measured calls | instructions per call |')

@@ -6,24 +6,20 @@
 //
 // Usage: npm run build && node bench/redis-instructions.mjs
 //        (LLM_BUDGET_REDIS=path/to/redis.js to use another build, CALLS=n admitted calls, ONLY=ioredis|node-redis)
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import { admittedCall, callKeys, freePort, redisServerArgs, redisStore } from './redis-call.mjs'
+import { callgrindTotal, requireTools } from './callgrind.mjs'
 
 const CALLS = Number(process.env.CALLS ?? 2000)
 const IN_FLIGHT = 100
 const TRIVIAL = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
-for (const tool of ['valgrind', 'callgrind_control', 'redis-server']) {
-  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
-    console.error(`${tool} is not installed (apt-get install -y valgrind redis-server)`)
-    process.exit(1)
-  }
-}
+requireTools(['valgrind', 'callgrind_control', 'redis-server'])
 
 /** Runs `CALLS` admitted calls through a client of kind `label` on a redis-server under callgrind. */
 async function measure(label) {
@@ -46,8 +42,7 @@ async function measure(label) {
     const dumps = readdirSync(dir)
       .filter((f) => f.startsWith('out.'))
       .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()))
-    const text = readFileSync(join(dir, dumps.at(-1)), 'utf8')
-    return Number(/(?:summary|totals): (\d+)/.exec(text)[1])
+    return callgrindTotal(join(dir, dumps.at(-1)))
   }
   let client
   if (label === 'ioredis') client = new Redis(port, '127.0.0.1')

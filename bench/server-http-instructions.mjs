@@ -8,12 +8,11 @@
 //
 // Usage: npm run build && node bench/server-http-instructions.mjs
 //        (LLM_BUDGET_DIST=path to another build; WARM, COUNT calls, defaults 3,000 and 4,000; RUNS=n pairs)
-import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { spawn } from 'node:child_process'
+import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { admittedCall } from './http-call.mjs'
+import { countInstructions, requireTools } from './callgrind.mjs'
 
 const TOKEN = 'bench-token-0123456789abcdef'
 const dist = resolve(process.env.LLM_BUDGET_DIST ?? resolve(import.meta.dirname, '..', 'dist'))
@@ -32,24 +31,19 @@ if (process.argv[2] === 'server') {
     server.close(() => process.exit(0))
   })
 } else {
-  if (spawnSync('sh', ['-c', 'command -v valgrind']).status !== 0) {
-    console.error('valgrind is not installed (apt-get install -y valgrind)')
-    process.exit(1)
-  }
+  requireTools()
   const WARM = Number(process.env.WARM ?? 3_000)
   const COUNT = Number(process.env.COUNT ?? 4_000)
   const RUNS = Number(process.env.RUNS ?? 1)
   const { httpStore } = await import(pathToFileURL(`${dist}/index.js`).href)
 
   /** Total instructions of the server process while it serves `calls` calls. */
-  const instructions = async (calls) => {
-    const dir = mkdtempSync(join(tmpdir(), 'llm-budget-server-http-instructions-'))
-    try {
+  const instructions = (calls) =>
+    countInstructions(async (callgrind) => {
       const child = spawn(
         'valgrind',
         [
-          '--tool=callgrind',
-          `--callgrind-out-file=${dir}/out`,
+          ...callgrind,
           process.execPath,
           '--single-threaded',
           '--initial-old-space-size=1024',
@@ -84,11 +78,7 @@ if (process.argv[2] === 'server') {
       await store.close()
       child.stdin.write('stop\n')
       await exited
-      return Number(/(?:summary|totals): (\d+)/.exec(readFileSync(`${dir}/out`, 'utf8'))[1])
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
+    })
 
   console.log(`budget server over HTTP (httpStore, 100 in flight, /v2/batch), ${dist}\n`)
   console.log(`| instructions per operation (callgrind, ${WARM} + ${COUNT} calls minus ${WARM}) |`)

@@ -13,11 +13,10 @@
 //
 // Usage: npm run build && node bench/server-instructions.mjs
 //        (FORMAT=v1|v2|both, the batch wire format; LLM_BUDGET_DIST=path to another build; RUNS=n pairs; HEAP=fixed)
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { countInstructions, requireTools } from './callgrind.mjs'
 
 const WARM = 8_000
 const COUNT = 12_000
@@ -95,20 +94,15 @@ if (process.argv[2] === 'child') {
   process.exit(0)
 }
 
-if (spawnSync('sh', ['-c', 'command -v valgrind']).status !== 0) {
-  console.error('valgrind is not installed (apt-get install -y valgrind)')
-  process.exit(1)
-}
+requireTools()
 
 /** Total instructions of one child run under callgrind. */
 function instructions(format, counted) {
-  const dir = mkdtempSync(join(tmpdir(), 'llm-budget-server-instructions-'))
-  try {
+  return countInstructions((callgrind) =>
     execFileSync(
       'valgrind',
       [
-        '--tool=callgrind',
-        `--callgrind-out-file=${dir}/out`,
+        ...callgrind,
         process.execPath,
         '--single-threaded',
         ...(process.env.HEAP === 'fixed'
@@ -122,11 +116,8 @@ function instructions(format, counted) {
         String(counted),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LLM_BUDGET_DIST: dist } },
-    )
-    return Number(/(?:summary|totals): (\d+)/.exec(readFileSync(`${dir}/out`, 'utf8'))[1])
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+    ),
+  )
 }
 
 const formats = (process.env.FORMAT ?? 'both') === 'both' ? ['v1', 'v2'] : [process.env.FORMAT]
@@ -135,7 +126,7 @@ console.log('| format | instructions per batched operation (callgrind, N=12,000 
 console.log('|---|---|')
 for (let run = 0; run < RUNS; run++) {
   for (const format of formats) {
-    const perOp = (instructions(format, COUNT) - instructions(format, 0)) / COUNT
+    const perOp = ((await instructions(format, COUNT)) - (await instructions(format, 0))) / COUNT
     console.log(`| ${format} | ${Math.round(perOp).toLocaleString('en-US')} |`)
   }
 }
