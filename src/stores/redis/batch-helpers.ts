@@ -81,9 +81,6 @@ local function keyList(state, n)
   end
   return list
 end
--- The amounts a call record holds, by entry, when its keys are the commit's 'state[1..n]' in that order (the usual
--- case: one string.match for the amounts, one comparison for the keys); nil otherwise.
-local amountPatterns = {}
 -- the scratch tables of the reservations and commits (one operation runs at a time)
 local STATE, AMOUNTS = {}, {}
 -- the sums of a row not there yet (read only)
@@ -92,9 +89,11 @@ local NOROW = {0, 0, 0, 0, 0, 0, 0}
 -- and key list are (the calls of a batch mostly share them; LASTHOLD = {expiry, amounts, keys, text}); the lists of
 -- one amount for every entry, by number of entries then that amount; a commit's by dedupe end
 local LASTHOLD, sameLists, doneTexts = {}, {}, {}
--- (the calls of a reservation batch mostly share their record's text: same hold expiry, amounts and keys; the
--- amounts found in a text for a key list are those of the previous commit when its text and keys are the same,
--- read only)
+-- The amounts call record text v (from position pos) holds, by entry, when its keys are the commit's 'state[1..n]'
+-- in that order (the usual case: one string.match for the amounts, one comparison for the keys); nil otherwise.
+-- The answer of the previous call is given again (read only) when v and the key list are the same: the commits of
+-- a batch mostly settle reservations made with one text.
+local amountPatterns = {}
 local heldV, heldList, heldGot
 local function sameHolds(state, n, v, pos)
   if n > 30 then return nil end
