@@ -71,7 +71,7 @@ export class BatchAnswers {
   expiresAt = 0
 
   /** The batch's request: an operation's body is read again from it when its key comes back. */
-  readonly #request: string | Uint8Array
+  readonly #request: Uint8Array
   /** Operation `j`'s body in the parsed request text (as the batch's version writes it). */
   readonly #bodyAt: (parsed: unknown, j: number) => unknown
   /** Per operation: its path (the route's own string). */
@@ -83,8 +83,8 @@ export class BatchAnswers {
   constructor(
     /** The number of operations in the batch. */
     count: number,
-    /** The batch's request as parsed for it, text or UTF-8 bytes (held instead of every parsed body). */
-    request: string | Uint8Array,
+    /** The batch's request as received, its UTF-8 bytes (held instead of every parsed body). */
+    request: Uint8Array,
     /** Operation `j`'s body (the request object it stands for) in the parsed request text. */
     bodyAt: (parsed: unknown, j: number) => unknown,
   ) {
@@ -114,8 +114,7 @@ export class BatchAnswers {
 
   /** Bytes of what the batch holds for its keys: the request, the fingerprints worked out, the answer. */
   get heldBytes(): number {
-    const request = this.#request
-    const held = typeof request === 'string' ? request.length * 2 : request.byteLength
+    const held = this.#request.byteLength
     return held + (this.#bytes?.byteLength ?? 0) + (this.#text?.length ?? 0) * 2 + this.#fingerprintBytes
   }
 
@@ -125,8 +124,7 @@ export class BatchAnswers {
     if (known !== undefined) return known
     // The request parsed again, exactly as the batch was, and every operation with a path so far fingerprinted
     // (kept for the keys that come back later; the parsed bodies are not).
-    const request = this.#request
-    const parsed: unknown = JSON.parse(typeof request === 'string' ? request : utf8.decode(request))
+    const parsed: unknown = JSON.parse(utf8.decode(this.#request))
     const fingerprints = (this.#fingerprints ??= new Array<string | undefined>(this.#paths.length))
     for (let j = 0; j < fingerprints.length; j++) {
       const path = this.#paths[j]
@@ -185,8 +183,8 @@ export class BatchAnswers {
    * Holds the batch's answer (placed with {@link place}) instead of the per-operation answers: as `bytes`, its
    * UTF-8 encoding, when that has one byte per character (ASCII), else as `text`.
    */
-  complete(text: string, bytes?: Uint8Array): void {
-    if (bytes !== undefined && bytes.byteLength === text.length) this.#bytes = bytes
+  complete(text: string, bytes: Uint8Array): void {
+    if (bytes.byteLength === text.length) this.#bytes = bytes
     else this.#text = text
     this.#answers = null
   }
@@ -335,10 +333,10 @@ export class IdempotencyCache {
   }
 
   /**
-   * `batch` has been answered with `text` (its operations' answers placed in it), encoded as `bytes` when given:
-   * it now holds only that answer.
+   * `batch` has been answered with `text` (its operations' answers placed in it), encoded as `bytes`: it now holds
+   * only that answer.
    */
-  completeBatch(tenant: string, batch: BatchAnswers, text: string, bytes?: Uint8Array): void {
+  completeBatch(tenant: string, batch: BatchAnswers, text: string, bytes: Uint8Array): void {
     const now = this.#now()
     batch.complete(text, bytes)
     batch.expiresAt = now + this.#options.ttlMs

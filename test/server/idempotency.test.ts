@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest'
 import { bodyAtV1 } from '../../src/server/batch.js'
 import { BatchAnswers, fingerprintOf, IdempotencyCache } from '../../src/server/idempotency.js'
 
+/** A request or answer as the server holds it: its UTF-8 bytes. */
+const utf8 = (text: string) => new TextEncoder().encode(text)
+
 const bodyOf = (n: number) => ({ keys: [`k${n}`], now: n })
 
 function setup(options: { maxEntries?: number } = {}) {
@@ -17,7 +20,7 @@ function setup(options: { maxEntries?: number } = {}) {
   // Written with line breaks and spaces: a remembered operation's body is read again from this text, as JSON.parse
   // reads it, and must fingerprint as the compact body a lone request sends.
   const request = JSON.stringify({ operations }, null, 1)
-  const batch = new BatchAnswers(3, request, bodyAtV1)
+  const batch = new BatchAnswers(3, utf8(request), bodyAtV1)
   operations.forEach((operation, i) => batch.operation(i, operation.path))
   return { cache, batch, request, advance: (ms: number) => (now += ms) }
 }
@@ -31,7 +34,7 @@ function complete(cache: IdempotencyCache, batch: BatchAnswers, bodies: string[]
     out += `${body}}`
   })
   const text = `${out}]}`
-  cache.completeBatch('t', batch, text)
+  cache.completeBatch('t', batch, text, utf8(text))
   return text
 }
 
@@ -75,7 +78,9 @@ describe('IdempotencyCache with batch answers', () => {
     // Another batch, running: its operations are fingerprinted by the bodies at hand.
     const other = new BatchAnswers(
       2,
-      '{ "operations": [ {"path":"/v1/reset","body":{ "keys":["k1"], "now":1 }}, {"body":{"keys":["k9"],"now":9}} ] }',
+      utf8(
+        '{ "operations": [ {"path":"/v1/reset","body":{ "keys":["k1"], "now":1 }}, {"body":{"keys":["k9"],"now":9}} ] }',
+      ),
       bodyAtV1,
     )
     other.operation(0, '/v1/reset')
@@ -93,17 +98,18 @@ describe('IdempotencyCache with batch answers', () => {
     const { cache, batch, request: requestText, advance } = setup()
     for (const i of [0, 1, 2]) cache.begin('t', `key-${i}`, batch, i)
     const keyBytes = (i: number) => `key-${i}`.length * 2 + 64
-    const request = requestText.length * 2
+    // Both held as UTF-8 bytes (ASCII: one byte a character).
+    const request = requestText.length
     expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2) + request)
     for (const i of [0, 1, 2]) cache.finishBatch('t', `key-${i}`, batch, i, { status: 200, body: `{"n":${i}}` }, true)
     const text = complete(cache, batch, ['{"n":0}', '{"n":1}', '{"n":2}'])
-    expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2) + request + text.length * 2)
+    expect(cache.byteSize).toBe(keyBytes(0) + keyBytes(1) + keyBytes(2) + request + text.length)
     advance(60_001)
     // Expired: each key is removed when it is seen again; the texts go with the last of them.
     const lone = fingerprintOf('POST', '/v1/reset', '{}')
     const loneBytes = (i: number) => `key-${i}`.length * 2 + lone.length * 2 + 64
     expect(cache.begin('t', 'key-0', lone)).toEqual({ kind: 'new' })
-    expect(cache.byteSize).toBe(keyBytes(1) + keyBytes(2) + request + text.length * 2 + loneBytes(0))
+    expect(cache.byteSize).toBe(keyBytes(1) + keyBytes(2) + request + text.length + loneBytes(0))
     expect(cache.begin('t', 'key-1', lone)).toEqual({ kind: 'new' })
     expect(cache.begin('t', 'key-2', lone)).toEqual({ kind: 'new' })
     expect(cache.byteSize).toBe(loneBytes(0) + loneBytes(1) + loneBytes(2))
@@ -133,10 +139,10 @@ describe('IdempotencyCache with batch answers', () => {
     const operations: unknown[] = [{ path: '/v1/reset', body: bodyOf(0), key: 'k' }]
     for (let i = 1; i < 1000; i++) operations.push({ path: '/v1/reset', body: { junk: 'x'.repeat(16_000) } })
     const request = JSON.stringify({ operations })
-    const batch = new BatchAnswers(operations.length, request, bodyAtV1)
+    const batch = new BatchAnswers(operations.length, utf8(request), bodyAtV1)
     batch.operation(0, '/v1/reset')
     expect(cache.begin('t', 'k', batch, 0)).toEqual({ kind: 'new' })
-    expect(cache.byteSize).toBe('k'.length * 2 + 64 + request.length * 2)
+    expect(cache.byteSize).toBe('k'.length * 2 + 64 + request.length)
     cache.finishBatch('t', 'k', batch, 0, { status: 200, body: '{}' }, true)
     const text = complete(
       cache,
@@ -144,7 +150,7 @@ describe('IdempotencyCache with batch answers', () => {
       operations.map(() => '{}'),
     )
     const counted = cache.byteSize
-    expect(counted).toBe('k'.length * 2 + 64 + (request.length + text.length) * 2)
+    expect(counted).toBe('k'.length * 2 + 64 + request.length + text.length)
     // The key comes back: its fingerprint is worked out from the request text and kept, and counted.
     const fingerprint = fingerprintOf('POST', '/v1/reset', JSON.stringify(bodyOf(0)))
     expect(cache.begin('t', 'k', fingerprint)).toEqual({ kind: 'replay', answer: { status: 200, body: '{}' } })
@@ -193,7 +199,11 @@ describe('IdempotencyCache with batch answers', () => {
     })
 
     // An answer with a character beyond ASCII: held (and counted) as text, replayed from it.
-    const other = new BatchAnswers(1, '{"operations":[{"path":"/v1/reset","body":{"keys":["x"],"now":2}}]}', bodyAtV1)
+    const other = new BatchAnswers(
+      1,
+      utf8('{"operations":[{"path":"/v1/reset","body":{"keys":["x"],"now":2}}]}'),
+      bodyAtV1,
+    )
     other.operation(0, '/v1/reset')
     cache.begin('u', 'c-0', other, 0)
     const before = cache.byteSize
