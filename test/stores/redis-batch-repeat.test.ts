@@ -268,4 +268,31 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
     expect(await redis.balances({ keys, now })).toEqual(await memory.balances({ keys, now }))
     await redis.close()
   })
+
+  it('keep the record stream to its cap after a batch of alike commits', async () => {
+    const prefix = `batch-repeat-cap-${process.pid}`
+    // below 1,000 records the cap is exact (MAXLEN =): the batch's first record trims, the others leave it to the
+    // batch's end
+    const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000, maxRecords: 3 })
+    const memory = memoryStore({ maxRecords: 3 })
+    const keys = ['a', 'b']
+    const calls = ['w', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6']
+    const reserve = (call: string): LedgerOp => {
+      return { kind: 'reserve', call, keys, amount: 900, uneven: false, limit: null, ttl: 15_000, expiresAt: 60_000 }
+    }
+    const commit = (call: string): LedgerOp => {
+      return { kind: 'commit', call, keys, amount: 700, uneven: false, expiresAt: 60_000, dedupe: 30_000, record: 'm1' }
+    }
+    // c6 keeps its hold, so that every commit after c1 repeats the one before it (none ends its bucket)
+    const batches = [calls.map(reserve), [commit('w')], calls.slice(1, 6).map(commit)]
+    for (const batch of batches) {
+      const got = await Promise.all(batch.map((o) => applyOp(redis, o, T0)))
+      const want: unknown[] = []
+      for (const o of batch) want.push(await applyOp(memory, o, T0))
+      expect(got).toEqual(want)
+    }
+    expect(await suite.io.xlen(`{${prefix}}:r`)).toBe(3)
+    expect(await redis.queryRecords({})).toEqual(await memory.queryRecords({}))
+    await redis.close()
+  })
 })

@@ -70,7 +70,6 @@ if rp[1] == kc - 1 and not record and u == 0 then
         rep[b + 2 * i] = k.ss
         rep[b + 2 * i + 1] = rv
       end
-      rp[1], rp[2] = kc, o
       -- the call record's text: the previous one's (LASTHOLD), with this amount
       local last = LASTHOLD
       if amount ~= T[po + 7] then
@@ -83,6 +82,7 @@ if rp[1] == kc - 1 and not record and u == 0 then
         last[2], last[4] = list, 'h|' .. last[1] .. '|' .. list .. '|' .. last[3]
       end
       call('SET', ck, last[4], 'PXAT', rp[4])
+      rp[1], rp[2] = kc, o
       return 1 + 2 * n
     end
   end
@@ -294,6 +294,7 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       end
       if idMs == 0 and seq == 0 then seq = 1 end
       if idMs - endedMs > late then late = idMs - endedMs end
+      trimDue = true
       call('XADD', STREAM, fmt('%d-%d', idMs, seq), unpack(ARGV, 10, last))
       local mp = hpend[META]
       m.ms, m.seq, m.late, mp.ms, mp.seq, mp.late = idMs, seq, late, idMs, seq, late
@@ -317,7 +318,6 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
         rep[b + 2 * i + 1] = rv
       end
       rep[b + 1] = 'ok'
-      rc[1], rc[2], rc[6], rc[7] = kc, o, record, held
       local x = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
       if x < now then x = now end
       local text = doneTexts[x]
@@ -326,6 +326,7 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
         doneTexts[x] = text
       end
       call('SET', ck, text, 'PXAT', physical(x))
+      rc[1], rc[2], rc[6], rc[7] = kc, o, record, held
       return 1 + 2 * n
     end
   end
