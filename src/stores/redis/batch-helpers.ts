@@ -83,6 +83,16 @@ local function keyList(state, n)
 end
 -- the scratch tables of the reservations and commits (one operation runs at a time)
 local STATE, AMOUNTS = {}, {}
+-- The last reservation that went the usual way on every key with one amount for every entry (kind R): {the KEYS
+-- index of its call record (its place in the batch), its ARGV offset, its bucket, its call record's PEXPIREAT}; the
+-- next operation may repeat it (see the reservation). limsOf: by list of terms, each key's limit or the largest
+-- exact amount, as numbers.
+local REPEAT, limsOf = {}, {}
+-- The last commit that went the usual way on every key, gave back a hold on each (its bucket keeping others), with
+-- one amount for every entry (kind C), a spend record and no new rollup row: {the KEYS index of its call record, its
+-- ARGV offset, its bucket, the rollup day's view, its row fields, its call record's text, the amounts it held by
+-- entry, its hold expiry's text}; the next operation may repeat it (see the commit).
+local CREPEAT = {}
 -- the sums of a row not there yet (read only)
 local NOROW = {0, 0, 0, 0, 0, 0, 0}
 -- call record texts: a reservation's, the same as the previous reservation's when its hold expiry, list of amounts

@@ -23,6 +23,70 @@ local ck = KEYS[3]
 local holdX = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
 local n = nk - 1
 local out
+-- the batch's scratch (a table costs Redis about 3,300 instructions; entries past n are another operation's)
+local state = STATE
+-- A repeat of the reservation just before it (REPEAT): the same shape (so the same keys and terms), the same texts
+-- of now and the hold expiry (so the same clock and bucket), one amount for every entry (its own), and no call record
+-- of its own. The previous one went the usual way on every key and nothing ran since: its checks and writes are this
+-- one's, on the same key views, with this amount; the limits and the largest exact amount are checked again (when one
+-- fails, the reservation goes the whole way, below).
+local rp = REPEAT
+if rp[1] == kc - 1 and not record and u == 0 then
+  local po = rp[2]
+  if T[o + 4] == T[po + 4] and T[o + 5] == T[po + 5] and ARGV[6] == T[po + 6] then
+    local amount = ARGV[7]
+    local av, bf = known[amount] or tonumber(amount), rp[3]
+    -- each key's limit, or the largest exact amount (a number per entry, once per batch for each list of terms)
+    local lims = limsOf[ta]
+    if not lims or not lims[n] then
+      lims = {}
+      for i = 1, n do
+        local limit = T[ta + 2 * i - 2]
+        local lv = MAX
+        if limit ~= '' then lv = math.min(known[limit] or tonumber(limit), MAX) end
+        lims[i] = lv
+      end
+      limsOf[ta] = lims
+    end
+    local fits = true
+    for i = 1, n do
+      local k = state[i]
+      local rv = k.r + av
+      if k.s + rv > lims[i] or rv >= EXACT then
+        fits = false
+        break
+      end
+    end
+    if fits then
+      rep[b + 1] = 'ok'
+      for i = 1, n do
+        local k = state[i]
+        -- (the previous reservation left k.rs and k.dirty nil: r only grows here, so it was below EXACT)
+        local rv = k.r + av
+        k.w.r, k.v[2], k.r = rv, rv, rv
+        local kb, kn = k.b, k.bc
+        kb[bf], kn[bf] = kb[bf] + av, kn[bf] + 1
+        if k.holds then k.holds = k.holds + 1 end
+        rep[b + 2 * i] = k.ss
+        rep[b + 2 * i + 1] = rv
+      end
+      -- the call record's text: the previous one's (LASTHOLD), with this amount
+      local last = LASTHOLD
+      if amount ~= T[po + 7] then
+        local byN = sameLists[n]
+        local list = byN[amount]
+        if not list then
+          list = string.rep(amount .. ',', n)
+          byN[amount] = list
+        end
+        last[2], last[4] = list, 'h|' .. last[1] .. '|' .. list .. '|' .. last[3]
+      end
+      call('SET', ck, last[4], 'PXAT', rp[4])
+      rp[1], rp[2] = kc, o
+      return 1 + 2 * n
+    end
+  end
+end
 if record and callState(ck) then
   out = {serverStr, 'dup'}
   for i = 1, n do
@@ -32,8 +96,6 @@ if record and callState(ck) then
   end
   return out
 end
--- the batch's scratch (a table costs Redis about 3,300 instructions; entries past n are another operation's)
-local state = STATE
 -- the bucket of this hold (the calls of a batch share their hold expiry, hence their bucket)
 local holdStr = numText[holdX] or num(holdX)
 local bf = 'b:' .. holdStr
@@ -60,6 +122,8 @@ end
 local amounts = AMOUNTS
 -- the reply, written into the batch's at b (no table of its own): 'ok', then spent and reserved per entry
 rep[b + 1] = 'ok'
+-- whether every key took the usual path (then the next operation may repeat this one)
+local usual = true
 for i = 1, n do
   local k = state[i]
   local amount = ARGV[7 + (i - 1) * u]
@@ -83,6 +147,7 @@ for i = 1, n do
     w.r, k.v[2], k.r, k.rs, k.dirty = rv, rv, rv, nil, nil
     if rv >= EXACT then r = R(k) end
   else
+    usual = false
     -- int(rv), inline
     r = fmt('%d', rv)
     known[r] = rv
@@ -150,7 +215,9 @@ else
   text = 'h|' .. holdStr .. '|' .. list .. '|' .. kl
   last[1], last[2], last[3], last[4] = holdStr, list, kl, text
 end
-call('SET', ck, text, 'PXAT', physical(holdX))
+local at = physical(holdX)
+call('SET', ck, text, 'PXAT', at)
+if usual and u == 0 then rp[1], rp[2], rp[3], rp[4] = kc, o, bf, at end
 return 1 + 2 * n
 `
 
@@ -182,6 +249,88 @@ S = known[S] or tonumber(S)
 local n = nk - 1
 if S > 0 then n = n - 1 end
 local out
+local state = STATE
+-- A repeat of the commit just before it (CREPEAT): the same shape (so the same keys, terms and number of record
+-- fields), the same text of now, one amount for every entry (its own), a call record holding these keys in this
+-- order (by its own amounts) in the same bucket (the same hold expiry text), with a spend record. The previous one
+-- went the usual way on every key, gave back a hold on each (its bucket keeping others), added to rows that were
+-- there and nothing ran since: its checks and writes are this one's, on the same key views, rollup rows and
+-- metadata, except the largest exact amounts and sums and that each bucket keeps another hold, checked again (when
+-- one fails, the commit goes the whole way, below).
+local rc = CREPEAT
+local po = rc[2]
+if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' and T[o + 4] == T[po + 4]
+  and T[o + 5] == T[po + 5] then
+  local held = rc[7]
+  if record ~= rc[6] then
+    -- another call record: its holds, when it is one of the same bucket on these keys (sameHolds, as below)
+    local st, ts, pos = match(record, '^(.)|([^|]*)|()')
+    held = st == 'h' and ts == rc[8] and sameHolds(state, n, record, pos)
+  end
+  if held then
+    local av, bf = known[ARGV[8]] or tonumber(ARGV[8]), rc[3]
+    local d = sumsOf[ARGV[9]] or sums(ARGV[9])
+    local fits = true
+    for i = 1, n do
+      local k = state[i]
+      if k.s + av >= EXACT or k.r >= EXACT or k.bc[bf] < 2 or k.e <= now then
+        fits = false
+        break
+      end
+    end
+    local uv, fields, dt = rc[4], rc[5], d[7]
+    for j = 1, S do if uv[fields[j]][7] + dt > MAX then fits = false end end
+    if fits then
+      -- the record: its stream id after the metadata's (numbers since the previous commit), no MAXLEN (the batch
+      -- trims once at its end), as below
+      local m = hview[META]
+      local endedMs = math.floor(known[ARGV[7]] or tonumber(ARGV[7]))
+      local idMs, seq, late = m.ms, m.seq, m.late
+      if endedMs > idMs then
+        idMs = endedMs
+        seq = 0
+      else
+        seq = seq + 1
+      end
+      if idMs == 0 and seq == 0 then seq = 1 end
+      if idMs - endedMs > late then late = idMs - endedMs end
+      trimDue = true
+      call('XADD', STREAM, fmt('%d-%d', idMs, seq), unpack(ARGV, 10, last))
+      local mp = hpend[META]
+      m.ms, m.seq, m.late, mp.ms, mp.seq, mp.late = idMs, seq, late, idMs, seq, late
+      for j = 1, S do
+        local c = uv[fields[j]]
+        c[1], c[2], c[3], c[4], c[5], c[6], c[7] = c[1] + d[1], c[2] + d[2], c[3] + d[3], c[4] + d[4], c[5] + d[5],
+          c[6] + d[6], c[7] + d[7]
+      end
+      for i = 1, n do
+        local k = state[i]
+        local h = held[i]
+        local kb, kn = k.b, k.bc
+        kb[bf], kn[bf] = kb[bf] - h, kn[bf] - 1
+        if k.holds then k.holds = k.holds - 1 end
+        local sv, rv = k.s + av, k.r - h
+        local w, v = k.w, k.v
+        w.s, w.r, v[1], v[2] = sv, rv, sv, rv
+        -- (k.rs is nil: the previous commit left it so, with r below EXACT)
+        k.s, k.ss, k.r = sv, sv, rv
+        rep[b + 2 * i] = sv
+        rep[b + 2 * i + 1] = rv
+      end
+      rep[b + 1] = 'ok'
+      local x = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
+      if x < now then x = now end
+      local text = doneTexts[x]
+      if not text then
+        text = 'c|' .. num(x) .. '|'
+        doneTexts[x] = text
+      end
+      call('SET', ck, text, 'PXAT', physical(x))
+      rc[1], rc[2], rc[6], rc[7] = kc, o, record, held
+      return 1 + 2 * n
+    end
+  end
+end
 -- readCall(ck), inline
 local st, t, v, pos, ts
 if record then
@@ -201,7 +350,6 @@ end
 local held = st == 'h'
 -- the bucket of the call's holds
 local bf = held and 'b:' .. ts
-local state = STATE
 for i = 1, n do
   local h = KEYS[3 + i]
   -- live(h), inline as in the reservation
@@ -369,6 +517,9 @@ if unew then
   if call('ZADD', ui, num(ustart), uday) == 1 and (not u0 or ustart < u0) then mset('u0', num(ustart)) end
   if uret then call('PEXPIREAT', uh, physical(ustart + 86400000 + uret)) end
 end
+-- whether every key gave back its hold (its bucket keeps others) and took the usual path (then the next commit
+-- may repeat this one)
+local usual = byIndex ~= nil
 for i = 1, n do
   local k = state[i]
   local holding
@@ -385,6 +536,7 @@ for i = 1, n do
           k.b[bf], k.bc[bf] = sum - holding, c
         else
           k.b[bf], k.bc[bf] = false, nil
+          usual = false
         end
         local bw = k.bw
         if not bw then
@@ -400,9 +552,15 @@ for i = 1, n do
         k.rs = nil
         if k.holds then k.holds = k.holds - 1 end
         k.dirty = true
+      else
+        usual = false
       end
+    else
+      usual = false
     end
     if k.dirty and k.e and k.e <= now then k = forgetIfOver(k) end
+  else
+    usual = false
   end
   local amount = ARGV[8 + (i - 1) * u]
   -- the reply's values: the texts Redis holds when unchanged, else numbers (integer replies; the key's write
@@ -427,6 +585,7 @@ for i = 1, n do
     end
     if k.dirty then w.r, k.v[2], k.dirty = reserved, reserved, nil end
   else
+    usual = false
     if type(reserved) == 'number' then reserved = R(k) end
     if amount ~= '0' then after = int(k.s + tonumber(amount)) end
     local kf = {'s', after}
@@ -444,14 +603,17 @@ for i = 1, n do
 end
 -- (the reply, written into the batch's at b: 'ok', then after and reserved per entry)
 rep[b + 1] = 'ok'
-local u = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
-if u < now then u = now end
-local text = doneTexts[u]
+local x = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
+if x < now then x = now end
+local text = doneTexts[x]
 if not text then
-  text = 'c|' .. num(u) .. '|'
-  doneTexts[u] = text
+  text = 'c|' .. num(x) .. '|'
+  doneTexts[x] = text
 end
-call('SET', ck, text, 'PXAT', physical(u))
+call('SET', ck, text, 'PXAT', physical(x))
+if usual and u == 0 and not unew and ARGV[8] ~= '0' and ARGV[7] ~= '' and cap ~= '0' and RRET == '' then
+  rc[1], rc[2], rc[3], rc[4], rc[5], rc[6], rc[7], rc[8] = kc, o, bf, uv, fields, record, byIndex, ts
+end
 return 1 + 2 * n
 `
 
