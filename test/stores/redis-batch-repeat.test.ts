@@ -295,4 +295,62 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
     expect(await redis.queryRecords({})).toEqual(await memory.queryRecords({}))
     await redis.close()
   })
+
+  // The property test's 1 ms gaps never let a hold expire between two neighbouring operations of one batch; these do.
+  it('do not repeat a commit whose holds expired since the commit before it in the same batch', async () => {
+    const prefix = `batch-repeat-now-c-${process.pid}`
+    const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
+    const memory = memoryStore()
+    const keys = ['a', 'b']
+    const reserve = (call: string): LedgerOp => {
+      return { kind: 'reserve', call, keys, amount: 900, uneven: false, limit: null, ttl: 15_000, expiresAt: 60_000 }
+    }
+    const commit = (call: string): LedgerOp => {
+      return { kind: 'commit', call, keys, amount: 700, uneven: false, expiresAt: 60_000, dedupe: 30_000, record: 'm1' }
+    }
+    // w, c1, c2 and c3 hold until T0 + 15,000 (one bucket); w's commit makes the rollup rows; then, in one batch, c1
+    // commits before the holds expire and c2 when they have: the whole way clears the bucket, c3's hold with it
+    const steps: Array<Array<[LedgerOp, number]>> = [
+      ['w', 'c1', 'c2', 'c3'].map((call) => [reserve(call), T0]),
+      [[commit('w'), T0]],
+      [
+        [commit('c1'), T0 + 1_000],
+        [commit('c2'), T0 + 15_000],
+      ],
+    ]
+    for (const batch of steps) {
+      const got = await Promise.all(batch.map(([o, now]) => applyOp(redis, o, now)))
+      const want: unknown[] = []
+      for (const [o, now] of batch) want.push(await applyOp(memory, o, now))
+      expect(got).toEqual(want)
+    }
+    const now = T0 + 15_000
+    expect(await redis.balances({ keys, now })).toEqual(await memory.balances({ keys, now }))
+    await redis.close()
+  })
+
+  it('do not repeat a reservation when holds expired since the reservation before it in the same batch', async () => {
+    const prefix = `batch-repeat-now-r-${process.pid}`
+    const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
+    const memory = memoryStore()
+    const keys = ['a', 'b']
+    const reserve = (call: string, amount: number, ttl: number, limit: number | null): LedgerOp => {
+      return { kind: 'reserve', call, keys, amount, uneven: false, limit, ttl, expiresAt: 60_000 }
+    }
+    // o holds 900 until T0 + 1,000; r1 and r2 (limit 1,200) ask for the same hold expiry, r2 once o's hold is gone
+    const steps: Array<Array<[LedgerOp, number]>> = [
+      [[reserve('o', 900, 1_000, null), T0]],
+      [
+        [reserve('r1', 100, 1_000, 1_200), T0 + 500],
+        [reserve('r2', 100, 500, 1_200), T0 + 1_000],
+      ],
+    ]
+    for (const batch of steps) {
+      const got = await Promise.all(batch.map(([o, now]) => applyOp(redis, o, now)))
+      const want: unknown[] = []
+      for (const [o, now] of batch) want.push(await applyOp(memory, o, now))
+      expect(got).toEqual(want)
+    }
+    await redis.close()
+  })
 })
