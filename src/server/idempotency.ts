@@ -222,6 +222,11 @@ export interface IdempotencyCacheOptions {
 export type BeginResult =
   { kind: 'new' } | { kind: 'replay'; answer: CachedAnswer } | { kind: 'in-flight' } | { kind: 'mismatch' }
 
+/** The answers of {@link IdempotencyCache.begin} without data, shared (one is returned for every batch operation). */
+const NEW: BeginResult = Object.freeze({ kind: 'new' })
+const IN_FLIGHT: BeginResult = Object.freeze({ kind: 'in-flight' })
+const MISMATCH: BeginResult = Object.freeze({ kind: 'mismatch' })
+
 /** Per-tenant LRU maps of idempotency keys with a TTL and a shared, fairly divided entry and byte budget. */
 export class IdempotencyCache {
   readonly #shares = new Map<string, Share>()
@@ -261,13 +266,13 @@ export class IdempotencyCache {
         if (found instanceof BatchAnswers) {
           const mismatch = found.fingerprint(key) !== text
           this.#recharge(share, found)
-          if (mismatch) return { kind: 'mismatch' }
+          if (mismatch) return MISMATCH
           answer = found.replay(key)
         } else {
-          if (found.fingerprint !== text) return { kind: 'mismatch' }
+          if (found.fingerprint !== text) return MISMATCH
           answer = found.answer
         }
-        if (answer === null) return { kind: 'in-flight' }
+        if (answer === null) return IN_FLIGHT
         share.entries.delete(key) // refresh recency
         share.entries.set(key, found)
         return { kind: 'replay', answer }
@@ -299,7 +304,7 @@ export class IdempotencyCache {
     this.#size++
     this.#bytes += bytes
     this.#evict(now)
-    return { kind: 'new' }
+    return NEW
   }
 
   /** Stores the answer of a request begun with {@link begin}, or forgets the key when it should run again. */
@@ -380,7 +385,9 @@ export class IdempotencyCache {
     if (!this.#full()) return
     // Expired answers first. In-flight entries are kept: they are bounded by the number of concurrent requests.
     for (const [tenant, share] of this.#shares) {
-      for (const [key, entry] of share.entries) {
+      // keys, then each entry looked up: iterating entries allocates a [key, entry] pair per item
+      for (const key of share.entries.keys()) {
+        const entry = share.entries.get(key)!
         if (entry.expiresAt > now) break
         if (answered(entry)) this.#remove(tenant, share, key, entry)
       }
@@ -407,7 +414,8 @@ export class IdempotencyCache {
       if (largest === undefined) return
       const [tenant, share] = largest
       let removed = false
-      for (const [key, entry] of share.entries) {
+      for (const key of share.entries.keys()) {
+        const entry = share.entries.get(key)!
         if (removed && (!over() || weight(share) < second)) break
         if (!answered(entry)) continue
         this.#remove(tenant, share, key, entry)
