@@ -111,10 +111,20 @@ export class ManagerCalls<Open extends object> {
     return chunks
   }
 
+  /**
+   * Whether `id` is {@link #lastId}. The next call's id has the same length and prefix as the last one and differs
+   * in its last digit: `===` alone would compare their characters up to there in V8's runtime (a new id is not the
+   * same string object), so the last characters are compared first.
+   */
+  #isLastId(id: string): boolean {
+    const last = this.#lastId
+    return id.length === last.length && id.charCodeAt(id.length - 1) === last.charCodeAt(last.length - 1) && id === last
+  }
+
   /** The chunk of `id` (made when `create`), with its slot in `#n`; `undefined` as {@link #chunksOf}. */
   #chunkOf(id: string, create: boolean): Chunk<Open> | undefined {
     // A call's id is looked up several times in a row (reserve, then commit): the same string, found again at once.
-    if (id === this.#lastId) {
+    if (this.#isLastId(id)) {
       this.#n = this.#lastSlot
       return this.#lastChunk
     }
@@ -149,7 +159,7 @@ export class ManagerCalls<Open extends object> {
    * instead of reading the id's characters again (a commit looks its id up just before it appends its record).
    */
   stemIfLast(id: string): string | undefined {
-    return id === this.#lastId && id !== '' ? this.#lastIdStem : undefined
+    return id !== '' && this.#isLastId(id) ? this.#lastIdStem : undefined
   }
 
   /** The counter of the id last looked up (see {@link stemIfLast}). */
