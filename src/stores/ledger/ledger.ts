@@ -206,12 +206,13 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
 /**
  * {@link reserve} with the balances written flat into `out` (spent and reserved of entry `i` at `2 * i` and
  * `2 * i + 1`; at least two numbers per entry) instead of objects: the memory store's synchronous path. Answers
- * `RESERVED`, `RESERVED_BEFORE` (see `sync-ledger.ts`), or the index of the entry that refused the call.
+ * `RESERVED`, `RESERVED_BEFORE` (see `sync-ledger.ts`), or the index of the entry that refused the call. `idPrefix`:
+ * see `SyncLedger.reserve`.
  */
-export function reserveInto(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
+export function reserveInto(state: LedgerState, request: ReserveRequest, out: Float64Array, idPrefix?: string): number {
   validateReserve(request)
   if (out.length < 2 * request.entries.length) fail('entries', 'more entries than the balances can hold')
-  return applyReserve(state, request, out)
+  return applyReserve(state, request, out, idPrefix)
 }
 
 function writeBalance(out: Float64Array, i: number, ks: KeyState | undefined): void {
@@ -225,10 +226,10 @@ function clearCurrent(n: number): void {
 }
 
 /** The reservation of a validated request; see {@link reserveInto}. */
-function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
+function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64Array, idPrefix?: string): number {
   const { callId, now, entries } = request
   expire(state, now)
-  if (findCall(state, callId) !== undefined) {
+  if (findCall(state, callId, idPrefix) !== undefined) {
     for (let i = 0; i < entries.length; i++) writeBalance(out, i, liveKey(state, entries[i]!.key, now))
     return RESERVED_BEFORE
   }
