@@ -71,9 +71,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): BudgetStore {
   }
   const run = <T>(operation: () => T): Promise<T> => apply(operation, undefined)
   // The manager's synchronous path: the same transitions, answered without a promise.
-  const reserveInto = (request: ReserveRequest, out: Float64Array): number => {
+  const reserveInto = (request: ReserveRequest, out: Float64Array, idPrefix?: string): number => {
     assertOpen()
-    return ledger.reserveInto(state, request, out)
+    return ledger.reserveInto(state, request, out, idPrefix)
   }
   const commitInto = (request: CommitRequest, out: Float64Array, tail?: object): boolean => {
     assertOpen()

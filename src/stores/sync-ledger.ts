@@ -14,9 +14,11 @@ export interface SyncLedger {
   /**
    * The reservation, its balances written flat into `out` (spent and reserved of entry `i` at `2 * i` and
    * `2 * i + 1`; the caller makes room for two per entry). Answers {@link RESERVED}, {@link RESERVED_BEFORE} (nothing changed),
-   * else the index of the entry that refused the call.
+   * else the index of the entry that refused the call. `idPrefix`, when given, is how the request's call id starts,
+   * vouched for by the caller (a manager's `<16 base-36 characters>-`, for an id it made): the store may take it
+   * for the id's first characters without reading them.
    */
-  reserve(request: ReserveRequest, out: Float64Array): number
+  reserve(request: ReserveRequest, out: Float64Array, idPrefix?: string): number
   /**
    * The commit, its balances written flat into `out` (before, after and reserved of entry `i` at `3 * i`,
    * `3 * i + 1`, `3 * i + 2`; the caller makes room for three per entry) rather than as objects. Returns

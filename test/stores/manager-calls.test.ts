@@ -127,4 +127,39 @@ describe('committed call ids of a manager', () => {
     expect(compact.seen.slice(0, 206).every((duplicate, i) => duplicate === (i === 205))).toBe(true)
     expect([...compact.state.managerCalls.entries()].map(([callId]) => callId)).toEqual([managerId(3)])
   })
+
+  it('a prefix vouched for by the caller finds the same calls as reading the id, across stems and unvouched ids', () => {
+    const stems = ['0a1b2c3d4e5f6g7h', 'zzzzyyyyxxxxwwww']
+    // New string objects, as each manager keeps its own prefix; `vouched` says which prefix goes with each stem.
+    const prefixes = stems.map((stem) => [...`${stem}-`].join(''))
+    const step = fc.record({
+      stem: fc.integer({ min: 0, max: 1 }),
+      call: fc.integer({ min: 0, max: 150 }),
+      vouched: fc.boolean(),
+      end: fc.constantFrom('commit', 'release', 'none'),
+    })
+    const run = (steps: { stem: number; call: number; vouched: boolean; end: string }[], vouch: boolean) => {
+      const state = ledger.createLedger()
+      const out = new Float64Array(2)
+      const answers: unknown[] = []
+      steps.forEach(({ stem, call, vouched, end }, i) => {
+        const callId = `${stems[stem]}-${(call + 1).toString(36)}`
+        const now = T0 + i
+        const entries = [{ key: 'a', amount: 1, limit: null, expiresAt: null }]
+        const prefix = vouch && vouched ? prefixes[stem] : undefined
+        answers.push(ledger.reserveInto(state, { callId, now, holdExpiresAt: now + 60_000, entries }, out, prefix))
+        if (end === 'commit')
+          answers.push(ledger.commit(state, { callId, now, entries: [], dedupeUntil: now + 60_000 }).duplicate)
+        else if (end === 'release') answers.push(ledger.release(state, { callId, now }).released)
+      })
+      answers.push(ledger.balances(state, { keys: ['a'], now: T0 + steps.length }))
+      return answers
+    }
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 80 }), (steps) => {
+        expect(run(steps, true)).toEqual(run(steps, false))
+      }),
+      { numRuns: 300 },
+    )
+  })
 })

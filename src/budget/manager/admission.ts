@@ -223,7 +223,7 @@ function reserveOn(
     let answer: number
     let result: ReserveResult | undefined
     try {
-      answer = sync.reserve(request, flat)
+      answer = sync.reserve(request, flat, ctx.idPrefixOf(call.callId))
       // Admitted, and no `warn` budget to report on: the balances are not needed.
       if (answer !== RESERVED || ctx.events.has('budget.exceeded')) result = reserveResultOf(answer, flat, n)
     } catch (error) {

@@ -43,6 +43,11 @@ export interface ManagerContext {
   readonly providerBudgets: ProviderBudgetSetup | undefined
   /** A new call id: this manager's random prefix and a counter. */
   nextCallId(): string
+  /**
+   * This manager's call id prefix (`<16 base-36 characters>-`, the same string each time) when `callId` is the id
+   * {@link nextCallId} made last, else `undefined`: what a store's side door may take for the id's start.
+   */
+  idPrefixOf(callId: string): string | undefined
 }
 
 function randomPrefix(): string {
@@ -69,6 +74,7 @@ export function createContext(options: BudgetManagerOptions): ManagerContext {
   // than the rest of the id (one call of each per 36 ids instead of one per id).
   let stemOf = -1
   let stem = idPrefix
+  let lastId = ''
   const context: ManagerContext = {
     store: settings.store,
     clock: settings.clock,
@@ -108,7 +114,11 @@ export function createContext(options: BudgetManagerOptions): ManagerContext {
         stem = high === 0 ? idPrefix : [idPrefix, high.toString(36)].join('')
       }
       // `idPrefix + counter.toString(36)`. A store that reads the id's characters flattens it once.
-      return stem + BASE36[counter - high * 36]!
+      lastId = stem + BASE36[counter - high * 36]!
+      return lastId
+    },
+    idPrefixOf(callId) {
+      return callId === lastId ? idPrefix : undefined
     },
   }
   return context

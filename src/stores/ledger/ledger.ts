@@ -106,11 +106,29 @@ function balanceOf(ks: KeyState | undefined): Balance {
   return ks === undefined ? { spent: 0, reserved: 0 } : { spent: ks.spent, reserved: ks.reserved }
 }
 
+/**
+ * The last hold made (by any ledger of this process) and the key states it holds (`heldStates[i]` is its ledger's
+ * `keys.get(hold.keys[i])`), so that ending it (usually the next change: a sequential caller commits the call it
+ * has just reserved) reads its keys without looking them up again: 8 of the 15 `Map#get` of a withBudget call. They
+ * stay the map's objects while the hold lasts, since a key with holds is never forgotten (see {@link isForgotten}),
+ * the only way a key leaves the map; a held call's object belongs to one ledger. Let go of when the hold ends or the
+ * next hold replaces it.
+ */
+let heldCall: HeldCall | undefined
+const heldStates: (KeyState | undefined)[] = []
+
+/** The key states of `call`'s hold when it is the last hold made (see {@link heldStates}). */
+function statesOf(call: HeldCall): (KeyState | undefined)[] | undefined {
+  return call === heldCall ? heldStates : undefined
+}
+
 /** Takes a held call's amounts off its keys (the caller replaces or deletes its entry in `calls`). */
 function dropHolds(state: LedgerState, call: HeldCall, now: number): void {
+  const states = statesOf(call)
+  if (states !== undefined) heldCall = undefined
   for (let i = 0; i < call.keys.length; i++) {
     const key = call.keys[i]!
-    const ks = state.keys.get(key)
+    const ks = states !== undefined ? states[i] : state.keys.get(key)
     if (ks === undefined) continue
     ks.reserved -= call.amounts[i]!
     ks.holdCount--
@@ -118,6 +136,7 @@ function dropHolds(state: LedgerState, call: HeldCall, now: number): void {
     if (isForgotten(ks, now)) state.keys.delete(key)
   }
   state.heldCount--
+  if (states !== undefined) for (let i = 0; i < call.keys.length; i++) states[i] = undefined
 }
 
 /** The hold expiry heap without the entries of calls that no longer hold (O(heap), not O(calls remembered)). */
@@ -156,6 +175,8 @@ function holdOf(entries: readonly ReserveEntry[]): { keys: string[]; amounts: nu
   return lastHold
 }
 
+const NO_KEYS: readonly string[] = []
+
 /** The key states `applyReserve` read, by entry (cleared after each use, so that it keeps none alive). */
 const current: (KeyState | undefined)[] = []
 
@@ -185,12 +206,13 @@ export function reserve(state: LedgerState, request: ReserveRequest): ReserveRes
 /**
  * {@link reserve} with the balances written flat into `out` (spent and reserved of entry `i` at `2 * i` and
  * `2 * i + 1`; at least two numbers per entry) instead of objects: the memory store's synchronous path. Answers
- * `RESERVED`, `RESERVED_BEFORE` (see `sync-ledger.ts`), or the index of the entry that refused the call.
+ * `RESERVED`, `RESERVED_BEFORE` (see `sync-ledger.ts`), or the index of the entry that refused the call. `idPrefix`:
+ * see `SyncLedger.reserve`.
  */
-export function reserveInto(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
+export function reserveInto(state: LedgerState, request: ReserveRequest, out: Float64Array, idPrefix?: string): number {
   validateReserve(request)
   if (out.length < 2 * request.entries.length) fail('entries', 'more entries than the balances can hold')
-  return applyReserve(state, request, out)
+  return applyReserve(state, request, out, idPrefix)
 }
 
 function writeBalance(out: Float64Array, i: number, ks: KeyState | undefined): void {
@@ -204,10 +226,10 @@ function clearCurrent(n: number): void {
 }
 
 /** The reservation of a validated request; see {@link reserveInto}. */
-function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64Array): number {
+function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64Array, idPrefix?: string): number {
   const { callId, now, entries } = request
   expire(state, now)
-  if (findCall(state, callId) !== undefined) {
+  if (findCall(state, callId, idPrefix) !== undefined) {
     for (let i = 0; i < entries.length; i++) writeBalance(out, i, liveKey(state, entries[i]!.key, now))
     return RESERVED_BEFORE
   }
@@ -218,6 +240,8 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     clearCurrent(entries.length)
     return refused
   }
+  // The previous hold's key states are replaced by this one's (the ledger still has them in its map).
+  heldCall = undefined
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
     const existing = current[i]
@@ -226,10 +250,13 @@ function applyReserve(state: LedgerState, request: ReserveRequest, out: Float64A
     ks.reserved += entry.amount
     ks.holdCount++
     writeBalance(out, i, ks)
+    heldStates[i] = ks
   }
   clearCurrent(entries.length)
   const { keys, amounts } = holdOf(entries)
-  keepCall(state, callId, { keys, amounts, holdExpiresAt: request.holdExpiresAt })
+  const call: HeldCall = { keys, amounts, holdExpiresAt: request.holdExpiresAt }
+  heldCall = call
+  keepCall(state, callId, call)
   state.heldCount++
   heapPush(state.holdExpiries, request.holdExpiresAt, callId)
   if (request.holdExpiresAt <= now) expire(state, now)
@@ -296,9 +323,17 @@ function applyCommit(state: LedgerState, request: CommitRequest, out: Float64Arr
   }
   // `current` (module scratch) holds the key states read until the commit is applied or refused.
   try {
+    // The key states of the call's own hold, when it is the last one made: the first entries are usually its keys.
+    let held: (KeyState | undefined)[] | undefined
+    let heldKeys: readonly string[] = NO_KEYS
+    if (isHeld(known)) {
+      held = statesOf(known)
+      if (held !== undefined) heldKeys = known.keys
+    }
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!
-      const ks = liveKey(state, entry.key, now)
+      // What `liveKey` would answer: a key this call holds is in the map and not forgotten.
+      const ks = i < heldKeys.length && entry.key === heldKeys[i] ? held![i] : liveKey(state, entry.key, now)
       current[i] = ks
       const spent = ks === undefined ? 0 : ks.spent
       if (!Number.isSafeInteger(spent + entry.amount)) {

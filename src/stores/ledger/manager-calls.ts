@@ -68,6 +68,11 @@ export class ManagerCalls<Open extends object> {
   #lastStem = ''
   #lastChunks: Chunks<Open> | undefined
   /**
+   * A prefix a caller vouched for (see {@link find}) whose first {@link STEM_LENGTH} characters are {@link #lastStem}:
+   * an id vouched to start with it has the last prefix without reading its characters.
+   */
+  #lastPrefix: string | undefined
+  /**
    * The id {@link #chunkOf} last found a chunk for (`''`, no id, when none: a string from the start, so that the
    * optimized `#chunkOf` of another instance does not deoptimize on a fresh one), the chunk, the id's slot in it,
    * its prefix and its counter.
@@ -91,13 +96,21 @@ export class ManagerCalls<Open extends object> {
    * The chunks of `id`'s prefix (made when `create`), with its counter in `#n`; `undefined` when `id` is not of the
    * form kept here, or (without `create`) its prefix has none.
    */
-  #chunksOf(id: string, create: boolean): Chunks<Open> | undefined {
+  #chunksOf(id: string, create: boolean, prefix: string | undefined): Chunks<Open> | undefined {
     // No leading zero: one id, one counter.
     const n = counterOf(id)
     if (Number.isNaN(n)) return undefined
     this.#n = n
     let chunks = this.#lastChunks
-    if (chunks !== undefined && id.startsWith(this.#lastStem)) return chunks
+    if (chunks !== undefined) {
+      // `startsWith` goes to V8's runtime for these strings (300 instructions): a vouched prefix is compared first,
+      // the same string object as the last one for the ids of one manager.
+      if (prefix !== undefined && prefix === this.#lastPrefix) return chunks
+      if (id.startsWith(this.#lastStem)) {
+        if (prefix !== undefined) this.#lastPrefix = prefix
+        return chunks
+      }
+    }
     for (let i = 0; i < STEM_LENGTH; i++) if (digit(id.charCodeAt(i)) < 0) return undefined
     const stem = id.slice(0, STEM_LENGTH)
     chunks = this.#stems.get(stem)
@@ -108,17 +121,28 @@ export class ManagerCalls<Open extends object> {
     }
     this.#lastStem = stem
     this.#lastChunks = chunks
+    this.#lastPrefix = prefix
     return chunks
   }
 
+  /**
+   * Whether `id` is {@link #lastId}. The next call's id has the same length and prefix as the last one and differs
+   * in its last digit: `===` alone would compare their characters up to there in V8's runtime (a new id is not the
+   * same string object), so the last characters are compared first.
+   */
+  #isLastId(id: string): boolean {
+    const last = this.#lastId
+    return id.length === last.length && id.charCodeAt(id.length - 1) === last.charCodeAt(last.length - 1) && id === last
+  }
+
   /** The chunk of `id` (made when `create`), with its slot in `#n`; `undefined` as {@link #chunksOf}. */
-  #chunkOf(id: string, create: boolean): Chunk<Open> | undefined {
+  #chunkOf(id: string, create: boolean, prefix?: string): Chunk<Open> | undefined {
     // A call's id is looked up several times in a row (reserve, then commit): the same string, found again at once.
-    if (id === this.#lastId) {
+    if (this.#isLastId(id)) {
       this.#n = this.#lastSlot
       return this.#lastChunk
     }
-    const chunks = this.#chunksOf(id, create)
+    const chunks = this.#chunksOf(id, create, prefix)
     if (chunks === undefined) return undefined
     const index = Math.floor(this.#n / CHUNK)
     let chunk = chunks.get(index)
@@ -149,7 +173,7 @@ export class ManagerCalls<Open extends object> {
    * instead of reading the id's characters again (a commit looks its id up just before it appends its record).
    */
   stemIfLast(id: string): string | undefined {
-    return id === this.#lastId && id !== '' ? this.#lastIdStem : undefined
+    return id !== '' && this.#isLastId(id) ? this.#lastIdStem : undefined
   }
 
   /** The counter of the id last looked up (see {@link stemIfLast}). */
@@ -157,9 +181,12 @@ export class ManagerCalls<Open extends object> {
     return this.#lastCounter
   }
 
-  /** The held or released call `id`, `true` when it is a committed call still remembered, else `undefined`. */
-  find(id: string): Open | true | undefined {
-    const chunk = this.#chunkOf(id, false)
+  /**
+   * The held or released call `id`, `true` when it is a committed call still remembered, else `undefined`.
+   * `prefix`, when given, is vouched by the caller to be how `id` starts (a manager's `<stem>-`, for an id it made).
+   */
+  find(id: string, prefix?: string): Open | true | undefined {
+    const chunk = this.#chunkOf(id, false, prefix)
     if (chunk === undefined) return undefined
     const open = chunk.open?.[this.#n]
     if (open !== undefined) return open
@@ -206,7 +233,7 @@ export class ManagerCalls<Open extends object> {
       for (const [index, chunk] of chunks) if (chunk.opened === 0 && chunk.latest <= this.#through) chunks.delete(index)
       if (chunks.size > 0) continue
       this.#stems.delete(stem)
-      if (this.#lastChunks === chunks) this.#lastChunks = undefined
+      if (this.#lastChunks === chunks) this.#lastChunks = this.#lastPrefix = undefined
     }
   }
 

@@ -56,12 +56,12 @@ export function keepCall(state: LedgerState, callId: string, call: HeldCall | Re
  * holds, its release, the offset of until when its commit is remembered in `calls`, `true` for a commit remembered in
  * `managerCalls`, or `undefined` (not known).
  */
-export function findCall(state: LedgerState, callId: string): CallState | true | undefined {
+export function findCall(state: LedgerState, callId: string, idPrefix?: string): CallState | true | undefined {
   if (state.calls.size > 0) {
     const call = state.calls.get(callId)
     if (call !== undefined) return call
   }
-  return state.managerCalls.find(callId)
+  return state.managerCalls.find(callId, idPrefix)
 }
 
 /** Whether a call still holds amounts. */

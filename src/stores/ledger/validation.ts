@@ -71,11 +71,23 @@ function isKey(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_KEY_LENGTH
 }
 
+/**
+ * The keys of the last reserve's and the last commit's entries that were checked free of duplicates. A manager sends
+ * the same keys (the same strings, from its kept plan) call after call: while an entry's key is the one at its index
+ * here, and so was every key before it, it cannot repeat one of them (they are distinct), so the quadratic scan is
+ * skipped (it compared strings of one length by content, 8% of a withBudget call). Each keeps at most
+ * {@link MAX_ENTRIES} key strings alive.
+ */
+const distinctKeys: [unknown[], unknown[]] = [[], []]
+
 // The happy path below allocates nothing: field names are built only when a check fails.
 function checkEntries(field: string, value: unknown, min: number, withLimit: boolean): void {
   if (!Array.isArray(value) || value.length < min || value.length > MAX_ENTRIES) {
     fail(field, `\`${field}\` must be an array of ${min} to ${MAX_ENTRIES} entries`)
   }
+  const distinct = distinctKeys[withLimit ? 0 : 1]
+  // Whether every key so far is the one at its index in `distinct`.
+  let known = true
   for (let i = 0; i < value.length; i++) {
     const entry: unknown = value[i]
     if (typeof entry !== 'object' || entry === null) fail(`${field}[${i}]`, `\`${field}[${i}]\` must be an object`)
@@ -87,12 +99,17 @@ function checkEntries(field: string, value: unknown, min: number, withLimit: boo
       if (limit !== null && !isAmount(limit)) checkAmount(`${field}[${i}].limit`, limit)
     }
     if (expiresAt !== null && !isTime(expiresAt)) checkTime(`${field}[${i}].expiresAt`, expiresAt)
+    if (known) known = key === distinct[i]
+    if (known) continue
     // Duplicate keys: a quadratic scan is cheaper than a Set for the handful of keys a call has.
     for (let j = 0; j < i; j++) {
       if ((value[j] as { key: unknown }).key === key)
         fail(`${field}[${i}].key`, `\`${field}\` lists the key ${JSON.stringify(key)} twice`)
     }
   }
+  if (known) return
+  distinct.length = value.length
+  for (let i = 0; i < value.length; i++) distinct[i] = (value[i] as { key: unknown }).key
 }
 
 /** Throws `InvalidInputError` unless the request is well formed. */
