@@ -334,15 +334,16 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
     const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
     const memory = memoryStore()
     const keys = ['a', 'b']
-    const reserve = (call: string, amount: number, ttl: number, limit: number | null): LedgerOp => {
+    const reserve = (call: string, amount: number, ttl: 1_000 | 4_000, limit: number | null): LedgerOp => {
       return { kind: 'reserve', call, keys, amount, uneven: false, limit, ttl, expiresAt: 60_000 }
     }
     // o holds 900 until T0 + 1,000; r1 and r2 (limit 1,200) ask for the same hold expiry, r2 once o's hold is gone
+    // (its answer's balances no longer count it)
     const steps: Array<Array<[LedgerOp, number]>> = [
       [[reserve('o', 900, 1_000, null), T0]],
       [
-        [reserve('r1', 100, 1_000, 1_200), T0 + 500],
-        [reserve('r2', 100, 500, 1_200), T0 + 1_000],
+        [reserve('r1', 100, 4_000, 1_200), T0 + 500],
+        [reserve('r2', 100, 1_000, 1_200), T0 + 3_500],
       ],
     ]
     for (const batch of steps) {
