@@ -10,6 +10,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { memoryStore } from '../../src/stores/memory.js'
 import { redisStore } from '../../src/stores/redis.js'
+import type { BudgetStore } from '../../src/stores/types.js'
 import { applyOp, comparable, KEYS, redisHolds, T0, type LedgerOp as ModelOp } from '../helpers/ledger-model.js'
 import { redisForSuite } from '../helpers/shared-stores.js'
 
@@ -151,6 +152,37 @@ function overflowFirst(o: LedgerOp, want: unknown): unknown {
   return b.spent + b.reserved + amount > Number.MAX_SAFE_INTEGER ? { error: 'InvalidInputError' } : want
 }
 
+/** The examples' stores: a Redis store on client time (a prefix of its own) and a memoryStore, each keeping `cap` records. */
+function storesFor(name: string, cap?: number): { redis: BudgetStore; memory: BudgetStore; prefix: string } {
+  const prefix = `batch-repeat-${name}-${process.pid}`
+  const records = cap === undefined ? {} : { maxRecords: cap }
+  const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000, ...records })
+  return { redis, memory: memoryStore(records), prefix }
+}
+
+/** The examples' operations: on keys `a` and `b`, one amount for both. */
+function reserve(call: string, amount = 900, ttl: 1_000 | 4_000 | 15_000 = 15_000, limit: number | null = null) {
+  const op: LedgerOp = { kind: 'reserve', call, keys: ['a', 'b'], amount, uneven: false, limit, ttl, expiresAt: 60_000 }
+  return op
+}
+function commit(call: string): LedgerOp {
+  const keys = ['a', 'b']
+  return { kind: 'commit', call, keys, amount: 700, uneven: false, expiresAt: 60_000, dedupe: 30_000, record: 'm1' }
+}
+
+/** Runs each batch on Redis (as one batch) and on memoryStore (in order), expecting the same results. */
+async function sameResults(redis: BudgetStore, memory: BudgetStore, batches: Array<Array<[LedgerOp, number]>>) {
+  for (const batch of batches) {
+    const got = await Promise.all(batch.map(([o, now]) => applyOp(redis, o, now)))
+    const want: unknown[] = []
+    for (const [o, now] of batch) want.push(await applyOp(memory, o, now))
+    expect(got).toEqual(want)
+  }
+}
+
+/** The operations `ops` of one batch, each at `now`. */
+const at = (now: number, ops: LedgerOp[]): Array<[LedgerOp, number]> => ops.map((o) => [o, now])
+
 let run = 0
 
 describe('redisStore batched scripts, runs of alike operations, against the ledger', () => {
@@ -207,90 +239,63 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
   }, 180_000)
 
   it('take the last hold of a bucket the whole way: the bucket goes, as with one operation at a time', async () => {
-    const prefix = `batch-repeat-last-${process.pid}`
-    const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
-    const memory = memoryStore()
-    const keys = ['a', 'b']
-    const reserve = (call: string): LedgerOp => {
-      return { kind: 'reserve', call, keys, amount: 900, uneven: false, limit: null, ttl: 15_000, expiresAt: 60_000 }
-    }
-    const commit = (call: string): LedgerOp => {
-      return { kind: 'commit', call, keys, amount: 700, uneven: false, expiresAt: 60_000, dedupe: 30_000, record: 'm1' }
-    }
+    const { redis, memory, prefix } = storesFor('last')
     // the first commit makes the rollup rows (a commit that makes one is not repeated), the next four are alike
-    const batches = [
-      [reserve('w')],
-      [commit('w')],
-      ['c1', 'c2', 'c3', 'c4'].map(reserve),
-      ['c1', 'c2', 'c3', 'c4'].map(commit),
-    ]
-    for (const batch of batches) {
-      const got = await Promise.all(batch.map((o) => applyOp(redis, o, T0)))
-      const want: unknown[] = []
-      for (const o of batch) want.push(await applyOp(memory, o, T0))
-      expect(got).toEqual(want)
-    }
-    for (const key of keys) {
+    const calls = ['c1', 'c2', 'c3', 'c4']
+    await sameResults(redis, memory, [
+      at(T0, [reserve('w')]),
+      at(T0, [commit('w')]),
+      at(
+        T0,
+        calls.map((c) => reserve(c)),
+      ),
+      at(T0, calls.map(commit)),
+    ])
+    for (const key of ['a', 'b']) {
       const { hash } = await redisHolds(suite.io, prefix, key, T0)
       expect(Object.keys(hash).filter((f) => f.startsWith('b:'))).toEqual([])
     }
+    const keys = ['a', 'b']
     expect(await redis.balances({ keys, now: T0 })).toEqual(await memory.balances({ keys, now: T0 }))
     await redis.close()
   })
 
   it('do not repeat a commit whose call record differs: its holds are in the bucket of its own expiry', async () => {
-    const prefix = `batch-repeat-other-${process.pid}`
-    const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
-    const memory = memoryStore()
-    const keys = ['a', 'b']
-    const reserve = (call: string): LedgerOp => {
-      return { kind: 'reserve', call, keys, amount: 900, uneven: false, limit: null, ttl: 15_000, expiresAt: 60_000 }
-    }
-    const commit = (call: string): LedgerOp => {
-      return { kind: 'commit', call, keys, amount: 700, uneven: false, expiresAt: 60_000, dedupe: 30_000, record: 'm1' }
-    }
+    const { redis, memory } = storesFor('other')
     // a1-a3 hold until T0 + 15,000, b1-b2 one millisecond longer; a1 and b1 commit alike, one after the other
-    const steps: Array<[LedgerOp[], number]> = [
-      [[reserve('w')], T0],
-      [[commit('w')], T0],
-      [['a1', 'a2', 'a3'].map(reserve), T0],
-      [['b1', 'b2'].map(reserve), T0 + 1],
-      [['a1', 'b1'].map(commit), T0 + 2],
-    ]
-    for (const [batch, now] of steps) {
-      const got = await Promise.all(batch.map((o) => applyOp(redis, o, now)))
-      const want: unknown[] = []
-      for (const o of batch) want.push(await applyOp(memory, o, now))
-      expect(got).toEqual(want)
-    }
+    await sameResults(redis, memory, [
+      at(T0, [reserve('w')]),
+      at(T0, [commit('w')]),
+      at(
+        T0,
+        ['a1', 'a2', 'a3'].map((c) => reserve(c)),
+      ),
+      at(
+        T0 + 1,
+        ['b1', 'b2'].map((c) => reserve(c)),
+      ),
+      at(T0 + 2, ['a1', 'b1'].map(commit)),
+    ])
     // a2 and a3 have expired, b2 holds
-    const now = T0 + 15_000
-    expect(await redis.balances({ keys, now })).toEqual(await memory.balances({ keys, now }))
+    const balances = { keys: ['a', 'b'], now: T0 + 15_000 }
+    expect(await redis.balances(balances)).toEqual(await memory.balances(balances))
     await redis.close()
   })
 
   it('keep the record stream to its cap after a batch of alike commits', async () => {
-    const prefix = `batch-repeat-cap-${process.pid}`
     // below 1,000 records the cap is exact (MAXLEN =): the batch's first record trims, the others leave it to the
     // batch's end
-    const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000, maxRecords: 3 })
-    const memory = memoryStore({ maxRecords: 3 })
-    const keys = ['a', 'b']
+    const { redis, memory, prefix } = storesFor('cap', 3)
     const calls = ['w', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6']
-    const reserve = (call: string): LedgerOp => {
-      return { kind: 'reserve', call, keys, amount: 900, uneven: false, limit: null, ttl: 15_000, expiresAt: 60_000 }
-    }
-    const commit = (call: string): LedgerOp => {
-      return { kind: 'commit', call, keys, amount: 700, uneven: false, expiresAt: 60_000, dedupe: 30_000, record: 'm1' }
-    }
     // c6 keeps its hold, so that every commit after c1 repeats the one before it (none ends its bucket)
-    const batches = [calls.map(reserve), [commit('w')], calls.slice(1, 6).map(commit)]
-    for (const batch of batches) {
-      const got = await Promise.all(batch.map((o) => applyOp(redis, o, T0)))
-      const want: unknown[] = []
-      for (const o of batch) want.push(await applyOp(memory, o, T0))
-      expect(got).toEqual(want)
-    }
+    await sameResults(redis, memory, [
+      at(
+        T0,
+        calls.map((c) => reserve(c)),
+      ),
+      at(T0, [commit('w')]),
+      at(T0, calls.slice(1, 6).map(commit)),
+    ])
     expect(await suite.io.xlen(`{${prefix}}:r`)).toBe(3)
     expect(await redis.queryRecords({})).toEqual(await memory.queryRecords({}))
     await redis.close()
@@ -298,60 +303,36 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
 
   // The property test's 1 ms gaps never let a hold expire between two neighbouring operations of one batch; these do.
   it('do not repeat a commit whose holds expired since the commit before it in the same batch', async () => {
-    const prefix = `batch-repeat-now-c-${process.pid}`
-    const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
-    const memory = memoryStore()
-    const keys = ['a', 'b']
-    const reserve = (call: string): LedgerOp => {
-      return { kind: 'reserve', call, keys, amount: 900, uneven: false, limit: null, ttl: 15_000, expiresAt: 60_000 }
-    }
-    const commit = (call: string): LedgerOp => {
-      return { kind: 'commit', call, keys, amount: 700, uneven: false, expiresAt: 60_000, dedupe: 30_000, record: 'm1' }
-    }
+    const { redis, memory } = storesFor('now-c')
     // w, c1, c2 and c3 hold until T0 + 15,000 (one bucket); w's commit makes the rollup rows; then, in one batch, c1
     // commits before the holds expire and c2 when they have: the whole way clears the bucket, c3's hold with it
-    const steps: Array<Array<[LedgerOp, number]>> = [
-      ['w', 'c1', 'c2', 'c3'].map((call) => [reserve(call), T0]),
-      [[commit('w'), T0]],
+    await sameResults(redis, memory, [
+      at(
+        T0,
+        ['w', 'c1', 'c2', 'c3'].map((c) => reserve(c)),
+      ),
+      at(T0, [commit('w')]),
       [
         [commit('c1'), T0 + 1_000],
         [commit('c2'), T0 + 15_000],
       ],
-    ]
-    for (const batch of steps) {
-      const got = await Promise.all(batch.map(([o, now]) => applyOp(redis, o, now)))
-      const want: unknown[] = []
-      for (const [o, now] of batch) want.push(await applyOp(memory, o, now))
-      expect(got).toEqual(want)
-    }
-    const now = T0 + 15_000
-    expect(await redis.balances({ keys, now })).toEqual(await memory.balances({ keys, now }))
+    ])
+    const balances = { keys: ['a', 'b'], now: T0 + 15_000 }
+    expect(await redis.balances(balances)).toEqual(await memory.balances(balances))
     await redis.close()
   })
 
   it('do not repeat a reservation when holds expired since the reservation before it in the same batch', async () => {
-    const prefix = `batch-repeat-now-r-${process.pid}`
-    const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
-    const memory = memoryStore()
-    const keys = ['a', 'b']
-    const reserve = (call: string, amount: number, ttl: 1_000 | 4_000, limit: number | null): LedgerOp => {
-      return { kind: 'reserve', call, keys, amount, uneven: false, limit, ttl, expiresAt: 60_000 }
-    }
+    const { redis, memory } = storesFor('now-r')
     // o holds 900 until T0 + 1,000; r1 and r2 (limit 1,200) ask for the same hold expiry, r2 once o's hold is gone
     // (its answer's balances no longer count it)
-    const steps: Array<Array<[LedgerOp, number]>> = [
-      [[reserve('o', 900, 1_000, null), T0]],
+    await sameResults(redis, memory, [
+      at(T0, [reserve('o', 900, 1_000)]),
       [
         [reserve('r1', 100, 4_000, 1_200), T0 + 500],
         [reserve('r2', 100, 1_000, 1_200), T0 + 3_500],
       ],
-    ]
-    for (const batch of steps) {
-      const got = await Promise.all(batch.map(([o, now]) => applyOp(redis, o, now)))
-      const want: unknown[] = []
-      for (const [o, now] of batch) want.push(await applyOp(memory, o, now))
-      expect(got).toEqual(want)
-    }
+    ])
     await redis.close()
   })
 })
