@@ -1,7 +1,7 @@
 // The instructions one call of bench/budget.bench.mjs costs (withBudget, 4 scopes, memoryStore), counted by valgrind's
 // callgrind on the whole Node process: a run of WARM + COUNT calls minus a run of WARM calls, over COUNT. Node runs
-// single-threaded with fixed hash and random seeds and a fixed 16 MB semi-space, so that both runs make the same
-// scavenges; the long window includes every record trim and GC of the calls, so runs of one build agree within a few
+// single-threaded with fixed hash and random seeds and a fixed 16 MB semi-space, and the manager on a stepped clock
+// (below), so that both runs make the same scavenges and sweeps; the long window includes every record trim and GC of the calls, so runs of one build agree within a few
 // percent, whatever the load of the machine (wall times on a shared machine do not). Not run by `npm run bench` (it
 // needs valgrind and takes a few minutes per build).
 //
@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { countInstructions, requireTools } from './callgrind.mjs'
 
+const T0 = Date.UTC(2026, 11, 7)
 const WARM = Number(process.env.WARM ?? 110_000)
 const COUNT = Number(process.env.COUNT ?? 200_000)
 const dist = process.env.LLM_BUDGET_DIST ?? fileURLToPath(new URL('../dist', import.meta.url))
@@ -19,7 +20,13 @@ if (process.argv[2] === 'child') {
   // The bench's subject (`ours()` in budget.bench.mjs), called WARM + n times in sequence.
   const n = Number(process.argv[3])
   const { BudgetManager, withBudget, memoryStore } = await import(pathToFileURL(`${dist}/index.js`).href)
-  const manager = new BudgetManager({ store: memoryStore() })
+  // A clock that moves 1 ms every 200 reads (a call reads it about twice): about what the system clock does at native
+  // speed, but the same under valgrind whatever the load. With the system clock a run's work followed the machine's
+  // load (valgrind's slowdown moved the ledger's 60 s sweeps and the 2 minutes a call id is remembered into the
+  // counted window): two runs of one build counted 24,461 and 34,299 (ADR 0024, eleventh round).
+  let reads = 0
+  const clock = { now: () => T0 + Math.floor(reads++ / 200) }
+  const manager = new BudgetManager({ store: memoryStore(), clock })
   await manager.setBudget('org:acme', { maxBudget: 1_000_000, duration: 'monthly' })
   await manager.setBudget('team:search', { maxBudget: 100_000, duration: 'monthly' })
   await manager.setBudget('user:alice', { maxBudget: 50_000, duration: 'daily' })
