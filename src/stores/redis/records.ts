@@ -52,16 +52,16 @@ function decodeEntry(fields: unknown): SpendRecord | null {
   } else {
     return null
   }
-  const record: Record<string, JsonValue> = {}
+  // Told apart by their names first, so that each value is parsed once (an older entry's `d` is the whole record).
   let legacy: string | undefined
   let hasCallId = false
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    const name = flat[i]!
-    if (name === 'callId') hasCallId = true
-    if (name === 'd') legacy = flat[i + 1]
-    record[name] = JSON.parse(flat[i + 1]!) as JsonValue
+    if (flat[i] === 'callId') hasCallId = true
+    else if (flat[i] === 'd') legacy = flat[i + 1]
   }
   if (!hasCallId) return legacy === undefined ? null : (JSON.parse(legacy) as SpendRecord)
+  const record: Record<string, JsonValue> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i]!] = JSON.parse(flat[i + 1]!) as JsonValue
   return record as SpendRecord
 }
 
