@@ -173,9 +173,11 @@ export function createBatcher(
         for (let i = 0; i < batch.length; i++) {
           const queued = batch[i]!
           try {
-            // [time, status, ...], as an operation's own script answered
-            const at = starts[i]!
-            const own = toStrings([reply[0], ...reply.slice(at + 1, at + 1 + Number(reply[at]))])
+            // [time, status, ...], as an operation's own script answered: its values, the count's place taken by
+            // the batch's time
+            const part: unknown[] = reply.slice(starts[i]!, i + 1 < starts.length ? starts[i + 1]! : reply.length)
+            part[0] = reply[0]
+            const own = toStrings(part)
             if (own[1] === 'error') queued.reject(new Error(own[2] ?? 'the operation failed'))
             else queued.resolve(own)
           } catch (error) {
