@@ -12,23 +12,20 @@ const reserveOf = (keys: string[], amount = 1): ReserveEntry[] =>
   keys.map((key) => ({ key, amount, limit: null, expiresAt: null }))
 const commitOf = (keys: string[], amount = 1): CommitEntry[] => keys.map((key) => ({ key, amount, expiresAt: null }))
 
-function reserveError(entries: ReserveEntry[]): unknown {
+/** What `check` throws, or `undefined` when it passes. */
+function errorOf(check: () => void): unknown {
   try {
-    ledger.validateReserve({ callId: 'c', now: T0, holdExpiresAt: T0 + 1, entries })
+    check()
     return undefined
   } catch (error) {
     return error
   }
 }
 
-function commitError(entries: CommitEntry[]): unknown {
-  try {
-    ledger.validateCommit({ callId: 'c', now: T0, dedupeUntil: T0 + 1, entries })
-    return undefined
-  } catch (error) {
-    return error
-  }
-}
+const reserveError = (entries: ReserveEntry[]): unknown =>
+  errorOf(() => ledger.validateReserve({ callId: 'c', now: T0, holdExpiresAt: T0 + 1, entries }))
+const commitError = (entries: CommitEntry[]): unknown =>
+  errorOf(() => ledger.validateCommit({ callId: 'c', now: T0, dedupeUntil: T0 + 1, entries }))
 
 describe('ledger validation of duplicate keys', () => {
   // After [a, b, c] passed: each of these repeats a key and must be refused, naming the repeated entry.
