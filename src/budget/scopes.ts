@@ -264,6 +264,8 @@ export function validateMetadata(
   value: unknown,
   empty?: Readonly<Record<string, never>>,
 ): Record<string, string | number | boolean | null> {
+  // The shared empty object (a settled call without metadata passes it): no entries to read.
+  if (value === EMPTY_METADATA && empty !== undefined) return empty
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidInputError(field, `\`${field}\` must be a flat object of strings, numbers, booleans or null`)
   }

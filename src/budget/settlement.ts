@@ -16,6 +16,7 @@
 import { estimateCost, type EstimateMessage } from '../cost/index.js'
 import { isBudgetError } from '../errors.js'
 import { HeldReservation } from './held-reservation.js'
+import { EMPTY_METADATA } from './scopes.js'
 import type { CommitInput, CommitOutcome, Reservation } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
 
@@ -111,8 +112,14 @@ export function commitFor(reservation: Pick<Reservation, 'estimateUsd' | 'model'
   const base: Exclude<CommitInput, number> = {}
   if (model !== undefined) base.model = model
   if (ending.provider !== undefined) base.provider = ending.provider
-  const metadata: SettlementMetadata = { ...ending.metadata }
-  if (ending.exit !== 'completed') metadata['ended'] = ending.exit
+  // A completed call without metadata passes the shared empty object (nothing to copy or validate); any other gets a
+  // copy of its own, never changed in place.
+  let metadata: Readonly<SettlementMetadata> =
+    ending.exit !== 'completed'
+      ? { ...ending.metadata, ended: ending.exit }
+      : ending.metadata === undefined
+        ? EMPTY_METADATA
+        : { ...ending.metadata }
   if (ending.cacheHit === true) return { ...base, status: 'cache_hit', cost: 0 }
   const reported = ending.exit === 'completed' ? 'success' : 'aborted'
   // The two common endings fill `base` in place (the same fields, in the same order, as a copy of it would have).
@@ -129,7 +136,7 @@ export function commitFor(reservation: Pick<Reservation, 'estimateUsd' | 'model'
     return base
   }
   const status = ending.exit === 'completed' ? 'estimated' : ending.exit === 'failed' ? 'failure' : 'aborted'
-  if (ending.output !== undefined) metadata['outputTokensSeen'] = tokensFromText(ending.output)
+  if (ending.output !== undefined) metadata = { ...metadata, outputTokensSeen: tokensFromText(ending.output) }
   if (ending.partialUsage !== undefined && ending.partialUsage !== null)
     return { ...base, usage: ending.partialUsage, status, estimated: true, metadata }
   if (ending.request !== undefined && ending.output !== undefined && model !== undefined) {

@@ -31,9 +31,9 @@ import { keptBudgets, memoPlan } from './plan-memo.js'
 
 /** An estimate priced: worst-case nano-USD, tokens (for tpm limits) and the model it names. */
 interface PricedEstimate {
-  nano: number
-  tokens: number
-  model: string | undefined
+  readonly nano: number
+  readonly tokens: number
+  readonly model: string | undefined
 }
 
 /** A caller's call id: an id of at most 120 characters (stores add their own prefixes within their 200). */
@@ -76,8 +76,19 @@ export function reserveResolved(
   return admit(ctx, context, scopes, keys, priced, callId, estimate, options.allowFallback ?? true, tracked, holder)
 }
 
+/** The last USD estimate priced and its pricing (a wrapper with a fixed estimate passes the same number each call). */
+let lastUsd = Number.NaN
+let lastPricedUsd: PricedEstimate = { nano: 0, tokens: 0, model: undefined }
+
 function priceEstimate(ctx: ManagerContext, estimate: unknown): PricedEstimate {
-  if (typeof estimate === 'number') return { nano: usdInputToNano(estimate, 'estimate'), tokens: 0, model: undefined }
+  if (typeof estimate === 'number') {
+    // A priced estimate is never changed, so one object serves every call with that number.
+    if (estimate === lastUsd) return lastPricedUsd
+    const priced = { nano: usdInputToNano(estimate, 'estimate'), tokens: 0, model: undefined }
+    lastUsd = estimate
+    lastPricedUsd = priced
+    return priced
+  }
   if (typeof estimate === 'object' && estimate !== null && !Array.isArray(estimate)) {
     const priced = estimateRequest(ctx.catalog, estimate as EstimateRequest)
     return priced
