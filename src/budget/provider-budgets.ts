@@ -94,6 +94,8 @@ export interface ProviderBudgetHost {
 export interface ProviderBudgetSetup {
   /** Resolves once the config is in the store (applied on the first call; retried on the next call after a failure). */
   ready(): Promise<void>
+  /** True once the config is in the store: {@link ready} has nothing left to wait for. */
+  readonly applied: boolean
 }
 
 /**
@@ -106,6 +108,7 @@ export function providerBudgetSetup(config: unknown, host: ProviderBudgetHost): 
   const definitions = providerBudgetDefinitions(config)
   for (const { definition } of definitions) validateDefinition(definition)
   let applying: Promise<void> | undefined
+  let applied = false
   const apply = async (): Promise<void> => {
     for (const { scope, definition } of definitions) {
       const stored = await host.read(scope)
@@ -114,8 +117,12 @@ export function providerBudgetSetup(config: unknown, host: ProviderBudgetHost): 
         continue
       await host.write(scope, { ...(current ?? {}), ...definition })
     }
+    applied = true
   }
   return {
+    get applied() {
+      return applied
+    },
     ready() {
       applying ??= apply().catch((error: unknown) => {
         // Not applied: the next call tries again (and this one fails loudly, as a store error would).

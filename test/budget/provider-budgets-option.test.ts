@@ -2,6 +2,8 @@
 // idempotent across instances sharing a store.
 import { describe, expect, it } from 'vitest'
 import { BudgetConfigError, BudgetExceededError, BudgetManager, memoryStore } from '../../src/index.js'
+import { reserveResolved } from '../../src/budget/manager.js'
+import { resolveContext } from '../../src/budget/scopes.js'
 import type { BudgetStore } from '../../src/stores/types.js'
 
 const CONFIG = {
@@ -21,6 +23,19 @@ describe('new BudgetManager({ providerBudgets })', () => {
     await first.release()
     expect((await manager.getStatus('provider:anthropic')).limit).toBe(500)
     expect((await manager.getBudget('provider:openai'))?.definition).toMatchObject({ maxBudget: 0.01, duration: '30d' })
+  })
+
+  it('once applied, admission against the memory store is synchronous again (no promise per call)', async () => {
+    const manager = new BudgetManager({ store: memoryStore(), providerBudgets: CONFIG })
+    const resolved = resolveContext({ user: 'a', provider: 'anthropic' })
+    // The first call waits for the option to be written; every later one is answered at once, as without the option.
+    const first = reserveResolved(manager, resolved, 0.002)
+    expect(first).toBeInstanceOf(Promise)
+    await (await first).commit(0.001)
+    const second = reserveResolved(manager, resolved, 0.002)
+    expect(second).not.toBeInstanceOf(Promise)
+    await (second as Awaited<typeof second>).commit(0.001)
+    expect((await manager.getStatus('provider:anthropic')).exact.spend).toBe('0.002000000')
   })
 
   it('is idempotent across instances: a second instance leaves the stored budget (history, alerts) alone', async () => {

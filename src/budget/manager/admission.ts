@@ -161,7 +161,7 @@ function admit(
     holder,
   }
   // The `providerBudgets` option is written before the first use, and before the call's time is taken.
-  if (ctx.providerBudgets !== undefined) return admitLater(ctx, call)
+  if (ctx.providerBudgets !== undefined && !ctx.providerBudgets.applied) return admitLater(ctx, call)
   const now = ctx.clock.now()
   // A kept plan's budgets come back as they are when they are still the budgets (no new array per call).
   const budgets = ctx.budgets.cached(keys, now, keptBudgets(holder))
