@@ -86,9 +86,13 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
         c[1], c[2], c[3], c[4], c[5], c[6], c[7] = c[1] + d[1], c[2] + d[2], c[3] + d[3], c[4] + d[4], c[5] + d[5],
           c[6] + d[6], c[7] + d[7]
       end
+      -- whether the call held one amount on every entry (then the reply is short, below)
+      local h1 = held[1] or 0
+      local same = true
       for i = 1, n do
         local k = state[i]
         local h = held[i]
+        if h ~= h1 then same = false end
         local kb, kn = k.b, k.bc
         kb[bf], kn[bf] = kb[bf] - h, kn[bf] - 1
         if k.holds then k.holds = k.holds - 1 end
@@ -97,10 +101,21 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
         w.s, w.r, v[1], v[2] = sv, rv, sv, rv
         -- (k.rs is nil: the previous commit left it so, with r below EXACT)
         k.s, k.ss, k.r = sv, sv, rv
-        rep[b + 2 * i] = sv
-        rep[b + 2 * i + 1] = rv
       end
-      rep[b + 1] = 'ok'
+      local c = 2
+      if same then
+        -- the reply '=' and the amount held: the previous commit's values with this amount added to each after and
+        -- the held amount taken off each reserved (the client does it: every value is an integer below EXACT)
+        rep[b + 1], rep[b + 2] = '=', h1
+      else
+        rep[b + 1] = 'ok'
+        for i = 1, n do
+          local k = state[i]
+          rep[b + 2 * i] = k.s
+          rep[b + 2 * i + 1] = k.r
+        end
+        c = 1 + 2 * n
+      end
       local x = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
       if x < now then x = now end
       local text = doneTexts[x]
@@ -110,7 +125,7 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       end
       call('SET', ck, text, 'PXAT', physical(x))
       rc[1], rc[2], rc[6], rc[7] = kc, o, record, held
-      return 1 + 2 * n
+      return c
     end
   end
 end

@@ -59,7 +59,9 @@ if rp[1] == kc - 1 and not record and u == 0 then
       end
     end
     if fits then
-      rep[b + 1] = 'ok'
+      -- the reply '=': the previous reservation's values with this amount added to each reserved (the client adds
+      -- it: every value is an integer below EXACT, exact in a double), instead of 2 values per entry
+      rep[b + 1] = '='
       for i = 1, n do
         local k = state[i]
         -- (the previous reservation left k.rs and k.dirty nil: r only grows here, so it was below EXACT)
@@ -68,8 +70,6 @@ if rp[1] == kc - 1 and not record and u == 0 then
         local kb, kn = k.b, k.bc
         kb[bf], kn[bf] = kb[bf] + av, kn[bf] + 1
         if k.holds then k.holds = k.holds + 1 end
-        rep[b + 2 * i] = k.ss
-        rep[b + 2 * i + 1] = rv
       end
       -- the call record's text: the previous one's (LASTHOLD), with this amount
       local last = LASTHOLD
@@ -84,7 +84,7 @@ if rp[1] == kc - 1 and not record and u == 0 then
       end
       call('SET', ck, last[4], 'PXAT', rp[4])
       rp[1], rp[2] = kc, o
-      return 1 + 2 * n
+      return 1
     end
   end
 end
