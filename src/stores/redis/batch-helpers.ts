@@ -88,6 +88,37 @@ local STATE, AMOUNTS = {}, {}
 -- next operation may repeat it (see the reservation). limsOf: by list of terms, each key's limit or the largest
 -- exact amount, as numbers.
 local REPEAT, limsOf = {}, {}
+-- A run of reservations repeating one another (see the reservation), not yet in the key views: its keys (the
+-- views), its bucket, the sum of its amounts and its number of holds, the least room under a limit and the largest
+-- reserved when it started. settle() adds it to the views; the batch calls it before any operation that is not a
+-- reservation and before its writes, a reservation before it goes the whole way.
+local RUN = {on = false, keys = {}}
+local function settle()
+  local run = RUN
+  run.on = false
+  local sum, count, bf, keys = run.sum, run.count, run.bf, run.keys
+  if count == 0 then return end
+  for i = 1, run.n do
+    local k = keys[i]
+    local rv = k.r + sum
+    local w = k.w
+    if not w then
+      w = {}
+      k.w = w
+      pending[#pending + 1] = k
+    end
+    w.r, k.v[2], k.r = rv, rv, rv
+    local kb, kn = k.b, k.bc
+    kb[bf], kn[bf] = kb[bf] + sum, kn[bf] + count
+    local bw = k.bw
+    if not bw then
+      bw = {}
+      k.bw = bw
+    end
+    bw[bf] = true
+    if k.holds then k.holds = k.holds + count end
+  end
+end
 -- The last commit that went the usual way on every key, gave back a hold on each (its bucket keeping others), with
 -- one amount for every entry (kind C), a spend record and no new rollup row: {the KEYS index of its call record, its
 -- ARGV offset, its bucket, the rollup day's view, its row fields, its call record's text, the amounts it held by
