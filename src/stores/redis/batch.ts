@@ -68,7 +68,7 @@ const NAMES = { r: 'reserve', c: 'commit', x: 'release', R: 'reserve', C: 'commi
  * `[time, '=', held]` (a commit: the amount its call record held on every entry), from `previous`, that operation's
  * values (`[time, 'ok', spent or after, reserved, ...]` per entry): a reservation adds its amount to each reserved,
  * a commit adds its amount to each after (spent) and takes `held` off each reserved. The script answers so only when
- * every value is an integer below 2^52, so the sums are exact in doubles. Throws when `previous` is not such an
+ * every value is an integer of at most 2^53 - 1, so the sums are exact in doubles. Throws when `previous` is not such an
  * answer (a script and a client of different builds: never, since a script is loaded by the SHA of its text).
  */
 export function repeated(op: BatchOp, previous: readonly string[] | null, own: readonly string[]): string[] {

@@ -357,6 +357,7 @@ for i = 1, count do
   -- (the reservations' run, into the key views before another kind of operation reads them)
   local fn = shape[1]
   if fn ~= reserveOp and RUN.on then settle() end
+  if fn ~= commitOp and CREPEAT.on then csettle() end
   -- an operation answers the number of values it wrote into rep at b (its usual reply), or a reply of its own
   local ok, res = pcall(fn, ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3], shape[6], rep, b)
   local c = res
@@ -373,6 +374,7 @@ end
 -- (past the end: values an operation wrote before it failed)
 rep[b] = nil
 if RUN.on then settle() end
+if CREPEAT.on then csettle() end
 flushAll()
 if trimDue then call('XTRIM', STREAM, 'MAXLEN', CAPMODE, CAPN) end
 return rep
