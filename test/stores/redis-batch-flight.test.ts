@@ -58,8 +58,22 @@ describe('redisStore batcher: the flat reply', () => {
 })
 
 describe('redisStore batcher: the short answer of an operation that repeats the one before it', () => {
-  const reserve: BatchOp = { kind: 'R', keys: ['{p}:c:r', 'k1', 'k2'], now: 1000, args: ['9000', '30'], terms: [], order: 0 }
-  const commit: BatchOp = { kind: 'C', keys: ['{p}:c:c', 'k1', 'k2'], now: 1000, args: ['9000', '1001', '25'], terms: [], order: 0 }
+  const reserve: BatchOp = {
+    kind: 'R',
+    keys: ['{p}:c:r', 'k1', 'k2'],
+    now: 1000,
+    args: ['9000', '30'],
+    terms: [],
+    order: 0,
+  }
+  const commit: BatchOp = {
+    kind: 'C',
+    keys: ['{p}:c:c', 'k1', 'k2'],
+    now: 1000,
+    args: ['9000', '1001', '25'],
+    terms: [],
+    order: 0,
+  }
   const before = ['1000', 'ok', '100', '70', '5', '9007199254740900']
 
   it("makes a reservation's values from the operation before: its amount added to each reserved", () => {

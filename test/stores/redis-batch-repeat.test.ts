@@ -165,7 +165,10 @@ function reserve(call: string, amount = 900, ttl: 1_000 | 4_000 | 15_000 = 15_00
   const op: LedgerOp = { kind: 'reserve', call, keys: ['a', 'b'], amount, uneven: false, limit, ttl, expiresAt: 60_000 }
   return op
 }
-function commit(call: string, amount = 700, record: string | null = 'm1'): LedgerOp {
+function commit(call: string): LedgerOp {
+  return commitOf(call, 700, 'm1')
+}
+function commitOf(call: string, amount: number, record: string | null): LedgerOp {
   const keys = ['a', 'b']
   return { kind: 'commit', call, keys, amount, uneven: false, expiresAt: 60_000, dedupe: 30_000, record }
 }
@@ -330,9 +333,12 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
         T0,
         ['x', 'w', 'c1', 'c2', 'c3', 'c4'].map((c) => reserve(c)),
       ),
-      at(T0, [commit('x', Number.MAX_SAFE_INTEGER - 2_000, null)]),
+      at(T0, [commitOf('x', Number.MAX_SAFE_INTEGER - 2_000, null)]),
       at(T0, [commit('w')]),
-      at(T0, ['c1', 'c2', 'c3'].map((c) => commit(c))),
+      at(
+        T0,
+        ['c1', 'c2', 'c3'].map((c) => commit(c)),
+      ),
     ])
     const balances = { keys: ['a', 'b'], now: T0 }
     expect(await redis.balances(balances)).toEqual(await memory.balances(balances))
