@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
 import { redisStore } from '../../src/stores/redis.js'
-import { createBatcher, MAX_WAIT_MS, type BatchOp } from '../../src/stores/redis/batch.js'
+import { createBatcher, MAX_WAIT_MS, repeated, type BatchOp } from '../../src/stores/redis/batch.js'
 import { MAX_BATCH } from '../../src/stores/redis/scripts.js'
 import { redisForSuite } from '../helpers/shared-stores.js'
 
@@ -54,6 +54,67 @@ describe('redisStore batcher: the flat reply', () => {
     await turn()
     sent[1]!.answer(['1000', 'ok', 1, 'released', 3, 'released'])
     for (const p of more) await expect(p).rejects.toThrow(/unexpected reply/)
+  })
+})
+
+describe('redisStore batcher: the short answer of an operation that repeats the one before it', () => {
+  const reserve: BatchOp = {
+    kind: 'R',
+    keys: ['{p}:c:r', 'k1', 'k2'],
+    now: 1000,
+    args: ['9000', '30'],
+    terms: [],
+    order: 0,
+  }
+  const commit: BatchOp = {
+    kind: 'C',
+    keys: ['{p}:c:c', 'k1', 'k2'],
+    now: 1000,
+    args: ['9000', '1001', '25'],
+    terms: [],
+    order: 0,
+  }
+  const before = ['1000', 'ok', '100', '70', '5', '9007199254740900']
+
+  it("makes a reservation's values from the operation before: its amount added to each reserved", () => {
+    expect(repeated(reserve, before, ['1001', '='])).toEqual(['1001', 'ok', '100', '100', '5', '9007199254740930'])
+  })
+
+  it("makes a commit's values from the operation before: its amount added to each after, the held amount taken off each reserved", () => {
+    expect(repeated(commit, before, ['1001', '=', '30'])).toEqual(['1001', 'ok', '125', '40', '30', '9007199254740870'])
+  })
+
+  it('refuses a short answer it cannot make values of', () => {
+    // no operation before, or one that did not answer ok
+    expect(() => repeated(reserve, null, ['1001', '='])).toThrow(/unexpected reply/)
+    expect(() => repeated(reserve, ['1000', 'refused', '0', '1', '2'], ['1001', '='])).toThrow(/unexpected reply/)
+    // a kind that never repeats, or the wrong number of values
+    expect(() => repeated({ ...reserve, kind: 'r' }, before, ['1001', '='])).toThrow(/unexpected reply/)
+    expect(() => repeated(commit, before, ['1001', '='])).toThrow(/unexpected reply/)
+    expect(() => repeated(reserve, before, ['1001', '=', '1'])).toThrow(/unexpected reply/)
+    // a sum past 2^53 - 1, or a reserved below 0
+    expect(() => repeated({ ...reserve, args: ['9000', '100'] }, before, ['1001', '='])).toThrow(/unexpected reply/)
+    expect(() => repeated(commit, before, ['1001', '=', '71'])).toThrow(/unexpected reply/)
+  })
+
+  it('gives the made values to the operation, and fails one whose operation before failed', async () => {
+    const sent: Sent[] = []
+    const b = createBatcher(
+      (_what, command) =>
+        new Promise((resolve, reject) => {
+          sent.push({ command, answer: resolve, fail: reject })
+        }),
+      ['e', 'l', 's', 'm', 'u'],
+      ['~100', '', ''],
+      () => ['s', '100', '{p}:', 'epoch'],
+    )
+    const ops = [0, 1, 2, 3].map((order) => b.submit({ ...reserve, order }))
+    await turn()
+    sent[0]!.answer(['1000', 'ok', 5, 'ok', '100', '70', '5', '7', 1, '=', 2, 'error', 'boom', 1, '='])
+    expect(await ops[0]).toEqual(['1000', 'ok', '100', '70', '5', '7'])
+    expect(await ops[1]).toEqual(['1000', 'ok', '100', '100', '5', '37'])
+    await expect(ops[2]).rejects.toThrow('boom')
+    await expect(ops[3]).rejects.toThrow(/unexpected reply/)
   })
 })
 

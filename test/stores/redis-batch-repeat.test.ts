@@ -166,8 +166,11 @@ function reserve(call: string, amount = 900, ttl: 1_000 | 4_000 | 15_000 = 15_00
   return op
 }
 function commit(call: string): LedgerOp {
+  return commitOf(call, 700, 'm1')
+}
+function commitOf(call: string, amount: number, record: string | null): LedgerOp {
   const keys = ['a', 'b']
-  return { kind: 'commit', call, keys, amount: 700, uneven: false, expiresAt: 60_000, dedupe: 30_000, record: 'm1' }
+  return { kind: 'commit', call, keys, amount, uneven: false, expiresAt: 60_000, dedupe: 30_000, record }
 }
 
 /** Runs each batch on Redis (as one batch) and on memoryStore (in order), expecting the same results. */
@@ -298,6 +301,47 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
     ])
     expect(await suite.io.xlen(`{${prefix}}:r`)).toBe(3)
     expect(await redis.queryRecords({})).toEqual(await memory.queryRecords({}))
+    await redis.close()
+  })
+
+  // A run of repeats is added to the key views once (settle, csettle): before the operation after it reads them.
+  it('let a reservation and a release after a run of alike commits in the same batch see the commits', async () => {
+    const { redis, memory } = storesFor('after-commits')
+    // w and c1-c5 hold 900 each (one bucket); w's commit makes the rollup rows; then, in one batch, c1-c3 commit alike
+    // (c2 and c3 repeat), r reserves under a limit it fits only once they have (spent 2,800 and reserved 1,800: 4,600
+    // of 4,700; not yet settled, the views say 1,400 and 3,600), and c5 releases its hold
+    await sameResults(redis, memory, [
+      at(
+        T0,
+        ['w', 'c1', 'c2', 'c3', 'c4', 'c5'].map((c) => reserve(c)),
+      ),
+      at(T0, [commit('w')]),
+      at(T0, [commit('c1'), commit('c2'), commit('c3'), reserve('r', 100, 15_000, 4_700)]),
+      at(T0, [commit('c4'), commit('c2'), { kind: 'release', call: 'c5' }]),
+    ])
+    const balances = { keys: ['a', 'b'], now: T0 }
+    expect(await redis.balances(balances)).toEqual(await memory.balances(balances))
+    await redis.close()
+  })
+
+  it('answer the overflow of a commit in a run of alike commits whose spent passes 2^53 - 1', async () => {
+    const { redis, memory } = storesFor('spent-overflow')
+    // x commits 2^53 - 2,001 without a record (no rollup row grows with it); w's commit makes the rollup rows; then,
+    // in one batch, c1-c3 commit 700 each alike: c3 passes 2^53 - 1 (an overflow, nothing written)
+    await sameResults(redis, memory, [
+      at(
+        T0,
+        ['x', 'w', 'c1', 'c2', 'c3', 'c4'].map((c) => reserve(c)),
+      ),
+      at(T0, [commitOf('x', Number.MAX_SAFE_INTEGER - 2_000, null)]),
+      at(T0, [commit('w')]),
+      at(
+        T0,
+        ['c1', 'c2', 'c3'].map((c) => commit(c)),
+      ),
+    ])
+    const balances = { keys: ['a', 'b'], now: T0 }
+    expect(await redis.balances(balances)).toEqual(await memory.balances(balances))
     await redis.close()
   })
 

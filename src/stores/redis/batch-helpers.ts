@@ -88,11 +88,82 @@ local STATE, AMOUNTS = {}, {}
 -- next operation may repeat it (see the reservation). limsOf: by list of terms, each key's limit or the largest
 -- exact amount, as numbers.
 local REPEAT, limsOf = {}, {}
+-- A run of reservations repeating one another (see the reservation), not yet in the key views: its keys (the
+-- views), its bucket, the sum of its amounts and its number of holds, the least room under a limit and the largest
+-- reserved when it started. settle() adds it to the views; the batch calls it before any operation that is not a
+-- reservation and before its writes, a reservation before it goes the whole way.
+local RUN = {on = false, keys = {}}
+local function settle()
+  local run = RUN
+  run.on = false
+  local sum, count, bf, keys = run.sum, run.count, run.bf, run.keys
+  if count == 0 then return end
+  for i = 1, run.n do
+    local k = keys[i]
+    local rv = k.r + sum
+    local w = k.w
+    if not w then
+      w = {}
+      k.w = w
+      pending[#pending + 1] = k
+    end
+    w.r, k.v[2], k.r, k.rs = rv, rv, rv, nil
+    local kb, kn = k.b, k.bc
+    kb[bf], kn[bf] = kb[bf] + sum, kn[bf] + count
+    local bw = k.bw
+    if not bw then
+      bw = {}
+      k.bw = bw
+    end
+    bw[bf] = true
+    if k.holds then k.holds = k.holds + count end
+  end
+end
 -- The last commit that went the usual way on every key, gave back a hold on each (its bucket keeping others), with
 -- one amount for every entry (kind C), a spend record and no new rollup row: {the KEYS index of its call record, its
 -- ARGV offset, its bucket, the rollup day's view, its row fields, its call record's text, the amounts it held by
 -- entry, its hold expiry's text}; the next operation may repeat it (see the commit).
-local CREPEAT = {}
+-- The hash part of CREPEAT is the run of commits repeating one another, not yet in the key views and rollup rows
+-- (as RUN for the reservations): its keys, the sums of the amounts added to each spent and taken off each reserved,
+-- its number of holds given back, the sums added to each row (d), and, from when it started, the largest spent,
+-- the fewest holds of the bucket and the largest row total. csettle() adds it to the views.
+local CREPEAT = {on = false, keys = {}, d = {}}
+local function csettle()
+  local run = CREPEAT
+  run.on = false
+  local c = run.c
+  if c == 0 then return end
+  local sa, sh, bf, keys = run.sa, run.sh, run[3], run.keys
+  for i = 1, run.n do
+    local k = keys[i]
+    local kb, kn = k.b, k.bc
+    kb[bf], kn[bf] = kb[bf] - sh, kn[bf] - c
+    if k.holds then k.holds = k.holds - c end
+    local sv, rv = k.s + sa, k.r - sh
+    local w = k.w
+    if not w then
+      w = {}
+      k.w = w
+      pending[#pending + 1] = k
+    end
+    local v = k.v
+    w.s, w.r, v[1], v[2] = sv, rv, sv, rv
+    -- (sv is below EXACT: a number, as the whole way leaves it; rv any, its text made again when answered)
+    k.s, k.ss, k.r, k.rs = sv, sv, rv, nil
+    local bw = k.bw
+    if not bw then
+      bw = {}
+      k.bw = bw
+    end
+    bw[bf] = true
+  end
+  local uv, fields, d = run[4], run[5], run.d
+  for j = 1, run.S do
+    local r = uv[fields[j]]
+    r[1], r[2], r[3], r[4], r[5], r[6], r[7] = r[1] + d[1], r[2] + d[2], r[3] + d[3], r[4] + d[4], r[5] + d[5],
+      r[6] + d[6], r[7] + d[7]
+  end
+end
 -- the sums of a row not there yet (read only)
 local NOROW = {0, 0, 0, 0, 0, 0, 0}
 -- call record texts: a reservation's, the same as the previous reservation's when its hold expiry, list of amounts

@@ -62,6 +62,32 @@ const defer: Defer =
 
 const NAMES = { r: 'reserve', c: 'commit', x: 'release', R: 'reserve', C: 'commit' } as const
 
+/**
+ * The values of an operation that repeated the one just before it in its batch (`scripts.ts`, `commit-op.ts`: the
+ * same keys, clock and terms, one amount for every entry) and answered `[time, '=']` (a reservation) or
+ * `[time, '=', held]` (a commit: the amount its call record held on every entry), from `previous`, that operation's
+ * values (`[time, 'ok', spent or after, reserved, ...]` per entry): a reservation adds its amount to each reserved,
+ * a commit adds its amount to each after (spent) and takes `held` off each reserved. The script answers so only when
+ * every value is an integer of at most 2^53 - 1, so the sums are exact in doubles. Throws when `previous` is not such an
+ * answer (a script and a client of different builds: never, since a script is loaded by the SHA of its text).
+ */
+export function repeated(op: BatchOp, previous: readonly string[] | null, own: readonly string[]): string[] {
+  const commit = op.kind === 'C'
+  if (previous?.[1] !== 'ok' || (op.kind !== 'R' && !commit) || own.length !== (commit ? 3 : 2))
+    throw new Error(`unexpected reply ${describeValue(own)} after ${describeValue(previous)}`)
+  const add = Number(op.args[commit ? 2 : 1])
+  const held = commit ? Number(own[2]) : 0
+  const values = [own[0]!, 'ok']
+  for (let i = 2; i + 1 < previous.length; i += 2) {
+    const spent = commit ? Number(previous[i]) + add : Number(previous[i])
+    const reserved = commit ? Number(previous[i + 1]) - held : Number(previous[i + 1]) + add
+    if (!Number.isSafeInteger(spent) || !Number.isSafeInteger(reserved) || reserved < 0)
+      throw new Error(`unexpected reply ${describeValue(own)} after ${describeValue(previous)}`)
+    values.push(commit ? String(spent) : previous[i]!, String(reserved))
+  }
+  return values
+}
+
 /** Queues operations into batches (see {@link createBatcher}). */
 export interface Batcher {
   /** Queues `op`; resolves with its reply values. */
@@ -170,6 +196,8 @@ export function createBatcher(
           for (const queued of batch) queued.reject(error)
           return
         }
+        // the values of the operation before (an operation that repeats it answers what changed: see repeated())
+        let previous: string[] | null = null
         for (let i = 0; i < batch.length; i++) {
           const queued = batch[i]!
           try {
@@ -177,10 +205,13 @@ export function createBatcher(
             // the batch's time
             const part: unknown[] = reply.slice(starts[i]!, i + 1 < starts.length ? starts[i + 1]! : reply.length)
             part[0] = reply[0]
-            const own = toStrings(part)
+            let own = toStrings(part)
+            previous = own[1] === '=' ? repeated(queued.op, previous, own) : own
+            own = previous
             if (own[1] === 'error') queued.reject(new Error(own[2] ?? 'the operation failed'))
             else queued.resolve(own)
           } catch (error) {
+            previous = null
             queued.reject(error)
           }
         }

@@ -50,20 +50,46 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
     local st, ts, pos = match(record, '^(.)|([^|]*)|()')
     held = st == 'h' and ts == rc[8] and sameHolds(state, n, record, pos)
   end
-  if held then
+  -- one amount held on every entry (a reservation of kind R: the usual case; false when not, then the commit goes
+  -- the whole way), noted in the table of held amounts (the same table for the commits of one call record text)
+  local h1 = held and held.u
+  if held and h1 == nil then
+    h1 = held[1] or 0
+    for i = 2, n do if held[i] ~= h1 then h1 = false end end
+    held.u = h1
+  end
+  if h1 then
     local av, bf = known[ARGV[8]] or tonumber(ARGV[8]), rc[3]
     local d = sumsOf[ARGV[9]] or sums(ARGV[9])
-    local fits = true
-    for i = 1, n do
-      local k = state[i]
-      if k.s + av >= EXACT or k.r >= EXACT or k.bc[bf] < 2 or k.e <= now then
-        fits = false
-        break
+    local uv, fields, dt = rc[4], rc[5], d[7]
+    local D = rc.d
+    if not rc.on then
+      -- a run starts (the views are exact: nothing is deferred): the largest spent and row total, the fewest holds
+      -- in the bucket; each key's window must not be over at this now (every commit of the run has it)
+      local smax, cmin, rtop, live = 0, MAX, 0, true
+      local keys = rc.keys
+      for i = 1, n do
+        local k = state[i]
+        keys[i] = k
+        if k.s > smax then smax = k.s end
+        local c = k.bc[bf]
+        if c < cmin then cmin = c end
+        if k.e <= now then live = false end
+      end
+      for j = 1, S do
+        local t = uv[fields[j]][7]
+        if t > rtop then rtop = t end
+      end
+      if live then
+        rc.on, rc.n, rc.S, rc.sa, rc.sh, rc.c, rc.smax, rc.cmin, rc.rtop = true, n, S, 0, 0, 0, smax, cmin, rtop
+        D[1], D[2], D[3], D[4], D[5], D[6], D[7] = 0, 0, 0, 0, 0, 0, 0
       end
     end
-    local uv, fields, dt = rc[4], rc[5], d[7]
-    for j = 1, S do if uv[fields[j]][7] + dt > MAX then fits = false end end
-    if fits then
+    -- every key's s + sum + av < EXACT, its bucket keeps another hold, every row's total + its sums <= MAX (integers
+    -- below 2^53: exact)
+    local sa, c = rc.sa + av, rc.c
+    if rc.on and rc.smax + sa < EXACT and rc.cmin - c >= 2 and rc.rtop + D[7] + dt <= MAX then
+      rc.sa, rc.sh, rc.c = sa, rc.sh + h1, c + 1
       -- the record: its stream id after the metadata's (numbers since the previous commit), no MAXLEN (the batch
       -- trims once at its end), as below
       local m = hview[META]
@@ -81,26 +107,14 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       call('XADD', STREAM, fmt('%d-%d', idMs, seq), unpack(ARGV, 10, last))
       local mp = hpend[META]
       m.ms, m.seq, m.late, mp.ms, mp.seq, mp.late = idMs, seq, late, idMs, seq, late
-      for j = 1, S do
-        local c = uv[fields[j]]
-        c[1], c[2], c[3], c[4], c[5], c[6], c[7] = c[1] + d[1], c[2] + d[2], c[3] + d[3], c[4] + d[4], c[5] + d[5],
-          c[6] + d[6], c[7] + d[7]
+      if S > 0 then
+        D[1], D[2], D[3], D[4], D[5], D[6], D[7] = D[1] + d[1], D[2] + d[2], D[3] + d[3], D[4] + d[4], D[5] + d[5],
+          D[6] + d[6], D[7] + dt
       end
-      for i = 1, n do
-        local k = state[i]
-        local h = held[i]
-        local kb, kn = k.b, k.bc
-        kb[bf], kn[bf] = kb[bf] - h, kn[bf] - 1
-        if k.holds then k.holds = k.holds - 1 end
-        local sv, rv = k.s + av, k.r - h
-        local w, v = k.w, k.v
-        w.s, w.r, v[1], v[2] = sv, rv, sv, rv
-        -- (k.rs is nil: the previous commit left it so, with r below EXACT)
-        k.s, k.ss, k.r = sv, sv, rv
-        rep[b + 2 * i] = sv
-        rep[b + 2 * i + 1] = rv
-      end
-      rep[b + 1] = 'ok'
+      -- the reply '=' and the amount held: the previous commit's values with this amount added to each after and
+      -- the held amount taken off each reserved (the client does it: every value is an integer of at most MAX, exact in
+      -- a double; the spent ones below EXACT)
+      rep[b + 1], rep[b + 2] = '=', h1
       local x = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
       if x < now then x = now end
       local text = doneTexts[x]
@@ -110,10 +124,12 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       end
       call('SET', ck, text, 'PXAT', physical(x))
       rc[1], rc[2], rc[6], rc[7] = kc, o, record, held
-      return 1 + 2 * n
+      return 2
     end
   end
 end
+-- (the run this commit does not join, into the key views and rows before it reads them)
+if rc.on then csettle() end
 -- readCall(ck), inline
 local st, t, v, pos, ts
 if record then

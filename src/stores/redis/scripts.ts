@@ -37,40 +37,39 @@ if rp[1] == kc - 1 and not record and u == 0 then
   if T[o + 4] == T[po + 4] and T[o + 5] == T[po + 5] and ARGV[6] == T[po + 6] then
     local amount = ARGV[7]
     local av, bf = known[amount] or tonumber(amount), rp[3]
-    -- each key's limit, or the largest exact amount (a number per entry, once per batch for each list of terms)
-    local lims = limsOf[ta]
-    if not lims or not lims[n] then
-      lims = {}
-      for i = 1, n do
-        local limit = T[ta + 2 * i - 2]
-        local lv = MAX
-        if limit ~= '' then lv = math.min(known[limit] or tonumber(limit), MAX) end
-        lims[i] = lv
+    local run = RUN
+    if not run.on then
+      -- a run starts (the views are exact: nothing is deferred): each key's room under its limit (or the largest
+      -- exact amount: a number per entry, once per batch for each list of terms) and the largest reserved
+      local lims = limsOf[ta]
+      if not lims or not lims[n] then
+        lims = {}
+        for i = 1, n do
+          local limit = T[ta + 2 * i - 2]
+          local lv = MAX
+          if limit ~= '' then lv = math.min(known[limit] or tonumber(limit), MAX) end
+          lims[i] = lv
+        end
+        limsOf[ta] = lims
       end
-      limsOf[ta] = lims
-    end
-    local fits = true
-    for i = 1, n do
-      local k = state[i]
-      local rv = k.r + av
-      if k.s + rv > lims[i] or rv >= EXACT then
-        fits = false
-        break
-      end
-    end
-    if fits then
-      rep[b + 1] = 'ok'
+      local room, top, keys = MAX, 0, run.keys
       for i = 1, n do
         local k = state[i]
-        -- (the previous reservation left k.rs and k.dirty nil: r only grows here, so it was below EXACT)
-        local rv = k.r + av
-        k.w.r, k.v[2], k.r = rv, rv, rv
-        local kb, kn = k.b, k.bc
-        kb[bf], kn[bf] = kb[bf] + av, kn[bf] + 1
-        if k.holds then k.holds = k.holds + 1 end
-        rep[b + 2 * i] = k.ss
-        rep[b + 2 * i + 1] = rv
+        local left = lims[i] - k.s - k.r
+        if left < room then room = left end
+        if k.r > top then top = k.r end
+        keys[i] = k
       end
+      run.on, run.n, run.bf, run.sum, run.count, run.room, run.top = true, n, bf, 0, 0, room, top
+    end
+    -- every key's s + r + sum <= its limit, and r + sum < EXACT, when sum is at most the least room and the largest
+    -- r plus sum is below EXACT (integers below 2^53: exact)
+    local sum = run.sum + av
+    if sum <= run.room and run.top + sum < EXACT then
+      -- the reply '=': the previous reservation's values with this amount added to each reserved (the client adds
+      -- it: every value is an integer below EXACT, exact in a double), instead of 2 values per entry
+      rep[b + 1] = '='
+      run.sum, run.count = sum, run.count + 1
       -- the call record's text: the previous one's (LASTHOLD), with this amount
       local last = LASTHOLD
       if amount ~= T[po + 7] then
@@ -84,10 +83,12 @@ if rp[1] == kc - 1 and not record and u == 0 then
       end
       call('SET', ck, last[4], 'PXAT', rp[4])
       rp[1], rp[2] = kc, o
-      return 1 + 2 * n
+      return 1
     end
   end
 end
+-- (the run this reservation does not join, into the key views before it reads them)
+if RUN.on then settle() end
 if record and callState(ck) then
   out = {serverStr, 'dup'}
   for i = 1, n do
@@ -353,8 +354,12 @@ for i = 1, count do
   -- the operation's ARGV[j] is ARGV[ap - 4 + j] (its ARGV[6] at ap + 2), its KEYS[3] is KEYS[kc], its KEYS[j]
   -- (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
   local na = shape[5]
+  -- (the reservations' run, into the key views before another kind of operation reads them)
+  local fn = shape[1]
+  if fn ~= reserveOp and RUN.on then settle() end
+  if fn ~= commitOp and CREPEAT.on then csettle() end
   -- an operation answers the number of values it wrote into rep at b (its usual reply), or a reply of its own
-  local ok, res = pcall(shape[1], ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3], shape[6], rep, b)
+  local ok, res = pcall(fn, ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3], shape[6], rep, b)
   local c = res
   if not ok or type(res) ~= 'number' then
     if not ok then res = {serverStr, 'error', errorText(res)} end
@@ -368,6 +373,8 @@ for i = 1, count do
 end
 -- (past the end: values an operation wrote before it failed)
 rep[b] = nil
+if RUN.on then settle() end
+if CREPEAT.on then csettle() end
 flushAll()
 if trimDue then call('XTRIM', STREAM, 'MAXLEN', CAPMODE, CAPN) end
 return rep
