@@ -58,7 +58,8 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
     for i = 2, n do if held[i] ~= h1 then h1 = false end end
     held.u = h1
   end
-  if h1 then
+  -- (the held amount goes back as an integer reply, which the clients read exactly only below EXACT)
+  if h1 and h1 < EXACT then
     local av, bf = known[ARGV[8]] or tonumber(ARGV[8]), rc[3]
     local d = sumsOf[ARGV[9]] or sums(ARGV[9])
     local uv, fields, dt = rc[4], rc[5], d[7]
@@ -87,7 +88,8 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
     end
     -- every key's s + sum + av < EXACT, its bucket keeps another hold, every row's total + its sums <= MAX (integers
     -- below 2^53: exact)
-    local sa, c = rc.sa + av, rc.c
+    -- (no run when a key's window is over: nothing to add to)
+    local sa, c = rc.on and rc.sa + av, rc.c
     if rc.on and rc.smax + sa < EXACT and rc.cmin - c >= 2 and rc.rtop + D[7] + dt <= MAX then
       rc.sa, rc.sh, rc.c = sa, rc.sh + h1, c + 1
       -- the record: its stream id after the metadata's (numbers since the previous commit), no MAXLEN (the batch
