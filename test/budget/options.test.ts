@@ -16,6 +16,23 @@ describe('BudgetManager options', () => {
     expect(() => new BudgetManager({ stroe: memoryStore() } as never)).toThrow(BudgetConfigError)
     expect(() => new BudgetManager({ stroe: memoryStore() } as never)).toThrow(/`store`/)
   })
+
+  it('budgetCacheMax: keeps that many budget definitions, dropping the least recently used', async () => {
+    const inner = memoryStore()
+    const reads: string[] = []
+    const store: BudgetStore = {
+      ...inner,
+      getBudget: (scope) => {
+        reads.push(scope)
+        return inner.getBudget(scope)
+      },
+    }
+    const manager = new BudgetManager({ store, budgetCacheMax: 3, budgetCacheTtlMs: 3_600_000 })
+    for (const user of ['a', 'b', 'a', 'c', 'b', 'a']) await manager.record({ user }, 0.01)
+    // Each call uses the global scope and its user's: the third call finds both cached; the fourth drops user:b
+    // (used least recently), the fifth reads it again and drops user:a, which the sixth reads again.
+    expect(reads).toEqual(['global:global', 'user:a', 'user:b', 'user:c', 'user:b', 'user:a'])
+  })
 })
 
 describe('a reservation whose outcome is unknown', () => {
