@@ -47,8 +47,6 @@ interface BatchContext {
   routes: Map<string, Route>
   maxOperations: number
   runOperation: RunOperation
-  /** Called once every operation of the batch has begun (answers known at once are remembered from then on). */
-  begun: () => void
   /**
    * Called once the batch is answered: its keyed operations' answers are remembered as ranges of `text`, held as
    * `bytes` (its UTF-8 encoding, also what is sent).
@@ -217,19 +215,15 @@ export async function runBatch(value: unknown, version: 1 | 2, context: BatchCon
   const batch = new BatchAnswers(operations.length, context.request, version === 1 ? bodyAtV1 : bodyAtV2)
   const decode = version === 1 ? decodeV1 : decodeV2
   const started = new Array<Answer | Promise<Answer>>(operations.length)
-  try {
-    for (let i = 0; i < operations.length; i++) {
-      const operation = decode(operations[i], i)
-      started[i] =
-        operation === decoded
-          ? runOne(operation.path, operation.body, operation.key, i, context, batch)
-          : (operation as Answer)
-    }
-  } finally {
-    // the scratch holds no body once the batch's operations are started (one may be large)
-    decoded.body = null
-    context.begun()
+  for (let i = 0; i < operations.length; i++) {
+    const operation = decode(operations[i], i)
+    started[i] =
+      operation === decoded
+        ? runOne(operation.path, operation.body, operation.key, i, context, batch)
+        : (operation as Answer)
   }
+  // the scratch holds no body once the batch's operations are started (one may be large)
+  decoded.body = null
   let out = version === 1 ? '{"results":[' : '{"v":2,"results":['
   for (let i = 0; i < started.length; i++) {
     const pending = started[i]!

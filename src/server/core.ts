@@ -8,8 +8,7 @@
 import { BudgetConfigError, InvalidInputError } from '../errors.js'
 import { truncate } from '../internal/describe.js'
 import type { BudgetStore } from '../stores/types.js'
-import { PrefixedKeys, tenantLedger, tenantStore, type PrefixedKeyBudget, type StoreTimer } from '../stores/tenant.js'
-import { syncLedgerOf, type SyncLedger } from '../stores/sync-ledger.js'
+import { PrefixedKeys, tenantStore, type PrefixedKeyBudget, type StoreTimer } from '../stores/tenant.js'
 import { createAuthenticator } from './auth.js'
 import { AuthFailureLimit } from './auth-limit.js'
 import { BATCH_PATH_PATTERN, runBatch, unsupportedVersion } from './batch.js'
@@ -144,20 +143,13 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
     for (const [path, route] of Object.entries(dashboardRoutes(tenantManager))) routes.set(path, route)
 
   // Each view remembers its prefixed reserve and commit keys, bounded across views (see `PrefixedKeys`).
-  interface View {
-    store: BudgetStore
-    keys: PrefixedKeys
-    /** The view's synchronous ledger, when the store has a side door (the memory store). */
-    sync: SyncLedger | undefined
-  }
-  const views = new Map<string, View>()
+  const views = new Map<string, { store: BudgetStore; keys: PrefixedKeys }>()
   const keyBudget: PrefixedKeyBudget = { size: 0 }
-  const observe = (operation: string, seconds: number): void => metrics.storeOperation(operation, seconds)
-  const tenantView = (tenant: string): View => {
+  const viewOf = (tenant: string): BudgetStore => {
     let view = views.get(tenant)
     if (view === undefined) {
       const keys = new PrefixedKeys(keyBudget)
-      view = { store: tenantStore(store, tenant, time, keys), keys, sync: tenantLedger(store, tenant, observe, keys) }
+      view = { store: tenantStore(store, tenant, time, keys), keys }
       if (views.size >= 10_000) {
         const oldest = views.keys().next().value!
         views.get(oldest)!.keys.clear()
@@ -165,12 +157,8 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
       }
       views.set(tenant, view)
     }
-    return view
+    return view.store
   }
-  const viewOf = (tenant: string): BudgetStore => tenantView(tenant).store
-  // The tenant's synchronous ledger while the store's side door is in place (its own reserve and commit).
-  const syncViewOf = (tenant: string): SyncLedger | undefined =>
-    syncLedgerOf(store) === undefined ? undefined : tenantView(tenant).sync
 
   const metricsText = (): string =>
     metrics.render({ idempotencyEntries: idempotency.size, idempotencyBytes: idempotency.byteSize })
@@ -209,61 +197,24 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
     return failure(httpError, tenant)
   }
 
-  /** Remembers `answer` for `key` (an operation's answer that may be replayed: not a 5xx). */
-  const settle = (tenant: string, operation: Operation, key: string, answer: Answer): void => {
-    if (operation.batch === null) idempotency.finish(tenant, key, answer, answer.status < 500)
-    else idempotency.finishBatch(tenant, key, operation.batch, operation.index, answer, answer.status < 500)
-  }
-
-  // Keyed batch operations answered synchronously, remembered only once every operation of their batch has begun
-  // (`settleBatch`), as answers that come through a promise are: a key twice in one batch still finds the first
-  // in flight (409), and a first answer that is not kept (5xx) is not forgotten before the second begins.
-  const unsettledKeys: string[] = []
-  const unsettledOperations: Operation[] = []
-  const unsettledAnswers: Answer[] = []
-  const settleBatch = (tenant: string): void => {
-    for (let j = 0; j < unsettledKeys.length; j++)
-      settle(tenant, unsettledOperations[j]!, unsettledKeys[j]!, unsettledAnswers[j]!)
-    unsettledKeys.length = 0
-    unsettledOperations.length = 0
-    unsettledAnswers.length = 0
-  }
-
   /**
-   * Runs one operation's route; errors become answers. With a key, the answer is stored for it. A reserve or commit
-   * on a store with a synchronous side door is answered at once, without a promise (the same validation, prefixes,
-   * store transition and answer text as through the view; `runNow`); any other with one reaction on the route's
-   * promise (no async function per layer): this runs for every operation of a batch.
+   * Runs one operation's route; errors become answers. With a key, the answer is stored for it. Written with one
+   * reaction on the route's promise (no async function per layer): this runs for every operation of a batch.
    */
-  function run(tenant: string, operation: Operation, key: string | null): Answer | Promise<Answer> {
+  function run(tenant: string, operation: Operation, key: string | null): Promise<Answer> {
     const route = operation.route
-    const sync = route.runNow === undefined ? undefined : syncViewOf(tenant)
-    if (sync !== undefined) {
-      let answer: Answer
-      try {
-        answer = { status: 200, headers: JSON_HEADERS, body: route.runNow!(operation.value, sync) }
-      } catch (error) {
-        answer = refusal(error, tenant, route)
-      }
+    const settle = (answer: Answer): Answer => {
       if (key !== null) {
-        if (operation.batch === null) settle(tenant, operation, key, answer)
-        else {
-          unsettledKeys.push(key)
-          unsettledOperations.push(operation)
-          unsettledAnswers.push(answer)
-        }
+        if (operation.batch === null) idempotency.finish(tenant, key, answer, answer.status < 500)
+        else idempotency.finishBatch(tenant, key, operation.batch, operation.index, answer, answer.status < 500)
       }
-      return answer
-    }
-    const settled = (answer: Answer): Answer => {
-      if (key !== null) settle(tenant, operation, key, answer)
       return answer
     }
     let pending: Promise<unknown>
     try {
       pending = route.run({ tenant, body: operation.value, query: operation.query, store: viewOf(tenant) })
     } catch (error) {
-      return Promise.resolve(settled(refusal(error, tenant, route)))
+      return Promise.resolve(settle(refusal(error, tenant, route)))
     }
     return pending.then(
       (value) => {
@@ -273,9 +224,9 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         } catch (error) {
           answer = refusal(error, tenant, route)
         }
-        return settled(answer)
+        return settle(answer)
       },
-      (error: unknown) => settled(refusal(error, tenant, route)),
+      (error: unknown) => settle(refusal(error, tenant, route)),
     )
   }
 
@@ -380,7 +331,6 @@ export function createBudgetCore(options: BudgetHandlerOptions, where: string): 
         routes,
         maxOperations: maxBatchOperations,
         runOperation,
-        begun: () => settleBatch(tenant),
         complete: (batch, text, bytes) => idempotency.completeBatch(tenant, batch, text, bytes),
         request: ownBytes(body.bytes),
       })

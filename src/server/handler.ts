@@ -6,7 +6,6 @@
  * @packageDocumentation
  */
 import type { BudgetStore } from '../stores/types.js'
-import type { SyncLedger } from '../stores/sync-ledger.js'
 import type { BudgetServerAuth } from './auth.js'
 import { createBudgetCore } from './core.js'
 import { HttpError } from './errors.js'
@@ -118,12 +117,6 @@ export interface Route {
   /** Reads a JSON body (POST). */
   body: boolean
   run(context: RouteContext): Promise<unknown>
-  /**
-   * The same operation through the tenant's synchronous ledger (a store with a side door, `sync-ledger.ts`): the
-   * answer's JSON text, the same as `run`'s result as JSON, without a promise; a failure is thrown. Reserve and
-   * commit only.
-   */
-  runNow?(body: unknown, sync: SyncLedger): string
 }
 
 async function readWebBody(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array | null> {

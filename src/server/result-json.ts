@@ -7,7 +7,6 @@
  *
  * @internal Used by the handler.
  */
-import { RESERVED_BEFORE, reserveResultOf } from '../stores/sync-ledger.js'
 
 /**
  * A known field's name as the direct path writes it: `"name":` for an object's first field, `,"name":` after
@@ -80,63 +79,13 @@ function arrayJson(value: unknown): string | undefined {
   return out + ']'
 }
 
-/** Whether a `toJSON` on the prototypes would change what `JSON.stringify` writes for plain objects and arrays. */
-function prototypesChanged(): boolean {
-  return (
-    (Object.prototype as { toJSON?: unknown }).toJSON !== undefined ||
-    (Array.prototype as { toJSON?: unknown }).toJSON !== undefined
-  )
-}
-
-/** A balance number as `JSON.stringify` writes it. */
-const numberJson = (n: number): string => (Number.isFinite(n) ? String(n) : 'null')
-
-/**
- * The JSON text of the reserve result `reserveResultOf(answer, flat, n)` (`sync-ledger.ts`) straight from the flat
- * balances, without building the result's objects: the same text as {@link resultJson} of that result.
- */
-export function reserveJson(answer: number, flat: Float64Array, n: number): string {
-  if (prototypesChanged()) return JSON.stringify(reserveResultOf(answer, flat, n))
-  let out =
-    answer >= 0
-      ? `{"ok":false,"refusedIndex":${answer},"balances":[`
-      : answer === RESERVED_BEFORE
-        ? '{"ok":true,"duplicate":true,"balances":['
-        : '{"ok":true,"duplicate":false,"balances":['
-  for (let i = 0; i < n; i++) {
-    out += i === 0 ? '{"spent":' : ',{"spent":'
-    out += numberJson(flat[2 * i]!)
-    out += ',"reserved":'
-    out += numberJson(flat[2 * i + 1]!)
-    out += '}'
-  }
-  return out + ']}'
-}
-
-/** The JSON text of the commit result `{ duplicate, balances }` from flat balances (before, after, reserved). */
-export function commitJson(duplicate: boolean, flat: Float64Array, n: number): string {
-  if (prototypesChanged()) {
-    const balances = []
-    for (let i = 0; i < n; i++)
-      balances.push({ before: flat[3 * i]!, after: flat[3 * i + 1]!, reserved: flat[3 * i + 2]! })
-    return JSON.stringify({ duplicate, balances })
-  }
-  let out = duplicate ? '{"duplicate":true,"balances":[' : '{"duplicate":false,"balances":['
-  for (let i = 0; i < n; i++) {
-    out += i === 0 ? '{"before":' : ',{"before":'
-    out += numberJson(flat[3 * i]!)
-    out += ',"after":'
-    out += numberJson(flat[3 * i + 1]!)
-    out += ',"reserved":'
-    out += numberJson(flat[3 * i + 2]!)
-    out += '}'
-  }
-  return out + ']}'
-}
-
 /** `value` as JSON text, the same as `JSON.stringify(value)`. */
 export function resultJson(value: unknown): string {
   // A `toJSON` on the prototypes would change what JSON.stringify writes: leave such values to it.
-  if (prototypesChanged()) return JSON.stringify(value)
+  if (
+    (Object.prototype as { toJSON?: unknown }).toJSON !== undefined ||
+    (Array.prototype as { toJSON?: unknown }).toJSON !== undefined
+  )
+    return JSON.stringify(value)
   return objectJson(value, true) ?? JSON.stringify(value)
 }

@@ -13,8 +13,6 @@ import { HttpError } from './errors.js'
 import type { CommitRequest, PutBudgetRequest, RecordQuery, ReserveRequest, RollupQuery } from '../stores/types.js'
 import { isPlainCommit, isPlainReserve } from './fast-check.js'
 import type { Route } from './handler.js'
-import { commitJson, reserveJson } from './result-json.js'
-import { giveFlat, takeFlat } from '../stores/sync-ledger.js'
 import * as schemas from './schemas.js'
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
@@ -27,21 +25,6 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   return result.data
 }
 
-/** A reserve body checked as the route checks it (the fast check, else zod; then the ledger's validation). */
-function checkedReserve(body: unknown): ReserveRequest {
-  // A body zod would return unchanged is used as it is; any other goes through zod (cleaned, or refused).
-  const request = (isPlainReserve(body) ? body : parse(schemas.reserveSchema, body)) as ReserveRequest
-  ledger.validateReserve(request)
-  return request
-}
-
-/** A commit body checked as the route checks it. */
-function checkedCommit(body: unknown): CommitRequest {
-  const request = (isPlainCommit(body) ? body : parse(schemas.commitSchema, body)) as CommitRequest
-  ledger.validateCommit(request)
-  return request
-}
-
 /** The endpoints `httpStore` uses, one per store operation. */
 export function storeRoutes(maxRecordsPerPage: number): Route[] {
   return [
@@ -49,32 +32,21 @@ export function storeRoutes(maxRecordsPerPage: number): Route[] {
       name: 'reserve',
       method: 'POST',
       body: true,
-      run: ({ body, store }) => store.reserve(checkedReserve(body)),
-      runNow: (body, sync) => {
-        const request = checkedReserve(body)
-        const n = request.entries.length
-        const flat = takeFlat(2 * n)
-        try {
-          return reserveJson(sync.reserve(request, flat), flat, n)
-        } finally {
-          giveFlat(flat)
-        }
+      run: ({ body, store }) => {
+        // A body zod would return unchanged is used as it is; any other goes through zod (cleaned, or refused).
+        const request = (isPlainReserve(body) ? body : parse(schemas.reserveSchema, body)) as ReserveRequest
+        ledger.validateReserve(request)
+        return store.reserve(request)
       },
     },
     {
       name: 'commit',
       method: 'POST',
       body: true,
-      run: ({ body, store }) => store.commit(checkedCommit(body)),
-      runNow: (body, sync) => {
-        const request = checkedCommit(body)
-        const n = request.entries.length
-        const flat = takeFlat(3 * n)
-        try {
-          return commitJson(sync.commit(request, flat), flat, n)
-        } finally {
-          giveFlat(flat)
-        }
+      run: ({ body, store }) => {
+        const request = (isPlainCommit(body) ? body : parse(schemas.commitSchema, body)) as CommitRequest
+        ledger.validateCommit(request)
+        return store.commit(request)
       },
     },
     {

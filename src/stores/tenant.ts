@@ -11,16 +11,7 @@
 import { MAX_CALL_ID_LENGTH, MAX_KEY_LENGTH, MAX_SCOPE_LENGTH } from './ledger/ledger.js'
 import { MAX_ROLLUP_SCOPE_LENGTH, ROLLUP_SCOPE_TYPES, TENANT_FIELD, validateRollupQuery } from './ledger/rollups.js'
 import { InvalidInputError } from '../errors.js'
-import { syncLedgerOf, type SyncLedger } from './sync-ledger.js'
-import type {
-  BudgetStore,
-  CommitRequest,
-  HistoryEntry,
-  ReserveRequest,
-  RollupRow,
-  SpendRecord,
-  StoredBudget,
-} from './types.js'
+import type { BudgetStore, HistoryEntry, RollupRow, SpendRecord, StoredBudget } from './types.js'
 
 /** Timing hook: the handler passes one to measure time spent in the store. */
 export type StoreTimer = <T>(operation: string, run: () => Promise<T>) => Promise<T>
@@ -75,16 +66,11 @@ export class PrefixedKeys {
   }
 }
 
-/** How a tenant's requests are prefixed on the way in: shared by its view and its synchronous ledger. */
-interface Prefixer {
-  prefix: string
-  /** `prefix + value`, or a typed error naming `field` when that is longer than `max`. */
-  add(field: string, value: string, max: number): string
-  reserve(r: ReserveRequest): ReserveRequest
-  commit(r: CommitRequest): CommitRequest
-}
-
-function prefixer(tenant: string, keys: PrefixedKeys | undefined): Prefixer {
+/**
+ * Wraps `store` so that `tenant` sees only its own namespace. `keys` (optional) remembers the prefixed reserve
+ * and commit keys between calls.
+ */
+export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer, keys?: PrefixedKeys): BudgetStore {
   const prefix = `${tenant}/`
   const add = (field: string, value: string, max: number): string => {
     if (value.length + prefix.length > max) {
@@ -112,10 +98,24 @@ function prefixer(tenant: string, keys: PrefixedKeys | undefined): Prefixer {
     }
     return out
   }
+  const strip = (value: string): string => value.slice(prefix.length)
+  const mine = (value: string): boolean => value.startsWith(prefix)
+  const outBudget = (b: StoredBudget): StoredBudget => ({ ...b, scope: strip(b.scope) })
+  const outHistory = (h: HistoryEntry): HistoryEntry => ({ ...h, scope: strip(h.scope) })
+  const outRecord = (r: SpendRecord): SpendRecord => {
+    const { [TENANT_FIELD]: _tenant, ...rest } = r
+    return { ...rest, callId: strip(r.callId) } as SpendRecord
+  }
+  const outRollup = (row: RollupRow): RollupRow => ({ ...row, scope: strip(row.scope) })
+  // Every rollup scope of this tenant, for a query that names none.
+  const allScopes = [`${prefix}global`, ...ROLLUP_SCOPE_TYPES.map((type) => `${prefix}${type}:*`)]
   return {
-    prefix,
-    add,
-    reserve: (r) => ({ ...r, callId: add('callId', r.callId, MAX_CALL_ID_LENGTH), entries: addKeys(r.entries) }),
+    name: store.name,
+    ...(store.clock === undefined ? {} : { clock: store.clock }),
+    reserve: (r) =>
+      time('reserve', () =>
+        store.reserve({ ...r, callId: add('callId', r.callId, MAX_CALL_ID_LENGTH), entries: addKeys(r.entries) }),
+      ),
     commit: (r) => {
       const callId = add('callId', r.callId, MAX_CALL_ID_LENGTH)
       const request = { ...r, callId, entries: addKeys(r.entries) }
@@ -134,73 +134,6 @@ function prefixer(tenant: string, keys: PrefixedKeys | undefined): Prefixer {
         record[TENANT_FIELD] = tenant
         request.record = record
       }
-      return request
-    },
-  }
-}
-
-/**
- * The synchronous side door (`sync-ledger.ts`) of `tenant`'s view of `store`, when `store` has one of its own (the
- * memory store): reserve and commit prefixed exactly as {@link tenantStore} prefixes them, answered without a
- * promise (a failure is thrown). `observe` is told the time each spent in the store, as the view's `time` is. The
- * server runs a batch's reserves and commits through it, so that a batch of them takes no promise or reaction per
- * operation; `undefined` for any other store, whose operations go through the view.
- */
-export function tenantLedger(
-  store: BudgetStore,
-  tenant: string,
-  observe: (operation: string, seconds: number) => void,
-  keys?: PrefixedKeys,
-): SyncLedger | undefined {
-  const door = syncLedgerOf(store)
-  if (door === undefined) return undefined
-  const p = prefixer(tenant, keys)
-  return {
-    reserve: (r, out) => {
-      // timed with its prefixes, as the view's reserve is
-      const start = performance.now()
-      try {
-        return door.reserve(p.reserve(r), out)
-      } finally {
-        observe('reserve', (performance.now() - start) / 1000)
-      }
-    },
-    commit: (r, out) => {
-      const request = p.commit(r)
-      const start = performance.now()
-      try {
-        return door.commit(request, out)
-      } finally {
-        observe('commit', (performance.now() - start) / 1000)
-      }
-    },
-  }
-}
-
-/**
- * Wraps `store` so that `tenant` sees only its own namespace. `keys` (optional) remembers the prefixed reserve
- * and commit keys between calls.
- */
-export function tenantStore(store: BudgetStore, tenant: string, time: StoreTimer, keys?: PrefixedKeys): BudgetStore {
-  const p = prefixer(tenant, keys)
-  const { prefix, add } = p
-  const strip = (value: string): string => value.slice(prefix.length)
-  const mine = (value: string): boolean => value.startsWith(prefix)
-  const outBudget = (b: StoredBudget): StoredBudget => ({ ...b, scope: strip(b.scope) })
-  const outHistory = (h: HistoryEntry): HistoryEntry => ({ ...h, scope: strip(h.scope) })
-  const outRecord = (r: SpendRecord): SpendRecord => {
-    const { [TENANT_FIELD]: _tenant, ...rest } = r
-    return { ...rest, callId: strip(r.callId) } as SpendRecord
-  }
-  const outRollup = (row: RollupRow): RollupRow => ({ ...row, scope: strip(row.scope) })
-  // Every rollup scope of this tenant, for a query that names none.
-  const allScopes = [`${prefix}global`, ...ROLLUP_SCOPE_TYPES.map((type) => `${prefix}${type}:*`)]
-  return {
-    name: store.name,
-    ...(store.clock === undefined ? {} : { clock: store.clock }),
-    reserve: (r) => time('reserve', () => store.reserve(p.reserve(r))),
-    commit: (r) => {
-      const request = p.commit(r)
       return time('commit', () => store.commit(request))
     },
     release: (r) => time('release', () => store.release({ ...r, callId: add('callId', r.callId, MAX_CALL_ID_LENGTH) })),

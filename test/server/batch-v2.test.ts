@@ -104,36 +104,6 @@ describe('POST /v2/batch', () => {
     expect(await balances(['fp2|usd'])).toEqual([{ spent: 0, reserved: 4 }])
   })
 
-  it('answers reserves and commits of a memory store at once, yet a key twice in one batch finds the first in flight; a wrapped store is called', async () => {
-    const store = memoryStore()
-    const handler = createBudgetHandler({ store, auth: { tokens: { [TOKEN]: 'now' } } })
-    const batch = async (ops: unknown[]) => {
-      const response = await handler(
-        new Request('http://x/v2/batch', {
-          method: 'POST',
-          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ ops }),
-        }),
-      )
-      return ((await response.json()) as { results: [number, any][] }).results
-    }
-    const body = reserve('twice', 'twice|usd', 3)
-    // The first is answered before the second begins, but remembered only once every operation has begun.
-    const first = await batch([op('/v1/reserve', 'twice-key', body), op('/v1/reserve', 'twice-key', body)])
-    expect(first.map((r) => r[0])).toEqual([200, 409])
-    expect(first[1]![1].error.code).toBe('IDEMPOTENCY_IN_FLIGHT')
-    // Remembered after the batch: a replay.
-    expect(await batch([op('/v1/reserve', 'twice-key', body)])).toEqual([first[0]])
-    expect(await store.balances({ keys: ['now/twice|usd'], now: T0 })).toEqual([{ spent: 0, reserved: 3 }])
-    // A store whose reserve was replaced (a wrapper, a spy) is called through it, not past it.
-    const seen: string[] = []
-    const own = store.reserve
-    store.reserve = (request) => (seen.push(request.callId), own(request))
-    const wrapped = await batch([op('/v1/reserve', null, reserve('spied', 'twice|usd', 1))])
-    expect(wrapped[0]![1]).toMatchObject({ ok: true })
-    expect(seen).toEqual(['now/spied'])
-  })
-
   it('answers each bad operation with a typed 4xx at its index and applies nothing of it', async () => {
     const ops: unknown[] = [
       'r',
