@@ -12,6 +12,9 @@ import { comparable, redisHolds, T0 } from '../helpers/ledger-model.js'
 import { redisForSuite } from '../helpers/shared-stores.js'
 
 const suite = redisForSuite()
+/** A Redis store on `client` under `prefix`, on the client's clock (the examples set `now`), holds kept an hour. */
+const storeOn = (client: Parameters<typeof redisStore>[0]['client'], prefix: string): BudgetStore =>
+  redisStore({ client, prefix, time: 'client', expiryMarginMs: 3_600_000 })
 
 const KEYS = ['a', 'b', 'c', 'd']
 const SETS = [
@@ -135,7 +138,7 @@ describe('runs of alike operations in one batch', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 20 }), async (steps) => {
         const prefix = `runs-${process.pid}-${run++}`
-        const redis = redisStore({ client: suite.io, prefix, time: 'client', expiryMarginMs: 3_600_000 })
+        const redis = storeOn(suite.io, prefix)
         const memory = memoryStore()
         let now = T0
         let id = 0
@@ -286,12 +289,7 @@ const commitAB = (s: BudgetStore, call: string, now: number) =>
 
 describe("commits after their keys' window ended (review of the ninth round)", () => {
   it('commits of calls reserved before the window end, in one batch after it', async () => {
-    const redis = redisStore({
-      client: suite.io,
-      prefix: `runs-window-${process.pid}`,
-      time: 'client',
-      expiryMarginMs: 3_600_000,
-    })
+    const redis = storeOn(suite.io, `runs-window-${process.pid}`)
     const memory = memoryStore()
     const calls = ['c1', 'c2', 'c3', 'c4', 'c5']
     // reserved in the window (one bucket), committed 1 s after its end, in one batch, same now
@@ -364,12 +362,7 @@ async function heldScenario(redis: BudgetStore, big: number) {
 describe("a commit run's held amount near 2^53 - 1 (review of the ninth round)", () => {
   for (const big of [Number.MAX_SAFE_INTEGER - 10, Number.MAX_SAFE_INTEGER - 8, Number.MAX_SAFE_INTEGER]) {
     it(`ioredis, held ${big}`, async () => {
-      const redis = redisStore({
-        client: suite.io,
-        prefix: `runs-held-${big}-${process.pid}`,
-        time: 'client',
-        expiryMarginMs: 3_600_000,
-      })
+      const redis = storeOn(suite.io, `runs-held-${big}-${process.pid}`)
       const out = await heldScenario(redis, big)
       expect.soft(out.at(-1)).toMatchObject({ got: (out.at(-1) as { want: unknown }).want })
       for (const o of out as Array<{ got: unknown; want: unknown }>) expect.soft(o.got).toEqual(o.want)
@@ -378,12 +371,7 @@ describe("a commit run's held amount near 2^53 - 1 (review of the ninth round)",
     it(`node-redis, held ${big}`, async () => {
       const client = createClient({ socket: { port: suite.server.port, host: '127.0.0.1' } })
       await client.connect()
-      const redis = redisStore({
-        client,
-        prefix: `runs-heldn-${big}-${process.pid}`,
-        time: 'client',
-        expiryMarginMs: 3_600_000,
-      })
+      const redis = storeOn(client, `runs-heldn-${big}-${process.pid}`)
       const out = await heldScenario(redis, big)
       expect.soft(out.at(-1)).toMatchObject({ got: (out.at(-1) as { want: unknown }).want })
       for (const o of out as Array<{ got: unknown; want: unknown }>) expect.soft(o.got).toEqual(o.want)
@@ -403,12 +391,7 @@ const reserveNoLimit = (s: BudgetStore, call: string, amount: number, now: numbe
 
 describe('holds expiring inside a batch of alike reservations (review of the ninth round)', () => {
   it('hold expiring inside a batch', async () => {
-    const redis = redisStore({
-      client: suite.io,
-      prefix: `runs-expiry-${process.pid}`,
-      time: 'client',
-      expiryMarginMs: 3_600_000,
-    })
+    const redis = storeOn(suite.io, `runs-expiry-${process.pid}`)
     const memory = memoryStore()
     const plan: Array<Array<[string, number, number, number]>> = [
       [['c0', 2 ** 50 + 1, T0, 15_000]],
