@@ -101,21 +101,10 @@ local function settle()
   for i = 1, run.n do
     local k = keys[i]
     local rv = k.r + sum
-    local w = k.w
-    if not w then
-      w = {}
-      k.w = w
-      pending[#pending + 1] = k
-    end
-    w.r, k.v[2], k.r, k.rs = rv, rv, rv, nil
+    touch(k, bf)
+    k.w.r, k.v[2], k.r, k.rs = rv, rv, rv, nil
     local kb, kn = k.b, k.bc
     kb[bf], kn[bf] = kb[bf] + sum, kn[bf] + count
-    local bw = k.bw
-    if not bw then
-      bw = {}
-      k.bw = bw
-    end
-    bw[bf] = true
     if k.holds then k.holds = k.holds + count end
   end
 end
@@ -140,22 +129,11 @@ local function csettle()
     kb[bf], kn[bf] = kb[bf] - sh, kn[bf] - c
     if k.holds then k.holds = k.holds - c end
     local sv, rv = k.s + sa, k.r - sh
-    local w = k.w
-    if not w then
-      w = {}
-      k.w = w
-      pending[#pending + 1] = k
-    end
-    local v = k.v
+    touch(k, bf)
+    local w, v = k.w, k.v
     w.s, w.r, v[1], v[2] = sv, rv, sv, rv
     -- (sv is below EXACT: a number, as the whole way leaves it; rv any, its text made again when answered)
     k.s, k.ss, k.r, k.rs = sv, sv, rv, nil
-    local bw = k.bw
-    if not bw then
-      bw = {}
-      k.bw = bw
-    end
-    bw[bf] = true
   end
   local uv, fields, d = run[4], run[5], run.d
   for j = 1, run.S do
@@ -170,6 +148,18 @@ local NOROW = {0, 0, 0, 0, 0, 0, 0}
 -- and key list are (the calls of a batch mostly share them; LASTHOLD = {expiry, amounts, keys, text}); the lists of
 -- one amount for every entry, by number of entries then that amount; a commit's by dedupe end
 local LASTHOLD, sameLists, doneTexts = {}, {}, {}
+-- A commit's dedupe mark: its call record ck becomes 'c|<until>|', kept until then (the request's dedupe end, its
+-- argument text 'dedupe', shifted to the server's clock, and not before now).
+local function markDone(ck, dedupe)
+  local x = (known[dedupe] or tonumber(dedupe)) + shiftIn
+  if x < now then x = now end
+  local text = doneTexts[x]
+  if not text then
+    text = 'c|' .. num(x) .. '|'
+    doneTexts[x] = text
+  end
+  call('SET', ck, text, 'PXAT', physical(x))
+end
 -- The amounts call record text v (from position pos) holds, by entry, when its keys are the commit's 'state[1..n]'
 -- in that order (the usual case: one string.match for the amounts, one comparison for the keys); nil otherwise.
 -- The answer of the previous call is given again (read only) when v and the key list are the same: the commits of

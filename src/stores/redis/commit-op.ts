@@ -117,14 +117,7 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       -- the held amount taken off each reserved (the client does it: every value is an integer of at most MAX, exact in
       -- a double; the spent ones below EXACT)
       rep[b + 1], rep[b + 2] = '=', h1
-      local x = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
-      if x < now then x = now end
-      local text = doneTexts[x]
-      if not text then
-        text = 'c|' .. num(x) .. '|'
-        doneTexts[x] = text
-      end
-      call('SET', ck, text, 'PXAT', physical(x))
+      markDone(ck, ARGV[6])
       rc[1], rc[2], rc[6], rc[7] = kc, o, record, held
       return 2
     end
@@ -404,14 +397,7 @@ for i = 1, n do
 end
 -- (the reply, written into the batch's at b: 'ok', then after and reserved per entry)
 rep[b + 1] = 'ok'
-local x = (known[ARGV[6]] or tonumber(ARGV[6])) + shiftIn
-if x < now then x = now end
-local text = doneTexts[x]
-if not text then
-  text = 'c|' .. num(x) .. '|'
-  doneTexts[x] = text
-end
-call('SET', ck, text, 'PXAT', physical(x))
+markDone(ck, ARGV[6])
 if usual and u == 0 and not unew and ARGV[8] ~= '0' and ARGV[7] ~= '' and cap ~= '0' and RRET == '' then
   rc[1], rc[2], rc[3], rc[4], rc[5], rc[6], rc[7], rc[8] = kc, o, bf, uv, fields, record, byIndex, ts
 end
