@@ -31,7 +31,7 @@ function batcher() {
     const o: BatchOp = { kind: 'x', keys: [`{p}:c:${id}`], now: 1000, args: ['5000'], terms: [], order: order++ }
     return batcher.submit(o)
   }
-  return { sent, op, flush: batcher.flush }
+  return { sent, op, submit: batcher.submit, flush: batcher.flush }
 }
 
 /** The call records a sent batch names, in order. */
@@ -98,17 +98,8 @@ describe('redisStore batcher: the short answer of an operation that repeats the 
   })
 
   it('gives the made values to the operation, and fails one whose operation before failed', async () => {
-    const sent: Sent[] = []
-    const b = createBatcher(
-      (_what, command) =>
-        new Promise((resolve, reject) => {
-          sent.push({ command, answer: resolve, fail: reject })
-        }),
-      ['e', 'l', 's', 'm', 'u'],
-      ['~100', '', ''],
-      () => ['s', '100', '{p}:', 'epoch'],
-    )
-    const ops = [0, 1, 2, 3].map((order) => b.submit({ ...reserve, order }))
+    const { sent, submit } = batcher()
+    const ops = [0, 1, 2, 3].map((order) => submit({ ...reserve, order }))
     await turn()
     sent[0]!.answer(['1000', 'ok', 5, 'ok', '100', '70', '5', '7', 1, '=', 2, 'error', 'boom', 1, '='])
     expect(await ops[0]).toEqual(['1000', 'ok', '100', '70', '5', '7'])
