@@ -91,7 +91,6 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
     -- (no run when a key's window is over: nothing to add to)
     local sa, c = rc.on and rc.sa + av, rc.c
     if rc.on and rc.smax + sa < EXACT and rc.cmin - c >= 2 and rc.rtop + D[7] + dt <= MAX then
-      rc.sa, rc.sh, rc.c = sa, rc.sh + h1, c + 1
       -- the record: its stream id after the metadata's (numbers since the previous commit), no MAXLEN (the batch
       -- trims once at its end), as below
       local m = hview[META]
@@ -109,15 +108,17 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       call('XADD', STREAM, fmt('%d-%d', idMs, seq), unpack(ARGV, 10, last))
       local mp = hpend[META]
       m.ms, m.seq, m.late, mp.ms, mp.seq, mp.late = idMs, seq, late, idMs, seq, late
-      if S > 0 then
-        D[1], D[2], D[3], D[4], D[5], D[6], D[7] = D[1] + d[1], D[2] + d[2], D[3] + d[3], D[4] + d[4], D[5] + d[5],
-          D[6] + d[6], D[7] + dt
-      end
       -- the reply '=' and the amount held: the previous commit's values with this amount added to each after and
       -- the held amount taken off each reserved (the client does it: every value is an integer of at most MAX, exact in
       -- a double; the spent ones below EXACT)
       rep[b + 1], rep[b + 2] = '=', h1
       markDone(ck, ARGV[6])
+      -- the run counts this commit once its own writes are done
+      rc.sa, rc.sh, rc.c = sa, rc.sh + h1, c + 1
+      if S > 0 then
+        D[1], D[2], D[3], D[4], D[5], D[6], D[7] = D[1] + d[1], D[2] + d[2], D[3] + d[3], D[4] + d[4], D[5] + d[5],
+          D[6] + d[6], D[7] + dt
+      end
       rc[1], rc[2], rc[6], rc[7] = kc, o, record, held
       return 2
     end

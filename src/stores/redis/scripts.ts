@@ -69,7 +69,6 @@ if rp[1] == kc - 1 and not record and u == 0 then
       -- the reply '=': the previous reservation's values with this amount added to each reserved (the client adds
       -- it: every value is an integer below EXACT, exact in a double), instead of 2 values per entry
       rep[b + 1] = '='
-      run.sum, run.count = sum, run.count + 1
       -- the call record's text: the previous one's (LASTHOLD), with this amount
       local last = LASTHOLD
       if amount ~= T[po + 7] then
@@ -82,6 +81,8 @@ if rp[1] == kc - 1 and not record and u == 0 then
         last[2], last[4] = list, 'h|' .. last[1] .. '|' .. list .. '|' .. last[3]
       end
       call('SET', ck, last[4], 'PXAT', rp[4])
+      -- the run counts this reservation once its own write is done
+      run.sum, run.count = sum, run.count + 1
       rp[1], rp[2] = kc, o
       return 1
     end
