@@ -12,7 +12,7 @@ import { estimateOption } from './estimate-option.js'
 import { type BudgetManager, type Estimate, type Reservation, reserveResolved } from './manager.js'
 import type { EstimateRequest } from './pricing.js'
 import { type CachedResponse, defaultCacheKey, type ResponseCache } from './response-cache.js'
-import { applyModelToRequest, routeCall, wrapperRouting } from './routed-call.js'
+import { applyModelToRequest, routeCall, type WrapperRouting, wrapperRouting } from './routed-call.js'
 import type { Deployment, RoutingEstimate, RoutingStrategy } from './routing.js'
 import { type CallEnding, type CallExit, Settlement } from './settlement.js'
 import { type CallContext, resolveContext } from './scopes.js'
@@ -408,7 +408,43 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     }
   }
 
-  /** Admits the call (routed or not), calls `fn` and settles; `fill` keeps the result when a cache is used. */
+  /** A routed call: picks the deployment and holds its budgets, then calls `fn` with the deployment's model. */
+  const admitRouted = async (
+    args: Args,
+    estimate: Estimate | RoutingEstimate,
+    chosen: WrapperRouting,
+  ): Promise<{ reservation: Reservation; args: Args; provider: string | undefined }> => {
+    const { reservation, deployment } = await routeCall(manager, chosen, await contextOf(args), estimate)
+    const swapped = await swapModel(reservation, args, (current) =>
+      applyModel === undefined
+        ? applyModelToRequest(current, deployment.model)
+        : applyModel(current, deployment.model, deployment),
+    )
+    return { reservation, args: swapped, provider: deployment.provider ?? options.provider }
+  }
+
+  /** The arguments for a budget's fallback model, when `applyModel` can tell `fn` and the admitted model is not the requested one. */
+  const argsForAdmitted = (reservation: Reservation, estimate: Estimate, args: Args): Args | Promise<Args> => {
+    const requested = typeof estimate === 'object' ? estimate.model : undefined
+    const admitted = reservation.model
+    if (applyModel === undefined || admitted === undefined || admitted === requested) return args
+    return swapModel(reservation, args, (current) => applyModel(current, admitted))
+  }
+
+  /** The provider did not answer (or answered with an error we cannot price): the hold is released. */
+  const releaseAfterThrow = async (reservation: Reservation): Promise<void> => {
+    try {
+      await reservation.release()
+    } catch (releaseError) {
+      options.onCommitError?.(releaseError)
+    }
+  }
+
+  /**
+   * Admits the call (routed or not), calls `fn` and settles; `fill` keeps the result when a cache is used. The rarer
+   * steps (routing, a fallback's arguments, a throw, a stream) are functions of their own: this one's frame is
+   * suspended while `fn` runs, once per call, and is smaller without their variables.
+   */
   const call = async (self: ThisParameterType<F>, args: Args, fill: CallPlan['fill']): Promise<Result> => {
     const estimate =
       options.estimate === undefined
@@ -419,38 +455,25 @@ export function withBudget<F extends (...args: never[]) => unknown>(
     let provider = options.provider
     let reservation: Reservation
     if (routing !== undefined) {
-      const routed = await routeCall(manager, routing, await contextOf(args), estimate)
+      const routed = await admitRouted(args, estimate, routing)
       reservation = routed.reservation
-      const { deployment } = routed
-      provider = deployment.provider ?? options.provider
-      args = await swapModel(reservation, args, (current) =>
-        applyModel === undefined
-          ? applyModelToRequest(current, deployment.model)
-          : applyModel(current, deployment.model, deployment),
-      )
+      args = routed.args
+      provider = routed.provider
     } else {
       // Token counts without a model reach reserve() as they are, which refuses them with the reason.
-      const priced = estimate as Estimate
-      if (staticContext !== undefined) {
-        // Against the memory store the reservation comes back without a promise: no wait for it.
-        const admitted = reserveResolved(manager, staticContext, priced, reserveOptions)
-        reservation = admitted instanceof Promise ? await admitted : admitted
-      } else reservation = await manager.reserve(await contextOf(args), priced, reserveOptions)
-      const requested = typeof priced === 'object' ? priced.model : undefined
-      const admitted = reservation.model
-      if (applyModel !== undefined && admitted !== undefined && admitted !== requested)
-        args = await swapModel(reservation, args, (current) => applyModel(current, admitted))
+      // Against the memory store the reservation comes back without a promise: no wait for it.
+      const admitted =
+        staticContext !== undefined
+          ? reserveResolved(manager, staticContext, estimate as Estimate, reserveOptions)
+          : manager.reserve(await contextOf(args), estimate as Estimate, reserveOptions)
+      reservation = admitted instanceof Promise ? await admitted : admitted
+      if (applyModel !== undefined) args = await argsForAdmitted(reservation, estimate as Estimate, args)
     }
     let result: Result
     try {
       result = (await fn.apply(self, args)) as Result
     } catch (error) {
-      // The provider did not answer (or answered with an error we cannot price): release the hold.
-      try {
-        await reservation.release()
-      } catch (releaseError) {
-        options.onCommitError?.(releaseError)
-      }
+      await releaseAfterThrow(reservation)
       throw error
     }
     const settlement = new Settlement(reservation, reportError)
