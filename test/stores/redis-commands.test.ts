@@ -36,9 +36,20 @@ async function commandCalls(): Promise<Record<string, number>> {
 /** The window end of every key (fixed, as within one window: a later end would move the key's expiry). */
 const windowEnd = Date.now() + 86_400_000
 
-/** One admitted call: reserve then commit on `keys`, with a spend record when `record` is set. */
-async function admittedCall(store: RedisStore, callId: string, keys: string[], record: boolean): Promise<void> {
-  const now = store.clock.now()
+/**
+ * One admitted call: reserve then commit on `keys`, with a spend record when `record` is set. In server time a
+ * store moves the instants a call states by how far its `now` is behind Redis's clock (about the round trip), and a
+ * key's window end moves (a ZADD and a PEXPIREAT) when that makes it later: a warm call made `behindMs` behind sets
+ * the ends so late that the measured call's round trip, however slow the machine, does not move them.
+ */
+async function admittedCall(
+  store: RedisStore,
+  callId: string,
+  keys: string[],
+  record: boolean,
+  behindMs = 0,
+): Promise<void> {
+  const now = store.clock.now() - behindMs
   const reserved = await store.reserve({
     callId,
     now,
@@ -48,7 +59,7 @@ async function admittedCall(store: RedisStore, callId: string, keys: string[], r
   expect(reserved.ok).toBe(true)
   await store.commit({
     callId,
-    now: store.clock.now(),
+    now: store.clock.now() - behindMs,
     entries: keys.map((key) => ({ key, amount: 900, expiresAt: windowEnd })),
     dedupeUntil: now + 3_600_000,
     ...(record
@@ -62,7 +73,7 @@ describe('redisStore commands per admitted call', () => {
 
   it('runs 2 scripts and 33 commands for 4 keys with a record, reading the epoch and call record in one MGET', async () => {
     const store = redisStore({ client: io, prefix: 'commands-4', time: 'server' })
-    await admittedCall(store, 'warm', keys, true) // loads the scripts, creates the keys and the day's rollup rows
+    await admittedCall(store, 'warm', keys, true, 10_000) // loads the scripts, creates the keys and the day's rollup rows
     await admin.config('RESETSTAT')
     await admittedCall(store, 'measured', keys, true)
     expect(await commandCalls()).toEqual({
@@ -80,7 +91,7 @@ describe('redisStore commands per admitted call', () => {
 
   it('runs 2 scripts and 13 commands for 1 key without a record', async () => {
     const store = redisStore({ client: io, prefix: 'commands-1', time: 'server' })
-    await admittedCall(store, 'warm', keys.slice(0, 1), false)
+    await admittedCall(store, 'warm', keys.slice(0, 1), false, 10_000)
     await admin.config('RESETSTAT')
     await admittedCall(store, 'measured', keys.slice(0, 1), false)
     expect(await commandCalls()).toEqual({ evalsha: 2, time: 2, mget: 2, hmget: 2, hset: 2, hdel: 1, set: 2 })
