@@ -12,7 +12,14 @@
 // other processes on this shared machine out of both figures; measuring the direct baseline in the server process
 // gives it the same Node flags, JIT state and heap.
 //
-// Both servers run in their own process, like a real deployment; the clients are this process.
+// The floor (measured in the same run, the same way): a minimal `node:http` server that reads the body, `JSON.parse`s
+// it, applies each operation to a memoryStore, `JSON.stringify`s the answers and sends them, and nothing else (no
+// auth, validation, idempotency keys, tenant namespace, metrics). `httpStore` drives it exactly as it drives the
+// budget server (`/v2/batch`, lone requests for an operation alone in its tick), so its overhead per operation is
+// what `node:http`, JSON and a promise per operation cost on this machine: the lowest overhead any budget server in
+// Node can have. The budget server's overhead above it is what the server's own behaviour costs.
+//
+// The servers run in their own processes, like a real deployment; the clients are this process.
 import { spawn } from 'node:child_process'
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
@@ -44,23 +51,23 @@ function startChild(source) {
   return { child, port }
 }
 
-/** Asks the budget server process `command` (a line on its stdin) and resolves with the number it answers. */
-function askServer(command, answer) {
+/** Asks a server process `command` (a line on its stdin) and resolves with the number it answers. */
+function askServer(server, command, answer) {
   return new Promise((resolveAnswer) => {
     const onData = (chunk) => {
       const match = new RegExp(`${answer} ([\\d.]+)`).exec(String(chunk))
       if (match) {
-        budget.child.stdout.off('data', onData)
+        server.child.stdout.off('data', onData)
         resolveAnswer(Number(match[1]))
       }
     }
-    budget.child.stdout.on('data', onData)
-    budget.child.stdin.write(`${command}\n`)
+    server.child.stdout.on('data', onData)
+    server.child.stdin.write(`${command}\n`)
   })
 }
 
-/** The budget server process's CPU time so far, microseconds. */
-const serverCpu = () => askServer('cpu', 'cpu')
+/** A server process's CPU time so far, microseconds. */
+const serverCpu = (server) => askServer(server, 'cpu', 'cpu')
 
 // ------------------------------------------------------------------------------------------------ servers
 const trivial = startChild(`
@@ -75,17 +82,15 @@ const trivial = startChild(`
   server.keepAliveTimeout = 5000
   server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))
 `)
-const budget = startChild(`
-  const { createBudgetServer } = await import(${JSON.stringify(serverModule)})
+// What the budget server and the floor both answer on stdin: "cpu" asks for the process's CPU time so far (us);
+// "direct N" applies N calls (reserve + commit) to a fresh memoryStore in the process and answers its CPU time per
+// operation (us).
+const control = `
   const { memoryStore } = await import(${JSON.stringify(root)})
-  const server = createBudgetServer({ store: memoryStore({ maxRecords: 10000 }), auth: { tokens: { ${JSON.stringify(TOKEN)}: 'bench' } } })
-  server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))
   const T0 = ${T0}
   const DAY = ${DAY}
   const admittedCall = ${admittedCall.toString()}
   const callsWith = ${callsWith.toString()}
-  // Lines on stdin: "cpu" asks for the process's CPU time so far (us); "direct N" applies N calls (reserve +
-  // commit) to a fresh memoryStore in this process and answers its CPU time per operation (us).
   let lines = ''
   process.stdin.on('data', async (chunk) => {
     lines += chunk
@@ -103,19 +108,69 @@ const budget = startChild(`
         for (let i = 2000; i < 2000 + Number(n); i++) await one(i)
         const { user, system } = process.cpuUsage(before)
         console.log('direct ' + (user + system) / (Number(n) * 2))
+      } else if (command === 'operations') {
+        console.log('operations ' + globalThis.operations)
       }
     }
   })
+`
+const budget = startChild(`
+  const { createBudgetServer } = await import(${JSON.stringify(serverModule)})
+  ${control}
+  const server = createBudgetServer({ store: memoryStore({ maxRecords: 10000 }), auth: { tokens: { ${JSON.stringify(TOKEN)}: 'bench' } } })
+  server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))
 `)
-// Stop both servers whatever happens to this process.
+// The floor: the wire format's positional operations turned into the requests they stand for, as the budget server
+// does, but nothing checked; a lone request's body used as it is.
+const floor = startChild(`
+  const { createServer } = await import('node:http')
+  ${control}
+  const store = memoryStore({ maxRecords: 10000 })
+  globalThis.operations = 0
+  const reserve = (op) => {
+    const entries = []
+    for (let j = 5; j < op.length; j += 4) entries.push({ key: op[j], amount: op[j + 1], limit: op[j + 2], expiresAt: op[j + 3] })
+    return store.reserve({ callId: op[2], now: op[3], holdExpiresAt: op[4], entries })
+  }
+  const commit = (op) => {
+    const entries = []
+    for (let j = 6; j < op.length; j += 3) entries.push({ key: op[j], amount: op[j + 1], expiresAt: op[j + 2] })
+    return store.commit(op[5] === null
+      ? { callId: op[2], now: op[3], entries, dedupeUntil: op[4] }
+      : { callId: op[2], now: op[3], entries, dedupeUntil: op[4], record: op[5] })
+  }
+  const answer = async (path, body) => {
+    if (path === '/v2/batch') {
+      const results = await Promise.all(body.ops.map((op) => (op[0] === 'r' ? reserve(op) : commit(op))))
+      globalThis.operations += results.length
+      return { v: 2, results: results.map((result) => [200, result]) }
+    }
+    globalThis.operations++
+    return path === '/v1/reserve' ? store.reserve(body) : store.commit(body)
+  }
+  const server = createServer((request, response) => {
+    const chunks = []
+    request.on('data', (chunk) => chunks.push(chunk))
+    request.on('end', async () => {
+      const body = Buffer.from(JSON.stringify(await answer(request.url, JSON.parse(Buffer.concat(chunks).toString()))))
+      response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(body.length) })
+      response.end(body)
+    })
+  })
+  server.keepAliveTimeout = 5000
+  server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port))
+`)
+// Stop the servers whatever happens to this process.
 const stopChildren = () => {
   trivial.child.kill('SIGTERM')
   budget.child.kill('SIGTERM')
+  floor.child.kill('SIGTERM')
 }
 process.on('exit', stopChildren)
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1))
 const trivialUrl = `http://127.0.0.1:${await trivial.port}`
 const url = `http://127.0.0.1:${await budget.port}`
+const floorUrl = `http://127.0.0.1:${await floor.port}`
 
 async function metrics() {
   const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text()
@@ -186,9 +241,9 @@ async function measureStore(batch, prefix) {
   const store = httpStore({ url, token: TOKEN, batch, timeoutMs: 60_000, circuitBreaker: false })
   await pool(2_000, callsWith(store, `warm-${prefix}`))
   const before = await metrics()
-  const cpuBefore = await serverCpu()
+  const cpuBefore = await serverCpu(budget)
   const result = await pool(CALLS, callsWith(store, prefix))
-  const cpuAfter = await serverCpu()
+  const cpuAfter = await serverCpu(budget)
   const after = await metrics()
   await store.close()
   const operations = after.operations - before.operations
@@ -199,15 +254,32 @@ async function measureStore(batch, prefix) {
   }
 }
 
+/** The floor server's CPU time per operation (us) serving the same calls from `httpStore`, batched. */
+async function measureFloor(prefix) {
+  const store = httpStore({ url: floorUrl, token: TOKEN, timeoutMs: 60_000, circuitBreaker: false })
+  await pool(2_000, callsWith(store, `warm-${prefix}`))
+  const operationsBefore = await askServer(floor, 'operations', 'operations')
+  const cpuBefore = await serverCpu(floor)
+  await pool(CALLS, callsWith(store, prefix))
+  const cpuAfter = await serverCpu(floor)
+  const operations = (await askServer(floor, 'operations', 'operations')) - operationsBefore
+  await store.close()
+  return (cpuAfter - cpuBefore) / operations
+}
+
 await bare() // warm-up
 const bareBefore = await bare()
+// The floor just before and just after the budget server's batched run: the machine's load moves between runs.
+const floorBefore = await measureFloor('f1-')
 const batched = await measureStore(true, 'b-')
+const floorAfter = await measureFloor('f2-')
 const single = await measureStore(false, 's-')
 const bareAfter = await bare()
-// The same reserve + commit calls on a memoryStore called directly in the server's process: CPU us per operation.
-const storeUs = await askServer(`direct ${CALLS}`, 'direct')
-trivial.child.kill('SIGTERM')
-budget.child.kill('SIGTERM')
+// The same reserve + commit calls on a memoryStore called directly in each server's process: CPU us per operation.
+const storeUs = await askServer(budget, `direct ${CALLS}`, 'direct')
+const floorStoreUs = await askServer(floor, `direct ${CALLS}`, 'direct')
+stopChildren()
+const floorCpuUs = (floorBefore + floorAfter) / 2
 const bareRate = (bareBefore.perSecond + bareAfter.perSecond) / 2
 
 // ------------------------------------------------------------------------------------------------ in-process overhead
@@ -356,6 +428,15 @@ console.log(`| call latency p99 | ${fmt(batched.p99, 2)} ms | ${fmt(single.p99, 
 console.log(`| server CPU per operation | ${fmt(batched.serverCpuUs, 1)} us | ${fmt(single.serverCpuUs, 1)} us |`)
 console.log(
   `| server overhead per operation (CPU minus the store's own ${fmt(storeUs, 1)} us in the same process; goal <= 10 us) | ${fmt(batched.serverCpuUs - storeUs, 1)} us | ${fmt(single.serverCpuUs - storeUs, 1)} us |`,
+)
+console.log(
+  `| the floor: a minimal node:http server's CPU per operation, batched (before / after the budget server's run) | ${fmt(floorBefore, 1)} / ${fmt(floorAfter, 1)} us | |`,
+)
+console.log(
+  `| the floor's overhead per operation (CPU minus the store's own ${fmt(floorStoreUs, 1)} us in its process) | ${fmt(floorCpuUs - floorStoreUs, 1)} us | |`,
+)
+console.log(
+  `| budget server overhead above the floor's (its CPU per operation as a multiple of the floor's) | ${fmt(batched.serverCpuUs - storeUs - (floorCpuUs - floorStoreUs), 1)} us (${fmt(batched.serverCpuUs / floorCpuUs, 2)}x) | |`,
 )
 console.log('')
 console.log('| baseline | value |')

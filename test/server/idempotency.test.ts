@@ -131,6 +131,28 @@ describe('IdempotencyCache with batch answers', () => {
     })
   })
 
+  it('leaves a key that expired while its batch operation ran to the request that took it since', () => {
+    // The batch's answers do not look their keys up again: one whose key left the cache must neither replace nor
+    // forget the entry another request made for that key since.
+    const { cache, batch, advance } = setup()
+    for (const i of [0, 1]) expect(cache.begin('t', `key-${i}`, batch, i)).toEqual({ kind: 'new' })
+    advance(60_001)
+    const lone = (n: number) => fingerprintOf('POST', '/v1/reset', JSON.stringify(bodyOf(n)))
+    // Both keys expired in flight and were taken by lone requests, still running.
+    for (const n of [0, 1]) expect(cache.begin('t', `key-${n}`, lone(n))).toEqual({ kind: 'new' })
+    cache.finishBatch('t', 'key-0', batch, 0, { status: 200, body: '{"batch":0}' }, true)
+    cache.finishBatch('t', 'key-1', batch, 1, { status: 503, body: '{"error":{}}' }, false)
+    expect(cache.size).toBe(2)
+    for (const n of [0, 1]) expect(cache.begin('t', `key-${n}`, lone(n))).toEqual({ kind: 'in-flight' })
+    for (const n of [0, 1]) cache.finish('t', `key-${n}`, { status: 200, body: `{"lone":${n}}` }, true)
+    complete(cache, batch, ['{"batch":0}', '{"error":{}}'])
+    for (const n of [0, 1])
+      expect(cache.begin('t', `key-${n}`, lone(n))).toEqual({
+        kind: 'replay',
+        answer: { status: 200, body: `{"lone":${n}}` },
+      })
+  })
+
   it('counts the whole request text of a batch with one small keyed operation, and the fingerprints worked out', () => {
     // One keyed operation beside 999 large unkeyed ones: the cache holds the whole request text for that key, so
     // its byte bound must count it (it counted the key's share, 1/1000 of it, and then kept the batch parsed again).
