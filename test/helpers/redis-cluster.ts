@@ -1,10 +1,10 @@
 /**
  * Starts a real Redis Cluster for tests: three masters (no replicas) on free loopback ports, each
  * `redis-server --cluster-enabled yes` in its own temporary directory, joined with
- * `redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes`; resolves once every node's
- * `CLUSTER INFO` says `cluster_state:ok` and every node agrees on the slot map. `node.kill()` stops one
- * node with SIGKILL (a crash), `node.start()` brings it back on the same ports and directory (its
- * `nodes.conf` keeps its identity and slots), `stop()` shuts every node down and removes the directories.
+ * `redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes` (with a long `cluster-node-timeout` while they
+ * join); resolves once every node's `CLUSTER INFO` says `cluster_state:ok` and every node agrees on the slot map.
+ * `node.kill()` stops one node with SIGKILL (a crash), `node.start()` brings it back on the same ports and directory
+ * (its `nodes.conf` keeps its identity and slots), `stop()` shuts every node down and removes the directories.
  *
  * ```ts
  * const cluster = await startRedisCluster()
@@ -14,7 +14,7 @@
  * ```
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { exited, freePort, redisServerBinary } from './redis-server.js'
@@ -26,8 +26,8 @@ export interface RedisClusterOptions {
   /** Replicas per master (extra nodes; `redis-cli --cluster create --cluster-replicas`). Default `0`. */
   replicas?: number
   /**
-   * `cluster-node-timeout` in ms: how long a silent node takes to be marked failed by the others.
-   * Default `1000` (Redis's default is 15 s).
+   * `cluster-node-timeout` in ms: how long a silent node takes to be marked failed by the others, once the cluster
+   * has formed. Default `1000` (Redis's default is 15 s).
    */
   nodeTimeoutMs?: number
   /**
@@ -85,6 +85,15 @@ function redisCliBinary(): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** `cluster-node-timeout` while the nodes join (see startRedisCluster). */
+const JOIN_NODE_TIMEOUT_MS = 60_000
+
+/** The last lines of a node's log, for an error message. */
+function logTail(dir: string): string {
+  const path = join(dir, 'redis.log')
+  return existsSync(path) ? readFileSync(path, 'utf8').trimEnd().split('\n').slice(-8).join('\n') : '(no log)'
+}
+
 /** CRC16/XMODEM, as Redis Cluster uses for key slots. */
 function crc16(bytes: Uint8Array): number {
   let crc = 0
@@ -111,6 +120,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   const cliBinary = redisCliBinary()
   const replicas = options.replicas ?? 0
   const count = (options.masters ?? 3) * (1 + replicas)
+  const nodeTimeoutMs = options.nodeTimeoutMs ?? 1000
   const cli = (port: number, ...args: string[]): Promise<string> =>
     new Promise((resolve, reject) => {
       execFile(
@@ -152,7 +162,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       '--cluster-config-file',
       join(dir, 'nodes.conf'),
       '--cluster-node-timeout',
-      String(options.nodeTimeoutMs ?? 1000),
+      String(nodeTimeoutMs),
       '--cluster-require-full-coverage',
       options.requireFullCoverage === true ? 'yes' : 'no',
       '--logfile',
@@ -168,11 +178,14 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         if (child === spawned) child = null
       })
       for (let attempt = 0; attempt < 200; attempt++) {
-        if ((await cli(port, 'PING').catch(() => '')) === 'PONG') return
-        if (child !== spawned) throw new Error(`redis-server exited while starting; see ${join(dir, 'redis.log')}`)
+        // The answer must come from this process: a port that freePort() found free can be taken by another
+        // process's server before this one binds it (then this one exits, and a PING alone would pass).
+        const info = await cli(port, 'INFO', 'server').catch(() => '')
+        if (Number(/process_id:(\d+)/.exec(info)?.[1]) === spawned.pid) return
+        if (child !== spawned) throw new Error(`redis-server on port ${port} exited while starting:\n${logTail(dir)}`)
         await sleep(25)
       }
-      throw new Error(`redis-server did not answer on port ${port}; see ${join(dir, 'redis.log')}`)
+      throw new Error(`redis-server did not answer on port ${port}:\n${logTail(dir)}`)
     }
     const signal = async (name: NodeJS.Signals): Promise<void> => {
       const current = child
@@ -221,8 +234,15 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     }
   }
 
+  // The nodes join with a long cluster-node-timeout and get the asked one once they agree. A node drops a node whose
+  // handshake did not finish within that timeout (at least 1 s), and the create command then never meets it again:
+  // one node stopped for 2 s right after its config epoch was set left the cluster split (2 + 1 nodes) for good (the
+  // command's 30 s ran out; 60 s by hand), which a machine at a load average of 10-22 can do to a setup.
+  const setNodeTimeout = (ms: number): Promise<unknown> =>
+    Promise.all(nodes.map((node) => cli(node.port, 'CONFIG', 'SET', 'cluster-node-timeout', String(ms))))
   try {
     await Promise.all(nodes.map((node) => node.start()))
+    await setNodeTimeout(JOIN_NODE_TIMEOUT_MS)
     await new Promise<void>((resolve, reject) => {
       execFile(
         cliBinary,
@@ -242,9 +262,12 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       )
     })
     await waitForState('ok')
+    await setNodeTimeout(nodeTimeoutMs)
   } catch (error) {
+    // The nodes' logs say why (a port in use, a node that left the handshake); stop() removes them.
+    const logs = nodes.map((node) => `node ${node.port} (bus ${node.busPort}):\n${logTail(node.dir)}`).join('\n')
     await stop()
-    throw error
+    throw new Error(`${(error as Error).message}\n${logs}`, { cause: error })
   }
 
   const ownerOf = async (key: string): Promise<RedisClusterNode> => {

@@ -214,7 +214,20 @@ describe('httpStore from several processes', () => {
     const key = 'outage|usd'
     // A 3 s timeout: at a load average of 15 a request to the live server took over 1 s, so one client's calls were
     // denied before the outage and it never reached the 80 admitted calls the outage waits for.
-    const common = { url: serverUrl, key, calls: 500, concurrency: 40, latencyMs: 150, retries: 2, timeoutMs: 3000 }
+    // The commits of the calls admitted after each client's 80th wait until the server process has exited: with a
+    // plain 150 ms latency, at a load average of 10 the server's graceful shutdown (it answers the requests on busy
+    // connections) outlasted the latency, so every commit of one client was answered and none waited in its outbox.
+    const commitGate = { after: 80, file: join(dir, 'server-stopped') }
+    const common = {
+      url: serverUrl,
+      key,
+      calls: 500,
+      concurrency: 40,
+      latencyMs: 150,
+      retries: 2,
+      timeoutMs: 3000,
+      commitGate,
+    }
     const startFile = join(dir, 'go')
     const a = startWorker({ ...common, mode: 'calls', prefix: 'outA-', outbox: join(dir, 'a.jsonl'), startFile })
     const b = startWorker({
@@ -229,11 +242,13 @@ describe('httpStore from several processes', () => {
       // Both clients start together, so the outage falls inside both runs.
       await Promise.all([a, b].map((w) => w.waitFor((lines) => lines.includes('ready'))))
       writeFileSync(startFile, '')
-      // Stop the server once both clients have admitted some calls.
-      await Promise.all([a, b].map((w) => w.waitFor((lines) => ids(lines, 'admitted').length >= 80)))
+      // Stop the server once both clients hold a commit (each has admitted more than 80 calls), then let the held
+      // commits go: they meet the stopped server.
+      await Promise.all([a, b].map((w) => w.waitFor((lines) => ids(lines, 'held').length > 0)))
       serverProcess.kill('SIGTERM')
       await new Promise((resolve) => serverProcess.once('exit', resolve))
       const stoppedAt = Date.now()
+      writeFileSync(commitGate.file, '')
       // B: once its in-flight commits went to its outbox file, kill -9 it while the server is down.
       await b.waitFor((lines) => lines.includes('calls-done'))
       b.child.kill('SIGKILL')
@@ -265,8 +280,10 @@ describe('httpStore from several processes', () => {
           prefix,
         ).toBe(true)
         if (worker === a) expect(admitted.size + denied.length + ids(a.lines, 'refused').length).toBe(500)
-        // Commits waited in the outbox.
-        expect(queuedOf(worker).length, prefix).toBeGreaterThan(0)
+        // Commits waited in the outbox: at least every commit held until the server had stopped.
+        const queued = queuedOf(worker)
+        expect(queued.length, prefix).toBeGreaterThan(0)
+        for (const id of ids(worker.lines, 'held')) expect(queued, `${prefix} ${id}`).toContain(id)
         // Every commit the client saw resolve is on the server exactly once; nothing else is.
         expect(new Set(mine).size, prefix).toBe(mine.length)
         for (const id of ids(worker.lines, 'committed')) expect(mine, `${prefix} ${id}`).toContain(id)

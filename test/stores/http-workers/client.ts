@@ -28,6 +28,12 @@ interface Options {
   timeoutMs?: number
   /** Print `ready`, then start only once this file exists (a start barrier across processes). */
   startFile?: string
+  /**
+   * Calls admitted after the first `after` wait, before their commit, until `file` exists (each prints `held <id>`
+   * when it starts waiting): a test stops the server, then creates the file, so that these commits meet a stopped
+   * server however long its shutdown took.
+   */
+  commitGate?: { after: number; file: string }
 }
 
 const options = JSON.parse(process.argv[2]!) as Options
@@ -49,6 +55,11 @@ const store = httpStore({
 
 const amount = options.amount ?? 10_000_000
 const limit = options.limit === undefined ? null : options.limit
+let admittedCount = 0
+
+async function untilExists(file: string): Promise<void> {
+  while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20))
+}
 
 async function oneCall(i: number): Promise<void> {
   const callId = `${options.prefix}c${i}`
@@ -71,7 +82,12 @@ async function oneCall(i: number): Promise<void> {
     return
   }
   out(`admitted ${callId}`)
+  const held = options.commitGate !== undefined && ++admittedCount > options.commitGate.after
   if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs))
+  if (held) {
+    out(`held ${callId}`)
+    await untilExists(options.commitGate!.file)
+  }
   const c = await store.commit({
     callId,
     now: T0 + 1,
@@ -85,7 +101,7 @@ async function oneCall(i: number): Promise<void> {
 async function main(): Promise<void> {
   if (options.startFile !== undefined) {
     out('ready')
-    while (!existsSync(options.startFile)) await new Promise((resolve) => setTimeout(resolve, 20))
+    await untilExists(options.startFile)
   }
   if (options.mode === 'withBudget') {
     const manager = new BudgetManager({ store })
