@@ -18,7 +18,7 @@ const KNOWN_SECONDS: Readonly<Record<string, number>> = {
   'test/package/package.test.ts': 23,
   'test/stores/redis-time.test.ts': 10,
   'test/budget/windows-all-zones.test.ts': 7,
-  'test/docs/snippets.test.ts': 16,
+  'test/docs/snippets.test.ts': 20,
   'test/stores/redis-cluster.test.ts': 15,
   'test/stores/postgres-cli.test.ts': 14,
   'test/cli/report.test.ts': 14,

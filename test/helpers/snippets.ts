@@ -1,7 +1,7 @@
 /**
- * Finds the ```ts blocks of the Markdown documentation and type-checks them, with the example programs, as
- * a user's strict project would: `module: NodeNext`, imports of `llm-budget` resolved to this repository's
- * built package through the package's self-reference (so `dist/` must be built).
+ * Finds the ```ts blocks of the Markdown documentation and type-checks them, with the example programs and the type
+ * tests (every `*.test-d.ts` under `test/`), as a user's strict project would: `module: NodeNext`, imports of `llm-budget`
+ * resolved to this repository's built package through the package's self-reference (so `dist/` must be built).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -57,6 +57,60 @@ export function extractSnippets(file: string, text = readFileSync(join(ROOT, fil
     i = j
   }
   return snippets
+}
+
+/**
+ * The type tests: every `*.test-d.ts` under `test/`, relative to the root. They are checked in the snippets' program
+ * (one tsc program instead of two, each loading the package's, the SDKs', Node's and the DOM's declarations), not
+ * run: their `expectTypeOf` assertions and `@ts-expect-error` lines fail as type errors.
+ */
+export function typeTestFiles(): string[] {
+  return (readdirSync(join(ROOT, 'test'), { recursive: true }) as string[])
+    .map((name) => name.split('\\').join('/'))
+    .filter((name) => name.endsWith('.test-d.ts'))
+    .map((name) => `test/${name}`)
+    .sort()
+}
+
+/** One test of a type-test file: its suite and test names, and the lines its call spans (1-based, inclusive). */
+export interface TypeTest {
+  names: string[]
+  first: number
+  last: number
+}
+
+/**
+ * The tests of a type-test file, as Vitest's typecheck mode found them: each `it(...)`/`test(...)` call with a
+ * string name, inside the `describe(...)`/`suite(...)` calls around it. A type error inside a test's lines fails
+ * that test. Modifiers (`.skip`, `.only`, `.each`, ...) are refused: a skipped type test would check nothing.
+ */
+export function typeTests(file: string, text = readFileSync(join(ROOT, file), 'utf8')): TypeTest[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true)
+  const line = (pos: number): number => source.getLineAndCharacterOfPosition(pos).line + 1
+  const tests: TypeTest[] = []
+  const visit = (node: ts.Node, suites: string[]): void => {
+    if (ts.isCallExpression(node)) {
+      const callee = node.expression
+      if (ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression)) {
+        if (['describe', 'suite', 'it', 'test'].includes(callee.expression.text))
+          throw new Error(`${file}:${line(node.getStart())}: use plain describe/it in type tests`)
+      }
+      if (ts.isIdentifier(callee) && ['describe', 'suite', 'it', 'test'].includes(callee.text)) {
+        const [name] = node.arguments
+        if (name === undefined || !ts.isStringLiteralLike(name))
+          throw new Error(`${file}:${line(node.getStart())}: a type test needs a string name`)
+        if (callee.text === 'describe' || callee.text === 'suite') {
+          ts.forEachChild(node, (child) => visit(child, [...suites, name.text]))
+          return
+        }
+        tests.push({ names: [...suites, name.text], first: line(node.getStart()), last: line(node.getEnd()) })
+        return
+      }
+    }
+    ts.forEachChild(node, (child) => visit(child, suites))
+  }
+  visit(source, [])
+  return tests
 }
 
 /** The compiler options of a user's strict ESM project (the README's recommendation). */

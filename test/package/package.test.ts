@@ -1,6 +1,9 @@
 // Tests the package as users get it: the built files behind every `exports` entry exist, the packed tarball
 // installs in an empty project, and every subpath imports in ESM and in CommonJS without any optional peer
-// dependency installed. Also checks that the cost module's import graph loads no store, server or integration.
+// dependency installed. Also checks that the cost module's import graph loads no store, server or integration, and
+// that the package stays small: at most 3 MB (3,000,000 bytes, decimal megabytes as npm reports them) unpacked, no
+// source maps, and the bundled price table exactly once per module format (the CLI shares the library's ESM chunks
+// instead of carrying its own copy).
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -76,28 +79,49 @@ describe('package exports', () => {
   })
 })
 
-describe('the packed tarball', () => {
-  let dir = ''
-  let packed: { filename: string; files: { path: string }[] } | undefined
-  beforeAll(() => {
+interface PackFile {
+  path: string
+  size: number
+}
+
+/** What `npm pack --json` reports of the tarball it wrote. */
+interface Packed {
+  filename: string
+  unpackedSize: number
+  files: PackFile[]
+}
+
+let dir = ''
+let packed: Packed | undefined
+/**
+ * One `npm pack` (about 2.5 s of CPU) writes the tarball and lists its files and sizes, which the tarball and size
+ * tests below read (the size tests ran `npm pack --dry-run` of their own: ADR 0120, amendment 6).
+ */
+function pack(): Packed {
+  if (packed === undefined) {
     dir = mkdtempSync(join(tmpdir(), 'llm-budget-pack-'))
-    // One `npm pack` (about 2.5 s of CPU) both writes the tarball and lists its files, which the tests below read.
     ;[packed] = JSON.parse(
       execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }),
-    ) as [{ filename: string; files: { path: string }[] }]
-    const tarball = packed.filename
+    ) as [Packed]
+  }
+  return packed
+}
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+describe('the packed tarball', () => {
+  beforeAll(() => {
+    const tarball = pack().filename
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
     execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--omit=peer', join(dir, tarball)], {
       cwd: dir,
       stdio: 'pipe',
     })
   }, 180_000)
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true })
-  })
 
   it('contains the licence, the notice and no tests or sources', () => {
-    const names = packed!.files.map((f) => f.path)
+    const names = pack().files.map((f) => f.path)
     expect(names).toContain('LICENSE')
     expect(names).toContain('NOTICE')
     expect(names.some((n) => n.startsWith('test/') || n.startsWith('src/'))).toBe(false)
@@ -143,5 +167,30 @@ describe('the packed tarball', () => {
   it('installs the llm-budget command', () => {
     const out = execFileSync(join(dir, 'node_modules/.bin/llm-budget'), ['--help'], { encoding: 'utf8' })
     expect(out).toMatch(/llm-budget/)
+  })
+})
+
+const MAX_UNPACKED_BYTES = 3_000_000
+
+describe('package size', () => {
+  it(`is at most ${MAX_UNPACKED_BYTES} bytes unpacked, with no source maps`, () => {
+    expect(
+      pack()
+        .files.filter((f) => f.path.endsWith('.map'))
+        .map((f) => f.path),
+    ).toEqual([])
+    expect(pack().unpackedSize).toBeLessThanOrEqual(MAX_UNPACKED_BYTES)
+  })
+
+  it('holds the price table once per format (ESM and CommonJS)', () => {
+    // A model key that only the bundled table contains, as it appears in the built data.
+    const marker = '"vertex_ai-zai_models"'
+    const shipped = pack()
+      .files.map((f) => f.path)
+      .filter((p) => /^dist\/.*\.(c?js)$/.test(p))
+    const withData = shipped.filter((p) => readFileSync(join(root, p), 'utf8').includes(marker))
+    expect(withData.filter((p) => p.endsWith('.js'))).toHaveLength(1)
+    expect(withData.filter((p) => p.endsWith('.cjs'))).toHaveLength(1)
+    expect(readdirSync(join(root, 'dist/cli')).filter((f) => f.endsWith('.js'))).toEqual(['main.js'])
   })
 })
