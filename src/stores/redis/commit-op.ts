@@ -34,16 +34,14 @@ if S > 0 then n = n - 1 end
 local out
 local state = STATE
 -- A repeat of the commit just before it (CREPEAT): the same shape (so the same keys, terms and number of record
--- fields), the same text of now, one amount for every entry (its own), a call record holding these keys in this
+-- fields), the same now (sn: the client leaves it out when it is the operation's before), one amount for every entry (its own), a call record holding these keys in this
 -- order (by its own amounts) in the same bucket (the same hold expiry text), with a spend record. The previous one
 -- went the usual way on every key, gave back a hold on each (its bucket keeping others), added to rows that were
 -- there and nothing ran since: its checks and writes are this one's, on the same key views, rollup rows and
 -- metadata, except the largest exact amounts and sums and that each bucket keeps another hold, checked again (when
 -- one fails, the commit goes the whole way, below).
 local rc = CREPEAT
-local po = rc[2]
-if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' and T[o + 4] == T[po + 4]
-  and T[o + 5] == T[po + 5] then
+if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' and sh == rc[9] and sn then
   local held = rc[7]
   if record ~= rc[6] then
     -- another call record: its holds, when it is one of the same bucket on these keys (sameHolds, as below)
@@ -400,7 +398,7 @@ end
 rep[b + 1] = 'ok'
 markDone(ck, ARGV[6])
 if usual and u == 0 and not unew and ARGV[8] ~= '0' and ARGV[7] ~= '' and cap ~= '0' and RRET == '' then
-  rc[1], rc[2], rc[3], rc[4], rc[5], rc[6], rc[7], rc[8] = kc, o, bf, uv, fields, record, byIndex, ts
+  rc[1], rc[2], rc[3], rc[4], rc[5], rc[6], rc[7], rc[8], rc[9] = kc, o, bf, uv, fields, record, byIndex, ts, sh
 end
 return 1 + 2 * n
 `

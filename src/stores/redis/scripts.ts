@@ -26,15 +26,15 @@ local n = nk - 1
 local out
 -- the batch's scratch (a table costs Redis about 3,300 instructions; entries past n are another operation's)
 local state = STATE
--- A repeat of the reservation just before it (REPEAT): the same shape (so the same keys and terms), the same texts
--- of now and the hold expiry (so the same clock and bucket), one amount for every entry (its own), and no call record
+-- A repeat of the reservation just before it (REPEAT): the same shape (so the same keys and terms), the same now (sn:
+-- the client leaves it out when it is the operation's before) and text of the hold expiry (so the same clock and bucket), one amount for every entry (its own), and no call record
 -- of its own. The previous one went the usual way on every key and nothing ran since: its checks and writes are this
 -- one's, on the same key views, with this amount; the limits and the largest exact amount are checked again (when one
 -- fails, the reservation goes the whole way, below).
 local rp = REPEAT
 if rp[1] == kc - 1 and not record and u == 0 then
   local po = rp[2]
-  if T[o + 4] == T[po + 4] and T[o + 5] == T[po + 5] and ARGV[6] == T[po + 6] then
+  if sh == rp[5] and sn and ARGV[6] == T[po + 6] then
     local amount = ARGV[7]
     local av, bf = known[amount] or tonumber(amount), rp[3]
     local run = RUN
@@ -220,7 +220,7 @@ else
 end
 local at = physical(holdX)
 call('SET', ck, text, 'PXAT', at)
-if usual and u == 0 then rp[1], rp[2], rp[3], rp[4] = kc, o, bf, at end
+if usual and u == 0 then rp[1], rp[2], rp[3], rp[4], rp[5] = kc, o, bf, at, sh end
 return 1 + 2 * n
 `
 
@@ -316,17 +316,18 @@ local rowFields = {}
 -- whether a commit of the batch added a record to the stream, and one did without trimming it to the cap (the
 -- batch then trims once, at its end: a record's MAXLEN costs about as much as its XTRIM)
 local appended, trimDue = false, false
-local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b)
+local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, kc, last, nk, ta, u, rep, b)
+local function commitOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b)
+local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn)
 ${offsets(RELEASE_OP)}end
 -- (R and C: one amount for every entry, sent once)
 local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
 local strides = {r = 1, c = 1, x = 1, R = 0, C = 0}
--- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>'), parsed once
--- per batch for each text: {body, key offset, terms, keys, arguments}
+-- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>', then ',=' when the
+-- operation's now is left out: the same as the operation's before), parsed once per batch for each text: {body, key
+-- offset, terms, keys, arguments, stride, whether now is left out, the text without ',='}
 local shapes = {}
 local seen = {}
 -- the batch's reply, flat: the time, 'ok', then per operation the number of its values and its values (its status
@@ -338,29 +339,35 @@ for i = 1, count do
   local ck = KEYS[kc]
   if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
   seen[ck] = true
-  local text, reqNow = ARGV[ap], ARGV[ap + 1]
+  local text = ARGV[ap]
   local shape = shapes[text]
   if not shape then
-    local kind, ks, ta, nk, na = match(text, '^(%a),(%d+),(%d+),(%d+),(%d+)$')
-    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind]}
+    local sh, kind, ks, ta, nk, na, sn = match(text, '^((%a),(%d+),(%d+),(%d+),(%d+))(,?=?)$')
+    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind], sn == ',=', sh}
     shapes[text] = shape
   end
-  -- setNow, inline
-  reqNow = known[reqNow] or tonumber(reqNow)
-  if mode == 's' then
-    now, shiftIn, shiftOut = server, server - reqNow, margin
-  else
-    now, shiftIn, shiftOut = reqNow, 0, server - reqNow + margin
+  -- the operation's ARGV[j] is ARGV[o + j] (its ARGV[6] after its shape and its now, or after its shape when its now
+  -- is the operation's before: now, shiftIn and shiftOut stay), its KEYS[3] is KEYS[kc], its KEYS[j] (j > 3)
+  -- KEYS[ks - 4 + j], its terms T[ta] on
+  local sn, o = shape[7], ap - 5
+  if not sn then
+    o = ap - 4
+    -- setNow, inline
+    local reqNow = ARGV[ap + 1]
+    reqNow = known[reqNow] or tonumber(reqNow)
+    if mode == 's' then
+      now, shiftIn, shiftOut = server, server - reqNow, margin
+    else
+      now, shiftIn, shiftOut = reqNow, 0, server - reqNow + margin
+    end
   end
-  -- the operation's ARGV[j] is ARGV[ap - 4 + j] (its ARGV[6] at ap + 2), its KEYS[3] is KEYS[kc], its KEYS[j]
-  -- (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
   local na = shape[5]
   -- (the reservations' run, into the key views before another kind of operation reads them)
   local fn = shape[1]
   if fn ~= reserveOp and RUN.on then settle() end
   if fn ~= commitOp and CREPEAT.on then csettle() end
   -- an operation answers the number of values it wrote into rep at b (its usual reply), or a reply of its own
-  local ok, res = pcall(fn, ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3], shape[6], rep, b)
+  local ok, res = pcall(fn, o, shape[2], kc, o + 5 + na, shape[4], shape[3], shape[6], rep, b, shape[8], sn)
   local c = res
   if not ok or type(res) ~= 'number' then
     if not ok then res = {serverStr, 'error', errorText(res)} end
@@ -370,7 +377,7 @@ for i = 1, count do
   end
   rep[b] = c
   b = b + 1 + c
-  ap = ap + 2 + na
+  ap = o + 6 + na
 end
 -- (past the end: values an operation wrote before it failed)
 rep[b] = nil
