@@ -133,7 +133,11 @@ export function createBatcher(
     const terms = new Map<string, number>()
     const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length), ...fixedArgs, '']
     const shapes: string[] = []
-    for (const { op } of batch) {
+    // per operation, whether its now and its first argument are left out (the same as the operation's before)
+    const sameNow: boolean[] = []
+    const sameFirst: boolean[] = []
+    for (let i = 0; i < batch.length; i++) {
+      const { op } = batch[i]!
       let start = 0
       if (op.keys.length > 1) {
         const tail = op.keys.slice(1)
@@ -156,19 +160,24 @@ export function createBatcher(
           for (const term of op.terms) args.push(term)
         }
       }
+      // an argument costs Redis about 750 instructions: the operation's now and its first argument (a hold expiry, a
+      // dedupe end, a tombstone's length) are left out when they are the operation's before (the calls of a turn
+      // mostly share them)
+      const before = i > 0 ? batch[i - 1]!.op : null
+      sameNow[i] = before !== null && String(op.now) === String(before.now)
+      sameFirst[i] = before !== null && op.args.length > 0 && op.args[0] === before.args[0]
+      const flags = (sameNow[i] ? 'n' : '') + (sameFirst[i] ? 'a' : '')
       // the operation's shape (kind, its tail's first key, its terms' first argument, its number of keys and of
-      // arguments; ',=' when its now is left out, the same as the operation's before): the operations of a batch
-      // mostly share it, and the script parses each distinct one once
-      const sameNow = shapes.length > 0 && String(op.now) === String(batch[shapes.length - 1]!.op.now)
-      shapes.push(`${op.kind},${start},${at},${op.keys.length},${op.args.length}${sameNow ? ',=' : ''}`)
+      // arguments; then ',' and the flags of what is left out, n its now, a its first argument): the operations of a
+      // batch mostly share it, and the script parses each distinct one once
+      shapes.push(`${op.kind},${start},${at},${op.keys.length},${op.args.length}${flags === '' ? '' : `,${flags}`}`)
     }
     args[9] = String(args.length + 1)
     for (let i = 0; i < batch.length; i++) {
       const { op } = batch[i]!
-      // (an argument costs Redis about 750 instructions: a now is sent only when it differs from the one before)
-      if (shapes[i]!.endsWith('=')) args.push(shapes[i]!)
-      else args.push(shapes[i]!, String(op.now))
-      for (const arg of op.args) args.push(arg)
+      args.push(shapes[i]!)
+      if (!sameNow[i]) args.push(String(op.now))
+      for (let j = sameFirst[i] ? 1 : 0; j < op.args.length; j++) args.push(op.args[j]!)
     }
     const what = batch.length === 1 ? NAMES[batch[0]!.op.kind] : `a batch of ${batch.length} operations`
     inFlight++

@@ -34,7 +34,7 @@ local state = STATE
 local rp = REPEAT
 if rp[1] == kc - 1 and not record and u == 0 then
   local po = rp[2]
-  if sh == rp[5] and sn and ARGV[6] == T[po + 6] then
+  if sh == rp[5] and sn and ARGV[6] == rp[6] then
     local amount = ARGV[7]
     local av, bf = known[amount] or tonumber(amount), rp[3]
     local run = RUN
@@ -220,7 +220,7 @@ else
 end
 local at = physical(holdX)
 call('SET', ck, text, 'PXAT', at)
-if usual and u == 0 then rp[1], rp[2], rp[3], rp[4], rp[5] = kc, o, bf, at, sh end
+if usual and u == 0 then rp[1], rp[2], rp[3], rp[4], rp[5], rp[6] = kc, o, bf, at, sh, ARGV[6] end
 return 1 + 2 * n
 `
 
@@ -247,7 +247,8 @@ return {serverStr, 'released'}
 
 /**
  * An operation's body as a function of the batch script: its `ARGV[j]` (numbered as in its own script, `j >= 6`)
- * reads the batch's at offset `o`, its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
+ * reads the batch's at offset `o`, but its `ARGV[6]` is `a6` (the batch leaves it out when it is the same as the
+ * operation's before: a body must read it as `ARGV[6]`, never through an expression), its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
  * (`j > 3`) the batch's at offset `ko`, so that no operation copies its arguments into tables of its own; `last` is
  * the index of its last argument in the batch's `ARGV`.
  */
@@ -263,6 +264,7 @@ export function offsets(body: string): string {
   if (body.split('ARGV, ').length !== body.split('unpack(ARGV, ').length)
     throw new Error('offsets: an operation passes ARGV whole to a function other than unpack')
   return body
+    .replaceAll('ARGV[6]', 'a6')
     .replaceAll('ARGV[', 'ARGV[o + ')
     .replace(/KEYS\[(?!3\])/g, 'KEYS[ko + ')
     .replaceAll('KEYS[3]', 'KEYS[kc]')
@@ -316,24 +318,27 @@ local rowFields = {}
 -- whether a commit of the batch added a record to the stream, and one did without trimming it to the cap (the
 -- batch then trims once, at its end: a record's MAXLEN costs about as much as its XTRIM)
 local appended, trimDue = false, false
-local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn)
+local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn)
+local function commitOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn)
+local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6)
 ${offsets(RELEASE_OP)}end
 -- (R and C: one amount for every entry, sent once)
 local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
 local strides = {r = 1, c = 1, x = 1, R = 0, C = 0}
--- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>', then ',=' when the
--- operation's now is left out: the same as the operation's before), parsed once per batch for each text: {body, key
--- offset, terms, keys, arguments, stride, whether now is left out, the text without ',='}
+-- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>', then ',' and the
+-- flags of what is left out, the same as the operation's before: n its now, a its first argument), parsed once per
+-- batch for each text: {body, key offset, terms, keys, arguments, stride, whether its now is left out, the text
+-- without the flags, whether its first argument is left out}
 local shapes = {}
 local seen = {}
 -- the batch's reply, flat: the time, 'ok', then per operation the number of its values and its values (its status
 -- first); b is the next operation's count
 local rep, b = {serverStr, 'ok'}, 3
 local ap = tonumber(ARGV[10])
+-- the first argument of the operation (its ARGV[6]), kept for the next when it leaves its own out
+local a6
 for i = 1, count do
   local kc = 5 + i
   local ck = KEYS[kc]
@@ -342,13 +347,14 @@ for i = 1, count do
   local text = ARGV[ap]
   local shape = shapes[text]
   if not shape then
-    local sh, kind, ks, ta, nk, na, sn = match(text, '^((%a),(%d+),(%d+),(%d+),(%d+))(,?=?)$')
-    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind], sn == ',=', sh}
+    local sh, kind, ks, ta, nk, na, flags = match(text, '^((%a),(%d+),(%d+),(%d+),(%d+)),?(%l*)$')
+    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind],
+      find(flags, 'n', 1, true) ~= nil, sh, find(flags, 'a', 1, true) ~= nil}
     shapes[text] = shape
   end
-  -- the operation's ARGV[j] is ARGV[o + j] (its ARGV[6] after its shape and its now, or after its shape when its now
-  -- is the operation's before: now, shiftIn and shiftOut stay), its KEYS[3] is KEYS[kc], its KEYS[j] (j > 3)
-  -- KEYS[ks - 4 + j], its terms T[ta] on
+  -- the operation's ARGV[j] is ARGV[o + j] (after its shape and its now; its now left out: now, shiftIn and shiftOut
+  -- stay the operation's before), its ARGV[6] is a6 (left out: the operation's before), its KEYS[3] is KEYS[kc], its
+  -- KEYS[j] (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
   local sn, o = shape[7], ap - 5
   if not sn then
     o = ap - 4
@@ -361,13 +367,14 @@ for i = 1, count do
       now, shiftIn, shiftOut = reqNow, 0, server - reqNow + margin
     end
   end
+  if shape[9] then o = o - 1 else a6 = ARGV[o + 6] end
   local na = shape[5]
   -- (the reservations' run, into the key views before another kind of operation reads them)
   local fn = shape[1]
   if fn ~= reserveOp and RUN.on then settle() end
   if fn ~= commitOp and CREPEAT.on then csettle() end
   -- an operation answers the number of values it wrote into rep at b (its usual reply), or a reply of its own
-  local ok, res = pcall(fn, o, shape[2], kc, o + 5 + na, shape[4], shape[3], shape[6], rep, b, shape[8], sn)
+  local ok, res = pcall(fn, o, shape[2], kc, o + 5 + na, shape[4], shape[3], shape[6], rep, b, shape[8], sn, a6)
   local c = res
   if not ok or type(res) ~= 'number' then
     if not ok then res = {serverStr, 'error', errorText(res)} end
