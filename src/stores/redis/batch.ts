@@ -133,9 +133,11 @@ export function createBatcher(
     const terms = new Map<string, number>()
     const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length), ...fixedArgs, '']
     const shapes: string[] = []
-    // per operation, whether its now and its first argument are left out (the same as the operation's before)
+    // per operation, whether its now, its first and its second argument are left out (the same as the operation's
+    // before)
     const sameNow: boolean[] = []
     const sameFirst: boolean[] = []
+    const sameSecond: boolean[] = []
     for (let i = 0; i < batch.length; i++) {
       const { op } = batch[i]!
       let start = 0
@@ -160,16 +162,17 @@ export function createBatcher(
           for (const term of op.terms) args.push(term)
         }
       }
-      // an argument costs Redis about 750 instructions: the operation's now and its first argument (a hold expiry, a
-      // dedupe end, a tombstone's length) are left out when they are the operation's before (the calls of a turn
-      // mostly share them)
+      // an argument costs Redis about 750 instructions: the operation's now and its first two arguments (a hold expiry
+      // or a dedupe end, then an amount or a record's endedAt) are left out when they are the operation's before (the
+      // calls of a turn mostly share them)
       const before = i > 0 ? batch[i - 1]!.op : null
       sameNow[i] = before !== null && String(op.now) === String(before.now)
       sameFirst[i] = before !== null && op.args.length > 0 && op.args[0] === before.args[0]
-      const flags = (sameNow[i] ? 'n' : '') + (sameFirst[i] ? 'a' : '')
+      sameSecond[i] = before !== null && op.args.length > 1 && op.args[1] === before.args[1]
+      const flags = (sameNow[i] ? 'n' : '') + (sameFirst[i] ? 'a' : '') + (sameSecond[i] ? 'b' : '')
       // the operation's shape (kind, its tail's first key, its terms' first argument, its number of keys and of
-      // arguments; then ',' and the flags of what is left out, n its now, a its first argument): the operations of a
-      // batch mostly share it, and the script parses each distinct one once
+      // arguments; then ',' and the flags of what is left out, n its now, a and b its first and second argument): the
+      // operations of a batch mostly share it, and the script parses each distinct one once
       shapes.push(`${op.kind},${start},${at},${op.keys.length},${op.args.length}${flags === '' ? '' : `,${flags}`}`)
     }
     args[9] = String(args.length + 1)
@@ -177,7 +180,9 @@ export function createBatcher(
       const { op } = batch[i]!
       args.push(shapes[i]!)
       if (!sameNow[i]) args.push(String(op.now))
-      for (let j = sameFirst[i] ? 1 : 0; j < op.args.length; j++) args.push(op.args[j]!)
+      if (op.args.length > 0 && !sameFirst[i]) args.push(op.args[0]!)
+      if (op.args.length > 1 && !sameSecond[i]) args.push(op.args[1]!)
+      for (let j = 2; j < op.args.length; j++) args.push(op.args[j]!)
     }
     const what = batch.length === 1 ? NAMES[batch[0]!.op.kind] : `a batch of ${batch.length} operations`
     inFlight++

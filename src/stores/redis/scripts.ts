@@ -71,7 +71,7 @@ if rp[1] == kc - 1 and not record and u == 0 then
       rep[b + 1] = '='
       -- the call record's text: the previous one's (LASTHOLD), with this amount
       local last = LASTHOLD
-      if amount ~= T[po + 7] then
+      if amount ~= rp[7] then
         local byN = sameLists[n]
         local list = byN[amount]
         if not list then
@@ -83,7 +83,7 @@ if rp[1] == kc - 1 and not record and u == 0 then
       call('SET', ck, last[4], 'PXAT', rp[4])
       -- the run counts this reservation once its own write is done
       run.sum, run.count = sum, run.count + 1
-      rp[1], rp[2] = kc, o
+      rp[1], rp[2], rp[7] = kc, o, amount
       return 1
     end
   end
@@ -108,7 +108,9 @@ for i = 1, n do
   local k = cache[h]
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
-  local amount = ARGV[7 + (i - 1) * u]
+  -- (ARGV[7] by its literal index: the batch may leave it out, see offsets())
+  local amount = ARGV[7]
+  if u == 1 and i > 1 then amount = ARGV[6 + i] end
   local total = k.s + k.r + (known[amount] or tonumber(amount))
   if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
   local limit = T[ta + 2 * i - 2]
@@ -129,7 +131,9 @@ rep[b + 1] = 'ok'
 local usual = true
 for i = 1, n do
   local k = state[i]
-  local amount = ARGV[7 + (i - 1) * u]
+  -- (ARGV[7] by its literal index: the batch may leave it out, see offsets())
+  local amount = ARGV[7]
+  if u == 1 and i > 1 then amount = ARGV[6 + i] end
   local av = known[amount] or tonumber(amount)
   local ss = k.ss
   local rv = k.r + av
@@ -220,7 +224,7 @@ else
 end
 local at = physical(holdX)
 call('SET', ck, text, 'PXAT', at)
-if usual and u == 0 then rp[1], rp[2], rp[3], rp[4], rp[5], rp[6] = kc, o, bf, at, sh, ARGV[6] end
+if usual and u == 0 then rp[1], rp[2], rp[3], rp[4], rp[5], rp[6], rp[7] = kc, o, bf, at, sh, ARGV[6], ARGV[7] end
 return 1 + 2 * n
 `
 
@@ -247,8 +251,9 @@ return {serverStr, 'released'}
 
 /**
  * An operation's body as a function of the batch script: its `ARGV[j]` (numbered as in its own script, `j >= 6`)
- * reads the batch's at offset `o`, but its `ARGV[6]` is `a6` (the batch leaves it out when it is the same as the
- * operation's before: a body must read it as `ARGV[6]`, never through an expression), its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
+ * reads the batch's at offset `o`, but its `ARGV[6]` and `ARGV[7]` are `a6` and `a7` (the batch leaves each out when
+ * it is the same as the operation's before: a body must read them by their literal index, never through an
+ * expression), its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
  * (`j > 3`) the batch's at offset `ko`, so that no operation copies its arguments into tables of its own; `last` is
  * the index of its last argument in the batch's `ARGV`.
  */
@@ -265,6 +270,7 @@ export function offsets(body: string): string {
     throw new Error('offsets: an operation passes ARGV whole to a function other than unpack')
   return body
     .replaceAll('ARGV[6]', 'a6')
+    .replaceAll('ARGV[7]', 'a7')
     .replaceAll('ARGV[', 'ARGV[o + ')
     .replace(/KEYS\[(?!3\])/g, 'KEYS[ko + ')
     .replaceAll('KEYS[3]', 'KEYS[kc]')
@@ -318,27 +324,28 @@ local rowFields = {}
 -- whether a commit of the batch added a record to the stream, and one did without trimming it to the cap (the
 -- batch then trims once, at its end: a record's MAXLEN costs about as much as its XTRIM)
 local appended, trimDue = false, false
-local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6)
+local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6, a7)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6)
+local function commitOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6, a7)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6)
+local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6, a7)
 ${offsets(RELEASE_OP)}end
 -- (R and C: one amount for every entry, sent once)
 local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
 local strides = {r = 1, c = 1, x = 1, R = 0, C = 0}
 -- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>', then ',' and the
--- flags of what is left out, the same as the operation's before: n its now, a its first argument), parsed once per
--- batch for each text: {body, key offset, terms, keys, arguments, stride, whether its now is left out, the text
--- without the flags, whether its first argument is left out}
+-- flags of what is left out, the same as the operation's before: n its now, a its first argument, b its second),
+-- parsed once per batch for each text: {body, key offset, terms, keys, arguments, stride, whether its now is left
+-- out, the text without the flags, whether its first argument is left out, whether its second is}
 local shapes = {}
 local seen = {}
 -- the batch's reply, flat: the time, 'ok', then per operation the number of its values and its values (its status
 -- first); b is the next operation's count
 local rep, b = {serverStr, 'ok'}, 3
 local ap = tonumber(ARGV[10])
--- the first argument of the operation (its ARGV[6]), kept for the next when it leaves its own out
-local a6
+-- the first and second arguments of the operation (its ARGV[6] and ARGV[7]), kept for the next when it leaves its
+-- own out
+local a6, a7
 for i = 1, count do
   local kc = 5 + i
   local ck = KEYS[kc]
@@ -349,12 +356,12 @@ for i = 1, count do
   if not shape then
     local sh, kind, ks, ta, nk, na, flags = match(text, '^((%a),(%d+),(%d+),(%d+),(%d+)),?(%l*)$')
     shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind],
-      find(flags, 'n', 1, true) ~= nil, sh, find(flags, 'a', 1, true) ~= nil}
+      find(flags, 'n', 1, true) ~= nil, sh, find(flags, 'a', 1, true) ~= nil, find(flags, 'b', 1, true) ~= nil}
     shapes[text] = shape
   end
   -- the operation's ARGV[j] is ARGV[o + j] (after its shape and its now; its now left out: now, shiftIn and shiftOut
-  -- stay the operation's before), its ARGV[6] is a6 (left out: the operation's before), its KEYS[3] is KEYS[kc], its
-  -- KEYS[j] (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
+  -- stay the operation's before), its ARGV[6] and ARGV[7] are a6 and a7 (left out: the operation's before), its
+  -- KEYS[3] is KEYS[kc], its KEYS[j] (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
   local sn, o = shape[7], ap - 5
   if not sn then
     o = ap - 4
@@ -368,13 +375,14 @@ for i = 1, count do
     end
   end
   if shape[9] then o = o - 1 else a6 = ARGV[o + 6] end
+  if shape[10] then o = o - 1 else a7 = ARGV[o + 7] end
   local na = shape[5]
   -- (the reservations' run, into the key views before another kind of operation reads them)
   local fn = shape[1]
   if fn ~= reserveOp and RUN.on then settle() end
   if fn ~= commitOp and CREPEAT.on then csettle() end
   -- an operation answers the number of values it wrote into rep at b (its usual reply), or a reply of its own
-  local ok, res = pcall(fn, o, shape[2], kc, o + 5 + na, shape[4], shape[3], shape[6], rep, b, shape[8], sn, a6)
+  local ok, res = pcall(fn, o, shape[2], kc, o + 5 + na, shape[4], shape[3], shape[6], rep, b, shape[8], sn, a6, a7)
   local c = res
   if not ok or type(res) ~= 'number' then
     if not ok then res = {serverStr, 'error', errorText(res)} end
