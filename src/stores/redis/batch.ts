@@ -176,13 +176,18 @@ export function createBatcher(
       shapes.push(`${op.kind},${start},${at},${op.keys.length},${op.args.length}${flags === '' ? '' : `,${flags}`}`)
     }
     args[9] = String(args.length + 1)
-    for (let i = 0; i < batch.length; i++) {
-      const { op } = batch[i]!
-      args.push(shapes[i]!)
-      if (!sameNow[i]) args.push(String(op.now))
-      if (op.args.length > 0 && !sameFirst[i]) args.push(op.args[0]!)
-      if (op.args.length > 1 && !sameSecond[i]) args.push(op.args[1]!)
-      for (let j = 2; j < op.args.length; j++) args.push(op.args[j]!)
+    for (let i = 0; i < batch.length;) {
+      // the next operations of the same shape (flags included): the shape once, with '*<count>' when more than one
+      let end = i + 1
+      while (end < batch.length && shapes[end] === shapes[i]) end++
+      args.push(end - i > 1 ? `${shapes[i]!}*${end - i}` : shapes[i]!)
+      for (; i < end; i++) {
+        const { op } = batch[i]!
+        if (!sameNow[i]) args.push(String(op.now))
+        if (op.args.length > 0 && !sameFirst[i]) args.push(op.args[0]!)
+        if (op.args.length > 1 && !sameSecond[i]) args.push(op.args[1]!)
+        for (let j = 2; j < op.args.length; j++) args.push(op.args[j]!)
+      }
     }
     const what = batch.length === 1 ? NAMES[batch[0]!.op.kind] : `a batch of ${batch.length} operations`
     inFlight++

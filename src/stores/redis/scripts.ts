@@ -334,9 +334,10 @@ ${offsets(RELEASE_OP)}end
 local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
 local strides = {r = 1, c = 1, x = 1, R = 0, C = 0}
 -- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>', then ',' and the
--- flags of what is left out, the same as the operation's before: n its now, a its first argument, b its second),
--- parsed once per batch for each text: {body, key offset, terms, keys, arguments, stride, whether its now is left
--- out, the text without the flags, whether its first argument is left out, whether its second is}
+-- flags of what is left out, the same as the operation's before: n its now, a its first argument, b its second; then
+-- '*<count>' when the next count operations have this shape, sent once), parsed once per batch for each text: {body,
+-- key offset, terms, keys, arguments, stride, whether its now is left out, the text without the flags, whether its
+-- first argument is left out, whether its second is, the number of operations it stands for}
 local shapes = {}
 local seen = {}
 -- the batch's reply, flat: the time, 'ok', then per operation the number of its values and its values (its status
@@ -344,29 +345,37 @@ local seen = {}
 local rep, b = {serverStr, 'ok'}, 3
 local ap = tonumber(ARGV[10])
 -- the first and second arguments of the operation (its ARGV[6] and ARGV[7]), kept for the next when it leaves its
--- own out
-local a6, a7
+-- own out; the shape of the operation and how many of the next operations have it too
+local a6, a7, shape, left = nil, nil, nil, 0
 for i = 1, count do
   local kc = 5 + i
   local ck = KEYS[kc]
   if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
   seen[ck] = true
-  local text = ARGV[ap]
-  local shape = shapes[text]
-  if not shape then
-    local sh, kind, ks, ta, nk, na, flags = match(text, '^((%a),(%d+),(%d+),(%d+),(%d+)),?(%l*)$')
-    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind],
-      find(flags, 'n', 1, true) ~= nil, sh, find(flags, 'a', 1, true) ~= nil, find(flags, 'b', 1, true) ~= nil}
-    shapes[text] = shape
+  -- (ap: the next argument not read)
+  if left > 0 then
+    left = left - 1
+  else
+    local text = ARGV[ap]
+    ap = ap + 1
+    shape = shapes[text]
+    if not shape then
+      local sh, kind, ks, ta, nk, na, flags, run = match(text, '^((%a),(%d+),(%d+),(%d+),(%d+)),?(%l*)%*?(%d*)$')
+      shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind],
+        find(flags, 'n', 1, true) ~= nil, sh, find(flags, 'a', 1, true) ~= nil, find(flags, 'b', 1, true) ~= nil,
+        tonumber(run) or 1}
+      shapes[text] = shape
+    end
+    left = shape[11] - 1
   end
-  -- the operation's ARGV[j] is ARGV[o + j] (after its shape and its now; its now left out: now, shiftIn and shiftOut
-  -- stay the operation's before), its ARGV[6] and ARGV[7] are a6 and a7 (left out: the operation's before), its
-  -- KEYS[3] is KEYS[kc], its KEYS[j] (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
-  local sn, o = shape[7], ap - 5
+  -- the operation's ARGV[j] is ARGV[o + j] (after its now; its now left out: now, shiftIn and shiftOut stay the
+  -- operation's before), its ARGV[6] and ARGV[7] are a6 and a7 (left out: the operation's before), its KEYS[3] is
+  -- KEYS[kc], its KEYS[j] (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
+  local sn, o = shape[7], ap - 6
   if not sn then
-    o = ap - 4
+    o = ap - 5
     -- setNow, inline
-    local reqNow = ARGV[ap + 1]
+    local reqNow = ARGV[ap]
     reqNow = known[reqNow] or tonumber(reqNow)
     if mode == 's' then
       now, shiftIn, shiftOut = server, server - reqNow, margin
