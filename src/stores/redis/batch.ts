@@ -138,6 +138,8 @@ export function createBatcher(
     const sameNow: boolean[] = []
     const sameFirst: boolean[] = []
     const sameSecond: boolean[] = []
+    // the call records named so far (an operation whose call record an earlier one named reads it again)
+    const named = new Set<string>()
     for (let i = 0; i < batch.length; i++) {
       const { op } = batch[i]!
       let start = 0
@@ -169,10 +171,14 @@ export function createBatcher(
       sameNow[i] = before !== null && String(op.now) === String(before.now)
       sameFirst[i] = before !== null && op.args.length > 0 && op.args[0] === before.args[0]
       sameSecond[i] = before !== null && op.args.length > 1 && op.args[1] === before.args[1]
-      const flags = (sameNow[i] ? 'n' : '') + (sameFirst[i] ? 'a' : '') + (sameSecond[i] ? 'b' : '')
+      const again = named.has(op.keys[0]!)
+      named.add(op.keys[0]!)
+      const flags =
+        (sameNow[i] ? 'n' : '') + (sameFirst[i] ? 'a' : '') + (sameSecond[i] ? 'b' : '') + (again ? 'r' : '')
       // the operation's shape (kind, its tail's first key, its terms' first argument, its number of keys and of
-      // arguments; then ',' and the flags of what is left out, n its now, a and b its first and second argument): the
-      // operations of a batch mostly share it, and the script parses each distinct one once
+      // arguments; then ',' and flags: of what is left out, n its now, a and b its first and second argument, and r
+      // when an earlier operation named its call record, which the script then reads again): the operations of a
+      // batch mostly share it, and the script parses each distinct one once
       shapes.push(`${op.kind},${start},${at},${op.keys.length},${op.args.length}${flags === '' ? '' : `,${flags}`}`)
     }
     args[9] = String(args.length + 1)

@@ -138,7 +138,7 @@ if st == 'c' and t > now then
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
   end
-  return out
+  return 0, out
 end
 local held = st == 'h'
 -- the bucket of the call's holds
@@ -150,7 +150,7 @@ for i = 1, n do
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
   local amount = ARGV[8 + (i - 1) * u]
-  if k.s + (known[amount] or tonumber(amount)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
+  if k.s + (known[amount] or tonumber(amount)) > MAX then return 0, {serverStr, 'overflow', tostring(i - 1)} end
 end
 -- The metadata (record ids, rollup eviction and coverage): the batch's view of it, read once per batch when there
 -- is a record; this commit's changes go to the view at once (mset) and to Redis with the batch.
@@ -206,7 +206,7 @@ if S > 0 then
     end
     if c[7] + dt > MAX then
       for q = 1, 6 do
-        if c[q] + d[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
+        if c[q] + d[q] > MAX then return 0, {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
       end
     end
   end

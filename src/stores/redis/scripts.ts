@@ -97,7 +97,7 @@ if record and callState(ck) then
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
   end
-  return out
+  return 0, out
 end
 -- the bucket of this hold (the calls of a batch share their hold expiry, hence their bucket)
 local holdStr = numText[holdX] or num(holdX)
@@ -112,7 +112,7 @@ for i = 1, n do
   local amount = ARGV[7]
   if u == 1 and i > 1 then amount = ARGV[6 + i] end
   local total = k.s + k.r + (known[amount] or tonumber(amount))
-  if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
+  if total > MAX then return 0, {serverStr, 'overflow', tostring(i - 1)} end
   local limit = T[ta + 2 * i - 2]
   if limit ~= '' and total > (known[limit] or tonumber(limit)) then
     out = {serverStr, 'refused', tostring(i - 1)}
@@ -121,7 +121,7 @@ for i = 1, n do
       out[#out + 1] = kj.ss
       out[#out + 1] = R(kj)
     end
-    return out
+    return 0, out
   end
 end
 local amounts = AMOUNTS
@@ -240,13 +240,13 @@ if not st then
   x = tonumber(ARGV[6]) + shiftIn
   if x < now then x = now end
   call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
-  return {serverStr, 'none'}
+  return 0, {serverStr, 'none'}
 end
-if st ~= 'h' then return {serverStr, 'none'} end
+if st ~= 'h' then return 0, {serverStr, 'none'} end
 dropHolds(ck, x, xs, v, pos)
 if x < now then x = now end
 call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
-return {serverStr, 'released'}
+return 0, {serverStr, 'released'}
 `
 
 /**
@@ -334,12 +334,12 @@ ${offsets(RELEASE_OP)}end
 local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
 local strides = {r = 1, c = 1, x = 1, R = 0, C = 0}
 -- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>', then ',' and the
--- flags of what is left out, the same as the operation's before: n its now, a its first argument, b its second; then
--- '*<count>' when the next count operations have this shape, sent once), parsed once per batch for each text: {body,
--- key offset, terms, keys, arguments, stride, whether its now is left out, the text without the flags, whether its
--- first argument is left out, whether its second is, the number of operations it stands for}
+-- flags: of what is left out, the same as the operation's before, n its now, a its first argument, b its second; r
+-- when an earlier operation of the batch named its call record; then '*<count>' when the next count operations have
+-- this shape, sent once), parsed once per batch for each text: {body, key offset, terms, keys, arguments, stride,
+-- whether its now is left out, the text without the flags, whether its first argument is left out, whether its
+-- second is, the number of operations it stands for, whether its call record is read again}
 local shapes = {}
-local seen = {}
 -- the batch's reply, flat: the time, 'ok', then per operation the number of its values and its values (its status
 -- first); b is the next operation's count
 local rep, b = {serverStr, 'ok'}, 3
@@ -350,8 +350,6 @@ local a6, a7, shape, left = nil, nil, nil, 0
 for i = 1, count do
   local kc = 5 + i
   local ck = KEYS[kc]
-  if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
-  seen[ck] = true
   -- (ap: the next argument not read)
   if left > 0 then
     left = left - 1
@@ -363,11 +361,13 @@ for i = 1, count do
       local sh, kind, ks, ta, nk, na, flags, run = match(text, '^((%a),(%d+),(%d+),(%d+),(%d+)),?(%l*)%*?(%d*)$')
       shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind],
         find(flags, 'n', 1, true) ~= nil, sh, find(flags, 'a', 1, true) ~= nil, find(flags, 'b', 1, true) ~= nil,
-        tonumber(run) or 1}
+        tonumber(run) or 1, find(flags, 'r', 1, true) ~= nil}
       shapes[text] = shape
     end
     left = shape[11] - 1
   end
+  -- its call record, from the MGET, or read again when an earlier operation of the batch named it (flag r)
+  if shape[12] then record = call('GET', ck) else record = records[i + 1] end
   -- the operation's ARGV[j] is ARGV[o + j] (after its now; its now left out: now, shiftIn and shiftOut stay the
   -- operation's before), its ARGV[6] and ARGV[7] are a6 and a7 (left out: the operation's before), its KEYS[3] is
   -- KEYS[kc], its KEYS[j] (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
@@ -390,14 +390,16 @@ for i = 1, count do
   local fn = shape[1]
   if fn ~= reserveOp and RUN.on then settle() end
   if fn ~= commitOp and CREPEAT.on then csettle() end
-  -- an operation answers the number of values it wrote into rep at b (its usual reply), or a reply of its own
-  local ok, res = pcall(fn, o, shape[2], kc, o + 5 + na, shape[4], shape[3], shape[6], rep, b, shape[8], sn, a6, a7)
+  -- an operation answers the number of values it wrote into rep at b (its usual reply), or 0 and a reply of its own
+  -- (not type(res), a C function call: about 700 instructions per operation)
+  local ok, res, own = pcall(fn, o, shape[2], kc, o + 5 + na, shape[4], shape[3], shape[6], rep, b, shape[8], sn, a6,
+    a7)
   local c = res
-  if not ok or type(res) ~= 'number' then
-    if not ok then res = {serverStr, 'error', errorText(res)} end
+  if not ok or own then
+    if not ok then own = {serverStr, 'error', errorText(res)} end
     -- its values after the time
-    c = #res - 1
-    for j = 2, c + 1 do rep[b + j - 1] = res[j] end
+    c = #own - 1
+    for j = 2, c + 1 do rep[b + j - 1] = own[j] end
   end
   rep[b] = c
   b = b + 1 + c
