@@ -285,6 +285,36 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
     await redis.close()
   })
 
+  // A commit that repeats the one before it reuses that one's dedupe mark (text and expiry) only when its own dedupe end
+  // is the same text: a mark kept too long would answer a later commit as a duplicate, one kept too short count it twice.
+  it('mark each commit of a run of alike commits done until its own dedupe end', async () => {
+    const { redis, memory } = storesFor('dedupe')
+    // w's commit makes the rollup rows; then, in one batch, c1-c3 commit alike (c2 and c3 repeat, c4 keeps the
+    // bucket), c2 remembered for 3 s only: at T0 + 10,000 its commit counts again, c3's is a duplicate
+    const short: LedgerOp = {
+      kind: 'commit',
+      call: 'c2',
+      keys: ['a', 'b'],
+      amount: 700,
+      uneven: false,
+      expiresAt: 60_000,
+      dedupe: 3_000,
+      record: 'm1',
+    }
+    await sameResults(redis, memory, [
+      at(
+        T0,
+        ['w', 'c1', 'c2', 'c3', 'c4'].map((c) => reserve(c)),
+      ),
+      at(T0, [commit('w')]),
+      at(T0, [commit('c1'), short, commit('c3')]),
+      at(T0 + 10_000, [commit('c2'), commit('c3')]),
+    ])
+    const balances = { keys: ['a', 'b'], now: T0 + 10_000 }
+    expect(await redis.balances(balances)).toEqual(await memory.balances(balances))
+    await redis.close()
+  })
+
   it('keep the record stream to its cap after a batch of alike commits', async () => {
     // below 1,000 records the cap is exact (MAXLEN =): the batch's first record trims, the others leave it to the
     // batch's end

@@ -149,7 +149,7 @@ local NOROW = {0, 0, 0, 0, 0, 0, 0}
 -- one amount for every entry, by number of entries then that amount; a commit's by dedupe end
 local LASTHOLD, sameLists, doneTexts = {}, {}, {}
 -- A commit's dedupe mark: its call record ck becomes 'c|<until>|', kept until then (the request's dedupe end, its
--- argument text 'dedupe', shifted to the server's clock, and not before now).
+-- argument text 'dedupe', shifted to the server's clock, and not before now). Answers the text and its PEXPIREAT.
 local function markDone(ck, dedupe)
   local x = (known[dedupe] or tonumber(dedupe)) + shiftIn
   if x < now then x = now end
@@ -158,7 +158,9 @@ local function markDone(ck, dedupe)
     text = 'c|' .. num(x) .. '|'
     doneTexts[x] = text
   end
-  call('SET', ck, text, 'PXAT', physical(x))
+  local at = physical(x)
+  call('SET', ck, text, 'PXAT', at)
+  return text, at
 end
 -- The amounts call record text v (from position pos) holds, by entry, when its keys are the commit's 'state[1..n]'
 -- in that order (the usual case: one string.match for the amounts, one comparison for the keys); nil otherwise.

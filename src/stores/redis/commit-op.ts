@@ -92,7 +92,12 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       -- the record: its stream id after the metadata's (numbers since the previous commit), no MAXLEN (the batch
       -- trims once at its end), as below
       local m = hview[META]
-      local endedMs = math.floor(known[ARGV[7]] or tonumber(ARGV[7]))
+      -- (the previous commit's when the same text: math.floor is a C call)
+      local endedMs = rc.em
+      if ARGV[7] ~= rc.et then
+        endedMs = math.floor(known[ARGV[7]] or tonumber(ARGV[7]))
+        rc.et, rc.em = ARGV[7], endedMs
+      end
       local idMs, seq, late = m.ms, m.seq, m.late
       if endedMs > idMs then
         idMs = endedMs
@@ -110,7 +115,13 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       -- the held amount taken off each reserved (the client does it: every value is an integer of at most MAX, exact in
       -- a double; the spent ones below EXACT)
       rep[b + 1], rep[b + 2] = '=', h1
-      markDone(ck, ARGV[6])
+      -- markDone(ck, ARGV[6]), or the previous commit's text and PEXPIREAT when its dedupe end was the same text (the
+      -- same now: the same clock)
+      if ARGV[6] == rc.dd then
+        call('SET', ck, rc.dt, 'PXAT', rc.da)
+      else
+        rc.dd, rc.dt, rc.da = ARGV[6], markDone(ck, ARGV[6])
+      end
       -- the run counts this commit once its own writes are done
       rc.sa, rc.sh, rc.c = sa, rc.sh + h1, c + 1
       if S > 0 then
@@ -396,9 +407,10 @@ for i = 1, n do
 end
 -- (the reply, written into the batch's at b: 'ok', then after and reserved per entry)
 rep[b + 1] = 'ok'
-markDone(ck, ARGV[6])
+local dt, da = markDone(ck, ARGV[6])
 if usual and u == 0 and not unew and ARGV[8] ~= '0' and ARGV[7] ~= '' and cap ~= '0' and RRET == '' then
   rc[1], rc[2], rc[3], rc[4], rc[5], rc[6], rc[7], rc[8], rc[9] = kc, o, bf, uv, fields, record, byIndex, ts, sh
+  rc.dd, rc.dt, rc.da = ARGV[6], dt, da
 end
 return 1 + 2 * n
 `
