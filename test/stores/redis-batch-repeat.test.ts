@@ -315,6 +315,22 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
     await redis.close()
   })
 
+  // The batch answers a run of operations with the same short answer as one count (-k): a commit's short answer
+  // carries the amount its call record held, so commits that held different amounts are not one run.
+  it('give each commit of a run of alike commits back the amount its own reservation held', async () => {
+    const { redis, memory } = storesFor('held')
+    // c1-c3 hold 900, 500 and 900 in one bucket (c4 keeps it); w's commit makes the rollup rows; then c1-c3 commit
+    // 700 each alike in one batch (c2 and c3 repeat, each answering '=' and its held amount)
+    await sameResults(redis, memory, [
+      at(T0, [reserve('w'), reserve('c1'), reserve('c2', 500), reserve('c3'), reserve('c4')]),
+      at(T0, [commit('w')]),
+      at(T0, [commit('c1'), commit('c2'), commit('c3')]),
+    ])
+    const balances = { keys: ['a', 'b'], now: T0 }
+    expect(await redis.balances(balances)).toEqual(await memory.balances(balances))
+    await redis.close()
+  })
+
   it('keep the record stream to its cap after a batch of alike commits', async () => {
     // below 1,000 records the cap is exact (MAXLEN =): the batch's first record trims, the others leave it to the
     // batch's end

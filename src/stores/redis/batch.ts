@@ -201,7 +201,8 @@ export function createBatcher(
       (reply) => {
         answered()
         let values: string[]
-        let starts: number[]
+        // each operation's part of the reply: [time, status, ...values]
+        let parts: unknown[][]
         try {
           if (!Array.isArray(reply) || reply.length < 2) throw new Error(`unexpected reply ${describeValue(reply)}`)
           if (reply[1] === 'lost') {
@@ -210,16 +211,27 @@ export function createBatcher(
             return
           }
           if (reply[1] !== 'ok') throw new Error(`unexpected reply ${describeValue(reply)}`)
-          // flat: per operation the number of its values, then its values (its status first)
-          starts = []
+          // flat: per operation the number of its values, then its values (its status first), as an operation's own
+          // script answered them, the count's place taken by the batch's time; -k for the next k operations, each
+          // answering the short answer of the operation before them (the same values)
+          parts = []
           let at = 2
-          for (let i = 0; i < batch.length && at < reply.length; i++) {
+          while (parts.length < batch.length && at < reply.length) {
             const count = Number(reply[at])
-            if (!Number.isSafeInteger(count) || count < 1) break
-            starts.push(at)
+            if (!Number.isSafeInteger(count) || count === 0) break
+            if (count < 0) {
+              const before = parts.at(-1)
+              if (before === undefined || before[1] !== '=' || parts.length - count > batch.length) break
+              for (let k = 0; k < -count; k++) parts.push(before)
+              at += 1
+              continue
+            }
+            const part: unknown[] = reply.slice(at, at + 1 + count)
+            part[0] = reply[0]
+            parts.push(part)
             at += 1 + count
           }
-          if (starts.length !== batch.length || at !== reply.length)
+          if (parts.length !== batch.length || at !== reply.length)
             throw new Error(`unexpected reply ${describeValue(reply)}`)
         } catch (error) {
           for (const queued of batch) queued.reject(error)
@@ -230,11 +242,7 @@ export function createBatcher(
         for (let i = 0; i < batch.length; i++) {
           const queued = batch[i]!
           try {
-            // [time, status, ...], as an operation's own script answered: its values, the count's place taken by
-            // the batch's time
-            const part: unknown[] = reply.slice(starts[i]!, i + 1 < starts.length ? starts[i + 1]! : reply.length)
-            part[0] = reply[0]
-            let own = toStrings(part)
+            let own = toStrings(parts[i]!)
             previous = own[1] === '=' ? repeated(queued.op, previous, own) : own
             own = previous
             if (own[1] === 'error') queued.reject(new Error(own[2] ?? 'the operation failed'))

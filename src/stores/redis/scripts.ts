@@ -304,7 +304,8 @@ export const MAX_BATCH = 128
  * Redis about 1,000 instructions (a Redis string, then a Lua string).
  * The reply is flat (no table per operation): the time, status `ok` (or `lost` with the stored epoch, for the
  * whole batch), then per operation the number of its values and its values, as its own script answered them after
- * the time (`status, ...`; `error, message` for one that failed).
+ * the time (`status, ...`; `error, message` for one that failed); a negative number `-k` instead stands for the next
+ * `k` operations, each of which answered the short answer (`=`, ...) of the operation before them.
  */
 export const BATCH_SCRIPT = String.raw`${prelude(String.raw`
 local count = tonumber(ARGV[6])
@@ -343,6 +344,9 @@ local shapes = {}
 -- the batch's reply, flat: the time, 'ok', then per operation the number of its values and its values (its status
 -- first); b is the next operation's count
 local rep, b = {serverStr, 'ok'}, 3
+-- the index of the count of the last operation whose values the reply has, and that count; the index of the count of
+-- the run of operations after it that answered the same short answer ('=', as their repeats do), 0 when none
+local pb, pc, rn = 0, 0, 0
 local ap = tonumber(ARGV[10])
 -- the first and second arguments of the operation (its ARGV[6] and ARGV[7]), kept for the next when it leaves its
 -- own out; the shape of the operation and how many of the next operations have it too
@@ -401,8 +405,21 @@ for i = 1, count do
     c = #own - 1
     for j = 2, c + 1 do rep[b + j - 1] = own[j] end
   end
-  rep[b] = c
-  b = b + 1 + c
+  if not own and c == pc and rep[b + 1] == '=' and rep[pb + 1] == '=' and (c == 1 or rep[b + 2] == rep[pb + 2]) then
+    -- the same short answer as the operation before: a run of them is one negative count (-k: k operations
+    -- answered the values of the operation before the run; each value costs Redis about 600 instructions)
+    if rn > 0 then
+      rep[rn] = rep[rn] - 1
+    else
+      rn = b
+      rep[b] = -1
+      b = b + 1
+    end
+  else
+    rep[b] = c
+    pb, pc, rn = b, c, 0
+    b = b + 1 + c
+  end
   ap = o + 6 + na
 end
 -- (past the end: values an operation wrote before it failed)
