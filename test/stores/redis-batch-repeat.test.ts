@@ -331,6 +331,24 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
     await redis.close()
   })
 
+  // A run of alike commits adds its records' sums to the rollup rows once (csettle); the records of the same sums text
+  // one after the other are added as those sums times their number.
+  it('add the sums of a run of alike commits to the rollup rows, alike records by their number', async () => {
+    const { redis, memory } = storesFor('sums')
+    // w's commit makes the rollup rows; then c1-c5 commit alike in one batch (c2-c5 repeat, c6 keeps the bucket): 700
+    // three times, 500, 700 (the sums change after two alike records in the run, then again)
+    await sameResults(redis, memory, [
+      at(
+        T0,
+        ['w', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6'].map((c) => reserve(c)),
+      ),
+      at(T0, [commit('w')]),
+      at(T0, [commit('c1'), commit('c2'), commit('c3'), commitOf('c4', 500, 'm1'), commit('c5')]),
+    ])
+    expect((await redis.queryRollups!({})).rows).toEqual((await memory.queryRollups!({})).rows)
+    await redis.close()
+  })
+
   it('keep the record stream to its cap after a batch of alike commits', async () => {
     // below 1,000 records the cap is exact (MAXLEN =): the batch's first record trims, the others leave it to the
     // batch's end

@@ -136,6 +136,14 @@ local function csettle()
     k.s, k.ss, k.r, k.rs = sv, sv, rv, nil
   end
   local uv, fields, d = run[4], run[5], run.d
+  -- (the sums of the run's last alike records, dn times dl: see the commit)
+  local dl = run.dl
+  if dl then
+    local k = run.dn
+    d[1], d[2], d[3], d[4], d[5], d[6] = d[1] + dl[1] * k, d[2] + dl[2] * k, d[3] + dl[3] * k, d[4] + dl[4] * k,
+      d[5] + dl[5] * k, d[6] + dl[6] * k
+    run.dl = nil
+  end
   for j = 1, run.S do
     local r = uv[fields[j]]
     r[1], r[2], r[3], r[4], r[5], r[6], r[7] = r[1] + d[1], r[2] + d[2], r[3] + d[3], r[4] + d[4], r[5] + d[5],

@@ -81,7 +81,7 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       end
       if live then
         rc.on, rc.n, rc.S, rc.sa, rc.sh, rc.c, rc.smax, rc.cmin, rc.rtop = true, n, S, 0, 0, 0, smax, cmin, rtop
-        D[1], D[2], D[3], D[4], D[5], D[6], D[7] = 0, 0, 0, 0, 0, 0, 0
+        D[1], D[2], D[3], D[4], D[5], D[6], D[7], rc.dl = 0, 0, 0, 0, 0, 0, 0, nil
       end
     end
     -- every key's s + sum + av < EXACT, its bucket keeps another hold, every row's total + its sums <= MAX (integers
@@ -125,8 +125,20 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       -- the run counts this commit once its own writes are done
       rc.sa, rc.sh, rc.c = sa, rc.sh + h1, c + 1
       if S > 0 then
-        D[1], D[2], D[3], D[4], D[5], D[6], D[7] = D[1] + d[1], D[2] + d[2], D[3] + d[3], D[4] + d[4], D[5] + d[5],
-          D[6] + d[6], D[7] + dt
+        -- D[7] at once (the check above reads it); the six sums once per change of the record's sums text (the same
+        -- table d), times the number of alike records (dn; each product at most D[7]: an exact integer)
+        local dl = rc.dl
+        if dl == d then
+          rc.dn = rc.dn + 1
+        else
+          if dl then
+            local k = rc.dn
+            D[1], D[2], D[3], D[4], D[5], D[6] = D[1] + dl[1] * k, D[2] + dl[2] * k, D[3] + dl[3] * k,
+              D[4] + dl[4] * k, D[5] + dl[5] * k, D[6] + dl[6] * k
+          end
+          rc.dl, rc.dn = d, 1
+        end
+        D[7] = D[7] + dt
       end
       rc[1], rc[2], rc[6], rc[7] = kc, o, record, held
       return 2
