@@ -109,6 +109,35 @@ describe('redisStore batcher: the short answer of an operation that repeats the 
   })
 })
 
+describe('redisStore batcher: a run of operations answering the same short answer (-k)', () => {
+  const reserve: BatchOp = { kind: 'R', keys: ['{p}:c:r', 'k1'], now: 1000, args: ['9000', '30'], terms: [], order: 0 }
+
+  it('gives each of the k operations the short answer of the operation before them, and values made from it', async () => {
+    const { sent, submit } = batcher()
+    const ops = [0, 1, 2, 3, 4].map((order) => submit({ ...reserve, order }))
+    await turn()
+    // the first answers its values, the second '=', the next 2 the same as it (-2), the last '=' again
+    sent[0]!.answer(['1000', 'ok', 3, 'ok', '100', '70', 1, '=', -2, 1, '='])
+    expect(await ops[0]).toEqual(['1000', 'ok', '100', '70'])
+    expect(await ops[1]).toEqual(['1000', 'ok', '100', '100'])
+    expect(await ops[2]).toEqual(['1000', 'ok', '100', '130'])
+    expect(await ops[3]).toEqual(['1000', 'ok', '100', '160'])
+    expect(await ops[4]).toEqual(['1000', 'ok', '100', '190'])
+  })
+
+  it('refuses a run after an operation that did not answer short, or longer than the batch', async () => {
+    const { sent, submit } = batcher()
+    const first = [0, 1, 2].map((order) => submit({ ...reserve, order }))
+    await turn()
+    sent[0]!.answer(['1000', 'ok', 3, 'ok', '100', '70', -2])
+    for (const p of first) await expect(p).rejects.toThrow(/unexpected reply/)
+    const second = [3, 4, 5].map((order) => submit({ ...reserve, order }))
+    await turn()
+    sent[1]!.answer(['1000', 'ok', 3, 'ok', '100', '70', 1, '=', -2])
+    for (const p of second) await expect(p).rejects.toThrow(/unexpected reply/)
+  })
+})
+
 describe('redisStore batcher: one batch in flight', () => {
   it('sends the operations issued while a batch is in flight together, once it is answered', async () => {
     const { sent, op } = batcher()

@@ -285,6 +285,70 @@ describe('redisStore batched scripts, runs of alike operations, against the ledg
     await redis.close()
   })
 
+  // A commit that repeats the one before it reuses that one's dedupe mark (text and expiry) only when its own dedupe end
+  // is the same text: a mark kept too long would answer a later commit as a duplicate, one kept too short count it twice.
+  it('mark each commit of a run of alike commits done until its own dedupe end', async () => {
+    const { redis, memory } = storesFor('dedupe')
+    // w's commit makes the rollup rows; then, in one batch, c1-c3 commit alike (c2 and c3 repeat, c4 keeps the
+    // bucket), c2 remembered for 3 s only: at T0 + 10,000 its commit counts again, c3's is a duplicate
+    const short: LedgerOp = {
+      kind: 'commit',
+      call: 'c2',
+      keys: ['a', 'b'],
+      amount: 700,
+      uneven: false,
+      expiresAt: 60_000,
+      dedupe: 3_000,
+      record: 'm1',
+    }
+    await sameResults(redis, memory, [
+      at(
+        T0,
+        ['w', 'c1', 'c2', 'c3', 'c4'].map((c) => reserve(c)),
+      ),
+      at(T0, [commit('w')]),
+      at(T0, [commit('c1'), short, commit('c3')]),
+      at(T0 + 10_000, [commit('c2'), commit('c3')]),
+    ])
+    const balances = { keys: ['a', 'b'], now: T0 + 10_000 }
+    expect(await redis.balances(balances)).toEqual(await memory.balances(balances))
+    await redis.close()
+  })
+
+  // The batch answers a run of operations with the same short answer as one count (-k): a commit's short answer
+  // carries the amount its call record held, so commits that held different amounts are not one run.
+  it('give each commit of a run of alike commits back the amount its own reservation held', async () => {
+    const { redis, memory } = storesFor('held')
+    // c1-c3 hold 900, 500 and 900 in one bucket (c4 keeps it); w's commit makes the rollup rows; then c1-c3 commit
+    // 700 each alike in one batch (c2 and c3 repeat, each answering '=' and its held amount)
+    await sameResults(redis, memory, [
+      at(T0, [reserve('w'), reserve('c1'), reserve('c2', 500), reserve('c3'), reserve('c4')]),
+      at(T0, [commit('w')]),
+      at(T0, [commit('c1'), commit('c2'), commit('c3')]),
+    ])
+    const balances = { keys: ['a', 'b'], now: T0 }
+    expect(await redis.balances(balances)).toEqual(await memory.balances(balances))
+    await redis.close()
+  })
+
+  // A run of alike commits adds its records' sums to the rollup rows once (csettle); the records of the same sums text
+  // one after the other are added as those sums times their number.
+  it('add the sums of a run of alike commits to the rollup rows, alike records by their number', async () => {
+    const { redis, memory } = storesFor('sums')
+    // w's commit makes the rollup rows; then c1-c5 commit alike in one batch (c2-c5 repeat, c6 keeps the bucket): 700
+    // three times, 500, 700 (the sums change after two alike records in the run, then again)
+    await sameResults(redis, memory, [
+      at(
+        T0,
+        ['w', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6'].map((c) => reserve(c)),
+      ),
+      at(T0, [commit('w')]),
+      at(T0, [commit('c1'), commit('c2'), commit('c3'), commitOf('c4', 500, 'm1'), commit('c5')]),
+    ])
+    expect((await redis.queryRollups!({})).rows).toEqual((await memory.queryRollups!({})).rows)
+    await redis.close()
+  })
+
   it('keep the record stream to its cap after a batch of alike commits', async () => {
     // below 1,000 records the cap is exact (MAXLEN =): the batch's first record trims, the others leave it to the
     // batch's end

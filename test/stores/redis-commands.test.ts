@@ -225,13 +225,17 @@ describe('redisStore commands per admitted call', () => {
     const argv = (command: string[]) => argc(command) - 3 - Number(command[2])
     // the reserves: 10 common, 2 lists of terms (limit and window end per key: 8 each), per reserve its shape, now,
     // holdExpiresAt and its amount, the same on the 4 keys: sent once (4; 7 with an amount per key; before the terms:
-    // kind, tail, keys, arguments, now, holdExpiresAt, 3 per key: 18)
-    expect(argv(scripts[0]!)).toBe(10 + 2 * 8 + 10 * 4)
+    // kind, tail, keys, arguments, now, holdExpiresAt, 3 per key: 18); the now, holdExpiresAt and amount of every
+    // reserve after the first left out, the same as the one before (9 each); the shape once for each run of
+    // reserves of the same shape (the first, the next 3, the refused one, the last 5: 6 fewer)
+    expect(argv(scripts[0]!)).toBe(10 + 2 * 8 + 10 * 4 - 3 * 9 - 6)
     // the commits: 10 common, 2 lists of terms (the number of rollup rows, the window ends, the 'global' row: 1 + 4 +
     // 1), per commit its shape, now, dedupeUntil, endedAt, its amount (once), the rollup sums and the record's 5
     // fields (16; 19 with an amount per key; before the terms: kind, tail, keys, arguments, now, dedupeUntil,
-    // endedAt, rows, 2 per key, sums, row, 5 fields: 27)
-    expect(argv(scripts[1]!)).toBe(10 + 2 * 6 + 9 * 16)
+    // endedAt, rows, 2 per key, sums, row, 5 fields: 27); the now, dedupeUntil and endedAt of every commit after
+    // the first left out (8 each); the shape once for each run (the first, the next 5, the gpt-4o-mini one, the last
+    // 2: 5 fewer)
+    expect(argv(scripts[1]!)).toBe(10 + 2 * 6 + 9 * 16 - 3 * 8 - 5)
     expect(await store.balances({ keys, now })).toEqual(keys.map(() => ({ spent: 9 * 900 + 900, reserved: 0 })))
     await store.close()
   })

@@ -5,11 +5,11 @@ import { describe, expect, it } from 'vitest'
 import { offsets } from '../../src/stores/redis/scripts.js'
 
 describe('offsets (the batch script reads an operation’s arguments at an offset)', () => {
-  it('rewrites indexed reads and unpack of ARGV and KEYS (the call record, KEYS[3], is the batch’s KEYS[kc])', () => {
+  it('rewrites indexed reads and unpack of ARGV and KEYS (the call record, KEYS[3], is the batch’s KEYS[kc]; ARGV[6], which a batch may leave out, a6)', () => {
     expect(
       offsets('local a = ARGV[6] .. ARGV[a + 1] .. KEYS[3] .. KEYS[3 + i] .. ARGV[ra]\ncall(unpack(ARGV, ra, last))'),
     ).toBe(
-      'local a = ARGV[o + 6] .. ARGV[o + a + 1] .. KEYS[kc] .. KEYS[ko + 3 + i] .. ARGV[o + ra]\ncall(unpack(ARGV, o + ra, last))',
+      'local a = a6 .. ARGV[o + a + 1] .. KEYS[kc] .. KEYS[ko + 3 + i] .. ARGV[o + ra]\ncall(unpack(ARGV, o + ra, last))',
     )
   })
 

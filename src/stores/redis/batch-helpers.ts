@@ -136,6 +136,14 @@ local function csettle()
     k.s, k.ss, k.r, k.rs = sv, sv, rv, nil
   end
   local uv, fields, d = run[4], run[5], run.d
+  -- (the sums of the run's last alike records, dn times dl: see the commit)
+  local dl = run.dl
+  if dl then
+    local k = run.dn
+    d[1], d[2], d[3], d[4], d[5], d[6] = d[1] + dl[1] * k, d[2] + dl[2] * k, d[3] + dl[3] * k, d[4] + dl[4] * k,
+      d[5] + dl[5] * k, d[6] + dl[6] * k
+    run.dl = nil
+  end
   for j = 1, run.S do
     local r = uv[fields[j]]
     r[1], r[2], r[3], r[4], r[5], r[6], r[7] = r[1] + d[1], r[2] + d[2], r[3] + d[3], r[4] + d[4], r[5] + d[5],
@@ -149,7 +157,7 @@ local NOROW = {0, 0, 0, 0, 0, 0, 0}
 -- one amount for every entry, by number of entries then that amount; a commit's by dedupe end
 local LASTHOLD, sameLists, doneTexts = {}, {}, {}
 -- A commit's dedupe mark: its call record ck becomes 'c|<until>|', kept until then (the request's dedupe end, its
--- argument text 'dedupe', shifted to the server's clock, and not before now).
+-- argument text 'dedupe', shifted to the server's clock, and not before now). Answers the text and its PEXPIREAT.
 local function markDone(ck, dedupe)
   local x = (known[dedupe] or tonumber(dedupe)) + shiftIn
   if x < now then x = now end
@@ -158,7 +166,9 @@ local function markDone(ck, dedupe)
     text = 'c|' .. num(x) .. '|'
     doneTexts[x] = text
   end
-  call('SET', ck, text, 'PXAT', physical(x))
+  local at = physical(x)
+  call('SET', ck, text, 'PXAT', at)
+  return text, at
 end
 -- The amounts call record text v (from position pos) holds, by entry, when its keys are the commit's 'state[1..n]'
 -- in that order (the usual case: one string.match for the amounts, one comparison for the keys); nil otherwise.

@@ -133,7 +133,15 @@ export function createBatcher(
     const terms = new Map<string, number>()
     const args: string[] = [mode, margin, String(batch[0]!.op.now), base, epoch, String(batch.length), ...fixedArgs, '']
     const shapes: string[] = []
-    for (const { op } of batch) {
+    // per operation, whether its now, its first and its second argument are left out (the same as the operation's
+    // before)
+    const sameNow: boolean[] = []
+    const sameFirst: boolean[] = []
+    const sameSecond: boolean[] = []
+    // the call records named so far (an operation whose call record an earlier one named reads it again)
+    const named = new Set<string>()
+    for (let i = 0; i < batch.length; i++) {
+      const { op } = batch[i]!
       let start = 0
       if (op.keys.length > 1) {
         const tail = op.keys.slice(1)
@@ -156,15 +164,36 @@ export function createBatcher(
           for (const term of op.terms) args.push(term)
         }
       }
+      // an argument costs Redis about 750 instructions: the operation's now and its first two arguments (a hold expiry
+      // or a dedupe end, then an amount or a record's endedAt) are left out when they are the operation's before (the
+      // calls of a turn mostly share them)
+      const before = i > 0 ? batch[i - 1]!.op : null
+      sameNow[i] = before !== null && String(op.now) === String(before.now)
+      sameFirst[i] = before !== null && op.args.length > 0 && op.args[0] === before.args[0]
+      sameSecond[i] = before !== null && op.args.length > 1 && op.args[1] === before.args[1]
+      const again = named.has(op.keys[0]!)
+      named.add(op.keys[0]!)
+      const flags =
+        (sameNow[i] ? 'n' : '') + (sameFirst[i] ? 'a' : '') + (sameSecond[i] ? 'b' : '') + (again ? 'r' : '')
       // the operation's shape (kind, its tail's first key, its terms' first argument, its number of keys and of
-      // arguments): the operations of a batch mostly share it, and the script parses each distinct one once
-      shapes.push(`${op.kind},${start},${at},${op.keys.length},${op.args.length}`)
+      // arguments; then ',' and flags: of what is left out, n its now, a and b its first and second argument, and r
+      // when an earlier operation named its call record, which the script then reads again): the operations of a
+      // batch mostly share it, and the script parses each distinct one once
+      shapes.push(`${op.kind},${start},${at},${op.keys.length},${op.args.length}${flags === '' ? '' : `,${flags}`}`)
     }
     args[9] = String(args.length + 1)
-    for (let i = 0; i < batch.length; i++) {
-      const { op } = batch[i]!
-      args.push(shapes[i]!, String(op.now))
-      for (const arg of op.args) args.push(arg)
+    for (let i = 0; i < batch.length;) {
+      // the next operations of the same shape (flags included): the shape once, with '*<count>' when more than one
+      let end = i + 1
+      while (end < batch.length && shapes[end] === shapes[i]) end++
+      args.push(end - i > 1 ? `${shapes[i]!}*${end - i}` : shapes[i]!)
+      for (; i < end; i++) {
+        const { op } = batch[i]!
+        if (!sameNow[i]) args.push(String(op.now))
+        if (op.args.length > 0 && !sameFirst[i]) args.push(op.args[0]!)
+        if (op.args.length > 1 && !sameSecond[i]) args.push(op.args[1]!)
+        for (let j = 2; j < op.args.length; j++) args.push(op.args[j]!)
+      }
     }
     const what = batch.length === 1 ? NAMES[batch[0]!.op.kind] : `a batch of ${batch.length} operations`
     inFlight++
@@ -172,7 +201,8 @@ export function createBatcher(
       (reply) => {
         answered()
         let values: string[]
-        let starts: number[]
+        // each operation's part of the reply: [time, status, ...values]
+        let parts: unknown[][]
         try {
           if (!Array.isArray(reply) || reply.length < 2) throw new Error(`unexpected reply ${describeValue(reply)}`)
           if (reply[1] === 'lost') {
@@ -181,16 +211,27 @@ export function createBatcher(
             return
           }
           if (reply[1] !== 'ok') throw new Error(`unexpected reply ${describeValue(reply)}`)
-          // flat: per operation the number of its values, then its values (its status first)
-          starts = []
+          // flat: per operation the number of its values, then its values (its status first), as an operation's own
+          // script answered them, the count's place taken by the batch's time; -k for the next k operations, each
+          // answering the short answer of the operation before them (the same values)
+          parts = []
           let at = 2
-          for (let i = 0; i < batch.length && at < reply.length; i++) {
+          while (parts.length < batch.length && at < reply.length) {
             const count = Number(reply[at])
-            if (!Number.isSafeInteger(count) || count < 1) break
-            starts.push(at)
+            if (!Number.isSafeInteger(count) || count === 0) break
+            if (count < 0) {
+              const before = parts.at(-1)
+              if (before === undefined || before[1] !== '=' || parts.length - count > batch.length) break
+              for (let k = 0; k < -count; k++) parts.push(before)
+              at += 1
+              continue
+            }
+            const part: unknown[] = reply.slice(at, at + 1 + count)
+            part[0] = reply[0]
+            parts.push(part)
             at += 1 + count
           }
-          if (starts.length !== batch.length || at !== reply.length)
+          if (parts.length !== batch.length || at !== reply.length)
             throw new Error(`unexpected reply ${describeValue(reply)}`)
         } catch (error) {
           for (const queued of batch) queued.reject(error)
@@ -201,11 +242,7 @@ export function createBatcher(
         for (let i = 0; i < batch.length; i++) {
           const queued = batch[i]!
           try {
-            // [time, status, ...], as an operation's own script answered: its values, the count's place taken by
-            // the batch's time
-            const part: unknown[] = reply.slice(starts[i]!, i + 1 < starts.length ? starts[i + 1]! : reply.length)
-            part[0] = reply[0]
-            let own = toStrings(part)
+            let own = toStrings(parts[i]!)
             previous = own[1] === '=' ? repeated(queued.op, previous, own) : own
             own = previous
             if (own[1] === 'error') queued.reject(new Error(own[2] ?? 'the operation failed'))

@@ -34,16 +34,14 @@ if S > 0 then n = n - 1 end
 local out
 local state = STATE
 -- A repeat of the commit just before it (CREPEAT): the same shape (so the same keys, terms and number of record
--- fields), the same text of now, one amount for every entry (its own), a call record holding these keys in this
+-- fields), the same now (sn: the client leaves it out when it is the operation's before), one amount for every entry (its own), a call record holding these keys in this
 -- order (by its own amounts) in the same bucket (the same hold expiry text), with a spend record. The previous one
 -- went the usual way on every key, gave back a hold on each (its bucket keeping others), added to rows that were
 -- there and nothing ran since: its checks and writes are this one's, on the same key views, rollup rows and
 -- metadata, except the largest exact amounts and sums and that each bucket keeps another hold, checked again (when
 -- one fails, the commit goes the whole way, below).
 local rc = CREPEAT
-local po = rc[2]
-if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' and T[o + 4] == T[po + 4]
-  and T[o + 5] == T[po + 5] then
+if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' and sh == rc[9] and sn then
   local held = rc[7]
   if record ~= rc[6] then
     -- another call record: its holds, when it is one of the same bucket on these keys (sameHolds, as below)
@@ -83,7 +81,7 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       end
       if live then
         rc.on, rc.n, rc.S, rc.sa, rc.sh, rc.c, rc.smax, rc.cmin, rc.rtop = true, n, S, 0, 0, 0, smax, cmin, rtop
-        D[1], D[2], D[3], D[4], D[5], D[6], D[7] = 0, 0, 0, 0, 0, 0, 0
+        D[1], D[2], D[3], D[4], D[5], D[6], D[7], rc.dl = 0, 0, 0, 0, 0, 0, 0, nil
       end
     end
     -- every key's s + sum + av < EXACT, its bucket keeps another hold, every row's total + its sums <= MAX (integers
@@ -94,7 +92,12 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       -- the record: its stream id after the metadata's (numbers since the previous commit), no MAXLEN (the batch
       -- trims once at its end), as below
       local m = hview[META]
-      local endedMs = math.floor(known[ARGV[7]] or tonumber(ARGV[7]))
+      -- (the previous commit's when the same text: math.floor is a C call)
+      local endedMs = rc.em
+      if ARGV[7] ~= rc.et then
+        endedMs = math.floor(known[ARGV[7]] or tonumber(ARGV[7]))
+        rc.et, rc.em = ARGV[7], endedMs
+      end
       local idMs, seq, late = m.ms, m.seq, m.late
       if endedMs > idMs then
         idMs = endedMs
@@ -112,12 +115,30 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
       -- the held amount taken off each reserved (the client does it: every value is an integer of at most MAX, exact in
       -- a double; the spent ones below EXACT)
       rep[b + 1], rep[b + 2] = '=', h1
-      markDone(ck, ARGV[6])
+      -- markDone(ck, ARGV[6]), or the previous commit's text and PEXPIREAT when its dedupe end was the same text (the
+      -- same now: the same clock)
+      if ARGV[6] == rc.dd then
+        call('SET', ck, rc.dt, 'PXAT', rc.da)
+      else
+        rc.dd, rc.dt, rc.da = ARGV[6], markDone(ck, ARGV[6])
+      end
       -- the run counts this commit once its own writes are done
       rc.sa, rc.sh, rc.c = sa, rc.sh + h1, c + 1
       if S > 0 then
-        D[1], D[2], D[3], D[4], D[5], D[6], D[7] = D[1] + d[1], D[2] + d[2], D[3] + d[3], D[4] + d[4], D[5] + d[5],
-          D[6] + d[6], D[7] + dt
+        -- D[7] at once (the check above reads it); the six sums once per change of the record's sums text (the same
+        -- table d), times the number of alike records (dn; each product at most D[7]: an exact integer)
+        local dl = rc.dl
+        if dl == d then
+          rc.dn = rc.dn + 1
+        else
+          if dl then
+            local k = rc.dn
+            D[1], D[2], D[3], D[4], D[5], D[6] = D[1] + dl[1] * k, D[2] + dl[2] * k, D[3] + dl[3] * k,
+              D[4] + dl[4] * k, D[5] + dl[5] * k, D[6] + dl[6] * k
+          end
+          rc.dl, rc.dn = d, 1
+        end
+        D[7] = D[7] + dt
       end
       rc[1], rc[2], rc[6], rc[7] = kc, o, record, held
       return 2
@@ -140,7 +161,7 @@ if st == 'c' and t > now then
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
   end
-  return out
+  return 0, out
 end
 local held = st == 'h'
 -- the bucket of the call's holds
@@ -152,7 +173,7 @@ for i = 1, n do
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
   local amount = ARGV[8 + (i - 1) * u]
-  if k.s + (known[amount] or tonumber(amount)) > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
+  if k.s + (known[amount] or tonumber(amount)) > MAX then return 0, {serverStr, 'overflow', tostring(i - 1)} end
 end
 -- The metadata (record ids, rollup eviction and coverage): the batch's view of it, read once per batch when there
 -- is a record; this commit's changes go to the view at once (mset) and to Redis with the batch.
@@ -208,7 +229,7 @@ if S > 0 then
     end
     if c[7] + dt > MAX then
       for q = 1, 6 do
-        if c[q] + d[q] > MAX then return {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
+        if c[q] + d[q] > MAX then return 0, {serverStr, 'rollupOverflow', fields[j], tostring(q)} end
       end
     end
   end
@@ -398,9 +419,10 @@ for i = 1, n do
 end
 -- (the reply, written into the batch's at b: 'ok', then after and reserved per entry)
 rep[b + 1] = 'ok'
-markDone(ck, ARGV[6])
+local dt, da = markDone(ck, ARGV[6])
 if usual and u == 0 and not unew and ARGV[8] ~= '0' and ARGV[7] ~= '' and cap ~= '0' and RRET == '' then
-  rc[1], rc[2], rc[3], rc[4], rc[5], rc[6], rc[7], rc[8] = kc, o, bf, uv, fields, record, byIndex, ts
+  rc[1], rc[2], rc[3], rc[4], rc[5], rc[6], rc[7], rc[8], rc[9] = kc, o, bf, uv, fields, record, byIndex, ts, sh
+  rc.dd, rc.dt, rc.da = ARGV[6], dt, da
 end
 return 1 + 2 * n
 `

@@ -26,15 +26,15 @@ local n = nk - 1
 local out
 -- the batch's scratch (a table costs Redis about 3,300 instructions; entries past n are another operation's)
 local state = STATE
--- A repeat of the reservation just before it (REPEAT): the same shape (so the same keys and terms), the same texts
--- of now and the hold expiry (so the same clock and bucket), one amount for every entry (its own), and no call record
+-- A repeat of the reservation just before it (REPEAT): the same shape (so the same keys and terms), the same now (sn:
+-- the client leaves it out when it is the operation's before) and text of the hold expiry (so the same clock and bucket), one amount for every entry (its own), and no call record
 -- of its own. The previous one went the usual way on every key and nothing ran since: its checks and writes are this
 -- one's, on the same key views, with this amount; the limits and the largest exact amount are checked again (when one
 -- fails, the reservation goes the whole way, below).
 local rp = REPEAT
 if rp[1] == kc - 1 and not record and u == 0 then
   local po = rp[2]
-  if T[o + 4] == T[po + 4] and T[o + 5] == T[po + 5] and ARGV[6] == T[po + 6] then
+  if sh == rp[5] and sn and ARGV[6] == rp[6] then
     local amount = ARGV[7]
     local av, bf = known[amount] or tonumber(amount), rp[3]
     local run = RUN
@@ -71,7 +71,7 @@ if rp[1] == kc - 1 and not record and u == 0 then
       rep[b + 1] = '='
       -- the call record's text: the previous one's (LASTHOLD), with this amount
       local last = LASTHOLD
-      if amount ~= T[po + 7] then
+      if amount ~= rp[7] then
         local byN = sameLists[n]
         local list = byN[amount]
         if not list then
@@ -83,7 +83,7 @@ if rp[1] == kc - 1 and not record and u == 0 then
       call('SET', ck, last[4], 'PXAT', rp[4])
       -- the run counts this reservation once its own write is done
       run.sum, run.count = sum, run.count + 1
-      rp[1], rp[2] = kc, o
+      rp[1], rp[2], rp[7] = kc, o, amount
       return 1
     end
   end
@@ -97,7 +97,7 @@ if record and callState(ck) then
     out[#out + 1] = k.ss
     out[#out + 1] = R(k)
   end
-  return out
+  return 0, out
 end
 -- the bucket of this hold (the calls of a batch share their hold expiry, hence their bucket)
 local holdStr = numText[holdX] or num(holdX)
@@ -108,9 +108,11 @@ for i = 1, n do
   local k = cache[h]
   if not k or (k.exists and ((k.n and k.n <= now) or (k.e and k.e <= now))) then k = live(h, bf) end
   state[i] = k
-  local amount = ARGV[7 + (i - 1) * u]
+  -- (ARGV[7] by its literal index: the batch may leave it out, see offsets())
+  local amount = ARGV[7]
+  if u == 1 and i > 1 then amount = ARGV[6 + i] end
   local total = k.s + k.r + (known[amount] or tonumber(amount))
-  if total > MAX then return {serverStr, 'overflow', tostring(i - 1)} end
+  if total > MAX then return 0, {serverStr, 'overflow', tostring(i - 1)} end
   local limit = T[ta + 2 * i - 2]
   if limit ~= '' and total > (known[limit] or tonumber(limit)) then
     out = {serverStr, 'refused', tostring(i - 1)}
@@ -119,7 +121,7 @@ for i = 1, n do
       out[#out + 1] = kj.ss
       out[#out + 1] = R(kj)
     end
-    return out
+    return 0, out
   end
 end
 local amounts = AMOUNTS
@@ -129,7 +131,9 @@ rep[b + 1] = 'ok'
 local usual = true
 for i = 1, n do
   local k = state[i]
-  local amount = ARGV[7 + (i - 1) * u]
+  -- (ARGV[7] by its literal index: the batch may leave it out, see offsets())
+  local amount = ARGV[7]
+  if u == 1 and i > 1 then amount = ARGV[6 + i] end
   local av = known[amount] or tonumber(amount)
   local ss = k.ss
   local rv = k.r + av
@@ -220,7 +224,7 @@ else
 end
 local at = physical(holdX)
 call('SET', ck, text, 'PXAT', at)
-if usual and u == 0 then rp[1], rp[2], rp[3], rp[4] = kc, o, bf, at end
+if usual and u == 0 then rp[1], rp[2], rp[3], rp[4], rp[5], rp[6], rp[7] = kc, o, bf, at, sh, ARGV[6], ARGV[7] end
 return 1 + 2 * n
 `
 
@@ -236,18 +240,20 @@ if not st then
   x = tonumber(ARGV[6]) + shiftIn
   if x < now then x = now end
   call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
-  return {serverStr, 'none'}
+  return 0, {serverStr, 'none'}
 end
-if st ~= 'h' then return {serverStr, 'none'} end
+if st ~= 'h' then return 0, {serverStr, 'none'} end
 dropHolds(ck, x, xs, v, pos)
 if x < now then x = now end
 call('SET', ck, 'r|' .. num(x) .. '|', 'PXAT', physical(x))
-return {serverStr, 'released'}
+return 0, {serverStr, 'released'}
 `
 
 /**
  * An operation's body as a function of the batch script: its `ARGV[j]` (numbered as in its own script, `j >= 6`)
- * reads the batch's at offset `o`, its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
+ * reads the batch's at offset `o`, but its `ARGV[6]` and `ARGV[7]` are `a6` and `a7` (the batch leaves each out when
+ * it is the same as the operation's before: a body must read them by their literal index, never through an
+ * expression), its call record `KEYS[3]` is the batch's `KEYS[kc]` and its other keys `KEYS[j]`
  * (`j > 3`) the batch's at offset `ko`, so that no operation copies its arguments into tables of its own; `last` is
  * the index of its last argument in the batch's `ARGV`.
  */
@@ -263,6 +269,8 @@ export function offsets(body: string): string {
   if (body.split('ARGV, ').length !== body.split('unpack(ARGV, ').length)
     throw new Error('offsets: an operation passes ARGV whole to a function other than unpack')
   return body
+    .replaceAll('ARGV[6]', 'a6')
+    .replaceAll('ARGV[7]', 'a7')
     .replaceAll('ARGV[', 'ARGV[o + ')
     .replace(/KEYS\[(?!3\])/g, 'KEYS[ko + ')
     .replaceAll('KEYS[3]', 'KEYS[kc]')
@@ -296,7 +304,8 @@ export const MAX_BATCH = 128
  * Redis about 1,000 instructions (a Redis string, then a Lua string).
  * The reply is flat (no table per operation): the time, status `ok` (or `lost` with the stored epoch, for the
  * whole batch), then per operation the number of its values and its values, as its own script answered them after
- * the time (`status, ...`; `error, message` for one that failed).
+ * the time (`status, ...`; `error, message` for one that failed); a negative number `-k` instead stands for the next
+ * `k` operations, each of which answered the short answer (`=`, ...) of the operation before them.
  */
 export const BATCH_SCRIPT = String.raw`${prelude(String.raw`
 local count = tonumber(ARGV[6])
@@ -316,61 +325,102 @@ local rowFields = {}
 -- whether a commit of the batch added a record to the stream, and one did without trimming it to the cap (the
 -- batch then trims once, at its end: a record's MAXLEN costs about as much as its XTRIM)
 local appended, trimDue = false, false
-local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b)
+local function reserveOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6, a7)
 ${offsets(RESERVE_OP)}end
-local function commitOp(o, ko, kc, last, nk, ta, u, rep, b)
+local function commitOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6, a7)
 ${offsets(COMMIT_OP)}end
-local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b)
+local function releaseOp(o, ko, kc, last, nk, ta, u, rep, b, sh, sn, a6, a7)
 ${offsets(RELEASE_OP)}end
 -- (R and C: one amount for every entry, sent once)
 local ops = {r = reserveOp, c = commitOp, x = releaseOp, R = reserveOp, C = commitOp}
 local strides = {r = 1, c = 1, x = 1, R = 0, C = 0}
--- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>'), parsed once
--- per batch for each text: {body, key offset, terms, keys, arguments}
+-- the operations' shapes ('<kind>,<tail's first key>,<terms' first argument>,<keys>,<arguments>', then ',' and the
+-- flags: of what is left out, the same as the operation's before, n its now, a its first argument, b its second; r
+-- when an earlier operation of the batch named its call record; then '*<count>' when the next count operations have
+-- this shape, sent once), parsed once per batch for each text: {body, key offset, terms, keys, arguments, stride,
+-- whether its now is left out, the text without the flags, whether its first argument is left out, whether its
+-- second is, the number of operations it stands for, whether its call record is read again}
 local shapes = {}
-local seen = {}
 -- the batch's reply, flat: the time, 'ok', then per operation the number of its values and its values (its status
 -- first); b is the next operation's count
 local rep, b = {serverStr, 'ok'}, 3
+-- the index of the count of the last operation whose values the reply has, and that count; the index of the count of
+-- the run of operations after it that answered the same short answer ('=', as their repeats do), 0 when none
+local pb, pc, rn = 0, 0, 0
 local ap = tonumber(ARGV[10])
+-- the first and second arguments of the operation (its ARGV[6] and ARGV[7]), kept for the next when it leaves its
+-- own out; the shape of the operation and how many of the next operations have it too
+local a6, a7, shape, left = nil, nil, nil, 0
 for i = 1, count do
   local kc = 5 + i
   local ck = KEYS[kc]
-  if seen[ck] then record = call('GET', ck) else record = records[i + 1] end
-  seen[ck] = true
-  local text, reqNow = ARGV[ap], ARGV[ap + 1]
-  local shape = shapes[text]
-  if not shape then
-    local kind, ks, ta, nk, na = match(text, '^(%a),(%d+),(%d+),(%d+),(%d+)$')
-    shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind]}
-    shapes[text] = shape
-  end
-  -- setNow, inline
-  reqNow = known[reqNow] or tonumber(reqNow)
-  if mode == 's' then
-    now, shiftIn, shiftOut = server, server - reqNow, margin
+  -- (ap: the next argument not read)
+  if left > 0 then
+    left = left - 1
   else
-    now, shiftIn, shiftOut = reqNow, 0, server - reqNow + margin
+    local text = ARGV[ap]
+    ap = ap + 1
+    shape = shapes[text]
+    if not shape then
+      local sh, kind, ks, ta, nk, na, flags, run = match(text, '^((%a),(%d+),(%d+),(%d+),(%d+)),?(%l*)%*?(%d*)$')
+      shape = {ops[kind], tonumber(ks) - 4, tonumber(ta), tonumber(nk), tonumber(na), strides[kind],
+        find(flags, 'n', 1, true) ~= nil, sh, find(flags, 'a', 1, true) ~= nil, find(flags, 'b', 1, true) ~= nil,
+        tonumber(run) or 1, find(flags, 'r', 1, true) ~= nil}
+      shapes[text] = shape
+    end
+    left = shape[11] - 1
   end
-  -- the operation's ARGV[j] is ARGV[ap - 4 + j] (its ARGV[6] at ap + 2), its KEYS[3] is KEYS[kc], its KEYS[j]
-  -- (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
+  -- its call record, from the MGET, or read again when an earlier operation of the batch named it (flag r)
+  if shape[12] then record = call('GET', ck) else record = records[i + 1] end
+  -- the operation's ARGV[j] is ARGV[o + j] (after its now; its now left out: now, shiftIn and shiftOut stay the
+  -- operation's before), its ARGV[6] and ARGV[7] are a6 and a7 (left out: the operation's before), its KEYS[3] is
+  -- KEYS[kc], its KEYS[j] (j > 3) KEYS[ks - 4 + j], its terms T[ta] on
+  local sn, o = shape[7], ap - 6
+  if not sn then
+    o = ap - 5
+    -- setNow, inline
+    local reqNow = ARGV[ap]
+    reqNow = known[reqNow] or tonumber(reqNow)
+    if mode == 's' then
+      now, shiftIn, shiftOut = server, server - reqNow, margin
+    else
+      now, shiftIn, shiftOut = reqNow, 0, server - reqNow + margin
+    end
+  end
+  if shape[9] then o = o - 1 else a6 = ARGV[o + 6] end
+  if shape[10] then o = o - 1 else a7 = ARGV[o + 7] end
   local na = shape[5]
   -- (the reservations' run, into the key views before another kind of operation reads them)
   local fn = shape[1]
   if fn ~= reserveOp and RUN.on then settle() end
   if fn ~= commitOp and CREPEAT.on then csettle() end
-  -- an operation answers the number of values it wrote into rep at b (its usual reply), or a reply of its own
-  local ok, res = pcall(fn, ap - 4, shape[2], kc, ap + 1 + na, shape[4], shape[3], shape[6], rep, b)
+  -- an operation answers the number of values it wrote into rep at b (its usual reply), or 0 and a reply of its own
+  -- (not type(res), a C function call: about 700 instructions per operation)
+  local ok, res, own = pcall(fn, o, shape[2], kc, o + 5 + na, shape[4], shape[3], shape[6], rep, b, shape[8], sn, a6,
+    a7)
   local c = res
-  if not ok or type(res) ~= 'number' then
-    if not ok then res = {serverStr, 'error', errorText(res)} end
+  if not ok or own then
+    if not ok then own = {serverStr, 'error', errorText(res)} end
     -- its values after the time
-    c = #res - 1
-    for j = 2, c + 1 do rep[b + j - 1] = res[j] end
+    c = #own - 1
+    for j = 2, c + 1 do rep[b + j - 1] = own[j] end
   end
-  rep[b] = c
-  b = b + 1 + c
-  ap = ap + 2 + na
+  if not own and c == pc and rep[b + 1] == '=' and rep[pb + 1] == '=' and (c == 1 or rep[b + 2] == rep[pb + 2]) then
+    -- the same short answer as the operation before: a run of them is one negative count (-k: k operations
+    -- answered the values of the operation before the run; each value costs Redis about 600 instructions)
+    if rn > 0 then
+      rep[rn] = rep[rn] - 1
+    else
+      rn = b
+      rep[b] = -1
+      b = b + 1
+    end
+  else
+    rep[b] = c
+    pb, pc, rn = b, c, 0
+    b = b + 1 + c
+  end
+  ap = o + 6 + na
 end
 -- (past the end: values an operation wrote before it failed)
 rep[b] = nil
