@@ -117,6 +117,16 @@ end
 -- its number of holds given back, the sums added to each row (d), and, from when it started, the largest spent,
 -- the fewest holds of the bucket and the largest row total. csettle() adds it to the views.
 local CREPEAT = {on = false, keys = {}, d = {}}
+-- Adds the sums of the run's last alike records (dn records of the sums dl; each product at most the run's total: an
+-- exact integer) to its row sums d, once per change of the records' sums text instead of once per commit. A method
+-- of the run's table: the commit reaches it through CREPEAT, which it holds already (its function is at Lua's limit
+-- of 60 upvalues).
+function CREPEAT.addAlike(run)
+  local d, dl, k = run.d, run.dl, run.dn
+  d[1], d[2], d[3], d[4], d[5], d[6] = d[1] + dl[1] * k, d[2] + dl[2] * k, d[3] + dl[3] * k, d[4] + dl[4] * k,
+    d[5] + dl[5] * k, d[6] + dl[6] * k
+  run.dl = nil
+end
 local function csettle()
   local run = CREPEAT
   run.on = false
@@ -136,14 +146,7 @@ local function csettle()
     k.s, k.ss, k.r, k.rs = sv, sv, rv, nil
   end
   local uv, fields, d = run[4], run[5], run.d
-  -- (the sums of the run's last alike records, dn times dl: see the commit)
-  local dl = run.dl
-  if dl then
-    local k = run.dn
-    d[1], d[2], d[3], d[4], d[5], d[6] = d[1] + dl[1] * k, d[2] + dl[2] * k, d[3] + dl[3] * k, d[4] + dl[4] * k,
-      d[5] + dl[5] * k, d[6] + dl[6] * k
-    run.dl = nil
-  end
+  if run.dl then run:addAlike() end
   for j = 1, run.S do
     local r = uv[fields[j]]
     r[1], r[2], r[3], r[4], r[5], r[6], r[7] = r[1] + d[1], r[2] + d[2], r[3] + d[3], r[4] + d[4], r[5] + d[5],

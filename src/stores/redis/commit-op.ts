@@ -131,11 +131,7 @@ if rc[1] == kc - 1 and record and u == 0 and ARGV[7] ~= '' and ARGV[8] ~= '0' an
         if dl == d then
           rc.dn = rc.dn + 1
         else
-          if dl then
-            local k = rc.dn
-            D[1], D[2], D[3], D[4], D[5], D[6] = D[1] + dl[1] * k, D[2] + dl[2] * k, D[3] + dl[3] * k,
-              D[4] + dl[4] * k, D[5] + dl[5] * k, D[6] + dl[6] * k
-          end
+          if dl then rc:addAlike() end
           rc.dl, rc.dn = d, 1
         end
         D[7] = D[7] + dt
